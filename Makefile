@@ -1,0 +1,72 @@
+# wal2queue -- top-level Makefile
+#
+#   make            build the plugin and the bridge
+#   make install    plugin + extension into PostgreSQL's directories (pg_config),
+#                   the bridge into $(PREFIX)/bin
+#   make check      every test suite, on servers it starts and stops itself
+#   make demo       install what is missing, build, run one job end to end
+#   make bench      wal2queue against its peers (test/bench)
+#   make deps       the Debian 12 packages the project needs (idempotent)
+
+PG_CONFIG ?= pg_config
+PREFIX ?= /usr/local
+export PG_CONFIG PREFIX
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+DEB_PACKAGES = gcc make pkg-config perl postgresql-15 postgresql-server-dev-15 \
+	libpq-dev libhiredis-dev librdkafka-dev redis-server kcat libipc-run-perl \
+	postgresql-15-wal2json
+
+.PHONY: all plugin bridge install check check-regress check-unit check-tap \
+	check-asan demo bench deps clean
+
+all: plugin bridge
+
+plugin:
+	$(MAKE) -C plugin
+
+bridge:
+	@if [ -f bridge/Makefile ]; then $(MAKE) -C bridge; fi
+
+install: all
+	$(MAKE) -C plugin install
+	$(MAKE) -C sql install
+	@if [ -f bridge/Makefile ]; then $(MAKE) -C bridge install; fi
+
+check: install check-regress check-unit check-tap
+
+check-regress:
+	test/regress/run.sh
+
+check-unit:
+	@if [ -f test/unit/Makefile ]; then $(MAKE) -C test/unit check; fi
+
+check-asan:
+	@if [ -f test/unit/Makefile ]; then $(MAKE) -C test/unit check SANITIZE=1; fi
+
+check-tap:
+	@if ls test/t/*.pl >/dev/null 2>&1; then test/tap/run.sh; fi
+
+demo: deps all install
+	test/demo.sh
+
+bench: all install
+	test/bench/run.sh
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+		echo "all Debian packages present"; \
+	fi
+
+clean:
+	$(MAKE) -C plugin clean
+	@if [ -f bridge/Makefile ]; then $(MAKE) -C bridge clean; fi
+	@if [ -f test/unit/Makefile ]; then $(MAKE) -C test/unit clean; fi

@@ -1,0 +1,56 @@
+/*-------------------------------------------------------------------------
+ *
+ * ledger.h
+ *		In-flight transactions in commit order, and the one LSN that is safe
+ *		to confirm to the replication slot.
+ *
+ * The rule (bottledwater-pg's): the flush LSN moves to a transaction's end
+ * LSN only when that transaction, and every one before it, is closed (its
+ * commit was read) and every job of it was acknowledged by the sink.  With
+ * nothing in flight, a keepalive's walEnd may be confirmed.  The confirmed
+ * LSN never moves backwards.  The ledger never blocks and does no I/O.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_LEDGER_H
+#define W2Q_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct Ledger Ledger;
+
+/* ticket for one transaction: unique for the life of the ledger */
+typedef uint64_t LedgerTicket;
+
+/* start at the slot's confirmed_flush_lsn */
+extern Ledger *ledger_create(uint64_t confirmed);
+extern void ledger_destroy(Ledger *l);
+
+/* a transaction began (B record); returns its ticket */
+extern LedgerTicket ledger_open(Ledger *l, uint64_t commit_lsn, uint64_t end_lsn);
+
+/* n more jobs of this transaction were handed to the sink */
+extern void ledger_submitted(Ledger *l, LedgerTicket t, uint32_t n);
+
+/* the transaction's commit was read: no more jobs will be submitted */
+extern void ledger_close(Ledger *l, LedgerTicket t);
+
+/* the sink acknowledged n jobs of this transaction */
+extern void ledger_acked(Ledger *l, LedgerTicket t, uint32_t n);
+
+/* with nothing in flight (no transaction open or unacknowledged), move the confirmable LSN to wal_end */
+extern void ledger_keepalive(Ledger *l, uint64_t wal_end);
+
+/* highest LSN safe to confirm; never decreases */
+extern uint64_t ledger_confirmable(const Ledger *l);
+
+/* transactions open or not fully acknowledged, and their unacknowledged jobs */
+extern size_t ledger_inflight_txns(const Ledger *l);
+extern uint64_t ledger_inflight_jobs(const Ledger *l);
+
+/* forget everything in flight (the stream restarts from the slot) */
+extern void ledger_reset(Ledger *l);
+
+#endif							/* W2Q_LEDGER_H */

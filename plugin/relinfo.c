@@ -1,0 +1,322 @@
+/*-------------------------------------------------------------------------
+ *
+ * relinfo.c
+ *		Which tables are job tables, and how their rows become jobs.
+ *
+ * For every relation a change arrives on we keep a W2QRelInfo: whether the
+ * tables option selects it, the relation it is reported as (the topmost
+ * partitioned ancestor for a partition, as pgoutput's
+ * publish_via_partition_root), its columns with their kind and output
+ * function, the key columns and the route column.  Entries are built on
+ * first use and rebuilt after relcache or schema invalidations, like
+ * pgoutput's RelationSyncCache.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/partition.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_type.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "wal2queue.h"
+
+static HTAB *relinfo_cache = NULL;
+static bool callbacks_registered = false;
+
+static void
+invalidate_all(void)
+{
+	HASH_SEQ_STATUS status;
+	W2QRelInfo *entry;
+
+	if (relinfo_cache == NULL)
+		return;
+	hash_seq_init(&status, relinfo_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		entry->valid = false;
+}
+
+/* a relation changed: forget it, and every partition reported through it */
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	W2QRelInfo *entry;
+
+	if (relinfo_cache == NULL)
+		return;
+	if (!OidIsValid(relid))
+	{
+		invalidate_all();
+		return;
+	}
+	hash_seq_init(&status, relinfo_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (entry->relid == relid || entry->root_relid == relid)
+			entry->valid = false;
+}
+
+/* a schema was renamed or dropped: names may have changed */
+static void
+syscache_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	invalidate_all();
+}
+
+void
+w2q_relinfo_init(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(W2QRelInfo);
+	ctl.hcxt = CacheMemoryContext;
+	relinfo_cache = hash_create("wal2queue relation cache", 128, &ctl,
+								HASH_ELEM | HASH_CONTEXT | HASH_BLOBS);
+	if (!callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+		CacheRegisterSyscacheCallback(NAMESPACEOID, syscache_callback,
+									  (Datum) 0);
+		callbacks_registered = true;
+	}
+}
+
+void
+w2q_relinfo_shutdown(void)
+{
+	HASH_SEQ_STATUS status;
+	W2QRelInfo *entry;
+
+	if (relinfo_cache == NULL)
+		return;
+	hash_seq_init(&status, relinfo_cache);
+	while ((entry = hash_seq_search(&status)) != NULL)
+		if (entry->cxt)
+			MemoryContextDelete(entry->cxt);
+	hash_destroy(relinfo_cache);
+	relinfo_cache = NULL;
+}
+
+/* '*' matches any run of characters, everything else itself */
+static bool
+wildcard_match(const char *pat, const char *s)
+{
+	while (*pat)
+	{
+		if (*pat == '*')
+		{
+			while (*pat == '*')
+				pat++;
+			if (*pat == '\0')
+				return true;
+			for (; *s; s++)
+				if (wildcard_match(pat, s))
+					return true;
+			return false;
+		}
+		if (*s != *pat)
+			return false;
+		pat++;
+		s++;
+	}
+	return *s == '\0';
+}
+
+bool
+w2q_table_matches(List *patterns, const char *qualified_name)
+{
+	ListCell   *lc;
+
+	if (patterns == NIL)
+		return true;
+	foreach(lc, patterns)
+		if (wildcard_match(lfirst(lc), qualified_name))
+			return true;
+	return false;
+}
+
+static char
+column_kind(Oid typid)
+{
+	switch (getBaseType(typid))
+	{
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+		case FLOAT4OID:
+		case FLOAT8OID:
+		case NUMERICOID:
+			return W2Q_KIND_NUMBER;
+		case BOOLOID:
+			return W2Q_KIND_BOOL;
+		case JSONOID:
+		case JSONBOID:
+			return W2Q_KIND_JSON;
+		default:
+			return W2Q_KIND_TEXT;
+	}
+}
+
+/* the live columns of desc, with their kind and output function */
+static void
+build_columns(W2QRelInfo *entry, TupleDesc desc)
+{
+	int			i;
+
+	entry->cols = palloc0(desc->natts * sizeof(W2QColumn));
+	entry->ncols = 0;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		W2QColumn  *col;
+		Oid			outfunc;
+		bool		isvarlena;
+
+		if (att->attisdropped)
+			continue;
+		col = &entry->cols[entry->ncols++];
+		col->attnum = att->attnum;
+		col->name = pstrdup(NameStr(att->attname));
+		col->kind = column_kind(att->atttypid);
+		getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
+		fmgr_info_cxt(outfunc, &col->out, entry->cxt);
+	}
+}
+
+static int
+column_index(W2QRelInfo *entry, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < entry->ncols; i++)
+		if (strcmp(entry->cols[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+static int
+column_index_by_attnum(W2QRelInfo *entry, AttrNumber attnum)
+{
+	int			i;
+
+	for (i = 0; i < entry->ncols; i++)
+		if (entry->cols[i].attnum == attnum)
+			return i;
+	return -1;
+}
+
+/* key columns: key-column if the table has it, else the primary key */
+static void
+build_keys(W2QRelInfo *entry, Relation root, const W2QOptions *opt)
+{
+	Oid			pkoid;
+	HeapTuple	tup;
+	Form_pg_index idx;
+	int			i;
+
+	entry->nkeys = 0;
+	if (opt->key_column && (i = column_index(entry, opt->key_column)) >= 0)
+	{
+		entry->keys = palloc(sizeof(int));
+		entry->keys[entry->nkeys++] = i;
+		return;
+	}
+	pkoid = RelationGetPrimaryKeyIndex(root);
+	if (!OidIsValid(pkoid))
+		return;
+	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pkoid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for index %u", pkoid);
+	idx = (Form_pg_index) GETSTRUCT(tup);
+	entry->keys = palloc(idx->indnkeyatts * sizeof(int));
+	for (i = 0; i < idx->indnkeyatts; i++)
+	{
+		int			c = column_index_by_attnum(entry, idx->indkey.values[i]);
+
+		if (c >= 0)
+			entry->keys[entry->nkeys++] = c;
+	}
+	ReleaseSysCache(tup);
+}
+
+/* fill a fresh entry for relation */
+static void
+build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
+{
+	Relation	root = relation;
+	MemoryContext old;
+
+	entry->cxt = AllocSetContextCreate(CacheMemoryContext,
+									   "wal2queue relation info",
+									   ALLOCSET_SMALL_SIZES);
+	old = MemoryContextSwitchTo(entry->cxt);
+
+	entry->root_relid = RelationGetRelid(relation);
+	entry->map = NULL;
+	if (relation->rd_rel->relispartition)
+	{
+		List	   *ancestors = get_partition_ancestors(RelationGetRelid(relation));
+
+		entry->root_relid = llast_oid(ancestors);
+		root = RelationIdGetRelation(entry->root_relid);
+		if (!RelationIsValid(root))
+			elog(ERROR, "could not open relation with OID %u",
+				 entry->root_relid);
+	}
+	entry->name = psprintf("%s.%s",
+						   get_namespace_name(RelationGetNamespace(root)),
+						   RelationGetRelationName(root));
+	entry->include = w2q_table_matches(opt->tables, entry->name);
+	if (entry->include)
+	{
+		build_columns(entry, RelationGetDescr(root));
+		build_keys(entry, root, opt);
+		entry->route = opt->route_column ? column_index(entry, opt->route_column) : -1;
+		if (root != relation)
+			entry->map = convert_tuples_by_name(RelationGetDescr(relation),
+												CreateTupleDescCopy(RelationGetDescr(root)));
+	}
+	if (root != relation)
+		RelationClose(root);
+	MemoryContextSwitchTo(old);
+	entry->valid = true;
+}
+
+W2QRelInfo *
+w2q_relinfo_get(Relation relation, const W2QOptions *opt)
+{
+	Oid			relid = RelationGetRelid(relation);
+	W2QRelInfo *entry;
+	bool		found;
+
+	entry = hash_search(relinfo_cache, &relid, HASH_ENTER, &found);
+	if (found && entry->valid)
+		return entry;
+	if (found && entry->cxt)
+		MemoryContextDelete(entry->cxt);
+	entry->cxt = NULL;
+	entry->valid = false;
+	PG_TRY();
+	{
+		build_entry(entry, relation, opt);
+	}
+	PG_CATCH();
+	{
+		if (entry->cxt)
+			MemoryContextDelete(entry->cxt);
+		entry->cxt = NULL;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return entry;
+}
