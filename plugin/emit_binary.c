@@ -167,7 +167,12 @@ w2q_binary_commit(LogicalDecodingContext *ctx, W2QData *data,
 	flush_message(ctx, data, true);
 }
 
-/* write an R record for rel unless this message has one already */
+/*
+ * Write an R record for rel unless this message has one for this very build
+ * of it: after an ALTER TABLE in the middle of a transaction the entry is
+ * rebuilt with a new generation and described again (the decoder takes the
+ * latest R of a relid).
+ */
 static void
 describe_relation(W2QData *data, W2QRelInfo *rel)
 {
@@ -176,15 +181,15 @@ describe_relation(W2QData *data, W2QRelInfo *rel)
 	int			i;
 
 	for (i = data->msg_nrels - 1; i >= 0; i--)
-		if (data->msg_rels[i] == rel->relid)
+		if (data->msg_rels[i] == rel->generation)
 			return;
 	if (data->msg_nrels == data->msg_rels_cap)
 	{
 		data->msg_rels_cap *= 2;
 		data->msg_rels = repalloc(data->msg_rels,
-								  data->msg_rels_cap * sizeof(Oid));
+								  data->msg_rels_cap * sizeof(uint64));
 	}
-	data->msg_rels[data->msg_nrels++] = rel->relid;
+	data->msg_rels[data->msg_nrels++] = rel->generation;
 
 	at = begin_record(s, 'R');
 	put_u32(s, rel->root_relid);

@@ -30,6 +30,7 @@
 #include "wal2queue.h"
 
 static HTAB *relinfo_cache = NULL;
+static uint64 relinfo_generation = 0;
 static bool callbacks_registered = false;
 
 static void
@@ -256,6 +257,7 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 	Relation	root = relation;
 	MemoryContext old;
 
+	entry->generation = ++relinfo_generation;
 	entry->cxt = AllocSetContextCreate(CacheMemoryContext,
 									   "wal2queue relation info",
 									   ALLOCSET_SMALL_SIZES);

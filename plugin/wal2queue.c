@@ -71,7 +71,7 @@ w2q_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	old = MemoryContextSwitchTo(ctx->context);
 	initStringInfo(&data->buf);
 	data->msg_rels_cap = 8;
-	data->msg_rels = palloc(data->msg_rels_cap * sizeof(Oid));
+	data->msg_rels = palloc(data->msg_rels_cap * sizeof(uint64));
 	w2q_parse_options(ctx->output_plugin_options, &data->opt);
 	MemoryContextSwitchTo(old);
 

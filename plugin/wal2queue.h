@@ -58,6 +58,7 @@ typedef struct W2QRelInfo
 {
 	Oid			relid;			/* hash key */
 	bool		valid;
+	uint64		generation;		/* unique per build: a rebuilt entry differs */
 	bool		include;		/* selected by the tables option */
 	Oid			root_relid;		/* reported relation (partitioned root) */
 	char	   *name;			/* "schema.table" of the reported relation */
@@ -92,7 +93,8 @@ typedef struct W2QData
 
 	/* binary form: the message being filled */
 	StringInfoData buf;
-	Oid		   *msg_rels;		/* relations described in this message */
+	uint64	   *msg_rels;		/* generations of the relations described in
+								 * this message */
 	int			msg_nrels;
 	int			msg_rels_cap;
 } W2QData;

@@ -1,0 +1,70 @@
+-- wal2queue.send(): jobs as transactional logical messages, no table.
+CREATE EXTENSION wal2queue;
+SELECT 'init' FROM pg_create_logical_replication_slot('regress_w2q_send', 'wal2queue');
+
+-- consume the slot in the JSON form, commit LSN and xid masked
+CREATE FUNCTION ext_send_jobs() RETURNS SETOF text LANGUAGE sql AS $$
+  SELECT regexp_replace(data, '"lsn":"[0-9A-F]+/[0-9A-F]+","xid":[0-9]+', '"lsn":"L","xid":X')
+    FROM pg_logical_slot_get_changes('regress_w2q_send', NULL, NULL, 'format', 'json')
+$$;
+
+-- text and jsonb payloads, with and without a key, in one transaction;
+-- send() returns the LSN of the message record
+BEGIN;
+SELECT wal2queue.send('emails', 'hello') IS NOT NULL AS sent;
+SELECT wal2queue.send('emails', 'hi "you"', 'user-42') IS NOT NULL AS sent;
+SELECT wal2queue.send('billing', '{"amount": 12.50, "to": "a@b.c"}'::jsonb, 'inv#7:1') IS NOT NULL AS sent;
+SELECT wal2queue.send(target => 'colons:are:fine', payload => 'x', key => '') IS NOT NULL AS sent;
+COMMIT;
+SELECT * FROM ext_send_jobs();
+
+-- an untyped literal picks the text overload; jsonb is sent as its text form
+SELECT wal2queue.send('a', '{"b" : 1}') IS NOT NULL AS sent;
+SELECT wal2queue.send('a', '{"b" : 1}'::jsonb) IS NOT NULL AS sent;
+SELECT * FROM ext_send_jobs();
+
+-- a rolled-back send produces nothing, nor does a rolled-back subtransaction
+BEGIN;
+SELECT wal2queue.send('emails', 'rolled back') IS NOT NULL AS sent;
+ROLLBACK;
+BEGIN;
+SELECT wal2queue.send('emails', 'kept') IS NOT NULL AS sent;
+SAVEPOINT s;
+SELECT wal2queue.send('emails', 'rolled back to savepoint') IS NOT NULL AS sent;
+ROLLBACK TO SAVEPOINT s;
+COMMIT;
+SELECT * FROM ext_send_jobs();
+
+-- send() writes WAL only: the insert position moves past the message, and
+-- the transaction inserts, updates and deletes no tuple anywhere
+CREATE FUNCTION ext_send_tuples() RETURNS numeric LANGUAGE sql AS $$
+  SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_xact_all_tables
+$$;
+BEGIN;
+SELECT pg_current_wal_insert_lsn() AS lsn0, ext_send_tuples() AS tuples0 \gset
+SELECT wal2queue.send('emails', 'wal only') >= :'lsn0'::pg_lsn AS lsn_moved;
+SELECT wal2queue.send('emails', '{"wal": "only"}'::jsonb) >= :'lsn0'::pg_lsn AS lsn_moved;
+SELECT pg_current_wal_insert_lsn() > :'lsn0'::pg_lsn AS wal_written,
+       ext_send_tuples() - :tuples0 AS tuples_written;
+COMMIT;
+SELECT count(*) FROM ext_send_jobs();
+DROP FUNCTION ext_send_tuples();
+
+-- bad arguments
+SELECT wal2queue.send(NULL, 'x');
+SELECT wal2queue.send('', 'x');
+SELECT wal2queue.send('a#b', 'x');
+SELECT wal2queue.send('a', NULL);
+SELECT wal2queue.send('a', NULL::jsonb, 'k');
+-- a failed send leaves nothing behind
+SELECT count(*) FROM ext_send_jobs();
+
+-- volatility and security of the functions
+SELECT p.oid::regprocedure, p.provolatile, p.prosecdef
+  FROM pg_proc p WHERE p.pronamespace = 'wal2queue'::regnamespace
+ ORDER BY p.oid::regprocedure::text;
+
+SELECT pg_drop_replication_slot('regress_w2q_send');
+DROP FUNCTION ext_send_jobs();
+DROP EXTENSION wal2queue;
+DROP SCHEMA wal2queue;
