@@ -24,6 +24,13 @@ typedef struct Ledger Ledger;
 /* ticket for one transaction: unique for the life of the ledger */
 typedef uint64_t LedgerTicket;
 
+/*
+ * Never a real ticket: ledger_open's answer when out of memory.  The ledger
+ * then confirms nothing more (the transaction it could not record may be
+ * lost) until ledger_reset.
+ */
+#define LEDGER_NO_TICKET 0
+
 /* start at the slot's confirmed_flush_lsn */
 extern Ledger *ledger_create(uint64_t confirmed);
 extern void ledger_destroy(Ledger *l);
