@@ -1,0 +1,400 @@
+/*-------------------------------------------------------------------------
+ *
+ * bridge.c
+ *		The event loop: read the slot, decode frames, hand jobs to the sink,
+ *		confirm what the sink acknowledged.
+ *
+ * One thread, one poll(): the replication socket is read only while the
+ * sink is up and not holding more than max_pending_bytes, so memory stays
+ * bounded (backpressure reaches the walsender through TCP), while status
+ * updates keep going out every status interval so the walsender never
+ * times out.  Any failure of the sink or of the stream drops what is in
+ * flight and replays from the slot, which only ever confirmed what the
+ * sink had acknowledged; the sinks make replays harmless.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "frame.h"
+#include "ledger.h"
+#include "log.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+#define STATUS_MIN_GAP_US 100000	/* confirm progress at most every 100 ms */
+#define READ_BATCH 256			/* messages read per turn of the loop */
+#define DRAIN_TIMEOUT_MS 10000
+
+volatile sig_atomic_t bridge_stop_requested = 0;
+
+typedef struct Backoff
+{
+	int			delay_ms;
+	int64_t		next_us;
+} Backoff;
+
+typedef struct Bridge
+{
+	const BridgeConfig *cfg;
+	Stream		stream;
+	bool		stream_up;
+	Backoff		stream_backoff;
+	Sink	   *sink;
+	bool		sink_up;
+	Backoff		sink_backoff;
+	bool		replay_needed;	/* the sink lost in-flight jobs */
+	FrameDecoder dec;
+	Ledger	   *ledger;
+	LedgerTicket ticket;
+	bool		in_txn;
+	uint64_t	last_status_lsn;
+	int64_t		last_status_us;
+	bool		reply_now;
+	char		err[512];
+} Bridge;
+
+static bool
+backoff_due(const Backoff *b)
+{
+	return now_us() >= b->next_us;
+}
+
+/* after a failure: wait twice as long as last time, capped */
+static int
+backoff_fail(Backoff *b)
+{
+	b->delay_ms = b->delay_ms ? b->delay_ms * 2 : BACKOFF_MIN_MS;
+	if (b->delay_ms > BACKOFF_MAX_MS)
+		b->delay_ms = BACKOFF_MAX_MS;
+	b->next_us = now_us() + (int64_t) b->delay_ms * 1000;
+	return b->delay_ms;
+}
+
+static void
+backoff_reset(Backoff *b)
+{
+	b->delay_ms = 0;
+	b->next_us = 0;
+}
+
+/* ---- frame handlers: hand each piece to the sink, keep the ledger ---- */
+
+static int
+on_begin(void *arg, const FrameTxn *txn)
+{
+	Bridge	   *b = arg;
+
+	b->ticket = ledger_open(b->ledger, txn->commit_lsn, txn->end_lsn);
+	b->in_txn = true;
+	return b->sink->ops->begin(b->sink, txn, b->ticket);
+}
+
+static int
+on_job(void *arg, const FrameTxn *txn, const FrameJob *job)
+{
+	Bridge	   *b = arg;
+	int			rc = b->sink->ops->job(b->sink, txn, job, b->ticket);
+
+	if (rc == SINK_OK)
+		ledger_submitted(b->ledger, b->ticket, 1);
+	return rc;
+}
+
+static int
+on_commit(void *arg, const FrameTxn *txn)
+{
+	Bridge	   *b = arg;
+	int			rc = b->sink->ops->commit(b->sink, txn, b->ticket);
+
+	if (rc == SINK_OK)
+	{
+		ledger_close(b->ledger, b->ticket);
+		b->in_txn = false;
+	}
+	return rc;
+}
+
+static const FrameHandlers handlers = {on_begin, on_job, on_commit};
+
+static void
+on_ack(void *arg, LedgerTicket t, uint32_t n)
+{
+	Bridge	   *b = arg;
+
+	ledger_acked(b->ledger, t, n);
+}
+
+/* ---- connections ---- */
+
+/* the sink failed: drop it; what it held must come again from the slot */
+static int
+sink_failed(Bridge *b, int rc)
+{
+	if (rc == SINK_FATAL)
+	{
+		log_msg(LOG_ERROR, "%s", b->sink->err);
+		return rc;
+	}
+	log_msg(LOG_WARNING, "%s; reconnecting in %.1f s", b->sink->err,
+			backoff_fail(&b->sink_backoff) / 1000.0);
+	b->sink->ops->disconnect(b->sink);
+	b->sink_up = false;
+	if (b->in_txn || ledger_inflight_txns(b->ledger) > 0)
+		b->replay_needed = true;
+	return SINK_OK;
+}
+
+static int
+connect_sink(Bridge *b)
+{
+	int			rc;
+
+	if (b->sink_up || !backoff_due(&b->sink_backoff))
+		return SINK_OK;
+	rc = b->sink->ops->connect(b->sink);
+	if (rc != SINK_OK)
+		return sink_failed(b, rc);
+	if (b->sink_backoff.delay_ms)
+		log_msg(LOG_INFO, "connected to %s again", b->sink->ops->name);
+	backoff_reset(&b->sink_backoff);
+	b->sink_up = true;
+	return SINK_OK;
+}
+
+/* forget the stream; the next connect replays from the slot */
+static void
+drop_stream(Bridge *b)
+{
+	stream_close(&b->stream);
+	b->stream_up = false;
+	frame_decoder_reset(&b->dec);
+	ledger_reset(b->ledger);
+	if (b->in_txn && b->sink_up)
+	{
+		/* the sink holds half a transaction: throw it away */
+		b->sink->ops->disconnect(b->sink);
+		b->sink_up = false;
+	}
+	b->in_txn = false;
+}
+
+static int
+stream_failed(Bridge *b, int rc)
+{
+	if (rc == STREAM_FATAL)
+	{
+		log_msg(LOG_ERROR, "%s", b->stream.err);
+		return rc;
+	}
+	log_msg(LOG_WARNING, "%s; reconnecting in %.1f s", b->stream.err,
+			backoff_fail(&b->stream_backoff) / 1000.0);
+	drop_stream(b);
+	return STREAM_OK;
+}
+
+static int
+connect_stream(Bridge *b)
+{
+	int			rc;
+
+	if (b->stream_up || !backoff_due(&b->stream_backoff))
+		return STREAM_OK;
+	rc = stream_open(&b->stream);
+	if (rc != STREAM_OK)
+		return stream_failed(b, rc);
+	if (b->ledger == NULL)
+		b->ledger = ledger_create(b->stream.start_lsn);
+	log_msg(LOG_INFO, "streaming slot \"%s\" from %X/%X", b->cfg->stream.slot,
+			(unsigned) (b->stream.start_lsn >> 32), (unsigned) b->stream.start_lsn);
+	backoff_reset(&b->stream_backoff);
+	b->stream_up = true;
+	b->replay_needed = false;
+	return STREAM_OK;
+}
+
+/* ---- the loop ---- */
+
+static int
+handle_event(Bridge *b, const StreamEvent *ev)
+{
+	int			rc;
+
+	if (ev->kind == STREAM_KEEPALIVE)
+	{
+		if (!b->in_txn)
+			ledger_keepalive(b->ledger, ev->wal_end);
+		b->reply_now |= ev->reply_requested;
+		return 0;
+	}
+	rc = frame_decode(&b->dec, ev->data, ev->len, &handlers, b, b->err, sizeof(b->err));
+	if (rc == FRAME_MALFORMED || rc == FRAME_NOMEM)
+	{
+		log_msg(LOG_ERROR, "bad frame from the slot at %X/%X: %s",
+				(unsigned) (ev->wal_start >> 32), (unsigned) ev->wal_start,
+				rc == FRAME_NOMEM ? "out of memory" : b->err);
+		return SINK_FATAL;
+	}
+	return rc == SINK_OK ? 0 : sink_failed(b, rc);
+}
+
+static bool
+may_read(Bridge *b)
+{
+	return b->stream_up && b->sink_up && !b->replay_needed &&
+		b->sink->ops->pending_bytes(b->sink) < b->cfg->max_pending_bytes;
+}
+
+/* read what the stream has, up to a batch; returns messages read or -1 */
+static int
+read_stream(Bridge *b)
+{
+	int			n;
+
+	for (n = 0; n < READ_BATCH && may_read(b); n++)
+	{
+		StreamEvent ev;
+		int			rc = stream_read(&b->stream, 0, &ev);
+
+		if (rc != STREAM_OK)
+			return stream_failed(b, rc) == STREAM_OK ? n : -1;
+		if (ev.kind == STREAM_NONE)
+			break;
+		if (handle_event(b, &ev) == SINK_FATAL)
+			return -1;
+	}
+	return n;
+}
+
+static int
+send_status(Bridge *b, bool force)
+{
+	uint64_t	lsn = ledger_confirmable(b->ledger);
+	int64_t		now = now_us();
+	int			rc;
+
+	if (!b->stream_up)
+		return STREAM_OK;
+	if (!force && !b->reply_now &&
+		now - b->last_status_us < (int64_t) b->cfg->status_interval_ms * 1000 &&
+		(lsn == b->last_status_lsn || now - b->last_status_us < STATUS_MIN_GAP_US))
+		return STREAM_OK;
+	rc = stream_send_status(&b->stream, lsn, false);
+	if (rc != STREAM_OK)
+		return stream_failed(b, rc);
+	if (lsn != b->last_status_lsn)
+		log_msg(LOG_DEBUG, "confirmed %X/%X", (unsigned) (lsn >> 32), (unsigned) lsn);
+	b->last_status_lsn = lsn;
+	b->last_status_us = now;
+	b->reply_now = false;
+	return STREAM_OK;
+}
+
+/* wait for either socket, or the next status update or retry */
+static void
+wait_for_work(Bridge *b)
+{
+	struct pollfd pfd[2];
+	int			n = 0;
+	int			timeout = 100;
+
+	if (may_read(b))
+		pfd[n++] = (struct pollfd) {.fd = stream_socket(&b->stream),.events = POLLIN};
+	if (b->sink_up)
+	{
+		bool		want_write = false;
+		int			fd = b->sink->ops->socket(b->sink, &want_write);
+
+		if (fd >= 0)
+			pfd[n++] = (struct pollfd) {.fd = fd,.events = POLLIN | (want_write ? POLLOUT : 0)};
+	}
+	if (poll(pfd, n, timeout) < 0 && errno != EINTR)
+		log_msg(LOG_WARNING, "poll failed: %s", strerror(errno));
+}
+
+/* one turn: connect what is down, read, deliver, confirm */
+static int
+turn(Bridge *b)
+{
+	int			nread = 0;
+	int			rc;
+
+	if (connect_stream(b) != STREAM_OK || connect_sink(b) != SINK_OK)
+		return 1;
+	if (b->replay_needed && b->sink_up && b->stream_up)
+	{
+		log_msg(LOG_INFO, "replaying from the slot what %s did not acknowledge",
+				b->sink->ops->name);
+		drop_stream(b);
+		return 0;
+	}
+	if (may_read(b) && (nread = read_stream(b)) < 0)
+		return 1;
+	if (b->sink_up)
+	{
+		rc = b->sink->ops->poll(b->sink, 0, on_ack, b);
+		if (rc != SINK_OK && sink_failed(b, rc) != SINK_OK)
+			return 1;
+	}
+	if (send_status(b, false) != STREAM_OK)
+		return 1;
+	if (nread == 0)
+		wait_for_work(b);
+	return 0;
+}
+
+/* SIGTERM/SIGINT: deliver what is in flight, confirm it, leave */
+static int
+shut_down(Bridge *b)
+{
+	if (b->sink_up)
+	{
+		int			rc = b->sink->ops->drain(b->sink, DRAIN_TIMEOUT_MS, on_ack, b);
+
+		if (rc != SINK_OK)
+			log_msg(LOG_WARNING, "%s", b->sink->err);
+	}
+	if (b->stream_up && b->ledger)
+	{
+		uint64_t	lsn = ledger_confirmable(b->ledger);
+
+		if (stream_send_status(&b->stream, lsn, false) == STREAM_OK)
+			log_msg(LOG_INFO, "stopped; confirmed %X/%X", (unsigned) (lsn >> 32), (unsigned) lsn);
+	}
+	stream_close(&b->stream);
+	return 0;
+}
+
+int
+bridge_run(const BridgeConfig *cfg)
+{
+	Bridge		b;
+	int			status = 0;
+
+	memset(&b, 0, sizeof(b));
+	b.cfg = cfg;
+	stream_init(&b.stream, &cfg->stream);
+	frame_decoder_init(&b.dec);
+	b.sink = cfg->sink.url.kind == SINK_KAFKA ? sink_kafka_create(&cfg->sink)
+		: sink_redis_create(&cfg->sink);
+	if (b.sink == NULL)
+	{
+		log_msg(LOG_ERROR, "could not create the sink: out of memory");
+		return 1;
+	}
+	while (!bridge_stop_requested && status == 0)
+		status = turn(&b);
+	if (status == 0)
+		status = shut_down(&b);
+	else
+		stream_close(&b.stream);
+	b.sink->ops->destroy(b.sink);
+	frame_decoder_free(&b.dec);
+	if (b.ledger)
+		ledger_destroy(b.ledger);
+	return status;
+}

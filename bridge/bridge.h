@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * bridge.h
+ *		The bridge's event loop: replication stream in, sink out, ledger in
+ *		between.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_BRIDGE_H
+#define W2Q_BRIDGE_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "sink.h"
+#include "stream.h"
+
+/* stop reading the slot while the sink holds this much unacknowledged */
+#define BRIDGE_DEFAULT_MAX_PENDING (16 * 1024 * 1024)
+
+typedef struct BridgeConfig
+{
+	StreamConfig stream;
+	SinkConfig	sink;
+	int			status_interval_ms;
+	size_t		max_pending_bytes;
+} BridgeConfig;
+
+/* set by the signal handlers: finish what is in flight and exit */
+extern volatile sig_atomic_t bridge_stop_requested;
+
+/* run until stopped; returns the process exit status */
+extern int	bridge_run(const BridgeConfig *cfg);
+
+#endif							/* W2Q_BRIDGE_H */

@@ -1,0 +1,298 @@
+/*-------------------------------------------------------------------------
+ *
+ * main.c
+ *		wal2queue-bridge: command line, signals, and off to bridge_run().
+ *
+ * Usage errors exit with status 2 and a hint; runtime errors with 1; a
+ * stop by SIGINT or SIGTERM, after delivering and confirming what is in
+ * flight, with 0.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge.h"
+#include "log.h"
+
+#define PROGNAME "wal2queue-bridge"
+#define W2Q_VERSION "0.1.0"
+#define MAX_KAFKA_PROPS 64
+
+static void
+usage(void)
+{
+	printf("%s streams a wal2queue replication slot into Redis Streams or Kafka.\n\n", PROGNAME);
+	printf("Usage:\n  %s [OPTION]...\n\n", PROGNAME);
+	printf("Options:\n");
+	printf("  -d, --dbname=CONNSTR       libpq conninfo or URI; replication=database is added\n");
+	printf("  -S, --slot=NAME            replication slot (default: wal2queue)\n");
+	printf("      --create-slot          create the slot with plugin wal2queue if it is missing, then stream\n");
+	printf("      --drop-slot            drop the slot and exit\n");
+	printf("  -t, --tables=PATTERNS      the plugin's tables option (schema.table, * wildcards, comma-separated)\n");
+	printf("      --route-column=COL     the plugin's route-column option\n");
+	printf("      --key-column=COL       the plugin's key-column option\n");
+	printf("      --target-prefix=STR    prepended to every stream or topic name (default: none)\n");
+	printf("      --sink=URL             redis://[[user]:password@]host[:port][/db] | unix:///path.sock |\n");
+	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379)\n");
+	printf("      --redis-maxlen=N       XADD MAXLEN ~ N (default: no trimming)\n");
+	printf("      --redis-group=NAME     create this consumer group on every stream the bridge writes\n");
+	printf("                             (XGROUP CREATE ... MKSTREAM), so no job is missed by a late worker\n");
+	printf("  -X, --kafka-property=K=V   any librdkafka property, repeatable (Kafka only)\n");
+	printf("      --value-column=COL     send this column's text as the Kafka value, not the row as JSON\n");
+	printf("      --kafka-transactions   one Kafka transaction per PostgreSQL transaction\n");
+	printf("      --status-interval=SECS standby status updates (default: 10)\n");
+	printf("  -v, --verbose              more detail in the log\n");
+	printf("  -q, --quiet                only warnings and errors in the log\n");
+	printf("  -V, --version              print the version and exit\n");
+	printf("  -?, --help                 show this help and exit\n\n");
+	printf("Passwords: libpq's PGPASSWORD or ~/.pgpass; WAL2QUEUE_REDIS_PASSWORD for Redis.\n");
+	printf("Signals: SIGINT or SIGTERM stop after delivering and confirming what is in flight.\n");
+}
+
+static void
+usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "%s: ", PROGNAME);
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry \"%s --help\" for more information.\n", PROGNAME);
+	exit(2);
+}
+
+static long long
+parse_number(const char *arg, const char *name, long long min, long long max)
+{
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (errno != 0 || *end != '\0' || end == arg || v < min || v > max)
+	{
+		char		msg[256];
+
+		snprintf(msg, sizeof(msg), "invalid value \"%%s\" for %s (an integer from %lld to %lld)",
+				 name, min, max);
+		usage_error(msg, arg);
+	}
+	return v;
+}
+
+static void
+check_slot_name(const char *name)
+{
+	const char *p;
+
+	if (*name == '\0' || strlen(name) > 63)
+		usage_error("invalid slot name \"%s\" (1 to 63 characters)", name);
+	for (p = name; *p; p++)
+		if (!(islower((unsigned char) *p) || isdigit((unsigned char) *p) || *p == '_'))
+			usage_error("invalid slot name \"%s\" (use lower-case letters, digits and underscores)", name);
+}
+
+static void
+handle_stop(int signo)
+{
+	(void) signo;
+	bridge_stop_requested = 1;
+}
+
+static void
+set_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handle_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+typedef struct Args
+{
+	const char *dbname;
+	const char *slot;
+	const char *sink;
+	const char *tables;
+	const char *route_column;
+	const char *key_column;
+	bool		create_slot;
+	bool		drop_slot;
+	const char *plugin_options[16];
+	char	   *kafka_props[MAX_KAFKA_PROPS + 1];
+	int			nprops;
+} Args;
+
+static const struct option long_options[] = {
+	{"dbname", required_argument, NULL, 'd'},
+	{"slot", required_argument, NULL, 'S'},
+	{"create-slot", no_argument, NULL, 1},
+	{"drop-slot", no_argument, NULL, 2},
+	{"tables", required_argument, NULL, 't'},
+	{"route-column", required_argument, NULL, 3},
+	{"key-column", required_argument, NULL, 4},
+	{"target-prefix", required_argument, NULL, 5},
+	{"sink", required_argument, NULL, 6},
+	{"redis-maxlen", required_argument, NULL, 7},
+	{"redis-group", required_argument, NULL, 8},
+	{"status-interval", required_argument, NULL, 9},
+	{"kafka-property", required_argument, NULL, 'X'},
+	{"value-column", required_argument, NULL, 10},
+	{"kafka-transactions", no_argument, NULL, 11},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"version", no_argument, NULL, 'V'},
+	{"help", no_argument, NULL, '?'},
+	{NULL, 0, NULL, 0}
+};
+
+static void
+nonempty(const char *arg, const char *name)
+{
+	if (arg[0] == '\0')
+		usage_error("option %s needs a non-empty value", name);
+}
+
+/* options that only fill the configuration */
+static void
+take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
+{
+	switch (c)
+	{
+		case 'd': a->dbname = arg; break;
+		case 'S': check_slot_name(arg); a->slot = arg; break;
+		case 1: a->create_slot = true; break;
+		case 2: a->drop_slot = true; break;
+		case 't': nonempty(arg, "--tables"); a->tables = arg; break;
+		case 3: nonempty(arg, "--route-column"); a->route_column = arg; break;
+		case 4: nonempty(arg, "--key-column"); a->key_column = arg; break;
+		case 5: cfg->sink.target_prefix = arg; break;
+		case 6: a->sink = arg; break;
+		case 7: cfg->sink.redis_maxlen = parse_number(arg, "--redis-maxlen", 1, INT64_MAX); break;
+		case 8: nonempty(arg, "--redis-group"); cfg->sink.redis_group = arg; break;
+		case 9: cfg->status_interval_ms = 1000 * (int) parse_number(arg, "--status-interval", 1, 3600); break;
+		case 10: nonempty(arg, "--value-column"); cfg->sink.value_column = arg; break;
+		case 11: cfg->sink.kafka_transactions = true; break;
+		case 'v': log_verbosity = 1; break;
+		case 'q': log_verbosity = -1; break;
+		case 'X':
+			if (strchr(arg, '=') == NULL || arg[0] == '=')
+				usage_error("invalid Kafka property \"%s\" (use -X key=value)", arg);
+			if (a->nprops == MAX_KAFKA_PROPS)
+				usage_error("too many Kafka properties at \"%s\"", arg);
+			a->kafka_props[a->nprops++] = (char *) arg;
+			break;
+		default:
+			fprintf(stderr, "Try \"%s --help\" for more information.\n", PROGNAME);
+			exit(2);
+	}
+}
+
+static void
+parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
+{
+	int			c;
+
+	while ((c = getopt_long(argc, argv, "d:S:t:X:vqV?", long_options, NULL)) != -1)
+	{
+		if (c == 'V')
+		{
+			printf("%s %s\n", PROGNAME, W2Q_VERSION);
+			exit(0);
+		}
+		if (c == '?' && optopt == 0 && strcmp(argv[optind - 1], "--help") == 0)
+		{
+			usage();
+			exit(0);
+		}
+		if (c == '?' && optopt == '?')
+		{
+			usage();
+			exit(0);
+		}
+		take_option(c, optarg, a, cfg);
+	}
+	if (optind < argc)
+		usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (a->create_slot && a->drop_slot)
+		usage_error("%s", "--create-slot and --drop-slot cannot be used together");
+}
+
+/* the plugin options for START_REPLICATION */
+static void
+plugin_options(Args *a)
+{
+	int			n = 0;
+
+	a->plugin_options[n++] = "proto-version";
+	a->plugin_options[n++] = "1";
+	a->plugin_options[n++] = "format";
+	a->plugin_options[n++] = "binary";
+	if (a->tables)
+	{
+		a->plugin_options[n++] = "tables";
+		a->plugin_options[n++] = a->tables;
+	}
+	if (a->route_column)
+	{
+		a->plugin_options[n++] = "route-column";
+		a->plugin_options[n++] = a->route_column;
+	}
+	if (a->key_column)
+	{
+		a->plugin_options[n++] = "key-column";
+		a->plugin_options[n++] = a->key_column;
+	}
+	a->plugin_options[n] = NULL;
+}
+
+int
+main(int argc, char **argv)
+{
+	Args		a = {.dbname = "", .slot = "wal2queue", .sink = "redis://localhost:6379"};
+	BridgeConfig cfg = {.status_interval_ms = 10000,
+	.max_pending_bytes = BRIDGE_DEFAULT_MAX_PENDING};
+	char		err[512];
+	int			rc;
+
+	cfg.sink.target_prefix = "";
+	parse_args(argc, argv, &a, &cfg);
+	plugin_options(&a);
+	cfg.stream.conninfo = a.dbname;
+	cfg.stream.slot = a.slot;
+	cfg.stream.create_slot = a.create_slot;
+	cfg.stream.plugin_options = a.plugin_options;
+	cfg.sink.kafka_props = a.kafka_props;
+	cfg.sink.verbose = log_verbosity;
+
+	if (a.drop_slot)
+	{
+		Stream		s;
+
+		stream_init(&s, &cfg.stream);
+		if ((rc = stream_drop_slot(&s)) != STREAM_OK)
+			log_msg(LOG_ERROR, "could not drop replication slot \"%s\": %s", a.slot, s.err);
+		else
+			log_msg(LOG_INFO, "dropped replication slot \"%s\"", a.slot);
+		return rc == STREAM_OK ? 0 : 1;
+	}
+	if (sink_url_parse(a.sink, &cfg.sink.url, err, sizeof(err)) != 0)
+		usage_error("invalid value for --sink: %s", err);
+	if (cfg.sink.url.kind != SINK_KAFKA &&
+		(a.nprops > 0 || cfg.sink.value_column || cfg.sink.kafka_transactions))
+		usage_error("%s", "-X, --value-column and --kafka-transactions need a kafka:// sink");
+	if (cfg.sink.url.kind == SINK_KAFKA && (cfg.sink.redis_maxlen || cfg.sink.redis_group))
+		usage_error("%s", "--redis-maxlen and --redis-group need a Redis sink");
+
+	set_signals();
+	rc = bridge_run(&cfg);
+	sink_url_free(&cfg.sink.url);
+	return rc;
+}

@@ -1,0 +1,423 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream.c
+ *		The replication connection (libpq, replication=database).
+ *
+ * Opening checks the slot first, so that a missing slot, a slot of another
+ * plugin or a server that does not allow wal2queue as an output plugin
+ * each get an error that names the cause; a slot still held by a dying
+ * walsender is a reason to retry, not to stop.  The message loop follows
+ * pg_recvlogical: 'w' XLogData and 'k' keepalives in, 'r' status updates
+ * out.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "stream.h"
+
+#define PLUGIN_NAME "wal2queue"
+
+/* microseconds from the Unix epoch to PostgreSQL's (2000-01-01) */
+#define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
+
+static uint64_t
+get_u64(const char *p)
+{
+	const unsigned char *u = (const unsigned char *) p;
+	uint64_t	v = 0;
+	int			i;
+
+	for (i = 0; i < 8; i++)
+		v = (v << 8) | u[i];
+	return v;
+}
+
+static void
+put_u64(char *p, uint64_t v)
+{
+	int			i;
+
+	for (i = 7; i >= 0; i--)
+	{
+		p[i] = (char) (v & 0xFF);
+		v >>= 8;
+	}
+}
+
+static int	fail(Stream *s, int code, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
+/* set s->err (one line, no trailing period) and return code */
+static int
+fail(Stream *s, int code, const char *fmt,...)
+{
+	va_list		ap;
+	size_t		n;
+	char	   *p;
+
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof(s->err), fmt, ap);
+	va_end(ap);
+	for (p = s->err; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+	n = strlen(s->err);
+	while (n > 0 && (s->err[n - 1] == ' ' || s->err[n - 1] == '.'))
+		s->err[--n] = '\0';
+	return code;
+}
+
+/* the server's message (and hint) of a failed command */
+static const char *
+result_message(PGresult *res, char *buf, size_t buflen)
+{
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+
+	if (primary == NULL)
+		snprintf(buf, buflen, "%s", PQresultErrorMessage(res));
+	else if (hint)
+		snprintf(buf, buflen, "%s (hint: %s)", primary, hint);
+	else
+		snprintf(buf, buflen, "%s", primary);
+	return buf;
+}
+
+void
+stream_init(Stream *s, const StreamConfig *cfg)
+{
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+}
+
+/* errors worth retrying are the ones a restart or a moment can cure */
+static int
+connect_error_code(const char *msg)
+{
+	if (strstr(msg, "authentication failed") ||
+		strstr(msg, "no pg_hba.conf entry") ||
+		strstr(msg, "does not exist") ||
+		strstr(msg, "invalid connection option") ||
+		strstr(msg, "missing \"=\"") ||
+		strstr(msg, "invalid URI"))
+		return STREAM_FATAL;
+	return STREAM_RETRY;
+}
+
+static int
+stream_connect(Stream *s)
+{
+	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
+	const char *vals[] = {s->cfg->conninfo, "database", "wal2queue-bridge", NULL};
+
+	s->conn = PQconnectdbParams(keys, vals, 1);
+	if (s->conn == NULL)
+		return fail(s, STREAM_RETRY, "could not connect to PostgreSQL: out of memory");
+	if (PQstatus(s->conn) != CONNECTION_OK)
+	{
+		const char *msg = PQerrorMessage(s->conn);
+
+		return fail(s, connect_error_code(msg), "could not connect to PostgreSQL: %s", msg);
+	}
+	return STREAM_OK;
+}
+
+/* a command on the replication connection; code for errors */
+static int
+run_command(Stream *s, const char *sql, ExecStatusType want, PGresult **out)
+{
+	PGresult   *res = PQexec(s->conn, sql);
+
+	if (PQresultStatus(res) != want)
+	{
+		int			code = PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;
+
+		char		buf[400];
+
+		fail(s, code, "%s", result_message(res, buf, sizeof(buf)));
+		PQclear(res);
+		return code;
+	}
+	if (out)
+		*out = res;
+	else
+		PQclear(res);
+	return STREAM_OK;
+}
+
+static int
+create_slot(Stream *s)
+{
+	char		sql[512];
+	char	   *ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	int			rc;
+
+	snprintf(sql, sizeof(sql),
+			 "CREATE_REPLICATION_SLOT %s LOGICAL " PLUGIN_NAME " NOEXPORT_SNAPSHOT", ident);
+	PQfreemem(ident);
+	rc = run_command(s, sql, PGRES_TUPLES_OK, NULL);
+	if (rc == STREAM_OK)
+		log_msg(LOG_INFO, "created replication slot \"%s\"", s->cfg->slot);
+	return rc;
+}
+
+/* does the slot exist, use our plugin, and is it free? */
+static int
+check_slot(Stream *s)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	PGresult   *res;
+	int			rc;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT plugin, active_pid, confirmed_flush_lsn, database = current_database() "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if ((rc = run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	if (PQntuples(res) == 0)
+	{
+		PQclear(res);
+		if (s->cfg->create_slot)
+			return create_slot(s) == STREAM_OK ? check_slot(s) : STREAM_FATAL;
+		return fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist (create it with --create-slot)",
+					s->cfg->slot);
+	}
+	rc = STREAM_OK;
+	if (strcmp(PQgetvalue(res, 0, 0), PLUGIN_NAME) != 0)
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not " PLUGIN_NAME,
+				  s->cfg->slot, PQgetvalue(res, 0, 0));
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" belongs to another database",
+				  s->cfg->slot);
+	else if (!PQgetisnull(res, 0, 1))
+		rc = fail(s, STREAM_RETRY, "replication slot \"%s\" is active for PID %s; waiting for it to be released",
+				  s->cfg->slot, PQgetvalue(res, 0, 1));
+	else
+	{
+		unsigned	hi = 0,
+					lo = 0;
+
+		if (sscanf(PQgetvalue(res, 0, 2), "%X/%X", &hi, &lo) == 2)
+			s->start_lsn = ((uint64_t) hi << 32) | lo;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* START_REPLICATION … LOGICAL 0/0 ("name" 'value', …) */
+static int
+start_replication(Stream *s)
+{
+	char		sql[8192];
+	char	   *ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	const char *const *o;
+	size_t		n;
+
+	n = snprintf(sql, sizeof(sql), "START_REPLICATION SLOT %s LOGICAL 0/0 (", ident);
+	PQfreemem(ident);
+	for (o = s->cfg->plugin_options; o && o[0] && n < sizeof(sql); o += 2)
+	{
+		char	   *lit = PQescapeLiteral(s->conn, o[1], strlen(o[1]));
+
+		n += snprintf(sql + n, sizeof(sql) - n, "%s\"%s\" %s",
+					  o == s->cfg->plugin_options ? "" : ", ", o[0], lit);
+		PQfreemem(lit);
+	}
+	if (n + 2 >= sizeof(sql))
+		return fail(s, STREAM_FATAL, "plugin options too long");
+	strcat(sql, ")");
+	return run_command(s, sql, PGRES_COPY_BOTH, NULL);
+}
+
+/* turn the server's refusal to load our plugin into a hint */
+static void
+explain_plugin_refusal(Stream *s)
+{
+	if (strstr(s->err, "may not be used as an output plugin"))
+	{
+		char		orig[sizeof(s->err)];
+
+		memcpy(orig, s->err, sizeof(orig));
+		snprintf(s->err, sizeof(s->err),
+				 "%.300s; hint: add wal2queue to output_plugin_libraries in postgresql.conf, "
+				 "for example output_plugin_libraries = 'pgoutput, test_decoding, wal2queue', "
+				 "then reload the server", orig);
+	}
+}
+
+int
+stream_open(Stream *s)
+{
+	int			rc;
+
+	stream_close(s);
+	s->received_lsn = 0;
+	if ((rc = stream_connect(s)) == STREAM_OK &&
+		(rc = check_slot(s)) == STREAM_OK)
+		rc = start_replication(s);
+	if (rc != STREAM_OK)
+	{
+		explain_plugin_refusal(s);
+		if (strstr(s->err, "is active for PID"))
+			rc = STREAM_RETRY;
+		stream_close(s);
+	}
+	return rc;
+}
+
+int
+stream_socket(const Stream *s)
+{
+	return s->conn ? PQsocket(s->conn) : -1;
+}
+
+/* the server ended the copy: say why */
+static int
+copy_ended(Stream *s)
+{
+	PGresult   *res = PQgetResult(s->conn);
+	int			code = STREAM_RETRY;
+
+	char		buf[400];
+
+	if (res && PQresultStatus(res) == PGRES_FATAL_ERROR)
+		fail(s, code, "replication stream ended: %s", result_message(res, buf, sizeof(buf)));
+	else
+		fail(s, code, "replication stream ended by the server");
+	PQclear(res);
+	return code;
+}
+
+static int
+parse_message(Stream *s, const char *buf, int len, StreamEvent *ev)
+{
+	if (buf[0] == 'w' && len >= 25)
+	{
+		ev->kind = STREAM_DATA;
+		ev->wal_start = get_u64(buf + 1);
+		ev->wal_end = get_u64(buf + 9);
+		ev->data = buf + 25;
+		ev->len = (size_t) len - 25;
+	}
+	else if (buf[0] == 'k' && len >= 18)
+	{
+		ev->kind = STREAM_KEEPALIVE;
+		ev->wal_end = get_u64(buf + 1);
+		ev->reply_requested = buf[17] != 0;
+	}
+	else
+	{
+		char		what[64];
+
+		snprintf(what, sizeof(what), "0x%02x, %d bytes", (unsigned char) buf[0], len);
+		return fail(s, STREAM_RETRY, "unexpected replication message (%s)", what);
+	}
+	if (ev->wal_end > s->received_lsn)
+		s->received_lsn = ev->wal_end;
+	return STREAM_OK;
+}
+
+int
+stream_read(Stream *s, int timeout_ms, StreamEvent *ev)
+{
+	int			len;
+
+	memset(ev, 0, sizeof(*ev));
+	if (s->copybuf)
+	{
+		PQfreemem(s->copybuf);
+		s->copybuf = NULL;
+	}
+	len = PQgetCopyData(s->conn, &s->copybuf, 1);
+	if (len == 0 && timeout_ms > 0)
+	{
+		struct pollfd pfd = {.fd = PQsocket(s->conn),.events = POLLIN};
+
+		if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+			return fail(s, STREAM_RETRY, "poll failed: %s", strerror(errno));
+	}
+	if (len == 0)
+	{
+		if (!PQconsumeInput(s->conn))
+			return fail(s, STREAM_RETRY, "lost connection to PostgreSQL: %s",
+						PQerrorMessage(s->conn));
+		len = PQgetCopyData(s->conn, &s->copybuf, 1);
+	}
+	if (len == 0)
+		return STREAM_OK;
+	if (len == -1)
+		return copy_ended(s);
+	if (len < 0)
+		return fail(s, STREAM_RETRY, "lost connection to PostgreSQL: %s",
+					PQerrorMessage(s->conn));
+	return parse_message(s, s->copybuf, len, ev);
+}
+
+int
+stream_send_status(Stream *s, uint64_t flushed, bool reply_requested)
+{
+	char		msg[1 + 8 + 8 + 8 + 8 + 1];
+	struct timespec ts;
+	int64_t		now;
+	uint64_t	written = s->received_lsn > flushed ? s->received_lsn : flushed;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - PG_EPOCH_OFFSET_US;
+	msg[0] = 'r';
+	put_u64(msg + 1, written);
+	put_u64(msg + 9, flushed);
+	put_u64(msg + 17, flushed);
+	put_u64(msg + 25, (uint64_t) now);
+	msg[33] = reply_requested ? 1 : 0;
+	if (PQputCopyData(s->conn, msg, sizeof(msg)) <= 0 || PQflush(s->conn) != 0)
+		return fail(s, STREAM_RETRY, "could not send status update to PostgreSQL: %s",
+					PQerrorMessage(s->conn));
+	return STREAM_OK;
+}
+
+void
+stream_close(Stream *s)
+{
+	if (s->copybuf)
+	{
+		PQfreemem(s->copybuf);
+		s->copybuf = NULL;
+	}
+	if (s->conn)
+	{
+		if (PQstatus(s->conn) == CONNECTION_OK)
+		{
+			PQputCopyEnd(s->conn, NULL);
+			PQflush(s->conn);
+		}
+		PQfinish(s->conn);
+		s->conn = NULL;
+	}
+}
+
+int
+stream_drop_slot(Stream *s)
+{
+	char		sql[512];
+	char	   *ident;
+	int			rc;
+
+	if ((rc = stream_connect(s)) != STREAM_OK)
+		return rc;
+	ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s WAIT", ident);
+	PQfreemem(ident);
+	rc = run_command(s, sql, PGRES_COMMAND_OK, NULL);
+	stream_close(s);
+	return rc;
+}

@@ -1,0 +1,77 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream.h
+ *		The replication connection: checking and creating the slot,
+ *		START_REPLICATION, reading 'w' and 'k' messages, sending 'r' status
+ *		updates.  It never looks inside the data it carries.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_STREAM_H
+#define W2Q_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#define STREAM_OK		0
+#define STREAM_RETRY	1		/* connection problem: reconnect later */
+#define STREAM_FATAL	2		/* stop: configuration or slot is wrong */
+
+typedef struct StreamConfig
+{
+	const char *conninfo;		/* libpq conninfo or URI */
+	const char *slot;
+	bool		create_slot;
+	const char *const *plugin_options;	/* name, value, ..., NULL */
+} StreamConfig;
+
+typedef enum StreamEventKind
+{
+	STREAM_NONE,				/* nothing arrived in time */
+	STREAM_DATA,				/* an XLogData message */
+	STREAM_KEEPALIVE			/* a primary keepalive message */
+} StreamEventKind;
+
+typedef struct StreamEvent
+{
+	StreamEventKind kind;
+	uint64_t	wal_start;		/* DATA */
+	uint64_t	wal_end;		/* DATA and KEEPALIVE */
+	bool		reply_requested;	/* KEEPALIVE */
+	const char *data;			/* DATA: valid until the next stream_read */
+	size_t		len;
+} StreamEvent;
+
+typedef struct Stream
+{
+	const StreamConfig *cfg;
+	PGconn	   *conn;
+	char	   *copybuf;		/* last message from PQgetCopyData */
+	uint64_t	start_lsn;		/* the slot's confirmed_flush_lsn at start */
+	uint64_t	received_lsn;	/* highest walEnd seen */
+	char		err[512];
+} Stream;
+
+extern void stream_init(Stream *s, const StreamConfig *cfg);
+
+/* connect, check (or create) the slot, START_REPLICATION */
+extern int	stream_open(Stream *s);
+
+/* wait up to timeout_ms for one message */
+extern int	stream_read(Stream *s, int timeout_ms, StreamEvent *ev);
+
+/* send a standby status update confirming flushed */
+extern int	stream_send_status(Stream *s, uint64_t flushed, bool reply_requested);
+
+extern int	stream_socket(const Stream *s);
+
+/* end the copy politely (when possible) and close */
+extern void stream_close(Stream *s);
+
+/* --drop-slot */
+extern int	stream_drop_slot(Stream *s);
+
+#endif							/* W2Q_STREAM_H */

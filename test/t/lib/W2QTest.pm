@@ -1,0 +1,170 @@
+# W2QTest.pm -- helpers for wal2queue's integration tests: a PostgreSQL node
+# ready for wal2queue, a throwaway redis-server, the bridge as a child
+# process, and polling.  Every server runs on loopback on a free port in a
+# temporary directory and is stopped by the test (or at exit).
+package W2QTest;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use File::Temp qw(tempdir);
+use IO::Socket::INET;
+use IPC::Run;
+use JSON::PP;
+use Time::HiRes qw(usleep time);
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+our @EXPORT = qw(new_node start_redis stop_redis redis redis_json start_bridge
+  stop_bridge bridge_log wait_until free_port stream_entries slot_confirmed
+  bridge_path run_bridge);
+
+my @children;
+
+sub free_port
+{
+	my $s = IO::Socket::INET->new(
+		Listen => 1,
+		LocalAddr => '127.0.0.1',
+		LocalPort => 0,
+		ReuseAddr => 1) or die "no free port: $!";
+	my $port = $s->sockport;
+	close $s;
+	return $port;
+}
+
+sub bridge_path { return $ENV{W2Q_BRIDGE} }
+
+# a node with wal_level=logical and wal2queue allow-listed
+sub new_node
+{
+	my ($name, %opts) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init(allows_streaming => 'logical');
+	my $libs = $opts{no_allow_list} ? "'pgoutput, test_decoding'"
+	  : "'pgoutput, test_decoding, wal2queue'";
+	$node->append_conf('postgresql.conf', "output_plugin_libraries = $libs\n"
+		  . "max_replication_slots = 10\nmax_wal_senders = 10\n"
+		  . ($opts{conf} // ''));
+	$node->start;
+	return $node;
+}
+
+sub start_redis
+{
+	my (%opts) = @_;
+	my $port = $opts{port} // free_port();
+	my $dir = $opts{dir} // tempdir(CLEANUP => 1);
+	my @cmd = ('redis-server', '--port', $port, '--bind', '127.0.0.1',
+		'--save', '', '--appendonly', 'no', '--dir', $dir,
+		@{ $opts{args} // [] });
+	my $h = IPC::Run::start(\@cmd, '>', "$dir/redis.log", '2>&1');
+	my $r = { port => $port, dir => $dir, h => $h };
+	push @children, $h;
+	wait_until(sub { (redis($r, 'PING') // '') eq 'PONG' }, 10)
+	  or die "redis-server did not start on port $port";
+	return $r;
+}
+
+sub stop_redis
+{
+	my ($r, $signal) = @_;
+	$r->{h}->signal($signal // 'TERM');
+	$r->{h}->finish;
+}
+
+# one redis-cli call, raw output, trailing newline removed
+sub redis
+{
+	my ($r, @args) = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'redis-cli', '-p', $r->{port}, '--raw', @args ],
+		'>', \$out, '2>', \$err);
+	chomp $out;
+	return $out;
+}
+
+sub redis_json
+{
+	my ($r, @args) = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'redis-cli', '-2', '-p', $r->{port}, '--json', @args ],
+		'>', \$out, '2>', \$err);
+	return undef if $out eq '';
+	return JSON::PP->new->allow_nonref->decode($out);
+}
+
+# every entry of a stream as [id, {field => value}]
+sub stream_entries
+{
+	my ($r, $key) = @_;
+	my $x = redis_json($r, 'XRANGE', $key, '-', '+') // [];
+	return [ map { [ $_->[0], { @{ $_->[1] } } ] } @$x ];
+}
+
+# run the bridge in the background; output goes to a log file
+sub start_bridge
+{
+	my ($node, $r, @args) = @_;
+	my $log = $PostgreSQL::Test::Utils::tmp_check . "/bridge_" . time() . "_$$.log";
+	my @cmd = (bridge_path(), '-d', $node->connstr('postgres'),
+		($r ? ('--sink', "redis://127.0.0.1:$r->{port}") : ()), '-v', @args);
+	my $h = IPC::Run::start(\@cmd, '>', $log, '2>&1');
+	push @children, $h;
+	return { h => $h, log => $log };
+}
+
+sub stop_bridge
+{
+	my ($b, $signal) = @_;
+	$b->{h}->signal($signal // 'TERM');
+	$b->{h}->finish;
+	return $b->{h}->full_result(0);
+}
+
+sub bridge_log
+{
+	my ($b) = @_;
+	return -f $b->{log} ? slurp_file($b->{log}) : '';
+}
+
+# run the bridge to completion: (exit status, output)
+sub run_bridge
+{
+	my (@args) = @_;
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start([ bridge_path(), @args ], '>', \$out, '2>', \$err,
+		IPC::Run::timeout(60));
+	$h->finish;
+	return ($h->full_result(0) >> 8, $out . $err);
+}
+
+sub wait_until
+{
+	my ($cb, $timeout) = @_;
+	my $deadline = time() + ($timeout // 60);
+	while (time() < $deadline)
+	{
+		return 1 if $cb->();
+		usleep(100_000);
+	}
+	return 0;
+}
+
+sub slot_confirmed
+{
+	my ($node, $slot) = @_;
+	return $node->safe_psql('postgres',
+		"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'");
+}
+
+END
+{
+	for my $h (@children)
+	{
+		eval { $h->kill_kill if $h->pumpable; };
+	}
+}
+
+1;
