@@ -29,6 +29,7 @@
 #define STATUS_MIN_GAP_US 100000	/* confirm progress at most every 100 ms */
 #define READ_BATCH 256			/* messages read per turn of the loop */
 #define DRAIN_TIMEOUT_MS 10000
+#define FINISH_TIMEOUT_MS 5000
 
 volatile sig_atomic_t bridge_stop_requested = 0;
 
@@ -365,7 +366,7 @@ shut_down(Bridge *b)
 		if (stream_send_status(&b->stream, lsn, false) == STREAM_OK)
 			log_msg(LOG_INFO, "stopped; confirmed %X/%X", (unsigned) (lsn >> 32), (unsigned) lsn);
 	}
-	stream_close(&b->stream);
+	stream_finish(&b->stream, FINISH_TIMEOUT_MS);
 	return 0;
 }
 

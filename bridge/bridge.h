@@ -16,7 +16,7 @@
 #include "stream.h"
 
 /* stop reading the slot while the sink holds this much unacknowledged */
-#define BRIDGE_DEFAULT_MAX_PENDING (16 * 1024 * 1024)
+#define BRIDGE_DEFAULT_MAX_PENDING (8 * 1024 * 1024)
 
 typedef struct BridgeConfig
 {

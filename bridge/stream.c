@@ -395,14 +395,52 @@ stream_close(Stream *s)
 	}
 	if (s->conn)
 	{
-		if (PQstatus(s->conn) == CONNECTION_OK)
-		{
-			PQputCopyEnd(s->conn, NULL);
-			PQflush(s->conn);
-		}
 		PQfinish(s->conn);
 		s->conn = NULL;
 	}
+}
+
+/*
+ * End the copy politely: CopyDone, then read (and drop) what the walsender
+ * still sends until it ends the copy too.  Only then do we know it read the
+ * status update sent before; closing a socket with unread data would reset
+ * the connection and could lose that update.
+ */
+void
+stream_finish(Stream *s, int timeout_ms)
+{
+	int64_t		deadline = now_us() + (int64_t) timeout_ms * 1000;
+
+	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
+	{
+		stream_close(s);
+		return;
+	}
+	if (PQputCopyEnd(s->conn, NULL) == 1 && PQflush(s->conn) == 0)
+	{
+		while (now_us() < deadline)
+		{
+			char	   *buf = NULL;
+			int			len = PQgetCopyData(s->conn, &buf, 1);
+
+			if (buf)
+				PQfreemem(buf);
+			if (len == -1 || len == -2)
+				break;
+			if (len == 0)
+			{
+				struct pollfd pfd = {.fd = PQsocket(s->conn),.events = POLLIN};
+
+				if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+					break;
+				if (!PQconsumeInput(s->conn))
+					break;
+			}
+		}
+		PQclear(PQgetResult(s->conn));
+	}
+	PQfinish(s->conn);
+	s->conn = NULL;
 }
 
 int

@@ -68,8 +68,11 @@ extern int	stream_send_status(Stream *s, uint64_t flushed, bool reply_requested)
 
 extern int	stream_socket(const Stream *s);
 
-/* end the copy politely (when possible) and close */
+/* close at once (what was not confirmed will come again) */
 extern void stream_close(Stream *s);
+
+/* end the copy so the server has read every status update, then close */
+extern void stream_finish(Stream *s, int timeout_ms);
 
 /* --drop-slot */
 extern int	stream_drop_slot(Stream *s);

@@ -14,21 +14,21 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE jobs (id int PRIMARY KEY, payload text NOT NULL);
 	SELECT pg_create_logical_replication_slot('jobs', 'wal2queue');
 });
-# 40,000 jobs in 400 transactions
+# 400,000 jobs in 4,000 transactions
 $node->safe_psql('postgres', q{
 	DO $$ BEGIN
-	  FOR t IN 0..399 LOOP
-	    INSERT INTO jobs SELECT g, repeat('x', 200) || g FROM generate_series(t * 100 + 1, t * 100 + 100) g;
+	  FOR t IN 0..3999 LOOP
+	    INSERT INTO jobs SELECT g, repeat('x', 50) || g FROM generate_series(t * 100 + 1, t * 100 + 100) g;
 	    COMMIT;
 	  END LOOP;
 	END $$;
 });
-my $total = 40000;
+my $total = 400000;
 
 for my $round (1 .. 3)
 {
 	my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1');
-	my $target = $round * 8000;
+	my $target = redis($r, 'XLEN', 'public.jobs') + 20000;
 	wait_until(sub { redis($r, 'XLEN', 'public.jobs') >= $target }, 60);
 	$b->{h}->signal('KILL');
 	$b->{h}->finish;
@@ -38,7 +38,8 @@ for my $round (1 .. 3)
 
 # SIGTERM mid-stream: exit 0 within seconds, confirmed covers what Redis holds
 my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1');
-wait_until(sub { redis($r, 'XLEN', 'public.jobs') >= 30000 }, 60);
+my $had = redis($r, 'XLEN', 'public.jobs');
+wait_until(sub { redis($r, 'XLEN', 'public.jobs') >= $had + 20000 }, 60);
 my $t0 = time();
 my $rc = stop_bridge($b);
 my $took = time() - $t0;
@@ -48,6 +49,7 @@ my $confirmed = slot_confirmed($node, 'jobs');
 my $in_redis = redis($r, 'XLEN', 'public.jobs');
 my $left = $node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_logical_slot_peek_changes('jobs', NULL, NULL, 'format', 'json')});
+ok($in_redis < $total, "SIGTERM came mid-stream ($in_redis of $total delivered)");
 is($in_redis + $left, $total, "confirmed position matches Redis ($in_redis delivered + $left left)");
 
 # finish the stream

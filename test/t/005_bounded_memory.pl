@@ -29,6 +29,10 @@ $node->safe_psql('postgres',
 	"INSERT INTO jobs SELECT g, 'payload of job ' || g FROM generate_series(1, 1000000) g");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1000000' }, 300),
 	'a 1,000,000-row transaction arrives whole');
+my $end = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = 'jobs'") eq 't' }, 120),
+	'and is confirmed (its EXEC reply was read)');
 my $peak = peak_kb($b);
 ok($peak < $cap_kb, "bridge peak RSS ${peak} kB < ${cap_kb} kB for the big transaction");
 my $e = redis_json($r, 'XRANGE', 'public.jobs', '-', '+', 'COUNT', '1');

@@ -19,7 +19,7 @@ $node->safe_psql('postgres', "INSERT INTO jobs VALUES (1, 'one job')");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }), 'the job table streams');
 
 my $start = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
-for my $i (1 .. 10)
+for my $i (1 .. 14)
 {
 	$node->safe_psql('postgres',
 		"INSERT INTO busy SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 25000) g");
