@@ -23,6 +23,7 @@
 #include "frame.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
@@ -30,6 +31,9 @@
 #define READ_BATCH 256			/* messages read per turn of the loop */
 #define DRAIN_TIMEOUT_MS 10000
 #define FINISH_TIMEOUT_MS 5000
+#define STANDBY_POLL_MS 1000	/* --standby: how often to try the slot */
+#define BUSY_GRACE_US (30 * INT64_C(1000000))	/* without --standby: how long
+												 * a busy slot is retried */
 
 volatile sig_atomic_t bridge_stop_requested = 0;
 
@@ -57,6 +61,13 @@ typedef struct Bridge
 	int64_t		last_status_us;
 	bool		reply_now;
 	char		err[512];
+	/* --standby and busy slots */
+	int64_t		busy_since_us;
+	bool		standing_by;
+	bool		ever_streamed;
+	/* metrics */
+	MetricsSnapshot m;
+	int64_t		last_status_log_us;
 } Bridge;
 
 static bool
@@ -90,7 +101,8 @@ on_begin(void *arg, const FrameTxn *txn)
 {
 	Bridge	   *b = arg;
 
-	b->ticket = ledger_open(b->ledger, txn->commit_lsn, txn->end_lsn);
+	b->ticket = ledger_open_at(b->ledger, txn->commit_lsn, txn->end_lsn,
+							   txn->commit_time_us);
 	b->in_txn = true;
 	return b->sink->ops->begin(b->sink, txn, b->ticket);
 }
@@ -128,6 +140,7 @@ on_ack(void *arg, LedgerTicket t, uint32_t n)
 	Bridge	   *b = arg;
 
 	ledger_acked(b->ledger, t, n);
+	b->m.jobs += n;
 }
 
 /* ---- connections ---- */
@@ -143,9 +156,10 @@ sink_failed(Bridge *b, int rc)
 	}
 	log_msg(LOG_WARNING, "%s; reconnecting in %.1f s", b->sink->err,
 			backoff_fail(&b->sink_backoff) / 1000.0);
+	b->m.sink_errors++;
 	b->sink->ops->disconnect(b->sink);
 	b->sink_up = false;
-	if (b->in_txn || ledger_inflight_txns(b->ledger) > 0)
+	if (b->in_txn || (b->ledger && ledger_inflight_txns(b->ledger) > 0))
 		b->replay_needed = true;
 	return SINK_OK;
 }
@@ -161,7 +175,10 @@ connect_sink(Bridge *b)
 	if (rc != SINK_OK)
 		return sink_failed(b, rc);
 	if (b->sink_backoff.delay_ms)
+	{
 		log_msg(LOG_INFO, "connected to %s again", b->sink->ops->name);
+		b->m.sink_reconnects++;
+	}
 	backoff_reset(&b->sink_backoff);
 	b->sink_up = true;
 	return SINK_OK;
@@ -174,7 +191,8 @@ drop_stream(Bridge *b)
 	stream_close(&b->stream);
 	b->stream_up = false;
 	frame_decoder_reset(&b->dec);
-	ledger_reset(b->ledger);
+	if (b->ledger)
+		ledger_reset(b->ledger);
 	if (b->in_txn && b->sink_up)
 	{
 		/* the sink holds half a transaction: throw it away */
@@ -198,6 +216,35 @@ stream_failed(Bridge *b, int rc)
 	return STREAM_OK;
 }
 
+/*
+ * The slot is held by another walsender: a dying one of ours (retry a
+ * while), or another bridge (--standby waits for it; otherwise give up
+ * after BUSY_GRACE_US).
+ */
+static int
+slot_busy(Bridge *b)
+{
+	int64_t		now = now_us();
+
+	if (b->busy_since_us == 0)
+		b->busy_since_us = now;
+	if (b->cfg->standby)
+	{
+		if (!b->standing_by)
+			log_msg(LOG_INFO, "standing by: %s", b->stream.err);
+		b->standing_by = true;
+		b->stream_backoff.next_us = now + STANDBY_POLL_MS * 1000;
+		return STREAM_OK;
+	}
+	if (now - b->busy_since_us > BUSY_GRACE_US)
+	{
+		log_msg(LOG_ERROR, "%s; is another bridge using it? (--standby waits for it)",
+				b->stream.err);
+		return STREAM_FATAL;
+	}
+	return stream_failed(b, STREAM_RETRY);
+}
+
 static int
 connect_stream(Bridge *b)
 {
@@ -206,12 +253,20 @@ connect_stream(Bridge *b)
 	if (b->stream_up || !backoff_due(&b->stream_backoff))
 		return STREAM_OK;
 	rc = stream_open(&b->stream);
+	if (rc == STREAM_RETRY && b->stream.slot_busy)
+		return slot_busy(b);
 	if (rc != STREAM_OK)
 		return stream_failed(b, rc);
 	if (b->ledger == NULL)
 		b->ledger = ledger_create(b->stream.start_lsn);
-	log_msg(LOG_INFO, "streaming slot \"%s\" from %X/%X", b->cfg->stream.slot,
+	log_msg(LOG_INFO, "%s slot \"%s\" from %X/%X",
+			b->standing_by ? "taking over" : "streaming", b->cfg->stream.slot,
 			(unsigned) (b->stream.start_lsn >> 32), (unsigned) b->stream.start_lsn);
+	if (b->ever_streamed)
+		b->m.pg_reconnects++;
+	b->ever_streamed = true;
+	b->busy_since_us = 0;
+	b->standing_by = false;
 	backoff_reset(&b->stream_backoff);
 	b->stream_up = true;
 	b->replay_needed = false;
@@ -225,6 +280,7 @@ handle_event(Bridge *b, const StreamEvent *ev)
 {
 	int			rc;
 
+	b->m.bytes += ev->len;
 	if (ev->kind == STREAM_KEEPALIVE)
 	{
 		if (!b->in_txn)
@@ -274,12 +330,13 @@ read_stream(Bridge *b)
 static int
 send_status(Bridge *b, bool force)
 {
-	uint64_t	lsn = ledger_confirmable(b->ledger);
+	uint64_t	lsn;
 	int64_t		now = now_us();
 	int			rc;
 
 	if (!b->stream_up)
 		return STREAM_OK;
+	lsn = ledger_confirmable(b->ledger);
 	if (!force && !b->reply_now &&
 		now - b->last_status_us < (int64_t) b->cfg->status_interval_ms * 1000 &&
 		(lsn == b->last_status_lsn || now - b->last_status_us < STATUS_MIN_GAP_US))
@@ -317,6 +374,38 @@ wait_for_work(Bridge *b)
 		log_msg(LOG_WARNING, "poll failed: %s", strerror(errno));
 }
 
+/* refresh the metrics snapshot; serve it and log it as configured */
+static void
+update_metrics(Bridge *b)
+{
+	MetricsSnapshot *m = &b->m;
+	int64_t		now = now_us();
+	int64_t		oldest;
+
+	if (b->cfg->metrics == NULL && b->cfg->log_status_ms == 0)
+		return;
+	m->streaming = b->stream_up;
+	m->sink_up = b->sink_up;
+	m->received_lsn = b->stream.received_lsn;
+	if (b->ledger)
+	{
+		m->confirmed_lsn = ledger_confirmable(b->ledger);
+		m->txns = ledger_txns_done(b->ledger);
+		m->inflight_jobs = ledger_inflight_jobs(b->ledger);
+		m->last_commit_us = ledger_last_done_time(b->ledger);
+		oldest = ledger_oldest_inflight_time(b->ledger);
+		m->lag_seconds = oldest ? (wall_us() - oldest) / 1e6 : 0.0;
+	}
+	if (b->cfg->metrics)
+		metrics_publish(m);
+	if (b->cfg->log_status_ms > 0 &&
+		now - b->last_status_log_us >= (int64_t) b->cfg->log_status_ms * 1000)
+	{
+		metrics_log_status(m);
+		b->last_status_log_us = now;
+	}
+}
+
 /* one turn: connect what is down, read, deliver, confirm */
 static int
 turn(Bridge *b)
@@ -343,6 +432,7 @@ turn(Bridge *b)
 	}
 	if (send_status(b, false) != STREAM_OK)
 		return 1;
+	update_metrics(b);
 	if (nread == 0)
 		wait_for_work(b);
 	return 0;
@@ -378,6 +468,9 @@ bridge_run(const BridgeConfig *cfg)
 
 	memset(&b, 0, sizeof(b));
 	b.cfg = cfg;
+	b.m.slot = cfg->stream.slot;
+	b.m.sink = cfg->sink.url.kind == SINK_KAFKA ? "kafka" : "redis";
+	b.last_status_log_us = now_us();
 	stream_init(&b.stream, &cfg->stream);
 	frame_decoder_init(&b.dec);
 	b.sink = cfg->sink.url.kind == SINK_KAFKA ? sink_kafka_create(&cfg->sink)

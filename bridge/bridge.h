@@ -24,6 +24,9 @@ typedef struct BridgeConfig
 	SinkConfig	sink;
 	int			status_interval_ms;
 	size_t		max_pending_bytes;
+	bool		standby;		/* wait while another bridge holds the slot */
+	const char *metrics;		/* host:port for /metrics, or NULL */
+	int			log_status_ms;	/* status line interval, 0 for none */
 } BridgeConfig;
 
 /* set by the signal handlers: finish what is in flight and exit */

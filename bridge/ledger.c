@@ -23,6 +23,7 @@
 typedef struct LedgerTxn
 {
 	uint64_t	end_lsn;
+	int64_t		commit_time_us;
 	uint64_t	submitted;		/* jobs handed to the sink */
 	uint64_t	acked;			/* of those, jobs acknowledged */
 	bool		closed;			/* commit read: no more jobs */
@@ -37,6 +38,8 @@ struct Ledger
 	LedgerTicket head_ticket;	/* ticket of ring[head] */
 	uint64_t	confirmable;
 	uint64_t	inflight_jobs;	/* submitted and not acknowledged */
+	uint64_t	txns_done;		/* transactions confirmed, ever */
+	int64_t		last_done_time_us;	/* commit time of the last of them */
 	bool		broken;			/* a transaction went unrecorded */
 };
 
@@ -118,6 +121,8 @@ advance(Ledger *l)
 			break;
 		if (!l->broken && x->end_lsn > l->confirmable)
 			l->confirmable = x->end_lsn;
+		l->txns_done++;
+		l->last_done_time_us = x->commit_time_us;
 		l->head = (l->head + 1) & (l->cap - 1);
 		l->head_ticket++;
 		l->count--;
@@ -126,6 +131,13 @@ advance(Ledger *l)
 
 LedgerTicket
 ledger_open(Ledger *l, uint64_t commit_lsn, uint64_t end_lsn)
+{
+	return ledger_open_at(l, commit_lsn, end_lsn, 0);
+}
+
+LedgerTicket
+ledger_open_at(Ledger *l, uint64_t commit_lsn, uint64_t end_lsn,
+			   int64_t commit_time_us)
 {
 	LedgerTxn  *x;
 
@@ -137,6 +149,7 @@ ledger_open(Ledger *l, uint64_t commit_lsn, uint64_t end_lsn)
 	}
 	x = &l->ring[(l->head + l->count) & (l->cap - 1)];
 	x->end_lsn = end_lsn;
+	x->commit_time_us = commit_time_us;
 	x->submitted = 0;
 	x->acked = 0;
 	x->closed = false;
@@ -217,4 +230,22 @@ ledger_reset(Ledger *l)
 	l->count = 0;
 	l->inflight_jobs = 0;
 	l->broken = false;
+}
+
+uint64_t
+ledger_txns_done(const Ledger *l)
+{
+	return l->txns_done;
+}
+
+int64_t
+ledger_last_done_time(const Ledger *l)
+{
+	return l->last_done_time_us;
+}
+
+int64_t
+ledger_oldest_inflight_time(const Ledger *l)
+{
+	return l->count > 0 ? l->ring[l->head].commit_time_us : 0;
 }

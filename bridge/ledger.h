@@ -38,6 +38,10 @@ extern void ledger_destroy(Ledger *l);
 /* a transaction began (B record); returns its ticket */
 extern LedgerTicket ledger_open(Ledger *l, uint64_t commit_lsn, uint64_t end_lsn);
 
+/* the same, remembering the commit time (microseconds since the Unix epoch) */
+extern LedgerTicket ledger_open_at(Ledger *l, uint64_t commit_lsn, uint64_t end_lsn,
+								   int64_t commit_time_us);
+
 /* n more jobs of this transaction were handed to the sink */
 extern void ledger_submitted(Ledger *l, LedgerTicket t, uint32_t n);
 
@@ -56,6 +60,12 @@ extern uint64_t ledger_confirmable(const Ledger *l);
 /* transactions open or not fully acknowledged, and their unacknowledged jobs */
 extern size_t ledger_inflight_txns(const Ledger *l);
 extern uint64_t ledger_inflight_jobs(const Ledger *l);
+
+/* for metrics: transactions confirmed so far, the commit time of the last
+ * of them, and of the oldest transaction in flight (0 when none) */
+extern uint64_t ledger_txns_done(const Ledger *l);
+extern int64_t ledger_last_done_time(const Ledger *l);
+extern int64_t ledger_oldest_inflight_time(const Ledger *l);
 
 /* forget everything in flight (the stream restarts from the slot) */
 extern void ledger_reset(Ledger *l);

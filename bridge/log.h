@@ -25,4 +25,7 @@ extern void log_msg(int level, const char *fmt,...)
 /* monotonic clock in microseconds */
 extern int64_t now_us(void);
 
+/* wall clock: microseconds since the Unix epoch */
+extern int64_t wall_us(void);
+
 #endif							/* W2Q_LOG_H */

@@ -19,6 +19,7 @@
 
 #include "bridge.h"
 #include "log.h"
+#include "metrics.h"
 
 #define PROGNAME "wal2queue-bridge"
 #define W2Q_VERSION "0.1.0"
@@ -47,6 +48,9 @@ usage(void)
 	printf("      --value-column=COL     send this column's text as the Kafka value, not the row as JSON\n");
 	printf("      --kafka-transactions   one Kafka transaction per PostgreSQL transaction\n");
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
+	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
+	printf("      --metrics=HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n");
+	printf("      --log-status=SECS      log a one-line status every SECS seconds\n");
 	printf("  -v, --verbose              more detail in the log\n");
 	printf("  -q, --quiet                only warnings and errors in the log\n");
 	printf("  -V, --version              print the version and exit\n");
@@ -146,6 +150,9 @@ static const struct option long_options[] = {
 	{"kafka-property", required_argument, NULL, 'X'},
 	{"value-column", required_argument, NULL, 10},
 	{"kafka-transactions", no_argument, NULL, 11},
+	{"standby", no_argument, NULL, 12},
+	{"metrics", required_argument, NULL, 13},
+	{"log-status", required_argument, NULL, 14},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"version", no_argument, NULL, 'V'},
@@ -180,6 +187,9 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 		case 9: cfg->status_interval_ms = 1000 * (int) parse_number(arg, "--status-interval", 1, 3600); break;
 		case 10: nonempty(arg, "--value-column"); cfg->sink.value_column = arg; break;
 		case 11: cfg->sink.kafka_transactions = true; break;
+		case 12: cfg->standby = true; break;
+		case 13: nonempty(arg, "--metrics"); cfg->metrics = arg; break;
+		case 14: cfg->log_status_ms = 1000 * (int) parse_number(arg, "--log-status", 1, 86400); break;
 		case 'v': log_verbosity = 1; break;
 		case 'q': log_verbosity = -1; break;
 		case 'X':
@@ -292,7 +302,14 @@ main(int argc, char **argv)
 		usage_error("%s", "--redis-maxlen and --redis-group need a Redis sink");
 
 	set_signals();
+	if (cfg.metrics && metrics_start(cfg.metrics, err, sizeof(err)) != 0)
+	{
+		log_msg(LOG_ERROR, "%s", err);
+		sink_url_free(&cfg.sink.url);
+		return 1;
+	}
 	rc = bridge_run(&cfg);
+	metrics_stop();
 	sink_url_free(&cfg.sink.url);
 	return rc;
 }

@@ -262,6 +262,7 @@ stream_open(Stream *s)
 
 	stream_close(s);
 	s->received_lsn = 0;
+	s->slot_busy = false;
 	if ((rc = stream_connect(s)) == STREAM_OK &&
 		(rc = check_slot(s)) == STREAM_OK)
 		rc = start_replication(s);
@@ -269,7 +270,10 @@ stream_open(Stream *s)
 	{
 		explain_plugin_refusal(s);
 		if (strstr(s->err, "is active for PID"))
+		{
 			rc = STREAM_RETRY;
+			s->slot_busy = true;
+		}
 		stream_close(s);
 	}
 	return rc;

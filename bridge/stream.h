@@ -52,6 +52,7 @@ typedef struct Stream
 	char	   *copybuf;		/* last message from PQgetCopyData */
 	uint64_t	start_lsn;		/* the slot's confirmed_flush_lsn at start */
 	uint64_t	received_lsn;	/* highest walEnd seen */
+	bool		slot_busy;		/* the last open failed: slot held by another */
 	char		err[512];
 } Stream;
 

@@ -25,9 +25,16 @@ sub insert_jobs
 
 sub arrived { my $want = $next - 1; return wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq "$want" }) }
 
+# PostgreSQL down when the bridge starts
+$node->stop('fast');
 my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1');
+ok(wait_until(sub { bridge_log($b) =~ /could not connect to PostgreSQL.*reconnecting in/ }),
+	'PostgreSQL down at start: said');
+sleep 1;
+ok($b->{h}->pumpable, 'the bridge waits for it');
+$node->start;
 insert_jobs(500);
-ok(arrived(), 'streaming');
+ok(arrived(), 'streaming once PostgreSQL is up');
 
 # the walsender is killed: the slot may still look active for a moment
 $node->safe_psql('postgres', "SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'jobs'");

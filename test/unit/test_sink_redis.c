@@ -34,6 +34,13 @@
 #define MAX_TICKETS 8192
 #define DRAIN_MS	30000
 
+/* AddressSanitizer's quarantine keeps freed memory: RSS says nothing then */
+#ifdef __SANITIZE_ADDRESS__
+#define MEASURE_RSS false
+#else
+#define MEASURE_RSS true
+#endif
+
 /* the server under test */
 static pid_t server_pid = -1;
 static int	server_port;
@@ -729,6 +736,8 @@ send_big_txn(Sink *s, const FrameTxn *txn, uint32_t n)
  * The EXEC reply of a transaction of W2Q_TEST_BIG_TXN jobs (default 1M; set
  * it lower under valgrind) is read without building it: the peak RSS grows
  * by less than 32 MB while it is read, where a full reply tree is ~100 MB.
+ * The same for its replay, whose every element is an error to verify.  The
+ * peak is not measured under AddressSanitizer.
  */
 static void
 test_big_exec_reply(void)
@@ -738,27 +747,36 @@ test_big_exec_reply(void)
 	FrameTxn	txn = {11, 8000000000, 8000000040, 0, n};
 	SinkConfig	cfg;
 	Sink	   *s;
-	long		base;
-	long		peak;
-	int			rc;
 
 	init_cfg(&cfg, "");
 	s = sink_redis_create(&cfg);
-	reset_acks();
-	rc = s->ops->connect(s);
-	if (rc == SINK_OK)
-		rc = send_big_txn(s, &txn, n);
-	base = reset_peak_rss() ? status_kb("VmRSS") : status_kb("VmHWM");
-	if (rc == SINK_OK)
-		rc = drain(s);
-	peak = status_kb("VmHWM");
-	unit_check(rc == SINK_OK && ack_calls[1] == 1 && ack_jobs[1] == n,
-			   "a transaction of %" PRIu32 " jobs is acked", n);
-	unit_check(base > 0 && peak - base < 32 * 1024,
-			   "reading its EXEC reply raises the peak RSS by %ld kB (< 32 MB)",
-			   peak - base);
+	for (int round = 0; round < 2; round++)
+	{
+		long		base;
+		long		peak;
+		long		growth;
+		int			rc;
+
+		reset_acks();
+		rc = s->ops->connect(s);
+		if (rc == SINK_OK)
+			rc = send_big_txn(s, &txn, n);
+		base = reset_peak_rss() ? status_kb("VmRSS") : status_kb("VmHWM");
+		if (rc == SINK_OK)
+			rc = drain(s);
+		peak = status_kb("VmHWM");
+		growth = peak > base ? peak - base : 0;
+		unit_check(rc == SINK_OK && ack_calls[1] == 1 && ack_jobs[1] == n,
+				   "a transaction of %" PRIu32 " jobs is acked%s", n,
+				   round ? " when replayed" : "");
+		if (MEASURE_RSS)
+			unit_check(base > 0 && growth < 32 * 1024,
+					   "reading its EXEC reply raises the peak RSS by %ld kB (< 32 MB)",
+					   growth);
+		s->ops->disconnect(s);
+	}
 	unit_check(rint_cmd("XLEN %s", "big") == (long long) n,
-			   "the stream holds its %" PRIu32 " entries", n);
+			   "the stream holds its %" PRIu32 " entries once", n);
 	freeReplyObject(rcmd("DEL big"));
 	s->ops->destroy(s);
 }

@@ -1,0 +1,214 @@
+/*-------------------------------------------------------------------------
+ *
+ * metrics.c
+ *		Prometheus text at /metrics through libmicrohttpd, and the status
+ *		line.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <netdb.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "log.h"
+#include "metrics.h"
+
+#define METRICS_BUFSIZE 8192
+
+static struct MHD_Daemon *daemon_handle = NULL;
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static MetricsSnapshot current;
+
+#define LSN_ARGS(lsn) (unsigned) ((lsn) >> 32), (unsigned) (lsn)
+
+size_t
+metrics_format(const MetricsSnapshot *m, char *buf, size_t buflen)
+{
+	int			n;
+
+	n = snprintf(buf, buflen,
+				 "# HELP wal2queue_jobs_delivered_total Jobs the sink acknowledged.\n"
+				 "# TYPE wal2queue_jobs_delivered_total counter\n"
+				 "wal2queue_jobs_delivered_total{sink=\"%s\",slot=\"%s\"} %llu\n"
+				 "# HELP wal2queue_transactions_delivered_total Transactions delivered and confirmed.\n"
+				 "# TYPE wal2queue_transactions_delivered_total counter\n"
+				 "wal2queue_transactions_delivered_total{sink=\"%s\",slot=\"%s\"} %llu\n"
+				 "# HELP wal2queue_received_bytes_total Frame bytes read from the replication slot.\n"
+				 "# TYPE wal2queue_received_bytes_total counter\n"
+				 "wal2queue_received_bytes_total{slot=\"%s\"} %llu\n"
+				 "# HELP wal2queue_confirmed_lsn The LSN confirmed to the slot, as a number.\n"
+				 "# TYPE wal2queue_confirmed_lsn gauge\n"
+				 "wal2queue_confirmed_lsn{slot=\"%s\"} %llu\n"
+				 "# HELP wal2queue_lag_bytes WAL the server has sent past the confirmed LSN.\n"
+				 "# TYPE wal2queue_lag_bytes gauge\n"
+				 "wal2queue_lag_bytes{slot=\"%s\"} %llu\n"
+				 "# HELP wal2queue_lag_seconds Age of the oldest job in flight (commit time to now); 0 when none.\n"
+				 "# TYPE wal2queue_lag_seconds gauge\n"
+				 "wal2queue_lag_seconds{slot=\"%s\"} %.3f\n"
+				 "# HELP wal2queue_last_delivered_commit_timestamp_seconds Commit time of the last delivered transaction.\n"
+				 "# TYPE wal2queue_last_delivered_commit_timestamp_seconds gauge\n"
+				 "wal2queue_last_delivered_commit_timestamp_seconds{slot=\"%s\"} %.6f\n"
+				 "# HELP wal2queue_inflight_jobs Jobs handed to the sink and not yet acknowledged.\n"
+				 "# TYPE wal2queue_inflight_jobs gauge\n"
+				 "wal2queue_inflight_jobs{sink=\"%s\"} %llu\n"
+				 "# HELP wal2queue_sink_errors_total Sink failures (each followed by a reconnect or a stop).\n"
+				 "# TYPE wal2queue_sink_errors_total counter\n"
+				 "wal2queue_sink_errors_total{sink=\"%s\"} %llu\n"
+				 "# HELP wal2queue_reconnects_total Connections made again after a failure.\n"
+				 "# TYPE wal2queue_reconnects_total counter\n"
+				 "wal2queue_reconnects_total{peer=\"postgres\"} %llu\n"
+				 "wal2queue_reconnects_total{peer=\"%s\"} %llu\n"
+				 "# HELP wal2queue_up Whether the replication stream and the sink are connected.\n"
+				 "# TYPE wal2queue_up gauge\n"
+				 "wal2queue_up{peer=\"postgres\"} %d\n"
+				 "wal2queue_up{peer=\"%s\"} %d\n",
+				 m->sink, m->slot, (unsigned long long) m->jobs,
+				 m->sink, m->slot, (unsigned long long) m->txns,
+				 m->slot, (unsigned long long) m->bytes,
+				 m->slot, (unsigned long long) m->confirmed_lsn,
+				 m->slot, (unsigned long long) (m->received_lsn > m->confirmed_lsn ?
+												m->received_lsn - m->confirmed_lsn : 0),
+				 m->slot, m->lag_seconds,
+				 m->slot, m->last_commit_us / 1e6,
+				 m->sink, (unsigned long long) m->inflight_jobs,
+				 m->sink, (unsigned long long) m->sink_errors,
+				 (unsigned long long) m->pg_reconnects,
+				 m->sink, (unsigned long long) m->sink_reconnects,
+				 m->streaming ? 1 : 0, m->sink, m->sink_up ? 1 : 0);
+	return n < 0 ? 0 : ((size_t) n >= buflen ? buflen - 1 : (size_t) n);
+}
+
+static enum MHD_Result
+answer(void *cls, struct MHD_Connection *conn, const char *url,
+	   const char *method, const char *version, const char *upload_data,
+	   size_t *upload_data_size, void **con_cls)
+{
+	char		buf[METRICS_BUFSIZE];
+	size_t		len = 0;
+	unsigned	status = MHD_HTTP_OK;
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	(void) cls, (void) version, (void) upload_data, (void) upload_data_size, (void) con_cls;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+	{
+		status = MHD_HTTP_METHOD_NOT_ALLOWED;
+		len = (size_t) snprintf(buf, sizeof(buf), "only GET\n");
+	}
+	else if (strcmp(url, "/metrics") != 0)
+	{
+		status = MHD_HTTP_NOT_FOUND;
+		len = (size_t) snprintf(buf, sizeof(buf), "see /metrics\n");
+	}
+	else
+	{
+		pthread_mutex_lock(&snap_lock);
+		len = metrics_format(&current, buf, sizeof(buf));
+		pthread_mutex_unlock(&snap_lock);
+	}
+	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_COPY);
+	if (resp == NULL)
+		return MHD_NO;
+	MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* split "host:port" (host may be empty or [v6]) */
+static int
+split_hostport(const char *hostport, char *host, size_t hostlen, const char **port)
+{
+	const char *colon = strrchr(hostport, ':');
+	size_t		n;
+
+	if (colon == NULL || colon[1] == '\0')
+		return -1;
+	n = (size_t) (colon - hostport);
+	if (n > 0 && hostport[0] == '[' && hostport[n - 1] == ']')
+	{
+		hostport++;
+		n -= 2;
+	}
+	if (n >= hostlen)
+		return -1;
+	memcpy(host, hostport, n);
+	host[n] = '\0';
+	*port = colon + 1;
+	return 0;
+}
+
+int
+metrics_start(const char *hostport, char *err, size_t errlen)
+{
+	char		host[256];
+	const char *port;
+	struct addrinfo hints = {0},
+			   *ai = NULL;
+	int			rc;
+	unsigned	flags = MHD_USE_INTERNAL_POLLING_THREAD;
+
+	if (split_hostport(hostport, host, sizeof(host), &port) != 0)
+	{
+		snprintf(err, errlen, "invalid --metrics address \"%s\" (use host:port or :port)", hostport);
+		return -1;
+	}
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai)) != 0)
+	{
+		snprintf(err, errlen, "invalid --metrics address \"%s\": %s", hostport, gai_strerror(rc));
+		return -1;
+	}
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	daemon_handle = MHD_start_daemon(flags, 0, NULL, NULL, answer, NULL,
+									 MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+									 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 10,
+									 MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (daemon_handle == NULL)
+	{
+		snprintf(err, errlen, "could not serve metrics on %s (address in use?)", hostport);
+		return -1;
+	}
+	log_msg(LOG_INFO, "serving metrics at http://%s/metrics", hostport);
+	return 0;
+}
+
+void
+metrics_publish(const MetricsSnapshot *snap)
+{
+	pthread_mutex_lock(&snap_lock);
+	current = *snap;
+	pthread_mutex_unlock(&snap_lock);
+}
+
+void
+metrics_stop(void)
+{
+	if (daemon_handle)
+		MHD_stop_daemon(daemon_handle);
+	daemon_handle = NULL;
+}
+
+void
+metrics_log_status(const MetricsSnapshot *m)
+{
+	log_msg(LOG_INFO,
+			"status: %s, %s %s; delivered %llu jobs in %llu transactions; "
+			"confirmed %X/%X; lag %llu bytes, %.1f s; %llu jobs in flight",
+			m->streaming ? "streaming" : "not streaming", m->sink,
+			m->sink_up ? "up" : "down",
+			(unsigned long long) m->jobs, (unsigned long long) m->txns,
+			LSN_ARGS(m->confirmed_lsn),
+			(unsigned long long) (m->received_lsn > m->confirmed_lsn ?
+								  m->received_lsn - m->confirmed_lsn : 0),
+			m->lag_seconds, (unsigned long long) m->inflight_jobs);
+}

@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ *
+ * metrics.h
+ *		Prometheus metrics at http://HOST:PORT/metrics (--metrics), served
+ *		by libmicrohttpd from its own thread, and the one-line status log
+ *		(--log-status).  The event loop publishes a snapshot; the server
+ *		only ever reads the last snapshot published.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_METRICS_H
+#define W2Q_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct MetricsSnapshot
+{
+	const char *sink;			/* "redis", "kafka" */
+	const char *slot;
+	uint64_t	jobs;			/* jobs acknowledged by the sink */
+	uint64_t	txns;			/* transactions confirmed */
+	uint64_t	bytes;			/* frame bytes read from the slot */
+	uint64_t	confirmed_lsn;
+	uint64_t	received_lsn;	/* highest WAL position the server reported */
+	uint64_t	inflight_jobs;
+	uint64_t	sink_errors;
+	uint64_t	pg_reconnects;
+	uint64_t	sink_reconnects;
+	int64_t		last_commit_us; /* commit time of the last delivered
+								 * transaction, Unix epoch; 0 if none */
+	double		lag_seconds;	/* age of the oldest job in flight; 0 if none */
+	bool		streaming;
+	bool		sink_up;
+} MetricsSnapshot;
+
+/* start serving on "host:port" (":port" for every address) */
+extern int	metrics_start(const char *hostport, char *err, size_t errlen);
+extern void metrics_publish(const MetricsSnapshot *snap);
+extern void metrics_stop(void);
+
+/* the Prometheus text exposition of snap; returns its length */
+extern size_t metrics_format(const MetricsSnapshot *snap, char *buf, size_t buflen);
+
+/* the --log-status line */
+extern void metrics_log_status(const MetricsSnapshot *snap);
+
+#endif							/* W2Q_METRICS_H */
