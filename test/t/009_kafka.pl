@@ -1,0 +1,153 @@
+# The Kafka sink end to end, against librdkafka's mock cluster (real Kafka
+# protocol on loopback) with kcat as the independent consumer: keys,
+# values, headers, the Java client's partitioner, broker outages, kill -9
+# of the bridge several times (every job exactly once), and a job too
+# large for the broker (an error naming it; nothing confirmed past it).
+use strict;
+use warnings;
+use IPC::Run;
+use JSON::PP;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $root = $ENV{W2Q_ROOT};
+my ($min, $mout, $merr) = ('', '', '');
+my $mock = IPC::Run::start(["$root/test/helpers/kafka-mock", '1'], \$min, \$mout, \$merr);
+$mock->pump until $mout =~ /\n/;
+my ($bootstrap) = $mout =~ /^(\S+)/;
+sub mock_cmd
+{
+	my ($cmd) = @_;
+	$mout = '';
+	$min .= "$cmd\n";
+	$mock->pump until $mout =~ /\n/;
+	return $mout =~ /^ok/;
+}
+ok(mock_cmd('create public.jobs 4'), "mock cluster at $bootstrap, topic with 4 partitions");
+
+# Kafka's murmur2 (the Java client's DefaultPartitioner), to check partitions independently
+sub mul32 { my ($a, $b) = @_; return (($a * ($b & 0xffff)) + ((($a * ($b >> 16)) & 0xffff) << 16)) & 0xffffffff }
+sub murmur2
+{
+	my @b = unpack('C*', $_[0]);
+	my $len = @b;
+	my $m = 0x5bd1e995;
+	my $h = (0x9747b28c ^ $len) & 0xffffffff;
+	for (my $i = 0; $i + 4 <= $len; $i += 4)
+	{
+		my $k = $b[$i] | ($b[ $i + 1 ] << 8) | ($b[ $i + 2 ] << 16) | ($b[ $i + 3 ] << 24);
+		$k = mul32($k, $m);
+		$k ^= $k >> 24;
+		$k = mul32($k, $m);
+		$h = mul32($h, $m) ^ $k;
+	}
+	my $t = $len & ~3;
+	my $rem = $len % 4;
+	$h ^= $b[ $t + 2 ] << 16 if $rem == 3;
+	$h ^= $b[ $t + 1 ] << 8 if $rem >= 2;
+	if ($rem >= 1) { $h ^= $b[$t]; $h = mul32($h, $m); }
+	$h ^= $h >> 13;
+	$h = mul32($h, $m);
+	$h ^= $h >> 15;
+	return $h;
+}
+
+# every message of a topic, as kcat sees it
+sub consume
+{
+	my ($topic) = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'kcat', '-b', $bootstrap, '-C', '-t', $topic, '-o', 'beginning', '-e', '-J', '-q' ],
+		'>', \$out, '2>', \$err, IPC::Run::timeout(60));
+	return [ map { decode_json($_) } grep { /^\{/ } split /\n/, $out ];
+}
+sub headers { my @h = @{ $_[0]{headers} // [] }; my %h = @h; return \%h }
+
+my $node = new_node('kafka');
+$node->safe_psql('postgres', q{
+	CREATE TABLE jobs (id int PRIMARY KEY, queue text, payload jsonb, ok bool, score float8);
+	SELECT pg_create_logical_replication_slot('jobs', 'wal2queue');
+});
+my @sink = ('--sink', "kafka://$bootstrap");
+my $b = start_bridge($node, undef, '--slot', 'jobs', '--status-interval', '1', @sink);
+$node->safe_psql('postgres', q{
+	BEGIN;
+	INSERT INTO jobs VALUES (1, 'emails', '{"to": "a@b.c"}', true, 'NaN');
+	INSERT INTO jobs VALUES (2, 'sms', NULL, false, 1.5);
+	INSERT INTO jobs VALUES (3, 'emails', '[1, 2]', NULL, NULL);
+	SELECT pg_logical_emit_message(true, 'wal2queue:notices#k9', 'hello');
+	COMMIT;
+});
+my $msgs;
+ok(wait_until(sub { $msgs = consume('public.jobs'); @$msgs == 3 }, 30), 'three rows arrive in the topic');
+my %by_key = map { $_->{key} => $_ } @$msgs;
+is_deeply(decode_json($by_key{1}{payload}),
+	{ id => 1, queue => 'emails', payload => { to => 'a@b.c' }, ok => JSON::PP::true, score => 'NaN' },
+	'value: the row as JSON with the plugin typing');
+is_deeply(decode_json($by_key{2}{payload}),
+	{ id => 2, queue => 'sms', payload => undef, ok => JSON::PP::false, score => 1.5 }, 'NULL is null');
+for my $k (1 .. 3)
+{
+	is($by_key{$k}{partition}, (murmur2("$k") & 0x7fffffff) % 4, "key $k: partition = murmur2(key) % 4");
+}
+my $h = headers($by_key{3});
+like($h->{lsn}, qr{^[0-9A-F]+/[0-9A-F]+$}, 'header lsn');
+is($h->{seq}, '2', 'header seq');
+like($h->{xid}, qr/^\d+$/, 'header xid');
+is($h->{table}, 'public.jobs', 'header table');
+like($h->{commit_time}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'header commit_time (ISO 8601 UTC)');
+my $n;
+ok(wait_until(sub { $n = consume('notices'); @$n == 1 }, 30), 'the logical message arrives');
+is($n->[0]{payload}, 'hello', 'its value is the payload');
+is($n->[0]{key}, 'k9', 'its key is the message key');
+
+# a broker outage mid-stream: nothing lost
+ok(mock_cmd('down -1'), 'broker down');
+$node->safe_psql('postgres', "INSERT INTO jobs SELECT g, 'q', '{}' FROM generate_series(100, 599) g");
+sleep 3;
+ok($b->{h}->pumpable, 'the bridge waits for the broker');
+ok(mock_cmd('up -1'), 'broker up');
+ok(wait_until(sub { @{ consume('public.jobs') } == 503 }, 60), 'the jobs written during the outage arrive');
+
+# kill -9 several times while 20,000 jobs stream
+$node->safe_psql('postgres', q{
+	DO $$ BEGIN
+	  FOR t IN 0..399 LOOP
+	    INSERT INTO jobs SELECT g, 'bulk', jsonb_build_object('n', g) FROM generate_series(10000 + t * 50, 10000 + t * 50 + 49) g;
+	    COMMIT;
+	  END LOOP;
+	END $$;
+});
+for my $round (1 .. 3)
+{
+	sleep 1;
+	$b->{h}->signal('KILL');
+	$b->{h}->finish;
+	$b = start_bridge($node, undef, '--slot', 'jobs', '--status-interval', '1', @sink);
+}
+my $all;
+ok(wait_until(sub { $all = consume('public.jobs'); @$all >= 20503 }, 120), 'after three kill -9, every job arrives');
+sleep 2;
+$all = consume('public.jobs');
+my %seen;
+$seen{ $_->{key} }++ for @$all;
+is(scalar(@$all), 20503, 'exactly as many messages as jobs');
+is(scalar(keys %seen), 20503, 'every job exactly once');
+is(stop_bridge($b) >> 8, 0, 'SIGTERM: exit 0');
+
+# a job larger than the broker takes: an error naming it, nothing confirmed past it
+$b = start_bridge($node, undef, '--slot', 'jobs', '--status-interval', '1', @sink);
+$node->safe_psql('postgres', "INSERT INTO jobs VALUES (7, 'big', jsonb_build_object('blob', repeat('x', 2000000)))");
+ok(wait_until(sub { !$b->{h}->pumpable }, 60), 'the bridge stops');
+$b->{h}->finish;
+is($b->{h}->full_result(0) >> 8, 1, 'exit 1');
+like(bridge_log($b), qr/public\.jobs.*7.*[0-9A-F]+\/[0-9A-F]+/, 'the error names table, key and lsn');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_logical_slot_peek_changes('jobs', NULL, NULL, 'format', 'json')}),
+	'1', 'the big job is not confirmed');
+
+$min .= "quit\n";
+$mock->finish;
+$node->stop;
+done_testing();
