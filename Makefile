@@ -27,12 +27,12 @@ plugin:
 	$(MAKE) -C plugin
 
 bridge:
-	@if [ -f bridge/Makefile ]; then $(MAKE) -C bridge; fi
+	$(MAKE) -C bridge
 
 install: all
 	$(MAKE) -C plugin install
 	$(MAKE) -C sql install
-	@if [ -f bridge/Makefile ]; then $(MAKE) -C bridge install; fi
+	$(MAKE) -C bridge install
 
 check: install check-regress check-unit check-tap
 
@@ -40,13 +40,18 @@ check-regress:
 	test/regress/run.sh
 
 check-unit:
-	@if [ -f test/unit/Makefile ]; then $(MAKE) -C test/unit check; fi
+	$(MAKE) -C test/unit check
 
+# the unit tests, then the integration suites, under AddressSanitizer and UBSan
 check-asan:
-	@if [ -f test/unit/Makefile ]; then $(MAKE) -C test/unit check SANITIZE=1; fi
+	$(MAKE) -C test/unit check SANITIZE=1
+	$(MAKE) -C bridge SANITIZE=1
+	$(MAKE) -C test/helpers
+	W2Q_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1 W2Q_BRIDGE=$(CURDIR)/bridge/build-asan/wal2queue-bridge test/tap/run.sh
 
 check-tap:
-	@if ls test/t/*.pl >/dev/null 2>&1; then test/tap/run.sh; fi
+	$(MAKE) -C test/helpers
+	test/tap/run.sh
 
 demo: deps all install
 	test/demo.sh
@@ -68,5 +73,6 @@ deps:
 
 clean:
 	$(MAKE) -C plugin clean
-	@if [ -f bridge/Makefile ]; then $(MAKE) -C bridge clean; fi
-	@if [ -f test/unit/Makefile ]; then $(MAKE) -C test/unit clean; fi
+	$(MAKE) -C bridge clean
+	$(MAKE) -C test/unit clean
+	$(MAKE) -C test/helpers clean

@@ -415,6 +415,11 @@ stream_finish(Stream *s, int timeout_ms)
 {
 	int64_t		deadline = now_us() + (int64_t) timeout_ms * 1000;
 
+	if (s->copybuf)
+	{
+		PQfreemem(s->copybuf);
+		s->copybuf = NULL;
+	}
 	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
 	{
 		stream_close(s);
