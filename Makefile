@@ -19,7 +19,7 @@ DEB_PACKAGES = gcc make pkg-config perl postgresql-15 postgresql-server-dev-15 \
 	postgresql-15-wal2json libmicrohttpd-dev
 
 .PHONY: all plugin bridge install check check-regress check-unit check-tap \
-	check-asan demo bench deps clean
+	check-asan check-valgrind demo bench deps clean
 
 all: plugin bridge
 
@@ -52,6 +52,12 @@ check-asan:
 check-tap:
 	$(MAKE) -C test/helpers
 	test/tap/run.sh
+
+# the end-to-end suites with the bridge under valgrind (errors, definite leaks)
+check-valgrind: bridge
+	$(MAKE) -C test/helpers
+	W2Q_BRIDGE=$(CURDIR)/test/tap/valgrind-bridge W2Q_BRIDGE_BIN=$(CURDIR)/bridge/wal2queue-bridge \
+		test/tap/run.sh test/t/001_redis_basic.pl test/t/008_standby_metrics.pl test/t/009_kafka.pl
 
 demo: deps all install
 	test/demo.sh

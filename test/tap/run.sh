@@ -28,4 +28,6 @@ cd "$tmp" && "${run[@]}" env PATH="$(pg_config --bindir):$PATH" \
 	TESTDIR="$tmp" \
 	W2Q_BRIDGE="${W2Q_BRIDGE:-$root/bridge/wal2queue-bridge}" \
 	W2Q_ROOT="$root" \
+	W2Q_BRIDGE_BIN="${W2Q_BRIDGE_BIN:-}" W2Q_SANITIZE="${W2Q_SANITIZE:-}" \
+	ASAN_OPTIONS="${ASAN_OPTIONS:-}" \
 	prove --timer ${PROVE_FLAGS:-} "${tests[@]}"
