@@ -16,7 +16,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 DEB_PACKAGES = gcc make pkg-config perl postgresql-15 postgresql-server-dev-15 \
 	libpq-dev libhiredis-dev librdkafka-dev redis-server kcat libipc-run-perl \
-	postgresql-15-wal2json libmicrohttpd-dev
+	postgresql-15-wal2json libmicrohttpd-dev valgrind
 
 .PHONY: all plugin bridge install check check-regress check-unit check-tap \
 	check-asan check-valgrind demo bench deps clean
