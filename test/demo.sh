@@ -62,7 +62,7 @@ done
 [ "$n" = 3 ] || { echo "jobs did not arrive"; cat "$tmp/bridge.log"; exit 1; }
 
 echo "== a worker reads them: XREADGROUP GROUP workers demo-worker STREAMS jobs:emails jobs:thumbnails > >"
-"${rcli[@]}" XREADGROUP GROUP workers demo-worker COUNT 10 STREAMS jobs:emails jobs:thumbnails '>' '>'
+"${rcli[@]}" --no-raw XREADGROUP GROUP workers demo-worker COUNT 10 STREAMS jobs:emails jobs:thumbnails '>' '>'
 echo "== and acknowledges them (XACK)"
 for s in jobs:emails jobs:thumbnails; do
 	for id in $("${rcli[@]}" XRANGE "$s" - + | grep -E '^[0-9]+-[0-9]+$'); do
