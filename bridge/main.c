@@ -280,6 +280,7 @@ main(int argc, char **argv)
 	cfg.stream.create_slot = a.create_slot;
 	cfg.stream.plugin_options = a.plugin_options;
 	cfg.sink.kafka_props = a.kafka_props;
+	cfg.sink.slot = a.slot;
 	cfg.sink.verbose = log_verbosity;
 
 	if (a.drop_slot)

@@ -72,6 +72,8 @@ extern void sink_url_free(SinkUrl *u);
 typedef struct SinkConfig
 {
 	SinkUrl		url;
+	const char *slot;			/* the replication slot (names the Kafka
+								 * transactional.id) */
 	const char *target_prefix;	/* "" when none */
 	long long	redis_maxlen;	/* 0: no trimming */
 	const char *redis_group;	/* NULL: none */
