@@ -20,7 +20,7 @@ sub peak_kb
 	return ($status =~ /VmHWM:\s+(\d+) kB/)[0];
 }
 
-my $node = new_node('memory', conf => "wal_sender_timeout = 5s\n");
+my $node = new_node('memory', conf => "wal_sender_timeout = 5s\nlogical_decoding_work_mem = 4MB\n");
 my $r = start_redis();
 $node->safe_psql('postgres', q{
 	CREATE TABLE jobs (id int PRIMARY KEY, payload text NOT NULL);
@@ -38,6 +38,13 @@ ok(wait_until(sub { $node->safe_psql('postgres',
 	'and is confirmed (its EXEC reply was read)');
 my $peak = peak_kb($b);
 ok($peak < $cap_kb, "bridge peak RSS ${peak} kB < ${cap_kb} kB for the big transaction");
+
+# the walsender decoded it without the plugin accumulating memory: with
+# logical_decoding_work_mem = 4MB the reorder buffer spills, and the plugin
+# resets its context after every change
+my $wpid = $node->safe_psql('postgres', "SELECT active_pid FROM pg_replication_slots WHERE slot_name = 'jobs'");
+my ($anon) = slurp_file("/proc/$wpid/status") =~ /RssAnon:\s+(\d+) kB/;
+ok($anon < 48 * 1024, "walsender private memory after 1,000,000 rows: ${anon} kB (< 48 MB)");
 my $e = redis_json($r, 'XRANGE', 'public.jobs', '-', '+', 'COUNT', '1');
 is($e->[0][1][1], '1', 'first job first');
 redis($r, 'DEL', 'public.jobs');
