@@ -66,8 +66,7 @@ append_row(StringInfo out, const W2QJob *job)
 	{
 		if (i > 0)
 			appendStringInfoChar(out, ',');
-		escape_json(out, rel->cols[i].name);
-		appendStringInfoChar(out, ':');
+		appendStringInfoString(out, rel->cols[i].json_key);
 		append_value(out, rel->cols[i].kind, job->texts[i]);
 	}
 	appendStringInfoChar(out, '}');
@@ -82,9 +81,12 @@ w2q_json_job(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	OutputPluginPrepareWrite(ctx, true);
 	out = ctx->out;
 	appendStringInfoString(out, "{\"target\":");
-	escape_json(out, job->target);
+	if (job->rel && job->target == job->rel->name)
+		appendStringInfoString(out, job->rel->json_name);
+	else
+		escape_json(out, job->target);
 	appendStringInfoString(out, ",\"table\":");
-	append_json_string_or_null(out, job->rel ? job->rel->name : NULL);
+	appendStringInfoString(out, job->rel ? job->rel->json_name : "null");
 	appendStringInfo(out, ",\"lsn\":\"%X/%X\",\"xid\":%u,\"seq\":%u,\"key\":",
 					 LSN_FORMAT_ARGS(txn->final_lsn), txn->xid, job->seq);
 	append_json_string_or_null(out, job->key);

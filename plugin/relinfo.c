@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
+#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -168,6 +169,18 @@ column_kind(Oid typid)
 	}
 }
 
+/* s as a JSON string, followed by suffix, in the current context */
+static char *
+json_string(const char *s, const char *suffix)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	escape_json(&buf, s);
+	appendStringInfoString(&buf, suffix);
+	return buf.data;
+}
+
 /* the live columns of desc, with their kind and output function */
 static void
 build_columns(W2QRelInfo *entry, TupleDesc desc)
@@ -188,6 +201,7 @@ build_columns(W2QRelInfo *entry, TupleDesc desc)
 		col = &entry->cols[entry->ncols++];
 		col->attnum = att->attnum;
 		col->name = pstrdup(NameStr(att->attname));
+		col->json_key = json_string(col->name, ":");
 		col->kind = column_kind(att->atttypid);
 		getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
 		fmgr_info_cxt(outfunc, &col->out, entry->cxt);
@@ -278,6 +292,7 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 	entry->name = psprintf("%s.%s",
 						   get_namespace_name(RelationGetNamespace(root)),
 						   RelationGetRelationName(root));
+	entry->json_name = json_string(entry->name, "");
 	entry->include = w2q_table_matches(opt->tables, entry->name);
 	if (entry->include)
 	{

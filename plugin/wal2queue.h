@@ -49,6 +49,7 @@ typedef struct W2QColumn
 {
 	AttrNumber	attnum;			/* in the reported (root) descriptor */
 	char	   *name;
+	char	   *json_key;		/* "name": escaped once, for the JSON form */
 	char		kind;			/* W2Q_KIND_* */
 	FmgrInfo	out;			/* the type's output function */
 } W2QColumn;
@@ -62,6 +63,7 @@ typedef struct W2QRelInfo
 	bool		include;		/* selected by the tables option */
 	Oid			root_relid;		/* reported relation (partitioned root) */
 	char	   *name;			/* "schema.table" of the reported relation */
+	char	   *json_name;		/* the same as a JSON string */
 	int			ncols;
 	W2QColumn  *cols;
 	TupleConversionMap *map;	/* partition row -> root row, or NULL */
