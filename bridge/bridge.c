@@ -57,6 +57,7 @@ typedef struct Bridge
 	Ledger	   *ledger;
 	LedgerTicket ticket;
 	bool		in_txn;
+	uint64_t	keepalive_lsn;	/* walEnd of the latest keepalive */
 	uint64_t	last_status_lsn;
 	int64_t		last_status_us;
 	bool		reply_now;
@@ -193,6 +194,7 @@ drop_stream(Bridge *b)
 	frame_decoder_reset(&b->dec);
 	if (b->ledger)
 		ledger_reset(b->ledger);
+	b->keepalive_lsn = 0;		/* what it covered may have to come again */
 	if (b->in_txn && b->sink_up)
 	{
 		/* the sink holds half a transaction: throw it away */
@@ -283,6 +285,8 @@ handle_event(Bridge *b, const StreamEvent *ev)
 	b->m.bytes += ev->len;
 	if (ev->kind == STREAM_KEEPALIVE)
 	{
+		if (ev->wal_end > b->keepalive_lsn)
+			b->keepalive_lsn = ev->wal_end;
 		if (!b->in_txn)
 			ledger_keepalive(b->ledger, ev->wal_end);
 		b->reply_now |= ev->reply_requested;
@@ -430,6 +434,13 @@ turn(Bridge *b)
 		if (rc != SINK_OK && sink_failed(b, rc) != SINK_OK)
 			return 1;
 	}
+
+	/*
+	 * A keepalive that came while jobs were in flight: everything before its
+	 * walEnd was sent before it, so once the ledger is empty it is confirmed.
+	 */
+	if (b->stream_up && !b->in_txn && b->keepalive_lsn)
+		ledger_keepalive(b->ledger, b->keepalive_lsn);
 	if (send_status(b, false) != STREAM_OK)
 		return 1;
 	update_metrics(b);
