@@ -217,12 +217,8 @@ parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 			printf("%s %s\n", PROGNAME, W2Q_VERSION);
 			exit(0);
 		}
-		if (c == '?' && optopt == 0 && strcmp(argv[optind - 1], "--help") == 0)
-		{
-			usage();
-			exit(0);
-		}
-		if (c == '?' && optopt == '?')
+		if (c == '?' && (strcmp(argv[optind - 1], "--help") == 0 ||
+						 strcmp(argv[optind - 1], "-?") == 0))
 		{
 			usage();
 			exit(0);
@@ -303,8 +299,10 @@ main(int argc, char **argv)
 		usage_error("%s", "--redis-maxlen and --redis-group need a Redis sink");
 
 	set_signals();
-	if (cfg.metrics && metrics_start(cfg.metrics, err, sizeof(err)) != 0)
+	if (cfg.metrics && (rc = metrics_start(cfg.metrics, err, sizeof(err))) != 0)
 	{
+		if (rc == METRICS_BAD_ADDRESS)
+			usage_error("%s", err);
 		log_msg(LOG_ERROR, "%s", err);
 		sink_url_free(&cfg.sink.url);
 		return 1;

@@ -156,7 +156,7 @@ metrics_start(const char *hostport, char *err, size_t errlen)
 	if (split_hostport(hostport, host, sizeof(host), &port) != 0)
 	{
 		snprintf(err, errlen, "invalid --metrics address \"%s\" (use host:port or :port)", hostport);
-		return -1;
+		return METRICS_BAD_ADDRESS;
 	}
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -164,7 +164,7 @@ metrics_start(const char *hostport, char *err, size_t errlen)
 	if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &ai)) != 0)
 	{
 		snprintf(err, errlen, "invalid --metrics address \"%s\": %s", hostport, gai_strerror(rc));
-		return -1;
+		return METRICS_BAD_ADDRESS;
 	}
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;

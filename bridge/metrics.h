@@ -35,7 +35,13 @@ typedef struct MetricsSnapshot
 	bool		sink_up;
 } MetricsSnapshot;
 
-/* start serving on "host:port" (":port" for every address) */
+#define METRICS_BAD_ADDRESS (-2)
+
+/*
+ * Start serving on "host:port" (":port" for every address).  Returns 0,
+ * METRICS_BAD_ADDRESS for an address that cannot be parsed or resolved,
+ * or -1 when it cannot be served (in use); err says which.
+ */
 extern int	metrics_start(const char *hostport, char *err, size_t errlen);
 extern void metrics_publish(const MetricsSnapshot *snap);
 extern void metrics_stop(void);
