@@ -25,6 +25,8 @@ typedef struct BridgeConfig
 	int			status_interval_ms;
 	size_t		max_pending_bytes;
 	bool		standby;		/* wait while another bridge holds the slot */
+	bool		accept_new_source;	/* continue after a deliberate failover or
+									 * restore (a new system or timeline) */
 	const char *metrics;		/* host:port for /metrics, or NULL */
 	int			log_status_ms;	/* status line interval, 0 for none */
 } BridgeConfig;

@@ -44,11 +44,15 @@ usage(void)
 	printf("      --redis-maxlen=N       XADD MAXLEN ~ N (default: no trimming)\n");
 	printf("      --redis-group=NAME     create this consumer group on every stream the bridge writes\n");
 	printf("                             (XGROUP CREATE ... MKSTREAM), so no job is missed by a late worker\n");
+	printf("      --redis-wait=N[,MS]    acknowledge only once N replicas have the jobs (Redis WAIT,\n");
+	printf("                             timeout MS, default 1000)\n");
 	printf("  -X, --kafka-property=K=V   any librdkafka property, repeatable (Kafka only)\n");
 	printf("      --value-column=COL     send this column's text as the Kafka value, not the row as JSON\n");
 	printf("      --kafka-transactions   one Kafka transaction per PostgreSQL transaction\n");
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
+	printf("      --accept-new-source    after a deliberate failover or restore, continue into a sink that\n");
+	printf("                             holds another server's, timeline's or slot's progress\n");
 	printf("      --metrics=HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n");
 	printf("      --log-status=SECS      log a one-line status every SECS seconds\n");
 	printf("  -v, --verbose              more detail in the log\n");
@@ -153,6 +157,8 @@ static const struct option long_options[] = {
 	{"standby", no_argument, NULL, 12},
 	{"metrics", required_argument, NULL, 13},
 	{"log-status", required_argument, NULL, 14},
+	{"accept-new-source", no_argument, NULL, 15},
+	{"redis-wait", required_argument, NULL, 16},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"version", no_argument, NULL, 'V'},
@@ -165,6 +171,23 @@ nonempty(const char *arg, const char *name)
 {
 	if (arg[0] == '\0')
 		usage_error("option %s needs a non-empty value", name);
+}
+
+/* --redis-wait=NUMREPLICAS[,TIMEOUT_MS] */
+static void
+parse_redis_wait(const char *arg, SinkConfig *sink)
+{
+	char		n[32];
+	const char *comma = strchr(arg, ',');
+	size_t		len = comma ? (size_t) (comma - arg) : strlen(arg);
+
+	if (len == 0 || len >= sizeof(n))
+		usage_error("invalid value \"%s\" for --redis-wait (NUMREPLICAS[,TIMEOUT_MS])", arg);
+	memcpy(n, arg, len);
+	n[len] = '\0';
+	sink->redis_wait_replicas = (int) parse_number(n, "--redis-wait replicas", 1, 1000);
+	sink->redis_wait_timeout_ms = comma
+		? (int) parse_number(comma + 1, "--redis-wait timeout", 1, 600000) : 1000;
 }
 
 /* options that only fill the configuration */
@@ -190,6 +213,8 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 		case 12: cfg->standby = true; break;
 		case 13: nonempty(arg, "--metrics"); cfg->metrics = arg; break;
 		case 14: cfg->log_status_ms = 1000 * (int) parse_number(arg, "--log-status", 1, 86400); break;
+		case 15: cfg->accept_new_source = true; break;
+		case 16: parse_redis_wait(arg, &cfg->sink); break;
 		case 'v': log_verbosity = 1; break;
 		case 'q': log_verbosity = -1; break;
 		case 'X':
@@ -295,8 +320,9 @@ main(int argc, char **argv)
 	if (cfg.sink.url.kind != SINK_KAFKA &&
 		(a.nprops > 0 || cfg.sink.value_column || cfg.sink.kafka_transactions))
 		usage_error("%s", "-X, --value-column and --kafka-transactions need a kafka:// sink");
-	if (cfg.sink.url.kind == SINK_KAFKA && (cfg.sink.redis_maxlen || cfg.sink.redis_group))
-		usage_error("%s", "--redis-maxlen and --redis-group need a Redis sink");
+	if (cfg.sink.url.kind == SINK_KAFKA &&
+		(cfg.sink.redis_maxlen || cfg.sink.redis_group || cfg.sink.redis_wait_replicas))
+		usage_error("%s", "--redis-maxlen, --redis-group and --redis-wait need a Redis sink");
 
 	set_signals();
 	if (cfg.metrics && (rc = metrics_start(cfg.metrics, err, sizeof(err))) != 0)

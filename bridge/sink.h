@@ -3,22 +3,37 @@
  * sink.h
  *		The small interface every sink (Redis Streams, Kafka) sits behind.
  *
- * The bridge hands a sink each decoded transaction as it streams in:
- * begin, every job, commit.  The sink delivers them in its own way and
- * reports, through the ack callback, how many jobs of which transaction its
- * server acknowledged.  The sink never decides what is confirmed to
- * PostgreSQL: the ledger does, from the acks.
+ * A stream session is one replication connection: the bridge opens the
+ * stream (IDENTIFY_SYSTEM, the slot's confirmed_flush_lsn), then tells the
+ * sink "a replay of source S from LSN X begins" (replay_begin), then hands
+ * it each decoded transaction as it streams in: begin, every job, commit.
+ * The sink delivers them in its own way and reports, through the ack
+ * callback, how many jobs of which transaction its server durably accepted.
+ * The sink never decides what is confirmed to PostgreSQL: the ledger does,
+ * from the acks.
+ *
+ * Exactly once rests on positive evidence: the sink records, atomically
+ * with the jobs it writes, the source and the end LSN of the last
+ * transaction it delivered.  A transaction at or below that record is
+ * acknowledged without being written again; a record of another source, or
+ * one behind the slot (the sink lost data it had acknowledged), is refused
+ * with SINK_FATAL, never inferred away.
  *
  * Error model: every call returns SINK_OK, SINK_RETRY or SINK_FATAL and, if
  * not OK, leaves a lower-case message without trailing period in s->err.
- *	- SINK_RETRY: the connection is lost or refused.  The bridge drops
- *	  everything in flight (sink_disconnect), reconnects with backoff and
- *	  restarts the replication stream from the slot; the sink must make the
- *	  replay harmless (Redis: LSN-derived entry IDs; Kafka: per-partition
- *	  high-water marks).
- *	- SINK_FATAL: delivering cannot be right (a foreign writer in a stream,
- *	  a job too large for the server, bad configuration).  The bridge stops
- *	  with exit status 1 and confirms nothing more.
+ *	- SINK_RETRY: the connection is lost, or the server asks us to wait
+ *	  (Redis BUSY, LOADING, OOM, MASTERDOWN; a Kafka broker down).  The
+ *	  bridge drops everything in flight (disconnect), backs off, keeps
+ *	  answering the walsender and starts a new session from the slot.
+ *	- SINK_FATAL: delivering cannot be right (another source's progress, a
+ *	  sink that lost acknowledged data, a job too large for the server, bad
+ *	  configuration).  The bridge stops with exit status 1 and confirms
+ *	  nothing more.
+ *
+ * No call may wait longer than about a second (SINK_MAX_WAIT_MS): the
+ * bridge must keep sending status updates to the walsender.  Longer work
+ * (connecting, reading marks, committing a Kafka transaction) is resumable:
+ * the call returns SINK_OK having done part of it and poll() goes on.
  *
  *-------------------------------------------------------------------------
  */
@@ -37,6 +52,9 @@
 #define SINK_FATAL	2
 
 #define SINK_ERRLEN 512
+
+/* the longest any sink call may block */
+#define SINK_MAX_WAIT_MS 1000
 
 typedef enum SinkKind
 {
@@ -76,12 +94,34 @@ typedef struct SinkConfig
 								 * transactional.id) */
 	const char *target_prefix;	/* "" when none */
 	long long	redis_maxlen;	/* 0: no trimming */
+	int			redis_wait_replicas;	/* --redis-wait: WAIT for this many
+										 * replicas before acking (0: no WAIT) */
+	int			redis_wait_timeout_ms;	/* its timeout (default 1000) */
 	const char *redis_group;	/* NULL: none */
 	const char *value_column;	/* kafka: NULL means the row as JSON */
 	char	  **kafka_props;	/* kafka: "key=value" strings, NULL-terminated */
 	bool		kafka_transactions;
 	int			verbose;		/* -1 quiet, 0 normal, 1+ verbose */
 } SinkConfig;
+
+/*
+ * Where jobs come from: (system identifier, timeline, database, slot).  Two
+ * sessions of the same source are the same server history; anything else
+ * is another source, even with the same slot name.
+ */
+typedef struct SinkSource
+{
+	char		sysid[24];		/* IDENTIFY_SYSTEM's systemid, decimal */
+	uint32_t	timeline;
+	char		dbname[64];		/* NAMEDATALEN */
+	char		slot[64];
+} SinkSource;
+
+/* replay_begin flags */
+#define SINK_REPLAY_NEW_SLOT	0x01	/* the bridge created the slot in this
+										 * process: no record yet is expected */
+#define SINK_REPLAY_ACCEPT_NEW	0x02	/* --accept-new-source: replace another
+										 * source's record (failover, restore) */
 
 /* acknowledgement: n jobs of transaction t are safely stored */
 typedef void (*SinkAckFn) (void *arg, LedgerTicket t, uint32_t n);
@@ -92,10 +132,27 @@ typedef struct SinkOps
 {
 	const char *name;			/* "redis", "kafka" */
 	int			(*connect) (Sink *s);
+
+	/*
+	 * A new session: source src replays from LSN from (the slot's
+	 * confirmed_flush_lsn).  Forget what was in flight; the first
+	 * transaction handed over next follows from.  The check of the sink's
+	 * record may finish later, in poll(), which then returns its verdict.
+	 */
+	int			(*replay_begin) (Sink *s, const SinkSource *src, uint64_t from,
+								 unsigned flags);
 	int			(*begin) (Sink *s, const FrameTxn *txn, LedgerTicket t);
 	int			(*job) (Sink *s, const FrameTxn *txn, const FrameJob *job,
 						LedgerTicket t);
 	int			(*commit) (Sink *s, const FrameTxn *txn, LedgerTicket t);
+
+	/*
+	 * Nothing is in flight and the stream has moved on to lsn without a job
+	 * (a keepalive's walEnd, filtered transactions): record it, so that the
+	 * record never lags what the slot confirms, and ack one job of ticket t
+	 * once recorded (a sink without a record may ack at once).
+	 */
+	int			(*progress) (Sink *s, uint64_t lsn, LedgerTicket t);
 
 	/*
 	 * Send what is buffered and read what has arrived, waiting at most
