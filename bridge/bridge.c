@@ -38,6 +38,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "metrics.h"
+#include "pgoutput.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
@@ -77,6 +78,7 @@ typedef struct Bridge
 	SinkSource	source;
 	int64_t		last_progress_us;
 	FrameDecoder dec;
+	PgoDecoder	pgo;			/* --plugin=pgoutput */
 	Ledger	   *ledger;
 	LedgerTicket ticket;
 	bool		in_txn;
@@ -220,6 +222,7 @@ drop_stream(Bridge *b)
 	b->stream_up = false;
 	b->session_begun = false;
 	frame_decoder_reset(&b->dec);
+	pgo_decoder_reset(&b->pgo);
 	b->keepalive_lsn = 0;		/* what it covered may have to come again */
 	if (b->in_txn && b->sink_up)
 	{
@@ -406,7 +409,9 @@ handle_event(Bridge *b, const StreamEvent *ev)
 		b->reply_now |= ev->reply_requested;
 		return 0;
 	}
-	rc = frame_decode(&b->dec, ev->data, ev->len, &handlers, b, b->err, sizeof(b->err));
+	rc = b->cfg->stream.pgoutput
+		? pgo_decode(&b->pgo, ev->data, ev->len, &handlers, b, b->err, sizeof(b->err))
+		: frame_decode(&b->dec, ev->data, ev->len, &handlers, b, b->err, sizeof(b->err));
 	if (rc == FRAME_MALFORMED || rc == FRAME_NOMEM)
 	{
 		log_msg(LOG_ERROR, "bad frame from the slot at %X/%X: %s",
@@ -631,6 +636,7 @@ bridge_run(const BridgeConfig *cfg)
 	b.last_status_log_us = now_us();
 	stream_init(&b.stream, &cfg->stream);
 	frame_decoder_init(&b.dec);
+	pgo_decoder_init(&b.pgo, cfg->stream.pgoutput);
 	b.sink = cfg->sink.url.kind == SINK_KAFKA ? sink_kafka_create(&cfg->sink)
 		: sink_redis_create(&cfg->sink);
 	if (b.sink == NULL)
@@ -646,6 +652,7 @@ bridge_run(const BridgeConfig *cfg)
 		stream_close(&b.stream);
 	b.sink->ops->destroy(b.sink);
 	frame_decoder_free(&b.dec);
+	pgo_decoder_free(&b.pgo);
 	if (b.ledger)
 		ledger_destroy(b.ledger);
 	return status;

@@ -20,6 +20,7 @@
 #include "bridge.h"
 #include "log.h"
 #include "metrics.h"
+#include "pgoutput.h"
 
 #define PROGNAME "wal2queue-bridge"
 #define W2Q_VERSION "0.1.0"
@@ -35,6 +36,9 @@ usage(void)
 	printf("  -S, --slot=NAME            replication slot (default: wal2queue)\n");
 	printf("      --create-slot          create the slot with plugin wal2queue if it is missing, then stream\n");
 	printf("      --drop-slot            drop the slot and exit\n");
+	printf("      --plugin=NAME          wal2queue (default) or pgoutput, for servers that load no\n");
+	printf("                             custom plugin; the bridge then applies --tables and the columns\n");
+	printf("      --publication=NAME     pgoutput: the publication (--create-slot creates it if missing)\n");
 	printf("  -t, --tables=PATTERNS      the plugin's tables option (schema.table, * wildcards, comma-separated)\n");
 	printf("      --route-column=COL     the plugin's route-column option\n");
 	printf("      --key-column=COL       the plugin's key-column option\n");
@@ -134,6 +138,8 @@ typedef struct Args
 	bool		create_slot;
 	bool		drop_slot;
 	const char *plugin_options[16];
+	const char *plugin;			/* --plugin, NULL for wal2queue */
+	const char *publication;
 	char	   *kafka_props[MAX_KAFKA_PROPS + 1];
 	int			nprops;
 } Args;
@@ -159,6 +165,8 @@ static const struct option long_options[] = {
 	{"log-status", required_argument, NULL, 14},
 	{"accept-new-source", no_argument, NULL, 15},
 	{"redis-wait", required_argument, NULL, 16},
+	{"plugin", required_argument, NULL, 40},
+	{"publication", required_argument, NULL, 41},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"version", no_argument, NULL, 'V'},
@@ -215,6 +223,8 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 		case 14: cfg->log_status_ms = 1000 * (int) parse_number(arg, "--log-status", 1, 86400); break;
 		case 15: cfg->accept_new_source = true; break;
 		case 16: parse_redis_wait(arg, &cfg->sink); break;
+		case 40: a->plugin = strcmp(arg, "wal2queue") == 0 ? NULL : arg; break;
+		case 41: nonempty(arg, "--publication"); a->publication = arg; break;
 		case 'v': log_verbosity = 1; break;
 		case 'q': log_verbosity = -1; break;
 		case 'X':
@@ -284,6 +294,31 @@ plugin_options(Args *a)
 	a->plugin_options[n] = NULL;
 }
 
+/* --plugin=pgoutput: the bridge selects tables and columns itself */
+static void
+pgoutput_options(Args *a, PgoConfig *pgo, char *pubbuf, size_t pubbuflen)
+{
+	char		err[512];
+
+	if (a->plugin && strcmp(a->plugin, "pgoutput") != 0)
+		usage_error("invalid value \"%s\" for --plugin (use wal2queue, or pgoutput on a server "
+					"that loads no custom output plugin)", a->plugin);
+	if (a->plugin == NULL)
+	{
+		if (a->publication)
+			usage_error("%s", "--publication needs --plugin=pgoutput");
+		return;
+	}
+	if (a->publication == NULL)
+		usage_error("%s", "--plugin=pgoutput needs --publication=NAME (--create-slot creates it)");
+	if (!tablematch_parse(a->tables, &pgo->tables, err, sizeof(err)))
+		usage_error("%s", err);
+	pgo->publication = a->publication;
+	pgo->route_column = a->route_column;
+	pgo->key_column = a->key_column;
+	pgo_plugin_options(pgo, pubbuf, pubbuflen, a->plugin_options);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -292,10 +327,15 @@ main(int argc, char **argv)
 	.max_pending_bytes = BRIDGE_DEFAULT_MAX_PENDING};
 	char		err[512];
 	int			rc;
+	static PgoConfig pgo;
+	static char pubbuf[256];
 
 	cfg.sink.target_prefix = "";
 	parse_args(argc, argv, &a, &cfg);
 	plugin_options(&a);
+	pgoutput_options(&a, &pgo, pubbuf, sizeof(pubbuf));
+	cfg.stream.plugin = a.plugin;
+	cfg.stream.pgoutput = a.plugin ? &pgo : NULL;
 	cfg.stream.conninfo = a.dbname;
 	cfg.stream.slot = a.slot;
 	cfg.stream.create_slot = a.create_slot;
