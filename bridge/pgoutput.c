@@ -216,9 +216,9 @@ column_named(const FrameRelation *rel, const char *name)
 	return -1;
 }
 
-/* the plugin's kind of a built-in type (FORMAT.md); domains are text */
+/* the plugin's kind of a built-in type (FORMAT.md) */
 static char
-kind_of_type(uint32_t typoid)
+kind_of_builtin(uint32_t typoid)
 {
 	switch (typoid)
 	{
@@ -237,6 +237,48 @@ kind_of_type(uint32_t typoid)
 		default:
 			return W2Q_KIND_TEXT;
 	}
+}
+
+/* a base type's kind by name (pg_catalog), as a Type message names it */
+static char
+kind_of_name(FrameBytes nsp, FrameBytes name)
+{
+	static const struct
+	{
+		const char *name;
+		char		kind;
+	}			kinds[] = {
+		{"int2", W2Q_KIND_NUMBER}, {"int4", W2Q_KIND_NUMBER}, {"int8", W2Q_KIND_NUMBER},
+		{"float4", W2Q_KIND_NUMBER}, {"float8", W2Q_KIND_NUMBER},
+		{"numeric", W2Q_KIND_NUMBER}, {"bool", W2Q_KIND_BOOL},
+		{"json", W2Q_KIND_JSON}, {"jsonb", W2Q_KIND_JSON}
+	};
+	size_t		i;
+
+	if (nsp.len != 0)
+		return W2Q_KIND_TEXT;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strlen(kinds[i].name) == name.len &&
+			memcmp(kinds[i].name, name.data, name.len) == 0)
+			return kinds[i].kind;
+	return W2Q_KIND_TEXT;
+}
+
+/*
+ * A column's kind: built-in types by OID; other OIDs (domains) by the Type
+ * message pgoutput sends before the relation, which names the domain's
+ * base type (logicalrep_write_typ), so domains are typed as the plugin
+ * types them (getBaseType).
+ */
+static char
+kind_of_type(const PgoDecoder *dec, uint32_t typoid)
+{
+	uint32_t	i;
+
+	for (i = 0; i < dec->ntypes; i++)
+		if (dec->type_oids[i] == typoid)
+			return dec->type_kinds[i];
+	return kind_of_builtin(typoid);
 }
 
 /* target, key and route of a freshly described relation */
@@ -269,7 +311,7 @@ select_columns(PgoRelation *pr, const PgoConfig *cfg, const uint8_t *flags,
  */
 static int
 read_columns(Reader *r, PgoRelation *pr, FrameBytes nsp, FrameBytes name,
-			 const PgoConfig *cfg)
+			 const PgoDecoder *dec)
 {
 	size_t		start = r->pos;
 	size_t		total;
@@ -334,10 +376,10 @@ read_columns(Reader *r, PgoRelation *pr, FrameBytes nsp, FrameBytes name,
 			s[col.len] = '\0';
 			pr->rel.cols[i].name.data = s;
 			pr->rel.cols[i].name.len = col.len;
-			pr->rel.cols[i].kind = kind_of_type(typoid);
+			pr->rel.cols[i].kind = kind_of_type(dec, typoid);
 			s += col.len + 1;
 		}
-		select_columns(pr, cfg, flags, schema, table);
+		select_columns(pr, dec->cfg, flags, schema, table);
 	}
 	free(flags);
 	return FRAME_OK;
@@ -372,7 +414,7 @@ decode_relation(PgoDecoder *dec, Reader *r)
 						ncols, r->len - r->pos);
 	fresh.replident = (char) ident;
 	fresh.rel.ncols = ncols;
-	if ((rc = read_columns(r, &fresh, nsp, name, dec->cfg)) != FRAME_OK)
+	if ((rc = read_columns(r, &fresh, nsp, name, dec)) != FRAME_OK)
 	{
 		free_relation(&fresh);
 		return rc;
@@ -691,23 +733,51 @@ decode_message(PgoDecoder *dec, Reader *r, const FrameHandlers *h, void *arg)
 	return FRAME_OK;
 }
 
-/* Type, Origin, Update, Delete, Truncate: checked for their place, skipped */
+/* Type: remember the kind of a domain over a typed base type */
+static int
+decode_type(PgoDecoder *dec, Reader *r)
+{
+	FrameBytes	nsp;
+	FrameBytes	name;
+	uint32_t	oid;
+	uint32_t	i;
+	char		kind;
+
+	if (rd_u32(r, "type oid", &oid) != FRAME_OK ||
+		rd_cstr(r, "type namespace", &nsp) != FRAME_OK ||
+		rd_cstr(r, "type name", &name) != FRAME_OK ||
+		end_of_message(r) != FRAME_OK)
+		return FRAME_MALFORMED;
+	kind = kind_of_name(nsp, name);
+	for (i = 0; i < dec->ntypes; i++)
+		if (dec->type_oids[i] == oid)
+		{
+			dec->type_kinds[i] = kind;
+			return FRAME_OK;
+		}
+	if (kind == W2Q_KIND_TEXT)
+		return FRAME_OK;
+	if (dec->ntypes >= PGO_MAX_TYPES)
+		return rd_error(r, "more than %d typed domains described", PGO_MAX_TYPES);
+	if (!grow((void **) &dec->type_oids, &dec->types_cap, (size_t) dec->ntypes + 1,
+			  sizeof(uint32_t)) ||
+		!grow((void **) &dec->type_kinds, &dec->type_kinds_cap, (size_t) dec->ntypes + 1, 1))
+		return nomem(r);
+	dec->type_oids[dec->ntypes] = oid;
+	dec->type_kinds[dec->ntypes++] = kind;
+	return FRAME_OK;
+}
+
+/* Origin, Update, Delete, Truncate: checked for their place, skipped */
 static int
 skip_message(PgoDecoder *dec, Reader *r)
 {
 	FrameBytes	s1;
-	FrameBytes	s2;
 	uint32_t	u;
 	uint64_t	lsn;
 
 	switch (r->type)
 	{
-		case 'Y':
-			if (rd_u32(r, "type oid", &u) != FRAME_OK ||
-				rd_cstr(r, "type namespace", &s1) != FRAME_OK ||
-				rd_cstr(r, "type name", &s2) != FRAME_OK)
-				return FRAME_MALFORMED;
-			return end_of_message(r);
 		case 'O':
 			if (rd_u64(r, "origin lsn", &lsn) != FRAME_OK ||
 				rd_cstr(r, "origin name", &s1) != FRAME_OK)
@@ -745,6 +815,8 @@ pgo_decoder_free(PgoDecoder *dec)
 	free(dec->rels);
 	free(dec->values);
 	free(dec->keybuf);
+	free(dec->type_oids);
+	free(dec->type_kinds);
 	memset(dec, 0, sizeof(*dec));
 }
 
@@ -772,6 +844,7 @@ pgo_decode(PgoDecoder *dec, const char *msg, size_t len,
 		case 'M':
 			return decode_message(dec, &r, h, arg);
 		case 'Y':
+			return decode_type(dec, &r);
 		case 'O':
 		case 'U':
 		case 'D':

@@ -16,7 +16,7 @@
  * (enough for the slot to skip the transaction once confirmed) and the
  * commit callback the real one; the key is the replica identity (the
  * primary key by default) unless --key-column; stored generated columns
- * are not sent by pgoutput; domains are typed as text.
+ * are not sent by pgoutput.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +31,7 @@
 #include "tablematch.h"
 
 #define PGO_MAX_RELATIONS 100000	/* distinct relations described */
+#define PGO_MAX_TYPES 100000	/* distinct domains over typed kinds */
 
 /* what the plugin would have been told */
 typedef struct PgoConfig
@@ -64,6 +65,11 @@ typedef struct PgoDecoder
 	FrameTxn	txn;
 	FrameValue *values;			/* one row's values (storage reused) */
 	uint32_t	values_cap;
+	uint32_t   *type_oids;		/* domains whose base type is not text */
+	char	   *type_kinds;		/* ... and their kinds */
+	uint32_t	ntypes;
+	uint32_t	types_cap;
+	uint32_t	type_kinds_cap;
 	char	   *keybuf;			/* a composite key (storage reused) */
 	size_t		keybuf_cap;
 } PgoDecoder;
