@@ -47,7 +47,8 @@ usage(void)
 	printf("      --key-column=COL       the plugin's key-column option\n");
 	printf("      --target-prefix=STR    prepended to every stream or topic name (default: none)\n");
 	printf("      --sink=URL             redis://[[user]:password@]host[:port][/db] | unix:///path.sock |\n");
-	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379)\n");
+	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379;\n");
+	printf("                             no rediss://: for TLS use a tunnel on loopback)\n");
 	printf("      --redis-maxlen=N       XADD MAXLEN ~ N (default: no trimming)\n");
 	printf("      --redis-group=NAME     create this consumer group on every stream the bridge writes\n");
 	printf("                             (XGROUP CREATE ... MKSTREAM), so no job is missed by a late worker\n");
@@ -60,7 +61,8 @@ usage(void)
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
 	printf("      --accept-new-source    after a deliberate failover or restore, continue into a sink that\n");
 	printf("                             holds another server's, timeline's or slot's progress\n");
-	printf("      --metrics=HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n");
+	printf("      --metrics=HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics and health at\n");
+	printf("                             /healthz (200 while streaming or standing by, else 503)\n");
 	printf("      --log-status=SECS      log a one-line status every SECS seconds\n");
 	printf("  -v, --verbose              more detail in the log\n");
 	printf("  -q, --quiet                only warnings and errors in the log\n");

@@ -237,7 +237,7 @@ poll_connection(PGconn *conn)
 		rc = poll(&pfd, 1, 1000);
 		if (rc < 0 && errno != EINTR)
 			return false;
-		if (rc > 0)
+		if (rc > 0 || pfd.fd < 0)
 			st = PQconnectPoll(conn);
 	}
 	return true;
