@@ -469,7 +469,7 @@ check_slot_to_drop(Stream *s, char *what, size_t whatlen)
 	int			rc;
 
 	snprintf(sql, sizeof(sql),
-			 "SELECT coalesce(plugin, 'none: a physical slot'), active_pid, "
+			 "SELECT coalesce(plugin, ''), active_pid, "
 			 "coalesce(database::text, ''), database IS NOT DISTINCT FROM current_database(), "
 			 "coalesce(confirmed_flush_lsn::text, '') "
 			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
@@ -478,6 +478,9 @@ check_slot_to_drop(Stream *s, char *what, size_t whatlen)
 		return rc;
 	if (PQntuples(res) == 0)
 		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist", s->cfg->slot);
+	else if (PQgetvalue(res, 0, 0)[0] == '\0')
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" is a physical slot; not dropping it",
+				  s->cfg->slot);
 	else if (strcmp(PQgetvalue(res, 0, 0), PLUGIN_NAME) != 0)
 		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not " PLUGIN_NAME
 				  "; not dropping it (pg_drop_replication_slot() drops any slot)",

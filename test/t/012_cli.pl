@@ -205,6 +205,12 @@ like($out, qr/replication slot "td" uses plugin "test_decoding", not wal2queue; 
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'td'"),
 	'1', 'the other plugin\'s slot is still there');
 
+$node->safe_psql('postgres', "SELECT pg_create_physical_replication_slot('phys')");
+($code, $out) = run_bridge('-d', $cs, '--slot', 'phys', '--drop-slot');
+is($code, 1, '--drop-slot of a physical slot: exit 1');
+like($out, qr/replication slot "phys" is a physical slot; not dropping it/,
+	'--drop-slot of a physical slot: refused');
+
 ($code, $out) = run_bridge('-d', $cs, '--slot', 'nosuch', '--drop-slot');
 is($code, 1, '--drop-slot of a missing slot: exit 1');
 like($out, qr/replication slot "nosuch" does not exist/, '--drop-slot of a missing slot: said');
