@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "lsn.h"
+#include "pgerror.h"
 #include "stream.h"
 
 #define PLUGIN_NAME "wal2queue"
@@ -99,18 +100,11 @@ stream_init(Stream *s, const StreamConfig *cfg)
 	s->cfg = cfg;
 }
 
-/* errors worth retrying are the ones a restart or a moment can cure */
+/* a failed connection: permanent (stop) or transient (retry), by SQLSTATE */
 static int
-connect_error_code(const char *msg)
+connect_error_code(const PgConnectFailure *f)
 {
-	if (strstr(msg, "authentication failed") ||
-		strstr(msg, "no pg_hba.conf entry") ||
-		strstr(msg, "does not exist") ||
-		strstr(msg, "invalid connection option") ||
-		strstr(msg, "missing \"=\"") ||
-		strstr(msg, "invalid URI"))
-		return STREAM_FATAL;
-	return STREAM_RETRY;
+	return f->kind == PGERR_PERMANENT ? STREAM_FATAL : STREAM_RETRY;
 }
 
 static int
@@ -119,15 +113,11 @@ stream_connect(Stream *s)
 	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
 	const char *vals[] = {s->cfg->conninfo, "database", "wal2queue-bridge", NULL};
 
-	s->conn = PQconnectdbParams(keys, vals, 1);
-	if (s->conn == NULL)
-		return fail(s, STREAM_RETRY, "could not connect to PostgreSQL: out of memory");
-	if (PQstatus(s->conn) != CONNECTION_OK)
-	{
-		const char *msg = PQerrorMessage(s->conn);
+	PgConnectFailure f;
 
-		return fail(s, connect_error_code(msg), "could not connect to PostgreSQL: %s", msg);
-	}
+	if ((s->conn = pgerror_connect(keys, vals, &f)) == NULL)
+		return fail(s, connect_error_code(&f), "could not connect to PostgreSQL: %s%s%s",
+					f.message, f.hint ? "; hint: " : "", f.hint ? f.hint : "");
 	return STREAM_OK;
 }
 
@@ -139,11 +129,23 @@ run_command(Stream *s, const char *sql, ExecStatusType want, PGresult **out)
 
 	if (PQresultStatus(res) != want)
 	{
-		int			code = PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;
-
+		const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		PgErrorKind kind = pgerror_classify(sqlstate);
+		int			code;
 		char		buf[400];
 
-		fail(s, code, "%s", result_message(res, buf, sizeof(buf)));
+		if (kind == PGERR_UNKNOWN)	/* no answer from the server */
+			code = PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;
+		else
+			code = kind == PGERR_PERMANENT ? STREAM_FATAL : STREAM_RETRY;
+		if (sqlstate && strcmp(sqlstate, PGERR_OBJECT_IN_USE) == 0)
+			s->slot_busy = true;	/* "replication slot ... is active for PID" */
+		result_message(res, buf, sizeof(buf));
+		if (kind == PGERR_PERMANENT && pgerror_hint(sqlstate) &&
+			PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) == NULL)
+			fail(s, code, "%s; hint: %s", buf, pgerror_hint(sqlstate));
+		else
+			fail(s, code, "%s", buf);
 		PQclear(res);
 		return code;
 	}
@@ -310,7 +312,7 @@ check_slot(Stream *s)
 		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" belongs to another database",
 				  s->cfg->slot);
 	else if (!PQgetisnull(res, 0, 1))
-		rc = fail(s, STREAM_RETRY, "replication slot \"%s\" is active for PID %s; waiting for it to be released",
+		rc = fail(s, STREAM_RETRY, "replication slot \"%s\" is active for PID %s",
 				  s->cfg->slot, PQgetvalue(res, 0, 1));
 	else
 	{
@@ -570,19 +572,71 @@ stream_finish(Stream *s, int timeout_ms)
 	s->conn = NULL;
 }
 
+/*
+ * --drop-slot refuses what pg_recvlogical --drop-slot refuses, and more: a
+ * slot a walsender holds (no WAIT: an abandoned drop must not take the live
+ * slot later), a slot of another plugin or another database.  The server's
+ * own check (55006) covers a bridge that takes the slot in between.
+ */
+static int
+check_slot_to_drop(Stream *s, char *what, size_t whatlen)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	PGresult   *res;
+	int			rc;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(plugin, ''), active_pid, "
+			 "coalesce(database::text, ''), database IS NOT DISTINCT FROM current_database(), "
+			 "coalesce(confirmed_flush_lsn::text, '') "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if ((rc = run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist", s->cfg->slot);
+	else if (PQgetvalue(res, 0, 0)[0] == '\0')
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" is a physical slot; not dropping it",
+				  s->cfg->slot);
+	else if (strcmp(PQgetvalue(res, 0, 0), PLUGIN_NAME) != 0)
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not " PLUGIN_NAME
+				  "; not dropping it (pg_drop_replication_slot() drops any slot)",
+				  s->cfg->slot, PQgetvalue(res, 0, 0));
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" belongs to database \"%s\"; "
+				  "not dropping it (connect to that database)",
+				  s->cfg->slot, PQgetvalue(res, 0, 2));
+	else if (!PQgetisnull(res, 0, 1))
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" is active for PID %s; "
+				  "not dropping it (stop the bridge that streams it first)",
+				  s->cfg->slot, PQgetvalue(res, 0, 1));
+	else
+		snprintf(what, whatlen, "plugin %s, database %s, confirmed up to %s",
+				 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 4));
+	PQclear(res);
+	return rc;
+}
+
 int
 stream_drop_slot(Stream *s)
 {
 	char		sql[512];
+	char		what[256];
 	char	   *ident;
 	int			rc;
 
 	if ((rc = stream_connect(s)) != STREAM_OK)
 		return rc;
-	ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
-	snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s WAIT", ident);
-	PQfreemem(ident);
-	rc = run_command(s, sql, PGRES_COMMAND_OK, NULL);
+	if ((rc = check_slot_to_drop(s, what, sizeof(what))) == STREAM_OK)
+	{
+		ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+		snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s", ident);
+		PQfreemem(ident);
+		rc = run_command(s, sql, PGRES_COMMAND_OK, NULL);
+	}
+	if (rc == STREAM_OK)
+		log_msg(LOG_INFO, "dropped replication slot \"%s\" (%s)", s->cfg->slot, what);
 	stream_close(s);
-	return rc;
+	return rc == STREAM_OK ? STREAM_OK : STREAM_FATAL;
 }
