@@ -188,8 +188,8 @@ GRANT EXECUTE ON FUNCTION wal2queue.send(text, text, text), wal2queue.send(text,
  *                  the slot was created (by register_slot()): the slot
  *                  delivers every transaction that has an xid >= it.
  *   tables         the slot's tables option (comma-separated schema.table
- *                  patterns, * matching a run of characters other than '.');
- *                  NULL: every table.
+ *                  patterns, * matching any run of characters within a
+ *                  name, see tables_select()); NULL: every table.
  *
  * Written only through register_slot() and unregister_slot(); readable by
  * everyone (prune() runs as its caller and reads it).  Not dumped by
@@ -236,30 +236,37 @@ COMMENT ON FUNCTION wal2queue.full_xid(xid, xid8) IS
 'the 64-bit xid with the low 32 bits of X nearest to REFERENCE';
 
 /*
- * tables_select(patterns, table_name) -- does a slot's tables option
- * PATTERNS select TABLE_NAME (schema.table, unquoted)?  NULL selects every
- * table, '*' alone too; otherwise '*' matches a run of characters other
- * than '.', and everything else matches itself.
+ * tables_select(patterns, schema_name, table_name) -- does a slot's tables
+ * option PATTERNS select the table SCHEMA_NAME.TABLE_NAME?  As the plugin
+ * matches it: NULL or '*' alone selects every table; otherwise each
+ * comma-separated pattern (blanks around it ignored) is schema.table, the
+ * part before the '.' matched against the schema's name and the part after
+ * it against the table's, '*' matching any run of characters within a name
+ * and everything else itself.
  */
-CREATE FUNCTION wal2queue.tables_select(patterns text, table_name text)
+CREATE FUNCTION wal2queue.tables_select(patterns text, schema_name text, table_name text)
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
     SELECT patterns IS NULL OR EXISTS (
-        SELECT FROM unnest(string_to_array(patterns, ',')) AS p(pattern)
-         WHERE btrim(p.pattern, E' \t') = '*'
-            OR table_name ~ ('^' || replace(regexp_replace(btrim(p.pattern, E' \t'),
-                                                           '([.^$|?+(){}\[\]\\])', '\\\1', 'g'),
-                                            '*', '[^.]*') || '$'));
+        SELECT FROM (SELECT btrim(p.pattern, E' \t') AS pattern
+                       FROM unnest(string_to_array(patterns, ',')) AS p(pattern)) AS t
+         WHERE t.pattern = '*'
+            OR (schema_name ~ ('^' || replace(regexp_replace(split_part(t.pattern, '.', 1),
+                                                             '([.^$|?+(){}\[\]\\])', '\\\1', 'g'),
+                                              '*', '.*') || '$')
+                AND table_name ~ ('^' || replace(regexp_replace(split_part(t.pattern, '.', 2),
+                                                                '([.^$|?+(){}\[\]\\])', '\\\1', 'g'),
+                                                 '*', '.*') || '$')));
 END;
 
-COMMENT ON FUNCTION wal2queue.tables_select(text, text) IS
-'whether a slot''s tables option selects the table schema.table';
+COMMENT ON FUNCTION wal2queue.tables_select(text, text, text) IS
+'whether a slot''s tables option selects the table SCHEMA_NAME.TABLE_NAME';
 
 /*
  * check_tables(caller, patterns) -- raise an error unless PATTERNS is a
- * valid tables option: comma-separated, each pattern schema-qualified (or
- * '*'), not empty, not quoted.
+ * valid tables option (the plugin's rules): comma-separated, each pattern
+ * '*' or schema.table with exactly one '.', neither part empty, unquoted.
  */
 CREATE FUNCTION wal2queue.check_tables(caller text, patterns text)
 RETURNS void
@@ -268,6 +275,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     pattern text;
+    problem text;
 BEGIN
     IF patterns IS NULL THEN
         RETURN;     -- every table
@@ -275,16 +283,22 @@ BEGIN
     FOREACH pattern IN ARRAY string_to_array(patterns, ',') LOOP
         pattern := btrim(pattern, E' \t');
         IF pattern = '' THEN
-            RAISE EXCEPTION '%: tables has an empty pattern in "%"', caller, patterns
-                USING ERRCODE = 'invalid_parameter_value';
-        ELSIF strpos(pattern, '"') > 0 THEN
-            RAISE EXCEPTION '%: tables pattern "%" is quoted', caller, pattern
+            RAISE EXCEPTION '%: invalid value for tables: "%"', caller, patterns
                 USING ERRCODE = 'invalid_parameter_value',
-                      HINT = 'Write names as they are stored, without quotes.';
-        ELSIF pattern <> '*' AND strpos(pattern, '.') = 0 THEN
-            RAISE EXCEPTION '%: tables pattern "%" is not schema-qualified', caller, pattern
+                      HINT = 'The list has an empty pattern.';
+        END IF;
+        problem := CASE
+            WHEN pattern = '*' THEN NULL
+            WHEN strpos(pattern, '"') > 0 THEN 'quoted names are not supported'
+            WHEN strpos(pattern, '.') = 0 THEN 'not schema-qualified'
+            WHEN pattern ~ '\..*\.' THEN 'more than one "."'
+            WHEN split_part(pattern, '.', 1) = '' OR split_part(pattern, '.', 2) = ''
+                THEN 'empty schema or table part'
+        END;
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION '%: invalid pattern "%" in tables: %', caller, pattern, problem
                 USING ERRCODE = 'invalid_parameter_value',
-                      HINT = format('Write schema.table, for example public.%s or *.%s.', pattern, pattern);
+                      HINT = 'Write schema.table, unquoted, with * for any run of characters within a name, for example public.job_* or *.jobs.';
         END IF;
     END LOOP;
 END
@@ -477,6 +491,8 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    nsp_name text;
+    rel_name text;
     table_name text;
     problem text;
     hint text;
@@ -492,9 +508,10 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     reference := pg_snapshot_xmax(pg_current_snapshot());
-    SELECT n.nspname || '.' || c.relname INTO table_name
+    SELECT n.nspname, c.relname INTO nsp_name, rel_name
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = coalesce(pg_partition_root(job_table), job_table);
+    table_name := format('%I.%I', nsp_name, rel_name);
 
     IF NOT force THEN
         SELECT format('replication slot "%s" is registered but does not exist in this database', r.slot_name),
@@ -517,7 +534,7 @@ BEGIN
              ORDER BY s.slot_name LIMIT 1;
         END IF;
         IF problem IS NULL AND NOT EXISTS (SELECT FROM wal2queue.slots r
-                                            WHERE wal2queue.tables_select(r.tables, table_name)) THEN
+                                            WHERE wal2queue.tables_select(r.tables, nsp_name, rel_name)) THEN
             problem := format('no registered replication slot selects table %s', table_name);
             hint := format('Create the slot with wal2queue.create_slot() or the bridge''s --create-slot, or call %s(..., force => true).',
                            caller);
@@ -537,7 +554,7 @@ BEGIN
                max(r.delivers_from), min(wal2queue.full_xid(s.catalog_xmin, reference))
           INTO nslots, unset, from_xid, below_xid
           FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name
-         WHERE wal2queue.tables_select(r.tables, table_name);
+         WHERE wal2queue.tables_select(r.tables, nsp_name, rel_name);
     ELSE
         SELECT count(*), min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
                '0'::xid8, min(wal2queue.full_xid(s.catalog_xmin, reference))

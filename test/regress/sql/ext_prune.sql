@@ -32,11 +32,13 @@ SELECT x, r, wal2queue.full_xid(x::xid, r::xid8)
   FROM (VALUES ('999', '1000'), ('1001', '1000'), ('4294967290', '4294967306'),
                ('5', '4294967290'), ('2', '8589934600'), ('10', '8589934600')) v(x, r);
 
--- tables patterns: as the plugin's tables option; * does not cross the dot
-SELECT p, t, wal2queue.tables_select(p, t)
-  FROM (VALUES (NULL, 'a.b'), ('*', 'a.b'), ('a.b', 'a.b'), ('a.b', 'a.bc'),
-               (' x.y , a.* ', 'a.jobs'), ('*.jobs', 'a.jobs'), ('*.jobs', 'a.b.jobs'),
-               ('a.j(1)+', 'a.j(1)+'), ('a.j.', 'a.jx'), ('a.J', 'a.j')) v(p, t);
+-- tables patterns, as the plugin's tables option: schema and table part
+-- each matched against the name, * any run of characters within a name
+SELECT p, n, t, wal2queue.tables_select(p, n, t)
+  FROM (VALUES (NULL, 'a', 'b'), ('*', 'a', 'b'), ('a.b', 'a', 'b'), ('a.b', 'a', 'bc'),
+               (' x.y , a.* ', 'a', 'jobs'), ('*.jobs', 'a', 'jobs'), ('*.jobs', 'a.b', 'jobs'),
+               ('a.*', 'a.b', 'jobs'), ('a.j(1)+', 'a', 'j(1)+'), ('a.j*s', 'a', 'jx.s'),
+               ('a.j_', 'a', 'jx'), ('a.J', 'a', 'j')) v(p, n, t);
 
 -- no registered slot: nothing is deleted (an error says why, force =>
 -- true only finds no wal2queue slot), whatever other plugins' slots did
@@ -192,6 +194,8 @@ SELECT pg_drop_replication_slot('regress_w2q_prune_phys');
 SELECT wal2queue.create_slot('regress_w2q_prune_x', 'jobs');
 SELECT wal2queue.create_slot('regress_w2q_prune_x', 'a.b,,c.d');
 SELECT wal2queue.create_slot('regress_w2q_prune_x', '"Public".jobs');
+SELECT wal2queue.create_slot('regress_w2q_prune_x', 'a.b.c');
+SELECT wal2queue.create_slot('regress_w2q_prune_x', 'a.b, .c');
 SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'regress_w2q_prune_x';
 -- unregistering an unknown slot does nothing
 SELECT wal2queue.unregister_slot('regress_w2q_no_such_slot');
