@@ -230,34 +230,89 @@ stream_timeline_switch(Stream *s, uint32_t old_tli)
 }
 
 /*
- * After creating a slot, tell the extension (when installed) from where the
- * slot delivers, so that prune() never deletes a row it did not deliver.
+ * Is the extension's slot registry there for us?  1 yes, 0 not installed,
+ * -1 installed but this role may not use its schema (said in a warning).
  */
-static void
-register_slot(Stream *s)
+static int
+registry_present(Stream *s)
 {
-	const char *paramValues[2] = {s->cfg->slot, NULL};
-	const char *const *o;
 	PGresult   *res;
+	const char *v;
+	int			present;
 
-	for (o = s->cfg->plugin_options; o && o[0]; o += 2)
-		if (strcmp(o[0], "tables") == 0)
-			paramValues[1] = o[1];
-	res = PQexec(s->conn, "SELECT pg_catalog.to_regprocedure('wal2queue.register_slot(name,text)') IS NOT NULL");
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+	res = PQexec(s->conn,
+				 "SELECT CASE WHEN pg_catalog.to_regnamespace('wal2queue') IS NULL THEN 'absent' "
+				 "WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN 'no-usage' "
+				 "WHEN pg_catalog.to_regprocedure('wal2queue.register_slot(name,text)') IS NULL THEN 'absent' "
+				 "ELSE 'present' END");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
 		PQclear(res);
-		res = PQexecParams(s->conn, "SELECT wal2queue.register_slot($1, $2)", 2, NULL,
-						   paramValues, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			char		buf[400];
-
-			log_msg(LOG_WARNING, "could not register slot \"%s\" with the wal2queue extension: %s",
-					s->cfg->slot, result_message(res, buf, sizeof(buf)));
-		}
+		return 0;
 	}
+	v = PQgetvalue(res, 0, 0);
+	present = strcmp(v, "present") == 0 ? 1 : strcmp(v, "no-usage") == 0 ? -1 : 0;
+	PQclear(res);
+	if (present < 0)
+		log_msg(LOG_WARNING, "the wal2queue extension is installed but this role may not use its schema, "
+				"so slot \"%s\" is not in its registry and prune() will refuse to delete its rows; "
+				"hint: GRANT USAGE ON SCHEMA wal2queue TO %s", s->cfg->slot, PQuser(s->conn));
+	return present;
+}
+
+/*
+ * After creating a slot, tell the extension (when installed) from where the
+ * slot delivers, so that prune() never deletes a row it did not deliver;
+ * after dropping one, that it delivers no more.
+ */
+static void
+registry_call(Stream *s, bool add)
+{
+	const char *tables = NULL;
+	const char *const *o;
+	char	   *slot;
+	char	   *tab = NULL;
+	char	   *sql;
+	PGresult   *res;
+
+	if (registry_present(s) != 1)
+		return;
+	for (o = s->cfg->plugin_options; o && o[0]; o += 2)
+		if (strcmp(o[0], "tables") == 0)
+			tables = o[1];
+	/* a replication connection speaks only the simple query protocol */
+	slot = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	if (tables)
+		tab = PQescapeLiteral(s->conn, tables, strlen(tables));
+	sql = malloc(strlen(slot) + (tab ? strlen(tab) : 4) + 64);
+	if (slot == NULL || (tables && tab == NULL) || sql == NULL)
+	{
+		log_msg(LOG_WARNING, "could not %s slot \"%s\": out of memory",
+				add ? "register" : "unregister", s->cfg->slot);
+		PQfreemem(slot);
+		PQfreemem(tab);
+		free(sql);
+		return;
+	}
+	if (add)
+		sprintf(sql, "SELECT wal2queue.register_slot(%s, %s)", slot, tab ? tab : "NULL");
+	else
+		sprintf(sql, "SELECT wal2queue.unregister_slot(%s)", slot);
+	PQfreemem(slot);
+	PQfreemem(tab);
+	res = PQexec(s->conn, sql);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		char		buf[400];
+
+		log_msg(LOG_WARNING, "could not %s slot \"%s\" %s the wal2queue extension's registry: %s",
+				add ? "register" : "unregister", s->cfg->slot, add ? "in" : "from",
+				result_message(res, buf, sizeof(buf)));
+	}
+	else
+		log_msg(LOG_INFO, "%s slot \"%s\" %s the wal2queue extension's registry",
+				add ? "registered" : "unregistered", s->cfg->slot, add ? "in" : "from");
 	PQclear(res);
 }
 
@@ -276,7 +331,7 @@ create_slot(Stream *s)
 	{
 		log_msg(LOG_INFO, "created replication slot \"%s\"", s->cfg->slot);
 		s->slot_created = true;
-		register_slot(s);
+		registry_call(s, true);
 	}
 	return rc;
 }
@@ -636,7 +691,10 @@ stream_drop_slot(Stream *s)
 		rc = run_command(s, sql, PGRES_COMMAND_OK, NULL);
 	}
 	if (rc == STREAM_OK)
+	{
 		log_msg(LOG_INFO, "dropped replication slot \"%s\" (%s)", s->cfg->slot, what);
+		registry_call(s, false);
+	}
 	stream_close(s);
 	return rc == STREAM_OK ? STREAM_OK : STREAM_FATAL;
 }

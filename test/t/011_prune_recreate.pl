@@ -83,8 +83,17 @@ ok(wait_until(sub { $deleted += prune_all(); $deleted == 50 }, 60), 'delivered r
 is(stop_bridge($b) >> 8, 0, 'bridge stopped');
 $node->safe_psql('postgres',
 	"INSERT INTO jobs (queue, payload) SELECT 'b', jsonb_build_object('n', g) FROM generate_series(51, 150) g");
-drop_slot();
-create_slot();
+# exactly as an operator would: the bridge's own --drop-slot, then --create-slot
+my $bconn = $node->connstr('postgres') . ' user=wal2queue_bridge';
+my ($code, $out_drop) = run_bridge('-d', $bconn, '--slot', 'jobs', '--drop-slot');
+is($code, 0, '--drop-slot');
+like($out_drop, qr/unregistered slot "jobs" from the wal2queue extension's registry/,
+	'--drop-slot unregisters the slot');
+$b = start_bridge($node, $r, '--slot', 'jobs', '--tables', 'public.jobs', '--create-slot',
+	'--status-interval', '1', '-d', $bconn);
+ok(wait_until(sub { bridge_log($b) =~ /registered slot "jobs" in the wal2queue extension's registry/ }),
+	'--create-slot registers the new slot');
+is(stop_bridge($b) >> 8, 0, 'bridge stopped');
 ok($node->safe_psql('postgres', q{
 	SELECT bool_and(age(j.xmin) > age(s.catalog_xmin))
 	  FROM jobs j, pg_replication_slots s WHERE s.slot_name = 'jobs'}) eq 't',
