@@ -47,7 +47,11 @@ invalidate_all(void)
 		entry->valid = false;
 }
 
-/* a relation changed: forget it, and every partition reported through it */
+/*
+ * A relation changed: forget it, and every partition below it.  ATTACH and
+ * DETACH PARTITION invalidate the partition and its parent, so an entry
+ * depends on every ancestor on its path, not only on the root.
+ */
 static void
 relcache_callback(Datum arg, Oid relid)
 {
@@ -63,8 +67,15 @@ relcache_callback(Datum arg, Oid relid)
 	}
 	hash_seq_init(&status, relinfo_cache);
 	while ((entry = hash_seq_search(&status)) != NULL)
-		if (entry->relid == relid || entry->root_relid == relid)
+	{
+		int			i;
+
+		if (entry->relid == relid)
 			entry->valid = false;
+		for (i = 0; i < entry->nancestors; i++)
+			if (entry->ancestors[i] == relid)
+				entry->valid = false;
+	}
 }
 
 /* a schema was renamed or dropped: names may have changed */
@@ -264,6 +275,30 @@ build_keys(W2QRelInfo *entry, Relation root, const W2QOptions *opt)
 	ReleaseSysCache(tup);
 }
 
+/*
+ * The relation a partition is reported as: its topmost ancestor, reached
+ * through attached partitions only.  get_partition_ancestors() stops at a
+ * detach-pending link (a cancelled or running DETACH PARTITION CONCURRENTLY):
+ * new queries on the root no longer see that partition, so neither do we.
+ * A detach-pending partition is its own root, as it will be once the detach
+ * is finalized, and a partition below it is reported as it.  The list is
+ * empty for a detach-pending partition: never take llast() of it.
+ */
+static void
+find_root(W2QRelInfo *entry, Relation relation)
+{
+	List	   *ancestors = get_partition_ancestors(RelationGetRelid(relation));
+	ListCell   *lc;
+
+	if (ancestors == NIL)
+		return;
+	entry->ancestors = palloc(list_length(ancestors) * sizeof(Oid));
+	foreach(lc, ancestors)
+		entry->ancestors[entry->nancestors++] = lfirst_oid(lc);
+	entry->root_relid = llast_oid(ancestors);
+	list_free(ancestors);
+}
+
 /* fill a fresh entry for relation */
 static void
 build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
@@ -279,11 +314,11 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 
 	entry->root_relid = RelationGetRelid(relation);
 	entry->map = NULL;
+	entry->nancestors = 0;
 	if (relation->rd_rel->relispartition)
+		find_root(entry, relation);
+	if (entry->root_relid != RelationGetRelid(relation))
 	{
-		List	   *ancestors = get_partition_ancestors(RelationGetRelid(relation));
-
-		entry->root_relid = llast_oid(ancestors);
 		root = RelationIdGetRelation(entry->root_relid);
 		if (!RelationIsValid(root))
 			elog(ERROR, "could not open relation with OID %u",
@@ -300,7 +335,7 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 		build_keys(entry, root, opt);
 		entry->route = opt->route_column ? column_index(entry, opt->route_column) : -1;
 		if (root != relation)
-			entry->map = convert_tuples_by_name(RelationGetDescr(relation),
+			entry->map = convert_tuples_by_name(CreateTupleDescCopy(RelationGetDescr(relation)),
 												CreateTupleDescCopy(RelationGetDescr(root)));
 	}
 	if (root != relation)

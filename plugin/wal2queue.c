@@ -18,6 +18,8 @@
 #include "replication/logical.h"
 #include "replication/origin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -28,6 +30,23 @@ PG_MODULE_MAGIC;
 /* report progress after this many changes without output (as pgoutput) */
 #define CHANGES_THRESHOLD 100
 
+/*
+ * wal2queue.debug_discard_caches: flush every system cache (and so, through
+ * the invalidation callbacks, our relation cache) before each change,
+ * message, begin and commit we decode.  It is what debug_discard_caches
+ * does at every invalidation point, for servers built without assertions,
+ * where that setting can only be 0; the plugin's regression suites run
+ * with it (make check-discard-caches) to find invalidation bugs.
+ */
+static bool w2q_discard_caches = false;
+
+#define MAYBE_DISCARD_CACHES() \
+	do { \
+		if (w2q_discard_caches) \
+			InvalidateSystemCaches(); \
+	} while (0)
+
+extern void _PG_init(void);
 extern void _PG_output_plugin_init(OutputPluginCallbacks *cb);
 
 static void w2q_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
@@ -42,6 +61,20 @@ static void w2q_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 						XLogRecPtr message_lsn, bool transactional,
 						const char *prefix, Size message_size,
 						const char *message);
+
+void
+_PG_init(void)
+{
+	DefineCustomBoolVariable("wal2queue.debug_discard_caches",
+							 "Flushes every cache before each decoded change (testing only).",
+							 NULL,
+							 &w2q_discard_caches,
+							 false,
+							 PGC_SUSET,
+							 GUC_NOT_IN_SAMPLE,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("wal2queue");
+}
 
 void
 _PG_output_plugin_init(OutputPluginCallbacks *cb)
@@ -284,6 +317,7 @@ w2q_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 {
 	W2QData    *data = ctx->output_plugin_private;
 
+	MAYBE_DISCARD_CACHES();
 	data->txn_started = false;
 	data->seq = 0;
 }
@@ -294,6 +328,7 @@ w2q_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 {
 	W2QData    *data = ctx->output_plugin_private;
 
+	MAYBE_DISCARD_CACHES();
 	update_progress(ctx, !data->txn_started);
 	if (data->txn_started && !data->opt.json)
 		w2q_binary_commit(ctx, data, txn);
@@ -381,6 +416,7 @@ w2q_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	MemoryContext old;
 	W2QJob		job = {0};
 
+	MAYBE_DISCARD_CACHES();
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
 		change->data.tp.newtuple == NULL)
 	{
@@ -444,6 +480,7 @@ w2q_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	char	   *target;
 	char	   *key;
 
+	MAYBE_DISCARD_CACHES();
 	/* not tied to a commit: cannot be delivered exactly once (FORMAT.md) */
 	if (!transactional || !data->opt.messages)
 		return;

@@ -62,6 +62,8 @@ typedef struct W2QRelInfo
 	uint64		generation;		/* unique per build: a rebuilt entry differs */
 	bool		include;		/* selected by the tables option */
 	Oid			root_relid;		/* reported relation (partitioned root) */
+	int			nancestors;		/* partition: ancestors up to root_relid */
+	Oid		   *ancestors;
 	char	   *name;			/* "schema.table" of the reported relation */
 	char	   *json_name;		/* the same as a JSON string */
 	int			ncols;
