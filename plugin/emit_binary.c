@@ -3,7 +3,7 @@
  * emit_binary.c
  *		The binary form: versioned frames, many jobs per output message.
  *
- * Records are appended to data->buf; the message is written out once it
+ * Records are appended to bin->buf; the message is written out once it
  * passes W2Q_BINARY_FLUSH_BYTES and at commit, because the walsender pays
  * per message, not per byte.  Each message describes (R record) the
  * relations it uses, so it can be decoded on its own.  See FORMAT.md.
@@ -15,7 +15,7 @@
 #include "replication/logical.h"
 #include "utils/timestamp.h"
 
-#include "wal2queue.h"
+#include "emit.h"
 
 /* seconds between the Unix and PostgreSQL epochs */
 #define UNIX_TO_PG_EPOCH_USECS \
@@ -113,21 +113,30 @@ end_record(StringInfo s, int at)
 	}
 }
 
-static void
-start_message(W2QData *data)
+void
+w2q_binary_init(W2QBinary *bin)
 {
-	resetStringInfo(&data->buf);
-	appendBinaryStringInfo(&data->buf, "W2Q\001", 4);
-	data->msg_nrels = 0;
+	initStringInfo(&bin->buf);
+	bin->msg_rels_cap = 8;
+	bin->msg_rels = palloc(bin->msg_rels_cap * sizeof(uint64));
+	bin->msg_nrels = 0;
 }
 
 static void
-flush_message(LogicalDecodingContext *ctx, W2QData *data, bool last)
+start_message(W2QBinary *bin)
+{
+	resetStringInfo(&bin->buf);
+	appendBinaryStringInfo(&bin->buf, "W2Q\001", 4);
+	bin->msg_nrels = 0;
+}
+
+static void
+flush_message(LogicalDecodingContext *ctx, W2QBinary *bin, bool last)
 {
 	OutputPluginPrepareWrite(ctx, last);
-	appendBinaryStringInfo(ctx->out, data->buf.data, data->buf.len);
+	appendBinaryStringInfo(ctx->out, bin->buf.data, bin->buf.len);
 	OutputPluginWrite(ctx, last);
-	start_message(data);
+	start_message(bin);
 }
 
 /* B and C share their first fields */
@@ -140,13 +149,13 @@ put_txn_ids(StringInfo s, ReorderBufferTXN *txn)
 }
 
 void
-w2q_binary_begin(LogicalDecodingContext *ctx, W2QData *data,
+w2q_binary_begin(LogicalDecodingContext *ctx, W2QBinary *bin,
 				 ReorderBufferTXN *txn)
 {
-	StringInfo	s = &data->buf;
+	StringInfo	s = &bin->buf;
 	int			at;
 
-	start_message(data);
+	start_message(bin);
 	at = begin_record(s, 'B');
 	put_txn_ids(s, txn);
 	put_u64(s, (uint64) (txn->xact_time.commit_time + UNIX_TO_PG_EPOCH_USECS));
@@ -154,17 +163,17 @@ w2q_binary_begin(LogicalDecodingContext *ctx, W2QData *data,
 }
 
 void
-w2q_binary_commit(LogicalDecodingContext *ctx, W2QData *data,
-				  ReorderBufferTXN *txn)
+w2q_binary_commit(LogicalDecodingContext *ctx, W2QBinary *bin,
+				  ReorderBufferTXN *txn, uint32 njobs)
 {
-	StringInfo	s = &data->buf;
+	StringInfo	s = &bin->buf;
 	int			at;
 
 	at = begin_record(s, 'C');
 	put_txn_ids(s, txn);
-	put_uv(s, data->seq);
+	put_uv(s, njobs);
 	end_record(s, at);
-	flush_message(ctx, data, true);
+	flush_message(ctx, bin, true);
 }
 
 /*
@@ -174,22 +183,22 @@ w2q_binary_commit(LogicalDecodingContext *ctx, W2QData *data,
  * latest R of a relid).
  */
 static void
-describe_relation(W2QData *data, W2QRelInfo *rel)
+describe_relation(W2QBinary *bin, W2QRelInfo *rel)
 {
-	StringInfo	s = &data->buf;
+	StringInfo	s = &bin->buf;
 	int			at;
 	int			i;
 
-	for (i = data->msg_nrels - 1; i >= 0; i--)
-		if (data->msg_rels[i] == rel->generation)
+	for (i = bin->msg_nrels - 1; i >= 0; i--)
+		if (bin->msg_rels[i] == rel->generation)
 			return;
-	if (data->msg_nrels == data->msg_rels_cap)
+	if (bin->msg_nrels == bin->msg_rels_cap)
 	{
-		data->msg_rels_cap *= 2;
-		data->msg_rels = repalloc(data->msg_rels,
-								  data->msg_rels_cap * sizeof(uint64));
+		bin->msg_rels_cap *= 2;
+		bin->msg_rels = repalloc(bin->msg_rels,
+								  bin->msg_rels_cap * sizeof(uint64));
 	}
-	data->msg_rels[data->msg_nrels++] = rel->generation;
+	bin->msg_rels[bin->msg_nrels++] = rel->generation;
 
 	at = begin_record(s, 'R');
 	put_u32(s, rel->root_relid);
@@ -237,17 +246,17 @@ put_row(StringInfo s, const W2QJob *job)
 }
 
 void
-w2q_binary_job(LogicalDecodingContext *ctx, W2QData *data,
+w2q_binary_job(LogicalDecodingContext *ctx, W2QBinary *bin,
 			   ReorderBufferTXN *txn, const W2QJob *job)
 {
-	StringInfo	s = &data->buf;
+	StringInfo	s = &bin->buf;
 	int			at;
 
 	if (s->len >= W2Q_BINARY_FLUSH_BYTES)
-		flush_message(ctx, data, false);
+		flush_message(ctx, bin, false);
 	if (job->rel)
 	{
-		describe_relation(data, job->rel);
+		describe_relation(bin, job->rel);
 		at = begin_record(s, 'I');
 		put_row(s, job);
 	}

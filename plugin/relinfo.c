@@ -18,6 +18,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "utils/hsearch.h"
@@ -28,7 +29,8 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "wal2queue.h"
+#include "pattern.h"
+#include "relinfo.h"
 
 static HTAB *relinfo_cache = NULL;
 static uint64 relinfo_generation = 0;
@@ -120,44 +122,6 @@ w2q_relinfo_shutdown(void)
 	relinfo_cache = NULL;
 }
 
-/* '*' matches any run of characters, everything else itself */
-static bool
-wildcard_match(const char *pat, const char *s)
-{
-	while (*pat)
-	{
-		if (*pat == '*')
-		{
-			while (*pat == '*')
-				pat++;
-			if (*pat == '\0')
-				return true;
-			for (; *s; s++)
-				if (wildcard_match(pat, s))
-					return true;
-			return false;
-		}
-		if (*s != *pat)
-			return false;
-		pat++;
-		s++;
-	}
-	return *s == '\0';
-}
-
-bool
-w2q_table_matches(List *patterns, const char *qualified_name)
-{
-	ListCell   *lc;
-
-	if (patterns == NIL)
-		return true;
-	foreach(lc, patterns)
-		if (wildcard_match(lfirst(lc), qualified_name))
-			return true;
-	return false;
-}
-
 static char
 column_kind(Oid typid)
 {
@@ -214,6 +178,7 @@ build_columns(W2QRelInfo *entry, TupleDesc desc)
 		col->name = pstrdup(NameStr(att->attname));
 		col->json_key = json_string(col->name, ":");
 		col->kind = column_kind(att->atttypid);
+		col->typid = att->atttypid;
 		getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
 		fmgr_info_cxt(outfunc, &col->out, entry->cxt);
 	}
@@ -241,11 +206,39 @@ column_index_by_attnum(W2QRelInfo *entry, AttrNumber attnum)
 	return -1;
 }
 
+/*
+ * The primary key index of rel, DEFERRABLE or not: the relcache's
+ * rd_pkindex leaves out a deferrable one (it cannot serve as replica
+ * identity), but it is still the key of the row.
+ */
+static HeapTuple
+primary_key_index(Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID,
+										  ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
+		if (((Form_pg_index) GETSTRUCT(tup))->indisprimary)
+		{
+			list_free(indexes);
+			return tup;
+		}
+		ReleaseSysCache(tup);
+	}
+	list_free(indexes);
+	return NULL;
+}
+
 /* key columns: key-column if the table has it, else the primary key */
 static void
 build_keys(W2QRelInfo *entry, Relation root, const W2QOptions *opt)
 {
-	Oid			pkoid;
 	HeapTuple	tup;
 	Form_pg_index idx;
 	int			i;
@@ -257,12 +250,8 @@ build_keys(W2QRelInfo *entry, Relation root, const W2QOptions *opt)
 		entry->keys[entry->nkeys++] = i;
 		return;
 	}
-	pkoid = RelationGetPrimaryKeyIndex(root);
-	if (!OidIsValid(pkoid))
+	if ((tup = primary_key_index(root)) == NULL)
 		return;
-	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pkoid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for index %u", pkoid);
 	idx = (Form_pg_index) GETSTRUCT(tup);
 	entry->keys = palloc(idx->indnkeyatts * sizeof(int));
 	for (i = 0; i < idx->indnkeyatts; i++)
@@ -305,6 +294,7 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 {
 	Relation	root = relation;
 	MemoryContext old;
+	char	   *schema;
 
 	entry->generation = ++relinfo_generation;
 	entry->cxt = AllocSetContextCreate(CacheMemoryContext,
@@ -324,11 +314,14 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 			elog(ERROR, "could not open relation with OID %u",
 				 entry->root_relid);
 	}
-	entry->name = psprintf("%s.%s",
-						   get_namespace_name(RelationGetNamespace(root)),
-						   RelationGetRelationName(root));
+	schema = get_namespace_name(RelationGetNamespace(root));
+	entry->name = psprintf("%s.%s", schema, RelationGetRelationName(root));
 	entry->json_name = json_string(entry->name, "");
-	entry->include = w2q_table_matches(opt->tables, entry->name);
+	/* tables only: not materialized views (REFRESH ... CONCURRENTLY) */
+	entry->include =
+		(root->rd_rel->relkind == RELKIND_RELATION ||
+		 root->rd_rel->relkind == RELKIND_PARTITIONED_TABLE) &&
+		w2q_patterns_match(opt->tables, schema, RelationGetRelationName(root));
 	if (entry->include)
 	{
 		build_columns(entry, RelationGetDescr(root));
