@@ -300,8 +300,7 @@ w2q_message_job(W2QJob *job, const char *prefix, const char *message,
 	if (opt->json)
 	{
 		/* pg_verify_mbstr refuses a NUL byte too */
-		job->payload_base64 = message_size > (Size) opt->max_job_bytes ||
-			!pg_verify_mbstr(GetDatabaseEncoding(), message,
+		job->payload_base64 = !pg_verify_mbstr(GetDatabaseEncoding(), message,
 							 (int) message_size, true);
 		size += job->payload_base64 ? (message_size + 2) / 3 * 4 + 40
 			: json_string_size(message, message_size);

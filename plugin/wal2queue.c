@@ -27,6 +27,7 @@
 #include "emit.h"
 #include "job.h"
 #include "options.h"
+#include "partmove.h"
 #include "relinfo.h"
 
 PG_MODULE_MAGIC;
@@ -39,6 +40,7 @@ typedef struct W2QData
 	bool		txn_started;	/* output begun for the current transaction */
 	uint32		seq;			/* next job number in the transaction */
 	W2QBinary	bin;			/* binary form: the message being filled */
+	W2QMoves	moves;			/* cross-partition UPDATEs (partmove.c) */
 } W2QData;
 
 /* report progress after this many changes without output (as pgoutput) */
@@ -117,6 +119,7 @@ w2q_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 
 	old = MemoryContextSwitchTo(ctx->context);
 	w2q_binary_init(&data->bin);
+	w2q_moves_init(&data->moves, ctx->context);
 	w2q_parse_options(ctx->output_plugin_options, &data->opt);
 	MemoryContextSwitchTo(old);
 
@@ -133,6 +136,10 @@ w2q_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 static void
 w2q_shutdown(LogicalDecodingContext *ctx)
 {
+	W2QData    *data = ctx->output_plugin_private;
+
+	if (data)
+		w2q_moves_shutdown(&data->moves);
 	w2q_relinfo_shutdown();
 }
 
@@ -161,6 +168,7 @@ w2q_begin(LogicalDecodingContext *ctx, ReorderBufferTXN *txn)
 	MAYBE_DISCARD_CACHES();
 	data->txn_started = false;
 	data->seq = 0;
+	w2q_moves_reset(&data->moves);
 }
 
 static void
@@ -174,6 +182,7 @@ w2q_commit(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	if (data->txn_started && !data->opt.json)
 		w2q_binary_commit(ctx, &data->bin, txn, data->seq);
 	data->txn_started = false;
+	w2q_moves_reset(&data->moves);
 }
 
 /* hand one job to the encoder, starting the transaction's output if needed */
@@ -208,6 +217,14 @@ w2q_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	W2QJob		job = {0};
 
 	MAYBE_DISCARD_CACHES();
+	if (change->action == REORDER_BUFFER_CHANGE_DELETE &&
+		relation->rd_rel->relispartition)
+	{
+		/* perhaps the first half of a cross-partition UPDATE */
+		info = w2q_relinfo_get(relation, &data->opt);
+		if (info->include)
+			w2q_moves_delete(&data->moves, info->root_relid, change->lsn);
+	}
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
 		change->data.tp.newtuple == NULL)
 	{
@@ -215,7 +232,8 @@ w2q_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 	}
 	info = w2q_relinfo_get(relation, &data->opt);
-	if (!info->include)
+	if (!info->include ||
+		w2q_moves_is_move(&data->moves, info->root_relid))
 	{
 		update_progress(ctx, false);
 		return;
