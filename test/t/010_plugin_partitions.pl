@@ -79,7 +79,9 @@ is($node->safe_psql('postgres',
 	q{SELECT count(*) FROM pg_logical_slot_peek_changes('calls', NULL, NULL, 'format', 'json', 'tables', 'public.root*')}),
 	'3', 'the root no longer selects rows of a detach-pending partition');
 
-# finalize, re-attach, plain and concurrent detach, all under the live slot
+# finalize, re-attach, plain and concurrent detach, a cross-partition
+# UPDATE (no job: the walsender reads the DELETE's WAL record back), all
+# under the live slot
 $node->safe_psql('postgres', q{
 	ALTER TABLE root2 DETACH PARTITION p2 FINALIZE;
 	INSERT INTO p2 VALUES (6, 2, 'finalized');
@@ -89,6 +91,7 @@ $node->safe_psql('postgres', q{
 	INSERT INTO root VALUES (8, 4, 'attached');
 	ALTER TABLE root ATTACH PARTITION p2 FOR VALUES IN (2);
 	INSERT INTO p2 VALUES (9, 2, 'attached again');
+	UPDATE root SET part = 2 WHERE id = 1;	-- a move from p1 to p2: no job
 	ALTER TABLE root DETACH PARTITION p4;
 	INSERT INTO p4 VALUES (10, 4, 'detached');
 });
