@@ -5,7 +5,7 @@
  *
  * Records are appended to bin->buf; the message is written out once it
  * passes W2Q_BINARY_FLUSH_BYTES and at commit, because the walsender pays
- * per message, not per byte.  Each message describes (R record) the
+ * per message, not per byte; a job that large goes out on its own.  Each message describes (R record) the
  * relations it uses, so it can be decoded on its own.  See FORMAT.md.
  *
  *-------------------------------------------------------------------------
@@ -81,6 +81,10 @@ put_str(StringInfo s, const char *p)
  */
 #define MAX_LEN_VARINT 5
 
+/* every message starts with the magic and the protocol version */
+#define MAGIC		"W2Q\001"
+#define MAGIC_LEN	4
+
 static int
 begin_record(StringInfo s, char kind)
 {
@@ -126,7 +130,7 @@ static void
 start_message(W2QBinary *bin)
 {
 	resetStringInfo(&bin->buf);
-	appendBinaryStringInfo(&bin->buf, "W2Q\001", 4);
+	appendBinaryStringInfo(&bin->buf, MAGIC, MAGIC_LEN);
 	bin->msg_nrels = 0;
 }
 
@@ -176,6 +180,25 @@ w2q_binary_commit(LogicalDecodingContext *ctx, W2QBinary *bin,
 	flush_message(ctx, bin, true);
 }
 
+/* an R record: how rel's rows are laid out */
+static void
+put_relation(StringInfo s, const W2QRelInfo *rel)
+{
+	int			at;
+	int			i;
+
+	at = begin_record(s, 'R');
+	put_u32(s, rel->root_relid);
+	put_str(s, rel->name);
+	put_uv(s, rel->ncols);
+	for (i = 0; i < rel->ncols; i++)
+	{
+		put_str(s, rel->cols[i].name);
+		put_u8(s, (uint8) rel->cols[i].kind);
+	}
+	end_record(s, at);
+}
+
 /*
  * Write an R record for rel unless this message has one for this very build
  * of it: after an ALTER TABLE in the middle of a transaction the entry is
@@ -185,8 +208,6 @@ w2q_binary_commit(LogicalDecodingContext *ctx, W2QBinary *bin,
 static void
 describe_relation(W2QBinary *bin, W2QRelInfo *rel)
 {
-	StringInfo	s = &bin->buf;
-	int			at;
 	int			i;
 
 	for (i = bin->msg_nrels - 1; i >= 0; i--)
@@ -199,17 +220,7 @@ describe_relation(W2QBinary *bin, W2QRelInfo *rel)
 								  bin->msg_rels_cap * sizeof(uint64));
 	}
 	bin->msg_rels[bin->msg_nrels++] = rel->generation;
-
-	at = begin_record(s, 'R');
-	put_u32(s, rel->root_relid);
-	put_str(s, rel->name);
-	put_uv(s, rel->ncols);
-	for (i = 0; i < rel->ncols; i++)
-	{
-		put_str(s, rel->cols[i].name);
-		put_u8(s, (uint8) rel->cols[i].kind);
-	}
-	end_record(s, at);
+	put_relation(&bin->buf, rel);
 }
 
 static void
@@ -245,18 +256,14 @@ put_row(StringInfo s, const W2QJob *job)
 	}
 }
 
-void
-w2q_binary_job(LogicalDecodingContext *ctx, W2QBinary *bin,
-			   ReorderBufferTXN *txn, const W2QJob *job)
+/* an I or M record for job */
+static void
+put_job(StringInfo s, const W2QJob *job)
 {
-	StringInfo	s = &bin->buf;
 	int			at;
 
-	if (s->len >= W2Q_BINARY_FLUSH_BYTES)
-		flush_message(ctx, bin, false);
 	if (job->rel)
 	{
-		describe_relation(bin, job->rel);
 		at = begin_record(s, 'I');
 		put_row(s, job);
 	}
@@ -271,4 +278,33 @@ w2q_binary_job(LogicalDecodingContext *ctx, W2QBinary *bin,
 		put_bytes(s, job->payload, job->payload_len);
 	}
 	end_record(s, at);
+}
+
+/*
+ * A job of W2Q_BINARY_FLUSH_BYTES or more goes out in a message of its own,
+ * built straight in ctx->out, so its bytes are held once, not once in our
+ * buffer and again in ctx->out; the records before it are sent first.
+ */
+void
+w2q_binary_job(LogicalDecodingContext *ctx, W2QBinary *bin,
+			   ReorderBufferTXN *txn, const W2QJob *job)
+{
+	bool		large = job->size >= W2Q_BINARY_FLUSH_BYTES;
+
+	if (bin->buf.len > MAGIC_LEN &&
+		(large || bin->buf.len >= W2Q_BINARY_FLUSH_BYTES))
+		flush_message(ctx, bin, false);
+	if (large)
+	{
+		OutputPluginPrepareWrite(ctx, false);
+		appendBinaryStringInfo(ctx->out, MAGIC, MAGIC_LEN);
+		if (job->rel)
+			put_relation(ctx->out, job->rel);
+		put_job(ctx->out, job);
+		OutputPluginWrite(ctx, false);
+		return;
+	}
+	if (job->rel)
+		describe_relation(bin, job->rel);
+	put_job(&bin->buf, job);
 }

@@ -246,8 +246,9 @@ w2q_row_job(W2QJob *job, W2QRelInfo *info, Relation relation,
 		column_text(info, i, values, nulls, job->texts, SIZE_MAX);
 		size += value_size(&info->cols[i], job->texts[i], opt->json);
 	}
-	if (size + lower > (Size) opt->max_job_bytes)
-		job->oversize = size + lower;
+	job->size = size + lower;
+	if (job->size > (Size) opt->max_job_bytes)
+		job->oversize = job->size;
 }
 
 /*
@@ -307,6 +308,7 @@ w2q_message_job(W2QJob *job, const char *prefix, const char *message,
 	}
 	else
 		size += message_size;
+	job->size = size;
 	if (size > (Size) opt->max_job_bytes)
 	{
 		job->oversize = size;
@@ -397,6 +399,7 @@ w2q_claim_check(W2QJob *job, XLogRecPtr lsn)
 	texts[CC_SIZE] = psprintf("%zu", job->oversize);
 	job->rel = claim_relation();
 	job->texts = texts;
+	job->size = JOB_OVERHEAD;
 	job->payload = NULL;
 	job->payload_len = 0;
 }

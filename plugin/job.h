@@ -26,6 +26,7 @@ typedef struct W2QJob
 	const char *payload;		/* messages */
 	Size		payload_len;
 	bool		payload_base64; /* JSON form: payload is not valid text */
+	Size		size;			/* its estimated size in the chosen form */
 	Size		oversize;		/* > max-job-bytes: its estimated size, and
 								 * texts/payload are not filled */
 } W2QJob;

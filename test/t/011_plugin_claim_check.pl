@@ -36,6 +36,17 @@ is($e->[1][1]{body}, 'after', 'the next job follows');
 ok(wait_until(sub { $node->safe_psql('postgres',
 	"SELECT confirmed_flush_lsn > '$before' FROM pg_replication_slots WHERE slot_name = 'jobs'") eq 't' }, 30),
 	'the slot moves on past both');
+# a large job under the limit is sent in a message of its own, between
+# the transaction's other records: the bridge delivers all three
+$node->safe_psql('postgres', q{BEGIN;
+	INSERT INTO jobs VALUES (3, 'before');
+	INSERT INTO jobs VALUES (4, repeat('y', 200000));
+	INSERT INTO jobs VALUES (5, 'after');
+	COMMIT;});
+ok(wait_until(sub { (redis($r, 'XLEN', 'public.jobs') // 0) == 5 }, 60),
+	'a transaction with a large job in a message of its own is delivered');
+$e = stream_entries($r, 'public.jobs');
+is(join(',', map { length($_->[1]{body}) } @$e[2 .. 4]), '6,200000,5', 'whole and in order');
 stop_bridge($b);
 stop_redis($r);
 $node->stop;
