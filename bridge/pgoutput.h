@@ -38,6 +38,7 @@ typedef struct PgoConfig
 {
 	const char *publication;
 	TablePatterns tables;		/* n == 0: every published table */
+	const char *tables_text;	/* --tables as given, or NULL */
 	const char *route_column;	/* NULL: none */
 	const char *key_column;		/* NULL: the replica identity */
 } PgoConfig;

@@ -133,7 +133,7 @@ run_sample(PgoConfig *cfg, int *rc)
 static PgoConfig
 config(const char *tables, const char *route, const char *key)
 {
-	PgoConfig	cfg = {"pub", {0}, route, key};
+	PgoConfig	cfg = {"pub", {0}, tables, route, key};
 	char		err[256];
 
 	if (!tablematch_parse(tables, &cfg.tables, err, sizeof(err)))
@@ -401,7 +401,7 @@ test_tablematch(void)
 static void
 test_options(void)
 {
-	PgoConfig	cfg = {"My \"pub\"", {0}, NULL, NULL};
+	PgoConfig	cfg = {"My \"pub\"", {0}, NULL, NULL, NULL};
 	char		buf[64];
 	const char *opts[16];
 
