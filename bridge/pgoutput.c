@@ -281,6 +281,31 @@ kind_of_type(const PgoDecoder *dec, uint32_t typoid)
 	return kind_of_builtin(typoid);
 }
 
+/* the catalog's primary key of relid, in index order; false if unknown */
+static bool
+catalog_key(PgoRelation *pr, const PgoKeys *keys)
+{
+	uint32_t	i;
+	uint32_t	j;
+
+	for (i = 0; keys && i < keys->n; i++)
+	{
+		const char *name = keys->names[i];
+
+		if (keys->relids[i] != pr->rel.relid)
+			continue;
+		for (j = 0; j < keys->ncols[i]; j++, name += strlen(name) + 1)
+		{
+			int			c = column_named(&pr->rel, name);
+
+			if (c >= 0)
+				pr->keys[pr->nkeys++] = (uint32_t) c;
+		}
+		return true;
+	}
+	return false;
+}
+
 /* target, key and route of a freshly described relation */
 static void
 select_columns(PgoRelation *pr, const PgoConfig *cfg, const uint8_t *flags,
@@ -297,6 +322,8 @@ select_columns(PgoRelation *pr, const PgoConfig *cfg, const uint8_t *flags,
 		pr->keys[pr->nkeys++] = (uint32_t) k;
 		return;
 	}
+	if (cfg && catalog_key(pr, cfg->keys))
+		return;
 	/* the replica identity; FULL flags every column, which is no key */
 	if (pr->replident == 'f' || pr->replident == 'n')
 		return;
@@ -570,7 +597,7 @@ read_tuple(PgoDecoder *dec, Reader *r, const PgoRelation *pr)
 	return FRAME_OK;
 }
 
-/* escape_json's output for s, appended at *pos of dec->keybuf */
+/* n bytes at s, appended at *pos of dec->keybuf */
 static bool
 key_append(PgoDecoder *dec, size_t *pos, const char *s, size_t n)
 {
@@ -586,9 +613,57 @@ key_append(PgoDecoder *dec, size_t *pos, const char *s, size_t n)
 	return true;
 }
 
+/* v as a JSON string, escaped as PostgreSQL's escape_json (or null) */
+static bool
+key_append_json(PgoDecoder *dec, size_t *pos, const FrameValue *v)
+{
+	uint32_t	i;
+	size_t		run = 0;
+
+	if (v->isnull)
+		return key_append(dec, pos, "null", 4);
+	if (!key_append(dec, pos, "\"", 1))
+		return false;
+	for (i = 0; i < v->data.len; i++)
+	{
+		unsigned char c = (unsigned char) v->data.data[i];
+		char		esc[8];
+		const char *e = NULL;
+
+		switch (c)
+		{
+			case '\b': e = "\\b"; break;
+			case '\f': e = "\\f"; break;
+			case '\n': e = "\\n"; break;
+			case '\r': e = "\\r"; break;
+			case '\t': e = "\\t"; break;
+			case '"': e = "\\\""; break;
+			case '\\': e = "\\\\"; break;
+			default:
+				if (c < ' ')
+				{
+					snprintf(esc, sizeof(esc), "\\u%04x", (unsigned int) c);
+					e = esc;
+				}
+		}
+		if (e == NULL)
+		{
+			run++;
+			continue;
+		}
+		if (!key_append(dec, pos, v->data.data + i - run, run) ||
+			!key_append(dec, pos, e, strlen(e)))
+			return false;
+		run = 0;
+	}
+	return key_append(dec, pos, v->data.data + i - run, run) &&
+		key_append(dec, pos, "\"", 1);
+}
+
 /*
- * The key as the plugin writes it: one column's text, or the texts of a
- * composite key joined by ',' (NULL as empty); no key for a NULL single key.
+ * The key as the plugin writes it (FORMAT.md): one column's text, or for a
+ * composite key the text of a JSON array of the columns' texts, NULL as
+ * null; no key for a NULL single-column key.
  */
 static int
 row_key(PgoDecoder *dec, Reader *r, const PgoRelation *pr, FrameJob *job)
@@ -608,13 +683,11 @@ row_key(PgoDecoder *dec, Reader *r, const PgoRelation *pr, FrameJob *job)
 		return FRAME_OK;
 	}
 	for (i = 0; i < pr->nkeys; i++)
-	{
-		const FrameValue *v = &dec->values[pr->keys[i]];
-
-		if ((i > 0 && !key_append(dec, &pos, ",", 1)) ||
-			(!v->isnull && !key_append(dec, &pos, v->data.data, v->data.len)))
+		if (!key_append(dec, &pos, i == 0 ? "[" : ",", 1) ||
+			!key_append_json(dec, &pos, &dec->values[pr->keys[i]]))
 			return nomem(r);
-	}
+	if (!key_append(dec, &pos, "]", 1))
+		return nomem(r);
 	job->has_key = true;
 	job->key.data = dec->keybuf ? dec->keybuf : "";
 	job->key.len = (uint32_t) pos;
@@ -854,6 +927,51 @@ pgo_decode(PgoDecoder *dec, const char *msg, size_t len,
 			r.pos = 0;
 			return rd_error(&r, "unknown message type (streaming and two-phase are not requested)");
 	}
+}
+
+void
+pgo_keys_clear(PgoKeys *keys)
+{
+	uint32_t	i;
+
+	for (i = 0; i < keys->n; i++)
+		free(keys->names[i]);
+	keys->n = 0;
+}
+
+bool
+pgo_keys_add(PgoKeys *keys, uint32_t relid, uint32_t n, const char *const *names)
+{
+	size_t		len = 1;
+	uint32_t	i;
+	char	   *p;
+
+	if (keys->n == keys->cap)
+	{
+		uint32_t	cap = keys->cap ? keys->cap * 2 : 16;
+		uint32_t   *r = realloc(keys->relids, cap * sizeof(uint32_t));
+		uint32_t   *c = r ? realloc(keys->ncols, cap * sizeof(uint32_t)) : NULL;
+		char	  **s = c ? realloc(keys->names, cap * sizeof(char *)) : NULL;
+
+		if (r)
+			keys->relids = r;
+		if (c)
+			keys->ncols = c;
+		if (s == NULL)
+			return false;
+		keys->names = s;
+		keys->cap = cap;
+	}
+	for (i = 0; i < n; i++)
+		len += strlen(names[i]) + 1;
+	if ((p = malloc(len)) == NULL)
+		return false;
+	keys->relids[keys->n] = relid;
+	keys->ncols[keys->n] = n;
+	keys->names[keys->n++] = p;
+	for (i = 0; i < n; i++)
+		p = stpcpy(p, names[i]) + 1;
+	return true;
 }
 
 void

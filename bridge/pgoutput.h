@@ -14,9 +14,9 @@
  * Differences that cannot be hidden (docs/managed.md): pgoutput's Begin
  * carries no end LSN, so the begin callback sees end_lsn = commit_lsn + 1
  * (enough for the slot to skip the transaction once confirmed) and the
- * commit callback the real one; the key is the replica identity (the
- * primary key by default) unless --key-column; stored generated columns
- * are not sent by pgoutput.
+ * commit callback the real one; the primary keys come from the catalog at
+ * stream open (PgoKeys), a table first seen later is keyed by its replica
+ * identity; stored generated columns are not sent by pgoutput.
  *
  *-------------------------------------------------------------------------
  */
@@ -33,6 +33,21 @@
 #define PGO_MAX_RELATIONS 100000	/* distinct relations described */
 #define PGO_MAX_TYPES 100000	/* distinct domains over typed kinds */
 
+/*
+ * The primary keys of the selected tables (DEFERRABLE ones too), columns in
+ * index order, as the plugin takes them: read from the catalog at every
+ * stream open (publication.c), since pgoutput flags only the replica
+ * identity, in column order.
+ */
+typedef struct PgoKeys
+{
+	uint32_t	n;
+	uint32_t	cap;
+	uint32_t   *relids;
+	uint32_t   *ncols;
+	char	  **names;			/* per table: ncols names, each NUL-terminated */
+} PgoKeys;
+
 /* what the plugin would have been told */
 typedef struct PgoConfig
 {
@@ -40,7 +55,8 @@ typedef struct PgoConfig
 	TablePatterns tables;		/* n == 0: every published table */
 	const char *tables_text;	/* --tables as given, or NULL */
 	const char *route_column;	/* NULL: none */
-	const char *key_column;		/* NULL: the replica identity */
+	const char *key_column;		/* NULL: the primary key */
+	PgoKeys    *keys;			/* NULL: the replica identity */
 } PgoConfig;
 
 typedef struct PgoRelation
@@ -90,6 +106,11 @@ extern void pgo_decoder_free(PgoDecoder *dec);
 extern int	pgo_decode(PgoDecoder *dec, const char *msg, size_t len,
 					   const FrameHandlers *h, void *arg,
 					   char *err, size_t errlen);
+
+/* forget every key; add one table's (names: n NUL-terminated strings) */
+extern void pgo_keys_clear(PgoKeys *keys);
+extern bool pgo_keys_add(PgoKeys *keys, uint32_t relid, uint32_t n,
+						 const char *const *names);
 
 /* the START_REPLICATION options for cfg: name, value, ..., NULL */
 extern void pgo_plugin_options(const PgoConfig *cfg, char *pubbuf,

@@ -33,6 +33,17 @@
 	"AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
 	"ORDER BY 1, 2"
 
+#define PRIMARY_KEYS \
+	"SELECT c.oid, n.nspname, c.relname, a.attname " \
+	"FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) " \
+	"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum " \
+	"WHERE i.indisprimary AND k.ord <= i.indnkeyatts AND c.relkind IN ('r', 'p') " \
+	"AND NOT c.relispartition AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
+	"ORDER BY c.oid, k.ord"
+#define MAX_KEY_COLUMNS 32		/* INDEX_MAX_KEYS */
+
 /* a growing string; on out of memory it stays NULL */
 typedef struct Str
 {
@@ -256,6 +267,40 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, bool viaroot,
 	return rc;
 }
 
+/*
+ * The primary keys of the selected tables, in index order (the plugin's
+ * keys; pgoutput flags only the replica identity, in column order).
+ */
+static int
+read_keys(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+{
+	PGresult   *res;
+	int			i;
+	int			rc = 0;
+
+	if (cfg->keys == NULL)
+		return 0;
+	pgo_keys_clear(cfg->keys);
+	if ((res = query(conn, PRIMARY_KEYS, err, errlen)) == NULL)
+		return 1;
+	for (i = 0; i < PQntuples(res) && rc == 0;)
+	{
+		const char *oid = PQgetvalue(res, i, 0);
+		const char *names[MAX_KEY_COLUMNS];
+		uint32_t	n = 0;
+		bool		selected = tablematch_match(&cfg->tables, PQgetvalue(res, i, 1),
+												PQgetvalue(res, i, 2));
+
+		for (; i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), oid) == 0; i++)
+			if (n < MAX_KEY_COLUMNS)
+				names[n++] = PQgetvalue(res, i, 3);
+		if (selected && !pgo_keys_add(cfg->keys, (uint32_t) strtoul(oid, NULL, 10), n, names))
+			rc = errbuf_set(err, errlen, 1, "out of memory");
+	}
+	PQclear(res);
+	return rc;
+}
+
 int
 publication_prepare(PGconn *conn, const PgoConfig *cfg, bool create,
 					char *err, size_t errlen)
@@ -299,7 +344,7 @@ publication_prepare(PGconn *conn, const PgoConfig *cfg, bool create,
 						cfg->publication, cfg->publication);
 	else
 		rc = check_tables(conn, cfg, lit, strcmp(PQgetvalue(res, 0, 1), "t") == 0,
-						  err, errlen);
+						  err, errlen) || read_keys(conn, cfg, err, errlen);
 	PQclear(res);
 	PQfreemem(lit);
 	return rc;

@@ -69,6 +69,34 @@ static const char *const pgo_sample[] = {
 	NULL
 };
 
+/*
+ * Later, from the same server:
+ *
+ *	CREATE TABLE dpk (a int, b int, PRIMARY KEY (b, a) DEFERRABLE);
+ *	CREATE TABLE rpk (x int, y text, z int, PRIMARY KEY (z, x));
+ *	ALTER PUBLICATION pub ADD TABLE dpk, rpk;
+ *	INSERT INTO dpk VALUES (1, 2);		-- one transaction each,
+ *	INSERT INTO rpk VALUES (1, 'y', 3);	-- decoded as one
+ *	INSERT INTO comp VALUES (8, E'q"\\\\\t', NULL);
+ *
+ * pgoutput flags no key column of dpk (a deferrable primary key is no
+ * replica identity) and rpk's in column order (x, z); the primary keys in
+ * index order are dpk (b, a) and rpk (z, x), relids 16418 and 16424.
+ */
+static const char *const pgo_sample_keys[] = {
+	"4200000000015c329800030472563831de000002e9",
+	"52000040227075626c69630064706b0064000200610000000017ffffffff00620000000017ffffffff",
+	"49000040224e0002740000000131740000000132",
+	"52000040287075626c69630072706b0064000301780000000017ffffffff00790000000019ffffffff017a0000000017ffffffff",
+	"49000040284e0003740000000131740000000179740000000133",
+	"430000000000015c329800000000015c3b4000030472563831de",
+	"4200000000015c3cc000030472589d8b24000002ea",
+	"52000040077075626c696300636f6d700064000301610000000017ffffffff01620000000019ffffffff007061796c6f61640000000019ffffffff",
+	"49000040074e0003740000000138740000000571225c5c096e",
+	"430000000000015c3cc000000000015c3cf000030472589d8b24",
+	NULL
+};
+
 /* hex to bytes into buf; returns the length */
 static inline size_t
 pgo_unhex(const char *hex, unsigned char *buf, size_t cap)

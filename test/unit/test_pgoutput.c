@@ -133,7 +133,7 @@ run_sample(PgoConfig *cfg, int *rc)
 static PgoConfig
 config(const char *tables, const char *route, const char *key)
 {
-	PgoConfig	cfg = {"pub", {0}, tables, route, key};
+	PgoConfig	cfg = {"pub", {0}, tables, route, key, NULL};
 	char		err[256];
 
 	if (!tablematch_parse(tables, &cfg.tables, err, sizeof(err)))
@@ -158,7 +158,7 @@ test_sample(void)
 				   TXN1_B
 				   "J0 public.jobs key=1 " JOBS1 "|"
 				   "J1 tgt key=k1 payload=payload one|"
-				   "J2 public.comp key=7,x,y public.comp(a:n=7,b:t=x,y,payload:t=p)|"
+				   "J2 public.comp key=[\"7\",\"x,y\"] public.comp(a:n=7,b:t=x,y,payload:t=p)|"
 				   TXN1_C
 				   "B 730 0/154C230 1795998022600948|"
 				   "J0 public.dom key=5 public.dom(id:n=5,v:t=five)|"
@@ -398,10 +398,57 @@ test_tablematch(void)
 			   "empty part: %s", err);
 }
 
+/* the second sample, with or without the catalog's primary keys */
+static const char *
+run_keys(PgoKeys *keys)
+{
+	PgoConfig	cfg = config(NULL, NULL, NULL);
+	PgoDecoder	dec;
+	char		err[256];
+	int			i;
+
+	cfg.keys = keys;
+	pgo_decoder_init(&dec, &cfg);
+	transcript[0] = '\0';
+	for (i = 0; pgo_sample_keys[i]; i++)
+		if (feed(&dec, pgo_sample_keys[i], err, sizeof(err)) != 0)
+			out("ERROR: %s", err);
+	pgo_decoder_free(&dec);
+	tablematch_free(&cfg.tables);
+	return transcript;
+}
+
+static void
+test_keys(void)
+{
+	PgoKeys		keys = {0};
+	const char *dpk[] = {"b", "a"};
+	const char *zx[] = {"z", "x"};
+	const char *t;
+
+	t = run_keys(NULL);
+	unit_check(strstr(t, "J0 public.dpk public.dpk") != NULL,
+			   "replica identity only: a deferrable primary key is no key");
+	unit_check(strstr(t, "J1 public.rpk key=[\"1\",\"3\"] ") != NULL,
+			   "replica identity only: flagged columns in column order");
+	unit_check(strstr(t, "J0 public.comp key=[\"8\",\"q\\\"\\\\\\\\\\t\"] ") != NULL,
+			   "a composite key is a JSON array escaped as escape_json: %s", t);
+	unit_check(pgo_keys_add(&keys, 16418, 2, dpk) && pgo_keys_add(&keys, 16424, 2, zx),
+			   "catalog keys recorded");
+	t = run_keys(&keys);
+	unit_check(strstr(t, "J0 public.dpk key=[\"2\",\"1\"] ") != NULL &&
+			   strstr(t, "J1 public.rpk key=[\"3\",\"1\"] ") != NULL,
+			   "catalog keys: the plugin's key (deferrable too), in index order: %s", t);
+	pgo_keys_clear(&keys);
+	free(keys.relids);
+	free(keys.ncols);
+	free(keys.names);
+}
+
 static void
 test_options(void)
 {
-	PgoConfig	cfg = {"My \"pub\"", {0}, NULL, NULL, NULL};
+	PgoConfig	cfg = {"My \"pub\"", {0}, NULL, NULL, NULL, NULL};
 	char		buf[64];
 	const char *opts[16];
 
@@ -424,6 +471,7 @@ main(void)
 	test_reset();
 	test_malformed();
 	test_tablematch();
+	test_keys();
 	test_options();
 	return unit_done();
 }
