@@ -873,6 +873,12 @@ pgo_decoder_init(PgoDecoder *dec, const PgoConfig *cfg)
 void
 pgo_decoder_reset(PgoDecoder *dec)
 {
+	uint32_t	i;
+
+	/* a new walsender describes every relation again before using it */
+	for (i = 0; i < dec->nrels; i++)
+		free_relation(&dec->rels[i]);
+	dec->nrels = 0;
 	dec->in_txn = false;
 	dec->begun = false;
 	memset(&dec->txn, 0, sizeof(dec->txn));

@@ -93,7 +93,11 @@ typedef struct PgoDecoder
 
 extern void pgo_decoder_init(PgoDecoder *dec, const PgoConfig *cfg);
 
-/* forget any open transaction (after a reconnect); relations are kept */
+/*
+ * Forget any open transaction and every relation (after a reconnect: a new
+ * walsender sends every Relation again), so memory is bounded by the
+ * relations of one session.
+ */
 extern void pgo_decoder_reset(PgoDecoder *dec);
 extern void pgo_decoder_free(PgoDecoder *dec);
 

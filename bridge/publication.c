@@ -219,8 +219,8 @@ create_publication(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
 
 /* the publication exists: does it publish inserts and every selected table? */
 static int
-check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, bool viaroot,
-			 char *err, size_t errlen)
+check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *ident,
+			 bool viaroot, char *err, size_t errlen)
 {
 	char		sql[512];
 	PGresult   *pub;
@@ -238,7 +238,7 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, bool viaroot,
 	if (PQntuples(pub) == 0)
 		rc = errbuf_set(err, errlen, 1, "publication \"%s\" publishes no table; hint: "
 						"ALTER PUBLICATION %s ADD TABLE schema.table", cfg->publication,
-						cfg->publication);
+						ident);
 	else if (cfg->tables.n > 0)
 	{
 		sel = selected_tables(conn, cfg, pub, &list, &missing, &nselected, &nmissing,
@@ -251,7 +251,7 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, bool viaroot,
 			rc = errbuf_set(err, errlen, 1, "publication \"%s\" does not publish %d table%s "
 							"that --tables selects: %.*s; hint: ALTER PUBLICATION %s ADD TABLE %.*s%s",
 							cfg->publication, nmissing, nmissing > 1 ? "s" : "",
-							300, missing.s ? missing.s : "?", cfg->publication,
+							300, missing.s ? missing.s : "?", ident,
 							300, missing.s ? missing.s : "?",
 							viaroot ? "" : " (and SET (publish_via_partition_root = true) "
 							"for partitioned tables)");
@@ -301,12 +301,62 @@ read_keys(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+/* does the slot exist already?  -1 when it cannot be told */
+static int
+slot_exists(PGconn *conn, const char *slot)
+{
+	char		sql[256];
+	char	   *lit = PQescapeLiteral(conn, slot, strlen(slot));
+	PGresult   *res;
+	int			found = -1;
+
+	if (lit == NULL)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		found = PQntuples(res) > 0;
+	PQclear(res);
+	return found;
+}
+
+/* the publication is missing: create it, or say how */
+static int
+missing_publication(PGconn *conn, const PgoConfig *cfg, const char *slot, bool create,
+					char *err, size_t errlen)
+{
+	Str			hint = {0};
+	int			rc;
+
+	if (!create_sql(conn, cfg, &hint, err, errlen))
+	{
+		free(hint.s);
+		return 1;
+	}
+	/* pgoutput reads the publication as of each transaction: it must be older */
+	if (slot_exists(conn, slot) == 1)
+		rc = errbuf_set(err, errlen, 1, "publication \"%s\" does not exist and replication slot "
+						"\"%s\" does: pgoutput cannot decode the slot's transactions from before "
+						"the publication; hint: run %s, then drop the slot and create it again "
+						"(--drop-slot, then --create-slot)", cfg->publication, slot, hint.s);
+	else if (create)
+		rc = create_publication(conn, cfg, err, errlen) ||
+			publication_prepare(conn, cfg, slot, false, err, errlen);
+	else
+		rc = errbuf_set(err, errlen, 1, "publication \"%s\" does not exist; hint: create it with "
+						"--create-slot, or run: %s", cfg->publication, hint.s);
+	free(hint.s);
+	return rc;
+}
+
 int
-publication_prepare(PGconn *conn, const PgoConfig *cfg, bool create,
+publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot, bool create,
 					char *err, size_t errlen)
 {
 	char		sql[512];
 	char	   *lit = PQescapeLiteral(conn, cfg->publication, strlen(cfg->publication));
+	char	   *ident;
 	PGresult   *res;
 	int			rc;
 
@@ -321,31 +371,22 @@ publication_prepare(PGconn *conn, const PgoConfig *cfg, bool create,
 	}
 	if (PQntuples(res) == 0)
 	{
-		Str			hint = {0};
-
 		PQclear(res);
 		PQfreemem(lit);
-		if (create)
-			return create_publication(conn, cfg, err, errlen) ||
-				publication_prepare(conn, cfg, false, err, errlen);
-		if (!create_sql(conn, cfg, &hint, err, errlen))
-		{
-			free(hint.s);
-			return 1;
-		}
-		rc = errbuf_set(err, errlen, 1, "publication \"%s\" does not exist; hint: create it with "
-						"--create-slot, or run: %s", cfg->publication, hint.s);
-		free(hint.s);
-		return rc;
+		return missing_publication(conn, cfg, slot, create, err, errlen);
 	}
-	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	ident = PQescapeIdentifier(conn, cfg->publication, strlen(cfg->publication));
+	if (ident == NULL)
+		rc = errbuf_set(err, errlen, 1, "out of memory");
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 		rc = errbuf_set(err, errlen, 1, "publication \"%s\" does not publish inserts; hint: "
 						"ALTER PUBLICATION %s SET (publish = 'insert')",
-						cfg->publication, cfg->publication);
+						cfg->publication, ident);
 	else
-		rc = check_tables(conn, cfg, lit, strcmp(PQgetvalue(res, 0, 1), "t") == 0,
+		rc = check_tables(conn, cfg, lit, ident, strcmp(PQgetvalue(res, 0, 1), "t") == 0,
 						  err, errlen) || read_keys(conn, cfg, err, errlen);
 	PQclear(res);
 	PQfreemem(lit);
+	PQfreemem(ident);
 	return rc;
 }

@@ -20,10 +20,11 @@
  * On conn (a replication=database connection; plain SQL only): the
  * publication must exist (or is created when create is set), publish
  * inserts, and publish every table --tables selects (or something, without
- * --tables).  Returns 0, or 1 with err saying what is wrong and what to run
- * by hand.
+ * --tables).  A missing publication is not created for an existing slot
+ * (pgoutput could not decode the slot's older transactions).  Returns 0, or
+ * 1 with err saying what is wrong and what to run by hand.
  */
-extern int	publication_prepare(PGconn *conn, const PgoConfig *cfg, bool create,
-								char *err, size_t errlen);
+extern int	publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot,
+								bool create, char *err, size_t errlen);
 
 #endif							/* W2Q_PUBLICATION_H */

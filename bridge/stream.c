@@ -391,7 +391,7 @@ check_publication(Stream *s)
 {
 	if (s->cfg->pgoutput == NULL)
 		return STREAM_OK;
-	if (publication_prepare(s->conn, s->cfg->pgoutput, s->cfg->create_slot,
+	if (publication_prepare(s->conn, s->cfg->pgoutput, s->cfg->slot, s->cfg->create_slot,
 							s->err, sizeof(s->err)) != 0)
 		return PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;
 	return STREAM_OK;

@@ -64,7 +64,7 @@ like($out, qr/publication "w2q" does not exist; hint: create it with --create-sl
 $node->safe_psql('postgres', q{SET ROLE bridge; CREATE PUBLICATION half FOR TABLE jobs; CREATE PUBLICATION empty});
 ($code, $out) = run_bridge(@pgo, '--publication', 'half', '--slot', 'pgo', '--create-slot', @tables);
 is($code, 1, 'publication lacking tables: exit 1');
-like($out, qr/publication "half" does not publish 2 tables that --tables selects: "public"."comp", "public"."parted"; hint: ALTER PUBLICATION half ADD TABLE/,
+like($out, qr/publication "half" does not publish 2 tables that --tables selects: "public"."comp", "public"."parted"; hint: ALTER PUBLICATION "half" ADD TABLE "public"."comp", "public"."parted"/,
 	'publication lacking tables: named, with the fix');
 ($code, $out) = run_bridge(@pgo, '--publication', 'empty', '--slot', 'pgo', '--create-slot');
 like($out, qr/publication "empty" publishes no table/, 'empty publication refused');
@@ -74,6 +74,15 @@ like($out, qr/could not create publication "all": must be superuser.*run: CREATE
 	'FOR ALL TABLES by a non-superuser: what to have a superuser run');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
 	'no slot was created by a refused start');
+# a slot older than its publication cannot be decoded: refuse to create one for it
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('early', 'pgoutput')});
+($code, $out) = run_bridge(@pgo, '--publication', 'late', '--slot', 'early', '--create-slot', @tables);
+is($code, 1, 'publication missing for an existing slot: exit 1');
+like($out, qr/publication "late" does not exist and replication slot "early" does: pgoutput cannot decode the slot's transactions from before the publication; hint: run CREATE PUBLICATION "late" .*then drop the slot and create it again/,
+	'publication missing for an existing slot: why, and what to do');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_publication WHERE pubname = 'late'}), '0',
+	'no publication created for an existing slot');
+$node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('early')});
 
 # --create-slot creates the publication, then the slot
 my $b = start_bridge($node, $r, @pgo, '--publication', 'w2q', '--slot', 'pgo', '--create-slot',
