@@ -413,7 +413,7 @@ check_wal_status(Stream *s)
 				  "needed (max_slot_wal_keep_size), so jobs committed while it fell behind can never "
 				  "come from it; hint: drop it (wal2queue-bridge --slot %s --drop-slot), create it again "
 				  "(--create-slot) and re-send the jobs the table still holds that were committed since "
-				  "the last delivered one (docs/operations.md, \"A lost slot\")",
+				  "the last delivered one (docs/operations.md, \"Recovering a lost slot\")",
 				  s->cfg->slot, s->cfg->slot);
 	else if (strcmp(st, "unreserved") == 0)
 		log_msg(LOG_WARNING, "replication slot \"%s\" is past max_slot_wal_keep_size (wal_status "
