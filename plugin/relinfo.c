@@ -317,10 +317,15 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 	schema = get_namespace_name(RelationGetNamespace(root));
 	entry->name = psprintf("%s.%s", schema, RelationGetRelationName(root));
 	entry->json_name = json_string(entry->name, "");
-	/* tables only: not materialized views (REFRESH ... CONCURRENTLY) */
+	/*
+	 * Tables only: not materialized views (REFRESH ... CONCURRENTLY).  With
+	 * no tables option, every table but the extension's own bookkeeping in
+	 * schema wal2queue (its slot registry is not a job table).
+	 */
 	entry->include =
 		(root->rd_rel->relkind == RELKIND_RELATION ||
 		 root->rd_rel->relkind == RELKIND_PARTITIONED_TABLE) &&
+		(opt->tables != NIL || strcmp(schema, "wal2queue") != 0) &&
 		w2q_patterns_match(opt->tables, schema, RelationGetRelationName(root));
 	if (entry->include)
 	{

@@ -49,6 +49,9 @@ like($out, qr/invalid value "wal2json" for --plugin \(use wal2queue, or pgoutput
 ($code, $out) = run_bridge('--plugin', 'pgoutput');
 is($code, 2, 'pgoutput without --publication: exit 2');
 like($out, qr/--plugin=pgoutput needs --publication=NAME/, 'pgoutput without --publication: named');
+($code, $out) = run_bridge('--plugin', 'pgoutput', '--publication', 'p', '--max-job-bytes', '1000000');
+is($code, 2, 'pgoutput with --max-job-bytes: exit 2');
+like($out, qr/--max-job-bytes is an option of the wal2queue plugin/, 'pgoutput with --max-job-bytes: why');
 ($code, $out) = run_bridge('--publication', 'p');
 is($code, 2, '--publication without pgoutput: exit 2');
 ($code, $out) = run_bridge('--plugin', 'pgoutput', '--publication', 'p', '--tables', 'jobs');

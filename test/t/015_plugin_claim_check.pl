@@ -48,6 +48,20 @@ ok(wait_until(sub { (redis($r, 'XLEN', 'public.jobs') // 0) == 5 }, 60),
 $e = stream_entries($r, 'public.jobs');
 is(join(',', map { length($_->[1]{body}) } @$e[2 .. 4]), '6,200000,5', 'whole and in order');
 stop_bridge($b);
+
+# the bridge's --max-job-bytes sets the plugin's limit; a bad value is the
+# plugin's error naming the option, and exit 1
+$b = start_bridge($node, $r, '--slot', 'jobs', '--tables', 'public.jobs', '--max-job-bytes', '1kB',
+	'--status-interval', '1');
+$node->safe_psql('postgres', "INSERT INTO jobs VALUES (6, repeat('z', 4000))");
+ok(wait_until(sub { (redis($r, 'XLEN', 'public.jobs') // 0) == 6 }, 60), '--max-job-bytes=1kB: delivered');
+$e = stream_entries($r, 'public.jobs');
+is($e->[5][1]{wal2queue_claim_check}, 't', '--max-job-bytes=1kB: a 4000-byte row becomes a claim check');
+stop_bridge($b);
+my ($code, $out) = run_bridge('-d', $node->connstr('postgres'), '--slot', 'jobs',
+	'--sink', "redis://127.0.0.1:$r->{port}", '--max-job-bytes', '12parsecs');
+is($code, 1, '--max-job-bytes with a bad value: exit 1');
+like($out, qr/max-job-bytes/, 'the error names the option');
 stop_redis($r);
 $node->stop;
 done_testing();
