@@ -314,7 +314,9 @@ select_columns(PgoRelation *pr, const PgoConfig *cfg, const uint8_t *flags,
 	uint32_t	i;
 	int			k;
 
-	pr->include = tablematch_match(cfg ? &cfg->tables : NULL, schema, table);
+	/* as the plugin: without --tables, every table but the extension's */
+	pr->include = tablematch_match(cfg ? &cfg->tables : NULL, schema, table) &&
+		((cfg && cfg->tables.n > 0) || strcmp(schema, "wal2queue") != 0);
 	pr->route = cfg && cfg->route_column ? column_named(&pr->rel, cfg->route_column) : -1;
 	pr->nkeys = 0;
 	if (cfg && cfg->key_column && (k = column_named(&pr->rel, cfg->key_column)) >= 0)

@@ -424,6 +424,38 @@ run_keys(PgoKeys *keys)
 	return transcript;
 }
 
+/* jobs' Relation and row with the namespace "public" replaced by "wal2queue" */
+static void
+test_extension_schema(void)
+{
+	PgoConfig	cfg = config(NULL, NULL, NULL);
+	PgoConfig	sel = config("wal2queue.*", NULL, NULL);
+	PgoDecoder	dec;
+	char		rel[1024];
+	char		err[256];
+	int			pass;
+
+	/* 'R', relid, "wal2queue\0", "jobs\0", then the rest of the sample's */
+	snprintf(rel, sizeof(rel), "520000400077616c32717565756500%s", pgo_sample[1] + 24);
+	for (pass = 0; pass < 2; pass++)
+	{
+		pgo_decoder_init(&dec, pass == 0 ? &cfg : &sel);
+		transcript[0] = '\0';
+		feed(&dec, pgo_sample[0], err, sizeof(err));
+		if (feed(&dec, rel, err, sizeof(err)) != 0)
+			out("ERROR: %s", err);
+		feed(&dec, pgo_sample[2], err, sizeof(err));
+		if (pass == 0)
+			unit_check_str(transcript, "", "without --tables, schema wal2queue (the extension's) is left out");
+		else
+			unit_check(strstr(transcript, "J0 wal2queue.jobs key=1 wal2queue.jobs(") != NULL,
+					   "--tables can select schema wal2queue: %s", transcript);
+		pgo_decoder_free(&dec);
+	}
+	tablematch_free(&cfg.tables);
+	tablematch_free(&sel.tables);
+}
+
 static void
 test_keys(void)
 {
@@ -478,6 +510,7 @@ main(void)
 	test_malformed();
 	test_tablematch();
 	test_keys();
+	test_extension_schema();
 	test_options();
 	return unit_done();
 }
