@@ -108,22 +108,34 @@ is(seen(consume('pgo.notices')->[0])->{key}, 'k:9#x', 'message key after the fir
 stop_bridge($pb);
 stop_bridge($gb);
 
-# --key-column in both modes
+# --key-column and --route-column in both modes
 $node->safe_psql('postgres', q{
 	SELECT pg_create_logical_replication_slot('plug2', 'wal2queue');
 	SELECT pg_create_logical_replication_slot('pgo2', 'pgoutput');
 	INSERT INTO rpk VALUES (7, 'by y', 8);
+	INSERT INTO jobs (id, queue) VALUES (500, 'routed'), (501, NULL);
 });
 $end = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
-mock_cmd("create $_.public.rpk 4") for ('plug2', 'pgo2');
-$pb = start_bridge($node, undef, @common, '--slot', 'plug2', '--target-prefix', 'plug2.', '--key-column', 'y');
-$gb = start_bridge($node, undef, @common, '--slot', 'pgo2', '--target-prefix', 'pgo2.', '--key-column', 'y',
+for my $p ('plug2', 'pgo2')
+{
+	mock_cmd("create $p.$_ 4") for ('public.rpk', 'public.jobs', 'routed');
+}
+my @opts = ('--key-column', 'y', '--route-column', 'queue');
+$pb = start_bridge($node, undef, @common, '--slot', 'plug2', '--target-prefix', 'plug2.', @opts);
+$gb = start_bridge($node, undef, @common, '--slot', 'pgo2', '--target-prefix', 'pgo2.', @opts,
 	'--plugin', 'pgoutput', '--publication', 'w2q');
-ok(wait_until(sub { @{ consume('plug2.public.rpk') } == 1 && @{ consume('pgo2.public.rpk') } == 1 }, 60),
-	'--key-column: both modes delivered');
+ok(wait_until(sub { $node->safe_psql('postgres', "SELECT bool_and(confirmed_flush_lsn >= '$end') "
+	  . "FROM pg_replication_slots WHERE slot_name IN ('plug2', 'pgo2')") eq 't' }, 60),
+	'--key-column, --route-column: both modes delivered');
 is(seen(consume('pgo2.public.rpk')->[0])->{key}, 'by y', '--key-column: the column text');
-is_deeply(seen(consume('pgo2.public.rpk')->[0]), seen(consume('plug2.public.rpk')->[0]),
-	'--key-column: the same message in both modes');
+is(seen(consume('pgo2.routed')->[0])->{value}{id}, 500, '--route-column: the value is the target');
+is(seen(consume('pgo2.public.jobs')->[0])->{value}{id}, 501, '--route-column NULL: the table is the target');
+for my $t ('public.rpk', 'routed', 'public.jobs')
+{
+	my @p = map { seen($_) } @{ consume("plug2.$t") };
+	is_deeply([ map { seen($_) } @{ consume("pgo2.$t") } ], \@p,
+		"$t: the same messages in both modes (" . scalar(@p) . ")");
+}
 stop_bridge($pb);
 stop_bridge($gb);
 $node->stop;
