@@ -138,6 +138,42 @@ for my $t ('public.rpk', 'routed', 'public.jobs')
 }
 stop_bridge($pb);
 stop_bridge($gb);
+
+# kill -9 of the pgoutput bridge while 100,000 jobs stream: every job once
+mock_cmd('create pgo3.public.jobs 4');
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('pgo3', 'pgoutput')});
+$node->safe_psql('postgres', q{
+	DO $$ BEGIN
+	  FOR t IN 0..1999 LOOP
+	    INSERT INTO jobs (id, queue) SELECT g, 'bulk' FROM generate_series(10000 + t * 50, 10049 + t * 50) g;
+	    COMMIT;
+	  END LOOP;
+	END $$;
+});
+my @pgo3 = (@common, '--slot', 'pgo3', '--target-prefix', 'pgo3.', '--plugin', 'pgoutput', '--publication', 'w2q');
+$end = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+my $confirmed_sql = "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'pgo3'";
+my $mid = 0;
+$gb = start_bridge($node, undef, @pgo3);
+for my $round (1 .. 3)
+{
+	my $before = $node->safe_psql('postgres', $confirmed_sql);
+	wait_until(sub { $node->safe_psql('postgres', "SELECT ($confirmed_sql) > '$before'") eq 't' }, 30);
+	$gb->{h}->signal('KILL');
+	$gb->{h}->finish;
+	$mid++ if $node->safe_psql('postgres', "SELECT ($confirmed_sql) < '$end'") eq 't';
+	$gb = start_bridge($node, undef, @pgo3);
+}
+ok($mid > 0, "pgoutput: $mid of 3 kill -9 came mid-stream");
+my $all;
+ok(wait_until(sub { $node->safe_psql('postgres', "SELECT ($confirmed_sql) >= '$end'") eq 't' }, 120),
+	'pgoutput, after three kill -9: every job delivered and confirmed');
+$all = consume('pgo3.public.jobs');
+my %seen;
+$seen{ $_->{key} }++ for @$all;
+is(scalar(@$all), 100000, 'pgoutput: exactly as many messages as jobs');
+is(scalar(keys %seen), 100000, 'pgoutput: every job exactly once');
+is(stop_bridge($gb) >> 8, 0, 'SIGTERM: exit 0');
 $node->stop;
 $mock->kill_kill;
 done_testing();
