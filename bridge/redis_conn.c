@@ -78,6 +78,10 @@ sync_step(Sink *s, int argc, const char **argv, const char *what)
 		return redis_lost(s);
 	if (r->type == REDIS_REPLY_ERROR)
 	{
+		size_t		n = strlen(r->str);
+
+		if (n > 0 && r->str[n - 1] == '.')
+			r->str[n - 1] = '\0';	/* "...disabled." */
 		if (strcmp(argv[0], "AUTH") == 0 || is_auth_error(r->str))
 			rc = errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 							"authentication to Redis failed: %s; give the password in the --sink URL (redis://[user]:password@host) or in WAL2QUEUE_REDIS_PASSWORD",
