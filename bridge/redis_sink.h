@@ -92,7 +92,7 @@ typedef struct RBuild
 	RespBuf		entries;		/* packed entries not staged yet */
 	uint32_t	nentries;
 	uint32_t	nstaged;		/* entries already in the staging list */
-	char		stage_key[256]; /* "" until staged */
+	char	   *stage_key;		/* its staging list, NULL until staged */
 } RBuild;
 
 typedef struct RedisSink

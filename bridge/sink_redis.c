@@ -245,7 +245,8 @@ redis_begin(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	b->njobs = 0;
 	b->nentries = 0;
 	b->nstaged = 0;
-	b->stage_key[0] = '\0';
+	free(b->stage_key);
+	b->stage_key = NULL;
 	strtab_clear(&b->keys);
 	resp_reset(&b->entries);
 	return SINK_OK;
@@ -261,13 +262,17 @@ stage_entries(Sink *s)
 	RCall	   *call;
 	int			rc;
 
-	if (b->stage_key[0] == '\0')
+	if (b->stage_key == NULL)
 	{
+		const char *prefix = s->cfg->target_prefix ? s->cfg->target_prefix : "";
+		size_t		len = strlen(prefix) + strlen(rs->src.slot) + 96;
+
 		/* unique per process and transaction: a leftover never matches */
-		snprintf(b->stage_key, sizeof(b->stage_key),
-				 "%swal2queue:stage:%.64s:%ld-%ld-%" PRIu64,
-				 s->cfg->target_prefix ? s->cfg->target_prefix : "",
-				 rs->src.slot, (long) getpid(), (long) time(NULL), ++rs->stage_seq);
+		if ((b->stage_key = malloc(len)) == NULL)
+			return out_of_memory(s);
+		snprintf(b->stage_key, len, "%swal2queue:stage:%s:%ld-%ld-%" PRIu64,
+				 prefix, rs->src.slot, (long) getpid(), (long) time(NULL),
+				 ++rs->stage_seq);
 		if ((rc = flush_batch(s)) != SINK_OK)
 			return rc;
 	}
@@ -361,7 +366,7 @@ redis_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	b->open = false;
 	if (!add_item(rs, RITEM_TXN, b->ticket, b->njobs, b->end_lsn) ||
 		!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn,
-				   &b->keys, b->nstaged, b->stage_key) ||
+				   &b->keys, b->nstaged, b->stage_key ? b->stage_key : "") ||
 		!resp_arg_u64(&rs->batch, b->nentries) ||
 		(b->entries.len > 0 &&
 		 !resp_arg_raw(&rs->batch, &b->entries)))
@@ -471,6 +476,7 @@ redis_destroy(Sink *s)
 	resp_free(&rs->batch);
 	resp_free(&rs->build.entries);
 	strtab_free(&rs->build.keys);
+	free(rs->build.stage_key);
 	free(rs->items);
 	free(rs->progress_key);
 	free(rs->keybuf);
