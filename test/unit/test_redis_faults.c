@@ -149,6 +149,32 @@ test_oom(void)
 	s->ops->destroy(s);
 }
 
+/* the function library flushed under a running sink: a pause, reloaded */
+static void
+test_function_flushed(void)
+{
+	SinkConfig	cfg;
+	Sink	   *s;
+	int			rc;
+
+	init_cfg(&cfg, "ff:");
+	s = sink_redis_create(&cfg);
+	reset_acks();
+	unit_check(start_session(s, &src, 1000, SINK_REPLAY_NEW_SLOT) == SINK_OK &&
+			   send_many(s, "q", 1100, 1, 5, 1) == SINK_OK && drain(s) == SINK_OK,
+			   "5 transactions are delivered");
+	rdo("FUNCTION FLUSH");
+	rc = send_many(s, "q", 1600, 6, 5, 1);
+	if (rc == SINK_OK)
+		rc = drain(s);
+	unit_check(rc == SINK_RETRY && strstr(s->err, "Function not found") != NULL,
+			   "FUNCTION FLUSH makes the next call SINK_RETRY (\"%s\")", s->err);
+	rc = replay(s, &src, 1000, 0, "q", 1100, 10);
+	unit_check(rc == SINK_OK && acked_all(1, 10, 1) && rint_cmd("XLEN %s", "ff:q") == 10,
+			   "the reconnect loads the library again and the replay is exactly once");
+	s->ops->destroy(s);
+}
+
 /*
  * The chain: call k refused (a key of the wrong type) while call k + 1 was
  * already sent: k + 1 finds the record behind its first transaction and
@@ -420,6 +446,7 @@ main(void)
 		return unit_done();
 	test_busy();
 	test_oom();
+	test_function_flushed();
 	test_chain();
 	test_source();
 	test_norecord();
