@@ -7,7 +7,9 @@
  *		non-blocking mode.  Also what an error reply means: a pause that
  *		goes away by itself, or a refusal.
  *
- * Each step is synchronous but bounded by SINK_MAX_WAIT_MS.
+ * Each step is synchronous; together they are bounded by about
+ * SINK_MAX_WAIT_MS (each step gets what is left of it, at least
+ * MIN_STEP_MS), so connect() never holds the bridge's loop for long.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "errbuf.h"
 #include "redis_sink.h"
@@ -48,6 +51,25 @@ redis_error_rc(const char *msg)
 	return SINK_FATAL;
 }
 
+#define MIN_STEP_MS 100
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct timeval
+ms_timeval(int64_t ms)
+{
+	struct timeval tv = {(time_t) (ms / 1000), (suseconds_t) ((ms % 1000) * 1000)};
+
+	return tv;
+}
+
 int
 redis_lost(Sink *s)
 {
@@ -65,17 +87,28 @@ is_auth_error(const char *msg)
 
 /* run one command synchronously; a reply error fails with what */
 static int
-sync_step(Sink *s, int argc, const char **argv, const char *what)
+sync_step(Sink *s, int64_t deadline, int argc, const char **argv,
+		  const char *what)
 {
 	RedisSink  *rs = s->priv;
 	size_t		argvlen[5];
+	int64_t		left = deadline - now_ms();
 	redisReply *r;
 	int			rc = SINK_OK;
 
+	if (redisSetTimeout(rs->ctx, ms_timeval(left > MIN_STEP_MS ? left : MIN_STEP_MS)) != REDIS_OK)
+		return redis_lost(s);
 	for (int i = 0; i < argc; i++)
 		argvlen[i] = strlen(argv[i]);
 	if ((r = redisCommandArgv(rs->ctx, argc, argv, argvlen)) == NULL)
+	{
+		if (rs->ctx->err == REDIS_ERR_IO &&
+			(errno == EAGAIN || errno == EWOULDBLOCK))
+			return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+							  "Redis did not answer %s within %d ms",
+							  argv[0], SINK_MAX_WAIT_MS);
 		return redis_lost(s);
+	}
 	if (r->type == REDIS_REPLY_ERROR)
 	{
 		size_t		n = strlen(r->str);
@@ -98,12 +131,10 @@ sync_step(Sink *s, int argc, const char **argv, const char *what)
 }
 
 static int
-handshake(Sink *s)
+handshake(Sink *s, int64_t deadline)
 {
-	RedisSink  *rs = s->priv;
 	const SinkUrl *u = &s->cfg->url;
 	const char *password = u->password;
-	struct timeval tv = {SINK_MAX_WAIT_MS / 1000, (SINK_MAX_WAIT_MS % 1000) * 1000};
 	char		db[16];
 	char		what[64];
 	const char *argv[5];
@@ -111,8 +142,6 @@ handshake(Sink *s)
 
 	if (password == NULL)
 		password = getenv("WAL2QUEUE_REDIS_PASSWORD");
-	if (redisSetTimeout(rs->ctx, tv) != REDIS_OK)
-		return redis_lost(s);
 	if (password != NULL && password[0] != '\0')
 	{
 		int			argc = 0;
@@ -121,7 +150,7 @@ handshake(Sink *s)
 		if (u->user != NULL && u->user[0] != '\0')
 			argv[argc++] = u->user;
 		argv[argc++] = password;
-		if ((rc = sync_step(s, argc, argv, "")) != SINK_OK)
+		if ((rc = sync_step(s, deadline, argc, argv, "")) != SINK_OK)
 			return rc;
 	}
 	if (u->db != 0)
@@ -130,17 +159,17 @@ handshake(Sink *s)
 		snprintf(what, sizeof(what), "could not select Redis database %d", u->db);
 		argv[0] = "SELECT";
 		argv[1] = db;
-		if ((rc = sync_step(s, 2, argv, what)) != SINK_OK)
+		if ((rc = sync_step(s, deadline, 2, argv, what)) != SINK_OK)
 			return rc;
 	}
 	argv[0] = "PING";
-	if ((rc = sync_step(s, 1, argv, "Redis is not ready")) != SINK_OK)
+	if ((rc = sync_step(s, deadline, 1, argv, "Redis is not ready")) != SINK_OK)
 		return rc;
 	argv[0] = "FUNCTION";
 	argv[1] = "LOAD";
 	argv[2] = "REPLACE";
 	argv[3] = redis_library;
-	return sync_step(s, 4, argv, "could not load the wal2queue function library into Redis");
+	return sync_step(s, deadline, 4, argv, "could not load the wal2queue function library into Redis");
 }
 
 static int
@@ -165,7 +194,8 @@ redis_conn_open(Sink *s)
 {
 	RedisSink  *rs = s->priv;
 	const SinkUrl *u = &s->cfg->url;
-	struct timeval tv = {SINK_MAX_WAIT_MS / 1000, (SINK_MAX_WAIT_MS % 1000) * 1000};
+	int64_t		deadline = now_ms() + SINK_MAX_WAIT_MS;
+	struct timeval tv = ms_timeval(SINK_MAX_WAIT_MS);
 	char		where[512];
 	int			rc;
 
@@ -189,7 +219,7 @@ redis_conn_open(Sink *s)
 		rc = errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
 						"could not connect to Redis at %s: %s",
 						where, rs->ctx ? rs->ctx->errstr : "out of memory");
-	else if ((rc = handshake(s)) == SINK_OK)
+	else if ((rc = handshake(s, deadline)) == SINK_OK)
 		rc = set_nonblocking(s);
 	if (rc != SINK_OK && rs->ctx != NULL)
 	{

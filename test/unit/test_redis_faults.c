@@ -12,6 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,51 @@ test_oom(void)
 	unit_check(rc == SINK_OK && acked_all(1, 20, 1),
 			   "with memory back, the replay is acked whole");
 	unit_check(rint_cmd("XLEN %s", "oom:q") == 20, "  and every transaction is there once");
+	s->ops->destroy(s);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* a frozen Redis (SIGSTOP): connect and poll return within about a second */
+static void
+test_frozen(void)
+{
+	SinkConfig	cfg;
+	Sink	   *s;
+	int64_t		t0;
+	int64_t		took;
+	int			rc;
+
+	init_cfg(&cfg, "fz:");
+	s = sink_redis_create(&cfg);
+	reset_acks();
+	unit_check(start_session(s, &src, 1000, SINK_REPLAY_NEW_SLOT) == SINK_OK &&
+			   send_many(s, "q", 1100, 1, 5, 1) == SINK_OK, "a session with 5 transactions");
+	kill(srv.pid, SIGSTOP);
+	t0 = now_ms();
+	rc = s->ops->poll(s, 5000, on_ack, NULL);
+	took = now_ms() - t0;
+	unit_check(rc == SINK_OK && ack_total == 0 && took <= SINK_MAX_WAIT_MS + 200,
+			   "poll(5000) on a frozen Redis returns after %lld ms (at most about %d)",
+			   (long long) took, SINK_MAX_WAIT_MS);
+	s->ops->disconnect(s);
+	t0 = now_ms();
+	rc = s->ops->connect(s);
+	took = now_ms() - t0;
+	unit_check(rc == SINK_RETRY && took <= SINK_MAX_WAIT_MS + 300 &&
+			   strncmp(s->err, "Redis did not answer ", 21) == 0,
+			   "connect to a frozen Redis is SINK_RETRY after %lld ms (\"%s\")",
+			   (long long) took, s->err);
+	kill(srv.pid, SIGCONT);
+	unit_check(replay(s, &src, 1000, 0, "q", 1100, 5) == SINK_OK && acked_all(1, 5, 1),
+			   "thawed, the replay is acked");
 	s->ops->destroy(s);
 }
 
@@ -447,6 +493,7 @@ main(void)
 	test_busy();
 	test_oom();
 	test_function_flushed();
+	test_frozen();
 	test_chain();
 	test_source();
 	test_norecord();
