@@ -74,7 +74,6 @@ typedef struct RCall
 	int			replies_due;	/* 2 for a deliver followed by WAIT */
 	bool		wait;			/* a WAIT follows it */
 	bool		stale;			/* of an earlier session: replies ignored */
-	bool		first;			/* the first deliver of its session */
 	uint32_t	done;			/* deliver: items done, known from its reply */
 	RItem	   *items;
 	uint32_t	nitems;

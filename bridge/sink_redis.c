@@ -151,7 +151,6 @@ flush_batch(Sink *s)
 		return out_of_memory(s);
 	}
 	call->kind = RCALL_DELIVER;
-	call->first = rs->first_pending;
 	call->items = rs->items;
 	call->nitems = rs->nitems;
 	rs->items = NULL;
