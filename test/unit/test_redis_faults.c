@@ -221,6 +221,55 @@ test_function_flushed(void)
 	s->ops->destroy(s);
 }
 
+/* an FCALL of deliver with one staged transaction of nstaged entries */
+static redisReply *
+deliver_staged(const char *stage, int nstaged)
+{
+	char		n[16];
+
+	snprintf(n, sizeof(n), "%d", nstaged);
+	return rcmd("FCALL wal2queue_v1_deliver 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+				"0000000000000474 0000000000000500 0/4D8 1 chain:staged %s %s 0",
+				"", src.sysid, "", "", n, stage);
+}
+
+/*
+ * Staging chains too: a staging call that finds fewer entries than it
+ * expects refuses, and a deliver call whose list is short refuses with
+ * STAGEGAP, writing nothing; a complete list is moved and deleted.
+ */
+static void
+test_stage_chain(void)
+{
+	const char *e1 = "\x94\x01\xa1\x30\xa1x\xa1\x31";
+	const char *e2 = "\x94\x01\xa1\x31\xa1x\xa1\x32";
+	redisReply *r;
+
+	r = rcmd("FCALL wal2queue_v1_stage 1 chain:st 0 %b %b", e1, (size_t) 8, e2, (size_t) 8);
+	unit_check(r && r->type == REDIS_REPLY_ARRAY && strcmp(r->element[0]->str, "OK") == 0 &&
+			   r->element[1]->integer == 2, "a staging call appends its entries");
+	if (r)
+		freeReplyObject(r);
+	r = rcmd("FCALL wal2queue_v1_stage 1 chain:st 5 %b", e1, (size_t) 8);
+	unit_check(r && r->type == REDIS_REPLY_ARRAY && strcmp(r->element[0]->str, "STAGEGAP") == 0 &&
+			   rint_cmd("LLEN %s", "chain:st") == 2,
+			   "a staging call after a refused one refuses (STAGEGAP)");
+	if (r)
+		freeReplyObject(r);
+	r = deliver_staged("chain:st", 3);
+	unit_check(r && r->type == REDIS_REPLY_ARRAY && strcmp(r->element[1]->str, "STAGEGAP") == 0 &&
+			   r->element[0]->integer == 0 && rint_cmd("EXISTS %s", "chain:staged") == 0,
+			   "a deliver call whose staged list is short refuses and writes nothing");
+	if (r)
+		freeReplyObject(r);
+	r = deliver_staged("chain:st", 2);
+	unit_check(r && r->type == REDIS_REPLY_ARRAY && strcmp(r->element[1]->str, "OK") == 0 &&
+			   rint_cmd("XLEN %s", "chain:staged") == 2 && rint_cmd("EXISTS %s", "chain:st") == 0,
+			   "a complete staged list is moved into the stream and deleted");
+	if (r)
+		freeReplyObject(r);
+}
+
 /*
  * The chain: call k refused (a key of the wrong type) while call k + 1 was
  * already sent: k + 1 finds the record behind its first transaction and
@@ -266,6 +315,7 @@ test_chain(void)
 		freeReplyObject(r);
 	unit_check(rint_cmd("XLEN %s", "chain:good") == 1, "  and writes nothing");
 	s->ops->destroy(s);
+	test_stage_chain();
 }
 
 /* another source's record: fatal, unless --accept-new-source */
