@@ -10,9 +10,9 @@
  * of calls says what each reply is.  Replies are small (a verdict per
  * call, whatever the number of entries), so hiredis's own reader is used.
  *
- * An entry travels as one argument: a MessagePack array [key index, seq,
- * field, value, ...] that the function unpacks (cmsgpack), so a row costs
- * one argument whatever its width, and staged entries keep their form.
+ * An entry travels as arguments: key index, seq, the number of fields,
+ * then field, value, ...  A staging list holds the same arguments as its
+ * elements, so staged and inline entries are read alike.
  *
  * hiredis writes with write(2): the process must ignore SIGPIPE.
  *
@@ -142,144 +142,36 @@ resp_arg_lsnhex(RespBuf *b, uint64_t lsn)
 											  (unsigned) lsn));
 }
 
-/* MessagePack sizes and writers: arrays, unsigned integers, strings */
-static size_t
-mp_str_size(size_t len)
+/*
+ * One entry as arguments: key index (1-based, in the transaction's keys),
+ * seq, the number of (field, value) pairs, the pairs.
+ */
+bool
+resp_arg_entry(RespBuf *b, uint32_t keyidx, const FrameJob *job)
 {
-	if (len < 32)
-		return 1 + len;
-	if (len < 256)
-		return 2 + len;
-	if (len < 65536)
-		return 3 + len;
-	return 5 + len;
-}
-
-static void
-mp_be(char **p, uint64_t v, int nbytes)
-{
-	for (int i = nbytes - 1; i >= 0; i--)
-		*(*p)++ = (char) ((v >> (8 * i)) & 0xff);
-}
-
-static void
-mp_array(char **p, uint32_t n)
-{
-	if (n < 16)
-		*(*p)++ = (char) (0x90 | n);
-	else if (n < 65536)
-	{
-		*(*p)++ = (char) 0xdc;
-		mp_be(p, n, 2);
-	}
-	else
-	{
-		*(*p)++ = (char) 0xdd;
-		mp_be(p, n, 4);
-	}
-}
-
-static void
-mp_uint(char **p, uint32_t v)
-{
-	if (v < 128)
-		*(*p)++ = (char) v;
-	else
-	{
-		*(*p)++ = (char) 0xce;
-		mp_be(p, v, 4);
-	}
-}
-
-static void
-mp_str(char **p, const char *s, size_t len)
-{
-	if (len < 32)
-		*(*p)++ = (char) (0xa0 | len);
-	else if (len < 256)
-	{
-		*(*p)++ = (char) 0xd9;
-		mp_be(p, len, 1);
-	}
-	else if (len < 65536)
-	{
-		*(*p)++ = (char) 0xda;
-		mp_be(p, len, 2);
-	}
-	else
-	{
-		*(*p)++ = (char) 0xdb;
-		mp_be(p, len, 4);
-	}
-	if (len > 0)
-		memcpy(*p, s, len);
-	*p += len;
-}
-
-/* the fields of a job in order: (name, value) pairs; returns their count */
-static uint32_t
-job_pairs(const FrameJob *job, FrameBytes *out)
-{
-	uint32_t	n = 0;
+	uint32_t	npairs = 0;
 
 	if (job->is_message)
-	{
-		out[n++] = (FrameBytes) {"payload", 7};
-		out[n++] = job->payload;
-		if (job->has_key)
-		{
-			out[n++] = (FrameBytes) {"key", 3};
-			out[n++] = job->key;
-		}
-		return n / 2;
-	}
+		npairs = job->has_key ? 2 : 1;
+	else
+		for (uint32_t i = 0; i < job->rel->ncols; i++)
+			npairs += job->values[i].isnull ? 0 : 1;
+	if (!resp_arg_u64(b, keyidx) || !resp_arg_u64(b, job->seq) ||
+		!resp_arg_u64(b, npairs))
+		return false;
+	if (job->is_message)
+		return resp_arg(b, "payload", 7) &&
+			resp_arg(b, job->payload.data, job->payload.len) &&
+			(!job->has_key || (resp_arg(b, "key", 3) &&
+							   resp_arg(b, job->key.data, job->key.len)));
 	for (uint32_t i = 0; i < job->rel->ncols; i++)
 	{
 		if (job->values[i].isnull)
 			continue;
-		out[n++] = job->rel->cols[i].name;
-		out[n++] = job->values[i].data;
+		if (!resp_arg(b, job->rel->cols[i].name.data, job->rel->cols[i].name.len) ||
+			!resp_arg(b, job->values[i].data.data, job->values[i].data.len))
+			return false;
 	}
-	return n / 2;
-}
-
-/* one entry: [key index, seq, field, value, ...] as one argument */
-bool
-resp_arg_entry(RespBuf *b, uint32_t keyidx, const FrameJob *job)
-{
-	uint32_t	ncols = job->is_message ? 2 : job->rel->ncols;
-	FrameBytes	stack[64];
-	FrameBytes *f = 2 * (size_t) ncols <= 64 ? stack :
-		malloc(2 * (size_t) ncols * sizeof(FrameBytes));
-	uint32_t	npairs;
-	char		seq[16];
-	size_t		seqlen = (size_t) snprintf(seq, sizeof(seq), "%" PRIu32, job->seq);
-	size_t		size;
-	char	   *p;
-
-	if (f == NULL)
-		return false;
-	npairs = job_pairs(job, f);
-	size = (2 + 2 * npairs < 16 ? 1 : 2 + 2 * npairs < 65536 ? 3 : 5) +
-		(keyidx < 128 ? 1 : 5) + mp_str_size(seqlen);
-	for (uint32_t i = 0; i < 2 * npairs; i++)
-		size += mp_str_size(f[i].len);
-	if (!bulk_header(b, size) || !reserve(b, size + 2))
-	{
-		if (f != stack)
-			free(f);
-		return false;
-	}
-	p = b->data + b->len;
-	mp_array(&p, 2 + 2 * npairs);
-	mp_uint(&p, keyidx);
-	mp_str(&p, seq, seqlen);
-	for (uint32_t i = 0; i < 2 * npairs; i++)
-		mp_str(&p, f[i].data, f[i].len);
-	b->len += size;
-	bulk_trailer(b);
-	if (f != stack)
-		free(f);
 	return true;
 }
 
@@ -296,13 +188,13 @@ call_free(RCall *c)
 }
 
 /*
- * Append the command head + body (and WAIT when asked) to the output
- * buffer, and queue call for its replies.  The call is taken over, also
- * on failure.
+ * Append the command head + body (and a second command argv2, WAIT or
+ * EXPIRE, when argc2 > 0) to the output buffer, and queue call for their
+ * replies.  The call is taken over, also on failure.
  */
 int
 pipe_send(Sink *s, RCall *call, const RespBuf *head, const RespBuf *body,
-		  bool wait)
+		  int argc2, const char **argv2)
 {
 	RedisSink  *rs = s->priv;
 	char		hdr[32];
@@ -314,8 +206,8 @@ pipe_send(Sink *s, RCall *call, const RespBuf *head, const RespBuf *body,
 		redisAppendFormattedCommand(rs->ctx, head->data, head->len) != REDIS_OK ||
 		(body && body->len > 0 &&
 		 redisAppendFormattedCommand(rs->ctx, body->data, body->len) != REDIS_OK) ||
-		(wait && redisAppendCommand(rs->ctx, "WAIT %s %s", rs->wait_replicas,
-									rs->wait_ms) != REDIS_OK))
+		(argc2 > 0 &&
+		 redisAppendCommandArgv(rs->ctx, argc2, argv2, NULL) != REDIS_OK))
 	{
 		call_free(call);
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
@@ -323,8 +215,7 @@ pipe_send(Sink *s, RCall *call, const RespBuf *head, const RespBuf *body,
 	}
 	call->next = NULL;
 	call->size = sdslen(rs->ctx->obuf) - before;
-	call->wait = wait;
-	call->replies_due = wait ? 2 : 1;
+	call->replies_due = argc2 > 0 ? 2 : 1;
 	if (rs->tail)
 		rs->tail->next = call;
 	else
@@ -380,7 +271,7 @@ dispatch(Sink *s, const redisReply *r)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "unexpected reply from Redis with no command in flight");
 	if (c->kind == RCALL_STAGE)
-		rc = c->stale ? SINK_OK : progress_on_stage(s, r);
+		rc = c->stale ? SINK_OK : progress_on_stage(s, c, r);
 	else if (c->wait && c->replies_due == 1)
 		rc = progress_on_wait(s, c, r);
 	else

@@ -21,18 +21,20 @@
  * anything is written, so a call never stops half-way; it always writes
  * the record's updated_at, so a WAIT after it covers all it relied on.
  *
- * Entries of a transaction too large for one call are staged first
- * (FCALL wal2queue_v1_stage) in a list no consumer reads; the deliver
- * call moves them into the streams.  Each staging call states how many
- * entries the list holds before it, so a refused one makes the rest refuse.
+ * Entries of a transaction too large for one call are staged first, as
+ * they stream in, with plain RPUSH into a list no consumer reads (each
+ * RPUSH's reply, the list's length, must be what the sink expects); the
+ * deliver call checks the list's length, moves the entries into their
+ * streams and deletes it.
  *
  * Arguments of deliver: KEYS[1] the progress record; ARGV: mode ("",
  * "create", "replace"), sysid, timeline, db, slot, maxlen ("" none),
  * group ("" none), the number of items, then per item: prev and end (16
  * hex digits, comparable as strings), commit LSN ("%X/%X"), the number of
- * its stream keys and the keys, the number of staged entries and the
- * staging list ("" none), the number of entries that follow, and the
- * entries, each a MessagePack array [key index, seq, field, value, ...].
+ * its stream keys and the keys, the staging list's length and key ("" none)
+ * and the number of arguments of each piece staged, the number of
+ * arguments of entries that follow, and the entries, each as key index,
+ * seq, number of fields, field, value, ... (a staging list holds the same).
  *
  * Reply: {items done, verdict, record lsn, record sysid, timeline, db,
  * slot, detail, detail2}; verdict OK, GAP, SOURCE, NORECORD, STAGEGAP or
@@ -63,12 +65,14 @@ const char *const redis_library =
 "local function parse(argv)\n"
 "  local items, pos = {}, 9\n"
 "  for i = 1, tonumber(argv[8]) do\n"
-"    local it = {prev = argv[pos], stop = argv[pos + 1], lsn = argv[pos + 2], keys = {}}\n"
+"    local it = {prev = argv[pos], stop = argv[pos + 1], lsn = argv[pos + 2], keys = {}, a = {}}\n"
 "    local nk = tonumber(argv[pos + 3])\n"
 "    pos = pos + 4\n"
 "    for k = 1, nk do it.keys[k] = argv[pos]; pos = pos + 1 end\n"
-"    it.nstaged, it.stage = tonumber(argv[pos]), argv[pos + 1]\n"
-"    it.first, it.n = pos + 3, tonumber(argv[pos + 2])\n"
+"    it.nstaged, it.stage, it.chunks = tonumber(argv[pos]), argv[pos + 1], {}\n"
+"    for c = 1, tonumber(argv[pos + 2]) do it.chunks[c] = tonumber(argv[pos + 2 + c]) end\n"
+"    pos = pos + 3 + #it.chunks\n"
+"    it.first, it.n = pos + 1, tonumber(argv[pos])\n"
 "    pos = it.first + it.n\n"
 "    items[i] = it\n"
 "  end\n"
@@ -89,32 +93,38 @@ const char *const redis_library =
 "  end\n"
 "  return types\n"
 "end\n"
-"local function xadd(it, packed, types, maxlen, group)\n"
-"  local e = cmsgpack.unpack(packed)\n"
-"  local key = it.keys[e[1]]\n"
+"local function xadd(it, src, i, types, maxlen, group)\n"
+"  local key = it.keys[tonumber(src[i])]\n"
 "  if types[key] == 'none' and group ~= '' then\n"
 "    redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM')\n"
 "  end\n"
 "  types[key] = 'stream'\n"
-"  local a = {key}\n"
-"  if maxlen ~= '' then a[2] = 'MAXLEN'; a[3] = '~'; a[4] = maxlen end\n"
-"  local n = #a\n"
-"  a[n + 1] = '*'; a[n + 2] = '_lsn'; a[n + 3] = it.lsn; a[n + 4] = '_seq'; a[n + 5] = e[2]\n"
+"  local a, n = it.a, 1\n"
+"  a[1] = key\n"
+"  if maxlen ~= '' then a[2] = 'MAXLEN'; a[3] = '~'; a[4] = maxlen; n = 4 end\n"
+"  a[n + 1] = '*'; a[n + 2] = '_lsn'; a[n + 3] = it.lsn; a[n + 4] = '_seq'; a[n + 5] = src[i + 1]\n"
 "  n = n + 5\n"
-"  for i = 3, #e do a[n + i - 2] = e[i] end\n"
-"  redis.call('XADD', unpack(a))\n"
+"  local nf = 2 * tonumber(src[i + 2])\n"
+"  for j = 1, nf do a[n + j] = src[i + 2 + j] end\n"
+"  redis.call('XADD', unpack(a, 1, n + nf))\n"
+"  return i + 3 + nf\n"
+"end\n"
+"local function staged(it, types, maxlen, group)\n"
+"  if redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
+"  local off = 0\n"
+"  for _, n in ipairs(it.chunks) do\n"
+"    local page = redis.call('LRANGE', it.stage, off, off + n - 1)\n"
+"    off = off + n\n"
+"    local i = 1\n"
+"    while i <= n do i = xadd(it, page, i, types, maxlen, group) end\n"
+"  end\n"
+"  redis.call('DEL', it.stage)\n"
+"  return true\n"
 "end\n"
 "local function write(it, argv, types)\n"
-"  if it.stage ~= '' then\n"
-"    if redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
-"    for off = 0, it.nstaged - 1, 1000 do\n"
-"      for _, p in ipairs(redis.call('LRANGE', it.stage, off, off + 999)) do\n"
-"        xadd(it, p, types, argv[6], argv[7])\n"
-"      end\n"
-"    end\n"
-"    redis.call('DEL', it.stage)\n"
-"  end\n"
-"  for i = it.first, it.first + it.n - 1 do xadd(it, argv[i], types, argv[6], argv[7]) end\n"
+"  if it.stage ~= '' and not staged(it, types, argv[6], argv[7]) then return false end\n"
+"  local i, stop = it.first, it.first + it.n\n"
+"  while i < stop do i = xadd(it, argv, i, types, argv[6], argv[7]) end\n"
 "  return true\n"
 "end\n"
 "local function deliver(keys, argv)\n"
@@ -159,17 +169,7 @@ const char *const redis_library =
 "  end\n"
 "  return {done, verdict, lsntext(at), rec[1], rec[2], rec[3], rec[4], '', ''}\n"
 "end\n"
-"local function stage(keys, argv)\n"
-"  local len = redis.call('LLEN', keys[1])\n"
-"  if len ~= tonumber(argv[1]) then return {'STAGEGAP', len} end\n"
-"  for i = 2, #argv, 1000 do\n"
-"    redis.call('RPUSH', keys[1], unpack(argv, i, math.min(i + 999, #argv)))\n"
-"  end\n"
-"  redis.call('EXPIRE', keys[1], 86400)\n"
-"  return {'OK', len + #argv - 1}\n"
-"end\n"
-"redis.register_function{function_name = '" REDIS_FN_DELIVER "', callback = deliver, flags = {'no-cluster'}}\n"
-"redis.register_function{function_name = '" REDIS_FN_STAGE "', callback = stage, flags = {'no-cluster'}}\n";
+"redis.register_function{function_name = '" REDIS_FN_DELIVER "', callback = deliver, flags = {'no-cluster'}}\n";
 
 /* element i of an array reply as text ("" if it is not text) */
 static const char *
@@ -190,7 +190,7 @@ call_error(Sink *s, const char *what, const redisReply *r)
 	if (rc == SINK_RETRY)
 		return errbuf_set(s->err, SINK_ERRLEN, rc,
 						  "Redis refused %s for now: %s", what, r->str);
-	return errbuf_set(s->err, SINK_ERRLEN, rc, "Redis function %s failed: %s",
+	return errbuf_set(s->err, SINK_ERRLEN, rc, "Redis %s failed: %s",
 					  what, r->str);
 }
 
@@ -295,19 +295,22 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 					  REDIS_FN_DELIVER, verdict);
 }
 
-/* the reply of a staging call */
+/* the replies of a staging call: RPUSH (the list's new length), EXPIRE */
 int
-progress_on_stage(Sink *s, const redisReply *r)
+progress_on_stage(Sink *s, RCall *call, const redisReply *r)
 {
 	if (r->type == REDIS_REPLY_ERROR)
-		return call_error(s, REDIS_FN_STAGE, r);
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 1)
+		return call_error(s, "RPUSH", r);
+	if (call->replies_due == 1)
+		return SINK_OK;			/* EXPIRE */
+	if (r->type != REDIS_REPLY_INTEGER)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-						  "unexpected reply from Redis function %s", REDIS_FN_STAGE);
-	if (strcmp(elem_str(r, 0), "OK") == 0)
-		return SINK_OK;
-	return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
-					  "a staging call found its list incomplete (an earlier one was refused); replaying");
+						  "unexpected reply from Redis to RPUSH");
+	if ((uint64_t) r->integer != call->expect)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+						  "a staging list holds %lld elements where %" PRIu64 " were expected (an earlier piece was refused); replaying",
+						  r->integer, call->expect);
+	return SINK_OK;
 }
 
 /* the WAIT after a deliver call */

@@ -62,7 +62,7 @@ typedef struct RItem
 typedef enum RCallKind
 {
 	RCALL_DELIVER,				/* FCALL deliver [+ WAIT] */
-	RCALL_STAGE					/* FCALL stage */
+	RCALL_STAGE					/* RPUSH to a staging list, EXPIRE */
 } RCallKind;
 
 /* a command sent (or appended) whose replies are due */
@@ -71,8 +71,9 @@ typedef struct RCall
 	struct RCall *next;
 	RCallKind	kind;
 	size_t		size;			/* bytes, WAIT included */
-	int			replies_due;	/* 2 for a deliver followed by WAIT */
-	bool		wait;			/* a WAIT follows it */
+	int			replies_due;	/* 2 with a second command (WAIT, EXPIRE) */
+	bool		wait;			/* a deliver followed by WAIT */
+	uint64_t	expect;			/* stage: the list's length after it */
 	bool		stale;			/* of an earlier session: replies ignored */
 	uint32_t	done;			/* deliver: items done, known from its reply */
 	RItem	   *items;
@@ -88,9 +89,11 @@ typedef struct RBuild
 	uint64_t	end_lsn;
 	uint32_t	njobs;
 	StrTab		keys;			/* its stream keys; entries name them by index */
-	RespBuf		entries;		/* packed entries not staged yet */
-	uint32_t	nentries;
-	uint32_t	nstaged;		/* entries already in the staging list */
+	RespBuf		entries;		/* entries not staged yet, as arguments */
+	uint64_t	nstaged;		/* arguments already in the staging list */
+	uint32_t   *chunks;			/* arguments of each piece staged */
+	uint32_t	nchunks;
+	uint32_t	chunks_cap;
 	char	   *stage_key;		/* its staging list, NULL until staged */
 } RBuild;
 
@@ -146,7 +149,7 @@ extern bool resp_arg_lsnhex(RespBuf *b, uint64_t lsn);
 extern bool resp_arg_raw(RespBuf *b, const RespBuf *more);
 extern bool resp_arg_entry(RespBuf *b, uint32_t keyidx, const FrameJob *job);
 extern int	pipe_send(Sink *s, RCall *call, const RespBuf *head,
-					  const RespBuf *body, bool wait);
+					  const RespBuf *body, int argc2, const char **argv2);
 extern int	pipe_flush(Sink *s);
 extern int	pipe_read(Sink *s);
 extern int	pipe_poll(Sink *s, int timeout_ms);
@@ -155,9 +158,8 @@ extern void pipe_clear(RedisSink *rs);
 /* redis_progress.c */
 extern const char *const redis_library;
 #define REDIS_FN_DELIVER	"wal2queue_v1_deliver"
-#define REDIS_FN_STAGE		"wal2queue_v1_stage"
 extern int	progress_on_deliver(Sink *s, RCall *call, const redisReply *r);
-extern int	progress_on_stage(Sink *s, const redisReply *r);
+extern int	progress_on_stage(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);
 
 #endif							/* W2Q_REDIS_SINK_H */

@@ -98,11 +98,15 @@ add_item(RedisSink *rs, RItemKind kind, LedgerTicket t, uint32_t njobs,
 	return true;
 }
 
-/* an item's arguments: prev, end, commit LSN, keys, staged, entries */
+/*
+ * An item's arguments up to its entries: prev, end, commit LSN, keys, and
+ * what is staged (the list's length, its key, the number of pieces and
+ * the arguments in each); bd is NULL for an item without jobs.
+ */
 static bool
-item_args(RespBuf *b, const RItem *it, uint64_t commit_lsn, const StrTab *keys,
-		  uint32_t nstaged, const char *stage_key)
+item_args(RespBuf *b, const RItem *it, uint64_t commit_lsn, const RBuild *bd)
 {
+	const StrTab *keys = bd ? &bd->keys : NULL;
 	char		lsn[LSN_STRLEN];
 	bool		ok;
 
@@ -116,7 +120,12 @@ item_args(RespBuf *b, const RItem *it, uint64_t commit_lsn, const StrTab *keys,
 
 		ok = resp_arg(b, key, len);
 	}
-	return ok && resp_arg_u64(b, nstaged) && resp_arg_str(b, stage_key);
+	ok = ok && resp_arg_u64(b, bd ? bd->nstaged : 0) &&
+		resp_arg_str(b, bd && bd->stage_key ? bd->stage_key : "") &&
+		resp_arg_u64(b, bd ? bd->nchunks : 0);
+	for (uint32_t c = 0; ok && bd && c < bd->nchunks; c++)
+		ok = resp_arg_u64(b, bd->chunks[c]);
+	return ok;
 }
 
 /* send the batch as one deliver call (and WAIT) */
@@ -151,12 +160,17 @@ flush_batch(Sink *s)
 		return out_of_memory(s);
 	}
 	call->kind = RCALL_DELIVER;
+	call->wait = cfg->redis_wait_replicas > 0;
 	call->items = rs->items;
 	call->nitems = rs->nitems;
 	rs->items = NULL;
 	rs->items_cap = rs->nitems = 0;
 	rs->first_pending = false;
-	rc = pipe_send(s, call, &head, &rs->batch, cfg->redis_wait_replicas > 0);
+	{
+		const char *wait[3] = {"WAIT", rs->wait_replicas, rs->wait_ms};
+
+		rc = pipe_send(s, call, &head, &rs->batch, call->wait ? 3 : 0, wait);
+	}
 	resp_free(&head);
 	resp_reset(&rs->batch);
 	return rc;
@@ -172,7 +186,7 @@ add_empty_item(Sink *s, RItemKind kind, LedgerTicket t, uint64_t lsn)
 	if (!add_item(rs, kind, t, 0, lsn))
 		return out_of_memory(s);
 	it = &rs->items[rs->nitems - 1];
-	if (!item_args(&rs->batch, it, lsn, NULL, 0, "") ||
+	if (!item_args(&rs->batch, it, lsn, NULL) ||
 		!resp_arg_u64(&rs->batch, 0))
 		return out_of_memory(s);
 	return SINK_OK;
@@ -242,8 +256,8 @@ redis_begin(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	b->commit_lsn = txn->commit_lsn;
 	b->end_lsn = txn->end_lsn;
 	b->njobs = 0;
-	b->nentries = 0;
 	b->nstaged = 0;
+	b->nchunks = 0;
 	free(b->stage_key);
 	b->stage_key = NULL;
 	strtab_clear(&b->keys);
@@ -275,20 +289,33 @@ stage_entries(Sink *s)
 		if ((rc = flush_batch(s)) != SINK_OK)
 			return rc;
 	}
+	if (b->nchunks == b->chunks_cap)
+	{
+		uint32_t	ncap = b->chunks_cap ? b->chunks_cap * 2 : 16;
+		uint32_t   *chunks = realloc(b->chunks, ncap * sizeof(uint32_t));
+
+		if (chunks == NULL)
+			return out_of_memory(s);
+		b->chunks = chunks;
+		b->chunks_cap = ncap;
+	}
+	b->chunks[b->nchunks++] = b->entries.nargs;
 	if ((call = calloc(1, sizeof(RCall))) == NULL ||
-		!resp_arg_str(&head, "FCALL") || !resp_arg_str(&head, REDIS_FN_STAGE) ||
-		!resp_arg_str(&head, "1") || !resp_arg_str(&head, b->stage_key) ||
-		!resp_arg_u64(&head, b->nstaged))
+		!resp_arg_str(&head, "RPUSH") || !resp_arg_str(&head, b->stage_key))
 	{
 		free(call);
 		resp_free(&head);
 		return out_of_memory(s);
 	}
 	call->kind = RCALL_STAGE;
-	rc = pipe_send(s, call, &head, &b->entries, false);
+	call->expect = b->nstaged + b->entries.nargs;
+	{
+		const char *expire[3] = {"EXPIRE", b->stage_key, "86400"};
+
+		rc = pipe_send(s, call, &head, &b->entries, 3, expire);
+	}
 	resp_free(&head);
-	b->nstaged += b->nentries;
-	b->nentries = 0;
+	b->nstaged += b->entries.nargs;
 	resp_reset(&b->entries);
 	return rc != SINK_OK ? rc : pipe_flush(s);
 }
@@ -340,7 +367,6 @@ redis_job(Sink *s, const FrameTxn *txn, const FrameJob *job, LedgerTicket t)
 		(key = strtab_intern(&b->keys, rs->keybuf, keylen)) < 0 ||
 		!resp_arg_entry(&b->entries, (uint32_t) key + 1, job))
 		return out_of_memory(s);
-	b->nentries++;
 	b->njobs++;
 	if (b->entries.len >= REDIS_STAGE_BYTES)
 		return stage_entries(s);
@@ -360,13 +386,12 @@ redis_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "commit with commit LSN %s outside a transaction",
 						  lsn_format(txn->commit_lsn, lsn, sizeof(lsn)));
-	if (b->nstaged > 0 && b->nentries > 0 && (rc = stage_entries(s)) != SINK_OK)
+	if (b->nstaged > 0 && b->entries.nargs > 0 && (rc = stage_entries(s)) != SINK_OK)
 		return rc;
 	b->open = false;
 	if (!add_item(rs, RITEM_TXN, b->ticket, b->njobs, b->end_lsn) ||
-		!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn,
-				   &b->keys, b->nstaged, b->stage_key ? b->stage_key : "") ||
-		!resp_arg_u64(&rs->batch, b->nentries) ||
+		!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn, b) ||
+		!resp_arg_u64(&rs->batch, b->entries.nargs) ||
 		(b->entries.len > 0 &&
 		 !resp_arg_raw(&rs->batch, &b->entries)))
 		return out_of_memory(s);
@@ -476,6 +501,7 @@ redis_destroy(Sink *s)
 	resp_free(&rs->build.entries);
 	strtab_free(&rs->build.keys);
 	free(rs->build.stage_key);
+	free(rs->build.chunks);
 	free(rs->items);
 	free(rs->progress_key);
 	free(rs->keybuf);
