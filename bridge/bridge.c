@@ -38,6 +38,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "metrics.h"
+#include "slotwatch.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
@@ -89,6 +90,7 @@ typedef struct Bridge
 	int64_t		busy_since_us;
 	bool		standing_by;
 	bool		ever_streamed;
+	SlotWatch	watch;			/* wal_status and safe_wal_size */
 	/* metrics */
 	MetricsSnapshot m;
 	int64_t		last_status_log_us;
@@ -117,6 +119,8 @@ backoff_reset(Backoff *b)
 	b->delay_ms = 0;
 	b->next_us = 0;
 }
+
+static int	record_position(Bridge *b, uint64_t lsn);
 
 /* ---- frame handlers: hand each piece to the sink, keep the ledger ---- */
 
@@ -388,7 +392,15 @@ begin_session(Bridge *b)
 		return sink_failed(b, rc);
 	b->session_begun = true;
 	b->accept_new = false;		/* a later change of source is refused */
-	return SINK_OK;
+
+	/*
+	 * Have the sink check its record against the slot's position now, not
+	 * at the first job: a record behind the slot (the sink lost what it had
+	 * acknowledged) or missing is found at once, and a new slot's record
+	 * exists from the start, so a bridge stopped before its first job
+	 * restarts cleanly.
+	 */
+	return record_position(b, b->stream.start_lsn);
 }
 
 /* ---- the loop ---- */
@@ -492,6 +504,23 @@ wait_for_work(Bridge *b)
 		log_msg(LOG_WARNING, "poll failed: %s", strerror(errno));
 }
 
+/* the slot's health, asked without blocking; say when it turns bad */
+static void
+watch_slot(Bridge *b)
+{
+	char		before[sizeof(b->watch.wal_status)];
+
+	memcpy(before, b->watch.wal_status, sizeof(before));
+	slotwatch_turn(&b->watch, b->cfg->status_interval_ms);
+	if (!b->watch.known || strcmp(before, b->watch.wal_status) == 0)
+		return;
+	if (strcmp(b->watch.wal_status, "unreserved") == 0)
+		log_msg(LOG_WARNING, "replication slot \"%s\" is past max_slot_wal_keep_size (wal_status "
+				"unreserved): the server may remove WAL it needs at the next checkpoint", b->cfg->stream.slot);
+	else if (strcmp(b->watch.wal_status, "lost") == 0)
+		log_msg(LOG_WARNING, "replication slot \"%s\" is lost (wal_status lost)", b->cfg->stream.slot);
+}
+
 /* refresh the metrics snapshot; serve it and log it as configured */
 static void
 update_metrics(Bridge *b)
@@ -500,9 +529,13 @@ update_metrics(Bridge *b)
 	int64_t		now = now_us();
 	int64_t		oldest;
 
+	watch_slot(b);
 	if (b->cfg->metrics == NULL && b->cfg->log_status_ms == 0)
 		return;
 	m->streaming = b->stream_up;
+	snprintf(m->wal_status, sizeof(m->wal_status), "%s", b->watch.known ? b->watch.wal_status : "");
+	m->safe_wal_size = b->watch.known ? b->watch.safe_wal_size : -1;
+	m->standing_by = b->standing_by;
 	m->sink_up = b->sink_up;
 	m->received_lsn = b->stream.received_lsn;
 	if (b->ledger)
@@ -524,6 +557,24 @@ update_metrics(Bridge *b)
 	}
 }
 
+/* have the sink record lsn (no jobs up to it); confirmable once recorded */
+static int
+record_position(Bridge *b, uint64_t lsn)
+{
+	LedgerTicket t = ledger_open(b->ledger, lsn, lsn);
+	int			rc;
+
+	ledger_submitted(b->ledger, t, 1);
+	ledger_close(b->ledger, t);
+	if (b->sink->ops->progress == NULL)
+	{
+		ledger_acked(b->ledger, t, 1);
+		return SINK_OK;
+	}
+	rc = b->sink->ops->progress(b->sink, lsn, t);
+	return rc == SINK_OK ? SINK_OK : sink_failed(b, rc);
+}
+
 /*
  * Nothing in flight and a keepalive says the stream moved on without a job:
  * have the sink record that position, and confirm it once recorded.  Every
@@ -533,8 +584,6 @@ update_metrics(Bridge *b)
 static int
 record_idle_position(Bridge *b)
 {
-	LedgerTicket t;
-	int			rc;
 	int64_t		now = now_us();
 
 	if (!b->stream_up || !b->session_begun || b->in_txn || b->replay_needed ||
@@ -542,17 +591,8 @@ record_idle_position(Bridge *b)
 		ledger_inflight_txns(b->ledger) > 0 ||
 		now - b->last_progress_us < PROGRESS_MIN_GAP_US)
 		return SINK_OK;
-	t = ledger_open(b->ledger, b->keepalive_lsn, b->keepalive_lsn);
-	ledger_submitted(b->ledger, t, 1);
-	ledger_close(b->ledger, t);
 	b->last_progress_us = now;
-	if (b->sink->ops->progress == NULL)
-	{
-		ledger_acked(b->ledger, t, 1);
-		return SINK_OK;
-	}
-	rc = b->sink->ops->progress(b->sink, b->keepalive_lsn, t);
-	return rc == SINK_OK ? SINK_OK : sink_failed(b, rc);
+	return record_position(b, b->keepalive_lsn);
 }
 
 /* one turn: connect what is down, read, deliver, confirm */
@@ -630,6 +670,7 @@ bridge_run(const BridgeConfig *cfg)
 	b.m.sink = cfg->sink.url.kind == SINK_KAFKA ? "kafka" : "redis";
 	b.last_status_log_us = now_us();
 	stream_init(&b.stream, &cfg->stream);
+	slotwatch_init(&b.watch, cfg->stream.conninfo, cfg->stream.slot);
 	frame_decoder_init(&b.dec);
 	b.sink = cfg->sink.url.kind == SINK_KAFKA ? sink_kafka_create(&cfg->sink)
 		: sink_redis_create(&cfg->sink);
@@ -645,6 +686,7 @@ bridge_run(const BridgeConfig *cfg)
 	else
 		stream_close(&b.stream);
 	b.sink->ops->destroy(b.sink);
+	slotwatch_close(&b.watch);
 	frame_decoder_free(&b.dec);
 	if (b.ledger)
 		ledger_destroy(b.ledger);

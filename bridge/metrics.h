@@ -32,7 +32,10 @@ typedef struct MetricsSnapshot
 								 * transaction, Unix epoch; 0 if none */
 	double		lag_seconds;	/* age of the oldest job in flight; 0 if none */
 	bool		streaming;
+	bool		standing_by;	/* --standby, waiting for the slot: healthy */
 	bool		sink_up;
+	char		wal_status[16]; /* the slot's wal_status; "" when unknown */
+	long long	safe_wal_size;	/* bytes; -1 when unknown or unlimited */
 } MetricsSnapshot;
 
 #define METRICS_BAD_ADDRESS (-2)
@@ -48,6 +51,9 @@ extern void metrics_stop(void);
 
 /* the Prometheus text exposition of snap; returns its length */
 extern size_t metrics_format(const MetricsSnapshot *snap, char *buf, size_t buflen);
+
+/* /healthz: the HTTP status (200 or 503) and a one-line body */
+extern unsigned metrics_health(const MetricsSnapshot *snap, char *buf, size_t buflen);
 
 /* the --log-status line */
 extern void metrics_log_status(const MetricsSnapshot *snap);
