@@ -126,6 +126,11 @@ is_deeply([ sort map { $_->[1]{region} } @{ stream_entries($r, 'pgo:public.parte
 	'partitions arrive under the root');
 is(redis($r, 'EXISTS', 'pgo:public.other', 'pgo:public.parted_eu', 'pgo:elsewhere'), '0',
 	'nothing for unpublished tables, partitions or other prefixes');
+# a documented difference (docs/managed.md): pgoutput sends the insert half
+# of a cross-partition UPDATE as an insert, so it is a job (the plugin's is not)
+$node->safe_psql('postgres', q{UPDATE parted SET region = 'us' WHERE id = 1});
+ok(wait_until(sub { redis($r, 'XLEN', 'pgo:public.parted') eq '3' }),
+	'pgoutput: a cross-partition UPDATE arrives as a job (documented difference)');
 
 # a schema change mid-transaction and mid-stream: pgoutput sends the Relation again
 $node->safe_psql('postgres', q{
