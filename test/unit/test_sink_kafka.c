@@ -18,7 +18,9 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include "kafka_sink.h"
 #include "log.h"
+#include "lsn.h"
 #include "murmur2.h"
 #include "sink.h"
 #include "unit.h"
@@ -140,7 +142,29 @@ wait_acks(Sink *s, LedgerTicket t, uint32_t want, int timeout_ms)
 	return rc;
 }
 
-/* ---- sinks ---- */
+/* ---- sinks and sources ---- */
+
+#define SRC_A "7311000000000000001/1/postgres/sa"
+static const SinkSource src_a = {"7311000000000000001", 1, "postgres", "sa"};
+
+/* connect and begin a session of source src_a from LSN 0 */
+static int
+tstart(Sink *s)
+{
+	int			rc = s->ops->connect(s);
+
+	return rc != SINK_OK ? rc : s->ops->replay_begin(s, &src_a, 0, 0);
+}
+
+/* hand a transaction over and poll until it is acknowledged or fails */
+static int
+run_wait(Sink *s, FrameTxn txn, TJob *jobs, int n, LedgerTicket *t)
+{
+	int			rc = run_txn(s, txn, jobs, n, t);
+
+	return rc != SINK_OK ? rc : wait_acks(s, *t, (uint32_t) n, ACK_TIMEOUT_MS);
+}
+
 
 typedef struct TSink
 {
@@ -177,7 +201,8 @@ typedef struct Rec
 			   *seq,
 			   *xid,
 			   *table,
-			   *time;			/* headers, NULL when absent */
+			   *time,
+			   *source;			/* headers, NULL when absent */
 	int			nheaders;
 } Rec;
 
@@ -227,6 +252,7 @@ rec_take(Recs *rs, rd_kafka_message_t *m)
 	r->xid = header(h, "xid");
 	r->table = header(h, "table");
 	r->time = header(h, "commit_time");
+	r->source = header(h, "source");
 	r->nheaders = h ? (int) rd_kafka_header_cnt(h) : 0;
 }
 
@@ -246,6 +272,7 @@ recs_free(Recs *rs)
 		free(r->xid);
 		free(r->table);
 		free(r->time);
+		free(r->source);
 	}
 	rs->n = 0;
 }
@@ -341,7 +368,7 @@ exactly_once(const Recs *rs, int want)
 	return rs->n == want;
 }
 
-/* produce one message with a plain client (no headers unless asked) */
+/* produce one message with a plain client (no headers unless asked: then source A's) */
 static void
 produce_plain(const char *topic, int32_t partition, const char *lsn, const char *seq)
 {
@@ -351,7 +378,7 @@ produce_plain(const char *topic, int32_t partition, const char *lsn, const char 
 		rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
 						  RD_KAFKA_V_VALUE("foreign", 7),
 						  RD_KAFKA_V_HEADER("lsn", lsn, -1), RD_KAFKA_V_HEADER("seq", seq, -1),
-						  RD_KAFKA_V_END);
+						  RD_KAFKA_V_HEADER("source", SRC_A, -1), RD_KAFKA_V_END);
 	else
 		rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
 						  RD_KAFKA_V_VALUE("foreign", 7), RD_KAFKA_V_END);
@@ -403,8 +430,8 @@ check_basic_records(const Recs *rs)
 		unit_check_str(r->value, want_values[j], "value is the row as typed JSON");
 		unit_check(str_eq(r->lsn, "0/16B3748") && str_eq(r->seq, seq) &&
 				   str_eq(r->xid, "750") && str_eq(r->table, "public.jobs") &&
-				   r->nheaders == 5,
-				   "headers lsn 0/16B3748, seq %s, xid 750, table public.jobs (5 headers)", seq);
+				   str_eq(r->source, "7311000000000000001/1/postgres/sa") && r->nheaders == 6,
+				   "headers lsn 0/16B3748, seq %s, xid 750, table public.jobs, source (6 headers)", seq);
 		unit_check_str(r->time, "2026-11-23T21:07:32.123456Z", "commit_time header in ISO 8601 UTC");
 	}
 }
@@ -434,7 +461,7 @@ check_with_kcat(void)
 	{
 		n++;
 		if (strstr(line, "\"headers\":[\"lsn\",\"0/16B3748\",\"seq\"") &&
-			strstr(line, "\"xid\",\"750\",\"table\",\"public.jobs\",\"commit_time\",\"2026-11-23T21:07:32.123456Z\"]") &&
+			strstr(line, "\"xid\",\"750\",\"table\",\"public.jobs\",\"commit_time\",\"2026-11-23T21:07:32.123456Z\",\"source\",\"7311000000000000001/1/postgres/sa\"]") &&
 			strstr(line, "\"payload\":\"{\\\"id\\\":4"))
 			good++;
 	}
@@ -457,7 +484,7 @@ case_basic(void)
 	struct pollfd pfd;
 
 	rd_kafka_mock_topic_create(mock, "public.jobs", 3, 1);
-	unit_check(s->ops->connect(s) == SINK_OK, "connect");
+	unit_check(tstart(s) == SINK_OK, "connect");
 	unit_check(s->ops->socket(s, &want_write) >= 0 && !want_write,
 			   "socket: a pipe to wait on for delivery reports, never for writing");
 	unit_check(run_txn(s, make_txn(750, 0x16B3748), jobs, 3, &t) == SINK_OK, "3 jobs handed over");
@@ -488,7 +515,7 @@ case_keyless_autocreate(void)
 	int			i,
 				same = 0;
 
-	s->ops->connect(s);
+	tstart(s);
 	unit_check(run_txn(s, make_txn(751, 0x2000000), jobs, 3, &t) == SINK_OK &&
 			   wait_acks(s, t, 3, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 3,
 			   "keyless jobs to an unknown topic acknowledged");
@@ -521,14 +548,14 @@ case_replay(void)
 	bool		ok;
 
 	rd_kafka_mock_topic_create(mock, "replay", 4, 1);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(800, 0x3000000), j1, 4, &t1);
 	run_txn(s, make_txn(801, 0x3000100), j2, 2, &t2);
 	unit_check(wait_acks(s, t1, 4, ACK_TIMEOUT_MS) == SINK_OK &&
 			   wait_acks(s, t2, 2, ACK_TIMEOUT_MS) == SINK_OK,
 			   "first pass: 6 jobs acknowledged");
 	s->ops->disconnect(s);
-	unit_check(s->ops->connect(s) == SINK_OK, "reconnect");
+	unit_check(tstart(s) == SINK_OK, "reconnect");
 	run_txn(s, make_txn(800, 0x3000000), j1, 4, &t1);
 	run_txn(s, make_txn(801, 0x3000100), j2, 2, &t2);
 	run_txn(s, make_txn(802, 0x3000200), j3, 2, &t3);
@@ -541,7 +568,7 @@ case_replay(void)
 
 	/* a new process (the old one was killed): replay with a fresh sink */
 	s2 = tsink_new(&ts2, NULL, NULL, NULL, NULL);
-	s2->ops->connect(s2);
+	tstart(s2);
 	run_txn(s2, make_txn(801, 0x3000100), j2, 2, &t2);
 	run_txn(s2, make_txn(802, 0x3000200), j3, 2, &t3);
 	unit_check(wait_acks(s2, t2, 2, ACK_TIMEOUT_MS) == SINK_OK && acked[t2] == 2 &&
@@ -553,7 +580,7 @@ case_replay(void)
 	/* dropped with messages in flight, then replayed */
 	run_txn(s2, make_txn(803, 0x3000300), j3, 2, &t3);
 	s2->ops->disconnect(s2);
-	s2->ops->connect(s2);
+	tstart(s2);
 	run_txn(s2, make_txn(803, 0x3000300), j3, 2, &t3);
 	unit_check(wait_acks(s2, t3, 2, ACK_TIMEOUT_MS) == SINK_OK && acked[t3] == 2,
 			   "transaction dropped in flight and replayed is acknowledged");
@@ -576,8 +603,8 @@ case_foreign(void)
 
 	rd_kafka_mock_topic_create(mock, "foreign", 2, 1);
 	produce_plain("foreign", 1, NULL, NULL);
-	s->ops->connect(s);
-	rc = run_txn(s, make_txn(900, 0x4000000), j, 1, &t);
+	tstart(s);
+	rc = run_wait(s, make_txn(900, 0x4000000), j, 1, &t);
 	unit_check(rc == SINK_FATAL, "a foreign message at the end of a partition is fatal");
 	unit_check(strstr(s->err, "topic \"foreign\" partition 1") != NULL &&
 			   strstr(s->err, "did not write") != NULL, "error names topic and partition: %s", s->err);
@@ -597,8 +624,8 @@ case_too_large(void)
 	memset(big, 'x', 2000);
 	big[2000] = '\0';
 	j[0].note = big;
-	s->ops->connect(s);
-	rc = run_txn(s, make_txn(901, 0x16B3748), j, 1, &t);
+	tstart(s);
+	rc = run_wait(s, make_txn(901, 0x16B3748), j, 1, &t);
 	unit_check(rc == SINK_FATAL, "a job over message.max.bytes is fatal");
 	unit_check(strncmp(s->err, "job too large for Kafka: table public.jobs key 42 lsn 0/16B3748 is ", 67) == 0 &&
 			   strstr(s->err, "bytes (message.max.bytes 1000)") != NULL,
@@ -636,7 +663,7 @@ case_value_column(void)
 				good = 0;
 
 	rd_kafka_mock_topic_create(mock, "vc.t", 1, 1);
-	s->ops->connect(s);
+	tstart(s);
 	unit_check(run_txn(s, make_txn(902, 0x5000000), j, 3, &t) == SINK_OK &&
 			   wait_acks(s, t, 3, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 3,
 			   "value-column jobs acknowledged");
@@ -649,8 +676,8 @@ case_value_column(void)
 	s->ops->destroy(s);
 
 	s = tsink_new(&ts, "vc.", "nope", NULL, NULL);
-	s->ops->connect(s);
-	unit_check(run_txn(s, make_txn(903, 0x5000100), j, 1, &t) == SINK_FATAL &&
+	tstart(s);
+	unit_check(run_wait(s, make_txn(903, 0x5000100), j, 1, &t) == SINK_FATAL &&
 			   strstr(s->err, "public.jobs has no column \"nope\""),
 			   "a table without the value column is fatal: %s", s->err);
 	s->ops->destroy(s);
@@ -672,7 +699,7 @@ case_prefix_message(void)
 	int			i;
 
 	rd_kafka_mock_topic_create(mock, "app1.emails", 2, 1);
-	s->ops->connect(s);
+	tstart(s);
 	unit_check(run_txn(s, make_txn(904, 0x6000000), j, 2, &t) == SINK_OK &&
 			   wait_acks(s, t, 2, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 2,
 			   "message job and row job acknowledged");
@@ -682,7 +709,7 @@ case_prefix_message(void)
 			m = &rs->r[i];
 		else
 			r = &rs->r[i];
-	unit_check(m && str_eq(m->value, "hello") && m->table == NULL && m->nheaders == 4 &&
+	unit_check(m && str_eq(m->value, "hello") && m->table == NULL && m->nheaders == 5 &&
 			   str_eq(m->seq, "0") && m->partition == part_of("k7", 2),
 			   "logical message: value is the payload, no table header, keyed partition");
 	unit_check(r && str_eq(r->table, "public.jobs") && str_eq(r->seq, "1"),
@@ -718,7 +745,7 @@ case_broker_down(void)
 	bool		ok;
 
 	rd_kafka_mock_topic_create(mock, "down", 3, 1);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(905, 0x7000000), j, 2, &t0);
 	wait_acks(s, t0, 2, ACK_TIMEOUT_MS);
 	set_brokers(false);
@@ -738,20 +765,59 @@ case_broker_down(void)
 	free(rs);
 }
 
+/* the longest single call of poll over ms milliseconds; its last answer in *rc */
+static double
+poll_for(Sink *s, int ms, int *rc)
+{
+	int64_t		end = now_us() + (int64_t) ms * 1000;
+	double		worst = 0;
+
+	*rc = SINK_OK;
+	while (now_us() < end && *rc == SINK_OK)
+	{
+		int64_t		t0 = now_us();
+
+		*rc = s->ops->poll(s, 50, on_ack, NULL);
+		if ((now_us() - t0) / 1e6 > worst)
+			worst = (now_us() - t0) / 1e6;
+	}
+	return worst;
+}
+
+/*
+ * Brokers down when the session begins: no call blocks (connect asks no
+ * broker; the metadata look-up runs on the worker), the job waits, and
+ * after METADATA_TIMEOUT_MS the sink asks for a retry.
+ */
 static void
 case_down_at_start(void)
 {
 	TSink		ts;
 	Sink	   *s = tsink_new(&ts, NULL, NULL, NULL, NULL);
+	TJob		j[1] = {{.target = "downstart", .key = "1"}};
+	LedgerTicket t;
 	int64_t		t0 = now_us();
+	double		worst;
 	int			rc;
 
 	set_brokers(false);
-	rc = s->ops->connect(s);
-	unit_check(rc == SINK_RETRY && strstr(s->err, "could not reach kafka brokers"),
-			   "brokers down at connect: retry after %.1f s: %s", (now_us() - t0) / 1e6, s->err);
+	rc = tstart(s);
+	unit_check(rc == SINK_OK && now_us() - t0 < 1200000,
+			   "brokers down: connect and replay_begin return at once (%.2f s)", (now_us() - t0) / 1e6);
+	t0 = now_us();
+	rc = run_txn(s, make_txn(760, 0x7600000), j, 1, &t);
+	unit_check(rc == SINK_OK && now_us() - t0 < 1200000 && s->ops->pending_bytes(s) > 0,
+			   "a job of an unknown topic is held (%.2f s, %zu bytes pending)",
+			   (now_us() - t0) / 1e6, s->ops->pending_bytes(s));
+	worst = poll_for(s, 8000, &rc);
+	unit_check(rc == SINK_RETRY && strstr(s->err, "could not read the metadata of kafka topic \"downstart\""),
+			   "the metadata look-up gives up with a retry: %s", s->err);
+	unit_check(worst < 1.2, "no poll blocked longer than 1.2 s (longest %.2f s)", worst);
+	s->ops->disconnect(s);
 	set_brokers(true);
-	unit_check(s->ops->connect(s) == SINK_OK, "connect once they are up");
+	unit_check(tstart(s) == SINK_OK &&
+			   run_wait(s, make_txn(760, 0x7600000), j, 1, &t) == SINK_OK && acked[t] == 1,
+			   "the next session delivers it once the brokers are up");
 	s->ops->destroy(s);
 }
 
@@ -769,7 +835,7 @@ case_timeout(void)
 	bool		ok;
 
 	rd_kafka_mock_topic_create(mock, "expire", 2, 1);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(907, 0x8000000), j, 1, &t);
 	wait_acks(s, t, 1, ACK_TIMEOUT_MS);
 	set_brokers(false);
@@ -779,7 +845,7 @@ case_timeout(void)
 			   "expired messages: retry: %s", s->err);
 	s->ops->disconnect(s);
 	set_brokers(true);
-	unit_check(s->ops->connect(s) == SINK_OK, "reconnect");
+	unit_check(tstart(s) == SINK_OK, "reconnect");
 	run_txn(s, make_txn(907, 0x8000000), j, 1, &t);
 	run_txn(s, make_txn(908, 0x8000100), j, 3, &t);
 	unit_check(wait_acks(s, t, 3, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 3, "replayed jobs acknowledged");
@@ -806,7 +872,7 @@ case_gap(void)
 	Recs	   *rs = calloc(1, sizeof(Recs));
 
 	rd_kafka_mock_topic_create(mock, "gap", 1, 1);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(909, 0x9000000), j, 1, &t1);
 	wait_acks(s, t1, 1, ACK_TIMEOUT_MS);
 	set_brokers(false);
@@ -815,7 +881,7 @@ case_gap(void)
 	s->ops->disconnect(s);
 	set_brokers(true);
 	produce_plain("gap", 0, "0/9000200", "0");
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(910, 0x9000100), j, 1, &t1);
 	run_txn(s, make_txn(911, 0x9000200), j, 1, &t2);
 	unit_check(wait_acks(s, t1, 1, ACK_TIMEOUT_MS) == SINK_OK && acked[t1] == 1 &&
@@ -851,16 +917,18 @@ case_txn_marker(void)
 	ok = !rd_kafka_init_transactions(p, 10000) && !rd_kafka_begin_transaction(p);
 	ok = ok && !rd_kafka_producev(p, RD_KAFKA_V_TOPIC("marker"), RD_KAFKA_V_PARTITION(0),
 								  RD_KAFKA_V_VALUE("v", 1), RD_KAFKA_V_HEADER("lsn", "0/A000000", -1),
-								  RD_KAFKA_V_HEADER("seq", "0", -1), RD_KAFKA_V_END);
+								  RD_KAFKA_V_HEADER("seq", "0", -1),
+								  RD_KAFKA_V_HEADER("source", SRC_A, -1), RD_KAFKA_V_END);
 	ok = ok && !rd_kafka_producev(p, RD_KAFKA_V_TOPIC("marker"), RD_KAFKA_V_PARTITION(0),
 								  RD_KAFKA_V_VALUE("v", 1), RD_KAFKA_V_HEADER("lsn", "0/A000000", -1),
-								  RD_KAFKA_V_HEADER("seq", "1", -1), RD_KAFKA_V_END);
+								  RD_KAFKA_V_HEADER("seq", "1", -1),
+								  RD_KAFKA_V_HEADER("source", SRC_A, -1), RD_KAFKA_V_END);
 	ok = ok && !rd_kafka_commit_transaction(p, 10000);
 	rd_kafka_query_watermark_offsets(c, "marker", 0, &lo, &hi, 5000);
 	/* Kafka would put a commit marker at offset 2; the mock writes none */
 	unit_check(ok && (hi == 2 || hi == 3),
 			   "transactional producer wrote 2 messages (high watermark %lld)", (long long) hi);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(912, 0xA000000), j, 2, &t1);
 	run_txn(s, make_txn(913, 0xA000100), j, 1, &t2);
 	unit_check(wait_acks(s, t1, 2, ACK_TIMEOUT_MS) == SINK_OK && acked[t1] == 2 &&
@@ -886,7 +954,7 @@ case_drain(void)
 	LedgerTicket t;
 	bool		ok;
 
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(914, 0xB000000), j, 4, &t);
 	ok = s->ops->drain(s, 10000, on_ack, NULL) == SINK_OK && acked[t] == 4;
 	unit_check(ok, "drain delivers and acknowledges everything (%u)", acked[t]);
@@ -911,7 +979,7 @@ case_fatal(void)
 	bool		ok;
 
 	rd_kafka_mock_topic_create(mock, "fatal", 1, 1);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(930, 0xD000000), j, 1, &t);
 	wait_acks(s, t, 1, ACK_TIMEOUT_MS);
 	rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 1,
@@ -921,7 +989,7 @@ case_fatal(void)
 	unit_check(rc == SINK_RETRY && acked[t] < 3,
 			   "permanent produce error: retry, not acknowledged: %s", s->err);
 	s->ops->disconnect(s);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(930, 0xD000000), j, 1, &t);
 	run_txn(s, make_txn(931, 0xD000100), j, 3, &t);
 	ok = wait_acks(s, t, 3, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 3 &&
@@ -965,7 +1033,7 @@ case_transactions(void)
 
 	rd_kafka_mock_topic_create(mock, "tx.t", 2, 1);
 	ts.cfg.kafka_transactions = true;
-	unit_check(s->ops->connect(s) == SINK_OK, "transactions: connect (init_transactions)");
+	unit_check(tstart(s) == SINK_OK, "transactions: connect (init_transactions)");
 	unit_check(start_txn(s, txn, j, 3, t) == SINK_OK, "transactions: begin and 3 jobs");
 	wait_acks(s, t, 1, 1000);
 	unit_check(acked[t] == 0, "no ack before the commit, though delivered");
@@ -974,7 +1042,7 @@ case_transactions(void)
 		acked[t] == 3;
 	unit_check(ok, "3 acks after the commit (%u)", acked[t]);
 	s->ops->disconnect(s);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(920, 0xC000000), j, 3, &t);
 	unit_check(wait_acks(s, t, 3, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 3,
 			   "transactions: replay acknowledged");
@@ -984,11 +1052,11 @@ case_transactions(void)
 	/* a produce error: the transaction is aborted, and replayed */
 	rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 1,
 									  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
-	rc = run_txn(s, make_txn(921, 0xC000100), j, 2, &t);
+	rc = run_wait(s, make_txn(921, 0xC000100), j, 2, &t);
 	unit_check(rc == SINK_RETRY && acked[t] == 0,
 			   "failed delivery: commit aborts, retry, nothing acknowledged: %s", s->err);
 	s->ops->disconnect(s);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(921, 0xC000100), j, 2, &t);
 	ok = wait_acks(s, t, 2, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 2 &&
 		read_topic("tx.t", rs) == 2 && exactly_once(rs, 5);
@@ -999,14 +1067,367 @@ case_transactions(void)
 	 * does not fence on its own: the broker's answer is injected.
 	 */
 	rd_kafka_mock_push_request_errors(mock, API_END_TXN, 1, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
-	rc = run_txn(s, make_txn(922, 0xC000200), j, 1, &t);
+	rc = run_wait(s, make_txn(922, 0xC000200), j, 1, &t);
 	unit_check(rc == SINK_RETRY && strstr(s->err, "fenced"),
 			   "fenced producer: retry (the bridge recreates it): %s", s->err);
 	s->ops->disconnect(s);
-	unit_check(s->ops->connect(s) == SINK_OK, "a new producer after the fencing");
+	unit_check(tstart(s) == SINK_OK, "a new producer after the fencing");
 	s->ops->destroy(s);
 	recs_free(rs);
 	free(rs);
+}
+
+
+/* ---- sessions, sources, not blocking ---- */
+
+static const SinkSource src_b = {"7311000000000000002", 1, "postgres", "sa"};
+static const SinkSource src_a_tl2 = {"7311000000000000001", 2, "postgres", "sa"};
+static const SinkSource src_a_sb = {"7311000000000000001", 1, "postgres", "sb"};
+
+/* every partition holds its jobs in (lsn, seq) order */
+static bool
+in_order(const Recs *rs)
+{
+	uint64_t	last_lsn[16] = {0};
+	uint32_t	last_seq[16] = {0};
+	bool		seen[16] = {0};
+	int			i;
+
+	for (i = 0; i < rs->n; i++)
+	{
+		const Rec  *r = &rs->r[i];
+		uint64_t	lsn;
+		uint32_t	seq = (uint32_t) atoi(r->seq ? r->seq : "0");
+
+		if (r->partition >= 16 || !r->lsn || !lsn_parse(r->lsn, strlen(r->lsn), &lsn))
+			return false;
+		if (seen[r->partition] && (lsn < last_lsn[r->partition] ||
+								   (lsn == last_lsn[r->partition] && seq <= last_seq[r->partition])))
+			return false;
+		seen[r->partition] = true;
+		last_lsn[r->partition] = lsn;
+		last_seq[r->partition] = seq;
+	}
+	return true;
+}
+
+static void
+set_rtt(int ms)
+{
+	int			id;
+
+	for (id = 1; id <= 3; id++)
+		rd_kafka_mock_broker_set_rtt(mock, id, ms);
+}
+
+/* transaction i of the session tests: 3 jobs, keys repeating */
+static FrameTxn
+sess_txn(int i, TJob *j, char keys[3][8], const char *topic)
+{
+	int			k;
+
+	for (k = 0; k < 3; k++)
+	{
+		snprintf(keys[k], 8, "k%d", (i * 3 + k) % 7);
+		j[k] = (TJob) {.target = topic, .key = keys[k]};
+	}
+	return make_txn(1000 + i, 0x10000000 + (uint64_t) i * 0x100);
+}
+
+/* transactions from..to-1 handed over; their tickets in t[from..] */
+static void
+sess_run(Sink *s, int from, int to, LedgerTicket *t, const char *topic)
+{
+	int			i;
+
+	for (i = from; i < to; i++)
+	{
+		TJob		j[3];
+		char		keys[3][8];
+
+		run_txn(s, sess_txn(i, j, keys, topic), j, 3, &t[i]);
+	}
+}
+
+static bool
+sess_acked(Sink *s, int from, int to, const LedgerTicket *t)
+{
+	int			i;
+
+	for (i = from; i < to; i++)
+		if (wait_acks(s, t[i], 3, ACK_TIMEOUT_MS) != SINK_OK || acked[t[i]] != 3)
+			return false;
+	return true;
+}
+
+/* every partition's mark is the last job delivered to it */
+static bool
+marks_current(Sink *s, int ntxns, const char *topic)
+{
+	int			i,
+				k,
+				p;
+
+	for (p = 0; p < 4; p++)
+	{
+		uint64_t	want_lsn = 0,
+					lsn;
+		uint32_t	want_seq = 0,
+					seq;
+		bool		want = false;
+
+		for (i = 0; i < ntxns; i++)
+			for (k = 0; k < 3; k++)
+			{
+				char		key[8];
+
+				snprintf(key, sizeof(key), "k%d", (i * 3 + k) % 7);
+				if (part_of(key, 4) == p)
+				{
+					want = true;
+					want_lsn = 0x10000000 + (uint64_t) i * 0x100;
+					want_seq = (uint32_t) k;
+				}
+			}
+		if (kafka_sink_mark(s, topic, p, &lsn, &seq) != want ||
+			(want && (lsn != want_lsn || seq != want_seq)))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Case 1 of issue 10 in miniature: the stream reconnects (a new session from
+ * the slot, the same producer) and replays what was delivered, and what is
+ * still in flight: no duplicate, no step backwards.
+ */
+static void
+case_session(void)
+{
+	TSink		ts;
+	Sink	   *s = tsink_new(&ts, NULL, NULL, NULL, NULL);
+	LedgerTicket t[40];
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	bool		ok;
+
+	rd_kafka_mock_topic_create(mock, "sess", 4, 1);
+	tstart(s);
+	sess_run(s, 0, 20, t, "sess");
+	unit_check(sess_acked(s, 0, 20, t), "session 1: 20 transactions acknowledged");
+	unit_check(marks_current(s, 20, "sess"),
+			   "marks advanced with the delivery reports: each partition's is its last job");
+	unit_check(s->ops->replay_begin(s, &src_a, 0x10000000, 0) == SINK_OK,
+			   "session 2 begins from the first transaction");
+	sess_run(s, 0, 25, t, "sess");
+	ok = sess_acked(s, 0, 25, t);
+	unit_check(ok, "session 2: the 20 replayed and 5 new transactions acknowledged");
+	ok = read_topic("sess", rs) == 4 && exactly_once(rs, 75) && in_order(rs);
+	unit_check(ok, "each of the 75 jobs exactly once, every partition in order (%d messages)", rs->n);
+
+	set_rtt(400);
+	sess_run(s, 25, 35, t, "sess");
+	unit_check(s->ops->pending_bytes(s) > 0 && acked[t[25]] == 0, "10 transactions in flight");
+	unit_check(s->ops->replay_begin(s, &src_a, 0x10000000 + 25 * 0x100, 0) == SINK_OK,
+			   "session 3 begins while they are in flight");
+	sess_run(s, 25, 40, t, "sess");
+	set_rtt(0);
+	ok = sess_acked(s, 25, 40, t);
+	unit_check(ok, "session 3: the replayed and new transactions acknowledged");
+	ok = read_topic("sess", rs) == 4 && exactly_once(rs, 120) && in_order(rs);
+	unit_check(ok, "each of the 120 jobs exactly once, every partition in order (%d messages)", rs->n);
+	unit_check(marks_current(s, 40, "sess"), "the marks are current");
+	s->ops->destroy(s);
+	recs_free(rs);
+	free(rs);
+}
+
+/* a new session while the brokers are down, the replay once they are up */
+static void
+case_session_down(void)
+{
+	TSink		ts;
+	Sink	   *s = tsink_new(&ts, NULL, NULL, NULL, NULL);
+	LedgerTicket t[40];
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	int64_t		t0;
+	double		worst;
+	int			rc;
+	bool		ok;
+
+	rd_kafka_mock_topic_create(mock, "sessdown", 4, 1);
+	tstart(s);
+	sess_run(s, 0, 5, t, "sessdown");
+	unit_check(sess_acked(s, 0, 5, t), "5 transactions acknowledged");
+	set_brokers(false);
+	sess_run(s, 5, 10, t, "sessdown");
+	t0 = now_us();
+	rc = s->ops->replay_begin(s, &src_a, 0x10000000 + 5 * 0x100, 0);
+	sess_run(s, 5, 13, t, "sessdown");
+	unit_check(rc == SINK_OK && now_us() - t0 < 1200000,
+			   "brokers down: a new session begins and takes 8 transactions in %.2f s",
+			   (now_us() - t0) / 1e6);
+	worst = poll_for(s, 2000, &rc);
+	unit_check(rc == SINK_OK && worst < 1.2 && acked[t[5]] == 0,
+			   "it waits without blocking (longest poll %.2f s): %s", worst, rc ? s->err : "ok");
+	set_brokers(true);
+	ok = sess_acked(s, 5, 13, t);
+	unit_check(ok, "brokers up: the replayed and new transactions acknowledged");
+	ok = read_topic("sessdown", rs) == 4 && exactly_once(rs, 39) && in_order(rs);
+	unit_check(ok, "each of the 39 jobs exactly once, in order (%d messages)", rs->n);
+	s->ops->destroy(s);
+	recs_free(rs);
+	free(rs);
+}
+
+/* a session of source src (flags) delivering one job at lsn to topic */
+static int
+source_job(const SinkSource *src, unsigned flags, const char *topic, uint64_t lsn,
+		   char *err, LedgerTicket *t)
+{
+	TSink		ts;
+	Sink	   *s = tsink_new(&ts, NULL, NULL, NULL, NULL);
+	TJob		j[1] = {{.target = topic, .key = "s"}};
+	int			rc = s->ops->connect(s);
+
+	if (rc == SINK_OK)
+		rc = s->ops->replay_begin(s, src, lsn - 0x100, flags);
+	if (rc == SINK_OK)
+		rc = run_wait(s, make_txn(2000, lsn), j, 1, t);
+	snprintf(err, SINK_ERRLEN, "%s", s->err);
+	s->ops->destroy(s);
+	return rc;
+}
+
+/* marks of another source: refused, loudly; accepted only when asked */
+static void
+case_sources(void)
+{
+	char		err[SINK_ERRLEN];
+	LedgerTicket t;
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	int			rc;
+
+	rd_kafka_mock_topic_create(mock, "src", 1, 1);
+	unit_check(source_job(&src_a, 0, "src", 0x20000000, err, &t) == SINK_OK && acked[t] == 1,
+			   "source A delivers a job");
+	rc = source_job(&src_b, 0, "src", 0x20000100, err, &t);
+	unit_check(rc == SINK_FATAL && acked[t] == 0 && strstr(err, SRC_A) &&
+			   strstr(err, "7311000000000000002/1/postgres/sa") && strstr(err, "--accept-new-source"),
+			   "another system's mark is fatal, naming both sources: %s", err);
+	rc = source_job(&src_a_tl2, 0, "src", 0x20000100, err, &t);
+	unit_check(rc == SINK_FATAL && strstr(err, "timeline 1, now timeline 2"),
+			   "a new timeline of the same system is another source: %s", err);
+	rc = source_job(&src_b, SINK_REPLAY_ACCEPT_NEW, "src", 0x20000100, err, &t);
+	unit_check(rc == SINK_OK && acked[t] == 1, "--accept-new-source: the partition starts afresh");
+	unit_check(read_topic("src", rs) == 1 && rs->n == 2 &&
+			   str_eq(rs->r[1].source, "7311000000000000002/1/postgres/sa"),
+			   "its job is written with its source header");
+	rc = source_job(&src_b, 0, "src", 0x20000100, err, &t);
+	unit_check(rc == SINK_OK && acked[t] == 1 && read_topic("src", rs) == 1 && rs->n == 2,
+			   "the new source's replay then skips by its own mark");
+	recs_free(rs);
+	free(rs);
+}
+
+/*
+ * Case 5 of issue 10: slots sa and sb write one topic; sb lags behind sa's
+ * last message.  It must not skip its own job by sa's mark.
+ */
+static void
+case_two_slots(void)
+{
+	char		err[SINK_ERRLEN];
+	LedgerTicket t;
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	int			rc;
+
+	rd_kafka_mock_topic_create(mock, "shared", 1, 1);
+	unit_check(source_job(&src_a, 0, "shared", 0x30000200, err, &t) == SINK_OK,
+			   "slot sa delivers a job at 0/30000200");
+	rc = source_job(&src_a_sb, 0, "shared", 0x30000100, err, &t);
+	unit_check(rc == SINK_FATAL && acked[t] == 0 &&
+			   strstr(err, "7311000000000000001/1/postgres/sb") && strstr(err, SRC_A),
+			   "slot sb's job at 0/30000100 is refused, not skipped: %s", err);
+	unit_check(read_topic("shared", rs) == 1 && rs->n == 1, "nothing of sb written");
+	recs_free(rs);
+	free(rs);
+}
+
+/* an empty or unusable topic is fatal, naming the job (no reconnect loop) */
+static void
+case_bad_topic(void)
+{
+	TSink		ts;
+	Sink	   *s = tsink_new(&ts, NULL, NULL, NULL, NULL);
+	TJob		j1[1] = {{.target = "", .key = "42"}};
+	TJob		j2[1] = {{.target = "a b", .key = "43"}};
+	LedgerTicket t;
+	int			rc;
+
+	tstart(s);
+	rc = run_txn(s, make_txn(3000, 0x5100000), j1, 1, &t);
+	unit_check(rc == SINK_FATAL &&
+			   strstr(s->err, "table public.jobs key 42 lsn 0/5100000 has no usable kafka topic \"\""),
+			   "an empty route target is fatal, naming table, key and lsn: %s", s->err);
+	s->ops->destroy(s);
+	s = tsink_new(&ts, NULL, NULL, NULL, NULL);
+	tstart(s);
+	rc = run_txn(s, make_txn(3001, 0x5100100), j2, 1, &t);
+	unit_check(rc == SINK_FATAL && strstr(s->err, "key 43") && strstr(s->err, "\"a b\""),
+			   "a topic name Kafka refuses is fatal: %s", s->err);
+	s->ops->destroy(s);
+}
+
+/*
+ * --kafka-transactions never blocks: connect asks no broker (no
+ * init_transactions before replay_begin), and a commit with the brokers
+ * down is resumed from poll until they are back.
+ */
+static void
+case_txn_no_block(void)
+{
+	TSink		ts;
+	Sink	   *s = tsink_new(&ts, "nb.", NULL, NULL, NULL);
+	TJob		j[2] = {{.target = "t", .key = "1"}, {.target = "t", .key = "2"}};
+	FrameTxn	txn = make_txn(3100, 0x5200000);
+	LedgerTicket t = next_ticket++;
+	int64_t		t0;
+	double		worst;
+	int			rc;
+
+	rd_kafka_mock_topic_create(mock, "nb.t", 2, 1);
+	ts.cfg.kafka_transactions = true;
+	set_brokers(false);
+	t0 = now_us();
+	rc = s->ops->connect(s);
+	unit_check(rc == SINK_OK && now_us() - t0 < 200000,
+			   "transactions, brokers down: connect returns at once (%.2f s)", (now_us() - t0) / 1e6);
+	t0 = now_us();
+	rc = s->ops->replay_begin(s, &src_a, 0, 0);
+	unit_check(rc == SINK_OK && now_us() - t0 < 1200000,
+			   "replay_begin: one step of init_transactions (%.2f s)", (now_us() - t0) / 1e6);
+	worst = poll_for(s, 1500, &rc);
+	unit_check(rc == SINK_OK && worst < 1.2, "init_transactions resumed by poll (longest %.2f s)", worst);
+	set_brokers(true);
+	unit_check(run_wait(s, make_txn(3099, 0x51FFF00), j, 1, &t) == SINK_OK,
+			   "brokers up: a transaction committed");
+	set_brokers(false);
+	t = next_ticket++;
+	rc = start_txn(s, txn, j, 2, t);
+	txn.njobs = 2;
+	t0 = now_us();
+	if (rc == SINK_OK)
+		rc = s->ops->commit(s, &txn, t);
+	unit_check(rc == SINK_OK && now_us() - t0 < 1200000,
+			   "brokers down: commit returns in %.2f s", (now_us() - t0) / 1e6);
+	worst = poll_for(s, 3000, &rc);
+	unit_check(rc == SINK_OK && worst < 1.2 && acked[t] == 0,
+			   "commit_transaction resumed by poll, never blocking (longest %.2f s): %s",
+			   worst, rc ? s->err : "ok");
+	set_brokers(true);
+	unit_check(wait_acks(s, t, 2, 30000) == SINK_OK && acked[t] == 2,
+			   "brokers up: the commit completes and both jobs are acknowledged");
+	s->ops->destroy(s);
 }
 
 static void
@@ -1028,6 +1449,12 @@ run_cases(void)
 	case_drain();
 	case_fatal();
 	case_transactions();
+	case_session();
+	case_session_down();
+	case_sources();
+	case_two_slots();
+	case_bad_topic();
+	case_txn_no_block();
 }
 
 
