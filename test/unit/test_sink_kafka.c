@@ -801,6 +801,7 @@ case_down_at_start(void)
 	int			rc;
 
 	set_brokers(false);
+	t0 = now_us();
 	rc = tstart(s);
 	unit_check(rc == SINK_OK && now_us() - t0 < 1200000,
 			   "brokers down: connect and replay_begin return at once (%.2f s)", (now_us() - t0) / 1e6);
