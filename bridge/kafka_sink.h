@@ -171,6 +171,7 @@ typedef struct KafkaSink
 	int			wake_fd[2];		/* pipe: librdkafka and the worker write */
 	int64_t		max_message_bytes;
 	bool		txn_mode;		/* --kafka-transactions */
+	bool		connected;		/* between connect and disconnect */
 	KafkaWorker worker;
 	/* topics used by this producer: open addressing */
 	KafkaTopic **topics;

@@ -90,6 +90,15 @@ kafka_wake(KafkaSink *ks)
 	(void) n;
 }
 
+/* an operation answers rc: a failure sticks until the sink is closed */
+static int
+answer(KafkaSink *ks, int rc)
+{
+	if (rc > ks->failed)
+		ks->failed = rc;
+	return rc;
+}
+
 static void
 drain_wake_pipe(KafkaSink *ks)
 {
@@ -208,6 +217,7 @@ kafka_close(KafkaSink *ks)
 	ks->txn = TXN_OFF;
 	ks->settling = false;
 	ks->failed = SINK_OK;
+	ks->connected = false;
 	ks->discarding = false;
 }
 
@@ -229,13 +239,21 @@ static int
 kafka_connect(Sink *s)
 {
 	KafkaSink  *ks = ks_of(s);
+	int			rc;
 
+	if (ks->rk && !ks->connected && ks->failed == SINK_OK)
+	{
+		ks->connected = true;	/* kept by disconnect, see there */
+		return SINK_OK;
+	}
 	if (ks->rk)
 		kafka_close(ks);
 	ks->txn_mode = s->cfg->kafka_transactions;
 	if (s->cfg->url.brokers == NULL || s->cfg->url.brokers[0] == '\0')
 		return errbuf_set(s->err, sizeof(s->err), SINK_FATAL, "no kafka brokers given");
-	return kafka_open(ks);
+	if ((rc = kafka_open(ks)) == SINK_OK)
+		ks->connected = true;
+	return rc;
 }
 
 static int
@@ -246,11 +264,12 @@ kafka_replay_begin(Sink *s, const SinkSource *src, uint64_t from, unsigned flags
 	char		a[LSN_STRLEN];
 	int			rc;
 
-	if (ks->rk == NULL)
-		return errbuf_set(s->err, sizeof(s->err), SINK_RETRY, "not connected to kafka");
+	if (ks->rk == NULL || !ks->connected)
+		return answer(ks, errbuf_set(s->err, sizeof(s->err), SINK_RETRY,
+									 "not connected to kafka"));
 	if (src->sysid[0] == '\0' || src->slot[0] == '\0')
-		return errbuf_set(s->err, sizeof(s->err), SINK_FATAL,
-						  "kafka sink: a replay without a source (system identifier and slot)");
+		return answer(ks, errbuf_set(s->err, sizeof(s->err), SINK_FATAL,
+									 "kafka sink: a replay without a source (system identifier and slot)"));
 	inflight = ks->inflight.next != &ks->inflight;
 	if (ks->txn_mode && (inflight || ks->txn == TXN_OPEN || ks->txn == TXN_COMMIT))
 	{
@@ -278,7 +297,7 @@ kafka_check(KafkaSink *ks)
 {
 	if (ks->failed != SINK_OK)
 		return ks->failed;
-	if (ks->rk == NULL)
+	if (ks->rk == NULL || !ks->connected)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY,
 						  "not connected to kafka");
 	if (ks->session == 0)
@@ -292,7 +311,7 @@ kafka_begin(Sink *s, const FrameTxn *txn, LedgerTicket t)
 {
 	(void) txn;
 	(void) t;
-	return kafka_check(ks_of(s));
+	return answer(ks_of(s), kafka_check(ks_of(s)));
 }
 
 static int
@@ -305,14 +324,14 @@ kafka_job(Sink *s, const FrameTxn *txn, const FrameJob *job, LedgerTicket t)
 
 	if ((rc = kafka_check(ks)) != SINK_OK ||
 		(rc = kafka_out_build(ks, txn, job, t, &o)) != SINK_OK)
-		return rc;
+		return answer(ks, rc);
 	if (ks->held == NULL && can_produce(ks))
 	{
 		rc = kafka_out_produce(ks, &o, &done);
 		if (rc != SINK_OK || done)
-			return rc != SINK_OK ? rc : ks->failed;
+			return answer(ks, rc != SINK_OK ? rc : ks->failed);
 	}
-	return hold(ks, &o);
+	return answer(ks, hold(ks, &o));
 }
 
 static int
@@ -324,13 +343,13 @@ kafka_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 
 	(void) txn;
 	if ((rc = kafka_check(ks)) != SINK_OK || !ks->txn_mode)
-		return rc;
+		return answer(ks, rc);
 	if (ks->held == NULL && can_produce(ks))
-		return kafka_txn_commit(ks);
+		return answer(ks, kafka_txn_commit(ks));
 	memset(&o, 0, sizeof(o));
 	o.kind = OUT_COMMIT;
 	o.ticket = t;
-	return hold(ks, &o);
+	return answer(ks, hold(ks, &o));
 }
 
 static int
@@ -341,7 +360,7 @@ kafka_progress(Sink *s, uint64_t lsn, LedgerTicket t)
 
 	(void) lsn;
 	if ((rc = kafka_check(ks)) != SINK_OK)
-		return rc;
+		return answer(ks, rc);
 	kafka_ack_push(ks, &ks->acks, t, 1);
 	return ks->failed;
 }
@@ -353,7 +372,7 @@ kafka_poll(Sink *s, int timeout_ms, SinkAckFn ack, void *arg)
 	bool		stepping;
 	int			rc;
 
-	if (ks->rk == NULL)
+	if (ks->rk == NULL || !ks->connected)
 		return errbuf_set(s->err, sizeof(s->err), SINK_RETRY, "not connected to kafka");
 	ks->ack = ack;
 	ks->ack_arg = arg;
@@ -385,10 +404,29 @@ kafka_pending_bytes(Sink *s)
 	return ks_of(s)->pending;
 }
 
+/*
+ * The bridge drops this session.  A healthy producer is kept: what it has
+ * in flight still lands, in order, and the next session settles (waits for
+ * it) before it reads the marks, instead of racing messages purged but
+ * perhaps already on their way.  A failed one is closed.
+ */
 static void
 kafka_disconnect(Sink *s)
 {
-	kafka_close(ks_of(s));
+	KafkaSink  *ks = ks_of(s);
+	char		buf[8];
+
+	if (ks->rk != NULL && ks->failed == SINK_OK &&
+		rd_kafka_fatal_error(ks->rk, buf, sizeof(buf)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		ks->session++;			/* its delivery reports acknowledge nothing */
+		held_free_all(ks);
+		ks->acks.n = 0;
+		kafka_txn_reset(ks);
+		ks->connected = false;
+		return;
+	}
+	kafka_close(ks);
 }
 
 /* shutdown: hand over what is held, wait up to timeout_ms for the acks */
