@@ -1207,7 +1207,7 @@ case_session(void)
 {
 	TSink		ts;
 	Sink	   *s = tsink_new(&ts, NULL, NULL, NULL, NULL);
-	LedgerTicket t[40];
+	LedgerTicket t[50];
 	Recs	   *rs = calloc(1, sizeof(Recs));
 	bool		ok;
 
@@ -1237,6 +1237,18 @@ case_session(void)
 	ok = read_topic("sess", rs) == 4 && exactly_once(rs, 120) && in_order(rs);
 	unit_check(ok, "each of the 120 jobs exactly once, every partition in order (%d messages)", rs->n);
 	unit_check(marks_current(s, 40, "sess"), "the marks are current");
+
+	/* the bridge drops the sink mid-stream (drop_stream with half a transaction) */
+	set_rtt(400);
+	sess_run(s, 40, 46, t, "sess");
+	s->ops->disconnect(s);
+	unit_check(tstart(s) == SINK_OK, "session 4 after a disconnect with 6 transactions in flight");
+	sess_run(s, 40, 50, t, "sess");
+	set_rtt(0);
+	ok = sess_acked(s, 40, 50, t);
+	unit_check(ok, "session 4: the replayed and new transactions acknowledged");
+	ok = read_topic("sess", rs) == 4 && exactly_once(rs, 150) && in_order(rs);
+	unit_check(ok, "each of the 150 jobs exactly once, every partition in order (%d messages)", rs->n);
 	s->ops->destroy(s);
 	recs_free(rs);
 	free(rs);
