@@ -1,8 +1,10 @@
 # The Kafka sink end to end, against librdkafka's mock cluster (real Kafka
 # protocol on loopback) with kcat as the independent consumer: keys,
-# values, headers, the Java client's partitioner, broker outages, kill -9
-# of the bridge several times (every job exactly once), and a job too
-# large for the broker (an error naming it; nothing confirmed past it).
+# values, headers (source among them), the Java client's partitioner,
+# broker outages, kill -9 of the bridge several times and the walsender
+# terminated several times (every job exactly once, every partition in
+# order: case 1 of issue 10), a job too large for the broker and an empty
+# route target (errors naming the job; nothing confirmed past them).
 use strict;
 use warnings;
 use IPC::Run;
@@ -97,6 +99,8 @@ is($h->{seq}, '2', 'header seq');
 like($h->{xid}, qr/^\d+$/, 'header xid');
 is($h->{table}, 'public.jobs', 'header table');
 like($h->{commit_time}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'header commit_time (ISO 8601 UTC)');
+my $sysid = $node->safe_psql('postgres', 'SELECT system_identifier FROM pg_control_system()');
+is($h->{source}, "$sysid/1/postgres/jobs", 'header source: sysid/timeline/dbname/slot');
 my $n;
 ok(wait_until(sub { $n = consume('notices'); @$n == 1 }, 30), 'the logical message arrives');
 is($n->[0]{payload}, 'hello', 'its value is the payload');
@@ -134,7 +138,43 @@ my %seen;
 $seen{ $_->{key} }++ for @$all;
 is(scalar(@$all), 20503, 'exactly as many messages as jobs');
 is(scalar(keys %seen), 20503, 'every job exactly once');
+
+# the walsender terminated three times while 10,000 jobs stream: the
+# replays from the slot duplicate nothing and never step back in a partition
+$node->safe_psql('postgres', q{
+	DO $$ BEGIN
+	  FOR t IN 0..199 LOOP
+	    INSERT INTO jobs SELECT g, 'wal', '{}' FROM generate_series(40000 + t * 50, 40000 + t * 50 + 49) g;
+	    COMMIT;
+	  END LOOP;
+	END $$;
+});
+for my $round (1 .. 3)
+{
+	select(undef, undef, undef, 0.7);
+	$node->safe_psql('postgres',
+		"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'jobs' AND active_pid IS NOT NULL");
+}
+ok(wait_until(sub { $all = consume('public.jobs'); @$all >= 30503 }, 120),
+	'after three walsender terminations, every job arrives');
+sleep 2;
+$all = consume('public.jobs');
+%seen = ();
+$seen{ $_->{key} }++ for @$all;
+is(scalar(@$all), 30503, 'exactly as many messages as jobs (no duplicate from the replays)');
+my $backwards = 0;
+my %last;
+for my $m (sort { $::a->{partition} <=> $::b->{partition} || $::a->{offset} <=> $::b->{offset} } @$all)
+{
+	my $hh = headers($m);
+	my ($hi, $lo) = map { hex } split m{/}, $hh->{lsn};
+	my $pos = sprintf('%08x%08x%010d', $hi, $lo, $hh->{seq});
+	$backwards++ if defined $last{ $m->{partition} } && $pos le $last{ $m->{partition} };
+	$last{ $m->{partition} } = $pos;
+}
+is($backwards, 0, 'every partition in (lsn, seq) order');
 is(stop_bridge($b) >> 8, 0, 'SIGTERM: exit 0');
+
 
 # a job larger than the broker takes: an error naming it, nothing confirmed past it
 $b = start_bridge($node, undef, '--slot', 'jobs', '--status-interval', '1', @sink);
@@ -146,6 +186,20 @@ like(bridge_log($b), qr/public\.jobs.*7.*[0-9A-F]+\/[0-9A-F]+/, 'the error names
 is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_logical_slot_peek_changes('jobs', NULL, NULL, 'format', 'json')}),
 	'1', 'the big job is not confirmed');
+
+# an empty route target: an error naming table, key and lsn, not a reconnect loop
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('routes', 'wal2queue')});
+$node->safe_psql('postgres', "INSERT INTO jobs VALUES (8, '', '{}')");
+$b = start_bridge($node, undef, '--slot', 'routes', '--route-column', 'queue', @sink);
+ok(wait_until(sub { !$b->{h}->pumpable }, 60), 'empty route target: the bridge stops');
+$b->{h}->finish;
+is($b->{h}->full_result(0) >> 8, 1, 'exit 1');
+like(bridge_log($b), qr/table public\.jobs key 8 lsn [0-9A-F]+\/[0-9A-F]+ has no usable kafka topic ""/,
+	'the error names table, key and lsn');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_logical_slot_peek_changes('routes', NULL, NULL, 'format', 'json')}),
+	'1', 'the job is not confirmed');
+$node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('routes')});
 
 $min .= "quit\n";
 $mock->finish;
