@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * kafka_marks.c
- *		Topics and their per-partition marks: how far each partition got,
- *		and for which source.
+ *		Per-partition marks: how far each partition of a topic got, and
+ *		for which source; the worker thread that reads them.
  *
  * The mark of a partition is its last message's (source, lsn, seq)
  * headers.  It is read when a session first uses the topic (after the
@@ -306,7 +306,32 @@ mark_take(MarkRead *r, rd_kafka_message_t *msg)
 	}
 }
 
-/* the low and high watermarks of every partition, in steps */
+/* one ListOffsets round (pass 0: low watermarks, 1: high); 0 or the error */
+static rd_kafka_resp_err_t
+offsets_pass(MarksReq *q, rd_kafka_topic_partition_list_t *l, int pass)
+{
+	rd_kafka_resp_err_t err;
+	int			i;
+
+	for (i = 0; i < l->cnt; i++)
+		l->elems[i].offset = pass == 0 ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+	err = rd_kafka_offsets_for_times(q->ks->rkc, l, KAFKA_STEP_MS);
+	for (i = 0; i < l->cnt && !err; i++)
+	{
+		if ((err = l->elems[i].err) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			break;
+		if (pass == 0)
+			q->r[l->elems[i].partition].lo = l->elems[i].offset;
+		else
+			q->r[l->elems[i].partition].hi = l->elems[i].offset;
+	}
+	return err;
+}
+
+/*
+ * The low and high watermarks of every partition, in steps; errors (brokers
+ * still reconnecting, a leader moving) are tried again until the deadline.
+ */
 static int
 req_offsets(MarksReq *q)
 {
@@ -320,22 +345,9 @@ req_offsets(MarksReq *q)
 		rd_kafka_topic_partition_list_add(l, q->topic, i);
 	for (pass = 0; pass < 2 && !err; pass++)
 	{
-		do
-		{
-			for (i = 0; i < l->cnt; i++)
-				l->elems[i].offset = pass == 0 ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
-			err = rd_kafka_offsets_for_times(q->ks->rkc, l, KAFKA_STEP_MS);
-		} while (err == RD_KAFKA_RESP_ERR__TIMED_OUT && now_us() < deadline &&
-				 !worker_stopping(q->ks));
-		for (i = 0; i < l->cnt && !err; i++)
-		{
-			if ((err = l->elems[i].err) != RD_KAFKA_RESP_ERR_NO_ERROR)
-				break;
-			if (pass == 0)
-				q->r[l->elems[i].partition].lo = l->elems[i].offset;
-			else
-				q->r[l->elems[i].partition].hi = l->elems[i].offset;
-		}
+		while ((err = offsets_pass(q, l, pass)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+			   now_us() < deadline && !worker_stopping(q->ks))
+			usleep(100 * 1000);
 	}
 	rd_kafka_topic_partition_list_destroy(l);
 	if (err)
@@ -545,8 +557,8 @@ kafka_worker_stop(KafkaSink *ks)
 	w->head = w->tail = NULL;
 }
 
-static void
-req_free(MarksReq *q)
+void
+kafka_req_free(MarksReq *q)
 {
 	if (q == NULL)
 		return;
@@ -697,12 +709,12 @@ kafka_topic_resolve(KafkaSink *ks, KafkaTopic *t, const KafkaOut *o, bool *ready
 	t->state = TOPIC_UNKNOWN;
 	if (q->session != ks->session)
 	{
-		req_free(q);			/* read before this session: read again */
+		kafka_req_free(q);			/* read before this session: read again */
 		return req_start(ks, t);
 	}
 	rc = q->rc != SINK_OK ? errbuf_set(ks->sink.err, sizeof(ks->sink.err), q->rc, "%s", q->err)
 		: req_apply(ks, t, q);
-	req_free(q);
+	kafka_req_free(q);
 	if (rc == SINK_FATAL)
 	{
 		char		why[SINK_ERRLEN];
@@ -720,112 +732,4 @@ kafka_topic_resolve(KafkaSink *ks, KafkaTopic *t, const KafkaOut *o, bool *ready
 		t->state = TOPIC_READY;
 	*ready = rc == SINK_OK;
 	return rc;
-}
-
-/* ---- the topics of this producer: open addressing ---- */
-
-static uint32_t
-name_hash(const char *s, size_t len)
-{
-	uint32_t	h = 2166136261U;
-	size_t		i;
-
-	for (i = 0; i < len; i++)
-		h = (h ^ (unsigned char) s[i]) * 16777619U;
-	return h;
-}
-
-static KafkaTopic **
-topic_slot(KafkaSink *ks, const char *name, size_t len)
-{
-	size_t		mask = ks->topics_cap - 1;
-	size_t		i = name_hash(name, len) & mask;
-
-	while (ks->topics[i] != NULL &&
-		   (strlen(ks->topics[i]->name) != len ||
-			memcmp(ks->topics[i]->name, name, len) != 0))
-		i = (i + 1) & mask;
-	return &ks->topics[i];
-}
-
-static int
-topics_grow(KafkaSink *ks)
-{
-	size_t		cap = ks->topics_cap ? ks->topics_cap * 2 : 16;
-	KafkaTopic **old = ks->topics;
-	size_t		oldcap = ks->topics_cap;
-	size_t		i;
-
-	ks->topics = calloc(cap, sizeof(KafkaTopic *));
-	if (ks->topics == NULL)
-	{
-		ks->topics = old;
-		return -1;
-	}
-	ks->topics_cap = cap;
-	for (i = 0; i < oldcap; i++)
-		if (old[i] != NULL)
-			*topic_slot(ks, old[i]->name, strlen(old[i]->name)) = old[i];
-	free(old);
-	return 0;
-}
-
-static void
-topic_free(KafkaTopic *t)
-{
-	if (t->rkt)
-		rd_kafka_topic_destroy(t->rkt);
-	req_free(t->req);
-	free(t->marks);
-	free(t->name);
-	free(t);
-}
-
-/* the topic of that name, a new entry (marks unknown) on first use */
-KafkaTopic *
-kafka_topic_get(KafkaSink *ks, const char *name, size_t len)
-{
-	KafkaTopic **slot;
-	KafkaTopic *t;
-
-	if (ks->topics_cap > 0 && *(slot = topic_slot(ks, name, len)) != NULL)
-		return *slot;
-	if (((ks->ntopics + 1) * 2 > ks->topics_cap && topics_grow(ks) != 0) ||
-		(t = calloc(1, sizeof(KafkaTopic))) == NULL)
-		return NULL;
-	if ((t->name = strndup(name, len)) == NULL ||
-		(t->rkt = rd_kafka_topic_new(ks->rk, t->name, NULL)) == NULL)
-	{
-		topic_free(t);
-		return NULL;
-	}
-	*topic_slot(ks, name, len) = t;
-	ks->ntopics++;
-	return t;
-}
-
-/* a new session: every topic's marks are read again at first use */
-void
-kafka_topics_forget(KafkaSink *ks)
-{
-	size_t		i;
-
-	for (i = 0; i < ks->topics_cap; i++)
-		if (ks->topics[i] != NULL && ks->topics[i]->state == TOPIC_READY)
-			ks->topics[i]->state = TOPIC_UNKNOWN;
-}
-
-/* the worker must be stopped */
-void
-kafka_topics_free(KafkaSink *ks)
-{
-	size_t		i;
-
-	for (i = 0; i < ks->topics_cap; i++)
-		if (ks->topics[i] != NULL)
-			topic_free(ks->topics[i]);
-	free(ks->topics);
-	ks->topics = NULL;
-	ks->topics_cap = 0;
-	ks->ntopics = 0;
 }

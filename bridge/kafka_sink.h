@@ -5,7 +5,8 @@
  *
  *	sink_kafka.c	the SinkOps glue: sessions, the hold queue, poll
  *	kafka_conf.c	configuration and the librdkafka handles
- *	kafka_marks.c	topics, per-partition marks, the look-up worker thread
+ *	kafka_topics.c	the topics a producer writes
+ *	kafka_marks.c	per-partition marks, the look-up worker thread
  *	kafka_produce.c	building, partitioning and producing messages; delivery
  *					reports and acknowledgements
  *	kafka_txn.c		--kafka-transactions, every call resumable
@@ -217,12 +218,15 @@ extern void kafka_wake(KafkaSink *ks);
 extern int	kafka_handles_create(KafkaSink *ks);
 extern void kafka_handles_destroy(KafkaSink *ks);
 
-/* kafka_marks.c */
+/* kafka_topics.c */
 extern KafkaTopic *kafka_topic_get(KafkaSink *ks, const char *name, size_t len);
-extern int	kafka_topic_resolve(KafkaSink *ks, KafkaTopic *t, const KafkaOut *o,
-								bool *ready);
 extern void kafka_topics_forget(KafkaSink *ks);
 extern void kafka_topics_free(KafkaSink *ks);
+
+/* kafka_marks.c */
+extern int	kafka_topic_resolve(KafkaSink *ks, KafkaTopic *t, const KafkaOut *o,
+								bool *ready);
+extern void kafka_req_free(MarksReq *q);
 extern int	kafka_worker_start(KafkaSink *ks);
 extern void kafka_worker_stop(KafkaSink *ks);
 extern bool kafka_mark_covers(const KafkaMark *m, uint64_t lsn, uint32_t seq);

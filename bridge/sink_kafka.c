@@ -437,7 +437,7 @@ kafka_drain(Sink *s, int timeout_ms, SinkAckFn ack, void *arg)
 	int64_t		deadline = now_us() + (int64_t) timeout_ms * 1000;
 	int			rc;
 
-	if (ks->rk == NULL)
+	if (ks->rk == NULL || !ks->connected)
 		return SINK_OK;
 	while (ks->held != NULL || ks->inflight.next != &ks->inflight ||
 		   ks->txn == TXN_COMMIT)
