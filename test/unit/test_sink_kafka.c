@@ -409,7 +409,10 @@ case_down_at_start(void)
 	unit_check(rc == SINK_RETRY && strstr(s->err, "could not read the metadata of kafka topic \"downstart\""),
 			   "the metadata look-up gives up with a retry: %s", s->err);
 	unit_check(worst < 1.2, "no poll blocked longer than 1.2 s (longest %.2f s)", worst);
+	t0 = now_us();
 	s->ops->disconnect(s);
+	unit_check(now_us() - t0 < 1200000, "disconnect with the brokers down takes %.2f s",
+			   (now_us() - t0) / 1e6);
 	set_brokers(true);
 	unit_check(tstart(s) == SINK_OK &&
 			   run_wait(s, make_txn(760, 0x7600000), j, 1, &t) == SINK_OK && acked[t] == 1,
