@@ -118,6 +118,8 @@ backoff_reset(Backoff *b)
 	b->next_us = 0;
 }
 
+static int	record_position(Bridge *b, uint64_t lsn);
+
 /* ---- frame handlers: hand each piece to the sink, keep the ledger ---- */
 
 static int
@@ -388,7 +390,15 @@ begin_session(Bridge *b)
 		return sink_failed(b, rc);
 	b->session_begun = true;
 	b->accept_new = false;		/* a later change of source is refused */
-	return SINK_OK;
+
+	/*
+	 * Have the sink check its record against the slot's position now, not
+	 * at the first job: a record behind the slot (the sink lost what it had
+	 * acknowledged) or missing is found at once, and a new slot's record
+	 * exists from the start, so a bridge stopped before its first job
+	 * restarts cleanly.
+	 */
+	return record_position(b, b->stream.start_lsn);
 }
 
 /* ---- the loop ---- */
@@ -503,6 +513,7 @@ update_metrics(Bridge *b)
 	if (b->cfg->metrics == NULL && b->cfg->log_status_ms == 0)
 		return;
 	m->streaming = b->stream_up;
+	m->standing_by = b->standing_by;
 	m->sink_up = b->sink_up;
 	m->received_lsn = b->stream.received_lsn;
 	if (b->ledger)
@@ -524,6 +535,24 @@ update_metrics(Bridge *b)
 	}
 }
 
+/* have the sink record lsn (no jobs up to it); confirmable once recorded */
+static int
+record_position(Bridge *b, uint64_t lsn)
+{
+	LedgerTicket t = ledger_open(b->ledger, lsn, lsn);
+	int			rc;
+
+	ledger_submitted(b->ledger, t, 1);
+	ledger_close(b->ledger, t);
+	if (b->sink->ops->progress == NULL)
+	{
+		ledger_acked(b->ledger, t, 1);
+		return SINK_OK;
+	}
+	rc = b->sink->ops->progress(b->sink, lsn, t);
+	return rc == SINK_OK ? SINK_OK : sink_failed(b, rc);
+}
+
 /*
  * Nothing in flight and a keepalive says the stream moved on without a job:
  * have the sink record that position, and confirm it once recorded.  Every
@@ -533,8 +562,6 @@ update_metrics(Bridge *b)
 static int
 record_idle_position(Bridge *b)
 {
-	LedgerTicket t;
-	int			rc;
 	int64_t		now = now_us();
 
 	if (!b->stream_up || !b->session_begun || b->in_txn || b->replay_needed ||
@@ -542,17 +569,8 @@ record_idle_position(Bridge *b)
 		ledger_inflight_txns(b->ledger) > 0 ||
 		now - b->last_progress_us < PROGRESS_MIN_GAP_US)
 		return SINK_OK;
-	t = ledger_open(b->ledger, b->keepalive_lsn, b->keepalive_lsn);
-	ledger_submitted(b->ledger, t, 1);
-	ledger_close(b->ledger, t);
 	b->last_progress_us = now;
-	if (b->sink->ops->progress == NULL)
-	{
-		ledger_acked(b->ledger, t, 1);
-		return SINK_OK;
-	}
-	rc = b->sink->ops->progress(b->sink, b->keepalive_lsn, t);
-	return rc == SINK_OK ? SINK_OK : sink_failed(b, rc);
+	return record_position(b, b->keepalive_lsn);
 }
 
 /* one turn: connect what is down, read, deliver, confirm */

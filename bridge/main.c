@@ -17,9 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+
 #include "bridge.h"
+#include "frame.h"
 #include "log.h"
 #include "metrics.h"
+#include "pgerror.h"
+#include "precheck.h"
 
 #define PROGNAME "wal2queue-bridge"
 #define W2Q_VERSION "0.1.0"
@@ -38,9 +45,12 @@ usage(void)
 	printf("  -t, --tables=PATTERNS      the plugin's tables option (schema.table, * wildcards, comma-separated)\n");
 	printf("      --route-column=COL     the plugin's route-column option\n");
 	printf("      --key-column=COL       the plugin's key-column option\n");
+	printf("      --max-job-bytes=SIZE   the plugin's max-job-bytes option: a larger job becomes a\n");
+	printf("                             claim check (default 64MB)\n");
 	printf("      --target-prefix=STR    prepended to every stream or topic name (default: none)\n");
 	printf("      --sink=URL             redis://[[user]:password@]host[:port][/db] | unix:///path.sock |\n");
-	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379)\n");
+	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379;\n");
+	printf("                             no rediss://: for TLS use a tunnel on loopback)\n");
 	printf("      --redis-maxlen=N       XADD MAXLEN ~ N (default: no trimming)\n");
 	printf("      --redis-group=NAME     create this consumer group on every stream the bridge writes\n");
 	printf("                             (XGROUP CREATE ... MKSTREAM), so no job is missed by a late worker\n");
@@ -53,7 +63,8 @@ usage(void)
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
 	printf("      --accept-new-source    after a deliberate failover or restore, continue into a sink that\n");
 	printf("                             holds another server's, timeline's or slot's progress\n");
-	printf("      --metrics=HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n");
+	printf("      --metrics=HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics and health at\n");
+	printf("                             /healthz (200 while streaming or standing by, else 503)\n");
 	printf("      --log-status=SECS      log a one-line status every SECS seconds\n");
 	printf("  -v, --verbose              more detail in the log\n");
 	printf("  -q, --quiet                only warnings and errors in the log\n");
@@ -61,6 +72,19 @@ usage(void)
 	printf("  -?, --help                 show this help and exit\n\n");
 	printf("Passwords: libpq's PGPASSWORD or ~/.pgpass; WAL2QUEUE_REDIS_PASSWORD for Redis.\n");
 	printf("Signals: SIGINT or SIGTERM stop after delivering and confirming what is in flight.\n");
+}
+
+/* --version: ours, and the libraries' this binary runs with */
+static void
+print_version(void)
+{
+	int			pq = PQlibVersion();
+
+	printf("%s %s\n", PROGNAME, W2Q_VERSION);
+	printf("frame protocol %d\n", W2Q_PROTO_VERSION);
+	printf("libpq %d.%d\n", pq / 10000, pq % 10000);
+	printf("hiredis %d.%d.%d\n", HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+	printf("librdkafka %s\n", rd_kafka_version_str());
 }
 
 static void
@@ -131,8 +155,11 @@ typedef struct Args
 	const char *tables;
 	const char *route_column;
 	const char *key_column;
+	const char *max_job_bytes;
 	bool		create_slot;
 	bool		drop_slot;
+	bool		quiet;
+	bool		verbose;
 	const char *plugin_options[16];
 	char	   *kafka_props[MAX_KAFKA_PROPS + 1];
 	int			nprops;
@@ -146,6 +173,7 @@ static const struct option long_options[] = {
 	{"tables", required_argument, NULL, 't'},
 	{"route-column", required_argument, NULL, 3},
 	{"key-column", required_argument, NULL, 4},
+	{"max-job-bytes", required_argument, NULL, 17},
 	{"target-prefix", required_argument, NULL, 5},
 	{"sink", required_argument, NULL, 6},
 	{"redis-maxlen", required_argument, NULL, 7},
@@ -203,6 +231,7 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 		case 't': nonempty(arg, "--tables"); a->tables = arg; break;
 		case 3: nonempty(arg, "--route-column"); a->route_column = arg; break;
 		case 4: nonempty(arg, "--key-column"); a->key_column = arg; break;
+		case 17: nonempty(arg, "--max-job-bytes"); a->max_job_bytes = arg; break;
 		case 5: cfg->sink.target_prefix = arg; break;
 		case 6: a->sink = arg; break;
 		case 7: cfg->sink.redis_maxlen = parse_number(arg, "--redis-maxlen", 1, INT64_MAX); break;
@@ -215,8 +244,8 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 		case 14: cfg->log_status_ms = 1000 * (int) parse_number(arg, "--log-status", 1, 86400); break;
 		case 15: cfg->accept_new_source = true; break;
 		case 16: parse_redis_wait(arg, &cfg->sink); break;
-		case 'v': log_verbosity = 1; break;
-		case 'q': log_verbosity = -1; break;
+		case 'v': log_verbosity = 1; a->verbose = true; break;
+		case 'q': log_verbosity = -1; a->quiet = true; break;
 		case 'X':
 			if (strchr(arg, '=') == NULL || arg[0] == '=')
 				usage_error("invalid Kafka property \"%s\" (use -X key=value)", arg);
@@ -239,7 +268,7 @@ parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 	{
 		if (c == 'V')
 		{
-			printf("%s %s\n", PROGNAME, W2Q_VERSION);
+			print_version();
 			exit(0);
 		}
 		if (c == '?' && (strcmp(argv[optind - 1], "--help") == 0 ||
@@ -252,6 +281,8 @@ parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (a->quiet && a->verbose)
+		usage_error("%s", "--quiet and --verbose cannot be used together");
 	if (a->create_slot && a->drop_slot)
 		usage_error("%s", "--create-slot and --drop-slot cannot be used together");
 }
@@ -281,7 +312,36 @@ plugin_options(Args *a)
 		a->plugin_options[n++] = "key-column";
 		a->plugin_options[n++] = a->key_column;
 	}
+	if (a->max_job_bytes)
+	{
+		a->plugin_options[n++] = "max-job-bytes";
+		a->plugin_options[n++] = a->max_job_bytes;
+	}
 	a->plugin_options[n] = NULL;
+}
+
+/*
+ * Warn about a selection that streams nothing, on a short connection of its
+ * own; if it cannot connect, bridge_run() will say why (or retry).
+ */
+static void
+precheck(const Args *a, const BridgeConfig *cfg)
+{
+	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
+	const char *vals[] = {a->dbname, "database", "wal2queue-bridge", NULL};
+	PrecheckOptions opts = {a->tables, a->route_column, a->key_column, cfg->sink.value_column};
+	PgConnectFailure f;
+	PGconn	   *conn;
+
+	if (!a->tables && !a->route_column && !a->key_column && !cfg->sink.value_column)
+		return;
+	if ((conn = pgerror_connect(keys, vals, &f)) == NULL)
+	{
+		log_msg(LOG_DEBUG, "could not check --tables and columns: %s", f.message);
+		return;
+	}
+	precheck_run(conn, &opts);
+	PQfinish(conn);
 }
 
 int
@@ -311,8 +371,6 @@ main(int argc, char **argv)
 		stream_init(&s, &cfg.stream);
 		if ((rc = stream_drop_slot(&s)) != STREAM_OK)
 			log_msg(LOG_ERROR, "could not drop replication slot \"%s\": %s", a.slot, s.err);
-		else
-			log_msg(LOG_INFO, "dropped replication slot \"%s\"", a.slot);
 		return rc == STREAM_OK ? 0 : 1;
 	}
 	if (sink_url_parse(a.sink, &cfg.sink.url, err, sizeof(err)) != 0)
@@ -333,6 +391,7 @@ main(int argc, char **argv)
 		sink_url_free(&cfg.sink.url);
 		return 1;
 	}
+	precheck(&a, &cfg);
 	rc = bridge_run(&cfg);
 	metrics_stop();
 	sink_url_free(&cfg.sink.url);
