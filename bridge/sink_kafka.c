@@ -229,6 +229,8 @@ kafka_open(KafkaSink *ks)
 	if ((rc = kafka_handles_create(ks)) != SINK_OK ||
 		(rc = kafka_worker_start(ks)) != SINK_OK)
 		kafka_close(ks);
+	else
+		ks->connected = true;
 	return rc;
 }
 
@@ -239,7 +241,6 @@ static int
 kafka_connect(Sink *s)
 {
 	KafkaSink  *ks = ks_of(s);
-	int			rc;
 
 	if (ks->rk && !ks->connected && ks->failed == SINK_OK)
 	{
@@ -251,9 +252,7 @@ kafka_connect(Sink *s)
 	ks->txn_mode = s->cfg->kafka_transactions;
 	if (s->cfg->url.brokers == NULL || s->cfg->url.brokers[0] == '\0')
 		return errbuf_set(s->err, sizeof(s->err), SINK_FATAL, "no kafka brokers given");
-	if ((rc = kafka_open(ks)) == SINK_OK)
-		ks->connected = true;
-	return rc;
+	return kafka_open(ks);
 }
 
 static int

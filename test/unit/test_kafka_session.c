@@ -293,6 +293,42 @@ case_bad_topic(void)
 }
 
 /*
+ * A new session while a Kafka transaction is open (the stream dropped in
+ * the middle of a PostgreSQL transaction): the producer is recreated, its
+ * init_transactions aborts the open one, and the replay writes each job once.
+ */
+static void
+txn_new_session(Sink *s)
+{
+	TJob		j[2] = {{.target = "t", .key = "3"}, {.target = "t", .key = "4"}};
+	LedgerTicket t = next_ticket++;
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	int64_t		t0;
+	int			rc;
+
+	rc = start_txn(s, make_txn(3101, 0x5200100), j, 2, t);
+	wait_acks(s, t, 2, 500);
+	t0 = now_us();
+	if (rc == SINK_OK)
+		rc = s->ops->replay_begin(s, &src_a, 0x5200000, 0);
+	unit_check(rc == SINK_OK && now_us() - t0 < 1200000,
+			   "transactions: a new session with a transaction open begins in %.2f s",
+			   (now_us() - t0) / 1e6);
+	rc = run_wait(s, make_txn(3100, 0x5200000), j, 2, &t);
+	if (rc == SINK_OK)
+		rc = run_wait(s, make_txn(3101, 0x5200100), j, 2, &t);
+	unit_check(rc == SINK_OK && acked[t] == 2,
+			   "the replay of both transactions is acknowledged (%u): %s", acked[t], rc ? s->err : "ok");
+	rc = read_topic("nb.t", rs);
+	unit_check(rc == 2 && count_job(rs, "0/5200100", "0") == 1 &&
+			   count_job(rs, "0/5200100", "1") == 1 && count_job(rs, "0/5200000", "0") == 1,
+			   "each job once as the mock shows it (%d messages; it neither hides aborted "
+			   "messages from the marks nor from this consumer)", rs->n);
+	recs_free(rs);
+	free(rs);
+}
+
+/*
  * --kafka-transactions never blocks: connect asks no broker (no
  * init_transactions before replay_begin), and a commit with the brokers
  * down is resumed from poll until they are back.
@@ -341,6 +377,7 @@ case_txn_no_block(void)
 	set_brokers(true);
 	unit_check(wait_acks(s, t, 2, 30000) == SINK_OK && acked[t] == 2,
 			   "brokers up: the commit completes and both jobs are acknowledged");
+	txn_new_session(s);
 	s->ops->destroy(s);
 }
 
