@@ -2,9 +2,10 @@
 # protocol on loopback) with kcat as the independent consumer: keys,
 # values, headers (source among them), the Java client's partitioner,
 # broker outages, kill -9 of the bridge several times and the walsender
-# terminated several times under load (every job exactly once, every partition in
-# order: case 1 of issue 10), a job too large for the broker and an empty
-# route target (errors naming the job; nothing confirmed past them).
+# terminated several times under load (every job exactly once, every
+# partition in order: case 1 of issue 10), a job too large for the broker, an empty
+# route target and a second slot writing the same topic (errors naming the
+# job or both sources; nothing confirmed past them).
 use strict;
 use warnings;
 use IPC::Run;
@@ -203,6 +204,20 @@ is($node->safe_psql('postgres', q{
 	SELECT count(*) FROM pg_logical_slot_peek_changes('routes', NULL, NULL, 'format', 'json')}),
 	'1', 'the job is not confirmed');
 $node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('routes')});
+
+# a second slot writing the same topic (case 5 of issue 10): refused loudly, never skipped
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('other', 'wal2queue')});
+$node->safe_psql('postgres', "INSERT INTO jobs VALUES (9, 'x', '{}')");
+$b = start_bridge($node, undef, '--slot', 'other', @sink);
+ok(wait_until(sub { !$b->{h}->pumpable }, 60), 'another slot on the same topic: the bridge stops');
+$b->{h}->finish;
+is($b->{h}->full_result(0) >> 8, 1, 'exit 1');
+like(bridge_log($b), qr{another source: $sysid/1/postgres/jobs .*this bridge streams $sysid/1/postgres/other.*--accept-new-source},
+	'the error names both sources and --accept-new-source');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_logical_slot_peek_changes('other', NULL, NULL, 'format', 'json')}),
+	'1', 'its job is not confirmed (not skipped)');
+$node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('other')});
 
 $min .= "quit\n";
 $mock->finish;
