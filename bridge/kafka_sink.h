@@ -254,7 +254,7 @@ extern void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm,
 
 /* kafka_txn.c */
 extern int	kafka_txn_begin(KafkaSink *ks);
-extern int	kafka_txn_commit(KafkaSink *ks);
+extern int	kafka_txn_commit(KafkaSink *ks, bool step);
 extern int	kafka_txn_step(KafkaSink *ks);
 extern void kafka_txn_reset(KafkaSink *ks);
 extern int	kafka_txn_conf(KafkaSink *ks, rd_kafka_conf_t *conf);

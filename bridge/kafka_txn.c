@@ -76,10 +76,10 @@ txn_committed(KafkaSink *ks)
 
 /*
  * The end of a PostgreSQL transaction: commit the Kafka transaction if one
- * is open (possibly only started here, resumed by kafka_txn_step).
+ * is open, taking its first step if step (the rest: kafka_txn_step).
  */
 int
-kafka_txn_commit(KafkaSink *ks)
+kafka_txn_commit(KafkaSink *ks, bool step)
 {
 	if (ks->failed != SINK_OK)
 		return ks->failed;
@@ -90,7 +90,10 @@ kafka_txn_commit(KafkaSink *ks)
 	}
 	ks->txn = TXN_COMMIT;
 	ks->txn_deadline = now_us() + (int64_t) TXN_TIMEOUT_MS * 1000;
-	return kafka_txn_step(ks);
+	if (step)
+		return kafka_txn_step(ks);
+	kafka_wake(ks);				/* the bridge polls again at once */
+	return SINK_OK;
 }
 
 /* one step of init_transactions or commit_transaction (KAFKA_STEP_MS) */

@@ -154,25 +154,28 @@ can_produce(const KafkaSink *ks)
 		(ks->txn == TXN_OFF || ks->txn == TXN_IDLE || ks->txn == TXN_OPEN);
 }
 
-/* one job or commit, now */
+/* one job or commit, now; a commit's first step only if *step (then used) */
 static int
-send_one(KafkaSink *ks, const KafkaOut *o, bool *done)
+send_one(KafkaSink *ks, const KafkaOut *o, bool *step, bool *done)
 {
 	if (o->kind == OUT_COMMIT)
 	{
+		bool		now = *step;
+
 		*done = true;
-		return kafka_txn_commit(ks);
+		*step = false;
+		return kafka_txn_commit(ks, now);
 	}
 	return kafka_out_produce(ks, o, done);
 }
 
 /*
  * Move on: end settling when the previous session's messages are all
- * reported, take one step of a transactional call (if step), hand over
- * what is held as far as it goes.
+ * reported, take one step of a transactional call (if step: at most one
+ * per call, KAFKA_STEP_MS), hand over what is held as far as it goes.
  */
 static int
-pump(KafkaSink *ks, bool step)
+pump(KafkaSink *ks, bool *step)
 {
 	int			rc = SINK_OK;
 
@@ -183,14 +186,17 @@ pump(KafkaSink *ks, bool step)
 		ks->settling = false;
 		log_msg(LOG_DEBUG, "kafka: the previous session's messages are all delivered");
 	}
-	if (step && ks->session > 0 &&
+	if (*step && ks->session > 0 &&
 		(ks->txn == TXN_NEW || ks->txn == TXN_INIT || ks->txn == TXN_COMMIT))
+	{
 		rc = kafka_txn_step(ks);
+		*step = false;
+	}
 	while (rc == SINK_OK && ks->held != NULL && can_produce(ks))
 	{
 		bool		done;
 
-		rc = send_one(ks, ks->held, &done);
+		rc = send_one(ks, ks->held, step, &done);
 		if (rc != SINK_OK || !done)
 			break;
 		held_pop(ks);
@@ -288,7 +294,7 @@ kafka_replay_begin(Sink *s, const SinkSource *src, uint64_t from, unsigned flags
 	log_msg(LOG_DEBUG, "kafka: replay of source %s from %s begins%s", ks->source,
 			lsn_format(from, a, sizeof(a)),
 			inflight ? " once the previous session's messages are delivered" : "");
-	return pump(ks, true);
+	return pump(ks, &(bool) {true});
 }
 
 static int
@@ -344,7 +350,7 @@ kafka_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	if ((rc = kafka_check(ks)) != SINK_OK || !ks->txn_mode)
 		return answer(ks, rc);
 	if (ks->held == NULL && can_produce(ks))
-		return answer(ks, kafka_txn_commit(ks));
+		return answer(ks, kafka_txn_commit(ks, true));
 	memset(&o, 0, sizeof(o));
 	o.kind = OUT_COMMIT;
 	o.ticket = t;
@@ -368,7 +374,7 @@ static int
 kafka_poll(Sink *s, int timeout_ms, SinkAckFn ack, void *arg)
 {
 	KafkaSink  *ks = ks_of(s);
-	bool		stepping;
+	bool		step = true;	/* one transactional step per poll */
 	int			rc;
 
 	if (ks->rk == NULL || !ks->connected)
@@ -377,12 +383,12 @@ kafka_poll(Sink *s, int timeout_ms, SinkAckFn ack, void *arg)
 	ks->ack_arg = arg;
 	kafka_acks_flush(ks);
 	drain_wake_pipe(ks);
-	stepping = ks->txn == TXN_INIT || ks->txn == TXN_COMMIT;
-	rc = pump(ks, true);
+	rc = pump(ks, &step);
 	if (rc == SINK_OK)
 	{
-		rd_kafka_poll(ks->rk, stepping ? 0 : timeout_ms);
-		rc = pump(ks, false);
+		/* a transactional step took its time: do not wait on top of it */
+		rd_kafka_poll(ks->rk, step ? timeout_ms : 0);
+		rc = pump(ks, &step);
 	}
 	kafka_acks_flush(ks);
 	ks->ack = NULL;
