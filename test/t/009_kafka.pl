@@ -219,6 +219,27 @@ is($node->safe_psql('postgres', q{
 	'1', 'its job is not confirmed (not skipped)');
 $node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('other')});
 
+# --kafka-transactions end to end: init_transactions once the slot is held,
+# one Kafka transaction per PostgreSQL transaction, all of it confirmed
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('txn', 'wal2queue')});
+$b = start_bridge($node, undef, '--slot', 'txn', '--kafka-transactions', '--target-prefix', 'tx.',
+	'--status-interval', '1', @sink);
+$node->safe_psql('postgres', q{
+	DO $$ BEGIN
+	  FOR t IN 0..19 LOOP
+	    INSERT INTO jobs SELECT g, 'tx', '{}' FROM generate_series(90000 + t * 10, 90000 + t * 10 + 9) g;
+	    COMMIT;
+	  END LOOP;
+	END $$;
+});
+ok(wait_until(sub { @{ consume('tx.public.jobs') } == 200 }, 60), 'transactions: 200 jobs arrive');
+is(stop_bridge($b) >> 8, 0, 'transactions: SIGTERM, exit 0');
+is($node->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_logical_slot_peek_changes('txn', NULL, NULL, 'format', 'json')}),
+	'0', 'transactions: every job confirmed');
+like(bridge_log($b), qr/^(?!.*fenced)/s, 'no producer fenced');
+$node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('txn')});
+
 $min .= "quit\n";
 $mock->finish;
 $node->stop;
