@@ -67,6 +67,16 @@ sub consume
 }
 sub headers { my @h = @{ $_[0]{headers} // [] }; my %h = @h; return \%h }
 
+# jobs the slot has not confirmed, once its walsender is gone
+sub unconfirmed
+{
+	my ($node, $slot) = @_;
+	wait_until(sub { $node->safe_psql('postgres',
+		"SELECT active_pid IS NULL FROM pg_replication_slots WHERE slot_name = '$slot'") eq 't' }, 30);
+	return $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_logical_slot_peek_changes('$slot', NULL, NULL, 'format', 'json')");
+}
+
 my $node = new_node('kafka');
 $node->safe_psql('postgres', q{
 	CREATE TABLE jobs (id int PRIMARY KEY, queue text, payload jsonb, ok bool, score float8);
@@ -187,8 +197,7 @@ ok(wait_until(sub { !$b->{h}->pumpable }, 60), 'the bridge stops');
 $b->{h}->finish;
 is($b->{h}->full_result(0) >> 8, 1, 'exit 1');
 like(bridge_log($b), qr/public\.jobs.*7.*[0-9A-F]+\/[0-9A-F]+/, 'the error names table, key and lsn');
-is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM pg_logical_slot_peek_changes('jobs', NULL, NULL, 'format', 'json')}),
+is(unconfirmed($node, 'jobs'),
 	'1', 'the big job is not confirmed');
 
 # an empty route target: an error naming table, key and lsn, not a reconnect loop
@@ -200,8 +209,7 @@ $b->{h}->finish;
 is($b->{h}->full_result(0) >> 8, 1, 'exit 1');
 like(bridge_log($b), qr/table public\.jobs key 8 lsn [0-9A-F]+\/[0-9A-F]+ has no usable kafka topic ""/,
 	'the error names table, key and lsn');
-is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM pg_logical_slot_peek_changes('routes', NULL, NULL, 'format', 'json')}),
+is(unconfirmed($node, 'routes'),
 	'1', 'the job is not confirmed');
 $node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('routes')});
 
@@ -214,8 +222,7 @@ $b->{h}->finish;
 is($b->{h}->full_result(0) >> 8, 1, 'exit 1');
 like(bridge_log($b), qr{another source: $sysid/1/postgres/jobs .*this bridge streams $sysid/1/postgres/other.*--accept-new-source},
 	'the error names both sources and --accept-new-source');
-is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM pg_logical_slot_peek_changes('other', NULL, NULL, 'format', 'json')}),
+is(unconfirmed($node, 'other'),
 	'1', 'its job is not confirmed (not skipped)');
 $node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('other')});
 
@@ -234,8 +241,7 @@ $node->safe_psql('postgres', q{
 });
 ok(wait_until(sub { @{ consume('tx.public.jobs') } == 200 }, 60), 'transactions: 200 jobs arrive');
 is(stop_bridge($b) >> 8, 0, 'transactions: SIGTERM, exit 0');
-is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM pg_logical_slot_peek_changes('txn', NULL, NULL, 'format', 'json')}),
+is(unconfirmed($node, 'txn'),
 	'0', 'transactions: every job confirmed');
 like(bridge_log($b), qr/^(?!.*fenced)/s, 'no producer fenced');
 $node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('txn')});
