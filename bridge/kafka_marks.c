@@ -114,11 +114,11 @@ kafka_sink_mark(Sink *s, const char *topic, int32_t partition, uint64_t *lsn,
 	KafkaSink  *ks = (KafkaSink *) s;
 	size_t		i;
 
-	for (i = 0; i < ks->topics_cap; i++)
+	for (i = 0; i < ks->ntopics; i++)
 	{
 		KafkaTopic *t = ks->topics[i];
 
-		if (t == NULL || strcmp(t->name, topic) != 0 || t->marks == NULL ||
+		if (strcmp(t->name, topic) != 0 || t->marks == NULL ||
 			partition < 0 || partition >= t->npartitions ||
 			!t->marks[partition].has_mark)
 			continue;

@@ -28,6 +28,7 @@
 #include "json_row.h"
 #include "lsn.h"
 #include "sink.h"
+#include "strtab.h"
 
 /* "<sysid>/<timeline>/<dbname>/<slot>": 20 + 10 + 63 + 63 + 3 + NUL */
 #define KAFKA_SOURCE_LEN 160
@@ -174,7 +175,8 @@ typedef struct KafkaSink
 	bool		txn_mode;		/* --kafka-transactions */
 	bool		connected;		/* between connect and disconnect */
 	KafkaWorker worker;
-	/* topics used by this producer: open addressing */
+	/* topics used by this producer: topics[i] is named topic_names' i */
+	StrTab		topic_names;
 	KafkaTopic **topics;
 	size_t		ntopics;
 	size_t		topics_cap;

@@ -467,6 +467,8 @@ kafka_destroy(Sink *s)
 	free(ks->acks.a);
 	free(ks->txn_acks.a);
 	free(ks->txn_marks);
+	free(ks->topics);
+	strtab_free(&ks->topic_names);
 	pthread_mutex_destroy(&ks->worker.lock);
 	pthread_cond_destroy(&ks->worker.cond);
 	json_buf_free(&ks->value);
