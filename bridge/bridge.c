@@ -389,8 +389,7 @@ begin_session(Bridge *b)
 		flags |= SINK_REPLAY_NEW_SLOT;
 	if (b->accept_new)
 		flags |= SINK_REPLAY_ACCEPT_NEW;
-	rc = b->sink->ops->replay_begin == NULL ? SINK_OK :
-		b->sink->ops->replay_begin(b->sink, &b->source, b->stream.start_lsn, flags);
+	rc = b->sink->ops->replay_begin(b->sink, &b->source, b->stream.start_lsn, flags);
 	if (rc != SINK_OK)
 		return sink_failed(b, rc);
 	b->session_begun = true;
@@ -571,11 +570,6 @@ record_position(Bridge *b, uint64_t lsn)
 
 	ledger_submitted(b->ledger, t, 1);
 	ledger_close(b->ledger, t);
-	if (b->sink->ops->progress == NULL)
-	{
-		ledger_acked(b->ledger, t, 1);
-		return SINK_OK;
-	}
 	rc = b->sink->ops->progress(b->sink, lsn, t);
 	return rc == SINK_OK ? SINK_OK : sink_failed(b, rc);
 }

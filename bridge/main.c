@@ -56,8 +56,8 @@ usage(void)
 	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379;\n");
 	printf("                             no rediss://: for TLS use a tunnel on loopback)\n");
 	printf("      --redis-maxlen=N       XADD MAXLEN ~ N (default: no trimming)\n");
-	printf("      --redis-group=NAME     create this consumer group on every stream the bridge writes\n");
-	printf("                             (XGROUP CREATE ... MKSTREAM), so no job is missed by a late worker\n");
+	printf("      --redis-group=NAME     create this consumer group on each stream the bridge creates\n");
+	printf("                             (XGROUP CREATE ... 0 MKSTREAM with its first entries)\n");
 	printf("      --redis-wait=N[,MS]    acknowledge only once N replicas have the jobs (Redis WAIT,\n");
 	printf("                             timeout MS, default 1000)\n");
 	printf("  -X, --kafka-property=K=V   any librdkafka property, repeatable (Kafka only)\n");
@@ -65,8 +65,9 @@ usage(void)
 	printf("      --kafka-transactions   one Kafka transaction per PostgreSQL transaction\n");
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
-	printf("      --accept-new-source    after a deliberate failover or restore, continue into a sink that\n");
-	printf("                             holds another server's, timeline's or slot's progress\n");
+	printf("      --accept-new-source    continue into a sink that holds another server's, timeline's or\n");
+	printf("                             slot's progress, or none (a deliberate failover or restore, or\n");
+	printf("                             the first run of a slot created outside the bridge)\n");
 	printf("      --metrics=HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics and health at\n");
 	printf("                             /healthz (200 while streaming or standing by, else 503)\n");
 	printf("      --log-status=SECS      log a one-line status every SECS seconds\n");

@@ -17,7 +17,10 @@
  *	  too, and so is every later call: the chain cannot skip a hole.
  * A record of another source is refused (SOURCE), no record at all too
  * (NORECORD), unless the first call of the session says it may create or
- * replace it.  Every key is checked to be a stream (or absent) before
+ * replace it.  "create" (the bridge created the slot) also moves a record
+ * of the same source that is behind the new slot up to it: the slot was
+ * dropped and created again, and what was committed before it is not this
+ * slot's to deliver.  Every key is checked to be a stream (or absent) before
  * anything is written, so a call never stops half-way; it always writes
  * the record's updated_at, so a WAIT after it covers all it relied on.
  *
@@ -145,7 +148,7 @@ const char *const redis_library =
 "        return {0, 'SOURCE', r[5] or '', r[1] or '', r[2] or '', r[3] or '', r[4] or '', '', ''}\n"
 "      end\n"
 "      at, dirty = items[1].prev, true\n"
-"    elseif mode == 'replace' and at < items[1].prev then\n"
+"    elseif mode ~= '' and at < items[1].prev then\n"
 "      at, dirty = items[1].prev, true\n"
 "    end\n"
 "  end\n"

@@ -27,7 +27,7 @@ $node->safe_psql('postgres', q{
 	SELECT pg_create_logical_replication_slot('jobs', 'wal2queue');
 });
 
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1');
+my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1', '--accept-new-source');
 $node->safe_psql('postgres',
 	"INSERT INTO jobs SELECT g, 'payload of job ' || g FROM generate_series(1, 1000000) g");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1000000' }, 300),
