@@ -723,7 +723,8 @@ decode_insert(PgoDecoder *dec, Reader *r, const FrameHandlers *h, void *arg)
 	job.rel = &pr->rel;
 	job.values = dec->values;
 	job.target = pr->rel.name;
-	if (pr->route >= 0 && !dec->values[pr->route].isnull)
+	/* an empty route value, like NULL, leaves the default target (the plugin's rule) */
+	if (pr->route >= 0 && !dec->values[pr->route].isnull && dec->values[pr->route].data.len > 0)
 		job.target = dec->values[pr->route].data;
 	if ((rc = row_key(dec, r, pr, &job)) != FRAME_OK ||
 		(rc = start_job(dec, r, &job, h, arg)) != FRAME_OK)

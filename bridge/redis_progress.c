@@ -87,6 +87,7 @@ const char *const redis_library =
 "  if t ~= 'hash' and t ~= 'none' then return nil, pkey, t end\n"
 "  for _, it in ipairs(items) do\n"
 "    for _, k in ipairs(it.keys) do\n"
+"      if k == pkey then return nil, k, 'progress record' end\n"
 "      if types[k] == nil then\n"
 "        t = redis.call('TYPE', k)['ok']\n"
 "        if t ~= 'stream' and t ~= 'none' then return nil, k, t end\n"

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "errbuf.h"
+#include "log.h"
 #include "lsn.h"
 #include "redis_sink.h"
 
@@ -346,6 +347,65 @@ build_key(RedisSink *rs, const SinkConfig *cfg, const FrameJob *job,
 	return true;
 }
 
+/*
+ * Jobs the sink will not write as they come.  A row whose route value names
+ * a key among the bridge's own (prefix + "wal2queue:": the progress record,
+ * staging lists) goes to its table's stream instead, with a warning: row
+ * data must not be able to stop the pipeline or touch the bookkeeping.  A
+ * logical message with such a target, an empty target, or a column named
+ * _lsn or _seq (it would shadow the entry's own field, so row data could
+ * forge a job's identity) stops the bridge naming table, key and LSN:
+ * nothing past it is confirmed, and the operator decides.
+ */
+static int
+check_target(Sink *s, const FrameTxn *txn, FrameJob *job, size_t *keylen)
+{
+	RedisSink  *rs = s->priv;
+	size_t		plen = s->cfg->target_prefix ? strlen(s->cfg->target_prefix) : 0;
+	const char *why = NULL;
+	char		lsn[LSN_STRLEN];
+	bool		column = false;
+
+	lsn_format(txn->commit_lsn, lsn, sizeof(lsn));
+	if (*keylen >= plen + 10 && memcmp(rs->keybuf + plen, "wal2queue:", 10) == 0)
+	{
+		if (job->is_message)
+			why = "its stream would be among the bridge's own keys (wal2queue:…)";
+		else
+		{
+			log_msg(LOG_WARNING, "job %" PRIu32 " of table %.*s committed at %s routes to \"%s\", "
+					"among the bridge's own keys: written to the table's stream instead",
+					job->seq, (int) job->rel->name.len, job->rel->name.data, lsn, rs->keybuf);
+			job->target = job->rel->name;
+			if (!build_key(rs, s->cfg, job, keylen))
+				return out_of_memory(s);
+		}
+	}
+	if (why == NULL && job->target.len == 0)
+		why = "its target is empty and a stream needs a name";
+	for (uint32_t i = 0; why == NULL && !job->is_message && i < job->rel->ncols; i++)
+	{
+		const FrameBytes *n = &job->rel->cols[i].name;
+
+		if (n->len == 4 && (memcmp(n->data, "_lsn", 4) == 0 || memcmp(n->data, "_seq", 4) == 0))
+		{
+			why = "a column named _lsn or _seq would shadow the entry's own field of that name";
+			column = true;
+		}
+	}
+	if (why == NULL)
+		return SINK_OK;
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					  "cannot write job %" PRIu32 " of %s%.*s (key %s%.*s%s) committed at %s to "
+					  "Redis: %s; exclude the table (--tables) or change the %s",
+					  job->seq, job->is_message ? "a logical message" : "table ",
+					  job->is_message ? 0 : (int) job->rel->name.len,
+					  job->is_message ? "" : job->rel->name.data,
+					  job->has_key ? "\"" : "", job->has_key ? (int) job->key.len : 4,
+					  job->has_key ? job->key.data : "null", job->has_key ? "\"" : "",
+					  lsn, why, column ? "column's name" : "target");
+}
+
 static int
 redis_job(Sink *s, const FrameTxn *txn, const FrameJob *job, LedgerTicket t)
 {
@@ -353,8 +413,9 @@ redis_job(Sink *s, const FrameTxn *txn, const FrameJob *job, LedgerTicket t)
 	RBuild	   *b = &rs->build;
 	size_t		keylen;
 	int64_t		key;
+	FrameJob	local;
+	int			rc;
 
-	(void) txn;
 	(void) t;
 	if (!b->open)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
@@ -363,9 +424,13 @@ redis_job(Sink *s, const FrameTxn *txn, const FrameJob *job, LedgerTicket t)
 		(job->rel == NULL || (job->rel->ncols > 0 && job->values == NULL)))
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "row job %" PRIu32 " has no relation", job->seq);
-	if (!build_key(rs, s->cfg, job, &keylen) ||
-		(key = strtab_intern(&b->keys, rs->keybuf, keylen)) < 0 ||
-		!resp_arg_entry(&b->entries, (uint32_t) key + 1, job))
+	if (!build_key(rs, s->cfg, job, &keylen))
+		return out_of_memory(s);
+	local = *job;
+	if ((rc = check_target(s, txn, &local, &keylen)) != SINK_OK)
+		return rc;
+	if ((key = strtab_intern(&b->keys, rs->keybuf, keylen)) < 0 ||
+		!resp_arg_entry(&b->entries, (uint32_t) key + 1, &local))
 		return out_of_memory(s);
 	b->njobs++;
 	if (b->entries.len >= REDIS_STAGE_BYTES)

@@ -177,7 +177,9 @@ row_key_and_target(W2QJob *job, W2QRelInfo *info, Datum *values,
 	if (ok)
 	{
 		job->key = row_key(info, job->texts);
-		if (info->route >= 0 && job->texts[info->route] != NULL)
+		/* an empty route value, like NULL, leaves the default target */
+		if (info->route >= 0 && job->texts[info->route] != NULL &&
+			job->texts[info->route][0] != '\0')
 			job->target = job->texts[info->route];
 		size = (job->key ? json_string_size(job->key, strlen(job->key)) : 0) +
 			(job->target != info->name ? strlen(job->target) + 2 : 0);

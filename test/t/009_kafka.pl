@@ -200,14 +200,15 @@ like(bridge_log($b), qr/public\.jobs.*7.*[0-9A-F]+\/[0-9A-F]+/, 'the error names
 is(unconfirmed($node, 'jobs'),
 	'1', 'the big job is not confirmed');
 
-# an empty route target: an error naming table, key and lsn, not a reconnect loop
+# a route value that is no topic name: an error naming table, key and lsn,
+# not a reconnect loop (an empty one, like NULL, leaves the default target)
 $node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('routes', 'wal2queue')});
-$node->safe_psql('postgres', "INSERT INTO jobs VALUES (8, '', '{}')");
+$node->safe_psql('postgres', "INSERT INTO jobs VALUES (8, 'no topic', '{}')");
 $b = start_bridge($node, undef, '--slot', 'routes', '--route-column', 'queue', @sink);
 ok(wait_until(sub { !$b->{h}->pumpable }, 60), 'empty route target: the bridge stops');
 $b->{h}->finish;
 is($b->{h}->full_result(0) >> 8, 1, 'exit 1');
-like(bridge_log($b), qr/table public\.jobs key 8 lsn [0-9A-F]+\/[0-9A-F]+ has no usable kafka topic ""/,
+like(bridge_log($b), qr/table public\.jobs key 8 lsn [0-9A-F]+\/[0-9A-F]+ has no usable kafka topic "no topic"/,
 	'the error names table, key and lsn');
 is(unconfirmed($node, 'routes'),
 	'1', 'the job is not confirmed');

@@ -9,6 +9,7 @@ SELECT 'init' FROM pg_create_logical_replication_slot('opts', 'wal2queue');
 BEGIN;
 INSERT INTO jobs VALUES (1, 'emails', 'p1');
 INSERT INTO jobs VALUES (2, NULL, 'p2');
+INSERT INTO jobs VALUES (6, '', 'p6');
 INSERT INTO job_mail VALUES (3, 'k3', 'out');
 INSERT INTO q.work VALUES (4, 5, 'composite key: b then a');
 INSERT INTO q.nokey VALUES ('no key at all');
@@ -19,7 +20,7 @@ SELECT w2q_mask(data) FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'for
 SELECT w2q_mask(data) FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'tables', 'q.*, public.jobs');
 SELECT w2q_mask(data) FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'tables', '*.nokey');
 SELECT w2q_mask(data) FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'tables', 'nomatch.*');
--- route-column: non-NULL value is the target, NULL falls back, tables without it too
+-- route-column: non-NULL value is the target, NULL and '' fall back, tables without it too
 SELECT w2q_mask(data) FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'tables', 'public.jobs', 'route-column', 'queue');
 -- key-column: its text is the key; tables without it keep their primary key
 SELECT w2q_mask(data) FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'tables', 'public.*', 'key-column', 'k');
