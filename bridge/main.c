@@ -270,13 +270,33 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 	}
 }
 
+/* the long name of option code c */
+static const char *
+option_name(int c)
+{
+	for (const struct option *o = long_options; o->name; o++)
+		if (o->val == c)
+			return o->name;
+	return "?";
+}
+
 static void
 parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 {
 	int			c;
 
+	bool		seen[256] = {false};
+
 	while ((c = getopt_long(argc, argv, "d:S:t:X:vqV?", long_options, NULL)) != -1)
 	{
+		/* a single-valued option given twice: which one was meant? */
+		if (c > 0 && c < 256 && c != 'X' && c != 'v' && c != 'q' && c != '?' && c != 'V')
+		{
+			if (seen[c])
+				usage_error("conflicting or redundant options: --%s is given more than once",
+							option_name(c));
+			seen[c] = true;
+		}
 		if (c == 'V')
 		{
 			print_version();

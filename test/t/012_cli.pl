@@ -51,6 +51,18 @@ is($code, 2, '--quiet --verbose: usage error, exit 2');
 like($out, qr/--quiet and --verbose cannot be used together\nTry "wal2queue-bridge --help"/,
 	'--quiet --verbose: says so, with a hint');
 
+# a single-valued option given twice is a usage error, not "last one wins"
+# (--tables public.a --tables public.b would stream public.b only)
+for my $args ([ '--tables', 'public.a', '--tables', 'public.b' ], [ '--slot', 'a', '-S', 'b' ],
+	[ '--sink', 'redis://127.0.0.1:1', '--sink', 'redis://127.0.0.1:2' ],
+	[ '--route-column', 'a', '--route-column', 'b' ])
+{
+	($code, $out) = run_bridge('-d', 'host=127.0.0.1 port=1', @$args);
+	is($code, 2, "@$args: exit 2");
+	like($out, qr/conflicting or redundant options: --(tables|slot|sink|route-column) is given more than once/,
+		"@$args: says which option");
+}
+
 ($code, $out) = run_bridge('--sink', 'rediss://:secret@cache:6380');
 is($code, 2, 'rediss://: usage error, exit 2');
 like($out, qr/rediss:\/\/ \(Redis over TLS\) is not supported.*stunnel or spiped.*unix socket/,

@@ -108,8 +108,12 @@ sub start_bridge
 {
 	my ($node, $r, @args) = @_;
 	my $log = $PostgreSQL::Test::Utils::tmp_check . "/bridge_" . time() . "_$$.log";
-	my @cmd = (bridge_path(), '-d', $node->connstr('postgres'),
-		($r ? ('--sink', "redis://127.0.0.1:$r->{port}") : ()), '-v', @args);
+	# a -d or --sink among the arguments replaces the default one (the
+	# bridge refuses an option given twice)
+	my $own_d = grep { $_ eq '-d' || $_ eq '--dbname' || /^--dbname=/ } @args;
+	my $own_sink = grep { $_ eq '--sink' || /^--sink=/ } @args;
+	my @cmd = (bridge_path(), ($own_d ? () : ('-d', $node->connstr('postgres'))),
+		($r && !$own_sink ? ('--sink', "redis://127.0.0.1:$r->{port}") : ()), '-v', @args);
 	my $h = IPC::Run::start(\@cmd, '>', $log, '2>&1');
 	push @children, $h;
 	return { h => $h, log => $log };
