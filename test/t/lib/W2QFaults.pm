@@ -1,0 +1,353 @@
+# W2QFaults.pm -- the fault matrix's harness (test/t/1*.pl): a sink (Redis
+# or the Kafka mock cluster), a cell = a fresh slot and target prefix, the
+# bridge, the workload (test/faults/build/w2q-workload) running while a
+# fault is injected, several rounds, then a sentinel job and the verifier
+# (test/faults/w2q-verify) and, on Redis, the half-transaction poller
+# (test/faults/w2q-redis-poll).  Each check is a TAP test named
+# "<sink> <cell>: <check>".
+#
+# Environment: W2Q_FAULTS_SHORT=1 fewer rounds and smaller workloads (the
+# short form of `make check`); W2Q_FAULTS_CELLS=REGEX runs only the cells
+# whose name matches (mutate.sh uses it).
+package W2QFaults;
+
+use strict;
+use warnings;
+use Exporter 'import';
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time usleep);
+use W2QTest;
+
+our @EXPORT = qw(faults_node redis_sink kafka_sink sink_stop sink_args run_cell
+  cell_wanted short_form during_workload restart_bridge start_cell_bridge
+  wait_bridge_exit kafka_cmd bridge_tail workload_start workload_wait verify_cell
+  poll_start poll_stop cell_setup sentinel_wait faults_dir process_cells);
+
+my $root = $ENV{W2Q_ROOT};
+my $cellno = 0;
+
+sub faults_dir { return "$root/test/faults" }
+sub short_form { return $ENV{W2Q_FAULTS_SHORT} ? 1 : 0 }
+
+sub cell_wanted
+{
+	my ($name) = @_;
+	my $re = $ENV{W2Q_FAULTS_CELLS};
+	return !defined($re) || $re eq '' || $name =~ /$re/;
+}
+
+# a node for the matrix: small wal_sender_timeout so stalls are seen quickly
+sub faults_node
+{
+	my ($name, %opts) = @_;
+	my $node = new_node($name,
+		conf => "wal_sender_timeout = 2s\nwal_keep_size = 256MB\n" . ($opts{conf} // ''));
+	workload_setup($node);
+	return $node;
+}
+
+sub workload_setup
+{
+	my ($node, $set) = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ "$root/test/faults/build/w2q-workload", '-d', $node->connstr('postgres'),
+			'--setup', '--set', $set // 't' ], '>', \$out, '2>', \$err)
+	  or die "w2q-workload --setup failed: $err";
+}
+
+sub redis_sink
+{
+	my (%opts) = @_;
+	my $r = start_redis(%opts);
+	return { kind => 'redis', r => $r, opts => \%opts };
+}
+
+sub kafka_sink
+{
+	my ($nbrokers) = @_;
+	my ($in, $out, $err) = ('', '', '');
+	my $h = IPC::Run::start([ "$root/test/helpers/kafka-mock", $nbrokers // 1 ], \$in, \$out, \$err);
+	$h->pump until $out =~ /\n/;
+	my ($bootstrap) = $out =~ /^(\S+)/;
+	return { kind => 'kafka', h => $h, in => \$in, out => \$out, bootstrap => $bootstrap };
+}
+
+# one command to the mock cluster; true on "ok"
+sub kafka_cmd
+{
+	my ($s, $cmd) = @_;
+	${ $s->{out} } = '';
+	${ $s->{in} } .= "$cmd\n";
+	$s->{h}->pump until ${ $s->{out} } =~ /\n/;
+	return ${ $s->{out} } =~ /^ok/;
+}
+
+sub sink_stop
+{
+	my ($s) = @_;
+	if ($s->{kind} eq 'redis')
+	{
+		stop_redis($s->{r});
+	}
+	else
+	{
+		${ $s->{in} } .= "quit\n";
+		$s->{h}->finish;
+	}
+}
+
+sub sink_args
+{
+	my ($s) = @_;
+	return $s->{kind} eq 'redis'
+	  ? ('--sink', "redis://127.0.0.1:$s->{r}{port}")
+	  : ('--sink', "kafka://$s->{bootstrap}");
+}
+
+sub sink_addr
+{
+	my ($s) = @_;
+	return $s->{kind} eq 'redis' ? ('--redis', "127.0.0.1:$s->{r}{port}") : ('--kafka', $s->{bootstrap});
+}
+
+# a fresh cell: a new slot (and prefix), the job tables emptied
+sub cell_setup
+{
+	my ($ctx) = @_;
+	my $node = $ctx->{node};
+	$cellno++;
+	$ctx->{prefix} //= "c$cellno.";
+	$ctx->{slot} //= "faults_$cellno";
+	$node->safe_psql('postgres', q{
+		SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+		 WHERE slot_name LIKE 'faults\_%' AND NOT active;
+		TRUNCATE faults_t1, faults_t2, faults_t3, faults_msgs;});
+	$node->safe_psql('postgres',
+		"SELECT pg_create_logical_replication_slot('$ctx->{slot}', 'wal2queue')");
+	redis($ctx->{sink}{r}, 'FLUSHALL') if $ctx->{sink}{kind} eq 'redis';
+}
+
+sub bridge_args
+{
+	my ($ctx, @extra) = @_;
+	return ('--slot', $ctx->{slot}, '--status-interval', '1', '--tables', 'public.faults_t*',
+		'--route-column', 'route', '--key-column', 'k', '--target-prefix', $ctx->{prefix},
+		sink_args($ctx->{sink}), @{ $ctx->{bridge_args} // [] }, @extra);
+}
+
+sub start_cell_bridge
+{
+	my ($ctx, @extra) = @_;
+	my $b = start_bridge($ctx->{node}, undef, bridge_args($ctx, @extra));
+	push @{ $ctx->{bridges} }, $b;
+	return $b;
+}
+
+# kill (default -9) the cell's bridge and start a new one
+sub restart_bridge
+{
+	my ($ctx, $signal) = @_;
+	my $b = $ctx->{bridge};
+	$b->{h}->signal($signal // 'KILL');
+	$b->{h}->finish;
+	$ctx->{bridge} = start_cell_bridge($ctx);
+	return $b->{h}->full_result(0);
+}
+
+sub wait_bridge_exit
+{
+	my ($b, $timeout) = @_;
+	return undef unless wait_until(sub { !$b->{h}->pumpable }, $timeout // 30);
+	$b->{h}->finish;
+	return $b->{h}->full_result(0) >> 8;
+}
+
+sub bridge_tail
+{
+	my ($b, $n) = @_;
+	my @l = split /\n/, bridge_log($b);
+	@l = @l[ -($n // 8) .. -1 ] if @l > ($n // 8);
+	return join("\n", @l);
+}
+
+my $wlseed = 0;
+
+# the workload in the background; base distinguishes runs (ids, txn numbers)
+sub workload_start
+{
+	my ($ctx, %o) = @_;
+	my $short = short_form();
+	my @cmd = ("$root/test/faults/build/w2q-workload", '-d', $o{connstr} // $ctx->{node}->connstr('postgres'),
+		'--seed', $o{seed} // ++$wlseed, '--base', $o{base} // ++$ctx->{base},
+		'--txns', $o{txns} // ($short ? 50 : 100), '--seconds', $o{seconds} // 30,
+		'--max-rows', $o{max_rows} // ($short ? 3000 : 10000),
+		'--pause-ms', $o{pause_ms} // 40, @{ $o{args} // [] });
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
+	return { h => $h, out => \$out, err => \$err };
+}
+
+sub workload_wait
+{
+	my ($w) = @_;
+	$w->{h}->finish;
+	my $rc = $w->{h}->full_result(0) >> 8;
+	fail("workload: exit $rc: ${ $w->{err} }") if $rc;
+	return ${ $w->{out} };
+}
+
+# call $inject $n times at random moments while the workload runs
+sub during_workload
+{
+	my ($w, $n, $inject, %o) = @_;
+	for my $i (1 .. $n)
+	{
+		usleep(int(($o{min} // 0.5) * 1e6 + rand((($o{spread} // 2.0)) * 1e6)));
+		last if !$w->{h}->pumpable && !$o{after_end};
+		$inject->($i);
+	}
+}
+
+# the last job: once it is in the sink, everything committed before it
+# should be (the verifier says whether it is)
+sub sentinel_wait
+{
+	my ($ctx, $timeout) = @_;
+	my $node = $ctx->{node};
+	my $id = 9_000_000_000_000 + (++$ctx->{sentinels}) + 1000 * $cellno;
+	$node->safe_psql('postgres',
+		"INSERT INTO faults_t1 VALUES ($id, $id, 1, 0, 'r0', 'sentinel')");
+	my $s = $ctx->{sink};
+	my $target = "$ctx->{prefix}r0";
+	return wait_until(
+		sub {
+			if ($s->{kind} eq 'redis')
+			{
+				my $e = redis_json($s->{r}, 'XREVRANGE', $target, '+', '-', 'COUNT', '20') // [];
+				return scalar grep { my %f = @{ $_->[1] }; ($f{id} // '') eq $id } @$e;
+			}
+			my ($out, $err) = ('', '');
+			IPC::Run::run([ 'kcat', '-b', $s->{bootstrap}, '-C', '-t', $target, '-o', '-20', '-e', '-q',
+					'-f', '%s\n' ], '>', \$out, '2>', \$err, IPC::Run::timeout(30));
+			return $out =~ /"id":$id\b/;
+		},
+		$timeout // 120);
+}
+
+sub poll_start
+{
+	my ($ctx) = @_;
+	return undef unless $ctx->{sink}{kind} eq 'redis';
+	my ($out, $err) = ('', '');
+	my $h = IPC::Run::start([ "$root/test/faults/w2q-redis-poll", sink_addr($ctx->{sink}),
+			'--prefix', $ctx->{prefix}, '--seconds', 600 ], '>', \$out, '2>', \$err);
+	return { h => $h, out => \$out, err => \$err };
+}
+
+sub poll_stop
+{
+	my ($p) = @_;
+	$p->{h}->signal('TERM');
+	$p->{h}->finish;
+	return ($p->{h}->full_result(0) >> 8, ${ $p->{out} } . ${ $p->{err} });
+}
+
+# the verifier against the cell's prefix; a TAP test per run
+sub verify_cell
+{
+	my ($ctx, %o) = @_;
+	my ($out, $err) = ('', '');
+	my @pg = map { ('--pg', $_) } @{ $o{pg} // [ $ctx->{node}->connstr('postgres') ] };
+	my @truth = map { ('--truth', $_) } @{ $o{truth} // [] };
+	IPC::Run::run([ "$root/test/faults/w2q-verify", @pg, @truth, sink_addr($ctx->{sink}),
+			'--prefix', $ctx->{prefix} ], '>', \$out, '2>', \$err, IPC::Run::timeout(300));
+	my $ok = ok($out =~ /^sink:/ && $out !~ /^FAIL/m && $err eq '', "$ctx->{name}: verifier");
+	diag($out . $err) unless $ok;
+	note($out);
+	return $ok;
+}
+
+# A cell: setup, bridge, (poller), rounds of workload + fault, sentinel,
+# verifier.  $o{fault}->($ctx, $workload, $round) injects the fault while
+# the workload runs (and leaves the bridge running afterwards).
+sub run_cell
+{
+	my (%o) = @_;
+	my $ctx = { %o, name => "$o{sink}{kind} $o{name}" };
+	return unless cell_wanted($o{name});
+	my $t0 = time();
+	cell_setup($ctx);
+	$ctx->{bridge} = start_cell_bridge($ctx);
+	my $poll = $o{no_poll} ? undef : poll_start($ctx);
+	my $rounds = $o{rounds} // (short_form() ? 1 : 3);
+	for my $round (1 .. $rounds)
+	{
+		my $w = workload_start($ctx, %{ $o{workload} // {} });
+		$o{fault}->($ctx, $w, $round);
+		note("$ctx->{name} round $round: " . workload_wait($w));
+	}
+	$o{after}->($ctx) if $o{after};
+	my $arrived = sentinel_wait($ctx);
+	ok($arrived, "$ctx->{name}: the last job arrives")
+	  or diag("bridge log:\n" . bridge_tail($ctx->{bridge}, 15));
+	if ($poll)
+	{
+		my ($rc, $msg) = poll_stop($poll);
+		ok($rc == 0, "$ctx->{name}: a reader never sees half a transaction") or diag($msg);
+		note($msg);
+	}
+	verify_cell($ctx);
+	for my $b (@{ $ctx->{bridges} })
+	{
+		next unless $b->{h}->pumpable;
+		$b->{h}->signal('TERM');
+		$b->{h}->finish;
+	}
+	note(sprintf("%s: %.1f s", $ctx->{name}, time() - $t0));
+	return $ctx;
+}
+
+# the cells that fault the bridge process, for either sink
+sub process_cells
+{
+	my ($node, $sink) = @_;
+	run_cell(node => $node, sink => $sink, name => 'baseline', fault => sub { });
+	run_cell(node => $node, sink => $sink, name => 'bridge kill -9',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, short_form() ? 2 : 4, sub { restart_bridge($ctx, 'KILL') });
+		});
+	run_cell(node => $node, sink => $sink, name => 'bridge SIGTERM',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, 2, sub {
+				my $t0 = time();
+				my $rc = restart_bridge($ctx, 'TERM');
+				ok(($rc >> 8) == 0 && time() - $t0 < 10,
+					sprintf("$ctx->{name}: exit %d in %.1f s", $rc >> 8, time() - $t0));
+			});
+		});
+	run_cell(node => $node, sink => $sink, name => 'bridge SIGSTOP past wal_sender_timeout',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, short_form() ? 1 : 2, sub {
+				$ctx->{bridge}{h}->signal('STOP');
+				sleep 4;
+				$ctx->{bridge}{h}->signal('CONT');
+			});
+		});
+	run_cell(node => $node, sink => $sink, name => 'standby takeover under load',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			my $standby = start_cell_bridge($ctx, '--standby');
+			during_workload($w, 1, sub {
+				$ctx->{bridge}{h}->signal('KILL');
+				$ctx->{bridge}{h}->finish;
+				$ctx->{bridge} = $standby;
+			}, min => 1.5);
+		});
+}
+
+1;
