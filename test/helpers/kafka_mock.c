@@ -14,6 +14,7 @@
  *	up BROKER_ID				accept connections again (-1: all)
  *	create TOPIC PARTITIONS		create a topic (replication factor 1)
  *	rtt BROKER_ID MS			delay the broker's responses (-1: all brokers)
+ *	leader TOPIC PARTITION BROKER_ID	move the partition's leader
  *	quit						stop (as does the end of stdin)
  *
  * Topics not created explicitly are created on first metadata request with
@@ -59,6 +60,8 @@ command(rd_kafka_mock_cluster_t *mc, char *line)
 		reply(rd_kafka_mock_topic_create(mc, topic, n, 1));
 	else if (sscanf(line, "rtt %d %d", &id, &ms) == 2 && ms >= 0)
 		reply(rd_kafka_mock_broker_set_rtt(mc, id, ms));
+	else if (sscanf(line, "leader %255s %d %d", topic, &n, &id) == 3)
+		reply(rd_kafka_mock_partition_set_leader(mc, topic, n, id));
 	else if (line[0] != '\0')
 	{
 		printf("error: unknown command \"%s\"\n", line);

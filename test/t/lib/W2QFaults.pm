@@ -23,7 +23,9 @@ use W2QTest;
 our @EXPORT = qw(faults_node redis_sink kafka_sink sink_stop sink_args run_cell
   cell_wanted short_form during_workload restart_bridge start_cell_bridge
   wait_bridge_exit kafka_cmd bridge_tail workload_start workload_wait verify_cell
-  poll_start poll_stop cell_setup sentinel_wait faults_dir process_cells);
+  poll_start poll_stop cell_setup sentinel_wait faults_dir process_cells
+  postgres_cells redis_cells kafka_cells second_slot_cell replaced_server_cell
+  promoted_standby_cell);
 
 my $root = $ENV{W2Q_ROOT};
 my $cellno = 0;
@@ -214,11 +216,12 @@ sub during_workload
 # should be (the verifier says whether it is)
 sub sentinel_wait
 {
-	my ($ctx, $timeout) = @_;
+	my ($ctx, $timeout, $table) = @_;
 	my $node = $ctx->{node};
 	my $id = 9_000_000_000_000 + (++$ctx->{sentinels}) + 1000 * $cellno;
+	$table //= 'faults_t1';
 	$node->safe_psql('postgres',
-		"INSERT INTO faults_t1 VALUES ($id, $id, 1, 0, 'r0', 'sentinel')");
+		"INSERT INTO $table VALUES ($id, $id, 1, 0, 'r0', 'sentinel')");
 	my $s = $ctx->{sink};
 	my $target = "$ctx->{prefix}r0";
 	return wait_until(
@@ -262,7 +265,7 @@ sub verify_cell
 	my @pg = map { ('--pg', $_) } @{ $o{pg} // [ $ctx->{node}->connstr('postgres') ] };
 	my @truth = map { ('--truth', $_) } @{ $o{truth} // [] };
 	IPC::Run::run([ "$root/test/faults/w2q-verify", @pg, @truth, sink_addr($ctx->{sink}),
-			'--prefix', $ctx->{prefix} ], '>', \$out, '2>', \$err, IPC::Run::timeout(300));
+			'--prefix', $ctx->{prefix}, $o{allow_extra} ? '--allow-extra' : () ], '>', \$out, '2>', \$err, IPC::Run::timeout(300));
 	my $ok = ok($out =~ /^sink:/ && $out !~ /^FAIL/m && $err eq '', "$ctx->{name}: verifier");
 	diag($out . $err) unless $ok;
 	note($out);
@@ -348,6 +351,271 @@ sub process_cells
 				$ctx->{bridge} = $standby;
 			}, min => 1.5);
 		});
+}
+
+# the cells that fault PostgreSQL, for either sink
+sub postgres_cells
+{
+	my ($node, $sink) = @_;
+	my $n = short_form() ? 2 : 4;
+	run_cell(node => $node, sink => $sink, name => 'walsender terminated',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, $n, sub {
+				$node->safe_psql('postgres', "SELECT pg_terminate_backend(active_pid)
+					FROM pg_replication_slots WHERE slot_name = '$ctx->{slot}' AND active");
+			});
+		});
+	run_cell(node => $node, sink => $sink, name => 'postgres fast restart',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, short_form() ? 1 : 2, sub { $node->restart });
+		});
+	run_cell(node => $node, sink => $sink, name => 'postgres immediate restart',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, short_form() ? 1 : 2, sub {
+				$node->stop('immediate');
+				$node->start;
+			});
+		});
+}
+
+# the cells that fault the Redis server
+sub redis_cells
+{
+	my ($node) = @_;
+	my $n = short_form() ? 2 : 4;
+	my $sink = redis_sink(args => [ '--appendonly', 'yes', '--appendfsync', 'always' ]);
+	run_cell(node => $node, sink => $sink, name => 'redis kill -9 and restart (appendfsync always)',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, short_form() ? 1 : 3, sub {
+				my $r = $ctx->{sink}{r};
+				stop_redis($r, 'KILL');
+				usleep(500_000);
+				$ctx->{sink}{r} = start_redis(port => $r->{port}, dir => $r->{dir},
+					args => [ '--appendonly', 'yes', '--appendfsync', 'always' ]);
+			});
+		});
+	run_cell(node => $node, sink => $sink, name => 'redis BUSY',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			redis($ctx->{sink}{r}, 'CONFIG', 'SET', 'busy-reply-threshold', '10');
+			during_workload($w, 4 * $n, sub {
+				# a 300 ms script from another client: everyone else is answered BUSY
+				redis($ctx->{sink}{r}, 'EVAL', q{local t = redis.call('TIME')
+					while true do
+						local n = redis.call('TIME')
+						if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > 300000 then break end
+					end return 1}, '0');
+			}, min => 0.1, spread => 0.5);
+			redis($ctx->{sink}{r}, 'CONFIG', 'SET', 'busy-reply-threshold', '5000');
+		});
+	run_cell(node => $node, sink => $sink, name => 'redis OOM then memory raised',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, $n, sub {
+				my $r = $ctx->{sink}{r};
+				my ($used) = redis($r, 'INFO', 'memory') =~ /used_memory:(\d+)/;
+				redis($r, 'CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+				redis($r, 'CONFIG', 'SET', 'maxmemory', $used + 200_000);
+				sleep 2;
+				redis($r, 'CONFIG', 'SET', 'maxmemory', '0');
+			});
+		});
+	run_cell(node => $node, sink => $sink, name => 'redis CLIENT KILL',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, 3 * $n, sub {
+				redis($ctx->{sink}{r}, 'CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+			}, min => 0.2, spread => 1);
+		});
+	sink_stop($sink);
+
+	# without persistence a restart loses jobs already confirmed: the bridge
+	# must notice (its progress record is gone) and stop, not carry on
+	return unless cell_wanted('redis without persistence');
+	$sink = redis_sink();
+	my $ctx = { node => $node, sink => $sink, name => 'redis without persistence killed' };
+	cell_setup($ctx);
+	my $b = $ctx->{bridge} = start_cell_bridge($ctx);
+	my $w = workload_start($ctx);
+	workload_wait($w);
+	ok(sentinel_wait($ctx), "$ctx->{name}: delivered before the crash");
+	my $r = $sink->{r};
+	stop_redis($r, 'KILL');
+	$sink->{r} = start_redis(port => $r->{port}, dir => $r->{dir});
+	$w = workload_start($ctx, txns => 20);
+	workload_wait($w);
+	my $rc = wait_bridge_exit($b, 60);
+	ok(defined $rc && $rc == 1, "$ctx->{name}: the bridge stops with exit 1")
+	  or diag("exit " . ($rc // 'none (still running)') . "\n" . bridge_tail($b, 15));
+	like(bridge_log($b), qr/lost|progress|persist/i, "$ctx->{name}: and says the sink lost what it had");
+	stop_bridge($b) if $b->{h}->pumpable;
+	sink_stop($sink);
+}
+
+# the cells that fault the Kafka cluster (3 brokers)
+sub kafka_cells
+{
+	my ($node, $sink) = @_;
+	my $n = short_form() ? 2 : 3;
+	run_cell(node => $node, sink => $sink, name => 'kafka broker down and up',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, $n, sub {
+				kafka_cmd($ctx->{sink}, 'down -1');
+				sleep 2;
+				kafka_cmd($ctx->{sink}, 'up -1');
+			});
+		});
+	run_cell(node => $node, sink => $sink, name => 'kafka leader change',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, 2 * $n, sub {
+				my $to = 1 + int(rand(3));
+				for my $t (map { "$ctx->{prefix}$_" } qw(r0 r1 r2 r3 public.faults_t1 public.faults_t2 public.faults_t3))
+				{
+					kafka_cmd($ctx->{sink}, "leader $t $_ $to") for 0 .. 3;
+				}
+			}, min => 0.3, spread => 1);
+		});
+}
+
+# a second slot (other tables) writing the same targets: on Redis both are
+# delivered exactly once; on Kafka the second bridge stops with an error
+# naming another source (never skips silently)
+sub second_slot_cell
+{
+	my ($node, $sink) = @_;
+	return unless cell_wanted('second slot');
+	my $kafka = $sink->{kind} eq 'kafka';
+	my $ctx = { node => $node, sink => $sink, name => "$sink->{kind} second slot, same targets" };
+	workload_setup($node, 'u');
+	cell_setup($ctx);
+	$node->safe_psql('postgres', "TRUNCATE faults_u1, faults_u2, faults_u3;
+		SELECT pg_create_logical_replication_slot('$ctx->{slot}_b', 'wal2queue')");
+	$ctx->{bridge} = start_cell_bridge($ctx);
+	my $poll = poll_start($ctx);
+	my $wa = workload_start($ctx, args => ['--no-messages']);
+	sleep 2 if $kafka;
+	my @b2 = ('--slot', "$ctx->{slot}_b", '--tables', 'public.faults_u*');
+	my $b2 = start_cell_bridge($ctx, @b2);
+	my $wb = workload_start($ctx, base => 500, args => [ '--no-messages', '--set', 'u' ]);
+	workload_wait($_) for $wa, $wb;
+	ok(sentinel_wait($ctx), "$ctx->{name}: the first slot's last job arrives")
+	  or diag(bridge_tail($ctx->{bridge}, 15));
+	if ($kafka)
+	{
+		my $rc = wait_bridge_exit($b2, 60);
+		ok(defined $rc && $rc == 1, "$ctx->{name}: the second bridge stops with exit 1")
+		  or diag('exit ' . ($rc // 'none (still running)') . "\n" . bridge_tail($b2, 15));
+		like(bridge_log($b2), qr/source/i, "$ctx->{name}: its error names another source");
+		$node->safe_psql('postgres', 'TRUNCATE faults_u1, faults_u2, faults_u3');
+		verify_cell($ctx, allow_extra => 1);
+	}
+	else
+	{
+		ok(sentinel_wait($ctx, 120, 'faults_u1'), "$ctx->{name}: the second slot's last job arrives")
+		  or diag(bridge_tail($b2, 15));
+		my ($rc, $msg) = poll_stop($poll);
+		ok($rc == 0, "$ctx->{name}: a reader never sees half a transaction") or diag($msg);
+		verify_cell($ctx);
+	}
+	poll_stop($poll) if $poll && $poll->{h}->pumpable;
+	$_->{h}->pumpable && stop_bridge($_) for @{ $ctx->{bridges} };
+	$node->safe_psql('postgres', "DROP TABLE faults_u1, faults_u2, faults_u3;
+		SELECT pg_drop_replication_slot('$ctx->{slot}_b')");
+}
+
+sub system_identifier
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', 'SELECT system_identifier FROM pg_control_system()');
+}
+
+# the bridge met another source: exit 1 with a message matching $re; then
+# it continues with --accept-new-source
+sub expect_source_refused
+{
+	my ($ctx, $re, $what) = @_;
+	my $b = $ctx->{bridge};
+	my $rc = wait_bridge_exit($b, 60);
+	ok(defined $rc && $rc == 1, "$ctx->{name}: the bridge stops with exit 1")
+	  or diag('exit ' . ($rc // 'none (still running)') . "\n" . bridge_tail($b, 15));
+	like(bridge_log($b), $re, "$ctx->{name}: the error names $what");
+	stop_bridge($b) if $b->{h}->pumpable;
+	$ctx->{bridge} = start_cell_bridge($ctx, '--accept-new-source');
+}
+
+# stop the node, start a fresh cluster on the same port, create the slot:
+# the bridge exits 1 naming both system identifiers; with
+# --accept-new-source it continues
+sub replaced_server_cell
+{
+	my ($sink) = @_;
+	return unless cell_wanted('server replaced');
+	my $a = faults_node("replaced_a_$sink->{kind}");
+	my $ctx = { node => $a, sink => $sink, name => "$sink->{kind} server replaced behind the conninfo" };
+	cell_setup($ctx);
+	$ctx->{bridge} = start_cell_bridge($ctx);
+	workload_wait(workload_start($ctx));
+	ok(sentinel_wait($ctx), "$ctx->{name}: the first server's jobs arrive");
+	my $truth = "$PostgreSQL::Test::Utils::tmp_check/truth_$ctx->{slot}";
+	IPC::Run::run([ "$root/test/faults/w2q-verify", '--pg', $a->connstr('postgres'), '--dump-truth' ],
+		'>', $truth) or die 'could not dump the truth';
+	my $sysid_a = system_identifier($a);
+	$a->stop('fast');
+	my $b = PostgreSQL::Test::Cluster->new("replaced_b_$sink->{kind}", port => $a->port);
+	$b->init(allows_streaming => 'logical');
+	$b->append_conf('postgresql.conf', "output_plugin_libraries = 'pgoutput, test_decoding, wal2queue'\n"
+		  . "max_replication_slots = 10\nmax_wal_senders = 10\nwal_sender_timeout = 2s\n");
+	$b->start;
+	workload_setup($b);
+	$b->safe_psql('postgres', "SELECT pg_create_logical_replication_slot('$ctx->{slot}', 'wal2queue')");
+	$ctx->{node} = $b;
+	my $sysid_b = system_identifier($b);
+	expect_source_refused($ctx, qr/(?=.*\Q$sysid_a\E)(?=.*\Q$sysid_b\E)/s,
+		"both system identifiers ($sysid_a, $sysid_b)");
+	workload_wait(workload_start($ctx, base => 200));
+	ok(sentinel_wait($ctx), "$ctx->{name}: with --accept-new-source the new server's jobs arrive")
+	  or diag(bridge_tail($ctx->{bridge}, 15));
+	verify_cell($ctx, truth => [$truth]);
+	$_->{h}->pumpable && stop_bridge($_) for @{ $ctx->{bridges} };
+	$b->stop;
+}
+
+# a physical standby promoted while the bridge runs (its conninfo lists
+# both servers): the bridge stops and says the timeline changed
+sub promoted_standby_cell
+{
+	my ($sink) = @_;
+	return unless cell_wanted('standby promoted');
+	my $a = faults_node("promote_a_$sink->{kind}");
+	$a->backup('b1');
+	my $s = PostgreSQL::Test::Cluster->new("promote_s_$sink->{kind}");
+	$s->init_from_backup($a, 'b1', has_streaming => 1);
+	$s->start;
+	my $ctx = { node => $a, sink => $sink, name => "$sink->{kind} physical standby promoted" };
+	$ctx->{bridge_args} = [ '-d', sprintf('host=%s port=%d,%d dbname=postgres',
+		$a->host, $a->port, $s->port) ];
+	cell_setup($ctx);
+	$ctx->{bridge} = start_cell_bridge($ctx);
+	workload_wait(workload_start($ctx));
+	ok(sentinel_wait($ctx), "$ctx->{name}: the primary's jobs arrive");
+	$a->wait_for_catchup($s);
+	$a->stop('fast');
+	$s->promote;
+	$s->safe_psql('postgres', "SELECT pg_create_logical_replication_slot('$ctx->{slot}', 'wal2queue')");
+	$ctx->{node} = $s;
+	expect_source_refused($ctx, qr/timeline/i, 'the timeline change');
+	workload_wait(workload_start($ctx, base => 200));
+	ok(sentinel_wait($ctx), "$ctx->{name}: with --accept-new-source the new primary's jobs arrive")
+	  or diag(bridge_tail($ctx->{bridge}, 15));
+	verify_cell($ctx);
+	$_->{h}->pumpable && stop_bridge($_) for @{ $ctx->{bridges} };
+	$s->stop;
 }
 
 1;
