@@ -4,6 +4,7 @@
 #   make install    plugin + extension into PostgreSQL's directories (pg_config),
 #                   the bridge into $(PREFIX)/bin
 #   make check      every test suite, on servers it starts and stops itself
+#   make check-faults  the fault matrix (test/faults), every cell for both sinks
 #   make demo       install what is missing, build, run one job end to end
 #   make bench      wal2queue against its peers (test/bench)
 #   make deps       the Debian 12 packages the project needs (idempotent)
@@ -19,7 +20,7 @@ DEB_PACKAGES = gcc make pkg-config perl postgresql-15 postgresql-server-dev-15 \
 	postgresql-15-wal2json libmicrohttpd-dev valgrind
 
 .PHONY: all plugin bridge install check check-regress check-unit check-tap \
-	check-asan check-valgrind demo bench deps clean
+	check-asan check-valgrind check-faults check-faults-short demo bench deps clean
 
 all: plugin bridge
 
@@ -51,7 +52,23 @@ check-asan:
 
 check-tap:
 	$(MAKE) -C test/helpers
+	$(MAKE) -C test/faults
 	test/tap/run.sh
+
+# the fault matrix (test/faults/README.md): every cell, both sinks, several
+# rounds of the full workload; check-faults-short is the form check-tap
+# runs (one round, smaller transactions)
+FAULT_SUITES = $(wildcard test/t/1[0-9][0-9]_faults_*.pl)
+
+check-faults: bridge
+	$(MAKE) -C test/helpers
+	$(MAKE) -C test/faults
+	W2Q_FAULTS_FULL=1 test/tap/run.sh $(FAULT_SUITES)
+
+check-faults-short: bridge
+	$(MAKE) -C test/helpers
+	$(MAKE) -C test/faults
+	test/tap/run.sh $(FAULT_SUITES)
 
 # the end-to-end suites with the bridge under valgrind (errors, definite leaks)
 check-valgrind: bridge

@@ -6,9 +6,11 @@
 # (test/faults/w2q-redis-poll).  Each check is a TAP test named
 # "<sink> <cell>: <check>".
 #
-# Environment: W2Q_FAULTS_SHORT=1 fewer rounds and smaller workloads (the
-# short form of `make check`); W2Q_FAULTS_CELLS=REGEX runs only the cells
-# whose name matches (mutate.sh uses it).
+# Environment: the short form (one round per cell, smaller workloads) is
+# the default, so test/tap/run.sh and `make check` run it; W2Q_FAULTS_FULL=1
+# (make check-faults) runs several rounds of the full workload;
+# W2Q_FAULTS_CELLS=REGEX runs only the cells whose name matches (mutate.sh
+# uses it).
 package W2QFaults;
 
 use strict;
@@ -31,7 +33,7 @@ my $root = $ENV{W2Q_ROOT};
 my $cellno = 0;
 
 sub faults_dir { return "$root/test/faults" }
-sub short_form { return $ENV{W2Q_FAULTS_SHORT} ? 1 : 0 }
+sub short_form { return $ENV{W2Q_FAULTS_FULL} ? 0 : 1 }
 
 sub cell_wanted
 {
@@ -44,6 +46,8 @@ sub cell_wanted
 sub faults_node
 {
 	my ($name, %opts) = @_;
+	plan skip_all => "$root/test/faults/build/w2q-workload is missing: make -C test/faults"
+	  unless -x "$root/test/faults/build/w2q-workload";
 	my $node = new_node($name,
 		conf => "wal_sender_timeout = 2s\nwal_keep_size = 256MB\n" . ($opts{conf} // ''));
 	workload_setup($node);

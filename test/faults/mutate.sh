@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# test/faults/mutate.sh -- can the fault matrix fail?  Builds deliberately
+# broken bridges (a sed on a copy of bridge/ in a temp dir) and runs the
+# cells that should catch each; reports, per mutation, "caught" (some test
+# failed), "SURVIVED" (every test passed: a missing test), or "did not
+# apply" (its pattern no longer matches the sources: adjust it here).
+#
+#   test/faults/mutate.sh [-l] [NAME...]     (-l: list the mutations)
+#
+# Runs the short form of the cells (unless W2Q_FAULTS_FULL=1), as
+# root or as a user that can run test/tap/run.sh.  Keeps the logs in
+# $W2Q_MUTATE_LOGS (default: a temp dir, printed at the end).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+# name @ files (globs under bridge/) @ sed script @ suites @ cells (regex) @ what
+mutations=(
+"ledger-no-ack@ledger.c@/^advance(/,/^}/ s/if (!x->closed || x->acked < x->submitted)/if (!x->closed)/@100 110@kill -9@the ledger confirms a transaction once its commit is read, before the sink acknowledged it"
+"ledger-one-job-early@ledger.c@/^advance(/,/^}/ s/x->acked < x->submitted)/x->acked + 1 < x->submitted)/@100 110@kill -9@the ledger confirms a transaction one job before the sink acknowledged all of it"
+"status-write-as-flush@stream.c@/^stream_send_status(/,/^}/ { s/put_u64(msg + 9, flushed);/put_u64(msg + 9, written);/; s/put_u64(msg + 17, flushed);/put_u64(msg + 17, written);/ }@100 101 110@kill -9|walsender|immediate@status updates report the write position as flushed"
+"kafka-marks-never-skip@sink_kafka*.c kafka*.c@/mark_covers(const KafkaMark/,/^}/ s/if (!m->has_mark)/if (1 || !m->has_mark)/@110@kill -9@Kafka marks never skip a job already in the partition"
+"kafka-mark-resent@sink_kafka*.c kafka*.c@/mark_covers(const KafkaMark/,/^}/ s/seq > m->seq))/seq >= m->seq))/@110@kill -9@Kafka marks do not cover the mark itself: it is sent again"
+"replay-flag-not-set@bridge.c@/^sink_failed(/,/^}/ s/b->replay_needed = true;/b->replay_needed = false;/@102 112@CLIENT KILL|broker down@the replay flag is not set after a sink failure"
+)
+
+if [ "${1:-}" = -l ]; then
+	for m in "${mutations[@]}"; do
+		IFS='@' read -r name _ _ suites cells what <<<"$m"
+		printf '%-24s %s (suites %s, cells /%s/)\n' "$name" "$what" "$suites" "$cells"
+	done
+	exit 0
+fi
+
+logs=${W2Q_MUTATE_LOGS:-$(mktemp -d /tmp/w2q-mutate.XXXXXX)}
+mkdir -p "$logs"
+chmod 755 "$logs"
+make -s -C "$root/test/faults" && make -s -C "$root/test/helpers" || exit 2
+declare -a report
+for m in "${mutations[@]}"; do
+	IFS='@' read -r name files script suites cells what <<<"$m"
+	if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$name"; then
+		continue
+	fi
+	work="$logs/$name"
+	rm -rf "$work"
+	mkdir -p "$work"
+	cp -r "$root/bridge" "$work/bridge"
+	rm -rf "$work/bridge/build" "$work/bridge/build-asan" "$work/bridge/wal2queue-bridge"
+	applied=0
+	for g in $files; do
+		for f in "$work"/bridge/$g; do
+			[ -f "$f" ] || continue
+			cp "$f" "$f.orig"
+			sed -i -e "$script" "$f"
+			cmp -s "$f" "$f.orig" || { applied=1; diff -u "$f.orig" "$f" >>"$work/mutation.diff"; }
+			rm -f "$f.orig"
+		done
+	done
+	if [ $applied = 0 ]; then
+		report+=("$(printf '%-24s did not apply (pattern not found in bridge/%s)' "$name" "$files")")
+		continue
+	fi
+	if ! make -s -C "$work/bridge" >"$work/build.log" 2>&1; then
+		report+=("$(printf '%-24s did not build (see %s/build.log)' "$name" "$work")")
+		continue
+	fi
+	chmod -R a+rX "$work"
+	tests=()
+	for s in $suites; do tests+=("$root"/test/t/${s}_faults_*.pl); done
+	t0=$(date +%s)
+	PROVE_FLAGS=-v W2Q_BRIDGE="$work/bridge/wal2queue-bridge" W2Q_FAULTS_CELLS="$cells" \
+		timeout 1200 "$root/test/tap/run.sh" "${tests[@]}" >"$work/tap.log" 2>&1
+	rc=$?
+	took=$(( $(date +%s) - t0 ))
+	failed=$(grep -c '^not ok' "$work/tap.log")
+	if [ $rc -ne 0 ]; then
+		first=$(grep -m1 '^not ok' "$work/tap.log" | cut -c1-90)
+		report+=("$(printf '%-24s caught    (%d failed, %d s): %s' "$name" "$failed" "$took" "$first")")
+	else
+		report+=("$(printf '%-24s SURVIVED  (%d s): %s' "$name" "$took" "$what")")
+	fi
+	echo "${report[-1]}"
+done
+echo
+echo "mutations (logs in $logs):"
+printf '  %s\n' "${report[@]}"
+! printf '%s\n' "${report[@]}" | grep -q 'SURVIVED\|did not'
