@@ -189,7 +189,7 @@ sub workload_start
 		'--seed', $o{seed} // ++$wlseed, '--base', $o{base} // ++$ctx->{base},
 		'--txns', $o{txns} // ($short ? 50 : 100), '--seconds', $o{seconds} // 30,
 		'--max-rows', $o{max_rows} // ($short ? 3000 : 10000),
-		'--pause-ms', $o{pause_ms} // 40, @{ $o{args} // [] });
+		'--pause-ms', $o{pause_ms} // ($short ? 100 : 80), @{ $o{args} // [] });
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
 	return { h => $h, out => \$out, err => \$err };
@@ -212,6 +212,7 @@ sub during_workload
 	{
 		usleep(int(($o{min} // 0.5) * 1e6 + rand((($o{spread} // 2.0)) * 1e6)));
 		last if !$w->{h}->pumpable && !$o{after_end};
+		note(sprintf('fault %d at %.1f', $i, time()));
 		$inject->($i);
 	}
 }
@@ -228,8 +229,12 @@ sub sentinel_wait
 		"INSERT INTO $table VALUES ($id, $id, 1, 0, 'r0', 'sentinel')");
 	my $s = $ctx->{sink};
 	my $target = "$ctx->{prefix}r0";
-	return wait_until(
+	my $dead_since;
+	my $ok = eval { wait_until(
 		sub {
+			# a bridge that exited delivers nothing more: give up soon
+			$dead_since //= time() if $ctx->{bridge} && !$ctx->{bridge}{h}->pumpable;
+			die "the bridge exited\n" if $dead_since && time() - $dead_since > 3;
 			if ($s->{kind} eq 'redis')
 			{
 				my $e = redis_json($s->{r}, 'XREVRANGE', $target, '+', '-', 'COUNT', '20') // [];
@@ -240,7 +245,8 @@ sub sentinel_wait
 					'-f', '%s\n' ], '>', \$out, '2>', \$err, IPC::Run::timeout(30));
 			return $out =~ /"id":$id\b/;
 		},
-		$timeout // 120);
+		$timeout // 120) };
+	return $ok;
 }
 
 sub poll_start
