@@ -8,9 +8,22 @@
  * sink is up and not holding more than max_pending_bytes, so memory stays
  * bounded (backpressure reaches the walsender through TCP), while status
  * updates keep going out every status interval so the walsender never
- * times out.  Any failure of the sink or of the stream drops what is in
- * flight and replays from the slot, which only ever confirmed what the
- * sink had acknowledged; the sinks make replays harmless.
+ * times out (no call in the loop waits longer than about a second).
+ *
+ * Sessions.  Every stream open is a new session, as in pg_recvlogical:
+ * IDENTIFY_SYSTEM and the slot tell the source (system identifier,
+ * timeline, database, slot) and the position X; the ledger starts at X,
+ * never at what an earlier session remembered; the sink is told "a replay
+ * of source S from X begins" and checks its own record of S.  A source that
+ * changes under a running bridge (another server behind the conninfo, a
+ * promoted standby) stops the bridge, unless --accept-new-source was given
+ * and no session has begun yet.  Any failure of the sink or of the stream
+ * ends the session: what was in flight comes again from the slot, which
+ * only ever confirmed what the sink had recorded.
+ *
+ * Positions without jobs (a keepalive's walEnd) are confirmed only after
+ * the sink recorded them too (sink progress), so the sink's record is never
+ * behind the slot unless the sink lost data, which it can then detect.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,11 +36,14 @@
 #include "frame.h"
 #include "ledger.h"
 #include "log.h"
+#include "lsn.h"
 #include "metrics.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 #define STATUS_MIN_GAP_US 100000	/* confirm progress at most every 100 ms */
+#define PROGRESS_MIN_GAP_US 1000000 /* record an idle position at most every
+									 * second */
 #define READ_BATCH 256			/* messages read per turn of the loop */
 #define DRAIN_TIMEOUT_MS 10000
 #define FINISH_TIMEOUT_MS 5000
@@ -53,6 +69,13 @@ typedef struct Bridge
 	bool		sink_up;
 	Backoff		sink_backoff;
 	bool		replay_needed;	/* the sink lost in-flight jobs */
+	bool		session_begun;	/* the sink was told of this session */
+	bool		sink_ever_up;
+	bool		slot_created;	/* this process created the slot */
+	bool		accept_new;		/* --accept-new-source, until a session begins */
+	bool		have_source;	/* source is an earlier session's */
+	SinkSource	source;
+	int64_t		last_progress_us;
 	FrameDecoder dec;
 	Ledger	   *ledger;
 	LedgerTicket ticket;
@@ -94,6 +117,8 @@ backoff_reset(Backoff *b)
 	b->delay_ms = 0;
 	b->next_us = 0;
 }
+
+static int	record_position(Bridge *b, uint64_t lsn);
 
 /* ---- frame handlers: hand each piece to the sink, keep the ledger ---- */
 
@@ -160,8 +185,9 @@ sink_failed(Bridge *b, int rc)
 	b->m.sink_errors++;
 	b->sink->ops->disconnect(b->sink);
 	b->sink_up = false;
-	if (b->in_txn || (b->ledger && ledger_inflight_txns(b->ledger) > 0))
-		b->replay_needed = true;
+	/* the sink forgot this session: a new one starts from the slot */
+	b->replay_needed = true;
+	b->session_begun = false;
 	return SINK_OK;
 }
 
@@ -175,13 +201,16 @@ connect_sink(Bridge *b)
 	rc = b->sink->ops->connect(b->sink);
 	if (rc != SINK_OK)
 		return sink_failed(b, rc);
-	if (b->sink_backoff.delay_ms)
+	if (b->sink_ever_up)
 	{
 		log_msg(LOG_INFO, "connected to %s again", b->sink->ops->name);
 		b->m.sink_reconnects++;
 	}
+	else
+		log_msg(LOG_DEBUG, "connected to %s", b->sink->ops->name);
 	backoff_reset(&b->sink_backoff);
 	b->sink_up = true;
+	b->sink_ever_up = true;
 	return SINK_OK;
 }
 
@@ -191,9 +220,8 @@ drop_stream(Bridge *b)
 {
 	stream_close(&b->stream);
 	b->stream_up = false;
+	b->session_begun = false;
 	frame_decoder_reset(&b->dec);
-	if (b->ledger)
-		ledger_reset(b->ledger);
 	b->keepalive_lsn = 0;		/* what it covered may have to come again */
 	if (b->in_txn && b->sink_up)
 	{
@@ -247,23 +275,92 @@ slot_busy(Bridge *b)
 	return stream_failed(b, STREAM_RETRY);
 }
 
+/*
+ * The stream came up as another source than the last session's: another
+ * server behind the conninfo, or a promoted standby.  Jobs the old source
+ * committed after the switch are not on this server, and the new slot's
+ * positions mean nothing to the sink's record: stop, and say what to do.
+ */
+static int
+source_changed(Bridge *b)
+{
+	const SinkSource *old = &b->source;
+	Stream	   *s = &b->stream;
+	char		at[LSN_STRLEN];
+
+	if (strcmp(old->sysid, s->sysid) == 0 && old->timeline == s->timeline &&
+		strcmp(old->dbname, s->dbname) == 0)
+		return STREAM_OK;
+	if (b->accept_new)
+	{
+		log_msg(LOG_WARNING, "accepting a new source: system %s timeline %u, was system %s timeline %u",
+				s->sysid, s->timeline, old->sysid, old->timeline);
+		return STREAM_OK;
+	}
+	if (strcmp(old->sysid, s->sysid) != 0)
+		log_msg(LOG_ERROR, "the server behind the connection changed: system identifier %s (timeline %u), "
+				"was %s (timeline %u); its slot \"%s\" knows nothing of what was delivered, so jobs "
+				"could be skipped or doubled; hint: after a deliberate failover or restore, "
+				"restart with --accept-new-source",
+				s->sysid, s->timeline, old->sysid, old->timeline, b->cfg->stream.slot);
+	else if (old->timeline != s->timeline)
+	{
+		uint64_t	sw = stream_timeline_switch(s, old->timeline);
+
+		log_msg(LOG_ERROR, "the server's timeline changed from %u to %u%s%s (a standby was promoted?): "
+				"transactions the old primary committed after the switch are not on this "
+				"timeline and its slot is not the one that delivered; hint: after a deliberate "
+				"failover, restart with --accept-new-source",
+				old->timeline, s->timeline, sw ? " at " : "",
+				sw ? lsn_format(sw, at, sizeof(at)) : "");
+	}
+	else
+		log_msg(LOG_ERROR, "the connection now reaches database \"%s\", was \"%s\"",
+				s->dbname, old->dbname);
+	return STREAM_FATAL;
+}
+
 static int
 connect_stream(Bridge *b)
 {
 	int			rc;
+	char		at[LSN_STRLEN];
 
 	if (b->stream_up || !backoff_due(&b->stream_backoff))
 		return STREAM_OK;
 	rc = stream_open(&b->stream);
+	/* a changed source is the cause to name, even if its slot is missing */
+	if (b->have_source && b->stream.sysid[0] && source_changed(b) != STREAM_OK)
+	{
+		stream_close(&b->stream);
+		return STREAM_FATAL;
+	}
 	if (rc == STREAM_RETRY && b->stream.slot_busy)
 		return slot_busy(b);
 	if (rc != STREAM_OK)
 		return stream_failed(b, rc);
+	b->slot_created |= b->stream.slot_created;
+	snprintf(b->source.sysid, sizeof(b->source.sysid), "%s", b->stream.sysid);
+	b->source.timeline = b->stream.timeline;
+	snprintf(b->source.dbname, sizeof(b->source.dbname), "%s", b->stream.dbname);
+	snprintf(b->source.slot, sizeof(b->source.slot), "%s", b->cfg->stream.slot);
+	b->have_source = true;
+
+	/* a new session starts at the slot's position, never at memory */
 	if (b->ledger == NULL)
 		b->ledger = ledger_create(b->stream.start_lsn);
-	log_msg(LOG_INFO, "%s slot \"%s\" from %X/%X",
+	else
+		ledger_reset(b->ledger, b->stream.start_lsn);
+	if (b->ledger == NULL)
+	{
+		log_msg(LOG_ERROR, "out of memory");
+		return STREAM_FATAL;
+	}
+	b->last_status_lsn = 0;
+	log_msg(LOG_INFO, "%s slot \"%s\" from %s (system %s, timeline %u)",
 			b->standing_by ? "taking over" : "streaming", b->cfg->stream.slot,
-			(unsigned) (b->stream.start_lsn >> 32), (unsigned) b->stream.start_lsn);
+			lsn_format(b->stream.start_lsn, at, sizeof(at)),
+			b->stream.sysid, b->stream.timeline);
 	if (b->ever_streamed)
 		b->m.pg_reconnects++;
 	b->ever_streamed = true;
@@ -271,8 +368,37 @@ connect_stream(Bridge *b)
 	b->standing_by = false;
 	backoff_reset(&b->stream_backoff);
 	b->stream_up = true;
+	b->session_begun = false;
 	b->replay_needed = false;
 	return STREAM_OK;
+}
+
+/* tell the sink that this session replays the source from the slot */
+static int
+begin_session(Bridge *b)
+{
+	unsigned	flags = 0;
+	int			rc;
+
+	if (b->slot_created)
+		flags |= SINK_REPLAY_NEW_SLOT;
+	if (b->accept_new)
+		flags |= SINK_REPLAY_ACCEPT_NEW;
+	rc = b->sink->ops->replay_begin == NULL ? SINK_OK :
+		b->sink->ops->replay_begin(b->sink, &b->source, b->stream.start_lsn, flags);
+	if (rc != SINK_OK)
+		return sink_failed(b, rc);
+	b->session_begun = true;
+	b->accept_new = false;		/* a later change of source is refused */
+
+	/*
+	 * Have the sink check its record against the slot's position now, not
+	 * at the first job: a record behind the slot (the sink lost what it had
+	 * acknowledged) or missing is found at once, and a new slot's record
+	 * exists from the start, so a bridge stopped before its first job
+	 * restarts cleanly.
+	 */
+	return record_position(b, b->stream.start_lsn);
 }
 
 /* ---- the loop ---- */
@@ -287,8 +413,6 @@ handle_event(Bridge *b, const StreamEvent *ev)
 	{
 		if (ev->wal_end > b->keepalive_lsn)
 			b->keepalive_lsn = ev->wal_end;
-		if (!b->in_txn)
-			ledger_keepalive(b->ledger, ev->wal_end);
 		b->reply_now |= ev->reply_requested;
 		return 0;
 	}
@@ -306,7 +430,7 @@ handle_event(Bridge *b, const StreamEvent *ev)
 static bool
 may_read(Bridge *b)
 {
-	return b->stream_up && b->sink_up && !b->replay_needed &&
+	return b->stream_up && b->sink_up && b->session_begun && !b->replay_needed &&
 		b->sink->ops->pending_bytes(b->sink) < b->cfg->max_pending_bytes;
 }
 
@@ -410,6 +534,44 @@ update_metrics(Bridge *b)
 	}
 }
 
+/* have the sink record lsn (no jobs up to it); confirmable once recorded */
+static int
+record_position(Bridge *b, uint64_t lsn)
+{
+	LedgerTicket t = ledger_open(b->ledger, lsn, lsn);
+	int			rc;
+
+	ledger_submitted(b->ledger, t, 1);
+	ledger_close(b->ledger, t);
+	if (b->sink->ops->progress == NULL)
+	{
+		ledger_acked(b->ledger, t, 1);
+		return SINK_OK;
+	}
+	rc = b->sink->ops->progress(b->sink, lsn, t);
+	return rc == SINK_OK ? SINK_OK : sink_failed(b, rc);
+}
+
+/*
+ * Nothing in flight and a keepalive says the stream moved on without a job:
+ * have the sink record that position, and confirm it once recorded.  Every
+ * position before walEnd was sent before the keepalive, so a transaction
+ * read after it ends later.
+ */
+static int
+record_idle_position(Bridge *b)
+{
+	int64_t		now = now_us();
+
+	if (!b->stream_up || !b->session_begun || b->in_txn || b->replay_needed ||
+		b->keepalive_lsn <= ledger_confirmable(b->ledger) ||
+		ledger_inflight_txns(b->ledger) > 0 ||
+		now - b->last_progress_us < PROGRESS_MIN_GAP_US)
+		return SINK_OK;
+	b->last_progress_us = now;
+	return record_position(b, b->keepalive_lsn);
+}
+
 /* one turn: connect what is down, read, deliver, confirm */
 static int
 turn(Bridge *b)
@@ -417,7 +579,10 @@ turn(Bridge *b)
 	int			nread = 0;
 	int			rc;
 
-	if (connect_stream(b) != STREAM_OK || connect_sink(b) != SINK_OK)
+	if (connect_stream(b) != STREAM_OK)
+		return 1;
+	/* a --standby bridge touches no sink before it holds the slot */
+	if (b->stream_up && connect_sink(b) != SINK_OK)
 		return 1;
 	if (b->replay_needed && b->sink_up && b->stream_up)
 	{
@@ -426,6 +591,8 @@ turn(Bridge *b)
 		drop_stream(b);
 		return 0;
 	}
+	if (b->stream_up && b->sink_up && !b->session_begun && begin_session(b) != SINK_OK)
+		return 1;
 	if (may_read(b) && (nread = read_stream(b)) < 0)
 		return 1;
 	if (b->sink_up)
@@ -435,12 +602,8 @@ turn(Bridge *b)
 			return 1;
 	}
 
-	/*
-	 * A keepalive that came while jobs were in flight: everything before its
-	 * walEnd was sent before it, so once the ledger is empty it is confirmed.
-	 */
-	if (b->stream_up && !b->in_txn && b->keepalive_lsn)
-		ledger_keepalive(b->ledger, b->keepalive_lsn);
+	if (b->sink_up && record_idle_position(b) != SINK_OK)
+		return 1;
 	if (send_status(b, false) != STREAM_OK)
 		return 1;
 	update_metrics(b);
@@ -480,6 +643,7 @@ bridge_run(const BridgeConfig *cfg)
 	memset(&b, 0, sizeof(b));
 	b.cfg = cfg;
 	b.m.slot = cfg->stream.slot;
+	b.accept_new = cfg->accept_new_source;
 	b.m.sink = cfg->sink.url.kind == SINK_KAFKA ? "kafka" : "redis";
 	b.last_status_log_us = now_us();
 	stream_init(&b.stream, &cfg->stream);

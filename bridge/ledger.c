@@ -197,13 +197,6 @@ ledger_acked(Ledger *l, LedgerTicket t, uint32_t n)
 		advance(l);
 }
 
-void
-ledger_keepalive(Ledger *l, uint64_t wal_end)
-{
-	if (l->count == 0 && !l->broken && wal_end > l->confirmable)
-		l->confirmable = wal_end;
-}
-
 uint64_t
 ledger_confirmable(const Ledger *l)
 {
@@ -223,8 +216,9 @@ ledger_inflight_jobs(const Ledger *l)
 }
 
 void
-ledger_reset(Ledger *l)
+ledger_reset(Ledger *l, uint64_t confirmed)
 {
+	l->confirmable = confirmed;
 	l->head_ticket += l->count;
 	l->head = 0;
 	l->count = 0;

@@ -6,9 +6,14 @@
  *
  * The rule (bottledwater-pg's): the flush LSN moves to a transaction's end
  * LSN only when that transaction, and every one before it, is closed (its
- * commit was read) and every job of it was acknowledged by the sink.  With
- * nothing in flight, a keepalive's walEnd may be confirmed.  The confirmed
- * LSN never moves backwards.  The ledger never blocks and does no I/O.
+ * commit was read) and every job of it was acknowledged by the sink.  A
+ * position without jobs (a keepalive's walEnd) is confirmed the same way:
+ * the bridge opens it as a transaction of one job, the sink's record of it.
+ *
+ * A ledger serves one stream session: ledger_reset starts the next one at
+ * the slot's confirmed_flush_lsn, as pg_recvlogical resets its positions at
+ * every connection.  Within a session the confirmable LSN never moves
+ * backwards.  The ledger never blocks and does no I/O.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,9 +56,6 @@ extern void ledger_close(Ledger *l, LedgerTicket t);
 /* the sink acknowledged n jobs of this transaction */
 extern void ledger_acked(Ledger *l, LedgerTicket t, uint32_t n);
 
-/* with nothing in flight (no transaction open or unacknowledged), move the confirmable LSN to wal_end */
-extern void ledger_keepalive(Ledger *l, uint64_t wal_end);
-
 /* highest LSN safe to confirm; never decreases */
 extern uint64_t ledger_confirmable(const Ledger *l);
 
@@ -67,7 +69,12 @@ extern uint64_t ledger_txns_done(const Ledger *l);
 extern int64_t ledger_last_done_time(const Ledger *l);
 extern int64_t ledger_oldest_inflight_time(const Ledger *l);
 
-/* forget everything in flight (the stream restarts from the slot) */
-extern void ledger_reset(Ledger *l);
+/*
+ * A new session: forget everything in flight and start at the slot's
+ * confirmed_flush_lsn (which may be below or above the old position: it is
+ * the slot's, never our memory).  Tickets are never reused, so an ack of
+ * the old session is ignored.
+ */
+extern void ledger_reset(Ledger *l, uint64_t confirmed);
 
 #endif							/* W2Q_LEDGER_H */

@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "lsn.h"
 #include "stream.h"
 
 #define PLUGIN_NAME "wal2queue"
@@ -153,6 +154,111 @@ run_command(Stream *s, const char *sql, ExecStatusType want, PGresult **out)
 	return STREAM_OK;
 }
 
+/* IDENTIFY_SYSTEM: which server, which timeline, which database */
+static int
+identify_system(Stream *s)
+{
+	PGresult   *res;
+	int			rc;
+	const char *pos;
+
+	if ((rc = run_command(s, "IDENTIFY_SYSTEM", PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	if (PQntuples(res) != 1 || PQnfields(res) < 4 || PQgetisnull(res, 0, 3))
+	{
+		PQclear(res);
+		return fail(s, STREAM_FATAL, "could not identify the server: unexpected IDENTIFY_SYSTEM result");
+	}
+	snprintf(s->sysid, sizeof(s->sysid), "%s", PQgetvalue(res, 0, 0));
+	s->timeline = (uint32_t) strtoul(PQgetvalue(res, 0, 1), NULL, 10);
+	pos = PQgetvalue(res, 0, 2);
+	if (!lsn_parse(pos, strlen(pos), &s->server_lsn))
+		s->server_lsn = 0;
+	snprintf(s->dbname, sizeof(s->dbname), "%s", PQgetvalue(res, 0, 3));
+	PQclear(res);
+	return STREAM_OK;
+}
+
+uint64_t
+stream_timeline_switch(Stream *s, uint32_t old_tli)
+{
+	char		sql[64];
+	PGresult   *res;
+	uint64_t	at = 0;
+	const char *p;
+	PGconn	   *streaming = s->conn;
+
+	if (s->timeline <= 1)
+		return 0;
+	/* the stream's connection may be copying: ask on a short one of its own */
+	s->conn = NULL;
+	if (stream_connect(s) != STREAM_OK)
+	{
+		if (s->conn)
+			PQfinish(s->conn);
+		s->conn = streaming;
+		return 0;
+	}
+	snprintf(sql, sizeof(sql), "TIMELINE_HISTORY %u", s->timeline);
+	res = PQexec(s->conn, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		PQnfields(res) >= 2)
+	{
+		/* lines of "parentTLI<tab>switchpoint<tab>reason" */
+		for (p = PQgetvalue(res, 0, 1); p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		{
+			char	   *end;
+			unsigned long tli = strtoul(p, &end, 10);
+
+			if (end != p && *end == '\t' && tli == old_tli)
+			{
+				const char *lsn = end + 1;
+				size_t		n = strcspn(lsn, "\t\n");
+
+				if (!lsn_parse(lsn, n, &at))
+					at = 0;
+				break;
+			}
+		}
+	}
+	PQclear(res);
+	PQfinish(s->conn);
+	s->conn = streaming;
+	return at;
+}
+
+/*
+ * After creating a slot, tell the extension (when installed) from where the
+ * slot delivers, so that prune() never deletes a row it did not deliver.
+ */
+static void
+register_slot(Stream *s)
+{
+	const char *paramValues[2] = {s->cfg->slot, NULL};
+	const char *const *o;
+	PGresult   *res;
+
+	for (o = s->cfg->plugin_options; o && o[0]; o += 2)
+		if (strcmp(o[0], "tables") == 0)
+			paramValues[1] = o[1];
+	res = PQexec(s->conn, "SELECT pg_catalog.to_regprocedure('wal2queue.register_slot(name,text)') IS NOT NULL");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+	{
+		PQclear(res);
+		res = PQexecParams(s->conn, "SELECT wal2queue.register_slot($1, $2)", 2, NULL,
+						   paramValues, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			char		buf[400];
+
+			log_msg(LOG_WARNING, "could not register slot \"%s\" with the wal2queue extension: %s",
+					s->cfg->slot, result_message(res, buf, sizeof(buf)));
+		}
+	}
+	PQclear(res);
+}
+
 static int
 create_slot(Stream *s)
 {
@@ -165,7 +271,11 @@ create_slot(Stream *s)
 	PQfreemem(ident);
 	rc = run_command(s, sql, PGRES_TUPLES_OK, NULL);
 	if (rc == STREAM_OK)
+	{
 		log_msg(LOG_INFO, "created replication slot \"%s\"", s->cfg->slot);
+		s->slot_created = true;
+		register_slot(s);
+	}
 	return rc;
 }
 
@@ -261,9 +371,17 @@ stream_open(Stream *s)
 	int			rc;
 
 	stream_close(s);
+	/* every position and identity is the new connection's, never memory */
+	s->sysid[0] = '\0';
+	s->timeline = 0;
+	s->dbname[0] = '\0';
+	s->server_lsn = 0;
+	s->start_lsn = 0;
 	s->received_lsn = 0;
+	s->slot_created = false;
 	s->slot_busy = false;
 	if ((rc = stream_connect(s)) == STREAM_OK &&
+		(rc = identify_system(s)) == STREAM_OK &&
 		(rc = check_slot(s)) == STREAM_OK)
 		rc = start_replication(s);
 	if (rc != STREAM_OK)

@@ -50,8 +50,14 @@ typedef struct Stream
 	const StreamConfig *cfg;
 	PGconn	   *conn;
 	char	   *copybuf;		/* last message from PQgetCopyData */
-	uint64_t	start_lsn;		/* the slot's confirmed_flush_lsn at start */
+	/* the session, as of the last stream_open: all reset at every open */
+	char		sysid[24];		/* IDENTIFY_SYSTEM: system identifier */
+	uint32_t	timeline;		/* IDENTIFY_SYSTEM: current timeline */
+	char		dbname[64];		/* IDENTIFY_SYSTEM: database */
+	uint64_t	server_lsn;		/* IDENTIFY_SYSTEM: the server's WAL position */
+	uint64_t	start_lsn;		/* the slot's confirmed_flush_lsn */
 	uint64_t	received_lsn;	/* highest walEnd seen */
+	bool		slot_created;	/* this open created the slot */
 	bool		slot_busy;		/* the last open failed: slot held by another */
 	char		err[512];
 } Stream;
@@ -60,6 +66,13 @@ extern void stream_init(Stream *s, const StreamConfig *cfg);
 
 /* connect, check (or create) the slot, START_REPLICATION */
 extern int	stream_open(Stream *s);
+
+/*
+ * The position at which timeline old_tli ended, from the current timeline's
+ * history file (TIMELINE_HISTORY); 0 when it cannot be told.  Only while
+ * the stream is open.
+ */
+extern uint64_t stream_timeline_switch(Stream *s, uint32_t old_tli);
 
 /* wait up to timeout_ms for one message */
 extern int	stream_read(Stream *s, int timeout_ms, StreamEvent *ev);

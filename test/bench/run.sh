@@ -7,7 +7,7 @@
 # and writes them to test/bench/results/latest.md.
 #
 #   BENCH_QUICK=1   a one-minute smoke run: one run each, small sizes
-#   BENCH_ONLY      the scenarios to run, e.g. "1 2" (default: 1 2 3 4 5;
+#   BENCH_ONLY      the scenarios to run, e.g. "1 2" (default: 1 2 3 4 5 6;
 #                   5 takes the bridge's figures from 2)
 #   W2Q_BRIDGE      the bridge binary (default: bridge/wal2queue-bridge)
 set -euo pipefail
@@ -17,14 +17,14 @@ root=$(cd "$here/../.." && pwd)
 . "$root/test/lib/cluster.sh"
 bridge=${W2Q_BRIDGE:-$root/bridge/wal2queue-bridge}
 kafka_mock=$root/test/helpers/kafka-mock
-only=" ${BENCH_ONLY:-1 2 3 4 5} "
+only=" ${BENCH_ONLY:-1 2 3 4 5 6} "
 
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	runs=1 jobs=50000 lat_secs=5 queue_secs=5 workers_list="8"
-	wal_jobs=10000 wal_single=500
+	wal_jobs=10000 wal_single=500 keep_secs=6 keep_workers=32
 else
 	runs=3 jobs=1000000 lat_secs=20 queue_secs=15 workers_list="8 32 64"
-	wal_jobs=100000 wal_single=2500
+	wal_jobs=100000 wal_single=2500 keep_secs=20 keep_workers=256
 fi
 sample=$((jobs / 20))			# jobs whose output is measured for bytes/job
 rate=2000						# latency scenario: transactions per second
@@ -497,6 +497,53 @@ if want 5; then
 	done
 fi
 
+# --- 6: keeping up with unthrottled producers -------------------------------
+
+# slot lag in bytes (current WAL − confirmed_flush_lsn) of slot $1
+slot_lag()
+{
+	sql -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint
+		FROM pg_replication_slots WHERE slot_name = '$1'"
+}
+
+if want 6; then
+	echo "== 6: keeping up, $runs × $keep_secs s, $producers producers, $keep_workers workers" >&2
+	for r in $(seq "$runs"); do
+		key=keep
+		schema 0
+		rcli FLUSHALL >/dev/null
+		start_bridge keep "redis://127.0.0.1:$W2Q_REDIS_PORT" --create-slot --redis-group workers
+		wait_slot 1 keep
+		"$consumer" -p "$W2Q_REDIS_PORT" -n "$keep_workers" -c 1 -t $((keep_secs + 2)) \
+			>"$tmp/workers.out" 2>&1 &
+		workers_pid=$!
+		PGOPTIONS="-c synchronous_commit=off" pgbench -n -f "$here/skiplocked/producer.pgb" \
+			-T "$keep_secs" -c $producers -j 1 >"$tmp/producers.log" 2>&1 &
+		producers_pid=$!
+		: >"$tmp/lag.out"
+		for s in $(seq "$keep_secs"); do
+			sleep 1
+			echo "$s $(slot_lag keep)" >>"$tmp/lag.out"
+		done
+		wait $producers_pid
+		x0=$(rcli XLEN default)
+		t0=$(now_ns)
+		end_lsn=$(sql -c "SELECT pg_current_wal_lsn()")
+		until [ "$(sql -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots
+			WHERE slot_name = 'keep'")" = t ]; do sleep 0.05; done
+		record keep/drain_secs "$(awk -v ns=$(($(now_ns) - t0)) 'BEGIN {print ns / 1e9}')"
+		wait $workers_pid || true
+		produced=$(pgbench_count "$tmp/producers.log")
+		record keep/produced "$(awk -v n="$produced" -v t="$keep_secs" 'BEGIN {print n / t}')"
+		record keep/delivered "$(awk -v n="$x0" -v t="$keep_secs" 'BEGIN {print n / t}')"
+		# lag over the first and the second half of the run
+		record keep/lag1 "$(awk -v h=$((keep_secs / 2)) '$1 <= h && $2 > m {m = $2} END {print m + 0}' "$tmp/lag.out")"
+		record keep/lag2 "$(awk -v h=$((keep_secs / 2)) '$1 > h && $2 > m {m = $2} END {print m + 0}' "$tmp/lag.out")"
+		stop_bridge
+		drop_slot keep
+	done
+fi
+
 # --- the tables -------------------------------------------------------------
 
 report()
@@ -647,6 +694,24 @@ report()
 			"$(ratio "$(med wal/send_batch)" "$(med wal/insert_batch)") |"
 		echo "| 1 ($(commas $((4 * wal_single))) jobs, 4 clients) | $(cell wal/insert_single int) | $(cell wal/send_single int) |" \
 			"$(ratio "$(med wal/send_single)" "$(med wal/insert_single)") |"
+	fi
+	if want 6; then
+		echo
+		echo "### 6. Keeping up with the producers"
+		echo
+		echo "$producers unthrottled pgbench producers, one job per transaction" \
+			"(skiplocked/producer.pgb, synchronous_commit off), for $keep_secs s, the bridge into" \
+			"Redis with $keep_workers workers claiming (XREADGROUP COUNT 1 + XACK). Delivered: entries" \
+			"in the stream when the producers stop, per second of the run. Slot lag: the largest" \
+			"pg_current_wal_lsn − confirmed_flush_lsn sampled every second, in the first and in" \
+			"the second half of the run (flat: the bridge keeps up). Drain: from the producers'" \
+			"end until the slot confirms the last commit. Ratio: delivered ÷ produced."
+		echo
+		echo "| produced jobs/s | delivered jobs/s | delivered ÷ produced | slot lag, 1st half | slot lag, 2nd half | drain |"
+		echo "|---:|---:|---:|---:|---:|---:|"
+		echo "| $(cell keep/produced rate) | $(cell keep/delivered rate) |" \
+			"$(ratio "$(med keep/delivered)" "$(med keep/produced)") |" \
+			"$(cell keep/lag1 bytes) | $(cell keep/lag2 bytes) | $(cell keep/drain_secs secs) |"
 	fi
 	echo
 	echo "Total wall time: $(( $(date +%s) - started )) s."

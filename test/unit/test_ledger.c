@@ -24,6 +24,13 @@ whole_txn(Ledger *l, uint64_t end_lsn, uint32_t n)
 	return t;
 }
 
+/* a position without jobs, recorded by the sink (what a keepalive becomes) */
+static LedgerTicket
+progress(Ledger *l, uint64_t lsn)
+{
+	return whole_txn(l, lsn, 1);
+}
+
 static void
 test_basics(void)
 {
@@ -34,15 +41,30 @@ test_basics(void)
 	unit_check(ledger_confirmable(l) == 100, "starts at the confirmed lsn");
 	unit_check(ledger_inflight_txns(l) == 0 && ledger_inflight_jobs(l) == 0,
 			   "nothing in flight at the start");
-	ledger_keepalive(l, 200);
-	unit_check(ledger_confirmable(l) == 200, "keepalive moves it when idle");
-	ledger_keepalive(l, 150);
-	unit_check(ledger_confirmable(l) == 200, "an older keepalive does not move it back");
+	progress(l, 200);
+	unit_check(ledger_confirmable(l) == 200, "a recorded position moves it when idle");
+	progress(l, 150);
+	unit_check(ledger_confirmable(l) == 200, "an older position does not move it back");
 
 	t = ledger_open(l, 290, 300);
 	unit_check(t != LEDGER_NO_TICKET, "a ticket");
-	ledger_keepalive(l, 1000);
-	unit_check(ledger_confirmable(l) == 200, "no keepalive while a transaction is open");
+	{
+		LedgerTicket p = ledger_open(l, 1000, 1000);
+
+		ledger_submitted(l, p, 1);
+		ledger_close(l, p);
+		ledger_acked(l, p, 1);
+		unit_check(ledger_confirmable(l) == 200,
+				   "a recorded position waits behind an open transaction");
+		unit_check(ledger_inflight_txns(l) == 2, "both in flight");
+		ledger_submitted(l, t, 2);
+		ledger_acked(l, t, 1);
+		ledger_acked(l, t, 1);
+		ledger_close(l, t);
+		unit_check(ledger_confirmable(l) == 1000, "released with it");
+	}
+	l = (ledger_destroy(l), ledger_create(200));
+	t = ledger_open(l, 290, 300);
 	ledger_submitted(l, t, 2);
 	unit_check(ledger_inflight_txns(l) == 1 && ledger_inflight_jobs(l) == 2,
 			   "one transaction and two jobs in flight");
@@ -60,16 +82,14 @@ test_basics(void)
 	ledger_acked(l, t, 2);
 	unit_check(ledger_confirmable(l) == 300, "closed, one job unacknowledged");
 	unit_check(ledger_inflight_jobs(l) == 1, "one job in flight");
-	ledger_keepalive(l, 1000);
-	unit_check(ledger_confirmable(l) == 300, "no keepalive while jobs are unacknowledged");
 	ledger_acked(l, t, 1);
 	unit_check(ledger_confirmable(l) == 400, "the last ack confirms it");
 
 	t = ledger_open(l, 490, 500);
 	ledger_close(l, t);
 	unit_check(ledger_confirmable(l) == 500, "a transaction without jobs confirms at its close");
-	ledger_keepalive(l, 1000);
-	unit_check(ledger_confirmable(l) == 1000, "keepalive when idle again");
+	progress(l, 1000);
+	unit_check(ledger_confirmable(l) == 1000, "a recorded position when idle again");
 	ledger_destroy(l);
 	ledger_destroy(NULL);
 }
@@ -117,8 +137,8 @@ test_monotone(void)
 	whole_txn(l, 1500, 1);
 	whole_txn(l, 1200, 1);
 	unit_check(ledger_confirmable(l) == 1500, "never below an earlier value");
-	ledger_keepalive(l, 1400);
-	unit_check(ledger_confirmable(l) == 1500, "nor by a keepalive");
+	progress(l, 1400);
+	unit_check(ledger_confirmable(l) == 1500, "nor by a recorded position");
 	ledger_destroy(l);
 }
 
@@ -133,10 +153,10 @@ test_reset(void)
 	ledger_submitted(l, old1, 5);
 	ledger_submitted(l, old2, 5);
 	ledger_close(l, old1);
-	ledger_reset(l);
+	ledger_reset(l, 10);
 	unit_check(ledger_inflight_txns(l) == 0 && ledger_inflight_jobs(l) == 0,
 			   "reset drops everything in flight");
-	unit_check(ledger_confirmable(l) == 10, "reset keeps the confirmable lsn");
+	unit_check(ledger_confirmable(l) == 10, "reset starts at the slot's position");
 	ledger_acked(l, old1, 5);
 	unit_check(ledger_confirmable(l) == 10, "an ack for a dropped ticket is ignored");
 
@@ -150,8 +170,17 @@ test_reset(void)
 			   "old tickets do not touch the new transaction");
 	ledger_acked(l, t, 1);
 	unit_check(ledger_confirmable(l) == 20, "the replayed transaction confirms");
-	ledger_keepalive(l, 40);
-	unit_check(ledger_confirmable(l) == 40, "keepalive after a reset");
+	progress(l, 40);
+	unit_check(ledger_confirmable(l) == 40, "a recorded position after a reset");
+
+	/* a new session starts from the slot, never from memory */
+	ledger_reset(l, 7);
+	unit_check(ledger_confirmable(l) == 7,
+			   "a session whose slot is behind (another server) starts there");
+	whole_txn(l, 9, 1);
+	unit_check(ledger_confirmable(l) == 9, "and confirms only what it delivers");
+	ledger_reset(l, 500);
+	unit_check(ledger_confirmable(l) == 500, "a slot ahead of memory is taken as it is");
 	ledger_destroy(l);
 }
 
@@ -308,14 +337,6 @@ test_model(void)
 		{
 			ledger_acked(l, tickets[i], 1);
 			m[i].acked++;
-		}
-		else if (op == 9)
-		{
-			uint64_t	ka = lsn + next_rand() % 10;
-
-			ledger_keepalive(l, ka);
-			if (first == n && ka > conf)
-				conf = ka;
 		}
 		conf = model_confirmable(m, n, &first, conf);
 		if (ledger_confirmable(l) != conf ||
