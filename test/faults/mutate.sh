@@ -5,7 +5,9 @@
 # failed), "SURVIVED" (every test passed: a missing test), or "did not
 # apply" (its pattern no longer matches the sources: adjust it here).
 #
-#   test/faults/mutate.sh [-l] [NAME...]     (-l: list the mutations)
+#   test/faults/mutate.sh [-l|-n] [NAME...]
+#     -l  list the mutations
+#     -n  only apply and build each (does its pattern still match?)
 #
 # Runs the short form of the cells (unless W2Q_FAULTS_FULL=1), as
 # root or as a user that can run test/tap/run.sh.  Keeps the logs in
@@ -32,6 +34,11 @@ if [ "${1:-}" = -l ]; then
 	exit 0
 fi
 
+dry=0
+if [ "${1:-}" = -n ]; then
+	dry=1
+	shift
+fi
 logs=${W2Q_MUTATE_LOGS:-$(mktemp -d /tmp/w2q-mutate.XXXXXX)}
 mkdir -p "$logs"
 chmod 755 "$logs"
@@ -66,6 +73,10 @@ for m in "${mutations[@]}"; do
 		continue
 	fi
 	chmod -R a+rX "$work"
+	if [ $dry = 1 ]; then
+		report+=("$(printf '%-24s applies and builds' "$name")")
+		continue
+	fi
 	tests=()
 	for s in $suites; do tests+=("$root"/test/t/${s}_faults_*.pl); done
 	t0=$(date +%s)
