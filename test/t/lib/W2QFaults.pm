@@ -608,8 +608,8 @@ sub promoted_standby_cell
 	$s->init_from_backup($a, 'b1', has_streaming => 1);
 	$s->start;
 	my $ctx = { node => $a, sink => $sink, name => "$sink->{kind} physical standby promoted" };
-	$ctx->{bridge_args} = [ '-d', sprintf('host=%s port=%d,%d dbname=postgres',
-		$a->host, $a->port, $s->port) ];
+	$ctx->{bridge_args} = [ '-d', sprintf('host=%s,%s port=%d,%d dbname=postgres target_session_attrs=read-write',
+		$a->host, $s->host, $a->port, $s->port) ];
 	cell_setup($ctx);
 	$ctx->{bridge} = start_cell_bridge($ctx);
 	workload_wait(workload_start($ctx));
@@ -619,7 +619,7 @@ sub promoted_standby_cell
 	$s->promote;
 	$s->safe_psql('postgres', "SELECT pg_create_logical_replication_slot('$ctx->{slot}', 'wal2queue')");
 	$ctx->{node} = $s;
-	expect_source_refused($ctx, qr/timeline/i, 'the timeline change');
+	expect_source_refused($ctx, qr/timeline changed/i, 'the timeline change');
 	workload_wait(workload_start($ctx, base => 200));
 	ok(sentinel_wait($ctx), "$ctx->{name}: with --accept-new-source the new primary's jobs arrive")
 	  or diag(bridge_tail($ctx->{bridge}, 15));
