@@ -187,9 +187,9 @@ sub workload_start
 	my $short = short_form();
 	my @cmd = ("$root/test/faults/build/w2q-workload", '-d', $o{connstr} // $ctx->{node}->connstr('postgres'),
 		'--seed', $o{seed} // ++$wlseed, '--base', $o{base} // ++$ctx->{base},
-		'--txns', $o{txns} // ($short ? 50 : 100), '--seconds', $o{seconds} // 30,
+		'--txns', $o{txns} // ($short ? 50 : 60), '--seconds', $o{seconds} // 30,
 		'--max-rows', $o{max_rows} // ($short ? 3000 : 10000),
-		'--pause-ms', $o{pause_ms} // ($short ? 100 : 80), @{ $o{args} // [] });
+		'--pause-ms', $o{pause_ms} // ($short ? 100 : 60), @{ $o{args} // [] });
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start(\@cmd, '>', \$out, '2>', \$err);
 	return { h => $h, out => \$out, err => \$err };
