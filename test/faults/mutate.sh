@@ -39,6 +39,24 @@ if [ "${1:-}" = -n ]; then
 	dry=1
 	shift
 fi
+# test/tap/run.sh, but with the temp dir (data dirs, sockets) kept in the
+# mutation's log dir
+run_tap()
+{
+	local tmp=$1
+	shift
+	local pgxs run=()
+	pgxs=$(dirname "$(pg_config --pgxs)")/..
+	mkdir -p "$tmp"
+	chmod 755 "$tmp"
+	[ "$(id -u)" = 0 ] && chown postgres "$tmp" && run=(runuser -u postgres --)
+	(cd "$tmp" && "${run[@]}" env PATH="$(pg_config --bindir):$PATH" TMPDIR="$tmp" \
+		PERL5LIB="$pgxs/test/perl:$root/test/t/lib" \
+		PG_REGRESS="$pgxs/test/regress/pg_regress" TESTDIR="$tmp" \
+		W2Q_BRIDGE="$W2Q_BRIDGE" W2Q_ROOT="$root" W2Q_FAULTS_CELLS="$W2Q_FAULTS_CELLS" \
+		W2Q_FAULTS_FULL="${W2Q_FAULTS_FULL:-}" prove --timer -v "$@")
+}
+
 logs=${W2Q_MUTATE_LOGS:-$(mktemp -d /tmp/w2q-mutate.XXXXXX)}
 mkdir -p "$logs"
 chmod 755 "$logs"
@@ -80,8 +98,8 @@ for m in "${mutations[@]}"; do
 	tests=()
 	for s in $suites; do tests+=("$root"/test/t/${s}_faults_*.pl); done
 	t0=$(date +%s)
-	PROVE_FLAGS=-v W2Q_BRIDGE="$work/bridge/wal2queue-bridge" W2Q_FAULTS_CELLS="$cells" \
-		timeout 1200 "$root/test/tap/run.sh" "${tests[@]}" >"$work/tap.log" 2>&1
+	W2Q_BRIDGE="$work/bridge/wal2queue-bridge" W2Q_FAULTS_CELLS="$cells" \
+		timeout 1200 run_tap "$work/tap" "${tests[@]}" >"$work/tap.log" 2>&1
 	rc=$?
 	took=$(( $(date +%s) - t0 ))
 	failed=$(grep -c '^not ok' "$work/tap.log")
