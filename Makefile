@@ -7,7 +7,8 @@
 #   make check-faults  the fault matrix (test/faults), every cell for both sinks
 #   make demo       install what is missing, build, run one job end to end
 #   make bench      wal2queue against its peers (test/bench)
-#   make deps       the Debian 12 packages the project needs (idempotent)
+#   make deps       the Debian 12 packages the project needs that are missing; never
+#                   upgrades an installed one (DEPS_UPGRADE=1 allows it)
 
 PG_CONFIG ?= pg_config
 PREFIX ?= /usr/local
@@ -76,23 +77,40 @@ check-valgrind: bridge
 	W2Q_BRIDGE=$(CURDIR)/test/tap/valgrind-bridge W2Q_BRIDGE_BIN=$(CURDIR)/bridge/wal2queue-bridge \
 		test/tap/run.sh test/t/001_redis_basic.pl test/t/008_standby_metrics.pl test/t/009_kafka.pl
 
-demo: deps all install
+demo: deps all
+	$(SUDO) $(MAKE) install PG_CONFIG=$(PG_CONFIG) PREFIX=$(PREFIX)
 	test/demo.sh
 
 bench: all install
 	test/bench/run.sh
 
+# Only what is missing, at the versions the system's sources offer, and never
+# an upgrade of an installed package: apt-get's simulation is read first, and
+# if installing would upgrade anything (say postgresql-15 on a running
+# server), nothing is installed and the packages are listed.
+# DEPS_UPGRADE=1 allows the upgrades.
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
 	done); \
-	if [ -n "$$missing" ]; then \
-		echo "installing:" $$missing; \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	else \
-		echo "all Debian packages present"; \
-	fi
+	if [ -z "$$missing" ]; then echo "all Debian packages present"; exit 0; fi; \
+	echo "missing Debian packages:" $$missing; \
+	if [ -n "$(SUDO)" ] && ! command -v $(SUDO) >/dev/null 2>&1; then \
+		echo "make deps: installing needs root: run it as root (su -c 'make deps') or install sudo" >&2; \
+		exit 1; \
+	fi; \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq || exit 1; \
+	upgrades=$$(LC_ALL=C apt-get install -s --no-upgrade --no-install-recommends $$missing | \
+		sed -n 's/^Inst \([^ ]*\) \[\([^]]*\)\] (\([^ ]*\).*/  \1 \2 -> \3/p'); \
+	if [ -n "$$upgrades" ] && [ "$(DEPS_UPGRADE)" != 1 ]; then \
+		echo "make deps: installing them would upgrade installed packages:" >&2; \
+		echo "$$upgrades" >&2; \
+		echo "nothing installed: upgrade these yourself when it suits the server (restart!)," >&2; \
+		echo "or run make deps DEPS_UPGRADE=1" >&2; \
+		exit 1; \
+	fi; \
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-upgrade \
+		--no-install-recommends $$missing
 
 clean:
 	$(MAKE) -C plugin clean

@@ -513,6 +513,7 @@ update_metrics(Bridge *b)
 	if (b->cfg->metrics == NULL && b->cfg->log_status_ms == 0)
 		return;
 	m->streaming = b->stream_up;
+	m->standing_by = b->standing_by;
 	m->sink_up = b->sink_up;
 	m->received_lsn = b->stream.received_lsn;
 	if (b->ledger)

@@ -17,9 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+
 #include "bridge.h"
+#include "frame.h"
 #include "log.h"
 #include "metrics.h"
+#include "pgerror.h"
+#include "precheck.h"
 
 #define PROGNAME "wal2queue-bridge"
 #define W2Q_VERSION "0.1.0"
@@ -40,7 +47,8 @@ usage(void)
 	printf("      --key-column=COL       the plugin's key-column option\n");
 	printf("      --target-prefix=STR    prepended to every stream or topic name (default: none)\n");
 	printf("      --sink=URL             redis://[[user]:password@]host[:port][/db] | unix:///path.sock |\n");
-	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379)\n");
+	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379;\n");
+	printf("                             no rediss://: for TLS use a tunnel on loopback)\n");
 	printf("      --redis-maxlen=N       XADD MAXLEN ~ N (default: no trimming)\n");
 	printf("      --redis-group=NAME     create this consumer group on every stream the bridge writes\n");
 	printf("                             (XGROUP CREATE ... MKSTREAM), so no job is missed by a late worker\n");
@@ -53,7 +61,8 @@ usage(void)
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
 	printf("      --accept-new-source    after a deliberate failover or restore, continue into a sink that\n");
 	printf("                             holds another server's, timeline's or slot's progress\n");
-	printf("      --metrics=HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics\n");
+	printf("      --metrics=HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics and health at\n");
+	printf("                             /healthz (200 while streaming or standing by, else 503)\n");
 	printf("      --log-status=SECS      log a one-line status every SECS seconds\n");
 	printf("  -v, --verbose              more detail in the log\n");
 	printf("  -q, --quiet                only warnings and errors in the log\n");
@@ -61,6 +70,19 @@ usage(void)
 	printf("  -?, --help                 show this help and exit\n\n");
 	printf("Passwords: libpq's PGPASSWORD or ~/.pgpass; WAL2QUEUE_REDIS_PASSWORD for Redis.\n");
 	printf("Signals: SIGINT or SIGTERM stop after delivering and confirming what is in flight.\n");
+}
+
+/* --version: ours, and the libraries' this binary runs with */
+static void
+print_version(void)
+{
+	int			pq = PQlibVersion();
+
+	printf("%s %s\n", PROGNAME, W2Q_VERSION);
+	printf("frame protocol %d\n", W2Q_PROTO_VERSION);
+	printf("libpq %d.%d\n", pq / 10000, pq % 10000);
+	printf("hiredis %d.%d.%d\n", HIREDIS_MAJOR, HIREDIS_MINOR, HIREDIS_PATCH);
+	printf("librdkafka %s\n", rd_kafka_version_str());
 }
 
 static void
@@ -133,6 +155,8 @@ typedef struct Args
 	const char *key_column;
 	bool		create_slot;
 	bool		drop_slot;
+	bool		quiet;
+	bool		verbose;
 	const char *plugin_options[16];
 	char	   *kafka_props[MAX_KAFKA_PROPS + 1];
 	int			nprops;
@@ -215,8 +239,8 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 		case 14: cfg->log_status_ms = 1000 * (int) parse_number(arg, "--log-status", 1, 86400); break;
 		case 15: cfg->accept_new_source = true; break;
 		case 16: parse_redis_wait(arg, &cfg->sink); break;
-		case 'v': log_verbosity = 1; break;
-		case 'q': log_verbosity = -1; break;
+		case 'v': log_verbosity = 1; a->verbose = true; break;
+		case 'q': log_verbosity = -1; a->quiet = true; break;
 		case 'X':
 			if (strchr(arg, '=') == NULL || arg[0] == '=')
 				usage_error("invalid Kafka property \"%s\" (use -X key=value)", arg);
@@ -239,7 +263,7 @@ parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 	{
 		if (c == 'V')
 		{
-			printf("%s %s\n", PROGNAME, W2Q_VERSION);
+			print_version();
 			exit(0);
 		}
 		if (c == '?' && (strcmp(argv[optind - 1], "--help") == 0 ||
@@ -252,6 +276,8 @@ parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 	}
 	if (optind < argc)
 		usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (a->quiet && a->verbose)
+		usage_error("%s", "--quiet and --verbose cannot be used together");
 	if (a->create_slot && a->drop_slot)
 		usage_error("%s", "--create-slot and --drop-slot cannot be used together");
 }
@@ -284,6 +310,30 @@ plugin_options(Args *a)
 	a->plugin_options[n] = NULL;
 }
 
+/*
+ * Warn about a selection that streams nothing, on a short connection of its
+ * own; if it cannot connect, bridge_run() will say why (or retry).
+ */
+static void
+precheck(const Args *a, const BridgeConfig *cfg)
+{
+	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
+	const char *vals[] = {a->dbname, "database", "wal2queue-bridge", NULL};
+	PrecheckOptions opts = {a->tables, a->route_column, a->key_column, cfg->sink.value_column};
+	PgConnectFailure f;
+	PGconn	   *conn;
+
+	if (!a->tables && !a->route_column && !a->key_column && !cfg->sink.value_column)
+		return;
+	if ((conn = pgerror_connect(keys, vals, &f)) == NULL)
+	{
+		log_msg(LOG_DEBUG, "could not check --tables and columns: %s", f.message);
+		return;
+	}
+	precheck_run(conn, &opts);
+	PQfinish(conn);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -311,8 +361,6 @@ main(int argc, char **argv)
 		stream_init(&s, &cfg.stream);
 		if ((rc = stream_drop_slot(&s)) != STREAM_OK)
 			log_msg(LOG_ERROR, "could not drop replication slot \"%s\": %s", a.slot, s.err);
-		else
-			log_msg(LOG_INFO, "dropped replication slot \"%s\"", a.slot);
 		return rc == STREAM_OK ? 0 : 1;
 	}
 	if (sink_url_parse(a.sink, &cfg.sink.url, err, sizeof(err)) != 0)
@@ -333,6 +381,7 @@ main(int argc, char **argv)
 		sink_url_free(&cfg.sink.url);
 		return 1;
 	}
+	precheck(&a, &cfg);
 	rc = bridge_run(&cfg);
 	metrics_stop();
 	sink_url_free(&cfg.sink.url);

@@ -83,6 +83,22 @@ metrics_format(const MetricsSnapshot *m, char *buf, size_t buflen)
 	return n < 0 ? 0 : ((size_t) n >= buflen ? buflen - 1 : (size_t) n);
 }
 
+unsigned
+metrics_health(const MetricsSnapshot *m, char *buf, size_t buflen)
+{
+	if (m->streaming)
+		snprintf(buf, buflen, "ok: streaming; %s %s\n", m->sink ? m->sink : "sink",
+				 m->sink_up ? "up" : "down");
+	else if (m->standing_by)
+		snprintf(buf, buflen, "ok: standing by\n");
+	else
+	{
+		snprintf(buf, buflen, "not streaming\n");
+		return MHD_HTTP_SERVICE_UNAVAILABLE;
+	}
+	return MHD_HTTP_OK;
+}
+
 static enum MHD_Result
 answer(void *cls, struct MHD_Connection *conn, const char *url,
 	   const char *method, const char *version, const char *upload_data,
@@ -100,10 +116,17 @@ answer(void *cls, struct MHD_Connection *conn, const char *url,
 		status = MHD_HTTP_METHOD_NOT_ALLOWED;
 		len = (size_t) snprintf(buf, sizeof(buf), "only GET\n");
 	}
+	else if (strcmp(url, "/healthz") == 0)
+	{
+		pthread_mutex_lock(&snap_lock);
+		status = metrics_health(&current, buf, sizeof(buf));
+		pthread_mutex_unlock(&snap_lock);
+		len = strlen(buf);
+	}
 	else if (strcmp(url, "/metrics") != 0)
 	{
 		status = MHD_HTTP_NOT_FOUND;
-		len = (size_t) snprintf(buf, sizeof(buf), "see /metrics\n");
+		len = (size_t) snprintf(buf, sizeof(buf), "see /metrics or /healthz\n");
 	}
 	else
 	{
@@ -147,6 +170,7 @@ int
 metrics_start(const char *hostport, char *err, size_t errlen)
 {
 	char		host[256];
+	char		where[300];
 	const char *port;
 	struct addrinfo hints = {0},
 			   *ai = NULL;
@@ -168,6 +192,9 @@ metrics_start(const char *hostport, char *err, size_t errlen)
 	}
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+		snprintf(host, sizeof(host), "?");
+	snprintf(where, sizeof(where), ai->ai_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
 	daemon_handle = MHD_start_daemon(flags, 0, NULL, NULL, answer, NULL,
 									 MHD_OPTION_SOCK_ADDR, ai->ai_addr,
 									 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) 10,
@@ -178,7 +205,9 @@ metrics_start(const char *hostport, char *err, size_t errlen)
 		snprintf(err, errlen, "could not serve metrics on %s (address in use?)", hostport);
 		return -1;
 	}
-	log_msg(LOG_INFO, "serving metrics at http://%s/metrics", hostport);
+	log_msg(LOG_INFO, "serving metrics at http://%s/metrics and health at http://%s/healthz%s",
+			where, where, strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0 ?
+			" (every address)" : "");
 	return 0;
 }
 

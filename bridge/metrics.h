@@ -32,6 +32,7 @@ typedef struct MetricsSnapshot
 								 * transaction, Unix epoch; 0 if none */
 	double		lag_seconds;	/* age of the oldest job in flight; 0 if none */
 	bool		streaming;
+	bool		standing_by;	/* --standby, waiting for the slot: healthy */
 	bool		sink_up;
 } MetricsSnapshot;
 
@@ -48,6 +49,9 @@ extern void metrics_stop(void);
 
 /* the Prometheus text exposition of snap; returns its length */
 extern size_t metrics_format(const MetricsSnapshot *snap, char *buf, size_t buflen);
+
+/* /healthz: the HTTP status (200 or 503) and a one-line body */
+extern unsigned metrics_health(const MetricsSnapshot *snap, char *buf, size_t buflen);
 
 /* the --log-status line */
 extern void metrics_log_status(const MetricsSnapshot *snap);

@@ -87,6 +87,9 @@ typedef struct SinkUrl
 extern int	sink_url_parse(const char *url, SinkUrl *out, char *err, size_t errlen);
 extern void sink_url_free(SinkUrl *u);
 
+/* how to pass a Redis password, after NOAUTH (false) or WRONGPASS (true) */
+extern const char *sink_url_auth_hint(bool password_given);
+
 typedef struct SinkConfig
 {
 	SinkUrl		url;

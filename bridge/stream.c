@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "lsn.h"
+#include "pgerror.h"
 #include "stream.h"
 
 #define PLUGIN_NAME "wal2queue"
@@ -99,18 +100,11 @@ stream_init(Stream *s, const StreamConfig *cfg)
 	s->cfg = cfg;
 }
 
-/* errors worth retrying are the ones a restart or a moment can cure */
+/* a failed connection: permanent (stop) or transient (retry), by SQLSTATE */
 static int
-connect_error_code(const char *msg)
+connect_error_code(const PgConnectFailure *f)
 {
-	if (strstr(msg, "authentication failed") ||
-		strstr(msg, "no pg_hba.conf entry") ||
-		strstr(msg, "does not exist") ||
-		strstr(msg, "invalid connection option") ||
-		strstr(msg, "missing \"=\"") ||
-		strstr(msg, "invalid URI"))
-		return STREAM_FATAL;
-	return STREAM_RETRY;
+	return f->kind == PGERR_PERMANENT ? STREAM_FATAL : STREAM_RETRY;
 }
 
 static int
@@ -119,15 +113,11 @@ stream_connect(Stream *s)
 	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
 	const char *vals[] = {s->cfg->conninfo, "database", "wal2queue-bridge", NULL};
 
-	s->conn = PQconnectdbParams(keys, vals, 1);
-	if (s->conn == NULL)
-		return fail(s, STREAM_RETRY, "could not connect to PostgreSQL: out of memory");
-	if (PQstatus(s->conn) != CONNECTION_OK)
-	{
-		const char *msg = PQerrorMessage(s->conn);
+	PgConnectFailure f;
 
-		return fail(s, connect_error_code(msg), "could not connect to PostgreSQL: %s", msg);
-	}
+	if ((s->conn = pgerror_connect(keys, vals, &f)) == NULL)
+		return fail(s, connect_error_code(&f), "could not connect to PostgreSQL: %s%s%s",
+					f.message, f.hint ? "; hint: " : "", f.hint ? f.hint : "");
 	return STREAM_OK;
 }
 
@@ -139,11 +129,23 @@ run_command(Stream *s, const char *sql, ExecStatusType want, PGresult **out)
 
 	if (PQresultStatus(res) != want)
 	{
-		int			code = PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;
-
+		const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		PgErrorKind kind = pgerror_classify(sqlstate);
+		int			code;
 		char		buf[400];
 
-		fail(s, code, "%s", result_message(res, buf, sizeof(buf)));
+		if (kind == PGERR_UNKNOWN)	/* no answer from the server */
+			code = PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;
+		else
+			code = kind == PGERR_PERMANENT ? STREAM_FATAL : STREAM_RETRY;
+		if (sqlstate && strcmp(sqlstate, PGERR_OBJECT_IN_USE) == 0)
+			s->slot_busy = true;	/* "replication slot ... is active for PID" */
+		result_message(res, buf, sizeof(buf));
+		if (kind == PGERR_PERMANENT && pgerror_hint(sqlstate) &&
+			PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) == NULL)
+			fail(s, code, "%s; hint: %s", buf, pgerror_hint(sqlstate));
+		else
+			fail(s, code, "%s", buf);
 		PQclear(res);
 		return code;
 	}
@@ -228,34 +230,89 @@ stream_timeline_switch(Stream *s, uint32_t old_tli)
 }
 
 /*
- * After creating a slot, tell the extension (when installed) from where the
- * slot delivers, so that prune() never deletes a row it did not deliver.
+ * Is the extension's slot registry there for us?  1 yes, 0 not installed,
+ * -1 installed but this role may not use its schema (said in a warning).
  */
-static void
-register_slot(Stream *s)
+static int
+registry_present(Stream *s)
 {
-	const char *paramValues[2] = {s->cfg->slot, NULL};
-	const char *const *o;
 	PGresult   *res;
+	const char *v;
+	int			present;
 
-	for (o = s->cfg->plugin_options; o && o[0]; o += 2)
-		if (strcmp(o[0], "tables") == 0)
-			paramValues[1] = o[1];
-	res = PQexec(s->conn, "SELECT pg_catalog.to_regprocedure('wal2queue.register_slot(name,text)') IS NOT NULL");
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+	res = PQexec(s->conn,
+				 "SELECT CASE WHEN pg_catalog.to_regnamespace('wal2queue') IS NULL THEN 'absent' "
+				 "WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN 'no-usage' "
+				 "WHEN pg_catalog.to_regprocedure('wal2queue.register_slot(name,text)') IS NULL THEN 'absent' "
+				 "ELSE 'present' END");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
 		PQclear(res);
-		res = PQexecParams(s->conn, "SELECT wal2queue.register_slot($1, $2)", 2, NULL,
-						   paramValues, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		{
-			char		buf[400];
-
-			log_msg(LOG_WARNING, "could not register slot \"%s\" with the wal2queue extension: %s",
-					s->cfg->slot, result_message(res, buf, sizeof(buf)));
-		}
+		return 0;
 	}
+	v = PQgetvalue(res, 0, 0);
+	present = strcmp(v, "present") == 0 ? 1 : strcmp(v, "no-usage") == 0 ? -1 : 0;
+	PQclear(res);
+	if (present < 0)
+		log_msg(LOG_WARNING, "the wal2queue extension is installed but this role may not use its schema, "
+				"so slot \"%s\" is not in its registry and prune() will refuse to delete its rows; "
+				"hint: GRANT USAGE ON SCHEMA wal2queue TO %s", s->cfg->slot, PQuser(s->conn));
+	return present;
+}
+
+/*
+ * After creating a slot, tell the extension (when installed) from where the
+ * slot delivers, so that prune() never deletes a row it did not deliver;
+ * after dropping one, that it delivers no more.
+ */
+static void
+registry_call(Stream *s, bool add)
+{
+	const char *tables = NULL;
+	const char *const *o;
+	char	   *slot;
+	char	   *tab = NULL;
+	char	   *sql;
+	PGresult   *res;
+
+	if (registry_present(s) != 1)
+		return;
+	for (o = s->cfg->plugin_options; o && o[0]; o += 2)
+		if (strcmp(o[0], "tables") == 0)
+			tables = o[1];
+	/* a replication connection speaks only the simple query protocol */
+	slot = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	if (tables)
+		tab = PQescapeLiteral(s->conn, tables, strlen(tables));
+	sql = malloc(strlen(slot) + (tab ? strlen(tab) : 4) + 64);
+	if (slot == NULL || (tables && tab == NULL) || sql == NULL)
+	{
+		log_msg(LOG_WARNING, "could not %s slot \"%s\": out of memory",
+				add ? "register" : "unregister", s->cfg->slot);
+		PQfreemem(slot);
+		PQfreemem(tab);
+		free(sql);
+		return;
+	}
+	if (add)
+		sprintf(sql, "SELECT wal2queue.register_slot(%s, %s)", slot, tab ? tab : "NULL");
+	else
+		sprintf(sql, "SELECT wal2queue.unregister_slot(%s)", slot);
+	PQfreemem(slot);
+	PQfreemem(tab);
+	res = PQexec(s->conn, sql);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		char		buf[400];
+
+		log_msg(LOG_WARNING, "could not %s slot \"%s\" %s the wal2queue extension's registry: %s",
+				add ? "register" : "unregister", s->cfg->slot, add ? "in" : "from",
+				result_message(res, buf, sizeof(buf)));
+	}
+	else
+		log_msg(LOG_INFO, "%s slot \"%s\" %s the wal2queue extension's registry",
+				add ? "registered" : "unregistered", s->cfg->slot, add ? "in" : "from");
 	PQclear(res);
 }
 
@@ -274,7 +331,7 @@ create_slot(Stream *s)
 	{
 		log_msg(LOG_INFO, "created replication slot \"%s\"", s->cfg->slot);
 		s->slot_created = true;
-		register_slot(s);
+		registry_call(s, true);
 	}
 	return rc;
 }
@@ -310,7 +367,7 @@ check_slot(Stream *s)
 		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" belongs to another database",
 				  s->cfg->slot);
 	else if (!PQgetisnull(res, 0, 1))
-		rc = fail(s, STREAM_RETRY, "replication slot \"%s\" is active for PID %s; waiting for it to be released",
+		rc = fail(s, STREAM_RETRY, "replication slot \"%s\" is active for PID %s",
 				  s->cfg->slot, PQgetvalue(res, 0, 1));
 	else
 	{
@@ -570,19 +627,74 @@ stream_finish(Stream *s, int timeout_ms)
 	s->conn = NULL;
 }
 
+/*
+ * --drop-slot refuses what pg_recvlogical --drop-slot refuses, and more: a
+ * slot a walsender holds (no WAIT: an abandoned drop must not take the live
+ * slot later), a slot of another plugin or another database.  The server's
+ * own check (55006) covers a bridge that takes the slot in between.
+ */
+static int
+check_slot_to_drop(Stream *s, char *what, size_t whatlen)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	PGresult   *res;
+	int			rc;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(plugin, ''), active_pid, "
+			 "coalesce(database::text, ''), database IS NOT DISTINCT FROM current_database(), "
+			 "coalesce(confirmed_flush_lsn::text, '') "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if ((rc = run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist", s->cfg->slot);
+	else if (PQgetvalue(res, 0, 0)[0] == '\0')
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" is a physical slot; not dropping it",
+				  s->cfg->slot);
+	else if (strcmp(PQgetvalue(res, 0, 0), PLUGIN_NAME) != 0)
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not " PLUGIN_NAME
+				  "; not dropping it (pg_drop_replication_slot() drops any slot)",
+				  s->cfg->slot, PQgetvalue(res, 0, 0));
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" belongs to database \"%s\"; "
+				  "not dropping it (connect to that database)",
+				  s->cfg->slot, PQgetvalue(res, 0, 2));
+	else if (!PQgetisnull(res, 0, 1))
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" is active for PID %s; "
+				  "not dropping it (stop the bridge that streams it first)",
+				  s->cfg->slot, PQgetvalue(res, 0, 1));
+	else
+		snprintf(what, whatlen, "plugin %s, database %s, confirmed up to %s",
+				 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 4));
+	PQclear(res);
+	return rc;
+}
+
 int
 stream_drop_slot(Stream *s)
 {
 	char		sql[512];
+	char		what[256];
 	char	   *ident;
 	int			rc;
 
 	if ((rc = stream_connect(s)) != STREAM_OK)
 		return rc;
-	ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
-	snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s WAIT", ident);
-	PQfreemem(ident);
-	rc = run_command(s, sql, PGRES_COMMAND_OK, NULL);
+	if ((rc = check_slot_to_drop(s, what, sizeof(what))) == STREAM_OK)
+	{
+		ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+		snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s", ident);
+		PQfreemem(ident);
+		rc = run_command(s, sql, PGRES_COMMAND_OK, NULL);
+	}
+	if (rc == STREAM_OK)
+	{
+		log_msg(LOG_INFO, "dropped replication slot \"%s\" (%s)", s->cfg->slot, what);
+		registry_call(s, false);
+	}
 	stream_close(s);
-	return rc;
+	return rc == STREAM_OK ? STREAM_OK : STREAM_FATAL;
 }

@@ -23,6 +23,11 @@
 #define DEFAULT_REDIS_PORT	6379
 #define MAX_QUOTED			64	/* longest piece of URL quoted in an error */
 #define SCHEMES_HINT		"(use redis://, unix:// or kafka://)"
+#define TLS_UNSUPPORTED \
+	"rediss:// (Redis over TLS) is not supported: hiredis 0.14 has no TLS; " \
+	"reach a TLS Redis through a tunnel on loopback (stunnel or spiped listening on " \
+	"127.0.0.1, then --sink redis://127.0.0.1:PORT) or use a unix socket " \
+	"(--sink unix:///path/to/redis.sock)"
 
 static int	url_error(char *err, size_t errlen, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
@@ -391,6 +396,8 @@ sink_url_parse(const char *url, SinkUrl *out, char *err, size_t errlen)
 		rc = parse_unix(sep + 3, out, err, errlen);
 	else if (slen == 5 && strncasecmp(url, "kafka", 5) == 0)
 		rc = parse_kafka(sep + 3, out, err, errlen);
+	else if (slen == 6 && strncasecmp(url, "rediss", 6) == 0)
+		return url_error(err, errlen, "%s", TLS_UNSUPPORTED);
 	else
 		return url_error(err, errlen,
 						 "unsupported sink URL scheme \"%.*s\" " SCHEMES_HINT,
@@ -411,4 +418,19 @@ sink_url_free(SinkUrl *u)
 	free(u->password);
 	free(u->brokers);
 	memset(u, 0, sizeof(*u));
+}
+
+/*
+ * What to say after Redis answers NOAUTH (no password given) or WRONGPASS
+ * (a wrong user or password).  The password itself is never repeated.
+ */
+const char *
+sink_url_auth_hint(bool password_given)
+{
+	if (password_given)
+		return "Redis refused the user or password: check WAL2QUEUE_REDIS_PASSWORD "
+			"or the user:password in --sink redis://[user]:password@host:port "
+			"(percent-escape @ : / % in them)";
+	return "Redis wants a password: set WAL2QUEUE_REDIS_PASSWORD, or give it in "
+		"--sink redis://[user]:password@host:port (percent-escape @ : / % in it)";
 }

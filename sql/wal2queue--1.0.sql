@@ -2,19 +2,120 @@
  * sql/wal2queue--1.0.sql -- the wal2queue extension, version 1.0
  *
  * Objects live in the schema wal2queue (created by CREATE EXTENSION, see
- * wal2queue.control).  Every function runs with the caller's privileges
- * (SECURITY INVOKER), so it can do nothing the caller could not do by hand,
- * and with a fixed search_path, except send() (hot path) and
- * create_job_table() (resolves an unqualified name like CREATE TABLE), which
- * qualify what they call instead.
- * docs/extension.md is the user documentation.
+ * wal2queue.control).  The script refuses a schema wal2queue that it does
+ * not own (someone who could create or replace functions in it could make
+ * the extension's functions run theirs), and runs with search_path =
+ * pg_catalog, pg_temp so that nothing it creates resolves a name elsewhere.
  *
- * Errors name the function and the argument and use SQLSTATE 22023
- * (invalid_parameter_value).
+ * Security model (docs/extension.md, "Least privilege"):
+ *  - Functions run as their caller (SECURITY INVOKER) with a fixed
+ *    search_path, so they can do nothing the caller could not do by hand,
+ *    except:
+ *  - send() is SECURITY DEFINER and executable only by members of the role
+ *    wal2queue_sender; the install script revokes EXECUTE on
+ *    pg_logical_emit_message() from PUBLIC in this database and grants it to
+ *    wal2queue_sender, so no other role can forge a job by message.
+ *  - register_slot() and unregister_slot() are SECURITY DEFINER and check
+ *    that the session's login role has REPLICATION (or is a superuser).
+ *  Every function called from a SECURITY DEFINER function without a SET
+ *  search_path clause, and every operator there, is qualified with
+ *  pg_catalog; the others have SET search_path = pg_catalog, pg_temp.
+ *
+ * Bad arguments raise SQLSTATE 22023 (invalid_parameter_value) with a
+ * message naming the function and the argument.
+ * docs/extension.md is the user documentation.
  */
 
 -- complain if script is sourced in psql, rather than via CREATE EXTENSION
 \echo Use "CREATE EXTENSION wal2queue" to load this file. \quit
+
+-- nothing below may resolve a name outside pg_catalog (CREATE EXTENSION
+-- restores the setting afterwards)
+SET LOCAL search_path = pg_catalog, pg_temp;
+
+/*
+ * The schema must be ours.  CREATE EXTENSION creates it when it does not
+ * exist; a schema that existed before is accepted only if it is owned by
+ * the installing role or a superuser, no other role may create objects in
+ * it, and it holds no function or operator of a role that is not a
+ * superuser.
+ */
+DO $$
+DECLARE
+    nsp oid := 'wal2queue'::regnamespace;
+    owner name;
+    creator name;
+    planted text;
+BEGIN
+    SELECT r.rolname INTO owner
+      FROM pg_namespace n JOIN pg_roles r ON r.oid = n.nspowner
+     WHERE n.oid = nsp AND r.rolname <> current_user AND NOT r.rolsuper;
+    IF owner IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "wal2queue" is owned by role "%"', owner
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'The wal2queue extension runs functions from its schema with elevated privileges.',
+                  HINT = 'Drop the schema, or make a superuser its owner, before CREATE EXTENSION wal2queue.';
+    END IF;
+    SELECT coalesce(r.rolname, 'PUBLIC') INTO creator
+      FROM pg_namespace n, aclexplode(n.nspacl) a
+      LEFT JOIN pg_roles r ON r.oid = a.grantee
+     WHERE n.oid = nsp AND a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner
+       AND NOT coalesce(r.rolsuper, false)
+     LIMIT 1;
+    IF creator IS NOT NULL THEN
+        RAISE EXCEPTION 'role "%" may create objects in schema "wal2queue"', creator
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = format('REVOKE CREATE ON SCHEMA wal2queue FROM %s before CREATE EXTENSION wal2queue.',
+                               CASE creator WHEN 'PUBLIC' THEN creator ELSE quote_ident(creator) END);
+    END IF;
+    SELECT o.what INTO planted FROM (
+        SELECT format('function %s of role "%s"', p.oid::regprocedure, r.rolname) AS what
+          FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
+         WHERE p.pronamespace = nsp AND NOT r.rolsuper
+        UNION ALL
+        SELECT format('operator %s of role "%s"', o.oid::regoperator, r.rolname)
+          FROM pg_operator o JOIN pg_roles r ON r.oid = o.oprowner
+         WHERE o.oprnamespace = nsp AND NOT r.rolsuper) o
+     LIMIT 1;
+    IF planted IS NOT NULL THEN
+        RAISE EXCEPTION 'schema "wal2queue" already holds %', planted
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Drop it before CREATE EXTENSION wal2queue.';
+    END IF;
+END
+$$;
+
+/*
+ * Who may create jobs by message: the role wal2queue_sender (a group role,
+ * created once per cluster).  pg_logical_emit_message() is executable by
+ * PUBLIC in PostgreSQL and checks nothing, so any role that can log in
+ * could put a forged job on the stream; revoke that in this database (a
+ * function's privileges are per database) and grant it to wal2queue_sender.
+ * DROP EXTENSION does not undo this.  Said with a WARNING: CREATE EXTENSION
+ * hides the NOTICEs of its script.
+ */
+DO $$
+DECLARE
+    was_public boolean;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wal2queue_sender') THEN
+        CREATE ROLE wal2queue_sender NOLOGIN;
+    END IF;
+    SELECT bool_or(has_function_privilege('public', p.oid, 'EXECUTE')) INTO was_public
+      FROM pg_proc p
+     WHERE p.oid IN ('pg_logical_emit_message(boolean,text,text)'::regprocedure,
+                     'pg_logical_emit_message(boolean,text,bytea)'::regprocedure);
+    REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
+                               pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
+                              pg_logical_emit_message(boolean, text, bytea) TO wal2queue_sender;
+    IF was_public THEN
+        RAISE WARNING 'revoked EXECUTE on pg_logical_emit_message() from PUBLIC in database "%" and granted it to role wal2queue_sender',
+            current_database()
+            USING DETAIL = 'Only members of wal2queue_sender (and superusers) can now emit logical messages in this database; DROP EXTENSION does not undo this.';
+    END IF;
+END
+$$;
 
 /*
  * send(target, payload, key) -- enqueue one job without touching a table.
@@ -26,23 +127,25 @@
  * heap tuple, no index entry, nothing for vacuum.  Returns the LSN of the
  * message record.
  *
- * pg_logical_emit_message() is executable by PUBLIC and checks no privilege,
- * so send() needs none beyond USAGE on the schema.
- *
- * send() is on the hot path: it has no SET search_path clause (that would
- * roughly double its cost) and instead qualifies every function it calls.
+ * SECURITY DEFINER, executable by wal2queue_sender: it can only emit
+ * messages with the 'wal2queue:' prefix, so a role may be granted send()
+ * without pg_logical_emit_message().  It is on the hot path, so it has no
+ * SET search_path clause (that costs about 2/3 more per call, where
+ * SECURITY DEFINER alone costs nothing measurable): every
+ * function and operator in it is qualified with pg_catalog instead, so a
+ * caller's search_path cannot redirect anything it runs.
  */
 CREATE FUNCTION wal2queue.send(target text, payload text, key text DEFAULT NULL)
 RETURNS pg_lsn
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 AS $$
 BEGIN
-    IF target IS NULL OR target = '' THEN
+    IF target IS NULL OR target OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'wal2queue.send: target must not be null or empty'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- the plugin reads the target up to the first '#', the key after it
-    IF pg_catalog.strpos(target, '#') > 0 THEN
+    IF pg_catalog.strpos(target, '#') OPERATOR(pg_catalog.>) 0 THEN
         RAISE EXCEPTION 'wal2queue.send: target must not contain "#"'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = pg_catalog.format('The target was %L.', target);
@@ -53,7 +156,9 @@ BEGIN
     END IF;
 
     RETURN pg_catalog.pg_logical_emit_message(
-        true, 'wal2queue:' || target || coalesce('#' || key, ''), payload);
+        true,
+        pg_catalog.concat('wal2queue:', target, '#' OPERATOR(pg_catalog.||) key),
+        payload);
 END
 $$;
 
@@ -61,104 +166,439 @@ COMMENT ON FUNCTION wal2queue.send(text, text, text) IS
 'enqueue a job for TARGET (optionally keyed) as a transactional logical message; delivered at commit';
 
 -- send() with a jsonb payload: the job carries the payload's text form
--- (no SET clause, so that the planner can inline it)
+-- (no SET clause, so that the planner can inline it; the body is bound at
+-- creation, so a caller's search_path cannot redirect it)
 CREATE FUNCTION wal2queue.send(target text, payload jsonb, key text DEFAULT NULL)
 RETURNS pg_lsn
 LANGUAGE sql VOLATILE
-AS $$
-    SELECT wal2queue.send(target, payload::text, key)
-$$;
+BEGIN ATOMIC
+    SELECT wal2queue.send(target, payload::text, key);
+END;
 
 COMMENT ON FUNCTION wal2queue.send(text, jsonb, text) IS
 'enqueue a job with a jsonb payload (sent as its text form); delivered at commit';
 
+REVOKE EXECUTE ON FUNCTION wal2queue.send(text, text, text), wal2queue.send(text, jsonb, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION wal2queue.send(text, text, text), wal2queue.send(text, jsonb, text) TO wal2queue_sender;
+
 /*
- * confirmed_xid_age(caller) -- the "confirmed by every slot" criterion shared
- * by prune() and maintain_partitions().
+ * slots -- the registry of the slots that deliver jobs, and from where.
  *
- * A row is confirmed by every wal2queue slot of this database when
- * age(row.xmin) > confirmed_xid_age(), i.e. when its inserting transaction id
- * precedes the catalog_xmin of every such slot.  Why that is sound
- * (PostgreSQL 15, replication/logical/logical.c and snapbuild.c):
+ *   delivers_from  pg_snapshot_xmax(pg_current_snapshot()) taken right after
+ *                  the slot was created (by register_slot()): the slot
+ *                  delivers every transaction that has an xid >= it.
+ *   tables         the slot's tables option (comma-separated schema.table
+ *                  patterns, * matching any run of characters within a
+ *                  name, see tables_select()); NULL: every table.
  *
- *  1. After creation, a slot's catalog_xmin moves only through
- *     LogicalConfirmReceivedLocation(): decoding an xl_running_xacts record
- *     at LSN L makes LogicalIncreaseXminForSlot() propose a candidate
- *     X <= the record's oldestRunningXid (lower still while the reorder
- *     buffer holds older snapshots) with candidate_xmin_lsn = L, and the
- *     candidate becomes catalog_xmin only once the client has confirmed a
- *     flush position >= L.
- *  2. Every xid below oldestRunningXid belongs to a transaction that had
- *     ended before L was written: xids are handed out in order, a transaction
- *     leaves the proc array only after its commit record is in WAL, and the
- *     record at L is inserted after the proc array was scanned.  So if such a
- *     transaction committed, its commit record precedes L <= confirmed flush
- *     position: the slot has streamed it and the client has confirmed it.
- *  3. A subtransaction's xid is assigned after its parent's and so is larger:
- *     a row inserted in a subtransaction has an xmin >= its top-level xid, so
- *     the top-level transaction precedes X as well and point 2 applies to it.
- *  4. At creation catalog_xmin is the oldest xid still running; transactions
- *     below it committed before the slot's start point, and the slot never
- *     delivers them: such rows count as done too (see docs/extension.md).
- *
- * age() measures both xids from the same transaction-stable reference, so
- * age(a) > age(b) is a wraparound-safe "a precedes b".  The special xids
- * (bootstrap, frozen) have age 2147483647 and are always old enough; a row
- * frozen by vacuum keeps its raw xmin, which compares correctly for 2^31
- * transactions and only looks young (is kept) after that.  With several slots
- * the oldest catalog_xmin (the largest age) is the bound.
- *
- * Returns NULL, after a NOTICE, when no row can be called confirmed: there is
- * no wal2queue slot in this database, or one has no catalog_xmin yet.
+ * Written only through register_slot() and unregister_slot(); readable by
+ * everyone (prune() runs as its caller and reads it).  Not dumped by
+ * pg_dump: a restored database has no slots, and its bridge registers the
+ * slot it creates.
  */
-CREATE FUNCTION wal2queue.confirmed_xid_age(caller text DEFAULT 'wal2queue.confirmed_xid_age')
-RETURNS integer
+CREATE TABLE wal2queue.slots (
+    slot_name     name PRIMARY KEY,
+    delivers_from xid8 NOT NULL,
+    tables        text,
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+COMMENT ON TABLE wal2queue.slots IS
+'replication slots that deliver jobs: the xid from which each delivers, and the tables it selects';
+
+GRANT SELECT ON wal2queue.slots TO PUBLIC;
+
+/*
+ * full_xid(x, reference) -- the 64-bit xid whose low 32 bits are X and that
+ * lies nearest to REFERENCE (within 2^31 on either side).
+ *
+ * A row's xmin and a slot's catalog_xmin are 32-bit xids.  Both lie within
+ * 2^31 of any recent reference while they matter: an xid that is not
+ * frozen is younger than 2^31 transactions (wraparound protection stops the
+ * server before that), and so is a slot's catalog_xmin (it holds back the
+ * freezing of the catalogs).  The special xids (invalid, bootstrap, frozen:
+ * 0..2) are returned as they are, i.e. older than any real xid.
+ *
+ * An inlinable SQL function (no SET clause, body bound at creation).
+ */
+CREATE FUNCTION wal2queue.full_xid(x xid, reference xid8)
+RETURNS xid8
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT (CASE WHEN x::text::bigint < 3 THEN x::text::bigint
+                 ELSE greatest(0, reference::text::bigint
+                                  - ((reference::text::bigint % 4294967296
+                                      - x::text::bigint + 6442450944) % 4294967296
+                                     - 2147483648)) END)::text::xid8;
+END;
+
+COMMENT ON FUNCTION wal2queue.full_xid(xid, xid8) IS
+'the 64-bit xid with the low 32 bits of X nearest to REFERENCE';
+
+/*
+ * tables_select(patterns, schema_name, table_name) -- does a slot's tables
+ * option PATTERNS select the table SCHEMA_NAME.TABLE_NAME?  As the plugin
+ * matches it: NULL or '*' alone selects every table; otherwise each
+ * comma-separated pattern (blanks around it ignored) is schema.table, the
+ * part before the '.' matched against the schema's name and the part after
+ * it against the table's, '*' matching any run of characters within a name
+ * and everything else itself.
+ */
+CREATE FUNCTION wal2queue.tables_select(patterns text, schema_name text, table_name text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT patterns IS NULL OR EXISTS (
+        SELECT FROM (SELECT btrim(p.pattern, E' \t') AS pattern
+                       FROM unnest(string_to_array(patterns, ',')) AS p(pattern)) AS t
+         WHERE t.pattern = '*'
+            OR (schema_name ~ ('^' || replace(regexp_replace(split_part(t.pattern, '.', 1),
+                                                             '([.^$|?+(){}\[\]\\])', '\\\1', 'g'),
+                                              '*', '.*') || '$')
+                AND table_name ~ ('^' || replace(regexp_replace(split_part(t.pattern, '.', 2),
+                                                                '([.^$|?+(){}\[\]\\])', '\\\1', 'g'),
+                                                 '*', '.*') || '$')));
+END;
+
+COMMENT ON FUNCTION wal2queue.tables_select(text, text, text) IS
+'whether a slot''s tables option selects the table SCHEMA_NAME.TABLE_NAME';
+
+/*
+ * check_tables(caller, patterns) -- raise an error unless PATTERNS is a
+ * valid tables option (the plugin's rules): comma-separated, each pattern
+ * '*' or schema.table with exactly one '.', neither part empty, unquoted.
+ */
+CREATE FUNCTION wal2queue.check_tables(caller text, patterns text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    pattern text;
+    problem text;
+BEGIN
+    IF patterns IS NULL THEN
+        RETURN;     -- every table
+    END IF;
+    FOREACH pattern IN ARRAY string_to_array(patterns, ',') LOOP
+        pattern := btrim(pattern, E' \t');
+        IF pattern = '' THEN
+            RAISE EXCEPTION '%: invalid value for tables: "%"', caller, patterns
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'The list has an empty pattern.';
+        END IF;
+        problem := CASE
+            WHEN pattern = '*' THEN NULL
+            WHEN strpos(pattern, '"') > 0 THEN 'quoted names are not supported'
+            WHEN strpos(pattern, '.') = 0 THEN 'not schema-qualified'
+            WHEN pattern ~ '\..*\.' THEN 'more than one "."'
+            WHEN split_part(pattern, '.', 1) = '' OR split_part(pattern, '.', 2) = ''
+                THEN 'empty schema or table part'
+        END;
+        IF problem IS NOT NULL THEN
+            RAISE EXCEPTION '%: invalid pattern "%" in tables: %', caller, pattern, problem
+                USING ERRCODE = 'invalid_parameter_value',
+                      HINT = 'Write schema.table, unquoted, with * for any run of characters within a name, for example public.job_* or *.jobs.';
+        END IF;
+    END LOOP;
+END
+$$;
+
+/*
+ * register_slot(slot_name, tables) -- record that SLOT_NAME delivers the
+ * jobs of the tables TABLES selects (NULL: every table) from now on: every
+ * transaction whose xid is at least pg_snapshot_xmax(pg_current_snapshot())
+ * now.  Replaces an earlier registration of the slot (with a fresh, later
+ * horizon).  Call it right after creating the slot (the bridge does, on its
+ * replication connection, after CREATE_REPLICATION_SLOT), with the tables
+ * option the slot will be read with.
+ *
+ * SECURITY DEFINER (the registry decides what prune() may delete, so only
+ * trusted roles may write it): the session's login role must have
+ * REPLICATION or be a superuser -- a role that could consume the slot
+ * anyway.
+ */
+CREATE FUNCTION wal2queue.register_slot(slot_name name, tables text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    slot record;
+BEGIN
+    PERFORM wal2queue.check_registrar('register');
+    IF register_slot.slot_name IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.register_slot: slot_name must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM wal2queue.check_tables('wal2queue.register_slot', tables);
+
+    SELECT s.slot_type, s.database INTO slot
+      FROM pg_replication_slots s WHERE s.slot_name = register_slot.slot_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'replication slot "%" does not exist', register_slot.slot_name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    IF slot.slot_type <> 'logical' THEN
+        RAISE EXCEPTION 'cannot use physical replication slot "%" for logical decoding', register_slot.slot_name
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF slot.database <> current_database() THEN
+        RAISE EXCEPTION 'replication slot "%" was not created in this database', register_slot.slot_name
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+
+    INSERT INTO wal2queue.slots AS r (slot_name, delivers_from, tables)
+    VALUES (register_slot.slot_name, pg_snapshot_xmax(pg_current_snapshot()), tables)
+    ON CONFLICT ON CONSTRAINT slots_pkey DO UPDATE
+       SET delivers_from = excluded.delivers_from, tables = excluded.tables, created_at = excluded.created_at;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.register_slot(name, text) IS
+'record that a logical slot delivers the jobs of TABLES (NULL: all) from now on; for roles with REPLICATION';
+
+/*
+ * unregister_slot(slot_name) -- forget a slot (the bridge calls it when it
+ * drops its slot).  Same privilege as register_slot().  Unknown names are
+ * ignored.
+ */
+CREATE FUNCTION wal2queue.unregister_slot(slot_name name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM wal2queue.check_registrar('unregister');
+    DELETE FROM wal2queue.slots r WHERE r.slot_name = unregister_slot.slot_name;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.unregister_slot(name) IS
+'forget a slot registered with register_slot(); for roles with REPLICATION';
+
+/*
+ * check_registrar(action) -- raise an error unless the session's login role
+ * (session_user: inside a SECURITY DEFINER function current_user is the
+ * owner) is a superuser or has REPLICATION.
+ */
+CREATE FUNCTION wal2queue.check_registrar(action text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles r
+                    WHERE r.rolname = session_user AND (r.rolsuper OR r.rolreplication)) THEN
+        RAISE EXCEPTION 'permission denied to % replication slots with wal2queue', action
+            USING ERRCODE = 'insufficient_privilege',
+                  DETAIL = 'Only roles with the REPLICATION attribute may register and unregister slots.';
+    END IF;
+END
+$$;
+
+/*
+ * create_slot(slot_name, tables, plugin) -- create a logical replication
+ * slot and register it (register_slot()), for slots created by hand.
+ * Returns the slot's start LSN.  Runs as its caller: needs REPLICATION.
+ */
+CREATE FUNCTION wal2queue.create_slot(slot_name name, tables text DEFAULT NULL,
+                                      plugin name DEFAULT 'wal2queue')
+RETURNS pg_lsn
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    start_lsn pg_lsn;
+BEGIN
+    PERFORM wal2queue.check_tables('wal2queue.create_slot', tables);
+    SELECT s.lsn INTO start_lsn
+      FROM pg_create_logical_replication_slot(create_slot.slot_name, plugin) s;
+    PERFORM wal2queue.register_slot(create_slot.slot_name, tables);
+    RETURN start_lsn;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.create_slot(name, text, name) IS
+'create a logical replication slot and register it with wal2queue';
+
+/*
+ * prune_horizon(job_table, force, caller, fatal) -- which rows of JOB_TABLE
+ * every slot that should deliver them has delivered: those whose xmin x
+ * satisfies  from_xid <= full_xid(x, reference) < below_xid.
+ * All three NULL: no row may be deleted (a NOTICE or WARNING says why).
+ *
+ * THE RULE.  A row may be deleted only if every registered slot whose
+ * tables select the table has delivered it; at least one must select it:
+ *   from_xid  = the largest delivers_from of those slots,
+ *   below_xid = the smallest catalog_xmin of those slots (as xid8).
+ * Anything else deletes nothing: no registered slot selects the table, a
+ * registered slot no longer exists (it was dropped or lost with undelivered
+ * jobs, or re-created and not registered again), or a slot of the plugin
+ * wal2queue in this database is not registered (it may deliver from an
+ * unknown point).  With FATAL those are errors, otherwise warnings.
+ *
+ * WHY A ROW THAT PASSES WAS DELIVERED BY SLOT S (PostgreSQL 15,
+ * replication/logical/logical.c and snapbuild.c), for a row whose xmin x
+ * belongs to top-level transaction T:
+ *  1. x >= S.delivers_from  =>  S decodes T.  delivers_from is the xmax of a
+ *     snapshot taken after S was created, i.e. after S's consistent point;
+ *     an xid >= xmax had not completed when that snapshot was taken
+ *     (latestCompletedXid covers subtransactions too), so T commits after
+ *     the consistent point, and a slot decodes in full every transaction
+ *     that commits after its consistent point (snapbuild's CONSISTENT
+ *     state).  Xids below delivers_from are conservatively taken as not
+ *     delivered by S, even though most were.
+ *  2. x < S.catalog_xmin  =>  S's client confirmed T.  After creation a
+ *     slot's catalog_xmin moves only through LogicalConfirmReceivedLocation():
+ *     decoding an xl_running_xacts record at LSN L proposes a candidate
+ *     X <= the record's oldestRunningXid with candidate_xmin_lsn = L, and it
+ *     becomes catalog_xmin only once the client confirmed a flush position
+ *     >= L.  Every xid below oldestRunningXid belongs to a transaction that
+ *     had ended before L was written (xids are assigned in order, a
+ *     transaction leaves the proc array only after its commit record is in
+ *     WAL, and the record at L is written after the proc array was scanned).
+ *     A subtransaction's xid is larger than its parent's, so T < x < X too.
+ *     So T's commit record precedes L <= the confirmed position: S streamed
+ *     T and the client (the bridge, after delivery) confirmed it.
+ *  3. Xids are compared as 64-bit values (full_xid() around a reference
+ *     taken now), so the comparison is correct across wraparound.
+ *  4. A row is deleted only if 1 and 2 hold for every registered slot that
+ *     selects its table (the tables option, matched against the name the
+ *     plugin uses: the partition root's schema.table), so no slot that should
+ *     deliver it is skipped, and a wal2queue slot that is not registered
+ *     stops prune altogether.
+ *
+ * WHAT IT CANNOT SEE.  A slot consumed without delivering
+ * (pg_replication_slot_advance(), pg_logical_slot_get_changes() on a
+ * bridge's slot) moves catalog_xmin as if the jobs were delivered: operator
+ * error.  A registration with a tables option other than the one the slot
+ * is read with.  A row whose 32-bit xmin is older than 2^31 transactions
+ * (frozen, still undelivered after that long) may be taken for a recent
+ * xid.
+ *
+ * FORCE.  With force => true only point 2 is kept: a row goes when its xmin
+ * precedes the catalog_xmin of every wal2queue slot and every registered
+ * slot of this database, whether or not a slot delivered it (use it once the
+ * jobs a re-created slot skipped were re-sent or given up).  With no such
+ * slot nothing is deleted.
+ */
+CREATE FUNCTION wal2queue.prune_horizon(job_table regclass, force boolean DEFAULT false,
+                                        caller text DEFAULT 'wal2queue.prune_horizon',
+                                        fatal boolean DEFAULT true,
+                                        OUT reference xid8, OUT from_xid xid8, OUT below_xid xid8)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    nslots bigint;
+    nsp_name text;
+    rel_name text;
+    table_name text;
+    problem text;
+    hint text;
     unset name;
-    oldest integer;
+    nslots bigint;
 BEGIN
-    SELECT count(*),
-           min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
-           max(age(s.catalog_xmin))
-      INTO nslots, unset, oldest
-      FROM pg_replication_slots s
-     WHERE s.plugin = 'wal2queue' AND s.database = current_database();
+    IF job_table IS NULL THEN
+        RAISE EXCEPTION '%: job_table must not be null', caller
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF force IS NULL THEN
+        RAISE EXCEPTION '%: force must not be null', caller
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    reference := pg_snapshot_xmax(pg_current_snapshot());
+    SELECT n.nspname, c.relname INTO nsp_name, rel_name
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = coalesce(pg_partition_root(job_table), job_table);
+    table_name := format('%I.%I', nsp_name, rel_name);
 
-    IF nslots = 0 THEN
-        RAISE NOTICE '%: no wal2queue slot in database "%", so no job counts as confirmed',
-            caller, current_database();
-        RETURN NULL;
+    IF NOT force THEN
+        SELECT format('replication slot "%s" is registered but does not exist in this database', r.slot_name),
+               format('If every job it should have delivered was delivered or re-sent, run SELECT wal2queue.unregister_slot(%L); or call %s(..., force => true).',
+                      r.slot_name, caller)
+          INTO problem, hint
+          FROM wal2queue.slots r
+         WHERE NOT EXISTS (SELECT FROM pg_replication_slots s
+                            WHERE s.slot_name = r.slot_name AND s.slot_type = 'logical'
+                              AND s.database = current_database())
+         ORDER BY r.slot_name LIMIT 1;
+        IF problem IS NULL THEN
+            SELECT format('replication slot "%s" uses the plugin wal2queue but is not registered', s.slot_name),
+                   format('Register it with SELECT wal2queue.register_slot(%L, <its tables option>) (it then delivers from now on), or call %s(..., force => true).',
+                          s.slot_name, caller)
+              INTO problem, hint
+              FROM pg_replication_slots s
+             WHERE s.plugin = 'wal2queue' AND s.database = current_database()
+               AND NOT EXISTS (SELECT FROM wal2queue.slots r WHERE r.slot_name = s.slot_name)
+             ORDER BY s.slot_name LIMIT 1;
+        END IF;
+        IF problem IS NULL AND NOT EXISTS (SELECT FROM wal2queue.slots r
+                                            WHERE wal2queue.tables_select(r.tables, nsp_name, rel_name)) THEN
+            problem := format('no registered replication slot selects table %s', table_name);
+            hint := format('Create the slot with wal2queue.create_slot() or the bridge''s --create-slot, or call %s(..., force => true).',
+                           caller);
+        END IF;
+        IF problem IS NOT NULL THEN
+            IF fatal THEN
+                RAISE EXCEPTION '%: %, so no job counts as delivered', caller, problem
+                    USING ERRCODE = 'object_not_in_prerequisite_state', HINT = hint;
+            END IF;
+            RAISE WARNING '%: %, so no job counts as delivered', caller, problem
+                USING HINT = hint;
+            reference := NULL;
+            RETURN;
+        END IF;
+
+        SELECT count(*), min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
+               max(r.delivers_from), min(wal2queue.full_xid(s.catalog_xmin, reference))
+          INTO nslots, unset, from_xid, below_xid
+          FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name
+         WHERE wal2queue.tables_select(r.tables, nsp_name, rel_name);
+    ELSE
+        SELECT count(*), min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
+               '0'::xid8, min(wal2queue.full_xid(s.catalog_xmin, reference))
+          INTO nslots, unset, from_xid, below_xid
+          FROM pg_replication_slots s
+         WHERE s.database = current_database() AND s.slot_type = 'logical'
+           AND (s.plugin = 'wal2queue'
+                OR EXISTS (SELECT FROM wal2queue.slots r WHERE r.slot_name = s.slot_name));
+        IF nslots = 0 THEN
+            RAISE NOTICE '%: no wal2queue slot in database "%", so no job counts as delivered',
+                caller, current_database();
+        END IF;
     END IF;
-    IF unset IS NOT NULL THEN
-        RAISE NOTICE '%: wal2queue slot "%" has no catalog_xmin yet, so no job counts as confirmed',
-            caller, unset;
-        RETURN NULL;
+    IF nslots = 0 OR unset IS NOT NULL THEN
+        IF unset IS NOT NULL THEN
+            RAISE NOTICE '%: replication slot "%" has no catalog_xmin yet, so no job counts as delivered',
+                caller, unset;
+        END IF;
+        reference := NULL;
+        from_xid := NULL;
+        below_xid := NULL;
     END IF;
-    RETURN oldest;
 END
 $$;
 
-COMMENT ON FUNCTION wal2queue.confirmed_xid_age(text) IS
-'rows with age(xmin) above this were confirmed by every wal2queue slot of this database; NULL if none can be';
+COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
+'rows of a job table with FROM_XID <= full_xid(xmin, REFERENCE) < BELOW_XID were delivered by every slot that selects it';
 
 /*
- * prune(job_table, batch) -- delete up to BATCH rows of JOB_TABLE that every
- * wal2queue slot of this database has confirmed (confirmed_xid_age()), and
- * return how many were deleted.  Never deletes a row some slot may still
- * deliver.  For a partitioned table it works through the leaf partitions; a
- * ctid is only unique within one of them.
+ * prune(job_table, batch, force) -- delete up to BATCH rows of JOB_TABLE
+ * that every registered slot selecting it has delivered (prune_horizon(),
+ * which states the rule and its proof) and return how many were deleted.
+ * Raises an error, deleting nothing, when the registry cannot vouch for the
+ * table, unless FORCE.  For a partitioned table it works through the leaf
+ * partitions; a ctid is only unique within one of them.
  */
-CREATE FUNCTION wal2queue.prune(job_table regclass, batch integer DEFAULT 10000)
+CREATE FUNCTION wal2queue.prune(job_table regclass, batch integer DEFAULT 10000,
+                                force boolean DEFAULT false)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    bound integer;
+    h record;
     leaf regclass;
     deleted bigint;
     total bigint := 0;
@@ -173,8 +613,8 @@ BEGIN
                   DETAIL = format('The batch was %s.', coalesce(batch::text, 'null'));
     END IF;
 
-    bound := wal2queue.confirmed_xid_age('wal2queue.prune');
-    IF bound IS NULL THEN
+    h := wal2queue.prune_horizon(job_table, force, 'wal2queue.prune');
+    IF h.below_xid IS NULL OR h.from_xid >= h.below_xid THEN
         RETURN 0;
     END IF;
 
@@ -189,9 +629,11 @@ BEGIN
     LOOP
         EXIT WHEN total >= batch;
         EXECUTE format('DELETE FROM ONLY %1$s WHERE ctid = ANY (ARRAY('
-                       'SELECT ctid FROM ONLY %1$s WHERE age(xmin) > $1 LIMIT $2))',
+                       'SELECT ctid FROM ONLY %1$s '
+                       'WHERE wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3 '
+                       'LIMIT $4))',
                        leaf)
-            USING bound, batch - total;
+            USING h.reference, h.from_xid, h.below_xid, batch - total;
         GET DIAGNOSTICS deleted = ROW_COUNT;
         total := total + deleted;
     END LOOP;
@@ -199,8 +641,8 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION wal2queue.prune(regclass, integer) IS
-'delete up to BATCH rows of a job table that every wal2queue slot has confirmed; returns the count';
+COMMENT ON FUNCTION wal2queue.prune(regclass, integer, boolean) IS
+'delete up to BATCH rows of a job table that every registered slot selecting it has delivered; returns the count';
 
 /*
  * partitions(job_table) -- the range partitions of JOB_TABLE with their
@@ -235,11 +677,18 @@ COMMENT ON FUNCTION wal2queue.partitions(regclass) IS
  * (UTC days) from today to today + DAYS_AHEAD that do not exist yet, named
  * <table>_pYYYYMMDD in the table's schema.  A day that overlaps an existing
  * partition is left alone.  Returns the partitions created.
+ *
+ * The bounds are written as text into CREATE TABLE: DateStyle and TimeZone
+ * are pinned (ISO, UTC) so that the text is the same instant whatever the
+ * caller's settings (with DateStyle=Postgres and TimeZone=Asia/Kolkata a
+ * bound would read "... IST", which PostgreSQL takes for Israel time).
  */
 CREATE FUNCTION wal2queue.create_partitions(job_table regclass, days_ahead integer)
 RETURNS SETOF regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET timezone = 'UTC'
 AS $$
 DECLARE
     nsp text;
@@ -247,6 +696,15 @@ DECLARE
     day_start timestamptz;
     part text;
 BEGIN
+    IF job_table IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.create_partitions: job_table must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF days_ahead IS NULL OR days_ahead < 0 THEN
+        RAISE EXCEPTION 'wal2queue.create_partitions: days_ahead must be at least 0'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The days_ahead was %s.', coalesce(days_ahead::text, 'null'));
+    END IF;
     SELECT n.nspname, c.relname INTO nsp, base
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = job_table;
@@ -342,13 +800,15 @@ COMMENT ON FUNCTION wal2queue.create_job_table(text, boolean) IS
 'create the conventional insert-only job table (id, queue, payload jsonb, created_at), optionally partitioned by day';
 
 /*
- * maintain_partitions(job_table, days_ahead, keep_days) -- for a job table
- * made by create_job_table(..., true): create the partitions for today ..
- * today + DAYS_AHEAD, and drop the partitions that end KEEP_DAYS or more days
- * before today (UTC) whose every row every wal2queue slot has confirmed
- * (confirmed_xid_age(), the criterion of prune()).  Old partitions that still
- * hold an unconfirmed row are kept.  Returns one row per partition acted on:
- * ('created' | 'dropped' | 'kept', its name).
+ * maintain_partitions(job_table, days_ahead, keep_days, force) -- for a job
+ * table made by create_job_table(..., true): create the partitions for
+ * today .. today + DAYS_AHEAD, and drop the partitions that end KEEP_DAYS or
+ * more days before today (UTC) whose every row was delivered by every slot
+ * that should deliver it (prune_horizon(), the rule of prune(); FORCE as
+ * there).  Old partitions that still hold an undelivered row are kept;
+ * when the registry cannot vouch for the table, a WARNING says why, every
+ * old partition is kept and the new ones are still created.  Returns one
+ * row per partition acted on: ('created' | 'dropped' | 'kept', its name).
  *
  * Each old partition is locked in SHARE ROW EXCLUSIVE mode before it is
  * checked: that waits for transactions still inserting into it and blocks
@@ -356,17 +816,20 @@ COMMENT ON FUNCTION wal2queue.create_job_table(text, boolean) IS
  */
 CREATE FUNCTION wal2queue.maintain_partitions(job_table regclass,
                                               days_ahead integer DEFAULT 3,
-                                              keep_days integer DEFAULT 7)
+                                              keep_days integer DEFAULT 7,
+                                              force boolean DEFAULT false)
 RETURNS TABLE (action text, partition_name text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET timezone = 'UTC'
 AS $$
 DECLARE
-    bound integer;
+    h record;
     part regclass;
     part_name text;
     pending boolean;
-    checked boolean := false;   -- bound computed (only once there is an old partition)
+    checked boolean := false;   -- horizon computed (only once there is an old partition)
 BEGIN
     IF job_table IS NULL THEN
         RAISE EXCEPTION 'wal2queue.maintain_partitions: job_table must not be null'
@@ -386,6 +849,10 @@ BEGIN
         RAISE EXCEPTION 'wal2queue.maintain_partitions: keep_days must be at least 0'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    IF force IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.maintain_partitions: force must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
 
     FOR part IN SELECT * FROM wal2queue.create_partitions(job_table, days_ahead) LOOP
         RETURN QUERY SELECT 'created', part::text;
@@ -396,14 +863,16 @@ BEGIN
          WHERE p.upper_bound <= date_trunc('day', now(), 'UTC') - keep_days * interval '1 day'
     LOOP
         IF NOT checked THEN
-            bound := wal2queue.confirmed_xid_age('wal2queue.maintain_partitions');
+            h := wal2queue.prune_horizon(job_table, force, 'wal2queue.maintain_partitions', false);
             checked := true;
         END IF;
         pending := true;
-        IF bound IS NOT NULL THEN
+        IF h.below_xid IS NOT NULL THEN
             EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', part);
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE NOT age(xmin) > $1)', part)
-                INTO pending USING bound;
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE NOT ('
+                           'wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3))',
+                           part)
+                INTO pending USING h.reference, h.from_xid, h.below_xid;
         END IF;
         part_name := part::text;
         IF pending THEN
@@ -416,12 +885,13 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION wal2queue.maintain_partitions(regclass, integer, integer) IS
-'create upcoming daily partitions of a job table and drop old ones whose rows every wal2queue slot has confirmed';
+COMMENT ON FUNCTION wal2queue.maintain_partitions(regclass, integer, integer, boolean) IS
+'create upcoming daily partitions of a job table and drop old ones whose rows every slot selecting it has delivered';
 
 /*
  * status -- one row per wal2queue slot (of any database): how far behind the
- * bridge is and how much WAL the slot holds back.
+ * bridge is and how much WAL the slot holds back, measured from the current
+ * WAL position (on a standby: the last replayed position).
  *   lag_bytes       WAL written but not yet confirmed (current LSN - confirmed_flush_lsn)
  *   retained_bytes  WAL kept for the slot (current LSN - restart_lsn)
  *   wal_status, safe_wal_size  as in pg_replication_slots
@@ -431,12 +901,15 @@ SELECT s.slot_name,
        s.active,
        s.active_pid,
        s.confirmed_flush_lsn,
-       pg_catalog.pg_current_wal_lsn() - s.confirmed_flush_lsn AS lag_bytes,
-       pg_catalog.pg_current_wal_lsn() - s.restart_lsn AS retained_bytes,
+       w.lsn - s.confirmed_flush_lsn AS lag_bytes,
+       w.lsn - s.restart_lsn AS retained_bytes,
        s.wal_status,
        s.safe_wal_size,
        s.database
-  FROM pg_catalog.pg_replication_slots s
+  FROM pg_catalog.pg_replication_slots s,
+       LATERAL (SELECT CASE WHEN pg_catalog.pg_is_in_recovery()
+                            THEN pg_catalog.pg_last_wal_replay_lsn()
+                            ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) w
  WHERE s.plugin = 'wal2queue';
 
 COMMENT ON VIEW wal2queue.status IS

@@ -20,6 +20,14 @@ my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', '
 ok(wait_until(sub { $node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'jobs' AND active") eq '1' }),
 	'bridge streaming');
+# register the slot as the bridge does right after creating it (a bridge
+# that registers it itself leaves a row here already; registering again only
+# moves the horizon to now, before the first job)
+$node->safe_psql('postgres', q{
+	SELECT wal2queue.register_slot('jobs', 'public.jobs')
+	 WHERE NOT EXISTS (SELECT FROM wal2queue.slots WHERE slot_name = 'jobs')});
+is($node->safe_psql('postgres', 'SELECT slot_name, tables FROM wal2queue.slots'), 'jobs|public.jobs',
+	'the slot is registered with its tables');
 
 # prune until it deletes nothing more, nudging catalog_xmin along with checkpoints
 sub prune_all
@@ -46,8 +54,12 @@ $node->safe_psql('postgres',
 is(prune_all(), 0, 'with the bridge stopped, prune deletes none of the new jobs');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM jobs'), '150', 'they are all still there');
 
-# a job with no row at all
-$node->safe_psql('postgres', q{SELECT wal2queue.send('emails', '{"to": "a@b.c"}'::jsonb, 'k1')});
+# a job with no row at all, from a member of wal2queue_sender
+$node->safe_psql('postgres', q{
+	CREATE ROLE app LOGIN IN ROLE wal2queue_sender;
+	GRANT USAGE ON SCHEMA wal2queue TO app;
+	SET ROLE app;
+	SELECT wal2queue.send('emails', '{"to": "a@b.c"}'::jsonb, 'k1')});
 
 # least privilege: the bridge needs LOGIN REPLICATION and nothing else
 $node->safe_psql('postgres', 'CREATE ROLE wal2queue_bridge LOGIN REPLICATION');

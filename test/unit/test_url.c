@@ -62,7 +62,14 @@ static const BadUrl bad[] = {
 	{"localhost:6379", "sink URL has no scheme (use redis://, unix:// or kafka://)"},
 	{"user:secret@h://x", "sink URL has no scheme (use redis://, unix:// or kafka://)"},
 	{"http://h", "unsupported sink URL scheme \"http\" (use redis://, unix:// or kafka://)"},
-	{"rediss://h", "unsupported sink URL scheme \"rediss\" (use redis://, unix:// or kafka://)"},
+	{"rediss://h", "rediss:// (Redis over TLS) is not supported: hiredis 0.14 has no TLS; "
+	 "reach a TLS Redis through a tunnel on loopback (stunnel or spiped listening on "
+	 "127.0.0.1, then --sink redis://127.0.0.1:PORT) or use a unix socket "
+	 "(--sink unix:///path/to/redis.sock)"},
+	{"REDISS://:secret@h:6380", "rediss:// (Redis over TLS) is not supported: hiredis 0.14 has no TLS; "
+	 "reach a TLS Redis through a tunnel on loopback (stunnel or spiped listening on "
+	 "127.0.0.1, then --sink redis://127.0.0.1:PORT) or use a unix socket "
+	 "(--sink unix:///path/to/redis.sock)"},
 	{"redis://h:x", "bad port \"x\" in sink URL"},
 	{"redis://h:", "bad port \"\" in sink URL"},
 	{"redis://h:0", "bad port \"0\" in sink URL"},
@@ -174,9 +181,23 @@ test_edges(void)
 	unit_check(true, "sink_url_free(NULL) is harmless");
 }
 
+static void
+test_auth_hint(void)
+{
+	const char *none = sink_url_auth_hint(false);
+	const char *wrong = sink_url_auth_hint(true);
+
+	unit_check(strstr(none, "WAL2QUEUE_REDIS_PASSWORD") && strstr(none, "redis://"),
+			   "NOAUTH: the hint names WAL2QUEUE_REDIS_PASSWORD and the URL");
+	unit_check(strstr(wrong, "WAL2QUEUE_REDIS_PASSWORD") && strstr(wrong, "redis://") &&
+			   strcmp(none, wrong) != 0,
+			   "WRONGPASS: a hint of its own, naming both too");
+}
+
 int
 main(void)
 {
+	test_auth_hint();
 	test_good();
 	test_bad();
 	test_edges();

@@ -81,6 +81,33 @@ SELECT * FROM wal2queue.maintain_partitions('ext_job.pjobs', 3, -1);
 CREATE TABLE ext_job.other (id int, at timestamptz) PARTITION BY RANGE (at);
 SELECT * FROM wal2queue.maintain_partitions('ext_job.other');
 
+-- create_partitions: bad arguments name the argument
+SELECT * FROM wal2queue.create_partitions('ext_job.pjobs', NULL);
+SELECT * FROM wal2queue.create_partitions('ext_job.pjobs', -1);
+SELECT * FROM wal2queue.create_partitions(NULL, 1);
+
+-- the bounds do not depend on the session's DateStyle and TimeZone (with
+-- DateStyle=Postgres a bound in Asia/Kolkata would be written "... IST",
+-- which reads back as Israel time)
+SET DateStyle = Postgres;
+SET TimeZone = 'Asia/Kolkata';
+SELECT wal2queue.create_job_table('ext_job.kjobs', true);
+SELECT count(*) AS partitions,
+       bool_and(lower_bound = date_trunc('day', lower_bound, 'UTC')) AS utc_midnights,
+       bool_and(upper_bound - lower_bound = interval '1 day') AS one_day_each,
+       min(lower_bound) = date_trunc('day', now(), 'UTC') AS from_today,
+       max(upper_bound) = date_trunc('day', now(), 'UTC') + interval '4 days' AS to_day_4
+  FROM wal2queue.partitions('ext_job.kjobs');
+SELECT action, regexp_replace(partition_name, '\d{8}$', 'YYYYMMDD')
+  FROM wal2queue.maintain_partitions('ext_job.kjobs', days_ahead => 4);
+SELECT bool_and(upper_bound - lower_bound = interval '1 day') AS one_day_each,
+       max(upper_bound) = date_trunc('day', now(), 'UTC') + interval '5 days' AS to_day_5
+  FROM wal2queue.partitions('ext_job.kjobs');
+INSERT INTO ext_job.kjobs (queue, payload) VALUES ('q', '{}')
+RETURNING tableoid::regclass::text = 'ext_job.kjobs_p' || to_char(now() AT TIME ZONE 'UTC', 'YYYYMMDD') AS in_todays_partition;
+RESET DateStyle;
+RESET TimeZone;
+
 DROP FUNCTION ext_job_days(regclass);
 SET client_min_messages = warning;
 DROP SCHEMA ext_job, "Ext Job" CASCADE;

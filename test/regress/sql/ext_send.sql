@@ -59,8 +59,11 @@ SELECT wal2queue.send('a', NULL::jsonb, 'k');
 -- a failed send leaves nothing behind
 SELECT count(*) FROM ext_send_jobs();
 
--- volatility and security of the functions
-SELECT p.oid::regprocedure, p.provolatile, p.prosecdef
+-- volatility and security of the functions: SECURITY DEFINER only where
+-- needed, and then with a fixed search_path or (send) none needed; who may
+-- execute them
+SELECT p.oid::regprocedure, p.provolatile, p.prosecdef, p.proconfig,
+       has_function_privilege('public', p.oid, 'EXECUTE') AS public
   FROM pg_proc p WHERE p.pronamespace = 'wal2queue'::regnamespace
  ORDER BY p.oid::regprocedure::text;
 

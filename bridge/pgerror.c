@@ -1,0 +1,290 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgerror.c
+ *		Transient or permanent: PostgreSQL errors classified by SQLSTATE
+ *		(see pgerror.h), and a connect that keeps the SQLSTATE of a refusal.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "pgerror.h"
+
+#define PASSWORD_HINT \
+	"give the password in PGPASSWORD, in ~/.pgpass or as password=... in --dbname"
+#define CONNINFO_HINT \
+	"check --dbname: a libpq conninfo (\"host=db dbname=app user=bridge\") or a postgresql:// URI"
+
+typedef struct SqlstateHint
+{
+	const char *sqlstate;		/* a full code, or a class ("28") */
+	const char *hint;
+} SqlstateHint;
+
+/* the first match wins: full codes before their class */
+static const SqlstateHint hints[] = {
+	{"28P01", "check the password: " PASSWORD_HINT},
+	{"28", "the server refused this user, database or client address: check pg_hba.conf "
+	 "(a logical replication connection matches the database column, not \"replication\") "
+	 "and that the role may log in"},
+	{"3D000", "check dbname in --dbname"},
+	{"42501", "the role lacks a privilege; a bridge's role needs REPLICATION "
+	 "(ALTER ROLE name REPLICATION)"},
+	{"42704", "check the name; a missing slot is created by --create-slot"},
+	{"42P01", "check the table name"},
+	{"53400", "a configured limit is reached: raise max_replication_slots or max_wal_senders"},
+	{"55000", "logical decoding needs wal_level = logical on a primary server"},
+	{"58P01", "is the wal2queue plugin installed on the server (make install)?"},
+	{"0A000", "the server does not support this"},
+	{NULL, NULL}
+};
+
+/* SQLSTATEs a moment or a restart can cure (full codes, or classes) */
+static const char *const transient[] = {
+	"08",						/* connection exception */
+	"40001",					/* serialization failure */
+	"40P01",					/* deadlock detected */
+	"55006",					/* object in use: the slot is held */
+	"55P03",					/* lock not available */
+	"57014",					/* query canceled */
+	"57P01",					/* admin shutdown */
+	"57P02",					/* crash shutdown */
+	"57P03",					/* cannot connect now */
+	"57P05",					/* idle session timeout */
+	NULL
+};
+
+static bool
+valid_sqlstate(const char *s)
+{
+	int			i;
+
+	if (s == NULL)
+		return false;
+	for (i = 0; i < 5; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z')))
+			return false;
+	return s[5] == '\0';
+}
+
+/* does sqlstate match a full code or a two-character class? */
+static bool
+matches(const char *sqlstate, const char *pattern)
+{
+	return strncmp(sqlstate, pattern, strlen(pattern)) == 0;
+}
+
+PgErrorKind
+pgerror_classify(const char *sqlstate)
+{
+	const char *const *t;
+
+	if (!valid_sqlstate(sqlstate))
+		return PGERR_UNKNOWN;
+	/* insufficient resources, except a configured limit, pass */
+	if (matches(sqlstate, "53"))
+		return strcmp(sqlstate, "53400") == 0 ? PGERR_PERMANENT : PGERR_TRANSIENT;
+	for (t = transient; *t; t++)
+		if (matches(sqlstate, *t))
+			return PGERR_TRANSIENT;
+	return PGERR_PERMANENT;
+}
+
+const char *
+pgerror_hint(const char *sqlstate)
+{
+	const SqlstateHint *h;
+
+	if (!valid_sqlstate(sqlstate))
+		return NULL;
+	for (h = hints; h->sqlstate; h++)
+		if (matches(sqlstate, h->sqlstate))
+			return h->hint;
+	return NULL;
+}
+
+/* at p, "XXXXX: " with a valid SQLSTATE? */
+static bool
+sqlstate_at(const char *p)
+{
+	char		code[6];
+
+	if (strlen(p) < 7 || p[5] != ':' || p[6] != ' ')
+		return false;
+	memcpy(code, p, 5);
+	code[5] = '\0';
+	return valid_sqlstate(code);
+}
+
+/*
+ * libpq's verbose form is "SEVERITY:  XXXXX: primary": the code follows the
+ * first ":  " of a line (the severity is translated, the layout is not).
+ */
+static const char *
+find_sqlstate(const char *line, const char *end)
+{
+	const char *p = line;
+
+	while (p < end && (p = strstr(p, ":  ")) != NULL && p < end)
+	{
+		if (sqlstate_at(p + 3))
+			return p + 3;
+		p += 3;
+	}
+	return NULL;
+}
+
+bool
+pgerror_sqlstate_in_message(const char *msg, char sqlstate[6])
+{
+	const char *line = msg;
+	bool		found = false;
+
+	sqlstate[0] = '\0';
+	while (line && *line)
+	{
+		const char *nl = strchr(line, '\n');
+		const char *end = nl ? nl : line + strlen(line);
+		const char *code = find_sqlstate(line, end);
+
+		if (code)
+		{
+			memcpy(sqlstate, code, 5);
+			sqlstate[5] = '\0';
+			found = true;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+	return found;
+}
+
+void
+pgerror_plain_message(const char *msg, char *buf, size_t buflen)
+{
+	const char *line = msg;
+	size_t		n = 0;
+
+	if (buflen == 0)
+		return;
+	buf[0] = '\0';
+	while (line && *line)
+	{
+		const char *nl = strchr(line, '\n');
+		const char *end = nl ? nl : line + strlen(line);
+		const char *code = find_sqlstate(line, end);
+
+		if (strncmp(line, "LOCATION:  ", 11) != 0 && end > line)
+		{
+			if (code)
+				n += snprintf(buf + n, n < buflen ? buflen - n : 0, "%s%.*s%.*s",
+							  n ? " " : "", (int) (code - line), line,
+							  (int) (end - code - 7), code + 7);
+			else
+				n += snprintf(buf + n, n < buflen ? buflen - n : 0, "%s%.*s",
+							  n ? " " : "", (int) (end - line), line);
+			if (n >= buflen)
+				return;
+		}
+		line = nl ? nl + 1 : NULL;
+	}
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* connect_timeout of a connection (libpq's rule: at least 2 s), or 0 */
+static int
+connect_timeout_s(PGconn *conn)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+	PQconninfoOption *o;
+	int			t = 0;
+
+	for (o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val)
+			t = atoi(o->val);
+	PQconninfoFree(opts);
+	return t <= 0 ? 0 : (t < 2 ? 2 : t);
+}
+
+/* drive PQconnectPoll to its end; false on timeout */
+static bool
+poll_connection(PGconn *conn)
+{
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	int			timeout = connect_timeout_s(conn);
+	int64_t		deadline = timeout ? mono_ms() + (int64_t) timeout * 1000 : 0;
+
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
+	{
+		struct pollfd pfd = {.fd = PQsocket(conn),
+		.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
+		int			rc;
+
+		if (deadline && mono_ms() >= deadline)
+			return false;
+		rc = poll(&pfd, 1, 1000);
+		if (rc < 0 && errno != EINTR)
+			return false;
+		if (rc > 0 || pfd.fd < 0)
+			st = PQconnectPoll(conn);
+	}
+	return true;
+}
+
+static void
+set_failure(PgConnectFailure *f, PgErrorKind kind, const char *hint, const char *msg)
+{
+	f->kind = kind;
+	f->hint = hint;
+	pgerror_plain_message(msg, f->message, sizeof(f->message));
+}
+
+PGconn *
+pgerror_connect(const char *const *keys, const char *const *vals, PgConnectFailure *f)
+{
+	PGconn	   *conn = PQconnectStartParams(keys, vals, 1);
+	bool		at_once;		/* failed before talking to any server */
+
+	memset(f, 0, sizeof(*f));
+	if (conn == NULL)
+	{
+		set_failure(f, PGERR_TRANSIENT, NULL, "out of memory");
+		return NULL;
+	}
+	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
+	at_once = PQstatus(conn) == CONNECTION_BAD;
+	if (!at_once && !poll_connection(conn))
+		set_failure(f, PGERR_TRANSIENT, NULL, "timeout expired");
+	else if (PQstatus(conn) == CONNECTION_OK)
+	{
+		PQsetErrorVerbosity(conn, PQERRORS_DEFAULT);
+		return conn;
+	}
+	else if (pgerror_sqlstate_in_message(PQerrorMessage(conn), f->sqlstate))
+	{
+		PgErrorKind kind = pgerror_classify(f->sqlstate);
+
+		set_failure(f, kind, kind == PGERR_PERMANENT ? pgerror_hint(f->sqlstate) : NULL,
+					PQerrorMessage(conn));
+	}
+	else if (PQconnectionNeedsPassword(conn))
+		set_failure(f, PGERR_PERMANENT, PASSWORD_HINT, PQerrorMessage(conn));
+	else if (at_once && PQpingParams(keys, vals, 1) == PQPING_NO_ATTEMPT)
+		set_failure(f, PGERR_PERMANENT, CONNINFO_HINT, PQerrorMessage(conn));
+	else
+		set_failure(f, PGERR_TRANSIENT, NULL, PQerrorMessage(conn));
+	PQfinish(conn);
+	return NULL;
+}

@@ -1,0 +1,76 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgerror.h
+ *		Which PostgreSQL errors are worth retrying, decided by SQLSTATE and
+ *		libpq's state, never by the text of a message (which the server
+ *		translates: lc_messages).
+ *
+ * A transient error is one a moment or a restart can cure: the server is
+ * shutting down or starting (57P01, 57P02, 57P03), full (53300), the slot
+ * is held by another walsender (55006), the connection broke (class 08).
+ * A permanent one needs an operator: a password or a pg_hba.conf line
+ * (class 28), a database or an object that does not exist (3D000, 42704,
+ * 42P01), a missing privilege (42501), a feature the server lacks (0A000).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_PGERROR_H
+#define W2Q_PGERROR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+typedef enum PgErrorKind
+{
+	PGERR_UNKNOWN,				/* no SQLSTATE: the caller decides */
+	PGERR_TRANSIENT,
+	PGERR_PERMANENT
+} PgErrorKind;
+
+/* SQLSTATEs the bridge names */
+#define PGERR_OBJECT_IN_USE			"55006"
+#define PGERR_UNDEFINED_OBJECT		"42704"
+
+/* classify a SQLSTATE (NULL or malformed: PGERR_UNKNOWN) */
+extern PgErrorKind pgerror_classify(const char *sqlstate);
+
+/* what an operator can do about a permanent error, or NULL */
+extern const char *pgerror_hint(const char *sqlstate);
+
+/*
+ * The SQLSTATE in a message libpq built with PQERRORS_VERBOSE
+ * ("SEVERITY:  XXXXX: text"); the last one if several hosts answered.
+ * Returns false if there is none (the failure was on our side).
+ */
+extern bool pgerror_sqlstate_in_message(const char *msg, char sqlstate[6]);
+
+/*
+ * The message for people: the SQLSTATE prefixes and the LOCATION lines of
+ * PQERRORS_VERBOSE taken out again.
+ */
+extern void pgerror_plain_message(const char *msg, char *buf, size_t buflen);
+
+/* why a connection failed */
+typedef struct PgConnectFailure
+{
+	PgErrorKind kind;			/* never PGERR_UNKNOWN after a failure */
+	char		sqlstate[6];	/* the server's, or "" */
+	const char *hint;			/* for people, or NULL */
+	char		message[400];	/* libpq's message, one line */
+} PgConnectFailure;
+
+/*
+ * PQconnectdbParams (expand_dbname), but with PQERRORS_VERBOSE while
+ * connecting so that a refusal by the server keeps its SQLSTATE: libpq 15
+ * has no other way to tell it for a failed connection.  connect_timeout
+ * bounds the whole attempt.  Returns the connection, or NULL with *f
+ * filled in: a SQLSTATE decides; without one, a password libpq needed and
+ * did not have, or options it cannot use, are permanent, and anything else
+ * (refused, unreachable, timed out) is transient.
+ */
+extern PGconn *pgerror_connect(const char *const *keys, const char *const *vals,
+							   PgConnectFailure *f);
+
+#endif							/* W2Q_PGERROR_H */

@@ -1,0 +1,225 @@
+/*-------------------------------------------------------------------------
+ *
+ * precheck.c
+ *		Catalog queries that warn, at start, about a --tables pattern that
+ *		matches no table and columns no selected table has (see precheck.h).
+ *
+ * The queries are plain SQL without parameters, so that they also run on a
+ * replication connection (no extended query protocol there); every value
+ * goes through PQescapeLiteral.  The tables considered are the ones the
+ * plugin decodes: ordinary and partitioned tables, partitions counted under
+ * their root, system schemas left out.
+ *
+ *-------------------------------------------------------------------------
+ */
+#define _GNU_SOURCE				/* asprintf, open_memstream */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "precheck.h"
+
+#define USER_TABLES \
+	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition " \
+	"AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'"
+
+/* s[0..n) as a LIKE pattern: '*' to '%', LIKE's specials escaped */
+static bool
+part_to_like(const char *s, size_t n, char *out, size_t outlen)
+{
+	size_t		j = 0;
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (j + 3 > outlen)
+			return false;
+		if (s[i] == '*')
+			out[j++] = '%';
+		else
+		{
+			if (s[i] == '%' || s[i] == '_' || s[i] == '\\')
+				out[j++] = '\\';
+			out[j++] = s[i];
+		}
+	}
+	if (j >= outlen)
+		return false;
+	out[j] = '\0';
+	return true;
+}
+
+bool
+precheck_pattern_to_like(const char *pattern, char *schema_like,
+						 char *table_like, size_t buflen)
+{
+	const char *dot = strchr(pattern, '.');
+
+	if (strcmp(pattern, "*") == 0)
+		return part_to_like("*", 1, schema_like, buflen) &&
+			part_to_like("*", 1, table_like, buflen);
+	if (dot == NULL || dot == pattern || dot[1] == '\0')
+		return false;
+	return part_to_like(pattern, (size_t) (dot - pattern), schema_like, buflen) &&
+		part_to_like(dot + 1, strlen(dot + 1), table_like, buflen);
+}
+
+/* the next comma-separated pattern, blanks trimmed, into buf; NULL at end */
+static const char *
+next_pattern(const char **p, char *buf, size_t buflen)
+{
+	const char *s = *p;
+	size_t		n;
+
+	if (s == NULL || *s == '\0')
+		return NULL;
+	n = strcspn(s, ",");
+	*p = s[n] == ',' ? s + n + 1 : s + n;
+	while (n > 0 && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (n >= buflen)
+		n = buflen - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* " AND n.nspname LIKE '…' AND c.relname LIKE '…'" for one pattern */
+static bool
+append_pattern(PGconn *conn, FILE *sql, const char *pattern)
+{
+	char		schema[512];
+	char		table[512];
+	char	   *ls;
+	char	   *lt;
+
+	if (!precheck_pattern_to_like(pattern, schema, table, sizeof(schema)))
+		return false;
+	ls = PQescapeLiteral(conn, schema, strlen(schema));
+	lt = PQescapeLiteral(conn, table, strlen(table));
+	if (ls && lt)
+		fprintf(sql, "(n.nspname LIKE %s AND c.relname LIKE %s)", ls, lt);
+	PQfreemem(ls);
+	PQfreemem(lt);
+	return ls && lt;
+}
+
+/* count(*) of a query; -1 (and a warning) if it fails */
+static long
+count_rows(PGconn *conn, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	long		n = -1;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		n = atol(PQgetvalue(res, 0, 0));
+	else
+		log_msg(LOG_WARNING, "could not check --tables and columns: %s",
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(conn));
+	PQclear(res);
+	return n;
+}
+
+/* warn for each pattern that matches no table; the selection into sel */
+static int
+check_patterns(PGconn *conn, const char *tables, FILE *sel)
+{
+	const char *p = tables;
+	char		pattern[512];
+	int			warnings = 0;
+	bool		first = true;
+
+	fputs(" AND (", sel);
+	while (next_pattern(&p, pattern, sizeof(pattern)) != NULL)
+	{
+		char	   *one = NULL;
+		size_t		len;
+		FILE	   *sql = open_memstream(&one, &len);
+		long		n;
+
+		if (sql == NULL)
+			return -1;
+		fputs("SELECT count(*) " USER_TABLES " AND ", sql);
+		if (!append_pattern(conn, sql, pattern))
+		{
+			/* not schema-qualified: the plugin refuses it, naming it */
+			fclose(sql);
+			free(one);
+			continue;
+		}
+		fputs(first ? "" : " OR ", sel);
+		append_pattern(conn, sel, pattern);
+		first = false;
+		fclose(sql);
+		n = count_rows(conn, one);
+		free(one);
+		if (n < 0)
+			return -1;
+		if (n == 0)
+		{
+			log_msg(LOG_WARNING, "--tables pattern \"%s\" matches no table in this database "
+					"(yet): nothing of it will be streamed until such a table exists", pattern);
+			warnings++;
+		}
+	}
+	fputs(first ? "false)" : ")", sel);
+	return warnings;
+}
+
+/* warn if no selected table has the column */
+static int
+check_column(PGconn *conn, const char *selection, const char *option, const char *column)
+{
+	char	   *lit = PQescapeLiteral(conn, column, strlen(column));
+	char	   *sql = NULL;
+	long		n;
+
+	if (lit == NULL ||
+		asprintf(&sql, "SELECT count(*) " USER_TABLES "%s AND EXISTS (SELECT 1 FROM "
+				 "pg_catalog.pg_attribute a WHERE a.attrelid = c.oid AND a.attname = %s "
+				 "AND a.attnum > 0 AND NOT a.attisdropped)", selection, lit) < 0)
+		sql = NULL;
+	PQfreemem(lit);
+	if (sql == NULL)
+		return -1;
+	n = count_rows(conn, sql);
+	free(sql);
+	if (n < 0)
+		return -1;
+	if (n > 0)
+		return 0;
+	log_msg(LOG_WARNING, "%s \"%s\" is not a column of any table %s", option, column,
+			selection[0] ? "--tables selects" : "in this database");
+	return 1;
+}
+
+int
+precheck_run(PGconn *conn, const PrecheckOptions *opts)
+{
+	char	   *selection = NULL;
+	size_t		len;
+	FILE	   *sel = open_memstream(&selection, &len);
+	int			warnings = 0;
+	int			rc = 0;
+	const char *const options[] = {"--route-column", "--key-column", "--value-column"};
+	const char *const columns[] = {opts->route_column, opts->key_column, opts->value_column};
+	int			i;
+
+	if (sel == NULL)
+		return -1;
+	if (opts->tables && strcmp(opts->tables, "*") != 0)
+		rc = check_patterns(conn, opts->tables, sel);
+	fclose(sel);
+	for (i = 0; i < 3 && rc >= 0; i++)
+	{
+		warnings += rc;
+		rc = columns[i] ? check_column(conn, selection, options[i], columns[i]) : 0;
+	}
+	free(selection);
+	return rc < 0 ? -1 : warnings + rc;
+}

@@ -1,0 +1,143 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_pgerror.c
+ *		Unit tests of the SQLSTATE classification (transient or permanent),
+ *		the hints, and reading the SQLSTATE out of libpq's verbose message.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "pgerror.h"
+#include "unit.h"
+
+typedef struct Case
+{
+	const char *sqlstate;
+	PgErrorKind kind;
+	const char *what;
+} Case;
+
+static const Case cases[] = {
+	{"28000", PGERR_PERMANENT, "invalid authorization (no pg_hba.conf entry)"},
+	{"28P01", PGERR_PERMANENT, "invalid password"},
+	{"3D000", PGERR_PERMANENT, "database does not exist"},
+	{"42501", PGERR_PERMANENT, "insufficient privilege (no REPLICATION)"},
+	{"42704", PGERR_PERMANENT, "undefined object (no such slot)"},
+	{"42P01", PGERR_PERMANENT, "undefined table"},
+	{"0A000", PGERR_PERMANENT, "feature not supported"},
+	{"55000", PGERR_PERMANENT, "object not in prerequisite state (wal_level)"},
+	{"58P01", PGERR_PERMANENT, "undefined file (plugin not installed)"},
+	{"53400", PGERR_PERMANENT, "configuration limit exceeded (slots)"},
+	{"22023", PGERR_PERMANENT, "invalid parameter value (a plugin option)"},
+	{"XX000", PGERR_PERMANENT, "internal error"},
+	{"57P01", PGERR_TRANSIENT, "admin shutdown"},
+	{"57P02", PGERR_TRANSIENT, "crash shutdown"},
+	{"57P03", PGERR_TRANSIENT, "cannot connect now"},
+	{"53300", PGERR_TRANSIENT, "too many connections"},
+	{"53200", PGERR_TRANSIENT, "out of memory"},
+	{"55006", PGERR_TRANSIENT, "object in use (slot active)"},
+	{"08006", PGERR_TRANSIENT, "connection failure"},
+	{"08P01", PGERR_TRANSIENT, "protocol violation"},
+	{"40001", PGERR_TRANSIENT, "serialization failure"},
+	{"57014", PGERR_TRANSIENT, "query canceled"},
+	{NULL, PGERR_UNKNOWN, "no SQLSTATE"},
+	{"", PGERR_UNKNOWN, "empty"},
+	{"2800", PGERR_UNKNOWN, "too short"},
+	{"28P011", PGERR_UNKNOWN, "too long"},
+	{"28p01", PGERR_UNKNOWN, "lower case"},
+};
+
+static void
+test_classify(void)
+{
+	size_t		i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		PgErrorKind got = pgerror_classify(cases[i].sqlstate);
+
+		unit_check(got == cases[i].kind, "%s (%s) is %s", cases[i].sqlstate ? cases[i].sqlstate : "NULL",
+				   cases[i].what, cases[i].kind == PGERR_PERMANENT ? "permanent" :
+				   cases[i].kind == PGERR_TRANSIENT ? "transient" : "unknown");
+	}
+}
+
+static void
+test_hints(void)
+{
+	unit_check(pgerror_hint("28P01") && strstr(pgerror_hint("28P01"), "PGPASSWORD"),
+			   "a bad password: the hint names PGPASSWORD");
+	unit_check(pgerror_hint("28000") && strstr(pgerror_hint("28000"), "pg_hba.conf"),
+			   "refused by the server: the hint names pg_hba.conf");
+	unit_check(pgerror_hint("42501") && strstr(pgerror_hint("42501"), "REPLICATION"),
+			   "no privilege: the hint names REPLICATION");
+	unit_check(pgerror_hint("3D000") && strstr(pgerror_hint("3D000"), "--dbname"),
+			   "no database: the hint names --dbname");
+	unit_check(pgerror_hint("57P01") == NULL, "a transient error has no hint");
+	unit_check(pgerror_hint(NULL) == NULL, "no SQLSTATE, no hint");
+}
+
+static void
+test_message(void)
+{
+	char		code[6];
+	char		buf[400];
+	const char *de = "connection to server on socket \"/tmp/.s.PGSQL.5432\" failed: "
+		"FATAL:  42501: muss Superuser oder Replikationsrolle sein, um den Walsender zu starten\n"
+		"LOCATION:  InitPostgres, postinit.c:905\n";
+	const char *two = "connection to server at \"10.0.0.1\", port 5432 failed: "
+		"FATAL:  57P03: the database system is starting up\n"
+		"connection to server at \"10.0.0.2\", port 5432 failed: "
+		"FATAL:  28P01: password authentication failed for user \"bob\"\n";
+	const char *client = "connection to server at \"127.0.0.1\", port 1 failed: "
+		"Connection refused\n\tIs the server running on that host and accepting TCP/IP connections?\n";
+
+	unit_check(pgerror_sqlstate_in_message(de, code) && strcmp(code, "42501") == 0,
+			   "the SQLSTATE of a translated message is read from libpq's layout");
+	pgerror_plain_message(de, buf, sizeof(buf));
+	unit_check_str(buf, "connection to server on socket \"/tmp/.s.PGSQL.5432\" failed: "
+				   "FATAL:  muss Superuser oder Replikationsrolle sein, um den Walsender zu starten",
+				   "the plain message drops the SQLSTATE and the LOCATION line");
+	unit_check(pgerror_sqlstate_in_message(two, code) && strcmp(code, "28P01") == 0,
+			   "with several hosts, the last SQLSTATE counts");
+	unit_check(!pgerror_sqlstate_in_message(client, code) && code[0] == '\0',
+			   "a client-side failure has no SQLSTATE");
+	pgerror_plain_message(client, buf, sizeof(buf));
+	unit_check(strstr(buf, "Connection refused") != NULL && strchr(buf, '\n') == NULL,
+			   "a client-side message stays, on one line");
+	pgerror_plain_message(de, buf, 20);
+	unit_check(strlen(buf) == 19, "the plain message is cut to the buffer");
+	unit_check(!pgerror_sqlstate_in_message("ERROR:  abcde: x", code),
+			   "lower-case is no SQLSTATE");
+}
+
+static void
+test_connect(void)
+{
+	const char *keys[] = {"dbname", NULL};
+	const char *bad_option[] = {"host=localhost nosuchoption=1", NULL};
+	const char *bad_syntax[] = {"host=localhost port", NULL};
+	const char *refused[] = {"host=127.0.0.1 port=1 connect_timeout=2", NULL};
+	PgConnectFailure f;
+
+	unit_check(pgerror_connect(keys, bad_option, &f) == NULL && f.kind == PGERR_PERMANENT &&
+			   f.hint && strstr(f.hint, "--dbname"),
+			   "an unknown conninfo option is permanent, with a hint");
+	unit_check(pgerror_connect(keys, bad_syntax, &f) == NULL && f.kind == PGERR_PERMANENT,
+			   "a conninfo that does not parse is permanent");
+	unit_check(pgerror_connect(keys, refused, &f) == NULL && f.kind == PGERR_TRANSIENT &&
+			   f.sqlstate[0] == '\0' && strstr(f.message, "refused") != NULL,
+			   "a refused connection is transient");
+}
+
+int
+main(void)
+{
+	test_classify();
+	test_hints();
+	test_message();
+	test_connect();
+	return unit_done();
+}
