@@ -54,7 +54,7 @@ run_tap()
 		PERL5LIB="$pgxs/test/perl:$root/test/t/lib" \
 		PG_REGRESS="$pgxs/test/regress/pg_regress" TESTDIR="$tmp" \
 		W2Q_BRIDGE="$W2Q_BRIDGE" W2Q_ROOT="$root" W2Q_FAULTS_CELLS="$W2Q_FAULTS_CELLS" \
-		W2Q_FAULTS_FULL="${W2Q_FAULTS_FULL:-}" prove --timer -v "$@")
+		W2Q_FAULTS_FULL="${W2Q_FAULTS_FULL:-}" timeout 1200 prove --timer -v "$@")
 }
 
 logs=${W2Q_MUTATE_LOGS:-$(mktemp -d /tmp/w2q-mutate.XXXXXX)}
@@ -99,11 +99,13 @@ for m in "${mutations[@]}"; do
 	for s in $suites; do tests+=("$root"/test/t/${s}_faults_*.pl); done
 	t0=$(date +%s)
 	W2Q_BRIDGE="$work/bridge/wal2queue-bridge" W2Q_FAULTS_CELLS="$cells" \
-		timeout 1200 run_tap "$work/tap" "${tests[@]}" >"$work/tap.log" 2>&1
+		run_tap "$work/tap" "${tests[@]}" >"$work/tap.log" 2>&1
 	rc=$?
 	took=$(( $(date +%s) - t0 ))
 	failed=$(grep -c '^not ok' "$work/tap.log")
-	if [ $rc -ne 0 ]; then
+	if [ $rc -ne 0 ] && [ "$failed" = 0 ]; then
+		report+=("$(printf '%-24s ERROR     (exit %d, no test failed: see %s/tap.log)' "$name" $rc "$work")")
+	elif [ $rc -ne 0 ]; then
 		first=$(grep -m1 '^not ok' "$work/tap.log" | cut -c1-90)
 		report+=("$(printf '%-24s caught    (%d failed, %d s): %s' "$name" "$failed" "$took" "$first")")
 	else
@@ -114,4 +116,4 @@ done
 echo
 echo "mutations (logs in $logs):"
 printf '  %s\n' "${report[@]}"
-! printf '%s\n' "${report[@]}" | grep -q 'SURVIVED\|did not'
+! printf '%s\n' "${report[@]}" | grep -q 'SURVIVED\|did not\|ERROR'

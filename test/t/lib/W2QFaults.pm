@@ -420,13 +420,18 @@ sub redis_cells
 		fault => sub {
 			my ($ctx, $w) = @_;
 			redis($ctx->{sink}{r}, 'CONFIG', 'SET', 'busy-reply-threshold', '10');
-			during_workload($w, 4 * $n, sub {
-				# a 300 ms script from another client: everyone else is answered BUSY
-				redis($ctx->{sink}{r}, 'EVAL', q{local t = redis.call('TIME')
-					while true do
-						local n = redis.call('TIME')
-						if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > 300000 then break end
-					end return 1}, '0');
+			my $spin = q{local t = redis.call('TIME')
+				while true do
+					local n = redis.call('TIME')
+					if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > tonumber(ARGV[1]) then break end
+				end return 1};
+			during_workload($w, 2 * $n, sub {
+				# scripts from another client: meanwhile everyone else is
+				# answered BUSY; one long, then 30 short ones 10 ms apart (a
+				# refused call between two accepted ones)
+				redis($ctx->{sink}{r}, 'EVAL', $spin, '0', '300000');
+				IPC::Run::run([ 'redis-cli', '-p', $ctx->{sink}{r}{port}, '-r', '30', '-i', '0.01',
+						'EVAL', $spin, '0', '15000' ], '>', \my $out, '2>', \my $err);
 			}, min => 0.1, spread => 0.5);
 			redis($ctx->{sink}{r}, 'CONFIG', 'SET', 'busy-reply-threshold', '5000');
 		});
