@@ -330,6 +330,30 @@ sub run_cell
 	return $ctx;
 }
 
+# a Lua script that keeps Redis busy for ARGV[1] microseconds
+my $spin_lua = q{local t = redis.call('TIME')
+	while true do
+		local n = redis.call('TIME')
+		if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > tonumber(ARGV[1]) then break end
+	end return 1};
+
+# stall the sink for $secs (Redis: a script, within busy-reply-threshold, so
+# calls wait; Kafka: every broker answers $secs late); returns the undo
+sub sink_stall
+{
+	my ($ctx, $secs) = @_;
+	my $s = $ctx->{sink};
+	if ($s->{kind} eq 'redis')
+	{
+		my ($out, $err) = ('', '');
+		my $h = IPC::Run::start([ 'redis-cli', '-p', $s->{r}{port}, 'EVAL', $spin_lua, '0',
+				int($secs * 1e6) ], '>', \$out, '2>', \$err);
+		return sub { $h->finish };
+	}
+	kafka_cmd($s, 'rtt -1 ' . int($secs * 1000));
+	return sub { kafka_cmd($s, 'rtt -1 0') };
+}
+
 # the cells that fault the bridge process, for either sink
 sub process_cells
 {
@@ -339,6 +363,18 @@ sub process_cells
 		fault => sub {
 			my ($ctx, $w) = @_;
 			during_workload($w, short_form() ? 2 : 4, sub { restart_bridge($ctx, 'KILL') });
+		});
+	# the worst moment: jobs handed to the sink, not yet acknowledged, while
+	# status updates go on
+	run_cell(node => $node, sink => $sink, name => 'bridge kill -9 while the sink stalls',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, short_form() ? 2 : 3, sub {
+				my $undo = sink_stall($ctx, 2.5);
+				usleep(1_500_000 + int(rand(700_000)));
+				restart_bridge($ctx, 'KILL');
+				$undo->();
+			});
 		});
 	run_cell(node => $node, sink => $sink, name => 'bridge SIGTERM',
 		fault => sub {
@@ -420,18 +456,13 @@ sub redis_cells
 		fault => sub {
 			my ($ctx, $w) = @_;
 			redis($ctx->{sink}{r}, 'CONFIG', 'SET', 'busy-reply-threshold', '10');
-			my $spin = q{local t = redis.call('TIME')
-				while true do
-					local n = redis.call('TIME')
-					if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > tonumber(ARGV[1]) then break end
-				end return 1};
 			during_workload($w, 2 * $n, sub {
 				# scripts from another client: meanwhile everyone else is
 				# answered BUSY; one long, then 30 short ones 10 ms apart (a
 				# refused call between two accepted ones)
-				redis($ctx->{sink}{r}, 'EVAL', $spin, '0', '300000');
+				redis($ctx->{sink}{r}, 'EVAL', $spin_lua, '0', '300000');
 				IPC::Run::run([ 'redis-cli', '-p', $ctx->{sink}{r}{port}, '-r', '30', '-i', '0.01',
-						'EVAL', $spin, '0', '15000' ], '>', \my $out, '2>', \my $err);
+						'EVAL', $spin_lua, '0', '15000' ], '>', \my $out, '2>', \my $err);
 			}, min => 0.1, spread => 0.5);
 			redis($ctx->{sink}{r}, 'CONFIG', 'SET', 'busy-reply-threshold', '5000');
 		});
@@ -451,7 +482,13 @@ sub redis_cells
 		fault => sub {
 			my ($ctx, $w) = @_;
 			during_workload($w, 3 * $n, sub {
+				my ($i) = @_;
+				# every other time while Redis is busy with a script, so the
+				# bridge has calls queued that the kill throws away
+				my $undo = $i % 2 ? sink_stall($ctx, 1) : sub { };
+				usleep(500_000) if $i % 2;
 				redis($ctx->{sink}{r}, 'CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+				$undo->();
 			}, min => 0.2, spread => 1);
 		});
 	sink_stop($sink);
