@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # test/faults/mutate.sh -- can the fault matrix fail?  Builds deliberately
 # broken bridges (a sed on a copy of bridge/ in a temp dir) and runs the
-# cells that should catch each; reports, per mutation, "caught" (some test
-# failed), "SURVIVED" (every test passed: a missing test), or "did not
-# apply" (its pattern no longer matches the sources: adjust it here).
+# cells that should catch each; reports, per mutation, "caught" (a test
+# failed that the unmutated bridge passes in the same cells, run once per
+# set of cells), "INCONCLUSIVE" (only tests the unmutated bridge fails too),
+# "SURVIVED" (every test passed: a missing test), or "did not apply" (its
+# pattern no longer matches the sources: adjust it here).
 #
 #   test/faults/mutate.sh [-l|-n] [NAME...]
 #     -l  list the mutations
@@ -23,7 +25,7 @@ mutations=(
 "status-write-as-flush@stream.c@/^stream_send_status(/,/^}/ { s/put_u64(msg + 9, flushed);/put_u64(msg + 9, written);/; s/put_u64(msg + 17, flushed);/put_u64(msg + 17, written);/ }@100 101 110@kill -9|walsender|immediate@status updates report the write position as flushed"
 "kafka-marks-never-skip@sink_kafka*.c kafka*.c@/mark_covers(const KafkaMark/,/^}/ s/if (!m->has_mark)/if (1 || !m->has_mark)/@110@kill -9@Kafka marks never skip a job already in the partition"
 "kafka-mark-resent@sink_kafka*.c kafka*.c@/mark_covers(const KafkaMark/,/^}/ s/seq > m->seq))/seq >= m->seq))/@110@kill -9@Kafka marks do not cover the mark itself: it is sent again"
-"replay-flag-not-set@bridge.c@/^sink_failed(/,/^}/ s/b->replay_needed = true;/b->replay_needed = false;/@102 112@CLIENT KILL|broker down@the replay flag is not set after a sink failure"
+"replay-flag-not-set@bridge.c@/^sink_failed(/,/^}/ s/b->replay_needed = true;/b->replay_needed = false;/@102 112@CLIENT KILL|produce errors@the replay flag is not set after a sink failure"
 )
 
 if [ "${1:-}" = -l ]; then
@@ -55,6 +57,34 @@ run_tap()
 		PG_REGRESS="$pgxs/test/regress/pg_regress" TESTDIR="$tmp" \
 		W2Q_BRIDGE="$W2Q_BRIDGE" W2Q_ROOT="$root" W2Q_FAULTS_CELLS="$W2Q_FAULTS_CELLS" \
 		W2Q_FAULTS_FULL="${W2Q_FAULTS_FULL:-}" timeout 1200 prove --timer -v "$@")
+}
+
+# the failed tests of a log, numbers stripped (names only)
+failures()
+{
+	grep '^not ok' "$1" | sed -e 's/^not ok [0-9]* - //' -e 's/[0-9][0-9.]*/N/g' | sort -u
+}
+
+# the same suites and cells with the unmutated bridge, once per set: a
+# mutation is caught only by a test the unmutated bridge passes
+reference()
+{
+	local suites=$1 cells=$2 key tests=() s
+	key=$(printf '%s|%s' "$suites" "$cells" | md5sum | cut -c1-8)
+	if [ ! -f "$logs/reference-$key/tap.log" ]; then
+		if [ ! -x "$logs/reference/bridge/wal2queue-bridge" ]; then
+			mkdir -p "$logs/reference"
+			cp -r "$root/bridge" "$logs/reference/bridge"
+			rm -rf "$logs/reference/bridge/build" "$logs/reference/bridge/wal2queue-bridge"
+			make -s -C "$logs/reference/bridge" >"$logs/reference/build.log" 2>&1 || return 1
+			chmod -R a+rX "$logs/reference"
+		fi
+		for s in $suites; do tests+=("$root"/test/t/${s}_faults_*.pl); done
+		mkdir -p "$logs/reference-$key"
+		W2Q_BRIDGE="$logs/reference/bridge/wal2queue-bridge" W2Q_FAULTS_CELLS="$cells" \
+			run_tap "$logs/reference-$key/tap" "${tests[@]}" >"$logs/reference-$key/tap.log" 2>&1
+	fi
+	failures "$logs/reference-$key/tap.log"
 }
 
 logs=${W2Q_MUTATE_LOGS:-$(mktemp -d /tmp/w2q-mutate.XXXXXX)}
@@ -106,8 +136,13 @@ for m in "${mutations[@]}"; do
 	if [ $rc -ne 0 ] && [ "$failed" = 0 ]; then
 		report+=("$(printf '%-24s ERROR     (exit %d, no test failed: see %s/tap.log)' "$name" $rc "$work")")
 	elif [ $rc -ne 0 ]; then
-		first=$(grep -m1 '^not ok' "$work/tap.log" | cut -c1-90)
-		report+=("$(printf '%-24s caught    (%d failed, %d s): %s' "$name" "$failed" "$took" "$first")")
+		ref=$(reference "$suites" "$cells")
+		new=$(comm -23 <(failures "$work/tap.log") <(printf '%s\n' "$ref" | sed '/^$/d'))
+		if [ -n "$new" ]; then
+			report+=("$(printf '%-24s caught    (%d s): %s' "$name" "$took" "$(printf '%s' "$new" | head -1 | cut -c1-80)")")
+		else
+			report+=("$(printf '%-24s INCONCLUSIVE (%d s): the unmutated bridge fails the same tests' "$name" "$took")")
+		fi
 	else
 		report+=("$(printf '%-24s SURVIVED  (%d s): %s' "$name" "$took" "$what")")
 	fi
@@ -116,4 +151,4 @@ done
 echo
 echo "mutations (logs in $logs):"
 printf '  %s\n' "${report[@]}"
-! printf '%s\n' "${report[@]}" | grep -q 'SURVIVED\|did not\|ERROR'
+! printf '%s\n' "${report[@]}" | grep -q 'SURVIVED\|did not\|ERROR\|INCONCLUSIVE'

@@ -12,7 +12,7 @@ use Test::More;
 use W2QFaults;
 
 my $node = faults_node("faults_kafka_process");
-my $sink = kafka_sink(1);
+my $sink = kafka_sink(3);
 process_cells($node, $sink);
 sink_stop($sink);
 $node->stop;

@@ -77,7 +77,8 @@ sub kafka_sink
 	my $h = IPC::Run::start([ "$root/test/helpers/kafka-mock", $nbrokers // 1 ], \$in, \$out, \$err);
 	$h->pump until $out =~ /\n/;
 	my ($bootstrap) = $out =~ /^(\S+)/;
-	return { kind => 'kafka', h => $h, in => \$in, out => \$out, bootstrap => $bootstrap };
+	return { kind => 'kafka', h => $h, in => \$in, out => \$out, bootstrap => $bootstrap,
+		nbrokers => $nbrokers // 1 };
 }
 
 # one command to the mock cluster; true on "ok"
@@ -338,7 +339,7 @@ my $spin_lua = q{local t = redis.call('TIME')
 	end return 1};
 
 # stall the sink for $secs (Redis: a script, within busy-reply-threshold, so
-# calls wait; Kafka: every broker answers $secs late); returns the undo
+# calls wait; Kafka: a broker answers $secs late); returns the undo
 sub sink_stall
 {
 	my ($ctx, $secs) = @_;
@@ -350,8 +351,11 @@ sub sink_stall
 				int($secs * 1e6) ], '>', \$out, '2>', \$err);
 		return sub { $h->finish };
 	}
-	kafka_cmd($s, 'rtt -1 ' . int($secs * 1000));
-	return sub { kafka_cmd($s, 'rtt -1 0') };
+	# with several brokers only one is slow: a transaction's jobs on other
+	# brokers' partitions are acknowledged, the rest not yet
+	my $b = $s->{nbrokers} > 1 ? 1 + int(rand($s->{nbrokers})) : -1;
+	kafka_cmd($s, "rtt $b " . int($secs * 1000));
+	return sub { kafka_cmd($s, "rtt $b 0") };
 }
 
 # the cells that fault the bridge process, for either sink
@@ -528,6 +532,16 @@ sub kafka_cells
 				kafka_cmd($ctx->{sink}, 'down -1');
 				sleep 2;
 				kafka_cmd($ctx->{sink}, 'up -1');
+			});
+		});
+	# errors a producer cannot retry (the sink fails, the bridge replays from
+	# the slot): topic authorization failed (29), invalid producer epoch (47)
+	run_cell(node => $node, sink => $sink, name => 'kafka produce errors',
+		fault => sub {
+			my ($ctx, $w) = @_;
+			during_workload($w, $n, sub {
+				my ($i) = @_;
+				kafka_cmd($ctx->{sink}, $i % 2 ? 'errors 0 29 2' : 'errors 0 47 1');
 			});
 		});
 	run_cell(node => $node, sink => $sink, name => 'kafka leader change',
