@@ -338,8 +338,8 @@ my $spin_lua = q{local t = redis.call('TIME')
 		if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > tonumber(ARGV[1]) then break end
 	end return 1};
 
-# stall the sink for $secs (Redis: a script, within busy-reply-threshold, so
-# calls wait; Kafka: a broker answers $secs late); returns the undo
+# stall the sink (Redis: a script of $secs, within busy-reply-threshold, so
+# calls wait; Kafka: a broker down until the undo); returns the undo
 sub sink_stall
 {
 	my ($ctx, $secs) = @_;
@@ -351,11 +351,12 @@ sub sink_stall
 				int($secs * 1e6) ], '>', \$out, '2>', \$err);
 		return sub { $h->finish };
 	}
-	# with several brokers only one is slow: a transaction's jobs on other
-	# brokers' partitions are acknowledged, the rest not yet
+	# with several brokers only one is down: a transaction's jobs on other
+	# brokers' partitions are acknowledged, the rest wait in the producer
+	# (a slow broker would not do: it has the jobs, only answers late)
 	my $b = $s->{nbrokers} > 1 ? 1 + int(rand($s->{nbrokers})) : -1;
-	kafka_cmd($s, "rtt $b " . int($secs * 1000));
-	return sub { kafka_cmd($s, "rtt $b 0") };
+	kafka_cmd($s, "down $b");
+	return sub { kafka_cmd($s, "up $b") };
 }
 
 # the cells that fault the bridge process, for either sink
