@@ -5,7 +5,7 @@
  *
  *	w2q-workload -d CONNINFO [--setup] [--set NAME] [--txns N] [--seconds T]
  *				 [--seed S] [--base B] [--max-rows M] [--no-messages]
- *				 [--rollback-pct P] [--pause-ms MS]
+ *				 [--rollback-pct P] [--pause-ms MS] [--big-pct P]
  *
  * Every job has an id unique across tables and runs (the generator assigns
  * it: base * 10^9 + a counter), the generator's transaction number `txn`
@@ -18,14 +18,18 @@
  * `wal2queue:rN#K` whose payload is {"id":..,"txn":..,"txn_size":..,"k":..}
  * and records each in faults_msgs (not a job table) in the same
  * transaction, so a reader of PostgreSQL knows which messages committed.
- * Some transactions roll back.  Most are small, some large.
+ * Some transactions roll back.  Most are small (80 % 1-10 rows, the rest
+ * 11-500), --big-pct (default 3) percent have 1,000-10,000 rows (at most
+ * --max-rows).
  *
  * A lost connection (the faults restart the server) is retried for up to
  * 120 seconds; the transaction in flight then is abandoned (PostgreSQL
  * alone knows whether it committed) and the next one gets a new number.
  *
- * --setup creates the tables and exits.  The last line of stdout is a
- * summary: "txns=N committed=C rolled_back=R failed=F jobs=J".
+ * --setup creates the tables and exits.  Each committed transaction of
+ * 1,000 jobs or more prints "big txn=T jobs=J" at once (the harness injects
+ * faults then); the last line of stdout is a summary: "txns=N committed=C
+ * rolled_back=R failed=F jobs=J".
  *
  *-------------------------------------------------------------------------
  */
@@ -51,6 +55,7 @@ typedef struct Options
 	int			messages;
 	int			rollback_pct;
 	int			pause_ms;
+	int			big_pct;
 	int			setup;
 } Options;
 
@@ -118,7 +123,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: w2q-workload -d CONNINFO [--setup] [--set NAME] [--txns N] "
 			"[--seconds T] [--seed S] [--base B] [--max-rows M] [--no-messages] "
-			"[--rollback-pct P] [--pause-ms MS]\n");
+			"[--rollback-pct P] [--pause-ms MS] [--big-pct P]\n");
 	exit(2);
 }
 
@@ -127,7 +132,7 @@ parse_options(Options *o, int argc, char **argv)
 {
 	*o = (Options) {
 		.set = "t",.txns = 200,.seconds = 60,.seed = 1,.max_rows = 10000,
-		.messages = 1,.rollback_pct = 5
+		.messages = 1,.rollback_pct = 5,.big_pct = 3
 	};
 	for (int i = 1; i < argc; i++)
 	{
@@ -158,10 +163,13 @@ parse_options(Options *o, int argc, char **argv)
 			o->rollback_pct = atoi(v), i++;
 		else if (strcmp(a, "--pause-ms") == 0)
 			o->pause_ms = atoi(v), i++;
+		else if (strcmp(a, "--big-pct") == 0)
+			o->big_pct = atoi(v), i++;
 		else
 			usage();
 	}
-	if (o->conninfo == NULL || o->max_rows < 1 || o->base < 0 || o->base > 9000)
+	if (o->conninfo == NULL || o->max_rows < 1 || o->base < 0 || o->base > 9000 ||
+		o->big_pct < 0 || o->big_pct > 100)
 		usage();
 	rng_state = o->seed * 0x9E3779B97F4A7C15ULL + 1;
 }
@@ -190,17 +198,17 @@ setup(PGconn *conn, const char *set)
 
 /* how many rows the next transaction has: mostly small, some large */
 static int
-draw_rows(int max_rows)
+draw_rows(int max_rows, int big_pct)
 {
 	long		p = rng_between(1, 100);
 	long		n;
 
-	if (p <= 80)
-		n = rng_between(1, 10);
-	else if (p <= 97)
-		n = rng_between(11, 500);
-	else
+	if (p > 100 - big_pct)
 		n = rng_between(1000, 10000);
+	else if (p <= (100 - big_pct) * 80 / 100)
+		n = rng_between(1, 10);
+	else
+		n = rng_between(11, 500);
 	return (int) (n > max_rows ? max_rows : n);
 }
 
@@ -225,7 +233,7 @@ add_message(Buf *b, int64_t id, int64_t txn, int size)
 static void
 build_txn(Buf *b, const Options *o, int64_t txn, int64_t *next_id, int *jobs)
 {
-	int			rows = draw_rows(o->max_rows);
+	int			rows = draw_rows(o->max_rows, o->big_pct);
 	int			msgs = o->messages && rng_between(1, 100) <= 10 ? (int) rng_between(1, 3) : 0;
 	int			size = rows + msgs;
 	int			msg_at[3];
@@ -356,6 +364,12 @@ main(int argc, char **argv)
 		{
 			committed++;
 			jobs_total += jobs;
+			/* the harness injects faults while a large one is delivered */
+			if (jobs >= 1000)
+			{
+				printf("big txn=%lld jobs=%d\n", (long long) txn, jobs);
+				fflush(stdout);
+			}
 		}
 		if (o.pause_ms > 0)
 			usleep((useconds_t) o.pause_ms * 1000);

@@ -202,16 +202,42 @@ sub workload_wait
 	$w->{h}->finish;
 	my $rc = $w->{h}->full_result(0) >> 8;
 	fail("workload: exit $rc: ${ $w->{err} }") if $rc;
-	return ${ $w->{out} };
+	my ($summary) = ${ $w->{out} } =~ /^(txns=.*)$/m;
+	return $summary // '';
 }
 
-# call $inject $n times at random moments while the workload runs
+# wait (up to 5 s) until the workload commits a large transaction: the
+# bridge is then reading and delivering it
+sub wait_big
+{
+	my ($w) = @_;
+	my $seen = () = ${ $w->{out} } =~ /^big /mg;
+	my $deadline = time() + 5;
+	while (time() < $deadline && $w->{h}->pumpable)
+	{
+		$w->{h}->pump_nb;
+		my $now = () = ${ $w->{out} } =~ /^big /mg;
+		return 1 if $now > $seen;
+		usleep(20_000);
+	}
+	return 0;
+}
+
+# call $inject $n times at random moments while the workload runs; with
+# big => 1 every other time just after a large transaction committed
 sub during_workload
 {
 	my ($w, $n, $inject, %o) = @_;
 	for my $i (1 .. $n)
 	{
-		usleep(int(($o{min} // 0.5) * 1e6 + rand((($o{spread} // 2.0)) * 1e6)));
+		if ($o{big} && $i % 2 == 0 && wait_big($w))
+		{
+			usleep(int(rand(150_000)));
+		}
+		else
+		{
+			usleep(int(($o{min} // 0.5) * 1e6 + rand((($o{spread} // 2.0)) * 1e6)));
+		}
 		last if !$w->{h}->pumpable && !$o{after_end};
 		note(sprintf('fault %d at %.1f', $i, time()));
 		$inject->($i);
@@ -365,9 +391,10 @@ sub process_cells
 	my ($node, $sink) = @_;
 	run_cell(node => $node, sink => $sink, name => 'baseline', fault => sub { });
 	run_cell(node => $node, sink => $sink, name => 'bridge kill -9',
+		workload => { args => [ '--big-pct', 10 ] },
 		fault => sub {
 			my ($ctx, $w) = @_;
-			during_workload($w, short_form() ? 2 : 4, sub { restart_bridge($ctx, 'KILL') });
+			during_workload($w, short_form() ? 3 : 4, sub { restart_bridge($ctx, 'KILL') }, big => 1);
 		});
 	# the worst moment: jobs handed to the sink, not yet acknowledged, while
 	# status updates go on
@@ -418,12 +445,13 @@ sub postgres_cells
 	my ($node, $sink) = @_;
 	my $n = short_form() ? 2 : 4;
 	run_cell(node => $node, sink => $sink, name => 'walsender terminated',
+		workload => { args => [ '--big-pct', 10 ] },
 		fault => sub {
 			my ($ctx, $w) = @_;
 			during_workload($w, $n, sub {
 				$node->safe_psql('postgres', "SELECT pg_terminate_backend(active_pid)
 					FROM pg_replication_slots WHERE slot_name = '$ctx->{slot}' AND active");
-			});
+			}, big => 1);
 		});
 	run_cell(node => $node, sink => $sink, name => 'postgres fast restart',
 		fault => sub {
@@ -431,12 +459,13 @@ sub postgres_cells
 			during_workload($w, short_form() ? 1 : 2, sub { $node->restart });
 		});
 	run_cell(node => $node, sink => $sink, name => 'postgres immediate restart',
+		workload => { args => [ '--big-pct', 10 ] },
 		fault => sub {
 			my ($ctx, $w) = @_;
-			during_workload($w, short_form() ? 1 : 2, sub {
+			during_workload($w, 2, sub {
 				$node->stop('immediate');
 				$node->start;
-			});
+			}, big => 1);
 		});
 }
 
