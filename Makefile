@@ -5,6 +5,10 @@
 #                   the bridge into $(PREFIX)/bin
 #   make check      every test suite, on servers it starts and stops itself
 #   make check-faults  the fault matrix (test/faults), every cell for both sinks
+#   make check-discard-caches  the plugin's regression suites, flushing every
+#                   cache at every chance (debug_discard_caches = 1 where the
+#                   server is built with assertions; wal2queue.debug_discard_caches
+#                   in any case)
 #   make demo       install what is missing, build, run one job end to end
 #   make bench      wal2queue against its peers (test/bench)
 #   make deps       the Debian 12 packages the project needs that are missing; never
@@ -21,7 +25,8 @@ DEB_PACKAGES = gcc make pkg-config perl postgresql-15 postgresql-server-dev-15 \
 	postgresql-15-wal2json libmicrohttpd-dev valgrind
 
 .PHONY: all plugin bridge install check check-regress check-unit check-tap \
-	check-asan check-valgrind check-faults check-faults-short demo bench deps clean
+	check-asan check-valgrind check-discard-caches check-faults check-faults-short \
+	demo bench deps clean
 
 all: plugin bridge
 
@@ -40,6 +45,16 @@ check: install check-regress check-unit check-tap
 
 check-regress:
 	test/regress/run.sh
+
+# debug_discard_caches can only be 0 on a server built without assertions
+# (as Debian's): the plugin's own setting flushes the caches before every
+# change it decodes there
+check-discard-caches:
+	conf='wal2queue.debug_discard_caches = on'; \
+	if $(PG_CONFIG) --configure | grep -q enable-cassert; then \
+		conf="$$conf; debug_discard_caches = 1"; fi; \
+	W2Q_REGRESS_SUITES='plugin_*' W2Q_REGRESS_CONF="$$conf$${W2Q_REGRESS_CONF:+; $$W2Q_REGRESS_CONF}" \
+		test/regress/run.sh
 
 check-unit:
 	$(MAKE) -C test/unit check

@@ -38,6 +38,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "metrics.h"
+#include "slotwatch.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
@@ -89,6 +90,7 @@ typedef struct Bridge
 	int64_t		busy_since_us;
 	bool		standing_by;
 	bool		ever_streamed;
+	SlotWatch	watch;			/* wal_status and safe_wal_size */
 	/* metrics */
 	MetricsSnapshot m;
 	int64_t		last_status_log_us;
@@ -502,6 +504,23 @@ wait_for_work(Bridge *b)
 		log_msg(LOG_WARNING, "poll failed: %s", strerror(errno));
 }
 
+/* the slot's health, asked without blocking; say when it turns bad */
+static void
+watch_slot(Bridge *b)
+{
+	char		before[sizeof(b->watch.wal_status)];
+
+	memcpy(before, b->watch.wal_status, sizeof(before));
+	slotwatch_turn(&b->watch, b->cfg->status_interval_ms);
+	if (!b->watch.known || strcmp(before, b->watch.wal_status) == 0)
+		return;
+	if (strcmp(b->watch.wal_status, "unreserved") == 0)
+		log_msg(LOG_WARNING, "replication slot \"%s\" is past max_slot_wal_keep_size (wal_status "
+				"unreserved): the server may remove WAL it needs at the next checkpoint", b->cfg->stream.slot);
+	else if (strcmp(b->watch.wal_status, "lost") == 0)
+		log_msg(LOG_WARNING, "replication slot \"%s\" is lost (wal_status lost)", b->cfg->stream.slot);
+}
+
 /* refresh the metrics snapshot; serve it and log it as configured */
 static void
 update_metrics(Bridge *b)
@@ -510,9 +529,12 @@ update_metrics(Bridge *b)
 	int64_t		now = now_us();
 	int64_t		oldest;
 
+	watch_slot(b);
 	if (b->cfg->metrics == NULL && b->cfg->log_status_ms == 0)
 		return;
 	m->streaming = b->stream_up;
+	snprintf(m->wal_status, sizeof(m->wal_status), "%s", b->watch.known ? b->watch.wal_status : "");
+	m->safe_wal_size = b->watch.known ? b->watch.safe_wal_size : -1;
 	m->standing_by = b->standing_by;
 	m->sink_up = b->sink_up;
 	m->received_lsn = b->stream.received_lsn;
@@ -648,6 +670,7 @@ bridge_run(const BridgeConfig *cfg)
 	b.m.sink = cfg->sink.url.kind == SINK_KAFKA ? "kafka" : "redis";
 	b.last_status_log_us = now_us();
 	stream_init(&b.stream, &cfg->stream);
+	slotwatch_init(&b.watch, cfg->stream.conninfo, cfg->stream.slot);
 	frame_decoder_init(&b.dec);
 	b.sink = cfg->sink.url.kind == SINK_KAFKA ? sink_kafka_create(&cfg->sink)
 		: sink_redis_create(&cfg->sink);
@@ -663,6 +686,7 @@ bridge_run(const BridgeConfig *cfg)
 	else
 		stream_close(&b.stream);
 	b.sink->ops->destroy(b.sink);
+	slotwatch_close(&b.watch);
 	frame_decoder_free(&b.dec);
 	if (b.ledger)
 		ledger_destroy(b.ledger);

@@ -45,6 +45,8 @@ usage(void)
 	printf("  -t, --tables=PATTERNS      the plugin's tables option (schema.table, * wildcards, comma-separated)\n");
 	printf("      --route-column=COL     the plugin's route-column option\n");
 	printf("      --key-column=COL       the plugin's key-column option\n");
+	printf("      --max-job-bytes=SIZE   the plugin's max-job-bytes option: a larger job becomes a\n");
+	printf("                             claim check (default 64MB)\n");
 	printf("      --target-prefix=STR    prepended to every stream or topic name (default: none)\n");
 	printf("      --sink=URL             redis://[[user]:password@]host[:port][/db] | unix:///path.sock |\n");
 	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379;\n");
@@ -153,6 +155,7 @@ typedef struct Args
 	const char *tables;
 	const char *route_column;
 	const char *key_column;
+	const char *max_job_bytes;
 	bool		create_slot;
 	bool		drop_slot;
 	bool		quiet;
@@ -170,6 +173,7 @@ static const struct option long_options[] = {
 	{"tables", required_argument, NULL, 't'},
 	{"route-column", required_argument, NULL, 3},
 	{"key-column", required_argument, NULL, 4},
+	{"max-job-bytes", required_argument, NULL, 17},
 	{"target-prefix", required_argument, NULL, 5},
 	{"sink", required_argument, NULL, 6},
 	{"redis-maxlen", required_argument, NULL, 7},
@@ -227,6 +231,7 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 		case 't': nonempty(arg, "--tables"); a->tables = arg; break;
 		case 3: nonempty(arg, "--route-column"); a->route_column = arg; break;
 		case 4: nonempty(arg, "--key-column"); a->key_column = arg; break;
+		case 17: nonempty(arg, "--max-job-bytes"); a->max_job_bytes = arg; break;
 		case 5: cfg->sink.target_prefix = arg; break;
 		case 6: a->sink = arg; break;
 		case 7: cfg->sink.redis_maxlen = parse_number(arg, "--redis-maxlen", 1, INT64_MAX); break;
@@ -306,6 +311,11 @@ plugin_options(Args *a)
 	{
 		a->plugin_options[n++] = "key-column";
 		a->plugin_options[n++] = a->key_column;
+	}
+	if (a->max_job_bytes)
+	{
+		a->plugin_options[n++] = "max-job-bytes";
+		a->plugin_options[n++] = a->max_job_bytes;
 	}
 	a->plugin_options[n] = NULL;
 }

@@ -80,6 +80,36 @@ metrics_format(const MetricsSnapshot *m, char *buf, size_t buflen)
 				 (unsigned long long) m->pg_reconnects,
 				 m->sink, (unsigned long long) m->sink_reconnects,
 				 m->streaming ? 1 : 0, m->sink, m->sink_up ? 1 : 0);
+	if (n >= 0 && (size_t) n < buflen && m->wal_status[0])
+	{
+		static const char *const states[] = {"reserved", "extended", "unreserved", "lost"};
+		int			k;
+
+		k = snprintf(buf + n, buflen - n,
+					 "# HELP wal2queue_slot_wal_status The slot's wal_status (pg_replication_slots): 1 for the current one.\n"
+					 "# TYPE wal2queue_slot_wal_status gauge\n");
+		for (size_t i = 0; k >= 0 && i < sizeof(states) / sizeof(states[0]); i++)
+		{
+			n += k;
+			if ((size_t) n >= buflen)
+				break;
+			k = snprintf(buf + n, buflen - n, "wal2queue_slot_wal_status{slot=\"%s\",status=\"%s\"} %d\n",
+						 m->slot, states[i], strcmp(m->wal_status, states[i]) == 0);
+		}
+		if (k >= 0 && (size_t) (n + k) < buflen)
+		{
+			n += k;
+			if (m->safe_wal_size >= 0)
+				k = snprintf(buf + n, buflen - n,
+							 "# HELP wal2queue_slot_safe_wal_size_bytes WAL that can still be written before the slot is in danger of being lost.\n"
+							 "# TYPE wal2queue_slot_safe_wal_size_bytes gauge\n"
+							 "wal2queue_slot_safe_wal_size_bytes{slot=\"%s\"} %lld\n",
+							 m->slot, m->safe_wal_size);
+			else
+				k = 0;
+			n += k;
+		}
+	}
 	return n < 0 ? 0 : ((size_t) n >= buflen ? buflen - 1 : (size_t) n);
 }
 

@@ -34,6 +34,8 @@ typedef struct MetricsSnapshot
 	bool		streaming;
 	bool		standing_by;	/* --standby, waiting for the slot: healthy */
 	bool		sink_up;
+	char		wal_status[16]; /* the slot's wal_status; "" when unknown */
+	long long	safe_wal_size;	/* bytes; -1 when unknown or unlimited */
 } MetricsSnapshot;
 
 #define METRICS_BAD_ADDRESS (-2)

@@ -381,6 +381,48 @@ check_slot(Stream *s)
 	return rc;
 }
 
+/*
+ * A slot whose WAL is gone (max_slot_wal_keep_size) can never deliver what
+ * it skipped: stop and say how to recover.  One at risk is a warning.
+ */
+static int
+check_wal_status(Stream *s)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	PGresult   *res;
+	int			rc;
+	const char *st;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(wal_status, ''), coalesce(safe_wal_size::text, '') "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if ((rc = run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	if (PQntuples(res) != 1)
+	{
+		PQclear(res);
+		return STREAM_OK;
+	}
+	st = PQgetvalue(res, 0, 0);
+	snprintf(s->wal_status, sizeof(s->wal_status), "%s", st);
+	s->safe_wal_size = PQgetvalue(res, 0, 1)[0] ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : -1;
+	if (strcmp(st, "lost") == 0)
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" is lost: the server removed WAL it still "
+				  "needed (max_slot_wal_keep_size), so jobs committed while it fell behind can never "
+				  "come from it; hint: drop it (wal2queue-bridge --slot %s --drop-slot), create it again "
+				  "(--create-slot) and re-send the jobs the table still holds that were committed since "
+				  "the last delivered one (docs/operations.md, \"Recovering a lost slot\")",
+				  s->cfg->slot, s->cfg->slot);
+	else if (strcmp(st, "unreserved") == 0)
+		log_msg(LOG_WARNING, "replication slot \"%s\" is past max_slot_wal_keep_size (wal_status "
+				"unreserved): the server may remove WAL it needs at the next checkpoint, and the slot "
+				"is then lost", s->cfg->slot);
+	PQclear(res);
+	return rc;
+}
+
 /* START_REPLICATION … LOGICAL 0/0 ("name" 'value', …) */
 static int
 start_replication(Stream *s)
@@ -434,12 +476,15 @@ stream_open(Stream *s)
 	s->dbname[0] = '\0';
 	s->server_lsn = 0;
 	s->start_lsn = 0;
+	s->wal_status[0] = '\0';
+	s->safe_wal_size = -1;
 	s->received_lsn = 0;
 	s->slot_created = false;
 	s->slot_busy = false;
 	if ((rc = stream_connect(s)) == STREAM_OK &&
 		(rc = identify_system(s)) == STREAM_OK &&
-		(rc = check_slot(s)) == STREAM_OK)
+		(rc = check_slot(s)) == STREAM_OK &&
+		(rc = check_wal_status(s)) == STREAM_OK)
 		rc = start_replication(s);
 	if (rc != STREAM_OK)
 	{

@@ -58,6 +58,8 @@ typedef struct Stream
 	uint64_t	start_lsn;		/* the slot's confirmed_flush_lsn */
 	uint64_t	received_lsn;	/* highest walEnd seen */
 	bool		slot_created;	/* this open created the slot */
+	char		wal_status[16];	/* the slot's wal_status at open */
+	long long	safe_wal_size;	/* its safe_wal_size at open, -1 if none */
 	bool		slot_busy;		/* the last open failed: slot held by another */
 	char		err[512];
 } Stream;

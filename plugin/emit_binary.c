@@ -3,9 +3,9 @@
  * emit_binary.c
  *		The binary form: versioned frames, many jobs per output message.
  *
- * Records are appended to data->buf; the message is written out once it
+ * Records are appended to bin->buf; the message is written out once it
  * passes W2Q_BINARY_FLUSH_BYTES and at commit, because the walsender pays
- * per message, not per byte.  Each message describes (R record) the
+ * per message, not per byte; a job that large goes out on its own.  Each message describes (R record) the
  * relations it uses, so it can be decoded on its own.  See FORMAT.md.
  *
  *-------------------------------------------------------------------------
@@ -15,7 +15,7 @@
 #include "replication/logical.h"
 #include "utils/timestamp.h"
 
-#include "wal2queue.h"
+#include "emit.h"
 
 /* seconds between the Unix and PostgreSQL epochs */
 #define UNIX_TO_PG_EPOCH_USECS \
@@ -81,6 +81,10 @@ put_str(StringInfo s, const char *p)
  */
 #define MAX_LEN_VARINT 5
 
+/* every message starts with the magic and the protocol version */
+#define MAGIC		"W2Q\001"
+#define MAGIC_LEN	4
+
 static int
 begin_record(StringInfo s, char kind)
 {
@@ -113,21 +117,30 @@ end_record(StringInfo s, int at)
 	}
 }
 
-static void
-start_message(W2QData *data)
+void
+w2q_binary_init(W2QBinary *bin)
 {
-	resetStringInfo(&data->buf);
-	appendBinaryStringInfo(&data->buf, "W2Q\001", 4);
-	data->msg_nrels = 0;
+	initStringInfo(&bin->buf);
+	bin->msg_rels_cap = 8;
+	bin->msg_rels = palloc(bin->msg_rels_cap * sizeof(uint64));
+	bin->msg_nrels = 0;
 }
 
 static void
-flush_message(LogicalDecodingContext *ctx, W2QData *data, bool last)
+start_message(W2QBinary *bin)
+{
+	resetStringInfo(&bin->buf);
+	appendBinaryStringInfo(&bin->buf, MAGIC, MAGIC_LEN);
+	bin->msg_nrels = 0;
+}
+
+static void
+flush_message(LogicalDecodingContext *ctx, W2QBinary *bin, bool last)
 {
 	OutputPluginPrepareWrite(ctx, last);
-	appendBinaryStringInfo(ctx->out, data->buf.data, data->buf.len);
+	appendBinaryStringInfo(ctx->out, bin->buf.data, bin->buf.len);
 	OutputPluginWrite(ctx, last);
-	start_message(data);
+	start_message(bin);
 }
 
 /* B and C share their first fields */
@@ -140,13 +153,13 @@ put_txn_ids(StringInfo s, ReorderBufferTXN *txn)
 }
 
 void
-w2q_binary_begin(LogicalDecodingContext *ctx, W2QData *data,
+w2q_binary_begin(LogicalDecodingContext *ctx, W2QBinary *bin,
 				 ReorderBufferTXN *txn)
 {
-	StringInfo	s = &data->buf;
+	StringInfo	s = &bin->buf;
 	int			at;
 
-	start_message(data);
+	start_message(bin);
 	at = begin_record(s, 'B');
 	put_txn_ids(s, txn);
 	put_u64(s, (uint64) (txn->xact_time.commit_time + UNIX_TO_PG_EPOCH_USECS));
@@ -154,42 +167,25 @@ w2q_binary_begin(LogicalDecodingContext *ctx, W2QData *data,
 }
 
 void
-w2q_binary_commit(LogicalDecodingContext *ctx, W2QData *data,
-				  ReorderBufferTXN *txn)
+w2q_binary_commit(LogicalDecodingContext *ctx, W2QBinary *bin,
+				  ReorderBufferTXN *txn, uint32 njobs)
 {
-	StringInfo	s = &data->buf;
+	StringInfo	s = &bin->buf;
 	int			at;
 
 	at = begin_record(s, 'C');
 	put_txn_ids(s, txn);
-	put_uv(s, data->seq);
+	put_uv(s, njobs);
 	end_record(s, at);
-	flush_message(ctx, data, true);
+	flush_message(ctx, bin, true);
 }
 
-/*
- * Write an R record for rel unless this message has one for this very build
- * of it: after an ALTER TABLE in the middle of a transaction the entry is
- * rebuilt with a new generation and described again (the decoder takes the
- * latest R of a relid).
- */
+/* an R record: how rel's rows are laid out */
 static void
-describe_relation(W2QData *data, W2QRelInfo *rel)
+put_relation(StringInfo s, const W2QRelInfo *rel)
 {
-	StringInfo	s = &data->buf;
 	int			at;
 	int			i;
-
-	for (i = data->msg_nrels - 1; i >= 0; i--)
-		if (data->msg_rels[i] == rel->generation)
-			return;
-	if (data->msg_nrels == data->msg_rels_cap)
-	{
-		data->msg_rels_cap *= 2;
-		data->msg_rels = repalloc(data->msg_rels,
-								  data->msg_rels_cap * sizeof(uint64));
-	}
-	data->msg_rels[data->msg_nrels++] = rel->generation;
 
 	at = begin_record(s, 'R');
 	put_u32(s, rel->root_relid);
@@ -201,6 +197,30 @@ describe_relation(W2QData *data, W2QRelInfo *rel)
 		put_u8(s, (uint8) rel->cols[i].kind);
 	}
 	end_record(s, at);
+}
+
+/*
+ * Write an R record for rel unless this message has one for this very build
+ * of it: after an ALTER TABLE in the middle of a transaction the entry is
+ * rebuilt with a new generation and described again (the decoder takes the
+ * latest R of a relid).
+ */
+static void
+describe_relation(W2QBinary *bin, W2QRelInfo *rel)
+{
+	int			i;
+
+	for (i = bin->msg_nrels - 1; i >= 0; i--)
+		if (bin->msg_rels[i] == rel->generation)
+			return;
+	if (bin->msg_nrels == bin->msg_rels_cap)
+	{
+		bin->msg_rels_cap *= 2;
+		bin->msg_rels = repalloc(bin->msg_rels,
+								  bin->msg_rels_cap * sizeof(uint64));
+	}
+	bin->msg_rels[bin->msg_nrels++] = rel->generation;
+	put_relation(&bin->buf, rel);
 }
 
 static void
@@ -236,18 +256,14 @@ put_row(StringInfo s, const W2QJob *job)
 	}
 }
 
-void
-w2q_binary_job(LogicalDecodingContext *ctx, W2QData *data,
-			   ReorderBufferTXN *txn, const W2QJob *job)
+/* an I or M record for job */
+static void
+put_job(StringInfo s, const W2QJob *job)
 {
-	StringInfo	s = &data->buf;
 	int			at;
 
-	if (s->len >= W2Q_BINARY_FLUSH_BYTES)
-		flush_message(ctx, data, false);
 	if (job->rel)
 	{
-		describe_relation(data, job->rel);
 		at = begin_record(s, 'I');
 		put_row(s, job);
 	}
@@ -262,4 +278,33 @@ w2q_binary_job(LogicalDecodingContext *ctx, W2QData *data,
 		put_bytes(s, job->payload, job->payload_len);
 	}
 	end_record(s, at);
+}
+
+/*
+ * A job of W2Q_BINARY_FLUSH_BYTES or more goes out in a message of its own,
+ * built straight in ctx->out, so its bytes are held once, not once in our
+ * buffer and again in ctx->out; the records before it are sent first.
+ */
+void
+w2q_binary_job(LogicalDecodingContext *ctx, W2QBinary *bin,
+			   ReorderBufferTXN *txn, const W2QJob *job)
+{
+	bool		large = job->size >= W2Q_BINARY_FLUSH_BYTES;
+
+	if (bin->buf.len > MAGIC_LEN &&
+		(large || bin->buf.len >= W2Q_BINARY_FLUSH_BYTES))
+		flush_message(ctx, bin, false);
+	if (large)
+	{
+		OutputPluginPrepareWrite(ctx, false);
+		appendBinaryStringInfo(ctx->out, MAGIC, MAGIC_LEN);
+		if (job->rel)
+			put_relation(ctx->out, job->rel);
+		put_job(ctx->out, job);
+		OutputPluginWrite(ctx, false);
+		return;
+	}
+	if (job->rel)
+		describe_relation(bin, job->rel);
+	put_job(&bin->buf, job);
 }

@@ -5,16 +5,19 @@
  *
  * The exact shape is a contract (FORMAT.md):
  * {"target":…,"table":…,"lsn":"X/X","xid":N,"seq":N,"key":…,"row":{…}}
- * or, for a logical message, "payload" in place of "row".
+ * or, for a logical message, "payload" in place of "row" (base64, with
+ * "payload_encoding":"base64" before it, when the content is not valid text
+ * in the database encoding or holds a NUL byte).
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
+#include "common/base64.h"
 #include "replication/logical.h"
 #include "utils/json.h"
 
-#include "wal2queue.h"
+#include "emit.h"
 
 static void
 append_json_string_or_null(StringInfo out, const char *s)
@@ -72,6 +75,29 @@ append_row(StringInfo out, const W2QJob *job)
 	appendStringInfoChar(out, '}');
 }
 
+static void
+append_payload(StringInfo out, const W2QJob *job)
+{
+	char	   *b64;
+	int			len;
+
+	if (!job->payload_base64)
+	{
+		appendStringInfoString(out, ",\"payload\":");
+		escape_json(out, pnstrdup(job->payload, job->payload_len));
+		return;
+	}
+	appendStringInfoString(out, ",\"payload_encoding\":\"base64\",\"payload\":\"");
+	b64 = palloc(pg_b64_enc_len(job->payload_len) + 1);
+	len = pg_b64_encode(job->payload, job->payload_len, b64,
+						pg_b64_enc_len(job->payload_len));
+	if (len < 0)
+		elog(ERROR, "could not encode a message payload as base64");
+	appendBinaryStringInfo(out, b64, len);
+	appendStringInfoChar(out, '"');
+	pfree(b64);
+}
+
 void
 w2q_json_job(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 			 const W2QJob *job)
@@ -93,10 +119,7 @@ w2q_json_job(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	if (job->rel)
 		append_row(out, job);
 	else
-	{
-		appendStringInfoString(out, ",\"payload\":");
-		escape_json(out, pnstrdup(job->payload, job->payload_len));
-	}
+		append_payload(out, job);
 	appendStringInfoChar(out, '}');
 	OutputPluginWrite(ctx, true);
 }

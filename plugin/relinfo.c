@@ -18,6 +18,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "utils/hsearch.h"
@@ -28,7 +29,8 @@
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
-#include "wal2queue.h"
+#include "pattern.h"
+#include "relinfo.h"
 
 static HTAB *relinfo_cache = NULL;
 static uint64 relinfo_generation = 0;
@@ -47,7 +49,11 @@ invalidate_all(void)
 		entry->valid = false;
 }
 
-/* a relation changed: forget it, and every partition reported through it */
+/*
+ * A relation changed: forget it, and every partition below it.  ATTACH and
+ * DETACH PARTITION invalidate the partition and its parent, so an entry
+ * depends on every ancestor on its path, not only on the root.
+ */
 static void
 relcache_callback(Datum arg, Oid relid)
 {
@@ -63,8 +69,15 @@ relcache_callback(Datum arg, Oid relid)
 	}
 	hash_seq_init(&status, relinfo_cache);
 	while ((entry = hash_seq_search(&status)) != NULL)
-		if (entry->relid == relid || entry->root_relid == relid)
+	{
+		int			i;
+
+		if (entry->relid == relid)
 			entry->valid = false;
+		for (i = 0; i < entry->nancestors; i++)
+			if (entry->ancestors[i] == relid)
+				entry->valid = false;
+	}
 }
 
 /* a schema was renamed or dropped: names may have changed */
@@ -107,44 +120,6 @@ w2q_relinfo_shutdown(void)
 			MemoryContextDelete(entry->cxt);
 	hash_destroy(relinfo_cache);
 	relinfo_cache = NULL;
-}
-
-/* '*' matches any run of characters, everything else itself */
-static bool
-wildcard_match(const char *pat, const char *s)
-{
-	while (*pat)
-	{
-		if (*pat == '*')
-		{
-			while (*pat == '*')
-				pat++;
-			if (*pat == '\0')
-				return true;
-			for (; *s; s++)
-				if (wildcard_match(pat, s))
-					return true;
-			return false;
-		}
-		if (*s != *pat)
-			return false;
-		pat++;
-		s++;
-	}
-	return *s == '\0';
-}
-
-bool
-w2q_table_matches(List *patterns, const char *qualified_name)
-{
-	ListCell   *lc;
-
-	if (patterns == NIL)
-		return true;
-	foreach(lc, patterns)
-		if (wildcard_match(lfirst(lc), qualified_name))
-			return true;
-	return false;
 }
 
 static char
@@ -203,6 +178,7 @@ build_columns(W2QRelInfo *entry, TupleDesc desc)
 		col->name = pstrdup(NameStr(att->attname));
 		col->json_key = json_string(col->name, ":");
 		col->kind = column_kind(att->atttypid);
+		col->typid = att->atttypid;
 		getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
 		fmgr_info_cxt(outfunc, &col->out, entry->cxt);
 	}
@@ -230,11 +206,39 @@ column_index_by_attnum(W2QRelInfo *entry, AttrNumber attnum)
 	return -1;
 }
 
+/*
+ * The primary key index of rel, DEFERRABLE or not: the relcache's
+ * rd_pkindex leaves out a deferrable one (it cannot serve as replica
+ * identity), but it is still the key of the row.
+ */
+static HeapTuple
+primary_key_index(Relation rel)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID,
+										  ObjectIdGetDatum(lfirst_oid(lc)));
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
+		if (((Form_pg_index) GETSTRUCT(tup))->indisprimary)
+		{
+			list_free(indexes);
+			return tup;
+		}
+		ReleaseSysCache(tup);
+	}
+	list_free(indexes);
+	return NULL;
+}
+
 /* key columns: key-column if the table has it, else the primary key */
 static void
 build_keys(W2QRelInfo *entry, Relation root, const W2QOptions *opt)
 {
-	Oid			pkoid;
 	HeapTuple	tup;
 	Form_pg_index idx;
 	int			i;
@@ -246,12 +250,8 @@ build_keys(W2QRelInfo *entry, Relation root, const W2QOptions *opt)
 		entry->keys[entry->nkeys++] = i;
 		return;
 	}
-	pkoid = RelationGetPrimaryKeyIndex(root);
-	if (!OidIsValid(pkoid))
+	if ((tup = primary_key_index(root)) == NULL)
 		return;
-	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(pkoid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for index %u", pkoid);
 	idx = (Form_pg_index) GETSTRUCT(tup);
 	entry->keys = palloc(idx->indnkeyatts * sizeof(int));
 	for (i = 0; i < idx->indnkeyatts; i++)
@@ -264,12 +264,37 @@ build_keys(W2QRelInfo *entry, Relation root, const W2QOptions *opt)
 	ReleaseSysCache(tup);
 }
 
+/*
+ * The relation a partition is reported as: its topmost ancestor, reached
+ * through attached partitions only.  get_partition_ancestors() stops at a
+ * detach-pending link (a cancelled or running DETACH PARTITION CONCURRENTLY):
+ * new queries on the root no longer see that partition, so neither do we.
+ * A detach-pending partition is its own root, as it will be once the detach
+ * is finalized, and a partition below it is reported as it.  The list is
+ * empty for a detach-pending partition: never take llast() of it.
+ */
+static void
+find_root(W2QRelInfo *entry, Relation relation)
+{
+	List	   *ancestors = get_partition_ancestors(RelationGetRelid(relation));
+	ListCell   *lc;
+
+	if (ancestors == NIL)
+		return;
+	entry->ancestors = palloc(list_length(ancestors) * sizeof(Oid));
+	foreach(lc, ancestors)
+		entry->ancestors[entry->nancestors++] = lfirst_oid(lc);
+	entry->root_relid = llast_oid(ancestors);
+	list_free(ancestors);
+}
+
 /* fill a fresh entry for relation */
 static void
 build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 {
 	Relation	root = relation;
 	MemoryContext old;
+	char	   *schema;
 
 	entry->generation = ++relinfo_generation;
 	entry->cxt = AllocSetContextCreate(CacheMemoryContext,
@@ -279,28 +304,36 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 
 	entry->root_relid = RelationGetRelid(relation);
 	entry->map = NULL;
+	entry->nancestors = 0;
 	if (relation->rd_rel->relispartition)
+		find_root(entry, relation);
+	if (entry->root_relid != RelationGetRelid(relation))
 	{
-		List	   *ancestors = get_partition_ancestors(RelationGetRelid(relation));
-
-		entry->root_relid = llast_oid(ancestors);
 		root = RelationIdGetRelation(entry->root_relid);
 		if (!RelationIsValid(root))
 			elog(ERROR, "could not open relation with OID %u",
 				 entry->root_relid);
 	}
-	entry->name = psprintf("%s.%s",
-						   get_namespace_name(RelationGetNamespace(root)),
-						   RelationGetRelationName(root));
+	schema = get_namespace_name(RelationGetNamespace(root));
+	entry->name = psprintf("%s.%s", schema, RelationGetRelationName(root));
 	entry->json_name = json_string(entry->name, "");
-	entry->include = w2q_table_matches(opt->tables, entry->name);
+	/*
+	 * Tables only: not materialized views (REFRESH ... CONCURRENTLY).  With
+	 * no tables option, every table but the extension's own bookkeeping in
+	 * schema wal2queue (its slot registry is not a job table).
+	 */
+	entry->include =
+		(root->rd_rel->relkind == RELKIND_RELATION ||
+		 root->rd_rel->relkind == RELKIND_PARTITIONED_TABLE) &&
+		(opt->tables != NIL || strcmp(schema, "wal2queue") != 0) &&
+		w2q_patterns_match(opt->tables, schema, RelationGetRelationName(root));
 	if (entry->include)
 	{
 		build_columns(entry, RelationGetDescr(root));
 		build_keys(entry, root, opt);
 		entry->route = opt->route_column ? column_index(entry, opt->route_column) : -1;
 		if (root != relation)
-			entry->map = convert_tuples_by_name(RelationGetDescr(relation),
+			entry->map = convert_tuples_by_name(CreateTupleDescCopy(RelationGetDescr(relation)),
 												CreateTupleDescCopy(RelationGetDescr(root)));
 	}
 	if (root != relation)

@@ -2,6 +2,12 @@
 # test/regress/run.sh -- run the pg_regress suites (sql/ + expected/) against
 # a throwaway cluster with wal_level=logical and wal2queue allow-listed.
 # The plugin and extension must be installed (make install).
+#   W2Q_REGRESS_SUITES  glob of the suites to run (default: all), e.g. 'plugin_*';
+#                       00_setup always runs first
+#   W2Q_REGRESS_CONF    settings appended to postgresql.conf, separated by
+#                       newlines or ';' (the server is restarted),
+#                       e.g. 'debug_discard_caches = 1' or a dynamic_library_path
+#                       to test a plugin build before installing it
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/cluster.sh"
@@ -10,8 +16,15 @@ tmp=$(mktemp -d /tmp/wal2queue-regress.XXXXXX)
 chmod 755 "$tmp"
 trap 'w2q_pg_stop "$tmp"; [ -n "${W2Q_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
 w2q_pg_start "$tmp"
+if [ -n "${W2Q_REGRESS_CONF:-}" ]; then
+	printf '%s\n' "$W2Q_REGRESS_CONF" | tr ';' '\n' >>"$tmp/data/postgresql.conf"
+	w2q_as_pg "$W2Q_PGBIN/pg_ctl" -D "$tmp/data" -l "$tmp/postgres.log" -w \
+		-t 60 restart >/dev/null || { cat "$tmp/postgres.log"; exit 1; }
+fi
 
-tests=$(cd "$here/sql" && ls *.sql | sed 's/\.sql$//' | sort)
+suites=${W2Q_REGRESS_SUITES:-*}
+# shellcheck disable=SC2086
+tests=$(cd "$here/sql" && { echo 00_setup.sql; ls $suites.sql; } | sed 's/\.sql$//' | sort -u)
 pg_regress=$(dirname "$(pg_config --pgxs)")/../test/regress/pg_regress
 cp -r "$here/sql" "$here/expected" "$tmp/"
 [ "$(id -u)" = 0 ] && chown -R postgres "$tmp"

@@ -22,5 +22,18 @@ FROM pg_logical_slot_get_binary_changes('bin', NULL, NULL);
 INSERT INTO jobs SELECT g, 'q', jsonb_build_object('n', g) FROM generate_series(5001, 6000) g;
 SELECT (SELECT sum(length(data)) FROM pg_logical_slot_peek_binary_changes('bin', NULL, NULL)) * 2
      < (SELECT sum(octet_length(data)) FROM pg_logical_slot_peek_changes('bin', NULL, NULL, 'format', 'json')) AS under_half_of_json;
+SELECT pg_replication_slot_advance('bin', pg_current_wal_lsn()) IS NOT NULL AS advanced;
+
+-- a job of 64 KiB or more goes out in a message of its own (held once, not
+-- twice): B and the small job, then R and the large job, then the next
+-- small job and C
+BEGIN;
+INSERT INTO jobs VALUES (7001, 'small', '{}');
+INSERT INTO jobs VALUES (7002, 'large', jsonb_build_object('pad', repeat('x', 100000)));
+INSERT INTO jobs VALUES (7003, 'small', '{}');
+COMMIT;
+SELECT row_number() OVER () AS message, length(data) > 100000 AS large,
+       get_byte(data, 4) = ascii('B') AS starts_with_b, get_byte(data, 4) = ascii('R') AS starts_with_r
+FROM pg_logical_slot_get_binary_changes('bin', NULL, NULL);
 SELECT pg_drop_replication_slot('bin');
 DROP TABLE jobs;

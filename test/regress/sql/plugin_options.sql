@@ -38,6 +38,9 @@ SELECT * FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json',
 SELECT * FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'messages', 'perhaps');
 SELECT * FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'proto-version', '2');
 SELECT * FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'proto-version', 'one');
+SELECT * FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'proto-version', ' 1');
+SELECT * FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'proto-version', '+1');
+SELECT * FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'json', 'proto-version', '1 ');
 -- the text functions refuse the binary form
 SELECT * FROM pg_logical_slot_peek_changes('opts', NULL, NULL, 'format', 'binary');
 SELECT * FROM pg_logical_slot_peek_changes('opts', NULL, NULL);

@@ -20,5 +20,23 @@ SELECT * FROM w2q_json('parts', 'tables', 'public.pjobs');
 ALTER TABLE pjobs ADD COLUMN extra text DEFAULT 'new';
 INSERT INTO pjobs VALUES (6, '2024-02-08', 'c');
 SELECT * FROM w2q_json('parts');
+-- detaching and attaching a level in the middle of a tree: a row of the
+-- leaf is reported under whatever is its topmost ancestor at that point
+-- (decoded in one call, so the cache sees the invalidations in WAL order)
+CREATE TABLE public.lv (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE public.lv_a PARTITION OF lv FOR VALUES FROM (0) TO (100) PARTITION BY RANGE (id);
+CREATE TABLE public.lv_b PARTITION OF lv_a FOR VALUES FROM (0) TO (50) PARTITION BY RANGE (id);
+CREATE TABLE public.lv_c PARTITION OF lv_b FOR VALUES FROM (0) TO (10);
+INSERT INTO lv_c VALUES (1);
+ALTER TABLE lv_a DETACH PARTITION lv_b;
+INSERT INTO lv_c VALUES (2);
+ALTER TABLE lv_a ATTACH PARTITION lv_b FOR VALUES FROM (0) TO (50);
+INSERT INTO lv_c VALUES (3);
+ALTER TABLE lv_a DETACH PARTITION lv_b CONCURRENTLY;
+INSERT INTO lv_c VALUES (4);
+ALTER TABLE lv DETACH PARTITION lv_a;
+ALTER TABLE lv_a ATTACH PARTITION lv_b FOR VALUES FROM (0) TO (50);
+INSERT INTO lv_c VALUES (5);
+SELECT * FROM w2q_json('parts', 'tables', 'public.lv*');
 SELECT pg_drop_replication_slot('parts');
-DROP TABLE pjobs;
+DROP TABLE pjobs, lv, lv_a, lv_b;

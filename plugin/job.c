@@ -1,0 +1,405 @@
+/*-------------------------------------------------------------------------
+ *
+ * job.c
+ *		Turn a decoded row or logical message into a job, or into a claim
+ *		check when it is larger than max-job-bytes.
+ *
+ * The size of a job is judged before its output is built: first from the
+ * stored sizes of the values (a lower bound of the text of text-like
+ * types, so a huge value is refused without calling its output function),
+ * then value by value as the texts are made, stopping at the first that
+ * crosses the limit.  The JSON form counts each value as escaped (a
+ * control character costs six bytes).  An oversized job becomes a claim
+ * check (FORMAT.md): a small row job of the synthetic relation
+ * "wal2queue.claim_check" that names the table, key, LSN and seq, so a
+ * worker reads the row from the table by its key, and the slot moves on.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "job.h"
+
+/* bytes a job costs beyond its values and names (lsn, xid, seq, braces) */
+#define JOB_OVERHEAD	128
+
+/* the columns of the claim check relation, in order */
+enum
+{
+	CC_FLAG, CC_KIND, CC_TABLE, CC_KEY, CC_KEY_COLUMNS, CC_LSN, CC_SEQ,
+	CC_SIZE, CC_NCOLS
+};
+
+static W2QRelInfo *claim_rel = NULL;
+
+/* the length of s as a JSON string, without building it (as escape_json) */
+static Size
+json_string_size(const char *s, Size len)
+{
+	Size		n = 2;
+	Size		i;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
+			c == '\r' || c == '\t')
+			n += 2;
+		else if (c < ' ')
+			n += 6;
+		else
+			n++;
+	}
+	return n;
+}
+
+/* the cost of a column's text in the chosen form */
+static Size
+value_size(const W2QColumn *col, const char *text, bool json)
+{
+	if (text == NULL)
+		return 5;
+	if (json && col->kind == W2Q_KIND_TEXT)
+		return json_string_size(text, strlen(text));
+	return strlen(text) + 5;
+}
+
+/*
+ * A lower bound of the text of a stored value, without calling the output
+ * function: the text of the string types and json is at least as long as
+ * their stored content, bytea's hex text twice as long.  Other types: 0.
+ */
+static Size
+stored_lower_bound(const W2QColumn *col, Datum value)
+{
+	Oid			base = getBaseType(col->typid);
+	Size		raw;
+
+	if (base != TEXTOID && base != VARCHAROID && base != BPCHAROID &&
+		base != BYTEAOID && base != JSONOID)
+		return 0;
+	raw = toast_raw_datum_size(value) - VARHDRSZ;
+	return base == BYTEAOID ? 2 * raw + 2 : raw;
+}
+
+/*
+ * The job key: key-column or primary key text.  A single-column key is the
+ * text itself; a composite key is a JSON array of the texts (null for
+ * NULL), so ('1,2','3') and ('1','2,3') differ.
+ */
+static char *
+row_key(W2QRelInfo *info, char **texts)
+{
+	StringInfoData s;
+	int			i;
+
+	if (info->nkeys == 0)
+		return NULL;
+	if (info->nkeys == 1)
+		return texts[info->keys[0]];
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '[');
+	for (i = 0; i < info->nkeys; i++)
+	{
+		const char *t = texts[info->keys[i]];
+
+		if (i > 0)
+			appendStringInfoChar(&s, ',');
+		if (t)
+			escape_json(&s, t);
+		else
+			appendStringInfoString(&s, "null");
+	}
+	appendStringInfoChar(&s, ']');
+	return s.data;
+}
+
+/* the fixed cost of a row job of info: names and metadata */
+static Size
+row_overhead(const W2QRelInfo *info)
+{
+	Size		n = JOB_OVERHEAD + 2 * strlen(info->json_name);
+	int			i;
+
+	for (i = 0; i < info->ncols; i++)
+		n += strlen(info->cols[i].json_key) + 1;
+	return n;
+}
+
+/* make the text of column i, unless its stored size alone is too much */
+static bool
+column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
+			char **texts, Size limit)
+{
+	W2QColumn  *col = &info->cols[i];
+	int			a = col->attnum - 1;
+
+	if (nulls[a])
+		texts[i] = NULL;
+	else if (stored_lower_bound(col, values[a]) > limit)
+		return false;
+	else
+		texts[i] = OutputFunctionCall(&col->out, values[a]);
+	return true;
+}
+
+/*
+ * Key and target first, so a claim check can carry them; a key or route
+ * value that alone would take half the limit is left out of it.
+ */
+static Size
+row_key_and_target(W2QJob *job, W2QRelInfo *info, Datum *values,
+				   bool *nulls, bool *done, const W2QOptions *opt)
+{
+	Size		half = opt->max_job_bytes / 2;
+	Size		size = 0;
+	bool		ok = true;
+	int			i;
+
+	for (i = 0; i < info->nkeys && ok; i++)
+		ok = done[info->keys[i]] =
+			column_text(info, info->keys[i], values, nulls, job->texts, half);
+	if (ok && info->route >= 0)
+		ok = done[info->route] =
+			column_text(info, info->route, values, nulls, job->texts, half);
+	job->target = info->name;
+	job->key = NULL;
+	if (ok)
+	{
+		job->key = row_key(info, job->texts);
+		if (info->route >= 0 && job->texts[info->route] != NULL)
+			job->target = job->texts[info->route];
+		size = (job->key ? json_string_size(job->key, strlen(job->key)) : 0) +
+			(job->target != info->name ? strlen(job->target) + 2 : 0);
+		if (size > half)
+		{
+			job->key = NULL;
+			job->target = info->name;
+			ok = false;
+		}
+	}
+	if (!ok)
+		job->oversize = opt->max_job_bytes + (Size) 1;
+	return size;
+}
+
+/*
+ * A row job of info from tuple (of relation, a partition of info's table
+ * or the table itself).  Sets job->oversize instead of the texts when the
+ * job would be larger than max-job-bytes.
+ */
+void
+w2q_row_job(W2QJob *job, W2QRelInfo *info, Relation relation,
+			HeapTuple tuple, const W2QOptions *opt)
+{
+	TupleDesc	desc = RelationGetDescr(relation);
+	Datum	   *values;
+	bool	   *nulls;
+	bool	   *done;
+	Size		size;
+	Size		lower = 0;
+	int			i;
+
+	if (info->map)
+	{
+		tuple = execute_attr_map_tuple(tuple, info->map);
+		desc = info->map->outdesc;
+	}
+	values = palloc(desc->natts * sizeof(Datum));
+	nulls = palloc(desc->natts * sizeof(bool));
+	heap_deform_tuple(tuple, desc, values, nulls);
+	job->rel = info;
+	job->texts = palloc0(info->ncols * sizeof(char *));
+	done = palloc0(info->ncols * sizeof(bool));
+
+	size = row_overhead(info) +
+		row_key_and_target(job, info, values, nulls, done, opt);
+	if (job->oversize)
+		return;
+	for (i = 0; i < info->ncols; i++)
+	{
+		int			a = info->cols[i].attnum - 1;
+
+		if (done[i])
+			size += value_size(&info->cols[i], job->texts[i], opt->json);
+		else if (!nulls[a])
+			lower += stored_lower_bound(&info->cols[i], values[a]);
+	}
+	for (i = 0; i < info->ncols && size + lower <= (Size) opt->max_job_bytes; i++)
+	{
+		int			a = info->cols[i].attnum - 1;
+
+		if (done[i])
+			continue;
+		if (!nulls[a])
+			lower -= stored_lower_bound(&info->cols[i], values[a]);
+		column_text(info, i, values, nulls, job->texts, SIZE_MAX);
+		size += value_size(&info->cols[i], job->texts[i], opt->json);
+	}
+	job->size = size + lower;
+	if (job->size > (Size) opt->max_job_bytes)
+		job->oversize = job->size;
+}
+
+/*
+ * Split a message prefix into target and key (FORMAT.md): "wal2queue",
+ * "wal2queue:TARGET", "wal2queue:TARGET#KEY", "wal2queue#KEY".  Returns
+ * false for any other prefix.
+ */
+static bool
+parse_message_prefix(const char *prefix, char **target, char **key)
+{
+	const char *rest;
+	const char *hash;
+	size_t		plen = strlen(W2Q_MESSAGE_PREFIX);
+
+	if (strncmp(prefix, W2Q_MESSAGE_PREFIX, plen) != 0)
+		return false;
+	rest = prefix + plen;
+	if (*rest != '\0' && *rest != ':' && *rest != '#')
+		return false;
+	if (*rest == ':')
+		rest++;
+	hash = strchr(rest, '#');
+	*key = hash ? pstrdup(hash + 1) : NULL;
+	*target = hash ? pnstrdup(rest, hash - rest) : pstrdup(rest);
+	if ((*target)[0] == '\0')
+		*target = pstrdup(W2Q_MESSAGE_PREFIX);
+	return true;
+}
+
+/*
+ * A message job, or false when the prefix is not ours.  In the JSON form a
+ * payload that is not valid text in the database encoding (or holds a NUL
+ * byte) is written in base64.
+ */
+bool
+w2q_message_job(W2QJob *job, const char *prefix, const char *message,
+				Size message_size, const W2QOptions *opt)
+{
+	char	   *target;
+	char	   *key;
+	Size		size;
+
+	if (!parse_message_prefix(prefix, &target, &key))
+		return false;
+	job->target = target;
+	job->key = key;
+	job->payload = message;
+	job->payload_len = message_size;
+	size = JOB_OVERHEAD + strlen(target) + (key ? strlen(key) : 0);
+	if (opt->json)
+	{
+		/* pg_verify_mbstr refuses a NUL byte too */
+		job->payload_base64 = !pg_verify_mbstr(GetDatabaseEncoding(), message,
+							 (int) message_size, true);
+		size += job->payload_base64 ? (message_size + 2) / 3 * 4 + 40
+			: json_string_size(message, message_size);
+	}
+	else
+		size += message_size;
+	job->size = size;
+	if (size > (Size) opt->max_job_bytes)
+	{
+		job->oversize = size;
+		job->payload = NULL;
+		job->payload_len = 0;
+	}
+	return true;
+}
+
+/* the synthetic relation of claim checks, made once per backend */
+static W2QRelInfo *
+claim_relation(void)
+{
+	static const char *const names[CC_NCOLS] = {
+		"wal2queue_claim_check", "kind", "table", "key", "key_columns",
+		"lsn", "seq", "size"
+	};
+	static const char kinds[CC_NCOLS] = {
+		W2Q_KIND_BOOL, W2Q_KIND_TEXT, W2Q_KIND_TEXT, W2Q_KIND_TEXT,
+		W2Q_KIND_JSON, W2Q_KIND_TEXT, W2Q_KIND_NUMBER, W2Q_KIND_NUMBER
+	};
+	MemoryContext old;
+	StringInfoData s;
+	int			i;
+
+	if (claim_rel)
+		return claim_rel;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	claim_rel = palloc0(sizeof(W2QRelInfo));
+	claim_rel->valid = true;
+	claim_rel->include = true;
+	claim_rel->generation = 0;	/* never the generation of a table */
+	claim_rel->name = pstrdup("wal2queue.claim_check");
+	claim_rel->json_name = pstrdup("\"wal2queue.claim_check\"");
+	claim_rel->ncols = CC_NCOLS;
+	claim_rel->cols = palloc0(CC_NCOLS * sizeof(W2QColumn));
+	for (i = 0; i < CC_NCOLS; i++)
+	{
+		claim_rel->cols[i].attnum = i + 1;
+		claim_rel->cols[i].name = pstrdup(names[i]);
+		claim_rel->cols[i].kind = kinds[i];
+		initStringInfo(&s);
+		escape_json(&s, names[i]);
+		appendStringInfoChar(&s, ':');
+		claim_rel->cols[i].json_key = s.data;
+	}
+	claim_rel->route = -1;
+	MemoryContextSwitchTo(old);
+	return claim_rel;
+}
+
+/* the key columns of info as a JSON array of names */
+static char *
+key_columns(const W2QRelInfo *info)
+{
+	StringInfoData s;
+	int			i;
+
+	initStringInfo(&s);
+	appendStringInfoChar(&s, '[');
+	for (i = 0; i < info->nkeys; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&s, ',');
+		escape_json(&s, info->cols[info->keys[i]].name);
+	}
+	appendStringInfoChar(&s, ']');
+	return s.data;
+}
+
+/*
+ * Replace an oversized job (its seq set) by its claim check: same target,
+ * key and seq, a row of wal2queue.claim_check naming what was left out.
+ */
+void
+w2q_claim_check(W2QJob *job, XLogRecPtr lsn)
+{
+	W2QRelInfo *table = job->rel;
+	char	  **texts = palloc0(CC_NCOLS * sizeof(char *));
+
+	texts[CC_FLAG] = "t";
+	texts[CC_KIND] = table ? "row" : "message";
+	texts[CC_TABLE] = table ? table->name : NULL;
+	texts[CC_KEY] = (char *) job->key;
+	texts[CC_KEY_COLUMNS] = table ? key_columns(table) : NULL;
+	texts[CC_LSN] = psprintf("%X/%X", LSN_FORMAT_ARGS(lsn));
+	texts[CC_SEQ] = psprintf("%u", job->seq);
+	texts[CC_SIZE] = psprintf("%zu", job->oversize);
+	job->rel = claim_relation();
+	job->texts = texts;
+	job->size = JOB_OVERHEAD;
+	job->payload = NULL;
+	job->payload_len = 0;
+}

@@ -1,0 +1,36 @@
+/*-------------------------------------------------------------------------
+ *
+ * options.h
+ *		The options of the wal2queue output plugin.
+ *
+ * Given to START_REPLICATION or pg_logical_slot_*_changes; parsed once per
+ * decoding session by options.c, read by everything else.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_OPTIONS_H
+#define W2Q_OPTIONS_H
+
+#include "nodes/pg_list.h"
+
+#define W2Q_PROTO_VERSION		1
+
+/* max-job-bytes: default and accepted range (FORMAT.md) */
+#define W2Q_MAX_JOB_BYTES_DEFAULT	(64 * 1024 * 1024)
+#define W2Q_MAX_JOB_BYTES_MIN		1024
+#define W2Q_MAX_JOB_BYTES_MAX		(256 * 1024 * 1024)
+
+typedef struct W2QOptions
+{
+	bool		json;			/* format: json (else binary) */
+	List	   *tables;			/* patterns (char *); NIL means every table */
+	char	   *route_column;	/* NULL: none */
+	char	   *key_column;		/* NULL: the primary key */
+	bool		messages;		/* decode wal2queue logical messages */
+	int			proto_version;
+	int			max_job_bytes;	/* larger jobs become claim checks */
+} W2QOptions;
+
+extern void w2q_parse_options(List *options, W2QOptions *opt);
+
+#endif							/* W2Q_OPTIONS_H */

@@ -1,0 +1,49 @@
+-- max-job-bytes: a job larger than the limit becomes a claim check, a
+-- small row job of wal2queue.claim_check naming table, key, LSN, seq and
+-- size, with the job's target and key; the slot moves on.
+CREATE TABLE public.big (id int PRIMARY KEY, body text, b bytea, dest text);
+SELECT 'init' FROM pg_create_logical_replication_slot('big', 'wal2queue');
+BEGIN;
+INSERT INTO big VALUES (1, 'small', NULL, NULL);
+-- 20000 bytes of text, 120000 as JSON escapes
+INSERT INTO big VALUES (2, repeat(chr(1), 20000), NULL, 'routed');
+-- 40000 bytes of bytea, 80002 as text
+INSERT INTO big VALUES (3, NULL, decode(repeat('ab', 40000), 'hex'), NULL);
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:mail#k1', repeat('x', 70000));
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:mail#k2', 'small');
+INSERT INTO big VALUES (4, 'after', NULL, NULL);
+COMMIT;
+-- the claim check's lsn is the job's (the transaction's commit LSN)
+CREATE FUNCTION w2q_claims(VARIADIC opts text[] DEFAULT '{}') RETURNS TABLE (job text, same_lsn bool)
+LANGUAGE sql AS $$
+  SELECT regexp_replace(w2q_mask(data), '"lsn":"[0-9A-F]+/[0-9A-F]+"', '"lsn":"L"'),
+         (data::json->>'lsn') = (data::json->'row'->>'lsn')
+  FROM pg_logical_slot_peek_changes('big', NULL, NULL, VARIADIC array['format', 'json'] || opts)
+$$;
+-- JSON, limit 64kB: rows 2 and 3 and the first message are claim checks
+SELECT * FROM w2q_claims('max-job-bytes', '64kB', 'route-column', 'dest');
+-- binary, limit 64kB: row 2 fits (20000 bytes), row 3 and the message do not
+SELECT count(*) AS messages,
+       sum(length(data)) BETWEEN 20000 AND 22000 AS only_row_2_whole,
+       position('wal2queue.claim_check'::bytea in string_agg(data, ''::bytea ORDER BY lsn)) > 0 AS has_claim_check
+FROM pg_logical_slot_peek_binary_changes('big', NULL, NULL, 'max-job-bytes', '64kB');
+-- the default limit (64MB) delivers them whole
+SELECT data::json->>'seq' AS seq, length(data) > 20000 AS long, data::jsonb->'row' ? 'wal2queue_claim_check' AS claim
+FROM pg_logical_slot_peek_changes('big', NULL, NULL, 'format', 'json');
+SELECT pg_replication_slot_advance('big', pg_current_wal_lsn()) IS NOT NULL AS advanced;
+-- 12MB of control characters: 72MB as JSON escapes, over the default
+-- limit: a claim check, never "Cannot enlarge string buffer"; the binary
+-- form (12MB) carries it whole
+INSERT INTO big VALUES (5, repeat(chr(31), 12 * 1024 * 1024), NULL, NULL);
+SELECT * FROM w2q_claims();
+SELECT count(*), sum(length(data)) > 12 * 1024 * 1024 AS whole
+FROM pg_logical_slot_peek_binary_changes('big', NULL, NULL);
+-- bad values name the option
+SELECT * FROM w2q_claims('max-job-bytes', '1023');
+SELECT * FROM w2q_claims('max-job-bytes', '257MB');
+SELECT * FROM w2q_claims('max-job-bytes', 'lots');
+SELECT * FROM w2q_claims('max-job-bytes', '-1');
+SELECT * FROM w2q_claims('max-job-bytes', '');
+SELECT pg_drop_replication_slot('big');
+DROP FUNCTION w2q_claims;
+DROP TABLE big;
