@@ -397,8 +397,12 @@ sub process_cells
 			during_workload($w, short_form() ? 3 : 4, sub { restart_bridge($ctx, 'KILL') }, big => 1);
 		});
 	# the worst moment: jobs handed to the sink, not yet acknowledged, while
-	# status updates go on
+	# status updates go on; with
+	# small transactions as fast as PostgreSQL commits them: when one is
+	# acknowledged the next ones are already in flight
 	run_cell(node => $node, sink => $sink, name => 'bridge kill -9 while the sink stalls',
+		workload => { txns => 1_000_000, seconds => short_form() ? 8 : 10, pause_ms => 0,
+			max_rows => 10, args => [ '--big-pct', 0 ] },
 		fault => sub {
 			my ($ctx, $w) = @_;
 			during_workload($w, short_form() ? 2 : 3, sub {
