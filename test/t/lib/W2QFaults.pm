@@ -211,6 +211,7 @@ sub workload_wait
 sub wait_big
 {
 	my ($w) = @_;
+	$w->{h}->pump_nb if $w->{h}->pumpable;
 	my $seen = () = ${ $w->{out} } =~ /^big /mg;
 	my $deadline = time() + 5;
 	while (time() < $deadline && $w->{h}->pumpable)
@@ -232,7 +233,7 @@ sub during_workload
 	{
 		if ($o{big} && $i % 2 == 0 && wait_big($w))
 		{
-			usleep(int(rand(150_000)));
+			usleep(20_000 + int(rand(200_000)));
 		}
 		else
 		{
