@@ -119,7 +119,8 @@ sub sink_addr
 	return $s->{kind} eq 'redis' ? ('--redis', "127.0.0.1:$s->{r}{port}") : ('--kafka', $s->{bootstrap});
 }
 
-# a fresh cell: a new slot (and prefix), the job tables emptied
+# a fresh cell: a new slot name (and prefix), the job tables emptied; the
+# slot itself is created by the cell's first bridge (first_bridge)
 sub cell_setup
 {
 	my ($ctx) = @_;
@@ -131,8 +132,6 @@ sub cell_setup
 		SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
 		 WHERE slot_name LIKE 'faults\_%' AND NOT active;
 		TRUNCATE faults_t1, faults_t2, faults_t3, faults_msgs;});
-	$node->safe_psql('postgres',
-		"SELECT pg_create_logical_replication_slot('$ctx->{slot}', 'wal2queue')");
 	redis($ctx->{sink}{r}, 'FLUSHALL') if $ctx->{sink}{kind} eq 'redis';
 }
 
@@ -149,6 +148,21 @@ sub start_cell_bridge
 	my ($ctx, @extra) = @_;
 	my $b = start_bridge($ctx->{node}, undef, bridge_args($ctx, @extra));
 	push @{ $ctx->{bridges} }, $b;
+	return $b;
+}
+
+# the first bridge of a slot creates it (--create-slot: so a sink that
+# keeps a progress record knows the slot is new); returns once it exists
+sub first_bridge
+{
+	my ($ctx, @extra) = @_;
+	my ($slot) = join(' ', @extra) =~ /--slot (\S+)/;
+	$slot //= $ctx->{slot};
+	my $b = start_cell_bridge($ctx, '--create-slot', @extra);
+	wait_until(sub {
+		$ctx->{node}->safe_psql('postgres',
+			"SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'") eq '1'
+	}, 30) or diag("slot $slot was not created:\n" . bridge_tail($b, 10));
 	return $b;
 }
 
@@ -328,7 +342,7 @@ sub run_cell
 	return unless cell_wanted($o{name});
 	my $t0 = time();
 	cell_setup($ctx);
-	$ctx->{bridge} = start_cell_bridge($ctx);
+	$ctx->{bridge} = first_bridge($ctx);
 	my $poll = $o{no_poll} ? undef : poll_start($ctx);
 	my $rounds = $o{rounds} // (short_form() ? 1 : 3);
 	for my $round (1 .. $rounds)
@@ -538,7 +552,7 @@ sub redis_cells
 	$sink = redis_sink();
 	my $ctx = { node => $node, sink => $sink, name => 'redis without persistence killed' };
 	cell_setup($ctx);
-	my $b = $ctx->{bridge} = start_cell_bridge($ctx);
+	my $b = $ctx->{bridge} = first_bridge($ctx);
 	my $w = workload_start($ctx);
 	workload_wait($w);
 	ok(sentinel_wait($ctx), "$ctx->{name}: delivered before the crash");
@@ -603,14 +617,13 @@ sub second_slot_cell
 	my $ctx = { node => $node, sink => $sink, name => "$sink->{kind} second slot, same targets" };
 	workload_setup($node, 'u');
 	cell_setup($ctx);
-	$node->safe_psql('postgres', "TRUNCATE faults_u1, faults_u2, faults_u3;
-		SELECT pg_create_logical_replication_slot('$ctx->{slot}_b', 'wal2queue')");
-	$ctx->{bridge} = start_cell_bridge($ctx);
+	$node->safe_psql('postgres', 'TRUNCATE faults_u1, faults_u2, faults_u3');
+	$ctx->{bridge} = first_bridge($ctx);
 	my $poll = poll_start($ctx);
 	my $wa = workload_start($ctx, args => ['--no-messages']);
 	sleep 2 if $kafka;
 	my @b2 = ('--slot', "$ctx->{slot}_b", '--tables', 'public.faults_u*');
-	my $b2 = start_cell_bridge($ctx, @b2);
+	my $b2 = first_bridge($ctx, @b2);
 	my $wb = workload_start($ctx, base => 500, args => [ '--no-messages', '--set', 'u' ]);
 	workload_wait($_) for $wa, $wb;
 	ok(sentinel_wait($ctx), "$ctx->{name}: the first slot's last job arrives")
@@ -670,7 +683,7 @@ sub replaced_server_cell
 	my $a = faults_node("replaced_a_$sink->{kind}");
 	my $ctx = { node => $a, sink => $sink, name => "$sink->{kind} server replaced behind the conninfo" };
 	cell_setup($ctx);
-	$ctx->{bridge} = start_cell_bridge($ctx);
+	$ctx->{bridge} = first_bridge($ctx);
 	workload_wait(workload_start($ctx));
 	ok(sentinel_wait($ctx), "$ctx->{name}: the first server's jobs arrive");
 	my $truth = "$PostgreSQL::Test::Utils::tmp_check/truth_$ctx->{slot}";
@@ -712,7 +725,7 @@ sub promoted_standby_cell
 	$ctx->{bridge_args} = [ '-d', sprintf('host=%s,%s port=%d,%d dbname=postgres target_session_attrs=read-write',
 		$a->host, $s->host, $a->port, $s->port) ];
 	cell_setup($ctx);
-	$ctx->{bridge} = start_cell_bridge($ctx);
+	$ctx->{bridge} = first_bridge($ctx);
 	workload_wait(workload_start($ctx));
 	ok(sentinel_wait($ctx), "$ctx->{name}: the primary's jobs arrive");
 	$a->wait_for_catchup($s);
