@@ -31,7 +31,8 @@ sub insert_batches
 
 # Redis is not there yet
 my $lsn0 = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
-my $b = start_bridge($node, { port => $port }, '--slot', 'jobs', '--status-interval', '1');
+my $b = start_bridge($node, { port => $port }, '--slot', 'jobs', '--status-interval', '1',
+	'--accept-new-source');
 insert_batches(1, 10, 100);
 sleep 3;
 my $log = bridge_log($b);

@@ -27,7 +27,7 @@ sub arrived { my $want = $next - 1; return wait_until(sub { redis($r, 'XLEN', 'p
 
 # PostgreSQL down when the bridge starts
 $node->stop('fast');
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1');
+my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1', '--accept-new-source');
 ok(wait_until(sub { bridge_log($b) =~ /could not connect to PostgreSQL.*reconnecting in/ }),
 	'PostgreSQL down at start: said');
 sleep 1;

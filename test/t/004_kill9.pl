@@ -27,7 +27,8 @@ my $total = 400000;
 
 for my $round (1 .. 3)
 {
-	my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1');
+	my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1',
+		($round == 1 ? ('--accept-new-source') : ()));
 	my $target = redis($r, 'XLEN', 'public.jobs') + 20000;
 	wait_until(sub { redis($r, 'XLEN', 'public.jobs') >= $target }, 60);
 	$b->{h}->signal('KILL');

@@ -27,7 +27,7 @@ $node->safe_psql('postgres', q{
 	SELECT pg_create_logical_replication_slot('jobs', 'wal2queue');
 });
 
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1');
+my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1', '--accept-new-source');
 $node->safe_psql('postgres',
 	"INSERT INTO jobs SELECT g, 'payload of job ' || g FROM generate_series(1, 1000000) g");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1000000' }, 300),
@@ -46,7 +46,7 @@ my $wpid = $node->safe_psql('postgres', "SELECT active_pid FROM pg_replication_s
 my ($anon) = slurp_file("/proc/$wpid/status") =~ /RssAnon:\s+(\d+) kB/;
 ok($anon < 48 * 1024, "walsender private memory after 1,000,000 rows: ${anon} kB (< 48 MB)");
 my $e = redis_json($r, 'XRANGE', 'public.jobs', '-', '+', 'COUNT', '1');
-is($e->[0][1][1], '1', 'first job first');
+is({ @{ $e->[0][1] } }->{id}, '1', 'first job first');
 redis($r, 'DEL', 'public.jobs');
 
 # Redis frozen (SIGSTOP): jobs pile up in PostgreSQL, not in the bridge

@@ -14,7 +14,8 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE busy (id int, filler text);
 	SELECT pg_create_logical_replication_slot('jobs', 'wal2queue');
 });
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--tables', 'public.jobs', '--status-interval', '1');
+my $b = start_bridge($node, $r, '--slot', 'jobs', '--tables', 'public.jobs', '--status-interval', '1',
+	'--accept-new-source');
 $node->safe_psql('postgres', "INSERT INTO jobs VALUES (1, 'one job')");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }), 'the job table streams');
 

@@ -17,7 +17,7 @@ $node->safe_psql('postgres', q{
 	SELECT pg_create_logical_replication_slot('jobs', 'wal2queue');
 });
 my $mport = free_port();
-my $a = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1',
+my $a = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1', '--accept-new-source',
 	'--metrics', "127.0.0.1:$mport", '--log-status', '1');
 ok(wait_until(sub { $node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'jobs' AND active") eq '1' }),

@@ -1,8 +1,11 @@
 # The Kafka sink end to end, against librdkafka's mock cluster (real Kafka
 # protocol on loopback) with kcat as the independent consumer: keys,
-# values, headers, the Java client's partitioner, broker outages, kill -9
-# of the bridge several times (every job exactly once), and a job too
-# large for the broker (an error naming it; nothing confirmed past it).
+# values, headers (source among them), the Java client's partitioner,
+# broker outages, kill -9 of the bridge several times and the walsender
+# terminated several times under load (every job exactly once, every
+# partition in order: case 1 of issue 10), a job too large for the broker, an empty
+# route target and a second slot writing the same topic (errors naming the
+# job or both sources; nothing confirmed past them).
 use strict;
 use warnings;
 use IPC::Run;
@@ -64,6 +67,16 @@ sub consume
 }
 sub headers { my @h = @{ $_[0]{headers} // [] }; my %h = @h; return \%h }
 
+# jobs the slot has not confirmed, once its walsender is gone
+sub unconfirmed
+{
+	my ($node, $slot) = @_;
+	wait_until(sub { $node->safe_psql('postgres',
+		"SELECT active_pid IS NULL FROM pg_replication_slots WHERE slot_name = '$slot'") eq 't' }, 30);
+	return $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_logical_slot_peek_changes('$slot', NULL, NULL, 'format', 'json')");
+}
+
 my $node = new_node('kafka');
 $node->safe_psql('postgres', q{
 	CREATE TABLE jobs (id int PRIMARY KEY, queue text, payload jsonb, ok bool, score float8);
@@ -97,6 +110,8 @@ is($h->{seq}, '2', 'header seq');
 like($h->{xid}, qr/^\d+$/, 'header xid');
 is($h->{table}, 'public.jobs', 'header table');
 like($h->{commit_time}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'header commit_time (ISO 8601 UTC)');
+my $sysid = $node->safe_psql('postgres', 'SELECT system_identifier FROM pg_control_system()');
+is($h->{source}, "$sysid/1/postgres/jobs", 'header source: sysid/timeline/dbname/slot');
 my $n;
 ok(wait_until(sub { $n = consume('notices'); @$n == 1 }, 30), 'the logical message arrives');
 is($n->[0]{payload}, 'hello', 'its value is the payload');
@@ -134,7 +149,46 @@ my %seen;
 $seen{ $_->{key} }++ for @$all;
 is(scalar(@$all), 20503, 'exactly as many messages as jobs');
 is(scalar(keys %seen), 20503, 'every job exactly once');
+
+# the walsender terminated four times while 10,000 jobs stream: the
+# replays from the slot duplicate nothing and never step back in a partition
+my ($lin, $lout, $lerr) = ('', '', '');
+my $load = IPC::Run::start([ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-c', q{
+	DO $$ BEGIN
+	  FOR t IN 0..199 LOOP
+	    INSERT INTO jobs SELECT g, 'wal', '{}' FROM generate_series(40000 + t * 50, 40000 + t * 50 + 49) g;
+	    COMMIT;
+	    PERFORM pg_sleep(0.01);
+	  END LOOP;
+	END $$;
+} ], \$lin, \$lout, \$lerr);
+for my $round (1 .. 4)
+{
+	select(undef, undef, undef, 0.6);
+	$node->safe_psql('postgres',
+		"SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = 'jobs' AND active_pid IS NOT NULL");
+}
+$load->finish;
+ok(wait_until(sub { $all = consume('public.jobs'); @$all >= 30503 }, 120),
+	'after four walsender terminations during the load, every job arrives');
+sleep 2;
+$all = consume('public.jobs');
+%seen = ();
+$seen{ $_->{key} }++ for @$all;
+is(scalar(@$all), 30503, 'exactly as many messages as jobs (no duplicate from the replays)');
+my $backwards = 0;
+my %last;
+for my $m (sort { $::a->{partition} <=> $::b->{partition} || $::a->{offset} <=> $::b->{offset} } @$all)
+{
+	my $hh = headers($m);
+	my ($hi, $lo) = map { hex } split m{/}, $hh->{lsn};
+	my $pos = sprintf('%08x%08x%010d', $hi, $lo, $hh->{seq});
+	$backwards++ if defined $last{ $m->{partition} } && $pos le $last{ $m->{partition} };
+	$last{ $m->{partition} } = $pos;
+}
+is($backwards, 0, 'every partition in (lsn, seq) order');
 is(stop_bridge($b) >> 8, 0, 'SIGTERM: exit 0');
+
 
 # a job larger than the broker takes: an error naming it, nothing confirmed past it
 $b = start_bridge($node, undef, '--slot', 'jobs', '--status-interval', '1', @sink);
@@ -143,9 +197,54 @@ ok(wait_until(sub { !$b->{h}->pumpable }, 60), 'the bridge stops');
 $b->{h}->finish;
 is($b->{h}->full_result(0) >> 8, 1, 'exit 1');
 like(bridge_log($b), qr/public\.jobs.*7.*[0-9A-F]+\/[0-9A-F]+/, 'the error names table, key and lsn');
-is($node->safe_psql('postgres', q{
-	SELECT count(*) FROM pg_logical_slot_peek_changes('jobs', NULL, NULL, 'format', 'json')}),
+is(unconfirmed($node, 'jobs'),
 	'1', 'the big job is not confirmed');
+
+# an empty route target: an error naming table, key and lsn, not a reconnect loop
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('routes', 'wal2queue')});
+$node->safe_psql('postgres', "INSERT INTO jobs VALUES (8, '', '{}')");
+$b = start_bridge($node, undef, '--slot', 'routes', '--route-column', 'queue', @sink);
+ok(wait_until(sub { !$b->{h}->pumpable }, 60), 'empty route target: the bridge stops');
+$b->{h}->finish;
+is($b->{h}->full_result(0) >> 8, 1, 'exit 1');
+like(bridge_log($b), qr/table public\.jobs key 8 lsn [0-9A-F]+\/[0-9A-F]+ has no usable kafka topic ""/,
+	'the error names table, key and lsn');
+is(unconfirmed($node, 'routes'),
+	'1', 'the job is not confirmed');
+$node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('routes')});
+
+# a second slot writing the same topic (case 5 of issue 10): refused loudly, never skipped
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('other', 'wal2queue')});
+$node->safe_psql('postgres', "INSERT INTO jobs VALUES (9, 'x', '{}')");
+$b = start_bridge($node, undef, '--slot', 'other', @sink);
+ok(wait_until(sub { !$b->{h}->pumpable }, 60), 'another slot on the same topic: the bridge stops');
+$b->{h}->finish;
+is($b->{h}->full_result(0) >> 8, 1, 'exit 1');
+like(bridge_log($b), qr{another source: $sysid/1/postgres/jobs .*this bridge streams $sysid/1/postgres/other.*--accept-new-source},
+	'the error names both sources and --accept-new-source');
+is(unconfirmed($node, 'other'),
+	'1', 'its job is not confirmed (not skipped)');
+$node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('other')});
+
+# --kafka-transactions end to end: init_transactions once the slot is held,
+# one Kafka transaction per PostgreSQL transaction, all of it confirmed
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('txn', 'wal2queue')});
+$b = start_bridge($node, undef, '--slot', 'txn', '--kafka-transactions', '--target-prefix', 'tx.',
+	'--status-interval', '1', @sink);
+$node->safe_psql('postgres', q{
+	DO $$ BEGIN
+	  FOR t IN 0..19 LOOP
+	    INSERT INTO jobs SELECT g, 'tx', '{}' FROM generate_series(90000 + t * 10, 90000 + t * 10 + 9) g;
+	    COMMIT;
+	  END LOOP;
+	END $$;
+});
+ok(wait_until(sub { @{ consume('tx.public.jobs') } == 200 }, 60), 'transactions: 200 jobs arrive');
+is(stop_bridge($b) >> 8, 0, 'transactions: SIGTERM, exit 0');
+is(unconfirmed($node, 'txn'),
+	'0', 'transactions: every job confirmed');
+like(bridge_log($b), qr/^(?!.*fenced)/s, 'no producer fenced');
+$node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('txn')});
 
 $min .= "quit\n";
 $mock->finish;

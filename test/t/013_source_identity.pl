@@ -24,7 +24,7 @@ $old->safe_psql('postgres', q{
 	CREATE TABLE jobs (id int PRIMARY KEY, pad text);
 	SELECT pg_create_logical_replication_slot('jobs', 'wal2queue');
 });
-my $b = start_bridge($old, $r, '--slot', 'jobs', '--status-interval', '1');
+my $b = start_bridge($old, $r, '--slot', 'jobs', '--status-interval', '1', '--accept-new-source');
 # move the old server's WAL far ahead of a fresh cluster's
 $old->safe_psql('postgres', "INSERT INTO jobs SELECT g, repeat('x', 500) FROM generate_series(1, 20000) g");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '20000' }), 'old server: 20000 jobs');
@@ -77,7 +77,7 @@ my $conninfo = sprintf("host=%s,%s port=%d,%d dbname=postgres target_session_att
 	$primary->host, $standby->host, $primary->port, $standby->port);
 my $log2 = $PostgreSQL::Test::Utils::tmp_check . "/bridge_promote.log";
 my $h = IPC::Run::start([ bridge_path(), '-d', $conninfo, '--slot', 'jobs2',
-		'--sink', "redis://127.0.0.1:$r->{port}", '--status-interval', '1', '-v' ],
+		'--sink', "redis://127.0.0.1:$r->{port}", '--status-interval', '1', '-v', '--accept-new-source' ],
 	'>', $log2, '2>&1');
 $primary->safe_psql('postgres', 'INSERT INTO jobs2 SELECT generate_series(1, 100)');
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs2') eq '100' }), 'primary: 100 jobs');

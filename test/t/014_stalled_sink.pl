@@ -11,7 +11,6 @@ use W2QTest;
 my $node = new_node('stall', conf => "wal_sender_timeout = 2s\nlog_min_messages = debug1\n");
 $node->safe_psql('postgres', q{
 	CREATE TABLE jobs (id int PRIMARY KEY, payload text NOT NULL);
-	SELECT pg_create_logical_replication_slot('jobs', 'wal2queue');
 });
 my $r = start_redis();
 my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1', '--create-slot');

@@ -26,7 +26,8 @@ sub metrics
 }
 
 my $mport = free_port();
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1', '--metrics', "127.0.0.1:$mport");
+my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1', '--metrics', "127.0.0.1:$mport",
+	'--accept-new-source');
 $node->safe_psql('postgres', "INSERT INTO jobs SELECT g, 'x' FROM generate_series(1, 10) g");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '10' }), 'streaming');
 ok(wait_until(sub { metrics($mport) =~ /wal2queue_slot_wal_status\{slot="jobs",status="reserved"\} 1/ }, 20),

@@ -21,355 +21,8 @@
 #include "log.h"
 #include "murmur2.h"
 #include "sink.h"
+#include "kafka_harness.h"
 #include "unit.h"
-
-#define MAX_TICKETS 1024
-#define MAX_JOBS 64
-#define ACK_TIMEOUT_MS 15000
-
-/* Kafka protocol ApiKeys, for injecting broker errors into the mock */
-#define API_PRODUCE 0
-#define API_END_TXN 26
-
-static rd_kafka_t *mock_rk;
-static rd_kafka_mock_cluster_t *mock;
-static const char *bootstrap;
-static uint32_t acked[MAX_TICKETS];
-static LedgerTicket next_ticket = 1;
-
-/* ---- building jobs ---- */
-
-/* the relation public.jobs(id int, queue text, payload jsonb, note text) */
-static FrameColumn job_cols[] = {
-	{{"id", 2}, W2Q_KIND_NUMBER},
-	{{"queue", 5}, W2Q_KIND_TEXT},
-	{{"payload", 7}, W2Q_KIND_JSON},
-	{{"note", 4}, W2Q_KIND_TEXT},
-};
-static FrameRelation job_rel = {16384, {"public.jobs", 11}, 4, job_cols};
-
-typedef struct TJob
-{
-	const char *key;			/* NULL: no key */
-	const char *target;			/* NULL: public.jobs */
-	const char *id;
-	const char *note;			/* NULL: SQL NULL */
-	const char *payload;		/* a message's payload when is_message */
-	bool		is_message;
-	FrameValue	values[4];
-} TJob;
-
-static FrameBytes
-fbytes(const char *s)
-{
-	FrameBytes	b = {s, s ? (uint32_t) strlen(s) : 0};
-
-	return b;
-}
-
-static void
-tjob_frame(TJob *tj, uint32_t seq, FrameJob *job)
-{
-	memset(job, 0, sizeof(*job));
-	job->seq = seq;
-	job->is_message = tj->is_message;
-	job->has_key = tj->key != NULL;
-	job->key = fbytes(tj->key);
-	job->target = fbytes(tj->target ? tj->target : (tj->is_message ? "wal2queue" : "public.jobs"));
-	if (tj->is_message)
-	{
-		job->payload = fbytes(tj->payload);
-		return;
-	}
-	tj->values[0] = (FrameValue) {false, fbytes(tj->id ? tj->id : "1")};
-	tj->values[1] = (FrameValue) {false, fbytes("emails")};
-	tj->values[2] = (FrameValue) {false, fbytes("{\"to\": \"a@b.c\"}")};
-	tj->values[3] = (FrameValue) {tj->note == NULL, fbytes(tj->note)};
-	job->rel = &job_rel;
-	job->values = tj->values;
-}
-
-static FrameTxn
-make_txn(uint32_t xid, uint64_t lsn)
-{
-	FrameTxn	t = {xid, lsn, lsn + 0x30, 1795468052123456LL, 0};
-
-	return t;
-}
-
-/* begin, jobs, commit as the bridge calls them; the ticket in *t */
-static int
-run_txn(Sink *s, FrameTxn txn, TJob *jobs, int n, LedgerTicket *t)
-{
-	int			rc;
-	int			i;
-
-	*t = next_ticket++;
-	if ((rc = s->ops->begin(s, &txn, *t)) != SINK_OK)
-		return rc;
-	for (i = 0; i < n; i++)
-	{
-		FrameJob	job;
-
-		tjob_frame(&jobs[i], (uint32_t) i, &job);
-		txn.njobs = (uint32_t) i + 1;
-		if ((rc = s->ops->job(s, &txn, &job, *t)) != SINK_OK)
-			return rc;
-	}
-	return s->ops->commit(s, &txn, *t);
-}
-
-static void
-on_ack(void *arg, LedgerTicket t, uint32_t n)
-{
-	(void) arg;
-	if (t < MAX_TICKETS)
-		acked[t] += n;
-}
-
-/* poll until ticket t has want acks; returns the last poll's answer */
-static int
-wait_acks(Sink *s, LedgerTicket t, uint32_t want, int timeout_ms)
-{
-	int64_t		deadline = now_us() + (int64_t) timeout_ms * 1000;
-	int			rc = SINK_OK;
-
-	while (acked[t] < want && now_us() < deadline)
-		if ((rc = s->ops->poll(s, 50, on_ack, NULL)) != SINK_OK)
-			return rc;
-	return rc;
-}
-
-/* ---- sinks ---- */
-
-typedef struct TSink
-{
-	SinkConfig	cfg;
-	char	   *props[8];
-	Sink	   *s;
-} TSink;
-
-static Sink *
-tsink_new(TSink *ts, const char *prefix, const char *value_column, const char *prop1,
-		  const char *prop2)
-{
-	memset(ts, 0, sizeof(*ts));
-	ts->cfg.url.kind = SINK_KAFKA;
-	ts->cfg.url.brokers = (char *) bootstrap;
-	ts->cfg.target_prefix = prefix ? prefix : "";
-	ts->cfg.value_column = value_column;
-	ts->props[0] = (char *) prop1;
-	ts->props[prop1 ? 1 : 0] = (char *) prop2;
-	ts->cfg.kafka_props = ts->props;
-	ts->s = sink_kafka_create(&ts->cfg);
-	return ts->s;
-}
-
-/* ---- reading topics back ---- */
-
-typedef struct Rec
-{
-	int32_t		partition;
-	int64_t		offset;
-	char	   *key;			/* NULL: null key */
-	char	   *value;			/* NULL: null value */
-	char	   *lsn,
-			   *seq,
-			   *xid,
-			   *table,
-			   *time;			/* headers, NULL when absent */
-	int			nheaders;
-} Rec;
-
-typedef struct Recs
-{
-	Rec			r[512];
-	int			n;
-} Recs;
-
-static char *
-dup_or_null(const void *p, size_t n)
-{
-	char	   *s;
-
-	if (p == NULL)
-		return NULL;
-	s = malloc(n + 1);
-	memcpy(s, p, n);
-	s[n] = '\0';
-	return s;
-}
-
-static char *
-header(rd_kafka_headers_t *h, const char *name)
-{
-	const void *v;
-	size_t		n;
-
-	if (h == NULL || rd_kafka_header_get_last(h, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR)
-		return NULL;
-	return dup_or_null(v ? v : "", n);
-}
-
-static void
-rec_take(Recs *rs, rd_kafka_message_t *m)
-{
-	Rec		   *r = &rs->r[rs->n++];
-	rd_kafka_headers_t *h = NULL;
-
-	rd_kafka_message_headers(m, &h);
-	r->partition = m->partition;
-	r->offset = m->offset;
-	r->key = dup_or_null(m->key, m->key_len);
-	r->value = dup_or_null(m->payload, m->len);
-	r->lsn = header(h, "lsn");
-	r->seq = header(h, "seq");
-	r->xid = header(h, "xid");
-	r->table = header(h, "table");
-	r->time = header(h, "commit_time");
-	r->nheaders = h ? (int) rd_kafka_header_cnt(h) : 0;
-}
-
-static void
-recs_free(Recs *rs)
-{
-	int			i;
-
-	for (i = 0; i < rs->n; i++)
-	{
-		Rec		   *r = &rs->r[i];
-
-		free(r->key);
-		free(r->value);
-		free(r->lsn);
-		free(r->seq);
-		free(r->xid);
-		free(r->table);
-		free(r->time);
-	}
-	rs->n = 0;
-}
-
-static rd_kafka_t *
-new_client(rd_kafka_type_t type, const char *txn_id)
-{
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char		err[256];
-
-	rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof(err));
-	rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
-	if (type == RD_KAFKA_CONSUMER)
-		rd_kafka_conf_set(conf, "enable.partition.eof", "true", err, sizeof(err));
-	if (txn_id)
-		rd_kafka_conf_set(conf, "transactional.id", txn_id, err, sizeof(err));
-	return rd_kafka_new(type, conf, err, sizeof(err));
-}
-
-static int
-partition_count(rd_kafka_t *rk, rd_kafka_topic_t *rkt)
-{
-	const struct rd_kafka_metadata *md;
-	int			n = 0;
-
-	if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
-	{
-		if (md->topic_cnt == 1 && !md->topics[0].err)
-			n = md->topics[0].partition_cnt;
-		rd_kafka_metadata_destroy(md);
-	}
-	return n;
-}
-
-/* every message of a topic, partition by partition in offset order */
-static int
-read_topic(const char *topic, Recs *rs)
-{
-	rd_kafka_t *rk = new_client(RD_KAFKA_CONSUMER, NULL);
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-	int			n = partition_count(rk, rkt);
-	int			left = n;
-	int64_t		deadline = now_us() + 10000000;
-	int			p;
-
-	recs_free(rs);
-	for (p = 0; p < n; p++)
-		rd_kafka_consume_start_queue(rkt, p, RD_KAFKA_OFFSET_BEGINNING, q);
-	while (left > 0 && now_us() < deadline)
-	{
-		rd_kafka_message_t *m = rd_kafka_consume_queue(q, 100);
-
-		if (m == NULL)
-			continue;
-		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-			left--;
-		else if (!m->err && rs->n < (int) (sizeof(rs->r) / sizeof(rs->r[0])))
-			rec_take(rs, m);
-		rd_kafka_message_destroy(m);
-	}
-	for (p = 0; p < n; p++)
-		rd_kafka_consume_stop(rkt, p);
-	rd_kafka_queue_destroy(q);
-	rd_kafka_topic_destroy(rkt);
-	rd_kafka_destroy(rk);
-	return left == 0 ? n : -1;
-}
-
-/* how many records carry this lsn and seq */
-static int
-count_job(const Recs *rs, const char *lsn, const char *seq)
-{
-	int			i,
-				n = 0;
-
-	for (i = 0; i < rs->n; i++)
-		if (rs->r[i].lsn && rs->r[i].seq && strcmp(rs->r[i].lsn, lsn) == 0 &&
-			strcmp(rs->r[i].seq, seq) == 0)
-			n++;
-	return n;
-}
-
-/* every (lsn, seq) of the topic exactly once, and want of them */
-static bool
-exactly_once(const Recs *rs, int want)
-{
-	int			i;
-
-	for (i = 0; i < rs->n; i++)
-		if (count_job(rs, rs->r[i].lsn ? rs->r[i].lsn : "", rs->r[i].seq ? rs->r[i].seq : "") != 1)
-			return false;
-	return rs->n == want;
-}
-
-/* produce one message with a plain client (no headers unless asked) */
-static void
-produce_plain(const char *topic, int32_t partition, const char *lsn, const char *seq)
-{
-	rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, NULL);
-
-	if (lsn)
-		rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-						  RD_KAFKA_V_VALUE("foreign", 7),
-						  RD_KAFKA_V_HEADER("lsn", lsn, -1), RD_KAFKA_V_HEADER("seq", seq, -1),
-						  RD_KAFKA_V_END);
-	else
-		rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-						  RD_KAFKA_V_VALUE("foreign", 7), RD_KAFKA_V_END);
-	rd_kafka_flush(rk, 5000);
-	rd_kafka_destroy(rk);
-}
-
-static int32_t
-part_of(const char *key, int n)
-{
-	return murmur2_partition(key, strlen(key), n);
-}
-
-static bool
-str_eq(const char *a, const char *b)
-{
-	return a && b ? strcmp(a, b) == 0 : a == b;
-}
 
 /* ---- the cases ---- */
 
@@ -403,8 +56,8 @@ check_basic_records(const Recs *rs)
 		unit_check_str(r->value, want_values[j], "value is the row as typed JSON");
 		unit_check(str_eq(r->lsn, "0/16B3748") && str_eq(r->seq, seq) &&
 				   str_eq(r->xid, "750") && str_eq(r->table, "public.jobs") &&
-				   r->nheaders == 5,
-				   "headers lsn 0/16B3748, seq %s, xid 750, table public.jobs (5 headers)", seq);
+				   str_eq(r->source, "7311000000000000001/1/postgres/sa") && r->nheaders == 6,
+				   "headers lsn 0/16B3748, seq %s, xid 750, table public.jobs, source (6 headers)", seq);
 		unit_check_str(r->time, "2026-11-23T21:07:32.123456Z", "commit_time header in ISO 8601 UTC");
 	}
 }
@@ -434,7 +87,7 @@ check_with_kcat(void)
 	{
 		n++;
 		if (strstr(line, "\"headers\":[\"lsn\",\"0/16B3748\",\"seq\"") &&
-			strstr(line, "\"xid\",\"750\",\"table\",\"public.jobs\",\"commit_time\",\"2026-11-23T21:07:32.123456Z\"]") &&
+			strstr(line, "\"xid\",\"750\",\"table\",\"public.jobs\",\"commit_time\",\"2026-11-23T21:07:32.123456Z\",\"source\",\"7311000000000000001/1/postgres/sa\"]") &&
 			strstr(line, "\"payload\":\"{\\\"id\\\":4"))
 			good++;
 	}
@@ -457,7 +110,7 @@ case_basic(void)
 	struct pollfd pfd;
 
 	rd_kafka_mock_topic_create(mock, "public.jobs", 3, 1);
-	unit_check(s->ops->connect(s) == SINK_OK, "connect");
+	unit_check(tstart(s) == SINK_OK, "connect");
 	unit_check(s->ops->socket(s, &want_write) >= 0 && !want_write,
 			   "socket: a pipe to wait on for delivery reports, never for writing");
 	unit_check(run_txn(s, make_txn(750, 0x16B3748), jobs, 3, &t) == SINK_OK, "3 jobs handed over");
@@ -488,7 +141,7 @@ case_keyless_autocreate(void)
 	int			i,
 				same = 0;
 
-	s->ops->connect(s);
+	tstart(s);
 	unit_check(run_txn(s, make_txn(751, 0x2000000), jobs, 3, &t) == SINK_OK &&
 			   wait_acks(s, t, 3, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 3,
 			   "keyless jobs to an unknown topic acknowledged");
@@ -521,14 +174,14 @@ case_replay(void)
 	bool		ok;
 
 	rd_kafka_mock_topic_create(mock, "replay", 4, 1);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(800, 0x3000000), j1, 4, &t1);
 	run_txn(s, make_txn(801, 0x3000100), j2, 2, &t2);
 	unit_check(wait_acks(s, t1, 4, ACK_TIMEOUT_MS) == SINK_OK &&
 			   wait_acks(s, t2, 2, ACK_TIMEOUT_MS) == SINK_OK,
 			   "first pass: 6 jobs acknowledged");
 	s->ops->disconnect(s);
-	unit_check(s->ops->connect(s) == SINK_OK, "reconnect");
+	unit_check(tstart(s) == SINK_OK, "reconnect");
 	run_txn(s, make_txn(800, 0x3000000), j1, 4, &t1);
 	run_txn(s, make_txn(801, 0x3000100), j2, 2, &t2);
 	run_txn(s, make_txn(802, 0x3000200), j3, 2, &t3);
@@ -541,7 +194,7 @@ case_replay(void)
 
 	/* a new process (the old one was killed): replay with a fresh sink */
 	s2 = tsink_new(&ts2, NULL, NULL, NULL, NULL);
-	s2->ops->connect(s2);
+	tstart(s2);
 	run_txn(s2, make_txn(801, 0x3000100), j2, 2, &t2);
 	run_txn(s2, make_txn(802, 0x3000200), j3, 2, &t3);
 	unit_check(wait_acks(s2, t2, 2, ACK_TIMEOUT_MS) == SINK_OK && acked[t2] == 2 &&
@@ -553,7 +206,7 @@ case_replay(void)
 	/* dropped with messages in flight, then replayed */
 	run_txn(s2, make_txn(803, 0x3000300), j3, 2, &t3);
 	s2->ops->disconnect(s2);
-	s2->ops->connect(s2);
+	tstart(s2);
 	run_txn(s2, make_txn(803, 0x3000300), j3, 2, &t3);
 	unit_check(wait_acks(s2, t3, 2, ACK_TIMEOUT_MS) == SINK_OK && acked[t3] == 2,
 			   "transaction dropped in flight and replayed is acknowledged");
@@ -576,8 +229,8 @@ case_foreign(void)
 
 	rd_kafka_mock_topic_create(mock, "foreign", 2, 1);
 	produce_plain("foreign", 1, NULL, NULL);
-	s->ops->connect(s);
-	rc = run_txn(s, make_txn(900, 0x4000000), j, 1, &t);
+	tstart(s);
+	rc = run_wait(s, make_txn(900, 0x4000000), j, 1, &t);
 	unit_check(rc == SINK_FATAL, "a foreign message at the end of a partition is fatal");
 	unit_check(strstr(s->err, "topic \"foreign\" partition 1") != NULL &&
 			   strstr(s->err, "did not write") != NULL, "error names topic and partition: %s", s->err);
@@ -597,8 +250,8 @@ case_too_large(void)
 	memset(big, 'x', 2000);
 	big[2000] = '\0';
 	j[0].note = big;
-	s->ops->connect(s);
-	rc = run_txn(s, make_txn(901, 0x16B3748), j, 1, &t);
+	tstart(s);
+	rc = run_wait(s, make_txn(901, 0x16B3748), j, 1, &t);
 	unit_check(rc == SINK_FATAL, "a job over message.max.bytes is fatal");
 	unit_check(strncmp(s->err, "job too large for Kafka: table public.jobs key 42 lsn 0/16B3748 is ", 67) == 0 &&
 			   strstr(s->err, "bytes (message.max.bytes 1000)") != NULL,
@@ -636,7 +289,7 @@ case_value_column(void)
 				good = 0;
 
 	rd_kafka_mock_topic_create(mock, "vc.t", 1, 1);
-	s->ops->connect(s);
+	tstart(s);
 	unit_check(run_txn(s, make_txn(902, 0x5000000), j, 3, &t) == SINK_OK &&
 			   wait_acks(s, t, 3, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 3,
 			   "value-column jobs acknowledged");
@@ -649,8 +302,8 @@ case_value_column(void)
 	s->ops->destroy(s);
 
 	s = tsink_new(&ts, "vc.", "nope", NULL, NULL);
-	s->ops->connect(s);
-	unit_check(run_txn(s, make_txn(903, 0x5000100), j, 1, &t) == SINK_FATAL &&
+	tstart(s);
+	unit_check(run_wait(s, make_txn(903, 0x5000100), j, 1, &t) == SINK_FATAL &&
 			   strstr(s->err, "public.jobs has no column \"nope\""),
 			   "a table without the value column is fatal: %s", s->err);
 	s->ops->destroy(s);
@@ -672,7 +325,7 @@ case_prefix_message(void)
 	int			i;
 
 	rd_kafka_mock_topic_create(mock, "app1.emails", 2, 1);
-	s->ops->connect(s);
+	tstart(s);
 	unit_check(run_txn(s, make_txn(904, 0x6000000), j, 2, &t) == SINK_OK &&
 			   wait_acks(s, t, 2, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 2,
 			   "message job and row job acknowledged");
@@ -682,7 +335,7 @@ case_prefix_message(void)
 			m = &rs->r[i];
 		else
 			r = &rs->r[i];
-	unit_check(m && str_eq(m->value, "hello") && m->table == NULL && m->nheaders == 4 &&
+	unit_check(m && str_eq(m->value, "hello") && m->table == NULL && m->nheaders == 5 &&
 			   str_eq(m->seq, "0") && m->partition == part_of("k7", 2),
 			   "logical message: value is the payload, no table header, keyed partition");
 	unit_check(r && str_eq(r->table, "public.jobs") && str_eq(r->seq, "1"),
@@ -690,18 +343,6 @@ case_prefix_message(void)
 	s->ops->destroy(s);
 	recs_free(rs);
 	free(rs);
-}
-
-static void
-set_brokers(bool up)
-{
-	int			id;
-
-	for (id = 1; id <= 3; id++)
-		if (up)
-			rd_kafka_mock_broker_set_up(mock, id);
-		else
-			rd_kafka_mock_broker_set_down(mock, id);
 }
 
 static void
@@ -718,7 +359,7 @@ case_broker_down(void)
 	bool		ok;
 
 	rd_kafka_mock_topic_create(mock, "down", 3, 1);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(905, 0x7000000), j, 2, &t0);
 	wait_acks(s, t0, 2, ACK_TIMEOUT_MS);
 	set_brokers(false);
@@ -738,20 +379,44 @@ case_broker_down(void)
 	free(rs);
 }
 
+/*
+ * Brokers down when the session begins: no call blocks (connect asks no
+ * broker; the metadata look-up runs on the worker), the job waits, and
+ * after METADATA_TIMEOUT_MS the sink asks for a retry.
+ */
 static void
 case_down_at_start(void)
 {
 	TSink		ts;
 	Sink	   *s = tsink_new(&ts, NULL, NULL, NULL, NULL);
+	TJob		j[1] = {{.target = "downstart", .key = "1"}};
+	LedgerTicket t;
 	int64_t		t0 = now_us();
+	double		worst;
 	int			rc;
 
 	set_brokers(false);
-	rc = s->ops->connect(s);
-	unit_check(rc == SINK_RETRY && strstr(s->err, "could not reach kafka brokers"),
-			   "brokers down at connect: retry after %.1f s: %s", (now_us() - t0) / 1e6, s->err);
+	t0 = now_us();
+	rc = tstart(s);
+	unit_check(rc == SINK_OK && now_us() - t0 < 1200000,
+			   "brokers down: connect and replay_begin return at once (%.2f s)", (now_us() - t0) / 1e6);
+	t0 = now_us();
+	rc = run_txn(s, make_txn(760, 0x7600000), j, 1, &t);
+	unit_check(rc == SINK_OK && now_us() - t0 < 1200000 && s->ops->pending_bytes(s) > 0,
+			   "a job of an unknown topic is held (%.2f s, %zu bytes pending)",
+			   (now_us() - t0) / 1e6, s->ops->pending_bytes(s));
+	worst = poll_for(s, 8000, &rc);
+	unit_check(rc == SINK_RETRY && strstr(s->err, "could not read the metadata of kafka topic \"downstart\""),
+			   "the metadata look-up gives up with a retry: %s", s->err);
+	unit_check(worst < 1.2, "no poll blocked longer than 1.2 s (longest %.2f s)", worst);
+	t0 = now_us();
+	s->ops->disconnect(s);
+	unit_check(now_us() - t0 < 1200000, "disconnect with the brokers down takes %.2f s",
+			   (now_us() - t0) / 1e6);
 	set_brokers(true);
-	unit_check(s->ops->connect(s) == SINK_OK, "connect once they are up");
+	unit_check(tstart(s) == SINK_OK &&
+			   run_wait(s, make_txn(760, 0x7600000), j, 1, &t) == SINK_OK && acked[t] == 1,
+			   "the next session delivers it once the brokers are up");
 	s->ops->destroy(s);
 }
 
@@ -769,7 +434,7 @@ case_timeout(void)
 	bool		ok;
 
 	rd_kafka_mock_topic_create(mock, "expire", 2, 1);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(907, 0x8000000), j, 1, &t);
 	wait_acks(s, t, 1, ACK_TIMEOUT_MS);
 	set_brokers(false);
@@ -779,7 +444,7 @@ case_timeout(void)
 			   "expired messages: retry: %s", s->err);
 	s->ops->disconnect(s);
 	set_brokers(true);
-	unit_check(s->ops->connect(s) == SINK_OK, "reconnect");
+	unit_check(tstart(s) == SINK_OK, "reconnect");
 	run_txn(s, make_txn(907, 0x8000000), j, 1, &t);
 	run_txn(s, make_txn(908, 0x8000100), j, 3, &t);
 	unit_check(wait_acks(s, t, 3, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 3, "replayed jobs acknowledged");
@@ -806,7 +471,7 @@ case_gap(void)
 	Recs	   *rs = calloc(1, sizeof(Recs));
 
 	rd_kafka_mock_topic_create(mock, "gap", 1, 1);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(909, 0x9000000), j, 1, &t1);
 	wait_acks(s, t1, 1, ACK_TIMEOUT_MS);
 	set_brokers(false);
@@ -815,7 +480,7 @@ case_gap(void)
 	s->ops->disconnect(s);
 	set_brokers(true);
 	produce_plain("gap", 0, "0/9000200", "0");
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(910, 0x9000100), j, 1, &t1);
 	run_txn(s, make_txn(911, 0x9000200), j, 1, &t2);
 	unit_check(wait_acks(s, t1, 1, ACK_TIMEOUT_MS) == SINK_OK && acked[t1] == 1 &&
@@ -851,16 +516,18 @@ case_txn_marker(void)
 	ok = !rd_kafka_init_transactions(p, 10000) && !rd_kafka_begin_transaction(p);
 	ok = ok && !rd_kafka_producev(p, RD_KAFKA_V_TOPIC("marker"), RD_KAFKA_V_PARTITION(0),
 								  RD_KAFKA_V_VALUE("v", 1), RD_KAFKA_V_HEADER("lsn", "0/A000000", -1),
-								  RD_KAFKA_V_HEADER("seq", "0", -1), RD_KAFKA_V_END);
+								  RD_KAFKA_V_HEADER("seq", "0", -1),
+								  RD_KAFKA_V_HEADER("source", SRC_A, -1), RD_KAFKA_V_END);
 	ok = ok && !rd_kafka_producev(p, RD_KAFKA_V_TOPIC("marker"), RD_KAFKA_V_PARTITION(0),
 								  RD_KAFKA_V_VALUE("v", 1), RD_KAFKA_V_HEADER("lsn", "0/A000000", -1),
-								  RD_KAFKA_V_HEADER("seq", "1", -1), RD_KAFKA_V_END);
+								  RD_KAFKA_V_HEADER("seq", "1", -1),
+								  RD_KAFKA_V_HEADER("source", SRC_A, -1), RD_KAFKA_V_END);
 	ok = ok && !rd_kafka_commit_transaction(p, 10000);
 	rd_kafka_query_watermark_offsets(c, "marker", 0, &lo, &hi, 5000);
 	/* Kafka would put a commit marker at offset 2; the mock writes none */
 	unit_check(ok && (hi == 2 || hi == 3),
 			   "transactional producer wrote 2 messages (high watermark %lld)", (long long) hi);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(912, 0xA000000), j, 2, &t1);
 	run_txn(s, make_txn(913, 0xA000100), j, 1, &t2);
 	unit_check(wait_acks(s, t1, 2, ACK_TIMEOUT_MS) == SINK_OK && acked[t1] == 2 &&
@@ -886,7 +553,7 @@ case_drain(void)
 	LedgerTicket t;
 	bool		ok;
 
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(914, 0xB000000), j, 4, &t);
 	ok = s->ops->drain(s, 10000, on_ack, NULL) == SINK_OK && acked[t] == 4;
 	unit_check(ok, "drain delivers and acknowledges everything (%u)", acked[t]);
@@ -911,7 +578,7 @@ case_fatal(void)
 	bool		ok;
 
 	rd_kafka_mock_topic_create(mock, "fatal", 1, 1);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(930, 0xD000000), j, 1, &t);
 	wait_acks(s, t, 1, ACK_TIMEOUT_MS);
 	rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 1,
@@ -921,7 +588,7 @@ case_fatal(void)
 	unit_check(rc == SINK_RETRY && acked[t] < 3,
 			   "permanent produce error: retry, not acknowledged: %s", s->err);
 	s->ops->disconnect(s);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(930, 0xD000000), j, 1, &t);
 	run_txn(s, make_txn(931, 0xD000100), j, 3, &t);
 	ok = wait_acks(s, t, 3, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 3 &&
@@ -930,24 +597,6 @@ case_fatal(void)
 	s->ops->destroy(s);
 	recs_free(rs);
 	free(rs);
-}
-
-/* begin and jobs, no commit yet */
-static int
-start_txn(Sink *s, FrameTxn txn, TJob *jobs, int n, LedgerTicket t)
-{
-	int			rc = s->ops->begin(s, &txn, t);
-	int			i;
-
-	for (i = 0; i < n && rc == SINK_OK; i++)
-	{
-		FrameJob	job;
-
-		tjob_frame(&jobs[i], (uint32_t) i, &job);
-		txn.njobs = (uint32_t) i + 1;
-		rc = s->ops->job(s, &txn, &job, t);
-	}
-	return rc;
 }
 
 /* --kafka-transactions: acks only after the commit; replay; fencing */
@@ -965,7 +614,7 @@ case_transactions(void)
 
 	rd_kafka_mock_topic_create(mock, "tx.t", 2, 1);
 	ts.cfg.kafka_transactions = true;
-	unit_check(s->ops->connect(s) == SINK_OK, "transactions: connect (init_transactions)");
+	unit_check(tstart(s) == SINK_OK, "transactions: connect (init_transactions)");
 	unit_check(start_txn(s, txn, j, 3, t) == SINK_OK, "transactions: begin and 3 jobs");
 	wait_acks(s, t, 1, 1000);
 	unit_check(acked[t] == 0, "no ack before the commit, though delivered");
@@ -974,7 +623,7 @@ case_transactions(void)
 		acked[t] == 3;
 	unit_check(ok, "3 acks after the commit (%u)", acked[t]);
 	s->ops->disconnect(s);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(920, 0xC000000), j, 3, &t);
 	unit_check(wait_acks(s, t, 3, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 3,
 			   "transactions: replay acknowledged");
@@ -984,11 +633,11 @@ case_transactions(void)
 	/* a produce error: the transaction is aborted, and replayed */
 	rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 1,
 									  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
-	rc = run_txn(s, make_txn(921, 0xC000100), j, 2, &t);
+	rc = run_wait(s, make_txn(921, 0xC000100), j, 2, &t);
 	unit_check(rc == SINK_RETRY && acked[t] == 0,
 			   "failed delivery: commit aborts, retry, nothing acknowledged: %s", s->err);
 	s->ops->disconnect(s);
-	s->ops->connect(s);
+	tstart(s);
 	run_txn(s, make_txn(921, 0xC000100), j, 2, &t);
 	ok = wait_acks(s, t, 2, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 2 &&
 		read_topic("tx.t", rs) == 2 && exactly_once(rs, 5);
@@ -999,15 +648,16 @@ case_transactions(void)
 	 * does not fence on its own: the broker's answer is injected.
 	 */
 	rd_kafka_mock_push_request_errors(mock, API_END_TXN, 1, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
-	rc = run_txn(s, make_txn(922, 0xC000200), j, 1, &t);
+	rc = run_wait(s, make_txn(922, 0xC000200), j, 1, &t);
 	unit_check(rc == SINK_RETRY && strstr(s->err, "fenced"),
 			   "fenced producer: retry (the bridge recreates it): %s", s->err);
 	s->ops->disconnect(s);
-	unit_check(s->ops->connect(s) == SINK_OK, "a new producer after the fencing");
+	unit_check(tstart(s) == SINK_OK, "a new producer after the fencing");
 	s->ops->destroy(s);
 	recs_free(rs);
 	free(rs);
 }
+
 
 static void
 run_cases(void)
@@ -1034,18 +684,9 @@ run_cases(void)
 int
 main(void)
 {
-	char		err[256];
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-
-	log_verbosity = -1;
-	rd_kafka_conf_set(conf, "log_level", "0", err, sizeof(err));
-	mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
-	mock = mock_rk ? rd_kafka_mock_cluster_new(mock_rk, 3) : NULL;
-	if (!unit_check(mock != NULL, "mock cluster of 3 brokers started"))
+	if (!unit_check(harness_start(), "mock cluster of 3 brokers started"))
 		return unit_done();
-	bootstrap = rd_kafka_mock_cluster_bootstraps(mock);
 	run_cases();
-	rd_kafka_mock_cluster_destroy(mock);
-	rd_kafka_destroy(mock_rk);
+	harness_stop();
 	return unit_done();
 }

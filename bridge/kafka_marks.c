@@ -1,0 +1,735 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_marks.c
+ *		Per-partition marks: how far each partition of a topic got, and
+ *		for which source; the worker thread that reads them.
+ *
+ * The mark of a partition is its last message's (source, lsn, seq)
+ * headers.  It is read when a session first uses the topic (after the
+ * previous session's messages all got their delivery reports, see
+ * sink_kafka.c), at the high watermark with isolation.level=read_committed,
+ * and advanced by every delivery report (kafka_produce.c) or, with
+ * transactions, every commit (kafka_txn.c).  A job at or below its
+ * partition's mark is already there and is acknowledged without being sent.
+ *
+ * A last message without lsn and seq headers means another producer writes
+ * the topic; one of another source (another server, timeline, database or
+ * slot) means another bridge writes it, or the server behind the conninfo
+ * changed: both are fatal, never skipped by (case 5 of issue 10).  With
+ * --accept-new-source another source's mark is ignored and the partition
+ * starts fresh.
+ *
+ * Reading a topic's metadata and last messages takes round trips that can
+ * block for seconds when a broker is slow or down.  They run on a worker
+ * thread, one topic at a time, each librdkafka call bounded by
+ * KAFKA_STEP_MS and the whole look-up by METADATA_TIMEOUT_MS and
+ * MARKS_TIMEOUT_MS (then SINK_RETRY).  The main thread only starts a
+ * look-up and picks up its result; jobs of the topic wait in the hold
+ * queue meanwhile.  The worker touches nothing but the librdkafka handles
+ * (thread-safe) and its own request, and wakes the bridge through the
+ * pipe when done; stopping it waits at most one step.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "errbuf.h"
+#include "kafka_sink.h"
+#include "log.h"
+
+/* what a look-up found in one partition */
+typedef struct MarkRead
+{
+	int64_t		lo;				/* first offset */
+	int64_t		hi;				/* high watermark: next offset */
+	int64_t		start;			/* where this round reads from */
+	bool		done;
+	bool		eof;			/* this round reached the end */
+	bool		got;			/* this round read a message */
+	bool		ours;			/* ... with lsn and seq headers */
+	int64_t		offset;			/* ... at this offset */
+	uint64_t	lsn;
+	uint32_t	seq;
+	char		source[KAFKA_SOURCE_LEN];	/* "" when it has none */
+} MarkRead;
+
+struct MarksReq
+{
+	MarksReq   *next;			/* the worker's queue */
+	KafkaSink  *ks;				/* only its handles and worker are used */
+	char	   *topic;
+	uint64_t	session;
+	bool		done;			/* under the worker's lock */
+	int			rc;
+	char		err[SINK_ERRLEN];
+	int32_t		npartitions;
+	MarkRead   *r;
+};
+
+/* ---- marks ---- */
+
+bool
+kafka_mark_covers(const KafkaMark *m, uint64_t lsn, uint32_t seq)
+{
+	if (!m->has_mark)
+		return false;
+	if (lsn > m->lsn || (lsn == m->lsn && seq > m->seq))
+		return false;
+	if (m->has_limit &&
+		(lsn > m->limit_lsn || (lsn == m->limit_lsn && seq >= m->limit_seq)))
+		return false;
+	return true;
+}
+
+void
+kafka_mark_advance(KafkaTopic *t, int32_t partition, uint64_t lsn, uint32_t seq)
+{
+	KafkaMark  *m;
+
+	if (t == NULL || t->marks == NULL || partition < 0 || partition >= t->npartitions)
+		return;
+	m = &t->marks[partition];
+	if (!m->has_mark || lsn > m->lsn || (lsn == m->lsn && seq > m->seq))
+	{
+		m->has_mark = true;
+		m->lsn = lsn;
+		m->seq = seq;
+	}
+}
+
+void
+kafka_source_format(const SinkSource *src, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%u/%s/%s", src->sysid, (unsigned) src->timeline,
+			 src->dbname, src->slot);
+}
+
+bool
+kafka_sink_mark(Sink *s, const char *topic, int32_t partition, uint64_t *lsn,
+				uint32_t *seq)
+{
+	KafkaSink  *ks = (KafkaSink *) s;
+	size_t		i;
+
+	for (i = 0; i < ks->ntopics; i++)
+	{
+		KafkaTopic *t = ks->topics[i];
+
+		if (strcmp(t->name, topic) != 0 || t->marks == NULL ||
+			partition < 0 || partition >= t->npartitions ||
+			!t->marks[partition].has_mark)
+			continue;
+		*lsn = t->marks[partition].lsn;
+		*seq = t->marks[partition].seq;
+		return true;
+	}
+	return false;
+}
+
+/* ---- suspects: failed deliveries that may hide a gap ---- */
+
+void
+kafka_suspect_add(KafkaSink *ks, const char *topic, int32_t partition,
+				  uint64_t lsn, uint32_t seq)
+{
+	KafkaSuspect *p;
+	size_t		i;
+
+	for (i = 0; i < ks->nsuspects; i++)
+	{
+		p = &ks->suspects[i];
+		if (p->partition != partition || strcmp(p->topic, topic) != 0)
+			continue;
+		if (lsn < p->lsn || (lsn == p->lsn && seq < p->seq))
+		{
+			p->lsn = lsn;
+			p->seq = seq;
+		}
+		return;
+	}
+	p = realloc(ks->suspects, (ks->nsuspects + 1) * sizeof(KafkaSuspect));
+	if (p == NULL || (p[ks->nsuspects].topic = strdup(topic)) == NULL)
+	{
+		if (p != NULL)
+			ks->suspects = p;
+		kafka_fail(ks, SINK_FATAL, "out of memory remembering a failed delivery");
+		return;
+	}
+	ks->suspects = p;
+	p = &ks->suspects[ks->nsuspects++];
+	p->partition = partition;
+	p->lsn = lsn;
+	p->seq = seq;
+}
+
+void
+kafka_suspects_free(KafkaSink *ks)
+{
+	size_t		i;
+
+	for (i = 0; i < ks->nsuspects; i++)
+		free(ks->suspects[i].topic);
+	free(ks->suspects);
+	ks->suspects = NULL;
+	ks->nsuspects = 0;
+}
+
+/* fold a suspect of this partition into its mark, and forget it */
+static void
+suspect_apply(KafkaSink *ks, const KafkaTopic *t, int32_t partition)
+{
+	KafkaMark  *m = &t->marks[partition];
+	size_t		i;
+	char		a[LSN_STRLEN];
+
+	for (i = 0; i < ks->nsuspects; i++)
+	{
+		KafkaSuspect *p = &ks->suspects[i];
+
+		if (p->partition != partition || strcmp(p->topic, t->name) != 0)
+			continue;
+		if (m->has_mark &&
+			(m->lsn > p->lsn || (m->lsn == p->lsn && m->seq >= p->seq)))
+		{
+			log_msg(LOG_WARNING, "topic \"%s\" partition %d: delivery failed at lsn %s seq %u "
+					"but the partition got further; re-sending from there (may duplicate)",
+					t->name, (int) partition, lsn_format(p->lsn, a, sizeof(a)), p->seq);
+			m->has_limit = true;
+			m->limit_lsn = p->lsn;
+			m->limit_seq = p->seq;
+		}
+		free(p->topic);
+		ks->suspects[i] = ks->suspects[--ks->nsuspects];
+		return;
+	}
+}
+
+/* ---- the worker: reading metadata and last messages ---- */
+
+static bool
+worker_stopping(KafkaSink *ks)
+{
+	bool		stop;
+
+	pthread_mutex_lock(&ks->worker.lock);
+	stop = ks->worker.stop;
+	pthread_mutex_unlock(&ks->worker.lock);
+	return stop;
+}
+
+/* the partition count, creating the topic if the cluster does that */
+static int
+req_partitions(MarksReq *q)
+{
+	KafkaSink  *ks = q->ks;
+	int64_t		deadline = now_us() + (int64_t) METADATA_TIMEOUT_MS * 1000;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(ks->rk, q->topic, NULL);
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+
+	while (rkt != NULL && !worker_stopping(ks))
+	{
+		const struct rd_kafka_metadata *md = NULL;
+
+		err = rd_kafka_metadata(ks->rk, 0, rkt, &md, KAFKA_STEP_MS);
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		{
+			err = md->topic_cnt == 1 ? md->topics[0].err
+				: RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				q->npartitions = md->topics[0].partition_cnt;
+			rd_kafka_metadata_destroy(md);
+			if (err == RD_KAFKA_RESP_ERR_NO_ERROR && q->npartitions > 0)
+				break;
+		}
+		if (now_us() >= deadline || err == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION ||
+			err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+			break;
+		usleep(100 * 1000);
+	}
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR && q->npartitions > 0)
+		return SINK_OK;
+	if (err == RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION ||
+		err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED)
+		return errbuf_set(q->err, sizeof(q->err), SINK_FATAL,
+						  "cannot write kafka topic \"%s\": %s", q->topic, rd_kafka_err2str(err));
+	if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+		return errbuf_set(q->err, sizeof(q->err), SINK_FATAL,
+						  "kafka topic \"%s\" does not exist and was not created", q->topic);
+	return errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
+					  "could not read the metadata of kafka topic \"%s\" from brokers %s: %s",
+					  q->topic, ks->sink.cfg->url.brokers, rd_kafka_err2str(err));
+}
+
+/* a message read back: whether it is ours, how far it says, whose it is */
+static void
+mark_take(MarkRead *r, rd_kafka_message_t *msg)
+{
+	rd_kafka_headers_t *hdrs = NULL;
+	const void *lv,
+			   *sv,
+			   *cv;
+	size_t		ln,
+				sn,
+				cn;
+	const char *seq_end;
+
+	r->got = true;
+	r->offset = msg->offset;
+	r->source[0] = '\0';
+	r->ours = rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		rd_kafka_header_get_last(hdrs, "lsn", &lv, &ln) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		rd_kafka_header_get_last(hdrs, "seq", &sv, &sn) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		lv != NULL && sv != NULL && sn > 0 && sn <= 10 &&
+		lsn_parse(lv, ln, &r->lsn);
+	if (r->ours)
+	{
+		char		buf[12];
+		unsigned long v;
+
+		memcpy(buf, sv, sn);
+		buf[sn] = '\0';
+		v = strtoul(buf, (char **) &seq_end, 10);
+		r->ours = *seq_end == '\0' && buf[0] >= '0' && buf[0] <= '9' && v <= UINT32_MAX;
+		r->seq = (uint32_t) v;
+	}
+	if (r->ours &&
+		rd_kafka_header_get_last(hdrs, "source", &cv, &cn) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		cv != NULL && cn < sizeof(r->source))
+	{
+		memcpy(r->source, cv, cn);
+		r->source[cn] = '\0';
+	}
+}
+
+/* one ListOffsets round (pass 0: low watermarks, 1: high); 0 or the error */
+static rd_kafka_resp_err_t
+offsets_pass(MarksReq *q, rd_kafka_topic_partition_list_t *l, int pass)
+{
+	rd_kafka_resp_err_t err;
+	int			i;
+
+	for (i = 0; i < l->cnt; i++)
+		l->elems[i].offset = pass == 0 ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+	err = rd_kafka_offsets_for_times(q->ks->rkc, l, KAFKA_STEP_MS);
+	for (i = 0; i < l->cnt && !err; i++)
+	{
+		if ((err = l->elems[i].err) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			break;
+		if (pass == 0)
+			q->r[l->elems[i].partition].lo = l->elems[i].offset;
+		else
+			q->r[l->elems[i].partition].hi = l->elems[i].offset;
+	}
+	return err;
+}
+
+/*
+ * The low and high watermarks of every partition, in steps; errors (brokers
+ * still reconnecting, a leader moving) are tried again until the deadline.
+ */
+static int
+req_offsets(MarksReq *q)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(q->npartitions);
+	int64_t		deadline = now_us() + (int64_t) MARKS_TIMEOUT_MS * 1000;
+	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	int			pass,
+				i;
+
+	for (i = 0; i < q->npartitions; i++)
+		rd_kafka_topic_partition_list_add(l, q->topic, i);
+	for (pass = 0; pass < 2 && !err; pass++)
+	{
+		while ((err = offsets_pass(q, l, pass)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+			   now_us() < deadline && !worker_stopping(q->ks))
+			usleep(100 * 1000);
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	if (err)
+		return errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
+						  "could not read the offsets of kafka topic \"%s\": %s",
+						  q->topic, rd_kafka_err2str(err));
+	for (i = 0; i < q->npartitions; i++)
+	{
+		q->r[i].done = q->r[i].hi <= q->r[i].lo;
+		q->r[i].start = q->r[i].hi - 1;
+	}
+	return SINK_OK;
+}
+
+/* read from every partition not done until its end; returns SINK_* */
+static int
+req_consume(MarksReq *q, rd_kafka_queue_t *cq, int left)
+{
+	int64_t		deadline = now_us() + (int64_t) MARKS_TIMEOUT_MS * 1000;
+
+	while (left > 0)
+	{
+		rd_kafka_message_t *msg = rd_kafka_consume_queue(cq, 100);
+		MarkRead   *mr;
+
+		if (msg == NULL)
+		{
+			if (now_us() > deadline || worker_stopping(q->ks))
+				return errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
+								  "timed out reading the last messages of kafka topic \"%s\"", q->topic);
+			continue;
+		}
+		mr = (msg->partition >= 0 && msg->partition < q->npartitions) ?
+			&q->r[msg->partition] : NULL;
+		if (mr != NULL && !mr->done && !mr->eof)
+		{
+			if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			{
+				mr->eof = true;
+				left--;
+			}
+			else if (msg->err)
+			{
+				errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
+						   "could not read the last message of kafka topic \"%s\" partition %d: %s",
+						   q->topic, (int) msg->partition, rd_kafka_message_errstr(msg));
+				rd_kafka_message_destroy(msg);
+				return SINK_RETRY;
+			}
+			else if (msg->offset >= mr->start)
+				mark_take(mr, msg);
+		}
+		rd_kafka_message_destroy(msg);
+	}
+	return SINK_OK;
+}
+
+/* one round: read every partition not done from its start to its end */
+static int
+req_round(MarksReq *q, rd_kafka_topic_t *rkt)
+{
+	rd_kafka_queue_t *cq = rd_kafka_queue_new(q->ks->rkc);
+	int			started = 0;	/* partitions below this one were started */
+	int			count = 0;
+	int			rc = SINK_OK;
+	int			i;
+
+	for (i = 0; i < q->npartitions && rc == SINK_OK; i++)
+	{
+		if (q->r[i].done)
+			continue;
+		q->r[i].eof = q->r[i].got = false;
+		if (rd_kafka_consume_start_queue(rkt, i, q->r[i].start, cq) == -1)
+			rc = errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
+							"could not read kafka topic \"%s\" partition %d: %s",
+							q->topic, i, rd_kafka_err2str(rd_kafka_last_error()));
+		else
+		{
+			started = i + 1;
+			count++;
+		}
+	}
+	if (rc == SINK_OK)
+		rc = req_consume(q, cq, count);
+	for (i = 0; i < started; i++)
+		if (!q->r[i].done)
+			rd_kafka_consume_stop(rkt, i);
+	rd_kafka_queue_destroy(cq);
+	return rc;
+}
+
+/* after a round: partitions ending with control records look further back */
+static bool
+req_settle(MarksReq *q)
+{
+	bool		more = false;
+	int			i;
+
+	for (i = 0; i < q->npartitions; i++)
+	{
+		MarkRead   *r = &q->r[i];
+
+		if (r->done)
+			continue;
+		if (!r->got && r->start > r->lo)
+		{
+			int64_t		back = 2 * (r->hi - r->start);
+
+			r->start = r->hi - back > r->lo ? r->hi - back : r->lo;
+			more = true;
+			continue;
+		}
+		r->done = true;
+	}
+	return more;
+}
+
+/* the whole look-up of one topic, in the worker */
+static void
+req_run(MarksReq *q)
+{
+	rd_kafka_topic_t *rkt = NULL;
+	int64_t		t0 = now_us();
+
+	if ((q->rc = req_partitions(q)) != SINK_OK)
+		return;
+	if ((q->r = calloc(q->npartitions, sizeof(MarkRead))) == NULL)
+	{
+		q->rc = errbuf_set(q->err, sizeof(q->err), SINK_RETRY, "out of memory");
+		return;
+	}
+	if ((q->rc = req_offsets(q)) != SINK_OK)
+		return;
+	if ((rkt = rd_kafka_topic_new(q->ks->rkc, q->topic, NULL)) == NULL)
+	{
+		q->rc = errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
+						   "could not open kafka topic \"%s\": %s", q->topic,
+						   rd_kafka_err2str(rd_kafka_last_error()));
+		return;
+	}
+	do
+		q->rc = req_round(q, rkt);
+	while (q->rc == SINK_OK && req_settle(q));
+	rd_kafka_topic_destroy(rkt);
+	if (q->rc == SINK_OK)
+		log_msg(LOG_DEBUG, "read the marks of kafka topic \"%s\" (%d partitions) in %.1f ms",
+				q->topic, (int) q->npartitions, (now_us() - t0) / 1000.0);
+}
+
+static void *
+worker_main(void *arg)
+{
+	KafkaSink  *ks = arg;
+	KafkaWorker *w = &ks->worker;
+
+	pthread_mutex_lock(&w->lock);
+	for (;;)
+	{
+		MarksReq   *q;
+
+		while (!w->stop && w->head == NULL)
+			pthread_cond_wait(&w->cond, &w->lock);
+		if (w->stop)
+			break;
+		q = w->head;
+		w->head = q->next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		pthread_mutex_unlock(&w->lock);
+		req_run(q);
+		pthread_mutex_lock(&w->lock);
+		q->done = true;
+		kafka_wake(ks);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+int
+kafka_worker_start(KafkaSink *ks)
+{
+	KafkaWorker *w = &ks->worker;
+
+	w->stop = false;
+	w->head = w->tail = NULL;
+	if (pthread_create(&w->thread, NULL, worker_main, ks) != 0)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY,
+						  "could not start the kafka look-up thread");
+	w->running = true;
+	return SINK_OK;
+}
+
+/* stop the worker: it finishes the step it is in (KAFKA_STEP_MS at most) */
+void
+kafka_worker_stop(KafkaSink *ks)
+{
+	KafkaWorker *w = &ks->worker;
+
+	if (!w->running)
+		return;
+	pthread_mutex_lock(&w->lock);
+	w->stop = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	pthread_join(w->thread, NULL);
+	w->running = false;
+	w->head = w->tail = NULL;
+}
+
+void
+kafka_req_free(MarksReq *q)
+{
+	if (q == NULL)
+		return;
+	free(q->topic);
+	free(q->r);
+	free(q);
+}
+
+static int
+req_start(KafkaSink *ks, KafkaTopic *t)
+{
+	MarksReq   *q = calloc(1, sizeof(MarksReq));
+	KafkaWorker *w = &ks->worker;
+
+	if (q == NULL || (q->topic = strdup(t->name)) == NULL)
+	{
+		free(q);
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	}
+	q->ks = ks;
+	q->session = ks->session;
+	pthread_mutex_lock(&w->lock);
+	if (w->tail)
+		w->tail->next = q;
+	else
+		w->head = q;
+	w->tail = q;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	t->req = q;
+	t->state = TOPIC_LOOKUP;
+	return SINK_OK;
+}
+
+/* ---- sources ---- */
+
+/* "<sysid>/<timeline>/..." : sysid and timeline, false if not that shape */
+static bool
+source_split(const char *s, char *sysid, size_t len, unsigned long *tl)
+{
+	const char *a = strchr(s, '/');
+	char	   *end;
+
+	if (a == NULL || (size_t) (a - s) >= len)
+		return false;
+	memcpy(sysid, s, a - s);
+	sysid[a - s] = '\0';
+	*tl = strtoul(a + 1, &end, 10);
+	return end != a + 1 && *end == '/';
+}
+
+/* another source's mark: fatal, unless --accept-new-source */
+static int
+source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p, const MarkRead *r)
+{
+	char		sysid[32],
+				other[32],
+				what[96] = "";
+	unsigned long tl,
+				our_tl;
+	char		a[LSN_STRLEN];
+
+	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
+	{
+		log_msg(LOG_WARNING, "kafka topic \"%s\" partition %d ends with a message of source %s, "
+				"not %s: starting the partition afresh (--accept-new-source)",
+				t->name, (int) p, r->source[0] ? r->source : "(none)", ks->source);
+		return SINK_OK;
+	}
+	if (source_split(r->source, other, sizeof(other), &tl) &&
+		source_split(ks->source, sysid, sizeof(sysid), &our_tl) &&
+		strcmp(sysid, other) == 0 && tl != ks->src.timeline)
+		snprintf(what, sizeof(what), " (the same system on timeline %lu, now timeline %u)",
+				 tl, (unsigned) ks->src.timeline);
+	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+					  "kafka topic \"%s\" partition %d ends with a message of another source: "
+					  "%s%s (lsn %s seq %u, offset %" PRId64 "), this bridge streams %s; "
+					  "another bridge writes this topic or the server changed; "
+					  "if the change is deliberate (a failover, a restore) restart with --accept-new-source",
+					  t->name, (int) p,
+					  r->source[0] ? r->source : "none recorded (written by an older wal2queue)",
+					  what, lsn_format(r->lsn, a, sizeof(a)), r->seq, r->offset, ks->source);
+}
+
+/* a finished look-up becomes the topic's marks; SINK_FATAL for a bad one */
+static int
+req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
+{
+	int32_t		i;
+	int			rc;
+
+	if (q->npartitions != t->npartitions || t->marks == NULL)
+	{
+		free(t->marks);
+		if ((t->marks = calloc(q->npartitions, sizeof(KafkaMark))) == NULL)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+		t->npartitions = q->npartitions;
+	}
+	for (i = 0; i < t->npartitions; i++)
+	{
+		MarkRead   *r = &q->r[i];
+
+		memset(&t->marks[i], 0, sizeof(KafkaMark));
+		if (r->got && !r->ours)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+							  "kafka topic \"%s\" partition %d ends with a message wal2queue did not write "
+							  "(offset %" PRId64 " has no lsn and seq headers): another producer writes this topic",
+							  t->name, (int) i, r->offset);
+		if (r->got && strcmp(r->source, ks->source) != 0)
+		{
+			if ((rc = source_refuse(ks, t, i, r)) != SINK_OK)
+				return rc;
+		}
+		else if (r->got)
+		{
+			t->marks[i].has_mark = true;
+			t->marks[i].lsn = r->lsn;
+			t->marks[i].seq = r->seq;
+		}
+		suspect_apply(ks, t, i);
+	}
+	return SINK_OK;
+}
+
+/*
+ * Is the topic ready (its marks of this session known)?  Starts or picks up
+ * the look-up; o, the job waiting for it, is named in a fatal error.
+ */
+int
+kafka_topic_resolve(KafkaSink *ks, KafkaTopic *t, const KafkaOut *o, bool *ready)
+{
+	MarksReq   *q = t->req;
+	bool		done;
+	int			rc;
+	char		a[LSN_STRLEN];
+
+	*ready = t->state == TOPIC_READY;
+	if (*ready)
+		return SINK_OK;
+	if (t->state == TOPIC_UNKNOWN)
+		return req_start(ks, t);
+	pthread_mutex_lock(&ks->worker.lock);
+	done = q->done;
+	pthread_mutex_unlock(&ks->worker.lock);
+	if (!done)
+		return SINK_OK;
+	t->req = NULL;
+	t->state = TOPIC_UNKNOWN;
+	if (q->session != ks->session)
+	{
+		kafka_req_free(q);			/* read before this session: read again */
+		return req_start(ks, t);
+	}
+	rc = q->rc != SINK_OK ? errbuf_set(ks->sink.err, sizeof(ks->sink.err), q->rc, "%s", q->err)
+		: req_apply(ks, t, q);
+	kafka_req_free(q);
+	if (rc == SINK_FATAL)
+	{
+		char		why[SINK_ERRLEN];
+
+		memcpy(why, ks->sink.err, sizeof(why));
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), rc,
+						  "%s (first needed by %s %.*s key %.*s lsn %s)", why,
+						  o->table ? "table" : "a message to topic",
+						  o->table ? (int) o->table_len : (int) strlen(t->name),
+						  o->table ? o->table : t->name,
+						  o->has_key ? (int) o->key_len : 6, o->has_key ? o->key : "(none)",
+						  lsn_format(o->lsn, a, sizeof(a)));
+	}
+	if (rc == SINK_OK)
+		t->state = TOPIC_READY;
+	*ready = rc == SINK_OK;
+	return rc;
+}

@@ -1,0 +1,264 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_sink.h
+ *		The insides of the Kafka sink, shared by its files:
+ *
+ *	sink_kafka.c	the SinkOps glue: sessions, the hold queue, poll
+ *	kafka_conf.c	configuration and the librdkafka handles
+ *	kafka_topics.c	the topics a producer writes
+ *	kafka_marks.c	per-partition marks, the look-up worker thread
+ *	kafka_produce.c	building, partitioning and producing messages; delivery
+ *					reports and acknowledgements
+ *	kafka_txn.c		--kafka-transactions, every call resumable
+ *
+ * See sink_kafka.c for how the pieces fit and docs/kafka.md for the
+ * contract.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_KAFKA_SINK_H
+#define W2Q_KAFKA_SINK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "json_row.h"
+#include "lsn.h"
+#include "sink.h"
+#include "strtab.h"
+
+/* "<sysid>/<timeline>/<dbname>/<slot>": 20 + 10 + 63 + 63 + 3 + NUL */
+#define KAFKA_SOURCE_LEN 160
+
+#define KAFKA_STEP_MS 500		/* one step of a blocking librdkafka call */
+#define METADATA_TIMEOUT_MS 5000	/* partition count of a topic */
+#define MARKS_TIMEOUT_MS 10000	/* reading the last messages */
+#define TXN_TIMEOUT_MS 30000	/* init/commit of a kafka transaction */
+#define TIME_STR_LEN 40
+
+/* how far a partition got: its last message of this source */
+typedef struct KafkaMark
+{
+	bool		has_mark;
+	uint64_t	lsn;			/* that job's commit lsn and seq */
+	uint32_t	seq;
+	bool		has_limit;		/* re-send from here even below the mark */
+	uint64_t	limit_lsn;
+	uint32_t	limit_seq;
+} KafkaMark;
+
+typedef struct MarksReq MarksReq;
+
+typedef enum TopicState
+{
+	TOPIC_UNKNOWN,				/* marks not read in this session */
+	TOPIC_LOOKUP,				/* the worker reads them */
+	TOPIC_READY
+} TopicState;
+
+/* a topic as this producer knows it */
+typedef struct KafkaTopic
+{
+	char	   *name;
+	rd_kafka_topic_t *rkt;
+	TopicState	state;
+	MarksReq   *req;			/* while TOPIC_LOOKUP */
+	int32_t		npartitions;
+	KafkaMark  *marks;			/* npartitions of them */
+} KafkaTopic;
+
+/* a produced message waiting for its delivery report (the opaque) */
+typedef struct KafkaMsg
+{
+	struct KafkaMsg *prev;
+	struct KafkaMsg *next;
+	LedgerTicket ticket;
+	uint64_t	session;
+	size_t		bytes;
+	uint64_t	lsn;
+	uint32_t	seq;
+	KafkaTopic *topic;
+} KafkaMsg;
+
+/* a delivery failure that may hide a gap (message.timeout.ms) */
+typedef struct KafkaSuspect
+{
+	char	   *topic;
+	int32_t		partition;
+	uint64_t	lsn;
+	uint32_t	seq;
+} KafkaSuspect;
+
+typedef struct KafkaAck
+{
+	LedgerTicket ticket;
+	uint32_t	n;
+} KafkaAck;
+
+typedef struct AckQueue
+{
+	KafkaAck   *a;
+	size_t		n;
+	size_t		cap;
+} AckQueue;
+
+/* a delivered message of the open Kafka transaction: a mark once committed */
+typedef struct TxnMark
+{
+	KafkaTopic *topic;
+	int32_t		partition;
+	uint64_t	lsn;
+	uint32_t	seq;
+} TxnMark;
+
+typedef enum TxnState
+{
+	TXN_OFF,					/* no --kafka-transactions */
+	TXN_NEW,					/* producer created, init_transactions not yet */
+	TXN_INIT,					/* init_transactions under way */
+	TXN_IDLE,
+	TXN_OPEN,					/* begun, messages produced */
+	TXN_COMMIT					/* commit_transaction under way */
+} TxnState;
+
+typedef enum OutKind
+{
+	OUT_JOB,
+	OUT_COMMIT					/* the end of a PostgreSQL transaction */
+} OutKind;
+
+/* one job as a Kafka message, or a commit; held ones own their bytes */
+typedef struct KafkaOut
+{
+	struct KafkaOut *next;
+	OutKind		kind;
+	LedgerTicket ticket;
+	uint64_t	lsn;			/* commit lsn */
+	uint32_t	seq;
+	KafkaTopic *topic;
+	bool		has_key;
+	const char *key;
+	size_t		key_len;
+	const char *value;			/* NULL: a null value */
+	size_t		value_len;
+	const char *table;			/* NULL: a logical message */
+	size_t		table_len;
+	char		lsn_s[LSN_STRLEN];
+	char		seq_s[12];
+	char		xid_s[12];
+	char		time_s[TIME_STR_LEN];
+	size_t		bytes;
+} KafkaOut;
+
+typedef struct KafkaWorker
+{
+	pthread_t	thread;
+	bool		running;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool		stop;			/* under lock */
+	MarksReq   *head;			/* waiting for the worker, under lock */
+	MarksReq   *tail;
+} KafkaWorker;
+
+typedef struct KafkaSink
+{
+	Sink		sink;
+	rd_kafka_t *rk;				/* the producer, NULL when disconnected */
+	rd_kafka_t *rkc;			/* a consumer that reads the marks (worker) */
+	rd_kafka_queue_t *mainq;	/* rk's main queue, signalling wake_fd */
+	int			wake_fd[2];		/* pipe: librdkafka and the worker write */
+	int64_t		max_message_bytes;
+	bool		txn_mode;		/* --kafka-transactions */
+	bool		connected;		/* between connect and disconnect */
+	KafkaWorker worker;
+	/* topics used by this producer: topics[i] is named topic_names' i */
+	StrTab		topic_names;
+	KafkaTopic **topics;
+	size_t		ntopics;
+	size_t		topics_cap;
+	/* messages in flight: a list with a sentinel, and recycled records */
+	KafkaMsg	inflight;
+	KafkaMsg   *free_msgs;
+	size_t		pending;		/* bytes in flight and held */
+	KafkaOut   *held;			/* handed over, not produced yet, in order */
+	KafkaOut   *held_tail;
+	/* the session: replay_begin */
+	uint64_t	session;		/* 0: none yet */
+	char		source[KAFKA_SOURCE_LEN];
+	SinkSource	src;
+	unsigned	flags;			/* SINK_REPLAY_* */
+	bool		settling;		/* the previous session's messages in flight */
+	/* transactions */
+	TxnState	txn;
+	int64_t		txn_deadline;	/* now_us() limit of the running txn call */
+	AckQueue	txn_acks;		/* delivered, not yet committed */
+	TxnMark    *txn_marks;
+	size_t		ntxn_marks;
+	size_t		txn_marks_cap;
+	/* acknowledgements */
+	AckQueue	acks;			/* waiting for the next poll */
+	SinkAckFn	ack;			/* set while poll or drain runs */
+	void	   *ack_arg;
+	bool		discarding;		/* closing: delivery reports mean nothing */
+	int			failed;			/* SINK_RETRY/FATAL seen in a callback */
+	KafkaSuspect *suspects;
+	size_t		nsuspects;
+	JsonBuf		value;			/* scratch: the value of one job */
+	JsonBuf		topic;			/* scratch: the topic name of one job */
+} KafkaSink;
+
+/* sink_kafka.c */
+extern void kafka_fail(KafkaSink *ks, int rc, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+extern void kafka_wake(KafkaSink *ks);
+
+/* kafka_conf.c */
+extern int	kafka_handles_create(KafkaSink *ks);
+extern void kafka_handles_destroy(KafkaSink *ks);
+
+/* kafka_topics.c */
+extern KafkaTopic *kafka_topic_get(KafkaSink *ks, const char *name, size_t len);
+extern void kafka_topics_forget(KafkaSink *ks);
+extern void kafka_topics_free(KafkaSink *ks);
+
+/* kafka_marks.c */
+extern int	kafka_topic_resolve(KafkaSink *ks, KafkaTopic *t, const KafkaOut *o,
+								bool *ready);
+extern void kafka_req_free(MarksReq *q);
+extern int	kafka_worker_start(KafkaSink *ks);
+extern void kafka_worker_stop(KafkaSink *ks);
+extern bool kafka_mark_covers(const KafkaMark *m, uint64_t lsn, uint32_t seq);
+extern void kafka_mark_advance(KafkaTopic *t, int32_t partition, uint64_t lsn,
+							   uint32_t seq);
+extern void kafka_suspect_add(KafkaSink *ks, const char *topic, int32_t partition,
+							  uint64_t lsn, uint32_t seq);
+extern void kafka_suspects_free(KafkaSink *ks);
+extern void kafka_source_format(const SinkSource *src, char *buf, size_t len);
+
+/* for tests: the mark of a topic's partition; false if none */
+extern bool kafka_sink_mark(Sink *s, const char *topic, int32_t partition,
+							uint64_t *lsn, uint32_t *seq);
+
+/* kafka_produce.c */
+extern int	kafka_out_build(KafkaSink *ks, const FrameTxn *txn, const FrameJob *job,
+							LedgerTicket t, KafkaOut *o);
+extern KafkaOut *kafka_out_copy(const KafkaOut *o);
+extern int	kafka_out_produce(KafkaSink *ks, const KafkaOut *o, bool *done);
+extern void kafka_ack_push(KafkaSink *ks, AckQueue *q, LedgerTicket t, uint32_t n);
+extern void kafka_acks_flush(KafkaSink *ks);
+extern void kafka_msgs_free(KafkaSink *ks);
+extern void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm,
+							  void *opaque);
+
+/* kafka_txn.c */
+extern int	kafka_txn_begin(KafkaSink *ks);
+extern int	kafka_txn_commit(KafkaSink *ks, bool step);
+extern int	kafka_txn_step(KafkaSink *ks);
+extern void kafka_txn_reset(KafkaSink *ks);
+extern int	kafka_txn_conf(KafkaSink *ks, rd_kafka_conf_t *conf);
+
+#endif							/* W2Q_KAFKA_SINK_H */

@@ -1,0 +1,381 @@
+/*-------------------------------------------------------------------------
+ *
+ * redis_pipeline.c
+ *		Commands in the Redis protocol, the calls in flight, writing them
+ *		out and reading their replies without blocking.
+ *
+ * A command is built as its arguments (RespBuf) and handed to hiredis
+ * with its header when complete; many are in flight at once.  Each reply
+ * answers the oldest call still due (Redis answers in order), so a queue
+ * of calls says what each reply is.  Replies are small (a verdict per
+ * call, whatever the number of entries), so hiredis's own reader is used.
+ *
+ * An entry travels as arguments: key index, seq, the number of fields,
+ * then field, value, ...  A staging list holds the same arguments as its
+ * elements, so staged and inline entries are read alike.
+ *
+ * hiredis writes with write(2): the process must ignore SIGPIPE.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "errbuf.h"
+#include "redis_sink.h"
+
+#define MAX_READS_PER_POLL	256
+
+/* ---------------------------------------------------------------------
+ * building commands
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+reserve(RespBuf *b, size_t more)
+{
+	size_t		ncap;
+	char	   *data;
+
+	if (b->len + more <= b->cap)
+		return true;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < b->len + more)
+		ncap *= 2;
+	if ((data = realloc(b->data, ncap)) == NULL)
+		return false;
+	b->data = data;
+	b->cap = ncap;
+	return true;
+}
+
+void
+resp_reset(RespBuf *b)
+{
+	b->len = 0;
+	b->nargs = 0;
+	if (b->cap > 4 * REDIS_BATCH_BYTES)
+	{
+		/* give back the memory of something huge */
+		free(b->data);
+		b->data = NULL;
+		b->cap = 0;
+	}
+}
+
+void
+resp_free(RespBuf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+/* append the arguments of another buffer */
+bool
+resp_arg_raw(RespBuf *b, const RespBuf *more)
+{
+	if (!reserve(b, more->len))
+		return false;
+	memcpy(b->data + b->len, more->data, more->len);
+	b->len += more->len;
+	b->nargs += more->nargs;
+	return true;
+}
+
+/* "$len\r\n" */
+static bool
+bulk_header(RespBuf *b, size_t len)
+{
+	if (!reserve(b, len + 32))
+		return false;
+	b->len += (size_t) sprintf(b->data + b->len, "$%zu\r\n", len);
+	return true;
+}
+
+static void
+bulk_trailer(RespBuf *b)
+{
+	b->data[b->len++] = '\r';
+	b->data[b->len++] = '\n';
+	b->nargs++;
+}
+
+bool
+resp_arg(RespBuf *b, const char *p, size_t len)
+{
+	if (!bulk_header(b, len))
+		return false;
+	if (len > 0)
+		memcpy(b->data + b->len, p, len);
+	b->len += len;
+	bulk_trailer(b);
+	return true;
+}
+
+bool
+resp_arg_str(RespBuf *b, const char *s)
+{
+	return resp_arg(b, s, strlen(s));
+}
+
+bool
+resp_arg_u64(RespBuf *b, uint64_t v)
+{
+	char		buf[24];
+
+	return resp_arg(b, buf, (size_t) snprintf(buf, sizeof(buf), "%" PRIu64, v));
+}
+
+/* an LSN as 16 hex digits: LSNs compare as these strings do */
+bool
+resp_arg_lsnhex(RespBuf *b, uint64_t lsn)
+{
+	char		buf[24];
+
+	return resp_arg(b, buf, (size_t) snprintf(buf, sizeof(buf), "%08X%08X",
+											  (unsigned) (lsn >> 32),
+											  (unsigned) lsn));
+}
+
+/*
+ * One entry as arguments: key index (1-based, in the transaction's keys),
+ * seq, the number of (field, value) pairs, the pairs.
+ */
+bool
+resp_arg_entry(RespBuf *b, uint32_t keyidx, const FrameJob *job)
+{
+	uint32_t	npairs = 0;
+
+	if (job->is_message)
+		npairs = job->has_key ? 2 : 1;
+	else
+		for (uint32_t i = 0; i < job->rel->ncols; i++)
+			npairs += job->values[i].isnull ? 0 : 1;
+	if (!resp_arg_u64(b, keyidx) || !resp_arg_u64(b, job->seq) ||
+		!resp_arg_u64(b, npairs))
+		return false;
+	if (job->is_message)
+		return resp_arg(b, "payload", 7) &&
+			resp_arg(b, job->payload.data, job->payload.len) &&
+			(!job->has_key || (resp_arg(b, "key", 3) &&
+							   resp_arg(b, job->key.data, job->key.len)));
+	for (uint32_t i = 0; i < job->rel->ncols; i++)
+	{
+		if (job->values[i].isnull)
+			continue;
+		if (!resp_arg(b, job->rel->cols[i].name.data, job->rel->cols[i].name.len) ||
+			!resp_arg(b, job->values[i].data.data, job->values[i].data.len))
+			return false;
+	}
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * calls in flight
+ * ---------------------------------------------------------------------
+ */
+
+static void
+call_free(RCall *c)
+{
+	free(c->items);
+	free(c);
+}
+
+/*
+ * Append the command head + body (and a second command argv2, WAIT or
+ * EXPIRE, when argc2 > 0) to the output buffer, and queue call for their
+ * replies.  The call is taken over, also on failure.
+ */
+int
+pipe_send(Sink *s, RCall *call, const RespBuf *head, const RespBuf *body,
+		  int argc2, const char **argv2)
+{
+	RedisSink  *rs = s->priv;
+	char		hdr[32];
+	size_t		hlen = (size_t) snprintf(hdr, sizeof(hdr), "*%" PRIu32 "\r\n",
+										 head->nargs + (body ? body->nargs : 0));
+	size_t		before = sdslen(rs->ctx->obuf);
+
+	if (redisAppendFormattedCommand(rs->ctx, hdr, hlen) != REDIS_OK ||
+		redisAppendFormattedCommand(rs->ctx, head->data, head->len) != REDIS_OK ||
+		(body && body->len > 0 &&
+		 redisAppendFormattedCommand(rs->ctx, body->data, body->len) != REDIS_OK) ||
+		(argc2 > 0 &&
+		 redisAppendCommandArgv(rs->ctx, argc2, argv2, NULL) != REDIS_OK))
+	{
+		call_free(call);
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "could not queue a Redis command: out of memory");
+	}
+	call->next = NULL;
+	call->size = sdslen(rs->ctx->obuf) - before;
+	call->replies_due = argc2 > 0 ? 2 : 1;
+	if (rs->tail)
+		rs->tail->next = call;
+	else
+		rs->head = call;
+	rs->tail = call;
+	rs->pending += call->size;
+	return SINK_OK;
+}
+
+/* forget every call in flight */
+void
+pipe_clear(RedisSink *rs)
+{
+	while (rs->head != NULL)
+	{
+		RCall	   *c = rs->head;
+
+		rs->head = c->next;
+		call_free(c);
+	}
+	rs->tail = NULL;
+	rs->pending = 0;
+}
+
+/* write what the socket takes now */
+int
+pipe_flush(Sink *s)
+{
+	RedisSink  *rs = s->priv;
+	int			done = 0;
+
+	while (!done)
+	{
+		size_t		before = sdslen(rs->ctx->obuf);
+
+		if (redisBufferWrite(rs->ctx, &done) != REDIS_OK)
+			return redis_lost(s);
+		if (!done && sdslen(rs->ctx->obuf) == before)
+			break;				/* the socket is full */
+	}
+	return SINK_OK;
+}
+
+/* one reply, for the oldest call due */
+static int
+dispatch(Sink *s, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+	RCall	   *c = rs->head;
+	int			rc;
+
+	if (c == NULL)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "unexpected reply from Redis with no command in flight");
+	if (c->kind == RCALL_STAGE)
+		rc = c->stale ? SINK_OK : progress_on_stage(s, c, r);
+	else if (c->wait && c->replies_due == 1)
+		rc = progress_on_wait(s, c, r);
+	else
+		rc = progress_on_deliver(s, c, r);
+	if (--c->replies_due == 0)
+	{
+		rs->head = c->next;
+		if (rs->head == NULL)
+			rs->tail = NULL;
+		rs->pending -= c->size;
+		call_free(c);
+	}
+	if (rc == SINK_RETRY)
+		rs->refused = true;
+	return rc;
+}
+
+/* handle every complete reply hiredis holds */
+int
+pipe_read(Sink *s)
+{
+	RedisSink  *rs = s->priv;
+
+	for (;;)
+	{
+		void	   *reply = NULL;
+		int			rc;
+
+		if (redisGetReplyFromReader(rs->ctx, &reply) != REDIS_OK)
+			return redis_lost(s);
+		if (reply == NULL)
+			return SINK_OK;
+		rc = dispatch(s, reply);
+		freeReplyObject(reply);
+		if (rc != SINK_OK)
+			return rc;
+	}
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* wait for the socket; returns poll's revents, 0 on timeout, -1 on error */
+static int
+wait_socket(RedisSink *rs, int timeout_ms)
+{
+	struct pollfd pfd;
+	int			rc;
+
+	pfd.fd = rs->ctx->fd;
+	pfd.events = POLLIN;
+	if (sdslen(rs->ctx->obuf) > 0)
+		pfd.events |= POLLOUT;
+	pfd.revents = 0;
+	rc = poll(&pfd, 1, timeout_ms);
+	return rc <= 0 ? rc : pfd.revents;
+}
+
+/* write and read for at most timeout_ms (never more than SINK_MAX_WAIT_MS) */
+int
+pipe_poll(Sink *s, int timeout_ms)
+{
+	RedisSink  *rs = s->priv;
+	int64_t		deadline;
+	int			reads = 0;
+	int			rc;
+
+	if (timeout_ms < 0 || timeout_ms > SINK_MAX_WAIT_MS)
+		timeout_ms = SINK_MAX_WAIT_MS;
+	deadline = now_ms() + timeout_ms;
+	if ((rc = pipe_flush(s)) != SINK_OK || (rc = pipe_read(s)) != SINK_OK)
+		return rc;
+	while (reads < MAX_READS_PER_POLL)
+	{
+		int64_t		left = deadline - now_ms();
+		int			wait = reads > 0 || left < 0 ? 0 : (int) left;
+		int			ev = wait_socket(rs, wait);
+
+		if (ev < 0 && errno == EINTR)
+			return SINK_OK;
+		if (ev < 0)
+			return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+							  "could not wait for the Redis socket: %s",
+							  strerror(errno));
+		if (ev == 0)
+			break;
+		if ((ev & POLLOUT) && (rc = pipe_flush(s)) != SINK_OK)
+			return rc;
+		if (ev & (POLLIN | POLLERR | POLLHUP | POLLNVAL))
+		{
+			if (redisBufferRead(rs->ctx) != REDIS_OK)
+				return redis_lost(s);
+			if ((rc = pipe_read(s)) != SINK_OK)
+				return rc;
+			reads++;
+		}
+		else if (wait == 0)
+			break;
+	}
+	return SINK_OK;
+}

@@ -1,0 +1,340 @@
+/*-------------------------------------------------------------------------
+ *
+ * redis_progress.c
+ *		The wal2queue function library loaded into Redis, and what the
+ *		sink makes of its verdicts.
+ *
+ * One deliver call (FCALL wal2queue_v1_deliver) carries a batch of items
+ * in order, each a transaction (or a position without jobs) with the
+ * position it follows (prev) and the one it reaches (end).  Against the
+ * progress record of the slot (a hash: sysid, timeline, db, slot, lsn,
+ * updated_at) each item is
+ *	- already delivered when end <= record.lsn: skipped;
+ *	- next when prev <= record.lsn < end: its entries are added and
+ *	  record.lsn becomes end;
+ *	- refused when record.lsn < prev (GAP): an earlier call was refused
+ *	  or Redis lost acknowledged writes.  The rest of the call is refused
+ *	  too, and so is every later call: the chain cannot skip a hole.
+ * A record of another source is refused (SOURCE), no record at all too
+ * (NORECORD), unless the first call of the session says it may create or
+ * replace it.  "create" (the bridge created the slot) also moves a record
+ * of the same source that is behind the new slot up to it: the slot was
+ * dropped and created again, and what was committed before it is not this
+ * slot's to deliver.  Every key is checked to be a stream (or absent) before
+ * anything is written, so a call never stops half-way; it always writes
+ * the record's updated_at, so a WAIT after it covers all it relied on.
+ *
+ * Entries of a transaction too large for one call are staged first, as
+ * they stream in, with plain RPUSH into a list no consumer reads (each
+ * RPUSH's reply, the list's length, must be what the sink expects); the
+ * deliver call checks the list's length, moves the entries into their
+ * streams and deletes it.
+ *
+ * Arguments of deliver: KEYS[1] the progress record; ARGV: mode ("",
+ * "create", "replace"), sysid, timeline, db, slot, maxlen ("" none),
+ * group ("" none), the number of items, then per item: prev and end (16
+ * hex digits, comparable as strings), commit LSN ("%X/%X"), the number of
+ * its stream keys and the keys, the staging list's length and key ("" none)
+ * and the number of arguments of each piece staged, the number of
+ * arguments of entries that follow, and the entries, each as key index,
+ * seq, number of fields, field, value, ... (a staging list holds the same).
+ *
+ * Reply: {items done, verdict, record lsn, record sysid, timeline, db,
+ * slot, detail, detail2}; verdict OK, GAP, SOURCE, NORECORD, STAGEGAP or
+ * WRONGTYPE (detail: the key, detail2: its type).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errbuf.h"
+#include "lsn.h"
+#include "redis_sink.h"
+
+const char *const redis_library =
+"#!lua name=wal2queue_v1\n"
+"local function lsntext(h)\n"
+"  return string.format('%X/%X', tonumber(string.sub(h, 1, 8), 16),\n"
+"                       tonumber(string.sub(h, 9, 16), 16))\n"
+"end\n"
+"local function lsnhex(t)\n"
+"  local hi, lo = string.match(t or '', '^(%x+)/(%x+)$')\n"
+"  if not hi or #hi > 8 or #lo > 8 then return nil end\n"
+"  return string.format('%08X%08X', tonumber(hi, 16), tonumber(lo, 16))\n"
+"end\n"
+"local function parse(argv)\n"
+"  local items, pos = {}, 9\n"
+"  for i = 1, tonumber(argv[8]) do\n"
+"    local it = {prev = argv[pos], stop = argv[pos + 1], lsn = argv[pos + 2], keys = {}, a = {}}\n"
+"    local nk = tonumber(argv[pos + 3])\n"
+"    pos = pos + 4\n"
+"    for k = 1, nk do it.keys[k] = argv[pos]; pos = pos + 1 end\n"
+"    it.nstaged, it.stage, it.chunks = tonumber(argv[pos]), argv[pos + 1], {}\n"
+"    for c = 1, tonumber(argv[pos + 2]) do it.chunks[c] = tonumber(argv[pos + 2 + c]) end\n"
+"    pos = pos + 3 + #it.chunks\n"
+"    it.first, it.n = pos + 1, tonumber(argv[pos])\n"
+"    pos = it.first + it.n\n"
+"    items[i] = it\n"
+"  end\n"
+"  return items\n"
+"end\n"
+"local function typecheck(pkey, items)\n"
+"  local types = {}\n"
+"  local t = redis.call('TYPE', pkey)['ok']\n"
+"  if t ~= 'hash' and t ~= 'none' then return nil, pkey, t end\n"
+"  for _, it in ipairs(items) do\n"
+"    for _, k in ipairs(it.keys) do\n"
+"      if types[k] == nil then\n"
+"        t = redis.call('TYPE', k)['ok']\n"
+"        if t ~= 'stream' and t ~= 'none' then return nil, k, t end\n"
+"        types[k] = t\n"
+"      end\n"
+"    end\n"
+"  end\n"
+"  return types\n"
+"end\n"
+"local function xadd(it, src, i, types, maxlen, group)\n"
+"  local key = it.keys[tonumber(src[i])]\n"
+"  if types[key] == 'none' and group ~= '' then\n"
+"    redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM')\n"
+"  end\n"
+"  types[key] = 'stream'\n"
+"  local a, n = it.a, 1\n"
+"  a[1] = key\n"
+"  if maxlen ~= '' then a[2] = 'MAXLEN'; a[3] = '~'; a[4] = maxlen; n = 4 end\n"
+"  a[n + 1] = '*'; a[n + 2] = '_lsn'; a[n + 3] = it.lsn; a[n + 4] = '_seq'; a[n + 5] = src[i + 1]\n"
+"  n = n + 5\n"
+"  local nf = 2 * tonumber(src[i + 2])\n"
+"  for j = 1, nf do a[n + j] = src[i + 2 + j] end\n"
+"  redis.call('XADD', unpack(a, 1, n + nf))\n"
+"  return i + 3 + nf\n"
+"end\n"
+"local function staged(it, types, maxlen, group)\n"
+"  if redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
+"  local off = 0\n"
+"  for _, n in ipairs(it.chunks) do\n"
+"    local page = redis.call('LRANGE', it.stage, off, off + n - 1)\n"
+"    off = off + n\n"
+"    local i = 1\n"
+"    while i <= n do i = xadd(it, page, i, types, maxlen, group) end\n"
+"  end\n"
+"  redis.call('DEL', it.stage)\n"
+"  return true\n"
+"end\n"
+"local function write(it, argv, types)\n"
+"  if it.stage ~= '' and not staged(it, types, argv[6], argv[7]) then return false end\n"
+"  local i, stop = it.first, it.first + it.n\n"
+"  while i < stop do i = xadd(it, argv, i, types, argv[6], argv[7]) end\n"
+"  return true\n"
+"end\n"
+"local function deliver(keys, argv)\n"
+"  local pkey, mode = keys[1], argv[1]\n"
+"  local src = {argv[2], argv[3], argv[4], argv[5]}\n"
+"  local items = parse(argv)\n"
+"  local types, badkey, badtype = typecheck(pkey, items)\n"
+"  if not types then return {0, 'WRONGTYPE', '', '', '', '', '', badkey, badtype} end\n"
+"  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn')\n"
+"  local rec, at, dirty = src, nil, false\n"
+"  if not r[5] then\n"
+"    if mode == '' then return {0, 'NORECORD', '', '', '', '', '', '', ''} end\n"
+"    at, dirty = items[1].prev, true\n"
+"  else\n"
+"    at = lsnhex(r[5])\n"
+"    if not at or r[1] ~= src[1] or r[2] ~= src[2] or r[3] ~= src[3] or r[4] ~= src[4] then\n"
+"      if mode ~= 'replace' then\n"
+"        return {0, 'SOURCE', r[5] or '', r[1] or '', r[2] or '', r[3] or '', r[4] or '', '', ''}\n"
+"      end\n"
+"      at, dirty = items[1].prev, true\n"
+"    elseif mode ~= '' and at < items[1].prev then\n"
+"      at, dirty = items[1].prev, true\n"
+"    end\n"
+"  end\n"
+"  local done, verdict = 0, 'OK'\n"
+"  for i, it in ipairs(items) do\n"
+"    if it.stop <= at then\n"
+"      if it.stage ~= '' then redis.call('DEL', it.stage) end\n"
+"    elseif it.prev <= at then\n"
+"      if not write(it, argv, types) then verdict = 'STAGEGAP'; break end\n"
+"      at = it.stop\n"
+"    else\n"
+"      verdict = 'GAP'; break\n"
+"    end\n"
+"    done = i\n"
+"  end\n"
+"  if done > 0 or dirty then\n"
+"    local t = redis.call('TIME')\n"
+"    redis.call('HSET', pkey, 'sysid', rec[1], 'timeline', rec[2], 'db', rec[3],\n"
+"               'slot', rec[4], 'lsn', lsntext(at),\n"
+"               'updated_at', t[1] .. '.' .. string.format('%06d', tonumber(t[2])))\n"
+"  end\n"
+"  return {done, verdict, lsntext(at), rec[1], rec[2], rec[3], rec[4], '', ''}\n"
+"end\n"
+"redis.register_function{function_name = '" REDIS_FN_DELIVER "', callback = deliver, flags = {'no-cluster'}}\n";
+
+/* element i of an array reply as text ("" if it is not text) */
+static const char *
+elem_str(const redisReply *r, size_t i)
+{
+	if (i >= r->elements || r->element[i]->str == NULL ||
+		r->element[i]->type == REDIS_REPLY_INTEGER)
+		return "";
+	return r->element[i]->str;
+}
+
+/* an error reply to one of our calls */
+static int
+call_error(Sink *s, const char *what, const redisReply *r)
+{
+	int			rc = redis_error_rc(r->str);
+
+	if (rc == SINK_RETRY)
+		return errbuf_set(s->err, SINK_ERRLEN, rc,
+						  "Redis refused %s for now: %s", what, r->str);
+	return errbuf_set(s->err, SINK_ERRLEN, rc, "Redis %s failed: %s",
+					  what, r->str);
+}
+
+/* acknowledge the first call->done items */
+static void
+ack_done(Sink *s, const RCall *call)
+{
+	RedisSink  *rs = s->priv;
+
+	if (rs->ack == NULL || call->stale)
+		return;
+	for (uint32_t i = 0; i < call->done && i < call->nitems; i++)
+	{
+		const RItem *it = &call->items[i];
+
+		if (it->kind == RITEM_TXN)
+			rs->ack(rs->ack_arg, it->ticket, it->njobs);
+		else if (it->kind == RITEM_PROGRESS)
+			rs->ack(rs->ack_arg, it->ticket, 1);
+	}
+}
+
+static int
+verdict_gap(Sink *s, const RCall *call, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+	const RItem *it = &call->items[call->done < call->nitems ? call->done : 0];
+	char		want[LSN_STRLEN];
+
+	lsn_format(it->prev, want, sizeof(want));
+	if (rs->refused)			/* the chain after a refused call */
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+						  "Redis refused a call that follows a refused one; replaying from %s",
+						  want);
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					  "Redis progress record \"%s\" is at %s, behind the position %s that slot \"%s\" has confirmed: Redis lost writes it had acknowledged (no persistence, a restart without appendfsync always, a restored backup or a failover to a lagging replica); configure appendonly yes with appendfsync always, or replicas with --redis-wait; start with --accept-new-source to continue from the slot knowingly",
+					  rs->progress_key, elem_str(r, 2), want, rs->src.slot);
+}
+
+static int
+verdict_source(Sink *s, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					  "Redis progress record \"%s\" belongs to another source (system identifier %s, timeline %s, database \"%s\", slot \"%s\", at %s), this bridge streams system identifier %s, timeline %" PRIu32 ", database \"%s\", slot \"%s\"; after a deliberate failover or restore start with --accept-new-source to take the record over",
+					  rs->progress_key, elem_str(r, 3), elem_str(r, 4),
+					  elem_str(r, 5), elem_str(r, 6), elem_str(r, 2),
+					  rs->src.sysid, rs->src.timeline, rs->src.dbname,
+					  rs->src.slot);
+}
+
+static int
+verdict_norecord(Sink *s, const RCall *call)
+{
+	RedisSink  *rs = s->priv;
+	char		at[LSN_STRLEN];
+
+	lsn_format(call->items[0].prev, at, sizeof(at));
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					  "Redis holds no progress record \"%s\" but slot \"%s\" has confirmed positions up to %s: Redis lost its data, or the slot was used by a wal2queue that kept no record; start with --accept-new-source to continue from the slot's position (what Redis lost is not sent again)",
+					  rs->progress_key, rs->src.slot, at);
+}
+
+/* the reply of a deliver call */
+int
+progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
+{
+	const char *verdict;
+
+	if (call->stale)
+		return SINK_OK;
+	if (r->type == REDIS_REPLY_ERROR)
+		return call_error(s, REDIS_FN_DELIVER, r);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 9 ||
+		r->element[0]->type != REDIS_REPLY_INTEGER)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "unexpected reply from Redis function %s", REDIS_FN_DELIVER);
+	call->done = (uint32_t) r->element[0]->integer;
+	verdict = elem_str(r, 1);
+	if (strcmp(verdict, "OK") == 0)
+	{
+		if (call->replies_due == 1)
+			ack_done(s, call);	/* no WAIT to come */
+		return SINK_OK;
+	}
+	if (strcmp(verdict, "GAP") == 0)
+		return verdict_gap(s, call, r);
+	if (strcmp(verdict, "SOURCE") == 0)
+		return verdict_source(s, r);
+	if (strcmp(verdict, "NORECORD") == 0)
+		return verdict_norecord(s, call);
+	if (strcmp(verdict, "STAGEGAP") == 0)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+						  "a staged transaction is incomplete in Redis (a staging call was refused); replaying");
+	if (strcmp(verdict, "WRONGTYPE") == 0)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "Redis key \"%s\" holds a %s, not a stream; wal2queue writes only to streams (and a hash for its progress record)",
+						  elem_str(r, 7), elem_str(r, 8));
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					  "unexpected verdict from Redis function %s: %s",
+					  REDIS_FN_DELIVER, verdict);
+}
+
+/* the replies of a staging call: RPUSH (the list's new length), EXPIRE */
+int
+progress_on_stage(Sink *s, RCall *call, const redisReply *r)
+{
+	if (r->type == REDIS_REPLY_ERROR)
+		return call_error(s, "RPUSH", r);
+	if (call->replies_due == 1)
+		return SINK_OK;			/* EXPIRE */
+	if (r->type != REDIS_REPLY_INTEGER)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "unexpected reply from Redis to RPUSH");
+	if ((uint64_t) r->integer != call->expect)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+						  "a staging list holds %lld elements where %" PRIu64 " were expected (an earlier piece was refused); replaying",
+						  r->integer, call->expect);
+	return SINK_OK;
+}
+
+/* the WAIT after a deliver call */
+int
+progress_on_wait(Sink *s, RCall *call, const redisReply *r)
+{
+	const SinkConfig *cfg = s->cfg;
+
+	if (call->stale)
+		return SINK_OK;
+	if (r->type == REDIS_REPLY_ERROR)
+		return errbuf_set(s->err, SINK_ERRLEN, redis_error_rc(r->str),
+						  "Redis WAIT failed: %s", r->str);
+	if (r->type != REDIS_REPLY_INTEGER)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "unexpected reply from Redis to WAIT");
+	if (r->integer < cfg->redis_wait_replicas)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+						  "only %lld of the %d Redis replicas asked for by --redis-wait acknowledged the write within %d ms; not acknowledging it, replaying",
+						  r->integer, cfg->redis_wait_replicas,
+						  cfg->redis_wait_timeout_ms);
+	ack_done(s, call);
+	return SINK_OK;
+}

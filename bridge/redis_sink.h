@@ -1,0 +1,165 @@
+/*-------------------------------------------------------------------------
+ *
+ * redis_sink.h
+ *		The Redis sink's state, shared by its files:
+ *
+ *	redis_conn.c		connecting, the handshake, loading the function library
+ *	redis_pipeline.c	commands in the Redis protocol, the calls in flight,
+ *						writing them and reading their replies
+ *	redis_progress.c	the function library (Lua) and its verdicts
+ *	sink_redis.c		the sink interface: sessions, batches, staging
+ *
+ * See docs/redis.md for the contract with users (entry format, progress
+ * record, the Redis configuration each guarantee needs).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_REDIS_SINK_H
+#define W2Q_REDIS_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "sink.h"
+#include "strtab.h"
+
+/* one FCALL carries at most this many transactions ... */
+#define REDIS_BATCH_TXNS	256
+/* ... or about this many bytes */
+#define REDIS_BATCH_BYTES	(1024 * 1024)
+/* a transaction larger than this is staged in pieces of about this size */
+#define REDIS_STAGE_BYTES	(1024 * 1024)
+
+/* a command being built: its arguments in the Redis protocol, no header */
+typedef struct RespBuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	uint32_t	nargs;
+} RespBuf;
+
+/* what one transaction of a deliver call stands for */
+typedef enum RItemKind
+{
+	RITEM_CHECK,				/* replay_begin's check of the record */
+	RITEM_TXN,					/* a PostgreSQL transaction */
+	RITEM_PROGRESS				/* progress(): a position without jobs */
+} RItemKind;
+
+typedef struct RItem
+{
+	RItemKind	kind;
+	LedgerTicket ticket;
+	uint32_t	njobs;
+	uint64_t	prev;			/* the position it follows */
+	uint64_t	end;			/* the position it reaches */
+} RItem;
+
+typedef enum RCallKind
+{
+	RCALL_DELIVER,				/* FCALL deliver [+ WAIT] */
+	RCALL_STAGE					/* RPUSH to a staging list, EXPIRE */
+} RCallKind;
+
+/* a command sent (or appended) whose replies are due */
+typedef struct RCall
+{
+	struct RCall *next;
+	RCallKind	kind;
+	size_t		size;			/* bytes, WAIT included */
+	int			replies_due;	/* 2 with a second command (WAIT, EXPIRE) */
+	bool		wait;			/* a deliver followed by WAIT */
+	uint64_t	expect;			/* stage: the list's length after it */
+	bool		stale;			/* of an earlier session: replies ignored */
+	uint32_t	done;			/* deliver: items done, known from its reply */
+	RItem	   *items;
+	uint32_t	nitems;
+} RCall;
+
+/* the transaction between begin and commit */
+typedef struct RBuild
+{
+	bool		open;
+	LedgerTicket ticket;
+	uint64_t	commit_lsn;
+	uint64_t	end_lsn;
+	uint32_t	njobs;
+	StrTab		keys;			/* its stream keys; entries name them by index */
+	RespBuf		entries;		/* entries not staged yet, as arguments */
+	uint64_t	nstaged;		/* arguments already in the staging list */
+	uint32_t   *chunks;			/* arguments of each piece staged */
+	uint32_t	nchunks;
+	uint32_t	chunks_cap;
+	char	   *stage_key;		/* its staging list, NULL until staged */
+} RBuild;
+
+typedef struct RedisSink
+{
+	redisContext *ctx;
+
+	/* the session: replay_begin's source, flags and position */
+	bool		session;
+	SinkSource	src;
+	unsigned	flags;
+	bool		first_pending;	/* the next deliver call is the first */
+	bool		refused;		/* a call of this session was refused */
+	uint64_t	last_end;		/* end of the last item handed over */
+	uint64_t	stage_seq;		/* names staging lists */
+
+	/* the deliver call being built */
+	RespBuf		batch;
+	RItem	   *items;
+	uint32_t	nitems;
+	uint32_t	items_cap;
+
+	RBuild		build;
+
+	/* calls in flight, in send order */
+	RCall	   *head;
+	RCall	   *tail;
+	size_t		pending;		/* their bytes */
+
+	char	   *progress_key;	/* prefix + "wal2queue:progress:" + slot */
+	char	   *keybuf;			/* scratch: prefix + target */
+	size_t		keybuf_cap;
+	char		maxlen[24];		/* "" when not trimming */
+	char		wait_replicas[16];
+	char		wait_ms[16];
+
+	SinkAckFn	ack;			/* set by poll and drain */
+	void	   *ack_arg;
+} RedisSink;
+
+/* redis_conn.c */
+extern int	redis_conn_open(Sink *s);
+extern int	redis_error_rc(const char *msg);
+extern int	redis_lost(Sink *s);
+
+/* redis_pipeline.c */
+extern void resp_reset(RespBuf *b);
+extern void resp_free(RespBuf *b);
+extern bool resp_arg(RespBuf *b, const char *p, size_t len);
+extern bool resp_arg_str(RespBuf *b, const char *s);
+extern bool resp_arg_u64(RespBuf *b, uint64_t v);
+extern bool resp_arg_lsnhex(RespBuf *b, uint64_t lsn);
+extern bool resp_arg_raw(RespBuf *b, const RespBuf *more);
+extern bool resp_arg_entry(RespBuf *b, uint32_t keyidx, const FrameJob *job);
+extern int	pipe_send(Sink *s, RCall *call, const RespBuf *head,
+					  const RespBuf *body, int argc2, const char **argv2);
+extern int	pipe_flush(Sink *s);
+extern int	pipe_read(Sink *s);
+extern int	pipe_poll(Sink *s, int timeout_ms);
+extern void pipe_clear(RedisSink *rs);
+
+/* redis_progress.c */
+extern const char *const redis_library;
+#define REDIS_FN_DELIVER	"wal2queue_v1_deliver"
+extern int	progress_on_deliver(Sink *s, RCall *call, const redisReply *r);
+extern int	progress_on_stage(Sink *s, RCall *call, const redisReply *r);
+extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);
+
+#endif							/* W2Q_REDIS_SINK_H */
