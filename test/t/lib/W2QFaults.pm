@@ -267,8 +267,8 @@ sub sentinel_wait
 	my $node = $ctx->{node};
 	my $id = 9_000_000_000_000 + (++$ctx->{sentinels}) + 1000 * $cellno;
 	$table //= 'faults_t1';
-	$node->safe_psql('postgres',
-		"INSERT INTO $table VALUES ($id, $id, 1, 0, 'r0', 'sentinel')");
+	my $lsn = $node->safe_psql('postgres',
+		"INSERT INTO $table VALUES ($id, $id, 1, 0, 'r0', 'sentinel'); SELECT pg_current_wal_lsn()");
 	my $s = $ctx->{sink};
 	my $target = "$ctx->{prefix}r0";
 	my $dead_since;
@@ -288,6 +288,12 @@ sub sentinel_wait
 			return $out =~ /"id":$id\b/;
 		},
 		$timeout // 120) };
+	# on Kafka the sentinel's partition may be ahead of the others: wait
+	# until the slot is confirmed past it too (all acknowledged)
+	wait_until(sub {
+		$node->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots
+			WHERE slot_name = '$ctx->{slot}' AND confirmed_flush_lsn >= '$lsn'") eq '1'
+	}, 30) if $ok;
 	return $ok;
 }
 
