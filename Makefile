@@ -41,7 +41,7 @@ install: all
 	$(MAKE) -C sql install
 	$(MAKE) -C bridge install
 
-check: install check-regress check-unit check-tap
+check: install check-regress check-unit check-tap check-faults-short
 
 check-regress:
 	test/regress/run.sh
@@ -68,23 +68,22 @@ check-asan:
 
 check-tap:
 	$(MAKE) -C test/helpers
-	$(MAKE) -C test/faults
 	test/tap/run.sh
 
 # the fault matrix (test/faults/README.md): every cell, both sinks, several
-# rounds of the full workload; check-faults-short is the form check-tap
-# runs (one round, smaller transactions)
+# rounds of the full workload; check-faults-short (part of check) one round
+# of smaller transactions.  Without W2Q_FAULTS the suites skip.
 FAULT_SUITES = $(wildcard test/t/1[0-9][0-9]_faults_*.pl)
 
 check-faults: bridge
 	$(MAKE) -C test/helpers
 	$(MAKE) -C test/faults
-	W2Q_FAULTS_FULL=1 test/tap/run.sh $(FAULT_SUITES)
+	W2Q_FAULTS=full PROVE_FLAGS=-j2 test/tap/run.sh $(FAULT_SUITES)
 
 check-faults-short: bridge
 	$(MAKE) -C test/helpers
 	$(MAKE) -C test/faults
-	test/tap/run.sh $(FAULT_SUITES)
+	W2Q_FAULTS=short PROVE_FLAGS=-j4 test/tap/run.sh $(FAULT_SUITES)
 
 # the end-to-end suites with the bridge under valgrind (errors, definite leaks)
 check-valgrind: bridge

@@ -11,7 +11,7 @@
 #     -l  list the mutations
 #     -n  only apply and build each (does its pattern still match?)
 #
-# Runs the short form of the cells (unless W2Q_FAULTS_FULL=1), as
+# Runs the short form of the cells (unless W2Q_FAULTS=full), as
 # root or as a user that can run test/tap/run.sh.  Keeps the logs in
 # $W2Q_MUTATE_LOGS (default: a temp dir, printed at the end).
 set -u
@@ -57,7 +57,7 @@ run_tap()
 		PERL5LIB="$pgxs/test/perl:$root/test/t/lib" \
 		PG_REGRESS="$pgxs/test/regress/pg_regress" TESTDIR="$tmp" \
 		W2Q_BRIDGE="$W2Q_BRIDGE" W2Q_ROOT="$root" W2Q_FAULTS_CELLS="$W2Q_FAULTS_CELLS" \
-		W2Q_FAULTS_FULL="${W2Q_FAULTS_FULL:-}" timeout 1200 prove --timer -v "$@")
+		W2Q_FAULTS="${W2Q_FAULTS:-short}" timeout 1200 prove --timer -v "$@")
 }
 
 # the failed tests of a log, numbers stripped (names only)

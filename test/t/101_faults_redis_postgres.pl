@@ -1,6 +1,6 @@
 # The fault matrix, Redis, faults of PostgreSQL: the walsender terminated,
 # a fast and an immediate restart.
-# See test/faults/README.md; W2Q_FAULTS_FULL=1 for the full form,
+# See test/faults/README.md; W2Q_FAULTS=short|full (else skipped),
 # W2Q_FAULTS_CELLS=REGEX for some cells only.
 use strict;
 use warnings;

@@ -1,7 +1,7 @@
 # The fault matrix, Redis, faults of the Redis server: kill -9 and restart
 # with appendfsync always, BUSY, OOM then memory raised, CLIENT KILL;
 # without persistence a kill must be detected.
-# See test/faults/README.md; W2Q_FAULTS_FULL=1 for the full form,
+# See test/faults/README.md; W2Q_FAULTS=short|full (else skipped),
 # W2Q_FAULTS_CELLS=REGEX for some cells only.
 use strict;
 use warnings;

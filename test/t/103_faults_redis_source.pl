@@ -1,7 +1,7 @@
 # The fault matrix, Redis, faults of the source: a second slot writing the
 # same streams, the server replaced behind the conninfo, a physical
 # standby promoted.
-# See test/faults/README.md; W2Q_FAULTS_FULL=1 for the full form,
+# See test/faults/README.md; W2Q_FAULTS=short|full (else skipped),
 # W2Q_FAULTS_CELLS=REGEX for some cells only.
 use strict;
 use warnings;

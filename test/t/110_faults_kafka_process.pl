@@ -4,7 +4,7 @@
 # neither fences zombie producers nor hides aborted transactions from
 # kcat, so a cell may see what a real cluster would hide: the verifier
 # reads everything.
-# See test/faults/README.md; W2Q_FAULTS_FULL=1 for the full form,
+# See test/faults/README.md; W2Q_FAULTS=short|full (else skipped),
 # W2Q_FAULTS_CELLS=REGEX for some cells only.
 use strict;
 use warnings;

@@ -1,6 +1,6 @@
 # The fault matrix, Kafka (librdkafka mock cluster of 3 brokers), faults
 # of the brokers: all down and up, partition leaders moved.
-# See test/faults/README.md; W2Q_FAULTS_FULL=1 for the full form,
+# See test/faults/README.md; W2Q_FAULTS=short|full (else skipped),
 # W2Q_FAULTS_CELLS=REGEX for some cells only.
 use strict;
 use warnings;

@@ -2,7 +2,7 @@
 # a second slot writing the same topics (the second bridge must stop
 # naming another source), the server replaced behind the conninfo, a
 # physical standby promoted.
-# See test/faults/README.md; W2Q_FAULTS_FULL=1 for the full form,
+# See test/faults/README.md; W2Q_FAULTS=short|full (else skipped),
 # W2Q_FAULTS_CELLS=REGEX for some cells only.
 use strict;
 use warnings;
