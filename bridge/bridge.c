@@ -38,6 +38,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "metrics.h"
+#include "pgoutput.h"
 #include "slotwatch.h"
 
 #define BACKOFF_MIN_MS 100
@@ -78,6 +79,7 @@ typedef struct Bridge
 	SinkSource	source;
 	int64_t		last_progress_us;
 	FrameDecoder dec;
+	PgoDecoder	pgo;			/* --plugin=pgoutput */
 	Ledger	   *ledger;
 	LedgerTicket ticket;
 	bool		in_txn;
@@ -224,6 +226,7 @@ drop_stream(Bridge *b)
 	b->stream_up = false;
 	b->session_begun = false;
 	frame_decoder_reset(&b->dec);
+	pgo_decoder_reset(&b->pgo);
 	b->keepalive_lsn = 0;		/* what it covered may have to come again */
 	if (b->in_txn && b->sink_up)
 	{
@@ -386,8 +389,7 @@ begin_session(Bridge *b)
 		flags |= SINK_REPLAY_NEW_SLOT;
 	if (b->accept_new)
 		flags |= SINK_REPLAY_ACCEPT_NEW;
-	rc = b->sink->ops->replay_begin == NULL ? SINK_OK :
-		b->sink->ops->replay_begin(b->sink, &b->source, b->stream.start_lsn, flags);
+	rc = b->sink->ops->replay_begin(b->sink, &b->source, b->stream.start_lsn, flags);
 	if (rc != SINK_OK)
 		return sink_failed(b, rc);
 	b->session_begun = true;
@@ -418,7 +420,9 @@ handle_event(Bridge *b, const StreamEvent *ev)
 		b->reply_now |= ev->reply_requested;
 		return 0;
 	}
-	rc = frame_decode(&b->dec, ev->data, ev->len, &handlers, b, b->err, sizeof(b->err));
+	rc = b->cfg->stream.pgoutput
+		? pgo_decode(&b->pgo, ev->data, ev->len, &handlers, b, b->err, sizeof(b->err))
+		: frame_decode(&b->dec, ev->data, ev->len, &handlers, b, b->err, sizeof(b->err));
 	if (rc == FRAME_MALFORMED || rc == FRAME_NOMEM)
 	{
 		log_msg(LOG_ERROR, "bad frame from the slot at %X/%X: %s",
@@ -566,11 +570,6 @@ record_position(Bridge *b, uint64_t lsn)
 
 	ledger_submitted(b->ledger, t, 1);
 	ledger_close(b->ledger, t);
-	if (b->sink->ops->progress == NULL)
-	{
-		ledger_acked(b->ledger, t, 1);
-		return SINK_OK;
-	}
 	rc = b->sink->ops->progress(b->sink, lsn, t);
 	return rc == SINK_OK ? SINK_OK : sink_failed(b, rc);
 }
@@ -672,6 +671,7 @@ bridge_run(const BridgeConfig *cfg)
 	stream_init(&b.stream, &cfg->stream);
 	slotwatch_init(&b.watch, cfg->stream.conninfo, cfg->stream.slot);
 	frame_decoder_init(&b.dec);
+	pgo_decoder_init(&b.pgo, cfg->stream.pgoutput);
 	b.sink = cfg->sink.url.kind == SINK_KAFKA ? sink_kafka_create(&cfg->sink)
 		: sink_redis_create(&cfg->sink);
 	if (b.sink == NULL)
@@ -688,6 +688,7 @@ bridge_run(const BridgeConfig *cfg)
 	b.sink->ops->destroy(b.sink);
 	slotwatch_close(&b.watch);
 	frame_decoder_free(&b.dec);
+	pgo_decoder_free(&b.pgo);
 	if (b.ledger)
 		ledger_destroy(b.ledger);
 	return status;

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pgerror.h"
+#include "pgoutput.h"
 #include "precheck.h"
 
 #define PROGNAME "wal2queue-bridge"
@@ -42,6 +43,9 @@ usage(void)
 	printf("  -S, --slot=NAME            replication slot (default: wal2queue)\n");
 	printf("      --create-slot          create the slot with plugin wal2queue if it is missing, then stream\n");
 	printf("      --drop-slot            drop the slot and exit\n");
+	printf("      --plugin=NAME          wal2queue (default) or pgoutput, for servers that load no\n");
+	printf("                             custom plugin; the bridge then applies --tables and the columns\n");
+	printf("      --publication=NAME     pgoutput: the publication (--create-slot creates it if missing)\n");
 	printf("  -t, --tables=PATTERNS      the plugin's tables option (schema.table, * wildcards, comma-separated)\n");
 	printf("      --route-column=COL     the plugin's route-column option\n");
 	printf("      --key-column=COL       the plugin's key-column option\n");
@@ -52,8 +56,8 @@ usage(void)
 	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379;\n");
 	printf("                             no rediss://: for TLS use a tunnel on loopback)\n");
 	printf("      --redis-maxlen=N       XADD MAXLEN ~ N (default: no trimming)\n");
-	printf("      --redis-group=NAME     create this consumer group on every stream the bridge writes\n");
-	printf("                             (XGROUP CREATE ... MKSTREAM), so no job is missed by a late worker\n");
+	printf("      --redis-group=NAME     create this consumer group on each stream the bridge creates\n");
+	printf("                             (XGROUP CREATE ... 0 MKSTREAM with its first entries)\n");
 	printf("      --redis-wait=N[,MS]    acknowledge only once N replicas have the jobs (Redis WAIT,\n");
 	printf("                             timeout MS, default 1000)\n");
 	printf("  -X, --kafka-property=K=V   any librdkafka property, repeatable (Kafka only)\n");
@@ -61,8 +65,9 @@ usage(void)
 	printf("      --kafka-transactions   one Kafka transaction per PostgreSQL transaction\n");
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
-	printf("      --accept-new-source    after a deliberate failover or restore, continue into a sink that\n");
-	printf("                             holds another server's, timeline's or slot's progress\n");
+	printf("      --accept-new-source    continue into a sink that holds another server's, timeline's or\n");
+	printf("                             slot's progress, or none (a deliberate failover or restore, or\n");
+	printf("                             the first run of a slot created outside the bridge)\n");
 	printf("      --metrics=HOST:PORT    serve Prometheus metrics at http://HOST:PORT/metrics and health at\n");
 	printf("                             /healthz (200 while streaming or standing by, else 503)\n");
 	printf("      --log-status=SECS      log a one-line status every SECS seconds\n");
@@ -161,6 +166,8 @@ typedef struct Args
 	bool		quiet;
 	bool		verbose;
 	const char *plugin_options[16];
+	const char *plugin;			/* --plugin, NULL for wal2queue */
+	const char *publication;
 	char	   *kafka_props[MAX_KAFKA_PROPS + 1];
 	int			nprops;
 } Args;
@@ -187,6 +194,8 @@ static const struct option long_options[] = {
 	{"log-status", required_argument, NULL, 14},
 	{"accept-new-source", no_argument, NULL, 15},
 	{"redis-wait", required_argument, NULL, 16},
+	{"plugin", required_argument, NULL, 40},
+	{"publication", required_argument, NULL, 41},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"version", no_argument, NULL, 'V'},
@@ -244,6 +253,8 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 		case 14: cfg->log_status_ms = 1000 * (int) parse_number(arg, "--log-status", 1, 86400); break;
 		case 15: cfg->accept_new_source = true; break;
 		case 16: parse_redis_wait(arg, &cfg->sink); break;
+		case 40: a->plugin = strcmp(arg, "wal2queue") == 0 ? NULL : arg; break;
+		case 41: nonempty(arg, "--publication"); a->publication = arg; break;
 		case 'v': log_verbosity = 1; a->verbose = true; break;
 		case 'q': log_verbosity = -1; a->quiet = true; break;
 		case 'X':
@@ -320,6 +331,36 @@ plugin_options(Args *a)
 	a->plugin_options[n] = NULL;
 }
 
+/* --plugin=pgoutput: the bridge selects tables and columns itself */
+static void
+pgoutput_options(Args *a, PgoConfig *pgo, PgoKeys *keys, char *pubbuf, size_t pubbuflen)
+{
+	char		err[512];
+
+	if (a->plugin && strcmp(a->plugin, "pgoutput") != 0)
+		usage_error("invalid value \"%s\" for --plugin (use wal2queue, or pgoutput on a server "
+					"that loads no custom output plugin)", a->plugin);
+	if (a->plugin == NULL)
+	{
+		if (a->publication)
+			usage_error("%s", "--publication needs --plugin=pgoutput");
+		return;
+	}
+	if (a->publication == NULL)
+		usage_error("%s", "--plugin=pgoutput needs --publication=NAME (--create-slot creates it)");
+	if (a->max_job_bytes)
+		usage_error("%s", "--max-job-bytes is an option of the wal2queue plugin (claim checks); "
+					"pgoutput sends every row whole");
+	if (!tablematch_parse(a->tables, &pgo->tables, err, sizeof(err)))
+		usage_error("%s", err);
+	pgo->publication = a->publication;
+	pgo->tables_text = a->tables;
+	pgo->route_column = a->route_column;
+	pgo->key_column = a->key_column;
+	pgo->keys = keys;
+	pgo_plugin_options(pgo, pubbuf, pubbuflen, a->plugin_options);
+}
+
 /*
  * Warn about a selection that streams nothing, on a short connection of its
  * own; if it cannot connect, bridge_run() will say why (or retry).
@@ -352,10 +393,16 @@ main(int argc, char **argv)
 	.max_pending_bytes = BRIDGE_DEFAULT_MAX_PENDING};
 	char		err[512];
 	int			rc;
+	static PgoConfig pgo;
+	static PgoKeys pgo_keys;
+	static char pubbuf[256];
 
 	cfg.sink.target_prefix = "";
 	parse_args(argc, argv, &a, &cfg);
 	plugin_options(&a);
+	pgoutput_options(&a, &pgo, &pgo_keys, pubbuf, sizeof(pubbuf));
+	cfg.stream.plugin = a.plugin;
+	cfg.stream.pgoutput = a.plugin ? &pgo : NULL;
 	cfg.stream.conninfo = a.dbname;
 	cfg.stream.slot = a.slot;
 	cfg.stream.create_slot = a.create_slot;

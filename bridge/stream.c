@@ -23,9 +23,11 @@
 #include "log.h"
 #include "lsn.h"
 #include "pgerror.h"
+#include "publication.h"
 #include "stream.h"
 
 #define PLUGIN_NAME "wal2queue"
+#define SLOT_PLUGIN(s) ((s)->cfg->plugin ? (s)->cfg->plugin : PLUGIN_NAME)
 
 /* microseconds from the Unix epoch to PostgreSQL's (2000-01-01) */
 #define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
@@ -280,6 +282,8 @@ registry_call(Stream *s, bool add)
 	for (o = s->cfg->plugin_options; o && o[0]; o += 2)
 		if (strcmp(o[0], "tables") == 0)
 			tables = o[1];
+	if (s->cfg->pgoutput)
+		tables = s->cfg->pgoutput->tables_text;
 	/* a replication connection speaks only the simple query protocol */
 	slot = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
 	if (tables)
@@ -324,7 +328,7 @@ create_slot(Stream *s)
 	int			rc;
 
 	snprintf(sql, sizeof(sql),
-			 "CREATE_REPLICATION_SLOT %s LOGICAL " PLUGIN_NAME " NOEXPORT_SNAPSHOT", ident);
+			 "CREATE_REPLICATION_SLOT %s LOGICAL %s NOEXPORT_SNAPSHOT", ident, SLOT_PLUGIN(s));
 	PQfreemem(ident);
 	rc = run_command(s, sql, PGRES_TUPLES_OK, NULL);
 	if (rc == STREAM_OK)
@@ -360,9 +364,9 @@ check_slot(Stream *s)
 					s->cfg->slot);
 	}
 	rc = STREAM_OK;
-	if (strcmp(PQgetvalue(res, 0, 0), PLUGIN_NAME) != 0)
-		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not " PLUGIN_NAME,
-				  s->cfg->slot, PQgetvalue(res, 0, 0));
+	if (strcmp(PQgetvalue(res, 0, 0), SLOT_PLUGIN(s)) != 0)
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not %s",
+				  s->cfg->slot, PQgetvalue(res, 0, 0), SLOT_PLUGIN(s));
 	else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
 		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" belongs to another database",
 				  s->cfg->slot);
@@ -379,6 +383,18 @@ check_slot(Stream *s)
 	}
 	PQclear(res);
 	return rc;
+}
+
+/* pgoutput: the publication exists (before the slot) and covers --tables */
+static int
+check_publication(Stream *s)
+{
+	if (s->cfg->pgoutput == NULL)
+		return STREAM_OK;
+	if (publication_prepare(s->conn, s->cfg->pgoutput, s->cfg->slot, s->cfg->create_slot,
+							s->err, sizeof(s->err)) != 0)
+		return PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;
+	return STREAM_OK;
 }
 
 /*
@@ -458,9 +474,10 @@ explain_plugin_refusal(Stream *s)
 
 		memcpy(orig, s->err, sizeof(orig));
 		snprintf(s->err, sizeof(s->err),
-				 "%.300s; hint: add wal2queue to output_plugin_libraries in postgresql.conf, "
+				 "%.200s; hint: add wal2queue to output_plugin_libraries in postgresql.conf, "
 				 "for example output_plugin_libraries = 'pgoutput, test_decoding, wal2queue', "
-				 "then reload the server", orig);
+				 "then reload the server; or, where the server loads no custom plugin (a managed "
+				 "service), use --plugin=pgoutput --publication=NAME", orig);
 	}
 }
 
@@ -483,6 +500,7 @@ stream_open(Stream *s)
 	s->slot_busy = false;
 	if ((rc = stream_connect(s)) == STREAM_OK &&
 		(rc = identify_system(s)) == STREAM_OK &&
+		(rc = check_publication(s)) == STREAM_OK &&
 		(rc = check_slot(s)) == STREAM_OK &&
 		(rc = check_wal_status(s)) == STREAM_OK)
 		rc = start_replication(s);
@@ -699,10 +717,10 @@ check_slot_to_drop(Stream *s, char *what, size_t whatlen)
 	else if (PQgetvalue(res, 0, 0)[0] == '\0')
 		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" is a physical slot; not dropping it",
 				  s->cfg->slot);
-	else if (strcmp(PQgetvalue(res, 0, 0), PLUGIN_NAME) != 0)
-		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not " PLUGIN_NAME
+	else if (strcmp(PQgetvalue(res, 0, 0), SLOT_PLUGIN(s)) != 0)
+		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not %s"
 				  "; not dropping it (pg_drop_replication_slot() drops any slot)",
-				  s->cfg->slot, PQgetvalue(res, 0, 0));
+				  s->cfg->slot, PQgetvalue(res, 0, 0), SLOT_PLUGIN(s));
 	else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
 		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" belongs to database \"%s\"; "
 				  "not dropping it (connect to that database)",

@@ -26,6 +26,8 @@ typedef struct StreamConfig
 	const char *slot;
 	bool		create_slot;
 	const char *const *plugin_options;	/* name, value, ..., NULL */
+	const char *plugin;			/* output plugin: NULL for wal2queue */
+	const struct PgoConfig *pgoutput;	/* plugin pgoutput: its publication */
 } StreamConfig;
 
 typedef enum StreamEventKind

@@ -259,7 +259,8 @@ end_to_end()
 
 	shift 3
 	t0=$(now_ns)
-	start_bridge "$slot" "$sink" "$@"
+	# the slot was created in SQL before the inserts: its first run says so
+	start_bridge "$slot" "$sink" --accept-new-source "$@"
 	ok=$(sql -c "SELECT bench_wait_confirmed('$slot', '$end_lsn', 600)")
 	t1=$(now_ns)
 	if [ "$ok" != t ]; then

@@ -140,7 +140,7 @@ for my $i (1 .. 3)
 ok(wait_until(sub { $node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_stat_replication") eq '3' }, 15), 'every walsender is taken');
 $node->safe_psql('other', "SELECT pg_create_logical_replication_slot('other', 'wal2queue')");
-my $b = start_bridge($node, $r, '-d', $node->connstr('other'), '--slot', 'other');
+my $b = start_bridge($node, $r, '-d', $node->connstr('other'), '--slot', 'other', '--accept-new-source');
 ok(wait_until(sub { bridge_log($b) =~ /exceeds max_wal_senders.*reconnecting in/ }, 15),
 	'too many connections: retried');
 sleep 2;
@@ -152,7 +152,7 @@ is(stop_bridge($b) >> 8, 0, 'too many connections: clean stop');
 
 # ---- /healthz, --metrics :PORT, the busy-slot message ----
 my $mport = free_port();
-my $a = start_bridge($node, $r, '--slot', 'jobs', '--metrics', ":$mport");
+my $a = start_bridge($node, $r, '--slot', 'jobs', '--metrics', ":$mport", '--accept-new-source');
 ok(wait_until(sub { (http_get($mport, '/healthz'))[0] == 200 }, 30), '/healthz: 200 while streaming');
 my ($st, $body) = http_get($mport, '/healthz');
 is($body, "ok: streaming; redis up\n", '/healthz: says it streams');

@@ -1,0 +1,123 @@
+/*-------------------------------------------------------------------------
+ *
+ * pgoutput.h
+ *		Reader of PostgreSQL's built-in pgoutput protocol (proto_version 1,
+ *		messages on), for managed servers that load no custom output plugin.
+ *
+ * The reader turns pgoutput's messages (one per XLogData) into the same
+ * begin / job / commit callbacks as the wal2queue frame decoder (frame.h),
+ * with the same targets, keys, column kinds, seq numbering and message
+ * prefixes as the plugin (plugin/FORMAT.md), so the sinks cannot tell the
+ * two apart.  What the plugin decides on the server (which tables, the
+ * route and key columns) the reader decides here, from PgoConfig.
+ *
+ * Differences that cannot be hidden (docs/managed.md): pgoutput's Begin
+ * carries no end LSN, so the begin callback sees end_lsn = commit_lsn + 1
+ * (enough for the slot to skip the transaction once confirmed) and the
+ * commit callback the real one; the primary keys come from the catalog at
+ * stream open (PgoKeys), a table first seen later is keyed by its replica
+ * identity; stored generated columns are not sent by pgoutput.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_PGOUTPUT_H
+#define W2Q_PGOUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "tablematch.h"
+
+#define PGO_MAX_RELATIONS 100000	/* distinct relations described */
+#define PGO_MAX_TYPES 100000	/* distinct domains over typed kinds */
+
+/*
+ * The primary keys of the selected tables (DEFERRABLE ones too), columns in
+ * index order, as the plugin takes them: read from the catalog at every
+ * stream open (publication.c), since pgoutput flags only the replica
+ * identity, in column order.
+ */
+typedef struct PgoKeys
+{
+	uint32_t	n;
+	uint32_t	cap;
+	uint32_t   *relids;
+	uint32_t   *ncols;
+	char	  **names;			/* per table: ncols names, each NUL-terminated */
+} PgoKeys;
+
+/* what the plugin would have been told */
+typedef struct PgoConfig
+{
+	const char *publication;
+	TablePatterns tables;		/* n == 0: every published table */
+	const char *tables_text;	/* --tables as given, or NULL */
+	const char *route_column;	/* NULL: none */
+	const char *key_column;		/* NULL: the primary key */
+	PgoKeys    *keys;			/* NULL: the replica identity */
+} PgoConfig;
+
+typedef struct PgoRelation
+{
+	FrameRelation rel;			/* what the sinks see */
+	char		replident;		/* 'd', 'n', 'f', 'i' */
+	bool		include;		/* selected by --tables */
+	int			route;			/* column index, or -1 */
+	uint32_t	nkeys;
+	uint32_t   *keys;			/* column indexes */
+	char	   *strings;		/* every name of rel, and keys */
+} PgoRelation;
+
+typedef struct PgoDecoder
+{
+	const PgoConfig *cfg;
+	PgoRelation *rels;			/* every relation described, by relid */
+	uint32_t	nrels;
+	uint32_t	rels_cap;
+	uint32_t	last;			/* index of the last relation looked up */
+	bool		in_txn;			/* between Begin and Commit */
+	bool		begun;			/* the begin callback was called */
+	FrameTxn	txn;
+	FrameValue *values;			/* one row's values (storage reused) */
+	uint32_t	values_cap;
+	uint32_t   *type_oids;		/* domains whose base type is not text */
+	char	   *type_kinds;		/* ... and their kinds */
+	uint32_t	ntypes;
+	uint32_t	types_cap;
+	uint32_t	type_kinds_cap;
+	char	   *keybuf;			/* a composite key (storage reused) */
+	size_t		keybuf_cap;
+} PgoDecoder;
+
+extern void pgo_decoder_init(PgoDecoder *dec, const PgoConfig *cfg);
+
+/*
+ * Forget any open transaction and every relation (after a reconnect: a new
+ * walsender sends every Relation again), so memory is bounded by the
+ * relations of one session.
+ */
+extern void pgo_decoder_reset(PgoDecoder *dec);
+extern void pgo_decoder_free(PgoDecoder *dec);
+
+/*
+ * Decode one pgoutput message.  Returns FRAME_OK, FRAME_MALFORMED (err says
+ * why, e.g. "pgoutput 'I' message at byte 9: value 3 runs past the end of
+ * the message"), FRAME_NOMEM, or a handler's non-zero return.  After
+ * FRAME_MALFORMED the decoder must be reset before it is used again.
+ */
+extern int	pgo_decode(PgoDecoder *dec, const char *msg, size_t len,
+					   const FrameHandlers *h, void *arg,
+					   char *err, size_t errlen);
+
+/* forget every key; add one table's (names: n NUL-terminated strings) */
+extern void pgo_keys_clear(PgoKeys *keys);
+extern bool pgo_keys_add(PgoKeys *keys, uint32_t relid, uint32_t n,
+						 const char *const *names);
+
+/* the START_REPLICATION options for cfg: name, value, ..., NULL */
+extern void pgo_plugin_options(const PgoConfig *cfg, char *pubbuf,
+							   size_t pubbuflen, const char **opts);
+
+#endif							/* W2Q_PGOUTPUT_H */

@@ -1,0 +1,392 @@
+/*-------------------------------------------------------------------------
+ *
+ * publication.c
+ *		Check (and with --create-slot create) the publication the pgoutput
+ *		mode streams.
+ *
+ * The publication decides what the server sends; --tables decides what
+ * the bridge keeps.  A table --tables selects but the publication leaves
+ * out would silently never produce a job, so it is an error at start, with
+ * the ALTER PUBLICATION to run.  Created publications publish inserts only,
+ * via the partitioned root (so a partition's rows carry the root's name,
+ * as with the plugin).  The publication must exist before the slot: pgoutput
+ * reads it as of each decoded transaction, so it is created first.
+ *
+ * Queries are plain SQL without parameters (a replication connection has
+ * no extended query protocol); values go through PQescapeLiteral and
+ * names through PQescapeIdentifier.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errbuf.h"
+#include "log.h"
+#include "publication.h"
+
+#define SELECTABLE_TABLES \
+	"SELECT n.nspname, c.relname FROM pg_catalog.pg_class c " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition " \
+	"AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
+	"ORDER BY 1, 2"
+
+#define PRIMARY_KEYS \
+	"SELECT c.oid, n.nspname, c.relname, a.attname " \
+	"FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) " \
+	"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum " \
+	"WHERE i.indisprimary AND k.ord <= i.indnkeyatts AND c.relkind IN ('r', 'p') " \
+	"AND NOT c.relispartition AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
+	"ORDER BY c.oid, k.ord"
+#define MAX_KEY_COLUMNS 32		/* INDEX_MAX_KEYS */
+
+/* a growing string; on out of memory it stays NULL */
+typedef struct Str
+{
+	char	   *s;
+	size_t		len;
+	size_t		cap;
+	bool		failed;
+} Str;
+
+static void
+str_add(Str *b, const char *t)
+{
+	size_t		n = strlen(t);
+
+	if (b->failed)
+		return;
+	if (b->len + n + 1 > b->cap)
+	{
+		size_t		cap = b->cap ? b->cap : 256;
+		char	   *p;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		if ((p = realloc(b->s, cap)) == NULL)
+		{
+			b->failed = true;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, t, n + 1);
+	b->len += n;
+}
+
+/* "schema"."table", quoted as needed */
+static void
+str_add_qualified(Str *b, PGconn *conn, const char *schema, const char *table)
+{
+	char	   *s = PQescapeIdentifier(conn, schema, strlen(schema));
+	char	   *t = PQescapeIdentifier(conn, table, strlen(table));
+
+	if (s == NULL || t == NULL)
+		b->failed = true;
+	else
+	{
+		str_add(b, s);
+		str_add(b, ".");
+		str_add(b, t);
+	}
+	PQfreemem(s);
+	PQfreemem(t);
+}
+
+static PGresult *
+query(PGconn *conn, const char *sql, char *err, size_t errlen)
+{
+	PGresult   *res = PQexec(conn, sql);
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	errbuf_set(err, errlen, 1, "could not check the publication: %s",
+			   PQresultErrorMessage(res));
+	PQclear(res);
+	return NULL;
+}
+
+/*
+ * The tables --tables selects, as a quoted list for FOR TABLE, and the
+ * ones missing from published (a result of schemaname, tablename; NULL to
+ * skip); counts in *nselected and *nmissing.
+ */
+static PGresult *
+selected_tables(PGconn *conn, const PgoConfig *cfg, PGresult *published,
+				Str *list, Str *missing, int *nselected, int *nmissing,
+				char *err, size_t errlen)
+{
+	PGresult   *res = query(conn, SELECTABLE_TABLES, err, errlen);
+	int			i;
+	int			j;
+
+	*nselected = *nmissing = 0;
+	if (res == NULL)
+		return NULL;
+	for (i = 0; i < PQntuples(res); i++)
+	{
+		const char *schema = PQgetvalue(res, i, 0);
+		const char *table = PQgetvalue(res, i, 1);
+		bool		found = false;
+
+		if (!tablematch_match(&cfg->tables, schema, table))
+			continue;
+		if ((*nselected)++ > 0)
+			str_add(list, ", ");
+		str_add_qualified(list, conn, schema, table);
+		for (j = 0; published && j < PQntuples(published) && !found; j++)
+			found = strcmp(PQgetvalue(published, j, 0), schema) == 0 &&
+				strcmp(PQgetvalue(published, j, 1), table) == 0;
+		if (published && !found)
+		{
+			if ((*nmissing)++ > 0)
+				str_add(missing, ", ");
+			str_add_qualified(missing, conn, schema, table);
+		}
+	}
+	return res;
+}
+
+/* CREATE PUBLICATION for cfg into sql; false when --tables selects nothing */
+static bool
+create_sql(PGconn *conn, const PgoConfig *cfg, Str *sql, char *err, size_t errlen)
+{
+	Str			list = {0};
+	Str			none = {0};
+	int			nselected;
+	int			nmissing;
+	char	   *ident = PQescapeIdentifier(conn, cfg->publication, strlen(cfg->publication));
+	PGresult   *res = NULL;
+	bool		ok = true;
+
+	str_add(sql, "CREATE PUBLICATION ");
+	str_add(sql, ident ? ident : "?");
+	PQfreemem(ident);
+	if (cfg->tables.n == 0)
+		str_add(sql, " FOR ALL TABLES");
+	else
+	{
+		res = selected_tables(conn, cfg, NULL, &list, &none, &nselected, &nmissing,
+							  err, errlen);
+		if (res == NULL)
+			ok = false;
+		else if (nselected == 0)
+			ok = !errbuf_set(err, errlen, 1, "--tables selects no table, so publication \"%s\" "
+							 "would publish nothing", cfg->publication);
+		str_add(sql, " FOR TABLE ");
+		str_add(sql, list.s ? list.s : "");
+	}
+	str_add(sql, " WITH (publish = 'insert', publish_via_partition_root = true)");
+	PQclear(res);
+	free(list.s);
+	free(none.s);
+	if (ok && sql->failed)
+		ok = !errbuf_set(err, errlen, 1, "out of memory");
+	return ok;
+}
+
+static int
+create_publication(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+{
+	Str			sql = {0};
+	PGresult   *res;
+	int			rc = 0;
+
+	if (!create_sql(conn, cfg, &sql, err, errlen))
+	{
+		free(sql.s);
+		return 1;
+	}
+	res = PQexec(conn, sql.s);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = errbuf_set(err, errlen, 1, "could not create publication \"%s\": %s; "
+						"hint: have its tables' owner (or a superuser, for FOR ALL TABLES) run: %s",
+						cfg->publication,
+						PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+						PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) :
+						PQresultErrorMessage(res), sql.s);
+	else
+		log_msg(LOG_INFO, "created publication \"%s\": %s", cfg->publication, sql.s);
+	PQclear(res);
+	free(sql.s);
+	return rc;
+}
+
+/* the publication exists: does it publish inserts and every selected table? */
+static int
+check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *ident,
+			 bool viaroot, char *err, size_t errlen)
+{
+	char		sql[512];
+	PGresult   *pub;
+	PGresult   *sel = NULL;
+	Str			list = {0};
+	Str			missing = {0};
+	int			nselected = 0;
+	int			nmissing = 0;
+	int			rc = 0;
+
+	snprintf(sql, sizeof(sql), "SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables "
+			 "WHERE pubname = %s", lit);
+	if ((pub = query(conn, sql, err, errlen)) == NULL)
+		return 1;
+	if (PQntuples(pub) == 0)
+		rc = errbuf_set(err, errlen, 1, "publication \"%s\" publishes no table; hint: "
+						"ALTER PUBLICATION %s ADD TABLE schema.table", cfg->publication,
+						ident);
+	else if (cfg->tables.n > 0)
+	{
+		sel = selected_tables(conn, cfg, pub, &list, &missing, &nselected, &nmissing,
+							  err, errlen);
+		if (sel == NULL)
+			rc = 1;
+		else if (nselected == 0)
+			rc = errbuf_set(err, errlen, 1, "--tables selects no table");
+		else if (nmissing > 0)
+			rc = errbuf_set(err, errlen, 1, "publication \"%s\" does not publish %d table%s "
+							"that --tables selects: %.*s; hint: ALTER PUBLICATION %s ADD TABLE %.*s%s",
+							cfg->publication, nmissing, nmissing > 1 ? "s" : "",
+							300, missing.s ? missing.s : "?", ident,
+							300, missing.s ? missing.s : "?",
+							viaroot ? "" : " (and SET (publish_via_partition_root = true) "
+							"for partitioned tables)");
+	}
+	if (rc == 0 && !viaroot)
+		log_msg(LOG_WARNING, "publication \"%s\" does not publish via the partition root: rows "
+				"of partitions carry the partition's name, not the partitioned table's",
+				cfg->publication);
+	PQclear(pub);
+	PQclear(sel);
+	free(list.s);
+	free(missing.s);
+	return rc;
+}
+
+/*
+ * The primary keys of the selected tables, in index order (the plugin's
+ * keys; pgoutput flags only the replica identity, in column order).
+ */
+static int
+read_keys(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+{
+	PGresult   *res;
+	int			i;
+	int			rc = 0;
+
+	if (cfg->keys == NULL)
+		return 0;
+	pgo_keys_clear(cfg->keys);
+	if ((res = query(conn, PRIMARY_KEYS, err, errlen)) == NULL)
+		return 1;
+	for (i = 0; i < PQntuples(res) && rc == 0;)
+	{
+		const char *oid = PQgetvalue(res, i, 0);
+		const char *names[MAX_KEY_COLUMNS];
+		uint32_t	n = 0;
+		bool		selected = tablematch_match(&cfg->tables, PQgetvalue(res, i, 1),
+												PQgetvalue(res, i, 2));
+
+		for (; i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), oid) == 0; i++)
+			if (n < MAX_KEY_COLUMNS)
+				names[n++] = PQgetvalue(res, i, 3);
+		if (selected && !pgo_keys_add(cfg->keys, (uint32_t) strtoul(oid, NULL, 10), n, names))
+			rc = errbuf_set(err, errlen, 1, "out of memory");
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* does the slot exist already?  -1 when it cannot be told */
+static int
+slot_exists(PGconn *conn, const char *slot)
+{
+	char		sql[256];
+	char	   *lit = PQescapeLiteral(conn, slot, strlen(slot));
+	PGresult   *res;
+	int			found = -1;
+
+	if (lit == NULL)
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		found = PQntuples(res) > 0;
+	PQclear(res);
+	return found;
+}
+
+/* the publication is missing: create it, or say how */
+static int
+missing_publication(PGconn *conn, const PgoConfig *cfg, const char *slot, bool create,
+					char *err, size_t errlen)
+{
+	Str			hint = {0};
+	int			rc;
+
+	if (!create_sql(conn, cfg, &hint, err, errlen))
+	{
+		free(hint.s);
+		return 1;
+	}
+	/* pgoutput reads the publication as of each transaction: it must be older */
+	if (slot_exists(conn, slot) == 1)
+		rc = errbuf_set(err, errlen, 1, "publication \"%s\" does not exist and replication slot "
+						"\"%s\" does: pgoutput cannot decode the slot's transactions from before "
+						"the publication; hint: run %s, then drop the slot and create it again "
+						"(--drop-slot, then --create-slot)", cfg->publication, slot, hint.s);
+	else if (create)
+		rc = create_publication(conn, cfg, err, errlen) ||
+			publication_prepare(conn, cfg, slot, false, err, errlen);
+	else
+		rc = errbuf_set(err, errlen, 1, "publication \"%s\" does not exist; hint: create it with "
+						"--create-slot, or run: %s", cfg->publication, hint.s);
+	free(hint.s);
+	return rc;
+}
+
+int
+publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot, bool create,
+					char *err, size_t errlen)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(conn, cfg->publication, strlen(cfg->publication));
+	char	   *ident;
+	PGresult   *res;
+	int			rc;
+
+	if (lit == NULL)
+		return errbuf_set(err, errlen, 1, "out of memory");
+	snprintf(sql, sizeof(sql), "SELECT pubinsert, pubviaroot FROM pg_catalog.pg_publication "
+			 "WHERE pubname = %s", lit);
+	if ((res = query(conn, sql, err, errlen)) == NULL)
+	{
+		PQfreemem(lit);
+		return 1;
+	}
+	if (PQntuples(res) == 0)
+	{
+		PQclear(res);
+		PQfreemem(lit);
+		return missing_publication(conn, cfg, slot, create, err, errlen);
+	}
+	ident = PQescapeIdentifier(conn, cfg->publication, strlen(cfg->publication));
+	if (ident == NULL)
+		rc = errbuf_set(err, errlen, 1, "out of memory");
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		rc = errbuf_set(err, errlen, 1, "publication \"%s\" does not publish inserts; hint: "
+						"ALTER PUBLICATION %s SET (publish = 'insert')",
+						cfg->publication, ident);
+	else
+		rc = check_tables(conn, cfg, lit, ident, strcmp(PQgetvalue(res, 0, 1), "t") == 0,
+						  err, errlen) || read_keys(conn, cfg, err, errlen);
+	PQclear(res);
+	PQfreemem(lit);
+	PQfreemem(ident);
+	return rc;
+}

@@ -1,0 +1,516 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_pgoutput.c
+ *		The pgoutput reader on real pgoutput bytes (pgoutput_sample.h):
+ *		the callbacks it makes are written down as a transcript and compared
+ *		with what the plugin's frames give for the same rows (targets, keys,
+ *		kinds, seq, commit LSNs, commit time); then --tables, route and key
+ *		columns, replica identities, a Relation re-sent mid-stream, domains,
+ *		reset, malformed messages, and the --tables pattern matcher.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lsn.h"
+#include "pgoutput.h"
+#include "pgoutput_sample.h"
+#include "tablematch.h"
+#include "unit.h"
+
+static char transcript[8192];
+
+static void
+out(const char *fmt,...)
+	__attribute__((format(printf, 1, 2)));
+
+static void
+out(const char *fmt,...)
+{
+	size_t		n = strlen(transcript);
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(transcript + n, sizeof(transcript) - n, fmt, ap);
+	va_end(ap);
+}
+
+static int
+on_begin(void *arg, const FrameTxn *txn)
+{
+	char		a[LSN_STRLEN];
+
+	(void) arg;
+	out("B %u %s %lld|", txn->xid, lsn_format(txn->commit_lsn, a, sizeof(a)),
+		(long long) txn->commit_time_us);
+	return 0;
+}
+
+static int
+on_job(void *arg, const FrameTxn *txn, const FrameJob *job)
+{
+	uint32_t	i;
+
+	(void) arg;
+	(void) txn;
+	out("J%u %.*s", job->seq, (int) job->target.len, job->target.data);
+	if (job->has_key)
+		out(" key=%.*s", (int) job->key.len, job->key.data);
+	if (job->is_message)
+		out(" payload=%.*s|", (int) job->payload.len, job->payload.data);
+	else
+	{
+		out(" %.*s(", (int) job->rel->name.len, job->rel->name.data);
+		for (i = 0; i < job->rel->ncols; i++)
+		{
+			const FrameValue *v = &job->values[i];
+
+			out("%s%.*s:%c=", i ? "," : "", (int) job->rel->cols[i].name.len,
+				job->rel->cols[i].name.data, job->rel->cols[i].kind);
+			if (v->isnull)
+				out("NULL");
+			else
+				out("%.*s", (int) v->data.len, v->data.data);
+		}
+		out(")|");
+	}
+	return 0;
+}
+
+static int
+on_commit(void *arg, const FrameTxn *txn)
+{
+	char		a[LSN_STRLEN];
+	char		b[LSN_STRLEN];
+
+	(void) arg;
+	out("C %u %s %s %u|", txn->xid, lsn_format(txn->commit_lsn, a, sizeof(a)),
+		lsn_format(txn->end_lsn, b, sizeof(b)), txn->njobs);
+	return 0;
+}
+
+static const FrameHandlers handlers = {on_begin, on_job, on_commit};
+
+/* the end_lsn the begin callback sees */
+static uint64_t begin_end_lsn;
+
+static int
+on_begin_end(void *arg, const FrameTxn *txn)
+{
+	begin_end_lsn = txn->end_lsn;
+	return on_begin(arg, txn);
+}
+
+static int
+feed(PgoDecoder *dec, const char *hex, char *err, size_t errlen)
+{
+	unsigned char buf[1024];
+	size_t		n = pgo_unhex(hex, buf, sizeof(buf));
+
+	return pgo_decode(dec, (const char *) buf, n, &handlers, NULL, err, errlen);
+}
+
+/* the whole sample through a decoder configured by cfg; the transcript */
+static const char *
+run_sample(PgoConfig *cfg, int *rc)
+{
+	PgoDecoder	dec;
+	char		err[256] = "";
+	int			i;
+
+	transcript[0] = '\0';
+	*rc = 0;
+	pgo_decoder_init(&dec, cfg);
+	for (i = 0; pgo_sample[i] && *rc == 0; i++)
+		if ((*rc = feed(&dec, pgo_sample[i], err, sizeof(err))) != 0)
+			out("ERROR at %d: %s", i, err);
+	pgo_decoder_free(&dec);
+	return transcript;
+}
+
+static PgoConfig
+config(const char *tables, const char *route, const char *key)
+{
+	PgoConfig	cfg = {"pub", {0}, tables, route, key, NULL};
+	char		err[256];
+
+	if (!tablematch_parse(tables, &cfg.tables, err, sizeof(err)))
+		printf("# %s\n", err);
+	return cfg;
+}
+
+#define JOBS1 "public.jobs(id:n=1,queue:t=emails,n:n=1.50,f:n=NaN,b:b=t,j:j={\"a\": [1, \"x\"]}," \
+	"t:t=2024-01-02 03:04:05.123456+00,arr:t={1,2},nul:t=NULL,i8:n=9007199254740993)"
+#define JOBS2 "public.jobs(id:n=2,queue:t=NULL,n:n=NULL,f:n=NULL,b:b=NULL,j:j=NULL,t:t=NULL," \
+	"arr:t=NULL,nul:t=NULL,i8:n=NULL,extra:t=e)"
+#define TXN1_B "B 729 0/154C0D8 1795998022600191|"
+#define TXN1_C "C 729 0/154C0D8 0/154C108 3|"
+
+static void
+test_sample(void)
+{
+	PgoConfig	cfg = config(NULL, NULL, NULL);
+	int			rc;
+
+	unit_check_str(run_sample(&cfg, &rc),
+				   TXN1_B
+				   "J0 public.jobs key=1 " JOBS1 "|"
+				   "J1 tgt key=k1 payload=payload one|"
+				   "J2 public.comp key=[\"7\",\"x,y\"] public.comp(a:n=7,b:t=x,y,payload:t=p)|"
+				   TXN1_C
+				   "B 730 0/154C230 1795998022600948|"
+				   "J0 public.dom key=5 public.dom(id:n=5,v:t=five)|"
+				   "C 730 0/154C230 0/154C260 1|"
+				   "B 733 0/154CE20 1795998022627619|"
+				   "J0 public.jobs key=2 " JOBS2 "|"
+				   "C 733 0/154CE20 0/154CE50 1|",
+				   "real pgoutput bytes: the plugin's jobs (kinds by type OID, domain over int4 a "
+				   "number, messages by prefix, seq across rows and messages, commit LSN, end LSN "
+				   "at commit, commit time in Unix microseconds, the relation re-described)");
+	unit_check(rc == 0, "the sample decodes without error");
+	tablematch_free(&cfg.tables);
+}
+
+static void
+test_selection(void)
+{
+	PgoConfig	cfg = config("public.jobs, public.d*", "queue", "payload");
+	int			rc;
+
+	unit_check_str(run_sample(&cfg, &rc),
+				   TXN1_B
+				   "J0 emails key=1 " JOBS1 "|"
+				   "J1 tgt key=k1 payload=payload one|"
+				   "C 729 0/154C0D8 0/154C108 2|"
+				   "B 730 0/154C230 1795998022600948|"
+				   "J0 public.dom key=5 public.dom(id:n=5,v:t=five)|"
+				   "C 730 0/154C230 0/154C260 1|"
+				   "B 733 0/154CE20 1795998022627619|"
+				   "J0 public.jobs key=2 " JOBS2 "|"
+				   "C 733 0/154CE20 0/154CE50 1|",
+				   "--tables leaves public.comp out and seq has no gap; --route-column: the value, "
+				   "or the table when NULL; --key-column only where the table has it (else the "
+				   "primary key, as the plugin)");
+	tablematch_free(&cfg.tables);
+
+	cfg = config("public.comp", NULL, "b");
+	unit_check_str(run_sample(&cfg, &rc),
+				   TXN1_B
+				   "J0 tgt key=k1 payload=payload one|"
+				   "J1 public.comp key=x,y public.comp(a:n=7,b:t=x,y,payload:t=p)|"
+				   "C 729 0/154C0D8 0/154C108 2|",
+				   "transactions without a selected job give no callbacks at all; --key-column "
+				   "replaces a composite key");
+	tablematch_free(&cfg.tables);
+}
+
+/* the sample with the replica identity byte of jobs' Relation set to ident */
+static const char *
+run_with_identity(char ident)
+{
+	PgoConfig	cfg = config("public.jobs", NULL, NULL);
+	PgoDecoder	dec;
+	char		rel[1024];
+	char		err[256];
+	int			i;
+
+	snprintf(rel, sizeof(rel), "%s", pgo_sample[1]);
+	/* 'R', relid, "public\0", "jobs\0": the identity is byte 17 */
+	snprintf(rel + 34, 3, "%02x", (unsigned char) ident);
+	rel[36] = pgo_sample[1][36];
+	transcript[0] = '\0';
+	pgo_decoder_init(&dec, &cfg);
+	for (i = 0; i < 3; i++)
+		if (feed(&dec, i == 1 ? rel : pgo_sample[i], err, sizeof(err)) != 0)
+			out("ERROR: %s", err);
+	pgo_decoder_free(&dec);
+	tablematch_free(&cfg.tables);
+	return transcript;
+}
+
+static void
+test_identity(void)
+{
+	unit_check_str(run_with_identity('d'), TXN1_B "J0 public.jobs key=1 " JOBS1 "|",
+				   "replica identity default: the flagged primary key");
+	unit_check_str(run_with_identity('f'), TXN1_B "J0 public.jobs " JOBS1 "|",
+				   "replica identity full: no key (use --key-column)");
+	unit_check_str(run_with_identity('n'), TXN1_B "J0 public.jobs " JOBS1 "|",
+				   "replica identity nothing: no key");
+	unit_check(strncmp(run_with_identity('x'),
+					   "ERROR: pgoutput 'R' message at byte 20: unknown replica identity 0x78",
+					   68) == 0,
+				   "an unknown replica identity is an error naming it");
+}
+
+/* the begin callback sees end = commit + 1; the commit the real end */
+static void
+test_end_lsn(void)
+{
+	FrameHandlers h = {on_begin_end, on_job, on_commit};
+	PgoDecoder	dec;
+	unsigned char buf[1024];
+	char		err[256];
+	size_t		n;
+	int			i;
+
+	pgo_decoder_init(&dec, NULL);
+	transcript[0] = '\0';
+	for (i = 0; i <= 7; i++)
+	{
+		n = pgo_unhex(pgo_sample[i], buf, sizeof(buf));
+		pgo_decode(&dec, (const char *) buf, n, &h, NULL, err, sizeof(err));
+	}
+	unit_check(begin_end_lsn == 0x154C0D8 + 1,
+			   "begin: end_lsn is commit_lsn + 1 until the commit tells it");
+	unit_check(strstr(transcript, TXN1_C) != NULL, "commit: the real end_lsn");
+	pgo_decoder_free(&dec);
+}
+
+static void
+test_reset(void)
+{
+	PgoConfig	cfg = config(NULL, NULL, NULL);
+	PgoDecoder	dec;
+	char		err[256];
+	int			rc;
+
+	pgo_decoder_init(&dec, &cfg);
+	feed(&dec, pgo_sample[0], err, sizeof(err));
+	feed(&dec, pgo_sample[1], err, sizeof(err));
+	feed(&dec, pgo_sample[2], err, sizeof(err));
+	rc = feed(&dec, pgo_sample[0], err, sizeof(err));
+	unit_check(rc == FRAME_MALFORMED && strstr(err, "begin inside a transaction"),
+			   "a second begin without commit is refused: %s", err);
+	pgo_decoder_reset(&dec);
+	transcript[0] = '\0';
+	rc = feed(&dec, pgo_sample[0], err, sizeof(err));
+	rc |= feed(&dec, pgo_sample[1], err, sizeof(err));
+	rc |= feed(&dec, pgo_sample[2], err, sizeof(err));
+	rc |= feed(&dec, pgo_sample[7], err, sizeof(err));
+	unit_check(rc == 0 && strstr(transcript, "J0 public.jobs key=1 ") != NULL &&
+			   strstr(transcript, "C 729 0/154C0D8 0/154C108 1|") != NULL,
+			   "after a reset the transaction starts again with seq 0");
+	pgo_decoder_reset(&dec);
+	feed(&dec, pgo_sample[0], err, sizeof(err));
+	rc = feed(&dec, pgo_sample[2], err, sizeof(err));
+	unit_check(rc == FRAME_MALFORMED && strstr(err, "unknown relation 16384"),
+			   "a reset forgets the relations (a new walsender describes them again): %s", err);
+	pgo_decoder_free(&dec);
+	tablematch_free(&cfg.tables);
+}
+
+typedef struct Bad
+{
+	const char *desc;
+	int			prelude;		/* sample messages fed first */
+	const char *hex;
+	const char *want;
+} Bad;
+
+static void
+test_malformed(void)
+{
+	static const Bad bad[] = {
+		{"empty message", 0, "", "empty pgoutput message"},
+		{"unknown type", 0, "53", "pgoutput 'S' message at byte 0: unknown message type"},
+		{"insert outside a transaction", 0, "49000040004e0000", "insert outside a transaction"},
+		{"commit outside a transaction", 0, "4300000000000154c0d8000000000154c1080003047224efa5ff",
+		"commit outside a transaction"},
+		{"unknown relation", 1, "49000099994e0000", "unknown relation 39321"},
+		{"truncated begin", 0, "42000000000154c0d80003047224ef", "commit time runs past the end"},
+		{"trailing bytes", 0, "42000000000154c0d80003047224efa5ff000002d900", "1 trailing bytes"},
+		{"commit lsn mismatch", 3, "4300000000000154c0d9000000000154c1080003047224efa5ff",
+		"commit lsn 0/154C0D9 does not match begin lsn 0/154C0D8"},
+		{"end before commit", 3, "4300000000000154c0d8000000000154c0d80003047224efa5ff",
+		"end lsn 0/154C0D8 is not past commit lsn 0/154C0D8"},
+		{"row of the wrong width", 2, "49000040004e00027400000001317400000001320000",
+		"row has 2 columns, relation 16384 has 10"},
+		{"unchanged-toast value in an insert", 3,
+			"49000040074e0003750000000001377400000001707400000001700000",
+		"value 0 has kind 0x75"},
+		{"value longer than the message", 3, "49000040074e00037400ffffff31",
+		"value 0 runs past the end of the message"},
+		{"unterminated prefix", 1, "4d01000000000154bf9877616c32", "prefix is not terminated"},
+		{"transactional message outside a transaction", 0,
+			"4d01000000000154bf9877616c3271756575650000000000",
+		"transactional message outside a transaction"},
+		{"unterminated relation name", 0, "52000040007075626c6963006a6f6273",
+		"relation name is not terminated"},
+		{"too many columns for the bytes", 0, "52000040007075626c6963006a6f627300640040",
+		"relation has 64 columns but the message has only 0 bytes left"},
+		{"a second 'N' tuple kind", 3, "49000040074b", "tuple kind 0x4b where 'N' expected"},
+	};
+	size_t		i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	{
+		PgoConfig	cfg = config(NULL, NULL, NULL);
+		PgoDecoder	dec;
+		char		err[256] = "";
+		int			rc = 0;
+		int			j;
+
+		pgo_decoder_init(&dec, &cfg);
+		for (j = 0; j < bad[i].prelude; j++)
+			feed(&dec, pgo_sample[j == 2 && bad[i].prelude == 3 ? 5 : j], err, sizeof(err));
+		rc = feed(&dec, bad[i].hex, err, sizeof(err));
+		unit_check(rc == FRAME_MALFORMED && strstr(err, bad[i].want) != NULL,
+				   "%s: %s", bad[i].desc, err);
+		pgo_decoder_free(&dec);
+		tablematch_free(&cfg.tables);
+	}
+}
+
+static void
+test_tablematch(void)
+{
+	TablePatterns p;
+	char		err[256];
+	char		longname[64];
+
+	unit_check(tablematch_parse("public.jobs, app.job_*,*.q", &p, err, sizeof(err)) && p.n == 3,
+			   "three patterns");
+	unit_check(tablematch_match(&p, "public", "jobs") && tablematch_match(&p, "app", "job_1") &&
+			   tablematch_match(&p, "x", "q") && !tablematch_match(&p, "public", "jobs2") &&
+			   !tablematch_match(&p, "app", "jobs") && !tablematch_match(&p, "app.x", "q2"),
+			   "exact, prefix and schema wildcards");
+	tablematch_free(&p);
+	unit_check(tablematch_parse("pub*.j*s", &p, err, sizeof(err)) &&
+			   !tablematch_match(&p, "public", "a.jobs") && tablematch_match(&p, "public", "j.s") &&
+			   !tablematch_match(&p, "pub.lic", "x"),
+			   "'*' never crosses the dot: schema and table are matched apart");
+	tablematch_free(&p);
+	unit_check(tablematch_parse("*", &p, err, sizeof(err)) && tablematch_match(&p, "a", "b"),
+			   "* is every table");
+	tablematch_free(&p);
+	unit_check(tablematch_parse("public.*a*a*a*a*a*a*a*b", &p, err, sizeof(err)), "many stars");
+	memset(longname, 'a', 63);
+	longname[63] = '\0';
+	unit_check(!tablematch_match(&p, "public", longname), "no match without backtracking");
+	tablematch_free(&p);
+	unit_check(!tablematch_parse("jobs", &p, err, sizeof(err)) &&
+			   strstr(err, "invalid pattern \"jobs\" in --tables: not schema-qualified"),
+			   "unqualified: %s", err);
+	unit_check(!tablematch_parse("a.b.c", &p, err, sizeof(err)) && strstr(err, "more than one"),
+			   "two dots: %s", err);
+	unit_check(!tablematch_parse("public.jobs,", &p, err, sizeof(err)) && strstr(err, "empty pattern"),
+			   "empty pattern: %s", err);
+	unit_check(!tablematch_parse("\"Public\".jobs", &p, err, sizeof(err)) && strstr(err, "quoted"),
+			   "quotes: %s", err);
+	unit_check(!tablematch_parse(".jobs", &p, err, sizeof(err)) && strstr(err, "empty schema"),
+			   "empty part: %s", err);
+}
+
+/* the second sample, with or without the catalog's primary keys */
+static const char *
+run_keys(PgoKeys *keys)
+{
+	PgoConfig	cfg = config(NULL, NULL, NULL);
+	PgoDecoder	dec;
+	char		err[256];
+	int			i;
+
+	cfg.keys = keys;
+	pgo_decoder_init(&dec, &cfg);
+	transcript[0] = '\0';
+	for (i = 0; pgo_sample_keys[i]; i++)
+		if (feed(&dec, pgo_sample_keys[i], err, sizeof(err)) != 0)
+			out("ERROR: %s", err);
+	pgo_decoder_free(&dec);
+	tablematch_free(&cfg.tables);
+	return transcript;
+}
+
+/* jobs' Relation and row with the namespace "public" replaced by "wal2queue" */
+static void
+test_extension_schema(void)
+{
+	PgoConfig	cfg = config(NULL, NULL, NULL);
+	PgoConfig	sel = config("wal2queue.*", NULL, NULL);
+	PgoDecoder	dec;
+	char		rel[1024];
+	char		err[256];
+	int			pass;
+
+	/* 'R', relid, "wal2queue\0", "jobs\0", then the rest of the sample's */
+	snprintf(rel, sizeof(rel), "520000400077616c32717565756500%s", pgo_sample[1] + 24);
+	for (pass = 0; pass < 2; pass++)
+	{
+		pgo_decoder_init(&dec, pass == 0 ? &cfg : &sel);
+		transcript[0] = '\0';
+		feed(&dec, pgo_sample[0], err, sizeof(err));
+		if (feed(&dec, rel, err, sizeof(err)) != 0)
+			out("ERROR: %s", err);
+		feed(&dec, pgo_sample[2], err, sizeof(err));
+		if (pass == 0)
+			unit_check_str(transcript, "", "without --tables, schema wal2queue (the extension's) is left out");
+		else
+			unit_check(strstr(transcript, "J0 wal2queue.jobs key=1 wal2queue.jobs(") != NULL,
+					   "--tables can select schema wal2queue: %s", transcript);
+		pgo_decoder_free(&dec);
+	}
+	tablematch_free(&cfg.tables);
+	tablematch_free(&sel.tables);
+}
+
+static void
+test_keys(void)
+{
+	PgoKeys		keys = {0};
+	const char *dpk[] = {"b", "a"};
+	const char *zx[] = {"z", "x"};
+	const char *t;
+
+	t = run_keys(NULL);
+	unit_check(strstr(t, "J0 public.dpk public.dpk") != NULL,
+			   "replica identity only: a deferrable primary key is no key");
+	unit_check(strstr(t, "J1 public.rpk key=[\"1\",\"3\"] ") != NULL,
+			   "replica identity only: flagged columns in column order");
+	unit_check(strstr(t, "J0 public.comp key=[\"8\",\"q\\\"\\\\\\\\\\t\"] ") != NULL,
+			   "a composite key is a JSON array escaped as escape_json: %s", t);
+	unit_check(pgo_keys_add(&keys, 16418, 2, dpk) && pgo_keys_add(&keys, 16424, 2, zx),
+			   "catalog keys recorded");
+	t = run_keys(&keys);
+	unit_check(strstr(t, "J0 public.dpk key=[\"2\",\"1\"] ") != NULL &&
+			   strstr(t, "J1 public.rpk key=[\"3\",\"1\"] ") != NULL,
+			   "catalog keys: the plugin's key (deferrable too), in index order: %s", t);
+	pgo_keys_clear(&keys);
+	free(keys.relids);
+	free(keys.ncols);
+	free(keys.names);
+}
+
+static void
+test_options(void)
+{
+	PgoConfig	cfg = {"My \"pub\"", {0}, NULL, NULL, NULL, NULL};
+	char		buf[64];
+	const char *opts[16];
+
+	pgo_plugin_options(&cfg, buf, sizeof(buf), opts);
+	unit_check(strcmp(opts[0], "proto_version") == 0 && strcmp(opts[1], "1") == 0 &&
+			   strcmp(opts[2], "publication_names") == 0 &&
+			   strcmp(opts[3], "\"My \"\"pub\"\"\"") == 0 &&
+			   strcmp(opts[4], "messages") == 0 && strcmp(opts[5], "true") == 0 &&
+			   opts[6] == NULL,
+			   "START_REPLICATION options: proto_version 1, the publication quoted, messages on");
+}
+
+int
+main(void)
+{
+	test_sample();
+	test_selection();
+	test_identity();
+	test_end_lsn();
+	test_reset();
+	test_malformed();
+	test_tablematch();
+	test_keys();
+	test_extension_schema();
+	test_options();
+	return unit_done();
+}

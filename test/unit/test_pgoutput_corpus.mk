@@ -1,0 +1,2 @@
+test_pgoutput_corpus_SRCS = ../../bridge/pgoutput.c ../../bridge/tablematch.c ../../bridge/errbuf.c \
+	../../bridge/lsn.c
