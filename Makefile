@@ -4,6 +4,7 @@
 #   make install    plugin + extension into PostgreSQL's directories (pg_config),
 #                   the bridge into $(PREFIX)/bin
 #   make check      every test suite, on servers it starts and stops itself
+#   make check-faults  the fault matrix (test/faults), every cell for both sinks
 #   make check-discard-caches  the plugin's regression suites, flushing every
 #                   cache at every chance (debug_discard_caches = 1 where the
 #                   server is built with assertions; wal2queue.debug_discard_caches
@@ -24,7 +25,8 @@ DEB_PACKAGES = gcc make pkg-config perl postgresql-15 postgresql-server-dev-15 \
 	postgresql-15-wal2json libmicrohttpd-dev valgrind
 
 .PHONY: all plugin bridge install check check-regress check-unit check-tap \
-	check-asan check-valgrind check-discard-caches demo bench deps clean
+	check-asan check-valgrind check-discard-caches check-faults check-faults-short \
+	demo bench deps clean
 
 all: plugin bridge
 
@@ -39,7 +41,7 @@ install: all
 	$(MAKE) -C sql install
 	$(MAKE) -C bridge install
 
-check: install check-regress check-unit check-tap
+check: install check-regress check-unit check-tap check-faults-short
 
 check-regress:
 	test/regress/run.sh
@@ -67,6 +69,21 @@ check-asan:
 check-tap:
 	$(MAKE) -C test/helpers
 	test/tap/run.sh
+
+# the fault matrix (test/faults/README.md): every cell, both sinks, several
+# rounds of the full workload; check-faults-short (part of check) one round
+# of smaller transactions.  Without W2Q_FAULTS the suites skip.
+FAULT_SUITES = $(wildcard test/t/1[0-9][0-9]_faults_*.pl)
+
+check-faults: bridge
+	$(MAKE) -C test/helpers
+	$(MAKE) -C test/faults
+	W2Q_FAULTS=full PROVE_FLAGS=-j2 test/tap/run.sh $(FAULT_SUITES)
+
+check-faults-short: bridge
+	$(MAKE) -C test/helpers
+	$(MAKE) -C test/faults
+	W2Q_FAULTS=short PROVE_FLAGS=-j4 test/tap/run.sh $(FAULT_SUITES)
 
 # the end-to-end suites with the bridge under valgrind (errors, definite leaks)
 check-valgrind: bridge

@@ -14,6 +14,9 @@
  *	up BROKER_ID				accept connections again (-1: all)
  *	create TOPIC PARTITIONS		create a topic (replication factor 1)
  *	rtt BROKER_ID MS			delay the broker's responses (-1: all brokers)
+ *	leader TOPIC PARTITION BROKER_ID	move the partition's leader
+ *	errors APIKEY ERRCODE COUNT	answer the next COUNT requests of APIKEY
+ *								(0: Produce) with error ERRCODE
  *	quit						stop (as does the end of stdin)
  *
  * Topics not created explicitly are created on first metadata request with
@@ -47,6 +50,7 @@ command(rd_kafka_mock_cluster_t *mc, char *line)
 	int			id;
 	int			n;
 	int			ms;
+	int			code;
 
 	line[strcspn(line, "\r\n")] = '\0';
 	if (strcmp(line, "quit") == 0)
@@ -59,6 +63,17 @@ command(rd_kafka_mock_cluster_t *mc, char *line)
 		reply(rd_kafka_mock_topic_create(mc, topic, n, 1));
 	else if (sscanf(line, "rtt %d %d", &id, &ms) == 2 && ms >= 0)
 		reply(rd_kafka_mock_broker_set_rtt(mc, id, ms));
+	else if (sscanf(line, "leader %255s %d %d", topic, &n, &id) == 3)
+		reply(rd_kafka_mock_partition_set_leader(mc, topic, n, id));
+	else if (sscanf(line, "errors %d %d %d", &id, &code, &n) == 3 && n > 0 && n <= 100)
+	{
+		rd_kafka_resp_err_t errs[100];
+
+		for (int i = 0; i < n; i++)
+			errs[i] = (rd_kafka_resp_err_t) code;
+		rd_kafka_mock_push_request_errors_array(mc, (int16_t) id, (size_t) n, errs);
+		reply(RD_KAFKA_RESP_ERR_NO_ERROR);
+	}
 	else if (line[0] != '\0')
 	{
 		printf("error: unknown command \"%s\"\n", line);

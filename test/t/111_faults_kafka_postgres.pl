@@ -1,0 +1,15 @@
+# The fault matrix, Kafka (librdkafka mock cluster), faults of PostgreSQL:
+# the walsender terminated, a fast and an immediate restart.
+# See test/faults/README.md; W2Q_FAULTS=short|full (else skipped),
+# W2Q_FAULTS_CELLS=REGEX for some cells only.
+use strict;
+use warnings;
+use Test::More;
+use W2QFaults;
+
+my $node = faults_node("faults_kafka_pg");
+my $sink = kafka_sink(1);
+postgres_cells($node, $sink);
+sink_stop($sink);
+$node->stop;
+done_testing();
