@@ -73,7 +73,8 @@ typedef struct Bridge
 	bool		replay_needed;	/* the sink lost in-flight jobs */
 	bool		session_begun;	/* the sink was told of this session */
 	bool		sink_ever_up;
-	bool		slot_created;	/* this process created the slot */
+	bool		slot_created;	/* this process created the slot and the sink
+								 * has acknowledged nothing since */
 	bool		accept_new;		/* --accept-new-source, until a session begins */
 	bool		have_source;	/* source is an earlier session's */
 	SinkSource	source;
@@ -171,6 +172,11 @@ on_ack(void *arg, LedgerTicket t, uint32_t n)
 
 	ledger_acked(b->ledger, t, n);
 	b->m.jobs += n;
+	/*
+	 * The sink recorded something of this slot: from now on a missing
+	 * record means the sink lost it, not that the slot is new.
+	 */
+	b->slot_created = false;
 }
 
 /* ---- connections ---- */

@@ -141,9 +141,17 @@ sub cell_setup
 sub bridge_args
 {
 	my ($ctx, @extra) = @_;
-	return ('--slot', $ctx->{slot}, '--status-interval', '1', '--tables', 'public.faults_t*',
-		'--route-column', 'route', '--key-column', 'k', '--target-prefix', $ctx->{prefix},
-		sink_args($ctx->{sink}), @{ $ctx->{bridge_args} // [] }, @extra);
+	my @defaults = ('--slot', $ctx->{slot}, '--status-interval', '1', '--tables', 'public.faults_t*',
+		'--route-column', 'route', '--key-column', 'k', '--target-prefix', $ctx->{prefix});
+	my @rest = (sink_args($ctx->{sink}), @{ $ctx->{bridge_args} // [] }, @extra);
+	# an option in @rest replaces its default (the bridge refuses one given twice)
+	my %given = map { $_ => 1 } grep { /^--/ } @rest;
+	my @keep;
+	for (my $i = 0; $i < @defaults; $i += 2)
+	{
+		push @keep, @defaults[ $i, $i + 1 ] unless $given{ $defaults[$i] };
+	}
+	return (@keep, @rest);
 }
 
 sub start_cell_bridge
