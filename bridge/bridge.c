@@ -355,6 +355,9 @@ connect_stream(Bridge *b)
 	b->source.timeline = b->stream.timeline;
 	snprintf(b->source.dbname, sizeof(b->source.dbname), "%s", b->stream.dbname);
 	snprintf(b->source.slot, sizeof(b->source.slot), "%s", b->cfg->stream.slot);
+	/* the WAL the server holds: IDENTIFY_SYSTEM's, or the slot's if it was created since */
+	b->source.wal_end = b->stream.server_lsn > b->stream.start_lsn ?
+		b->stream.server_lsn : b->stream.start_lsn;
 	b->have_source = true;
 
 	/* a new session starts at the slot's position, never at memory */

@@ -647,6 +647,7 @@ source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p, const MarkRead *r)
 static int
 req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 {
+	char		a[LSN_STRLEN];
 	int32_t		i;
 	int			rc;
 
@@ -671,6 +672,18 @@ req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 		{
 			if ((rc = source_refuse(ks, t, i, r)) != SINK_OK)
 				return rc;
+		}
+		else if (r->got && ks->src.wal_end && r->lsn > ks->src.wal_end)
+		{
+			char		w[LSN_STRLEN];
+
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+							  "kafka topic \"%s\" partition %d holds a job of this source at %s, past the "
+							  "server's WAL end %s: the server was rolled back (restored from a copy "
+							  "without a new timeline?), so jobs it commits now would be taken for "
+							  "delivered ones; once you decided what to re-send, write to new topics "
+							  "(another --target-prefix)", t->name, (int) i, lsn_format(r->lsn, a, sizeof(a)),
+							  lsn_format(ks->src.wal_end, w, sizeof(w)));
 		}
 		else if (r->got)
 		{

@@ -277,6 +277,28 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 	verdict = elem_str(r, 1);
 	if (strcmp(verdict, "OK") == 0)
 	{
+		RedisSink  *rs = s->priv;
+		uint64_t	rec;
+
+		/* the session's first answer: is the record past the server's WAL? */
+		if (!rs->wal_end_checked)
+		{
+			rs->wal_end_checked = true;
+			if (rs->src.wal_end && lsn_parse(elem_str(r, 2), strlen(elem_str(r, 2)), &rec) &&
+				rec > rs->src.wal_end)
+			{
+				char		w[LSN_STRLEN];
+
+				return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+								  "Redis progress record \"%s\" is at %s, past the server's WAL end %s: "
+								  "the server was rolled back (restored from a copy without a new "
+								  "timeline?), so jobs it commits now would be taken for delivered ones; "
+								  "once you decided what to re-send, delete the record (DEL) and start "
+								  "with --accept-new-source",
+								  rs->progress_key, elem_str(r, 2),
+								  lsn_format(rs->src.wal_end, w, sizeof(w)));
+			}
+		}
 		if (call->replies_due == 1)
 			ack_done(s, call);	/* no WAIT to come */
 		return SINK_OK;

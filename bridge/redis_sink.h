@@ -107,6 +107,8 @@ typedef struct RedisSink
 	unsigned	flags;
 	bool		first_pending;	/* the next deliver call is the first */
 	bool		refused;		/* a call of this session was refused */
+	bool		wal_end_checked;	/* the session's first answer was checked
+									 * against the server's WAL end */
 	uint64_t	last_end;		/* end of the last item handed over */
 	uint64_t	stage_seq;		/* names staging lists */
 

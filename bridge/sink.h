@@ -118,6 +118,10 @@ typedef struct SinkSource
 	uint32_t	timeline;
 	char		dbname[64];		/* NAMEDATALEN */
 	char		slot[64];
+	uint64_t	wal_end;		/* not identity: the server's WAL position when
+								 * the session began (IDENTIFY_SYSTEM); a sink
+								 * record of this source past it means the
+								 * server was rolled back (restored from a copy) */
 } SinkSource;
 
 /* replay_begin flags */

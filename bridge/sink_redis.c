@@ -210,6 +210,7 @@ redis_replay_begin(Sink *s, const SinkSource *src, uint64_t from,
 	rs->flags = flags;
 	rs->first_pending = true;
 	rs->refused = false;
+	rs->wal_end_checked = false;
 	rs->last_end = from;
 	free(rs->progress_key);
 	rs->progress_key = NULL;

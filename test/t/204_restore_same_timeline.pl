@@ -1,4 +1,4 @@
-# ATTACK (fails on main): the server behind the conninfo is rolled back to a
+# Found by the attack review: the server behind the conninfo is rolled back to a
 # file-level copy (VM/storage snapshot, cold backup restored without PITR):
 # same system identifier, same timeline 1, same slot -- but its WAL ends
 # below the LSN that the Redis progress record already holds.  New jobs
@@ -20,7 +20,7 @@ my $b = start_bridge($node, $r, '--slot', 'sr', '--create-slot', '--tables', 'pu
 	'--status-interval', '1');
 wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'before' FROM generate_series(1, 10) g");
-ok(wait_until(sub { redis($r, 'XLEN', 'public.rj') eq '10' }, 30), 'first jobs delivered');
+ok(wait_until(sub { redis($r, 'XLEN', 'public.rj') eq '10' }, 30), 'first jobs delivered') or diag(bridge_log($b));
 stop_bridge($b);
 
 # a cold file-level copy of the server (slot included)
@@ -47,6 +47,8 @@ diag("bridge " . ($stopped ? 'stopped' : 'runs') . ", stream holds " . redis($r,
 	. ", record " . redis($r, 'HGET', 'wal2queue:progress:sr', 'lsn')
 	. ", slot confirmed " . slot_confirmed($node, 'sr'));
 ok($stopped || $delivered, 'the 10 jobs of the restored server are delivered, or the bridge stops loudly');
+like(bridge_log($b), qr/past the server's WAL end [0-9A-F]+\/[0-9A-F]+: the server was rolled back/,
+	'it stops saying the server was rolled back');
 $b->{h}->kill_kill if $b->{h}->pumpable;
 stop_redis($r);
 $node->stop;

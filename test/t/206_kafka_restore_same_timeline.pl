@@ -63,6 +63,8 @@ my $delivered = count() == 5010;
 diag("bridge " . ($stopped ? 'stopped' : 'runs') . ", topic holds " . count()
 	. ", slot confirmed " . slot_confirmed($node, 'sr'));
 ok($stopped || $delivered, 'the 10 jobs of the restored server are delivered, or the bridge stops loudly');
+like(bridge_log($b), qr/past the server's WAL end [0-9A-F]+\/[0-9A-F]+: the server was rolled back/,
+	'it stops saying the server was rolled back');
 $b->{h}->kill_kill if $b->{h}->pumpable;
 $min .= "quit\n"; $mock->finish;
 $node->stop;

@@ -19,7 +19,7 @@ rd_kafka_mock_cluster_t *mock;
 const char *bootstrap;
 uint32_t	acked[MAX_TICKETS];
 LedgerTicket next_ticket = 1;
-const SinkSource src_a = {"7311000000000000001", 1, "postgres", "sa"};
+const SinkSource src_a = {"7311000000000000001", 1, "postgres", "sa", 0};
 
 /* the relation public.jobs(id int, queue text, payload jsonb, note text) */
 static FrameColumn job_cols[] = {

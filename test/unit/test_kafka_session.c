@@ -18,9 +18,9 @@
 #include "log.h"
 #include "unit.h"
 
-static const SinkSource src_b = {"7311000000000000002", 1, "postgres", "sa"};
-static const SinkSource src_a_tl2 = {"7311000000000000001", 2, "postgres", "sa"};
-static const SinkSource src_a_sb = {"7311000000000000001", 1, "postgres", "sb"};
+static const SinkSource src_b = {"7311000000000000002", 1, "postgres", "sa", 0};
+static const SinkSource src_a_tl2 = {"7311000000000000001", 2, "postgres", "sa", 0};
+static const SinkSource src_a_sb = {"7311000000000000001", 1, "postgres", "sb", 0};
 
 /* transaction i of the session tests: 3 jobs, keys repeating */
 static FrameTxn
