@@ -133,6 +133,7 @@ sync_step(Sink *s, int64_t deadline, int argc, const char **argv,
 static int
 handshake(Sink *s, int64_t deadline)
 {
+	RedisSink  *rs = s->priv;
 	const SinkUrl *u = &s->cfg->url;
 	const char *password = u->password;
 	char		db[16];
@@ -169,7 +170,18 @@ handshake(Sink *s, int64_t deadline)
 	argv[1] = "LOAD";
 	argv[2] = "REPLACE";
 	argv[3] = redis_library;
-	return sync_step(s, deadline, 4, argv, "could not load the wal2queue function library into Redis");
+	if ((rc = sync_step(s, deadline, 4, argv, "could not load the wal2queue function library into Redis")) != SINK_OK)
+		return rc;
+	if (rs->orphan_key != NULL)
+	{
+		const char *del[2] = {"DEL", rs->orphan_key};
+
+		if ((rc = sync_step(s, deadline, 2, del, "could not delete an abandoned staging list")) != SINK_OK)
+			return rc;
+		free(rs->orphan_key);
+		rs->orphan_key = NULL;
+	}
+	return SINK_OK;
 }
 
 static int

@@ -125,6 +125,8 @@ typedef struct RedisSink
 	RCall	   *tail;
 	size_t		pending;		/* their bytes */
 
+	char	   *orphan_key;		/* a staging list a lost connection left
+								 * behind: deleted at the next connect */
 	char	   *progress_key;	/* prefix + "wal2queue:progress:" + slot */
 	char	   *keybuf;			/* scratch: prefix + target */
 	size_t		keybuf_cap;

@@ -66,6 +66,12 @@ redis_disconnect(Sink *s)
 	if (rs->ctx != NULL)
 		redisFree(rs->ctx);
 	rs->ctx = NULL;
+	/* a transaction being staged will be staged anew: drop its list later */
+	if (rs->build.stage_key != NULL && rs->orphan_key == NULL)
+	{
+		rs->orphan_key = rs->build.stage_key;
+		rs->build.stage_key = NULL;
+	}
 	pipe_clear(rs);
 	drop_unsent(rs);
 	rs->session = false;
@@ -567,6 +573,7 @@ redis_destroy(Sink *s)
 	resp_free(&rs->build.entries);
 	strtab_free(&rs->build.keys);
 	free(rs->build.stage_key);
+	free(rs->orphan_key);
 	free(rs->build.chunks);
 	free(rs->items);
 	free(rs->progress_key);

@@ -1,4 +1,4 @@
-# ATTACK (fails on main): a large transaction (staged with RPUSH into
+# Found by the attack review: a large transaction (staged with RPUSH into
 # wal2queue:stage:<slot>:<unique>) meets Redis OOM half-way.  The live
 # bridge pauses and retries under a NEW stage key; the half-filled list of
 # the refused attempt stays behind for a day (EXPIRE 86400), holding tens of

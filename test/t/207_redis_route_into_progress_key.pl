@@ -1,4 +1,4 @@
-# ATTACK (fails on main): one row whose --route-column value names the
+# Found by the attack review: one row whose --route-column value names the
 # bridge's own bookkeeping key ('wal2queue:progress:<slot>', a hash) stops
 # the bridge with exit 1 -- and again at every restart, since the row stays
 # at the slot's confirmed position: the slot is wedged, WAL piles up, every
