@@ -280,12 +280,17 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 		RedisSink  *rs = s->priv;
 		uint64_t	rec;
 
-		/* the session's first answer: is the record past the server's WAL? */
+		/*
+		 * The session's first answer: was the record already past the
+		 * server's WAL?  (Past the end of this call's last item too: the
+		 * call may have written transactions the session read since.)
+		 */
 		if (!rs->wal_end_checked)
 		{
 			rs->wal_end_checked = true;
-			if (rs->src.wal_end && lsn_parse(elem_str(r, 2), strlen(elem_str(r, 2)), &rec) &&
-				rec > rs->src.wal_end)
+			if (rs->src.wal_end && call->nitems > 0 &&
+				lsn_parse(elem_str(r, 2), strlen(elem_str(r, 2)), &rec) &&
+				rec > rs->src.wal_end && rec > call->items[call->nitems - 1].end)
 			{
 				char		w[LSN_STRLEN];
 

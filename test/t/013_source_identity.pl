@@ -60,7 +60,7 @@ is(redis($r, 'XLEN', 'public.jobs'), '20000', 'nothing of the new server was wri
 my $b2 = start_bridge($new, $r, '--slot', 'jobs', '--status-interval', '1', '--accept-new-source');
 $new->safe_psql('postgres', "INSERT INTO jobs VALUES (2, 'new')");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '20002' }), 'with --accept-new-source it streams the new server');
-is(stop_bridge($b2) >> 8, 0, 'clean stop');
+is(stop_bridge($b2) >> 8, 0, 'clean stop') or diag(bridge_log($b2));
 $new->stop;
 
 # ---- 2. a physical standby promoted behind the conninfo ----
