@@ -14,6 +14,10 @@ $node->safe_psql('postgres', q{
 });
 my $r = start_redis();
 my $b = start_bridge($node, $r, '--slot', 'jobs', '--status-interval', '1', '--create-slot');
+# jobs committed before the slot exists are not the slot's to deliver
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'jobs' AND active") eq '1' }, 60),
+	'the bridge created its slot and streams it');
 my $next = 1;
 sub insert_jobs
 {
