@@ -186,12 +186,29 @@ GRANT EXECUTE ON FUNCTION wal2queue.send(text, text, text), wal2queue.send(text,
  *
  *   delivers_from  pg_snapshot_xmax(pg_current_snapshot()) taken right after
  *                  the slot was created (by register_slot()): the slot
- *                  delivers every transaction that has an xid >= it.
+ *                  delivers every transaction that has an xid >= it.  0 once
+ *                  mark_backfilled() said a backfill delivered the older rows.
  *   tables         the slot's tables option (comma-separated schema.table
  *                  patterns, * matching any run of characters within a
  *                  name, see tables_select()); NULL: every table.
+ *   publication    for a pgoutput slot: the publication it is read with
+ *                  (the tables it publishes, pg_publication_tables); NULL
+ *                  for a wal2queue slot.
+ *   registered_snapshot  that snapshot itself (which transactions had
+ *                  completed when the slot was registered).
+ *   start_lsn      the slot's confirmed_flush_lsn when it was registered
+ *                  (for a slot registered right after its creation: its
+ *                  start); attest_slot() compares a session's start with it.
+ *   attested_xmin, attested_lsn, attested_at  the slot's catalog_xmin (as
+ *                  xid8) and confirmed_flush_lsn the last time a bridge
+ *                  whose session its sink had validated attested them
+ *                  (attest_slot()); never moving backwards.  NULL: never.
+ *   attest_refused why a session could not be attested (NULL: none); once
+ *                  set, the slot counts as delivering nothing until it is
+ *                  registered again.
+ *   backfilled_at  when mark_backfilled() was called (NULL: never).
  *
- * Written only through register_slot() and unregister_slot(); readable by
+ * Written only through the functions of this extension; readable by
  * everyone (prune() runs as its caller and reads it).  Not dumped by
  * pg_dump: a restored database has no slots, and its bridge registers the
  * slot it creates.
@@ -200,11 +217,19 @@ CREATE TABLE wal2queue.slots (
     slot_name     name PRIMARY KEY,
     delivers_from xid8 NOT NULL,
     tables        text,
-    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+    created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    publication   name,
+    registered_snapshot pg_snapshot,
+    start_lsn     pg_lsn,
+    attested_xmin xid8,
+    attested_lsn  pg_lsn,
+    attested_at   timestamptz,
+    attest_refused text,
+    backfilled_at timestamptz
 );
 
 COMMENT ON TABLE wal2queue.slots IS
-'replication slots that deliver jobs: the xid from which each delivers, and the tables it selects';
+'replication slots that deliver jobs: the xid from which each delivers, the tables it selects, and what a bridge attested';
 
 GRANT SELECT ON wal2queue.slots TO PUBLIC;
 
@@ -305,26 +330,31 @@ END
 $$;
 
 /*
- * register_slot(slot_name, tables) -- record that SLOT_NAME delivers the
- * jobs of the tables TABLES selects (NULL: every table) from now on: every
- * transaction whose xid is at least pg_snapshot_xmax(pg_current_snapshot())
- * now.  Replaces an earlier registration of the slot (with a fresh, later
- * horizon).  Call it right after creating the slot (the bridge does, on its
- * replication connection, after CREATE_REPLICATION_SLOT), with the tables
- * option the slot will be read with.
+ * register_slot(slot_name, tables, publication) -- record that SLOT_NAME
+ * delivers the jobs of the tables TABLES selects (NULL: every table) from
+ * now on: every transaction whose xid is at least
+ * pg_snapshot_xmax(pg_current_snapshot()) now.  PUBLICATION names the
+ * publication a pgoutput slot is read with (the bridge's --publication);
+ * the slot then delivers only what the publication publishes and TABLES
+ * selects.  Replaces an earlier registration of the slot (with a fresh,
+ * later horizon and no attestation).  Call it right after creating the
+ * slot (the bridge does, on its replication connection, after
+ * CREATE_REPLICATION_SLOT), with the options the slot will be read with.
  *
  * SECURITY DEFINER (the registry decides what prune() may delete, so only
  * trusted roles may write it): the session's login role must have
  * REPLICATION or be a superuser -- a role that could consume the slot
  * anyway.
  */
-CREATE FUNCTION wal2queue.register_slot(slot_name name, tables text DEFAULT NULL)
+CREATE FUNCTION wal2queue.register_slot(slot_name name, tables text DEFAULT NULL,
+                                        publication name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     slot record;
+    snap pg_snapshot := pg_current_snapshot();
 BEGIN
     PERFORM wal2queue.check_registrar('register');
     IF register_slot.slot_name IS NULL THEN
@@ -333,7 +363,7 @@ BEGIN
     END IF;
     PERFORM wal2queue.check_tables('wal2queue.register_slot', tables);
 
-    SELECT s.slot_type, s.database INTO slot
+    SELECT s.slot_type, s.database, s.plugin, s.confirmed_flush_lsn INTO slot
       FROM pg_replication_slots s WHERE s.slot_name = register_slot.slot_name;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'replication slot "%" does not exist', register_slot.slot_name
@@ -347,16 +377,170 @@ BEGIN
         RAISE EXCEPTION 'replication slot "%" was not created in this database', register_slot.slot_name
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
+    IF publication IS NOT NULL THEN
+        IF slot.plugin <> 'pgoutput' THEN
+            RAISE EXCEPTION 'wal2queue.register_slot: a publication applies only to a slot of the plugin pgoutput'
+                USING ERRCODE = 'invalid_parameter_value',
+                      DETAIL = format('Replication slot "%s" uses the plugin %s.', register_slot.slot_name, slot.plugin);
+        END IF;
+        IF NOT EXISTS (SELECT FROM pg_publication p WHERE p.pubname = publication) THEN
+            RAISE EXCEPTION 'publication "%" does not exist', publication
+                USING ERRCODE = 'undefined_object';
+        END IF;
+    ELSIF slot.plugin = 'pgoutput' THEN
+        RAISE EXCEPTION 'wal2queue.register_slot: a slot of the plugin pgoutput needs its publication'
+            USING ERRCODE = 'invalid_parameter_value',
+                  HINT = format('Call wal2queue.register_slot(%L, <its tables>, publication => <the bridge''s --publication>).',
+                                register_slot.slot_name);
+    END IF;
 
-    INSERT INTO wal2queue.slots AS r (slot_name, delivers_from, tables)
-    VALUES (register_slot.slot_name, pg_snapshot_xmax(pg_current_snapshot()), tables)
+    INSERT INTO wal2queue.slots AS r (slot_name, delivers_from, tables, publication,
+                                      registered_snapshot, start_lsn)
+    VALUES (register_slot.slot_name, pg_snapshot_xmax(snap), tables, publication,
+            snap, slot.confirmed_flush_lsn)
     ON CONFLICT ON CONSTRAINT slots_pkey DO UPDATE
-       SET delivers_from = excluded.delivers_from, tables = excluded.tables, created_at = excluded.created_at;
+       SET delivers_from = excluded.delivers_from, tables = excluded.tables,
+           created_at = excluded.created_at, publication = excluded.publication,
+           registered_snapshot = excluded.registered_snapshot, start_lsn = excluded.start_lsn,
+           attested_xmin = NULL, attested_lsn = NULL, attested_at = NULL,
+           attest_refused = NULL, backfilled_at = NULL;
 END
 $$;
 
-COMMENT ON FUNCTION wal2queue.register_slot(name, text) IS
+COMMENT ON FUNCTION wal2queue.register_slot(name, text, name) IS
 'record that a logical slot delivers the jobs of TABLES (NULL: all) from now on; for roles with REPLICATION';
+
+/*
+ * attest_slot(slot_name, walsender_pid, unrecorded_from) -- a bridge
+ * attests that the slot's current catalog_xmin and confirmed_flush_lsn
+ * reflect only what it delivered: its session, whose walsender is
+ * WALSENDER_PID (PQbackendPID() of its replication connection) and which
+ * holds the slot now, was validated by its sink.  Records them as
+ * attested_xmin and attested_lsn (never moving backwards) and returns true;
+ * returns false, recording why in attest_refused, when the session cannot
+ * be attested.  prune() trusts a slot's catalog_xmin only as far as it was
+ * attested (prune_horizon() states why).
+ *
+ * UNRECORDED_FROM: NULL when the sink held a record of this source at or
+ * past the session's start (the bridge refuses a record behind the slot,
+ * so nothing moved the slot past what the sink has); otherwise (a slot the
+ * bridge created, --accept-new-source) the session's start, the slot's
+ * confirmed_flush_lsn when it began.  Such a session is attested only if
+ * it started where the slot was registered (start_lsn: nothing consumed
+ * it since) or where an earlier attestation had got to (attested_lsn);
+ * otherwise the slot moved without a bridge (re-created or advanced by
+ * hand) and the refusal is kept until the slot is registered again.
+ *
+ * SECURITY DEFINER, same privilege as register_slot().
+ */
+CREATE FUNCTION wal2queue.attest_slot(slot_name name, walsender_pid integer,
+                                      unrecorded_from pg_lsn DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reg record;
+    slot record;
+    reference xid8 := pg_snapshot_xmax(pg_current_snapshot());
+    why text;
+BEGIN
+    PERFORM wal2queue.check_registrar('attest');
+    IF attest_slot.slot_name IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.attest_slot: slot_name must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF walsender_pid IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.attest_slot: walsender_pid must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT r.start_lsn, r.attested_lsn, r.attest_refused INTO reg
+      FROM wal2queue.slots r WHERE r.slot_name = attest_slot.slot_name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'replication slot "%" is not registered', attest_slot.slot_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Register it with wal2queue.register_slot() (the bridge''s --create-slot does).';
+    END IF;
+    SELECT s.active_pid, s.catalog_xmin, s.confirmed_flush_lsn INTO slot
+      FROM pg_replication_slots s
+     WHERE s.slot_name = attest_slot.slot_name AND s.database = current_database();
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'replication slot "%" does not exist', attest_slot.slot_name
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    -- the slot must be held by that walsender now (not by a backend that
+    -- is consuming it with pg_logical_slot_get_changes())
+    IF slot.active_pid IS DISTINCT FROM walsender_pid
+       OR NOT EXISTS (SELECT FROM pg_stat_activity a
+                       WHERE a.pid = walsender_pid AND a.backend_type = 'walsender') THEN
+        RAISE EXCEPTION 'replication slot "%" is not held by the walsender with PID %',
+            attest_slot.slot_name, walsender_pid
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = format('It is held by %s.', coalesce('PID ' || slot.active_pid, 'no process'));
+    END IF;
+    IF reg.attest_refused IS NOT NULL THEN
+        RETURN false;
+    END IF;
+    IF unrecorded_from IS NOT NULL
+       AND unrecorded_from IS DISTINCT FROM reg.start_lsn
+       AND (reg.attested_lsn IS NULL OR unrecorded_from > reg.attested_lsn) THEN
+        why := format('a bridge session began at %s without a record in its sink, but the slot was '
+                      'registered at %s and attested up to %s', unrecorded_from, reg.start_lsn,
+                      coalesce(reg.attested_lsn::text, 'nowhere'));
+        UPDATE wal2queue.slots r SET attest_refused = why WHERE r.slot_name = attest_slot.slot_name;
+        RAISE WARNING 'wal2queue.attest_slot: replication slot "%" moved without a bridge, so prune() counts nothing as delivered by it',
+            attest_slot.slot_name
+            USING DETAIL = why || '.',
+                  HINT = 'Re-send what it may have skipped, then register it again with wal2queue.register_slot().';
+        RETURN false;
+    END IF;
+    UPDATE wal2queue.slots r
+       SET attested_xmin = CASE WHEN slot.catalog_xmin IS NULL THEN r.attested_xmin
+                                ELSE greatest(r.attested_xmin, wal2queue.full_xid(slot.catalog_xmin, reference)) END,
+           attested_lsn = greatest(r.attested_lsn, slot.confirmed_flush_lsn),
+           attested_at = now()
+     WHERE r.slot_name = attest_slot.slot_name;
+    RETURN true;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.attest_slot(name, integer, pg_lsn) IS
+'a bridge attests the catalog_xmin of the slot its validated session holds; for roles with REPLICATION';
+
+/*
+ * mark_backfilled(slot_name) -- the bridge finished a backfill of the
+ * slot's tables from the snapshot the slot exported when it was created:
+ * rows older than the slot count as delivered by it (delivers_from := 0).
+ * Every row of a selected table whose transaction committed before the
+ * slot's consistent point was visible in that snapshot, and every later
+ * one is decoded by the slot, so together they cover every row.  A backfill
+ * with a condition declares that the rows the condition excluded need no
+ * delivery: prune() deletes them too once the slot is past them.
+ * Same privilege as register_slot().
+ */
+CREATE FUNCTION wal2queue.mark_backfilled(slot_name name)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM wal2queue.check_registrar('mark');
+    IF mark_backfilled.slot_name IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.mark_backfilled: slot_name must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    UPDATE wal2queue.slots r SET delivers_from = '0', backfilled_at = now()
+     WHERE r.slot_name = mark_backfilled.slot_name;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'replication slot "%" is not registered', mark_backfilled.slot_name
+            USING ERRCODE = 'undefined_object',
+                  HINT = 'Register it with wal2queue.register_slot() right after creating it, before the backfill.';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.mark_backfilled(name) IS
+'after a backfill from the slot''s exported snapshot: rows older than the slot count as delivered; for roles with REPLICATION';
 
 /*
  * unregister_slot(slot_name) -- forget a slot (the bridge calls it when it
@@ -392,18 +576,20 @@ BEGIN
                     WHERE r.rolname = session_user AND (r.rolsuper OR r.rolreplication)) THEN
         RAISE EXCEPTION 'permission denied to % replication slots with wal2queue', action
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Only roles with the REPLICATION attribute may register and unregister slots.';
+                  DETAIL = 'Only roles with the REPLICATION attribute may register, unregister, attest and mark slots.';
     END IF;
 END
 $$;
 
 /*
- * create_slot(slot_name, tables, plugin) -- create a logical replication
- * slot and register it (register_slot()), for slots created by hand.
- * Returns the slot's start LSN.  Runs as its caller: needs REPLICATION.
+ * create_slot(slot_name, tables, plugin, publication) -- create a logical
+ * replication slot and register it (register_slot()), for slots created
+ * by hand; PUBLICATION for a pgoutput slot.  Returns the slot's start LSN.
+ * Runs as its caller: needs REPLICATION.
  */
 CREATE FUNCTION wal2queue.create_slot(slot_name name, tables text DEFAULT NULL,
-                                      plugin name DEFAULT 'wal2queue')
+                                      plugin name DEFAULT 'wal2queue',
+                                      publication name DEFAULT NULL)
 RETURNS pg_lsn
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -412,15 +598,131 @@ DECLARE
     start_lsn pg_lsn;
 BEGIN
     PERFORM wal2queue.check_tables('wal2queue.create_slot', tables);
+    -- a slot cannot be taken back once created: check what register_slot() would refuse
+    IF (plugin = 'pgoutput') <> (publication IS NOT NULL) THEN
+        RAISE EXCEPTION 'wal2queue.create_slot: a publication is needed by, and only by, a slot of the plugin pgoutput'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The plugin was %s, the publication %s.', plugin, coalesce(quote_ident(publication), 'null'));
+    END IF;
     SELECT s.lsn INTO start_lsn
       FROM pg_create_logical_replication_slot(create_slot.slot_name, plugin) s;
-    PERFORM wal2queue.register_slot(create_slot.slot_name, tables);
+    PERFORM wal2queue.register_slot(create_slot.slot_name, tables, publication);
     RETURN start_lsn;
 END
 $$;
 
-COMMENT ON FUNCTION wal2queue.create_slot(name, text, name) IS
+COMMENT ON FUNCTION wal2queue.create_slot(name, text, name, name) IS
 'create a logical replication slot and register it with wal2queue';
+
+/*
+ * horizon_problem(job_table, reference, caller) -- why the registry cannot
+ * vouch for JOB_TABLE at all (prune_horizon(), THE RULE), with a hint; no
+ * row when it can.
+ */
+CREATE FUNCTION wal2queue.horizon_problem(job_table regclass, reference xid8, caller text,
+                                          OUT problem text, OUT hint text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.problem, p.hint FROM (
+        SELECT 1 AS o, r.slot_name AS n,
+               format('replication slot "%s" is registered but does not exist in this database', r.slot_name) AS problem,
+               format('If every job it should have delivered was delivered or re-sent, run SELECT wal2queue.unregister_slot(%L); or call %s(..., force => true).',
+                      r.slot_name, caller) AS hint
+          FROM wal2queue.slots r
+         WHERE NOT EXISTS (SELECT FROM pg_replication_slots s
+                            WHERE s.slot_name = r.slot_name AND s.slot_type = 'logical'
+                              AND s.database = current_database())
+        UNION ALL
+        SELECT 2, s.slot_name,
+               format('replication slot "%s" uses the plugin wal2queue but is not registered', s.slot_name),
+               format('Register it with SELECT wal2queue.register_slot(%L, <its tables option>) (it then delivers from now on), or call %s(..., force => true).',
+                      s.slot_name, caller)
+          FROM pg_replication_slots s
+         WHERE s.plugin = 'wal2queue' AND s.database = current_database()
+           AND NOT EXISTS (SELECT FROM wal2queue.slots r WHERE r.slot_name = s.slot_name)
+        UNION ALL
+        SELECT 3, r.slot_name,
+               format('publication "%s" of replication slot "%s" began publishing table %s after the slot was registered',
+                      r.publication, r.slot_name, coalesce(pg_partition_root(job_table), job_table)::regclass),
+               format('Register the slot again with SELECT wal2queue.register_slot(%L, %L, %L) (it then delivers from now on), or call %s(..., force => true).',
+                      r.slot_name, r.tables, r.publication, caller)
+          FROM wal2queue.slots r
+         WHERE r.publication IS NOT NULL
+           AND wal2queue.slot_selects(r.tables, r.publication, job_table)
+           AND NOT wal2queue.published_before(r.publication, job_table, r.registered_snapshot, reference)
+        UNION ALL
+        SELECT 4, NULL,
+               format('no registered replication slot selects table %s', coalesce(pg_partition_root(job_table), job_table)::regclass),
+               format('Create the slot with wal2queue.create_slot() or the bridge''s --create-slot, or call %s(..., force => true).',
+                      caller)
+         WHERE NOT EXISTS (SELECT FROM wal2queue.slots r
+                            WHERE wal2queue.slot_selects(r.tables, r.publication, job_table))
+    ) p
+    ORDER BY p.o, p.n LIMIT 1
+$$;
+
+/*
+ * slot_selects(tables, publication, job_table) -- does a registered slot
+ * with these TABLES and PUBLICATION deliver the rows of JOB_TABLE?  The
+ * tables option is matched against the name the decoder uses (the
+ * partition root's schema.table); a pgoutput slot must also have the
+ * table published: the table, its partition root or any partition of that
+ * root in pg_publication_tables (counting a slot that may deliver it is
+ * safe: it can only hold prune back).
+ */
+CREATE FUNCTION wal2queue.slot_selects(tables text, publication name, job_table regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT wal2queue.tables_select(tables, n.nspname, c.relname)
+           AND (publication IS NULL OR EXISTS (
+                SELECT FROM pg_publication_tables pt
+                  JOIN pg_namespace pn ON pn.nspname = pt.schemaname
+                  JOIN pg_class pc ON pc.relnamespace = pn.oid AND pc.relname = pt.tablename
+                 WHERE pt.pubname = publication
+                   AND pc.oid IN (SELECT c.oid UNION ALL SELECT t.relid FROM pg_partition_tree(c.oid) t)))
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = coalesce(pg_partition_root(job_table), job_table)
+$$;
+
+/*
+ * published_before(publication, job_table, snap, reference) -- was
+ * JOB_TABLE (its partition tree) published by PUBLICATION already for
+ * every transaction that completed after the snapshot SNAP?  True when a
+ * catalog row that makes it published (pg_publication_rel of a table of
+ * the tree, pg_publication_namespace of its schemas, or a FOR ALL TABLES
+ * publication) was committed as of SNAP.  pgoutput reads a publication as
+ * of each transaction it decodes, so a table added later was not sent for
+ * the transactions before.
+ */
+CREATE FUNCTION wal2queue.published_before(publication name, job_table regclass,
+                                           snap pg_snapshot, reference xid8)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH tree AS (
+        SELECT c.oid, c.relnamespace FROM pg_class c
+         WHERE c.oid = coalesce(pg_partition_root(job_table), job_table)
+            OR c.oid IN (SELECT t.relid FROM pg_partition_tree(coalesce(pg_partition_root(job_table), job_table)) t)
+    ), pub AS (
+        SELECT p.oid, p.puballtables, p.xmin FROM pg_publication p WHERE p.pubname = publication
+    ), member AS (
+        SELECT pub.xmin FROM pub WHERE pub.puballtables
+        UNION ALL
+        SELECT r.xmin FROM pg_publication_rel r, pub
+         WHERE r.prpubid = pub.oid AND r.prrelid IN (SELECT tree.oid FROM tree)
+        UNION ALL
+        SELECT s.xmin FROM pg_publication_namespace s, pub
+         WHERE s.pnpubid = pub.oid AND s.pnnspid IN (SELECT tree.relnamespace FROM tree)
+    )
+    SELECT snap IS NOT NULL AND EXISTS (
+        SELECT FROM member m
+         WHERE pg_visible_in_snapshot(wal2queue.full_xid(m.xmin, reference), snap))
+$$;
 
 /*
  * prune_horizon(job_table, force, caller, fatal) -- which rows of JOB_TABLE
@@ -428,15 +730,21 @@ COMMENT ON FUNCTION wal2queue.create_slot(name, text, name) IS
  * satisfies  from_xid <= full_xid(x, reference) < below_xid.
  * All three NULL: no row may be deleted (a NOTICE or WARNING says why).
  *
- * THE RULE.  A row may be deleted only if every registered slot whose
- * tables select the table has delivered it; at least one must select it:
+ * THE RULE.  A row may be deleted only if every registered slot that
+ * selects the table (slot_selects(): its tables option, and for a pgoutput
+ * slot its publication) has delivered it; at least one must select it:
  *   from_xid  = the largest delivers_from of those slots,
- *   below_xid = the smallest catalog_xmin of those slots (as xid8).
+ *   below_xid = the smallest of  least(catalog_xmin, attested_xmin)  of
+ *               those slots (as xid8): a slot's catalog_xmin counts only
+ *               as far as a bridge attested it (attest_slot()).
  * Anything else deletes nothing: no registered slot selects the table, a
  * registered slot no longer exists (it was dropped or lost with undelivered
- * jobs, or re-created and not registered again), or a slot of the plugin
+ * jobs, or re-created and not registered again), a slot of the plugin
  * wal2queue in this database is not registered (it may deliver from an
- * unknown point).  With FATAL those are errors, otherwise warnings.
+ * unknown point), a pgoutput slot's publication began publishing the table
+ * after the slot was registered (errors with FATAL, otherwise warnings);
+ * a selecting slot that no bridge attested yet, or whose attestation was
+ * refused (NOTICEs).
  *
  * WHY A ROW THAT PASSES WAS DELIVERED BY SLOT S (PostgreSQL 15,
  * replication/logical/logical.c and snapbuild.c), for a row whose xmin x
@@ -448,34 +756,58 @@ COMMENT ON FUNCTION wal2queue.create_slot(name, text, name) IS
  *     the consistent point, and a slot decodes in full every transaction
  *     that commits after its consistent point (snapbuild's CONSISTENT
  *     state).  Xids below delivers_from are conservatively taken as not
- *     delivered by S, even though most were.
- *  2. x < S.catalog_xmin  =>  S's client confirmed T.  After creation a
+ *     delivered by S, even though most were -- unless mark_backfilled()
+ *     set delivers_from to 0: then a backfill read every row committed
+ *     before the consistent point from the snapshot S exported there.
+ *     For a pgoutput slot, its publication published the table for T too:
+ *     the catalog row that publishes it was committed in the registration
+ *     snapshot (published_before()), and T completed after it.
+ *  2. x < S.catalog_xmin  =>  S's consumer confirmed T.  After creation a
  *     slot's catalog_xmin moves only through LogicalConfirmReceivedLocation():
  *     decoding an xl_running_xacts record at LSN L proposes a candidate
  *     X <= the record's oldestRunningXid with candidate_xmin_lsn = L, and it
- *     becomes catalog_xmin only once the client confirmed a flush position
+ *     becomes catalog_xmin only once the consumer confirmed a flush position
  *     >= L.  Every xid below oldestRunningXid belongs to a transaction that
  *     had ended before L was written (xids are assigned in order, a
  *     transaction leaves the proc array only after its commit record is in
  *     WAL, and the record at L is written after the proc array was scanned).
  *     A subtransaction's xid is larger than its parent's, so T < x < X too.
  *     So T's commit record precedes L <= the confirmed position: S streamed
- *     T and the client (the bridge, after delivery) confirmed it.
- *  3. Xids are compared as 64-bit values (full_xid() around a reference
+ *     T and its consumer confirmed it.
+ *  3. x < S.attested_xmin  =>  that consumer was a bridge, after delivery.
+ *     attested_xmin is a catalog_xmin read while the slot was held by the
+ *     walsender of a bridge session that its sink had validated
+ *     (attest_slot() checks the holder; the bridge calls it only once the
+ *     sink accepted the session).  Every confirmation that moved it there
+ *     was made by such sessions, each of which confirms only what its sink
+ *     durably accepted, and nothing else consumed the slot in between:
+ *     a) within a session the walsender holds the slot, so nobody else
+ *        (pg_replication_slot_advance(), pg_logical_slot_get_changes(),
+ *        DROP) can move or replace it;
+ *     b) between sessions, a slot advanced, consumed, or dropped and
+ *        re-created by hand starts the next session past the sink's
+ *        record of this source, which the bridge refuses (it never
+ *        attests); a session without such a record (a slot the bridge
+ *        created, --accept-new-source) is attested only if it starts where
+ *        the slot was registered or where the last attestation had got to
+ *        (a re-created slot starts at the WAL position of its creation,
+ *        past both), and a refused one stops attestation until the slot is
+ *        registered again.
+ *     A slot consumed by hand after its last attestation has a larger
+ *     catalog_xmin, but least() keeps the attested one.
+ *  4. Xids are compared as 64-bit values (full_xid() around a reference
  *     taken now), so the comparison is correct across wraparound.
- *  4. A row is deleted only if 1 and 2 hold for every registered slot that
- *     selects its table (the tables option, matched against the name the
- *     plugin uses: the partition root's schema.table), so no slot that should
- *     deliver it is skipped, and a wal2queue slot that is not registered
- *     stops prune altogether.
+ *  5. A row is deleted only if 1 to 3 hold for every registered slot that
+ *     selects its table, so no slot that should deliver it is skipped, and
+ *     a wal2queue slot that is not registered stops prune altogether.
  *
- * WHAT IT CANNOT SEE.  A slot consumed without delivering
- * (pg_replication_slot_advance(), pg_logical_slot_get_changes() on a
- * bridge's slot) moves catalog_xmin as if the jobs were delivered: operator
- * error.  A registration with a tables option other than the one the slot
- * is read with.  A row whose 32-bit xmin is older than 2^31 transactions
- * (frozen, still undelivered after that long) may be taken for a recent
- * xid.
+ * WHAT IT CANNOT SEE.  A registration with a tables option or publication
+ * other than the one the slot is read with.  A bridge session that began
+ * without a sink record at a position the slot reached without a bridge
+ * and ended before its first attestation (every status interval): its
+ * sink's record then vouches for the next session.  A row whose 32-bit
+ * xmin is older than 2^31 transactions (frozen, still undelivered after
+ * that long) may be taken for a recent xid.
  *
  * FORCE.  With force => true only point 2 is kept: a row goes when its xmin
  * precedes the catalog_xmin of every wal2queue slot and every registered
@@ -491,12 +823,11 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    nsp_name text;
-    rel_name text;
     table_name text;
     problem text;
     hint text;
     unset name;
+    unattested record;
     nslots bigint;
 BEGIN
     IF job_table IS NULL THEN
@@ -508,37 +839,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     reference := pg_snapshot_xmax(pg_current_snapshot());
-    SELECT n.nspname, c.relname INTO nsp_name, rel_name
-      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE c.oid = coalesce(pg_partition_root(job_table), job_table);
-    table_name := format('%I.%I', nsp_name, rel_name);
+    table_name := coalesce(pg_partition_root(job_table), job_table)::regclass::text;
 
     IF NOT force THEN
-        SELECT format('replication slot "%s" is registered but does not exist in this database', r.slot_name),
-               format('If every job it should have delivered was delivered or re-sent, run SELECT wal2queue.unregister_slot(%L); or call %s(..., force => true).',
-                      r.slot_name, caller)
-          INTO problem, hint
-          FROM wal2queue.slots r
-         WHERE NOT EXISTS (SELECT FROM pg_replication_slots s
-                            WHERE s.slot_name = r.slot_name AND s.slot_type = 'logical'
-                              AND s.database = current_database())
-         ORDER BY r.slot_name LIMIT 1;
-        IF problem IS NULL THEN
-            SELECT format('replication slot "%s" uses the plugin wal2queue but is not registered', s.slot_name),
-                   format('Register it with SELECT wal2queue.register_slot(%L, <its tables option>) (it then delivers from now on), or call %s(..., force => true).',
-                          s.slot_name, caller)
-              INTO problem, hint
-              FROM pg_replication_slots s
-             WHERE s.plugin = 'wal2queue' AND s.database = current_database()
-               AND NOT EXISTS (SELECT FROM wal2queue.slots r WHERE r.slot_name = s.slot_name)
-             ORDER BY s.slot_name LIMIT 1;
-        END IF;
-        IF problem IS NULL AND NOT EXISTS (SELECT FROM wal2queue.slots r
-                                            WHERE wal2queue.tables_select(r.tables, nsp_name, rel_name)) THEN
-            problem := format('no registered replication slot selects table %s', table_name);
-            hint := format('Create the slot with wal2queue.create_slot() or the bridge''s --create-slot, or call %s(..., force => true).',
-                           caller);
-        END IF;
+        SELECT p.problem, p.hint INTO problem, hint
+          FROM wal2queue.horizon_problem(job_table, reference, caller) p;
         IF problem IS NOT NULL THEN
             IF fatal THEN
                 RAISE EXCEPTION '%: %, so no job counts as delivered', caller, problem
@@ -550,11 +855,33 @@ BEGIN
             RETURN;
         END IF;
 
+        SELECT r.slot_name, r.attest_refused INTO unattested
+          FROM wal2queue.slots r
+         WHERE wal2queue.slot_selects(r.tables, r.publication, job_table)
+           AND (r.attested_xmin IS NULL OR r.attest_refused IS NOT NULL)
+         ORDER BY r.slot_name LIMIT 1;
+        IF unattested.slot_name IS NOT NULL THEN
+            IF unattested.attest_refused IS NULL THEN
+                RAISE NOTICE '%: no bridge has attested replication slot "%" yet, so no job counts as delivered',
+                    caller, unattested.slot_name
+                    USING HINT = 'start the bridge: it attests the slot once its sink has validated the session (every status interval).';
+            ELSE
+                RAISE NOTICE '%: replication slot "%" was consumed or re-created without a bridge, so no job counts as delivered',
+                    caller, unattested.slot_name
+                    USING DETAIL = unattested.attest_refused || '.',
+                          HINT = format('Re-send what it may have skipped, then register it again with wal2queue.register_slot(%L, ...) and start the bridge; or call %s(..., force => true).',
+                                        unattested.slot_name, caller);
+            END IF;
+            reference := NULL;
+            RETURN;
+        END IF;
+
         SELECT count(*), min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
-               max(r.delivers_from), min(wal2queue.full_xid(s.catalog_xmin, reference))
+               max(r.delivers_from),
+               min(least(wal2queue.full_xid(s.catalog_xmin, reference), r.attested_xmin))
           INTO nslots, unset, from_xid, below_xid
           FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name
-         WHERE wal2queue.tables_select(r.tables, nsp_name, rel_name);
+         WHERE wal2queue.slot_selects(r.tables, r.publication, job_table);
     ELSE
         SELECT count(*), min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
                '0'::xid8, min(wal2queue.full_xid(s.catalog_xmin, reference))
