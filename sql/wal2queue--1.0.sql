@@ -93,22 +93,54 @@ $$;
  * function's privileges are per database) and grant it to wal2queue_sender.
  * DROP EXTENSION does not undo this.  Said with a WARNING: CREATE EXTENSION
  * hides the NOTICEs of its script.
+ *
+ * Only the function's owner (the bootstrap superuser) may change its
+ * privileges.  Installed by a role that is not a superuser (the standalone
+ * script on a managed server), the REVOKE is refused: that is said with a
+ * WARNING and the SQL for an administrator, and the rest installs.  Creating
+ * the role needs CREATEROLE (or an administrator who created it first).
  */
 DO $$
 DECLARE
     was_public boolean;
+    messages text;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'wal2queue_sender') THEN
-        CREATE ROLE wal2queue_sender NOLOGIN;
+        BEGIN
+            CREATE ROLE wal2queue_sender NOLOGIN;
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE EXCEPTION 'wal2queue needs the role wal2queue_sender, and role "%" may not create it', current_user
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'Have a role with CREATEROLE run CREATE ROLE wal2queue_sender NOLOGIN, then install again.';
+        END;
     END IF;
     SELECT bool_or(has_function_privilege('public', p.oid, 'EXECUTE')) INTO was_public
       FROM pg_proc p
      WHERE p.oid IN ('pg_logical_emit_message(boolean,text,text)'::regprocedure,
                      'pg_logical_emit_message(boolean,text,bytea)'::regprocedure);
-    REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
-                               pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC;
-    GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
-                              pg_logical_emit_message(boolean, text, bytea) TO wal2queue_sender;
+    -- a role that does not own it gets core's "no privileges could be
+    -- revoked" WARNINGs (or an error without EXECUTE): checked below instead
+    messages := current_setting('client_min_messages');
+    PERFORM set_config('client_min_messages', 'error', true);
+    BEGIN
+        REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
+                                   pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC;
+        GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
+                                  pg_logical_emit_message(boolean, text, bytea) TO wal2queue_sender;
+    EXCEPTION WHEN insufficient_privilege THEN
+        NULL;
+    END;
+    PERFORM set_config('client_min_messages', messages, true);
+    IF EXISTS (SELECT FROM pg_proc p
+                WHERE p.oid IN ('pg_logical_emit_message(boolean,text,text)'::regprocedure,
+                                'pg_logical_emit_message(boolean,text,bytea)'::regprocedure)
+                  AND has_function_privilege('public', p.oid, 'EXECUTE')) THEN
+        RAISE WARNING 'could not revoke EXECUTE on pg_logical_emit_message() from PUBLIC in database "%": role "%" does not own it',
+            current_database(), current_user
+            USING DETAIL = 'Any role that can log in can still emit a wal2queue message, i.e. forge a job; send() works as before.',
+                  HINT = 'Have a superuser run: REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text), pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC; GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text), pg_logical_emit_message(boolean, text, bytea) TO wal2queue_sender;';
+        RETURN;
+    END IF;
     IF was_public THEN
         RAISE WARNING 'revoked EXECUTE on pg_logical_emit_message() from PUBLIC in database "%" and granted it to role wal2queue_sender',
             current_database()
@@ -615,55 +647,6 @@ COMMENT ON FUNCTION wal2queue.create_slot(name, text, name, name) IS
 'create a logical replication slot and register it with wal2queue';
 
 /*
- * horizon_problem(job_table, reference, caller) -- why the registry cannot
- * vouch for JOB_TABLE at all (prune_horizon(), THE RULE), with a hint; no
- * row when it can.
- */
-CREATE FUNCTION wal2queue.horizon_problem(job_table regclass, reference xid8, caller text,
-                                          OUT problem text, OUT hint text)
-RETURNS SETOF record
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT p.problem, p.hint FROM (
-        SELECT 1 AS o, r.slot_name AS n,
-               format('replication slot "%s" is registered but does not exist in this database', r.slot_name) AS problem,
-               format('If every job it should have delivered was delivered or re-sent, run SELECT wal2queue.unregister_slot(%L); or call %s(..., force => true).',
-                      r.slot_name, caller) AS hint
-          FROM wal2queue.slots r
-         WHERE NOT EXISTS (SELECT FROM pg_replication_slots s
-                            WHERE s.slot_name = r.slot_name AND s.slot_type = 'logical'
-                              AND s.database = current_database())
-        UNION ALL
-        SELECT 2, s.slot_name,
-               format('replication slot "%s" uses the plugin wal2queue but is not registered', s.slot_name),
-               format('Register it with SELECT wal2queue.register_slot(%L, <its tables option>) (it then delivers from now on), or call %s(..., force => true).',
-                      s.slot_name, caller)
-          FROM pg_replication_slots s
-         WHERE s.plugin = 'wal2queue' AND s.database = current_database()
-           AND NOT EXISTS (SELECT FROM wal2queue.slots r WHERE r.slot_name = s.slot_name)
-        UNION ALL
-        SELECT 3, r.slot_name,
-               format('publication "%s" of replication slot "%s" began publishing table %s after the slot was registered',
-                      r.publication, r.slot_name, coalesce(pg_partition_root(job_table), job_table)::regclass),
-               format('Register the slot again with SELECT wal2queue.register_slot(%L, %L, %L) (it then delivers from now on), or call %s(..., force => true).',
-                      r.slot_name, r.tables, r.publication, caller)
-          FROM wal2queue.slots r
-         WHERE r.publication IS NOT NULL
-           AND wal2queue.slot_selects(r.tables, r.publication, job_table)
-           AND NOT wal2queue.published_before(r.publication, job_table, r.registered_snapshot, reference)
-        UNION ALL
-        SELECT 4, NULL,
-               format('no registered replication slot selects table %s', coalesce(pg_partition_root(job_table), job_table)::regclass),
-               format('Create the slot with wal2queue.create_slot() or the bridge''s --create-slot, or call %s(..., force => true).',
-                      caller)
-         WHERE NOT EXISTS (SELECT FROM wal2queue.slots r
-                            WHERE wal2queue.slot_selects(r.tables, r.publication, job_table))
-    ) p
-    ORDER BY p.o, p.n LIMIT 1
-$$;
-
-/*
  * slot_selects(tables, publication, job_table) -- does a registered slot
  * with these TABLES and PUBLICATION deliver the rows of JOB_TABLE?  The
  * tables option is matched against the name the decoder uses (the
@@ -722,6 +705,55 @@ AS $$
     SELECT snap IS NOT NULL AND EXISTS (
         SELECT FROM member m
          WHERE pg_visible_in_snapshot(wal2queue.full_xid(m.xmin, reference), snap))
+$$;
+
+/*
+ * horizon_problem(job_table, reference, caller) -- why the registry cannot
+ * vouch for JOB_TABLE at all (prune_horizon(), THE RULE), with a hint; no
+ * row when it can.
+ */
+CREATE FUNCTION wal2queue.horizon_problem(job_table regclass, reference xid8, caller text,
+                                          OUT problem text, OUT hint text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.problem, p.hint FROM (
+        SELECT 1 AS o, r.slot_name AS n,
+               format('replication slot "%s" is registered but does not exist in this database', r.slot_name) AS problem,
+               format('If every job it should have delivered was delivered or re-sent, run SELECT wal2queue.unregister_slot(%L); or call %s(..., force => true).',
+                      r.slot_name, caller) AS hint
+          FROM wal2queue.slots r
+         WHERE NOT EXISTS (SELECT FROM pg_replication_slots s
+                            WHERE s.slot_name = r.slot_name AND s.slot_type = 'logical'
+                              AND s.database = current_database())
+        UNION ALL
+        SELECT 2, s.slot_name,
+               format('replication slot "%s" uses the plugin wal2queue but is not registered', s.slot_name),
+               format('Register it with SELECT wal2queue.register_slot(%L, <its tables option>) (it then delivers from now on), or call %s(..., force => true).',
+                      s.slot_name, caller)
+          FROM pg_replication_slots s
+         WHERE s.plugin = 'wal2queue' AND s.database = current_database()
+           AND NOT EXISTS (SELECT FROM wal2queue.slots r WHERE r.slot_name = s.slot_name)
+        UNION ALL
+        SELECT 3, r.slot_name,
+               format('publication "%s" of replication slot "%s" began publishing table %s after the slot was registered',
+                      r.publication, r.slot_name, coalesce(pg_partition_root(job_table), job_table)::regclass),
+               format('Register the slot again with SELECT wal2queue.register_slot(%L, %L, %L) (it then delivers from now on), or call %s(..., force => true).',
+                      r.slot_name, r.tables, r.publication, caller)
+          FROM wal2queue.slots r
+         WHERE r.publication IS NOT NULL
+           AND wal2queue.slot_selects(r.tables, r.publication, job_table)
+           AND NOT wal2queue.published_before(r.publication, job_table, r.registered_snapshot, reference)
+        UNION ALL
+        SELECT 4, NULL,
+               format('no registered replication slot selects table %s', coalesce(pg_partition_root(job_table), job_table)::regclass),
+               format('Create the slot with wal2queue.create_slot() or the bridge''s --create-slot, or call %s(..., force => true).',
+                      caller)
+         WHERE NOT EXISTS (SELECT FROM wal2queue.slots r
+                            WHERE wal2queue.slot_selects(r.tables, r.publication, job_table))
+    ) p
+    ORDER BY p.o, p.n LIMIT 1
 $$;
 
 /*
@@ -1216,7 +1248,8 @@ COMMENT ON FUNCTION wal2queue.maintain_partitions(regclass, integer, integer, bo
 'create upcoming daily partitions of a job table and drop old ones whose rows every slot selecting it has delivered';
 
 /*
- * status -- one row per wal2queue slot (of any database): how far behind the
+ * status -- one row per wal2queue slot (of any database) and per slot of
+ * another plugin (pgoutput) registered in this database: how far behind the
  * bridge is and how much WAL the slot holds back, measured from the current
  * WAL position (on a standby: the last replayed position).
  *   lag_bytes       WAL written but not yet confirmed (current LSN - confirmed_flush_lsn)
@@ -1237,7 +1270,9 @@ SELECT s.slot_name,
        LATERAL (SELECT CASE WHEN pg_catalog.pg_is_in_recovery()
                             THEN pg_catalog.pg_last_wal_replay_lsn()
                             ELSE pg_catalog.pg_current_wal_lsn() END AS lsn) w
- WHERE s.plugin = 'wal2queue';
+ WHERE s.plugin = 'wal2queue'
+    OR (s.database = pg_catalog.current_database()
+        AND EXISTS (SELECT FROM wal2queue.slots r WHERE r.slot_name OPERATOR(pg_catalog.=) s.slot_name));
 
 COMMENT ON VIEW wal2queue.status IS
 'one row per wal2queue replication slot: activity, confirmed position, lag and retained WAL';
