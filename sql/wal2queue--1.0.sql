@@ -501,10 +501,12 @@ BEGIN
             USING ERRCODE = 'undefined_object';
     END IF;
     -- the slot must be held by that walsender now (not by a backend that
-    -- is consuming it with pg_logical_slot_get_changes())
+    -- is consuming it with pg_logical_slot_get_changes()); backend_type is
+    -- NULL where the function's owner may not see the session's details
+    -- (the standalone script's owner on a managed server)
     IF slot.active_pid IS DISTINCT FROM walsender_pid
-       OR NOT EXISTS (SELECT FROM pg_stat_activity a
-                       WHERE a.pid = walsender_pid AND a.backend_type = 'walsender') THEN
+       OR EXISTS (SELECT FROM pg_stat_activity a
+                   WHERE a.pid = walsender_pid AND a.backend_type <> 'walsender') THEN
         RAISE EXCEPTION 'replication slot "%" is not held by the walsender with PID %',
             attest_slot.slot_name, walsender_pid
             USING ERRCODE = 'object_not_in_prerequisite_state',
