@@ -1,21 +1,25 @@
 #!/bin/sh
-# sql/make-standalone.sh SRC OUT -- build the standalone install script OUT
-# (for servers that cannot CREATE EXTENSION: managed PostgreSQL) from the
-# extension script SRC, the one source of both.  What CREATE EXTENSION does
+# sql/make-standalone.sh OUT PART... -- build the standalone install script
+# OUT (for servers that cannot CREATE EXTENSION: managed PostgreSQL) from
+# the parts of the extension script (sql/src/*.sql, in order), the one
+# source of both.  What CREATE EXTENSION does
 # around the script is done here: the psql guard (\echo ... \quit) goes,
 # the schema wal2queue is created (the control file's schema = wal2queue),
 # and everything runs in one transaction that refuses a second install.
 set -eu
-src=$1
-out=$2
+out=$1
+shift
+src=$(mktemp)
+trap 'rm -f "$src"' EXIT
+cat "$@" >"$src"
 
 # the script must not use what only CREATE EXTENSION provides
 if grep -q '@extschema@\|@extowner@\|pg_extension_config_dump' "$src"; then
-	echo "make-standalone.sh: $src uses something only CREATE EXTENSION provides" >&2
+	echo "make-standalone.sh: the extension script uses something only CREATE EXTENSION provides" >&2
 	exit 1
 fi
 if [ "$(grep -c '^\\echo Use "CREATE EXTENSION wal2queue"' "$src")" != 1 ]; then
-	echo "make-standalone.sh: $src lacks its \\echo guard line" >&2
+	echo "make-standalone.sh: the extension script lacks its \\echo guard line" >&2
 	exit 1
 fi
 
@@ -24,7 +28,8 @@ fi
 -- wal2queue-standalone.sql -- the wal2queue extension's objects without
 -- CREATE EXTENSION, for servers that allow no extension from files (Amazon
 -- RDS and Aurora, Azure Database for PostgreSQL, Google Cloud SQL, AlloyDB).
--- Built by `make -C sql standalone` from sql/wal2queue--1.0.sql; do not edit.
+-- Built by `make -C sql standalone` from sql/src/*.sql, the parts of the
+-- extension script; do not edit.
 --
 -- Install, as a role that owns the database (or has CREATE on it) and has
 -- CREATEROLE (the service's administrator role), in every database whose

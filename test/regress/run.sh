@@ -2,7 +2,8 @@
 # test/regress/run.sh -- run the pg_regress suites (sql/ + expected/) against
 # a throwaway cluster with wal_level=logical and wal2queue allow-listed.
 # The plugin and extension must be installed (make install); ext_standalone
-# installs sql/wal2queue--1.0.sql of this tree without CREATE EXTENSION.
+# installs the extension script of this tree (sql/src) without CREATE
+# EXTENSION.
 #   W2Q_REGRESS_SUITES  glob of the suites to run (default: all), e.g. 'plugin_*';
 #                       00_setup always runs first
 #   W2Q_REGRESS_CONF    settings appended to postgresql.conf, separated by
@@ -30,8 +31,8 @@ pg_regress=$(dirname "$(pg_config --pgxs)")/../test/regress/pg_regress
 cp -r "$here/sql" "$here/expected" "$tmp/"
 # the standalone install script, built from this tree's extension script,
 # for ext_standalone (it reads W2Q_STANDALONE_SQL)
-"$here/../../sql/make-standalone.sh" "$here/../../sql/wal2queue--1.0.sql" \
-	"$tmp/sql/wal2queue-standalone.sql" || exit 1
+"$here/../../sql/make-standalone.sh" "$tmp/sql/wal2queue-standalone.sql" \
+	"$here"/../../sql/src/*.sql || exit 1
 export W2Q_STANDALONE_SQL="$tmp/sql/wal2queue-standalone.sql"
 [ "$(id -u)" = 0 ] && chown -R postgres "$tmp"
 # shellcheck disable=SC2086

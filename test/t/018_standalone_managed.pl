@@ -15,8 +15,8 @@ use W2QTest;
 
 my $root = $ENV{W2Q_ROOT} // die 'W2Q_ROOT is not set';
 my $script = $PostgreSQL::Test::Utils::tmp_check . '/wal2queue-standalone.sql';
-my ($out, $err) = run_command([ "$root/sql/make-standalone.sh", "$root/sql/wal2queue--1.0.sql", $script ]);
-ok(-s $script, 'make-standalone.sh builds the script from the extension script');
+my ($out, $err) = run_command([ "$root/sql/make-standalone.sh", $script, sort glob("$root/sql/src/*.sql") ]);
+ok(-s $script, 'make-standalone.sh builds the script from the parts of the extension script');
 
 my $node = new_node('managed', no_allow_list => 1);
 my $r = start_redis();
