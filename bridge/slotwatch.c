@@ -84,9 +84,9 @@ send_query(SlotWatch *w, SlotWatchQuery q)
 		[WATCH_HEALTH] = "SELECT coalesce(wal_status, ''), coalesce(safe_wal_size::text, '') "
 		"FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
 		/* to_regprocedure() raises an error for a schema without USAGE */
-		[WATCH_PROBE] = "SELECT pg_catalog.to_regnamespace('wal2queue') IS NOT NULL AND "
-		"pg_catalog.has_schema_privilege('wal2queue', 'USAGE') AND "
-		"pg_catalog.to_regprocedure('wal2queue.attest_slot(name,integer,pg_lsn)') IS NOT NULL",
+		[WATCH_PROBE] = "SELECT CASE WHEN pg_catalog.to_regnamespace('wal2queue') IS NULL THEN false "
+		"WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN false "
+		"ELSE pg_catalog.to_regprocedure('wal2queue.attest_slot(name,integer,pg_lsn)') IS NOT NULL END",
 		[WATCH_ATTEST] = "SELECT wal2queue.attest_slot($1, $2::integer, $3::pg_lsn)",
 	};
 	char		pid[16];
