@@ -19,7 +19,7 @@ if grep -q '@extschema@\|@extowner@\|pg_extension_config_dump' "$src"; then
 	exit 1
 fi
 if [ "$(grep -c '^\\echo Use "CREATE EXTENSION wal2queue"' "$src")" != 1 ]; then
-	echo "make-standalone.sh: the extension script lacks its \\echo guard line" >&2
+	printf "make-standalone.sh: the extension script lacks its \\\\echo guard line\\n" >&2
 	exit 1
 fi
 
