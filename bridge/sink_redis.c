@@ -461,6 +461,8 @@ redis_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	if (b->nstaged > 0 && b->entries.nargs > 0 && (rc = stage_entries(s)) != SINK_OK)
 		return rc;
 	b->open = false;
+	/* the end as the commit gives it (pgoutput's begin had commit + 1) */
+	b->end_lsn = txn->end_lsn;
 	if (!add_item(rs, RITEM_TXN, b->ticket, b->njobs, b->end_lsn) ||
 		!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn, b) ||
 		!resp_arg_u64(&rs->batch, b->entries.nargs) ||
