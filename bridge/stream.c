@@ -340,9 +340,132 @@ create_slot(Stream *s)
 	return rc;
 }
 
+/* is there a slot of that name now?  (false also when we cannot tell) */
+static bool
+slot_exists(Stream *s)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	PGresult   *res;
+	bool		exists;
+
+	if (lit == NULL)
+		return false;
+	snprintf(sql, sizeof(sql),
+			 "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	res = PQexec(s->conn, sql);
+	exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
+	PQclear(res);
+	return exists;
+}
+
+static int	check_slot(Stream *s, bool may_create);
+
+/*
+ * --create-slot: only one bridge at a time may create, or start to stream,
+ * a slot of that name.  The server releases a slot between its CREATE and
+ * the START_REPLICATION after it, and a second bridge that took it in that
+ * moment would find no progress record in the sink and stop.  A session
+ * advisory lock of the walsender, held as long as the connection lives
+ * (through the stream), says another bridge is there: the slot is then
+ * handled as one another bridge holds (--standby stands by).
+ */
+#define CREATE_LOCK_CLASS 0x77327100
+
+static int
+lock_slot_name(Stream *s)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	PGresult   *res;
+	int			rc;
+	bool		got;
+
+	if (lit == NULL)
+		return fail(s, STREAM_FATAL, "out of memory");
+	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_try_advisory_lock(%d, pg_catalog.hashtext(%s))",
+			 CREATE_LOCK_CLASS, lit);
+	PQfreemem(lit);
+	if ((rc = run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (got)
+		return STREAM_OK;
+	s->slot_busy = true;
+	return fail(s, STREAM_RETRY, "replication slot \"%s\" is being created or streamed by another "
+				"bridge started with --create-slot", s->cfg->slot);
+}
+
+/*
+ * --create-slot and the slot is missing: create it.  If another bridge
+ * created it at the same moment (our CREATE failed, the slot exists now),
+ * that bridge is about to stream it: handle it as a slot another bridge
+ * holds (--standby stands by, otherwise the usual "is active" retries),
+ * never a reason to stop.  Streaming it ourselves in the moment between
+ * the other's CREATE and START would find no progress record in the sink.
+ */
+static int
+create_missing_slot(Stream *s)
+{
+	if (create_slot(s) == STREAM_OK)
+		return check_slot(s, false);
+	if (PQstatus(s->conn) == CONNECTION_OK && slot_exists(s))
+	{
+		char		why[sizeof(s->err)];
+
+		memcpy(why, s->err, sizeof(why));
+		s->slot_busy = true;
+		return fail(s, STREAM_RETRY, "replication slot \"%s\" was created by another bridge at the "
+					"same moment (%.300s)", s->cfg->slot, why);
+	}
+	return STREAM_FATAL;
+}
+
+/*
+ * The slot this open created was refused before it streamed (a plugin
+ * option the plugin rejects, ...): it never delivered anything, so drop it
+ * again rather than leave an unregistered slot holding WAL behind.  Not a
+ * slot another walsender holds.  s->err keeps the refusal.
+ */
+static void
+drop_created_slot(Stream *s)
+{
+	char		sql[512];
+	char	   *ident;
+	PGresult   *res;
+
+	if (!s->slot_created || s->slot_busy || s->conn == NULL ||
+		PQstatus(s->conn) != CONNECTION_OK)
+		return;
+	if ((ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot))) == NULL)
+		return;
+	snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s", ident);
+	PQfreemem(ident);
+	res = PQexec(s->conn, sql);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+	{
+		log_msg(LOG_WARNING, "dropped replication slot \"%s\" again: this run created it and the "
+				"server refused to stream from it, so it delivered nothing; correct the command "
+				"line and start again with --create-slot", s->cfg->slot);
+		s->slot_created = false;
+		registry_call(s, false);
+	}
+	else
+	{
+		char		buf[400];
+
+		log_msg(LOG_WARNING, "could not drop replication slot \"%s\", which this run created and "
+				"which delivered nothing: %s; drop it with --drop-slot", s->cfg->slot,
+				result_message(res, buf, sizeof(buf)));
+	}
+	PQclear(res);
+}
+
 /* does the slot exist, use our plugin, and is it free? */
 static int
-check_slot(Stream *s)
+check_slot(Stream *s, bool may_create)
 {
 	char		sql[512];
 	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
@@ -358,8 +481,8 @@ check_slot(Stream *s)
 	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
-		if (s->cfg->create_slot)
-			return create_slot(s) == STREAM_OK ? check_slot(s) : STREAM_FATAL;
+		if (may_create)
+			return create_missing_slot(s);
 		return fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist (create it with --create-slot)",
 					s->cfg->slot);
 	}
@@ -500,8 +623,9 @@ stream_open(Stream *s)
 	s->slot_busy = false;
 	if ((rc = stream_connect(s)) == STREAM_OK &&
 		(rc = identify_system(s)) == STREAM_OK &&
+		(!s->cfg->create_slot || (rc = lock_slot_name(s)) == STREAM_OK) &&
 		(rc = check_publication(s)) == STREAM_OK &&
-		(rc = check_slot(s)) == STREAM_OK &&
+		(rc = check_slot(s, s->cfg->create_slot)) == STREAM_OK &&
 		(rc = check_wal_status(s)) == STREAM_OK)
 		rc = start_replication(s);
 	if (rc != STREAM_OK)
@@ -512,6 +636,7 @@ stream_open(Stream *s)
 			rc = STREAM_RETRY;
 			s->slot_busy = true;
 		}
+		drop_created_slot(s);
 		stream_close(s);
 	}
 	return rc;
