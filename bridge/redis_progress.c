@@ -83,23 +83,24 @@ const char *const redis_library =
 "end\n"
 /*
  * typecheck: functions do not roll back, so whatever can make a write fail
- * is checked before the first one.  Key types; and XADD * fails once a
- * stream's last ID is 18446744073709551615-18446744073709551615: a stream
- * whose ID's ms part is that maximum must have room for every entry the call
- * may add (bound: a third of the entry arguments, each entry has at least
- * three).  One TYPE and, for an existing stream, one XINFO STREAM per
- * distinct key per call.  A full stream answers FULL with the key, the
- * commit LSN and seq of the first job routed there ("" when staged).
+ * is checked before the first one: key types, and room for new IDs.  XADD *
+ * fails once a stream's last ID is 18446744073709551615-18446744073709551615:
+ * a stream holding an entry whose ID has that maximum as its ms part and
+ * leaves fewer sequence numbers than the call may add entries (bound: a
+ * third of the entry arguments, an entry has at least three) is FULL.  One
+ * TYPE and, for an existing stream, one XREVRANGE over that top range (empty
+ * and O(log n) in any sane stream; XINFO STREAM would copy its first and last
+ * entries) per distinct key per call.  Not seen: a stream whose entries at
+ * the top were deleted (XDEL) after its ID reached the maximum.  FULL carries
+ * the key, the commit LSN and seq of the first job routed there ("" when
+ * staged).
  */
 "local MAXID = '18446744073709551615'\n"
 "local function noroom(k, bound)\n"
-"  local info, last = redis.call('XINFO', 'STREAM', k), ''\n"
-"  for i = 1, #info, 2 do if info[i] == 'last-generated-id' then last = info[i + 1] end end\n"
-"  local ms, seq = string.match(last, '^(%d+)-(%d+)$')\n"
-"  if ms ~= MAXID then return false end\n"
-"  if bound >= 9551615 then return true end\n"
-"  if #seq < #MAXID then return false end\n"
-"  return seq > '1844674407370' .. string.format('%07d', 9551615 - bound)\n"
+"  local seq = '0'\n"
+"  if bound < 1 then bound = 1 end\n"
+"  if bound < 9551615 then seq = '1844674407370' .. string.format('%07d', 9551615 - bound + 1) end\n"
+"  return #redis.call('XREVRANGE', k, '+', MAXID .. '-' .. seq, 'COUNT', 1) > 0\n"
 "end\n"
 "local function firstjob(items, argv, k)\n"
 "  for _, it in ipairs(items) do\n"
