@@ -340,32 +340,11 @@ create_slot(Stream *s)
 	return rc;
 }
 
-/* is there a slot of that name now?  (false also when we cannot tell) */
-static bool
-slot_exists(Stream *s)
-{
-	char		sql[512];
-	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
-	PGresult   *res;
-	bool		exists;
-
-	if (lit == NULL)
-		return false;
-	snprintf(sql, sizeof(sql),
-			 "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
-	PQfreemem(lit);
-	res = PQexec(s->conn, sql);
-	exists = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
-	PQclear(res);
-	return exists;
-}
-
-static int	check_slot(Stream *s, bool may_create);
-
 /*
  * --create-slot: only one bridge at a time may create, or start to stream,
- * a slot of that name.  The server releases a slot between its CREATE and
- * the START_REPLICATION after it, and a second bridge that took it in that
+ * a slot of that name.  Two bridges creating it at once, one of them fails
+ * ("already exists"); and the server releases a slot between its CREATE and
+ * the START_REPLICATION after it, so a second bridge that took it in that
  * moment would find no progress record in the sink and stop.  A session
  * advisory lock of the walsender, held as long as the connection lives
  * (through the stream), says another bridge is there: the slot is then
@@ -396,31 +375,6 @@ lock_slot_name(Stream *s)
 	s->slot_busy = true;
 	return fail(s, STREAM_RETRY, "replication slot \"%s\" is being created or streamed by another "
 				"bridge started with --create-slot", s->cfg->slot);
-}
-
-/*
- * --create-slot and the slot is missing: create it.  If another bridge
- * created it at the same moment (our CREATE failed, the slot exists now),
- * that bridge is about to stream it: handle it as a slot another bridge
- * holds (--standby stands by, otherwise the usual "is active" retries),
- * never a reason to stop.  Streaming it ourselves in the moment between
- * the other's CREATE and START would find no progress record in the sink.
- */
-static int
-create_missing_slot(Stream *s)
-{
-	if (create_slot(s) == STREAM_OK)
-		return check_slot(s, false);
-	if (PQstatus(s->conn) == CONNECTION_OK && slot_exists(s))
-	{
-		char		why[sizeof(s->err)];
-
-		memcpy(why, s->err, sizeof(why));
-		s->slot_busy = true;
-		return fail(s, STREAM_RETRY, "replication slot \"%s\" was created by another bridge at the "
-					"same moment (%.300s)", s->cfg->slot, why);
-	}
-	return STREAM_FATAL;
 }
 
 /*
@@ -482,7 +436,7 @@ check_slot(Stream *s, bool may_create)
 	{
 		PQclear(res);
 		if (may_create)
-			return create_missing_slot(s);
+			return create_slot(s) == STREAM_OK ? check_slot(s, false) : STREAM_FATAL;
 		return fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist (create it with --create-slot)",
 					s->cfg->slot);
 	}
