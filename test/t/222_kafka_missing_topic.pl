@@ -3,7 +3,8 @@
 # metadata with UNKNOWN_TOPIC_OR_PART), stops the bridge; the error must name
 # the topic and the job (table, key, LSN) so the operator can find the row,
 # and nothing past it is confirmed.  (kafka_marks.c names the job since
-# 9139767; this test keeps it so.)
+# 9139767; this test keeps it so.)  A delivery that fails (message timed
+# out) named only topic and partition: it names the job too now.
 use strict;
 use warnings;
 use IPC::Run;
@@ -43,6 +44,22 @@ like($log, qr/table public\.jobs key 42 (lsn|committed at) [0-9A-F]+\/[0-9A-F]+/
 is($node->safe_psql('postgres', qq{SELECT confirmed_flush_lsn <= '$lsn' FROM pg_replication_slots WHERE slot_name = 'k'}),
 	't', 'nothing past the job is confirmed');
 
+# a delivery that fails (here: the broker answers every produce request
+# with NOT_ENOUGH_REPLICAS until message.timeout.ms) names the job too
+ok(mock_cmd('topicerror nosuch 0'), 'the operator creates topic nosuch');
+$b = start_bridge($node, undef, '--sink', "kafka://$bootstrap", '--slot', 'k',
+	'--tables', 'public.jobs', '--route-column', 'queue', '--status-interval', '1',
+	'-X', 'message.timeout.ms=2000');
+ok(wait_until(sub { $node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'k' AND active}) eq '1' }),
+	'the bridge streams again');
+ok(wait_until(sub { bridge_log($b) =~ /nosuch/ && $node->safe_psql('postgres',
+	qq{SELECT confirmed_flush_lsn > '$lsn' FROM pg_replication_slots WHERE slot_name = 'k'}) eq 't' }, 30),
+	'the job for nosuch is delivered');
+ok(mock_cmd('errors 0 19 100'), 'the next produce requests are refused: not enough replicas');
+$node->safe_psql('postgres', q{INSERT INTO jobs VALUES (7, 'emails')});
+ok(wait_until(sub { bridge_log($b) =~ /kafka delivery failed/ }, 30), 'the delivery fails');
+like(bridge_log($b), qr/kafka delivery failed on topic "emails" partition 0 \(table public\.jobs key 7 lsn [0-9A-F]+\/[0-9A-F]+\)/,
+	'the delivery failure names table, key and LSN of the job') or diag(bridge_log($b));
 stop_bridge($b);
 $mock->kill_kill;
 $node->stop;
