@@ -57,6 +57,8 @@ for my $round (1 .. 3)
 
 my $b = start_bridge($node, $r, @cmd);
 ok(wait_until(sub { redis($r, 'HGET', $pkey, 'backfill_done') eq '1' }, 120), 'the backfill finishes');
+ok(wait_until(sub { bridge_log($b) =~ /its mark_backfilled\(\)\) is not installed: prune\(\) does not know/ }, 20),
+	'without the extension, mark_backfilled() is a notice, and the bridge goes on');
 $producer->finish;
 my $total_new = $node->safe_psql('postgres', q{SELECT count(*) FROM job_queue WHERE payload ? 'new'});
 is($total_new, $n_new, 'the producer committed every new job');
