@@ -252,7 +252,7 @@ run_table(Backfill *bf, const BfTable *t, char **after)
 {
 	const char *cond = bf->cfg->backfill.condition;
 	const char *kt[W2Q_MAX_COLUMNS];
-	uint64_t	done = 0;
+	int64_t		logged_us = 0;
 	char	  **last = after;
 	int			nlast = after ? t->nkeys : 0;
 	char		err[1024];
@@ -295,9 +295,14 @@ run_table(Backfill *bf, const BfTable *t, char **after)
 		last = NULL;
 		if (rc != 0)
 			break;
-		done += n;
-		log_msg(LOG_INFO, "backfill of %s: %llu of ~%.0f rows", t->name,
-				(unsigned long long) done, t->reltuples);
+		/* at most a line a second, and the table's last */
+		if (n < bf->cfg->backfill.batch || now_us() - logged_us >= 1000000)
+		{
+			log_msg(LOG_INFO, "backfill of %s: %llu of ~%llu rows", t->name,
+					(unsigned long long) bf->cur.rows,
+					(unsigned long long) bf->m->backfill_rows_estimated);
+			logged_us = now_us();
+		}
 		if (n < bf->cfg->backfill.batch || bridge_stop_requested)
 			break;
 		if (backfill_key_parse(bf->cur.key, &last, err, sizeof(err)) != t->nkeys)

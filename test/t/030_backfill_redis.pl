@@ -59,6 +59,7 @@ my $b = start_bridge($node, $r, @cmd);
 ok(wait_until(sub { redis($r, 'HGET', $pkey, 'backfill_done') eq '1' }, 120), 'the backfill finishes');
 ok(wait_until(sub { bridge_log($b) =~ /its mark_backfilled\(\)\) is not installed: prune\(\) does not know/ }, 20),
 	'without the extension, mark_backfilled() is a notice, and the bridge goes on');
+like(bridge_log($b), qr/backfill of public\.job_queue: \d+ of ~\d+ rows/, 'progress in the log');
 $producer->finish;
 my $total_new = $node->safe_psql('postgres', q{SELECT count(*) FROM job_queue WHERE payload ? 'new'});
 is($total_new, $n_new, 'the producer committed every new job');
