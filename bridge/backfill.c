@@ -434,6 +434,16 @@ existing_slot(Backfill *bf)
 	lsn_format(bf->cur.lsn, at, sizeof(at));
 	if (bf->cur.present && !bf->cur.done)
 	{
+		if (strcmp(bf->cur.condition, cond) != 0 && bf->cur.rows == 0)
+		{
+			/* nothing delivered yet (a condition that failed, say): take the new one */
+			log_msg(LOG_WARNING, "the unfinished backfill of slot \"%s\" delivered no row yet: "
+					"selecting rows by \"%s\" now, was \"%s\"", bf->cfg->stream.slot,
+					cond, bf->cur.condition);
+			free(bf->cur.condition);
+			if ((bf->cur.condition = strdup(cond)) == NULL)
+				return fail(bf, BF_FATAL, "out of memory");
+		}
 		if (strcmp(bf->cur.condition, cond) != 0)
 			return fail(bf, BF_FATAL, "the unfinished backfill of slot \"%s\" selects rows by \"%s\", "
 						"this command line by \"%s\"; restart with --backfill=\"%s\" to finish it",
