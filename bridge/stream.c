@@ -441,6 +441,7 @@ stream_create_exported(Stream *s, char *snapshot, size_t snaplen)
 	PGresult   *res = NULL;
 	int			rc;
 	const char *cp;
+	char		at[LSN_STRLEN];
 
 	stream_close(s);
 	s->slot_created = false;
@@ -468,7 +469,7 @@ stream_create_exported(Stream *s, char *snapshot, size_t snaplen)
 	snprintf(snapshot, snaplen, "%s", PQgetvalue(res, 0, 2));
 	PQclear(res);
 	log_msg(LOG_INFO, "created replication slot \"%s\" with snapshot %s at %s",
-			s->cfg->slot, snapshot, cp);
+			s->cfg->slot, snapshot, lsn_format(s->start_lsn, at, sizeof(at)));
 	s->slot_created = true;
 	/* not registry_call() yet: any command ends the exported snapshot */
 	return STREAM_OK;
