@@ -223,7 +223,10 @@ w2q_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		/* perhaps the first half of a cross-partition UPDATE */
 		info = w2q_relinfo_get(relation, &data->opt);
 		if (info->include)
-			w2q_moves_delete(&data->moves, info->root_relid, change->lsn);
+			w2q_moves_delete(&data->moves, info, relation,
+							 change->data.tp.oldtuple ?
+							 &change->data.tp.oldtuple->tuple : NULL,
+							 change->lsn);
 	}
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
 		change->data.tp.newtuple == NULL)
@@ -232,17 +235,22 @@ w2q_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 	}
 	info = w2q_relinfo_get(relation, &data->opt);
-	if (!info->include ||
-		w2q_moves_is_move(&data->moves, info->root_relid))
+	if (!info->include)
 	{
 		update_progress(ctx, false);
 		return;
 	}
 
 	old = MemoryContextSwitchTo(data->change_cxt);
-	w2q_row_job(&job, info, relation, &change->data.tp.newtuple->tuple,
-				&data->opt);
-	emit_job(ctx, data, txn, &job);
+	if (w2q_moves_is_move(&data->moves, info, relation,
+						  &change->data.tp.newtuple->tuple))
+		update_progress(ctx, false);
+	else
+	{
+		w2q_row_job(&job, info, relation, &change->data.tp.newtuple->tuple,
+					&data->opt);
+		emit_job(ctx, data, txn, &job);
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(data->change_cxt);
 }

@@ -1,4 +1,4 @@
-# ATTACK (fails on main): the plugin's cross-partition UPDATE recogniser
+# the plugin's cross-partition UPDATE recogniser
 # (plugin/partmove.c) swallows a genuine job.  It remembers the last DELETE
 # flagged XLH_DELETE_IS_PARTITION_MOVE and drops the NEXT INSERT under the
 # same root, assuming it is the moved row.  But the moved row's INSERT need
