@@ -1,14 +1,11 @@
-# ATTACK (fails on main): one huge jsonb value still wedges the slot (issue 11,
-# item 3 is fixed for text only).  plugin/job.c bounds a value before calling
-# its output function only for text-like types and json
-# (stored_lower_bound()); for jsonb -- the payload column of
-# wal2queue.create_job_table() -- it calls jsonb_out() whatever the size.
-# A jsonb string of 180 MiB of control characters is 180 MiB stored but
-# ~1 GiB as text (\u0001 is six bytes): jsonb_out fails with "Cannot
-# enlarge string buffer" at every attempt, before max-job-bytes is looked at,
-# and no later job is ever decoded.  Expected: a claim check, and the next job.
-# (Arrays, composites, tsvector: same path, 2x expansion of '"' or '\'.)
-# Needs about 1.5 GiB of memory in the decoding backend for ~20 s.
+# Regression (issue 11 item 3, adversarial review 212): one huge jsonb value
+# wedged the slot.  plugin/job.c bounded a value before calling its output
+# function only for text-like types and json; jsonb_out of a 180 MiB string
+# of control characters (~1 GiB of \u0001 escapes) failed with "Cannot
+# enlarge string buffer" at every attempt and no later job was decoded.  Now
+# plugin/textbound.c bounds the text of every type from its stored form.
+# Expected: a claim check, and the next job.  Needs about 0.5 GiB of memory
+# in the decoding backend for a few seconds.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
