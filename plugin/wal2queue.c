@@ -16,6 +16,8 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
 #include "replication/logical.h"
 #include "replication/origin.h"
 #include "utils/builtins.h"
@@ -26,6 +28,7 @@
 
 #include "emit.h"
 #include "job.h"
+#include "message_access.h"
 #include "options.h"
 #include "partmove.h"
 #include "relinfo.h"
@@ -41,6 +44,7 @@ typedef struct W2QData
 	uint32		seq;			/* next job number in the transaction */
 	W2QBinary	bin;			/* binary form: the message being filled */
 	W2QMoves	moves;			/* cross-partition UPDATEs (partmove.c) */
+	bool		warned_messages;	/* said why messages are ignored */
 } W2QData;
 
 /* report progress after this many changes without output (as pgoutput) */
@@ -266,8 +270,21 @@ w2q_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	MAYBE_DISCARD_CACHES();
 	/* not tied to a commit: cannot be delivered exactly once (FORMAT.md) */
-	if (!transactional || !data->opt.messages)
+	if (!transactional || !data->opt.messages ||
+		strncmp(prefix, W2Q_MESSAGE_PREFIX, strlen(W2Q_MESSAGE_PREFIX)) != 0)
 		return;
+	/* without the option, only where not any role could have forged it */
+	if (!data->opt.messages_given && w2q_messages_public())
+	{
+		if (!data->warned_messages)
+			ereport(WARNING,
+					(errmsg("wal2queue is ignoring logical messages: pg_logical_emit_message() is executable by PUBLIC in database \"%s\"",
+							get_database_name(MyDatabaseId)),
+					 errdetail("Any role that can log in could emit a message that would become a job."),
+					 errhint("Revoke EXECUTE on pg_logical_emit_message() from PUBLIC (CREATE EXTENSION wal2queue does), or give the option messages 'true'.")));
+		data->warned_messages = true;
+		return;
+	}
 
 	old = MemoryContextSwitchTo(data->change_cxt);
 	if (w2q_message_job(&job, prefix, message, message_size, &data->opt))

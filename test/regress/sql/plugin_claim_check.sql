@@ -1,6 +1,9 @@
 -- max-job-bytes: a job larger than the limit becomes a claim check, a
 -- small row job of wal2queue.claim_check naming table, key, LSN, seq and
 -- size, with the job's target and key; the slot moves on.
+-- messages are jobs only where PUBLIC may not emit them (plugin_messages)
+REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
+                           pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC;
 CREATE TABLE public.big (id int PRIMARY KEY, body text, b bytea, dest text);
 SELECT 'init' FROM pg_create_logical_replication_slot('big', 'wal2queue');
 BEGIN;

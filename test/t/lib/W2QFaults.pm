@@ -54,6 +54,7 @@ sub faults_node
 	my $node = new_node($name,
 		conf => "wal_sender_timeout = 2s\nwal_keep_size = 256MB\n" . ($opts{conf} // ''));
 	workload_setup($node);
+	restrict_messages($node);
 	return $node;
 }
 
