@@ -33,6 +33,7 @@
 
 #include "job.h"
 #include "textbound.h"
+#include "utf8.h"
 
 /* bytes a job costs beyond its values and names (lsn, xid, seq, braces) */
 #define JOB_OVERHEAD	128
@@ -147,6 +148,7 @@ column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
 	if ((*bound = w2q_text_bound(col->typid, values[a], safe)) > safe)
 		return false;
 	texts[i] = OutputFunctionCall(&col->out, values[a]);
+	texts[i] = w2q_to_utf8(texts[i], strlen(texts[i]));
 	return true;
 }
 
@@ -303,18 +305,25 @@ w2q_message_job(W2QJob *job, const char *prefix, const char *message,
 
 	if (!parse_message_prefix(prefix, &target, &key))
 		return false;
-	job->target = target;
-	job->key = key;
+	job->target = w2q_to_utf8(target, strlen(target));
+	job->key = key ? w2q_to_utf8(key, strlen(key)) : NULL;
 	job->payload = message;
 	job->payload_len = message_size;
-	size = JOB_OVERHEAD + strlen(target) + (key ? strlen(key) : 0);
+	size = JOB_OVERHEAD + strlen(job->target) + (key ? strlen(job->key) : 0);
 	if (opt->json)
 	{
 		/* pg_verify_mbstr refuses a NUL byte too */
 		job->payload_base64 = !pg_verify_mbstr(GetDatabaseEncoding(), message,
 							 (int) message_size, true);
+		if (!job->payload_base64 && w2q_utf8_converts())
+		{
+			/* valid text: as UTF-8, like every text in a job */
+			job->payload = w2q_to_utf8(message, message_size);
+			if (job->payload != message)
+				job->payload_len = strlen(job->payload);
+		}
 		size += job->payload_base64 ? (message_size + 2) / 3 * 4 + 40
-			: w2q_json_string_size(message, message_size);
+			: w2q_json_string_size(job->payload, job->payload_len);
 	}
 	else
 		size += message_size;

@@ -32,6 +32,7 @@
 #include "options.h"
 #include "partmove.h"
 #include "relinfo.h"
+#include "utf8.h"
 
 PG_MODULE_MAGIC;
 
@@ -126,6 +127,7 @@ w2q_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	w2q_moves_init(&data->moves, ctx->context);
 	w2q_parse_options(ctx->output_plugin_options, &data->opt);
 	MemoryContextSwitchTo(old);
+	w2q_utf8_init(data->opt.json);
 
 	ctx->output_plugin_private = data;
 	opt->output_type = data->opt.json ? OUTPUT_PLUGIN_TEXTUAL_OUTPUT
