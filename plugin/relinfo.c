@@ -325,6 +325,10 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 	entry->root_relid = RelationGetRelid(relation);
 	entry->map = NULL;
 	entry->nancestors = 0;
+	entry->ncols = 0;
+	entry->cols = NULL;
+	entry->nkeys = 0;
+	entry->route = -1;
 	if (relation->rd_rel->relispartition)
 		find_root(entry, relation);
 	if (entry->root_relid != RelationGetRelid(relation))
