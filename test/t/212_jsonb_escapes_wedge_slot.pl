@@ -4,8 +4,8 @@
 # of control characters (~1 GiB of \u0001 escapes) failed with "Cannot
 # enlarge string buffer" at every attempt and no later job was decoded.  Now
 # plugin/textbound.c bounds the text of every type from its stored form.
-# Expected: a claim check, and the next job.  Needs about 0.5 GiB of memory
-# in the decoding backend for a few seconds.
+# Expected: a claim check, and the next job, decoded by a backend limited to
+# 1.5 GiB of address space, in a few seconds.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -19,6 +19,11 @@ $node->safe_psql('postgres', q{
 	INSERT INTO jobs VALUES (1, to_jsonb(repeat(chr(1), 180 * 1024 * 1024)));
 	INSERT INTO jobs VALUES (2, '{"next": true}');
 });
+# decode in a backend limited to 1.5 GiB of address space (new backends
+# inherit the postmaster's limits): the claim check must not need the text
+my ($postmaster) = split /\n/, slurp_file($node->data_dir . '/postmaster.pid');
+system('prlimit', '--pid', $postmaster, '--as=' . (1536 * 1024 * 1024)) == 0
+  or diag('prlimit failed: the decoding backend runs without a memory limit');
 my ($ret, $out, $err) = $node->psql('postgres',
 	q{SELECT string_agg(coalesce(data::json->'row'->>'id', 'claim-check:' || (data::json->'row'->>'key')), ',')
 	    FROM pg_logical_slot_get_changes('jb', NULL, NULL, 'format', 'json', 'tables', 'public.jobs')});
