@@ -44,6 +44,13 @@ public_can_execute(Oid funcid)
 	return pg_proc_aclcheck(funcid, ACL_ID_PUBLIC, ACL_EXECUTE) == ACLCHECK_OK;
 }
 
+/* a new decoding session may start before what the last one saw */
+void
+w2q_messages_reset(void)
+{
+	cache_valid = false;
+}
+
 bool
 w2q_messages_public(void)
 {

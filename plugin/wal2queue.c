@@ -128,6 +128,7 @@ w2q_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	w2q_parse_options(ctx->output_plugin_options, &data->opt);
 	MemoryContextSwitchTo(old);
 	w2q_utf8_init(data->opt.json);
+	w2q_messages_reset();
 
 	ctx->output_plugin_private = data;
 	opt->output_type = data->opt.json ? OUTPUT_PLUGIN_TEXTUAL_OUTPUT

@@ -26,6 +26,8 @@ SELECT * FROM w2q_json('msgs');
 SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:emails', 'before');
 REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC;
 SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:emails', 'after');
+-- read twice: each decoding session judges anew ('before' stays ignored)
+SELECT w2q_mask(data) FROM pg_logical_slot_peek_changes('msgs', NULL, NULL, 'format', 'json');
 SELECT * FROM w2q_json('msgs');
 
 BEGIN;
