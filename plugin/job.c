@@ -73,7 +73,7 @@ value_size(const W2QColumn *col, const char *text, bool json)
 static Size
 stored_lower_bound(const W2QColumn *col, Datum value)
 {
-	Oid			base = getBaseType(col->typid);
+	Oid			base = col->basetype;
 	Size		raw;
 
 	if (base != TEXTOID && base != VARCHAROID && base != BPCHAROID &&
@@ -145,7 +145,10 @@ column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
 		return true;
 	if ((*bound = stored_lower_bound(col, values[a])) > limit)
 		return false;
-	if ((*bound = w2q_text_bound(col->typid, values[a], safe)) > safe)
+	/* fixed-length and small values are safe whatever their type */
+	if (col->typlen == -1 &&
+		toast_raw_datum_size(values[a]) - VARHDRSZ > W2Q_SMALL_VALUE &&
+		(*bound = w2q_text_bound(col->typid, values[a], safe)) > safe)
 		return false;
 	texts[i] = OutputFunctionCall(&col->out, values[a]);
 	texts[i] = w2q_to_utf8(texts[i], strlen(texts[i]));

@@ -179,6 +179,8 @@ build_columns(W2QRelInfo *entry, TupleDesc desc)
 		col->name = pstrdup(NameStr(att->attname));
 		col->kind = column_kind(att->atttypid);
 		col->typid = att->atttypid;
+		col->basetype = getBaseType(att->atttypid);
+		col->typlen = att->attlen;
 		getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
 		fmgr_info_cxt(outfunc, &col->out, entry->cxt);
 	}
