@@ -8,11 +8,14 @@
 # The ALTER fails with "must be member of role "wal2queue_bridge"": in
 # PostgreSQL 15 a non-superuser may give a table only to a role it is a
 # member of, and the documented steps never make the administrator one
-# (GRANT wal2queue_bridge TO admin).  Without the ownership --create-slot
+# (GRANT wal2queue_bridge TO admin); and once it is, the ALTER fails again
+# with "permission denied for schema public": the new owner needs CREATE on
+# the table's schema, which PostgreSQL 15 no longer grants to PUBLIC on
+# schema public (GRANT CREATE ON SCHEMA public TO wal2queue_bridge is
+# missing too).  Without the ownership --create-slot
 # cannot create the publication (the bridge prints the SQL, which the admin
 # cannot run either: "must be owner of table jobs").  (The alternative "or
-# create the tables as it" also needs GRANT CREATE ON SCHEMA public, which
-# PostgreSQL 15 no longer grants to PUBLIC.)
+# create the tables as it" needs that GRANT CREATE ON SCHEMA public too.)
 # This test runs the documented statements, extracted from docs/managed.md.
 # Expected: they succeed as the administrator (the document adds the
 # missing GRANT, or names who must run the statement).
