@@ -4,11 +4,34 @@
  *		The wal2queue function library loaded into Redis, and what the
  *		sink makes of its verdicts.
  *
- * One deliver call (FCALL wal2queue_v1_deliver) carries a batch of items
- * in order, each a transaction (or a position without jobs) with the
- * position it follows (prev) and the one it reaches (end).  Against the
- * progress record of the slot (a hash: sysid, timeline, db, slot, lsn,
- * updated_at) each item is
+ * The library's public functions and their argument contract (a function
+ * added beside it keeps these unchanged):
+ *
+ *	wal2queue_v1_deliver2 (FCALL, 1 key)
+ *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
+ *		sysid, timeline, db, slot, maxlen ("" none; the entries carry it),
+ *		group ("" none), the number of items, then per item: prev and end
+ *		(16 hex digits, comparable as strings), commit LSN ("%X/%X"), the
+ *		number of its stream keys and the keys, the staging list's length
+ *		and key ("" none), the number of pieces staged and the number of
+ *		arguments of each, the number of arguments of the entries that
+ *		follow, and the entries.  An entry is n, then exactly the n
+ *		arguments of its XADD: key [MAXLEN ~ N] * _lsn <commit LSN> _seq
+ *		<seq> field value ...  (a staging list holds the same elements), so
+ *		the function hands each slice to XADD with unpack, copying nothing.
+ *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
+ *		slot, detail, detail2}; verdict OK, GAP, SOURCE, NORECORD, STAGEGAP
+ *		or WRONGTYPE (detail: the key, detail2: its type).
+ *
+ *	(wal2queue_v1_deliver, before this layout, took the entries as key
+ *	index, seq, number of fields, fields: the name changed with the layout
+ *	so that bridges of both versions on one Redis fail loudly ("Function not
+ *	found", retried) instead of misreading each other's calls.)
+ *
+ * One deliver call carries a batch of items in order, each a transaction
+ * (or a position without jobs) with the position it follows (prev) and the
+ * one it reaches (end).  Against the progress record of the slot (a hash:
+ * sysid, timeline, db, slot, lsn, updated_at) each item is
  *	- already delivered when end <= record.lsn: skipped;
  *	- next when prev <= record.lsn < end: its entries are added and
  *	  record.lsn becomes end;
@@ -29,19 +52,6 @@
  * RPUSH's reply, the list's length, must be what the sink expects); the
  * deliver call checks the list's length, moves the entries into their
  * streams and deletes it.
- *
- * Arguments of deliver: KEYS[1] the progress record; ARGV: mode ("",
- * "create", "replace"), sysid, timeline, db, slot, maxlen ("" none),
- * group ("" none), the number of items, then per item: prev and end (16
- * hex digits, comparable as strings), commit LSN ("%X/%X"), the number of
- * its stream keys and the keys, the staging list's length and key ("" none)
- * and the number of arguments of each piece staged, the number of
- * arguments of entries that follow, and the entries, each as key index,
- * seq, number of fields, field, value, ... (a staging list holds the same).
- *
- * Reply: {items done, verdict, record lsn, record sysid, timeline, db,
- * slot, detail, detail2}; verdict OK, GAP, SOURCE, NORECORD, STAGEGAP or
- * WRONGTYPE (detail: the key, detail2: its type).
  *
  *-------------------------------------------------------------------------
  */
@@ -68,74 +78,71 @@ const char *const redis_library =
 "local function parse(argv)\n"
 "  local items, pos = {}, 9\n"
 "  for i = 1, tonumber(argv[8]) do\n"
-"    local it = {prev = argv[pos], stop = argv[pos + 1], lsn = argv[pos + 2], keys = {}, a = {}}\n"
 "    local nk = tonumber(argv[pos + 3])\n"
-"    pos = pos + 4\n"
-"    for k = 1, nk do it.keys[k] = argv[pos]; pos = pos + 1 end\n"
-"    it.nstaged, it.stage, it.chunks = tonumber(argv[pos]), argv[pos + 1], {}\n"
-"    for c = 1, tonumber(argv[pos + 2]) do it.chunks[c] = tonumber(argv[pos + 2 + c]) end\n"
-"    pos = pos + 3 + #it.chunks\n"
-"    it.first, it.n = pos + 1, tonumber(argv[pos])\n"
-"    pos = it.first + it.n\n"
-"    items[i] = it\n"
+"    local sp = pos + 4 + nk\n"
+"    local nc = tonumber(argv[sp + 2])\n"
+"    local ep = sp + 3 + nc\n"
+"    local n = tonumber(argv[ep])\n"
+"    items[i] = {prev = argv[pos], stop = argv[pos + 1], k1 = pos + 4, k2 = pos + 3 + nk,\n"
+"                nstaged = tonumber(argv[sp]), stage = argv[sp + 1], c1 = sp + 3,\n"
+"                c2 = sp + 2 + nc, first = ep + 1, last = ep + n}\n"
+"    pos = ep + n + 1\n"
 "  end\n"
 "  return items\n"
 "end\n"
-"local function typecheck(pkey, items)\n"
+"local function typecheck(pkey, items, argv)\n"
 "  local types = {}\n"
 "  local t = redis.call('TYPE', pkey)['ok']\n"
 "  if t ~= 'hash' and t ~= 'none' then return nil, pkey, t end\n"
 "  for _, it in ipairs(items) do\n"
-"    for _, k in ipairs(it.keys) do\n"
-"      if k == pkey then return nil, k, 'progress record' end\n"
-"      if types[k] == nil then\n"
-"        t = redis.call('TYPE', k)['ok']\n"
-"        if t ~= 'stream' and t ~= 'none' then return nil, k, t end\n"
-"        types[k] = t\n"
+"    for k = it.k1, it.k2 do\n"
+"      local key = argv[k]\n"
+"      if key == pkey then return nil, key, 'progress record' end\n"
+"      if types[key] == nil then\n"
+"        t = redis.call('TYPE', key)['ok']\n"
+"        if t ~= 'stream' and t ~= 'none' then return nil, key, t end\n"
+"        types[key] = t\n"
 "      end\n"
 "    end\n"
 "  end\n"
 "  return types\n"
 "end\n"
-"local function xadd(it, src, i, types, maxlen, group)\n"
-"  local key = it.keys[tonumber(src[i])]\n"
-"  if types[key] == 'none' and group ~= '' then\n"
-"    redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM')\n"
+"local function xadds(src, i, last)\n"
+"  while i <= last do\n"
+"    local n = tonumber(src[i])\n"
+"    redis.call('XADD', unpack(src, i + 1, i + n))\n"
+"    i = i + n + 1\n"
 "  end\n"
-"  types[key] = 'stream'\n"
-"  local a, n = it.a, 1\n"
-"  a[1] = key\n"
-"  if maxlen ~= '' then a[2] = 'MAXLEN'; a[3] = '~'; a[4] = maxlen; n = 4 end\n"
-"  a[n + 1] = '*'; a[n + 2] = '_lsn'; a[n + 3] = it.lsn; a[n + 4] = '_seq'; a[n + 5] = src[i + 1]\n"
-"  n = n + 5\n"
-"  local nf = 2 * tonumber(src[i + 2])\n"
-"  for j = 1, nf do a[n + j] = src[i + 2 + j] end\n"
-"  redis.call('XADD', unpack(a, 1, n + nf))\n"
-"  return i + 3 + nf\n"
 "end\n"
-"local function staged(it, types, maxlen, group)\n"
-"  if redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
-"  local off = 0\n"
-"  for _, n in ipairs(it.chunks) do\n"
-"    local page = redis.call('LRANGE', it.stage, off, off + n - 1)\n"
-"    off = off + n\n"
-"    local i = 1\n"
-"    while i <= n do i = xadd(it, page, i, types, maxlen, group) end\n"
+"local function mkstreams(it, argv, types, group)\n"
+"  for k = it.k1, it.k2 do\n"
+"    local key = argv[k]\n"
+"    if types[key] == 'none' then\n"
+"      if group ~= '' then redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM') end\n"
+"      types[key] = 'stream'\n"
+"    end\n"
 "  end\n"
-"  redis.call('DEL', it.stage)\n"
-"  return true\n"
 "end\n"
 "local function write(it, argv, types)\n"
-"  if it.stage ~= '' and not staged(it, types, argv[6], argv[7]) then return false end\n"
-"  local i, stop = it.first, it.first + it.n\n"
-"  while i < stop do i = xadd(it, argv, i, types, argv[6], argv[7]) end\n"
+"  if it.stage ~= '' and redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
+"  mkstreams(it, argv, types, argv[7])\n"
+"  if it.stage ~= '' then\n"
+"    local off = 0\n"
+"    for c = it.c1, it.c2 do\n"
+"      local n = tonumber(argv[c])\n"
+"      xadds(redis.call('LRANGE', it.stage, off, off + n - 1), 1, n)\n"
+"      off = off + n\n"
+"    end\n"
+"    redis.call('DEL', it.stage)\n"
+"  end\n"
+"  xadds(argv, it.first, it.last)\n"
 "  return true\n"
 "end\n"
 "local function deliver(keys, argv)\n"
 "  local pkey, mode = keys[1], argv[1]\n"
 "  local src = {argv[2], argv[3], argv[4], argv[5]}\n"
 "  local items = parse(argv)\n"
-"  local types, badkey, badtype = typecheck(pkey, items)\n"
+"  local types, badkey, badtype = typecheck(pkey, items, argv)\n"
 "  if not types then return {0, 'WRONGTYPE', '', '', '', '', '', badkey, badtype} end\n"
 "  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn')\n"
 "  local rec, at, dirty = src, nil, false\n"

@@ -270,6 +270,15 @@ redis_begin(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	b->stage_key = NULL;
 	strtab_clear(&b->keys);
 	resp_reset(&b->entries);
+	/* what every entry of it passes to XADD between key and seq */
+	resp_reset(&b->xhead);
+	lsn_format(txn->commit_lsn, lsn, sizeof(lsn));
+	if ((rs->maxlen[0] != '\0' &&
+		 (!resp_arg(&b->xhead, "MAXLEN", 6) || !resp_arg(&b->xhead, "~", 1) ||
+		  !resp_arg_str(&b->xhead, rs->maxlen))) ||
+		!resp_arg(&b->xhead, "*", 1) || !resp_arg(&b->xhead, "_lsn", 4) ||
+		!resp_arg_str(&b->xhead, lsn) || !resp_arg(&b->xhead, "_seq", 4))
+		return out_of_memory(s);
 	return SINK_OK;
 }
 
@@ -373,13 +382,13 @@ check_target(Sink *s, const FrameTxn *txn, FrameJob *job, size_t *keylen)
 	char		lsn[LSN_STRLEN];
 	bool		column = false;
 
-	lsn_format(txn->commit_lsn, lsn, sizeof(lsn));
 	if (*keylen >= plen + 10 && memcmp(rs->keybuf + plen, "wal2queue:", 10) == 0)
 	{
 		if (job->is_message)
 			why = "its stream would be among the bridge's own keys (wal2queue:…)";
 		else
 		{
+			lsn_format(txn->commit_lsn, lsn, sizeof(lsn));
 			log_msg(LOG_WARNING, "job %" PRIu32 " of table %.*s committed at %s routes to \"%s\", "
 					"among the bridge's own keys: written to the table's stream instead",
 					job->seq, (int) job->rel->name.len, job->rel->name.data, lsn, rs->keybuf);
@@ -402,6 +411,7 @@ check_target(Sink *s, const FrameTxn *txn, FrameJob *job, size_t *keylen)
 	}
 	if (why == NULL)
 		return SINK_OK;
+	lsn_format(txn->commit_lsn, lsn, sizeof(lsn));
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "cannot write job %" PRIu32 " of %s%.*s (key %s%.*s%s) committed at %s to "
 					  "Redis: %s; exclude the table (--tables) or change the %s",
@@ -437,7 +447,7 @@ redis_job(Sink *s, const FrameTxn *txn, const FrameJob *job, LedgerTicket t)
 	if ((rc = check_target(s, txn, &local, &keylen)) != SINK_OK)
 		return rc;
 	if ((key = strtab_intern(&b->keys, rs->keybuf, keylen)) < 0 ||
-		!resp_arg_entry(&b->entries, (uint32_t) key + 1, &local))
+		!resp_arg_entry(&b->entries, rs->keybuf, keylen, &b->xhead, &local))
 		return out_of_memory(s);
 	b->njobs++;
 	if (b->entries.len >= REDIS_STAGE_BYTES)
@@ -571,6 +581,7 @@ redis_destroy(Sink *s)
 	redis_disconnect(s);
 	resp_free(&rs->batch);
 	resp_free(&rs->build.entries);
+	resp_free(&rs->build.xhead);
 	strtab_free(&rs->build.keys);
 	free(rs->build.stage_key);
 	free(rs->orphan_key);
