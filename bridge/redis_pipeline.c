@@ -10,8 +10,8 @@
  * of calls says what each reply is.  Replies are small (a verdict per
  * call, whatever the number of entries), so hiredis's own reader is used.
  *
- * An entry travels as the number of its XADD's arguments, then those
- * arguments (see resp_arg_entry).  A staging list holds the same arguments
+ * An entry travels as the number of its arguments, then key, seq and its
+ * fields (see resp_arg_entry).  A staging list holds the same arguments
  * as its elements, so staged and inline entries are read alike.
  *
  * hiredis writes with write(2): the process must ignore SIGPIPE.
@@ -163,14 +163,14 @@ resp_arg_lsnhex(RespBuf *b, uint64_t lsn)
 }
 
 /*
- * One entry as arguments: their number n, then exactly the n arguments of
- * its XADD: key, the transaction's fixed arguments xhead ([MAXLEN ~ N] *
- * _lsn <commit LSN> _seq), seq, then (field, value) pairs.  The function
- * hands the slice to XADD as it is (unpack), with no copying per entry.
+ * One entry as arguments: their number n, then key, seq and the (field,
+ * value) pairs.  The function passes them to XADD as key [MAXLEN ~ N] *
+ * _lsn <commit LSN> _seq <seq> field value ..., the constants its own and
+ * the slice after the key unpacked as it is: no copying per entry, and no
+ * argument per entry that every entry of the transaction repeats.
  */
 bool
-resp_arg_entry(RespBuf *b, const char *key, size_t keylen,
-			   const RespBuf *xhead, const FrameJob *job)
+resp_arg_entry(RespBuf *b, const char *key, size_t keylen, const FrameJob *job)
 {
 	uint32_t	npairs = 0;
 
@@ -179,9 +179,8 @@ resp_arg_entry(RespBuf *b, const char *key, size_t keylen,
 	else
 		for (uint32_t i = 0; i < job->rel->ncols; i++)
 			npairs += job->values[i].isnull ? 0 : 1;
-	if (!resp_arg_u64(b, 1 + xhead->nargs + 1 + 2 * (uint64_t) npairs) ||
-		!resp_arg(b, key, keylen) || !resp_arg_raw(b, xhead) ||
-		!resp_arg_u64(b, job->seq))
+	if (!resp_arg_u64(b, 2 + 2 * (uint64_t) npairs) ||
+		!resp_arg(b, key, keylen) || !resp_arg_u64(b, job->seq))
 		return false;
 	if (job->is_message)
 		return resp_arg(b, "payload", 7) &&

@@ -9,16 +9,17 @@
  *
  *	wal2queue_v1_deliver2 (FCALL, 1 key)
  *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
- *		sysid, timeline, db, slot, maxlen ("" none; the entries carry it),
- *		group ("" none), the number of items, then per item: prev and end
- *		(16 hex digits, comparable as strings), commit LSN ("%X/%X"), the
- *		number of its stream keys and the keys, the staging list's length
- *		and key ("" none), the number of pieces staged and the number of
- *		arguments of each, the number of arguments of the entries that
- *		follow, and the entries.  An entry is n, then exactly the n
- *		arguments of its XADD: key [MAXLEN ~ N] * _lsn <commit LSN> _seq
- *		<seq> field value ...  (a staging list holds the same elements), so
- *		the function hands each slice to XADD with unpack, copying nothing.
+ *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
+ *		number of items, then per item: prev and end (16 hex digits,
+ *		comparable as strings), commit LSN ("%X/%X"), the number of its
+ *		stream keys and the keys, the staging list's length and key (""
+ *		none), the number of pieces staged and the number of arguments of
+ *		each, the number of arguments of the entries that follow, and the
+ *		entries.  An entry is n, then its n arguments: key, seq, field,
+ *		value, ...  (a staging list holds the same elements).  It becomes
+ *		XADD key [MAXLEN ~ maxlen] * _lsn <commit LSN> _seq seq field
+ *		value ...: the constants are the function's, the rest the entry's
+ *		slice unpacked as it is, so nothing is copied per entry.
  *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
  *		slot, detail, detail2}; verdict OK, GAP, SOURCE, NORECORD, STAGEGAP
  *		or WRONGTYPE (detail: the key, detail2: its type).
@@ -83,7 +84,8 @@ const char *const redis_library =
 "    local nc = tonumber(argv[sp + 2])\n"
 "    local ep = sp + 3 + nc\n"
 "    local n = tonumber(argv[ep])\n"
-"    items[i] = {prev = argv[pos], stop = argv[pos + 1], k1 = pos + 4, k2 = pos + 3 + nk,\n"
+"    items[i] = {prev = argv[pos], stop = argv[pos + 1], lsn = argv[pos + 2],\n"
+"                k1 = pos + 4, k2 = pos + 3 + nk,\n"
 "                nstaged = tonumber(argv[sp]), stage = argv[sp + 1], c1 = sp + 3,\n"
 "                c2 = sp + 2 + nc, first = ep + 1, last = ep + n}\n"
 "    pos = ep + n + 1\n"
@@ -107,11 +109,21 @@ const char *const redis_library =
 "  end\n"
 "  return types\n"
 "end\n"
-"local function xadds(src, i, last)\n"
-"  while i <= last do\n"
-"    local n = tonumber(src[i])\n"
-"    redis.call('XADD', unpack(src, i + 1, i + n))\n"
-"    i = i + n + 1\n"
+"local function xadds(src, i, last, lsn, maxlen)\n"
+"  local call = redis.call\n"
+"  if maxlen == '' then\n"
+"    while i <= last do\n"
+"      local n = tonumber(src[i])\n"
+"      call('XADD', src[i + 1], '*', '_lsn', lsn, '_seq', unpack(src, i + 2, i + n))\n"
+"      i = i + n + 1\n"
+"    end\n"
+"  else\n"
+"    while i <= last do\n"
+"      local n = tonumber(src[i])\n"
+"      call('XADD', src[i + 1], 'MAXLEN', '~', maxlen, '*', '_lsn', lsn, '_seq',\n"
+"           unpack(src, i + 2, i + n))\n"
+"      i = i + n + 1\n"
+"    end\n"
 "  end\n"
 "end\n"
 "local function mkstreams(it, argv, types, group)\n"
@@ -130,12 +142,12 @@ const char *const redis_library =
 "    local off = 0\n"
 "    for c = it.c1, it.c2 do\n"
 "      local n = tonumber(argv[c])\n"
-"      xadds(redis.call('LRANGE', it.stage, off, off + n - 1), 1, n)\n"
+"      xadds(redis.call('LRANGE', it.stage, off, off + n - 1), 1, n, it.lsn, argv[6])\n"
 "      off = off + n\n"
 "    end\n"
 "    redis.call('DEL', it.stage)\n"
 "  end\n"
-"  xadds(argv, it.first, it.last)\n"
+"  xadds(argv, it.first, it.last, it.lsn, argv[6])\n"
 "  return true\n"
 "end\n"
 "local function deliver(keys, argv)\n"

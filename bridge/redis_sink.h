@@ -89,8 +89,6 @@ typedef struct RBuild
 	uint64_t	end_lsn;
 	uint32_t	njobs;
 	StrTab		keys;			/* its stream keys; entries name them by index */
-	RespBuf		xhead;			/* every entry's XADD arguments between key
-								 * and seq: [MAXLEN ~ N] * _lsn <lsn> _seq */
 	RespBuf		entries;		/* entries not staged yet, as arguments */
 	uint64_t	nstaged;		/* arguments already in the staging list */
 	uint32_t   *chunks;			/* arguments of each piece staged */
@@ -154,7 +152,7 @@ extern bool resp_arg_u64(RespBuf *b, uint64_t v);
 extern bool resp_arg_lsnhex(RespBuf *b, uint64_t lsn);
 extern bool resp_arg_raw(RespBuf *b, const RespBuf *more);
 extern bool resp_arg_entry(RespBuf *b, const char *key, size_t keylen,
-						   const RespBuf *xhead, const FrameJob *job);
+						   const FrameJob *job);
 extern int	pipe_send(Sink *s, RCall *call, const RespBuf *head,
 					  const RespBuf *body, int argc2, const char **argv2);
 extern int	pipe_flush(Sink *s);

@@ -270,15 +270,6 @@ redis_begin(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	b->stage_key = NULL;
 	strtab_clear(&b->keys);
 	resp_reset(&b->entries);
-	/* what every entry of it passes to XADD between key and seq */
-	resp_reset(&b->xhead);
-	lsn_format(txn->commit_lsn, lsn, sizeof(lsn));
-	if ((rs->maxlen[0] != '\0' &&
-		 (!resp_arg(&b->xhead, "MAXLEN", 6) || !resp_arg(&b->xhead, "~", 1) ||
-		  !resp_arg_str(&b->xhead, rs->maxlen))) ||
-		!resp_arg(&b->xhead, "*", 1) || !resp_arg(&b->xhead, "_lsn", 4) ||
-		!resp_arg_str(&b->xhead, lsn) || !resp_arg(&b->xhead, "_seq", 4))
-		return out_of_memory(s);
 	return SINK_OK;
 }
 
@@ -447,7 +438,7 @@ redis_job(Sink *s, const FrameTxn *txn, const FrameJob *job, LedgerTicket t)
 	if ((rc = check_target(s, txn, &local, &keylen)) != SINK_OK)
 		return rc;
 	if ((key = strtab_intern(&b->keys, rs->keybuf, keylen)) < 0 ||
-		!resp_arg_entry(&b->entries, rs->keybuf, keylen, &b->xhead, &local))
+		!resp_arg_entry(&b->entries, rs->keybuf, keylen, &local))
 		return out_of_memory(s);
 	b->njobs++;
 	if (b->entries.len >= REDIS_STAGE_BYTES)
@@ -581,7 +572,6 @@ redis_destroy(Sink *s)
 	redis_disconnect(s);
 	resp_free(&rs->batch);
 	resp_free(&rs->build.entries);
-	resp_free(&rs->build.xhead);
 	strtab_free(&rs->build.keys);
 	free(rs->build.stage_key);
 	free(rs->orphan_key);
