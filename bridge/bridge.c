@@ -473,6 +473,13 @@ read_stream(Bridge *b)
 	return n;
 }
 
+/* how long after the last status update a new position may be confirmed */
+static int64_t
+status_gap_us(Bridge *b)
+{
+	return ledger_inflight_txns(b->ledger) == 0 ? STATUS_IDLE_GAP_US : STATUS_MIN_GAP_US;
+}
+
 static int
 send_status(Bridge *b, bool force)
 {
@@ -484,7 +491,7 @@ send_status(Bridge *b, bool force)
 	if (!b->stream_up)
 		return STREAM_OK;
 	lsn = ledger_confirmable(b->ledger);
-	gap = ledger_inflight_txns(b->ledger) == 0 ? STATUS_IDLE_GAP_US : STATUS_MIN_GAP_US;
+	gap = status_gap_us(b);
 	if (!force && !b->reply_now &&
 		now - b->last_status_us < (int64_t) b->cfg->status_interval_ms * 1000 &&
 		(lsn == b->last_status_lsn || now - b->last_status_us < gap))
@@ -512,9 +519,7 @@ wait_for_work(Bridge *b)
 	if (b->stream_up && b->ledger &&
 		ledger_confirmable(b->ledger) != b->last_status_lsn)
 	{
-		int64_t		gap = ledger_inflight_txns(b->ledger) == 0 ?
-			STATUS_IDLE_GAP_US : STATUS_MIN_GAP_US;
-		int64_t		left = b->last_status_us + gap - now_us();
+		int64_t		left = b->last_status_us + status_gap_us(b) - now_us();
 
 		timeout = left <= 0 ? 0 : (int) (left / 1000) + 1;
 		if (timeout > 100)
