@@ -184,13 +184,14 @@ const char *const redis_library =
 "    end\n"
 "    done = i\n"
 "  end\n"
+"  local attext = lsntext(at)\n"
 "  if done > 0 or dirty then\n"
 "    local t = redis.call('TIME')\n"
 "    redis.call('HSET', pkey, 'sysid', rec[1], 'timeline', rec[2], 'db', rec[3],\n"
-"               'slot', rec[4], 'lsn', lsntext(at),\n"
+"               'slot', rec[4], 'lsn', attext,\n"
 "               'updated_at', t[1] .. '.' .. string.format('%06d', tonumber(t[2])))\n"
 "  end\n"
-"  return {done, verdict, lsntext(at), rec[1], rec[2], rec[3], rec[4], '', ''}\n"
+"  return {done, verdict, attext, rec[1], rec[2], rec[3], rec[4], '', ''}\n"
 "end\n"
 "redis.register_function{function_name = '" REDIS_FN_DELIVER "', callback = deliver, flags = {'no-cluster'}}\n";
 
