@@ -648,6 +648,15 @@ turn(Bridge *b)
 		return 1;
 	if (may_read(b) && (nread = read_stream(b)) < 0)
 		return 1;
+
+	/*
+	 * Flushing: the sink sends what it holds at every poll, i.e. once the
+	 * input had nothing more readable without blocking or READ_BATCH
+	 * messages were read (a full batch goes out even earlier, from commit),
+	 * and never waits for more: no timer holds a ready batch.  Its replies
+	 * are read here without waiting, and in wait_for_work as they arrive;
+	 * the calls sent meanwhile stay in flight (up to max_pending_bytes).
+	 */
 	if (b->sink_up)
 	{
 		rc = b->sink->ops->poll(b->sink, 0, on_ack, b);
