@@ -332,14 +332,20 @@ BEGIN
         RETURN 0;
     END IF;
 
-    -- the leaf partitions, oldest first; a plain table (no partition tree)
-    -- is its own only leaf
+    -- the leaf partitions, oldest first; a plain table is its own only
+    -- leaf.  A detach-pending partition (a DETACH ... CONCURRENTLY that did
+    -- not finish) is left out: the plugin reports its rows under its own
+    -- name, so they are judged by prune() of that name
     FOR leaf IN
-        SELECT l.relid FROM (
-            SELECT t.relid FROM pg_partition_tree(job_table) t WHERE t.isleaf
+        WITH RECURSIVE tree(relid) AS (
+            SELECT job_table::oid
             UNION ALL
-            SELECT job_table WHERE NOT EXISTS (SELECT FROM pg_partition_tree(job_table))
-        ) l ORDER BY l.relid::oid
+            SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid
+             WHERE NOT i.inhdetachpending
+        )
+        SELECT t.relid::regclass FROM tree t JOIN pg_class c ON c.oid = t.relid
+         WHERE c.relkind <> 'p'
+         ORDER BY t.relid
     LOOP
         EXIT WHEN total >= batch;
         EXECUTE format('DELETE FROM ONLY %1$s WHERE ctid = ANY (ARRAY('

@@ -4,19 +4,25 @@
 /*
  * partitions(job_table) -- the range partitions of JOB_TABLE with their
  * bounds (MINVALUE/MAXVALUE as -infinity/infinity); a DEFAULT partition is
- * not listed.  The bounds are read back from pg_get_expr() under a fixed
+ * not listed.  DETACH_PENDING is true for a partition whose DETACH ...
+ * CONCURRENTLY did not finish (pg_inherits.inhdetachpending): it still
+ * holds its bounds, but the plugin reports rows inserted into it under its
+ * own name, not the job table's, so its rows are not the job table's to
+ * judge (maintain_partitions() leaves it alone).  The bounds are read back from pg_get_expr() under a fixed
  * DateStyle, so they round-trip whatever the caller's settings.
  */
 CREATE FUNCTION wal2queue.partitions(job_table regclass)
-RETURNS TABLE (partition regclass, lower_bound timestamptz, upper_bound timestamptz)
+RETURNS TABLE (partition regclass, lower_bound timestamptz, upper_bound timestamptz,
+               detach_pending boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET datestyle = 'ISO, YMD'
 AS $$
     SELECT b.oid::regclass,
            (CASE b.m[1] WHEN 'MINVALUE' THEN '-infinity' ELSE btrim(b.m[1], '''') END)::timestamptz,
-           (CASE b.m[2] WHEN 'MAXVALUE' THEN 'infinity' ELSE btrim(b.m[2], '''') END)::timestamptz
-      FROM (SELECT c.oid,
+           (CASE b.m[2] WHEN 'MAXVALUE' THEN 'infinity' ELSE btrim(b.m[2], '''') END)::timestamptz,
+           b.inhdetachpending
+      FROM (SELECT c.oid, i.inhdetachpending,
                    regexp_match(pg_get_expr(c.relpartbound, c.oid),
                                 '^FOR VALUES FROM \((.*)\) TO \((.*)\)$') AS m
               FROM pg_inherits i
@@ -27,7 +33,7 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION wal2queue.partitions(regclass) IS
-'range partitions of a partitioned job table with their bounds';
+'range partitions of a partitioned job table with their bounds, and whether a DETACH CONCURRENTLY is pending';
 
 /*
  * create_partitions(job_table, days_ahead) -- create the daily partitions
@@ -218,6 +224,7 @@ BEGIN
     FOR part IN
         SELECT p.partition FROM wal2queue.partitions(job_table) p
          WHERE p.upper_bound <= date_trunc('day', now(), 'UTC') - keep_days * interval '1 day'
+           AND NOT p.detach_pending
     LOOP
         IF NOT checked THEN
             h := wal2queue.prune_horizon(job_table, force, 'wal2queue.maintain_partitions', false);
