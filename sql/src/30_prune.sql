@@ -228,6 +228,28 @@ BEGIN
     reference := pg_snapshot_xmax(pg_current_snapshot());
     table_name := coalesce(pg_partition_root(job_table), job_table)::regclass::text;
 
+    -- rows of an unlogged or temporary table never reach WAL: no slot
+    -- decodes them, so none was delivered, force or not
+    SELECT format('table %s is %s', c.oid::regclass,
+                  CASE c.relpersistence WHEN 'u' THEN 'unlogged' ELSE 'temporary' END)
+      INTO problem
+      FROM pg_class c
+     WHERE (c.oid = job_table OR c.oid IN (SELECT t.relid FROM pg_partition_tree(job_table) t))
+       AND c.relpersistence <> 'p'
+     ORDER BY c.oid LIMIT 1;
+    IF problem IS NOT NULL THEN
+        hint := format('Its rows are not written to WAL, so no slot delivers them.  Make it logged with ALTER TABLE %s SET LOGGED; rows inserted before that were never delivered.',
+                       job_table);
+        IF fatal THEN
+            RAISE EXCEPTION '%: %, so no job counts as delivered', caller, problem
+                USING ERRCODE = 'object_not_in_prerequisite_state', HINT = hint;
+        END IF;
+        RAISE WARNING '%: %, so no job counts as delivered', caller, problem
+            USING HINT = hint;
+        reference := NULL;
+        RETURN;
+    END IF;
+
     IF NOT force THEN
         SELECT p.problem, p.hint INTO problem, hint
           FROM wal2queue.horizon_problem(job_table, reference, caller) p;
