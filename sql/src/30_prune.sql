@@ -118,20 +118,24 @@ $$;
  * All three NULL: no row may be deleted (a NOTICE or WARNING says why).
  *
  * THE RULE.  A row may be deleted only if every registered slot that
- * selects the table (slot_selects(): its tables option, and for a pgoutput
- * slot its publication) has delivered it; at least one must select it:
- *   from_xid  = the largest delivers_from of those slots,
+ * selects the table now (slot_selects(): its tables option, and for a
+ * pgoutput slot its publication) decoded its transaction, and every
+ * registered slot of the database, selecting the table or not, confirmed
+ * that transaction through a bridge; at least one slot must select it:
+ *   from_xid  = the largest delivers_from of the slots that select it,
  *   below_xid = the smallest of  least(catalog_xmin, attested_xmin)  of
- *               those slots (as xid8): a slot's catalog_xmin counts only
- *               as far as a bridge attested it (attest_slot()).
+ *               EVERY registered slot (as xid8): a slot's catalog_xmin
+ *               counts only as far as a bridge attested it (attest_slot()).
+ * So a stopped or lagging slot holds prune of every table, not only of
+ * those it selects (a NOTICE names it when it is the one holding back).
  * Anything else deletes nothing: no registered slot selects the table, a
  * registered slot no longer exists (it was dropped or lost with undelivered
  * jobs, or re-created and not registered again), a slot of the plugin
  * wal2queue in this database is not registered (it may deliver from an
  * unknown point), a pgoutput slot's publication began publishing the table
- * after the slot was registered (errors with FATAL, otherwise warnings);
- * a selecting slot that no bridge attested yet, or whose attestation was
- * refused (NOTICEs).
+ * after the slot was registered, the table (or a partition) is unlogged or
+ * temporary (errors with FATAL, otherwise warnings); a registered slot that
+ * no bridge attested yet, or whose attestation was refused (NOTICEs).
  *
  * WHY A ROW THAT PASSES WAS DELIVERED BY SLOT S (PostgreSQL 15,
  * replication/logical/logical.c and snapbuild.c), for a row whose xmin x
@@ -184,9 +188,17 @@ $$;
  *     catalog_xmin, but least() keeps the attested one.
  *  4. Xids are compared as 64-bit values (full_xid() around a reference
  *     taken now), so the comparison is correct across wraparound.
- *  5. A row is deleted only if 1 to 3 hold for every registered slot that
- *     selects its table, so no slot that should deliver it is skipped, and
- *     a wal2queue slot that is not registered stops prune altogether.
+ *  5. Names.  A slot chose the row by the name its table had when T was
+ *     decoded (T's historic catalog snapshot), which may differ from
+ *     today's: RENAME, SET SCHEMA, ATTACH PARTITION under another root.
+ *     So 2 and 3 are required of EVERY registered slot (and an unregistered
+ *     wal2queue slot stops prune altogether): every slot that decoded T
+ *     confirmed it through a bridge, after its sink accepted every job of
+ *     T the slot selected under the names it saw then.  1 is required of
+ *     the slots that select the table now, so at least one slot decoded T.
+ *     If the table had its current name at T, those slots delivered the
+ *     row; if it had another, every slot that selected that name and
+ *     decoded T delivered it.
  *
  * WHAT IT CANNOT SEE.  A registration with a tables option or publication
  * other than the one the slot is read with.  A bridge session that began
@@ -194,7 +206,14 @@ $$;
  * and ended before its first attestation (every status interval): its
  * sink's record then vouches for the next session.  A row whose 32-bit
  * xmin is older than 2^31 transactions (frozen, still undelivered after
- * that long) may be taken for a recent xid.
+ * that long) may be taken for a recent xid.  A row of a table renamed,
+ * moved to another schema or attached after T, when no slot that decoded
+ * T selected the table's name at T (the slot that selected it was created,
+ * or dropped and re-created, after T; or none did), and a slot older than T
+ * selects the new name: point 1 holds for that slot although it skipped
+ * the row.  Under its old name prune kept the row (no slot selected it, or
+ * x < delivers_from); so do not rename, move or attach a table that holds
+ * rows no existing slot delivered -- re-send or delete them first.
  *
  * FORCE.  With force => true only point 2 is kept: a row goes when its xmin
  * precedes the catalog_xmin of every wal2queue slot and every registered
@@ -216,6 +235,8 @@ DECLARE
     unset name;
     unattested record;
     nslots bigint;
+    own_below xid8;
+    holder name;
 BEGIN
     IF job_table IS NULL THEN
         RAISE EXCEPTION '%: job_table must not be null', caller
@@ -264,16 +285,20 @@ BEGIN
             RETURN;
         END IF;
 
-        SELECT r.slot_name, r.attest_refused INTO unattested
+        -- every registered slot, selecting the table or not (point 5)
+        SELECT r.slot_name, r.attest_refused,
+               NOT wal2queue.slot_selects(r.tables, r.publication, job_table) AS other
+          INTO unattested
           FROM wal2queue.slots r
-         WHERE wal2queue.slot_selects(r.tables, r.publication, job_table)
-           AND (r.attested_xmin IS NULL OR r.attest_refused IS NOT NULL)
+         WHERE r.attested_xmin IS NULL OR r.attest_refused IS NOT NULL
          ORDER BY r.slot_name LIMIT 1;
         IF unattested.slot_name IS NOT NULL THEN
             IF unattested.attest_refused IS NULL THEN
                 RAISE NOTICE '%: no bridge has attested replication slot "%" yet, so no job counts as delivered',
                     caller, unattested.slot_name
-                    USING HINT = 'start the bridge: it attests the slot once its sink has validated the session (every status interval).';
+                    USING DETAIL = CASE WHEN unattested.other
+                                   THEN format('The slot does not select table %s now, but it may have selected its rows under an earlier name; every slot of the database holds prune of every table.', table_name) END,
+                          HINT = 'start the bridge: it attests the slot once its sink has validated the session (every status interval).';
             ELSE
                 RAISE NOTICE '%: replication slot "%" was consumed or re-created without a bridge, so no job counts as delivered',
                     caller, unattested.slot_name
@@ -285,12 +310,29 @@ BEGIN
             RETURN;
         END IF;
 
-        SELECT count(*), min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
-               max(r.delivers_from),
-               min(least(wal2queue.full_xid(s.catalog_xmin, reference), r.attested_xmin))
-          INTO nslots, unset, from_xid, below_xid
-          FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name
-         WHERE wal2queue.slot_selects(r.tables, r.publication, job_table);
+        -- point 1 of the slots that select the table now; points 2 and 3
+        -- of every registered slot (an unregistered wal2queue slot was
+        -- refused above)
+        SELECT count(*) FILTER (WHERE v.selects),
+               min(v.slot_name) FILTER (WHERE v.catalog_xmin IS NULL),
+               max(v.delivers_from) FILTER (WHERE v.selects),
+               min(v.horizon), min(v.horizon) FILTER (WHERE v.selects)
+          INTO nslots, unset, from_xid, below_xid, own_below
+          FROM (SELECT r.slot_name, r.delivers_from, s.catalog_xmin,
+                       wal2queue.slot_selects(r.tables, r.publication, job_table) AS selects,
+                       least(wal2queue.full_xid(s.catalog_xmin, reference), r.attested_xmin) AS horizon
+                  FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name) v;
+        IF below_xid < own_below THEN
+            SELECT r.slot_name INTO holder
+              FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name
+             WHERE least(wal2queue.full_xid(s.catalog_xmin, reference), r.attested_xmin) = below_xid
+             ORDER BY r.slot_name LIMIT 1;
+            RAISE NOTICE '%: replication slot "%" holds back prune of table %, which it does not select',
+                caller, holder, table_name
+                USING DETAIL = format('A row is deleted only once every slot of the database has confirmed its transaction (the slot may have selected it under an earlier name); the slot has confirmed transactions up to xid %s, the slots that select the table up to %s.',
+                                      below_xid, own_below),
+                      HINT = 'Start its bridge, or drop the slot and unregister it if it is no longer used.';
+        END IF;
     ELSE
         SELECT count(*), min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
                '0'::xid8, min(wal2queue.full_xid(s.catalog_xmin, reference))
