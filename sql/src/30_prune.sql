@@ -293,12 +293,15 @@ BEGIN
          WHERE r.attested_xmin IS NULL OR r.attest_refused IS NOT NULL
          ORDER BY r.slot_name LIMIT 1;
         IF unattested.slot_name IS NOT NULL THEN
-            IF unattested.attest_refused IS NULL THEN
+            IF unattested.attest_refused IS NULL AND unattested.other THEN
                 RAISE NOTICE '%: no bridge has attested replication slot "%" yet, so no job counts as delivered',
                     caller, unattested.slot_name
-                    USING DETAIL = CASE WHEN unattested.other
-                                   THEN format('The slot does not select table %s now, but it may have selected its rows under an earlier name; every slot of the database holds prune of every table.', table_name) END,
+                    USING DETAIL = format('The slot does not select table %s now, but it may have selected its rows under an earlier name: every slot of the database holds prune of every table.', table_name),
                           HINT = 'start the bridge: it attests the slot once its sink has validated the session (every status interval).';
+            ELSIF unattested.attest_refused IS NULL THEN
+                RAISE NOTICE '%: no bridge has attested replication slot "%" yet, so no job counts as delivered',
+                    caller, unattested.slot_name
+                    USING HINT = 'start the bridge: it attests the slot once its sink has validated the session (every status interval).';
             ELSE
                 RAISE NOTICE '%: replication slot "%" was consumed or re-created without a bridge, so no job counts as delivered',
                     caller, unattested.slot_name
