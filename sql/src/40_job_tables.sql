@@ -155,6 +155,7 @@ BEGIN
     IF partitioned THEN
         PERFORM wal2queue.create_partitions(qname::regclass, 3);
     END IF;
+    PERFORM wal2queue.append_only(qname::regclass);
     RETURN qname::regclass;
 END
 $$;
@@ -191,6 +192,7 @@ DECLARE
     h record;
     part regclass;
     part_name text;
+    floor xid8;
     pending boolean;
     checked boolean := false;   -- horizon computed (only once there is an old partition)
 BEGIN
@@ -233,10 +235,16 @@ BEGIN
         pending := true;
         IF h.below_xid IS NOT NULL THEN
             EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', part);
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE NOT ('
-                           'wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3))',
-                           part)
-                INTO pending USING h.reference, h.from_xid, h.below_xid;
+            -- without force, a partitioned old partition or one without
+            -- its guard is kept (prune(): rows since the guard's last change)
+            floor := CASE WHEN force THEN NULL ELSE wal2queue.guard_floor(part, h.reference) END;
+            IF force OR floor IS NOT NULL THEN
+                EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE NOT ('
+                               'wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3 '
+                               'AND ($4 IS NULL OR wal2queue.full_xid(xmin, $1) > $4)))',
+                               part)
+                    INTO pending USING h.reference, h.from_xid, h.below_xid, floor;
+            END IF;
         END IF;
         part_name := part::text;
         IF pending THEN

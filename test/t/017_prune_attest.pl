@@ -24,6 +24,7 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE jobs (id int PRIMARY KEY, v text);
 	CREATE TABLE parted (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
 	CREATE TABLE parted_eu PARTITION OF parted FOR VALUES IN ('eu');
+	SELECT wal2queue.append_only('jobs'), wal2queue.append_only('parted');
 	ALTER TABLE jobs OWNER TO bridge;
 	ALTER TABLE parted OWNER TO bridge;
 	ALTER TABLE parted_eu OWNER TO bridge;
@@ -67,6 +68,11 @@ is(stop_bridge($b) >> 8, 0, 'bridge stopped');
 $node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'waiting' FROM generate_series(31, 40) g});
 is(prune_all('public.jobs'), 0, 'with the bridge stopped, prune deletes none of the new rows');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM jobs'), '10', 'they are all there');
+# every registered slot holds prune of every table: pgo goes
+$node->safe_psql('postgres', q{
+	SELECT pg_drop_replication_slot('pgo');
+	SELECT wal2queue.unregister_slot('pgo');
+});
 
 # Kafka (librdkafka's mock cluster)
 my $root = $ENV{W2Q_ROOT};
@@ -76,6 +82,7 @@ $mock->pump until $mout =~ /\n/;
 my ($bootstrap) = $mout =~ /^(\S+)/;
 $node->safe_psql('postgres', q{
 	CREATE TABLE kjobs (id int PRIMARY KEY);
+	SELECT wal2queue.append_only('kjobs');
 	ALTER TABLE kjobs OWNER TO bridge;
 });
 my @kafka = ('-d', $conn, '--plugin', 'pgoutput', '--publication', 'k_pub', '--slot', 'k',
