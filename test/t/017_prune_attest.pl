@@ -99,6 +99,28 @@ $deleted = 0;
 ok(wait_until(sub { $deleted += prune_all('public.kjobs'); $deleted == 10 }, 60), 'kafka: prune deletes the delivered rows');
 is(stop_bridge($b) >> 8, 0, 'kafka: bridge stopped');
 
+# a clean stop right after a confirmation, long before the next periodic
+# attestation (every 10 s here): the bridge attests once more as it stops,
+# so the restart, which has no sink record to vouch for it, is attested
+my @kafka10 = map { $_ eq '1' ? '10' : $_ } @kafka;
+$b = start_bridge($node, undef, @kafka10);
+ok(wait_until(sub { bridge_log($b) =~ /attesting slot "k"/ }), 'kafka: the session is attested as it starts');
+$node->safe_psql('postgres', q{INSERT INTO kjobs SELECT generate_series(101, 105)});
+$end = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = 'k'") eq 't' }),
+	'kafka: five more jobs delivered and confirmed');
+is(stop_bridge($b) >> 8, 0, 'kafka: bridge stopped at once');
+is($node->safe_psql('postgres', q{SELECT attested_lsn >= confirmed_flush_lsn FROM wal2queue.slots JOIN pg_replication_slots USING (slot_name) WHERE slot_name = 'k'}),
+	't', 'kafka: the stop attested the slot up to its last confirmation');
+sleep 1;
+$b = start_bridge($node, undef, @kafka);
+ok(wait_until(sub { bridge_log($b) =~ /attesting slot "k"|refused to trust slot "k"/ }), 'kafka: restarted');
+unlike(bridge_log($b), qr/refused to trust slot "k"/, 'kafka: a restart after a clean stop is not refused');
+$deleted = 0;
+ok(wait_until(sub { $deleted += prune_all('public.kjobs'); $deleted == 5 }, 60), 'kafka: prune goes on after the restart');
+is(stop_bridge($b) >> 8, 0, 'kafka: bridge stopped');
+
 $node->safe_psql('postgres', q{
 	INSERT INTO kjobs SELECT generate_series(11, 30);
 	SELECT pg_drop_replication_slot('k');
