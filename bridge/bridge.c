@@ -52,6 +52,7 @@
 #define READ_BATCH 256			/* messages read per turn of the loop */
 #define DRAIN_TIMEOUT_MS 10000
 #define FINISH_TIMEOUT_MS 5000
+#define FINAL_ATTEST_TIMEOUT_MS 2000
 #define STANDBY_POLL_MS 1000	/* --standby: how often to try the slot */
 #define BUSY_GRACE_US (30 * INT64_C(1000000))	/* without --standby: how long
 												 * a busy slot is retried */
@@ -707,7 +708,15 @@ shut_down(Bridge *b)
 		uint64_t	lsn = ledger_confirmable(b->ledger);
 
 		if (stream_send_status(&b->stream, lsn, false) == STREAM_OK)
+		{
 			log_msg(LOG_INFO, "stopped; confirmed %X/%X", (unsigned) (lsn >> 32), (unsigned) lsn);
+			/* vouch for the slot up to there: a restart begins there */
+			if (b->session_begun && b->session_validated)
+			{
+				slotwatch_attest(&b->watch, PQbackendPID(b->stream.conn), b->unrecorded_from);
+				slotwatch_attest_final(&b->watch, lsn, FINAL_ATTEST_TIMEOUT_MS);
+			}
+		}
 	}
 	stream_finish(&b->stream, FINISH_TIMEOUT_MS);
 	return 0;

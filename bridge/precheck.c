@@ -2,7 +2,8 @@
  *
  * precheck.c
  *		Catalog queries that warn, at start, about a --tables pattern that
- *		matches no table and columns no selected table has (see precheck.h).
+ *		matches no table, columns no selected table has and selected tables
+ *		that are unlogged (see precheck.h).
  *
  * The queries are plain SQL without parameters, so that they also run on a
  * replication connection (no extended query protocol there); every value
@@ -199,6 +200,39 @@ check_column(PGconn *conn, const char *selection, const char *option, const char
 	return 1;
 }
 
+/* warn about selected tables (or partitions) that are unlogged */
+static int
+check_unlogged(PGconn *conn, const char *selection)
+{
+	char	   *sql = NULL;
+	PGresult   *res;
+	int			rc = -1;
+
+	if (asprintf(&sql, "SELECT pg_catalog.string_agg(pg_catalog.format('%%I.%%I', n.nspname, c.relname), ', ') "
+				 USER_TABLES "%s AND (c.relpersistence = 'u' OR EXISTS (SELECT 1 FROM "
+				 "pg_catalog.pg_partition_tree(c.oid) t JOIN pg_catalog.pg_class p ON p.oid = t.relid "
+				 "WHERE p.relpersistence = 'u'))", selection) < 0)
+		return -1;
+	res = PQexec(conn, sql);
+	free(sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		rc = 0;
+		if (!PQgetisnull(res, 0, 0))
+		{
+			log_msg(LOG_WARNING, "selected tables are UNLOGGED, so their rows never reach WAL and "
+					"are never streamed: %s (ALTER TABLE ... SET LOGGED)", PQgetvalue(res, 0, 0));
+			rc = 1;
+		}
+	}
+	else
+		log_msg(LOG_WARNING, "could not check for unlogged tables: %s",
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(conn));
+	PQclear(res);
+	return rc;
+}
+
 int
 precheck_run(PGconn *conn, const PrecheckOptions *opts)
 {
@@ -220,6 +254,11 @@ precheck_run(PGconn *conn, const PrecheckOptions *opts)
 	{
 		warnings += rc;
 		rc = columns[i] ? check_column(conn, selection, options[i], columns[i]) : 0;
+	}
+	if (rc >= 0)
+	{
+		warnings += rc;
+		rc = check_unlogged(conn, selection);
 	}
 	free(selection);
 	return rc < 0 ? -1 : warnings + rc;
