@@ -23,6 +23,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "pgerror.h"
+#include "precheck.h"
 #include "publication.h"
 #include "stream.h"
 
@@ -575,6 +576,8 @@ check_publication(Stream *s)
 {
 	if (s->cfg->pgoutput == NULL)
 		return STREAM_OK;
+	if (precheck_encoding(s->conn, s->err, sizeof(s->err)) != 0)
+		return STREAM_FATAL;
 	if (publication_prepare(s->conn, s->cfg->pgoutput, s->cfg->slot, s->cfg->create_slot,
 							s->err, sizeof(s->err)) != 0)
 		return PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;
