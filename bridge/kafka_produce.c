@@ -183,6 +183,8 @@ kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 	if (m == NULL)
 		return;
 	current = m->session == ks->session;
+	if (!ks->discarding && rm->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		kafka_offset_seen(ks, m->topic, rm->partition, rm->offset);
 	if (ks->discarding)
 		;
 	else if (rm->err != RD_KAFKA_RESP_ERR_NO_ERROR)

@@ -48,6 +48,7 @@ kafka_txn_begin(KafkaSink *ks)
 	if (e != NULL)
 		return txn_error(ks, e, "begin_transaction", SINK_RETRY);
 	ks->txn = TXN_OPEN;
+	ks->txn_no++;				/* kafka_gaps.c tells transactions apart */
 	return SINK_OK;
 }
 
