@@ -636,7 +636,12 @@ source_split(const char *s, char *sysid, size_t len, unsigned long *tl)
 	return end != a + 1 && *end == '/';
 }
 
-/* another source's mark: fatal, unless --accept-new-source */
+/*
+ * Another source's mark: fatal, unless --accept-new-source; even then a
+ * mark of the same system past where this session begins (a promoted
+ * standby that lacked WAL the old primary committed and the bridge
+ * delivered) is fatal: those positions will be reached again by other jobs.
+ */
 static int
 source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p, const MarkRead *r)
 {
@@ -645,8 +650,21 @@ source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p, const MarkRead *r)
 				what[96] = "";
 	unsigned long tl,
 				our_tl;
-	char		a[LSN_STRLEN];
+	char		a[LSN_STRLEN],
+				w[LSN_STRLEN];
 
+	if ((ks->flags & SINK_REPLAY_ACCEPT_NEW) &&
+		source_split(r->source, other, sizeof(other), &tl) &&
+		source_split(ks->source, sysid, sizeof(sysid), &our_tl) &&
+		strcmp(sysid, other) == 0 && r->lsn > ks->from)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+						  "kafka topic \"%s\" partition %d holds a job of %s at %s, past where this "
+						  "slot begins on the same system (%s, source %s): this server lacks WAL that "
+						  "the old one committed and Kafka holds (a promoted standby that lagged, a "
+						  "restored copy), so jobs it commits now would be taken for delivered ones; "
+						  "once you decided what to re-send, write to new topics (another --target-prefix)",
+						  t->name, (int) p, r->source, lsn_format(r->lsn, a, sizeof(a)),
+						  lsn_format(ks->from, w, sizeof(w)), ks->source);
 	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
 	{
 		log_msg(LOG_WARNING, "kafka topic \"%s\" partition %d ends with a message of source %s, "

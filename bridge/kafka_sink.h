@@ -204,11 +204,13 @@ typedef struct KafkaSink
 	uint64_t	session;		/* 0: none yet */
 	char		source[KAFKA_SOURCE_LEN];
 	SinkSource	src;
+	uint64_t	from;			/* where the session's replay begins */
 	unsigned	flags;			/* SINK_REPLAY_* */
 	bool		settling;		/* the previous session's messages in flight */
 	/* transactions */
 	TxnState	txn;
 	uint64_t	txn_no;			/* Kafka transactions begun by this producer */
+	uint64_t	txn_lsn;		/* the commit lsn of the open one */
 	int64_t		txn_deadline;	/* now_us() limit of the running txn call */
 	AckQueue	txn_acks;		/* delivered, not yet committed */
 	TxnMark    *txn_marks;
@@ -279,7 +281,7 @@ extern void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm,
 							  void *opaque);
 
 /* kafka_txn.c */
-extern int	kafka_txn_begin(KafkaSink *ks);
+extern int	kafka_txn_begin(KafkaSink *ks, uint64_t lsn);
 extern int	kafka_txn_commit(KafkaSink *ks, bool step);
 extern int	kafka_txn_step(KafkaSink *ks);
 extern void kafka_txn_reset(KafkaSink *ks);

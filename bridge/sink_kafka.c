@@ -290,6 +290,7 @@ kafka_replay_begin(Sink *s, const SinkSource *src, uint64_t from, unsigned flags
 	}
 	ks->session++;
 	ks->src = *src;
+	ks->from = from;
 	ks->flags = flags;
 	kafka_source_format(src, ks->source, sizeof(ks->source));
 	held_free_all(ks);
