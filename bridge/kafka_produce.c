@@ -491,7 +491,7 @@ kafka_out_produce(KafkaSink *ks, const KafkaOut *o, bool *done)
 		*done = true;
 		return SINK_OK;
 	}
-	if (ks->txn == TXN_IDLE && (rc = kafka_txn_begin(ks)) != SINK_OK)
+	if (ks->txn == TXN_IDLE && (rc = kafka_txn_begin(ks, o->lsn)) != SINK_OK)
 		return rc;
 	return produce(ks, o, partition, done);
 }

@@ -33,6 +33,8 @@ my $root = $ENV{W2Q_ROOT};
 my $cellno = 0;
 
 sub faults_dir { return "$root/test/faults" }
+# W2Q_KAFKA_TXN=1 (make check-faults-kafka-txn): Kafka cells with --kafka-transactions
+sub kafka_txn { return ($ENV{W2Q_KAFKA_TXN} // '') eq '1' }
 sub short_form { return ($ENV{W2Q_FAULTS} // '') eq 'full' ? 0 : 1 }
 
 sub cell_wanted
@@ -113,7 +115,7 @@ sub sink_args
 	my ($s) = @_;
 	return $s->{kind} eq 'redis'
 	  ? ('--sink', "redis://127.0.0.1:$s->{r}{port}")
-	  : ('--sink', "kafka://$s->{bootstrap}");
+	  : ('--sink', "kafka://$s->{bootstrap}", kafka_txn() ? '--kafka-transactions' : ());
 }
 
 sub sink_addr
@@ -332,7 +334,10 @@ sub verify_cell
 	my ($ctx, %o) = @_;
 	my @pg = map { ('--pg', $_) } @{ $o{pg} // [ $ctx->{node}->connstr('postgres') ] };
 	my @truth = map { ('--truth', $_) } @{ $o{truth} // [] };
-	my @cmd = ("$root/test/faults/w2q-verify", @pg, @truth, sink_addr($ctx->{sink}),
+	# the mock shows aborted transactions: the bridges' logs say which
+	my @txn = $ctx->{sink}{kind} eq 'kafka' && kafka_txn()
+	  ? map { ('--txn-log', $_->{log}) } @{ $ctx->{bridges} // [] } : ();
+	my @cmd = ("$root/test/faults/w2q-verify", @pg, @truth, @txn, sink_addr($ctx->{sink}),
 		'--prefix', $ctx->{prefix}, $o{allow_extra} ? '--allow-extra' : (),
 		map { ("--$_", $o{$_ =~ tr/-/_/r}) } grep { defined $o{ $_ =~ tr/-/_/r } } qw(ignore-base split-base));
 	my ($out, $err) = ('', '');
