@@ -707,9 +707,12 @@ req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 		MarkRead   *r = &q->r[i];
 
 		memset(&t->marks[i], 0, sizeof(KafkaMark));
-		/* our next message should land here (kafka_gaps.c) */
+		/*
+		 * Our next message should land here, in the open Kafka transaction
+		 * or the next one: no control record of ours comes first (kafka_gaps.c)
+		 */
 		t->marks[i].next_offset = r->hi;
-		t->marks[i].last_txn = ks->txn_no;
+		t->marks[i].last_txn = ks->txn_no + (ks->txn == TXN_OPEN ? 0 : 1);
 		if (r->got && !r->ours)
 			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
 							  "kafka topic \"%s\" partition %d ends with a message wal2queue did not write "
