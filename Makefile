@@ -6,6 +6,7 @@
 #   make check      every test suite, on servers it starts and stops itself
 #   make check-faults  the fault matrix (test/faults), every cell for both sinks
 #   make check-faults-pgoutput  the same through --plugin=pgoutput (-short: one round)
+#   make check-faults-kafka-txn  its Kafka cells with --kafka-transactions
 #   make check-discard-caches  the plugin's regression suites, flushing every
 #                   cache at every chance (debug_discard_caches = 1 where the
 #                   server is built with assertions; wal2queue.debug_discard_caches
@@ -28,7 +29,7 @@ DEB_PACKAGES = gcc make pkg-config perl postgresql-15 postgresql-server-dev-15 \
 
 .PHONY: all plugin bridge install check check-regress check-unit check-tap \
 	check-asan check-valgrind check-discard-caches check-faults check-faults-short \
-	check-faults-pgoutput check-faults-short-pgoutput \
+	check-faults-pgoutput check-faults-short-pgoutput check-faults-kafka-txn \
 	demo demo-pgoutput bench deps clean
 
 all: plugin bridge
@@ -101,6 +102,14 @@ check-faults-short-pgoutput: bridge
 	$(MAKE) -C test/helpers
 	$(MAKE) -C test/faults
 	W2Q_SOURCE_PLUGIN=pgoutput W2Q_FAULTS=short PROVE_FLAGS=-j4 test/tap/run.sh $(FAULT_SUITES)
+
+# the Kafka cells with --kafka-transactions (test/faults/README.md: what the
+# mock cluster cannot show, and how the verifier accounts for it)
+check-faults-kafka-txn: bridge
+	$(MAKE) -C test/helpers
+	$(MAKE) -C test/faults
+	W2Q_KAFKA_TXN=1 W2Q_FAULTS=$${W2Q_FAULTS:-full} PROVE_FLAGS=-j2 test/tap/run.sh \
+		$(wildcard test/t/11[0-9]_faults_kafka_*.pl)
 
 # the end-to-end suites with the bridge under valgrind (errors, definite leaks)
 check-valgrind: bridge

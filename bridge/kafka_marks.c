@@ -58,7 +58,7 @@ typedef struct MarkRead
 
 struct MarksReq
 {
-	MarksReq   *next;			/* the worker's queue */
+	KafkaWork	work;			/* first: the worker's queue entry */
 	KafkaSink  *ks;				/* only its handles and worker are used */
 	char	   *topic;
 	uint64_t	session;
@@ -467,8 +467,9 @@ req_settle(MarksReq *q)
 
 /* the whole look-up of one topic, in the worker */
 static void
-req_run(MarksReq *q)
+req_run(KafkaWork *w)
 {
+	MarksReq   *q = (MarksReq *) w;
 	rd_kafka_topic_t *rkt = NULL;
 	int64_t		t0 = now_us();
 
@@ -506,7 +507,7 @@ worker_main(void *arg)
 	pthread_mutex_lock(&w->lock);
 	for (;;)
 	{
-		MarksReq   *q;
+		KafkaWork  *q;
 
 		while (!w->stop && w->head == NULL)
 			pthread_cond_wait(&w->cond, &w->lock);
@@ -516,14 +517,46 @@ worker_main(void *arg)
 		w->head = q->next;
 		if (w->head == NULL)
 			w->tail = NULL;
+		q->queued = false;
 		pthread_mutex_unlock(&w->lock);
-		req_run(q);
+		q->run(q);
 		pthread_mutex_lock(&w->lock);
 		q->done = true;
 		kafka_wake(ks);
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
+}
+
+/* hand a piece of work to the worker (its run, done and queued are set) */
+void
+kafka_worker_submit(KafkaSink *ks, KafkaWork *q)
+{
+	KafkaWorker *w = &ks->worker;
+
+	pthread_mutex_lock(&w->lock);
+	q->next = NULL;
+	q->done = false;
+	q->queued = true;
+	if (w->tail)
+		w->tail->next = q;
+	else
+		w->head = q;
+	w->tail = q;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* has the worker finished q? */
+bool
+kafka_work_done(KafkaSink *ks, KafkaWork *q)
+{
+	bool		done;
+
+	pthread_mutex_lock(&ks->worker.lock);
+	done = q->done;
+	pthread_mutex_unlock(&ks->worker.lock);
+	return done;
 }
 
 int
@@ -571,7 +604,6 @@ static int
 req_start(KafkaSink *ks, KafkaTopic *t)
 {
 	MarksReq   *q = calloc(1, sizeof(MarksReq));
-	KafkaWorker *w = &ks->worker;
 
 	if (q == NULL || (q->topic = strdup(t->name)) == NULL)
 	{
@@ -580,14 +612,8 @@ req_start(KafkaSink *ks, KafkaTopic *t)
 	}
 	q->ks = ks;
 	q->session = ks->session;
-	pthread_mutex_lock(&w->lock);
-	if (w->tail)
-		w->tail->next = q;
-	else
-		w->head = q;
-	w->tail = q;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	q->work.run = req_run;
+	kafka_worker_submit(ks, &q->work);
 	t->req = q;
 	t->state = TOPIC_LOOKUP;
 	return SINK_OK;
@@ -610,7 +636,12 @@ source_split(const char *s, char *sysid, size_t len, unsigned long *tl)
 	return end != a + 1 && *end == '/';
 }
 
-/* another source's mark: fatal, unless --accept-new-source */
+/*
+ * Another source's mark: fatal, unless --accept-new-source; even then a
+ * mark of the same system past where this session begins (a promoted
+ * standby that lacked WAL the old primary committed and the bridge
+ * delivered) is fatal: those positions will be reached again by other jobs.
+ */
 static int
 source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p, const MarkRead *r)
 {
@@ -619,8 +650,21 @@ source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p, const MarkRead *r)
 				what[96] = "";
 	unsigned long tl,
 				our_tl;
-	char		a[LSN_STRLEN];
+	char		a[LSN_STRLEN],
+				w[LSN_STRLEN];
 
+	if ((ks->flags & SINK_REPLAY_ACCEPT_NEW) &&
+		source_split(r->source, other, sizeof(other), &tl) &&
+		source_split(ks->source, sysid, sizeof(sysid), &our_tl) &&
+		strcmp(sysid, other) == 0 && r->lsn > ks->from)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+						  "kafka topic \"%s\" partition %d holds a job of %s at %s, past where this "
+						  "slot begins on the same system (%s, source %s): this server lacks WAL that "
+						  "the old one committed and Kafka holds (a promoted standby that lagged, a "
+						  "restored copy), so jobs it commits now would be taken for delivered ones; "
+						  "once you decided what to re-send, write to new topics (another --target-prefix)",
+						  t->name, (int) p, r->source, lsn_format(r->lsn, a, sizeof(a)),
+						  lsn_format(ks->from, w, sizeof(w)), ks->source);
 	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
 	{
 		log_msg(LOG_WARNING, "kafka topic \"%s\" partition %d ends with a message of source %s, "
@@ -663,6 +707,12 @@ req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 		MarkRead   *r = &q->r[i];
 
 		memset(&t->marks[i], 0, sizeof(KafkaMark));
+		/*
+		 * Our next message should land here, in the open Kafka transaction
+		 * or the next one: no control record of ours comes first (kafka_gaps.c)
+		 */
+		t->marks[i].next_offset = r->hi;
+		t->marks[i].last_txn = ks->txn_no + (ks->txn == TXN_OPEN ? 0 : 1);
 		if (r->got && !r->ours)
 			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
 							  "kafka topic \"%s\" partition %d ends with a message wal2queue did not write "
@@ -704,7 +754,6 @@ int
 kafka_topic_resolve(KafkaSink *ks, KafkaTopic *t, const KafkaOut *o, bool *ready)
 {
 	MarksReq   *q = t->req;
-	bool		done;
 	int			rc;
 	char		a[LSN_STRLEN];
 
@@ -713,10 +762,7 @@ kafka_topic_resolve(KafkaSink *ks, KafkaTopic *t, const KafkaOut *o, bool *ready
 		return SINK_OK;
 	if (t->state == TOPIC_UNKNOWN)
 		return req_start(ks, t);
-	pthread_mutex_lock(&ks->worker.lock);
-	done = q->done;
-	pthread_mutex_unlock(&ks->worker.lock);
-	if (!done)
+	if (!kafka_work_done(ks, &q->work))
 		return SINK_OK;
 	t->req = NULL;
 	t->state = TOPIC_UNKNOWN;

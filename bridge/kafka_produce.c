@@ -196,6 +196,8 @@ kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 	if (m == NULL)
 		return;
 	current = m->session == ks->session;
+	if (!ks->discarding && rm->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		kafka_offset_seen(ks, m->topic, rm->partition, rm->offset);
 	if (ks->discarding)
 		;
 	else if (rm->err != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -552,7 +554,7 @@ kafka_out_produce(KafkaSink *ks, const KafkaOut *o, bool *done)
 		*done = true;
 		return SINK_OK;
 	}
-	if (ks->txn == TXN_IDLE && (rc = kafka_txn_begin(ks)) != SINK_OK)
+	if (ks->txn == TXN_IDLE && (rc = kafka_txn_begin(ks, o->lsn)) != SINK_OK)
 		return rc;
 	return produce(ks, o, partition, done);
 }

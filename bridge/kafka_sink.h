@@ -7,6 +7,7 @@
  *	kafka_conf.c	configuration and the librdkafka handles
  *	kafka_topics.c	the topics a producer writes
  *	kafka_marks.c	per-partition marks, the look-up worker thread
+ *	kafka_gaps.c	gaps between our messages: another writer in a partition
  *	kafka_produce.c	building, partitioning and producing messages; delivery
  *					reports and acknowledgements
  *	kafka_txn.c		--kafka-transactions, every call resumable
@@ -48,7 +49,20 @@ typedef struct KafkaMark
 	bool		has_limit;		/* re-send from here even below the mark */
 	uint64_t	limit_lsn;
 	uint32_t	limit_seq;
+	int64_t		next_offset;	/* where our next message should land; -1: unknown */
+	uint64_t	last_txn;		/* the Kafka transaction (txn_no) of the last one */
 } KafkaMark;
+
+/* a piece of work for the worker thread (kafka_marks.c) */
+typedef struct KafkaWork
+{
+	struct KafkaWork *next;		/* the worker's queue */
+	void		(*run) (struct KafkaWork *w);
+	bool		queued;			/* not yet taken by the worker, under its lock */
+	bool		done;			/* finished, under the worker's lock */
+} KafkaWork;
+
+typedef struct GapReq GapReq;
 
 typedef struct MarksReq MarksReq;
 
@@ -160,8 +174,8 @@ typedef struct KafkaWorker
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool		stop;			/* under lock */
-	MarksReq   *head;			/* waiting for the worker, under lock */
-	MarksReq   *tail;
+	KafkaWork  *head;			/* waiting for the worker, under lock */
+	KafkaWork  *tail;
 } KafkaWorker;
 
 typedef struct KafkaSink
@@ -190,10 +204,13 @@ typedef struct KafkaSink
 	uint64_t	session;		/* 0: none yet */
 	char		source[KAFKA_SOURCE_LEN];
 	SinkSource	src;
+	uint64_t	from;			/* where the session's replay begins */
 	unsigned	flags;			/* SINK_REPLAY_* */
 	bool		settling;		/* the previous session's messages in flight */
 	/* transactions */
 	TxnState	txn;
+	uint64_t	txn_no;			/* Kafka transactions begun by this producer */
+	uint64_t	txn_lsn;		/* the commit lsn of the open one */
 	int64_t		txn_deadline;	/* now_us() limit of the running txn call */
 	AckQueue	txn_acks;		/* delivered, not yet committed */
 	TxnMark    *txn_marks;
@@ -207,6 +224,7 @@ typedef struct KafkaSink
 	int			failed;			/* SINK_RETRY/FATAL seen in a callback */
 	KafkaSuspect *suspects;
 	size_t		nsuspects;
+	GapReq	   *gaps;			/* gaps being fetched (kafka_gaps.c) */
 	JsonBuf		value;			/* scratch: the value of one job */
 	JsonBuf		topic;			/* scratch: the topic name of one job */
 } KafkaSink;
@@ -231,6 +249,8 @@ extern int	kafka_topic_resolve(KafkaSink *ks, KafkaTopic *t, const KafkaOut *o,
 extern void kafka_req_free(MarksReq *q);
 extern int	kafka_worker_start(KafkaSink *ks);
 extern void kafka_worker_stop(KafkaSink *ks);
+extern void kafka_worker_submit(KafkaSink *ks, KafkaWork *q);
+extern bool kafka_work_done(KafkaSink *ks, KafkaWork *q);
 extern bool kafka_mark_covers(const KafkaMark *m, uint64_t lsn, uint32_t seq);
 extern void kafka_mark_advance(KafkaTopic *t, int32_t partition, uint64_t lsn,
 							   uint32_t seq);
@@ -242,6 +262,12 @@ extern void kafka_source_format(const SinkSource *src, char *buf, size_t len);
 /* for tests: the mark of a topic's partition; false if none */
 extern bool kafka_sink_mark(Sink *s, const char *topic, int32_t partition,
 							uint64_t *lsn, uint32_t *seq);
+
+/* kafka_gaps.c */
+extern void kafka_offset_seen(KafkaSink *ks, KafkaTopic *t, int32_t partition,
+							  int64_t offset);
+extern int	kafka_gaps_collect(KafkaSink *ks);
+extern void kafka_gaps_free(KafkaSink *ks);
 
 /* kafka_produce.c */
 extern int	kafka_out_build(KafkaSink *ks, const FrameTxn *txn, const FrameJob *job,
@@ -255,7 +281,7 @@ extern void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm,
 							  void *opaque);
 
 /* kafka_txn.c */
-extern int	kafka_txn_begin(KafkaSink *ks);
+extern int	kafka_txn_begin(KafkaSink *ks, uint64_t lsn);
 extern int	kafka_txn_commit(KafkaSink *ks, bool step);
 extern int	kafka_txn_step(KafkaSink *ks);
 extern void kafka_txn_reset(KafkaSink *ks);

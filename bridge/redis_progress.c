@@ -21,7 +21,7 @@
  *		value ...: the constants are the function's, the rest the entry's
  *		slice unpacked as it is, so nothing is copied per entry.
  *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
- *		slot, detail, detail2}; verdict OK, GAP, SOURCE, NORECORD, STAGEGAP,
+ *		slot, detail, detail2}; verdict OK, GAP, SOURCE, AHEAD, NORECORD, STAGEGAP,
  *		WRONGTYPE (detail: the key, detail2: its type) or FULL (a stream
  *		with no room for the call's IDs; record lsn: the commit LSN of its
  *		first job, detail: the key, detail2: that job's seq).
@@ -43,7 +43,8 @@
  *	  too, and so is every later call: the chain cannot skip a hole.
  * A record of another source is refused (SOURCE), no record at all too
  * (NORECORD), unless the first call of the session says it may create or
- * replace it.  "create" (the bridge created the slot) also moves a record
+ * replace it; a record of the same system past where the session begins
+ * is not replaced (AHEAD): the server lacks WAL that Redis holds jobs of.  "create" (the bridge created the slot) also moves a record
  * of the same source that is behind the new slot up to it: the slot was
  * dropped and created again, and what was committed before it is not this
  * slot's to deliver.  Every key is checked to be a stream (or absent) before
@@ -210,6 +211,9 @@ const char *const redis_library =
 "      if mode ~= 'replace' then\n"
 "        return {0, 'SOURCE', r[5] or '', r[1] or '', r[2] or '', r[3] or '', r[4] or '', '', ''}\n"
 "      end\n"
+"      if at and r[1] == src[1] and at > items[1].prev then\n"
+"        return {0, 'AHEAD', r[5], r[1], r[2], r[3], r[4], '', ''}\n"
+"      end\n"
 "      at, dirty = items[1].prev, true\n"
 "    elseif mode ~= '' and at < items[1].prev then\n"
 "      at, dirty = items[1].prev, true\n"
@@ -310,6 +314,24 @@ verdict_source(Sink *s, const redisReply *r)
 					  rs->src.slot);
 }
 
+/* replacing a record of this system that is past where this slot begins */
+static int
+verdict_ahead(Sink *s, const RCall *call, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+	char		at[LSN_STRLEN];
+
+	lsn_format(call->items[0].prev, at, sizeof(at));
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					  "Redis progress record \"%s\" is at %s (timeline %s, slot \"%s\"), past where this slot begins "
+					  "on the same system (%s, slot \"%s\", timeline %" PRIu32 "): this server lacks WAL that the old one committed "
+					  "and Redis holds (a promoted standby that lagged, a restored copy), so jobs it commits now "
+					  "would be taken for delivered ones; once you decided what to re-send, delete the record (DEL) "
+					  "and start with --accept-new-source",
+					  rs->progress_key, elem_str(r, 2), elem_str(r, 4), elem_str(r, 6),
+					  at, rs->src.slot, rs->src.timeline);
+}
+
 static int
 verdict_norecord(Sink *s, const RCall *call)
 {
@@ -375,6 +397,8 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 		return verdict_gap(s, call, r);
 	if (strcmp(verdict, "SOURCE") == 0)
 		return verdict_source(s, r);
+	if (strcmp(verdict, "AHEAD") == 0)
+		return verdict_ahead(s, call, r);
 	if (strcmp(verdict, "NORECORD") == 0)
 		return verdict_norecord(s, call);
 	if (strcmp(verdict, "STAGEGAP") == 0)

@@ -12,7 +12,9 @@
  *	- Every message carries its source and (commit lsn, seq); a partition's
  *	  last message is its mark.  Marks are read when a session first uses a
  *	  topic, refuse another source, and advance with every delivery report
- *	  (kafka_marks.c).
+ *	  (kafka_marks.c).  A gap between two of our messages in a partition
+ *	  is read on the worker thread: another source there is fatal while
+ *	  both write (kafka_gaps.c).
  *	- Every session (replay_begin) starts clean: with messages of the
  *	  previous session still in flight it first waits for all their
  *	  delivery reports ("settling"), so that the marks it reads include
@@ -181,6 +183,8 @@ pump(KafkaSink *ks, bool *step)
 
 	if (ks->failed != SINK_OK)
 		return ks->failed;
+	if (ks->gaps != NULL && (rc = kafka_gaps_collect(ks)) != SINK_OK)
+		return ks->failed = rc;
 	if (ks->settling && ks->inflight.next == &ks->inflight)
 	{
 		ks->settling = false;
@@ -213,6 +217,7 @@ kafka_close(KafkaSink *ks)
 {
 	ks->discarding = true;
 	kafka_worker_stop(ks);
+	kafka_gaps_free(ks);
 	held_free_all(ks);
 	kafka_topics_free(ks);
 	kafka_handles_destroy(ks);
@@ -285,6 +290,7 @@ kafka_replay_begin(Sink *s, const SinkSource *src, uint64_t from, unsigned flags
 	}
 	ks->session++;
 	ks->src = *src;
+	ks->from = from;
 	ks->flags = flags;
 	kafka_source_format(src, ks->source, sizeof(ks->source));
 	held_free_all(ks);

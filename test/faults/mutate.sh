@@ -22,7 +22,7 @@ root=$(cd "$here/../.." && pwd)
 mutations=(
 "ledger-no-ack@ledger.c@/^advance(/,/^}/ s/if (!x->closed || x->acked < x->submitted)/if (!x->closed)/@100 110@kill -9@the ledger confirms a transaction once its commit is read, before the sink acknowledged it"
 "ledger-next-txn@ledger.c@/^advance(/,/^}/ s/l->confirmable = x->end_lsn;/l->confirmable = l->count > 1 ? l->ring[(l->head + 1) \& (l->cap - 1)].end_lsn : x->end_lsn;/@100 101 110@kill -9|walsender|immediate@the ledger confirms, when a transaction completes, the next one's end (one transaction too early)"
-"ledger-one-job-early@ledger.c@/^advance(/,/^}/ s/x->acked < x->submitted)/x->acked + 1 < x->submitted)/@100 110@kill -9@the ledger confirms a transaction one job before the sink acknowledged all of it"
+"ledger-one-job-early@ledger.c@/^advance(/,/^}/ s/x->acked < x->submitted)/x->acked + 1 < x->submitted)/@100 110@single-job@the ledger confirms a transaction one job before the sink acknowledged all of it"
 "status-write-as-flush@stream.c@/^stream_send_status(/,/^}/ { s/put_u64(msg + 9, flushed);/put_u64(msg + 9, written);/; s/put_u64(msg + 17, flushed);/put_u64(msg + 17, written);/ }@100 101 110@kill -9|walsender|immediate@status updates report the write position as flushed"
 "kafka-marks-never-skip@sink_kafka*.c kafka*.c@/mark_covers(const KafkaMark/,/^}/ s/if (!m->has_mark)/if (1 || !m->has_mark)/@110@kill -9@Kafka marks never skip a job already in the partition"
 "kafka-mark-resent@sink_kafka*.c kafka*.c@/mark_covers(const KafkaMark/,/^}/ s/seq > m->seq))/seq >= m->seq))/@110@kill -9@Kafka marks do not cover the mark itself: it is sent again"

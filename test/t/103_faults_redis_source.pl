@@ -7,6 +7,7 @@ use strict;
 use warnings;
 use Test::More;
 use W2QFaults;
+use W2QFaultsLagging;
 
 my $node = faults_node("faults_redis_source");
 my $sink = redis_sink();
@@ -14,5 +15,6 @@ second_slot_cell($node, $sink);
 $node->stop;
 replaced_server_cell($sink);
 promoted_standby_cell($sink);
+lagging_standby_cell($sink);
 sink_stop($sink);
 done_testing();

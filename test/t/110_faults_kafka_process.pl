@@ -10,10 +10,12 @@ use strict;
 use warnings;
 use Test::More;
 use W2QFaults;
+use W2QFaultsAck;
 
 my $node = faults_node("faults_kafka_process");
 my $sink = kafka_sink(3);
 process_cells($node, $sink);
+single_job_kill_cell($node, $sink);
 sink_stop($sink);
 $node->stop;
 done_testing();

@@ -8,6 +8,7 @@ use strict;
 use warnings;
 use Test::More;
 use W2QFaults;
+use W2QFaultsLagging;
 
 my $node = faults_node("faults_kafka_source");
 my $sink = kafka_sink(1);
@@ -15,5 +16,6 @@ second_slot_cell($node, $sink);
 $node->stop;
 replaced_server_cell($sink);
 promoted_standby_cell($sink);
+lagging_standby_cell($sink);
 sink_stop($sink);
 done_testing();

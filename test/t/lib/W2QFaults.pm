@@ -83,6 +83,9 @@ sub own_job_tables
 
 # the bridge's conninfo user (appended to a conninfo)
 sub bridge_user { return pgoutput_mode() ? ' user=bridge' : '' }
+
+# W2Q_KAFKA_TXN=1 (make check-faults-kafka-txn): Kafka cells with --kafka-transactions
+sub kafka_txn { return ($ENV{W2Q_KAFKA_TXN} // '') eq '1' }
 sub short_form { return ($ENV{W2Q_FAULTS} // '') eq 'full' ? 0 : 1 }
 
 sub cell_wanted
@@ -166,7 +169,7 @@ sub sink_args
 	my ($s) = @_;
 	return $s->{kind} eq 'redis'
 	  ? ('--sink', "redis://127.0.0.1:$s->{r}{port}")
-	  : ('--sink', "kafka://$s->{bootstrap}");
+	  : ('--sink', "kafka://$s->{bootstrap}", kafka_txn() ? '--kafka-transactions' : ());
 }
 
 sub sink_addr
@@ -398,7 +401,10 @@ sub verify_cell
 	my ($ctx, %o) = @_;
 	my @pg = map { ('--pg', $_) } @{ $o{pg} // [ $ctx->{node}->connstr('postgres') ] };
 	my @truth = map { ('--truth', $_) } @{ $o{truth} // [] };
-	my @cmd = ("$root/test/faults/w2q-verify", @pg, @truth, sink_addr($ctx->{sink}),
+	# the mock shows aborted transactions: the bridges' logs say which
+	my @txn = $ctx->{sink}{kind} eq 'kafka' && kafka_txn()
+	  ? map { ('--txn-log', $_->{log}) } @{ $ctx->{bridges} // [] } : ();
+	my @cmd = ("$root/test/faults/w2q-verify", @pg, @truth, @txn, sink_addr($ctx->{sink}),
 		'--prefix', $ctx->{prefix}, $o{allow_extra} ? '--allow-extra' : (),
 		map { ("--$_", $o{$_ =~ tr/-/_/r}) } grep { defined $o{ $_ =~ tr/-/_/r } } qw(ignore-base split-base));
 	my ($out, $err) = ('', '');
@@ -499,7 +505,10 @@ sub process_cells
 	# small transactions as fast as PostgreSQL commits them: when one is
 	# acknowledged the next ones are already in flight
 	run_cell(node => $node, sink => $sink, name => 'bridge kill -9 while the sink stalls',
-		workload => { txns => 1_000_000, seconds => short_form() ? 6 : 10, pause_ms => 0,
+		# (one Kafka transaction per PostgreSQL transaction takes the mock
+		# up to ~40 ms to commit: unthrottled, the slot would fall minutes behind)
+		workload => { txns => 1_000_000, seconds => short_form() ? 6 : 10,
+			pause_ms => $sink->{kind} eq 'kafka' && kafka_txn() ? 25 : 0,
 			max_rows => 10, args => [ '--big-pct', 0 ] },
 		fault => sub {
 			my ($ctx, $w) = @_;
