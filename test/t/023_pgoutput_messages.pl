@@ -85,7 +85,7 @@ ok(wait_until(sub { ignored_metric() eq '2' }, 10), 'wal2queue_messages_ignored_
 restrict_messages($node);
 $node->safe_psql('postgres', q{GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
 	pg_logical_emit_message(boolean, text, bytea) TO wal2queue_sender});
-ok(wait_until(sub { bridge_log($b) =~ /is no longer executable by PUBLIC in database "postgres"/ }, 15),
+ok(wait_until(sub { my @n = bridge_log($b) =~ /(is no longer executable by PUBLIC in database "postgres")/g; @n == 1 }, 15),
 	'a REVOKE made mid-session is seen at the next poll');
 like(emit('mallory', 'wal2queue:forged#3', 'x'), qr/permission denied for function pg_logical_emit_message/,
 	'after the REVOKE a LOGIN-only role may not emit');
@@ -94,7 +94,7 @@ ok(wait_until(sub { redis($r, 'XLEN', 'real') eq '1' }), 'its message is a job i
 
 # GRANT to PUBLIC mid-session: messages are no jobs again from the next poll
 $node->safe_psql('postgres', q{GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, bytea) TO PUBLIC});
-ok(wait_until(sub { bridge_log($b) =~ /is now executable by PUBLIC/ }, 15),
+ok(wait_until(sub { my @n = bridge_log($b) =~ /(is now executable by PUBLIC)/g; @n == 1 }, 15),
 	'a GRANT to PUBLIC of either variant is seen at the next poll');
 is(emit('mallory', 'wal2queue:forged#4', 'x', 'bytea'), '', 'mallory may emit through the bytea variant');
 ok(caught_up(), 'a row after it is delivered');
