@@ -473,7 +473,10 @@ check_slot(Stream *s, bool may_create)
 	return rc;
 }
 
-/* pgoutput: the publication exists (before the slot) and covers --tables */
+/*
+ * pgoutput: the publication exists (before the slot) and covers --tables;
+ * and whether PUBLIC may emit logical messages (message_access.h)
+ */
 static int
 check_publication(Stream *s)
 {
