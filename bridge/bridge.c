@@ -38,6 +38,7 @@
 #include "ledger.h"
 #include "log.h"
 #include "lsn.h"
+#include "message_access.h"
 #include "metrics.h"
 #include "pgoutput.h"
 #include "slotwatch.h"
@@ -105,6 +106,9 @@ typedef struct Bridge
 	/* metrics */
 	MetricsSnapshot m;
 	int64_t		last_status_log_us;
+	/* pgoutput: may PUBLIC emit messages (message_access.h)? */
+	int64_t		stream_opened_us;	/* answers asked before it are stale */
+	bool		messages_warned;	/* this session said it ignores them */
 } Bridge;
 
 static bool
@@ -395,6 +399,10 @@ connect_stream(Bridge *b)
 	b->stream_up = true;
 	b->session_begun = false;
 	b->replay_needed = false;
+	/* judged at open, before anything is decoded; then at each poll */
+	b->pgo.messages_public = b->stream.messages_public;
+	b->stream_opened_us = now_us();
+	b->messages_warned = false;
 	return STREAM_OK;
 }
 
@@ -451,6 +459,13 @@ handle_event(Bridge *b, const StreamEvent *ev)
 	rc = b->cfg->stream.pgoutput
 		? pgo_decode(&b->pgo, ev->data, ev->len, &handlers, b, b->err, sizeof(b->err))
 		: frame_decode(&b->dec, ev->data, ev->len, &handlers, b, b->err, sizeof(b->err));
+	if (b->pgo.messages_ignored > b->m.messages_ignored)
+	{
+		if (!b->messages_warned)
+			message_access_warn(b->stream.dbname);
+		b->messages_warned = true;
+		b->m.messages_ignored = b->pgo.messages_ignored;
+	}
 	if (rc == FRAME_MALFORMED || rc == FRAME_NOMEM)
 	{
 		log_msg(LOG_ERROR, "bad frame from the slot at %X/%X: %s",
@@ -555,6 +570,21 @@ wait_for_work(Bridge *b)
 		log_msg(LOG_WARNING, "poll failed: %s", strerror(errno));
 }
 
+/* pgoutput: a poll's answer, if asked during this session, is the judgement */
+static void
+take_messages_access(Bridge *b)
+{
+	int			now_public = b->watch.messages_public;
+
+	if (!b->stream_up || now_public < 0 || b->watch.messages_asked_us < b->stream_opened_us ||
+		now_public == b->pgo.messages_public)
+		return;
+	log_msg(LOG_INFO, "pg_logical_emit_message() %s executable by PUBLIC in database \"%s\": "
+			"wal2queue messages decoded from now on are %s", now_public ? "is now" : "is no longer",
+			b->stream.dbname, now_public ? "no jobs" : "jobs");
+	b->pgo.messages_public = now_public;
+}
+
 /* the slot's health, asked without blocking; say when it turns bad */
 static void
 watch_slot(Bridge *b)
@@ -566,6 +596,7 @@ watch_slot(Bridge *b)
 					 b->stream_up && b->session_begun && b->session_validated ?
 					 PQbackendPID(b->stream.conn) : 0, b->unrecorded_from);
 	slotwatch_turn(&b->watch, b->cfg->status_interval_ms);
+	take_messages_access(b);
 	if (!b->watch.known || strcmp(before, b->watch.wal_status) == 0)
 		return;
 	if (strcmp(b->watch.wal_status, "unreserved") == 0)
@@ -739,6 +770,7 @@ bridge_run(const BridgeConfig *cfg)
 	slotwatch_init(&b.watch, cfg->stream.conninfo, cfg->stream.slot);
 	frame_decoder_init(&b.dec);
 	pgo_decoder_init(&b.pgo, cfg->stream.pgoutput);
+	b.watch.watch_messages = cfg->stream.pgoutput != NULL;
 	b.sink = cfg->sink.url.kind == SINK_KAFKA ? sink_kafka_create(&cfg->sink)
 		: sink_redis_create(&cfg->sink);
 	if (b.sink == NULL)

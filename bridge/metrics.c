@@ -63,6 +63,9 @@ metrics_format(const MetricsSnapshot *m, char *buf, size_t buflen)
 				 "# TYPE wal2queue_reconnects_total counter\n"
 				 "wal2queue_reconnects_total{peer=\"postgres\"} %llu\n"
 				 "wal2queue_reconnects_total{peer=\"%s\"} %llu\n"
+				 "# HELP wal2queue_messages_ignored_total wal2queue logical messages that were no job: PUBLIC could execute pg_logical_emit_message() (--plugin=pgoutput).\n"
+				 "# TYPE wal2queue_messages_ignored_total counter\n"
+				 "wal2queue_messages_ignored_total{slot=\"%s\"} %llu\n"
 				 "# HELP wal2queue_up Whether the replication stream and the sink are connected.\n"
 				 "# TYPE wal2queue_up gauge\n"
 				 "wal2queue_up{peer=\"postgres\"} %d\n"
@@ -79,6 +82,7 @@ metrics_format(const MetricsSnapshot *m, char *buf, size_t buflen)
 				 m->sink, (unsigned long long) m->sink_errors,
 				 (unsigned long long) m->pg_reconnects,
 				 m->sink, (unsigned long long) m->sink_reconnects,
+				 m->slot, (unsigned long long) m->messages_ignored,
 				 m->streaming ? 1 : 0, m->sink, m->sink_up ? 1 : 0);
 	if (n >= 0 && (size_t) n < buflen && m->wal_status[0])
 	{

@@ -28,6 +28,8 @@ typedef struct MetricsSnapshot
 	uint64_t	sink_errors;
 	uint64_t	pg_reconnects;
 	uint64_t	sink_reconnects;
+	uint64_t	messages_ignored;	/* pgoutput: wal2queue messages that were no
+									 * job (PUBLIC may emit them) */
 	int64_t		last_commit_us; /* commit time of the last delivered
 								 * transaction, Unix epoch; 0 if none */
 	double		lag_seconds;	/* age of the oldest job in flight; 0 if none */

@@ -455,6 +455,12 @@ decode_message(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 		return rd_error(r, "transactional message outside a transaction");
 	if (!parse_prefix(prefix, &job))
 		return FRAME_OK;
+	if (dec->messages_public != 0)
+	{
+		/* any role could have written it: no job, and no seq (FORMAT.md) */
+		dec->messages_ignored++;
+		return FRAME_OK;
+	}
 	job.is_message = true;
 	if ((rc = start_job(dec, r, &job, h, arg)) != FRAME_OK)
 		return rc;
@@ -525,6 +531,7 @@ pgo_decoder_init(PgoDecoder *dec, const PgoConfig *cfg)
 {
 	memset(dec, 0, sizeof(*dec));
 	dec->cfg = cfg;
+	dec->messages_public = -1;
 }
 
 void
@@ -539,6 +546,7 @@ pgo_decoder_reset(PgoDecoder *dec)
 	dec->in_txn = false;
 	dec->begun = false;
 	memset(&dec->txn, 0, sizeof(dec->txn));
+	dec->messages_public = -1;	/* judged anew for the next session */
 }
 
 void

@@ -73,6 +73,14 @@ typedef struct PgoDecoder
 	uint32_t	types_cap;
 	uint32_t	type_kinds_cap;
 	RowjobBuf	keybuf;			/* a composite key (storage reused) */
+	/*
+	 * May PUBLIC emit logical messages (message_access.h)?  1 yes, -1 not
+	 * known: a wal2queue message is then no job, only counted; 0 no.  The
+	 * caller sets it for each session (reset makes it -1) and again after
+	 * each check.
+	 */
+	int			messages_public;
+	uint64_t	messages_ignored;	/* since init, never reset */
 } PgoDecoder;
 
 extern void pgo_decoder_init(PgoDecoder *dec, const PgoConfig *cfg);

@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "lsn.h"
+#include "message_access.h"
 #include "slotwatch.h"
 
 void
@@ -24,6 +25,7 @@ slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot)
 	w->slot = slot;
 	w->safe_wal_size = -1;
 	w->attest_fn = -1;
+	w->messages_public = -1;
 }
 
 void
@@ -86,6 +88,7 @@ static const char *const watch_sql[] = {
 	"WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN false "
 	"ELSE pg_catalog.to_regprocedure('wal2queue.attest_slot(name,integer,pg_lsn)') IS NOT NULL END",
 	[WATCH_ATTEST] = "SELECT wal2queue.attest_slot($1, $2::integer, $3::pg_lsn)",
+	[WATCH_MESSAGES] = MESSAGE_ACCESS_SQL,
 };
 
 static void
@@ -106,6 +109,7 @@ send_query(SlotWatch *w, SlotWatchQuery q)
 		return;
 	}
 	w->querying = q;
+	w->sent_us = now_us();
 }
 
 static void
@@ -168,6 +172,11 @@ read_answer(SlotWatch *w)
 				strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 		else if (q == WATCH_ATTEST)
 			take_attest(w, res, w->attest_pid);
+		else if (q == WATCH_MESSAGES && message_access_public(res) >= 0)
+		{
+			w->messages_public = message_access_public(res);
+			w->messages_asked_us = w->sent_us;
+		}
 		PQclear(res);
 	}
 	if (!PQisBusy(w->conn))
@@ -184,6 +193,11 @@ next_query(SlotWatch *w, int interval_ms)
 	{
 		w->next_us = now + (int64_t) interval_ms * 1000;
 		send_query(w, WATCH_HEALTH);
+	}
+	else if (w->watch_messages && now >= w->next_messages_us)
+	{
+		w->next_messages_us = now + (int64_t) interval_ms * 1000;
+		send_query(w, WATCH_MESSAGES);
 	}
 	else if (w->attest_pid != 0 && w->attest_fn != 0 && now >= w->next_attest_us)
 	{

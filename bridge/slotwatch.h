@@ -7,7 +7,10 @@
  *		and, on the same connection, attesting the slot to the wal2queue
  *		extension (wal2queue.attest_slot()) while the bridge's session is
  *		one its sink has validated, so that prune() may trust the slot's
- *		catalog_xmin that far (docs/extension.md, "The prune rule").
+ *		catalog_xmin that far (docs/extension.md, "The prune rule"); and,
+ *		with --plugin=pgoutput, whether PUBLIC may emit logical messages
+ *		(message_access.h), so that a GRANT or REVOKE made mid-session is
+ *		seen within one interval.
  *
  * The replication connection is busy copying, so the watcher keeps a plain
  * SQL connection, driven without blocking from the bridge's loop: connect
@@ -31,7 +34,8 @@ typedef enum SlotWatchQuery
 	WATCH_IDLE,
 	WATCH_HEALTH,				/* wal_status, safe_wal_size */
 	WATCH_PROBE,				/* is wal2queue.attest_slot() there for us? */
-	WATCH_ATTEST				/* wal2queue.attest_slot() */
+	WATCH_ATTEST,				/* wal2queue.attest_slot() */
+	WATCH_MESSAGES				/* may PUBLIC emit logical messages? */
 } SlotWatchQuery;
 
 typedef struct SlotWatch
@@ -55,6 +59,12 @@ typedef struct SlotWatch
 	int			attested_pid;	/* the session last attested (0: none) */
 	int			refused_pid;	/* the session last refused (0: none) */
 	unsigned long attestations; /* successful attest_slot() calls */
+	int64_t		sent_us;		/* when the query in flight was sent */
+	/* messages: asked only when watch_messages is set */
+	bool		watch_messages;
+	int			messages_public;	/* the last answer: 1 yes, 0 no, -1 none */
+	int64_t		messages_asked_us;	/* when its query was sent */
+	int64_t		next_messages_us;
 } SlotWatch;
 
 extern void slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot);

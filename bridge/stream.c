@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "lsn.h"
+#include "message_access.h"
 #include "pgerror.h"
 #include "precheck.h"
 #include "publication.h"
@@ -570,10 +571,17 @@ check_slot(Stream *s, bool may_create)
 	return rc;
 }
 
-/* pgoutput: the publication exists (before the slot) and covers --tables */
+/*
+ * pgoutput: the publication exists (before the slot) and covers --tables;
+ * and whether PUBLIC may emit logical messages (message_access.h)
+ */
 static int
 check_publication(Stream *s)
 {
+	PGresult   *res;
+	int			rc;
+
+	s->messages_public = -1;
 	if (s->cfg->pgoutput == NULL)
 		return STREAM_OK;
 	if (precheck_encoding(s->conn, s->err, sizeof(s->err)) != 0)
@@ -581,6 +589,11 @@ check_publication(Stream *s)
 	if (publication_prepare(s->conn, s->cfg->pgoutput, s->cfg->slot, s->cfg->create_slot,
 							s->err, sizeof(s->err)) != 0)
 		return PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;
+	/* may anyone emit a message?  Judged before the session decodes one */
+	if ((rc = run_command(s, MESSAGE_ACCESS_SQL, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	s->messages_public = message_access_public(res);
+	PQclear(res);
 	return STREAM_OK;
 }
 

@@ -112,6 +112,10 @@ feed(PgoDecoder *dec, const char *hex, char *err, size_t errlen)
 	return pgo_decode(dec, (const char *) buf, n, &handlers, NULL, err, errlen);
 }
 
+/* what run_sample's decoder is told of PUBLIC's right to emit messages */
+static int	sample_messages_public = 0;
+static uint64_t sample_messages_ignored;
+
 /* the whole sample through a decoder configured by cfg; the transcript */
 static const char *
 run_sample(PgoConfig *cfg, int *rc)
@@ -123,9 +127,11 @@ run_sample(PgoConfig *cfg, int *rc)
 	transcript[0] = '\0';
 	*rc = 0;
 	pgo_decoder_init(&dec, cfg);
+	dec.messages_public = sample_messages_public;
 	for (i = 0; pgo_sample[i] && *rc == 0; i++)
 		if ((*rc = feed(&dec, pgo_sample[i], err, sizeof(err))) != 0)
 			out("ERROR at %d: %s", i, err);
+	sample_messages_ignored = dec.messages_ignored;
 	pgo_decoder_free(&dec);
 	return transcript;
 }
@@ -170,6 +176,40 @@ test_sample(void)
 				   "number, messages by prefix, seq across rows and messages, commit LSN, end LSN "
 				   "at commit, commit time in Unix microseconds, the relation re-described)");
 	unit_check(rc == 0, "the sample decodes without error");
+	tablematch_free(&cfg.tables);
+}
+
+/* while PUBLIC may emit messages (or it is not known), a message is no job */
+static void
+test_messages_public(void)
+{
+	PgoConfig	cfg = config(NULL, NULL, NULL);
+	int			rc;
+	int			judged[] = {1, -1};
+
+	for (int i = 0; i < 2; i++)
+	{
+		char		desc[128];
+
+		snprintf(desc, sizeof(desc), "messages_public %d: the wal2queue message is no job and "
+				 "takes no seq", judged[i]);
+		sample_messages_public = judged[i];
+		unit_check_str(run_sample(&cfg, &rc),
+					   TXN1_B
+					   "J0 public.jobs key=1 " JOBS1 "|"
+					   "J1 public.comp key=[\"7\",\"x,y\"] public.comp(a:n=7,b:t=x,y,payload:t=p)|"
+					   "C 729 0/154C0D8 0/154C108 2|"
+					   "B 730 0/154C230 1795998022600948|"
+					   "J0 public.dom key=5 public.dom(id:n=5,v:t=five)|"
+					   "C 730 0/154C230 0/154C260 1|"
+					   "B 733 0/154CE20 1795998022627619|"
+					   "J0 public.jobs key=2 " JOBS2 "|"
+					   "C 733 0/154CE20 0/154CE50 1|", desc);
+		unit_check(rc == 0 && sample_messages_ignored == 1,
+				   "messages_public %d: the message is counted as ignored (%llu)", judged[i],
+				   (unsigned long long) sample_messages_ignored);
+	}
+	sample_messages_public = 0;
 	tablematch_free(&cfg.tables);
 }
 
@@ -257,6 +297,7 @@ test_end_lsn(void)
 	int			i;
 
 	pgo_decoder_init(&dec, NULL);
+	dec.messages_public = 0;
 	transcript[0] = '\0';
 	for (i = 0; i <= 7; i++)
 	{
@@ -503,6 +544,7 @@ int
 main(void)
 {
 	test_sample();
+	test_messages_public();
 	test_selection();
 	test_identity();
 	test_end_lsn();

@@ -114,6 +114,7 @@ prepare(PgoDecoder *dec, int upto)
 	int			i;
 
 	pgo_decoder_init(dec, NULL);
+	dec->messages_public = 0;	/* messages are jobs: read them whole */
 	for (i = 0; i < upto; i++)
 	{
 		size_t		n = pgo_unhex(pgo_sample[i], buf, sizeof(buf));

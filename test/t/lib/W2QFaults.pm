@@ -819,6 +819,7 @@ sub replaced_server_cell
 	$b->start;
 	bridge_role_setup($b);
 	workload_setup($b);
+	restrict_messages($b);		# as faults_node: else its messages are no jobs
 	create_publication($b, $ctx->{slot});
 	recreate_slot($b, $ctx->{slot});
 	$ctx->{bridge}{h}->signal('CONT') if $held;

@@ -1,0 +1,39 @@
+/*-------------------------------------------------------------------------
+ *
+ * message_access.h
+ *		May anyone emit a logical message in the database the bridge
+ *		streams from?  (--plugin=pgoutput; the plugin asks the same on the
+ *		server, plugin/message_access.c.)
+ *
+ * pg_logical_emit_message() is executable by PUBLIC in PostgreSQL and
+ * checks nothing.  While PUBLIC may execute either variant, a wal2queue
+ * message may have been written by any role that can log in, so the
+ * pgoutput decoder makes no job of it (pgoutput.c, decode_message).  The
+ * answer is read from pg_proc.proacl (aclexplode, the default ACL when it
+ * is NULL): at every stream open on the replication connection
+ * (stream.c), and at every slot watch poll (slotwatch.c).  The bridge
+ * judges a message by the last answer it had when it decoded it, not by
+ * the privilege when it was written (docs/managed.md).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_MESSAGE_ACCESS_H
+#define W2Q_MESSAGE_ACCESS_H
+
+#include <libpq-fe.h>
+
+/* one row, one boolean: does PUBLIC hold EXECUTE on either variant? */
+#define MESSAGE_ACCESS_SQL \
+	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p, " \
+	"pg_catalog.aclexplode(coalesce(p.proacl, pg_catalog.acldefault('f', p.proowner))) a " \
+	"WHERE p.oid IN ('pg_catalog.pg_logical_emit_message(boolean,text,text)'::pg_catalog.regprocedure, " \
+	"'pg_catalog.pg_logical_emit_message(boolean,text,bytea)'::pg_catalog.regprocedure) " \
+	"AND a.grantee = 0 AND a.privilege_type = 'EXECUTE')"
+
+/* MESSAGE_ACCESS_SQL's answer: 1 PUBLIC may execute, 0 it may not, -1 no answer */
+extern int	message_access_public(const PGresult *res);
+
+/* the one warning of a session that ignored a message, naming the fix */
+extern void message_access_warn(const char *dbname);
+
+#endif							/* W2Q_MESSAGE_ACCESS_H */
