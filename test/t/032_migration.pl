@@ -1,0 +1,187 @@
+# docs/migration.md, followed literally: a SKIP LOCKED job_queue with
+# 100,000 pending and 900,000 completed jobs, producers inserting all the
+# time, the bridge started with the guide's command line
+# (--create-slot --backfill="status = 'pending'"), killed with -9 twice
+# during the backfill and once while streaming, and restarted with the same
+# command line each time.  Every pending job and every job inserted
+# meanwhile must be in Redis exactly once, no completed job at all.
+#
+# W2Q_MIGRATION_PENDING / W2Q_MIGRATION_COMPLETED shrink the table (the
+# defaults are the issue's numbers); W2Q_MIGRATION_BATCH adds
+# --backfill-batch=N to the command line (default: the guide's, none).
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IO::Socket::INET;
+use IPC::Run;
+use Time::HiRes qw(time usleep);
+use W2QTest;
+
+my $n_pending = $ENV{W2Q_MIGRATION_PENDING} // 100_000;
+my $n_completed = $ENV{W2Q_MIGRATION_COMPLETED} // 900_000;
+my $n_total = $n_pending + $n_completed;
+my $t0 = time();
+
+sub elapsed { return sprintf('%.1f s', time() - $t0) }
+
+my $node = new_node('migration', conf => "max_slot_wal_keep_size = 4GB\nwal_sender_timeout = 10s\n");
+my $r = start_redis();
+
+# ---- the queue before the migration (the article's schema) ----
+# one job in ten is pending, spread over the whole key range, so the
+# backfill's keyset batches walk past completed rows
+$node->safe_psql('postgres', qq{
+	CREATE TABLE job_queue (
+		id         bigserial PRIMARY KEY,
+		payload    jsonb NOT NULL,
+		status     text NOT NULL DEFAULT 'pending',
+		created_at timestamptz NOT NULL DEFAULT now());
+	CREATE INDEX job_queue_pending ON job_queue (id) WHERE status = 'pending';
+	INSERT INTO job_queue (payload, status)
+	SELECT jsonb_build_object('type', 'send_email', 'user_id', g, 'body', 'lorem ipsum dolor sit amet'),
+	       CASE WHEN (g * 7919) % $n_total < $n_pending THEN 'pending' ELSE 'completed' END
+	FROM generate_series(1::bigint, $n_total) g;
+	VACUUM ANALYZE job_queue;
+	CREATE TABLE producer_stop (x int);
+});
+is($node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE status = 'pending'"),
+	$n_pending, "$n_pending pending jobs");
+is($node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE status = 'completed'"),
+	$n_completed, "$n_completed completed jobs");
+my $initial_max = $node->safe_psql('postgres', 'SELECT max(id) FROM job_queue');
+note('table filled after ' . elapsed());
+
+# ---- producers: plain INSERTs all the time, some transactions rolled back ----
+sub start_producer
+{
+	my ($no) = @_;
+	my $sql = qq{DO \$\$
+	DECLARE i int := 0;
+	BEGIN
+		LOOP
+			i := i + 1;
+			INSERT INTO job_queue (payload)
+			SELECT jsonb_build_object('producer', $no, 'n', i, 'k', k) FROM generate_series(1, 1 + i % 3) k;
+			IF i % 10 = 0 THEN ROLLBACK; ELSE COMMIT; END IF;
+			EXIT WHEN EXISTS (SELECT FROM producer_stop);
+			PERFORM pg_sleep(0.005);
+		END LOOP;
+	END \$\$;};
+	my ($out, $err) = ('', '');
+	return IPC::Run::start([ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-c', $sql ],
+		'>', \$out, '2>', \$err);
+}
+my @producers = map { start_producer($_) } 1 .. 2;
+
+# ---- step 1, as the guide says ----
+my $mport = free_port();
+my @cmd = ('-d', $node->connstr('postgres') . ' user=wal2queue_bridge',
+	'--slot', 'job_queue', '--create-slot', "--backfill=status = 'pending'",
+	'--tables', 'public.job_queue', '--redis-group', 'workers',
+	'--sink', "redis://127.0.0.1:$r->{port}", '--metrics', "127.0.0.1:$mport", '--log-status', '60',
+	(defined $ENV{W2Q_MIGRATION_BATCH} ? ("--backfill-batch=$ENV{W2Q_MIGRATION_BATCH}") : ()));
+
+# step 0: the bridge's role, LOGIN REPLICATION and SELECT on the table
+$node->safe_psql('postgres', q{
+	CREATE ROLE wal2queue_bridge LOGIN REPLICATION;
+	GRANT SELECT ON job_queue TO wal2queue_bridge;
+});
+is($node->safe_psql('postgres', 'SHOW wal_level'), 'logical', 'prerequisite: wal_level = logical');
+
+sub metrics
+{
+	my ($port) = @_;
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $port, Timeout => 5) or return '';
+	print $s "GET /metrics HTTP/1.0\r\n\r\n";
+	local $/;
+	my $body = <$s>;
+	return $body // '';
+}
+
+sub xlen { return redis($r, 'XLEN', 'public.job_queue') || 0 }
+
+# kill -9 once the backfill has delivered $at jobs, and check that it was
+# still running (the stream begins only after the backfill)
+sub kill_during_backfill
+{
+	my ($br, $at, $what) = @_;
+	wait_until(sub { xlen() >= $at || !$br->{h}->pumpable }, 180);
+	my $hit = $br->{h}->pumpable && xlen() >= $at;
+	$br->{h}->signal('KILL');
+	$br->{h}->finish;
+	my $len = xlen();
+	note("$what: killed at $len entries after " . elapsed());
+	ok($hit && $len < $n_pending, "$what: kill -9 landed during the backfill ($len of $n_pending)")
+	  or diag(bridge_log($br));
+}
+
+my $br = start_bridge(undef, undef, @cmd);
+kill_during_backfill($br, int($n_pending * 0.2), 'first run');
+$br = start_bridge(undef, undef, @cmd);
+kill_during_backfill($br, int($n_pending * 0.6), 'second run');
+
+$br = start_bridge(undef, undef, @cmd);
+wait_until(sub { xlen() > $n_pending || !$br->{h}->pumpable }, 240);
+ok(xlen() > $n_pending, 'third run: the backfill finished and the stream flows')
+  or diag(bridge_log($br));
+note('backfill finished after ' . elapsed());
+like(bridge_log($br), qr/backfill of public\.job_queue: \d+ of ~\d+ rows/, 'the log reports the backfill\'s progress');
+my $m = metrics($mport);
+like($m, qr/^wal2queue_backfill_running(\{[^}]*\})? 0$/m, '/metrics: wal2queue_backfill_running 0 once it finished');
+like($m, qr/^wal2queue_backfill_rows_done(\{[^}]*\})? [1-9]\d*$/m, '/metrics: wal2queue_backfill_rows_done');
+like($m, qr/^wal2queue_backfill_rows_estimated(\{[^}]*\})? \d+$/m, '/metrics: wal2queue_backfill_rows_estimated');
+
+# the same command line once more, while streaming: it only streams
+usleep(500_000);
+$br->{h}->signal('KILL');
+$br->{h}->finish;
+$br = start_bridge(undef, undef, @cmd);
+
+# ---- steps 3 and 4: workers read the group; producers stop ----
+$node->safe_psql('postgres', 'INSERT INTO producer_stop VALUES (1)');
+$_->finish for @producers;
+$node->safe_psql('postgres', q{INSERT INTO job_queue (payload) VALUES ('{"sentinel":true}')});
+my $sentinel = $node->safe_psql('postgres', 'SELECT max(id) FROM job_queue');
+my $lua = q{local r = redis.call('XRANGE', KEYS[1], '-', '+')
+	local out = {}
+	for i, e in ipairs(r) do
+		local f = e[2]
+		for j = 1, #f, 2 do if f[j] == 'id' then out[#out + 1] = f[j + 1] end end
+	end
+	return out};
+sub delivered_ids { return split /\n/, redis($r, 'EVAL', $lua, '1', 'public.job_queue') }
+ok(wait_until(sub { !$br->{h}->pumpable
+		  || (redis($r, 'XREVRANGE', 'public.job_queue', '+', '-', 'COUNT', '1') =~ /^id\n\Q$sentinel\E$/m) }, 120)
+	  && $br->{h}->pumpable,
+	'the sentinel job arrived') or diag(bridge_log($br));
+is(stop_bridge($br) >> 8, 0, 'SIGTERM: exit 0');
+
+# ---- verification ----
+my %want = map { $_ => 1 } split /\n/,
+  $node->safe_psql('postgres', "SELECT id FROM job_queue WHERE status = 'pending'");
+my %completed = map { $_ => 1 } split /\n/,
+  $node->safe_psql('postgres', "SELECT id FROM job_queue WHERE status = 'completed'");
+my $n_new = $node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE id > $initial_max");
+note("$n_new jobs inserted during the migration");
+ok($n_new > 100, "producers inserted jobs throughout ($n_new)");
+my (%seen, @dup, @extra, @completed_sent);
+for my $id (delivered_ids())
+{
+	push @dup, $id if $seen{$id}++ == 1;
+	push @completed_sent, $id if $completed{$id};
+	push @extra, $id if !$want{$id} && !$completed{$id};
+}
+my @missing = grep { !$seen{$_} } sort { $a <=> $br } keys %want;
+is(scalar(@missing), 0, 'every pending and every new job was delivered')
+  or diag("missing: @missing[0 .. ($#missing < 9 ? $#missing : 9)]");
+is(scalar(@dup), 0, 'none twice') or diag("twice: @dup[0 .. ($#dup < 9 ? $#dup : 9)]");
+is(scalar(@completed_sent), 0, 'no completed job') or diag("completed: @completed_sent[0 .. 9]");
+is(scalar(@extra), 0, 'no job PostgreSQL does not have (rolled back)') or diag("extra: @extra[0 .. 9]");
+my $groups = redis($r, 'XINFO', 'GROUPS', 'public.job_queue');
+like($groups, qr/^workers$/m, 'the consumer group "workers" exists for the new workers');
+note('done after ' . elapsed());
+
+stop_redis($r);
+$node->stop;
+done_testing();
