@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backfill.h"
 #include "bridge.h"
 #include "frame.h"
 #include "ledger.h"
@@ -688,6 +689,8 @@ bridge_run(const BridgeConfig *cfg)
 		log_msg(LOG_ERROR, "could not create the sink: out of memory");
 		return 1;
 	}
+	/* --backfill: the rows the tables hold, before the first session */
+	status = backfill_run(cfg, b.sink, &b.m);
 	while (!bridge_stop_requested && status == 0)
 		status = turn(&b);
 	if (status == 0)

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "backfill.h"
 #include "sink.h"
 #include "stream.h"
 
@@ -29,6 +30,7 @@ typedef struct BridgeConfig
 									 * restore (a new system or timeline) */
 	const char *metrics;		/* host:port for /metrics, or NULL */
 	int			log_status_ms;	/* status line interval, 0 for none */
+	BackfillConfig backfill;	/* --backfill and its options */
 } BridgeConfig;
 
 /* set by the signal handlers: finish what is in flight and exit */

@@ -63,6 +63,15 @@ usage(void)
 	printf("  -X, --kafka-property=K=V   any librdkafka property, repeatable (Kafka only)\n");
 	printf("      --value-column=COL     send this column's text as the Kafka value, not the row as JSON\n");
 	printf("      --kafka-transactions   one Kafka transaction per PostgreSQL transaction\n");
+	printf("      --backfill[=SQL_CONDITION]\n");
+	printf("                             with --create-slot: deliver the rows the selected tables hold\n");
+	printf("                             (all, or WHERE SQL_CONDITION) exactly once, then stream; a\n");
+	printf("                             restart resumes an unfinished backfill\n");
+	printf("      --backfill-batch=N     rows per backfill page (default: 10000)\n");
+	printf("      --backfill-again       re-deliver rows selected by the condition on an existing slot:\n");
+	printf("                             at least once\n");
+	printf("      --recreate-lost-slot   with --backfill: drop a lost slot, create it again and backfill\n");
+	printf("                             (at least once)\n");
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
 	printf("      --accept-new-source    continue into a sink that holds another server's, timeline's or\n");
@@ -195,6 +204,10 @@ static const struct option long_options[] = {
 	{"accept-new-source", no_argument, NULL, 15},
 	{"redis-wait", required_argument, NULL, 16},
 	{"plugin", required_argument, NULL, 40},
+	{"backfill", optional_argument, NULL, 42},
+	{"backfill-batch", required_argument, NULL, 43},
+	{"backfill-again", no_argument, NULL, 44},
+	{"recreate-lost-slot", no_argument, NULL, 45},
 	{"publication", required_argument, NULL, 41},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -255,6 +268,15 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 		case 16: parse_redis_wait(arg, &cfg->sink); break;
 		case 40: a->plugin = strcmp(arg, "wal2queue") == 0 ? NULL : arg; break;
 		case 41: nonempty(arg, "--publication"); a->publication = arg; break;
+		case 42:
+			cfg->backfill.enabled = true;
+			if (arg)
+				nonempty(arg, "--backfill");
+			cfg->backfill.condition = arg;
+			break;
+		case 43: cfg->backfill.batch = (int) parse_number(arg, "--backfill-batch", 1, 1000000); break;
+		case 44: cfg->backfill.again = true; break;
+		case 45: cfg->backfill.recreate_lost = true; break;
 		case 'v': log_verbosity = 1; a->verbose = true; break;
 		case 'q': log_verbosity = -1; a->quiet = true; break;
 		case 'X':
@@ -308,6 +330,9 @@ parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 			usage();
 			exit(0);
 		}
+		/* --backfill CONDITION: the condition may also be the next word */
+		if (c == 42 && optarg == NULL && optind < argc && argv[optind][0] != '-')
+			optarg = argv[optind++];
 		take_option(c, optarg, a, cfg);
 	}
 	if (optind < argc)
@@ -316,6 +341,53 @@ parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 		usage_error("%s", "--quiet and --verbose cannot be used together");
 	if (a->create_slot && a->drop_slot)
 		usage_error("%s", "--create-slot and --drop-slot cannot be used together");
+	if (cfg->backfill.enabled && !a->create_slot)
+		usage_error("%s", "--backfill needs --create-slot (it creates the slot with an exported snapshot)");
+	if (!cfg->backfill.enabled &&
+		(cfg->backfill.batch || cfg->backfill.again || cfg->backfill.recreate_lost))
+		usage_error("%s", "--backfill-batch, --backfill-again and --recreate-lost-slot need --backfill");
+	if (cfg->backfill.enabled && cfg->standby)
+		usage_error("%s", "--backfill and --standby cannot be used together");
+	if (!cfg->backfill.batch)
+		cfg->backfill.batch = BACKFILL_DEFAULT_BATCH;
+}
+
+/* argv as a shell command, plus what recovering a lost slot needs */
+static char *
+recovery_command(int argc, char **argv, const Args *a, const BridgeConfig *cfg)
+{
+	size_t		len = 128;
+	char	   *out;
+	char	   *p;
+
+	for (int i = 0; i < argc; i++)
+		len += 4 * strlen(argv[i]) + 3;
+	if ((p = out = malloc(len)) == NULL)
+		return NULL;
+	p += sprintf(p, "%s", PROGNAME);
+	for (int i = 1; i < argc; i++)
+	{
+		bool		plain = argv[i][0] != '\0';
+
+		for (const char *c = argv[i]; *c; c++)
+			if (!isalnum((unsigned char) *c) && !strchr("-_=./:,@%+", *c))
+				plain = false;
+		if (plain)
+		{
+			p += sprintf(p, " %s", argv[i]);
+			continue;
+		}
+		*p++ = ' ';
+		*p++ = '\'';
+		for (const char *c = argv[i]; *c; c++)
+			p += *c == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *c);
+		*p++ = '\'';
+		*p = '\0';
+	}
+	sprintf(p, "%s%s%s", a->create_slot ? "" : " --create-slot",
+			cfg->backfill.recreate_lost ? "" : " --recreate-lost-slot",
+			cfg->backfill.enabled ? "" : " --backfill");
+	return out;
 }
 
 /* the plugin options for START_REPLICATION */
@@ -427,6 +499,11 @@ main(int argc, char **argv)
 	cfg.stream.slot = a.slot;
 	cfg.stream.create_slot = a.create_slot;
 	cfg.stream.plugin_options = a.plugin_options;
+	cfg.stream.command_line = recovery_command(argc, argv, &a, &cfg);
+	cfg.backfill.tables = a.tables;
+	cfg.backfill.publication = a.plugin ? a.publication : NULL;
+	cfg.backfill.route_column = a.route_column;
+	cfg.backfill.key_column = a.key_column;
 	cfg.sink.kafka_props = a.kafka_props;
 	cfg.sink.slot = a.slot;
 	cfg.sink.verbose = log_verbosity;

@@ -110,6 +110,25 @@ metrics_format(const MetricsSnapshot *m, char *buf, size_t buflen)
 			n += k;
 		}
 	}
+	if (n >= 0 && (size_t) n < buflen)
+	{
+		int			k = snprintf(buf + n, buflen - n,
+								 "# HELP wal2queue_backfill_running 1 while --backfill delivers a table's rows.\n"
+								 "# TYPE wal2queue_backfill_running gauge\n"
+								 "wal2queue_backfill_running{slot=\"%s\"} %d\n"
+								 "# HELP wal2queue_backfill_rows_done Rows the backfill delivered (this backfill, resumes included).\n"
+								 "# TYPE wal2queue_backfill_rows_done gauge\n"
+								 "wal2queue_backfill_rows_done{slot=\"%s\"} %llu\n"
+								 "# HELP wal2queue_backfill_rows_estimated The selected tables' rows, estimated (pg_class.reltuples).\n"
+								 "# TYPE wal2queue_backfill_rows_estimated gauge\n"
+								 "wal2queue_backfill_rows_estimated{slot=\"%s\"} %llu\n",
+								 m->slot, m->backfill_running ? 1 : 0,
+								 m->slot, (unsigned long long) m->backfill_rows_done,
+								 m->slot, (unsigned long long) m->backfill_rows_estimated);
+
+		if (k > 0)
+			n += k;
+	}
 	return n < 0 ? 0 : ((size_t) n >= buflen ? buflen - 1 : (size_t) n);
 }
 

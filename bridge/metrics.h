@@ -36,6 +36,9 @@ typedef struct MetricsSnapshot
 	bool		sink_up;
 	char		wal_status[16]; /* the slot's wal_status; "" when unknown */
 	long long	safe_wal_size;	/* bytes; -1 when unknown or unlimited */
+	bool		backfill_running;	/* --backfill: delivering rows */
+	uint64_t	backfill_rows_done;
+	uint64_t	backfill_rows_estimated;	/* pg_class.reltuples, summed */
 } MetricsSnapshot;
 
 #define METRICS_BAD_ADDRESS (-2)

@@ -169,7 +169,7 @@ handshake(Sink *s, int64_t deadline)
 	argv[0] = "FUNCTION";
 	argv[1] = "LOAD";
 	argv[2] = "REPLACE";
-	argv[3] = redis_library;
+	argv[3] = redis_library_text();
 	if ((rc = sync_step(s, deadline, 4, argv, "could not load the wal2queue function library into Redis")) != SINK_OK)
 		return rc;
 	if (rs->orphan_key != NULL)

@@ -166,4 +166,14 @@ extern int	progress_on_deliver(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_stage(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);
 
+/* redis_backfill.c */
+#define REDIS_FN_BACKFILL	"wal2queue_backfill"
+struct BackfillState;
+extern const char *redis_library_text(void);	/* the library, backfill too */
+extern int	redis_backfill_read(Sink *s, const SinkSource *src,
+								struct BackfillState *st);
+extern int	redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
+								 uint64_t prev_seq, const struct BackfillState *next,
+								 const FrameJob *jobs, uint32_t njobs);
+
 #endif							/* W2Q_REDIS_SINK_H */

@@ -130,6 +130,15 @@ typedef struct SinkSource
 #define SINK_REPLAY_ACCEPT_NEW	0x02	/* --accept-new-source: replace another
 										 * source's record (failover, restore) */
 
+/* backfill_batch flags */
+#define SINK_BACKFILL_NEW		0x01	/* start a backfill: replaces a finished
+										 * one's state, creates the record if
+										 * there is none */
+#define SINK_BACKFILL_ACCEPT	0x02	/* and take over another source's record
+										 * (--recreate-lost-slot) */
+
+struct BackfillState;
+
 /* acknowledgement: n jobs of transaction t are safely stored */
 typedef void (*SinkAckFn) (void *arg, LedgerTicket t, uint32_t n);
 
@@ -180,6 +189,27 @@ typedef struct SinkOps
 	int			(*drain) (Sink *s, int timeout_ms, SinkAckFn ack, void *arg);
 
 	void		(*destroy) (Sink *s);
+
+	/*
+	 * --backfill (backfill.h), before any session: synchronous calls that
+	 * may wait longer than SINK_MAX_WAIT_MS (no walsender streams while they
+	 * run).  NULL where the sink cannot backfill.
+	 *
+	 * backfill_read: the backfill state recorded for src's slot (st->present
+	 * false when none; a record of another source is SINK_FATAL).
+	 *
+	 * backfill_batch: write njobs jobs (each job's seq is its number in the
+	 * backfill, its LSN next->lsn) and the state next, atomically, if the
+	 * recorded state is still the one with seq prev_seq of the same
+	 * backfill (SINK_BACKFILL_NEW: any finished one, or none).  SINK_OK once
+	 * the sink durably holds both.
+	 */
+	int			(*backfill_read) (Sink *s, const SinkSource *src,
+								  struct BackfillState *st);
+	int			(*backfill_batch) (Sink *s, const SinkSource *src, unsigned flags,
+								   uint64_t prev_seq,
+								   const struct BackfillState *next,
+								   const FrameJob *jobs, uint32_t njobs);
 } SinkOps;
 
 struct Sink

@@ -595,7 +595,9 @@ static const SinkOps redis_ops = {
 	.pending_bytes = redis_pending_bytes,
 	.disconnect = redis_disconnect,
 	.drain = redis_drain,
-	.destroy = redis_destroy
+	.destroy = redis_destroy,
+	.backfill_read = redis_backfill_read,
+	.backfill_batch = redis_backfill_batch
 };
 
 Sink *

@@ -58,6 +58,8 @@ put_u64(char *p, uint64_t v)
 
 static int	fail(Stream *s, int code, const char *fmt,...)
 			__attribute__((format(printf, 3, 4)));
+static int	check_publication(Stream *s);
+static void explain_plugin_refusal(Stream *s);
 
 /* set s->err (one line, no trailing period) and return code */
 static int
@@ -340,6 +342,93 @@ create_slot(Stream *s)
 	return rc;
 }
 
+/*
+ * --backfill: connect, identify the server and create the slot with an
+ * exported snapshot; the connection stays open and idle, keeping the
+ * snapshot alive, until stream_close().
+ */
+int
+stream_create_exported(Stream *s, char *snapshot, size_t snaplen)
+{
+	char		sql[512];
+	char	   *ident;
+	PGresult   *res = NULL;
+	int			rc;
+	const char *cp;
+
+	stream_close(s);
+	s->slot_created = false;
+	if ((rc = stream_connect(s)) != STREAM_OK ||
+		(rc = identify_system(s)) != STREAM_OK ||
+		(rc = check_publication(s)) != STREAM_OK)
+		return rc;
+	ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL %s (SNAPSHOT 'export')",
+			 ident, SLOT_PLUGIN(s));
+	PQfreemem(ident);
+	if ((rc = run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+	{
+		explain_plugin_refusal(s);
+		return rc;
+	}
+	cp = PQnfields(res) >= 3 ? PQgetvalue(res, 0, 1) : "";
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 2) ||
+		!lsn_parse(cp, strlen(cp), &s->start_lsn))
+	{
+		PQclear(res);
+		return fail(s, STREAM_FATAL, "unexpected CREATE_REPLICATION_SLOT result");
+	}
+	snprintf(snapshot, snaplen, "%s", PQgetvalue(res, 0, 2));
+	PQclear(res);
+	log_msg(LOG_INFO, "created replication slot \"%s\" with snapshot %s at %s",
+			s->cfg->slot, snapshot, cp);
+	s->slot_created = true;
+	registry_call(s, true);
+	return STREAM_OK;
+}
+
+/*
+ * --backfill: the server's identity and the slot's state (exists, its
+ * wal_status and confirmed position), on a connection closed after.
+ */
+int
+stream_probe(Stream *s, bool *exists)
+{
+	char		sql[512];
+	char	   *lit;
+	PGresult   *res;
+	int			rc;
+
+	*exists = false;
+	stream_close(s);
+	if ((rc = stream_connect(s)) != STREAM_OK ||
+		(rc = identify_system(s)) != STREAM_OK)
+	{
+		stream_close(s);
+		return rc;
+	}
+	lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(wal_status, ''), coalesce(confirmed_flush_lsn::text, '') "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if ((rc = run_command(s, sql, PGRES_TUPLES_OK, &res)) == STREAM_OK)
+	{
+		if (PQntuples(res) == 1)
+		{
+			const char *lsn = PQgetvalue(res, 0, 1);
+
+			*exists = true;
+			snprintf(s->wal_status, sizeof(s->wal_status), "%s", PQgetvalue(res, 0, 0));
+			if (!lsn_parse(lsn, strlen(lsn), &s->start_lsn))
+				s->start_lsn = 0;
+		}
+		PQclear(res);
+	}
+	stream_close(s);
+	return rc;
+}
+
 /* does the slot exist, use our plugin, and is it free? */
 static int
 check_slot(Stream *s)
@@ -427,10 +516,11 @@ check_wal_status(Stream *s)
 	if (strcmp(st, "lost") == 0)
 		rc = fail(s, STREAM_FATAL, "replication slot \"%s\" is lost: the server removed WAL it still "
 				  "needed (max_slot_wal_keep_size), so jobs committed while it fell behind can never "
-				  "come from it; hint: drop it (wal2queue-bridge --slot %s --drop-slot), create it again "
-				  "(--create-slot) and re-send the jobs the table still holds that were committed since "
-				  "the last delivered one (docs/operations.md, \"Recovering a lost slot\")",
-				  s->cfg->slot, s->cfg->slot);
+				  "come from it; hint: %s re-creates it and re-delivers the rows the tables still hold "
+				  "(at least once: consumers dedupe by table and key; docs/operations.md, "
+				  "\"Recovering a lost slot\")",
+				  s->cfg->slot, s->cfg->command_line ? s->cfg->command_line
+				  : "wal2queue-bridge --create-slot --recreate-lost-slot --backfill");
 	else if (strcmp(st, "unreserved") == 0)
 		log_msg(LOG_WARNING, "replication slot \"%s\" is past max_slot_wal_keep_size (wal_status "
 				"unreserved): the server may remove WAL it needs at the next checkpoint, and the slot "

@@ -28,6 +28,7 @@ typedef struct StreamConfig
 	const char *const *plugin_options;	/* name, value, ..., NULL */
 	const char *plugin;			/* output plugin: NULL for wal2queue */
 	const struct PgoConfig *pgoutput;	/* plugin pgoutput: its publication */
+	const char *command_line;	/* the bridge's, for recovery hints, or NULL */
 } StreamConfig;
 
 typedef enum StreamEventKind
@@ -91,6 +92,14 @@ extern void stream_close(Stream *s);
 
 /* end the copy so the server has read every status update, then close */
 extern void stream_finish(Stream *s, int timeout_ms);
+
+/*
+ * --backfill: create the slot with an exported snapshot (its name into
+ * snapshot, the consistent point into start_lsn), the connection left open
+ * and idle; and a look at the server and the slot on a short connection.
+ */
+extern int	stream_create_exported(Stream *s, char *snapshot, size_t snaplen);
+extern int	stream_probe(Stream *s, bool *exists);
 
 /* --drop-slot */
 extern int	stream_drop_slot(Stream *s);

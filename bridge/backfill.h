@@ -1,0 +1,96 @@
+/*-------------------------------------------------------------------------
+ *
+ * backfill.h
+ *		--backfill: deliver the rows a table already holds, exactly once,
+ *		before streaming the slot (issue 13).
+ *
+ *	backfill.c			the phase: decide (new, resume, done, again), run it
+ *						table by table, record done, hand over to the stream
+ *	backfill_sql.c		the SQL side: selected tables, their keys, keyset
+ *						pages read in a snapshot
+ *	backfill_key.c		the position key (a JSON array of texts): format,
+ *						parse; the state's text form
+ *	redis_backfill.c	the Redis side: the wal2queue_backfill function
+ *
+ * A new slot is created with an exported snapshot (its consistent point);
+ * a second connection reads the rows in that snapshot, in keyset pages by
+ * primary key (or replica identity index).  Each page is delivered by one
+ * sink call that writes the page's jobs and the backfill state (the saved
+ * snapshot, the consistent point, the condition, the table and the last
+ * key delivered, done) atomically.  A bridge killed mid-backfill reads the
+ * state back and continues in a new snapshot with the rows past the last
+ * key whose xmin the saved snapshot sees: rows committed after the
+ * consistent point are the stream's.  See docs/operations.md, "Backfill".
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_BACKFILL_H
+#define W2Q_BACKFILL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "frame.h"
+#include "metrics.h"
+
+#define BACKFILL_DEFAULT_BATCH 10000
+
+/* what the command line asked for */
+typedef struct BackfillConfig
+{
+	bool		enabled;		/* --backfill */
+	const char *condition;		/* its SQL_CONDITION, or NULL: every row */
+	int			batch;			/* --backfill-batch */
+	bool		again;			/* --backfill-again */
+	bool		recreate_lost;	/* --recreate-lost-slot */
+	/* the selection and the jobs' shape, as the stream has them */
+	const char *tables;			/* --tables, or NULL: every table */
+	const char *publication;	/* pgoutput: its publication, else NULL */
+	const char *route_column;
+	const char *key_column;
+} BackfillConfig;
+
+/*
+ * The backfill state a sink keeps, written atomically with every page of
+ * jobs.  seq counts the pages recorded: a page states the seq it follows,
+ * so a page written twice (or after a newer one) is refused.
+ */
+typedef struct BackfillState
+{
+	bool		present;		/* the sink holds a state */
+	uint64_t	lsn;			/* consistent point (--backfill-again: the
+								 * slot's position when it began) */
+	uint64_t	seq;
+	uint64_t	rows;			/* rows delivered so far */
+	bool		done;
+	char	   *snapshot;		/* pg_current_snapshot() in the snapshot read */
+	char	   *condition;		/* "" for every row */
+	char	   *table;			/* the table being read, as %I.%I; "" none */
+	char	   *key;			/* last key delivered of it, a JSON array of
+								 * texts; "" before its first row */
+} BackfillState;
+
+extern void backfill_state_free(BackfillState *st);
+extern bool backfill_state_copy(BackfillState *dst, const BackfillState *src);
+
+/* backfill_key.c: a position key, the JSON array of n key texts */
+extern char *backfill_key_format(const char *const *vals, int n);
+
+/*
+ * Parse a position key into n texts (each malloc'd, NULL for JSON null);
+ * returns the count, or -1 with a message in err.
+ */
+extern int	backfill_key_parse(const char *json, char ***vals, char *err,
+							   size_t errlen);
+extern void backfill_key_free(char **vals, int n);
+
+/* the phase; returns 0 to go on streaming, 1 to stop with exit status 1 */
+struct BridgeConfig;
+struct Sink;
+extern int	backfill_run(const struct BridgeConfig *cfg, struct Sink *sink,
+						 MetricsSnapshot *m);
+
+#endif							/* W2Q_BACKFILL_H */

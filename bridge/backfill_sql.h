@@ -1,0 +1,69 @@
+/*-------------------------------------------------------------------------
+ *
+ * backfill_sql.h
+ *		The SQL side of the backfill: which tables, their columns and keys,
+ *		and keyset pages of their rows (see backfill.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_BACKFILL_SQL_H
+#define W2Q_BACKFILL_SQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "frame.h"
+#include "tablematch.h"
+
+/* a selected table, as the backfill reads it */
+typedef struct BfTable
+{
+	char	   *qname;			/* %I.%I: what the SQL and the state name */
+	char	   *name;			/* schema.table: the jobs' table and target */
+	bool		partitioned;	/* read with its partitions (else ONLY) */
+	double		reltuples;		/* the estimate, partitions summed */
+	FrameRelation rel;			/* name and columns with their kinds */
+	char	  **colnames;		/* NUL-terminated copies of the names */
+	int			nkeys;
+	int		   *keycols;		/* column indexes of the key, index order */
+	char	  **keytypes;		/* format_type() of each, for casts */
+} BfTable;
+
+typedef struct BfTables
+{
+	int			n;
+	BfTable    *t;
+} BfTables;
+
+/* the selection: --tables patterns, and pgoutput's publication or NULL */
+typedef struct BfSelect
+{
+	const TablePatterns *patterns;
+	const char *publication;
+} BfSelect;
+
+/*
+ * The selected tables in name order, with columns and keys; a table with
+ * neither a primary key nor a replica identity index is an error naming
+ * it.  Returns 0, or -1 with a message in err.
+ */
+extern int	bf_tables_load(PGconn *conn, const BfSelect *sel, BfTables *out,
+						   char *err, size_t errlen);
+extern void bf_tables_free(BfTables *ts);
+
+/* the table named qname (%I.%I), or -1 */
+extern int	bf_table_index(const BfTables *ts, const char *qname);
+
+/*
+ * One page: up to limit rows of t matching condition (NULL: all) whose key
+ * is past after (NULL: from the start), in key order.  With visible_in (a
+ * saved pg_snapshot text) only rows whose xmin that snapshot sees.
+ * Returns the result, or NULL with a message in err.
+ */
+extern PGresult *bf_page(PGconn *conn, const BfTable *t, const char *condition,
+						 char **after, const char *visible_in, int limit,
+						 char *err, size_t errlen);
+
+#endif							/* W2Q_BACKFILL_SQL_H */
