@@ -1,8 +1,9 @@
 # docs/migration.md, followed literally: a SKIP LOCKED job_queue with
 # 100,000 pending and 900,000 completed jobs, producers inserting all the
 # time, the bridge started with the guide's command line
-# (--create-slot --backfill="status = 'pending'"), killed with -9 twice
-# during the backfill and once while streaming, and restarted with the same
+# (--create-slot --backfill="status = 'pending'"), killed with -9 right
+# after it created the slot, twice during the backfill and once while
+# streaming, and restarted with the same
 # command line each time.  Every pending job and every job inserted
 # meanwhile must be in Redis exactly once, no completed job at all.
 #
@@ -116,7 +117,16 @@ sub kill_during_backfill
 	  or diag(bridge_log($br));
 }
 
+# killed the moment the slot exists, before (most likely) the first page
+# was recorded: the same command line must still resume, exactly once
 my $br = start_bridge(undef, undef, @cmd);
+ok(wait_until(sub { bridge_log($br) =~ /created replication slot/ || !$br->{h}->pumpable }, 60)
+	  && $br->{h}->pumpable, 'run 0: the slot is created') or diag(bridge_log($br));
+$br->{h}->signal('KILL');
+$br->{h}->finish;
+note('run 0: killed at ' . xlen() . ' entries after ' . elapsed());
+
+$br = start_bridge(undef, undef, @cmd);
 kill_during_backfill($br, int($n_pending * 0.2), 'first run');
 $br = start_bridge(undef, undef, @cmd);
 kill_during_backfill($br, int($n_pending * 0.6), 'second run');
