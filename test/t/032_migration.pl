@@ -107,7 +107,7 @@ sub xlen { return redis($r, 'XLEN', 'public.job_queue') || 0 }
 sub kill_during_backfill
 {
 	my ($br, $at, $what) = @_;
-	wait_until(sub { xlen() >= $at || !$br->{h}->pumpable }, 180);
+	wait_until(sub { xlen() >= $at || !$br->{h}->pumpable }, 90);
 	my $hit = $br->{h}->pumpable && xlen() >= $at;
 	$br->{h}->signal('KILL');
 	$br->{h}->finish;
@@ -132,7 +132,7 @@ $br = start_bridge(undef, undef, @cmd);
 kill_during_backfill($br, int($n_pending * 0.6), 'second run');
 
 $br = start_bridge(undef, undef, @cmd);
-wait_until(sub { xlen() > $n_pending || !$br->{h}->pumpable }, 240);
+wait_until(sub { xlen() > $n_pending || !$br->{h}->pumpable }, 150);
 ok(xlen() > $n_pending, 'third run: the backfill finished and the stream flows')
   or diag(bridge_log($br));
 note('backfill finished after ' . elapsed());
