@@ -238,6 +238,27 @@ is(scalar(@completed_sent), 0, 'no completed job') or diag("completed: @complete
 is(scalar(@extra), 0, 'no job PostgreSQL does not have (rolled back)') or diag("extra: @extra[0 .. 9]");
 my $groups = redis($r, 'XINFO', 'GROUPS', 'public.job_queue');
 like($groups, qr/^workers$/m, 'the consumer group "workers" exists for the new workers');
+
+# ---- rolling back (docs/migration.md): stop the bridge (done), drop the slot ----
+my ($code, $out) = run_bridge('-d', $node->connstr('postgres') . ' user=wal2queue_bridge',
+	'--slot', 'job_queue', '--drop-slot');
+is($code, 0, 'rollback: --drop-slot drops the slot') or diag($out);
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'job_queue'"),
+	'0', 'no slot holds WAL any more');
+is($node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE status = 'running'"), '0',
+	'the table: nothing left running, the old pollers can take over');
+
+# the service's command line after the slot was dropped must not re-create
+# it silently (the sink holds this slot's record): exit 1, nothing written
+my $len = xlen();
+$node->safe_psql('postgres', q{INSERT INTO job_queue (payload) VALUES ('{"after":"rollback"}')});
+$br = start_bridge(undef, undef, @cmd);
+my $exited = wait_until(sub { !$br->{h}->pumpable }, 20);
+$br->{h}->kill_kill unless $exited;
+$br->{h}->finish;
+ok($exited && ($br->{h}->full_result(0) >> 8) == 1, 'the same command line after the rollback: exit 1')
+  or diag(bridge_log($br));
+is(xlen(), $len, 'and nothing written');
 note('done after ' . elapsed());
 
 stop_redis($r);
