@@ -53,7 +53,7 @@ typedef struct Backfill
 	SinkSource	src;
 	BackfillState cur;			/* what the sink holds */
 	unsigned	flags;			/* for the first page (SINK_BACKFILL_*) */
-	const char *visible_in;		/* resume: the saved snapshot */
+	char	   *visible_in;		/* resume: the saved snapshot (a copy) */
 	bool		created_here;	/* this process created the slot */
 	BfTables	tables;
 	TablePatterns patterns;
@@ -394,6 +394,8 @@ start_new(Backfill *bf, const char *snapshot_name, uint64_t lsn)
 
 	if ((rc = open_reader(bf, snapshot_name)) != 0)
 		return rc;
+	if (snapshot_name)
+		stream_register_slot(&bf->stream);	/* the snapshot is ours now */
 	first.lsn = lsn;
 	first.condition = strdup(bf->cfg->backfill.condition ? bf->cfg->backfill.condition : "");
 	first.table = strdup("");
@@ -407,7 +409,6 @@ start_new(Backfill *bf, const char *snapshot_name, uint64_t lsn)
 		rc = record(bf, &first, NULL);
 	}
 	backfill_state_free(&first);
-	bf->visible_in = NULL;
 	return rc == 0 ? run_tables(bf) : rc;
 }
 
@@ -460,7 +461,8 @@ existing_slot(Backfill *bf)
 				bf->cur.key, (unsigned long long) bf->cur.rows);
 		if ((rc = open_reader(bf, NULL)) != 0)
 			return rc;
-		bf->visible_in = bf->cur.snapshot;
+		if ((bf->visible_in = strdup(bf->cur.snapshot)) == NULL)
+			return fail(bf, BF_FATAL, "out of memory");
 		bf->m->backfill_rows_done = bf->cur.rows;
 		return run_tables(bf);
 	}
@@ -572,6 +574,7 @@ end_attempt(Backfill *bf)
 		PQfinish(bf->conn);
 	bf->conn = NULL;
 	stream_close(&bf->stream);
+	free(bf->visible_in);
 	bf->visible_in = NULL;
 }
 

@@ -31,7 +31,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <libpq-fe.h>
 
 #include "frame.h"
 #include "metrics.h"

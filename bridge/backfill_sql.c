@@ -23,9 +23,9 @@
 
 #define TABLES_SQL \
 	"SELECT c.oid, format('%I.%I', n.nspname, c.relname), n.nspname, c.relname, " \
-	"c.relkind = 'p', (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0) " \
+	"c.relkind = 'p', CASE WHEN c.relkind = 'p' THEN (SELECT coalesce(sum(greatest(p.reltuples, 0)), 0) " \
 	"  FROM pg_catalog.pg_partition_tree(c.oid) t " \
-	"  JOIN pg_catalog.pg_class p ON p.oid = t.relid) " \
+	"  JOIN pg_catalog.pg_class p ON p.oid = t.relid) ELSE greatest(c.reltuples, 0) END " \
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
 	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition " \
 	"AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
@@ -44,8 +44,8 @@
 #define KEY_SQL \
 	"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) " \
 	"FROM (SELECT indrelid, indkey FROM pg_catalog.pg_index WHERE indrelid = $1 " \
-	"      AND (indisprimary OR indisreplident) ORDER BY indisprimary DESC LIMIT 1) i, " \
-	"unnest(i.indkey) WITH ORDINALITY k(attnum, ord) " \
+	"      AND (indisprimary OR indisreplident) ORDER BY indisprimary DESC LIMIT 1) i " \
+	"CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) " \
 	"JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum " \
 	"ORDER BY k.ord"
 

@@ -383,8 +383,15 @@ stream_create_exported(Stream *s, char *snapshot, size_t snaplen)
 	log_msg(LOG_INFO, "created replication slot \"%s\" with snapshot %s at %s",
 			s->cfg->slot, snapshot, cp);
 	s->slot_created = true;
-	registry_call(s, true);
+	/* not registry_call() yet: any command ends the exported snapshot */
 	return STREAM_OK;
+}
+
+void
+stream_register_slot(Stream *s)
+{
+	if (s->conn)
+		registry_call(s, true);
 }
 
 /*

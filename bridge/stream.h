@@ -101,6 +101,9 @@ extern void stream_finish(Stream *s, int timeout_ms);
 extern int	stream_create_exported(Stream *s, char *snapshot, size_t snaplen);
 extern int	stream_probe(Stream *s, bool *exists);
 
+/* after the snapshot was imported: register the slot with the extension */
+extern void stream_register_slot(Stream *s);
+
 /* --drop-slot */
 extern int	stream_drop_slot(Stream *s);
 

@@ -1,0 +1,109 @@
+# --backfill into Redis: a table with pending and completed jobs, producers
+# inserting while the bridge backfills, the bridge killed with SIGKILL several
+# times mid-backfill and restarted with the same command line: every pending
+# row and every new row exactly once, no completed row; the same command line
+# afterwards just streams.  Also: a slot that exists without a backfill is
+# refused naming --backfill-again, which then re-delivers (at least once).
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(usleep);
+use W2QTest;
+
+my $node = new_node('backfill');
+my $r = start_redis();
+my $pending = 20000;
+$node->safe_psql('postgres', qq{
+	CREATE TABLE job_queue (id bigserial PRIMARY KEY, status text NOT NULL,
+	                        payload jsonb NOT NULL);
+	INSERT INTO job_queue (status, payload)
+	  SELECT CASE WHEN g % 2 = 0 THEN 'pending' ELSE 'completed' END,
+	         jsonb_build_object('n', g)
+	  FROM generate_series(1, 2 * $pending) g;
+	CREATE TABLE other (a int, b text, c int, PRIMARY KEY (a, b));
+	INSERT INTO other SELECT g % 7, 'k,' || g, g FROM generate_series(1, 300) g;
+	ANALYZE;
+});
+
+# producers: pending jobs one per transaction, while the bridge backfills
+my $n_new = 1500;
+my $producer = IPC::Run::start([ 'psql', '-X', '-q', '-d', $node->connstr('postgres'), '-c', qq{
+	DO \$\$ BEGIN
+	  FOR i IN 1..$n_new LOOP
+	    INSERT INTO job_queue (status, payload) VALUES ('pending', jsonb_build_object('new', i));
+	    COMMIT;
+	    PERFORM pg_sleep(0.004);
+	  END LOOP;
+	END \$\$;} ], '>', '/dev/null', '2>', '/dev/null');
+
+my @cmd = ('--slot', 'bf', '--create-slot', '--backfill', "status = 'pending'",
+	'--backfill-batch', '25', '--tables', 'public.job_queue',
+	'--status-interval', '1');
+my $pkey = 'wal2queue:progress:bf';
+my $rows = sub { redis($r, 'HGET', $pkey, 'backfill_rows') || 0 };
+for my $round (1 .. 3)
+{
+	my $b = start_bridge($node, $r, @cmd);
+	my $from = $rows->();
+	wait_until(sub { $rows->() >= $from + 2000 || redis($r, 'HGET', $pkey, 'backfill_done') eq '1' }, 60);
+	$b->{h}->signal('KILL');
+	$b->{h}->finish;
+	my $done = redis($r, 'HGET', $pkey, 'backfill_done');
+	ok($done eq '0', "round $round: killed mid-backfill at " . $rows->() . " rows");
+}
+
+my $b = start_bridge($node, $r, @cmd);
+ok(wait_until(sub { redis($r, 'HGET', $pkey, 'backfill_done') eq '1' }, 120), 'the backfill finishes');
+$producer->finish;
+my $total_new = $node->safe_psql('postgres', q{SELECT count(*) FROM job_queue WHERE payload ? 'new'});
+is($total_new, $n_new, 'the producer committed every new job');
+my $want = $pending + $n_new;
+ok(wait_until(sub { redis($r, 'XLEN', 'public.job_queue') >= $want }, 120), 'every job arrives');
+sleep 2;
+my $e = stream_entries($r, 'public.job_queue');
+my (%seen, $completed, $bf, $streamed);
+for my $x (@$e)
+{
+	$seen{ $x->[1]{id} }++;
+	$completed++ if $x->[1]{status} ne 'pending';
+	if (($x->[1]{_backfill} // '') eq '1') { $bf++ } else { $streamed++ }
+}
+is(scalar(@$e), $want, "exactly as many entries as pending and new jobs ($want)");
+is(scalar(keys %seen), $want, 'every job exactly once');
+is($completed // 0, 0, 'no completed job delivered');
+ok($bf && $streamed, "backfilled ($bf) and streamed ($streamed) entries");
+my $missing = $node->safe_psql('postgres', q{SELECT count(*) FROM job_queue WHERE status = 'pending'});
+is($missing, $want, 'the table holds as many pending jobs as were delivered');
+is($e->[0][1]{_lsn}, redis($r, 'HGET', $pkey, 'backfill_lsn'), 'a backfilled entry carries the consistent point as _lsn');
+
+# the same command line again: streams, backfills nothing
+stop_bridge($b);
+$b = start_bridge($node, $r, @cmd);
+ok(wait_until(sub { bridge_log($b) =~ /finished earlier/ }, 30), 'a finished backfill is not run again');
+$node->safe_psql('postgres', q{INSERT INTO job_queue (status, payload) VALUES ('pending', '{"late":1}')});
+ok(wait_until(sub { redis($r, 'XLEN', 'public.job_queue') == $want + 1 }, 30), 'and it streams');
+stop_bridge($b);
+
+# a slot created outside the bridge: --backfill is refused, --backfill-again runs
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('plain', 'wal2queue')});
+my $r2 = start_redis();
+my @plain = ('-d', $node->connstr('postgres'), '--sink', "redis://127.0.0.1:$r2->{port}",
+	'--slot', 'plain', '--create-slot', '--tables', 'public.other', '--backfill');
+my ($rc, $out) = run_bridge(@plain);
+is($rc, 1, 'an existing slot without a backfill: exit 1');
+like($out, qr/--backfill-again/, 'the error names --backfill-again');
+my $h = start_bridge($node, $r2, @plain[4 .. $#plain], '--backfill-again');
+ok(wait_until(sub { redis($r2, 'XLEN', 'public.other') == 300 }, 30), '--backfill-again delivers the rows');
+my $o = stream_entries($r2, 'public.other');
+my %ok;
+$ok{"$_->[1]{a}/$_->[1]{b}"}++ for @$o;
+is(scalar(keys %ok), 300, 'a table with a composite key: every row');
+is(scalar(@$o), 300, 'a table with a composite key: once');
+stop_bridge($h);
+
+stop_redis($r);
+stop_redis($r2);
+$node->stop;
+done_testing();
