@@ -144,7 +144,8 @@ save_snapshot(Backfill *bf, BackfillState *st)
 static int
 load_tables(Backfill *bf)
 {
-	BfSelect	sel = {bf->patterns.n ? &bf->patterns : NULL, bf->cfg->backfill.publication};
+	BfSelect	sel = {bf->patterns.n ? &bf->patterns : NULL, bf->cfg->backfill.publication,
+	bf->cfg->backfill.route_column, bf->cfg->backfill.key_column};
 	char		err[512];
 
 	bf_tables_free(&bf->tables);
@@ -161,7 +162,8 @@ typedef struct Page
 {
 	FrameJob   *jobs;
 	FrameValue *values;
-	char	  **keys;			/* composite keys, freed after */
+	char	  **keys;			/* composite keys, copied out of buf */
+	RowjobBuf	buf;
 	int			n;
 } Page;
 
@@ -173,16 +175,8 @@ page_free(Page *p)
 	free(p->keys);
 	free(p->jobs);
 	free(p->values);
+	rowjob_buf_free(&p->buf);
 	memset(p, 0, sizeof(*p));
-}
-
-static int
-column_index(const BfTable *t, const char *name)
-{
-	for (uint32_t c = 0; name && c < t->rel.ncols; c++)
-		if (strcmp(t->colnames[c], name) == 0)
-			return (int) c;
-	return -1;
 }
 
 /* the texts of row r's key columns (NULL for SQL NULL) */
@@ -193,14 +187,11 @@ key_texts(const BfTable *t, PGresult *res, int r, const char **out)
 		out[k] = PQgetisnull(res, r, t->keycols[k]) ? NULL : PQgetvalue(res, r, t->keycols[k]);
 }
 
-/* a page's rows as jobs, as the stream would carry them (FORMAT.md) */
+/* a page's rows as jobs, as the stream would carry them (rowjob.c) */
 static int
 build_page(Backfill *bf, const BfTable *t, PGresult *res, uint64_t first_seq, Page *p)
 {
-	int			nc = (int) t->rel.ncols;
-	int			route = column_index(t, bf->cfg->backfill.route_column);
-	int			keycol = column_index(t, bf->cfg->backfill.key_column);
-	const char *kt[W2Q_MAX_COLUMNS];
+	int			nc = (int) t->ncols;
 
 	p->n = PQntuples(res);
 	p->jobs = calloc(p->n + 1, sizeof(FrameJob));
@@ -219,30 +210,17 @@ build_page(Backfill *bf, const BfTable *t, PGresult *res, uint64_t first_seq, Pa
 			v[c].data.data = PQgetvalue(res, r, c);
 			v[c].data.len = (uint32_t) PQgetlength(res, r, c);
 		}
+		if (rowjob_build(&t->rr, v, &p->buf, j) != FRAME_OK)
+			return fail(bf, BF_FATAL, "out of memory");
 		j->seq = (uint32_t) (first_seq + r);
-		j->rel = &t->rel;
-		j->values = v;
-		j->target = t->rel.name;
-		if (route >= 0 && !v[route].isnull && v[route].data.len > 0)
-			j->target = v[route].data;
-		if (keycol >= 0)
+		/* a composite key lives in buf until the next row: keep a copy */
+		if (j->has_key && p->buf.data && j->key.data == p->buf.data)
 		{
-			j->has_key = !v[keycol].isnull;
-			j->key = v[keycol].data;
-		}
-		else if (t->nkeys == 1)
-		{
-			j->has_key = !v[t->keycols[0]].isnull;
-			j->key = v[t->keycols[0]].data;
-		}
-		else
-		{
-			key_texts(t, res, r, kt);
-			if ((p->keys[r] = backfill_key_format(kt, t->nkeys)) == NULL)
+			if ((p->keys[r] = malloc(j->key.len + 1)) == NULL)
 				return fail(bf, BF_FATAL, "out of memory");
-			j->has_key = true;
+			memcpy(p->keys[r], j->key.data, j->key.len);
+			p->keys[r][j->key.len] = '\0';
 			j->key.data = p->keys[r];
-			j->key.len = (uint32_t) strlen(p->keys[r]);
 		}
 	}
 	return 0;

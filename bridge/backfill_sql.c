@@ -42,28 +42,12 @@
 
 /* the primary key, else the replica identity index: names in index order */
 #define KEY_SQL \
-	"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) " \
-	"FROM (SELECT indrelid, indkey FROM pg_catalog.pg_index WHERE indrelid = $1 " \
+	"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), i.indisprimary " \
+	"FROM (SELECT indrelid, indkey, indisprimary FROM pg_catalog.pg_index WHERE indrelid = $1 " \
 	"      AND (indisprimary OR indisreplident) ORDER BY indisprimary DESC LIMIT 1) i " \
 	"CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) " \
 	"JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum " \
 	"ORDER BY k.ord"
-
-static char
-kind_of(unsigned long typoid)
-{
-	switch (typoid)
-	{
-		case 20: case 21: case 23: case 700: case 701: case 1700:
-			return W2Q_KIND_NUMBER;
-		case 16:
-			return W2Q_KIND_BOOL;
-		case 114: case 3802:
-			return W2Q_KIND_JSON;
-		default:
-			return W2Q_KIND_TEXT;
-	}
-}
 
 static int
 query_failed(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen)
@@ -74,10 +58,49 @@ query_failed(PGconn *conn, PGresult *res, const char *what, char *err, size_t er
 	return -1;
 }
 
+/*
+ * The jobs' shape (rowjob.c): the key is the primary key (index order);
+ * without one, the plugin's jobs have none and pgoutput's the replica
+ * identity, which pages are read by in both cases.
+ */
+static int
+describe(BfTable *t, const BfSelect *sel, uint32_t relid, const char *schema,
+		 const char *table, uint32_t *typoids, bool primary)
+{
+	RowjobColumn *cols = calloc(t->ncols + 1, sizeof(RowjobColumn));
+	RowjobKeys	keys = {0};
+	RowjobConfig cfg = {NULL, sel->route_column, sel->key_column, &keys};
+	const char *names[W2Q_MAX_COLUMNS];
+	int			rc = FRAME_NOMEM;
+
+	for (uint32_t c = 0; cols && c < t->ncols; c++)
+	{
+		cols[c].name.data = t->colnames[c];
+		cols[c].name.len = (uint32_t) strlen(t->colnames[c]);
+		cols[c].typoid = typoids[c];
+		for (int k = 0; k < t->nkeys && !primary && sel->publication; k++)
+			cols[c].key |= t->keycols[k] == (int) c;
+	}
+	for (int k = 0; k < t->nkeys && k < W2Q_MAX_COLUMNS; k++)
+		names[k] = t->colnames[t->keycols[k]];
+	if (cols && (!primary || rowjob_keys_add(&keys, relid, (uint32_t) t->nkeys, names)))
+		rc = rowjob_rel_init(&t->rr, &cfg, relid, (FrameBytes) {schema, (uint32_t) strlen(schema)},
+							 (FrameBytes) {table, (uint32_t) strlen(table)}, t->ncols, cols);
+	rowjob_keys_clear(&keys);
+	free(keys.relids);
+	free(keys.ncols);
+	free(keys.names);
+	free(cols);
+	return rc == FRAME_OK ? 0 : -1;
+}
+
 /* a table's columns and key */
 static int
-load_table(PGconn *conn, const char *oid, BfTable *t, char *err, size_t errlen)
+load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schema,
+		   const char *table, BfTable *t, char *err, size_t errlen)
 {
+	uint32_t   *typoids;
+	bool		primary;
 	const char *params[1] = {oid};
 	PGresult   *res = PQexecParams(conn, COLUMNS_SQL, 1, NULL, params, NULL, NULL, 0);
 	int			n;
@@ -85,28 +108,33 @@ load_table(PGconn *conn, const char *oid, BfTable *t, char *err, size_t errlen)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		return query_failed(conn, res, "the columns of a table", err, errlen);
 	n = PQntuples(res);
-	t->rel.ncols = (uint32_t) n;
-	t->rel.cols = calloc(n + 1, sizeof(FrameColumn));
+	t->ncols = (uint32_t) n;
 	t->colnames = calloc(n + 1, sizeof(char *));
-	for (int i = 0; t->rel.cols && t->colnames && i < n; i++)
+	typoids = calloc(n + 1, sizeof(uint32_t));
+	for (int i = 0; t->colnames && typoids && i < n; i++)
 	{
-		t->colnames[i] = strdup(PQgetvalue(res, i, 0));
-		if (t->colnames[i] == NULL)
+		if ((t->colnames[i] = strdup(PQgetvalue(res, i, 0))) == NULL)
 			break;
-		t->rel.cols[i].name.data = t->colnames[i];
-		t->rel.cols[i].name.len = (uint32_t) strlen(t->colnames[i]);
-		t->rel.cols[i].kind = kind_of(strtoul(PQgetvalue(res, i, 1), NULL, 10));
+		typoids[i] = (uint32_t) strtoul(PQgetvalue(res, i, 1), NULL, 10);
 	}
 	PQclear(res);
-	if (t->rel.cols == NULL || t->colnames == NULL || (n > 0 && t->colnames[n - 1] == NULL))
+	if (t->colnames == NULL || typoids == NULL || (n > 0 && t->colnames[n - 1] == NULL))
+	{
+		free(typoids);
 		return errbuf_set(err, errlen, -1, "out of memory");
+	}
 
 	res = PQexecParams(conn, KEY_SQL, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		free(typoids);
 		return query_failed(conn, res, "the key of a table", err, errlen);
+	}
 	t->nkeys = PQntuples(res);
+	primary = t->nkeys > 0 && PQgetvalue(res, 0, 2)[0] == 't';
 	if (t->nkeys == 0)
 	{
+		free(typoids);
 		PQclear(res);
 		return errbuf_set(err, errlen, -1,
 						  "cannot backfill table %s: it has neither a primary key nor a replica "
@@ -127,8 +155,13 @@ load_table(PGconn *conn, const char *oid, BfTable *t, char *err, size_t errlen)
 	for (int k = 0; k < t->nkeys; k++)
 		if (t->keycols == NULL || t->keytypes == NULL || t->keycols[k] < 0 ||
 			t->keytypes[k] == NULL)
+		{
+			free(typoids);
 			return errbuf_set(err, errlen, -1, "could not read the key of table %s", t->name);
-	return 0;
+		}
+	n = describe(t, sel, (uint32_t) strtoul(oid, NULL, 10), schema, table, typoids, primary);
+	free(typoids);
+	return n == 0 ? 0 : errbuf_set(err, errlen, -1, "out of memory");
 }
 
 int
@@ -166,10 +199,8 @@ bf_tables_load(PGconn *conn, const BfSelect *sel, BfTables *out,
 			PQclear(res);
 			return errbuf_set(err, errlen, -1, "out of memory");
 		}
-		t->rel.relid = (uint32_t) strtoul(PQgetvalue(res, i, 0), NULL, 10);
-		t->rel.name.data = t->name;
-		t->rel.name.len = (uint32_t) strlen(t->name);
-		if (load_table(conn, PQgetvalue(res, i, 0), t, err, errlen) != 0)
+		if (load_table(conn, sel, PQgetvalue(res, i, 0), PQgetvalue(res, i, 2),
+					   PQgetvalue(res, i, 3), t, err, errlen) != 0)
 		{
 			PQclear(res);
 			return -1;
@@ -186,12 +217,12 @@ bf_tables_free(BfTables *ts)
 	{
 		BfTable    *t = &ts->t[i];
 
-		for (uint32_t c = 0; t->colnames && c < t->rel.ncols; c++)
+		for (uint32_t c = 0; t->colnames && c < t->ncols; c++)
 			free(t->colnames[c]);
+		rowjob_rel_free(&t->rr);
 		for (int k = 0; t->keytypes && k < t->nkeys; k++)
 			free(t->keytypes[k]);
 		free(t->colnames);
-		free(t->rel.cols);
 		free(t->keycols);
 		free(t->keytypes);
 		free(t->qname);
@@ -262,7 +293,7 @@ bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
 	char		num[32];
 	PGresult   *res;
 
-	for (uint32_t c = 0; ok && c < t->rel.ncols; c++)
+	for (uint32_t c = 0; ok && c < t->ncols; c++)
 	{
 		char	   *id = PQescapeIdentifier(conn, t->colnames[c], strlen(t->colnames[c]));
 

@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 
 #include "frame.h"
+#include "rowjob.h"
 #include "tablematch.h"
 
 /* a selected table, as the backfill reads it */
@@ -24,7 +25,8 @@ typedef struct BfTable
 	char	   *name;			/* schema.table: the jobs' table and target */
 	bool		partitioned;	/* read with its partitions (else ONLY) */
 	double		reltuples;		/* the estimate, partitions summed */
-	FrameRelation rel;			/* name and columns with their kinds */
+	RowjobRel	rr;				/* its rows into jobs, as the stream's */
+	uint32_t	ncols;
 	char	  **colnames;		/* NUL-terminated copies of the names */
 	int			nkeys;
 	int		   *keycols;		/* column indexes of the key, index order */
@@ -42,6 +44,8 @@ typedef struct BfSelect
 {
 	const TablePatterns *patterns;
 	const char *publication;
+	const char *route_column;	/* the jobs' shape, as the stream's */
+	const char *key_column;
 } BfSelect;
 
 /*

@@ -95,6 +95,9 @@ typedef struct Bridge
 	bool		standing_by;
 	bool		ever_streamed;
 	SlotWatch	watch;			/* wal_status and safe_wal_size */
+	bool		session_validated;	/* the sink acked something this session */
+	uint64_t	unrecorded_from;	/* this session's start if no sink record
+									 * vouched for it, else 0 (slotwatch.h) */
 	/* metrics */
 	MetricsSnapshot m;
 	int64_t		last_status_log_us;
@@ -173,6 +176,8 @@ on_ack(void *arg, LedgerTicket t, uint32_t n)
 
 	ledger_acked(b->ledger, t, n);
 	b->m.jobs += n;
+	/* the sink's check of the session comes before its first ack */
+	b->session_validated = b->session_begun;
 	/*
 	 * The sink recorded something of this slot: from now on a missing
 	 * record means the sink lost it, not that the slot is new.
@@ -403,6 +408,14 @@ begin_session(Bridge *b)
 	if (rc != SINK_OK)
 		return sink_failed(b, rc);
 	b->session_begun = true;
+	b->session_validated = false;
+	/*
+	 * Only the Redis sink's record refuses a slot that moved past it (Kafka
+	 * marks are per partition and say nothing of the slot), and only when
+	 * the session may not create or replace it.
+	 */
+	b->unrecorded_from = (flags != 0 || strcmp(b->sink->ops->name, "redis") != 0) ?
+		b->stream.start_lsn : 0;
 	b->accept_new = false;		/* a later change of source is refused */
 
 	/*
@@ -525,6 +538,9 @@ watch_slot(Bridge *b)
 	char		before[sizeof(b->watch.wal_status)];
 
 	memcpy(before, b->watch.wal_status, sizeof(before));
+	slotwatch_attest(&b->watch,
+					 b->stream_up && b->session_begun && b->session_validated ?
+					 PQbackendPID(b->stream.conn) : 0, b->unrecorded_from);
 	slotwatch_turn(&b->watch, b->cfg->status_interval_ms);
 	if (!b->watch.known || strcmp(before, b->watch.wal_status) == 0)
 		return;

@@ -1,14 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * pgoutput.c
- *		Reader of pgoutput's protocol (see pgoutput.h, and "Logical
+ *		Decoder of pgoutput's messages (see pgoutput.h, and "Logical
  *		Replication Message Formats" in the PostgreSQL documentation).
  *
- * Each XLogData carries one pgoutput message.  Every field is checked
- * against what is left of the message before it is read, strings must end
- * inside it, and every message must be filled exactly; errors name the
- * message type and the byte offset of the field.  Update, Delete, Truncate,
- * Origin and Type messages are checked for their place and skipped.
+ * Each XLogData carries one pgoutput message, read field by field with the
+ * bounds-checked reader (pgoutput_reader.c); every message must be filled
+ * exactly.  Relations and rows become jobs through rowjob.c, which holds
+ * the plugin's rules for targets, keys and kinds.  Update, Delete,
+ * Truncate and Origin messages are checked for their place and skipped.
  *
  * Memory: one entry per relation described (replaced when a Relation
  * message describes it again, as after ALTER TABLE), one value array and
@@ -28,124 +28,11 @@
 #include "errbuf.h"
 #include "lsn.h"
 #include "pgoutput.h"
+#include "pgoutput_reader.h"
 
 #define MESSAGE_PREFIX	"wal2queue"
 #define PG_EPOCH_OFFSET_US INT64_C(946684800000000)
 #define RELATION_KEY_FLAG 0x01
-
-/* the message being read */
-typedef struct Reader
-{
-	const unsigned char *p;
-	size_t		len;
-	size_t		pos;
-	char		type;
-	char	   *err;
-	size_t		errlen;
-} Reader;
-
-static int	rd_error(Reader *r, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
-
-/* "pgoutput 'I' message at byte 9: " and the rest; FRAME_MALFORMED */
-static int
-rd_error(Reader *r, const char *fmt,...)
-{
-	char		msg[256];
-	char		kind[8];
-	va_list		ap;
-	unsigned char t = (unsigned char) r->type;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (t > 0x20 && t < 0x7f && t != '\'' && t != '\\')
-		snprintf(kind, sizeof(kind), "'%c'", (char) t);
-	else
-		snprintf(kind, sizeof(kind), "0x%02x", (unsigned int) t);
-	return errbuf_set(r->err, r->errlen, FRAME_MALFORMED,
-					  "pgoutput %s message at byte %zu: %s", kind, r->pos, msg);
-}
-
-static int
-need(Reader *r, size_t n, const char *what)
-{
-	if (r->len - r->pos >= n)
-		return FRAME_OK;
-	return rd_error(r, "%s runs past the end of the message", what);
-}
-
-static int
-rd_u8(Reader *r, const char *what, uint8_t *out)
-{
-	if (need(r, 1, what) != FRAME_OK)
-		return FRAME_MALFORMED;
-	*out = r->p[r->pos++];
-	return FRAME_OK;
-}
-
-static int
-rd_u16(Reader *r, const char *what, uint16_t *out)
-{
-	if (need(r, 2, what) != FRAME_OK)
-		return FRAME_MALFORMED;
-	*out = (uint16_t) ((r->p[r->pos] << 8) | r->p[r->pos + 1]);
-	r->pos += 2;
-	return FRAME_OK;
-}
-
-static int
-rd_u32(Reader *r, const char *what, uint32_t *out)
-{
-	const unsigned char *b;
-
-	if (need(r, 4, what) != FRAME_OK)
-		return FRAME_MALFORMED;
-	b = r->p + r->pos;
-	*out = ((uint32_t) b[0] << 24) | ((uint32_t) b[1] << 16) |
-		((uint32_t) b[2] << 8) | (uint32_t) b[3];
-	r->pos += 4;
-	return FRAME_OK;
-}
-
-static int
-rd_u64(Reader *r, const char *what, uint64_t *out)
-{
-	uint32_t	hi;
-	uint32_t	lo;
-
-	if (need(r, 8, what) != FRAME_OK)
-		return FRAME_MALFORMED;
-	(void) rd_u32(r, what, &hi);
-	(void) rd_u32(r, what, &lo);
-	*out = ((uint64_t) hi << 32) | lo;
-	return FRAME_OK;
-}
-
-/* a zero-terminated string inside the message */
-static int
-rd_cstr(Reader *r, const char *what, FrameBytes *out)
-{
-	const unsigned char *z;
-
-	if (need(r, 1, what) != FRAME_OK)
-		return FRAME_MALFORMED;
-	z = memchr(r->p + r->pos, '\0', r->len - r->pos);
-	if (z == NULL)
-		return rd_error(r, "%s is not terminated inside the message", what);
-	out->data = (const char *) r->p + r->pos;
-	out->len = (uint32_t) (z - (r->p + r->pos));
-	r->pos += out->len + 1;
-	return FRAME_OK;
-}
-
-static int
-end_of_message(Reader *r)
-{
-	if (r->pos == r->len)
-		return FRAME_OK;
-	return rd_error(r, "%zu trailing bytes", r->len - r->pos);
-}
 
 /* make room for n elements of elem bytes in *ptr of *cap */
 static bool
@@ -168,12 +55,6 @@ grow(void **ptr, uint32_t *cap, size_t n, size_t elem)
 	return true;
 }
 
-static int
-nomem(Reader *r)
-{
-	return errbuf_set(r->err, r->errlen, FRAME_NOMEM, "out of memory");
-}
-
 /* ---- relations ---- */
 
 static PgoRelation *
@@ -181,62 +62,15 @@ find_relation(PgoDecoder *dec, uint32_t relid)
 {
 	uint32_t	i;
 
-	if (dec->last < dec->nrels && dec->rels[dec->last].rel.relid == relid)
+	if (dec->last < dec->nrels && dec->rels[dec->last].row.rel.relid == relid)
 		return &dec->rels[dec->last];
 	for (i = 0; i < dec->nrels; i++)
-		if (dec->rels[i].rel.relid == relid)
+		if (dec->rels[i].row.rel.relid == relid)
 		{
 			dec->last = i;
 			return &dec->rels[i];
 		}
 	return NULL;
-}
-
-static void
-free_relation(PgoRelation *pr)
-{
-	free(pr->strings);
-	free(pr->rel.cols);
-	free(pr->keys);
-	pr->strings = NULL;
-	pr->rel.cols = NULL;
-	pr->keys = NULL;
-}
-
-/* a column named name (as the plugin's column_index), or -1 */
-static int
-column_named(const FrameRelation *rel, const char *name)
-{
-	size_t		n = strlen(name);
-	uint32_t	i;
-
-	for (i = 0; i < rel->ncols; i++)
-		if (rel->cols[i].name.len == n && memcmp(rel->cols[i].name.data, name, n) == 0)
-			return (int) i;
-	return -1;
-}
-
-/* the plugin's kind of a built-in type (FORMAT.md) */
-static char
-kind_of_builtin(uint32_t typoid)
-{
-	switch (typoid)
-	{
-		case 20:				/* int8 */
-		case 21:				/* int2 */
-		case 23:				/* int4 */
-		case 700:				/* float4 */
-		case 701:				/* float8 */
-		case 1700:				/* numeric */
-			return W2Q_KIND_NUMBER;
-		case 16:				/* bool */
-			return W2Q_KIND_BOOL;
-		case 114:				/* json */
-		case 3802:				/* jsonb */
-			return W2Q_KIND_JSON;
-		default:
-			return W2Q_KIND_TEXT;
-	}
 }
 
 /* a base type's kind by name (pg_catalog), as a Type message names it */
@@ -278,155 +112,90 @@ kind_of_type(const PgoDecoder *dec, uint32_t typoid)
 	for (i = 0; i < dec->ntypes; i++)
 		if (dec->type_oids[i] == typoid)
 			return dec->type_kinds[i];
-	return kind_of_builtin(typoid);
+	return rowjob_kind_of_type(typoid);
 }
 
-/* the catalog's primary key of relid, in index order; false if unknown */
-static bool
-catalog_key(PgoRelation *pr, const PgoKeys *keys)
-{
-	uint32_t	i;
-	uint32_t	j;
-
-	for (i = 0; keys && i < keys->n; i++)
-	{
-		const char *name = keys->names[i];
-
-		if (keys->relids[i] != pr->rel.relid)
-			continue;
-		for (j = 0; j < keys->ncols[i]; j++, name += strlen(name) + 1)
-		{
-			int			c = column_named(&pr->rel, name);
-
-			if (c >= 0)
-				pr->keys[pr->nkeys++] = (uint32_t) c;
-		}
-		return true;
-	}
-	return false;
-}
-
-/* target, key and route of a freshly described relation */
+/* the RowjobConfig of the decoder's PgoConfig */
 static void
-select_columns(PgoRelation *pr, const PgoConfig *cfg, const uint8_t *flags,
-			   const char *schema, const char *table)
+rowjob_config(const PgoConfig *cfg, RowjobConfig *rc)
 {
-	uint32_t	i;
-	int			k;
-
-	/* as the plugin: without --tables, every table but the extension's */
-	pr->include = tablematch_match(cfg ? &cfg->tables : NULL, schema, table) &&
-		((cfg && cfg->tables.n > 0) || strcmp(schema, "wal2queue") != 0);
-	pr->route = cfg && cfg->route_column ? column_named(&pr->rel, cfg->route_column) : -1;
-	pr->nkeys = 0;
-	if (cfg && cfg->key_column && (k = column_named(&pr->rel, cfg->key_column)) >= 0)
-	{
-		pr->keys[pr->nkeys++] = (uint32_t) k;
+	memset(rc, 0, sizeof(*rc));
+	if (cfg == NULL)
 		return;
-	}
-	if (cfg && catalog_key(pr, cfg->keys))
-		return;
-	/* the replica identity; FULL flags every column, which is no key */
-	if (pr->replident == 'f' || pr->replident == 'n')
-		return;
-	for (i = 0; i < pr->rel.ncols; i++)
-		if (flags[i] & RELATION_KEY_FLAG)
-			pr->keys[pr->nkeys++] = i;
+	rc->tables = &cfg->tables;
+	rc->route_column = cfg->route_column;
+	rc->key_column = cfg->key_column;
+	rc->keys = cfg->keys;
 }
 
 /*
- * Read the columns of a Relation message into pr (strings copied into
- * pr->strings, laid out as "schema.table\0schema\0table\0col\0col\0...").
+ * Read the columns of a Relation message and describe the relation in pr
+ * (names are copied).  The key flags count only for a replica identity of
+ * DEFAULT or INDEX: FULL flags every column, which is no key.
  */
 static int
-read_columns(Reader *r, PgoRelation *pr, FrameBytes nsp, FrameBytes name,
-			 const PgoDecoder *dec)
+read_columns(PgoReader *r, PgoRelation *pr, uint32_t relid, FrameBytes nsp,
+			 FrameBytes name, char ident, uint16_t ncols, const PgoDecoder *dec)
 {
-	size_t		start = r->pos;
-	size_t		total;
+	RowjobColumn *cols = calloc(ncols ? ncols : 1, sizeof(RowjobColumn));
+	RowjobConfig cfg;
 	uint32_t	i;
-	uint8_t    *flags;
-	char	   *s;
-	uint32_t	typoid;
 	uint32_t	typmod;
-	FrameBytes	col;
+	int			rc;
 
-	/* first pass: check, and size the strings */
-	total = 2 * ((size_t) nsp.len + name.len) + 4 + (nsp.len == 0 ? 20 : 0);
-	for (i = 0; i < pr->rel.ncols; i++)
+	if (cols == NULL)
+		return rd_nomem(r);
+	for (i = 0; i < ncols; i++)
 	{
 		uint8_t		f;
 
 		if (rd_u8(r, "column flags", &f) != FRAME_OK ||
-			rd_cstr(r, "column name", &col) != FRAME_OK ||
-			rd_u32(r, "column type", &typoid) != FRAME_OK ||
+			rd_cstr(r, "column name", &cols[i].name) != FRAME_OK ||
+			rd_u32(r, "column type", &cols[i].typoid) != FRAME_OK ||
 			rd_u32(r, "column typmod", &typmod) != FRAME_OK)
-			return FRAME_MALFORMED;
-		if (f & ~RELATION_KEY_FLAG)
-			return rd_error(r, "column %u has unknown flags 0x%02x", i, (unsigned int) f);
-		total += col.len + 1;
-	}
-	if (end_of_message(r) != FRAME_OK)
-		return FRAME_MALFORMED;
-
-	pr->strings = malloc(total);
-	pr->rel.cols = calloc(pr->rel.ncols ? pr->rel.ncols : 1, sizeof(FrameColumn));
-	pr->keys = calloc(pr->rel.ncols ? pr->rel.ncols : 1, sizeof(uint32_t));
-	flags = calloc(pr->rel.ncols ? pr->rel.ncols : 1, 1);
-	if (pr->strings == NULL || pr->rel.cols == NULL || pr->keys == NULL || flags == NULL)
-	{
-		free(flags);
-		return nomem(r);
-	}
-	s = pr->strings;
-	/* pgoutput sends an empty namespace for pg_catalog */
-	s += sprintf(s, "%.*s.%.*s", nsp.len ? (int) nsp.len : 10,
-				 nsp.len ? nsp.data : "pg_catalog", (int) name.len, name.data) + 1;
-	pr->rel.name.data = pr->strings;
-	pr->rel.name.len = (uint32_t) strlen(pr->strings);
-	{
-		const char *schema = s;
-		const char *table;
-
-		s += sprintf(s, "%.*s", nsp.len ? (int) nsp.len : 10,
-					 nsp.len ? nsp.data : "pg_catalog") + 1;
-		table = s;
-		s += sprintf(s, "%.*s", (int) name.len, name.data) + 1;
-
-		/* second pass: copy */
-		r->pos = start;
-		for (i = 0; i < pr->rel.ncols; i++)
 		{
-			(void) rd_u8(r, "column flags", &flags[i]);
-			(void) rd_cstr(r, "column name", &col);
-			(void) rd_u32(r, "column type", &typoid);
-			(void) rd_u32(r, "column typmod", &typmod);
-			memcpy(s, col.data, col.len);
-			s[col.len] = '\0';
-			pr->rel.cols[i].name.data = s;
-			pr->rel.cols[i].name.len = col.len;
-			pr->rel.cols[i].kind = kind_of_type(dec, typoid);
-			s += col.len + 1;
+			free(cols);
+			return FRAME_MALFORMED;
 		}
-		select_columns(pr, dec->cfg, flags, schema, table);
+		if (f & ~RELATION_KEY_FLAG)
+		{
+			free(cols);
+			return rd_error(r, "column %u has unknown flags 0x%02x", i, (unsigned int) f);
+		}
+		cols[i].kind = kind_of_type(dec, cols[i].typoid);
+		cols[i].key = (f & RELATION_KEY_FLAG) && ident != 'f' && ident != 'n';
 	}
-	free(flags);
-	return FRAME_OK;
+	if (rd_end(r) != FRAME_OK)
+	{
+		free(cols);
+		return FRAME_MALFORMED;
+	}
+	/* pgoutput sends an empty namespace for pg_catalog */
+	if (nsp.len == 0)
+	{
+		nsp.data = "pg_catalog";
+		nsp.len = 10;
+	}
+	rowjob_config(dec->cfg, &cfg);
+	rc = rowjob_rel_init(&pr->row, &cfg, relid, nsp, name, ncols, cols);
+	free(cols);
+	return rc == FRAME_OK ? FRAME_OK : rd_nomem(r);
 }
 
 static int
-decode_relation(PgoDecoder *dec, Reader *r)
+decode_relation(PgoDecoder *dec, PgoReader *r)
 {
 	PgoRelation fresh;
 	PgoRelation *pr;
 	FrameBytes	nsp;
 	FrameBytes	name;
+	uint32_t	relid;
 	uint16_t	ncols;
 	uint8_t		ident;
 	int			rc;
 
 	memset(&fresh, 0, sizeof(fresh));
-	if (rd_u32(r, "relid", &fresh.rel.relid) != FRAME_OK ||
+	if (rd_u32(r, "relid", &relid) != FRAME_OK ||
 		rd_cstr(r, "namespace", &nsp) != FRAME_OK ||
 		rd_cstr(r, "relation name", &name) != FRAME_OK ||
 		rd_u8(r, "replica identity", &ident) != FRAME_OK ||
@@ -441,32 +210,27 @@ decode_relation(PgoDecoder *dec, Reader *r)
 	if ((size_t) ncols * 10 > r->len - r->pos)
 		return rd_error(r, "relation has %u columns but the message has only %zu bytes left",
 						ncols, r->len - r->pos);
-	fresh.replident = (char) ident;
-	fresh.rel.ncols = ncols;
-	if ((rc = read_columns(r, &fresh, nsp, name, dec)) != FRAME_OK)
-	{
-		free_relation(&fresh);
+	if ((rc = read_columns(r, &fresh, relid, nsp, name, (char) ident, ncols, dec)) != FRAME_OK)
 		return rc;
-	}
 	if (!grow((void **) &dec->values, &dec->values_cap, ncols, sizeof(FrameValue)))
 	{
-		free_relation(&fresh);
-		return nomem(r);
+		rowjob_rel_free(&fresh.row);
+		return rd_nomem(r);
 	}
-	if ((pr = find_relation(dec, fresh.rel.relid)) != NULL)
-		free_relation(pr);		/* described again: ALTER TABLE */
+	if ((pr = find_relation(dec, relid)) != NULL)
+		rowjob_rel_free(&pr->row);	/* described again: ALTER TABLE */
 	else
 	{
 		if (dec->nrels >= PGO_MAX_RELATIONS)
 		{
-			free_relation(&fresh);
+			rowjob_rel_free(&fresh.row);
 			return rd_error(r, "more than %d relations described", PGO_MAX_RELATIONS);
 		}
 		if (!grow((void **) &dec->rels, &dec->rels_cap, (size_t) dec->nrels + 1,
 				  sizeof(PgoRelation)))
 		{
-			free_relation(&fresh);
-			return nomem(r);
+			rowjob_rel_free(&fresh.row);
+			return rd_nomem(r);
 		}
 		pr = &dec->rels[dec->nrels++];
 	}
@@ -477,7 +241,7 @@ decode_relation(PgoDecoder *dec, Reader *r)
 /* ---- transactions ---- */
 
 static int
-decode_begin(PgoDecoder *dec, Reader *r)
+decode_begin(PgoDecoder *dec, PgoReader *r)
 {
 	FrameTxn	txn;
 	uint64_t	ts;
@@ -488,7 +252,7 @@ decode_begin(PgoDecoder *dec, Reader *r)
 	if (rd_u64(r, "final lsn", &txn.commit_lsn) != FRAME_OK ||
 		rd_u64(r, "commit time", &ts) != FRAME_OK ||
 		rd_u32(r, "xid", &txn.xid) != FRAME_OK ||
-		end_of_message(r) != FRAME_OK)
+		rd_end(r) != FRAME_OK)
 		return FRAME_MALFORMED;
 	txn.commit_time_us = (int64_t) ts + PG_EPOCH_OFFSET_US;
 	/* the end LSN comes with the commit; past commit_lsn is enough till then */
@@ -500,7 +264,7 @@ decode_begin(PgoDecoder *dec, Reader *r)
 }
 
 static int
-decode_commit(PgoDecoder *dec, Reader *r, const FrameHandlers *h, void *arg)
+decode_commit(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 {
 	uint8_t		flags;
 	uint64_t	commit_lsn;
@@ -515,7 +279,7 @@ decode_commit(PgoDecoder *dec, Reader *r, const FrameHandlers *h, void *arg)
 		rd_u64(r, "commit lsn", &commit_lsn) != FRAME_OK ||
 		rd_u64(r, "end lsn", &end_lsn) != FRAME_OK ||
 		rd_u64(r, "commit time", &ts) != FRAME_OK ||
-		end_of_message(r) != FRAME_OK)
+		rd_end(r) != FRAME_OK)
 		return FRAME_MALFORMED;
 	if (flags != 0)
 		return rd_error(r, "unknown commit flags 0x%02x", (unsigned int) flags);
@@ -539,7 +303,7 @@ decode_commit(PgoDecoder *dec, Reader *r, const FrameHandlers *h, void *arg)
 
 /* number the job and, for the first, hand on the begin */
 static int
-start_job(PgoDecoder *dec, Reader *r, FrameJob *job, const FrameHandlers *h,
+start_job(PgoDecoder *dec, PgoReader *r, FrameJob *job, const FrameHandlers *h,
 		  void *arg)
 {
 	int			rc;
@@ -559,16 +323,16 @@ start_job(PgoDecoder *dec, Reader *r, FrameJob *job, const FrameHandlers *h,
 
 /* the values of a TupleData into dec->values */
 static int
-read_tuple(PgoDecoder *dec, Reader *r, const PgoRelation *pr)
+read_tuple(PgoDecoder *dec, PgoReader *r, const PgoRelation *pr)
 {
 	uint16_t	natts;
 	uint32_t	i;
 
 	if (rd_u16(r, "column count", &natts) != FRAME_OK)
 		return FRAME_MALFORMED;
-	if (natts != pr->rel.ncols)
+	if (natts != pr->row.rel.ncols)
 		return rd_error(r, "row has %u columns, relation %u has %u",
-						natts, pr->rel.relid, pr->rel.ncols);
+						natts, pr->row.rel.relid, pr->row.rel.ncols);
 	for (i = 0; i < natts; i++)
 	{
 		FrameValue *v = &dec->values[i];
@@ -589,115 +353,15 @@ read_tuple(PgoDecoder *dec, Reader *r, const PgoRelation *pr)
 		if (k != 't')
 			return rd_error(r, "value %u has kind 0x%02x (only 'n' and 't' are expected in an insert)",
 							i, (unsigned int) k);
-		if (rd_u32(r, what, &n) != FRAME_OK || need(r, n, what) != FRAME_OK)
+		if (rd_u32(r, what, &n) != FRAME_OK || rd_bytes(r, n, what, &v->data) != FRAME_OK)
 			return FRAME_MALFORMED;
 		v->isnull = false;
-		v->data.data = (const char *) r->p + r->pos;
-		v->data.len = n;
-		r->pos += n;
 	}
 	return FRAME_OK;
 }
 
-/* n bytes at s, appended at *pos of dec->keybuf */
-static bool
-key_append(PgoDecoder *dec, size_t *pos, const char *s, size_t n)
-{
-	uint32_t	cap = (uint32_t) dec->keybuf_cap;
-
-	if ((size_t) *pos + n + 2 > UINT32_MAX / 2)
-		return false;
-	if (!grow((void **) &dec->keybuf, &cap, *pos + n + 2, 1))
-		return false;
-	dec->keybuf_cap = cap;
-	memcpy(dec->keybuf + *pos, s, n);
-	*pos += n;
-	return true;
-}
-
-/* v as a JSON string, escaped as PostgreSQL's escape_json (or null) */
-static bool
-key_append_json(PgoDecoder *dec, size_t *pos, const FrameValue *v)
-{
-	uint32_t	i;
-	size_t		run = 0;
-
-	if (v->isnull)
-		return key_append(dec, pos, "null", 4);
-	if (!key_append(dec, pos, "\"", 1))
-		return false;
-	for (i = 0; i < v->data.len; i++)
-	{
-		unsigned char c = (unsigned char) v->data.data[i];
-		char		esc[8];
-		const char *e = NULL;
-
-		switch (c)
-		{
-			case '\b': e = "\\b"; break;
-			case '\f': e = "\\f"; break;
-			case '\n': e = "\\n"; break;
-			case '\r': e = "\\r"; break;
-			case '\t': e = "\\t"; break;
-			case '"': e = "\\\""; break;
-			case '\\': e = "\\\\"; break;
-			default:
-				if (c < ' ')
-				{
-					snprintf(esc, sizeof(esc), "\\u%04x", (unsigned int) c);
-					e = esc;
-				}
-		}
-		if (e == NULL)
-		{
-			run++;
-			continue;
-		}
-		if (!key_append(dec, pos, v->data.data + i - run, run) ||
-			!key_append(dec, pos, e, strlen(e)))
-			return false;
-		run = 0;
-	}
-	return key_append(dec, pos, v->data.data + i - run, run) &&
-		key_append(dec, pos, "\"", 1);
-}
-
-/*
- * The key as the plugin writes it (FORMAT.md): one column's text, or for a
- * composite key the text of a JSON array of the columns' texts, NULL as
- * null; no key for a NULL single-column key.
- */
 static int
-row_key(PgoDecoder *dec, Reader *r, const PgoRelation *pr, FrameJob *job)
-{
-	size_t		pos = 0;
-	uint32_t	i;
-
-	job->has_key = false;
-	if (pr->nkeys == 0)
-		return FRAME_OK;
-	if (pr->nkeys == 1)
-	{
-		const FrameValue *v = &dec->values[pr->keys[0]];
-
-		job->has_key = !v->isnull;
-		job->key = v->data;
-		return FRAME_OK;
-	}
-	for (i = 0; i < pr->nkeys; i++)
-		if (!key_append(dec, &pos, i == 0 ? "[" : ",", 1) ||
-			!key_append_json(dec, &pos, &dec->values[pr->keys[i]]))
-			return nomem(r);
-	if (!key_append(dec, &pos, "]", 1))
-		return nomem(r);
-	job->has_key = true;
-	job->key.data = dec->keybuf ? dec->keybuf : "";
-	job->key.len = (uint32_t) pos;
-	return FRAME_OK;
-}
-
-static int
-decode_insert(PgoDecoder *dec, Reader *r, const FrameHandlers *h, void *arg)
+decode_insert(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 {
 	const PgoRelation *pr;
 	FrameJob	job;
@@ -715,19 +379,13 @@ decode_insert(PgoDecoder *dec, Reader *r, const FrameHandlers *h, void *arg)
 		return FRAME_MALFORMED;
 	if (n != 'N')
 		return rd_error(r, "tuple kind 0x%02x where 'N' expected", (unsigned int) n);
-	if (read_tuple(dec, r, pr) != FRAME_OK || end_of_message(r) != FRAME_OK)
+	if (read_tuple(dec, r, pr) != FRAME_OK || rd_end(r) != FRAME_OK)
 		return FRAME_MALFORMED;
-	if (!pr->include)
+	if (!pr->row.include)
 		return FRAME_OK;
-	memset(&job, 0, sizeof(job));
-	job.rel = &pr->rel;
-	job.values = dec->values;
-	job.target = pr->rel.name;
-	/* an empty route value, like NULL, leaves the default target (the plugin's rule) */
-	if (pr->route >= 0 && !dec->values[pr->route].isnull && dec->values[pr->route].data.len > 0)
-		job.target = dec->values[pr->route].data;
-	if ((rc = row_key(dec, r, pr, &job)) != FRAME_OK ||
-		(rc = start_job(dec, r, &job, h, arg)) != FRAME_OK)
+	if (rowjob_build(&pr->row, dec->values, &dec->keybuf, &job) != FRAME_OK)
+		return rd_nomem(r);
+	if ((rc = start_job(dec, r, &job, h, arg)) != FRAME_OK)
 		return rc;
 	if (h != NULL && h->job != NULL)
 		return h->job(arg, &dec->txn, &job);
@@ -771,7 +429,7 @@ parse_prefix(FrameBytes prefix, FrameJob *job)
 }
 
 static int
-decode_message(PgoDecoder *dec, Reader *r, const FrameHandlers *h, void *arg)
+decode_message(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 {
 	FrameJob	job;
 	FrameBytes	prefix;
@@ -785,12 +443,8 @@ decode_message(PgoDecoder *dec, Reader *r, const FrameHandlers *h, void *arg)
 		rd_u64(r, "message lsn", &lsn) != FRAME_OK ||
 		rd_cstr(r, "prefix", &prefix) != FRAME_OK ||
 		rd_u32(r, "content length", &n) != FRAME_OK ||
-		need(r, n, "content") != FRAME_OK)
-		return FRAME_MALFORMED;
-	job.payload.data = (const char *) r->p + r->pos;
-	job.payload.len = n;
-	r->pos += n;
-	if (end_of_message(r) != FRAME_OK)
+		rd_bytes(r, n, "content", &job.payload) != FRAME_OK ||
+		rd_end(r) != FRAME_OK)
 		return FRAME_MALFORMED;
 	if (flags & ~0x01)
 		return rd_error(r, "unknown message flags 0x%02x", (unsigned int) flags);
@@ -811,7 +465,7 @@ decode_message(PgoDecoder *dec, Reader *r, const FrameHandlers *h, void *arg)
 
 /* Type: remember the kind of a domain over a typed base type */
 static int
-decode_type(PgoDecoder *dec, Reader *r)
+decode_type(PgoDecoder *dec, PgoReader *r)
 {
 	FrameBytes	nsp;
 	FrameBytes	name;
@@ -822,7 +476,7 @@ decode_type(PgoDecoder *dec, Reader *r)
 	if (rd_u32(r, "type oid", &oid) != FRAME_OK ||
 		rd_cstr(r, "type namespace", &nsp) != FRAME_OK ||
 		rd_cstr(r, "type name", &name) != FRAME_OK ||
-		end_of_message(r) != FRAME_OK)
+		rd_end(r) != FRAME_OK)
 		return FRAME_MALFORMED;
 	kind = kind_of_name(nsp, name);
 	for (i = 0; i < dec->ntypes; i++)
@@ -838,7 +492,7 @@ decode_type(PgoDecoder *dec, Reader *r)
 	if (!grow((void **) &dec->type_oids, &dec->types_cap, (size_t) dec->ntypes + 1,
 			  sizeof(uint32_t)) ||
 		!grow((void **) &dec->type_kinds, &dec->type_kinds_cap, (size_t) dec->ntypes + 1, 1))
-		return nomem(r);
+		return rd_nomem(r);
 	dec->type_oids[dec->ntypes] = oid;
 	dec->type_kinds[dec->ntypes++] = kind;
 	return FRAME_OK;
@@ -846,7 +500,7 @@ decode_type(PgoDecoder *dec, Reader *r)
 
 /* Origin, Update, Delete, Truncate: checked for their place, skipped */
 static int
-skip_message(PgoDecoder *dec, Reader *r)
+skip_message(PgoDecoder *dec, PgoReader *r)
 {
 	FrameBytes	s1;
 	uint32_t	u;
@@ -858,7 +512,7 @@ skip_message(PgoDecoder *dec, Reader *r)
 			if (rd_u64(r, "origin lsn", &lsn) != FRAME_OK ||
 				rd_cstr(r, "origin name", &s1) != FRAME_OK)
 				return FRAME_MALFORMED;
-			return end_of_message(r);
+			return rd_end(r);
 		default:				/* 'U', 'D', 'T' */
 			if (!dec->in_txn)
 				return rd_error(r, "change outside a transaction");
@@ -880,7 +534,7 @@ pgo_decoder_reset(PgoDecoder *dec)
 
 	/* a new walsender describes every relation again before using it */
 	for (i = 0; i < dec->nrels; i++)
-		free_relation(&dec->rels[i]);
+		rowjob_rel_free(&dec->rels[i].row);
 	dec->nrels = 0;
 	dec->in_txn = false;
 	dec->begun = false;
@@ -893,10 +547,10 @@ pgo_decoder_free(PgoDecoder *dec)
 	uint32_t	i;
 
 	for (i = 0; i < dec->nrels; i++)
-		free_relation(&dec->rels[i]);
+		rowjob_rel_free(&dec->rels[i].row);
 	free(dec->rels);
 	free(dec->values);
-	free(dec->keybuf);
+	rowjob_buf_free(&dec->keybuf);
 	free(dec->type_oids);
 	free(dec->type_kinds);
 	memset(dec, 0, sizeof(*dec));
@@ -906,7 +560,7 @@ int
 pgo_decode(PgoDecoder *dec, const char *msg, size_t len,
 		   const FrameHandlers *h, void *arg, char *err, size_t errlen)
 {
-	Reader		r = {(const unsigned char *) msg, len, 1, 0, err, errlen};
+	PgoReader	r = {(const unsigned char *) msg, len, 1, 0, err, errlen};
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
@@ -936,51 +590,6 @@ pgo_decode(PgoDecoder *dec, const char *msg, size_t len,
 			r.pos = 0;
 			return rd_error(&r, "unknown message type (streaming and two-phase are not requested)");
 	}
-}
-
-void
-pgo_keys_clear(PgoKeys *keys)
-{
-	uint32_t	i;
-
-	for (i = 0; i < keys->n; i++)
-		free(keys->names[i]);
-	keys->n = 0;
-}
-
-bool
-pgo_keys_add(PgoKeys *keys, uint32_t relid, uint32_t n, const char *const *names)
-{
-	size_t		len = 1;
-	uint32_t	i;
-	char	   *p;
-
-	if (keys->n == keys->cap)
-	{
-		uint32_t	cap = keys->cap ? keys->cap * 2 : 16;
-		uint32_t   *r = realloc(keys->relids, cap * sizeof(uint32_t));
-		uint32_t   *c = r ? realloc(keys->ncols, cap * sizeof(uint32_t)) : NULL;
-		char	  **s = c ? realloc(keys->names, cap * sizeof(char *)) : NULL;
-
-		if (r)
-			keys->relids = r;
-		if (c)
-			keys->ncols = c;
-		if (s == NULL)
-			return false;
-		keys->names = s;
-		keys->cap = cap;
-	}
-	for (i = 0; i < n; i++)
-		len += strlen(names[i]) + 1;
-	if ((p = malloc(len)) == NULL)
-		return false;
-	keys->relids[keys->n] = relid;
-	keys->ncols[keys->n] = n;
-	keys->names[keys->n++] = p;
-	for (i = 0; i < n; i++)
-		p = stpcpy(p, names[i]) + 1;
-	return true;
 }
 
 void

@@ -4,12 +4,14 @@
  *		Reader of PostgreSQL's built-in pgoutput protocol (proto_version 1,
  *		messages on), for managed servers that load no custom output plugin.
  *
- * The reader turns pgoutput's messages (one per XLogData) into the same
+ * The decoder turns pgoutput's messages (one per XLogData) into the same
  * begin / job / commit callbacks as the wal2queue frame decoder (frame.h),
  * with the same targets, keys, column kinds, seq numbering and message
  * prefixes as the plugin (plugin/FORMAT.md), so the sinks cannot tell the
  * two apart.  What the plugin decides on the server (which tables, the
- * route and key columns) the reader decides here, from PgoConfig.
+ * route and key columns) the decoder decides here, from PgoConfig, with
+ * the rules of rowjob.h (shared with rows read by SELECT); the bytes are
+ * read by pgoutput_reader.h.
  *
  * Differences that cannot be hidden (docs/managed.md): pgoutput's Begin
  * carries no end LSN, so the begin callback sees end_lsn = commit_lsn + 1
@@ -28,25 +30,14 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "rowjob.h"
 #include "tablematch.h"
 
 #define PGO_MAX_RELATIONS 100000	/* distinct relations described */
 #define PGO_MAX_TYPES 100000	/* distinct domains over typed kinds */
 
-/*
- * The primary keys of the selected tables (DEFERRABLE ones too), columns in
- * index order, as the plugin takes them: read from the catalog at every
- * stream open (publication.c), since pgoutput flags only the replica
- * identity, in column order.
- */
-typedef struct PgoKeys
-{
-	uint32_t	n;
-	uint32_t	cap;
-	uint32_t   *relids;
-	uint32_t   *ncols;
-	char	  **names;			/* per table: ncols names, each NUL-terminated */
-} PgoKeys;
+/* the primary keys from the catalog at stream open (publication.c) */
+typedef RowjobKeys PgoKeys;
 
 /* what the plugin would have been told */
 typedef struct PgoConfig
@@ -61,13 +52,7 @@ typedef struct PgoConfig
 
 typedef struct PgoRelation
 {
-	FrameRelation rel;			/* what the sinks see */
-	char		replident;		/* 'd', 'n', 'f', 'i' */
-	bool		include;		/* selected by --tables */
-	int			route;			/* column index, or -1 */
-	uint32_t	nkeys;
-	uint32_t   *keys;			/* column indexes */
-	char	   *strings;		/* every name of rel, and keys */
+	RowjobRel	row;			/* what the sinks see, and its rows' jobs */
 } PgoRelation;
 
 typedef struct PgoDecoder
@@ -87,8 +72,7 @@ typedef struct PgoDecoder
 	uint32_t	ntypes;
 	uint32_t	types_cap;
 	uint32_t	type_kinds_cap;
-	char	   *keybuf;			/* a composite key (storage reused) */
-	size_t		keybuf_cap;
+	RowjobBuf	keybuf;			/* a composite key (storage reused) */
 } PgoDecoder;
 
 extern void pgo_decoder_init(PgoDecoder *dec, const PgoConfig *cfg);
@@ -112,9 +96,17 @@ extern int	pgo_decode(PgoDecoder *dec, const char *msg, size_t len,
 					   char *err, size_t errlen);
 
 /* forget every key; add one table's (names: n NUL-terminated strings) */
-extern void pgo_keys_clear(PgoKeys *keys);
-extern bool pgo_keys_add(PgoKeys *keys, uint32_t relid, uint32_t n,
-						 const char *const *names);
+static inline void
+pgo_keys_clear(PgoKeys *keys)
+{
+	rowjob_keys_clear(keys);
+}
+
+static inline bool
+pgo_keys_add(PgoKeys *keys, uint32_t relid, uint32_t n, const char *const *names)
+{
+	return rowjob_keys_add(keys, relid, n, names);
+}
 
 /* the START_REPLICATION options for cfg: name, value, ..., NULL */
 extern void pgo_plugin_options(const PgoConfig *cfg, char *pubbuf,

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * slotwatch.c
- *		The slot's wal_status and safe_wal_size, asked on a connection of
- *		its own without ever blocking the bridge's loop (see slotwatch.h).
+ *		The slot's wal_status and safe_wal_size, and its attestation to the
+ *		wal2queue extension, asked on a connection of its own without ever
+ *		blocking the bridge's loop (see slotwatch.h).
  *
  *-------------------------------------------------------------------------
  */
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "lsn.h"
 #include "slotwatch.h"
 
 void
@@ -20,6 +22,7 @@ slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot)
 	w->conninfo = conninfo;
 	w->slot = slot;
 	w->safe_wal_size = -1;
+	w->attest_fn = -1;
 }
 
 void
@@ -29,7 +32,17 @@ slotwatch_close(SlotWatch *w)
 		PQfinish(w->conn);
 	w->conn = NULL;
 	w->connecting = false;
-	w->querying = false;
+	w->querying = WATCH_IDLE;
+	w->attest_fn = -1;			/* the extension may be there next time */
+}
+
+void
+slotwatch_attest(SlotWatch *w, int walsender_pid, uint64_t unrecorded_from)
+{
+	if (walsender_pid != w->attest_pid)
+		w->next_attest_us = 0;	/* a new session: attest at once */
+	w->attest_pid = walsender_pid;
+	w->unrecorded_from = unrecorded_from;
 }
 
 static void
@@ -38,6 +51,14 @@ watch_failed(SlotWatch *w, const char *what)
 	log_msg(LOG_DEBUG, "slot watch: %s: %s", what,
 			w->conn ? PQerrorMessage(w->conn) : "out of memory");
 	slotwatch_close(w);
+}
+
+/* the server's notices (attest_slot()'s WARNING) go to the debug log */
+static void
+on_notice(void *arg, const char *message)
+{
+	(void) arg;
+	log_msg(LOG_DEBUG, "slot watch: %.*s", (int) strcspn(message, "\n"), message);
 }
 
 static void
@@ -52,29 +73,83 @@ start_connect(SlotWatch *w)
 		watch_failed(w, "could not connect");
 		return;
 	}
+	PQsetNoticeProcessor(w->conn, on_notice, NULL);
 	w->connecting = true;
 }
 
 static void
-send_query(SlotWatch *w)
+send_query(SlotWatch *w, SlotWatchQuery q)
 {
-	const char *params[1] = {w->slot};
+	static const char *const sql[] = {
+		[WATCH_HEALTH] = "SELECT coalesce(wal_status, ''), coalesce(safe_wal_size::text, '') "
+		"FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+		/* to_regprocedure() raises an error for a schema without USAGE */
+		[WATCH_PROBE] = "SELECT CASE WHEN pg_catalog.to_regnamespace('wal2queue') IS NULL THEN false "
+		"WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN false "
+		"ELSE pg_catalog.to_regprocedure('wal2queue.attest_slot(name,integer,pg_lsn)') IS NOT NULL END",
+		[WATCH_ATTEST] = "SELECT wal2queue.attest_slot($1, $2::integer, $3::pg_lsn)",
+	};
+	char		pid[16];
+	char		from[LSN_STRLEN];
+	const char *params[3] = {w->slot, pid, NULL};
+	int			nparams = q == WATCH_ATTEST ? 3 : q == WATCH_HEALTH ? 1 : 0;
 
-	if (!PQsendQueryParams(w->conn,
-						   "SELECT coalesce(wal_status, ''), coalesce(safe_wal_size::text, '') "
-						   "FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-						   1, NULL, params, NULL, NULL, 0))
+	snprintf(pid, sizeof(pid), "%d", w->attest_pid);
+	if (w->unrecorded_from)
+		params[2] = lsn_format(w->unrecorded_from, from, sizeof(from));
+	if (!PQsendQueryParams(w->conn, sql[q], nparams, NULL, params, NULL, NULL, 0))
 	{
 		watch_failed(w, "could not send the query");
 		return;
 	}
-	w->querying = true;
+	w->querying = q;
+}
+
+static void
+take_health(SlotWatch *w, PGresult *res)
+{
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		snprintf(w->wal_status, sizeof(w->wal_status), "%s", PQgetvalue(res, 0, 0));
+		w->safe_wal_size = PQgetvalue(res, 0, 1)[0]
+			? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : -1;
+		w->known = true;
+	}
+	else if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		w->known = false;		/* no such slot (yet) */
+}
+
+static void
+take_attest(SlotWatch *w, PGresult *res, int pid)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		/* e.g. the session ended meanwhile: the next one is attested */
+		log_msg(LOG_DEBUG, "slot watch: could not attest slot \"%s\": %s", w->slot,
+				PQresultErrorMessage(res));
+		return;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+	{
+		if (w->attested_pid != pid)
+			log_msg(LOG_INFO, "attesting slot \"%s\" to the wal2queue extension for prune()", w->slot);
+		w->attested_pid = pid;
+		w->attestations++;
+	}
+	else if (w->refused_pid != pid)
+	{
+		log_msg(LOG_WARNING, "the wal2queue extension refused to trust slot \"%s\": it was consumed or "
+				"re-created without a bridge, so prune() deletes none of its jobs; see "
+				"wal2queue.slots.attest_refused", w->slot);
+		w->refused_pid = pid;
+	}
 }
 
 static void
 read_answer(SlotWatch *w)
 {
 	PGresult   *res;
+	SlotWatchQuery q = w->querying;
 
 	if (!PQconsumeInput(w->conn))
 	{
@@ -83,29 +158,50 @@ read_answer(SlotWatch *w)
 	}
 	while (!PQisBusy(w->conn) && (res = PQgetResult(w->conn)) != NULL)
 	{
-		if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
-		{
-			snprintf(w->wal_status, sizeof(w->wal_status), "%s", PQgetvalue(res, 0, 0));
-			w->safe_wal_size = PQgetvalue(res, 0, 1)[0]
-				? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : -1;
-			w->known = true;
-		}
-		else if (PQresultStatus(res) == PGRES_TUPLES_OK)
-			w->known = false;	/* no such slot (yet) */
+		if (q == WATCH_HEALTH)
+			take_health(w, res);
+		else if (q == WATCH_PROBE)
+			w->attest_fn = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+				strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		else if (q == WATCH_ATTEST)
+			take_attest(w, res, w->attest_pid);
 		PQclear(res);
 	}
 	if (!PQisBusy(w->conn))
-		w->querying = false;
+		w->querying = WATCH_IDLE;
+}
+
+/* connected and idle: the next query that is due, if any */
+static void
+next_query(SlotWatch *w, int interval_ms)
+{
+	int64_t		now = now_us();
+
+	if (now >= w->next_us)
+	{
+		w->next_us = now + (int64_t) interval_ms * 1000;
+		send_query(w, WATCH_HEALTH);
+	}
+	else if (w->attest_pid != 0 && w->attest_fn != 0 && now >= w->next_attest_us)
+	{
+		if (w->attest_fn < 0)
+			send_query(w, WATCH_PROBE);
+		else
+		{
+			w->next_attest_us = now + (int64_t) interval_ms * 1000;
+			send_query(w, WATCH_ATTEST);
+		}
+	}
 }
 
 void
 slotwatch_turn(SlotWatch *w, int interval_ms)
 {
-	int64_t		now = now_us();
-
 	if (w->conn == NULL)
 	{
-		if (now < w->next_us)
+		int64_t		now = now_us();
+
+		if (now < w->next_us && (w->attest_pid == 0 || now < w->next_attest_us))
 			return;
 		w->next_us = now + (int64_t) interval_ms * 1000;
 		start_connect(w);
@@ -120,18 +216,20 @@ slotwatch_turn(SlotWatch *w, int interval_ms)
 		else if (st == PGRES_POLLING_OK)
 		{
 			w->connecting = false;
-			send_query(w);
+			if (PQsetnonblocking(w->conn, 1) != 0)
+				watch_failed(w, "could not make the connection non-blocking");
+			else
+				send_query(w, WATCH_HEALTH);
 		}
 		return;
 	}
-	if (w->querying)
+	if (w->querying != WATCH_IDLE)
 	{
-		read_answer(w);
+		if (PQflush(w->conn) < 0)
+			watch_failed(w, "could not send the query");
+		else
+			read_answer(w);
 		return;
 	}
-	if (now >= w->next_us)
-	{
-		w->next_us = now + (int64_t) interval_ms * 1000;
-		send_query(w);
-	}
+	next_query(w, interval_ms);
 }

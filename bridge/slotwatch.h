@@ -3,13 +3,18 @@
  * slotwatch.h
  *		Watching the slot's health from a connection of its own: wal_status
  *		and safe_wal_size from pg_replication_slots, every few seconds, so
- *		that an alert fires before max_slot_wal_keep_size loses the slot.
+ *		that an alert fires before max_slot_wal_keep_size loses the slot;
+ *		and, on the same connection, attesting the slot to the wal2queue
+ *		extension (wal2queue.attest_slot()) while the bridge's session is
+ *		one its sink has validated, so that prune() may trust the slot's
+ *		catalog_xmin that far (docs/extension.md, "The prune rule").
  *
  * The replication connection is busy copying, so the watcher keeps a plain
  * SQL connection, driven without blocking from the bridge's loop: connect
- * (PQconnectStartParams/PQconnectPoll), send the query, read the answer
- * when it has come.  A failure only drops that connection; it is tried
- * again at the next interval and never stops the bridge.
+ * (PQconnectStartParams/PQconnectPoll), send a query, read the answer
+ * when it has come; one query at a time.  A failure only drops that
+ * connection; it is tried again at the next interval and never stops the
+ * bridge.
  *
  *-------------------------------------------------------------------------
  */
@@ -21,20 +26,46 @@
 
 #include <libpq-fe.h>
 
+typedef enum SlotWatchQuery
+{
+	WATCH_IDLE,
+	WATCH_HEALTH,				/* wal_status, safe_wal_size */
+	WATCH_PROBE,				/* is wal2queue.attest_slot() there for us? */
+	WATCH_ATTEST				/* wal2queue.attest_slot() */
+} SlotWatchQuery;
+
 typedef struct SlotWatch
 {
 	const char *conninfo;
 	const char *slot;
 	PGconn	   *conn;
 	bool		connecting;
-	bool		querying;
+	SlotWatchQuery querying;	/* the query in flight */
 	int64_t		next_us;		/* when to ask next */
 	bool		known;			/* the fields below hold an answer */
 	char		wal_status[16]; /* reserved, extended, unreserved, lost */
 	long long	safe_wal_size;	/* bytes; -1 when NULL */
+	/* attestation, for the session slotwatch_attest() names */
+	int			attest_pid;		/* its walsender's PID; 0: do not attest */
+	uint64_t	unrecorded_from;	/* 0, or its start when no sink record
+									 * vouched for it */
+	int			attest_fn;		/* on this connection: -1 not probed yet,
+								 * 0 absent (or no USAGE), 1 present */
+	int64_t		next_attest_us;
+	int			attested_pid;	/* the session last attested (0: none) */
+	int			refused_pid;	/* the session last refused (0: none) */
+	unsigned long attestations; /* successful attest_slot() calls */
 } SlotWatch;
 
 extern void slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot);
+
+/*
+ * The session to attest: walsender_pid is PQbackendPID() of the replication
+ * connection of a session that the sink has validated (0: none, stop
+ * attesting); unrecorded_from is 0 when the sink's record of this source
+ * vouched that nothing moved the slot past it, else the session's start.
+ */
+extern void slotwatch_attest(SlotWatch *w, int walsender_pid, uint64_t unrecorded_from);
 
 /* do what can be done now without waiting; interval_ms between queries */
 extern void slotwatch_turn(SlotWatch *w, int interval_ms);

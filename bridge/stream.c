@@ -247,7 +247,8 @@ registry_present(Stream *s)
 	res = PQexec(s->conn,
 				 "SELECT CASE WHEN pg_catalog.to_regnamespace('wal2queue') IS NULL THEN 'absent' "
 				 "WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN 'no-usage' "
-				 "WHEN pg_catalog.to_regprocedure('wal2queue.register_slot(name,text)') IS NULL THEN 'absent' "
+				 "WHEN pg_catalog.to_regprocedure('wal2queue.register_slot(name,text,name)') IS NULL "
+				 "AND pg_catalog.to_regprocedure('wal2queue.register_slot(name,text)') IS NULL THEN 'absent' "
 				 "ELSE 'present' END");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
@@ -276,6 +277,7 @@ registry_call(Stream *s, bool add)
 	const char *const *o;
 	char	   *slot;
 	char	   *tab = NULL;
+	char	   *pub = NULL;
 	char	   *sql;
 	PGresult   *res;
 
@@ -290,22 +292,29 @@ registry_call(Stream *s, bool add)
 	slot = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
 	if (tables)
 		tab = PQescapeLiteral(s->conn, tables, strlen(tables));
-	sql = malloc(strlen(slot) + (tab ? strlen(tab) : 4) + 64);
-	if (slot == NULL || (tables && tab == NULL) || sql == NULL)
+	/* a pgoutput slot delivers what its publication publishes */
+	if (s->cfg->pgoutput)
+		pub = PQescapeLiteral(s->conn, s->cfg->pgoutput->publication,
+							  strlen(s->cfg->pgoutput->publication));
+	sql = malloc(strlen(slot) + (tab ? strlen(tab) : 4) + (pub ? strlen(pub) : 0) + 64);
+	if (slot == NULL || (tables && tab == NULL) || (s->cfg->pgoutput && pub == NULL) || sql == NULL)
 	{
 		log_msg(LOG_WARNING, "could not %s slot \"%s\": out of memory",
 				add ? "register" : "unregister", s->cfg->slot);
 		PQfreemem(slot);
 		PQfreemem(tab);
+		PQfreemem(pub);
 		free(sql);
 		return;
 	}
 	if (add)
-		sprintf(sql, "SELECT wal2queue.register_slot(%s, %s)", slot, tab ? tab : "NULL");
+		sprintf(sql, "SELECT wal2queue.register_slot(%s, %s%s%s)", slot, tab ? tab : "NULL",
+				pub ? ", " : "", pub ? pub : "");
 	else
 		sprintf(sql, "SELECT wal2queue.unregister_slot(%s)", slot);
 	PQfreemem(slot);
 	PQfreemem(tab);
+	PQfreemem(pub);
 	res = PQexec(s->conn, sql);
 	free(sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)

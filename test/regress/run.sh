@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test/regress/run.sh -- run the pg_regress suites (sql/ + expected/) against
 # a throwaway cluster with wal_level=logical and wal2queue allow-listed.
-# The plugin and extension must be installed (make install).
+# The plugin and extension must be installed (make install); ext_standalone
+# installs the extension script of this tree (sql/src) without CREATE
+# EXTENSION.
 #   W2Q_REGRESS_SUITES  glob of the suites to run (default: all), e.g. 'plugin_*';
 #                       00_setup always runs first
 #   W2Q_REGRESS_CONF    settings appended to postgresql.conf, separated by
@@ -27,6 +29,11 @@ suites=${W2Q_REGRESS_SUITES:-*}
 tests=$(cd "$here/sql" && { echo 00_setup.sql; ls $suites.sql; } | sed 's/\.sql$//' | sort -u)
 pg_regress=$(dirname "$(pg_config --pgxs)")/../test/regress/pg_regress
 cp -r "$here/sql" "$here/expected" "$tmp/"
+# the standalone install script, built from this tree's extension script,
+# for ext_standalone (it reads W2Q_STANDALONE_SQL)
+"$here/../../sql/make-standalone.sh" "$tmp/sql/wal2queue-standalone.sql" \
+	"$here"/../../sql/src/*.sql || exit 1
+export W2Q_STANDALONE_SQL="$tmp/sql/wal2queue-standalone.sql"
 [ "$(id -u)" = 0 ] && chown -R postgres "$tmp"
 # shellcheck disable=SC2086
 w2q_as_pg "$pg_regress" --inputdir="$tmp" --outputdir="$tmp" \

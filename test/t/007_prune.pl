@@ -45,6 +45,7 @@ sub prune_all
 $node->safe_psql('postgres',
 	"INSERT INTO jobs (queue, payload) SELECT 'a', jsonb_build_object('n', g) FROM generate_series(1, 100) g");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '100' }), 'first batch delivered');
+ok(wait_attested($node, 'jobs'), 'the bridge attests its slot');
 my $deleted = 0;
 ok(wait_until(sub { $deleted += prune_all(); $deleted == 100 }, 60), 'delivered rows are pruned');
 
@@ -61,11 +62,14 @@ $node->safe_psql('postgres', q{
 	SET ROLE app;
 	SELECT wal2queue.send('emails', '{"to": "a@b.c"}'::jsonb, 'k1')});
 
-# least privilege: the bridge needs LOGIN REPLICATION and nothing else
-$node->safe_psql('postgres', 'CREATE ROLE wal2queue_bridge LOGIN REPLICATION');
+# least privilege: the bridge needs LOGIN REPLICATION and USAGE on the
+# extension's schema (to register and attest its slot) and nothing else
+$node->safe_psql('postgres', 'CREATE ROLE wal2queue_bridge LOGIN REPLICATION;
+	GRANT USAGE ON SCHEMA wal2queue TO wal2queue_bridge');
 $b = start_bridge($node, $r, '--slot', 'jobs', '--tables', 'public.jobs', '--status-interval', '1',
 	'-d', $node->connstr('postgres') . ' user=wal2queue_bridge');
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '250' }), 'the bridge catches up, as a role with only LOGIN REPLICATION');
+ok(wait_attested($node, 'jobs'), 'and attests its slot as that role');
 is($node->safe_psql('postgres', "SELECT usename FROM pg_stat_replication"), 'wal2queue_bridge',
 	'the walsender runs as that role');
 ok(wait_until(sub { redis($r, 'XLEN', 'emails') eq '1' }), 'the send() job arrives');

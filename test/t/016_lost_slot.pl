@@ -52,7 +52,8 @@ my ($code, $out) = run_bridge('-d', $node->connstr('postgres'), '--slot', 'jobs'
 is($code, 1, 'a lost slot: exit 1');
 like($out, qr/replication slot "jobs" is lost: the server removed WAL it still needed \(max_slot_wal_keep_size\)/,
 	'it says what happened');
-like($out, qr/--drop-slot.*--create-slot/, 'and how to recover');
+like($out, qr/hint: \S*wal2queue-bridge -d .* --slot jobs .*--create-slot --recreate-lost-slot --backfill re-creates it/,
+	'and the command that recovers');
 is(redis($r, 'XLEN', 'public.jobs'), '10', 'nothing more was delivered');
 stop_redis($r);
 $node->stop;

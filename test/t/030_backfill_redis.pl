@@ -6,6 +6,7 @@
 # refused naming --backfill-again, which then re-delivers (at least once).
 use strict;
 use warnings;
+use IO::Socket::INET;
 use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -80,8 +81,20 @@ is($e->[0][1]{_lsn}, redis($r, 'HGET', $pkey, 'backfill_lsn'), 'a backfilled ent
 
 # the same command line again: streams, backfills nothing
 stop_bridge($b);
-$b = start_bridge($node, $r, @cmd);
+my $mport = free_port();
+$b = start_bridge($node, $r, @cmd, '--metrics', "127.0.0.1:$mport");
 ok(wait_until(sub { bridge_log($b) =~ /finished earlier/ }, 30), 'a finished backfill is not run again');
+sub metrics
+{
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $mport, Timeout => 5) or return '';
+	print $s "GET /metrics HTTP/1.0\r\n\r\n";
+	local $/;
+	return <$s> // '';
+}
+ok(wait_until(sub { metrics() =~ /wal2queue_backfill_rows_done\{slot="bf"\} $bf\n/ }, 20),
+	"/metrics: wal2queue_backfill_rows_done ($bf, the backfilled entries)") or diag(metrics());
+like(metrics(), qr/wal2queue_backfill_running\{slot="bf"\} 0\n/, '/metrics: wal2queue_backfill_running');
+like(metrics(), qr/wal2queue_backfill_rows_estimated\{slot="bf"\} \d+\n/, '/metrics: wal2queue_backfill_rows_estimated');
 $node->safe_psql('postgres', q{INSERT INTO job_queue (status, payload) VALUES ('pending', '{"late":1}')});
 ok(wait_until(sub { redis($r, 'XLEN', 'public.job_queue') == $want + 1 }, 30), 'and it streams');
 stop_bridge($b);

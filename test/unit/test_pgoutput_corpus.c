@@ -46,7 +46,7 @@ check_bytes(Bounds *b, FrameBytes x, bool may_be_keybuf)
 		return;
 	if (x.data >= b->lo && x.data <= b->hi && x.len <= (size_t) (b->hi - x.data))
 		return;
-	if (may_be_keybuf && x.data == b->dec->keybuf && x.len <= b->dec->keybuf_cap)
+	if (may_be_keybuf && x.data == b->dec->keybuf.data && x.len <= b->dec->keybuf.cap)
 		return;
 	if (x.data == (const char *) "wal2queue" || strncmp(x.data, "wal2queue", 9) == 0)
 		return;					/* the default message target */

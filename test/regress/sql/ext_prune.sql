@@ -6,6 +6,17 @@ CREATE EXTENSION wal2queue;
 CREATE SCHEMA ext_prune;
 SELECT wal2queue.create_job_table('ext_prune.jobs');
 
+-- What a bridge's attest_slot() records while its walsender holds the
+-- slot (a regress test has no walsender: test/t/017_prune_attest.pl
+-- covers attest_slot() itself).
+CREATE FUNCTION ext_prune_attest(slot name) RETURNS void LANGUAGE sql AS $$
+  UPDATE wal2queue.slots r
+     SET attested_xmin = greatest(r.attested_xmin, wal2queue.full_xid(s.catalog_xmin, pg_snapshot_xmax(pg_current_snapshot()))),
+         attested_lsn = greatest(r.attested_lsn, s.confirmed_flush_lsn), attested_at = now()
+    FROM pg_replication_slots s
+   WHERE s.slot_name = r.slot_name AND r.slot_name = slot AND s.catalog_xmin IS NOT NULL;
+$$;
+
 -- Consume SLOT until it has confirmed every transaction that started before
 -- the call: decode, log an xl_running_xacts record (CHECKPOINT does in PG 15)
 -- and decode again, so that the slot's catalog_xmin moves past them; retried
@@ -23,6 +34,7 @@ BEGIN
     EXIT WHEN (SELECT age(catalog_xmin) <= age(horizon) FROM pg_replication_slots WHERE slot_name = slot);
     PERFORM pg_sleep(0.1);
   END LOOP;
+  PERFORM ext_prune_attest(slot);
   RETURN jobs;
 END $$;
 
@@ -210,7 +222,7 @@ SELECT wal2queue.prune('ext_prune.jobs', 1, NULL);
 SELECT wal2queue.prune('ext_prune.no_such_table');
 SELECT * FROM wal2queue.maintain_partitions('ext_prune.pjobs', force => NULL);
 
-DROP FUNCTION ext_prune_confirm(name);
+DROP FUNCTION ext_prune_confirm(name), ext_prune_attest(name);
 DROP TABLE ext_prune.jobs, ext_prune.pjobs;
 DROP SCHEMA ext_prune;
 DROP EXTENSION wal2queue;

@@ -18,7 +18,7 @@ use Test::More;
 
 our @EXPORT = qw(new_node start_redis stop_redis redis redis_json start_bridge
   stop_bridge bridge_log wait_until free_port stream_entries slot_confirmed
-  bridge_path run_bridge);
+  bridge_path run_bridge wait_attested);
 
 my @children;
 
@@ -161,6 +161,17 @@ sub slot_confirmed
 	my ($node, $slot) = @_;
 	return $node->safe_psql('postgres',
 		"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'");
+}
+
+# wait until a bridge attested slot $slot (wal2queue.attest_slot()) at or
+# past the position it has confirmed now: prune() counts that far
+sub wait_attested
+{
+	my ($node, $slot, $timeout) = @_;
+	my $at = slot_confirmed($node, $slot);
+	return wait_until(sub { $node->safe_psql('postgres',
+		"SELECT attested_lsn >= '$at' FROM wal2queue.slots WHERE slot_name = '$slot'") eq 't' },
+		$timeout);
 }
 
 END

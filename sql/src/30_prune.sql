@@ -1,0 +1,359 @@
+-- sql/src/30_prune.sql -- prune(): which rows every slot that selects a table delivered, and deleting them
+-- (part of the wal2queue extension script: see 00_install.sql)
+
+/*
+ * slot_selects(tables, publication, job_table) -- does a registered slot
+ * with these TABLES and PUBLICATION deliver the rows of JOB_TABLE?  The
+ * tables option is matched against the name the decoder uses (the
+ * partition root's schema.table); a pgoutput slot must also have the
+ * table published: the table, its partition root or any partition of that
+ * root in pg_publication_tables (counting a slot that may deliver it is
+ * safe: it can only hold prune back).
+ */
+CREATE FUNCTION wal2queue.slot_selects(tables text, publication name, job_table regclass)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT wal2queue.tables_select(tables, n.nspname, c.relname)
+           AND (publication IS NULL OR EXISTS (
+                SELECT FROM pg_publication_tables pt
+                  JOIN pg_namespace pn ON pn.nspname = pt.schemaname
+                  JOIN pg_class pc ON pc.relnamespace = pn.oid AND pc.relname = pt.tablename
+                 WHERE pt.pubname = publication
+                   AND pc.oid IN (SELECT c.oid UNION ALL SELECT t.relid FROM pg_partition_tree(c.oid) t)))
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = coalesce(pg_partition_root(job_table), job_table)
+$$;
+
+/*
+ * published_before(publication, job_table, snap, reference) -- was
+ * JOB_TABLE (its partition tree) published by PUBLICATION already for
+ * every transaction that completed after the snapshot SNAP?  True when a
+ * catalog row that makes it published (pg_publication_rel of a table of
+ * the tree, pg_publication_namespace of its schemas, or a FOR ALL TABLES
+ * publication) was committed as of SNAP.  pgoutput reads a publication as
+ * of each transaction it decodes, so a table added later was not sent for
+ * the transactions before.
+ */
+CREATE FUNCTION wal2queue.published_before(publication name, job_table regclass,
+                                           snap pg_snapshot, reference xid8)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH tree AS (
+        SELECT c.oid, c.relnamespace FROM pg_class c
+         WHERE c.oid = coalesce(pg_partition_root(job_table), job_table)
+            OR c.oid IN (SELECT t.relid FROM pg_partition_tree(coalesce(pg_partition_root(job_table), job_table)) t)
+    ), pub AS (
+        SELECT p.oid, p.puballtables, p.xmin FROM pg_publication p WHERE p.pubname = publication
+    ), member AS (
+        SELECT pub.xmin FROM pub WHERE pub.puballtables
+        UNION ALL
+        SELECT r.xmin FROM pg_publication_rel r, pub
+         WHERE r.prpubid = pub.oid AND r.prrelid IN (SELECT tree.oid FROM tree)
+        UNION ALL
+        SELECT s.xmin FROM pg_publication_namespace s, pub
+         WHERE s.pnpubid = pub.oid AND s.pnnspid IN (SELECT tree.relnamespace FROM tree)
+    )
+    SELECT snap IS NOT NULL AND EXISTS (
+        SELECT FROM member m
+         WHERE pg_visible_in_snapshot(wal2queue.full_xid(m.xmin, reference), snap))
+$$;
+
+/*
+ * horizon_problem(job_table, reference, caller) -- why the registry cannot
+ * vouch for JOB_TABLE at all (prune_horizon(), THE RULE), with a hint; no
+ * row when it can.
+ */
+CREATE FUNCTION wal2queue.horizon_problem(job_table regclass, reference xid8, caller text,
+                                          OUT problem text, OUT hint text)
+RETURNS SETOF record
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.problem, p.hint FROM (
+        SELECT 1 AS o, r.slot_name AS n,
+               format('replication slot "%s" is registered but does not exist in this database', r.slot_name) AS problem,
+               format('If every job it should have delivered was delivered or re-sent, run SELECT wal2queue.unregister_slot(%L); or call %s(..., force => true).',
+                      r.slot_name, caller) AS hint
+          FROM wal2queue.slots r
+         WHERE NOT EXISTS (SELECT FROM pg_replication_slots s
+                            WHERE s.slot_name = r.slot_name AND s.slot_type = 'logical'
+                              AND s.database = current_database())
+        UNION ALL
+        SELECT 2, s.slot_name,
+               format('replication slot "%s" uses the plugin wal2queue but is not registered', s.slot_name),
+               format('Register it with SELECT wal2queue.register_slot(%L, <its tables option>) (it then delivers from now on), or call %s(..., force => true).',
+                      s.slot_name, caller)
+          FROM pg_replication_slots s
+         WHERE s.plugin = 'wal2queue' AND s.database = current_database()
+           AND NOT EXISTS (SELECT FROM wal2queue.slots r WHERE r.slot_name = s.slot_name)
+        UNION ALL
+        SELECT 3, r.slot_name,
+               format('publication "%s" of replication slot "%s" began publishing table %s after the slot was registered',
+                      r.publication, r.slot_name, coalesce(pg_partition_root(job_table), job_table)::regclass),
+               format('Register the slot again with SELECT wal2queue.register_slot(%L, %L, %L) (it then delivers from now on), or call %s(..., force => true).',
+                      r.slot_name, r.tables, r.publication, caller)
+          FROM wal2queue.slots r
+         WHERE r.publication IS NOT NULL
+           AND wal2queue.slot_selects(r.tables, r.publication, job_table)
+           AND NOT wal2queue.published_before(r.publication, job_table, r.registered_snapshot, reference)
+        UNION ALL
+        SELECT 4, NULL,
+               format('no registered replication slot selects table %s', coalesce(pg_partition_root(job_table), job_table)::regclass),
+               format('Create the slot with wal2queue.create_slot() or the bridge''s --create-slot, or call %s(..., force => true).',
+                      caller)
+         WHERE NOT EXISTS (SELECT FROM wal2queue.slots r
+                            WHERE wal2queue.slot_selects(r.tables, r.publication, job_table))
+    ) p
+    ORDER BY p.o, p.n LIMIT 1
+$$;
+
+/*
+ * prune_horizon(job_table, force, caller, fatal) -- which rows of JOB_TABLE
+ * every slot that should deliver them has delivered: those whose xmin x
+ * satisfies  from_xid <= full_xid(x, reference) < below_xid.
+ * All three NULL: no row may be deleted (a NOTICE or WARNING says why).
+ *
+ * THE RULE.  A row may be deleted only if every registered slot that
+ * selects the table (slot_selects(): its tables option, and for a pgoutput
+ * slot its publication) has delivered it; at least one must select it:
+ *   from_xid  = the largest delivers_from of those slots,
+ *   below_xid = the smallest of  least(catalog_xmin, attested_xmin)  of
+ *               those slots (as xid8): a slot's catalog_xmin counts only
+ *               as far as a bridge attested it (attest_slot()).
+ * Anything else deletes nothing: no registered slot selects the table, a
+ * registered slot no longer exists (it was dropped or lost with undelivered
+ * jobs, or re-created and not registered again), a slot of the plugin
+ * wal2queue in this database is not registered (it may deliver from an
+ * unknown point), a pgoutput slot's publication began publishing the table
+ * after the slot was registered (errors with FATAL, otherwise warnings);
+ * a selecting slot that no bridge attested yet, or whose attestation was
+ * refused (NOTICEs).
+ *
+ * WHY A ROW THAT PASSES WAS DELIVERED BY SLOT S (PostgreSQL 15,
+ * replication/logical/logical.c and snapbuild.c), for a row whose xmin x
+ * belongs to top-level transaction T:
+ *  1. x >= S.delivers_from  =>  S decodes T.  delivers_from is the xmax of a
+ *     snapshot taken after S was created, i.e. after S's consistent point;
+ *     an xid >= xmax had not completed when that snapshot was taken
+ *     (latestCompletedXid covers subtransactions too), so T commits after
+ *     the consistent point, and a slot decodes in full every transaction
+ *     that commits after its consistent point (snapbuild's CONSISTENT
+ *     state).  Xids below delivers_from are conservatively taken as not
+ *     delivered by S, even though most were -- unless mark_backfilled()
+ *     set delivers_from to 0: then a backfill read every row committed
+ *     before the consistent point from the snapshot S exported there.
+ *     For a pgoutput slot, its publication published the table for T too:
+ *     the catalog row that publishes it was committed in the registration
+ *     snapshot (published_before()), and T completed after it.
+ *  2. x < S.catalog_xmin  =>  S's consumer confirmed T.  After creation a
+ *     slot's catalog_xmin moves only through LogicalConfirmReceivedLocation():
+ *     decoding an xl_running_xacts record at LSN L proposes a candidate
+ *     X <= the record's oldestRunningXid with candidate_xmin_lsn = L, and it
+ *     becomes catalog_xmin only once the consumer confirmed a flush position
+ *     >= L.  Every xid below oldestRunningXid belongs to a transaction that
+ *     had ended before L was written (xids are assigned in order, a
+ *     transaction leaves the proc array only after its commit record is in
+ *     WAL, and the record at L is written after the proc array was scanned).
+ *     A subtransaction's xid is larger than its parent's, so T < x < X too.
+ *     So T's commit record precedes L <= the confirmed position: S streamed
+ *     T and its consumer confirmed it.
+ *  3. x < S.attested_xmin  =>  that consumer was a bridge, after delivery.
+ *     attested_xmin is a catalog_xmin read while the slot was held by the
+ *     walsender of a bridge session that its sink had validated
+ *     (attest_slot() checks the holder; the bridge calls it only once the
+ *     sink accepted the session).  Every confirmation that moved it there
+ *     was made by such sessions, each of which confirms only what its sink
+ *     durably accepted, and nothing else consumed the slot in between:
+ *     a) within a session the walsender holds the slot, so nobody else
+ *        (pg_replication_slot_advance(), pg_logical_slot_get_changes(),
+ *        DROP) can move or replace it;
+ *     b) between sessions, a slot advanced, consumed, or dropped and
+ *        re-created by hand starts the next session past the sink's
+ *        record of this source, which the bridge refuses (it never
+ *        attests); a session without such a record (a slot the bridge
+ *        created, --accept-new-source) is attested only if it starts where
+ *        the slot was registered or where the last attestation had got to
+ *        (a re-created slot starts at the WAL position of its creation,
+ *        past both), and a refused one stops attestation until the slot is
+ *        registered again.
+ *     A slot consumed by hand after its last attestation has a larger
+ *     catalog_xmin, but least() keeps the attested one.
+ *  4. Xids are compared as 64-bit values (full_xid() around a reference
+ *     taken now), so the comparison is correct across wraparound.
+ *  5. A row is deleted only if 1 to 3 hold for every registered slot that
+ *     selects its table, so no slot that should deliver it is skipped, and
+ *     a wal2queue slot that is not registered stops prune altogether.
+ *
+ * WHAT IT CANNOT SEE.  A registration with a tables option or publication
+ * other than the one the slot is read with.  A bridge session that began
+ * without a sink record at a position the slot reached without a bridge
+ * and ended before its first attestation (every status interval): its
+ * sink's record then vouches for the next session.  A row whose 32-bit
+ * xmin is older than 2^31 transactions (frozen, still undelivered after
+ * that long) may be taken for a recent xid.
+ *
+ * FORCE.  With force => true only point 2 is kept: a row goes when its xmin
+ * precedes the catalog_xmin of every wal2queue slot and every registered
+ * slot of this database, whether or not a slot delivered it (use it once the
+ * jobs a re-created slot skipped were re-sent or given up).  With no such
+ * slot nothing is deleted.
+ */
+CREATE FUNCTION wal2queue.prune_horizon(job_table regclass, force boolean DEFAULT false,
+                                        caller text DEFAULT 'wal2queue.prune_horizon',
+                                        fatal boolean DEFAULT true,
+                                        OUT reference xid8, OUT from_xid xid8, OUT below_xid xid8)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    table_name text;
+    problem text;
+    hint text;
+    unset name;
+    unattested record;
+    nslots bigint;
+BEGIN
+    IF job_table IS NULL THEN
+        RAISE EXCEPTION '%: job_table must not be null', caller
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF force IS NULL THEN
+        RAISE EXCEPTION '%: force must not be null', caller
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    reference := pg_snapshot_xmax(pg_current_snapshot());
+    table_name := coalesce(pg_partition_root(job_table), job_table)::regclass::text;
+
+    IF NOT force THEN
+        SELECT p.problem, p.hint INTO problem, hint
+          FROM wal2queue.horizon_problem(job_table, reference, caller) p;
+        IF problem IS NOT NULL THEN
+            IF fatal THEN
+                RAISE EXCEPTION '%: %, so no job counts as delivered', caller, problem
+                    USING ERRCODE = 'object_not_in_prerequisite_state', HINT = hint;
+            END IF;
+            RAISE WARNING '%: %, so no job counts as delivered', caller, problem
+                USING HINT = hint;
+            reference := NULL;
+            RETURN;
+        END IF;
+
+        SELECT r.slot_name, r.attest_refused INTO unattested
+          FROM wal2queue.slots r
+         WHERE wal2queue.slot_selects(r.tables, r.publication, job_table)
+           AND (r.attested_xmin IS NULL OR r.attest_refused IS NOT NULL)
+         ORDER BY r.slot_name LIMIT 1;
+        IF unattested.slot_name IS NOT NULL THEN
+            IF unattested.attest_refused IS NULL THEN
+                RAISE NOTICE '%: no bridge has attested replication slot "%" yet, so no job counts as delivered',
+                    caller, unattested.slot_name
+                    USING HINT = 'start the bridge: it attests the slot once its sink has validated the session (every status interval).';
+            ELSE
+                RAISE NOTICE '%: replication slot "%" was consumed or re-created without a bridge, so no job counts as delivered',
+                    caller, unattested.slot_name
+                    USING DETAIL = unattested.attest_refused || '.',
+                          HINT = format('Re-send what it may have skipped, then register it again with wal2queue.register_slot(%L, ...) and start the bridge; or call %s(..., force => true).',
+                                        unattested.slot_name, caller);
+            END IF;
+            reference := NULL;
+            RETURN;
+        END IF;
+
+        SELECT count(*), min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
+               max(r.delivers_from),
+               min(least(wal2queue.full_xid(s.catalog_xmin, reference), r.attested_xmin))
+          INTO nslots, unset, from_xid, below_xid
+          FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name
+         WHERE wal2queue.slot_selects(r.tables, r.publication, job_table);
+    ELSE
+        SELECT count(*), min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
+               '0'::xid8, min(wal2queue.full_xid(s.catalog_xmin, reference))
+          INTO nslots, unset, from_xid, below_xid
+          FROM pg_replication_slots s
+         WHERE s.database = current_database() AND s.slot_type = 'logical'
+           AND (s.plugin = 'wal2queue'
+                OR EXISTS (SELECT FROM wal2queue.slots r WHERE r.slot_name = s.slot_name));
+        IF nslots = 0 THEN
+            RAISE NOTICE '%: no wal2queue slot in database "%", so no job counts as delivered',
+                caller, current_database();
+        END IF;
+    END IF;
+    IF nslots = 0 OR unset IS NOT NULL THEN
+        IF unset IS NOT NULL THEN
+            RAISE NOTICE '%: replication slot "%" has no catalog_xmin yet, so no job counts as delivered',
+                caller, unset;
+        END IF;
+        reference := NULL;
+        from_xid := NULL;
+        below_xid := NULL;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
+'rows of a job table with FROM_XID <= full_xid(xmin, REFERENCE) < BELOW_XID were delivered by every slot that selects it';
+
+/*
+ * prune(job_table, batch, force) -- delete up to BATCH rows of JOB_TABLE
+ * that every registered slot selecting it has delivered (prune_horizon(),
+ * which states the rule and its proof) and return how many were deleted.
+ * Raises an error, deleting nothing, when the registry cannot vouch for the
+ * table, unless FORCE.  For a partitioned table it works through the leaf
+ * partitions; a ctid is only unique within one of them.
+ */
+CREATE FUNCTION wal2queue.prune(job_table regclass, batch integer DEFAULT 10000,
+                                force boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    h record;
+    leaf regclass;
+    deleted bigint;
+    total bigint := 0;
+BEGIN
+    IF job_table IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.prune: job_table must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF batch IS NULL OR batch < 1 THEN
+        RAISE EXCEPTION 'wal2queue.prune: batch must be at least 1'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The batch was %s.', coalesce(batch::text, 'null'));
+    END IF;
+
+    h := wal2queue.prune_horizon(job_table, force, 'wal2queue.prune');
+    IF h.below_xid IS NULL OR h.from_xid >= h.below_xid THEN
+        RETURN 0;
+    END IF;
+
+    -- the leaf partitions, oldest first; a plain table (no partition tree)
+    -- is its own only leaf
+    FOR leaf IN
+        SELECT l.relid FROM (
+            SELECT t.relid FROM pg_partition_tree(job_table) t WHERE t.isleaf
+            UNION ALL
+            SELECT job_table WHERE NOT EXISTS (SELECT FROM pg_partition_tree(job_table))
+        ) l ORDER BY l.relid::oid
+    LOOP
+        EXIT WHEN total >= batch;
+        EXECUTE format('DELETE FROM ONLY %1$s WHERE ctid = ANY (ARRAY('
+                       'SELECT ctid FROM ONLY %1$s '
+                       'WHERE wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3 '
+                       'LIMIT $4))',
+                       leaf)
+            USING h.reference, h.from_xid, h.below_xid, batch - total;
+        GET DIAGNOSTICS deleted = ROW_COUNT;
+        total := total + deleted;
+    END LOOP;
+    RETURN total;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.prune(regclass, integer, boolean) IS
+'delete up to BATCH rows of a job table that every registered slot selecting it has delivered; returns the count';

@@ -1,0 +1,246 @@
+-- sql/src/40_job_tables.sql -- job tables and their daily partitions
+-- (part of the wal2queue extension script: see 00_install.sql)
+
+/*
+ * partitions(job_table) -- the range partitions of JOB_TABLE with their
+ * bounds (MINVALUE/MAXVALUE as -infinity/infinity); a DEFAULT partition is
+ * not listed.  The bounds are read back from pg_get_expr() under a fixed
+ * DateStyle, so they round-trip whatever the caller's settings.
+ */
+CREATE FUNCTION wal2queue.partitions(job_table regclass)
+RETURNS TABLE (partition regclass, lower_bound timestamptz, upper_bound timestamptz)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+AS $$
+    SELECT b.oid::regclass,
+           (CASE b.m[1] WHEN 'MINVALUE' THEN '-infinity' ELSE btrim(b.m[1], '''') END)::timestamptz,
+           (CASE b.m[2] WHEN 'MAXVALUE' THEN 'infinity' ELSE btrim(b.m[2], '''') END)::timestamptz
+      FROM (SELECT c.oid,
+                   regexp_match(pg_get_expr(c.relpartbound, c.oid),
+                                '^FOR VALUES FROM \((.*)\) TO \((.*)\)$') AS m
+              FROM pg_inherits i
+              JOIN pg_class c ON c.oid = i.inhrelid
+             WHERE i.inhparent = job_table) b
+     WHERE b.m IS NOT NULL
+     ORDER BY 2
+$$;
+
+COMMENT ON FUNCTION wal2queue.partitions(regclass) IS
+'range partitions of a partitioned job table with their bounds';
+
+/*
+ * create_partitions(job_table, days_ahead) -- create the daily partitions
+ * (UTC days) from today to today + DAYS_AHEAD that do not exist yet, named
+ * <table>_pYYYYMMDD in the table's schema.  A day that overlaps an existing
+ * partition is left alone.  Returns the partitions created.
+ *
+ * The bounds are written as text into CREATE TABLE: DateStyle and TimeZone
+ * are pinned (ISO, UTC) so that the text is the same instant whatever the
+ * caller's settings (with DateStyle=Postgres and TimeZone=Asia/Kolkata a
+ * bound would read "... IST", which PostgreSQL takes for Israel time).
+ */
+CREATE FUNCTION wal2queue.create_partitions(job_table regclass, days_ahead integer)
+RETURNS SETOF regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET timezone = 'UTC'
+AS $$
+DECLARE
+    nsp text;
+    base text;
+    day_start timestamptz;
+    part text;
+BEGIN
+    IF job_table IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.create_partitions: job_table must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF days_ahead IS NULL OR days_ahead < 0 THEN
+        RAISE EXCEPTION 'wal2queue.create_partitions: days_ahead must be at least 0'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The days_ahead was %s.', coalesce(days_ahead::text, 'null'));
+    END IF;
+    SELECT n.nspname, c.relname INTO nsp, base
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE c.oid = job_table;
+    -- leave room for '_pYYYYMMDD' within the 63-byte identifier limit
+    WHILE octet_length(base) > 53 LOOP
+        base := left(base, -1);
+    END LOOP;
+
+    FOR day_start IN
+        SELECT date_trunc('day', now(), 'UTC') + d * interval '1 day'
+          FROM generate_series(0, days_ahead) d
+    LOOP
+        CONTINUE WHEN EXISTS (SELECT 1 FROM wal2queue.partitions(job_table) p
+                               WHERE p.lower_bound < day_start + interval '1 day'
+                                 AND p.upper_bound > day_start);
+        part := format('%I.%I', nsp,
+                       base || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD'));
+        EXECUTE format('CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
+                       part, job_table, day_start, day_start + interval '1 day');
+        RETURN NEXT part::regclass;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.create_partitions(regclass, integer) IS
+'create the missing daily (UTC) partitions of a job table from today to today + DAYS_AHEAD';
+
+/*
+ * create_job_table(name, partitioned) -- create the conventional insert-only
+ * job table NAME (optionally schema-qualified, parsed as SQL identifiers:
+ * quote to keep case or special characters) and return it.
+ *
+ * Partitioned: PARTITION BY RANGE (created_at), one partition per UTC day.
+ * PostgreSQL requires the partition key in every unique constraint, so the
+ * primary key is then (id, created_at); id alone stays unique in practice
+ * (it comes from one sequence) but is not enforced across partitions.
+ * Today's and the next three days' partitions are created.
+ */
+CREATE FUNCTION wal2queue.create_job_table(name text, partitioned boolean DEFAULT false)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+-- no SET search_path: an unqualified NAME goes to the caller's current_schema()
+AS $$
+DECLARE
+    parts text[];
+    qname text;
+BEGIN
+    IF name IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.create_job_table: name must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF partitioned IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.create_job_table: partitioned must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    BEGIN
+        parts := pg_catalog.parse_ident(name);
+    EXCEPTION WHEN invalid_parameter_value THEN
+        parts := NULL;
+    END;
+    IF parts IS NULL OR pg_catalog.cardinality(parts) > 2 THEN
+        RAISE EXCEPTION 'wal2queue.create_job_table: name must be a table name, optionally schema-qualified'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = pg_catalog.format('The name was %L.', name);
+    END IF;
+    IF pg_catalog.cardinality(parts) = 1 THEN
+        IF pg_catalog.current_schema() IS NULL THEN
+            RAISE EXCEPTION 'wal2queue.create_job_table: no schema has been selected to create % in', name
+                USING ERRCODE = 'invalid_schema_name';
+        END IF;
+        parts := ARRAY[pg_catalog.current_schema()::text] || parts;
+    END IF;
+    qname := pg_catalog.format('%I.%I', parts[1], parts[2]);
+
+    EXECUTE pg_catalog.format(
+        'CREATE TABLE %s ('
+        'id bigserial, '
+        'queue text NOT NULL, '
+        'payload jsonb NOT NULL, '
+        'created_at timestamptz NOT NULL DEFAULT now(), '
+        'PRIMARY KEY (%s))%s',
+        qname,
+        CASE WHEN partitioned THEN 'id, created_at' ELSE 'id' END,
+        CASE WHEN partitioned THEN ' PARTITION BY RANGE (created_at)' ELSE '' END);
+    IF partitioned THEN
+        PERFORM wal2queue.create_partitions(qname::regclass, 3);
+    END IF;
+    RETURN qname::regclass;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.create_job_table(text, boolean) IS
+'create the conventional insert-only job table (id, queue, payload jsonb, created_at), optionally partitioned by day';
+
+/*
+ * maintain_partitions(job_table, days_ahead, keep_days, force) -- for a job
+ * table made by create_job_table(..., true): create the partitions for
+ * today .. today + DAYS_AHEAD, and drop the partitions that end KEEP_DAYS or
+ * more days before today (UTC) whose every row was delivered by every slot
+ * that should deliver it (prune_horizon(), the rule of prune(); FORCE as
+ * there).  Old partitions that still hold an undelivered row are kept;
+ * when the registry cannot vouch for the table, a WARNING says why, every
+ * old partition is kept and the new ones are still created.  Returns one
+ * row per partition acted on: ('created' | 'dropped' | 'kept', its name).
+ *
+ * Each old partition is locked in SHARE ROW EXCLUSIVE mode before it is
+ * checked: that waits for transactions still inserting into it and blocks
+ * new inserts, so the check sees every row the DROP would remove.
+ */
+CREATE FUNCTION wal2queue.maintain_partitions(job_table regclass,
+                                              days_ahead integer DEFAULT 3,
+                                              keep_days integer DEFAULT 7,
+                                              force boolean DEFAULT false)
+RETURNS TABLE (action text, partition_name text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET timezone = 'UTC'
+AS $$
+DECLARE
+    h record;
+    part regclass;
+    part_name text;
+    pending boolean;
+    checked boolean := false;   -- horizon computed (only once there is an old partition)
+BEGIN
+    IF job_table IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.maintain_partitions: job_table must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF (SELECT c.relkind FROM pg_class c WHERE c.oid = job_table) <> 'p'
+       OR pg_get_partkeydef(job_table) <> 'RANGE (created_at)' THEN
+        RAISE EXCEPTION 'wal2queue.maintain_partitions: job_table must be partitioned by range (created_at)'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The table was %s.', job_table);
+    END IF;
+    IF days_ahead IS NULL OR days_ahead < 0 THEN
+        RAISE EXCEPTION 'wal2queue.maintain_partitions: days_ahead must be at least 0'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF keep_days IS NULL OR keep_days < 0 THEN
+        RAISE EXCEPTION 'wal2queue.maintain_partitions: keep_days must be at least 0'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF force IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.maintain_partitions: force must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+
+    FOR part IN SELECT * FROM wal2queue.create_partitions(job_table, days_ahead) LOOP
+        RETURN QUERY SELECT 'created', part::text;
+    END LOOP;
+
+    FOR part IN
+        SELECT p.partition FROM wal2queue.partitions(job_table) p
+         WHERE p.upper_bound <= date_trunc('day', now(), 'UTC') - keep_days * interval '1 day'
+    LOOP
+        IF NOT checked THEN
+            h := wal2queue.prune_horizon(job_table, force, 'wal2queue.maintain_partitions', false);
+            checked := true;
+        END IF;
+        pending := true;
+        IF h.below_xid IS NOT NULL THEN
+            EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', part);
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE NOT ('
+                           'wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3))',
+                           part)
+                INTO pending USING h.reference, h.from_xid, h.below_xid;
+        END IF;
+        part_name := part::text;
+        IF pending THEN
+            RETURN QUERY SELECT 'kept', part_name;
+        ELSE
+            EXECUTE format('DROP TABLE %s', part_name);
+            RETURN QUERY SELECT 'dropped', part_name;
+        END IF;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.maintain_partitions(regclass, integer, integer, boolean) IS
+'create upcoming daily partitions of a job table and drop old ones whose rows every slot selecting it has delivered';

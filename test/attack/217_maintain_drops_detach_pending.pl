@@ -1,0 +1,54 @@
+# ATTACK (fails on main): maintain_partitions() drops a detach-pending
+# partition holding rows no slot delivered.  wal2queue.partitions() reads
+# pg_inherits directly, so it lists a partition whose DETACH ... CONCURRENTLY
+# was cancelled (inhdetachpending) as a partition of the job table, and
+# maintain_partitions() judges its rows by the job table's horizon.  But the
+# plugin reports rows inserted into a detach-pending partition as that
+# partition's own table (README: "a detach-pending partition by its own
+# name"), so a slot with tables = public.jobs never delivered them.  Expected:
+# the partition is kept.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('maintpending');
+my $r = start_redis();
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION wal2queue;
+	SELECT wal2queue.create_job_table('public.jobs', true);
+	CREATE TABLE jobs_old PARTITION OF jobs FOR VALUES FROM ('2000-01-01 00:00+00') TO ('2000-01-02 00:00+00');
+	SELECT wal2queue.create_slot('s', 'public.jobs');
+});
+my $b = start_bridge($node, $r, '--slot', 's', '--tables', 'public.jobs',
+	'--status-interval', '1', '--accept-new-source');
+
+# DETACH CONCURRENTLY cancelled half way (an old snapshot holds it up)
+my $old = $node->background_psql('postgres');
+$old->query_safe('BEGIN; SELECT count(*) FROM jobs;');
+my ($ret, $stdout, $stderr) = $node->psql('postgres',
+	q{SET statement_timeout = '1s'; ALTER TABLE jobs DETACH PARTITION jobs_old CONCURRENTLY});
+like($stderr, qr/statement timeout/, 'DETACH CONCURRENTLY cancelled');
+$old->query_safe('COMMIT');
+$old->quit;
+
+# a job inserted into the detach-pending partition: not one of public.jobs
+$node->safe_psql('postgres',
+	q{INSERT INTO jobs_old (queue, payload, created_at) VALUES ('q', '{"pending": true}', '2000-01-01 12:00+00')});
+$node->safe_psql('postgres', q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"today": true}')});
+ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }), 'the slot delivers public.jobs only');
+for my $i (1 .. 4)
+{
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	sleep 1;
+}
+my $acted = $node->safe_psql('postgres',
+	q{SELECT string_agg(action || ' ' || partition_name, ', ') FROM wal2queue.maintain_partitions('public.jobs') WHERE partition_name LIKE '%old%'});
+note("maintain_partitions: $acted");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname = 'jobs_old'}), '1',
+	'the detach-pending partition with an undelivered job is kept');
+stop_bridge($b);
+stop_redis($r);
+$node->stop;
+done_testing();
