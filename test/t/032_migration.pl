@@ -49,6 +49,8 @@ $node->safe_psql('postgres', qq{
 	FROM generate_series(1::bigint, $n_total) g;
 	VACUUM ANALYZE job_queue;
 	CREATE TABLE producer_stop (x int);
+	CREATE TABLE initial_pending AS SELECT id FROM job_queue WHERE status = 'pending';
+	CREATE TABLE new_done (id bigint PRIMARY KEY);
 });
 is($node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE status = 'pending'"),
 	$n_pending, "$n_pending pending jobs");
@@ -185,7 +187,31 @@ $br->{h}->signal('KILL');
 $br->{h}->finish;
 $br = start_bridge(undef, undef, @cmd);
 
-# ---- step 4: the old poller stops (the new workers would run by now) ----
+# ---- step 3: a new worker reads the group, with the guide's transition
+# rule: it works on a job only if it can claim it in the table ----
+sub work_batch
+{
+	my $x = redis_json($r, 'XREADGROUP', 'GROUP', 'workers', 'w1', 'COUNT', '5000',
+		'STREAMS', 'public.job_queue', '>');
+	return 0 unless $x && @$x && @{ $x->[0][1] };
+	my (@ids, @eids);
+	for my $e (@{ $x->[0][1] })
+	{
+		my %f = @{ $e->[1] };
+		push @ids, $f{id};
+		push @eids, $e->[0];
+	}
+	my $list = join(',', @ids);
+	$node->safe_psql('postgres', qq{WITH c AS (UPDATE job_queue SET status = 'completed'
+		WHERE id IN ($list) AND status = 'pending' RETURNING id) INSERT INTO new_done SELECT id FROM c});
+	redis($r, 'XACK', 'public.job_queue', 'workers', @eids);
+	return scalar @ids;
+}
+my $worked = 0;
+$worked += work_batch() for 1 .. 10;
+note("the new worker took $worked entries while the old poller ran");
+
+# ---- step 4: the old poller stops ----
 $node->safe_psql('postgres', 'INSERT INTO poller_stop VALUES (1)');
 $poller->finish;
 is($node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE status = 'running'"), '0',
@@ -209,12 +235,25 @@ ok(wait_until(sub { !$br->{h}->pumpable
 	'the sentinel job arrived') or diag(bridge_log($br));
 is(stop_bridge($br) >> 8, 0, 'SIGTERM: exit 0');
 
+# the new worker drains the stream
+my $n;
+$worked += $n while ($n = work_batch()) > 0;
+note("the new worker took $worked entries in all");
+is($node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE status <> 'completed'"), '0',
+	'transition rule: every job is done');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM old_done JOIN new_done USING (id)'), '0',
+	'transition rule: no job done by both the old poller and the new worker');
+is($node->safe_psql('postgres', qq{SELECT count(*) FROM new_done
+	WHERE id <= $initial_max AND id NOT IN (SELECT id FROM initial_pending)}), '0',
+	'transition rule: the new worker did no job completed before the migration');
+
 # ---- verification ----
-my %want = map { $_ => 1 } split /\n/,
-  $node->safe_psql('postgres', "SELECT id FROM job_queue WHERE status = 'pending'");
+my %want = map { $_ => 1 } split /\n/, $node->safe_psql('postgres', qq{
+	SELECT id FROM initial_pending UNION ALL SELECT id FROM job_queue WHERE id > $initial_max
+	EXCEPT SELECT id FROM old_done});
 my %old_done = map { $_ => 1 } split /\n/, $node->safe_psql('postgres', 'SELECT id FROM old_done');
-my %completed = map { $_ => 1 } grep { !$old_done{$_} } split /\n/,
-  $node->safe_psql('postgres', "SELECT id FROM job_queue WHERE status = 'completed'");
+my %completed = map { $_ => 1 } split /\n/, $node->safe_psql('postgres', qq{
+	SELECT id FROM job_queue WHERE id <= $initial_max EXCEPT SELECT id FROM initial_pending});
 note(scalar(keys %old_done) . ' jobs done by the old poller meanwhile');
 ok(keys %old_done > 10, 'the old poller completed jobs during the migration');
 my $n_new = $node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE id > $initial_max");
@@ -245,8 +284,8 @@ my ($code, $out) = run_bridge('-d', $node->connstr('postgres') . ' user=wal2queu
 is($code, 0, 'rollback: --drop-slot drops the slot') or diag($out);
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'job_queue'"),
 	'0', 'no slot holds WAL any more');
-is($node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE status = 'running'"), '0',
-	'the table: nothing left running, the old pollers can take over');
+is($node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE status IN ('running', 'pending')"), '0',
+	'the table: every job says completed, nothing for the old pollers to redo');
 
 # the service's command line after the slot was dropped must not re-create
 # it silently (the sink holds this slot's record): exit 1, nothing written
