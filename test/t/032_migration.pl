@@ -191,15 +191,24 @@ $br = start_bridge(undef, undef, @cmd);
 # rule: it works on a job only if it can claim it in the table ----
 sub work_batch
 {
-	my $x = redis_json($r, 'XREADGROUP', 'GROUP', 'workers', 'w1', 'COUNT', '5000',
-		'STREAMS', 'public.job_queue', '>');
-	return 0 unless $x && @$x && @{ $x->[0][1] };
+	# XREADGROUP in a script, returning entry ID and the id field of each
+	my @x = split /\n/, redis($r, 'EVAL', q{
+		local r = redis.call('XREADGROUP', 'GROUP', 'workers', 'w1', 'COUNT', '5000', 'STREAMS', KEYS[1], '>')
+		local out = {}
+		if not r then return out end
+		for _, e in ipairs(r[1][2]) do
+			local f = e[2]
+			for j = 1, #f, 2 do
+				if f[j] == 'id' then out[#out + 1] = e[1]; out[#out + 1] = f[j + 1] end
+			end
+		end
+		return out}, '1', 'public.job_queue');
+	return 0 unless @x;
 	my (@ids, @eids);
-	for my $e (@{ $x->[0][1] })
+	while (my ($eid, $id) = splice(@x, 0, 2))
 	{
-		my %f = @{ $e->[1] };
-		push @ids, $f{id};
-		push @eids, $e->[0];
+		push @ids, $id;
+		push @eids, $eid;
 	}
 	my $list = join(',', @ids);
 	$node->safe_psql('postgres', qq{WITH c AS (UPDATE job_queue SET status = 'completed'
