@@ -252,7 +252,7 @@ run_table(Backfill *bf, const BfTable *t, char **after)
 {
 	const char *cond = bf->cfg->backfill.condition;
 	const char *kt[W2Q_MAX_COLUMNS];
-	uint64_t	done = 0;
+	int64_t		logged_us = 0;
 	char	  **last = after;
 	int			nlast = after ? t->nkeys : 0;
 	char		err[1024];
@@ -295,9 +295,14 @@ run_table(Backfill *bf, const BfTable *t, char **after)
 		last = NULL;
 		if (rc != 0)
 			break;
-		done += n;
-		log_msg(LOG_INFO, "backfill of %s: %llu of ~%.0f rows", t->name,
-				(unsigned long long) done, t->reltuples);
+		/* at most a line a second, and the table's last */
+		if (n < bf->cfg->backfill.batch || now_us() - logged_us >= 1000000)
+		{
+			log_msg(LOG_INFO, "backfill of %s: %llu of ~%llu rows", t->name,
+					(unsigned long long) bf->cur.rows,
+					(unsigned long long) bf->m->backfill_rows_estimated);
+			logged_us = now_us();
+		}
 		if (n < bf->cfg->backfill.batch || bridge_stop_requested)
 			break;
 		if (backfill_key_parse(bf->cur.key, &last, err, sizeof(err)) != t->nkeys)
@@ -429,6 +434,16 @@ existing_slot(Backfill *bf)
 	lsn_format(bf->cur.lsn, at, sizeof(at));
 	if (bf->cur.present && !bf->cur.done)
 	{
+		if (strcmp(bf->cur.condition, cond) != 0 && bf->cur.rows == 0)
+		{
+			/* nothing delivered yet (a condition that failed, say): take the new one */
+			log_msg(LOG_WARNING, "the unfinished backfill of slot \"%s\" delivered no row yet: "
+					"selecting rows by \"%s\" now, was \"%s\"", bf->cfg->stream.slot,
+					cond, bf->cur.condition);
+			free(bf->cur.condition);
+			if ((bf->cur.condition = strdup(cond)) == NULL)
+				return fail(bf, BF_FATAL, "out of memory");
+		}
 		if (strcmp(bf->cur.condition, cond) != 0)
 			return fail(bf, BF_FATAL, "the unfinished backfill of slot \"%s\" selects rows by \"%s\", "
 						"this command line by \"%s\"; restart with --backfill=\"%s\" to finish it",

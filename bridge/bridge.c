@@ -161,7 +161,8 @@ on_commit(void *arg, const FrameTxn *txn)
 
 	if (rc == SINK_OK)
 	{
-		ledger_close(b->ledger, b->ticket);
+		/* pgoutput: the end LSN is known only now (begin had commit + 1) */
+		ledger_close_at(b->ledger, b->ticket, txn->end_lsn);
 		b->in_txn = false;
 	}
 	return rc;

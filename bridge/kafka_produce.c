@@ -148,8 +148,21 @@ delivery_failed(KafkaSink *ks, const rd_kafka_message_t *rm, const KafkaMsg *m)
 				   lsn_format(m->lsn, lsn, sizeof(lsn)), m->bytes);
 		return;
 	}
-	kafka_fail(ks, SINK_RETRY, "kafka delivery failed on topic \"%s\" partition %d: %s",
-			   topic, (int) rm->partition, rd_kafka_err2str(rm->err));
+	{
+		/* name the job: its table header (none for a message), key, LSN */
+		rd_kafka_headers_t *h = NULL;
+		const void *tv = NULL;
+		size_t		tlen = 0;
+
+		if (rd_kafka_message_headers(rm, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+			rd_kafka_header_get_last(h, "table", &tv, &tlen) != RD_KAFKA_RESP_ERR_NO_ERROR)
+			tv = NULL;
+		kafka_fail(ks, SINK_RETRY, "kafka delivery failed on topic \"%s\" partition %d "
+				   "(%s %.*s key %.*s lsn %s): %s", topic, (int) rm->partition,
+				   tv ? "table" : "a message", tv ? (int) tlen : 0, tv ? (const char *) tv : "",
+				   rm->key ? (int) rm->key_len : 6, rm->key ? (const char *) rm->key : "(none)",
+				   lsn_format(m->lsn, lsn, sizeof(lsn)), rd_kafka_err2str(rm->err));
+	}
 }
 
 /* a delivered message of the open transaction: a mark once committed */

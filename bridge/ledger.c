@@ -171,10 +171,18 @@ ledger_submitted(Ledger *l, LedgerTicket t, uint32_t n)
 void
 ledger_close(Ledger *l, LedgerTicket t)
 {
+	ledger_close_at(l, t, 0);
+}
+
+void
+ledger_close_at(Ledger *l, LedgerTicket t, uint64_t end_lsn)
+{
 	LedgerTxn  *x = lookup(l, t);
 
 	if (x == NULL)
 		return;
+	if (end_lsn != 0)
+		x->end_lsn = end_lsn;
 	x->closed = true;
 	advance(l);
 }

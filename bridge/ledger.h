@@ -53,6 +53,13 @@ extern void ledger_submitted(Ledger *l, LedgerTicket t, uint32_t n);
 /* the transaction's commit was read: no more jobs will be submitted */
 extern void ledger_close(Ledger *l, LedgerTicket t);
 
+/*
+ * The same, with the transaction's end LSN as its commit gives it (pgoutput
+ * sends it only with the commit: the begin had commit LSN + 1); 0 keeps
+ * the one given at open.
+ */
+extern void ledger_close_at(Ledger *l, LedgerTicket t, uint64_t end_lsn);
+
 /* the sink acknowledged n jobs of this transaction */
 extern void ledger_acked(Ledger *l, LedgerTicket t, uint32_t n);
 

@@ -436,6 +436,10 @@ pgoutput_options(Args *a, PgoConfig *pgo, PgoKeys *keys, char *pubbuf, size_t pu
 	{
 		if (a->publication)
 			usage_error("%s", "--publication needs --plugin=pgoutput");
+		/* the plugin's own rules: refuse before --create-slot creates a slot */
+		if (!tablematch_parse(a->tables, &pgo->tables, err, sizeof(err)))
+			usage_error("%s", err);
+		tablematch_free(&pgo->tables);
 		return;
 	}
 	if (a->publication == NULL)

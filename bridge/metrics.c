@@ -140,6 +140,9 @@ metrics_health(const MetricsSnapshot *m, char *buf, size_t buflen)
 				 m->sink_up ? "up" : "down");
 	else if (m->standing_by)
 		snprintf(buf, buflen, "ok: standing by\n");
+	else if (m->backfill_running)
+		snprintf(buf, buflen, "ok: backfilling (%llu rows delivered)\n",
+				 (unsigned long long) m->backfill_rows_done);
 	else
 	{
 		snprintf(buf, buflen, "not streaming\n");

@@ -15,8 +15,8 @@
  *
  * Differences that cannot be hidden (docs/managed.md): pgoutput's Begin
  * carries no end LSN, so the begin callback sees end_lsn = commit_lsn + 1
- * (enough for the slot to skip the transaction once confirmed) and the
- * commit callback the real one; the primary keys come from the catalog at
+ * and the commit callback the real one, which the bridge's ledger and the
+ * sinks take as the transaction's end; the primary keys come from the catalog at
  * stream open (PgoKeys), a table first seen later is keyed by its replica
  * identity; stored generated columns are not sent by pgoutput.
  *

@@ -350,6 +350,43 @@ backfill_wait(Sink *s)
 	return rc;
 }
 
+/*
+ * The entries' arguments from argv[*a] on: key, seq, field count, fields;
+ * keys[] and nums[] (48 bytes a job) hold the texts they point to.
+ */
+static int
+entry_args(Sink *s, const FrameJob *jobs, uint32_t njobs, const char **argv,
+		   size_t *lens, char **keys, char *nums, size_t *a)
+{
+	for (uint32_t j = 0; j < njobs; j++)
+	{
+		const FrameJob *job = &jobs[j];
+		char	   *num = nums + 48 * (size_t) j;
+		uint32_t	nf = 0;
+		size_t		at;
+
+		if ((keys[j] = entry_key(s, job)) == NULL)
+			return SINK_FATAL;
+		argv[(*a)++] = keys[j];
+		snprintf(num, 24, "%" PRIu32, job->seq);
+		argv[(*a)++] = num;
+		at = (*a)++;
+		for (uint32_t c = 0; c < job->rel->ncols; c++)
+		{
+			if (job->values[c].isnull)
+				continue;
+			argv[*a] = job->rel->cols[c].name.data;
+			lens[(*a)++] = job->rel->cols[c].name.len;
+			argv[*a] = job->values[c].data.data;
+			lens[(*a)++] = job->values[c].data.len;
+			nf++;
+		}
+		snprintf(num + 24, 24, "%" PRIu32, nf);
+		argv[at] = num + 24;
+	}
+	return SINK_OK;
+}
+
 #define BF_HEAD_ARGS 21			/* FCALL name 1 key + 17 ARGV */
 
 int
@@ -397,35 +434,8 @@ redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 		for (a = 0; a < BF_HEAD_ARGS; a++)
 			argv[a] = head[a];
 	}
-	for (uint32_t j = 0; rc == SINK_OK && j < njobs; j++)
-	{
-		const FrameJob *job = &jobs[j];
-		char	   *num = nums + 48 * (size_t) j;
-		uint32_t	nf = 0;
-		size_t		at;
-
-		if ((keys[j] = entry_key(s, job)) == NULL)
-		{
-			rc = SINK_FATAL;
-			break;
-		}
-		argv[a++] = keys[j];
-		snprintf(num, 24, "%" PRIu32, job->seq);
-		argv[a++] = num;
-		at = a++;
-		for (uint32_t c = 0; c < job->rel->ncols; c++)
-		{
-			if (job->values[c].isnull)
-				continue;
-			argv[a] = job->rel->cols[c].name.data;
-			lens[a++] = job->rel->cols[c].name.len;
-			argv[a] = job->values[c].data.data;
-			lens[a++] = job->values[c].data.len;
-			nf++;
-		}
-		snprintf(num + 24, 24, "%" PRIu32, nf);
-		argv[at] = num + 24;
-	}
+	if (rc == SINK_OK)
+		rc = entry_args(s, jobs, njobs, argv, lens, keys, nums, &a);
 	for (size_t i = 0; rc == SINK_OK && i < a; i++)
 		if (lens[i] == 0 && argv[i])
 			lens[i] = strlen(argv[i]);

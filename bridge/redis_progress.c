@@ -81,16 +81,56 @@ const char *const redis_library =
 "  end\n"
 "  return items\n"
 "end\n"
-"local function typecheck(pkey, items)\n"
-"  local types = {}\n"
+/*
+ * typecheck: functions do not roll back, so whatever can make a write fail
+ * is checked before the first one: key types, and room for new IDs.  XADD *
+ * fails once a stream's last ID is 18446744073709551615-18446744073709551615:
+ * a stream holding an entry whose ID has that maximum as its ms part and
+ * leaves fewer sequence numbers than the call may add entries (bound: a
+ * third of the entry arguments, an entry has at least three) is FULL.  One
+ * TYPE and, for an existing stream, one XREVRANGE over that top range (empty
+ * and O(log n) in any sane stream; XINFO STREAM would copy its first and last
+ * entries) per distinct key per call.  Not seen: a stream whose entries at
+ * the top were deleted (XDEL) after its ID reached the maximum.  FULL carries
+ * the key, the commit LSN and seq of the first job routed there ("" when
+ * staged).
+ */
+"local MAXID = '18446744073709551615'\n"
+"local function noroom(k, bound)\n"
+"  local seq = '0'\n"
+"  if bound < 1 then bound = 1 end\n"
+"  if bound < 9551615 then seq = '1844674407370' .. string.format('%07d', 9551615 - bound + 1) end\n"
+"  return #redis.call('XREVRANGE', k, '+', MAXID .. '-' .. seq, 'COUNT', 1) > 0\n"
+"end\n"
+"local function firstjob(items, argv, k)\n"
+"  for _, it in ipairs(items) do\n"
+"    for idx, key in ipairs(it.keys) do\n"
+"      if key == k then\n"
+"        local i, stop = it.first, it.first + it.n\n"
+"        while i < stop do\n"
+"          if tonumber(argv[i]) == idx then return it.lsn, argv[i + 1] end\n"
+"          i = i + 3 + 2 * tonumber(argv[i + 2])\n"
+"        end\n"
+"        return it.lsn, ''\n"
+"      end\n"
+"    end\n"
+"  end\n"
+"  return '', ''\n"
+"end\n"
+"local function typecheck(pkey, items, argv)\n"
+"  local types, bound = {}, 0\n"
 "  local t = redis.call('TYPE', pkey)['ok']\n"
 "  if t ~= 'hash' and t ~= 'none' then return nil, pkey, t end\n"
+"  for _, it in ipairs(items) do bound = bound + math.floor((it.n + it.nstaged) / 3) end\n"
 "  for _, it in ipairs(items) do\n"
 "    for _, k in ipairs(it.keys) do\n"
 "      if k == pkey then return nil, k, 'progress record' end\n"
 "      if types[k] == nil then\n"
 "        t = redis.call('TYPE', k)['ok']\n"
 "        if t ~= 'stream' and t ~= 'none' then return nil, k, t end\n"
+"        if t == 'stream' and noroom(k, bound) then\n"
+"          return nil, k, 'full', firstjob(items, argv, k)\n"
+"        end\n"
 "        types[k] = t\n"
 "      end\n"
 "    end\n"
@@ -135,7 +175,8 @@ const char *const redis_library =
 "  local pkey, mode = keys[1], argv[1]\n"
 "  local src = {argv[2], argv[3], argv[4], argv[5]}\n"
 "  local items = parse(argv)\n"
-"  local types, badkey, badtype = typecheck(pkey, items)\n"
+"  local types, badkey, badtype, badlsn, badseq = typecheck(pkey, items, argv)\n"
+"  if badtype == 'full' then return {0, 'FULL', badlsn, '', '', '', '', badkey, badseq} end\n"
 "  if not types then return {0, 'WRONGTYPE', '', '', '', '', '', badkey, badtype} end\n"
 "  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn')\n"
 "  local rec, at, dirty = src, nil, false\n"
@@ -317,6 +358,13 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 	if (strcmp(verdict, "STAGEGAP") == 0)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
 						  "a staged transaction is incomplete in Redis (a staging call was refused); replaying");
+	if (strcmp(verdict, "FULL") == 0)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "cannot write job %s of the transaction committed at %s to Redis stream \"%s\": "
+						  "its last entry ID is at the largest possible one and no further entry can be "
+						  "added (nothing of the call was written); trim or delete the stream, or change "
+						  "the job's target",
+						  *elem_str(r, 8) ? elem_str(r, 8) : "(staged)", elem_str(r, 2), elem_str(r, 7));
 	if (strcmp(verdict, "WRONGTYPE") == 0)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "Redis key \"%s\" holds a %s, not a stream; wal2queue writes only to streams (and a hash for its progress record)",

@@ -6,7 +6,7 @@
  *
  * Memory: rowjob_rel_init allocates the relation's names, columns and key
  * indexes once; rowjob_build allocates nothing but a growing composite-key
- * buffer.
+ * buffer (a JsonBuf: the escaping is json_row.c's).
  *
  *-------------------------------------------------------------------------
  */
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_row.h"
 #include "rowjob.h"
 
 #define EXTENSION_SCHEMA "wal2queue"
@@ -166,87 +167,13 @@ rowjob_rel_free(RowjobRel *rr)
 	rr->keys = NULL;
 }
 
-/* n bytes at s, appended at *pos of buf */
-static bool
-key_append(RowjobBuf *buf, size_t *pos, const char *s, size_t n)
-{
-	size_t		need = *pos + n + 2;
-
-	if (need > UINT32_MAX / 2)
-		return false;
-	if (need > buf->cap)
-	{
-		size_t		cap = buf->cap ? buf->cap : 64;
-		char	   *p;
-
-		while (cap < need)
-			cap *= 2;
-		if ((p = realloc(buf->data, cap)) == NULL)
-			return false;
-		buf->data = p;
-		buf->cap = cap;
-	}
-	memcpy(buf->data + *pos, s, n);
-	*pos += n;
-	return true;
-}
-
-/* the escape of byte c as escape_json writes it, or NULL */
-static const char *
-json_escape(unsigned char c, char *esc, size_t esclen)
-{
-	switch (c)
-	{
-		case '\b':
-			return "\\b";
-		case '\f':
-			return "\\f";
-		case '\n':
-			return "\\n";
-		case '\r':
-			return "\\r";
-		case '\t':
-			return "\\t";
-		case '"':
-			return "\\\"";
-		case '\\':
-			return "\\\\";
-		default:
-			if (c >= ' ')
-				return NULL;
-			snprintf(esc, esclen, "\\u%04x", (unsigned int) c);
-			return esc;
-	}
-}
-
 /* v as a JSON string, escaped as PostgreSQL's escape_json (or null) */
-static bool
-key_append_json(RowjobBuf *buf, size_t *pos, const FrameValue *v)
+static int
+key_append_json(JsonBuf *buf, const FrameValue *v)
 {
-	uint32_t	i;
-	size_t		run = 0;
-
 	if (v->isnull)
-		return key_append(buf, pos, "null", 4);
-	if (!key_append(buf, pos, "\"", 1))
-		return false;
-	for (i = 0; i < v->data.len; i++)
-	{
-		char		esc[8];
-		const char *e = json_escape((unsigned char) v->data.data[i], esc, sizeof(esc));
-
-		if (e == NULL)
-		{
-			run++;
-			continue;
-		}
-		if (!key_append(buf, pos, v->data.data + i - run, run) ||
-			!key_append(buf, pos, e, strlen(e)))
-			return false;
-		run = 0;
-	}
-	return key_append(buf, pos, v->data.data + i - run, run) &&
-		key_append(buf, pos, "\"", 1);
+		return json_append_raw(buf, "null", 4);
+	return json_append_string(buf, v->data.data, v->data.len);
 }
 
 /*
@@ -258,7 +185,6 @@ static int
 row_key(const RowjobRel *rr, const FrameValue *values, RowjobBuf *buf,
 		FrameJob *job)
 {
-	size_t		pos = 0;
 	uint32_t	i;
 
 	job->has_key = false;
@@ -272,15 +198,16 @@ row_key(const RowjobRel *rr, const FrameValue *values, RowjobBuf *buf,
 		job->key = v->data;
 		return FRAME_OK;
 	}
+	json_buf_reset(buf);
 	for (i = 0; i < rr->nkeys; i++)
-		if (!key_append(buf, &pos, i == 0 ? "[" : ",", 1) ||
-			!key_append_json(buf, &pos, &values[rr->keys[i]]))
+		if (json_append_raw(buf, i == 0 ? "[" : ",", 1) != 0 ||
+			key_append_json(buf, &values[rr->keys[i]]) != 0)
 			return FRAME_NOMEM;
-	if (!key_append(buf, &pos, "]", 1))
+	if (json_append_raw(buf, "]", 1) != 0 || buf->len > UINT32_MAX)
 		return FRAME_NOMEM;
 	job->has_key = true;
-	job->key.data = buf->data ? buf->data : "";
-	job->key.len = (uint32_t) pos;
+	job->key.data = buf->data;
+	job->key.len = (uint32_t) buf->len;
 	return FRAME_OK;
 }
 
@@ -296,14 +223,6 @@ rowjob_build(const RowjobRel *rr, const FrameValue *values, RowjobBuf *buf,
 	if (rr->route >= 0 && !values[rr->route].isnull && values[rr->route].data.len > 0)
 		job->target = values[rr->route].data;
 	return row_key(rr, values, buf, job);
-}
-
-void
-rowjob_buf_free(RowjobBuf *buf)
-{
-	free(buf->data);
-	buf->data = NULL;
-	buf->cap = 0;
 }
 
 void

@@ -51,6 +51,7 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "json_row.h"
 #include "tablematch.h"
 
 /*
@@ -97,11 +98,7 @@ typedef struct RowjobRel
 } RowjobRel;
 
 /* scratch for composite keys, reused across rows (start with {0}) */
-typedef struct RowjobBuf
-{
-	char	   *data;
-	size_t		cap;
-} RowjobBuf;
+typedef JsonBuf RowjobBuf;
 
 /* the plugin's kind of a built-in type OID (W2Q_KIND_TEXT if not typed) */
 extern char rowjob_kind_of_type(uint32_t typoid);
@@ -124,7 +121,12 @@ extern void rowjob_rel_free(RowjobRel *rr);
  */
 extern int	rowjob_build(const RowjobRel *rr, const FrameValue *values,
 						 RowjobBuf *buf, FrameJob *job);
-extern void rowjob_buf_free(RowjobBuf *buf);
+
+static inline void
+rowjob_buf_free(RowjobBuf *buf)
+{
+	json_buf_free(buf);
+}
 
 /* forget every key; add one table's (names: n NUL-terminated strings) */
 extern void rowjob_keys_clear(RowjobKeys *keys);

@@ -355,9 +355,33 @@ build_key(RedisSink *rs, const SinkConfig *cfg, const FrameJob *job,
 }
 
 /*
+ * Is this key one a wal2queue bridge keeps for itself?  Its own namespace
+ * (prefix + "wal2queue:"), and the progress records and staging lists of
+ * any bridge on this Redis, whatever its --target-prefix: a key containing
+ * "wal2queue:progress:" or "wal2queue:stage:" anywhere.
+ */
+static bool
+reserved_key(const char *key, size_t len, size_t plen)
+{
+	static const char *const reserved[] = {"wal2queue:progress:", "wal2queue:stage:"};
+
+	if (len >= plen + 10 && memcmp(key + plen, "wal2queue:", 10) == 0)
+		return true;
+	for (size_t r = 0; r < sizeof(reserved) / sizeof(reserved[0]); r++)
+	{
+		size_t		rlen = strlen(reserved[r]);
+
+		for (size_t i = 0; i + rlen <= len; i++)
+			if (key[i] == 'w' && memcmp(key + i, reserved[r], rlen) == 0)
+				return true;
+	}
+	return false;
+}
+
+/*
  * Jobs the sink will not write as they come.  A row whose route value names
- * a key among the bridge's own (prefix + "wal2queue:": the progress record,
- * staging lists) goes to its table's stream instead, with a warning: row
+ * a key any bridge keeps for itself (reserved_key: progress records, staging
+ * lists) goes to its table's stream instead, with a warning: row
  * data must not be able to stop the pipeline or touch the bookkeeping.  A
  * logical message with such a target, an empty target, or a column named
  * _lsn or _seq (it would shadow the entry's own field, so row data could
@@ -374,18 +398,20 @@ check_target(Sink *s, const FrameTxn *txn, FrameJob *job, size_t *keylen)
 	bool		column = false;
 
 	lsn_format(txn->commit_lsn, lsn, sizeof(lsn));
-	if (*keylen >= plen + 10 && memcmp(rs->keybuf + plen, "wal2queue:", 10) == 0)
+	if (reserved_key(rs->keybuf, *keylen, plen))
 	{
 		if (job->is_message)
-			why = "its stream would be among the bridge's own keys (wal2queue:…)";
+			why = "its stream would be among the keys wal2queue keeps for itself (wal2queue:…)";
 		else
 		{
 			log_msg(LOG_WARNING, "job %" PRIu32 " of table %.*s committed at %s routes to \"%s\", "
-					"among the bridge's own keys: written to the table's stream instead",
+					"among the keys wal2queue keeps for itself: written to the table's stream instead",
 					job->seq, (int) job->rel->name.len, job->rel->name.data, lsn, rs->keybuf);
 			job->target = job->rel->name;
 			if (!build_key(rs, s->cfg, job, keylen))
 				return out_of_memory(s);
+			if (reserved_key(rs->keybuf, *keylen, plen))
+				why = "its table's stream too would be among the keys wal2queue keeps for itself";
 		}
 	}
 	if (why == NULL && job->target.len == 0)
@@ -461,6 +487,8 @@ redis_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	if (b->nstaged > 0 && b->entries.nargs > 0 && (rc = stage_entries(s)) != SINK_OK)
 		return rc;
 	b->open = false;
+	/* the end as the commit gives it (pgoutput's begin had commit + 1) */
+	b->end_lsn = txn->end_lsn;
 	if (!add_item(rs, RITEM_TXN, b->ticket, b->njobs, b->end_lsn) ||
 		!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn, b) ||
 		!resp_arg_u64(&rs->batch, b->entries.nargs) ||

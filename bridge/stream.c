@@ -352,6 +352,83 @@ create_slot(Stream *s)
 }
 
 /*
+ * --create-slot: only one bridge at a time may create, or start to stream,
+ * a slot of that name.  Two bridges creating it at once, one of them fails
+ * ("already exists"); and the server releases a slot between its CREATE and
+ * the START_REPLICATION after it, so a second bridge that took it in that
+ * moment would find no progress record in the sink and stop.  A session
+ * advisory lock of the walsender, held as long as the connection lives
+ * (through the stream), says another bridge is there: the slot is then
+ * handled as one another bridge holds (--standby stands by).
+ */
+#define CREATE_LOCK_CLASS 0x77327100
+
+static int
+lock_slot_name(Stream *s)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	PGresult   *res;
+	int			rc;
+	bool		got;
+
+	if (lit == NULL)
+		return fail(s, STREAM_FATAL, "out of memory");
+	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_try_advisory_lock(%d, pg_catalog.hashtext(%s))",
+			 CREATE_LOCK_CLASS, lit);
+	PQfreemem(lit);
+	if ((rc = run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (got)
+		return STREAM_OK;
+	s->slot_busy = true;
+	return fail(s, STREAM_RETRY, "replication slot \"%s\" is being created or streamed by another "
+				"bridge started with --create-slot", s->cfg->slot);
+}
+
+/*
+ * The slot this open created was refused before it streamed (a plugin
+ * option the plugin rejects, ...): it never delivered anything, so drop it
+ * again rather than leave an unregistered slot holding WAL behind.  Not a
+ * slot another walsender holds.  s->err keeps the refusal.
+ */
+static void
+drop_created_slot(Stream *s)
+{
+	char		sql[512];
+	char	   *ident;
+	PGresult   *res;
+
+	if (!s->slot_created || s->slot_busy || s->conn == NULL ||
+		PQstatus(s->conn) != CONNECTION_OK)
+		return;
+	if ((ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot))) == NULL)
+		return;
+	snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s", ident);
+	PQfreemem(ident);
+	res = PQexec(s->conn, sql);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+	{
+		log_msg(LOG_WARNING, "dropped replication slot \"%s\" again: this run created it and the "
+				"server refused to stream from it, so it delivered nothing; correct the command "
+				"line and start again with --create-slot", s->cfg->slot);
+		s->slot_created = false;
+		registry_call(s, false);
+	}
+	else
+	{
+		char		buf[400];
+
+		log_msg(LOG_WARNING, "could not drop replication slot \"%s\", which this run created and "
+				"which delivered nothing: %s; drop it with --drop-slot", s->cfg->slot,
+				result_message(res, buf, sizeof(buf)));
+	}
+	PQclear(res);
+}
+
+/*
  * --backfill: connect, identify the server and create the slot with an
  * exported snapshot; the connection stays open and idle, keeping the
  * snapshot alive, until stream_close().
@@ -369,6 +446,7 @@ stream_create_exported(Stream *s, char *snapshot, size_t snaplen)
 	s->slot_created = false;
 	if ((rc = stream_connect(s)) != STREAM_OK ||
 		(rc = identify_system(s)) != STREAM_OK ||
+		(rc = lock_slot_name(s)) != STREAM_OK ||
 		(rc = check_publication(s)) != STREAM_OK)
 		return rc;
 	ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
@@ -447,7 +525,7 @@ stream_probe(Stream *s, bool *exists)
 
 /* does the slot exist, use our plugin, and is it free? */
 static int
-check_slot(Stream *s)
+check_slot(Stream *s, bool may_create)
 {
 	char		sql[512];
 	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
@@ -463,8 +541,8 @@ check_slot(Stream *s)
 	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
-		if (s->cfg->create_slot)
-			return create_slot(s) == STREAM_OK ? check_slot(s) : STREAM_FATAL;
+		if (may_create)
+			return create_slot(s) == STREAM_OK ? check_slot(s, false) : STREAM_FATAL;
 		return fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist (create it with --create-slot)",
 					s->cfg->slot);
 	}
@@ -606,8 +684,9 @@ stream_open(Stream *s)
 	s->slot_busy = false;
 	if ((rc = stream_connect(s)) == STREAM_OK &&
 		(rc = identify_system(s)) == STREAM_OK &&
+		(!s->cfg->create_slot || (rc = lock_slot_name(s)) == STREAM_OK) &&
 		(rc = check_publication(s)) == STREAM_OK &&
-		(rc = check_slot(s)) == STREAM_OK &&
+		(rc = check_slot(s, s->cfg->create_slot)) == STREAM_OK &&
 		(rc = check_wal_status(s)) == STREAM_OK)
 		rc = start_replication(s);
 	if (rc != STREAM_OK)
@@ -618,6 +697,7 @@ stream_open(Stream *s)
 			rc = STREAM_RETRY;
 			s->slot_busy = true;
 		}
+		drop_created_slot(s);
 		stream_close(s);
 	}
 	return rc;

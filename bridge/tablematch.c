@@ -4,11 +4,9 @@
  *		The --tables patterns in the bridge (see tablematch.h), for the
  *		pgoutput mode, where the bridge selects the tables itself.
  *
- * The rules are the plugin's (plugin/pattern.c): the literal segments
- * between '*'s are found left to right, each at its leftmost place after
- * the previous one, the text before the first '*' is a prefix and the text
- * after the last one a suffix.  That is exact for '*'-only patterns and
- * never backtracks.
+ * The rules are the plugin's, from the same source: common/tablepattern.c
+ * checks each pattern and matches its parts; this file splits the list,
+ * keeps the parts and words the errors for the command line.
  *
  *-------------------------------------------------------------------------
  */
@@ -16,52 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../common/tablepattern.h"
 #include "errbuf.h"
 #include "tablematch.h"
-
-static bool
-starts_with(const char *s, const char *seg, size_t n)
-{
-	return strncmp(s, seg, n) == 0;
-}
-
-/* the leftmost place at or after s where the n bytes at seg occur */
-static const char *
-find_segment(const char *s, const char *seg, size_t n)
-{
-	if (n == 0)
-		return s;
-	for (; *s; s++)
-		if (starts_with(s, seg, n))
-			return s;
-	return NULL;
-}
 
 bool
 tablematch_part(const char *pat, const char *s)
 {
-	const char *star = strchr(pat, '*');
-	size_t		slen;
-	size_t		n;
-
-	if (star == NULL)
-		return strcmp(pat, s) == 0;
-	n = star - pat;
-	if (!starts_with(s, pat, n))
-		return false;
-	s += n;
-	pat = star + 1;
-	while ((star = strchr(pat, '*')) != NULL)
-	{
-		n = star - pat;
-		if ((s = find_segment(s, pat, n)) == NULL)
-			return false;
-		s += n;
-		pat = star + 1;
-	}
-	n = strlen(pat);
-	slen = strlen(s);
-	return slen >= n && strcmp(s + slen - n, pat) == 0;
+	return tablepattern_part_match(pat, s);
 }
 
 bool
@@ -77,7 +37,8 @@ tablematch_match(const TablePatterns *pats, const char *schema,
 		const TablePattern *p = &pats->p[i];
 
 		if (p->schema == NULL ||
-			(tablematch_part(p->schema, schema) && tablematch_part(p->table, table)))
+			(tablepattern_part_match(p->schema, schema) &&
+			 tablepattern_part_match(p->table, table)))
 			return true;
 	}
 	return false;
@@ -100,25 +61,16 @@ trim_blanks(char *tok)
 static const char *
 parse_one(char *tok, TablePattern *p)
 {
-	char	   *dot;
+	ptrdiff_t	dot;
+	const char *why = tablepattern_check(tok, &dot);
 
 	p->schema = NULL;
 	p->table = NULL;
-	if (*tok == '\0')
-		return "empty pattern";
-	if (strcmp(tok, "*") == 0)
-		return NULL;
-	if (strchr(tok, '"') != NULL)
-		return "quoted names are not supported";
-	if ((dot = strchr(tok, '.')) == NULL)
-		return "not schema-qualified";
-	if (strchr(dot + 1, '.') != NULL)
-		return "more than one \".\"";
-	if (dot == tok || dot[1] == '\0')
-		return "empty schema or table part";
-	*dot = '\0';
+	if (why != NULL || dot < 0)
+		return why;
+	tok[dot] = '\0';
 	p->schema = tok;
-	p->table = dot + 1;
+	p->table = tok + dot + 1;
 	return NULL;
 }
 

@@ -4,7 +4,25 @@
 # creates a job table and the slot, runs the bridge, inserts a few jobs in
 # one transaction, reads them back through a consumer group (XREADGROUP),
 # prints them and stops everything.
+#
+#   test/demo.sh [--plugin=pgoutput]
+#
+# With --plugin=pgoutput (make demo PLUGIN=pgoutput) the same demo runs as
+# on a managed server: output_plugin_libraries is PostgreSQL's default (the
+# wal2queue plugin is refused), the bridge connects as a role with
+# REPLICATION and no superuser that owns the job table, and creates the
+# publication along with the slot.
 set -eu
+plugin=wal2queue
+for a in "$@"; do
+	case $a in
+		--plugin=wal2queue | --plugin=pgoutput) plugin=${a#--plugin=} ;;
+		*)
+			echo "usage: test/demo.sh [--plugin=wal2queue|pgoutput] (not \"$a\")" >&2
+			exit 2
+			;;
+	esac
+done
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 . "$here/lib/cluster.sh"
@@ -22,8 +40,17 @@ cleanup()
 }
 trap cleanup EXIT
 
-echo "== starting PostgreSQL (wal_level=logical, wal2queue allow-listed) and Redis"
-w2q_pg_start "$tmp/pg"
+if [ "$plugin" = pgoutput ]; then
+	echo "== starting PostgreSQL as a managed service runs it (wal_level=logical, only"
+	echo "   pgoutput and test_decoding allowed as output plugins) and Redis"
+	w2q_pg_start "$tmp/pg"
+	echo "output_plugin_libraries = 'pgoutput, test_decoding'" >>"$tmp/pg/data/postgresql.conf"
+	w2q_as_pg "$W2Q_PGBIN/pg_ctl" -D "$tmp/pg/data" -l "$tmp/pg/postgres.log" -w -t 60 \
+		restart >/dev/null || { cat "$tmp/pg/postgres.log"; exit 1; }
+else
+	echo "== starting PostgreSQL (wal_level=logical, wal2queue allow-listed) and Redis"
+	w2q_pg_start "$tmp/pg"
+fi
 w2q_redis_start "$tmp/redis"
 psql=(psql -X -q -h "$W2Q_PGHOST" -p "$W2Q_PGPORT" -U postgres -d postgres -v ON_ERROR_STOP=1)
 
@@ -31,8 +58,26 @@ echo "== creating the job table"
 "${psql[@]}" -c "CREATE TABLE jobs (id bigserial PRIMARY KEY, queue text NOT NULL,
 	payload jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now())"
 
-echo "== starting the bridge: slot 'jobs', table public.jobs, streams named by queue"
-"$bridge" -d "host=$W2Q_PGHOST port=$W2Q_PGPORT user=postgres dbname=postgres" \
+conninfo="host=$W2Q_PGHOST port=$W2Q_PGPORT user=postgres dbname=postgres"
+source_args=()
+if [ "$plugin" = pgoutput ]; then
+	refused=$("${psql[@]}" -c "SELECT pg_create_logical_replication_slot('probe', 'wal2queue')" 2>&1) &&
+		{ echo "the server accepted the wal2queue plugin: not a managed-service setup"; exit 1; }
+	echo "== as on a managed service the server refuses the plugin: ${refused#ERROR:  }"
+	echo "== a bridge role as on a managed service: LOGIN REPLICATION, no superuser, owns the table"
+	"${psql[@]}" <<'SQL'
+CREATE ROLE wal2queue_bridge LOGIN REPLICATION;
+GRANT CREATE ON DATABASE postgres TO wal2queue_bridge;
+ALTER TABLE jobs OWNER TO wal2queue_bridge;
+SQL
+	conninfo="host=$W2Q_PGHOST port=$W2Q_PGPORT user=wal2queue_bridge dbname=postgres"
+	source_args=(--plugin=pgoutput --publication=wal2queue_jobs)
+	echo "== starting the bridge on pgoutput: publication 'wal2queue_jobs' and slot 'jobs'"
+	echo "   (--create-slot creates both), table public.jobs, streams named by queue"
+else
+	echo "== starting the bridge: slot 'jobs', table public.jobs, streams named by queue"
+fi
+"$bridge" -d "$conninfo" "${source_args[@]}" \
 	--slot jobs --create-slot --tables public.jobs --route-column queue \
 	--target-prefix 'jobs:' --redis-group workers \
 	--sink "redis://127.0.0.1:$W2Q_REDIS_PORT" 2>"$tmp/bridge.log" &
@@ -70,5 +115,10 @@ for s in jobs:emails jobs:thumbnails; do
 	done
 done
 echo "pending for the group: $("${rcli[@]}" XPENDING jobs:emails workers | head -1) (emails)"
-echo "== slot confirmed: $("${psql[@]}" -Atc "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'jobs'")"
-echo "demo finished: 3 jobs went PostgreSQL -> wal2queue -> Redis Streams -> a consumer group"
+echo "== slot confirmed: $("${psql[@]}" -Atc "SELECT plugin || ' ' || confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'jobs'")"
+if [ "$plugin" = pgoutput ]; then
+	echo "== the publication: $("${psql[@]}" -Atc "SELECT pubname || ' owned by ' || pubowner::regrole || ', inserts ' || pubinsert FROM pg_publication")"
+	echo "demo finished: 3 jobs went PostgreSQL -> pgoutput -> wal2queue-bridge -> Redis Streams -> a consumer group"
+else
+	echo "demo finished: 3 jobs went PostgreSQL -> wal2queue -> Redis Streams -> a consumer group"
+fi

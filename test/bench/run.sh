@@ -9,6 +9,8 @@
 #   BENCH_QUICK=1   a one-minute smoke run: one run each, small sizes
 #   BENCH_ONLY      the scenarios to run, e.g. "1 2" (default: 1 2 3 4 5 6;
 #                   5 takes the bridge's figures from 2)
+#   BENCH_JOBS      the job inserts of scenarios 1 and 2 (default: 1,000,000;
+#                   50,000 with BENCH_QUICK)
 #   W2Q_BRIDGE      the bridge binary (default: bridge/wal2queue-bridge)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,6 +28,7 @@ else
 	runs=3 jobs=1000000 lat_secs=20 queue_secs=15 workers_list="8 32 64"
 	wal_jobs=100000 wal_single=2500 keep_secs=20 keep_workers=256
 fi
+jobs=${BENCH_JOBS:-$jobs}		# scenarios 1 and 2: how many job inserts
 sample=$((jobs / 20))			# jobs whose output is measured for bytes/job
 rate=2000						# latency scenario: transactions per second
 prefill=10000					# queue scenario: jobs waiting at the start
@@ -317,7 +320,9 @@ if want 1 || want 2; then
 			sql -c "SELECT FROM pg_create_logical_replication_slot('d${i}_$r', '${plugins[$i]}')"
 		done
 		sql -c "SELECT FROM pg_create_logical_replication_slot('redis_$r', 'wal2queue')" \
-			-c "SELECT FROM pg_create_logical_replication_slot('kafka_$r', 'wal2queue')"
+			-c "SELECT FROM pg_create_logical_replication_slot('kafka_$r', 'wal2queue')" \
+			-c "SELECT FROM pg_create_logical_replication_slot('pgo_redis_$r', 'pgoutput')" \
+			-c "SELECT FROM pg_create_logical_replication_slot('pgo_kafka_$r', 'pgoutput')"
 	done
 	sql -c "CALL bench_insert($sample, 1000)"
 	sample_lsn=$(sql -c "SELECT pg_current_wal_insert_lsn()")
@@ -336,18 +341,26 @@ if want 1 || want 2; then
 			for i in "${!decoders[@]}"; do drain "d${i}_$r" "$i"; done
 		fi
 		if want 2; then
-			rcli FLUSHALL >/dev/null
-			end_to_end redis "redis_$r" "redis://127.0.0.1:$W2Q_REDIS_PORT" --redis-group workers
-			[ "$(rcli XLEN default)" = "$jobs" ] || { echo "bench: Redis has $(rcli XLEN default) entries" >&2; exit 1; }
-			rcli FLUSHALL >/dev/null
-			if [ -z "$kafka_not_run" ]; then
-				start_kafka || kafka_not_run="kafka-mock did not start"
-			fi
-			if [ -z "$kafka_not_run" ]; then
-				end_to_end kafka "kafka_$r" "kafka://$kafka_brokers" ||
-					kafka_not_run="the bridge did not deliver: $(tail -n 1 "$tmp/bridge.log")"
-			fi
-			[ -z "$kafka_pid" ] || stop_kafka
+			# the plugin mode, then --plugin=pgoutput on the same WAL into the same sink
+			for mode in "" _pgoutput; do
+				pgo=()
+				[ -z "$mode" ] || pgo=(--plugin=pgoutput --publication=bench_pub)
+				slot_prefix=${mode:+pgo_}
+				rcli FLUSHALL >/dev/null
+				end_to_end "redis$mode" "${slot_prefix}redis_$r" "redis://127.0.0.1:$W2Q_REDIS_PORT" \
+					--redis-group workers "${pgo[@]}"
+				[ "$(rcli XLEN default)" = "$jobs" ] || { echo "bench: Redis has $(rcli XLEN default) entries" >&2; exit 1; }
+				rcli FLUSHALL >/dev/null
+				# a fresh mock cluster each time: a topic is written by one slot
+				if [ -z "$kafka_not_run" ]; then
+					start_kafka || kafka_not_run="kafka-mock did not start"
+				fi
+				if [ -z "$kafka_not_run" ]; then
+					end_to_end "kafka$mode" "${slot_prefix}kafka_$r" "kafka://$kafka_brokers" "${pgo[@]}" ||
+						kafka_not_run="the bridge did not deliver: $(tail -n 1 "$tmp/bridge.log")"
+				fi
+				[ -z "$kafka_pid" ] || stop_kafka
+			done
 		fi
 	done
 	sql -c "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots" >/dev/null
@@ -609,11 +622,18 @@ report()
 		echo "|---|---:|---:|"
 		echo "| pg_recvlogical → /dev/null (wal2queue binary, scenario 1) | $(cell decode/0/rate rate) | 1.00× |"
 		echo "| bridge → Redis Streams | $(cell e2e/redis/rate rate) | $(ratio "$(med e2e/redis/rate)" "$base") |"
+		echo "| bridge --plugin=pgoutput → Redis Streams | $(cell e2e/redis_pgoutput/rate rate) | $(ratio "$(med e2e/redis_pgoutput/rate)" "$base") |"
 		if [ -n "${kafka_not_run:-}" ]; then
 			echo "| bridge → Kafka (librdkafka mock cluster, 64 partitions) | not run: $kafka_not_run | — |"
 		else
 			echo "| bridge → Kafka (librdkafka mock cluster, 64 partitions) | $(cell e2e/kafka/rate rate) | $(ratio "$(med e2e/kafka/rate)" "$base") |"
+			echo "| bridge --plugin=pgoutput → Kafka (the same) | $(cell e2e/kafka_pgoutput/rate rate) | $(ratio "$(med e2e/kafka_pgoutput/rate)" "$base") |"
 		fi
+		echo
+		pgo_ratio="Redis $(ratio "$(med e2e/redis_pgoutput/rate)" "$(med e2e/redis/rate)")"
+		[ -n "${kafka_not_run:-}" ] ||
+			pgo_ratio+=", Kafka $(ratio "$(med e2e/kafka_pgoutput/rate)" "$(med e2e/kafka/rate)")"
+		echo "pgoutput mode ÷ plugin mode (same WAL, same sink, jobs/s): $pgo_ratio."
 	fi
 
 	if want 3; then
@@ -681,8 +701,10 @@ report()
 			echo "|---|---:|---:|---:|"
 			echo "| pg_recvlogical → /dev/null (wal2queue binary) | $(cell decode/0/cpu secs) | 1.00× | — |"
 			echo "| bridge → Redis Streams | $(cell e2e/redis/cpu secs) | $(ratio "$(med e2e/redis/cpu)" "$base") | $(cell e2e/redis/rss kb) |"
+			echo "| bridge --plugin=pgoutput → Redis Streams | $(cell e2e/redis_pgoutput/cpu secs) | $(ratio "$(med e2e/redis_pgoutput/cpu)" "$base") | $(cell e2e/redis_pgoutput/rss kb) |"
 			if [ -z "${kafka_not_run:-}" ]; then
 				echo "| bridge → Kafka | $(cell e2e/kafka/cpu secs) | $(ratio "$(med e2e/kafka/cpu)" "$base") | $(cell e2e/kafka/rss kb) |"
+				echo "| bridge --plugin=pgoutput → Kafka | $(cell e2e/kafka_pgoutput/cpu secs) | $(ratio "$(med e2e/kafka_pgoutput/cpu)" "$base") | $(cell e2e/kafka_pgoutput/rss kb) |"
 			fi
 			echo
 		fi

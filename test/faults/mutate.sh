@@ -76,6 +76,7 @@ reference()
 		if [ ! -x "$logs/reference/bridge/wal2queue-bridge" ]; then
 			mkdir -p "$logs/reference"
 			cp -r "$root/bridge" "$logs/reference/bridge"
+			cp -r "$root/common" "$logs/reference/common"
 			rm -rf "$logs/reference/bridge/build" "$logs/reference/bridge/wal2queue-bridge"
 			make -s -C "$logs/reference/bridge" >"$logs/reference/build.log" 2>&1 || return 1
 			chmod -R a+rX "$logs/reference"
@@ -102,6 +103,7 @@ for m in "${mutations[@]}"; do
 	rm -rf "$work"
 	mkdir -p "$work"
 	cp -r "$root/bridge" "$work/bridge"
+	cp -r "$root/common" "$work/common"	# bridge/Makefile builds ../common too
 	rm -rf "$work/bridge/build" "$work/bridge/build-asan" "$work/bridge/wal2queue-bridge"
 	applied=0
 	for g in $files; do

@@ -17,6 +17,9 @@
  *	leader TOPIC PARTITION BROKER_ID	move the partition's leader
  *	errors APIKEY ERRCODE COUNT	answer the next COUNT requests of APIKEY
  *								(0: Produce) with error ERRCODE
+ *	topicerror TOPIC ERRCODE	answer metadata requests for TOPIC with error
+ *								ERRCODE (3: the topic does not exist, as a
+ *								cluster that does not create topics answers)
  *	quit						stop (as does the end of stdin)
  *
  * Topics not created explicitly are created on first metadata request with
@@ -72,6 +75,11 @@ command(rd_kafka_mock_cluster_t *mc, char *line)
 		for (int i = 0; i < n; i++)
 			errs[i] = (rd_kafka_resp_err_t) code;
 		rd_kafka_mock_push_request_errors_array(mc, (int16_t) id, (size_t) n, errs);
+		reply(RD_KAFKA_RESP_ERR_NO_ERROR);
+	}
+	else if (sscanf(line, "topicerror %255s %d", topic, &code) == 2)
+	{
+		rd_kafka_mock_topic_set_error(mc, topic, (rd_kafka_resp_err_t) code);
 		reply(RD_KAFKA_RESP_ERR_NO_ERROR);
 	}
 	else if (line[0] != '\0')

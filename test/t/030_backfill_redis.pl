@@ -57,6 +57,9 @@ for my $round (1 .. 3)
 
 my $b = start_bridge($node, $r, @cmd);
 ok(wait_until(sub { redis($r, 'HGET', $pkey, 'backfill_done') eq '1' }, 120), 'the backfill finishes');
+ok(wait_until(sub { bridge_log($b) =~ /its mark_backfilled\(\)\) is not installed: prune\(\) does not know/ }, 20),
+	'without the extension, mark_backfilled() is a notice, and the bridge goes on');
+like(bridge_log($b), qr/backfill of public\.job_queue: \d+ of ~\d+ rows/, 'progress in the log');
 $producer->finish;
 my $total_new = $node->safe_psql('postgres', q{SELECT count(*) FROM job_queue WHERE payload ? 'new'});
 is($total_new, $n_new, 'the producer committed every new job');
@@ -116,7 +119,26 @@ is(scalar(keys %ok), 300, 'a table with a composite key: every row');
 is(scalar(@$o), 300, 'a table with a composite key: once');
 stop_bridge($h);
 
+# --plugin=pgoutput: the publication selects the tables; same jobs, then the stream
+$node->safe_psql('postgres', q{
+	CREATE TABLE pgo_jobs (k text, n int, PRIMARY KEY (n, k));
+	INSERT INTO pgo_jobs SELECT 'k' || g, g FROM generate_series(1, 120) g;
+});
+my $r3 = start_redis();
+$h = start_bridge($node, $r3, '--plugin', 'pgoutput', '--publication', 'w2q_pub', '--slot', 'pgo',
+	'--create-slot', '--tables', 'public.pgo_jobs', '--backfill', 'n > 20', '--backfill-batch', '7');
+ok(wait_until(sub { redis($r3, 'HGET', 'wal2queue:progress:pgo', 'backfill_done') eq '1' }, 30),
+	'pgoutput: the backfill finishes');
+$node->safe_psql('postgres', q{INSERT INTO pgo_jobs VALUES ('new', 1000)});
+ok(wait_until(sub { redis($r3, 'XLEN', 'public.pgo_jobs') == 101 }, 30),
+	'pgoutput: 100 backfilled rows and the new one streamed');
+my %p;
+$p{ $_->[1]{n} }++ for @{ stream_entries($r3, 'public.pgo_jobs') };
+is(scalar(grep { $p{$_} == 1 } 21 .. 120, 1000), 101, 'pgoutput: each once, none below the condition');
+stop_bridge($h);
+
 stop_redis($r);
 stop_redis($r2);
+stop_redis($r3);
 $node->stop;
 done_testing();

@@ -61,6 +61,19 @@ is(stop_bridge($b) >> 8, 0, 'stopped');
 $b = start_bridge($node, $r, @cmd, '--recreate-lost-slot');
 ok(wait_until(sub { bridge_log($b) =~ /finished earlier/ }, 30), 'the same command line then just streams');
 stop_bridge($b);
+
+# a condition that fails: exit 1 naming the error; corrected before any row
+# was delivered, the same slot's backfill goes on with it
+my @typo = ('-d', $node->connstr('postgres'), '--sink', "redis://127.0.0.1:$r->{port}",
+	'--slot', 'typo', '--create-slot', '--tables', 'public.jobs', '--target-prefix', 't:');
+($code, $out) = run_bridge(@typo, '--backfill', "statu = 'pending'");
+is($code, 1, 'a condition that fails: exit 1');
+like($out, qr/could not read table public\.jobs: .*statu/, 'the error names the table and the cause');
+$b = start_bridge($node, $r, @typo[4 .. $#typo], '--backfill', "status = 'pending'");
+ok(wait_until(sub { redis($r, 'HGET', 't:wal2queue:progress:typo', 'backfill_done') eq '1' }, 30),
+	'corrected, the backfill runs');
+like(bridge_log($b), qr/delivered no row yet: selecting rows by "status = 'pending'" now/, 'and says so');
+stop_bridge($b);
 stop_redis($r);
 $node->stop;
 done_testing();

@@ -126,6 +126,27 @@ test_order(void)
 	ledger_destroy(l);
 }
 
+/* pgoutput: the end LSN comes with the commit, the begin had commit + 1 */
+static void
+test_end_at_close(void)
+{
+	Ledger	   *l = ledger_create(0);
+	LedgerTicket t1 = ledger_open(l, 100, 101);
+	LedgerTicket t2;
+
+	ledger_submitted(l, t1, 1);
+	ledger_close_at(l, t1, 148);
+	ledger_acked(l, t1, 1);
+	unit_check(ledger_confirmable(l) == 148, "the end LSN given at close is confirmed (%llu)",
+			   (unsigned long long) ledger_confirmable(l));
+	t2 = ledger_open(l, 200, 248);
+	ledger_submitted(l, t2, 1);
+	ledger_close_at(l, t2, 0);
+	ledger_acked(l, t2, 1);
+	unit_check(ledger_confirmable(l) == 248, "an end LSN of 0 keeps the one given at open");
+	ledger_destroy(l);
+}
+
 static void
 test_monotone(void)
 {
@@ -352,6 +373,7 @@ main(void)
 {
 	test_basics();
 	test_order();
+	test_end_at_close();
 	test_monotone();
 	test_reset();
 	test_unknown_tickets();

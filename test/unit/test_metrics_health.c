@@ -35,6 +35,12 @@ main(void)
 	unit_check(metrics_health(&m, buf, sizeof(buf)) == 200 &&
 			   strcmp(buf, "ok: standing by\n") == 0,
 			   "standing by: 200 (a standby is healthy)");
+	m.standing_by = false;
+	m.backfill_running = true;
+	m.backfill_rows_done = 5000;
+	unit_check(metrics_health(&m, buf, sizeof(buf)) == 200 &&
+			   strcmp(buf, "ok: backfilling (5000 rows delivered)\n") == 0,
+			   "backfilling: 200 (a long backfill is healthy)");
 	memset(&m, 0, sizeof(m));
 	unit_check(metrics_health(&m, buf, sizeof(buf)) == 503,
 			   "nothing published yet: 503");

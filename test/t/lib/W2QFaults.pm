@@ -11,6 +11,14 @@
 # check-faults: several rounds of the full workload); without it the
 # suites skip, so a plain test/tap/run.sh stays quick.  W2Q_FAULTS_CELLS=REGEX
 # runs only the cells whose name matches (mutate.sh uses it).
+#
+# W2Q_SOURCE_PLUGIN=pgoutput (make check-faults-short-pgoutput) runs the same
+# cells through pgoutput, as on a managed server: the cluster refuses custom
+# output plugins (output_plugin_libraries is the default), the bridge runs
+# with --plugin=pgoutput --publication=w2q_<slot> as role "bridge" (LOGIN
+# REPLICATION, no superuser, owner of the job tables), and the first bridge
+# of a slot creates its publication (--create-slot).  The workload and the
+# verifier connect as the superuser, as in the plugin mode.
 package W2QFaults;
 
 use strict;
@@ -27,12 +35,54 @@ our @EXPORT = qw(faults_node redis_sink kafka_sink sink_stop sink_args run_cell
   wait_bridge_exit kafka_cmd bridge_tail workload_start workload_wait verify_cell
   poll_start poll_stop cell_setup sentinel_wait faults_dir process_cells
   postgres_cells redis_cells kafka_cells second_slot_cell replaced_server_cell
-  promoted_standby_cell);
+  promoted_standby_cell pgoutput_mode);
 
 my $root = $ENV{W2Q_ROOT};
 my $cellno = 0;
 
 sub faults_dir { return "$root/test/faults" }
+
+# W2Q_SOURCE_PLUGIN=pgoutput: the matrix through pgoutput (see above)
+sub pgoutput_mode
+{
+	my $p = $ENV{W2Q_SOURCE_PLUGIN} // '';
+	die "W2Q_SOURCE_PLUGIN must be wal2queue or pgoutput, not \"$p\"\n"
+	  unless $p =~ /^(|wal2queue|pgoutput)$/;
+	return $p eq 'pgoutput';
+}
+
+sub slot_plugin { return pgoutput_mode() ? 'pgoutput' : 'wal2queue' }
+
+# output_plugin_libraries: with pgoutput the default, as on a managed server
+sub plugin_libraries
+{
+	return pgoutput_mode() ? "'pgoutput, test_decoding'" : "'pgoutput, test_decoding, wal2queue'";
+}
+
+# pgoutput: the bridge's role, not a superuser; it owns the job tables
+sub bridge_role_setup
+{
+	my ($node) = @_;
+	return unless pgoutput_mode();
+	$node->safe_psql('postgres', q{
+		DO $$ BEGIN
+			IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'bridge') THEN
+				CREATE ROLE bridge LOGIN REPLICATION;
+			END IF;
+		END $$;
+		GRANT CREATE ON DATABASE postgres TO bridge;});
+}
+
+sub own_job_tables
+{
+	my ($node, $set) = @_;
+	return unless pgoutput_mode();
+	$set //= 't';
+	$node->safe_psql('postgres', join('', map { "ALTER TABLE faults_$set$_ OWNER TO bridge;" } 1 .. 3));
+}
+
+# the bridge's conninfo user (appended to a conninfo)
+sub bridge_user { return pgoutput_mode() ? ' user=bridge' : '' }
 sub short_form { return ($ENV{W2Q_FAULTS} // '') eq 'full' ? 0 : 1 }
 
 sub cell_wanted
@@ -51,8 +101,9 @@ sub faults_node
 	  unless ($ENV{W2Q_FAULTS} // '') =~ /^(short|full)$/;
 	plan skip_all => "$root/test/faults/build/w2q-workload is missing: make -C test/faults"
 	  unless -x "$root/test/faults/build/w2q-workload";
-	my $node = new_node($name,
+	my $node = new_node($name, no_allow_list => pgoutput_mode(),
 		conf => "wal_sender_timeout = 2s\nwal_keep_size = 256MB\n" . ($opts{conf} // ''));
+	bridge_role_setup($node);
 	workload_setup($node);
 	return $node;
 }
@@ -64,6 +115,7 @@ sub workload_setup
 	IPC::Run::run([ "$root/test/faults/build/w2q-workload", '-d', $node->connstr('postgres'),
 			'--setup', '--set', $set // 't' ], '>', \$out, '2>', \$err)
 	  or die "w2q-workload --setup failed: $err";
+	own_job_tables($node, $set);
 }
 
 sub redis_sink
@@ -151,7 +203,13 @@ sub bridge_args
 	{
 		push @keep, @defaults[ $i, $i + 1 ] unless $given{ $defaults[$i] };
 	}
-	return (@keep, @rest);
+	return (@keep, @rest) unless pgoutput_mode();
+	# pgoutput: a publication per slot (a second slot selects other tables)
+	my ($slot) = join(' ', @keep, @rest) =~ /--slot (\S+)/;
+	my @src = ('--plugin', 'pgoutput', '--publication', "w2q_$slot");
+	push @src, '-d', $ctx->{node}->connstr('postgres') . bridge_user()
+	  unless grep { $_ eq '-d' } @rest;
+	return (@keep, @src, @rest);
 }
 
 sub start_cell_bridge
@@ -202,6 +260,13 @@ sub bridge_tail
 	my @l = split /\n/, bridge_log($b);
 	@l = @l[ -($n // 8) .. -1 ] if @l > ($n // 8);
 	return join("\n", @l);
+}
+
+# "redis", or "redis/pgoutput" in the pgoutput mode: the TAP names say which
+sub sink_label
+{
+	my ($s) = @_;
+	return $s->{kind} . (pgoutput_mode() ? '/pgoutput' : '');
 }
 
 my $wlseed = 0;
@@ -355,7 +420,7 @@ sub verify_cell
 sub run_cell
 {
 	my (%o) = @_;
-	my $ctx = { %o, name => "$o{sink}{kind} $o{name}" };
+	my $ctx = { %o, name => sink_label($o{sink}) . " $o{name}" };
 	return unless cell_wanted($o{name});
 	my $t0 = time();
 	cell_setup($ctx);
@@ -567,7 +632,7 @@ sub redis_cells
 	# must notice (its progress record is gone) and stop, not carry on
 	return unless cell_wanted('redis without persistence');
 	$sink = redis_sink();
-	my $ctx = { node => $node, sink => $sink, name => 'redis without persistence killed' };
+	my $ctx = { node => $node, sink => $sink, name => sink_label($sink) . ' without persistence killed' };
 	cell_setup($ctx);
 	my $b = $ctx->{bridge} = first_bridge($ctx);
 	my $w = workload_start($ctx);
@@ -632,7 +697,7 @@ sub second_slot_cell
 	my ($node, $sink) = @_;
 	return unless cell_wanted('second slot');
 	my $kafka = $sink->{kind} eq 'kafka';
-	my $ctx = { node => $node, sink => $sink, name => "$sink->{kind} second slot, same targets" };
+	my $ctx = { node => $node, sink => $sink, name => sink_label($sink) . " second slot, same targets" };
 	workload_setup($node, 'u');
 	cell_setup($ctx);
 	$node->safe_psql('postgres', 'TRUNCATE faults_u1, faults_u2, faults_u3');
@@ -671,13 +736,25 @@ sub second_slot_cell
 		SELECT pg_drop_replication_slot('$ctx->{slot}_b')");
 }
 
+# pgoutput: the operator creates the publication on a new server, as the
+# bridge would (--create-slot) for public.faults_t*
+sub create_publication
+{
+	my ($node, $slot) = @_;
+	return unless pgoutput_mode();
+	$node->safe_psql('postgres', "SET ROLE bridge; CREATE PUBLICATION w2q_$slot
+		FOR TABLE faults_t1, faults_t2, faults_t3
+		WITH (publish = 'insert', publish_via_partition_root = true)");
+}
+
 # the operator creates the slot on the new server, unless the running
 # bridge (--create-slot) was quicker
 sub recreate_slot
 {
 	my ($node, $slot) = @_;
 	eval {
-		$node->safe_psql('postgres', "SELECT pg_create_logical_replication_slot('$slot', 'wal2queue')");
+		$node->safe_psql('postgres', "SELECT pg_create_logical_replication_slot('$slot', '"
+			  . slot_plugin() . "')");
 		1;
 	} or $@ =~ /already exists/ or die $@;
 }
@@ -710,7 +787,7 @@ sub replaced_server_cell
 	my ($sink) = @_;
 	return unless cell_wanted('server replaced');
 	my $a = faults_node("replaced_a_$sink->{kind}");
-	my $ctx = { node => $a, sink => $sink, name => "$sink->{kind} server replaced behind the conninfo" };
+	my $ctx = { node => $a, sink => $sink, name => sink_label($sink) . " server replaced behind the conninfo" };
 	cell_setup($ctx);
 	$ctx->{bridge} = first_bridge($ctx);
 	workload_wait(workload_start($ctx));
@@ -719,14 +796,22 @@ sub replaced_server_cell
 	IPC::Run::run([ "$root/test/faults/w2q-verify", '--pg', $a->connstr('postgres'), '--dump-truth' ],
 		'>', $truth) or die 'could not dump the truth';
 	my $sysid_a = system_identifier($a);
+	# pgoutput: the new server needs the role, its tables and the
+	# publication before the bridge meets it (a missing role is an error
+	# that stops the bridge for another reason): it waits, stopped, meanwhile
+	my $held = pgoutput_mode() && $ctx->{bridge}{h}->pumpable;
+	$ctx->{bridge}{h}->signal('STOP') if $held;
 	$a->stop('fast');
 	my $b = PostgreSQL::Test::Cluster->new("replaced_b_$sink->{kind}", port => $a->port);
 	$b->init(allows_streaming => 'logical');
-	$b->append_conf('postgresql.conf', "output_plugin_libraries = 'pgoutput, test_decoding, wal2queue'\n"
+	$b->append_conf('postgresql.conf', "output_plugin_libraries = " . plugin_libraries() . "\n"
 		  . "max_replication_slots = 10\nmax_wal_senders = 10\nwal_sender_timeout = 2s\n");
 	$b->start;
+	bridge_role_setup($b);
 	workload_setup($b);
+	create_publication($b, $ctx->{slot});
 	recreate_slot($b, $ctx->{slot});
+	$ctx->{bridge}{h}->signal('CONT') if $held;
 	$ctx->{node} = $b;
 	my $sysid_b = system_identifier($b);
 	expect_source_refused($ctx, qr/(?=.*\Q$sysid_a\E)(?=.*\Q$sysid_b\E)/s,
@@ -751,9 +836,9 @@ sub promoted_standby_cell
 	my $s = PostgreSQL::Test::Cluster->new("promote_s_$sink->{kind}");
 	$s->init_from_backup($a, 'b1', has_streaming => 1);
 	$s->start;
-	my $ctx = { node => $a, sink => $sink, name => "$sink->{kind} physical standby promoted" };
+	my $ctx = { node => $a, sink => $sink, name => sink_label($sink) . " physical standby promoted" };
 	$ctx->{bridge_args} = [ '-d', sprintf('host=%s,%s port=%d,%d dbname=postgres target_session_attrs=read-write',
-		$a->host, $s->host, $a->port, $s->port) ];
+		$a->host, $s->host, $a->port, $s->port) . bridge_user() ];
 	cell_setup($ctx);
 	$ctx->{bridge} = first_bridge($ctx);
 	workload_wait(workload_start($ctx));

@@ -1,4 +1,4 @@
-# ATTACK (fails on main): a Redis error raised inside the deliver function
+# Found by the attack review (fixed): a Redis error raised inside the deliver function
 # after some of its XADDs leaves them written (Redis functions do not roll
 # back) while the progress record is not advanced, so a replay of the
 # transaction writes those jobs again (invariant 2: "replaying anything
@@ -8,7 +8,11 @@
 # stops (naming no job), the operator repairs the stream and restarts it, and
 # the job routed to 'emails' is there twice.  Expected: once (the call checks
 # what can fail before it writes anything, or the job goes to its table's
-# stream as in TAP 207).
+# stream as in TAP 207).  Fixed: typecheck() in bridge/redis_progress.c
+# refuses, before the first write, a stream whose last ID leaves no room for
+# the call's entries (verdict FULL), naming the stream, the commit LSN and
+# the job's seq.  The second part: a stream one ID short of the maximum takes
+# one XADD and fails the second; the call must write neither.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -25,13 +29,26 @@ ok(wait_until(sub { $node->safe_psql('postgres', q{SELECT count(*) FROM pg_repli
 	'the bridge streams');
 $node->safe_psql('postgres', q{INSERT INTO jobs VALUES (1, 'emails'), (2, 'full')});
 ok(wait_until(sub { !$b->{h}->pumpable }, 30), 'the bridge stops at the failed call');
-note(bridge_log($b));
+like(bridge_log($b), qr/cannot write job 1 of the transaction committed at [0-9A-F]+\/[0-9A-F]+ to Redis stream "full": its last entry ID is at the largest/,
+	'the error names the job, its commit LSN and the stream');
+is(redis($r, 'XLEN', 'emails'), '0', 'nothing of the refused call was written');
 # the operator repairs the stream and restarts the bridge: the transaction is replayed
 redis($r, 'DEL', 'full');
 $b = start_bridge($node, $r, '--slot', 'a', '--tables', 'public.jobs',
 	'--route-column', 'queue', '--status-interval', '1');
 ok(wait_until(sub { redis($r, 'XLEN', 'full') eq '1' }), 'the replayed transaction is delivered');
 is(redis($r, 'XLEN', 'emails'), '1', 'the job routed to emails is in its stream once, not twice');
+
+# one ID of room left: a call with two jobs for that stream writes neither
+redis($r, 'XADD', 'near', '18446744073709551615-18446744073709551614', 'f', 'v');
+$node->safe_psql('postgres', q{INSERT INTO jobs VALUES (3, 'near'), (4, 'near')});
+ok(wait_until(sub { !$b->{h}->pumpable }, 30), 'the bridge stops before a call that would fill the stream half-way');
+like(bridge_log($b), qr/Redis stream "near"/, 'the error names the stream');
+is(redis($r, 'XLEN', 'near'), '1', 'no job was added to the nearly full stream');
+redis($r, 'DEL', 'near');
+$b = start_bridge($node, $r, '--slot', 'a', '--tables', 'public.jobs',
+	'--route-column', 'queue', '--status-interval', '1');
+ok(wait_until(sub { redis($r, 'XLEN', 'near') eq '2' }), 'after the repair both jobs are delivered once');
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

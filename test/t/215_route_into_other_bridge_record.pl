@@ -1,4 +1,4 @@
-# ATTACK (fails on main): a route value can still reach another bridge's
+# Found by the attack review (fixed): a route value can still reach another bridge's
 # bookkeeping and stop a pipeline.  sink_redis.c:check_target() protects only
 # the keys under the bridge's OWN target prefix (prefix + "wal2queue:").  Two
 # bridges share one Redis with different --target-prefix (bridge B writes
@@ -9,6 +9,8 @@
 # inserted row halts A's pipeline (and, before B's first run, would plant a
 # stream where B keeps its record).  Expected (the rule of TAP 207): the row
 # goes to its table's stream, with a warning, and A keeps streaming.
+# Fixed: check_target() treats any key containing "wal2queue:progress:" or
+# "wal2queue:stage:" as reserved, whatever the prefix.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

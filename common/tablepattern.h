@@ -1,0 +1,40 @@
+/*-------------------------------------------------------------------------
+ *
+ * tablepattern.h
+ *		The table patterns of the plugin's tables option and the bridge's
+ *		--tables: SCHEMA.TABLE with '*' wildcards.  One source for both
+ *		(plugin/pattern.c and bridge/tablematch.c wrap it), plain C: no
+ *		allocation, no error reporting, no PostgreSQL headers.
+ *
+ * A pattern is "*" (every table) or exactly one '.' between a non-empty
+ * schema part and a non-empty table part.  '*' matches any run of
+ * characters within its part, never across the '.': the schema part is
+ * matched against the schema name and the table part against the table
+ * name, as stored (unquoted), so a name that itself holds a '.' is matched
+ * correctly.  Quotes are refused, not guessed at.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_TABLEPATTERN_H
+#define W2Q_TABLEPATTERN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Check one pattern (blanks already trimmed).  NULL if it is good, with
+ * *dot the offset of its '.' (-1 for "*" alone); else why it is bad, e.g.
+ * "not schema-qualified".
+ */
+extern const char *tablepattern_check(const char *text, ptrdiff_t *dot);
+
+/*
+ * Does one pattern part ('*' matches any run of characters, everything
+ * else itself) match the whole of s?  No backtracking: the literal
+ * segments between '*'s are found left to right, each at its leftmost
+ * place after the previous one, which is exact for '*'-only patterns; the
+ * work is bounded by strlen(s) times strlen(pat).
+ */
+extern bool tablepattern_part_match(const char *pat, const char *s);
+
+#endif							/* W2Q_TABLEPATTERN_H */

@@ -1,0 +1,150 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_redis_backfill.c
+ *		The Redis function wal2queue_backfill against a real redis-server:
+ *		a page and its state are written together or not at all; a page
+ *		sent again (a lost reply, a second bridge) is refused, never
+ *		written twice; another source's record is refused unless taken
+ *		over; a key of another type stops the page before anything.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backfill.h"
+#include "redis_harness.h"
+#include "unit.h"
+
+static SinkSource src;
+static FrameColumn cols[2] = {{{"id", 2}, W2Q_KIND_NUMBER}, {{"queue", 5}, W2Q_KIND_TEXT}};
+static FrameRelation rel = {1, {"public.jobs", 11}, 2, cols};
+
+/* job seq with id and queue (the target when route is set) */
+static void
+make_job(FrameJob *j, FrameValue *v, uint32_t seq, const char *id, const char *target)
+{
+	memset(j, 0, sizeof(*j));
+	v[0] = (FrameValue) {false, {id, (uint32_t) strlen(id)}};
+	v[1] = (FrameValue) {false, {"emails", 6}};
+	j->seq = seq;
+	j->rel = &rel;
+	j->values = v;
+	j->target = target ? (FrameBytes) {target, (uint32_t) strlen(target)} : rel.name;
+	j->has_key = true;
+	j->key = v[0].data;
+}
+
+static void
+state(BackfillState *st, uint64_t seq, uint64_t rows, const char *key, bool done)
+{
+	backfill_state_free(st);
+	st->lsn = 0x1000028;
+	st->seq = seq;
+	st->rows = rows;
+	st->done = done;
+	st->snapshot = strdup("750:760:752,755");
+	st->condition = strdup("status = 'pending'");
+	st->table = strdup(done ? "" : "public.jobs");
+	st->key = strdup(key);
+}
+
+int
+main(void)
+{
+	SinkConfig	cfg;
+	Sink	   *s;
+	BackfillState st = {0};
+	BackfillState rd = {0};
+	FrameJob	jobs[2];
+	FrameValue	vals[2][2];
+	SinkSource	other;
+
+	init_source(&src, "7300000000000000001", "jobs");
+	if (!harness_init() ||
+		!unit_check(server_start(&srv, "main", 0, NULL, NULL), "redis-server starts"))
+		return unit_done();
+	init_cfg(&cfg, "");
+	s = sink_redis_create(&cfg);
+	unit_check(s->ops->connect(s) == SINK_OK, "the sink connects");
+	unit_check(s->ops->backfill_read(s, &src, &rd) == SINK_OK && !rd.present,
+			   "no backfill state at first");
+
+	state(&st, 1, 0, "", false);
+	unit_check(s->ops->backfill_batch(s, &src, SINK_BACKFILL_NEW, 0, &st, NULL, 0) == SINK_OK,
+			   "the first state, before any row");
+	unit_check_str(record_field("", "jobs", "lsn"), "0/1000028",
+				   "a new backfill creates the record at the consistent point");
+	unit_check_str(record_field("", "jobs", "sysid"), src.sysid, "with its source");
+
+	make_job(&jobs[0], vals[0], 1, "2", NULL);
+	make_job(&jobs[1], vals[1], 2, "4", NULL);
+	state(&st, 2, 2, "[\"4\"]", false);
+	unit_check(s->ops->backfill_batch(s, &src, 0, 1, &st, jobs, 2) == SINK_OK, "a page of two rows");
+	unit_check_str(dump_stream(chk, "public.jobs"),
+				   "_lsn=0/1000028 _seq=1 _backfill=1 id=2 queue=emails\n"
+				   "_lsn=0/1000028 _seq=2 _backfill=1 id=4 queue=emails\n",
+				   "entries carry the consistent point, the row's number and _backfill");
+	unit_check(s->ops->backfill_batch(s, &src, 0, 1, &st, jobs, 2) == SINK_FATAL &&
+			   strstr(s->err, "another bridge backfills the same slot") != NULL,
+			   "the same page again is refused: %s", s->err);
+	unit_check(rint_cmd("XLEN %s", "public.jobs") == 2, "and not written twice");
+
+	state(&st, 3, 3, "[\"6\"]", false);
+	st.lsn = 0x2000000;
+	unit_check(s->ops->backfill_batch(s, &src, 0, 2, &st, jobs, 1) == SINK_FATAL,
+			   "a page of another backfill (another consistent point) is refused");
+
+	rdo("SET %s x", "wrong");
+	make_job(&jobs[0], vals[0], 3, "6", NULL);
+	make_job(&jobs[1], vals[1], 4, "8", "wrong");
+	state(&st, 3, 4, "[\"8\"]", false);
+	unit_check(s->ops->backfill_batch(s, &src, 0, 2, &st, jobs, 2) == SINK_FATAL &&
+			   strstr(s->err, "\"wrong\" holds a string") != NULL,
+			   "a key of another type stops the page: %s", s->err);
+	unit_check(rint_cmd("XLEN %s", "public.jobs") == 2 &&
+			   strcmp(record_field("", "jobs", "backfill_seq"), "2") == 0,
+			   "before anything of it is written");
+
+	init_source(&other, "7300000000000000002", "jobs");
+	state(&st, 1, 0, "", false);
+	unit_check(s->ops->backfill_batch(s, &other, SINK_BACKFILL_NEW, 0, &st, NULL, 0) == SINK_FATAL &&
+			   strstr(s->err, "belongs to another source") != NULL,
+			   "another source's record is refused: %s", s->err);
+	unit_check(s->ops->backfill_read(s, &other, &rd) == SINK_FATAL,
+			   "reading it as another source too");
+
+	unit_check(s->ops->backfill_read(s, &src, &rd) == SINK_OK && rd.present && !rd.done &&
+			   rd.seq == 2 && rd.rows == 2 && rd.lsn == 0x1000028 &&
+			   strcmp(rd.key, "[\"4\"]") == 0 && strcmp(rd.table, "public.jobs") == 0 &&
+			   strcmp(rd.snapshot, "750:760:752,755") == 0 &&
+			   strcmp(rd.condition, "status = 'pending'") == 0,
+			   "the state reads back as written");
+
+	state(&st, 3, 2, "", true);
+	unit_check(s->ops->backfill_batch(s, &src, 0, 2, &st, NULL, 0) == SINK_OK &&
+			   s->ops->backfill_read(s, &src, &rd) == SINK_OK && rd.done,
+			   "done is recorded");
+	state(&st, 1, 0, "", false);
+	unit_check(s->ops->backfill_batch(s, &other, SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT, 0, &st,
+									  NULL, 0) == SINK_OK &&
+			   strcmp(record_field("", "jobs", "sysid"), other.sysid) == 0,
+			   "--recreate-lost-slot takes the record over");
+
+	{
+		FrameColumn bad[2] = {{{"id", 2}, W2Q_KIND_NUMBER}, {{"_backfill", 9}, W2Q_KIND_TEXT}};
+		FrameRelation badrel = {2, {"public.bad", 10}, 2, bad};
+
+		make_job(&jobs[0], vals[0], 1, "1", NULL);
+		jobs[0].rel = &badrel;
+		state(&st, 2, 1, "[\"1\"]", false);
+		unit_check(s->ops->backfill_batch(s, &other, 0, 1, &st, jobs, 1) == SINK_FATAL &&
+				   strstr(s->err, "column _backfill") != NULL,
+				   "a column named _backfill is refused: %s", s->err);
+	}
+	backfill_state_free(&st);
+	backfill_state_free(&rd);
+	s->ops->destroy(s);
+	server_stop(&srv);
+	return unit_done();
+}
