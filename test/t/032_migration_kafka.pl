@@ -23,6 +23,15 @@ my $n_pending = int($n_total / 10);
 my $t0 = time();
 sub elapsed { return sprintf('%.1f s', time() - $t0) }
 
+# until the Kafka side of the backfill exists, the bridge refuses the
+# command line (usage error): skip, naming it
+{
+	my ($code, $out) = run_bridge('-d', 'dbname=none', '--slot', 'x', '--create-slot',
+		"--backfill=status = 'pending'", '--sink', 'kafka://127.0.0.1:1');
+	plan skip_all => "this bridge has no Kafka backfill yet: $1"
+	  if $code == 2 && $out =~ /(--backfill is not available with a kafka:\/\/ sink yet[^\n]*)/;
+}
+
 my $root = $ENV{W2Q_ROOT};
 my ($min, $mout, $merr) = ('', '', '');
 my $mock = IPC::Run::start([ "$root/test/helpers/kafka-mock", '1' ], \$min, \$mout, \$merr);
