@@ -250,17 +250,17 @@ record(Backfill *bf, BackfillState *next, const Page *p)
 static int
 run_table(Backfill *bf, const BfTable *t, char **after)
 {
-	const char *cond = bf->cfg->backfill.condition;
 	const char *kt[W2Q_MAX_COLUMNS];
 	int64_t		logged_us = 0;
 	char	  **last = after;
-	int			nlast = after ? t->nkeys : 0;
+	int			nlast = t->nkeys;
 	char		err[1024];
 	int			rc = 0;
 
 	for (;;)
 	{
-		PGresult   *res = bf_page(bf->conn, t, cond, last, bf->visible_in,
+		/* (bf->cur's strings are copied anew by every record()) */
+		PGresult   *res = bf_page(bf->conn, t, bf->cur.condition, last, bf->visible_in,
 								  bf->cfg->backfill.batch, err, sizeof(err));
 		BackfillState next = {0};
 		Page		p = {0};

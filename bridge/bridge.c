@@ -45,11 +45,15 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 #define STATUS_MIN_GAP_US 100000	/* confirm progress at most every 100 ms */
+#define STATUS_IDLE_GAP_US 10000	/* ... or every 10 ms once nothing is in
+									 * flight: the last position read is
+									 * confirmed at once, not 100 ms later */
 #define PROGRESS_MIN_GAP_US 1000000 /* record an idle position at most every
 									 * second */
 #define READ_BATCH 256			/* messages read per turn of the loop */
 #define DRAIN_TIMEOUT_MS 10000
 #define FINISH_TIMEOUT_MS 5000
+#define FINAL_ATTEST_TIMEOUT_MS 2000
 #define STANDBY_POLL_MS 1000	/* --standby: how often to try the slot */
 #define BUSY_GRACE_US (30 * INT64_C(1000000))	/* without --standby: how long
 												 * a busy slot is retried */
@@ -485,19 +489,28 @@ read_stream(Bridge *b)
 	return n;
 }
 
+/* how long after the last status update a new position may be confirmed */
+static int64_t
+status_gap_us(Bridge *b)
+{
+	return ledger_inflight_txns(b->ledger) == 0 ? STATUS_IDLE_GAP_US : STATUS_MIN_GAP_US;
+}
+
 static int
 send_status(Bridge *b, bool force)
 {
 	uint64_t	lsn;
 	int64_t		now = now_us();
+	int64_t		gap;
 	int			rc;
 
 	if (!b->stream_up)
 		return STREAM_OK;
 	lsn = ledger_confirmable(b->ledger);
+	gap = status_gap_us(b);
 	if (!force && !b->reply_now &&
 		now - b->last_status_us < (int64_t) b->cfg->status_interval_ms * 1000 &&
-		(lsn == b->last_status_lsn || now - b->last_status_us < STATUS_MIN_GAP_US))
+		(lsn == b->last_status_lsn || now - b->last_status_us < gap))
 		return STREAM_OK;
 	rc = stream_send_status(&b->stream, lsn, false);
 	if (rc != STREAM_OK)
@@ -518,6 +531,16 @@ wait_for_work(Bridge *b)
 	int			n = 0;
 	int			timeout = 100;
 
+	/* a position waits to be confirmed: wake when its gap has passed */
+	if (b->stream_up && b->ledger &&
+		ledger_confirmable(b->ledger) != b->last_status_lsn)
+	{
+		int64_t		left = b->last_status_us + status_gap_us(b) - now_us();
+
+		timeout = left <= 0 ? 0 : (int) (left / 1000) + 1;
+		if (timeout > 100)
+			timeout = 100;
+	}
 	if (may_read(b))
 		pfd[n++] = (struct pollfd) {.fd = stream_socket(&b->stream),.events = POLLIN};
 	if (b->sink_up)
@@ -644,6 +667,15 @@ turn(Bridge *b)
 		return 1;
 	if (may_read(b) && (nread = read_stream(b)) < 0)
 		return 1;
+
+	/*
+	 * Flushing: the sink sends what it holds at every poll, i.e. once the
+	 * input had nothing more readable without blocking or READ_BATCH
+	 * messages were read (a full batch goes out even earlier, from commit),
+	 * and never waits for more: no timer holds a ready batch.  Its replies
+	 * are read here without waiting, and in wait_for_work as they arrive;
+	 * the calls sent meanwhile stay in flight (up to max_pending_bytes).
+	 */
 	if (b->sink_up)
 	{
 		rc = b->sink->ops->poll(b->sink, 0, on_ack, b);
@@ -677,7 +709,15 @@ shut_down(Bridge *b)
 		uint64_t	lsn = ledger_confirmable(b->ledger);
 
 		if (stream_send_status(&b->stream, lsn, false) == STREAM_OK)
+		{
 			log_msg(LOG_INFO, "stopped; confirmed %X/%X", (unsigned) (lsn >> 32), (unsigned) lsn);
+			/* vouch for the slot up to there: a restart begins there */
+			if (b->session_begun && b->session_validated)
+			{
+				slotwatch_attest(&b->watch, PQbackendPID(b->stream.conn), b->unrecorded_from);
+				slotwatch_attest_final(&b->watch, lsn, FINAL_ATTEST_TIMEOUT_MS);
+			}
+		}
 	}
 	stream_finish(&b->stream, FINISH_TIMEOUT_MS);
 	return 0;

@@ -2,7 +2,8 @@
  *
  * precheck.c
  *		Catalog queries that warn, at start, about a --tables pattern that
- *		matches no table and columns no selected table has (see precheck.h).
+ *		matches no table, columns no selected table has and selected tables
+ *		that are unlogged (see precheck.h).
  *
  * The queries are plain SQL without parameters, so that they also run on a
  * replication connection (no extended query protocol there); every value
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errbuf.h"
 #include "log.h"
 #include "precheck.h"
 
@@ -198,6 +200,39 @@ check_column(PGconn *conn, const char *selection, const char *option, const char
 	return 1;
 }
 
+/* warn about selected tables (or partitions) that are unlogged */
+static int
+check_unlogged(PGconn *conn, const char *selection)
+{
+	char	   *sql = NULL;
+	PGresult   *res;
+	int			rc = -1;
+
+	if (asprintf(&sql, "SELECT pg_catalog.string_agg(pg_catalog.format('%%I.%%I', n.nspname, c.relname), ', ') "
+				 USER_TABLES "%s AND (c.relpersistence = 'u' OR EXISTS (SELECT 1 FROM "
+				 "pg_catalog.pg_partition_tree(c.oid) t JOIN pg_catalog.pg_class p ON p.oid = t.relid "
+				 "WHERE p.relpersistence = 'u'))", selection) < 0)
+		return -1;
+	res = PQexec(conn, sql);
+	free(sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		rc = 0;
+		if (!PQgetisnull(res, 0, 0))
+		{
+			log_msg(LOG_WARNING, "selected tables are UNLOGGED, so their rows never reach WAL and "
+					"are never streamed: %s (ALTER TABLE ... SET LOGGED)", PQgetvalue(res, 0, 0));
+			rc = 1;
+		}
+	}
+	else
+		log_msg(LOG_WARNING, "could not check for unlogged tables: %s",
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(conn));
+	PQclear(res);
+	return rc;
+}
+
 int
 precheck_run(PGconn *conn, const PrecheckOptions *opts)
 {
@@ -220,6 +255,41 @@ precheck_run(PGconn *conn, const PrecheckOptions *opts)
 		warnings += rc;
 		rc = columns[i] ? check_column(conn, selection, options[i], columns[i]) : 0;
 	}
+	if (rc >= 0)
+	{
+		warnings += rc;
+		rc = check_unlogged(conn, selection);
+	}
 	free(selection);
 	return rc < 0 ? -1 : warnings + rc;
+}
+
+/*
+ * --plugin=pgoutput: pgoutput sends text in the connection's client
+ * encoding, which is the database's unless the connection string sets
+ * client_encoding, and the bridge copies it into jobs as it is; jobs carry
+ * UTF-8.  The wal2queue plugin converts by itself.  SQL_ASCII has no
+ * encoding to convert from (the server would refuse invalid UTF-8 at every
+ * attempt to send it).
+ */
+int
+precheck_encoding(PGconn *conn, char *err, size_t errlen)
+{
+	const char *server = PQparameterStatus(conn, "server_encoding");
+	const char *client = PQparameterStatus(conn, "client_encoding");
+
+	if (server == NULL || strcmp(server, "UTF8") == 0)
+		return 0;
+	if (strcmp(server, "SQL_ASCII") != 0 && client && strcmp(client, "UTF8") == 0)
+		return 0;
+	if (strcmp(server, "SQL_ASCII") == 0)
+		return errbuf_set(err, errlen, 1,
+						  "database encoding SQL_ASCII is not supported with --plugin=pgoutput: "
+						  "jobs carry UTF-8 and SQL_ASCII text has no known encoding; "
+						  "hint: use a UTF8 database");
+	return errbuf_set(err, errlen, 1,
+					  "database encoding %s is not supported with --plugin=pgoutput: "
+					  "pgoutput sends text in the client encoding (%s) and jobs carry UTF-8; "
+					  "hint: add client_encoding=UTF8 to -d, or use --plugin=wal2queue, "
+					  "which converts to UTF-8", server, client ? client : "unknown");
 }

@@ -43,4 +43,11 @@ extern bool precheck_pattern_to_like(const char *pattern, char *schema_like,
  */
 extern int	precheck_run(PGconn *conn, const PrecheckOptions *opts);
 
+/*
+ * --plugin=pgoutput: refuse a connection whose text would not arrive as
+ * UTF-8 (a database not UTF8, unless client_encoding is UTF8; SQL_ASCII
+ * always).  Returns 0, or 1 with the reason in err.
+ */
+extern int	precheck_encoding(PGconn *conn, char *err, size_t errlen);
+
 #endif							/* W2Q_PRECHECK_H */

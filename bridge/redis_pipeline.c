@@ -10,9 +10,9 @@
  * of calls says what each reply is.  Replies are small (a verdict per
  * call, whatever the number of entries), so hiredis's own reader is used.
  *
- * An entry travels as arguments: key index, seq, the number of fields,
- * then field, value, ...  A staging list holds the same arguments as its
- * elements, so staged and inline entries are read alike.
+ * An entry travels as the number of its arguments, then key, seq and its
+ * fields (see resp_arg_entry).  A staging list holds the same arguments
+ * as its elements, so staged and inline entries are read alike.
  *
  * hiredis writes with write(2): the process must ignore SIGPIPE.
  *
@@ -87,13 +87,33 @@ resp_arg_raw(RespBuf *b, const RespBuf *more)
 	return true;
 }
 
-/* "$len\r\n" */
+/* v in decimal at p (room for 20 digits); returns the digits written */
+static size_t
+put_u64(char *p, uint64_t v)
+{
+	char		tmp[20];
+	size_t		n = 0;
+
+	do
+	{
+		tmp[n++] = (char) ('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	for (size_t i = 0; i < n; i++)
+		p[i] = tmp[n - 1 - i];
+	return n;
+}
+
+/* "$len\r\n" (no printf: it was the bridge's top cost per entry) */
 static bool
 bulk_header(RespBuf *b, size_t len)
 {
 	if (!reserve(b, len + 32))
 		return false;
-	b->len += (size_t) sprintf(b->data + b->len, "$%zu\r\n", len);
+	b->data[b->len++] = '$';
+	b->len += put_u64(b->data + b->len, len);
+	b->data[b->len++] = '\r';
+	b->data[b->len++] = '\n';
 	return true;
 }
 
@@ -128,7 +148,7 @@ resp_arg_u64(RespBuf *b, uint64_t v)
 {
 	char		buf[24];
 
-	return resp_arg(b, buf, (size_t) snprintf(buf, sizeof(buf), "%" PRIu64, v));
+	return resp_arg(b, buf, put_u64(buf, v));
 }
 
 /* an LSN as 16 hex digits: LSNs compare as these strings do */
@@ -143,11 +163,14 @@ resp_arg_lsnhex(RespBuf *b, uint64_t lsn)
 }
 
 /*
- * One entry as arguments: key index (1-based, in the transaction's keys),
- * seq, the number of (field, value) pairs, the pairs.
+ * One entry as arguments: their number n, then key, seq and the (field,
+ * value) pairs.  The function passes them to XADD as key [MAXLEN ~ N] *
+ * _lsn <commit LSN> _seq <seq> field value ..., the constants its own and
+ * the slice after the key unpacked as it is: no copying per entry, and no
+ * argument per entry that every entry of the transaction repeats.
  */
 bool
-resp_arg_entry(RespBuf *b, uint32_t keyidx, const FrameJob *job)
+resp_arg_entry(RespBuf *b, const char *key, size_t keylen, const FrameJob *job)
 {
 	uint32_t	npairs = 0;
 
@@ -156,8 +179,8 @@ resp_arg_entry(RespBuf *b, uint32_t keyidx, const FrameJob *job)
 	else
 		for (uint32_t i = 0; i < job->rel->ncols; i++)
 			npairs += job->values[i].isnull ? 0 : 1;
-	if (!resp_arg_u64(b, keyidx) || !resp_arg_u64(b, job->seq) ||
-		!resp_arg_u64(b, npairs))
+	if (!resp_arg_u64(b, 2 + 2 * (uint64_t) npairs) ||
+		!resp_arg(b, key, keylen) || !resp_arg_u64(b, job->seq))
 		return false;
 	if (job->is_message)
 		return resp_arg(b, "payload", 7) &&

@@ -4,11 +4,37 @@
  *		The wal2queue function library loaded into Redis, and what the
  *		sink makes of its verdicts.
  *
- * One deliver call (FCALL wal2queue_v1_deliver) carries a batch of items
- * in order, each a transaction (or a position without jobs) with the
- * position it follows (prev) and the one it reaches (end).  Against the
- * progress record of the slot (a hash: sysid, timeline, db, slot, lsn,
- * updated_at) each item is
+ * The library's public functions and their argument contract (a function
+ * added beside it keeps these unchanged):
+ *
+ *	wal2queue_v1_deliver2 (FCALL, 1 key)
+ *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
+ *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
+ *		number of items, then per item: prev and end (16 hex digits,
+ *		comparable as strings), commit LSN ("%X/%X"), the number of its
+ *		stream keys and the keys, the staging list's length and key (""
+ *		none), the number of pieces staged and the number of arguments of
+ *		each, the number of arguments of the entries that follow, and the
+ *		entries.  An entry is n, then its n arguments: key, seq, field,
+ *		value, ...  (a staging list holds the same elements).  It becomes
+ *		XADD key [MAXLEN ~ maxlen] * _lsn <commit LSN> _seq seq field
+ *		value ...: the constants are the function's, the rest the entry's
+ *		slice unpacked as it is, so nothing is copied per entry.
+ *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
+ *		slot, detail, detail2}; verdict OK, GAP, SOURCE, NORECORD, STAGEGAP,
+ *		WRONGTYPE (detail: the key, detail2: its type) or FULL (a stream
+ *		with no room for the call's IDs; record lsn: the commit LSN of its
+ *		first job, detail: the key, detail2: that job's seq).
+ *
+ *	(wal2queue_v1_deliver, before this layout, took the entries as key
+ *	index, seq, number of fields, fields: the name changed with the layout
+ *	so that bridges of both versions on one Redis fail loudly ("Function not
+ *	found", retried) instead of misreading each other's calls.)
+ *
+ * One deliver call carries a batch of items in order, each a transaction
+ * (or a position without jobs) with the position it follows (prev) and the
+ * one it reaches (end).  Against the progress record of the slot (a hash:
+ * sysid, timeline, db, slot, lsn, updated_at) each item is
  *	- already delivered when end <= record.lsn: skipped;
  *	- next when prev <= record.lsn < end: its entries are added and
  *	  record.lsn becomes end;
@@ -29,19 +55,6 @@
  * RPUSH's reply, the list's length, must be what the sink expects); the
  * deliver call checks the list's length, moves the entries into their
  * streams and deletes it.
- *
- * Arguments of deliver: KEYS[1] the progress record; ARGV: mode ("",
- * "create", "replace"), sysid, timeline, db, slot, maxlen ("" none),
- * group ("" none), the number of items, then per item: prev and end (16
- * hex digits, comparable as strings), commit LSN ("%X/%X"), the number of
- * its stream keys and the keys, the staging list's length and key ("" none)
- * and the number of arguments of each piece staged, the number of
- * arguments of entries that follow, and the entries, each as key index,
- * seq, number of fields, field, value, ... (a staging list holds the same).
- *
- * Reply: {items done, verdict, record lsn, record sysid, timeline, db,
- * slot, detail, detail2}; verdict OK, GAP, SOURCE, NORECORD, STAGEGAP or
- * WRONGTYPE (detail: the key, detail2: its type).
  *
  *-------------------------------------------------------------------------
  */
@@ -68,16 +81,16 @@ const char *const redis_library =
 "local function parse(argv)\n"
 "  local items, pos = {}, 9\n"
 "  for i = 1, tonumber(argv[8]) do\n"
-"    local it = {prev = argv[pos], stop = argv[pos + 1], lsn = argv[pos + 2], keys = {}, a = {}}\n"
 "    local nk = tonumber(argv[pos + 3])\n"
-"    pos = pos + 4\n"
-"    for k = 1, nk do it.keys[k] = argv[pos]; pos = pos + 1 end\n"
-"    it.nstaged, it.stage, it.chunks = tonumber(argv[pos]), argv[pos + 1], {}\n"
-"    for c = 1, tonumber(argv[pos + 2]) do it.chunks[c] = tonumber(argv[pos + 2 + c]) end\n"
-"    pos = pos + 3 + #it.chunks\n"
-"    it.first, it.n = pos + 1, tonumber(argv[pos])\n"
-"    pos = it.first + it.n\n"
-"    items[i] = it\n"
+"    local sp = pos + 4 + nk\n"
+"    local nc = tonumber(argv[sp + 2])\n"
+"    local ep = sp + 3 + nc\n"
+"    local n = tonumber(argv[ep])\n"
+"    items[i] = {prev = argv[pos], stop = argv[pos + 1], lsn = argv[pos + 2],\n"
+"                k1 = pos + 4, k2 = pos + 3 + nk,\n"
+"                nstaged = tonumber(argv[sp]), stage = argv[sp + 1], c1 = sp + 3,\n"
+"                c2 = sp + 2 + nc, first = ep + 1, last = ep + n}\n"
+"    pos = ep + n + 1\n"
 "  end\n"
 "  return items\n"
 "end\n"
@@ -104,12 +117,12 @@ const char *const redis_library =
 "end\n"
 "local function firstjob(items, argv, k)\n"
 "  for _, it in ipairs(items) do\n"
-"    for idx, key in ipairs(it.keys) do\n"
-"      if key == k then\n"
-"        local i, stop = it.first, it.first + it.n\n"
-"        while i < stop do\n"
-"          if tonumber(argv[i]) == idx then return it.lsn, argv[i + 1] end\n"
-"          i = i + 3 + 2 * tonumber(argv[i + 2])\n"
+"    for ki = it.k1, it.k2 do\n"
+"      if argv[ki] == k then\n"
+"        local i = it.first\n"
+"        while i <= it.last do\n"
+"          if argv[i + 1] == k then return it.lsn, argv[i + 2] end\n"
+"          i = i + tonumber(argv[i]) + 1\n"
 "        end\n"
 "        return it.lsn, ''\n"
 "      end\n"
@@ -121,9 +134,10 @@ const char *const redis_library =
 "  local types, bound = {}, 0\n"
 "  local t = redis.call('TYPE', pkey)['ok']\n"
 "  if t ~= 'hash' and t ~= 'none' then return nil, pkey, t end\n"
-"  for _, it in ipairs(items) do bound = bound + math.floor((it.n + it.nstaged) / 3) end\n"
+"  for _, it in ipairs(items) do bound = bound + math.floor((it.last - it.first + 1 + it.nstaged) / 3) end\n"
 "  for _, it in ipairs(items) do\n"
-"    for _, k in ipairs(it.keys) do\n"
+"    for ki = it.k1, it.k2 do\n"
+"      local k = argv[ki]\n"
 "      if k == pkey then return nil, k, 'progress record' end\n"
 "      if types[k] == nil then\n"
 "        t = redis.call('TYPE', k)['ok']\n"
@@ -137,38 +151,45 @@ const char *const redis_library =
 "  end\n"
 "  return types\n"
 "end\n"
-"local function xadd(it, src, i, types, maxlen, group)\n"
-"  local key = it.keys[tonumber(src[i])]\n"
-"  if types[key] == 'none' and group ~= '' then\n"
-"    redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM')\n"
+"local function xadds(src, i, last, lsn, maxlen)\n"
+"  local call = redis.call\n"
+"  if maxlen == '' then\n"
+"    while i <= last do\n"
+"      local n = tonumber(src[i])\n"
+"      call('XADD', src[i + 1], '*', '_lsn', lsn, '_seq', unpack(src, i + 2, i + n))\n"
+"      i = i + n + 1\n"
+"    end\n"
+"  else\n"
+"    while i <= last do\n"
+"      local n = tonumber(src[i])\n"
+"      call('XADD', src[i + 1], 'MAXLEN', '~', maxlen, '*', '_lsn', lsn, '_seq',\n"
+"           unpack(src, i + 2, i + n))\n"
+"      i = i + n + 1\n"
+"    end\n"
 "  end\n"
-"  types[key] = 'stream'\n"
-"  local a, n = it.a, 1\n"
-"  a[1] = key\n"
-"  if maxlen ~= '' then a[2] = 'MAXLEN'; a[3] = '~'; a[4] = maxlen; n = 4 end\n"
-"  a[n + 1] = '*'; a[n + 2] = '_lsn'; a[n + 3] = it.lsn; a[n + 4] = '_seq'; a[n + 5] = src[i + 1]\n"
-"  n = n + 5\n"
-"  local nf = 2 * tonumber(src[i + 2])\n"
-"  for j = 1, nf do a[n + j] = src[i + 2 + j] end\n"
-"  redis.call('XADD', unpack(a, 1, n + nf))\n"
-"  return i + 3 + nf\n"
 "end\n"
-"local function staged(it, types, maxlen, group)\n"
-"  if redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
-"  local off = 0\n"
-"  for _, n in ipairs(it.chunks) do\n"
-"    local page = redis.call('LRANGE', it.stage, off, off + n - 1)\n"
-"    off = off + n\n"
-"    local i = 1\n"
-"    while i <= n do i = xadd(it, page, i, types, maxlen, group) end\n"
+"local function mkstreams(it, argv, types, group)\n"
+"  for k = it.k1, it.k2 do\n"
+"    local key = argv[k]\n"
+"    if types[key] == 'none' then\n"
+"      if group ~= '' then redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM') end\n"
+"      types[key] = 'stream'\n"
+"    end\n"
 "  end\n"
-"  redis.call('DEL', it.stage)\n"
-"  return true\n"
 "end\n"
 "local function write(it, argv, types)\n"
-"  if it.stage ~= '' and not staged(it, types, argv[6], argv[7]) then return false end\n"
-"  local i, stop = it.first, it.first + it.n\n"
-"  while i < stop do i = xadd(it, argv, i, types, argv[6], argv[7]) end\n"
+"  if it.stage ~= '' and redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
+"  mkstreams(it, argv, types, argv[7])\n"
+"  if it.stage ~= '' then\n"
+"    local off = 0\n"
+"    for c = it.c1, it.c2 do\n"
+"      local n = tonumber(argv[c])\n"
+"      xadds(redis.call('LRANGE', it.stage, off, off + n - 1), 1, n, it.lsn, argv[6])\n"
+"      off = off + n\n"
+"    end\n"
+"    redis.call('DEL', it.stage)\n"
+"  end\n"
+"  xadds(argv, it.first, it.last, it.lsn, argv[6])\n"
 "  return true\n"
 "end\n"
 "local function deliver(keys, argv)\n"
@@ -206,13 +227,14 @@ const char *const redis_library =
 "    end\n"
 "    done = i\n"
 "  end\n"
+"  local attext = lsntext(at)\n"
 "  if done > 0 or dirty then\n"
 "    local t = redis.call('TIME')\n"
 "    redis.call('HSET', pkey, 'sysid', rec[1], 'timeline', rec[2], 'db', rec[3],\n"
-"               'slot', rec[4], 'lsn', lsntext(at),\n"
+"               'slot', rec[4], 'lsn', attext,\n"
 "               'updated_at', t[1] .. '.' .. string.format('%06d', tonumber(t[2])))\n"
 "  end\n"
-"  return {done, verdict, lsntext(at), rec[1], rec[2], rec[3], rec[4], '', ''}\n"
+"  return {done, verdict, attext, rec[1], rec[2], rec[3], rec[4], '', ''}\n"
 "end\n"
 "redis.register_function{function_name = '" REDIS_FN_DELIVER "', callback = deliver, flags = {'no-cluster'}}\n";
 

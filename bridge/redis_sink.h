@@ -151,7 +151,8 @@ extern bool resp_arg_str(RespBuf *b, const char *s);
 extern bool resp_arg_u64(RespBuf *b, uint64_t v);
 extern bool resp_arg_lsnhex(RespBuf *b, uint64_t lsn);
 extern bool resp_arg_raw(RespBuf *b, const RespBuf *more);
-extern bool resp_arg_entry(RespBuf *b, uint32_t keyidx, const FrameJob *job);
+extern bool resp_arg_entry(RespBuf *b, const char *key, size_t keylen,
+						   const FrameJob *job);
 extern int	pipe_send(Sink *s, RCall *call, const RespBuf *head,
 					  const RespBuf *body, int argc2, const char **argv2);
 extern int	pipe_flush(Sink *s);
@@ -161,7 +162,7 @@ extern void pipe_clear(RedisSink *rs);
 
 /* redis_progress.c */
 extern const char *const redis_library;
-#define REDIS_FN_DELIVER	"wal2queue_v1_deliver"
+#define REDIS_FN_DELIVER	"wal2queue_v1_deliver2"
 extern int	progress_on_deliver(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_stage(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);

@@ -397,13 +397,13 @@ check_target(Sink *s, const FrameTxn *txn, FrameJob *job, size_t *keylen)
 	char		lsn[LSN_STRLEN];
 	bool		column = false;
 
-	lsn_format(txn->commit_lsn, lsn, sizeof(lsn));
 	if (reserved_key(rs->keybuf, *keylen, plen))
 	{
 		if (job->is_message)
 			why = "its stream would be among the keys wal2queue keeps for itself (wal2queue:…)";
 		else
 		{
+			lsn_format(txn->commit_lsn, lsn, sizeof(lsn));
 			log_msg(LOG_WARNING, "job %" PRIu32 " of table %.*s committed at %s routes to \"%s\", "
 					"among the keys wal2queue keeps for itself: written to the table's stream instead",
 					job->seq, (int) job->rel->name.len, job->rel->name.data, lsn, rs->keybuf);
@@ -428,6 +428,7 @@ check_target(Sink *s, const FrameTxn *txn, FrameJob *job, size_t *keylen)
 	}
 	if (why == NULL)
 		return SINK_OK;
+	lsn_format(txn->commit_lsn, lsn, sizeof(lsn));
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "cannot write job %" PRIu32 " of %s%.*s (key %s%.*s%s) committed at %s to "
 					  "Redis: %s; exclude the table (--tables) or change the %s",
@@ -463,7 +464,7 @@ redis_job(Sink *s, const FrameTxn *txn, const FrameJob *job, LedgerTicket t)
 	if ((rc = check_target(s, txn, &local, &keylen)) != SINK_OK)
 		return rc;
 	if ((key = strtab_intern(&b->keys, rs->keybuf, keylen)) < 0 ||
-		!resp_arg_entry(&b->entries, (uint32_t) key + 1, &local))
+		!resp_arg_entry(&b->entries, rs->keybuf, keylen, &local))
 		return out_of_memory(s);
 	b->njobs++;
 	if (b->entries.len >= REDIS_STAGE_BYTES)

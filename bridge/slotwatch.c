@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "lsn.h"
@@ -77,18 +78,20 @@ start_connect(SlotWatch *w)
 	w->connecting = true;
 }
 
+static const char *const watch_sql[] = {
+	[WATCH_HEALTH] = "SELECT coalesce(wal_status, ''), coalesce(safe_wal_size::text, '') "
+	"FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+	/* to_regprocedure() raises an error for a schema without USAGE */
+	[WATCH_PROBE] = "SELECT CASE WHEN pg_catalog.to_regnamespace('wal2queue') IS NULL THEN false "
+	"WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN false "
+	"ELSE pg_catalog.to_regprocedure('wal2queue.attest_slot(name,integer,pg_lsn)') IS NOT NULL END",
+	[WATCH_ATTEST] = "SELECT wal2queue.attest_slot($1, $2::integer, $3::pg_lsn)",
+};
+
 static void
 send_query(SlotWatch *w, SlotWatchQuery q)
 {
-	static const char *const sql[] = {
-		[WATCH_HEALTH] = "SELECT coalesce(wal_status, ''), coalesce(safe_wal_size::text, '') "
-		"FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
-		/* to_regprocedure() raises an error for a schema without USAGE */
-		[WATCH_PROBE] = "SELECT CASE WHEN pg_catalog.to_regnamespace('wal2queue') IS NULL THEN false "
-		"WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN false "
-		"ELSE pg_catalog.to_regprocedure('wal2queue.attest_slot(name,integer,pg_lsn)') IS NOT NULL END",
-		[WATCH_ATTEST] = "SELECT wal2queue.attest_slot($1, $2::integer, $3::pg_lsn)",
-	};
+	const char *const *sql = watch_sql;
 	char		pid[16];
 	char		from[LSN_STRLEN];
 	const char *params[3] = {w->slot, pid, NULL};
@@ -232,4 +235,58 @@ slotwatch_turn(SlotWatch *w, int interval_ms)
 		return;
 	}
 	next_query(w, interval_ms);
+}
+
+/* one blocking query's single boolean answer; false on any error */
+static bool
+ask_bool(PGconn *c, const char *sql, int nparams, const char *const *params)
+{
+	PGresult   *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+	bool		yes = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+	PQclear(res);
+	return yes;
+}
+
+void
+slotwatch_attest_final(SlotWatch *w, uint64_t confirmed, int timeout_ms)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
+	const char *vals[] = {w->conninfo, "wal2queue-bridge slot watch", "2", NULL};
+	char		pid[16];
+	char		lsn[LSN_STRLEN];
+	char		from[LSN_STRLEN];
+	const char *params[3] = {w->slot, lsn, NULL};
+	int64_t		deadline = now_us() + (int64_t) timeout_ms * 1000;
+	PGconn	   *c;
+	PGresult   *res;
+
+	if (w->attest_pid == 0 || w->refused_pid == w->attest_pid)
+		return;
+	slotwatch_close(w);
+	c = PQconnectdbParams(keys, vals, 1);
+	if (c == NULL || PQstatus(c) != CONNECTION_OK)
+	{
+		log_msg(LOG_DEBUG, "slot watch: could not connect for the last attestation: %s",
+				c ? PQerrorMessage(c) : "out of memory");
+		PQfinish(c);
+		return;
+	}
+	PQsetNoticeProcessor(c, on_notice, NULL);
+	/* wait for the walsender to take the last confirmation */
+	lsn_format(confirmed, lsn, sizeof(lsn));
+	while (!ask_bool(c, "SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_catalog.pg_replication_slots "
+					 "WHERE slot_name = $1", 2, params) && now_us() < deadline)
+		usleep(50 * 1000);
+	if (ask_bool(c, watch_sql[WATCH_PROBE], 0, NULL))
+	{
+		snprintf(pid, sizeof(pid), "%d", w->attest_pid);
+		params[1] = pid;
+		params[2] = w->unrecorded_from ? lsn_format(w->unrecorded_from, from, sizeof(from)) : NULL;
+		res = PQexecParams(c, watch_sql[WATCH_ATTEST], 3, NULL, params, NULL, NULL, 0);
+		take_attest(w, res, w->attest_pid);
+		PQclear(res);
+	}
+	PQfinish(c);
 }

@@ -70,6 +70,14 @@ extern void slotwatch_attest(SlotWatch *w, int walsender_pid, uint64_t unrecorde
 /* do what can be done now without waiting; interval_ms between queries */
 extern void slotwatch_turn(SlotWatch *w, int interval_ms);
 
+/*
+ * At a clean stop, once the last confirmation (confirmed) was sent and
+ * while the walsender still holds the slot: wait (up to timeout_ms) for the
+ * slot to show it, then attest the session once more, blocking, so that a
+ * restart that begins there without a sink record (Kafka) is attested.
+ */
+extern void slotwatch_attest_final(SlotWatch *w, uint64_t confirmed, int timeout_ms);
+
 extern void slotwatch_close(SlotWatch *w);
 
 #endif							/* W2Q_SLOTWATCH_H */

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "pgerror.h"
+#include "precheck.h"
 #include "publication.h"
 #include "stream.h"
 
@@ -441,6 +442,7 @@ stream_create_exported(Stream *s, char *snapshot, size_t snaplen)
 	PGresult   *res = NULL;
 	int			rc;
 	const char *cp;
+	char		at[LSN_STRLEN];
 
 	stream_close(s);
 	s->slot_created = false;
@@ -468,7 +470,7 @@ stream_create_exported(Stream *s, char *snapshot, size_t snaplen)
 	snprintf(snapshot, snaplen, "%s", PQgetvalue(res, 0, 2));
 	PQclear(res);
 	log_msg(LOG_INFO, "created replication slot \"%s\" with snapshot %s at %s",
-			s->cfg->slot, snapshot, cp);
+			s->cfg->slot, snapshot, lsn_format(s->start_lsn, at, sizeof(at)));
 	s->slot_created = true;
 	/* not registry_call() yet: any command ends the exported snapshot */
 	return STREAM_OK;
@@ -574,6 +576,8 @@ check_publication(Stream *s)
 {
 	if (s->cfg->pgoutput == NULL)
 		return STREAM_OK;
+	if (precheck_encoding(s->conn, s->err, sizeof(s->err)) != 0)
+		return STREAM_FATAL;
 	if (publication_prepare(s->conn, s->cfg->pgoutput, s->cfg->slot, s->cfg->create_slot,
 							s->err, sizeof(s->err)) != 0)
 		return PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;

@@ -8,7 +8,11 @@
  * stored sizes of the values (a lower bound of the text of text-like
  * types, so a huge value is refused without calling its output function),
  * then value by value as the texts are made, stopping at the first that
- * crosses the limit.  The JSON form counts each value as escaped (a
+ * crosses the limit.  No output function is called on a value whose text
+ * could be longer than the room left and than SAFE_OUTPUT_BYTES
+ * (textbound.c): a 180MB jsonb string of control characters would be 1GB
+ * of escapes, an ERROR at every attempt, and catching it in a walsender is
+ * not safe.  The JSON form counts each value as escaped (a
  * control character costs six bytes).  An oversized job becomes a claim
  * check (FORMAT.md): a small row job of the synthetic relation
  * "wal2queue.claim_check" that names the table, key, LSN and seq, so a
@@ -28,9 +32,18 @@
 #include "utils/rel.h"
 
 #include "job.h"
+#include "textbound.h"
+#include "utf8.h"
 
 /* bytes a job costs beyond its values and names (lsn, xid, seq, braces) */
 #define JOB_OVERHEAD	128
+
+/*
+ * An output function is called on a value whose text may be longer than
+ * the job's remaining room (it is measured, then) only while its bound is
+ * at most this: never near 1GB, never gigabytes of memory.
+ */
+#define SAFE_OUTPUT_BYTES	((Size) 64 * 1024 * 1024)
 
 /* the columns of the claim check relation, in order */
 enum
@@ -41,28 +54,6 @@ enum
 
 static W2QRelInfo *claim_rel = NULL;
 
-/* the length of s as a JSON string, without building it (as escape_json) */
-static Size
-json_string_size(const char *s, Size len)
-{
-	Size		n = 2;
-	Size		i;
-
-	for (i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-
-		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' ||
-			c == '\r' || c == '\t')
-			n += 2;
-		else if (c < ' ')
-			n += 6;
-		else
-			n++;
-	}
-	return n;
-}
-
 /* the cost of a column's text in the chosen form */
 static Size
 value_size(const W2QColumn *col, const char *text, bool json)
@@ -70,7 +61,7 @@ value_size(const W2QColumn *col, const char *text, bool json)
 	if (text == NULL)
 		return 5;
 	if (json && col->kind == W2Q_KIND_TEXT)
-		return json_string_size(text, strlen(text));
+		return w2q_json_string_size(text, strlen(text));
 	return strlen(text) + 5;
 }
 
@@ -82,7 +73,7 @@ value_size(const W2QColumn *col, const char *text, bool json)
 static Size
 stored_lower_bound(const W2QColumn *col, Datum value)
 {
-	Oid			base = getBaseType(col->typid);
+	Oid			base = col->basetype;
 	Size		raw;
 
 	if (base != TEXTOID && base != VARCHAROID && base != BPCHAROID &&
@@ -136,20 +127,31 @@ row_overhead(const W2QRelInfo *info)
 	return n;
 }
 
-/* make the text of column i, unless its stored size alone is too much */
+/*
+ * Make the text of column i, unless its stored size alone is more than
+ * limit, or its text could be (textbound.c) and is too large to be made to
+ * find out.  Then *bound is at least that size.
+ */
 static bool
 column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
-			char **texts, Size limit)
+			char **texts, Size limit, Size *bound)
 {
 	W2QColumn  *col = &info->cols[i];
 	int			a = col->attnum - 1;
+	Size		safe = Max(limit, SAFE_OUTPUT_BYTES);
 
+	texts[i] = NULL;
 	if (nulls[a])
-		texts[i] = NULL;
-	else if (stored_lower_bound(col, values[a]) > limit)
+		return true;
+	if ((*bound = stored_lower_bound(col, values[a])) > limit)
 		return false;
-	else
-		texts[i] = OutputFunctionCall(&col->out, values[a]);
+	/* fixed-length and small values are safe whatever their type */
+	if (col->typlen == -1 &&
+		toast_raw_datum_size(values[a]) - VARHDRSZ > W2Q_SMALL_VALUE &&
+		(*bound = w2q_text_bound(col->typid, values[a], safe)) > safe)
+		return false;
+	texts[i] = OutputFunctionCall(&col->out, values[a]);
+	texts[i] = w2q_to_utf8(texts[i], strlen(texts[i]));
 	return true;
 }
 
@@ -166,12 +168,16 @@ row_key_and_target(W2QJob *job, W2QRelInfo *info, Datum *values,
 	bool		ok = true;
 	int			i;
 
+	Size		bound;
+
 	for (i = 0; i < info->nkeys && ok; i++)
 		ok = done[info->keys[i]] =
-			column_text(info, info->keys[i], values, nulls, job->texts, half);
+			column_text(info, info->keys[i], values, nulls, job->texts, half,
+						&bound);
 	if (ok && info->route >= 0)
 		ok = done[info->route] =
-			column_text(info, info->route, values, nulls, job->texts, half);
+			column_text(info, info->route, values, nulls, job->texts, half,
+						&bound);
 	job->target = info->name;
 	job->key = NULL;
 	if (ok)
@@ -181,7 +187,7 @@ row_key_and_target(W2QJob *job, W2QRelInfo *info, Datum *values,
 		if (info->route >= 0 && job->texts[info->route] != NULL &&
 			job->texts[info->route][0] != '\0')
 			job->target = job->texts[info->route];
-		size = (job->key ? json_string_size(job->key, strlen(job->key)) : 0) +
+		size = (job->key ? w2q_json_string_size(job->key, strlen(job->key)) : 0) +
 			(job->target != info->name ? strlen(job->target) + 2 : 0);
 		if (size > half)
 		{
@@ -240,12 +246,19 @@ w2q_row_job(W2QJob *job, W2QRelInfo *info, Relation relation,
 	for (i = 0; i < info->ncols && size + lower <= (Size) opt->max_job_bytes; i++)
 	{
 		int			a = info->cols[i].attnum - 1;
+		Size		bound;
 
 		if (done[i])
 			continue;
 		if (!nulls[a])
 			lower -= stored_lower_bound(&info->cols[i], values[a]);
-		column_text(info, i, values, nulls, job->texts, SIZE_MAX);
+		if (!column_text(info, i, values, nulls, job->texts,
+						 opt->max_job_bytes - (size + lower), &bound))
+		{
+			/* too large to convert: counted at its bound */
+			size += bound;
+			break;
+		}
 		size += value_size(&info->cols[i], job->texts[i], opt->json);
 	}
 	job->size = size + lower;
@@ -295,18 +308,25 @@ w2q_message_job(W2QJob *job, const char *prefix, const char *message,
 
 	if (!parse_message_prefix(prefix, &target, &key))
 		return false;
-	job->target = target;
-	job->key = key;
+	job->target = w2q_to_utf8(target, strlen(target));
+	job->key = key ? w2q_to_utf8(key, strlen(key)) : NULL;
 	job->payload = message;
 	job->payload_len = message_size;
-	size = JOB_OVERHEAD + strlen(target) + (key ? strlen(key) : 0);
+	size = JOB_OVERHEAD + strlen(job->target) + (key ? strlen(job->key) : 0);
 	if (opt->json)
 	{
 		/* pg_verify_mbstr refuses a NUL byte too */
 		job->payload_base64 = !pg_verify_mbstr(GetDatabaseEncoding(), message,
 							 (int) message_size, true);
+		if (!job->payload_base64 && w2q_utf8_converts())
+		{
+			/* valid text: as UTF-8, like every text in a job */
+			job->payload = w2q_to_utf8(message, message_size);
+			if (job->payload != message)
+				job->payload_len = strlen(job->payload);
+		}
 		size += job->payload_base64 ? (message_size + 2) / 3 * 4 + 40
-			: json_string_size(message, message_size);
+			: w2q_json_string_size(job->payload, job->payload_len);
 	}
 	else
 		size += message_size;

@@ -205,6 +205,7 @@ w2q_parse_options(List *options, W2QOptions *opt)
 				break;
 			case 4:
 				opt->messages = option_bool(elem);
+				opt->messages_given = true;
 				break;
 			case 5:
 				opt->proto_version = parse_proto_version(elem);

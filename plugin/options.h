@@ -27,6 +27,8 @@ typedef struct W2QOptions
 	char	   *route_column;	/* NULL: none */
 	char	   *key_column;		/* NULL: the primary key */
 	bool		messages;		/* decode wal2queue logical messages */
+	bool		messages_given; /* the option was given: else only where
+								 * PUBLIC may not emit them */
 	int			proto_version;
 	int			max_job_bytes;	/* larger jobs become claim checks */
 } W2QOptions;

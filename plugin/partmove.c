@@ -8,13 +8,34 @@
  * logical decoding hands them to us as just that: the INSERT would be a
  * new job.  The DELETE's WAL record says it is half of a move
  * (XLH_DELETE_IS_PARTITION_MOVE), but the decoded change does not carry
- * the flag.  So: a DELETE on a partition of a selected table is
- * remembered (its table and LSN); when the next INSERT under the same
- * table arrives in the transaction, we read the DELETE's record back from
- * WAL and, if it has the flag, the INSERT is the moved row and is no job.
- * WAL is read only for such a DELETE-then-INSERT pair, not for every
- * DELETE.  Any other DELETE replaces the pending one; the end of the
- * transaction forgets it.
+ * the flag, and nothing in the INSERT's record links it to the DELETE.
+ *
+ * The INSERT of the moved row need not follow the DELETE: a BEFORE INSERT
+ * trigger on the destination partition may discard it (RETURN NULL) or
+ * insert other rows first, and the destination may be a foreign table.  So
+ * an INSERT is taken for the moved row only when it is proven to be it:
+ *
+ *	- a DELETE on a partition of a selected table is remembered with its old
+ *	  replica identity (converted to the root's columns) and its LSN;
+ *	- a later INSERT under the same root in the transaction is the moved row
+ *	  only if it has the same values (byte for byte) as that old identity in
+ *	  every identity column that is not a partition key column, at any level,
+ *	  on either side (a move changes those); there must be at least one such
+ *	  column;
+ *	- and then the DELETE's WAL record is read back: it must have the flag.
+ *
+ * An INSERT that does not match leaves the DELETE pending (a trigger's rows
+ * come before the moved row); any other DELETE under a selected table
+ * replaces it, and the end of the transaction forgets it.  What cannot be
+ * proven is delivered: a table without replica identity, a move that also
+ * changed a key column (or, with REPLICA IDENTITY FULL, any other column),
+ * a move whose INSERT comes after another DELETE.  Such a moved row is a
+ * new job (a duplicate), never the reason a genuine job is dropped.  The one
+ * case left: a moved row discarded by a trigger, followed in the same
+ * transaction by an INSERT of a row with that same identity under the same
+ * root; that INSERT is taken for the moved row.
+ *
+ * WAL is read only for a DELETE-then-matching-INSERT pair.
  *
  *-------------------------------------------------------------------------
  */
@@ -25,6 +46,12 @@
 #include "access/xlog.h"
 #include "access/xlogreader.h"
 #include "access/xlogutils.h"
+#include "catalog/partition.h"
+#include "optimizer/optimizer.h"
+#include "utils/datum.h"
+#include "utils/lsyscache.h"
+#include "utils/partcache.h"
+#include "utils/rel.h"
 
 #include "partmove.h"
 
@@ -33,20 +60,56 @@ w2q_moves_init(W2QMoves *moves, MemoryContext cxt)
 {
 	moves->reader = NULL;
 	moves->cxt = cxt;
+	moves->old_key = NULL;
 	w2q_moves_reset(moves);
 }
 
 void
 w2q_moves_reset(W2QMoves *moves)
 {
+	if (moves->old_key)
+		heap_freetuple(moves->old_key);
+	moves->old_key = NULL;
 	moves->root = InvalidOid;
+	moves->delete_relid = InvalidOid;
 	moves->delete_lsn = InvalidXLogRecPtr;
 }
 
-void
-w2q_moves_delete(W2QMoves *moves, Oid root, XLogRecPtr lsn)
+/* tuple of relation (described by info) in its root's columns */
+static HeapTuple
+root_tuple(const W2QRelInfo *info, HeapTuple tuple)
 {
-	moves->root = root;
+	return info->map ? execute_attr_map_tuple(tuple, info->map)
+		: heap_copytuple(tuple);
+}
+
+/* the root's row descriptor, as info sees it */
+static TupleDesc
+root_desc(const W2QRelInfo *info, Relation relation)
+{
+	return info->map ? info->map->outdesc : RelationGetDescr(relation);
+}
+
+/*
+ * A DELETE on relation, a partition of info's (selected) table, with its
+ * old replica identity old_key (NULL when the table has none: then no
+ * INSERT can be proven to be its moved row, and none is pending).
+ */
+void
+w2q_moves_delete(W2QMoves *moves, W2QRelInfo *info, Relation relation,
+				 HeapTuple old_key, XLogRecPtr lsn)
+{
+	MemoryContext old;
+
+	w2q_moves_reset(moves);
+	if (old_key == NULL)
+		return;
+	old = MemoryContextSwitchTo(moves->cxt);
+	moves->old_key = root_tuple(info, old_key);
+	moves->natts = root_desc(info, relation)->natts;
+	MemoryContextSwitchTo(old);
+	moves->root = info->root_relid;
+	moves->delete_relid = RelationGetRelid(relation);
 	moves->delete_lsn = lsn;
 }
 
@@ -92,13 +155,120 @@ delete_record_is_move(W2QMoves *moves, XLogRecPtr lsn)
 	return result;
 }
 
-/* is an INSERT under root the second half of the pending DELETE's move? */
+/* add attnum of rel (a column of root by name) to *cols as a root attnum */
+static void
+add_root_column(Bitmapset **cols, Oid rel, AttrNumber attnum, Oid root)
+{
+	char	   *name = get_attname(rel, attnum, true);
+	AttrNumber	rootnum = name ? get_attnum(root, name) : InvalidAttrNumber;
+
+	if (rootnum != InvalidAttrNumber)
+		*cols = bms_add_member(*cols, rootnum);
+}
+
+/*
+ * The partition key columns (root attnums) of every partitioned table on
+ * the path from leaf up to root, expressions' columns included.
+ */
+static void
+add_partition_columns(Bitmapset **cols, Oid leaf, Oid root)
+{
+	List	   *ancestors = get_partition_ancestors(leaf);
+	ListCell   *lc;
+
+	foreach(lc, ancestors)
+	{
+		Oid			anc = lfirst_oid(lc);
+		Relation	rel = RelationIdGetRelation(anc);
+		PartitionKey key;
+		Bitmapset  *exprcols = NULL;
+		int			i;
+
+		if (!RelationIsValid(rel))
+			elog(ERROR, "could not open relation with OID %u", anc);
+		key = RelationGetPartitionKey(rel);
+		for (i = 0; key && i < key->partnatts; i++)
+			if (key->partattrs[i] != 0)
+				add_root_column(cols, anc, key->partattrs[i], root);
+		if (key && key->partexprs)
+			pull_varattnos((Node *) key->partexprs, 1, &exprcols);
+		i = -1;
+		while ((i = bms_next_member(exprcols, i)) >= 0)
+		{
+			AttrNumber	a = i + FirstLowInvalidHeapAttributeNumber;
+
+			if (a > 0)
+				add_root_column(cols, anc, a, root);
+		}
+		RelationClose(rel);
+	}
+	list_free(ancestors);
+}
+
+/* are two non-NULL values of att the same bytes (varlenas detoasted)? */
+static bool
+same_value(Form_pg_attribute att, Datum a, Datum b)
+{
+	struct varlena *va;
+	struct varlena *vb;
+
+	if (att->attlen != -1)
+		return datumIsEqual(a, b, att->attbyval, att->attlen);
+	va = PG_DETOAST_DATUM_PACKED(a);
+	vb = PG_DETOAST_DATUM_PACKED(b);
+	return VARSIZE_ANY_EXHDR(va) == VARSIZE_ANY_EXHDR(vb) &&
+		memcmp(VARDATA_ANY(va), VARDATA_ANY(vb), VARSIZE_ANY_EXHDR(va)) == 0;
+}
+
+/*
+ * Does row (in the root's columns, desc) carry the pending DELETE's old
+ * identity in every identity column that is not a partition key column,
+ * with at least one such column?
+ */
+static bool
+same_identity(W2QMoves *moves, TupleDesc desc, HeapTuple row, Oid insert_relid)
+{
+	Datum	   *ov = palloc(desc->natts * sizeof(Datum));
+	bool	   *on = palloc(desc->natts * sizeof(bool));
+	Datum	   *nv = palloc(desc->natts * sizeof(Datum));
+	bool	   *nn = palloc(desc->natts * sizeof(bool));
+	Bitmapset  *partcols = NULL;
+	int			compared = 0;
+	int			i;
+
+	if (desc->natts != moves->natts)
+		return false;			/* the table changed in between */
+	heap_deform_tuple(moves->old_key, desc, ov, on);
+	heap_deform_tuple(row, desc, nv, nn);
+	add_partition_columns(&partcols, moves->delete_relid, moves->root);
+	add_partition_columns(&partcols, insert_relid, moves->root);
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped || on[i] || bms_is_member(i + 1, partcols))
+			continue;
+		if (nn[i] || !same_value(att, ov[i], nv[i]))
+			return false;
+		compared++;
+	}
+	return compared > 0;
+}
+
+/*
+ * Is an INSERT of tuple into relation (under info's table) the second half
+ * of the pending DELETE's move?  Call it in a short-lived context.
+ */
 bool
-w2q_moves_is_move(W2QMoves *moves, Oid root)
+w2q_moves_is_move(W2QMoves *moves, W2QRelInfo *info, Relation relation,
+				  HeapTuple tuple)
 {
 	XLogRecPtr	lsn = moves->delete_lsn;
 
-	if (!OidIsValid(moves->root) || moves->root != root)
+	if (!OidIsValid(moves->root) || moves->root != info->root_relid)
+		return false;
+	if (!same_identity(moves, root_desc(info, relation),
+					   root_tuple(info, tuple), RelationGetRelid(relation)))
 		return false;
 	w2q_moves_reset(moves);
 	return delete_record_is_move(moves, lsn);

@@ -8,20 +8,29 @@
 #ifndef W2Q_PARTMOVE_H
 #define W2Q_PARTMOVE_H
 
+#include "access/htup.h"
 #include "access/xlogdefs.h"
+
+#include "relinfo.h"
 
 typedef struct W2QMoves
 {
 	struct XLogReaderState *reader; /* NULL until first needed */
 	MemoryContext cxt;			/* where the reader lives: the session's */
 	Oid			root;			/* InvalidOid: no DELETE pending */
+	Oid			delete_relid;	/* the partition it deleted from */
+	HeapTuple	old_key;		/* its old identity, in root's columns */
+	int			natts;			/* of root's descriptor then */
 	XLogRecPtr	delete_lsn;		/* the pending DELETE's record */
 } W2QMoves;
 
 extern void w2q_moves_init(W2QMoves *moves, MemoryContext cxt);
 extern void w2q_moves_reset(W2QMoves *moves);
-extern void w2q_moves_delete(W2QMoves *moves, Oid root, XLogRecPtr lsn);
-extern bool w2q_moves_is_move(W2QMoves *moves, Oid root);
+extern void w2q_moves_delete(W2QMoves *moves, W2QRelInfo *info,
+							 Relation relation, HeapTuple old_key,
+							 XLogRecPtr lsn);
+extern bool w2q_moves_is_move(W2QMoves *moves, W2QRelInfo *info,
+							  Relation relation, HeapTuple tuple);
 extern void w2q_moves_shutdown(W2QMoves *moves);
 
 #endif							/* W2Q_PARTMOVE_H */

@@ -31,6 +31,7 @@
 
 #include "pattern.h"
 #include "relinfo.h"
+#include "utf8.h"
 
 static HTAB *relinfo_cache = NULL;
 static uint64 relinfo_generation = 0;
@@ -176,9 +177,10 @@ build_columns(W2QRelInfo *entry, TupleDesc desc)
 		col = &entry->cols[entry->ncols++];
 		col->attnum = att->attnum;
 		col->name = pstrdup(NameStr(att->attname));
-		col->json_key = json_string(col->name, ":");
 		col->kind = column_kind(att->atttypid);
 		col->typid = att->atttypid;
+		col->basetype = getBaseType(att->atttypid);
+		col->typlen = att->attlen;
 		getTypeOutputInfo(att->atttypid, &outfunc, &isvarlena);
 		fmgr_info_cxt(outfunc, &col->out, entry->cxt);
 	}
@@ -288,6 +290,26 @@ find_root(W2QRelInfo *entry, Relation relation)
 	list_free(ancestors);
 }
 
+/*
+ * The names as jobs carry them: UTF-8 (utf8.c), and as JSON strings.  Done
+ * last: the options name columns in the database encoding.
+ */
+static void
+output_names(W2QRelInfo *entry)
+{
+	int			i;
+
+	entry->name = w2q_to_utf8(entry->name, strlen(entry->name));
+	entry->json_name = json_string(entry->name, "");
+	for (i = 0; i < entry->ncols; i++)
+	{
+		W2QColumn  *col = &entry->cols[i];
+
+		col->name = w2q_to_utf8(col->name, strlen(col->name));
+		col->json_key = json_string(col->name, ":");
+	}
+}
+
 /* fill a fresh entry for relation */
 static void
 build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
@@ -305,6 +327,10 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 	entry->root_relid = RelationGetRelid(relation);
 	entry->map = NULL;
 	entry->nancestors = 0;
+	entry->ncols = 0;
+	entry->cols = NULL;
+	entry->nkeys = 0;
+	entry->route = -1;
 	if (relation->rd_rel->relispartition)
 		find_root(entry, relation);
 	if (entry->root_relid != RelationGetRelid(relation))
@@ -316,7 +342,6 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 	}
 	schema = get_namespace_name(RelationGetNamespace(root));
 	entry->name = psprintf("%s.%s", schema, RelationGetRelationName(root));
-	entry->json_name = json_string(entry->name, "");
 	/*
 	 * Tables only: not materialized views (REFRESH ... CONCURRENTLY).  With
 	 * no tables option, every table but the extension's own bookkeeping in
@@ -336,6 +361,7 @@ build_entry(W2QRelInfo *entry, Relation relation, const W2QOptions *opt)
 			entry->map = convert_tuples_by_name(CreateTupleDescCopy(RelationGetDescr(relation)),
 												CreateTupleDescCopy(RelationGetDescr(root)));
 	}
+	output_names(entry);
 	if (root != relation)
 		RelationClose(root);
 	MemoryContextSwitchTo(old);

@@ -28,6 +28,8 @@ typedef struct W2QColumn
 	char	   *json_key;		/* "name": escaped once, for the JSON form */
 	char		kind;			/* W2Q_KIND_* */
 	Oid			typid;
+	Oid			basetype;		/* typid, or a domain's base type */
+	int16		typlen;
 	FmgrInfo	out;			/* the type's output function */
 } W2QColumn;
 

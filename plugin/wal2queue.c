@@ -16,6 +16,8 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "commands/dbcommands.h"
+#include "miscadmin.h"
 #include "replication/logical.h"
 #include "replication/origin.h"
 #include "utils/builtins.h"
@@ -26,9 +28,11 @@
 
 #include "emit.h"
 #include "job.h"
+#include "message_access.h"
 #include "options.h"
 #include "partmove.h"
 #include "relinfo.h"
+#include "utf8.h"
 
 PG_MODULE_MAGIC;
 
@@ -41,6 +45,7 @@ typedef struct W2QData
 	uint32		seq;			/* next job number in the transaction */
 	W2QBinary	bin;			/* binary form: the message being filled */
 	W2QMoves	moves;			/* cross-partition UPDATEs (partmove.c) */
+	bool		warned_messages;	/* said why messages are ignored */
 } W2QData;
 
 /* report progress after this many changes without output (as pgoutput) */
@@ -122,6 +127,8 @@ w2q_startup(LogicalDecodingContext *ctx, OutputPluginOptions *opt,
 	w2q_moves_init(&data->moves, ctx->context);
 	w2q_parse_options(ctx->output_plugin_options, &data->opt);
 	MemoryContextSwitchTo(old);
+	w2q_utf8_init(data->opt.json);
+	w2q_messages_reset();
 
 	ctx->output_plugin_private = data;
 	opt->output_type = data->opt.json ? OUTPUT_PLUGIN_TEXTUAL_OUTPUT
@@ -223,7 +230,10 @@ w2q_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		/* perhaps the first half of a cross-partition UPDATE */
 		info = w2q_relinfo_get(relation, &data->opt);
 		if (info->include)
-			w2q_moves_delete(&data->moves, info->root_relid, change->lsn);
+			w2q_moves_delete(&data->moves, info, relation,
+							 change->data.tp.oldtuple ?
+							 &change->data.tp.oldtuple->tuple : NULL,
+							 change->lsn);
 	}
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
 		change->data.tp.newtuple == NULL)
@@ -232,17 +242,22 @@ w2q_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 		return;
 	}
 	info = w2q_relinfo_get(relation, &data->opt);
-	if (!info->include ||
-		w2q_moves_is_move(&data->moves, info->root_relid))
+	if (!info->include)
 	{
 		update_progress(ctx, false);
 		return;
 	}
 
 	old = MemoryContextSwitchTo(data->change_cxt);
-	w2q_row_job(&job, info, relation, &change->data.tp.newtuple->tuple,
-				&data->opt);
-	emit_job(ctx, data, txn, &job);
+	if (w2q_moves_is_move(&data->moves, info, relation,
+						  &change->data.tp.newtuple->tuple))
+		update_progress(ctx, false);
+	else
+	{
+		w2q_row_job(&job, info, relation, &change->data.tp.newtuple->tuple,
+					&data->opt);
+		emit_job(ctx, data, txn, &job);
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(data->change_cxt);
 }
@@ -258,8 +273,21 @@ w2q_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 
 	MAYBE_DISCARD_CACHES();
 	/* not tied to a commit: cannot be delivered exactly once (FORMAT.md) */
-	if (!transactional || !data->opt.messages)
+	if (!transactional || !data->opt.messages ||
+		strncmp(prefix, W2Q_MESSAGE_PREFIX, strlen(W2Q_MESSAGE_PREFIX)) != 0)
 		return;
+	/* without the option, only where not any role could have forged it */
+	if (!data->opt.messages_given && w2q_messages_public())
+	{
+		if (!data->warned_messages)
+			ereport(WARNING,
+					(errmsg("wal2queue is ignoring logical messages: pg_logical_emit_message() is executable by PUBLIC in database \"%s\"",
+							get_database_name(MyDatabaseId)),
+					 errdetail("Any role that can log in could emit a message that would become a job."),
+					 errhint("Revoke EXECUTE on pg_logical_emit_message() from PUBLIC (CREATE EXTENSION wal2queue does), or give the option messages 'true'.")));
+		data->warned_messages = true;
+		return;
+	}
 
 	old = MemoryContextSwitchTo(data->change_cxt);
 	if (w2q_message_job(&job, prefix, message, message_size, &data->opt))

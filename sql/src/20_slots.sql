@@ -83,7 +83,9 @@ COMMENT ON FUNCTION wal2queue.full_xid(xid, xid8) IS
 /*
  * tables_select(patterns, schema_name, table_name) -- does a slot's tables
  * option PATTERNS select the table SCHEMA_NAME.TABLE_NAME?  As the plugin
- * matches it: NULL or '*' alone selects every table; otherwise each
+ * matches it (plugin/relinfo.c): NULL, the plugin's default, selects every
+ * table but those of schema wal2queue; '*' alone selects every table,
+ * schema wal2queue included; otherwise each
  * comma-separated pattern (blanks around it ignored) is schema.table, the
  * part before the '.' matched against the schema's name and the part after
  * it against the table's, '*' matching any run of characters within a name
@@ -93,7 +95,7 @@ CREATE FUNCTION wal2queue.tables_select(patterns text, schema_name text, table_n
 RETURNS boolean
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
-    SELECT patterns IS NULL OR EXISTS (
+    SELECT (patterns IS NULL AND schema_name <> 'wal2queue') OR EXISTS (
         SELECT FROM (SELECT btrim(p.pattern, E' \t') AS pattern
                        FROM unnest(string_to_array(patterns, ',')) AS p(pattern)) AS t
          WHERE t.pattern = '*'

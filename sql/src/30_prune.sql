@@ -63,6 +63,94 @@ AS $$
 $$;
 
 /*
+ * refuse_update() -- the trigger function of the append-only guard: an
+ * UPDATE gives a row version a new xmin, which a slot that never delivered
+ * the row may have passed, so prune() would take a job no slot delivered
+ * for delivered (THE RULE, point 6).  Fires for a cross-partition move too.
+ */
+CREATE FUNCTION wal2queue.refuse_update()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    RAISE EXCEPTION 'table %.% is append-only: wal2queue job rows are not updated',
+        TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              DETAIL = 'An updated row gets a new xmin, and wal2queue.prune() would take a job no slot delivered for delivered.',
+              HINT = 'Insert a new job instead.  To update job rows anyway, drop the trigger wal2queue_append_only; prune() then needs force => true for this table.';
+END
+$$;
+
+/*
+ * append_only(job_table) -- guard JOB_TABLE (and every partition, present
+ * and future) against UPDATE with the row trigger wal2queue_append_only,
+ * enabled ALWAYS (so session_replication_role = replica does not skip
+ * it).  prune() without force requires it.  create_job_table() calls it.
+ */
+CREATE FUNCTION wal2queue.append_only(job_table regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF job_table IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.append_only: job_table must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_trigger t
+                    WHERE t.tgrelid = job_table AND t.tgname = 'wal2queue_append_only') THEN
+        EXECUTE format('CREATE TRIGGER wal2queue_append_only BEFORE UPDATE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION wal2queue.refuse_update()', job_table);
+    END IF;
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER wal2queue_append_only', job_table);
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.append_only(regclass) IS
+'refuse UPDATE on a job table (and its partitions), as prune() without force requires';
+
+/*
+ * guard_floor(leaf, reference) -- the xid of the last change of LEAF's
+ * append-only guard (its creation, its cloning when the partition was
+ * created or attached, or an ALTER TABLE ... ENABLE/DISABLE TRIGGER), as
+ * xid8; NULL if LEAF has no guard enabled ALWAYS.  Rows whose xmin is not
+ * above it may have been written while the guard was absent or disabled.
+ */
+CREATE FUNCTION wal2queue.guard_floor(leaf regclass, reference xid8)
+RETURNS xid8
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT wal2queue.full_xid(t.xmin, reference) FROM pg_trigger t
+     WHERE t.tgrelid = leaf AND t.tgname = 'wal2queue_append_only' AND t.tgenabled = 'A'
+       AND t.tgfoid = 'wal2queue.refuse_update()'::regprocedure
+$$;
+
+/*
+ * job_leaves(job_table) -- the tables that hold JOB_TABLE's rows: itself if
+ * it is not partitioned, else its leaf partitions, oldest first.  A
+ * detach-pending partition (a DETACH ... CONCURRENTLY that did not finish)
+ * and what is below it are left out: the plugin reports its rows under its
+ * own name, so they are judged by prune() of that name.
+ */
+CREATE FUNCTION wal2queue.job_leaves(job_table regclass)
+RETURNS SETOF regclass
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH RECURSIVE tree(relid) AS (
+        SELECT job_table::oid
+        UNION ALL
+        SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid
+         WHERE NOT i.inhdetachpending
+    )
+    SELECT t.relid::regclass FROM tree t JOIN pg_class c ON c.oid = t.relid
+     WHERE c.relkind <> 'p'
+     ORDER BY t.relid
+$$;
+
+/*
  * horizon_problem(job_table, reference, caller) -- why the registry cannot
  * vouch for JOB_TABLE at all (prune_horizon(), THE RULE), with a hint; no
  * row when it can.
@@ -101,6 +189,14 @@ AS $$
            AND wal2queue.slot_selects(r.tables, r.publication, job_table)
            AND NOT wal2queue.published_before(r.publication, job_table, r.registered_snapshot, reference)
         UNION ALL
+        SELECT 5, l::text,
+               format('table %s is not append-only: %s has no trigger wal2queue_append_only enabled ALWAYS',
+                      coalesce(pg_partition_root(job_table), job_table)::regclass, l),
+               format('An UPDATE gives a row a new xmin, which prune would take for delivered.  Run SELECT wal2queue.append_only(%L) (rows written before it then count as undelivered), or call %s(..., force => true).',
+                      coalesce(pg_partition_root(job_table), job_table)::regclass::text, caller)
+          FROM wal2queue.job_leaves(job_table) l
+         WHERE wal2queue.guard_floor(l, reference) IS NULL
+        UNION ALL
         SELECT 4, NULL,
                format('no registered replication slot selects table %s', coalesce(pg_partition_root(job_table), job_table)::regclass),
                format('Create the slot with wal2queue.create_slot() or the bridge''s --create-slot, or call %s(..., force => true).',
@@ -118,20 +214,29 @@ $$;
  * All three NULL: no row may be deleted (a NOTICE or WARNING says why).
  *
  * THE RULE.  A row may be deleted only if every registered slot that
- * selects the table (slot_selects(): its tables option, and for a pgoutput
- * slot its publication) has delivered it; at least one must select it:
- *   from_xid  = the largest delivers_from of those slots,
+ * selects the table now (slot_selects(): its tables option, and for a
+ * pgoutput slot its publication) decoded its transaction, and every
+ * registered slot of the database, selecting the table or not, confirmed
+ * that transaction through a bridge; at least one slot must select it:
+ *   from_xid  = the largest delivers_from of the slots that select it,
  *   below_xid = the smallest of  least(catalog_xmin, attested_xmin)  of
- *               those slots (as xid8): a slot's catalog_xmin counts only
- *               as far as a bridge attested it (attest_slot()).
+ *               EVERY registered slot (as xid8): a slot's catalog_xmin
+ *               counts only as far as a bridge attested it (attest_slot()).
+ * So a stopped or lagging slot holds prune of every table, not only of
+ * those it selects (a NOTICE names it when it is the one holding back).
+ * And the row's xmin must be above the xid that last changed the
+ * append-only guard of its partition (guard_floor(): append_only(),
+ * create_job_table(), the partition's creation or ATTACH, an ENABLE or
+ * DISABLE TRIGGER): every row version since was written by an INSERT.
  * Anything else deletes nothing: no registered slot selects the table, a
  * registered slot no longer exists (it was dropped or lost with undelivered
  * jobs, or re-created and not registered again), a slot of the plugin
  * wal2queue in this database is not registered (it may deliver from an
  * unknown point), a pgoutput slot's publication began publishing the table
- * after the slot was registered (errors with FATAL, otherwise warnings);
- * a selecting slot that no bridge attested yet, or whose attestation was
- * refused (NOTICEs).
+ * after the slot was registered, the table (or a partition) is unlogged or
+ * temporary, a partition holding rows has no append-only guard (errors
+ * with FATAL, otherwise warnings); a registered slot that
+ * no bridge attested yet, or whose attestation was refused (NOTICEs).
  *
  * WHY A ROW THAT PASSES WAS DELIVERED BY SLOT S (PostgreSQL 15,
  * replication/logical/logical.c and snapbuild.c), for a row whose xmin x
@@ -184,9 +289,31 @@ $$;
  *     catalog_xmin, but least() keeps the attested one.
  *  4. Xids are compared as 64-bit values (full_xid() around a reference
  *     taken now), so the comparison is correct across wraparound.
- *  5. A row is deleted only if 1 to 3 hold for every registered slot that
- *     selects its table, so no slot that should deliver it is skipped, and
- *     a wal2queue slot that is not registered stops prune altogether.
+ *  5. Names.  A slot chose the row by the name its table had when T was
+ *     decoded (T's historic catalog snapshot), which may differ from
+ *     today's: RENAME, SET SCHEMA, ATTACH PARTITION under another root.
+ *     So 2 and 3 are required of EVERY registered slot (and an unregistered
+ *     wal2queue slot stops prune altogether): every slot that decoded T
+ *     confirmed it through a bridge, after its sink accepted every job of
+ *     T the slot selected under the names it saw then.  1 is required of
+ *     the slots that select the table now, so at least one slot decoded T.
+ *     If the table had its current name at T, those slots delivered the
+ *     row; if it had another, every slot that selected that name and
+ *     decoded T delivered it.
+ *
+ *  6. Row versions.  xmin is the xid of the row VERSION: an UPDATE (a
+ *     cross-partition move too) writes a new version whose xmin belongs to
+ *     the UPDATE's transaction; a slot that decoded it delivered no job
+ *     (only INSERTs are jobs), so 1 to 3 say nothing about a job whose
+ *     INSERT the slot may not have decoded.  The guard (a BEFORE UPDATE row
+ *     trigger, enabled ALWAYS, so session_replication_role = replica does
+ *     not skip it) refuses every UPDATE; a row with x > guard_floor() was
+ *     written while the guard was in place.  An UPDATE made while it was
+ *     dropped or disabled by another transaction committed before the
+ *     ALTER TABLE that restored it took its SHARE ROW EXCLUSIVE lock (the
+ *     UPDATE holds ROW EXCLUSIVE to its end), and xids are assigned in
+ *     order, so its xid is below the restoring one.  So a row that passes
+ *     was written by an INSERT of transaction T, and 1 to 5 apply to T.
  *
  * WHAT IT CANNOT SEE.  A registration with a tables option or publication
  * other than the one the slot is read with.  A bridge session that began
@@ -194,10 +321,24 @@ $$;
  * and ended before its first attestation (every status interval): its
  * sink's record then vouches for the next session.  A row whose 32-bit
  * xmin is older than 2^31 transactions (frozen, still undelivered after
- * that long) may be taken for a recent xid.
+ * that long) may be taken for a recent xid.  A row of a table renamed,
+ * moved to another schema or attached after T, when no slot that decoded
+ * T selected the table's name at T (the slot that selected it was created,
+ * or dropped and re-created, after T; or none did), and a slot older than T
+ * selects the new name: point 1 holds for that slot although it skipped
+ * the row.  Under its old name prune kept the row (no slot selected it, or
+ * x < delivers_from); so do not rename, move or attach a table that holds
+ * rows no existing slot delivered -- re-send or delete them first.  A
+ * table rewritten by ALTER TABLE (ALTER COLUMN ... TYPE, a volatile
+ * DEFAULT: every row gets the ALTER's xid; CLUSTER, VACUUM FULL and SET
+ * LOGGED keep xmin) -- the owner's DDL, which no row trigger sees: after
+ * it, ALTER TABLE ... DISABLE TRIGGER wal2queue_append_only and run
+ * wal2queue.append_only() again, which moves guard_floor() past it.  An UPDATE in a subtransaction of the
+ * transaction that restores the guard, after the guard was disabled in
+ * that same transaction.
  *
- * FORCE.  With force => true only point 2 is kept: a row goes when its xmin
- * precedes the catalog_xmin of every wal2queue slot and every registered
+ * FORCE.  With force => true only point 2 is kept (no guard is needed):
+ * a row goes when its xmin precedes the catalog_xmin of every wal2queue slot and every registered
  * slot of this database, whether or not a slot delivered it (use it once the
  * jobs a re-created slot skipped were re-sent or given up).  With no such
  * slot nothing is deleted.
@@ -216,6 +357,8 @@ DECLARE
     unset name;
     unattested record;
     nslots bigint;
+    own_below xid8;
+    holder name;
 BEGIN
     IF job_table IS NULL THEN
         RAISE EXCEPTION '%: job_table must not be null', caller
@@ -227,6 +370,28 @@ BEGIN
     END IF;
     reference := pg_snapshot_xmax(pg_current_snapshot());
     table_name := coalesce(pg_partition_root(job_table), job_table)::regclass::text;
+
+    -- rows of an unlogged or temporary table never reach WAL: no slot
+    -- decodes them, so none was delivered, force or not
+    SELECT format('table %s is %s', c.oid::regclass,
+                  CASE c.relpersistence WHEN 'u' THEN 'unlogged' ELSE 'temporary' END)
+      INTO problem
+      FROM pg_class c
+     WHERE (c.oid = job_table OR c.oid IN (SELECT t.relid FROM pg_partition_tree(job_table) t))
+       AND c.relpersistence <> 'p'
+     ORDER BY c.oid LIMIT 1;
+    IF problem IS NOT NULL THEN
+        hint := format('Its rows are not written to WAL, so no slot delivers them.  Make it logged with ALTER TABLE %s SET LOGGED; rows inserted before that were never delivered.',
+                       job_table);
+        IF fatal THEN
+            RAISE EXCEPTION '%: %, so no job counts as delivered', caller, problem
+                USING ERRCODE = 'object_not_in_prerequisite_state', HINT = hint;
+        END IF;
+        RAISE WARNING '%: %, so no job counts as delivered', caller, problem
+            USING HINT = hint;
+        reference := NULL;
+        RETURN;
+    END IF;
 
     IF NOT force THEN
         SELECT p.problem, p.hint INTO problem, hint
@@ -242,13 +407,20 @@ BEGIN
             RETURN;
         END IF;
 
-        SELECT r.slot_name, r.attest_refused INTO unattested
+        -- every registered slot, selecting the table or not (point 5)
+        SELECT r.slot_name, r.attest_refused,
+               NOT wal2queue.slot_selects(r.tables, r.publication, job_table) AS other
+          INTO unattested
           FROM wal2queue.slots r
-         WHERE wal2queue.slot_selects(r.tables, r.publication, job_table)
-           AND (r.attested_xmin IS NULL OR r.attest_refused IS NOT NULL)
+         WHERE r.attested_xmin IS NULL OR r.attest_refused IS NOT NULL
          ORDER BY r.slot_name LIMIT 1;
         IF unattested.slot_name IS NOT NULL THEN
-            IF unattested.attest_refused IS NULL THEN
+            IF unattested.attest_refused IS NULL AND unattested.other THEN
+                RAISE NOTICE '%: no bridge has attested replication slot "%" yet, so no job counts as delivered',
+                    caller, unattested.slot_name
+                    USING DETAIL = format('The slot does not select table %s now, but it may have selected its rows under an earlier name: every slot of the database holds prune of every table.', table_name),
+                          HINT = 'start the bridge: it attests the slot once its sink has validated the session (every status interval).';
+            ELSIF unattested.attest_refused IS NULL THEN
                 RAISE NOTICE '%: no bridge has attested replication slot "%" yet, so no job counts as delivered',
                     caller, unattested.slot_name
                     USING HINT = 'start the bridge: it attests the slot once its sink has validated the session (every status interval).';
@@ -263,12 +435,29 @@ BEGIN
             RETURN;
         END IF;
 
-        SELECT count(*), min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
-               max(r.delivers_from),
-               min(least(wal2queue.full_xid(s.catalog_xmin, reference), r.attested_xmin))
-          INTO nslots, unset, from_xid, below_xid
-          FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name
-         WHERE wal2queue.slot_selects(r.tables, r.publication, job_table);
+        -- point 1 of the slots that select the table now; points 2 and 3
+        -- of every registered slot (an unregistered wal2queue slot was
+        -- refused above)
+        SELECT count(*) FILTER (WHERE v.selects),
+               min(v.slot_name) FILTER (WHERE v.catalog_xmin IS NULL),
+               max(v.delivers_from) FILTER (WHERE v.selects),
+               min(v.horizon), min(v.horizon) FILTER (WHERE v.selects)
+          INTO nslots, unset, from_xid, below_xid, own_below
+          FROM (SELECT r.slot_name, r.delivers_from, s.catalog_xmin,
+                       wal2queue.slot_selects(r.tables, r.publication, job_table) AS selects,
+                       least(wal2queue.full_xid(s.catalog_xmin, reference), r.attested_xmin) AS horizon
+                  FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name) v;
+        IF below_xid < own_below THEN
+            SELECT r.slot_name INTO holder
+              FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name
+             WHERE least(wal2queue.full_xid(s.catalog_xmin, reference), r.attested_xmin) = below_xid
+             ORDER BY r.slot_name LIMIT 1;
+            RAISE NOTICE '%: replication slot "%" holds back prune of table %, which it does not select',
+                caller, holder, table_name
+                USING DETAIL = format('A row is deleted only once every slot of the database has confirmed its transaction (the slot may have selected it under an earlier name); the slot has confirmed transactions up to xid %s, the slots that select the table up to %s.',
+                                      below_xid, own_below),
+                      HINT = 'Start its bridge, or drop the slot and unregister it if it is no longer used.';
+        END IF;
     ELSE
         SELECT count(*), min(s.slot_name) FILTER (WHERE s.catalog_xmin IS NULL),
                '0'::xid8, min(wal2queue.full_xid(s.catalog_xmin, reference))
@@ -314,6 +503,7 @@ AS $$
 DECLARE
     h record;
     leaf regclass;
+    floor xid8;
     deleted bigint;
     total bigint := 0;
 BEGIN
@@ -332,22 +522,19 @@ BEGIN
         RETURN 0;
     END IF;
 
-    -- the leaf partitions, oldest first; a plain table (no partition tree)
-    -- is its own only leaf
-    FOR leaf IN
-        SELECT l.relid FROM (
-            SELECT t.relid FROM pg_partition_tree(job_table) t WHERE t.isleaf
-            UNION ALL
-            SELECT job_table WHERE NOT EXISTS (SELECT FROM pg_partition_tree(job_table))
-        ) l ORDER BY l.relid::oid
-    LOOP
+    FOR leaf IN SELECT * FROM wal2queue.job_leaves(job_table) LOOP
         EXIT WHEN total >= batch;
+        -- without force, only rows written since the leaf's guard was last
+        -- changed (point 6); prune_horizon() checked every leaf has one
+        floor := CASE WHEN force THEN NULL ELSE wal2queue.guard_floor(leaf, h.reference) END;
+        CONTINUE WHEN NOT force AND floor IS NULL;
         EXECUTE format('DELETE FROM ONLY %1$s WHERE ctid = ANY (ARRAY('
                        'SELECT ctid FROM ONLY %1$s '
                        'WHERE wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3 '
+                       'AND ($5 IS NULL OR wal2queue.full_xid(xmin, $1) > $5) '
                        'LIMIT $4))',
                        leaf)
-            USING h.reference, h.from_xid, h.below_xid, batch - total;
+            USING h.reference, h.from_xid, h.below_xid, batch - total, floor;
         GET DIAGNOSTICS deleted = ROW_COUNT;
         total := total + deleted;
     END LOOP;

@@ -4,19 +4,25 @@
 /*
  * partitions(job_table) -- the range partitions of JOB_TABLE with their
  * bounds (MINVALUE/MAXVALUE as -infinity/infinity); a DEFAULT partition is
- * not listed.  The bounds are read back from pg_get_expr() under a fixed
+ * not listed.  DETACH_PENDING is true for a partition whose DETACH ...
+ * CONCURRENTLY did not finish (pg_inherits.inhdetachpending): it still
+ * holds its bounds, but the plugin reports rows inserted into it under its
+ * own name, not the job table's, so its rows are not the job table's to
+ * judge (maintain_partitions() leaves it alone).  The bounds are read back from pg_get_expr() under a fixed
  * DateStyle, so they round-trip whatever the caller's settings.
  */
 CREATE FUNCTION wal2queue.partitions(job_table regclass)
-RETURNS TABLE (partition regclass, lower_bound timestamptz, upper_bound timestamptz)
+RETURNS TABLE (partition regclass, lower_bound timestamptz, upper_bound timestamptz,
+               detach_pending boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET datestyle = 'ISO, YMD'
 AS $$
     SELECT b.oid::regclass,
            (CASE b.m[1] WHEN 'MINVALUE' THEN '-infinity' ELSE btrim(b.m[1], '''') END)::timestamptz,
-           (CASE b.m[2] WHEN 'MAXVALUE' THEN 'infinity' ELSE btrim(b.m[2], '''') END)::timestamptz
-      FROM (SELECT c.oid,
+           (CASE b.m[2] WHEN 'MAXVALUE' THEN 'infinity' ELSE btrim(b.m[2], '''') END)::timestamptz,
+           b.inhdetachpending
+      FROM (SELECT c.oid, i.inhdetachpending,
                    regexp_match(pg_get_expr(c.relpartbound, c.oid),
                                 '^FOR VALUES FROM \((.*)\) TO \((.*)\)$') AS m
               FROM pg_inherits i
@@ -27,7 +33,7 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION wal2queue.partitions(regclass) IS
-'range partitions of a partitioned job table with their bounds';
+'range partitions of a partitioned job table with their bounds, and whether a DETACH CONCURRENTLY is pending';
 
 /*
  * create_partitions(job_table, days_ahead) -- create the daily partitions
@@ -149,6 +155,7 @@ BEGIN
     IF partitioned THEN
         PERFORM wal2queue.create_partitions(qname::regclass, 3);
     END IF;
+    PERFORM wal2queue.append_only(qname::regclass);
     RETURN qname::regclass;
 END
 $$;
@@ -185,6 +192,7 @@ DECLARE
     h record;
     part regclass;
     part_name text;
+    floor xid8;
     pending boolean;
     checked boolean := false;   -- horizon computed (only once there is an old partition)
 BEGIN
@@ -218,6 +226,7 @@ BEGIN
     FOR part IN
         SELECT p.partition FROM wal2queue.partitions(job_table) p
          WHERE p.upper_bound <= date_trunc('day', now(), 'UTC') - keep_days * interval '1 day'
+           AND NOT p.detach_pending
     LOOP
         IF NOT checked THEN
             h := wal2queue.prune_horizon(job_table, force, 'wal2queue.maintain_partitions', false);
@@ -226,10 +235,16 @@ BEGIN
         pending := true;
         IF h.below_xid IS NOT NULL THEN
             EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', part);
-            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE NOT ('
-                           'wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3))',
-                           part)
-                INTO pending USING h.reference, h.from_xid, h.below_xid;
+            -- without force, a partitioned old partition or one without
+            -- its guard is kept (prune(): rows since the guard's last change)
+            floor := CASE WHEN force THEN NULL ELSE wal2queue.guard_floor(part, h.reference) END;
+            IF force OR floor IS NOT NULL THEN
+                EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE NOT ('
+                               'wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3 '
+                               'AND ($4 IS NULL OR wal2queue.full_xid(xmin, $1) > $4)))',
+                               part)
+                    INTO pending USING h.reference, h.from_xid, h.below_xid, floor;
+            END IF;
         END IF;
         part_name := part::text;
         IF pending THEN

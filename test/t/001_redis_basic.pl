@@ -8,6 +8,7 @@ use Test::More;
 use W2QTest;
 
 my $node = new_node('basic');
+restrict_messages($node);
 my $r = start_redis();
 $node->safe_psql('postgres', q{
 	CREATE TABLE jobs (id bigserial PRIMARY KEY, queue text NOT NULL, payload jsonb NOT NULL, note text);

@@ -78,6 +78,7 @@ sub unconfirmed
 }
 
 my $node = new_node('kafka');
+restrict_messages($node);
 $node->safe_psql('postgres', q{
 	CREATE TABLE jobs (id int PRIMARY KEY, queue text, payload jsonb, ok bool, score float8);
 	SELECT pg_create_logical_replication_slot('jobs', 'wal2queue');

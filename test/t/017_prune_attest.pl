@@ -24,6 +24,7 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE jobs (id int PRIMARY KEY, v text);
 	CREATE TABLE parted (id int, region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
 	CREATE TABLE parted_eu PARTITION OF parted FOR VALUES IN ('eu');
+	SELECT wal2queue.append_only('jobs'), wal2queue.append_only('parted');
 	ALTER TABLE jobs OWNER TO bridge;
 	ALTER TABLE parted OWNER TO bridge;
 	ALTER TABLE parted_eu OWNER TO bridge;
@@ -67,6 +68,11 @@ is(stop_bridge($b) >> 8, 0, 'bridge stopped');
 $node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'waiting' FROM generate_series(31, 40) g});
 is(prune_all('public.jobs'), 0, 'with the bridge stopped, prune deletes none of the new rows');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM jobs'), '10', 'they are all there');
+# every registered slot holds prune of every table: pgo goes
+$node->safe_psql('postgres', q{
+	SELECT pg_drop_replication_slot('pgo');
+	SELECT wal2queue.unregister_slot('pgo');
+});
 
 # Kafka (librdkafka's mock cluster)
 my $root = $ENV{W2Q_ROOT};
@@ -76,6 +82,7 @@ $mock->pump until $mout =~ /\n/;
 my ($bootstrap) = $mout =~ /^(\S+)/;
 $node->safe_psql('postgres', q{
 	CREATE TABLE kjobs (id int PRIMARY KEY);
+	SELECT wal2queue.append_only('kjobs');
 	ALTER TABLE kjobs OWNER TO bridge;
 });
 my @kafka = ('-d', $conn, '--plugin', 'pgoutput', '--publication', 'k_pub', '--slot', 'k',
@@ -90,6 +97,28 @@ ok(wait_until(sub { $node->safe_psql('postgres',
 ok(wait_attested($node, 'k'), 'kafka: a slot the bridge created is attested');
 $deleted = 0;
 ok(wait_until(sub { $deleted += prune_all('public.kjobs'); $deleted == 10 }, 60), 'kafka: prune deletes the delivered rows');
+is(stop_bridge($b) >> 8, 0, 'kafka: bridge stopped');
+
+# a clean stop right after a confirmation, long before the next periodic
+# attestation (every 10 s here): the bridge attests once more as it stops,
+# so the restart, which has no sink record to vouch for it, is attested
+my @kafka10 = map { $_ eq '1' ? '10' : $_ } @kafka;
+$b = start_bridge($node, undef, @kafka10);
+ok(wait_until(sub { bridge_log($b) =~ /attesting slot "k"/ }), 'kafka: the session is attested as it starts');
+$node->safe_psql('postgres', q{INSERT INTO kjobs SELECT generate_series(101, 105)});
+$end = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = 'k'") eq 't' }),
+	'kafka: five more jobs delivered and confirmed');
+is(stop_bridge($b) >> 8, 0, 'kafka: bridge stopped at once');
+is($node->safe_psql('postgres', q{SELECT attested_lsn >= confirmed_flush_lsn FROM wal2queue.slots JOIN pg_replication_slots USING (slot_name) WHERE slot_name = 'k'}),
+	't', 'kafka: the stop attested the slot up to its last confirmation');
+sleep 1;
+$b = start_bridge($node, undef, @kafka);
+ok(wait_until(sub { bridge_log($b) =~ /attesting slot "k"|refused to trust slot "k"/ }), 'kafka: restarted');
+unlike(bridge_log($b), qr/refused to trust slot "k"/, 'kafka: a restart after a clean stop is not refused');
+$deleted = 0;
+ok(wait_until(sub { $deleted += prune_all('public.kjobs'); $deleted == 5 }, 60), 'kafka: prune goes on after the restart');
 is(stop_bridge($b) >> 8, 0, 'kafka: bridge stopped');
 
 $node->safe_psql('postgres', q{

@@ -50,14 +50,14 @@ like($e, qr/WARNING:  could not revoke EXECUTE on pg_logical_emit_message\(\) fr
 	'the REVOKE it may not do is a WARNING');
 like($e, qr/HINT:  Have a superuser run: REVOKE EXECUTE ON FUNCTION pg_logical_emit_message/, 'with the SQL to run');
 is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace
-	AND proowner = 'admin'::regrole}), '20', 'every function is there, owned by the administrator');
+	AND proowner = 'admin'::regrole}), '24', 'every function is there, owned by the administrator');
 is(admin_sql(q{SELECT count(*) FROM pg_roles WHERE rolname = 'wal2queue_sender'}), '1',
 	'the role wal2queue_sender was created');
 
 $e = install('admin');
 like($e, qr/ERROR:  schema "wal2queue" already exists in database "app": wal2queue is installed already/,
 	'a second run is refused');
-is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace}), '20',
+is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace}), '24',
 	'and changes nothing');
 
 # the bridge's role: REPLICATION, USAGE on the schema, owner of the job

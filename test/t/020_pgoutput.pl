@@ -14,6 +14,7 @@ use Test::More;
 use W2QTest;
 
 my $node = new_node('pgo', no_allow_list => 1);
+restrict_messages($node);
 my $r = start_redis();
 my $sink = "redis://127.0.0.1:$r->{port}";
 $node->safe_psql('postgres', q{

@@ -51,6 +51,7 @@ sub seen
 }
 
 my $node = new_node('pgokafka');
+restrict_messages($node);
 $node->safe_psql('postgres', q{
 	CREATE DOMAIN posint AS int CHECK (VALUE > 0);
 	CREATE TABLE jobs (id int PRIMARY KEY, queue text, n numeric, f float8, r real, b bool,

@@ -48,7 +48,9 @@ for my $round (1 .. 3)
 {
 	my $b = start_bridge($node, $r, @cmd);
 	my $from = $rows->();
-	wait_until(sub { $rows->() >= $from + 2000 || redis($r, 'HGET', $pkey, 'backfill_done') eq '1' }, 60);
+	wait_until(sub { $rows->() >= $from + 2000 || redis($r, 'HGET', $pkey, 'backfill_done') eq '1'
+		  || !$b->{h}->pumpable }, 60);
+	ok($b->{h}->pumpable, "round $round: the bridge runs") or diag(bridge_log($b));
 	$b->{h}->signal('KILL');
 	$b->{h}->finish;
 	my $done = redis($r, 'HGET', $pkey, 'backfill_done');

@@ -21,6 +21,7 @@ $node->safe_psql('postgres', q{
 	CREATE EXTENSION wal2queue;
 	CREATE TABLE pj (id int PRIMARY KEY, p text);
 	CREATE TABLE pk (id int PRIMARY KEY, p text);
+	SELECT wal2queue.append_only('pj'), wal2queue.append_only('pk');
 	SELECT wal2queue.create_slot('p1', 'public.pj');
 });
 
@@ -57,6 +58,11 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM pj'), '100', 'all 100 rows
 my ($rc, $out, $err) = $node->psql('postgres', "SELECT wal2queue.prune('public.pj')");
 like($err, qr/replication slot "p1" was consumed or re-created without a bridge/, 'prune says why');
 is(stop_bridge($b) >> 8, 0, 'bridge stopped');
+# every registered slot holds prune of every table: p1 goes
+$node->safe_psql('postgres', q{
+	SELECT pg_drop_replication_slot('p1');
+	SELECT wal2queue.unregister_slot('p1');
+});
 
 # 2. advanced, then consumed, by hand after a bridge delivered and attested
 $node->safe_psql('postgres', q{SELECT wal2queue.create_slot('p2', 'public.pk')});

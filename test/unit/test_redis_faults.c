@@ -228,7 +228,7 @@ deliver_staged(const char *stage, int nstaged)
 	char		n[16];
 
 	snprintf(n, sizeof(n), "%d", nstaged);
-	return rcmd("FCALL wal2queue_v1_deliver 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+	return rcmd("FCALL wal2queue_v1_deliver2 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
 				"0000000000000474 0000000000000500 0/4D8 1 chain:staged %s %s 2 5 5 0",
 				"", src.sysid, "", "", n, stage);
 }
@@ -243,7 +243,7 @@ test_stage_chain(void)
 {
 	redisReply *r;
 
-	rdo("RPUSH chain:st 1 0 1 x 1 1 1 1 x 2");
+	rdo("RPUSH chain:st 4 chain:staged 0 x 1 4 chain:staged 1 x 2");
 	r = deliver_staged("chain:st", 15);
 	unit_check(r && r->type == REDIS_REPLY_ARRAY && strcmp(r->element[1]->str, "STAGEGAP") == 0 &&
 			   r->element[0]->integer == 0 && rint_cmd("EXISTS %s", "chain:staged") == 0,
@@ -292,8 +292,8 @@ test_chain(void)
 			   rint_cmd("EXISTS %s", "chain:good2") == 0,
 			   "  and call k + 1, sent before k's verdict was read, wrote nothing");
 	check_record("chain:", "jobs", "lsn", "0/474", "  the record stays where call k - 1 left it");
-	r = rcmd("FCALL wal2queue_v1_deliver 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
-			 "0000000000000500 0000000000000600 0/5D8 1 chain:good 0 %s 0 5 1 0 1 x y",
+	r = rcmd("FCALL wal2queue_v1_deliver2 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+			 "0000000000000500 0000000000000600 0/5D8 1 chain:good 0 %s 0 5 4 chain:good 0 x y",
 			 "", src.sysid, "", "", "");
 	unit_check(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
 			   strcmp(r->element[1]->str, "GAP") == 0 && r->element[0]->integer == 0 &&

@@ -86,6 +86,7 @@ SELECT wal2queue.unregister_slot('regress_w2q_att');
 CREATE TABLE ext_att.pub_jobs (id int PRIMARY KEY);
 CREATE TABLE ext_att.parted (id int, PRIMARY KEY (id)) PARTITION BY RANGE (id);
 CREATE TABLE ext_att.parted_1 PARTITION OF ext_att.parted FOR VALUES FROM (0) TO (100);
+SELECT wal2queue.append_only('ext_att.pub_jobs'), wal2queue.append_only('ext_att.parted');
 CREATE PUBLICATION regress_w2q_att_pub FOR TABLE ext_att.pub_jobs, ext_att.parted
   WITH (publish = 'insert', publish_via_partition_root = true);
 SELECT 'init' FROM pg_create_logical_replication_slot('regress_w2q_att_pgo', 'pgoutput');

@@ -1,6 +1,9 @@
 -- max-job-bytes: a job larger than the limit becomes a claim check, a
 -- small row job of wal2queue.claim_check naming table, key, LSN, seq and
 -- size, with the job's target and key; the slot moves on.
+-- messages are jobs only where PUBLIC may not emit them (plugin_messages)
+REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
+                           pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC;
 CREATE TABLE public.big (id int PRIMARY KEY, body text, b bytea, dest text);
 SELECT 'init' FROM pg_create_logical_replication_slot('big', 'wal2queue');
 BEGIN;
@@ -38,6 +41,23 @@ INSERT INTO big VALUES (5, repeat(chr(31), 12 * 1024 * 1024), NULL, NULL);
 SELECT * FROM w2q_claims();
 SELECT count(*), sum(length(data)) > 12 * 1024 * 1024 AS whole
 FROM pg_logical_slot_peek_binary_changes('big', NULL, NULL);
+-- values of other types are bounded before their output function is called
+-- (textbound.c): jsonb, arrays, composites, ranges, multiranges, tsvector.
+-- A bound over the limit but under 64MB is checked by making the text.
+SELECT pg_replication_slot_advance('big', pg_current_wal_lsn()) IS NOT NULL AS advanced;
+CREATE TYPE public.pair AS (n numeric, t text);
+CREATE TABLE public.typed (id int PRIMARY KEY, j jsonb, a int[], c pair, m nummultirange, ts tsvector);
+INSERT INTO typed (id, j) SELECT 10, jsonb_agg(1e100) FROM generate_series(1, 300);
+INSERT INTO typed (id, j) SELECT 11, jsonb_agg(1e100) FROM generate_series(1, 1000);
+INSERT INTO typed (id, a) SELECT 12, array_agg(i) FROM generate_series(1, 5000) i;
+INSERT INTO typed (id, c) VALUES (13, ROW(1e20000, repeat('"', 2000)));
+INSERT INTO typed (id, c) VALUES (14, ROW(1e70000, 'x'));
+INSERT INTO typed (id, m) SELECT 15, range_agg(numrange(i * 1e1000, i * 1e1000 + 1)) FROM generate_series(1, 100) i;
+INSERT INTO typed (id, ts) SELECT 16, string_agg('w' || i, ' ')::tsvector FROM generate_series(1, 3000) i;
+SELECT data::json->>'key' AS key, data::jsonb->'row' ? 'wal2queue_claim_check' AS claim, length(data) AS bytes
+FROM pg_logical_slot_peek_changes('big', NULL, NULL, 'format', 'json', 'tables', 'public.typed', 'max-job-bytes', '64kB');
+DROP TABLE typed;
+DROP TYPE pair;
 -- bad values name the option
 SELECT * FROM w2q_claims('max-job-bytes', '1023');
 SELECT * FROM w2q_claims('max-job-bytes', '257MB');

@@ -4,6 +4,9 @@
 -- In a UTF8 database of its own, whatever the cluster's default encoding.
 CREATE DATABASE w2q_utf8 TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C';
 \c w2q_utf8
+-- messages are jobs only where PUBLIC may not emit them (plugin_messages)
+REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
+                           pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC;
 CREATE TABLE public.esc (k text PRIMARY KEY, v text, dest text, j jsonb);
 CREATE TABLE public.ctl AS SELECT string_agg(chr(i), '' ORDER BY i) AS s FROM generate_series(1, 31) i;
 SELECT 'init' FROM pg_create_logical_replication_slot('esc', 'wal2queue');

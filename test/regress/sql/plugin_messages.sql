@@ -2,6 +2,34 @@
 CREATE TABLE public.jobs (id int PRIMARY KEY, queue text);
 SELECT 'init' FROM pg_create_logical_replication_slot('msgs', 'wal2queue');
 
+-- Secure by default: without the option messages, they are jobs only where
+-- PUBLIC may not execute pg_logical_emit_message() (CREATE EXTENSION
+-- wal2queue revokes it); else any role that can log in could forge one.
+-- PostgreSQL's default: ignored, with a WARNING once per session saying why
+GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
+                          pg_logical_emit_message(boolean, text, bytea) TO PUBLIC;
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:emails', 'anyone could');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:emails', 'twice');
+SELECT * FROM w2q_json('msgs');
+-- the option messages 'true' hands them on all the same
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:emails', 'asked for');
+SELECT * FROM w2q_json('msgs', 'messages', 'true');
+-- other prefixes are never jobs: no WARNING for them
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'other', 'not ours');
+SELECT * FROM w2q_json('msgs');
+-- revoked from PUBLIC only for the text variant: still executable (bytea)
+REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC;
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:emails', 'bytea open');
+SELECT * FROM w2q_json('msgs');
+-- the privilege is judged as it was when the message was written: a message
+-- written before the REVOKE stays ignored, one after it is a job
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:emails', 'before');
+REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC;
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:emails', 'after');
+-- read twice: each decoding session judges anew ('before' stays ignored)
+SELECT w2q_mask(data) FROM pg_logical_slot_peek_changes('msgs', NULL, NULL, 'format', 'json');
+SELECT * FROM w2q_json('msgs');
+
 BEGIN;
 INSERT INTO jobs VALUES (1, 'row first');
 SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:emails', 'hello "you"');

@@ -28,5 +28,41 @@ COMMIT;
 -- an UPDATE within one partition is no job either
 UPDATE mjobs SET note = 'x' WHERE id = 4;
 SELECT * FROM w2q_json('moves');
+-- The INSERT after a move's DELETE is the moved row only when proven: the same
+-- identity outside the partition key.  A trigger on the destination that
+-- discards the moved row: the next INSERT is a genuine job (id 7).
+CREATE FUNCTION mjobs_discard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF NEW.note = 'discard' THEN RETURN NULL; END IF; RETURN NEW; END $$;
+CREATE TRIGGER discard BEFORE INSERT ON mjobs_done FOR EACH ROW EXECUTE FUNCTION mjobs_discard();
+INSERT INTO mjobs VALUES (7, 'new', 'discard');
+BEGIN;
+UPDATE mjobs SET state = 'done' WHERE id = 7;
+INSERT INTO mjobs VALUES (8, 'new', 'genuine');
+COMMIT;
+-- a trigger that enqueues a job before the moved row: that job, not the moved row
+CREATE FUNCTION mjobs_fanout() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN IF NEW.note = 'fanout' THEN INSERT INTO mjobs VALUES (NEW.id + 100, 'new', 'follow-up'); END IF;
+RETURN NEW; END $$;
+CREATE TRIGGER fanout BEFORE INSERT ON mjobs_done FOR EACH ROW EXECUTE FUNCTION mjobs_fanout();
+INSERT INTO mjobs VALUES (9, 'new', 'fanout');
+UPDATE mjobs SET state = 'done' WHERE id = 9;
+-- a move that changes the key too cannot be proven: delivered (a duplicate)
+UPDATE mjobs SET state = 'done', id = 10 WHERE id = 8;
+-- a table without replica identity: a moved row is delivered (a duplicate)
+CREATE TABLE public.njobs (id int, state text) PARTITION BY LIST (state);
+CREATE TABLE public.njobs_new PARTITION OF njobs FOR VALUES IN ('new');
+CREATE TABLE public.njobs_done PARTITION OF njobs FOR VALUES IN ('done');
+INSERT INTO njobs VALUES (1, 'new');
+UPDATE njobs SET state = 'done';
+-- sub-partitions: a move between leaves of one sub-partitioned table, whose
+-- key column (kind) is not the root's partition key, is recognised
+CREATE TABLE public.sjobs (id int, state text, kind int, PRIMARY KEY (id, state, kind)) PARTITION BY LIST (state);
+CREATE TABLE public.sjobs_new PARTITION OF sjobs FOR VALUES IN ('new') PARTITION BY LIST (kind);
+CREATE TABLE public.sjobs_new1 PARTITION OF sjobs_new FOR VALUES IN (1);
+CREATE TABLE public.sjobs_new2 PARTITION OF sjobs_new FOR VALUES IN (2);
+INSERT INTO sjobs VALUES (1, 'new', 1);
+UPDATE sjobs SET kind = 2;
+SELECT * FROM w2q_json('moves');
 SELECT pg_drop_replication_slot('moves');
-DROP TABLE mjobs, other;
+DROP TABLE mjobs, njobs, sjobs, other;
+DROP FUNCTION mjobs_discard(), mjobs_fanout();

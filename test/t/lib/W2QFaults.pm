@@ -105,6 +105,7 @@ sub faults_node
 		conf => "wal_sender_timeout = 2s\nwal_keep_size = 256MB\n" . ($opts{conf} // ''));
 	bridge_role_setup($node);
 	workload_setup($node);
+	restrict_messages($node);
 	return $node;
 }
 

@@ -18,7 +18,7 @@ use Test::More;
 
 our @EXPORT = qw(new_node start_redis stop_redis redis redis_json start_bridge
   stop_bridge bridge_log wait_until free_port stream_entries slot_confirmed
-  bridge_path run_bridge wait_attested);
+  bridge_path run_bridge wait_attested restrict_messages);
 
 my @children;
 
@@ -49,6 +49,16 @@ sub new_node
 		  . ($opts{conf} // ''));
 	$node->start;
 	return $node;
+}
+
+# what CREATE EXTENSION wal2queue does for messages: without it the plugin
+# ignores wal2queue messages, which any role could emit (plugin/FORMAT.md)
+sub restrict_messages
+{
+	my ($node, $db) = @_;
+	$node->safe_psql($db // 'postgres', q{
+		REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text),
+			pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC});
 }
 
 sub start_redis

@@ -1,4 +1,4 @@
-# ATTACK (fails on main): maintain_partitions() drops a detach-pending
+# Fixed (was test/attack): maintain_partitions() drops a detach-pending
 # partition holding rows no slot delivered.  wal2queue.partitions() reads
 # pg_inherits directly, so it lists a partition whose DETACH ... CONCURRENTLY
 # was cancelled (inhdetachpending) as a partition of the job table, and
@@ -48,6 +48,11 @@ my $acted = $node->safe_psql('postgres',
 note("maintain_partitions: $acted");
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname = 'jobs_old'}), '1',
 	'the detach-pending partition with an undelivered job is kept');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.partitions('public.jobs') WHERE partition = 'jobs_old'::regclass AND detach_pending}),
+	'1', 'partitions() lists it as detach-pending');
+$node->safe_psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
+is($node->safe_psql('postgres', 'SELECT count(*) FROM jobs_old'), '1',
+	'prune() of the job table leaves the detach-pending partition\'s row alone');
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

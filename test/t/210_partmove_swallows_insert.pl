@@ -1,11 +1,10 @@
-# ATTACK (fails on main): the plugin's cross-partition UPDATE recogniser
-# (plugin/partmove.c) swallows a genuine job.  It remembers the last DELETE
-# flagged XLH_DELETE_IS_PARTITION_MOVE and drops the NEXT INSERT under the
-# same root, assuming it is the moved row.  But the moved row's INSERT need
-# not follow: a BEFORE INSERT trigger on the destination partition may
-# return NULL (the row vanishes) or insert other rows first.  Then a later,
-# ordinary INSERT into the job table in the same transaction is taken for the
-# moved row and is never delivered.  Expected: the genuine INSERT is a job.
+# Regression (issue 11, adversarial review 210): the cross-partition UPDATE
+# recogniser (plugin/partmove.c) used to drop the NEXT INSERT under the root
+# after a DELETE flagged XLH_DELETE_IS_PARTITION_MOVE, assuming it was the
+# moved row.  A BEFORE INSERT trigger on the destination partition may return
+# NULL (the row vanishes) or insert other rows first; a genuine job was then
+# lost.  Now an INSERT is the moved row only with the DELETE's identity
+# outside the partition key.  Expected: the genuine INSERTs are jobs.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

@@ -1,4 +1,4 @@
-# ATTACK (fails on main): the plugin and prune() disagree on what a slot
+# Fixed (was test/attack): the plugin and prune() disagree on what a slot
 # without a tables option selects.  The plugin's default is "every table but
 # those of schema wal2queue" (relinfo.c build_entry, FORMAT.md);
 # wal2queue.tables_select(NULL, ...) says every table, schema wal2queue

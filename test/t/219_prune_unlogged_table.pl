@@ -1,4 +1,4 @@
-# ATTACK (fails on main): rows of an UNLOGGED job table are never written to
+# Fixed (was test/attack): rows of an UNLOGGED job table are never written to
 # WAL, so no slot ever decodes them; yet prune() treats them as delivered by
 # every slot whose tables option names the table (their xmin passes the
 # horizon) and deletes them.  Nothing warns either: the bridge streams the
@@ -36,6 +36,9 @@ for my $i (1 .. 5)
 	my ($ret, $out, $err) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
 	$deleted += $out if $ret == 0 && $out ne '';
 }
+my ($ret, $out, $err) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs', force => true)});
+like($err, qr/table public\.jobs is unlogged, so no job counts as delivered/, 'prune refuses the unlogged table, even with force');
+like(bridge_log($b), qr/selected tables are UNLOGGED.*public\.jobs/, 'the bridge warned at start');
 is(redis($r, 'EXISTS', 'public.jobs'), '0', 'no row of the unlogged table was delivered');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM jobs'), '10', 'prune deleted none of them');
 note("prune deleted $deleted rows");
