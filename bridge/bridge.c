@@ -354,6 +354,13 @@ connect_stream(Bridge *b)
 
 	if (b->stream_up || !backoff_due(&b->stream_backoff))
 		return STREAM_OK;
+	/*
+	 * A slot is created only in the first session, and by the backfill when
+	 * there is one: a later session may reach a promoted standby or a slot
+	 * an operator dropped, and a new slot there would start after rows
+	 * that were never delivered.  The source is compared first (below).
+	 */
+	b->stream.never_create = b->have_source || b->cfg->backfill.enabled;
 	rc = stream_open(&b->stream);
 	/* a changed source is the cause to name, even if its slot is missing */
 	if (b->have_source && b->stream.sysid[0] && source_changed(b) != STREAM_OK)

@@ -544,8 +544,14 @@ check_slot(Stream *s, bool may_create)
 	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
-		if (may_create)
+		if (may_create && !s->never_create)
 			return create_slot(s) == STREAM_OK ? check_slot(s, false) : STREAM_FATAL;
+		if (may_create)
+			return fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist any more: it was "
+						"dropped, or the connection reaches another server; --create-slot creates a "
+						"slot only in the bridge's first session (or with --backfill, in the backfill), "
+						"so that no row is skipped silently: find out what happened, then restart the bridge",
+						s->cfg->slot);
 		return fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist (create it with --create-slot)",
 					s->cfg->slot);
 	}

@@ -64,6 +64,10 @@ typedef struct Stream
 	char		wal_status[16];	/* the slot's wal_status at open */
 	long long	safe_wal_size;	/* its safe_wal_size at open, -1 if none */
 	bool		slot_busy;		/* the last open failed: slot held by another */
+	bool		never_create;	/* set by the caller, kept across opens: a
+								 * missing slot is fatal even with
+								 * --create-slot (a reconnect, or a slot
+								 * the backfill created) */
 	int			messages_public;	/* pgoutput: PUBLIC may emit messages at
 									 * open (message_access.h) */
 	char		err[512];

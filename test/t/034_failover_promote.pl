@@ -91,6 +91,8 @@ is(scalar(@new_tl), 0, 'nothing of the new timeline was written');
 my @undelivered = grep { !$before->{$_} } 2001 .. 12000;
 note(scalar(@undelivered) . ' rows of the old primary reached the standby undelivered');
 ok(@undelivered > 0, 'some rows of the old primary were not delivered when it died');
+is($standby->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
+	'the reconnecting bridge created no slot on the promoted standby');
 
 # a service manager restarts it with the same command line: refused again
 my ($code, $out) = run_bridge(@cmd);
