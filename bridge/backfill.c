@@ -492,9 +492,12 @@ attempt(Backfill *bf)
 		return stream_rc(bf, rc);
 	take_source(bf);
 	if ((rc = bf->sink->ops->connect(bf->sink)) != SINK_OK ||
-		(rc = bf->sink->ops->backfill_read(bf->sink, &bf->src, &bf->cur)) != SINK_OK)
+		(rc = bf->sink->ops->backfill_read(bf->sink, &bf->src,
+										   bf->cfg->accept_new_source ? SINK_BACKFILL_ACCEPT : 0,
+										   &bf->cur)) != SINK_OK)
 		return sink_rc(bf, rc);
-	bf->flags = 0;
+	/* --accept-new-source and another source's record: none, taken over */
+	bf->flags = bf->cur.other_source ? SINK_BACKFILL_ACCEPT : 0;
 	if (exists && strcmp(bf->stream.wal_status, "lost") == 0)
 	{
 		if (!bf->cfg->backfill.recreate_lost)

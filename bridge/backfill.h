@@ -70,6 +70,12 @@ typedef struct BackfillState
 	char	   *table;			/* the table being read, as %I.%I; "" none */
 	char	   *key;			/* last key delivered of it, a JSON array of
 								 * texts; "" before its first row */
+	/* backfill_read only: the record around the state */
+	bool		record;			/* the sink holds a record of this source
+								 * (streamed positions, a backfill or both) */
+	uint64_t	record_lsn;		/* its delivered position, 0 if none */
+	bool		other_source;	/* it held another source's record, read as
+								 * none (SINK_BACKFILL_ACCEPT) */
 } BackfillState;
 
 extern void backfill_state_free(BackfillState *st);

@@ -200,27 +200,25 @@ field_dup(const redisReply *r, size_t i)
 }
 
 int
-redis_backfill_read(Sink *s, const SinkSource *src, BackfillState *st)
+redis_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillState *st)
 {
-	RedisSink  *rs = s->priv;
 	char		key[256];
 	const char *argv[] = {"HMGET", key, "sysid", "timeline", "db", "slot",
 		"backfill_lsn", "backfill_seq", "backfill_rows", "backfill_done",
-		"backfill_snapshot", "backfill_condition", "backfill_table", "backfill_key"};
-	size_t		lens[14];
+		"backfill_snapshot", "backfill_condition", "backfill_table", "backfill_key", "lsn"};
+	size_t		lens[15];
 	redisReply *r;
 	int			rc;
 	char		tl[16];
 
-	(void) rs;
 	snprintf(key, sizeof(key), "%swal2queue:progress:%s",
 			 s->cfg->target_prefix ? s->cfg->target_prefix : "", src->slot);
-	for (int i = 0; i < 14; i++)
+	for (int i = 0; i < 15; i++)
 		lens[i] = strlen(argv[i]);
 	backfill_state_free(st);
-	if ((rc = sync_call(s, 14, argv, lens, &r)) != SINK_OK)
+	if ((rc = sync_call(s, 15, argv, lens, &r)) != SINK_OK)
 		return rc;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 12)
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 13)
 	{
 		freeReplyObject(r);
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "unexpected reply from Redis to HMGET");
@@ -231,11 +229,28 @@ redis_backfill_read(Sink *s, const SinkSource *src, BackfillState *st)
 		 r->element[1]->type != REDIS_REPLY_STRING || strcmp(r->element[1]->str, tl) != 0 ||
 		 r->element[2]->type != REDIS_REPLY_STRING || strcmp(r->element[2]->str, src->dbname) != 0))
 	{
+		if (flags & SINK_BACKFILL_ACCEPT)
+		{
+			/* --accept-new-source: the record is taken over by the first page */
+			st->other_source = true;
+			freeReplyObject(r);
+			return SINK_OK;
+		}
 		rc = errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-						"Redis progress record \"%s\" belongs to another source (system identifier %s), this bridge streams system identifier %s, timeline %" PRIu32 "; after a deliberate failover or restore start with --accept-new-source (or --recreate-lost-slot)",
-						key, r->element[0]->str, src->sysid, src->timeline);
+						"Redis progress record \"%s\" belongs to another source (system identifier %s, timeline %s, database \"%s\"), this bridge streams system identifier %s, timeline %" PRIu32 ", database \"%s\"; after a deliberate failover or restore start with --accept-new-source (or --recreate-lost-slot)",
+						key, r->element[0]->str,
+						r->element[1]->type == REDIS_REPLY_STRING ? r->element[1]->str : "",
+						r->element[2]->type == REDIS_REPLY_STRING ? r->element[2]->str : "",
+						src->sysid, src->timeline, src->dbname);
 		freeReplyObject(r);
 		return rc;
+	}
+	if (r->element[0]->type == REDIS_REPLY_STRING)
+	{
+		st->record = true;
+		if (r->element[12]->type == REDIS_REPLY_STRING &&
+			!lsn_parse(r->element[12]->str, strlen(r->element[12]->str), &st->record_lsn))
+			st->record_lsn = 0;
 	}
 	if (r->element[4]->type == REDIS_REPLY_STRING)
 	{

@@ -171,7 +171,7 @@ extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);
 #define REDIS_FN_BACKFILL	"wal2queue_backfill"
 struct BackfillState;
 extern const char *redis_library_text(void);	/* the library, backfill too */
-extern int	redis_backfill_read(Sink *s, const SinkSource *src,
+extern int	redis_backfill_read(Sink *s, const SinkSource *src, unsigned flags,
 								struct BackfillState *st);
 extern int	redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 								 uint64_t prev_seq, const struct BackfillState *next,

@@ -196,7 +196,8 @@ typedef struct SinkOps
 	 * run).  NULL where the sink cannot backfill.
 	 *
 	 * backfill_read: the backfill state recorded for src's slot (st->present
-	 * false when none; a record of another source is SINK_FATAL).
+	 * false when none; a record of another source is SINK_FATAL, or with
+	 * SINK_BACKFILL_ACCEPT in flags read as no record, other_source set).
 	 *
 	 * backfill_batch: write njobs jobs (each job's seq is its number in the
 	 * backfill, its LSN next->lsn) and the state next, atomically, if the
@@ -204,7 +205,7 @@ typedef struct SinkOps
 	 * backfill (SINK_BACKFILL_NEW: any finished one, or none).  SINK_OK once
 	 * the sink durably holds both.
 	 */
-	int			(*backfill_read) (Sink *s, const SinkSource *src,
+	int			(*backfill_read) (Sink *s, const SinkSource *src, unsigned flags,
 								  struct BackfillState *st);
 	int			(*backfill_batch) (Sink *s, const SinkSource *src, unsigned flags,
 								   uint64_t prev_seq,

@@ -67,8 +67,9 @@ main(void)
 	init_cfg(&cfg, "");
 	s = sink_redis_create(&cfg);
 	unit_check(s->ops->connect(s) == SINK_OK, "the sink connects");
-	unit_check(s->ops->backfill_read(s, &src, &rd) == SINK_OK && !rd.present,
-			   "no backfill state at first");
+	unit_check(s->ops->backfill_read(s, &src, 0, &rd) == SINK_OK && !rd.present &&
+			   !rd.record && !rd.other_source,
+			   "no backfill state and no record at first");
 
 	state(&st, 1, 0, "", false);
 	unit_check(s->ops->backfill_batch(s, &src, SINK_BACKFILL_NEW, 0, &st, NULL, 0) == SINK_OK,
@@ -111,10 +112,15 @@ main(void)
 	unit_check(s->ops->backfill_batch(s, &other, SINK_BACKFILL_NEW, 0, &st, NULL, 0) == SINK_FATAL &&
 			   strstr(s->err, "belongs to another source") != NULL,
 			   "another source's record is refused: %s", s->err);
-	unit_check(s->ops->backfill_read(s, &other, &rd) == SINK_FATAL,
-			   "reading it as another source too");
+	unit_check(s->ops->backfill_read(s, &other, 0, &rd) == SINK_FATAL &&
+			   strstr(s->err, "--accept-new-source") != NULL,
+			   "reading it as another source too: %s", s->err);
+	unit_check(s->ops->backfill_read(s, &other, SINK_BACKFILL_ACCEPT, &rd) == SINK_OK &&
+			   rd.other_source && !rd.present && !rd.record,
+			   "with SINK_BACKFILL_ACCEPT (--accept-new-source): read as no record, other_source");
 
-	unit_check(s->ops->backfill_read(s, &src, &rd) == SINK_OK && rd.present && !rd.done &&
+	unit_check(s->ops->backfill_read(s, &src, 0, &rd) == SINK_OK && rd.present && !rd.done &&
+			   rd.record && rd.record_lsn == 0x1000028 && !rd.other_source &&
 			   rd.seq == 2 && rd.rows == 2 && rd.lsn == 0x1000028 &&
 			   strcmp(rd.key, "[\"4\"]") == 0 && strcmp(rd.table, "public.jobs") == 0 &&
 			   strcmp(rd.snapshot, "750:760:752,755") == 0 &&
@@ -123,7 +129,7 @@ main(void)
 
 	state(&st, 3, 2, "", true);
 	unit_check(s->ops->backfill_batch(s, &src, 0, 2, &st, NULL, 0) == SINK_OK &&
-			   s->ops->backfill_read(s, &src, &rd) == SINK_OK && rd.done,
+			   s->ops->backfill_read(s, &src, 0, &rd) == SINK_OK && rd.done,
 			   "done is recorded");
 	state(&st, 1, 0, "", false);
 	unit_check(s->ops->backfill_batch(s, &other, SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT, 0, &st,
