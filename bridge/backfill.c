@@ -479,6 +479,36 @@ existing_slot(Backfill *bf)
 	return start_new(bf, NULL, bf->stream.start_lsn);
 }
 
+/*
+ * No slot, but the sink holds a record of it from this server: the slot was
+ * dropped (--drop-slot, the migration guide's rollback, an operator) after
+ * it delivered.  A new slot and backfill would deliver again what the old
+ * one did: only on request (--backfill-again), never by the same command
+ * line a service manager restarts.
+ */
+static int
+missing_slot(Backfill *bf)
+{
+	char		at[LSN_STRLEN];
+	uint64_t	upto = bf->cur.record_lsn > bf->cur.lsn ? bf->cur.record_lsn : bf->cur.lsn;
+
+	lsn_format(upto, at, sizeof(at));
+	if (!bf->cfg->backfill.again)
+		return fail(bf, BF_FATAL, "replication slot \"%s\" does not exist but %s holds its record from "
+					"this server (%s%s%s, delivered up to %s): the slot was dropped after it delivered, "
+					"and creating it again would deliver those rows a second time; hint: to re-deliver on "
+					"purpose (at least once) start once with --backfill-again, or for a fresh start delete "
+					"the sink's record of the slot and its streams (docs/migration.md, \"Rolling back\")",
+					bf->cfg->stream.slot, bf->sink->ops->name,
+					!bf->cur.present ? "no backfill" : bf->cur.done ? "backfill done" : "backfill unfinished",
+					bf->cur.present ? ", rows " : "",
+					bf->cur.present ? (bf->cur.done ? "all selected" : "partly") : "", at);
+	log_msg(LOG_WARNING, "--backfill-again: replication slot \"%s\" was dropped after delivering up to %s: "
+			"creating it again and delivering the selected rows again: at least once",
+			bf->cfg->stream.slot, at);
+	return 0;
+}
+
 /* one attempt at the whole phase; a retry resumes from the sink's state */
 static int
 attempt(Backfill *bf)
@@ -522,6 +552,9 @@ attempt(Backfill *bf)
 	}
 	if (exists)
 		return existing_slot(bf);
+	if (bf->cur.record && !(bf->flags & SINK_BACKFILL_ACCEPT) &&
+		(rc = missing_slot(bf)) != 0)
+		return rc;
 	bf->flags |= SINK_BACKFILL_NEW;
 	if ((rc = stream_create_exported(&bf->stream, snap, sizeof(snap))) != STREAM_OK)
 		return stream_rc(bf, rc);

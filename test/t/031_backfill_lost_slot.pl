@@ -62,6 +62,25 @@ $b = start_bridge($node, $r, @cmd, '--recreate-lost-slot');
 ok(wait_until(sub { bridge_log($b) =~ /finished earlier/ }, 30), 'the same command line then just streams');
 stop_bridge($b);
 
+# the slot dropped (an operator, a rollback): the same command line, even
+# with --recreate-lost-slot, does not create it again by itself; only
+# --backfill-again re-delivers (at least once)
+($code, $out) = run_bridge('-d', $node->connstr('postgres'), '--slot', 'jobs', '--drop-slot');
+is($code, 0, '--drop-slot');
+my $len = redis($r, 'XLEN', 'public.jobs');
+($code, $out) = run_bridge(@run, '--recreate-lost-slot');
+is($code, 1, 'a dropped slot whose record redis holds: exit 1');
+like($out, qr/replication slot "jobs" does not exist but redis holds its record from this server \(backfill done.*delivered up to [0-9A-F]+\/[0-9A-F]+\).*--backfill-again/,
+	'naming what happened and the explicit way') or diag($out);
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'jobs'"), '0',
+	'no slot created');
+is(redis($r, 'XLEN', 'public.jobs'), $len, 'nothing written');
+$b = start_bridge($node, $r, @cmd, '--backfill-again');
+ok(wait_until(sub { bridge_log($b) =~ /backfill of slot "jobs" done/ }, 30), '--backfill-again: backfilled again')
+  or diag(bridge_log($b));
+is(redis($r, 'XLEN', 'public.jobs'), $len + 52, 'the 52 pending rows once more (at least once)');
+stop_bridge($b);
+
 # a condition that fails: exit 1 naming the error; corrected before any row
 # was delivered, the same slot's backfill goes on with it
 my @typo = ('-d', $node->connstr('postgres'), '--sink', "redis://127.0.0.1:$r->{port}",

@@ -306,6 +306,10 @@ $br->{h}->kill_kill unless $exited;
 $br->{h}->finish;
 ok($exited && ($br->{h}->full_result(0) >> 8) == 1, 'the same command line after the rollback: exit 1')
   or diag(bridge_log($br));
+like(bridge_log($br), qr/replication slot "job_queue" does not exist but redis holds its record from this server \(backfill done.*\).*--backfill-again/,
+	'naming the dropped slot and the explicit way to deliver again') or diag(bridge_log($br));
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'job_queue'"),
+	'0', 'and no slot created');
 is(xlen(), $len, 'and nothing written');
 note('done after ' . elapsed());
 
