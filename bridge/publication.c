@@ -44,6 +44,33 @@
 	"ORDER BY c.oid, k.ord"
 #define MAX_KEY_COLUMNS 32		/* INDEX_MAX_KEYS */
 
+/*
+ * The publication's tables with a row filter or a column list (PostgreSQL
+ * 15), each with the table it is published as (its partition root, or
+ * itself), and the publication's objects without them (a SET list).
+ */
+#define FILTERED_TABLES \
+	"SELECT rn.nspname, r.relname, format('%%I.%%I', n.nspname, c.relname), " \
+	"pg_catalog.pg_get_expr(pr.prqual, pr.prrelid), " \
+	"(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) " \
+	" FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid " \
+	" AND a.attnum = ANY (pr.prattrs)), " \
+	"(SELECT concat_ws(', ', " \
+	"  (SELECT 'TABLE ' || string_agg(format('%%I.%%I', n2.nspname, c2.relname), ', ') " \
+	"   FROM pg_catalog.pg_publication_rel pr2 JOIN pg_catalog.pg_class c2 ON c2.oid = pr2.prrelid " \
+	"   JOIN pg_catalog.pg_namespace n2 ON n2.oid = c2.relnamespace WHERE pr2.prpubid = p.oid), " \
+	"  (SELECT string_agg('TABLES IN SCHEMA ' || quote_ident(n3.nspname), ', ') " \
+	"   FROM pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_namespace n3 " \
+	"   ON n3.oid = pn.pnnspid WHERE pn.pnpubid = p.oid))) " \
+	"FROM pg_catalog.pg_publication p " \
+	"JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid " \
+	"JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"JOIN pg_catalog.pg_class r ON r.oid = coalesce(pg_catalog.pg_partition_root(pr.prrelid), pr.prrelid) " \
+	"JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace " \
+	"WHERE p.pubname = %s AND (pr.prqual IS NOT NULL OR pr.prattrs IS NOT NULL) " \
+	"ORDER BY 1, 2, 3"
+
 /* a growing string; on out of memory it stays NULL */
 typedef struct Str
 {
@@ -217,6 +244,44 @@ create_publication(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * A row filter or a column list on a table --tables selects makes pgoutput
+ * drop rows or columns on the server, silently: the rows it filters out
+ * would be confirmed without a job.  Refused, with the SET that removes
+ * them (one statement, so no transaction sees the table unpublished).
+ */
+static int
+check_filters(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *ident,
+			  char *err, size_t errlen)
+{
+	char		sql[sizeof(FILTERED_TABLES) + 256];
+	PGresult   *res;
+	int			i;
+	int			rc = 0;
+
+	snprintf(sql, sizeof(sql), FILTERED_TABLES, lit);
+	if ((res = query(conn, sql, err, errlen)) == NULL)
+		return 1;
+	for (i = 0; i < PQntuples(res) && rc == 0; i++)
+	{
+		bool		filter = !PQgetisnull(res, i, 3);
+
+		if (!tablematch_match(&cfg->tables, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)))
+			continue;
+		rc = errbuf_set(err, errlen, 1, "publication \"%s\" has a %s on table %s (%s%.*s%s): "
+						"pgoutput would send %s, and the bridge would confirm the rest "
+						"without a job; hint: publish every table whole, in one statement: "
+						"ALTER PUBLICATION %s SET %.*s",
+						cfg->publication, filter ? "row filter" : "column list",
+						PQgetvalue(res, i, 2), filter ? "WHERE " : "(", 200,
+						PQgetvalue(res, i, filter ? 3 : 4), filter ? "" : ")",
+						filter ? "only the rows that pass it" : "only those columns",
+						ident, 400, PQgetvalue(res, i, 5));
+	}
+	PQclear(res);
+	return rc;
+}
+
 /* the publication exists: does it publish inserts and every selected table? */
 static int
 check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *ident,
@@ -256,6 +321,8 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *id
 							viaroot ? "" : " (and SET (publish_via_partition_root = true) "
 							"for partitioned tables)");
 	}
+	if (rc == 0)
+		rc = check_filters(conn, cfg, lit, ident, err, errlen);
 	if (rc == 0 && !viaroot)
 		log_msg(LOG_WARNING, "publication \"%s\" does not publish via the partition root: rows "
 				"of partitions carry the partition's name, not the partitioned table's",
