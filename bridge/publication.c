@@ -44,6 +44,16 @@
 	"ORDER BY c.oid, k.ord"
 #define MAX_KEY_COLUMNS 32		/* INDEX_MAX_KEYS */
 
+/* the selectable tables' stored generated columns named %s (a list) */
+#define GENERATED_COLUMNS \
+	"SELECT n.nspname, c.relname, a.attname FROM pg_catalog.pg_attribute a " \
+	"JOIN pg_catalog.pg_class c ON c.oid = a.attrelid " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition " \
+	"AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
+	"AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '' " \
+	"AND a.attname IN (%s, %s) ORDER BY 1, 2, 3"
+
 /*
  * The publication's tables with a row filter or a column list (PostgreSQL
  * 15), each with the table it is published as (its partition root, or
@@ -335,6 +345,61 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *id
 }
 
 /*
+ * pgoutput (PostgreSQL 15) leaves stored generated columns out of its rows:
+ * a --route-column or --key-column that is one would never be found, and
+ * every job would silently go to the table's target or keep the primary
+ * key.  Refused, naming the column.
+ */
+static int
+check_generated(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+{
+	const char *route = cfg->route_column ? cfg->route_column : "";
+	const char *key = cfg->key_column ? cfg->key_column : "";
+	char	   *rl;
+	char	   *kl;
+	char	   *sql = NULL;
+	size_t		len;
+	PGresult   *res = NULL;
+	int			i;
+	int			rc = 0;
+
+	if (cfg->route_column == NULL && cfg->key_column == NULL)
+		return 0;
+	rl = PQescapeLiteral(conn, route, strlen(route));
+	kl = PQescapeLiteral(conn, key, strlen(key));
+	len = sizeof(GENERATED_COLUMNS) + (rl ? strlen(rl) : 0) + (kl ? strlen(kl) : 0);
+	if (rl == NULL || kl == NULL || (sql = malloc(len)) == NULL)
+		rc = errbuf_set(err, errlen, 1, "out of memory");
+	else
+	{
+		snprintf(sql, len, GENERATED_COLUMNS, rl, kl);
+		if ((res = query(conn, sql, err, errlen)) == NULL)
+			rc = 1;
+	}
+	for (i = 0; res && i < PQntuples(res) && rc == 0; i++)
+	{
+		const char *col = PQgetvalue(res, i, 2);
+		bool		is_route = strcmp(col, route) == 0;
+
+		if (tablematch_match(&cfg->tables, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)))
+			rc = errbuf_set(err, errlen, 1, "%s \"%s\" is a generated column of table %s.%s, "
+							"and pgoutput does not send generated columns (PostgreSQL 15): "
+							"every job would %s; hint: use --plugin=wal2queue, or %s a "
+							"column the application writes",
+							is_route ? "--route-column" : "--key-column", col,
+							PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+							is_route ? "go to the table's target instead of its queue" :
+							"be keyed by the primary key instead",
+							is_route ? "route by" : "key by");
+	}
+	PQclear(res);
+	free(sql);
+	PQfreemem(rl);
+	PQfreemem(kl);
+	return rc;
+}
+
+/*
  * The primary keys of the selected tables, in index order (the plugin's
  * keys; pgoutput flags only the replica identity, in column order).
  */
@@ -429,6 +494,11 @@ publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot, bool c
 
 	if (lit == NULL)
 		return errbuf_set(err, errlen, 1, "out of memory");
+	if (check_generated(conn, cfg, err, errlen))
+	{
+		PQfreemem(lit);
+		return 1;
+	}
 	snprintf(sql, sizeof(sql), "SELECT pubinsert, pubviaroot FROM pg_catalog.pg_publication "
 			 "WHERE pubname = %s", lit);
 	if ((res = query(conn, sql, err, errlen)) == NULL)
