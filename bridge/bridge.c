@@ -95,6 +95,7 @@ typedef struct Bridge
 	bool		ever_streamed;
 	SlotWatch	watch;			/* wal_status and safe_wal_size */
 	bool		session_validated;	/* the sink acked something this session */
+	int64_t		session_start_us;	/* when START_REPLICATION last succeeded */
 	uint64_t	unrecorded_from;	/* this session's start if no sink record
 									 * vouched for it, else 0 (slotwatch.h) */
 	/* metrics */
@@ -163,6 +164,8 @@ on_commit(void *arg, const FrameTxn *txn)
 		/* pgoutput: the end LSN is known only now (begin had commit + 1) */
 		ledger_close_at(b->ledger, b->ticket, txn->end_lsn);
 		b->in_txn = false;
+		/* the session delivers transactions: a later failure starts afresh */
+		backoff_reset(&b->stream_backoff);
 	}
 	return rc;
 }
@@ -257,6 +260,14 @@ stream_failed(Bridge *b, int rc)
 		log_msg(LOG_ERROR, "%s", b->stream.err);
 		return rc;
 	}
+	/*
+	 * A session that handed the sink no transaction keeps the backoff (an
+	 * error the walsender raises while decoding comes after
+	 * START_REPLICATION succeeded, at every attempt), unless it lasted
+	 * longer than the longest backoff: that one was no spin.
+	 */
+	if (b->stream_up && now_us() - b->session_start_us > BACKOFF_MAX_MS * INT64_C(1000))
+		backoff_reset(&b->stream_backoff);
 	log_msg(LOG_WARNING, "%s; reconnecting in %.1f s", b->stream.err,
 			backoff_fail(&b->stream_backoff) / 1000.0);
 	drop_stream(b);
@@ -386,7 +397,7 @@ connect_stream(Bridge *b)
 	b->ever_streamed = true;
 	b->busy_since_us = 0;
 	b->standing_by = false;
-	backoff_reset(&b->stream_backoff);
+	b->session_start_us = now_us();
 	b->stream_up = true;
 	b->session_begun = false;
 	b->replay_needed = false;
