@@ -39,6 +39,7 @@
 #include "lsn.h"
 #include "metrics.h"
 #include "pgoutput.h"
+#include "pubwatch.h"
 #include "slotwatch.h"
 
 #define BACKOFF_MIN_MS 100
@@ -94,6 +95,7 @@ typedef struct Bridge
 	bool		standing_by;
 	bool		ever_streamed;
 	SlotWatch	watch;			/* wal_status and safe_wal_size */
+	PubWatch	pub;			/* pgoutput: the publication, the cap */
 	bool		session_validated;	/* the sink acked something this session */
 	int64_t		session_start_us;	/* when START_REPLICATION last succeeded */
 	uint64_t	unrecorded_from;	/* this session's start if no sink record
@@ -398,6 +400,7 @@ connect_stream(Bridge *b)
 	b->busy_since_us = 0;
 	b->standing_by = false;
 	b->session_start_us = now_us();
+	pubwatch_session(&b->pub, b->stream.start_lsn);
 	b->stream_up = true;
 	b->session_begun = false;
 	b->replay_needed = false;
@@ -504,7 +507,7 @@ send_status(Bridge *b, bool force)
 
 	if (!b->stream_up)
 		return STREAM_OK;
-	lsn = ledger_confirmable(b->ledger);
+	lsn = pubwatch_cap(&b->pub, ledger_confirmable(b->ledger));
 	if (!force && !b->reply_now &&
 		now - b->last_status_us < (int64_t) b->cfg->status_interval_ms * 1000 &&
 		(lsn == b->last_status_lsn || now - b->last_status_us < STATUS_MIN_GAP_US))
@@ -631,6 +634,28 @@ record_idle_position(Bridge *b)
 	return record_position(b, b->keepalive_lsn);
 }
 
+/*
+ * pgoutput: the publication could not be read for a while, and there is
+ * something to confirm past what it proved.  A walsender of a server that
+ * shuts down waits for that confirmation: close the stream, reconnect
+ * later (the sink dedupes what comes again).
+ */
+static bool
+publication_unproven(Bridge *b)
+{
+	int64_t		now = now_us();
+
+	if (b->pub.cfg == NULL || !b->stream_up || b->pub.changed ||
+		now - b->pub.proved_us < PUBWATCH_STALE_MS * INT64_C(1000) ||
+		pubwatch_cap(&b->pub, ledger_confirmable(b->ledger)) == ledger_confirmable(b->ledger))
+		return false;
+	log_msg(LOG_WARNING, "could not read publication \"%s\" for %d s, so nothing more can be "
+			"confirmed; reconnecting in %.1f s", b->pub.cfg->publication,
+			(int) ((now - b->pub.proved_us) / 1000000), backoff_fail(&b->stream_backoff) / 1000.0);
+	drop_stream(b);
+	return true;
+}
+
 /* one turn: connect what is down, read, deliver, confirm */
 static int
 turn(Bridge *b)
@@ -666,6 +691,16 @@ turn(Bridge *b)
 	if (send_status(b, false) != STREAM_OK)
 		return 1;
 	update_metrics(b);
+	if (publication_unproven(b))
+		return 0;
+	if (b->pub.changed)
+	{
+		log_msg(LOG_ERROR, "%s; hint: make the publication publish every table --tables selects "
+				"again, as at start, and restart; the rows inserted into a table while it was "
+				"not published are not in the slot's stream: send them again (--backfill with a "
+				"new slot, docs/operations.md), or accept their loss", b->pub.why);
+		return 1;
+	}
 	if (nread == 0)
 		wait_for_work(b);
 	return 0;
@@ -684,7 +719,7 @@ shut_down(Bridge *b)
 	}
 	if (b->stream_up && b->ledger)
 	{
-		uint64_t	lsn = ledger_confirmable(b->ledger);
+		uint64_t	lsn = pubwatch_cap(&b->pub, ledger_confirmable(b->ledger));
 
 		if (stream_send_status(&b->stream, lsn, false) == STREAM_OK)
 			log_msg(LOG_INFO, "stopped; confirmed %X/%X", (unsigned) (lsn >> 32), (unsigned) lsn);
@@ -707,6 +742,8 @@ bridge_run(const BridgeConfig *cfg)
 	b.last_status_log_us = now_us();
 	stream_init(&b.stream, &cfg->stream);
 	slotwatch_init(&b.watch, cfg->stream.conninfo, cfg->stream.slot);
+	pubwatch_init(&b.pub, cfg->stream.pgoutput);
+	b.watch.pub = &b.pub;
 	frame_decoder_init(&b.dec);
 	pgo_decoder_init(&b.pgo, cfg->stream.pgoutput);
 	b.sink = cfg->sink.url.kind == SINK_KAFKA ? sink_kafka_create(&cfg->sink)
@@ -724,6 +761,7 @@ bridge_run(const BridgeConfig *cfg)
 		stream_close(&b.stream);
 	b.sink->ops->destroy(b.sink);
 	slotwatch_close(&b.watch);
+	pubwatch_free(&b.pub);
 	frame_decoder_free(&b.dec);
 	pgo_decoder_free(&b.pgo);
 	if (b.ledger)

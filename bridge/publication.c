@@ -189,7 +189,58 @@ selected_tables(PGconn *conn, const PgoConfig *cfg, PGresult *published,
 	return res;
 }
 
-/* CREATE PUBLICATION for cfg into sql; false when --tables selects nothing */
+/* has a --tables pattern a '*' in its schema part (or is it "*")? */
+static bool
+wildcard_schema(const PgoConfig *cfg)
+{
+	for (int i = 0; i < cfg->tables.n; i++)
+		if (cfg->tables.p[i].schema == NULL || strchr(cfg->tables.p[i].schema, '*'))
+			return true;
+	return false;
+}
+
+/* ... or in its table part? */
+static bool
+wildcard_table(const PgoConfig *cfg)
+{
+	for (int i = 0; i < cfg->tables.n; i++)
+		if (strchr(cfg->tables.p[i].table, '*'))
+			return true;
+	return false;
+}
+
+/* " FOR TABLES IN SCHEMA" every schema a pattern names (all literal) */
+static void
+add_schemas(PGconn *conn, const PgoConfig *cfg, Str *sql)
+{
+	str_add(sql, " FOR TABLES IN SCHEMA ");
+	for (int i = 0; i < cfg->tables.n; i++)
+	{
+		const char *schema = cfg->tables.p[i].schema;
+		char	   *id;
+		int			j;
+
+		for (j = 0; j < i && strcmp(cfg->tables.p[j].schema, schema) != 0; j++)
+			;
+		if (j < i)
+			continue;			/* named already */
+		if ((id = PQescapeIdentifier(conn, schema, strlen(schema))) == NULL)
+			sql->failed = true;
+		else
+		{
+			str_add(sql, i > 0 ? ", " : "");
+			str_add(sql, id);
+		}
+		PQfreemem(id);
+	}
+}
+
+/*
+ * CREATE PUBLICATION for cfg into sql; false when --tables selects nothing.
+ * A pattern with a '*' selects tables created later too: the publication
+ * must follow them (FOR TABLES IN SCHEMA, or FOR ALL TABLES for a '*' in
+ * a schema part), not list today's.
+ */
 static bool
 create_sql(PGconn *conn, const PgoConfig *cfg, Str *sql, char *err, size_t errlen)
 {
@@ -204,8 +255,10 @@ create_sql(PGconn *conn, const PgoConfig *cfg, Str *sql, char *err, size_t errle
 	str_add(sql, "CREATE PUBLICATION ");
 	str_add(sql, ident ? ident : "?");
 	PQfreemem(ident);
-	if (cfg->tables.n == 0)
+	if (cfg->tables.n == 0 || wildcard_schema(cfg))
 		str_add(sql, " FOR ALL TABLES");
+	else if (wildcard_table(cfg))
+		add_schemas(conn, cfg, sql);
 	else
 	{
 		res = selected_tables(conn, cfg, NULL, &list, &none, &nselected, &nmissing,
@@ -341,6 +394,57 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *id
 	PQclear(sel);
 	free(list.s);
 	free(missing.s);
+	return rc;
+}
+
+/*
+ * A --tables pattern with a '*' selects tables created later too, and a
+ * FOR TABLE publication would never publish them: their rows would be lost
+ * silently.  Only FOR ALL TABLES, or FOR TABLES IN SCHEMA of the pattern's
+ * (literal) schema, follows it.  Returns 0, or 1 with err naming the
+ * pattern and the ALTER PUBLICATION (a superuser's, in PostgreSQL 15).
+ */
+static int
+check_wildcards(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *ident,
+				bool alltables, char *err, size_t errlen)
+{
+	char		sql[512];
+	PGresult   *res = NULL;
+	int			i;
+	int			j;
+	int			rc = 0;
+
+	if (alltables)
+		return 0;
+	for (i = 0; i < cfg->tables.n && rc == 0; i++)
+	{
+		const TablePattern *p = &cfg->tables.p[i];
+		bool		covered = false;
+
+		if (p->schema != NULL && strchr(p->schema, '*') == NULL && strchr(p->table, '*') == NULL)
+			continue;
+		if (res == NULL)
+		{
+			snprintf(sql, sizeof(sql), "SELECT n.nspname FROM pg_catalog.pg_publication_namespace pn "
+					 "JOIN pg_catalog.pg_publication p ON p.oid = pn.pnpubid "
+					 "JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE p.pubname = %s", lit);
+			if ((res = query(conn, sql, err, errlen)) == NULL)
+				return 1;
+		}
+		for (j = 0; p->schema && strchr(p->schema, '*') == NULL && j < PQntuples(res); j++)
+			covered |= strcmp(PQgetvalue(res, j, 0), p->schema) == 0;
+		if (!covered)
+			rc = errbuf_set(err, errlen, 1, "--tables pattern \"%s.%s\" has a wildcard, and "
+							"publication \"%s\" does not follow new tables (neither FOR ALL TABLES "
+							"nor FOR TABLES IN SCHEMA %s): pgoutput would never send the rows of "
+							"a table created later that the pattern selects; hint: have a "
+							"superuser run ALTER PUBLICATION %s ADD TABLES IN SCHEMA %s, or "
+							"name the tables in --tables",
+							p->schema ? p->schema : "*", p->table, cfg->publication,
+							p->schema && !strchr(p->schema, '*') ? p->schema : "...", ident,
+							p->schema && !strchr(p->schema, '*') ? p->schema : "schema");
+	}
+	PQclear(res);
 	return rc;
 }
 
@@ -499,7 +603,7 @@ publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot, bool c
 		PQfreemem(lit);
 		return 1;
 	}
-	snprintf(sql, sizeof(sql), "SELECT pubinsert, pubviaroot FROM pg_catalog.pg_publication "
+	snprintf(sql, sizeof(sql), "SELECT pubinsert, pubviaroot, puballtables FROM pg_catalog.pg_publication "
 			 "WHERE pubname = %s", lit);
 	if ((res = query(conn, sql, err, errlen)) == NULL)
 	{
@@ -521,7 +625,10 @@ publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot, bool c
 						cfg->publication, ident);
 	else
 		rc = check_tables(conn, cfg, lit, ident, strcmp(PQgetvalue(res, 0, 1), "t") == 0,
-						  err, errlen) || read_keys(conn, cfg, err, errlen);
+						  err, errlen) ||
+			check_wildcards(conn, cfg, lit, ident, strcmp(PQgetvalue(res, 0, 2), "t") == 0,
+							err, errlen) ||
+			read_keys(conn, cfg, err, errlen);
 	PQclear(res);
 	PQfreemem(lit);
 	PQfreemem(ident);

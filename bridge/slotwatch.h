@@ -26,12 +26,15 @@
 
 #include <libpq-fe.h>
 
+#include "pubwatch.h"
+
 typedef enum SlotWatchQuery
 {
 	WATCH_IDLE,
 	WATCH_HEALTH,				/* wal_status, safe_wal_size */
 	WATCH_PROBE,				/* is wal2queue.attest_slot() there for us? */
-	WATCH_ATTEST				/* wal2queue.attest_slot() */
+	WATCH_ATTEST,				/* wal2queue.attest_slot() */
+	WATCH_PUBLICATION			/* pubwatch.h's poll */
 } SlotWatchQuery;
 
 typedef struct SlotWatch
@@ -55,6 +58,7 @@ typedef struct SlotWatch
 	int			attested_pid;	/* the session last attested (0: none) */
 	int			refused_pid;	/* the session last refused (0: none) */
 	unsigned long attestations; /* successful attest_slot() calls */
+	PubWatch   *pub;			/* pgoutput: the publication to watch, or NULL */
 } SlotWatch;
 
 extern void slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot);
