@@ -33,13 +33,16 @@
 	"AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
 	"ORDER BY 1, 2"
 
+/* every table's primary key columns (one NULL row without one) */
 #define PRIMARY_KEYS \
-	"SELECT c.oid, n.nspname, c.relname, a.attname " \
-	"FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid " \
-	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
-	"CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) " \
-	"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum " \
-	"WHERE i.indisprimary AND k.ord <= i.indnkeyatts AND c.relkind IN ('r', 'p') " \
+	"SELECT c.oid, n.nspname, c.relname, a.attname, " \
+	"c.relreplident = 'd' AND coalesce(i.indimmediate, true) " \
+	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary " \
+	"LEFT JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) " \
+	" ON k.ord <= i.indnkeyatts " \
+	"LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum " \
+	"WHERE c.relkind IN ('r', 'p') " \
 	"AND NOT c.relispartition AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
 	"ORDER BY c.oid, k.ord"
 #define MAX_KEY_COLUMNS 32		/* INDEX_MAX_KEYS */
@@ -527,10 +530,14 @@ read_keys(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
 		bool		selected = tablematch_match(&cfg->tables, PQgetvalue(res, i, 1),
 												PQgetvalue(res, i, 2));
 
+		/* a DEFERRABLE primary key is no replica identity */
+		bool		identity = strcmp(PQgetvalue(res, i, 4), "t") == 0;
+
 		for (; i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), oid) == 0; i++)
-			if (n < MAX_KEY_COLUMNS)
+			if (n < MAX_KEY_COLUMNS && !PQgetisnull(res, i, 3))
 				names[n++] = PQgetvalue(res, i, 3);
-		if (selected && !pgo_keys_add(cfg->keys, (uint32_t) strtoul(oid, NULL, 10), n, names))
+		if (selected && !rowjob_keys_add_identity(cfg->keys, (uint32_t) strtoul(oid, NULL, 10),
+												  n, names, identity))
 			rc = errbuf_set(err, errlen, 1, "out of memory");
 	}
 	PQclear(res);

@@ -39,7 +39,7 @@
 
 #include "pgoutput.h"
 
-#define PUBWATCH_POLL_MS 1000
+#define PUBWATCH_POLL_MS 250
 #define PUBWATCH_STALE_MS 5000	/* no proof this long: drop the stream */
 
 typedef struct PubWatch

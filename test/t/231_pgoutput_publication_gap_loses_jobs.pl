@@ -8,7 +8,7 @@
 #     --create-slot creates FOR TABLES IN SCHEMA for such patterns;
 #  2. ALTER PUBLICATION ... DROP TABLE job_a, an INSERT, ADD TABLE again;
 #  3. publish_via_partition_root off and on again around an INSERT.
-# Fixed (2, 3): the slot watch reads the publication's rows every second
+# Fixed (2, 3): the slot watch reads the publication's rows every 250 ms
 # (bridge/pubwatch.c); the bridge confirms only up to a WAL position a
 # later poll proved the publication unchanged at, and exits 1 naming the
 # change when it sees one: the slot is never confirmed past the gap.
