@@ -584,7 +584,7 @@ update_metrics(Bridge *b)
 	m->received_lsn = b->stream.received_lsn;
 	if (b->ledger)
 	{
-		m->confirmed_lsn = ledger_confirmable(b->ledger);
+		m->confirmed_lsn = pubwatch_cap(&b->pub, ledger_confirmable(b->ledger));
 		m->txns = ledger_txns_done(b->ledger);
 		m->inflight_jobs = ledger_inflight_jobs(b->ledger);
 		m->last_commit_us = ledger_last_done_time(b->ledger);
