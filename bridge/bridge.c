@@ -649,9 +649,12 @@ publication_unproven(Bridge *b)
 		now - b->pub.proved_us < PUBWATCH_STALE_MS * INT64_C(1000) ||
 		pubwatch_cap(&b->pub, ledger_confirmable(b->ledger)) == ledger_confirmable(b->ledger))
 		return false;
+	/* a server shutting down accepts (and hangs) connections a while */
+	backoff_fail(&b->stream_backoff);
+	b->stream_backoff.next_us = now + PUBWATCH_STALE_MS * INT64_C(1000);
 	log_msg(LOG_WARNING, "could not read publication \"%s\" for %d s, so nothing more can be "
-			"confirmed; reconnecting in %.1f s", b->pub.cfg->publication,
-			(int) ((now - b->pub.proved_us) / 1000000), backoff_fail(&b->stream_backoff) / 1000.0);
+			"confirmed; reconnecting in %d s", b->pub.cfg->publication,
+			(int) ((now - b->pub.proved_us) / 1000000), PUBWATCH_STALE_MS / 1000);
 	drop_stream(b);
 	return true;
 }
