@@ -41,6 +41,7 @@
 #include "message_access.h"
 #include "metrics.h"
 #include "pgoutput.h"
+#include "pubwatch.h"
 #include "slotwatch.h"
 
 #define BACKOFF_MIN_MS 100
@@ -100,7 +101,9 @@ typedef struct Bridge
 	bool		standing_by;
 	bool		ever_streamed;
 	SlotWatch	watch;			/* wal_status and safe_wal_size */
+	PubWatch	pub;			/* pgoutput: the publication, the cap */
 	bool		session_validated;	/* the sink acked something this session */
+	int64_t		session_start_us;	/* when START_REPLICATION last succeeded */
 	uint64_t	unrecorded_from;	/* this session's start if no sink record
 									 * vouched for it, else 0 (slotwatch.h) */
 	/* metrics */
@@ -172,6 +175,8 @@ on_commit(void *arg, const FrameTxn *txn)
 		/* pgoutput: the end LSN is known only now (begin had commit + 1) */
 		ledger_close_at(b->ledger, b->ticket, txn->end_lsn);
 		b->in_txn = false;
+		/* the session delivers transactions: a later failure starts afresh */
+		backoff_reset(&b->stream_backoff);
 	}
 	return rc;
 }
@@ -266,6 +271,14 @@ stream_failed(Bridge *b, int rc)
 		log_msg(LOG_ERROR, "%s", b->stream.err);
 		return rc;
 	}
+	/*
+	 * A session that handed the sink no transaction keeps the backoff (an
+	 * error the walsender raises while decoding comes after
+	 * START_REPLICATION succeeded, at every attempt), unless it lasted
+	 * longer than the longest backoff: that one was no spin.
+	 */
+	if (b->stream_up && now_us() - b->session_start_us > BACKOFF_MAX_MS * INT64_C(1000))
+		backoff_reset(&b->stream_backoff);
 	log_msg(LOG_WARNING, "%s; reconnecting in %.1f s", b->stream.err,
 			backoff_fail(&b->stream_backoff) / 1000.0);
 	drop_stream(b);
@@ -402,7 +415,8 @@ connect_stream(Bridge *b)
 	b->ever_streamed = true;
 	b->busy_since_us = 0;
 	b->standing_by = false;
-	backoff_reset(&b->stream_backoff);
+	b->session_start_us = now_us();
+	pubwatch_session(&b->pub, b->stream.start_lsn);
 	b->stream_up = true;
 	b->session_begun = false;
 	b->replay_needed = false;
@@ -528,7 +542,7 @@ send_status(Bridge *b, bool force)
 
 	if (!b->stream_up)
 		return STREAM_OK;
-	lsn = ledger_confirmable(b->ledger);
+	lsn = pubwatch_cap(&b->pub, ledger_confirmable(b->ledger));
 	gap = status_gap_us(b);
 	if (!force && !b->reply_now &&
 		now - b->last_status_us < (int64_t) b->cfg->status_interval_ms * 1000 &&
@@ -632,7 +646,7 @@ update_metrics(Bridge *b)
 	m->received_lsn = b->stream.received_lsn;
 	if (b->ledger)
 	{
-		m->confirmed_lsn = ledger_confirmable(b->ledger);
+		m->confirmed_lsn = pubwatch_cap(&b->pub, ledger_confirmable(b->ledger));
 		m->txns = ledger_txns_done(b->ledger);
 		m->inflight_jobs = ledger_inflight_jobs(b->ledger);
 		m->last_commit_us = ledger_last_done_time(b->ledger);
@@ -682,6 +696,31 @@ record_idle_position(Bridge *b)
 	return record_position(b, b->keepalive_lsn);
 }
 
+/*
+ * pgoutput: the publication could not be read for a while, and there is
+ * something to confirm past what it proved.  A walsender of a server that
+ * shuts down waits for that confirmation: close the stream, reconnect
+ * later (the sink dedupes what comes again).
+ */
+static bool
+publication_unproven(Bridge *b)
+{
+	int64_t		now = now_us();
+
+	if (b->pub.cfg == NULL || !b->stream_up || b->pub.changed ||
+		now - b->pub.proved_us < PUBWATCH_STALE_MS * INT64_C(1000) ||
+		pubwatch_cap(&b->pub, ledger_confirmable(b->ledger)) == ledger_confirmable(b->ledger))
+		return false;
+	/* a server shutting down accepts (and hangs) connections a while */
+	backoff_fail(&b->stream_backoff);
+	b->stream_backoff.next_us = now + PUBWATCH_STALE_MS * INT64_C(1000);
+	log_msg(LOG_WARNING, "could not read publication \"%s\" for %d s, so nothing more can be "
+			"confirmed; reconnecting in %d s", b->pub.cfg->publication,
+			(int) ((now - b->pub.proved_us) / 1000000), PUBWATCH_STALE_MS / 1000);
+	drop_stream(b);
+	return true;
+}
+
 /* one turn: connect what is down, read, deliver, confirm */
 static int
 turn(Bridge *b)
@@ -726,6 +765,16 @@ turn(Bridge *b)
 	if (send_status(b, false) != STREAM_OK)
 		return 1;
 	update_metrics(b);
+	if (publication_unproven(b))
+		return 0;
+	if (b->pub.changed)
+	{
+		log_msg(LOG_ERROR, "%s; hint: make the publication publish every table --tables selects "
+				"again, as at start, and restart; the rows inserted into a table while it was "
+				"not published are not in the slot's stream: send them again (--backfill with a "
+				"new slot, docs/operations.md), or accept their loss", b->pub.why);
+		return 1;
+	}
 	if (nread == 0)
 		wait_for_work(b);
 	return 0;
@@ -744,7 +793,7 @@ shut_down(Bridge *b)
 	}
 	if (b->stream_up && b->ledger)
 	{
-		uint64_t	lsn = ledger_confirmable(b->ledger);
+		uint64_t	lsn = pubwatch_cap(&b->pub, ledger_confirmable(b->ledger));
 
 		if (stream_send_status(&b->stream, lsn, false) == STREAM_OK)
 		{
@@ -775,6 +824,8 @@ bridge_run(const BridgeConfig *cfg)
 	b.last_status_log_us = now_us();
 	stream_init(&b.stream, &cfg->stream);
 	slotwatch_init(&b.watch, cfg->stream.conninfo, cfg->stream.slot);
+	pubwatch_init(&b.pub, cfg->stream.pgoutput);
+	b.watch.pub = &b.pub;
 	frame_decoder_init(&b.dec);
 	pgo_decoder_init(&b.pgo, cfg->stream.pgoutput);
 	b.watch.watch_messages = cfg->stream.pgoutput != NULL;
@@ -795,6 +846,7 @@ bridge_run(const BridgeConfig *cfg)
 		stream_close(&b.stream);
 	b.sink->ops->destroy(b.sink);
 	slotwatch_close(&b.watch);
+	pubwatch_free(&b.pub);
 	frame_decoder_free(&b.dec);
 	pgo_decoder_free(&b.pgo);
 	if (b.ledger)

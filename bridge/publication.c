@@ -33,16 +33,56 @@
 	"AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
 	"ORDER BY 1, 2"
 
+/* every table's primary key columns (one NULL row without one) */
 #define PRIMARY_KEYS \
-	"SELECT c.oid, n.nspname, c.relname, a.attname " \
-	"FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indrelid " \
-	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
-	"CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) " \
-	"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum " \
-	"WHERE i.indisprimary AND k.ord <= i.indnkeyatts AND c.relkind IN ('r', 'p') " \
+	"SELECT c.oid, n.nspname, c.relname, a.attname, " \
+	"c.relreplident = 'd' AND coalesce(i.indimmediate, true) " \
+	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary " \
+	"LEFT JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) " \
+	" ON k.ord <= i.indnkeyatts " \
+	"LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum " \
+	"WHERE c.relkind IN ('r', 'p') " \
 	"AND NOT c.relispartition AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
 	"ORDER BY c.oid, k.ord"
 #define MAX_KEY_COLUMNS 32		/* INDEX_MAX_KEYS */
+
+/* the selectable tables' stored generated columns named %s (a list) */
+#define GENERATED_COLUMNS \
+	"SELECT n.nspname, c.relname, a.attname FROM pg_catalog.pg_attribute a " \
+	"JOIN pg_catalog.pg_class c ON c.oid = a.attrelid " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition " \
+	"AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
+	"AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated <> '' " \
+	"AND a.attname IN (%s, %s) ORDER BY 1, 2, 3"
+
+/*
+ * The publication's tables with a row filter or a column list (PostgreSQL
+ * 15), each with the table it is published as (its partition root, or
+ * itself), and the publication's objects without them (a SET list).
+ */
+#define FILTERED_TABLES \
+	"SELECT rn.nspname, r.relname, format('%%I.%%I', n.nspname, c.relname), " \
+	"pg_catalog.pg_get_expr(pr.prqual, pr.prrelid), " \
+	"(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) " \
+	" FROM pg_catalog.pg_attribute a WHERE a.attrelid = pr.prrelid " \
+	" AND a.attnum = ANY (pr.prattrs)), " \
+	"(SELECT concat_ws(', ', " \
+	"  (SELECT 'TABLE ' || string_agg(format('%%I.%%I', n2.nspname, c2.relname), ', ') " \
+	"   FROM pg_catalog.pg_publication_rel pr2 JOIN pg_catalog.pg_class c2 ON c2.oid = pr2.prrelid " \
+	"   JOIN pg_catalog.pg_namespace n2 ON n2.oid = c2.relnamespace WHERE pr2.prpubid = p.oid), " \
+	"  (SELECT string_agg('TABLES IN SCHEMA ' || quote_ident(n3.nspname), ', ') " \
+	"   FROM pg_catalog.pg_publication_namespace pn JOIN pg_catalog.pg_namespace n3 " \
+	"   ON n3.oid = pn.pnnspid WHERE pn.pnpubid = p.oid))) " \
+	"FROM pg_catalog.pg_publication p " \
+	"JOIN pg_catalog.pg_publication_rel pr ON pr.prpubid = p.oid " \
+	"JOIN pg_catalog.pg_class c ON c.oid = pr.prrelid " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"JOIN pg_catalog.pg_class r ON r.oid = coalesce(pg_catalog.pg_partition_root(pr.prrelid), pr.prrelid) " \
+	"JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace " \
+	"WHERE p.pubname = %s AND (pr.prqual IS NOT NULL OR pr.prattrs IS NOT NULL) " \
+	"ORDER BY 1, 2, 3"
 
 /* a growing string; on out of memory it stays NULL */
 typedef struct Str
@@ -152,7 +192,58 @@ selected_tables(PGconn *conn, const PgoConfig *cfg, PGresult *published,
 	return res;
 }
 
-/* CREATE PUBLICATION for cfg into sql; false when --tables selects nothing */
+/* has a --tables pattern a '*' in its schema part (or is it "*")? */
+static bool
+wildcard_schema(const PgoConfig *cfg)
+{
+	for (int i = 0; i < cfg->tables.n; i++)
+		if (cfg->tables.p[i].schema == NULL || strchr(cfg->tables.p[i].schema, '*'))
+			return true;
+	return false;
+}
+
+/* ... or in its table part? */
+static bool
+wildcard_table(const PgoConfig *cfg)
+{
+	for (int i = 0; i < cfg->tables.n; i++)
+		if (strchr(cfg->tables.p[i].table, '*'))
+			return true;
+	return false;
+}
+
+/* " FOR TABLES IN SCHEMA" every schema a pattern names (all literal) */
+static void
+add_schemas(PGconn *conn, const PgoConfig *cfg, Str *sql)
+{
+	str_add(sql, " FOR TABLES IN SCHEMA ");
+	for (int i = 0; i < cfg->tables.n; i++)
+	{
+		const char *schema = cfg->tables.p[i].schema;
+		char	   *id;
+		int			j;
+
+		for (j = 0; j < i && strcmp(cfg->tables.p[j].schema, schema) != 0; j++)
+			;
+		if (j < i)
+			continue;			/* named already */
+		if ((id = PQescapeIdentifier(conn, schema, strlen(schema))) == NULL)
+			sql->failed = true;
+		else
+		{
+			str_add(sql, i > 0 ? ", " : "");
+			str_add(sql, id);
+		}
+		PQfreemem(id);
+	}
+}
+
+/*
+ * CREATE PUBLICATION for cfg into sql; false when --tables selects nothing.
+ * A pattern with a '*' selects tables created later too: the publication
+ * must follow them (FOR TABLES IN SCHEMA, or FOR ALL TABLES for a '*' in
+ * a schema part), not list today's.
+ */
 static bool
 create_sql(PGconn *conn, const PgoConfig *cfg, Str *sql, char *err, size_t errlen)
 {
@@ -167,8 +258,10 @@ create_sql(PGconn *conn, const PgoConfig *cfg, Str *sql, char *err, size_t errle
 	str_add(sql, "CREATE PUBLICATION ");
 	str_add(sql, ident ? ident : "?");
 	PQfreemem(ident);
-	if (cfg->tables.n == 0)
+	if (cfg->tables.n == 0 || wildcard_schema(cfg))
 		str_add(sql, " FOR ALL TABLES");
+	else if (wildcard_table(cfg))
+		add_schemas(conn, cfg, sql);
 	else
 	{
 		res = selected_tables(conn, cfg, NULL, &list, &none, &nselected, &nmissing,
@@ -217,6 +310,44 @@ create_publication(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * A row filter or a column list on a table --tables selects makes pgoutput
+ * drop rows or columns on the server, silently: the rows it filters out
+ * would be confirmed without a job.  Refused, with the SET that removes
+ * them (one statement, so no transaction sees the table unpublished).
+ */
+static int
+check_filters(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *ident,
+			  char *err, size_t errlen)
+{
+	char		sql[sizeof(FILTERED_TABLES) + 256];
+	PGresult   *res;
+	int			i;
+	int			rc = 0;
+
+	snprintf(sql, sizeof(sql), FILTERED_TABLES, lit);
+	if ((res = query(conn, sql, err, errlen)) == NULL)
+		return 1;
+	for (i = 0; i < PQntuples(res) && rc == 0; i++)
+	{
+		bool		filter = !PQgetisnull(res, i, 3);
+
+		if (!tablematch_match(&cfg->tables, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)))
+			continue;
+		rc = errbuf_set(err, errlen, 1, "publication \"%s\" has a %s on table %s (%s%.*s%s): "
+						"pgoutput would send %s, and the bridge would confirm the rest "
+						"without a job; hint: publish every table whole, in one statement: "
+						"ALTER PUBLICATION %s SET %.*s",
+						cfg->publication, filter ? "row filter" : "column list",
+						PQgetvalue(res, i, 2), filter ? "WHERE " : "(", 200,
+						PQgetvalue(res, i, filter ? 3 : 4), filter ? "" : ")",
+						filter ? "only the rows that pass it" : "only those columns",
+						ident, 400, PQgetvalue(res, i, 5));
+	}
+	PQclear(res);
+	return rc;
+}
+
 /* the publication exists: does it publish inserts and every selected table? */
 static int
 check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *ident,
@@ -256,6 +387,8 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *id
 							viaroot ? "" : " (and SET (publish_via_partition_root = true) "
 							"for partitioned tables)");
 	}
+	if (rc == 0)
+		rc = check_filters(conn, cfg, lit, ident, err, errlen);
 	if (rc == 0 && !viaroot)
 		log_msg(LOG_WARNING, "publication \"%s\" does not publish via the partition root: rows "
 				"of partitions carry the partition's name, not the partitioned table's",
@@ -264,6 +397,112 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *id
 	PQclear(sel);
 	free(list.s);
 	free(missing.s);
+	return rc;
+}
+
+/*
+ * A --tables pattern with a '*' selects tables created later too, and a
+ * FOR TABLE publication would never publish them: their rows would be lost
+ * silently.  Only FOR ALL TABLES, or FOR TABLES IN SCHEMA of the pattern's
+ * (literal) schema, follows it.  Returns 0, or 1 with err naming the
+ * pattern and the ALTER PUBLICATION (a superuser's, in PostgreSQL 15).
+ */
+static int
+check_wildcards(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *ident,
+				bool alltables, char *err, size_t errlen)
+{
+	char		sql[512];
+	PGresult   *res = NULL;
+	int			i;
+	int			j;
+	int			rc = 0;
+
+	if (alltables)
+		return 0;
+	for (i = 0; i < cfg->tables.n && rc == 0; i++)
+	{
+		const TablePattern *p = &cfg->tables.p[i];
+		bool		covered = false;
+
+		if (p->schema != NULL && strchr(p->schema, '*') == NULL && strchr(p->table, '*') == NULL)
+			continue;
+		if (res == NULL)
+		{
+			snprintf(sql, sizeof(sql), "SELECT n.nspname FROM pg_catalog.pg_publication_namespace pn "
+					 "JOIN pg_catalog.pg_publication p ON p.oid = pn.pnpubid "
+					 "JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE p.pubname = %s", lit);
+			if ((res = query(conn, sql, err, errlen)) == NULL)
+				return 1;
+		}
+		for (j = 0; p->schema && strchr(p->schema, '*') == NULL && j < PQntuples(res); j++)
+			covered |= strcmp(PQgetvalue(res, j, 0), p->schema) == 0;
+		if (!covered)
+			rc = errbuf_set(err, errlen, 1, "--tables pattern \"%s.%s\" has a wildcard, and "
+							"publication \"%s\" does not follow new tables (neither FOR ALL TABLES "
+							"nor FOR TABLES IN SCHEMA %s): pgoutput would never send the rows of "
+							"a table created later that the pattern selects; hint: have a "
+							"superuser run ALTER PUBLICATION %s ADD TABLES IN SCHEMA %s, or "
+							"name the tables in --tables",
+							p->schema ? p->schema : "*", p->table, cfg->publication,
+							p->schema && !strchr(p->schema, '*') ? p->schema : "...", ident,
+							p->schema && !strchr(p->schema, '*') ? p->schema : "schema");
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * pgoutput (PostgreSQL 15) leaves stored generated columns out of its rows:
+ * a --route-column or --key-column that is one would never be found, and
+ * every job would silently go to the table's target or keep the primary
+ * key.  Refused, naming the column.
+ */
+static int
+check_generated(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+{
+	const char *route = cfg->route_column ? cfg->route_column : "";
+	const char *key = cfg->key_column ? cfg->key_column : "";
+	char	   *rl;
+	char	   *kl;
+	char	   *sql = NULL;
+	size_t		len;
+	PGresult   *res = NULL;
+	int			i;
+	int			rc = 0;
+
+	if (cfg->route_column == NULL && cfg->key_column == NULL)
+		return 0;
+	rl = PQescapeLiteral(conn, route, strlen(route));
+	kl = PQescapeLiteral(conn, key, strlen(key));
+	len = sizeof(GENERATED_COLUMNS) + (rl ? strlen(rl) : 0) + (kl ? strlen(kl) : 0);
+	if (rl == NULL || kl == NULL || (sql = malloc(len)) == NULL)
+		rc = errbuf_set(err, errlen, 1, "out of memory");
+	else
+	{
+		snprintf(sql, len, GENERATED_COLUMNS, rl, kl);
+		if ((res = query(conn, sql, err, errlen)) == NULL)
+			rc = 1;
+	}
+	for (i = 0; res && i < PQntuples(res) && rc == 0; i++)
+	{
+		const char *col = PQgetvalue(res, i, 2);
+		bool		is_route = strcmp(col, route) == 0;
+
+		if (tablematch_match(&cfg->tables, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)))
+			rc = errbuf_set(err, errlen, 1, "%s \"%s\" is a generated column of table %s.%s, "
+							"and pgoutput does not send generated columns (PostgreSQL 15): "
+							"every job would %s; hint: use --plugin=wal2queue, or %s a "
+							"column the application writes",
+							is_route ? "--route-column" : "--key-column", col,
+							PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+							is_route ? "go to the table's target instead of its queue" :
+							"be keyed by the primary key instead",
+							is_route ? "route by" : "key by");
+	}
+	PQclear(res);
+	free(sql);
+	PQfreemem(rl);
+	PQfreemem(kl);
 	return rc;
 }
 
@@ -291,10 +530,14 @@ read_keys(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
 		bool		selected = tablematch_match(&cfg->tables, PQgetvalue(res, i, 1),
 												PQgetvalue(res, i, 2));
 
+		/* a DEFERRABLE primary key is no replica identity */
+		bool		identity = strcmp(PQgetvalue(res, i, 4), "t") == 0;
+
 		for (; i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), oid) == 0; i++)
-			if (n < MAX_KEY_COLUMNS)
+			if (n < MAX_KEY_COLUMNS && !PQgetisnull(res, i, 3))
 				names[n++] = PQgetvalue(res, i, 3);
-		if (selected && !pgo_keys_add(cfg->keys, (uint32_t) strtoul(oid, NULL, 10), n, names))
+		if (selected && !rowjob_keys_add_identity(cfg->keys, (uint32_t) strtoul(oid, NULL, 10),
+												  n, names, identity))
 			rc = errbuf_set(err, errlen, 1, "out of memory");
 	}
 	PQclear(res);
@@ -362,7 +605,12 @@ publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot, bool c
 
 	if (lit == NULL)
 		return errbuf_set(err, errlen, 1, "out of memory");
-	snprintf(sql, sizeof(sql), "SELECT pubinsert, pubviaroot FROM pg_catalog.pg_publication "
+	if (check_generated(conn, cfg, err, errlen))
+	{
+		PQfreemem(lit);
+		return 1;
+	}
+	snprintf(sql, sizeof(sql), "SELECT pubinsert, pubviaroot, puballtables FROM pg_catalog.pg_publication "
 			 "WHERE pubname = %s", lit);
 	if ((res = query(conn, sql, err, errlen)) == NULL)
 	{
@@ -384,7 +632,10 @@ publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot, bool c
 						cfg->publication, ident);
 	else
 		rc = check_tables(conn, cfg, lit, ident, strcmp(PQgetvalue(res, 0, 1), "t") == 0,
-						  err, errlen) || read_keys(conn, cfg, err, errlen);
+						  err, errlen) ||
+			check_wildcards(conn, cfg, lit, ident, strcmp(PQgetvalue(res, 0, 2), "t") == 0,
+							err, errlen) ||
+			read_keys(conn, cfg, err, errlen);
 	PQclear(res);
 	PQfreemem(lit);
 	PQfreemem(ident);

@@ -54,9 +54,18 @@ column_named(const FrameRelation *rel, const char *name)
 	return -1;
 }
 
-/* the catalog's primary key of the relation, in index order; false if unknown */
+/*
+ * The primary key of a relation the catalog knew (read at stream open), in
+ * index order, as the plugin keys it: none for a table without one,
+ * whatever its replica identity; false if the relation is unknown.  Under
+ * REPLICA IDENTITY DEFAULT the flagged columns are the primary key as of
+ * the row: when they are not the catalog's (a key column renamed, the key
+ * dropped or changed since the stream opened), they are the key, in column
+ * order.  A key column the Relation lacks gives no key (never a partial
+ * one).
+ */
 static bool
-catalog_key(RowjobRel *rr, const RowjobKeys *keys)
+catalog_key(RowjobRel *rr, const RowjobKeys *keys, const RowjobColumn *cols)
 {
 	uint32_t	i;
 	uint32_t	j;
@@ -64,16 +73,26 @@ catalog_key(RowjobRel *rr, const RowjobKeys *keys)
 	for (i = 0; keys && i < keys->n; i++)
 	{
 		const char *name = keys->names[i];
+		uint32_t	nflagged = 0;
 
 		if (keys->relids[i] != rr->rel.relid)
 			continue;
+		for (j = 0; j < rr->rel.ncols; j++)
+			nflagged += cols[j].key;
 		for (j = 0; j < keys->ncols[i]; j++, name += strlen(name) + 1)
 		{
 			int			c = column_named(&rr->rel, name);
 
-			if (c >= 0)
-				rr->keys[rr->nkeys++] = (uint32_t) c;
+			if (c < 0 || (keys->identity[i] && !cols[c].key))
+				break;
+			rr->keys[rr->nkeys++] = (uint32_t) c;
 		}
+		if (j == keys->ncols[i] && (!keys->identity[i] || nflagged == j))
+			return true;
+		rr->nkeys = 0;
+		for (j = 0; keys->identity[i] && j < rr->rel.ncols; j++)
+			if (cols[j].key)
+				rr->keys[rr->nkeys++] = j;
 		return true;
 	}
 	return false;
@@ -98,7 +117,7 @@ select_columns(RowjobRel *rr, const RowjobConfig *cfg, const RowjobColumn *cols,
 		rr->keys[rr->nkeys++] = (uint32_t) k;
 		return;
 	}
-	if (cfg && catalog_key(rr, cfg->keys))
+	if (cfg && catalog_key(rr, cfg->keys, cols))
 		return;
 	for (i = 0; i < rr->rel.ncols; i++)
 		if (cols[i].key)
@@ -238,6 +257,13 @@ rowjob_keys_clear(RowjobKeys *keys)
 bool
 rowjob_keys_add(RowjobKeys *keys, uint32_t relid, uint32_t n, const char *const *names)
 {
+	return rowjob_keys_add_identity(keys, relid, n, names, false);
+}
+
+bool
+rowjob_keys_add_identity(RowjobKeys *keys, uint32_t relid, uint32_t n,
+						 const char *const *names, bool default_identity)
+{
 	size_t		len = 1;
 	uint32_t	i;
 	char	   *p;
@@ -248,14 +274,17 @@ rowjob_keys_add(RowjobKeys *keys, uint32_t relid, uint32_t n, const char *const 
 		uint32_t   *r = realloc(keys->relids, cap * sizeof(uint32_t));
 		uint32_t   *c = r ? realloc(keys->ncols, cap * sizeof(uint32_t)) : NULL;
 		char	  **s = c ? realloc(keys->names, cap * sizeof(char *)) : NULL;
+		uint8_t    *d = s ? realloc(keys->identity, cap) : NULL;
 
 		if (r)
 			keys->relids = r;
 		if (c)
 			keys->ncols = c;
-		if (s == NULL)
+		if (s)
+			keys->names = s;
+		if (d == NULL)
 			return false;
-		keys->names = s;
+		keys->identity = d;
 		keys->cap = cap;
 	}
 	for (i = 0; i < n; i++)
@@ -264,6 +293,7 @@ rowjob_keys_add(RowjobKeys *keys, uint32_t relid, uint32_t n, const char *const 
 		return false;
 	keys->relids[keys->n] = relid;
 	keys->ncols[keys->n] = n;
+	keys->identity[keys->n] = default_identity;
 	keys->names[keys->n++] = p;
 	for (i = 0; i < n; i++)
 		p = stpcpy(p, names[i]) + 1;

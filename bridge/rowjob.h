@@ -66,6 +66,9 @@ typedef struct RowjobKeys
 	uint32_t   *relids;
 	uint32_t   *ncols;
 	char	  **names;			/* per table: ncols names, each NUL-terminated */
+	uint8_t    *identity;		/* per table: REPLICA IDENTITY DEFAULT, so the
+								 * flagged columns are its primary key as of
+								 * the row (see catalog_key in rowjob.c) */
 } RowjobKeys;
 
 /* what the plugin would have been told */
@@ -132,5 +135,9 @@ rowjob_buf_free(RowjobBuf *buf)
 extern void rowjob_keys_clear(RowjobKeys *keys);
 extern bool rowjob_keys_add(RowjobKeys *keys, uint32_t relid, uint32_t n,
 							const char *const *names);
+
+/* the same, saying whether the table's replica identity is its primary key */
+extern bool rowjob_keys_add_identity(RowjobKeys *keys, uint32_t relid, uint32_t n,
+									 const char *const *names, bool default_identity);
 
 #endif							/* W2Q_ROWJOB_H */

@@ -177,10 +177,27 @@ read_answer(SlotWatch *w)
 			w->messages_public = message_access_public(res);
 			w->messages_asked_us = w->sent_us;
 		}
+		else if (q == WATCH_PUBLICATION && !pubwatch_take(w->pub, res))
+			log_msg(LOG_DEBUG, "slot watch: could not read the publication: %s",
+					PQresultErrorMessage(res));
 		PQclear(res);
 	}
 	if (!PQisBusy(w->conn))
 		w->querying = WATCH_IDLE;
+}
+
+/* the publication's poll (pubwatch.h): two statements, simple protocol */
+static void
+send_publication(SlotWatch *w, int64_t now)
+{
+	char	   *sql = pubwatch_sql(w->pub, w->conn);
+
+	w->pub->next_us = now + PUBWATCH_POLL_MS * INT64_C(1000);
+	if (sql == NULL || !PQsendQuery(w->conn, sql))
+		watch_failed(w, "could not send the query");
+	else
+		w->querying = WATCH_PUBLICATION;
+	free(sql);
 }
 
 /* connected and idle: the next query that is due, if any */
@@ -199,6 +216,8 @@ next_query(SlotWatch *w, int interval_ms)
 		w->next_messages_us = now + (int64_t) interval_ms * 1000;
 		send_query(w, WATCH_MESSAGES);
 	}
+	else if (w->pub && w->pub->cfg && now >= w->pub->next_us)
+		send_publication(w, now);
 	else if (w->attest_pid != 0 && w->attest_fn != 0 && now >= w->next_attest_us)
 	{
 		if (w->attest_fn < 0)
@@ -218,7 +237,8 @@ slotwatch_turn(SlotWatch *w, int interval_ms)
 	{
 		int64_t		now = now_us();
 
-		if (now < w->next_us && (w->attest_pid == 0 || now < w->next_attest_us))
+		if (now < w->next_us && (w->attest_pid == 0 || now < w->next_attest_us) &&
+			(w->pub == NULL || w->pub->cfg == NULL || now < w->pub->next_us))
 			return;
 		w->next_us = now + (int64_t) interval_ms * 1000;
 		start_connect(w);

@@ -29,13 +29,16 @@
 
 #include <libpq-fe.h>
 
+#include "pubwatch.h"
+
 typedef enum SlotWatchQuery
 {
 	WATCH_IDLE,
 	WATCH_HEALTH,				/* wal_status, safe_wal_size */
 	WATCH_PROBE,				/* is wal2queue.attest_slot() there for us? */
 	WATCH_ATTEST,				/* wal2queue.attest_slot() */
-	WATCH_MESSAGES				/* may PUBLIC emit logical messages? */
+	WATCH_MESSAGES,				/* may PUBLIC emit logical messages? */
+	WATCH_PUBLICATION			/* pubwatch.h's poll */
 } SlotWatchQuery;
 
 typedef struct SlotWatch
@@ -65,6 +68,7 @@ typedef struct SlotWatch
 	int			messages_public;	/* the last answer: 1 yes, 0 no, -1 none */
 	int64_t		messages_asked_us;	/* when its query was sent */
 	int64_t		next_messages_us;
+	PubWatch   *pub;			/* pgoutput: the publication to watch, or NULL */
 } SlotWatch;
 
 extern void slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot);

@@ -741,7 +741,23 @@ copy_ended(Stream *s)
 
 	char		buf[400];
 
-	if (res && PQresultStatus(res) == PGRES_FATAL_ERROR)
+	const char *sqlstate = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	/*
+	 * pgoutput reads the publication as of each decoded transaction: one
+	 * missing there (dropped, perhaps created again, since the slot was) can
+	 * never be decoded by this slot, at any retry.
+	 */
+	if (s->cfg->pgoutput && sqlstate && strcmp(sqlstate, PGERR_UNDEFINED_OBJECT) == 0)
+		fail(s, code = STREAM_FATAL, "replication stream ended: %s: the publication was "
+			 "dropped (and perhaps created again) after slot \"%s\" was created, and pgoutput "
+			 "reads it as of each transaction it decodes, so this slot can never decode the "
+			 "WAL written while it was missing, and the jobs committed then are lost; hint: "
+			 "drop the slot and create it again (--drop-slot, then --create-slot, with "
+			 "--backfill for the rows still pending; docs/operations.md), and never drop a "
+			 "publication a slot streams (docs/managed.md)",
+			 result_message(res, buf, sizeof(buf)), s->cfg->slot);
+	else if (res && PQresultStatus(res) == PGRES_FATAL_ERROR)
 		fail(s, code, "replication stream ended: %s", result_message(res, buf, sizeof(buf)));
 	else
 		fail(s, code, "replication stream ended by the server");

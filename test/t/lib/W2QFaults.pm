@@ -208,6 +208,10 @@ sub bridge_args
 		push @keep, @defaults[ $i, $i + 1 ] unless $given{ $defaults[$i] };
 	}
 	return (@keep, @rest) unless pgoutput_mode();
+	# pgoutput: a wildcard needs a FOR TABLES IN SCHEMA publication, which
+	# only a superuser may create in PostgreSQL 15: name the tables
+	s/^public\.faults_([tu])\*$/public.faults_${1}1,public.faults_${1}2,public.faults_${1}3/
+	  for @keep, @rest;
 	# pgoutput: a publication per slot (a second slot selects other tables)
 	my ($slot) = join(' ', @keep, @rest) =~ /--slot (\S+)/;
 	my @src = ('--plugin', 'pgoutput', '--publication', "w2q_$slot");

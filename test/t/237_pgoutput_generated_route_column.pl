@@ -1,4 +1,8 @@
-# ATTACK (fails on main): pgoutput leaves stored generated columns out of
+# Fixed: check_generated() (bridge/publication.c) refuses at start, before
+# the publication or the slot is created, a --route-column or --key-column
+# that is a stored generated column of a selected table, naming it (exit 1).
+#
+# The attack: pgoutput leaves stored generated columns out of
 # its rows (documented: "not in the job").  Not documented, and not checked
 # at start: a --route-column (or --key-column) that is a generated column
 # -- a common way to route, e.g. queue GENERATED ALWAYS AS (payload->>'queue')
@@ -42,6 +46,30 @@ ok($refused || redis($r, 'XLEN', 'emails') eq '1',
 	'a generated --route-column: the job goes to its queue, or the bridge refuses to start')
   or diag(bridge_log($b));
 stop_bridge($b);
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots') . '/'
+	. $node->safe_psql('postgres', 'SELECT count(*) FROM pg_publication'), '0/0',
+	'the refused start created no slot and no publication');
+
+my @args = ('-d', $node->connstr('postgres') . ' user=bridge', '--plugin', 'pgoutput',
+	'--publication', 'w2q', '--slot', 'pgo', '--create-slot', '--tables', 'public.jobs',
+	'--sink', "redis://127.0.0.1:$r->{port}");
+my ($code, $out) = run_bridge(@args, '--route-column', 'queue');
+is($code, 1, 'generated --route-column: exit 1');
+like($out, qr/--route-column "queue" is a generated column of table public\.jobs, and pgoutput does not send generated columns/,
+	'generated --route-column: the column named');
+($code, $out) = run_bridge(@args, '--key-column', 'queue');
+is($code, 1, 'generated --key-column: exit 1');
+like($out, qr/--key-column "queue" is a generated column of table public\.jobs/,
+	'generated --key-column: the column named');
+# a generated column of a table --tables does not select is no matter
+$node->safe_psql('postgres', q{CREATE TABLE other (id int PRIMARY KEY, payload jsonb,
+	queue text GENERATED ALWAYS AS (payload->>'queue') STORED)});
+($code, $out) = run_bridge(@args[0 .. 7], '--tables', 'public.other', '--route-column', 'queue',
+	'--sink', "redis://127.0.0.1:$r->{port}");
+like($out, qr/generated column of table public\.other/, 'the selected table is the one named');
+($code, $out) = run_bridge(@args[0 .. 7], '--tables', 'public.nosuch', '--route-column', 'queue',
+	'--sink', "redis://127.0.0.1:$r->{port}");
+unlike($out, qr/generated column/, 'a generated column of an unselected table is not refused');
 stop_redis($r);
 $node->stop;
 done_testing();

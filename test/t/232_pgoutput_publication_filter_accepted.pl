@@ -1,4 +1,9 @@
-# ATTACK (fails on main): PostgreSQL 15 publications can carry a row filter
+# Fixed: check_filters() (bridge/publication.c) refuses at start a row
+# filter or a column list on a table --tables selects (or on a partition
+# of one), naming the table, the filter and the ALTER PUBLICATION ... SET
+# that publishes every table whole.
+#
+# The attack: PostgreSQL 15 publications can carry a row filter
 # (FOR TABLE t WHERE (...)) and a column list (FOR TABLE t (a, b)).  The
 # bridge's start check (bridge/publication.c check_tables) reads only
 # schemaname and tablename of pg_publication_tables, so it accepts such a
@@ -13,6 +18,7 @@ use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
+use IPC::Run;
 
 my $node = new_node('pgofilt', no_allow_list => 1);
 my $r = start_redis();
@@ -43,6 +49,33 @@ if (!$refused)
 ok($refused, 'a publication with a row filter and a column list on selected tables is refused at start')
   or diag(bridge_log($b));
 stop_bridge($b);
+is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'), '0',
+	'no slot was created by the refused start');
+
+my ($code, $out) = run_bridge(@args, '--sink', "redis://127.0.0.1:$r->{port}");
+is($code, 1, 'row filter: exit 1');
+like($out, qr/publication "w2q" has a row filter on table public\.jobs \(WHERE \(queue <> 'low'::text\)\).*hint: publish every table whole, in one statement: ALTER PUBLICATION "w2q" SET TABLE public\.jobs, public\.narrow$/m,
+	'row filter: the table, the filter and the fix named');
+$node->safe_psql('postgres', q{ALTER PUBLICATION w2q SET TABLE jobs, narrow (id, queue)});
+($code, $out) = run_bridge(@args, '--sink', "redis://127.0.0.1:$r->{port}");
+is($code, 1, 'column list: exit 1');
+like($out, qr/publication "w2q" has a column list on table public\.narrow \(\(id, queue\)\)/,
+	'column list: the table and its columns named');
+# a filter on a table --tables does not select is the DBA's business
+($code, $out) = run_bridge(@args[0 .. 7], '--tables', 'public.jobs', '--sink',
+	"redis://127.0.0.1:$r->{port}");
+unlike($out, qr/column list|row filter/, 'a column list on a table not selected is not refused');
+# a filter on a partition of a selected partitioned table
+$node->safe_psql('postgres', q{
+	CREATE TABLE parted (id int, region text) PARTITION BY LIST (region);
+	CREATE TABLE parted_eu PARTITION OF parted FOR VALUES IN ('eu');
+	ALTER PUBLICATION w2q SET TABLE jobs, parted, parted_eu WHERE (id > 10);
+});
+($code, $out) = run_bridge(@args[0 .. 7], '--tables', 'public.jobs,public.parted', '--sink',
+	"redis://127.0.0.1:$r->{port}");
+is($code, 1, 'row filter on a partition: exit 1');
+like($out, qr/has a row filter on table public\.parted_eu \(WHERE \(id > 10\)\)/,
+	'row filter on a partition of a selected table: named');
 stop_redis($r);
 $node->stop;
 done_testing();

@@ -1,4 +1,7 @@
-# ATTACK (fails on main): docs/managed.md, "The bridge role: REPLICATION,
+# Fixed: the document has the administrator join the bridge role and grant
+# it CREATE on schema public before the ALTER TABLE ... OWNER TO.
+#
+# The attack: docs/managed.md, "The bridge role: REPLICATION,
 # no superuser", run as written by the service's administrator role (RDS
 # master user, Azure admin, Cloud SQL cloudsqlsuperuser member: not a
 # superuser, CREATEROLE, owner of the database, the role that installed the

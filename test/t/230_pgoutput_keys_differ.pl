@@ -1,4 +1,11 @@
-# ATTACK (fails on main): "keys: the primary key ... or --key-column. A
+# Fixed: read_keys() (bridge/publication.c) records every selected table,
+# with its primary key or none and whether its replica identity is the
+# default; catalog_key() (bridge/rowjob.c) gives no key to a table without
+# one, and under REPLICA IDENTITY DEFAULT follows pgoutput's flagged columns
+# when they are no longer the key read at connect.  Uses the INSTALLED
+# plugin for the comparison.
+#
+# The attack: "keys: the primary key ... or --key-column. A
 # consumer cannot tell the modes apart by the jobs" (docs/managed.md), and
 # the key decides the Kafka partition, so a different key reorders jobs.
 # In --plugin=pgoutput mode the bridge reads primary keys from the catalog
