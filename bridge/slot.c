@@ -1,0 +1,509 @@
+/*-------------------------------------------------------------------------
+ *
+ * slot.c
+ *		The replication slot's lifecycle on the replication connection:
+ *		checking it before START_REPLICATION (plugin, database, holder,
+ *		wal_status; for pgoutput the publication), creating it (also with an
+ *		exported snapshot for --backfill), dropping it (--drop-slot, or one
+ *		this open created and the server then refused), and telling the
+ *		extension's slot registry (register_slot/unregister_slot).
+ *
+ * The connection itself, its commands and error text are stream.c's
+ * (stream_internal.h).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "lsn.h"
+#include "message_access.h"
+#include "precheck.h"
+#include "publication.h"
+#include "stream.h"
+#include "stream_internal.h"
+
+/*
+ * Is the extension's slot registry there for us?  1 yes, 0 not installed,
+ * -1 installed but this role may not use its schema (said in a warning).
+ */
+static int
+registry_present(Stream *s)
+{
+	PGresult   *res;
+	const char *v;
+	int			present;
+
+	res = PQexec(s->conn,
+				 "SELECT CASE WHEN pg_catalog.to_regnamespace('wal2queue') IS NULL THEN 'absent' "
+				 "WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN 'no-usage' "
+				 "WHEN pg_catalog.to_regprocedure('wal2queue.register_slot(name,text,name)') IS NULL "
+				 "AND pg_catalog.to_regprocedure('wal2queue.register_slot(name,text)') IS NULL THEN 'absent' "
+				 "ELSE 'present' END");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		PQclear(res);
+		return 0;
+	}
+	v = PQgetvalue(res, 0, 0);
+	present = strcmp(v, "present") == 0 ? 1 : strcmp(v, "no-usage") == 0 ? -1 : 0;
+	PQclear(res);
+	if (present < 0)
+		log_msg(LOG_WARNING, "the wal2queue extension is installed but this role may not use its schema, "
+				"so slot \"%s\" is not in its registry and prune() will refuse to delete its rows; "
+				"hint: GRANT USAGE ON SCHEMA wal2queue TO %s", s->cfg->slot, PQuser(s->conn));
+	return present;
+}
+
+/*
+ * After creating a slot, tell the extension (when installed) from where the
+ * slot delivers, so that prune() never deletes a row it did not deliver;
+ * after dropping one, that it delivers no more.
+ */
+static void
+registry_call(Stream *s, bool add)
+{
+	const char *tables = NULL;
+	const char *const *o;
+	char	   *slot;
+	char	   *tab = NULL;
+	char	   *pub = NULL;
+	char	   *sql;
+	PGresult   *res;
+
+	if (registry_present(s) != 1)
+		return;
+	for (o = s->cfg->plugin_options; o && o[0]; o += 2)
+		if (strcmp(o[0], "tables") == 0)
+			tables = o[1];
+	if (s->cfg->pgoutput)
+		tables = s->cfg->pgoutput->tables_text;
+	/* a replication connection speaks only the simple query protocol */
+	slot = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	if (tables)
+		tab = PQescapeLiteral(s->conn, tables, strlen(tables));
+	/* a pgoutput slot delivers what its publication publishes */
+	if (s->cfg->pgoutput)
+		pub = PQescapeLiteral(s->conn, s->cfg->pgoutput->publication,
+							  strlen(s->cfg->pgoutput->publication));
+	sql = malloc(strlen(slot) + (tab ? strlen(tab) : 4) + (pub ? strlen(pub) : 0) + 64);
+	if (slot == NULL || (tables && tab == NULL) || (s->cfg->pgoutput && pub == NULL) || sql == NULL)
+	{
+		log_msg(LOG_WARNING, "could not %s slot \"%s\": out of memory",
+				add ? "register" : "unregister", s->cfg->slot);
+		PQfreemem(slot);
+		PQfreemem(tab);
+		PQfreemem(pub);
+		free(sql);
+		return;
+	}
+	if (add)
+		sprintf(sql, "SELECT wal2queue.register_slot(%s, %s%s%s)", slot, tab ? tab : "NULL",
+				pub ? ", " : "", pub ? pub : "");
+	else
+		sprintf(sql, "SELECT wal2queue.unregister_slot(%s)", slot);
+	PQfreemem(slot);
+	PQfreemem(tab);
+	PQfreemem(pub);
+	res = PQexec(s->conn, sql);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		char		buf[400];
+
+		log_msg(LOG_WARNING, "could not %s slot \"%s\" %s the wal2queue extension's registry: %s",
+				add ? "register" : "unregister", s->cfg->slot, add ? "in" : "from",
+				stream_result_message(res, buf, sizeof(buf)));
+	}
+	else
+		log_msg(LOG_INFO, "%s slot \"%s\" %s the wal2queue extension's registry",
+				add ? "registered" : "unregistered", s->cfg->slot, add ? "in" : "from");
+	PQclear(res);
+}
+
+static int
+create_slot(Stream *s)
+{
+	char		sql[512];
+	char	   *ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	int			rc;
+
+	snprintf(sql, sizeof(sql),
+			 "CREATE_REPLICATION_SLOT %s LOGICAL %s NOEXPORT_SNAPSHOT", ident, SLOT_PLUGIN(s));
+	PQfreemem(ident);
+	rc = stream_run_command(s, sql, PGRES_TUPLES_OK, NULL);
+	if (rc == STREAM_OK)
+	{
+		log_msg(LOG_INFO, "created replication slot \"%s\"", s->cfg->slot);
+		s->slot_created = true;
+		registry_call(s, true);
+	}
+	return rc;
+}
+
+/*
+ * --create-slot: only one bridge at a time may create, or start to stream,
+ * a slot of that name.  Two bridges creating it at once, one of them fails
+ * ("already exists"); and the server releases a slot between its CREATE and
+ * the START_REPLICATION after it, so a second bridge that took it in that
+ * moment would find no progress record in the sink and stop.  A session
+ * advisory lock of the walsender, held as long as the connection lives
+ * (through the stream), says another bridge is there: the slot is then
+ * handled as one another bridge holds (--standby stands by).
+ */
+#define CREATE_LOCK_CLASS 0x77327100
+
+int
+slot_lock_name(Stream *s)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	PGresult   *res;
+	int			rc;
+	bool		got;
+
+	if (lit == NULL)
+		return stream_fail(s, STREAM_FATAL, "out of memory");
+	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_try_advisory_lock(%d, pg_catalog.hashtext(%s))",
+			 CREATE_LOCK_CLASS, lit);
+	PQfreemem(lit);
+	if ((rc = stream_run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (got)
+		return STREAM_OK;
+	s->slot_busy = true;
+	return stream_fail(s, STREAM_RETRY, "replication slot \"%s\" is being created or streamed by another "
+				"bridge started with --create-slot", s->cfg->slot);
+}
+
+/*
+ * The slot this open created was refused before it streamed (a plugin
+ * option the plugin rejects, ...): it never delivered anything, so drop it
+ * again rather than leave an unregistered slot holding WAL behind.  Not a
+ * slot another walsender holds.  s->err keeps the refusal.
+ */
+void
+slot_drop_created(Stream *s)
+{
+	char		sql[512];
+	char	   *ident;
+	PGresult   *res;
+
+	if (!s->slot_created || s->slot_busy || s->conn == NULL ||
+		PQstatus(s->conn) != CONNECTION_OK)
+		return;
+	if ((ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot))) == NULL)
+		return;
+	snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s", ident);
+	PQfreemem(ident);
+	res = PQexec(s->conn, sql);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK)
+	{
+		log_msg(LOG_WARNING, "dropped replication slot \"%s\" again: this run created it and the "
+				"server refused to stream from it, so it delivered nothing; correct the command "
+				"line and start again with --create-slot", s->cfg->slot);
+		s->slot_created = false;
+		registry_call(s, false);
+	}
+	else
+	{
+		char		buf[400];
+
+		log_msg(LOG_WARNING, "could not drop replication slot \"%s\", which this run created and "
+				"which delivered nothing: %s; drop it with --drop-slot", s->cfg->slot,
+				stream_result_message(res, buf, sizeof(buf)));
+	}
+	PQclear(res);
+}
+
+/*
+ * --backfill: connect, identify the server and create the slot with an
+ * exported snapshot; the connection stays open and idle, keeping the
+ * snapshot alive, until stream_close().
+ */
+int
+stream_create_exported(Stream *s, char *snapshot, size_t snaplen)
+{
+	char		sql[512];
+	char	   *ident;
+	PGresult   *res = NULL;
+	int			rc;
+	const char *cp;
+	char		at[LSN_STRLEN];
+
+	stream_close(s);
+	s->slot_created = false;
+	if ((rc = stream_connect(s)) != STREAM_OK ||
+		(rc = stream_identify_system(s)) != STREAM_OK ||
+		(rc = slot_lock_name(s)) != STREAM_OK ||
+		(rc = slot_check_publication(s)) != STREAM_OK)
+		return rc;
+	ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	snprintf(sql, sizeof(sql), "CREATE_REPLICATION_SLOT %s LOGICAL %s (SNAPSHOT 'export')",
+			 ident, SLOT_PLUGIN(s));
+	PQfreemem(ident);
+	if ((rc = stream_run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+	{
+		stream_explain_plugin_refusal(s);
+		return rc;
+	}
+	cp = PQnfields(res) >= 3 ? PQgetvalue(res, 0, 1) : "";
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 2) ||
+		!lsn_parse(cp, strlen(cp), &s->start_lsn))
+	{
+		PQclear(res);
+		return stream_fail(s, STREAM_FATAL, "unexpected CREATE_REPLICATION_SLOT result");
+	}
+	snprintf(snapshot, snaplen, "%s", PQgetvalue(res, 0, 2));
+	PQclear(res);
+	log_msg(LOG_INFO, "created replication slot \"%s\" with snapshot %s at %s",
+			s->cfg->slot, snapshot, lsn_format(s->start_lsn, at, sizeof(at)));
+	s->slot_created = true;
+	/* not registry_call() yet: any command ends the exported snapshot */
+	return STREAM_OK;
+}
+
+void
+stream_register_slot(Stream *s)
+{
+	if (s->conn)
+		registry_call(s, true);
+}
+
+/*
+ * --backfill: the server's identity and the slot's state (exists, its
+ * wal_status and confirmed position), on a connection closed after.
+ */
+int
+stream_probe(Stream *s, bool *exists)
+{
+	char		sql[512];
+	char	   *lit;
+	PGresult   *res;
+	int			rc;
+
+	*exists = false;
+	stream_close(s);
+	if ((rc = stream_connect(s)) != STREAM_OK ||
+		(rc = stream_identify_system(s)) != STREAM_OK)
+	{
+		stream_close(s);
+		return rc;
+	}
+	lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(wal_status, ''), coalesce(confirmed_flush_lsn::text, '') "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if ((rc = stream_run_command(s, sql, PGRES_TUPLES_OK, &res)) == STREAM_OK)
+	{
+		if (PQntuples(res) == 1)
+		{
+			const char *lsn = PQgetvalue(res, 0, 1);
+
+			*exists = true;
+			snprintf(s->wal_status, sizeof(s->wal_status), "%s", PQgetvalue(res, 0, 0));
+			if (!lsn_parse(lsn, strlen(lsn), &s->start_lsn))
+				s->start_lsn = 0;
+		}
+		PQclear(res);
+	}
+	stream_close(s);
+	return rc;
+}
+
+/* does the slot exist, use our plugin, and is it free? */
+int
+slot_check(Stream *s, bool may_create)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	PGresult   *res;
+	int			rc;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT plugin, active_pid, confirmed_flush_lsn, database = current_database() "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if ((rc = stream_run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	if (PQntuples(res) == 0)
+	{
+		PQclear(res);
+		if (may_create && !s->never_create)
+			return create_slot(s) == STREAM_OK ? slot_check(s, false) : STREAM_FATAL;
+		if (may_create)
+			return stream_fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist any more: it was "
+						"dropped, or the connection reaches another server; --create-slot creates a "
+						"slot only in the bridge's first session (or with --backfill, in the backfill), "
+						"so that no row is skipped silently: find out what happened, then restart the bridge",
+						s->cfg->slot);
+		return stream_fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist (create it with --create-slot)",
+					s->cfg->slot);
+	}
+	rc = STREAM_OK;
+	if (strcmp(PQgetvalue(res, 0, 0), SLOT_PLUGIN(s)) != 0)
+		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not %s",
+				  s->cfg->slot, PQgetvalue(res, 0, 0), SLOT_PLUGIN(s));
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" belongs to another database",
+				  s->cfg->slot);
+	else if (!PQgetisnull(res, 0, 1))
+		rc = stream_fail(s, STREAM_RETRY, "replication slot \"%s\" is active for PID %s",
+				  s->cfg->slot, PQgetvalue(res, 0, 1));
+	else
+	{
+		unsigned	hi = 0,
+					lo = 0;
+
+		if (sscanf(PQgetvalue(res, 0, 2), "%X/%X", &hi, &lo) == 2)
+			s->start_lsn = ((uint64_t) hi << 32) | lo;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * pgoutput: the publication exists (before the slot) and covers --tables;
+ * and whether PUBLIC may emit logical messages (message_access.h)
+ */
+int
+slot_check_publication(Stream *s)
+{
+	PGresult   *res;
+	int			rc;
+
+	s->messages_public = -1;
+	if (s->cfg->pgoutput == NULL)
+		return STREAM_OK;
+	if (precheck_encoding(s->conn, s->err, sizeof(s->err)) != 0)
+		return STREAM_FATAL;
+	if (publication_prepare(s->conn, s->cfg->pgoutput, s->cfg->slot, s->cfg->create_slot,
+							s->err, sizeof(s->err)) != 0)
+		return PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;
+	/* may anyone emit a message?  Judged before the session decodes one */
+	if ((rc = stream_run_command(s, MESSAGE_ACCESS_SQL, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	s->messages_public = message_access_public(res);
+	PQclear(res);
+	return STREAM_OK;
+}
+
+/*
+ * A slot whose WAL is gone (max_slot_wal_keep_size) can never deliver what
+ * it skipped: stop and say how to recover.  One at risk is a warning.
+ */
+int
+slot_check_wal_status(Stream *s)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	PGresult   *res;
+	int			rc;
+	const char *st;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(wal_status, ''), coalesce(safe_wal_size::text, '') "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if ((rc = stream_run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	if (PQntuples(res) != 1)
+	{
+		PQclear(res);
+		return STREAM_OK;
+	}
+	st = PQgetvalue(res, 0, 0);
+	snprintf(s->wal_status, sizeof(s->wal_status), "%s", st);
+	s->safe_wal_size = PQgetvalue(res, 0, 1)[0] ? strtoll(PQgetvalue(res, 0, 1), NULL, 10) : -1;
+	if (strcmp(st, "lost") == 0)
+		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" is lost: the server removed WAL it still "
+				  "needed (max_slot_wal_keep_size), so jobs committed while it fell behind can never "
+				  "come from it; hint: %s re-creates it and re-delivers the rows the tables still hold "
+				  "(at least once: consumers dedupe by table and key; docs/operations.md, "
+				  "\"Recovering a lost slot\")",
+				  s->cfg->slot, s->cfg->command_line ? s->cfg->command_line
+				  : "wal2queue-bridge --create-slot --recreate-lost-slot --backfill");
+	else if (strcmp(st, "unreserved") == 0)
+		log_msg(LOG_WARNING, "replication slot \"%s\" is past max_slot_wal_keep_size (wal_status "
+				"unreserved): the server may remove WAL it needs at the next checkpoint, and the slot "
+				"is then lost", s->cfg->slot);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * --drop-slot refuses what pg_recvlogical --drop-slot refuses, and more: a
+ * slot a walsender holds (no WAIT: an abandoned drop must not take the live
+ * slot later), a slot of another plugin or another database.  The server's
+ * own check (55006) covers a bridge that takes the slot in between.
+ */
+static int
+check_slot_to_drop(Stream *s, char *what, size_t whatlen)
+{
+	char		sql[512];
+	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	PGresult   *res;
+	int			rc;
+
+	snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(plugin, ''), active_pid, "
+			 "coalesce(database::text, ''), database IS NOT DISTINCT FROM current_database(), "
+			 "coalesce(confirmed_flush_lsn::text, '') "
+			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if ((rc = stream_run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist", s->cfg->slot);
+	else if (PQgetvalue(res, 0, 0)[0] == '\0')
+		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" is a physical slot; not dropping it",
+				  s->cfg->slot);
+	else if (strcmp(PQgetvalue(res, 0, 0), SLOT_PLUGIN(s)) != 0)
+		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not %s"
+				  "; not dropping it (pg_drop_replication_slot() drops any slot)",
+				  s->cfg->slot, PQgetvalue(res, 0, 0), SLOT_PLUGIN(s));
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
+		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" belongs to database \"%s\"; "
+				  "not dropping it (connect to that database)",
+				  s->cfg->slot, PQgetvalue(res, 0, 2));
+	else if (!PQgetisnull(res, 0, 1))
+		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" is active for PID %s; "
+				  "not dropping it (stop the bridge that streams it first)",
+				  s->cfg->slot, PQgetvalue(res, 0, 1));
+	else
+		snprintf(what, whatlen, "plugin %s, database %s, confirmed up to %s",
+				 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 4));
+	PQclear(res);
+	return rc;
+}
+
+int
+stream_drop_slot(Stream *s)
+{
+	char		sql[512];
+	char		what[256];
+	char	   *ident;
+	int			rc;
+
+	if ((rc = stream_connect(s)) != STREAM_OK)
+		return rc;
+	if ((rc = check_slot_to_drop(s, what, sizeof(what))) == STREAM_OK)
+	{
+		ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+		snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s", ident);
+		PQfreemem(ident);
+		rc = stream_run_command(s, sql, PGRES_COMMAND_OK, NULL);
+	}
+	if (rc == STREAM_OK)
+	{
+		log_msg(LOG_INFO, "dropped replication slot \"%s\" (%s)", s->cfg->slot, what);
+		registry_call(s, false);
+	}
+	stream_close(s);
+	return rc == STREAM_OK ? STREAM_OK : STREAM_FATAL;
+}

@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ *
+ * stream_internal.h
+ *		What stream.c (the replication connection) and slot.c (the slot's
+ *		lifecycle on it) share; no other file includes it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_STREAM_INTERNAL_H
+#define W2Q_STREAM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "stream.h"
+
+#define PLUGIN_NAME "wal2queue"
+#define SLOT_PLUGIN(s) ((s)->cfg->plugin ? (s)->cfg->plugin : PLUGIN_NAME)
+
+/* stream.c: set s->err (one line, no trailing period) and return code */
+extern int	stream_fail(Stream *s, int code, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+/* stream.c: the server's message (and hint) of a failed command */
+extern const char *stream_result_message(PGresult *res, char *buf, size_t buflen);
+extern int	stream_connect(Stream *s);
+/* stream.c: a command on the replication connection; code for errors */
+extern int	stream_run_command(Stream *s, const char *sql, ExecStatusType want,
+							   PGresult **out);
+/* stream.c: IDENTIFY_SYSTEM: which server, which timeline, which database */
+extern int	stream_identify_system(Stream *s);
+/* stream.c: turn the server's refusal to load our plugin into a hint */
+extern void stream_explain_plugin_refusal(Stream *s);
+
+/* slot.c: checks and clean-up of stream_open() */
+extern int	slot_lock_name(Stream *s);
+extern int	slot_check_publication(Stream *s);
+extern int	slot_check(Stream *s, bool may_create);
+extern int	slot_check_wal_status(Stream *s);
+extern void slot_drop_created(Stream *s);
+
+#endif							/* W2Q_STREAM_INTERNAL_H */
