@@ -10,16 +10,9 @@
  * updates keep going out every status interval so the walsender never
  * times out (no call in the loop waits longer than about a second).
  *
- * Sessions.  Every stream open is a new session, as in pg_recvlogical:
- * IDENTIFY_SYSTEM and the slot tell the source (system identifier,
- * timeline, database, slot) and the position X; the ledger starts at X,
- * never at what an earlier session remembered; the sink is told "a replay
- * of source S from X begins" and checks its own record of S.  A source that
- * changes under a running bridge (another server behind the conninfo, a
- * promoted standby) stops the bridge, unless --accept-new-source was given
- * and no session has begun yet.  Any failure of the sink or of the stream
- * ends the session: what was in flight comes again from the slot, which
- * only ever confirmed what the sink had recorded.
+ * Sessions (session.c): every stream open is a new session, which any
+ * failure of the sink or of the stream ends; what was in flight then comes
+ * again from the slot, which only ever confirmed what the sink had recorded.
  *
  * Positions without jobs (a keepalive's walEnd) are confirmed only after
  * the sink recorded them too (sink progress), so the sink's record is never
@@ -34,6 +27,7 @@
 
 #include "backfill.h"
 #include "bridge.h"
+#include "bridge_internal.h"
 #include "frame.h"
 #include "ledger.h"
 #include "log.h"
@@ -44,8 +38,6 @@
 #include "pubwatch.h"
 #include "slotwatch.h"
 
-#define BACKOFF_MIN_MS 100
-#define BACKOFF_MAX_MS 10000
 #define STATUS_MIN_GAP_US 100000	/* confirm progress at most every 100 ms */
 #define STATUS_IDLE_GAP_US 10000	/* ... or every 10 ms once nothing is in
 									 * flight: the last position read is
@@ -56,89 +48,8 @@
 #define DRAIN_TIMEOUT_MS 10000
 #define FINISH_TIMEOUT_MS 5000
 #define FINAL_ATTEST_TIMEOUT_MS 2000
-#define STANDBY_POLL_MS 1000	/* --standby: how often to try the slot */
-#define BUSY_GRACE_US (30 * INT64_C(1000000))	/* without --standby: how long
-												 * a busy slot is retried */
 
 volatile sig_atomic_t bridge_stop_requested = 0;
-
-typedef struct Backoff
-{
-	int			delay_ms;
-	int64_t		next_us;
-} Backoff;
-
-typedef struct Bridge
-{
-	const BridgeConfig *cfg;
-	Stream		stream;
-	bool		stream_up;
-	Backoff		stream_backoff;
-	Sink	   *sink;
-	bool		sink_up;
-	Backoff		sink_backoff;
-	bool		replay_needed;	/* the sink lost in-flight jobs */
-	bool		session_begun;	/* the sink was told of this session */
-	bool		sink_ever_up;
-	bool		slot_created;	/* this process created the slot and the sink
-								 * has acknowledged nothing since */
-	bool		accept_new;		/* --accept-new-source, until a session begins */
-	bool		have_source;	/* source is an earlier session's */
-	SinkSource	source;
-	int64_t		last_progress_us;
-	FrameDecoder dec;
-	PgoDecoder	pgo;			/* --plugin=pgoutput */
-	Ledger	   *ledger;
-	LedgerTicket ticket;
-	bool		in_txn;
-	uint64_t	keepalive_lsn;	/* walEnd of the latest keepalive */
-	uint64_t	last_status_lsn;
-	int64_t		last_status_us;
-	bool		reply_now;
-	char		err[512];
-	/* --standby and busy slots */
-	int64_t		busy_since_us;
-	bool		standing_by;
-	bool		ever_streamed;
-	SlotWatch	watch;			/* wal_status and safe_wal_size */
-	PubWatch	pub;			/* pgoutput: the publication, the cap */
-	bool		session_validated;	/* the sink acked something this session */
-	int64_t		session_start_us;	/* when START_REPLICATION last succeeded */
-	uint64_t	unrecorded_from;	/* this session's start if no sink record
-									 * vouched for it, else 0 (slotwatch.h) */
-	/* metrics */
-	MetricsSnapshot m;
-	int64_t		last_status_log_us;
-	/* pgoutput: may PUBLIC emit messages (message_access.h)? */
-	int64_t		stream_opened_us;	/* answers asked before it are stale */
-	bool		messages_warned;	/* this session said it ignores them */
-} Bridge;
-
-static bool
-backoff_due(const Backoff *b)
-{
-	return now_us() >= b->next_us;
-}
-
-/* after a failure: wait twice as long as last time, capped */
-static int
-backoff_fail(Backoff *b)
-{
-	b->delay_ms = b->delay_ms ? b->delay_ms * 2 : BACKOFF_MIN_MS;
-	if (b->delay_ms > BACKOFF_MAX_MS)
-		b->delay_ms = BACKOFF_MAX_MS;
-	b->next_us = now_us() + (int64_t) b->delay_ms * 1000;
-	return b->delay_ms;
-}
-
-static void
-backoff_reset(Backoff *b)
-{
-	b->delay_ms = 0;
-	b->next_us = 0;
-}
-
-static int	record_position(Bridge *b, uint64_t lsn);
 
 /* ---- frame handlers: hand each piece to the sink, keep the ledger ---- */
 
@@ -199,269 +110,6 @@ on_ack(void *arg, LedgerTicket t, uint32_t n)
 	b->slot_created = false;
 }
 
-/* ---- connections ---- */
-
-/* the sink failed: drop it; what it held must come again from the slot */
-static int
-sink_failed(Bridge *b, int rc)
-{
-	if (rc == SINK_FATAL)
-	{
-		log_msg(LOG_ERROR, "%s", b->sink->err);
-		return rc;
-	}
-	log_msg(LOG_WARNING, "%s; reconnecting in %.1f s", b->sink->err,
-			backoff_fail(&b->sink_backoff) / 1000.0);
-	b->m.sink_errors++;
-	b->sink->ops->disconnect(b->sink);
-	b->sink_up = false;
-	/* the sink forgot this session: a new one starts from the slot */
-	b->replay_needed = true;
-	b->session_begun = false;
-	return SINK_OK;
-}
-
-static int
-connect_sink(Bridge *b)
-{
-	int			rc;
-
-	if (b->sink_up || !backoff_due(&b->sink_backoff))
-		return SINK_OK;
-	rc = b->sink->ops->connect(b->sink);
-	if (rc != SINK_OK)
-		return sink_failed(b, rc);
-	if (b->sink_ever_up)
-	{
-		log_msg(LOG_INFO, "connected to %s again", b->sink->ops->name);
-		b->m.sink_reconnects++;
-	}
-	else
-		log_msg(LOG_DEBUG, "connected to %s", b->sink->ops->name);
-	backoff_reset(&b->sink_backoff);
-	b->sink_up = true;
-	b->sink_ever_up = true;
-	return SINK_OK;
-}
-
-/* forget the stream; the next connect replays from the slot */
-static void
-drop_stream(Bridge *b)
-{
-	stream_close(&b->stream);
-	b->stream_up = false;
-	b->session_begun = false;
-	frame_decoder_reset(&b->dec);
-	pgo_decoder_reset(&b->pgo);
-	b->keepalive_lsn = 0;		/* what it covered may have to come again */
-	if (b->in_txn && b->sink_up)
-	{
-		/* the sink holds half a transaction: throw it away */
-		b->sink->ops->disconnect(b->sink);
-		b->sink_up = false;
-	}
-	b->in_txn = false;
-}
-
-static int
-stream_failed(Bridge *b, int rc)
-{
-	if (rc == STREAM_FATAL)
-	{
-		log_msg(LOG_ERROR, "%s", b->stream.err);
-		return rc;
-	}
-	/*
-	 * A session that handed the sink no transaction keeps the backoff (an
-	 * error the walsender raises while decoding comes after
-	 * START_REPLICATION succeeded, at every attempt), unless it lasted
-	 * longer than the longest backoff: that one was no spin.
-	 */
-	if (b->stream_up && now_us() - b->session_start_us > BACKOFF_MAX_MS * INT64_C(1000))
-		backoff_reset(&b->stream_backoff);
-	log_msg(LOG_WARNING, "%s; reconnecting in %.1f s", b->stream.err,
-			backoff_fail(&b->stream_backoff) / 1000.0);
-	drop_stream(b);
-	return STREAM_OK;
-}
-
-/*
- * The slot is held by another walsender: a dying one of ours (retry a
- * while), or another bridge (--standby waits for it; otherwise give up
- * after BUSY_GRACE_US).
- */
-static int
-slot_busy(Bridge *b)
-{
-	int64_t		now = now_us();
-
-	if (b->busy_since_us == 0)
-		b->busy_since_us = now;
-	if (b->cfg->standby)
-	{
-		if (!b->standing_by)
-			log_msg(LOG_INFO, "standing by: %s", b->stream.err);
-		b->standing_by = true;
-		b->stream_backoff.next_us = now + STANDBY_POLL_MS * 1000;
-		return STREAM_OK;
-	}
-	if (now - b->busy_since_us > BUSY_GRACE_US)
-	{
-		log_msg(LOG_ERROR, "%s; is another bridge using it? (--standby waits for it)",
-				b->stream.err);
-		return STREAM_FATAL;
-	}
-	return stream_failed(b, STREAM_RETRY);
-}
-
-/*
- * The stream came up as another source than the last session's: another
- * server behind the conninfo, or a promoted standby.  Jobs the old source
- * committed after the switch are not on this server, and the new slot's
- * positions mean nothing to the sink's record: stop, and say what to do.
- */
-static int
-source_changed(Bridge *b)
-{
-	const SinkSource *old = &b->source;
-	Stream	   *s = &b->stream;
-	char		at[LSN_STRLEN];
-
-	if (strcmp(old->sysid, s->sysid) == 0 && old->timeline == s->timeline &&
-		strcmp(old->dbname, s->dbname) == 0)
-		return STREAM_OK;
-	if (b->accept_new)
-	{
-		log_msg(LOG_WARNING, "accepting a new source: system %s timeline %u, was system %s timeline %u",
-				s->sysid, s->timeline, old->sysid, old->timeline);
-		return STREAM_OK;
-	}
-	if (strcmp(old->sysid, s->sysid) != 0)
-		log_msg(LOG_ERROR, "the server behind the connection changed: system identifier %s (timeline %u), "
-				"was %s (timeline %u); its slot \"%s\" knows nothing of what was delivered, so jobs "
-				"could be skipped or doubled; hint: after a deliberate failover or restore, "
-				"restart with --accept-new-source",
-				s->sysid, s->timeline, old->sysid, old->timeline, b->cfg->stream.slot);
-	else if (old->timeline != s->timeline)
-	{
-		uint64_t	sw = stream_timeline_switch(s, old->timeline);
-
-		log_msg(LOG_ERROR, "the server's timeline changed from %u to %u%s%s (a standby was promoted?): "
-				"transactions the old primary committed after the switch are not on this "
-				"timeline and its slot is not the one that delivered; hint: after a deliberate "
-				"failover, restart with --accept-new-source",
-				old->timeline, s->timeline, sw ? " at " : "",
-				sw ? lsn_format(sw, at, sizeof(at)) : "");
-	}
-	else
-		log_msg(LOG_ERROR, "the connection now reaches database \"%s\", was \"%s\"",
-				s->dbname, old->dbname);
-	return STREAM_FATAL;
-}
-
-static int
-connect_stream(Bridge *b)
-{
-	int			rc;
-	char		at[LSN_STRLEN];
-
-	if (b->stream_up || !backoff_due(&b->stream_backoff))
-		return STREAM_OK;
-	/*
-	 * A slot is created only in the first session, and by the backfill when
-	 * there is one: a later session may reach a promoted standby or a slot
-	 * an operator dropped, and a new slot there would start after rows
-	 * that were never delivered.  The source is compared first (below).
-	 */
-	b->stream.never_create = b->have_source || b->cfg->backfill.enabled;
-	rc = stream_open(&b->stream);
-	/* a changed source is the cause to name, even if its slot is missing */
-	if (b->have_source && b->stream.sysid[0] && source_changed(b) != STREAM_OK)
-	{
-		stream_close(&b->stream);
-		return STREAM_FATAL;
-	}
-	if (rc == STREAM_RETRY && b->stream.slot_busy)
-		return slot_busy(b);
-	if (rc != STREAM_OK)
-		return stream_failed(b, rc);
-	b->slot_created |= b->stream.slot_created;
-	snprintf(b->source.sysid, sizeof(b->source.sysid), "%s", b->stream.sysid);
-	b->source.timeline = b->stream.timeline;
-	snprintf(b->source.dbname, sizeof(b->source.dbname), "%s", b->stream.dbname);
-	snprintf(b->source.slot, sizeof(b->source.slot), "%s", b->cfg->stream.slot);
-	/* the WAL the server holds: IDENTIFY_SYSTEM's, or the slot's if it was created since */
-	b->source.wal_end = b->stream.server_lsn > b->stream.start_lsn ?
-		b->stream.server_lsn : b->stream.start_lsn;
-	b->have_source = true;
-
-	/* a new session starts at the slot's position, never at memory */
-	if (b->ledger == NULL)
-		b->ledger = ledger_create(b->stream.start_lsn);
-	else
-		ledger_reset(b->ledger, b->stream.start_lsn);
-	if (b->ledger == NULL)
-	{
-		log_msg(LOG_ERROR, "out of memory");
-		return STREAM_FATAL;
-	}
-	b->last_status_lsn = 0;
-	log_msg(LOG_INFO, "%s slot \"%s\" from %s (system %s, timeline %u)",
-			b->standing_by ? "taking over" : "streaming", b->cfg->stream.slot,
-			lsn_format(b->stream.start_lsn, at, sizeof(at)),
-			b->stream.sysid, b->stream.timeline);
-	if (b->ever_streamed)
-		b->m.pg_reconnects++;
-	b->ever_streamed = true;
-	b->busy_since_us = 0;
-	b->standing_by = false;
-	b->session_start_us = now_us();
-	pubwatch_session(&b->pub, b->stream.start_lsn);
-	b->stream_up = true;
-	b->session_begun = false;
-	b->replay_needed = false;
-	/* judged at open, before anything is decoded; then at each poll */
-	b->pgo.messages_public = b->stream.messages_public;
-	b->stream_opened_us = now_us();
-	b->messages_warned = false;
-	return STREAM_OK;
-}
-
-/* tell the sink that this session replays the source from the slot */
-static int
-begin_session(Bridge *b)
-{
-	unsigned	flags = 0;
-	int			rc;
-
-	if (b->slot_created)
-		flags |= SINK_REPLAY_NEW_SLOT;
-	if (b->accept_new)
-		flags |= SINK_REPLAY_ACCEPT_NEW;
-	rc = b->sink->ops->replay_begin(b->sink, &b->source, b->stream.start_lsn, flags);
-	if (rc != SINK_OK)
-		return sink_failed(b, rc);
-	b->session_begun = true;
-	b->session_validated = false;
-	/*
-	 * Only the Redis sink's record refuses a slot that moved past it (Kafka
-	 * marks are per partition and say nothing of the slot), and only when
-	 * the session may not create or replace it.
-	 */
-	b->unrecorded_from = (flags != 0 || strcmp(b->sink->ops->name, "redis") != 0) ?
-		b->stream.start_lsn : 0;
-	b->accept_new = false;		/* a later change of source is refused */
-
-	/*
-	 * Have the sink check its record against the slot's position now, not
-	 * at the first job: a record behind the slot (the sink lost what it had
-	 * acknowledged) or missing is found at once, and a new slot's record
-	 * exists from the start, so a bridge stopped before its first job
-	 * restarts cleanly.
-	 */
-	return record_position(b, b->stream.start_lsn);
-}
-
 /* ---- the loop ---- */
 
 static int
@@ -494,7 +142,7 @@ handle_event(Bridge *b, const StreamEvent *ev)
 				rc == FRAME_NOMEM ? "out of memory" : b->err);
 		return SINK_FATAL;
 	}
-	return rc == SINK_OK ? 0 : sink_failed(b, rc);
+	return rc == SINK_OK ? 0 : session_sink_failed(b, rc);
 }
 
 static bool
@@ -516,7 +164,7 @@ read_stream(Bridge *b)
 		int			rc = stream_read(&b->stream, 0, &ev);
 
 		if (rc != STREAM_OK)
-			return stream_failed(b, rc) == STREAM_OK ? n : -1;
+			return session_stream_failed(b, rc) == STREAM_OK ? n : -1;
 		if (ev.kind == STREAM_NONE)
 			break;
 		if (handle_event(b, &ev) == SINK_FATAL)
@@ -550,7 +198,7 @@ send_status(Bridge *b, bool force)
 		return STREAM_OK;
 	rc = stream_send_status(&b->stream, lsn, false);
 	if (rc != STREAM_OK)
-		return stream_failed(b, rc);
+		return session_stream_failed(b, rc);
 	if (lsn != b->last_status_lsn)
 		log_msg(LOG_DEBUG, "confirmed %X/%X", (unsigned) (lsn >> 32), (unsigned) lsn);
 	b->last_status_lsn = lsn;
@@ -663,19 +311,6 @@ update_metrics(Bridge *b)
 	}
 }
 
-/* have the sink record lsn (no jobs up to it); confirmable once recorded */
-static int
-record_position(Bridge *b, uint64_t lsn)
-{
-	LedgerTicket t = ledger_open(b->ledger, lsn, lsn);
-	int			rc;
-
-	ledger_submitted(b->ledger, t, 1);
-	ledger_close(b->ledger, t);
-	rc = b->sink->ops->progress(b->sink, lsn, t);
-	return rc == SINK_OK ? SINK_OK : sink_failed(b, rc);
-}
-
 /*
  * Nothing in flight and a keepalive says the stream moved on without a job:
  * have the sink record that position, and confirm it once recorded.  Every
@@ -693,7 +328,7 @@ record_idle_position(Bridge *b)
 		now - b->last_progress_us < PROGRESS_MIN_GAP_US)
 		return SINK_OK;
 	b->last_progress_us = now;
-	return record_position(b, b->keepalive_lsn);
+	return session_record_position(b, b->keepalive_lsn);
 }
 
 /*
@@ -717,7 +352,7 @@ publication_unproven(Bridge *b)
 	log_msg(LOG_WARNING, "could not read publication \"%s\" for %d s, so nothing more can be "
 			"confirmed; reconnecting in %d s", b->pub.cfg->publication,
 			(int) ((now - b->pub.proved_us) / 1000000), PUBWATCH_STALE_MS / 1000);
-	drop_stream(b);
+	session_drop_stream(b);
 	return true;
 }
 
@@ -728,19 +363,19 @@ turn(Bridge *b)
 	int			nread = 0;
 	int			rc;
 
-	if (connect_stream(b) != STREAM_OK)
+	if (session_connect_stream(b) != STREAM_OK)
 		return 1;
 	/* a --standby bridge touches no sink before it holds the slot */
-	if (b->stream_up && connect_sink(b) != SINK_OK)
+	if (b->stream_up && session_connect_sink(b) != SINK_OK)
 		return 1;
 	if (b->replay_needed && b->sink_up && b->stream_up)
 	{
 		log_msg(LOG_INFO, "replaying from the slot what %s did not acknowledge",
 				b->sink->ops->name);
-		drop_stream(b);
+		session_drop_stream(b);
 		return 0;
 	}
-	if (b->stream_up && b->sink_up && !b->session_begun && begin_session(b) != SINK_OK)
+	if (b->stream_up && b->sink_up && !b->session_begun && session_begin(b) != SINK_OK)
 		return 1;
 	if (may_read(b) && (nread = read_stream(b)) < 0)
 		return 1;
@@ -756,7 +391,7 @@ turn(Bridge *b)
 	if (b->sink_up)
 	{
 		rc = b->sink->ops->poll(b->sink, 0, on_ack, b);
-		if (rc != SINK_OK && sink_failed(b, rc) != SINK_OK)
+		if (rc != SINK_OK && session_sink_failed(b, rc) != SINK_OK)
 			return 1;
 	}
 
