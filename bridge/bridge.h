@@ -2,7 +2,8 @@
  *
  * bridge.h
  *		The bridge's event loop: replication stream in, sink out, ledger in
- *		between.
+ *		between.  bridge.c holds the loop, session.c the set-up and
+ *		teardown of its sessions.
  *
  *-------------------------------------------------------------------------
  */

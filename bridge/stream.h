@@ -5,6 +5,9 @@
  *		START_REPLICATION, reading 'w' and 'k' messages, sending 'r' status
  *		updates.  It never looks inside the data it carries.
  *
+ *		stream.c holds the connection and its messages, slot.c the slot's
+ *		lifecycle (check, create, drop, the extension's registry).
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef W2Q_STREAM_H
