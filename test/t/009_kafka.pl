@@ -14,19 +14,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-my $root = $ENV{W2Q_ROOT};
-my ($min, $mout, $merr) = ('', '', '');
-my $mock = IPC::Run::start(["$root/test/helpers/kafka-mock", '1'], \$min, \$mout, \$merr);
-$mock->pump until $mout =~ /\n/;
-my ($bootstrap) = $mout =~ /^(\S+)/;
-sub mock_cmd
-{
-	my ($cmd) = @_;
-	$mout = '';
-	$min .= "$cmd\n";
-	$mock->pump until $mout =~ /\n/;
-	return $mout =~ /^ok/;
-}
+my $kafka = start_kafka_mock();
+my $bootstrap = $kafka->{bootstrap};
+sub mock_cmd { return kafka_mock_cmd($kafka, @_) }
 ok(mock_cmd('create public.jobs 4'), "mock cluster at $bootstrap, topic with 4 partitions");
 
 # Kafka's murmur2 (the Java client's DefaultPartitioner), to check partitions independently
@@ -248,7 +238,6 @@ is(unconfirmed($node, 'txn'),
 like(bridge_log($b), qr/^(?!.*fenced)/s, 'no producer fenced');
 $node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('txn')});
 
-$min .= "quit\n";
-$mock->finish;
+stop_kafka_mock($kafka);
 $node->stop;
 done_testing();

@@ -20,19 +20,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-my $root = $ENV{W2Q_ROOT};
-my ($min, $mout, $merr) = ('', '', '');
-my $mock = IPC::Run::start(["$root/test/helpers/kafka-mock", '1'], \$min, \$mout, \$merr);
-$mock->pump until $mout =~ /\n/;
-my ($bootstrap) = $mout =~ /^(\S+)/;
-
-sub mock_cmd
-{
-	my ($cmd) = @_;
-	$mout = '';
-	$min .= "$cmd\n";
-	$mock->pump until $mout =~ /\n/;
-}
+my $kafka = start_kafka_mock();
+my $bootstrap = $kafka->{bootstrap};
+sub mock_cmd { return kafka_mock_cmd($kafka, @_) }
 
 sub topic_count
 {
@@ -100,6 +90,5 @@ ok($b->{h}->pumpable, 'transactions alone: the bridge runs on');
 unlike(bridge_log($b), qr/written by someone else/, 'transactions alone: no gap but commit records');
 stop_bridge($b);
 
-$min .= "quit\n";
-$mock->finish;
+stop_kafka_mock($kafka);
 done_testing();

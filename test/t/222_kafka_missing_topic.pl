@@ -12,19 +12,9 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-my $root = $ENV{W2Q_ROOT};
-my ($min, $mout, $merr) = ('', '', '');
-my $mock = IPC::Run::start(["$root/test/helpers/kafka-mock", '1'], \$min, \$mout, \$merr);
-$mock->pump until $mout =~ /\n/;
-my ($bootstrap) = $mout =~ /^(\S+)/;
-sub mock_cmd
-{
-	my ($cmd) = @_;
-	$mout = '';
-	$min .= "$cmd\n";
-	$mock->pump until $mout =~ /\n/;
-	return $mout =~ /^ok/;
-}
+my $kafka = start_kafka_mock();
+my ($mock, $bootstrap) = ($kafka->{h}, $kafka->{bootstrap});
+sub mock_cmd { return kafka_mock_cmd($kafka, @_) }
 ok(mock_cmd('create emails 1'), "mock cluster at $bootstrap, topic emails");
 ok(mock_cmd('topicerror nosuch 3'), 'topic nosuch: unknown topic or partition');
 

@@ -18,7 +18,8 @@ use Test::More;
 
 our @EXPORT = qw(new_node start_redis stop_redis redis redis_json start_bridge
   stop_bridge bridge_log wait_until free_port stream_entries slot_confirmed
-  bridge_path run_bridge wait_attested restrict_messages);
+  bridge_path run_bridge wait_attested restrict_messages start_kafka_mock
+  kafka_mock_cmd stop_kafka_mock);
 
 my @children;
 
@@ -182,6 +183,38 @@ sub wait_attested
 	return wait_until(sub { $node->safe_psql('postgres',
 		"SELECT attested_lsn >= '$at' FROM wal2queue.slots WHERE slot_name = '$slot'") eq 't' },
 		$timeout);
+}
+
+# librdkafka's mock cluster (test/helpers/kafka-mock) with $brokers brokers
+# (1 unless given), driven over its stdin; returns { h, bootstrap, ... }
+sub start_kafka_mock
+{
+	my ($brokers) = @_;
+	my $root = $ENV{W2Q_ROOT};
+	my $k = { in => '', out => '', err => '' };
+	$k->{h} = IPC::Run::start([ "$root/test/helpers/kafka-mock", $brokers // '1' ],
+		\$k->{in}, \$k->{out}, \$k->{err});
+	$k->{h}->pump until $k->{out} =~ /\n/;
+	($k->{bootstrap}) = $k->{out} =~ /^(\S+)/;
+	return $k;
+}
+
+# one command to the mock cluster; true if it answered ok
+sub kafka_mock_cmd
+{
+	my ($k, $cmd) = @_;
+	$k->{out} = '';
+	$k->{in} .= "$cmd\n";
+	$k->{h}->pump until $k->{out} =~ /\n/;
+	return $k->{out} =~ /^ok/;
+}
+
+# ask the mock cluster to quit and wait for it
+sub stop_kafka_mock
+{
+	my ($k) = @_;
+	$k->{in} .= "quit\n";
+	$k->{h}->finish;
 }
 
 END
