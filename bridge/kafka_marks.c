@@ -637,8 +637,27 @@ source_split(const char *s, char *sysid, size_t len, unsigned long *tl)
 }
 
 /*
+ * Do two sources "<sysid>/<timeline>/<db>/<slot>" name the same database and
+ * slot?  (A promoted standby keeps the system identifier and gets its slot
+ * created again under the same name; another slot of the same system is
+ * another bridge, not a server that lacks WAL.)
+ */
+static bool
+same_db_slot(const char *a, const char *b)
+{
+	const char *x = strchr(a, '/');
+	const char *y = strchr(b, '/');
+
+	if (x == NULL || y == NULL)
+		return false;
+	x = strchr(x + 1, '/');
+	y = strchr(y + 1, '/');
+	return x != NULL && y != NULL && strcmp(x, y) == 0;
+}
+
+/*
  * Another source's mark: fatal, unless --accept-new-source; even then a
- * mark of the same system past where this session begins (a promoted
+ * mark of the same system, database and slot past where this session begins (a promoted
  * standby that lacked WAL the old primary committed and the bridge
  * delivered) is fatal: those positions will be reached again by other jobs.
  */
@@ -656,7 +675,8 @@ source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p, const MarkRead *r)
 	if ((ks->flags & SINK_REPLAY_ACCEPT_NEW) &&
 		source_split(r->source, other, sizeof(other), &tl) &&
 		source_split(ks->source, sysid, sizeof(sysid), &our_tl) &&
-		strcmp(sysid, other) == 0 && r->lsn > ks->from)
+		strcmp(sysid, other) == 0 && same_db_slot(r->source, ks->source) &&
+		r->lsn > ks->from)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
 						  "kafka topic \"%s\" partition %d holds a job of %s at %s, past where this "
 						  "slot begins on the same system (%s, source %s): this server lacks WAL that "
