@@ -563,7 +563,13 @@ attempt(Backfill *bf)
 	return start_new(bf, snap, bf->stream.start_lsn);
 }
 
-/* tell the extension the slot's backfill is done, when it can hear it */
+/*
+ * Tell the extension the slot's backfill is done, when it can hear it: only
+ * for the slot the backfill was taken from, i.e. a slot registered at the
+ * backfill's consistent point (a slot of the same name created since, by
+ * hand or by another bridge, was not backfilled; mark_backfilled() refuses
+ * it too).
+ */
 static void
 mark_backfilled(Backfill *bf)
 {
@@ -572,21 +578,35 @@ mark_backfilled(Backfill *bf)
 	PgConnectFailure f;
 	PGconn	   *conn = pgerror_connect(keys, vals, &f);
 	PGresult   *res;
-	const char *params[1] = {bf->cfg->stream.slot};
+	char		at[LSN_STRLEN];
+	const char *params[2] = {bf->cfg->stream.slot, at};
 
 	if (conn == NULL)
 	{
 		log_msg(LOG_WARNING, "could not tell the wal2queue extension that the backfill is done: %s", f.message);
 		return;
 	}
-	res = PQexec(conn, "SELECT pg_catalog.to_regproc('wal2queue.mark_backfilled') IS NOT NULL");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	lsn_format(bf->cur.lsn, at, sizeof(at));
+	res = PQexec(conn, "SELECT pg_catalog.to_regprocedure('wal2queue.mark_backfilled(name, pg_lsn)') IS NOT NULL");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+	{
+		PQclear(res);
+		res = PQexecParams(conn, "SELECT 't', r.start_lsn = $2::pg_catalog.pg_lsn "
+						   "FROM wal2queue.slots r WHERE r.slot_name = $1 UNION ALL SELECT 't', NULL LIMIT 1",
+						   2, NULL, params, NULL, NULL, 0);
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+		strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 		log_msg(LOG_INFO, "the wal2queue extension (or its mark_backfilled()) is not installed: "
 				"prune() does not know the backfilled rows were delivered");
+	else if (strcmp(PQgetvalue(res, 0, 1), "f") == 0)
+		log_msg(LOG_WARNING, "replication slot \"%s\" was registered at another position than the "
+				"backfill's consistent point %s (it is not the slot that was backfilled): "
+				"not marking it backfilled", bf->cfg->stream.slot, at);
 	else
 	{
 		PQclear(res);
-		res = PQexecParams(conn, "SELECT wal2queue.mark_backfilled($1)", 1, NULL, params, NULL, NULL, 0);
+		res = PQexecParams(conn, "SELECT wal2queue.mark_backfilled($1, $2)", 2, NULL, params, NULL, NULL, 0);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			log_msg(LOG_WARNING, "wal2queue.mark_backfilled() failed: %s", PQresultErrorMessage(res));
 		else

@@ -332,38 +332,59 @@ COMMENT ON FUNCTION wal2queue.attest_slot(name, integer, pg_lsn) IS
 'a bridge attests the catalog_xmin of the slot its validated session holds; for roles with REPLICATION';
 
 /*
- * mark_backfilled(slot_name) -- the bridge finished a backfill of the
- * slot's tables from the snapshot the slot exported when it was created:
- * rows older than the slot count as delivered by it (delivers_from := 0).
- * Every row of a selected table whose transaction committed before the
- * slot's consistent point was visible in that snapshot, and every later
- * one is decoded by the slot, so together they cover every row.  A backfill
- * with a condition declares that the rows the condition excluded need no
- * delivery: prune() deletes them too once the slot is past them.
+ * mark_backfilled(slot_name, consistent_point) -- the bridge finished a
+ * backfill of the slot's tables from the snapshot the slot exported when it
+ * was created at CONSISTENT_POINT: rows older than the slot count as
+ * delivered by it (delivers_from := 0).  Every row of a selected table
+ * whose transaction committed before the slot's consistent point was
+ * visible in that snapshot, and every later one is decoded by the slot, so
+ * together they cover every row.  A backfill with a condition declares that
+ * the rows the condition excluded need no delivery: prune() deletes them
+ * too once the slot is past them.
+ *
+ * Refused unless CONSISTENT_POINT is the start_lsn the slot was registered
+ * with (its confirmed_flush_lsn right after its creation): a backfill of an
+ * earlier slot of the same name, or one taken from another snapshot
+ * (--backfill-again), says nothing about the rows this slot skipped.
  * Same privilege as register_slot().
  */
-CREATE FUNCTION wal2queue.mark_backfilled(slot_name name)
+CREATE FUNCTION wal2queue.mark_backfilled(slot_name name, consistent_point pg_lsn)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    registered pg_lsn;
 BEGIN
     PERFORM wal2queue.check_registrar('mark');
     IF mark_backfilled.slot_name IS NULL THEN
         RAISE EXCEPTION 'wal2queue.mark_backfilled: slot_name must not be null'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    UPDATE wal2queue.slots r SET delivers_from = '0', backfilled_at = now()
-     WHERE r.slot_name = mark_backfilled.slot_name;
+    IF mark_backfilled.consistent_point IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.mark_backfilled: consistent_point must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT r.start_lsn INTO registered
+      FROM wal2queue.slots r WHERE r.slot_name = mark_backfilled.slot_name FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'replication slot "%" is not registered', mark_backfilled.slot_name
             USING ERRCODE = 'undefined_object',
                   HINT = 'Register it with wal2queue.register_slot() right after creating it, before the backfill.';
     END IF;
+    IF registered IS DISTINCT FROM mark_backfilled.consistent_point THEN
+        RAISE EXCEPTION 'replication slot "%" was registered at %, not at the backfill''s consistent point %',
+                        mark_backfilled.slot_name, coalesce(registered::text, 'an unknown position'),
+                        mark_backfilled.consistent_point
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The backfill was taken from the snapshot of another slot of that name, or of no slot.';
+    END IF;
+    UPDATE wal2queue.slots r SET delivers_from = '0', backfilled_at = now()
+     WHERE r.slot_name = mark_backfilled.slot_name;
 END
 $$;
 
-COMMENT ON FUNCTION wal2queue.mark_backfilled(name) IS
+COMMENT ON FUNCTION wal2queue.mark_backfilled(name, pg_lsn) IS
 'after a backfill from the slot''s exported snapshot: rows older than the slot count as delivered; for roles with REPLICATION';
 
 /*

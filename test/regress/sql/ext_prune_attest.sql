@@ -65,16 +65,27 @@ SELECT wal2queue.attest_slot('regress_w2q_att_unreg', pg_backend_pid());
 SELECT pg_drop_replication_slot('regress_w2q_att_unreg');
 SET SESSION AUTHORIZATION regress_w2q_att_app;
 SELECT wal2queue.attest_slot('regress_w2q_att', pg_backend_pid());
-SELECT wal2queue.mark_backfilled('regress_w2q_att');
+SELECT wal2queue.mark_backfilled('regress_w2q_att', '0/0');
 RESET SESSION AUTHORIZATION;
 
 -- mark_backfilled(): rows older than the slot count as delivered
-SELECT wal2queue.mark_backfilled(NULL);
-SELECT wal2queue.mark_backfilled('regress_w2q_att_none');
+SELECT wal2queue.mark_backfilled(NULL, '0/0');
+SELECT wal2queue.mark_backfilled('regress_w2q_att', NULL);
+SELECT wal2queue.mark_backfilled('regress_w2q_att_none', '0/0');
+-- only for the slot registered at the backfill's consistent point (the 1-argument form is gone)
+SELECT wal2queue.mark_backfilled('regress_w2q_att');
+DO $$
+BEGIN
+    PERFORM wal2queue.mark_backfilled('regress_w2q_att', '0/1');
+EXCEPTION WHEN object_not_in_prerequisite_state THEN
+    RAISE NOTICE 'refused: %', regexp_replace(SQLERRM, 'at [0-9A-F]+/[0-9A-F]+,', 'at X/X,');
+END
+$$;
+SELECT delivers_from <> '0' AS not_marked, backfilled_at IS NULL AS not_backfilled FROM wal2queue.slots;
 SELECT ext_att_consume('regress_w2q_att');
 SELECT ext_att_attest('regress_w2q_att');
 SELECT wal2queue.prune('ext_att.jobs');
-SELECT wal2queue.mark_backfilled('regress_w2q_att');
+SELECT wal2queue.mark_backfilled('regress_w2q_att', start_lsn) FROM wal2queue.slots WHERE slot_name = 'regress_w2q_att';
 SELECT delivers_from = '0' AS from_zero, backfilled_at IS NOT NULL AS backfilled FROM wal2queue.slots;
 SELECT wal2queue.prune('ext_att.jobs');
 SELECT count(*) FROM ext_att.jobs;

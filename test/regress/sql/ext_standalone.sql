@@ -23,7 +23,7 @@ RESET client_min_messages;
 SELECT count(*) AS extensions FROM pg_extension WHERE extname = 'wal2queue';
 SELECT p.oid::regprocedure AS function, p.prosecdef AS definer, r.rolname AS owner
   FROM pg_proc p JOIN pg_roles r ON r.oid = p.proowner
- WHERE p.pronamespace = 'wal2queue'::regnamespace ORDER BY 1::text;
+ WHERE p.pronamespace = 'wal2queue'::regnamespace ORDER BY p.oid::regprocedure::text;
 SELECT c.relname, c.relkind, r.rolname AS owner
   FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
  WHERE c.relnamespace = 'wal2queue'::regnamespace ORDER BY 1;

@@ -1,21 +1,17 @@
-# Open: prune() deletes rows no slot delivered, because the bridge marks a
-# slot it did not backfill as backfilled.  backfill.c:backfill_run() calls
-# mark_backfilled() (delivers_from := 0) whenever the sink's record says a
-# backfill of a slot of that NAME is done, on every start, without checking
-# that the slot is the one that was backfilled.  TAP 213's scenario with the
-# backfill's command line: slot s created and backfilled, dropped and
-# unregistered while 30 jobs wait, re-created by hand
-# (wal2queue.create_slot(): delivers_from past the 30 rows), and the
-# service's command line (--create-slot --backfill) runs again: "the backfill
-# of slot s finished earlier; streaming", "told the wal2queue extension that
-# slot s is backfilled" -- delivers_from is 0.  The stream then stops on the
-# record behind the slot and names --accept-new-source; with it the session
-# is attested (it starts where the slot was registered) and prune() deletes
-# the 30 jobs.  Expected (as 213): none of the 30 rows is deleted.
-# Suggested fix: mark only a slot this backfill created or resumed (the
-# record's backfill_lsn equal to the slot's registered start_lsn / the
-# consistent point), or have mark_backfilled() take the consistent point and
-# refuse a slot registered at another start_lsn.
+# Fixed (attack review 243): prune() deleted rows no slot delivered, because
+# the bridge marked a slot it did not backfill as backfilled.  backfill.c's
+# backfill_run() called mark_backfilled() whenever the sink's record said a
+# backfill of a slot of that NAME was done, and mark_backfilled() checked
+# nothing about the slot.  TAP 213's scenario with the backfill's command
+# line: slot s created and backfilled, dropped and unregistered while 30 jobs
+# wait, re-created by hand (wal2queue.create_slot(): delivers_from past the
+# 30 rows), and the service's command line (--create-slot --backfill) runs
+# again; the stream stops on the record behind the slot and names
+# --accept-new-source; with it the session is attested and prune() runs.
+# Fix: mark_backfilled(slot_name, consistent_point) refuses a slot registered
+# at another start_lsn than the backfill's consistent point, and the bridge
+# passes its recorded backfill_lsn (and does not call it for another slot):
+# none of the 30 rows is deleted.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
