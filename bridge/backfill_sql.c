@@ -318,17 +318,31 @@ bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
 	}
 	if (ok && visible_in)
 	{
-		char		clause[768];
+		char		clause[1024];
 
-		/* xmin as the full xid nearest the saved snapshot's xmax */
+		/*
+		 * A resume keeps the rows the saved snapshot saw.  A row's xmin is a
+		 * 32-bit xid, and a frozen row keeps its raw xmin however old it is,
+		 * so it cannot be placed by distance.  The rule: a row is invisible
+		 * to the saved snapshot only if its xmin is in the snapshot's xip
+		 * list or lies in [saved xmax, the resume's next xid) modulo 2^32
+		 * (that range is shorter than 2^31: the resume's own snapshot xmax,
+		 * read in this transaction); a frozen xmin (2, and the bootstrap
+		 * xids below it) is always visible; every other xmin is older than
+		 * the snapshot (the reader's own snapshot already leaves out the
+		 * rows of aborted or running transactions).
+		 */
 		snprintf(num, sizeof(num), "$%d", np + 1);
 		params[np++] = visible_in;
 		snprintf(clause, sizeof(clause),
-				 " AND pg_catalog.pg_visible_in_snapshot((CASE WHEN xmin::text::bigint < 3 "
-				 "THEN xmin::text::bigint ELSE greatest(0, pg_catalog.pg_snapshot_xmax(%s::pg_snapshot)::text::bigint "
-				 "- ((pg_catalog.pg_snapshot_xmax(%s::pg_snapshot)::text::bigint %% 4294967296 "
-				 "- xmin::text::bigint + 6442450944) %% 4294967296 - 2147483648)) END)::text::xid8, "
-				 "%s::pg_snapshot)", num, num, num);
+				 " AND (xmin::text::bigint < 3 OR NOT ("
+				 "xmin::text::bigint IN (SELECT x::text::bigint %% 4294967296 "
+				 "FROM pg_catalog.pg_snapshot_xip(%s::pg_snapshot) x) OR "
+				 "(xmin::text::bigint - pg_catalog.pg_snapshot_xmax(%s::pg_snapshot)::text::bigint "
+				 "%% 4294967296 + 4294967296) %% 4294967296 < "
+				 "pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint "
+				 "- pg_catalog.pg_snapshot_xmax(%s::pg_snapshot)::text::bigint))",
+				 num, num, num);
 		ok = add(&sql, &len, "%s%s", clause, "");
 	}
 	ok = ok && add(&sql, &len, " ORDER BY %s%s", "", "") && key_list(conn, t, &sql, &len);
