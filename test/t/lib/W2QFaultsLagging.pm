@@ -91,7 +91,7 @@ sub lagging_standby_cell
 	$a->stop('fast');
 	$s->start;
 	$s->promote;
-	$s->safe_psql('postgres', "SELECT pg_create_logical_replication_slot('$ctx->{slot}', 'wal2queue')");
+	W2QFaults::recreate_slot($s, $ctx->{slot});
 	$ctx->{node} = $s;
 	# new commits on the new primary, at positions the sink already holds
 	my $w = workload_start($ctx, base => 300, txns => 30);
