@@ -34,6 +34,7 @@
 
 #include "backfill.h"
 #include "errbuf.h"
+#include "log.h"
 #include "lsn.h"
 #include "redis_sink.h"
 
@@ -294,15 +295,30 @@ entry_key(Sink *s, const FrameJob *job)
 			return NULL;
 		}
 	}
-	/* a route value among the bridge's own keys: the table's stream */
-	if (target.len == 0 || (target.len >= 10 && memcmp(target.data, "wal2queue:", 10) == 0))
+	if (target.len == 0)
 		target = job->rel->name;
-	if ((key = malloc(strlen(prefix) + target.len + 1)) == NULL)
+	if ((key = malloc(strlen(prefix) + target.len + job->rel->name.len + 1)) == NULL)
 	{
 		errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
 		return NULL;
 	}
 	sprintf(key, "%s%.*s", prefix, (int) target.len, target.data);
+	/* a route value among the keys any bridge keeps for itself: the table's stream */
+	if (redis_reserved_key(key, strlen(key), strlen(prefix)))
+	{
+		log_msg(LOG_WARNING, "backfilled job %" PRIu32 " of table %.*s routes to \"%s\", "
+				"among the keys wal2queue keeps for itself: written to the table's stream instead",
+				job->seq, (int) job->rel->name.len, job->rel->name.data, key);
+		sprintf(key, "%s%.*s", prefix, (int) job->rel->name.len, job->rel->name.data);
+		if (redis_reserved_key(key, strlen(key), strlen(prefix)))
+		{
+			errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					   "cannot backfill table %.*s to Redis: its stream \"%s\" would be among the keys wal2queue keeps for itself",
+					   (int) job->rel->name.len, job->rel->name.data, key);
+			free(key);
+			return NULL;
+		}
+	}
 	return key;
 }
 
