@@ -717,7 +717,7 @@ backfill_run(const BridgeConfig *cfg, Sink *sink, MetricsSnapshot *m)
 		if (delay_ms > BF_BACKOFF_MAX_MS)
 			delay_ms = BF_BACKOFF_MAX_MS;
 		log_msg(LOG_WARNING, "%s; %s in %.1f s", bf.err,
-				cfg->backfill.enabled ? "resuming the backfill" : "reading the backfill state again",
+				cfg->backfill.enabled ? "resuming the backfill" : "reconnecting",
 				delay_ms / 1000.0);
 		sink->ops->disconnect(sink);
 		for (int waited = 0; waited < delay_ms && !bridge_stop_requested; waited += 100)
