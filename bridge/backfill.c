@@ -25,6 +25,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -509,6 +510,74 @@ missing_slot(Backfill *bf)
 	return 0;
 }
 
+/*
+ * The command line that resumes the recorded backfill: the bridge's own
+ * (cfg->stream.command_line, without the --recreate-lost-slot and --backfill
+ * the recovery hint adds) with --backfill=<the recorded condition>, quoted
+ * for a POSIX shell.  malloc'd, NULL when out of memory.
+ */
+static char *
+resume_command(const BridgeConfig *cfg, const char *condition)
+{
+	const char *cl = cfg->stream.command_line ? cfg->stream.command_line : "wal2queue-bridge ...";
+	size_t		len = strlen(cl);
+	char	   *out;
+	char	   *p;
+
+	if (len >= 11 && strcmp(cl + len - 11, " --backfill") == 0)
+		len -= 11;
+	if (!cfg->backfill.recreate_lost && len >= 21 &&
+		strncmp(cl + len - 21, " --recreate-lost-slot", 21) == 0)
+		len -= 21;
+	if ((p = out = malloc(len + 4 * strlen(condition) + 32)) == NULL)
+		return NULL;
+	p += sprintf(p, "%.*s --backfill", (int) len, cl);
+	if (*condition == '\0')
+		return out;
+	p += sprintf(p, "='");
+	for (const char *c = condition; *c; c++)
+		p += *c == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *c);
+	sprintf(p, "'");
+	return out;
+}
+
+/*
+ * Without --backfill: refuse a slot whose backfill the sink records as
+ * unfinished.  Streaming it would confirm past the consistent point and the
+ * rows the backfill had not reached would never be delivered, silently.  A
+ * record of another source is the stream's to judge (read as none).
+ */
+static int
+check_unfinished(Backfill *bf)
+{
+	bool		exists;
+	char	   *cmd;
+	int			rc;
+
+	stream_init(&bf->stream, &bf->cfg->stream);
+	if ((rc = stream_probe(&bf->stream, &exists)) != STREAM_OK)
+		return stream_rc(bf, rc);
+	take_source(bf);
+	if ((rc = bf->sink->ops->connect(bf->sink)) != SINK_OK ||
+		(rc = bf->sink->ops->backfill_read(bf->sink, &bf->src, SINK_BACKFILL_ACCEPT,
+										   &bf->cur)) != SINK_OK)
+		return sink_rc(bf, rc);
+	if (!bf->cur.present || bf->cur.done || bf->cur.other_source)
+	{
+		backfill_state_free(&bf->cur);
+		memset(&bf->cur, 0, sizeof(bf->cur));
+		return 0;
+	}
+	cmd = resume_command(bf->cfg, bf->cur.condition ? bf->cur.condition : "");
+	rc = fail(bf, BF_FATAL, "replication slot \"%s\" has an unfinished backfill (%" PRIu64 " rows delivered, "
+			  "condition \"%s\"): streaming it without --backfill would never deliver the rows the backfill "
+			  "has not reached; resume the backfill with: %s",
+			  bf->cfg->stream.slot, bf->cur.rows, bf->cur.condition ? bf->cur.condition : "",
+			  cmd ? cmd : "the same command line with --backfill=<that condition>");
+	free(cmd);
+	return rc;
+}
+
 /* one attempt at the whole phase; a retry resumes from the sink's state */
 static int
 attempt(Backfill *bf)
@@ -634,9 +703,9 @@ backfill_run(const BridgeConfig *cfg, Sink *sink, MetricsSnapshot *m)
 	int			delay_ms = 0;
 	int			status = 0;
 
-	if (!cfg->backfill.enabled)
+	if (!cfg->backfill.enabled && sink->ops->backfill_read == NULL)
 		return 0;
-	if (sink->ops->backfill_batch == NULL)
+	if (cfg->backfill.enabled && sink->ops->backfill_batch == NULL)
 	{
 		log_msg(LOG_ERROR, "--backfill is not available with the %s sink yet", sink->ops->name);
 		return 1;
@@ -653,7 +722,7 @@ backfill_run(const BridgeConfig *cfg, Sink *sink, MetricsSnapshot *m)
 	}
 	while (!bridge_stop_requested)
 	{
-		int			rc = attempt(&bf);
+		int			rc = cfg->backfill.enabled ? attempt(&bf) : check_unfinished(&bf);
 
 		end_attempt(&bf);
 		if (rc == 0)
@@ -667,7 +736,9 @@ backfill_run(const BridgeConfig *cfg, Sink *sink, MetricsSnapshot *m)
 		delay_ms = delay_ms ? delay_ms * 2 : 100;
 		if (delay_ms > BF_BACKOFF_MAX_MS)
 			delay_ms = BF_BACKOFF_MAX_MS;
-		log_msg(LOG_WARNING, "%s; resuming the backfill in %.1f s", bf.err, delay_ms / 1000.0);
+		log_msg(LOG_WARNING, "%s; %s in %.1f s", bf.err,
+				cfg->backfill.enabled ? "resuming the backfill" : "reconnecting",
+				delay_ms / 1000.0);
 		sink->ops->disconnect(sink);
 		for (int waited = 0; waited < delay_ms && !bridge_stop_requested; waited += 100)
 			usleep(100000);

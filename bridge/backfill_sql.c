@@ -34,11 +34,16 @@
 	"  FROM pg_catalog.pg_publication_tables WHERE pubname = $1)) " \
 	"ORDER BY 2"
 
-/* columns, with the kind's type (a domain's base type) */
+/*
+ * columns, with the kind's type (a domain's base type); with pgoutput ($2 its
+ * publication) not the stored generated ones, which PG 15's pgoutput leaves
+ * out of its rows: a backfilled job has the fields of a streamed one
+ */
 #define COLUMNS_SQL \
 	"SELECT a.attname, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE a.atttypid END " \
 	"FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid " \
-	"WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum"
+	"WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped " \
+	"AND ($2::text IS NULL OR a.attgenerated = '') ORDER BY a.attnum"
 
 /* the primary key, else the replica identity index: names in index order */
 #define KEY_SQL \
@@ -101,8 +106,8 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 {
 	uint32_t   *typoids;
 	bool		primary;
-	const char *params[1] = {oid};
-	PGresult   *res = PQexecParams(conn, COLUMNS_SQL, 1, NULL, params, NULL, NULL, 0);
+	const char *params[2] = {oid, sel->publication};
+	PGresult   *res = PQexecParams(conn, COLUMNS_SQL, 2, NULL, params, NULL, NULL, 0);
 	int			n;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)

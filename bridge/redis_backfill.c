@@ -34,11 +34,18 @@
 
 #include "backfill.h"
 #include "errbuf.h"
+#include "log.h"
 #include "lsn.h"
 #include "redis_sink.h"
 
 #define BACKFILL_CALL_TIMEOUT_MS 60000
 
+/*
+ * The backfill function.  It is appended to redis_progress.c's library, so
+ * bf_types() runs deliver's room check (noroom(), bound: the page's entry
+ * count): functions do not roll back, a full stream is refused (FULL) before
+ * the page's first write, as a wrong key type is (WRONGTYPE).
+ */
 static const char *const backfill_lua =
 "local function bf_lsnhex(t)\n"
 "  local hi, lo = string.match(t or '', '^(%x+)/(%x+)$')\n"
@@ -46,13 +53,14 @@ static const char *const backfill_lua =
 "  return string.format('%08X%08X', tonumber(hi, 16), tonumber(lo, 16))\n"
 "end\n"
 "local function bf_types(pkey, argv)\n"
-"  local types, starts, i = {}, {}, 18\n"
-"  for e = 1, tonumber(argv[17]) do\n"
+"  local types, starts, i, n = {}, {}, 18, tonumber(argv[17])\n"
+"  for e = 1, n do\n"
 "    local k = argv[i]\n"
 "    if k == pkey then return nil, k, 'progress record' end\n"
 "    if types[k] == nil then\n"
 "      local t = redis.call('TYPE', k)['ok']\n"
 "      if t ~= 'stream' and t ~= 'none' then return nil, k, t end\n"
+"      if t == 'stream' and noroom(k, n) then return nil, k, 'full', argv[i + 1] end\n"
 "      types[k] = t\n"
 "    end\n"
 "    starts[e] = i\n"
@@ -90,7 +98,8 @@ static const char *const backfill_lua =
 "  if not fresh and (r[6] ~= argv[10] or r[7] ~= argv[8]) then\n"
 "    return {'STALE', r[6] or '', r[7] or ''}\n"
 "  end\n"
-"  local types, starts, bad = bf_types(pkey, argv)\n"
+"  local types, starts, bad, seq = bf_types(pkey, argv)\n"
+"  if not types and bad == 'full' then return {'FULL', starts, seq} end\n"
 "  if not types then return {'WRONGTYPE', starts, bad} end\n"
 "  for _, i in ipairs(starts) do bf_xadd(argv, i, types) end\n"
 "  local now = redis.call('TIME')\n"
@@ -294,15 +303,30 @@ entry_key(Sink *s, const FrameJob *job)
 			return NULL;
 		}
 	}
-	/* a route value among the bridge's own keys: the table's stream */
-	if (target.len == 0 || (target.len >= 10 && memcmp(target.data, "wal2queue:", 10) == 0))
+	if (target.len == 0)
 		target = job->rel->name;
-	if ((key = malloc(strlen(prefix) + target.len + 1)) == NULL)
+	if ((key = malloc(strlen(prefix) + target.len + job->rel->name.len + 1)) == NULL)
 	{
 		errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
 		return NULL;
 	}
 	sprintf(key, "%s%.*s", prefix, (int) target.len, target.data);
+	/* a route value among the keys any bridge keeps for itself: the table's stream */
+	if (redis_reserved_key(key, strlen(key), strlen(prefix)))
+	{
+		log_msg(LOG_WARNING, "backfilled job %" PRIu32 " of table %.*s routes to \"%s\", "
+				"among the keys wal2queue keeps for itself: written to the table's stream instead",
+				job->seq, (int) job->rel->name.len, job->rel->name.data, key);
+		sprintf(key, "%s%.*s", prefix, (int) job->rel->name.len, job->rel->name.data);
+		if (redis_reserved_key(key, strlen(key), strlen(prefix)))
+		{
+			errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					   "cannot backfill table %.*s to Redis: its stream \"%s\" would be among the keys wal2queue keeps for itself",
+					   (int) job->rel->name.len, job->rel->name.data, key);
+			free(key);
+			return NULL;
+		}
+	}
 	return key;
 }
 
@@ -335,6 +359,10 @@ backfill_verdict(Sink *s, const redisReply *r, const char *pkey, uint64_t prev_s
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "Redis progress record \"%s\" holds backfill page %s of the backfill at %s, this bridge wrote page %" PRIu64 " next: another bridge backfills the same slot",
 						  pkey, verdict_text(r, 2), verdict_text(r, 1), prev_seq + 1);
+	if (strcmp(v, "FULL") == 0)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "cannot write backfilled job %s to Redis stream \"%s\": its last entry ID is at the largest possible one and no further entry can be added (nothing of the backfill page was written); trim or delete the stream, or change the job's target, and restart the same command line",
+						  verdict_text(r, 2), verdict_text(r, 1));
 	if (strcmp(v, "WRONGTYPE") == 0)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "Redis key \"%s\" holds a %s, not a stream; wal2queue writes only to streams (and a hash for its progress record)",

@@ -358,10 +358,12 @@ build_key(RedisSink *rs, const SinkConfig *cfg, const FrameJob *job,
  * Is this key one a wal2queue bridge keeps for itself?  Its own namespace
  * (prefix + "wal2queue:"), and the progress records and staging lists of
  * any bridge on this Redis, whatever its --target-prefix: a key containing
- * "wal2queue:progress:" or "wal2queue:stage:" anywhere.
+ * "wal2queue:progress:" or "wal2queue:stage:" anywhere.  plen is the length
+ * of the --target-prefix the key starts with.  The stream path and the
+ * backfill (redis_backfill.c) both divert such keys.
  */
-static bool
-reserved_key(const char *key, size_t len, size_t plen)
+bool
+redis_reserved_key(const char *key, size_t len, size_t plen)
 {
 	static const char *const reserved[] = {"wal2queue:progress:", "wal2queue:stage:"};
 
@@ -380,7 +382,7 @@ reserved_key(const char *key, size_t len, size_t plen)
 
 /*
  * Jobs the sink will not write as they come.  A row whose route value names
- * a key any bridge keeps for itself (reserved_key: progress records, staging
+ * a key any bridge keeps for itself (redis_reserved_key: progress records, staging
  * lists) goes to its table's stream instead, with a warning: row
  * data must not be able to stop the pipeline or touch the bookkeeping.  A
  * logical message with such a target, an empty target, or a column named
@@ -397,7 +399,7 @@ check_target(Sink *s, const FrameTxn *txn, FrameJob *job, size_t *keylen)
 	char		lsn[LSN_STRLEN];
 	bool		column = false;
 
-	if (reserved_key(rs->keybuf, *keylen, plen))
+	if (redis_reserved_key(rs->keybuf, *keylen, plen))
 	{
 		if (job->is_message)
 			why = "its stream would be among the keys wal2queue keeps for itself (wal2queue:…)";
@@ -410,7 +412,7 @@ check_target(Sink *s, const FrameTxn *txn, FrameJob *job, size_t *keylen)
 			job->target = job->rel->name;
 			if (!build_key(rs, s->cfg, job, keylen))
 				return out_of_memory(s);
-			if (reserved_key(rs->keybuf, *keylen, plen))
+			if (redis_reserved_key(rs->keybuf, *keylen, plen))
 				why = "its table's stream too would be among the keys wal2queue keeps for itself";
 		}
 	}

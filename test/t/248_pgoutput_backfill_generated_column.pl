@@ -1,4 +1,7 @@
-# Open: with --plugin=pgoutput, backfilled jobs carry a field streamed jobs
+# Fixed: with --plugin=pgoutput, backfill_sql.c's COLUMNS_SQL leaves out
+# stored generated columns (attgenerated <> ''), as PG 15's pgoutput does.
+#
+# The attack: with --plugin=pgoutput, backfilled jobs carry a field streamed jobs
 # of the same table do not: the stored generated column.  pgoutput
 # (PostgreSQL 15) leaves stored generated columns out of its rows
 # (docs/managed.md: "not in the job"), but the backfill reads every column

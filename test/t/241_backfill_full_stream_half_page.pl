@@ -1,4 +1,8 @@
-# Open: a backfill page is written half-way when one of its streams is full,
+# Fixed: bf_types() (redis_backfill.c) runs deliver's room check (noroom())
+# before the page's first write and refuses a full stream with FULL, named
+# (exit 1, nothing of the page written).
+#
+# The attack: a backfill page is written half-way when one of its streams is full,
 # and the resume writes that half again.  The deliver function checks before
 # its first write that no stream is so close to the largest ID that XADD *
 # would fail (typecheck()/noroom(), FULL, TAP 216); the backfill function
