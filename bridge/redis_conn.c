@@ -130,6 +130,41 @@ sync_step(Sink *s, int64_t deadline, int argc, const char **argv,
 	return rc;
 }
 
+/*
+ * A Redis that evicts keys under memory pressure (maxmemory-policy allkeys-*)
+ * would delete streams of jobs already confirmed to PostgreSQL, and the
+ * progress record, without a word: refuse it.  noeviction refuses writes
+ * instead (a pause), volatile-* evicts only keys with a TTL (wal2queue sets
+ * none).  A Redis that does not answer INFO (renamed, an ACL) is not judged.
+ */
+static int
+check_eviction(Sink *s, int64_t deadline)
+{
+	RedisSink  *rs = s->priv;
+	int64_t		left = deadline - now_ms();
+	redisReply *r;
+	const char *p;
+	char		policy[32] = "";
+	int			rc = SINK_OK;
+
+	if (redisSetTimeout(rs->ctx, ms_timeval(left > MIN_STEP_MS ? left : MIN_STEP_MS)) != REDIS_OK)
+		return redis_lost(s);
+	if ((r = redisCommand(rs->ctx, "INFO memory")) == NULL)
+		return redis_lost(s);
+	if (r->type == REDIS_REPLY_STRING &&
+		(p = strstr(r->str, "maxmemory_policy:")) != NULL)
+		sscanf(p + 17, "%31[a-z-]", policy);
+	if (strncmp(policy, "allkeys-", 8) == 0)
+		rc = errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						"Redis evicts keys when it reaches maxmemory (maxmemory-policy %s): "
+						"it could delete streams of jobs already confirmed to PostgreSQL, and "
+						"wal2queue's progress record; set maxmemory-policy noeviction (or a "
+						"volatile-* policy: wal2queue sets no TTL) on the Redis the jobs go to",
+						policy);
+	freeReplyObject(r);
+	return rc;
+}
+
 static int
 handshake(Sink *s, int64_t deadline)
 {
@@ -165,6 +200,8 @@ handshake(Sink *s, int64_t deadline)
 	}
 	argv[0] = "PING";
 	if ((rc = sync_step(s, deadline, 1, argv, "Redis is not ready")) != SINK_OK)
+		return rc;
+	if ((rc = check_eviction(s, deadline)) != SINK_OK)
 		return rc;
 	argv[0] = "FUNCTION";
 	argv[1] = "LOAD";
