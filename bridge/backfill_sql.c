@@ -92,9 +92,6 @@ describe(BfTable *t, const BfSelect *sel, uint32_t relid, const char *schema,
 		rc = rowjob_rel_init(&t->rr, &cfg, relid, (FrameBytes) {schema, (uint32_t) strlen(schema)},
 							 (FrameBytes) {table, (uint32_t) strlen(table)}, t->ncols, cols);
 	rowjob_keys_clear(&keys);
-	free(keys.relids);
-	free(keys.ncols);
-	free(keys.names);
 	free(cols);
 	return rc == FRAME_OK ? 0 : -1;
 }

@@ -251,7 +251,11 @@ rowjob_keys_clear(RowjobKeys *keys)
 
 	for (i = 0; i < keys->n; i++)
 		free(keys->names[i]);
-	keys->n = 0;
+	free(keys->relids);
+	free(keys->ncols);
+	free(keys->names);
+	free(keys->identity);
+	memset(keys, 0, sizeof(*keys));
 }
 
 bool

@@ -519,9 +519,6 @@ test_keys(void)
 			   strstr(t, "J1 public.rpk key=[\"3\",\"1\"] ") != NULL,
 			   "catalog keys: the plugin's key (deferrable too), in index order: %s", t);
 	pgo_keys_clear(&keys);
-	free(keys.relids);
-	free(keys.ncols);
-	free(keys.names);
 }
 
 static void

@@ -49,6 +49,27 @@ state(BackfillState *st, uint64_t seq, uint64_t rows, const char *key, bool done
 	st->key = strdup(key);
 }
 
+/* unit_check_str on a string the harness allocated, freed after */
+static bool
+check_owned(char *got, const char *want, const char *desc)
+{
+	bool		ok = unit_check_str(got, want, desc);
+
+	free(got);
+	return ok;
+}
+
+/* does the record field equal want?  (the harness's string freed) */
+static bool
+field_is(const char *field, const char *want)
+{
+	char	   *got = record_field("", "jobs", field);
+	bool		ok = got != NULL && strcmp(got, want) == 0;
+
+	free(got);
+	return ok;
+}
+
 int
 main(void)
 {
@@ -74,15 +95,15 @@ main(void)
 	state(&st, 1, 0, "", false);
 	unit_check(s->ops->backfill_batch(s, &src, SINK_BACKFILL_NEW, 0, &st, NULL, 0) == SINK_OK,
 			   "the first state, before any row");
-	unit_check_str(record_field("", "jobs", "lsn"), "0/1000028",
+	check_owned(record_field("", "jobs", "lsn"), "0/1000028",
 				   "a new backfill creates the record at the consistent point");
-	unit_check_str(record_field("", "jobs", "sysid"), src.sysid, "with its source");
+	check_owned(record_field("", "jobs", "sysid"), src.sysid, "with its source");
 
 	make_job(&jobs[0], vals[0], 1, "2", NULL);
 	make_job(&jobs[1], vals[1], 2, "4", NULL);
 	state(&st, 2, 2, "[\"4\"]", false);
 	unit_check(s->ops->backfill_batch(s, &src, 0, 1, &st, jobs, 2) == SINK_OK, "a page of two rows");
-	unit_check_str(dump_stream(chk, "public.jobs"),
+	check_owned(dump_stream(chk, "public.jobs"),
 				   "_lsn=0/1000028 _seq=1 _backfill=1 id=2 queue=emails\n"
 				   "_lsn=0/1000028 _seq=2 _backfill=1 id=4 queue=emails\n",
 				   "entries carry the consistent point, the row's number and _backfill");
@@ -104,7 +125,7 @@ main(void)
 			   strstr(s->err, "\"wrong\" holds a string") != NULL,
 			   "a key of another type stops the page: %s", s->err);
 	unit_check(rint_cmd("XLEN %s", "public.jobs") == 2 &&
-			   strcmp(record_field("", "jobs", "backfill_seq"), "2") == 0,
+			   field_is("backfill_seq", "2"),
 			   "before anything of it is written");
 
 	init_source(&other, "7300000000000000002", "jobs");
@@ -134,7 +155,7 @@ main(void)
 	state(&st, 1, 0, "", false);
 	unit_check(s->ops->backfill_batch(s, &other, SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT, 0, &st,
 									  NULL, 0) == SINK_OK &&
-			   strcmp(record_field("", "jobs", "sysid"), other.sysid) == 0,
+			   field_is("sysid", other.sysid),
 			   "--recreate-lost-slot takes the record over");
 
 	{

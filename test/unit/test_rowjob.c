@@ -120,9 +120,6 @@ test_config(void)
 			   eq(job.key, "7"), "one flagged column is the key, as its text");
 	rowjob_rel_free(&rr);
 	rowjob_keys_clear(&keys);
-	free(keys.relids);
-	free(keys.ncols);
-	free(keys.names);
 	tablematch_free(&pats);
 	rowjob_buf_free(&buf);
 }
