@@ -352,6 +352,16 @@ parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 		cfg->backfill.batch = BACKFILL_DEFAULT_BATCH;
 }
 
+/* the command line for recovery hints; lives as long as the process */
+static char *command_line;
+
+static void
+free_command_line(void)
+{
+	free(command_line);
+	command_line = NULL;
+}
+
 /* argv as a shell command, plus what recovering a lost slot needs */
 static char *
 recovery_command(int argc, char **argv, const Args *a, const BridgeConfig *cfg)
@@ -503,7 +513,9 @@ main(int argc, char **argv)
 	cfg.stream.slot = a.slot;
 	cfg.stream.create_slot = a.create_slot;
 	cfg.stream.plugin_options = a.plugin_options;
-	cfg.stream.command_line = recovery_command(argc, argv, &a, &cfg);
+	command_line = recovery_command(argc, argv, &a, &cfg);
+	atexit(free_command_line);
+	cfg.stream.command_line = command_line;
 	cfg.backfill.tables = a.tables;
 	cfg.backfill.publication = a.plugin ? a.publication : NULL;
 	cfg.backfill.route_column = a.route_column;
