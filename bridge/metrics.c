@@ -8,6 +8,7 @@
  */
 #include <netdb.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,114 +27,143 @@ static MetricsSnapshot current;
 
 #define LSN_ARGS(lsn) (unsigned) ((lsn) >> 32), (unsigned) (lsn)
 
+/* an output buffer that keeps what fits and stays terminated */
+typedef struct Out
+{
+	char	   *buf;
+	size_t		size;
+	size_t		len;
+} Out;
+
+static void
+out_printf(Out *o, const char *fmt,...)
+	__attribute__((format(printf, 2, 3)));
+
+static void
+out_printf(Out *o, const char *fmt,...)
+{
+	va_list		ap;
+	int			k;
+
+	if (o->len + 1 >= o->size)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(o->buf + o->len, o->size - o->len, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return;
+	o->len = (size_t) k >= o->size - o->len ? o->size - 1 : o->len + (size_t) k;
+}
+
+/* the delivery counters and gauges */
+static void
+format_delivery(Out *o, const MetricsSnapshot *m)
+{
+	out_printf(o,
+			   "# HELP wal2queue_jobs_delivered_total Jobs the sink acknowledged.\n"
+			   "# TYPE wal2queue_jobs_delivered_total counter\n"
+			   "wal2queue_jobs_delivered_total{sink=\"%s\",slot=\"%s\"} %llu\n"
+			   "# HELP wal2queue_transactions_delivered_total Transactions delivered and confirmed.\n"
+			   "# TYPE wal2queue_transactions_delivered_total counter\n"
+			   "wal2queue_transactions_delivered_total{sink=\"%s\",slot=\"%s\"} %llu\n"
+			   "# HELP wal2queue_received_bytes_total Frame bytes read from the replication slot.\n"
+			   "# TYPE wal2queue_received_bytes_total counter\n"
+			   "wal2queue_received_bytes_total{slot=\"%s\"} %llu\n"
+			   "# HELP wal2queue_confirmed_lsn The LSN confirmed to the slot, as a number.\n"
+			   "# TYPE wal2queue_confirmed_lsn gauge\n"
+			   "wal2queue_confirmed_lsn{slot=\"%s\"} %llu\n"
+			   "# HELP wal2queue_lag_bytes WAL the server has sent past the confirmed LSN.\n"
+			   "# TYPE wal2queue_lag_bytes gauge\n"
+			   "wal2queue_lag_bytes{slot=\"%s\"} %llu\n"
+			   "# HELP wal2queue_lag_seconds Age of the oldest job in flight (commit time to now); 0 when none.\n"
+			   "# TYPE wal2queue_lag_seconds gauge\n"
+			   "wal2queue_lag_seconds{slot=\"%s\"} %.3f\n"
+			   "# HELP wal2queue_last_delivered_commit_timestamp_seconds Commit time of the last delivered transaction.\n"
+			   "# TYPE wal2queue_last_delivered_commit_timestamp_seconds gauge\n"
+			   "wal2queue_last_delivered_commit_timestamp_seconds{slot=\"%s\"} %.6f\n"
+			   "# HELP wal2queue_inflight_jobs Jobs handed to the sink and not yet acknowledged.\n"
+			   "# TYPE wal2queue_inflight_jobs gauge\n"
+			   "wal2queue_inflight_jobs{sink=\"%s\"} %llu\n"
+			   "# HELP wal2queue_sink_errors_total Sink failures (each followed by a reconnect or a stop).\n"
+			   "# TYPE wal2queue_sink_errors_total counter\n"
+			   "wal2queue_sink_errors_total{sink=\"%s\"} %llu\n"
+			   "# HELP wal2queue_reconnects_total Connections made again after a failure.\n"
+			   "# TYPE wal2queue_reconnects_total counter\n"
+			   "wal2queue_reconnects_total{peer=\"postgres\"} %llu\n"
+			   "wal2queue_reconnects_total{peer=\"%s\"} %llu\n"
+			   "# HELP wal2queue_messages_ignored_total wal2queue logical messages that were no job: PUBLIC could execute pg_logical_emit_message() (--plugin=pgoutput).\n"
+			   "# TYPE wal2queue_messages_ignored_total counter\n"
+			   "wal2queue_messages_ignored_total{slot=\"%s\"} %llu\n"
+			   "# HELP wal2queue_up Whether the replication stream and the sink are connected.\n"
+			   "# TYPE wal2queue_up gauge\n"
+			   "wal2queue_up{peer=\"postgres\"} %d\n"
+			   "wal2queue_up{peer=\"%s\"} %d\n",
+			   m->sink, m->slot, (unsigned long long) m->jobs,
+			   m->sink, m->slot, (unsigned long long) m->txns,
+			   m->slot, (unsigned long long) m->bytes,
+			   m->slot, (unsigned long long) m->confirmed_lsn,
+			   m->slot, (unsigned long long) (m->received_lsn > m->confirmed_lsn ?
+												m->received_lsn - m->confirmed_lsn : 0),
+			   m->slot, m->lag_seconds,
+			   m->slot, m->last_commit_us / 1e6,
+			   m->sink, (unsigned long long) m->inflight_jobs,
+			   m->sink, (unsigned long long) m->sink_errors,
+			   (unsigned long long) m->pg_reconnects,
+			   m->sink, (unsigned long long) m->sink_reconnects,
+			   m->slot, (unsigned long long) m->messages_ignored,
+			   m->streaming ? 1 : 0, m->sink, m->sink_up ? 1 : 0);
+}
+
+/* the slot's wal_status and safe_wal_size (when the slot watch read them) */
+static void
+format_slot(Out *o, const MetricsSnapshot *m)
+{
+	static const char *const states[] = {"reserved", "extended", "unreserved", "lost"};
+
+	if (!m->wal_status[0])
+		return;
+	out_printf(o, "# HELP wal2queue_slot_wal_status The slot's wal_status (pg_replication_slots): 1 for the current one.\n"
+			   "# TYPE wal2queue_slot_wal_status gauge\n");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		out_printf(o, "wal2queue_slot_wal_status{slot=\"%s\",status=\"%s\"} %d\n",
+				   m->slot, states[i], strcmp(m->wal_status, states[i]) == 0);
+	if (m->safe_wal_size >= 0)
+		out_printf(o, "# HELP wal2queue_slot_safe_wal_size_bytes WAL that can still be written before the slot is in danger of being lost.\n"
+				   "# TYPE wal2queue_slot_safe_wal_size_bytes gauge\n"
+				   "wal2queue_slot_safe_wal_size_bytes{slot=\"%s\"} %lld\n",
+				   m->slot, m->safe_wal_size);
+}
+
+/* --backfill's progress */
+static void
+format_backfill(Out *o, const MetricsSnapshot *m)
+{
+	out_printf(o, "# HELP wal2queue_backfill_running 1 while --backfill delivers a table's rows.\n"
+			   "# TYPE wal2queue_backfill_running gauge\n"
+			   "wal2queue_backfill_running{slot=\"%s\"} %d\n"
+			   "# HELP wal2queue_backfill_rows_done Rows the backfill delivered (this backfill, resumes included).\n"
+			   "# TYPE wal2queue_backfill_rows_done gauge\n"
+			   "wal2queue_backfill_rows_done{slot=\"%s\"} %llu\n"
+			   "# HELP wal2queue_backfill_rows_estimated The selected tables' rows, estimated (pg_class.reltuples).\n"
+			   "# TYPE wal2queue_backfill_rows_estimated gauge\n"
+			   "wal2queue_backfill_rows_estimated{slot=\"%s\"} %llu\n",
+			   m->slot, m->backfill_running ? 1 : 0,
+			   m->slot, (unsigned long long) m->backfill_rows_done,
+			   m->slot, (unsigned long long) m->backfill_rows_estimated);
+}
+
 size_t
 metrics_format(const MetricsSnapshot *m, char *buf, size_t buflen)
 {
-	int			n;
+	Out			o = {buf, buflen, 0};
 
-	n = snprintf(buf, buflen,
-				 "# HELP wal2queue_jobs_delivered_total Jobs the sink acknowledged.\n"
-				 "# TYPE wal2queue_jobs_delivered_total counter\n"
-				 "wal2queue_jobs_delivered_total{sink=\"%s\",slot=\"%s\"} %llu\n"
-				 "# HELP wal2queue_transactions_delivered_total Transactions delivered and confirmed.\n"
-				 "# TYPE wal2queue_transactions_delivered_total counter\n"
-				 "wal2queue_transactions_delivered_total{sink=\"%s\",slot=\"%s\"} %llu\n"
-				 "# HELP wal2queue_received_bytes_total Frame bytes read from the replication slot.\n"
-				 "# TYPE wal2queue_received_bytes_total counter\n"
-				 "wal2queue_received_bytes_total{slot=\"%s\"} %llu\n"
-				 "# HELP wal2queue_confirmed_lsn The LSN confirmed to the slot, as a number.\n"
-				 "# TYPE wal2queue_confirmed_lsn gauge\n"
-				 "wal2queue_confirmed_lsn{slot=\"%s\"} %llu\n"
-				 "# HELP wal2queue_lag_bytes WAL the server has sent past the confirmed LSN.\n"
-				 "# TYPE wal2queue_lag_bytes gauge\n"
-				 "wal2queue_lag_bytes{slot=\"%s\"} %llu\n"
-				 "# HELP wal2queue_lag_seconds Age of the oldest job in flight (commit time to now); 0 when none.\n"
-				 "# TYPE wal2queue_lag_seconds gauge\n"
-				 "wal2queue_lag_seconds{slot=\"%s\"} %.3f\n"
-				 "# HELP wal2queue_last_delivered_commit_timestamp_seconds Commit time of the last delivered transaction.\n"
-				 "# TYPE wal2queue_last_delivered_commit_timestamp_seconds gauge\n"
-				 "wal2queue_last_delivered_commit_timestamp_seconds{slot=\"%s\"} %.6f\n"
-				 "# HELP wal2queue_inflight_jobs Jobs handed to the sink and not yet acknowledged.\n"
-				 "# TYPE wal2queue_inflight_jobs gauge\n"
-				 "wal2queue_inflight_jobs{sink=\"%s\"} %llu\n"
-				 "# HELP wal2queue_sink_errors_total Sink failures (each followed by a reconnect or a stop).\n"
-				 "# TYPE wal2queue_sink_errors_total counter\n"
-				 "wal2queue_sink_errors_total{sink=\"%s\"} %llu\n"
-				 "# HELP wal2queue_reconnects_total Connections made again after a failure.\n"
-				 "# TYPE wal2queue_reconnects_total counter\n"
-				 "wal2queue_reconnects_total{peer=\"postgres\"} %llu\n"
-				 "wal2queue_reconnects_total{peer=\"%s\"} %llu\n"
-				 "# HELP wal2queue_messages_ignored_total wal2queue logical messages that were no job: PUBLIC could execute pg_logical_emit_message() (--plugin=pgoutput).\n"
-				 "# TYPE wal2queue_messages_ignored_total counter\n"
-				 "wal2queue_messages_ignored_total{slot=\"%s\"} %llu\n"
-				 "# HELP wal2queue_up Whether the replication stream and the sink are connected.\n"
-				 "# TYPE wal2queue_up gauge\n"
-				 "wal2queue_up{peer=\"postgres\"} %d\n"
-				 "wal2queue_up{peer=\"%s\"} %d\n",
-				 m->sink, m->slot, (unsigned long long) m->jobs,
-				 m->sink, m->slot, (unsigned long long) m->txns,
-				 m->slot, (unsigned long long) m->bytes,
-				 m->slot, (unsigned long long) m->confirmed_lsn,
-				 m->slot, (unsigned long long) (m->received_lsn > m->confirmed_lsn ?
-												m->received_lsn - m->confirmed_lsn : 0),
-				 m->slot, m->lag_seconds,
-				 m->slot, m->last_commit_us / 1e6,
-				 m->sink, (unsigned long long) m->inflight_jobs,
-				 m->sink, (unsigned long long) m->sink_errors,
-				 (unsigned long long) m->pg_reconnects,
-				 m->sink, (unsigned long long) m->sink_reconnects,
-				 m->slot, (unsigned long long) m->messages_ignored,
-				 m->streaming ? 1 : 0, m->sink, m->sink_up ? 1 : 0);
-	if (n >= 0 && (size_t) n < buflen && m->wal_status[0])
-	{
-		static const char *const states[] = {"reserved", "extended", "unreserved", "lost"};
-		int			k;
-
-		k = snprintf(buf + n, buflen - n,
-					 "# HELP wal2queue_slot_wal_status The slot's wal_status (pg_replication_slots): 1 for the current one.\n"
-					 "# TYPE wal2queue_slot_wal_status gauge\n");
-		for (size_t i = 0; k >= 0 && i < sizeof(states) / sizeof(states[0]); i++)
-		{
-			n += k;
-			if ((size_t) n >= buflen)
-				break;
-			k = snprintf(buf + n, buflen - n, "wal2queue_slot_wal_status{slot=\"%s\",status=\"%s\"} %d\n",
-						 m->slot, states[i], strcmp(m->wal_status, states[i]) == 0);
-		}
-		if (k >= 0 && (size_t) (n + k) < buflen)
-		{
-			n += k;
-			if (m->safe_wal_size >= 0)
-				k = snprintf(buf + n, buflen - n,
-							 "# HELP wal2queue_slot_safe_wal_size_bytes WAL that can still be written before the slot is in danger of being lost.\n"
-							 "# TYPE wal2queue_slot_safe_wal_size_bytes gauge\n"
-							 "wal2queue_slot_safe_wal_size_bytes{slot=\"%s\"} %lld\n",
-							 m->slot, m->safe_wal_size);
-			else
-				k = 0;
-			n += k;
-		}
-	}
-	if (n >= 0 && (size_t) n < buflen)
-	{
-		int			k = snprintf(buf + n, buflen - n,
-								 "# HELP wal2queue_backfill_running 1 while --backfill delivers a table's rows.\n"
-								 "# TYPE wal2queue_backfill_running gauge\n"
-								 "wal2queue_backfill_running{slot=\"%s\"} %d\n"
-								 "# HELP wal2queue_backfill_rows_done Rows the backfill delivered (this backfill, resumes included).\n"
-								 "# TYPE wal2queue_backfill_rows_done gauge\n"
-								 "wal2queue_backfill_rows_done{slot=\"%s\"} %llu\n"
-								 "# HELP wal2queue_backfill_rows_estimated The selected tables' rows, estimated (pg_class.reltuples).\n"
-								 "# TYPE wal2queue_backfill_rows_estimated gauge\n"
-								 "wal2queue_backfill_rows_estimated{slot=\"%s\"} %llu\n",
-								 m->slot, m->backfill_running ? 1 : 0,
-								 m->slot, (unsigned long long) m->backfill_rows_done,
-								 m->slot, (unsigned long long) m->backfill_rows_estimated);
-
-		if (k > 0)
-			n += k;
-	}
-	return n < 0 ? 0 : ((size_t) n >= buflen ? buflen - 1 : (size_t) n);
+	if (buflen == 0)
+		return 0;
+	buf[0] = '\0';
+	format_delivery(&o, m);
+	format_slot(&o, m);
+	format_backfill(&o, m);
+	return o.len;
 }
 
 unsigned
