@@ -443,6 +443,52 @@ entry_field(const char *key, const char *field)
 	return v;
 }
 
+/* test_encoding: the message streams enc:m<size> hold the payloads whole */
+static bool
+encoding_payloads_intact(const size_t *sizes, int n, const char *big)
+{
+	bool		ok = true;
+
+	for (int i = 0; i < n; i++)
+	{
+		char		key[32];
+		redisReply *r;
+		bool		one;
+
+		snprintf(key, sizeof(key), "enc:m%zu", sizes[i]);
+		r = rcmd("XRANGE %s - +", key);
+		one = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+			r->element[0]->element[1]->elements == 6 &&
+			r->element[0]->element[1]->element[5]->len == sizes[i] &&
+			memcmp(r->element[0]->element[1]->element[5]->str, big, sizes[i]) == 0;
+		unit_check(one, "a payload of %zu bytes arrives intact", sizes[i]);
+		ok = ok && one;
+		if (r)
+			freeReplyObject(r);
+	}
+	return ok;
+}
+
+/* test_encoding: each row stream enc:k<N> holds its one row of 12 columns */
+static bool
+encoding_rows_intact(int nkeys)
+{
+	for (int k = 4; k < nkeys; k++)
+	{
+		char		key[32];
+		char	   *v;
+		bool		ok;
+
+		snprintf(key, sizeof(key), "enc:k%d", k);
+		v = entry_field(key, "c11");
+		ok = v != NULL && strcmp(v, "c11") == 0 && rint_cmd("XLEN %s", key) == 1;
+		free(v);
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
 /*
  * Every MessagePack form an entry can take: payloads of 31, 200, 1000 and
  * 70000 bytes (fixstr, str8, str16, str32, binary zeros included), a row
@@ -509,31 +555,8 @@ test_encoding(void)
 	rc = rc ? rc : s->ops->commit(s, &txn, 1);
 	rc = rc ? rc : drain(s);
 	unit_check(rc == SINK_OK && ack_jobs[1] == NKEYS, "a transaction of every encoding is acked");
-	for (int i = 0; i < 4; i++)
-	{
-		char		key[32];
-		redisReply *r;
-
-		snprintf(key, sizeof(key), "enc:%.15s", targets[i]);
-		r = rcmd("XRANGE %s - +", key);
-		ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
-			r->element[0]->element[1]->elements == 6 &&
-			r->element[0]->element[1]->element[5]->len == sizes[i] &&
-			memcmp(r->element[0]->element[1]->element[5]->str, big, sizes[i]) == 0;
-		unit_check(ok, "a payload of %zu bytes arrives intact", sizes[i]);
-		if (r)
-			freeReplyObject(r);
-	}
-	for (int k = 4; k < NKEYS && ok; k++)
-	{
-		char		key[32];
-		char	   *v;
-
-		snprintf(key, sizeof(key), "enc:%.15s", targets[k]);
-		v = entry_field(key, "c11");
-		ok = v != NULL && strcmp(v, "c11") == 0 && rint_cmd("XLEN %s", key) == 1;
-		free(v);
-	}
+	ok = encoding_payloads_intact(sizes, 4, big);
+	ok = ok && encoding_rows_intact(NKEYS);
 	unit_check(ok, "200 streams in one transaction, rows of 12 columns, each entry in its stream");
 	free(big);
 	s->ops->destroy(s);
