@@ -14,6 +14,7 @@
 
 #include "backfill.h"
 #include "errbuf.h"
+#include "hex.h"
 
 void
 backfill_state_free(BackfillState *st)
@@ -110,18 +111,6 @@ backfill_key_free(char **vals, int n)
 	free(vals);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* one JSON string at *p (after its quote) into a new string; NULL if bad */
 static char *
 parse_string(const char **p, const char **why)
@@ -156,7 +145,7 @@ parse_string(const char **p, const char **why)
 
 					for (int i = 1; i <= 4; i++)
 					{
-						int			h = hexval(s[i]);
+						int			h = hex_digit(s[i]);
 
 						if (h < 0)
 							return (free(out), *why = "a bad \\u escape", NULL);

@@ -404,31 +404,22 @@ recovery_command(int argc, char **argv, const Args *a, const BridgeConfig *cfg)
 static void
 plugin_options(Args *a)
 {
+	const char *const opts[][2] = {
+		{"proto-version", "1"},
+		{"format", "binary"},
+		{"tables", a->tables},
+		{"route-column", a->route_column},
+		{"key-column", a->key_column},
+		{"max-job-bytes", a->max_job_bytes},
+	};
 	int			n = 0;
 
-	a->plugin_options[n++] = "proto-version";
-	a->plugin_options[n++] = "1";
-	a->plugin_options[n++] = "format";
-	a->plugin_options[n++] = "binary";
-	if (a->tables)
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
 	{
-		a->plugin_options[n++] = "tables";
-		a->plugin_options[n++] = a->tables;
-	}
-	if (a->route_column)
-	{
-		a->plugin_options[n++] = "route-column";
-		a->plugin_options[n++] = a->route_column;
-	}
-	if (a->key_column)
-	{
-		a->plugin_options[n++] = "key-column";
-		a->plugin_options[n++] = a->key_column;
-	}
-	if (a->max_job_bytes)
-	{
-		a->plugin_options[n++] = "max-job-bytes";
-		a->plugin_options[n++] = a->max_job_bytes;
+		if (opts[i][1] == NULL)
+			continue;
+		a->plugin_options[n++] = opts[i][0];
+		a->plugin_options[n++] = opts[i][1];
 	}
 	a->plugin_options[n] = NULL;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
 #include "sink.h"
 
 #define DEFAULT_REDIS_HOST	"localhost"
@@ -56,18 +57,6 @@ dup_range(const char *s, size_t n)
 	memcpy(d, s, n);
 	d[n] = '\0';
 	return d;
-}
-
-static int
-hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*
