@@ -44,19 +44,6 @@ tablematch_match(const TablePatterns *pats, const char *schema,
 	return false;
 }
 
-static char *
-trim_blanks(char *tok)
-{
-	char	   *end;
-
-	while (*tok == ' ' || *tok == '\t')
-		tok++;
-	end = tok + strlen(tok);
-	while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
-		*--end = '\0';
-	return tok;
-}
-
 /* one pattern, split in place at its '.'; NULL or the reason it is bad */
 static const char *
 parse_one(char *tok, TablePattern *p)
@@ -104,7 +91,7 @@ tablematch_parse(const char *text, TablePatterns *out, char *err, size_t errlen)
 
 		if (comma)
 			*comma = '\0';
-		pat = trim_blanks(tok);
+		pat = tablepattern_trim(tok);
 		snprintf(shown, sizeof(shown), "%s", pat);
 		if ((why = parse_one(pat, &out->p[out->n])) != NULL)
 		{

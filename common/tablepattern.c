@@ -82,3 +82,16 @@ tablepattern_part_match(const char *pat, const char *s)
 	slen = strlen(s);
 	return slen >= n && strcmp(s + slen - n, pat) == 0;
 }
+
+char *
+tablepattern_trim(char *tok)
+{
+	char	   *end;
+
+	while (*tok == ' ' || *tok == '\t')
+		tok++;
+	end = tok + strlen(tok);
+	while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return tok;
+}

@@ -37,4 +37,7 @@ extern const char *tablepattern_check(const char *text, ptrdiff_t *dot);
  */
 extern bool tablepattern_part_match(const char *pat, const char *s);
 
+/* trim the blanks (spaces, tabs) around one list item, in place */
+extern char *tablepattern_trim(char *tok);
+
 #endif							/* W2Q_TABLEPATTERN_H */

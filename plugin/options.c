@@ -19,6 +19,7 @@
 
 #include "options.h"
 #include "pattern.h"
+#include "../common/tablepattern.h"
 
 static void
 bad_value(DefElem *elem, const char *hint)
@@ -54,20 +55,6 @@ option_bool(DefElem *elem)
 	return result;
 }
 
-/* trim blanks around tok in place */
-static char *
-trim_blanks(char *tok)
-{
-	char	   *end;
-
-	while (*tok == ' ' || *tok == '\t')
-		tok++;
-	end = tok + strlen(tok);
-	while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
-		*--end = '\0';
-	return tok;
-}
-
 /* split "a.*, b.c" into checked patterns */
 static List *
 parse_tables(DefElem *elem)
@@ -82,7 +69,7 @@ parse_tables(DefElem *elem)
 
 		if (comma)
 			*comma = '\0';
-		tok = trim_blanks(tok);
+		tok = tablepattern_trim(tok);
 		if (*tok == '\0')
 			bad_value(elem, "The list has an empty pattern.");
 		result = lappend(result, w2q_pattern_parse(tok));
