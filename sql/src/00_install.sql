@@ -8,6 +8,8 @@
  *                   wal2queue messages
  *   10_send         send()
  *   20_slots        the slot registry and the functions that write it
+ *   25_append_only  the append-only guard of job tables, the event
+ *                   triggers that watch rewrites, and the guard floor
  *   30_prune        prune() and the rule it deletes by
  *   40_job_tables   create_job_table(), the daily partitions
  *   50_status       the status view
