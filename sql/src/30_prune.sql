@@ -189,16 +189,19 @@ $$;
  *               counts only as far as a bridge attested it (attest_slot()).
  * So a stopped or lagging slot holds prune of every table, not only of
  * those it selects (a NOTICE names it when it is the one holding back).
- * And the row's xmin must be above the xid that last changed the
- * append-only guard of its partition (guard_floor(): append_only(),
- * create_job_table(), the partition's creation or ATTACH, an ENABLE or
- * DISABLE TRIGGER): every row version since was written by an INSERT.
+ * And the row's xmin must be above its partition's guard floor
+ * (guard_floor(), sql/src/25_append_only.sql): the last change of the
+ * append-only guard (append_only(), create_job_table(), the partition's
+ * creation or ATTACH, an ENABLE or DISABLE TRIGGER), the last rewrite of
+ * the partition and the last ALTER TABLE in a transaction that changed
+ * its guard: every row version since was written by an INSERT.
  * Anything else deletes nothing: no registered slot selects the table, a
  * registered slot no longer exists (it was dropped or lost with undelivered
  * jobs, or re-created and not registered again), a slot of the plugin
  * wal2queue in this database is not registered (it may deliver from an
- * unknown point), a pgoutput slot's publication began publishing the table
- * after the slot was registered, the table (or a partition) is unlogged or
+ * unknown point), a pgoutput slot's publication did not publish the
+ * table's inserts, whole and under its own name, unchanged since the slot
+ * was registered (publication_gap()), the table (or a partition) is unlogged or
  * temporary, a partition holding rows has no append-only guard (errors
  * with FATAL, otherwise warnings); a registered slot that
  * no bridge attested yet, or whose attestation was refused (NOTICEs).
@@ -216,9 +219,20 @@ $$;
  *     delivered by S, even though most were -- unless mark_backfilled()
  *     set delivers_from to 0: then a backfill read every row committed
  *     before the consistent point from the snapshot S exported there.
- *     For a pgoutput slot, its publication published the table for T too:
- *     the catalog row that publishes it was committed in the registration
- *     snapshot (published_before()), and T completed after it.
+ *     For a pgoutput slot, its publication sent T's INSERT of the row too:
+ *     pgoutput decides each change from the publication as of the
+ *     change's place in WAL (the historic catalog snapshot, and the
+ *     invalidations of a catalog change are applied to the transactions in
+ *     progress, PostgreSQL 15.13+), and publication_gap() requires the
+ *     pg_publication row (inserts, publish_via_partition_root for a
+ *     partitioned table, FOR ALL TABLES, its oid) and a row that publishes
+ *     the table whole under its own name (FOR ALL TABLES, its schema, or
+ *     the table without a row filter) to be committed in the registration
+ *     snapshot and unchanged since: every change of a catalog row writes a
+ *     new version with a new xmin, and a row deleted and added again is a
+ *     new row.  So they were in effect from before the registration until
+ *     now, and T's INSERT, which follows their commit in WAL (see WHAT IT
+ *     CANNOT SEE for the one exception), was sent under the table's name.
  *  2. x < S.catalog_xmin  =>  S's consumer confirmed T.  After creation a
  *     slot's catalog_xmin moves only through LogicalConfirmReceivedLocation():
  *     decoding an xl_running_xacts record at LSN L proposes a candidate
@@ -277,7 +291,24 @@ $$;
  *     dropped or disabled by another transaction committed before the
  *     ALTER TABLE that restored it took its SHARE ROW EXCLUSIVE lock (the
  *     UPDATE holds ROW EXCLUSIVE to its end), and xids are assigned in
- *     order, so its xid is below the restoring one.  So a row that passes
+ *     order, so its xid is below the restoring one.  Within the
+ *     restoring transaction, an UPDATE in a subtransaction has an xid
+ *     above the top-level one: the event trigger wal2queue_guard_alter
+ *     (ddl_command_end of ALTER TABLE) records every guarded table of the
+ *     command whose guard the transaction changed in guard_events, in a
+ *     subtransaction of its own, whose xid is assigned after every xid the
+ *     transaction had so far (append_only() restores the guard in a
+ *     subtransaction of its own for the same reason).  A rewrite (ALTER
+ *     TABLE ... ALTER COLUMN ... TYPE, a volatile DEFAULT, SET LOGGED or
+ *     UNLOGGED, SET ACCESS METHOD, ALTER TYPE of a typed table) gives
+ *     every row the rewriting (sub)transaction's xid: the event trigger
+ *     wal2queue_guard_rewrite (table_rewrite, fired for each rewritten
+ *     table before the rewrite) records it the same way, with an xid above
+ *     the rewriting one.  CLUSTER, VACUUM FULL and TRUNCATE keep xmin (or
+ *     the rows).  Without both event triggers enabled ALWAYS the floor is
+ *     the xmin of the partition's pg_class row, which a rewrite replaces
+ *     (a new relfilenode) in the rewriting transaction; with them, also
+ *     their own last change (enabling them again).  So a row that passes
  *     was written by an INSERT of transaction T, and 1 to 5 apply to T.
  *
  * WHAT IT CANNOT SEE.  A registration with a tables option or publication
@@ -293,14 +324,18 @@ $$;
  * selects the new name: point 1 holds for that slot although it skipped
  * the row.  Under its old name prune kept the row (no slot selected it, or
  * x < delivers_from); so do not rename, move or attach a table that holds
- * rows no existing slot delivered -- re-send or delete them first.  A
- * table rewritten by ALTER TABLE (ALTER COLUMN ... TYPE, a volatile
- * DEFAULT: every row gets the ALTER's xid; CLUSTER, VACUUM FULL and SET
- * LOGGED keep xmin) -- the owner's DDL, which no row trigger sees: after
- * it, ALTER TABLE ... DISABLE TRIGGER wal2queue_append_only and run
- * wal2queue.append_only() again, which moves guard_floor() past it.  An UPDATE in a subtransaction of the
- * transaction that restores the guard, after the guard was disabled in
- * that same transaction.
+ * rows no existing slot delivered -- re-send or delete them first.
+ * Without the event triggers (the standalone script run by a role that is
+ * not a superuser; or dropped, or disabled): an UPDATE in a subtransaction
+ * of a transaction that disabled the guard and enabled it again by hand
+ * (ALTER TABLE ... ENABLE ALWAYS TRIGGER, not append_only()).  A rewrite
+ * that began while the event triggers were disabled and committed after
+ * the ALTER EVENT TRIGGER that enabled them again, with a larger xid.  A
+ * publication change committed while the slot was being created and
+ * registered (the bridge does both back to back), when a transaction had
+ * its xid before that change committed, inserted a row before it and
+ * committed after the registration: pgoutput decoded that INSERT with
+ * the publication as it was before the change.
  *
  * FORCE.  With force => true only point 2 is kept (no guard is needed):
  * a row goes when its xmin precedes the catalog_xmin of every wal2queue slot and every registered
