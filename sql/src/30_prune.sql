@@ -330,8 +330,11 @@ $$;
  * of a transaction that disabled the guard and enabled it again by hand
  * (ALTER TABLE ... ENABLE ALWAYS TRIGGER, not append_only()).  A rewrite
  * that began while the event triggers were disabled and committed after
- * the ALTER EVENT TRIGGER that enabled them again, with a larger xid.  A
- * publication change committed while the slot was being created and
+ * the ALTER EVENT TRIGGER that enabled them again, with a larger xid.
+ * With them: rows copied back by a tool outside DDL (pg_repack, pg_squeeze:
+ * INSERTs into a new table whose files are swapped in by a catalog update,
+ * which fires no event trigger): after one, disable the guard and run
+ * append_only() again.  A publication change committed while the slot was being created and
  * registered (the bridge does both back to back), when a transaction had
  * its xid before that change committed, inserted a row before it and
  * committed after the registration: pgoutput decoded that INSERT with
