@@ -34,6 +34,9 @@
  *  - register_slot(), unregister_slot(), attest_slot() and
  *    mark_backfilled() are SECURITY DEFINER and check that the session's
  *    login role has REPLICATION (or is a superuser).
+ *  - guard_on_rewrite() and guard_on_alter() are SECURITY DEFINER event
+ *    trigger functions (no one can call them directly): they record in
+ *    wal2queue.guard_events, which only the owner may write.
  *  Every function called from a SECURITY DEFINER function without a SET
  *  search_path clause, and every operator there, is qualified with
  *  pg_catalog; the others have SET search_path = pg_catalog, pg_temp.
