@@ -27,104 +27,68 @@ AS $$
 $$;
 
 /*
- * published_before(publication, job_table, snap, reference) -- was
- * JOB_TABLE (its partition tree) published by PUBLICATION already for
- * every transaction that completed after the snapshot SNAP?  True when a
- * catalog row that makes it published (pg_publication_rel of a table of
- * the tree, pg_publication_namespace of its schemas, or a FOR ALL TABLES
- * publication) was committed as of SNAP.  pgoutput reads a publication as
- * of each transaction it decodes, so a table added later was not sent for
- * the transactions before.
+ * publication_gap(publication, job_table, snap, reference) -- why
+ * PUBLICATION may not have sent the INSERTs of JOB_TABLE's rows (under the
+ * name of its partition root R, the name slot_selects() matched) for every
+ * transaction that completed after the snapshot SNAP; NULL when it did.
+ * pgoutput reads the publication as of each change it decodes, so what
+ * counts is that nothing changed since SNAP, proven by catalog rows
+ * committed as of SNAP (any change writes a new row version, with a new
+ * xmin; a row deleted and added again is a new row):
+ *  - the pg_publication row (which publishes inserts, via the partition
+ *    root or not, FOR ALL TABLES or not; its oid, name and owner): ALTER
+ *    PUBLICATION ... SET (publish = ...) and back, or a publication dropped
+ *    and created again under the same name, leave a newer row;
+ *  - and one row that publishes R whole under its own name: the
+ *    publication FOR ALL TABLES, R's schema in pg_publication_namespace,
+ *    or R in pg_publication_rel without a row filter (a filter applies
+ *    only when R is published by neither of the others, PostgreSQL 15).
+ *    Without publish_via_partition_root pgoutput names a partition's rows
+ *    after the partition; only R's own membership names them after R
+ *    (ALTER PUBLICATION ... SET TABLE keeps the rows of the tables it
+ *    keeps, unchanged, and replaces the others).
+ * Anything else fails safe: the rows count as undelivered by the slot.
  */
-CREATE FUNCTION wal2queue.published_before(publication name, job_table regclass,
-                                           snap pg_snapshot, reference xid8)
-RETURNS boolean
+CREATE FUNCTION wal2queue.publication_gap(publication name, job_table regclass,
+                                          snap pg_snapshot, reference xid8)
+RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH tree AS (
-        SELECT c.oid, c.relnamespace FROM pg_class c
+    WITH root AS (
+        SELECT c.oid, c.relnamespace, c.relkind FROM pg_class c
          WHERE c.oid = coalesce(pg_partition_root(job_table), job_table)
-            OR c.oid IN (SELECT t.relid FROM pg_partition_tree(coalesce(pg_partition_root(job_table), job_table)) t)
     ), pub AS (
-        SELECT p.oid, p.puballtables, p.xmin FROM pg_publication p WHERE p.pubname = publication
+        SELECT p.oid, p.puballtables, p.pubinsert, p.pubviaroot,
+               coalesce(pg_visible_in_snapshot(wal2queue.full_xid(p.xmin, reference), snap), false) AS old
+          FROM pg_publication p WHERE p.pubname = publication
     ), member AS (
-        SELECT pub.xmin FROM pub WHERE pub.puballtables
+        SELECT pub.old, false AS filtered FROM pub WHERE pub.puballtables
         UNION ALL
-        SELECT r.xmin FROM pg_publication_rel r, pub
-         WHERE r.prpubid = pub.oid AND r.prrelid IN (SELECT tree.oid FROM tree)
+        SELECT coalesce(pg_visible_in_snapshot(wal2queue.full_xid(r.xmin, reference), snap), false),
+               r.prqual IS NOT NULL
+          FROM pg_publication_rel r, pub, root
+         WHERE r.prpubid = pub.oid AND r.prrelid = root.oid
         UNION ALL
-        SELECT s.xmin FROM pg_publication_namespace s, pub
-         WHERE s.pnpubid = pub.oid AND s.pnnspid IN (SELECT tree.relnamespace FROM tree)
+        SELECT coalesce(pg_visible_in_snapshot(wal2queue.full_xid(s.xmin, reference), snap), false), false
+          FROM pg_publication_namespace s, pub, root
+         WHERE s.pnpubid = pub.oid AND s.pnnspid = root.relnamespace
     )
-    SELECT snap IS NOT NULL AND EXISTS (
-        SELECT FROM member m
-         WHERE pg_visible_in_snapshot(wal2queue.full_xid(m.xmin, reference), snap))
-$$;
-
-/*
- * refuse_update() -- the trigger function of the append-only guard: an
- * UPDATE gives a row version a new xmin, which a slot that never delivered
- * the row may have passed, so prune() would take a job no slot delivered
- * for delivered (THE RULE, point 6).  Fires for a cross-partition move too.
- */
-CREATE FUNCTION wal2queue.refuse_update()
-RETURNS trigger
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    RAISE EXCEPTION 'table %.% is append-only: wal2queue job rows are not updated',
-        TG_TABLE_SCHEMA, TG_TABLE_NAME
-        USING ERRCODE = 'object_not_in_prerequisite_state',
-              DETAIL = 'An updated row gets a new xmin, and wal2queue.prune() would take a job no slot delivered for delivered.',
-              HINT = 'Insert a new job instead.  To update job rows anyway, drop the trigger wal2queue_append_only; prune() then needs force => true for this table.';
-END
-$$;
-
-/*
- * append_only(job_table) -- guard JOB_TABLE (and every partition, present
- * and future) against UPDATE with the row trigger wal2queue_append_only,
- * enabled ALWAYS (so session_replication_role = replica does not skip
- * it).  prune() without force requires it.  create_job_table() calls it.
- */
-CREATE FUNCTION wal2queue.append_only(job_table regclass)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    IF job_table IS NULL THEN
-        RAISE EXCEPTION 'wal2queue.append_only: job_table must not be null'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_trigger t
-                    WHERE t.tgrelid = job_table AND t.tgname = 'wal2queue_append_only') THEN
-        EXECUTE format('CREATE TRIGGER wal2queue_append_only BEFORE UPDATE ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION wal2queue.refuse_update()', job_table);
-    END IF;
-    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER wal2queue_append_only', job_table);
-END
-$$;
-
-COMMENT ON FUNCTION wal2queue.append_only(regclass) IS
-'refuse UPDATE on a job table (and its partitions), as prune() without force requires';
-
-/*
- * guard_floor(leaf, reference) -- the xid of the last change of LEAF's
- * append-only guard (its creation, its cloning when the partition was
- * created or attached, or an ALTER TABLE ... ENABLE/DISABLE TRIGGER), as
- * xid8; NULL if LEAF has no guard enabled ALWAYS.  Rows whose xmin is not
- * above it may have been written while the guard was absent or disabled.
- */
-CREATE FUNCTION wal2queue.guard_floor(leaf regclass, reference xid8)
-RETURNS xid8
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT wal2queue.full_xid(t.xmin, reference) FROM pg_trigger t
-     WHERE t.tgrelid = leaf AND t.tgname = 'wal2queue_append_only' AND t.tgenabled = 'A'
-       AND t.tgfoid = 'wal2queue.refuse_update()'::regprocedure
+    SELECT CASE
+        WHEN NOT EXISTS (SELECT FROM pub) THEN 'does not exist'
+        WHEN NOT (SELECT pub.old FROM pub)
+            THEN 'was created or changed (ALTER PUBLICATION ... SET, RENAME or OWNER TO; or DROP and CREATE) after the slot was registered'
+        WHEN NOT (SELECT pub.pubinsert FROM pub) THEN 'does not publish inserts'
+        WHEN (SELECT root.relkind FROM root) = 'p' AND NOT (SELECT pub.pubviaroot FROM pub)
+            THEN format('publishes the partitions of table %s under their own names (publish_via_partition_root = false)',
+                        (SELECT root.oid::regclass FROM root))
+        WHEN NOT EXISTS (SELECT FROM member)
+            THEN format('does not publish table %s itself', (SELECT root.oid::regclass FROM root))
+        WHEN NOT EXISTS (SELECT FROM member m WHERE NOT m.filtered)
+            THEN format('publishes table %s with a row filter', (SELECT root.oid::regclass FROM root))
+        WHEN NOT EXISTS (SELECT FROM member m WHERE m.old AND NOT m.filtered)
+            THEN format('began publishing table %s after the slot was registered', (SELECT root.oid::regclass FROM root))
+    END
 $$;
 
 /*
@@ -180,14 +144,15 @@ AS $$
            AND NOT EXISTS (SELECT FROM wal2queue.slots r WHERE r.slot_name = s.slot_name)
         UNION ALL
         SELECT 3, r.slot_name,
-               format('publication "%s" of replication slot "%s" began publishing table %s after the slot was registered',
-                      r.publication, r.slot_name, coalesce(pg_partition_root(job_table), job_table)::regclass),
-               format('Register the slot again with SELECT wal2queue.register_slot(%L, %L, %L) (it then delivers from now on), or call %s(..., force => true).',
+               format('publication "%s" of replication slot "%s" %s',
+                      r.publication, r.slot_name,
+                      wal2queue.publication_gap(r.publication, job_table, r.registered_snapshot, reference)),
+               format('pgoutput sends a row only while the publication publishes its table''s inserts whole under the name the bridge selects.  Make it publish them (publish = ''insert'', publish_via_partition_root = true, no row filter), re-send what the slot may have skipped, and register the slot again with SELECT wal2queue.register_slot(%L, %L, %L) (it then delivers from now on); or call %s(..., force => true).',
                       r.slot_name, r.tables, r.publication, caller)
           FROM wal2queue.slots r
          WHERE r.publication IS NOT NULL
            AND wal2queue.slot_selects(r.tables, r.publication, job_table)
-           AND NOT wal2queue.published_before(r.publication, job_table, r.registered_snapshot, reference)
+           AND wal2queue.publication_gap(r.publication, job_table, r.registered_snapshot, reference) IS NOT NULL
         UNION ALL
         SELECT 5, l::text,
                format('table %s is not append-only: %s has no trigger wal2queue_append_only enabled ALWAYS',
@@ -224,16 +189,19 @@ $$;
  *               counts only as far as a bridge attested it (attest_slot()).
  * So a stopped or lagging slot holds prune of every table, not only of
  * those it selects (a NOTICE names it when it is the one holding back).
- * And the row's xmin must be above the xid that last changed the
- * append-only guard of its partition (guard_floor(): append_only(),
- * create_job_table(), the partition's creation or ATTACH, an ENABLE or
- * DISABLE TRIGGER): every row version since was written by an INSERT.
+ * And the row's xmin must be above its partition's guard floor
+ * (guard_floor(), sql/src/25_append_only.sql): the last change of the
+ * append-only guard (append_only(), create_job_table(), the partition's
+ * creation or ATTACH, an ENABLE or DISABLE TRIGGER), the last rewrite of
+ * the partition and the last ALTER TABLE in a transaction that changed
+ * its guard: every row version since was written by an INSERT.
  * Anything else deletes nothing: no registered slot selects the table, a
  * registered slot no longer exists (it was dropped or lost with undelivered
  * jobs, or re-created and not registered again), a slot of the plugin
  * wal2queue in this database is not registered (it may deliver from an
- * unknown point), a pgoutput slot's publication began publishing the table
- * after the slot was registered, the table (or a partition) is unlogged or
+ * unknown point), a pgoutput slot's publication did not publish the
+ * table's inserts, whole and under its own name, unchanged since the slot
+ * was registered (publication_gap()), the table (or a partition) is unlogged or
  * temporary, a partition holding rows has no append-only guard (errors
  * with FATAL, otherwise warnings); a registered slot that
  * no bridge attested yet, or whose attestation was refused (NOTICEs).
@@ -251,9 +219,20 @@ $$;
  *     delivered by S, even though most were -- unless mark_backfilled()
  *     set delivers_from to 0: then a backfill read every row committed
  *     before the consistent point from the snapshot S exported there.
- *     For a pgoutput slot, its publication published the table for T too:
- *     the catalog row that publishes it was committed in the registration
- *     snapshot (published_before()), and T completed after it.
+ *     For a pgoutput slot, its publication sent T's INSERT of the row too:
+ *     pgoutput decides each change from the publication as of the
+ *     change's place in WAL (the historic catalog snapshot, and the
+ *     invalidations of a catalog change are applied to the transactions in
+ *     progress, PostgreSQL 15.13+), and publication_gap() requires the
+ *     pg_publication row (inserts, publish_via_partition_root for a
+ *     partitioned table, FOR ALL TABLES, its oid) and a row that publishes
+ *     the table whole under its own name (FOR ALL TABLES, its schema, or
+ *     the table without a row filter) to be committed in the registration
+ *     snapshot and unchanged since: every change of a catalog row writes a
+ *     new version with a new xmin, and a row deleted and added again is a
+ *     new row.  So they were in effect from before the registration until
+ *     now, and T's INSERT, which follows their commit in WAL (see WHAT IT
+ *     CANNOT SEE for the one exception), was sent under the table's name.
  *  2. x < S.catalog_xmin  =>  S's consumer confirmed T.  After creation a
  *     slot's catalog_xmin moves only through LogicalConfirmReceivedLocation():
  *     decoding an xl_running_xacts record at LSN L proposes a candidate
@@ -312,7 +291,24 @@ $$;
  *     dropped or disabled by another transaction committed before the
  *     ALTER TABLE that restored it took its SHARE ROW EXCLUSIVE lock (the
  *     UPDATE holds ROW EXCLUSIVE to its end), and xids are assigned in
- *     order, so its xid is below the restoring one.  So a row that passes
+ *     order, so its xid is below the restoring one.  Within the
+ *     restoring transaction, an UPDATE in a subtransaction has an xid
+ *     above the top-level one: the event trigger wal2queue_guard_alter
+ *     (ddl_command_end of ALTER TABLE) records every guarded table of the
+ *     command whose guard the transaction changed in guard_events, in a
+ *     subtransaction of its own, whose xid is assigned after every xid the
+ *     transaction had so far (append_only() restores the guard in a
+ *     subtransaction of its own for the same reason).  A rewrite (ALTER
+ *     TABLE ... ALTER COLUMN ... TYPE, a volatile DEFAULT, SET LOGGED or
+ *     UNLOGGED, SET ACCESS METHOD, ALTER TYPE of a typed table) gives
+ *     every row the rewriting (sub)transaction's xid: the event trigger
+ *     wal2queue_guard_rewrite (table_rewrite, fired for each rewritten
+ *     table before the rewrite) records it the same way, with an xid above
+ *     the rewriting one.  CLUSTER, VACUUM FULL and TRUNCATE keep xmin (or
+ *     the rows).  Without both event triggers enabled ALWAYS the floor is
+ *     the xmin of the partition's pg_class row, which a rewrite replaces
+ *     (a new relfilenode) in the rewriting transaction; with them, also
+ *     their own last change (enabling them again).  So a row that passes
  *     was written by an INSERT of transaction T, and 1 to 5 apply to T.
  *
  * WHAT IT CANNOT SEE.  A registration with a tables option or publication
@@ -328,14 +324,21 @@ $$;
  * selects the new name: point 1 holds for that slot although it skipped
  * the row.  Under its old name prune kept the row (no slot selected it, or
  * x < delivers_from); so do not rename, move or attach a table that holds
- * rows no existing slot delivered -- re-send or delete them first.  A
- * table rewritten by ALTER TABLE (ALTER COLUMN ... TYPE, a volatile
- * DEFAULT: every row gets the ALTER's xid; CLUSTER, VACUUM FULL and SET
- * LOGGED keep xmin) -- the owner's DDL, which no row trigger sees: after
- * it, ALTER TABLE ... DISABLE TRIGGER wal2queue_append_only and run
- * wal2queue.append_only() again, which moves guard_floor() past it.  An UPDATE in a subtransaction of the
- * transaction that restores the guard, after the guard was disabled in
- * that same transaction.
+ * rows no existing slot delivered -- re-send or delete them first.
+ * Without the event triggers (the standalone script run by a role that is
+ * not a superuser; or dropped, or disabled): an UPDATE in a subtransaction
+ * of a transaction that disabled the guard and enabled it again by hand
+ * (ALTER TABLE ... ENABLE ALWAYS TRIGGER, not append_only()).  A rewrite
+ * that began while the event triggers were disabled and committed after
+ * the ALTER EVENT TRIGGER that enabled them again, with a larger xid.
+ * With them: rows copied back by a tool outside DDL (pg_repack, pg_squeeze:
+ * INSERTs into a new table whose files are swapped in by a catalog update,
+ * which fires no event trigger): after one, disable the guard and run
+ * append_only() again.  A publication change committed while the slot was being created and
+ * registered (the bridge does both back to back), when a transaction had
+ * its xid before that change committed, inserted a row before it and
+ * committed after the registration: pgoutput decoded that INSERT with
+ * the publication as it was before the change.
  *
  * FORCE.  With force => true only point 2 is kept (no guard is needed):
  * a row goes when its xmin precedes the catalog_xmin of every wal2queue slot and every registered

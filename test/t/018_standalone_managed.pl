@@ -3,7 +3,8 @@
 # (make -C sql standalone) is installed with psql -f by an administrator
 # role that owns the database and has CREATEROLE (as on RDS, Azure, Cloud
 # SQL); a second run is refused and changes nothing; the REVOKE it cannot
-# do is a WARNING with the SQL for a superuser.  Then a bridge in pgoutput
+# do is a WARNING with the SQL for a superuser, and so are the event
+# triggers it cannot create.  Then a bridge in pgoutput
 # mode, as a REPLICATION role that is not a superuser, registers and
 # attests its slot through the script's functions, and prune() deletes
 # exactly what it delivered.
@@ -49,15 +50,19 @@ unlike($e, qr/ERROR/, 'the administrator role installs it');
 like($e, qr/WARNING:  could not revoke EXECUTE on pg_logical_emit_message\(\) from PUBLIC in database "app": role "admin" does not own it/,
 	'the REVOKE it may not do is a WARNING');
 like($e, qr/HINT:  Have a superuser run: REVOKE EXECUTE ON FUNCTION pg_logical_emit_message/, 'with the SQL to run');
+like($e, qr/WARNING:  could not create the event triggers of wal2queue in database "app": role "admin" is not a superuser/,
+	'the event triggers it may not create are a WARNING');
+like($e, qr/HINT:  Have a superuser run: CREATE EVENT TRIGGER wal2queue_guard_rewrite ON table_rewrite/,
+	'with the SQL to run');
 is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace
-	AND proowner = 'admin'::regrole}), '24', 'every function is there, owned by the administrator');
+	AND proowner = 'admin'::regrole}), '29', 'every function is there, owned by the administrator');
 is(admin_sql(q{SELECT count(*) FROM pg_roles WHERE rolname = 'wal2queue_sender'}), '1',
 	'the role wal2queue_sender was created');
 
 $e = install('admin');
 like($e, qr/ERROR:  schema "wal2queue" already exists in database "app": wal2queue is installed already/,
 	'a second run is refused');
-is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace}), '24',
+is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace}), '29',
 	'and changes nothing');
 
 # the bridge's role: REPLICATION, USAGE on the schema, owner of the job

@@ -27,6 +27,10 @@ SELECT p.oid::regprocedure AS function, p.prosecdef AS definer, r.rolname AS own
 SELECT c.relname, c.relkind, r.rolname AS owner
   FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
  WHERE c.relnamespace = 'wal2queue'::regnamespace ORDER BY 1;
+-- nor create the event triggers that watch job tables for rewrites (a
+-- WARNING says so): guard_floor() follows the tables' pg_class rows instead
+SELECT count(*) AS event_triggers FROM pg_event_trigger WHERE evtname LIKE 'wal2queue%';
+SELECT watched FROM wal2queue.guard_watch(pg_current_xact_id());
 -- the role could not revoke pg_logical_emit_message() from PUBLIC (a
 -- WARNING says so and gives the SQL for a superuser)
 SELECT has_function_privilege('public', 'pg_logical_emit_message(boolean,text,text)', 'EXECUTE') AS public_may_emit;
