@@ -36,6 +36,7 @@
 #include "metrics.h"
 
 #define BACKFILL_DEFAULT_BATCH 10000
+#define BACKFILL_DEFAULT_PAGE_BYTES (32 * 1024 * 1024)
 
 /* what the command line asked for */
 typedef struct BackfillConfig
@@ -44,6 +45,12 @@ typedef struct BackfillConfig
 	const char *condition;		/* its SQL_CONDITION, or NULL: every row */
 	int			batch;			/* --backfill-batch */
 	bool		again;			/* --backfill-again */
+	const char *again_label;	/* its =LABEL, or NULL */
+	bool		resume_condition;	/* --backfill-continue: an unfinished
+									 * backfill goes on with this condition */
+	bool		after_rewrite;	/* --backfill-after-rewrite: read a rewritten
+								 * table's rest without the snapshot filter */
+	size_t		page_bytes;		/* --backfill-page-bytes: bytes per sink call */
 	bool		recreate_lost;	/* --recreate-lost-slot */
 	/* the selection and the jobs' shape, as the stream has them */
 	const char *tables;			/* --tables, or NULL: every table */
@@ -70,6 +77,12 @@ typedef struct BackfillState
 	char	   *table;			/* the table being read, as %I.%I; "" none */
 	char	   *key;			/* last key delivered of it, a JSON array of
 								 * texts; "" before its first row */
+	char	   *storage;		/* the selected relations' storage when the
+								 * snapshot was taken: "oid:relfilenode"
+								 * words, space separated (backfill_rewrite.c);
+								 * "" unknown (a state of an older bridge) */
+	char	   *label;			/* --backfill-again=LABEL of this backfill,
+								 * "" none */
 	/* backfill_read only: the record around the state */
 	bool		record;			/* the sink holds a record of this source
 								 * (streamed positions, a backfill or both) */
@@ -97,5 +110,12 @@ struct BridgeConfig;
 struct Sink;
 extern int	backfill_run(const struct BridgeConfig *cfg, struct Sink *sink,
 						 MetricsSnapshot *m);
+
+/*
+ * backfill_mark.c: tell the extension (when it has mark_backfilled()) that
+ * the slot's backfill at consistent point lsn is done; logs what it did
+ */
+struct BridgeConfig;
+extern void backfill_mark_done(const struct BridgeConfig *cfg, uint64_t lsn);
 
 #endif							/* W2Q_BACKFILL_H */
