@@ -25,6 +25,10 @@ my $r = start_redis();
 $node->safe_psql('postgres', q{
 	CREATE TABLE jobs (id int PRIMARY KEY, queue text, n int);
 	INSERT INTO jobs SELECT g, CASE WHEN g = 4 THEN 'bad' ELSE 'q' END, g FROM generate_series(1, 9) g;
+	CREATE TABLE pjobs (id int PRIMARY KEY, queue text, n int) PARTITION BY RANGE (id);
+	CREATE TABLE pjobs_1 PARTITION OF pjobs FOR VALUES FROM (1) TO (6);
+	CREATE TABLE pjobs_2 PARTITION OF pjobs FOR VALUES FROM (6) TO (100);
+	INSERT INTO pjobs SELECT g, CASE WHEN g = 4 THEN 'pbad' ELSE 'pq' END, g FROM generate_series(1, 9) g;
 	CREATE TABLE jobs2 (id int PRIMARY KEY, queue text, n int);
 	INSERT INTO jobs2 SELECT g, CASE WHEN g = 4 THEN 'bad2' ELSE 'q2' END, g FROM generate_series(1, 9) g;
 });
@@ -102,6 +106,24 @@ $seen = ids('q2', 'bad2');
 is(join(',', sort { $a <=> $b } keys %$seen), join(',', 1 .. 10), 'rows 1-9 and the new row 10');
 is(scalar(grep { $_ != 1 } values %$seen), 0, 'each once');
 unlike(bridge_log($br), qr/rewritten/, 'no rewrite reported');
+stop_bridge($br);
+
+# 3. a partitioned table: its partitions' storage is checked, each named
+my @cmd3 = ('--slot', 's3', '--create-slot', '--backfill', '--backfill-batch', '3',
+	'--tables', 'public.pjobs', '--route-column', 'queue', '--status-interval', '1');
+first_run('s3', 'pbad', @cmd3);
+$node->safe_psql('postgres', 'ALTER TABLE pjobs ALTER COLUMN n TYPE bigint');
+$br = start_bridge($node, $r, @cmd3);
+ok(wait_until(sub { !$br->{h}->pumpable }, 30), 'partitioned: the resume after the ALTER stops');
+$br->{h}->finish;
+like(bridge_log($br), qr/cannot resume the backfill of table public\.pjobs: public\.pjobs_1 was rewritten since the backfill's snapshot/,
+	'partitioned: naming the partition');
+$br = start_bridge($node, $r, @cmd3, '--backfill-after-rewrite');
+ok(wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s3', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 30),
+	'partitioned: --backfill-after-rewrite finishes') or diag(bridge_log($br));
+$seen = ids('pq', 'pbad');
+is(join(',', sort { $a <=> $b } keys %$seen), join(',', 1 .. 9), 'partitioned: every row');
+is(scalar(grep { $_ != 1 } values %$seen), 0, 'partitioned: each once');
 stop_bridge($br);
 stop_redis($r);
 $node->stop;
