@@ -9,8 +9,12 @@
  *	  (the saved snapshot, the consistent point) and read every table in
  *	  that snapshot;
  *	- a slot and an unfinished backfill: resume it in a new snapshot with
- *	  the rows past the last key whose xmin the saved snapshot sees;
- *	- a slot and a finished backfill: nothing to do, stream;
+ *	  the rows past the last key whose xmin the saved snapshot sees (with
+ *	  --backfill-continue and another condition: that one from there on;
+ *	  a table an ALTER rewrote since: refused, or with
+ *	  --backfill-after-rewrite read without the filter, at least once);
+ *	- a slot and a finished backfill: nothing to do, stream (also with
+ *	  --backfill-again=LABEL naming the recorded backfill);
  *	- a slot and no backfill ever: refused, unless --backfill-again (a
  *	  backfill in a current snapshot while the slot keeps its position: at
  *	  least once);

@@ -10,14 +10,19 @@
  *						pages read in a snapshot
  *	backfill_key.c		the position key (a JSON array of texts): format,
  *						parse; the state's text form
+ *	backfill_page.c		a page's rows as jobs, cut into sink calls of at
+ *						most --backfill-page-bytes
+ *	backfill_rewrite.c	a table rewritten under a backfill: the storage
+ *						recorded, the check before a table is read
+ *	backfill_mark.c		telling the extension the backfill is done
  *	redis_backfill.c	the Redis side: the wal2queue_backfill function
  *
  * A new slot is created with an exported snapshot (its consistent point);
  * a second connection reads the rows in that snapshot, in keyset pages by
  * primary key (or replica identity index).  Each page is delivered by one
- * sink call that writes the page's jobs and the backfill state (the saved
- * snapshot, the consistent point, the condition, the table and the last
- * key delivered, done) atomically.  A bridge killed mid-backfill reads the
+ * or more sink calls, each writing its jobs and the backfill state (the
+ * saved snapshot, the consistent point, the condition, the table and the
+ * last key delivered, the tables' storage, the label, done) atomically.  A bridge killed mid-backfill reads the
  * state back and continues in a new snapshot with the rows past the last
  * key whose xmin the saved snapshot sees: rows committed after the
  * consistent point are the stream's.  See docs/operations.md, "Backfill".
