@@ -9,8 +9,12 @@
  *	  (the saved snapshot, the consistent point) and read every table in
  *	  that snapshot;
  *	- a slot and an unfinished backfill: resume it in a new snapshot with
- *	  the rows past the last key whose xmin the saved snapshot sees;
- *	- a slot and a finished backfill: nothing to do, stream;
+ *	  the rows past the last key whose xmin the saved snapshot sees (with
+ *	  --backfill-continue and another condition: that one from there on;
+ *	  a table an ALTER rewrote since: refused, or with
+ *	  --backfill-after-rewrite read without the filter, at least once);
+ *	- a slot and a finished backfill: nothing to do, stream (also with
+ *	  --backfill-again=LABEL naming the recorded backfill);
  *	- a slot and no backfill ever: refused, unless --backfill-again (a
  *	  backfill in a current snapshot while the slot keeps its position: at
  *	  least once);
@@ -33,6 +37,8 @@
 #include <unistd.h>
 
 #include "backfill.h"
+#include "backfill_page.h"
+#include "backfill_rewrite.h"
 #include "backfill_sql.h"
 #include "bridge.h"
 #include "errbuf.h"
@@ -56,6 +62,7 @@ typedef struct Backfill
 	unsigned	flags;			/* for the first page (SINK_BACKFILL_*) */
 	char	   *visible_in;		/* resume: the saved snapshot (a copy) */
 	bool		created_here;	/* this process created the slot */
+	bool		tables_loaded;	/* tables: read in this attempt's snapshot */
 	BfTables	tables;
 	TablePatterns patterns;
 	char		err[1024];
@@ -90,6 +97,41 @@ sink_rc(Backfill *bf, int rc)
 	if (rc == SINK_OK)
 		return 0;
 	return fail(bf, rc == SINK_RETRY ? BF_RETRY : BF_FATAL, "%s", bf->sink->err);
+}
+
+/*
+ * A command line for a hint: the bridge's own (cfg->stream.command_line,
+ * without the --recreate-lost-slot and --backfill the recovery hint adds),
+ * with condition not NULL --backfill=<condition>, then extra, quoted for a
+ * POSIX shell.  malloc'd, NULL when out of memory.
+ */
+static char *
+hint_command(const BridgeConfig *cfg, const char *condition, const char *extra)
+{
+	const char *cl = cfg->stream.command_line ? cfg->stream.command_line : "wal2queue-bridge ...";
+	size_t		len = strlen(cl);
+	char	   *out;
+	char	   *p;
+
+	if (!cfg->backfill.enabled && len >= 11 && strcmp(cl + len - 11, " --backfill") == 0)
+		len -= 11;
+	if (!cfg->backfill.recreate_lost && len >= 21 &&
+		strncmp(cl + len - 21, " --recreate-lost-slot", 21) == 0)
+		len -= 21;
+	if ((p = out = malloc(len + 4 * strlen(condition ? condition : "") + strlen(extra) + 32)) == NULL)
+		return NULL;
+	p += sprintf(p, "%.*s", (int) len, cl);
+	if (condition)
+		p += sprintf(p, " --backfill");
+	if (condition && *condition)
+	{
+		p += sprintf(p, "='");
+		for (const char *c = condition; *c; c++)
+			p += *c == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *c);
+		p += sprintf(p, "'");
+	}
+	sprintf(p, "%s", extra);
+	return out;
 }
 
 /* a normal connection for the snapshot reads, in a transaction */
@@ -150,92 +192,25 @@ load_tables(Backfill *bf)
 	char		err[512];
 
 	bf_tables_free(&bf->tables);
+	bf->tables_loaded = false;
 	if (bf_tables_load(bf->conn, &sel, &bf->tables, err, sizeof(err)) != 0)
 		return fail(bf, BF_FATAL, "%s", err);
+	bf->tables_loaded = true;
 	bf->m->backfill_rows_estimated = 0;
 	for (int i = 0; i < bf->tables.n; i++)
 		bf->m->backfill_rows_estimated += (uint64_t) bf->tables.t[i].reltuples;
 	return 0;
 }
 
-/* jobs of one page: values point into res */
-typedef struct Page
-{
-	FrameJob   *jobs;
-	FrameValue *values;
-	char	  **keys;			/* composite keys, copied out of buf */
-	RowjobBuf	buf;
-	int			n;
-} Page;
-
-static void
-page_free(Page *p)
-{
-	for (int i = 0; p->keys && i < p->n; i++)
-		free(p->keys[i]);
-	free(p->keys);
-	free(p->jobs);
-	free(p->values);
-	rowjob_buf_free(&p->buf);
-	memset(p, 0, sizeof(*p));
-}
-
-/* the texts of row r's key columns (NULL for SQL NULL) */
-static void
-key_texts(const BfTable *t, PGresult *res, int r, const char **out)
-{
-	for (int k = 0; k < t->nkeys; k++)
-		out[k] = PQgetisnull(res, r, t->keycols[k]) ? NULL : PQgetvalue(res, r, t->keycols[k]);
-}
-
-/* a page's rows as jobs, as the stream would carry them (rowjob.c) */
+/* write next (with its jobs) after cur; cur becomes next */
 static int
-build_page(Backfill *bf, const BfTable *t, PGresult *res, uint64_t first_seq, Page *p)
-{
-	int			nc = (int) t->ncols;
-
-	p->n = PQntuples(res);
-	p->jobs = calloc(p->n + 1, sizeof(FrameJob));
-	p->values = calloc((size_t) p->n * nc + 1, sizeof(FrameValue));
-	p->keys = calloc(p->n + 1, sizeof(char *));
-	if (!p->jobs || !p->values || !p->keys)
-		return fail(bf, BF_FATAL, "out of memory");
-	for (int r = 0; r < p->n; r++)
-	{
-		FrameJob   *j = &p->jobs[r];
-		FrameValue *v = &p->values[(size_t) r * nc];
-
-		for (int c = 0; c < nc; c++)
-		{
-			v[c].isnull = PQgetisnull(res, r, c);
-			v[c].data.data = PQgetvalue(res, r, c);
-			v[c].data.len = (uint32_t) PQgetlength(res, r, c);
-		}
-		if (rowjob_build(&t->rr, v, &p->buf, j) != FRAME_OK)
-			return fail(bf, BF_FATAL, "out of memory");
-		j->seq = (uint32_t) (first_seq + r);
-		/* a composite key lives in buf until the next row: keep a copy */
-		if (j->has_key && p->buf.data && j->key.data == p->buf.data)
-		{
-			if ((p->keys[r] = malloc(j->key.len + 1)) == NULL)
-				return fail(bf, BF_FATAL, "out of memory");
-			memcpy(p->keys[r], j->key.data, j->key.len);
-			p->keys[r][j->key.len] = '\0';
-			j->key.data = p->keys[r];
-		}
-	}
-	return 0;
-}
-
-/* write next (with its page) after cur; cur becomes next */
-static int
-record(Backfill *bf, BackfillState *next, const Page *p)
+record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
 {
 	int			rc;
 
 	next->seq = bf->cur.seq + 1;
 	rc = bf->sink->ops->backfill_batch(bf->sink, &bf->src, bf->flags, bf->cur.seq, next,
-									   p ? p->jobs : NULL, p ? (uint32_t) p->n : 0);
+									   jobs, (uint32_t) njobs);
 	if (rc != SINK_OK)
 		return sink_rc(bf, rc);
 	bf->flags = 0;
@@ -247,54 +222,79 @@ record(Backfill *bf, BackfillState *next, const Page *p)
 	return 0;
 }
 
-/* one table, from after (NULL: its start) */
+static bool
+dup_into(char **dst, const char *src)
+{
+	char	   *d = strdup(src);
+
+	if (d == NULL)
+		return false;
+	free(*dst);
+	*dst = d;
+	return true;
+}
+
+/* a page read of t: its rows in sink calls of at most --backfill-page-bytes */
 static int
-run_table(Backfill *bf, const BfTable *t, char **after)
+deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 {
 	const char *kt[W2Q_MAX_COLUMNS];
+	BfPage		p = {0};
+	int			rc = 0;
+
+	if (!bf_page_build(t, res, bf->cur.rows + 1, &p))
+		rc = fail(bf, BF_FATAL, "out of memory");
+	for (int from = 0, end; rc == 0 && from < p.n; from = end)
+	{
+		BackfillState next = {0};
+		char	   *key;
+
+		/* (bf->cur's strings are copied anew by every record()) */
+		end = bf_page_cut(&p, from, bf->cfg->backfill.page_bytes);
+		bf_page_key_texts(t, res, end - 1, kt);
+		if ((key = backfill_key_format(kt, t->nkeys)) != NULL &&
+			backfill_state_copy(&next, &bf->cur) && dup_into(&next.table, t->qname) &&
+			dup_into(&next.key, key))
+		{
+			next.rows += end - from;
+			rc = record(bf, &next, p.jobs + from, end - from);
+		}
+		else
+			rc = fail(bf, BF_FATAL, "out of memory");
+		free(key);
+		backfill_state_free(&next);
+	}
+	bf_page_free(&p);
+	return rc;
+}
+
+/* one table, from after (NULL: its start), rows visible_in (NULL: all) */
+static int
+run_table(Backfill *bf, const BfTable *t, char **after, const char *visible_in)
+{
 	int64_t		logged_us = 0;
 	char	  **last = after;
-	int			nlast = t->nkeys;
 	char		err[1024];
 	int			rc = 0;
 
 	for (;;)
 	{
-		/* (bf->cur's strings are copied anew by every record()) */
-		PGresult   *res = bf_page(bf->conn, t, bf->cur.condition, last, bf->visible_in,
+		PGresult   *res = bf_page(bf->conn, t, bf->cur.condition, last, visible_in,
 								  bf->cfg->backfill.batch, err, sizeof(err));
-		BackfillState next = {0};
-		Page		p = {0};
 		int			n;
 
+		if (last != after)
+			backfill_key_free(last, t->nkeys);
+		last = NULL;
 		if (res == NULL)
 		{
 			rc = fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
 			break;
 		}
-		if ((n = PQntuples(res)) == 0)
-		{
-			PQclear(res);
-			break;
-		}
-		key_texts(t, res, n - 1, kt);
-		if ((rc = build_page(bf, t, res, bf->cur.rows + 1, &p)) == 0 &&
-			backfill_state_copy(&next, &bf->cur) &&
-			(free(next.table), next.table = strdup(t->qname)) != NULL &&
-			(free(next.key), next.key = backfill_key_format(kt, t->nkeys)) != NULL)
-		{
-			next.rows += n;
-			rc = record(bf, &next, &p);
-		}
-		else if (rc == 0)
-			rc = fail(bf, BF_FATAL, "out of memory");
-		page_free(&p);
-		backfill_state_free(&next);
+		n = PQntuples(res);
+		rc = n > 0 ? deliver_page(bf, t, res) : 0;
 		PQclear(res);
-		if (last != after)
-			backfill_key_free(last, nlast);
-		last = NULL;
-		if (rc != 0)
+		if (rc != 0 || n == 0)
 			break;
 		/* at most a line a second, and the table's last */
 		if (n < bf->cfg->backfill.batch || now_us() - logged_us >= 1000000)
@@ -306,14 +306,87 @@ run_table(Backfill *bf, const BfTable *t, char **after)
 		}
 		if (n < bf->cfg->backfill.batch || bridge_stop_requested)
 			break;
-		if (backfill_key_parse(bf->cur.key, &last, err, sizeof(err)) != t->nkeys)
+		if ((n = backfill_key_parse(bf->cur.key, &last, err, sizeof(err))) != t->nkeys)
 		{
-			rc = fail(bf, BF_FATAL, "%s", err);
+			backfill_key_free(last, n > 0 ? n : 0);
+			last = NULL;
+			rc = fail(bf, BF_FATAL, "%s", n < 0 ? err : "the backfill key has another number of columns");
 			break;
 		}
 	}
 	if (last != after)
-		backfill_key_free(last, nlast);
+		backfill_key_free(last, t->nkeys);
+	return rc;
+}
+
+/*
+ * Before reading t: lock it and check its storage (backfill_rewrite.c).
+ * *visible is the snapshot filter to read it with: a table rewritten since
+ * the saved snapshot is refused, or with --backfill-after-rewrite read
+ * without the filter.
+ */
+static int
+check_table(Backfill *bf, const BfTable *t, const char **visible)
+{
+	const char *saved = bf->cur.storage ? bf->cur.storage : "";
+	char		detail[512];
+	char		err[1024];
+	char		at[LSN_STRLEN];
+	char	   *cmd;
+	bool		mid;
+	int			rc;
+
+	*visible = bf->visible_in;
+	rc = bf_storage_check(bf->conn, t, saved, bf->visible_in && saved[0] ? bf->visible_in : NULL,
+						  detail, sizeof(detail), err, sizeof(err));
+	if (rc < 0)
+		return fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+	if (rc == BF_STORAGE_RETRY)
+		return fail(bf, BF_RETRY, "backfill of %s: %s", t->name, detail);
+	if (rc == BF_STORAGE_SAME)
+		return 0;
+	lsn_format(bf->cur.lsn, at, sizeof(at));
+	if (bf->cfg->backfill.after_rewrite)
+	{
+		log_msg(LOG_WARNING, "backfill of %s: %s; --backfill-after-rewrite: reading its rows without "
+				"the snapshot filter: at least once (its rows committed since the consistent point %s "
+				"come from the stream too)", t->name, detail, at);
+		*visible = NULL;
+		return 0;
+	}
+	mid = strcmp(bf->cur.table, t->qname) == 0 && bf->cur.key[0];
+	cmd = hint_command(bf->cfg, NULL, " --backfill-after-rewrite");
+	rc = fail(bf, BF_FATAL, "cannot resume the backfill of table %s: %s; a rewrite by ALTER TABLE "
+			  "(ALTER COLUMN ... TYPE, SET ACCESS METHOD, ADD COLUMN with a volatile DEFAULT) gives every "
+			  "row a new xmin, so the rows the backfill's snapshot saw can no longer be told from those "
+			  "committed since its consistent point %s (%s%s%s); hint: "
+			  "finish the backfill at least once (the table's rows committed since come twice) with: %s",
+			  t->name, detail, at, mid ? "its rows after key " : "none of its rows is delivered yet",
+			  mid ? bf->cur.key : "", mid ? " are not delivered yet" : "",
+			  cmd ? cmd : "the same command line with --backfill-after-rewrite");
+	free(cmd);
+	return rc;
+}
+
+/* the state that says done */
+static int
+record_done(Backfill *bf)
+{
+	BackfillState next = {0};
+	int			rc;
+
+	if (!backfill_state_copy(&next, &bf->cur) || !dup_into(&next.table, "") ||
+		!dup_into(&next.key, ""))
+		rc = fail(bf, BF_FATAL, "out of memory");
+	else
+	{
+		next.done = true;
+		rc = record(bf, &next, NULL, 0);
+	}
+	backfill_state_free(&next);
+	if (rc == 0)
+		log_msg(LOG_INFO, "backfill of slot \"%s\" done: %llu rows", bf->cfg->stream.slot,
+				(unsigned long long) bf->cur.rows);
 	return rc;
 }
 
@@ -327,7 +400,7 @@ run_tables(Backfill *bf)
 	int			rc = 0;
 	char		err[512];
 
-	if ((rc = load_tables(bf)) != 0)
+	if (!bf->tables_loaded && (rc = load_tables(bf)) != 0)
 		return rc;
 	if (bf->cur.table && bf->cur.table[0])
 	{
@@ -345,25 +418,15 @@ run_tables(Backfill *bf)
 	bf->m->backfill_running = true;
 	publish(bf);
 	for (int i = start; rc == 0 && i < bf->tables.n && !bridge_stop_requested; i++)
-		rc = run_table(bf, &bf->tables.t[i], i == start ? after : NULL);
+	{
+		const char *visible;
+
+		if ((rc = check_table(bf, &bf->tables.t[i], &visible)) == 0)
+			rc = run_table(bf, &bf->tables.t[i], i == start ? after : NULL, visible);
+	}
 	backfill_key_free(after, nafter);
 	if (rc == 0 && !bridge_stop_requested)
-	{
-		BackfillState next = {0};
-
-		if (!backfill_state_copy(&next, &bf->cur))
-			return fail(bf, BF_FATAL, "out of memory");
-		next.done = true;
-		free(next.table);
-		free(next.key);
-		next.table = strdup("");
-		next.key = strdup("");
-		rc = next.table && next.key ? record(bf, &next, NULL) : fail(bf, BF_FATAL, "out of memory");
-		backfill_state_free(&next);
-		if (rc == 0)
-			log_msg(LOG_INFO, "backfill of slot \"%s\" done: %llu rows", bf->cfg->stream.slot,
-					(unsigned long long) bf->cur.rows);
-	}
+		rc = record_done(bf);
 	bf->m->backfill_running = false;
 	publish(bf);
 	return rc;
@@ -384,13 +447,18 @@ start_new(Backfill *bf, const char *snapshot_name, uint64_t lsn)
 	first.condition = strdup(bf->cfg->backfill.condition ? bf->cfg->backfill.condition : "");
 	first.table = strdup("");
 	first.key = strdup("");
-	if (!first.condition || !first.table || !first.key)
+	first.label = strdup(bf->cfg->backfill.again_label ? bf->cfg->backfill.again_label : "");
+	if (!first.condition || !first.table || !first.key || !first.label)
 		rc = fail(bf, BF_FATAL, "out of memory");
+	/* the tables' storage as the snapshot has it: a resume checks it */
+	if (rc == 0 && (rc = load_tables(bf)) == 0 &&
+		(first.storage = bf_storage_read(bf->conn, &bf->tables, bf->err, sizeof(bf->err))) == NULL)
+		rc = BF_RETRY;
 	if (rc == 0 && (rc = save_snapshot(bf, &first)) == 0)
 	{
 		/* the first state, before any row: a resume knows the snapshot */
 		backfill_state_free(&bf->cur);
-		rc = record(bf, &first, NULL);
+		rc = record(bf, &first, NULL, 0);
 	}
 	backfill_state_free(&first);
 	return rc == 0 ? run_tables(bf) : rc;
@@ -424,58 +492,82 @@ drop_slot(Backfill *bf)
 	return rc == STREAM_OK ? 0 : stream_rc(bf, rc);
 }
 
-/* the slot exists: resume, nothing, or --backfill-again */
+/*
+ * An unfinished backfill: resume it, with its own condition, or with this
+ * command line's where it delivered no row yet or --backfill-continue says
+ * so (the rows delivered stay: exactly once for the rest).
+ */
 static int
-existing_slot(Backfill *bf)
+resume_unfinished(Backfill *bf)
 {
 	const char *cond = bf->cfg->backfill.condition ? bf->cfg->backfill.condition : "";
 	char		at[LSN_STRLEN];
 	int			rc;
 
 	lsn_format(bf->cur.lsn, at, sizeof(at));
-	if (bf->cur.present && !bf->cur.done)
+	if (strcmp(bf->cur.condition, cond) != 0 && (bf->cur.rows == 0 || bf->cfg->backfill.resume_condition))
 	{
-		if (strcmp(bf->cur.condition, cond) != 0 && bf->cur.rows == 0)
-		{
-			/* nothing delivered yet (a condition that failed, say): take the new one */
-			log_msg(LOG_WARNING, "the unfinished backfill of slot \"%s\" delivered no row yet: "
-					"selecting rows by \"%s\" now, was \"%s\"", bf->cfg->stream.slot,
-					cond, bf->cur.condition);
-			free(bf->cur.condition);
-			if ((bf->cur.condition = strdup(cond)) == NULL)
-				return fail(bf, BF_FATAL, "out of memory");
-		}
-		if (strcmp(bf->cur.condition, cond) != 0)
-			return fail(bf, BF_FATAL, "the unfinished backfill of slot \"%s\" selects rows by \"%s\", "
-						"this command line by \"%s\"; restart with --backfill=\"%s\" to finish it",
-						bf->cfg->stream.slot, bf->cur.condition, cond, bf->cur.condition);
-		log_msg(LOG_INFO, "resuming the backfill of slot \"%s\" (consistent point %s) after %s%s%s, "
-				"%llu rows delivered", bf->cfg->stream.slot, at,
-				bf->cur.table[0] ? bf->cur.table : "its start", bf->cur.key[0] ? " key " : "",
-				bf->cur.key, (unsigned long long) bf->cur.rows);
-		if ((rc = open_reader(bf, NULL)) != 0)
-			return rc;
-		if ((bf->visible_in = strdup(bf->cur.snapshot)) == NULL)
+		/* nothing delivered yet (a condition that failed, say), or on request */
+		log_msg(LOG_WARNING, "the unfinished backfill of slot \"%s\" %s: selecting rows by \"%s\" now, "
+				"was \"%s\"", bf->cfg->stream.slot, bf->cur.rows == 0 ? "delivered no row yet" :
+				"goes on with a new condition (--backfill-continue; the rows it delivered stay as they are)",
+				cond, bf->cur.condition);
+		if (!dup_into(&bf->cur.condition, cond))
 			return fail(bf, BF_FATAL, "out of memory");
-		bf->m->backfill_rows_done = bf->cur.rows;
-		return run_tables(bf);
 	}
-	if (bf->cur.present && !bf->cfg->backfill.again)
+	if (strcmp(bf->cur.condition, cond) != 0)
+		return fail(bf, BF_FATAL, "the unfinished backfill of slot \"%s\" selects rows by \"%s\" (%llu rows "
+					"delivered), this command line by \"%s\"; restart with --backfill=\"%s\" to finish it, "
+					"or add --backfill-continue to go on from where it stopped with this command line's "
+					"condition (exactly once for the rest; docs/operations.md, \"Backfill\")",
+					bf->cfg->stream.slot, bf->cur.condition, (unsigned long long) bf->cur.rows, cond,
+					bf->cur.condition);
+	log_msg(LOG_INFO, "resuming the backfill of slot \"%s\" (consistent point %s) after %s%s%s, "
+			"%llu rows delivered", bf->cfg->stream.slot, at,
+			bf->cur.table[0] ? bf->cur.table : "its start", bf->cur.key[0] ? " key " : "",
+			bf->cur.key, (unsigned long long) bf->cur.rows);
+	if ((rc = open_reader(bf, NULL)) != 0)
+		return rc;
+	if ((bf->visible_in = strdup(bf->cur.snapshot)) == NULL)
+		return fail(bf, BF_FATAL, "out of memory");
+	bf->m->backfill_rows_done = bf->cur.rows;
+	return run_tables(bf);
+}
+
+/* --backfill-again=LABEL names the recorded backfill: it was done already */
+static bool
+same_label(const Backfill *bf)
+{
+	return bf->cfg->backfill.again_label && bf->cur.present && bf->cur.label &&
+		strcmp(bf->cur.label, bf->cfg->backfill.again_label) == 0;
+}
+
+/* the slot exists: resume, nothing, or --backfill-again */
+static int
+existing_slot(Backfill *bf)
+{
+	if (bf->cur.present && !bf->cur.done)
+		return resume_unfinished(bf);
+	if (bf->cur.present && (!bf->cfg->backfill.again || same_label(bf)))
 	{
-		log_msg(LOG_INFO, "the backfill of slot \"%s\" finished earlier (%llu rows); streaming",
-				bf->cfg->stream.slot, (unsigned long long) bf->cur.rows);
+		log_msg(LOG_INFO, "the backfill of slot \"%s\"%s%s%s finished earlier (%llu rows); streaming",
+				bf->cfg->stream.slot, same_label(bf) ? " labelled \"" : "",
+				same_label(bf) ? bf->cur.label : "", same_label(bf) ? "\"" : "",
+				(unsigned long long) bf->cur.rows);
 		bf->m->backfill_rows_done = bf->cur.rows;
 		return 0;
 	}
 	if (!bf->cfg->backfill.again)
 		return fail(bf, BF_FATAL, "replication slot \"%s\" exists and %s holds no backfill of it, so "
 					"the rows its snapshot saw cannot be told from those it streamed; hint: "
-					"--backfill-again re-delivers the rows selected by the condition on an existing "
-					"slot: at least once (docs/operations.md, \"Backfill\")",
+					"--backfill-again=LABEL re-delivers the rows selected by the condition on an existing "
+					"slot once: at least once (docs/operations.md, \"Backfill\")",
 					bf->cfg->stream.slot, bf->sink->ops->name);
-	log_msg(LOG_WARNING, "--backfill-again: delivering the selected rows of a current snapshot while "
+	log_msg(LOG_WARNING, "--backfill-again%s%s: delivering the selected rows of a current snapshot while "
 			"slot \"%s\" keeps its position: at least once (rows committed since the slot's "
-			"position come twice)", bf->cfg->stream.slot);
+			"position come twice)%s", bf->cfg->backfill.again_label ? "=" : "",
+			bf->cfg->backfill.again_label ? bf->cfg->backfill.again_label : "", bf->cfg->stream.slot,
+			bf->cfg->backfill.again_label ? "" : "; without =LABEL every start with it does this again");
 	bf->flags = SINK_BACKFILL_NEW;
 	return start_new(bf, NULL, bf->stream.start_lsn);
 }
@@ -494,51 +586,23 @@ missing_slot(Backfill *bf)
 	uint64_t	upto = bf->cur.record_lsn > bf->cur.lsn ? bf->cur.record_lsn : bf->cur.lsn;
 
 	lsn_format(upto, at, sizeof(at));
-	if (!bf->cfg->backfill.again)
+	if (!bf->cfg->backfill.again || same_label(bf))
 		return fail(bf, BF_FATAL, "replication slot \"%s\" does not exist but %s holds its record from "
-					"this server (%s%s%s, delivered up to %s): the slot was dropped after it delivered, "
+					"this server (%s%s%s, delivered up to %s%s%s%s): the slot was dropped after it delivered, "
 					"and creating it again would deliver those rows a second time; hint: to re-deliver on "
-					"purpose (at least once) start once with --backfill-again, or for a fresh start delete "
-					"the sink's record of the slot and its streams (docs/migration.md, \"Rolling back\")",
+					"purpose (at least once) start once with --backfill-again=<a new label>, or for a fresh "
+					"start delete the sink's record of the slot and its streams (docs/migration.md, "
+					"\"Rolling back\")",
 					bf->cfg->stream.slot, bf->sink->ops->name,
 					!bf->cur.present ? "no backfill" : bf->cur.done ? "backfill done" : "backfill unfinished",
 					bf->cur.present ? ", rows " : "",
-					bf->cur.present ? (bf->cur.done ? "all selected" : "partly") : "", at);
+					bf->cur.present ? (bf->cur.done ? "all selected" : "partly") : "", at,
+					same_label(bf) ? "; its backfill is the one labelled \"" : "",
+					same_label(bf) ? bf->cur.label : "", same_label(bf) ? "\"" : "");
 	log_msg(LOG_WARNING, "--backfill-again: replication slot \"%s\" was dropped after delivering up to %s: "
 			"creating it again and delivering the selected rows again: at least once",
 			bf->cfg->stream.slot, at);
 	return 0;
-}
-
-/*
- * The command line that resumes the recorded backfill: the bridge's own
- * (cfg->stream.command_line, without the --recreate-lost-slot and --backfill
- * the recovery hint adds) with --backfill=<the recorded condition>, quoted
- * for a POSIX shell.  malloc'd, NULL when out of memory.
- */
-static char *
-resume_command(const BridgeConfig *cfg, const char *condition)
-{
-	const char *cl = cfg->stream.command_line ? cfg->stream.command_line : "wal2queue-bridge ...";
-	size_t		len = strlen(cl);
-	char	   *out;
-	char	   *p;
-
-	if (len >= 11 && strcmp(cl + len - 11, " --backfill") == 0)
-		len -= 11;
-	if (!cfg->backfill.recreate_lost && len >= 21 &&
-		strncmp(cl + len - 21, " --recreate-lost-slot", 21) == 0)
-		len -= 21;
-	if ((p = out = malloc(len + 4 * strlen(condition) + 32)) == NULL)
-		return NULL;
-	p += sprintf(p, "%.*s --backfill", (int) len, cl);
-	if (*condition == '\0')
-		return out;
-	p += sprintf(p, "='");
-	for (const char *c = condition; *c; c++)
-		p += *c == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *c);
-	sprintf(p, "'");
-	return out;
 }
 
 /*
@@ -568,7 +632,7 @@ check_unfinished(Backfill *bf)
 		memset(&bf->cur, 0, sizeof(bf->cur));
 		return 0;
 	}
-	cmd = resume_command(bf->cfg, bf->cur.condition ? bf->cur.condition : "");
+	cmd = hint_command(bf->cfg, bf->cur.condition ? bf->cur.condition : "", "");
 	rc = fail(bf, BF_FATAL, "replication slot \"%s\" has an unfinished backfill (%" PRIu64 " rows delivered, "
 			  "condition \"%s\"): streaming it without --backfill would never deliver the rows the backfill "
 			  "has not reached; resume the backfill with: %s",
@@ -632,59 +696,6 @@ attempt(Backfill *bf)
 	return start_new(bf, snap, bf->stream.start_lsn);
 }
 
-/*
- * Tell the extension the slot's backfill is done, when it can hear it: only
- * for the slot the backfill was taken from, i.e. a slot registered at the
- * backfill's consistent point (a slot of the same name created since, by
- * hand or by another bridge, was not backfilled; mark_backfilled() refuses
- * it too).
- */
-static void
-mark_backfilled(Backfill *bf)
-{
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {bf->cfg->stream.conninfo, "wal2queue-bridge backfill", NULL};
-	PgConnectFailure f;
-	PGconn	   *conn = pgerror_connect(keys, vals, &f);
-	PGresult   *res;
-	char		at[LSN_STRLEN];
-	const char *params[2] = {bf->cfg->stream.slot, at};
-
-	if (conn == NULL)
-	{
-		log_msg(LOG_WARNING, "could not tell the wal2queue extension that the backfill is done: %s", f.message);
-		return;
-	}
-	lsn_format(bf->cur.lsn, at, sizeof(at));
-	res = PQexec(conn, "SELECT pg_catalog.to_regprocedure('wal2queue.mark_backfilled(name, pg_lsn)') IS NOT NULL");
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
-	{
-		PQclear(res);
-		res = PQexecParams(conn, "SELECT 't', r.start_lsn = $2::pg_catalog.pg_lsn "
-						   "FROM wal2queue.slots r WHERE r.slot_name = $1 UNION ALL SELECT 't', NULL LIMIT 1",
-						   2, NULL, params, NULL, NULL, 0);
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
-		strcmp(PQgetvalue(res, 0, 0), "t") != 0)
-		log_msg(LOG_INFO, "the wal2queue extension (or its mark_backfilled()) is not installed: "
-				"prune() does not know the backfilled rows were delivered");
-	else if (strcmp(PQgetvalue(res, 0, 1), "f") == 0)
-		log_msg(LOG_WARNING, "replication slot \"%s\" was registered at another position than the "
-				"backfill's consistent point %s (it is not the slot that was backfilled): "
-				"not marking it backfilled", bf->cfg->stream.slot, at);
-	else
-	{
-		PQclear(res);
-		res = PQexecParams(conn, "SELECT wal2queue.mark_backfilled($1, $2)", 2, NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
-			log_msg(LOG_WARNING, "wal2queue.mark_backfilled() failed: %s", PQresultErrorMessage(res));
-		else
-			log_msg(LOG_INFO, "told the wal2queue extension that slot \"%s\" is backfilled", bf->cfg->stream.slot);
-	}
-	PQclear(res);
-	PQfinish(conn);
-}
-
 static void
 end_attempt(Backfill *bf)
 {
@@ -694,6 +705,7 @@ end_attempt(Backfill *bf)
 	stream_close(&bf->stream);
 	free(bf->visible_in);
 	bf->visible_in = NULL;
+	bf->tables_loaded = false;
 }
 
 int
@@ -744,7 +756,7 @@ backfill_run(const BridgeConfig *cfg, Sink *sink, MetricsSnapshot *m)
 			usleep(100000);
 	}
 	if (status == 0 && !bridge_stop_requested && bf.cur.present && bf.cur.done)
-		mark_backfilled(&bf);
+		backfill_mark_done(cfg, bf.cur.lsn);
 	sink->ops->disconnect(sink);
 	m->backfill_running = false;
 	backfill_state_free(&bf.cur);

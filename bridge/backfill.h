@@ -10,14 +10,19 @@
  *						pages read in a snapshot
  *	backfill_key.c		the position key (a JSON array of texts): format,
  *						parse; the state's text form
+ *	backfill_page.c		a page's rows as jobs, cut into sink calls of at
+ *						most --backfill-page-bytes
+ *	backfill_rewrite.c	a table rewritten under a backfill: the storage
+ *						recorded, the check before a table is read
+ *	backfill_mark.c		telling the extension the backfill is done
  *	redis_backfill.c	the Redis side: the wal2queue_backfill function
  *
  * A new slot is created with an exported snapshot (its consistent point);
  * a second connection reads the rows in that snapshot, in keyset pages by
  * primary key (or replica identity index).  Each page is delivered by one
- * sink call that writes the page's jobs and the backfill state (the saved
- * snapshot, the consistent point, the condition, the table and the last
- * key delivered, done) atomically.  A bridge killed mid-backfill reads the
+ * or more sink calls, each writing its jobs and the backfill state (the
+ * saved snapshot, the consistent point, the condition, the table and the
+ * last key delivered, the tables' storage, the label, done) atomically.  A bridge killed mid-backfill reads the
  * state back and continues in a new snapshot with the rows past the last
  * key whose xmin the saved snapshot sees: rows committed after the
  * consistent point are the stream's.  See docs/operations.md, "Backfill".
@@ -36,6 +41,7 @@
 #include "metrics.h"
 
 #define BACKFILL_DEFAULT_BATCH 10000
+#define BACKFILL_DEFAULT_PAGE_BYTES (32 * 1024 * 1024)
 
 /* what the command line asked for */
 typedef struct BackfillConfig
@@ -44,6 +50,12 @@ typedef struct BackfillConfig
 	const char *condition;		/* its SQL_CONDITION, or NULL: every row */
 	int			batch;			/* --backfill-batch */
 	bool		again;			/* --backfill-again */
+	const char *again_label;	/* its =LABEL, or NULL */
+	bool		resume_condition;	/* --backfill-continue: an unfinished
+									 * backfill goes on with this condition */
+	bool		after_rewrite;	/* --backfill-after-rewrite: read a rewritten
+								 * table's rest without the snapshot filter */
+	size_t		page_bytes;		/* --backfill-page-bytes: bytes per sink call */
 	bool		recreate_lost;	/* --recreate-lost-slot */
 	/* the selection and the jobs' shape, as the stream has them */
 	const char *tables;			/* --tables, or NULL: every table */
@@ -70,6 +82,12 @@ typedef struct BackfillState
 	char	   *table;			/* the table being read, as %I.%I; "" none */
 	char	   *key;			/* last key delivered of it, a JSON array of
 								 * texts; "" before its first row */
+	char	   *storage;		/* the selected relations' storage when the
+								 * snapshot was taken: "oid:relfilenode"
+								 * words, space separated (backfill_rewrite.c);
+								 * "" unknown (a state of an older bridge) */
+	char	   *label;			/* --backfill-again=LABEL of this backfill,
+								 * "" none */
 	/* backfill_read only: the record around the state */
 	bool		record;			/* the sink holds a record of this source
 								 * (streamed positions, a backfill or both) */
@@ -97,5 +115,12 @@ struct BridgeConfig;
 struct Sink;
 extern int	backfill_run(const struct BridgeConfig *cfg, struct Sink *sink,
 						 MetricsSnapshot *m);
+
+/*
+ * backfill_mark.c: tell the extension (when it has mark_backfilled()) that
+ * the slot's backfill at consistent point lsn is done; logs what it did
+ */
+struct BridgeConfig;
+extern void backfill_mark_done(const struct BridgeConfig *cfg, uint64_t lsn);
 
 #endif							/* W2Q_BACKFILL_H */

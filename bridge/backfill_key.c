@@ -23,6 +23,8 @@ backfill_state_free(BackfillState *st)
 	free(st->condition);
 	free(st->table);
 	free(st->key);
+	free(st->storage);
+	free(st->label);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -49,7 +51,9 @@ backfill_state_copy(BackfillState *dst, const BackfillState *src)
 	return dup_into(&dst->snapshot, src->snapshot) &&
 		dup_into(&dst->condition, src->condition) &&
 		dup_into(&dst->table, src->table) &&
-		dup_into(&dst->key, src->key);
+		dup_into(&dst->key, src->key) &&
+		dup_into(&dst->storage, src->storage) &&
+		dup_into(&dst->label, src->label);
 }
 
 /* append s (or null) as a JSON string at out+*pos; out is large enough */

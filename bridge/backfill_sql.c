@@ -283,6 +283,31 @@ key_list(PGconn *conn, const BfTable *t, char **sql, size_t *len)
 	return ok;
 }
 
+/*
+ * A resume keeps the rows the saved snapshot saw.  A row's xmin is a 32-bit
+ * xid, and a frozen row keeps its raw xmin however old it is, so it cannot
+ * be placed by distance.  The rule: a row is invisible to the saved
+ * snapshot only if its xmin is in the snapshot's xip list or lies in [saved
+ * xmax, the resume's next xid) modulo 2^32 (that range is shorter than
+ * 2^31: the resume's own snapshot xmax, read in this transaction); a frozen
+ * xmin (2, and the bootstrap xids below it) is always visible; every other
+ * xmin is older than the snapshot (the reader's own snapshot already leaves
+ * out the rows of aborted or running transactions).
+ */
+void
+bf_visible_clause(char *buf, size_t len, const char *param)
+{
+	snprintf(buf, len,
+			 "(xmin::text::bigint < 3 OR NOT ("
+			 "xmin::text::bigint IN (SELECT x::text::bigint %% 4294967296 "
+			 "FROM pg_catalog.pg_snapshot_xip(%s::pg_snapshot) x) OR "
+			 "(xmin::text::bigint - pg_catalog.pg_snapshot_xmax(%s::pg_snapshot)::text::bigint "
+			 "%% 4294967296 + 4294967296) %% 4294967296 < "
+			 "pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint "
+			 "- pg_catalog.pg_snapshot_xmax(%s::pg_snapshot)::text::bigint))",
+			 param, param, param);
+}
+
 PGresult *
 bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
 		const char *visible_in, int limit, char *err, size_t errlen)
@@ -322,30 +347,10 @@ bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
 	{
 		char		clause[1024];
 
-		/*
-		 * A resume keeps the rows the saved snapshot saw.  A row's xmin is a
-		 * 32-bit xid, and a frozen row keeps its raw xmin however old it is,
-		 * so it cannot be placed by distance.  The rule: a row is invisible
-		 * to the saved snapshot only if its xmin is in the snapshot's xip
-		 * list or lies in [saved xmax, the resume's next xid) modulo 2^32
-		 * (that range is shorter than 2^31: the resume's own snapshot xmax,
-		 * read in this transaction); a frozen xmin (2, and the bootstrap
-		 * xids below it) is always visible; every other xmin is older than
-		 * the snapshot (the reader's own snapshot already leaves out the
-		 * rows of aborted or running transactions).
-		 */
 		snprintf(num, sizeof(num), "$%d", np + 1);
 		params[np++] = visible_in;
-		snprintf(clause, sizeof(clause),
-				 " AND (xmin::text::bigint < 3 OR NOT ("
-				 "xmin::text::bigint IN (SELECT x::text::bigint %% 4294967296 "
-				 "FROM pg_catalog.pg_snapshot_xip(%s::pg_snapshot) x) OR "
-				 "(xmin::text::bigint - pg_catalog.pg_snapshot_xmax(%s::pg_snapshot)::text::bigint "
-				 "%% 4294967296 + 4294967296) %% 4294967296 < "
-				 "pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text::bigint "
-				 "- pg_catalog.pg_snapshot_xmax(%s::pg_snapshot)::text::bigint))",
-				 num, num, num);
-		ok = add(&sql, &len, "%s%s", clause, "");
+		bf_visible_clause(clause, sizeof(clause), num);
+		ok = add(&sql, &len, " AND %s%s", clause, "");
 	}
 	ok = ok && add(&sql, &len, " ORDER BY %s%s", "", "") && key_list(conn, t, &sql, &len);
 	snprintf(num, sizeof(num), "%d", limit);

@@ -70,4 +70,11 @@ extern PGresult *bf_page(PGconn *conn, const BfTable *t, const char *condition,
 						 char **after, const char *visible_in, int limit,
 						 char *err, size_t errlen);
 
+/*
+ * The SQL condition (in parentheses) "the row's xmin is visible in the
+ * saved snapshot", the pg_snapshot text being the query parameter param
+ * ("$3"); buf of 1024 bytes suffices.
+ */
+extern void bf_visible_clause(char *buf, size_t len, const char *param);
+
 #endif							/* W2Q_BACKFILL_SQL_H */

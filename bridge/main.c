@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
@@ -68,8 +69,18 @@ usage(void)
 	printf("                             (all, or WHERE SQL_CONDITION) exactly once, then stream; a\n");
 	printf("                             restart resumes an unfinished backfill\n");
 	printf("      --backfill-batch=N     rows per backfill page (default: 10000)\n");
-	printf("      --backfill-again       re-deliver rows selected by the condition on an existing slot:\n");
-	printf("                             at least once\n");
+	printf("      --backfill-page-bytes=SIZE\n");
+	printf("                             at most SIZE bytes of rows per sink call (default: 32MB;\n");
+	printf("                             kB, MB, GB): a page is cut into several atomic calls\n");
+	printf("      --backfill-continue    go on with an unfinished backfill from where it stopped, with\n");
+	printf("                             this command line's condition (exactly once for the rest)\n");
+	printf("      --backfill-after-rewrite\n");
+	printf("                             resume an unfinished backfill of a table an ALTER rewrote\n");
+	printf("                             since: its rest without the snapshot filter (at least once)\n");
+	printf("      --backfill-again[=LABEL]\n");
+	printf("                             re-deliver rows selected by the condition on an existing slot:\n");
+	printf("                             at least once; with LABEL only once: a restart with the\n");
+	printf("                             recorded backfill's LABEL just streams\n");
 	printf("      --recreate-lost-slot   with --backfill: drop a lost slot, create it again and backfill\n");
 	printf("                             (at least once)\n");
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
@@ -127,6 +138,34 @@ parse_number(const char *arg, const char *name, long long min, long long max)
 		usage_error(msg, arg);
 	}
 	return v;
+}
+
+/* a byte count: an integer with an optional unit kB, MB or GB */
+static long long
+parse_size(const char *arg, const char *name, long long min, long long max)
+{
+	const char *units[] = {"", "kB", "MB", "GB"};
+	char	   *end;
+	long long	v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	for (int u = 0; errno == 0 && end != arg && u < 4; u++)
+		if (strcasecmp(end, units[u]) == 0)
+		{
+			for (int i = 0; i < u && v <= max; i++)
+				v *= 1024;
+			if (v >= min && v <= max)
+				return v;
+		}
+	{
+		char		msg[256];
+
+		snprintf(msg, sizeof(msg), "invalid value \"%%s\" for %s (bytes from %lld to %lld, "
+				 "optionally in kB, MB or GB, e.g. 16MB)", name, min, max);
+		usage_error(msg, arg);
+	}
+	return 0;
 }
 
 static void
@@ -206,7 +245,10 @@ static const struct option long_options[] = {
 	{"plugin", required_argument, NULL, 40},
 	{"backfill", optional_argument, NULL, 42},
 	{"backfill-batch", required_argument, NULL, 43},
-	{"backfill-again", no_argument, NULL, 44},
+	{"backfill-again", optional_argument, NULL, 44},
+	{"backfill-continue", no_argument, NULL, 46},
+	{"backfill-after-rewrite", no_argument, NULL, 47},
+	{"backfill-page-bytes", required_argument, NULL, 48},
 	{"recreate-lost-slot", no_argument, NULL, 45},
 	{"publication", required_argument, NULL, 41},
 	{"verbose", no_argument, NULL, 'v'},
@@ -215,6 +257,20 @@ static const struct option long_options[] = {
 	{"help", no_argument, NULL, '?'},
 	{NULL, 0, NULL, 0}
 };
+
+/* --backfill-again=LABEL: a word recorded with the backfill */
+static void
+check_label(const char *arg)
+{
+	size_t		len = strlen(arg);
+
+	for (const char *c = arg; *c; c++)
+		if (!isalnum((unsigned char) *c) && !strchr("-_.:", *c))
+			len = 0;
+	if (len == 0 || len > 64)
+		usage_error("invalid label \"%s\" for --backfill-again (1 to 64 letters, digits and -_.:, "
+					"e.g. --backfill-again=2026-11-30)", arg);
+}
 
 static void
 nonempty(const char *arg, const char *name)
@@ -275,7 +331,15 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 			cfg->backfill.condition = arg;
 			break;
 		case 43: cfg->backfill.batch = (int) parse_number(arg, "--backfill-batch", 1, 1000000); break;
-		case 44: cfg->backfill.again = true; break;
+		case 44:
+			cfg->backfill.again = true;
+			if (arg)
+				check_label(arg);
+			cfg->backfill.again_label = arg;
+			break;
+		case 46: cfg->backfill.resume_condition = true; break;
+		case 47: cfg->backfill.after_rewrite = true; break;
+		case 48: cfg->backfill.page_bytes = (size_t) parse_size(arg, "--backfill-page-bytes", 1024, INT64_C(1) << 30); break;
 		case 45: cfg->backfill.recreate_lost = true; break;
 		case 'v': log_verbosity = 1; a->verbose = true; break;
 		case 'q': log_verbosity = -1; a->quiet = true; break;
@@ -344,12 +408,20 @@ parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 	if (cfg->backfill.enabled && !a->create_slot)
 		usage_error("%s", "--backfill needs --create-slot (it creates the slot with an exported snapshot)");
 	if (!cfg->backfill.enabled &&
-		(cfg->backfill.batch || cfg->backfill.again || cfg->backfill.recreate_lost))
-		usage_error("%s", "--backfill-batch, --backfill-again and --recreate-lost-slot need --backfill");
+		(cfg->backfill.batch || cfg->backfill.again || cfg->backfill.recreate_lost ||
+		 cfg->backfill.resume_condition || cfg->backfill.after_rewrite || cfg->backfill.page_bytes))
+		usage_error("%s", "--backfill-batch, --backfill-page-bytes, --backfill-again, --backfill-continue, "
+					"--backfill-after-rewrite and --recreate-lost-slot need --backfill");
+	if (cfg->backfill.resume_condition && cfg->backfill.again)
+		usage_error("%s", "--backfill-continue and --backfill-again cannot be used together: "
+					"--backfill-continue goes on with an unfinished backfill, --backfill-again starts a new "
+					"one once the recorded one is done");
 	if (cfg->backfill.enabled && cfg->standby)
 		usage_error("%s", "--backfill and --standby cannot be used together");
 	if (!cfg->backfill.batch)
 		cfg->backfill.batch = BACKFILL_DEFAULT_BATCH;
+	if (!cfg->backfill.page_bytes)
+		cfg->backfill.page_bytes = BACKFILL_DEFAULT_PAGE_BYTES;
 }
 
 /* the command line for recovery hints; lives as long as the process */

@@ -8,7 +8,8 @@
  * The backfill state lives in the slot's progress record, beside what
  * deliver keeps there: backfill_lsn (the consistent point), backfill_seq
  * (pages recorded), backfill_snapshot, backfill_condition, backfill_table,
- * backfill_key, backfill_done ("0"/"1"), backfill_rows.  One call of
+ * backfill_key, backfill_done ("0"/"1"), backfill_rows, backfill_storage,
+ * backfill_label.  One call of
  * wal2queue_backfill writes one page: it checks the record's source and
  * that the record is still at the page's predecessor (same backfill_lsn,
  * backfill_seq = prev), type-checks every key, XADDs the entries and writes
@@ -17,8 +18,9 @@
  *
  * Arguments: KEYS[1] the progress record; ARGV: mode ("new", "accept" or
  * ""), sysid, timeline, db, slot, maxlen, group, prev seq, seq, lsn
- * ("%X/%X"), snapshot, condition, table, key, done, rows, the number of
- * entries, then each entry as key, seq, number of fields, field, value, ...
+ * ("%X/%X"), snapshot, condition, table, key, done, rows, storage, label,
+ * the number of entries, then each entry as key, seq, number of fields,
+ * field, value, ...
  * Reply: {verdict, detail...}: OK; NORECORD; SOURCE sysid timeline db slot;
  * STALE backfill_lsn backfill_seq; WRONGTYPE key type.
  *
@@ -53,7 +55,7 @@ static const char *const backfill_lua =
 "  return string.format('%08X%08X', tonumber(hi, 16), tonumber(lo, 16))\n"
 "end\n"
 "local function bf_types(pkey, argv)\n"
-"  local types, starts, i, n = {}, {}, 18, tonumber(argv[17])\n"
+"  local types, starts, i, n = {}, {}, 20, tonumber(argv[19])\n"
 "  for e = 1, n do\n"
 "    local k = argv[i]\n"
 "    if k == pkey then return nil, k, 'progress record' end\n"
@@ -106,6 +108,7 @@ static const char *const backfill_lua =
 "  local h = {'backfill_lsn', argv[10], 'backfill_seq', argv[9], 'backfill_snapshot', argv[11],\n"
 "             'backfill_condition', argv[12], 'backfill_table', argv[13], 'backfill_key', argv[14],\n"
 "             'backfill_done', argv[15], 'backfill_rows', argv[16],\n"
+"             'backfill_storage', argv[17], 'backfill_label', argv[18],\n"
 "             'updated_at', now[1] .. '.' .. string.format('%06d', tonumber(now[2]))}\n"
 "  if fresh and (not r[5] or other or (bf_lsnhex(r[5]) or '') < bf_lsnhex(argv[10])) then\n"
 "    local n = #h\n"
@@ -214,20 +217,21 @@ redis_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 	char		key[256];
 	const char *argv[] = {"HMGET", key, "sysid", "timeline", "db", "slot",
 		"backfill_lsn", "backfill_seq", "backfill_rows", "backfill_done",
-		"backfill_snapshot", "backfill_condition", "backfill_table", "backfill_key", "lsn"};
-	size_t		lens[15];
+		"backfill_snapshot", "backfill_condition", "backfill_table", "backfill_key", "lsn",
+		"backfill_storage", "backfill_label"};
+	size_t		lens[17];
 	redisReply *r;
 	int			rc;
 	char		tl[16];
 
 	snprintf(key, sizeof(key), "%swal2queue:progress:%s",
 			 s->cfg->target_prefix ? s->cfg->target_prefix : "", src->slot);
-	for (int i = 0; i < 15; i++)
+	for (int i = 0; i < 17; i++)
 		lens[i] = strlen(argv[i]);
 	backfill_state_free(st);
-	if ((rc = sync_call(s, 15, argv, lens, &r)) != SINK_OK)
+	if ((rc = sync_call(s, 17, argv, lens, &r)) != SINK_OK)
 		return rc;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 13)
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 15)
 	{
 		freeReplyObject(r);
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "unexpected reply from Redis to HMGET");
@@ -275,7 +279,9 @@ redis_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 		st->condition = field_dup(r, 9);
 		st->table = field_dup(r, 10);
 		st->key = field_dup(r, 11);
-		if (!st->snapshot || !st->condition || !st->table || !st->key)
+		st->storage = field_dup(r, 13);
+		st->label = field_dup(r, 14);
+		if (!st->snapshot || !st->condition || !st->table || !st->key || !st->storage || !st->label)
 			rc = errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
 	}
 	freeReplyObject(r);
@@ -430,7 +436,7 @@ entry_args(Sink *s, const FrameJob *jobs, uint32_t njobs, const char **argv,
 	return SINK_OK;
 }
 
-#define BF_HEAD_ARGS 21			/* FCALL name 1 key + 17 ARGV */
+#define BF_HEAD_ARGS 23			/* FCALL name 1 key + 19 ARGV */
 
 int
 redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
@@ -472,7 +478,8 @@ redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 			s->cfg->redis_group ? s->cfg->redis_group : "", prev, seq, lsn,
 			next->snapshot ? next->snapshot : "", next->condition ? next->condition : "",
 			next->table ? next->table : "", next->key ? next->key : "",
-			next->done ? "1" : "0", rows, nent};
+			next->done ? "1" : "0", rows, next->storage ? next->storage : "",
+			next->label ? next->label : "", nent};
 
 		for (a = 0; a < BF_HEAD_ARGS; a++)
 			argv[a] = head[a];

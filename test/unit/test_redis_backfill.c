@@ -47,6 +47,8 @@ state(BackfillState *st, uint64_t seq, uint64_t rows, const char *key, bool done
 	st->condition = strdup("status = 'pending'");
 	st->table = strdup(done ? "" : "public.jobs");
 	st->key = strdup(key);
+	st->storage = strdup("16384:16390 16400:16400");
+	st->label = strdup("wipe-1");
 }
 
 /* unit_check_str on a string the harness allocated, freed after */
@@ -145,8 +147,10 @@ main(void)
 			   rd.seq == 2 && rd.rows == 2 && rd.lsn == 0x1000028 &&
 			   strcmp(rd.key, "[\"4\"]") == 0 && strcmp(rd.table, "public.jobs") == 0 &&
 			   strcmp(rd.snapshot, "750:760:752,755") == 0 &&
-			   strcmp(rd.condition, "status = 'pending'") == 0,
-			   "the state reads back as written");
+			   strcmp(rd.condition, "status = 'pending'") == 0 &&
+			   strcmp(rd.storage, "16384:16390 16400:16400") == 0 &&
+			   strcmp(rd.label, "wipe-1") == 0,
+			   "the state reads back as written (storage and label too)");
 
 	state(&st, 3, 2, "", true);
 	unit_check(s->ops->backfill_batch(s, &src, 0, 2, &st, NULL, 0) == SINK_OK &&

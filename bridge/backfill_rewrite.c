@@ -1,0 +1,192 @@
+/*-------------------------------------------------------------------------
+ *
+ * backfill_rewrite.c
+ *		A table rewritten under a backfill: its storage when the snapshot
+ *		was taken, and the check before each table is read.
+ *
+ * A resume keeps the rows whose xmin the saved snapshot sees.  A rewrite
+ * by ALTER TABLE (ALTER COLUMN ... TYPE, ADD COLUMN with a volatile
+ * DEFAULT, SET ACCESS METHOD) writes every row again with the ALTER's xid:
+ * the filter would skip all of them, and the stream decodes nothing of a
+ * rewrite.  VACUUM FULL and CLUSTER write a new file too but keep every
+ * row's xmin.  So the first state records each selected relation's
+ * relfilenode (every leaf partition's), read in the exported snapshot,
+ * and before a resume reads a table:
+ *	- a leaf whose relfilenode is the recorded one was not rewritten;
+ *	- a leaf with another one was rewritten; it kept its rows' xmin (VACUUM
+ *	  FULL, CLUSTER) if it holds a row whose unfrozen xmin the saved
+ *	  snapshot sees: an ALTER's rewrite gives every row its own xid, which
+ *	  the saved snapshot does not see, so one such row proves none
+ *	  happened.  Without such a row, and with rows the filter would skip,
+ *	  the table is reported rewritten (an empty one, or one whose every
+ *	  row the saved snapshot sees, loses nothing).
+ * A rewrite while this transaction's snapshot is open is caught too: the
+ * table is locked (ACCESS SHARE, until the transaction ends) and its
+ * relfilenode in this snapshot compared with the current one; a rewrite
+ * since hides the table's rows from this snapshot, so the reader starts
+ * over (a resume, with the check above).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backfill_rewrite.h"
+#include "errbuf.h"
+
+/*
+ * The table's leaves (itself, unless partitioned; pg_partition_tree() lists
+ * nothing for a table without partitions): name, relfilenode in this
+ * snapshot, now, in $2 (or NULL), oid
+ */
+#define LEAVES_SQL \
+	"SELECT format('%I.%I', n.nspname, c.relname), c.relfilenode::text, " \
+	"pg_catalog.pg_relation_filenode(c.oid)::text, s.fn::text, c.oid::text " \
+	"FROM (SELECT relid FROM pg_catalog.pg_partition_tree($1::regclass) " \
+	"      UNION SELECT $1::regclass) p " \
+	"JOIN pg_catalog.pg_class c ON c.oid = p.relid " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"LEFT JOIN (SELECT pg_catalog.split_part(w, ':', 1)::oid AS oid, " \
+	"  pg_catalog.split_part(w, ':', 2)::oid AS fn " \
+	"  FROM pg_catalog.unnest(pg_catalog.string_to_array($2, ' ')) w) s ON s.oid = c.oid " \
+	"WHERE c.relkind = 'r' ORDER BY c.oid"
+
+static PGresult *
+leaves(PGconn *conn, const BfTable *t, const char *saved, char *err, size_t errlen)
+{
+	const char *params[2] = {t->qname, saved ? saved : ""};
+	PGresult   *res = PQexecParams(conn, LEAVES_SQL, 2, NULL, params, NULL, NULL, 0);
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		return res;
+	errbuf_set(err, errlen, -1, "could not read the storage of table %s: %s", t->name,
+			   PQresultErrorMessage(res));
+	PQclear(res);
+	return NULL;
+}
+
+char *
+bf_storage_read(PGconn *conn, const BfTables *ts, char *err, size_t errlen)
+{
+	char	   *out = strdup("");
+	size_t		len = 0;
+
+	for (int i = 0; out && i < ts->n; i++)
+	{
+		PGresult   *res = leaves(conn, &ts->t[i], NULL, err, errlen);
+
+		if (res == NULL)
+		{
+			free(out);
+			return NULL;
+		}
+		for (int r = 0; out && r < PQntuples(res); r++)
+		{
+			size_t		add = strlen(PQgetvalue(res, r, 4)) + strlen(PQgetvalue(res, r, 1)) + 2;
+			char	   *grown = realloc(out, len + add + 1);
+
+			if (grown == NULL)
+			{
+				free(out);
+				out = NULL;
+				break;
+			}
+			out = grown;
+			len += sprintf(out + len, "%s%s:%s", len ? " " : "", PQgetvalue(res, r, 4),
+						   PQgetvalue(res, r, 1));
+		}
+		PQclear(res);
+	}
+	if (out == NULL)
+		errbuf_set(err, errlen, -1, "out of memory");
+	return out;
+}
+
+/*
+ * Would leaf (%I.%I) lose rows to the snapshot filter after a rewrite?  1 if
+ * it holds a row the saved snapshot does not see and none whose unfrozen
+ * xmin it sees (kept by VACUUM FULL or CLUSTER), 0 if not, -1 on error.
+ */
+static int
+restamped(PGconn *conn, const char *leaf, const char *snapshot, char *err, size_t errlen)
+{
+	char		clause[1024];
+	char		sql[2600];
+	const char *params[1] = {snapshot};
+	PGresult   *res;
+	int			rc;
+
+	bf_visible_clause(clause, sizeof(clause), "$1");
+	snprintf(sql, sizeof(sql), "SELECT NOT EXISTS (SELECT 1 FROM ONLY %s WHERE "
+			 "xmin::text::bigint >= 3 AND %s) AND EXISTS (SELECT 1 FROM ONLY %s WHERE NOT %s)",
+			 leaf, clause, leaf, clause);
+	res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		errbuf_set(err, errlen, -1, "could not read table %s: %s", leaf, PQresultErrorMessage(res));
+		PQclear(res);
+		return -1;
+	}
+	rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return rc;
+}
+
+static int
+lock_table(PGconn *conn, const BfTable *t, char *err, size_t errlen)
+{
+	char		sql[1024];
+	PGresult   *res;
+
+	snprintf(sql, sizeof(sql), "LOCK TABLE %s IN ACCESS SHARE MODE", t->qname);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		errbuf_set(err, errlen, -1, "could not lock table %s: %s", t->name,
+				   PQresultErrorMessage(res));
+		PQclear(res);
+		return -1;
+	}
+	PQclear(res);
+	return 0;
+}
+
+int
+bf_storage_check(PGconn *conn, const BfTable *t, const char *saved, const char *snapshot,
+				 char *detail, size_t dlen, char *err, size_t errlen)
+{
+	PGresult   *res;
+	int			rc = BF_STORAGE_SAME;
+
+	if (lock_table(conn, t, err, errlen) != 0 || (res = leaves(conn, t, saved, err, errlen)) == NULL)
+		return -1;
+	for (int r = 0; rc == BF_STORAGE_SAME && r < PQntuples(res); r++)
+	{
+		const char *leaf = PQgetvalue(res, r, 0);
+		const char *then = PQgetvalue(res, r, 3);
+		const char *now = PQgetvalue(res, r, 2);
+
+		if (strcmp(PQgetvalue(res, r, 1), now) != 0)
+		{
+			snprintf(detail, dlen, "%s was rewritten while the backfill read it (relfilenode %s, now %s)",
+					 leaf, PQgetvalue(res, r, 1), now);
+			rc = BF_STORAGE_RETRY;
+		}
+		else if (snapshot && !PQgetisnull(res, r, 3) && strcmp(then, now) != 0)
+		{
+			int			lost = restamped(conn, leaf, snapshot, err, errlen);
+
+			if (lost < 0)
+				rc = -1;
+			else if (lost)
+			{
+				snprintf(detail, dlen, "%s was rewritten since the backfill's snapshot (relfilenode %s, now %s)",
+						 leaf, then, now);
+				rc = BF_STORAGE_REWRITTEN;
+			}
+		}
+	}
+	PQclear(res);
+	return rc;
+}
