@@ -1,0 +1,54 @@
+# Attack review 4: prune() deletes the row behind a claim check.  A row larger
+# than max-job-bytes is delivered as a claim check (plugin/FORMAT.md, "Claim
+# checks"): "a worker that sees wal2queue_claim_check reads the row from
+# table by key itself" -- the job's content exists only in the table.  For
+# prune() the claim check counts as the row's delivery
+# (sql/src/30_prune.sql: the rule looks at xmin and the slots' horizons only),
+# so the next prune, typically scheduled every few minutes, deletes the row
+# before any worker could fetch it: the job's content is gone, although no
+# slot delivered it.  README: "prune() never deletes a row no slot delivered".
+# Expected: a claim-checked row survives prune() (without force).
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('prune_cc');
+my $r = start_redis();
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION wal2queue;
+	SELECT wal2queue.create_job_table('public.jobs');
+});
+my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
+	'--route-column', 'queue', '--max-job-bytes', '1kB', '--status-interval', '1');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
+	'the bridge registered its slot') or diag(bridge_log($b));
+
+$node->safe_psql('postgres', q{
+	INSERT INTO jobs (queue, payload) VALUES ('big', jsonb_build_object('blob', repeat('x', 5000)))});
+$node->safe_psql('postgres', q{
+	INSERT INTO jobs (queue, payload) VALUES ('small', '{"n": 1}')});
+ok(wait_until(sub { redis($r, 'XLEN', 'big') eq '1' && redis($r, 'XLEN', 'small') eq '1' }, 30),
+	'both delivered') or diag(bridge_log($b));
+my $e = stream_entries($r, 'big')->[0][1];
+is($e->{wal2queue_claim_check}, 't', 'the big one is a claim check: its content is only in the table')
+	or diag(explain $e);
+ok(wait_attested($node, 'jobs', 30), 'the bridge attests its slot');
+
+my $deleted = 0;
+for my $i (1 .. 6)
+{
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	sleep 1;
+	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
+	last if $deleted >= 2;
+}
+diag("prune deleted $deleted rows");
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'big'"), '1',
+	'the row behind the claim check is still there for its worker');
+stop_bridge($b);
+stop_redis($r);
+$node->stop;
+done_testing();
