@@ -39,7 +39,8 @@ registry_present(Stream *s)
 	res = PQexec(s->conn,
 				 "SELECT CASE WHEN pg_catalog.to_regnamespace('wal2queue') IS NULL THEN 'absent' "
 				 "WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN 'no-usage' "
-				 "WHEN pg_catalog.to_regprocedure('wal2queue.register_slot(name,text,name)') IS NULL "
+				 "WHEN pg_catalog.to_regprocedure('wal2queue.register_slot(name,text,name,bigint)') IS NULL "
+				 "AND pg_catalog.to_regprocedure('wal2queue.register_slot(name,text,name)') IS NULL "
 				 "AND pg_catalog.to_regprocedure('wal2queue.register_slot(name,text)') IS NULL THEN 'absent' "
 				 "ELSE 'present' END");
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
@@ -66,10 +67,12 @@ static void
 registry_call(Stream *s, bool add)
 {
 	const char *tables = NULL;
+	const char *max_job_bytes = NULL;
 	const char *const *o;
 	char	   *slot;
 	char	   *tab = NULL;
 	char	   *pub = NULL;
+	char	   *mjb = NULL;
 	char	   *sql;
 	PGresult   *res;
 
@@ -78,6 +81,8 @@ registry_call(Stream *s, bool add)
 	for (o = s->cfg->plugin_options; o && o[0]; o += 2)
 		if (strcmp(o[0], "tables") == 0)
 			tables = o[1];
+		else if (strcmp(o[0], "max-job-bytes") == 0)
+			max_job_bytes = o[1];
 	if (s->cfg->pgoutput)
 		tables = s->cfg->pgoutput->tables_text;
 	/* a replication connection speaks only the simple query protocol */
@@ -88,25 +93,33 @@ registry_call(Stream *s, bool add)
 	if (s->cfg->pgoutput)
 		pub = PQescapeLiteral(s->conn, s->cfg->pgoutput->publication,
 							  strlen(s->cfg->pgoutput->publication));
-	sql = malloc(strlen(slot) + (tab ? strlen(tab) : 4) + (pub ? strlen(pub) : 0) + 64);
-	if (slot == NULL || (tables && tab == NULL) || (s->cfg->pgoutput && pub == NULL) || sql == NULL)
+	/* the plugin's claim-check size: prune() keeps rows that large */
+	if (max_job_bytes)
+		mjb = PQescapeLiteral(s->conn, max_job_bytes, strlen(max_job_bytes));
+	sql = malloc(strlen(slot) + (tab ? strlen(tab) : 4) + (pub ? strlen(pub) : 0) +
+				 (mjb ? strlen(mjb) : 0) + 128);
+	if (slot == NULL || (tables && tab == NULL) || (s->cfg->pgoutput && pub == NULL) ||
+		(max_job_bytes && mjb == NULL) || sql == NULL)
 	{
 		log_msg(LOG_WARNING, "could not %s slot \"%s\": out of memory",
 				add ? "register" : "unregister", s->cfg->slot);
 		PQfreemem(slot);
 		PQfreemem(tab);
 		PQfreemem(pub);
+		PQfreemem(mjb);
 		free(sql);
 		return;
 	}
 	if (add)
-		sprintf(sql, "SELECT wal2queue.register_slot(%s, %s%s%s)", slot, tab ? tab : "NULL",
-				pub ? ", " : "", pub ? pub : "");
+		sprintf(sql, "SELECT wal2queue.register_slot(%s, %s%s%s%s%s%s)", slot, tab ? tab : "NULL",
+				pub ? ", " : "", pub ? pub : "",
+				mjb ? ", max_job_bytes => pg_catalog.pg_size_bytes(" : "", mjb ? mjb : "", mjb ? ")" : "");
 	else
 		sprintf(sql, "SELECT wal2queue.unregister_slot(%s)", slot);
 	PQfreemem(slot);
 	PQfreemem(tab);
 	PQfreemem(pub);
+	PQfreemem(mjb);
 	res = PQexec(s->conn, sql);
 	free(sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)

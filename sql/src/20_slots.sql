@@ -45,7 +45,8 @@ CREATE TABLE wal2queue.slots (
     attested_lsn  pg_lsn,
     attested_at   timestamptz,
     attest_refused text,
-    backfilled_at timestamptz
+    backfilled_at timestamptz,
+    max_job_bytes bigint
 );
 
 COMMENT ON TABLE wal2queue.slots IS
@@ -152,13 +153,16 @@ END
 $$;
 
 /*
- * register_slot(slot_name, tables, publication) -- record that SLOT_NAME
+ * register_slot(slot_name, tables, publication, max_job_bytes) -- record that SLOT_NAME
  * delivers the jobs of the tables TABLES selects (NULL: every table) from
  * now on: every transaction whose xid is at least
  * pg_snapshot_xmax(pg_current_snapshot()) now.  PUBLICATION names the
  * publication a pgoutput slot is read with (the bridge's --publication);
  * the slot then delivers only what the publication publishes and TABLES
- * selects.  Replaces an earlier registration of the slot (with a fresh,
+ * selects.  MAX_JOB_BYTES is the plugin's max-job-bytes option the slot is
+ * read with (the bridge's --max-job-bytes; NULL: the plugin's default,
+ * 64MB): a larger row is delivered as a claim check, and prune() keeps the
+ * rows that may have been (prune_horizon(), point 7).  Replaces an earlier registration of the slot (with a fresh,
  * later horizon and no attestation).  Call it right after creating the
  * slot (the bridge does, on its replication connection, after
  * CREATE_REPLICATION_SLOT), with the options the slot will be read with.
@@ -169,7 +173,8 @@ $$;
  * anyway.
  */
 CREATE FUNCTION wal2queue.register_slot(slot_name name, tables text DEFAULT NULL,
-                                        publication name DEFAULT NULL)
+                                        publication name DEFAULT NULL,
+                                        max_job_bytes bigint DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -184,6 +189,11 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
     PERFORM wal2queue.check_tables('wal2queue.register_slot', tables);
+    IF max_job_bytes IS NOT NULL AND (max_job_bytes < 1024 OR max_job_bytes > 268435456) THEN
+        RAISE EXCEPTION 'wal2queue.register_slot: max_job_bytes must be from 1024 to 268435456'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It was %s (the plugin''s max-job-bytes option has that range).', max_job_bytes);
+    END IF;
 
     SELECT s.slot_type, s.database, s.plugin, s.confirmed_flush_lsn INTO slot
       FROM pg_replication_slots s WHERE s.slot_name = register_slot.slot_name;
@@ -217,11 +227,12 @@ BEGIN
     END IF;
 
     INSERT INTO wal2queue.slots AS r (slot_name, delivers_from, tables, publication,
-                                      registered_snapshot, start_lsn)
+                                      registered_snapshot, start_lsn, max_job_bytes)
     VALUES (register_slot.slot_name, pg_snapshot_xmax(snap), tables, publication,
-            snap, slot.confirmed_flush_lsn)
+            snap, slot.confirmed_flush_lsn, register_slot.max_job_bytes)
     ON CONFLICT ON CONSTRAINT slots_pkey DO UPDATE
        SET delivers_from = excluded.delivers_from, tables = excluded.tables,
+           max_job_bytes = excluded.max_job_bytes,
            created_at = excluded.created_at, publication = excluded.publication,
            registered_snapshot = excluded.registered_snapshot, start_lsn = excluded.start_lsn,
            attested_xmin = NULL, attested_lsn = NULL, attested_at = NULL,
@@ -229,7 +240,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION wal2queue.register_slot(name, text, name) IS
+COMMENT ON FUNCTION wal2queue.register_slot(name, text, name, bigint) IS
 'record that a logical slot delivers the jobs of TABLES (NULL: all) from now on; for roles with REPLICATION';
 
 /*

@@ -311,6 +311,16 @@ $$;
  *     their own last change (enabling them again).  So a row that passes
  *     was written by an INSERT of transaction T, and 1 to 5 apply to T.
  *
+ *  7. Claim checks.  A row the plugin found larger than the slot's
+ *     max-job-bytes was delivered as a claim check: the job names the row,
+ *     and its worker reads the row from the table, so the row is the job's
+ *     only copy.  No catalog says which rows those were, so prune keeps,
+ *     without force, every row that may have been one: its text form at
+ *     least claim_check_floor() (computed from the smallest max-job-bytes
+ *     registered for a wal2queue slot of the database, register_slot()).
+ *     A worker that has read a claim-checked row deletes it (DELETE is not
+ *     refused by the guard), or prune(..., force => true) deletes it.
+ *
  * WHAT IT CANNOT SEE.  A registration with a tables option or publication
  * other than the one the slot is read with.  A bridge session that began
  * without a sink record at a position the slot reached without a bridge
@@ -490,6 +500,50 @@ COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
 'rows of a job table with FROM_XID <= full_xid(xmin, REFERENCE) < BELOW_XID were delivered by every slot that selects it';
 
 /*
+ * claim_check_floor(leaf) -- the size of a row's text form (octet_length
+ * of ROW(t.*)::text) from which prune() keeps a row of LEAF without force
+ * (prune_horizon(), point 7); NULL when no registered slot of this database
+ * uses the plugin wal2queue (only it makes claim checks).  The plugin makes
+ * a claim check of a row whose job would exceed the slot's max-job-bytes M,
+ * or whose key or route value alone would take M/2 (plugin/job.c).  In
+ * UTF-8 bytes (f = 1 in a UTF-8 database; else at most 4 bytes a
+ * character, f = 4) a job is at most
+ *   O + R + (6R + 2) + (R + 2) <= O + 8R
+ * where R is the values' text (each at most 5 bytes of framing, counted in
+ * O), the key is JSON-escaped (at most 6 bytes a byte) and the route value
+ * is plain; O is the job's framing, 128 bytes, plus the table's name twice
+ * and every column's name, JSON-escaped.  The row's text form holds every
+ * value's text, so a row whose text form is below
+ *   min((M - O) / 8, (M/2 - 2) / 6) / f
+ * was delivered whole, by every wal2queue slot with max-job-bytes M or more.
+ */
+CREATE FUNCTION wal2queue.claim_check_floor(leaf regclass)
+RETURNS bigint
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH m AS (
+        SELECT min(coalesce(r.max_job_bytes, 67108864)) AS bytes
+          FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name
+         WHERE s.plugin = 'wal2queue' AND s.database = current_database()
+        HAVING count(*) > 0),
+    e AS (
+        SELECT CASE WHEN getdatabaseencoding() = 'UTF8' THEN 1 ELSE 4 END AS f),
+    o AS (
+        SELECT 128 + 2 * (6 * e.f * (octet_length(n.nspname::text) + octet_length(c.relname::text) + 1) + 2)
+               + coalesce((SELECT sum(6 * e.f * octet_length(a.attname::text) + 8)
+                             FROM pg_attribute a
+                            WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), 0) AS bytes
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, e
+         WHERE c.oid = coalesce(pg_partition_root(leaf), leaf))
+    SELECT greatest(least((m.bytes - o.bytes) / 8, (m.bytes / 2 - 2) / 6) / e.f, 0)::bigint
+      FROM m, o, e
+$$;
+
+COMMENT ON FUNCTION wal2queue.claim_check_floor(regclass) IS
+'rows of a job table whose text form is at least this large may have been delivered as claim checks: prune() keeps them without force';
+
+/*
  * prune(job_table, batch, force) -- delete up to BATCH rows of JOB_TABLE
  * that every registered slot selecting it has delivered (prune_horizon(),
  * which states the rule and its proof) and return how many were deleted.
@@ -507,6 +561,7 @@ DECLARE
     h record;
     leaf regclass;
     floor xid8;
+    cc_floor bigint;
     deleted bigint;
     total bigint := 0;
 BEGIN
@@ -531,13 +586,16 @@ BEGIN
         -- changed (point 6); prune_horizon() checked every leaf has one
         floor := CASE WHEN force THEN NULL ELSE wal2queue.guard_floor(leaf, h.reference) END;
         CONTINUE WHEN NOT force AND floor IS NULL;
+        -- without force, rows that may have been claim checks stay (point 7)
+        cc_floor := CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf) END;
         EXECUTE format('DELETE FROM ONLY %1$s WHERE ctid = ANY (ARRAY('
-                       'SELECT ctid FROM ONLY %1$s '
-                       'WHERE wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3 '
-                       'AND ($5 IS NULL OR wal2queue.full_xid(xmin, $1) > $5) '
+                       'SELECT t.ctid FROM ONLY %1$s t '
+                       'WHERE wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
+                       'AND ($5 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $5) '
+                       'AND ($6 IS NULL OR pg_catalog.octet_length(ROW(t.*)::text) < $6) '
                        'LIMIT $4))',
                        leaf)
-            USING h.reference, h.from_xid, h.below_xid, batch - total, floor;
+            USING h.reference, h.from_xid, h.below_xid, batch - total, floor, cc_floor;
         GET DIAGNOSTICS deleted = ROW_COUNT;
         total := total + deleted;
     END LOOP;

@@ -225,6 +225,21 @@ SELECT wal2queue.prune('ext_prune.jobs', 1, NULL);
 SELECT wal2queue.prune('ext_prune.no_such_table');
 SELECT * FROM wal2queue.maintain_partitions('ext_prune.pjobs', force => NULL);
 
+-- claim checks (prune_horizon(), point 7): a registration's max_job_bytes is
+-- the plugin's range, and the claim-check floor follows the smallest one
+SELECT wal2queue.register_slot('regress_w2q_prune_cc', 'ext_prune.jobs', NULL, 100);
+SELECT wal2queue.claim_check_floor('ext_prune.jobs') AS floor_without_wal2queue_slot;
+SELECT 'init' FROM pg_create_logical_replication_slot('regress_w2q_prune_cc', 'wal2queue');
+SELECT wal2queue.claim_check_floor('ext_prune.jobs') AS floor_unregistered;
+SELECT wal2queue.register_slot('regress_w2q_prune_cc', 'ext_prune.jobs');
+SELECT wal2queue.claim_check_floor('ext_prune.jobs') AS floor_64mb_default;
+SELECT wal2queue.register_slot('regress_w2q_prune_cc', 'ext_prune.jobs', NULL, 4096);
+SELECT wal2queue.claim_check_floor('ext_prune.jobs') AS floor_4kb;
+SELECT wal2queue.register_slot('regress_w2q_prune_cc', 'ext_prune.jobs', NULL, 1024);
+SELECT wal2queue.claim_check_floor('ext_prune.jobs') AS floor_1kb;
+SELECT wal2queue.unregister_slot('regress_w2q_prune_cc');
+SELECT pg_drop_replication_slot('regress_w2q_prune_cc');
+
 DROP FUNCTION ext_prune_confirm(name), ext_prune_attest(name);
 DROP TABLE ext_prune.jobs, ext_prune.pjobs;
 DROP SCHEMA ext_prune;

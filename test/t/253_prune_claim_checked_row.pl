@@ -8,6 +8,12 @@
 # before any worker could fetch it: the job's content is gone, although no
 # slot delivered it.  README: "prune() never deletes a row no slot delivered".
 # Expected: a claim-checked row survives prune() (without force).
+#
+# Fixed: the bridge registers its slot with its --max-job-bytes
+# (wal2queue.slots.max_job_bytes), and prune() keeps, without force, every
+# row whose text form is at least wal2queue.claim_check_floor() -- a size
+# below which no row can have been a claim check (sql/src/30_prune.sql,
+# point 7).  Smaller rows are pruned as before; force deletes the big one.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -36,6 +42,10 @@ my $e = stream_entries($r, 'big')->[0][1];
 is($e->{wal2queue_claim_check}, 't', 'the big one is a claim check: its content is only in the table')
 	or diag(explain $e);
 ok(wait_attested($node, 'jobs', 30), 'the bridge attests its slot');
+is($node->safe_psql('postgres', "SELECT max_job_bytes FROM wal2queue.slots WHERE slot_name = 'jobs'"),
+	'1024', 'the slot is registered with its max-job-bytes');
+my $floor = $node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('public.jobs')");
+ok($floor > 0 && $floor < 1024, "the claim-check floor is a size below max-job-bytes ($floor)");
 
 my $deleted = 0;
 for my $i (1 .. 6)
@@ -48,6 +58,12 @@ for my $i (1 .. 6)
 diag("prune deleted $deleted rows");
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'big'"), '1',
 	'the row behind the claim check is still there for its worker');
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
+	'the small row, delivered whole, is pruned');
+is($node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')"), '0',
+	'prune keeps the claim-checked row at every call');
+is($node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs', force => true)"), '1',
+	'force deletes it (its worker read it)');
 stop_bridge($b);
 stop_redis($r);
 $node->stop;
