@@ -1,0 +1,54 @@
+# prune() deletes rows no slot delivered when the append-only guard no
+# longer refuses every UPDATE: guard_floor() (sql/src/25_append_only.sql)
+# recognises the guard by its name, its function, tgenabled = 'A' only, not
+# by what it fires on.  The owner lets one column be updated:
+#   CREATE OR REPLACE TRIGGER wal2queue_append_only BEFORE UPDATE OF queue ...
+#   SELECT wal2queue.append_only('public.jobs');   -- enabled ALWAYS again
+# (append_only() keeps a trigger of that name as it is); a later UPDATE of
+# payload passes the "guard", the rows get xids above the guard floor, and
+# prune() takes them for delivered.  Expected: the 10 rows inserted before
+# the slot stay (or prune refuses the table: "not append-only").
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('guardnarrow');
+my $r = start_redis();
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION wal2queue;
+	SELECT wal2queue.create_job_table('public.jobs');
+	INSERT INTO jobs (queue, payload) SELECT 'q', jsonb_build_object('n', g) FROM generate_series(1, 10) g;
+	SELECT wal2queue.create_slot('s', 'public.jobs');
+	CREATE OR REPLACE TRIGGER wal2queue_append_only BEFORE UPDATE OF queue ON jobs
+		FOR EACH ROW EXECUTE FUNCTION wal2queue.refuse_update();
+	SELECT wal2queue.append_only('public.jobs');
+});
+my ($ret, $out, $err) = $node->psql('postgres', q{UPDATE jobs SET queue = 'other'});
+like($err, qr/is append-only/, 'the narrowed guard still refuses some updates');
+($ret, $out, $err) = $node->psql('postgres', q{UPDATE jobs SET payload = payload || '{"attempt": 2}'});
+is($ret, 0, 'but an UPDATE of payload passes');
+
+my $b = start_bridge($node, $r, '--slot', 's', '--tables', 'public.jobs',
+	'--status-interval', '1', '--accept-new-source');
+$node->safe_psql('postgres', q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"new": true}')});
+ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }), 'the slot delivers the new job only')
+  or diag(bridge_log($b));
+ok(wait_attested($node, 's'), 'the bridge attested its slot');
+my $deleted = 0;
+for (1 .. 8)
+{
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	sleep 1;
+	my ($rc, $o, $e) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
+	$deleted += $o if $o =~ /^\d+$/;
+	last if $deleted >= 10;
+}
+note("prune deleted $deleted rows");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM jobs WHERE payload ? 'n'}), '10',
+	'prune keeps the 10 jobs no slot delivered');
+stop_bridge($b);
+stop_redis($r);
+$node->stop;
+done_testing();
