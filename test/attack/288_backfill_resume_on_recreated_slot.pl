@@ -1,0 +1,58 @@
+# Attack 288: an unfinished backfill resumes on a slot of the same name
+# created since (by hand, a tool, wal2queue.create_slot()), whose stream
+# begins after the backfill's consistent point.  The resume keeps only the
+# rows the saved snapshot saw and leaves the later ones "to the stream",
+# but this slot's stream begins where it was created: the rows committed
+# between the old slot's consistent point and the new slot's creation come
+# from neither.  attempt()/existing_slot() (backfill.c) check that the slot
+# exists, not that it is the slot the backfill was taken from (its
+# position at most the state's backfill_lsn); backfill_mark.c compares
+# the registered start for mark_backfilled() only, after the fact.
+# What happens: the resume delivers rows 4-9, records the backfill done,
+# and only then the stream session stops, blaming Redis ("is at ...,
+# behind the position ... that slot "s" has confirmed: Redis lost writes
+# it had acknowledged"); rows 100-104 are delivered by nothing.
+# Expected: the resume refused before it goes on (naming the slot created
+# since), or every row delivered.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('bfrecreated');
+my $r = start_redis();
+$node->safe_psql('postgres', q{
+	CREATE TABLE jobs (id int PRIMARY KEY, queue text);
+	INSERT INTO jobs SELECT g, CASE WHEN g = 4 THEN 'bad' ELSE 'q' END FROM generate_series(1, 9) g;
+});
+my @cmd = ('--slot', 's', '--create-slot', '--backfill', '--backfill-batch', '3',
+	'--tables', 'public.jobs', '--route-column', 'queue', '--status-interval', '1');
+
+redis($r, 'SET', 'bad', 'a string');
+my $br = start_bridge($node, $r, @cmd);
+ok(wait_until(sub { !$br->{h}->pumpable }, 30), 'the first run stops at page 2');
+$br->{h}->finish;
+redis($r, 'DEL', 'bad');
+
+# the slot is dropped, jobs come in, a slot of that name is created again
+$node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('s')});
+$node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'q' FROM generate_series(100, 104) g});
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('s', 'wal2queue')});
+$node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'q' FROM generate_series(200, 204) g});
+
+$br = start_bridge($node, $r, @cmd);
+wait_until(sub { redis($r, 'XLEN', 'q') >= 18 || !$br->{h}->pumpable }, 20);
+sleep 2;
+my $alive = $br->{h}->pumpable;
+my %seen;
+$seen{ $_->[1]{id} }++ for map { @{ stream_entries($r, $_) } } ('q', 'bad');
+my @missing = grep { !$seen{$_} } (1 .. 9, 100 .. 104, 200 .. 204);
+my $done = redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done');
+note('bridge ' . ($alive ? 'runs' : 'stopped') . ", done=$done, missing: @missing");
+note(join("\n", grep { /ERROR|WARN|resum|done|stream/ } split /\n/, bridge_log($br)));
+ok(($done ne '1' && !$alive) || !@missing, 'refused before delivering, or every row delivered');
+stop_bridge($br);
+stop_redis($r);
+$node->stop;
+done_testing();
