@@ -164,6 +164,7 @@ typedef struct Page
 	FrameJob   *jobs;
 	FrameValue *values;
 	char	  **keys;			/* composite keys, copied out of buf */
+	char	  **poskeys;		/* each row's position key (job_keys) */
 	RowjobBuf	buf;
 	int			n;
 } Page;
@@ -173,7 +174,10 @@ page_free(Page *p)
 {
 	for (int i = 0; p->keys && i < p->n; i++)
 		free(p->keys[i]);
+	for (int i = 0; p->poskeys && i < p->n; i++)
+		free(p->poskeys[i]);
 	free(p->keys);
+	free(p->poskeys);
 	free(p->jobs);
 	free(p->values);
 	rowjob_buf_free(&p->buf);
@@ -198,12 +202,18 @@ build_page(Backfill *bf, const BfTable *t, PGresult *res, uint64_t first_seq, Pa
 	p->jobs = calloc(p->n + 1, sizeof(FrameJob));
 	p->values = calloc((size_t) p->n * nc + 1, sizeof(FrameValue));
 	p->keys = calloc(p->n + 1, sizeof(char *));
-	if (!p->jobs || !p->values || !p->keys)
+	p->poskeys = calloc(p->n + 1, sizeof(char *));
+	if (!p->jobs || !p->values || !p->keys || !p->poskeys)
 		return fail(bf, BF_FATAL, "out of memory");
 	for (int r = 0; r < p->n; r++)
 	{
 		FrameJob   *j = &p->jobs[r];
 		FrameValue *v = &p->values[(size_t) r * nc];
+		const char *kt[W2Q_MAX_COLUMNS];
+
+		key_texts(t, res, r, kt);
+		if ((p->poskeys[r] = backfill_key_format(kt, t->nkeys)) == NULL)
+			return fail(bf, BF_FATAL, "out of memory");
 
 		for (int c = 0; c < nc; c++)
 		{
@@ -284,6 +294,7 @@ run_table(Backfill *bf, const BfTable *t, char **after)
 			(free(next.key), next.key = backfill_key_format(kt, t->nkeys)) != NULL)
 		{
 			next.rows += n;
+			next.job_keys = p.poskeys;
 			rc = record(bf, &next, &p);
 		}
 		else if (rc == 0)

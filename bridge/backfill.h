@@ -70,6 +70,11 @@ typedef struct BackfillState
 	char	   *table;			/* the table being read, as %I.%I; "" none */
 	char	   *key;			/* last key delivered of it, a JSON array of
 								 * texts; "" before its first row */
+	/*
+	 * backfill_batch only, not copied or freed with the state: each job's
+	 * position key (as key above), or NULL (Kafka's backfill header)
+	 */
+	char	  **job_keys;
 	/* backfill_read only: the record around the state */
 	bool		record;			/* the sink holds a record of this source
 								 * (streamed positions, a backfill or both) */

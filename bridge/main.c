@@ -538,8 +538,6 @@ main(int argc, char **argv)
 	if (cfg.sink.url.kind != SINK_KAFKA &&
 		(a.nprops > 0 || cfg.sink.value_column || cfg.sink.kafka_transactions))
 		usage_error("%s", "-X, --value-column and --kafka-transactions need a kafka:// sink");
-	if (cfg.sink.url.kind == SINK_KAFKA && cfg.backfill.enabled)
-		usage_error("%s", "--backfill is not available with a kafka:// sink yet (Redis only)");
 	if (cfg.sink.url.kind == SINK_KAFKA &&
 		(cfg.sink.redis_maxlen || cfg.sink.redis_group || cfg.sink.redis_wait_replicas))
 		usage_error("%s", "--redis-maxlen, --redis-group and --redis-wait need a Redis sink");
