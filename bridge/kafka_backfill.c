@@ -318,6 +318,12 @@ tail_read(KafkaSink *ks, const char *topic, int32_t partition, int64_t back,
 							 topic, (int) partition, rd_kafka_message_errstr(m));
 			else if (!fn(arg, m))
 				rc = bf_fail(ks, SINK_RETRY, "out of memory");
+			else if (m->offset >= hi - 1)
+			{
+				/* the end known: no need to wait for the end-of-partition event */
+				rd_kafka_message_destroy(m);
+				break;
+			}
 			rd_kafka_message_destroy(m);
 		}
 		rd_kafka_consume_stop(rkt, partition);
