@@ -66,7 +66,7 @@ usage(void)
 	printf("      --backfill[=SQL_CONDITION]\n");
 	printf("                             with --create-slot: deliver the rows the selected tables hold\n");
 	printf("                             (all, or WHERE SQL_CONDITION) exactly once, then stream; a\n");
-	printf("                             restart resumes an unfinished backfill\n");
+	printf("                             restart resumes an unfinished backfill (Redis and Kafka)\n");
 	printf("      --backfill-batch=N     rows per backfill page (default: 10000)\n");
 	printf("      --backfill-again       re-deliver rows selected by the condition on an existing slot:\n");
 	printf("                             at least once\n");
