@@ -274,13 +274,17 @@ tail_read(KafkaSink *ks, const char *topic, int32_t partition, int64_t back,
 		return bf_fail(ks, SINK_RETRY, "could not read the metadata of kafka topic \"%s\": %s",
 					   topic, rd_kafka_err2str(err));
 	}
-	*exists = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-		md->topics[0].partition_cnt > partition;
+	err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+	*exists = err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > partition;
 	rd_kafka_metadata_destroy(md);
 	if (!*exists)
 	{
 		rd_kafka_topic_destroy(rkt);
-		return SINK_OK;
+		/* only a topic the cluster does not have is read as empty */
+		if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+			return SINK_OK;
+		return bf_fail(ks, err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? SINK_FATAL : SINK_RETRY,
+					   "could not read kafka topic \"%s\": %s", topic, rd_kafka_err2str(err));
 	}
 	while ((err = rd_kafka_query_watermark_offsets(ks->rkc, topic, partition, &lo, &hi,
 												   KAFKA_STEP_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
@@ -526,7 +530,8 @@ evidence_get(KafkaSink *ks, const char *topic, int32_t partition, const char *pa
 			free(e.keys);
 			return rc != SINK_OK ? rc : bf_fail(ks, SINK_RETRY, "out of memory");
 		}
-		qsort(e.keys, e.n, sizeof(char *), cmp_str);
+		if (e.n > 1)
+			qsort(e.keys, e.n, sizeof(char *), cmp_str);
 		p[b->nev].partition = partition;
 		p[b->nev].keys = e.keys;
 		p[b->nev].n = e.n;
