@@ -188,6 +188,22 @@ like($bf1->[2], qr/(^|,)table=public\.jobs(,|$)/, 'its table header the table');
 my ($st) = grep { $_->[0] eq '999999' } messages('public.jobs');
 unlike($st->[2], qr/backfill/, 'a streamed message has no backfill header');
 
+# --backfill-again after done: a new backfill of the rows selected now, at
+# least once (they were delivered before: each comes a second time), with
+# page numbers continuing those of the first backfill
+my @again_want = split /\n/, $node->safe_psql('postgres', "SELECT k FROM more WHERE status = 'pending'");
+$br = start_run(@cmd, '--backfill-again');
+ok(wait_until(sub { slurp_file($br->{log}) =~ /backfill of slot "bfk" done/ || !$br->{h}->pumpable }, 120)
+	  && $br->{h}->pumpable, '--backfill-again: a new backfill is done') or diag(slurp_file($br->{log}));
+is(stop_bridge($br) >> 8, 0, 'SIGTERM: exit 0');
+my %n_again;
+$n_again{ $_->[0] }++ for messages('public.more');
+my @short = grep { ($n_again{$_} // 0) < 2 } @again_want;
+is(scalar(@short), 0, '--backfill-again: every selected row delivered again (at least once)')
+  or diag("not again: @short[0 .. 5]");
+my ($last_page) = grep { $_->[0] eq $again_want[-1] } reverse messages('public.more');
+like($last_page->[2], qr/backfill_page=(\d+)/, 'its messages carry their page');
+
 # --kafka-transactions: a clean run, one transaction a page
 my @tx = ('-d', $node->connstr('postgres'), '--slot', 'bfk_tx', '--create-slot',
 	"--backfill=status = 'pending'", '--backfill-batch=100', '--tables', 'public.jobs,public.more',
