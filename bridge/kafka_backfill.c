@@ -244,6 +244,33 @@ state_parse(const char *text, size_t len, BackfillState *st, uint64_t *page, cha
 typedef bool (*TailFn) (void *arg, const rd_kafka_message_t *msg);
 
 /*
+ * Does the topic have that partition?  Only a topic the cluster does not
+ * have reads as absent; other answers (authorization) are errors.
+ */
+static int
+partition_exists(KafkaSink *ks, rd_kafka_topic_t *rkt, const char *topic,
+				 int32_t partition, int64_t deadline, bool *exists)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+
+	*exists = false;
+	while ((err = rd_kafka_metadata(ks->rkc, 0, rkt, &md, KAFKA_STEP_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+		   now_us() < deadline)
+		usleep(100 * 1000);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return bf_fail(ks, SINK_RETRY, "could not read the metadata of kafka topic \"%s\": %s",
+					   topic, rd_kafka_err2str(err));
+	err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+	*exists = err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > partition;
+	rd_kafka_metadata_destroy(md);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+		return SINK_OK;
+	return bf_fail(ks, err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? SINK_FATAL : SINK_RETRY,
+				   "could not read kafka topic \"%s\": %s", topic, rd_kafka_err2str(err));
+}
+
+/*
  * Read topic's partition from `back` messages before its end to its end,
  * calling fn for every data message; *exists false if the topic does not
  * exist, *lo_reached whether the read began at the partition's start.
@@ -253,38 +280,21 @@ tail_read(KafkaSink *ks, const char *topic, int32_t partition, int64_t back,
 		  TailFn fn, void *arg, bool *exists, bool *lo_reached)
 {
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(ks->rkc, topic, NULL);
-	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_resp_err_t err;
 	int64_t		lo,
 				hi,
 				deadline = now_us() + (int64_t) BF_WAIT_MS * 1000;
-	int			rc = SINK_OK;
+	int			rc;
 
 	*exists = false;
 	*lo_reached = true;
 	if (rkt == NULL)
 		return bf_fail(ks, SINK_RETRY, "could not open kafka topic \"%s\": %s", topic,
 					   rd_kafka_err2str(rd_kafka_last_error()));
-	while ((err = rd_kafka_metadata(ks->rkc, 0, rkt, &md, KAFKA_STEP_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
-		   now_us() < deadline)
-		usleep(100 * 1000);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	if ((rc = partition_exists(ks, rkt, topic, partition, deadline, exists)) != SINK_OK || !*exists)
 	{
 		rd_kafka_topic_destroy(rkt);
-		return bf_fail(ks, SINK_RETRY, "could not read the metadata of kafka topic \"%s\": %s",
-					   topic, rd_kafka_err2str(err));
-	}
-	err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-	*exists = err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > partition;
-	rd_kafka_metadata_destroy(md);
-	if (!*exists)
-	{
-		rd_kafka_topic_destroy(rkt);
-		/* only a topic the cluster does not have is read as empty */
-		if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-			return SINK_OK;
-		return bf_fail(ks, err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? SINK_FATAL : SINK_RETRY,
-					   "could not read kafka topic \"%s\": %s", topic, rd_kafka_err2str(err));
+		return rc;
 	}
 	while ((err = rd_kafka_query_watermark_offsets(ks->rkc, topic, partition, &lo, &hi,
 												   KAFKA_STEP_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
