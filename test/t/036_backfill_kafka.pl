@@ -133,6 +133,13 @@ ok($kills >= 12, "killed $kills times during the backfill");
 ok($resumed_cut > 0, "$resumed_cut resumed pages found part of their rows in Kafka already");
 ok(kafka_mock_cmd($k, 'rtt -1 0'), 'the mock answers at once again');
 
+# the slot without --backfill while Kafka's state says unfinished: refused,
+# naming the command line that resumes it
+my ($code, $out) = run_bridge('-d', $node->connstr('postgres'), '--slot', 'bfk',
+	'--tables', 'public.jobs,public.more', '--sink', "kafka://$bs");
+ok($code == 1 && $out =~ /replication slot "bfk" has an unfinished backfill .*--backfill='status = '\\''pending'\\'''/s,
+	'a start without --backfill is refused while the Kafka backfill is unfinished') or diag($out);
+
 my $br = start_run(@cmd);
 ok(wait_until(sub { slurp_file($br->{log}) =~ /backfill of slot "bfk" (done|finished earlier)/
 		  || !$br->{h}->pumpable }, 120)
