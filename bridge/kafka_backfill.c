@@ -61,6 +61,7 @@ typedef struct KafkaBackfill
 	uint64_t	page;			/* the state topic's last page */
 	uint64_t	seq;			/* its BackfillState seq */
 	uint64_t	session;		/* the sink session the pages are written in */
+	rd_kafka_t *rk;				/* ... and its producer */
 	bool		check;			/* page + 1 may be partly in kafka: the first
 								 * page written after a read */
 	Evidence   *ev;				/* of page + 1, while it is being written */
@@ -596,13 +597,15 @@ session_ready(KafkaSink *ks, const SinkSource *src, uint64_t lsn, unsigned flags
 	int64_t		deadline = now_us() + (int64_t) BF_WAIT_MS * 1000;
 	int			rc;
 
-	if (b->session == 0 || b->session != ks->session)
+	/* a new session for each attempt (it began with backfill_read) */
+	if (b->check || b->session == 0 || b->session != ks->session || b->rk != ks->rk)
 	{
 		rc = ks->sink.ops->replay_begin(&ks->sink, src, lsn,
 										(flags & SINK_BACKFILL_ACCEPT) ? SINK_REPLAY_ACCEPT_NEW : 0);
 		if (rc != SINK_OK)
 			return rc;
 		b->session = ks->session;
+		b->rk = ks->rk;
 	}
 	while (ks->settling || ks->txn == TXN_NEW || ks->txn == TXN_INIT)
 	{
