@@ -62,6 +62,8 @@ typedef struct KafkaBackfill
 	uint64_t	seq;			/* its BackfillState seq */
 	uint64_t	session;		/* the sink session the pages are written in */
 	rd_kafka_t *rk;				/* ... and its producer */
+	bool		accept;			/* another source's marks may be replaced
+								 * (--accept-new-source, a taken-over state) */
 	bool		check;			/* page + 1 may be partly in kafka: the first
 								 * page written after a read */
 	Evidence   *ev;				/* of page + 1, while it is being written */
@@ -409,6 +411,7 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 		return bf_fail(ks, SINK_RETRY, "not connected to kafka");
 	evidence_clear(b);
 	b->known = false;
+	b->accept = (flags & SINK_BACKFILL_ACCEPT) != 0;
 	state_topic(ks, src, topic, sizeof(topic));
 	kafka_source_format(src, mine, sizeof(mine));
 	/* a transaction's commit marker may end the partition: look back a little */
@@ -600,8 +603,9 @@ session_ready(KafkaSink *ks, const SinkSource *src, uint64_t lsn, unsigned flags
 	/* a new session for each attempt (it began with backfill_read) */
 	if (b->check || b->session == 0 || b->session != ks->session || b->rk != ks->rk)
 	{
+		b->accept = b->accept || (flags & SINK_BACKFILL_ACCEPT);
 		rc = ks->sink.ops->replay_begin(&ks->sink, src, lsn,
-										(flags & SINK_BACKFILL_ACCEPT) ? SINK_REPLAY_ACCEPT_NEW : 0);
+										b->accept ? SINK_REPLAY_ACCEPT_NEW : 0);
 		if (rc != SINK_OK)
 			return rc;
 		b->session = ks->session;
