@@ -216,6 +216,7 @@ record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
 	bf->flags = 0;
 	if (!backfill_state_copy(&bf->cur, next))
 		return fail(bf, BF_FATAL, "out of memory");
+	bf->cur.job_keys = NULL;	/* the page's, gone after it */
 	bf->cur.present = true;
 	bf->m->backfill_rows_done = next->rows;
 	publish(bf);
@@ -257,6 +258,7 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 			dup_into(&next.key, key))
 		{
 			next.rows += end - from;
+			next.job_keys = p.poskeys + from;
 			rc = record(bf, &next, p.jobs + from, end - from);
 		}
 		else

@@ -88,6 +88,11 @@ typedef struct BackfillState
 								 * "" unknown (a state of an older bridge) */
 	char	   *label;			/* --backfill-again=LABEL of this backfill,
 								 * "" none */
+	/*
+	 * backfill_batch only, not copied or freed with the state: each job's
+	 * position key (as key above), or NULL (Kafka's backfill header)
+	 */
+	char	  **job_keys;
 	/* backfill_read only: the record around the state */
 	bool		record;			/* the sink holds a record of this source
 								 * (streamed positions, a backfill or both) */

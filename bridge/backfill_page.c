@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backfill.h"
 #include "backfill_page.h"
 
 /* a job's share of a sink call: the protocol's framing, roughly */
@@ -26,7 +27,10 @@ bf_page_free(BfPage *p)
 {
 	for (int i = 0; p->keys && i < p->n; i++)
 		free(p->keys[i]);
+	for (int i = 0; p->poskeys && i < p->n; i++)
+		free(p->poskeys[i]);
 	free(p->keys);
+	free(p->poskeys);
 	free(p->jobs);
 	free(p->values);
 	rowjob_buf_free(&p->buf);
@@ -49,12 +53,18 @@ bf_page_build(const BfTable *t, PGresult *res, uint64_t first_seq, BfPage *p)
 	p->jobs = calloc(p->n + 1, sizeof(FrameJob));
 	p->values = calloc((size_t) p->n * nc + 1, sizeof(FrameValue));
 	p->keys = calloc(p->n + 1, sizeof(char *));
-	if (!p->jobs || !p->values || !p->keys)
+	p->poskeys = calloc(p->n + 1, sizeof(char *));
+	if (!p->jobs || !p->values || !p->keys || !p->poskeys)
 		return false;
 	for (int r = 0; r < p->n; r++)
 	{
 		FrameJob   *j = &p->jobs[r];
 		FrameValue *v = &p->values[(size_t) r * nc];
+		const char *kt[W2Q_MAX_COLUMNS];
+
+		bf_page_key_texts(t, res, r, kt);
+		if ((p->poskeys[r] = backfill_key_format(kt, t->nkeys)) == NULL)
+			return false;
 
 		for (int c = 0; c < nc; c++)
 		{

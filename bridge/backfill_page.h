@@ -20,6 +20,8 @@ typedef struct BfPage
 	FrameJob   *jobs;
 	FrameValue *values;
 	char	  **keys;			/* composite keys, copied out of buf */
+	char	  **poskeys;		/* each row's position key (the state's
+								 * job_keys: Kafka's backfill header) */
 	RowjobBuf	buf;
 	int			n;
 } BfPage;

@@ -265,6 +265,26 @@ req_partitions(MarksReq *q)
 					  q->topic, ks->sink.cfg->url.brokers, rd_kafka_err2str(err));
 }
 
+/*
+ * A backfilled row (header backfill, kafka_backfill.c) carries the
+ * backfill's consistent point as lsn and its row number as seq: it stands
+ * for the rows as they were before that point, so as a mark it covers
+ * everything before the point and no job committed at or after it.
+ */
+static void
+mark_backfill(MarkRead *r, rd_kafka_headers_t *hdrs)
+{
+	const void *bv;
+	size_t		bn;
+
+	if (r->ours && r->lsn > 0 &&
+		rd_kafka_header_get_last(hdrs, "backfill", &bv, &bn) == RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		r->lsn--;
+		r->seq = UINT32_MAX;
+	}
+}
+
 /* a message read back: whether it is ours, how far it says, whose it is */
 static void
 mark_take(MarkRead *r, rd_kafka_message_t *msg)
@@ -304,6 +324,7 @@ mark_take(MarkRead *r, rd_kafka_message_t *msg)
 		memcpy(r->source, cv, cn);
 		r->source[cn] = '\0';
 	}
+	mark_backfill(r, hdrs);
 }
 
 /* one ListOffsets round (pass 0: low watermarks, 1: high); 0 or the error */

@@ -459,7 +459,9 @@ out_headers(KafkaSink *ks, const KafkaOut *o)
 		rd_kafka_header_add(h, "xid", -1, o->xid_s, -1) ||
 		(o->table && rd_kafka_header_add(h, "table", -1, o->table, (ssize_t) o->table_len)) ||
 		rd_kafka_header_add(h, "commit_time", -1, o->time_s, -1) ||
-		rd_kafka_header_add(h, "source", -1, ks->source, -1))
+		rd_kafka_header_add(h, "source", -1, ks->source, -1) ||
+		(o->bf_key && (rd_kafka_header_add(h, "backfill", -1, o->bf_key, -1) ||
+					   rd_kafka_header_add(h, "backfill_page", -1, o->bf_page, -1))))
 	{
 		rd_kafka_headers_destroy(h);
 		return NULL;
@@ -492,8 +494,12 @@ produce_error(KafkaSink *ks, const KafkaOut *o, int32_t partition, rd_kafka_resp
 					  o->topic->name, (int) partition, rd_kafka_err2str(err));
 }
 
-static int
-produce(KafkaSink *ks, const KafkaOut *o, int32_t partition, bool *done)
+/*
+ * Produce o to partition now (its topic's marks are not consulted): *done
+ * false when librdkafka's queue is full.
+ */
+int
+kafka_out_send(KafkaSink *ks, const KafkaOut *o, int32_t partition, bool *done)
 {
 	rd_kafka_headers_t *hdrs = out_headers(ks, o);
 	KafkaMsg   *m = hdrs ? msg_new(ks) : NULL;
@@ -528,6 +534,15 @@ produce(KafkaSink *ks, const KafkaOut *o, int32_t partition, bool *done)
 	return produce_error(ks, o, partition, err);
 }
 
+/* the partition of o: murmur2 of its key, or of its lsn header if keyless */
+int32_t
+kafka_out_partition(const KafkaOut *o, int32_t npartitions)
+{
+	if (o->has_key)
+		return murmur2_partition(o->key, o->key_len, npartitions);
+	return murmur2_partition(o->lsn_s, strlen(o->lsn_s), npartitions);
+}
+
 /*
  * Hand one job to librdkafka if its topic's marks are known: skipped (and
  * acknowledged) if its partition's mark covers it, else produced.  *done
@@ -544,10 +559,7 @@ kafka_out_produce(KafkaSink *ks, const KafkaOut *o, bool *done)
 	*done = false;
 	if ((rc = kafka_topic_resolve(ks, t, o, &ready)) != SINK_OK || !ready)
 		return rc;
-	if (o->has_key)
-		partition = murmur2_partition(o->key, o->key_len, t->npartitions);
-	else
-		partition = murmur2_partition(o->lsn_s, strlen(o->lsn_s), t->npartitions);
+	partition = kafka_out_partition(o, t->npartitions);
 	if (kafka_mark_covers(&t->marks[partition], o->lsn, o->seq))
 	{
 		kafka_ack_push(ks, &ks->acks, o->ticket, 1);
@@ -556,5 +568,5 @@ kafka_out_produce(KafkaSink *ks, const KafkaOut *o, bool *done)
 	}
 	if (ks->txn == TXN_IDLE && (rc = kafka_txn_begin(ks, o->lsn)) != SINK_OK)
 		return rc;
-	return produce(ks, o, partition, done);
+	return kafka_out_send(ks, o, partition, done);
 }

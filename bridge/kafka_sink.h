@@ -11,6 +11,7 @@
  *	kafka_produce.c	building, partitioning and producing messages; delivery
  *					reports and acknowledgements
  *	kafka_txn.c		--kafka-transactions, every call resumable
+ *	kafka_backfill.c	--backfill: pages of rows, the state record
  *
  * See sink_kafka.c for how the pieces fit and docs/kafka.md for the
  * contract.
@@ -165,6 +166,9 @@ typedef struct KafkaOut
 	char		xid_s[12];
 	char		time_s[TIME_STR_LEN];
 	size_t		bytes;
+	/* a backfilled row (kafka_backfill.c): headers backfill, backfill_page */
+	const char *bf_key;			/* its position key; NULL: not backfilled */
+	char		bf_page[24];
 } KafkaOut;
 
 typedef struct KafkaWorker
@@ -227,6 +231,7 @@ typedef struct KafkaSink
 	GapReq	   *gaps;			/* gaps being fetched (kafka_gaps.c) */
 	JsonBuf		value;			/* scratch: the value of one job */
 	JsonBuf		topic;			/* scratch: the topic name of one job */
+	struct KafkaBackfill *backfill;	/* kafka_backfill.c, NULL until used */
 } KafkaSink;
 
 /* sink_kafka.c */
@@ -274,6 +279,9 @@ extern int	kafka_out_build(KafkaSink *ks, const FrameTxn *txn, const FrameJob *j
 							LedgerTicket t, KafkaOut *o);
 extern KafkaOut *kafka_out_copy(const KafkaOut *o);
 extern int	kafka_out_produce(KafkaSink *ks, const KafkaOut *o, bool *done);
+extern int32_t kafka_out_partition(const KafkaOut *o, int32_t npartitions);
+extern int	kafka_out_send(KafkaSink *ks, const KafkaOut *o, int32_t partition,
+						   bool *done);
 extern void kafka_ack_push(KafkaSink *ks, AckQueue *q, LedgerTicket t, uint32_t n);
 extern void kafka_acks_flush(KafkaSink *ks);
 extern void kafka_msgs_free(KafkaSink *ks);
@@ -286,5 +294,14 @@ extern int	kafka_txn_commit(KafkaSink *ks, bool step);
 extern int	kafka_txn_step(KafkaSink *ks);
 extern void kafka_txn_reset(KafkaSink *ks);
 extern int	kafka_txn_conf(KafkaSink *ks, rd_kafka_conf_t *conf);
+
+/* kafka_backfill.c: the sink's backfill hooks (sink.h) */
+struct BackfillState;
+extern int	kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags,
+								struct BackfillState *st);
+extern int	kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
+								 uint64_t prev_seq, const struct BackfillState *next,
+								 const FrameJob *jobs, uint32_t njobs);
+extern void kafka_backfill_free(KafkaSink *ks);
 
 #endif							/* W2Q_KAFKA_SINK_H */

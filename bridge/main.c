@@ -67,7 +67,7 @@ usage(void)
 	printf("      --backfill[=SQL_CONDITION]\n");
 	printf("                             with --create-slot: deliver the rows the selected tables hold\n");
 	printf("                             (all, or WHERE SQL_CONDITION) exactly once, then stream; a\n");
-	printf("                             restart resumes an unfinished backfill\n");
+	printf("                             restart resumes an unfinished backfill (Redis and Kafka)\n");
 	printf("      --backfill-batch=N     rows per backfill page (default: 10000)\n");
 	printf("      --backfill-page-bytes=SIZE\n");
 	printf("                             at most SIZE bytes of rows per sink call (default: 32MB;\n");
@@ -601,8 +601,6 @@ main(int argc, char **argv)
 	if (cfg.sink.url.kind != SINK_KAFKA &&
 		(a.nprops > 0 || cfg.sink.value_column || cfg.sink.kafka_transactions))
 		usage_error("%s", "-X, --value-column and --kafka-transactions need a kafka:// sink");
-	if (cfg.sink.url.kind == SINK_KAFKA && cfg.backfill.enabled)
-		usage_error("%s", "--backfill is not available with a kafka:// sink yet (Redis only)");
 	if (cfg.sink.url.kind == SINK_KAFKA &&
 		(cfg.sink.redis_maxlen || cfg.sink.redis_group || cfg.sink.redis_wait_replicas))
 		usage_error("%s", "--redis-maxlen, --redis-group and --redis-wait need a Redis sink");

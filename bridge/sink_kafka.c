@@ -469,6 +469,7 @@ kafka_destroy(Sink *s)
 	KafkaSink  *ks = ks_of(s);
 
 	kafka_close(ks);
+	kafka_backfill_free(ks);
 	kafka_suspects_free(ks);
 	free(ks->acks.a);
 	free(ks->txn_acks.a);
@@ -496,6 +497,8 @@ static const SinkOps kafka_ops = {
 	.disconnect = kafka_disconnect,
 	.drain = kafka_drain,
 	.destroy = kafka_destroy,
+	.backfill_read = kafka_backfill_read,
+	.backfill_batch = kafka_backfill_batch,
 };
 
 Sink *

@@ -8,29 +8,23 @@
 # One deviation from the guide: no --kafka-transactions, since the mock
 # cluster neither fences a killed producer nor hides aborted transactions
 # from kcat (as in the fault matrix, test/faults/README.md).
-# W2Q_MIGRATION_KAFKA_ROWS shrinks the table (one row in ten pending);
-# W2Q_MIGRATION_BATCH adds --backfill-batch=N, as in 032.
+# Two more deviations, so that the kills land during the backfill: pages of
+# 1,000 rows (--backfill-batch=1000; W2Q_MIGRATION_BATCH=N to change it), and
+# the mock answering 50 ms late (rtt) during the two killed runs: a page
+# of 10,000 rows reaches the mock in one round trip, too fast for kcat.
+# W2Q_MIGRATION_KAFKA_ROWS shrinks the table (one row in ten pending).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use IPC::Run;
-use Time::HiRes qw(time);
+use Time::HiRes qw(time usleep);
 use W2QTest;
 
 my $n_total = $ENV{W2Q_MIGRATION_KAFKA_ROWS} // 200_000;
 my $n_pending = int($n_total / 10);
 my $t0 = time();
 sub elapsed { return sprintf('%.1f s', time() - $t0) }
-
-# until the Kafka side of the backfill exists, the bridge refuses the
-# command line (usage error): skip, naming it
-{
-	my ($code, $out) = run_bridge('-d', 'dbname=none', '--slot', 'x', '--create-slot',
-		"--backfill=status = 'pending'", '--sink', 'kafka://127.0.0.1:1');
-	plan skip_all => "this bridge has no Kafka backfill yet: $1"
-	  if $code == 2 && $out =~ /(--backfill is not available with a kafka:\/\/ sink yet[^\n]*)/;
-}
 
 my $root = $ENV{W2Q_ROOT};
 my ($min, $mout, $merr) = ('', '', '');
@@ -51,6 +45,7 @@ sub keys_on_topic
 	return grep { $_ ne '' } split /\n/, $out;
 }
 sub count_on_topic { return scalar(my @k = keys_on_topic()) }
+
 
 my $node = new_node('migration_kafka', conf => "wal_sender_timeout = 10s\n");
 $node->safe_psql('postgres', qq{
@@ -96,25 +91,41 @@ my @producers = map { start_producer($_) } 1 .. 2;
 my @cmd = ('-d', $node->connstr('postgres') . ' user=wal2queue_bridge',
 	'--slot', 'job_queue', '--create-slot', "--backfill=status = 'pending'",
 	'--tables', 'public.job_queue', '--sink', "kafka://$bootstrap",
-	(defined $ENV{W2Q_MIGRATION_BATCH} ? ("--backfill-batch=$ENV{W2Q_MIGRATION_BATCH}") : ()));
+	'--backfill-batch=' . ($ENV{W2Q_MIGRATION_BATCH} // 1000));
 
+sub mock_cmd
+{
+	my ($cmd) = @_;
+	$mout = '';
+	$min .= "$cmd\n";
+	$mock->pump until $mout =~ /\n/;
+	return $mout =~ /^ok/;
+}
+
+# kill -9 a second after this run's first page (its first progress line;
+# kcat, slowed by the mock's round trip too, cannot poll fast enough), and
+# check that the run delivered something and the backfill was not done
 sub kill_during_backfill
 {
-	my ($br, $at, $what) = @_;
-	wait_until(sub { count_on_topic() >= $at || !$br->{h}->pumpable }, 90);
+	my ($br, $from, $what) = @_;
+	wait_until(sub { bridge_log($br) =~ /backfill of public\.job_queue: \d+/ || !$br->{h}->pumpable }, 90);
+	usleep(1_000_000);
 	my $hit = $br->{h}->pumpable;
 	$br->{h}->signal('KILL');
 	$br->{h}->finish;
 	my $n = count_on_topic();
 	note("$what: killed at $n messages after " . elapsed());
-	ok($hit && $n >= $at && $n < $n_pending, "$what: kill -9 landed during the backfill ($n of $n_pending)")
+	ok($hit && $n > $from && $n < $n_pending, "$what: kill -9 landed during the backfill ($n of $n_pending)")
 	  or diag(bridge_log($br));
+	return $n;
 }
 
+ok(mock_cmd('rtt -1 50'), 'the mock answers 50 ms late while the bridge is killed');
 my $br = start_bridge(undef, undef, @cmd);
-kill_during_backfill($br, int($n_pending * 0.2), 'first run');
+my $at = kill_during_backfill($br, 0, 'first run');
 $br = start_bridge(undef, undef, @cmd);
-kill_during_backfill($br, int($n_pending * 0.6), 'second run');
+kill_during_backfill($br, $at, 'second run');
+ok(mock_cmd('rtt -1 0'), 'and at once again');
 $br = start_bridge(undef, undef, @cmd);
 wait_until(sub { count_on_topic() > $n_pending || !$br->{h}->pumpable }, 150);
 ok(count_on_topic() > $n_pending, 'third run: the backfill finished and the stream flows')

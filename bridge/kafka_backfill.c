@@ -1,0 +1,820 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_backfill.c
+ *		The Kafka side of --backfill (backfill.h): pages of backfilled rows
+ *		and the backfill state record.
+ *
+ * Kafka has no atomic "write these messages and this record" without
+ * transactions, so the evidence is positive and per partition:
+ *	- Every backfilled row is one message, exactly as the stream would
+ *	  write it (topic, partition, key, value, headers; lsn = the
+ *	  consistent point, seq = its number in the backfill), plus the headers
+ *	  backfill (its position key, the JSON array of backfill_key.c) and
+ *	  backfill_page (the page that wrote it).
+ *	- After every message of a page is acknowledged (acks=all), the state
+ *	  (source, page, consistent point, saved snapshot, condition, table, last
+ *	  key, rows, done) is written as one message to the state topic
+ *	  <target prefix>wal2queue-backfill.<slot>, partition 0, and awaited.
+ *	  With --kafka-transactions the page and its state are one transaction.
+ *	- Page numbers only grow on a state topic (a new backfill continues
+ *	  them), so a data message of page N is unambiguous.
+ * backfill_read reads the state topic's last message.  The page after it
+ * (the one a kill may have cut) is the only page with evidence to read:
+ * rows are produced in key order and the idempotent producer keeps each
+ * partition's order, so for each partition a row of that page maps to,
+ * the page's messages at the partition's end (read back, read_committed)
+ * name exactly the rows of that page it holds.  A row of the page is
+ * skipped iff its position key is among them; every other row is sent.
+ * Nothing is inferred from absence: no state means no backfill, no
+ * message of the page in a partition means nothing of it there.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backfill.h"
+#include "errbuf.h"
+#include "kafka_sink.h"
+#include "log.h"
+
+#define STATE_MAGIC		"wal2queue backfill state 1"
+#define BF_WAIT_MS		30000	/* a page's delivery, a state read */
+#define TAIL_WINDOW		256		/* first look-back of a tail read */
+
+/* the rows of the uncertain page one partition holds (sorted keys) */
+typedef struct Evidence
+{
+	char	   *topic;
+	int32_t		partition;
+	char	  **keys;
+	size_t		n;
+} Evidence;
+
+typedef struct KafkaBackfill
+{
+	bool		known;			/* page and seq below were read or written */
+	uint64_t	page;			/* the state topic's last page */
+	uint64_t	seq;			/* its BackfillState seq */
+	uint64_t	session;		/* the sink session the pages are written in */
+	rd_kafka_t *rk;				/* ... and its producer */
+	bool		accept;			/* another source's marks may be replaced
+								 * (--accept-new-source, a taken-over state) */
+	bool		check;			/* page + 1 may be partly in kafka: the first
+								 * page written after a read */
+	Evidence   *ev;				/* of page + 1, while it is being written */
+	size_t		nev;
+} KafkaBackfill;
+
+static int
+bf_fail(KafkaSink *ks, int rc, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
+static int
+bf_fail(KafkaSink *ks, int rc, const char *fmt,...)
+{
+	va_list		ap;
+
+	va_start(ap, fmt);
+	errbuf_vset(ks->sink.err, sizeof(ks->sink.err), rc, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static void
+evidence_clear(KafkaBackfill *b)
+{
+	for (size_t i = 0; i < b->nev; i++)
+	{
+		for (size_t k = 0; k < b->ev[i].n; k++)
+			free(b->ev[i].keys[k]);
+		free(b->ev[i].keys);
+		free(b->ev[i].topic);
+	}
+	free(b->ev);
+	b->ev = NULL;
+	b->nev = 0;
+}
+
+void
+kafka_backfill_free(KafkaSink *ks)
+{
+	if (ks->backfill)
+		evidence_clear(ks->backfill);
+	free(ks->backfill);
+	ks->backfill = NULL;
+}
+
+static KafkaBackfill *
+bf_of(KafkaSink *ks)
+{
+	if (ks->backfill == NULL)
+		ks->backfill = calloc(1, sizeof(KafkaBackfill));
+	return ks->backfill;
+}
+
+static void
+state_topic(const KafkaSink *ks, const SinkSource *src, char *buf, size_t len)
+{
+	const char *prefix = ks->sink.cfg->target_prefix ? ks->sink.cfg->target_prefix : "";
+
+	snprintf(buf, len, "%swal2queue-backfill.%s", prefix, src->slot);
+}
+
+/* ---- the state record's text ---- */
+
+/* one string as a JSON array of one, so that it holds no newline */
+static char *
+json1(const char *s)
+{
+	const char *v[1] = {s ? s : ""};
+
+	return backfill_key_format(v, 1);
+}
+
+static char *
+state_format(const char *source, uint64_t page, const BackfillState *st)
+{
+	char	   *table = json1(st->table);
+	char	   *cond = json1(st->condition);
+	char		lsn[LSN_STRLEN];
+	char	   *out = NULL;
+	size_t		len;
+
+	lsn_format(st->lsn, lsn, sizeof(lsn));
+	if (table && cond)
+	{
+		len = strlen(source) + strlen(table) + strlen(cond) + strlen(st->key ? st->key : "") +
+			strlen(st->snapshot ? st->snapshot : "") + strlen(st->storage ? st->storage : "") +
+			strlen(st->label ? st->label : "") + 256;
+		if ((out = malloc(len)) != NULL)
+			snprintf(out, len, STATE_MAGIC "\nsource=%s\npage=%" PRIu64 "\nlsn=%s\nseq=%" PRIu64
+					 "\nrows=%" PRIu64 "\ndone=%d\nsnapshot=%s\ntable=%s\nkey=%s\ncondition=%s\n"
+					 "storage=%s\nlabel=%s\n",
+					 source, page, lsn, st->seq, st->rows, st->done ? 1 : 0,
+					 st->snapshot ? st->snapshot : "", table, st->key ? st->key : "", cond,
+					 st->storage ? st->storage : "", st->label ? st->label : "");
+	}
+	free(table);
+	free(cond);
+	return out;
+}
+
+/* the value of field name (a line "name=value") as a malloc'd string */
+static char *
+state_field(const char *text, size_t len, const char *name)
+{
+	size_t		nl = strlen(name);
+	const char *p = text;
+	const char *end = text + len;
+
+	while (p < end)
+	{
+		const char *eol = memchr(p, '\n', end - p);
+
+		if (eol == NULL)
+			eol = end;
+		if ((size_t) (eol - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=')
+			return strndup(p + nl + 1, eol - p - nl - 1);
+		p = eol + 1;
+	}
+	return NULL;
+}
+
+static bool
+state_u64(const char *text, size_t len, const char *name, uint64_t *out)
+{
+	char	   *v = state_field(text, len, name);
+	char	   *e = NULL;
+	bool		ok = v && v[0] >= '0' && v[0] <= '9';
+
+	if (ok)
+		*out = strtoull(v, &e, 10);
+	ok = ok && *e == '\0';
+	free(v);
+	return ok;
+}
+
+/* a field written by json1 */
+static char *
+state_json1(const char *text, size_t len, const char *name)
+{
+	char	   *v = state_field(text, len, name);
+	char	  **vals = NULL;
+	char		err[128];
+	char	   *out = NULL;
+	int			n = v ? backfill_key_parse(v, &vals, err, sizeof(err)) : -1;
+
+	if (n == 1 && vals[0])
+	{
+		out = vals[0];
+		vals[0] = NULL;
+	}
+	if (n > 0)
+		backfill_key_free(vals, n);
+	free(v);
+	return out;
+}
+
+/* parse the state; its source into source (KAFKA_SOURCE_LEN) */
+static bool
+state_parse(const char *text, size_t len, BackfillState *st, uint64_t *page, char *source)
+{
+	char	   *src = state_field(text, len, "source");
+	char	   *lsn = state_field(text, len, "lsn");
+	uint64_t	done = 0;
+	bool		ok;
+
+	ok = len > strlen(STATE_MAGIC) && memcmp(text, STATE_MAGIC "\n", strlen(STATE_MAGIC) + 1) == 0 &&
+		src && strlen(src) < KAFKA_SOURCE_LEN && lsn && lsn_parse(lsn, strlen(lsn), &st->lsn) &&
+		state_u64(text, len, "page", page) && state_u64(text, len, "seq", &st->seq) &&
+		state_u64(text, len, "rows", &st->rows) && state_u64(text, len, "done", &done) &&
+		(st->snapshot = state_field(text, len, "snapshot")) != NULL &&
+		(st->key = state_field(text, len, "key")) != NULL &&
+		(st->table = state_json1(text, len, "table")) != NULL &&
+		(st->condition = state_json1(text, len, "condition")) != NULL;
+	/* storage (backfill_rewrite.c) and label: "" in a state without them */
+	if (ok)
+	{
+		st->storage = state_field(text, len, "storage");
+		st->label = state_field(text, len, "label");
+		if (st->storage == NULL)
+			st->storage = strdup("");
+		if (st->label == NULL)
+			st->label = strdup("");
+		ok = st->storage && st->label;
+	}
+	if (ok)
+		strcpy(source, src);
+	st->done = done != 0;
+	free(src);
+	free(lsn);
+	return ok;
+}
+
+/* ---- reading a partition's tail (the consumer handle, this thread) ---- */
+
+typedef bool (*TailFn) (void *arg, const rd_kafka_message_t *msg);
+
+/*
+ * Does the topic have that partition?  Only a topic the cluster does not
+ * have reads as absent; other answers (authorization) are errors.
+ */
+static int
+partition_exists(KafkaSink *ks, rd_kafka_topic_t *rkt, const char *topic,
+				 int32_t partition, int64_t deadline, bool *exists)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t err;
+
+	*exists = false;
+	while ((err = rd_kafka_metadata(ks->rkc, 0, rkt, &md, KAFKA_STEP_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+		   now_us() < deadline)
+		usleep(100 * 1000);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return bf_fail(ks, SINK_RETRY, "could not read the metadata of kafka topic \"%s\": %s",
+					   topic, rd_kafka_err2str(err));
+	err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+	*exists = err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > partition;
+	rd_kafka_metadata_destroy(md);
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+		return SINK_OK;
+	return bf_fail(ks, err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? SINK_FATAL : SINK_RETRY,
+				   "could not read kafka topic \"%s\": %s", topic, rd_kafka_err2str(err));
+}
+
+/*
+ * Read topic's partition from `back` messages before its end to its end,
+ * calling fn for every data message; *exists false if the topic does not
+ * exist, *lo_reached whether the read began at the partition's start.
+ */
+static int
+tail_read(KafkaSink *ks, const char *topic, int32_t partition, int64_t back,
+		  TailFn fn, void *arg, bool *exists, bool *lo_reached)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(ks->rkc, topic, NULL);
+	rd_kafka_resp_err_t err;
+	int64_t		lo,
+				hi,
+				deadline = now_us() + (int64_t) BF_WAIT_MS * 1000;
+	int			rc;
+
+	*exists = false;
+	*lo_reached = true;
+	if (rkt == NULL)
+		return bf_fail(ks, SINK_RETRY, "could not open kafka topic \"%s\": %s", topic,
+					   rd_kafka_err2str(rd_kafka_last_error()));
+	if ((rc = partition_exists(ks, rkt, topic, partition, deadline, exists)) != SINK_OK || !*exists)
+	{
+		rd_kafka_topic_destroy(rkt);
+		return rc;
+	}
+	while ((err = rd_kafka_query_watermark_offsets(ks->rkc, topic, partition, &lo, &hi,
+												   KAFKA_STEP_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
+		   now_us() < deadline)
+		usleep(100 * 1000);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		rc = bf_fail(ks, SINK_RETRY, "could not read the offsets of kafka topic \"%s\" partition %d: %s",
+					 topic, (int) partition, rd_kafka_err2str(err));
+	else if (hi > lo)
+	{
+		int64_t		start = hi - back > lo ? hi - back : lo;
+
+		*lo_reached = start == lo;
+		if (rd_kafka_consume_start(rkt, partition, start) == -1)
+			rc = bf_fail(ks, SINK_RETRY, "could not read kafka topic \"%s\" partition %d: %s",
+						 topic, (int) partition, rd_kafka_err2str(rd_kafka_last_error()));
+		while (rc == SINK_OK)
+		{
+			rd_kafka_message_t *m = rd_kafka_consume(rkt, partition, 100);
+
+			if (m == NULL)
+			{
+				if (now_us() > deadline)
+					rc = bf_fail(ks, SINK_RETRY, "timed out reading kafka topic \"%s\" partition %d",
+								 topic, (int) partition);
+				continue;
+			}
+			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+			{
+				rd_kafka_message_destroy(m);
+				break;
+			}
+			if (m->err)
+				rc = bf_fail(ks, SINK_RETRY, "could not read kafka topic \"%s\" partition %d: %s",
+							 topic, (int) partition, rd_kafka_message_errstr(m));
+			else if (!fn(arg, m))
+				rc = bf_fail(ks, SINK_RETRY, "out of memory");
+			else if (m->offset >= hi - 1)
+			{
+				/* the end known: no need to wait for the end-of-partition event */
+				rd_kafka_message_destroy(m);
+				break;
+			}
+			rd_kafka_message_destroy(m);
+		}
+		rd_kafka_consume_stop(rkt, partition);
+	}
+	rd_kafka_topic_destroy(rkt);
+	return rc;
+}
+
+/* a header's value as a NUL-terminated copy into buf, or false */
+static bool
+header(const rd_kafka_message_t *m, const char *name, char *buf, size_t len)
+{
+	rd_kafka_headers_t *h = NULL;
+	const void *v;
+	size_t		n;
+
+	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		rd_kafka_header_get_last(h, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		v == NULL || n >= len)
+		return false;
+	memcpy(buf, v, n);
+	buf[n] = '\0';
+	return true;
+}
+
+/* the state topic's last data message */
+typedef struct LastMsg
+{
+	char	   *value;
+	size_t		len;
+	int64_t		offset;
+} LastMsg;
+
+static bool
+take_last(void *arg, const rd_kafka_message_t *m)
+{
+	LastMsg    *l = arg;
+
+	free(l->value);
+	l->len = m->len;
+	l->offset = m->offset;
+	if ((l->value = malloc(m->len + 1)) == NULL)
+		return false;
+	if (m->len)
+		memcpy(l->value, m->payload, m->len);
+	l->value[m->len] = '\0';
+	return true;
+}
+
+int
+kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillState *st)
+{
+	KafkaSink  *ks = (KafkaSink *) s;
+	KafkaBackfill *b = bf_of(ks);
+	char		topic[300],
+				mine[KAFKA_SOURCE_LEN],
+				theirs[KAFKA_SOURCE_LEN];
+	LastMsg		l = {0};
+	bool		exists,
+				lo_reached;
+	uint64_t	page = 0;
+	int			rc;
+
+	backfill_state_free(st);
+	if (b == NULL)
+		return bf_fail(ks, SINK_FATAL, "out of memory");
+	if (ks->rkc == NULL)
+		return bf_fail(ks, SINK_RETRY, "not connected to kafka");
+	evidence_clear(b);
+	b->known = false;
+	b->accept = (flags & SINK_BACKFILL_ACCEPT) != 0;
+	state_topic(ks, src, topic, sizeof(topic));
+	kafka_source_format(src, mine, sizeof(mine));
+	/* a transaction's commit marker may end the partition: look back a little */
+	if ((rc = tail_read(ks, topic, 0, 8, take_last, &l, &exists, &lo_reached)) != SINK_OK)
+	{
+		free(l.value);
+		return rc;
+	}
+	b->known = true;
+	b->check = true;
+	b->page = 0;
+	b->seq = 0;
+	if (l.value == NULL)
+		return SINK_OK;			/* no topic or no record: no backfill */
+	if (!state_parse(l.value, l.len, st, &page, theirs))
+	{
+		backfill_state_free(st);
+		rc = bf_fail(ks, SINK_FATAL, "kafka topic \"%s\" offset %" PRId64 " is no wal2queue backfill state: "
+					 "another producer writes the topic this bridge keeps its backfill state in",
+					 topic, l.offset);
+		free(l.value);
+		return rc;
+	}
+	free(l.value);
+	b->page = page;
+	b->seq = st->seq;
+	if (strcmp(theirs, mine) != 0)
+	{
+		backfill_state_free(st);
+		if (!(flags & SINK_BACKFILL_ACCEPT))
+			return bf_fail(ks, SINK_FATAL, "the backfill state in kafka topic \"%s\" is of another source: %s, "
+						   "this bridge streams %s; if the change is deliberate (a failover, a restore) "
+						   "restart with --accept-new-source", topic, theirs, mine);
+		b->seq = 0;
+		st->other_source = true;
+		return SINK_OK;
+	}
+	st->present = true;
+	st->record = true;
+	st->record_lsn = 0;			/* Kafka keeps no streamed position record */
+	return SINK_OK;
+}
+
+/* ---- the uncertain page's evidence ---- */
+
+typedef struct EvRead
+{
+	const char *source;
+	const char *page;
+	char	  **keys;
+	size_t		n;
+	size_t		cap;
+	bool		first_is_page;	/* the first data message read is of the page */
+	bool		any;
+} EvRead;
+
+static bool
+ev_take(void *arg, const rd_kafka_message_t *m)
+{
+	EvRead	   *e = arg;
+	char		src[KAFKA_SOURCE_LEN],
+				page[24];
+	bool		of_page = header(m, "source", src, sizeof(src)) && strcmp(src, e->source) == 0 &&
+		header(m, "backfill_page", page, sizeof(page)) && strcmp(page, e->page) == 0;
+	rd_kafka_headers_t *h = NULL;
+	const void *v;
+	size_t		n;
+
+	if (!e->any)
+		e->first_is_page = of_page;
+	e->any = true;
+	if (!of_page || rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		rd_kafka_header_get_last(h, "backfill", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || v == NULL)
+		return true;
+	if (e->n == e->cap)
+	{
+		size_t		cap = e->cap ? e->cap * 2 : 64;
+		char	  **p = realloc(e->keys, cap * sizeof(char *));
+
+		if (p == NULL)
+			return false;
+		e->keys = p;
+		e->cap = cap;
+	}
+	return (e->keys[e->n++] = strndup(v, n)) != NULL;
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* the rows of page `page` that partition holds, read once per partition */
+static int
+evidence_get(KafkaSink *ks, const char *topic, int32_t partition, const char *page,
+			 Evidence **out)
+{
+	KafkaBackfill *b = ks->backfill;
+	Evidence   *p;
+	int64_t		back = TAIL_WINDOW;
+	int			rc;
+
+	for (size_t i = 0; i < b->nev; i++)
+		if (b->ev[i].partition == partition && strcmp(b->ev[i].topic, topic) == 0)
+			return (*out = &b->ev[i], SINK_OK);
+	if ((p = realloc(b->ev, (b->nev + 1) * sizeof(Evidence))) == NULL)
+		return bf_fail(ks, SINK_RETRY, "out of memory");
+	b->ev = p;
+	for (;;)
+	{
+		EvRead		e = {.source = ks->source, .page = page};
+		bool		exists,
+					lo_reached;
+
+		rc = tail_read(ks, topic, partition, back, ev_take, &e, &exists, &lo_reached);
+		if (rc == SINK_OK && e.any && e.first_is_page && !lo_reached)
+		{
+			/* the page may begin further back: read more */
+			for (size_t k = 0; k < e.n; k++)
+				free(e.keys[k]);
+			free(e.keys);
+			back *= 4;
+			continue;
+		}
+		if (rc != SINK_OK || (p[b->nev].topic = strdup(topic)) == NULL)
+		{
+			for (size_t k = 0; k < e.n; k++)
+				free(e.keys[k]);
+			free(e.keys);
+			return rc != SINK_OK ? rc : bf_fail(ks, SINK_RETRY, "out of memory");
+		}
+		if (e.n > 1)
+			qsort(e.keys, e.n, sizeof(char *), cmp_str);
+		p[b->nev].partition = partition;
+		p[b->nev].keys = e.keys;
+		p[b->nev].n = e.n;
+		*out = &p[b->nev++];
+		if (e.n > 0)
+			log_msg(LOG_INFO, "backfill page %s: kafka topic \"%s\" partition %d already holds %zu of its rows",
+					page, topic, (int) partition, e.n);
+		return SINK_OK;
+	}
+}
+
+static bool
+evidence_has(const Evidence *ev, const char *key)
+{
+	return ev->n > 0 && bsearch(&key, ev->keys, ev->n, sizeof(char *), cmp_str) != NULL;
+}
+
+/* ---- writing a page ---- */
+
+static void
+no_ack(void *arg, LedgerTicket t, uint32_t n)
+{
+	(void) arg;
+	(void) t;
+	(void) n;
+}
+
+/* one poll of the sink: delivery reports, a step of a transactional call */
+static int
+bf_poll(KafkaSink *ks, int timeout_ms)
+{
+	return ks->sink.ops->poll(&ks->sink, timeout_ms, no_ack, NULL);
+}
+
+static int
+timed_out(KafkaSink *ks, int64_t deadline, const char *what)
+{
+	if (now_us() < deadline)
+		return SINK_OK;
+	return bf_fail(ks, SINK_RETRY, "timed out after %d s waiting for kafka: %s",
+				   BF_WAIT_MS / 1000, what);
+}
+
+/*
+ * A session of the sink for the pages: begun (marks are read as topics are
+ * used), an earlier attempt's messages all reported, transactions ready.
+ */
+static int
+session_ready(KafkaSink *ks, const SinkSource *src, uint64_t lsn, unsigned flags)
+{
+	KafkaBackfill *b = ks->backfill;
+	int64_t		deadline = now_us() + (int64_t) BF_WAIT_MS * 1000;
+	int			rc;
+
+	/* a new session for each attempt (it began with backfill_read) */
+	if (b->check || b->session == 0 || b->session != ks->session || b->rk != ks->rk)
+	{
+		b->accept = b->accept || (flags & SINK_BACKFILL_ACCEPT);
+		rc = ks->sink.ops->replay_begin(&ks->sink, src, lsn,
+										b->accept ? SINK_REPLAY_ACCEPT_NEW : 0);
+		if (rc != SINK_OK)
+			return rc;
+		b->session = ks->session;
+		b->rk = ks->rk;
+	}
+	while (ks->settling || ks->txn == TXN_NEW || ks->txn == TXN_INIT)
+	{
+		if ((rc = bf_poll(ks, 100)) != SINK_OK ||
+			(rc = timed_out(ks, deadline, ks->settling ? "an earlier attempt's messages" :
+							"init_transactions")) != SINK_OK)
+			return rc;
+	}
+	return SINK_OK;
+}
+
+/* the topic's marks read (and so its partitions known) */
+static int
+topic_ready(KafkaSink *ks, const KafkaOut *o)
+{
+	int64_t		deadline = now_us() + (int64_t) BF_WAIT_MS * 1000;
+	bool		ready;
+	int			rc;
+
+	for (;;)
+	{
+		if ((rc = kafka_topic_resolve(ks, o->topic, o, &ready)) != SINK_OK || ready)
+			return rc;
+		if ((rc = bf_poll(ks, 10)) != SINK_OK ||
+			(rc = timed_out(ks, deadline, "the partitions of a topic")) != SINK_OK)
+			return rc;
+	}
+}
+
+/* produce o to partition, in the page's transaction if there are any */
+static int
+send_one(KafkaSink *ks, const KafkaOut *o, int32_t partition)
+{
+	int64_t		deadline = now_us() + (int64_t) BF_WAIT_MS * 1000;
+	bool		done = false;
+	int			rc;
+
+	if (ks->txn == TXN_IDLE && (rc = kafka_txn_begin(ks, o->lsn)) != SINK_OK)
+		return rc;
+	for (;;)
+	{
+		if ((rc = kafka_out_send(ks, o, partition, &done)) != SINK_OK || done)
+			return rc;
+		/* librdkafka's queue is full */
+		if ((rc = bf_poll(ks, 10)) != SINK_OK ||
+			(rc = timed_out(ks, deadline, "room in the producer's queue")) != SINK_OK)
+			return rc;
+	}
+}
+
+/* every message produced acknowledged (no transactions) */
+static int
+wait_delivered(KafkaSink *ks, uint64_t page)
+{
+	int64_t		deadline = now_us() + (int64_t) BF_WAIT_MS * 1000;
+	char		what[80];
+	int			rc;
+
+	snprintf(what, sizeof(what), "the acknowledgements of backfill page %" PRIu64, page);
+	while (ks->inflight.next != &ks->inflight)
+	{
+		if ((rc = bf_poll(ks, 100)) != SINK_OK || (rc = timed_out(ks, deadline, what)) != SINK_OK)
+			return rc;
+	}
+	return ks->failed;
+}
+
+/* commit the page's transaction */
+static int
+commit_page(KafkaSink *ks, uint64_t page)
+{
+	int64_t		deadline = now_us() + (int64_t) BF_WAIT_MS * 1000;
+	char		what[80];
+	int			rc;
+
+	snprintf(what, sizeof(what), "the commit of backfill page %" PRIu64, page);
+	if ((rc = kafka_txn_commit(ks, true)) != SINK_OK)
+		return rc;
+	while (ks->txn == TXN_COMMIT)
+	{
+		if ((rc = bf_poll(ks, 100)) != SINK_OK || (rc = timed_out(ks, deadline, what)) != SINK_OK)
+			return rc;
+	}
+	return ks->failed;
+}
+
+/* one backfilled row, unless the uncertain page's evidence has it */
+static int
+send_row(KafkaSink *ks, const FrameTxn *txn, const FrameJob *job, const char *poskey,
+		 const char *page, bool check, uint32_t *skipped)
+{
+	KafkaOut	o;
+	Evidence   *ev = NULL;
+	int32_t		partition;
+	int			rc;
+
+	if (poskey == NULL)
+		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfilled row without its position key");
+	if ((rc = kafka_out_build(ks, txn, job, 0, &o)) != SINK_OK ||
+		(rc = topic_ready(ks, &o)) != SINK_OK)
+		return rc;
+	/* its mark, as kafka_marks.c reads a backfilled row back */
+	o.lsn = txn->commit_lsn - 1;
+	o.seq = UINT32_MAX;
+	o.bf_key = poskey;
+	snprintf(o.bf_page, sizeof(o.bf_page), "%s", page);
+	o.bytes += strlen(poskey) + strlen(page) + sizeof("backfill") + sizeof("backfill_page");
+	partition = kafka_out_partition(&o, o.topic->npartitions);
+	if (check)
+	{
+		if ((rc = evidence_get(ks, o.topic->name, partition, page, &ev)) != SINK_OK)
+			return rc;
+		if (evidence_has(ev, poskey))
+		{
+			(*skipped)++;
+			return SINK_OK;
+		}
+	}
+	return send_one(ks, &o, partition);
+}
+
+/* the state record: a message to the state topic's partition 0 */
+static int
+send_state(KafkaSink *ks, const SinkSource *src, const FrameTxn *txn, uint64_t page,
+		   const BackfillState *next)
+{
+	char		target[300];
+	char	   *text = state_format(ks->source, page, next);
+	FrameJob	job = {0};
+	KafkaOut	o;
+	int			rc;
+
+	if (text == NULL)
+		return bf_fail(ks, SINK_FATAL, "out of memory");
+	snprintf(target, sizeof(target), "wal2queue-backfill.%s", src->slot);
+	job.is_message = true;
+	job.target = (FrameBytes) {target, (uint32_t) strlen(target)};
+	job.has_key = true;
+	job.key = (FrameBytes) {src->slot, (uint32_t) strlen(src->slot)};
+	job.payload = (FrameBytes) {text, (uint32_t) strlen(text)};
+	if ((rc = kafka_out_build(ks, txn, &job, 0, &o)) == SINK_OK)
+	{
+		o.lsn = txn->commit_lsn - 1;
+		o.seq = UINT32_MAX;
+		rc = send_one(ks, &o, 0);
+	}
+	free(text);
+	return rc;
+}
+
+int
+kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t prev_seq,
+					 const BackfillState *next, const FrameJob *jobs, uint32_t njobs)
+{
+	KafkaSink  *ks = (KafkaSink *) s;
+	KafkaBackfill *b = bf_of(ks);
+	FrameTxn	txn = {0, next->lsn, next->lsn, now_us(), njobs};
+	char		page[24];
+	uint32_t	skipped = 0;
+	int			rc = SINK_OK;
+
+	if (b == NULL)
+		return bf_fail(ks, SINK_FATAL, "out of memory");
+	if (!b->known)
+		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill page before the backfill state was read");
+	if (!(flags & SINK_BACKFILL_NEW) && b->seq != prev_seq)
+		return bf_fail(ks, SINK_FATAL, "the kafka backfill state is at page %" PRIu64 " of the backfill, "
+					   "this bridge wrote page %" PRIu64 " next: another bridge backfills the same slot",
+					   b->seq, next->seq);
+	if (next->lsn == 0)
+		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill without a consistent point");
+	snprintf(page, sizeof(page), "%" PRIu64, b->page + 1);
+	if ((rc = session_ready(ks, src, next->lsn, flags)) != SINK_OK)
+		return rc;
+	for (uint32_t i = 0; rc == SINK_OK && i < njobs; i++)
+		rc = send_row(ks, &txn, &jobs[i], next->job_keys ? next->job_keys[i] : NULL, page,
+					  b->check, &skipped);
+	if (rc == SINK_OK && !ks->txn_mode)
+		rc = wait_delivered(ks, b->page + 1);
+	if (rc == SINK_OK)
+		rc = send_state(ks, src, &txn, b->page + 1, next);
+	if (rc == SINK_OK)
+		rc = ks->txn_mode ? commit_page(ks, b->page + 1) : wait_delivered(ks, b->page + 1);
+	if (rc != SINK_OK)
+		return rc;
+	if (skipped > 0)
+		log_msg(LOG_INFO, "backfill page %s: %u of its %u rows were in kafka already (an earlier attempt)",
+				page, skipped, njobs);
+	b->page++;
+	b->seq = next->seq;
+	b->check = false;
+	evidence_clear(b);
+	return SINK_OK;
+}
