@@ -304,4 +304,15 @@ extern int	kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 								 const FrameJob *jobs, uint32_t njobs);
 extern void kafka_backfill_free(KafkaSink *ks);
 
+/*
+ * kafka_backfill_state.c: the state record's text (malloc'd, NULL when out
+ * of memory), and its parse (false when it is no state record; the source
+ * into source, KAFKA_SOURCE_LEN bytes)
+ */
+extern char *kafka_backfill_state_format(const char *source, uint64_t page,
+										 const struct BackfillState *st);
+extern bool kafka_backfill_state_parse(const char *text, size_t len,
+									   struct BackfillState *st, uint64_t *page,
+									   char *source);
+
 #endif							/* W2Q_KAFKA_SINK_H */
