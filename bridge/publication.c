@@ -35,15 +35,16 @@
 
 /*
  * Every table's primary key: replica identity, DEFERRABLE or not, its key
- * columns in index order and in table order, and whether the table has a
- * column named %s (--key-column, or NULL).
+ * columns in index order and in table order, whether the table has a
+ * column named %s (--key-column, or NULL), and its name as SQL says it.
  */
 #define PRIMARY_KEYS \
 	"SELECT n.nspname, c.relname, c.relreplident, i.indimmediate, " \
 	"(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM %s), " \
 	"(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM %s), " \
 	"EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid " \
-	" AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = %s) " \
+	" AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = %s), " \
+	"format('%%I.%%I', n.nspname, c.relname) " \
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
 	"JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary " \
 	"WHERE c.relkind IN ('r', 'p') " \
@@ -587,17 +588,9 @@ check_keys(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
 	if ((res = query(conn, sql, err, errlen)) == NULL)
 		return 1;
 	for (i = 0; i < PQntuples(res) && rc == 0; i++)
-	{
-		Str			what = {0};
-
-		if (!tablematch_match(&cfg->tables, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)) ||
-			strcmp(PQgetvalue(res, i, 6), "t") == 0)
-			continue;
-		str_add_qualified(&what, conn, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-		rc = what.failed ? errbuf_set(err, errlen, 1, "out of memory")
-			: check_key(res, i, what.s, err, errlen);
-		free(what.s);
-	}
+		if (tablematch_match(&cfg->tables, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)) &&
+			strcmp(PQgetvalue(res, i, 6), "t") != 0)
+			rc = check_key(res, i, PQgetvalue(res, i, 7), err, errlen);
 	PQclear(res);
 	return rc;
 }
