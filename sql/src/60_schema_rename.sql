@@ -11,9 +11,11 @@
  * name (docs/managed.md, "Renamed schemas").
  *
  * schema_renamed() runs at the end of every ALTER SCHEMA and, for each
- * table of the schema that a publication publishes, sets the statistics
- * target of its first column to the value it has (ALTER TABLE ONLY ...
- * SET STATISTICS): nothing changes for the planner, but the table's
+ * table of the schema that a publication publishes and each of its
+ * partitions (pgoutput describes a partition's rows, published via the
+ * root, from the partition's entry), sets the statistics target of its
+ * first column to the value it has (ALTER TABLE ONLY ... SET STATISTICS):
+ * nothing changes for the planner, but the table's
  * relation cache entry is invalidated in the renaming transaction, so
  * every walsender that decodes past its commit describes the table again,
  * by its new name, before its next row -- at the same WAL position,
@@ -40,12 +42,14 @@ DECLARE
     r record;
 BEGIN
     FOR r IN
-        SELECT DISTINCT c.oid::regclass AS rel, a.attname, a.attstattarget
+        SELECT DISTINCT t.relid::regclass AS rel, a.attname, a.attstattarget
           FROM pg_event_trigger_ddl_commands() d
           JOIN pg_namespace n ON n.oid = d.objid
           JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p')
+          CROSS JOIN LATERAL (SELECT c.oid AS relid
+                              UNION SELECT pt.relid FROM pg_partition_tree(c.oid) pt) t
           JOIN LATERAL (SELECT at.attname, at.attstattarget FROM pg_attribute at
-                         WHERE at.attrelid = c.oid AND at.attnum > 0 AND NOT at.attisdropped
+                         WHERE at.attrelid = t.relid AND at.attnum > 0 AND NOT at.attisdropped
                          ORDER BY at.attnum LIMIT 1) a ON true
          WHERE d.classid = 'pg_namespace'::regclass
            AND EXISTS (SELECT FROM pg_publication_tables pt

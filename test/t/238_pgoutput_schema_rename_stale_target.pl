@@ -39,7 +39,9 @@ for my $db ('postgres', 'notrig')
 	$node->safe_psql($db, q{
 		CREATE SCHEMA old_s;
 		CREATE TABLE old_s.jobs (id int PRIMARY KEY, v text);
-		CREATE PUBLICATION w2q FOR TABLE old_s.jobs WITH (publish = 'insert', publish_via_partition_root = true);
+		CREATE TABLE old_s.parted (id int, r text, PRIMARY KEY (id, r)) PARTITION BY LIST (r);
+		CREATE TABLE public.parted_a PARTITION OF old_s.parted FOR VALUES IN ('a');
+		CREATE PUBLICATION w2q FOR TABLE old_s.jobs, old_s.parted WITH (publish = 'insert', publish_via_partition_root = true);
 	});
 }
 $node->safe_psql('postgres', q{
@@ -48,7 +50,7 @@ $node->safe_psql('postgres', q{
 	SELECT pg_create_logical_replication_slot('pgo', 'pgoutput');
 });
 $node->safe_psql('notrig', q{SELECT pg_create_logical_replication_slot('pgo_nt', 'pgoutput')});
-my @common = ('--status-interval', '1', '--accept-new-source', '--tables', 'old_s.jobs,new_s.jobs,new_s.jobs2');
+my @common = ('--status-interval', '1', '--accept-new-source', '--tables', 'old_s.jobs,new_s.jobs,new_s.jobs2,old_s.parted,new_s.parted');
 my $pb = start_bridge($node, $r, @common, '--slot', 'plug', '--target-prefix', 'plug:');
 my $gb = start_bridge($node, $r, @common, '-d', $node->connstr('postgres') . ' user=bridge',
 	'--slot', 'pgo', '--target-prefix', 'pgo:', '--plugin', 'pgoutput', '--publication', 'w2q');
@@ -56,7 +58,7 @@ my $nb = start_bridge($node, $r, @common, '-d', $node->connstr('notrig') . ' use
 	'--slot', 'pgo_nt', '--target-prefix', 'nt:', '--plugin', 'pgoutput', '--publication', 'w2q');
 for my $db ('postgres', 'notrig')
 {
-	$node->safe_psql($db, q{INSERT INTO old_s.jobs VALUES (1, 'before')});
+	$node->safe_psql($db, q{INSERT INTO old_s.jobs VALUES (1, 'before'); INSERT INTO old_s.parted VALUES (1, 'a')});
 }
 ok(wait_until(sub { redis($r, 'XLEN', 'plug:old_s.jobs') eq '1' && redis($r, 'XLEN', 'pgo:old_s.jobs') eq '1'
 	&& redis($r, 'XLEN', 'nt:old_s.jobs') eq '1' }),
@@ -75,6 +77,10 @@ wait_until(sub { redis($r, 'EXISTS', 'pgo:new_s.jobs') eq '1' || redis($r, 'XLEN
 is(redis($r, 'XLEN', 'pgo:new_s.jobs'), '1', 'pgoutput mode: the row goes to new_s.jobs as in the plugin mode')
   or diag('pgoutput mode wrote it to old_s.jobs: ' . redis($r, 'XLEN', 'pgo:old_s.jobs') . ' entries there');
 is(redis($r, 'XLEN', 'pgo:old_s.jobs'), '1', 'and nothing more to old_s.jobs');
+$node->safe_psql('postgres', q{INSERT INTO new_s.parted VALUES (2, 'a')});
+ok(wait_until(sub { redis($r, 'XLEN', 'pgo:new_s.parted') eq '1' && redis($r, 'XLEN', 'plug:new_s.parted') eq '1' }),
+	'a partition (in another schema) published via its renamed root: the root\'s new name, as in the plugin mode')
+  or diag('pgo:old_s.parted has ' . redis($r, 'XLEN', 'pgo:old_s.parted'));
 $node->safe_psql('postgres', q{INSERT INTO new_s.jobs VALUES (3, 'later')});
 ok(wait_until(sub { redis($r, 'XLEN', 'pgo:new_s.jobs') eq '2' }), 'the pgoutput bridge goes on streaming')
   or diag(bridge_log($gb));
