@@ -64,11 +64,9 @@ query_failed(PGconn *conn, PGresult *res, const char *what, char *err, size_t er
 }
 
 /*
- * The jobs' shape (rowjob.c), keyed as the stream keys them: the plugin's
- * by the primary key in index order, pgoutput's by the primary key's
- * columns in table order (the Relation message's flags, pgoutput.c);
- * without one, no key in both modes (pages are still read by the replica
- * identity index).
+ * The jobs' shape (rowjob.c): the key is the primary key (index order);
+ * without one, the plugin's jobs have none and pgoutput's the replica
+ * identity, which pages are read by in both cases.
  */
 static int
 describe(BfTable *t, const BfSelect *sel, uint32_t relid, const char *schema,
@@ -85,13 +83,12 @@ describe(BfTable *t, const BfSelect *sel, uint32_t relid, const char *schema,
 		cols[c].name.data = t->colnames[c];
 		cols[c].name.len = (uint32_t) strlen(t->colnames[c]);
 		cols[c].typoid = typoids[c];
-		for (int k = 0; k < t->nkeys && primary && sel->publication; k++)
+		for (int k = 0; k < t->nkeys && !primary && sel->publication; k++)
 			cols[c].key |= t->keycols[k] == (int) c;
 	}
 	for (int k = 0; k < t->nkeys && k < W2Q_MAX_COLUMNS; k++)
 		names[k] = t->colnames[t->keycols[k]];
-	if (cols && (!primary || sel->publication ||
-				 rowjob_keys_add(&keys, relid, (uint32_t) t->nkeys, names)))
+	if (cols && (!primary || rowjob_keys_add(&keys, relid, (uint32_t) t->nkeys, names)))
 		rc = rowjob_rel_init(&t->rr, &cfg, relid, (FrameBytes) {schema, (uint32_t) strlen(schema)},
 							 (FrameBytes) {table, (uint32_t) strlen(table)}, t->ncols, cols);
 	rowjob_keys_clear(&keys);
