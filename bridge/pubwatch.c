@@ -242,7 +242,11 @@ take_rows(PubWatch *p, PGresult *res)
 		lsn_format(p->cap > p->start_lsn ? p->cap : p->start_lsn, a, sizeof(a));
 		lsn_format(p->poll_lsn, b, sizeof(b));
 		p->changed = true;
-		if (rename)
+		if (rename && strncmp(what, "EVENT ", 6) == 0)
+			snprintf(p->why, sizeof(p->why), "the event trigger " PUBWATCH_TRIGGER " changed "
+					 "while streaming (%s) at about LSN %s to %s: a schema renamed meanwhile may "
+					 "have gone unseen, and nothing past %s was confirmed", what, a, b, a);
+		else if (rename)
 			snprintf(p->why, sizeof(p->why), "a schema of a table publication \"%s\" publishes "
 					 "changed while streaming without the event trigger " PUBWATCH_TRIGGER " (%s) "
 					 "at about LSN %s to %s: pgoutput goes on naming the schema's tables by the old "
@@ -256,9 +260,9 @@ take_rows(PubWatch *p, PGresult *res)
 					 "it was not published, and nothing past %s was confirmed",
 					 p->cfg->publication, what, a, b, a);
 		snprintf(p->hint, sizeof(p->hint), "%s", rename ?
-				 "install the event trigger " PUBWATCH_TRIGGER " (the wal2queue extension, or "
-				 "wal2queue-standalone.sql run by a superuser: docs/managed.md, \"Renamed "
-				 "schemas\"), and restart" :
+				 "restart, with the event trigger " PUBWATCH_TRIGGER " installed and enabled (the "
+				 "wal2queue extension, or wal2queue-standalone.sql run by a superuser: "
+				 "docs/managed.md, \"Renamed schemas\")" :
 				 "make the publication publish every table --tables selects again, as at start, "
 				 "and restart; the rows inserted into a table while it was not published are not "
 				 "in the slot's stream: send them again (--backfill with a new slot, "
