@@ -463,7 +463,12 @@ run_keys(char ident)
 		snprintf(msg, sizeof(msg), "%s", pgo_sample_keys[i]);
 		/* "rpk\0" then the identity byte */
 		if ((p = strstr(msg, "72706b0064")) != NULL)
-			snprintf(p + 8, 3, "%02x", (unsigned int) ident), p[10] = '0';
+		{
+			char		next = p[10];
+
+			snprintf(p + 8, 3, "%02x", (unsigned int) ident);
+			p[10] = next;
+		}
 		if (feed(&dec, msg, err, sizeof(err)) != 0)
 			out("ERROR: %s", err);
 	}
