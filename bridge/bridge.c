@@ -404,10 +404,7 @@ turn(Bridge *b)
 		return 0;
 	if (b->pub.changed)
 	{
-		log_msg(LOG_ERROR, "%s; hint: make the publication publish every table --tables selects "
-				"again, as at start, and restart; the rows inserted into a table while it was "
-				"not published are not in the slot's stream: send them again (--backfill with a "
-				"new slot, docs/operations.md), or accept their loss", b->pub.why);
+		log_msg(LOG_ERROR, "%s; hint: %s", b->pub.why, b->pub.hint);
 		return 1;
 	}
 	if (nread == 0)

@@ -498,7 +498,7 @@ plugin_options(Args *a)
 
 /* --plugin=pgoutput: the bridge selects tables and columns itself */
 static void
-pgoutput_options(Args *a, PgoConfig *pgo, PgoKeys *keys, char *pubbuf, size_t pubbuflen)
+pgoutput_options(Args *a, PgoConfig *pgo, char *pubbuf, size_t pubbuflen)
 {
 	char		err[512];
 
@@ -526,7 +526,6 @@ pgoutput_options(Args *a, PgoConfig *pgo, PgoKeys *keys, char *pubbuf, size_t pu
 	pgo->tables_text = a->tables;
 	pgo->route_column = a->route_column;
 	pgo->key_column = a->key_column;
-	pgo->keys = keys;
 	pgo_plugin_options(pgo, pubbuf, pubbuflen, a->plugin_options);
 }
 
@@ -563,13 +562,12 @@ main(int argc, char **argv)
 	char		err[512];
 	int			rc;
 	static PgoConfig pgo;
-	static PgoKeys pgo_keys;
 	static char pubbuf[256];
 
 	cfg.sink.target_prefix = "";
 	parse_args(argc, argv, &a, &cfg);
 	plugin_options(&a);
-	pgoutput_options(&a, &pgo, &pgo_keys, pubbuf, sizeof(pubbuf));
+	pgoutput_options(&a, &pgo, pubbuf, sizeof(pubbuf));
 	cfg.stream.plugin = a.plugin;
 	cfg.stream.pgoutput = a.plugin ? &pgo : NULL;
 	cfg.stream.conninfo = a.dbname;

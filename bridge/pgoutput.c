@@ -125,13 +125,17 @@ rowjob_config(const PgoConfig *cfg, RowjobConfig *rc)
 	rc->tables = &cfg->tables;
 	rc->route_column = cfg->route_column;
 	rc->key_column = cfg->key_column;
-	rc->keys = cfg->keys;
+	rc->keys = NULL;			/* the key is the Relation message's, never the catalog's */
 }
 
 /*
  * Read the columns of a Relation message and describe the relation in pr
- * (names are copied).  The key flags count only for a replica identity of
- * DEFAULT or INDEX: FULL flags every column, which is no key.
+ * (names are copied).  The key flags count only under REPLICA IDENTITY
+ * DEFAULT, where they are the primary key as of the row (a DEFERRABLE one
+ * is no replica identity and is not flagged): FULL flags every column,
+ * NOTHING none, and USING INDEX an index that is not the plugin's key (the
+ * primary key or none).  Nothing but the message decides, so a replay
+ * keys each row as the first delivery did, whatever the catalog says now.
  */
 static int
 read_columns(PgoReader *r, PgoRelation *pr, uint32_t relid, FrameBytes nsp,
@@ -163,7 +167,7 @@ read_columns(PgoReader *r, PgoRelation *pr, uint32_t relid, FrameBytes nsp,
 			return rd_error(r, "column %u has unknown flags 0x%02x", i, (unsigned int) f);
 		}
 		cols[i].kind = kind_of_type(dec, cols[i].typoid);
-		cols[i].key = (f & RELATION_KEY_FLAG) && ident != 'f' && ident != 'n';
+		cols[i].key = (f & RELATION_KEY_FLAG) && ident == 'd';
 	}
 	if (rd_end(r) != FRAME_OK)
 	{

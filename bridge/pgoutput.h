@@ -16,9 +16,12 @@
  * Differences that cannot be hidden (docs/managed.md): pgoutput's Begin
  * carries no end LSN, so the begin callback sees end_lsn = commit_lsn + 1
  * and the commit callback the real one, which the bridge's ledger and the
- * sinks take as the transaction's end; the primary keys come from the catalog at
- * stream open (PgoKeys), a table first seen later is keyed by its replica
- * identity; stored generated columns are not sent by pgoutput.
+ * sinks take as the transaction's end; a row's key is what the Relation
+ * message in force flags (built by the walsender as of the row, so a replay
+ * keys every row as the first delivery did): the primary key under REPLICA
+ * IDENTITY DEFAULT, in table order, and no key under FULL, NOTHING or USING
+ * INDEX (publication.c refuses at start the tables where the plugin's key
+ * would differ); stored generated columns are not sent by pgoutput.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,9 +39,6 @@
 #define PGO_MAX_RELATIONS 100000	/* distinct relations described */
 #define PGO_MAX_TYPES 100000	/* distinct domains over typed kinds */
 
-/* the primary keys from the catalog at stream open (publication.c) */
-typedef RowjobKeys PgoKeys;
-
 /* what the plugin would have been told */
 typedef struct PgoConfig
 {
@@ -47,7 +47,6 @@ typedef struct PgoConfig
 	const char *tables_text;	/* --tables as given, or NULL */
 	const char *route_column;	/* NULL: none */
 	const char *key_column;		/* NULL: the primary key */
-	PgoKeys    *keys;			/* NULL: the replica identity */
 } PgoConfig;
 
 typedef struct PgoRelation
@@ -102,19 +101,6 @@ extern void pgo_decoder_free(PgoDecoder *dec);
 extern int	pgo_decode(PgoDecoder *dec, const char *msg, size_t len,
 					   const FrameHandlers *h, void *arg,
 					   char *err, size_t errlen);
-
-/* forget every key; add one table's (names: n NUL-terminated strings) */
-static inline void
-pgo_keys_clear(PgoKeys *keys)
-{
-	rowjob_keys_clear(keys);
-}
-
-static inline bool
-pgo_keys_add(PgoKeys *keys, uint32_t relid, uint32_t n, const char *const *names)
-{
-	return rowjob_keys_add(keys, relid, n, names);
-}
 
 /* the START_REPLICATION options for cfg: name, value, ..., NULL */
 extern void pgo_plugin_options(const PgoConfig *cfg, char *pubbuf,

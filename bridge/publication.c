@@ -33,19 +33,33 @@
 	"AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
 	"ORDER BY 1, 2"
 
-/* every table's primary key columns (one NULL row without one) */
+/*
+ * Every table's primary key: replica identity, DEFERRABLE or not, its key
+ * columns in index order and in table order, whether the table has a
+ * column named %s (--key-column, or NULL), and its name as SQL says it.
+ */
 #define PRIMARY_KEYS \
-	"SELECT c.oid, n.nspname, c.relname, a.attname, " \
-	"c.relreplident = 'd' AND coalesce(i.indimmediate, true) " \
+	"SELECT n.nspname, c.relname, c.relreplident, i.indimmediate, " \
+	"(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY k.ord) FROM %s), " \
+	"(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM %s), " \
+	"EXISTS (SELECT FROM pg_catalog.pg_attribute a WHERE a.attrelid = c.oid " \
+	" AND a.attnum > 0 AND NOT a.attisdropped AND a.attname = %s), " \
+	"format('%%I.%%I', n.nspname, c.relname) " \
 	"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
-	"LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary " \
-	"LEFT JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) " \
-	" ON k.ord <= i.indnkeyatts " \
-	"LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum " \
+	"JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary " \
 	"WHERE c.relkind IN ('r', 'p') " \
 	"AND NOT c.relispartition AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' " \
-	"ORDER BY c.oid, k.ord"
-#define MAX_KEY_COLUMNS 32		/* INDEX_MAX_KEYS */
+	"ORDER BY 1, 2"
+#define KEY_COLUMNS \
+	"unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord) " \
+	"JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum " \
+	"WHERE k.ord <= i.indnkeyatts"
+
+/* the event trigger that makes pgoutput describe a renamed schema's tables again */
+#define RENAME_TRIGGER "wal2queue_schema_rename"
+#define RENAME_TRIGGER_SQL \
+	"SELECT EXISTS (SELECT FROM pg_catalog.pg_event_trigger WHERE evtname = '" RENAME_TRIGGER "' " \
+	"AND evtevent = 'ddl_command_end' AND evtenabled IN ('O', 'A'))"
 
 /* the selectable tables' stored generated columns named %s (a list) */
 #define GENERATED_COLUMNS \
@@ -507,41 +521,106 @@ check_generated(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
 }
 
 /*
- * The primary keys of the selected tables, in index order (the plugin's
- * keys; pgoutput flags only the replica identity, in column order).
+ * One selected table's primary key against what pgoutput flags (its key in
+ * --plugin=pgoutput mode, pgoutput.c): refused when the jobs would have no
+ * key where the plugin's have one; a composite key listed in another order
+ * than the table's is said once (the jobs' key is a JSON array in table
+ * order, the plugin's in index order).
  */
 static int
-read_keys(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+check_key(PGresult *res, int i, const char *what, char *err, size_t errlen)
 {
+	const char *ident = PQgetvalue(res, i, 2);
+	const char *byindex = PQgetvalue(res, i, 4);
+	const char *bytable = PQgetvalue(res, i, 5);
+
+	if (ident[0] != 'd')
+		return errbuf_set(err, errlen, 1, "table %s has REPLICA IDENTITY %s and a primary key "
+						  "(%s): pgoutput flags no primary key then, so with --plugin=pgoutput "
+						  "its jobs would have no key where the plugin keys them by the primary "
+						  "key; hint: ALTER TABLE %s REPLICA IDENTITY DEFAULT, or key the jobs "
+						  "by one column with --key-column=COLUMN", what,
+						  ident[0] == 'f' ? "FULL" : ident[0] == 'n' ? "NOTHING" : "USING INDEX",
+						  byindex, what);
+	if (strcmp(PQgetvalue(res, i, 3), "t") != 0)
+		return errbuf_set(err, errlen, 1, "the primary key of table %s (%s) is DEFERRABLE, and "
+						  "pgoutput does not flag a DEFERRABLE key (it is no replica identity): "
+						  "with --plugin=pgoutput its jobs would have no key where the plugin keys "
+						  "them by it; hint: key the jobs by one column with --key-column=COLUMN, "
+						  "or make the primary key NOT DEFERRABLE", what, byindex);
+	if (strcmp(byindex, bytable) != 0)
+		log_msg(LOG_WARNING, "the primary key of table %s lists its columns as (%s), and pgoutput "
+				"flags them in table order: with --plugin=pgoutput the jobs' key is the JSON array "
+				"of (%s), the plugin's of (%s), so a job's Kafka partition differs between the modes",
+				what, byindex, bytable, byindex);
+	return 0;
+}
+
+/*
+ * pgoutput describes a row's key by the replica identity flags of its
+ * Relation message, built as of the row; the bridge keys rows by them
+ * alone, so that a replay keys every row as its first delivery did
+ * (test/t/233_pgoutput_kafka_replay_key_change_dup.pl).  The catalog of
+ * now only decides whether to start: a selected table whose primary key
+ * pgoutput would not flag is refused (unless --key-column names one of its
+ * columns).  A table changed that way while streaming is keyed as its
+ * Relation messages say (deterministic, but not the plugin's key), and
+ * refused at the next start.
+ */
+static int
+check_keys(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+{
+	const char *kc = cfg->key_column ? cfg->key_column : "";
+	char	   *lit = PQescapeLiteral(conn, kc, strlen(kc));
+	char		sql[sizeof(PRIMARY_KEYS) + 2 * sizeof(KEY_COLUMNS) + 200];
 	PGresult   *res;
 	int			i;
 	int			rc = 0;
 
-	if (cfg->keys == NULL)
-		return 0;
-	pgo_keys_clear(cfg->keys);
-	if ((res = query(conn, PRIMARY_KEYS, err, errlen)) == NULL)
-		return 1;
-	for (i = 0; i < PQntuples(res) && rc == 0;)
+	if (lit == NULL || strlen(lit) > 190)
 	{
-		const char *oid = PQgetvalue(res, i, 0);
-		const char *names[MAX_KEY_COLUMNS];
-		uint32_t	n = 0;
-		bool		selected = tablematch_match(&cfg->tables, PQgetvalue(res, i, 1),
-												PQgetvalue(res, i, 2));
-
-		/* a DEFERRABLE primary key is no replica identity */
-		bool		identity = strcmp(PQgetvalue(res, i, 4), "t") == 0;
-
-		for (; i < PQntuples(res) && strcmp(PQgetvalue(res, i, 0), oid) == 0; i++)
-			if (n < MAX_KEY_COLUMNS && !PQgetisnull(res, i, 3))
-				names[n++] = PQgetvalue(res, i, 3);
-		if (selected && !rowjob_keys_add_identity(cfg->keys, (uint32_t) strtoul(oid, NULL, 10),
-												  n, names, identity))
-			rc = errbuf_set(err, errlen, 1, "out of memory");
+		PQfreemem(lit);
+		return errbuf_set(err, errlen, 1, "--key-column is too long");
 	}
+	snprintf(sql, sizeof(sql), PRIMARY_KEYS, KEY_COLUMNS, KEY_COLUMNS,
+			 cfg->key_column ? lit : "NULL");
+	PQfreemem(lit);
+	if ((res = query(conn, sql, err, errlen)) == NULL)
+		return 1;
+	for (i = 0; i < PQntuples(res) && rc == 0; i++)
+		if (tablematch_match(&cfg->tables, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)) &&
+			strcmp(PQgetvalue(res, i, 6), "t") != 0)
+			rc = check_key(res, i, PQgetvalue(res, i, 7), err, errlen);
 	PQclear(res);
 	return rc;
+}
+
+/*
+ * ALTER SCHEMA ... RENAME invalidates no relation, so pgoutput goes on
+ * naming the schema's tables by the old name until its walsender restarts:
+ * the event trigger of sql/src/60_schema_rename.sql makes it describe them
+ * again at the rename.  Without it the bridge streams, and the publication
+ * watch stops it when a published table's schema is renamed (pubwatch.c):
+ * said once here.
+ */
+static int
+check_rename_trigger(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+{
+	PGresult   *res = query(conn, RENAME_TRIGGER_SQL, err, errlen);
+
+	if (res == NULL)
+		return 1;
+	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+		log_msg(LOG_WARNING, "the event trigger %s is not installed (or not enabled) in this "
+				"database: after ALTER SCHEMA ... RENAME of a table publication \"%s\" publishes, "
+				"pgoutput would go on naming its rows by the old schema until the bridge "
+				"reconnects, so the bridge stops (exit 1) when it sees such a rename, and the rows "
+				"it delivered in between are sent again under the new name after the restart; "
+				"hint: have a superuser install the wal2queue extension, or run "
+				"wal2queue-standalone.sql (docs/managed.md, \"Renamed schemas\")",
+				RENAME_TRIGGER, cfg->publication);
+	PQclear(res);
+	return 0;
 }
 
 /* does the slot exist already?  -1 when it cannot be told */
@@ -635,7 +714,8 @@ publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot, bool c
 						  err, errlen) ||
 			check_wildcards(conn, cfg, lit, ident, strcmp(PQgetvalue(res, 0, 2), "t") == 0,
 							err, errlen) ||
-			read_keys(conn, cfg, err, errlen);
+			check_keys(conn, cfg, err, errlen) ||
+			check_rename_trigger(conn, cfg, err, errlen);
 	PQclear(res);
 	PQfreemem(lit);
 	PQfreemem(ident);

@@ -27,6 +27,15 @@
  * position it sent), the bridge closes the stream and reconnects later.  Adding a table that --tables does not select,
  * or one created in the same transaction that adds it, is no change.
  *
+ * Renamed schemas: pgoutput describes a table again when it is renamed or
+ * moved, but not when its schema is renamed (no relation is invalidated).
+ * The event trigger wal2queue_schema_rename (sql/src/60_schema_rename.sql)
+ * makes it; while the trigger is not installed and enabled, the poll also
+ * reads the name of every schema of a published table, and a schema
+ * renamed stops the bridge as a change does (so does the trigger dropped,
+ * disabled or created while streaming).  The rows delivered between the
+ * rename and the poll that sees it carry the old name.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef W2Q_PUBWATCH_H
@@ -40,6 +49,7 @@
 #include "pgoutput.h"
 
 #define PUBWATCH_POLL_MS 250
+#define PUBWATCH_TRIGGER "wal2queue_schema_rename"	/* sql/src/60_schema_rename.sql */
 #define PUBWATCH_STALE_MS 5000	/* no proof this long: drop the stream */
 
 typedef struct PubWatch
@@ -57,7 +67,8 @@ typedef struct PubWatch
 	int64_t		next_us;		/* when to poll next */
 	int64_t		proved_us;		/* the last poll read (or the session start) */
 	bool		changed;		/* the publication changed: stop */
-	char		why[600];		/* ... what changed and the gap */
+	char		why[800];		/* ... what changed and the gap */
+	char		hint[400];		/* ... and what to do */
 } PubWatch;
 
 extern void pubwatch_init(PubWatch *p, const PgoConfig *cfg);

@@ -55,17 +55,15 @@ column_named(const FrameRelation *rel, const char *name)
 }
 
 /*
- * The primary key of a relation the catalog knew (read at stream open), in
- * index order, as the plugin keys it: none for a table without one,
- * whatever its replica identity; false if the relation is unknown.  Under
- * REPLICA IDENTITY DEFAULT the flagged columns are the primary key as of
- * the row: when they are not the catalog's (a key column renamed, the key
- * dropped or changed since the stream opened), they are the key, in column
- * order.  A key column the Relation lacks gives no key (never a partial
- * one).
+ * The primary key of a relation as the caller read it from the catalog
+ * (rows read with SELECT, where the catalog is the rows'), in index order,
+ * as the plugin keys it: none for a table without one; false if the
+ * relation is unknown.  A key column the relation lacks gives no key
+ * (never a partial one).  The pgoutput decoder passes no keys: a streamed
+ * row is keyed by its Relation message alone (pgoutput.c).
  */
 static bool
-catalog_key(RowjobRel *rr, const RowjobKeys *keys, const RowjobColumn *cols)
+catalog_key(RowjobRel *rr, const RowjobKeys *keys)
 {
 	uint32_t	i;
 	uint32_t	j;
@@ -73,26 +71,20 @@ catalog_key(RowjobRel *rr, const RowjobKeys *keys, const RowjobColumn *cols)
 	for (i = 0; keys && i < keys->n; i++)
 	{
 		const char *name = keys->names[i];
-		uint32_t	nflagged = 0;
 
 		if (keys->relids[i] != rr->rel.relid)
 			continue;
-		for (j = 0; j < rr->rel.ncols; j++)
-			nflagged += cols[j].key;
 		for (j = 0; j < keys->ncols[i]; j++, name += strlen(name) + 1)
 		{
 			int			c = column_named(&rr->rel, name);
 
-			if (c < 0 || (keys->identity[i] && !cols[c].key))
-				break;
+			if (c < 0)
+			{
+				rr->nkeys = 0;
+				return true;
+			}
 			rr->keys[rr->nkeys++] = (uint32_t) c;
 		}
-		if (j == keys->ncols[i] && (!keys->identity[i] || nflagged == j))
-			return true;
-		rr->nkeys = 0;
-		for (j = 0; keys->identity[i] && j < rr->rel.ncols; j++)
-			if (cols[j].key)
-				rr->keys[rr->nkeys++] = j;
 		return true;
 	}
 	return false;
@@ -117,7 +109,7 @@ select_columns(RowjobRel *rr, const RowjobConfig *cfg, const RowjobColumn *cols,
 		rr->keys[rr->nkeys++] = (uint32_t) k;
 		return;
 	}
-	if (cfg && catalog_key(rr, cfg->keys, cols))
+	if (cfg && catalog_key(rr, cfg->keys))
 		return;
 	for (i = 0; i < rr->rel.ncols; i++)
 		if (cols[i].key)
@@ -254,19 +246,11 @@ rowjob_keys_clear(RowjobKeys *keys)
 	free(keys->relids);
 	free(keys->ncols);
 	free(keys->names);
-	free(keys->identity);
 	memset(keys, 0, sizeof(*keys));
 }
 
 bool
 rowjob_keys_add(RowjobKeys *keys, uint32_t relid, uint32_t n, const char *const *names)
-{
-	return rowjob_keys_add_identity(keys, relid, n, names, false);
-}
-
-bool
-rowjob_keys_add_identity(RowjobKeys *keys, uint32_t relid, uint32_t n,
-						 const char *const *names, bool default_identity)
 {
 	size_t		len = 1;
 	uint32_t	i;
@@ -278,17 +262,14 @@ rowjob_keys_add_identity(RowjobKeys *keys, uint32_t relid, uint32_t n,
 		uint32_t   *r = realloc(keys->relids, cap * sizeof(uint32_t));
 		uint32_t   *c = r ? realloc(keys->ncols, cap * sizeof(uint32_t)) : NULL;
 		char	  **s = c ? realloc(keys->names, cap * sizeof(char *)) : NULL;
-		uint8_t    *d = s ? realloc(keys->identity, cap) : NULL;
 
 		if (r)
 			keys->relids = r;
 		if (c)
 			keys->ncols = c;
-		if (s)
-			keys->names = s;
-		if (d == NULL)
+		if (s == NULL)
 			return false;
-		keys->identity = d;
+		keys->names = s;
 		keys->cap = cap;
 	}
 	for (i = 0; i < n; i++)
@@ -297,7 +278,6 @@ rowjob_keys_add_identity(RowjobKeys *keys, uint32_t relid, uint32_t n,
 		return false;
 	keys->relids[keys->n] = relid;
 	keys->ncols[keys->n] = n;
-	keys->identity[keys->n] = default_identity;
 	keys->names[keys->n++] = p;
 	for (i = 0; i < n; i++)
 		p = stpcpy(p, names[i]) + 1;

@@ -15,9 +15,11 @@
  *	- target: the --route-column value when it is neither NULL nor empty,
  *	  else "schema.table";
  *	- key: the --key-column if the relation has it, else the catalog's
- *	  primary key (RowjobKeys, index order) if known for the relid, else the
- *	  columns the caller flagged (replica identity; flag none for REPLICA
- *	  IDENTITY FULL or NOTHING).  One column: its text (no key when NULL);
+ *	  primary key (RowjobKeys, index order) if the caller read it for the
+ *	  relid (rows read with SELECT), else the columns the caller flagged,
+ *	  in table order (pgoutput: the replica identity flags of the Relation
+ *	  message, counted only under REPLICA IDENTITY DEFAULT, pgoutput.c).
+ *	  One column: its text (no key when NULL);
  *	  several: the text of a JSON array of their texts, NULL as null,
  *	  escaped as PostgreSQL's escape_json;
  *	- kinds: int2/4/8, float4/8, numeric are numbers, bool is bool,
@@ -55,9 +57,9 @@
 #include "tablematch.h"
 
 /*
- * The primary keys of the selected tables (DEFERRABLE ones too), columns in
- * index order, as the plugin takes them (read from the catalog, see
- * publication.c).
+ * Primary keys (DEFERRABLE ones too), columns in index order, as the plugin
+ * takes them, read from the catalog by a caller whose rows are read from the
+ * same catalog (the backfill's SELECT, backfill_sql.c).
  */
 typedef struct RowjobKeys
 {
@@ -66,9 +68,6 @@ typedef struct RowjobKeys
 	uint32_t   *relids;
 	uint32_t   *ncols;
 	char	  **names;			/* per table: ncols names, each NUL-terminated */
-	uint8_t    *identity;		/* per table: REPLICA IDENTITY DEFAULT, so the
-								 * flagged columns are its primary key as of
-								 * the row (see catalog_key in rowjob.c) */
 } RowjobKeys;
 
 /* what the plugin would have been told */
@@ -135,9 +134,5 @@ rowjob_buf_free(RowjobBuf *buf)
 extern void rowjob_keys_clear(RowjobKeys *keys);
 extern bool rowjob_keys_add(RowjobKeys *keys, uint32_t relid, uint32_t n,
 							const char *const *names);
-
-/* the same, saying whether the table's replica identity is its primary key */
-extern bool rowjob_keys_add_identity(RowjobKeys *keys, uint32_t relid, uint32_t n,
-									 const char *const *names, bool default_identity);
 
 #endif							/* W2Q_ROWJOB_H */

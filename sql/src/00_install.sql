@@ -13,6 +13,8 @@
  *   30_prune        prune() and the rule it deletes by
  *   40_job_tables   create_job_table(), the daily partitions
  *   50_status       the status view
+ *   60_schema_rename  the event trigger that makes pgoutput describe a
+ *                   renamed schema's tables again (the pgoutput bridge)
  * A function's body is checked when it is created by the standalone script
  * (CREATE EXTENSION does not check them): define what a SQL function calls
  * before it.

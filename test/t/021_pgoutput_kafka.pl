@@ -1,8 +1,11 @@
 # The same WAL through the plugin and through pgoutput into Kafka (the mock
-# cluster, read back with kcat): keys (primary key in index order, a
-# DEFERRABLE one, composite keys as JSON arrays, --key-column, messages),
-# values typed as the plugin types them (numbers, NaN, bool, json, jsonb,
-# a domain over int, arrays, bytea), headers and partitions are identical.
+# cluster, read back with kcat): keys (the primary key, composite keys as
+# JSON arrays, --key-column, messages), values typed as the plugin types
+# them (numbers, NaN, bool, json, jsonb, a domain over int, arrays, bytea),
+# headers and partitions are identical; where pgoutput cannot flag the
+# plugin's key (docs/managed.md): a composite key listed in another order
+# than the table's is keyed in table order by pgoutput (rpk), a DEFERRABLE
+# one is refused at start (dpk: test/t/233).
 use strict;
 use warnings;
 use IPC::Run;
@@ -68,10 +71,11 @@ my $end = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
 
 # the slots are created here, before the rows, so both modes read the same WAL;
 # a sink that keeps a source record accepts them with --accept-new-source
-my @common = ('--status-interval', '1', '--sink', "kafka://$bootstrap", '--accept-new-source',
-	'--tables', 'public.jobs,public.rpk,public.dpk');
-my $pb = start_bridge($node, undef, @common, '--slot', 'plug', '--target-prefix', 'plug.');
-my $gb = start_bridge($node, undef, @common, '--slot', 'pgo', '--target-prefix', 'pgo.',
+my @common = ('--status-interval', '1', '--sink', "kafka://$bootstrap", '--accept-new-source');
+my @ptables = ('--tables', 'public.jobs,public.rpk,public.dpk');
+my @gtables = ('--tables', 'public.jobs,public.rpk');
+my $pb = start_bridge($node, undef, @common, @ptables, '--slot', 'plug', '--target-prefix', 'plug.');
+my $gb = start_bridge($node, undef, @common, @gtables, '--slot', 'pgo', '--target-prefix', 'pgo.',
 	'--plugin', 'pgoutput', '--publication', 'w2q');
 for my $slot ('plug', 'pgo')
 {
@@ -79,19 +83,26 @@ for my $slot ('plug', 'pgo')
 		"SELECT confirmed_flush_lsn >= '$end' FROM pg_replication_slots WHERE slot_name = '$slot'") eq 't' }, 60),
 		"$slot: every job delivered and confirmed");
 }
-for my $t (@topics)
+for my $t (grep { $_ ne 'public.dpk' } @topics)
 {
 	my @p = map { seen($_) } @{ consume("plug.$t") };
 	my @g = map { seen($_) } @{ consume("pgo.$t") };
+	# rpk's key (z, x) is flagged in table order (x, z): key and partition differ
+	if ($t eq 'public.rpk')
+	{
+		delete @{$_}{qw(key partition)} for @p, @g;
+	}
 	@p = sort { $a->{lsn} cmp $b->{lsn} || $a->{seq} <=> $b->{seq} } @p;
 	@g = sort { $a->{lsn} cmp $b->{lsn} || $a->{seq} <=> $b->{seq} } @g;
 	ok(@p > 0, "$t: the plugin mode delivered " . scalar(@p));
 	is_deeply(\@g, \@p, "$t: pgoutput gives the same keys, values, partitions and headers");
 }
 my %rpk = map { $_->{value}{x} => $_ } map { seen($_) } @{ consume('pgo.public.rpk') };
-is($rpk{1}{key}, '["3","1"]', 'composite key: a JSON array in index order');
-is($rpk{2}{key}, '["4","2"]', 'composite key: second row');
-is(seen(consume('pgo.public.dpk')->[0])->{key}, '["6","5"]', 'a DEFERRABLE primary key is the key');
+my %prpk = map { $_->{value}{x} => $_ } map { seen($_) } @{ consume('plug.public.rpk') };
+is($prpk{1}{key}, '["3","1"]', 'plugin: a composite key is a JSON array in index order');
+is($rpk{1}{key}, '["1","3"]', 'pgoutput: in table order, as pgoutput flags it');
+is($rpk{2}{key}, '["2","4"]', 'composite key: second row');
+is(seen(consume('plug.public.dpk')->[0])->{key}, '["6","5"]', 'plugin: a DEFERRABLE primary key is the key');
 my ($j1) = grep { $_->{key} eq '1' } map { seen($_) } @{ consume('pgo.public.jobs') };
 is_deeply($j1->{value}, { id => 1, queue => 'emails', n => 1.5, f => 'NaN', r => 2.5, b => JSON::PP::true,
 	j => { a => [ 1, 'x' ] }, jb => { b => undef }, d => 7, arr => '{1,2}', by => '\x00ff',
@@ -114,8 +125,8 @@ for my $p ('plug2', 'pgo2')
 	mock_cmd("create $p.$_ 4") for ('public.rpk', 'public.jobs', 'routed');
 }
 my @opts = ('--key-column', 'y', '--route-column', 'queue');
-$pb = start_bridge($node, undef, @common, '--slot', 'plug2', '--target-prefix', 'plug2.', @opts);
-$gb = start_bridge($node, undef, @common, '--slot', 'pgo2', '--target-prefix', 'pgo2.', @opts,
+$pb = start_bridge($node, undef, @common, @ptables, '--slot', 'plug2', '--target-prefix', 'plug2.', @opts);
+$gb = start_bridge($node, undef, @common, @gtables, '--slot', 'pgo2', '--target-prefix', 'pgo2.', @opts,
 	'--plugin', 'pgoutput', '--publication', 'w2q');
 ok(wait_until(sub { $node->safe_psql('postgres', "SELECT bool_and(confirmed_flush_lsn >= '$end') "
 	  . "FROM pg_replication_slots WHERE slot_name IN ('plug2', 'pgo2')") eq 't' }, 60),
@@ -143,7 +154,7 @@ $node->safe_psql('postgres', q{
 	  END LOOP;
 	END $$;
 });
-my @pgo3 = (@common, '--slot', 'pgo3', '--target-prefix', 'pgo3.', '--plugin', 'pgoutput', '--publication', 'w2q');
+my @pgo3 = (@common, @gtables, '--slot', 'pgo3', '--target-prefix', 'pgo3.', '--plugin', 'pgoutput', '--publication', 'w2q');
 $end = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
 my $confirmed_sql = "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = 'pgo3'";
 my $mid = 0;

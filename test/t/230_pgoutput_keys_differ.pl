@@ -1,9 +1,11 @@
-# Fixed: read_keys() (bridge/publication.c) records every selected table,
-# with its primary key or none and whether its replica identity is the
-# default; catalog_key() (bridge/rowjob.c) gives no key to a table without
-# one, and under REPLICA IDENTITY DEFAULT follows pgoutput's flagged columns
-# when they are no longer the key read at connect.  Uses the INSTALLED
-# plugin for the comparison.
+# Fixed: a row's key in --plugin=pgoutput mode is what its Relation message
+# flags (bridge/pgoutput.c read_columns: the primary key under REPLICA
+# IDENTITY DEFAULT, in table order; no key under USING INDEX, FULL,
+# NOTHING), never the catalog read at connect; a table whose primary key
+# pgoutput would not flag is refused at start (bridge/publication.c
+# check_keys; test/t/233).  (An earlier fix read the keys at connect,
+# read_keys()/catalog_key(): replays then depended on the session, 233.)
+# Uses the INSTALLED plugin for the comparison.
 #
 # The attack: "keys: the primary key ... or --key-column. A
 # consumer cannot tell the modes apart by the jobs" (docs/managed.md), and
