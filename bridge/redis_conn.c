@@ -26,8 +26,16 @@
 /*
  * Errors that go away by themselves: the server is busy running a script,
  * loading, out of memory, has no master, is a read-only replica, lacks
- * replicas (min-replicas-to-write), cannot persist, or lost our function.
+ * replicas (min-replicas-to-write), cannot persist, lost our function, or
+ * has maxclients clients already (it answers a new connection so, then
+ * closes it: like "too many connections" for PostgreSQL).
  */
+static bool
+is_maxclients(const char *msg)
+{
+	return strncmp(msg, "ERR max number of clients reached", 33) == 0;
+}
+
 int
 redis_error_rc(const char *msg)
 {
@@ -47,6 +55,8 @@ redis_error_rc(const char *msg)
 	}
 	/* FUNCTION FLUSH (or a restart) removed the library: load it again */
 	if (strstr(msg, "Function not found") != NULL)
+		return SINK_RETRY;
+	if (is_maxclients(msg))
 		return SINK_RETRY;
 	return SINK_FATAL;
 }
@@ -115,7 +125,10 @@ sync_step(Sink *s, int64_t deadline, int argc, const char **argv,
 
 		if (n > 0 && r->str[n - 1] == '.')
 			r->str[n - 1] = '\0';	/* "...disabled." */
-		if (strcmp(argv[0], "AUTH") == 0 || is_auth_error(r->str))
+		if (is_maxclients(r->str))	/* the first command, AUTH too */
+			rc = errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+							"Redis refuses new connections: %s (it has maxclients clients already)", r->str);
+		else if (strcmp(argv[0], "AUTH") == 0 || is_auth_error(r->str))
 			rc = errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 							"authentication to Redis failed: %s; give the password in the --sink URL (redis://[user]:password@host) or in WAL2QUEUE_REDIS_PASSWORD",
 							r->str);
