@@ -141,6 +141,8 @@ typedef struct RedisSink
 /* redis_conn.c */
 extern int	redis_conn_open(Sink *s);
 extern bool redis_reserved_key(const char *key, size_t len, size_t plen);
+extern const char *redis_reserved_column(const FrameRelation *rel,
+										 const FrameBytes *name);
 extern int	redis_error_rc(const char *msg);
 extern int	redis_lost(Sink *s);
 
