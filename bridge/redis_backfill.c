@@ -304,8 +304,8 @@ entry_key(Sink *s, const FrameJob *job)
 		if (why != NULL)
 		{
 			errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-					   "cannot backfill table %.*s to Redis: %s (column \"%.*s\"); exclude the table or rename the column",
-					   (int) job->rel->name.len, job->rel->name.data, why, (int) n->len, n->data);
+					   "cannot backfill table %.*s to Redis (column %.*s): %s; exclude the table or rename the column",
+					   (int) job->rel->name.len, job->rel->name.data, (int) n->len, n->data, why);
 			return NULL;
 		}
 	}
