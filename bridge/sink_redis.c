@@ -74,6 +74,7 @@ redis_disconnect(Sink *s)
 	}
 	pipe_clear(rs);
 	drop_unsent(rs);
+	redis_evict_forget(rs);
 	rs->session = false;
 }
 
@@ -211,6 +212,7 @@ redis_replay_begin(Sink *s, const SinkSource *src, uint64_t from,
 	for (RCall *c = rs->head; c != NULL; c = c->next)
 		c->stale = true;
 	drop_unsent(rs);
+	redis_evict_forget(rs);
 	rs->session = true;
 	rs->src = *src;
 	rs->flags = flags;
@@ -546,19 +548,36 @@ redis_progress(Sink *s, uint64_t lsn, LedgerTicket t)
 	return add_empty_item(s, RITEM_PROGRESS, t, lsn);
 }
 
+/*
+ * Acks go to the bridge only once the eviction watch vouched for them
+ * (redis_conn.c): an INFO goes out behind the calls whose acks wait, or
+ * once a second when idle.
+ */
 static int
 redis_poll(Sink *s, int timeout_ms, SinkAckFn ack, void *arg)
 {
 	RedisSink  *rs = s->priv;
+	uint32_t	held;
 	int			rc;
 
 	if (rs->ctx == NULL)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY, "not connected to Redis");
-	rs->ack = ack;
-	rs->ack_arg = arg;
-	if ((rc = flush_batch(s)) != SINK_OK)
+	rs->up_ack = ack;
+	rs->up_arg = arg;
+	rs->ack = redis_hold_ack;
+	rs->ack_arg = s;
+	if (rs->hold_oom)
+		return out_of_memory(s);
+	if ((rc = flush_batch(s)) != SINK_OK || (rc = redis_evict_send(s, true)) != SINK_OK)
 		return rc;
-	return pipe_poll(s, timeout_ms);
+	held = rs->nheld;
+	if ((rc = pipe_poll(s, timeout_ms)) != SINK_OK)
+		return rc;
+	/* acks that came in now: ask at once, not at the next poll */
+	if (rs->nheld > held && !rs->evict_inflight &&
+		((rc = redis_evict_send(s, false)) != SINK_OK || (rc = pipe_flush(s)) != SINK_OK))
+		return rc;
+	return rs->hold_oom ? out_of_memory(s) : SINK_OK;
 }
 
 static int64_t
@@ -587,7 +606,8 @@ redis_drain(Sink *s, int timeout_ms, SinkAckFn ack, void *arg)
 		int64_t		left = deadline - now_ms();
 		int			rc;
 
-		if (rs->head == NULL && rs->nitems == 0 && sdslen(rs->ctx->obuf) == 0)
+		if (rs->head == NULL && rs->nitems == 0 && rs->nheld == 0 &&
+			sdslen(rs->ctx->obuf) == 0)
 			return SINK_OK;
 		if (left <= 0)
 			return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
@@ -635,6 +655,7 @@ redis_destroy(Sink *s)
 	free(rs->orphan_key);
 	free(rs->build.chunks);
 	free(rs->items);
+	free(rs->held);
 	free(rs->progress_key);
 	free(rs->keybuf);
 	free(rs);
