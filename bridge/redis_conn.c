@@ -5,7 +5,8 @@
  *		SELECT, PING, loading the function library (FUNCTION LOAD REPLACE,
  *		every time: a restarted or flushed server gets it back), then
  *		non-blocking mode.  Also what an error reply means: a pause that
- *		goes away by itself, or a refusal.
+ *		goes away by itself, or a refusal; and the eviction watch, which
+ *		holds every ack until Redis shows it evicted nothing (INFO).
  *
  * Each step is synchronous; together they are bounded by about
  * SINK_MAX_WAIT_MS (each step gets what is left of it, at least

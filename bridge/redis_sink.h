@@ -3,7 +3,8 @@
  * redis_sink.h
  *		The Redis sink's state, shared by its files:
  *
- *	redis_conn.c		connecting, the handshake, loading the function library
+ *	redis_conn.c		connecting, the handshake, loading the function library,
+ *						the eviction watch (acks held until INFO vouches)
  *	redis_pipeline.c	commands in the Redis protocol, the calls in flight,
  *						writing them and reading their replies
  *	redis_progress.c	the function library (Lua) and its verdicts

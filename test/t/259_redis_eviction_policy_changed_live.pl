@@ -72,6 +72,20 @@ stopped_with('evicted, policy switched back', $b,
 	qr/ERROR: Redis evicted \d+ keys since wal2queue last checked it \(INFO stats evicted_keys \d+, was 0; maxmemory-policy now noeviction\).*set maxmemory-policy noeviction, check the streams/);
 stop_redis($r);
 
+# 2b. the same while the bridge's connection is down: seen at the reconnect
+$r = start_redis(args => ['--maxmemory', '64mb', '--maxmemory-policy', 'noeviction']);
+$b = start_bridge($node, $r, '--slot', 'ev2b', '--create-slot', '--tables', 'public.rk',
+	'--status-interval', '1');
+wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
+$node->safe_psql('postgres', "INSERT INTO rk SELECT g FROM generate_series(201, 300) g");
+ok(wait_until(sub { redis($r, 'XLEN', 'public.rk') eq '100' }, 30), '100 jobs delivered');
+$flip = join('', map { "$_\r\n" } 'CLIENT KILL TYPE normal SKIPME yes', 'CONFIG SET maxmemory-policy allkeys-lru',
+	'CONFIG SET maxmemory 1', 'PING', 'CONFIG SET maxmemory-policy noeviction', 'CONFIG SET maxmemory 64mb');
+IPC::Run::run([ 'redis-cli', '-p', $r->{port}, '--pipe' ], '<', \$flip, '>', \$out, '2>', \$err);
+stopped_with('evicted while disconnected', $b,
+	qr/lost connection to Redis.*\n.*ERROR: Redis evicted \d+ keys since wal2queue last checked it/s);
+stop_redis($r);
+
 # 3. volatile-lru evicting other keys (with a TTL) does not stop the bridge
 $r = start_redis(args => ['--maxmemory', '4mb', '--maxmemory-policy', 'volatile-lru']);
 $b = start_bridge($node, $r, '--slot', 'ev3', '--create-slot', '--tables', 'public.rj',
