@@ -108,5 +108,21 @@ ok(wait_until(sub { $node->safe_psql('postgres',
 ok($b->{h}->pumpable, 'volatile-lru: the bridge runs on') or diag(bridge_log($b));
 stop_bridge($b);
 stop_redis($r);
+
+# 4. a Redis that does not answer INFO is not watched: said, and delivered
+$r = start_redis(args => ['--rename-command', 'INFO', '']);
+$b = start_bridge($node, $r, '--slot', 'ev4', '--create-slot', '--tables', 'public.rk',
+	'--status-interval', '1');
+wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
+$node->safe_psql('postgres', 'INSERT INTO rk VALUES (1000)');
+ok(wait_until(sub { redis($r, 'XLEN', 'public.rk') eq '1' }, 30), 'no INFO: delivered');
+$lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'ev4'") eq 't' }, 30),
+	'no INFO: and confirmed');
+like(bridge_log($b), qr/WARNING: Redis did not tell its maxmemory-policy and evicted_keys \(INFO: ERR unknown command/,
+	'no INFO: the bridge says it cannot watch for evictions');
+stop_bridge($b);
+stop_redis($r);
 $node->stop;
 done_testing();
