@@ -299,13 +299,13 @@ entry_key(Sink *s, const FrameJob *job)
 	for (uint32_t i = 0; i < job->rel->ncols; i++)
 	{
 		const FrameBytes *n = &job->rel->cols[i].name;
+		const char *why = redis_reserved_column(job->rel, n);
 
-		if ((n->len == 4 && (memcmp(n->data, "_lsn", 4) == 0 || memcmp(n->data, "_seq", 4) == 0)) ||
-			(n->len == 9 && memcmp(n->data, "_backfill", 9) == 0))
+		if (why != NULL)
 		{
 			errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-					   "cannot backfill table %.*s to Redis: its column %.*s would shadow the entry's own field of that name",
-					   (int) job->rel->name.len, job->rel->name.data, (int) n->len, n->data);
+					   "cannot backfill table %.*s to Redis (column %.*s): %s; exclude the table or rename the column",
+					   (int) job->rel->name.len, job->rel->name.data, (int) n->len, n->data, why);
 			return NULL;
 		}
 	}

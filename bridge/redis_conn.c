@@ -5,7 +5,8 @@
  *		SELECT, PING, loading the function library (FUNCTION LOAD REPLACE,
  *		every time: a restarted or flushed server gets it back), then
  *		non-blocking mode.  Also what an error reply means: a pause that
- *		goes away by itself, or a refusal.
+ *		goes away by itself, or a refusal; and the eviction watch, which
+ *		holds every ack until Redis shows it evicted nothing (INFO).
  *
  * Each step is synchronous; together they are bounded by about
  * SINK_MAX_WAIT_MS (each step gets what is left of it, at least
@@ -21,13 +22,22 @@
 #include <time.h>
 
 #include "errbuf.h"
+#include "log.h"
 #include "redis_sink.h"
 
 /*
  * Errors that go away by themselves: the server is busy running a script,
  * loading, out of memory, has no master, is a read-only replica, lacks
- * replicas (min-replicas-to-write), cannot persist, or lost our function.
+ * replicas (min-replicas-to-write), cannot persist, lost our function, or
+ * has maxclients clients already (it answers a new connection so, then
+ * closes it: like "too many connections" for PostgreSQL).
  */
+static bool
+is_maxclients(const char *msg)
+{
+	return strncmp(msg, "ERR max number of clients reached", 33) == 0;
+}
+
 int
 redis_error_rc(const char *msg)
 {
@@ -47,6 +57,8 @@ redis_error_rc(const char *msg)
 	}
 	/* FUNCTION FLUSH (or a restart) removed the library: load it again */
 	if (strstr(msg, "Function not found") != NULL)
+		return SINK_RETRY;
+	if (is_maxclients(msg))
 		return SINK_RETRY;
 	return SINK_FATAL;
 }
@@ -115,7 +127,10 @@ sync_step(Sink *s, int64_t deadline, int argc, const char **argv,
 
 		if (n > 0 && r->str[n - 1] == '.')
 			r->str[n - 1] = '\0';	/* "...disabled." */
-		if (strcmp(argv[0], "AUTH") == 0 || is_auth_error(r->str))
+		if (is_maxclients(r->str))	/* the first command, AUTH too */
+			rc = errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+							"Redis refuses new connections: %s (it has maxclients clients already)", r->str);
+		else if (strcmp(argv[0], "AUTH") == 0 || is_auth_error(r->str))
 			rc = errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 							"authentication to Redis failed: %s; give the password in the --sink URL (redis://[user]:password@host) or in WAL2QUEUE_REDIS_PASSWORD",
 							r->str);
@@ -130,39 +145,224 @@ sync_step(Sink *s, int64_t deadline, int argc, const char **argv,
 	return rc;
 }
 
-/*
- * A Redis that evicts keys under memory pressure (maxmemory-policy allkeys-*)
- * would delete streams of jobs already confirmed to PostgreSQL, and the
- * progress record, without a word: refuse it.  noeviction refuses writes
- * instead (a pause), volatile-* evicts only keys with a TTL (wal2queue sets
- * none).  A Redis that does not answer INFO (renamed, an ACL) is not judged.
+/* ---------------------------------------------------------------------
+ * the eviction watch
+ *
+ * A Redis that evicts keys under memory pressure (maxmemory-policy
+ * allkeys-*) deletes streams of jobs already confirmed to PostgreSQL, and
+ * the progress record, without a word.  The policy can change at any time
+ * (CONFIG SET: an operator's fix for a full noeviction Redis), so it is not
+ * enough to look at connect.  Every ack of the sink is held (redis_hold_ack)
+ * until an INFO sent after the call it answers shows that the policy does
+ * not evict our keys and that evicted_keys did not move since the last look:
+ * nothing is confirmed to PostgreSQL without that evidence.  One INFO is in
+ * flight at a time, pipelined behind the calls (it never blocks the loop);
+ * with nothing to ack, one a second, so a change is noticed while idle.
+ *
+ * noeviction refuses writes instead (a pause); volatile-* evicts only keys
+ * with a TTL, and wal2queue sets one only on staging lists, whose loss the
+ * deliver call detects (STAGEGAP): evictions seen under a volatile-* policy
+ * at both looks are someone else's keys.  Any other eviction stops the
+ * bridge (exit 1).  A Redis that does not answer INFO at connect (renamed,
+ * an ACL) is not watched; the bridge says so.
+ * ---------------------------------------------------------------------
  */
+
+#define EVICT_IDLE_MS 1000
+
+/* what INFO says: the policy, evicted_keys, the server's run_id */
+typedef struct RedisInfo
+{
+	char		policy[32];
+	char		run_id[48];
+	long long	evicted;
+	bool		has_evicted;
+} RedisInfo;
+
+static void
+info_parse(const char *text, RedisInfo *info)
+{
+	const char *p;
+
+	memset(info, 0, sizeof(*info));
+	if ((p = strstr(text, "maxmemory_policy:")) != NULL)
+		sscanf(p + 17, "%31[a-z-]", info->policy);
+	if ((p = strstr(text, "\nevicted_keys:")) != NULL)
+		info->has_evicted = sscanf(p + 14, "%lld", &info->evicted) == 1;
+	if ((p = strstr(text, "run_id:")) != NULL)
+		sscanf(p + 7, "%47[0-9a-f]", info->run_id);
+}
+
+/*
+ * Judge INFO against what it said last time on the same server (at connect
+ * run_id is new; the periodic INFO leaves out the server section, so the
+ * server is the connection's).
+ */
+static int
+evict_judge(Sink *s, const RedisInfo *info, bool at_connect)
+{
+	RedisSink  *rs = s->priv;
+	bool		volatile_now = strncmp(info->policy, "volatile-", 9) == 0;
+	bool		same = rs->evict_known &&
+		(!at_connect || strcmp(rs->run_id, info->run_id) == 0);
+
+	if (strncmp(info->policy, "allkeys-", 8) == 0)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "Redis evicts keys when it reaches maxmemory (maxmemory-policy %s%s): "
+						  "it could delete streams of jobs already confirmed to PostgreSQL, and "
+						  "wal2queue's progress record%s; set maxmemory-policy noeviction (or a "
+						  "volatile-* policy: wal2queue sets no TTL) on the Redis the jobs go to%s",
+						  info->policy, at_connect ? "" : ", set while the bridge ran",
+						  at_connect ? "" : "; nothing delivered since is confirmed",
+						  at_connect ? "" : ", check that its streams still hold the jobs "
+						  "confirmed before (INFO stats evicted_keys), then restart the bridge");
+	if (same && info->has_evicted && info->evicted > rs->evicted_keys &&
+		!(rs->evict_volatile && volatile_now))
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "Redis evicted %lld keys since wal2queue last checked it (INFO stats "
+						  "evicted_keys %lld, was %lld; maxmemory-policy now %s): a policy that "
+						  "evicts any key was in force meanwhile, so streams of jobs already "
+						  "confirmed to PostgreSQL may be gone, and nothing delivered since is "
+						  "confirmed; set maxmemory-policy noeviction, check the streams against "
+						  "the jobs committed (send again what is missing), then restart the bridge",
+						  info->evicted - rs->evicted_keys, info->evicted, rs->evicted_keys,
+						  info->policy[0] ? info->policy : "unknown");
+	if (at_connect)
+		snprintf(rs->run_id, sizeof(rs->run_id), "%s", info->run_id);
+	rs->evict_known = info->has_evicted && rs->run_id[0] != '\0';
+	rs->evict_volatile = volatile_now;
+	rs->evicted_keys = info->evicted;
+	return SINK_OK;
+}
+
+/* at connect: the policy, the baseline of evicted_keys */
 static int
 check_eviction(Sink *s, int64_t deadline)
 {
 	RedisSink  *rs = s->priv;
 	int64_t		left = deadline - now_ms();
 	redisReply *r;
-	const char *p;
-	char		policy[32] = "";
+	RedisInfo	info;
 	int			rc = SINK_OK;
 
 	if (redisSetTimeout(rs->ctx, ms_timeval(left > MIN_STEP_MS ? left : MIN_STEP_MS)) != REDIS_OK)
 		return redis_lost(s);
-	if ((r = redisCommand(rs->ctx, "INFO memory")) == NULL)
+	if ((r = redisCommand(rs->ctx, "INFO server memory stats")) == NULL)
 		return redis_lost(s);
-	if (r->type == REDIS_REPLY_STRING &&
-		(p = strstr(r->str, "maxmemory_policy:")) != NULL)
-		sscanf(p + 17, "%31[a-z-]", policy);
-	if (strncmp(policy, "allkeys-", 8) == 0)
-		rc = errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-						"Redis evicts keys when it reaches maxmemory (maxmemory-policy %s): "
-						"it could delete streams of jobs already confirmed to PostgreSQL, and "
-						"wal2queue's progress record; set maxmemory-policy noeviction (or a "
-						"volatile-* policy: wal2queue sets no TTL) on the Redis the jobs go to",
-						policy);
+	rs->evict_watch = false;
+	if (r->type == REDIS_REPLY_STRING)
+	{
+		info_parse(r->str, &info);
+		if ((rc = evict_judge(s, &info, true)) == SINK_OK)
+			rs->evict_watch = info.has_evicted && info.policy[0] != '\0';
+	}
+	if (rc == SINK_OK && !rs->evict_watch)
+		log_msg(LOG_WARNING, "Redis did not tell its maxmemory-policy and evicted_keys (INFO: %s): "
+				"wal2queue cannot notice if it evicts streams of jobs already confirmed; allow INFO "
+				"to the bridge's Redis user", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 	freeReplyObject(r);
 	return rc;
+}
+
+/* an ack of the sink: held until the next INFO vouches for it */
+void
+redis_hold_ack(void *arg, LedgerTicket t, uint32_t n)
+{
+	Sink	   *s = arg;
+	RedisSink  *rs = s->priv;
+
+	if (!rs->evict_watch)
+	{
+		rs->up_ack(rs->up_arg, t, n);
+		return;
+	}
+	if (rs->nheld == rs->held_cap)
+	{
+		uint32_t	ncap = rs->held_cap ? rs->held_cap * 2 : 64;
+		RHeldAck   *held = realloc(rs->held, ncap * sizeof(RHeldAck));
+
+		if (held == NULL)
+		{
+			rs->hold_oom = true;	/* poll fails: nothing more confirmed */
+			return;
+		}
+		rs->held = held;
+		rs->held_cap = ncap;
+	}
+	rs->held[rs->nheld++] = (RHeldAck) {t, n};
+}
+
+/* forget the held acks (a session ends) and the INFO in flight */
+void
+redis_evict_forget(RedisSink *rs)
+{
+	rs->nheld = 0;
+	if (rs->ctx == NULL)
+		rs->evict_inflight = false;
+}
+
+/*
+ * Send an INFO behind the calls in flight if acks wait for it, or (force)
+ * if the last one is a second old; at most one at a time.
+ */
+int
+redis_evict_send(Sink *s, bool force)
+{
+	RedisSink  *rs = s->priv;
+	RespBuf		head = {0};
+	RCall	   *call;
+	int64_t		now = now_ms();
+	int			rc;
+
+	if (!rs->evict_watch || rs->evict_inflight || rs->ctx == NULL ||
+		(rs->nheld == 0 && !(force && now - rs->evict_sent_ms >= EVICT_IDLE_MS)))
+		return SINK_OK;
+	if ((call = calloc(1, sizeof(RCall))) == NULL || !resp_arg_str(&head, "INFO") ||
+		!resp_arg_str(&head, "memory") || !resp_arg_str(&head, "stats"))
+	{
+		free(call);
+		resp_free(&head);
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
+	}
+	call->kind = RCALL_EVICT;
+	rc = pipe_send(s, call, &head, NULL, 0, NULL);
+	resp_free(&head);
+	if (rc == SINK_OK)
+	{
+		rs->evict_inflight = true;
+		rs->evict_sent_ms = now;
+	}
+	return rc;
+}
+
+/* INFO's reply: judge it; if all is well, pass on the acks it vouches for */
+int
+redis_evict_on_reply(Sink *s, RCall *call, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+	RedisInfo	info;
+	uint32_t	n = rs->nheld;
+	int			rc;
+
+	(void) call;
+	rs->evict_inflight = false;
+	if (r->type == REDIS_REPLY_ERROR)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+						  "could not check Redis for evicted keys: %s", r->str);
+	if (r->type != REDIS_REPLY_STRING)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "unexpected reply from Redis to INFO");
+	info_parse(r->str, &info);
+	if (!info.has_evicted || info.policy[0] == '\0')
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "Redis INFO no longer tells maxmemory_policy and evicted_keys");
+	if ((rc = evict_judge(s, &info, false)) != SINK_OK)
+		return rc;
+	/* every ack held now answers a call sent before this INFO */
+	rs->nheld = 0;
+	for (uint32_t i = 0; i < n && rs->up_ack != NULL; i++)
+		rs->up_ack(rs->up_arg, rs->held[i].ticket, rs->held[i].n);
+	return SINK_OK;
 }
 
 static int

@@ -3,7 +3,8 @@
  * redis_sink.h
  *		The Redis sink's state, shared by its files:
  *
- *	redis_conn.c		connecting, the handshake, loading the function library
+ *	redis_conn.c		connecting, the handshake, loading the function library,
+ *						the eviction watch (acks held until INFO vouches)
  *	redis_pipeline.c	commands in the Redis protocol, the calls in flight,
  *						writing them and reading their replies
  *	redis_progress.c	the function library (Lua) and its verdicts
@@ -62,7 +63,8 @@ typedef struct RItem
 typedef enum RCallKind
 {
 	RCALL_DELIVER,				/* FCALL deliver [+ WAIT] */
-	RCALL_STAGE					/* RPUSH to a staging list, EXPIRE */
+	RCALL_STAGE,				/* RPUSH to a staging list, EXPIRE */
+	RCALL_EVICT					/* INFO: the eviction watch (redis_conn.c) */
 } RCallKind;
 
 /* a command sent (or appended) whose replies are due */
@@ -134,15 +136,46 @@ typedef struct RedisSink
 	char		wait_replicas[16];
 	char		wait_ms[16];
 
-	SinkAckFn	ack;			/* set by poll and drain */
+	SinkAckFn	ack;			/* set by poll and drain: redis_hold_ack */
 	void	   *ack_arg;
+
+	/*
+	 * The eviction watch (redis_conn.c): acks are held until an INFO sent
+	 * after them shows that Redis evicted nothing since it was last asked,
+	 * then passed on to up_ack.
+	 */
+	SinkAckFn	up_ack;			/* the bridge's ack callback */
+	void	   *up_arg;
+	struct RHeldAck *held;
+	uint32_t	nheld;
+	uint32_t	held_cap;
+	bool		hold_oom;		/* an ack could not be held */
+	bool		evict_watch;	/* INFO answered at connect: watching */
+	bool		evict_inflight; /* an INFO check is in flight */
+	int64_t		evict_sent_ms;	/* when the last one was sent */
+	bool		evict_known;	/* the fields below are of run_id */
+	bool		evict_volatile; /* the policy last seen is volatile-* */
+	long long	evicted_keys;	/* INFO's evicted_keys last seen */
+	char		run_id[48];		/* the server they were seen on */
 } RedisSink;
+
+typedef struct RHeldAck
+{
+	LedgerTicket ticket;
+	uint32_t	n;
+} RHeldAck;
 
 /* redis_conn.c */
 extern int	redis_conn_open(Sink *s);
 extern bool redis_reserved_key(const char *key, size_t len, size_t plen);
+extern const char *redis_reserved_column(const FrameRelation *rel,
+										 const FrameBytes *name);
 extern int	redis_error_rc(const char *msg);
 extern int	redis_lost(Sink *s);
+extern void redis_hold_ack(void *arg, LedgerTicket t, uint32_t n);
+extern int	redis_evict_send(Sink *s, bool force);
+extern int	redis_evict_on_reply(Sink *s, RCall *call, const redisReply *r);
+extern void redis_evict_forget(RedisSink *rs);
 
 /* redis_pipeline.c */
 extern void resp_reset(RespBuf *b);

@@ -74,6 +74,7 @@ redis_disconnect(Sink *s)
 	}
 	pipe_clear(rs);
 	drop_unsent(rs);
+	redis_evict_forget(rs);
 	rs->session = false;
 }
 
@@ -211,6 +212,7 @@ redis_replay_begin(Sink *s, const SinkSource *src, uint64_t from,
 	for (RCall *c = rs->head; c != NULL; c = c->next)
 		c->stale = true;
 	drop_unsent(rs);
+	redis_evict_forget(rs);
 	rs->session = true;
 	rs->src = *src;
 	rs->flags = flags;
@@ -380,15 +382,46 @@ redis_reserved_key(const char *key, size_t len, size_t plen)
 	return false;
 }
 
+static bool
+bytes_eq(const FrameBytes *b, const char *s)
+{
+	return b->len == strlen(s) && memcmp(b->data, s, b->len) == 0;
+}
+
+/*
+ * Would a column of this name let row data forge what consumers read from
+ * an entry's fields?  _lsn and _seq are the entry's identity, _backfill
+ * marks a row delivered by --backfill (redis_backfill.c), and an entry with
+ * wal2queue_claim_check is read as a claim check (plugin/FORMAT.md: a worker
+ * fetches the row its "table" and "key" name), which only the plugin's own
+ * relation wal2queue.claim_check (relid 0) may be.  "table" and "key" alone
+ * are ordinary columns.  Returns why, or NULL.  The stream path and the
+ * backfill both refuse such columns.
+ */
+const char *
+redis_reserved_column(const FrameRelation *rel, const FrameBytes *name)
+{
+	if (bytes_eq(name, "_lsn") || bytes_eq(name, "_seq"))
+		return "a column named _lsn or _seq would shadow the entry's own field of that name";
+	if (bytes_eq(name, "_backfill"))
+		return "a column named _backfill would give the entry the shape of a row delivered "
+			"by --backfill (docs/redis.md)";
+	if (bytes_eq(name, "wal2queue_claim_check") &&
+		!(rel->relid == 0 && bytes_eq(&rel->name, "wal2queue.claim_check")))
+		return "a column named wal2queue_claim_check would give the entry the shape of a "
+			"claim check, which sends a worker to read the row its \"table\" and \"key\" name";
+	return NULL;
+}
+
 /*
  * Jobs the sink will not write as they come.  A row whose route value names
  * a key any bridge keeps for itself (redis_reserved_key: progress records, staging
  * lists) goes to its table's stream instead, with a warning: row
  * data must not be able to stop the pipeline or touch the bookkeeping.  A
- * logical message with such a target, an empty target, or a column named
- * _lsn or _seq (it would shadow the entry's own field, so row data could
- * forge a job's identity) stops the bridge naming table, key and LSN:
- * nothing past it is confirmed, and the operator decides.
+ * logical message with such a target, an empty target, or a column whose
+ * name row data could forge an entry's meaning with (redis_reserved_column)
+ * stops the bridge naming table, key, column and LSN: nothing past it is
+ * confirmed, and the operator decides.
  */
 static int
 check_target(Sink *s, const FrameTxn *txn, FrameJob *job, size_t *keylen)
@@ -397,7 +430,7 @@ check_target(Sink *s, const FrameTxn *txn, FrameJob *job, size_t *keylen)
 	size_t		plen = s->cfg->target_prefix ? strlen(s->cfg->target_prefix) : 0;
 	const char *why = NULL;
 	char		lsn[LSN_STRLEN];
-	bool		column = false;
+	const FrameBytes *column = NULL;
 
 	if (redis_reserved_key(rs->keybuf, *keylen, plen))
 	{
@@ -420,26 +453,23 @@ check_target(Sink *s, const FrameTxn *txn, FrameJob *job, size_t *keylen)
 		why = "its target is empty and a stream needs a name";
 	for (uint32_t i = 0; why == NULL && !job->is_message && i < job->rel->ncols; i++)
 	{
-		const FrameBytes *n = &job->rel->cols[i].name;
-
-		if (n->len == 4 && (memcmp(n->data, "_lsn", 4) == 0 || memcmp(n->data, "_seq", 4) == 0))
-		{
-			why = "a column named _lsn or _seq would shadow the entry's own field of that name";
-			column = true;
-		}
+		column = &job->rel->cols[i].name;
+		why = redis_reserved_column(job->rel, column);
 	}
 	if (why == NULL)
 		return SINK_OK;
 	lsn_format(txn->commit_lsn, lsn, sizeof(lsn));
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "cannot write job %" PRIu32 " of %s%.*s (key %s%.*s%s) committed at %s to "
-					  "Redis: %s; exclude the table (--tables) or change the %s",
+					  "Redis: %s%s%.*s%s; exclude the table (--tables) or %s",
 					  job->seq, job->is_message ? "a logical message" : "table ",
 					  job->is_message ? 0 : (int) job->rel->name.len,
 					  job->is_message ? "" : job->rel->name.data,
 					  job->has_key ? "\"" : "", job->has_key ? (int) job->key.len : 4,
 					  job->has_key ? job->key.data : "null", job->has_key ? "\"" : "",
-					  lsn, why, column ? "column's name" : "target");
+					  lsn, why, column ? " (column \"" : "", column ? (int) column->len : 0,
+					  column ? column->data : "", column ? "\")" : "",
+					  column ? "rename the column" : "change the target");
 }
 
 static int
@@ -518,19 +548,36 @@ redis_progress(Sink *s, uint64_t lsn, LedgerTicket t)
 	return add_empty_item(s, RITEM_PROGRESS, t, lsn);
 }
 
+/*
+ * Acks go to the bridge only once the eviction watch vouched for them
+ * (redis_conn.c): an INFO goes out behind the calls whose acks wait, or
+ * once a second when idle.
+ */
 static int
 redis_poll(Sink *s, int timeout_ms, SinkAckFn ack, void *arg)
 {
 	RedisSink  *rs = s->priv;
+	uint32_t	held;
 	int			rc;
 
 	if (rs->ctx == NULL)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY, "not connected to Redis");
-	rs->ack = ack;
-	rs->ack_arg = arg;
-	if ((rc = flush_batch(s)) != SINK_OK)
+	rs->up_ack = ack;
+	rs->up_arg = arg;
+	rs->ack = redis_hold_ack;
+	rs->ack_arg = s;
+	if (rs->hold_oom)
+		return out_of_memory(s);
+	if ((rc = flush_batch(s)) != SINK_OK || (rc = redis_evict_send(s, true)) != SINK_OK)
 		return rc;
-	return pipe_poll(s, timeout_ms);
+	held = rs->nheld;
+	if ((rc = pipe_poll(s, timeout_ms)) != SINK_OK)
+		return rc;
+	/* acks that came in now: ask at once, not at the next poll */
+	if (rs->nheld > held && !rs->evict_inflight &&
+		((rc = redis_evict_send(s, false)) != SINK_OK || (rc = pipe_flush(s)) != SINK_OK))
+		return rc;
+	return rs->hold_oom ? out_of_memory(s) : SINK_OK;
 }
 
 static int64_t
@@ -559,7 +606,8 @@ redis_drain(Sink *s, int timeout_ms, SinkAckFn ack, void *arg)
 		int64_t		left = deadline - now_ms();
 		int			rc;
 
-		if (rs->head == NULL && rs->nitems == 0 && sdslen(rs->ctx->obuf) == 0)
+		if (rs->head == NULL && rs->nitems == 0 && rs->nheld == 0 &&
+			sdslen(rs->ctx->obuf) == 0)
 			return SINK_OK;
 		if (left <= 0)
 			return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
@@ -607,6 +655,7 @@ redis_destroy(Sink *s)
 	free(rs->orphan_key);
 	free(rs->build.chunks);
 	free(rs->items);
+	free(rs->held);
 	free(rs->progress_key);
 	free(rs->keybuf);
 	free(rs);

@@ -9,6 +9,9 @@
 # max number of clients reached").  README: "Transient sink conditions are
 # pauses, never exits"; "Transient conditions ... are retried with capped
 # backoff".  Expected: the bridge waits and delivers once a client left.
+# Fixed: redis_conn.c treats "ERR max number of clients reached" as a pause
+# (at connect, before AUTH's own error handling too), logged as a warning
+# naming it, and reconnects with backoff.
 use strict;
 use warnings;
 use IPC::Run;
@@ -39,6 +42,8 @@ my $runs = $b->{h}->pumpable;
 diag("bridge " . ($runs ? 'runs' : 'stopped') . ": "
 	. join(' | ', grep { /ERROR|WARNING/ } split /\n/, bridge_log($b)));
 ok($runs, 'Redis at maxclients: the bridge waits instead of exiting');
+like(bridge_log($b), qr/WARNING.*Redis refuses new connections: ERR max number of clients reached.*reconnecting in/,
+	'the warning names the cause');
 $in .= "CONFIG SET maxclients 10000\n";
 $hold->pump until $out =~ /OK/;
 $hold->kill_kill;
