@@ -2,7 +2,8 @@
  *
  * kafka_conf.c
  *		The Kafka sink's configuration and librdkafka handles: the producer,
- *		the consumer that reads the marks, and the pipe the bridge waits on.
+ *		the consumer that reads the marks, and the pipe the bridge waits on;
+ *		and the check of that configuration at start (sink_kafka_check).
  *
  * Creating the handles talks to no broker on its own account: the first
  * request is the metadata of the first topic, made after replay_begin (a
@@ -239,7 +240,7 @@ consumer_conf(KafkaSink *ks, rd_kafka_conf_t *conf, bool trial)
 	return SINK_OK;
 }
 
-/* one handle (trial: a check, logging nothing); the configuration is consumed either way */
+/* one handle (trial: only a check, quiet); the configuration is consumed either way */
 static int
 handle_new(KafkaSink *ks, rd_kafka_type_t type, rd_kafka_t **out, bool trial)
 {
@@ -413,8 +414,10 @@ sink_kafka_check(const SinkConfig *cfg, char *err, size_t errlen)
 		if ((rc = handle_new(ks, RD_KAFKA_CONSUMER, &rk, true)) == SINK_OK)
 			rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 	}
-	if (rc != SINK_OK)
+	if (rc != SINK_OK && strncmp(ks->sink.err, "could not create", 16) == 0)
 		explain_refusal(ks, err, errlen);
+	else if (rc != SINK_OK)
+		snprintf(err, errlen, "%s", ks->sink.err);
 	free(ks);
 	return rc == SINK_OK ? 0 : -1;
 }
