@@ -100,6 +100,7 @@ on_ack(void *arg, LedgerTicket t, uint32_t n)
 	Bridge	   *b = arg;
 
 	ledger_acked(b->ledger, t, n);
+	session_sink_acked(b, t);
 	b->m.jobs += n;
 	/* the sink's check of the session comes before its first ack */
 	b->session_validated = b->session_begun;

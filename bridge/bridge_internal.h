@@ -49,6 +49,7 @@ typedef struct Bridge
 	PgoDecoder	pgo;			/* --plugin=pgoutput */
 	Ledger	   *ledger;
 	LedgerTicket ticket;
+	LedgerTicket position_ticket;	/* the latest position record's */
 	bool		in_txn;
 	uint64_t	keepalive_lsn;	/* walEnd of the latest keepalive */
 	uint64_t	last_status_lsn;
@@ -80,6 +81,7 @@ extern void backoff_reset(Backoff *b);
 /* session.c: connecting, failing and beginning sessions */
 extern int	session_sink_failed(Bridge *b, int rc);
 extern int	session_connect_sink(Bridge *b);
+extern void session_sink_acked(Bridge *b, LedgerTicket t);
 extern void session_drop_stream(Bridge *b);
 extern int	session_stream_failed(Bridge *b, int rc);
 extern int	session_connect_stream(Bridge *b);

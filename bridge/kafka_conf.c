@@ -2,7 +2,8 @@
  *
  * kafka_conf.c
  *		The Kafka sink's configuration and librdkafka handles: the producer,
- *		the consumer that reads the marks, and the pipe the bridge waits on.
+ *		the consumer that reads the marks, and the pipe the bridge waits on;
+ *		and the check of that configuration at start (sink_kafka_check).
  *
  * Creating the handles talks to no broker on its own account: the first
  * request is the metadata of the first topic, made after replay_begin (a
@@ -120,6 +121,14 @@ on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 	log_msg(show ? LOG_WARNING : LOG_DEBUG, "kafka %s: %s", fac, buf);
 }
 
+/* a trial handle's log: its warnings come again from the real one */
+static void
+on_log_quiet(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	(void) rk;
+	log_msg(LOG_DEBUG, "kafka (checking the configuration) %d %s: %s", level, fac, buf);
+}
+
 /* ---- configuration ---- */
 
 static bool
@@ -183,7 +192,7 @@ kafka_txn_conf(KafkaSink *ks, rd_kafka_conf_t *conf)
 }
 
 static int
-producer_conf(KafkaSink *ks, rd_kafka_conf_t *conf)
+producer_conf(KafkaSink *ks, rd_kafka_conf_t *conf, bool trial)
 {
 	Sink	   *s = &ks->sink;
 	char		buf[64];
@@ -203,18 +212,18 @@ producer_conf(KafkaSink *ks, rd_kafka_conf_t *conf)
 	if (rd_kafka_conf_get(conf, "message.max.bytes", buf, &len) == RD_KAFKA_CONF_OK)
 		ks->max_message_bytes = strtoll(buf, NULL, 10);
 	len = sizeof(buf);
-	if (rd_kafka_conf_get(conf, "enable.idempotence", buf, &len) == RD_KAFKA_CONF_OK &&
+	if (!trial && rd_kafka_conf_get(conf, "enable.idempotence", buf, &len) == RD_KAFKA_CONF_OK &&
 		strcmp(buf, "true") != 0)
 		log_msg(LOG_WARNING, "enable.idempotence is off: Kafka may get duplicates or gaps");
 	rd_kafka_conf_set_opaque(conf, ks);
 	rd_kafka_conf_set_dr_msg_cb(conf, kafka_on_delivery);
 	rd_kafka_conf_set_error_cb(conf, on_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
+	rd_kafka_conf_set_log_cb(conf, trial ? on_log_quiet : on_log);
 	return SINK_OK;
 }
 
 static int
-consumer_conf(KafkaSink *ks, rd_kafka_conf_t *conf)
+consumer_conf(KafkaSink *ks, rd_kafka_conf_t *conf, bool trial)
 {
 	Sink	   *s = &ks->sink;
 
@@ -227,19 +236,19 @@ consumer_conf(KafkaSink *ks, rd_kafka_conf_t *conf)
 		return SINK_FATAL;
 	rd_kafka_conf_set_opaque(conf, ks);
 	rd_kafka_conf_set_error_cb(conf, on_consumer_error);
-	rd_kafka_conf_set_log_cb(conf, on_log);
+	rd_kafka_conf_set_log_cb(conf, trial ? on_log_quiet : on_log);
 	return SINK_OK;
 }
 
-/* one handle; the configuration is consumed either way */
+/* one handle (trial: only a check, quiet); the configuration is consumed either way */
 static int
-handle_new(KafkaSink *ks, rd_kafka_type_t type, rd_kafka_t **out)
+handle_new(KafkaSink *ks, rd_kafka_type_t type, rd_kafka_t **out, bool trial)
 {
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	char		errstr[512];
 	int			rc;
 
-	rc = type == RD_KAFKA_PRODUCER ? producer_conf(ks, conf) : consumer_conf(ks, conf);
+	rc = type == RD_KAFKA_PRODUCER ? producer_conf(ks, conf, trial) : consumer_conf(ks, conf, trial);
 	if (rc != SINK_OK)
 	{
 		rd_kafka_conf_destroy(conf);
@@ -260,8 +269,8 @@ kafka_handles_create(KafkaSink *ks)
 {
 	int			rc;
 
-	if ((rc = handle_new(ks, RD_KAFKA_PRODUCER, &ks->rk)) != SINK_OK ||
-		(rc = handle_new(ks, RD_KAFKA_CONSUMER, &ks->rkc)) != SINK_OK)
+	if ((rc = handle_new(ks, RD_KAFKA_PRODUCER, &ks->rk, false)) != SINK_OK ||
+		(rc = handle_new(ks, RD_KAFKA_CONSUMER, &ks->rkc, false)) != SINK_OK)
 		return rc;
 	if (pipe(ks->wake_fd) != 0)
 	{
@@ -302,4 +311,113 @@ kafka_handles_destroy(KafkaSink *ks)
 		close(ks->wake_fd[1]);
 		ks->wake_fd[0] = ks->wake_fd[1] = -1;
 	}
+}
+
+/* ---- the check before anything is created ---- */
+
+/* -X transactional.id without --kafka-transactions: every write would fail */
+static int
+check_transactional_id(const SinkConfig *cfg, char *err, size_t errlen)
+{
+	char	  **p;
+
+	if (cfg->kafka_transactions)
+		return 0;
+	for (p = cfg->kafka_props; p != NULL && *p != NULL; p++)
+		if (strncmp(*p, "transactional.id=", 17) == 0)
+		{
+			snprintf(err, errlen, "-X %s needs --kafka-transactions: a producer with a "
+					 "transactional.id writes only inside transactions, which the bridge runs only "
+					 "with --kafka-transactions, so every write would fail; hint: add "
+					 "--kafka-transactions (it names the transactional.id itself, "
+					 "wal2queue-<slot>[-<target prefix>], unless -X gives one), or leave out "
+					 "-X transactional.id", *p);
+			return -1;
+		}
+	return 0;
+}
+
+/* the --target-prefix of every topic, by the rule each job's topic must meet */
+static int
+check_target_prefix(const SinkConfig *cfg, char *err, size_t errlen)
+{
+	const char *prefix = cfg->target_prefix ? cfg->target_prefix : "";
+	size_t		len = strlen(prefix);
+	char	   *name;
+	const char *why;
+
+	if (len == 0)
+		return 0;
+	/* the shortest topic it can begin: the prefix and a one-letter target */
+	if ((name = malloc(len + 2)) == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(name, prefix, len);
+	memcpy(name + len, "x", 2);
+	why = kafka_topic_unusable(name, len + 1);
+	free(name);
+	if (why == NULL)
+		return 0;
+	snprintf(err, errlen, "invalid value for --target-prefix \"%s\": every kafka topic begins "
+			 "with it, and %s", prefix, why);
+	return -1;
+}
+
+/* the refusal, and the defaults the -X properties were combined with */
+static void
+explain_refusal(KafkaSink *ks, char *err, size_t errlen)
+{
+	size_t		n = snprintf(err, errlen, "%s; hint: the bridge sets ", ks->sink.err);
+	int			i;
+
+	for (i = 0; kafka_defaults[i].key && n < errlen; i++)
+		if (!(ks->txn_mode && kafka_defaults[i].not_with_txns))
+			n += snprintf(err + n, errlen - n, "%s=%s, ", kafka_defaults[i].key,
+						  kafka_defaults[i].value);
+	if (n < errlen)
+		snprintf(err + n, errlen - n, "which -X overrides one by one; set the ones that go "
+				 "with yours too (docs/kafka.md)");
+}
+
+/*
+ * The configuration the sink will run with, checked before the bridge
+ * creates a slot or connects anywhere: librdkafka refuses some -X values
+ * only together, in rd_kafka_new() (acks=1 with the default
+ * enable.idempotence=true, max.in.flight=20, retries=0), and a refusal
+ * there came after --create-slot had made the slot, which then held WAL
+ * (attack 255).  A trial producer and consumer are created from exactly
+ * what kafka_handles_create() will use, and destroyed at once, before
+ * they produce anything.
+ */
+int
+sink_kafka_check(const SinkConfig *cfg, char *err, size_t errlen)
+{
+	KafkaSink  *ks;
+	rd_kafka_t *rk = NULL;
+	int			rc;
+
+	if (check_transactional_id(cfg, err, errlen) != 0 ||
+		check_target_prefix(cfg, err, errlen) != 0)
+		return -1;
+	if ((ks = calloc(1, sizeof(KafkaSink))) == NULL)
+	{
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	ks->sink.cfg = cfg;
+	ks->txn_mode = cfg->kafka_transactions;
+	if ((rc = handle_new(ks, RD_KAFKA_PRODUCER, &rk, true)) == SINK_OK)
+	{
+		rd_kafka_destroy(rk);
+		if ((rc = handle_new(ks, RD_KAFKA_CONSUMER, &rk, true)) == SINK_OK)
+			rd_kafka_destroy_flags(rk, RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+	}
+	if (rc != SINK_OK && strncmp(ks->sink.err, "could not create", 16) == 0)
+		explain_refusal(ks, err, errlen);
+	else if (rc != SINK_OK)
+		snprintf(err, errlen, "%s", ks->sink.err);
+	free(ks);
+	return rc == SINK_OK ? 0 : -1;
 }

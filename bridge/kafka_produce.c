@@ -245,9 +245,9 @@ time_str(int64_t us, char *buf, size_t len)
 	return buf;
 }
 
-/* why name is not a usable Kafka topic, or NULL */
-static const char *
-topic_unusable(const char *name, size_t len)
+/* why name is not a usable Kafka topic, or NULL (also kafka_conf.c) */
+const char *
+kafka_topic_unusable(const char *name, size_t len)
 {
 	size_t		i;
 
@@ -313,7 +313,7 @@ job_topic(KafkaSink *ks, const FrameJob *job, KafkaOut *o)
 	if (json_append_raw(&ks->topic, prefix, strlen(prefix)) != 0 ||
 		json_append_raw(&ks->topic, job->target.data ? job->target.data : "", job->target.len) != 0)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
-	if ((why = topic_unusable(ks->topic.data ? ks->topic.data : "", ks->topic.len)) != NULL)
+	if ((why = kafka_topic_unusable(ks->topic.data ? ks->topic.data : "", ks->topic.len)) != NULL)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
 						  "%s%.*s key %.*s lsn %s has no usable kafka topic \"%.*s\": %s",
 						  o->table ? "table " : "logical message",

@@ -287,6 +287,7 @@ extern void kafka_acks_flush(KafkaSink *ks);
 extern void kafka_msgs_free(KafkaSink *ks);
 extern void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm,
 							  void *opaque);
+extern const char *kafka_topic_unusable(const char *name, size_t len);
 
 /* kafka_txn.c */
 extern int	kafka_txn_begin(KafkaSink *ks, uint64_t lsn);

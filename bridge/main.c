@@ -29,6 +29,7 @@
 #include "pgerror.h"
 #include "pgoutput.h"
 #include "precheck.h"
+#include "redis_sink.h"
 
 #define PROGNAME "wal2queue-bridge"
 #define W2Q_VERSION "0.1.0"
@@ -553,6 +554,33 @@ precheck(const Args *a, const BridgeConfig *cfg)
 	PQfinish(conn);
 }
 
+/*
+ * What a sink would refuse only once it runs (at its first job, or when it
+ * connects after --create-slot made the slot) is a usage error now, before
+ * anything is created: a --target-prefix that makes every Redis key one the
+ * bridge keeps for itself (sink_redis.c diverts, then refuses, such keys),
+ * and the Kafka configuration (kafka_conf.c).
+ */
+static void
+check_sink(const SinkConfig *sink)
+{
+	const char *prefix = sink->target_prefix ? sink->target_prefix : "";
+	char		err[SINK_ERRLEN];
+
+	if (sink->url.kind == SINK_KAFKA)
+	{
+		if (sink_kafka_check(sink, err, sizeof(err)) != 0)
+			usage_error("%s", err);
+	}
+	else if (redis_reserved_key(prefix, strlen(prefix), strlen(prefix)))
+	{
+		snprintf(err, sizeof(err), "invalid value for --target-prefix \"%s\": every stream key "
+				 "begins with it, and a key containing \"wal2queue:progress:\" or "
+				 "\"wal2queue:stage:\" is one wal2queue keeps for itself (docs/redis.md)", prefix);
+		usage_error("%s", err);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -602,6 +630,8 @@ main(int argc, char **argv)
 	if (cfg.sink.url.kind == SINK_KAFKA &&
 		(cfg.sink.redis_maxlen || cfg.sink.redis_group || cfg.sink.redis_wait_replicas))
 		usage_error("%s", "--redis-maxlen, --redis-group and --redis-wait need a Redis sink");
+
+	check_sink(&cfg.sink);
 
 	set_signals();
 	if (cfg.metrics && (rc = metrics_start(cfg.metrics, err, sizeof(err))) != 0)

@@ -252,6 +252,26 @@ split_hostport(const char *hostport, char *host, size_t hostlen, const char **po
 	return 0;
 }
 
+/*
+ * A port in decimal, 1 to 65535.  getaddrinfo() keeps only the low 16 bits
+ * of a larger number, so 99999 would listen on 34463 while the log names
+ * 99999; 0 would listen on a port nobody is told of.
+ */
+static bool
+port_valid(const char *port)
+{
+	long		v = 0;
+	const char *p;
+
+	for (p = port; *p; p++)
+	{
+		if (*p < '0' || *p > '9' || p - port >= 5)
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	return p > port && v >= 1 && v <= 65535;
+}
+
 int
 metrics_start(const char *hostport, char *err, size_t errlen)
 {
@@ -266,6 +286,12 @@ metrics_start(const char *hostport, char *err, size_t errlen)
 	if (split_hostport(hostport, host, sizeof(host), &port) != 0)
 	{
 		snprintf(err, errlen, "invalid --metrics address \"%s\" (use host:port or :port)", hostport);
+		return METRICS_BAD_ADDRESS;
+	}
+	if (!port_valid(port))
+	{
+		snprintf(err, errlen, "invalid --metrics port \"%s\" in \"%s\" (use a number from 1 to 65535)",
+				 port, hostport);
 		return METRICS_BAD_ADDRESS;
 	}
 	hints.ai_family = AF_UNSPEC;

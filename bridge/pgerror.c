@@ -95,6 +95,25 @@ pgerror_classify(const char *sqlstate)
 	return PGERR_PERMANENT;
 }
 
+/* SQLSTATEs that end a running stream for good (pgerror.h) */
+static const char *const stream_end_permanent[] = {
+	PGERR_UNDEFINED_FILE,		/* a WAL segment the slot needs is gone */
+	NULL
+};
+
+PgErrorKind
+pgerror_classify_stream_end(const char *sqlstate)
+{
+	const char *const *t;
+
+	if (!valid_sqlstate(sqlstate))
+		return PGERR_UNKNOWN;
+	for (t = stream_end_permanent; *t; t++)
+		if (matches(sqlstate, *t))
+			return PGERR_PERMANENT;
+	return PGERR_TRANSIENT;
+}
+
 const char *
 pgerror_hint(const char *sqlstate)
 {

@@ -32,9 +32,21 @@ typedef enum PgErrorKind
 /* SQLSTATEs the bridge names */
 #define PGERR_OBJECT_IN_USE			"55006"
 #define PGERR_UNDEFINED_OBJECT		"42704"
+#define PGERR_UNDEFINED_FILE		"58P01"
 
 /* classify a SQLSTATE (NULL or malformed: PGERR_UNKNOWN) */
 extern PgErrorKind pgerror_classify(const char *sqlstate);
+
+/*
+ * Classify an error that ended a replication stream already under way
+ * (NULL or malformed: PGERR_UNKNOWN).  Only what no new session can cure is
+ * permanent: a file the walsender reads is gone (58P01: the WAL the slot
+ * needs was removed, by pg_resetwal or a restore without pg_wal).  Every
+ * other error is transient there: the server stopping, and errors raised
+ * while decoding, which an operator may cure without restarting the
+ * bridge; session.c retries them with backoff.
+ */
+extern PgErrorKind pgerror_classify_stream_end(const char *sqlstate);
 
 /* what an operator can do about a permanent error, or NULL */
 extern const char *pgerror_hint(const char *sqlstate);

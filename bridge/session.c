@@ -95,10 +95,28 @@ session_connect_sink(Bridge *b)
 	}
 	else
 		log_msg(LOG_DEBUG, "connected to %s", b->sink->ops->name);
-	backoff_reset(&b->sink_backoff);
+	/* the backoff stays until the sink acknowledges a write: session_sink_acked */
 	b->sink_up = true;
 	b->sink_ever_up = true;
 	return SINK_OK;
+}
+
+/*
+ * The sink acknowledged ticket t: it takes writes, so the next failure waits
+ * the shortest delay again.  A connect that succeeds proves nothing of the
+ * kind: a Redis whose replicas are gone for --redis-wait, or a Kafka topic
+ * that refuses the producer, accept the connection and refuse every write,
+ * and resetting the backoff there restarted the stream every 0.1 s, forever
+ * (attack 258, 261).  A position record counts as a probe of the sink only
+ * where writing it asks the sink: the Kafka sink acknowledges one at once
+ * (sink_kafka.c), so there only transactions count.
+ */
+void
+session_sink_acked(Bridge *b, LedgerTicket t)
+{
+	if (t == b->position_ticket && strcmp(b->sink->ops->name, "kafka") == 0)
+		return;
+	backoff_reset(&b->sink_backoff);
 }
 
 /* forget the stream; the next connect replays from the slot */
@@ -328,6 +346,8 @@ session_record_position(Bridge *b, uint64_t lsn)
 
 	ledger_submitted(b->ledger, t, 1);
 	ledger_close(b->ledger, t);
+	/* recorded only with nothing in flight: at most one is unacknowledged */
+	b->position_ticket = t;
 	rc = b->sink->ops->progress(b->sink, lsn, t);
 	return rc == SINK_OK ? SINK_OK : session_sink_failed(b, rc);
 }

@@ -225,4 +225,10 @@ struct Sink
 extern Sink *sink_redis_create(const SinkConfig *cfg);
 extern Sink *sink_kafka_create(const SinkConfig *cfg);
 
+/*
+ * kafka_conf.c: what the Kafka sink would refuse only once it runs, checked
+ * before anything is created: 0, or -1 with err set (a usage error).
+ */
+extern int	sink_kafka_check(const SinkConfig *cfg, char *err, size_t errlen);
+
 #endif							/* W2Q_SINK_H */

@@ -336,6 +336,14 @@ copy_ended(Stream *s)
 			 "--backfill for the rows still pending; docs/operations.md), and never drop a "
 			 "publication a slot streams (docs/managed.md)",
 			 stream_result_message(res, buf, sizeof(buf)), s->cfg->slot);
+	else if (pgerror_classify_stream_end(sqlstate) == PGERR_PERMANENT)
+		stream_fail(s, code = STREAM_FATAL, "replication stream ended: %s: slot \"%s\" needs WAL "
+			 "the server no longer has (pg_resetwal, or a restore without pg_wal; wal_status \"%s\"), "
+			 "so its jobs can never come from this slot, which holds back all WAL meanwhile; hint: "
+			 "drop it (--drop-slot), then start once with --create-slot --backfill=<condition> "
+			 "--backfill-again=<label> (at least once; docs/operations.md, \"A slot whose WAL was "
+			 "removed\")", stream_result_message(res, buf, sizeof(buf)), s->cfg->slot,
+			 s->wal_status[0] ? s->wal_status : "unknown");
 	else if (res && PQresultStatus(res) == PGRES_FATAL_ERROR)
 		stream_fail(s, code, "replication stream ended: %s", stream_result_message(res, buf, sizeof(buf)));
 	else

@@ -114,6 +114,22 @@ test_message(void)
 }
 
 static void
+test_stream_end(void)
+{
+	unit_check(pgerror_classify_stream_end("58P01") == PGERR_PERMANENT,
+			   "a stream ended by a removed WAL segment (58P01) is permanent");
+	unit_check(pgerror_classify_stream_end("57P01") == PGERR_TRANSIENT &&
+			   pgerror_classify_stream_end("08006") == PGERR_TRANSIENT,
+			   "a stream ended by a shutdown or a broken connection is transient");
+	unit_check(pgerror_classify_stream_end("XX000") == PGERR_TRANSIENT &&
+			   pgerror_classify_stream_end("22023") == PGERR_TRANSIENT,
+			   "a stream ended by an error raised while decoding is retried");
+	unit_check(pgerror_classify_stream_end(NULL) == PGERR_UNKNOWN &&
+			   pgerror_classify_stream_end("58P0") == PGERR_UNKNOWN,
+			   "no SQLSTATE: unknown");
+}
+
+static void
 test_connect(void)
 {
 	const char *keys[] = {"dbname", NULL};
@@ -138,6 +154,7 @@ main(void)
 	test_classify();
 	test_hints();
 	test_message();
+	test_stream_end();
 	test_connect();
 	return unit_done();
 }

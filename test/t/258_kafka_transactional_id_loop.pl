@@ -1,0 +1,51 @@
+# Attack review 4: -X transactional.id without --kafka-transactions spun.
+# librdkafka then makes a transactional producer, and every produce() before
+# init_transactions() fails with "Local: Erroneous state".  The bridge took
+# that for a transient produce error (kafka_produce.c, the error to
+# SINK_RETRY: "could not produce to kafka topic ..."), reconnected -- a new
+# PostgreSQL walsender each time -- and since the sink connected fine
+# (session.c:session_connect_sink() reset the sink backoff on every
+# connect, not on a delivery) the backoff started again at 0.1 s: about
+# seven stream restarts a second, forever, nothing delivered, no exit.
+# Fixed: kafka_conf.c:sink_kafka_check() refuses -X transactional.id
+# without --kafka-transactions before anything is created (exit 2, with the
+# hint), and the sink backoff starts over only after an acknowledged write
+# (session.c:session_sink_acked; a Kafka position record, acknowledged
+# without a broker, does not count): a topic that refuses every produce (an
+# ACL) backs off, 0.1, 0.2, 0.4 ... s (261 proves the same for Redis, and
+# the reset after a delivery).
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $k = start_kafka_mock(1);
+my $node = new_node('ktxid');
+$node->safe_psql('postgres', 'CREATE TABLE rj (id int PRIMARY KEY, src text)');
+my ($rc, $out) = run_bridge('-d', $node->connstr('postgres'), '--sink', "kafka://$k->{bootstrap}",
+	'--slot', 'tx', '--create-slot', '--tables', 'public.rj', '-X', 'transactional.id=orders');
+diag($out);
+is($rc, 2, 'a transactional.id without --kafka-transactions is a usage error');
+like($out, qr/-X transactional\.id=orders needs --kafka-transactions: .*hint: add --kafka-transactions/,
+	'the error names the property and the flag it needs');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots"), '0', 'and creates no slot');
+
+# any produce error that persists: the retries back off
+ok(kafka_mock_cmd($k, 'errors 0 29 100'), 'the broker refuses every produce (topic authorization failed)');
+my $b = start_bridge($node, undef, '--sink', "kafka://$k->{bootstrap}", '--slot', 'kb', '--create-slot',
+	'--tables', 'public.rj');
+ok(wait_until(sub { bridge_log($b) =~ /streaming slot "kb"/ }, 30), 'streaming');
+$node->safe_psql('postgres', "INSERT INTO rj VALUES (1, 'a')");
+sleep 8;
+my @delays = bridge_log($b) =~ /Topic authorization failed.*; reconnecting in ([0-9.]+) s/g;
+my $sessions = () = bridge_log($b) =~ /streaming slot "kb"/g;
+diag("$sessions stream sessions in 8 s; retries after " . join(', ', @delays) . ' s');
+ok($b->{h}->pumpable, 'a pause, not an exit');
+ok(@delays >= 4 && (grep { $delays[$_] <= $delays[$_ - 1] } 1 .. $#delays) == 0,
+	'each retry is logged with its reason, and waits twice as long as the one before');
+ok($sessions <= 9, 'the stream restarts with the sink, not every 0.1 s');
+$b->{h}->kill_kill if $b->{h}->pumpable;
+stop_kafka_mock($k);
+$node->stop;
+done_testing();
