@@ -478,7 +478,12 @@ bridge_run(const BridgeConfig *cfg)
 	if (status == 0)
 		status = shut_down(&b);
 	else
+	{
+		/* a slot the sink refused at once delivered nothing: not left behind */
+		if (b.slot_created && b.sink->new_slot_refused)
+			stream_drop_refused_slot(&b.stream, FINISH_TIMEOUT_MS);
 		stream_close(&b.stream);
+	}
 	b.sink->ops->destroy(b.sink);
 	slotwatch_close(&b.watch);
 	pubwatch_free(&b.pub);
