@@ -535,7 +535,8 @@ redis_progress(Sink *s, uint64_t lsn, LedgerTicket t)
 	if (rs->build.open)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "progress reported inside a transaction");
-	return add_empty_item(s, RITEM_PROGRESS, t, lsn);
+	/* a position the items handed over passed already: theirs */
+	return add_empty_item(s, RITEM_PROGRESS, t, lsn > rs->last_end ? lsn : rs->last_end);
 }
 
 static int
