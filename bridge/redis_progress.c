@@ -7,49 +7,66 @@
  * The library's public functions and their argument contract (a function
  * added beside it keeps these unchanged):
  *
- *	wal2queue_v1_deliver2 (FCALL, 1 key)
+ *	wal2queue_v1_deliver3 (FCALL, 1 key)
  *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
  *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
  *		number of items, then per item: prev and end (16 hex digits,
- *		comparable as strings), commit LSN ("%X/%X"), the number of its
- *		stream keys and the keys, the staging list's length and key (""
- *		none), the number of pieces staged and the number of arguments of
- *		each, the number of arguments of the entries that follow, and the
- *		entries.  An entry is n, then its n arguments: key, seq, field,
- *		value, ...  (a staging list holds the same elements).  It becomes
- *		XADD key [MAXLEN ~ maxlen] * _lsn <commit LSN> _seq seq field
- *		value ...: the constants are the function's, the rest the entry's
- *		slice unpacked as it is, so nothing is copied per entry.
+ *		comparable as strings), commit LSN ("%X/%X"), xid and commit time
+ *		(decimal, microseconds since the Unix epoch; both "" for an item
+ *		that is no transaction), the number of its stream keys and the
+ *		keys, the staging list's length and key ("" none), the number of
+ *		pieces staged and the number of arguments of each, the number of
+ *		arguments of the entries that follow, and the entries.  An entry is
+ *		n, then its n arguments: key, seq, field, value, ...  (a staging
+ *		list holds the same elements).  It becomes XADD key [MAXLEN ~
+ *		maxlen] * _lsn <commit LSN> _seq seq field value ...: the constants
+ *		are the function's, the rest the entry's slice unpacked as it is, so
+ *		nothing is copied per entry.
  *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
- *		slot, detail, detail2}; verdict OK, GAP, SOURCE, AHEAD, NORECORD, STAGEGAP,
- *		WRONGTYPE (detail: the key, detail2: its type) or FULL (a stream
- *		with no room for the call's IDs; record lsn: the commit LSN of its
- *		first job, detail: the key, detail2: that job's seq).
+ *		slot, detail, detail2, unverified, detail3}; verdict OK, GAP,
+ *		SOURCE, AHEAD, NORECORD, STAGEGAP, NEWSLOT (detail: where the new
+ *		slot begins), HISTORY (detail: the record's txn_end, detail2: its
+ *		xid, detail3: its commit time; the item at index "items done" is the
+ *		one that reached or passed txn_end), WRONGTYPE (detail: the key,
+ *		detail2: its type) or FULL (a stream with no room for the call's
+ *		IDs; record lsn: the commit LSN of its first job, detail: the key,
+ *		detail2: that job's seq).  unverified: the record's txn_end when the
+ *		items done were skipped below it (their acks wait), else "".
  *
- *	(wal2queue_v1_deliver, before this layout, took the entries as key
- *	index, seq, number of fields, fields: the name changed with the layout
- *	so that bridges of both versions on one Redis fail loudly ("Function not
- *	found", retried) instead of misreading each other's calls.)
+ *	(wal2queue_v1_deliver took the entries as key index, seq, number of
+ *	fields, fields; wal2queue_v1_deliver2 had no xid and commit time per
+ *	item.  The name changes with the layout so that bridges of two versions
+ *	on one Redis fail loudly ("Function not found", retried) instead of
+ *	misreading each other's calls.)
  *
  * One deliver call carries a batch of items in order, each a transaction
  * (or a position without jobs) with the position it follows (prev) and the
  * one it reaches (end).  Against the progress record of the slot (a hash:
- * sysid, timeline, db, slot, lsn, updated_at) each item is
+ * sysid, timeline, db, slot, lsn, updated_at, and the last transaction
+ * delivered: txn_end, txn_xid, txn_commit_time, txn_source) each item is
+ *	- another history when prev < txn_end <= end and it is not the
+ *	  transaction the record names (HISTORY): a server rolled back on the
+ *	  same timeline whose WAL passed the record.  The LSN alone cannot
+ *	  tell; the transaction at txn_end is the positive evidence;
  *	- already delivered when end <= record.lsn: skipped;
  *	- next when prev <= record.lsn < end: its entries are added and
- *	  record.lsn becomes end;
+ *	  record.lsn becomes end (txn_* the item's, if a transaction);
  *	- refused when record.lsn < prev (GAP): an earlier call was refused
  *	  or Redis lost acknowledged writes.  The rest of the call is refused
  *	  too, and so is every later call: the chain cannot skip a hole.
  * A record of another source is refused (SOURCE), no record at all too
  * (NORECORD), unless the first call of the session says it may create or
  * replace it; a record of the same system past where the session begins
- * is not replaced (AHEAD): the server lacks WAL that Redis holds jobs of.  "create" (the bridge created the slot) also moves a record
- * of the same source that is behind the new slot up to it: the slot was
- * dropped and created again, and what was committed before it is not this
- * slot's to deliver.  Every key is checked to be a stream (or absent) before
- * anything is written, so a call never stops half-way; it always writes
- * the record's updated_at, so a WAIT after it covers all it relied on.
+ * is not replaced (AHEAD): the server lacks WAL that Redis holds jobs of.
+ * "create" (the bridge created the slot) refuses a record of the same
+ * source behind the new slot (NEWSLOT): the slot was dropped after it
+ * delivered, and what was committed in between is in no slot; "replace"
+ * (--accept-new-source) moves it up, accepting the gap.  Taking a record
+ * over drops its txn_* fields; txn_* of another sysid/timeline than the
+ * record's (a backfill took the record over) do not count.  Every key is
+ * checked to be a stream (or absent) before anything is written, so a call
+ * never stops half-way; it always writes the record's updated_at, so a
+ * WAIT after it covers all it relied on.
  *
  * Entries of a transaction too large for one call are staged first, as
  * they stream in, with plain RPUSH into a list no consumer reads (each
