@@ -220,7 +220,7 @@ const char *const redis_library =
  * "unverified": the reply says so and the bridge holds their acks back.
  */
 "local function lasttxn(r, src, dirty)\n"
-"  if dirty or not r[6] or r[9] ~= src[1] .. '/' .. src[2] then return nil end\n"
+"  if dirty or not (r[6] and r[7] and r[8]) or r[9] ~= src[1] .. '/' .. src[2] then return nil end\n"
 "  return lsnhex(r[6]), r[7], r[8]\n"
 "end\n"
 "local function deliver(keys, argv)\n"

@@ -201,7 +201,8 @@ drop_created(Stream *s, const char *why)
 	if (PQresultStatus(res) == PGRES_COMMAND_OK)
 	{
 		log_msg(LOG_WARNING, "dropped replication slot \"%s\" again: this run created it and %s, "
-				"so it delivered nothing; correct the command line and start again", s->cfg->slot, why);
+				"so it delivered nothing; correct the command line and start again with --create-slot",
+				s->cfg->slot, why);
 		s->slot_created = false;
 		registry_call(s, false);
 	}
