@@ -316,7 +316,12 @@ update_metrics(Bridge *b)
  * Nothing in flight and a keepalive says the stream moved on without a job:
  * have the sink record that position, and confirm it once recorded.  Every
  * position before walEnd was sent before the keepalive, so a transaction
- * read after it ends later.
+ * read after it ends later.  Transactions the sink answered but holds the
+ * acks of (a Redis replay that has not yet shown the record's last
+ * transaction) are no work in flight: the position goes to the sink after
+ * them, which is how a replay of another history that passes that
+ * transaction's LSN without it is found (the sink never records a position
+ * below what it was handed).
  */
 static int
 record_idle_position(Bridge *b)
@@ -325,7 +330,7 @@ record_idle_position(Bridge *b)
 
 	if (!b->stream_up || !b->session_begun || b->in_txn || b->replay_needed ||
 		b->keepalive_lsn <= ledger_confirmable(b->ledger) ||
-		ledger_inflight_txns(b->ledger) > 0 ||
+		(ledger_inflight_txns(b->ledger) > 0 && b->sink->ops->pending_bytes(b->sink) > 0) ||
 		now - b->last_progress_us < PROGRESS_MIN_GAP_US)
 		return SINK_OK;
 	b->last_progress_us = now;
@@ -476,7 +481,12 @@ bridge_run(const BridgeConfig *cfg)
 	if (status == 0)
 		status = shut_down(&b);
 	else
+	{
+		/* a slot the sink refused at once delivered nothing: not left behind */
+		if (b.slot_created && b.sink->new_slot_refused)
+			stream_drop_refused_slot(&b.stream, FINISH_TIMEOUT_MS);
 		stream_close(&b.stream);
+	}
 	b.sink->ops->destroy(b.sink);
 	slotwatch_close(&b.watch);
 	pubwatch_free(&b.pub);

@@ -7,49 +7,66 @@
  * The library's public functions and their argument contract (a function
  * added beside it keeps these unchanged):
  *
- *	wal2queue_v1_deliver2 (FCALL, 1 key)
+ *	wal2queue_v1_deliver3 (FCALL, 1 key)
  *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
  *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
  *		number of items, then per item: prev and end (16 hex digits,
- *		comparable as strings), commit LSN ("%X/%X"), the number of its
- *		stream keys and the keys, the staging list's length and key (""
- *		none), the number of pieces staged and the number of arguments of
- *		each, the number of arguments of the entries that follow, and the
- *		entries.  An entry is n, then its n arguments: key, seq, field,
- *		value, ...  (a staging list holds the same elements).  It becomes
- *		XADD key [MAXLEN ~ maxlen] * _lsn <commit LSN> _seq seq field
- *		value ...: the constants are the function's, the rest the entry's
- *		slice unpacked as it is, so nothing is copied per entry.
+ *		comparable as strings), commit LSN ("%X/%X"), xid and commit time
+ *		(decimal, microseconds since the Unix epoch; both "" for an item
+ *		that is no transaction), the number of its stream keys and the
+ *		keys, the staging list's length and key ("" none), the number of
+ *		pieces staged and the number of arguments of each, the number of
+ *		arguments of the entries that follow, and the entries.  An entry is
+ *		n, then its n arguments: key, seq, field, value, ...  (a staging
+ *		list holds the same elements).  It becomes XADD key [MAXLEN ~
+ *		maxlen] * _lsn <commit LSN> _seq seq field value ...: the constants
+ *		are the function's, the rest the entry's slice unpacked as it is, so
+ *		nothing is copied per entry.
  *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
- *		slot, detail, detail2}; verdict OK, GAP, SOURCE, AHEAD, NORECORD, STAGEGAP,
- *		WRONGTYPE (detail: the key, detail2: its type) or FULL (a stream
- *		with no room for the call's IDs; record lsn: the commit LSN of its
- *		first job, detail: the key, detail2: that job's seq).
+ *		slot, detail, detail2, unverified, detail3}; verdict OK, GAP,
+ *		SOURCE, AHEAD, NORECORD, STAGEGAP, NEWSLOT (detail: where the new
+ *		slot begins), HISTORY (detail: the record's txn_end, detail2: its
+ *		xid, detail3: its commit time; the item at index "items done" is the
+ *		one that reached or passed txn_end), WRONGTYPE (detail: the key,
+ *		detail2: its type) or FULL (a stream with no room for the call's
+ *		IDs; record lsn: the commit LSN of its first job, detail: the key,
+ *		detail2: that job's seq).  unverified: the record's txn_end when the
+ *		items done were skipped below it (their acks wait), else "".
  *
- *	(wal2queue_v1_deliver, before this layout, took the entries as key
- *	index, seq, number of fields, fields: the name changed with the layout
- *	so that bridges of both versions on one Redis fail loudly ("Function not
- *	found", retried) instead of misreading each other's calls.)
+ *	(wal2queue_v1_deliver took the entries as key index, seq, number of
+ *	fields, fields; wal2queue_v1_deliver2 had no xid and commit time per
+ *	item.  The name changes with the layout so that bridges of two versions
+ *	on one Redis fail loudly ("Function not found", retried) instead of
+ *	misreading each other's calls.)
  *
  * One deliver call carries a batch of items in order, each a transaction
  * (or a position without jobs) with the position it follows (prev) and the
  * one it reaches (end).  Against the progress record of the slot (a hash:
- * sysid, timeline, db, slot, lsn, updated_at) each item is
+ * sysid, timeline, db, slot, lsn, updated_at, and the last transaction
+ * delivered: txn_end, txn_xid, txn_commit_time, txn_source) each item is
+ *	- another history when prev < txn_end <= end and it is not the
+ *	  transaction the record names (HISTORY): a server rolled back on the
+ *	  same timeline whose WAL passed the record.  The LSN alone cannot
+ *	  tell; the transaction at txn_end is the positive evidence;
  *	- already delivered when end <= record.lsn: skipped;
  *	- next when prev <= record.lsn < end: its entries are added and
- *	  record.lsn becomes end;
+ *	  record.lsn becomes end (txn_* the item's, if a transaction);
  *	- refused when record.lsn < prev (GAP): an earlier call was refused
  *	  or Redis lost acknowledged writes.  The rest of the call is refused
  *	  too, and so is every later call: the chain cannot skip a hole.
  * A record of another source is refused (SOURCE), no record at all too
  * (NORECORD), unless the first call of the session says it may create or
  * replace it; a record of the same system past where the session begins
- * is not replaced (AHEAD): the server lacks WAL that Redis holds jobs of.  "create" (the bridge created the slot) also moves a record
- * of the same source that is behind the new slot up to it: the slot was
- * dropped and created again, and what was committed before it is not this
- * slot's to deliver.  Every key is checked to be a stream (or absent) before
- * anything is written, so a call never stops half-way; it always writes
- * the record's updated_at, so a WAIT after it covers all it relied on.
+ * is not replaced (AHEAD): the server lacks WAL that Redis holds jobs of.
+ * "create" (the bridge created the slot) refuses a record of the same
+ * source behind the new slot (NEWSLOT): the slot was dropped after it
+ * delivered, and what was committed in between is in no slot; "replace"
+ * (--accept-new-source) moves it up, accepting the gap.  Taking a record
+ * over drops its txn_* fields; txn_* of another sysid/timeline than the
+ * record's (a backfill took the record over) do not count.  Every key is
+ * checked to be a stream (or absent) before anything is written, so a call
+ * never stops half-way; it always writes the record's updated_at, so a
+ * WAIT after it covers all it relied on.
  *
  * Entries of a transaction too large for one call are staged first, as
  * they stream in, with plain RPUSH into a list no consumer reads (each
@@ -63,6 +80,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "errbuf.h"
 #include "lsn.h"
@@ -82,13 +100,14 @@ const char *const redis_library =
 "local function parse(argv)\n"
 "  local items, pos = {}, 9\n"
 "  for i = 1, tonumber(argv[8]) do\n"
-"    local nk = tonumber(argv[pos + 3])\n"
-"    local sp = pos + 4 + nk\n"
+"    local nk = tonumber(argv[pos + 5])\n"
+"    local sp = pos + 6 + nk\n"
 "    local nc = tonumber(argv[sp + 2])\n"
 "    local ep = sp + 3 + nc\n"
 "    local n = tonumber(argv[ep])\n"
 "    items[i] = {prev = argv[pos], stop = argv[pos + 1], lsn = argv[pos + 2],\n"
-"                k1 = pos + 4, k2 = pos + 3 + nk,\n"
+"                xid = argv[pos + 3], ctime = argv[pos + 4],\n"
+"                k1 = pos + 6, k2 = pos + 5 + nk,\n"
 "                nstaged = tonumber(argv[sp]), stage = argv[sp + 1], c1 = sp + 3,\n"
 "                c2 = sp + 2 + nc, first = ep + 1, last = ep + n}\n"
 "    pos = ep + n + 1\n"
@@ -193,43 +212,65 @@ const char *const redis_library =
 "  xadds(argv, it.first, it.last, it.lsn, argv[6])\n"
 "  return true\n"
 "end\n"
+/*
+ * The record's last transaction (txn_end, txn_xid, txn_commit_time, of the
+ * source txn_source = "sysid/timeline") is the positive evidence that a
+ * replay is the same history: an item that reaches or crosses txn_end must
+ * be that transaction (HISTORY otherwise).  Items skipped before it are
+ * "unverified": the reply says so and the bridge holds their acks back.
+ */
+"local function lasttxn(r, src, dirty)\n"
+"  if dirty or not (r[6] and r[7] and r[8]) or r[9] ~= src[1] .. '/' .. src[2] then return nil end\n"
+"  return lsnhex(r[6]), r[7], r[8]\n"
+"end\n"
 "local function deliver(keys, argv)\n"
 "  local pkey, mode = keys[1], argv[1]\n"
 "  local src = {argv[2], argv[3], argv[4], argv[5]}\n"
 "  local items = parse(argv)\n"
 "  local types, badkey, badtype, badlsn, badseq = typecheck(pkey, items, argv)\n"
-"  if badtype == 'full' then return {0, 'FULL', badlsn, '', '', '', '', badkey, badseq} end\n"
-"  if not types then return {0, 'WRONGTYPE', '', '', '', '', '', badkey, badtype} end\n"
-"  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn')\n"
+"  if badtype == 'full' then return {0, 'FULL', badlsn, '', '', '', '', badkey, badseq, '', ''} end\n"
+"  if not types then return {0, 'WRONGTYPE', '', '', '', '', '', badkey, badtype, '', ''} end\n"
+"  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn',\n"
+"                       'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source')\n"
 "  local rec, at, dirty = src, nil, false\n"
 "  if not r[5] then\n"
-"    if mode == '' then return {0, 'NORECORD', '', '', '', '', '', '', ''} end\n"
+"    if mode == '' then return {0, 'NORECORD', '', '', '', '', '', '', '', '', ''} end\n"
 "    at, dirty = items[1].prev, true\n"
 "  else\n"
 "    at = lsnhex(r[5])\n"
 "    if not at or r[1] ~= src[1] or r[2] ~= src[2] or r[3] ~= src[3] or r[4] ~= src[4] then\n"
 "      if mode ~= 'replace' then\n"
-"        return {0, 'SOURCE', r[5] or '', r[1] or '', r[2] or '', r[3] or '', r[4] or '', '', ''}\n"
+"        return {0, 'SOURCE', r[5] or '', r[1] or '', r[2] or '', r[3] or '', r[4] or '', '', '', '', ''}\n"
 "      end\n"
 "      if at and r[1] == src[1] and at > items[1].prev then\n"
-"        return {0, 'AHEAD', r[5], r[1], r[2], r[3], r[4], '', ''}\n"
+"        return {0, 'AHEAD', r[5], r[1], r[2], r[3], r[4], '', '', '', ''}\n"
 "      end\n"
 "      at, dirty = items[1].prev, true\n"
-"    elseif mode ~= '' and at < items[1].prev then\n"
+"    elseif mode == 'create' and at < items[1].prev then\n"
+"      return {0, 'NEWSLOT', r[5], r[1], r[2], r[3], r[4], lsntext(items[1].prev), '', '', ''}\n"
+"    elseif mode == 'replace' and at < items[1].prev then\n"
 "      at, dirty = items[1].prev, true\n"
 "    end\n"
 "  end\n"
-"  local done, verdict = 0, 'OK'\n"
+"  local tend, txid, ttime = lasttxn(r, src, dirty)\n"
+"  local done, verdict, last, newtxn = 0, 'OK', nil, nil\n"
 "  for i, it in ipairs(items) do\n"
+"    if tend and it.prev < tend and it.stop >= tend then\n"
+"      if it.stop ~= tend or it.xid ~= txid or it.ctime ~= ttime then\n"
+"        return {done, 'HISTORY', r[5], r[1], r[2], r[3], r[4], r[6], txid, '', ttime}\n"
+"      end\n"
+"      tend = nil\n"
+"    end\n"
 "    if it.stop <= at then\n"
 "      if it.stage ~= '' then redis.call('DEL', it.stage) end\n"
 "    elseif it.prev <= at then\n"
 "      if not write(it, argv, types) then verdict = 'STAGEGAP'; break end\n"
 "      at = it.stop\n"
+"      if it.xid ~= '' then newtxn = it end\n"
 "    else\n"
 "      verdict = 'GAP'; break\n"
 "    end\n"
-"    done = i\n"
+"    done, last = i, it.stop\n"
 "  end\n"
 "  local attext = lsntext(at)\n"
 "  if done > 0 or dirty then\n"
@@ -237,8 +278,16 @@ const char *const redis_library =
 "    redis.call('HSET', pkey, 'sysid', rec[1], 'timeline', rec[2], 'db', rec[3],\n"
 "               'slot', rec[4], 'lsn', attext,\n"
 "               'updated_at', t[1] .. '.' .. string.format('%06d', tonumber(t[2])))\n"
+"    if newtxn then\n"
+"      redis.call('HSET', pkey, 'txn_end', lsntext(newtxn.stop), 'txn_xid', newtxn.xid,\n"
+"                 'txn_commit_time', newtxn.ctime, 'txn_source', rec[1] .. '/' .. rec[2])\n"
+"    elseif dirty and r[6] then\n"
+"      redis.call('HDEL', pkey, 'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source')\n"
+"    end\n"
 "  end\n"
-"  return {done, verdict, attext, rec[1], rec[2], rec[3], rec[4], '', ''}\n"
+"  local unverified = ''\n"
+"  if tend and last and last < tend then unverified = lsntext(tend) end\n"
+"  return {done, verdict, attext, rec[1], rec[2], rec[3], rec[4], '', '', unverified, ''}\n"
 "end\n"
 "redis.register_function{function_name = '" REDIS_FN_DELIVER "', callback = deliver, flags = {'no-cluster'}}\n";
 
@@ -265,23 +314,130 @@ call_error(Sink *s, const char *what, const redisReply *r)
 					  what, r->str);
 }
 
-/* acknowledge the first call->done items */
+/* acknowledge one item */
 static void
+ack_item(RedisSink *rs, const RItem *it)
+{
+	if (it->kind == RITEM_TXN)
+		rs->ack(rs->ack_arg, it->ticket, it->njobs);
+	else if (it->kind == RITEM_PROGRESS)
+		rs->ack(rs->ack_arg, it->ticket, 1);
+}
+
+/*
+ * Acknowledge the first call->done items.  Items the record said were
+ * delivered before the session showed the record's last transaction
+ * (call->unverified) wait in rs->deferred: a replay of another history
+ * would otherwise confirm its own jobs as delivered.  The first verified
+ * call acknowledges them, in order, before its own.
+ */
+static int
 ack_done(Sink *s, const RCall *call)
 {
 	RedisSink  *rs = s->priv;
 
 	if (rs->ack == NULL || call->stale)
-		return;
-	for (uint32_t i = 0; i < call->done && i < call->nitems; i++)
+		return SINK_OK;
+	if (call->unverified)
 	{
-		const RItem *it = &call->items[i];
+		uint32_t	n = call->done < call->nitems ? call->done : call->nitems;
 
-		if (it->kind == RITEM_TXN)
-			rs->ack(rs->ack_arg, it->ticket, it->njobs);
-		else if (it->kind == RITEM_PROGRESS)
-			rs->ack(rs->ack_arg, it->ticket, 1);
+		if (rs->ndeferred + n > rs->deferred_cap)
+		{
+			uint32_t	ncap = rs->deferred_cap ? rs->deferred_cap : 64;
+			RItem	   *d;
+
+			while (ncap < rs->ndeferred + n)
+				ncap *= 2;
+			if ((d = realloc(rs->deferred, ncap * sizeof(RItem))) == NULL)
+				return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
+			rs->deferred = d;
+			rs->deferred_cap = ncap;
+		}
+		memcpy(rs->deferred + rs->ndeferred, call->items, n * sizeof(RItem));
+		rs->ndeferred += n;
+		return SINK_OK;
 	}
+	for (uint32_t i = 0; i < rs->ndeferred; i++)
+		ack_item(rs, &rs->deferred[i]);
+	rs->ndeferred = 0;
+	for (uint32_t i = 0; i < call->done && i < call->nitems; i++)
+		ack_item(rs, &call->items[i]);
+	return SINK_OK;
+}
+
+/* microseconds since the Unix epoch as UTC text ("" for none) */
+static const char *
+time_text(const char *us_text, char *buf, size_t len)
+{
+	char	   *endp;
+	long long	us = strtoll(us_text, &endp, 10);
+	time_t		t;
+	struct tm	tm;
+
+	if (*us_text == '\0' || *endp != '\0')
+		return us_text;
+	t = (time_t) (us / 1000000);
+	if (us < 0 || gmtime_r(&t, &tm) == NULL)
+		return us_text;
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us % 1000000);
+	return buf;
+}
+
+/*
+ * The replay reached the record's last transaction's end LSN (or passed it)
+ * with another transaction, or with none: another history of the same
+ * system and timeline (a server rolled back to a file-level copy).
+ */
+static int
+verdict_history(Sink *s, const RCall *call, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+	const RItem *it = &call->items[call->done < call->nitems ? call->done : 0];
+	char		end[LSN_STRLEN];
+	char		tbuf[64];
+	char		ibuf[64];
+	char		here[256];
+
+	lsn_format(it->end, end, sizeof(end));
+	if (it->kind == RITEM_TXN)
+	{
+		char		us[24];
+
+		snprintf(us, sizeof(us), "%" PRId64, it->commit_time_us);
+		snprintf(here, sizeof(here), "xid %" PRIu32 " committed %s, ending at %s",
+				 it->xid, time_text(us, ibuf, sizeof(ibuf)), end);
+	}
+	else
+		snprintf(here, sizeof(here), "no transaction there (it reached %s without one)", end);
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					  "Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, "
+					  "but this server (system %s, timeline %s) presents %s: another history of the same "
+					  "system and timeline (rolled back to a file-level copy?), nothing of it confirmed; "
+					  "after a deliberate restore delete the record (DEL) and start with --accept-new-source",
+					  rs->progress_key, elem_str(r, 2), elem_str(r, 8),
+					  time_text(elem_str(r, 10), tbuf, sizeof(tbuf)), elem_str(r, 7),
+					  elem_str(r, 3), elem_str(r, 4), here);
+}
+
+/*
+ * --create-slot made a new slot although the record shows this source's
+ * slot of that name delivered up to an earlier position: the slot was
+ * dropped, and what was committed in between is in no slot.
+ */
+static int
+verdict_newslot(Sink *s, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+
+	s->new_slot_refused = true;
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					  "Redis progress record \"%s\" shows slot \"%s\" of this system delivered up to %s, but "
+					  "the slot was gone and this run created it at %s: jobs committed in between are in no "
+					  "slot (it was dropped); to re-deliver what the tables hold start once with --create-slot "
+					  "--backfill --backfill-again=LABEL, to accept the gap with --create-slot --accept-new-source",
+					  rs->progress_key, rs->src.slot, elem_str(r, 2), elem_str(r, 7));
 }
 
 static int
@@ -354,12 +510,13 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 		return SINK_OK;
 	if (r->type == REDIS_REPLY_ERROR)
 		return call_error(s, REDIS_FN_DELIVER, r);
-	if (r->type != REDIS_REPLY_ARRAY || r->elements < 9 ||
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 11 ||
 		r->element[0]->type != REDIS_REPLY_INTEGER)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "unexpected reply from Redis function %s", REDIS_FN_DELIVER);
 	call->done = (uint32_t) r->element[0]->integer;
 	verdict = elem_str(r, 1);
+	call->unverified = *elem_str(r, 9) != '\0';
 	if (strcmp(verdict, "OK") == 0)
 	{
 		RedisSink  *rs = s->priv;
@@ -390,9 +547,13 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 			}
 		}
 		if (call->replies_due == 1)
-			ack_done(s, call);	/* no WAIT to come */
+			return ack_done(s, call);	/* no WAIT to come */
 		return SINK_OK;
 	}
+	if (strcmp(verdict, "HISTORY") == 0)
+		return verdict_history(s, call, r);
+	if (strcmp(verdict, "NEWSLOT") == 0)
+		return verdict_newslot(s, r);
 	if (strcmp(verdict, "GAP") == 0)
 		return verdict_gap(s, call, r);
 	if (strcmp(verdict, "SOURCE") == 0)
@@ -457,6 +618,5 @@ progress_on_wait(Sink *s, RCall *call, const redisReply *r)
 						  "only %lld of the %d Redis replicas asked for by --redis-wait acknowledged the write within %d ms; not acknowledging it, replaying",
 						  r->integer, cfg->redis_wait_replicas,
 						  cfg->redis_wait_timeout_ms);
-	ack_done(s, call);
-	return SINK_OK;
+	return ack_done(s, call);
 }

@@ -58,6 +58,8 @@ typedef struct RItem
 	uint32_t	njobs;
 	uint64_t	prev;			/* the position it follows */
 	uint64_t	end;			/* the position it reaches */
+	uint32_t	xid;			/* RITEM_TXN: the transaction's identity, */
+	int64_t		commit_time_us; /* compared with the record's last one */
 } RItem;
 
 typedef enum RCallKind
@@ -78,6 +80,9 @@ typedef struct RCall
 	uint64_t	expect;			/* stage: the list's length after it */
 	bool		stale;			/* of an earlier session: replies ignored */
 	uint32_t	done;			/* deliver: items done, known from its reply */
+	bool		unverified;		/* deliver: done items skipped as delivered
+								 * before the session reached the record's
+								 * last transaction: their acks wait */
 	RItem	   *items;
 	uint32_t	nitems;
 } RCall;
@@ -135,6 +140,15 @@ typedef struct RedisSink
 	char		maxlen[24];		/* "" when not trimming */
 	char		wait_replicas[16];
 	char		wait_ms[16];
+
+	/*
+	 * Items the record says were delivered, before the session has shown
+	 * the record's last transaction (same xid and commit time at its end
+	 * LSN): acknowledged only once it has, never if it does not.
+	 */
+	RItem	   *deferred;
+	uint32_t	ndeferred;
+	uint32_t	deferred_cap;
 
 	SinkAckFn	ack;			/* set by poll and drain: redis_hold_ack */
 	void	   *ack_arg;
@@ -196,7 +210,7 @@ extern void pipe_clear(RedisSink *rs);
 
 /* redis_progress.c */
 extern const char *const redis_library;
-#define REDIS_FN_DELIVER	"wal2queue_v1_deliver2"
+#define REDIS_FN_DELIVER	"wal2queue_v1_deliver3"
 extern int	progress_on_deliver(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_stage(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);

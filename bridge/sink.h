@@ -218,6 +218,10 @@ struct Sink
 	const SinkOps *ops;
 	const SinkConfig *cfg;
 	char		err[SINK_ERRLEN];
+	bool		new_slot_refused;	/* the last SINK_FATAL refused a slot the
+									 * bridge created (SINK_REPLAY_NEW_SLOT) at
+									 * the session's first check: it delivered
+									 * nothing, the bridge drops it again */
 	void	   *priv;
 };
 

@@ -75,6 +75,7 @@ redis_disconnect(Sink *s)
 	pipe_clear(rs);
 	drop_unsent(rs);
 	redis_evict_forget(rs);
+	rs->ndeferred = 0;			/* never acknowledged */
 	rs->session = false;
 }
 
@@ -101,13 +102,17 @@ add_item(RedisSink *rs, RItemKind kind, LedgerTicket t, uint32_t njobs,
 	it->njobs = njobs;
 	it->prev = rs->last_end;
 	it->end = end;
+	it->xid = 0;
+	it->commit_time_us = 0;
 	if (end > rs->last_end)
 		rs->last_end = end;
 	return true;
 }
 
 /*
- * An item's arguments up to its entries: prev, end, commit LSN, keys, and
+ * An item's arguments up to its entries: prev, end, commit LSN, xid and
+ * commit time (microseconds since the Unix epoch; both "" for an item that
+ * is no transaction), keys, and
  * what is staged (the list's length, its key, the number of pieces and
  * the arguments in each); bd is NULL for an item without jobs.
  */
@@ -120,7 +125,17 @@ item_args(RespBuf *b, const RItem *it, uint64_t commit_lsn, const RBuild *bd)
 
 	lsn_format(commit_lsn, lsn, sizeof(lsn));
 	ok = resp_arg_lsnhex(b, it->prev) && resp_arg_lsnhex(b, it->end) &&
-		resp_arg_str(b, lsn) && resp_arg_u64(b, keys ? keys->n : 0);
+		resp_arg_str(b, lsn);
+	if (it->kind == RITEM_TXN)
+	{
+		char		ts[24];
+
+		snprintf(ts, sizeof(ts), "%" PRId64, it->commit_time_us);
+		ok = ok && resp_arg_u64(b, it->xid) && resp_arg_str(b, ts);
+	}
+	else
+		ok = ok && resp_arg_str(b, "") && resp_arg_str(b, "");
+	ok = ok && resp_arg_u64(b, keys ? keys->n : 0);
 	for (uint32_t k = 0; ok && keys && k < keys->n; k++)
 	{
 		size_t		len;
@@ -219,6 +234,8 @@ redis_replay_begin(Sink *s, const SinkSource *src, uint64_t from,
 	rs->first_pending = true;
 	rs->refused = false;
 	rs->wal_end_checked = false;
+	rs->ndeferred = 0;
+	s->new_slot_refused = false;
 	rs->last_end = from;
 	free(rs->progress_key);
 	rs->progress_key = NULL;
@@ -522,8 +539,11 @@ redis_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	b->open = false;
 	/* the end as the commit gives it (pgoutput's begin had commit + 1) */
 	b->end_lsn = txn->end_lsn;
-	if (!add_item(rs, RITEM_TXN, b->ticket, b->njobs, b->end_lsn) ||
-		!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn, b) ||
+	if (!add_item(rs, RITEM_TXN, b->ticket, b->njobs, b->end_lsn))
+		return out_of_memory(s);
+	rs->items[rs->nitems - 1].xid = txn->xid;
+	rs->items[rs->nitems - 1].commit_time_us = txn->commit_time_us;
+	if (!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn, b) ||
 		!resp_arg_u64(&rs->batch, b->entries.nargs) ||
 		(b->entries.len > 0 &&
 		 !resp_arg_raw(&rs->batch, &b->entries)))
@@ -545,7 +565,8 @@ redis_progress(Sink *s, uint64_t lsn, LedgerTicket t)
 	if (rs->build.open)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "progress reported inside a transaction");
-	return add_empty_item(s, RITEM_PROGRESS, t, lsn);
+	/* a position the items handed over passed already: theirs */
+	return add_empty_item(s, RITEM_PROGRESS, t, lsn > rs->last_end ? lsn : rs->last_end);
 }
 
 /*
@@ -656,6 +677,7 @@ redis_destroy(Sink *s)
 	free(rs->build.chunks);
 	free(rs->items);
 	free(rs->held);
+	free(rs->deferred);
 	free(rs->progress_key);
 	free(rs->keybuf);
 	free(rs);

@@ -13,6 +13,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,14 +195,9 @@ slot_lock_name(Stream *s)
 				"bridge started with --create-slot", s->cfg->slot);
 }
 
-/*
- * The slot this open created was refused before it streamed (a plugin
- * option the plugin rejects, ...): it never delivered anything, so drop it
- * again rather than leave an unregistered slot holding WAL behind.  Not a
- * slot another walsender holds.  s->err keeps the refusal.
- */
-void
-slot_drop_created(Stream *s)
+/* drop the slot this process created and that delivered nothing */
+static void
+drop_created(Stream *s, const char *why)
 {
 	char		sql[512];
 	char	   *ident;
@@ -216,9 +213,9 @@ slot_drop_created(Stream *s)
 	res = PQexec(s->conn, sql);
 	if (PQresultStatus(res) == PGRES_COMMAND_OK)
 	{
-		log_msg(LOG_WARNING, "dropped replication slot \"%s\" again: this run created it and the "
-				"server refused to stream from it, so it delivered nothing; correct the command "
-				"line and start again with --create-slot", s->cfg->slot);
+		log_msg(LOG_WARNING, "dropped replication slot \"%s\" again: this run created it and %s, "
+				"so it delivered nothing; correct the command line and start again with --create-slot",
+				s->cfg->slot, why);
 		s->slot_created = false;
 		registry_call(s, false);
 	}
@@ -231,6 +228,63 @@ slot_drop_created(Stream *s)
 				stream_result_message(res, buf, sizeof(buf)));
 	}
 	PQclear(res);
+}
+
+/*
+ * The slot this open created was refused before it streamed (a plugin
+ * option the plugin rejects, ...): it never delivered anything, so drop it
+ * again rather than leave an unregistered slot holding WAL behind.  Not a
+ * slot another walsender holds.  s->err keeps the refusal.
+ */
+void
+slot_drop_created(Stream *s)
+{
+	drop_created(s, "the server refused to stream from it");
+}
+
+void
+stream_drop_refused_slot(Stream *s, int timeout_ms)
+{
+	PGresult   *res;
+	int			waited = 0;
+
+	if (!s->slot_created || s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
+		return;
+	if (s->copybuf)
+	{
+		PQfreemem(s->copybuf);
+		s->copybuf = NULL;
+	}
+	/* the walsender releases the slot before it ends the copy too */
+	if (PQputCopyEnd(s->conn, NULL) != 1 || PQflush(s->conn) != 0)
+		return;
+	for (;;)
+	{
+		char	   *buf = NULL;
+		int			len = PQgetCopyData(s->conn, &buf, 1);
+
+		if (buf)
+			PQfreemem(buf);
+		if (len == -2)
+			return;
+		if (len == -1)
+			break;
+		if (len == 0)
+		{
+			if (waited >= timeout_ms || !PQconsumeInput(s->conn))
+				return;
+			{
+				struct pollfd pfd = {.fd = PQsocket(s->conn),.events = POLLIN};
+
+				if (poll(&pfd, 1, 100) < 0 && errno != EINTR)
+					return;
+			}
+			waited += 100;
+		}
+	}
+	while ((res = PQgetResult(s->conn)) != NULL)
+		PQclear(res);
+	drop_created(s, "the sink refused it at its first check");
 }
 
 /*

@@ -116,4 +116,12 @@ extern void stream_register_slot(Stream *s);
 /* --drop-slot */
 extern int	stream_drop_slot(Stream *s);
 
+/*
+ * The sink refused the slot this process created before anything of it was
+ * delivered (Sink.new_slot_refused): end the copy and drop the slot, so that
+ * the refused command line leaves no slot behind.  The connection stays
+ * open; stream_close() after.
+ */
+extern void stream_drop_refused_slot(Stream *s, int timeout_ms);
+
 #endif							/* W2Q_STREAM_H */

@@ -419,7 +419,14 @@ fill_job(FrameJob *job, FrameValue *vals, const TestJob *tj, uint32_t seq)
 int
 send_txn(Sink *s, uint64_t lsn, LedgerTicket t, const TestJob *jobs, int n)
 {
-	FrameTxn	txn = {700, lsn, lsn + 40, INT64_C(1700000000000000), 0};
+	return send_txn_id(s, lsn, t, 700, INT64_C(1700000000000000), jobs, n);
+}
+
+int
+send_txn_id(Sink *s, uint64_t lsn, LedgerTicket t, uint32_t xid, int64_t commit_time_us,
+			const TestJob *jobs, int n)
+{
+	FrameTxn	txn = {xid, lsn, lsn + 40, commit_time_us, 0};
 	int			rc = s->ops->begin(s, &txn, t);
 
 	for (int i = 0; i < n && rc == SINK_OK; i++)

@@ -84,6 +84,9 @@ extern int	start_session(Sink *s, const SinkSource *src, uint64_t from,
 						  unsigned flags);
 /* begin, the jobs, commit: commit LSN lsn, end LSN lsn + 40 */
 extern int	send_txn(Sink *s, uint64_t lsn, LedgerTicket t, const TestJob *jobs, int n);
+/* the same with its xid and commit time (send_txn: 700, 1700000000000000) */
+extern int	send_txn_id(Sink *s, uint64_t lsn, LedgerTicket t, uint32_t xid,
+						int64_t commit_time_us, const TestJob *jobs, int n);
 /* ntxns transactions of jobs_per_txn row jobs: lsn0 + i * 100, tickets t0 + i */
 extern int	send_many(Sink *s, const char *target, uint64_t lsn0, LedgerTicket t0,
 					  int ntxns, int jobs_per_txn);

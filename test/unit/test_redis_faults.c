@@ -228,8 +228,8 @@ deliver_staged(const char *stage, int nstaged)
 	char		n[16];
 
 	snprintf(n, sizeof(n), "%d", nstaged);
-	return rcmd("FCALL wal2queue_v1_deliver2 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
-				"0000000000000474 0000000000000500 0/4D8 1 chain:staged %s %s 2 5 5 0",
+	return rcmd("FCALL wal2queue_v1_deliver3 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+				"0000000000000474 0000000000000500 0/4D8 7 1000 1 chain:staged %s %s 2 5 5 0",
 				"", src.sysid, "", "", n, stage);
 }
 
@@ -292,8 +292,8 @@ test_chain(void)
 			   rint_cmd("EXISTS %s", "chain:good2") == 0,
 			   "  and call k + 1, sent before k's verdict was read, wrote nothing");
 	check_record("chain:", "jobs", "lsn", "0/474", "  the record stays where call k - 1 left it");
-	r = rcmd("FCALL wal2queue_v1_deliver2 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
-			 "0000000000000500 0000000000000600 0/5D8 1 chain:good 0 %s 0 5 4 chain:good 0 x y",
+	r = rcmd("FCALL wal2queue_v1_deliver3 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+			 "0000000000000500 0000000000000600 0/5D8 8 1000 1 chain:good 0 %s 0 5 4 chain:good 0 x y",
 			 "", src.sysid, "", "", "");
 	unit_check(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
 			   strcmp(r->element[1]->str, "GAP") == 0 && r->element[0]->integer == 0 &&

@@ -288,7 +288,8 @@ test_group(void)
 	reset_acks();
 	unit_check(start_session(s, &src, 4000, 0) == SINK_OK &&
 			   send_txn(s, 5000, 1, jobs, 3) == SINK_OK &&
-			   drain(s) == SINK_OK && ack_jobs[1] == 3,
+			   send_txn(s, 5100, 2, jobs, 2) == SINK_OK &&
+			   drain(s) == SINK_OK && ack_jobs[1] == 3 && ack_jobs[2] == 2,
 			   "the replay after a reconnect is acked");
 	check_stream("g:grp.a",
 				 "_lsn=0/1388 _seq=0 id=1 queue=a done=t\n_lsn=0/1388 _seq=2 id=3 queue=a done=t\n"

@@ -1,0 +1,172 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_redis_history.c
+ *		The Redis progress record's positive evidence of one history: the
+ *		record keeps the last delivered transaction's end LSN, xid and
+ *		commit time, and a replay that reaches or crosses that LSN must
+ *		present the same transaction there.  A replay of the same history is
+ *		acked (what it skipped before that point only once it got there);
+ *		another history of the same system and timeline (a server rolled
+ *		back to a file-level copy) is refused with nothing acked.  And
+ *		--create-slot's new slot past the record of a dropped one is refused
+ *		(the gap between them is in no slot) unless --accept-new-source.
+ *		Against a real redis-server started here.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_harness.h"
+#include "unit.h"
+
+static SinkSource src;
+
+#define T1 INT64_C(1700000000000001)
+#define T2 INT64_C(1700000000000002)
+
+static TestJob job1[1] = {{"hist", NULL, NULL, {"1", "a", NULL, "t"}}};
+
+static bool
+record_is(const char *field, const char *want, const char *desc)
+{
+	char	   *got = record_field("h:", "jobs", field);
+	bool		ok = unit_check_str(got, want, desc);
+
+	free(got);
+	return ok;
+}
+
+/* record a position without jobs (ticket t) and wait for the verdict */
+static bool
+progress_ok(Sink *s, uint64_t lsn, LedgerTicket t)
+{
+	return s->ops->progress(s, lsn, t) == SINK_OK && drain(s) == SINK_OK;
+}
+
+/* a new session of src from lsn on a fresh connection */
+static int
+session(Sink *s, uint64_t from, unsigned flags)
+{
+	s->ops->disconnect(s);
+	reset_acks();
+	return start_session(s, &src, from, flags);
+}
+
+/* the first history: A ends at 0x454 (xid 10), B at 0x4B8 (xid 11) */
+static void
+deliver_first(Sink *s)
+{
+	unit_check(session(s, 0x400, SINK_REPLAY_NEW_SLOT) == SINK_OK &&
+			   send_txn_id(s, 0x42C, 1, 10, T1, job1, 1) == SINK_OK &&
+			   send_txn_id(s, 0x490, 2, 11, T2, job1, 1) == SINK_OK &&
+			   drain(s) == SINK_OK && ack_jobs[1] == 1 && ack_jobs[2] == 1,
+			   "two transactions are delivered");
+	record_is("txn_end", "0/4B8", "  the record holds the last one's end LSN,");
+	record_is("txn_xid", "11", "  its xid,");
+	record_is("txn_commit_time", "1700000000000002", "  its commit time,");
+	record_is("txn_source", "7300000000000000001/1", "  and the source it is of");
+}
+
+static void
+test_same_history(Sink *s)
+{
+	deliver_first(s);
+	unit_check(session(s, 0x400, 0) == SINK_OK &&
+			   send_txn_id(s, 0x42C, 1, 10, T1, job1, 1) == SINK_OK &&
+			   drain(s) == SINK_OK && ack_total == 0,
+			   "a replay below the record's last transaction is not acked yet");
+	unit_check(send_txn_id(s, 0x490, 2, 11, T2, job1, 1) == SINK_OK &&
+			   drain(s) == SINK_OK && ack_jobs[1] == 1 && ack_jobs[2] == 1,
+			   "  and is, with it, once the replay presents that transaction");
+	unit_check(rint_cmd("XLEN %s", "h:hist") == 2, "  nothing is written twice");
+	unit_check(progress_ok(s, 0x500, 3) && ack_jobs[3] == 1,
+			   "  a position after it is recorded and acked at once");
+}
+
+static void
+test_other_history(Sink *s)
+{
+	unit_check(session(s, 0x400, 0) == SINK_OK &&
+			   send_txn_id(s, 0x42C, 1, 20, T1, job1, 1) == SINK_OK &&
+			   drain(s) == SINK_OK && ack_total == 0,
+			   "another history: its transaction below the record is skipped, not acked");
+	unit_check(send_txn_id(s, 0x490, 2, 21, T2, job1, 1) == SINK_OK &&
+			   drain(s) == SINK_FATAL && ack_total == 0,
+			   "  another xid at the record's last transaction's end is fatal, nothing acked");
+	unit_check(strstr(s->err, "another history") && strstr(s->err, "xid 11") &&
+			   strstr(s->err, "xid 21") && strstr(s->err, "0/4B8") &&
+			   strstr(s->err, "--accept-new-source"),
+			   "  naming both transactions, the LSN and the way out");
+	printf("# %s\n", s->err);
+	unit_check(session(s, 0x400, 0) == SINK_OK &&
+			   send_txn_id(s, 0x490, 2, 11, T1, job1, 1) == SINK_OK &&
+			   drain(s) == SINK_FATAL && strstr(s->err, "another history"),
+			   "the same xid with another commit time is another history");
+	unit_check(session(s, 0x400, 0) == SINK_OK &&
+			   send_txn_id(s, 0x4A0, 2, 11, T2, job1, 1) == SINK_OK &&
+			   drain(s) == SINK_FATAL && strstr(s->err, "another history"),
+			   "a transaction that crosses the record's last end LSN is another history");
+	unit_check(session(s, 0x400, 0) == SINK_OK &&
+			   send_txn_id(s, 0x42C, 1, 10, T1, job1, 1) == SINK_OK &&
+			   s->ops->progress(s, 0x600, 2) == SINK_OK &&
+			   drain(s) == SINK_FATAL && ack_total == 0 &&
+			   strstr(s->err, "no transaction there"),
+			   "a position without a transaction that passes it is another history, nothing acked");
+	unit_check(rint_cmd("XLEN %s", "h:hist") == 2, "  nothing was written");
+	record_is("lsn", "0/500", "  the record stays");
+}
+
+static void
+test_new_slot(Sink *s)
+{
+	unit_check(session(s, 0x800, SINK_REPLAY_NEW_SLOT) == SINK_OK &&
+			   progress_ok(s, 0x800, 1) == false && s->new_slot_refused &&
+			   strstr(s->err, "was gone") && strstr(s->err, "0/500") &&
+			   strstr(s->err, "0/800") && strstr(s->err, "--backfill-again") &&
+			   strstr(s->err, "--accept-new-source"),
+			   "a new slot past this source's record is refused, naming both positions and the ways out");
+	printf("# %s\n", s->err);
+	record_is("lsn", "0/500", "  the record stays");
+	unit_check(session(s, 0x800, SINK_REPLAY_NEW_SLOT | SINK_REPLAY_ACCEPT_NEW) == SINK_OK &&
+			   progress_ok(s, 0x900, 1) && !s->new_slot_refused,
+			   "with --accept-new-source the gap is accepted");
+	record_is("lsn", "0/900", "  the record moves to the new slot");
+	record_is("txn_end", "", "  and forgets the old slot's last transaction");
+	unit_check(session(s, 0x900, SINK_REPLAY_NEW_SLOT) == SINK_OK && progress_ok(s, 0x900, 1),
+			   "a new slot where the record is is no gap");
+}
+
+/* an older bridge's record has no last transaction: replays as before */
+static void
+test_old_record(Sink *s)
+{
+	rdo("DEL h:wal2queue:progress:jobs");
+	deliver_first(s);
+	rdo("HDEL h:wal2queue:progress:jobs txn_end txn_xid txn_commit_time txn_source");
+	unit_check(session(s, 0x400, 0) == SINK_OK &&
+			   send_txn_id(s, 0x42C, 1, 30, T1, job1, 1) == SINK_OK &&
+			   drain(s) == SINK_OK && ack_jobs[1] == 1,
+			   "a record without a last transaction (an older bridge's) is trusted by its LSN");
+}
+
+int
+main(void)
+{
+	SinkConfig	cfg;
+	Sink	   *s;
+
+	init_source(&src, "7300000000000000001", "jobs");
+	if (!harness_init() ||
+		!unit_check(server_start(&srv, "hist", 0, NULL, NULL), "redis-server starts"))
+		return unit_done();
+	init_cfg(&cfg, "h:");
+	s = sink_redis_create(&cfg);
+	test_same_history(s);
+	test_other_history(s);
+	test_new_slot(s);
+	test_old_record(s);
+	s->ops->destroy(s);
+	return unit_done();
+}
