@@ -95,8 +95,9 @@ $$;
  * job_leaves(job_table) -- the tables that hold JOB_TABLE's rows: itself if
  * it is not partitioned, else its leaf partitions, oldest first.  A
  * detach-pending partition (a DETACH ... CONCURRENTLY that did not finish)
- * and what is below it are left out: the plugin reports its rows under its
- * own name, so they are judged by prune() of that name.
+ * and what is below it are left out, and so are inheritance children that
+ * are not partitions (CREATE TABLE ... INHERITS): the plugin reports their
+ * rows under their own names, so they are judged by prune() of that name.
  */
 CREATE FUNCTION wal2queue.job_leaves(job_table regclass)
 RETURNS SETOF regclass
@@ -107,7 +108,8 @@ AS $$
         SELECT job_table::oid
         UNION ALL
         SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid
-         WHERE NOT i.inhdetachpending
+          JOIN pg_class p ON p.oid = i.inhrelid
+         WHERE NOT i.inhdetachpending AND p.relispartition
     )
     SELECT t.relid::regclass FROM tree t JOIN pg_class c ON c.oid = t.relid
      WHERE c.relkind <> 'p'
@@ -160,7 +162,7 @@ AS $$
                format('An UPDATE gives a row a new xmin, which prune would take for delivered.  Run SELECT wal2queue.append_only(%L) (rows written before it then count as undelivered), or call %s(..., force => true).',
                       coalesce(pg_partition_root(job_table), job_table)::regclass::text, caller)
           FROM wal2queue.job_leaves(job_table) l
-         WHERE wal2queue.guard_floor(l, reference) IS NULL
+         WHERE wal2queue.guard_problem(l) = 'unguarded'
         UNION ALL
         SELECT 4, NULL,
                format('no registered replication slot selects table %s', coalesce(pg_partition_root(job_table), job_table)::regclass),
@@ -584,7 +586,7 @@ BEGIN
         EXIT WHEN total >= batch;
         -- without force, only rows written since the leaf's guard was last
         -- changed (point 6); prune_horizon() checked every leaf has one
-        floor := CASE WHEN force THEN NULL ELSE wal2queue.guard_floor(leaf, h.reference) END;
+        floor := CASE WHEN force THEN NULL ELSE wal2queue.leaf_floor(leaf, h.reference, 'wal2queue.prune') END;
         CONTINUE WHEN NOT force AND floor IS NULL;
         -- without force, rows that may have been claim checks stay (point 7)
         cc_floor := CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf) END;

@@ -87,6 +87,9 @@ BEGIN
                        base || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD'));
         EXECUTE format('CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
                        part, job_table, day_start, day_start + interval '1 day');
+        -- its guard, cloned from the table's, recorded also where no
+        -- event trigger does it (guard_floor())
+        PERFORM wal2queue.record_guard(part::regclass, 'partition created');
         RETURN NEXT part::regclass;
     END LOOP;
 END
@@ -237,7 +240,8 @@ BEGIN
             EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', part);
             -- without force, a partitioned old partition or one without
             -- its guard is kept (prune(): rows since the guard's last change)
-            floor := CASE WHEN force THEN NULL ELSE wal2queue.guard_floor(part, h.reference) END;
+            floor := CASE WHEN force THEN NULL
+                          ELSE wal2queue.leaf_floor(part, h.reference, 'wal2queue.maintain_partitions') END;
             IF force OR floor IS NOT NULL THEN
                 EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE NOT ('
                                'wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3 '
