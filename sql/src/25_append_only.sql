@@ -231,7 +231,7 @@ COMMENT ON FUNCTION wal2queue.append_only(regclass) IS
  * table about to be rewritten (PostgreSQL fires it once for each table,
  * each partition of a partitioned table too) in the transaction-local
  * setting wal2queue_guard.rewritten (the plugin reserves the prefix
- * wal2queue.); guard_on_ddl() records it once the command ended.  One subtransaction for the whole command, not one per partition
+ * wal2queue.); guard_on_alter() records it once the command ended.  One subtransaction for the whole command, not one per partition
  * (more than 64 subtransaction xids overflow the backend's subxid cache).
  */
 CREATE FUNCTION wal2queue.guard_on_rewrite()
@@ -248,14 +248,14 @@ END
 $$;
 
 /*
- * guard_on_ddl() -- the ddl_command_end event trigger of the commands that
+ * guard_on_alter() -- the ddl_command_end event trigger of the commands that
  * can change a guard or a table's file (ALTER TABLE, ALTER TYPE of a typed
  * table, CREATE TABLE ... PARTITION OF, CREATE, ALTER TRIGGER): records
  * the guard state of the guarded tables of the objects the command touched
  * and of the tables it rewrote, where it changed (record_guard_state(): one
  * subtransaction, xid above the command's).
  */
-CREATE FUNCTION wal2queue.guard_on_ddl()
+CREATE FUNCTION wal2queue.guard_on_alter()
 RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -295,15 +295,15 @@ BEGIN
     CREATE EVENT TRIGGER wal2queue_guard_rewrite ON table_rewrite
         EXECUTE FUNCTION wal2queue.guard_on_rewrite();
     ALTER EVENT TRIGGER wal2queue_guard_rewrite ENABLE ALWAYS;
-    CREATE EVENT TRIGGER wal2queue_guard_ddl ON ddl_command_end
+    CREATE EVENT TRIGGER wal2queue_guard_alter ON ddl_command_end
         WHEN TAG IN ('ALTER TABLE', 'ALTER TYPE', 'CREATE TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER')
-        EXECUTE FUNCTION wal2queue.guard_on_ddl();
-    ALTER EVENT TRIGGER wal2queue_guard_ddl ENABLE ALWAYS;
+        EXECUTE FUNCTION wal2queue.guard_on_alter();
+    ALTER EVENT TRIGGER wal2queue_guard_alter ENABLE ALWAYS;
 EXCEPTION WHEN insufficient_privilege THEN
     RAISE WARNING 'could not create the event triggers of wal2queue in database "%": role "%" is not a superuser',
         current_database(), current_user
         USING DETAIL = 'prune() then deletes nothing from a job table whose guard or file changed (ALTER TABLE ... ENABLE or DISABLE TRIGGER, a rewrite, VACUUM FULL, CLUSTER, TRUNCATE) until wal2queue.append_only() is run on it again; rows written before that count as undelivered.',
-              HINT = 'Have a superuser run: CREATE EVENT TRIGGER wal2queue_guard_rewrite ON table_rewrite EXECUTE FUNCTION wal2queue.guard_on_rewrite(); ALTER EVENT TRIGGER wal2queue_guard_rewrite ENABLE ALWAYS; CREATE EVENT TRIGGER wal2queue_guard_ddl ON ddl_command_end WHEN TAG IN (''ALTER TABLE'', ''ALTER TYPE'', ''CREATE TABLE'', ''CREATE TRIGGER'', ''ALTER TRIGGER'') EXECUTE FUNCTION wal2queue.guard_on_ddl(); ALTER EVENT TRIGGER wal2queue_guard_ddl ENABLE ALWAYS;';
+              HINT = 'Have a superuser run: CREATE EVENT TRIGGER wal2queue_guard_rewrite ON table_rewrite EXECUTE FUNCTION wal2queue.guard_on_rewrite(); ALTER EVENT TRIGGER wal2queue_guard_rewrite ENABLE ALWAYS; CREATE EVENT TRIGGER wal2queue_guard_alter ON ddl_command_end WHEN TAG IN (''ALTER TABLE'', ''ALTER TYPE'', ''CREATE TABLE'', ''CREATE TRIGGER'', ''ALTER TRIGGER'') EXECUTE FUNCTION wal2queue.guard_on_alter(); ALTER EVENT TRIGGER wal2queue_guard_alter ENABLE ALWAYS;';
 END
 $$;
 

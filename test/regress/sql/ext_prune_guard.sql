@@ -2,7 +2,7 @@
 -- record of the table's guard state (its file, its guard triggers) in
 -- wal2queue.guard_events, valid only while that state is unchanged.  The
 -- event triggers wal2queue_guard_rewrite (table_rewrite) and
--- wal2queue_guard_ddl (ddl_command_end of ALTER TABLE, ALTER TYPE, CREATE
+-- wal2queue_guard_alter (ddl_command_end of ALTER TABLE, ALTER TYPE, CREATE
 -- TABLE, CREATE and ALTER TRIGGER) record each change, in one
 -- subtransaction after the command; append_only() records too.  A change
 -- recorded nowhere (event triggers off, VACUUM FULL) makes the floor
@@ -126,7 +126,7 @@ SELECT * FROM ext_grd_counts();
 -- the one recorded, the floor is unknown and prune() keeps every row of the
 -- table (a NOTICE says so) until append_only() records the guard again
 ALTER EVENT TRIGGER wal2queue_guard_rewrite DISABLE;
-ALTER EVENT TRIGGER wal2queue_guard_ddl DISABLE;
+ALTER EVENT TRIGGER wal2queue_guard_alter DISABLE;
 ALTER TABLE ext_grd.fb ADD COLUMN r float8 DEFAULT random();
 BEGIN;
 ALTER TABLE ext_grd.fn DISABLE TRIGGER wal2queue_append_only;
@@ -136,17 +136,17 @@ RELEASE SAVEPOINT s;
 ALTER TABLE ext_grd.fn ENABLE ALWAYS TRIGGER wal2queue_append_only;
 COMMIT;
 ALTER EVENT TRIGGER wal2queue_guard_rewrite ENABLE ALWAYS;
-ALTER EVENT TRIGGER wal2queue_guard_ddl ENABLE ALWAYS;
+ALTER EVENT TRIGGER wal2queue_guard_alter ENABLE ALWAYS;
 -- 7. event triggers off, a rewrite in a savepoint and on again, in one
 -- transaction
 BEGIN;
 ALTER EVENT TRIGGER wal2queue_guard_rewrite DISABLE;
-ALTER EVENT TRIGGER wal2queue_guard_ddl DISABLE;
+ALTER EVENT TRIGGER wal2queue_guard_alter DISABLE;
 SAVEPOINT s;
 ALTER TABLE ext_grd.tx ADD COLUMN r float8 DEFAULT random();
 RELEASE SAVEPOINT s;
 ALTER EVENT TRIGGER wal2queue_guard_rewrite ENABLE ALWAYS;
-ALTER EVENT TRIGGER wal2queue_guard_ddl ENABLE ALWAYS;
+ALTER EVENT TRIGGER wal2queue_guard_alter ENABLE ALWAYS;
 COMMIT;
 -- 8. VACUUM FULL keeps the rows' xmin, but it too gives the table a new
 -- file that no event trigger sees: the same outage, the same way out

@@ -8,6 +8,10 @@
 # refuses a row version committed after it.  PostgreSQL itself runs the
 # ALTER (DDL reads the catalog with fresh snapshots).  Expected: the ALTER
 # succeeds.
+#
+# Fixed: guard_events is insert-only (relid, seq): recording a change never
+# updates a row another transaction wrote; older rows are deleted only in
+# READ COMMITTED.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
