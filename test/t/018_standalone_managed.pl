@@ -55,14 +55,14 @@ like($e, qr/WARNING:  could not create the event triggers of wal2queue in databa
 like($e, qr/HINT:  Have a superuser run: CREATE EVENT TRIGGER wal2queue_guard_rewrite ON table_rewrite/,
 	'with the SQL to run');
 is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace
-	AND proowner = 'admin'::regrole}), '30', 'every function is there, owned by the administrator');
+	AND proowner = 'admin'::regrole}), '34', 'every function is there, owned by the administrator');
 is(admin_sql(q{SELECT count(*) FROM pg_roles WHERE rolname = 'wal2queue_sender'}), '1',
 	'the role wal2queue_sender was created');
 
 $e = install('admin');
 like($e, qr/ERROR:  schema "wal2queue" already exists in database "app": wal2queue is installed already/,
 	'a second run is refused');
-is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace}), '30',
+is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace}), '34',
 	'and changes nothing');
 
 # the bridge's role: REPLICATION, USAGE on the schema, owner of the job
