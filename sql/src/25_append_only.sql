@@ -181,7 +181,7 @@ BEGIN
         RAISE EXCEPTION 'wal2queue.record_guard: job_table and event must not be null'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NOT (SELECT pg_has_role(session_user, c.relowner, 'USAGE') FROM pg_class c
+    IF NOT (SELECT pg_has_role(session_user, c.relowner, 'MEMBER') FROM pg_class c
              WHERE c.oid = job_table) THEN
         RAISE EXCEPTION 'wal2queue.record_guard: role "%" does not own table %', session_user, job_table
             USING ERRCODE = 'insufficient_privilege';

@@ -239,7 +239,8 @@ BEGIN
         IF h.below_xid IS NOT NULL THEN
             EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', part);
             -- without force, a partitioned old partition or one without
-            -- its guard is kept (prune(): rows since the guard's last change)
+            -- its guard, or whose guard state changed unrecorded, is kept
+            -- (prune(): rows since the last record of the guard state)
             floor := CASE WHEN force THEN NULL
                           ELSE wal2queue.leaf_floor(part, h.reference, 'wal2queue.maintain_partitions') END;
             IF force OR floor IS NOT NULL THEN
