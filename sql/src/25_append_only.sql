@@ -124,8 +124,13 @@ $$;
  * the xid of every transaction whose committed change the states show.
  * Returns how many tables it recorded.  Internal: the event trigger
  * functions and record_guard() call it.
+ * CREATED: TABLES were all created by the calling command, in the current
+ * (sub)transaction: no other transaction saw them and they hold no row
+ * older than that xid, so the record takes the current xid (no
+ * subtransaction: creating 100 partitions in one transaction must not
+ * overflow the subxid cache either).
  */
-CREATE FUNCTION wal2queue.record_guard_state(tables oid[], event text)
+CREATE FUNCTION wal2queue.record_guard_state(tables oid[], event text, created boolean DEFAULT false)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -143,6 +148,10 @@ BEGIN
                                       WHERE g.relid = c.relid ORDER BY g.seq DESC LIMIT 1);
     IF changed IS NULL THEN
         RETURN 0;
+    ELSIF created THEN
+        INSERT INTO wal2queue.guard_events (relid, state, event)
+        SELECT u.relid, u.state, event FROM unnest(changed, states) AS u(relid, state);
+        RETURN cardinality(changed);
     END IF;
     BEGIN
         INSERT INTO wal2queue.guard_events (relid, state, event)
@@ -161,7 +170,7 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION wal2queue.record_guard_state(oid[], text) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION wal2queue.record_guard_state(oid[], text, boolean) FROM PUBLIC;
 
 /*
  * record_guard(job_table, event) -- record the guard state of JOB_TABLE and
@@ -253,7 +262,8 @@ $$;
  * table, CREATE TABLE ... PARTITION OF, CREATE, ALTER TRIGGER): records
  * the guard state of the guarded tables of the objects the command touched
  * and of the tables it rewrote, where it changed (record_guard_state(): one
- * subtransaction, xid above the command's).
+ * subtransaction, xid above the command's; for the tables a CREATE TABLE
+ * created, the command's own xid).
  */
 CREATE FUNCTION wal2queue.guard_on_alter()
 RETURNS event_trigger
@@ -265,6 +275,13 @@ DECLARE
 BEGIN
     IF rewritten IS NOT NULL THEN
         PERFORM set_config('wal2queue_guard.rewritten', '', true);
+    END IF;
+    IF tg_tag = 'CREATE TABLE' AND rewritten IS NULL THEN
+        PERFORM wal2queue.record_guard_state(ARRAY(
+            SELECT l.relid FROM pg_event_trigger_ddl_commands() c
+             CROSS JOIN LATERAL wal2queue.guarded_tables(c.objid) l(relid)
+             WHERE c.classid = 'pg_class'::regclass AND l.relid = c.objid), tg_tag, created => true);
+        RETURN;
     END IF;
     PERFORM wal2queue.record_guard_state(ARRAY(
         SELECT l.relid

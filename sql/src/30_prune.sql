@@ -311,7 +311,11 @@ $$;
  *     its own xid.  Records are made at ddl_command_end of ALTER TABLE,
  *     ALTER TYPE, CREATE TABLE, CREATE and ALTER TRIGGER by the event
  *     trigger wal2queue_guard_alter (with the tables wal2queue_guard_rewrite
- *     saw rewritten), and by append_only() and create_partitions().  So a
+ *     saw rewritten), and by append_only() and create_partitions().  A
+ *     table a CREATE TABLE created (a partition, its guard cloned) is
+ *     recorded with the creating xid itself, without a subtransaction: no
+ *     other transaction saw it, no row of it is older, and any later
+ *     change of its guard or file in that transaction is recorded anew.  So a
  *     row with x > g was written while the guard was complete, by an
  *     INSERT of transaction T, and 1 to 5 apply to T.
  *

@@ -87,11 +87,11 @@ BEGIN
                        base || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD'));
         EXECUTE format('CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
                        part, job_table, day_start, day_start + interval '1 day');
-        -- its guard, cloned from the table's, recorded also where no
-        -- event trigger does it (guard_floor())
-        PERFORM wal2queue.record_guard(part::regclass, 'partition created');
         RETURN NEXT part::regclass;
     END LOOP;
+    -- their guards, cloned from the table's, recorded also where no event
+    -- trigger does it (guard_floor()): once, in one subtransaction
+    PERFORM wal2queue.record_guard(job_table, 'partitions created');
 END
 $$;
 

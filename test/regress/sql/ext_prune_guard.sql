@@ -177,6 +177,10 @@ DO $$ BEGIN
     EXECUTE format('CREATE TABLE ext_grd.pj_%s PARTITION OF ext_grd.pj FOR VALUES FROM (%s) TO (%s)', g, g, g + 1);
   END LOOP;
 END $$;
+-- (creating them in one transaction records each with the creating xid:
+-- no subtransaction at all)
+SELECT count(*) AS tables, count(DISTINCT xmin::text) AS xids FROM wal2queue.guard_events
+ WHERE event = 'CREATE TABLE' AND relid::regclass::text LIKE 'ext_grd.pj%';
 BEGIN;
 ALTER TABLE ext_grd.pj ADD COLUMN shard float8 DEFAULT random();
 SELECT count(*) AS tables, count(DISTINCT xmin::text) AS xids FROM wal2queue.guard_events
@@ -186,6 +190,17 @@ SELECT count(*) AS unknown_floors FROM wal2queue.job_leaves('ext_grd.pj') l
  WHERE wal2queue.guard_problem(l) IS NOT NULL;
 -- force still deletes what every slot moved past
 SELECT wal2queue.prune('ext_grd.rw', force => true);
+
+-- record_guard() records only for a login role that is a member of the
+-- table's owner
+SELECT 'ext_grd.ok'::regclass::oid AS ok_oid \gset
+CREATE ROLE regress_w2q_grd_other;
+GRANT USAGE ON SCHEMA wal2queue TO regress_w2q_grd_other;
+SET SESSION AUTHORIZATION regress_w2q_grd_other;
+SELECT wal2queue.record_guard(:ok_oid::oid::regclass, 'forged');
+RESET SESSION AUTHORIZATION;
+REVOKE USAGE ON SCHEMA wal2queue FROM regress_w2q_grd_other;
+DROP ROLE regress_w2q_grd_other;
 
 SELECT pg_drop_replication_slot('regress_w2q_grd');
 SELECT wal2queue.unregister_slot('regress_w2q_grd');

@@ -43,6 +43,12 @@ SELECT wal2queue.guard_problem('public.regress_w2q_sa_guard') AS after_append_on
 VACUUM FULL public.regress_w2q_sa_guard;
 SELECT wal2queue.guard_problem('public.regress_w2q_sa_guard') AS after_vacuum_full;
 DROP TABLE public.regress_w2q_sa_guard;
+-- create_partitions() records the guards of the partitions it creates
+SELECT wal2queue.create_job_table('public.regress_w2q_sa_parted', true) IS NOT NULL AS created;
+SELECT count(*) > 0 AS more FROM wal2queue.create_partitions('public.regress_w2q_sa_parted', 6);
+SELECT count(*) AS leaves, count(*) FILTER (WHERE wal2queue.guard_problem(l) IS NOT NULL) AS unknown
+  FROM wal2queue.job_leaves('public.regress_w2q_sa_parted') l;
+DROP TABLE public.regress_w2q_sa_parted;
 -- the role could not revoke pg_logical_emit_message() from PUBLIC (a
 -- WARNING says so and gives the SQL for a superuser)
 SELECT has_function_privilege('public', 'pg_logical_emit_message(boolean,text,text)', 'EXECUTE') AS public_may_emit;
