@@ -52,6 +52,25 @@ for (1 .. 8)
 note("prune deleted $deleted rows");
 is($node->safe_psql('postgres', q{SELECT count(*) FROM jobs WHERE payload ? 'n'}), '10',
 	'prune keeps the 10 jobs no slot delivered');
+my ($rc, $o, $e) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
+like($e, qr/NOTICE:  wal2queue\.prune: table public\.jobs changed since its append-only guard was recorded/,
+	'prune says why it keeps the table');
+like($e, qr/HINT:  Run SELECT wal2queue\.append_only\('public\.jobs'\)/, 'and names the way out');
+# the way out: append_only() records the guard again; rows before it stay
+$node->safe_psql('postgres', q{SELECT wal2queue.append_only('public.jobs')});
+$node->safe_psql('postgres', q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"after": true}')});
+ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '2' }), 'the slot delivers the job inserted after it');
+$deleted = 0;
+for (1 .. 10)
+{
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	sleep 1;
+	$deleted += $node->safe_psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
+	last if $deleted >= 1;
+}
+is($deleted, 1, 'after append_only() prune deletes the delivered job written since');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM jobs WHERE payload ? 'n'}), '10',
+	'and still keeps the 10 jobs no slot delivered');
 stop_bridge($b);
 stop_redis($r);
 $node->stop;
