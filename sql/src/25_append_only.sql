@@ -173,14 +173,14 @@ $$;
 REVOKE EXECUTE ON FUNCTION wal2queue.record_guard_state(oid[], text, boolean) FROM PUBLIC;
 
 /*
- * record_guard(job_table, event) -- record the guard state of JOB_TABLE and
- * the guarded tables below it (record_guard_state()) for a caller whose
- * login role may act as the table's owner: append_only() and
- * create_partitions() call it, so that a server without the event
- * triggers (the standalone script run by a role that is not a superuser)
- * knows the guards they set.
+ * record_guard(job_table, event, tables) -- record the guard state of
+ * JOB_TABLE and the guarded tables below it (record_guard_state()), or of
+ * those of them in TABLES, for a caller whose login role is a member of the
+ * table's owner: append_only() and create_partitions() call it, so that a
+ * server without the event triggers (the standalone script run by a role
+ * that is not a superuser) knows the guards they set.
  */
-CREATE FUNCTION wal2queue.record_guard(job_table regclass, event text)
+CREATE FUNCTION wal2queue.record_guard(job_table regclass, event text, tables regclass[] DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -195,7 +195,9 @@ BEGIN
         RAISE EXCEPTION 'wal2queue.record_guard: role "%" does not own table %', session_user, job_table
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    RETURN wal2queue.record_guard_state(ARRAY(SELECT wal2queue.guarded_tables(job_table)), event);
+    RETURN wal2queue.record_guard_state(ARRAY(
+        SELECT g.relid FROM wal2queue.guarded_tables(job_table) g(relid)
+         WHERE tables IS NULL OR g.relid = ANY (tables::oid[])), event);
 END
 $$;
 

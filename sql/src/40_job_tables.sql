@@ -58,6 +58,7 @@ DECLARE
     base text;
     day_start timestamptz;
     part text;
+    created regclass[] := '{}';
 BEGIN
     IF job_table IS NULL THEN
         RAISE EXCEPTION 'wal2queue.create_partitions: job_table must not be null'
@@ -87,11 +88,15 @@ BEGIN
                        base || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD'));
         EXECUTE format('CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
                        part, job_table, day_start, day_start + interval '1 day');
+        created := created || part::regclass;
         RETURN NEXT part::regclass;
     END LOOP;
     -- their guards, cloned from the table's, recorded also where no event
-    -- trigger does it (guard_floor()): once, in one subtransaction
-    PERFORM wal2queue.record_guard(job_table, 'partitions created');
+    -- trigger does it (guard_floor()): once, in one subtransaction; only
+    -- theirs (another partition changed unrecorded stays so)
+    IF cardinality(created) > 0 THEN
+        PERFORM wal2queue.record_guard(job_table, 'partitions created', created);
+    END IF;
 END
 $$;
 
