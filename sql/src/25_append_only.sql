@@ -72,12 +72,15 @@ $$;
  * partition created or attached).  It is written in a subtransaction of
  * its own, whose xid is assigned after the state was read, and so after
  * the xid of every transaction whose change that state shows (committed
- * before, or the recording transaction and its subtransactions so far):
- * guard_floor() takes the row's xmin as the floor.  Insert-only, so a
+ * before, or the recording transaction and its subtransactions so far);
+ * for a table created by the recording command itself, with that
+ * command's xid (record_guard_state()): guard_floor() takes the row's
+ * xmin as the floor.  Insert-only, so a
  * REPEATABLE READ or SERIALIZABLE transaction that records never fails on
  * a row another transaction wrote after its snapshot; older rows of a
  * table are deleted by a later recording in READ COMMITTED.  A table
- * dropped leaves its rows; an OID used again has another relfilenode.
+ * dropped leaves its rows; a table that gets its OID again has other
+ * guard triggers, so another state.
  */
 CREATE TABLE wal2queue.guard_events (
     relid oid NOT NULL,
