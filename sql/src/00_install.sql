@@ -8,8 +8,9 @@
  *                   wal2queue messages
  *   10_send         send()
  *   20_slots        the slot registry and the functions that write it
- *   25_append_only  the append-only guard of job tables, the event
- *                   triggers that watch rewrites, and the guard floor
+ *   25_append_only  the append-only guard of job tables, the record of
+ *                   its state (event triggers, append_only()), and the
+ *                   guard floor
  *   30_prune        prune() and the rule it deletes by
  *   40_job_tables   create_job_table(), the daily partitions
  *   50_status       the status view
@@ -38,7 +39,9 @@
  *    login role has REPLICATION (or is a superuser).
  *  - guard_on_rewrite() and guard_on_alter() are SECURITY DEFINER event
  *    trigger functions (no one can call them directly): they record in
- *    wal2queue.guard_events, which only the owner may write.
+ *    wal2queue.guard_events, which only the owner may write; so is
+ *    record_guard() (append_only() calls it), which checks that the
+ *    session's login role is a member of the table's owner.
  *  Every function called from a SECURITY DEFINER function without a SET
  *  search_path clause, and every operator there, is qualified with
  *  pg_catalog; the others have SET search_path = pg_catalog, pg_temp.

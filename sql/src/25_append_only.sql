@@ -22,70 +22,85 @@ END
 $$;
 
 /*
- * append_only(job_table) -- guard JOB_TABLE (and every partition, present
- * and future) against UPDATE with the row trigger wal2queue_append_only,
- * enabled ALWAYS (so session_replication_role = replica does not skip
- * it).  prune() without force requires it.  create_job_table() calls it.
+ * guard_triggers(relid) -- the triggers of RELID that run refuse_update(),
+ * whatever their name (a guard renamed is still the guard), with their row
+ * version (xmin, ctid: any change of the trigger writes a new one) and
+ * whether it is COMPLETE: BEFORE, FOR EACH ROW, on UPDATE, of every column
+ * (no UPDATE OF list), without WHEN, enabled ALWAYS (so
+ * session_replication_role = replica does not skip it).  Only a complete
+ * guard refuses every UPDATE.
  */
-CREATE FUNCTION wal2queue.append_only(job_table regclass)
-RETURNS void
-LANGUAGE plpgsql VOLATILE
+CREATE FUNCTION wal2queue.guard_triggers(relid oid, OUT tgoid oid, OUT version text,
+                                         OUT complete boolean)
+RETURNS SETOF record
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-BEGIN
-    IF job_table IS NULL THEN
-        RAISE EXCEPTION 'wal2queue.append_only: job_table must not be null'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- in a subtransaction (the block): the guard's pg_trigger row then
-    -- gets an xid above every xid of the calling transaction so far, an
-    -- UPDATE made in a subtransaction of it after the guard was disabled
-    -- included (guard_floor())
-    BEGIN
-        IF NOT EXISTS (SELECT FROM pg_trigger t
-                        WHERE t.tgrelid = job_table AND t.tgname = 'wal2queue_append_only') THEN
-            EXECUTE format('CREATE TRIGGER wal2queue_append_only BEFORE UPDATE ON %s '
-                           'FOR EACH ROW EXECUTE FUNCTION wal2queue.refuse_update()', job_table);
-        END IF;
-        EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER wal2queue_append_only', job_table);
-    EXCEPTION WHEN lock_not_available THEN
-        RAISE;
-    END;
-END
+    -- tgtype bits: ROW 1, BEFORE 2, UPDATE 16, INSTEAD 64
+    SELECT t.oid, t.xmin::text || t.ctid::text,
+           t.tgenabled = 'A' AND (t.tgtype::integer & 83) = 19
+           AND cardinality(t.tgattr::int2[]) = 0 AND t.tgqual IS NULL
+      FROM pg_trigger t
+     WHERE t.tgrelid = relid AND t.tgfoid = 'wal2queue.refuse_update()'::regprocedure
 $$;
 
-COMMENT ON FUNCTION wal2queue.append_only(regclass) IS
-'refuse UPDATE on a job table (and its partitions), as prune() without force requires';
+/*
+ * guard_state(leaf) -- what the guard floor of LEAF vouches for: its file
+ * (relfilenode: a rewrite, VACUUM FULL, CLUSTER and TRUNCATE give the
+ * table a new one), the row versions of its guard triggers and the row
+ * version of refuse_update() itself.  Any change of these, by any means
+ * (single-user mode, event triggers disabled, a transaction that took its
+ * xid early), makes the state differ from the one recorded in
+ * guard_events, and the floor unknown (guard_floor()).
+ */
+CREATE FUNCTION wal2queue.guard_state(leaf oid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('file %s function %s guards %s', c.relfilenode, p.xmin::text || p.ctid::text,
+                  coalesce((SELECT string_agg(g.tgoid::text || '@' || g.version, ',' ORDER BY g.tgoid)
+                              FROM wal2queue.guard_triggers(leaf) g), 'none'))
+      FROM pg_class c, pg_proc p
+     WHERE c.oid = leaf AND p.oid = 'wal2queue.refuse_update()'::regprocedure
+$$;
 
 /*
- * guard_events -- the last DDL on a guarded table that could have given
- * its rows an xmin no INSERT wrote, as the xmin of the table's row here
- * (guard_floor() takes it): a rewrite (ALTER TABLE ... ALTER COLUMN ...
- * TYPE, a volatile DEFAULT, SET LOGGED, SET ACCESS METHOD, ALTER TYPE of a
- * typed table: every row gets the ALTER's xid), or an ALTER TABLE in a
- * transaction that changed the guard (an UPDATE in a subtransaction of the
- * transaction that disabled and re-enabled the guard has an xid above the
- * one that re-enabled it).  Written by the event triggers below, each time
- * in a subtransaction of its own, so the row's xmin is an xid assigned
- * after every xid of that transaction so far, the rewrite's included.
- * A table dropped leaves its row; an OID used again only holds prune of
- * the new table's older rows back.
+ * guard_events -- insert-only: each row records the guard state of a
+ * guarded table (guard_state()) as of a moment after a change of it (the
+ * guard set, enabled, disabled, replaced or renamed; a rewrite; a
+ * partition created or attached).  It is written in a subtransaction of
+ * its own, whose xid is assigned after the state was read, and so after
+ * the xid of every transaction whose change that state shows (committed
+ * before, or the recording transaction and its subtransactions so far);
+ * for a table created by the recording command itself, with that
+ * command's xid (record_guard_state()): guard_floor() takes the row's
+ * xmin as the floor.  Insert-only, so a
+ * REPEATABLE READ or SERIALIZABLE transaction that records never fails on
+ * a row another transaction wrote after its snapshot; older rows of a
+ * table are deleted by a later recording in READ COMMITTED.  A table
+ * dropped leaves its rows; a table that gets its OID again has other
+ * guard triggers, so another state.
  */
 CREATE TABLE wal2queue.guard_events (
-    relid oid PRIMARY KEY,
+    relid oid NOT NULL,
+    seq   bigint GENERATED ALWAYS AS IDENTITY,
+    state text NOT NULL,
     event text NOT NULL,
     at    timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
+CREATE INDEX guard_events_relid_seq ON wal2queue.guard_events (relid, seq);
+
 COMMENT ON TABLE wal2queue.guard_events IS
-'the last rewrite or guard change of each guarded job table: rows older than a row''s xmin here count as undelivered';
+'the guard state of each guarded job table as recorded after each change: rows older than the last record''s xmin count as undelivered';
 
 GRANT SELECT ON wal2queue.guard_events TO PUBLIC;
 
 /*
  * guarded_tables(relid) -- RELID and the tables below it (partitions,
- * inheritance children, at any depth) that have the trigger
- * wal2queue_append_only, in whatever state.
+ * inheritance children, at any depth) that have a trigger running
+ * refuse_update(), in whatever state.
  */
 CREATE FUNCTION wal2queue.guarded_tables(relid oid)
 RETURNS SETOF oid
@@ -99,41 +114,139 @@ AS $$
     )
     SELECT t.relid FROM tree t
      WHERE EXISTS (SELECT FROM pg_trigger g
-                    WHERE g.tgrelid = t.relid AND g.tgname = 'wal2queue_append_only')
+                    WHERE g.tgrelid = t.relid
+                      AND g.tgfoid = 'wal2queue.refuse_update()'::regprocedure)
 $$;
 
 /*
- * record_guard_event(tables, event) -- move the guard floor of TABLES past
- * every xid the calling transaction has so far: (re)write their rows of
- * guard_events in a subtransaction (the BEGIN ... EXCEPTION block), whose
- * xid is assigned after its parents' and so after the xid a rewrite gave
- * the rows.  Called by the event trigger functions (as their owner).
+ * record_guard_state(tables, event) -- record in guard_events the guard
+ * state of those of TABLES whose state differs from the last one recorded,
+ * all in ONE subtransaction (the BEGIN ... EXCEPTION block), entered after
+ * the states were read: its xid is assigned after every xid of the calling
+ * transaction so far (a rewrite's, an UPDATE's in a savepoint) and after
+ * the xid of every transaction whose committed change the states show.
+ * Returns how many tables it recorded.  Internal: the event trigger
+ * functions and record_guard() call it.
+ * CREATED: TABLES were all created by the calling command, in the current
+ * (sub)transaction: no other transaction saw them and they hold no row
+ * older than that xid, so the record takes the current xid (no
+ * subtransaction: creating 100 partitions in one transaction must not
+ * overflow the subxid cache either).
  */
-CREATE FUNCTION wal2queue.record_guard_event(tables oid[], event text)
+CREATE FUNCTION wal2queue.record_guard_state(tables oid[], event text, created boolean DEFAULT false)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    changed oid[];
+    states text[];
+BEGIN
+    SELECT array_agg(c.relid ORDER BY c.relid), array_agg(c.state ORDER BY c.relid)
+      INTO changed, states
+      FROM (SELECT t.relid, wal2queue.guard_state(t.relid) AS state
+              FROM (SELECT DISTINCT u.relid FROM unnest(tables) AS u(relid)) t) c
+     WHERE c.state IS NOT NULL
+       AND c.state IS DISTINCT FROM (SELECT g.state FROM wal2queue.guard_events g
+                                      WHERE g.relid = c.relid ORDER BY g.seq DESC LIMIT 1);
+    IF changed IS NULL THEN
+        RETURN 0;
+    ELSIF created THEN
+        INSERT INTO wal2queue.guard_events (relid, state, event)
+        SELECT u.relid, u.state, event FROM unnest(changed, states) AS u(relid, state);
+        RETURN cardinality(changed);
+    END IF;
+    BEGIN
+        INSERT INTO wal2queue.guard_events (relid, state, event)
+        SELECT u.relid, u.state, event FROM unnest(changed, states) AS u(relid, state);
+        -- the rows before (their xids are below this one): only in READ
+        -- COMMITTED, where a row deleted meanwhile is skipped, not an error
+        IF current_setting('transaction_isolation') = 'read committed' THEN
+            DELETE FROM wal2queue.guard_events g
+             WHERE g.relid = ANY (changed)
+               AND g.seq < (SELECT max(h.seq) FROM wal2queue.guard_events h WHERE h.relid = g.relid);
+        END IF;
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE;      -- the block is there for its subtransaction
+    END;
+    RETURN cardinality(changed);
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION wal2queue.record_guard_state(oid[], text, boolean) FROM PUBLIC;
+
+/*
+ * record_guard(job_table, event, tables) -- record the guard state of
+ * JOB_TABLE and the guarded tables below it (record_guard_state()), or of
+ * those of them in TABLES, for a caller whose login role is a member of the
+ * table's owner: append_only() and create_partitions() call it, so that a
+ * server without the event triggers (the standalone script run by a role
+ * that is not a superuser) knows the guards they set.
+ */
+CREATE FUNCTION wal2queue.record_guard(job_table regclass, event text, tables regclass[] DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF job_table IS NULL OR event IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.record_guard: job_table and event must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF NOT (SELECT pg_has_role(session_user, c.relowner, 'MEMBER') FROM pg_class c
+             WHERE c.oid = job_table) THEN
+        RAISE EXCEPTION 'wal2queue.record_guard: role "%" does not own table %', session_user, job_table
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN wal2queue.record_guard_state(ARRAY(
+        SELECT g.relid FROM wal2queue.guarded_tables(job_table) g(relid)
+         WHERE tables IS NULL OR g.relid = ANY (tables::oid[])), event);
+END
+$$;
+
+/*
+ * append_only(job_table) -- guard JOB_TABLE (and every partition, present
+ * and future) against UPDATE with the row trigger wal2queue_append_only,
+ * complete (guard_triggers()) and enabled ALWAYS: a trigger of that name
+ * that is not complete (BEFORE UPDATE OF a column, a WHEN) is replaced.
+ * Then records the guard (record_guard()), after the ALTER TABLE took its
+ * lock (so after every UPDATE made while the guard was off ended), unless
+ * nothing changed since the last record: rows written before the record
+ * count as undelivered.  prune() without force requires it.
+ * create_job_table() calls it.
+ */
+CREATE FUNCTION wal2queue.append_only(job_table regclass)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF cardinality(tables) = 0 THEN
-        RETURN;
+    IF job_table IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.append_only: job_table must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    BEGIN
-        INSERT INTO wal2queue.guard_events AS g (relid, event)
-        SELECT DISTINCT t.relid, event FROM unnest(tables) AS t(relid)
-        ON CONFLICT (relid) DO UPDATE SET event = excluded.event, at = excluded.at;
-    EXCEPTION WHEN lock_not_available THEN
-        RAISE;      -- the block is there for its subtransaction
-    END;
+    IF NOT EXISTS (SELECT FROM pg_trigger t JOIN wal2queue.guard_triggers(job_table) g ON g.tgoid = t.oid
+                    WHERE t.tgname = 'wal2queue_append_only'
+                      AND (t.tgtype::integer & 83) = 19
+                      AND cardinality(t.tgattr::int2[]) = 0 AND t.tgqual IS NULL) THEN
+        EXECUTE format('CREATE OR REPLACE TRIGGER wal2queue_append_only BEFORE UPDATE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION wal2queue.refuse_update()', job_table);
+    END IF;
+    EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER wal2queue_append_only', job_table);
+    PERFORM wal2queue.record_guard(job_table, 'append_only()');
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION wal2queue.record_guard_event(oid[], text) FROM PUBLIC;
+COMMENT ON FUNCTION wal2queue.append_only(regclass) IS
+'refuse UPDATE on a job table (and its partitions), as prune() without force requires';
 
 /*
- * guard_on_rewrite() -- the table_rewrite event trigger: a guarded table
- * is about to be rewritten (PostgreSQL fires it once for each table, each
- * partition of a partitioned table too).
+ * guard_on_rewrite() -- the table_rewrite event trigger: remember the
+ * table about to be rewritten (PostgreSQL fires it once for each table,
+ * each partition of a partitioned table too) in the transaction-local
+ * setting wal2queue_guard.rewritten (the plugin reserves the prefix
+ * wal2queue.); guard_on_alter() records it once the command ended.  One subtransaction for the whole command, not one per partition
+ * (more than 64 subtransaction xids overflow the backend's subxid cache).
  */
 CREATE FUNCTION wal2queue.guard_on_rewrite()
 RETURNS event_trigger
@@ -141,18 +254,21 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM wal2queue.record_guard_event(
-        ARRAY(SELECT wal2queue.guarded_tables(pg_event_trigger_table_rewrite_oid())),
-        format('rewrite (%s)', tg_tag));
+    PERFORM set_config('wal2queue_guard.rewritten',
+                       concat_ws(',', nullif(current_setting('wal2queue_guard.rewritten', true), ''),
+                                 pg_event_trigger_table_rewrite_oid()::text),
+                       true);
 END
 $$;
 
 /*
- * guard_on_alter() -- the ddl_command_end event trigger of ALTER TABLE:
- * for the guarded tables of the altered tree whose guard this transaction
- * changed (its pg_trigger row is not older than the transaction's xid: a
- * later transaction's change committed before the ALTER locked the table
- * counts too, which only holds prune back).
+ * guard_on_alter() -- the ddl_command_end event trigger of the commands that
+ * can change a guard or a table's file (ALTER TABLE, ALTER TYPE of a typed
+ * table, CREATE TABLE ... PARTITION OF, CREATE, ALTER TRIGGER): records
+ * the guard state of the guarded tables of the objects the command touched
+ * and of the tables it rewrote, where it changed (record_guard_state(): one
+ * subtransaction, xid above the command's; for the tables a CREATE TABLE
+ * created, the command's own xid).
  */
 CREATE FUNCTION wal2queue.guard_on_alter()
 RETURNS event_trigger
@@ -160,28 +276,41 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    own xid8 := pg_current_xact_id_if_assigned();
+    rewritten text := nullif(current_setting('wal2queue_guard.rewritten', true), '');
 BEGIN
-    IF own IS NULL THEN
-        RETURN;     -- the transaction changed nothing
+    IF rewritten IS NOT NULL THEN
+        PERFORM set_config('wal2queue_guard.rewritten', '', true);
     END IF;
-    PERFORM wal2queue.record_guard_event(ARRAY(
-        SELECT g.tgrelid
-          FROM pg_event_trigger_ddl_commands() c
-         CROSS JOIN LATERAL wal2queue.guarded_tables(c.objid) l(relid)
-          JOIN pg_trigger g ON g.tgrelid = l.relid AND g.tgname = 'wal2queue_append_only'
-         WHERE c.classid = 'pg_class'::regclass
-           AND wal2queue.full_xid(g.xmin, own) >= own), 'guard changed');
+    IF tg_tag = 'CREATE TABLE' AND rewritten IS NULL THEN
+        PERFORM wal2queue.record_guard_state(ARRAY(
+            SELECT l.relid FROM pg_event_trigger_ddl_commands() c
+             CROSS JOIN LATERAL wal2queue.guarded_tables(c.objid) l(relid)
+             WHERE c.classid = 'pg_class'::regclass AND l.relid = c.objid), tg_tag, created => true);
+        RETURN;
+    END IF;
+    PERFORM wal2queue.record_guard_state(ARRAY(
+        SELECT l.relid
+          FROM (SELECT c.objid AS relid FROM pg_event_trigger_ddl_commands() c
+                 WHERE c.classid = 'pg_class'::regclass
+                UNION
+                SELECT t.tgrelid FROM pg_event_trigger_ddl_commands() c
+                  JOIN pg_trigger t ON t.oid = c.objid
+                 WHERE c.classid = 'pg_trigger'::regclass
+                UNION
+                SELECT r::oid FROM unnest(string_to_array(rewritten, ',')) r) o
+         CROSS JOIN LATERAL wal2queue.guarded_tables(o.relid) l(relid)),
+        tg_tag || CASE WHEN rewritten IS NOT NULL THEN ' (rewrite)' ELSE '' END);
 END
 $$;
 
 /*
  * The event triggers, enabled ALWAYS (session_replication_role = replica
  * does not skip them).  Only a superuser may create an event trigger: the
- * standalone script run by another role installs without them, says so
- * with a WARNING, and guard_floor() then takes every change of a guarded
- * table's pg_class row for a rewrite (any ALTER TABLE, GRANT, VACUUM FULL,
- * CLUSTER: rows older than it count as undelivered).
+ * standalone script run by another role installs without them and says so
+ * with a WARNING.  Without them (and in single-user mode, where they do not
+ * fire) a change of a guard or a rewrite is recorded nowhere: the guard
+ * state then differs from the last one recorded and prune() deletes
+ * nothing from that table until append_only() is run again.
  */
 DO $$
 BEGIN
@@ -189,60 +318,73 @@ BEGIN
         EXECUTE FUNCTION wal2queue.guard_on_rewrite();
     ALTER EVENT TRIGGER wal2queue_guard_rewrite ENABLE ALWAYS;
     CREATE EVENT TRIGGER wal2queue_guard_alter ON ddl_command_end
-        WHEN TAG IN ('ALTER TABLE')
+        WHEN TAG IN ('ALTER TABLE', 'ALTER TYPE', 'CREATE TABLE', 'CREATE TRIGGER', 'ALTER TRIGGER')
         EXECUTE FUNCTION wal2queue.guard_on_alter();
     ALTER EVENT TRIGGER wal2queue_guard_alter ENABLE ALWAYS;
 EXCEPTION WHEN insufficient_privilege THEN
     RAISE WARNING 'could not create the event triggers of wal2queue in database "%": role "%" is not a superuser',
         current_database(), current_user
-        USING DETAIL = 'prune() then takes any change of a job table''s pg_class row (ALTER TABLE, GRANT, VACUUM FULL, CLUSTER) for a rewrite: rows written before it count as undelivered and need force => true.',
-              HINT = 'Have a superuser run: CREATE EVENT TRIGGER wal2queue_guard_rewrite ON table_rewrite EXECUTE FUNCTION wal2queue.guard_on_rewrite(); ALTER EVENT TRIGGER wal2queue_guard_rewrite ENABLE ALWAYS; CREATE EVENT TRIGGER wal2queue_guard_alter ON ddl_command_end WHEN TAG IN (''ALTER TABLE'') EXECUTE FUNCTION wal2queue.guard_on_alter(); ALTER EVENT TRIGGER wal2queue_guard_alter ENABLE ALWAYS;';
+        USING DETAIL = 'prune() then deletes nothing from a job table whose guard or file changed (ALTER TABLE ... ENABLE or DISABLE TRIGGER, a rewrite, VACUUM FULL, CLUSTER, TRUNCATE) until wal2queue.append_only() is run on it again; rows written before that count as undelivered.',
+              HINT = 'Have a superuser run: CREATE EVENT TRIGGER wal2queue_guard_rewrite ON table_rewrite EXECUTE FUNCTION wal2queue.guard_on_rewrite(); ALTER EVENT TRIGGER wal2queue_guard_rewrite ENABLE ALWAYS; CREATE EVENT TRIGGER wal2queue_guard_alter ON ddl_command_end WHEN TAG IN (''ALTER TABLE'', ''ALTER TYPE'', ''CREATE TABLE'', ''CREATE TRIGGER'', ''ALTER TRIGGER'') EXECUTE FUNCTION wal2queue.guard_on_alter(); ALTER EVENT TRIGGER wal2queue_guard_alter ENABLE ALWAYS;';
 END
 $$;
 
 /*
- * guard_watch(reference) -- WATCHED: both event triggers exist, enabled
- * ALWAYS, with their functions; SINCE: the xid of their last change
- * (creation, ENABLE, DISABLE, ...), as xid8.  A rewrite while they were
- * missing or disabled is recorded nowhere: rows older than SINCE count as
- * undelivered.
- */
-CREATE FUNCTION wal2queue.guard_watch(reference xid8, OUT watched boolean, OUT since xid8)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT count(*) = 2, max(wal2queue.full_xid(e.xmin, reference))
-      FROM pg_event_trigger e
-     WHERE (e.evtname, e.evtevent, e.evtfoid) IN
-           (('wal2queue_guard_rewrite', 'table_rewrite', 'wal2queue.guard_on_rewrite()'::regprocedure),
-            ('wal2queue_guard_alter', 'ddl_command_end', 'wal2queue.guard_on_alter()'::regprocedure))
-       AND e.evtenabled = 'A'
-$$;
-
-/*
  * guard_floor(leaf, reference) -- the xid below or at which LEAF's rows
- * may have been written by something other than an INSERT, as xid8; NULL
- * if LEAF has no guard enabled ALWAYS.  The largest of: the last change of
- * its guard (its creation, its cloning when the partition was created or
- * attached, an ALTER TABLE ... ENABLE/DISABLE TRIGGER: the xmin of its
- * pg_trigger row); its last rewrite or guard change seen by the event
- * triggers (guard_events); the last change of the event triggers
- * themselves; and without them, the last change of its pg_class row (a
- * rewrite gives the table a new relfilenode, in the rewriting
- * transaction).
+ * may have been written by something other than an INSERT, as xid8: the
+ * xmin of the last guard_events row of LEAF, whose recorded state must be
+ * LEAF's state now (guard_state()); NULL if LEAF has no complete guard
+ * (guard_triggers()) or its state changed since it was last recorded
+ * (guard_problem() tells which).
  */
 CREATE FUNCTION wal2queue.guard_floor(leaf regclass, reference xid8)
 RETURNS xid8
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT greatest(wal2queue.full_xid(t.xmin, reference),
-                    (SELECT wal2queue.full_xid(g.xmin, reference) FROM wal2queue.guard_events g
-                      WHERE g.relid = leaf),
-                    CASE WHEN w.watched THEN w.since
-                         ELSE (SELECT wal2queue.full_xid(c.xmin, reference) FROM pg_class c
-                                WHERE c.oid = leaf) END)
-      FROM pg_trigger t, wal2queue.guard_watch(reference) w
-     WHERE t.tgrelid = leaf AND t.tgname = 'wal2queue_append_only' AND t.tgenabled = 'A'
-       AND t.tgfoid = 'wal2queue.refuse_update()'::regprocedure
+    SELECT CASE WHEN r.state = wal2queue.guard_state(leaf) THEN r.floor END
+      FROM (SELECT (array_agg(g.state ORDER BY g.seq DESC))[1] AS state,
+                   max(wal2queue.full_xid(g.xmin, reference)) AS floor
+              FROM wal2queue.guard_events g WHERE g.relid = leaf) r
+     WHERE EXISTS (SELECT FROM wal2queue.guard_triggers(leaf) t WHERE t.complete)
+$$;
+
+/*
+ * guard_problem(leaf) -- why guard_floor(LEAF) is NULL: 'unguarded' (no
+ * complete guard), 'unrecorded' (its guard or file changed since the last
+ * record); NULL when it is known.
+ */
+CREATE FUNCTION wal2queue.guard_problem(leaf regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT CASE
+        WHEN NOT EXISTS (SELECT FROM wal2queue.guard_triggers(leaf) t WHERE t.complete) THEN 'unguarded'
+        WHEN wal2queue.guard_floor(leaf, pg_snapshot_xmax(pg_current_snapshot())) IS NULL THEN 'unrecorded'
+    END
+$$;
+
+/*
+ * leaf_floor(leaf, reference, caller) -- guard_floor(), with a NOTICE when
+ * LEAF is guarded but its guard or file changed since the last record
+ * (prune() and maintain_partitions() then keep every row of LEAF).
+ */
+CREATE FUNCTION wal2queue.leaf_floor(leaf regclass, reference xid8, caller text)
+RETURNS xid8
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    floor xid8 := wal2queue.guard_floor(leaf, reference);
+BEGIN
+    IF floor IS NULL AND wal2queue.guard_problem(leaf) = 'unrecorded' THEN
+        RAISE NOTICE '%: table % changed since its append-only guard was recorded, so none of its jobs counts as delivered',
+            caller, leaf
+            USING DETAIL = 'Its file or its guard changed without being recorded: a rewrite, VACUUM FULL, CLUSTER or TRUNCATE, or a change of the guard, made without the event triggers of wal2queue (not installed, disabled, or single-user mode); or an ENABLE or DISABLE TRIGGER by hand on a server without them.',
+                  HINT = format('Run SELECT wal2queue.append_only(%L): rows written before it then count as undelivered (prune(..., force => true) deletes them once every slot moved past them).',
+                                leaf::text);
+    END IF;
+    RETURN floor;
+END
 $$;

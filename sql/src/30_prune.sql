@@ -95,8 +95,9 @@ $$;
  * job_leaves(job_table) -- the tables that hold JOB_TABLE's rows: itself if
  * it is not partitioned, else its leaf partitions, oldest first.  A
  * detach-pending partition (a DETACH ... CONCURRENTLY that did not finish)
- * and what is below it are left out: the plugin reports its rows under its
- * own name, so they are judged by prune() of that name.
+ * and what is below it are left out, and so are inheritance children that
+ * are not partitions (CREATE TABLE ... INHERITS): the plugin reports their
+ * rows under their own names, so they are judged by prune() of that name.
  */
 CREATE FUNCTION wal2queue.job_leaves(job_table regclass)
 RETURNS SETOF regclass
@@ -107,7 +108,8 @@ AS $$
         SELECT job_table::oid
         UNION ALL
         SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid
-         WHERE NOT i.inhdetachpending
+          JOIN pg_class p ON p.oid = i.inhrelid
+         WHERE NOT i.inhdetachpending AND p.relispartition
     )
     SELECT t.relid::regclass FROM tree t JOIN pg_class c ON c.oid = t.relid
      WHERE c.relkind <> 'p'
@@ -160,7 +162,7 @@ AS $$
                format('An UPDATE gives a row a new xmin, which prune would take for delivered.  Run SELECT wal2queue.append_only(%L) (rows written before it then count as undelivered), or call %s(..., force => true).',
                       coalesce(pg_partition_root(job_table), job_table)::regclass::text, caller)
           FROM wal2queue.job_leaves(job_table) l
-         WHERE wal2queue.guard_floor(l, reference) IS NULL
+         WHERE wal2queue.guard_problem(l) = 'unguarded'
         UNION ALL
         SELECT 4, NULL,
                format('no registered replication slot selects table %s', coalesce(pg_partition_root(job_table), job_table)::regclass),
@@ -190,11 +192,11 @@ $$;
  * So a stopped or lagging slot holds prune of every table, not only of
  * those it selects (a NOTICE names it when it is the one holding back).
  * And the row's xmin must be above its partition's guard floor
- * (guard_floor(), sql/src/25_append_only.sql): the last change of the
- * append-only guard (append_only(), create_job_table(), the partition's
- * creation or ATTACH, an ENABLE or DISABLE TRIGGER), the last rewrite of
- * the partition and the last ALTER TABLE in a transaction that changed
- * its guard: every row version since was written by an INSERT.
+ * (guard_floor(), sql/src/25_append_only.sql): the xmin of the last record
+ * of the partition's guard state (its file, its guard triggers) in
+ * guard_events, while that state is unchanged: every row version since was
+ * written by an INSERT.  A partition whose state changed unrecorded keeps
+ * all its rows (a NOTICE, leaf_floor()).
  * Anything else deletes nothing: no registered slot selects the table, a
  * registered slot no longer exists (it was dropped or lost with undelivered
  * jobs, or re-created and not registered again), a slot of the plugin
@@ -282,34 +284,40 @@ $$;
  *
  *  6. Row versions.  xmin is the xid of the row VERSION: an UPDATE (a
  *     cross-partition move too) writes a new version whose xmin belongs to
- *     the UPDATE's transaction; a slot that decoded it delivered no job
+ *     the UPDATE's transaction, and a rewrite gives every row the rewriting
+ *     (sub)transaction's xid; a slot that decoded them delivered no job
  *     (only INSERTs are jobs), so 1 to 3 say nothing about a job whose
- *     INSERT the slot may not have decoded.  The guard (a BEFORE UPDATE row
- *     trigger, enabled ALWAYS, so session_replication_role = replica does
- *     not skip it) refuses every UPDATE; a row with x > guard_floor() was
- *     written while the guard was in place.  An UPDATE made while it was
- *     dropped or disabled by another transaction committed before the
- *     ALTER TABLE that restored it took its SHARE ROW EXCLUSIVE lock (the
- *     UPDATE holds ROW EXCLUSIVE to its end), and xids are assigned in
- *     order, so its xid is below the restoring one.  Within the
- *     restoring transaction, an UPDATE in a subtransaction has an xid
- *     above the top-level one: the event trigger wal2queue_guard_alter
- *     (ddl_command_end of ALTER TABLE) records every guarded table of the
- *     command whose guard the transaction changed in guard_events, in a
- *     subtransaction of its own, whose xid is assigned after every xid the
- *     transaction had so far (append_only() restores the guard in a
- *     subtransaction of its own for the same reason).  A rewrite (ALTER
- *     TABLE ... ALTER COLUMN ... TYPE, a volatile DEFAULT, SET LOGGED or
- *     UNLOGGED, SET ACCESS METHOD, ALTER TYPE of a typed table) gives
- *     every row the rewriting (sub)transaction's xid: the event trigger
- *     wal2queue_guard_rewrite (table_rewrite, fired for each rewritten
- *     table before the rewrite) records it the same way, with an xid above
- *     the rewriting one.  CLUSTER, VACUUM FULL and TRUNCATE keep xmin (or
- *     the rows).  Without both event triggers enabled ALWAYS the floor is
- *     the xmin of the partition's pg_class row, which a rewrite replaces
- *     (a new relfilenode) in the rewriting transaction; with them, also
- *     their own last change (enabling them again).  So a row that passes
- *     was written by an INSERT of transaction T, and 1 to 5 apply to T.
+ *     INSERT the slot may not have decoded.  A complete guard (a trigger
+ *     running refuse_update(), whatever its name: BEFORE, FOR EACH ROW,
+ *     UPDATE of every column, no WHEN, enabled ALWAYS, so
+ *     session_replication_role = replica does not skip it) refuses every
+ *     UPDATE.  guard_floor() is the xmin g of the last guard_events row of
+ *     the partition, and only while the partition's guard state
+ *     (guard_state(): its relfilenode, the row versions (xmin, ctid) of its
+ *     guard triggers and of refuse_update()) is the recorded one; any
+ *     rewrite, VACUUM FULL, CLUSTER, TRUNCATE or change of a guard trigger
+ *     writes a new catalog row version, so an unchanged state means none
+ *     happened since.  The row was inserted in a subtransaction entered
+ *     after the state was read (record_guard_state()), so g was assigned
+ *     after (a) every xid of the recording transaction so far (a rewrite's;
+ *     an UPDATE's in a savepoint while the same transaction had the guard
+ *     off) and (b) the xid of every transaction whose committed change the
+ *     state shows (an xid is assigned before its transaction commits).  An
+ *     UPDATE made by another transaction while the guard was off ended
+ *     before the ALTER TABLE that completed the guard again took its SHARE
+ *     ROW EXCLUSIVE lock (the UPDATE holds ROW EXCLUSIVE to its end): before
+ *     that change committed (b), or before the recording transaction's own
+ *     ALTER (a); its xid is below g whenever the enabling transaction got
+ *     its own xid.  Records are made at ddl_command_end of ALTER TABLE,
+ *     ALTER TYPE, CREATE TABLE, CREATE and ALTER TRIGGER by the event
+ *     trigger wal2queue_guard_alter (with the tables wal2queue_guard_rewrite
+ *     saw rewritten), and by append_only() and create_partitions().  A
+ *     table a CREATE TABLE created (a partition, its guard cloned) is
+ *     recorded with the creating xid itself, without a subtransaction: no
+ *     other transaction saw it, no row of it is older, and any later
+ *     change of its guard or file in that transaction is recorded anew.  So a
+ *     row with x > g was written while the guard was complete, by an
+ *     INSERT of transaction T, and 1 to 5 apply to T.
  *
  *  7. Claim checks.  A row the plugin found larger than the slot's
  *     max-job-bytes was delivered as a claim check: the job names the row,
@@ -335,16 +343,11 @@ $$;
  * the row.  Under its old name prune kept the row (no slot selected it, or
  * x < delivers_from); so do not rename, move or attach a table that holds
  * rows no existing slot delivered -- re-send or delete them first.
- * Without the event triggers (the standalone script run by a role that is
- * not a superuser; or dropped, or disabled): an UPDATE in a subtransaction
- * of a transaction that disabled the guard and enabled it again by hand
- * (ALTER TABLE ... ENABLE ALWAYS TRIGGER, not append_only()).  A rewrite
- * that began while the event triggers were disabled and committed after
- * the ALTER EVENT TRIGGER that enabled them again, with a larger xid.
- * With them: rows copied back by a tool outside DDL (pg_repack, pg_squeeze:
- * INSERTs into a new table whose files are swapped in by a catalog update,
- * which fires no event trigger): after one, disable the guard and run
- * append_only() again.  A publication change committed while the slot was being created and
+ * Rows rewritten in place without UPDATE by a tool that edits pages (a
+ * tool that swaps files, pg_repack, changes the relfilenode: seen).  After
+ * VACUUM FULL, CLUSTER, TRUNCATE or pg_upgrade the floor is unknown
+ * although no row changed its xmin (a false alarm: append_only() again).
+ * A publication change committed while the slot was being created and
  * registered (the bridge does both back to back), when a transaction had
  * its xid before that change committed, inserted a row before it and
  * committed after the registration: pgoutput decoded that INSERT with
@@ -582,9 +585,10 @@ BEGIN
 
     FOR leaf IN SELECT * FROM wal2queue.job_leaves(job_table) LOOP
         EXIT WHEN total >= batch;
-        -- without force, only rows written since the leaf's guard was last
-        -- changed (point 6); prune_horizon() checked every leaf has one
-        floor := CASE WHEN force THEN NULL ELSE wal2queue.guard_floor(leaf, h.reference) END;
+        -- without force, only rows written since the leaf's guard state was
+        -- last recorded (point 6); prune_horizon() checked every leaf has a
+        -- complete guard; a leaf whose state changed unrecorded is skipped
+        floor := CASE WHEN force THEN NULL ELSE wal2queue.leaf_floor(leaf, h.reference, 'wal2queue.prune') END;
         CONTINUE WHEN NOT force AND floor IS NULL;
         -- without force, rows that may have been claim checks stay (point 7)
         cc_floor := CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf) END;

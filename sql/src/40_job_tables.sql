@@ -58,6 +58,7 @@ DECLARE
     base text;
     day_start timestamptz;
     part text;
+    created regclass[] := '{}';
 BEGIN
     IF job_table IS NULL THEN
         RAISE EXCEPTION 'wal2queue.create_partitions: job_table must not be null'
@@ -87,8 +88,15 @@ BEGIN
                        base || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD'));
         EXECUTE format('CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
                        part, job_table, day_start, day_start + interval '1 day');
+        created := created || part::regclass;
         RETURN NEXT part::regclass;
     END LOOP;
+    -- their guards, cloned from the table's, recorded also where no event
+    -- trigger does it (guard_floor()): once, in one subtransaction; only
+    -- theirs (another partition changed unrecorded stays so)
+    IF cardinality(created) > 0 THEN
+        PERFORM wal2queue.record_guard(job_table, 'partitions created', created);
+    END IF;
 END
 $$;
 
@@ -236,8 +244,10 @@ BEGIN
         IF h.below_xid IS NOT NULL THEN
             EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', part);
             -- without force, a partitioned old partition or one without
-            -- its guard is kept (prune(): rows since the guard's last change)
-            floor := CASE WHEN force THEN NULL ELSE wal2queue.guard_floor(part, h.reference) END;
+            -- its guard, or whose guard state changed unrecorded, is kept
+            -- (prune(): rows since the last record of the guard state)
+            floor := CASE WHEN force THEN NULL
+                          ELSE wal2queue.leaf_floor(part, h.reference, 'wal2queue.maintain_partitions') END;
             IF force OR floor IS NOT NULL THEN
                 EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE NOT ('
                                'wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3 '

@@ -27,10 +27,28 @@ SELECT p.oid::regprocedure AS function, p.prosecdef AS definer, r.rolname AS own
 SELECT c.relname, c.relkind, r.rolname AS owner
   FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
  WHERE c.relnamespace = 'wal2queue'::regnamespace ORDER BY 1;
--- nor create the event triggers that watch job tables for rewrites (a
--- WARNING says so): guard_floor() follows the tables' pg_class rows instead
+-- nor create the event triggers that record changes of guards and
+-- rewrites (a WARNING says so): append_only() records the guard itself,
+-- and a change by hand, recorded nowhere, makes the guard floor unknown
+-- (prune() keeps the table's rows) until append_only() is run again
 SELECT count(*) AS event_triggers FROM pg_event_trigger WHERE evtname LIKE 'wal2queue%';
-SELECT watched FROM wal2queue.guard_watch(pg_current_xact_id());
+CREATE TABLE public.regress_w2q_sa_guard (id int);
+SELECT wal2queue.append_only('public.regress_w2q_sa_guard');
+SELECT wal2queue.guard_problem('public.regress_w2q_sa_guard') AS after_append_only;
+ALTER TABLE public.regress_w2q_sa_guard DISABLE TRIGGER wal2queue_append_only;
+ALTER TABLE public.regress_w2q_sa_guard ENABLE ALWAYS TRIGGER wal2queue_append_only;
+SELECT wal2queue.guard_problem('public.regress_w2q_sa_guard') AS after_enabled_by_hand;
+SELECT wal2queue.append_only('public.regress_w2q_sa_guard');
+SELECT wal2queue.guard_problem('public.regress_w2q_sa_guard') AS after_append_only_again;
+VACUUM FULL public.regress_w2q_sa_guard;
+SELECT wal2queue.guard_problem('public.regress_w2q_sa_guard') AS after_vacuum_full;
+DROP TABLE public.regress_w2q_sa_guard;
+-- create_partitions() records the guards of the partitions it creates
+SELECT wal2queue.create_job_table('public.regress_w2q_sa_parted', true) IS NOT NULL AS created;
+SELECT count(*) > 0 AS more FROM wal2queue.create_partitions('public.regress_w2q_sa_parted', 6);
+SELECT count(*) AS leaves, count(*) FILTER (WHERE wal2queue.guard_problem(l) IS NOT NULL) AS unknown
+  FROM wal2queue.job_leaves('public.regress_w2q_sa_parted') l;
+DROP TABLE public.regress_w2q_sa_parted;
 -- the role could not revoke pg_logical_emit_message() from PUBLIC (a
 -- WARNING says so and gives the SQL for a superuser)
 SELECT has_function_privilege('public', 'pg_logical_emit_message(boolean,text,text)', 'EXECUTE') AS public_may_emit;

@@ -10,6 +10,13 @@
 # since the floor.  Not among docs/extension.md's "cannot see" (that names
 # only an UPDATE in a subtransaction with the guard re-enabled by hand).
 # Expected: the 10 rows inserted before the slot stay.
+#
+# Fixed: the floor is valid only while the table's guard state (its
+# relfilenode, its guard triggers' row versions) is the one last recorded in
+# guard_events (by append_only(), create_partitions() or the event
+# triggers); the rewrite gave the table a new file that nothing recorded, so
+# prune() deletes nothing from it (a NOTICE names it and append_only() as
+# the way out).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

@@ -12,6 +12,12 @@
 # guard_on_alter() records the change after the lock: safe.)
 # docs/extension.md's "cannot see" names only an UPDATE in a subtransaction
 # of the restoring transaction.  Expected: the 10 rows stay.
+#
+# Fixed: a change of the guard is trusted only as recorded in guard_events
+# after it, in a subtransaction whose xid is assigned after the change's
+# lock (the event triggers, or append_only() on a server without them); the
+# ENABLE by hand changed the trigger's row version, recorded nowhere, so
+# prune() deletes nothing from the table until append_only() is run.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

@@ -11,6 +11,13 @@
 # is the top-level xid, below the UPDATE's, nothing is in guard_events, and
 # the updated rows pass as written since the guard.  Expected: prune() keeps
 # the 10 rows inserted before the slot existed.
+#
+# Fixed: the guard is known by its function (refuse_update()), not its name,
+# and the event trigger wal2queue_guard_alter also fires at the end of CREATE
+# TRIGGER and ALTER TRIGGER: each change of the guard is recorded in
+# guard_events (its state, guard_state()) in a subtransaction after the
+# command, whose xid is above the UPDATE's; the floor is that record's xmin
+# (sql/src/25_append_only.sql).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

@@ -10,6 +10,10 @@
 # (an xid above every rewrite) takes one subtransaction after the last
 # rewrite of the command, not one per partition.
 # Expected: at most 64 subtransaction xids for one ALTER TABLE.
+#
+# Fixed: wal2queue_guard_rewrite only remembers the table (a
+# transaction-local setting); wal2queue_guard_alter records every table of the
+# command in ONE subtransaction at ddl_command_end, after the last rewrite.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
