@@ -11,6 +11,7 @@
  *	kafka_produce.c	building, partitioning and producing messages; delivery
  *					reports and acknowledgements
  *	kafka_txn.c		--kafka-transactions, every call resumable
+ *	kafka_record.c	the position record of the slot (--kafka-positions-topic)
  *
  * See sink_kafka.c for how the pieces fit and docs/kafka.md for the
  * contract.
@@ -65,6 +66,8 @@ typedef struct KafkaWork
 typedef struct GapReq GapReq;
 
 typedef struct MarksReq MarksReq;
+
+typedef struct KafkaRecord KafkaRecord;
 
 typedef enum TopicState
 {
@@ -225,6 +228,7 @@ typedef struct KafkaSink
 	KafkaSuspect *suspects;
 	size_t		nsuspects;
 	GapReq	   *gaps;			/* gaps being fetched (kafka_gaps.c) */
+	KafkaRecord *rec;			/* the position record (kafka_record.c) */
 	JsonBuf		value;			/* scratch: the value of one job */
 	JsonBuf		topic;			/* scratch: the topic name of one job */
 } KafkaSink;
@@ -279,6 +283,20 @@ extern void kafka_acks_flush(KafkaSink *ks);
 extern void kafka_msgs_free(KafkaSink *ks);
 extern void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm,
 							  void *opaque);
+
+/* kafka_record.c */
+extern int	kafka_record_begin(KafkaSink *ks);
+extern bool kafka_record_ready(const KafkaSink *ks);
+extern int	kafka_record_pump(KafkaSink *ks);
+extern int	kafka_record_progress(KafkaSink *ks, uint64_t lsn, LedgerTicket t);
+extern bool kafka_record_report(KafkaSink *ks, const rd_kafka_message_t *rm);
+extern void kafka_record_committed(KafkaSink *ks);
+extern bool kafka_record_busy(const KafkaSink *ks);
+extern void kafka_record_close(KafkaSink *ks);
+extern void kafka_record_free(KafkaSink *ks);
+extern int	kafka_record_want(Sink *s, uint64_t lsn);
+extern uint64_t kafka_record_recorded(Sink *s);
+extern bool kafka_record_vouches(Sink *s);
 
 /* kafka_txn.c */
 extern int	kafka_txn_begin(KafkaSink *ks, uint64_t lsn);
