@@ -54,6 +54,7 @@
 
 #define RECORD_GAP_MS 100		/* at most one record write per this */
 #define RECORD_WINDOW 64		/* the first window read back */
+#define CREATE_TIMEOUT_MS 2000	/* creating the topic (CreateTopics) */
 
 typedef enum RecState
 {
@@ -138,21 +139,48 @@ stopping(KafkaSink *ks)
 	return stop;
 }
 
-/* create the topic compacted, one partition; any failure is left to metadata */
+/* does the cluster know the topic? (listing all topics creates none) */
+static bool
+rreq_topic_listed(RecordReq *q)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	bool		listed = true;	/* unknown: do not try to create it */
+
+	if (rd_kafka_metadata(q->ks->rk, 1, NULL, &md, KAFKA_STEP_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		listed = false;
+		for (int i = 0; i < md->topic_cnt && !listed; i++)
+			listed = strcmp(md->topics[i].topic, q->topic) == 0;
+		rd_kafka_metadata_destroy(md);
+	}
+	return listed;
+}
+
+/*
+ * Create the topic compacted, one partition, if it is missing; a failure
+ * (not allowed, not supported) is left to the metadata request, which
+ * creates it as the cluster's defaults say, or says it is missing.
+ */
 static void
-rreq_create(RecordReq *q, int64_t deadline)
+rreq_create(RecordReq *q)
 {
 	rd_kafka_t *rk = q->ks->rk;
 	char		errstr[256];
-	rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(q->topic, 1, -1, errstr, sizeof(errstr));
-	rd_kafka_queue_t *rq = rd_kafka_queue_new(rk);
-	rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	rd_kafka_NewTopic_t *nt;
+	rd_kafka_queue_t *rq;
+	rd_kafka_AdminOptions_t *opt;
 	rd_kafka_event_t *ev = NULL;
+	int64_t		deadline = now_us() + (int64_t) CREATE_TIMEOUT_MS * 1000;
 
+	if (rreq_topic_listed(q))
+		return;
+	nt = rd_kafka_NewTopic_new(q->topic, 1, -1, errstr, sizeof(errstr));
+	rq = rd_kafka_queue_new(rk);
+	opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	if (nt == NULL || rq == NULL || opt == NULL ||
 		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") != RD_KAFKA_RESP_ERR_NO_ERROR)
 		goto done;
-	rd_kafka_AdminOptions_set_request_timeout(opt, METADATA_TIMEOUT_MS, errstr, sizeof(errstr));
+	rd_kafka_AdminOptions_set_request_timeout(opt, CREATE_TIMEOUT_MS, errstr, sizeof(errstr));
 	rd_kafka_CreateTopics(rk, &nt, 1, opt, rq);
 	while (ev == NULL && now_us() < deadline && !stopping(q->ks))
 		ev = rd_kafka_queue_poll(rq, KAFKA_STEP_MS);
@@ -174,6 +202,9 @@ rreq_create(RecordReq *q, int64_t deadline)
 					rd_kafka_err2str(err));
 		rd_kafka_event_destroy(ev);
 	}
+	else
+		log_msg(LOG_DEBUG, "could not create kafka topic \"%s\": no answer within %d ms",
+				q->topic, CREATE_TIMEOUT_MS);
 done:
 	if (opt)
 		rd_kafka_AdminOptions_destroy(opt);
@@ -345,7 +376,7 @@ rreq_run(KafkaWork *w)
 	int64_t		deadline = now_us() + (int64_t) MARKS_TIMEOUT_MS * 1000;
 
 	if (q->create)
-		rreq_create(q, now_us() + (int64_t) METADATA_TIMEOUT_MS * 1000);
+		rreq_create(q);
 	if ((q->rc = rreq_partition(q, deadline)) == SINK_OK)
 		q->rc = rreq_read_back(q, deadline);
 }
