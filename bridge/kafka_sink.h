@@ -11,7 +11,8 @@
  *	kafka_produce.c	building, partitioning and producing messages; delivery
  *					reports and acknowledgements
  *	kafka_txn.c		--kafka-transactions, every call resumable
- *	kafka_record.c	the position record of the slot (--kafka-positions-topic)
+ *	kafka_record.c	the position record of the slot (--kafka-positions-topic);
+ *					kafka_record_read.c reads it back on the worker thread
  *
  * See sink_kafka.c for how the pieces fit and docs/kafka.md for the
  * contract.
