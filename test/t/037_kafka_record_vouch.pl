@@ -149,9 +149,10 @@ stop_bridge($b);
 is(fresh_then_advance(), 'attested', 'registered again: attested');
 put_record('kv', '7777777777777777777/1/postgres/kv', 'FF/0');
 $b = start_bridge($node, undef, @args);
-ok(wait_until(sub { !$b->{h}->pumpable }, 60), 'a record of another system for this slot stops the bridge');
-$b->{h}->finish;
-is($b->{h}->full_result(0) >> 8, 1, 'with exit 1');
+my $stopped = wait_until(sub { !$b->{h}->pumpable }, 60);
+ok($stopped, 'a record of another system for this slot stops the bridge');
+$b->{h}->finish if $stopped;
+is($stopped ? $b->{h}->full_result(0) >> 8 : stop_bridge($b, 'KILL'), 1, 'with exit 1');
 like(bridge_log($b), qr/holds the position record of slot "kv" for another source: 7777777777777777777\/1\/postgres\/kv/,
 	'naming the other source');
 $b = start_bridge($node, undef, @args, '--accept-new-source');
