@@ -67,6 +67,14 @@ sub verdict
 	return $v;
 }
 
+# the option's bad values
+my ($rc, $out) = run_bridge('-d', $conn, '--sink', "kafka://$bootstrap", '--kafka-positions-topic', 'no spaces');
+is($rc, 2, '--kafka-positions-topic refuses a name that is no kafka topic name');
+like($out, qr/invalid value "no spaces" for --kafka-positions-topic/, 'naming it');
+($rc, $out) = run_bridge('-d', $conn, '--sink', 'redis://127.0.0.1:1', '--kafka-positions-topic', 'p');
+is($rc, 2, '--kafka-positions-topic needs a kafka sink');
+like($out, qr/--kafka-positions-topic need a kafka:\/\/ sink/, 'and says so');
+
 my $b = start_bridge($node, undef, @args, '--create-slot');
 is(verdict($b), 'attested', 'the bridge attests the slot it created');
 like(bridge_log($b), qr/created kafka topic "\Q$positions\E" \(compacted\)|no position record of slot "kv"/,
