@@ -48,7 +48,7 @@
 #include "kafka_sink.h"
 #include "log.h"
 
-#define RECORD_GAP_MS 100		/* at most one record write per this */
+#define RECORD_GAP_MS 20		/* at most one record write per this */
 
 typedef enum RecState
 {
