@@ -103,6 +103,9 @@ on_ack(void *arg, LedgerTicket t, uint32_t n)
 	session_sink_acked(b, t);
 	b->m.jobs += n;
 	/* the sink's check of the session comes before its first ack */
+	if (!b->session_validated && b->session_begun && b->sink->ops->vouches &&
+		b->sink->ops->vouches(b->sink))
+		b->unrecorded_from = 0; /* its record vouches for the slot's start */
 	b->session_validated = b->session_begun;
 	/*
 	 * The sink recorded something of this slot: from now on a missing
@@ -174,6 +177,39 @@ read_stream(Bridge *b)
 	return n;
 }
 
+/*
+ * The position to confirm: acknowledged (the ledger), proven by the
+ * publication (pgoutput), and recorded by a sink that keeps its record
+ * apart from the jobs (Kafka), never below the session's start: the slot
+ * never starts past what the sink's record says was delivered.
+ */
+static uint64_t
+confirm_position(Bridge *b)
+{
+	uint64_t	lsn = pubwatch_cap(&b->pub, ledger_confirmable(b->ledger));
+	uint64_t	rec;
+
+	if (b->sink->ops->recorded == NULL)
+		return lsn;
+	rec = b->sink->ops->recorded(b->sink);
+	if (rec < b->stream.start_lsn)
+		rec = b->stream.start_lsn;
+	return rec < lsn ? rec : lsn;
+}
+
+/* have such a sink record what is acknowledged (at its own pace) */
+static int
+record_confirmable(Bridge *b)
+{
+	int			rc;
+
+	if (b->sink->ops->record == NULL || !b->stream_up || !b->session_begun ||
+		b->replay_needed)
+		return SINK_OK;
+	rc = b->sink->ops->record(b->sink, pubwatch_cap(&b->pub, ledger_confirmable(b->ledger)));
+	return rc == SINK_OK ? SINK_OK : session_sink_failed(b, rc);
+}
+
 /* how long after the last status update a new position may be confirmed */
 static int64_t
 status_gap_us(Bridge *b)
@@ -191,7 +227,7 @@ send_status(Bridge *b, bool force)
 
 	if (!b->stream_up)
 		return STREAM_OK;
-	lsn = pubwatch_cap(&b->pub, ledger_confirmable(b->ledger));
+	lsn = confirm_position(b);
 	gap = status_gap_us(b);
 	if (!force && !b->reply_now &&
 		now - b->last_status_us < (int64_t) b->cfg->status_interval_ms * 1000 &&
@@ -217,8 +253,7 @@ wait_for_work(Bridge *b)
 	int			timeout = 100;
 
 	/* a position waits to be confirmed: wake when its gap has passed */
-	if (b->stream_up && b->ledger &&
-		ledger_confirmable(b->ledger) != b->last_status_lsn)
+	if (b->stream_up && b->ledger && confirm_position(b) != b->last_status_lsn)
 	{
 		int64_t		left = b->last_status_us + status_gap_us(b) - now_us();
 
@@ -295,7 +330,7 @@ update_metrics(Bridge *b)
 	m->received_lsn = b->stream.received_lsn;
 	if (b->ledger)
 	{
-		m->confirmed_lsn = pubwatch_cap(&b->pub, ledger_confirmable(b->ledger));
+		m->confirmed_lsn = confirm_position(b);
 		m->txns = ledger_txns_done(b->ledger);
 		m->inflight_jobs = ledger_inflight_jobs(b->ledger);
 		m->last_commit_us = ledger_last_done_time(b->ledger);
@@ -403,6 +438,8 @@ turn(Bridge *b)
 
 	if (b->sink_up && record_idle_position(b) != SINK_OK)
 		return 1;
+	if (b->sink_up && record_confirmable(b) != SINK_OK)
+		return 1;
 	if (send_status(b, false) != STREAM_OK)
 		return 1;
 	update_metrics(b);
@@ -426,12 +463,17 @@ shut_down(Bridge *b)
 	{
 		int			rc = b->sink->ops->drain(b->sink, DRAIN_TIMEOUT_MS, on_ack, b);
 
+		/* and the record of what that acknowledged */
+		if (rc == SINK_OK && b->sink->ops->record && b->stream_up && b->session_begun &&
+			(rc = b->sink->ops->record(b->sink, pubwatch_cap(&b->pub,
+															  ledger_confirmable(b->ledger)))) == SINK_OK)
+			rc = b->sink->ops->drain(b->sink, DRAIN_TIMEOUT_MS, on_ack, b);
 		if (rc != SINK_OK)
 			log_msg(LOG_WARNING, "%s", b->sink->err);
 	}
 	if (b->stream_up && b->ledger)
 	{
-		uint64_t	lsn = pubwatch_cap(&b->pub, ledger_confirmable(b->ledger));
+		uint64_t	lsn = confirm_position(b);
 
 		if (stream_send_status(&b->stream, lsn, false) == STREAM_OK)
 		{

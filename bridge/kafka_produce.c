@@ -193,7 +193,7 @@ kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 	bool		current;
 
 	(void) rk;
-	if (m == NULL)
+	if (m == NULL || kafka_record_report(ks, rm))
 		return;
 	current = m->session == ks->session;
 	if (!ks->discarding && rm->err == RD_KAFKA_RESP_ERR_NO_ERROR)

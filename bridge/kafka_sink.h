@@ -12,6 +12,8 @@
  *					reports and acknowledgements
  *	kafka_txn.c		--kafka-transactions, every call resumable
  *	kafka_backfill.c	--backfill: pages of rows, the state record
+ *	kafka_record.c	the position record of the slot (--kafka-positions-topic);
+ *					kafka_record_read.c reads it back on the worker thread
  *
  * See sink_kafka.c for how the pieces fit and docs/kafka.md for the
  * contract.
@@ -66,6 +68,8 @@ typedef struct KafkaWork
 typedef struct GapReq GapReq;
 
 typedef struct MarksReq MarksReq;
+
+typedef struct KafkaRecord KafkaRecord;
 
 typedef enum TopicState
 {
@@ -229,6 +233,7 @@ typedef struct KafkaSink
 	KafkaSuspect *suspects;
 	size_t		nsuspects;
 	GapReq	   *gaps;			/* gaps being fetched (kafka_gaps.c) */
+	KafkaRecord *rec;			/* the position record (kafka_record.c) */
 	JsonBuf		value;			/* scratch: the value of one job */
 	JsonBuf		topic;			/* scratch: the topic name of one job */
 	struct KafkaBackfill *backfill;	/* kafka_backfill.c, NULL until used */
@@ -288,6 +293,20 @@ extern void kafka_msgs_free(KafkaSink *ks);
 extern void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm,
 							  void *opaque);
 extern const char *kafka_topic_unusable(const char *name, size_t len);
+
+/* kafka_record.c */
+extern int	kafka_record_begin(KafkaSink *ks);
+extern bool kafka_record_ready(const KafkaSink *ks);
+extern int	kafka_record_pump(KafkaSink *ks);
+extern int	kafka_record_progress(KafkaSink *ks, uint64_t lsn, LedgerTicket t);
+extern bool kafka_record_report(KafkaSink *ks, const rd_kafka_message_t *rm);
+extern void kafka_record_committed(KafkaSink *ks);
+extern bool kafka_record_busy(const KafkaSink *ks);
+extern void kafka_record_close(KafkaSink *ks);
+extern void kafka_record_free(KafkaSink *ks);
+extern int	kafka_record_want(Sink *s, uint64_t lsn);
+extern uint64_t kafka_record_recorded(Sink *s);
+extern bool kafka_record_vouches(Sink *s);
 
 /* kafka_txn.c */
 extern int	kafka_txn_begin(KafkaSink *ks, uint64_t lsn);

@@ -89,6 +89,7 @@ txn_committed(KafkaSink *ks)
 		kafka_ack_push(ks, &ks->acks, ks->txn_acks.a[i].ticket, ks->txn_acks.a[i].n);
 	kafka_txn_reset(ks);
 	ks->txn = TXN_IDLE;
+	kafka_record_committed(ks);
 }
 
 /*

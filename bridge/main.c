@@ -65,6 +65,9 @@ usage(void)
 	printf("  -X, --kafka-property=K=V   any librdkafka property, repeatable (Kafka only)\n");
 	printf("      --value-column=COL     send this column's text as the Kafka value, not the row as JSON\n");
 	printf("      --kafka-transactions   one Kafka transaction per PostgreSQL transaction\n");
+	printf("      --kafka-positions-topic=NAME\n");
+	printf("                             the topic of the slot's position record (default:\n");
+	printf("                             wal2queue.positions; created compacted if missing; \"\": none)\n");
 	printf("      --backfill[=SQL_CONDITION]\n");
 	printf("                             with --create-slot: deliver the rows the selected tables hold\n");
 	printf("                             (all, or WHERE SQL_CONDITION) exactly once, then stream; a\n");
@@ -219,6 +222,7 @@ typedef struct Args
 	const char *publication;
 	char	   *kafka_props[MAX_KAFKA_PROPS + 1];
 	int			nprops;
+	bool		positions_topic;	/* --kafka-positions-topic given */
 } Args;
 
 static const struct option long_options[] = {
@@ -238,6 +242,7 @@ static const struct option long_options[] = {
 	{"kafka-property", required_argument, NULL, 'X'},
 	{"value-column", required_argument, NULL, 10},
 	{"kafka-transactions", no_argument, NULL, 11},
+	{"kafka-positions-topic", required_argument, NULL, 18},
 	{"standby", no_argument, NULL, 12},
 	{"metrics", required_argument, NULL, 13},
 	{"log-status", required_argument, NULL, 14},
@@ -297,6 +302,18 @@ parse_redis_wait(const char *arg, SinkConfig *sink)
 		? (int) parse_number(comma + 1, "--redis-wait timeout", 1, 600000) : 1000;
 }
 
+/* --kafka-positions-topic: a Kafka topic name, or "" for none */
+static void
+check_positions_topic(const char *arg)
+{
+	size_t		len = strlen(arg);
+
+	if (len > 249 || strcmp(arg, ".") == 0 || strcmp(arg, "..") == 0 ||
+		strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != len)
+		usage_error("invalid value \"%s\" for --kafka-positions-topic: a kafka topic name has "
+					"only letters, digits, '.', '_' and '-' (at most 249), or is empty for none", arg);
+}
+
 /* options that only fill the configuration */
 static void
 take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
@@ -318,6 +335,11 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 		case 9: cfg->status_interval_ms = 1000 * (int) parse_number(arg, "--status-interval", 1, 3600); break;
 		case 10: nonempty(arg, "--value-column"); cfg->sink.value_column = arg; break;
 		case 11: cfg->sink.kafka_transactions = true; break;
+		case 18:
+			check_positions_topic(arg);
+			cfg->sink.kafka_positions_topic = arg;
+			a->positions_topic = true;
+			break;
 		case 12: cfg->standby = true; break;
 		case 13: nonempty(arg, "--metrics"); cfg->metrics = arg; break;
 		case 14: cfg->log_status_ms = 1000 * (int) parse_number(arg, "--log-status", 1, 86400); break;
@@ -593,6 +615,7 @@ main(int argc, char **argv)
 	static char pubbuf[256];
 
 	cfg.sink.target_prefix = "";
+	cfg.sink.kafka_positions_topic = "wal2queue.positions";
 	parse_args(argc, argv, &a, &cfg);
 	plugin_options(&a);
 	pgoutput_options(&a, &pgo, pubbuf, sizeof(pubbuf));
@@ -625,8 +648,10 @@ main(int argc, char **argv)
 	if (sink_url_parse(a.sink, &cfg.sink.url, err, sizeof(err)) != 0)
 		usage_error("invalid value for --sink: %s", err);
 	if (cfg.sink.url.kind != SINK_KAFKA &&
-		(a.nprops > 0 || cfg.sink.value_column || cfg.sink.kafka_transactions))
-		usage_error("%s", "-X, --value-column and --kafka-transactions need a kafka:// sink");
+		(a.nprops > 0 || cfg.sink.value_column || cfg.sink.kafka_transactions ||
+		 a.positions_topic))
+		usage_error("%s", "-X, --value-column, --kafka-transactions and --kafka-positions-topic "
+					"need a kafka:// sink");
 	if (cfg.sink.url.kind == SINK_KAFKA &&
 		(cfg.sink.redis_maxlen || cfg.sink.redis_group || cfg.sink.redis_wait_replicas))
 		usage_error("%s", "--redis-maxlen, --redis-group and --redis-wait need a Redis sink");

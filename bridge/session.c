@@ -319,9 +319,10 @@ session_begin(Bridge *b)
 	b->session_begun = true;
 	b->session_validated = false;
 	/*
-	 * Only the Redis sink's record refuses a slot that moved past it (Kafka
-	 * marks are per partition and say nothing of the slot), and only when
-	 * the session may not create or replace it.
+	 * The Redis sink's record refuses a slot that moved past it, when the
+	 * session may not create or replace it.  The Kafka sink's position
+	 * record (kafka_record.c) vouches for a session only once it was read:
+	 * on_ack (bridge.c) clears unrecorded_from then, through vouches().
 	 */
 	b->unrecorded_from = (flags != 0 || strcmp(b->sink->ops->name, "redis") != 0) ?
 		b->stream.start_lsn : 0;

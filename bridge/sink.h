@@ -104,6 +104,8 @@ typedef struct SinkConfig
 	const char *value_column;	/* kafka: NULL means the row as JSON */
 	char	  **kafka_props;	/* kafka: "key=value" strings, NULL-terminated */
 	bool		kafka_transactions;
+	const char *kafka_positions_topic;	/* kafka: the position records' topic
+										 * (NULL or "": keep none) */
 	int			verbose;		/* -1 quiet, 0 normal, 1+ verbose */
 } SinkConfig;
 
@@ -169,6 +171,19 @@ typedef struct SinkOps
 	 * once recorded (a sink without a record may ack at once).
 	 */
 	int			(*progress) (Sink *s, uint64_t lsn, LedgerTicket t);
+
+	/*
+	 * A sink whose record is not written atomically with the jobs (Kafka:
+	 * kafka_record.c; NULL for Redis).  record: every transaction up to
+	 * lsn is acknowledged, record it when the sink's write rate allows.
+	 * recorded: how far the record of this session's source durably got;
+	 * the bridge confirms nothing past it (nor below the session's start).
+	 * vouches: this session's slot starts at or below that record (valid
+	 * from the session's first ack on).
+	 */
+	int			(*record) (Sink *s, uint64_t lsn);
+	uint64_t	(*recorded) (Sink *s);
+	bool		(*vouches) (Sink *s);
 
 	/*
 	 * Send what is buffered and read what has arrived, waiting at most

@@ -41,8 +41,10 @@
  * is remembered; the next producer re-sends its partition from that
  * message on, accepting duplicates rather than a gap.
  *
- * progress() acknowledges at once: Kafka has no global record to advance,
- * and the bridge calls it only with nothing in flight of this session.
+ * The position record of the slot (kafka_record.c) is read at every
+ * session start before anything is produced; progress() acknowledges once
+ * the record holds its position, and the bridge confirms nothing past the
+ * record (sink.h, recorded).
  *
  * librdkafka has no socket to wait on, so the sink hands the bridge a pipe
  * that librdkafka (delivery reports ready) and the worker (marks read)
@@ -152,7 +154,7 @@ held_free_all(KafkaSink *ks)
 static bool
 can_produce(const KafkaSink *ks)
 {
-	return !ks->settling &&
+	return !ks->settling && kafka_record_ready(ks) &&
 		(ks->txn == TXN_OFF || ks->txn == TXN_IDLE || ks->txn == TXN_OPEN);
 }
 
@@ -196,6 +198,8 @@ pump(KafkaSink *ks, bool *step)
 		rc = kafka_txn_step(ks);
 		*step = false;
 	}
+	if (rc == SINK_OK)
+		rc = kafka_record_pump(ks);
 	while (rc == SINK_OK && ks->held != NULL && can_produce(ks))
 	{
 		bool		done;
@@ -220,6 +224,7 @@ kafka_close(KafkaSink *ks)
 	kafka_gaps_free(ks);
 	held_free_all(ks);
 	kafka_topics_free(ks);
+	kafka_record_close(ks);
 	kafka_handles_destroy(ks);
 	kafka_msgs_free(ks);
 	ks->pending = 0;
@@ -297,6 +302,8 @@ kafka_replay_begin(Sink *s, const SinkSource *src, uint64_t from, unsigned flags
 	ks->acks.n = 0;
 	ks->settling = inflight;
 	kafka_topics_forget(ks);
+	if ((rc = kafka_record_begin(ks)) != SINK_OK)
+		return answer(ks, rc);
 	log_msg(LOG_DEBUG, "kafka: replay of source %s from %s begins%s", ks->source,
 			lsn_format(from, a, sizeof(a)),
 			inflight ? " once the previous session's messages are delivered" : "");
@@ -369,10 +376,9 @@ kafka_progress(Sink *s, uint64_t lsn, LedgerTicket t)
 	KafkaSink  *ks = ks_of(s);
 	int			rc;
 
-	(void) lsn;
-	if ((rc = kafka_check(ks)) != SINK_OK)
+	if ((rc = kafka_check(ks)) != SINK_OK ||
+		(rc = kafka_record_progress(ks, lsn, t)) != SINK_OK)
 		return answer(ks, rc);
-	kafka_ack_push(ks, &ks->acks, t, 1);
 	return ks->failed;
 }
 
@@ -451,7 +457,7 @@ kafka_drain(Sink *s, int timeout_ms, SinkAckFn ack, void *arg)
 	if (ks->rk == NULL || !ks->connected)
 		return SINK_OK;
 	while (ks->held != NULL || ks->inflight.next != &ks->inflight ||
-		   ks->txn == TXN_COMMIT)
+		   ks->txn == TXN_COMMIT || kafka_record_busy(ks))
 	{
 		if ((rc = kafka_poll(s, 100, ack, arg)) != SINK_OK)
 			return rc;
@@ -470,6 +476,7 @@ kafka_destroy(Sink *s)
 
 	kafka_close(ks);
 	kafka_backfill_free(ks);
+	kafka_record_free(ks);
 	kafka_suspects_free(ks);
 	free(ks->acks.a);
 	free(ks->txn_acks.a);
@@ -491,6 +498,9 @@ static const SinkOps kafka_ops = {
 	.job = kafka_job,
 	.commit = kafka_commit,
 	.progress = kafka_progress,
+	.record = kafka_record_want,
+	.recorded = kafka_record_recorded,
+	.vouches = kafka_record_vouches,
 	.poll = kafka_poll,
 	.socket = kafka_socket,
 	.pending_bytes = kafka_pending_bytes,

@@ -1,0 +1,524 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_record.c
+ *		The Kafka sink's position record: per source, how far the slot's
+ *		stream is durably delivered, in a control topic
+ *		(--kafka-positions-topic, default wal2queue.positions).
+ *
+ * The marks (kafka_marks.c) say how far each partition got, not how far
+ * the slot did: the slot confirms past the last mark whenever the stream
+ * is idle.  So without a record no Kafka session could be vouched for
+ * (docs/extension.md, "Attestation").  The record is one message per
+ * write, keyed by the slot name, with headers source
+ * (<sysid>/<timeline>/<dbname>/<slot>) and lsn; the record of a slot is
+ * the last message with its key (the topic is created compacted when the
+ * bridge creates it).  As the Redis record:
+ *	- a record is written only at a position every job below which Kafka
+ *	  acknowledged (the ledger's confirmable position, or a position
+ *	  without jobs with nothing in flight: progress()); with
+ *	  --kafka-transactions inside a Kafka transaction, and it counts once
+ *	  that committed;
+ *	- the bridge confirms nothing past the record (sink.h, recorded), so
+ *	  the slot never starts past it unless it was moved without the bridge;
+ *	- a session whose slot starts at or below the record of its own source
+ *	  is vouched for (the bridge attests it without unrecorded_from); one
+ *	  that starts past it, or finds no record, is not (attest_slot()
+ *	  decides from the registry, as before);
+ *	- a record of another source stops the bridge, unless
+ *	  --accept-new-source (then it is taken over, vouching for nothing);
+ *	  one of this source past the server's WAL end (a restored copy)
+ *	  vouches for nothing either.
+ * The record dedupes nothing (the marks do), so taking one over can lose
+ * or double no job.
+ *
+ * Reading the record (at every session start, once the previous session's
+ * messages are all reported) runs on the worker thread of kafka_marks.c
+ * (kafka_record_read.c).  Nothing is produced or acknowledged in the
+ * session before the verdict.  Writes: at most one in flight and one per
+ * RECORD_GAP_MS, of the newest position asked for.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errbuf.h"
+#include "kafka_record.h"
+#include "kafka_sink.h"
+#include "log.h"
+
+#define RECORD_GAP_MS 20		/* at most one record write per this */
+
+typedef enum RecState
+{
+	REC_UNREAD,					/* not read in this session */
+	REC_READING,				/* the worker reads it */
+	REC_READY					/* the verdict is known */
+} RecState;
+
+/* a progress() waiting for the record to reach its position */
+typedef struct RecWaiter
+{
+	uint64_t	lsn;
+	LedgerTicket ticket;
+} RecWaiter;
+
+struct KafkaRecord
+{
+	RecState	state;
+	RecordReq  *req;
+	bool		create_tried;	/* by this process */
+	rd_kafka_topic_t *rkt;		/* on the producer */
+	int32_t		partition;
+	uint64_t	session;
+	bool		vouched;
+	uint64_t	recorded;		/* durably recorded in this session */
+	uint64_t	want;			/* the newest position asked for */
+	bool		inflight;
+	bool		delivered;
+	uint64_t	inflight_lsn;
+	uint64_t	inflight_txn;	/* the Kafka transaction holding it */
+	uint64_t	committed_txn;	/* transactions up to this one committed */
+	int64_t		last_write_us;
+	RecWaiter  *waiters;
+	size_t		nwaiters;
+	size_t		cap;
+	char		opaque;			/* &opaque marks its delivery reports */
+};
+
+static bool
+enabled(const KafkaSink *ks)
+{
+	const char *t = ks->sink.cfg->kafka_positions_topic;
+
+	return t != NULL && t[0] != '\0';
+}
+
+static const char *
+topic_name(const KafkaSink *ks)
+{
+	return ks->sink.cfg->kafka_positions_topic;
+}
+
+void
+kafka_record_req_free(RecordReq *q)
+{
+	if (q == NULL)
+		return;
+	free(q->topic);
+	free(q->key);
+	free(q);
+}
+
+static int
+rreq_start(KafkaSink *ks, KafkaRecord *rec)
+{
+	RecordReq  *q = calloc(1, sizeof(RecordReq));
+
+	if (q == NULL || (q->topic = strdup(topic_name(ks))) == NULL ||
+		(q->key = strdup(ks->src.slot)) == NULL)
+	{
+		kafka_record_req_free(q);
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	}
+	q->ks = ks;
+	q->session = ks->session;
+	q->create = !rec->create_tried;
+	rec->create_tried = true;
+	q->work.run = kafka_record_read;
+	kafka_worker_submit(ks, &q->work);
+	rec->req = q;
+	rec->state = REC_READING;
+	return SINK_OK;
+}
+
+/* ---- the verdict ---- */
+
+/* "<sysid>/<timeline>/<db>/<slot>": the sysid, and what follows the timeline */
+static bool
+source_parts(const char *s, char *sysid, size_t len, const char **rest)
+{
+	const char *a = strchr(s, '/');
+
+	if (a == NULL || (size_t) (a - s) >= len || (*rest = strchr(a + 1, '/')) == NULL)
+		return false;
+	memcpy(sysid, s, a - s);
+	sysid[a - s] = '\0';
+	return true;
+}
+
+/* a record of another source: fatal, or taken over with --accept-new-source */
+static int
+record_foreign(KafkaSink *ks, const RecordReq *q)
+{
+	char		a[LSN_STRLEN] = "?",
+				what[96] = "",
+				sysid[32],
+				other[32];
+	const char *r1,
+			   *r2;
+
+	if (q->has_lsn)
+		lsn_format(q->lsn, a, sizeof(a));
+	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
+	{
+		log_msg(LOG_WARNING, "kafka topic \"%s\" holds the position record of slot \"%s\" for "
+				"source %s (at %s), not %s: taking it over (--accept-new-source); it vouches "
+				"for nothing in this session", q->topic, q->key,
+				q->source[0] ? q->source : "(none)", a, ks->source);
+		return SINK_OK;
+	}
+	if (source_parts(q->source, other, sizeof(other), &r1) &&
+		source_parts(ks->source, sysid, sizeof(sysid), &r2) && strcmp(sysid, other) == 0 &&
+		strcmp(r1, r2) == 0)
+		snprintf(what, sizeof(what), " (the same system, database and slot on another timeline)");
+	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+					  "kafka topic \"%s\" holds the position record of slot \"%s\" for another source: "
+					  "%s%s (at %s, offset %" PRId64 "), this bridge streams %s; another bridge of "
+					  "that slot name writes it or the server changed; if the change is deliberate "
+					  "(a failover, a restore) restart with --accept-new-source",
+					  q->topic, q->key, q->source[0] ? q->source : "none recorded", what, a,
+					  q->offset, ks->source);
+}
+
+/* a finished look-up: does the record vouch for this session? */
+static int
+record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
+{
+	char		a[LSN_STRLEN],
+				b[LSN_STRLEN];
+
+	rec->partition = q->partition;
+	if (!q->found)
+	{
+		log_msg(LOG_DEBUG, "kafka topic \"%s\" holds no position record of slot \"%s\"",
+				q->topic, q->key);
+		return SINK_OK;
+	}
+	if (!q->has_lsn || strcmp(q->source, ks->source) != 0)
+		return record_foreign(ks, q);
+	lsn_format(q->lsn, a, sizeof(a));
+	if (ks->src.wal_end && q->lsn > ks->src.wal_end)
+	{
+		log_msg(LOG_WARNING, "the kafka position record of slot \"%s\" is at %s, past the server's "
+				"WAL end %s (a restored copy?): it vouches for nothing in this session", q->key, a,
+				lsn_format(ks->src.wal_end, b, sizeof(b)));
+		return SINK_OK;
+	}
+	rec->recorded = q->lsn;
+	rec->vouched = q->lsn >= ks->from;
+	if (rec->vouched)
+		log_msg(LOG_DEBUG, "the kafka position record of slot \"%s\" (%s) vouches for its start %s",
+				q->key, a, lsn_format(ks->from, b, sizeof(b)));
+	else
+		log_msg(LOG_WARNING, "the kafka position record of slot \"%s\" is at %s, behind where the "
+				"slot begins (%s): the slot was moved without the bridge (advanced or consumed by "
+				"hand) or the record was lost; it vouches for nothing in this session", q->key, a,
+				lsn_format(ks->from, b, sizeof(b)));
+	return SINK_OK;
+}
+
+/* pick up the worker's answer */
+static int
+record_collect(KafkaSink *ks, KafkaRecord *rec)
+{
+	RecordReq  *q = rec->req;
+	int			rc;
+
+	if (!kafka_work_done(ks, &q->work))
+		return SINK_OK;
+	rec->req = NULL;
+	rec->state = REC_UNREAD;
+	if (q->session != ks->session)
+	{
+		kafka_record_req_free(q);			/* read for an earlier session: read again */
+		return SINK_OK;
+	}
+	rc = q->rc != SINK_OK ? errbuf_set(ks->sink.err, sizeof(ks->sink.err), q->rc, "%s", q->err)
+		: record_apply(ks, rec, q);
+	kafka_record_req_free(q);
+	if (rc == SINK_OK)
+		rec->state = REC_READY;
+	return rc;
+}
+
+/* ---- writing ---- */
+
+static int
+record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
+{
+	char		lsn_s[LSN_STRLEN];
+	char		value[KAFKA_SOURCE_LEN + LSN_STRLEN + 32];
+	rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+	rd_kafka_resp_err_t err;
+
+	lsn_format(lsn, lsn_s, sizeof(lsn_s));
+	snprintf(value, sizeof(value), "{\"source\":\"%s\",\"lsn\":\"%s\"}", ks->source, lsn_s);
+	if (h == NULL || rd_kafka_header_add(h, "source", -1, ks->source, -1) ||
+		rd_kafka_header_add(h, "lsn", -1, lsn_s, -1))
+	{
+		if (h)
+			rd_kafka_headers_destroy(h);
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	}
+	err = rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(rec->rkt), RD_KAFKA_V_PARTITION(rec->partition),
+							RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+							RD_KAFKA_V_VALUE(value, strlen(value)),
+							RD_KAFKA_V_KEY(ks->src.slot, strlen(ks->src.slot)),
+							RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&rec->opaque),
+							RD_KAFKA_V_END);
+	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		rd_kafka_headers_destroy(h);
+		if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			return SINK_OK;		/* tried again at the next poll */
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY,
+						  "could not write the position record to kafka topic \"%s\": %s",
+						  topic_name(ks), rd_kafka_err2str(err));
+	}
+	rec->inflight = true;
+	rec->delivered = false;
+	rec->inflight_lsn = lsn;
+	rec->inflight_txn = ks->txn_no;
+	rec->last_write_us = now_us();
+	return SINK_OK;
+}
+
+/* write the newest position asked for, if one is due */
+static int
+record_write(KafkaSink *ks, KafkaRecord *rec)
+{
+	bool		own_txn;
+	int			rc;
+
+	if (rec->inflight || rec->want <= rec->recorded ||
+		now_us() - rec->last_write_us < (int64_t) RECORD_GAP_MS * 1000)
+		return SINK_OK;
+	if (ks->txn_mode && ks->txn != TXN_IDLE && ks->txn != TXN_OPEN)
+		return SINK_OK;			/* a transactional call is under way */
+	own_txn = ks->txn == TXN_IDLE;
+	if (own_txn && (rc = kafka_txn_begin(ks, 0)) != SINK_OK)
+		return rc;
+	if ((rc = record_produce(ks, rec, rec->want)) != SINK_OK)
+		return rc;
+	/* a transaction of its own commits at once, step by step from poll */
+	return own_txn ? kafka_txn_commit(ks, false) : SINK_OK;
+}
+
+/* a record delivered (and with transactions committed) counts */
+static void
+record_settle(KafkaSink *ks, KafkaRecord *rec)
+{
+	if (!rec->inflight || !rec->delivered ||
+		(ks->txn_mode && rec->committed_txn < rec->inflight_txn))
+		return;
+	rec->inflight = false;
+	if (rec->session == ks->session && rec->inflight_lsn > rec->recorded)
+		rec->recorded = rec->inflight_lsn;
+	kafka_wake(ks);
+}
+
+/* acknowledge the progress() calls the record reached */
+static void
+record_release(KafkaSink *ks, KafkaRecord *rec)
+{
+	size_t		i,
+				j = 0;
+
+	for (i = 0; i < rec->nwaiters; i++)
+	{
+		if (rec->waiters[i].lsn <= rec->recorded)
+			kafka_ack_push(ks, &ks->acks, rec->waiters[i].ticket, 1);
+		else
+			rec->waiters[j++] = rec->waiters[i];
+	}
+	rec->nwaiters = j;
+}
+
+/* ---- the sink's side ---- */
+
+/* a session begins (replay_begin): read the record again */
+int
+kafka_record_begin(KafkaSink *ks)
+{
+	KafkaRecord *rec = ks->rec;
+
+	if (!enabled(ks))
+		return SINK_OK;
+	if (rec == NULL && (rec = ks->rec = calloc(1, sizeof(KafkaRecord))) == NULL)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	if (rec->rkt == NULL && (rec->rkt = rd_kafka_topic_new(ks->rk, topic_name(ks), NULL)) == NULL)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY,
+						  "could not open kafka topic \"%s\": %s", topic_name(ks),
+						  rd_kafka_err2str(rd_kafka_last_error()));
+	rec->state = rec->req ? REC_READING : REC_UNREAD;
+	rec->session = ks->session;
+	rec->vouched = false;
+	rec->recorded = 0;
+	rec->want = 0;
+	rec->nwaiters = 0;
+	rec->last_write_us = 0;
+	return SINK_OK;
+}
+
+/* may this session produce: is the record's verdict known? */
+bool
+kafka_record_ready(const KafkaSink *ks)
+{
+	return !enabled(ks) || (ks->rec != NULL && ks->rec->state == REC_READY);
+}
+
+/* read, pick up, write, acknowledge: from pump */
+int
+kafka_record_pump(KafkaSink *ks)
+{
+	KafkaRecord *rec = ks->rec;
+	int			rc = SINK_OK;
+
+	if (!enabled(ks) || rec == NULL || ks->session == 0)
+		return SINK_OK;
+	if (rec->state == REC_READING && (rc = record_collect(ks, rec)) != SINK_OK)
+		return rc;
+	if (rec->state == REC_UNREAD && !ks->settling && !rec->inflight)
+		return rreq_start(ks, rec);
+	if (rec->state != REC_READY)
+		return SINK_OK;
+	rc = record_write(ks, rec);
+	record_release(ks, rec);
+	return rc;
+}
+
+/* progress(): acknowledge t once the record holds lsn */
+int
+kafka_record_progress(KafkaSink *ks, uint64_t lsn, LedgerTicket t)
+{
+	KafkaRecord *rec = ks->rec;
+
+	if (!enabled(ks))
+	{
+		kafka_ack_push(ks, &ks->acks, t, 1);
+		return SINK_OK;
+	}
+	if (rec == NULL)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+						  "kafka sink: progress before the session's record was set up");
+	if (rec->nwaiters == rec->cap)
+	{
+		size_t		cap = rec->cap ? rec->cap * 2 : 8;
+		RecWaiter  *p = realloc(rec->waiters, cap * sizeof(RecWaiter));
+
+		if (p == NULL)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+		rec->waiters = p;
+		rec->cap = cap;
+	}
+	rec->waiters[rec->nwaiters++] = (RecWaiter) {lsn, t};
+	if (lsn > rec->want)
+		rec->want = lsn;
+	kafka_wake(ks);
+	return SINK_OK;
+}
+
+/* the record's delivery report? (then handled here) */
+bool
+kafka_record_report(KafkaSink *ks, const rd_kafka_message_t *rm)
+{
+	KafkaRecord *rec = ks->rec;
+
+	if (rec == NULL || rm->_private != &rec->opaque)
+		return false;
+	if (ks->discarding || !rec->inflight)
+		return true;
+	if (rm->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+	{
+		rec->inflight = false;
+		if (rm->err != RD_KAFKA_RESP_ERR__PURGE_QUEUE && rm->err != RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+			kafka_fail(ks, SINK_RETRY, "could not write the position record of slot \"%s\" to "
+					   "kafka topic \"%s\": %s", ks->src.slot, topic_name(ks),
+					   rd_kafka_err2str(rm->err));
+		return true;
+	}
+	rec->delivered = true;
+	record_settle(ks, rec);
+	return true;
+}
+
+/* --kafka-transactions: every transaction begun so far committed */
+void
+kafka_record_committed(KafkaSink *ks)
+{
+	if (ks->rec == NULL)
+		return;
+	ks->rec->committed_txn = ks->txn_no;
+	record_settle(ks, ks->rec);
+}
+
+/* is a record write still to come or in flight (drain waits for it)? */
+bool
+kafka_record_busy(const KafkaSink *ks)
+{
+	const KafkaRecord *rec = ks->rec;
+
+	return enabled(ks) && rec != NULL && rec->state == REC_READY &&
+		(rec->inflight || rec->want > rec->recorded);
+}
+
+/* the producer goes (the worker is stopped): forget the look-up and writes */
+void
+kafka_record_close(KafkaSink *ks)
+{
+	KafkaRecord *rec = ks->rec;
+
+	if (rec == NULL)
+		return;
+	kafka_record_req_free(rec->req);
+	rec->req = NULL;
+	if (rec->rkt)
+		rd_kafka_topic_destroy(rec->rkt);
+	rec->rkt = NULL;
+	rec->state = REC_UNREAD;
+	rec->inflight = false;
+	rec->nwaiters = 0;
+}
+
+void
+kafka_record_free(KafkaSink *ks)
+{
+	if (ks->rec == NULL)
+		return;
+	kafka_record_close(ks);
+	free(ks->rec->waiters);
+	free(ks->rec);
+	ks->rec = NULL;
+}
+
+/* ---- SinkOps ---- */
+
+int
+kafka_record_want(Sink *s, uint64_t lsn)
+{
+	KafkaSink  *ks = (KafkaSink *) s;
+
+	if (enabled(ks) && ks->rec != NULL && lsn > ks->rec->want)
+		ks->rec->want = lsn;
+	return ks->failed;
+}
+
+uint64_t
+kafka_record_recorded(Sink *s)
+{
+	KafkaSink  *ks = (KafkaSink *) s;
+
+	if (!enabled(ks))
+		return UINT64_MAX;
+	return ks->rec ? ks->rec->recorded : 0;
+}
+
+bool
+kafka_record_vouches(Sink *s)
+{
+	KafkaSink  *ks = (KafkaSink *) s;
+
+	return enabled(ks) && ks->rec != NULL && ks->rec->vouched;
+}

@@ -1,0 +1,39 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_record.h
+ *		Between kafka_record.c (the position record: verdict and writes)
+ *		and kafka_record_read.c (reading it back on the worker thread).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_KAFKA_RECORD_H
+#define W2Q_KAFKA_RECORD_H
+
+#include "kafka_sink.h"
+
+/* a look-up of the record, for the worker */
+typedef struct RecordReq
+{
+	KafkaWork	work;			/* first: the worker's queue entry */
+	KafkaSink  *ks;				/* only its handles and worker are used */
+	char	   *topic;
+	char	   *key;
+	uint64_t	session;
+	bool		create;			/* try to create the topic first */
+	int			rc;
+	char		err[SINK_ERRLEN];
+	int32_t		partition;
+	bool		found;
+	int64_t		offset;
+	bool		has_lsn;
+	uint64_t	lsn;
+	char		source[KAFKA_SOURCE_LEN];
+} RecordReq;
+
+/* kafka_record_read.c: the look-up (a KafkaWork's run) */
+extern void kafka_record_read(KafkaWork *w);
+
+/* kafka_record.c */
+extern void kafka_record_req_free(RecordReq *q);
+
+#endif							/* W2Q_KAFKA_RECORD_H */

@@ -1,0 +1,176 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_kafka_record.c
+ *		The Kafka sink's position record (kafka_record.c), against
+ *		librdkafka's mock cluster: progress() is acknowledged only once the
+ *		record holds it, recorded() caps what the bridge confirms, a new
+ *		session at or below the record is vouched for and one past it is
+ *		not, another slot's record is not read, another source's record is
+ *		fatal unless --accept-new-source (then it vouches for nothing).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kafka_harness.h"
+#include "kafka_sink.h"
+#include "log.h"
+#include "unit.h"
+
+#define POS "pos"
+
+static const SinkSource src_b = {"7311000000000000002", 1, "postgres", "sa", 0};
+static const SinkSource src_a_sb = {"7311000000000000001", 1, "postgres", "sb", 0};
+
+/* a session of src from lsn (flags); the sink, or NULL with err set */
+static Sink *
+session(TSink *ts, const SinkSource *src, uint64_t from, unsigned flags, int *rc)
+{
+	Sink	   *s = tsink_new(ts, NULL, NULL, NULL, NULL);
+
+	ts->cfg.kafka_positions_topic = POS;
+	*rc = s->ops->connect(s);
+	if (*rc == SINK_OK)
+		*rc = s->ops->replay_begin(s, src, from, flags);
+	return s;
+}
+
+/* progress(lsn) as the bridge calls it; SINK_OK once acknowledged */
+static int
+progress_wait(Sink *s, uint64_t lsn)
+{
+	LedgerTicket t = next_ticket++;
+	int			rc = s->ops->progress(s, lsn, t);
+
+	if (rc == SINK_OK)
+		rc = wait_acks(s, t, 1, ACK_TIMEOUT_MS);
+	return rc == SINK_OK && acked[t] == 1 ? SINK_OK : (rc != SINK_OK ? rc : SINK_RETRY);
+}
+
+/* the last record of key in the topic: its lsn header, or NULL */
+static const char *
+last_record(Recs *rs, const char *key)
+{
+	const char *lsn = NULL;
+
+	read_topic(POS, rs);
+	for (int i = 0; i < rs->n; i++)
+		if (str_eq(rs->r[i].key, key))
+			lsn = rs->r[i].lsn;
+	return lsn;
+}
+
+static void
+case_write_and_vouch(void)
+{
+	TSink		ts;
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	Sink	   *s;
+	int			rc;
+	LedgerTicket t = next_ticket++;
+
+	rd_kafka_mock_topic_create(mock, POS, 2, 1);
+	s = session(&ts, &src_a, 0x1000, SINK_REPLAY_NEW_SLOT, &rc);
+	unit_check(rc == SINK_OK, "a session of a new slot begins");
+	unit_check(s->ops->progress(s, 0x1000, t) == SINK_OK && acked[t] == 0,
+			   "progress() is not acknowledged before the record is read and written");
+	unit_check(wait_acks(s, t, 1, ACK_TIMEOUT_MS) == SINK_OK && acked[t] == 1,
+			   "then it is");
+	unit_check(!s->ops->vouches(s), "no record vouched for the new slot");
+	unit_check(s->ops->recorded(s) == 0x1000, "recorded() is its start");
+	unit_check(str_eq(last_record(rs, "sa"), "0/1000"), "the record of sa is at 0/1000");
+	unit_check(s->ops->record(s, 0x2000) == SINK_OK, "record(0/2000) asked");
+	poll_for(s, 400, &rc);
+	unit_check(rc == SINK_OK && s->ops->recorded(s) == 0x2000,
+			   "recorded() reaches it once Kafka acknowledged the record");
+	unit_check(str_eq(last_record(rs, "sa"), "0/2000") && str_eq(rs->r[rs->n - 1].source, SRC_A),
+			   "the record names its source");
+	s->ops->destroy(s);
+
+	s = session(&ts, &src_a, 0x1800, 0, &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x1800) == SINK_OK && s->ops->vouches(s),
+			   "a later session starting below the record is vouched for");
+	unit_check(s->ops->recorded(s) == 0x2000, "and recorded() is the record's position");
+	s->ops->destroy(s);
+
+	/* another slot's record, far ahead, written after sa's */
+	s = session(&ts, &src_a_sb, 0x1000, SINK_REPLAY_NEW_SLOT, &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x1000) == SINK_OK &&
+			   s->ops->record(s, 0xFF000000) == SINK_OK, "slot sb records 0/FF000000");
+	poll_for(s, 400, &rc);
+	unit_check(s->ops->recorded(s) == 0xFF000000, "and has it recorded");
+	s->ops->destroy(s);
+
+	s = session(&ts, &src_a, 0x3000, 0, &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x3000) == SINK_OK && !s->ops->vouches(s),
+			   "a session starting past sa's record is not vouched for (sb's does not count)");
+	unit_check(str_eq(last_record(rs, "sa"), "0/3000"), "it records its start");
+	s->ops->destroy(s);
+	recs_free(rs);
+	free(rs);
+}
+
+static void
+case_other_source(void)
+{
+	TSink		ts;
+	Sink	   *s;
+	int			rc;
+	LedgerTicket t = next_ticket++;
+
+	s = session(&ts, &src_b, 0x1000, 0, &rc);
+	if (rc == SINK_OK)
+		rc = s->ops->progress(s, 0x1000, t);
+	if (rc == SINK_OK)
+		rc = wait_acks(s, t, 1, ACK_TIMEOUT_MS);
+	unit_check(rc == SINK_FATAL && acked[t] == 0 && strstr(s->err, SRC_A) &&
+			   strstr(s->err, "7311000000000000002/1/postgres/sa") &&
+			   strstr(s->err, "--accept-new-source"),
+			   "another system's record of the slot is fatal, naming both: %s", s->err);
+	s->ops->destroy(s);
+	s = session(&ts, &src_b, 0x1000, SINK_REPLAY_ACCEPT_NEW, &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x1000) == SINK_OK && !s->ops->vouches(s) &&
+			   s->ops->recorded(s) == 0x1000,
+			   "--accept-new-source takes it over, vouching for nothing");
+	s->ops->destroy(s);
+}
+
+/* --kafka-transactions: the record counts once its transaction committed */
+static void
+case_txn(void)
+{
+	TSink		ts;
+	Sink	   *s = tsink_new(&ts, NULL, NULL, NULL, NULL);
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	int			rc;
+
+	ts.cfg.kafka_positions_topic = POS;
+	ts.cfg.kafka_transactions = true;
+	ts.cfg.slot = "sa";
+	rc = s->ops->connect(s);
+	if (rc == SINK_OK)
+		rc = s->ops->replay_begin(s, &src_b, 0x800, 0);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x800) == SINK_OK && s->ops->vouches(s),
+			   "transactions: the session is vouched for");
+	unit_check(s->ops->record(s, 0x6000) == SINK_OK, "record(0/6000) asked");
+	poll_for(s, 1500, &rc);
+	unit_check(rc == SINK_OK && s->ops->recorded(s) == 0x6000, "recorded once committed");
+	unit_check(str_eq(last_record(rs, "sa"), "0/6000"), "and read back");
+	s->ops->destroy(s);
+	recs_free(rs);
+	free(rs);
+}
+
+int
+main(void)
+{
+	if (!unit_check(harness_start(), "mock cluster of 3 brokers started"))
+		return unit_done();
+	case_write_and_vouch();
+	case_other_source();
+	case_txn();
+	harness_stop();
+	return unit_done();
+}
