@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,13 +149,15 @@ parse_size(const char *arg, const char *name, long long min, long long max)
 	char	   *end;
 	long long	v;
 
+	/* digits only: strtoll() would take a sign and blanks */
 	errno = 0;
-	v = strtoll(arg, &end, 10);
+	v = isdigit((unsigned char) arg[0]) ? strtoll(arg, &end, 10) : (end = (char *) arg, 0);
 	for (int u = 0; errno == 0 && end != arg && u < 4; u++)
 		if (strcasecmp(end, units[u]) == 0)
 		{
+			/* stop before a multiplication could overflow */
 			for (int i = 0; i < u && v <= max; i++)
-				v *= 1024;
+				v = v > LLONG_MAX / 1024 ? LLONG_MAX : v * 1024;
 			if (v >= min && v <= max)
 				return v;
 		}
