@@ -63,6 +63,8 @@ typedef struct Backfill
 	char	   *visible_in;		/* resume: the saved snapshot (a copy) */
 	bool		created_here;	/* this process created the slot */
 	bool		tables_loaded;	/* tables: read in this attempt's snapshot */
+	size_t		max_job_bytes;	/* the plugin's: larger rows are claim
+								 * checks; 0 none (pgoutput) */
 	BfTables	tables;
 	TablePatterns patterns;
 	char		err[1024];
@@ -184,6 +186,35 @@ save_snapshot(Backfill *bf, BackfillState *st)
 	return st->snapshot ? 0 : fail(bf, BF_FATAL, "out of memory");
 }
 
+/*
+ * The plugin's max-job-bytes (its option, else its default 64MB), as
+ * PostgreSQL reads a size; pgoutput sends every row whole: none.
+ */
+static int
+read_max_job_bytes(Backfill *bf)
+{
+	const char *const *o = bf->cfg->stream.plugin_options;
+	const char *params[1] = {"64MB"};
+	PGresult   *res;
+
+	bf->max_job_bytes = 0;
+	if (bf->cfg->backfill.publication)
+		return 0;
+	for (; o && o[0] && o[1]; o += 2)
+		if (strcmp(o[0], "max-job-bytes") == 0)
+			params[0] = o[1];
+	res = PQexecParams(bf->conn, "SELECT pg_catalog.pg_size_bytes($1)", 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		fail(bf, BF_FATAL, "invalid --max-job-bytes \"%s\": %s", params[0], PQresultErrorMessage(res));
+		PQclear(res);
+		return BF_FATAL;
+	}
+	bf->max_job_bytes = (size_t) strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
 static int
 load_tables(Backfill *bf)
 {
@@ -193,6 +224,8 @@ load_tables(Backfill *bf)
 
 	bf_tables_free(&bf->tables);
 	bf->tables_loaded = false;
+	if (read_max_job_bytes(bf) != 0)
+		return BF_FATAL;
 	if (bf_tables_load(bf->conn, &sel, &bf->tables, err, sizeof(err)) != 0)
 		return fail(bf, BF_FATAL, "%s", err);
 	bf->tables_loaded = true;
@@ -241,26 +274,41 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 	const char *kt[W2Q_MAX_COLUMNS];
 	BfPage		p = {0};
 	int			rc = 0;
+	char		at[LSN_STRLEN];
 
-	if (!bf_page_build(t, res, bf->cur.rows + 1, &p))
+	lsn_format(bf->cur.lsn, at, sizeof(at));
+	if (!bf_page_build(t, res, bf->cur.rows + 1, &p) ||
+		bf_page_claim_checks(t, &p, bf->max_job_bytes, at) < 0)
 		rc = fail(bf, BF_FATAL, "out of memory");
 	for (int from = 0, end; rc == 0 && from < p.n; from = end)
 	{
 		BackfillState next = {0};
 		char	   *key;
+		char	   *first = NULL;
 
 		/* (bf->cur's strings are copied anew by every record()) */
 		end = bf_page_cut(&p, from, bf->cfg->backfill.page_bytes);
 		bf_page_key_texts(t, res, end - 1, kt);
 		if ((key = backfill_key_format(kt, t->nkeys)) != NULL &&
 			backfill_state_copy(&next, &bf->cur) && dup_into(&next.table, t->qname) &&
-			dup_into(&next.key, key))
+			dup_into(&next.key, key) && dup_into(&next.keydef, t->keydef))
 		{
 			next.rows += end - from;
-			rc = record(bf, &next, p.jobs + from, end - from);
+			if ((rc = record(bf, &next, p.jobs + from, end - from)) != 0)
+			{
+				/* name what the sink refused: the table and the rows' keys */
+				char		why[sizeof(bf->err)];
+
+				bf_page_key_texts(t, res, from, kt);
+				first = backfill_key_format(kt, t->nkeys);
+				snprintf(why, sizeof(why), "%s", bf->err);
+				fail(bf, rc, "could not deliver the backfill of table %s, %d rows from key %.200s to %.200s: %s",
+					 t->name, end - from, first ? first : "?", key, why);
+			}
 		}
 		else
 			rc = fail(bf, BF_FATAL, "out of memory");
+		free(first);
 		free(key);
 		backfill_state_free(&next);
 	}
@@ -357,8 +405,8 @@ check_table(Backfill *bf, const BfTable *t, const char **visible)
 	mid = strcmp(bf->cur.table, t->qname) == 0 && bf->cur.key[0];
 	cmd = hint_command(bf->cfg, NULL, " --backfill-after-rewrite");
 	rc = fail(bf, BF_FATAL, "cannot resume the backfill of table %s: %s; a rewrite by ALTER TABLE "
-			  "(ALTER COLUMN ... TYPE, SET ACCESS METHOD, ADD COLUMN with a volatile DEFAULT) gives every "
-			  "row a new xmin, so the rows the backfill's snapshot saw can no longer be told from those "
+			  "(ALTER COLUMN ... TYPE, SET ACCESS METHOD, ADD COLUMN with a volatile DEFAULT) or a copy "
+			  "swapped in under its name gives every row a new xmin, so the rows the backfill's snapshot saw can no longer be told from those "
 			  "committed since its consistent point %s (%s%s%s); hint: "
 			  "finish the backfill at least once (the table's rows committed since come twice) with: %s",
 			  t->name, detail, at, mid ? "its rows after key " : "none of its rows is delivered yet",
@@ -376,7 +424,7 @@ record_done(Backfill *bf)
 	int			rc;
 
 	if (!backfill_state_copy(&next, &bf->cur) || !dup_into(&next.table, "") ||
-		!dup_into(&next.key, ""))
+		!dup_into(&next.key, "") || !dup_into(&next.keydef, ""))
 		rc = fail(bf, BF_FATAL, "out of memory");
 	else
 	{
@@ -390,6 +438,127 @@ record_done(Backfill *bf)
 	return rc;
 }
 
+/*
+ * A resume: the table the state names is gone.  Dropped: its rows are gone
+ * too (as deleted rows), go on with the next table; still there but out of
+ * the selection (renamed, --tables): refused.
+ */
+static int
+table_gone(Backfill *bf, int *start)
+{
+	char		err[512];
+	int			exists = bf_table_gone(bf->conn, &bf->tables, bf->cur.table, start, err, sizeof(err));
+
+	if (exists < 0)
+		return fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+	if (exists)
+		return fail(bf, BF_FATAL, "the backfill was reading table %s, which exists but is no longer "
+					"selected (--tables, or its publication): resuming would never deliver its rows "
+					"after key %s; hint: select it again (or rename it back) and restart the same "
+					"command line", bf->cur.table, bf->cur.key[0] ? bf->cur.key : "(none yet)");
+	log_msg(LOG_WARNING, "the backfill was reading table %s, which was dropped since: its rows are "
+			"gone, going on with the next table", bf->cur.table);
+	return 0;
+}
+
+/*
+ * A resume: a recorded partition of a table not finished yet that is under
+ * none of the selected tables now (detached, renamed away) would never be
+ * read: refused while it is away.
+ */
+static int
+check_missing(Backfill *bf, int start)
+{
+	char		err[512];
+	char	   *gone;
+	int			rc = 0;
+
+	if (!bf->cur.storage || !bf->cur.storage[0])
+		return 0;
+	if ((gone = bf_storage_missing(bf->conn, &bf->tables, start, bf->cur.storage, err,
+								   sizeof(err))) == NULL)
+		return fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+	if (gone[0])
+		rc = fail(bf, BF_FATAL, "cannot resume the backfill of slot \"%s\": %s, which the backfill's "
+				  "snapshot read as (part of) a selected table not finished yet, is no longer under "
+				  "any selected table (a partition detached, or a table renamed out of the selection): "
+				  "its rows would never be delivered; hint: attach it again (or rename it back) and "
+				  "restart the same command line, or drop it if its rows are not to be delivered",
+				  bf->cfg->stream.slot, gone);
+	free(gone);
+	return rc;
+}
+
+/*
+ * A resume: the saved key position is in the order of the key the table
+ * had when its first page was recorded.  Another key (columns, types,
+ * collations) reads the rest in another order: refused, or with
+ * --backfill-after-rewrite the table read again from its start.
+ */
+static int
+check_key(Backfill *bf, const BfTable *t, bool *from_start)
+{
+	char	   *cmd;
+	int			rc;
+
+	*from_start = false;
+	if (!bf->cur.keydef || !bf->cur.keydef[0] || strcmp(bf->cur.keydef, t->keydef) == 0)
+		return 0;
+	if (bf->cfg->backfill.after_rewrite)
+	{
+		log_msg(LOG_WARNING, "backfill of %s: its key is now %s, was %s when its rows up to key %s were "
+				"delivered; --backfill-after-rewrite: reading the table again from its start (at least "
+				"once: those rows come twice)", t->name, t->keydef, bf->cur.keydef, bf->cur.key);
+		*from_start = true;
+		return 0;
+	}
+	cmd = hint_command(bf->cfg, NULL, " --backfill-after-rewrite");
+	rc = fail(bf, BF_FATAL, "cannot resume the backfill of table %s: its key is now %s, was %s when its "
+			  "rows up to key %s were delivered, so the rest cannot be read in the order of that position; "
+			  "hint: restore the key as it was and restart the same command line (exactly once), or read "
+			  "the table again from its start (at least once: the rows delivered come twice) with: %s",
+			  t->name, t->keydef, bf->cur.keydef, bf->cur.key,
+			  cmd ? cmd : "the same command line with --backfill-after-rewrite");
+	free(cmd);
+	return rc;
+}
+
+/* a resume: the table to begin with, the key to go on after (or NULL) */
+static int
+resume_position(Backfill *bf, int *start, char ***after, int *nafter)
+{
+	char		err[512];
+	bool		from_start = false;
+	int			rc;
+	int			n;
+
+	*start = 0;
+	*after = NULL;
+	*nafter = 0;
+	if (bf->cur.table && bf->cur.table[0] &&
+		(*start = bf_table_index(&bf->tables, bf->cur.table)) < 0)
+	{
+		if ((rc = table_gone(bf, start)) != 0)
+			return rc;
+		return check_missing(bf, *start);
+	}
+	if (bf->visible_in && (rc = check_missing(bf, *start)) != 0)
+		return rc;
+	if (!bf->cur.table || !bf->cur.table[0] || !bf->cur.key || !bf->cur.key[0])
+		return 0;
+	if ((rc = check_key(bf, &bf->tables.t[*start], &from_start)) != 0 || from_start)
+		return rc;
+	if ((n = backfill_key_parse(bf->cur.key, after, err, sizeof(err))) != bf->tables.t[*start].nkeys)
+	{
+		backfill_key_free(*after, n > 0 ? n : 0);
+		*after = NULL;
+		return fail(bf, BF_FATAL, "the backfill state's key does not fit table %s: %s",
+					bf->cur.table, n < 0 ? err : "another number of key columns");
+	}
+	*nafter = n;
+	return 0;
+}
+
 /* every table from the one the state names, then done */
 static int
 run_tables(Backfill *bf)
@@ -398,23 +567,11 @@ run_tables(Backfill *bf)
 	char	  **after = NULL;
 	int			nafter = 0;
 	int			rc = 0;
-	char		err[512];
 
 	if (!bf->tables_loaded && (rc = load_tables(bf)) != 0)
 		return rc;
-	if (bf->cur.table && bf->cur.table[0])
-	{
-		if ((start = bf_table_index(&bf->tables, bf->cur.table)) < 0)
-			return fail(bf, BF_FATAL, "the backfill was reading table %s, which is no longer selected or "
-						"was dropped; hint: finish with --backfill-again, or start over", bf->cur.table);
-		if (bf->cur.key && bf->cur.key[0] &&
-			(nafter = backfill_key_parse(bf->cur.key, &after, err, sizeof(err))) != bf->tables.t[start].nkeys)
-		{
-			backfill_key_free(after, nafter > 0 ? nafter : 0);
-			return fail(bf, BF_FATAL, "the backfill state's key does not fit table %s: %s",
-						bf->cur.table, nafter < 0 ? err : "another number of key columns");
-		}
-	}
+	if ((rc = resume_position(bf, &start, &after, &nafter)) != 0)
+		return rc;
 	bf->m->backfill_running = true;
 	publish(bf);
 	for (int i = start; rc == 0 && i < bf->tables.n && !bridge_stop_requested; i++)
@@ -546,6 +703,17 @@ same_label(const Backfill *bf)
 static int
 existing_slot(Backfill *bf)
 {
+	const char *again = bf->cfg->backfill.again_label;
+
+	/* --backfill-again=B names another backfill than the unfinished one */
+	if (bf->cur.present && !bf->cur.done && again && strcmp(bf->cur.label, again) != 0)
+		return fail(bf, BF_FATAL, "--backfill-again=%s: slot \"%s\" has an unfinished backfill%s%s%s "
+					"(%llu rows delivered, condition \"%s\"), which a new one would leave unfinished; "
+					"hint: finish it first with this command line without --backfill-again, then start "
+					"once with --backfill-again=%s (docs/operations.md, \"Backfill\")",
+					again, bf->cfg->stream.slot, bf->cur.label[0] ? " labelled \"" : "",
+					bf->cur.label, bf->cur.label[0] ? "\"" : "", (unsigned long long) bf->cur.rows,
+					bf->cur.condition, again);
 	if (bf->cur.present && !bf->cur.done)
 		return resume_unfinished(bf);
 	if (bf->cur.present && (!bf->cfg->backfill.again || same_label(bf)))
@@ -642,12 +810,75 @@ check_unfinished(Backfill *bf)
 	return rc;
 }
 
+/*
+ * Before a slot is created (or dropped to be created again): the marker
+ * state (lsn 0, no row), so that a bridge stopped before the first state
+ * is recorded finds it and drops and creates the slot again, rather than
+ * taking the slot for one it never backfilled.
+ */
+static int
+mark_creating(Backfill *bf)
+{
+	BackfillState m = {0};
+	int			rc = 0;
+
+	m.condition = strdup(bf->cfg->backfill.condition ? bf->cfg->backfill.condition : "");
+	m.label = strdup(bf->cfg->backfill.again_label ? bf->cfg->backfill.again_label : "");
+	if (!m.condition || !m.label || !dup_into(&m.snapshot, "") || !dup_into(&m.table, "") ||
+		!dup_into(&m.key, "") || !dup_into(&m.storage, "") || !dup_into(&m.keydef, ""))
+		rc = fail(bf, BF_FATAL, "out of memory");
+	bf->flags |= SINK_BACKFILL_NEW;
+	if (rc == 0)
+		rc = record(bf, &m, NULL, 0);
+	backfill_state_free(&m);
+	/* the first state is a new backfill's too */
+	bf->flags = SINK_BACKFILL_NEW;
+	return rc;
+}
+
+/*
+ * An unfinished backfill's slot is past its consistent point: not the slot
+ * the backfill was taken from (dropped and created again, or advanced):
+ * the rows committed in between would come from neither.  Refused, or with
+ * --recreate-lost-slot dropped (after the marker) to be created again.
+ */
+static int
+foreign_slot(Backfill *bf)
+{
+	char		at[LSN_STRLEN];
+	char		now[LSN_STRLEN];
+	char	   *cmd;
+	int			rc;
+
+	lsn_format(bf->cur.lsn, at, sizeof(at));
+	lsn_format(bf->stream.start_lsn, now, sizeof(now));
+	if (bf->cfg->backfill.recreate_lost)
+	{
+		log_msg(LOG_WARNING, "replication slot \"%s\" is at %s, past the unfinished backfill's consistent "
+				"point %s: --recreate-lost-slot: dropping it, creating it again and backfilling (at least "
+				"once)", bf->cfg->stream.slot, now, at);
+		if ((rc = mark_creating(bf)) != 0 || (rc = drop_slot(bf)) != 0)
+			return rc;
+		bf->flags = SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT;
+		return 0;
+	}
+	cmd = hint_command(bf->cfg, NULL, " --recreate-lost-slot");
+	rc = fail(bf, BF_FATAL, "replication slot \"%s\" is at %s, past the consistent point %s of its unfinished "
+			  "backfill: it is not the slot the backfill was taken from (created again, or advanced, since) "
+			  "and the rows committed in between would be delivered by neither; hint: drop it, create it "
+			  "again and backfill (at least once) with: %s", bf->cfg->stream.slot, now, at,
+			  cmd ? cmd : "the same command line with --recreate-lost-slot");
+	free(cmd);
+	return rc;
+}
+
 /* one attempt at the whole phase; a retry resumes from the sink's state */
 static int
 attempt(Backfill *bf)
 {
 	char		snap[128];
 	bool		exists;
+	bool		ours;
 	int			rc;
 
 	stream_init(&bf->stream, &bf->cfg->stream);
@@ -661,6 +892,8 @@ attempt(Backfill *bf)
 		return sink_rc(bf, rc);
 	/* --accept-new-source and another source's record: none, taken over */
 	bf->flags = bf->cur.other_source ? SINK_BACKFILL_ACCEPT : 0;
+	/* a marker: this backfill's slot was being created */
+	ours = BACKFILL_CREATING(&bf->cur);
 	if (exists && strcmp(bf->stream.wal_status, "lost") == 0)
 	{
 		if (!bf->cfg->backfill.recreate_lost)
@@ -671,24 +904,38 @@ attempt(Backfill *bf)
 		log_msg(LOG_WARNING, "replication slot \"%s\" is lost: dropping it, creating it again and "
 				"backfilling; rows the old slot delivered since the last prune() come again "
 				"(consumers dedupe by table and key)", bf->cfg->stream.slot);
+		if (!ours && (rc = mark_creating(bf)) != 0)
+			return rc;
 		if ((rc = drop_slot(bf)) != 0)
 			return rc;
 		exists = false;
-		bf->flags = SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT;
+		ours = true;
 	}
-	else if (exists && bf->created_here && !bf->cur.present)
+	else if (exists && (ours || (bf->created_here && !bf->cur.present)))
 	{
-		/* our slot, lost before its first state was recorded: start over */
+		/* our slot, created before its first state was recorded: start over */
+		log_msg(LOG_WARNING, "replication slot \"%s\" was created for a backfill that recorded no state "
+				"yet (the bridge stopped in between): dropping it and starting the backfill again",
+				bf->cfg->stream.slot);
 		if ((rc = drop_slot(bf)) != 0)
 			return rc;
 		exists = false;
+	}
+	else if (exists && bf->cur.present && !bf->cur.done && bf->stream.start_lsn > bf->cur.lsn)
+	{
+		if ((rc = foreign_slot(bf)) != 0)
+			return rc;
+		exists = false;
+		ours = true;
 	}
 	if (exists)
 		return existing_slot(bf);
-	if (bf->cur.record && !(bf->flags & SINK_BACKFILL_ACCEPT) &&
+	if (bf->cur.record && !(bf->flags & SINK_BACKFILL_ACCEPT) && !ours &&
 		(rc = missing_slot(bf)) != 0)
 		return rc;
-	bf->flags |= SINK_BACKFILL_NEW;
+	/* the marker first: a stop from here on finds it */
+	if ((rc = mark_creating(bf)) != 0)
+		return rc;
 	if ((rc = stream_create_exported(&bf->stream, snap, sizeof(snap))) != STREAM_OK)
 		return stream_rc(bf, rc);
 	bf->created_here = true;

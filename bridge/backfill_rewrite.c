@@ -83,7 +83,7 @@ bf_storage_read(PGconn *conn, const BfTables *ts, char *err, size_t errlen)
 		}
 		for (int r = 0; out && r < PQntuples(res); r++)
 		{
-			size_t		add = strlen(PQgetvalue(res, r, 4)) + strlen(PQgetvalue(res, r, 1)) + 2;
+			size_t		add = strlen(PQgetvalue(res, r, 4)) + strlen(PQgetvalue(res, r, 1)) + 16;
 			char	   *grown = realloc(out, len + add + 1);
 
 			if (grown == NULL)
@@ -93,8 +93,8 @@ bf_storage_read(PGconn *conn, const BfTables *ts, char *err, size_t errlen)
 				break;
 			}
 			out = grown;
-			len += sprintf(out + len, "%s%s:%s", len ? " " : "", PQgetvalue(res, r, 4),
-						   PQgetvalue(res, r, 1));
+			len += sprintf(out + len, "%s%s:%s:%u", len ? " " : "", PQgetvalue(res, r, 4),
+						   PQgetvalue(res, r, 1), (unsigned) ts->t[i].oid);
 		}
 		PQclear(res);
 	}
@@ -173,20 +173,91 @@ bf_storage_check(PGconn *conn, const BfTable *t, const char *saved, const char *
 					 leaf, PQgetvalue(res, r, 1), now);
 			rc = BF_STORAGE_RETRY;
 		}
-		else if (snapshot && !PQgetisnull(res, r, 3) && strcmp(then, now) != 0)
+		else if (snapshot && saved && saved[0] &&
+				 (PQgetisnull(res, r, 3) || strcmp(then, now) != 0))
 		{
+			/* a relation the snapshot did not read here: copied in since? */
 			int			lost = restamped(conn, leaf, snapshot, err, errlen);
 
 			if (lost < 0)
 				rc = -1;
 			else if (lost)
 			{
-				snprintf(detail, dlen, "%s was rewritten since the backfill's snapshot (relfilenode %s, now %s)",
-						 leaf, then, now);
+				if (PQgetisnull(res, r, 3))
+					snprintf(detail, dlen, "%s is another relation than the backfill's snapshot read under "
+							 "that name (oid %s: replaced, e.g. by a copy and swap, or attached since)",
+							 leaf, PQgetvalue(res, r, 4));
+				else
+					snprintf(detail, dlen, "%s was rewritten since the backfill's snapshot (relfilenode %s, now %s)",
+							 leaf, then, now);
 				rc = BF_STORAGE_REWRITTEN;
 			}
 		}
 	}
 	PQclear(res);
 	return rc;
+}
+
+/*
+ * The recorded leaves ("oid:relfilenode:root" words) that still exist but
+ * are no longer under any selected table (detached, renamed out of the
+ * selection, the old table of a copy and swap), skipping those of the
+ * tables already finished (roots in done); a word without its root (an
+ * older bridge's) is always checked.
+ */
+#define MISSING_SQL \
+	"SELECT format('%I.%I', n.nspname, c.relname) " \
+	"FROM (SELECT pg_catalog.split_part(w, ':', 1)::oid AS oid, " \
+	"        NULLIF(pg_catalog.split_part(w, ':', 3), '')::oid AS root " \
+	"      FROM pg_catalog.unnest(pg_catalog.string_to_array($1, ' ')) w) s " \
+	"JOIN pg_catalog.pg_class c ON c.oid = s.oid " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"WHERE NOT coalesce(s.root = ANY ($2::oid[]), false) " \
+	"AND s.oid NOT IN (SELECT p.relid FROM pg_catalog.unnest($3::oid[]) r(t), " \
+	"  LATERAL pg_catalog.pg_partition_tree(r.t::regclass) p " \
+	"  UNION ALL SELECT pg_catalog.unnest($3::oid[])) " \
+	"ORDER BY 1"
+
+/* "{oid,oid}" of tables [from, to) */
+static char *
+oid_array(const BfTables *ts, int from, int to)
+{
+	char	   *out = malloc(12 * (size_t) (ts->n + 1) + 3);
+	size_t		len = 0;
+
+	if (out == NULL)
+		return NULL;
+	out[len++] = '{';
+	for (int i = from; i < to; i++)
+		len += sprintf(out + len, "%s%u", i > from ? "," : "", (unsigned) ts->t[i].oid);
+	sprintf(out + len, "}");
+	return out;
+}
+
+char *
+bf_storage_missing(PGconn *conn, const BfTables *ts, int start, const char *saved,
+				   char *err, size_t errlen)
+{
+	char	   *done = oid_array(ts, 0, start);
+	char	   *all = oid_array(ts, 0, ts->n);
+	const char *params[3] = {saved, done, all};
+	PGresult   *res = NULL;
+	char	   *out = NULL;
+
+	if (done && all)
+		res = PQexecParams(conn, MISSING_SQL, 3, NULL, params, NULL, NULL, 0);
+	free(done);
+	free(all);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		errbuf_set(err, errlen, -1, "could not read the recorded storage of the tables: %s",
+				   res ? PQresultErrorMessage(res) : "out of memory");
+		PQclear(res);
+		return NULL;
+	}
+	out = strdup(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	if (out == NULL)
+		errbuf_set(err, errlen, -1, "out of memory");
+	return out;
 }
