@@ -15,6 +15,10 @@
 # every restart of the same command line: the backfill can never finish
 # and the slot holds WAL from its consistent point on.
 # Expected: the backfilled 2MB row is a claim check too, as streamed.
+#
+# Fixed: the backfill makes the plugin's claim check of a row whose text
+# is over --max-job-bytes (default 64MB; backfill_page.c:
+# bf_page_claim_checks()), and a sink error names the table and the keys.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
