@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_redis_backfill.c
- *		The Redis function wal2queue_backfill against a real redis-server:
+ *		The Redis function wal2queue_backfill2 against a real redis-server:
  *		a page and its state are written together or not at all; a page
  *		sent again (a lost reply, a second bridge) is refused, never
  *		written twice; another source's record is refused unless taken
