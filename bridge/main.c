@@ -77,12 +77,15 @@ usage(void)
 	printf("                             this command line's condition (exactly once for the rest)\n");
 	printf("      --backfill-after-rewrite\n");
 	printf("                             resume an unfinished backfill of a table an ALTER rewrote\n");
-	printf("                             since: its rest without the snapshot filter (at least once)\n");
+	printf("                             since: its rest without the snapshot filter, or whose key\n");
+	printf("                             changed: again from its start (at least once)\n");
 	printf("      --backfill-again[=LABEL]\n");
 	printf("                             re-deliver rows selected by the condition on an existing slot:\n");
 	printf("                             at least once; with LABEL only once: a restart with the\n");
-	printf("                             recorded backfill's LABEL just streams\n");
-	printf("      --recreate-lost-slot   with --backfill: drop a lost slot, create it again and backfill\n");
+	printf("                             recorded backfill's LABEL just streams; refused while\n");
+	printf("                             another backfill is unfinished\n");
+	printf("      --recreate-lost-slot   with --backfill: drop a lost slot (or one past an unfinished\n");
+	printf("                             backfill's consistent point), create it again and backfill\n");
 	printf("                             (at least once)\n");
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
