@@ -14,12 +14,19 @@
  * and before a resume reads a table:
  *	- a leaf whose relfilenode is the recorded one was not rewritten;
  *	- a leaf with another one was rewritten; it kept its rows' xmin (VACUUM
- *	  FULL, CLUSTER) if it holds a row whose unfrozen xmin the saved
- *	  snapshot sees: an ALTER's rewrite gives every row its own xid, which
- *	  the saved snapshot does not see, so one such row proves none
- *	  happened.  Without such a row, and with rows the filter would skip,
- *	  the table is reported rewritten (an empty one, or one whose every
- *	  row the saved snapshot sees, loses nothing).
+ *	  FULL, CLUSTER) if it holds a row whose xmin the saved snapshot sees
+ *	  (a frozen row keeps its xmin in PG 15, freezing only sets flags;
+ *	  only a row frozen before 9.4 shows xmin 2, not counted): an ALTER's
+ *	  rewrite gives every row its own xid, which the saved snapshot does
+ *	  not see, so one such row proves none happened.  Without such a row,
+ *	  and with rows the filter would skip, the table is reported rewritten
+ *	  (an empty one, or one whose every row the saved snapshot sees, loses
+ *	  nothing);
+ *	- a leaf whose oid the saved storage does not hold (a table replaced
+ *	  under its name by a copy and swap, a partition attached or created
+ *	  since) is judged the same way: a copy's rows carry the copy's xid.
+ * A recorded leaf that still exists but is under no selected table not
+ * finished yet (detached, renamed away) is reported by bf_storage_missing.
  * A rewrite while this transaction's snapshot is open is caught too: the
  * table is locked (ACCESS SHARE, until the transaction ends) and its
  * relfilenode in this snapshot compared with the current one; a rewrite
@@ -105,8 +112,8 @@ bf_storage_read(PGconn *conn, const BfTables *ts, char *err, size_t errlen)
 
 /*
  * Would leaf (%I.%I) lose rows to the snapshot filter after a rewrite?  1 if
- * it holds a row the saved snapshot does not see and none whose unfrozen
- * xmin it sees (kept by VACUUM FULL or CLUSTER), 0 if not, -1 on error.
+ * it holds a row the saved snapshot does not see and none whose xmin (3 or
+ * more) it sees (kept by VACUUM FULL or CLUSTER), 0 if not, -1 on error.
  */
 static int
 restamped(PGconn *conn, const char *leaf, const char *snapshot, char *err, size_t errlen)
