@@ -41,41 +41,16 @@
 #include "backfill_rewrite.h"
 #include "backfill_sql.h"
 #include "bridge.h"
+#include "backfill_internal.h"
 #include "errbuf.h"
 #include "log.h"
 #include "lsn.h"
 #include "pgerror.h"
 
-#define BF_RETRY		1
-#define BF_FATAL		2
 #define BF_BACKOFF_MAX_MS 10000
 
-typedef struct Backfill
-{
-	const BridgeConfig *cfg;
-	Sink	   *sink;
-	MetricsSnapshot *m;
-	Stream		stream;			/* the replication connection */
-	PGconn	   *conn;			/* the snapshot reads */
-	SinkSource	src;
-	BackfillState cur;			/* what the sink holds */
-	unsigned	flags;			/* for the first page (SINK_BACKFILL_*) */
-	char	   *visible_in;		/* resume: the saved snapshot (a copy) */
-	bool		created_here;	/* this process created the slot */
-	bool		tables_loaded;	/* tables: read in this attempt's snapshot */
-	size_t		max_job_bytes;	/* the plugin's: larger rows are claim
-								 * checks; 0 none (pgoutput) */
-	BfTables	tables;
-	TablePatterns patterns;
-	char		err[1024];
-} Backfill;
-
-static int
-fail(Backfill *bf, int code, const char *fmt,...)
-			__attribute__((format(printf, 3, 4)));
-
-static int
-fail(Backfill *bf, int code, const char *fmt,...)
+int
+bf_fail(Backfill *bf, int code, const char *fmt,...)
 {
 	va_list		ap;
 
@@ -98,42 +73,7 @@ sink_rc(Backfill *bf, int rc)
 {
 	if (rc == SINK_OK)
 		return 0;
-	return fail(bf, rc == SINK_RETRY ? BF_RETRY : BF_FATAL, "%s", bf->sink->err);
-}
-
-/*
- * A command line for a hint: the bridge's own (cfg->stream.command_line,
- * without the --recreate-lost-slot and --backfill the recovery hint adds),
- * with condition not NULL --backfill=<condition>, then extra, quoted for a
- * POSIX shell.  malloc'd, NULL when out of memory.
- */
-static char *
-hint_command(const BridgeConfig *cfg, const char *condition, const char *extra)
-{
-	const char *cl = cfg->stream.command_line ? cfg->stream.command_line : "wal2queue-bridge ...";
-	size_t		len = strlen(cl);
-	char	   *out;
-	char	   *p;
-
-	if (!cfg->backfill.enabled && len >= 11 && strcmp(cl + len - 11, " --backfill") == 0)
-		len -= 11;
-	if (!cfg->backfill.recreate_lost && len >= 21 &&
-		strncmp(cl + len - 21, " --recreate-lost-slot", 21) == 0)
-		len -= 21;
-	if ((p = out = malloc(len + 4 * strlen(condition ? condition : "") + strlen(extra) + 32)) == NULL)
-		return NULL;
-	p += sprintf(p, "%.*s", (int) len, cl);
-	if (condition)
-		p += sprintf(p, " --backfill");
-	if (condition && *condition)
-	{
-		p += sprintf(p, "='");
-		for (const char *c = condition; *c; c++)
-			p += *c == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *c);
-		p += sprintf(p, "'");
-	}
-	sprintf(p, "%s", extra);
-	return out;
+	return bf_fail(bf, rc == SINK_RETRY ? BF_RETRY : BF_FATAL, "%s", bf->sink->err);
 }
 
 /* a normal connection for the snapshot reads, in a transaction */
@@ -147,7 +87,7 @@ open_reader(Backfill *bf, const char *snapshot_name)
 	char		sql[256];
 
 	if ((bf->conn = pgerror_connect(keys, vals, &f)) == NULL)
-		return fail(bf, f.kind == PGERR_PERMANENT ? BF_FATAL : BF_RETRY,
+		return bf_fail(bf, f.kind == PGERR_PERMANENT ? BF_FATAL : BF_RETRY,
 					"could not connect to PostgreSQL for the backfill: %s", f.message);
 	res = PQexec(bf->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
 	if (PQresultStatus(res) == PGRES_COMMAND_OK && snapshot_name)
@@ -158,7 +98,7 @@ open_reader(Backfill *bf, const char *snapshot_name)
 	}
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
-		fail(bf, BF_RETRY, "could not begin the backfill's snapshot: %s",
+		bf_fail(bf, BF_RETRY, "could not begin the backfill's snapshot: %s",
 			 PQresultErrorMessage(res));
 		PQclear(res);
 		return BF_RETRY;
@@ -175,7 +115,7 @@ save_snapshot(Backfill *bf, BackfillState *st)
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
-		fail(bf, BF_RETRY, "could not read the backfill's snapshot: %s",
+		bf_fail(bf, BF_RETRY, "could not read the backfill's snapshot: %s",
 			 PQresultErrorMessage(res));
 		PQclear(res);
 		return BF_RETRY;
@@ -183,7 +123,7 @@ save_snapshot(Backfill *bf, BackfillState *st)
 	free(st->snapshot);
 	st->snapshot = strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	return st->snapshot ? 0 : fail(bf, BF_FATAL, "out of memory");
+	return st->snapshot ? 0 : bf_fail(bf, BF_FATAL, "out of memory");
 }
 
 /*
@@ -206,7 +146,7 @@ read_max_job_bytes(Backfill *bf)
 	res = PQexecParams(bf->conn, "SELECT pg_catalog.pg_size_bytes($1)", 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
-		fail(bf, BF_FATAL, "invalid --max-job-bytes \"%s\": %s", params[0], PQresultErrorMessage(res));
+		bf_fail(bf, BF_FATAL, "invalid --max-job-bytes \"%s\": %s", params[0], PQresultErrorMessage(res));
 		PQclear(res);
 		return BF_FATAL;
 	}
@@ -227,7 +167,7 @@ load_tables(Backfill *bf)
 	if (read_max_job_bytes(bf) != 0)
 		return BF_FATAL;
 	if (bf_tables_load(bf->conn, &sel, &bf->tables, err, sizeof(err)) != 0)
-		return fail(bf, BF_FATAL, "%s", err);
+		return bf_fail(bf, BF_FATAL, "%s", err);
 	bf->tables_loaded = true;
 	bf->m->backfill_rows_estimated = 0;
 	for (int i = 0; i < bf->tables.n; i++)
@@ -248,15 +188,15 @@ record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
 		return sink_rc(bf, rc);
 	bf->flags = 0;
 	if (!backfill_state_copy(&bf->cur, next))
-		return fail(bf, BF_FATAL, "out of memory");
+		return bf_fail(bf, BF_FATAL, "out of memory");
 	bf->cur.present = true;
 	bf->m->backfill_rows_done = next->rows;
 	publish(bf);
 	return 0;
 }
 
-static bool
-dup_into(char **dst, const char *src)
+bool
+bf_dup_into(char **dst, const char *src)
 {
 	char	   *d = strdup(src);
 
@@ -279,7 +219,7 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 	lsn_format(bf->cur.lsn, at, sizeof(at));
 	if (!bf_page_build(t, res, bf->cur.rows + 1, &p) ||
 		bf_page_claim_checks(t, &p, bf->max_job_bytes, at) < 0)
-		rc = fail(bf, BF_FATAL, "out of memory");
+		rc = bf_fail(bf, BF_FATAL, "out of memory");
 	for (int from = 0, end; rc == 0 && from < p.n; from = end)
 	{
 		BackfillState next = {0};
@@ -290,8 +230,8 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 		end = bf_page_cut(&p, from, bf->cfg->backfill.page_bytes);
 		bf_page_key_texts(t, res, end - 1, kt);
 		if ((key = backfill_key_format(kt, t->nkeys)) != NULL &&
-			backfill_state_copy(&next, &bf->cur) && dup_into(&next.table, t->qname) &&
-			dup_into(&next.key, key) && dup_into(&next.keydef, t->keydef))
+			backfill_state_copy(&next, &bf->cur) && bf_dup_into(&next.table, t->qname) &&
+			bf_dup_into(&next.key, key) && bf_dup_into(&next.keydef, t->keydef))
 		{
 			next.rows += end - from;
 			if ((rc = record(bf, &next, p.jobs + from, end - from)) != 0)
@@ -302,12 +242,12 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 				bf_page_key_texts(t, res, from, kt);
 				first = backfill_key_format(kt, t->nkeys);
 				snprintf(why, sizeof(why), "%s", bf->err);
-				fail(bf, rc, "could not deliver the backfill of table %s, %d rows from key %.200s to %.200s: %s",
+				bf_fail(bf, rc, "could not deliver the backfill of table %s, %d rows from key %.200s to %.200s: %s",
 					 t->name, end - from, first ? first : "?", key, why);
 			}
 		}
 		else
-			rc = fail(bf, BF_FATAL, "out of memory");
+			rc = bf_fail(bf, BF_FATAL, "out of memory");
 		free(first);
 		free(key);
 		backfill_state_free(&next);
@@ -336,7 +276,7 @@ run_table(Backfill *bf, const BfTable *t, char **after, const char *visible_in)
 		last = NULL;
 		if (res == NULL)
 		{
-			rc = fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+			rc = bf_fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
 			break;
 		}
 		n = PQntuples(res);
@@ -358,61 +298,12 @@ run_table(Backfill *bf, const BfTable *t, char **after, const char *visible_in)
 		{
 			backfill_key_free(last, n > 0 ? n : 0);
 			last = NULL;
-			rc = fail(bf, BF_FATAL, "%s", n < 0 ? err : "the backfill key has another number of columns");
+			rc = bf_fail(bf, BF_FATAL, "%s", n < 0 ? err : "the backfill key has another number of columns");
 			break;
 		}
 	}
 	if (last != after)
 		backfill_key_free(last, t->nkeys);
-	return rc;
-}
-
-/*
- * Before reading t: lock it and check its storage (backfill_rewrite.c).
- * *visible is the snapshot filter to read it with: a table rewritten since
- * the saved snapshot is refused, or with --backfill-after-rewrite read
- * without the filter.
- */
-static int
-check_table(Backfill *bf, const BfTable *t, const char **visible)
-{
-	const char *saved = bf->cur.storage ? bf->cur.storage : "";
-	char		detail[512];
-	char		err[1024];
-	char		at[LSN_STRLEN];
-	char	   *cmd;
-	bool		mid;
-	int			rc;
-
-	*visible = bf->visible_in;
-	rc = bf_storage_check(bf->conn, t, saved, bf->visible_in && saved[0] ? bf->visible_in : NULL,
-						  detail, sizeof(detail), err, sizeof(err));
-	if (rc < 0)
-		return fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
-	if (rc == BF_STORAGE_RETRY)
-		return fail(bf, BF_RETRY, "backfill of %s: %s", t->name, detail);
-	if (rc == BF_STORAGE_SAME)
-		return 0;
-	lsn_format(bf->cur.lsn, at, sizeof(at));
-	if (bf->cfg->backfill.after_rewrite)
-	{
-		log_msg(LOG_WARNING, "backfill of %s: %s; --backfill-after-rewrite: reading its rows without "
-				"the snapshot filter: at least once (its rows committed since the consistent point %s "
-				"come from the stream too)", t->name, detail, at);
-		*visible = NULL;
-		return 0;
-	}
-	mid = strcmp(bf->cur.table, t->qname) == 0 && bf->cur.key[0];
-	cmd = hint_command(bf->cfg, NULL, " --backfill-after-rewrite");
-	rc = fail(bf, BF_FATAL, "cannot resume the backfill of table %s: %s; a rewrite by ALTER TABLE "
-			  "(ALTER COLUMN ... TYPE, SET ACCESS METHOD, ADD COLUMN with a volatile DEFAULT) or a copy "
-			  "swapped in under its name gives every row a new xmin, so the rows the backfill's snapshot saw can no longer be told from those "
-			  "committed since its consistent point %s (%s%s%s); hint: "
-			  "finish the backfill at least once (the table's rows committed since come twice) with: %s",
-			  t->name, detail, at, mid ? "its rows after key " : "none of its rows is delivered yet",
-			  mid ? bf->cur.key : "", mid ? " are not delivered yet" : "",
-			  cmd ? cmd : "the same command line with --backfill-after-rewrite");
-	free(cmd);
 	return rc;
 }
 
@@ -423,9 +314,9 @@ record_done(Backfill *bf)
 	BackfillState next = {0};
 	int			rc;
 
-	if (!backfill_state_copy(&next, &bf->cur) || !dup_into(&next.table, "") ||
-		!dup_into(&next.key, "") || !dup_into(&next.keydef, ""))
-		rc = fail(bf, BF_FATAL, "out of memory");
+	if (!backfill_state_copy(&next, &bf->cur) || !bf_dup_into(&next.table, "") ||
+		!bf_dup_into(&next.key, "") || !bf_dup_into(&next.keydef, ""))
+		rc = bf_fail(bf, BF_FATAL, "out of memory");
 	else
 	{
 		next.done = true;
@@ -436,127 +327,6 @@ record_done(Backfill *bf)
 		log_msg(LOG_INFO, "backfill of slot \"%s\" done: %llu rows", bf->cfg->stream.slot,
 				(unsigned long long) bf->cur.rows);
 	return rc;
-}
-
-/*
- * A resume: the table the state names is gone.  Dropped: its rows are gone
- * too (as deleted rows), go on with the next table; still there but out of
- * the selection (renamed, --tables): refused.
- */
-static int
-table_gone(Backfill *bf, int *start)
-{
-	char		err[512];
-	int			exists = bf_table_gone(bf->conn, &bf->tables, bf->cur.table, start, err, sizeof(err));
-
-	if (exists < 0)
-		return fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
-	if (exists)
-		return fail(bf, BF_FATAL, "the backfill was reading table %s, which exists but is no longer "
-					"selected (--tables, or its publication): resuming would never deliver its rows "
-					"after key %s; hint: select it again (or rename it back) and restart the same "
-					"command line", bf->cur.table, bf->cur.key[0] ? bf->cur.key : "(none yet)");
-	log_msg(LOG_WARNING, "the backfill was reading table %s, which was dropped since: its rows are "
-			"gone, going on with the next table", bf->cur.table);
-	return 0;
-}
-
-/*
- * A resume: a recorded partition of a table not finished yet that is under
- * none of the selected tables now (detached, renamed away) would never be
- * read: refused while it is away.
- */
-static int
-check_missing(Backfill *bf, int start)
-{
-	char		err[512];
-	char	   *gone;
-	int			rc = 0;
-
-	if (!bf->cur.storage || !bf->cur.storage[0])
-		return 0;
-	if ((gone = bf_storage_missing(bf->conn, &bf->tables, start, bf->cur.storage, err,
-								   sizeof(err))) == NULL)
-		return fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
-	if (gone[0])
-		rc = fail(bf, BF_FATAL, "cannot resume the backfill of slot \"%s\": %s, which the backfill's "
-				  "snapshot read as (part of) a selected table not finished yet, is no longer under "
-				  "any selected table (a partition detached, or a table renamed out of the selection): "
-				  "its rows would never be delivered; hint: attach it again (or rename it back) and "
-				  "restart the same command line, or drop it if its rows are not to be delivered",
-				  bf->cfg->stream.slot, gone);
-	free(gone);
-	return rc;
-}
-
-/*
- * A resume: the saved key position is in the order of the key the table
- * had when its first page was recorded.  Another key (columns, types,
- * collations) reads the rest in another order: refused, or with
- * --backfill-after-rewrite the table read again from its start.
- */
-static int
-check_key(Backfill *bf, const BfTable *t, bool *from_start)
-{
-	char	   *cmd;
-	int			rc;
-
-	*from_start = false;
-	if (!bf->cur.keydef || !bf->cur.keydef[0] || strcmp(bf->cur.keydef, t->keydef) == 0)
-		return 0;
-	if (bf->cfg->backfill.after_rewrite)
-	{
-		log_msg(LOG_WARNING, "backfill of %s: its key is now %s, was %s when its rows up to key %s were "
-				"delivered; --backfill-after-rewrite: reading the table again from its start (at least "
-				"once: those rows come twice)", t->name, t->keydef, bf->cur.keydef, bf->cur.key);
-		*from_start = true;
-		return 0;
-	}
-	cmd = hint_command(bf->cfg, NULL, " --backfill-after-rewrite");
-	rc = fail(bf, BF_FATAL, "cannot resume the backfill of table %s: its key is now %s, was %s when its "
-			  "rows up to key %s were delivered, so the rest cannot be read in the order of that position; "
-			  "hint: restore the key as it was and restart the same command line (exactly once), or read "
-			  "the table again from its start (at least once: the rows delivered come twice) with: %s",
-			  t->name, t->keydef, bf->cur.keydef, bf->cur.key,
-			  cmd ? cmd : "the same command line with --backfill-after-rewrite");
-	free(cmd);
-	return rc;
-}
-
-/* a resume: the table to begin with, the key to go on after (or NULL) */
-static int
-resume_position(Backfill *bf, int *start, char ***after, int *nafter)
-{
-	char		err[512];
-	bool		from_start = false;
-	int			rc;
-	int			n;
-
-	*start = 0;
-	*after = NULL;
-	*nafter = 0;
-	if (bf->cur.table && bf->cur.table[0] &&
-		(*start = bf_table_index(&bf->tables, bf->cur.table)) < 0)
-	{
-		if ((rc = table_gone(bf, start)) != 0)
-			return rc;
-		return check_missing(bf, *start);
-	}
-	if (bf->visible_in && (rc = check_missing(bf, *start)) != 0)
-		return rc;
-	if (!bf->cur.table || !bf->cur.table[0] || !bf->cur.key || !bf->cur.key[0])
-		return 0;
-	if ((rc = check_key(bf, &bf->tables.t[*start], &from_start)) != 0 || from_start)
-		return rc;
-	if ((n = backfill_key_parse(bf->cur.key, after, err, sizeof(err))) != bf->tables.t[*start].nkeys)
-	{
-		backfill_key_free(*after, n > 0 ? n : 0);
-		*after = NULL;
-		return fail(bf, BF_FATAL, "the backfill state's key does not fit table %s: %s",
-					bf->cur.table, n < 0 ? err : "another number of key columns");
-	}
-	*nafter = n;
-	return 0;
 }
 
 /* every table from the one the state names, then done */
@@ -570,7 +340,7 @@ run_tables(Backfill *bf)
 
 	if (!bf->tables_loaded && (rc = load_tables(bf)) != 0)
 		return rc;
-	if ((rc = resume_position(bf, &start, &after, &nafter)) != 0)
+	if ((rc = bf_resume_position(bf, &start, &after, &nafter)) != 0)
 		return rc;
 	bf->m->backfill_running = true;
 	publish(bf);
@@ -578,7 +348,7 @@ run_tables(Backfill *bf)
 	{
 		const char *visible;
 
-		if ((rc = check_table(bf, &bf->tables.t[i], &visible)) == 0)
+		if ((rc = bf_check_table(bf, &bf->tables.t[i], &visible)) == 0)
 			rc = run_table(bf, &bf->tables.t[i], i == start ? after : NULL, visible);
 	}
 	backfill_key_free(after, nafter);
@@ -606,7 +376,7 @@ start_new(Backfill *bf, const char *snapshot_name, uint64_t lsn)
 	first.key = strdup("");
 	first.label = strdup(bf->cfg->backfill.again_label ? bf->cfg->backfill.again_label : "");
 	if (!first.condition || !first.table || !first.key || !first.label)
-		rc = fail(bf, BF_FATAL, "out of memory");
+		rc = bf_fail(bf, BF_FATAL, "out of memory");
 	/* the tables' storage as the snapshot has it: a resume checks it */
 	if (rc == 0 && (rc = load_tables(bf)) == 0 &&
 		(first.storage = bf_storage_read(bf->conn, &bf->tables, bf->err, sizeof(bf->err))) == NULL)
@@ -637,7 +407,7 @@ take_source(Backfill *bf)
 static int
 stream_rc(Backfill *bf, int rc)
 {
-	return fail(bf, rc == STREAM_FATAL ? BF_FATAL : BF_RETRY, "%s", bf->stream.err);
+	return bf_fail(bf, rc == STREAM_FATAL ? BF_FATAL : BF_RETRY, "%s", bf->stream.err);
 }
 
 /* drop the slot (lost, or ours without any state) */
@@ -669,11 +439,11 @@ resume_unfinished(Backfill *bf)
 				"was \"%s\"", bf->cfg->stream.slot, bf->cur.rows == 0 ? "delivered no row yet" :
 				"goes on with a new condition (--backfill-continue; the rows it delivered stay as they are)",
 				cond, bf->cur.condition);
-		if (!dup_into(&bf->cur.condition, cond))
-			return fail(bf, BF_FATAL, "out of memory");
+		if (!bf_dup_into(&bf->cur.condition, cond))
+			return bf_fail(bf, BF_FATAL, "out of memory");
 	}
 	if (strcmp(bf->cur.condition, cond) != 0)
-		return fail(bf, BF_FATAL, "the unfinished backfill of slot \"%s\" selects rows by \"%s\" (%llu rows "
+		return bf_fail(bf, BF_FATAL, "the unfinished backfill of slot \"%s\" selects rows by \"%s\" (%llu rows "
 					"delivered), this command line by \"%s\"; restart with --backfill=\"%s\" to finish it, "
 					"or add --backfill-continue to go on from where it stopped with this command line's "
 					"condition (exactly once for the rest; docs/operations.md, \"Backfill\")",
@@ -686,7 +456,7 @@ resume_unfinished(Backfill *bf)
 	if ((rc = open_reader(bf, NULL)) != 0)
 		return rc;
 	if ((bf->visible_in = strdup(bf->cur.snapshot)) == NULL)
-		return fail(bf, BF_FATAL, "out of memory");
+		return bf_fail(bf, BF_FATAL, "out of memory");
 	bf->m->backfill_rows_done = bf->cur.rows;
 	return run_tables(bf);
 }
@@ -707,7 +477,7 @@ existing_slot(Backfill *bf)
 
 	/* --backfill-again=B names another backfill than the unfinished one */
 	if (bf->cur.present && !bf->cur.done && again && strcmp(bf->cur.label, again) != 0)
-		return fail(bf, BF_FATAL, "--backfill-again=%s: slot \"%s\" has an unfinished backfill%s%s%s "
+		return bf_fail(bf, BF_FATAL, "--backfill-again=%s: slot \"%s\" has an unfinished backfill%s%s%s "
 					"(%llu rows delivered, condition \"%s\"), which a new one would leave unfinished; "
 					"hint: finish it first with this command line without --backfill-again, then start "
 					"once with --backfill-again=%s (docs/operations.md, \"Backfill\")",
@@ -726,7 +496,7 @@ existing_slot(Backfill *bf)
 		return 0;
 	}
 	if (!bf->cfg->backfill.again)
-		return fail(bf, BF_FATAL, "replication slot \"%s\" exists and %s holds no backfill of it, so "
+		return bf_fail(bf, BF_FATAL, "replication slot \"%s\" exists and %s holds no backfill of it, so "
 					"the rows its snapshot saw cannot be told from those it streamed; hint: "
 					"--backfill-again=LABEL re-delivers the rows selected by the condition on an existing "
 					"slot once: at least once (docs/operations.md, \"Backfill\")",
@@ -755,7 +525,7 @@ missing_slot(Backfill *bf)
 
 	lsn_format(upto, at, sizeof(at));
 	if (!bf->cfg->backfill.again || same_label(bf))
-		return fail(bf, BF_FATAL, "replication slot \"%s\" does not exist but %s holds its record from "
+		return bf_fail(bf, BF_FATAL, "replication slot \"%s\" does not exist but %s holds its record from "
 					"this server (%s%s%s, delivered up to %s%s%s%s): the slot was dropped after it delivered, "
 					"and creating it again would deliver those rows a second time; hint: to re-deliver on "
 					"purpose (at least once) start once with --backfill-again=<a new label>, or for a fresh "
@@ -800,8 +570,8 @@ check_unfinished(Backfill *bf)
 		memset(&bf->cur, 0, sizeof(bf->cur));
 		return 0;
 	}
-	cmd = hint_command(bf->cfg, bf->cur.condition ? bf->cur.condition : "", "");
-	rc = fail(bf, BF_FATAL, "replication slot \"%s\" has an unfinished backfill (%" PRIu64 " rows delivered, "
+	cmd = bf_hint_command(bf->cfg, bf->cur.condition ? bf->cur.condition : "", "");
+	rc = bf_fail(bf, BF_FATAL, "replication slot \"%s\" has an unfinished backfill (%" PRIu64 " rows delivered, "
 			  "condition \"%s\"): streaming it without --backfill would never deliver the rows the backfill "
 			  "has not reached; resume the backfill with: %s",
 			  bf->cfg->stream.slot, bf->cur.rows, bf->cur.condition ? bf->cur.condition : "",
@@ -824,9 +594,9 @@ mark_creating(Backfill *bf)
 
 	m.condition = strdup(bf->cfg->backfill.condition ? bf->cfg->backfill.condition : "");
 	m.label = strdup(bf->cfg->backfill.again_label ? bf->cfg->backfill.again_label : "");
-	if (!m.condition || !m.label || !dup_into(&m.snapshot, "") || !dup_into(&m.table, "") ||
-		!dup_into(&m.key, "") || !dup_into(&m.storage, "") || !dup_into(&m.keydef, ""))
-		rc = fail(bf, BF_FATAL, "out of memory");
+	if (!m.condition || !m.label || !bf_dup_into(&m.snapshot, "") || !bf_dup_into(&m.table, "") ||
+		!bf_dup_into(&m.key, "") || !bf_dup_into(&m.storage, "") || !bf_dup_into(&m.keydef, ""))
+		rc = bf_fail(bf, BF_FATAL, "out of memory");
 	bf->flags |= SINK_BACKFILL_NEW;
 	if (rc == 0)
 		rc = record(bf, &m, NULL, 0);
@@ -862,8 +632,8 @@ foreign_slot(Backfill *bf)
 		bf->flags = SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT;
 		return 0;
 	}
-	cmd = hint_command(bf->cfg, NULL, " --recreate-lost-slot");
-	rc = fail(bf, BF_FATAL, "replication slot \"%s\" is at %s, past the consistent point %s of its unfinished "
+	cmd = bf_hint_command(bf->cfg, NULL, " --recreate-lost-slot");
+	rc = bf_fail(bf, BF_FATAL, "replication slot \"%s\" is at %s, past the consistent point %s of its unfinished "
 			  "backfill: it is not the slot the backfill was taken from (created again, or advanced, since) "
 			  "and the rows committed in between would be delivered by neither; hint: drop it, create it "
 			  "again and backfill (at least once) with: %s", bf->cfg->stream.slot, now, at,
@@ -897,7 +667,7 @@ attempt(Backfill *bf)
 	if (exists && strcmp(bf->stream.wal_status, "lost") == 0)
 	{
 		if (!bf->cfg->backfill.recreate_lost)
-			return fail(bf, BF_FATAL, "replication slot \"%s\" is lost: the server removed WAL it still "
+			return bf_fail(bf, BF_FATAL, "replication slot \"%s\" is lost: the server removed WAL it still "
 						"needed (max_slot_wal_keep_size); hint: %s re-creates it and re-delivers the rows "
 						"the tables still hold (at least once; docs/operations.md, \"Recovering a lost slot\")",
 						bf->cfg->stream.slot, bf->cfg->stream.command_line ? bf->cfg->stream.command_line : "wal2queue-bridge ... --recreate-lost-slot");

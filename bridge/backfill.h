@@ -14,6 +14,9 @@
  *						most --backfill-page-bytes
  *	backfill_rewrite.c	a table rewritten under a backfill: the storage
  *						recorded, the check before a table is read
+ *	backfill_resume.c	what a resume checks before it reads on: the
+ *						table it was reading, the recorded partitions,
+ *						the key's definition, each table's storage
  *	backfill_mark.c		telling the extension the backfill is done
  *	redis_backfill.c	the Redis side: the wal2queue_backfill2 function
  *
