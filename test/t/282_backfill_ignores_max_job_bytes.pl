@@ -53,6 +53,14 @@ is(redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done'), '1', 'a restart f
   or diag(substr(bridge_log($br), -1500));
 stop_bridge($br);
 
+# a row under --max-job-bytes but over what Redis takes: the error names the table and key
+$br = start_bridge($node, $r, '--slot', 'w', '--create-slot', '--backfill', '--tables', 'public.jobs',
+	'--max-job-bytes', '4MB', '--backfill-page-bytes', '64kB', '--target-prefix', 'w:', '--status-interval', '1');
+ok(wait_until(sub { bridge_log($br) =~ /could not deliver the backfill/ }, 30), 'a row Redis refuses stops the page');
+like(bridge_log($br), qr/could not deliver the backfill of table public\.jobs, 1 rows from key \["2"\] to \["2"\]: /,
+	'the error names the table and the key');
+stop_bridge($br);
+
 # the stream, for comparison: the same row inserted after a slot is a claim check
 $br = start_bridge($node, $r, '--slot', 'st', '--create-slot', '--tables', 'public.jobs',
 	'--max-job-bytes', '512kB', '--target-prefix', 'st:', '--status-interval', '1');
