@@ -135,13 +135,18 @@ check_missing(Backfill *bf, int start)
 {
 	char		err[512];
 	char	   *gone;
+	char	   *dropped = NULL;
 	int			rc = 0;
 
 	if (!bf->cur.storage || !bf->cur.storage[0])
 		return 0;
-	if ((gone = bf_storage_missing(bf->conn, &bf->tables, start, bf->cur.storage, err,
-								   sizeof(err))) == NULL)
+	if ((gone = bf_storage_missing(bf->conn, &bf->tables, start, bf->cur.storage, &dropped,
+								   err, sizeof(err))) == NULL)
 		return bf_fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+	if (dropped[0])
+		log_msg(LOG_WARNING, "the backfill's snapshot read relations (oid %s) under the selected tables "
+				"not finished yet that were dropped since: their rows are gone", dropped);
+	free(dropped);
 	if (gone[0])
 		rc = bf_fail(bf, BF_FATAL, "cannot resume the backfill of slot \"%s\": %s, which the backfill's "
 				  "snapshot read as (part of) a selected table not finished yet, is no longer under "

@@ -206,24 +206,25 @@ bf_storage_check(PGconn *conn, const BfTable *t, const char *saved, const char *
 }
 
 /*
- * The recorded leaves ("oid:relfilenode:root" words) that still exist but
- * are no longer under any selected table (detached, renamed out of the
- * selection, the old table of a copy and swap), skipping those of the
- * tables already finished (roots in done); a word without its root (an
- * older bridge's) is always checked.
+ * The recorded leaves ("oid:relfilenode:root" words) no longer under any
+ * selected table, skipping those of the tables already finished (roots in
+ * done; a word without its root, an older bridge's, is always checked):
+ * whether each exists (detached, renamed out of the selection, the old
+ * table of a copy and swap) or not (dropped), its name or oid.
  */
 #define MISSING_SQL \
-	"SELECT format('%I.%I', n.nspname, c.relname) " \
+	"SELECT c.oid IS NOT NULL, CASE WHEN c.oid IS NULL THEN s.oid::text " \
+	"  ELSE format('%I.%I', n.nspname, c.relname) END " \
 	"FROM (SELECT pg_catalog.split_part(w, ':', 1)::oid AS oid, " \
 	"        NULLIF(pg_catalog.split_part(w, ':', 3), '')::oid AS root " \
 	"      FROM pg_catalog.unnest(pg_catalog.string_to_array($1, ' ')) w) s " \
-	"JOIN pg_catalog.pg_class c ON c.oid = s.oid " \
-	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
+	"LEFT JOIN pg_catalog.pg_class c ON c.oid = s.oid " \
+	"LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
 	"WHERE NOT coalesce(s.root = ANY ($2::oid[]), false) " \
 	"AND s.oid NOT IN (SELECT p.relid FROM pg_catalog.unnest($3::oid[]) r(t), " \
 	"  LATERAL pg_catalog.pg_partition_tree(r.t::regclass) p " \
 	"  UNION ALL SELECT pg_catalog.unnest($3::oid[])) " \
-	"ORDER BY 1"
+	"ORDER BY 1 DESC, 2"
 
 /* "{oid,oid}" of tables [from, to) */
 static char *
@@ -243,7 +244,7 @@ oid_array(const BfTables *ts, int from, int to)
 
 char *
 bf_storage_missing(PGconn *conn, const BfTables *ts, int start, const char *saved,
-				   char *err, size_t errlen)
+				   char **dropped, char *err, size_t errlen)
 {
 	char	   *done = oid_array(ts, 0, start);
 	char	   *all = oid_array(ts, 0, ts->n);
@@ -262,9 +263,33 @@ bf_storage_missing(PGconn *conn, const BfTables *ts, int start, const char *save
 		PQclear(res);
 		return NULL;
 	}
-	out = strdup(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "");
+	out = strdup(PQntuples(res) > 0 && PQgetvalue(res, 0, 0)[0] == 't' ? PQgetvalue(res, 0, 1) : "");
+	*dropped = NULL;
+	for (int r = 0, len = 0; out && r < PQntuples(res) + 1; r++)
+	{
+		char	   *grown;
+
+		if (r < PQntuples(res) && PQgetvalue(res, r, 0)[0] == 't')
+			continue;
+		grown = realloc(*dropped, len + (r < PQntuples(res) ? strlen(PQgetvalue(res, r, 1)) : 0) + 2);
+		if (grown == NULL)
+		{
+			free(out);
+			out = NULL;
+			break;
+		}
+		*dropped = grown;
+		if (r < PQntuples(res))
+			len += sprintf(*dropped + len, "%s%s", len ? " " : "", PQgetvalue(res, r, 1));
+		else
+			(*dropped)[len] = '\0';
+	}
 	PQclear(res);
 	if (out == NULL)
+	{
+		free(*dropped);
+		*dropped = NULL;
 		errbuf_set(err, errlen, -1, "out of memory");
+	}
 	return out;
 }

@@ -39,8 +39,11 @@ extern int	bf_storage_check(PGconn *conn, const BfTable *t, const char *saved,
  * A recorded leaf of a table not finished yet (ts->t[start] on) that still
  * exists but is under no selected table (a partition detached, a table
  * renamed away): its name, "" if none, malloc'd; NULL with a message in err.
+ * *dropped: the oids of those dropped since, space separated ("" none),
+ * malloc'd.
  */
 extern char *bf_storage_missing(PGconn *conn, const BfTables *ts, int start,
-								const char *saved, char *err, size_t errlen);
+								const char *saved, char **dropped, char *err,
+								size_t errlen);
 
 #endif							/* W2Q_BACKFILL_REWRITE_H */

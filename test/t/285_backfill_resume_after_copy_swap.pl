@@ -61,6 +61,8 @@ note("done=$done, missing: @missing");
 ok($done ne '1' || !@missing, 'every row at least once, or the resume refused') or diag(bridge_log($br));
 like(bridge_log($br), qr/public\.jobs is another relation than the backfill's snapshot read/,
 	'the refusal names the replaced table');
+like(bridge_log($br), qr/read relations \(oid \d+\) under the selected tables not finished yet that were dropped since/,
+	'the table swapped out and dropped is reported');
 stop_bridge($br);
 stop_redis($r);
 $node->stop;
