@@ -41,39 +41,16 @@
 #include "backfill_rewrite.h"
 #include "backfill_sql.h"
 #include "bridge.h"
+#include "backfill_internal.h"
 #include "errbuf.h"
 #include "log.h"
 #include "lsn.h"
 #include "pgerror.h"
 
-#define BF_RETRY		1
-#define BF_FATAL		2
 #define BF_BACKOFF_MAX_MS 10000
 
-typedef struct Backfill
-{
-	const BridgeConfig *cfg;
-	Sink	   *sink;
-	MetricsSnapshot *m;
-	Stream		stream;			/* the replication connection */
-	PGconn	   *conn;			/* the snapshot reads */
-	SinkSource	src;
-	BackfillState cur;			/* what the sink holds */
-	unsigned	flags;			/* for the first page (SINK_BACKFILL_*) */
-	char	   *visible_in;		/* resume: the saved snapshot (a copy) */
-	bool		created_here;	/* this process created the slot */
-	bool		tables_loaded;	/* tables: read in this attempt's snapshot */
-	BfTables	tables;
-	TablePatterns patterns;
-	char		err[1024];
-} Backfill;
-
-static int
-fail(Backfill *bf, int code, const char *fmt,...)
-			__attribute__((format(printf, 3, 4)));
-
-static int
-fail(Backfill *bf, int code, const char *fmt,...)
+int
+bf_fail(Backfill *bf, int code, const char *fmt,...)
 {
 	va_list		ap;
 
@@ -96,42 +73,7 @@ sink_rc(Backfill *bf, int rc)
 {
 	if (rc == SINK_OK)
 		return 0;
-	return fail(bf, rc == SINK_RETRY ? BF_RETRY : BF_FATAL, "%s", bf->sink->err);
-}
-
-/*
- * A command line for a hint: the bridge's own (cfg->stream.command_line,
- * without the --recreate-lost-slot and --backfill the recovery hint adds),
- * with condition not NULL --backfill=<condition>, then extra, quoted for a
- * POSIX shell.  malloc'd, NULL when out of memory.
- */
-static char *
-hint_command(const BridgeConfig *cfg, const char *condition, const char *extra)
-{
-	const char *cl = cfg->stream.command_line ? cfg->stream.command_line : "wal2queue-bridge ...";
-	size_t		len = strlen(cl);
-	char	   *out;
-	char	   *p;
-
-	if (!cfg->backfill.enabled && len >= 11 && strcmp(cl + len - 11, " --backfill") == 0)
-		len -= 11;
-	if (!cfg->backfill.recreate_lost && len >= 21 &&
-		strncmp(cl + len - 21, " --recreate-lost-slot", 21) == 0)
-		len -= 21;
-	if ((p = out = malloc(len + 4 * strlen(condition ? condition : "") + strlen(extra) + 32)) == NULL)
-		return NULL;
-	p += sprintf(p, "%.*s", (int) len, cl);
-	if (condition)
-		p += sprintf(p, " --backfill");
-	if (condition && *condition)
-	{
-		p += sprintf(p, "='");
-		for (const char *c = condition; *c; c++)
-			p += *c == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *c);
-		p += sprintf(p, "'");
-	}
-	sprintf(p, "%s", extra);
-	return out;
+	return bf_fail(bf, rc == SINK_RETRY ? BF_RETRY : BF_FATAL, "%s", bf->sink->err);
 }
 
 /* a normal connection for the snapshot reads, in a transaction */
@@ -145,7 +87,7 @@ open_reader(Backfill *bf, const char *snapshot_name)
 	char		sql[256];
 
 	if ((bf->conn = pgerror_connect(keys, vals, &f)) == NULL)
-		return fail(bf, f.kind == PGERR_PERMANENT ? BF_FATAL : BF_RETRY,
+		return bf_fail(bf, f.kind == PGERR_PERMANENT ? BF_FATAL : BF_RETRY,
 					"could not connect to PostgreSQL for the backfill: %s", f.message);
 	res = PQexec(bf->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
 	if (PQresultStatus(res) == PGRES_COMMAND_OK && snapshot_name)
@@ -156,7 +98,7 @@ open_reader(Backfill *bf, const char *snapshot_name)
 	}
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
-		fail(bf, BF_RETRY, "could not begin the backfill's snapshot: %s",
+		bf_fail(bf, BF_RETRY, "could not begin the backfill's snapshot: %s",
 			 PQresultErrorMessage(res));
 		PQclear(res);
 		return BF_RETRY;
@@ -173,7 +115,7 @@ save_snapshot(Backfill *bf, BackfillState *st)
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
-		fail(bf, BF_RETRY, "could not read the backfill's snapshot: %s",
+		bf_fail(bf, BF_RETRY, "could not read the backfill's snapshot: %s",
 			 PQresultErrorMessage(res));
 		PQclear(res);
 		return BF_RETRY;
@@ -181,7 +123,36 @@ save_snapshot(Backfill *bf, BackfillState *st)
 	free(st->snapshot);
 	st->snapshot = strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	return st->snapshot ? 0 : fail(bf, BF_FATAL, "out of memory");
+	return st->snapshot ? 0 : bf_fail(bf, BF_FATAL, "out of memory");
+}
+
+/*
+ * The plugin's max-job-bytes (its option, else its default 64MB), as
+ * PostgreSQL reads a size; pgoutput sends every row whole: none.
+ */
+static int
+read_max_job_bytes(Backfill *bf)
+{
+	const char *const *o = bf->cfg->stream.plugin_options;
+	const char *params[1] = {"64MB"};
+	PGresult   *res;
+
+	bf->max_job_bytes = 0;
+	if (bf->cfg->backfill.publication)
+		return 0;
+	for (; o && o[0] && o[1]; o += 2)
+		if (strcmp(o[0], "max-job-bytes") == 0)
+			params[0] = o[1];
+	res = PQexecParams(bf->conn, "SELECT pg_catalog.pg_size_bytes($1)", 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		bf_fail(bf, BF_FATAL, "invalid --max-job-bytes \"%s\": %s", params[0], PQresultErrorMessage(res));
+		PQclear(res);
+		return BF_FATAL;
+	}
+	bf->max_job_bytes = (size_t) strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
 }
 
 static int
@@ -193,8 +164,10 @@ load_tables(Backfill *bf)
 
 	bf_tables_free(&bf->tables);
 	bf->tables_loaded = false;
+	if (read_max_job_bytes(bf) != 0)
+		return BF_FATAL;
 	if (bf_tables_load(bf->conn, &sel, &bf->tables, err, sizeof(err)) != 0)
-		return fail(bf, BF_FATAL, "%s", err);
+		return bf_fail(bf, BF_FATAL, "%s", err);
 	bf->tables_loaded = true;
 	bf->m->backfill_rows_estimated = 0;
 	for (int i = 0; i < bf->tables.n; i++)
@@ -215,7 +188,7 @@ record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
 		return sink_rc(bf, rc);
 	bf->flags = 0;
 	if (!backfill_state_copy(&bf->cur, next))
-		return fail(bf, BF_FATAL, "out of memory");
+		return bf_fail(bf, BF_FATAL, "out of memory");
 	bf->cur.job_keys = NULL;	/* the page's, gone after it */
 	bf->cur.present = true;
 	bf->m->backfill_rows_done = next->rows;
@@ -223,8 +196,8 @@ record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
 	return 0;
 }
 
-static bool
-dup_into(char **dst, const char *src)
+bool
+bf_dup_into(char **dst, const char *src)
 {
 	char	   *d = strdup(src);
 
@@ -242,27 +215,42 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 	const char *kt[W2Q_MAX_COLUMNS];
 	BfPage		p = {0};
 	int			rc = 0;
+	char		at[LSN_STRLEN];
 
-	if (!bf_page_build(t, res, bf->cur.rows + 1, &p))
-		rc = fail(bf, BF_FATAL, "out of memory");
+	lsn_format(bf->cur.lsn, at, sizeof(at));
+	if (!bf_page_build(t, res, bf->cur.rows + 1, &p) ||
+		bf_page_claim_checks(t, &p, bf->max_job_bytes, at) < 0)
+		rc = bf_fail(bf, BF_FATAL, "out of memory");
 	for (int from = 0, end; rc == 0 && from < p.n; from = end)
 	{
 		BackfillState next = {0};
 		char	   *key;
+		char	   *first = NULL;
 
 		/* (bf->cur's strings are copied anew by every record()) */
 		end = bf_page_cut(&p, from, bf->cfg->backfill.page_bytes);
 		bf_page_key_texts(t, res, end - 1, kt);
 		if ((key = backfill_key_format(kt, t->nkeys)) != NULL &&
-			backfill_state_copy(&next, &bf->cur) && dup_into(&next.table, t->qname) &&
-			dup_into(&next.key, key))
+			backfill_state_copy(&next, &bf->cur) && bf_dup_into(&next.table, t->qname) &&
+			bf_dup_into(&next.key, key) && bf_dup_into(&next.keydef, t->keydef))
 		{
 			next.rows += end - from;
 			next.job_keys = p.poskeys + from;
-			rc = record(bf, &next, p.jobs + from, end - from);
+			if ((rc = record(bf, &next, p.jobs + from, end - from)) != 0)
+			{
+				/* name what the sink refused: the table and the rows' keys */
+				char		why[sizeof(bf->err)];
+
+				bf_page_key_texts(t, res, from, kt);
+				first = backfill_key_format(kt, t->nkeys);
+				snprintf(why, sizeof(why), "%s", bf->err);
+				bf_fail(bf, rc, "could not deliver the backfill of table %s, %d rows from key %.200s to %.200s: %s",
+					 t->name, end - from, first ? first : "?", key, why);
+			}
 		}
 		else
-			rc = fail(bf, BF_FATAL, "out of memory");
+			rc = bf_fail(bf, BF_FATAL, "out of memory");
+		free(first);
 		free(key);
 		backfill_state_free(&next);
 	}
@@ -290,7 +278,7 @@ run_table(Backfill *bf, const BfTable *t, char **after, const char *visible_in)
 		last = NULL;
 		if (res == NULL)
 		{
-			rc = fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+			rc = bf_fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
 			break;
 		}
 		n = PQntuples(res);
@@ -312,61 +300,12 @@ run_table(Backfill *bf, const BfTable *t, char **after, const char *visible_in)
 		{
 			backfill_key_free(last, n > 0 ? n : 0);
 			last = NULL;
-			rc = fail(bf, BF_FATAL, "%s", n < 0 ? err : "the backfill key has another number of columns");
+			rc = bf_fail(bf, BF_FATAL, "%s", n < 0 ? err : "the backfill key has another number of columns");
 			break;
 		}
 	}
 	if (last != after)
 		backfill_key_free(last, t->nkeys);
-	return rc;
-}
-
-/*
- * Before reading t: lock it and check its storage (backfill_rewrite.c).
- * *visible is the snapshot filter to read it with: a table rewritten since
- * the saved snapshot is refused, or with --backfill-after-rewrite read
- * without the filter.
- */
-static int
-check_table(Backfill *bf, const BfTable *t, const char **visible)
-{
-	const char *saved = bf->cur.storage ? bf->cur.storage : "";
-	char		detail[512];
-	char		err[1024];
-	char		at[LSN_STRLEN];
-	char	   *cmd;
-	bool		mid;
-	int			rc;
-
-	*visible = bf->visible_in;
-	rc = bf_storage_check(bf->conn, t, saved, bf->visible_in && saved[0] ? bf->visible_in : NULL,
-						  detail, sizeof(detail), err, sizeof(err));
-	if (rc < 0)
-		return fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
-	if (rc == BF_STORAGE_RETRY)
-		return fail(bf, BF_RETRY, "backfill of %s: %s", t->name, detail);
-	if (rc == BF_STORAGE_SAME)
-		return 0;
-	lsn_format(bf->cur.lsn, at, sizeof(at));
-	if (bf->cfg->backfill.after_rewrite)
-	{
-		log_msg(LOG_WARNING, "backfill of %s: %s; --backfill-after-rewrite: reading its rows without "
-				"the snapshot filter: at least once (its rows committed since the consistent point %s "
-				"come from the stream too)", t->name, detail, at);
-		*visible = NULL;
-		return 0;
-	}
-	mid = strcmp(bf->cur.table, t->qname) == 0 && bf->cur.key[0];
-	cmd = hint_command(bf->cfg, NULL, " --backfill-after-rewrite");
-	rc = fail(bf, BF_FATAL, "cannot resume the backfill of table %s: %s; a rewrite by ALTER TABLE "
-			  "(ALTER COLUMN ... TYPE, SET ACCESS METHOD, ADD COLUMN with a volatile DEFAULT) gives every "
-			  "row a new xmin, so the rows the backfill's snapshot saw can no longer be told from those "
-			  "committed since its consistent point %s (%s%s%s); hint: "
-			  "finish the backfill at least once (the table's rows committed since come twice) with: %s",
-			  t->name, detail, at, mid ? "its rows after key " : "none of its rows is delivered yet",
-			  mid ? bf->cur.key : "", mid ? " are not delivered yet" : "",
-			  cmd ? cmd : "the same command line with --backfill-after-rewrite");
-	free(cmd);
 	return rc;
 }
 
@@ -377,9 +316,9 @@ record_done(Backfill *bf)
 	BackfillState next = {0};
 	int			rc;
 
-	if (!backfill_state_copy(&next, &bf->cur) || !dup_into(&next.table, "") ||
-		!dup_into(&next.key, ""))
-		rc = fail(bf, BF_FATAL, "out of memory");
+	if (!backfill_state_copy(&next, &bf->cur) || !bf_dup_into(&next.table, "") ||
+		!bf_dup_into(&next.key, "") || !bf_dup_into(&next.keydef, ""))
+		rc = bf_fail(bf, BF_FATAL, "out of memory");
 	else
 	{
 		next.done = true;
@@ -400,30 +339,18 @@ run_tables(Backfill *bf)
 	char	  **after = NULL;
 	int			nafter = 0;
 	int			rc = 0;
-	char		err[512];
 
 	if (!bf->tables_loaded && (rc = load_tables(bf)) != 0)
 		return rc;
-	if (bf->cur.table && bf->cur.table[0])
-	{
-		if ((start = bf_table_index(&bf->tables, bf->cur.table)) < 0)
-			return fail(bf, BF_FATAL, "the backfill was reading table %s, which is no longer selected or "
-						"was dropped; hint: finish with --backfill-again, or start over", bf->cur.table);
-		if (bf->cur.key && bf->cur.key[0] &&
-			(nafter = backfill_key_parse(bf->cur.key, &after, err, sizeof(err))) != bf->tables.t[start].nkeys)
-		{
-			backfill_key_free(after, nafter > 0 ? nafter : 0);
-			return fail(bf, BF_FATAL, "the backfill state's key does not fit table %s: %s",
-						bf->cur.table, nafter < 0 ? err : "another number of key columns");
-		}
-	}
+	if ((rc = bf_resume_position(bf, &start, &after, &nafter)) != 0)
+		return rc;
 	bf->m->backfill_running = true;
 	publish(bf);
 	for (int i = start; rc == 0 && i < bf->tables.n && !bridge_stop_requested; i++)
 	{
 		const char *visible;
 
-		if ((rc = check_table(bf, &bf->tables.t[i], &visible)) == 0)
+		if ((rc = bf_check_table(bf, &bf->tables.t[i], &visible)) == 0)
 			rc = run_table(bf, &bf->tables.t[i], i == start ? after : NULL, visible);
 	}
 	backfill_key_free(after, nafter);
@@ -451,7 +378,7 @@ start_new(Backfill *bf, const char *snapshot_name, uint64_t lsn)
 	first.key = strdup("");
 	first.label = strdup(bf->cfg->backfill.again_label ? bf->cfg->backfill.again_label : "");
 	if (!first.condition || !first.table || !first.key || !first.label)
-		rc = fail(bf, BF_FATAL, "out of memory");
+		rc = bf_fail(bf, BF_FATAL, "out of memory");
 	/* the tables' storage as the snapshot has it: a resume checks it */
 	if (rc == 0 && (rc = load_tables(bf)) == 0 &&
 		(first.storage = bf_storage_read(bf->conn, &bf->tables, bf->err, sizeof(bf->err))) == NULL)
@@ -482,7 +409,7 @@ take_source(Backfill *bf)
 static int
 stream_rc(Backfill *bf, int rc)
 {
-	return fail(bf, rc == STREAM_FATAL ? BF_FATAL : BF_RETRY, "%s", bf->stream.err);
+	return bf_fail(bf, rc == STREAM_FATAL ? BF_FATAL : BF_RETRY, "%s", bf->stream.err);
 }
 
 /* drop the slot (lost, or ours without any state) */
@@ -514,11 +441,11 @@ resume_unfinished(Backfill *bf)
 				"was \"%s\"", bf->cfg->stream.slot, bf->cur.rows == 0 ? "delivered no row yet" :
 				"goes on with a new condition (--backfill-continue; the rows it delivered stay as they are)",
 				cond, bf->cur.condition);
-		if (!dup_into(&bf->cur.condition, cond))
-			return fail(bf, BF_FATAL, "out of memory");
+		if (!bf_dup_into(&bf->cur.condition, cond))
+			return bf_fail(bf, BF_FATAL, "out of memory");
 	}
 	if (strcmp(bf->cur.condition, cond) != 0)
-		return fail(bf, BF_FATAL, "the unfinished backfill of slot \"%s\" selects rows by \"%s\" (%llu rows "
+		return bf_fail(bf, BF_FATAL, "the unfinished backfill of slot \"%s\" selects rows by \"%s\" (%llu rows "
 					"delivered), this command line by \"%s\"; restart with --backfill=\"%s\" to finish it, "
 					"or add --backfill-continue to go on from where it stopped with this command line's "
 					"condition (exactly once for the rest; docs/operations.md, \"Backfill\")",
@@ -531,7 +458,7 @@ resume_unfinished(Backfill *bf)
 	if ((rc = open_reader(bf, NULL)) != 0)
 		return rc;
 	if ((bf->visible_in = strdup(bf->cur.snapshot)) == NULL)
-		return fail(bf, BF_FATAL, "out of memory");
+		return bf_fail(bf, BF_FATAL, "out of memory");
 	bf->m->backfill_rows_done = bf->cur.rows;
 	return run_tables(bf);
 }
@@ -548,6 +475,17 @@ same_label(const Backfill *bf)
 static int
 existing_slot(Backfill *bf)
 {
+	const char *again = bf->cfg->backfill.again_label;
+
+	/* --backfill-again=B names another backfill than the unfinished one */
+	if (bf->cur.present && !bf->cur.done && again && strcmp(bf->cur.label, again) != 0)
+		return bf_fail(bf, BF_FATAL, "--backfill-again=%s: slot \"%s\" has an unfinished backfill%s%s%s "
+					"(%llu rows delivered, condition \"%s\"), which a new one would leave unfinished; "
+					"hint: finish it first with this command line without --backfill-again, then start "
+					"once with --backfill-again=%s (docs/operations.md, \"Backfill\")",
+					again, bf->cfg->stream.slot, bf->cur.label[0] ? " labelled \"" : "",
+					bf->cur.label, bf->cur.label[0] ? "\"" : "", (unsigned long long) bf->cur.rows,
+					bf->cur.condition, again);
 	if (bf->cur.present && !bf->cur.done)
 		return resume_unfinished(bf);
 	if (bf->cur.present && (!bf->cfg->backfill.again || same_label(bf)))
@@ -560,7 +498,7 @@ existing_slot(Backfill *bf)
 		return 0;
 	}
 	if (!bf->cfg->backfill.again)
-		return fail(bf, BF_FATAL, "replication slot \"%s\" exists and %s holds no backfill of it, so "
+		return bf_fail(bf, BF_FATAL, "replication slot \"%s\" exists and %s holds no backfill of it, so "
 					"the rows its snapshot saw cannot be told from those it streamed; hint: "
 					"--backfill-again=LABEL re-delivers the rows selected by the condition on an existing "
 					"slot once: at least once (docs/operations.md, \"Backfill\")",
@@ -589,7 +527,7 @@ missing_slot(Backfill *bf)
 
 	lsn_format(upto, at, sizeof(at));
 	if (!bf->cfg->backfill.again || same_label(bf))
-		return fail(bf, BF_FATAL, "replication slot \"%s\" does not exist but %s holds its record from "
+		return bf_fail(bf, BF_FATAL, "replication slot \"%s\" does not exist but %s holds its record from "
 					"this server (%s%s%s, delivered up to %s%s%s%s): the slot was dropped after it delivered, "
 					"and creating it again would deliver those rows a second time; hint: to re-deliver on "
 					"purpose (at least once) start once with --backfill-again=<a new label>, or for a fresh "
@@ -634,12 +572,74 @@ check_unfinished(Backfill *bf)
 		memset(&bf->cur, 0, sizeof(bf->cur));
 		return 0;
 	}
-	cmd = hint_command(bf->cfg, bf->cur.condition ? bf->cur.condition : "", "");
-	rc = fail(bf, BF_FATAL, "replication slot \"%s\" has an unfinished backfill (%" PRIu64 " rows delivered, "
+	cmd = bf_hint_command(bf->cfg, bf->cur.condition ? bf->cur.condition : "", "");
+	rc = bf_fail(bf, BF_FATAL, "replication slot \"%s\" has an unfinished backfill (%" PRIu64 " rows delivered, "
 			  "condition \"%s\"): streaming it without --backfill would never deliver the rows the backfill "
 			  "has not reached; resume the backfill with: %s",
 			  bf->cfg->stream.slot, bf->cur.rows, bf->cur.condition ? bf->cur.condition : "",
 			  cmd ? cmd : "the same command line with --backfill=<that condition>");
+	free(cmd);
+	return rc;
+}
+
+/*
+ * Before a slot is created (or dropped to be created again): the marker
+ * state (lsn 0, no row), so that a bridge stopped before the first state
+ * is recorded finds it and drops and creates the slot again, rather than
+ * taking the slot for one it never backfilled.
+ */
+static int
+mark_creating(Backfill *bf)
+{
+	BackfillState m = {0};
+	int			rc = 0;
+
+	m.condition = strdup(bf->cfg->backfill.condition ? bf->cfg->backfill.condition : "");
+	m.label = strdup(bf->cfg->backfill.again_label ? bf->cfg->backfill.again_label : "");
+	if (!m.condition || !m.label || !bf_dup_into(&m.snapshot, "") || !bf_dup_into(&m.table, "") ||
+		!bf_dup_into(&m.key, "") || !bf_dup_into(&m.storage, "") || !bf_dup_into(&m.keydef, ""))
+		rc = bf_fail(bf, BF_FATAL, "out of memory");
+	bf->flags |= SINK_BACKFILL_NEW;
+	if (rc == 0)
+		rc = record(bf, &m, NULL, 0);
+	backfill_state_free(&m);
+	/* the first state is a new backfill's too */
+	bf->flags = SINK_BACKFILL_NEW;
+	return rc;
+}
+
+/*
+ * An unfinished backfill's slot is past its consistent point: not the slot
+ * the backfill was taken from (dropped and created again, or advanced):
+ * the rows committed in between would come from neither.  Refused, or with
+ * --recreate-lost-slot dropped (after the marker) to be created again.
+ */
+static int
+foreign_slot(Backfill *bf)
+{
+	char		at[LSN_STRLEN];
+	char		now[LSN_STRLEN];
+	char	   *cmd;
+	int			rc;
+
+	lsn_format(bf->cur.lsn, at, sizeof(at));
+	lsn_format(bf->stream.start_lsn, now, sizeof(now));
+	if (bf->cfg->backfill.recreate_lost)
+	{
+		log_msg(LOG_WARNING, "replication slot \"%s\" is at %s, past the unfinished backfill's consistent "
+				"point %s: --recreate-lost-slot: dropping it, creating it again and backfilling (at least "
+				"once)", bf->cfg->stream.slot, now, at);
+		if ((rc = mark_creating(bf)) != 0 || (rc = drop_slot(bf)) != 0)
+			return rc;
+		bf->flags = SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT;
+		return 0;
+	}
+	cmd = bf_hint_command(bf->cfg, NULL, " --recreate-lost-slot");
+	rc = bf_fail(bf, BF_FATAL, "replication slot \"%s\" is at %s, past the consistent point %s of its unfinished "
+			  "backfill: it is not the slot the backfill was taken from (created again, or advanced, since) "
+			  "and the rows committed in between would be delivered by neither; hint: drop it, create it "
+			  "again and backfill (at least once) with: %s", bf->cfg->stream.slot, now, at,
+			  cmd ? cmd : "the same command line with --recreate-lost-slot");
 	free(cmd);
 	return rc;
 }
@@ -650,6 +650,7 @@ attempt(Backfill *bf)
 {
 	char		snap[128];
 	bool		exists;
+	bool		ours;
 	int			rc;
 
 	stream_init(&bf->stream, &bf->cfg->stream);
@@ -663,34 +664,50 @@ attempt(Backfill *bf)
 		return sink_rc(bf, rc);
 	/* --accept-new-source and another source's record: none, taken over */
 	bf->flags = bf->cur.other_source ? SINK_BACKFILL_ACCEPT : 0;
+	/* a marker: this backfill's slot was being created */
+	ours = BACKFILL_CREATING(&bf->cur);
 	if (exists && strcmp(bf->stream.wal_status, "lost") == 0)
 	{
 		if (!bf->cfg->backfill.recreate_lost)
-			return fail(bf, BF_FATAL, "replication slot \"%s\" is lost: the server removed WAL it still "
+			return bf_fail(bf, BF_FATAL, "replication slot \"%s\" is lost: the server removed WAL it still "
 						"needed (max_slot_wal_keep_size); hint: %s re-creates it and re-delivers the rows "
 						"the tables still hold (at least once; docs/operations.md, \"Recovering a lost slot\")",
 						bf->cfg->stream.slot, bf->cfg->stream.command_line ? bf->cfg->stream.command_line : "wal2queue-bridge ... --recreate-lost-slot");
 		log_msg(LOG_WARNING, "replication slot \"%s\" is lost: dropping it, creating it again and "
 				"backfilling; rows the old slot delivered since the last prune() come again "
 				"(consumers dedupe by table and key)", bf->cfg->stream.slot);
+		if (!ours && (rc = mark_creating(bf)) != 0)
+			return rc;
 		if ((rc = drop_slot(bf)) != 0)
 			return rc;
 		exists = false;
-		bf->flags = SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT;
+		ours = true;
 	}
-	else if (exists && bf->created_here && !bf->cur.present)
+	else if (exists && (ours || (bf->created_here && !bf->cur.present)))
 	{
-		/* our slot, lost before its first state was recorded: start over */
+		/* our slot, created before its first state was recorded: start over */
+		log_msg(LOG_WARNING, "replication slot \"%s\" was created for a backfill that recorded no state "
+				"yet (the bridge stopped in between): dropping it and starting the backfill again",
+				bf->cfg->stream.slot);
 		if ((rc = drop_slot(bf)) != 0)
 			return rc;
 		exists = false;
+	}
+	else if (exists && bf->cur.present && !bf->cur.done && bf->stream.start_lsn > bf->cur.lsn)
+	{
+		if ((rc = foreign_slot(bf)) != 0)
+			return rc;
+		exists = false;
+		ours = true;
 	}
 	if (exists)
 		return existing_slot(bf);
-	if (bf->cur.record && !(bf->flags & SINK_BACKFILL_ACCEPT) &&
+	if (bf->cur.record && !(bf->flags & SINK_BACKFILL_ACCEPT) && !ours &&
 		(rc = missing_slot(bf)) != 0)
 		return rc;
-	bf->flags |= SINK_BACKFILL_NEW;
+	/* the marker first: a stop from here on finds it */
+	if ((rc = mark_creating(bf)) != 0)
+		return rc;
 	if ((rc = stream_create_exported(&bf->stream, snap, sizeof(snap))) != STREAM_OK)
 		return stream_rc(bf, rc);
 	bf->created_here = true;

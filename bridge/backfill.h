@@ -14,8 +14,11 @@
  *						most --backfill-page-bytes
  *	backfill_rewrite.c	a table rewritten under a backfill: the storage
  *						recorded, the check before a table is read
+ *	backfill_resume.c	what a resume checks before it reads on: the
+ *						table it was reading, the recorded partitions,
+ *						the key's definition, each table's storage
  *	backfill_mark.c		telling the extension the backfill is done
- *	redis_backfill.c	the Redis side: the wal2queue_backfill function
+ *	redis_backfill.c	the Redis side: the wal2queue_backfill2 function
  *
  * A new slot is created with an exported snapshot (its consistent point);
  * a second connection reads the rows in that snapshot, in keyset pages by
@@ -73,7 +76,9 @@ typedef struct BackfillState
 {
 	bool		present;		/* the sink holds a state */
 	uint64_t	lsn;			/* consistent point (--backfill-again: the
-								 * slot's position when it began) */
+								 * slot's position when it began); 0 in the
+								 * marker recorded before a slot is created
+								 * (BACKFILL_CREATING) */
 	uint64_t	seq;
 	uint64_t	rows;			/* rows delivered so far */
 	bool		done;
@@ -88,6 +93,9 @@ typedef struct BackfillState
 								 * "" unknown (a state of an older bridge) */
 	char	   *label;			/* --backfill-again=LABEL of this backfill,
 								 * "" none */
+	char	   *keydef;			/* the key of table when its first page was
+								 * recorded (BfTable.keydef: columns, types,
+								 * collations); "" none or unknown */
 	/*
 	 * backfill_batch only, not copied or freed with the state: each job's
 	 * position key (as key above), or NULL (Kafka's backfill header)
@@ -100,6 +108,9 @@ typedef struct BackfillState
 	bool		other_source;	/* it held another source's record, read as
 								 * none (SINK_BACKFILL_ACCEPT) */
 } BackfillState;
+
+/* the marker state: a slot is being created for this backfill */
+#define BACKFILL_CREATING(st) ((st)->present && !(st)->done && (st)->lsn == 0)
 
 extern void backfill_state_free(BackfillState *st);
 extern bool backfill_state_copy(BackfillState *dst, const BackfillState *src);

@@ -25,6 +25,7 @@ backfill_state_free(BackfillState *st)
 	free(st->key);
 	free(st->storage);
 	free(st->label);
+	free(st->keydef);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -53,7 +54,8 @@ backfill_state_copy(BackfillState *dst, const BackfillState *src)
 		dup_into(&dst->table, src->table) &&
 		dup_into(&dst->key, src->key) &&
 		dup_into(&dst->storage, src->storage) &&
-		dup_into(&dst->label, src->label);
+		dup_into(&dst->label, src->label) &&
+		dup_into(&dst->keydef, src->keydef);
 }
 
 /* append s (or null) as a JSON string at out+*pos; out is large enough */

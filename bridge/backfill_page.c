@@ -9,9 +9,12 @@
  * of large rows never exceeds what one call may carry (Redis'
  * proto-max-bulk-len and client-query-buffer-limit, its memory).  Each
  * call records the key of its last row: a resume goes on after it.
+ * A row larger than the plugin's max-job-bytes is sent as its claim check,
+ * as the stream would carry it.
  *
  *-------------------------------------------------------------------------
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +36,9 @@ bf_page_free(BfPage *p)
 	free(p->poskeys);
 	free(p->jobs);
 	free(p->values);
+	free(p->ccvalues);
+	free(p->cctexts);
+	free(p->cckeycols);
 	rowjob_buf_free(&p->buf);
 	memset(p, 0, sizeof(*p));
 }
@@ -108,4 +114,100 @@ bf_page_cut(const BfPage *p, int from, size_t max_bytes)
 	while (end < p->n && total + job_bytes(&p->jobs[end]) <= max_bytes)
 		total += job_bytes(&p->jobs[end++]);
 	return end;
+}
+
+/* the synthetic relation of claim checks (plugin/job.c: claim_relation) */
+#define CC_NCOLS 8
+#define CC_TEXTS 48				/* per job: seq and size, 24 bytes each */
+
+static const FrameColumn cc_cols[CC_NCOLS] = {
+	{{"wal2queue_claim_check", 21}, W2Q_KIND_BOOL},
+	{{"kind", 4}, W2Q_KIND_TEXT},
+	{{"table", 5}, W2Q_KIND_TEXT},
+	{{"key", 3}, W2Q_KIND_TEXT},
+	{{"key_columns", 11}, W2Q_KIND_JSON},
+	{{"lsn", 3}, W2Q_KIND_TEXT},
+	{{"seq", 3}, W2Q_KIND_NUMBER},
+	{{"size", 4}, W2Q_KIND_NUMBER},
+};
+static const FrameRelation cc_rel = {0, {"wal2queue.claim_check", 21}, CC_NCOLS,
+(FrameColumn *) cc_cols};
+
+static size_t
+text_bytes(const FrameJob *j)
+{
+	size_t		n = j->target.len + (j->has_key ? j->key.len : 0);
+
+	for (uint32_t c = 0; c < j->rel->ncols; c++)
+		if (!j->values[c].isnull)
+			n += j->rel->cols[c].name.len + j->values[c].data.len;
+	return n;
+}
+
+/* the job key's column names as a JSON array, ["id"] */
+static char *
+key_columns(const BfTable *t)
+{
+	const char *names[W2Q_MAX_COLUMNS];
+	uint32_t	n = 0;
+	char	   *json;
+
+	for (uint32_t k = 0; k < t->rr.nkeys && k < W2Q_MAX_COLUMNS; k++)
+		names[n++] = t->colnames[t->rr.keys[k]];
+	json = backfill_key_format(names, (int) n);
+	return json;
+}
+
+static void
+put(FrameValue *v, const char *text)
+{
+	v->isnull = text == NULL;
+	v->data.data = text ? text : "";
+	v->data.len = text ? (uint32_t) strlen(text) : 0;
+}
+
+int
+bf_page_claim_checks(const BfTable *t, BfPage *p, size_t max_job_bytes, const char *lsn)
+{
+	int			made = 0;
+
+	for (int r = 0; max_job_bytes > 0 && r < p->n; r++)
+	{
+		FrameJob   *j = &p->jobs[r];
+		size_t		size = text_bytes(j);
+		FrameValue *v;
+		char	   *nums;
+
+		if (size <= max_job_bytes)
+			continue;
+		if (p->ccvalues == NULL &&
+			((p->ccvalues = calloc((size_t) p->n * CC_NCOLS, sizeof(FrameValue))) == NULL ||
+			 (p->cctexts = calloc((size_t) p->n, CC_TEXTS)) == NULL ||
+			 (p->cckeycols = key_columns(t)) == NULL))
+			return -1;
+		v = &p->ccvalues[(size_t) r * CC_NCOLS];
+		nums = p->cctexts + (size_t) r * CC_TEXTS;
+		/* a key or route value that alone takes half the limit: left out */
+		if ((j->has_key ? j->key.len : 0) +
+			(j->target.data != j->rel->name.data ? j->target.len + 2 : 0) > max_job_bytes / 2)
+		{
+			j->has_key = false;
+			j->target = j->rel->name;
+		}
+		snprintf(nums, 24, "%u", (unsigned) j->seq);
+		snprintf(nums + 24, 24, "%zu", size);
+		put(&v[0], "t");
+		put(&v[1], "row");
+		put(&v[2], t->name);
+		v[3].isnull = !j->has_key;
+		v[3].data = j->has_key ? j->key : (FrameBytes) {"", 0};
+		put(&v[4], p->cckeycols);
+		put(&v[5], lsn);
+		put(&v[6], nums);
+		put(&v[7], nums + 24);
+		j->rel = &cc_rel;
+		j->values = v;
+		made++;
+	}
+	return made;
 }

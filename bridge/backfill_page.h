@@ -24,11 +24,27 @@ typedef struct BfPage
 								 * job_keys: Kafka's backfill header) */
 	RowjobBuf	buf;
 	int			n;
+	/* claim checks (bf_page_claim_checks), allocated when one is made */
+	FrameValue *ccvalues;		/* per job: the claim check's 8 values */
+	char	   *cctexts;		/* per job: its seq and size texts */
+	char	   *cckeycols;		/* the key columns, a JSON array */
 } BfPage;
 
 /* res's rows as jobs, as the stream would carry them; seqs from first_seq */
 extern bool bf_page_build(const BfTable *t, PGresult *res, uint64_t first_seq, BfPage *p);
 extern void bf_page_free(BfPage *p);
+
+/*
+ * Replace every job whose text (its values, names, key and target) is over
+ * max_job_bytes by its claim check, as the plugin does with a row over its
+ * max-job-bytes (plugin/FORMAT.md, "Claim checks"): a row of
+ * wal2queue.claim_check naming the table, key, lsn (the backfill's
+ * consistent point, "%X/%X", as the entries' _lsn) and seq, with the same
+ * target and key.  The text size is the estimate of the job's size.
+ * Returns the number of claim checks made, or -1 when out of memory.
+ */
+extern int	bf_page_claim_checks(const BfTable *t, BfPage *p, size_t max_job_bytes,
+								 const char *lsn);
 
 /* the texts of row r's key columns (NULL for SQL NULL) */
 extern void bf_page_key_texts(const BfTable *t, PGresult *res, int r, const char **out);

@@ -19,7 +19,8 @@
 
 /*
  * The storage of the selected tables' leaves in the reader's snapshot, as
- * the state records it ("oid:relfilenode" words); malloc'd, or NULL with a
+ * the state records it ("oid:relfilenode:root" words, root the selected
+ * table's oid); malloc'd, or NULL with a
  * message in err.
  */
 extern char *bf_storage_read(PGconn *conn, const BfTables *ts, char *err, size_t errlen);
@@ -33,5 +34,16 @@ extern char *bf_storage_read(PGconn *conn, const BfTables *ts, char *err, size_t
 extern int	bf_storage_check(PGconn *conn, const BfTable *t, const char *saved,
 							 const char *snapshot, char *detail, size_t dlen,
 							 char *err, size_t errlen);
+
+/*
+ * A recorded leaf of a table not finished yet (ts->t[start] on) that still
+ * exists but is under no selected table (a partition detached, a table
+ * renamed away): its name, "" if none, malloc'd; NULL with a message in err.
+ * *dropped: the oids of those dropped since, space separated ("" none),
+ * malloc'd.
+ */
+extern char *bf_storage_missing(PGconn *conn, const BfTables *ts, int start,
+								const char *saved, char **dropped, char *err,
+								size_t errlen);
 
 #endif							/* W2Q_BACKFILL_REWRITE_H */

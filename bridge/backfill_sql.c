@@ -47,11 +47,16 @@
 
 /* the primary key, else the replica identity index: names in index order */
 #define KEY_SQL \
-	"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), i.indisprimary " \
+	"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), i.indisprimary, " \
+	"  pg_catalog.format('%I %s%s (type %s, collation %s)', a.attname, " \
+	"  pg_catalog.format_type(a.atttypid, NULL), CASE WHEN a.attcollation <> 0 " \
+	"  THEN ' COLLATE ' || pg_catalog.quote_ident(co.collname) ELSE '' END, " \
+	"  a.atttypid, a.attcollation) " \
 	"FROM (SELECT indrelid, indkey, indisprimary FROM pg_catalog.pg_index WHERE indrelid = $1 " \
 	"      AND (indisprimary OR indisreplident) ORDER BY indisprimary DESC LIMIT 1) i " \
 	"CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) " \
 	"JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum " \
+	"LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation " \
 	"ORDER BY k.ord"
 
 static int
@@ -145,18 +150,27 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 	}
 	t->keycols = calloc(t->nkeys, sizeof(int));
 	t->keytypes = calloc(t->nkeys, sizeof(char *));
+	t->primary = primary;
+	t->keydef = strdup("");
 	for (int k = 0; t->keycols && t->keytypes && k < t->nkeys; k++)
 	{
+		char	   *def = NULL;
+
 		t->keycols[k] = -1;
 		for (int i = 0; i < n; i++)
 			if (strcmp(t->colnames[i], PQgetvalue(res, k, 0)) == 0)
 				t->keycols[k] = i;
 		t->keytypes[k] = strdup(PQgetvalue(res, k, 1));
+		if (t->keydef && asprintf(&def, "%s%s%s", t->keydef, k ? ", " : "",
+								  PQgetvalue(res, k, 3)) < 0)
+			def = NULL;
+		free(t->keydef);
+		t->keydef = def;
 	}
 	PQclear(res);
 	for (int k = 0; k < t->nkeys; k++)
 		if (t->keycols == NULL || t->keytypes == NULL || t->keycols[k] < 0 ||
-			t->keytypes[k] == NULL)
+			t->keytypes[k] == NULL || t->keydef == NULL)
 		{
 			free(typoids);
 			return errbuf_set(err, errlen, -1, "could not read the key of table %s", t->name);
@@ -194,6 +208,7 @@ bf_tables_load(PGconn *conn, const BfSelect *sel, BfTables *out,
 		t->qname = strdup(PQgetvalue(res, i, 1));
 		if (asprintf(&t->name, "%s.%s", PQgetvalue(res, i, 2), PQgetvalue(res, i, 3)) < 0)
 			t->name = NULL;
+		t->oid = (uint32_t) strtoul(PQgetvalue(res, i, 0), NULL, 10);
 		t->partitioned = PQgetvalue(res, i, 4)[0] == 't';
 		t->reltuples = strtod(PQgetvalue(res, i, 5), NULL);
 		if (t->qname == NULL || t->name == NULL)
@@ -227,6 +242,7 @@ bf_tables_free(BfTables *ts)
 		free(t->colnames);
 		free(t->keycols);
 		free(t->keytypes);
+		free(t->keydef);
 		free(t->qname);
 		free(t->name);
 	}
@@ -241,6 +257,36 @@ bf_table_index(const BfTables *ts, const char *qname)
 		if (strcmp(ts->t[i].qname, qname) == 0)
 			return i;
 	return -1;
+}
+
+int
+bf_table_gone(PGconn *conn, const BfTables *ts, const char *qname, int *next,
+			  char *err, size_t errlen)
+{
+	const char *params[2] = {qname, NULL};
+	PGresult   *res = PQexecParams(conn, "SELECT pg_catalog.to_regclass($1) IS NOT NULL",
+								   1, NULL, params, NULL, NULL, 0);
+	int			exists;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return query_failed(conn, res, "whether a table exists", err, errlen);
+	exists = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	/* TABLES_SQL's order: the text order of the %I.%I names */
+	for (*next = 0; *next < ts->n; (*next)++)
+	{
+		params[1] = ts->t[*next].qname;
+		res = PQexecParams(conn, "SELECT $2::text > $1::text", 2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			return query_failed(conn, res, "the order of the tables", err, errlen);
+		if (PQgetvalue(res, 0, 0)[0] == 't')
+		{
+			PQclear(res);
+			break;
+		}
+		PQclear(res);
+	}
+	return exists;
 }
 
 /* append printf output to a growing string; false when out of memory */

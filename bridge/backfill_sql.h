@@ -23,6 +23,7 @@ typedef struct BfTable
 {
 	char	   *qname;			/* %I.%I: what the SQL and the state name */
 	char	   *name;			/* schema.table: the jobs' table and target */
+	uint32_t	oid;
 	bool		partitioned;	/* read with its partitions (else ONLY) */
 	double		reltuples;		/* the estimate, partitions summed */
 	RowjobRel	rr;				/* its rows into jobs, as the stream's */
@@ -31,6 +32,11 @@ typedef struct BfTable
 	int			nkeys;
 	int		   *keycols;		/* column indexes of the key, index order */
 	char	  **keytypes;		/* format_type() of each, for casts */
+	bool		primary;		/* the key is the primary key (the jobs' key) */
+	char	   *keydef;			/* the key's columns, types and collations,
+								 * "id integer (type 23, collation 0), ...":
+								 * the order of the pages (the state's
+								 * keydef) */
 } BfTable;
 
 typedef struct BfTables
@@ -59,6 +65,15 @@ extern void bf_tables_free(BfTables *ts);
 
 /* the table named qname (%I.%I), or -1 */
 extern int	bf_table_index(const BfTables *ts, const char *qname);
+
+/*
+ * A table the selection no longer holds: does qname (%I.%I) still exist
+ * (1, else 0), and the index of the first selected table that sorts after
+ * it (ts->n if none), in the order bf_tables_load() reads them; -1 on error
+ * with a message in err.
+ */
+extern int	bf_table_gone(PGconn *conn, const BfTables *ts, const char *qname,
+						  int *next, char *err, size_t errlen);
 
 /*
  * One page: up to limit rows of t matching condition (NULL: all) whose key

@@ -32,26 +32,28 @@ kafka_backfill_state_format(const char *source, uint64_t page, const BackfillSta
 {
 	char	   *table = json1(st->table);
 	char	   *cond = json1(st->condition);
+	char	   *keydef = json1(st->keydef);
 	char		lsn[LSN_STRLEN];
 	char	   *out = NULL;
 	size_t		len;
 
 	lsn_format(st->lsn, lsn, sizeof(lsn));
-	if (table && cond)
+	if (table && cond && keydef)
 	{
 		len = strlen(source) + strlen(table) + strlen(cond) + strlen(st->key ? st->key : "") +
 			strlen(st->snapshot ? st->snapshot : "") + strlen(st->storage ? st->storage : "") +
-			strlen(st->label ? st->label : "") + 256;
+			strlen(st->label ? st->label : "") + strlen(keydef) + 256;
 		if ((out = malloc(len)) != NULL)
 			snprintf(out, len, STATE_MAGIC "\nsource=%s\npage=%" PRIu64 "\nlsn=%s\nseq=%" PRIu64
 					 "\nrows=%" PRIu64 "\ndone=%d\nsnapshot=%s\ntable=%s\nkey=%s\ncondition=%s\n"
-					 "storage=%s\nlabel=%s\n",
+					 "storage=%s\nlabel=%s\nkeydef=%s\n",
 					 source, page, lsn, st->seq, st->rows, st->done ? 1 : 0,
 					 st->snapshot ? st->snapshot : "", table, st->key ? st->key : "", cond,
-					 st->storage ? st->storage : "", st->label ? st->label : "");
+					 st->storage ? st->storage : "", st->label ? st->label : "", keydef);
 	}
 	free(table);
 	free(cond);
+	free(keydef);
 	return out;
 }
 
@@ -128,16 +130,19 @@ kafka_backfill_state_parse(const char *text, size_t len, BackfillState *st, uint
 		(st->key = state_field(text, len, "key")) != NULL &&
 		(st->table = state_json1(text, len, "table")) != NULL &&
 		(st->condition = state_json1(text, len, "condition")) != NULL;
-	/* storage (backfill_rewrite.c) and label: "" in a state without them */
+	/* storage (backfill_rewrite.c), label, keydef: "" in a state without them */
 	if (ok)
 	{
 		st->storage = state_field(text, len, "storage");
 		st->label = state_field(text, len, "label");
+		st->keydef = state_json1(text, len, "keydef");
+		if (st->keydef == NULL)
+			st->keydef = strdup("");
 		if (st->storage == NULL)
 			st->storage = strdup("");
 		if (st->label == NULL)
 			st->label = strdup("");
-		ok = st->storage && st->label;
+		ok = st->storage && st->label && st->keydef;
 	}
 	if (ok)
 		strcpy(source, src);

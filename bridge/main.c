@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,12 +81,15 @@ usage(void)
 	printf("                             this command line's condition (exactly once for the rest)\n");
 	printf("      --backfill-after-rewrite\n");
 	printf("                             resume an unfinished backfill of a table an ALTER rewrote\n");
-	printf("                             since: its rest without the snapshot filter (at least once)\n");
+	printf("                             since: its rest without the snapshot filter, or whose key\n");
+	printf("                             changed: again from its start (at least once)\n");
 	printf("      --backfill-again[=LABEL]\n");
 	printf("                             re-deliver rows selected by the condition on an existing slot:\n");
 	printf("                             at least once; with LABEL only once: a restart with the\n");
-	printf("                             recorded backfill's LABEL just streams\n");
-	printf("      --recreate-lost-slot   with --backfill: drop a lost slot, create it again and backfill\n");
+	printf("                             recorded backfill's LABEL just streams; refused while\n");
+	printf("                             another backfill is unfinished\n");
+	printf("      --recreate-lost-slot   with --backfill: drop a lost slot (or one past an unfinished\n");
+	printf("                             backfill's consistent point), create it again and backfill\n");
 	printf("                             (at least once)\n");
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
@@ -152,13 +156,15 @@ parse_size(const char *arg, const char *name, long long min, long long max)
 	char	   *end;
 	long long	v;
 
+	/* digits only: strtoll() would take a sign and blanks */
 	errno = 0;
-	v = strtoll(arg, &end, 10);
+	v = isdigit((unsigned char) arg[0]) ? strtoll(arg, &end, 10) : (end = (char *) arg, 0);
 	for (int u = 0; errno == 0 && end != arg && u < 4; u++)
 		if (strcasecmp(end, units[u]) == 0)
 		{
+			/* stop before a multiplication could overflow */
 			for (int i = 0; i < u && v <= max; i++)
-				v *= 1024;
+				v = v > LLONG_MAX / 1024 ? LLONG_MAX : v * 1024;
 			if (v >= min && v <= max)
 				return v;
 		}

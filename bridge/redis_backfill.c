@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * redis_backfill.c
- *		The Redis side of --backfill: the wal2queue_backfill function (in
+ *		The Redis side of --backfill: the wal2queue_backfill2 function (in
  *		the same library as deliver, loaded with it) and the sink's two
  *		synchronous backfill calls.
  *
@@ -9,8 +9,8 @@
  * deliver keeps there: backfill_lsn (the consistent point), backfill_seq
  * (pages recorded), backfill_snapshot, backfill_condition, backfill_table,
  * backfill_key, backfill_done ("0"/"1"), backfill_rows, backfill_storage,
- * backfill_label.  One call of
- * wal2queue_backfill writes one page: it checks the record's source and
+ * backfill_label, backfill_keydef.  One call of
+ * wal2queue_backfill2 writes one page: it checks the record's source and
  * that the record is still at the page's predecessor (same backfill_lsn,
  * backfill_seq = prev), type-checks every key, XADDs the entries and writes
  * the state, all in one atomic call.  A page written already (a replay
@@ -19,7 +19,7 @@
  * Arguments: KEYS[1] the progress record; ARGV: mode ("new", "accept" or
  * ""), sysid, timeline, db, slot, maxlen, group, prev seq, seq, lsn
  * ("%X/%X"), snapshot, condition, table, key, done, rows, storage, label,
- * the number of entries, then each entry as key, seq, number of fields,
+ * keydef, the number of entries, then each entry as key, seq, number of fields,
  * field, value, ...
  * Reply: {verdict, detail...}: OK; NORECORD; SOURCE sysid timeline db slot;
  * STALE backfill_lsn backfill_seq; WRONGTYPE key type.
@@ -55,7 +55,7 @@ static const char *const backfill_lua =
 "  return string.format('%08X%08X', tonumber(hi, 16), tonumber(lo, 16))\n"
 "end\n"
 "local function bf_types(pkey, argv)\n"
-"  local types, starts, i, n = {}, {}, 20, tonumber(argv[19])\n"
+"  local types, starts, i, n = {}, {}, 21, tonumber(argv[20])\n"
 "  for e = 1, n do\n"
 "    local k = argv[i]\n"
 "    if k == pkey then return nil, k, 'progress record' end\n"
@@ -109,6 +109,7 @@ static const char *const backfill_lua =
 "             'backfill_condition', argv[12], 'backfill_table', argv[13], 'backfill_key', argv[14],\n"
 "             'backfill_done', argv[15], 'backfill_rows', argv[16],\n"
 "             'backfill_storage', argv[17], 'backfill_label', argv[18],\n"
+"             'backfill_keydef', argv[19],\n"
 "             'updated_at', now[1] .. '.' .. string.format('%06d', tonumber(now[2]))}\n"
 "  if fresh and (not r[5] or other or (bf_lsnhex(r[5]) or '') < bf_lsnhex(argv[10])) then\n"
 "    local n = #h\n"
@@ -218,20 +219,20 @@ redis_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 	const char *argv[] = {"HMGET", key, "sysid", "timeline", "db", "slot",
 		"backfill_lsn", "backfill_seq", "backfill_rows", "backfill_done",
 		"backfill_snapshot", "backfill_condition", "backfill_table", "backfill_key", "lsn",
-		"backfill_storage", "backfill_label"};
-	size_t		lens[17];
+		"backfill_storage", "backfill_label", "backfill_keydef"};
+	size_t		lens[18];
 	redisReply *r;
 	int			rc;
 	char		tl[16];
 
 	snprintf(key, sizeof(key), "%swal2queue:progress:%s",
 			 s->cfg->target_prefix ? s->cfg->target_prefix : "", src->slot);
-	for (int i = 0; i < 17; i++)
+	for (int i = 0; i < 18; i++)
 		lens[i] = strlen(argv[i]);
 	backfill_state_free(st);
-	if ((rc = sync_call(s, 17, argv, lens, &r)) != SINK_OK)
+	if ((rc = sync_call(s, 18, argv, lens, &r)) != SINK_OK)
 		return rc;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 15)
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 16)
 	{
 		freeReplyObject(r);
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "unexpected reply from Redis to HMGET");
@@ -281,7 +282,9 @@ redis_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 		st->key = field_dup(r, 11);
 		st->storage = field_dup(r, 13);
 		st->label = field_dup(r, 14);
-		if (!st->snapshot || !st->condition || !st->table || !st->key || !st->storage || !st->label)
+		st->keydef = field_dup(r, 15);
+		if (!st->snapshot || !st->condition || !st->table || !st->key || !st->storage ||
+			!st->label || !st->keydef)
 			rc = errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
 	}
 	freeReplyObject(r);
@@ -436,7 +439,7 @@ entry_args(Sink *s, const FrameJob *jobs, uint32_t njobs, const char **argv,
 	return SINK_OK;
 }
 
-#define BF_HEAD_ARGS 23			/* FCALL name 1 key + 19 ARGV */
+#define BF_HEAD_ARGS 24			/* FCALL name 1 key + 20 ARGV */
 
 int
 redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
@@ -479,7 +482,7 @@ redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 			next->snapshot ? next->snapshot : "", next->condition ? next->condition : "",
 			next->table ? next->table : "", next->key ? next->key : "",
 			next->done ? "1" : "0", rows, next->storage ? next->storage : "",
-			next->label ? next->label : "", nent};
+			next->label ? next->label : "", next->keydef ? next->keydef : "", nent};
 
 		for (a = 0; a < BF_HEAD_ARGS; a++)
 			argv[a] = head[a];

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_redis_backfill.c
- *		The Redis function wal2queue_backfill against a real redis-server:
+ *		The Redis function wal2queue_backfill2 against a real redis-server:
  *		a page and its state are written together or not at all; a page
  *		sent again (a lost reply, a second bridge) is refused, never
  *		written twice; another source's record is refused unless taken
@@ -49,6 +49,7 @@ state(BackfillState *st, uint64_t seq, uint64_t rows, const char *key, bool done
 	st->key = strdup(key);
 	st->storage = strdup("16384:16390 16400:16400");
 	st->label = strdup("wipe-1");
+	st->keydef = strdup(done ? "" : "id integer (type 23, collation 0)");
 }
 
 /* unit_check_str on a string the harness allocated, freed after */
@@ -149,8 +150,9 @@ main(void)
 			   strcmp(rd.snapshot, "750:760:752,755") == 0 &&
 			   strcmp(rd.condition, "status = 'pending'") == 0 &&
 			   strcmp(rd.storage, "16384:16390 16400:16400") == 0 &&
-			   strcmp(rd.label, "wipe-1") == 0,
-			   "the state reads back as written (storage and label too)");
+			   strcmp(rd.label, "wipe-1") == 0 &&
+			   strcmp(rd.keydef, "id integer (type 23, collation 0)") == 0,
+			   "the state reads back as written (storage, label and keydef too)");
 
 	state(&st, 3, 2, "", true);
 	unit_check(s->ops->backfill_batch(s, &src, 0, 2, &st, NULL, 0) == SINK_OK &&

@@ -12,6 +12,9 @@
 # never delivered.
 # Expected: the same command line (or the one the hint names) goes on
 # with the next table and finishes.
+#
+# Fixed: a table dropped since is finished (its rows are gone), logged,
+# and the backfill goes on with the next table.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

@@ -9,6 +9,9 @@
 # Expected: B is refused while A is unfinished (naming it), or B is what
 # the first run records and delivers: the same command line restarted
 # later does not re-deliver.
+#
+# Fixed: --backfill-again=B is refused (exit 1) while another backfill is
+# unfinished, naming it.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -37,6 +40,7 @@ $br = start_bridge($node, $r, @cmd, '--backfill-again=B');
 my $first = wait_until(sub { bridge_log($br) =~ /streaming slot/ || !$br->{h}->pumpable }, 30);
 my $streams = $first && $br->{h}->pumpable;
 my $label = redis($r, 'HGET', $pkey, 'backfill_label');
+like(bridge_log($br), qr/--backfill-again=B: slot "s" has an unfinished backfill/, 'B refused naming the unfinished one');
 my $n1 = redis($r, 'XLEN', 'q') + (redis($r, 'XLEN', 'bad') || 0);
 note("first run with B: " . ($streams ? 'streams' : 'stopped') . ", label \"$label\", $n1 entries");
 stop_bridge($br);

@@ -7,6 +7,9 @@
 # id from 10 to 29.  check_table() (backfill.c) only turns the snapshot
 # filter off; nothing checks that the key kept its type.
 # Expected: every row at least once, or a refusal naming the key change.
+#
+# Fixed: a key whose type changed is refused like any key change (280),
+# and --backfill-after-rewrite reads the table again from its start.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

@@ -14,6 +14,10 @@
 # it had acknowledged"); rows 100-104 are delivered by nothing.
 # Expected: the resume refused before it goes on (naming the slot created
 # since), or every row delivered.
+#
+# Fixed: a slot past the unfinished backfill's consistent point is refused
+# naming the recovery; --recreate-lost-slot drops, re-creates and
+# backfills it.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -52,6 +56,17 @@ my $done = redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done');
 note('bridge ' . ($alive ? 'runs' : 'stopped') . ", done=$done, missing: @missing");
 note(join("\n", grep { /ERROR|WARN|resum|done|stream/ } split /\n/, bridge_log($br)));
 ok(($done ne '1' && !$alive) || !@missing, 'refused before delivering, or every row delivered');
+like(bridge_log($br), qr/past the consistent point .* of its unfinished backfill.*--recreate-lost-slot/,
+	'the refusal names the slot and the recovery');
+stop_bridge($br);
+
+# the recovery it names: the slot dropped, created again and backfilled
+$br = start_bridge($node, $r, @cmd, '--recreate-lost-slot');
+wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 30);
+%seen = ();
+$seen{ $_->[1]{id} }++ for map { @{ stream_entries($r, $_) } } ('q', 'bad');
+@missing = grep { !$seen{$_} } (1 .. 9, 100 .. 104, 200 .. 204);
+is("@missing", '', '--recreate-lost-slot: every row at least once') or diag(bridge_log($br));
 stop_bridge($br);
 stop_redis($r);
 $node->stop;

@@ -15,6 +15,10 @@
 # every restart of the same command line: the backfill can never finish
 # and the slot holds WAL from its consistent point on.
 # Expected: the backfilled 2MB row is a claim check too, as streamed.
+#
+# Fixed: the backfill makes the plugin's claim check of a row whose text
+# is over --max-job-bytes (default 64MB; backfill_page.c:
+# bf_page_claim_checks()), and a sink error names the table and the keys.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -47,6 +51,14 @@ $br = start_bridge($node, $r, '--slot', 's', '--create-slot', '--backfill', '--t
 wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 40);
 is(redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done'), '1', 'a restart finishes it')
   or diag(substr(bridge_log($br), -1500));
+stop_bridge($br);
+
+# a row under --max-job-bytes but over what Redis takes: the error names the table and key
+$br = start_bridge($node, $r, '--slot', 'w', '--create-slot', '--backfill', '--tables', 'public.jobs',
+	'--max-job-bytes', '4MB', '--backfill-page-bytes', '64kB', '--target-prefix', 'w:', '--status-interval', '1');
+ok(wait_until(sub { bridge_log($br) =~ /could not deliver the backfill/ }, 30), 'a row Redis refuses stops the page');
+like(bridge_log($br), qr/could not deliver the backfill of table public\.jobs, 1 rows from key \["2"\] to \["2"\]: /,
+	'the error names the table and the key');
 stop_bridge($br);
 
 # the stream, for comparison: the same row inserted after a slot is a claim check

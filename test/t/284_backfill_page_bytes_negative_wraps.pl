@@ -1,4 +1,5 @@
-# Attack 284: --backfill-page-bytes takes a negative number whose
+# Attack 284 (fixed: parse_size() takes digits only and stops before a
+# multiplication overflows): --backfill-page-bytes takes a negative number whose
 # multiplication by the unit overflows into the valid range.
 # main.c:parse_size() reads the number with strtoll() (a sign allowed) and
 # multiplies it by 1024 per unit while it is <= max, which a negative

@@ -1,0 +1,67 @@
+/*-------------------------------------------------------------------------
+ *
+ * backfill_internal.h
+ *		The backfill phase's state, shared by backfill.c (the decision and
+ *		the reading) and backfill_resume.c (the checks of a resume).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_BACKFILL_INTERNAL_H
+#define W2Q_BACKFILL_INTERNAL_H
+
+#include "backfill.h"
+#include "backfill_sql.h"
+#include "bridge.h"
+
+#define BF_RETRY		1
+#define BF_FATAL		2
+
+typedef struct Backfill
+{
+	const BridgeConfig *cfg;
+	Sink	   *sink;
+	MetricsSnapshot *m;
+	Stream		stream;			/* the replication connection */
+	PGconn	   *conn;			/* the snapshot reads */
+	SinkSource	src;
+	BackfillState cur;			/* what the sink holds */
+	unsigned	flags;			/* for the first page (SINK_BACKFILL_*) */
+	char	   *visible_in;		/* resume: the saved snapshot (a copy) */
+	bool		created_here;	/* this process created the slot */
+	bool		tables_loaded;	/* tables: read in this attempt's snapshot */
+	size_t		max_job_bytes;	/* the plugin's: larger rows are claim
+								 * checks; 0 none (pgoutput) */
+	BfTables	tables;
+	TablePatterns patterns;
+	char		err[1024];
+} Backfill;
+
+/* an error for bf->err; returns code */
+extern int	bf_fail(Backfill *bf, int code, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+extern bool bf_dup_into(char **dst, const char *src);
+
+/*
+ * A command line for a hint: the bridge's own (cfg->stream.command_line,
+ * without the --recreate-lost-slot and --backfill the recovery hint adds),
+ * with condition not NULL --backfill=<condition>, then extra, quoted for a
+ * POSIX shell.  malloc'd, NULL when out of memory.
+ */
+extern char *bf_hint_command(const BridgeConfig *cfg, const char *condition, const char *extra);
+
+/*
+ * A resume (or a new backfill: table 0, from its start): the table to begin
+ * with, the key to go on after (NULL: its start; nafter texts); 0, or
+ * BF_RETRY/BF_FATAL with bf->err set.
+ */
+extern int	bf_resume_position(Backfill *bf, int *start, char ***after, int *nafter);
+
+/*
+ * Before reading t: lock it and check its storage (backfill_rewrite.c).
+ * *visible is the snapshot filter to read it with: a table rewritten (or
+ * replaced) since the saved snapshot is refused, or with
+ * --backfill-after-rewrite read without the filter.
+ */
+extern int	bf_check_table(Backfill *bf, const BfTable *t, const char **visible);
+
+#endif							/* W2Q_BACKFILL_INTERNAL_H */

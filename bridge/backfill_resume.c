@@ -1,0 +1,229 @@
+/*-------------------------------------------------------------------------
+ *
+ * backfill_resume.c
+ *		What a resume checks before it reads on (see backfill.c): the table
+ *		it was reading (dropped: finished; out of the selection: refused),
+ *		the recorded partitions still under their tables, the key the saved
+ *		position is in the order of, and each table's storage (rewritten or
+ *		replaced since the saved snapshot); the hints' command lines.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backfill_internal.h"
+#include "backfill_rewrite.h"
+#include "log.h"
+#include "lsn.h"
+
+/*
+ * A command line for a hint: the bridge's own (cfg->stream.command_line,
+ * without the --recreate-lost-slot and --backfill the recovery hint adds),
+ * with condition not NULL --backfill=<condition>, then extra, quoted for a
+ * POSIX shell.  malloc'd, NULL when out of memory.
+ */
+char *
+bf_hint_command(const BridgeConfig *cfg, const char *condition, const char *extra)
+{
+	const char *cl = cfg->stream.command_line ? cfg->stream.command_line : "wal2queue-bridge ...";
+	size_t		len = strlen(cl);
+	char	   *out;
+	char	   *p;
+
+	if (!cfg->backfill.enabled && len >= 11 && strcmp(cl + len - 11, " --backfill") == 0)
+		len -= 11;
+	if (!cfg->backfill.recreate_lost && len >= 21 &&
+		strncmp(cl + len - 21, " --recreate-lost-slot", 21) == 0)
+		len -= 21;
+	if ((p = out = malloc(len + 4 * strlen(condition ? condition : "") + strlen(extra) + 32)) == NULL)
+		return NULL;
+	p += sprintf(p, "%.*s", (int) len, cl);
+	if (condition)
+		p += sprintf(p, " --backfill");
+	if (condition && *condition)
+	{
+		p += sprintf(p, "='");
+		for (const char *c = condition; *c; c++)
+			p += *c == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *c);
+		p += sprintf(p, "'");
+	}
+	sprintf(p, "%s", extra);
+	return out;
+}
+
+/*
+ * Before reading t: lock it and check its storage (backfill_rewrite.c).
+ * *visible is the snapshot filter to read it with: a table rewritten since
+ * the saved snapshot is refused, or with --backfill-after-rewrite read
+ * without the filter.
+ */
+int
+bf_check_table(Backfill *bf, const BfTable *t, const char **visible)
+{
+	const char *saved = bf->cur.storage ? bf->cur.storage : "";
+	char		detail[512];
+	char		err[1024];
+	char		at[LSN_STRLEN];
+	char	   *cmd;
+	bool		mid;
+	int			rc;
+
+	*visible = bf->visible_in;
+	rc = bf_storage_check(bf->conn, t, saved, bf->visible_in && saved[0] ? bf->visible_in : NULL,
+						  detail, sizeof(detail), err, sizeof(err));
+	if (rc < 0)
+		return bf_fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+	if (rc == BF_STORAGE_RETRY)
+		return bf_fail(bf, BF_RETRY, "backfill of %s: %s", t->name, detail);
+	if (rc == BF_STORAGE_SAME)
+		return 0;
+	lsn_format(bf->cur.lsn, at, sizeof(at));
+	if (bf->cfg->backfill.after_rewrite)
+	{
+		log_msg(LOG_WARNING, "backfill of %s: %s; --backfill-after-rewrite: reading its rows without "
+				"the snapshot filter: at least once (its rows committed since the consistent point %s "
+				"come from the stream too)", t->name, detail, at);
+		*visible = NULL;
+		return 0;
+	}
+	mid = strcmp(bf->cur.table, t->qname) == 0 && bf->cur.key[0];
+	cmd = bf_hint_command(bf->cfg, NULL, " --backfill-after-rewrite");
+	rc = bf_fail(bf, BF_FATAL, "cannot resume the backfill of table %s: %s; a rewrite by ALTER TABLE "
+			  "(ALTER COLUMN ... TYPE, SET ACCESS METHOD, ADD COLUMN with a volatile DEFAULT) or a copy "
+			  "swapped in under its name gives every row a new xmin, so the rows the backfill's snapshot saw can no longer be told from those "
+			  "committed since its consistent point %s (%s%s%s); hint: "
+			  "finish the backfill at least once (the table's rows committed since come twice) with: %s",
+			  t->name, detail, at, mid ? "its rows after key " : "none of its rows is delivered yet",
+			  mid ? bf->cur.key : "", mid ? " are not delivered yet" : "",
+			  cmd ? cmd : "the same command line with --backfill-after-rewrite");
+	free(cmd);
+	return rc;
+}
+
+/*
+ * A resume: the table the state names is gone.  Dropped: its rows are gone
+ * too (as deleted rows), go on with the next table; still there but out of
+ * the selection (renamed, --tables): refused.
+ */
+static int
+table_gone(Backfill *bf, int *start)
+{
+	char		err[512];
+	int			exists = bf_table_gone(bf->conn, &bf->tables, bf->cur.table, start, err, sizeof(err));
+
+	if (exists < 0)
+		return bf_fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+	if (exists)
+		return bf_fail(bf, BF_FATAL, "the backfill was reading table %s, which exists but is no longer "
+					"selected (--tables, or its publication): resuming would never deliver its rows "
+					"after key %s; hint: select it again (or rename it back) and restart the same "
+					"command line", bf->cur.table, bf->cur.key[0] ? bf->cur.key : "(none yet)");
+	log_msg(LOG_WARNING, "the backfill was reading table %s, which was dropped since: its rows are "
+			"gone, going on with the next table", bf->cur.table);
+	return 0;
+}
+
+/*
+ * A resume: a recorded partition of a table not finished yet that is under
+ * none of the selected tables now (detached, renamed away) would never be
+ * read: refused while it is away.
+ */
+static int
+check_missing(Backfill *bf, int start)
+{
+	char		err[512];
+	char	   *gone;
+	char	   *dropped = NULL;
+	int			rc = 0;
+
+	if (!bf->cur.storage || !bf->cur.storage[0])
+		return 0;
+	if ((gone = bf_storage_missing(bf->conn, &bf->tables, start, bf->cur.storage, &dropped,
+								   err, sizeof(err))) == NULL)
+		return bf_fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+	if (dropped[0])
+		log_msg(LOG_WARNING, "the backfill's snapshot read relations (oid %s) under the selected tables "
+				"not finished yet that were dropped since: their rows are gone", dropped);
+	free(dropped);
+	if (gone[0])
+		rc = bf_fail(bf, BF_FATAL, "cannot resume the backfill of slot \"%s\": %s, which the backfill's "
+				  "snapshot read as (part of) a selected table not finished yet, is no longer under "
+				  "any selected table (a partition detached, or a table renamed out of the selection): "
+				  "its rows would never be delivered; hint: attach it again (or rename it back) and "
+				  "restart the same command line, or drop it if its rows are not to be delivered",
+				  bf->cfg->stream.slot, gone);
+	free(gone);
+	return rc;
+}
+
+/*
+ * A resume: the saved key position is in the order of the key the table
+ * had when its first page was recorded.  Another key (columns, types,
+ * collations) reads the rest in another order: refused, or with
+ * --backfill-after-rewrite the table read again from its start.
+ */
+static int
+check_key(Backfill *bf, const BfTable *t, bool *from_start)
+{
+	char	   *cmd;
+	int			rc;
+
+	*from_start = false;
+	if (!bf->cur.keydef || !bf->cur.keydef[0] || strcmp(bf->cur.keydef, t->keydef) == 0)
+		return 0;
+	if (bf->cfg->backfill.after_rewrite)
+	{
+		log_msg(LOG_WARNING, "backfill of %s: its key is now %s, was %s when its rows up to key %s were "
+				"delivered; --backfill-after-rewrite: reading the table again from its start (at least "
+				"once: those rows come twice)", t->name, t->keydef, bf->cur.keydef, bf->cur.key);
+		*from_start = true;
+		return 0;
+	}
+	cmd = bf_hint_command(bf->cfg, NULL, " --backfill-after-rewrite");
+	rc = bf_fail(bf, BF_FATAL, "cannot resume the backfill of table %s: its key is now %s, was %s when its "
+			  "rows up to key %s were delivered, so the rest cannot be read in the order of that position; "
+			  "hint: restore the key as it was and restart the same command line (exactly once), or read "
+			  "the table again from its start (at least once: the rows delivered come twice) with: %s",
+			  t->name, t->keydef, bf->cur.keydef, bf->cur.key,
+			  cmd ? cmd : "the same command line with --backfill-after-rewrite");
+	free(cmd);
+	return rc;
+}
+
+/* a resume: the table to begin with, the key to go on after (or NULL) */
+int
+bf_resume_position(Backfill *bf, int *start, char ***after, int *nafter)
+{
+	char		err[512];
+	bool		from_start = false;
+	int			rc;
+	int			n;
+
+	*start = 0;
+	*after = NULL;
+	*nafter = 0;
+	if (bf->cur.table && bf->cur.table[0] &&
+		(*start = bf_table_index(&bf->tables, bf->cur.table)) < 0)
+	{
+		if ((rc = table_gone(bf, start)) != 0)
+			return rc;
+		return check_missing(bf, *start);
+	}
+	if (bf->visible_in && (rc = check_missing(bf, *start)) != 0)
+		return rc;
+	if (!bf->cur.table || !bf->cur.table[0] || !bf->cur.key || !bf->cur.key[0])
+		return 0;
+	if ((rc = check_key(bf, &bf->tables.t[*start], &from_start)) != 0 || from_start)
+		return rc;
+	if ((n = backfill_key_parse(bf->cur.key, after, err, sizeof(err))) != bf->tables.t[*start].nkeys)
+	{
+		backfill_key_free(*after, n > 0 ? n : 0);
+		*after = NULL;
+		return bf_fail(bf, BF_FATAL, "the backfill state's key does not fit table %s: %s",
+					bf->cur.table, n < 0 ? err : "another number of key columns");
+	}
+	*nafter = n;
+	return 0;
+}
