@@ -661,6 +661,16 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 		return bf_fail(ks, SINK_FATAL, "the kafka backfill state is at page %" PRIu64 " of the backfill, "
 					   "this bridge wrote page %" PRIu64 " next: another bridge backfills the same slot",
 					   b->seq, next->seq);
+	if (next->lsn == 0 && njobs == 0)
+	{
+		/*
+		 * The creation marker (BACKFILL_CREATING, written before the slot
+		 * is created): Kafka keeps none, as it would need a session before
+		 * there is a slot (docs/kafka.md, "Backfill": limits).
+		 */
+		b->seq = next->seq;
+		return SINK_OK;
+	}
 	if (next->lsn == 0)
 		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill without a consistent point");
 	snprintf(page, sizeof(page), "%" PRIu64, b->page + 1);
