@@ -85,7 +85,8 @@ my $at = slot_confirmed($node, 'pgo');
 $node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'x' || g FROM generate_series(51, 55) g});
 $b = start_bridge($node, undef, @args, '--accept-new-source');
 ok(wait_until(sub { scalar(@{ consume() }) >= 55 }, 60), '--accept-new-source delivers') or diag(bridge_log($b));
-note(bridge_log($b));
+like(bridge_log($b), qr/(slot "pgo" replays from [0-9A-F\/]+ transactions delivered up to [0-9A-F\/]+ as "plugin=wal2queue key-column=v route-column= target-prefix=", now "plugin=wal2queue key-column= route-column= target-prefix=": their jobs are written again \(--accept-new-source\)|jobs are keyed and routed as "plugin=wal2queue key-column= )/,
+	'the change of shape is logged') or diag(bridge_log($b));
 stop_bridge($b);
 stop_kafka_mock($k);
 $node->stop;
