@@ -54,6 +54,8 @@ typedef struct MarkRead
 	uint64_t	lsn;
 	uint32_t	seq;
 	char		source[KAFKA_SOURCE_LEN];	/* "" when it has none */
+	char		xid[12];		/* its transaction (kafka_history.c); "": none */
+	char		time[TIME_STR_LEN];
 } MarkRead;
 
 struct MarksReq
@@ -282,6 +284,23 @@ mark_backfill(MarkRead *r, rd_kafka_headers_t *hdrs)
 	{
 		r->lsn--;
 		r->seq = UINT32_MAX;
+		r->xid[0] = r->time[0] = '\0';	/* no transaction of its own */
+	}
+}
+
+/* a header's text into buf ("" when missing or too long) */
+static void
+header_text(rd_kafka_headers_t *hdrs, const char *name, char *buf, size_t len)
+{
+	const void *v;
+	size_t		n;
+
+	buf[0] = '\0';
+	if (rd_kafka_header_get_last(hdrs, name, &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		v != NULL && n < len)
+	{
+		memcpy(buf, v, n);
+		buf[n] = '\0';
 	}
 }
 
@@ -300,7 +319,7 @@ mark_take(MarkRead *r, rd_kafka_message_t *msg)
 
 	r->got = true;
 	r->offset = msg->offset;
-	r->source[0] = '\0';
+	r->source[0] = r->xid[0] = r->time[0] = '\0';
 	r->ours = rd_kafka_message_headers(msg, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 		rd_kafka_header_get_last(hdrs, "lsn", &lv, &ln) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 		rd_kafka_header_get_last(hdrs, "seq", &sv, &sn) == RD_KAFKA_RESP_ERR_NO_ERROR &&
@@ -323,6 +342,11 @@ mark_take(MarkRead *r, rd_kafka_message_t *msg)
 	{
 		memcpy(r->source, cv, cn);
 		r->source[cn] = '\0';
+	}
+	if (r->ours)
+	{
+		header_text(hdrs, "xid", r->xid, sizeof(r->xid));
+		header_text(hdrs, "commit_time", r->time, sizeof(r->time));
 	}
 	mark_backfill(r, hdrs);
 }
@@ -781,6 +805,12 @@ req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 			t->marks[i].has_mark = true;
 			t->marks[i].lsn = r->lsn;
 			t->marks[i].seq = r->seq;
+			if (r->xid[0] && r->time[0])
+			{
+				t->marks[i].ident_lsn = r->lsn;
+				memcpy(t->marks[i].ident_xid, r->xid, sizeof(r->xid));
+				memcpy(t->marks[i].ident_time, r->time, sizeof(r->time));
+			}
 		}
 		suspect_apply(ks, t, i);
 	}

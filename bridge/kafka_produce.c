@@ -545,7 +545,8 @@ kafka_out_partition(const KafkaOut *o, int32_t npartitions)
 
 /*
  * Hand one job to librdkafka if its topic's marks are known: skipped (and
- * acknowledged) if its partition's mark covers it, else produced.  *done
+ * acknowledged, kafka_history.c) if its partition's mark covers it, else
+ * produced.  *done
  * is false when it must wait (marks being read, librdkafka's queue full).
  */
 int
@@ -560,9 +561,13 @@ kafka_out_produce(KafkaSink *ks, const KafkaOut *o, bool *done)
 	if ((rc = kafka_topic_resolve(ks, t, o, &ready)) != SINK_OK || !ready)
 		return rc;
 	partition = kafka_out_partition(o, t->npartitions);
+	if ((rc = kafka_history_job(ks, o)) != SINK_OK)
+		return rc;
 	if (kafka_mark_covers(&t->marks[partition], o->lsn, o->seq))
 	{
-		kafka_ack_push(ks, &ks->acks, o->ticket, 1);
+		/* acknowledged once the replay showed the mark's transaction */
+		if ((rc = kafka_history_skip(ks, t, partition, o)) != SINK_OK)
+			return rc;
 		*done = true;
 		return SINK_OK;
 	}

@@ -182,12 +182,65 @@ record_foreign(KafkaSink *ks, const RecordReq *q)
 					  q->offset, ks->source);
 }
 
+/* what decides a job's topic and partition, as recorded */
+static void
+shape_format(const KafkaSink *ks, char *buf, size_t len)
+{
+	const SinkConfig *cfg = ks->sink.cfg;
+
+	snprintf(buf, len, "plugin=%s key-column=%s route-column=%s target-prefix=%s",
+			 cfg->plugin ? cfg->plugin : "wal2queue", cfg->key_column ? cfg->key_column : "",
+			 cfg->route_column ? cfg->route_column : "",
+			 cfg->target_prefix ? cfg->target_prefix : "");
+}
+
+/*
+ * The record's shape differs from this bridge's: a replay of delivered
+ * transactions (the slot begins below the record) would put their jobs
+ * under other keys or topics, whose marks do not cover them: refused,
+ * unless --accept-new-source (duplicates accepted).  Nothing replayed: the
+ * new shape is recorded from now on.
+ */
+static int
+record_shape(KafkaSink *ks, const RecordReq *q)
+{
+	char		shape[KAFKA_SHAPE_LEN],
+				a[LSN_STRLEN],
+				b[LSN_STRLEN];
+
+	shape_format(ks, shape, sizeof(shape));
+	if (q->shape[0] == '\0' || strcmp(q->shape, shape) == 0)
+		return SINK_OK;
+	lsn_format(q->lsn, a, sizeof(a));
+	lsn_format(ks->from, b, sizeof(b));
+	if (ks->from >= q->lsn)
+	{
+		log_msg(LOG_INFO, "slot \"%s\": jobs are keyed and routed as \"%s\" from %s on, "
+				"recorded until then as \"%s\"", q->key, shape, b, q->shape);
+		return SINK_OK;
+	}
+	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
+	{
+		log_msg(LOG_WARNING, "slot \"%s\" replays from %s transactions delivered up to %s as "
+				"\"%s\", now \"%s\": their jobs are written again (--accept-new-source)",
+				q->key, b, a, q->shape, shape);
+		return SINK_OK;
+	}
+	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+					  "slot \"%s\" replays from %s transactions delivered up to %s with \"%s\", "
+					  "but this bridge runs with \"%s\": their jobs would go to other partitions "
+					  "or topics, whose marks do not cover them, and be written twice; restart "
+					  "with the old options until the slot has passed %s, or accept the "
+					  "duplicates with --accept-new-source", q->key, b, a, q->shape, shape, a);
+}
+
 /* a finished look-up: does the record vouch for this session? */
 static int
 record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 {
 	char		a[LSN_STRLEN],
 				b[LSN_STRLEN];
+	int			rc;
 
 	rec->partition = q->partition;
 	if (!q->found)
@@ -206,6 +259,8 @@ record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 				lsn_format(ks->src.wal_end, b, sizeof(b)));
 		return SINK_OK;
 	}
+	if ((rc = record_shape(ks, q)) != SINK_OK)
+		return rc;
 	rec->recorded = q->lsn;
 	rec->vouched = q->lsn >= ks->from;
 	if (rec->vouched)
@@ -250,13 +305,16 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 {
 	char		lsn_s[LSN_STRLEN];
 	char		value[KAFKA_SOURCE_LEN + LSN_STRLEN + 32];
-	rd_kafka_headers_t *h = rd_kafka_headers_new(2);
+	char		shape[KAFKA_SHAPE_LEN];
+	rd_kafka_headers_t *h = rd_kafka_headers_new(3);
 	rd_kafka_resp_err_t err;
 
 	lsn_format(lsn, lsn_s, sizeof(lsn_s));
+	shape_format(ks, shape, sizeof(shape));
 	snprintf(value, sizeof(value), "{\"source\":\"%s\",\"lsn\":\"%s\"}", ks->source, lsn_s);
 	if (h == NULL || rd_kafka_header_add(h, "source", -1, ks->source, -1) ||
-		rd_kafka_header_add(h, "lsn", -1, lsn_s, -1))
+		rd_kafka_header_add(h, "lsn", -1, lsn_s, -1) ||
+		rd_kafka_header_add(h, "shape", -1, shape, -1))
 	{
 		if (h)
 			rd_kafka_headers_destroy(h);

@@ -11,6 +11,12 @@
 
 #include "kafka_sink.h"
 
+/*
+ * What decides a job's topic and partition, recorded with the position:
+ * "plugin=P key-column=K route-column=R target-prefix=T" (kafka_record.c)
+ */
+#define KAFKA_SHAPE_LEN 512
+
 /* a look-up of the record, for the worker */
 typedef struct RecordReq
 {
@@ -28,6 +34,7 @@ typedef struct RecordReq
 	bool		has_lsn;
 	uint64_t	lsn;
 	char		source[KAFKA_SOURCE_LEN];
+	char		shape[KAFKA_SHAPE_LEN];	/* "": none recorded (an older record) */
 } RecordReq;
 
 /* kafka_record_read.c: the look-up (a KafkaWork's run) */

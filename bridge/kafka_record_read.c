@@ -177,7 +177,7 @@ rreq_take(RecordReq *q, const rd_kafka_message_t *msg)
 		return;
 	q->found = true;
 	q->offset = msg->offset;
-	q->source[0] = '\0';
+	q->source[0] = q->shape[0] = '\0';
 	q->has_lsn = false;
 	if (rd_kafka_message_headers(msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return;
@@ -186,6 +186,12 @@ rreq_take(RecordReq *q, const rd_kafka_message_t *msg)
 	{
 		memcpy(q->source, v, n);
 		q->source[n] = '\0';
+	}
+	if (rd_kafka_header_get_last(h, "shape", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		v != NULL && n < sizeof(q->shape))
+	{
+		memcpy(q->shape, v, n);
+		q->shape[n] = '\0';
 	}
 	q->has_lsn = rd_kafka_header_get_last(h, "lsn", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 		v != NULL && lsn_parse(v, n, &q->lsn);

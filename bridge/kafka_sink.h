@@ -14,6 +14,8 @@
  *	kafka_backfill.c	--backfill: pages of rows, the state record
  *	kafka_record.c	the position record of the slot (--kafka-positions-topic);
  *					kafka_record_read.c reads it back on the worker thread
+ *	kafka_history.c	a replay below a mark shows the mark's transaction
+ *					before what it skipped is acknowledged
  *
  * See sink_kafka.c for how the pieces fit and docs/kafka.md for the
  * contract.
@@ -54,6 +56,10 @@ typedef struct KafkaMark
 	uint32_t	limit_seq;
 	int64_t		next_offset;	/* where our next message should land; -1: unknown */
 	uint64_t	last_txn;		/* the Kafka transaction (txn_no) of the last one */
+	/* the transaction of the mark as read (kafka_history.c); "": unknown */
+	uint64_t	ident_lsn;
+	char		ident_xid[12];
+	char		ident_time[TIME_STR_LEN];
 } KafkaMark;
 
 /* a piece of work for the worker thread (kafka_marks.c) */
@@ -234,6 +240,7 @@ typedef struct KafkaSink
 	size_t		nsuspects;
 	GapReq	   *gaps;			/* gaps being fetched (kafka_gaps.c) */
 	KafkaRecord *rec;			/* the position record (kafka_record.c) */
+	struct KafkaHistory *hist;	/* marks' transactions to see (kafka_history.c) */
 	JsonBuf		value;			/* scratch: the value of one job */
 	JsonBuf		topic;			/* scratch: the topic name of one job */
 	struct KafkaBackfill *backfill;	/* kafka_backfill.c, NULL until used */
@@ -307,6 +314,14 @@ extern void kafka_record_free(KafkaSink *ks);
 extern int	kafka_record_want(Sink *s, uint64_t lsn);
 extern uint64_t kafka_record_recorded(Sink *s);
 extern bool kafka_record_vouches(Sink *s);
+
+/* kafka_history.c */
+extern int	kafka_history_job(KafkaSink *ks, const KafkaOut *o);
+extern int	kafka_history_skip(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
+							   const KafkaOut *o);
+extern int	kafka_history_progress(KafkaSink *ks, uint64_t lsn);
+extern void kafka_history_reset(KafkaSink *ks);
+extern void kafka_history_free(KafkaSink *ks);
 
 /* kafka_txn.c */
 extern int	kafka_txn_begin(KafkaSink *ks, uint64_t lsn);

@@ -641,6 +641,9 @@ main(int argc, char **argv)
 	cfg.sink.kafka_props = a.kafka_props;
 	cfg.sink.slot = a.slot;
 	cfg.sink.verbose = log_verbosity;
+	cfg.sink.plugin = a.plugin ? a.plugin : "wal2queue";
+	cfg.sink.key_column = a.key_column;
+	cfg.sink.route_column = a.route_column;
 
 	if (a.drop_slot)
 	{

@@ -106,6 +106,10 @@ typedef struct SinkConfig
 	bool		kafka_transactions;
 	const char *kafka_positions_topic;	/* kafka: the position records' topic
 										 * (NULL or "": keep none) */
+	/* what decides a job's topic and key (kafka: recorded with the position) */
+	const char *plugin;			/* "wal2queue" or "pgoutput" */
+	const char *key_column;		/* NULL: none */
+	const char *route_column;	/* NULL: none */
 	int			verbose;		/* -1 quiet, 0 normal, 1+ verbose */
 } SinkConfig;
 

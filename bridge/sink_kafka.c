@@ -300,6 +300,7 @@ kafka_replay_begin(Sink *s, const SinkSource *src, uint64_t from, unsigned flags
 	kafka_source_format(src, ks->source, sizeof(ks->source));
 	held_free_all(ks);
 	ks->acks.n = 0;
+	kafka_history_reset(ks);
 	ks->settling = inflight;
 	kafka_topics_forget(ks);
 	if ((rc = kafka_record_begin(ks)) != SINK_OK)
@@ -377,6 +378,7 @@ kafka_progress(Sink *s, uint64_t lsn, LedgerTicket t)
 	int			rc;
 
 	if ((rc = kafka_check(ks)) != SINK_OK ||
+		(rc = kafka_history_progress(ks, lsn)) != SINK_OK ||
 		(rc = kafka_record_progress(ks, lsn, t)) != SINK_OK)
 		return answer(ks, rc);
 	return ks->failed;
@@ -477,6 +479,7 @@ kafka_destroy(Sink *s)
 	kafka_close(ks);
 	kafka_backfill_free(ks);
 	kafka_record_free(ks);
+	kafka_history_free(ks);
 	kafka_suspects_free(ks);
 	free(ks->acks.a);
 	free(ks->txn_acks.a);

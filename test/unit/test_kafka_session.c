@@ -381,6 +381,55 @@ case_txn_no_block(void)
 	s->ops->destroy(s);
 }
 
+/*
+ * A replay below a mark must show the mark's transaction (kafka_history.c,
+ * TAP 251): another transaction at its lsn, or a position past it, is
+ * another history; nothing skipped before is acknowledged.
+ */
+static void
+case_other_history(void)
+{
+	TSink		ts;
+	Sink	   *s = tsink_new(&ts, NULL, NULL, NULL, NULL);
+	LedgerTicket t[6];
+	TJob		j[3];
+	char		keys[3][8];
+	FrameTxn	other;
+	int			rc;
+
+	rd_kafka_mock_topic_create(mock, "hist", 1, 1);
+	tstart(s);
+	sess_run(s, 0, 5, t, "hist");
+	unit_check(sess_acked(s, 0, 5, t), "history: 5 transactions delivered (the mark: xid 1004)");
+	unit_check(s->ops->replay_begin(s, &src_a, 0x10000000, 0) == SINK_OK, "a replay begins");
+	sess_run(s, 0, 1, t, "hist");
+	poll_for(s, 300, &rc);
+	unit_check(rc == SINK_OK && acked[t[0]] == 0,
+			   "a skipped transaction below the mark is not acknowledged before the mark's is shown");
+	other = sess_txn(4, j, keys, "hist");
+	other.xid = 2004;
+	rc = run_txn(s, other, j, 3, &t[4]);
+	if (rc == SINK_OK)
+		poll_for(s, 300, &rc);
+	unit_check(rc == SINK_FATAL && strstr(s->err, "holds transaction xid 1004") &&
+			   strstr(s->err, "presents xid 2004") && acked[t[0]] == 0,
+			   "another transaction at the mark's lsn is fatal, naming both: %s", s->err);
+	s->ops->destroy(s);
+
+	s = tsink_new(&ts, NULL, NULL, NULL, NULL);
+	tstart(s);
+	unit_check(s->ops->replay_begin(s, &src_a, 0x10000000, 0) == SINK_OK, "another replay begins");
+	sess_run(s, 0, 2, t, "hist");
+	poll_for(s, 300, &rc);
+	rc = s->ops->progress(s, 0x10000500, next_ticket++);
+	if (rc == SINK_OK)
+		poll_for(s, 300, &rc);
+	unit_check(rc == SINK_FATAL && strstr(s->err, "passed that lsn (at 0/10000500) without it") &&
+			   acked[t[0]] == 0 && acked[t[1]] == 0,
+			   "a position past the mark without its transaction is fatal: %s", s->err);
+	s->ops->destroy(s);
+}
+
 int
 main(void)
 {
@@ -390,6 +439,7 @@ main(void)
 	case_session_down();
 	case_sources();
 	case_two_slots();
+	case_other_history();
 	case_bad_topic();
 	case_txn_no_block();
 	harness_stop();
