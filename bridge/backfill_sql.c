@@ -45,13 +45,17 @@
 	"WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped " \
 	"AND ($2::text IS NULL OR a.attgenerated = '') ORDER BY a.attnum"
 
-/* the primary key, else the replica identity index: names in index order */
+/*
+ * the primary key, else the replica identity index: names in index order;
+ * the key's identity (attnum, type oid, collation oid) for the keydef, the
+ * names only for people (a search_path or a RENAME changes them)
+ */
 #define KEY_SQL \
 	"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), i.indisprimary, " \
 	"  pg_catalog.format('%I %s%s (type %s, collation %s)', a.attname, " \
 	"  pg_catalog.format_type(a.atttypid, NULL), CASE WHEN a.attcollation <> 0 " \
 	"  THEN ' COLLATE ' || pg_catalog.quote_ident(co.collname) ELSE '' END, " \
-	"  a.atttypid, a.attcollation) " \
+	"  a.atttypid, a.attcollation), a.attnum, a.atttypid, a.attcollation " \
 	"FROM (SELECT indrelid, indkey, indisprimary FROM pg_catalog.pg_index WHERE indrelid = $1 " \
 	"      AND (indisprimary OR indisreplident) ORDER BY indisprimary DESC LIMIT 1) i " \
 	"CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) " \
@@ -108,6 +112,7 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 {
 	uint32_t   *typoids;
 	bool		primary;
+	char	   *ids;
 	const char *params[2] = {oid, sel->publication};
 	PGresult   *res = PQexecParams(conn, COLUMNS_SQL, 2, NULL, params, NULL, NULL, 0);
 	int			n;
@@ -152,6 +157,7 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 	t->keytypes = calloc(t->nkeys, sizeof(char *));
 	t->primary = primary;
 	t->keydef = strdup("");
+	ids = strdup(BF_KEYDEF_TAG);
 	for (int k = 0; t->keycols && t->keytypes && k < t->nkeys; k++)
 	{
 		char	   *def = NULL;
@@ -166,8 +172,24 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 			def = NULL;
 		free(t->keydef);
 		t->keydef = def;
+		def = NULL;
+		if (ids && asprintf(&def, "%s%s%s:%s:%s", ids, k ? "," : "", PQgetvalue(res, k, 4),
+							PQgetvalue(res, k, 5), PQgetvalue(res, k, 6)) < 0)
+			def = NULL;
+		free(ids);
+		ids = def;
 	}
 	PQclear(res);
+	if (t->keydef && ids)
+	{
+		char	   *def = NULL;
+
+		if (asprintf(&def, "%s; %s", ids, t->keydef) < 0)
+			def = NULL;
+		free(t->keydef);
+		t->keydef = def;
+	}
+	free(ids);
 	for (int k = 0; k < t->nkeys; k++)
 		if (t->keycols == NULL || t->keytypes == NULL || t->keycols[k] < 0 ||
 			t->keytypes[k] == NULL || t->keydef == NULL)

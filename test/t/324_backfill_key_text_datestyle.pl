@@ -13,6 +13,9 @@
 # a fixed format, e.g. DateStyle ISO on the backfill's connection), or a
 # refusal.  The first run stops after page 1 because page 2 routes a row
 # into a key of another type (as in test/t/280).
+# Fixed: every backfill connection pins DateStyle ISO, IntervalStyle
+# postgres, extra_float_digits 3 (backfill_sql.h, BF_PINNED_SETTINGS), the
+# settings PostgreSQL's own logical replication pins on its walsenders.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
