@@ -105,6 +105,51 @@ describe(BfTable *t, const BfSelect *sel, uint32_t relid, const char *schema,
 	return rc == FRAME_OK ? 0 : -1;
 }
 
+/*
+ * From KEY_SQL's rows: t's key columns (indexes into its n columns), their
+ * types for the casts, and its keydef (BfTable.keydef); NULL or -1 left
+ * where out of memory or a name not found
+ */
+static void
+key_defs(PGresult *res, BfTable *t, int n)
+{
+	char	   *ids;
+
+	t->keydef = strdup("");
+	ids = strdup(BF_KEYDEF_TAG);
+	for (int k = 0; t->keycols && t->keytypes && k < t->nkeys; k++)
+	{
+		char	   *def = NULL;
+
+		t->keycols[k] = -1;
+		for (int i = 0; i < n; i++)
+			if (strcmp(t->colnames[i], PQgetvalue(res, k, 0)) == 0)
+				t->keycols[k] = i;
+		t->keytypes[k] = strdup(PQgetvalue(res, k, 1));
+		if (t->keydef && asprintf(&def, "%s%s%s", t->keydef, k ? ", " : "",
+								  PQgetvalue(res, k, 3)) < 0)
+			def = NULL;
+		free(t->keydef);
+		t->keydef = def;
+		def = NULL;
+		if (ids && asprintf(&def, "%s%s%s:%s:%s", ids, k ? "," : "", PQgetvalue(res, k, 4),
+							PQgetvalue(res, k, 5), PQgetvalue(res, k, 6)) < 0)
+			def = NULL;
+		free(ids);
+		ids = def;
+	}
+	if (t->keydef)
+	{
+		char	   *def = NULL;
+
+		if (ids == NULL || asprintf(&def, "%s; %s", ids, t->keydef) < 0)
+			def = NULL;
+		free(t->keydef);
+		t->keydef = def;
+	}
+	free(ids);
+}
+
 /* a table's columns and key */
 static int
 load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schema,
@@ -112,7 +157,6 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 {
 	uint32_t   *typoids;
 	bool		primary;
-	char	   *ids;
 	const char *params[2] = {oid, sel->publication};
 	PGresult   *res = PQexecParams(conn, COLUMNS_SQL, 2, NULL, params, NULL, NULL, 0);
 	int			n;
@@ -156,40 +200,8 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 	t->keycols = calloc(t->nkeys, sizeof(int));
 	t->keytypes = calloc(t->nkeys, sizeof(char *));
 	t->primary = primary;
-	t->keydef = strdup("");
-	ids = strdup(BF_KEYDEF_TAG);
-	for (int k = 0; t->keycols && t->keytypes && k < t->nkeys; k++)
-	{
-		char	   *def = NULL;
-
-		t->keycols[k] = -1;
-		for (int i = 0; i < n; i++)
-			if (strcmp(t->colnames[i], PQgetvalue(res, k, 0)) == 0)
-				t->keycols[k] = i;
-		t->keytypes[k] = strdup(PQgetvalue(res, k, 1));
-		if (t->keydef && asprintf(&def, "%s%s%s", t->keydef, k ? ", " : "",
-								  PQgetvalue(res, k, 3)) < 0)
-			def = NULL;
-		free(t->keydef);
-		t->keydef = def;
-		def = NULL;
-		if (ids && asprintf(&def, "%s%s%s:%s:%s", ids, k ? "," : "", PQgetvalue(res, k, 4),
-							PQgetvalue(res, k, 5), PQgetvalue(res, k, 6)) < 0)
-			def = NULL;
-		free(ids);
-		ids = def;
-	}
+	key_defs(res, t, n);
 	PQclear(res);
-	if (t->keydef && ids)
-	{
-		char	   *def = NULL;
-
-		if (asprintf(&def, "%s; %s", ids, t->keydef) < 0)
-			def = NULL;
-		free(t->keydef);
-		t->keydef = def;
-	}
-	free(ids);
 	for (int k = 0; k < t->nkeys; k++)
 		if (t->keycols == NULL || t->keytypes == NULL || t->keycols[k] < 0 ||
 			t->keytypes[k] == NULL || t->keydef == NULL)
