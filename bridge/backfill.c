@@ -89,6 +89,15 @@ open_reader(Backfill *bf, const char *snapshot_name)
 	if ((bf->conn = pgerror_connect(keys, vals, &f)) == NULL)
 		return bf_fail(bf, f.kind == PGERR_PERMANENT ? BF_FATAL : BF_RETRY,
 					"could not connect to PostgreSQL for the backfill: %s", f.message);
+	res = PQexec(bf->conn, bf->unpinned ? "SELECT" : BF_PINNED_SETTINGS);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		bf_fail(bf, BF_RETRY, "could not set the backfill's session settings: %s",
+				PQresultErrorMessage(res));
+		PQclear(res);
+		return BF_RETRY;
+	}
+	PQclear(res);
 	res = PQexec(bf->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
 	if (PQresultStatus(res) == PGRES_COMMAND_OK && snapshot_name)
 	{
@@ -232,7 +241,7 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 		bf_page_key_texts(t, res, end - 1, kt);
 		if ((key = backfill_key_format(kt, t->nkeys)) != NULL &&
 			backfill_state_copy(&next, &bf->cur) && bf_dup_into(&next.table, t->qname) &&
-			bf_dup_into(&next.key, key) && bf_dup_into(&next.keydef, t->keydef))
+			bf_dup_into(&next.key, key) && bf_dup_into(&next.keydef, bf_keydef_recorded(bf, t)))
 		{
 			next.rows += end - from;
 			next.job_keys = p.poskeys + from;
@@ -455,6 +464,13 @@ resume_unfinished(Backfill *bf)
 			"%llu rows delivered", bf->cfg->stream.slot, at,
 			bf->cur.table[0] ? bf->cur.table : "its start", bf->cur.key[0] ? " key " : "",
 			bf->cur.key, (unsigned long long) bf->cur.rows);
+	bf->unpinned = bf->cur.key[0] && strncmp(bf->cur.keydef ? bf->cur.keydef : "", BF_KEYDEF_TAG,
+											  strlen(BF_KEYDEF_TAG)) != 0;
+	if (bf->unpinned)
+		log_msg(LOG_WARNING, "the backfill state of slot \"%s\" was written by an older bridge: its "
+				"position is read and written with the session's settings (DateStyle, IntervalStyle, "
+				"extra_float_digits), as it was printed with, until the backfill finishes",
+				bf->cfg->stream.slot);
 	if ((rc = open_reader(bf, NULL)) != 0)
 		return rc;
 	if ((bf->visible_in = strdup(bf->cur.snapshot)) == NULL)

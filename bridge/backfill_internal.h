@@ -29,6 +29,9 @@ typedef struct Backfill
 	char	   *visible_in;		/* resume: the saved snapshot (a copy) */
 	bool		created_here;	/* this process created the slot */
 	bool		tables_loaded;	/* tables: read in this attempt's snapshot */
+	bool		unpinned;		/* a resume of an older state's position:
+								 * the session's settings, as it was printed
+								 * with (BF_PINNED_SETTINGS not set) */
 	size_t		max_job_bytes;	/* the plugin's: larger rows are claim
 								 * checks; 0 none (pgoutput) */
 	BfTables	tables;
@@ -62,6 +65,7 @@ extern int	bf_resume_position(Backfill *bf, int *start, char ***after, int *naft
  * replaced) since the saved snapshot is refused, or with
  * --backfill-after-rewrite read without the filter.
  */
+extern const char *bf_keydef_recorded(const Backfill *bf, const BfTable *t);
 extern int	bf_check_table(Backfill *bf, const BfTable *t, const char **visible);
 
 #endif							/* W2Q_BACKFILL_INTERNAL_H */

@@ -158,6 +158,48 @@ check_missing(Backfill *bf, int start)
 	return rc;
 }
 
+/* the names part of a keydef (BfTable.keydef), for people and old states */
+static const char *
+keydef_names(const char *def)
+{
+	const char *p;
+
+	if (strncmp(def, BF_KEYDEF_TAG, strlen(BF_KEYDEF_TAG)) != 0)
+		return def;
+	return (p = strstr(def, "; ")) ? p + 2 : "";
+}
+
+/*
+ * The keydef a page records for t: the tagged one, or in a run that reads
+ * an older state's position with the session's settings the names alone
+ * (the next resume reads it the same way)
+ */
+const char *
+bf_keydef_recorded(const Backfill *bf, const BfTable *t)
+{
+	return bf->unpinned ? keydef_names(t->keydef) : t->keydef;
+}
+
+/*
+ * Is the saved keydef the key t has now?  A tagged one by the identity
+ * (each column's attnum, type oid, collation oid), so a search_path, a
+ * RENAME of a type, domain, collation or column change nothing; an older
+ * state's (names only) as before, by its text.
+ */
+static bool
+same_key(const char *saved, const BfTable *t)
+{
+	size_t		tag = strlen(BF_KEYDEF_TAG);
+	const char *a;
+	const char *b;
+
+	if (strncmp(saved, BF_KEYDEF_TAG, tag) != 0)
+		return strcmp(saved, keydef_names(t->keydef)) == 0;
+	a = strstr(saved, "; ");
+	b = strstr(t->keydef, "; ");
+	return a && b && a - saved == b - t->keydef && strncmp(saved, t->keydef, a - saved) == 0;
+}
+
 /*
  * A resume: the saved key position is in the order of the key the table
  * had when its first page was recorded.  Another key (columns, types,
@@ -167,17 +209,20 @@ check_missing(Backfill *bf, int start)
 static int
 check_key(Backfill *bf, const BfTable *t, bool *from_start)
 {
+	const char *now = keydef_names(t->keydef);
+	const char *was;
 	char	   *cmd;
 	int			rc;
 
 	*from_start = false;
-	if (!bf->cur.keydef || !bf->cur.keydef[0] || strcmp(bf->cur.keydef, t->keydef) == 0)
+	if (!bf->cur.keydef || !bf->cur.keydef[0] || same_key(bf->cur.keydef, t))
 		return 0;
+	was = keydef_names(bf->cur.keydef);
 	if (bf->cfg->backfill.after_rewrite)
 	{
 		log_msg(LOG_WARNING, "backfill of %s: its key is now %s, was %s when its rows up to key %s were "
 				"delivered; --backfill-after-rewrite: reading the table again from its start (at least "
-				"once: those rows come twice)", t->name, t->keydef, bf->cur.keydef, bf->cur.key);
+				"once: those rows come twice)", t->name, now, was, bf->cur.key);
 		*from_start = true;
 		return 0;
 	}
@@ -186,7 +231,7 @@ check_key(Backfill *bf, const BfTable *t, bool *from_start)
 			  "rows up to key %s were delivered, so the rest cannot be read in the order of that position; "
 			  "hint: restore the key as it was and restart the same command line (exactly once), or read "
 			  "the table again from its start (at least once: the rows delivered come twice) with: %s",
-			  t->name, t->keydef, bf->cur.keydef, bf->cur.key,
+			  t->name, now, was, bf->cur.key,
 			  cmd ? cmd : "the same command line with --backfill-after-rewrite");
 	free(cmd);
 	return rc;

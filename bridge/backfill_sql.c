@@ -45,13 +45,17 @@
 	"WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped " \
 	"AND ($2::text IS NULL OR a.attgenerated = '') ORDER BY a.attnum"
 
-/* the primary key, else the replica identity index: names in index order */
+/*
+ * the primary key, else the replica identity index: names in index order;
+ * the key's identity (attnum, type oid, collation oid) for the keydef, the
+ * names only for people (a search_path or a RENAME changes them)
+ */
 #define KEY_SQL \
 	"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), i.indisprimary, " \
 	"  pg_catalog.format('%I %s%s (type %s, collation %s)', a.attname, " \
 	"  pg_catalog.format_type(a.atttypid, NULL), CASE WHEN a.attcollation <> 0 " \
 	"  THEN ' COLLATE ' || pg_catalog.quote_ident(co.collname) ELSE '' END, " \
-	"  a.atttypid, a.attcollation) " \
+	"  a.atttypid, a.attcollation), a.attnum, a.atttypid, a.attcollation " \
 	"FROM (SELECT indrelid, indkey, indisprimary FROM pg_catalog.pg_index WHERE indrelid = $1 " \
 	"      AND (indisprimary OR indisreplident) ORDER BY indisprimary DESC LIMIT 1) i " \
 	"CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) " \
@@ -99,6 +103,51 @@ describe(BfTable *t, const BfSelect *sel, uint32_t relid, const char *schema,
 	rowjob_keys_clear(&keys);
 	free(cols);
 	return rc == FRAME_OK ? 0 : -1;
+}
+
+/*
+ * From KEY_SQL's rows: t's key columns (indexes into its n columns), their
+ * types for the casts, and its keydef (BfTable.keydef); NULL or -1 left
+ * where out of memory or a name not found
+ */
+static void
+key_defs(PGresult *res, BfTable *t, int n)
+{
+	char	   *ids;
+
+	t->keydef = strdup("");
+	ids = strdup(BF_KEYDEF_TAG);
+	for (int k = 0; t->keycols && t->keytypes && k < t->nkeys; k++)
+	{
+		char	   *def = NULL;
+
+		t->keycols[k] = -1;
+		for (int i = 0; i < n; i++)
+			if (strcmp(t->colnames[i], PQgetvalue(res, k, 0)) == 0)
+				t->keycols[k] = i;
+		t->keytypes[k] = strdup(PQgetvalue(res, k, 1));
+		if (t->keydef && asprintf(&def, "%s%s%s", t->keydef, k ? ", " : "",
+								  PQgetvalue(res, k, 3)) < 0)
+			def = NULL;
+		free(t->keydef);
+		t->keydef = def;
+		def = NULL;
+		if (ids && asprintf(&def, "%s%s%s:%s:%s", ids, k ? "," : "", PQgetvalue(res, k, 4),
+							PQgetvalue(res, k, 5), PQgetvalue(res, k, 6)) < 0)
+			def = NULL;
+		free(ids);
+		ids = def;
+	}
+	if (t->keydef)
+	{
+		char	   *def = NULL;
+
+		if (ids == NULL || asprintf(&def, "%s; %s", ids, t->keydef) < 0)
+			def = NULL;
+		free(t->keydef);
+		t->keydef = def;
+	}
+	free(ids);
 }
 
 /* a table's columns and key */
@@ -151,22 +200,7 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 	t->keycols = calloc(t->nkeys, sizeof(int));
 	t->keytypes = calloc(t->nkeys, sizeof(char *));
 	t->primary = primary;
-	t->keydef = strdup("");
-	for (int k = 0; t->keycols && t->keytypes && k < t->nkeys; k++)
-	{
-		char	   *def = NULL;
-
-		t->keycols[k] = -1;
-		for (int i = 0; i < n; i++)
-			if (strcmp(t->colnames[i], PQgetvalue(res, k, 0)) == 0)
-				t->keycols[k] = i;
-		t->keytypes[k] = strdup(PQgetvalue(res, k, 1));
-		if (t->keydef && asprintf(&def, "%s%s%s", t->keydef, k ? ", " : "",
-								  PQgetvalue(res, k, 3)) < 0)
-			def = NULL;
-		free(t->keydef);
-		t->keydef = def;
-	}
+	key_defs(res, t, n);
 	PQclear(res);
 	for (int k = 0; k < t->nkeys; k++)
 		if (t->keycols == NULL || t->keytypes == NULL || t->keycols[k] < 0 ||

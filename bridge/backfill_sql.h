@@ -33,11 +33,30 @@ typedef struct BfTable
 	int		   *keycols;		/* column indexes of the key, index order */
 	char	  **keytypes;		/* format_type() of each, for casts */
 	bool		primary;		/* the key is the primary key (the jobs' key) */
-	char	   *keydef;			/* the key's columns, types and collations,
-								 * "id integer (type 23, collation 0), ...":
-								 * the order of the pages (the state's
-								 * keydef) */
+	char	   *keydef;			/* the key's identity and, for people, its
+								 * names: BF_KEYDEF_TAG "attnum:typoid:collid,
+								 * ...; id integer (type 23, collation 0),
+								 * ...": the order of the pages (the state's
+								 * keydef); compared by the part before "; " */
 } BfTable;
+
+/*
+ * A keydef of this form starts with the tag; its key texts were printed
+ * with the pinned settings (BF_PINNED_SETTINGS).  An older state's keydef
+ * is the names part alone (or ""), its key printed with the session's.
+ */
+#define BF_KEYDEF_TAG "w2q2 "
+
+/*
+ * The settings a backfill connection pins, so that a position key's text
+ * reads back as the same value in a later session whatever the server's,
+ * database's or role's defaults: the ones PostgreSQL's own logical
+ * replication pins on its walsenders (libpqwalreceiver).  DateStyle's
+ * input order (DMY, MDY) is left as it was: ISO texts do not depend on it,
+ * and a --backfill condition's literals are read as the user wrote them.
+ */
+#define BF_PINNED_SETTINGS \
+	"SET datestyle = ISO; SET intervalstyle = postgres; SET extra_float_digits = 3"
 
 typedef struct BfTables
 {

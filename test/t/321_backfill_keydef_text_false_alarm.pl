@@ -13,6 +13,10 @@
 # once).  Expected: both resumes finish exactly once.
 # The first run stops after page 1 because page 2 routes a row into a key
 # of another type (as in test/t/280).
+# Fixed: the keydef starts with the key's identity ("w2q2 attnum:typoid:
+# collid,...; " then the names for people), compared by that part alone
+# (backfill_resume.c, same_key); an older state's names-only keydef is
+# compared as before.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

@@ -13,6 +13,9 @@
 # a fixed format, e.g. DateStyle ISO on the backfill's connection), or a
 # refusal.  The first run stops after page 1 because page 2 routes a row
 # into a key of another type (as in test/t/280).
+# Fixed: every backfill connection pins DateStyle ISO, IntervalStyle
+# postgres, extra_float_digits 3 (backfill_sql.h, BF_PINNED_SETTINGS), the
+# settings PostgreSQL's own logical replication pins on its walsenders.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -50,6 +53,44 @@ my $done = redis($r, 'HGET', 'wal2queue:progress:sds', 'backfill_done');
 my $n = redis($r, 'XLEN', 'dq') + redis($r, 'XLEN', 'dbad');
 note("done=$done, rows delivered $n of 90");
 ok($done ne '1' || $n == 90, 'every row once, or the resume refused') or diag($log);
+is($key, '["2026-01-03"]', 'the position is printed in ISO whatever the database\'s DateStyle');
+
+# A state of an older bridge (keydef without its "w2q2 " identity): its key
+# was printed with the session's settings, and is read back with them until
+# the backfill finishes.  Here an interval key printed under IntervalStyle
+# sql_standard: "-1 28:00:00" is -1 day -28 hours there, +4 hours under the
+# pinned postgres style (every row after it would be skipped).
+$node->safe_psql('postgres', q{
+	ALTER DATABASE postgres SET intervalstyle = 'sql_standard';
+	CREATE TABLE ijobs (k interval PRIMARY KEY, queue text);
+	INSERT INTO ijobs SELECT interval '-1 day' - g * interval '1 hour',
+	  CASE WHEN g = 27 THEN 'ibad' ELSE 'iq' END FROM generate_series(0, 30) g;
+});
+@cmd = ('--slot', 'sis', '--create-slot', '--backfill', '--backfill-batch', '3',
+	'--tables', 'public.ijobs', '--route-column', 'queue', '--status-interval', '1');
+redis($r, 'SET', 'ibad', 'a string');
+$b = start_bridge($node, $r, @cmd);
+ok(wait_until(sub { !$b->{h}->pumpable }, 30), 'interval key: the first run stops at page 2');
+$b->{h}->finish;
+redis($r, 'DEL', 'ibad');
+my $keydef = redis($r, 'HGET', 'wal2queue:progress:sis', 'backfill_keydef');
+like($keydef, qr/^w2q2 1:1186:0; k interval/, 'the keydef holds the key\'s identity, then its names');
+# forge what an older bridge recorded: names only, the key as the session printed it
+(my $names = $keydef) =~ s/^w2q2 [^;]*; //;
+my $old = $node->safe_psql('postgres',
+	q{SELECT max(k)::text FROM (SELECT k FROM ijobs ORDER BY k LIMIT 3) s});
+is($old, '-1 28:00:00', 'sql_standard prints the third key so');
+redis($r, 'HSET', 'wal2queue:progress:sis', 'backfill_keydef', $names, 'backfill_key', "[\"$old\"]");
+$b = start_bridge($node, $r, @cmd);
+wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:sis', 'backfill_done') eq '1'
+	  || !$b->{h}->pumpable }, 60);
+sleep 1;
+$log = bridge_log($b);
+stop_bridge($b);
+is(redis($r, 'HGET', 'wal2queue:progress:sis', 'backfill_done'), '1', 'the older state\'s backfill finishes')
+  or diag($log);
+is(redis($r, 'XLEN', 'iq') + redis($r, 'XLEN', 'ibad'), 31, 'every row once');
+like($log, qr/written by an older bridge/, 'the older state is read with the session\'s settings, and said so');
 stop_redis($r);
 $node->stop;
 done_testing();
