@@ -1,0 +1,67 @@
+# Attack review 9: prune() deletes a claim-checked row after the bridge was
+# restarted on its slot with a smaller --max-job-bytes.  The registry's
+# max_job_bytes (claim_check_floor(), sql/src/30_prune.sql point 7) is
+# written only by register_slot(), which the bridge calls when it CREATES
+# the slot (bridge/slot.c); a later run of the same slot with another
+# --max-job-bytes (the operator lowers it after a stall, or the slot was
+# created without it) is neither registered nor refused.  The floor stays
+# that of 64MB (about 5MB of row text) while the plugin makes claim checks
+# of every row over 1kB: prune() without force deletes them.  docs/extension.md
+# "What the rule cannot see" names a registration that does not match the
+# slot's tables option or publication only.
+# Expected: a claim-checked row survives prune() (without force).
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('prune_cc_restart');
+my $r = start_redis();
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION wal2queue;
+	SELECT wal2queue.create_job_table('public.jobs');
+});
+my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
+	'--route-column', 'queue', '--status-interval', '1');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
+	'the bridge registered its slot (default max-job-bytes)') or diag(bridge_log($b));
+ok(wait_attested($node, 'jobs', 30), 'the bridge attests its slot');
+stop_bridge($b);
+
+$b = start_bridge($node, $r, '--slot', 'jobs', '--tables', 'public.jobs',
+	'--route-column', 'queue', '--max-job-bytes', '1kB', '--status-interval', '1');
+$node->safe_psql('postgres', q{
+	INSERT INTO jobs (queue, payload) VALUES ('big', jsonb_build_object('blob', repeat('x', 5000)))});
+$node->safe_psql('postgres', q{
+	INSERT INTO jobs (queue, payload) VALUES ('small', '{"n": 1}')});
+ok(wait_until(sub { redis($r, 'XLEN', 'big') eq '1' && redis($r, 'XLEN', 'small') eq '1' }, 30),
+	'both delivered') or diag(bridge_log($b));
+my $e = stream_entries($r, 'big')->[0][1];
+is($e->{wal2queue_claim_check}, 't', 'the big one is a claim check: its content is only in the table')
+	or diag(explain $e);
+sleep 2;
+ok(wait_attested($node, 'jobs', 30), 'the bridge attests its slot');
+diag('registered max_job_bytes: ' . $node->safe_psql('postgres',
+	"SELECT coalesce(max_job_bytes::text, 'NULL') FROM wal2queue.slots WHERE slot_name = 'jobs'")
+	. ', claim-check floor: ' . $node->safe_psql('postgres',
+	"SELECT wal2queue.claim_check_floor('public.jobs')"));
+
+my $deleted = 0;
+for my $i (1 .. 6)
+{
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	sleep 1;
+	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
+	last if $deleted >= 2;
+}
+diag("prune deleted $deleted rows");
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
+	'the small row, delivered whole, is pruned (the control)');
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'big'"), '1',
+	'the row behind the claim check is still there for its worker');
+stop_bridge($b);
+stop_redis($r);
+$node->stop;
+done_testing();
