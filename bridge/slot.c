@@ -342,6 +342,57 @@ stream_register_slot(Stream *s)
 }
 
 /*
+ * Before every START_REPLICATION with --max-job-bytes: tell the registry
+ * this session's claim-check size when it is smaller than the one
+ * registered, so that prune() keeps the rows it may make claim checks of
+ * (wal2queue.lower_max_job_bytes()).  A registry without the function (an
+ * older extension) is left alone; a failed call is a warning.
+ */
+void
+stream_record_max_job_bytes(Stream *s)
+{
+	const char *const *o;
+	const char *mjb = NULL;
+	char	   *slot;
+	char	   *lit;
+	char	   *sql;
+	PGresult   *res;
+
+	for (o = s->cfg->plugin_options; o && o[0]; o += 2)
+		if (strcmp(o[0], "max-job-bytes") == 0)
+			mjb = o[1];
+	if (mjb == NULL || s->conn == NULL || registry_present(s) != 1)
+		return;
+	slot = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	lit = PQescapeLiteral(s->conn, mjb, strlen(mjb));
+	sql = slot && lit ? malloc(strlen(slot) + strlen(lit) + 256) : NULL;
+	if (sql == NULL)
+	{
+		log_msg(LOG_WARNING, "could not record --max-job-bytes of slot \"%s\": out of memory",
+				s->cfg->slot);
+		PQfreemem(slot);
+		PQfreemem(lit);
+		return;
+	}
+	sprintf(sql, "SELECT CASE WHEN pg_catalog.to_regprocedure('wal2queue.lower_max_job_bytes(name,bigint)') "
+			"IS NOT NULL THEN wal2queue.lower_max_job_bytes(%s, pg_catalog.pg_size_bytes(%s)) END",
+			slot, lit);
+	PQfreemem(slot);
+	PQfreemem(lit);
+	res = PQexec(s->conn, sql);
+	free(sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		char		buf[400];
+
+		log_msg(LOG_WARNING, "could not record --max-job-bytes %s of slot \"%s\" in the wal2queue "
+				"extension's registry: %s; prune() may delete rows this session makes claim checks of",
+				mjb, s->cfg->slot, stream_result_message(res, buf, sizeof(buf)));
+	}
+	PQclear(res);
+}
+
+/*
  * --backfill: the server's identity and the slot's state (exists, its
  * wal_status and confirmed position), on a connection closed after.
  */

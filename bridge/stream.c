@@ -290,7 +290,12 @@ stream_open(Stream *s)
 		(rc = slot_check_publication(s)) == STREAM_OK &&
 		(rc = slot_check(s, s->cfg->create_slot)) == STREAM_OK &&
 		(rc = slot_check_wal_status(s)) == STREAM_OK)
+	{
+		/* (a slot created now is registered with it, after its snapshot) */
+		if (!s->slot_created)
+			stream_record_max_job_bytes(s);
 		rc = start_replication(s);
+	}
 	if (rc != STREAM_OK)
 	{
 		stream_explain_plugin_refusal(s);

@@ -112,6 +112,7 @@ extern int	stream_probe(Stream *s, bool *exists);
 
 /* after the snapshot was imported: register the slot with the extension */
 extern void stream_register_slot(Stream *s);
+extern void stream_record_max_job_bytes(Stream *s);
 
 /* --drop-slot */
 extern int	stream_drop_slot(Stream *s);

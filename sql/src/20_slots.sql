@@ -244,6 +244,42 @@ COMMENT ON FUNCTION wal2queue.register_slot(name, text, name, bigint) IS
 'record that a logical slot delivers the jobs of TABLES (NULL: all) from now on; for roles with REPLICATION';
 
 /*
+ * lower_max_job_bytes(slot_name, max_job_bytes) -- the bridge reads its slot
+ * with the plugin's max-job-bytes MAX_JOB_BYTES in this session: record it
+ * when it is smaller than the registered one (NULL: the plugin's default,
+ * 64MB), so that prune() keeps the rows this session may make claim checks
+ * of (prune_horizon(), point 7).  Never raises it: rows an earlier session
+ * made claim checks of stay protected.  The bridge calls it before every
+ * START_REPLICATION.  Returns the value in force.  Same privilege as
+ * register_slot().
+ */
+CREATE FUNCTION wal2queue.lower_max_job_bytes(slot_name name, max_job_bytes bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    now_bytes bigint;
+BEGIN
+    PERFORM wal2queue.check_registrar('register');
+    IF lower_max_job_bytes.max_job_bytes IS NULL OR lower_max_job_bytes.max_job_bytes < 1024
+       OR lower_max_job_bytes.max_job_bytes > 268435456 THEN
+        RAISE EXCEPTION 'wal2queue.lower_max_job_bytes: max_job_bytes must be from 1024 to 268435456'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('It was %s.', coalesce(lower_max_job_bytes.max_job_bytes::text, 'null'));
+    END IF;
+    UPDATE wal2queue.slots r
+       SET max_job_bytes = least(coalesce(r.max_job_bytes, 67108864), lower_max_job_bytes.max_job_bytes)
+     WHERE r.slot_name = lower_max_job_bytes.slot_name
+    RETURNING r.max_job_bytes INTO now_bytes;
+    RETURN now_bytes;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.lower_max_job_bytes(name, bigint) IS
+'record a smaller max-job-bytes a slot is read with (never a larger one); for roles with REPLICATION';
+
+/*
  * attest_slot(slot_name, walsender_pid, unrecorded_from) -- a bridge
  * attests that the slot's current catalog_xmin and confirmed_flush_lsn
  * reflect only what it delivered: its session, whose walsender is

@@ -329,7 +329,12 @@ $$;
  *     A worker that has read a claim-checked row deletes it (DELETE is not
  *     refused by the guard), or prune(..., force => true) deletes it.
  *
- * WHAT IT CANNOT SEE.  A registration with a tables option or publication
+ * WHAT IT CANNOT SEE.  A claim check the plugin made from a value's
+ * estimated text (textbound.c: a value whose bound passes both the job's
+ * room and 64MB is not converted), whose real text is much shorter than
+ * the estimate (an array of a fixed-length type: 28 bytes a float8
+ * estimated, 2 written): its row may be below claim_check_floor() -- such
+ * a value's stored size is over 8MB.  A registration with a tables option or publication
  * other than the one the slot is read with.  A bridge session that began
  * without a sink record at a position the slot reached without a bridge
  * and ended before its first attestation (every status interval): its
@@ -508,17 +513,23 @@ COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
  * (prune_horizon(), point 7); NULL when no registered slot of this database
  * uses the plugin wal2queue (only it makes claim checks).  The plugin makes
  * a claim check of a row whose job would exceed the slot's max-job-bytes M,
- * or whose key or route value alone would take M/2 (plugin/job.c).  In
+ * or whose key and route value together would take M/2 (plugin/job.c).  In
  * UTF-8 bytes (f = 1 in a UTF-8 database; else at most 4 bytes a
  * character, f = 4) a job is at most
- *   O + R + (6R + 2) + (R + 2) <= O + 8R
+ *   O + R + K + R,  with the half-limit test on K + R,
  * where R is the values' text (each at most 5 bytes of framing, counted in
- * O), the key is JSON-escaped (at most 6 bytes a byte) and the route value
- * is plain; O is the job's framing, 128 bytes, plus the table's name twice
- * and every column's name, JSON-escaped.  The row's text form holds every
- * value's text, so a row whose text form is below
- *   min((M - O) / 8, (M/2 - 2) / 6) / f
- * was delivered whole, by every wal2queue slot with max-job-bytes M or more.
+ * O) and K the key as a JSON string: a composite key is a JSON array of
+ * texts escaped once more as a string, at most 7 bytes a byte (a control
+ * character: \u0001 in the array, \\u0001 in the string) plus 6 bytes a
+ * column, so K <= 7R + O; the route value is plain (it may be the key's own
+ * column: counted again).  O is the job's framing, 128 bytes, the table's
+ * name twice and every column's name JSON-escaped, and 14 bytes a column.
+ * The row's text form holds every value's text, so a row whose text form
+ * is below
+ *   min((M - 2O) / 9, (M/2 - O) / 8) / f
+ * was delivered whole, by every wal2queue slot with max-job-bytes M or more
+ * -- unless a value's text was only estimated, not made (textbound.c: a
+ * value whose bound passes 64MB), see WHAT IT CANNOT SEE.
  */
 CREATE FUNCTION wal2queue.claim_check_floor(leaf regclass)
 RETURNS bigint
@@ -534,12 +545,12 @@ AS $$
         SELECT CASE WHEN getdatabaseencoding() = 'UTF8' THEN 1 ELSE 4 END AS f),
     o AS (
         SELECT 128 + 2 * (6 * e.f * (octet_length(n.nspname::text) + octet_length(c.relname::text) + 1) + 2)
-               + coalesce((SELECT sum(6 * e.f * octet_length(a.attname::text) + 8)
+               + coalesce((SELECT sum(6 * e.f * octet_length(a.attname::text) + 14)
                              FROM pg_attribute a
                             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), 0) AS bytes
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, e
          WHERE c.oid = coalesce(pg_partition_root(leaf), leaf))
-    SELECT greatest(least((m.bytes - o.bytes) / 8, (m.bytes / 2 - 2) / 6) / e.f, 0)::bigint
+    SELECT greatest(least((m.bytes - 2 * o.bytes) / 9, (m.bytes / 2 - o.bytes) / 8) / e.f, 0)::bigint
       FROM m, o, e
 $$;
 

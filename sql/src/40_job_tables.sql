@@ -249,11 +249,14 @@ BEGIN
             floor := CASE WHEN force THEN NULL
                           ELSE wal2queue.leaf_floor(part, h.reference, 'wal2queue.maintain_partitions') END;
             IF force OR floor IS NOT NULL THEN
-                EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s WHERE NOT ('
-                               'wal2queue.full_xid(xmin, $1) >= $2 AND wal2queue.full_xid(xmin, $1) < $3 '
-                               'AND ($4 IS NULL OR wal2queue.full_xid(xmin, $1) > $4)))',
+                -- rows that may have been claim checks keep it too (prune())
+                EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE NOT ('
+                               'wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
+                               'AND ($4 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $4) '
+                               'AND ($5 IS NULL OR pg_catalog.octet_length(ROW(t.*)::text) < $5)))',
                                part)
-                    INTO pending USING h.reference, h.from_xid, h.below_xid, floor;
+                    INTO pending USING h.reference, h.from_xid, h.below_xid, floor,
+                                       CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(part) END;
             END IF;
         END IF;
         part_name := part::text;

@@ -27,13 +27,13 @@ $node->safe_psql('postgres', q{
 	SELECT wal2queue.create_job_table('public.jobs');
 });
 my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--route-column', 'queue', '--max-job-bytes', '1kB', '--status-interval', '1');
+	'--route-column', 'queue', '--max-job-bytes', '4kB', '--status-interval', '1');
 ok(wait_until(sub { $node->safe_psql('postgres',
 	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
 	'the bridge registered its slot') or diag(bridge_log($b));
 
 $node->safe_psql('postgres', q{
-	INSERT INTO jobs (queue, payload) VALUES ('big', jsonb_build_object('blob', repeat('x', 5000)))});
+	INSERT INTO jobs (queue, payload) VALUES ('big', jsonb_build_object('blob', repeat('x', 9000)))});
 $node->safe_psql('postgres', q{
 	INSERT INTO jobs (queue, payload) VALUES ('small', '{"n": 1}')});
 ok(wait_until(sub { redis($r, 'XLEN', 'big') eq '1' && redis($r, 'XLEN', 'small') eq '1' }, 30),
@@ -43,9 +43,9 @@ is($e->{wal2queue_claim_check}, 't', 'the big one is a claim check: its content 
 	or diag(explain $e);
 ok(wait_attested($node, 'jobs', 30), 'the bridge attests its slot');
 is($node->safe_psql('postgres', "SELECT max_job_bytes FROM wal2queue.slots WHERE slot_name = 'jobs'"),
-	'1024', 'the slot is registered with its max-job-bytes');
+	'4096', 'the slot is registered with its max-job-bytes');
 my $floor = $node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('public.jobs')");
-ok($floor > 0 && $floor < 1024, "the claim-check floor is a size below max-job-bytes ($floor)");
+ok($floor > 0 && $floor < 4096, "the claim-check floor is a size below max-job-bytes ($floor)");
 
 my $deleted = 0;
 for my $i (1 .. 6)

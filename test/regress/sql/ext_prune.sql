@@ -237,6 +237,11 @@ SELECT wal2queue.register_slot('regress_w2q_prune_cc', 'ext_prune.jobs', NULL, 4
 SELECT wal2queue.claim_check_floor('ext_prune.jobs') AS floor_4kb;
 SELECT wal2queue.register_slot('regress_w2q_prune_cc', 'ext_prune.jobs', NULL, 1024);
 SELECT wal2queue.claim_check_floor('ext_prune.jobs') AS floor_1kb;
+-- a session read with a smaller max-job-bytes lowers it, never raises it
+SELECT wal2queue.lower_max_job_bytes('regress_w2q_prune_cc', 2048);
+SELECT wal2queue.lower_max_job_bytes('regress_w2q_prune_cc', 8192);
+SELECT wal2queue.lower_max_job_bytes('regress_w2q_prune_cc', 100);
+SELECT wal2queue.lower_max_job_bytes('regress_w2q_no_such_slot', 4096) AS unknown_slot;
 SELECT wal2queue.unregister_slot('regress_w2q_prune_cc');
 SELECT pg_drop_replication_slot('regress_w2q_prune_cc');
 

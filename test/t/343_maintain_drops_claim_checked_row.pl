@@ -7,6 +7,8 @@
 # claim_check_floor(), and DROPs the partition with the row its worker has
 # still to read.  docs/extension.md says it uses "the rule of prune()".
 # Expected: the partition is kept (without force).
+# Fixed: maintain_partitions() keeps a partition holding a row at or over
+# claim_check_floor(), as prune() keeps the row.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

@@ -10,6 +10,9 @@
 # "What the rule cannot see" names a registration that does not match the
 # slot's tables option or publication only.
 # Expected: a claim-checked row survives prune() (without force).
+# Fixed: before every START_REPLICATION the bridge records a smaller
+# --max-job-bytes in the registry (wal2queue.lower_max_job_bytes(), never
+# raising it), so the claim-check floor follows the session.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -31,9 +34,9 @@ ok(wait_attested($node, 'jobs', 30), 'the bridge attests its slot');
 stop_bridge($b);
 
 $b = start_bridge($node, $r, '--slot', 'jobs', '--tables', 'public.jobs',
-	'--route-column', 'queue', '--max-job-bytes', '1kB', '--status-interval', '1');
+	'--route-column', 'queue', '--max-job-bytes', '4kB', '--status-interval', '1');
 $node->safe_psql('postgres', q{
-	INSERT INTO jobs (queue, payload) VALUES ('big', jsonb_build_object('blob', repeat('x', 5000)))});
+	INSERT INTO jobs (queue, payload) VALUES ('big', jsonb_build_object('blob', repeat('x', 9000)))});
 $node->safe_psql('postgres', q{
 	INSERT INTO jobs (queue, payload) VALUES ('small', '{"n": 1}')});
 ok(wait_until(sub { redis($r, 'XLEN', 'big') eq '1' && redis($r, 'XLEN', 'small') eq '1' }, 30),
@@ -43,6 +46,8 @@ is($e->{wal2queue_claim_check}, 't', 'the big one is a claim check: its content 
 	or diag(explain $e);
 sleep 2;
 ok(wait_attested($node, 'jobs', 30), 'the bridge attests its slot');
+is($node->safe_psql('postgres', "SELECT max_job_bytes FROM wal2queue.slots WHERE slot_name = 'jobs'"),
+	'4096', 'the restart recorded its smaller max-job-bytes (lower_max_job_bytes)');
 diag('registered max_job_bytes: ' . $node->safe_psql('postgres',
 	"SELECT coalesce(max_job_bytes::text, 'NULL') FROM wal2queue.slots WHERE slot_name = 'jobs'")
 	. ', claim-check floor: ' . $node->safe_psql('postgres',
