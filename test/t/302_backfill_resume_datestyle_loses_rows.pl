@@ -16,6 +16,8 @@
 # page's rows sent again).  Shown with
 # Redis, because no Kafka backfill can start on main (303); the code is
 # shared, and with Kafka the evidence keys mismatch as well.
+# Fixed with 324: every backfill connection pins DateStyle ISO, IntervalStyle
+# postgres and extra_float_digits 3 (backfill_sql.h BF_PINNED_SETTINGS).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
