@@ -24,6 +24,7 @@
 #include "lsn.h"
 #include "pgerror.h"
 #include "stream.h"
+#include "backfill_sql.h"
 #include "stream_internal.h"
 
 /* microseconds from the Unix epoch to PostgreSQL's (2000-01-01) */
@@ -225,6 +226,19 @@ stream_timeline_switch(Stream *s, uint32_t old_tli)
 	return at;
 }
 
+/*
+ * The output settings the walsender prints values with, the same as the
+ * backfill's (backfill_sql.h BF_PINNED_SETTINGS): a streamed row and a
+ * backfilled one print a date, an interval or a float alike, whatever the
+ * database's or role's defaults.  (A slot created with an exported
+ * snapshot, stream_create_exported(), never gets here.)
+ */
+static int
+pin_settings(Stream *s)
+{
+	return stream_run_command(s, BF_PINNED_SETTINGS, PGRES_COMMAND_OK, NULL);
+}
+
 /* START_REPLICATION … LOGICAL 0/0 ("name" 'value', …) */
 static int
 start_replication(Stream *s)
@@ -294,7 +308,8 @@ stream_open(Stream *s)
 		/* (a slot created now is registered with it, after its snapshot) */
 		if (!s->slot_created)
 			stream_record_max_job_bytes(s);
-		rc = start_replication(s);
+		if ((rc = pin_settings(s)) == STREAM_OK)
+			rc = start_replication(s);
 	}
 	if (rc != STREAM_OK)
 	{
