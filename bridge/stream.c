@@ -336,7 +336,8 @@ copy_ended(Stream *s)
 			 "--backfill for the rows still pending; docs/operations.md), and never drop a "
 			 "publication a slot streams (docs/managed.md)",
 			 stream_result_message(res, buf, sizeof(buf)), s->cfg->slot);
-	else if (pgerror_classify_stream_end(sqlstate) == PGERR_PERMANENT)
+	else if (pgerror_classify_stream_end(sqlstate, res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL) ==
+			 PGERR_PERMANENT)
 		stream_fail(s, code = STREAM_FATAL, "replication stream ended: %s: slot \"%s\" needs WAL "
 			 "the server no longer has (pg_resetwal, or a restore without pg_wal; wal_status \"%s\"), "
 			 "so its jobs can never come from this slot, which holds back all WAL meanwhile; hint: "
