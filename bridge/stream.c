@@ -283,6 +283,7 @@ stream_open(Stream *s)
 	s->safe_wal_size = -1;
 	s->received_lsn = 0;
 	s->slot_created = false;
+	s->slot_reclaimed = false;
 	s->slot_busy = false;
 	if ((rc = stream_connect(s)) == STREAM_OK &&
 		(rc = stream_identify_system(s)) == STREAM_OK &&
