@@ -6,6 +6,7 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <ctype.h>
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
@@ -95,14 +96,43 @@ pgerror_classify(const char *sqlstate)
 	return PGERR_PERMANENT;
 }
 
-/* SQLSTATEs that end a running stream for good (pgerror.h) */
+/* SQLSTATEs that end a running stream for good, with evidence (pgerror.h) */
 static const char *const stream_end_permanent[] = {
 	PGERR_UNDEFINED_FILE,		/* a WAL segment the slot needs is gone */
 	NULL
 };
 
+/*
+ * Does the message name a WAL segment file (24 hex digits, as
+ * 000000010000000000000003)?  The walsender's "requested WAL segment %s has
+ * already been removed" does in every language; a missing library or any
+ * other file does not.
+ */
+static bool
+names_wal_segment(const char *message)
+{
+	const char *p;
+	int			run = 0;
+
+	if (message == NULL)
+		return false;
+	for (p = message;; p++)
+	{
+		if (isxdigit((unsigned char) *p))
+			run++;
+		else
+		{
+			if (run == 24)
+				return true;
+			run = 0;
+		}
+		if (*p == '\0')
+			return false;
+	}
+}
+
 PgErrorKind
-pgerror_classify_stream_end(const char *sqlstate)
+pgerror_classify_stream_end(const char *sqlstate, const char *message)
 {
 	const char *const *t;
 
@@ -110,7 +140,7 @@ pgerror_classify_stream_end(const char *sqlstate)
 		return PGERR_UNKNOWN;
 	for (t = stream_end_permanent; *t; t++)
 		if (matches(sqlstate, *t))
-			return PGERR_PERMANENT;
+			return names_wal_segment(message) ? PGERR_PERMANENT : PGERR_TRANSIENT;
 	return PGERR_TRANSIENT;
 }
 

@@ -40,13 +40,17 @@ extern PgErrorKind pgerror_classify(const char *sqlstate);
 /*
  * Classify an error that ended a replication stream already under way
  * (NULL or malformed: PGERR_UNKNOWN).  Only what no new session can cure is
- * permanent: a file the walsender reads is gone (58P01: the WAL the slot
- * needs was removed, by pg_resetwal or a restore without pg_wal).  Every
- * other error is transient there: the server stopping, and errors raised
+ * permanent: the WAL the slot needs is gone (58P01 with a message naming a
+ * WAL segment file, the walsender's "requested WAL segment %s has already
+ * been removed": pg_resetwal, or a restore without pg_wal).  58P01 alone is
+ * any missing file (errcode_for_file_access: an extension's library during
+ * a package upgrade) and is transient, as is every other error there:
+ * the server stopping, and errors raised
  * while decoding, which an operator may cure without restarting the
  * bridge; session.c retries them with backoff.
  */
-extern PgErrorKind pgerror_classify_stream_end(const char *sqlstate);
+extern PgErrorKind pgerror_classify_stream_end(const char *sqlstate,
+											   const char *message);
 
 /* what an operator can do about a permanent error, or NULL */
 extern const char *pgerror_hint(const char *sqlstate);

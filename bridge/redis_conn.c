@@ -161,10 +161,13 @@ sync_step(Sink *s, int64_t deadline, int argc, const char **argv,
  *
  * noeviction refuses writes instead (a pause); volatile-* evicts only keys
  * with a TTL, and wal2queue sets one only on staging lists, whose loss the
- * deliver call detects (STAGEGAP): evictions seen under a volatile-* policy
- * at both looks are someone else's keys.  Any other eviction stops the
- * bridge (exit 1).  A Redis that does not answer INFO at connect (renamed,
- * an ACL) is not watched; the bridge says so.
+ * deliver call detects (STAGEGAP).  Neither can evict a key without a TTL,
+ * so evictions seen when both looks said noeviction or volatile-*, at least
+ * one volatile-* (an operator switching a full noeviction Redis to
+ * volatile-lru), are someone else's keys; noeviction at both looks evicts
+ * nothing, so a rise then proves an evicting policy in between.  Any other
+ * eviction stops the bridge (exit 1).  A Redis that does not answer INFO at
+ * connect (renamed, an ACL) is not watched; the bridge says so.
  * ---------------------------------------------------------------------
  */
 
@@ -203,6 +206,7 @@ evict_judge(Sink *s, const RedisInfo *info, bool at_connect)
 {
 	RedisSink  *rs = s->priv;
 	bool		volatile_now = strncmp(info->policy, "volatile-", 9) == 0;
+	bool		ttl_only_now = volatile_now || strcmp(info->policy, "noeviction") == 0;
 	bool		same = rs->evict_known &&
 		(!at_connect || strcmp(rs->run_id, info->run_id) == 0);
 
@@ -217,7 +221,8 @@ evict_judge(Sink *s, const RedisInfo *info, bool at_connect)
 						  at_connect ? "" : ", check that its streams still hold the jobs "
 						  "confirmed before (INFO stats evicted_keys), then restart the bridge");
 	if (same && info->has_evicted && info->evicted > rs->evicted_keys &&
-		!(rs->evict_volatile && volatile_now))
+		!(rs->evict_ttl_only && ttl_only_now &&
+		  (rs->evict_volatile || volatile_now)))
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "Redis evicted %lld keys since wal2queue last checked it (INFO stats "
 						  "evicted_keys %lld, was %lld; maxmemory-policy now %s): a policy that "
@@ -230,6 +235,7 @@ evict_judge(Sink *s, const RedisInfo *info, bool at_connect)
 	if (at_connect)
 		snprintf(rs->run_id, sizeof(rs->run_id), "%s", info->run_id);
 	rs->evict_known = info->has_evicted && rs->run_id[0] != '\0';
+	rs->evict_ttl_only = ttl_only_now;
 	rs->evict_volatile = volatile_now;
 	rs->evicted_keys = info->evicted;
 	return SINK_OK;

@@ -434,10 +434,12 @@ verdict_newslot(Sink *s, const redisReply *r)
 	s->new_slot_refused = true;
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "Redis progress record \"%s\" shows slot \"%s\" of this system delivered up to %s, but "
-					  "the slot was gone and this run created it at %s: jobs committed in between are in no "
+					  "the slot was gone and %s created it at %s: jobs committed in between are in no "
 					  "slot (it was dropped); to re-deliver what the tables hold start once with --create-slot "
 					  "--backfill --backfill-again=LABEL, to accept the gap with --create-slot --accept-new-source",
-					  rs->progress_key, rs->src.slot, elem_str(r, 2), elem_str(r, 7));
+					  rs->progress_key, rs->src.slot, elem_str(r, 2),
+					  (rs->flags & SINK_REPLAY_RECLAIMED) ? "an earlier run with --create-slot, stopped "
+					  "before it delivered anything," : "this run", elem_str(r, 7));
 }
 
 static int

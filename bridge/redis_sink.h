@@ -168,6 +168,8 @@ typedef struct RedisSink
 	bool		evict_inflight; /* an INFO check is in flight */
 	int64_t		evict_sent_ms;	/* when the last one was sent */
 	bool		evict_known;	/* the fields below are of run_id */
+	bool		evict_ttl_only; /* the policy last seen is noeviction or
+								 * volatile-*: it evicts no key without a TTL */
 	bool		evict_volatile; /* the policy last seen is volatile-* */
 	long long	evicted_keys;	/* INFO's evicted_keys last seen */
 	char		run_id[48];		/* the server they were seen on */

@@ -311,6 +311,8 @@ session_begin(Bridge *b)
 
 	if (b->slot_created)
 		flags |= SINK_REPLAY_NEW_SLOT;
+	if (b->slot_created && b->stream.slot_reclaimed)
+		flags |= SINK_REPLAY_RECLAIMED;
 	if (b->accept_new)
 		flags |= SINK_REPLAY_ACCEPT_NEW;
 	rc = b->sink->ops->replay_begin(b->sink, &b->source, b->stream.start_lsn, flags);

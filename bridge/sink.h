@@ -135,6 +135,9 @@ typedef struct SinkSource
 										 * process: no record yet is expected */
 #define SINK_REPLAY_ACCEPT_NEW	0x02	/* --accept-new-source: replace another
 										 * source's record (failover, restore) */
+#define SINK_REPLAY_RECLAIMED	0x04	/* with NEW_SLOT: an earlier run created
+										 * the slot and stopped before the sink
+										 * recorded anything (for messages) */
 
 /* backfill_batch flags */
 #define SINK_BACKFILL_NEW		0x01	/* start a backfill: replaces a finished

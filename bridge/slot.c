@@ -213,10 +213,12 @@ drop_created(Stream *s, const char *why)
 	res = PQexec(s->conn, sql);
 	if (PQresultStatus(res) == PGRES_COMMAND_OK)
 	{
-		log_msg(LOG_WARNING, "dropped replication slot \"%s\" again: this run created it and %s, "
+		log_msg(LOG_WARNING, "dropped replication slot \"%s\" again: %s created it and %s, "
 				"so it delivered nothing; correct the command line and start again with --create-slot",
-				s->cfg->slot, why);
+				s->cfg->slot, s->slot_reclaimed ? "an earlier run, stopped before its sink recorded "
+				"anything," : "this run", why);
 		s->slot_created = false;
+		s->slot_reclaimed = false;
 		registry_call(s, false);
 	}
 	else
@@ -239,6 +241,8 @@ drop_created(Stream *s, const char *why)
 void
 slot_drop_created(Stream *s)
 {
+	if (s->slot_reclaimed)
+		return;
 	drop_created(s, "the server refused to stream from it");
 }
 
@@ -434,6 +438,48 @@ stream_probe(Stream *s, bool *exists)
 	return rc;
 }
 
+/*
+ * --create-slot found the slot: did a run with --create-slot make it and
+ * stop (kill -9) before its sink recorded anything?  The positive evidence
+ * is the registry: the bridge registers a slot right after creating it,
+ * with its confirmed_flush_lsn then (start_lsn), and a slot still there
+ * has confirmed nothing since.  Such a slot is handled as created by this
+ * run (the sink checks it as new: a record of this source behind it means
+ * the slot was dropped, NEWSLOT), but never dropped for a refusal of the
+ * server.  Without the registry (extension absent) nothing is inferred.
+ */
+static int
+slot_check_reclaim(Stream *s)
+{
+	char		sql[512];
+	char		at[LSN_STRLEN];
+	char	   *lit;
+	PGresult   *res;
+	int			rc;
+	bool		same;
+
+	if (registry_present(s) != 1)
+		return STREAM_OK;
+	if ((lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot))) == NULL)
+		return stream_fail(s, STREAM_FATAL, "out of memory");
+	snprintf(sql, sizeof(sql),
+			 "SELECT start_lsn = '%s'::pg_catalog.pg_lsn FROM wal2queue.slots WHERE slot_name = %s",
+			 lsn_format(s->start_lsn, at, sizeof(at)), lit);
+	PQfreemem(lit);
+	if ((rc = stream_run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	same = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!same)
+		return STREAM_OK;
+	s->slot_created = true;
+	s->slot_reclaimed = true;
+	log_msg(LOG_INFO, "replication slot \"%s\" is still at %s, where it was created and registered: "
+			"an earlier run with --create-slot made it and delivered nothing, so it is checked as new",
+			s->cfg->slot, at);
+	return STREAM_OK;
+}
+
 /* does the slot exist, use our plugin, and is it free? */
 int
 slot_check(Stream *s, bool may_create)
@@ -482,6 +528,8 @@ slot_check(Stream *s, bool may_create)
 			s->start_lsn = ((uint64_t) hi << 32) | lo;
 	}
 	PQclear(res);
+	if (rc == STREAM_OK && may_create && !s->never_create && s->start_lsn != 0)
+		rc = slot_check_reclaim(s);
 	return rc;
 }
 

@@ -297,6 +297,7 @@ stream_open(Stream *s)
 	s->safe_wal_size = -1;
 	s->received_lsn = 0;
 	s->slot_created = false;
+	s->slot_reclaimed = false;
 	s->slot_busy = false;
 	if ((rc = stream_connect(s)) == STREAM_OK &&
 		(rc = stream_identify_system(s)) == STREAM_OK &&
@@ -356,7 +357,8 @@ copy_ended(Stream *s)
 			 "--backfill for the rows still pending; docs/operations.md), and never drop a "
 			 "publication a slot streams (docs/managed.md)",
 			 stream_result_message(res, buf, sizeof(buf)), s->cfg->slot);
-	else if (pgerror_classify_stream_end(sqlstate) == PGERR_PERMANENT)
+	else if (pgerror_classify_stream_end(sqlstate, res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL) ==
+			 PGERR_PERMANENT)
 		stream_fail(s, code = STREAM_FATAL, "replication stream ended: %s: slot \"%s\" needs WAL "
 			 "the server no longer has (pg_resetwal, or a restore without pg_wal; wal_status \"%s\"), "
 			 "so its jobs can never come from this slot, which holds back all WAL meanwhile; hint: "

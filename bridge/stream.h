@@ -63,7 +63,10 @@ typedef struct Stream
 	uint64_t	server_lsn;		/* IDENTIFY_SYSTEM: the server's WAL position */
 	uint64_t	start_lsn;		/* the slot's confirmed_flush_lsn */
 	uint64_t	received_lsn;	/* highest walEnd seen */
-	bool		slot_created;	/* this open created the slot */
+	bool		slot_created;	/* this open created the slot, or reclaimed it */
+	bool		slot_reclaimed; /* --create-slot found the slot an interrupted
+								 * run created: registered at the position it
+								 * still has (slot_check_reclaim) */
 	char		wal_status[16];	/* the slot's wal_status at open */
 	long long	safe_wal_size;	/* its safe_wal_size at open, -1 if none */
 	bool		slot_busy;		/* the last open failed: slot held by another */

@@ -116,16 +116,24 @@ test_message(void)
 static void
 test_stream_end(void)
 {
-	unit_check(pgerror_classify_stream_end("58P01") == PGERR_PERMANENT,
+	unit_check(pgerror_classify_stream_end("58P01", "requested WAL segment "
+										   "000000010000000000000003 has already been removed") ==
+			   PGERR_PERMANENT,
 			   "a stream ended by a removed WAL segment (58P01) is permanent");
-	unit_check(pgerror_classify_stream_end("57P01") == PGERR_TRANSIENT &&
-			   pgerror_classify_stream_end("08006") == PGERR_TRANSIENT,
+	unit_check(pgerror_classify_stream_end("58P01", "could not access file \"$libdir/w2qtype\": "
+										   "No such file or directory") == PGERR_TRANSIENT &&
+			   pgerror_classify_stream_end("58P01", NULL) == PGERR_TRANSIENT &&
+			   pgerror_classify_stream_end("58P01", "segment 0000000100000000000000031") ==
+			   PGERR_TRANSIENT,
+			   "58P01 without a WAL segment file named (a missing library) is retried");
+	unit_check(pgerror_classify_stream_end("57P01", NULL) == PGERR_TRANSIENT &&
+			   pgerror_classify_stream_end("08006", NULL) == PGERR_TRANSIENT,
 			   "a stream ended by a shutdown or a broken connection is transient");
-	unit_check(pgerror_classify_stream_end("XX000") == PGERR_TRANSIENT &&
-			   pgerror_classify_stream_end("22023") == PGERR_TRANSIENT,
+	unit_check(pgerror_classify_stream_end("XX000", NULL) == PGERR_TRANSIENT &&
+			   pgerror_classify_stream_end("22023", NULL) == PGERR_TRANSIENT,
 			   "a stream ended by an error raised while decoding is retried");
-	unit_check(pgerror_classify_stream_end(NULL) == PGERR_UNKNOWN &&
-			   pgerror_classify_stream_end("58P0") == PGERR_UNKNOWN,
+	unit_check(pgerror_classify_stream_end(NULL, NULL) == PGERR_UNKNOWN &&
+			   pgerror_classify_stream_end("58P0", NULL) == PGERR_UNKNOWN,
 			   "no SQLSTATE: unknown");
 }
 

@@ -13,6 +13,10 @@
 # at least no "WAL removed" diagnosis and no advice to drop a healthy slot.
 # (The type's output function is a tiny C library built here, moved away
 # and back, standing for the package upgrade.)
+# Fixed (pgerror.c:pgerror_classify_stream_end): 58P01 ends the stream for
+# good only with evidence, a message naming a WAL segment file (the
+# walsender's "requested WAL segment %s has already been removed", 252);
+# any other missing file is retried with backoff.
 use strict;
 use warnings;
 use File::Copy qw(move);

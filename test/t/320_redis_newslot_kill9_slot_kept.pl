@@ -12,6 +12,13 @@
 # restart by a service manager is refused the same way and no slot holds
 # WAL meanwhile").  Expected: the restart is refused as the dropped slot it
 # is (naming the record's position and the ways out) and no slot is left.
+# Fixed (slot.c:slot_check_reclaim): the positive evidence is the
+# extension's registry, which the bridge writes right after creating a slot
+# (wal2queue.slots.start_lsn = its confirmed_flush_lsn then): with
+# --create-slot, in the first session, a slot still at its registered start
+# is checked as created by this run (deliver3 "create": NEWSLOT), and the
+# refusal drops it.  Without the extension nothing is inferred (GAP, as
+# before).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -20,7 +27,7 @@ use W2QTest;
 
 my $node = new_node('newslot_kill');
 my $r = start_redis();
-$node->safe_psql('postgres', 'CREATE TABLE rj (id int PRIMARY KEY, src text)');
+$node->safe_psql('postgres', 'CREATE EXTENSION wal2queue; CREATE TABLE rj (id int PRIMARY KEY, src text)');
 my @cmd = ('--slot', 'sk', '--create-slot', '--tables', 'public.rj', '--status-interval', '1');
 my $b = start_bridge($node, $r, @cmd);
 wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
@@ -62,6 +69,10 @@ is(stop_bridge($b) >> 8, 1, 'with exit 1');
 my $log = bridge_log($b);
 unlike($log, qr/Redis lost writes it had acknowledged/, 'not diagnosed as Redis losing writes') or diag($log);
 like($log, qr/delivered up to \Q$record\E.*(dropped|no slot)/, 'refused as a dropped slot, naming the record') or diag($log);
+like($log, qr/slot "sk" is still at [0-9A-F\/]+, where it was created and registered/,
+	'the slot is recognised as made by the interrupted run');
+like($log, qr/an earlier run with --create-slot, stopped before it delivered anything, created it at/,
+	'the refusal says which run created the slot');
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'sk'"), '0',
 	'no slot is left holding WAL');
 stop_redis($r);
