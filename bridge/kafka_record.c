@@ -263,6 +263,9 @@ record_collect(KafkaSink *ks, KafkaRecord *rec)
 	rc = q->rc != SINK_OK ? errbuf_set(ks->sink.err, sizeof(ks->sink.err), q->rc, "%s", q->err)
 		: record_apply(ks, rec, q);
 	kafka_record_req_free(q);
+	/* nothing was produced before the verdict: a slot made for it goes */
+	if (rc == SINK_FATAL && (ks->flags & SINK_REPLAY_NEW_SLOT))
+		ks->sink.new_slot_refused = true;
 	if (rc == SINK_OK)
 		rec->state = REC_READY;
 	return rc;
@@ -378,6 +381,7 @@ kafka_record_begin(KafkaSink *ks)
 						  "could not open kafka topic \"%s\": %s", topic_name(ks),
 						  rd_kafka_err2str(rd_kafka_last_error()));
 	record_key(ks, rec->key, sizeof(rec->key));
+	ks->sink.new_slot_refused = false;
 	rec->state = rec->req ? REC_READING : REC_UNREAD;
 	rec->session = ks->session;
 	rec->vouched = false;
