@@ -7,6 +7,8 @@
 # 255 run before the slot is made; the positions topic is not checked
 # there, kafka_conf.c sink_kafka_check, and the fatal record read
 # (kafka_record_read.c rreq_partition) comes after the slot was created).
+# Fixed: a fatal record verdict on a slot this run created sets
+# new_slot_refused (kafka_record.c record_collect): bridge.c drops the slot.
 use strict;
 use warnings;
 use IPC::Run;

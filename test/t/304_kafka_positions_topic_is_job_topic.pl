@@ -7,6 +7,8 @@
 # then the first job's marks read (kafka_marks.c) finds the partition ending
 # with it and the bridge exits 1 blaming "another producer" (it is its own
 # record), after --create-slot made the slot, and again at every restart.
+# Fixed: refused at start, exit 2 (kafka_conf.c sink_kafka_check_positions);
+# a position record at a job topic's end is named so (kafka_marks.c).
 use strict;
 use warnings;
 use IPC::Run;
