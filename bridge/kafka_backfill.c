@@ -39,6 +39,7 @@
 
 #include "backfill.h"
 #include "errbuf.h"
+#include "kafka_record.h"
 #include "kafka_sink.h"
 #include "log.h"
 
@@ -57,6 +58,8 @@ typedef struct Evidence
 typedef struct KafkaBackfill
 {
 	bool		known;			/* page and seq below were read or written */
+	bool		state_topic_seen;	/* the state topic exists (or creating it
+									 * compacted was tried) */
 	uint64_t	page;			/* the state topic's last page */
 	uint64_t	seq;			/* its BackfillState seq */
 	uint64_t	session;		/* the sink session the pages are written in */
@@ -303,6 +306,7 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 		return rc;
 	}
 	b->known = true;
+	b->state_topic_seen = exists;
 	b->check = true;
 	b->page = 0;
 	b->seq = 0;
@@ -626,6 +630,15 @@ send_state(KafkaSink *ks, const SinkSource *src, const FrameTxn *txn, uint64_t p
 
 	if (text == NULL)
 		return bf_fail(ks, SINK_FATAL, "out of memory");
+	if (!bf_of(ks)->state_topic_seen)
+	{
+		char		topic[400];
+
+		/* never expire an unfinished backfill's state (docs/kafka.md) */
+		state_topic(ks, src, topic, sizeof(topic));
+		kafka_topic_create_compacted(ks, topic, "the backfill state");
+		bf_of(ks)->state_topic_seen = true;
+	}
 	snprintf(target, sizeof(target), "wal2queue-backfill.%s", src->slot);
 	job.is_message = true;
 	job.target = (FrameBytes) {target, (uint32_t) strlen(target)};

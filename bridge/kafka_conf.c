@@ -21,6 +21,7 @@
 #include "errbuf.h"
 #include "kafka_sink.h"
 #include "log.h"
+#include "../common/tablepattern.h"
 
 /* measured against the mock cluster, see the notes at kafka_defaults */
 #define KAFKA_DEFAULT_COMPRESSION "lz4"
@@ -363,6 +364,65 @@ check_target_prefix(const SinkConfig *cfg, char *err, size_t errlen)
 	snprintf(err, errlen, "invalid value for --target-prefix \"%s\": every kafka topic begins "
 			 "with it, and %s", prefix, why);
 	return -1;
+}
+
+/* does the pattern "schema.table" match a split of name at one of its dots? */
+static bool
+pattern_names(const char *pat, size_t dot, const char *name)
+{
+	char		buf[SINK_ERRLEN],
+				pbuf[SINK_ERRLEN];
+	const char *d;
+
+	if (strlen(name) >= sizeof(buf) || strlen(pat) >= sizeof(pbuf))
+		return false;
+	memcpy(pbuf, pat, strlen(pat) + 1);
+	pbuf[dot] = '\0';
+	for (d = strchr(name, '.'); d != NULL; d = strchr(d + 1, '.'))
+	{
+		memcpy(buf, name, strlen(name) + 1);
+		buf[d - name] = '\0';
+		if (buf[0] != '\0' && d[1] != '\0' && tablepattern_part_match(pbuf, buf) &&
+			tablepattern_part_match(pbuf + dot + 1, buf + (d - name) + 1))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * --kafka-positions-topic must not be a job topic: the records would land
+ * among the jobs.  A job's topic is --target-prefix and its table's
+ * "schema.table" (a route column's targets are not known at start); a
+ * --tables pattern "*" alone is not compared (it would name every dotted
+ * topic, the default positions topic too).
+ */
+int
+sink_kafka_check_positions(const SinkConfig *cfg, const char *tables, char *err, size_t errlen)
+{
+	const char *prefix = cfg->target_prefix ? cfg->target_prefix : "";
+	const char *topic = cfg->kafka_positions_topic;
+	char		list[SINK_ERRLEN],
+			   *tok,
+			   *save = NULL;
+	ptrdiff_t	dot;
+
+	if (topic == NULL || topic[0] == '\0' || tables == NULL ||
+		strncmp(topic, prefix, strlen(prefix)) != 0 || strlen(tables) >= sizeof(list))
+		return 0;
+	memcpy(list, tables, strlen(tables) + 1);
+	for (tok = strtok_r(list, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save))
+	{
+		tok = tablepattern_trim(tok);
+		if (tablepattern_check(tok, &dot) != NULL || dot < 0 ||
+			!pattern_names(tok, (size_t) dot, topic + strlen(prefix)))
+			continue;
+		snprintf(err, errlen, "invalid value for --kafka-positions-topic \"%s\": it is the job "
+				 "topic of a table of --tables \"%s\"%s%s%s; the position records would land "
+				 "among the jobs", topic, tok, prefix[0] ? " (with --target-prefix \"" : "",
+				 prefix, prefix[0] ? "\")" : "");
+		return -1;
+	}
+	return 0;
 }
 
 /* the refusal, and the defaults the -X properties were combined with */

@@ -50,6 +50,7 @@ typedef struct MarkRead
 	bool		eof;			/* this round reached the end */
 	bool		got;			/* this round read a message */
 	bool		ours;			/* ... with lsn and seq headers */
+	bool		record;			/* ... a position record (lsn, source, no seq) */
 	int64_t		offset;			/* ... at this offset */
 	uint64_t	lsn;
 	uint32_t	seq;
@@ -336,6 +337,10 @@ mark_take(MarkRead *r, rd_kafka_message_t *msg)
 		r->ours = *seq_end == '\0' && buf[0] >= '0' && buf[0] <= '9' && v <= UINT32_MAX;
 		r->seq = (uint32_t) v;
 	}
+	r->record = !r->ours && hdrs != NULL &&
+		rd_kafka_header_get_last(hdrs, "lsn", &lv, &ln) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		rd_kafka_header_get_last(hdrs, "source", &cv, &cn) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		rd_kafka_header_get_last(hdrs, "seq", &sv, &sn) != RD_KAFKA_RESP_ERR_NO_ERROR;
 	if (r->ours &&
 		rd_kafka_header_get_last(hdrs, "source", &cv, &cn) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 		cv != NULL && cn < sizeof(r->source))
@@ -778,6 +783,11 @@ req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 		 */
 		t->marks[i].next_offset = r->hi;
 		t->marks[i].last_txn = ks->txn_no + (ks->txn == TXN_OPEN ? 0 : 1);
+		if (r->got && r->record)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+							  "kafka topic \"%s\" partition %d ends with a wal2queue position record, "
+							  "not a job (offset %" PRId64 "): a bridge's --kafka-positions-topic names "
+							  "this job topic; give it a topic of its own", t->name, (int) i, r->offset);
 		if (r->got && !r->ours)
 			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
 							  "kafka topic \"%s\" partition %d ends with a message wal2queue did not write "

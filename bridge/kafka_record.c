@@ -9,9 +9,11 @@
  * the slot did: the slot confirms past the last mark whenever the stream
  * is idle.  So without a record no Kafka session could be vouched for
  * (docs/extension.md, "Attestation").  The record is one message per
- * write, keyed by the slot name, with headers source
- * (<sysid>/<timeline>/<dbname>/<slot>) and lsn; the record of a slot is
- * the last message with its key (the topic is created compacted when the
+ * write, keyed by the source without its timeline
+ * (<sysid>/<dbname>/<slot>: deployments sharing a cluster, even with slots
+ * named alike, keep records apart, and a promotion finds its record), with
+ * headers source (<sysid>/<timeline>/<dbname>/<slot>) and lsn; the record
+ * of a source is the last message with its key (the topic is created compacted when the
  * bridge creates it).  As the Redis record:
  *	- a record is written only at a position every job below which Kafka
  *	  acknowledged (the ledger's confirmable position, or a position
@@ -24,7 +26,10 @@
  *	  is vouched for (the bridge attests it without unrecorded_from); one
  *	  that starts past it, or finds no record, is not (attest_slot()
  *	  decides from the registry, as before);
- *	- a record of another source stops the bridge, unless
+ *	- a record of another system has another key: it is none here (the
+ *	  job topics' marks still catch a real change of source);
+ *	- a record of this key for another source (another timeline) stops
+ *	  the bridge, unless
  *	  --accept-new-source (then it is taken over, vouching for nothing);
  *	  one of this source past the server's WAL end (a restored copy)
  *	  vouches for nothing either.
@@ -49,6 +54,7 @@
 #include "log.h"
 
 #define RECORD_GAP_MS 20		/* at most one record write per this */
+#define RECORD_STALL_MS 10000	/* a write in flight this long: reconnect */
 
 typedef enum RecState
 {
@@ -85,6 +91,7 @@ struct KafkaRecord
 	size_t		nwaiters;
 	size_t		cap;
 	char		opaque;			/* &opaque marks its delivery reports */
+	char		key[KAFKA_SOURCE_LEN];	/* <sysid>/<dbname>/<slot> */
 };
 
 static bool
@@ -117,7 +124,7 @@ rreq_start(KafkaSink *ks, KafkaRecord *rec)
 	RecordReq  *q = calloc(1, sizeof(RecordReq));
 
 	if (q == NULL || (q->topic = strdup(topic_name(ks))) == NULL ||
-		(q->key = strdup(ks->src.slot)) == NULL)
+		(q->key = strdup(rec->key)) == NULL)
 	{
 		kafka_record_req_free(q);
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
@@ -148,6 +155,24 @@ source_parts(const char *s, char *sysid, size_t len, const char **rest)
 	return true;
 }
 
+/*
+ * The record's key: the source without its timeline, "<sysid>/<dbname>/<slot>".
+ * Deployments sharing a cluster (and its positions topic) with slots named
+ * alike have keys apart; a promotion (same system, next timeline) finds
+ * its record and is told it is on another timeline.
+ */
+static void
+record_key(const KafkaSink *ks, char *key, size_t len)
+{
+	char		sysid[32];
+	const char *rest;
+
+	if (source_parts(ks->source, sysid, sizeof(sysid), &rest))
+		snprintf(key, len, "%s%s", sysid, rest);
+	else
+		snprintf(key, len, "%s", ks->source);
+}
+
 /* a record of another source: fatal, or taken over with --accept-new-source */
 static int
 record_foreign(KafkaSink *ks, const RecordReq *q)
@@ -165,7 +190,7 @@ record_foreign(KafkaSink *ks, const RecordReq *q)
 	{
 		log_msg(LOG_WARNING, "kafka topic \"%s\" holds the position record of slot \"%s\" for "
 				"source %s (at %s), not %s: taking it over (--accept-new-source); it vouches "
-				"for nothing in this session", q->topic, q->key,
+				"for nothing in this session", q->topic, ks->src.slot,
 				q->source[0] ? q->source : "(none)", a, ks->source);
 		return SINK_OK;
 	}
@@ -178,7 +203,7 @@ record_foreign(KafkaSink *ks, const RecordReq *q)
 					  "%s%s (at %s, offset %" PRId64 "), this bridge streams %s; another bridge of "
 					  "that slot name writes it or the server changed; if the change is deliberate "
 					  "(a failover, a restore) restart with --accept-new-source",
-					  q->topic, q->key, q->source[0] ? q->source : "none recorded", what, a,
+					  q->topic, ks->src.slot, q->source[0] ? q->source : "none recorded", what, a,
 					  q->offset, ks->source);
 }
 
@@ -216,14 +241,14 @@ record_shape(KafkaSink *ks, const RecordReq *q)
 	if (ks->from >= q->lsn)
 	{
 		log_msg(LOG_INFO, "slot \"%s\": jobs are keyed and routed as \"%s\" from %s on, "
-				"recorded until then as \"%s\"", q->key, shape, b, q->shape);
+				"recorded until then as \"%s\"", ks->src.slot, shape, b, q->shape);
 		return SINK_OK;
 	}
 	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
 	{
 		log_msg(LOG_WARNING, "slot \"%s\" replays from %s transactions delivered up to %s as "
 				"\"%s\", now \"%s\": their jobs are written again (--accept-new-source)",
-				q->key, b, a, q->shape, shape);
+				ks->src.slot, b, a, q->shape, shape);
 		return SINK_OK;
 	}
 	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
@@ -231,7 +256,7 @@ record_shape(KafkaSink *ks, const RecordReq *q)
 					  "but this bridge runs with \"%s\": their jobs would go to other partitions "
 					  "or topics, whose marks do not cover them, and be written twice; restart "
 					  "with the old options until the slot has passed %s, or accept the "
-					  "duplicates with --accept-new-source", q->key, b, a, q->shape, shape, a);
+					  "duplicates with --accept-new-source", ks->src.slot, b, a, q->shape, shape, a);
 }
 
 /* a finished look-up: does the record vouch for this session? */
@@ -246,7 +271,7 @@ record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 	if (!q->found)
 	{
 		log_msg(LOG_DEBUG, "kafka topic \"%s\" holds no position record of slot \"%s\"",
-				q->topic, q->key);
+				q->topic, ks->src.slot);
 		return SINK_OK;
 	}
 	if (!q->has_lsn || strcmp(q->source, ks->source) != 0)
@@ -255,7 +280,7 @@ record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 	if (ks->src.wal_end && q->lsn > ks->src.wal_end)
 	{
 		log_msg(LOG_WARNING, "the kafka position record of slot \"%s\" is at %s, past the server's "
-				"WAL end %s (a restored copy?): it vouches for nothing in this session", q->key, a,
+				"WAL end %s (a restored copy?): it vouches for nothing in this session", ks->src.slot, a,
 				lsn_format(ks->src.wal_end, b, sizeof(b)));
 		return SINK_OK;
 	}
@@ -265,11 +290,11 @@ record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 	rec->vouched = q->lsn >= ks->from;
 	if (rec->vouched)
 		log_msg(LOG_DEBUG, "the kafka position record of slot \"%s\" (%s) vouches for its start %s",
-				q->key, a, lsn_format(ks->from, b, sizeof(b)));
+				ks->src.slot, a, lsn_format(ks->from, b, sizeof(b)));
 	else
 		log_msg(LOG_WARNING, "the kafka position record of slot \"%s\" is at %s, behind where the "
 				"slot begins (%s): the slot was moved without the bridge (advanced or consumed by "
-				"hand) or the record was lost; it vouches for nothing in this session", q->key, a,
+				"hand) or the record was lost; it vouches for nothing in this session", ks->src.slot, a,
 				lsn_format(ks->from, b, sizeof(b)));
 	return SINK_OK;
 }
@@ -293,6 +318,9 @@ record_collect(KafkaSink *ks, KafkaRecord *rec)
 	rc = q->rc != SINK_OK ? errbuf_set(ks->sink.err, sizeof(ks->sink.err), q->rc, "%s", q->err)
 		: record_apply(ks, rec, q);
 	kafka_record_req_free(q);
+	/* nothing was produced before the verdict: a slot made for it goes */
+	if (rc == SINK_FATAL && (ks->flags & SINK_REPLAY_NEW_SLOT))
+		ks->sink.new_slot_refused = true;
 	if (rc == SINK_OK)
 		rec->state = REC_READY;
 	return rc;
@@ -323,7 +351,7 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 	err = rd_kafka_producev(ks->rk, RD_KAFKA_V_RKT(rec->rkt), RD_KAFKA_V_PARTITION(rec->partition),
 							RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 							RD_KAFKA_V_VALUE(value, strlen(value)),
-							RD_KAFKA_V_KEY(ks->src.slot, strlen(ks->src.slot)),
+							RD_KAFKA_V_KEY(rec->key, strlen(rec->key)),
 							RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&rec->opaque),
 							RD_KAFKA_V_END);
 	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
@@ -410,6 +438,8 @@ kafka_record_begin(KafkaSink *ks)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY,
 						  "could not open kafka topic \"%s\": %s", topic_name(ks),
 						  rd_kafka_err2str(rd_kafka_last_error()));
+	record_key(ks, rec->key, sizeof(rec->key));
+	ks->sink.new_slot_refused = false;
 	rec->state = rec->req ? REC_READING : REC_UNREAD;
 	rec->session = ks->session;
 	rec->vouched = false;
@@ -442,6 +472,15 @@ kafka_record_pump(KafkaSink *ks)
 		return rreq_start(ks, rec);
 	if (rec->state != REC_READY)
 		return SINK_OK;
+	if (rec->inflight && !rec->delivered &&
+		now_us() - rec->last_write_us > (int64_t) RECORD_STALL_MS * 1000)
+	{
+		/* a retry: the bridge logs it as a WARNING and reconnects */
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY,
+						  "the write of the position record of slot \"%s\" to kafka topic \"%s\" "
+						  "is unanswered after %d s", ks->src.slot, topic_name(ks),
+						  RECORD_STALL_MS / 1000);
+	}
 	rc = record_write(ks, rec);
 	record_release(ks, rec);
 	return rc;

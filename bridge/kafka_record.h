@@ -40,6 +40,9 @@ typedef struct RecordReq
 /* kafka_record_read.c: the look-up (a KafkaWork's run) */
 extern void kafka_record_read(KafkaWork *w);
 
+/* a missing control topic, created compacted (positions, backfill state) */
+extern void kafka_topic_create_compacted(KafkaSink *ks, const char *topic, const char *what);
+
 /* kafka_record.c */
 extern void kafka_record_req_free(RecordReq *q);
 

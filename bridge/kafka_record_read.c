@@ -44,30 +44,31 @@ stopping(KafkaSink *ks)
 
 /* does the cluster know the topic? (listing all topics creates none) */
 static bool
-rreq_topic_listed(RecordReq *q)
+topic_listed(KafkaSink *ks, const char *topic)
 {
 	const struct rd_kafka_metadata *md = NULL;
 	bool		listed = true;	/* unknown: do not try to create it */
 
-	if (rd_kafka_metadata(q->ks->rk, 1, NULL, &md, KAFKA_STEP_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (rd_kafka_metadata(ks->rk, 1, NULL, &md, KAFKA_STEP_MS) == RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
 		listed = false;
 		for (int i = 0; i < md->topic_cnt && !listed; i++)
-			listed = strcmp(md->topics[i].topic, q->topic) == 0;
+			listed = strcmp(md->topics[i].topic, topic) == 0;
 		rd_kafka_metadata_destroy(md);
 	}
 	return listed;
 }
 
 /*
- * Create the topic compacted, one partition, if it is missing; a failure
- * (not allowed, not supported) is left to the metadata request, which
- * creates it as the cluster's defaults say, or says it is missing.
+ * Create the topic compacted (and retention.ms=-1), one partition, if it is
+ * missing; a failure (not allowed, not supported) is left to the metadata
+ * request, which creates it as the cluster's defaults say, or says it is
+ * missing.  what: "the position records", "the backfill state".
  */
-static void
-rreq_create(RecordReq *q)
+void
+kafka_topic_create_compacted(KafkaSink *ks, const char *topic, const char *what)
 {
-	rd_kafka_t *rk = q->ks->rk;
+	rd_kafka_t *rk = ks->rk;
 	char		errstr[256];
 	rd_kafka_NewTopic_t *nt;
 	rd_kafka_queue_t *rq;
@@ -75,17 +76,18 @@ rreq_create(RecordReq *q)
 	rd_kafka_event_t *ev = NULL;
 	int64_t		deadline = now_us() + (int64_t) CREATE_TIMEOUT_MS * 1000;
 
-	if (rreq_topic_listed(q))
+	if (rk == NULL || topic_listed(ks, topic))
 		return;
-	nt = rd_kafka_NewTopic_new(q->topic, 1, -1, errstr, sizeof(errstr));
+	nt = rd_kafka_NewTopic_new(topic, 1, -1, errstr, sizeof(errstr));
 	rq = rd_kafka_queue_new(rk);
 	opt = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	if (nt == NULL || rq == NULL || opt == NULL ||
-		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") != RD_KAFKA_RESP_ERR_NO_ERROR)
+		rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1") != RD_KAFKA_RESP_ERR_NO_ERROR)
 		goto done;
 	rd_kafka_AdminOptions_set_request_timeout(opt, CREATE_TIMEOUT_MS, errstr, sizeof(errstr));
 	rd_kafka_CreateTopics(rk, &nt, 1, opt, rq);
-	while (ev == NULL && now_us() < deadline && !stopping(q->ks))
+	while (ev == NULL && now_us() < deadline && !stopping(ks))
 		ev = rd_kafka_queue_poll(rq, KAFKA_STEP_MS);
 	if (ev != NULL)
 	{
@@ -98,16 +100,15 @@ rreq_create(RecordReq *q)
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR && n == 1)
 			err = rd_kafka_topic_result_error(tr[0]);
 		if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			log_msg(LOG_INFO, "created kafka topic \"%s\" (compacted) for the position records",
-					q->topic);
+			log_msg(LOG_INFO, "created kafka topic \"%s\" (compacted) for %s", topic, what);
 		else if (err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-			log_msg(LOG_DEBUG, "could not create kafka topic \"%s\": %s", q->topic,
+			log_msg(LOG_DEBUG, "could not create kafka topic \"%s\": %s", topic,
 					rd_kafka_err2str(err));
 		rd_kafka_event_destroy(ev);
 	}
 	else
 		log_msg(LOG_DEBUG, "could not create kafka topic \"%s\": no answer within %d ms",
-				q->topic, CREATE_TIMEOUT_MS);
+				topic, CREATE_TIMEOUT_MS);
 done:
 	if (opt)
 		rd_kafka_AdminOptions_destroy(opt);
@@ -286,7 +287,7 @@ kafka_record_read(KafkaWork *w)
 	int64_t		deadline = now_us() + (int64_t) MARKS_TIMEOUT_MS * 1000;
 
 	if (q->create)
-		rreq_create(q);
+		kafka_topic_create_compacted(q->ks, q->topic, "the position records");
 	if ((q->rc = rreq_partition(q, deadline)) == SINK_OK)
 		q->rc = rreq_read_back(q, deadline);
 }

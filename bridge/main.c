@@ -590,14 +590,15 @@ precheck(const Args *a, const BridgeConfig *cfg)
  * and the Kafka configuration (kafka_conf.c).
  */
 static void
-check_sink(const SinkConfig *sink)
+check_sink(const SinkConfig *sink, const char *tables)
 {
 	const char *prefix = sink->target_prefix ? sink->target_prefix : "";
 	char		err[SINK_ERRLEN];
 
 	if (sink->url.kind == SINK_KAFKA)
 	{
-		if (sink_kafka_check(sink, err, sizeof(err)) != 0)
+		if (sink_kafka_check(sink, err, sizeof(err)) != 0 ||
+			sink_kafka_check_positions(sink, tables, err, sizeof(err)) != 0)
 			usage_error("%s", err);
 	}
 	else if (redis_reserved_key(prefix, strlen(prefix), strlen(prefix)))
@@ -665,7 +666,7 @@ main(int argc, char **argv)
 		(cfg.sink.redis_maxlen || cfg.sink.redis_group || cfg.sink.redis_wait_replicas))
 		usage_error("%s", "--redis-maxlen, --redis-group and --redis-wait need a Redis sink");
 
-	check_sink(&cfg.sink);
+	check_sink(&cfg.sink, a.tables);
 
 	set_signals();
 	if (cfg.metrics && (rc = metrics_start(cfg.metrics, err, sizeof(err))) != 0)

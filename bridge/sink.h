@@ -256,5 +256,7 @@ extern Sink *sink_kafka_create(const SinkConfig *cfg);
  * before anything is created: 0, or -1 with err set (a usage error).
  */
 extern int	sink_kafka_check(const SinkConfig *cfg, char *err, size_t errlen);
+extern int	sink_kafka_check_positions(const SinkConfig *cfg, const char *tables,
+									   char *err, size_t errlen);
 
 #endif							/* W2Q_SINK_H */

@@ -154,15 +154,26 @@ $b = start_bridge($node, undef, @args);
 is(verdict($b), 'refused', "a record of another slot, far ahead, does not vouch for this one");
 stop_bridge($b);
 
+# keyed <sysid>/<dbname>/<slot>: a record of another system (its own key,
+# or the old key of the slot name alone) is none here
 is(fresh_then_advance(), 'attested', 'registered again: attested');
+put_record('7777777777777777777/postgres/kv', '7777777777777777777/1/postgres/kv', 'FF/0');
 put_record('kv', '7777777777777777777/1/postgres/kv', 'FF/0');
 $b = start_bridge($node, undef, @args);
+is(verdict($b), 'refused', 'a record of another system is none: it neither vouches nor stops');
+ok($b->{h}->pumpable, 'the bridge keeps running');
+stop_bridge($b);
+
+# this system, database and slot on another timeline (a promotion): stops
+is(fresh_then_advance(), 'attested', 'registered again: attested');
+put_record("$sysid/postgres/kv", "$sysid/9/postgres/kv", 'FF/0');
+$b = start_bridge($node, undef, @args);
 my $stopped = wait_until(sub { !$b->{h}->pumpable }, 60);
-ok($stopped, 'a record of another system for this slot stops the bridge');
+ok($stopped, 'a record of this slot on another timeline stops the bridge');
 $b->{h}->finish if $stopped;
 is($stopped ? $b->{h}->full_result(0) >> 8 : stop_bridge($b, 'KILL'), 1, 'with exit 1');
-like(bridge_log($b), qr/holds the position record of slot "kv" for another source: 7777777777777777777\/1\/postgres\/kv/,
-	'naming the other source');
+like(bridge_log($b), qr/holds the position record of slot "kv" for another source: \d+\/9\/postgres\/kv \(the same system, database and slot on another timeline\)/,
+	'naming the other source and the timeline');
 $b = start_bridge($node, undef, @args, '--accept-new-source');
 is(verdict($b), 'refused', 'with --accept-new-source it is taken over and vouches for nothing');
 like(bridge_log($b), qr/taking it over \(--accept-new-source\)/, 'the bridge says so');

@@ -8,6 +8,8 @@
 # --accept-new-source as its error says, it overwrites the record, and the
 # first bridge's next session (any reconnect: here a kill -9) exits 1 in turn.
 # Neither ever wrote into the other's topics.
+# Fixed: the record is keyed <sysid>/<dbname>/<slot> (kafka_record.c
+# record_key); a record of another system is none.
 use strict;
 use warnings;
 use IPC::Run;

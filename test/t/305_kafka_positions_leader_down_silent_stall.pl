@@ -9,6 +9,8 @@
 # within 30 s: the bridge says so (an ERROR or WARNING naming the positions
 # topic, and a retry as docs/kafka.md "Errors" promises for a failed record
 # write), or the slot confirms the new jobs.
+# Fixed: a record write unanswered for 10 s is a retry, logged as a WARNING
+# (kafka_record.c kafka_record_pump, RECORD_STALL_MS).
 use strict;
 use warnings;
 use IPC::Run;
