@@ -212,8 +212,8 @@ suspect_apply(KafkaSink *ks, const KafkaTopic *t, int32_t partition)
 
 /* ---- the worker: reading metadata and last messages ---- */
 
-static bool
-worker_stopping(KafkaSink *ks)
+bool
+kafka_worker_stopping(KafkaSink *ks)
 {
 	bool		stop;
 
@@ -232,7 +232,7 @@ req_partitions(MarksReq *q)
 	rd_kafka_topic_t *rkt = rd_kafka_topic_new(ks->rk, q->topic, NULL);
 	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
 
-	while (rkt != NULL && !worker_stopping(ks))
+	while (rkt != NULL && !kafka_worker_stopping(ks))
 	{
 		const struct rd_kafka_metadata *md = NULL;
 
@@ -396,7 +396,7 @@ req_offsets(MarksReq *q)
 	for (pass = 0; pass < 2 && !err; pass++)
 	{
 		while ((err = offsets_pass(q, l, pass)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
-			   now_us() < deadline && !worker_stopping(q->ks))
+			   now_us() < deadline && !kafka_worker_stopping(q->ks))
 			usleep(100 * 1000);
 	}
 	rd_kafka_topic_partition_list_destroy(l);
@@ -425,7 +425,7 @@ req_consume(MarksReq *q, rd_kafka_queue_t *cq, int left)
 
 		if (msg == NULL)
 		{
-			if (now_us() > deadline || worker_stopping(q->ks))
+			if (now_us() > deadline || kafka_worker_stopping(q->ks))
 				return errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
 								  "timed out reading the last messages of kafka topic \"%s\"", q->topic);
 			continue;

@@ -31,17 +31,6 @@
 #define RECORD_WINDOW 64		/* the first window read back */
 #define CREATE_TIMEOUT_MS 2000	/* creating the topic (CreateTopics) */
 
-static bool
-stopping(KafkaSink *ks)
-{
-	bool		stop;
-
-	pthread_mutex_lock(&ks->worker.lock);
-	stop = ks->worker.stop;
-	pthread_mutex_unlock(&ks->worker.lock);
-	return stop;
-}
-
 /* does the cluster know the topic? (listing all topics creates none) */
 static bool
 topic_listed(KafkaSink *ks, const char *topic)
@@ -87,7 +76,7 @@ kafka_topic_create_compacted(KafkaSink *ks, const char *topic, const char *what)
 		goto done;
 	rd_kafka_AdminOptions_set_request_timeout(opt, CREATE_TIMEOUT_MS, errstr, sizeof(errstr));
 	rd_kafka_CreateTopics(rk, &nt, 1, opt, rq);
-	while (ev == NULL && now_us() < deadline && !stopping(ks))
+	while (ev == NULL && now_us() < deadline && !kafka_worker_stopping(ks))
 		ev = rd_kafka_queue_poll(rq, KAFKA_STEP_MS);
 	if (ev != NULL)
 	{
@@ -127,7 +116,7 @@ rreq_partition(RecordReq *q, int64_t deadline)
 	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
 	int32_t		n = 0;
 
-	while (rkt != NULL && !stopping(ks))
+	while (rkt != NULL && !kafka_worker_stopping(ks))
 	{
 		const struct rd_kafka_metadata *md = NULL;
 
@@ -220,7 +209,7 @@ rreq_window(RecordReq *q, rd_kafka_topic_t *rkt, int64_t start, int64_t end,
 
 		if (msg == NULL)
 		{
-			if (now_us() > deadline || stopping(q->ks))
+			if (now_us() > deadline || kafka_worker_stopping(q->ks))
 				rc = errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
 								"timed out reading the position record of slot \"%s\" in kafka topic \"%s\"",
 								q->key, q->topic);
@@ -258,7 +247,7 @@ rreq_read_back(RecordReq *q, int64_t deadline)
 	while ((err = rd_kafka_query_watermark_offsets(q->ks->rkc, q->topic, q->partition, &lo, &hi,
 												   KAFKA_STEP_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR)
 	{
-		if (now_us() >= deadline || stopping(q->ks))
+		if (now_us() >= deadline || kafka_worker_stopping(q->ks))
 			return errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
 							  "could not read the offsets of kafka topic \"%s\": %s", q->topic,
 							  rd_kafka_err2str(err));

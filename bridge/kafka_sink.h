@@ -301,6 +301,9 @@ extern void kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm,
 							  void *opaque);
 extern const char *kafka_topic_unusable(const char *name, size_t len);
 
+/* kafka_marks.c: the worker thread was told to stop */
+extern bool kafka_worker_stopping(KafkaSink *ks);
+
 /* kafka_record.c */
 extern int	kafka_record_begin(KafkaSink *ks);
 extern bool kafka_record_ready(const KafkaSink *ks);
