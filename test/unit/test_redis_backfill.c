@@ -73,27 +73,13 @@ field_is(const char *field, const char *want)
 	return ok;
 }
 
-int
-main(void)
+/* a new backfill's first state, then a page, written once */
+static void
+test_first_pages(Sink *s)
 {
-	SinkConfig	cfg;
-	Sink	   *s;
 	BackfillState st = {0};
-	BackfillState rd = {0};
 	FrameJob	jobs[2];
 	FrameValue	vals[2][2];
-	SinkSource	other;
-
-	init_source(&src, "7300000000000000001", "jobs");
-	if (!harness_init() ||
-		!unit_check(server_start(&srv, "main", 0, NULL, NULL), "redis-server starts"))
-		return unit_done();
-	init_cfg(&cfg, "");
-	s = sink_redis_create(&cfg);
-	unit_check(s->ops->connect(s) == SINK_OK, "the sink connects");
-	unit_check(s->ops->backfill_read(s, &src, 0, &rd) == SINK_OK && !rd.present &&
-			   !rd.record && !rd.other_source,
-			   "no backfill state and no record at first");
 
 	state(&st, 1, 0, "", false);
 	unit_check(s->ops->backfill_batch(s, &src, SINK_BACKFILL_NEW, 0, &st, NULL, 0) == SINK_OK,
@@ -115,6 +101,17 @@ main(void)
 			   "the same page again is refused: %s", s->err);
 	unit_check(rint_cmd("XLEN %s", "public.jobs") == 2, "and not written twice");
 
+	backfill_state_free(&st);
+}
+
+/* pages of another backfill, or with a key of another type, write nothing */
+static void
+test_refused_pages(Sink *s)
+{
+	BackfillState st = {0};
+	FrameJob	jobs[2];
+	FrameValue	vals[2][2];
+
 	state(&st, 3, 3, "[\"6\"]", false);
 	st.lsn = 0x2000000;
 	unit_check(s->ops->backfill_batch(s, &src, 0, 2, &st, jobs, 1) == SINK_FATAL,
@@ -131,15 +128,25 @@ main(void)
 			   field_is("backfill_seq", "2"),
 			   "before anything of it is written");
 
-	init_source(&other, "7300000000000000002", "jobs");
+	backfill_state_free(&st);
+}
+
+/* another source's record, and the state read back as written */
+static void
+test_other_source(Sink *s, SinkSource *other)
+{
+	BackfillState st = {0};
+	BackfillState rd = {0};
+
+	init_source(other, "7300000000000000002", "jobs");
 	state(&st, 1, 0, "", false);
-	unit_check(s->ops->backfill_batch(s, &other, SINK_BACKFILL_NEW, 0, &st, NULL, 0) == SINK_FATAL &&
+	unit_check(s->ops->backfill_batch(s, other, SINK_BACKFILL_NEW, 0, &st, NULL, 0) == SINK_FATAL &&
 			   strstr(s->err, "belongs to another source") != NULL,
 			   "another source's record is refused: %s", s->err);
-	unit_check(s->ops->backfill_read(s, &other, 0, &rd) == SINK_FATAL &&
+	unit_check(s->ops->backfill_read(s, other, 0, &rd) == SINK_FATAL &&
 			   strstr(s->err, "--accept-new-source") != NULL,
 			   "reading it as another source too: %s", s->err);
-	unit_check(s->ops->backfill_read(s, &other, SINK_BACKFILL_ACCEPT, &rd) == SINK_OK &&
+	unit_check(s->ops->backfill_read(s, other, SINK_BACKFILL_ACCEPT, &rd) == SINK_OK &&
 			   rd.other_source && !rd.present && !rd.record,
 			   "with SINK_BACKFILL_ACCEPT (--accept-new-source): read as no record, other_source");
 
@@ -154,14 +161,27 @@ main(void)
 			   strcmp(rd.keydef, "id integer (type 23, collation 0)") == 0,
 			   "the state reads back as written (storage, label and keydef too)");
 
+	backfill_state_free(&st);
+	backfill_state_free(&rd);
+}
+
+/* done, a take-over, a column that would forge the backfill marker */
+static void
+test_done_and_takeover(Sink *s, const SinkSource *other)
+{
+	BackfillState st = {0};
+	BackfillState rd = {0};
+	FrameJob	jobs[2];
+	FrameValue	vals[2][2];
+
 	state(&st, 3, 2, "", true);
 	unit_check(s->ops->backfill_batch(s, &src, 0, 2, &st, NULL, 0) == SINK_OK &&
 			   s->ops->backfill_read(s, &src, 0, &rd) == SINK_OK && rd.done,
 			   "done is recorded");
 	state(&st, 1, 0, "", false);
-	unit_check(s->ops->backfill_batch(s, &other, SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT, 0, &st,
+	unit_check(s->ops->backfill_batch(s, other, SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT, 0, &st,
 									  NULL, 0) == SINK_OK &&
-			   field_is("sysid", other.sysid),
+			   field_is("sysid", other->sysid),
 			   "--recreate-lost-slot takes the record over");
 
 	{
@@ -171,12 +191,37 @@ main(void)
 		make_job(&jobs[0], vals[0], 1, "1", NULL);
 		jobs[0].rel = &badrel;
 		state(&st, 2, 1, "[\"1\"]", false);
-		unit_check(s->ops->backfill_batch(s, &other, 0, 1, &st, jobs, 1) == SINK_FATAL &&
+		unit_check(s->ops->backfill_batch(s, other, 0, 1, &st, jobs, 1) == SINK_FATAL &&
 				   strstr(s->err, "column _backfill") != NULL,
 				   "a column named _backfill is refused: %s", s->err);
 	}
 	backfill_state_free(&st);
 	backfill_state_free(&rd);
+}
+
+int
+main(void)
+{
+	SinkConfig	cfg;
+	Sink	   *s;
+	BackfillState rd = {0};
+	SinkSource	other;
+
+	init_source(&src, "7300000000000000001", "jobs");
+	if (!harness_init() ||
+		!unit_check(server_start(&srv, "main", 0, NULL, NULL), "redis-server starts"))
+		return unit_done();
+	init_cfg(&cfg, "");
+	s = sink_redis_create(&cfg);
+	unit_check(s->ops->connect(s) == SINK_OK, "the sink connects");
+	unit_check(s->ops->backfill_read(s, &src, 0, &rd) == SINK_OK && !rd.present &&
+			   !rd.record && !rd.other_source,
+			   "no backfill state and no record at first");
+	backfill_state_free(&rd);
+	test_first_pages(s);
+	test_refused_pages(s);
+	test_other_source(s, &other);
+	test_done_and_takeover(s, &other);
 	s->ops->destroy(s);
 	server_stop(&srv);
 	return unit_done();
