@@ -112,6 +112,8 @@ test_refused_pages(Sink *s)
 	FrameJob	jobs[2];
 	FrameValue	vals[2][2];
 
+	make_job(&jobs[0], vals[0], 1, "2", NULL);
+	make_job(&jobs[1], vals[1], 2, "4", NULL);
 	state(&st, 3, 3, "[\"6\"]", false);
 	st.lsn = 0x2000000;
 	unit_check(s->ops->backfill_batch(s, &src, 0, 2, &st, jobs, 1) == SINK_FATAL,
