@@ -20,12 +20,16 @@ fi
 tests=()
 for t in "$@"; do tests+=("$(realpath "$t")"); done
 
+# A fast shutdown waits until every logical walsender has sent all WAL and
+# its client confirmed it: a test that restarts PostgreSQL mid-backlog waits
+# for the bridge to drain it, longer than pg_ctl's default 60 s under load.
 run=()
 [ "$(id -u)" = 0 ] && run=(runuser -u postgres --)
 cd "$tmp" && "${run[@]}" env PATH="$(pg_config --bindir):$PATH" \
 	PERL5LIB="$pgxs/test/perl:$root/test/t/lib" \
 	PG_REGRESS="$pgxs/test/regress/pg_regress" \
 	TESTDIR="$tmp" \
+	PGCTLTIMEOUT="${PGCTLTIMEOUT:-300}" \
 	W2Q_BRIDGE="${W2Q_BRIDGE:-$root/bridge/wal2queue-bridge}" \
 	W2Q_ROOT="$root" \
 	W2Q_BRIDGE_BIN="${W2Q_BRIDGE_BIN:-}" W2Q_SANITIZE="${W2Q_SANITIZE:-}" \
