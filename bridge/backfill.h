@@ -6,6 +6,8 @@
  *
  *	backfill.c			the phase: decide (new, resume, done, again), run it
  *						table by table, record done, hand over to the stream
+ *	backfill_reader.c	the reading connection: in the exported (or a
+ *						current) snapshot, the snapshot saved, the tables
  *	backfill_sql.c		the SQL side: selected tables, their keys, keyset
  *						pages read in a snapshot
  *	backfill_key.c		the position key (a JSON array of texts): format,
