@@ -256,7 +256,10 @@ run_tables(Backfill *bf)
 	}
 	backfill_key_free(after, nafter);
 	if (rc == 0 && !bridge_stop_requested)
+	{
+		backfill_test_pause("last-page");
 		rc = record_done(bf);
+	}
 	bf->m->backfill_running = false;
 	publish(bf);
 	return rc;
@@ -288,7 +291,8 @@ start_new(Backfill *bf, const char *snapshot_name, uint64_t lsn)
 	{
 		/* the first state, before any row: a resume knows the snapshot */
 		backfill_state_free(&bf->cur);
-		rc = record(bf, &first, NULL, 0);
+		if ((rc = record(bf, &first, NULL, 0)) == 0)
+			backfill_test_pause("first-state");
 	}
 	backfill_state_free(&first);
 	return rc == 0 ? run_tables(bf) : rc;
@@ -616,9 +620,11 @@ attempt(Backfill *bf)
 	/* the marker first: a stop from here on finds it */
 	if ((rc = mark_creating(bf)) != 0)
 		return rc;
+	backfill_test_pause("marker");
 	if ((rc = stream_create_exported(&bf->stream, snap, sizeof(snap))) != STREAM_OK)
 		return stream_rc(bf, rc);
 	bf->created_here = true;
+	backfill_test_pause("slot");
 	take_source(bf);
 	return start_new(bf, snap, bf->stream.start_lsn);
 }
