@@ -102,6 +102,17 @@ for my $at (@moments)
 		ok($n > 0 && $n < 40, "$at: $n rows of the first page are in kafka without its state");
 	}
 	push @new, insert_new();
+	if ($at eq 'slot')
+	{
+		# without --backfill the marker is an unfinished backfill: streaming
+		# the slot would never deliver the rows its snapshot holds
+		my ($code, $out) = run_bridge('-d', $node->connstr('postgres'), '--slot', $slot,
+			'--tables', 'public.jobs', '--target-prefix', $prefix, '--sink', "kafka://$bs",
+			($txn ? ('--kafka-transactions') : ()));
+		ok($code == 1 && $out =~ /replication slot "\Q$slot\E" has an unfinished backfill .*--backfill=/s,
+			"$at: a start without --backfill is refused, naming the command line that resumes it")
+		  or diag($out);
+	}
 
 	# the same command line, as a service manager restarts it
 	$br = start_bridge($node, undef, @cmd);
