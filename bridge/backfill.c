@@ -360,8 +360,8 @@ resume_unfinished(Backfill *bf)
 			"%llu rows delivered", bf->cfg->stream.slot, at,
 			bf->cur.table[0] ? bf->cur.table : "its start", bf->cur.key[0] ? " key " : "",
 			bf->cur.key, (unsigned long long) bf->cur.rows);
-	bf->unpinned = bf->cur.key[0] && strncmp(bf->cur.keydef ? bf->cur.keydef : "", BF_KEYDEF_TAG,
-											  strlen(BF_KEYDEF_TAG)) != 0;
+	bf->unpinned = bf->cur.key[0] &&
+		!(bf->cur.keydef && strncmp(bf->cur.keydef, BF_KEYDEF_TAG, strlen(BF_KEYDEF_TAG)) == 0);
 	if (bf->unpinned)
 		log_msg(LOG_WARNING, "the backfill state of slot \"%s\" was written by an older bridge: its "
 				"position is read and written with the session's settings (DateStyle, IntervalStyle, "
