@@ -76,114 +76,6 @@ sink_rc(Backfill *bf, int rc)
 	return bf_fail(bf, rc == SINK_RETRY ? BF_RETRY : BF_FATAL, "%s", bf->sink->err);
 }
 
-/* a normal connection for the snapshot reads, in a transaction */
-static int
-open_reader(Backfill *bf, const char *snapshot_name)
-{
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {bf->cfg->stream.conninfo, "wal2queue-bridge backfill", NULL};
-	PgConnectFailure f;
-	PGresult   *res;
-	char		sql[256];
-
-	if ((bf->conn = pgerror_connect(keys, vals, &f)) == NULL)
-		return bf_fail(bf, f.kind == PGERR_PERMANENT ? BF_FATAL : BF_RETRY,
-					"could not connect to PostgreSQL for the backfill: %s", f.message);
-	res = PQexec(bf->conn, bf->unpinned ? "SELECT" : BF_PINNED_SETTINGS);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		bf_fail(bf, BF_RETRY, "could not set the backfill's session settings: %s",
-				PQresultErrorMessage(res));
-		PQclear(res);
-		return BF_RETRY;
-	}
-	PQclear(res);
-	res = PQexec(bf->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
-	if (PQresultStatus(res) == PGRES_COMMAND_OK && snapshot_name)
-	{
-		PQclear(res);
-		snprintf(sql, sizeof(sql), "SET TRANSACTION SNAPSHOT '%s'", snapshot_name);
-		res = PQexec(bf->conn, sql);
-	}
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-	{
-		bf_fail(bf, BF_RETRY, "could not begin the backfill's snapshot: %s",
-			 PQresultErrorMessage(res));
-		PQclear(res);
-		return BF_RETRY;
-	}
-	PQclear(res);
-	return 0;
-}
-
-/* pg_current_snapshot() of the reader's transaction into st->snapshot */
-static int
-save_snapshot(Backfill *bf, BackfillState *st)
-{
-	PGresult   *res = PQexec(bf->conn, "SELECT pg_catalog.pg_current_snapshot()::text");
-
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-	{
-		bf_fail(bf, BF_RETRY, "could not read the backfill's snapshot: %s",
-			 PQresultErrorMessage(res));
-		PQclear(res);
-		return BF_RETRY;
-	}
-	free(st->snapshot);
-	st->snapshot = strdup(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return st->snapshot ? 0 : bf_fail(bf, BF_FATAL, "out of memory");
-}
-
-/*
- * The plugin's max-job-bytes (its option, else its default 64MB), as
- * PostgreSQL reads a size; pgoutput sends every row whole: none.
- */
-static int
-read_max_job_bytes(Backfill *bf)
-{
-	const char *const *o = bf->cfg->stream.plugin_options;
-	const char *params[1] = {"64MB"};
-	PGresult   *res;
-
-	bf->max_job_bytes = 0;
-	if (bf->cfg->backfill.publication)
-		return 0;
-	for (; o && o[0] && o[1]; o += 2)
-		if (strcmp(o[0], "max-job-bytes") == 0)
-			params[0] = o[1];
-	res = PQexecParams(bf->conn, "SELECT pg_catalog.pg_size_bytes($1)", 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-	{
-		bf_fail(bf, BF_FATAL, "invalid --max-job-bytes \"%s\": %s", params[0], PQresultErrorMessage(res));
-		PQclear(res);
-		return BF_FATAL;
-	}
-	bf->max_job_bytes = (size_t) strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
-	return 0;
-}
-
-static int
-load_tables(Backfill *bf)
-{
-	BfSelect	sel = {bf->patterns.n ? &bf->patterns : NULL, bf->cfg->backfill.publication,
-	bf->cfg->backfill.route_column, bf->cfg->backfill.key_column};
-	char		err[512];
-
-	bf_tables_free(&bf->tables);
-	bf->tables_loaded = false;
-	if (read_max_job_bytes(bf) != 0)
-		return BF_FATAL;
-	if (bf_tables_load(bf->conn, &sel, &bf->tables, err, sizeof(err)) != 0)
-		return bf_fail(bf, BF_FATAL, "%s", err);
-	bf->tables_loaded = true;
-	bf->m->backfill_rows_estimated = 0;
-	for (int i = 0; i < bf->tables.n; i++)
-		bf->m->backfill_rows_estimated += (uint64_t) bf->tables.t[i].reltuples;
-	return 0;
-}
-
 /* write next (with its jobs) after cur; cur becomes next */
 static int
 record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
@@ -349,7 +241,7 @@ run_tables(Backfill *bf)
 	int			nafter = 0;
 	int			rc = 0;
 
-	if (!bf->tables_loaded && (rc = load_tables(bf)) != 0)
+	if (!bf->tables_loaded && (rc = bf_load_tables(bf)) != 0)
 		return rc;
 	if ((rc = bf_resume_position(bf, &start, &after, &nafter)) != 0)
 		return rc;
@@ -364,7 +256,10 @@ run_tables(Backfill *bf)
 	}
 	backfill_key_free(after, nafter);
 	if (rc == 0 && !bridge_stop_requested)
+	{
+		backfill_test_pause("last-page");
 		rc = record_done(bf);
+	}
 	bf->m->backfill_running = false;
 	publish(bf);
 	return rc;
@@ -377,7 +272,7 @@ start_new(Backfill *bf, const char *snapshot_name, uint64_t lsn)
 	BackfillState first = {0};
 	int			rc;
 
-	if ((rc = open_reader(bf, snapshot_name)) != 0)
+	if ((rc = bf_open_reader(bf, snapshot_name)) != 0)
 		return rc;
 	if (snapshot_name)
 		stream_register_slot(&bf->stream);	/* the snapshot is ours now */
@@ -389,14 +284,15 @@ start_new(Backfill *bf, const char *snapshot_name, uint64_t lsn)
 	if (!first.condition || !first.table || !first.key || !first.label)
 		rc = bf_fail(bf, BF_FATAL, "out of memory");
 	/* the tables' storage as the snapshot has it: a resume checks it */
-	if (rc == 0 && (rc = load_tables(bf)) == 0 &&
+	if (rc == 0 && (rc = bf_load_tables(bf)) == 0 &&
 		(first.storage = bf_storage_read(bf->conn, &bf->tables, bf->err, sizeof(bf->err))) == NULL)
 		rc = BF_RETRY;
-	if (rc == 0 && (rc = save_snapshot(bf, &first)) == 0)
+	if (rc == 0 && (rc = bf_save_snapshot(bf, &first)) == 0)
 	{
 		/* the first state, before any row: a resume knows the snapshot */
 		backfill_state_free(&bf->cur);
-		rc = record(bf, &first, NULL, 0);
+		if ((rc = record(bf, &first, NULL, 0)) == 0)
+			backfill_test_pause("first-state");
 	}
 	backfill_state_free(&first);
 	return rc == 0 ? run_tables(bf) : rc;
@@ -464,14 +360,14 @@ resume_unfinished(Backfill *bf)
 			"%llu rows delivered", bf->cfg->stream.slot, at,
 			bf->cur.table[0] ? bf->cur.table : "its start", bf->cur.key[0] ? " key " : "",
 			bf->cur.key, (unsigned long long) bf->cur.rows);
-	bf->unpinned = bf->cur.key[0] && strncmp(bf->cur.keydef ? bf->cur.keydef : "", BF_KEYDEF_TAG,
-											  strlen(BF_KEYDEF_TAG)) != 0;
+	bf->unpinned = bf->cur.key[0] &&
+		!(bf->cur.keydef && strncmp(bf->cur.keydef, BF_KEYDEF_TAG, strlen(BF_KEYDEF_TAG)) == 0);
 	if (bf->unpinned)
 		log_msg(LOG_WARNING, "the backfill state of slot \"%s\" was written by an older bridge: its "
 				"position is read and written with the session's settings (DateStyle, IntervalStyle, "
 				"extra_float_digits), as it was printed with, until the backfill finishes",
 				bf->cfg->stream.slot);
-	if ((rc = open_reader(bf, NULL)) != 0)
+	if ((rc = bf_open_reader(bf, NULL)) != 0)
 		return rc;
 	if ((bf->visible_in = strdup(bf->cur.snapshot)) == NULL)
 		return bf_fail(bf, BF_FATAL, "out of memory");
@@ -724,9 +620,11 @@ attempt(Backfill *bf)
 	/* the marker first: a stop from here on finds it */
 	if ((rc = mark_creating(bf)) != 0)
 		return rc;
+	backfill_test_pause("marker");
 	if ((rc = stream_create_exported(&bf->stream, snap, sizeof(snap))) != STREAM_OK)
 		return stream_rc(bf, rc);
 	bf->created_here = true;
+	backfill_test_pause("slot");
 	take_source(bf);
 	return start_new(bf, snap, bf->stream.start_lsn);
 }

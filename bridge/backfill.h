@@ -6,6 +6,8 @@
  *
  *	backfill.c			the phase: decide (new, resume, done, again), run it
  *						table by table, record done, hand over to the stream
+ *	backfill_reader.c	the reading connection: in the exported (or a
+ *						current) snapshot, the snapshot saved, the tables
  *	backfill_sql.c		the SQL side: selected tables, their keys, keyset
  *						pages read in a snapshot
  *	backfill_key.c		the position key (a JSON array of texts): format,
@@ -18,6 +20,7 @@
  *						table it was reading, the recorded partitions,
  *						the key's definition, each table's storage
  *	backfill_mark.c		telling the extension the backfill is done
+ *	backfill_testhook.c	W2Q_TEST_BACKFILL_PAUSE: a test's kill -9 moments
  *	redis_backfill.c	the Redis side: the wal2queue_backfill2 function
  *
  * A new slot is created with an exported snapshot (its consistent point);
@@ -138,5 +141,12 @@ extern int	backfill_run(const struct BridgeConfig *cfg, struct Sink *sink,
  */
 struct BridgeConfig;
 extern void backfill_mark_done(const struct BridgeConfig *cfg, uint64_t lsn);
+
+/*
+ * backfill_testhook.c: W2Q_TEST_BACKFILL_PAUSE=<point> names point; pause
+ * there (once a process) until killed, for a test
+ */
+extern bool backfill_test_at(const char *point);
+extern void backfill_test_pause(const char *point);
 
 #endif							/* W2Q_BACKFILL_H */

@@ -2,7 +2,8 @@
  *
  * backfill_internal.h
  *		The backfill phase's state, shared by backfill.c (the decision and
- *		the reading) and backfill_resume.c (the checks of a resume).
+ *		the reading), backfill_reader.c (the reading connection) and
+ *		backfill_resume.c (the checks of a resume).
  *
  *-------------------------------------------------------------------------
  */
@@ -51,6 +52,17 @@ extern bool bf_dup_into(char **dst, const char *src);
  * POSIX shell.  malloc'd, NULL when out of memory.
  */
 extern char *bf_hint_command(const BridgeConfig *cfg, const char *condition, const char *extra);
+
+/*
+ * backfill_reader.c: open bf->conn in a repeatable-read transaction (in
+ * snapshot_name, the slot's exported snapshot, or NULL: a current one);
+ * save its pg_current_snapshot() into st->snapshot; read the selected
+ * tables (and the plugin's max-job-bytes) in it.  0, or BF_RETRY/BF_FATAL
+ * with bf->err set.
+ */
+extern int	bf_open_reader(Backfill *bf, const char *snapshot_name);
+extern int	bf_save_snapshot(Backfill *bf, BackfillState *st);
+extern int	bf_load_tables(Backfill *bf);
 
 /*
  * A resume (or a new backfill: table 0, from its start): the table to begin

@@ -18,6 +18,11 @@
  *	  With --kafka-transactions the page and its state are one transaction.
  *	- Page numbers only grow on a state topic (a new backfill continues
  *	  them), so a data message of page N is unambiguous.
+ *	- The creation marker (BACKFILL_CREATING: lsn 0, no row, recorded
+ *	  before the slot is created) is a state like any other, on a page of
+ *	  its own, acknowledged (with transactions: committed) before the
+ *	  slot exists; its session starts at the server's WAL end, and the
+ *	  next state begins a session at the slot's consistent point.
  * backfill_read reads the state topic's last message.  The page after it
  * (the one a kill may have cut) is the only page with evidence to read:
  * rows are produced in key order and the idempotent producer keeps each
@@ -647,7 +652,8 @@ send_state(KafkaSink *ks, const SinkSource *src, const FrameTxn *txn, uint64_t p
 	job.payload = (FrameBytes) {text, (uint32_t) strlen(text)};
 	if ((rc = kafka_out_build(ks, txn, &job, 0, &o)) == SINK_OK)
 	{
-		o.lsn = txn->commit_lsn - 1;
+		/* (the creation marker has no consistent point: 0) */
+		o.lsn = txn->commit_lsn ? txn->commit_lsn - 1 : 0;
 		o.seq = UINT32_MAX;
 		rc = send_one(ks, &o, 0);
 	}
@@ -664,6 +670,7 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 	FrameTxn	txn = {0, next->lsn, next->lsn, now_us(), njobs};
 	char		page[24];
 	uint32_t	skipped = 0;
+	bool		marker = next->lsn == 0;	/* BACKFILL_CREATING */
 	int			rc = SINK_OK;
 
 	if (b == NULL)
@@ -674,24 +681,24 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 		return bf_fail(ks, SINK_FATAL, "the kafka backfill state is at page %" PRIu64 " of the backfill, "
 					   "this bridge wrote page %" PRIu64 " next: another bridge backfills the same slot",
 					   b->seq, next->seq);
-	if (next->lsn == 0 && njobs == 0)
-	{
-		/*
-		 * The creation marker (BACKFILL_CREATING, written before the slot
-		 * is created): Kafka keeps none, as it would need a session before
-		 * there is a slot (docs/kafka.md, "Backfill": limits).
-		 */
-		b->seq = next->seq;
-		return SINK_OK;
-	}
-	if (next->lsn == 0)
+	if (next->lsn == 0 && njobs > 0)
 		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill without a consistent point");
 	snprintf(page, sizeof(page), "%" PRIu64, b->page + 1);
-	if ((rc = session_ready(ks, src, next->lsn, flags)) != SINK_OK)
+	/* the creation marker (lsn 0) is written before there is a slot */
+	if ((rc = session_ready(ks, src, marker ? src->wal_end : next->lsn, flags)) != SINK_OK)
 		return rc;
 	for (uint32_t i = 0; rc == SINK_OK && i < njobs; i++)
-		rc = send_row(ks, &txn, &jobs[i], next->job_keys ? next->job_keys[i] : NULL, page,
-					  b->check, &skipped);
+	{
+		if (njobs > 1 && i == njobs / 2 && backfill_test_at("page-half"))
+		{
+			if (!ks->txn_mode)
+				rc = wait_delivered(ks, b->page + 1);
+			backfill_test_pause("page-half");
+		}
+		if (rc == SINK_OK)
+			rc = send_row(ks, &txn, &jobs[i], next->job_keys ? next->job_keys[i] : NULL, page,
+						  b->check, &skipped);
+	}
 	if (rc == SINK_OK && !ks->txn_mode)
 		rc = wait_delivered(ks, b->page + 1);
 	if (rc == SINK_OK)
@@ -707,5 +714,7 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 	b->seq = next->seq;
 	b->check = false;
 	evidence_clear(b);
+	if (marker)
+		b->session = 0;			/* the slot's session begins at its start */
 	return SINK_OK;
 }

@@ -4,8 +4,8 @@
  *		The Kafka sink's backfill hooks (bridge/kafka_backfill.c) against
  *		librdkafka's mock cluster: the state record read back as written,
  *		a cut page resumed without doubling a row, another source's state
- *		refused, and a backfilled row as a stream mark that covers nothing
- *		at or after the consistent point.
+ *		refused, a backfilled row as a stream mark that covers nothing
+ *		at or after the consistent point, and the creation marker.
  *
  *-------------------------------------------------------------------------
  */
@@ -180,6 +180,46 @@ case_mark(void)
 	free(rs);
 }
 
+/*
+ * The creation marker (lsn 0, no row, before the slot exists) is written
+ * and read back as BACKFILL_CREATING; the first state follows it; a marker
+ * with rows is refused
+ */
+static void
+case_marker(void)
+{
+	TSink		ts;
+	Sink	   *s = bf_sink(&ts, "c.");
+	BackfillState st = {0};
+	BackfillState next = {.lsn = 0, .seq = 1, .snapshot = "", .condition = "", .table = "",
+	.key = "", .storage = "", .label = "", .keydef = ""};
+	const char *p1[] = {"a"};
+
+	rd_kafka_mock_topic_create(mock, "c.bf", 1, 1);
+	unit_check(s->ops->backfill_read(s, &src_a, 0, &st) == SINK_OK && !st.present, "no state yet");
+	unit_check(page(s, 0, &next, NULL, 0, 0) == SINK_OK, "the marker is written (%s)", s->err);
+	s->ops->destroy(s);
+	s = bf_sink(&ts, "c.");
+	unit_check(s->ops->backfill_read(s, &src_a, 0, &st) == SINK_OK && BACKFILL_CREATING(&st) &&
+			   st.seq == 1 && st.rows == 0, "a new process reads the marker back (%s)", s->err);
+	unit_check(page(s, 0, &next, p1, 1, 1) == SINK_FATAL && strstr(s->err, "consistent point"),
+			   "a marker with rows is refused: %s", s->err);
+	s->ops->destroy(s);
+	s = bf_sink(&ts, "c.");
+	s->ops->backfill_read(s, &src_a, 0, &st);
+	next.lsn = CP;
+	next.seq = 2;
+	next.snapshot = "1:1:";
+	unit_check(page(s, 0, &next, NULL, 0, 0) == SINK_OK, "the first state follows it (%s)", s->err);
+	s->ops->destroy(s);
+	s = bf_sink(&ts, "c.");
+	unit_check(s->ops->backfill_read(s, &src_a, 0, &st) == SINK_OK && st.present &&
+			   !BACKFILL_CREATING(&st) && st.lsn == CP && st.seq == 2,
+			   "and is read back instead (%s)", s->err);
+	s->ops->destroy(s);
+	backfill_state_free(&st);
+}
+
 int
 main(void)
 {
@@ -187,6 +227,7 @@ main(void)
 		return unit_done();
 	case_state_and_resume();
 	case_mark();
+	case_marker();
 	harness_stop();
 	return unit_done();
 }

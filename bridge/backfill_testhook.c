@@ -1,0 +1,48 @@
+/*-------------------------------------------------------------------------
+ *
+ * backfill_testhook.c
+ *		W2Q_TEST_BACKFILL_PAUSE=<point>: the backfill stops at a named
+ *		moment and waits there, so that a test can kill -9 the bridge at
+ *		exactly that moment (test/t/390, 391).  Unset, it costs a getenv
+ *		at each point.  The points:
+ *			marker		the creation marker recorded, the slot not created
+ *			slot		the slot created, its first state not recorded
+ *			first-state	the first state recorded, no page written
+ *			page-half	half of the first page of two rows or more in the
+ *						sink (Kafka without transactions: acknowledged),
+ *						its state not recorded
+ *			last-page	the last page recorded, the done state not
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backfill.h"
+#include "log.h"
+
+#define PAUSE_MAX_US (300 * 1000000LL)
+
+bool
+backfill_test_at(const char *point)
+{
+	const char *want = getenv("W2Q_TEST_BACKFILL_PAUSE");
+
+	return want != NULL && strcmp(want, point) == 0;
+}
+
+void
+backfill_test_pause(const char *point)
+{
+	static bool paused;
+	int64_t		until;
+
+	if (paused || !backfill_test_at(point))
+		return;
+	paused = true;				/* once a process */
+	log_msg(LOG_WARNING, "test hook W2Q_TEST_BACKFILL_PAUSE: paused at \"%s\"", point);
+	until = now_us() + PAUSE_MAX_US;
+	while (now_us() < until)
+		usleep(100 * 1000);
+}
