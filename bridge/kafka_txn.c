@@ -10,7 +10,10 @@
  * --standby bridge of the same slot, so the producer that calls
  * init_transactions fences the one before it and aborts what that one left
  * open.  init_transactions runs only after replay_begin, that is after the
- * bridge holds the slot: a standby waiting for the slot fences nobody.
+ * bridge holds the slot: a standby waiting for the slot fences nobody.  The
+ * one exception is a backfill's creation marker (kafka_backfill.c), written
+ * before the bridge creates the slot: no bridge can hold a slot that does
+ * not exist yet, and --standby is refused with --backfill.
  *
  * No call blocks longer than KAFKA_STEP_MS: init_transactions and
  * commit_transaction are called with that timeout and, while they answer
