@@ -42,32 +42,14 @@ $node->safe_psql('postgres', q{
 	  ('a', 'cq'), ('b', 'cq'), ('c', 'cq'), ('d', 'cq');
 });
 
-sub first_run
-{
-	my ($slot, $bad, @cmd) = @_;
-	backfill_stops_on($node, $r, $bad, "$slot: the first run stops at page 2 (WRONGTYPE)", @cmd);
-	is(redis($r, 'HGET', "wal2queue:progress:$slot", 'backfill_rows'), '3', "$slot: page 1 is recorded");
-}
-
-sub finish_run
-{
-	my ($slot, @cmd) = @_;
-	my $br = start_bridge($node, $r, @cmd);
-	wait_backfill_done($r, $br, $slot);
-	sleep 1;
-	my $log = bridge_log($br);
-	stop_bridge($br);
-	return $log;
-}
-
 # 1. the primary key moves from id to n (same type, no rewrite)
 my @cmd = backfill_cmd('s', 'public.jobs');
-first_run('s', 'bad', @cmd);
+backfill_first_page($node, $r, 's', 'bad', @cmd);
 $node->safe_psql('postgres', q{
 	ALTER TABLE jobs DROP CONSTRAINT jobs_pkey;
 	ALTER TABLE jobs ADD PRIMARY KEY USING INDEX jobs_n_idx;
 });
-my $log = finish_run('s', @cmd);
+my $log = backfill_resume($node, $r, 's', @cmd);
 my $done = backfill_done($r, 's');
 my $seen = field_counts($r, 'id', 'q', 'bad');
 note("primary key moved: done=$done, ids "
@@ -79,7 +61,7 @@ like($log, qr/its key is now n integer \(type 23, collation 0\), was id integer/
 	'the refusal names the old and the new key');
 like($log, qr/--backfill-after-rewrite/, 'and the way out');
 # the way out: the table again from its start, at least once
-$log = finish_run('s', @cmd, '--backfill-after-rewrite');
+$log = backfill_resume($node, $r, 's', @cmd, '--backfill-after-rewrite');
 $seen = field_counts($r, 'id', 'q', 'bad');
 is(backfill_done($r, 's'), '1', '--backfill-after-rewrite finishes it')
   or diag($log);
@@ -90,12 +72,12 @@ SKIP:
 {
 	skip 'no ICU collation und-x-icu', 3 unless $icu;
 	my @cmd2 = backfill_cmd('s2', 'public.cjobs');
-	first_run('s2', 'cbad', @cmd2);
+	backfill_first_page($node, $r, 's2', 'cbad', @cmd2);
 	my $fn = $node->safe_psql('postgres', q{SELECT pg_relation_filenode('cjobs')});
 	$node->safe_psql('postgres', q{ALTER TABLE cjobs ALTER COLUMN k TYPE text COLLATE "und-x-icu"});
 	note('heap rewritten by the collation change: '
 		  . ($node->safe_psql('postgres', q{SELECT pg_relation_filenode('cjobs')}) ne $fn ? 'yes' : 'no'));
-	$log = finish_run('s2', @cmd2);
+	$log = backfill_resume($node, $r, 's2', @cmd2);
 	$done = backfill_done($r, 's2');
 	$seen = field_counts($r, 'k', 'cq', 'cbad');
 	note("collation changed: done=$done, keys " . join(',', map { "$_ x$seen->{$_}" } sort keys %$seen));

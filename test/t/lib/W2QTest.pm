@@ -418,7 +418,8 @@ sub start_managed_bridge
 # progress record holds page 1; the test changes the table, resumes and
 # counts what each key received.
 push @EXPORT, qw(backfill_jobs_table backfill_cmd backfill_stops_on
-  backfill_done wait_backfill_done field_counts missing_ids);
+  backfill_first_page backfill_resume backfill_done wait_backfill_done
+  field_counts missing_ids);
 
 # table public.jobs (id int PRIMARY KEY, queue text) with rows 1..$rows
 # (9 unless given) routed to queue "q", but row 4 to "bad"
@@ -454,6 +455,30 @@ sub backfill_stops_on
 	$br->{h}->finish;
 	redis($r, 'DEL', $bad);
 	return $br;
+}
+
+# backfill_stops_on() for slot $slot, then check that the progress record
+# holds page 1 (3 rows)
+sub backfill_first_page
+{
+	my ($node, $r, $slot, $bad, @cmd) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $br = backfill_stops_on($node, $r, $bad, "$slot: the first run stops at page 2 (WRONGTYPE)", @cmd);
+	is(redis($r, 'HGET', "wal2queue:progress:$slot", 'backfill_rows'), '3', "$slot: page 1 is recorded");
+	return $br;
+}
+
+# resume: run the bridge with @cmd until slot $slot's backfill is done or
+# the bridge exited (30 s), a second more, stop it; returns its log
+sub backfill_resume
+{
+	my ($node, $r, $slot, @cmd) = @_;
+	my $br = start_bridge($node, $r, @cmd);
+	wait_backfill_done($r, $br, $slot);
+	sleep 1;
+	my $log = bridge_log($br);
+	stop_bridge($br);
+	return $log;
 }
 
 # the backfill_done field of slot $slot's progress record ('' if none)
