@@ -22,9 +22,8 @@ use W2QTest;
 my $node = new_node('resetwal');
 my $r = start_redis();
 $node->safe_psql('postgres', 'CREATE TABLE rj (id int PRIMARY KEY, src text)');
-my $b = start_bridge($node, $r, '--slot', 'sr', '--create-slot', '--tables', 'public.rj',
+my $b = start_streaming_bridge($node, $r, '--slot', 'sr', '--create-slot', '--tables', 'public.rj',
 	'--status-interval', '1');
-wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'before' FROM generate_series(1, 10) g");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.rj') eq '10' }, 30), 'first jobs delivered');
 stop_bridge($b);

@@ -217,6 +217,41 @@ sub stop_kafka_mock
 	$k->{h}->finish;
 }
 
+# ---- restore tests (test/t/204, 206, 250-252, 257) ----
+push @EXPORT, qw(start_streaming_bridge cold_copy restore_cold_copy);
+
+# start_bridge(), then wait (at most 30 s, not checked) until it logs
+# "streaming slot"; returns the bridge
+sub start_streaming_bridge
+{
+	my ($node, $r, @args) = @_;
+	my $b = start_bridge($node, $r, @args);
+	wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
+	return $b;
+}
+
+# a cold file-level copy of the server (slots included): stop it, copy its
+# data directory to <data_dir>.snap, start it again
+sub cold_copy
+{
+	my ($node) = @_;
+	$node->stop('fast');
+	my $data = $node->data_dir;
+	system("cp -a $data $data.snap") == 0 or die "copy failed";
+	$node->start;
+}
+
+# roll the server back to its cold_copy(): stop it, replace its data
+# directory by the copy, start it again
+sub restore_cold_copy
+{
+	my ($node) = @_;
+	$node->stop('fast');
+	my $data = $node->data_dir;
+	system("rm -rf $data && mv $data.snap $data") == 0 or die "swap failed";
+	$node->start;
+}
+
 # ---- prune tests (test/t/270-277, 253, 340-342) ----
 #
 # The prune tests share one shape: rows are written that no slot delivered
