@@ -218,7 +218,7 @@ sub stop_kafka_mock
 }
 
 # ---- restore tests (test/t/204, 206, 250-252, 257) ----
-push @EXPORT, qw(start_streaming_bridge cold_copy restore_cold_copy);
+push @EXPORT, qw(start_streaming_bridge while_stopped cold_copy restore_cold_copy);
 
 # start_bridge(), then wait (at most 30 s, not checked) until it logs
 # "streaming slot"; returns the bridge
@@ -230,26 +230,30 @@ sub start_streaming_bridge
 	return $b;
 }
 
-# a cold file-level copy of the server (slots included): stop it, copy its
-# data directory to <data_dir>.snap, start it again
-sub cold_copy
+# stop the server, run shell command $cmd with %D replaced by its data
+# directory, start it again; dies naming $what if the command fails
+sub while_stopped
 {
-	my ($node) = @_;
+	my ($node, $cmd, $what) = @_;
 	$node->stop('fast');
 	my $data = $node->data_dir;
-	system("cp -a $data $data.snap") == 0 or die "copy failed";
+	$cmd =~ s/%D/$data/g;
+	system($cmd) == 0 or die "$what failed";
 	$node->start;
 }
 
-# roll the server back to its cold_copy(): stop it, replace its data
-# directory by the copy, start it again
+# a cold file-level copy of the server (slots included) in <data_dir>.snap
+sub cold_copy
+{
+	my ($node) = @_;
+	while_stopped($node, 'cp -a %D %D.snap', 'copy');
+}
+
+# roll the server back to its cold_copy()
 sub restore_cold_copy
 {
 	my ($node) = @_;
-	$node->stop('fast');
-	my $data = $node->data_dir;
-	system("rm -rf $data && mv $data.snap $data") == 0 or die "swap failed";
-	$node->start;
+	while_stopped($node, 'rm -rf %D && mv %D.snap %D', 'swap');
 }
 
 # ---- prune tests (test/t/270-277, 253, 340-342) ----
