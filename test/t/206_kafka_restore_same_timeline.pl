@@ -33,28 +33,21 @@ sub count
 my $node = new_node('restore');
 my $r = undef;
 $node->safe_psql('postgres', 'CREATE TABLE rj (id int PRIMARY KEY, src text)');
-my $b = start_bridge($node, undef, '--sink', "kafka://$bootstrap", '--slot', 'sr', '--create-slot', '--tables', 'public.rj',
+my $b = start_streaming_bridge($node, undef, '--sink', "kafka://$bootstrap", '--slot', 'sr', '--create-slot', '--tables', 'public.rj',
 	'--status-interval', '1');
-wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'before' FROM generate_series(1, 10) g");
 ok(wait_until(sub { count() == 10 }, 30), 'first jobs delivered');
 stop_bridge($b);
 
 # a cold file-level copy of the server (slot included)
-$node->stop('fast');
-my $data = $node->data_dir;
-system("cp -a $data $data.snap") == 0 or die "copy failed";
-$node->start;
-$b = start_bridge($node, undef, '--sink', "kafka://$bootstrap", '--slot', 'sr', '--tables', 'public.rj', '--status-interval', '1');
-wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
+cold_copy($node);
+$b = start_streaming_bridge($node, undef, '--sink', "kafka://$bootstrap", '--slot', 'sr', '--tables', 'public.rj', '--status-interval', '1');
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'after snapshot' FROM generate_series(11, 5000) g");
 ok(wait_until(sub { count() == 5000 }, 60), 'more jobs delivered on the original');
 stop_bridge($b);
 
 # the original is rolled back to the copy; the application goes on
-$node->stop('fast');
-system("rm -rf $data && mv $data.snap $data") == 0 or die "swap failed";
-$node->start;
+restore_cold_copy($node);
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'restored' FROM generate_series(11, 20) g");
 $b = start_bridge($node, undef, '--sink', "kafka://$bootstrap", '--slot', 'sr', '--tables', 'public.rj', '--status-interval', '1');
 wait_until(sub { !$b->{h}->pumpable || count() == 5010 }, 20);

@@ -33,33 +33,17 @@ $node->safe_psql('postgres', q{
 	INSERT INTO jobs2 SELECT g, CASE WHEN g = 4 THEN 'bad2' ELSE 'q2' END, g FROM generate_series(1, 9) g;
 });
 
-# every entry's id, of the streams given: {id => times}
-sub ids
-{
-	my %seen;
-	for my $key (@_)
-	{
-		$seen{ $_->[1]{id} }++ for @{ stream_entries($r, $key) };
-	}
-	return \%seen;
-}
-
 # the first run of a slot over a table stops at page 2 (WRONGTYPE)
 sub first_run
 {
 	my ($slot, $bad, @cmd) = @_;
-	redis($r, 'SET', $bad, 'a string');
-	my $br = start_bridge($node, $r, @cmd);
-	ok(wait_until(sub { !$br->{h}->pumpable }, 30), "$slot: the first run stops at page 2 (WRONGTYPE)");
-	$br->{h}->finish;
+	my $br = backfill_stops_on($node, $r, $bad, "$slot: the first run stops at page 2 (WRONGTYPE)", @cmd);
 	like(bridge_log($br), qr/holds a string, not a stream/, "$slot: named");
 	is(redis($r, 'HGET', "wal2queue:progress:$slot", 'backfill_rows'), '3', "$slot: page 1 is recorded");
-	redis($r, 'DEL', $bad);
 }
 
 # 1. ALTER TABLE ... TYPE: refused with the command, which then finishes
-my @cmd = ('--slot', 's', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.jobs', '--route-column', 'queue', '--status-interval', '1');
+my @cmd = backfill_cmd('s', 'public.jobs');
 first_run('s', 'bad', @cmd);
 $node->safe_psql('postgres', 'ALTER TABLE jobs ALTER COLUMN n TYPE bigint');
 my $br = start_bridge($node, $r, @cmd);
@@ -71,24 +55,21 @@ like($log, qr/cannot resume the backfill of table public\.jobs: public\.jobs was
 	'names the table, the rewrite and the position');
 like($log, qr/finish the backfill at least once .* with: wal2queue-bridge .*--backfill-after-rewrite$/m,
 	'names the command that finishes at least once');
-is(redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done'), '0', 'not done');
+is(backfill_done($r, 's'), '0', 'not done');
 is(redis($r, 'XLEN', 'q'), '3', 'nothing past page 1 delivered');
 
 $br = start_bridge($node, $r, @cmd, '--backfill-after-rewrite');
-ok(wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 30)
-	  && redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1',
-	'--backfill-after-rewrite finishes the backfill') or diag(bridge_log($br));
+ok(wait_backfill_done($r, $br, 's'), '--backfill-after-rewrite finishes the backfill') or diag(bridge_log($br));
 like(bridge_log($br), qr/--backfill-after-rewrite: reading its rows without the snapshot filter: at least once/,
 	'saying so');
-my $seen = ids('q', 'bad');
+my $seen = field_counts($r, 'id', 'q', 'bad');
 is(scalar(keys %$seen), 9, 'every row of the table delivered');
 is(scalar(grep { $_ != 1 } values %$seen), 0, 'each once');
 stop_bridge($br);
 
 # 2. VACUUM FULL and CLUSTER keep the rows' xmin: the same command line
 # resumes, exactly once, and a row inserted meanwhile comes once (stream)
-my @cmd2 = ('--slot', 's2', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.jobs2', '--route-column', 'queue', '--status-interval', '1');
+my @cmd2 = backfill_cmd('s2', 'public.jobs2');
 first_run('s2', 'bad2', @cmd2);
 my $fn = $node->safe_psql('postgres', q{SELECT pg_relation_filenode('jobs2')});
 $node->safe_psql('postgres', q{
@@ -98,19 +79,18 @@ $node->safe_psql('postgres', q{
 });
 isnt($node->safe_psql('postgres', q{SELECT pg_relation_filenode('jobs2')}), $fn, 'jobs2 has a new relfilenode');
 $br = start_bridge($node, $r, @cmd2);
-ok(wait_until(sub { scalar(keys %{ ids('q2', 'bad2') }) >= 10 || !$br->{h}->pumpable }, 30),
+ok(wait_until(sub { scalar(keys %{ field_counts($r, 'id', 'q2', 'bad2') }) >= 10 || !$br->{h}->pumpable }, 30),
 	'the resume after VACUUM FULL and CLUSTER finishes') or diag(bridge_log($br));
 sleep 1;
-is(redis($r, 'HGET', 'wal2queue:progress:s2', 'backfill_done'), '1', 'done');
-$seen = ids('q2', 'bad2');
+is(backfill_done($r, 's2'), '1', 'done');
+$seen = field_counts($r, 'id', 'q2', 'bad2');
 is(join(',', sort { $a <=> $b } keys %$seen), join(',', 1 .. 10), 'rows 1-9 and the new row 10');
 is(scalar(grep { $_ != 1 } values %$seen), 0, 'each once');
 unlike(bridge_log($br), qr/rewritten/, 'no rewrite reported');
 stop_bridge($br);
 
 # 3. a partitioned table: its partitions' storage is checked, each named
-my @cmd3 = ('--slot', 's3', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.pjobs', '--route-column', 'queue', '--status-interval', '1');
+my @cmd3 = backfill_cmd('s3', 'public.pjobs');
 first_run('s3', 'pbad', @cmd3);
 $node->safe_psql('postgres', 'ALTER TABLE pjobs ALTER COLUMN n TYPE bigint');
 $br = start_bridge($node, $r, @cmd3);
@@ -119,9 +99,9 @@ $br->{h}->finish;
 like(bridge_log($br), qr/cannot resume the backfill of table public\.pjobs: public\.pjobs_1 was rewritten since the backfill's snapshot/,
 	'partitioned: naming the partition');
 $br = start_bridge($node, $r, @cmd3, '--backfill-after-rewrite');
-ok(wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s3', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 30),
+ok(wait_until(sub { backfill_done($r, 's3') eq '1' || !$br->{h}->pumpable }, 30),
 	'partitioned: --backfill-after-rewrite finishes') or diag(bridge_log($br));
-$seen = ids('pq', 'pbad');
+$seen = field_counts($r, 'id', 'pq', 'pbad');
 is(join(',', sort { $a <=> $b } keys %$seen), join(',', 1 .. 9), 'partitioned: every row');
 is(scalar(grep { $_ != 1 } values %$seen), 0, 'partitioned: each once');
 stop_bridge($br);

@@ -23,10 +23,7 @@ use W2QTest;
 
 my $node = new_node('bffrozen', conf => "autovacuum = off\n");
 my $r = start_redis();
-$node->safe_psql('postgres', q{
-	CREATE TABLE jobs (id int PRIMARY KEY, queue text);
-	INSERT INTO jobs SELECT g, CASE WHEN g = 4 THEN 'bad' ELSE 'q' END FROM generate_series(1, 9) g;
-});
+backfill_jobs_table($node);
 # the server's next xid moved forward (pg_resetwal -x, at a clog segment
 # boundary), everything frozen as rows this old are, twice: the catalogs'
 # datfrozenxid must stay within 2^31 of the next xid
@@ -58,20 +55,15 @@ my $xid = $node->safe_psql('postgres', 'SELECT pg_current_xact_id()');
 ok($xid - $rowxmin > 2**31, "the rows (xmin $rowxmin) are older than 2^31 xids (now $xid)");
 is($node->safe_psql('postgres', 'SELECT count(*) FROM jobs'), '9', 'and visible');
 
-redis($r, 'SET', 'bad', 'a string');
-my @cmd = ('--slot', 's', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.jobs', '--route-column', 'queue', '--status-interval', '1');
-my $b = start_bridge($node, $r, @cmd);
-ok(wait_until(sub { !$b->{h}->pumpable }, 30), 'the first run stops at page 2');
-$b->{h}->finish;
+my @cmd = backfill_cmd('s', 'public.jobs');
+my $b = backfill_stops_on($node, $r, 'bad', 'the first run stops at page 2', @cmd);
 is(redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_rows'), '3', 'page 1 is recorded')
   or diag(bridge_log($b));
-redis($r, 'DEL', 'bad');
 # a row committed after the saved snapshot (xmin in [saved xmax, next xid)):
 # the slot streams it, the resume must not backfill it too
 $node->safe_psql('postgres', q{INSERT INTO jobs VALUES (10, 'q')});
 $b = start_bridge($node, $r, @cmd);
-ok(wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$b->{h}->pumpable }, 30),
+ok(wait_until(sub { backfill_done($r, 's') eq '1' || !$b->{h}->pumpable }, 30),
 	'the resume ends');
 ok(wait_until(sub { redis($r, 'XLEN', 'q') + redis($r, 'XLEN', 'bad') >= 10 }, 30), 'the new row streamed');
 sleep 2;

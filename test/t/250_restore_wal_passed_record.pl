@@ -21,19 +21,14 @@ my $r = start_redis();
 $node->safe_psql('postgres', 'CREATE TABLE rj (id int PRIMARY KEY, src text)');
 $node->safe_psql('postgres', 'CREATE TABLE other (id int, pad text)');
 my @cmd = ('--slot', 'sr', '--tables', 'public.rj', '--status-interval', '1');
-my $b = start_bridge($node, $r, @cmd, '--create-slot');
-wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
+my $b = start_streaming_bridge($node, $r, @cmd, '--create-slot');
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'before' FROM generate_series(1, 10) g");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.rj') eq '10' }, 30), 'first jobs delivered') or diag(bridge_log($b));
 stop_bridge($b);
 
 # a cold file-level copy of the server (slot included)
-$node->stop('fast');
-my $data = $node->data_dir;
-system("cp -a $data $data.snap") == 0 or die "copy failed";
-$node->start;
-$b = start_bridge($node, $r, @cmd);
-wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
+cold_copy($node);
+$b = start_streaming_bridge($node, $r, @cmd);
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'after snapshot' FROM generate_series(11, 2000) g");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.rj') eq '2000' }, 60), 'more jobs delivered on the original');
 is(stop_bridge($b) >> 8, 0, 'the bridge stops');
@@ -45,9 +40,7 @@ ok($txn_end ne '' && $txn_xid =~ /^\d+$/ && redis($r, 'HGET', 'wal2queue:progres
 
 # the original is rolled back to the copy; the application goes on: its
 # jobs, then more WAL of another table before the bridge starts again
-$node->stop('fast');
-system("rm -rf $data && mv $data.snap $data") == 0 or die "swap failed";
-$node->start;
+restore_cold_copy($node);
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'restored' FROM generate_series(11, 20) g");
 $node->safe_psql('postgres', "INSERT INTO other SELECT g, repeat('x', 200) FROM generate_series(1, 5000) g");
 my $walend = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');

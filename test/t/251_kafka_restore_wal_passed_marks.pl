@@ -35,19 +35,14 @@ my $node = new_node('restore_kpassed');
 $node->safe_psql('postgres', 'CREATE TABLE rj (id int PRIMARY KEY, src text)');
 $node->safe_psql('postgres', 'CREATE TABLE other (id int, pad text)');
 my @cmd = ('--sink', "kafka://$bootstrap", '--slot', 'sr', '--tables', 'public.rj', '--status-interval', '1');
-my $b = start_bridge($node, undef, @cmd, '--create-slot');
-wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
+my $b = start_streaming_bridge($node, undef, @cmd, '--create-slot');
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'before' FROM generate_series(1, 10) g");
 ok(wait_until(sub { count('public.rj') == 10 }, 30), 'first jobs delivered') or diag(bridge_log($b));
 stop_bridge($b);
 
 # a cold file-level copy of the server (slot included)
-$node->stop('fast');
-my $data = $node->data_dir;
-system("cp -a $data $data.snap") == 0 or die "copy failed";
-$node->start;
-$b = start_bridge($node, undef, @cmd);
-wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
+cold_copy($node);
+$b = start_streaming_bridge($node, undef, @cmd);
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'after snapshot' FROM generate_series(11, 5000) g");
 ok(wait_until(sub { count('public.rj') == 5000 }, 60), 'more jobs delivered on the original');
 is(stop_bridge($b) >> 8, 0, 'the bridge stops');
@@ -56,9 +51,7 @@ my ($mark_xid) = $mark =~ /xid=(\d+)[^\n]*\n?\z/;
 ok(defined $mark_xid, "the partition's last message carries its xid ($mark_xid)");
 
 # the original is rolled back to the copy; the application goes on
-$node->stop('fast');
-system("rm -rf $data && mv $data.snap $data") == 0 or die "swap failed";
-$node->start;
+restore_cold_copy($node);
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'restored' FROM generate_series(11, 20) g");
 $node->safe_psql('postgres', "INSERT INTO other SELECT g, repeat('x', 200) FROM generate_series(1, 8000) g");
 my $confirmed = slot_confirmed($node, 'sr');

@@ -22,16 +22,13 @@ use W2QTest;
 my $node = new_node('resetwal');
 my $r = start_redis();
 $node->safe_psql('postgres', 'CREATE TABLE rj (id int PRIMARY KEY, src text)');
-my $b = start_bridge($node, $r, '--slot', 'sr', '--create-slot', '--tables', 'public.rj',
+my $b = start_streaming_bridge($node, $r, '--slot', 'sr', '--create-slot', '--tables', 'public.rj',
 	'--status-interval', '1');
-wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'before' FROM generate_series(1, 10) g");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.rj') eq '10' }, 30), 'first jobs delivered');
 stop_bridge($b);
-$node->stop('fast');
 my $bindir = $node->config_data('--bindir');
-system("$bindir/pg_resetwal -f -D " . $node->data_dir . " >/dev/null 2>&1") == 0 or die "pg_resetwal failed";
-$node->start;
+while_stopped($node, "$bindir/pg_resetwal -f -D %D >/dev/null 2>&1", 'pg_resetwal');
 $node->safe_psql('postgres', "INSERT INTO rj SELECT g, 'after' FROM generate_series(11, 15) g");
 $b = start_bridge($node, $r, '--slot', 'sr', '--tables', 'public.rj', '--status-interval', '1');
 wait_until(sub { !$b->{h}->pumpable }, 30);

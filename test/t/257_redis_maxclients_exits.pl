@@ -22,9 +22,8 @@ use W2QTest;
 my $node = new_node('maxclients');
 my $r = start_redis();
 $node->safe_psql('postgres', 'CREATE TABLE rj (id int PRIMARY KEY, src text)');
-my $b = start_bridge($node, $r, '--slot', 'mc', '--create-slot', '--tables', 'public.rj',
+my $b = start_streaming_bridge($node, $r, '--slot', 'mc', '--create-slot', '--tables', 'public.rj',
 	'--status-interval', '1');
-wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
 $node->safe_psql('postgres', "INSERT INTO rj VALUES (1, 'a')");
 ok(wait_until(sub { redis($r, 'XLEN', 'public.rj') eq '1' }, 30), 'first job delivered');
 

@@ -20,12 +20,7 @@ use W2QTest;
 
 my $node = new_node('singleuser');
 my $r = start_redis();
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	SELECT wal2queue.create_job_table('public.jobs');
-	INSERT INTO jobs (queue, payload) SELECT 'q', jsonb_build_object('n', g) FROM generate_series(1, 10) g;
-	SELECT wal2queue.create_slot('s', 'public.jobs');
-});
+jobs_before_slot($node);
 $node->stop;
 my ($out, $err) = ('', '');
 IPC::Run::run([ 'postgres', '--single', '-D', $node->data_dir, 'postgres' ],
@@ -35,23 +30,8 @@ $node->start;
 is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.guard_events WHERE event LIKE 'rewrite%'}), '0',
 	'no event trigger recorded it');
 
-my $b = start_bridge($node, $r, '--slot', 's', '--tables', 'public.jobs',
-	'--status-interval', '1', '--accept-new-source');
-$node->safe_psql('postgres', q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"new": true}')});
-ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }), 'the slot delivers the new job only')
-  or diag(bridge_log($b));
-ok(wait_attested($node, 's'), 'the bridge attested its slot');
-my $deleted = 0;
-for (1 .. 8)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	$deleted += $node->safe_psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
-	last if $deleted >= 10;
-}
-note("prune deleted $deleted rows");
-is($node->safe_psql('postgres', q{SELECT count(*) FROM jobs WHERE payload ? 'n'}), '10',
-	'prune keeps the 10 jobs no slot delivered');
+my $b = bridge_delivers_new_job($node, $r);
+prune_keeps_undelivered($node);
 my ($rc, $o, $e) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
 like($e, qr/NOTICE:  wal2queue\.prune: table public\.jobs changed since its append-only guard was recorded/,
 	'prune says why it keeps the table');
@@ -60,14 +40,7 @@ like($e, qr/HINT:  Run SELECT wal2queue\.append_only\('public\.jobs'\)/, 'and na
 $node->safe_psql('postgres', q{SELECT wal2queue.append_only('public.jobs')});
 $node->safe_psql('postgres', q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"after": true}')});
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '2' }), 'the slot delivers the job inserted after it');
-$deleted = 0;
-for (1 .. 10)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	$deleted += $node->safe_psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
-	last if $deleted >= 1;
-}
+my $deleted = prune_until($node, 1, tries => 10);
 is($deleted, 1, 'after append_only() prune deletes the delivered job written since');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM jobs WHERE payload ? 'n'}), '10',
 	'and still keeps the 10 jobs no slot delivered');

@@ -42,14 +42,7 @@ ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }), 'the slot delive
 ok(wait_attested($node, 's'), 'the bridge attested its slot');
 sleep 2;
 is(redis($r, 'XLEN', 'public.jobs'), '1', 'and none of public.jobs_old (its own name is not selected)');
-my $deleted = 0;
-for (1 .. 8)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	$deleted += $node->safe_psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
-	last if $deleted >= 11;
-}
+my $deleted = prune_until($node, 11);
 note("prune deleted $deleted rows");
 is($node->safe_psql('postgres', q{SELECT count(*) FROM ONLY jobs_old}), '10',
 	'prune keeps the 10 jobs of the child no slot delivered');

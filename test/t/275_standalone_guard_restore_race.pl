@@ -24,40 +24,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-my $root = $ENV{W2Q_ROOT} // die 'W2Q_ROOT is not set';
-my $script = $PostgreSQL::Test::Utils::tmp_check . '/wal2queue-standalone.sql';
-run_command([ "$root/sql/make-standalone.sh", $script, sort glob("$root/sql/src/*.sql") ]);
-my $node = new_node('managedrace', no_allow_list => 1);
-my $r = start_redis();
-$node->safe_psql('postgres', q{
-	CREATE ROLE admin LOGIN CREATEROLE NOSUPERUSER;
-	CREATE ROLE bridge LOGIN REPLICATION NOSUPERUSER;
-	CREATE DATABASE app OWNER admin;
-});
-my ($o, $e) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('app') . ' user=admin', '-f', $script ]);
-like($e, qr/could not create the event triggers of wal2queue/, 'installed without the event triggers');
-
-sub as
-{
-	my ($user, $sql) = @_;
-	my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1',
-		'-d', $node->connstr('app') . " user=$user", '-c', $sql ]);
-	die "as $user: $err" if $err =~ /ERROR/;
-	chomp $out;
-	return $out;
-}
-as('admin', q{GRANT USAGE ON SCHEMA wal2queue TO bridge; GRANT CREATE ON DATABASE app TO bridge;
-	GRANT CREATE ON SCHEMA public TO bridge});
-as('bridge', q{SELECT wal2queue.create_job_table('public.jobs'); GRANT ALL ON jobs, jobs_id_seq TO admin;
-	CREATE TABLE migrations (v int)});
 # 10 jobs inserted before the slot exists: never delivered
-as('admin', q{INSERT INTO jobs (queue, payload) SELECT 'q', jsonb_build_object('n', g) FROM generate_series(1, 10) g});
-my $b = start_bridge($node, $r, '-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
-	'--publication', 'jobs_pub', '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--status-interval', '1');
-ok(wait_until(sub { bridge_log($b) =~ /registered slot "jobs"/ }), 'the bridge registers its slot')
-  or diag(bridge_log($b));
+my $node = new_managed_node('managedrace', bridge_sql => 'CREATE TABLE migrations (v int)');
+my $r = start_redis();
+sub as { return psql_as($node, @_) }
+my $b = start_managed_bridge($node, $r);
 
 # the owner disables the guard for a maintenance window
 as('bridge', q{ALTER TABLE jobs DISABLE TRIGGER wal2queue_append_only});
@@ -80,22 +51,9 @@ $mig->quit;
 is(as('admin', q{SELECT tgenabled FROM pg_trigger WHERE tgname = 'wal2queue_append_only'}), 'A',
 	'the guard is enabled again');
 
-as('admin', q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"new": true}')});
-ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }), 'the slot delivers the new job only')
-  or diag(bridge_log($b));
-ok(wait_until(sub { as('admin', q{SELECT attested_lsn IS NOT NULL FROM wal2queue.slots}) eq 't' }),
-	'the bridge attested its slot');
-my $deleted = 0;
-for (1 .. 8)
-{
-	$node->safe_psql('app', 'CHECKPOINT');
-	sleep 1;
-	$deleted += as('admin', q{SELECT wal2queue.prune('public.jobs')});
-	last if $deleted >= 10;
-}
-note("prune deleted $deleted rows");
-is(as('admin', q{SELECT count(*) FROM jobs WHERE payload ? 'n'}), '10',
-	'prune keeps the 10 jobs no slot delivered');
+my $admin = sub { as('admin', $_[0]) };
+delivers_new_job($node, $r, $b, run => $admin);
+prune_keeps_undelivered($node, db => 'app', run => $admin);
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

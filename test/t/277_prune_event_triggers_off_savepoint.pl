@@ -19,12 +19,7 @@ use W2QTest;
 
 my $node = new_node('evtsavepoint');
 my $r = start_redis();
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	SELECT wal2queue.create_job_table('public.jobs');
-	INSERT INTO jobs (queue, payload) SELECT 'q', jsonb_build_object('n', g) FROM generate_series(1, 10) g;
-	SELECT wal2queue.create_slot('s', 'public.jobs');
-});
+jobs_before_slot($node);
 $node->safe_psql('postgres', q{
 	BEGIN;
 	ALTER EVENT TRIGGER wal2queue_guard_rewrite DISABLE;
@@ -39,23 +34,8 @@ $node->safe_psql('postgres', q{
 is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.guard_events WHERE event LIKE 'rewrite%'}), '0',
 	'no event trigger recorded it');
 
-my $b = start_bridge($node, $r, '--slot', 's', '--tables', 'public.jobs',
-	'--status-interval', '1', '--accept-new-source');
-$node->safe_psql('postgres', q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"new": true}')});
-ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }), 'the slot delivers the new job only')
-  or diag(bridge_log($b));
-ok(wait_attested($node, 's'), 'the bridge attested its slot');
-my $deleted = 0;
-for (1 .. 8)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	$deleted += $node->safe_psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
-	last if $deleted >= 10;
-}
-note("prune deleted $deleted rows");
-is($node->safe_psql('postgres', q{SELECT count(*) FROM jobs WHERE payload ? 'n'}), '10',
-	'prune keeps the 10 jobs no slot delivered');
+my $b = bridge_delivers_new_job($node, $r);
+prune_keeps_undelivered($node);
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

@@ -42,51 +42,16 @@ $node->safe_psql('postgres', q{
 	  ('a', 'cq'), ('b', 'cq'), ('c', 'cq'), ('d', 'cq');
 });
 
-sub field_counts
-{
-	my ($field, @keys) = @_;
-	my %seen;
-	for my $key (@keys)
-	{
-		$seen{ $_->[1]{$field} }++ for @{ stream_entries($r, $key) };
-	}
-	return \%seen;
-}
-
-sub first_run
-{
-	my ($slot, $bad, @cmd) = @_;
-	redis($r, 'SET', $bad, 'a string');
-	my $br = start_bridge($node, $r, @cmd);
-	ok(wait_until(sub { !$br->{h}->pumpable }, 30), "$slot: the first run stops at page 2 (WRONGTYPE)");
-	$br->{h}->finish;
-	is(redis($r, 'HGET', "wal2queue:progress:$slot", 'backfill_rows'), '3', "$slot: page 1 is recorded");
-	redis($r, 'DEL', $bad);
-}
-
-sub finish_run
-{
-	my ($slot, @cmd) = @_;
-	my $br = start_bridge($node, $r, @cmd);
-	wait_until(sub { redis($r, 'HGET', "wal2queue:progress:$slot", 'backfill_done') eq '1'
-		  || !$br->{h}->pumpable }, 30);
-	sleep 1;
-	my $log = bridge_log($br);
-	stop_bridge($br);
-	return $log;
-}
-
 # 1. the primary key moves from id to n (same type, no rewrite)
-my @cmd = ('--slot', 's', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.jobs', '--route-column', 'queue', '--status-interval', '1');
-first_run('s', 'bad', @cmd);
+my @cmd = backfill_cmd('s', 'public.jobs');
+backfill_first_page($node, $r, 's', 'bad', @cmd);
 $node->safe_psql('postgres', q{
 	ALTER TABLE jobs DROP CONSTRAINT jobs_pkey;
 	ALTER TABLE jobs ADD PRIMARY KEY USING INDEX jobs_n_idx;
 });
-my $log = finish_run('s', @cmd);
-my $done = redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done');
-my $seen = field_counts('id', 'q', 'bad');
+my $log = backfill_resume($node, $r, 's', @cmd);
+my $done = backfill_done($r, 's');
+my $seen = field_counts($r, 'id', 'q', 'bad');
 note("primary key moved: done=$done, ids "
 	  . join(',', map { "$_ x$seen->{$_}" } sort { $a <=> $b } keys %$seen));
 ok($done ne '1' || (scalar(keys %$seen) == 9 && !grep { $_ != 1 } values %$seen),
@@ -96,9 +61,9 @@ like($log, qr/its key is now n integer \(type 23, collation 0\), was id integer/
 	'the refusal names the old and the new key');
 like($log, qr/--backfill-after-rewrite/, 'and the way out');
 # the way out: the table again from its start, at least once
-$log = finish_run('s', @cmd, '--backfill-after-rewrite');
-$seen = field_counts('id', 'q', 'bad');
-is(redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done'), '1', '--backfill-after-rewrite finishes it')
+$log = backfill_resume($node, $r, 's', @cmd, '--backfill-after-rewrite');
+$seen = field_counts($r, 'id', 'q', 'bad');
+is(backfill_done($r, 's'), '1', '--backfill-after-rewrite finishes it')
   or diag($log);
 is(scalar(grep { $seen->{$_} } 1 .. 9), 9, 'every row at least once');
 
@@ -106,16 +71,15 @@ is(scalar(grep { $seen->{$_} } 1 .. 9), 9, 'every row at least once');
 SKIP:
 {
 	skip 'no ICU collation und-x-icu', 3 unless $icu;
-	my @cmd2 = ('--slot', 's2', '--create-slot', '--backfill', '--backfill-batch', '3',
-		'--tables', 'public.cjobs', '--route-column', 'queue', '--status-interval', '1');
-	first_run('s2', 'cbad', @cmd2);
+	my @cmd2 = backfill_cmd('s2', 'public.cjobs');
+	backfill_first_page($node, $r, 's2', 'cbad', @cmd2);
 	my $fn = $node->safe_psql('postgres', q{SELECT pg_relation_filenode('cjobs')});
 	$node->safe_psql('postgres', q{ALTER TABLE cjobs ALTER COLUMN k TYPE text COLLATE "und-x-icu"});
 	note('heap rewritten by the collation change: '
 		  . ($node->safe_psql('postgres', q{SELECT pg_relation_filenode('cjobs')}) ne $fn ? 'yes' : 'no'));
-	$log = finish_run('s2', @cmd2);
-	$done = redis($r, 'HGET', 'wal2queue:progress:s2', 'backfill_done');
-	$seen = field_counts('k', 'cq', 'cbad');
+	$log = backfill_resume($node, $r, 's2', @cmd2);
+	$done = backfill_done($r, 's2');
+	$seen = field_counts($r, 'k', 'cq', 'cbad');
 	note("collation changed: done=$done, keys " . join(',', map { "$_ x$seen->{$_}" } sort keys %$seen));
 	ok($done ne '1' || (scalar(keys %$seen) == 8 && !grep { $_ != 1 } values %$seen),
 		'collation changed: every row once, or the resume refused')

@@ -18,20 +18,12 @@ use W2QTest;
 
 my $node = new_node('bfkeytype');
 my $r = start_redis();
-$node->safe_psql('postgres', q{
-	CREATE TABLE jobs (id int PRIMARY KEY, queue text);
-	INSERT INTO jobs SELECT g, CASE WHEN g = 4 THEN 'bad' ELSE 'q' END FROM generate_series(1, 30) g;
-});
-my @cmd = ('--slot', 's', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.jobs', '--route-column', 'queue', '--status-interval', '1');
+backfill_jobs_table($node, 30);
+my @cmd = backfill_cmd('s', 'public.jobs');
 
 # the first run stops at page 2 (row 4 routes into a string key)
-redis($r, 'SET', 'bad', 'a string');
-my $br = start_bridge($node, $r, @cmd);
-ok(wait_until(sub { !$br->{h}->pumpable }, 30), 'the first run stops at page 2');
-$br->{h}->finish;
+my $br = backfill_stops_on($node, $r, 'bad', 'the first run stops at page 2', @cmd);
 is(redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_key'), '["3"]', 'rows up to key 3 delivered');
-redis($r, 'DEL', 'bad');
 
 $node->safe_psql('postgres', 'ALTER TABLE jobs ALTER COLUMN id TYPE text');
 $br = start_bridge($node, $r, @cmd);
@@ -40,15 +32,10 @@ $br->{h}->finish;
 like(bridge_log($br), qr/--backfill-after-rewrite/, 'naming --backfill-after-rewrite');
 
 $br = start_bridge($node, $r, @cmd, '--backfill-after-rewrite');
-wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 30);
+wait_backfill_done($r, $br, 's');
 sleep 1;
-my $done = redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done');
-my %seen;
-for my $key ('q', 'bad')
-{
-	$seen{ $_->[1]{id} }++ for @{ stream_entries($r, $key) };
-}
-my @missing = grep { !$seen{$_} } 1 .. 30;
+my $done = backfill_done($r, 's');
+my @missing = missing_ids($r, [ 1 .. 30 ], 'q', 'bad');
 note("done=$done, missing: @missing");
 ok($done ne '1' || !@missing, '--backfill-after-rewrite: every row at least once, or refused')
   or diag(bridge_log($br));

@@ -33,10 +33,10 @@ $node->safe_psql('postgres', q{
 	ALTER TABLE jobs ALTER COLUMN body SET STORAGE EXTERNAL;
 	INSERT INTO jobs VALUES (1, 'small'), (2, repeat('x', 2 * 1024 * 1024)), (3, 'small too');
 });
-my $br = start_bridge($node, $r, '--slot', 's', '--create-slot', '--backfill', '--tables', 'public.jobs',
+my @cmd = ('--slot', 's', '--create-slot', '--backfill', '--tables', 'public.jobs',
 	'--max-job-bytes', '512kB', '--backfill-page-bytes', '64kB', '--status-interval', '1');
-my $done = wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 40)
-  && redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1';
+my $br = start_bridge($node, $r, @cmd);
+my $done = wait_backfill_done($r, $br, 's', 40);
 ok($done, 'the backfill of a table holding a 2MB row finishes') or diag(substr(bridge_log($br), -3000));
 my @e = @{ stream_entries($r, 'public.jobs') };
 note('backfilled entries: ' . join(', ', map { ($_->[1]{id} // "claim check($_->[1]{key})") } @e));
@@ -46,10 +46,9 @@ ok($cc, 'the 2MB row is backfilled as a claim check, as the stream delivers it')
 stop_bridge($br);
 
 # the same command line again (a service manager) fails the same way
-$br = start_bridge($node, $r, '--slot', 's', '--create-slot', '--backfill', '--tables', 'public.jobs',
-	'--max-job-bytes', '512kB', '--backfill-page-bytes', '64kB', '--status-interval', '1');
-wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 40);
-is(redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done'), '1', 'a restart finishes it')
+$br = start_bridge($node, $r, @cmd);
+wait_backfill_done($r, $br, 's', 40);
+is(backfill_done($r, 's'), '1', 'a restart finishes it')
   or diag(substr(bridge_log($br), -1500));
 stop_bridge($br);
 

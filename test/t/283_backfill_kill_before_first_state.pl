@@ -49,8 +49,8 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHER
 
 # the same command line, as a service manager restarts it
 $br = start_bridge($node, $r, @cmd);
-wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 60);
-ok(redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1',
+wait_backfill_done($r, $br, 's', 60);
+ok(backfill_done($r, 's') eq '1',
 	'the same command line finishes the backfill') or diag(substr(bridge_log($br), -1500));
 stop_bridge($br);
 stop_redis($r);

@@ -25,19 +25,11 @@ use W2QTest;
 
 my $node = new_node('bfswap');
 my $r = start_redis();
-$node->safe_psql('postgres', q{
-	CREATE TABLE jobs (id int PRIMARY KEY, queue text);
-	INSERT INTO jobs SELECT g, CASE WHEN g = 4 THEN 'bad' ELSE 'q' END FROM generate_series(1, 9) g;
-});
-my @cmd = ('--slot', 's', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.jobs', '--route-column', 'queue', '--status-interval', '1');
+backfill_jobs_table($node);
+my @cmd = backfill_cmd('s', 'public.jobs');
 
-redis($r, 'SET', 'bad', 'a string');
-my $br = start_bridge($node, $r, @cmd);
-ok(wait_until(sub { !$br->{h}->pumpable }, 30), 'the first run stops at page 2 (WRONGTYPE)');
-$br->{h}->finish;
+my $br = backfill_stops_on($node, $r, 'bad', 'the first run stops at page 2 (WRONGTYPE)', @cmd);
 is(redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_rows'), '3', 'rows 1-3 delivered');
-redis($r, 'DEL', 'bad');
 
 # the copy and swap, as an online schema change tool does it
 $node->safe_psql('postgres', q{
@@ -51,12 +43,10 @@ $node->safe_psql('postgres', q{
 });
 
 $br = start_bridge($node, $r, @cmd);
-wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 30);
+wait_backfill_done($r, $br, 's');
 sleep 2;
-my $done = redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done');
-my %seen;
-$seen{ $_->[1]{id} }++ for map { @{ stream_entries($r, $_) } } ('q', 'bad', 'public.jobs', 'public.jobs_new');
-my @missing = grep { !$seen{$_} } 1 .. 9;
+my $done = backfill_done($r, 's');
+my @missing = missing_ids($r, [ 1 .. 9 ], 'q', 'bad', 'public.jobs', 'public.jobs_new');
 note("done=$done, missing: @missing");
 ok($done ne '1' || !@missing, 'every row at least once, or the resume refused') or diag(bridge_log($br));
 like(bridge_log($br), qr/public\.jobs is another relation than the backfill's snapshot read/,

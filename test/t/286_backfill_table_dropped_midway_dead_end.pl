@@ -31,23 +31,18 @@ $node->safe_psql('postgres', q{
 	INSERT INTO b_jobs SELECT g, CASE WHEN g = 4 THEN 'bad' ELSE 'qb' END FROM generate_series(1, 9) g;
 	INSERT INTO c_jobs SELECT g, 'qc' FROM generate_series(1, 5) g;
 });
-my @cmd = ('--slot', 's', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.*', '--route-column', 'queue', '--status-interval', '1');
+my @cmd = backfill_cmd('s', 'public.*');
 
-redis($r, 'SET', 'bad', 'a string');
-my $br = start_bridge($node, $r, @cmd);
-ok(wait_until(sub { !$br->{h}->pumpable }, 30), 'the first run stops in b_jobs (WRONGTYPE)');
-$br->{h}->finish;
+my $br = backfill_stops_on($node, $r, 'bad', 'the first run stops in b_jobs (WRONGTYPE)', @cmd);
 is(redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_table'), 'public.b_jobs', 'it was reading b_jobs');
-redis($r, 'DEL', 'bad');
 $node->safe_psql('postgres', 'DROP TABLE b_jobs');
 
 my $finished = 0;
 for my $extra ([], ['--backfill-again=after-drop'])
 {
 	$br = start_bridge($node, $r, @cmd, @$extra);
-	wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 30);
-	my $done = redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1';
+	wait_backfill_done($r, $br, 's');
+	my $done = backfill_done($r, 's') eq '1';
 	note('with "' . join(' ', @$extra) . '": ' . ($done ? 'done' : 'refused: ' . join(' | ', grep { /ERROR/ } split /\n/, bridge_log($br))));
 	stop_bridge($br);
 	if ($done) { $finished = 1; last; }

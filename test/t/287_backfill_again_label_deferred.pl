@@ -20,20 +20,12 @@ use W2QTest;
 
 my $node = new_node('bfagaindefer');
 my $r = start_redis();
-$node->safe_psql('postgres', q{
-	CREATE TABLE jobs (id int PRIMARY KEY, queue text);
-	INSERT INTO jobs SELECT g, CASE WHEN g = 4 THEN 'bad' ELSE 'q' END FROM generate_series(1, 9) g;
-});
-my @cmd = ('--slot', 's', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.jobs', '--route-column', 'queue', '--status-interval', '1');
+backfill_jobs_table($node);
+my @cmd = backfill_cmd('s', 'public.jobs');
 my $pkey = 'wal2queue:progress:s';
 
 # backfill A stops after page 1
-redis($r, 'SET', 'bad', 'a string');
-my $br = start_bridge($node, $r, @cmd);
-ok(wait_until(sub { !$br->{h}->pumpable }, 30), 'backfill A stops at page 2');
-$br->{h}->finish;
-redis($r, 'DEL', 'bad');
+my $br = backfill_stops_on($node, $r, 'bad', 'backfill A stops at page 2', @cmd);
 
 # the operator asks for a re-delivery labelled B
 $br = start_bridge($node, $r, @cmd, '--backfill-again=B');

@@ -26,18 +26,10 @@ use W2QTest;
 
 my $node = new_node('bfrecreated');
 my $r = start_redis();
-$node->safe_psql('postgres', q{
-	CREATE TABLE jobs (id int PRIMARY KEY, queue text);
-	INSERT INTO jobs SELECT g, CASE WHEN g = 4 THEN 'bad' ELSE 'q' END FROM generate_series(1, 9) g;
-});
-my @cmd = ('--slot', 's', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.jobs', '--route-column', 'queue', '--status-interval', '1');
+backfill_jobs_table($node);
+my @cmd = backfill_cmd('s', 'public.jobs');
 
-redis($r, 'SET', 'bad', 'a string');
-my $br = start_bridge($node, $r, @cmd);
-ok(wait_until(sub { !$br->{h}->pumpable }, 30), 'the first run stops at page 2');
-$br->{h}->finish;
-redis($r, 'DEL', 'bad');
+my $br = backfill_stops_on($node, $r, 'bad', 'the first run stops at page 2', @cmd);
 
 # the slot is dropped, jobs come in, a slot of that name is created again
 $node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('s')});
@@ -49,10 +41,8 @@ $br = start_bridge($node, $r, @cmd);
 wait_until(sub { redis($r, 'XLEN', 'q') >= 18 || !$br->{h}->pumpable }, 20);
 sleep 2;
 my $alive = $br->{h}->pumpable;
-my %seen;
-$seen{ $_->[1]{id} }++ for map { @{ stream_entries($r, $_) } } ('q', 'bad');
-my @missing = grep { !$seen{$_} } (1 .. 9, 100 .. 104, 200 .. 204);
-my $done = redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done');
+my @missing = missing_ids($r, [ 1 .. 9, 100 .. 104, 200 .. 204 ], 'q', 'bad');
+my $done = backfill_done($r, 's');
 note('bridge ' . ($alive ? 'runs' : 'stopped') . ", done=$done, missing: @missing");
 note(join("\n", grep { /ERROR|WARN|resum|done|stream/ } split /\n/, bridge_log($br)));
 ok(($done ne '1' && !$alive) || !@missing, 'refused before delivering, or every row delivered');
@@ -62,10 +52,8 @@ stop_bridge($br);
 
 # the recovery it names: the slot dropped, created again and backfilled
 $br = start_bridge($node, $r, @cmd, '--recreate-lost-slot');
-wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 30);
-%seen = ();
-$seen{ $_->[1]{id} }++ for map { @{ stream_entries($r, $_) } } ('q', 'bad');
-@missing = grep { !$seen{$_} } (1 .. 9, 100 .. 104, 200 .. 204);
+wait_backfill_done($r, $br, 's');
+@missing = missing_ids($r, [ 1 .. 9, 100 .. 104, 200 .. 204 ], 'q', 'bad');
 is("@missing", '', '--recreate-lost-slot: every row at least once') or diag(bridge_log($br));
 stop_bridge($br);
 stop_redis($r);

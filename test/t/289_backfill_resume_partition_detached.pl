@@ -27,18 +27,13 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE jobs_2 PARTITION OF jobs FOR VALUES FROM (6) TO (100);
 	INSERT INTO jobs SELECT g, CASE WHEN g = 4 THEN 'bad' ELSE 'q' END FROM generate_series(1, 9) g;
 });
-my @cmd = ('--slot', 's', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.jobs', '--route-column', 'queue', '--status-interval', '1');
+my @cmd = backfill_cmd('s', 'public.jobs');
 
-redis($r, 'SET', 'bad', 'a string');
-my $br = start_bridge($node, $r, @cmd);
-ok(wait_until(sub { !$br->{h}->pumpable }, 30), 'the first run stops at page 2');
-$br->{h}->finish;
-redis($r, 'DEL', 'bad');
+my $br = backfill_stops_on($node, $r, 'bad', 'the first run stops at page 2', @cmd);
 
 $node->safe_psql('postgres', 'ALTER TABLE jobs DETACH PARTITION jobs_2');
 $br = start_bridge($node, $r, @cmd);
-wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 30);
+wait_backfill_done($r, $br, 's');
 my $refused = !$br->{h}->pumpable;
 like(bridge_log($br), qr/public\.jobs_2, which the backfill's snapshot read/, 'refused naming the partition');
 $node->safe_psql('postgres', 'ALTER TABLE jobs ATTACH PARTITION jobs_2 FOR VALUES FROM (6) TO (100)');
@@ -48,14 +43,12 @@ if ($refused)
 {
 	# refused while the partition was away: the same command line now
 	$br = start_bridge($node, $r, @cmd);
-	wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done') eq '1' || !$br->{h}->pumpable }, 30);
+	wait_backfill_done($r, $br, 's');
 	sleep 1;
 	stop_bridge($br);
 }
-my %seen;
-$seen{ $_->[1]{id} }++ for map { @{ stream_entries($r, $_) } } ('q', 'bad');
-my @missing = grep { !$seen{$_} } 1 .. 9;
-note(($refused ? 'refused' : 'resumed') . ', done=' . redis($r, 'HGET', 'wal2queue:progress:s', 'backfill_done')
+my @missing = missing_ids($r, [ 1 .. 9 ], 'q', 'bad');
+note(($refused ? 'refused' : 'resumed') . ', done=' . backfill_done($r, 's')
 	  . ", missing: @missing");
 ok(!@missing, 'rows 6-9 delivered once the partition is back');
 stop_redis($r);

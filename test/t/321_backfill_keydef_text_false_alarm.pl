@@ -40,25 +40,8 @@ $node->safe_psql('postgres', q{
 sub first_run
 {
 	my ($slot, $bad, @cmd) = @_;
-	redis($r, 'SET', $bad, 'a string');
-	my $br = start_bridge($node, $r, @cmd);
-	ok(wait_until(sub { !$br->{h}->pumpable }, 30), "$slot: the first run stops at page 2 (WRONGTYPE)");
-	$br->{h}->finish;
-	is(redis($r, 'HGET', "wal2queue:progress:$slot", 'backfill_rows'), '3', "$slot: page 1 is recorded");
+	backfill_first_page($node, $r, $slot, $bad, @cmd);
 	note("$slot: backfill_keydef " . redis($r, 'HGET', "wal2queue:progress:$slot", 'backfill_keydef'));
-	redis($r, 'DEL', $bad);
-}
-
-sub finish_run
-{
-	my ($slot, @cmd) = @_;
-	my $br = start_bridge($node, $r, @cmd);
-	wait_until(sub { redis($r, 'HGET', "wal2queue:progress:$slot", 'backfill_done') eq '1'
-		  || !$br->{h}->pumpable }, 30);
-	sleep 1;
-	my $log = bridge_log($br);
-	stop_bridge($br);
-	return $log;
 }
 
 sub total
@@ -69,24 +52,22 @@ sub total
 }
 
 # 1. the search_path of the database now shows schema app
-my @cmd = ('--slot', 'se', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.ejobs', '--route-column', 'queue', '--status-interval', '1');
+my @cmd = backfill_cmd('se', 'public.ejobs');
 first_run('se', 'ebad', @cmd);
 $node->safe_psql('postgres', q{ALTER DATABASE postgres SET search_path = "$user", public, app});
-my $log = finish_run('se', @cmd);
-is(redis($r, 'HGET', 'wal2queue:progress:se', 'backfill_done'), '1',
+my $log = backfill_resume($node, $r, 'se', @cmd);
+is(backfill_done($r, 'se'), '1',
 	'enum key, search_path changed: the resume finishes') or diag($log);
 unlike($log, qr/its key is now/, 'no "another key" refusal of the same key') or diag($log);
 is(total('eq', 'ebad'), 9, 'every row once');
 $node->safe_psql('postgres', q{ALTER DATABASE postgres RESET search_path});
 
 # 2. the key's domain is renamed
-@cmd = ('--slot', 'sd', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.djobs', '--route-column', 'queue', '--status-interval', '1');
+@cmd = backfill_cmd('sd', 'public.djobs');
 first_run('sd', 'dbad', @cmd);
 $node->safe_psql('postgres', q{ALTER DOMAIN job_id RENAME TO job_ident});
-$log = finish_run('sd', @cmd);
-is(redis($r, 'HGET', 'wal2queue:progress:sd', 'backfill_done'), '1',
+$log = backfill_resume($node, $r, 'sd', @cmd);
+is(backfill_done($r, 'sd'), '1',
 	'domain key renamed: the resume finishes') or diag($log);
 unlike($log, qr/its key is now/, 'no "another key" refusal of the same key') or diag($log);
 is(total('dq', 'dbad'), 9, 'every row once');

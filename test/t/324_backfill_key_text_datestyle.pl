@@ -30,26 +30,20 @@ $node->safe_psql('postgres', q{
 	INSERT INTO djobs SELECT date '2026-01-01' + g, CASE WHEN g = 3 THEN 'dbad' ELSE 'dq' END
 	  FROM generate_series(0, 89) g;
 });
-my @cmd = ('--slot', 'sds', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.djobs', '--route-column', 'queue', '--status-interval', '1');
-redis($r, 'SET', 'dbad', 'a string');
-my $b = start_bridge($node, $r, @cmd);
-ok(wait_until(sub { !$b->{h}->pumpable }, 30), 'the first run stops at page 2 (WRONGTYPE)');
-$b->{h}->finish;
+my @cmd = backfill_cmd('sds', 'public.djobs');
+my $b = backfill_stops_on($node, $r, 'dbad', 'the first run stops at page 2 (WRONGTYPE)', @cmd);
 is(redis($r, 'HGET', 'wal2queue:progress:sds', 'backfill_rows'), '3', 'page 1 is recorded');
 my $key = redis($r, 'HGET', 'wal2queue:progress:sds', 'backfill_key');
 note("backfill_key $key");
-redis($r, 'DEL', 'dbad');
 
 # the setting changes before the resume
 $node->safe_psql('postgres', q{ALTER DATABASE postgres SET datestyle = 'SQL, MDY'});
 $b = start_bridge($node, $r, @cmd);
-wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:sds', 'backfill_done') eq '1'
-	  || !$b->{h}->pumpable }, 60);
+wait_backfill_done($r, $b, 'sds', 60);
 sleep 1;
 my $log = bridge_log($b);
 stop_bridge($b);
-my $done = redis($r, 'HGET', 'wal2queue:progress:sds', 'backfill_done');
+my $done = backfill_done($r, 'sds');
 my $n = redis($r, 'XLEN', 'dq') + redis($r, 'XLEN', 'dbad');
 note("done=$done, rows delivered $n of 90");
 ok($done ne '1' || $n == 90, 'every row once, or the resume refused') or diag($log);
@@ -66,13 +60,8 @@ $node->safe_psql('postgres', q{
 	INSERT INTO ijobs SELECT interval '-1 day' - g * interval '1 hour',
 	  CASE WHEN g = 27 THEN 'ibad' ELSE 'iq' END FROM generate_series(0, 30) g;
 });
-@cmd = ('--slot', 'sis', '--create-slot', '--backfill', '--backfill-batch', '3',
-	'--tables', 'public.ijobs', '--route-column', 'queue', '--status-interval', '1');
-redis($r, 'SET', 'ibad', 'a string');
-$b = start_bridge($node, $r, @cmd);
-ok(wait_until(sub { !$b->{h}->pumpable }, 30), 'interval key: the first run stops at page 2');
-$b->{h}->finish;
-redis($r, 'DEL', 'ibad');
+@cmd = backfill_cmd('sis', 'public.ijobs');
+backfill_stops_on($node, $r, 'ibad', 'interval key: the first run stops at page 2', @cmd);
 my $keydef = redis($r, 'HGET', 'wal2queue:progress:sis', 'backfill_keydef');
 like($keydef, qr/^w2q2 1:1186:0; k interval/, 'the keydef holds the key\'s identity, then its names');
 # forge what an older bridge recorded: names only, the key as the session printed it
@@ -82,12 +71,11 @@ my $old = $node->safe_psql('postgres',
 is($old, '-1 28:00:00', 'sql_standard prints the third key so');
 redis($r, 'HSET', 'wal2queue:progress:sis', 'backfill_keydef', $names, 'backfill_key', "[\"$old\"]");
 $b = start_bridge($node, $r, @cmd);
-wait_until(sub { redis($r, 'HGET', 'wal2queue:progress:sis', 'backfill_done') eq '1'
-	  || !$b->{h}->pumpable }, 60);
+wait_backfill_done($r, $b, 'sis', 60);
 sleep 1;
 $log = bridge_log($b);
 stop_bridge($b);
-is(redis($r, 'HGET', 'wal2queue:progress:sis', 'backfill_done'), '1', 'the older state\'s backfill finishes')
+is(backfill_done($r, 'sis'), '1', 'the older state\'s backfill finishes')
   or diag($log);
 is(redis($r, 'XLEN', 'iq') + redis($r, 'XLEN', 'ibad'), 31, 'every row once');
 like($log, qr/written by an older bridge/, 'the older state is read with the session\'s settings, and said so');

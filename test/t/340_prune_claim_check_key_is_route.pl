@@ -26,12 +26,8 @@ $node->safe_psql('postgres', q{
 	CREATE EXTENSION wal2queue;
 	SELECT wal2queue.create_job_table('public.jobs');
 });
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--route-column', 'queue', '--key-column', 'queue', '--max-job-bytes', '8kB',
-	'--status-interval', '1');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
-	'the bridge registered its slot') or diag(bridge_log($b));
+my $b = start_registered_bridge($node, $r, slot => 'jobs', args => [ '--tables', 'public.jobs',
+	'--route-column', 'queue', '--key-column', 'queue', '--max-job-bytes', '8kB' ]);
 
 $node->safe_psql('postgres', q{
 	INSERT INTO jobs (queue, payload) VALUES (repeat(chr(1), 590), '{"n": 1}')});
@@ -57,14 +53,7 @@ my $len = $node->safe_psql('postgres',
 diag("claim-check floor $floor, the row's text form $len bytes");
 ok($len >= $floor, "the claim-checked row is at or above the floor ($len >= $floor): 8 bytes of job a byte of key");
 
-my $deleted = 0;
-for my $i (1 .. 6)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
-	last if $deleted >= 1;
-}
+my $deleted = prune_until($node, 1, tries => 6);
 diag("prune deleted $deleted rows");
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
 	'the small row, delivered whole, is pruned (the control)');

@@ -24,11 +24,8 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE public.ck (a text, b int, PRIMARY KEY (a, b));
 	SELECT wal2queue.append_only('public.ck');
 });
-my $b = start_bridge($node, $r, '--slot', 'ck', '--create-slot', '--tables', 'public.ck',
-	'--max-job-bytes', '8kB', '--status-interval', '1');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'ck'") eq '1' }, 30),
-	'the bridge registered its slot') or diag(bridge_log($b));
+my $b = start_registered_bridge($node, $r, slot => 'ck',
+	args => [ '--tables', 'public.ck', '--max-job-bytes', '8kB' ]);
 
 $node->safe_psql('postgres', q{INSERT INTO ck VALUES (repeat(chr(1), 600), 1)});
 $node->safe_psql('postgres', q{INSERT INTO ck VALUES ('small', 2)});
@@ -44,14 +41,7 @@ my $len = $node->safe_psql('postgres',
 diag("claim-check floor $floor, the row's text form $len bytes");
 ok($len >= $floor, "the claim-checked row is at or above the floor ($len >= $floor): 8 bytes of job a byte of key");
 
-my $deleted = 0;
-for my $i (1 .. 6)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.ck')");
-	last if $deleted >= 1;
-}
+my $deleted = prune_until($node, 1, tries => 6, table => 'public.ck');
 diag("prune deleted $deleted rows");
 is($node->safe_psql('postgres', "SELECT count(*) FROM ck WHERE b = 2"), '0',
 	'the small row, delivered whole, is pruned (the control)');

@@ -25,25 +25,15 @@ $node->safe_psql('postgres', q{
 	CREATE EXTENSION wal2queue;
 	SELECT wal2queue.create_job_table('public.jobs');
 });
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--route-column', 'queue', '--status-interval', '1');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
-	'the bridge registered its slot (default max-job-bytes)') or diag(bridge_log($b));
+my $b = start_registered_bridge($node, $r, slot => 'jobs',
+	args => [ '--tables', 'public.jobs', '--route-column', 'queue' ],
+	name => 'the bridge registered its slot (default max-job-bytes)');
 ok(wait_attested($node, 'jobs', 30), 'the bridge attests its slot');
 stop_bridge($b);
 
 $b = start_bridge($node, $r, '--slot', 'jobs', '--tables', 'public.jobs',
 	'--route-column', 'queue', '--max-job-bytes', '4kB', '--status-interval', '1');
-$node->safe_psql('postgres', q{
-	INSERT INTO jobs (queue, payload) VALUES ('big', jsonb_build_object('blob', repeat('x', 9000)))});
-$node->safe_psql('postgres', q{
-	INSERT INTO jobs (queue, payload) VALUES ('small', '{"n": 1}')});
-ok(wait_until(sub { redis($r, 'XLEN', 'big') eq '1' && redis($r, 'XLEN', 'small') eq '1' }, 30),
-	'both delivered') or diag(bridge_log($b));
-my $e = stream_entries($r, 'big')->[0][1];
-is($e->{wal2queue_claim_check}, 't', 'the big one is a claim check: its content is only in the table')
-	or diag(explain $e);
+delivers_big_and_small($node, $r, $b);
 sleep 2;
 ok(wait_attested($node, 'jobs', 30), 'the bridge attests its slot');
 is($node->safe_psql('postgres', "SELECT max_job_bytes FROM wal2queue.slots WHERE slot_name = 'jobs'"),
@@ -53,14 +43,7 @@ diag('registered max_job_bytes: ' . $node->safe_psql('postgres',
 	. ', claim-check floor: ' . $node->safe_psql('postgres',
 	"SELECT wal2queue.claim_check_floor('public.jobs')"));
 
-my $deleted = 0;
-for my $i (1 .. 6)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
-	last if $deleted >= 2;
-}
+my $deleted = prune_until($node, 2, tries => 6);
 diag("prune deleted $deleted rows");
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
 	'the small row, delivered whole, is pruned (the control)');

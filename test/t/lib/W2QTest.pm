@@ -217,6 +217,343 @@ sub stop_kafka_mock
 	$k->{h}->finish;
 }
 
+# ---- restore tests (test/t/204, 206, 250-252, 257) ----
+push @EXPORT, qw(start_streaming_bridge while_stopped cold_copy restore_cold_copy);
+
+# start_bridge(), then wait (at most 30 s, not checked) until it logs
+# "streaming slot"; returns the bridge
+sub start_streaming_bridge
+{
+	my ($node, $r, @args) = @_;
+	my $b = start_bridge($node, $r, @args);
+	wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
+	return $b;
+}
+
+# stop the server, run shell command $cmd with %D replaced by its data
+# directory, start it again; dies naming $what if the command fails
+sub while_stopped
+{
+	my ($node, $cmd, $what) = @_;
+	$node->stop('fast');
+	my $data = $node->data_dir;
+	$cmd =~ s/%D/$data/g;
+	system($cmd) == 0 or die "$what failed";
+	$node->start;
+}
+
+# a cold file-level copy of the server (slots included) in <data_dir>.snap
+sub cold_copy
+{
+	my ($node) = @_;
+	while_stopped($node, 'cp -a %D %D.snap', 'copy');
+}
+
+# roll the server back to its cold_copy()
+sub restore_cold_copy
+{
+	my ($node) = @_;
+	while_stopped($node, 'rm -rf %D && mv %D.snap %D', 'swap');
+}
+
+# ---- prune tests (test/t/270-277, 253, 340-342) ----
+#
+# The prune tests share one shape: rows are written that no slot delivered
+# (or delivered only as a claim check), a bridge streams a control job, and
+# prune() is called until it deleted what it may, then the test counts what
+# is left.  $run, where a helper takes one, is the SQL runner of the job
+# table's user: a sub taking SQL and returning psql's unaligned output (the
+# default is the superuser in database postgres).
+push @EXPORT, qw(jobs_before_slot prune_until prune_keeps_undelivered
+  bridge_delivers_new_job delivers_new_job start_registered_bridge
+  delivers_big_and_small new_managed_node psql_as start_managed_bridge);
+
+# the extension, job table public.jobs and 10 jobs ({"n": 1..10}) inserted
+# BEFORE slot "s" (wal2queue.create_slot) exists: rows no slot delivered
+sub jobs_before_slot
+{
+	my ($node) = @_;
+	$node->safe_psql('postgres', q{
+		CREATE EXTENSION wal2queue;
+		SELECT wal2queue.create_job_table('public.jobs');
+		INSERT INTO jobs (queue, payload) SELECT 'q', jsonb_build_object('n', g) FROM generate_series(1, 10) g;
+		SELECT wal2queue.create_slot('s', 'public.jobs');
+	});
+}
+
+# CHECKPOINT, wait a second, prune(): until $want rows are deleted or
+# `tries` rounds (8) are done; returns how many were deleted.  Options:
+# table ('public.jobs'), tries, db (where CHECKPOINT runs, 'postgres'), run
+# (the SQL runner that calls prune), lenient (a prune that fails counts 0
+# instead of dying, for a test that expects prune to refuse the table)
+sub prune_until
+{
+	my ($node, $want, %opts) = @_;
+	my $db = $opts{db} // 'postgres';
+	my $run = $opts{run} // sub { $node->safe_psql($db, $_[0]) };
+	my $sql = "SELECT wal2queue.prune('" . ($opts{table} // 'public.jobs') . "')";
+	my $deleted = 0;
+	for (1 .. ($opts{tries} // 8))
+	{
+		$node->safe_psql($db, 'CHECKPOINT');
+		sleep 1;
+		if ($opts{lenient})
+		{
+			my ($rc, $o, $e) = $node->psql($db, $sql);
+			$deleted += $o if $o =~ /^\d+$/;
+		}
+		else
+		{
+			$deleted += $run->($sql);
+		}
+		last if $deleted >= $want;
+	}
+	return $deleted;
+}
+
+# prune_until() the 10 rows of jobs_before_slot() (or new_managed_node())
+# could be deleted, then check they are all still there; same options
+sub prune_keeps_undelivered
+{
+	my ($node, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $db = $opts{db} // 'postgres';
+	my $run = $opts{run} // sub { $node->safe_psql($db, $_[0]) };
+	my $deleted = prune_until($node, 10, %opts);
+	note("prune deleted $deleted rows");
+	is($run->(q{SELECT count(*) FROM jobs WHERE payload ? 'n'}), '10',
+		'prune keeps the 10 jobs no slot delivered');
+}
+
+# insert one job {"new": true} into public.jobs (through `run`) and check
+# that bridge $b delivers it as the only entry of stream public.jobs and
+# then attests its slot: wait_attested() of `slot` ('s'), or with `run` (a
+# role that cannot read pg_replication_slots) any attested slot
+sub delivers_new_job
+{
+	my ($node, $r, $b, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $run = $opts{run} // sub { $node->safe_psql('postgres', $_[0]) };
+	$run->(q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"new": true}')});
+	ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }), 'the slot delivers the new job only')
+	  or diag(bridge_log($b));
+	if ($opts{run})
+	{
+		ok(wait_until(sub { $run->(q{SELECT attested_lsn IS NOT NULL FROM wal2queue.slots}) eq 't' }),
+			'the bridge attested its slot');
+	}
+	else
+	{
+		ok(wait_attested($node, $opts{slot} // 's'), 'the bridge attested its slot');
+	}
+}
+
+# a bridge on slot "s" of public.jobs (--accept-new-source: the sink is
+# empty), then delivers_new_job(); returns the bridge
+sub bridge_delivers_new_job
+{
+	my ($node, $r) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $b = start_bridge($node, $r, '--slot', 's', '--tables', 'public.jobs',
+		'--status-interval', '1', '--accept-new-source');
+	delivers_new_job($node, $r, $b);
+	return $b;
+}
+
+# start a bridge that creates slot `slot` (--create-slot, --status-interval
+# 1, then `args`) and check within 30 s that it registered the slot in
+# wal2queue.slots (test name `name`); returns the bridge
+sub start_registered_bridge
+{
+	my ($node, $r, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $slot = $opts{slot};
+	my $b = start_bridge($node, $r, '--slot', $slot, '--create-slot', @{ $opts{args} },
+		'--status-interval', '1');
+	ok(wait_until(sub { $node->safe_psql('postgres',
+		"SELECT count(*) FROM wal2queue.slots WHERE slot_name = '$slot'") eq '1' }, 30),
+		$opts{name} // 'the bridge registered its slot') or diag(bridge_log($b));
+	return $b;
+}
+
+# insert a 9000-byte job routed to "big" and a small one routed to "small"
+# (bridge $b runs with --route-column queue and a --max-job-bytes below
+# 9000), check both are delivered and the big one as a claim check
+sub delivers_big_and_small
+{
+	my ($node, $r, $b) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	$node->safe_psql('postgres', q{
+		INSERT INTO jobs (queue, payload) VALUES ('big', jsonb_build_object('blob', repeat('x', 9000)))});
+	$node->safe_psql('postgres', q{
+		INSERT INTO jobs (queue, payload) VALUES ('small', '{"n": 1}')});
+	ok(wait_until(sub { redis($r, 'XLEN', 'big') eq '1' && redis($r, 'XLEN', 'small') eq '1' }, 30),
+		'both delivered') or diag(bridge_log($b));
+	my $e = stream_entries($r, 'big')->[0][1];
+	is($e->{wal2queue_claim_check}, 't', 'the big one is a claim check: its content is only in the table')
+	  or diag(explain $e);
+}
+
+# one psql -c as role $user in database app of a new_managed_node(): its
+# unaligned output, chomped; dies on an ERROR
+sub psql_as
+{
+	my ($node, $user, $sql) = @_;
+	my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1',
+		'-d', $node->connstr('app') . " user=$user", '-c', $sql ]);
+	die "as $user: $err" if $err =~ /ERROR/;
+	chomp $out;
+	return $out;
+}
+
+# a server as a managed service has it: wal2queue not allow-listed, the
+# standalone script (sql/make-standalone.sh) installed into database app by
+# role admin (CREATEROLE, no superuser: no event triggers, which is
+# checked), role bridge (REPLICATION) owning job table public.jobs
+# (`bridge_sql`, if given, runs as bridge after creating it), and 10 jobs
+# ({"n": 1..10}) inserted by admin before any slot exists
+sub new_managed_node
+{
+	my ($name, %opts) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $root = $ENV{W2Q_ROOT} // die 'W2Q_ROOT is not set';
+	my $script = $PostgreSQL::Test::Utils::tmp_check . '/wal2queue-standalone.sql';
+	run_command([ "$root/sql/make-standalone.sh", $script, sort glob("$root/sql/src/*.sql") ]);
+	my $node = new_node($name, no_allow_list => 1);
+	$node->safe_psql('postgres', q{
+		CREATE ROLE admin LOGIN CREATEROLE NOSUPERUSER;
+		CREATE ROLE bridge LOGIN REPLICATION NOSUPERUSER;
+		CREATE DATABASE app OWNER admin;
+	});
+	my ($o, $e) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+		'-d', $node->connstr('app') . ' user=admin', '-f', $script ]);
+	like($e, qr/could not create the event triggers of wal2queue/, 'installed without the event triggers');
+	psql_as($node, 'admin', q{GRANT USAGE ON SCHEMA wal2queue TO bridge; GRANT CREATE ON DATABASE app TO bridge;
+		GRANT CREATE ON SCHEMA public TO bridge});
+	psql_as($node, 'bridge', q{SELECT wal2queue.create_job_table('public.jobs'); GRANT ALL ON jobs, jobs_id_seq TO admin;}
+		  . ($opts{bridge_sql} // ''));
+	psql_as($node, 'admin', q{INSERT INTO jobs (queue, payload) SELECT 'q', jsonb_build_object('n', g) FROM generate_series(1, 10) g});
+	return $node;
+}
+
+# the bridge of a new_managed_node(): role bridge, pgoutput, publication
+# jobs_pub, --create-slot jobs; checks that it registers its slot
+sub start_managed_bridge
+{
+	my ($node, $r) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $b = start_bridge($node, $r, '-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
+		'--publication', 'jobs_pub', '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
+		'--status-interval', '1');
+	ok(wait_until(sub { bridge_log($b) =~ /registered slot "jobs"/ }), 'the bridge registers its slot')
+	  or diag(bridge_log($b));
+	return $b;
+}
+
+# ---- backfill resume tests (test/t/280-289) ----
+#
+# A backfill is stopped after its first page by a row routed into a Redis
+# key of the wrong type (a string): the bridge exits with WRONGTYPE, the
+# progress record holds page 1; the test changes the table, resumes and
+# counts what each key received.
+push @EXPORT, qw(backfill_jobs_table backfill_cmd backfill_stops_on
+  backfill_first_page backfill_resume backfill_done wait_backfill_done
+  field_counts missing_ids);
+
+# table public.jobs (id int PRIMARY KEY, queue text) with rows 1..$rows
+# (9 unless given) routed to queue "q", but row 4 to "bad"
+sub backfill_jobs_table
+{
+	my ($node, $rows) = @_;
+	$node->safe_psql('postgres', q{
+		CREATE TABLE jobs (id int PRIMARY KEY, queue text);
+		INSERT INTO jobs SELECT g, CASE WHEN g = 4 THEN 'bad' ELSE 'q' END FROM generate_series(1, }
+		  . ($rows // 9) . q{) g;});
+}
+
+# the bridge options of a backfill of $tables into slot $slot, in pages of
+# 3 rows, routed by column queue
+sub backfill_cmd
+{
+	my ($slot, $tables) = @_;
+	return ('--slot', $slot, '--create-slot', '--backfill', '--backfill-batch', '3',
+		'--tables', $tables, '--route-column', 'queue', '--status-interval', '1');
+}
+
+# the first run: make Redis key $bad a string, run the bridge with @cmd,
+# check (test name $name) that it exits within 30 s (the page holding the
+# row routed to $bad fails with WRONGTYPE), then delete $bad again;
+# returns the finished bridge
+sub backfill_stops_on
+{
+	my ($node, $r, $bad, $name, @cmd) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	redis($r, 'SET', $bad, 'a string');
+	my $br = start_bridge($node, $r, @cmd);
+	ok(wait_until(sub { !$br->{h}->pumpable }, 30), $name);
+	$br->{h}->finish;
+	redis($r, 'DEL', $bad);
+	return $br;
+}
+
+# backfill_stops_on() for slot $slot, then check that the progress record
+# holds page 1 (3 rows)
+sub backfill_first_page
+{
+	my ($node, $r, $slot, $bad, @cmd) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $br = backfill_stops_on($node, $r, $bad, "$slot: the first run stops at page 2 (WRONGTYPE)", @cmd);
+	is(redis($r, 'HGET', "wal2queue:progress:$slot", 'backfill_rows'), '3', "$slot: page 1 is recorded");
+	return $br;
+}
+
+# resume: run the bridge with @cmd until slot $slot's backfill is done or
+# the bridge exited (30 s), a second more, stop it; returns its log
+sub backfill_resume
+{
+	my ($node, $r, $slot, @cmd) = @_;
+	my $br = start_bridge($node, $r, @cmd);
+	wait_backfill_done($r, $br, $slot);
+	sleep 1;
+	my $log = bridge_log($br);
+	stop_bridge($br);
+	return $log;
+}
+
+# the backfill_done field of slot $slot's progress record ('' if none)
+sub backfill_done
+{
+	my ($r, $slot) = @_;
+	return redis($r, 'HGET', "wal2queue:progress:$slot", 'backfill_done');
+}
+
+# wait (30 s unless given) until slot $slot's backfill is done or bridge
+# $br exited; true if it is done
+sub wait_backfill_done
+{
+	my ($r, $br, $slot, $timeout) = @_;
+	return wait_until(sub { backfill_done($r, $slot) eq '1' || !$br->{h}->pumpable }, $timeout // 30)
+	  && backfill_done($r, $slot) eq '1';
+}
+
+# how many entries of the streams @keys carry each value of field $field:
+# { value => count }
+sub field_counts
+{
+	my ($r, $field, @keys) = @_;
+	my %seen;
+	$seen{ $_->[1]{$field} }++ for map { @{ stream_entries($r, $_) } } @keys;
+	return \%seen;
+}
+
+# the ids of @$ids that no entry of the streams @keys carries
+sub missing_ids
+{
+	my ($r, $ids, @keys) = @_;
+	my $seen = field_counts($r, 'id', @keys);
+	return grep { !$seen->{$_} } @$ids;
+}
+
 END
 {
 	for my $h (@children)
