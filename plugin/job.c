@@ -10,9 +10,11 @@
  * then value by value as the texts are made, stopping at the first that
  * crosses the limit.  No output function is called on a value whose text
  * could be longer than the room left and than SAFE_OUTPUT_BYTES
- * (textbound.c): a 180MB jsonb string of control characters would be 1GB
- * of escapes, an ERROR at every attempt, and catching it in a walsender is
- * not safe.  The JSON form counts each value as escaped (a
+ * (textbound.c), unless its text is not proven long enough for prune()
+ * to keep a claim-checked row (too_large_to_convert()), and never on one
+ * that could pass LAST_RESORT_OUTPUT_BYTES: a 180MB jsonb string of
+ * control characters would be 1GB of escapes, an ERROR at every attempt,
+ * and catching it in a walsender is not safe.  The JSON form counts each value as escaped (a
  * control character costs six bytes).  An oversized job becomes a claim
  * check (FORMAT.md): a small row job of the synthetic relation
  * "wal2queue.claim_check" that names the table, key, LSN and seq, so a

@@ -332,8 +332,9 @@ $$;
  * WHAT IT CANNOT SEE.  A claim check the plugin made from the bound of a
  * value whose text it could not prove long (claim_check_floor(), case 2:
  * a type of an extension, or large values nested in containers, whose
- * bound passes 256MB): its row may be below claim_check_floor() -- such a
- * value's stored size is over 32MB.  A registration with a tables option or publication
+ * bound passes 256MB): its row may be below claim_check_floor() -- a value
+ * of an extension's type then has a stored size over 32MB.  A registration
+ * with a tables option or publication
  * other than the one the slot is read with.  A bridge session that began
  * without a sink record at a position the slot reached without a bridge
  * and ended before its first attestation (every status interval): its
