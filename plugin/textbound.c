@@ -74,6 +74,15 @@ typedef struct TextSize
 	Size		lower;
 } TextSize;
 
+/* the type of the elements of a container, looked up once per container */
+typedef struct ElemType
+{
+	Oid			typid;
+	Oid			base;
+	int16		typlen;
+	FmgrInfo	out;
+} ElemType;
+
 /* the length of s as a JSON string, without building it (as escape_json) */
 Size
 w2q_json_string_size(const char *s, Size len)
@@ -156,6 +165,19 @@ count_escaped(const char *s, Size n)
 	return e;
 }
 
+static void
+elem_type_init(ElemType *et, Oid typid)
+{
+	Oid			out;
+	bool		isvarlena;
+
+	et->typid = typid;
+	et->base = getBaseType(typid);
+	et->typlen = get_typlen(et->base);
+	getTypeOutputInfo(typid, &out, &isvarlena);
+	fmgr_info(out, &et->out);
+}
+
 /*
  * Whether an element's text is made to be measured: fixed-length types,
  * numeric (at most NUMERIC_TEXT_MAX) and small values (at most
@@ -174,35 +196,27 @@ made_to_measure(Oid base, int16 typlen, Datum value)
  * other large values are walked, doubled for quoting.
  */
 static TextSize
-measure_element(Oid typid, Datum value, bool isnull, Size stop,
+measure_element(const ElemType *et, Datum value, bool isnull, Size stop,
 				MemoryContext scratch)
 {
-	Oid			base;
-	int16		typlen;
 	TextSize	m;
 
 	m.bound = 5;				/* NULL, and a delimiter */
 	m.lower = 1;
 	if (isnull)
 		return m;
-	base = getBaseType(typid);
-	typlen = get_typlen(base);
-	if (made_to_measure(base, typlen, value))
+	if (made_to_measure(et->base, et->typlen, value))
 	{
 		MemoryContext old = MemoryContextSwitchTo(scratch);
-		Oid			out;
-		bool		isvarlena;
-		char	   *s;
+		char	   *s = OutputFunctionCall((FmgrInfo *) &et->out, value);
 
-		getTypeOutputInfo(typid, &out, &isvarlena);
-		s = OidOutputFunctionCall(out, value);
 		m = element_of_text(strlen(s), count_escaped(s, strlen(s)));
 		MemoryContextSwitchTo(old);
 		MemoryContextReset(scratch);
 		return m;
 	}
-	if (base == TEXTOID || base == VARCHAROID || base == BPCHAROID ||
-		base == JSONOID)
+	if (et->base == TEXTOID || et->base == VARCHAROID ||
+		et->base == BPCHAROID || et->base == JSONOID)
 	{
 		struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
 
@@ -212,7 +226,7 @@ measure_element(Oid typid, Datum value, bool isnull, Size stop,
 			pfree(v);
 		return m;
 	}
-	m = measure_datum(typid, value, stop, scratch);
+	m = measure_datum(et->typid, value, stop, scratch);
 	m.bound = 2 * m.bound + 3 + 1;
 	m.lower = m.lower + 1;
 	return m;
@@ -282,8 +296,10 @@ measure_array(Datum value, Size stop, MemoryContext scratch)
 	ArrayIterator it = array_create_iterator(arr, 0, NULL);
 	Datum		elem;
 	bool		isnull;
+	ElemType	et;
 	TextSize	m;
 
+	elem_type_init(&et, elemtype);
 	m.bound = 2 + 2 * 25 * ARR_NDIM(arr);	/* [l:u]={} per dimension */
 	m.lower = 1;
 	while (m.bound <= stop && array_iterate(it, &elem, &isnull))
@@ -291,7 +307,7 @@ measure_array(Datum value, Size stop, MemoryContext scratch)
 		TextSize	e;
 
 		CHECK_FOR_INTERRUPTS();
-		e = measure_element(elemtype, elem, isnull, stop, scratch);
+		e = measure_element(&et, elem, isnull, stop, scratch);
 		m.bound += 2 + e.bound;	/* inner braces */
 		m.lower += e.lower;
 	}
@@ -319,11 +335,13 @@ measure_record(Datum value, Size stop, MemoryContext scratch)
 	for (i = 0; i < desc->natts && m.bound <= stop; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
+		ElemType	et;
 		TextSize	e;
 
 		if (att->attisdropped)
 			continue;
-		e = measure_element(att->atttypid, values[i], nulls[i], stop, scratch);
+		elem_type_init(&et, att->atttypid);
+		e = measure_element(&et, values[i], nulls[i], stop, scratch);
 		m.bound += e.bound;
 		m.lower += e.lower;
 	}
@@ -333,8 +351,8 @@ measure_record(Datum value, Size stop, MemoryContext scratch)
 
 /* "empty", or brackets, a comma and the bounds: 1 plus the bounds' lower */
 static TextSize
-measure_range(TypeCacheEntry *tc, RangeType *r, Size stop,
-			  MemoryContext scratch)
+measure_range(TypeCacheEntry *tc, const ElemType *et, RangeType *r,
+			  Size stop, MemoryContext scratch)
 {
 	RangeBound	lower;
 	RangeBound	upper;
@@ -347,19 +365,27 @@ measure_range(TypeCacheEntry *tc, RangeType *r, Size stop,
 		m.lower = 5;
 	if (!empty && !lower.infinite)
 	{
-		e = measure_element(tc->rngelemtype->type_id, lower.val, false, stop,
-							scratch);
+		e = measure_element(et, lower.val, false, stop, scratch);
 		m.bound += e.bound;
 		m.lower += e.lower;
 	}
 	if (!empty && !upper.infinite)
 	{
-		e = measure_element(tc->rngelemtype->type_id, upper.val, false, stop,
-							scratch);
+		e = measure_element(et, upper.val, false, stop, scratch);
 		m.bound += e.bound;
 		m.lower += e.lower;
 	}
 	return m;
+}
+
+static TextSize
+measure_one_range(Oid base, Datum value, Size stop, MemoryContext scratch)
+{
+	TypeCacheEntry *tc = lookup_type_cache(base, TYPECACHE_RANGE_INFO);
+	ElemType	et;
+
+	elem_type_init(&et, tc->rngelemtype->type_id);
+	return measure_range(tc, &et, DatumGetRangeTypeP(value), stop, scratch);
 }
 
 static TextSize
@@ -370,15 +396,17 @@ measure_multirange(Oid typid, Datum value, Size stop, MemoryContext scratch)
 	RangeType **ranges;
 	int32		count;
 	int32		i;
+	ElemType	et;
 	TextSize	m = {2, 1};
 
+	elem_type_init(&et, tc->rngtype->rngelemtype->type_id);
 	multirange_deserialize(tc->rngtype, mr, &count, &ranges);
 	for (i = 0; i < count && m.bound <= stop; i++)
 	{
 		TextSize	e;
 
 		CHECK_FOR_INTERRUPTS();
-		e = measure_range(tc->rngtype, ranges[i], stop, scratch);
+		e = measure_range(tc->rngtype, &et, ranges[i], stop, scratch);
 		m.bound += 2 + e.bound;
 		m.lower += e.lower + 1;
 	}
@@ -444,8 +472,7 @@ measure_datum(Oid typid, Datum value, Size stop, MemoryContext scratch)
 				measure_record(value, stop, scratch) :
 				unknown_text(8 * raw + 64);
 		case TYPTYPE_RANGE:
-			return measure_range(lookup_type_cache(base, TYPECACHE_RANGE_INFO),
-								 DatumGetRangeTypeP(value), stop, scratch);
+			return measure_one_range(base, value, stop, scratch);
 		case TYPTYPE_MULTIRANGE:
 			return measure_multirange(base, value, stop, scratch);
 		default:
@@ -462,12 +489,17 @@ measure_datum(Oid typid, Datum value, Size stop, MemoryContext scratch)
 Size
 w2q_text_bound(Oid typid, Datum value, Size stop, Size *lower)
 {
-	MemoryContext scratch = AllocSetContextCreate(CurrentMemoryContext,
-												  "wal2queue text bound",
+	MemoryContext walk = AllocSetContextCreate(CurrentMemoryContext,
+											   "wal2queue text bound",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext scratch = AllocSetContextCreate(walk,
+												  "wal2queue text bound element",
 												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(walk);
 	TextSize	m = measure_datum(typid, value, stop, scratch);
 
-	MemoryContextDelete(scratch);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(walk);
 	*lower = m.lower;
 	return m.bound;
 }
