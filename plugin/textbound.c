@@ -12,8 +12,8 @@
  * claim check made without the text needs it, see job.c):
  *
  *	- string types, json: their stored length, both; xml: that, and at
- *	  least half of it; bytea: twice it plus 2 (hex output), four times it
- *	  (escape), at least once;
+ *	  least half of it; bytea: twice it plus 2 (the hex output; the escape
+ *	  output may print up to twice that), at least once;
  *	- jsonb: walked without building its text: each string as escaped, each
  *	  number as its digits (a numeric of a few bytes can print 131072 digits,
  *	  so no factor of the stored size bounds jsonb), plus 4 for structure
@@ -46,7 +46,6 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/bytea.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -452,8 +451,11 @@ measure_datum(Oid typid, Datum value, Size stop, MemoryContext scratch)
 	}
 	if (base == BYTEAOID)
 	{
-		/* hex: 2 a byte and "\x"; escape: 1 to 4 a byte */
-		m.bound = bytea_output == BYTEA_OUTPUT_HEX ? 2 * raw + 2 : 4 * raw;
+		/*
+		 * hex: 2 a byte and "\x"; the escape output (1 to 4 a byte) may be
+		 * twice that, still far from 1GB for any value converted
+		 */
+		m.bound = 2 * raw + 2;
 		return m;
 	}
 	if (base == NUMERICOID)
@@ -482,7 +484,7 @@ measure_datum(Oid typid, Datum value, Size stop, MemoryContext scratch)
 
 /*
  * At least the length of the text typid's output function makes of value
- * (the result), and at most *lower; once the bound passes stop the walk
+ * (the result; bytea in the escape output aside), and at most *lower; once the bound passes stop the walk
  * may end early, with any result above stop and *lower what the part
  * walked proves.
  */
