@@ -14,11 +14,12 @@
  * to keep a claim-checked row (too_large_to_convert()), and never on one
  * that could pass LAST_RESORT_OUTPUT_BYTES: a 180MB jsonb string of
  * control characters would be 1GB of escapes, an ERROR at every attempt,
- * and catching it in a walsender is not safe.  The JSON form counts each value as escaped (a
- * control character costs six bytes).  An oversized job becomes a claim
- * check (FORMAT.md): a small row job of the synthetic relation
- * "wal2queue.claim_check" that names the table, key, LSN and seq, so a
- * worker reads the row from the table by its key, and the slot moves on.
+ * and catching it in a walsender is not safe.  The JSON form counts each
+ * value as escaped (a control character costs six bytes).  An oversized
+ * job becomes a claim check (FORMAT.md): a small row job of the synthetic
+ * relation "wal2queue.claim_check" that names the table, key, LSN and seq,
+ * so a worker reads the row from the table by its key, and the slot moves
+ * on.
  *
  *-------------------------------------------------------------------------
  */

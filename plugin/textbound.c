@@ -483,10 +483,10 @@ measure_datum(Oid typid, Datum value, Size stop, MemoryContext scratch)
 }
 
 /*
- * At least the length of the text typid's output function makes of value
- * (the result; bytea in the escape output aside), and at most *lower; once the bound passes stop the walk
- * may end early, with any result above stop and *lower what the part
- * walked proves.
+ * An upper bound of the length of the text typid's output function makes
+ * of value (the result; bytea in the escape output aside) and a lower one
+ * (*lower).  Once the upper bound passes stop the walk may end early, with
+ * any result above stop and *lower what the part walked proves.
  */
 Size
 w2q_text_bound(Oid typid, Datum value, Size stop, Size *lower)
