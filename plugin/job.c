@@ -10,13 +10,16 @@
  * then value by value as the texts are made, stopping at the first that
  * crosses the limit.  No output function is called on a value whose text
  * could be longer than the room left and than SAFE_OUTPUT_BYTES
- * (textbound.c): a 180MB jsonb string of control characters would be 1GB
- * of escapes, an ERROR at every attempt, and catching it in a walsender is
- * not safe.  The JSON form counts each value as escaped (a
- * control character costs six bytes).  An oversized job becomes a claim
- * check (FORMAT.md): a small row job of the synthetic relation
- * "wal2queue.claim_check" that names the table, key, LSN and seq, so a
- * worker reads the row from the table by its key, and the slot moves on.
+ * (textbound.c), unless its text is not proven long enough for prune()
+ * to keep a claim-checked row (too_large_to_convert()), and never on one
+ * that could pass LAST_RESORT_OUTPUT_BYTES: a 180MB jsonb string of
+ * control characters would be 1GB of escapes, an ERROR at every attempt,
+ * and catching it in a walsender is not safe.  The JSON form counts each
+ * value as escaped (a control character costs six bytes).  An oversized
+ * job becomes a claim check (FORMAT.md): a small row job of the synthetic
+ * relation "wal2queue.claim_check" that names the table, key, LSN and seq,
+ * so a worker reads the row from the table by its key, and the slot moves
+ * on.
  *
  *-------------------------------------------------------------------------
  */
@@ -44,6 +47,21 @@
  * at most this: never near 1GB, never gigabytes of memory.
  */
 #define SAFE_OUTPUT_BYTES	((Size) 64 * 1024 * 1024)
+
+/*
+ * A value that is not converted makes the job a claim check without its
+ * text being known, and prune() keeps a claim-checked row only as far as
+ * its text form is at least claim_check_floor() (sql/src/30_prune.sql),
+ * which is at most max-job-bytes / CLAIM_CHECK_FLOOR_SHARE.  So a value
+ * is left unconverted only when textbound.c proves its text at least that
+ * long; else it is converted and measured while its bound is at most
+ * LAST_RESORT_OUTPUT_BYTES (the largest max-job-bytes: no further from
+ * 1GB than a job that is converted anyway).  Only a value whose bound
+ * passes that and whose text is not proven long (a type of an extension,
+ * large values nested in containers) is a claim check unproven (docs).
+ */
+#define CLAIM_CHECK_FLOOR_SHARE		16
+#define LAST_RESORT_OUTPUT_BYTES	((Size) W2Q_MAX_JOB_BYTES_MAX)
 
 /* the columns of the claim check relation, in order */
 enum
@@ -128,13 +146,33 @@ row_overhead(const W2QRelInfo *info)
 }
 
 /*
+ * Whether a value of bound stop or more may be left unconverted: its text
+ * is proven long enough for prune() to keep its row, or its bound is too
+ * large to convert it even so.  *bound is set to the value's bound.
+ */
+static bool
+too_large_to_convert(W2QColumn *col, Datum value, Size stop, Size proven,
+					 Size *bound)
+{
+	Size		lower;
+
+	*bound = w2q_text_bound(col->typid, value, stop, &lower);
+	if (*bound <= stop || lower >= proven)
+		return *bound > stop;
+	/* not proven long: the walk again, to the last resort's limit */
+	*bound = w2q_text_bound(col->typid, value, LAST_RESORT_OUTPUT_BYTES,
+							&lower);
+	return *bound > LAST_RESORT_OUTPUT_BYTES;
+}
+
+/*
  * Make the text of column i, unless its stored size alone is more than
  * limit, or its text could be (textbound.c) and is too large to be made to
- * find out.  Then *bound is at least that size.
+ * find out (too_large_to_convert()).  Then *bound is at least that size.
  */
 static bool
 column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
-			char **texts, Size limit, Size *bound)
+			char **texts, Size limit, Size *bound, const W2QOptions *opt)
 {
 	W2QColumn  *col = &info->cols[i];
 	int			a = col->attnum - 1;
@@ -148,7 +186,9 @@ column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
 	/* fixed-length and small values are safe whatever their type */
 	if (col->typlen == -1 &&
 		toast_raw_datum_size(values[a]) - VARHDRSZ > W2Q_SMALL_VALUE &&
-		(*bound = w2q_text_bound(col->typid, values[a], safe)) > safe)
+		too_large_to_convert(col, values[a], safe,
+							 opt->max_job_bytes / CLAIM_CHECK_FLOOR_SHARE,
+							 bound))
 		return false;
 	texts[i] = OutputFunctionCall(&col->out, values[a]);
 	texts[i] = w2q_to_utf8(texts[i], strlen(texts[i]));
@@ -173,11 +213,11 @@ row_key_and_target(W2QJob *job, W2QRelInfo *info, Datum *values,
 	for (i = 0; i < info->nkeys && ok; i++)
 		ok = done[info->keys[i]] =
 			column_text(info, info->keys[i], values, nulls, job->texts, half,
-						&bound);
+						&bound, opt);
 	if (ok && info->route >= 0)
 		ok = done[info->route] =
 			column_text(info, info->route, values, nulls, job->texts, half,
-						&bound);
+						&bound, opt);
 	job->target = info->name;
 	job->key = NULL;
 	if (ok)
@@ -253,7 +293,7 @@ w2q_row_job(W2QJob *job, W2QRelInfo *info, Relation relation,
 		if (!nulls[a])
 			lower -= stored_lower_bound(&info->cols[i], values[a]);
 		if (!column_text(info, i, values, nulls, job->texts,
-						 opt->max_job_bytes - (size + lower), &bound))
+						 opt->max_job_bytes - (size + lower), &bound, opt))
 		{
 			/* too large to convert: counted at its bound */
 			size += bound;

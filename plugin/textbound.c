@@ -1,30 +1,40 @@
 /*-------------------------------------------------------------------------
  *
  * textbound.c
- *		An upper bound of the length of a value's text, without calling its
- *		output function.
+ *		An upper and a lower bound of the length of a value's text, without
+ *		calling its output function on the value itself.
  *
  * A decoding walsender must never call an output function whose text could
  * pass 1GB ("Cannot enlarge string buffer" at every attempt: the slot never
  * moves) or use gigabytes of memory: catching that ERROR is not safe there.
  * So before converting a large value, job.c asks how long its text can be
- * at most:
+ * at most (the bound), and how long it is at least (the lower bound: a
+ * claim check made without the text needs it, see job.c):
  *
- *	- string types, json, xml: their stored length; bytea: twice it, plus 2;
+ *	- string types, json: their stored length, both; xml: that, and at
+ *	  least half of it; bytea: twice it plus 2 (the hex output; the escape
+ *	  output may print up to twice that), at least once;
  *	- jsonb: walked without building its text: each string as escaped, each
  *	  number as its digits (a numeric of a few bytes can print 131072 digits,
- *	  so no factor of the stored size bounds jsonb), plus structure;
- *	- arrays, composites, ranges and multiranges: their elements, each bound
- *	  by its own type, doubled for quoting and escaping, plus punctuation;
+ *	  so no factor of the stored size bounds jsonb), plus 4 for structure
+ *	  each token: at most five times the text plus 12 (measure_jsonb());
+ *	- arrays, composites, ranges and multiranges: by their elements.  An
+ *	  element of a fixed-length type, a numeric or a small value is
+ *	  converted (its own text is short) and measured: its length, plus
+ *	  its '"' and '\' (escaped), the quotes and a delimiter.  A large
+ *	  string is scanned the same way; any other large element is bounded
+ *	  by its own type, doubled for quoting, plus punctuation.  Each
+ *	  element's text is in the container's: the lower bound is their sum
+ *	  with the delimiters;
  *	- fixed-length types: the longest text of the common ones, else 64 bytes
- *	  plus four per stored byte;
+ *	  plus four per stored byte; no lower bound;
  *	- any other varlena (tsvector, hstore, geometric types, ...): eight times
  *	  its stored size plus 64 (a best effort for types of extensions, whose
- *	  output functions we do not know).
+ *	  output functions we do not know); no lower bound.
  *
  * Values of up to W2Q_SMALL_VALUE stored bytes are not walked: whatever
- * their type their text is at most W2Q_SMALL_BOUND.  A walk stops as soon as
- * the bound passes the caller's stop.
+ * their type their text is at most SMALL_EXPANSION bytes a stored byte.  A
+ * walk stops as soon as the bound passes the caller's stop.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +48,7 @@
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/multirangetypes.h"
 #include "utils/numeric.h"
 #include "utils/rangetypes.h"
@@ -55,7 +66,21 @@
  */
 #define SMALL_EXPANSION		(NUMERIC_TEXT_MAX / 4 + 1)
 
-static Size bound_datum(Oid typid, Datum value, Size stop);
+/* an upper and a lower bound of a text's length */
+typedef struct TextSize
+{
+	Size		bound;
+	Size		lower;
+} TextSize;
+
+/* the type of the elements of a container, looked up once per container */
+typedef struct ElemType
+{
+	Oid			typid;
+	Oid			base;
+	int16		typlen;
+	FmgrInfo	out;
+} ElemType;
 
 /* the length of s as a JSON string, without building it (as escape_json) */
 Size
@@ -112,24 +137,98 @@ bound_fixed(Oid base, int16 typlen)
 	}
 }
 
-/* types whose text never needs quoting inside an array or a record */
-static bool
-plain_text(Oid base)
+static TextSize measure_datum(Oid typid, Datum value, Size stop,
+							  MemoryContext scratch);
+
+/* a text of n bytes, e of them '"' or '\', as an element of a container */
+static TextSize
+element_of_text(Size n, Size e)
 {
-	return base == BOOLOID || base == INT2OID || base == INT4OID ||
-		base == INT8OID || base == OIDOID || base == FLOAT4OID ||
-		base == FLOAT8OID || base == NUMERICOID;
+	TextSize	m;
+
+	/* quoted, each '"' and '\' escaped, and a delimiter */
+	m.bound = n + e + 2 + 1;
+	m.lower = n + 1;
+	return m;
 }
 
-/* an element of an array or record: quoted and escaped, plus a delimiter */
 static Size
-bound_element(Oid typid, Datum value, bool isnull, Size stop)
+count_escaped(const char *s, Size n)
 {
+	Size		e = 0;
+	Size		i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == '"' || s[i] == '\\')
+			e++;
+	return e;
+}
+
+static void
+elem_type_init(ElemType *et, Oid typid)
+{
+	Oid			out;
+	bool		isvarlena;
+
+	et->typid = typid;
+	et->base = getBaseType(typid);
+	et->typlen = get_typlen(et->base);
+	getTypeOutputInfo(typid, &out, &isvarlena);
+	fmgr_info(out, &et->out);
+}
+
+/*
+ * Whether an element's text is made to be measured: fixed-length types,
+ * numeric (at most NUMERIC_TEXT_MAX) and small values (at most
+ * W2Q_SMALL_VALUE * SMALL_EXPANSION): none near 1GB.
+ */
+static bool
+made_to_measure(Oid base, int16 typlen, Datum value)
+{
+	return typlen > 0 || typlen == -2 || base == NUMERICOID ||
+		toast_raw_datum_size(value) - VARHDRSZ <= W2Q_SMALL_VALUE;
+}
+
+/*
+ * An element of an array, record or range.  Small ones are converted (in
+ * scratch, reset after) and measured exactly; large strings are scanned;
+ * other large values are walked, doubled for quoting.
+ */
+static TextSize
+measure_element(const ElemType *et, Datum value, bool isnull, Size stop,
+				MemoryContext scratch)
+{
+	TextSize	m;
+
+	m.bound = 5;				/* NULL, and a delimiter */
+	m.lower = 1;
 	if (isnull)
-		return 5;
-	if (plain_text(getBaseType(typid)))
-		return bound_datum(typid, value, stop) + 1;
-	return 2 * bound_datum(typid, value, stop) + 3;
+		return m;
+	if (made_to_measure(et->base, et->typlen, value))
+	{
+		MemoryContext old = MemoryContextSwitchTo(scratch);
+		char	   *s = OutputFunctionCall((FmgrInfo *) &et->out, value);
+
+		m = element_of_text(strlen(s), count_escaped(s, strlen(s)));
+		MemoryContextSwitchTo(old);
+		MemoryContextReset(scratch);
+		return m;
+	}
+	if (et->base == TEXTOID || et->base == VARCHAROID ||
+		et->base == BPCHAROID || et->base == JSONOID)
+	{
+		struct varlena *v = PG_DETOAST_DATUM_PACKED(value);
+
+		m = element_of_text(VARSIZE_ANY_EXHDR(v),
+							count_escaped(VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v)));
+		if ((Pointer) v != DatumGetPointer(value))
+			pfree(v);
+		return m;
+	}
+	m = measure_datum(et->typid, value, stop, scratch);
+	m.bound = 2 * m.bound + 3 + 1;
+	m.lower = m.lower + 1;
+	return m;
 }
 
 static Size
@@ -142,19 +241,27 @@ bound_numeric(Datum value)
 	return n;
 }
 
-static Size
-bound_jsonb(Datum value, Size stop)
+/*
+ * jsonb: each token costs 4 (brackets, ", ", ": ") plus its value's text
+ * (strings as escaped, numbers' digits, 5 for true, false and null).  The
+ * text has at least a bracket for each bracket token and its value's text
+ * (at least one byte) for each other, except the two brackets of a bare
+ * scalar: so the bound is at most 5 times the text plus 12.
+ */
+static TextSize
+measure_jsonb(Datum value, Size stop)
 {
 	Jsonb	   *jb = DatumGetJsonbP(value);
 	JsonbIterator *it = JsonbIteratorInit(&jb->root);
 	JsonbIteratorToken tok;
 	JsonbValue	v;
+	TextSize	m;
 	Size		n = 0;
 
 	while (n <= stop && (tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
 		CHECK_FOR_INTERRUPTS();
-		n += 4;					/* brackets, ", ", ": " */
+		n += 4;
 		if (tok != WJB_KEY && tok != WJB_VALUE && tok != WJB_ELEM)
 			continue;
 		switch (v.type)
@@ -170,30 +277,45 @@ bound_jsonb(Datum value, Size stop)
 				break;
 		}
 	}
-	return n;
+	m.bound = n;
+	m.lower = n > 12 ? (n - 12) / 5 : 0;
+	return m;
 }
 
-static Size
-bound_array(Datum value, Size stop)
+/*
+ * Arrays, records and multiranges: braces or parentheses, and each
+ * element's text with a delimiter but the last -- at least 1 plus each
+ * element's lower (which counts its delimiter).
+ */
+static TextSize
+measure_array(Datum value, Size stop, MemoryContext scratch)
 {
 	ArrayType  *arr = DatumGetArrayTypeP(value);
 	Oid			elemtype = ARR_ELEMTYPE(arr);
 	ArrayIterator it = array_create_iterator(arr, 0, NULL);
 	Datum		elem;
 	bool		isnull;
-	Size		n = 2 + 2 * 25 * ARR_NDIM(arr);	/* [l:u]={} per dimension */
+	ElemType	et;
+	TextSize	m;
 
-	while (n <= stop && array_iterate(it, &elem, &isnull))
+	elem_type_init(&et, elemtype);
+	m.bound = 2 + 2 * 25 * ARR_NDIM(arr);	/* [l:u]={} per dimension */
+	m.lower = 1;
+	while (m.bound <= stop && array_iterate(it, &elem, &isnull))
 	{
+		TextSize	e;
+
 		CHECK_FOR_INTERRUPTS();
-		n += 2 + bound_element(elemtype, elem, isnull, stop);
+		e = measure_element(&et, elem, isnull, stop, scratch);
+		m.bound += 2 + e.bound;	/* inner braces */
+		m.lower += e.lower;
 	}
 	array_free_iterator(it);
-	return n;
+	return m;
 }
 
-static Size
-bound_record(Datum value, Size stop)
+static TextSize
+measure_record(Datum value, Size stop, MemoryContext scratch)
 {
 	HeapTupleHeader td = DatumGetHeapTupleHeader(value);
 	TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(td),
@@ -201,7 +323,7 @@ bound_record(Datum value, Size stop)
 	HeapTupleData tuple;
 	Datum	   *values = palloc(Max(desc->natts, 1) * sizeof(Datum));
 	bool	   *nulls = palloc(Max(desc->natts, 1) * sizeof(bool));
-	Size		n = 2;
+	TextSize	m = {2, 1};
 	int			i;
 
 	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
@@ -209,100 +331,177 @@ bound_record(Datum value, Size stop)
 	tuple.t_tableOid = InvalidOid;
 	tuple.t_data = td;
 	heap_deform_tuple(&tuple, desc, values, nulls);
-	for (i = 0; i < desc->natts && n <= stop; i++)
+	for (i = 0; i < desc->natts && m.bound <= stop; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
+		ElemType	et;
+		TextSize	e;
 
-		if (!att->attisdropped)
-			n += bound_element(att->atttypid, values[i], nulls[i], stop);
+		if (att->attisdropped)
+			continue;
+		elem_type_init(&et, att->atttypid);
+		e = measure_element(&et, values[i], nulls[i], stop, scratch);
+		m.bound += e.bound;
+		m.lower += e.lower;
 	}
 	ReleaseTupleDesc(desc);
-	return n;
+	return m;
 }
 
-static Size
-bound_range(TypeCacheEntry *tc, RangeType *r, Size stop)
+/* "empty", or brackets, a comma and the bounds: 1 plus the bounds' lower */
+static TextSize
+measure_range(TypeCacheEntry *tc, const ElemType *et, RangeType *r,
+			  Size stop, MemoryContext scratch)
 {
 	RangeBound	lower;
 	RangeBound	upper;
 	bool		empty;
-	Size		n = 8;
+	TextSize	m = {8, 1};
+	TextSize	e;
 
 	range_deserialize(tc, r, &lower, &upper, &empty);
+	if (empty)
+		m.lower = 5;
 	if (!empty && !lower.infinite)
-		n += bound_element(tc->rngelemtype->type_id, lower.val, false, stop);
+	{
+		e = measure_element(et, lower.val, false, stop, scratch);
+		m.bound += e.bound;
+		m.lower += e.lower;
+	}
 	if (!empty && !upper.infinite)
-		n += bound_element(tc->rngelemtype->type_id, upper.val, false, stop);
-	return n;
+	{
+		e = measure_element(et, upper.val, false, stop, scratch);
+		m.bound += e.bound;
+		m.lower += e.lower;
+	}
+	return m;
 }
 
-static Size
-bound_multirange(Oid typid, Datum value, Size stop)
+static TextSize
+measure_one_range(Oid base, Datum value, Size stop, MemoryContext scratch)
+{
+	TypeCacheEntry *tc = lookup_type_cache(base, TYPECACHE_RANGE_INFO);
+	ElemType	et;
+
+	elem_type_init(&et, tc->rngelemtype->type_id);
+	return measure_range(tc, &et, DatumGetRangeTypeP(value), stop, scratch);
+}
+
+static TextSize
+measure_multirange(Oid typid, Datum value, Size stop, MemoryContext scratch)
 {
 	TypeCacheEntry *tc = lookup_type_cache(typid, TYPECACHE_MULTIRANGE_INFO);
 	MultirangeType *mr = DatumGetMultirangeTypeP(value);
 	RangeType **ranges;
 	int32		count;
 	int32		i;
-	Size		n = 2;
+	ElemType	et;
+	TextSize	m = {2, 1};
 
+	elem_type_init(&et, tc->rngtype->rngelemtype->type_id);
 	multirange_deserialize(tc->rngtype, mr, &count, &ranges);
-	for (i = 0; i < count && n <= stop; i++)
+	for (i = 0; i < count && m.bound <= stop; i++)
 	{
+		TextSize	e;
+
 		CHECK_FOR_INTERRUPTS();
-		n += 2 + bound_range(tc->rngtype, ranges[i], stop);
+		e = measure_range(tc->rngtype, &et, ranges[i], stop, scratch);
+		m.bound += 2 + e.bound;
+		m.lower += e.lower + 1;
 	}
-	return n;
+	return m;
 }
 
-static Size
-bound_datum(Oid typid, Datum value, Size stop)
+/* a value of a type whose text the plugin does not know: no lower bound */
+static TextSize
+unknown_text(Size bound)
+{
+	TextSize	m;
+
+	m.bound = bound;
+	m.lower = 0;
+	return m;
+}
+
+static TextSize
+measure_datum(Oid typid, Datum value, Size stop, MemoryContext scratch)
 {
 	Oid			base = getBaseType(typid);
 	int16		typlen = get_typlen(base);
 	Size		raw;
+	TextSize	m;
 
 	if (typlen > 0)
-		return bound_fixed(base, typlen);
+		return unknown_text(bound_fixed(base, typlen));
 	if (typlen == -2)
-		return strlen(DatumGetCString(value));
+	{
+		m.bound = m.lower = strlen(DatumGetCString(value));
+		return m;
+	}
 	raw = toast_raw_datum_size(value) - VARHDRSZ;
+	m.bound = m.lower = raw;
 	if (base == TEXTOID || base == VARCHAROID || base == BPCHAROID ||
-		base == JSONOID || base == XMLOID)
-		return raw;
+		base == JSONOID)
+		return m;
+	if (base == XMLOID)
+	{
+		/* xml_out may drop the XML declaration */
+		m.lower = raw / 2;
+		return m;
+	}
 	if (base == BYTEAOID)
-		return 2 * raw + 2;
+	{
+		/*
+		 * hex: 2 a byte and "\x"; the escape output (1 to 4 a byte) may be
+		 * twice that, still far from 1GB for any value converted
+		 */
+		m.bound = 2 * raw + 2;
+		return m;
+	}
 	if (base == NUMERICOID)
-		return NUMERIC_TEXT_MAX;
+		return unknown_text(NUMERIC_TEXT_MAX);
 	if (raw <= W2Q_SMALL_VALUE)
-		return raw * SMALL_EXPANSION + 64;
+		return unknown_text(raw * SMALL_EXPANSION + 64);
 	if (base == JSONBOID)
-		return bound_jsonb(value, stop);
+		return measure_jsonb(value, stop);
 	if (OidIsValid(get_element_type(base)))
-		return bound_array(value, stop);
+		return measure_array(value, stop, scratch);
 	switch (get_typtype(base))
 	{
 		case TYPTYPE_COMPOSITE:
 		case TYPTYPE_PSEUDO:	/* record */
-			return type_is_rowtype(base) ? bound_record(value, stop)
-				: 8 * raw + 64;
+			return type_is_rowtype(base) ?
+				measure_record(value, stop, scratch) :
+				unknown_text(8 * raw + 64);
 		case TYPTYPE_RANGE:
-			return bound_range(lookup_type_cache(base, TYPECACHE_RANGE_INFO),
-							   DatumGetRangeTypeP(value), stop);
+			return measure_one_range(base, value, stop, scratch);
 		case TYPTYPE_MULTIRANGE:
-			return bound_multirange(base, value, stop);
+			return measure_multirange(base, value, stop, scratch);
 		default:
-			return 8 * raw + 64;
+			return unknown_text(8 * raw + 64);
 	}
 }
 
 /*
- * At least the length of the text typid's output function makes of value;
- * once the bound passes stop the walk may end early, with any result
- * above stop.
+ * An upper bound of the length of the text typid's output function makes
+ * of value (the result; bytea in the escape output aside) and a lower one
+ * (*lower).  Once the upper bound passes stop the walk may end early, with
+ * any result above stop and *lower what the part walked proves.
  */
 Size
-w2q_text_bound(Oid typid, Datum value, Size stop)
+w2q_text_bound(Oid typid, Datum value, Size stop, Size *lower)
 {
-	return bound_datum(typid, value, stop);
+	MemoryContext walk = AllocSetContextCreate(CurrentMemoryContext,
+											   "wal2queue text bound",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext scratch = AllocSetContextCreate(walk,
+												  "wal2queue text bound element",
+												  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(walk);
+	TextSize	m = measure_datum(typid, value, stop, scratch);
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(walk);
+	*lower = m.lower;
+	return m.bound;
 }

@@ -39,7 +39,9 @@
  *    login role has REPLICATION (or is a superuser).
  *  - guard_on_rewrite() and guard_on_alter() are SECURITY DEFINER event
  *    trigger functions (no one can call them directly): they record in
- *    wal2queue.guard_events, which only the owner may write; so is
+ *    wal2queue.guard_events and hand the rewritten tables from one to the
+ *    other through wal2queue.guard_rewrites, which only the owner may
+ *    write (never through a setting a role could SET); so is
  *    record_guard() (append_only() calls it), which checks that the
  *    session's login role is a member of the table's owner.
  *  Every function called from a SECURITY DEFINER function without a SET

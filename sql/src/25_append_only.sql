@@ -241,12 +241,36 @@ COMMENT ON FUNCTION wal2queue.append_only(regclass) IS
 'refuse UPDATE on a job table (and its partitions), as prune() without force requires';
 
 /*
+ * guard_rewrites -- the tables a command rewrote, from guard_on_rewrite()
+ * to guard_on_alter(): a row for each, with the backend and the
+ * transaction that rewrote it.  Only the extension's owner may write it
+ * (both event trigger functions are SECURITY DEFINER), so no role can make
+ * guard_on_alter() record a table it did not rewrite (test/t/344; a
+ * session setting, which any role may SET, was the channel before).  A row
+ * of a rewrite rolled back goes with it; a row of another transaction of
+ * the same backend (the ddl_command_end trigger disabled while the rewrite
+ * trigger was not) is ignored and deleted.  Unlogged: nothing to keep over
+ * a crash, and never decoded.
+ */
+CREATE UNLOGGED TABLE wal2queue.guard_rewrites (
+    pid   integer NOT NULL,
+    xid   xid8 NOT NULL,
+    relid oid NOT NULL
+);
+
+CREATE INDEX guard_rewrites_pid ON wal2queue.guard_rewrites (pid);
+
+REVOKE ALL ON wal2queue.guard_rewrites FROM PUBLIC;
+
+/*
  * guard_on_rewrite() -- the table_rewrite event trigger: remember the
  * table about to be rewritten (PostgreSQL fires it once for each table,
- * each partition of a partitioned table too) in the transaction-local
- * setting wal2queue_guard.rewritten (the plugin reserves the prefix
- * wal2queue.); guard_on_alter() records it once the command ended.  One subtransaction for the whole command, not one per partition
- * (more than 64 subtransaction xids overflow the backend's subxid cache).
+ * each partition of a partitioned table too) in guard_rewrites, for this
+ * backend and transaction; guard_on_alter() records it once the command
+ * ended.  One subtransaction for the whole command, not one per partition
+ * (more than 64 subtransaction xids overflow the backend's subxid cache):
+ * the INSERT runs in the rewriting (sub)transaction, whose xid the rewrite
+ * already took.
  */
 CREATE FUNCTION wal2queue.guard_on_rewrite()
 RETURNS event_trigger
@@ -254,21 +278,46 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM set_config('wal2queue_guard.rewritten',
-                       concat_ws(',', nullif(current_setting('wal2queue_guard.rewritten', true), ''),
-                                 pg_event_trigger_table_rewrite_oid()::text),
-                       true);
+    INSERT INTO wal2queue.guard_rewrites (pid, xid, relid)
+    VALUES (pg_backend_pid(), pg_current_xact_id(), pg_event_trigger_table_rewrite_oid());
 END
 $$;
+
+/*
+ * taken_rewrites() -- the tables guard_on_rewrite() saw rewritten in this
+ * transaction (NULL if none), deleting this backend's rows: those of this
+ * transaction, now taken, and any a transaction before it left.
+ */
+CREATE FUNCTION wal2queue.taken_rewrites()
+RETURNS oid[]
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rewritten oid[];
+BEGIN
+    IF NOT EXISTS (SELECT FROM wal2queue.guard_rewrites r WHERE r.pid = pg_backend_pid()) THEN
+        RETURN NULL;
+    END IF;
+    SELECT array_agg(DISTINCT r.relid) INTO rewritten
+      FROM wal2queue.guard_rewrites r
+     WHERE r.pid = pg_backend_pid() AND r.xid = pg_current_xact_id_if_assigned();
+    DELETE FROM wal2queue.guard_rewrites r WHERE r.pid = pg_backend_pid();
+    RETURN rewritten;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION wal2queue.taken_rewrites() FROM PUBLIC;
 
 /*
  * guard_on_alter() -- the ddl_command_end event trigger of the commands that
  * can change a guard or a table's file (ALTER TABLE, ALTER TYPE of a typed
  * table, CREATE TABLE ... PARTITION OF, CREATE, ALTER TRIGGER): records
  * the guard state of the guarded tables of the objects the command touched
- * and of the tables it rewrote, where it changed (record_guard_state(): one
- * subtransaction, xid above the command's; for the tables a CREATE TABLE
- * created, the command's own xid).
+ * and of the tables it rewrote (taken_rewrites()), where it changed
+ * (record_guard_state(): one subtransaction, xid above the command's; for
+ * the tables a CREATE TABLE created, the command's own xid).  No session
+ * setting is read: what a role may SET does not choose what is recorded.
  */
 CREATE FUNCTION wal2queue.guard_on_alter()
 RETURNS event_trigger
@@ -276,11 +325,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    rewritten text := nullif(current_setting('wal2queue_guard.rewritten', true), '');
+    rewritten oid[] := wal2queue.taken_rewrites();
 BEGIN
-    IF rewritten IS NOT NULL THEN
-        PERFORM set_config('wal2queue_guard.rewritten', '', true);
-    END IF;
     IF tg_tag = 'CREATE TABLE' AND rewritten IS NULL THEN
         PERFORM wal2queue.record_guard_state(ARRAY(
             SELECT l.relid FROM pg_event_trigger_ddl_commands() c
@@ -297,7 +343,7 @@ BEGIN
                   JOIN pg_trigger t ON t.oid = c.objid
                  WHERE c.classid = 'pg_trigger'::regclass
                 UNION
-                SELECT r::oid FROM unnest(string_to_array(rewritten, ',')) r) o
+                SELECT r FROM unnest(rewritten) r) o
          CROSS JOIN LATERAL wal2queue.guarded_tables(o.relid) l(relid)),
         tg_tag || CASE WHEN rewritten IS NOT NULL THEN ' (rewrite)' ELSE '' END);
 END

@@ -329,12 +329,12 @@ $$;
  *     A worker that has read a claim-checked row deletes it (DELETE is not
  *     refused by the guard), or prune(..., force => true) deletes it.
  *
- * WHAT IT CANNOT SEE.  A claim check the plugin made from a value's
- * estimated text (textbound.c: a value whose bound passes both the job's
- * room and 64MB is not converted), whose real text is much shorter than
- * the estimate (an array of a fixed-length type: 28 bytes a float8
- * estimated, 2 written): its row may be below claim_check_floor() -- such
- * a value's stored size is over 8MB.  A registration with a tables option or publication
+ * WHAT IT CANNOT SEE.  A claim check the plugin made from the bound of a
+ * value whose text it could not prove long (claim_check_floor(), case 2:
+ * a type of an extension, or large values nested in containers, whose
+ * bound passes 256MB): its row may be below claim_check_floor() -- a value
+ * of an extension's type then has a stored size over 32MB.  A registration
+ * with a tables option or publication
  * other than the one the slot is read with.  A bridge session that began
  * without a sink record at a position the slot reached without a bridge
  * and ended before its first attestation (every status interval): its
@@ -526,10 +526,23 @@ COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
  * name twice and every column's name JSON-escaped, and 14 bytes a column.
  * The row's text form holds every value's text, so a row whose text form
  * is below
- *   min((M - 2O) / 9, (M/2 - O) / 8) / f
+ *   F = min((M - 2O) / 9, (M/2 - O) / 8) / f
  * was delivered whole, by every wal2queue slot with max-job-bytes M or more
- * -- unless a value's text was only estimated, not made (textbound.c: a
- * value whose bound passes 64MB), see WHAT IT CANNOT SEE.
+ * -- as far as every value was converted and measured.  A value the
+ * plugin does not convert (its text bound, plugin/textbound.c, passes
+ * both the job's room and 64MB) makes the job a claim check without its
+ * text being known (job.c, too_large_to_convert()).  It does so only
+ *   1. when textbound.c proves the value's text at least M/16 bytes (its
+ *      lower bound: a string's stored length, bytea's too, a fifth of a
+ *      jsonb's bound less 12, a container's elements' lower bounds and
+ *      delimiters; the short elements of a container are converted one by
+ *      one and measured).  F <= (M/2)/8 = M/16, and the row's text form
+ *      holds the value's text (in the database encoding, as the lower
+ *      bound counts it), so the row is at least F: kept; or
+ *   2. when the value's bound passes 256MB while its text is not proven
+ *      M/16 long (below 256MB it is converted and measured, as any value
+ *      under the job's room is): see WHAT IT CANNOT SEE.
+ * So the two agree: a row below F was a whole job, unless case 2.
  */
 CREATE FUNCTION wal2queue.claim_check_floor(leaf regclass)
 RETURNS bigint

@@ -59,6 +59,31 @@ SELECT data::json->>'key' AS key, data::jsonb->'row' ? 'wal2queue_claim_check' A
 FROM pg_logical_slot_peek_changes('big', NULL, NULL, 'format', 'json', 'tables', 'public.typed', 'max-job-bytes', '64kB');
 DROP TABLE typed;
 DROP TYPE pair;
+-- the bound path both ways (job.c, textbound.c): an element of an array is
+-- measured (a float8 is bounded at 25 bytes, "0" is 1), so 2.5M zeros
+-- (5MB of text, bounded at 70MB before) and 600 numeric zeros (bounded at
+-- 88MB before) are converted and delivered whole; a value whose text is
+-- proven long (a jsonb string of 12M control characters: bound 72MB, at
+-- least a fifth of that) is a claim check without being converted; a
+-- value whose bound passes 64MB but whose text is not proven long (a
+-- polygon of 600000 points: 8 times its 9.6MB, no lower bound; 3.6MB of
+-- text) is converted and measured: whole under the default limit, a
+-- claim check of its real size under 1MB
+SELECT pg_replication_slot_advance('big', pg_current_wal_lsn()) IS NOT NULL AS advanced;
+CREATE TABLE public.bounded (id int PRIMARY KEY, f float8[], n numeric[], j jsonb, p polygon);
+INSERT INTO bounded (id, f) VALUES (20, array_fill(0::float8, ARRAY[2500000]));
+INSERT INTO bounded (id, n) VALUES (21, array_fill(0::numeric, ARRAY[600]));
+INSERT INTO bounded (id, j) VALUES (22, to_jsonb(repeat(chr(31), 12 * 1024 * 1024)));
+INSERT INTO bounded (id, p) SELECT 23, ('(' || string_agg('(0,0)', ',') || ')')::polygon FROM generate_series(1, 600000);
+SELECT data::json->>'key' AS key, data::jsonb->'row' ? 'wal2queue_claim_check' AS claim,
+       length(data) / 1000 AS kb, data::jsonb->'row'->>'size' AS claimed_size
+FROM pg_logical_slot_peek_changes('big', NULL, NULL, 'format', 'json', 'tables', 'public.bounded');
+SELECT data::json->>'key' AS key, data::jsonb->'row' ? 'wal2queue_claim_check' AS claim,
+       data::jsonb->'row'->>'size' AS claimed_size
+FROM pg_logical_slot_peek_changes('big', NULL, NULL, 'format', 'json', 'tables', 'public.bounded',
+                                  'max-job-bytes', '1MB');
+SELECT id, octet_length(ROW(b.*)::text) AS text_form FROM bounded b ORDER BY id;
+DROP TABLE bounded;
 -- bad values name the option
 SELECT * FROM w2q_claims('max-job-bytes', '1023');
 SELECT * FROM w2q_claims('max-job-bytes', '257MB');
