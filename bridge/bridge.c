@@ -506,6 +506,8 @@ bridge_run(const BridgeConfig *cfg)
 	slotwatch_init(&b.watch, cfg->stream.conninfo, cfg->stream.slot);
 	pubwatch_init(&b.pub, cfg->stream.pgoutput);
 	b.watch.pub = &b.pub;
+	b.stream.before_start = pubwatch_read_first;
+	b.stream.before_start_arg = &b.pub;
 	frame_decoder_init(&b.dec);
 	pgo_decoder_init(&b.pgo, cfg->stream.pgoutput);
 	b.watch.watch_messages = cfg->stream.pgoutput != NULL;

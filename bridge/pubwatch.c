@@ -104,6 +104,39 @@ pubwatch_sql(PubWatch *p, PGconn *conn)
 	return sql;
 }
 
+static char *join_lines(PGresult *res);
+
+void
+pubwatch_read_first(void *pubwatch, PGconn *conn)
+{
+	PubWatch   *p = pubwatch;
+	char	   *sql;
+	PGresult   *res;
+	bool		ok;
+
+	if (p->cfg == NULL || p->first != NULL || (sql = pubwatch_sql(p, conn)) == NULL)
+		return;
+	ok = PQsendQuery(conn, sql) == 1;
+	free(sql);
+	while (ok && (res = PQgetResult(conn)) != NULL)
+	{
+		/* the first statement's LSN is of no use here: only the rows are kept */
+		ok = PQresultStatus(res) == PGRES_TUPLES_OK &&
+			(p->nresult++ == 0 || (p->first = join_lines(res)) != NULL);
+		PQclear(res);
+	}
+	while (!ok && (res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+	p->nresult = 0;
+	if (!ok)
+	{
+		free(p->first);
+		p->first = NULL;
+		log_msg(LOG_DEBUG, "could not read publication \"%s\" before streaming: %s",
+				p->cfg->publication, PQerrorMessage(conn));
+	}
+}
+
 /* the part of a line (n bytes) that identifies its row version */
 static const char *
 line_key(const char *line, size_t n, size_t *keylen)

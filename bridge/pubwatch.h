@@ -76,6 +76,13 @@ extern void pubwatch_init(PubWatch *p, const PgoConfig *cfg);
 /* a new session from start_lsn: read the publication afresh */
 extern void pubwatch_session(PubWatch *p, uint64_t start_lsn);
 
+/*
+ * The first session's rows, read on the replication connection before
+ * START_REPLICATION (Stream.before_start), so that a change made between
+ * the start and the first poll is seen too; a failure leaves it to the poll
+ */
+extern void pubwatch_read_first(void *pubwatch, PGconn *conn);
+
 /* the poll's SQL (two statements; malloc'd), or NULL when out of memory */
 extern char *pubwatch_sql(PubWatch *p, PGconn *conn);
 

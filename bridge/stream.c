@@ -309,6 +309,8 @@ stream_open(Stream *s)
 		/* (a slot created now is registered with it, after its snapshot) */
 		if (!s->slot_created)
 			stream_record_max_job_bytes(s);
+		if (s->before_start)
+			s->before_start(s->before_start_arg, s->conn);
 		if ((rc = pin_settings(s)) == STREAM_OK)
 			rc = start_replication(s);
 	}

@@ -76,6 +76,9 @@ typedef struct Stream
 								 * the backfill created) */
 	int			messages_public;	/* pgoutput: PUBLIC may emit messages at
 									 * open (message_access.h) */
+	/* set by the caller: run on the connection just before START_REPLICATION */
+	void		(*before_start) (void *arg, PGconn *conn);
+	void	   *before_start_arg;
 	char		err[512];
 } Stream;
 

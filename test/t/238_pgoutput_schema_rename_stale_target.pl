@@ -92,13 +92,15 @@ ok(wait_until(sub { redis($r, 'XLEN', 'pgo:new_s.jobs2') eq '1' && redis($r, 'XL
 sleep 1;
 ok($gb->{h}->pumpable, 'and the pgoutput bridge goes on') or diag(bridge_log($gb));
 
-ok(wait_until(sub { !$nb->{h}->pumpable }, 20), 'without the trigger: the bridge stops') or diag(bridge_log($nb));
+ok(wait_until(sub { !$nb->{h}->pumpable }, 20), 'without the trigger: the bridge stops')
+  or do { diag(bridge_log($nb)); $nb->{h}->kill_kill };
 is($nb->{h}->finish || $nb->{h}->full_result(0) >> 8, 1, 'exit status 1');
 like(bridge_log($nb), qr/ERROR: a schema of a table publication "w2q" publishes changed while streaming without the event trigger wal2queue_schema_rename \(SCHEMA old_s \(oid \d+\) was renamed or dropped\) at about LSN .*; hint: restart, with the event trigger wal2queue_schema_rename installed and enabled/,
 	'naming the rename, the range and the fix') or diag(bridge_log($nb));
 # the trigger dropped while streaming: a rename could go unseen, so stop
 $node->safe_psql('postgres', q{DROP EVENT TRIGGER wal2queue_schema_rename});
-ok(wait_until(sub { !$gb->{h}->pumpable }, 20), 'the event trigger dropped: the bridge stops') or diag(bridge_log($gb));
+ok(wait_until(sub { !$gb->{h}->pumpable }, 20), 'the event trigger dropped: the bridge stops')
+  or do { diag(bridge_log($gb)); $gb->{h}->kill_kill };
 is($gb->{h}->finish || $gb->{h}->full_result(0) >> 8, 1, 'exit status 1');
 like(bridge_log($gb), qr/ERROR: the event trigger wal2queue_schema_rename changed while streaming \(EVENT TRIGGER wal2queue_schema_rename \(oid \d+, xmin \d+, enabled O\) was dropped or changed\)/,
 	'naming it');
