@@ -43,8 +43,9 @@ my ($rc, $out, $err) = $node->psql('postgres', q~
 is($err, '', 'the JSON form decodes past the row (no error)');
 is($out, '1', 'the JSON form delivers the next job');
 ($rc, $out, $err) = $node->psql('postgres', q~
-	SELECT count(*) FROM pg_logical_slot_peek_binary_changes('w', NULL, NULL, 'format', 'binary')~);
+	SELECT count(*) FILTER (WHERE position('the next job'::bytea IN data) > 0)
+	  FROM pg_logical_slot_peek_binary_changes('w', NULL, NULL, 'format', 'binary')~);
 is($err, '', 'the binary form decodes past the row (no error)');
-is($out, '2', 'the binary form has both jobs');
+is($out, '1', 'the binary form delivers the next job');
 $node->stop;
 done_testing();
