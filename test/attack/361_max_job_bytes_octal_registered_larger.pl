@@ -7,9 +7,9 @@
 # registry_call and stream_record_max_job_bytes), which reads it as decimal.
 # The registry then holds a LARGER max_job_bytes than the slot is read with,
 # and claim_check_floor() (sql/src/30_prune.sql, point 7) is computed for
-# 10000 bytes: 496 here instead of 127.  A row whose key (also its route
+# 10000 bytes: 567 here instead of 198.  A row whose key (also its route
 # value) is 300 control characters is a claim check at 4096 (7 bytes of job
-# a byte, over half the limit) with a text form of about 340 bytes: pruned
+# a byte, over half the limit) with a text form of 349 bytes: pruned
 # without force.  (0x1000 is the other way round: pg_size_bytes refuses it,
 # register_slot() fails with a WARNING and the slot stays unregistered.)
 # Expected: the bridge and the registry read the size as the plugin does
