@@ -3,7 +3,7 @@
 # four per stored byte": 80 for the 4-byte reg* types.  But regprocedure
 # prints the function's qualified name AND its argument types, each
 # qualified and quoted: a function of 100 arguments of a type whose schema
-# and name need quoting prints 19594 bytes from 4 stored bytes.  An array of
+# and name need quoting prints 19266 bytes from 4 stored bytes.  An array of
 # 56000 of them is bound at 56000 x (2 x 80 + 5) = 9MB, under the job's room,
 # so job.c column_text() calls array_out, whose text passes 1GB: "out of
 # memory: Cannot enlarge string buffer" at every attempt, the slot never
