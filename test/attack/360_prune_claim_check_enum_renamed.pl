@@ -1,0 +1,86 @@
+# Attack review 11: prune() deletes a claim-checked row after a catalog change
+# made its text form shorter than it was when the plugin decoded it.
+# claim_check_floor() (sql/src/30_prune.sql, point 7) compares the floor with
+# octet_length(ROW(t.*)::text) AS OF PRUNE TIME, while the plugin chose the
+# claim check from the text it made at decode time.  Nothing ties the two:
+# ALTER TYPE ... RENAME VALUE of an enum shortens every value of that label
+# (63 bytes -> 1 byte) without an ALTER TABLE of the job table, and
+# ALTER TABLE ... DROP COLUMN changes neither the file nor the guard
+# triggers, so guard_state() is unchanged: no new guard record, the guard
+# floor stays, and the row is judged by a text form the plugin never saw.
+# Here (--max-job-bytes 8kB, floor 465) a row with 180 enum labels of 63
+# bytes (about 11.5kB of text) is delivered as a claim check; after the label
+# is renamed to 'a' its text form is about 380 bytes and prune() without
+# force deletes it before its worker read it.  The second row shows the same
+# with a big column dropped (the claim check still names the row; the worker
+# finds nothing).
+# Expected: a claim-checked row survives prune() without force (e.g. keep
+# rows whose stored size, or a size recorded at insert, could have been a
+# claim check; or move the guard floor at ALTER TYPE of a type the table
+# uses and at DROP/RENAME COLUMN).
+# Severity: high (an undelivered job is deleted without force), needs a
+# catalog change after the insert.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('prune_cc_enum');
+my $r = start_redis();
+my $long = 'l' x 63;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION wal2queue;
+	CREATE TYPE lbl AS ENUM ('$long', 'short');
+	CREATE TABLE public.jobs (id bigserial PRIMARY KEY, queue text NOT NULL, tags lbl[], blob text);
+	SELECT wal2queue.append_only('public.jobs');
+});
+my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
+	'--route-column', 'queue', '--max-job-bytes', '8kB', '--status-interval', '1');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
+	'the bridge registered its slot') or diag(bridge_log($b));
+$node->safe_psql('postgres', qq{
+	INSERT INTO jobs (queue, tags) VALUES ('enum', array_fill('$long'::lbl, ARRAY[180]));
+	INSERT INTO jobs (queue, blob) VALUES ('dropped', repeat('x', 9000));
+	INSERT INTO jobs (queue) VALUES ('small');
+});
+ok(wait_until(sub { redis($r, 'XLEN', 'enum') eq '1' && redis($r, 'XLEN', 'dropped') eq '1'
+	&& redis($r, 'XLEN', 'small') eq '1' }, 30), 'all three delivered') or diag(bridge_log($b));
+is(stream_entries($r, 'enum')->[0][1]{wal2queue_claim_check}, 't',
+	'the enum row is a claim check: its content is only in the table');
+is(stream_entries($r, 'dropped')->[0][1]{wal2queue_claim_check}, 't',
+	'the blob row is a claim check too');
+is($node->safe_psql('postgres', "SELECT max_job_bytes FROM wal2queue.slots WHERE slot_name = 'jobs'"),
+	'8192', 'the registry knows max-job-bytes 8kB');
+
+# the catalog changes: neither touches the job table's file or guard
+# (W2Q_ATTACK_CONTROL=1 leaves them out: then both rows stay)
+$node->safe_psql('postgres', qq{
+	ALTER TYPE lbl RENAME VALUE '$long' TO 'a';
+	ALTER TABLE jobs DROP COLUMN blob;
+}) unless $ENV{W2Q_ATTACK_CONTROL};
+diag('floor ' . $node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('public.jobs')")
+	. ', text forms now: ' . $node->safe_psql('postgres',
+	"SELECT string_agg(queue || '=' || octet_length(ROW(j.*)::text), ' ' ORDER BY id) FROM jobs j"));
+
+my $deleted = 0;
+for my $i (1 .. 8)
+{
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	sleep 1;
+	wait_attested($node, 'jobs', 10);
+	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
+	last if $node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'") eq '0';
+}
+diag("prune deleted $deleted rows");
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
+	'the small row, delivered whole, is pruned (the control)');
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'enum'"), '1',
+	'the claim-checked row whose enum label was renamed is still there for its worker');
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'dropped'"), '1',
+	'the claim-checked row whose big column was dropped is still there for its worker');
+stop_bridge($b);
+stop_redis($r);
+$node->stop;
+done_testing();

@@ -1,0 +1,63 @@
+# Attack review 11: one claim-checked row whose text form passes 1GB makes
+# every prune() of its table fail.  prune() (sql/src/30_prune.sql) filters
+# candidate rows with pg_catalog.octet_length(ROW(t.*)::text) < floor: it
+# builds the row's text form to measure it.  A row of one text value of
+# 600MB of '"' (a claim check for the plugin, which never converts it:
+# textbound) has a 1.2GB text form (record_out doubles each quote): the
+# DELETE fails with "out of memory" / "invalid memory alloc request size",
+# the whole prune() call rolls back -- the rows of every partition, every
+# other row of the table -- at every run, until the claim check's worker
+# deletes that row.  maintain_partitions() fails the same way.
+# Expected: prune() deletes the delivered small rows and keeps the big one
+# (measure without building the text: e.g. a row whose stored size
+# pg_column_size(t.*) or raw size of a value alone reaches the floor is
+# kept without computing its text).
+# Severity: medium (prune of a table blocked while such a row exists; no
+# job lost).
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('prune_huge_text');
+my $r = start_redis();
+# the control: the same row at 6MB
+my $mb = $ENV{W2Q_ATTACK_CONTROL} ? 6 : 600;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION wal2queue;
+	CREATE TABLE public.jobs (id bigserial PRIMARY KEY, queue text NOT NULL, note text);
+	SELECT wal2queue.append_only('public.jobs');
+});
+my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
+	'--route-column', 'queue', '--status-interval', '1');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
+	'the bridge registered its slot') or diag(bridge_log($b));
+$node->safe_psql('postgres', qq{
+	INSERT INTO jobs (queue, note) VALUES ('big', repeat('"', $mb * 1024 * 1024));
+	INSERT INTO jobs (queue) VALUES ('small');
+});
+ok(wait_until(sub { (redis($r, 'XLEN', 'big') // 0) eq '1' && (redis($r, 'XLEN', 'small') // 0) eq '1' }, 120),
+	'both delivered') or diag(bridge_log($b));
+my ($deleted, $err) = (0, '');
+for my $i (1 .. 8)
+{
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	sleep 1;
+	wait_attested($node, 'jobs', 10);
+	my ($rc, $out);
+	($rc, $out, $err) = $node->psql('postgres', "SELECT wal2queue.prune('public.jobs')");
+	$deleted += $out if $rc == 0 && $out ne '';
+	last if $rc != 0
+	  || $node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'") eq '0';
+}
+is($err, '', 'prune() raises no error');
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
+	'the small delivered row is pruned');
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'big'"), '1',
+	'the claim-checked row is kept');
+stop_bridge($b);
+stop_redis($r);
+$node->stop;
+done_testing();
