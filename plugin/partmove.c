@@ -61,6 +61,7 @@ w2q_moves_init(W2QMoves *moves, MemoryContext cxt)
 	moves->reader = NULL;
 	moves->cxt = cxt;
 	moves->old_key = NULL;
+	moves->old_desc = NULL;
 	w2q_moves_reset(moves);
 }
 
@@ -69,7 +70,11 @@ w2q_moves_reset(W2QMoves *moves)
 {
 	if (moves->old_key)
 		heap_freetuple(moves->old_key);
+	if (moves->old_desc)
+		FreeTupleDesc(moves->old_desc);
 	moves->old_key = NULL;
+	moves->old_desc = NULL;
+	moves->txn = NULL;
 	moves->root = InvalidOid;
 	moves->delete_relid = InvalidOid;
 	moves->delete_lsn = InvalidXLogRecPtr;
@@ -93,11 +98,12 @@ root_desc(const W2QRelInfo *info, Relation relation)
 /*
  * A DELETE on relation, a partition of info's (selected) table, with its
  * old replica identity old_key (NULL when the table has none: then no
- * INSERT can be proven to be its moved row, and none is pending).
+ * INSERT can be proven to be its moved row, and none is pending), decoded
+ * as a change of txn (the (sub)transaction's reorder buffer entry).
  */
 void
 w2q_moves_delete(W2QMoves *moves, W2QRelInfo *info, Relation relation,
-				 HeapTuple old_key, XLogRecPtr lsn)
+				 HeapTuple old_key, XLogRecPtr lsn, const void *txn)
 {
 	MemoryContext old;
 
@@ -106,8 +112,10 @@ w2q_moves_delete(W2QMoves *moves, W2QRelInfo *info, Relation relation,
 		return;
 	old = MemoryContextSwitchTo(moves->cxt);
 	moves->old_key = root_tuple(info, old_key);
-	moves->natts = root_desc(info, relation)->natts;
+	/* the descriptor old_key is in: never deform it with another one */
+	moves->old_desc = CreateTupleDescCopy(root_desc(info, relation));
 	MemoryContextSwitchTo(old);
+	moves->txn = txn;
 	moves->root = info->root_relid;
 	moves->delete_relid = RelationGetRelid(relation);
 	moves->delete_lsn = lsn;
@@ -221,24 +229,62 @@ same_value(Form_pg_attribute att, Datum a, Datum b)
 }
 
 /*
+ * Do two descriptors of the root have the same columns: names, types and
+ * storage, dropped ones at the same places?  A cross-partition UPDATE is one
+ * command: its DELETE and INSERT are decoded under the same descriptor, so a
+ * difference (DDL in between, e.g. ALTER COLUMN ... TYPE) proves the INSERT
+ * is not the moved row, and the values could not be compared anyway.
+ */
+static bool
+same_columns(TupleDesc a, TupleDesc b)
+{
+	int			i;
+
+	if (a->natts != b->natts)
+		return false;
+	for (i = 0; i < a->natts; i++)
+	{
+		Form_pg_attribute x = TupleDescAttr(a, i);
+		Form_pg_attribute y = TupleDescAttr(b, i);
+
+		if (x->attisdropped != y->attisdropped)
+			return false;
+		if (x->attisdropped)
+			continue;
+		if (x->atttypid != y->atttypid || x->atttypmod != y->atttypmod ||
+			x->attlen != y->attlen || x->attbyval != y->attbyval ||
+			x->attalign != y->attalign ||
+			x->attcollation != y->attcollation ||
+			strcmp(NameStr(x->attname), NameStr(y->attname)) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Does row (in the root's columns, desc) carry the pending DELETE's old
  * identity in every identity column that is not a partition key column,
- * with at least one such column?
+ * with at least one such column?  Each tuple is deformed with its own
+ * descriptor, and only when the two have the same columns.
  */
 static bool
 same_identity(W2QMoves *moves, TupleDesc desc, HeapTuple row, Oid insert_relid)
 {
-	Datum	   *ov = palloc(desc->natts * sizeof(Datum));
-	bool	   *on = palloc(desc->natts * sizeof(bool));
-	Datum	   *nv = palloc(desc->natts * sizeof(Datum));
-	bool	   *nn = palloc(desc->natts * sizeof(bool));
+	Datum	   *ov;
+	bool	   *on;
+	Datum	   *nv;
+	bool	   *nn;
 	Bitmapset  *partcols = NULL;
 	int			compared = 0;
 	int			i;
 
-	if (desc->natts != moves->natts)
+	if (!same_columns(moves->old_desc, desc))
 		return false;			/* the table changed in between */
-	heap_deform_tuple(moves->old_key, desc, ov, on);
+	ov = palloc(desc->natts * sizeof(Datum));
+	on = palloc(desc->natts * sizeof(bool));
+	nv = palloc(desc->natts * sizeof(Datum));
+	nn = palloc(desc->natts * sizeof(bool));
+	heap_deform_tuple(moves->old_key, moves->old_desc, ov, on);
 	heap_deform_tuple(row, desc, nv, nn);
 	add_partition_columns(&partcols, moves->delete_relid, moves->root);
 	add_partition_columns(&partcols, insert_relid, moves->root);
@@ -256,22 +302,24 @@ same_identity(W2QMoves *moves, TupleDesc desc, HeapTuple row, Oid insert_relid)
 }
 
 /*
- * Is an INSERT of tuple into relation (under info's table) the second half
- * of the pending DELETE's move?  Call it in a short-lived context.
+ * Is an INSERT of tuple into relation (under info's table), a change of txn,
+ * the second half of the pending DELETE's move?  Only the change right after
+ * the DELETE can be: whatever the answer, the DELETE is no longer pending.
+ * Call it in a short-lived context.
  */
 bool
 w2q_moves_is_move(W2QMoves *moves, W2QRelInfo *info, Relation relation,
-				  HeapTuple tuple)
+				  HeapTuple tuple, const void *txn)
 {
 	XLogRecPtr	lsn = moves->delete_lsn;
+	bool		match;
 
-	if (!OidIsValid(moves->root) || moves->root != info->root_relid)
-		return false;
-	if (!same_identity(moves, root_desc(info, relation),
-					   root_tuple(info, tuple), RelationGetRelid(relation)))
-		return false;
+	match = OidIsValid(moves->root) && moves->root == info->root_relid &&
+		moves->txn == txn &&
+		same_identity(moves, root_desc(info, relation),
+					  root_tuple(info, tuple), RelationGetRelid(relation));
 	w2q_moves_reset(moves);
-	return delete_record_is_move(moves, lsn);
+	return match && delete_record_is_move(moves, lsn);
 }
 
 void

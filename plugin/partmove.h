@@ -9,6 +9,7 @@
 #define W2Q_PARTMOVE_H
 
 #include "access/htup.h"
+#include "access/tupdesc.h"
 #include "access/xlogdefs.h"
 
 #include "relinfo.h"
@@ -19,8 +20,9 @@ typedef struct W2QMoves
 	MemoryContext cxt;			/* where the reader lives: the session's */
 	Oid			root;			/* InvalidOid: no DELETE pending */
 	Oid			delete_relid;	/* the partition it deleted from */
+	const void *txn;			/* its (sub)transaction's ReorderBufferTXN */
 	HeapTuple	old_key;		/* its old identity, in root's columns */
-	int			natts;			/* of root's descriptor then */
+	TupleDesc	old_desc;		/* root's descriptor then: old_key's */
 	XLogRecPtr	delete_lsn;		/* the pending DELETE's record */
 } W2QMoves;
 
@@ -28,9 +30,10 @@ extern void w2q_moves_init(W2QMoves *moves, MemoryContext cxt);
 extern void w2q_moves_reset(W2QMoves *moves);
 extern void w2q_moves_delete(W2QMoves *moves, W2QRelInfo *info,
 							 Relation relation, HeapTuple old_key,
-							 XLogRecPtr lsn);
+							 XLogRecPtr lsn, const void *txn);
 extern bool w2q_moves_is_move(W2QMoves *moves, W2QRelInfo *info,
-							  Relation relation, HeapTuple tuple);
+							  Relation relation, HeapTuple tuple,
+							  const void *txn);
 extern void w2q_moves_shutdown(W2QMoves *moves);
 
 #endif							/* W2Q_PARTMOVE_H */

@@ -224,33 +224,38 @@ w2q_change(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	W2QJob		job = {0};
 
 	MAYBE_DISCARD_CACHES();
-	if (change->action == REORDER_BUFFER_CHANGE_DELETE &&
-		relation->rd_rel->relispartition)
-	{
-		/* perhaps the first half of a cross-partition UPDATE */
-		info = w2q_relinfo_get(relation, &data->opt);
-		if (info->include)
-			w2q_moves_delete(&data->moves, info, relation,
-							 change->data.tp.oldtuple ?
-							 &change->data.tp.oldtuple->tuple : NULL,
-							 change->lsn);
-	}
 	if (change->action != REORDER_BUFFER_CHANGE_INSERT ||
 		change->data.tp.newtuple == NULL)
 	{
+		/*
+		 * A DELETE on a partition may be the first half of a cross-partition
+		 * UPDATE; any other change ends a pending one (partmove.c).
+		 */
+		w2q_moves_reset(&data->moves);
+		if (change->action == REORDER_BUFFER_CHANGE_DELETE &&
+			relation->rd_rel->relispartition)
+		{
+			info = w2q_relinfo_get(relation, &data->opt);
+			if (info->include)
+				w2q_moves_delete(&data->moves, info, relation,
+								 change->data.tp.oldtuple ?
+								 &change->data.tp.oldtuple->tuple : NULL,
+								 change->lsn, change->txn);
+		}
 		update_progress(ctx, false);
 		return;
 	}
 	info = w2q_relinfo_get(relation, &data->opt);
 	if (!info->include)
 	{
+		w2q_moves_reset(&data->moves);
 		update_progress(ctx, false);
 		return;
 	}
 
 	old = MemoryContextSwitchTo(data->change_cxt);
 	if (w2q_moves_is_move(&data->moves, info, relation,
-						  &change->data.tp.newtuple->tuple))
+						  &change->data.tp.newtuple->tuple, change->txn))
 		update_progress(ctx, false);
 	else
 	{
@@ -272,6 +277,9 @@ w2q_message(LogicalDecodingContext *ctx, ReorderBufferTXN *txn,
 	W2QJob		job = {0};
 
 	MAYBE_DISCARD_CACHES();
+	/* a change of the transaction: no pending DELETE's moved row after it */
+	if (transactional)
+		w2q_moves_reset(&data->moves);
 	/* not tied to a commit: cannot be delivered exactly once (FORMAT.md) */
 	if (!transactional || !data->opt.messages ||
 		strncmp(prefix, W2Q_MESSAGE_PREFIX, strlen(W2Q_MESSAGE_PREFIX)) != 0)
