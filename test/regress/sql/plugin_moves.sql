@@ -28,9 +28,10 @@ COMMIT;
 -- an UPDATE within one partition is no job either
 UPDATE mjobs SET note = 'x' WHERE id = 4;
 SELECT * FROM w2q_json('moves');
--- The INSERT after a move's DELETE is the moved row only when proven: the same
--- identity outside the partition key.  A trigger on the destination that
--- discards the moved row: the next INSERT is a genuine job (id 7).
+-- The INSERT after a move's DELETE is the moved row only when proven: the
+-- next change of the same (sub)transaction, with the same identity outside
+-- the partition key.  A trigger on the destination that discards the moved
+-- row: the next INSERT is a genuine job (id 8).
 CREATE FUNCTION mjobs_discard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN IF NEW.note = 'discard' THEN RETURN NULL; END IF; RETURN NEW; END $$;
 CREATE TRIGGER discard BEFORE INSERT ON mjobs_done FOR EACH ROW EXECUTE FUNCTION mjobs_discard();
@@ -39,15 +40,36 @@ BEGIN;
 UPDATE mjobs SET state = 'done' WHERE id = 7;
 INSERT INTO mjobs VALUES (8, 'new', 'genuine');
 COMMIT;
--- a trigger that enqueues a job before the moved row: that job, not the moved row
+-- the moved row discarded, then an INSERT with its identity: in a savepoint
+-- (another subtransaction), or after another change (an UPDATE of another
+-- table, a message), it is a genuine job (11, 12, 13 'new' and 'done')
+INSERT INTO mjobs VALUES (11, 'new', 'discard'), (12, 'new', 'discard'), (13, 'new', 'discard');
+BEGIN;
+UPDATE mjobs SET state = 'done' WHERE id = 11;
+SAVEPOINT s;
+INSERT INTO mjobs VALUES (11, 'done', 'after savepoint');
+RELEASE SAVEPOINT s;
+UPDATE mjobs SET state = 'done' WHERE id = 12;
+UPDATE other SET id = 5 WHERE id = 5;
+INSERT INTO mjobs VALUES (12, 'done', 'after update');
+UPDATE mjobs SET state = 'done' WHERE id = 13;
+SELECT 'sent' FROM pg_logical_emit_message(true, 'wal2queue:q', 'm');
+INSERT INTO mjobs VALUES (13, 'done', 'after message');
+COMMIT;
+-- a trigger that enqueues a job before the moved row: that job, and the moved
+-- row too (a duplicate: it is not the next change after the DELETE)
 CREATE FUNCTION mjobs_fanout() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN IF NEW.note = 'fanout' THEN INSERT INTO mjobs VALUES (NEW.id + 100, 'new', 'follow-up'); END IF;
 RETURN NEW; END $$;
 CREATE TRIGGER fanout BEFORE INSERT ON mjobs_done FOR EACH ROW EXECUTE FUNCTION mjobs_fanout();
 INSERT INTO mjobs VALUES (9, 'new', 'fanout');
 UPDATE mjobs SET state = 'done' WHERE id = 9;
--- a move that changes the key too cannot be proven: delivered (a duplicate)
+-- a move that changes the key too cannot be proven: delivered (a duplicate);
+-- an INSERT that then reuses the old key is a job
+BEGIN;
 UPDATE mjobs SET state = 'done', id = 10 WHERE id = 8;
+INSERT INTO mjobs VALUES (8, 'done', 'old key again');
+COMMIT;
 -- a table without replica identity: a moved row is delivered (a duplicate)
 CREATE TABLE public.njobs (id int, state text) PARTITION BY LIST (state);
 CREATE TABLE public.njobs_new PARTITION OF njobs FOR VALUES IN ('new');
@@ -62,7 +84,16 @@ CREATE TABLE public.sjobs_new1 PARTITION OF sjobs_new FOR VALUES IN (1);
 CREATE TABLE public.sjobs_new2 PARTITION OF sjobs_new FOR VALUES IN (2);
 INSERT INTO sjobs VALUES (1, 'new', 1);
 UPDATE sjobs SET kind = 2;
-SELECT * FROM w2q_json('moves');
+-- (the message is no job: messages 'false')
+SELECT * FROM w2q_json('moves', 'messages', 'false');
+-- a change of a table the slot does not select ends a pending DELETE too
+INSERT INTO mjobs VALUES (14, 'new', 'discard');
+BEGIN;
+UPDATE mjobs SET state = 'done' WHERE id = 14;
+INSERT INTO other VALUES (14);
+INSERT INTO mjobs VALUES (14, 'done', 'after other table');
+COMMIT;
+SELECT * FROM w2q_json('moves', 'tables', 'public.mjobs');
 SELECT pg_drop_replication_slot('moves');
 DROP TABLE mjobs, njobs, sjobs, other;
 DROP FUNCTION mjobs_discard(), mjobs_fanout();
