@@ -10,30 +10,42 @@
  * (XLH_DELETE_IS_PARTITION_MOVE), but the decoded change does not carry
  * the flag, and nothing in the INSERT's record links it to the DELETE.
  *
- * The INSERT of the moved row need not follow the DELETE: a BEFORE INSERT
- * trigger on the destination partition may discard it (RETURN NULL) or
- * insert other rows first, and the destination may be a foreign table.  So
- * an INSERT is taken for the moved row only when it is proven to be it:
+ * A cross-partition UPDATE is one command: ExecCrossPartitionUpdate()
+ * deletes the old row and then inserts the new one, in the same
+ * (sub)transaction and under the same descriptors, and without triggers no
+ * other change of the transaction comes between them.  Nothing weaker is
+ * evidence: a BEFORE INSERT trigger on the destination may discard the
+ * moved row (RETURN NULL) or insert rows first, the destination may be a
+ * foreign table, and the moved row may carry a new key (SET part = 2,
+ * id = 5), so a later INSERT with the old identity may well be a genuine
+ * job.  An INSERT is taken for the moved row only when it is proven to be it:
  *
  *	- a DELETE on a partition of a selected table is remembered with its old
- *	  replica identity (converted to the root's columns) and its LSN;
- *	- a later INSERT under the same root in the transaction is the moved row
- *	  only if it has the same values (byte for byte) as that old identity in
+ *	  replica identity (converted to the root's columns), the root's
+ *	  descriptor then, its (sub)transaction and its LSN;
+ *	- the very next change the transaction shows the plugin (any table, any
+ *	  kind, a transactional message included) ends it: only an INSERT under
+ *	  the same root in the same (sub)transaction can be the moved row;
+ *	- that INSERT must be under a root descriptor with the same columns
+ *	  (names, types, dropped ones) as the DELETE's: DDL in between (ALTER
+ *	  COLUMN ... TYPE) proves it is not the moved row.  Each tuple is only
+ *	  ever deformed with its own descriptor;
+ *	- it must have the same values (byte for byte) as that old identity in
  *	  every identity column that is not a partition key column, at any level,
  *	  on either side (a move changes those); there must be at least one such
  *	  column;
  *	- and then the DELETE's WAL record is read back: it must have the flag.
  *
- * An INSERT that does not match leaves the DELETE pending (a trigger's rows
- * come before the moved row); any other DELETE under a selected table
- * replaces it, and the end of the transaction forgets it.  What cannot be
- * proven is delivered: a table without replica identity, a move that also
- * changed a key column (or, with REPLICA IDENTITY FULL, any other column),
- * a move whose INSERT comes after another DELETE.  Such a moved row is a
- * new job (a duplicate), never the reason a genuine job is dropped.  The one
- * case left: a moved row discarded by a trigger, followed in the same
- * transaction by an INSERT of a row with that same identity under the same
- * root; that INSERT is taken for the moved row.
+ * What cannot be proven is delivered: a table without replica identity, a
+ * move that also changed a key column (or, with REPLICA IDENTITY FULL, any
+ * other column), a move whose INSERT comes after any other change (a
+ * trigger's rows).  Such a moved row is a new job (a duplicate), never the
+ * reason a genuine job is dropped.  The one case left: a moved row discarded
+ * by a trigger, and then, as the very next change and in the same
+ * (sub)transaction, an INSERT of a row with that same identity under the
+ * same root (a later statement with nothing written in between); that
+ * INSERT is taken for the moved row.  Decoding cannot tell the two apart:
+ * the WAL of a user table carries no command id.
  *
  * WAL is read only for a DELETE-then-matching-INSERT pair.
  *
