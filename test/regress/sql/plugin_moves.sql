@@ -94,6 +94,18 @@ INSERT INTO other VALUES (14);
 INSERT INTO mjobs VALUES (14, 'done', 'after other table');
 COMMIT;
 SELECT * FROM w2q_json('moves', 'tables', 'public.mjobs');
+-- a transaction decoded from disk (larger than logical_decoding_work_mem):
+-- the move in its middle is still recognised, no job
+SET logical_decoding_work_mem = '64kB';
+BEGIN;
+INSERT INTO other SELECT g FROM generate_series(1000, 1999) g;
+UPDATE mjobs SET state = 'new' WHERE id = 14;
+INSERT INTO other SELECT g FROM generate_series(2000, 2999) g;
+COMMIT;
+SELECT * FROM w2q_json('moves', 'tables', 'public.mjobs');
+SELECT pg_stat_force_next_flush();
+SELECT spill_txns > 0 AS spilled FROM pg_stat_replication_slots WHERE slot_name = 'moves';
+RESET logical_decoding_work_mem;
 SELECT pg_drop_replication_slot('moves');
 DROP TABLE mjobs, njobs, sjobs, other;
 DROP FUNCTION mjobs_discard(), mjobs_fanout();
