@@ -106,6 +106,14 @@ SELECT * FROM w2q_json('moves', 'tables', 'public.mjobs');
 SELECT pg_stat_force_next_flush();
 SELECT spill_txns > 0 AS spilled FROM pg_stat_replication_slots WHERE slot_name = 'moves';
 RESET logical_decoding_work_mem;
+-- a moved row with an out-of-line (TOASTed) value: the TOAST table's changes
+-- between the DELETE and the INSERT are not changes the plugin is shown
+ALTER TABLE mjobs ALTER COLUMN note SET STORAGE EXTERNAL;
+INSERT INTO mjobs VALUES (15, 'new', repeat('t', 10000));
+SELECT pg_column_size(note) = 10000 AS out_of_line FROM mjobs WHERE id = 15;
+UPDATE mjobs SET state = 'done' WHERE id = 15;
+SELECT data::json->'row'->>'id' AS id, length(data::json->'row'->>'note') AS note
+  FROM pg_logical_slot_get_changes('moves', NULL, NULL, 'format', 'json', 'tables', 'public.mjobs');
 SELECT pg_drop_replication_slot('moves');
 DROP TABLE mjobs, njobs, sjobs, other;
 DROP FUNCTION mjobs_discard(), mjobs_fanout();
