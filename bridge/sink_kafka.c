@@ -223,6 +223,7 @@ kafka_close(KafkaSink *ks)
 	kafka_worker_stop(ks);
 	kafka_gaps_free(ks);
 	held_free_all(ks);
+	kafka_suspects_inflight(ks);	/* before the topics go */
 	kafka_topics_free(ks);
 	kafka_record_close(ks);
 	kafka_handles_destroy(ks);
