@@ -93,12 +93,77 @@ case_refused_then_later_appended(void)
 	free(rs);
 }
 
+/* a key of partition p of n */
+static const char *
+key_of(int32_t p, int n)
+{
+	static char keys[2][8];
+	int			i;
+
+	for (i = 0; i < 1000; i++)
+	{
+		snprintf(keys[p], sizeof(keys[p]), "k%d", i);
+		if (part_of(keys[p], n) == p)
+			break;
+	}
+	return keys[p];
+}
+
+/*
+ * The session that reads the partition back ends before the replay reached
+ * the missing job (the walsender lost, the producer kept): the next session
+ * must still not take the mark for a prefix.  The suspect lives until a
+ * delivery past what it allowed to skip.
+ */
+static void
+case_suspect_outlives_a_session(void)
+{
+	TSink		ts;
+	Sink	   *s = tsink_new(&ts, NULL, NULL, NULL, NULL);
+	TJob		a[1] = {{.target = "implicit2", .key = key_of(0, 2)}};
+	TJob		b[1] = {{.target = "implicit2", .key = key_of(0, 2)}};
+	TJob		z[1] = {{.target = "implicit2", .key = key_of(1, 2)}};
+	LedgerTicket t0,
+				ta,
+				tb,
+				tz;
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	int			rc;
+
+	rd_kafka_mock_topic_create(mock, "implicit2", 2, 1);
+	tstart(s);
+	rc = run_wait(s, make_txn(940, 0xE000000), a, 1, &t0);
+	refuse_first_of_two(s, a, b, &ta, &tb, 0xE000100);
+	poll_for(s, 1000, &rc);
+	unit_check(rc == SINK_RETRY && acked[ta] == 0, "partition 0: the refused job is not acknowledged");
+	s->ops->disconnect(s);
+	/* a session that reads the marks (by a job of partition 1) and ends */
+	tstart(s);
+	rc = run_wait(s, make_txn(941, 0xE000050), z, 1, &tz);
+	unit_check(rc == SINK_OK && acked[tz] == 1, "a session reads the marks and ends before the replay reaches the job");
+	s->ops->disconnect(s);
+	unit_check(tstart(s) == SINK_OK, "the next session");
+	rc = run_wait(s, make_txn(941, 0xE000050), z, 1, &tz);
+	rc = rc == SINK_OK ? run_wait(s, make_txn(930, 0xE000100), a, 1, &ta) : rc;
+	rc = rc == SINK_OK ? run_wait(s, make_txn(931, 0xE000200), b, 1, &tb) : rc;
+	unit_check(rc == SINK_OK && acked[ta] == 1 && acked[tb] == 1, "the replay is acknowledged (rc %d, %u %u): %s", rc, acked[ta], acked[tb], s->err);
+	read_topic("implicit2", rs);
+	unit_check(count_job(rs, "0/E000100", "0") == 1,
+			   "the refused job is delivered though a session passed in between (no loss)");
+	unit_check(count_job(rs, "0/E000200", "0") == 1 && count_job(rs, "0/E000050", "0") == 1,
+			   "the others once (%d messages)", rs->n);
+	s->ops->destroy(s);
+	recs_free(rs);
+	free(rs);
+}
+
 int
 main(void)
 {
 	if (!unit_check(harness_start(), "mock cluster of 3 brokers started"))
 		return unit_done();
 	case_refused_then_later_appended();
+	case_suspect_outlives_a_session();
 	harness_stop();
 	return unit_done();
 }
