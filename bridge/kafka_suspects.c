@@ -193,10 +193,10 @@ kafka_suspect_apply(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
 			m->npresent = npresent;
 			present = NULL;
 			log_msg(LOG_WARNING, "topic \"%s\" partition %d: the delivery of lsn %s seq %u "
-					"was not proven; offsets %" PRId64 " to %" PRId64 " hold %zu jobs of this "
-					"source: sending only the jobs from there on that are not there",
-					t->name, (int) partition, lsn_format(p->lsn, a, sizeof(a)), p->seq,
-					verified_from, hi - 1, npresent);
+					"was not proven; read back from offset %" PRId64 " up to the high watermark %" PRId64
+					": %zu jobs of this source there; sending from that job on only those "
+					"that are not there", t->name, (int) partition,
+					lsn_format(p->lsn, a, sizeof(a)), p->seq, verified_from, hi, npresent);
 		}
 		else if (m->has_mark && !pos_before(m->lsn, m->seq, p->lsn, p->seq))
 			log_msg(LOG_WARNING, "topic \"%s\" partition %d: delivery failed at lsn %s seq %u "
