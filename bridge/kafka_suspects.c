@@ -36,9 +36,12 @@
  * later request in without the earlier, order within the partition is
  * already lost; exactly once is kept.
  *
- * With --kafka-transactions none of this applies: a transaction is
- * acknowledged by its commit, the mock checks a transactional producer's
- * sequence numbers, and a dropped producer's transaction is aborted.
+ * With --kafka-transactions a report without an offset is taken as it is
+ * (the mock checks a transactional producer's sequence numbers, and a
+ * transaction is acknowledged by its commit), a dropped producer's
+ * transaction is aborted, and a failed delivery's partition is re-sent from
+ * it without a read back: the mock shows aborted messages to a
+ * read_committed consumer, which a read back would take for delivered.
  *
  *-------------------------------------------------------------------------
  */
@@ -84,6 +87,13 @@ kafka_suspect_add(KafkaSink *ks, const char *topic, int32_t partition,
 	KafkaSuspect *p;
 	size_t		i;
 
+	/*
+	 * With transactions a read back could take an aborted message for a
+	 * delivered one where a consumer shows it (librdkafka's mock does):
+	 * re-sent from the suspect on, as before
+	 */
+	if (ks->txn_mode)
+		from_offset = -1;
 	for (i = 0; i < ks->nsuspects; i++)
 	{
 		p = &ks->suspects[i];
