@@ -198,7 +198,8 @@ kafka_suspect_apply(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
 			continue;
 		if (verified_from >= 0 && p->from_offset >= 0)
 		{
-			qsort(present, npresent, sizeof(KafkaPos), pos_cmp);
+			if (npresent > 0)
+				qsort(present, npresent, sizeof(KafkaPos), pos_cmp);
 			m->present = present;
 			m->npresent = npresent;
 			present = NULL;
