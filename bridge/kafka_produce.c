@@ -223,7 +223,7 @@ kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 		;
 	else if (rm->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		delivery_failed(ks, rm, m);
-	else if (!ks->txn_mode && rm->offset < 0)
+	else if (!ks->txn_mode && ks->idempotent && rm->offset < 0)
 		delivery_unproven(ks, rm, m);
 	else if (ks->txn_mode)
 	{

@@ -230,6 +230,7 @@ typedef struct KafkaSink
 	int			wake_fd[2];		/* pipe: librdkafka and the worker write */
 	int64_t		max_message_bytes;
 	bool		txn_mode;		/* --kafka-transactions */
+	bool		idempotent;		/* enable.idempotence (reports without offset: acks=0) */
 	bool		connected;		/* between connect and disconnect */
 	KafkaWorker worker;
 	/* topics used by this producer: topics[i] is named topic_names' i */
