@@ -136,6 +136,7 @@ delivery_failed(KafkaSink *ks, const rd_kafka_message_t *rm, const KafkaMsg *m)
 	const char *topic = rd_kafka_topic_name(rm->rkt);
 	char		lsn[LSN_STRLEN];
 
+	/* purged: kafka_close made every unresolved message a suspect before */
 	if (rm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
 		rm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
 		return;
