@@ -5,7 +5,7 @@
  *		of the "kafka leader change" cell (test/attack/README.md).
  *
  * The interleaving, injected exactly: two Produce requests of one
- * partition are in flight at once (the broker answers 300 ms late); the
+ * partition are in flight at once (the broker answers 1.5 s late); the
  * broker refuses the first (NOT_LEADER_FOR_PARTITION, as while a leader
  * moves) and appends the second.  A real broker would refuse the second
  * too (OUT_OF_ORDER_SEQUENCE_NUMBER); librdkafka's mock checks idempotent
@@ -41,13 +41,13 @@ refuse_first_of_two(Sink *s, TJob *a, TJob *b, LedgerTicket *ta, LedgerTicket *t
 {
 	int			rc;
 
-	set_rtt(300);
+	set_rtt(1500);
 	rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 1,
 									  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
 	run_txn(s, make_txn(930, lsn), a, 1, ta);
-	poll_for(s, 100, &rc);		/* linger.ms 5: the first request leaves */
+	poll_for(s, 300, &rc);		/* linger.ms 5: the first request leaves */
 	run_txn(s, make_txn(931, lsn + 0x100), b, 1, tb);
-	poll_for(s, 100, &rc);
+	poll_for(s, 300, &rc);
 	set_rtt(0);
 }
 
@@ -192,12 +192,12 @@ case_dropped_with_requests_on_the_wire(void)
 	rc = run_wait(s, make_txn(950, 0xF000000), a, 1, &t0);
 	rc = rc == SINK_OK ? run_wait(s, make_txn(950, 0xF000000), c, 1, &t0) : rc;
 	unit_check(rc == SINK_OK, "both topics written (marks read)");
-	rd_kafka_mock_broker_set_rtt(mock, 1, 1500);
+	rd_kafka_mock_broker_set_rtt(mock, 1, 3000);
 	rd_kafka_mock_push_request_errors_array(mock, API_PRODUCE, 2, errs);
 	run_txn(s, make_txn(951, 0xF000100), a, 1, &ta);
-	poll_for(s, 100, &rc);
+	poll_for(s, 300, &rc);
 	run_txn(s, make_txn(952, 0xF000200), b, 1, &tb);
-	poll_for(s, 100, &rc);
+	poll_for(s, 300, &rc);
 	rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 1,
 									  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
 	run_txn(s, make_txn(953, 0xF000300), c, 1, &tc);
