@@ -213,8 +213,9 @@ producer_conf(KafkaSink *ks, rd_kafka_conf_t *conf, bool trial)
 	if (rd_kafka_conf_get(conf, "message.max.bytes", buf, &len) == RD_KAFKA_CONF_OK)
 		ks->max_message_bytes = strtoll(buf, NULL, 10);
 	len = sizeof(buf);
-	if (!trial && rd_kafka_conf_get(conf, "enable.idempotence", buf, &len) == RD_KAFKA_CONF_OK &&
-		strcmp(buf, "true") != 0)
+	ks->idempotent = rd_kafka_conf_get(conf, "enable.idempotence", buf, &len) == RD_KAFKA_CONF_OK &&
+		strcmp(buf, "true") == 0;
+	if (!trial && !ks->idempotent)
 		log_msg(LOG_WARNING, "enable.idempotence is off: Kafka may get duplicates or gaps");
 	rd_kafka_conf_set_opaque(conf, ks);
 	rd_kafka_conf_set_dr_msg_cb(conf, kafka_on_delivery);

@@ -57,6 +57,11 @@ typedef struct MarkRead
 	char		source[KAFKA_SOURCE_LEN];	/* "" when it has none */
 	char		xid[12];		/* its transaction (kafka_history.c); "": none */
 	char		time[TIME_STR_LEN];
+	/* read back from verify (kafka_suspects.c): our jobs there */
+	int64_t		verify;			/* -1: not read back */
+	KafkaPos   *present;
+	size_t		npresent;
+	size_t		present_cap;
 } MarkRead;
 
 struct MarksReq
@@ -70,6 +75,9 @@ struct MarksReq
 	char		err[SINK_ERRLEN];
 	int32_t		npartitions;
 	MarkRead   *r;
+	char		source[KAFKA_SOURCE_LEN];	/* ours, when it was started */
+	KafkaVerify *verify;		/* partitions to read back */
+	int			nverify;
 };
 
 /* ---- marks ---- */
@@ -81,9 +89,10 @@ kafka_mark_covers(const KafkaMark *m, uint64_t lsn, uint32_t seq)
 		return false;
 	if (lsn > m->lsn || (lsn == m->lsn && seq > m->seq))
 		return false;
+	/* from a suspect on (kafka_suspects.c): only what was read back */
 	if (m->has_limit &&
 		(lsn > m->limit_lsn || (lsn == m->limit_lsn && seq >= m->limit_seq)))
-		return false;
+		return kafka_present_has(m, lsn, seq);
 	return true;
 }
 
@@ -130,84 +139,6 @@ kafka_sink_mark(Sink *s, const char *topic, int32_t partition, uint64_t *lsn,
 		return true;
 	}
 	return false;
-}
-
-/* ---- suspects: failed deliveries that may hide a gap ---- */
-
-void
-kafka_suspect_add(KafkaSink *ks, const char *topic, int32_t partition,
-				  uint64_t lsn, uint32_t seq)
-{
-	KafkaSuspect *p;
-	size_t		i;
-
-	for (i = 0; i < ks->nsuspects; i++)
-	{
-		p = &ks->suspects[i];
-		if (p->partition != partition || strcmp(p->topic, topic) != 0)
-			continue;
-		if (lsn < p->lsn || (lsn == p->lsn && seq < p->seq))
-		{
-			p->lsn = lsn;
-			p->seq = seq;
-		}
-		return;
-	}
-	p = realloc(ks->suspects, (ks->nsuspects + 1) * sizeof(KafkaSuspect));
-	if (p == NULL || (p[ks->nsuspects].topic = strdup(topic)) == NULL)
-	{
-		if (p != NULL)
-			ks->suspects = p;
-		kafka_fail(ks, SINK_FATAL, "out of memory remembering a failed delivery");
-		return;
-	}
-	ks->suspects = p;
-	p = &ks->suspects[ks->nsuspects++];
-	p->partition = partition;
-	p->lsn = lsn;
-	p->seq = seq;
-}
-
-void
-kafka_suspects_free(KafkaSink *ks)
-{
-	size_t		i;
-
-	for (i = 0; i < ks->nsuspects; i++)
-		free(ks->suspects[i].topic);
-	free(ks->suspects);
-	ks->suspects = NULL;
-	ks->nsuspects = 0;
-}
-
-/* fold a suspect of this partition into its mark, and forget it */
-static void
-suspect_apply(KafkaSink *ks, const KafkaTopic *t, int32_t partition)
-{
-	KafkaMark  *m = &t->marks[partition];
-	size_t		i;
-	char		a[LSN_STRLEN];
-
-	for (i = 0; i < ks->nsuspects; i++)
-	{
-		KafkaSuspect *p = &ks->suspects[i];
-
-		if (p->partition != partition || strcmp(p->topic, t->name) != 0)
-			continue;
-		if (m->has_mark &&
-			(m->lsn > p->lsn || (m->lsn == p->lsn && m->seq >= p->seq)))
-		{
-			log_msg(LOG_WARNING, "topic \"%s\" partition %d: delivery failed at lsn %s seq %u "
-					"but the partition got further; re-sending from there (may duplicate)",
-					t->name, (int) partition, lsn_format(p->lsn, a, sizeof(a)), p->seq);
-			m->has_limit = true;
-			m->limit_lsn = p->lsn;
-			m->limit_seq = p->seq;
-		}
-		free(p->topic);
-		ks->suspects[i] = ks->suspects[--ks->nsuspects];
-		return;
-	}
 }
 
 /* ---- the worker: reading metadata and last messages ---- */
@@ -379,6 +310,49 @@ offsets_pass(MarksReq *q, rd_kafka_topic_partition_list_t *l, int pass)
 }
 
 /*
+ * Partitions with a suspect are read from its offset (or the first one
+ * still there) to the end: every job of ours there is remembered.
+ */
+static void
+verify_from(MarksReq *q)
+{
+	int			i;
+
+	for (i = 0; i < q->nverify; i++)
+	{
+		int32_t		p = q->verify[i].partition;
+		MarkRead   *r;
+
+		if (p < 0 || p >= q->npartitions)
+			continue;
+		r = &q->r[p];
+		r->verify = q->verify[i].from > r->lo ? q->verify[i].from : r->lo;
+		if (!r->done && r->verify < r->start)
+			r->start = r->verify;
+	}
+}
+
+/* a job of ours read back in a partition being verified */
+static int
+present_push(MarksReq *q, MarkRead *r)
+{
+	if (!r->ours || strcmp(r->source, q->source) != 0)
+		return SINK_OK;
+	if (r->npresent == r->present_cap)
+	{
+		size_t		cap = r->present_cap ? r->present_cap * 2 : 64;
+		KafkaPos   *p = realloc(r->present, cap * sizeof(KafkaPos));
+
+		if (p == NULL)
+			return errbuf_set(q->err, sizeof(q->err), SINK_RETRY, "out of memory");
+		r->present = p;
+		r->present_cap = cap;
+	}
+	r->present[r->npresent++] = (KafkaPos) {r->lsn, r->seq};
+	return SINK_OK;
+}
+
+/*
  * The low and high watermarks of every partition, in steps; errors (brokers
  * still reconnecting, a leader moving) are tried again until the deadline.
  */
@@ -408,7 +382,9 @@ req_offsets(MarksReq *q)
 	{
 		q->r[i].done = q->r[i].hi <= q->r[i].lo;
 		q->r[i].start = q->r[i].hi - 1;
+		q->r[i].verify = -1;
 	}
+	verify_from(q);
 	return SINK_OK;
 }
 
@@ -448,7 +424,15 @@ req_consume(MarksReq *q, rd_kafka_queue_t *cq, int left)
 				return SINK_RETRY;
 			}
 			else if (msg->offset >= mr->start)
+			{
 				mark_take(mr, msg);
+				if (mr->verify >= 0 && msg->offset >= mr->verify &&
+					present_push(q, mr) != SINK_OK)
+				{
+					rd_kafka_message_destroy(msg);
+					return SINK_RETRY;
+				}
+			}
 		}
 		rd_kafka_message_destroy(msg);
 	}
@@ -470,6 +454,7 @@ req_round(MarksReq *q, rd_kafka_topic_t *rkt)
 		if (q->r[i].done)
 			continue;
 		q->r[i].eof = q->r[i].got = false;
+		q->r[i].npresent = 0;	/* a round reads from its start again */
 		if (rd_kafka_consume_start_queue(rkt, i, q->r[i].start, cq) == -1)
 			rc = errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
 							"could not read kafka topic \"%s\" partition %d: %s",
@@ -643,10 +628,15 @@ kafka_worker_stop(KafkaSink *ks)
 void
 kafka_req_free(MarksReq *q)
 {
+	int32_t		i;
+
 	if (q == NULL)
 		return;
 	free(q->topic);
+	for (i = 0; q->r != NULL && i < q->npartitions; i++)
+		free(q->r[i].present);
 	free(q->r);
+	free(q->verify);
 	free(q);
 }
 
@@ -662,6 +652,8 @@ req_start(KafkaSink *ks, KafkaTopic *t)
 	}
 	q->ks = ks;
 	q->session = ks->session;
+	memcpy(q->source, ks->source, sizeof(q->source));
+	q->verify = kafka_suspects_verify(ks, t->name, &q->nverify);
 	q->work.run = req_run;
 	kafka_worker_submit(ks, &q->work);
 	t->req = q;
@@ -765,6 +757,7 @@ req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 	int32_t		i;
 	int			rc;
 
+	kafka_marks_clear(t);
 	if (q->npartitions != t->npartitions || t->marks == NULL)
 	{
 		free(t->marks);
@@ -822,7 +815,8 @@ req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 				memcpy(t->marks[i].ident_time, r->time, sizeof(r->time));
 			}
 		}
-		suspect_apply(ks, t, i);
+		kafka_suspect_apply(ks, t, i, r->verify, r->hi, r->present, r->npresent);
+		r->present = NULL;
 	}
 	return SINK_OK;
 }

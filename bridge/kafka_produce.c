@@ -136,10 +136,12 @@ delivery_failed(KafkaSink *ks, const rd_kafka_message_t *rm, const KafkaMsg *m)
 	const char *topic = rd_kafka_topic_name(rm->rkt);
 	char		lsn[LSN_STRLEN];
 
+	/* purged: kafka_close made every unresolved message a suspect before */
 	if (rm->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
 		rm->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
 		return;
-	kafka_suspect_add(ks, topic, rm->partition, m->lsn, m->seq);
+	kafka_suspect_add(ks, topic, rm->partition, m->lsn, m->seq,
+					  kafka_next_offset(m->topic, rm->partition));
 	if (rm->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
 	{
 		kafka_fail(ks, SINK_FATAL,
@@ -163,6 +165,26 @@ delivery_failed(KafkaSink *ks, const rd_kafka_message_t *rm, const KafkaMsg *m)
 				   rm->key ? (int) rm->key_len : 6, rm->key ? (const char *) rm->key : "(none)",
 				   lsn_format(m->lsn, lsn, sizeof(lsn)), rd_kafka_err2str(rm->err));
 	}
+}
+
+/*
+ * Reported delivered without an offset: librdkafka inferred it from a later
+ * request's success (kafka_suspects.c).  No evidence: not acknowledged, no
+ * mark; the next session reads the partition back.
+ */
+static void
+delivery_unproven(KafkaSink *ks, const rd_kafka_message_t *rm, const KafkaMsg *m)
+{
+	const char *topic = rd_kafka_topic_name(rm->rkt);
+	char		lsn[LSN_STRLEN];
+
+	kafka_suspect_add(ks, topic, rm->partition, m->lsn, m->seq,
+					  kafka_next_offset(m->topic, rm->partition));
+	kafka_fail(ks, SINK_RETRY, "kafka reported the job at lsn %s seq %u on topic \"%s\" "
+			   "partition %d delivered without an offset (inferred from a later message's "
+			   "success): not taken as delivered; the partition is read back and what is "
+			   "missing sent again", lsn_format(m->lsn, lsn, sizeof(lsn)), m->seq, topic,
+			   (int) rm->partition);
 }
 
 /* a delivered message of the open transaction: a mark once committed */
@@ -202,6 +224,8 @@ kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 		;
 	else if (rm->err != RD_KAFKA_RESP_ERR_NO_ERROR)
 		delivery_failed(ks, rm, m);
+	else if (!ks->txn_mode && ks->idempotent && rm->offset < 0)
+		delivery_unproven(ks, rm, m);
 	else if (ks->txn_mode)
 	{
 		txn_mark_push(ks, m, rm->partition);
@@ -211,6 +235,8 @@ kafka_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *rm, void *opaque)
 	else
 	{
 		kafka_mark_advance(m->topic, rm->partition, m->lsn, m->seq);
+		if (ks->nsuspects > 0)
+			kafka_suspect_delivered(ks, m->topic, rm->partition, m->lsn, m->seq);
 		if (current)
 			give_ack(ks, m->ticket, 1);
 	}
@@ -511,7 +537,8 @@ kafka_out_send(KafkaSink *ks, const KafkaOut *o, int32_t partition, bool *done)
 			rd_kafka_headers_destroy(hdrs);
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
 	}
-	*m = (KafkaMsg) {m->prev, m->next, o->ticket, ks->session, o->bytes, o->lsn, o->seq, o->topic};
+	*m = (KafkaMsg) {m->prev, m->next, o->ticket, ks->session, o->bytes, o->lsn, o->seq,
+	o->topic, partition};
 	ks->pending += m->bytes;
 	err = rd_kafka_producev(ks->rk,
 							RD_KAFKA_V_RKT(o->topic->rkt),

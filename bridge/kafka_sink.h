@@ -8,6 +8,8 @@
  *	kafka_topics.c	the topics a producer writes
  *	kafka_marks.c	per-partition marks, the look-up worker thread
  *	kafka_gaps.c	gaps between our messages: another writer in a partition
+ *	kafka_suspects.c	deliveries not proven by an offset: the partition is
+ *					read back and only what is missing is sent again
  *	kafka_produce.c	building, partitioning and producing messages; delivery
  *					reports and acknowledgements
  *	kafka_txn.c		--kafka-transactions, every call resumable
@@ -45,6 +47,20 @@
 #define TXN_TIMEOUT_MS 30000	/* init/commit of a kafka transaction */
 #define TIME_STR_LEN 40
 
+/* a job's position: commit lsn and seq */
+typedef struct KafkaPos
+{
+	uint64_t	lsn;
+	uint32_t	seq;
+} KafkaPos;
+
+/* a partition to read back from an offset (kafka_suspects.c) */
+typedef struct KafkaVerify
+{
+	int32_t		partition;
+	int64_t		from;
+} KafkaVerify;
+
 /* how far a partition got: its last message of this source */
 typedef struct KafkaMark
 {
@@ -54,6 +70,9 @@ typedef struct KafkaMark
 	bool		has_limit;		/* re-send from here even below the mark */
 	uint64_t	limit_lsn;
 	uint32_t	limit_seq;
+	/* with a limit: the jobs of this source read back at or after it */
+	KafkaPos   *present;		/* sorted; none: every job from the limit on is sent */
+	size_t		npresent;
 	int64_t		next_offset;	/* where our next message should land; -1: unknown */
 	uint64_t	last_txn;		/* the Kafka transaction (txn_no) of the last one */
 	/* the transaction of the mark as read (kafka_history.c); "": unknown */
@@ -106,15 +125,25 @@ typedef struct KafkaMsg
 	uint64_t	lsn;
 	uint32_t	seq;
 	KafkaTopic *topic;
+	int32_t		partition;
 } KafkaMsg;
 
-/* a delivery failure that may hide a gap (message.timeout.ms) */
+/*
+ * A message whose delivery no offset proves (a failed delivery, a report
+ * without an offset, one unresolved when the producer was dropped): the
+ * first of its partition, and where it would have landed
+ */
 typedef struct KafkaSuspect
 {
 	char	   *topic;
 	int32_t		partition;
 	uint64_t	lsn;
 	uint32_t	seq;
+	int64_t		from_offset;	/* our next offset then; -1: unknown */
+	/* read back by a session: resolved by a delivery at or past until */
+	bool		applied;
+	KafkaPos	until;
+	bool		until_incl;
 } KafkaSuspect;
 
 typedef struct KafkaAck
@@ -201,6 +230,7 @@ typedef struct KafkaSink
 	int			wake_fd[2];		/* pipe: librdkafka and the worker write */
 	int64_t		max_message_bytes;
 	bool		txn_mode;		/* --kafka-transactions */
+	bool		idempotent;		/* enable.idempotence (reports without offset: acks=0) */
 	bool		connected;		/* between connect and disconnect */
 	KafkaWorker worker;
 	/* topics used by this producer: topics[i] is named topic_names' i */
@@ -271,14 +301,26 @@ extern bool kafka_work_done(KafkaSink *ks, KafkaWork *q);
 extern bool kafka_mark_covers(const KafkaMark *m, uint64_t lsn, uint32_t seq);
 extern void kafka_mark_advance(KafkaTopic *t, int32_t partition, uint64_t lsn,
 							   uint32_t seq);
-extern void kafka_suspect_add(KafkaSink *ks, const char *topic, int32_t partition,
-							  uint64_t lsn, uint32_t seq);
-extern void kafka_suspects_free(KafkaSink *ks);
 extern void kafka_source_format(const SinkSource *src, char *buf, size_t len);
 
 /* for tests: the mark of a topic's partition; false if none */
 extern bool kafka_sink_mark(Sink *s, const char *topic, int32_t partition,
 							uint64_t *lsn, uint32_t *seq);
+
+/* kafka_suspects.c */
+extern void kafka_suspect_add(KafkaSink *ks, const char *topic, int32_t partition,
+							  uint64_t lsn, uint32_t seq, int64_t from_offset);
+extern int64_t kafka_next_offset(const KafkaTopic *t, int32_t partition);
+extern void kafka_suspects_inflight(KafkaSink *ks);
+extern KafkaVerify *kafka_suspects_verify(KafkaSink *ks, const char *topic, int *n);
+extern void kafka_suspect_apply(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
+								int64_t verified_from, int64_t hi, KafkaPos *present,
+								size_t npresent);
+extern bool kafka_present_has(const KafkaMark *m, uint64_t lsn, uint32_t seq);
+extern void kafka_suspect_delivered(KafkaSink *ks, const KafkaTopic *t,
+									int32_t partition, uint64_t lsn, uint32_t seq);
+extern void kafka_marks_clear(KafkaTopic *t);
+extern void kafka_suspects_free(KafkaSink *ks);
 
 /* kafka_gaps.c */
 extern void kafka_offset_seen(KafkaSink *ks, KafkaTopic *t, int32_t partition,

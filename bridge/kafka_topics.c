@@ -22,6 +22,7 @@ topic_free(KafkaTopic *t)
 	if (t->rkt)
 		rd_kafka_topic_destroy(t->rkt);
 	kafka_req_free(t->req);
+	kafka_marks_clear(t);
 	free(t->marks);
 	free(t->name);
 	free(t);

@@ -36,10 +36,10 @@
  *
  * Failures: SINK_RETRY drops the producer (the bridge disconnects and
  * replays from the slot): the next one reads the marks again.  A message
- * that failed delivery while later ones of its partition may have been
- * written (only possible when -X message.timeout.ms makes messages expire)
- * is remembered; the next producer re-sends its partition from that
- * message on, accepting duplicates rather than a gap.
+ * whose delivery no offset proves (failed, reported without an offset, or
+ * unresolved when a failed producer is dropped) is a suspect: the next
+ * session reads its partition back and sends only the jobs not there
+ * (kafka_suspects.c).
  *
  * The position record of the slot (kafka_record.c) is read at every
  * session start before anything is produced; progress() acknowledges once
@@ -223,6 +223,7 @@ kafka_close(KafkaSink *ks)
 	kafka_worker_stop(ks);
 	kafka_gaps_free(ks);
 	held_free_all(ks);
+	kafka_suspects_inflight(ks);	/* before the topics go */
 	kafka_topics_free(ks);
 	kafka_record_close(ks);
 	kafka_handles_destroy(ks);
