@@ -334,6 +334,40 @@ parse_message_prefix(const char *prefix, char **target, char **key)
 }
 
 /*
+ * A message's target and key, as a row's (row_key_and_target()): counted as
+ * JSON strings (as the JSON form writes both), and left out of the job
+ * (the default target, no key) when together they would take half the
+ * limit, so that its claim check stays small.  Their text in UTF-8 is at
+ * least half their stored length (no conversion shrinks a character more),
+ * so a longer one is not converted.  Returns their size.
+ */
+static Size
+message_key_and_target(W2QJob *job, const char *target, const char *key,
+					   const W2QOptions *opt)
+{
+	Size		half = opt->max_job_bytes / 2;
+	Size		raw = strlen(target) + (key ? strlen(key) : 0);
+	Size		size = raw;
+
+	job->target = W2Q_MESSAGE_PREFIX;
+	job->key = NULL;
+	if (raw / 2 <= half)
+	{
+		job->target = w2q_to_utf8(target, strlen(target));
+		job->key = key ? w2q_to_utf8(key, strlen(key)) : NULL;
+		size = (job->key ? w2q_json_string_size(job->key, strlen(job->key)) : 0) +
+			w2q_json_string_size(job->target, strlen(job->target));
+	}
+	if (size > half)
+	{
+		job->target = W2Q_MESSAGE_PREFIX;
+		job->key = NULL;
+		job->oversize = opt->max_job_bytes + (Size) 1;
+	}
+	return size;
+}
+
+/*
  * A message job, or false when the prefix is not ours.  In the JSON form a
  * payload that is not valid text in the database encoding (or holds a NUL
  * byte) is written in base64.
@@ -348,11 +382,17 @@ w2q_message_job(W2QJob *job, const char *prefix, const char *message,
 
 	if (!parse_message_prefix(prefix, &target, &key))
 		return false;
-	job->target = w2q_to_utf8(target, strlen(target));
-	job->key = key ? w2q_to_utf8(key, strlen(key)) : NULL;
+	size = JOB_OVERHEAD + message_key_and_target(job, target, key, opt);
 	job->payload = message;
 	job->payload_len = message_size;
-	size = JOB_OVERHEAD + strlen(job->target) + (key ? strlen(job->key) : 0);
+	if (job->oversize)
+	{
+		/* a claim check without the payload */
+		job->size = size;
+		job->payload = NULL;
+		job->payload_len = 0;
+		return true;
+	}
 	if (opt->json)
 	{
 		/* pg_verify_mbstr refuses a NUL byte too */
