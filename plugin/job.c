@@ -57,8 +57,9 @@
  * long; else it is converted and measured while its bound is at most
  * LAST_RESORT_OUTPUT_BYTES (the largest max-job-bytes: no further from
  * 1GB than a job that is converted anyway).  Only a value whose bound
- * passes that and whose text is not proven long (a type of an extension,
- * large values nested in containers) is a claim check unproven (docs).
+ * passes that and whose text is not proven long (jsonpath, a type of an
+ * extension, large values nested in containers) is a claim check unproven
+ * (docs).
  */
 #define CLAIM_CHECK_FLOOR_SHARE		16
 #define LAST_RESORT_OUTPUT_BYTES	((Size) W2Q_MAX_JOB_BYTES_MAX)

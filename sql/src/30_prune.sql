@@ -331,9 +331,11 @@ $$;
  *
  * WHAT IT CANNOT SEE.  A claim check the plugin made from the bound of a
  * value whose text it could not prove long (claim_check_floor(), case 2:
- * a type of an extension, or large values nested in containers, whose
- * bound passes 256MB): its row may be below claim_check_floor() -- a value
- * of an extension's type then has a stored size over 32MB.  A registration
+ * jsonpath or a type of an extension, or large values nested in containers,
+ * whose bound passes 256MB): its row may be below claim_check_floor() -- a
+ * jsonpath or a value of an extension's type then has a stored size over
+ * about 7kB (textbound.c bounds them at 36865 bytes a stored byte, what
+ * numerics can print).  A registration
  * with a tables option or publication
  * other than the one the slot is read with.  A bridge session that began
  * without a sink record at a position the slot reached without a bridge
