@@ -386,6 +386,15 @@ w2q_message_job(W2QJob *job, const char *prefix, const char *message,
 	size = JOB_OVERHEAD + message_key_and_target(job, target, key, opt);
 	job->payload = message;
 	job->payload_len = message_size;
+	if (!job->oversize && message_size / 2 > (Size) opt->max_job_bytes)
+	{
+		/*
+		 * Too large however it is written (its UTF-8 text is at least half
+		 * of it): not converted, which could pass 1GB.
+		 */
+		size += message_size / 2;
+		job->oversize = size;
+	}
 	if (job->oversize)
 	{
 		/* a claim check without the payload */
