@@ -124,8 +124,9 @@ w2q_json_string_size(const char *s, Size len)
 /*
  * The longest text of a fixed-length type: proven for the built-in types
  * (the reg* types print names, regprocedure its argument types too: 26259
- * bytes from 4; aclitem two role names and the privileges), else, for a
- * type of an extension, as a numeric could print per stored byte.
+ * bytes from 4; aclitem two role names and the privileges), an enum's
+ * label, else, for a type of an extension, as a numeric could print per
+ * stored byte.
  */
 static Size
 bound_fixed(Oid base, int16 typlen)
@@ -178,6 +179,8 @@ bound_fixed(Oid base, int16 typlen)
 		default:
 			if (base < FirstGenbkiObjectId)
 				return 64 + 4 * (Size) typlen;
+			if (type_is_enum(base))
+				return NAMEDATALEN;
 			return (Size) typlen * SMALL_EXPANSION + 64;
 	}
 }
