@@ -13,7 +13,9 @@
 # see").  The same for a jsonpath inside an array (measure_element() bounds
 # a large element by its type).
 # Checked: both forms decode past the row and deliver the next job; the
-# row and the array's row are claim checks, a short jsonpath a whole job.
+# row and the array's row are claim checks, a short jsonpath a whole job; a
+# value of an extension's type (hstore) likewise: 20kB stored is a claim
+# check (its bound, 36865 bytes a byte, passes 256MB), 500 bytes a job.
 # W2Q_ATTACK_CONTROL=1 uses short numbers: the same outcome (the bound of
 # 200kB of jsonpath passes 256MB whatever it holds), and no error before
 # the fix either.
@@ -29,12 +31,16 @@ my $num = $ENV{W2Q_ATTACK_CONTROL} ? '1' : '1e131071';
 $node->safe_psql('postgres', qq{
 	CREATE TABLE paths (id int PRIMARY KEY, p jsonpath);
 	CREATE TABLE arrs (id int PRIMARY KEY, p jsonpath[]);
+	CREATE EXTENSION hstore;
+	CREATE TABLE hs (id int PRIMARY KEY, h hstore);
 	CREATE TABLE jobs (id int PRIMARY KEY, note text);
 	SELECT 'x' FROM pg_create_logical_replication_slot('w', 'wal2queue');
 	INSERT INTO paths SELECT 1, ('\$[' || string_agg('$num', ',') || ']')::jsonpath
 	  FROM generate_series(1, 8200);
 	INSERT INTO arrs SELECT 1, ARRAY[p, p] FROM paths;
 	INSERT INTO paths VALUES (2, '\$[1, 2]');
+	INSERT INTO hs SELECT i, hstore('k', repeat('v', n))
+	  FROM (VALUES (1, 20000), (2, 500)) v(i, n);
 	INSERT INTO jobs VALUES (1, 'the next job');
 });
 diag('stored size of the jsonpath: ' . $node->safe_psql('postgres',
@@ -48,13 +54,18 @@ $out = $node->safe_psql('postgres', q~
 	SELECT string_agg(data::json->'row'->>'table', ',' ORDER BY data)
 	  FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json')
 	 WHERE data::json->>'table' = 'wal2queue.claim_check'~);
-is($out, 'public.arrs,public.paths',
-	'the jsonpath and the array of jsonpaths are claim checks');
+is($out, 'public.arrs,public.hs,public.paths',
+	'the jsonpath, the array of jsonpaths and the large hstore are claim checks');
 $out = $node->safe_psql('postgres', q~
 	SELECT string_agg(data::json->'row'->>'p', ',')
 	  FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json')
 	 WHERE data::json->>'table' = 'public.paths'~);
 is($out, '$[1,2]', 'a short jsonpath is a whole job');
+$out = $node->safe_psql('postgres', q~
+	SELECT string_agg(length(data::json->'row'->>'h')::text, ',')
+	  FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json')
+	 WHERE data::json->>'table' = 'public.hs'~);
+is($out, '507', 'a short hstore is a whole job');
 ($rc, $out, $err) = $node->psql('postgres', q~
 	SELECT count(*) FILTER (WHERE position('the next job'::bytea IN data) > 0)
 	  FROM pg_logical_slot_peek_binary_changes('w', NULL, NULL, 'format', 'binary')~);
