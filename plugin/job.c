@@ -27,12 +27,14 @@
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "job.h"
 #include "textbound.h"
@@ -146,30 +148,90 @@ row_overhead(const W2QRelInfo *info)
 	return n;
 }
 
+/* how column_text() makes a value's text, as too_large_to_convert() says */
+typedef enum
+{
+	OUTPUT_CONVERT,				/* its bound is proven to fit */
+	OUTPUT_CLAIM_CHECK,			/* too large, and its text proven long */
+	OUTPUT_GUARDED				/* not proven either way */
+} OutputChoice;
+
 /*
- * Whether a value of bound stop or more may be left unconverted: its text
- * is proven long enough for prune() to keep its row, or its bound is too
- * large to convert it even so.  *bound is set to the value's bound.
+ * How to make the text of a value: convert it while its bound is at most
+ * stop, or, when its text is not proven long enough for prune() to keep a
+ * claim-checked row, at most LAST_RESORT_OUTPUT_BYTES; leave it for a claim
+ * check when its text is proven long; else convert it under a guard
+ * (guarded_output()).  *bound is set to the value's bound.
  */
-static bool
+static OutputChoice
 too_large_to_convert(W2QColumn *col, Datum value, Size stop, Size proven,
 					 Size *bound)
 {
 	Size		lower;
 
 	*bound = w2q_text_bound(col->typid, value, stop, &lower);
-	if (*bound <= stop || lower >= proven)
-		return *bound > stop;
+	if (*bound <= stop)
+		return OUTPUT_CONVERT;
+	if (lower >= proven)
+		return OUTPUT_CLAIM_CHECK;
 	/* not proven long: the walk again, to the last resort's limit */
 	*bound = w2q_text_bound(col->typid, value, LAST_RESORT_OUTPUT_BYTES,
 							&lower);
-	return *bound > LAST_RESORT_OUTPUT_BYTES;
+	return *bound <= LAST_RESORT_OUTPUT_BYTES ? OUTPUT_CONVERT : OUTPUT_GUARDED;
+}
+
+/*
+ * The text of a value whose bound is not proven (jsonpath, a type of an
+ * extension, large values nested in containers), made in a subtransaction:
+ * NULL when its output function fails because the text would pass a size
+ * limit (1GB: "Cannot enlarge string buffer", "invalid memory alloc request
+ * size", both far over max-job-bytes / 16), which would otherwise fail at
+ * every attempt and wedge the slot.  That error is rolled back as a
+ * PL/pgSQL exception block does; any other error is raised again.  It may
+ * use up to 1GB of memory for a moment, once.
+ */
+static char *
+guarded_output(W2QColumn *col, Datum value)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *volatile text = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		text = OutputFunctionCall(&col->out, value);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED &&
+			strncmp(edata->message, "invalid memory alloc request size",
+					strlen("invalid memory alloc request size")) != 0)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		text = NULL;
+	}
+	PG_END_TRY();
+	return text;
 }
 
 /*
  * Make the text of column i, unless its stored size alone is more than
  * limit, or its text could be (textbound.c) and is too large to be made to
- * find out (too_large_to_convert()).  Then *bound is at least that size.
+ * find out (too_large_to_convert()), or is made under a guard and is over
+ * limit or over 1GB.  Then *bound is at least that size.
  */
 static bool
 column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
@@ -178,6 +240,7 @@ column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
 	W2QColumn  *col = &info->cols[i];
 	int			a = col->attnum - 1;
 	Size		safe = Max(limit, SAFE_OUTPUT_BYTES);
+	OutputChoice choice = OUTPUT_CONVERT;
 
 	texts[i] = NULL;
 	if (nulls[a])
@@ -186,12 +249,25 @@ column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
 		return false;
 	/* fixed-length and small values are safe whatever their type */
 	if (col->typlen == -1 &&
-		toast_raw_datum_size(values[a]) - VARHDRSZ > W2Q_SMALL_VALUE &&
-		too_large_to_convert(col, values[a], safe,
-							 opt->max_job_bytes / CLAIM_CHECK_FLOOR_SHARE,
-							 bound))
+		toast_raw_datum_size(values[a]) - VARHDRSZ > W2Q_SMALL_VALUE)
+		choice = too_large_to_convert(col, values[a], safe,
+									  opt->max_job_bytes / CLAIM_CHECK_FLOOR_SHARE,
+									  bound);
+	if (choice == OUTPUT_CLAIM_CHECK)
 		return false;
-	texts[i] = OutputFunctionCall(&col->out, values[a]);
+	if (choice == OUTPUT_GUARDED)
+	{
+		texts[i] = guarded_output(col, values[a]);
+		*bound = texts[i] ? strlen(texts[i]) : MaxAllocSize;
+		if (texts[i] == NULL || *bound > limit)
+		{
+			/* measured: too large (not converted to UTF-8, could pass 1GB) */
+			texts[i] = NULL;
+			return false;
+		}
+	}
+	else
+		texts[i] = OutputFunctionCall(&col->out, values[a]);
 	texts[i] = w2q_to_utf8(texts[i], strlen(texts[i]));
 	return true;
 }
