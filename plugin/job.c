@@ -11,10 +11,10 @@
  * crosses the limit.  No output function is called on a value whose text
  * could be longer than the room left and than SAFE_OUTPUT_BYTES
  * (textbound.c), unless its text is not proven long enough for prune()
- * to keep a claim-checked row (too_large_to_convert()), and never on one
- * that could pass LAST_RESORT_OUTPUT_BYTES: a 180MB jsonb string of
- * control characters would be 1GB of escapes, an ERROR at every attempt,
- * and catching it in a walsender is not safe.  The JSON form counts each
+ * to keep a claim-checked row (too_large_to_convert()), and never, outside
+ * a subtransaction (guarded_output()), on one that could pass
+ * LAST_RESORT_OUTPUT_BYTES: a 180MB jsonb string of control characters
+ * would be 1GB of escapes, an ERROR at every attempt.  The JSON form counts each
  * value as escaped (a control character costs six bytes).  An oversized
  * job becomes a claim check (FORMAT.md): a small row job of the synthetic
  * relation "wal2queue.claim_check" that names the table, key, LSN and seq,
@@ -58,10 +58,10 @@
  * is left unconverted only when textbound.c proves its text at least that
  * long; else it is converted and measured while its bound is at most
  * LAST_RESORT_OUTPUT_BYTES (the largest max-job-bytes: no further from
- * 1GB than a job that is converted anyway).  Only a value whose bound
- * passes that and whose text is not proven long (jsonpath, a type of an
- * extension, large values nested in containers) is a claim check unproven
- * (docs).
+ * 1GB than a job that is converted anyway).  A value whose bound passes
+ * that and whose text is not proven long (jsonpath, a type of an
+ * extension, large values nested in containers) is converted in a
+ * subtransaction: a claim check only when its text would pass 1GB.
  */
 #define CLAIM_CHECK_FLOOR_SHARE		16
 #define LAST_RESORT_OUTPUT_BYTES	((Size) W2Q_MAX_JOB_BYTES_MAX)

@@ -6,8 +6,8 @@
  *
  * A decoding walsender must never call an output function whose text could
  * pass 1GB ("Cannot enlarge string buffer" at every attempt: the slot never
- * moves) or use gigabytes of memory: catching that ERROR is not safe there.
- * So before converting a large value, job.c asks how long its text can be
+ * moves) or use gigabytes of memory, except as a last resort in a
+ * subtransaction (job.c guarded_output()).  So before converting a large value, job.c asks how long its text can be
  * at most (the bound), and how long it is at least (the lower bound: a
  * claim check made without the text needs it, see job.c):
  *
@@ -35,8 +35,7 @@
  *	  not know): SMALL_EXPANSION bytes a stored byte plus 64, what a value
  *	  of numerics can print (jsonpath prints a numeric literal of a few
  *	  stored bytes in full: 1e131071 is 131072 digits); no lower bound.
- *	  Only a short one is converted: a longer one becomes a claim check
- *	  (job.c).
+ *	  A longer one is converted in a subtransaction (job.c).
  *
  * Values of up to W2Q_SMALL_VALUE stored bytes are not walked: whatever
  * their type their text is at most SMALL_EXPANSION bytes a stored byte.  A
