@@ -16,12 +16,14 @@
 # Checked: both forms decode past the row and deliver the next job; the
 # jsonpath and an array of two of it are claim checks; a short jsonpath,
 # an hstore of 20kB (bound 737MB: converted under the guard) and one of
-# 500 bytes are whole jobs.  W2Q_ATTACK_CONTROL=1 uses short numbers: the
+# 500 bytes are whole jobs; the same through a walsender (pg_recvlogical),
+# which then decodes the next transaction too.  W2Q_ATTACK_CONTROL=1 uses short numbers: the
 # jsonpaths are converted under the guard and are whole jobs.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use IPC::Run;
 use W2QTest;
 
 my $node = new_node('jsonpath_wedge');
@@ -70,5 +72,21 @@ is($out, '20007,507', 'an hstore of 20kB (converted under the guard) and a short
 	  FROM pg_logical_slot_peek_binary_changes('w', NULL, NULL, 'format', 'binary')~);
 is($err, '', 'the binary form decodes past the row (no error)');
 is($out, '1', 'the binary form delivers the next job');
+
+# a walsender: the subtransaction rolled back inside its decoding, then on
+$node->safe_psql('postgres', q{INSERT INTO jobs VALUES (2, 'one more')});
+my $end = $node->safe_psql('postgres', 'SELECT pg_current_wal_insert_lsn()');
+$node->safe_psql('postgres', q{INSERT INTO jobs VALUES (3, 'past the end')});
+my $file = $node->basedir . '/w.json';
+my ($rout, $rerr) = ('', '');
+my $ran = IPC::Run::run(
+	[ 'pg_recvlogical', '-d', $node->connstr('postgres'), '--slot', 'w', '--start',
+	  '--endpos', $end, '--no-loop', '-f', $file, '-o', 'format=json' ],
+	'>', \$rout, '2>', \$rerr, IPC::Run::timeout(300));
+ok($ran, 'a walsender decodes past the rows') or diag($rerr);
+my $text = -e $file ? slurp_file($file) : '';
+my $cc = () = $text =~ /"table":"wal2queue.claim_check"/g;
+is($cc, $ENV{W2Q_ATTACK_CONTROL} ? 0 : 2, 'the walsender makes the two claim checks');
+like($text, qr/the next job.*one more/s, 'and delivers the jobs after them');
 $node->stop;
 done_testing();
