@@ -194,11 +194,14 @@ static char *
 guarded_output(W2QColumn *col, Datum value)
 {
 	MemoryContext cxt = CurrentMemoryContext;
+	/* what the output function allocates, freed at once if it fails */
+	MemoryContext out = AllocSetContextCreate(cxt, "wal2queue guarded output",
+											  ALLOCSET_DEFAULT_SIZES);
 	ResourceOwner owner = CurrentResourceOwner;
 	char	   *volatile text = NULL;
 
 	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
+	MemoryContextSwitchTo(out);
 	PG_TRY();
 	{
 		text = OutputFunctionCall(&col->out, value);
@@ -221,6 +224,7 @@ guarded_output(W2QColumn *col, Datum value)
 					strlen("invalid memory alloc request size")) != 0)
 			ReThrowError(edata);
 		FreeErrorData(edata);
+		MemoryContextDelete(out);
 		text = NULL;
 	}
 	PG_END_TRY();
@@ -262,6 +266,8 @@ column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
 		if (texts[i] == NULL || *bound > limit)
 		{
 			/* measured: too large (not converted to UTF-8, could pass 1GB) */
+			if (texts[i])
+				pfree(texts[i]);
 			texts[i] = NULL;
 			return false;
 		}
