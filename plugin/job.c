@@ -11,10 +11,10 @@
  * crosses the limit.  No output function is called on a value whose text
  * could be longer than the room left and than SAFE_OUTPUT_BYTES
  * (textbound.c), unless its text is not proven long enough for prune()
- * to keep a claim-checked row (too_large_to_convert()), and never on one
- * that could pass LAST_RESORT_OUTPUT_BYTES: a 180MB jsonb string of
- * control characters would be 1GB of escapes, an ERROR at every attempt,
- * and catching it in a walsender is not safe.  The JSON form counts each
+ * to keep a claim-checked row (too_large_to_convert()), and never, outside
+ * a subtransaction (guarded_output()), on one that could pass
+ * LAST_RESORT_OUTPUT_BYTES: a 180MB jsonb string of control characters
+ * would be 1GB of escapes, an ERROR at every attempt.  The JSON form counts each
  * value as escaped (a control character costs six bytes).  An oversized
  * job becomes a claim check (FORMAT.md): a small row job of the synthetic
  * relation "wal2queue.claim_check" that names the table, key, LSN and seq,
@@ -27,12 +27,14 @@
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/resowner.h"
 
 #include "job.h"
 #include "textbound.h"
@@ -56,9 +58,10 @@
  * is left unconverted only when textbound.c proves its text at least that
  * long; else it is converted and measured while its bound is at most
  * LAST_RESORT_OUTPUT_BYTES (the largest max-job-bytes: no further from
- * 1GB than a job that is converted anyway).  Only a value whose bound
- * passes that and whose text is not proven long (a type of an extension,
- * large values nested in containers) is a claim check unproven (docs).
+ * 1GB than a job that is converted anyway).  A value whose bound passes
+ * that and whose text is not proven long (jsonpath, a type of an
+ * extension, large values nested in containers) is converted in a
+ * subtransaction: a claim check only when its text would pass 1GB.
  */
 #define CLAIM_CHECK_FLOOR_SHARE		16
 #define LAST_RESORT_OUTPUT_BYTES	((Size) W2Q_MAX_JOB_BYTES_MAX)
@@ -145,30 +148,94 @@ row_overhead(const W2QRelInfo *info)
 	return n;
 }
 
+/* how column_text() makes a value's text, as too_large_to_convert() says */
+typedef enum
+{
+	OUTPUT_CONVERT,				/* its bound is proven to fit */
+	OUTPUT_CLAIM_CHECK,			/* too large, and its text proven long */
+	OUTPUT_GUARDED				/* not proven either way */
+} OutputChoice;
+
 /*
- * Whether a value of bound stop or more may be left unconverted: its text
- * is proven long enough for prune() to keep its row, or its bound is too
- * large to convert it even so.  *bound is set to the value's bound.
+ * How to make the text of a value: convert it while its bound is at most
+ * stop, or, when its text is not proven long enough for prune() to keep a
+ * claim-checked row, at most LAST_RESORT_OUTPUT_BYTES; leave it for a claim
+ * check when its text is proven long; else convert it under a guard
+ * (guarded_output()).  *bound is set to the value's bound.
  */
-static bool
+static OutputChoice
 too_large_to_convert(W2QColumn *col, Datum value, Size stop, Size proven,
 					 Size *bound)
 {
 	Size		lower;
 
 	*bound = w2q_text_bound(col->typid, value, stop, &lower);
-	if (*bound <= stop || lower >= proven)
-		return *bound > stop;
+	if (*bound <= stop)
+		return OUTPUT_CONVERT;
+	if (lower >= proven)
+		return OUTPUT_CLAIM_CHECK;
 	/* not proven long: the walk again, to the last resort's limit */
 	*bound = w2q_text_bound(col->typid, value, LAST_RESORT_OUTPUT_BYTES,
 							&lower);
-	return *bound > LAST_RESORT_OUTPUT_BYTES;
+	return *bound <= LAST_RESORT_OUTPUT_BYTES ? OUTPUT_CONVERT : OUTPUT_GUARDED;
+}
+
+/*
+ * The text of a value whose bound is not proven (jsonpath, a type of an
+ * extension, large values nested in containers), made in a subtransaction:
+ * NULL when its output function fails because the text would pass a size
+ * limit (1GB: "Cannot enlarge string buffer", "invalid memory alloc request
+ * size", both far over max-job-bytes / 16), which would otherwise fail at
+ * every attempt and wedge the slot.  That error is rolled back as a
+ * PL/pgSQL exception block does; any other error is raised again.  It may
+ * use up to 1GB of memory for a moment, once.
+ */
+static char *
+guarded_output(W2QColumn *col, Datum value)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	/* what the output function allocates, freed at once if it fails */
+	MemoryContext out = AllocSetContextCreate(cxt, "wal2queue guarded output",
+											  ALLOCSET_DEFAULT_SIZES);
+	ResourceOwner owner = CurrentResourceOwner;
+	char	   *volatile text = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(out);
+	PG_TRY();
+	{
+		text = OutputFunctionCall(&col->out, value);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED &&
+			strncmp(edata->message, "invalid memory alloc request size",
+					strlen("invalid memory alloc request size")) != 0)
+			ReThrowError(edata);
+		FreeErrorData(edata);
+		MemoryContextDelete(out);
+		text = NULL;
+	}
+	PG_END_TRY();
+	return text;
 }
 
 /*
  * Make the text of column i, unless its stored size alone is more than
  * limit, or its text could be (textbound.c) and is too large to be made to
- * find out (too_large_to_convert()).  Then *bound is at least that size.
+ * find out (too_large_to_convert()), or is made under a guard and is over
+ * limit or over 1GB.  Then *bound is at least that size.
  */
 static bool
 column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
@@ -177,6 +244,7 @@ column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
 	W2QColumn  *col = &info->cols[i];
 	int			a = col->attnum - 1;
 	Size		safe = Max(limit, SAFE_OUTPUT_BYTES);
+	OutputChoice choice = OUTPUT_CONVERT;
 
 	texts[i] = NULL;
 	if (nulls[a])
@@ -185,12 +253,27 @@ column_text(W2QRelInfo *info, int i, Datum *values, bool *nulls,
 		return false;
 	/* fixed-length and small values are safe whatever their type */
 	if (col->typlen == -1 &&
-		toast_raw_datum_size(values[a]) - VARHDRSZ > W2Q_SMALL_VALUE &&
-		too_large_to_convert(col, values[a], safe,
-							 opt->max_job_bytes / CLAIM_CHECK_FLOOR_SHARE,
-							 bound))
+		toast_raw_datum_size(values[a]) - VARHDRSZ > W2Q_SMALL_VALUE)
+		choice = too_large_to_convert(col, values[a], safe,
+									  opt->max_job_bytes / CLAIM_CHECK_FLOOR_SHARE,
+									  bound);
+	if (choice == OUTPUT_CLAIM_CHECK)
 		return false;
-	texts[i] = OutputFunctionCall(&col->out, values[a]);
+	if (choice == OUTPUT_GUARDED)
+	{
+		texts[i] = guarded_output(col, values[a]);
+		*bound = texts[i] ? strlen(texts[i]) : MaxAllocSize;
+		if (texts[i] == NULL || *bound > limit)
+		{
+			/* measured: too large (not converted to UTF-8, could pass 1GB) */
+			if (texts[i])
+				pfree(texts[i]);
+			texts[i] = NULL;
+			return false;
+		}
+	}
+	else
+		texts[i] = OutputFunctionCall(&col->out, values[a]);
 	texts[i] = w2q_to_utf8(texts[i], strlen(texts[i]));
 	return true;
 }
@@ -334,6 +417,40 @@ parse_message_prefix(const char *prefix, char **target, char **key)
 }
 
 /*
+ * A message's target and key, as a row's (row_key_and_target()): counted as
+ * JSON strings (as the JSON form writes both), and left out of the job
+ * (the default target, no key) when together they would take half the
+ * limit, so that its claim check stays small.  Their text in UTF-8 is at
+ * least half their stored length (no conversion shrinks a character more),
+ * so a longer one is not converted.  Returns their size.
+ */
+static Size
+message_key_and_target(W2QJob *job, const char *target, const char *key,
+					   const W2QOptions *opt)
+{
+	Size		half = opt->max_job_bytes / 2;
+	Size		raw = strlen(target) + (key ? strlen(key) : 0);
+	Size		size = raw;
+
+	job->target = W2Q_MESSAGE_PREFIX;
+	job->key = NULL;
+	if (raw / 2 <= half)
+	{
+		job->target = w2q_to_utf8(target, strlen(target));
+		job->key = key ? w2q_to_utf8(key, strlen(key)) : NULL;
+		size = (job->key ? w2q_json_string_size(job->key, strlen(job->key)) : 0) +
+			w2q_json_string_size(job->target, strlen(job->target));
+	}
+	if (size > half)
+	{
+		job->target = W2Q_MESSAGE_PREFIX;
+		job->key = NULL;
+		job->oversize = opt->max_job_bytes + (Size) 1;
+	}
+	return size;
+}
+
+/*
  * A message job, or false when the prefix is not ours.  In the JSON form a
  * payload that is not valid text in the database encoding (or holds a NUL
  * byte) is written in base64.
@@ -348,11 +465,26 @@ w2q_message_job(W2QJob *job, const char *prefix, const char *message,
 
 	if (!parse_message_prefix(prefix, &target, &key))
 		return false;
-	job->target = w2q_to_utf8(target, strlen(target));
-	job->key = key ? w2q_to_utf8(key, strlen(key)) : NULL;
+	size = JOB_OVERHEAD + message_key_and_target(job, target, key, opt);
 	job->payload = message;
 	job->payload_len = message_size;
-	size = JOB_OVERHEAD + strlen(job->target) + (key ? strlen(job->key) : 0);
+	if (!job->oversize && message_size / 2 > (Size) opt->max_job_bytes)
+	{
+		/*
+		 * Too large however it is written (its UTF-8 text is at least half
+		 * of it): not converted, which could pass 1GB.
+		 */
+		size += message_size / 2;
+		job->oversize = size;
+	}
+	if (job->oversize)
+	{
+		/* a claim check without the payload */
+		job->size = size;
+		job->payload = NULL;
+		job->payload_len = 0;
+		return true;
+	}
 	if (opt->json)
 	{
 		/* pg_verify_mbstr refuses a NUL byte too */

@@ -6,8 +6,8 @@
  *
  * A decoding walsender must never call an output function whose text could
  * pass 1GB ("Cannot enlarge string buffer" at every attempt: the slot never
- * moves) or use gigabytes of memory: catching that ERROR is not safe there.
- * So before converting a large value, job.c asks how long its text can be
+ * moves) or use gigabytes of memory, except as a last resort in a
+ * subtransaction (job.c guarded_output()).  So before converting a large value, job.c asks how long its text can be
  * at most (the bound), and how long it is at least (the lower bound: a
  * claim check made without the text needs it, see job.c):
  *
@@ -26,11 +26,16 @@
  *	  by its own type, doubled for quoting, plus punctuation.  Each
  *	  element's text is in the container's: the lower bound is their sum
  *	  with the delimiters;
- *	- fixed-length types: the longest text of the common ones, else 64 bytes
- *	  plus four per stored byte; no lower bound;
- *	- any other varlena (tsvector, hstore, geometric types, ...): eight times
- *	  its stored size plus 64 (a best effort for types of extensions, whose
- *	  output functions we do not know); no lower bound.
+ *	- fixed-length types: the longest text of each built-in one (the reg*
+ *	  types print names: regprocedure up to 26259 bytes from 4), at most 64
+ *	  bytes plus four per stored byte for the others; no lower bound;
+ *	- any other built-in varlena (tsvector, geometric types, ...): eight
+ *	  times its stored size plus 64; no lower bound;
+ *	- jsonpath, and any type of an extension (whose output function we do
+ *	  not know): SMALL_EXPANSION bytes a stored byte plus 64, what a value
+ *	  of numerics can print (jsonpath prints a numeric literal of a few
+ *	  stored bytes in full: 1e131071 is 131072 digits); no lower bound.
+ *	  A longer one is converted in a subtransaction (job.c).
  *
  * Values of up to W2Q_SMALL_VALUE stored bytes are not walked: whatever
  * their type their text is at most SMALL_EXPANSION bytes a stored byte.  A
@@ -42,6 +47,7 @@
 
 #include "access/detoast.h"
 #include "access/htup_details.h"
+#include "access/transam.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/array.h"
@@ -104,7 +110,23 @@ w2q_json_string_size(const char *s, Size len)
 	return n;
 }
 
-/* the longest text of a fixed-length type */
+/*
+ * Names as the reg* types print them: an identifier of up to NAMEDATALEN - 1
+ * bytes, quoted with each '"' doubled; qualified, two and a dot; a type as
+ * format_type() prints it without a modifier, qualified and "[]" (or one of
+ * the SQL names such as "timestamp without time zone", shorter).
+ */
+#define IDENT_TEXT_MAX		(2 * (NAMEDATALEN - 1) + 2)
+#define QUALIFIED_TEXT_MAX	(2 * IDENT_TEXT_MAX + 1)
+#define TYPE_TEXT_MAX		(QUALIFIED_TEXT_MAX + 2)
+
+/*
+ * The longest text of a fixed-length type: proven for the built-in types
+ * (the reg* types print names, regprocedure its argument types too: 26259
+ * bytes from 4; aclitem two role names and the privileges), an enum's
+ * label, else, for a type of an extension, as a numeric could print per
+ * stored byte.
+ */
 static Size
 bound_fixed(Oid base, int16 typlen)
 {
@@ -132,8 +154,33 @@ bound_fixed(Oid base, int16 typlen)
 		case TIMESTAMPOID:
 		case TIMESTAMPTZOID:
 			return 64;
+		case REGROLEOID:
+		case REGNAMESPACEOID:
+			return IDENT_TEXT_MAX;
+		case REGPROCOID:
+		case REGOPEROID:
+		case REGCLASSOID:
+		case REGCOLLATIONOID:
+		case REGCONFIGOID:
+		case REGDICTIONARYOID:
+			return QUALIFIED_TEXT_MAX;
+		case REGTYPEOID:
+			return TYPE_TEXT_MAX;
+		case REGOPERATOROID:
+			/* schema.op(left,right) */
+			return QUALIFIED_TEXT_MAX + 2 * (TYPE_TEXT_MAX + 1) + 1;
+		case REGPROCEDUREOID:
+			/* schema.name(type, ...) of up to FUNC_MAX_ARGS arguments */
+			return QUALIFIED_TEXT_MAX + 2 + FUNC_MAX_ARGS * (TYPE_TEXT_MAX + 1);
+		case ACLITEMOID:
+			/* grantee=privileges/grantor, each privilege with its '*' */
+			return 2 * IDENT_TEXT_MAX + 2 + 2 * 32;
 		default:
-			return 64 + 4 * (Size) typlen;
+			if (base < FirstGenbkiObjectId)
+				return 64 + 4 * (Size) typlen;
+			if (type_is_enum(base))
+				return NAMEDATALEN;
+			return (Size) typlen * SMALL_EXPANSION + 64;
 	}
 }
 
@@ -423,6 +470,24 @@ unknown_text(Size bound)
 	return m;
 }
 
+/*
+ * The other varlena types, by their stored size.  The built-in ones print
+ * at most eight bytes a stored byte (tsvector and tsquery: quoted, escaped
+ * strings and short positions or operators; bit: a byte a bit; geometric
+ * types and snapshots: numbers of 8 stored bytes), except jsonpath: it
+ * stores each numeric literal in a few bytes and prints it in full
+ * (1e131071: 131072 digits), as any value can at most (SMALL_EXPANSION a
+ * stored byte).  A type of an extension is counted as jsonpath: its output
+ * function is not known, and no smaller factor could be proven.
+ */
+static Size
+bound_varlena(Oid base, Size raw)
+{
+	if (base == JSONPATHOID || base >= FirstGenbkiObjectId)
+		return raw * SMALL_EXPANSION + 64;
+	return 8 * raw + 64;
+}
+
 static TextSize
 measure_datum(Oid typid, Datum value, Size stop, MemoryContext scratch)
 {
@@ -470,16 +535,17 @@ measure_datum(Oid typid, Datum value, Size stop, MemoryContext scratch)
 	{
 		case TYPTYPE_COMPOSITE:
 		case TYPTYPE_PSEUDO:	/* record */
-			return type_is_rowtype(base) ?
-				measure_record(value, stop, scratch) :
-				unknown_text(8 * raw + 64);
+			if (type_is_rowtype(base))
+				return measure_record(value, stop, scratch);
+			break;
 		case TYPTYPE_RANGE:
 			return measure_one_range(base, value, stop, scratch);
 		case TYPTYPE_MULTIRANGE:
 			return measure_multirange(base, value, stop, scratch);
 		default:
-			return unknown_text(8 * raw + 64);
+			break;
 	}
+	return unknown_text(bound_varlena(base, raw));
 }
 
 /*

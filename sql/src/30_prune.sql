@@ -329,13 +329,11 @@ $$;
  *     A worker that has read a claim-checked row deletes it (DELETE is not
  *     refused by the guard), or prune(..., force => true) deletes it.
  *
- * WHAT IT CANNOT SEE.  A claim check the plugin made from the bound of a
- * value whose text it could not prove long (claim_check_floor(), case 2:
- * a type of an extension, or large values nested in containers, whose
- * bound passes 256MB): its row may be below claim_check_floor() -- a value
- * of an extension's type then has a stored size over 32MB.  A registration
- * with a tables option or publication
- * other than the one the slot is read with.  A bridge session that began
+ * WHAT IT CANNOT SEE.  A value whose output function (of an extension's
+ * type) fails with program_limit_exceeded for another reason than its
+ * text's size: the plugin takes it for a text over 1GB (point 7, case 2)
+ * and the row may be below the floor.  A registration with a tables option
+ * or publication other than the one the slot is read with.  A bridge session that began
  * without a sink record at a position the slot reached without a bridge
  * and ended before its first attestation (every status interval): its
  * sink's record then vouches for the next session.  A row whose 32-bit
@@ -541,8 +539,12 @@ COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
  *      bound counts it), so the row is at least F: kept; or
  *   2. when the value's bound passes 256MB while its text is not proven
  *      M/16 long (below 256MB it is converted and measured, as any value
- *      under the job's room is): see WHAT IT CANNOT SEE.
- * So the two agree: a row below F was a whole job, unless case 2.
+ *      under the job's room is; jsonpath and the types of extensions are
+ *      bounded at 36865 bytes a stored byte): it is converted in a
+ *      subtransaction (job.c guarded_output()) and measured, and is left
+ *      out only when its output function fails for a size limit, i.e. its
+ *      text would pass 1GB, far over M/16 (M is at most 256MB).
+ * So the two agree: a row below F was a whole job.
  */
 CREATE FUNCTION wal2queue.claim_check_floor(leaf regclass)
 RETURNS bigint

@@ -1,23 +1,22 @@
-# Attack review 11: a regprocedure[] wedges the slot.  textbound.c
-# bound_fixed() gives a fixed-length type it does not list "64 bytes plus
-# four per stored byte": 80 for the 4-byte reg* types.  But regprocedure
-# prints the function's qualified name AND its argument types, each
-# qualified and quoted: a function of 100 arguments of a type whose schema
-# and name need quoting prints 19266 bytes from 4 stored bytes.  An array of
-# 56000 of them is bound at 56000 x (2 x 80 + 5) = 9MB, under the job's room,
-# so job.c column_text() calls array_out, whose text passes 1GB: "out of
-# memory: Cannot enlarge string buffer" at every attempt, the slot never
-# gets past the row.  (regoperator likewise, with two argument types;
-# regtype, regclass, regrole etc. print up to 2 x 128 + 1 bytes from 4.)
-# Any role that can create a function and insert into a selected table with
-# a reg* array column (with the default tables option: any table) stalls
-# every wal2queue slot of the database.
-# Expected: the row is a claim check (or its job is made) in both forms and
-# the next job is delivered: the reg* types bounded by what they can print
-# (regprocedure: names of up to 100 arguments), or converted element by
-# element within the bound.
-# Severity: high (a walsender wedged for good by one INSERT; needs a reg*
-# array column).
+# Fixed: a regprocedure[] wedged the slot.  textbound.c bound_fixed() gave a
+# fixed-length type it did not list "64 bytes plus four per stored byte": 80
+# for the 4-byte reg* types, but regprocedure prints the function's
+# qualified name AND its argument types, each qualified and quoted: a
+# function of 100 arguments of a type whose schema and name need quoting
+# prints 19266 bytes from 4 stored bytes.  An array of 56000 of them was
+# bound at 9MB, under the job's room, so job.c column_text() called
+# array_out, whose text passes 1GB: "Cannot enlarge string buffer" at every
+# attempt.  What fixed it: the fix of 345 (textbound.c measure_element())
+# converts each element of a fixed-length type alone and measures its text
+# (a regprocedure's is at most 26259 bytes), so the array's bound is its
+# real text, over the room: the row is a claim check, proven long.  The
+# estimate is gone too: bound_fixed() now gives each reg* type the longest
+# text it can print (names of up to 63 bytes quoted, regprocedure with 100
+# argument types, regoperator with two; aclitem two role names), and a
+# fixed-length type of an extension as a numeric could print per byte.
+# Checked: both forms decode past the row and deliver the next job, the row
+# is a claim check.  W2Q_ATTACK_CONTROL=1: a function without arguments
+# (the array then prints a few MB: a whole job).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -52,6 +51,11 @@ my ($rc, $out, $err) = $node->psql('postgres', q~
 	  FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json')~);
 is($err, '', 'the JSON form decodes past the row (no error)');
 is($out, '1', 'the JSON form delivers the next job');
+$out = $node->safe_psql('postgres', q~
+	SELECT count(*) FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json')
+	 WHERE data::json->>'table' = 'wal2queue.claim_check'
+	   AND data::json->'row'->>'table' = 'public.procs'~);
+is($out, $ENV{W2Q_ATTACK_CONTROL} ? '0' : '1', 'the array of regprocedures is a claim check');
 ($rc, $out, $err) = $node->psql('postgres', q~
 	SELECT count(*) FILTER (WHERE position('the next job'::bytea IN data) > 0)
 	  FROM pg_logical_slot_peek_binary_changes('w', NULL, NULL, 'format', 'binary')~);
