@@ -703,6 +703,16 @@ main(int argc, char **argv)
 		sink_url_free(&cfg.sink.url);
 		return 1;
 	}
+	if (cfg.backfill.enabled &&
+		(rc = backfill_check(&cfg, err, sizeof(err))) != BACKFILL_CHECK_OK)
+	{
+		if (rc == BACKFILL_CHECK_USAGE)
+			usage_error("%s", err);
+		log_msg(LOG_ERROR, "%s", err);
+		metrics_stop();
+		sink_url_free(&cfg.sink.url);
+		return 1;
+	}
 	precheck(&a, &cfg);
 	rc = bridge_run(&cfg);
 	metrics_stop();
