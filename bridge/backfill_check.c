@@ -17,6 +17,7 @@
  *-------------------------------------------------------------------------
  */
 #define _GNU_SOURCE
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,26 @@ check_tables(PGconn *conn, const BridgeConfig *cfg, const BfTables *ts, char *er
 	return BACKFILL_CHECK_OK;
 }
 
+/*
+ * pgoutput: the publication's tables, or while it does not exist yet
+ * (--create-slot creates it from --tables) the tables --tables selects
+ */
+static const char *
+publication_or_none(PGconn *conn, const char *publication)
+{
+	const char *params[1] = {publication};
+	PGresult   *res;
+	bool		exists;
+
+	if (publication == NULL)
+		return NULL;
+	res = PQexecParams(conn, "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1",
+					   1, NULL, params, NULL, NULL, 0);
+	exists = PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) > 0;
+	PQclear(res);
+	return exists ? publication : NULL;
+}
+
 int
 backfill_check(const BridgeConfig *cfg, char *err, size_t errlen)
 {
@@ -110,6 +131,7 @@ backfill_check(const BridgeConfig *cfg, char *err, size_t errlen)
 	else
 	{
 		sel.patterns = patterns.n ? &patterns : NULL;
+		sel.publication = publication_or_none(conn, cfg->backfill.publication);
 		if (bf_tables_load(conn, &sel, &ts, err, errlen) != 0)
 			rc = PQstatus(conn) == CONNECTION_OK ? BACKFILL_CHECK_FAILED : BACKFILL_CHECK_OK;
 		else

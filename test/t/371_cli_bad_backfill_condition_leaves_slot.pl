@@ -10,7 +10,9 @@
 # then with "... WHERE true AND (<condition>) LIMIT 0", as the pages will be,
 # on a normal read-only connection: a condition the server refuses is exit 2
 # naming --backfill, the table and the server's error; a table the bridge
-# cannot read is exit 1 naming it; no slot is created.  And an error only
+# cannot read is exit 1 naming it; no slot is created.  (With pgoutput: the
+# publication's tables, or while it does not exist the ones --tables
+# selects.)  And an error only
 # the rows raise (a division by zero) stops the first backfill after the
 # slot was created: the run now drops what it created (the sink's state back
 # to the marker, the slot, its registration), as the other start failures
@@ -44,6 +46,19 @@ for my $cond ('id >', 'no_such_column = 1', q{id > 'x'})
 	unlike($out, qr/created replication slot/, "--backfill '$cond': nothing was created");
 	is($nslots->(), '0', "--backfill '$cond': no slot was created");
 	is($nreg->(), '0', "--backfill '$cond': nor registered");
+}
+
+# pgoutput, whose publication --create-slot would create: the tables --tables
+# selects are checked
+{
+	my ($code, $out) = run_bridge('-d', $node->connstr('postgres'), @base, '--plugin', 'pgoutput',
+		'--publication', 'bfpub', '--backfill', 'no_such_column = 1');
+	is($code, 2, 'pgoutput, publication not yet created: exit 2') or diag($out);
+	like($out, qr/invalid --backfill condition "no_such_column = 1" for table public\.jobs: /,
+		'pgoutput: the table and the error are named');
+	is($nslots->(), '0', 'pgoutput: no slot was created');
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM pg_publication'), '0',
+		'pgoutput: nor the publication');
 }
 
 # a table the bridge's role cannot read: exit 1 naming it, nothing created
