@@ -629,6 +629,31 @@ attempt(Backfill *bf)
 	return start_new(bf, snap, bf->stream.start_lsn);
 }
 
+/*
+ * A first backfill that created its slot in this attempt stopped for good
+ * before it delivered a row: drop what this run created, as the other
+ * start failures do (slot.c drop_created), so that the corrected command
+ * line starts afresh.  The marker state first: a rerun then creates the
+ * slot again rather than refuse the sink's record as one a dropped slot
+ * delivered (missing_slot()); then the slot and its registration.  A
+ * backfill that delivered rows keeps its slot: the next run resumes it.
+ */
+static void
+drop_unused_slot(Backfill *bf)
+{
+	char		err[sizeof(bf->err)];
+
+	if (!bf->created_here || !bf->stream.slot_created || bf->cur.rows > 0)
+		return;
+	memcpy(err, bf->err, sizeof(err));
+	if (mark_creating(bf) == 0)
+		stream_drop_created_slot(&bf->stream, "its backfill stopped before it delivered a row");
+	else
+		log_msg(LOG_WARNING, "could not drop replication slot \"%s\", which this run created for a "
+				"backfill that delivered nothing: %s", bf->cfg->stream.slot, bf->err);
+	memcpy(bf->err, err, sizeof(err));
+}
+
 static void
 end_attempt(Backfill *bf)
 {
@@ -669,6 +694,8 @@ backfill_run(const BridgeConfig *cfg, Sink *sink, MetricsSnapshot *m)
 	{
 		int			rc = cfg->backfill.enabled ? attempt(&bf) : check_unfinished(&bf);
 
+		if (rc == BF_FATAL)
+			drop_unused_slot(&bf);
 		end_attempt(&bf);
 		if (rc == 0)
 			break;

@@ -129,6 +129,20 @@ extern int	backfill_key_parse(const char *json, char ***vals, char *err,
 							   size_t errlen);
 extern void backfill_key_free(char **vals, int n);
 
+/*
+ * backfill_check.c: before anything is created, on a short connection of
+ * its own, read nothing from each selected table, without and with the
+ * --backfill condition.  BACKFILL_CHECK_OK (also when it could not connect:
+ * the backfill will say why), BACKFILL_CHECK_USAGE (the condition or
+ * --tables refused: err names the table and the server's error) or
+ * BACKFILL_CHECK_FAILED (a table it cannot read, or select: err says why).
+ */
+#define BACKFILL_CHECK_OK		0
+#define BACKFILL_CHECK_FAILED	1
+#define BACKFILL_CHECK_USAGE	2
+struct BridgeConfig;
+extern int	backfill_check(const struct BridgeConfig *cfg, char *err, size_t errlen);
+
 /* the phase; returns 0 to go on streaming, 1 to stop with exit status 1 */
 struct BridgeConfig;
 struct Sink;

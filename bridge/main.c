@@ -23,6 +23,7 @@
 #include <librdkafka/rdkafka.h>
 #include <libpq-fe.h>
 
+#include "../common/bytesize.h"
 #include "bridge.h"
 #include "frame.h"
 #include "log.h"
@@ -53,7 +54,8 @@ usage(void)
 	printf("      --route-column=COL     the plugin's route-column option\n");
 	printf("      --key-column=COL       the plugin's key-column option\n");
 	printf("      --max-job-bytes=SIZE   the plugin's max-job-bytes option: a larger job becomes a\n");
-	printf("                             claim check (default 64MB)\n");
+	printf("                             claim check (1kB to 256MB, decimal, unit kB, MB or GB;\n");
+	printf("                             default 64MB)\n");
 	printf("      --target-prefix=STR    prepended to every stream or topic name (default: none)\n");
 	printf("      --sink=URL             redis://[[user]:password@]host[:port][/db] | unix:///path.sock |\n");
 	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379;\n");
@@ -218,7 +220,8 @@ typedef struct Args
 	const char *tables;
 	const char *route_column;
 	const char *key_column;
-	const char *max_job_bytes;
+	const char *max_job_bytes;	/* the byte count, in decimal digits */
+	char		max_job_bytes_buf[24];
 	bool		create_slot;
 	bool		drop_slot;
 	bool		quiet;
@@ -320,6 +323,29 @@ check_positions_topic(const char *arg)
 					"only letters, digits, '.', '_' and '-' (at most 249), or is empty for none", arg);
 }
 
+/*
+ * --max-job-bytes: the plugin's grammar and range (common/bytesize.h),
+ * checked before anything is created; the plugin is then given, and the
+ * registry records, the byte count in decimal digits: one number for all.
+ */
+static const char *
+check_max_job_bytes(const char *arg, char *buf, size_t len)
+{
+	long long	n;
+
+	if (bytesize_parse(arg, W2Q_MAX_JOB_BYTES_MIN, W2Q_MAX_JOB_BYTES_MAX, &n) != BYTESIZE_OK)
+	{
+		char		msg[256];
+
+		snprintf(msg, sizeof(msg), "invalid value \"%%s\" for --max-job-bytes (decimal bytes from %d "
+				 "(1kB) to %d (256MB), optionally with a unit kB, MB or GB as spelled, e.g. 8kB)",
+				 W2Q_MAX_JOB_BYTES_MIN, W2Q_MAX_JOB_BYTES_MAX);
+		usage_error(msg, arg);
+	}
+	snprintf(buf, len, "%lld", n);
+	return buf;
+}
+
 /* options that only fill the configuration */
 static void
 take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
@@ -333,7 +359,7 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 		case 't': nonempty(arg, "--tables"); a->tables = arg; break;
 		case 3: nonempty(arg, "--route-column"); a->route_column = arg; break;
 		case 4: nonempty(arg, "--key-column"); a->key_column = arg; break;
-		case 17: nonempty(arg, "--max-job-bytes"); a->max_job_bytes = arg; break;
+		case 17: a->max_job_bytes = check_max_job_bytes(arg, a->max_job_bytes_buf, sizeof(a->max_job_bytes_buf)); break;
 		case 5: cfg->sink.target_prefix = arg; break;
 		case 6: a->sink = arg; break;
 		case 7: cfg->sink.redis_maxlen = parse_number(arg, "--redis-maxlen", 1, INT64_MAX); break;
@@ -674,6 +700,16 @@ main(int argc, char **argv)
 		if (rc == METRICS_BAD_ADDRESS)
 			usage_error("%s", err);
 		log_msg(LOG_ERROR, "%s", err);
+		sink_url_free(&cfg.sink.url);
+		return 1;
+	}
+	if (cfg.backfill.enabled &&
+		(rc = backfill_check(&cfg, err, sizeof(err))) != BACKFILL_CHECK_OK)
+	{
+		if (rc == BACKFILL_CHECK_USAGE)
+			usage_error("%s", err);
+		log_msg(LOG_ERROR, "%s", err);
+		metrics_stop();
 		sink_url_free(&cfg.sink.url);
 		return 1;
 	}

@@ -246,6 +246,13 @@ slot_drop_created(Stream *s)
 	drop_created(s, "the server refused to stream from it");
 }
 
+/* the same for a slot whose first backfill stopped before it delivered */
+void
+stream_drop_created_slot(Stream *s, const char *why)
+{
+	drop_created(s, why);
+}
+
 void
 stream_drop_refused_slot(Stream *s, int timeout_ms)
 {

@@ -131,4 +131,11 @@ extern int	stream_drop_slot(Stream *s);
  */
 extern void stream_drop_refused_slot(Stream *s, int timeout_ms);
 
+/*
+ * The slot this open created (stream_create_exported) delivered nothing and
+ * will not: drop it and unregister it, saying why.  No effect on a slot this
+ * open did not create.
+ */
+extern void stream_drop_created_slot(Stream *s, const char *why);
+
 #endif							/* W2Q_STREAM_H */

@@ -15,7 +15,6 @@
 
 #include "nodes/parsenodes.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 
 #include "options.h"
 #include "pattern.h"
@@ -112,23 +111,34 @@ parse_proto_version(DefElem *elem)
 	return W2Q_PROTO_VERSION;
 }
 
-/* a byte count, with or without a unit (kB, MB, GB), within range */
+/*
+ * A byte count, with or without a unit (kB, MB, GB), within range: the
+ * grammar of common/bytesize.h, which the bridge's --max-job-bytes and
+ * the registry read the same way.  Decimal only: not the server's
+ * parse_int(), which reads 010000 as octal (4096) and 0x1000 as hex.
+ */
 static int
 parse_max_job_bytes(DefElem *elem)
 {
 	char	   *v = option_string(elem);
-	int			n;
-	const char *hint = NULL;
+	long long	n = 0;
 
-	if (!parse_int(v, &n, GUC_UNIT_BYTE, &hint))
-		bad_value(elem, hint ? hint : "Use a number of bytes, optionally with a unit: kB, MB or GB.");
-	if (n < W2Q_MAX_JOB_BYTES_MIN || n > W2Q_MAX_JOB_BYTES_MAX)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s is outside the valid range for wal2queue option \"%s\" (%d .. %d)",
-						v, elem->defname, W2Q_MAX_JOB_BYTES_MIN,
-						W2Q_MAX_JOB_BYTES_MAX)));
-	return n;
+	switch (bytesize_parse(v, W2Q_MAX_JOB_BYTES_MIN, W2Q_MAX_JOB_BYTES_MAX, &n))
+	{
+		case BYTESIZE_OK:
+			break;
+		case BYTESIZE_RANGE:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s is outside the valid range for wal2queue option \"%s\" (%d .. %d)",
+							v, elem->defname, W2Q_MAX_JOB_BYTES_MIN,
+							W2Q_MAX_JOB_BYTES_MAX)));
+			break;
+		default:
+			bad_value(elem, "Use a decimal number of bytes, optionally followed by kB, MB or GB "
+					  "(no sign, blanks, fraction or base prefix), e.g. 64MB.");
+	}
+	return (int) n;
 }
 
 void

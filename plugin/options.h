@@ -13,12 +13,10 @@
 
 #include "nodes/pg_list.h"
 
-#define W2Q_PROTO_VERSION		1
+/* max-job-bytes: its grammar, default and range, shared with the bridge */
+#include "../common/bytesize.h"
 
-/* max-job-bytes: default and accepted range (FORMAT.md) */
-#define W2Q_MAX_JOB_BYTES_DEFAULT	(64 * 1024 * 1024)
-#define W2Q_MAX_JOB_BYTES_MIN		1024
-#define W2Q_MAX_JOB_BYTES_MAX		(256 * 1024 * 1024)
+#define W2Q_PROTO_VERSION		1
 
 typedef struct W2QOptions
 {

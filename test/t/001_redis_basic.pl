@@ -113,8 +113,8 @@ is($code, 2, 'bad --tables pattern: refused before connecting, exit 2');
 like($out, qr/invalid pattern "nodot" in --tables: not schema-qualified/, 'bad --tables pattern: named');
 ($code, $out) = run_bridge('-d', $node->connstr('postgres'), '--slot', 'jobs', '--max-job-bytes', '1',
 	'--sink', "redis://127.0.0.1:$r->{port}");
-is($code, 1, 'bad plugin option: exit 1');
-like($out, qr/1 is outside the valid range for wal2queue option "max-job-bytes"/, 'bad plugin option: the plugin names it');
+is($code, 2, 'bad --max-job-bytes: refused before connecting, exit 2');
+like($out, qr/invalid value "1" for --max-job-bytes \(decimal bytes from 1024/, 'bad --max-job-bytes: named, with its range');
 
 ($code, $out) = run_bridge('-d', $node->connstr('postgres'), '--slot', 'jobs', '--drop-slot');
 is($code, 0, '--drop-slot: exit 0');

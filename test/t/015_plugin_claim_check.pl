@@ -60,7 +60,7 @@ is($e->[5][1]{wal2queue_claim_check}, 't', '--max-job-bytes=1kB: a 4000-byte row
 stop_bridge($b);
 my ($code, $out) = run_bridge('-d', $node->connstr('postgres'), '--slot', 'jobs',
 	'--sink', "redis://127.0.0.1:$r->{port}", '--max-job-bytes', '12parsecs');
-is($code, 1, '--max-job-bytes with a bad value: exit 1');
+is($code, 2, '--max-job-bytes with a bad value: a usage error, exit 2');
 like($out, qr/max-job-bytes/, 'the error names the option');
 stop_redis($r);
 $node->stop;

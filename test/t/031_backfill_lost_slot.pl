@@ -81,17 +81,20 @@ ok(wait_until(sub { bridge_log($b) =~ /backfill of slot "jobs" done/ }, 30), '--
 is(redis($r, 'XLEN', 'public.jobs'), $len + 52, 'the 52 pending rows once more (at least once)');
 stop_bridge($b);
 
-# a condition that fails: exit 1 naming the error; corrected before any row
-# was delivered, the same slot's backfill goes on with it
+# a condition the server refuses: exit 2 naming the table and the error,
+# before anything is created (backfill_check.c, test/t/371); corrected, the
+# backfill runs
 my @typo = ('-d', $node->connstr('postgres'), '--sink', "redis://127.0.0.1:$r->{port}",
 	'--slot', 'typo', '--create-slot', '--tables', 'public.jobs', '--target-prefix', 't:');
 ($code, $out) = run_bridge(@typo, '--backfill', "statu = 'pending'");
-is($code, 1, 'a condition that fails: exit 1');
-like($out, qr/could not read table public\.jobs: .*statu/, 'the error names the table and the cause');
+is($code, 2, 'a condition that fails: exit 2, a usage error');
+like($out, qr/invalid --backfill condition "statu = 'pending'" for table public\.jobs: .*statu/,
+	'the error names the table and the cause');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'typo'}),
+	'0', 'and no slot was created');
 $b = start_bridge($node, $r, @typo[4 .. $#typo], '--backfill', "status = 'pending'");
 ok(wait_until(sub { redis($r, 'HGET', 't:wal2queue:progress:typo', 'backfill_done') eq '1' }, 30),
 	'corrected, the backfill runs');
-like(bridge_log($b), qr/delivered no row yet: selecting rows by "status = 'pending'" now/, 'and says so');
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

@@ -5,9 +5,11 @@
 # The slot stayed: unregistered, so prune() refused every job table in the
 # database, it held back WAL, and the corrected command line found it
 # existing: never registered, and the bridge demanded --accept-new-source.
-# Fixed: --tables is checked by the plugin's rules before anything is
-# created (exit 2), and a slot this run created whose first START_REPLICATION
-# is refused (here --max-job-bytes below the plugin's range) is dropped again.
+# Fixed: --tables and --max-job-bytes are checked by the plugin's rules
+# before anything is created (exit 2), and a slot this run created whose
+# first START_REPLICATION is refused is dropped again (slot_drop_created;
+# with every option the bridge sends now checked first, no command line
+# reaches that refusal: 260 covers the same drop after the sink's refusal).
 # Also: two bridges started with --create-slot at once: the loser falls back
 # to what a bridge does with a slot another bridge holds (--standby: stand
 # by), instead of exiting 1 with "already exists" (both CREATE) or with "no
@@ -36,9 +38,9 @@ is($nslots->('s'), '0', 'the refused start created no slot');
 
 ($rc, $out) = run_bridge(@base, '--slot', 's', '--create-slot', '--tables', 'public.jobs',
 	'--max-job-bytes', '1');
-is($rc, 1, 'an option the plugin refuses: exit 1');
-like($out, qr/outside the valid range for wal2queue option "max-job-bytes"/, 'the plugin\'s refusal is said');
-like($out, qr/dropped replication slot "s" again: this run created it/, 'the bridge says it dropped the slot');
+is($rc, 2, 'a --max-job-bytes the plugin would refuse is a usage error');
+like($out, qr/invalid value "1" for --max-job-bytes/, 'the value is named');
+unlike($out, qr/created replication slot/, 'nothing was created');
 is($nslots->('s'), '0', 'the refused start leaves no slot behind');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.slots WHERE slot_name = 's'}), '0',
 	'nor a registry row');

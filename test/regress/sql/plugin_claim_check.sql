@@ -33,6 +33,13 @@ FROM pg_logical_slot_peek_binary_changes('big', NULL, NULL, 'max-job-bytes', '64
 -- the default limit (64MB) delivers them whole
 SELECT data::json->>'seq' AS seq, length(data) > 20000 AS long, data::jsonb->'row' ? 'wal2queue_claim_check' AS claim
 FROM pg_logical_slot_peek_changes('big', NULL, NULL, 'format', 'json');
+-- decimal only, as the bridge and the registry read it: 0131072 is 128kB,
+-- where rows 2 and 3 fit (as octal, 45626, both would be claim checks)
+SELECT v AS max_job_bytes,
+       (SELECT count(*) FILTER (WHERE data::jsonb->'row'->>'table' = 'public.big')
+        FROM pg_logical_slot_peek_changes('big', NULL, NULL, 'format', 'json', 'tables', 'public.big',
+                                          'max-job-bytes', v)) AS claim_checks_of_big
+FROM unnest(array['0131072', '131072', '128kB', '45626']) v;
 SELECT pg_replication_slot_advance('big', pg_current_wal_lsn()) IS NOT NULL AS advanced;
 -- 12MB of control characters: 72MB as JSON escapes, over the default
 -- limit: a claim check, never "Cannot enlarge string buffer"; the binary
@@ -90,6 +97,13 @@ SELECT * FROM w2q_claims('max-job-bytes', '257MB');
 SELECT * FROM w2q_claims('max-job-bytes', 'lots');
 SELECT * FROM w2q_claims('max-job-bytes', '-1');
 SELECT * FROM w2q_claims('max-job-bytes', '');
+-- no base prefix, fraction, blank, other unit or other spelling of one
+SELECT * FROM w2q_claims('max-job-bytes', '0x1000');
+SELECT * FROM w2q_claims('max-job-bytes', '1.5kB');
+SELECT * FROM w2q_claims('max-job-bytes', '64 MB');
+SELECT * FROM w2q_claims('max-job-bytes', ' 8192');
+SELECT * FROM w2q_claims('max-job-bytes', '8kb');
+SELECT * FROM w2q_claims('max-job-bytes', '1TB');
 SELECT pg_drop_replication_slot('big');
 DROP FUNCTION w2q_claims;
 DROP TABLE big;
