@@ -571,6 +571,81 @@ COMMENT ON FUNCTION wal2queue.claim_check_floor(regclass) IS
 'rows of a job table whose text form is at least this large may have been delivered as claim checks: prune() keeps them without force';
 
 /*
+ * small_enough(leaf) -- an SQL condition on the row t of LEAF: true when
+ * the row's text form is shorter than $6 (claim_check_floor(); NULL: no
+ * limit), measured without building a text that cannot be built.  A row
+ * with a string or bytea column whose raw length alone reaches $6 is kept
+ * unmeasured (its text form holds that value's text, at least as long:
+ * octet_length() reads the stored length, without detoasting); the CASE
+ * makes sure the text is built only after that test.  A row whose text
+ * still cannot be built (over 1GB: an array of values that print much
+ * longer than they are stored) raises an error, and delete_delivered()
+ * then keeps it.
+ */
+CREATE FUNCTION wal2queue.small_enough(leaf regclass)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('($6 IS NULL OR CASE WHEN %s THEN false ELSE pg_catalog.octet_length(ROW(t.*)::text) < $6 END)',
+                  coalesce(string_agg(format('coalesce(pg_catalog.octet_length(t.%I) >= $6, false)', a.attname),
+                                      ' OR ' ORDER BY a.attnum), 'false'))
+      FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+     WHERE a.attrelid = leaf AND a.attnum > 0 AND NOT a.attisdropped
+       AND coalesce(nullif(ty.typbasetype, 0), ty.oid)
+           IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'bytea'::regtype)
+$$;
+
+/*
+ * delete_delivered(leaf, reference, from_xid, below_xid, lim, floor, cc_floor)
+ * -- delete up to LIM rows of LEAF whose xmin x satisfies
+ * from_xid <= x < below_xid and x > FLOOR (NULL: any), and whose text form
+ * is below CC_FLOOR (NULL: any; small_enough()); returns how many.  If
+ * measuring a row fails for its size (out of memory, a string over 1GB),
+ * the rows are taken one at a time and those that cannot be measured are
+ * kept: one huge row must not stop prune() of the table.
+ */
+CREATE FUNCTION wal2queue.delete_delivered(leaf regclass, reference xid8, from_xid xid8,
+                                           below_xid xid8, lim bigint, floor xid8, cc_floor bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    candidates text := format('SELECT t.ctid FROM ONLY %1$s t '
+                              'WHERE wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
+                              'AND ($5 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $5) ', leaf);
+    small text := wal2queue.small_enough(leaf);
+    one tid;
+    n bigint;
+    total bigint := 0;
+BEGIN
+    BEGIN
+        EXECUTE format('DELETE FROM ONLY %s WHERE ctid = ANY (ARRAY(%s AND %s LIMIT $4))',
+                       leaf, candidates, small)
+            USING reference, from_xid, below_xid, lim, floor, cc_floor;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN n;
+    EXCEPTION WHEN out_of_memory OR program_limit_exceeded OR internal_error THEN
+        RAISE NOTICE 'wal2queue.prune: could not measure a row of table %: %', leaf, SQLERRM
+            USING DETAIL = 'Rows that cannot be measured may have been claim checks: they are kept.';
+    END;
+    FOR one IN EXECUTE candidates USING reference, from_xid, below_xid, lim, floor, cc_floor LOOP
+        EXIT WHEN total >= lim;
+        BEGIN
+            EXECUTE format('DELETE FROM ONLY %s t WHERE t.ctid = $7 AND %s', leaf, small)
+                USING reference, from_xid, below_xid, lim, floor, cc_floor, one;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            total := total + n;
+        EXCEPTION WHEN out_of_memory OR program_limit_exceeded OR internal_error THEN
+            NULL;   -- kept
+        END;
+    END LOOP;
+    RETURN total;
+END
+$$;
+
+/*
  * prune(job_table, batch, force) -- delete up to BATCH rows of JOB_TABLE
  * that every registered slot selecting it has delivered (prune_horizon(),
  * which states the rule and its proof) and return how many were deleted.
@@ -589,7 +664,6 @@ DECLARE
     leaf regclass;
     floor xid8;
     cc_floor bigint;
-    deleted bigint;
     total bigint := 0;
 BEGIN
     IF job_table IS NULL THEN
@@ -616,16 +690,8 @@ BEGIN
         CONTINUE WHEN NOT force AND floor IS NULL;
         -- without force, rows that may have been claim checks stay (point 7)
         cc_floor := CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf) END;
-        EXECUTE format('DELETE FROM ONLY %1$s WHERE ctid = ANY (ARRAY('
-                       'SELECT t.ctid FROM ONLY %1$s t '
-                       'WHERE wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
-                       'AND ($5 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $5) '
-                       'AND ($6 IS NULL OR pg_catalog.octet_length(ROW(t.*)::text) < $6) '
-                       'LIMIT $4))',
-                       leaf)
-            USING h.reference, h.from_xid, h.below_xid, batch - total, floor, cc_floor;
-        GET DIAGNOSTICS deleted = ROW_COUNT;
-        total := total + deleted;
+        total := total + wal2queue.delete_delivered(leaf, h.reference, h.from_xid, h.below_xid,
+                                                    batch - total, floor, cc_floor);
     END LOOP;
     RETURN total;
 END

@@ -43,10 +43,10 @@ ok(wait_until(sub { $node->safe_psql('postgres',
 $node->safe_psql('postgres', qq{
 	INSERT INTO jobs (queue, tags) VALUES ('enum', array_fill('$long'::lbl, ARRAY[180]));
 	INSERT INTO jobs (queue, blob) VALUES ('dropped', repeat('x', 9000));
-	INSERT INTO jobs (queue) VALUES ('small');
+	INSERT INTO jobs (queue) VALUES ('early');
 });
 ok(wait_until(sub { redis($r, 'XLEN', 'enum') eq '1' && redis($r, 'XLEN', 'dropped') eq '1'
-	&& redis($r, 'XLEN', 'small') eq '1' }, 30), 'all three delivered') or diag(bridge_log($b));
+	&& redis($r, 'XLEN', 'early') eq '1' }, 30), 'all three delivered') or diag(bridge_log($b));
 is(stream_entries($r, 'enum')->[0][1]{wal2queue_claim_check}, 't',
 	'the enum row is a claim check: its content is only in the table');
 is(stream_entries($r, 'dropped')->[0][1]{wal2queue_claim_check}, 't',
@@ -56,10 +56,21 @@ is($node->safe_psql('postgres', "SELECT max_job_bytes FROM wal2queue.slots WHERE
 
 # the catalog changes: neither touches the job table's file or guard
 # (W2Q_ATTACK_CONTROL=1 leaves them out: then both rows stay)
-$node->safe_psql('postgres', qq{
-	ALTER TYPE lbl RENAME VALUE '$long' TO 'a';
-	ALTER TABLE jobs DROP COLUMN blob;
-}) unless $ENV{W2Q_ATTACK_CONTROL};
+unless ($ENV{W2Q_ATTACK_CONTROL})
+{
+	$node->safe_psql('postgres', "ALTER TYPE lbl RENAME VALUE '$long' TO 'a'");
+	is($node->safe_psql('postgres', "SELECT event FROM wal2queue.guard_events "
+		. "WHERE relid = 'jobs'::regclass ORDER BY seq DESC LIMIT 1"),
+		'ALTER TYPE', 'the label renamed moved the floor of the table that uses it');
+	$node->safe_psql('postgres', 'ALTER TABLE jobs DROP COLUMN blob');
+	is($node->safe_psql('postgres', "SELECT event FROM wal2queue.guard_events "
+		. "WHERE relid = 'jobs'::regclass ORDER BY seq DESC LIMIT 1"),
+		'ALTER TABLE', 'the column dropped moved it again');
+}
+# a small row written after the changes: delivered whole, and prunable
+$node->safe_psql('postgres', "INSERT INTO jobs (queue) VALUES ('small')");
+ok(wait_until(sub { redis($r, 'XLEN', 'small') eq '1' }, 30), 'the small row delivered')
+  or diag(bridge_log($b));
 diag('floor ' . $node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('public.jobs')")
 	. ', text forms now: ' . $node->safe_psql('postgres',
 	"SELECT string_agg(queue || '=' || octet_length(ROW(j.*)::text), ' ' ORDER BY id) FROM jobs j"));
@@ -76,6 +87,9 @@ for my $i (1 .. 8)
 diag("prune deleted $deleted rows");
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
 	'the small row, delivered whole, is pruned (the control)');
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'early'"),
+	$ENV{W2Q_ATTACK_CONTROL} ? '0' : '1',
+	'a small row written before the changes is kept too (below the floor they moved)');
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'enum'"), '1',
 	'the claim-checked row whose enum label was renamed is still there for its worker');
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'dropped'"), '1',
