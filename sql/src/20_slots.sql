@@ -516,14 +516,11 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles r
-                    WHERE r.rolname = session_user AND (r.rolsuper OR r.rolreplication))
-       AND NOT EXISTS (SELECT FROM pg_roles g
-                        WHERE g.rolname = 'rds_replication'
-                          AND pg_has_role(session_user, g.oid, 'MEMBER')) THEN
+    IF NOT EXISTS (SELECT FROM pg_roles r, (SELECT (SELECT g.oid FROM pg_roles g WHERE g.rolname = 'rds_replication') AS oid) rds
+                    WHERE r.rolname = session_user AND (r.rolsuper OR r.rolreplication OR pg_has_role(r.oid, rds.oid, 'MEMBER'))) THEN
         RAISE EXCEPTION 'permission denied to % replication slots with wal2queue', action
             USING ERRCODE = 'insufficient_privilege',
-                  DETAIL = 'Only roles with the REPLICATION attribute (or members of rds_replication) may register, unregister, attest and mark slots.';
+                  DETAIL = 'Only roles with the REPLICATION attribute may register, unregister, attest and mark slots.';
     END IF;
 END
 $$;

@@ -597,16 +597,16 @@ AS $$
 $$;
 
 /*
- * delete_delivered(leaf, reference, from_xid, below_xid, lim, floor, cc_floor)
- * -- delete up to LIM rows of LEAF whose xmin x satisfies
- * from_xid <= x < below_xid and x > FLOOR (NULL: any), and whose text form
- * is below CC_FLOOR (NULL: any; small_enough()); returns how many.  If
- * measuring a row fails for its size (out of memory, a string over 1GB),
- * the rows are taken one at a time and those that cannot be measured are
- * kept: one huge row must not stop prune() of the table.
+ * delete_delivered(leaf, xids, lim, cc_floor) -- delete up to LIM rows of
+ * LEAF whose xmin x satisfies  from_xid <= x < below_xid  and  x > floor
+ * (XIDS: reference, from_xid, below_xid and floor, NULL: any; full_xid()
+ * around reference), and whose text form is below CC_FLOOR (NULL: any;
+ * small_enough()); returns how many.  If measuring a row fails for its size
+ * (out of memory, a string over 1GB), the rows are taken one at a time and
+ * those that cannot be measured are kept: one huge row must not stop
+ * prune() of the table.
  */
-CREATE FUNCTION wal2queue.delete_delivered(leaf regclass, reference xid8, from_xid xid8,
-                                           below_xid xid8, lim bigint, floor xid8, cc_floor bigint)
+CREATE FUNCTION wal2queue.delete_delivered(leaf regclass, xids xid8[], lim bigint, cc_floor bigint)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -623,18 +623,18 @@ BEGIN
     BEGIN
         EXECUTE format('DELETE FROM ONLY %s WHERE ctid = ANY (ARRAY(%s AND %s LIMIT $4))',
                        leaf, candidates, small)
-            USING reference, from_xid, below_xid, lim, floor, cc_floor;
+            USING xids[1], xids[2], xids[3], lim, xids[4], cc_floor;
         GET DIAGNOSTICS n = ROW_COUNT;
         RETURN n;
     EXCEPTION WHEN out_of_memory OR program_limit_exceeded OR internal_error THEN
         RAISE NOTICE 'wal2queue.prune: could not measure a row of table %: %', leaf, SQLERRM
             USING DETAIL = 'Rows that cannot be measured may have been claim checks: they are kept.';
     END;
-    FOR one IN EXECUTE candidates USING reference, from_xid, below_xid, lim, floor, cc_floor LOOP
+    FOR one IN EXECUTE candidates USING xids[1], xids[2], xids[3], lim, xids[4], cc_floor LOOP
         EXIT WHEN total >= lim;
         BEGIN
             EXECUTE format('DELETE FROM ONLY %s t WHERE t.ctid = $7 AND %s', leaf, small)
-                USING reference, from_xid, below_xid, lim, floor, cc_floor, one;
+                USING xids[1], xids[2], xids[3], lim, xids[4], cc_floor, one;
             GET DIAGNOSTICS n = ROW_COUNT;
             total := total + n;
         EXCEPTION WHEN out_of_memory OR program_limit_exceeded OR internal_error THEN
@@ -664,6 +664,7 @@ DECLARE
     leaf regclass;
     floor xid8;
     cc_floor bigint;
+    deleted bigint;
     total bigint := 0;
 BEGIN
     IF job_table IS NULL THEN
@@ -690,8 +691,9 @@ BEGIN
         CONTINUE WHEN NOT force AND floor IS NULL;
         -- without force, rows that may have been claim checks stay (point 7)
         cc_floor := CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf) END;
-        total := total + wal2queue.delete_delivered(leaf, h.reference, h.from_xid, h.below_xid,
-                                                    batch - total, floor, cc_floor);
+        deleted := wal2queue.delete_delivered(leaf, ARRAY[h.reference, h.from_xid, h.below_xid, floor],
+                                              batch - total, cc_floor);
+        total := total + deleted;
     END LOOP;
     RETURN total;
 END
