@@ -1,4 +1,4 @@
-# Attack review 11: prune() deletes a claim-checked row after a catalog change
+# Attack review 11, fixed: prune() deleted a claim-checked row after a catalog change
 # made its text form shorter than it was when the plugin decoded it.
 # claim_check_floor() (sql/src/30_prune.sql, point 7) compares the floor with
 # octet_length(ROW(t.*)::text) AS OF PRUNE TIME, while the plugin chose the
@@ -14,10 +14,19 @@
 # force deletes it before its worker read it.  The second row shows the same
 # with a big column dropped (the claim check still names the row; the worker
 # finds nothing).
-# Expected: a claim-checked row survives prune() without force (e.g. keep
-# rows whose stored size, or a size recorded at insert, could have been a
-# claim check; or move the guard floor at ALTER TYPE of a type the table
-# uses and at DROP/RENAME COLUMN).
+# Fixed: the guard state (guard_state(), sql/src/25_append_only.sql) holds
+# the table's text shape (text_shape(), sql/src/24_text_shape.sql): its
+# columns (number, type, name) and the row versions of the labels of every
+# enum and the attributes of every composite its columns reach.  DROP COLUMN
+# (ALTER TABLE) and ALTER TYPE ... RENAME VALUE change it; guard_on_alter()
+# records the new state (for ALTER TYPE after locking the tables that use
+# the type in SHARE mode, lock_shape_changed()), which moves the guard
+# floor: rows written before count as undelivered, so a row is only ever
+# judged by the text form the plugin made of it (claim_check_floor(), the
+# rule in its comment).  Without the event triggers the state differs from
+# the recorded one and the table keeps every row.  The small row written
+# before the changes is kept too; a small row written after them is pruned.
+# Each change is checked to record a new floor.
 # Severity: high (an undelivered job is deleted without force), needs a
 # catalog change after the insert.
 use strict;

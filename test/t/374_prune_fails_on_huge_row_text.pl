@@ -1,4 +1,4 @@
-# Attack review 11: one claim-checked row whose text form passes 1GB makes
+# Attack review 11, fixed: one claim-checked row whose text form passes 1GB makes
 # every prune() of its table fail.  prune() (sql/src/30_prune.sql) filters
 # candidate rows with pg_catalog.octet_length(ROW(t.*)::text) < floor: it
 # builds the row's text form to measure it.  A row of one text value of
@@ -8,10 +8,13 @@
 # the whole prune() call rolls back -- the rows of every partition, every
 # other row of the table -- at every run, until the claim check's worker
 # deletes that row.  maintain_partitions() fails the same way.
-# Expected: prune() deletes the delivered small rows and keeps the big one
-# (measure without building the text: e.g. a row whose stored size
-# pg_column_size(t.*) or raw size of a value alone reaches the floor is
-# kept without computing its text).
+# Fixed: prune() measures a row with small_enough() (sql/src/30_prune.sql):
+# a row with a text, varchar, char or bytea column whose stored length alone
+# (octet_length(), no detoasting) reaches the claim-check floor is kept
+# without building its text (a CASE makes sure the text is built only
+# after); delete_delivered() catches an error of a row whose text still
+# cannot be built (out of memory, over 1GB) and then takes the rows one at
+# a time, keeping those it cannot measure.
 # Severity: medium (prune of a table blocked while such a row exists; no
 # job lost).
 use strict;
