@@ -325,11 +325,21 @@ $$;
  *     only copy.  No catalog says which rows those were, so prune keeps,
  *     without force, every row that may have been one: its text form at
  *     least claim_check_floor() (computed from the smallest max-job-bytes
- *     registered for a wal2queue slot of the database, register_slot()).
+ *     registered for a wal2queue slot of the database, register_slot() and
+ *     lower_max_job_bytes(), which only ever lower it; measured as that
+ *     function's comment says, by the text the row had when decoded).
  *     A worker that has read a claim-checked row deletes it (DELETE is not
  *     refused by the guard), or prune(..., force => true) deletes it.
  *
- * WHAT IT CANNOT SEE.  A claim check the plugin made from the bound of a
+ * WHAT IT CANNOT SEE.  Session settings that change a value's text:
+ * prune() measures with its caller's DateStyle, IntervalStyle, TimeZone,
+ * extra_float_digits and bytea_output, the plugin decoded with its
+ * walsender's (the server's defaults unless the bridge's connection set
+ * others): a setting that prints shorter in prune()'s session (bytea_output
+ * = 'escape' of printable bytes: half the hex form) can make a claim-checked
+ * row look small.  Run prune() with the server's defaults.  A table or
+ * schema renamed to a shorter name lowers O (claim_check_floor()) a little
+ * without a new guard state.  A claim check the plugin made from the bound of a
  * value whose text it could not prove long (claim_check_floor(), case 2:
  * a type of an extension, or large values nested in containers, whose
  * bound passes 256MB): its row may be below claim_check_floor() -- a value
@@ -543,6 +553,29 @@ COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
  *      M/16 long (below 256MB it is converted and measured, as any value
  *      under the job's room is): see WHAT IT CANNOT SEE.
  * So the two agree: a row below F was a whole job, unless case 2.
+ *
+ * THE TEXT MEASURED IS THE TEXT DECODED.  The rule above compares the
+ * row's text form as prune() computes it now with the text the plugin made
+ * when it decoded the row; they are the same for a row above the guard
+ * floor (prune() deletes no other without force).  A row's text depends,
+ * besides its stored values, on its table's columns (a dropped column
+ * leaves the text; a column renamed changes O) and on the labels of the
+ * enums and the attributes of the composites they use: text_shape()
+ * (sql/src/24_text_shape.sql), part of the guard state (guard_state()).
+ * Any change of these writes new catalog row versions: if recorded
+ * (guard_on_alter(): ALTER TABLE, and ALTER TYPE after locking the tables
+ * that use the type in SHARE mode, lock_shape_changed()), the floor moves
+ * above every xid that wrote a row under the old shape -- ALTER TABLE holds
+ * an ACCESS EXCLUSIVE lock, and the SHARE lock waits for every INSERT
+ * running under the old labels and holds back new ones until the change
+ * committed, so they are decoded with it; if not recorded, the state
+ * differs from the recorded one and the table keeps every row.  So a row
+ * above the floor was decoded with the shape the table has now, and its
+ * text now is the text then, value by value (a value's output depends
+ * only on it, its type's catalog rows and the session settings: see WHAT
+ * IT CANNOT SEE).  Rows at or below the floor stay whatever their size.
+ * A row whose text cannot be built is kept (small_enough(),
+ * delete_delivered()).
  */
 CREATE FUNCTION wal2queue.claim_check_floor(leaf regclass)
 RETURNS bigint
@@ -571,9 +604,10 @@ COMMENT ON FUNCTION wal2queue.claim_check_floor(regclass) IS
 'rows of a job table whose text form is at least this large may have been delivered as claim checks: prune() keeps them without force';
 
 /*
- * small_enough(leaf) -- an SQL condition on the row t of LEAF: true when
- * the row's text form is shorter than $6 (claim_check_floor(); NULL: no
- * limit), measured without building a text that cannot be built.  A row
+ * small_enough(leaf, param) -- an SQL condition on the row t of LEAF: true
+ * when the row's text form is shorter than the query parameter number
+ * PARAM (claim_check_floor(); NULL: no limit), measured without building a
+ * text that cannot be built.  A row
  * with a string or bytea column whose raw length alone reaches $6 is kept
  * unmeasured (its text form holds that value's text, at least as long:
  * octet_length() reads the stored length, without detoasting); the CASE
@@ -582,14 +616,15 @@ COMMENT ON FUNCTION wal2queue.claim_check_floor(regclass) IS
  * longer than they are stored) raises an error, and delete_delivered()
  * then keeps it.
  */
-CREATE FUNCTION wal2queue.small_enough(leaf regclass)
+CREATE FUNCTION wal2queue.small_enough(leaf regclass, param integer)
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('($6 IS NULL OR CASE WHEN %s THEN false ELSE pg_catalog.octet_length(ROW(t.*)::text) < $6 END)',
-                  coalesce(string_agg(format('coalesce(pg_catalog.octet_length(t.%I) >= $6, false)', a.attname),
-                                      ' OR ' ORDER BY a.attnum), 'false'))
+    SELECT format('($%2$s IS NULL OR CASE WHEN %1$s THEN false ELSE pg_catalog.octet_length(ROW(t.*)::text) < $%2$s END)',
+                  coalesce(string_agg(format('coalesce(pg_catalog.octet_length(t.%I) >= $%s, false)', a.attname, param),
+                                      ' OR ' ORDER BY a.attnum), 'false'),
+                  param)
       FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
      WHERE a.attrelid = leaf AND a.attnum > 0 AND NOT a.attisdropped
        AND coalesce(nullif(ty.typbasetype, 0), ty.oid)
@@ -615,7 +650,7 @@ DECLARE
     candidates text := format('SELECT t.ctid FROM ONLY %1$s t '
                               'WHERE wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
                               'AND ($5 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $5) ', leaf);
-    small text := wal2queue.small_enough(leaf);
+    small text := wal2queue.small_enough(leaf, 6);
     one tid;
     n bigint;
     total bigint := 0;

@@ -15,7 +15,7 @@ SELECT p.oid::regprocedure,
        has_function_privilege('wal2queue_sender', p.oid, 'EXECUTE') AS sender
   FROM pg_proc p
  WHERE p.proname = 'pg_logical_emit_message' OR p.oid::regprocedure::text LIKE 'wal2queue.send(%'
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 SELECT rolcanlogin, rolsuper, rolreplication FROM pg_roles WHERE rolname = 'wal2queue_sender';
 -- no WARNING when there is nothing to change
 DROP EXTENSION wal2queue;
