@@ -529,7 +529,9 @@ $$;
  * create_slot(slot_name, tables, plugin, publication) -- create a logical
  * replication slot and register it (register_slot()), for slots created
  * by hand; PUBLICATION for a pgoutput slot.  Returns the slot's start LSN.
- * Runs as its caller: needs REPLICATION.
+ * Runs as its caller: needs REPLICATION.  In REPEATABLE READ or
+ * SERIALIZABLE its snapshot predates the slot: register_slot() then takes
+ * the horizon from the xid it assigns (fresh_horizon()).
  */
 CREATE FUNCTION wal2queue.create_slot(slot_name name, tables text DEFAULT NULL,
                                       plugin name DEFAULT 'wal2queue',
