@@ -215,6 +215,27 @@ RESET SESSION AUTHORIZATION;
 REVOKE USAGE ON SCHEMA wal2queue FROM regress_w2q_grd_other;
 DROP ROLE regress_w2q_grd_other;
 
+-- 10. the text shape (text_shape()): ALTER TYPE of an enum a job table
+-- uses (in an array too) locks the table in SHARE mode, so no INSERT runs
+-- under the old labels meanwhile, and records its new state; an enum it
+-- does not use changes nothing; a column dropped records too
+CREATE TYPE ext_grd.lbl AS ENUM ('long_label', 'b');
+CREATE TYPE ext_grd.other AS ENUM ('x');
+CREATE TABLE ext_grd.en (id int, tags ext_grd.lbl[], extra text);
+SELECT wal2queue.append_only('ext_grd.en');
+BEGIN;
+ALTER TYPE ext_grd.other RENAME VALUE 'x' TO 'y';
+SELECT count(*) AS unrelated_locks FROM pg_locks
+ WHERE relation = 'ext_grd.en'::regclass AND pid = pg_backend_pid();
+ALTER TYPE ext_grd.lbl RENAME VALUE 'long_label' TO 'a';
+SELECT mode FROM pg_locks WHERE relation = 'ext_grd.en'::regclass AND pid = pg_backend_pid()
+ ORDER BY mode;
+COMMIT;
+SELECT event FROM wal2queue.guard_events WHERE relid = 'ext_grd.en'::regclass ORDER BY seq;
+ALTER TABLE ext_grd.en DROP COLUMN extra;
+SELECT event FROM wal2queue.guard_events WHERE relid = 'ext_grd.en'::regclass ORDER BY seq;
+SELECT wal2queue.guard_problem('ext_grd.en') AS en_problem;
+
 SELECT pg_drop_replication_slot('regress_w2q_grd');
 SELECT wal2queue.unregister_slot('regress_w2q_grd');
 DROP FUNCTION ext_grd_confirm(), ext_grd_counts();
