@@ -235,6 +235,13 @@ SELECT event FROM wal2queue.guard_events WHERE relid = 'ext_grd.en'::regclass OR
 ALTER TABLE ext_grd.en DROP COLUMN extra;
 SELECT event FROM wal2queue.guard_events WHERE relid = 'ext_grd.en'::regclass ORDER BY seq;
 SELECT wal2queue.guard_problem('ext_grd.en') AS en_problem;
+-- an attribute dropped from a composite type the table uses
+CREATE TYPE ext_grd.pair AS (a text, b text);
+CREATE TABLE ext_grd.co (id int, p ext_grd.pair);
+SELECT wal2queue.append_only('ext_grd.co');
+ALTER TYPE ext_grd.pair DROP ATTRIBUTE b;
+SELECT event FROM wal2queue.guard_events WHERE relid = 'ext_grd.co'::regclass ORDER BY seq;
+SELECT wal2queue.guard_problem('ext_grd.co') AS co_problem;
 
 SELECT pg_drop_replication_slot('regress_w2q_grd');
 SELECT wal2queue.unregister_slot('regress_w2q_grd');
