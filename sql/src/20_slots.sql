@@ -153,6 +153,44 @@ END
 $$;
 
 /*
+ * fresh_horizon(snap) -- delivers_from for a slot that exists now: every
+ * transaction with an xid at least this one started after the slot was
+ * created.  SNAP is pg_current_snapshot() of the caller.  In READ
+ * COMMITTED it was taken for the calling statement of a VOLATILE function,
+ * after the slot existed: its xmax.  In REPEATABLE READ or SERIALIZABLE it
+ * is the transaction's snapshot, taken at its first statement, possibly
+ * before the slot was created (create_slot() in one statement, or BEGIN;
+ * SELECT ...; create the slot; register it): a transaction that got its xid
+ * after it, was still running when the slot was created and committed
+ * before its consistent point is never decoded, yet its xid is >= the
+ * snapshot's xmax.  There the transaction's own xid is assigned now, after
+ * the slot was created: every xid at least that one was assigned later.
+ * If the transaction had an xid already (assigned at an unknown earlier
+ * moment), it is refused.
+ */
+CREATE FUNCTION wal2queue.fresh_horizon(snap pg_snapshot)
+RETURNS xid8
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF current_setting('transaction_isolation') = 'read committed' THEN
+        RETURN pg_snapshot_xmax(snap);
+    END IF;
+    IF pg_current_xact_id_if_assigned() IS NOT NULL THEN
+        RAISE EXCEPTION 'wal2queue.register_slot: cannot register a slot in a % transaction that has written',
+            upper(current_setting('transaction_isolation'))
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'Its snapshot and transaction id may be older than the slot, so the registry could count transactions the slot never decoded as delivered.',
+                  HINT = 'Register the slot in a READ COMMITTED transaction, or in a new transaction.';
+    END IF;
+    RETURN greatest(pg_snapshot_xmax(snap), pg_current_xact_id());
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION wal2queue.fresh_horizon(pg_snapshot) FROM PUBLIC;
+
+/*
  * register_slot(slot_name, tables, publication, max_job_bytes) -- record that SLOT_NAME
  * delivers the jobs of the tables TABLES selects (NULL: every table) from
  * now on: every transaction whose xid is at least
@@ -162,10 +200,18 @@ $$;
  * selects.  MAX_JOB_BYTES is the plugin's max-job-bytes option the slot is
  * read with (the bridge's --max-job-bytes; NULL: the plugin's default,
  * 64MB): a larger row is delivered as a claim check, and prune() keeps the
- * rows that may have been (prune_horizon(), point 7).  Replaces an earlier registration of the slot (with a fresh,
- * later horizon and no attestation).  Call it right after creating the
- * slot (the bridge does, on its replication connection, after
+ * rows that may have been (prune_horizon(), point 7).  Replaces an earlier
+ * registration of the slot (with a fresh, later horizon and no
+ * attestation), but never raises its max_job_bytes: NULL keeps the
+ * recorded size, a larger one is ignored (as lower_max_job_bytes()), since
+ * a running bridge may still read the slot with the recorded size, and the
+ * rows it made claim checks of stay protected.  Call it right after
+ * creating the slot (the bridge does, on its replication connection, after
  * CREATE_REPLICATION_SLOT), with the options the slot will be read with.
+ * The horizon comes from a snapshot taken now (fresh_horizon()): in
+ * REPEATABLE READ or SERIALIZABLE, where the transaction's snapshot may be
+ * older than the slot, from an xid assigned now, and a transaction that
+ * already has an xid is refused.
  *
  * SECURITY DEFINER (the registry decides what prune() may delete, so only
  * trusted roles may write it): the session's login role must have
@@ -228,11 +274,13 @@ BEGIN
 
     INSERT INTO wal2queue.slots AS r (slot_name, delivers_from, tables, publication,
                                       registered_snapshot, start_lsn, max_job_bytes)
-    VALUES (register_slot.slot_name, pg_snapshot_xmax(snap), tables, publication,
+    VALUES (register_slot.slot_name, wal2queue.fresh_horizon(snap), tables, publication,
             snap, slot.confirmed_flush_lsn, register_slot.max_job_bytes)
     ON CONFLICT ON CONSTRAINT slots_pkey DO UPDATE
        SET delivers_from = excluded.delivers_from, tables = excluded.tables,
-           max_job_bytes = excluded.max_job_bytes,
+           -- lower only: a bridge may still read the slot with the recorded size
+           max_job_bytes = CASE WHEN excluded.max_job_bytes IS NULL THEN r.max_job_bytes
+                                ELSE least(coalesce(r.max_job_bytes, 67108864), excluded.max_job_bytes) END,
            created_at = excluded.created_at, publication = excluded.publication,
            registered_snapshot = excluded.registered_snapshot, start_lsn = excluded.start_lsn,
            attested_xmin = NULL, attested_lsn = NULL, attested_at = NULL,
@@ -456,7 +504,11 @@ COMMENT ON FUNCTION wal2queue.unregister_slot(name) IS
 /*
  * check_registrar(action) -- raise an error unless the session's login role
  * (session_user: inside a SECURITY DEFINER function current_user is the
- * owner) is a superuser or has REPLICATION.
+ * owner) is a superuser or has REPLICATION, or is a member of a role named
+ * rds_replication (Amazon RDS and Aurora grant the replication right
+ * through that role, not the attribute; see docs/managed.md).  Only a
+ * superuser or a role with CREATEROLE can create such a role or grant it,
+ * and in PostgreSQL 15 either can give itself replication anyway.
  */
 CREATE FUNCTION wal2queue.check_registrar(action text)
 RETURNS void
@@ -464,8 +516,8 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles r
-                    WHERE r.rolname = session_user AND (r.rolsuper OR r.rolreplication)) THEN
+    IF NOT EXISTS (SELECT FROM pg_roles r, (SELECT (SELECT g.oid FROM pg_roles g WHERE g.rolname = 'rds_replication') AS oid) rds
+                    WHERE r.rolname = session_user AND (r.rolsuper OR r.rolreplication OR pg_has_role(r.oid, rds.oid, 'MEMBER'))) THEN
         RAISE EXCEPTION 'permission denied to % replication slots with wal2queue', action
             USING ERRCODE = 'insufficient_privilege',
                   DETAIL = 'Only roles with the REPLICATION attribute may register, unregister, attest and mark slots.';
@@ -477,7 +529,9 @@ $$;
  * create_slot(slot_name, tables, plugin, publication) -- create a logical
  * replication slot and register it (register_slot()), for slots created
  * by hand; PUBLICATION for a pgoutput slot.  Returns the slot's start LSN.
- * Runs as its caller: needs REPLICATION.
+ * Runs as its caller: needs REPLICATION.  In REPEATABLE READ or
+ * SERIALIZABLE its snapshot predates the slot: register_slot() then takes
+ * the horizon from the xid it assigns (fresh_horizon()).
  */
 CREATE FUNCTION wal2queue.create_slot(slot_name name, tables text DEFAULT NULL,
                                       plugin name DEFAULT 'wal2queue',

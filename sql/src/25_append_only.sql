@@ -47,8 +47,9 @@ $$;
 /*
  * guard_state(leaf) -- what the guard floor of LEAF vouches for: its file
  * (relfilenode: a rewrite, VACUUM FULL, CLUSTER and TRUNCATE give the
- * table a new one), the row versions of its guard triggers and the row
- * version of refuse_update() itself.  Any change of these, by any means
+ * table a new one), the row versions of its guard triggers, the row
+ * version of refuse_update() itself, and what its rows' text depends on
+ * (text_shape(): columns, enum labels).  Any change of these, by any means
  * (single-user mode, event triggers disabled, a transaction that took its
  * xid early), makes the state differ from the one recorded in
  * guard_events, and the floor unknown (guard_floor()).
@@ -58,9 +59,10 @@ RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT format('file %s function %s guards %s', c.relfilenode, p.xmin::text || p.ctid::text,
+    SELECT format('file %s function %s guards %s %s', c.relfilenode, p.xmin::text || p.ctid::text,
                   coalesce((SELECT string_agg(g.tgoid::text || '@' || g.version, ',' ORDER BY g.tgoid)
-                              FROM wal2queue.guard_triggers(leaf) g), 'none'))
+                              FROM wal2queue.guard_triggers(leaf) g), 'none'),
+                  wal2queue.text_shape(leaf))
       FROM pg_class c, pg_proc p
      WHERE c.oid = leaf AND p.oid = 'wal2queue.refuse_update()'::regprocedure
 $$;
@@ -326,7 +328,15 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     rewritten oid[] := wal2queue.taken_rewrites();
+    typed oid[];
 BEGIN
+    -- ALTER TYPE of an enum or composite a job table uses (text_shape())
+    IF EXISTS (SELECT FROM pg_event_trigger_ddl_commands() c
+                WHERE c.classid = 'pg_type'::regclass
+                   OR (c.classid = 'pg_class'::regclass
+                       AND EXISTS (SELECT FROM pg_class k WHERE k.oid = c.objid AND k.relkind = 'c'))) THEN
+        typed := wal2queue.lock_shape_changed();
+    END IF;
     IF tg_tag = 'CREATE TABLE' AND rewritten IS NULL THEN
         PERFORM wal2queue.record_guard_state(ARRAY(
             SELECT l.relid FROM pg_event_trigger_ddl_commands() c
@@ -343,7 +353,9 @@ BEGIN
                   JOIN pg_trigger t ON t.oid = c.objid
                  WHERE c.classid = 'pg_trigger'::regclass
                 UNION
-                SELECT r FROM unnest(rewritten) r) o
+                SELECT r FROM unnest(rewritten) r
+                UNION
+                SELECT r FROM unnest(typed) r) o
          CROSS JOIN LATERAL wal2queue.guarded_tables(o.relid) l(relid)),
         tg_tag || CASE WHEN rewritten IS NOT NULL THEN ' (rewrite)' ELSE '' END);
 END

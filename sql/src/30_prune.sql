@@ -325,14 +325,24 @@ $$;
  *     only copy.  No catalog says which rows those were, so prune keeps,
  *     without force, every row that may have been one: its text form at
  *     least claim_check_floor() (computed from the smallest max-job-bytes
- *     registered for a wal2queue slot of the database, register_slot()).
+ *     registered for a wal2queue slot of the database, register_slot() and
+ *     lower_max_job_bytes(), which only ever lower it; measured as that
+ *     function's comment says, by the text the row had when decoded).
  *     A worker that has read a claim-checked row deletes it (DELETE is not
  *     refused by the guard), or prune(..., force => true) deletes it.
  *
  * WHAT IT CANNOT SEE.  A value whose output function (of an extension's
  * type) fails with program_limit_exceeded for another reason than its
  * text's size: the plugin takes it for a text over 1GB (point 7, case 2)
- * and the row may be below the floor.  A registration with a tables option
+ * and the row may be below the floor.  Session settings that change a
+ * value's text: prune() measures with its caller's DateStyle, IntervalStyle,
+ * TimeZone, extra_float_digits and bytea_output, the plugin decoded with its
+ * walsender's (the server's defaults unless the bridge's connection set
+ * others): a setting that prints shorter in prune()'s session (bytea_output
+ * = 'escape' of printable bytes: half the hex form) can make a claim-checked
+ * row look small.  Run prune() with the server's defaults.  A table or
+ * schema renamed to a shorter name lowers O (claim_check_floor()) a little
+ * without a new guard state.  A registration with a tables option
  * or publication other than the one the slot is read with.  A bridge session that began
  * without a sink record at a position the slot reached without a bridge
  * and ended before its first attestation (every status interval): its
@@ -545,6 +555,29 @@ COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
  *      out only when its output function fails for a size limit, i.e. its
  *      text would pass 1GB, far over M/16 (M is at most 256MB).
  * So the two agree: a row below F was a whole job.
+ *
+ * THE TEXT MEASURED IS THE TEXT DECODED.  The rule above compares the
+ * row's text form as prune() computes it now with the text the plugin made
+ * when it decoded the row; they are the same for a row above the guard
+ * floor (prune() deletes no other without force).  A row's text depends,
+ * besides its stored values, on its table's columns (a dropped column
+ * leaves the text; a column renamed changes O) and on the labels of the
+ * enums and the attributes of the composites they use: text_shape()
+ * (sql/src/24_text_shape.sql), part of the guard state (guard_state()).
+ * Any change of these writes new catalog row versions: if recorded
+ * (guard_on_alter(): ALTER TABLE, and ALTER TYPE after locking the tables
+ * that use the type in SHARE mode, lock_shape_changed()), the floor moves
+ * above every xid that wrote a row under the old shape -- ALTER TABLE holds
+ * an ACCESS EXCLUSIVE lock, and the SHARE lock waits for every INSERT
+ * running under the old labels and holds back new ones until the change
+ * committed, so they are decoded with it; if not recorded, the state
+ * differs from the recorded one and the table keeps every row.  So a row
+ * above the floor was decoded with the shape the table has now, and its
+ * text now is the text then, value by value (a value's output depends
+ * only on it, its type's catalog rows and the session settings: see WHAT
+ * IT CANNOT SEE).  Rows at or below the floor stay whatever their size.
+ * A row whose text cannot be built is kept (small_enough(),
+ * delete_delivered()).
  */
 CREATE FUNCTION wal2queue.claim_check_floor(leaf regclass)
 RETURNS bigint
@@ -571,6 +604,83 @@ $$;
 
 COMMENT ON FUNCTION wal2queue.claim_check_floor(regclass) IS
 'rows of a job table whose text form is at least this large may have been delivered as claim checks: prune() keeps them without force';
+
+/*
+ * small_enough(leaf, param) -- an SQL condition on the row t of LEAF: true
+ * when the row's text form is shorter than the query parameter number
+ * PARAM (claim_check_floor(); NULL: no limit), measured without building a
+ * text that cannot be built.  A row
+ * with a string or bytea column whose raw length alone reaches $6 is kept
+ * unmeasured (its text form holds that value's text, at least as long:
+ * octet_length() reads the stored length, without detoasting); the CASE
+ * makes sure the text is built only after that test.  A row whose text
+ * still cannot be built (over 1GB: an array of values that print much
+ * longer than they are stored) raises an error, and delete_delivered()
+ * then keeps it.
+ */
+CREATE FUNCTION wal2queue.small_enough(leaf regclass, param integer)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT format('($%2$s IS NULL OR CASE WHEN %1$s THEN false ELSE pg_catalog.octet_length(ROW(t.*)::text) < $%2$s END)',
+                  coalesce(string_agg(format('coalesce(pg_catalog.octet_length(t.%I) >= $%s, false)', a.attname, param),
+                                      ' OR ' ORDER BY a.attnum), 'false'),
+                  param)
+      FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+     WHERE a.attrelid = leaf AND a.attnum > 0 AND NOT a.attisdropped
+       AND coalesce(nullif(ty.typbasetype, 0), ty.oid)
+           IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype, 'bytea'::regtype)
+$$;
+
+/*
+ * delete_delivered(leaf, xids, lim, cc_floor) -- delete up to LIM rows of
+ * LEAF whose xmin x satisfies  from_xid <= x < below_xid  and  x > floor
+ * (XIDS: reference, from_xid, below_xid and floor, NULL: any; full_xid()
+ * around reference), and whose text form is below CC_FLOOR (NULL: any;
+ * small_enough()); returns how many.  If measuring a row fails for its size
+ * (out of memory, a string over 1GB), the rows are taken one at a time and
+ * those that cannot be measured are kept: one huge row must not stop
+ * prune() of the table.
+ */
+CREATE FUNCTION wal2queue.delete_delivered(leaf regclass, xids xid8[], lim bigint, cc_floor bigint)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    candidates text := format('SELECT t.ctid FROM ONLY %1$s t '
+                              'WHERE wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
+                              'AND ($5 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $5) ', leaf);
+    small text := wal2queue.small_enough(leaf, 6);
+    one tid;
+    n bigint;
+    total bigint := 0;
+BEGIN
+    BEGIN
+        EXECUTE format('DELETE FROM ONLY %s WHERE ctid = ANY (ARRAY(%s AND %s LIMIT $4))',
+                       leaf, candidates, small)
+            USING xids[1], xids[2], xids[3], lim, xids[4], cc_floor;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        RETURN n;
+    EXCEPTION WHEN out_of_memory OR program_limit_exceeded OR internal_error THEN
+        RAISE NOTICE 'wal2queue.prune: could not measure a row of table %: %', leaf, SQLERRM
+            USING DETAIL = 'Rows that cannot be measured may have been claim checks: they are kept.';
+    END;
+    FOR one IN EXECUTE candidates USING xids[1], xids[2], xids[3], lim, xids[4], cc_floor LOOP
+        EXIT WHEN total >= lim;
+        BEGIN
+            EXECUTE format('DELETE FROM ONLY %s t WHERE t.ctid = $7 AND %s', leaf, small)
+                USING xids[1], xids[2], xids[3], lim, xids[4], cc_floor, one;
+            GET DIAGNOSTICS n = ROW_COUNT;
+            total := total + n;
+        EXCEPTION WHEN out_of_memory OR program_limit_exceeded OR internal_error THEN
+            NULL;   -- kept
+        END;
+    END LOOP;
+    RETURN total;
+END
+$$;
 
 /*
  * prune(job_table, batch, force) -- delete up to BATCH rows of JOB_TABLE
@@ -618,15 +728,8 @@ BEGIN
         CONTINUE WHEN NOT force AND floor IS NULL;
         -- without force, rows that may have been claim checks stay (point 7)
         cc_floor := CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf) END;
-        EXECUTE format('DELETE FROM ONLY %1$s WHERE ctid = ANY (ARRAY('
-                       'SELECT t.ctid FROM ONLY %1$s t '
-                       'WHERE wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
-                       'AND ($5 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $5) '
-                       'AND ($6 IS NULL OR pg_catalog.octet_length(ROW(t.*)::text) < $6) '
-                       'LIMIT $4))',
-                       leaf)
-            USING h.reference, h.from_xid, h.below_xid, batch - total, floor, cc_floor;
-        GET DIAGNOSTICS deleted = ROW_COUNT;
+        deleted := wal2queue.delete_delivered(leaf, ARRAY[h.reference, h.from_xid, h.below_xid, floor],
+                                              batch - total, cc_floor);
         total := total + deleted;
     END LOOP;
     RETURN total;

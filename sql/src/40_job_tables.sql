@@ -253,8 +253,7 @@ BEGIN
                 EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE NOT ('
                                'wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
                                'AND ($4 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $4) '
-                               'AND ($5 IS NULL OR pg_catalog.octet_length(ROW(t.*)::text) < $5)))',
-                               part)
+                               'AND %s))', part, wal2queue.small_enough(part, 5))
                     INTO pending USING h.reference, h.from_xid, h.below_xid, floor,
                                        CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(part) END;
             END IF;

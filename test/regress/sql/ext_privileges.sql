@@ -15,7 +15,7 @@ SELECT p.oid::regprocedure,
        has_function_privilege('wal2queue_sender', p.oid, 'EXECUTE') AS sender
   FROM pg_proc p
  WHERE p.proname = 'pg_logical_emit_message' OR p.oid::regprocedure::text LIKE 'wal2queue.send(%'
- ORDER BY 1::text;
+ ORDER BY p.oid::regprocedure::text;
 SELECT rolcanlogin, rolsuper, rolreplication FROM pg_roles WHERE rolname = 'wal2queue_sender';
 -- no WARNING when there is nothing to change
 DROP EXTENSION wal2queue;
@@ -73,6 +73,22 @@ DELETE FROM wal2queue.slots;
 INSERT INTO wal2queue.slots VALUES ('regress_w2q_priv', '1', NULL);
 SELECT slot_name, tables FROM wal2queue.slots;
 RESET SESSION AUTHORIZATION;
+-- a member of a role named rds_replication may (Amazon RDS and Aurora grant
+-- the replication right through it, not the attribute): docs/managed.md
+CREATE ROLE rds_replication NOLOGIN REPLICATION;
+CREATE ROLE regress_wal2queue_rds LOGIN NOREPLICATION NOSUPERUSER IN ROLE rds_replication;
+GRANT USAGE ON SCHEMA wal2queue TO regress_wal2queue_rds;
+SET SESSION AUTHORIZATION regress_wal2queue_rds;
+SELECT wal2queue.lower_max_job_bytes('regress_w2q_priv', 67108864) AS rds_member_may;
+RESET SESSION AUTHORIZATION;
+REVOKE rds_replication FROM regress_wal2queue_rds;
+SET SESSION AUTHORIZATION regress_wal2queue_rds;
+\set VERBOSITY terse
+SELECT wal2queue.lower_max_job_bytes('regress_w2q_priv', 67108864) AS not_a_member;
+\set VERBOSITY default
+RESET SESSION AUTHORIZATION;
+REVOKE USAGE ON SCHEMA wal2queue FROM regress_wal2queue_rds;
+DROP ROLE regress_wal2queue_rds, rds_replication;
 
 -- the application enqueues a job; a row arrives in the table too
 SET ROLE regress_wal2queue_app;

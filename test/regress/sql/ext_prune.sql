@@ -237,6 +237,12 @@ SELECT wal2queue.register_slot('regress_w2q_prune_cc', 'ext_prune.jobs', NULL, 4
 SELECT wal2queue.claim_check_floor('ext_prune.jobs') AS floor_4kb;
 SELECT wal2queue.register_slot('regress_w2q_prune_cc', 'ext_prune.jobs', NULL, 1024);
 SELECT wal2queue.claim_check_floor('ext_prune.jobs') AS floor_1kb;
+-- registered again without a size, or with a larger one: the smaller stays
+-- (a bridge may still read the slot with it)
+SELECT wal2queue.register_slot('regress_w2q_prune_cc', 'ext_prune.jobs');
+SELECT max_job_bytes AS kept_without_size FROM wal2queue.slots WHERE slot_name = 'regress_w2q_prune_cc';
+SELECT wal2queue.register_slot('regress_w2q_prune_cc', 'ext_prune.jobs', NULL, 8192);
+SELECT max_job_bytes AS kept_with_larger FROM wal2queue.slots WHERE slot_name = 'regress_w2q_prune_cc';
 -- a session read with a smaller max-job-bytes lowers it, never raises it
 SELECT wal2queue.lower_max_job_bytes('regress_w2q_prune_cc', 2048);
 SELECT wal2queue.lower_max_job_bytes('regress_w2q_prune_cc', 8192);

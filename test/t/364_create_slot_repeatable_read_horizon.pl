@@ -1,4 +1,4 @@
-# Attack review 11: wal2queue.create_slot() called in a REPEATABLE READ (or
+# Attack review 11, fixed: wal2queue.create_slot() called in a REPEATABLE READ (or
 # SERIALIZABLE) transaction registers the slot with a delivers_from taken
 # BEFORE the slot was created, so prune() deletes rows the slot never
 # decoded.  register_slot() (sql/src/20_slots.sql) takes
@@ -13,11 +13,13 @@
 # created").  The same holds for register_slot() called by hand in the
 # transaction that created the slot.  Here B's row is never delivered (its
 # stream stays empty) and prune() without force deletes it.
-# Expected: the row survives prune() (register_slot() refuses to run in a
-# transaction whose snapshot predates the slot's creation -- e.g. requires
-# READ COMMITTED, or takes delivers_from from a snapshot it knows is fresh,
-# such as pg_snapshot_xmax of a snapshot that follows the slot's
-# confirmed_flush_lsn -- or create_slot() refuses a transaction snapshot).
+# Fixed: register_slot() takes delivers_from from fresh_horizon()
+# (sql/src/20_slots.sql): in READ COMMITTED the xmax of the statement's
+# snapshot as before; in REPEATABLE READ or SERIALIZABLE the xid it assigns
+# to the transaction then, after the slot exists (every later xid was
+# assigned after the slot's consistent point), and a transaction that had an
+# xid before is refused with an error.  Here delivers_from is above B's xid
+# and B's row is kept.
 # Severity: high (an undelivered job is deleted without force); needs the
 # documented function run in a non-default isolation level (a session with
 # default_transaction_isolation = 'repeatable read' suffices).

@@ -1,4 +1,4 @@
-# Attack review 11: prune() deletes a claim-checked row after a catalog change
+# Attack review 11, fixed: prune() deleted a claim-checked row after a catalog change
 # made its text form shorter than it was when the plugin decoded it.
 # claim_check_floor() (sql/src/30_prune.sql, point 7) compares the floor with
 # octet_length(ROW(t.*)::text) AS OF PRUNE TIME, while the plugin chose the
@@ -14,10 +14,19 @@
 # force deletes it before its worker read it.  The second row shows the same
 # with a big column dropped (the claim check still names the row; the worker
 # finds nothing).
-# Expected: a claim-checked row survives prune() without force (e.g. keep
-# rows whose stored size, or a size recorded at insert, could have been a
-# claim check; or move the guard floor at ALTER TYPE of a type the table
-# uses and at DROP/RENAME COLUMN).
+# Fixed: the guard state (guard_state(), sql/src/25_append_only.sql) holds
+# the table's text shape (text_shape(), sql/src/24_text_shape.sql): its
+# columns (number, type, name) and the row versions of the labels of every
+# enum and the attributes of every composite its columns reach.  DROP COLUMN
+# (ALTER TABLE) and ALTER TYPE ... RENAME VALUE change it; guard_on_alter()
+# records the new state (for ALTER TYPE after locking the tables that use
+# the type in SHARE mode, lock_shape_changed()), which moves the guard
+# floor: rows written before count as undelivered, so a row is only ever
+# judged by the text form the plugin made of it (claim_check_floor(), the
+# rule in its comment).  Without the event triggers the state differs from
+# the recorded one and the table keeps every row.  The small row written
+# before the changes is kept too; a small row written after them is pruned.
+# Each change is checked to record a new floor.
 # Severity: high (an undelivered job is deleted without force), needs a
 # catalog change after the insert.
 use strict;
@@ -43,10 +52,10 @@ ok(wait_until(sub { $node->safe_psql('postgres',
 $node->safe_psql('postgres', qq{
 	INSERT INTO jobs (queue, tags) VALUES ('enum', array_fill('$long'::lbl, ARRAY[180]));
 	INSERT INTO jobs (queue, blob) VALUES ('dropped', repeat('x', 9000));
-	INSERT INTO jobs (queue) VALUES ('small');
+	INSERT INTO jobs (queue) VALUES ('early');
 });
 ok(wait_until(sub { redis($r, 'XLEN', 'enum') eq '1' && redis($r, 'XLEN', 'dropped') eq '1'
-	&& redis($r, 'XLEN', 'small') eq '1' }, 30), 'all three delivered') or diag(bridge_log($b));
+	&& redis($r, 'XLEN', 'early') eq '1' }, 30), 'all three delivered') or diag(bridge_log($b));
 is(stream_entries($r, 'enum')->[0][1]{wal2queue_claim_check}, 't',
 	'the enum row is a claim check: its content is only in the table');
 is(stream_entries($r, 'dropped')->[0][1]{wal2queue_claim_check}, 't',
@@ -56,10 +65,21 @@ is($node->safe_psql('postgres', "SELECT max_job_bytes FROM wal2queue.slots WHERE
 
 # the catalog changes: neither touches the job table's file or guard
 # (W2Q_ATTACK_CONTROL=1 leaves them out: then both rows stay)
-$node->safe_psql('postgres', qq{
-	ALTER TYPE lbl RENAME VALUE '$long' TO 'a';
-	ALTER TABLE jobs DROP COLUMN blob;
-}) unless $ENV{W2Q_ATTACK_CONTROL};
+unless ($ENV{W2Q_ATTACK_CONTROL})
+{
+	$node->safe_psql('postgres', "ALTER TYPE lbl RENAME VALUE '$long' TO 'a'");
+	is($node->safe_psql('postgres', "SELECT event FROM wal2queue.guard_events "
+		. "WHERE relid = 'jobs'::regclass ORDER BY seq DESC LIMIT 1"),
+		'ALTER TYPE', 'the label renamed moved the floor of the table that uses it');
+	$node->safe_psql('postgres', 'ALTER TABLE jobs DROP COLUMN blob');
+	is($node->safe_psql('postgres', "SELECT event FROM wal2queue.guard_events "
+		. "WHERE relid = 'jobs'::regclass ORDER BY seq DESC LIMIT 1"),
+		'ALTER TABLE', 'the column dropped moved it again');
+}
+# a small row written after the changes: delivered whole, and prunable
+$node->safe_psql('postgres', "INSERT INTO jobs (queue) VALUES ('small')");
+ok(wait_until(sub { redis($r, 'XLEN', 'small') eq '1' }, 30), 'the small row delivered')
+  or diag(bridge_log($b));
 diag('floor ' . $node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('public.jobs')")
 	. ', text forms now: ' . $node->safe_psql('postgres',
 	"SELECT string_agg(queue || '=' || octet_length(ROW(j.*)::text), ' ' ORDER BY id) FROM jobs j"));
@@ -76,6 +96,9 @@ for my $i (1 .. 8)
 diag("prune deleted $deleted rows");
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
 	'the small row, delivered whole, is pruned (the control)');
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'early'"),
+	$ENV{W2Q_ATTACK_CONTROL} ? '0' : '1',
+	'a small row written before the changes is kept too (below the floor they moved)');
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'enum'"), '1',
 	'the claim-checked row whose enum label was renamed is still there for its worker');
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'dropped'"), '1',

@@ -1,4 +1,4 @@
-# Attack review 11: registering a slot again by hand, as prune()'s own HINTs
+# Attack review 11, fixed: registering a slot again by hand, as prune()'s own HINTs
 # say ("register it again with wal2queue.register_slot('jobs', ...)", "Register
 # it with SELECT wal2queue.register_slot('jobs', <its tables option>)"), resets
 # the slot's max_job_bytes to NULL (64MB) while its bridge keeps reading it
@@ -10,10 +10,11 @@
 # session is attested again at its next status turn.  claim_check_floor()
 # then is that of 64MB (about 4MB of row text) and prune() without force
 # deletes the rows the running session delivers as claim checks.
-# Expected: a claim-checked row survives prune() without force (e.g.
-# register_slot() keeps the smaller of the recorded and the given size for a
-# slot it registers again, or the bridge records its size at every
-# attestation).
+# Fixed: register_slot() keeps the recorded max_job_bytes of a slot it
+# registers again when given none, and takes a given one only when smaller
+# (lower only, as lower_max_job_bytes()): claim_check_floor() uses the
+# smallest size registered for the slot since it was first registered (an
+# unregister_slot() forgets it).
 # Severity: high (an undelivered job is deleted without force, by following
 # the product's hint).
 use strict;
