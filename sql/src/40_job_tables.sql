@@ -172,12 +172,72 @@ COMMENT ON FUNCTION wal2queue.create_job_table(text, boolean) IS
 'create the conventional insert-only job table (id, queue, payload jsonb, created_at), optionally partitioned by day';
 
 /*
+ * old_partition_pending(part, reference, from_xid, below_xid, force) -- may
+ * PART, an old partition of a job table, hold a row that some slot did not
+ * deliver?  False only when prune() would delete every row of every leaf
+ * below it (job_leaves(): a leaf partition is judged with ITS guard floor
+ * and claim-check floor, as prune() judges it; FORCE as there).  True when
+ * a partition below PART is detach-pending (its rows are reported under its
+ * own name) or a table below it is an inheritance child that is not a
+ * partition: DROP TABLE would take them too, and prune() never judged them.
+ * PART must be locked by the caller.
+ */
+CREATE FUNCTION wal2queue.old_partition_pending(part regclass, reference xid8, from_xid xid8,
+                                                below_xid xid8, force boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    leaf regclass;
+    floor xid8;
+    pending boolean;
+BEGIN
+    IF EXISTS (WITH RECURSIVE tree(relid) AS (
+                   SELECT part::oid
+                   UNION ALL
+                   SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
+               SELECT FROM tree t
+                 JOIN pg_inherits i ON i.inhrelid = t.relid
+                 JOIN pg_class c ON c.oid = t.relid
+                WHERE t.relid <> part::oid
+                  AND (i.inhdetachpending OR NOT c.relispartition)) THEN
+        RETURN true;
+    END IF;
+    FOR leaf IN SELECT l.l FROM wal2queue.job_leaves(part::regclass) l(l) LOOP
+        -- without force, a leaf without its guard, or whose guard state
+        -- changed unrecorded, keeps its rows (prune(): point 6)
+        floor := CASE WHEN force THEN NULL
+                      ELSE wal2queue.leaf_floor(leaf::regclass, reference::xid8,
+                                                'wal2queue.maintain_partitions'::text) END;
+        IF NOT force AND floor IS NULL THEN
+            RETURN true;
+        END IF;
+        -- rows that may have been claim checks keep it too (prune(): point 7)
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s t WHERE NOT ('
+                       'wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
+                       'AND ($4 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $4) '
+                       'AND ($5 IS NULL OR pg_catalog.octet_length(ROW(t.*)::text) < $5)))',
+                       leaf)
+            INTO pending USING reference, from_xid, below_xid, floor,
+                               CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf::regclass) END;
+        IF pending THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+
+/*
  * maintain_partitions(job_table, days_ahead, keep_days, force) -- for a job
  * table made by create_job_table(..., true): create the partitions for
  * today .. today + DAYS_AHEAD, and drop the partitions that end KEEP_DAYS or
  * more days before today (UTC) whose every row was delivered by every slot
  * that should deliver it (prune_horizon(), the rule of prune(); FORCE as
- * there).  Old partitions that still hold an undelivered row are kept;
+ * there): prune() would delete every row of every leaf below it, each
+ * judged by its own floors (old_partition_pending()).  Old partitions that
+ * still hold an undelivered row are kept;
  * when the registry cannot vouch for the table, a WARNING says why, every
  * old partition is kept and the new ones are still created.  Returns one
  * row per partition acted on: ('created' | 'dropped' | 'kept', its name).
@@ -200,7 +260,6 @@ DECLARE
     h record;
     part regclass;
     part_name text;
-    floor xid8;
     pending boolean;
     checked boolean := false;   -- horizon computed (only once there is an old partition)
 BEGIN
@@ -242,22 +301,10 @@ BEGIN
         END IF;
         pending := true;
         IF h.below_xid IS NOT NULL THEN
+            -- a partitioned old partition locks its partitions too
             EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', part);
-            -- without force, a partitioned old partition or one without
-            -- its guard, or whose guard state changed unrecorded, is kept
-            -- (prune(): rows since the last record of the guard state)
-            floor := CASE WHEN force THEN NULL
-                          ELSE wal2queue.leaf_floor(part, h.reference, 'wal2queue.maintain_partitions') END;
-            IF force OR floor IS NOT NULL THEN
-                -- rows that may have been claim checks keep it too (prune())
-                EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE NOT ('
-                               'wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
-                               'AND ($4 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $4) '
-                               'AND ($5 IS NULL OR pg_catalog.octet_length(ROW(t.*)::text) < $5)))',
-                               part)
-                    INTO pending USING h.reference, h.from_xid, h.below_xid, floor,
-                                       CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(part) END;
-            END IF;
+            pending := wal2queue.old_partition_pending(part::regclass, h.reference::xid8,
+                                                       h.from_xid::xid8, h.below_xid::xid8, force::boolean);
         END IF;
         part_name := part::text;
         IF pending THEN
