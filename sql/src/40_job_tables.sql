@@ -36,10 +36,55 @@ COMMENT ON FUNCTION wal2queue.partitions(regclass) IS
 'range partitions of a partitioned job table with their bounds, and whether a DETACH CONCURRENTLY is pending';
 
 /*
+ * default_holds_day(job_table, day_start) -- does the DEFAULT partition of
+ * JOB_TABLE hold a row of the UTC day from DAY_START (partition key in
+ * [DAY_START, DAY_START + 1 day))?  Then PostgreSQL refuses a partition
+ * for that day ("updated partition constraint for default partition ...
+ * would be violated"), which would abort create_partitions() and
+ * maintain_partitions() at every run: a WARNING names the rows' range and
+ * the DEFAULT partition, and says how to move them.  False without a
+ * DEFAULT partition, and for a partition key of more than one column (the
+ * CREATE then decides).
+ */
+CREATE FUNCTION wal2queue.default_holds_day(job_table regclass, day_start timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET timezone = 'UTC'
+AS $$
+DECLARE
+    def regclass;
+    keycol text;
+    held boolean;
+BEGIN
+    SELECT NULLIF(p.partdefid, 0)::regclass, a.attname INTO def, keycol
+      FROM pg_partitioned_table p
+      JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
+     WHERE p.partrelid = job_table AND p.partnatts = 1;
+    IF def IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.%I >= $1 AND t.%I < $2)', def, keycol, keycol)
+        INTO held USING day_start, day_start + interval '1 day';
+    IF held THEN
+        RAISE WARNING 'wal2queue.create_partitions: the DEFAULT partition % holds rows of table % with % from % to %, so no partition was created for that day',
+            def, job_table, keycol, day_start, day_start + interval '1 day'
+            USING DETAIL = 'PostgreSQL refuses a partition for rows the DEFAULT partition holds; the day''s rows go to the DEFAULT partition meanwhile.',
+                  HINT = format('To give the day its partition, move those rows in one transaction: ALTER TABLE %1$s DETACH PARTITION %2$s; CREATE TABLE ... PARTITION OF %1$s for the day; INSERT INTO %1$s SELECT * FROM %2$s WHERE %3$I >= %4$L AND %3$I < %5$L; DELETE FROM %2$s WHERE %3$I >= %4$L AND %3$I < %5$L; ALTER TABLE %1$s ATTACH PARTITION %2$s DEFAULT.  The rows inserted again are new jobs: a slot delivers them again.',
+                                job_table, def, keycol, day_start, day_start + interval '1 day');
+    END IF;
+    RETURN held;
+END
+$$;
+
+/*
  * create_partitions(job_table, days_ahead) -- create the daily partitions
  * (UTC days) from today to today + DAYS_AHEAD that do not exist yet, named
  * <table>_pYYYYMMDD in the table's schema.  A day that overlaps an existing
- * partition is left alone.  Returns the partitions created.
+ * partition is left alone, and so is a day the DEFAULT partition holds rows
+ * of (default_holds_day(): a WARNING names it).  Returns the partitions
+ * created.
  *
  * The bounds are written as text into CREATE TABLE: DateStyle and TimeZone
  * are pinned (ISO, UTC) so that the text is the same instant whatever the
@@ -81,9 +126,10 @@ BEGIN
         SELECT date_trunc('day', now(), 'UTC') + d * interval '1 day'
           FROM generate_series(0, days_ahead) d
     LOOP
-        CONTINUE WHEN EXISTS (SELECT 1 FROM wal2queue.partitions(job_table) p
+        CONTINUE WHEN EXISTS (SELECT 1 FROM wal2queue.partitions(job_table::regclass) p
                                WHERE p.lower_bound < day_start + interval '1 day'
                                  AND p.upper_bound > day_start);
+        CONTINUE WHEN wal2queue.default_holds_day(job_table::regclass, day_start::timestamptz);
         part := format('%I.%I', nsp,
                        base || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD'));
         EXECUTE format('CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
