@@ -81,7 +81,9 @@ $$;
 /*
  * create_partitions(job_table, days_ahead) -- create the daily partitions
  * (UTC days) from today to today + DAYS_AHEAD that do not exist yet, named
- * <table>_pYYYYMMDD in the table's schema.  A day that overlaps an existing
+ * <table>_pYYYYMMDD in the table's schema (a table name longer than 53
+ * bytes is cut to 44 and given '_' and 8 hex digits of its md5, so that
+ * the name fits in 63 bytes and stays its own).  A day that overlaps an existing
  * partition is left alone, and so is a day the DEFAULT partition holds rows
  * of (default_holds_day(): a WARNING names it).  Returns the partitions
  * created.
@@ -101,6 +103,7 @@ AS $$
 DECLARE
     nsp text;
     base text;
+    suffix text;
     day_start timestamptz;
     part text;
     created regclass[] := '{}';
@@ -117,10 +120,17 @@ BEGIN
     SELECT n.nspname, c.relname INTO nsp, base
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = job_table;
-    -- leave room for '_pYYYYMMDD' within the 63-byte identifier limit
-    WHILE octet_length(base) > 53 LOOP
-        base := left(base, -1);
-    END LOOP;
+    -- leave room for '_pYYYYMMDD' within the 63-byte identifier limit; a
+    -- name cut short ends in 8 hex digits of the md5 of the full name, so
+    -- that tables sharing their first bytes get names of their own (a name
+    -- of 53 bytes or less is kept whole, as before)
+    IF octet_length(base) > 53 THEN
+        suffix := '_' || left(md5(base), 8);
+        WHILE octet_length(base) > 53 - octet_length(suffix) LOOP
+            base := left(base, -1);
+        END LOOP;
+        base := base || suffix;
+    END IF;
 
     FOR day_start IN
         SELECT date_trunc('day', now(), 'UTC') + d * interval '1 day'
