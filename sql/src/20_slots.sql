@@ -183,12 +183,12 @@ DECLARE
     slot record;
     snap pg_snapshot := pg_current_snapshot();
 BEGIN
-    PERFORM wal2queue.check_registrar('register');
+    PERFORM wal2queue.check_registrar('register'::text);
     IF register_slot.slot_name IS NULL THEN
         RAISE EXCEPTION 'wal2queue.register_slot: slot_name must not be null'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM wal2queue.check_tables('wal2queue.register_slot', tables);
+    PERFORM wal2queue.check_tables('wal2queue.register_slot'::text, tables::text);
     IF max_job_bytes IS NOT NULL AND (max_job_bytes < 1024 OR max_job_bytes > 268435456) THEN
         RAISE EXCEPTION 'wal2queue.register_slot: max_job_bytes must be from 1024 to 268435456'
             USING ERRCODE = 'invalid_parameter_value',
@@ -261,7 +261,7 @@ AS $$
 DECLARE
     now_bytes bigint;
 BEGIN
-    PERFORM wal2queue.check_registrar('register');
+    PERFORM wal2queue.check_registrar('register'::text);
     IF lower_max_job_bytes.max_job_bytes IS NULL OR lower_max_job_bytes.max_job_bytes < 1024
        OR lower_max_job_bytes.max_job_bytes > 268435456 THEN
         RAISE EXCEPTION 'wal2queue.lower_max_job_bytes: max_job_bytes must be from 1024 to 268435456'
@@ -314,7 +314,7 @@ DECLARE
     reference xid8 := pg_snapshot_xmax(pg_current_snapshot());
     why text;
 BEGIN
-    PERFORM wal2queue.check_registrar('attest');
+    PERFORM wal2queue.check_registrar('attest'::text);
     IF attest_slot.slot_name IS NULL THEN
         RAISE EXCEPTION 'wal2queue.attest_slot: slot_name must not be null'
             USING ERRCODE = 'invalid_parameter_value';
@@ -367,7 +367,7 @@ BEGIN
     END IF;
     UPDATE wal2queue.slots r
        SET attested_xmin = CASE WHEN slot.catalog_xmin IS NULL THEN r.attested_xmin
-                                ELSE greatest(r.attested_xmin, wal2queue.full_xid(slot.catalog_xmin, reference)) END,
+                                ELSE greatest(r.attested_xmin, wal2queue.full_xid(slot.catalog_xmin::xid, reference::xid8)) END,
            attested_lsn = greatest(r.attested_lsn, slot.confirmed_flush_lsn),
            attested_at = now()
      WHERE r.slot_name = attest_slot.slot_name;
@@ -403,7 +403,7 @@ AS $$
 DECLARE
     registered pg_lsn;
 BEGIN
-    PERFORM wal2queue.check_registrar('mark');
+    PERFORM wal2queue.check_registrar('mark'::text);
     IF mark_backfilled.slot_name IS NULL THEN
         RAISE EXCEPTION 'wal2queue.mark_backfilled: slot_name must not be null'
             USING ERRCODE = 'invalid_parameter_value';
@@ -445,7 +445,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM wal2queue.check_registrar('unregister');
+    PERFORM wal2queue.check_registrar('unregister'::text);
     DELETE FROM wal2queue.slots r WHERE r.slot_name = unregister_slot.slot_name;
 END
 $$;
@@ -489,7 +489,7 @@ AS $$
 DECLARE
     start_lsn pg_lsn;
 BEGIN
-    PERFORM wal2queue.check_tables('wal2queue.create_slot', tables);
+    PERFORM wal2queue.check_tables('wal2queue.create_slot'::text, tables::text);
     -- a slot cannot be taken back once created: check what register_slot() would refuse
     IF (plugin = 'pgoutput') <> (publication IS NOT NULL) THEN
         RAISE EXCEPTION 'wal2queue.create_slot: a publication is needed by, and only by, a slot of the plugin pgoutput'
@@ -498,7 +498,7 @@ BEGIN
     END IF;
     SELECT s.lsn INTO start_lsn
       FROM pg_create_logical_replication_slot(create_slot.slot_name, plugin) s;
-    PERFORM wal2queue.register_slot(create_slot.slot_name, tables, publication);
+    PERFORM wal2queue.register_slot(create_slot.slot_name::name, tables::text, publication::name, NULL::bigint);
     RETURN start_lsn;
 END
 $$;

@@ -151,7 +151,7 @@ BEGIN
     -- trigger does it (guard_floor()): once, in one subtransaction; only
     -- theirs (another partition changed unrecorded stays so)
     IF cardinality(created) > 0 THEN
-        PERFORM wal2queue.record_guard(job_table, 'partitions created', created);
+        PERFORM wal2queue.record_guard(job_table::regclass, 'partitions created'::text, created::regclass[]);
     END IF;
 END
 $$;
@@ -342,17 +342,17 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    FOR part IN SELECT * FROM wal2queue.create_partitions(job_table, days_ahead) LOOP
+    FOR part IN SELECT * FROM wal2queue.create_partitions(job_table::regclass, days_ahead::integer) LOOP
         RETURN QUERY SELECT 'created', part::text;
     END LOOP;
 
     FOR part IN
-        SELECT p.partition FROM wal2queue.partitions(job_table) p
+        SELECT p.partition FROM wal2queue.partitions(job_table::regclass) p
          WHERE p.upper_bound <= date_trunc('day', now(), 'UTC') - keep_days * interval '1 day'
            AND NOT p.detach_pending
     LOOP
         IF NOT checked THEN
-            h := wal2queue.prune_horizon(job_table, force, 'wal2queue.maintain_partitions', false);
+            h := wal2queue.prune_horizon(job_table::regclass, force::boolean, 'wal2queue.maintain_partitions'::text, false);
             checked := true;
         END IF;
         pending := true;
