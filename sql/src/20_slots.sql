@@ -183,12 +183,12 @@ DECLARE
     slot record;
     snap pg_snapshot := pg_current_snapshot();
 BEGIN
-    PERFORM wal2queue.check_registrar('register'::text);
+    PERFORM wal2queue.check_registrar('register');
     IF register_slot.slot_name IS NULL THEN
         RAISE EXCEPTION 'wal2queue.register_slot: slot_name must not be null'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM wal2queue.check_tables('wal2queue.register_slot'::text, tables::text);
+    PERFORM wal2queue.check_tables('wal2queue.register_slot', tables);
     IF max_job_bytes IS NOT NULL AND (max_job_bytes < 1024 OR max_job_bytes > 268435456) THEN
         RAISE EXCEPTION 'wal2queue.register_slot: max_job_bytes must be from 1024 to 268435456'
             USING ERRCODE = 'invalid_parameter_value',
@@ -261,7 +261,7 @@ AS $$
 DECLARE
     now_bytes bigint;
 BEGIN
-    PERFORM wal2queue.check_registrar('register'::text);
+    PERFORM wal2queue.check_registrar('register');
     IF lower_max_job_bytes.max_job_bytes IS NULL OR lower_max_job_bytes.max_job_bytes < 1024
        OR lower_max_job_bytes.max_job_bytes > 268435456 THEN
         RAISE EXCEPTION 'wal2queue.lower_max_job_bytes: max_job_bytes must be from 1024 to 268435456'
@@ -314,7 +314,7 @@ DECLARE
     reference xid8 := pg_snapshot_xmax(pg_current_snapshot());
     why text;
 BEGIN
-    PERFORM wal2queue.check_registrar('attest'::text);
+    PERFORM wal2queue.check_registrar('attest');
     IF attest_slot.slot_name IS NULL THEN
         RAISE EXCEPTION 'wal2queue.attest_slot: slot_name must not be null'
             USING ERRCODE = 'invalid_parameter_value';
@@ -403,7 +403,7 @@ AS $$
 DECLARE
     registered pg_lsn;
 BEGIN
-    PERFORM wal2queue.check_registrar('mark'::text);
+    PERFORM wal2queue.check_registrar('mark');
     IF mark_backfilled.slot_name IS NULL THEN
         RAISE EXCEPTION 'wal2queue.mark_backfilled: slot_name must not be null'
             USING ERRCODE = 'invalid_parameter_value';
@@ -445,7 +445,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    PERFORM wal2queue.check_registrar('unregister'::text);
+    PERFORM wal2queue.check_registrar('unregister');
     DELETE FROM wal2queue.slots r WHERE r.slot_name = unregister_slot.slot_name;
 END
 $$;
@@ -489,7 +489,7 @@ AS $$
 DECLARE
     start_lsn pg_lsn;
 BEGIN
-    PERFORM wal2queue.check_tables('wal2queue.create_slot'::text, tables::text);
+    PERFORM wal2queue.check_tables('wal2queue.create_slot', tables);
     -- a slot cannot be taken back once created: check what register_slot() would refuse
     IF (plugin = 'pgoutput') <> (publication IS NOT NULL) THEN
         RAISE EXCEPTION 'wal2queue.create_slot: a publication is needed by, and only by, a slot of the plugin pgoutput'

@@ -228,7 +228,7 @@ COMMENT ON FUNCTION wal2queue.create_job_table(text, boolean) IS
 'create the conventional insert-only job table (id, queue, payload jsonb, created_at), optionally partitioned by day';
 
 /*
- * old_partition_pending(part, reference, from_xid, below_xid, force) -- may
+ * partition_pending(part, reference, from_xid, below_xid, force) -- may
  * PART, an old partition of a job table, hold a row that some slot did not
  * deliver?  False only when prune() would delete every row of every leaf
  * below it (job_leaves(): a leaf partition is judged with ITS guard floor
@@ -238,8 +238,8 @@ COMMENT ON FUNCTION wal2queue.create_job_table(text, boolean) IS
  * partition: DROP TABLE would take them too, and prune() never judged them.
  * PART must be locked by the caller.
  */
-CREATE FUNCTION wal2queue.old_partition_pending(part regclass, reference xid8, from_xid xid8,
-                                                below_xid xid8, force boolean)
+CREATE FUNCTION wal2queue.partition_pending(part regclass, reference xid8, from_xid xid8,
+                                            below_xid xid8, force boolean)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -292,7 +292,7 @@ $$;
  * more days before today (UTC) whose every row was delivered by every slot
  * that should deliver it (prune_horizon(), the rule of prune(); FORCE as
  * there): prune() would delete every row of every leaf below it, each
- * judged by its own floors (old_partition_pending()).  Old partitions that
+ * judged by its own floors (partition_pending()).  Old partitions that
  * still hold an undelivered row are kept;
  * when the registry cannot vouch for the table, a WARNING says why, every
  * old partition is kept and the new ones are still created.  Returns one
@@ -359,8 +359,8 @@ BEGIN
         IF h.below_xid IS NOT NULL THEN
             -- a partitioned old partition locks its partitions too
             EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', part);
-            pending := wal2queue.old_partition_pending(part::regclass, h.reference::xid8,
-                                                       h.from_xid::xid8, h.below_xid::xid8, force::boolean);
+            pending := wal2queue.partition_pending(part::regclass, h.reference::xid8,
+                                                   h.from_xid::xid8, h.below_xid::xid8, force::boolean);
         END IF;
         part_name := part::text;
         IF pending THEN

@@ -5,7 +5,7 @@
 # SUB-partition unseen (SELECT ... FROM jobs_old does not see its rows,
 # DROP TABLE jobs_old drops it).  Now maintain_partitions() drops an old
 # partition only if prune() would delete every row of every leaf below it:
-# wal2queue.old_partition_pending() (sql/src/40_job_tables.sql) walks
+# wal2queue.partition_pending() (sql/src/40_job_tables.sql) walks
 # job_leaves() of the partition, each leaf with its own guard floor and
 # claim-check floor, and keeps the partition when anything below it is
 # detach-pending or an inheritance child that is not a partition.
