@@ -15,7 +15,7 @@ RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT wal2queue.tables_select(tables, n.nspname, c.relname)
+    SELECT wal2queue.tables_select(tables::text, n.nspname::text, c.relname::text)
            AND (publication IS NULL OR EXISTS (
                 SELECT FROM pg_publication_tables pt
                   JOIN pg_namespace pn ON pn.nspname = pt.schemaname

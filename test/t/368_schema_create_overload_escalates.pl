@@ -6,7 +6,8 @@
 # and ran as the extension's owner.  The SECURITY INVOKER functions were
 # exposed the same way to a privileged caller (a superuser's cron job
 # running prune()): guard_floor() and guard_problem() called
-# guard_triggers() and guard_state() with a regclass.
+# guard_triggers() and guard_state() with a regclass, slot_selects() called
+# tables_select() with names for texts.
 # Now every call between the extension's functions on the SECURITY DEFINER
 # paths (record_guard(), guard_on_alter(), register_slot() and the other
 # registry functions) and in sql/src/25_append_only.sql and
@@ -17,7 +18,9 @@
 # ambiguous (an error), not another function's.  docs/extension.md says
 # not to grant CREATE on the schema.  Case 1: record_guard() run by
 # alice's append_only(); case 2: a superuser runs prune(), whose checks
-# call guard_problem() of each leaf.
+# call guard_problem() of each leaf and slot_selects() of each registered
+# slot (tables_select() with a schema and table name: sql/src/30_prune.sql,
+# one cast, the only change there).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -48,14 +51,21 @@ $node->safe_psql('postgres', q{SELECT wal2queue.append_only('wal2queue.alice_job
 is($node->safe_psql('postgres', "SELECT rolsuper FROM pg_roles WHERE rolname = 'alice'"), 'f',
 	'alice is still not a superuser');
 
-# case 2: a function of alice's matching a regclass argument of an internal
-# call better than the extension's oid, run by a superuser's prune()
+# case 2: functions of alice's matching an argument of an internal call
+# better than the extension's (regclass for oid, name for text), run by a
+# superuser's prune()
 my $evil2 = $ENV{W2Q_ATTACK_CONTROL} ? '' : q{
 	CREATE FUNCTION wal2queue.guard_triggers(relid regclass, OUT tgoid oid, OUT version text,
 	                                         OUT complete boolean)
 	RETURNS SETOF record LANGUAGE plpgsql AS $$
 	BEGIN
 	    EXECUTE 'ALTER ROLE alice SUPERUSER';
+	END $$;
+	CREATE FUNCTION wal2queue.tables_select(patterns text, schema_name name, table_name name)
+	RETURNS boolean LANGUAGE plpgsql AS $$
+	BEGIN
+	    EXECUTE 'ALTER ROLE alice SUPERUSER';
+	    RETURN true;
 	END $$;
 	CREATE FUNCTION wal2queue.guard_state(leaf regclass) RETURNS text
 	LANGUAGE plpgsql AS $$
@@ -70,6 +80,9 @@ $node->safe_psql('postgres', $evil2, extra_params => [ '-U', 'alice' ]) if $evil
 $node->safe_psql('postgres', q{SELECT wal2queue.create_job_table('public.jobs', true)});
 my ($rc, $out, $err) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
 like($err, qr/no registered replication slot selects table public\.jobs/, 'prune() by a superuser ran its checks');
+# with a registered slot, the checks match its tables option (slot_selects())
+$node->safe_psql('postgres', q{SELECT wal2queue.create_slot('s', 'public.jobs')});
+($rc, $out, $err) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
 ($rc, $out, $err) = $node->psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('public.jobs')});
 is($node->safe_psql('postgres', "SELECT rolsuper FROM pg_roles WHERE rolname = 'alice'"), 'f',
 	'alice is still not a superuser after a superuser ran prune() and maintain_partitions()');
