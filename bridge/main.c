@@ -585,8 +585,9 @@ pgoutput_options(Args *a, PgoConfig *pgo, char *pubbuf, size_t pubbuflen)
 }
 
 /*
- * Warn about a selection that streams nothing, on a short connection of its
- * own; if it cannot connect, bridge_run() will say why (or retry).
+ * Warn about a selection that streams nothing, or that roles other than the
+ * schemas' owners can add tables to, on a short connection of its own; if
+ * it cannot connect, bridge_run() will say why (or retry).
  */
 static void
 precheck(const Args *a, const BridgeConfig *cfg)
@@ -597,8 +598,6 @@ precheck(const Args *a, const BridgeConfig *cfg)
 	PgConnectFailure f;
 	PGconn	   *conn;
 
-	if (!a->tables && !a->route_column && !a->key_column && !cfg->sink.value_column)
-		return;
 	if ((conn = pgerror_connect(keys, vals, &f)) == NULL)
 	{
 		log_msg(LOG_DEBUG, "could not check --tables and columns: %s", f.message);

@@ -2,8 +2,9 @@
  *
  * precheck.c
  *		Catalog queries that warn, at start, about a --tables pattern that
- *		matches no table, columns no selected table has and selected tables
- *		that are unlogged (see precheck.h).
+ *		matches no table, columns no selected table has, selected tables
+ *		that are unlogged and selected schemas in which other roles may
+ *		create tables (see precheck.h).
  *
  * The queries are plain SQL without parameters, so that they also run on a
  * replication connection (no extended query protocol there); every value
@@ -233,6 +234,108 @@ check_unlogged(PGconn *conn, const char *selection)
 	return rc;
 }
 
+/*
+ * The schemas a role could create a selected table in, as a condition on
+ * n: with no --tables, every schema but wal2queue (the plugin's default);
+ * else the schemas of the patterns whose table part has a '*' or matches
+ * no table there yet (a role cannot create a table whose name is taken).
+ */
+static bool
+open_schema_selection(PGconn *conn, const char *tables, FILE *sql)
+{
+	const char *p = tables;
+	char		pattern[512];
+	char		schema[512];
+	char		table[512];
+	bool		first = true;
+
+	if (tables == NULL)
+	{
+		fputs("n.nspname <> 'wal2queue'", sql);
+		return true;
+	}
+	fputs("(", sql);
+	while (next_pattern(&p, pattern, sizeof(pattern)) != NULL)
+	{
+		const char *dot = strchr(pattern, '.');
+		char	   *ls;
+		char	   *lt;
+
+		if (!precheck_pattern_to_like(pattern, schema, table, sizeof(schema)))
+			continue;
+		ls = PQescapeLiteral(conn, schema, strlen(schema));
+		lt = PQescapeLiteral(conn, table, strlen(table));
+		if (ls && lt)
+			fprintf(sql, "%s(n.nspname LIKE %s AND (%s OR NOT EXISTS (SELECT 1 FROM "
+					"pg_catalog.pg_class c WHERE c.relnamespace = n.oid AND c.relname LIKE %s)))",
+					first ? "" : " OR ", ls, (dot == NULL || strchr(dot, '*')) ? "true" : "false", lt);
+		PQfreemem(ls);
+		PQfreemem(lt);
+		if (!ls || !lt)
+			return false;
+		first = false;
+	}
+	fputs(first ? "false)" : ")", sql);
+	return true;
+}
+
+/*
+ * warn about the selected schemas in which PUBLIC or a role other than the
+ * schema's owner (and not a superuser) may CREATE: such a role can create a
+ * table the bridge selects and put a job on any target through its route
+ * column (what pg_upgrade from PostgreSQL 14 or older keeps for schema
+ * public); the plugin selects tables by name, whoever owns them
+ */
+static int
+check_open_schemas(PGconn *conn, const char *tables)
+{
+	char	   *sql = NULL;
+	size_t		len;
+	FILE	   *f = open_memstream(&sql, &len);
+	PGresult   *res;
+	int			rc = -1;
+
+	if (f == NULL)
+		return -1;
+	fputs("SELECT pg_catalog.string_agg(pg_catalog.format('%I (%s)', s.nspname, s.who), ', ' "
+		  "ORDER BY s.nspname) FROM (SELECT n.nspname, pg_catalog.string_agg(CASE WHEN a.grantee = 0 "
+		  "THEN 'PUBLIC' ELSE pg_catalog.quote_ident(r.rolname) END, ', ' ORDER BY r.rolname NULLS FIRST) AS who "
+		  "FROM pg_catalog.pg_namespace n CROSS JOIN LATERAL pg_catalog.aclexplode(COALESCE(n.nspacl, "
+		  "pg_catalog.acldefault('n', n.nspowner))) a LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee "
+		  "WHERE a.privilege_type = 'CREATE' AND a.grantee <> n.nspowner AND (a.grantee = 0 OR NOT r.rolsuper) "
+		  "AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_' AND ", f);
+	if (!open_schema_selection(conn, tables, f))
+	{
+		fclose(f);
+		free(sql);
+		return -1;
+	}
+	fputs(" GROUP BY n.nspname) s", f);
+	fclose(f);
+	res = PQexec(conn, sql);
+	free(sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		rc = 0;
+		if (!PQgetisnull(res, 0, 0))
+		{
+			log_msg(LOG_WARNING, "roles other than the schema's owner may create tables in schemas that %s "
+					"selects: %s; such a role can put a job on any target through a table of its own; "
+					"hint: REVOKE CREATE ON SCHEMA ... FROM PUBLIC (and from the roles named), "
+					"or select the job tables with --tables",
+					tables ? "--tables" : "the default selection (no --tables: every table)",
+					PQgetvalue(res, 0, 0));
+			rc = 1;
+		}
+	}
+	else
+		log_msg(LOG_WARNING, "could not check who may create tables in the selected schemas: %s",
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) ?
+				PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(conn));
+	PQclear(res);
+	return rc;
+}
+
 int
 precheck_run(PGconn *conn, const PrecheckOptions *opts)
 {
@@ -259,6 +362,11 @@ precheck_run(PGconn *conn, const PrecheckOptions *opts)
 	{
 		warnings += rc;
 		rc = check_unlogged(conn, selection);
+	}
+	if (rc >= 0)
+	{
+		warnings += rc;
+		rc = check_open_schemas(conn, opts->tables);
 	}
 	free(selection);
 	return rc < 0 ? -1 : warnings + rc;

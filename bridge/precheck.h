@@ -3,9 +3,12 @@
  * precheck.h
  *		Warnings at start for a selection that streams nothing: a --tables
  *		pattern that matches no table, a --route-column, --key-column or
- *		--value-column that no selected table has.  The plugin matches
- *		tables when it decodes them, so a table created later still counts:
- *		these are warnings, never errors.
+ *		--value-column that no selected table has; and for one that others
+ *		can add to: a selected schema in which PUBLIC or a role other than
+ *		its owner may CREATE (such a role can put jobs on any target through
+ *		a table of its own).  The plugin matches tables when it decodes
+ *		them, so a table created later still counts: these are warnings,
+ *		never errors.
  *
  *-------------------------------------------------------------------------
  */

@@ -47,6 +47,13 @@
  *  Every function called from a SECURITY DEFINER function without a SET
  *  search_path clause, and every operator there, is qualified with
  *  pg_catalog; the others have SET search_path = pg_catalog, pg_temp.
+ *  A call of one of the extension's own functions on a SECURITY DEFINER
+ *  path passes every argument of the exact parameter type, cast where
+ *  it is not (no default, no named notation, no implicit cast): a role
+ *  given CREATE on the schema after the install could otherwise add an
+ *  overload that matches better and runs as the owner (test/t/368).  A
+ *  string literal may stay uncast: no SQL or PL/pgSQL function takes type
+ *  unknown, and of the string types text is preferred.
  *
  * Bad arguments raise SQLSTATE 22023 (invalid_parameter_value) with a
  * message naming the function and the argument.

@@ -274,7 +274,7 @@ BEGIN
 
     INSERT INTO wal2queue.slots AS r (slot_name, delivers_from, tables, publication,
                                       registered_snapshot, start_lsn, max_job_bytes)
-    VALUES (register_slot.slot_name, wal2queue.fresh_horizon(snap), tables, publication,
+    VALUES (register_slot.slot_name, wal2queue.fresh_horizon(snap::pg_snapshot), tables, publication,
             snap, slot.confirmed_flush_lsn, register_slot.max_job_bytes)
     ON CONFLICT ON CONSTRAINT slots_pkey DO UPDATE
        SET delivers_from = excluded.delivers_from, tables = excluded.tables,
@@ -415,7 +415,7 @@ BEGIN
     END IF;
     UPDATE wal2queue.slots r
        SET attested_xmin = CASE WHEN slot.catalog_xmin IS NULL THEN r.attested_xmin
-                                ELSE greatest(r.attested_xmin, wal2queue.full_xid(slot.catalog_xmin, reference)) END,
+                                ELSE greatest(r.attested_xmin, wal2queue.full_xid(slot.catalog_xmin::xid, reference::xid8)) END,
            attested_lsn = greatest(r.attested_lsn, slot.confirmed_flush_lsn),
            attested_at = now()
      WHERE r.slot_name = attest_slot.slot_name;
@@ -552,7 +552,7 @@ BEGIN
     END IF;
     SELECT s.lsn INTO start_lsn
       FROM pg_create_logical_replication_slot(create_slot.slot_name, plugin) s;
-    PERFORM wal2queue.register_slot(create_slot.slot_name, tables, publication);
+    PERFORM wal2queue.register_slot(create_slot.slot_name::name, tables::text, publication::name, NULL::bigint);
     RETURN start_lsn;
 END
 $$;

@@ -61,8 +61,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT format('file %s function %s guards %s %s', c.relfilenode, p.xmin::text || p.ctid::text,
                   coalesce((SELECT string_agg(g.tgoid::text || '@' || g.version, ',' ORDER BY g.tgoid)
-                              FROM wal2queue.guard_triggers(leaf) g), 'none'),
-                  wal2queue.text_shape(leaf))
+                              FROM wal2queue.guard_triggers(leaf::oid) g), 'none'),
+                  wal2queue.text_shape(leaf::oid))
       FROM pg_class c, pg_proc p
      WHERE c.oid = leaf AND p.oid = 'wal2queue.refuse_update()'::regprocedure
 $$;
@@ -146,7 +146,7 @@ DECLARE
 BEGIN
     SELECT array_agg(c.relid ORDER BY c.relid), array_agg(c.state ORDER BY c.relid)
       INTO changed, states
-      FROM (SELECT t.relid, wal2queue.guard_state(t.relid) AS state
+      FROM (SELECT t.relid, wal2queue.guard_state(t.relid::oid) AS state
               FROM (SELECT DISTINCT u.relid FROM unnest(tables) AS u(relid)) t) c
      WHERE c.state IS NOT NULL
        AND c.state IS DISTINCT FROM (SELECT g.state FROM wal2queue.guard_events g
@@ -200,9 +200,12 @@ BEGIN
         RAISE EXCEPTION 'wal2queue.record_guard: role "%" does not own table %', session_user, job_table
             USING ERRCODE = 'insufficient_privilege';
     END IF;
+    -- every internal call with arguments of the exact parameter types, all
+    -- given (no default, no implicit cast): no function another role
+    -- creates in schema wal2queue matches better (test/t/368)
     RETURN wal2queue.record_guard_state(ARRAY(
-        SELECT g.relid FROM wal2queue.guarded_tables(job_table) g(relid)
-         WHERE tables IS NULL OR g.relid = ANY (tables::oid[])), event);
+        SELECT g.relid FROM wal2queue.guarded_tables(job_table::oid) g(relid)
+         WHERE tables IS NULL OR g.relid = ANY (tables::oid[]))::oid[], event::text, false);
 END
 $$;
 
@@ -227,7 +230,7 @@ BEGIN
         RAISE EXCEPTION 'wal2queue.append_only: job_table must not be null'
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF NOT EXISTS (SELECT FROM pg_trigger t JOIN wal2queue.guard_triggers(job_table) g ON g.tgoid = t.oid
+    IF NOT EXISTS (SELECT FROM pg_trigger t JOIN wal2queue.guard_triggers(job_table::oid) g ON g.tgoid = t.oid
                     WHERE t.tgname = 'wal2queue_append_only'
                       AND (t.tgtype::integer & 83) = 19
                       AND cardinality(t.tgattr::int2[]) = 0 AND t.tgqual IS NULL) THEN
@@ -235,7 +238,7 @@ BEGIN
                        'FOR EACH ROW EXECUTE FUNCTION wal2queue.refuse_update()', job_table);
     END IF;
     EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER wal2queue_append_only', job_table);
-    PERFORM wal2queue.record_guard(job_table, 'append_only()');
+    PERFORM wal2queue.record_guard(job_table::regclass, 'append_only()'::text, NULL::regclass[]);
 END
 $$;
 
@@ -340,8 +343,8 @@ BEGIN
     IF tg_tag = 'CREATE TABLE' AND rewritten IS NULL THEN
         PERFORM wal2queue.record_guard_state(ARRAY(
             SELECT l.relid FROM pg_event_trigger_ddl_commands() c
-             CROSS JOIN LATERAL wal2queue.guarded_tables(c.objid) l(relid)
-             WHERE c.classid = 'pg_class'::regclass AND l.relid = c.objid), tg_tag, created => true);
+             CROSS JOIN LATERAL wal2queue.guarded_tables(c.objid::oid) l(relid)
+             WHERE c.classid = 'pg_class'::regclass AND l.relid = c.objid)::oid[], tg_tag::text, true);
         RETURN;
     END IF;
     PERFORM wal2queue.record_guard_state(ARRAY(
@@ -356,8 +359,8 @@ BEGIN
                 SELECT r FROM unnest(rewritten) r
                 UNION
                 SELECT r FROM unnest(typed) r) o
-         CROSS JOIN LATERAL wal2queue.guarded_tables(o.relid) l(relid)),
-        tg_tag || CASE WHEN rewritten IS NOT NULL THEN ' (rewrite)' ELSE '' END);
+         CROSS JOIN LATERAL wal2queue.guarded_tables(o.relid::oid) l(relid))::oid[],
+        (tg_tag || CASE WHEN rewritten IS NOT NULL THEN ' (rewrite)' ELSE '' END)::text, false);
 END
 $$;
 
@@ -400,11 +403,11 @@ RETURNS xid8
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT CASE WHEN r.state = wal2queue.guard_state(leaf) THEN r.floor END
+    SELECT CASE WHEN r.state = wal2queue.guard_state(leaf::oid) THEN r.floor END
       FROM (SELECT (array_agg(g.state ORDER BY g.seq DESC))[1] AS state,
-                   max(wal2queue.full_xid(g.xmin, reference)) AS floor
+                   max(wal2queue.full_xid(g.xmin::xid, reference::xid8)) AS floor
               FROM wal2queue.guard_events g WHERE g.relid = leaf) r
-     WHERE EXISTS (SELECT FROM wal2queue.guard_triggers(leaf) t WHERE t.complete)
+     WHERE EXISTS (SELECT FROM wal2queue.guard_triggers(leaf::oid) t WHERE t.complete)
 $$;
 
 /*
@@ -418,8 +421,8 @@ LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT CASE
-        WHEN NOT EXISTS (SELECT FROM wal2queue.guard_triggers(leaf) t WHERE t.complete) THEN 'unguarded'
-        WHEN wal2queue.guard_floor(leaf, pg_snapshot_xmax(pg_current_snapshot())) IS NULL THEN 'unrecorded'
+        WHEN NOT EXISTS (SELECT FROM wal2queue.guard_triggers(leaf::oid) t WHERE t.complete) THEN 'unguarded'
+        WHEN wal2queue.guard_floor(leaf::regclass, pg_snapshot_xmax(pg_current_snapshot())::xid8) IS NULL THEN 'unrecorded'
     END
 $$;
 
@@ -434,9 +437,9 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    floor xid8 := wal2queue.guard_floor(leaf, reference);
+    floor xid8 := wal2queue.guard_floor(leaf::regclass, reference::xid8);
 BEGIN
-    IF floor IS NULL AND wal2queue.guard_problem(leaf) = 'unrecorded' THEN
+    IF floor IS NULL AND wal2queue.guard_problem(leaf::regclass) = 'unrecorded' THEN
         RAISE NOTICE '%: table % changed since its append-only guard was recorded, so none of its jobs counts as delivered',
             caller, leaf
             USING DETAIL = 'Its file or its guard changed without being recorded: a rewrite, VACUUM FULL, CLUSTER or TRUNCATE, or a change of the guard, made without the event triggers of wal2queue (not installed, disabled, or single-user mode); or an ENABLE or DISABLE TRIGGER by hand on a server without them.',

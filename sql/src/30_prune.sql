@@ -15,7 +15,7 @@ RETURNS boolean
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT wal2queue.tables_select(tables, n.nspname, c.relname)
+    SELECT wal2queue.tables_select(tables::text, n.nspname::text, c.relname::text)
            AND (publication IS NULL OR EXISTS (
                 SELECT FROM pg_publication_tables pt
                   JOIN pg_namespace pn ON pn.nspname = pt.schemaname
@@ -652,7 +652,7 @@ DECLARE
     candidates text := format('SELECT t.ctid FROM ONLY %1$s t '
                               'WHERE wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
                               'AND ($5 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $5) ', leaf);
-    small text := wal2queue.small_enough(leaf, 6);
+    small text := wal2queue.small_enough(leaf::regclass, 6::integer);
     one tid;
     n bigint;
     total bigint := 0;
@@ -727,9 +727,9 @@ BEGIN
         floor := CASE WHEN force THEN NULL ELSE wal2queue.leaf_floor(leaf, h.reference, 'wal2queue.prune') END;
         CONTINUE WHEN NOT force AND floor IS NULL;
         -- without force, rows that may have been claim checks stay (point 7)
-        cc_floor := CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf) END;
-        deleted := wal2queue.delete_delivered(leaf, ARRAY[h.reference, h.from_xid, h.below_xid, floor],
-                                              batch - total, cc_floor);
+        cc_floor := CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf::regclass) END;
+        deleted := wal2queue.delete_delivered(leaf::regclass, ARRAY[h.reference, h.from_xid, h.below_xid, floor]::xid8[],
+                                              (batch - total)::bigint, cc_floor::bigint);
         total := total + deleted;
     END LOOP;
     RETURN total;

@@ -36,10 +36,57 @@ COMMENT ON FUNCTION wal2queue.partitions(regclass) IS
 'range partitions of a partitioned job table with their bounds, and whether a DETACH CONCURRENTLY is pending';
 
 /*
+ * default_holds_day(job_table, day_start) -- does the DEFAULT partition of
+ * JOB_TABLE hold a row of the UTC day from DAY_START (partition key in
+ * [DAY_START, DAY_START + 1 day))?  Then PostgreSQL refuses a partition
+ * for that day ("updated partition constraint for default partition ...
+ * would be violated"), which would abort create_partitions() and
+ * maintain_partitions() at every run: a WARNING names the rows' range and
+ * the DEFAULT partition, and says how to move them.  False without a
+ * DEFAULT partition, and for a partition key of more than one column (the
+ * CREATE then decides).
+ */
+CREATE FUNCTION wal2queue.default_holds_day(job_table regclass, day_start timestamptz)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET timezone = 'UTC'
+AS $$
+DECLARE
+    def regclass;
+    keycol text;
+    held boolean;
+BEGIN
+    SELECT NULLIF(p.partdefid, 0)::regclass, a.attname INTO def, keycol
+      FROM pg_partitioned_table p
+      JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
+     WHERE p.partrelid = job_table AND p.partnatts = 1;
+    IF def IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.%I >= $1 AND t.%I < $2)', def, keycol, keycol)
+        INTO held USING day_start, day_start + interval '1 day';
+    IF held THEN
+        RAISE WARNING 'wal2queue.create_partitions: the DEFAULT partition % holds rows of table % with % from % to %, so no partition was created for that day',
+            def, job_table, keycol, day_start, day_start + interval '1 day'
+            USING DETAIL = 'PostgreSQL refuses a partition for rows the DEFAULT partition holds; the day''s rows go to the DEFAULT partition meanwhile.',
+                  HINT = format('To give the day its partition, move those rows in one transaction: ALTER TABLE %1$s DETACH PARTITION %2$s; CREATE TABLE ... PARTITION OF %1$s for the day; INSERT INTO %1$s SELECT * FROM %2$s WHERE %3$I >= %4$L AND %3$I < %5$L; DELETE FROM %2$s WHERE %3$I >= %4$L AND %3$I < %5$L; ALTER TABLE %1$s ATTACH PARTITION %2$s DEFAULT.  The rows inserted again are new jobs: a slot delivers them again.',
+                                job_table, def, keycol, day_start, day_start + interval '1 day');
+    END IF;
+    RETURN held;
+END
+$$;
+
+/*
  * create_partitions(job_table, days_ahead) -- create the daily partitions
  * (UTC days) from today to today + DAYS_AHEAD that do not exist yet, named
- * <table>_pYYYYMMDD in the table's schema.  A day that overlaps an existing
- * partition is left alone.  Returns the partitions created.
+ * <table>_pYYYYMMDD in the table's schema (a table name longer than 53
+ * bytes is cut to 44 and given '_' and 8 hex digits of its md5, so that
+ * the name fits in 63 bytes and stays its own).  A day that overlaps an existing
+ * partition is left alone, and so is a day the DEFAULT partition holds rows
+ * of (default_holds_day(): a WARNING names it).  Returns the partitions
+ * created.
  *
  * The bounds are written as text into CREATE TABLE: DateStyle and TimeZone
  * are pinned (ISO, UTC) so that the text is the same instant whatever the
@@ -56,6 +103,7 @@ AS $$
 DECLARE
     nsp text;
     base text;
+    suffix text;
     day_start timestamptz;
     part text;
     created regclass[] := '{}';
@@ -72,18 +120,26 @@ BEGIN
     SELECT n.nspname, c.relname INTO nsp, base
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = job_table;
-    -- leave room for '_pYYYYMMDD' within the 63-byte identifier limit
-    WHILE octet_length(base) > 53 LOOP
-        base := left(base, -1);
-    END LOOP;
+    -- leave room for '_pYYYYMMDD' within the 63-byte identifier limit; a
+    -- name cut short ends in 8 hex digits of the md5 of the full name, so
+    -- that tables sharing their first bytes get names of their own (a name
+    -- of 53 bytes or less is kept whole, as before)
+    IF octet_length(base) > 53 THEN
+        suffix := '_' || left(md5(base), 8);
+        WHILE octet_length(base) > 53 - octet_length(suffix) LOOP
+            base := left(base, -1);
+        END LOOP;
+        base := base || suffix;
+    END IF;
 
     FOR day_start IN
         SELECT date_trunc('day', now(), 'UTC') + d * interval '1 day'
           FROM generate_series(0, days_ahead) d
     LOOP
-        CONTINUE WHEN EXISTS (SELECT 1 FROM wal2queue.partitions(job_table) p
+        CONTINUE WHEN EXISTS (SELECT 1 FROM wal2queue.partitions(job_table::regclass) p
                                WHERE p.lower_bound < day_start + interval '1 day'
                                  AND p.upper_bound > day_start);
+        CONTINUE WHEN wal2queue.default_holds_day(job_table::regclass, day_start::timestamptz);
         part := format('%I.%I', nsp,
                        base || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD'));
         EXECUTE format('CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
@@ -95,7 +151,7 @@ BEGIN
     -- trigger does it (guard_floor()): once, in one subtransaction; only
     -- theirs (another partition changed unrecorded stays so)
     IF cardinality(created) > 0 THEN
-        PERFORM wal2queue.record_guard(job_table, 'partitions created', created);
+        PERFORM wal2queue.record_guard(job_table::regclass, 'partitions created'::text, created::regclass[]);
     END IF;
 END
 $$;
@@ -172,12 +228,72 @@ COMMENT ON FUNCTION wal2queue.create_job_table(text, boolean) IS
 'create the conventional insert-only job table (id, queue, payload jsonb, created_at), optionally partitioned by day';
 
 /*
+ * partition_pending(part, reference, from_xid, below_xid, force) -- may
+ * PART, an old partition of a job table, hold a row that some slot did not
+ * deliver?  False only when prune() would delete every row of every leaf
+ * below it (job_leaves(): a leaf partition is judged with ITS guard floor
+ * and claim-check floor, as prune() judges it; FORCE as there).  True when
+ * a partition below PART is detach-pending (its rows are reported under its
+ * own name) or a table below it is an inheritance child that is not a
+ * partition: DROP TABLE would take them too, and prune() never judged them.
+ * PART must be locked by the caller.
+ */
+CREATE FUNCTION wal2queue.partition_pending(part regclass, reference xid8, from_xid xid8,
+                                            below_xid xid8, force boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    leaf regclass;
+    floor xid8;
+    pending boolean;
+BEGIN
+    IF EXISTS (WITH RECURSIVE tree(relid) AS (
+                   SELECT part::oid
+                   UNION ALL
+                   SELECT i.inhrelid FROM pg_inherits i JOIN tree t ON i.inhparent = t.relid)
+               SELECT FROM tree t
+                 JOIN pg_inherits i ON i.inhrelid = t.relid
+                 JOIN pg_class c ON c.oid = t.relid
+                WHERE t.relid <> part::oid
+                  AND (i.inhdetachpending OR NOT c.relispartition)) THEN
+        RETURN true;
+    END IF;
+    FOR leaf IN SELECT l.l FROM wal2queue.job_leaves(part::regclass) l(l) LOOP
+        -- without force, a leaf without its guard, or whose guard state
+        -- changed unrecorded, keeps its rows (prune(): point 6)
+        floor := CASE WHEN force THEN NULL
+                      ELSE wal2queue.leaf_floor(leaf::regclass, reference::xid8,
+                                                'wal2queue.maintain_partitions'::text) END;
+        IF NOT force AND floor IS NULL THEN
+            RETURN true;
+        END IF;
+        -- rows that may have been claim checks keep it too (prune(): point 7)
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s t WHERE NOT ('
+                       'wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
+                       'AND ($4 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $4) '
+                       'AND %s))',
+                       leaf, wal2queue.small_enough(leaf::regclass, 5::integer))
+            INTO pending USING reference, from_xid, below_xid, floor,
+                               CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf::regclass) END;
+        IF pending THEN
+            RETURN true;
+        END IF;
+    END LOOP;
+    RETURN false;
+END
+$$;
+
+/*
  * maintain_partitions(job_table, days_ahead, keep_days, force) -- for a job
  * table made by create_job_table(..., true): create the partitions for
  * today .. today + DAYS_AHEAD, and drop the partitions that end KEEP_DAYS or
  * more days before today (UTC) whose every row was delivered by every slot
  * that should deliver it (prune_horizon(), the rule of prune(); FORCE as
- * there).  Old partitions that still hold an undelivered row are kept;
+ * there): prune() would delete every row of every leaf below it, each
+ * judged by its own floors (partition_pending()).  Old partitions that
+ * still hold an undelivered row are kept;
  * when the registry cannot vouch for the table, a WARNING says why, every
  * old partition is kept and the new ones are still created.  Returns one
  * row per partition acted on: ('created' | 'dropped' | 'kept', its name).
@@ -200,7 +316,6 @@ DECLARE
     h record;
     part regclass;
     part_name text;
-    floor xid8;
     pending boolean;
     checked boolean := false;   -- horizon computed (only once there is an old partition)
 BEGIN
@@ -227,36 +342,25 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
-    FOR part IN SELECT * FROM wal2queue.create_partitions(job_table, days_ahead) LOOP
+    FOR part IN SELECT * FROM wal2queue.create_partitions(job_table::regclass, days_ahead::integer) LOOP
         RETURN QUERY SELECT 'created', part::text;
     END LOOP;
 
     FOR part IN
-        SELECT p.partition FROM wal2queue.partitions(job_table) p
+        SELECT p.partition FROM wal2queue.partitions(job_table::regclass) p
          WHERE p.upper_bound <= date_trunc('day', now(), 'UTC') - keep_days * interval '1 day'
            AND NOT p.detach_pending
     LOOP
         IF NOT checked THEN
-            h := wal2queue.prune_horizon(job_table, force, 'wal2queue.maintain_partitions', false);
+            h := wal2queue.prune_horizon(job_table::regclass, force::boolean, 'wal2queue.maintain_partitions'::text, false);
             checked := true;
         END IF;
         pending := true;
         IF h.below_xid IS NOT NULL THEN
+            -- a partitioned old partition locks its partitions too
             EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', part);
-            -- without force, a partitioned old partition or one without
-            -- its guard, or whose guard state changed unrecorded, is kept
-            -- (prune(): rows since the last record of the guard state)
-            floor := CASE WHEN force THEN NULL
-                          ELSE wal2queue.leaf_floor(part, h.reference, 'wal2queue.maintain_partitions') END;
-            IF force OR floor IS NOT NULL THEN
-                -- rows that may have been claim checks keep it too (prune())
-                EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE NOT ('
-                               'wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
-                               'AND ($4 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $4) '
-                               'AND %s))', part, wal2queue.small_enough(part, 5))
-                    INTO pending USING h.reference, h.from_xid, h.below_xid, floor,
-                                       CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(part) END;
-            END IF;
+            pending := wal2queue.partition_pending(part::regclass, h.reference::xid8,
+                                                   h.from_xid::xid8, h.below_xid::xid8, force::boolean);
         END IF;
         part_name := part::text;
         IF pending THEN
