@@ -70,11 +70,16 @@ check-asan:
 	$(MAKE) -C test/unit check SANITIZE=1
 	$(MAKE) -C bridge SANITIZE=1
 	$(MAKE) -C test/helpers
-	W2Q_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1 W2Q_BRIDGE=$(CURDIR)/bridge/build-asan/wal2queue-bridge test/tap/run.sh
+	W2Q_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1 W2Q_BRIDGE=$(CURDIR)/bridge/build-asan/wal2queue-bridge \
+		PROVE_FLAGS="$${PROVE_FLAGS:--j$(TAP_JOBS)}" test/tap/run.sh
+
+# the suites run TAP_JOBS at a time: each mostly waits on its servers (one
+# run of all of them: about 320 s of CPU in 1,100 s alone)
+TAP_JOBS ?= 3
 
 check-tap:
 	$(MAKE) -C test/helpers
-	test/tap/run.sh
+	PROVE_FLAGS="$${PROVE_FLAGS:--j$(TAP_JOBS)}" test/tap/run.sh
 
 # the fault matrix (test/faults/README.md): every cell, both sinks, several
 # rounds of the full workload; check-faults-short (part of check) one round
