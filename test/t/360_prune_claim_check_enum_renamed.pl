@@ -84,15 +84,7 @@ diag('floor ' . $node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor
 	. ', text forms now: ' . $node->safe_psql('postgres',
 	"SELECT string_agg(queue || '=' || octet_length(ROW(j.*)::text), ' ' ORDER BY id) FROM jobs j"));
 
-my $deleted = 0;
-for my $i (1 .. 8)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	wait_attested($node, 'jobs', 10);
-	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
-	last if $node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'") eq '0';
-}
+my $deleted = prune_until_gone($node, "queue = 'small'");
 diag("prune deleted $deleted rows");
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
 	'the small row, delivered whole, is pruned (the control)');

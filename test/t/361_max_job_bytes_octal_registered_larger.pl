@@ -79,15 +79,7 @@ ok(wait_attested($node, 'jobs', 30), 'the bridge attests its slot');
 diag('claim-check floor ' . $node->safe_psql('postgres',
 	"SELECT wal2queue.claim_check_floor('public.jobs')"));
 
-my $deleted = 0;
-for my $i (1 .. 6)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	wait_attested($node, 'jobs', 10);
-	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
-	last if $node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE length(queue) < 800") eq '0';
-}
+my $deleted = prune_until_gone($node, "length(queue) < 800", 6);
 diag("prune deleted $deleted rows");
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE length(queue) < 800"), '0',
 	'the rows delivered whole are pruned');

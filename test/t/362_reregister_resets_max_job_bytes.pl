@@ -60,15 +60,7 @@ ok(wait_until(sub { (redis($r, 'XLEN', 'big') // 0) eq '1' && (redis($r, 'XLEN',
 is(stream_entries($r, 'big')->[0][1]{wal2queue_claim_check}, 't',
 	'the big one is a claim check: its content is only in the table');
 
-my $deleted = 0;
-for my $i (1 .. 8)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	wait_attested($node, 'jobs', 10);
-	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
-	last if $node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'") eq '0';
-}
+my $deleted = prune_until_gone($node, "queue = 'small'");
 diag("prune deleted $deleted rows; floor " . $node->safe_psql('postgres',
 	"SELECT wal2queue.claim_check_floor('public.jobs')"));
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',

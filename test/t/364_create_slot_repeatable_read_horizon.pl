@@ -60,15 +60,7 @@ ok(wait_until(sub { (redis($r, 'XLEN', 'late') // 0) eq '1' }, 30), 'a later job
 	or diag(bridge_log($bridge));
 is(redis($r, 'XLEN', 'early') // 0, '0', "B's job was never delivered: the slot did not decode B");
 
-my $deleted = 0;
-for my $i (1 .. 8)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	wait_attested($node, 'jobs', 10);
-	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
-	last if $node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'late'") eq '0';
-}
+my $deleted = prune_until_gone($node, "queue = 'late'");
 diag("prune deleted $deleted rows");
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'late'"), '0',
 	'the later row, delivered, is pruned (the control)');

@@ -264,7 +264,7 @@ sub restore_cold_copy
 # is left.  $run, where a helper takes one, is the SQL runner of the job
 # table's user: a sub taking SQL and returning psql's unaligned output (the
 # default is the superuser in database postgres).
-push @EXPORT, qw(jobs_before_slot prune_until prune_keeps_undelivered
+push @EXPORT, qw(jobs_before_slot prune_until prune_until_gone prune_keeps_undelivered
   bridge_delivers_new_job delivers_new_job start_registered_bridge
   delivers_big_and_small new_managed_node psql_as start_managed_bridge);
 
@@ -307,6 +307,24 @@ sub prune_until
 			$deleted += $run->($sql);
 		}
 		last if $deleted >= $want;
+	}
+	return $deleted;
+}
+
+# CHECKPOINT, wait a second, wait until slot `jobs` is attested, prune
+# public.jobs: until no row of jobs matches $where (SQL), or $tries rounds
+# (8) are done; returns how many rows were deleted
+sub prune_until_gone
+{
+	my ($node, $where, $tries) = @_;
+	my $deleted = 0;
+	for (1 .. ($tries // 8))
+	{
+		$node->safe_psql('postgres', 'CHECKPOINT');
+		sleep 1;
+		wait_attested($node, 'jobs', 10);
+		$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
+		last if $node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE $where") eq '0';
 	}
 	return $deleted;
 }
