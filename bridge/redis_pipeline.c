@@ -245,6 +245,8 @@ pipe_send(Sink *s, RCall *call, const RespBuf *head, const RespBuf *body,
 		rs->head = call;
 	rs->tail = call;
 	rs->pending += call->size;
+	if (call->kind == RCALL_DELIVER)
+		rs->ndeliver++;
 	return SINK_OK;
 }
 
@@ -261,6 +263,7 @@ pipe_clear(RedisSink *rs)
 	}
 	rs->tail = NULL;
 	rs->pending = 0;
+	rs->ndeliver = 0;
 }
 
 /* write what the socket takes now */
@@ -307,6 +310,8 @@ dispatch(Sink *s, const redisReply *r)
 		if (rs->head == NULL)
 			rs->tail = NULL;
 		rs->pending -= c->size;
+		if (c->kind == RCALL_DELIVER)
+			rs->ndeliver--;
 		call_free(c);
 	}
 	if (rc == SINK_RETRY)

@@ -31,6 +31,14 @@
 #define REDIS_BATCH_TXNS	256
 /* ... or about this many bytes */
 #define REDIS_BATCH_BYTES	(1024 * 1024)
+/*
+ * Deliver calls in flight at once.  While this many wait for their replies
+ * the next batch keeps growing instead of going out: under load a call
+ * carries every transaction that came in meanwhile (one Redis function call
+ * costs about as much as tens of entries), idle a transaction goes out at
+ * once.  Two keep Redis busy while a reply travels back.
+ */
+#define REDIS_DELIVER_INFLIGHT	2
 /* a transaction larger than this is staged in pieces of about this size */
 #define REDIS_STAGE_BYTES	(1024 * 1024)
 
@@ -131,6 +139,7 @@ typedef struct RedisSink
 	RCall	   *head;
 	RCall	   *tail;
 	size_t		pending;		/* their bytes */
+	uint32_t	ndeliver;		/* of them deliver calls */
 
 	char	   *orphan_key;		/* a staging list a lost connection left
 								 * behind: deleted at the next connect */

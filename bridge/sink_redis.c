@@ -199,6 +199,20 @@ flush_batch(Sink *s)
 	return rc;
 }
 
+/*
+ * May the batch being built go out now?  A full one always (commit sends
+ * it); otherwise only while fewer than REDIS_DELIVER_INFLIGHT deliver calls
+ * wait for replies: the reply of one lets the next go, so a busy Redis gets
+ * fewer, larger calls and an idle one each transaction at once.
+ */
+static bool
+batch_due(const RedisSink *rs)
+{
+	return rs->nitems > 0 &&
+		(rs->ndeliver < REDIS_DELIVER_INFLIGHT ||
+		 rs->nitems >= REDIS_BATCH_TXNS || rs->batch.len >= REDIS_BATCH_BYTES);
+}
+
 /* a check, or a position without jobs: an item with no entries */
 static int
 add_empty_item(Sink *s, RItemKind kind, LedgerTicket t, uint64_t lsn)
@@ -589,10 +603,14 @@ redis_poll(Sink *s, int timeout_ms, SinkAckFn ack, void *arg)
 	rs->ack_arg = s;
 	if (rs->hold_oom)
 		return out_of_memory(s);
-	if ((rc = flush_batch(s)) != SINK_OK || (rc = redis_evict_send(s, true)) != SINK_OK)
+	if ((batch_due(rs) && (rc = flush_batch(s)) != SINK_OK) ||
+		(rc = redis_evict_send(s, true)) != SINK_OK)
 		return rc;
 	held = rs->nheld;
 	if ((rc = pipe_poll(s, timeout_ms)) != SINK_OK)
+		return rc;
+	/* a reply came in: what waited goes now, not at the next poll */
+	if (batch_due(rs) && ((rc = flush_batch(s)) != SINK_OK || (rc = pipe_flush(s)) != SINK_OK))
 		return rc;
 	/* acks that came in now: ask at once, not at the next poll */
 	if (rs->nheld > held && !rs->evict_inflight &&
@@ -648,7 +666,7 @@ redis_socket(Sink *s, bool *want_write)
 	*want_write = false;
 	if (rs->ctx == NULL)
 		return -1;
-	*want_write = sdslen(rs->ctx->obuf) > 0 || rs->nitems > 0;
+	*want_write = sdslen(rs->ctx->obuf) > 0 || batch_due(rs);
 	return rs->ctx->fd;
 }
 
