@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "redis_harness.h"
@@ -259,6 +260,57 @@ test_busy_batches(void)
 			   "in %ld calls: those that waited went out together", calls);
 	unit_check(rint_cmd("XLEN %s", "busy:busy") == 100, "the stream holds 100 entries");
 	check_record("busy:", "lsn", "0/5BB4B8", "the record is at the last one's end");
+	s->ops->destroy(s);
+}
+
+/* the arguments of the newest FCALL in the slow log (which logs all) */
+static long
+last_fcall_argc(void)
+{
+	redisReply *r = rcmd("SLOWLOG GET 8");
+	long		argc = -1;
+
+	for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements && argc < 0; i++)
+	{
+		redisReply *args = r->element[i]->element[3];
+		const char *last = args->element[args->elements - 1]->str;
+		long		more = 0;
+
+		if (strcasecmp(args->element[0]->str, "FCALL") != 0)
+			continue;
+		argc = (long) args->elements;
+		if (sscanf(last, "... (%ld more arguments)", &more) == 1)
+			argc += more - 1;
+	}
+	if (r)
+		freeReplyObject(r);
+	return argc;
+}
+
+/* a call's entries travel as one argument, read by Redis in one go */
+static void
+test_entries_one_arg(void)
+{
+	SinkConfig	cfg;
+	Sink	   *s;
+	long		one, two;
+
+	init_cfg(&cfg, "arg:");
+	s = sink_redis_create(&cfg);
+	reset_acks();
+	rdo("CONFIG SET slowlog-log-slower-than 0");
+	unit_check(start_session(s, &src, 7000000, SINK_REPLAY_NEW_SLOT) == SINK_OK &&
+			   send_many(s, "a", 7000100, 4000, 1, 1) == SINK_OK && drain(s) == SINK_OK &&
+			   send_many(s, "a", 7000200, 4001, 1, 1) == SINK_OK && drain(s) == SINK_OK,
+			   "a transaction of one job is delivered");
+	one = last_fcall_argc();
+	unit_check(send_many(s, "a", 7000300, 4002, 1, 2) == SINK_OK && drain(s) == SINK_OK,
+			   "a transaction of two jobs is delivered");
+	two = last_fcall_argc();
+	unit_check(one > 0 && one == two, "its call has as many arguments as one of one job (%ld, %ld)",
+			   one, two);
+	unit_check(rint_cmd("XLEN %s", "arg:a") == 4, "the stream holds the 4 entries");
+	rdo("CONFIG SET slowlog-log-slower-than 10000");
 	s->ops->destroy(s);
 }
 
@@ -766,6 +818,7 @@ main(void)
 	test_messages_and_prefix();
 	test_batches_and_replay();
 	test_busy_batches();
+	test_entries_one_arg();
 	test_maxlen();
 	test_group();
 	test_big_txn();
