@@ -544,7 +544,7 @@ if want 6; then
 		x0=$(rcli XLEN default)
 		# the bridge's deliver calls (FCALL) so far: transactions per call
 		calls=$(rcli INFO commandstats | sed -n 's/^cmdstat_fcall:calls=\([0-9]*\),.*/\1/p')
-		record keep/per_call "$(awk -v n="$x0" -v c="${calls:-0}" 'BEGIN {print c > 0 ? n / c : 0}')"
+		record keep/per_call "$(awk -v n="$x0" -v c="${calls:-0}" 'BEGIN {print (c > 0 ? n / c : 0)}')"
 		t0=$(now_ns)
 		end_lsn=$(sql -c "SELECT pg_current_wal_lsn()")
 		until [ "$(sql -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots
