@@ -31,6 +31,9 @@
 
 #define MAX_READS_PER_POLL	256
 
+static bool bulk_header(RespBuf *b, size_t len);
+static void bulk_trailer(RespBuf *b);
+
 /* ---------------------------------------------------------------------
  * building commands
  * ---------------------------------------------------------------------
@@ -84,6 +87,63 @@ resp_arg_raw(RespBuf *b, const RespBuf *more)
 	memcpy(b->data + b->len, more->data, more->len);
 	b->len += more->len;
 	b->nargs += more->nargs;
+	return true;
+}
+
+/*
+ * The arguments of args as msgpack strings (str 32: 0xdb, the length in 4
+ * bytes big-endian, the bytes) appended to blob; blob->nargs counts them.
+ */
+bool
+resp_to_msgpack(RespBuf *blob, const RespBuf *args)
+{
+	const char *p = args->data;
+	const char *end = args->data + args->len;
+
+	if (!reserve(blob, args->len + 5 * (size_t) args->nargs))
+		return false;
+	while (p < end)
+	{
+		uint32_t	len = 0;
+		char	   *o = blob->data + blob->len;
+
+		/* "$<len>\r\n<bytes>\r\n", as bulk_header and bulk_trailer write it */
+		for (p++; *p != '\r'; p++)
+			len = len * 10 + (uint32_t) (*p - '0');
+		p += 2;
+		o[0] = (char) 0xdb;
+		o[1] = (char) (len >> 24);
+		o[2] = (char) (len >> 16);
+		o[3] = (char) (len >> 8);
+		o[4] = (char) len;
+		memcpy(o + 5, p, len);
+		blob->len += 5 + (size_t) len;
+		p += len + 2;
+	}
+	blob->nargs += args->nargs;
+	return true;
+}
+
+/*
+ * One argument holding the msgpack strings of elems as an array (array
+ * 32: 0xdd and the count in 4 bytes big-endian): however many entries a
+ * call carries, Redis reads them as one large argument, in one read.
+ */
+bool
+resp_arg_msgpack_array(RespBuf *b, const RespBuf *elems)
+{
+	unsigned char hdr[5] = {0xdd, (unsigned char) (elems->nargs >> 24),
+		(unsigned char) (elems->nargs >> 16), (unsigned char) (elems->nargs >> 8),
+	(unsigned char) elems->nargs};
+
+	if (!bulk_header(b, sizeof(hdr) + elems->len))
+		return false;
+	memcpy(b->data + b->len, hdr, sizeof(hdr));
+	b->len += sizeof(hdr);
+	if (elems->len > 0)
+		memcpy(b->data + b->len, elems->data, elems->len);
+	b->len += elems->len;
+	bulk_trailer(b);
 	return true;
 }
 
@@ -245,6 +305,8 @@ pipe_send(Sink *s, RCall *call, const RespBuf *head, const RespBuf *body,
 		rs->head = call;
 	rs->tail = call;
 	rs->pending += call->size;
+	if (call->kind == RCALL_DELIVER)
+		rs->ndeliver++;
 	return SINK_OK;
 }
 
@@ -261,6 +323,7 @@ pipe_clear(RedisSink *rs)
 	}
 	rs->tail = NULL;
 	rs->pending = 0;
+	rs->ndeliver = 0;
 }
 
 /* write what the socket takes now */
@@ -307,6 +370,8 @@ dispatch(Sink *s, const redisReply *r)
 		if (rs->head == NULL)
 			rs->tail = NULL;
 		rs->pending -= c->size;
+		if (c->kind == RCALL_DELIVER)
+			rs->ndeliver--;
 		call_free(c);
 	}
 	if (rc == SINK_RETRY)

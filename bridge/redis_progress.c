@@ -7,7 +7,7 @@
  * The library's public functions and their argument contract (a function
  * added beside it keeps these unchanged):
  *
- *	wal2queue_v1_deliver3 (FCALL, 1 key)
+ *	wal2queue_v1_deliver4 (FCALL, 1 key)
  *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
  *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
  *		number of items, then per item: prev and end (16 hex digits,
@@ -15,10 +15,15 @@
  *		(decimal, microseconds since the Unix epoch; both "" for an item
  *		that is no transaction), the number of its stream keys and the
  *		keys, the staging list's length and key ("" none), the number of
- *		pieces staged and the number of arguments of each, the number of
- *		arguments of the entries that follow, and the entries.  An entry is
- *		n, then its n arguments: key, seq, field, value, ...  (a staging
- *		list holds the same elements).  It becomes XADD key [MAXLEN ~
+ *		pieces staged and the number of arguments of each, and where its
+ *		entries are in the last argument: the index of their first element
+ *		and the number of elements.  The last argument, after the items, is
+ *		a msgpack array of strings (array 32 of str 32) holding every
+ *		item's entries in order: one large argument, which Redis reads in
+ *		one go however many entries it holds (many small ones it reads about
+ *		16 kB per turn of its event loop, behind every other client).  An
+ *		entry is n, then its n elements: key, seq, field, value, ...  (a
+ *		staging list holds the same elements).  It becomes XADD key [MAXLEN ~
  *		maxlen] * _lsn <commit LSN> _seq seq field value ...: the constants
  *		are the function's, the rest the entry's slice unpacked as it is, so
  *		nothing is copied per entry.
@@ -35,7 +40,8 @@
  *
  *	(wal2queue_v1_deliver took the entries as key index, seq, number of
  *	fields, fields; wal2queue_v1_deliver2 had no xid and commit time per
- *	item.  The name changes with the layout so that bridges of two versions
+ *	item; wal2queue_v1_deliver3 had each item's entries inline, as
+ *	arguments.  The name changes with the layout so that bridges of two versions
  *	on one Redis fail loudly ("Function not found", retried) instead of
  *	misreading each other's calls.)
  *
@@ -104,15 +110,15 @@ const char *const redis_library =
 "    local sp = pos + 6 + nk\n"
 "    local nc = tonumber(argv[sp + 2])\n"
 "    local ep = sp + 3 + nc\n"
-"    local n = tonumber(argv[ep])\n"
+"    local first = tonumber(argv[ep])\n"
 "    items[i] = {prev = argv[pos], stop = argv[pos + 1], lsn = argv[pos + 2],\n"
 "                xid = argv[pos + 3], ctime = argv[pos + 4],\n"
 "                k1 = pos + 6, k2 = pos + 5 + nk,\n"
 "                nstaged = tonumber(argv[sp]), stage = argv[sp + 1], c1 = sp + 3,\n"
-"                c2 = sp + 2 + nc, first = ep + 1, last = ep + n}\n"
-"    pos = ep + n + 1\n"
+"                c2 = sp + 2 + nc, first = first, last = first + tonumber(argv[ep + 1]) - 1}\n"
+"    pos = ep + 2\n"
 "  end\n"
-"  return items\n"
+"  return items, cmsgpack.unpack(argv[pos])\n"
 "end\n"
 /*
  * typecheck: functions do not roll back, so whatever can make a write fail
@@ -135,14 +141,14 @@ const char *const redis_library =
 "  if bound < 9551615 then seq = '1844674407370' .. string.format('%07d', 9551615 - bound + 1) end\n"
 "  return #redis.call('XREVRANGE', k, '+', MAXID .. '-' .. seq, 'COUNT', 1) > 0\n"
 "end\n"
-"local function firstjob(items, argv, k)\n"
+"local function firstjob(items, argv, ents, k)\n"
 "  for _, it in ipairs(items) do\n"
 "    for ki = it.k1, it.k2 do\n"
 "      if argv[ki] == k then\n"
 "        local i = it.first\n"
 "        while i <= it.last do\n"
-"          if argv[i + 1] == k then return it.lsn, argv[i + 2] end\n"
-"          i = i + tonumber(argv[i]) + 1\n"
+"          if ents[i + 1] == k then return it.lsn, ents[i + 2] end\n"
+"          i = i + tonumber(ents[i]) + 1\n"
 "        end\n"
 "        return it.lsn, ''\n"
 "      end\n"
@@ -150,7 +156,7 @@ const char *const redis_library =
 "  end\n"
 "  return '', ''\n"
 "end\n"
-"local function typecheck(pkey, items, argv)\n"
+"local function typecheck(pkey, items, argv, ents)\n"
 "  local types, bound = {}, 0\n"
 "  local t = redis.call('TYPE', pkey)['ok']\n"
 "  if t ~= 'hash' and t ~= 'none' then return nil, pkey, t end\n"
@@ -163,7 +169,7 @@ const char *const redis_library =
 "        t = redis.call('TYPE', k)['ok']\n"
 "        if t ~= 'stream' and t ~= 'none' then return nil, k, t end\n"
 "        if t == 'stream' and noroom(k, bound) then\n"
-"          return nil, k, 'full', firstjob(items, argv, k)\n"
+"          return nil, k, 'full', firstjob(items, argv, ents, k)\n"
 "        end\n"
 "        types[k] = t\n"
 "      end\n"
@@ -197,7 +203,7 @@ const char *const redis_library =
 "    end\n"
 "  end\n"
 "end\n"
-"local function write(it, argv, types)\n"
+"local function write(it, argv, types, ents)\n"
 "  if it.stage ~= '' and redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
 "  mkstreams(it, argv, types, argv[7])\n"
 "  if it.stage ~= '' then\n"
@@ -209,7 +215,7 @@ const char *const redis_library =
 "    end\n"
 "    redis.call('DEL', it.stage)\n"
 "  end\n"
-"  xadds(argv, it.first, it.last, it.lsn, argv[6])\n"
+"  xadds(ents, it.first, it.last, it.lsn, argv[6])\n"
 "  return true\n"
 "end\n"
 /*
@@ -226,8 +232,8 @@ const char *const redis_library =
 "local function deliver(keys, argv)\n"
 "  local pkey, mode = keys[1], argv[1]\n"
 "  local src = {argv[2], argv[3], argv[4], argv[5]}\n"
-"  local items = parse(argv)\n"
-"  local types, badkey, badtype, badlsn, badseq = typecheck(pkey, items, argv)\n"
+"  local items, ents = parse(argv)\n"
+"  local types, badkey, badtype, badlsn, badseq = typecheck(pkey, items, argv, ents)\n"
 "  if badtype == 'full' then return {0, 'FULL', badlsn, '', '', '', '', badkey, badseq, '', ''} end\n"
 "  if not types then return {0, 'WRONGTYPE', '', '', '', '', '', badkey, badtype, '', ''} end\n"
 "  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn',\n"
@@ -264,7 +270,7 @@ const char *const redis_library =
 "    if it.stop <= at then\n"
 "      if it.stage ~= '' then redis.call('DEL', it.stage) end\n"
 "    elseif it.prev <= at then\n"
-"      if not write(it, argv, types) then verdict = 'STAGEGAP'; break end\n"
+"      if not write(it, argv, types, ents) then verdict = 'STAGEGAP'; break end\n"
 "      at = it.stop\n"
 "      if it.xid ~= '' then newtxn = it end\n"
 "    else\n"

@@ -31,6 +31,16 @@
 #define REDIS_BATCH_TXNS	256
 /* ... or about this many bytes */
 #define REDIS_BATCH_BYTES	(1024 * 1024)
+/*
+ * Deliver calls in flight at once.  While this many wait for their replies
+ * the next batch keeps growing instead of going out: under load a call
+ * carries every transaction that came in meanwhile (one Redis function call
+ * costs about as much as tens of entries), idle a transaction goes out at
+ * once.  Two keep Redis busy while a reply travels back.
+ */
+#define REDIS_DELIVER_INFLIGHT	2
+/* ... except a batch of this many bytes, which goes at once all the same */
+#define REDIS_DUE_BYTES		(64 * 1024)
 /* a transaction larger than this is staged in pieces of about this size */
 #define REDIS_STAGE_BYTES	(1024 * 1024)
 
@@ -119,8 +129,9 @@ typedef struct RedisSink
 	uint64_t	last_end;		/* end of the last item handed over */
 	uint64_t	stage_seq;		/* names staging lists */
 
-	/* the deliver call being built */
+	/* the deliver call being built: its items, and their entries */
 	RespBuf		batch;
+	RespBuf		blob;			/* the entries as msgpack strings */
 	RItem	   *items;
 	uint32_t	nitems;
 	uint32_t	items_cap;
@@ -131,6 +142,7 @@ typedef struct RedisSink
 	RCall	   *head;
 	RCall	   *tail;
 	size_t		pending;		/* their bytes */
+	uint32_t	ndeliver;		/* of them deliver calls */
 
 	char	   *orphan_key;		/* a staging list a lost connection left
 								 * behind: deleted at the next connect */
@@ -201,6 +213,8 @@ extern bool resp_arg_str(RespBuf *b, const char *s);
 extern bool resp_arg_u64(RespBuf *b, uint64_t v);
 extern bool resp_arg_lsnhex(RespBuf *b, uint64_t lsn);
 extern bool resp_arg_raw(RespBuf *b, const RespBuf *more);
+extern bool resp_to_msgpack(RespBuf *blob, const RespBuf *args);
+extern bool resp_arg_msgpack_array(RespBuf *b, const RespBuf *elems);
 extern bool resp_arg_entry(RespBuf *b, const char *key, size_t keylen,
 						   const FrameJob *job);
 extern int	pipe_send(Sink *s, RCall *call, const RespBuf *head,
@@ -212,7 +226,7 @@ extern void pipe_clear(RedisSink *rs);
 
 /* redis_progress.c */
 extern const char *const redis_library;
-#define REDIS_FN_DELIVER	"wal2queue_v1_deliver3"
+#define REDIS_FN_DELIVER	"wal2queue_v1_deliver4"
 extern int	progress_on_deliver(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_stage(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);

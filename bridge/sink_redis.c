@@ -45,6 +45,7 @@ static void
 drop_unsent(RedisSink *rs)
 {
 	resp_reset(&rs->batch);
+	resp_reset(&rs->blob);
 	rs->nitems = 0;
 	rs->build.open = false;
 	resp_reset(&rs->build.entries);
@@ -151,6 +152,13 @@ item_args(RespBuf *b, const RItem *it, uint64_t commit_lsn, const RBuild *bd)
 	return ok;
 }
 
+/* the size of the batch being built */
+static size_t
+batch_bytes(const RedisSink *rs)
+{
+	return rs->batch.len + rs->blob.len;
+}
+
 /* send the batch as one deliver call (and WAIT) */
 static int
 flush_batch(Sink *s)
@@ -176,7 +184,8 @@ flush_batch(Sink *s)
 		!resp_arg_str(&head, tl) || !resp_arg_str(&head, rs->src.dbname) ||
 		!resp_arg_str(&head, rs->src.slot) || !resp_arg_str(&head, rs->maxlen) ||
 		!resp_arg_str(&head, cfg->redis_group ? cfg->redis_group : "") ||
-		!resp_arg_u64(&head, rs->nitems))
+		!resp_arg_u64(&head, rs->nitems) ||
+		!resp_arg_msgpack_array(&rs->batch, &rs->blob))
 	{
 		free(call);
 		resp_free(&head);
@@ -196,7 +205,24 @@ flush_batch(Sink *s)
 	}
 	resp_free(&head);
 	resp_reset(&rs->batch);
+	resp_reset(&rs->blob);
 	return rc;
+}
+
+/*
+ * May the batch being built go out now?  A full one always (commit sends
+ * it), and one of REDIS_DUE_BYTES (large transactions go one or two to a
+ * call, as they come); otherwise only while fewer than
+ * REDIS_DELIVER_INFLIGHT deliver calls wait for replies: the reply of one
+ * lets the next go, so a busy Redis gets fewer, larger calls and an idle
+ * one each transaction at once.
+ */
+static bool
+batch_due(const RedisSink *rs)
+{
+	return rs->nitems > 0 &&
+		(rs->ndeliver < REDIS_DELIVER_INFLIGHT ||
+		 rs->nitems >= REDIS_BATCH_TXNS || batch_bytes(rs) >= REDIS_DUE_BYTES);
 }
 
 /* a check, or a position without jobs: an item with no entries */
@@ -210,6 +236,7 @@ add_empty_item(Sink *s, RItemKind kind, LedgerTicket t, uint64_t lsn)
 		return out_of_memory(s);
 	it = &rs->items[rs->nitems - 1];
 	if (!item_args(&rs->batch, it, lsn, NULL) ||
+		!resp_arg_u64(&rs->batch, (uint64_t) rs->blob.nargs + 1) ||
 		!resp_arg_u64(&rs->batch, 0))
 		return out_of_memory(s);
 	return SINK_OK;
@@ -544,12 +571,12 @@ redis_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	rs->items[rs->nitems - 1].xid = txn->xid;
 	rs->items[rs->nitems - 1].commit_time_us = txn->commit_time_us;
 	if (!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn, b) ||
+		!resp_arg_u64(&rs->batch, (uint64_t) rs->blob.nargs + 1) ||
 		!resp_arg_u64(&rs->batch, b->entries.nargs) ||
-		(b->entries.len > 0 &&
-		 !resp_arg_raw(&rs->batch, &b->entries)))
+		!resp_to_msgpack(&rs->blob, &b->entries))
 		return out_of_memory(s);
 	resp_reset(&b->entries);
-	if (rs->nitems >= REDIS_BATCH_TXNS || rs->batch.len >= REDIS_BATCH_BYTES)
+	if (rs->nitems >= REDIS_BATCH_TXNS || batch_bytes(rs) >= REDIS_BATCH_BYTES)
 		return flush_batch(s);
 	return SINK_OK;
 }
@@ -589,10 +616,14 @@ redis_poll(Sink *s, int timeout_ms, SinkAckFn ack, void *arg)
 	rs->ack_arg = s;
 	if (rs->hold_oom)
 		return out_of_memory(s);
-	if ((rc = flush_batch(s)) != SINK_OK || (rc = redis_evict_send(s, true)) != SINK_OK)
+	if ((batch_due(rs) && (rc = flush_batch(s)) != SINK_OK) ||
+		(rc = redis_evict_send(s, true)) != SINK_OK)
 		return rc;
 	held = rs->nheld;
 	if ((rc = pipe_poll(s, timeout_ms)) != SINK_OK)
+		return rc;
+	/* a reply came in: what waited goes now, not at the next poll */
+	if (batch_due(rs) && ((rc = flush_batch(s)) != SINK_OK || (rc = pipe_flush(s)) != SINK_OK))
 		return rc;
 	/* acks that came in now: ask at once, not at the next poll */
 	if (rs->nheld > held && !rs->evict_inflight &&
@@ -648,7 +679,7 @@ redis_socket(Sink *s, bool *want_write)
 	*want_write = false;
 	if (rs->ctx == NULL)
 		return -1;
-	*want_write = sdslen(rs->ctx->obuf) > 0 || rs->nitems > 0;
+	*want_write = sdslen(rs->ctx->obuf) > 0 || batch_due(rs);
 	return rs->ctx->fd;
 }
 
@@ -657,7 +688,7 @@ redis_pending_bytes(Sink *s)
 {
 	RedisSink  *rs = s->priv;
 
-	return rs->pending + rs->batch.len + rs->build.entries.len;
+	return rs->pending + batch_bytes(rs) + rs->build.entries.len;
 }
 
 static void
@@ -670,6 +701,7 @@ redis_destroy(Sink *s)
 	rs = s->priv;
 	redis_disconnect(s);
 	resp_free(&rs->batch);
+	resp_free(&rs->blob);
 	resp_free(&rs->build.entries);
 	strtab_free(&rs->build.keys);
 	free(rs->build.stage_key);

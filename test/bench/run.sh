@@ -531,6 +531,7 @@ if want 6; then
 		"$consumer" -p "$W2Q_REDIS_PORT" -n "$keep_workers" -c 1 -t $((keep_secs + 2)) \
 			>"$tmp/workers.out" 2>&1 &
 		workers_pid=$!
+		rcli CONFIG RESETSTAT >/dev/null
 		PGOPTIONS="-c synchronous_commit=off" pgbench -n -f "$here/skiplocked/producer.pgb" \
 			-T "$keep_secs" -c $producers -j 1 >"$tmp/producers.log" 2>&1 &
 		producers_pid=$!
@@ -541,6 +542,9 @@ if want 6; then
 		done
 		wait $producers_pid
 		x0=$(rcli XLEN default)
+		# the bridge's deliver calls (FCALL) so far: transactions per call
+		calls=$(rcli INFO commandstats | sed -n 's/^cmdstat_fcall:calls=\([0-9]*\),.*/\1/p')
+		record keep/per_call "$(awk -v n="$x0" -v c="${calls:-0}" 'BEGIN {print (c > 0 ? n / c : 0)}')"
 		t0=$(now_ns)
 		end_lsn=$(sql -c "SELECT pg_current_wal_lsn()")
 		until [ "$(sql -c "SELECT confirmed_flush_lsn >= '$end_lsn' FROM pg_replication_slots
@@ -728,13 +732,15 @@ report()
 			"in the stream when the producers stop, per second of the run. Slot lag: the largest" \
 			"pg_current_wal_lsn − confirmed_flush_lsn sampled every second, in the first and in" \
 			"the second half of the run (flat: the bridge keeps up). Drain: from the producers'" \
-			"end until the slot confirms the last commit. Ratio: delivered ÷ produced."
+			"end until the slot confirms the last commit. Ratio: delivered ÷ produced. Per call:" \
+			"transactions delivered per Redis function call (FCALL) while the producers ran."
 		echo
-		echo "| produced jobs/s | delivered jobs/s | delivered ÷ produced | slot lag, 1st half | slot lag, 2nd half | drain |"
-		echo "|---:|---:|---:|---:|---:|---:|"
+		echo "| produced jobs/s | delivered jobs/s | delivered ÷ produced | slot lag, 1st half | slot lag, 2nd half | drain | per call |"
+		echo "|---:|---:|---:|---:|---:|---:|---:|"
 		echo "| $(cell keep/produced rate) | $(cell keep/delivered rate) |" \
 			"$(ratio "$(med keep/delivered)" "$(med keep/produced)") |" \
-			"$(cell keep/lag1 bytes) | $(cell keep/lag2 bytes) | $(cell keep/drain_secs secs) |"
+			"$(cell keep/lag1 bytes) | $(cell keep/lag2 bytes) | $(cell keep/drain_secs secs) |" \
+			"$(cell keep/per_call int) |"
 	fi
 	echo
 	echo "Total wall time: $(( $(date +%s) - started )) s."

@@ -221,16 +221,43 @@ test_function_flushed(void)
 	s->ops->destroy(s);
 }
 
+/*
+ * The deliver call's last argument: a msgpack array (array 32) of the
+ * strings (str 32) elems, into buf (room for 256 bytes); returns its length.
+ */
+static size_t
+msgpack_strings(char *buf, const char *const *elems, uint32_t n)
+{
+	size_t		len = 5;
+
+	buf[0] = (char) 0xdd;
+	buf[1] = buf[2] = buf[3] = 0;
+	buf[4] = (char) n;
+	for (uint32_t i = 0; i < n; i++)
+	{
+		size_t		l = strlen(elems[i]);
+
+		buf[len] = (char) 0xdb;
+		buf[len + 1] = buf[len + 2] = buf[len + 3] = 0;
+		buf[len + 4] = (char) l;
+		memcpy(buf + len + 5, elems[i], l);
+		len += 5 + l;
+	}
+	return len;
+}
+
 /* an FCALL of deliver with one staged transaction of nstaged entries */
 static redisReply *
 deliver_staged(const char *stage, int nstaged)
 {
 	char		n[16];
+	char		none[256];
+	size_t		nonelen = msgpack_strings(none, NULL, 0);
 
 	snprintf(n, sizeof(n), "%d", nstaged);
-	return rcmd("FCALL wal2queue_v1_deliver3 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
-				"0000000000000474 0000000000000500 0/4D8 7 1000 1 chain:staged %s %s 2 5 5 0",
-				"", src.sysid, "", "", n, stage);
+	return rcmd("FCALL wal2queue_v1_deliver4 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+				"0000000000000474 0000000000000500 0/4D8 7 1000 1 chain:staged %s %s 2 5 5 1 0 %b",
+				"", src.sysid, "", "", n, stage, none, nonelen);
 }
 
 /*
@@ -292,9 +319,15 @@ test_chain(void)
 			   rint_cmd("EXISTS %s", "chain:good2") == 0,
 			   "  and call k + 1, sent before k's verdict was read, wrote nothing");
 	check_record("chain:", "jobs", "lsn", "0/474", "  the record stays where call k - 1 left it");
-	r = rcmd("FCALL wal2queue_v1_deliver3 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
-			 "0000000000000500 0000000000000600 0/5D8 8 1000 1 chain:good 0 %s 0 5 4 chain:good 0 x y",
-			 "", src.sysid, "", "", "");
+	{
+		static const char *const entry[] = {"4", "chain:good", "0", "x", "y"};
+		char		ents[256];
+		size_t		entslen = msgpack_strings(ents, entry, 5);
+
+		r = rcmd("FCALL wal2queue_v1_deliver4 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+				 "0000000000000500 0000000000000600 0/5D8 8 1000 1 chain:good 0 %s 0 1 5 %b",
+				 "", src.sysid, "", "", "", ents, entslen);
+	}
 	unit_check(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
 			   strcmp(r->element[1]->str, "GAP") == 0 && r->element[0]->integer == 0 &&
 			   strcmp(r->element[2]->str, "0/474") == 0,
