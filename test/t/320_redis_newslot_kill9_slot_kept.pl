@@ -16,7 +16,7 @@
 # extension's registry, which the bridge writes right after creating a slot
 # (wal2queue.slots.start_lsn = its confirmed_flush_lsn then): with
 # --create-slot, in the first session, a slot still at its registered start
-# is checked as created by this run (deliver3 "create": NEWSLOT), and the
+# is checked as created by this run (deliver4 "create": NEWSLOT), and the
 # refusal drops it.  Without the extension nothing is inferred (GAP, as
 # before).
 use strict;
