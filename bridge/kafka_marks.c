@@ -2,7 +2,8 @@
  *
  * kafka_marks.c
  *		Per-partition marks: how far each partition of a topic got, and
- *		for which source; the worker thread that reads them.
+ *		for which source; the look-up that reads them (run by the worker
+ *		thread, kafka_worker.c).
  *
  * The mark of a partition is its last message's (source, lsn, seq)
  * headers.  It is read when a session first uses the topic (after the
@@ -20,8 +21,8 @@
  * starts fresh.
  *
  * Reading a topic's metadata and last messages takes round trips that can
- * block for seconds when a broker is slow or down.  They run on a worker
- * thread, one topic at a time, each librdkafka call bounded by
+ * block for seconds when a broker is slow or down.  They run on the worker
+ * thread (kafka_worker.c), one topic at a time, each librdkafka call bounded by
  * KAFKA_STEP_MS and the whole look-up by METADATA_TIMEOUT_MS and
  * MARKS_TIMEOUT_MS (then SINK_RETRY).  The main thread only starts a
  * look-up and picks up its result; jobs of the topic wait in the hold
@@ -141,18 +142,7 @@ kafka_sink_mark(Sink *s, const char *topic, int32_t partition, uint64_t *lsn,
 	return false;
 }
 
-/* ---- the worker: reading metadata and last messages ---- */
-
-bool
-kafka_worker_stopping(KafkaSink *ks)
-{
-	bool		stop;
-
-	pthread_mutex_lock(&ks->worker.lock);
-	stop = ks->worker.stop;
-	pthread_mutex_unlock(&ks->worker.lock);
-	return stop;
-}
+/* ---- the look-up: reading metadata and last messages (run by the worker) ---- */
 
 /* the partition count, creating the topic if the cluster does that */
 static int
@@ -533,97 +523,6 @@ req_run(KafkaWork *w)
 				q->topic, (int) q->npartitions, (now_us() - t0) / 1000.0);
 }
 
-static void *
-worker_main(void *arg)
-{
-	KafkaSink  *ks = arg;
-	KafkaWorker *w = &ks->worker;
-
-	pthread_mutex_lock(&w->lock);
-	for (;;)
-	{
-		KafkaWork  *q;
-
-		while (!w->stop && w->head == NULL)
-			pthread_cond_wait(&w->cond, &w->lock);
-		if (w->stop)
-			break;
-		q = w->head;
-		w->head = q->next;
-		if (w->head == NULL)
-			w->tail = NULL;
-		q->queued = false;
-		pthread_mutex_unlock(&w->lock);
-		q->run(q);
-		pthread_mutex_lock(&w->lock);
-		q->done = true;
-		kafka_wake(ks);
-	}
-	pthread_mutex_unlock(&w->lock);
-	return NULL;
-}
-
-/* hand a piece of work to the worker (its run, done and queued are set) */
-void
-kafka_worker_submit(KafkaSink *ks, KafkaWork *q)
-{
-	KafkaWorker *w = &ks->worker;
-
-	pthread_mutex_lock(&w->lock);
-	q->next = NULL;
-	q->done = false;
-	q->queued = true;
-	if (w->tail)
-		w->tail->next = q;
-	else
-		w->head = q;
-	w->tail = q;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-}
-
-/* has the worker finished q? */
-bool
-kafka_work_done(KafkaSink *ks, KafkaWork *q)
-{
-	bool		done;
-
-	pthread_mutex_lock(&ks->worker.lock);
-	done = q->done;
-	pthread_mutex_unlock(&ks->worker.lock);
-	return done;
-}
-
-int
-kafka_worker_start(KafkaSink *ks)
-{
-	KafkaWorker *w = &ks->worker;
-
-	w->stop = false;
-	w->head = w->tail = NULL;
-	if (pthread_create(&w->thread, NULL, worker_main, ks) != 0)
-		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY,
-						  "could not start the kafka look-up thread");
-	w->running = true;
-	return SINK_OK;
-}
-
-/* stop the worker: it finishes the step it is in (KAFKA_STEP_MS at most) */
-void
-kafka_worker_stop(KafkaSink *ks)
-{
-	KafkaWorker *w = &ks->worker;
-
-	if (!w->running)
-		return;
-	pthread_mutex_lock(&w->lock);
-	w->stop = true;
-	pthread_cond_signal(&w->cond);
-	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
-	w->running = false;
-	w->head = w->tail = NULL;
-}
 
 void
 kafka_req_free(MarksReq *q)
