@@ -1,0 +1,89 @@
+# Attack review 12 (issue 11 fixes of this session): prune() deletes a
+# claim-checked row after a schema or role it names is renamed.
+# What: the text of a regnamespace or regrole value (and regclass, regtype,
+# regproc..., of an object in pg_catalog or one that is dropped) is the NAME
+# of another catalog row, not a function of the value and its own type.
+# text_shape() (sql/src/24_text_shape.sql) lists the table's columns, the
+# composites' attributes and the enums' labels, nothing the reg* values
+# point at, so ALTER SCHEMA ... RENAME or ALTER ROLE ... RENAME leaves
+# guard_state() unchanged: no new guard record, the floor stays, and
+# claim_check_floor()'s premise ("a value's output depends only on it, its
+# type's catalog rows and the session settings", 30_prune.sql, THE TEXT
+# MEASURED IS THE TEXT DECODED) is false for them.
+# Here (--max-job-bytes 8kB, floor about 465) a row with 180 references to a
+# schema with a 63-byte name (about 11.5kB of text) is delivered as a claim
+# check; after ALTER SCHEMA ... RENAME TO a its text form is under 400 bytes
+# and prune() without force deletes it before its worker read it.  The
+# second row does the same with regrole and ALTER ROLE ... RENAME.
+# Expected: both claim-checked rows kept (the rename moves the floor, or
+# the table keeps every row, as for an enum label renamed, test/t/360).
+# W2Q_ATTACK_CONTROL=1 leaves the renames out: then both rows stay.
+# Severity: high (an undelivered job, the only copy of a claim check, is
+# deleted without force), needs a reg* column and a rename after the insert.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('prune_cc_regns');
+my $r = start_redis();
+my $long = 'l' x 63;
+my $role = 'r' x 63;
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION wal2queue;
+	CREATE SCHEMA $long;
+	CREATE ROLE $role;
+	CREATE TABLE public.jobs (id bigserial PRIMARY KEY, queue text NOT NULL,
+	                          spaces regnamespace[], owners regrole[]);
+	SELECT wal2queue.append_only('public.jobs');
+});
+my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
+	'--route-column', 'queue', '--max-job-bytes', '8kB', '--status-interval', '1');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
+	'the bridge registered its slot') or diag(bridge_log($b));
+$node->safe_psql('postgres', qq{
+	INSERT INTO jobs (queue, spaces) VALUES ('ns', array_fill('$long'::regnamespace, ARRAY[180]));
+	INSERT INTO jobs (queue, owners) VALUES ('role', array_fill('$role'::regrole, ARRAY[180]));
+});
+ok(wait_until(sub { redis($r, 'XLEN', 'ns') eq '1' && redis($r, 'XLEN', 'role') eq '1' }, 30),
+	'both delivered') or diag(bridge_log($b));
+is(stream_entries($r, 'ns')->[0][1]{wal2queue_claim_check}, 't',
+	'the regnamespace row is a claim check: its content is only in the table');
+is(stream_entries($r, 'role')->[0][1]{wal2queue_claim_check}, 't',
+	'the regrole row is a claim check too');
+
+unless ($ENV{W2Q_ATTACK_CONTROL})
+{
+	$node->safe_psql('postgres', "ALTER SCHEMA $long RENAME TO a");
+	$node->safe_psql('postgres', "ALTER ROLE $role RENAME TO b");
+}
+# a small row written after the renames: delivered whole, and prunable
+$node->safe_psql('postgres', "INSERT INTO jobs (queue) VALUES ('small')");
+ok(wait_until(sub { redis($r, 'XLEN', 'small') eq '1' }, 30), 'the small row delivered')
+  or diag(bridge_log($b));
+diag('floor ' . $node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('public.jobs')")
+	. ', text forms now: ' . $node->safe_psql('postgres',
+	"SELECT string_agg(queue || '=' || octet_length(ROW(j.*)::text), ' ' ORDER BY id) FROM jobs j"));
+
+my $deleted = 0;
+for my $i (1 .. 8)
+{
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	sleep 1;
+	wait_attested($node, 'jobs', 10);
+	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
+	last if $node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'") eq '0';
+}
+diag("prune deleted $deleted rows");
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
+	'the small row, delivered whole, is pruned (the control)');
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'ns'"), '1',
+	'the claim-checked row whose schema was renamed is still there for its worker');
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'role'"), '1',
+	'the claim-checked row whose role was renamed is still there for its worker');
+stop_bridge($b);
+stop_redis($r);
+$node->stop;
+done_testing();

@@ -1,0 +1,72 @@
+# Attack review 12 (issue 11 fixes of this session): one row whose text
+# form cannot be built makes maintain_partitions() fail at every run, and
+# with it the creation of the coming days' partitions: once they run out,
+# every INSERT into the job table fails ("no partition of relation ...
+# found for row").
+# Why: maintain_partitions() (sql/src/40_job_tables.sql) creates the new
+# partitions and judges the old ones in one transaction;
+# partition_pending() measures each delivered row with small_enough()
+# (ROW(t.*)::text) in a plain EXECUTE, without the fallback
+# delete_delivered() has for prune() ("a row whose text cannot be built is
+# kept", 374).  A jsonb payload of the conventional job table
+# (create_job_table) holding 8200 numbers 1e131071 is 30kB stored and over
+# 1GB as text: the plugin proves it long and delivers a claim check, prune()
+# keeps it, but maintain_partitions() raises "Cannot enlarge string buffer"
+# (or out of memory) and rolls back the partitions it had just created.
+# Expected: the old partition holding that row is 'kept', and the new
+# partitions are created.  W2Q_ATTACK_CONTROL=1 uses a short number: then
+# maintain_partitions() runs (and drops the delivered old partition).
+# Severity: high (the application's INSERTs fail once the created days run
+# out; no undelivered row is lost), needs one such value in an old partition
+# (any role that may insert a job).
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('maintain_huge');
+my $r = start_redis();
+my $num = $ENV{W2Q_ATTACK_CONTROL} ? '1' : '1e131071';
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION wal2queue;
+	SELECT wal2queue.create_job_table('public.jobs', true);
+	CREATE TABLE jobs_old PARTITION OF jobs FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-01-02 00:00+00');
+});
+my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
+	'--route-column', 'queue', '--status-interval', '1');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
+	'the bridge registered its slot') or diag(bridge_log($b));
+$node->safe_psql('postgres', qq{
+	INSERT INTO jobs (queue, payload, created_at)
+	SELECT 'huge', ('[' || string_agg('$num', ',') || ']')::jsonb, '2020-01-01 10:00+00'
+	  FROM generate_series(1, 8200);
+	INSERT INTO jobs (queue, payload) VALUES ('small', '{}');
+});
+ok(wait_until(sub { redis($r, 'XLEN', 'huge') eq '1' && redis($r, 'XLEN', 'small') eq '1' }, 60),
+	'both delivered') or diag(bridge_log($b));
+is(stream_entries($r, 'huge')->[0][1]{wal2queue_claim_check}, $ENV{W2Q_ATTACK_CONTROL} ? undef : 't',
+	'the huge row is a claim check');
+for my $i (1 .. 4)
+{
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	sleep 1;
+	wait_attested($node, 'jobs', 10);
+}
+my ($rc, $out, $err) = $node->psql('postgres',
+	"SELECT string_agg(action || ' ' || partition_name, ', ' ORDER BY partition_name) "
+	. "FROM wal2queue.maintain_partitions('public.jobs', 5, 0)");
+diag("maintain_partitions: $out");
+is($err, '', 'maintain_partitions() runs (no error)');
+my $day5 = $node->safe_psql('postgres',
+	"SELECT 'jobs_p' || to_char(now() AT TIME ZONE 'UTC' + interval '5 days', 'YYYYMMDD')");
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = '$day5'"), '1',
+	"the partition of the fifth day ahead ($day5) is created");
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = 'jobs_old'"),
+	$ENV{W2Q_ATTACK_CONTROL} ? '0' : '1',
+	'the old partition holding the claim-checked row is kept (dropped in the control)');
+stop_bridge($b);
+stop_redis($r);
+$node->stop;
+done_testing();
