@@ -22,7 +22,9 @@
 # suspect persisted, e.g. in the positions topic, or every partition with
 # an unproven tail read back by a new process before its mark is trusted).
 # Severity: high (silent loss, confirmed to PostgreSQL; a plain restart of
-# the bridge within seconds after a failed or unproven delivery is enough).
+# the bridge after a failed or unproven delivery, before the next session
+# re-sent past it, is enough: seconds, or as long as the broker stays
+# unreachable after it, when an operator is most likely to restart).
 use strict;
 use warnings;
 use IPC::Run;
