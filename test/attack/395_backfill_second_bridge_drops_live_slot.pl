@@ -1,0 +1,80 @@
+# What: a second bridge started with the same --backfill command line while
+# the first one has just created its slot (its exported snapshot open, its
+# first state not yet recorded: the last state is the creation marker)
+# drops the first one's slot, as one "the bridge stopped in between" left.
+# The first bridge goes on backfilling from the dropped slot's snapshot,
+# records the backfill done (100 rows), then stops: "replication slot ...
+# does not exist any more"; the rows committed after its snapshot (here
+# 101..110) are delivered by no one, and a restart is refused (the slot is
+# gone, the record is there) until an operator re-backfills by hand.
+# Why: bridge/backfill.c attempt(): "else if (exists && (ours || ...))"
+# takes the marker (BACKFILL_CREATING) for proof that its writer is gone and
+# drop_slot()s; the slot is not active while its creator reads the exported
+# snapshot (the walsender releases it after CREATE_REPLICATION_SLOT), so
+# the drop succeeds.  Nothing asks whether the creator is alive (its
+# replication connection, which holds the exported snapshot, is).
+# Expected: the second bridge leaves a slot another live bridge is creating
+# alone (it waits, as it does for "being created ... by another bridge"),
+# and every row (the backfilled ones and those committed after the first
+# bridge's snapshot) is in the topic exactly once.
+# Severity: high (a live bridge's slot dropped by a second start of the same
+# command line; loud afterwards, but the jobs committed since the snapshot
+# are gone with the slot's WAL position).
+# The first bridge stays paused W2Q_TEST_BACKFILL_PAUSE's 300 s (the hook
+# has no release), so this test takes about six minutes.
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $k = start_kafka_mock(1);
+my $bs = $k->{bootstrap};
+my $node = new_node('bfdropslot');
+$node->safe_psql('postgres', q{
+	CREATE TABLE jobs (id bigint PRIMARY KEY, status text NOT NULL);
+	INSERT INTO jobs SELECT g, 'pending' FROM generate_series(1, 100) g;
+});
+
+sub messages
+{
+	my ($topic) = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'kcat', '-b', $bs, '-C', '-t', $topic, '-o', 'beginning', '-e', '-q',
+			'-f', '%k\t%p\t%h\t%s\n--end--\n' ], '>', \$out, '2>', \$err, IPC::Run::timeout(60));
+	return map { [ split /\t/, $_, 4 ] } grep { /\S/ } split /\n--end--\n/, $out;
+}
+
+my $slot = 'bf_ds';
+my @cmd = ('--slot', $slot, '--create-slot', '--tables', 'public.jobs', '--sink', "kafka://$bs",
+	'--backfill', '--backfill-batch=40');
+local $ENV{W2Q_TEST_BACKFILL_PAUSE} = 'slot';
+my $a = start_bridge($node, undef, @cmd);
+delete $ENV{W2Q_TEST_BACKFILL_PAUSE};
+ok(wait_until(sub { bridge_log($a) =~ /paused at "slot"/ }, 60),
+	'the first bridge created its slot (its snapshot open), no first state yet');
+my $b = start_bridge($node, undef, @cmd);
+ok(wait_until(sub { bridge_log($b) =~ /dropping it|another bridge/ }, 60), 'the second bridge acted');
+my $dropped = bridge_log($b) =~ /dropped replication slot "\Q$slot\E"/;
+ok(!$dropped, 'the second bridge did not drop the slot the first one is creating')
+  or diag(join "\n", grep { /WARNING|LOG/ } split /\n/, bridge_log($b));
+stop_bridge($b, 'KILL');
+
+# committed after the first bridge's snapshot: only its slot can deliver them
+$node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'pending' FROM generate_series(101, 110) g});
+ok(wait_until(sub { bridge_log($a) =~ /backfill of slot "\Q$slot\E" done|ERROR/ || !$a->{h}->pumpable }, 400),
+	'the first bridge went on after its pause');
+$node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'pending' FROM generate_series(111, 120) g});
+wait_until(sub { grep { $_->[0] eq '120' } messages('public.jobs') }, 30);
+my %seen;
+$seen{ $_->[0] }++ for messages('public.jobs');
+my @missing = grep { !$seen{$_} } 1 .. 120;
+my @dup = grep { ($seen{$_} // 0) > 1 } 1 .. 120;
+ok(@missing == 0 && @dup == 0, 'rows 1..120 each once in the topic')
+  or diag(scalar(@missing) . " missing (@missing[0 .. 9]), " . scalar(@dup) . " twice\n"
+	  . join("\n", grep { /WARNING|LOG|ERROR/ && !/DEBUG/ } split /\n/, bridge_log($a)));
+stop_bridge($a, 'KILL') if $a->{h}->pumpable;
+stop_kafka_mock($k);
+$node->stop;
+done_testing();
