@@ -37,6 +37,9 @@
  *	- and then the DELETE's WAL record is read back: it must have the flag.
  *
  * What cannot be proven is delivered: a table without replica identity, a
+ * table with any partition that is UNLOGGED or foreign (a move into it
+ * writes no INSERT, so the next INSERT of the transaction proves nothing;
+ * a move into one of its logged partitions is then delivered too), a
  * move that also changed a key column (or, with REPLICA IDENTITY FULL, any
  * other column), a move whose INSERT comes after any other change (a
  * trigger's rows).  Such a moved row is a new job (a duplicate), never the
@@ -59,6 +62,8 @@
 #include "access/xlogreader.h"
 #include "access/xlogutils.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "optimizer/optimizer.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
@@ -108,6 +113,40 @@ root_desc(const W2QRelInfo *info, Relation relation)
 }
 
 /*
+ * Can a row of root move where WAL does not follow it?  A cross-partition
+ * UPDATE into an UNLOGGED partition (or a foreign table) writes the DELETE,
+ * flagged as a move, and no INSERT: the next change of the transaction is
+ * then whatever it does next, and may be a genuine job with the same
+ * identity.  Any partition of root (at any level) that is not WAL-logged
+ * or is foreign makes every move under root unprovable.  Asked afresh at
+ * each DELETE (the catalogs as of that change): ATTACH PARTITION and ALTER
+ * TABLE ... SET UNLOGGED of a partition need no invalidation of ours.
+ */
+static bool
+root_has_unlogged_partition(Oid root)
+{
+	List	   *rels = find_all_inheritors(root, NoLock, NULL);
+	ListCell   *lc;
+	bool		result = false;
+
+	foreach(lc, rels)
+	{
+		Oid			relid = lfirst_oid(lc);
+		char		relkind = get_rel_relkind(relid);
+
+		if (relkind == RELKIND_FOREIGN_TABLE ||
+			(relkind == RELKIND_RELATION &&
+			 get_rel_persistence(relid) != RELPERSISTENCE_PERMANENT))
+		{
+			result = true;
+			break;
+		}
+	}
+	list_free(rels);
+	return result;
+}
+
+/*
  * A DELETE on relation, a partition of info's (selected) table, with its
  * old replica identity old_key (NULL when the table has none: then no
  * INSERT can be proven to be its moved row, and none is pending), decoded
@@ -120,7 +159,7 @@ w2q_moves_delete(W2QMoves *moves, W2QRelInfo *info, Relation relation,
 	MemoryContext old;
 
 	w2q_moves_reset(moves);
-	if (old_key == NULL)
+	if (old_key == NULL || root_has_unlogged_partition(info->root_relid))
 		return;
 	old = MemoryContextSwitchTo(moves->cxt);
 	moves->old_key = root_tuple(info, old_key);
