@@ -66,15 +66,34 @@
 #include "catalog/pg_inherits.h"
 #include "optimizer/optimizer.h"
 #include "utils/datum.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
 
 #include "partmove.h"
 
+/* relcache invalidations seen (any relation): root_has_unlogged_partition() */
+static uint64 relcache_invalidations = 0;
+static bool callback_registered = false;
+
+static void
+count_relcache_invalidation(Datum arg, Oid relid)
+{
+	relcache_invalidations++;
+}
+
 void
 w2q_moves_init(W2QMoves *moves, MemoryContext cxt)
 {
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(count_relcache_invalidation, (Datum) 0);
+		callback_registered = true;
+	}
+	moves->unlogged_root = InvalidOid;
+	moves->unlogged = false;
+	moves->unlogged_gen = 0;
 	moves->reader = NULL;
 	moves->cxt = cxt;
 	moves->old_key = NULL;
@@ -118,16 +137,23 @@ root_desc(const W2QRelInfo *info, Relation relation)
  * flagged as a move, and no INSERT: the next change of the transaction is
  * then whatever it does next, and may be a genuine job with the same
  * identity.  Any partition of root (at any level) that is not WAL-logged
- * or is foreign makes every move under root unprovable.  Asked afresh at
- * each DELETE (the catalogs as of that change): ATTACH PARTITION and ALTER
- * TABLE ... SET UNLOGGED of a partition need no invalidation of ours.
+ * or is foreign makes every move under root unprovable.  Asked from the
+ * catalogs as of the DELETE; the answer for the last root asked about is
+ * kept until any relcache invalidation (CREATE TABLE ... PARTITION OF,
+ * ATTACH PARTITION and ALTER TABLE ... SET UNLOGGED each invalidate a
+ * relation of the tree), so prune()'s DELETEs do not walk the tree each.
  */
 static bool
-root_has_unlogged_partition(Oid root)
+root_has_unlogged_partition(W2QMoves *moves, Oid root)
 {
-	List	   *rels = find_all_inheritors(root, NoLock, NULL);
+	List	   *rels;
 	ListCell   *lc;
 	bool		result = false;
+
+	if (moves->unlogged_root == root &&
+		moves->unlogged_gen == relcache_invalidations)
+		return moves->unlogged;
+	rels = find_all_inheritors(root, NoLock, NULL);
 
 	foreach(lc, rels)
 	{
@@ -143,6 +169,9 @@ root_has_unlogged_partition(Oid root)
 		}
 	}
 	list_free(rels);
+	moves->unlogged_root = root;
+	moves->unlogged = result;
+	moves->unlogged_gen = relcache_invalidations;
 	return result;
 }
 
@@ -159,7 +188,7 @@ w2q_moves_delete(W2QMoves *moves, W2QRelInfo *info, Relation relation,
 	MemoryContext old;
 
 	w2q_moves_reset(moves);
-	if (old_key == NULL || root_has_unlogged_partition(info->root_relid))
+	if (old_key == NULL || root_has_unlogged_partition(moves, info->root_relid))
 		return;
 	old = MemoryContextSwitchTo(moves->cxt);
 	moves->old_key = root_tuple(info, old_key);

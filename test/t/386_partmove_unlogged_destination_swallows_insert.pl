@@ -6,7 +6,8 @@
 # and dropped a genuine job.  Now partmove.c (root_has_unlogged_partition())
 # pairs a move-flagged DELETE with nothing when the root has any partition,
 # at any level, that is UNLOGGED or foreign, asked from the catalogs at each
-# DELETE: the next INSERT is a job.  The price, checked here too: a genuine
+# DELETE (kept for the last root until any relcache invalidation): the
+# next INSERT is a job.  The price, checked here too: a genuine
 # move into a logged partition of such a root is delivered as a new job (a
 # duplicate, plugin/FORMAT.md).
 # Here: jobs (order_id, status, note) partitioned by LIST (status),
@@ -60,5 +61,26 @@ my $moved = $node->safe_psql('postgres', q~
 	 WHERE data::json->>'table' = 'public.moves'~);
 is($moved, 'moved,moved',
 	'a move into a logged partition of a root with an UNLOGGED one is a new job');
+
+# the answer is cached per root until a relcache invalidation: a move seen
+# while all partitions were logged, then an UNLOGGED partition attached
+$node->safe_psql('postgres', q{
+	CREATE TABLE q (id int, st text, note text, PRIMARY KEY (id, st)) PARTITION BY LIST (st);
+	CREATE TABLE q_new PARTITION OF q FOR VALUES IN ('new');
+	CREATE TABLE q_done PARTITION OF q FOR VALUES IN ('done');
+	INSERT INTO q VALUES (1, 'new', 'a');
+	UPDATE q SET st = 'done' WHERE id = 1;
+	CREATE UNLOGGED TABLE q_archived (id int NOT NULL, st text NOT NULL, note text);
+	ALTER TABLE q ATTACH PARTITION q_archived FOR VALUES IN ('archived');
+	BEGIN;
+	UPDATE q SET st = 'archived' WHERE id = 1;
+	INSERT INTO q VALUES (1, 'done', 'b');
+	COMMIT;
+});
+my $q = $node->safe_psql('postgres', q~
+	SELECT coalesce(string_agg(data::json->'row'->>'note', ','), '')
+	  FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json', 'tables', 'public.q')
+	 WHERE data::json->>'table' = 'public.q'~);
+is($q, 'a,b', 'a move before an UNLOGGED partition was attached is paired, the INSERT after one is a job');
 $node->stop;
 done_testing();
