@@ -37,6 +37,9 @@
  *	- and then the DELETE's WAL record is read back: it must have the flag.
  *
  * What cannot be proven is delivered: a table without replica identity, a
+ * table with any partition that is UNLOGGED or foreign (a move into it
+ * writes no INSERT, so the next INSERT of the transaction proves nothing;
+ * a move into one of its logged partitions is then delivered too), a
  * move that also changed a key column (or, with REPLICA IDENTITY FULL, any
  * other column), a move whose INSERT comes after any other change (a
  * trigger's rows).  Such a moved row is a new job (a duplicate), never the
@@ -59,17 +62,38 @@
 #include "access/xlogreader.h"
 #include "access/xlogutils.h"
 #include "catalog/partition.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
 #include "optimizer/optimizer.h"
 #include "utils/datum.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/partcache.h"
 #include "utils/rel.h"
 
 #include "partmove.h"
 
+/* relcache invalidations seen (any relation): root_has_unlogged_partition() */
+static uint64 relcache_invalidations = 0;
+static bool callback_registered = false;
+
+static void
+count_relcache_invalidation(Datum arg, Oid relid)
+{
+	relcache_invalidations++;
+}
+
 void
 w2q_moves_init(W2QMoves *moves, MemoryContext cxt)
 {
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(count_relcache_invalidation, (Datum) 0);
+		callback_registered = true;
+	}
+	moves->unlogged_root = InvalidOid;
+	moves->unlogged = false;
+	moves->unlogged_gen = 0;
 	moves->reader = NULL;
 	moves->cxt = cxt;
 	moves->old_key = NULL;
@@ -108,6 +132,50 @@ root_desc(const W2QRelInfo *info, Relation relation)
 }
 
 /*
+ * Can a row of root move where WAL does not follow it?  A cross-partition
+ * UPDATE into an UNLOGGED partition (or a foreign table) writes the DELETE,
+ * flagged as a move, and no INSERT: the next change of the transaction is
+ * then whatever it does next, and may be a genuine job with the same
+ * identity.  Any partition of root (at any level) that is not WAL-logged
+ * or is foreign makes every move under root unprovable.  Asked from the
+ * catalogs as of the DELETE; the answer for the last root asked about is
+ * kept until any relcache invalidation (CREATE TABLE ... PARTITION OF,
+ * ATTACH PARTITION and ALTER TABLE ... SET UNLOGGED each invalidate a
+ * relation of the tree), so prune()'s DELETEs do not walk the tree each.
+ */
+static bool
+root_has_unlogged_partition(W2QMoves *moves, Oid root)
+{
+	List	   *rels;
+	ListCell   *lc;
+	bool		result = false;
+
+	if (moves->unlogged_root == root &&
+		moves->unlogged_gen == relcache_invalidations)
+		return moves->unlogged;
+	rels = find_all_inheritors(root, NoLock, NULL);
+
+	foreach(lc, rels)
+	{
+		Oid			relid = lfirst_oid(lc);
+		char		relkind = get_rel_relkind(relid);
+
+		if (relkind == RELKIND_FOREIGN_TABLE ||
+			(relkind == RELKIND_RELATION &&
+			 get_rel_persistence(relid) != RELPERSISTENCE_PERMANENT))
+		{
+			result = true;
+			break;
+		}
+	}
+	list_free(rels);
+	moves->unlogged_root = root;
+	moves->unlogged = result;
+	moves->unlogged_gen = relcache_invalidations;
+	return result;
+}
+
+/*
  * A DELETE on relation, a partition of info's (selected) table, with its
  * old replica identity old_key (NULL when the table has none: then no
  * INSERT can be proven to be its moved row, and none is pending), decoded
@@ -120,7 +188,7 @@ w2q_moves_delete(W2QMoves *moves, W2QRelInfo *info, Relation relation,
 	MemoryContext old;
 
 	w2q_moves_reset(moves);
-	if (old_key == NULL)
+	if (old_key == NULL || root_has_unlogged_partition(moves, info->root_relid))
 		return;
 	old = MemoryContextSwitchTo(moves->cxt);
 	moves->old_key = root_tuple(info, old_key);

@@ -24,6 +24,9 @@ typedef struct W2QMoves
 	HeapTuple	old_key;		/* its old identity, in root's columns */
 	TupleDesc	old_desc;		/* root's descriptor then: old_key's */
 	XLogRecPtr	delete_lsn;		/* the pending DELETE's record */
+	Oid			unlogged_root;	/* the last root asked about, or InvalidOid */
+	bool		unlogged;		/* it has a partition WAL does not follow */
+	uint64		unlogged_gen;	/* relcache invalidations seen then */
 } W2QMoves;
 
 extern void w2q_moves_init(W2QMoves *moves, MemoryContext cxt);

@@ -53,13 +53,21 @@ $$;
 
 /*
  * lock_shape_changed() -- after ALTER TYPE (an enum's labels, a composite's
- * attributes): the guarded job tables whose text_shape() differs from the
- * one last recorded, each locked in SHARE mode first (until the end of the
- * transaction).  ALTER TYPE locks no table that uses the type, so an INSERT
- * running meanwhile could be decoded with the old labels yet have an xid
- * above the record that moves the floor; the lock waits for such INSERTs
- * (their xids then precede the record's) and holds back new ones until the
- * change committed (they are decoded with it).  Internal: guard_on_alter().
+ * attributes): the guarded job tables that use an altered type and whose
+ * text_shape() differs from the one last recorded, each locked in SHARE
+ * mode first (until the end of the transaction).  ALTER TYPE locks no table
+ * that uses the type, so an INSERT running meanwhile could be decoded with
+ * the old labels yet have an xid above the record that moves the floor; the
+ * lock waits for such INSERTs (their xids then precede the record's) and
+ * holds back new ones until the change committed (they are decoded with it).
+ * The altered types are the command's objects (pg_event_trigger_ddl_commands():
+ * a type, or a composite type's pg_class row); a table uses one when it is
+ * among the types text_shape() follows from its columns (the same recursion:
+ * array elements, domain bases, range and multirange subtypes, composite
+ * attributes).  A type no guarded table uses locks nothing: whoever runs
+ * ALTER TYPE (any role, of its own type) takes no lock on others' tables.
+ * Internal: called by guard_on_alter() only, within its event (it reads the
+ * command's objects).
  */
 CREATE FUNCTION wal2queue.lock_shape_changed()
 RETURNS oid[]
@@ -67,13 +75,40 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    altered oid[];
     tables oid[];
     rel oid;
 BEGIN
+    SELECT array_agg(DISTINCT o.typid) INTO altered
+      FROM pg_event_trigger_ddl_commands() c
+     CROSS JOIN LATERAL (SELECT c.objid WHERE c.classid = 'pg_type'::regclass
+                         UNION ALL
+                         SELECT ty.oid FROM pg_type ty
+                          WHERE c.classid = 'pg_class'::regclass AND ty.typrelid = c.objid) o(typid);
+    IF altered IS NULL THEN
+        RETURN NULL;
+    END IF;
     SELECT array_agg(g.relid ORDER BY g.relid) INTO tables
       FROM (SELECT DISTINCT t.tgrelid AS relid FROM pg_trigger t
              WHERE t.tgfoid = 'wal2queue.refuse_update()'::regprocedure) g
-     WHERE wal2queue.guard_state(g.relid) IS DISTINCT FROM
+     WHERE EXISTS (
+            WITH RECURSIVE types(typid) AS (
+                SELECT a.atttypid FROM pg_attribute a
+                 WHERE a.attrelid = g.relid AND a.attnum > 0 AND NOT a.attisdropped
+                UNION
+                SELECT n.typid
+                  FROM types JOIN pg_type ty ON ty.oid = types.typid
+                 CROSS JOIN LATERAL (
+                        SELECT ty.typelem
+                        UNION ALL SELECT ty.typbasetype
+                        UNION ALL SELECT r.rngsubtype FROM pg_range r
+                                   WHERE ty.oid IN (r.rngtypid, r.rngmultitypid)
+                        UNION ALL SELECT a.atttypid FROM pg_attribute a
+                                   WHERE a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped) n(typid)
+                 WHERE n.typid <> 0
+            )
+            SELECT FROM types WHERE types.typid = ANY (altered))
+       AND wal2queue.guard_state(g.relid) IS DISTINCT FROM
            (SELECT e.state FROM wal2queue.guard_events e WHERE e.relid = g.relid ORDER BY e.seq DESC LIMIT 1);
     FOREACH rel IN ARRAY coalesce(tables, '{}') LOOP
         EXECUTE format('LOCK TABLE ONLY %s IN SHARE MODE', rel::regclass);
