@@ -63,7 +63,7 @@ my ($rc, $out, $err) = $node->psql('postgres',
 	. "FROM wal2queue.maintain_partitions('public.jobs', 5, 0)");
 diag("maintain_partitions: $out");
 unlike($err, qr/ERROR/, 'maintain_partitions() runs (no error)');
-like($err, qr/NOTICE:  wal2queue\.maintain_partitions: could not measure a row of table jobs_old/,
+like($err, qr/NOTICE:  wal2queue\.maintain_partitions: could not measure a row of table public.jobs_old/,
 	'a NOTICE names the table whose row could not be measured')
   unless $ENV{W2Q_ATTACK_CONTROL};
 my $day5 = $node->safe_psql('postgres',
