@@ -575,7 +575,7 @@ COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
  * above the floor was decoded with the shape the table has now, and its
  * text now is the text then, value by value (a value's output depends
  * only on it, its type's catalog rows and the session settings: see WHAT
- * IT CANNOT SEE).  Rows at or below the floor stay whatever their size.
+ * IT CANNOT SEE; not so for reg* types: OBJECT REFERENCES below).  Rows at or below the floor stay whatever their size.
  * A row whose text cannot be built is kept (small_enough(),
  * delete_delivered()).
  *
