@@ -54,7 +54,7 @@ for my $i (1 .. 3)
 }
 stop_bridge($b);
 
-my $s = $node->background_psql('postgres');
+my $s = $node->background_psql('postgres', on_error_stop => 0);
 $s->query_safe($ENV{W2Q_ATTACK_CONTROL} ? 'BEGIN' : 'BEGIN ISOLATION LEVEL REPEATABLE READ');
 $s->query_safe('SELECT 1');
 $node->safe_psql('postgres',
