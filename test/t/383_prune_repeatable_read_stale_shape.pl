@@ -75,7 +75,7 @@ is($node->safe_psql('postgres', "SELECT event FROM wal2queue.guard_events "
 	'ALTER TABLE', 'the changes recorded a new guard state');
 my ($deleted, $failed) = $s->query("SELECT wal2queue.prune('public.jobs')");
 my $err = $s->{stderr};
-$s->query('ROLLBACK');
+$s->query('COMMIT');
 $s->quit;
 diag("prune deleted $deleted rows; stderr: $err");
 if ($ENV{W2Q_ATTACK_CONTROL})
