@@ -506,9 +506,13 @@ COMMENT ON FUNCTION wal2queue.unregister_slot(name) IS
  * (session_user: inside a SECURITY DEFINER function current_user is the
  * owner) is a superuser or has REPLICATION, or is a member of a role named
  * rds_replication (Amazon RDS and Aurora grant the replication right
- * through that role, not the attribute; see docs/managed.md).  Only a
- * superuser or a role with CREATEROLE can create such a role or grant it,
- * and in PostgreSQL 15 either can give itself replication anyway.
+ * through that role, not the attribute; see docs/managed.md).  In
+ * PostgreSQL 15 only a superuser can create a role with REPLICATION or
+ * give the attribute (ALTER ROLE ... REPLICATION): CREATEROLE cannot, not
+ * even to itself.  A role with CREATEROLE can, however, create a role
+ * named rds_replication where none exists and grant membership in it, so
+ * on a self-managed server CREATEROLE suffices to pass this check; on RDS
+ * and Aurora the provider owns that role.
  */
 CREATE FUNCTION wal2queue.check_registrar(action text)
 RETURNS void

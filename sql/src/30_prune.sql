@@ -575,16 +575,27 @@ COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
  * above the floor was decoded with the shape the table has now, and its
  * text now is the text then, value by value (a value's output depends
  * only on it, its type's catalog rows and the session settings: see WHAT
- * IT CANNOT SEE).  Rows at or below the floor stay whatever their size.
+ * IT CANNOT SEE; not so for reg* types: OBJECT REFERENCES below).  Rows at or below the floor stay whatever their size.
  * A row whose text cannot be built is kept (small_enough(),
  * delete_delivered()).
+ *
+ * OBJECT REFERENCES.  A value of a reg* type (regclass, regnamespace,
+ * regrole, regproc, regprocedure, regoper, regoperator, regtype,
+ * regconfig, regdictionary, regcollation) prints the name of ANOTHER
+ * catalog row, which ALTER ... RENAME (of a schema, role, table, function,
+ * ...) or DROP changes without touching the table, its types or its guard
+ * state: the premise above fails for it, and its text now may be shorter
+ * than its text when decoded.  So for a leaf with such a column, directly
+ * or nested (the element of an array, the base of a domain, an attribute
+ * of a composite, the subtype of a range or multirange), the floor is 0:
+ * every row is kept without force, whatever its size.
  */
 CREATE FUNCTION wal2queue.claim_check_floor(leaf regclass)
 RETURNS bigint
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-    WITH m AS (
+    WITH RECURSIVE m AS (
         SELECT min(coalesce(r.max_job_bytes, 67108864)) AS bytes
           FROM wal2queue.slots r JOIN pg_replication_slots s ON s.slot_name = r.slot_name
          WHERE s.plugin = 'wal2queue' AND s.database = current_database()
@@ -597,8 +608,30 @@ AS $$
                              FROM pg_attribute a
                             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), 0) AS bytes
           FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, e
-         WHERE c.oid = coalesce(pg_partition_root(leaf), leaf))
-    SELECT greatest(least((m.bytes - 2 * o.bytes) / 9, (m.bytes / 2 - o.bytes) / 8) / e.f, 0)::bigint
+         WHERE c.oid = coalesce(pg_partition_root(leaf), leaf)),
+    -- every type a column's value is made of: element types of arrays,
+    -- base types of domains, attributes of composites, subtypes of ranges
+    -- and multiranges
+    ty(oid) AS (
+        SELECT a.atttypid FROM pg_attribute a
+         WHERE a.attrelid = leaf AND a.attnum > 0 AND NOT a.attisdropped
+        UNION
+        SELECT x.next
+          FROM ty JOIN pg_type t ON t.oid = ty.oid
+               CROSS JOIN LATERAL (SELECT t.typelem
+                                   UNION ALL SELECT t.typbasetype
+                                   UNION ALL SELECT a.atttypid FROM pg_attribute a
+                                              WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+                                   UNION ALL SELECT rg.rngsubtype FROM pg_range rg
+                                              WHERE rg.rngtypid = t.oid OR rg.rngmultitypid = t.oid) x(next)
+         WHERE x.next <> 0)
+    SELECT CASE WHEN EXISTS (SELECT FROM ty
+                              WHERE ty.oid IN ('regclass'::regtype, 'regnamespace'::regtype, 'regrole'::regtype,
+                                               'regproc'::regtype, 'regprocedure'::regtype, 'regoper'::regtype,
+                                               'regoperator'::regtype, 'regtype'::regtype, 'regconfig'::regtype,
+                                               'regdictionary'::regtype, 'regcollation'::regtype))
+                THEN 0
+                ELSE greatest(least((m.bytes - 2 * o.bytes) / 9, (m.bytes / 2 - o.bytes) / 8) / e.f, 0) END::bigint
       FROM m, o, e
 $$;
 
@@ -687,7 +720,11 @@ $$;
  * that every registered slot selecting it has delivered (prune_horizon(),
  * which states the rule and its proof) and return how many were deleted.
  * Raises an error, deleting nothing, when the registry cannot vouch for the
- * table, unless FORCE.  For a partitioned table it works through the leaf
+ * table, unless FORCE.  Refuses to run in REPEATABLE READ or SERIALIZABLE:
+ * there the guard checks (SQL over the catalogs) would read them through a
+ * snapshot that may predate an ALTER, while a row's text form is built
+ * from the latest catalogs (syscache, relcache), so claim_check_floor()'s
+ * premise, one view of the catalogs, would not hold.  For a partitioned table it works through the leaf
  * partitions; a ctid is only unique within one of them.
  */
 CREATE FUNCTION wal2queue.prune(job_table regclass, batch integer DEFAULT 10000,
@@ -712,6 +749,13 @@ BEGIN
         RAISE EXCEPTION 'wal2queue.prune: batch must be at least 1'
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The batch was %s.', coalesce(batch::text, 'null'));
+    END IF;
+    IF current_setting('transaction_isolation') NOT IN ('read committed', 'read uncommitted') THEN
+        RAISE EXCEPTION 'wal2queue.prune: cannot run in a % transaction',
+            upper(current_setting('transaction_isolation'))
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'Its snapshot may predate a change of the catalogs: the guard would be checked with the old catalogs while the rows'' text is built with the new ones.',
+                  HINT = 'Run it in a READ COMMITTED transaction (the default), e.g. on its own from cron or pg_cron.';
     END IF;
 
     h := wal2queue.prune_horizon(job_table, force, 'wal2queue.prune');

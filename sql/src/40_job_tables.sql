@@ -236,6 +236,9 @@ COMMENT ON FUNCTION wal2queue.create_job_table(text, boolean) IS
  * a partition below PART is detach-pending (its rows are reported under its
  * own name) or a table below it is an inheritance child that is not a
  * partition: DROP TABLE would take them too, and prune() never judged them.
+ * True, with a NOTICE, when a row's text cannot be built (over 1GB, out of
+ * memory): prune() keeps such a row (delete_delivered()), so the partition
+ * stays, and maintain_partitions() still creates the coming days.
  * PART must be locked by the caller.
  */
 CREATE FUNCTION wal2queue.partition_pending(part regclass, reference xid8, from_xid xid8,
@@ -269,14 +272,22 @@ BEGIN
         IF NOT force AND floor IS NULL THEN
             RETURN true;
         END IF;
-        -- rows that may have been claim checks keep it too (prune(): point 7)
-        EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s t WHERE NOT ('
-                       'wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
-                       'AND ($4 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $4) '
-                       'AND %s))',
-                       leaf, wal2queue.small_enough(leaf::regclass, 5::integer))
-            INTO pending USING reference, from_xid, below_xid, floor,
-                               CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf::regclass) END;
+        -- rows that may have been claim checks keep it too (prune(): point 7);
+        -- a row whose text cannot be built is kept, as delete_delivered()
+        -- keeps it, and with it the partition
+        BEGIN
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM ONLY %s t WHERE NOT ('
+                           'wal2queue.full_xid(t.xmin, $1) >= $2 AND wal2queue.full_xid(t.xmin, $1) < $3 '
+                           'AND ($4 IS NULL OR wal2queue.full_xid(t.xmin, $1) > $4) '
+                           'AND %s))',
+                           leaf, wal2queue.small_enough(leaf::regclass, 5::integer))
+                INTO pending USING reference, from_xid, below_xid, floor,
+                                   CASE WHEN force THEN NULL ELSE wal2queue.claim_check_floor(leaf::regclass) END;
+        EXCEPTION WHEN out_of_memory OR program_limit_exceeded OR internal_error THEN
+            RAISE NOTICE 'wal2queue.maintain_partitions: could not measure a row of table %: %', leaf, SQLERRM
+                USING DETAIL = format('Rows that cannot be measured may have been claim checks: partition %s is kept.', part);
+            pending := true;
+        END;
         IF pending THEN
             RETURN true;
         END IF;
@@ -300,7 +311,11 @@ $$;
  *
  * Each old partition is locked in SHARE ROW EXCLUSIVE mode before it is
  * checked: that waits for transactions still inserting into it and blocks
- * new inserts, so the check sees every row the DROP would remove.
+ * new inserts, so the check sees every row the DROP would remove -- in READ
+ * COMMITTED, where the check's query takes its snapshot after the lock.  In
+ * REPEATABLE READ or SERIALIZABLE the transaction's snapshot was taken at
+ * its first statement, before the lock, and would miss a row committed in
+ * between: refused (an ERROR, nothing created or dropped).
  */
 CREATE FUNCTION wal2queue.maintain_partitions(job_table regclass,
                                               days_ahead integer DEFAULT 3,
@@ -340,6 +355,13 @@ BEGIN
     IF force IS NULL THEN
         RAISE EXCEPTION 'wal2queue.maintain_partitions: force must not be null'
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF current_setting('transaction_isolation') NOT IN ('read committed', 'read uncommitted') THEN
+        RAISE EXCEPTION 'wal2queue.maintain_partitions: cannot run in a % transaction',
+            upper(current_setting('transaction_isolation'))
+            USING ERRCODE = 'active_sql_transaction',
+                  DETAIL = 'Its snapshot is older than the lock on an old partition, so a row committed in between would not be seen and DROP TABLE would remove it.',
+                  HINT = 'Run it in a READ COMMITTED transaction (the default), e.g. on its own from cron or pg_cron.';
     END IF;
 
     FOR part IN SELECT * FROM wal2queue.create_partitions(job_table::regclass, days_ahead::integer) LOOP

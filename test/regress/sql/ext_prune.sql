@@ -251,6 +251,16 @@ SELECT wal2queue.lower_max_job_bytes('regress_w2q_no_such_slot', 4096) AS unknow
 SELECT wal2queue.unregister_slot('regress_w2q_prune_cc');
 SELECT pg_drop_replication_slot('regress_w2q_prune_cc');
 
+-- prune() and maintain_partitions() refuse a snapshot isolation level: its
+-- snapshot may predate a catalog change or a row the lock waited for
+-- (test/t/383, 384)
+BEGIN ISOLATION LEVEL SERIALIZABLE;
+SELECT wal2queue.prune('ext_prune.jobs');
+ROLLBACK;
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT * FROM wal2queue.maintain_partitions('ext_prune.pjobs');
+ROLLBACK;
+
 DROP FUNCTION ext_prune_confirm(name), ext_prune_attest(name);
 DROP TABLE ext_prune.jobs, ext_prune.pjobs;
 DROP SCHEMA ext_prune;

@@ -1,4 +1,4 @@
-# Attack review 12 (issue 11 fixes of this session): prune() in a
+# Attack review 12, fixed: prune() in a
 # REPEATABLE READ transaction whose snapshot predates an ALTER TYPE ...
 # RENAME VALUE (or an ALTER TABLE ... DROP COLUMN) deletes a claim-checked
 # row: the guard check reads the catalogs through the old snapshot, the
@@ -20,8 +20,10 @@
 # starts REPEATABLE READ (SELECT 1: it touches no job table, so neither DDL
 # waits for it), the label is renamed to 'a' and the column dropped (each
 # recorded, as 360 checks), then that session calls prune().
-# Expected: both rows kept (prune() refuses a snapshot older than the guard
-# state, or judges the text with the same catalogs).  W2Q_ATTACK_CONTROL=1
+# Fixed: prune() refuses to run when transaction_isolation is above READ
+# COMMITTED (an ERROR naming the level, the HINT says to run it in READ
+# COMMITTED); in READ COMMITTED each of its statements reads the catalogs
+# afresh.  Checks: the refusal, and both rows kept.  W2Q_ATTACK_CONTROL=1
 # runs the same prune() in READ COMMITTED: then both are kept.
 # Severity: high (an undelivered job, the only copy of a claim check, is
 # deleted without force), needs a prune() in REPEATABLE READ or
@@ -63,7 +65,7 @@ for my $i (1 .. 4)
 	wait_attested($node, 'jobs', 10);
 }
 
-my $s = $node->background_psql('postgres');
+my $s = $node->background_psql('postgres', on_error_stop => 0);
 $s->query_safe($ENV{W2Q_ATTACK_CONTROL} ? 'BEGIN' : 'BEGIN ISOLATION LEVEL REPEATABLE READ');
 $s->query_safe('SELECT 1');
 $node->safe_psql('postgres', "ALTER TYPE lbl RENAME VALUE '$long' TO 'a'");
@@ -71,10 +73,21 @@ $node->safe_psql('postgres', 'ALTER TABLE jobs DROP COLUMN blob');
 is($node->safe_psql('postgres', "SELECT event FROM wal2queue.guard_events "
 	. "WHERE relid = 'jobs'::regclass ORDER BY seq DESC LIMIT 1"),
 	'ALTER TABLE', 'the changes recorded a new guard state');
-my $deleted = $s->query_safe("SELECT wal2queue.prune('public.jobs')");
-$s->query_safe('COMMIT');
+my ($deleted, $failed) = $s->query("SELECT wal2queue.prune('public.jobs')");
+my $err = $s->{stderr};
+$s->query('COMMIT');
 $s->quit;
-diag("prune deleted $deleted rows");
+diag("prune deleted $deleted rows; stderr: $err");
+if ($ENV{W2Q_ATTACK_CONTROL})
+{
+	is($err, '', 'prune() runs in READ COMMITTED');
+}
+else
+{
+	like($err, qr/wal2queue\.prune: cannot run in a REPEATABLE READ transaction/,
+		'prune() refuses REPEATABLE READ, naming the isolation level');
+	like($err, qr/READ COMMITTED/, 'the hint names the fix');
+}
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'enum'"), '1',
 	'the claim-checked row whose enum label was renamed is still there for its worker');
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'dropped'"), '1',

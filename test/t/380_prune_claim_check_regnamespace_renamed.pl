@@ -1,4 +1,4 @@
-# Attack review 12 (issue 11 fixes of this session): prune() deletes a
+# Attack review 12, fixed: prune() deleted a
 # claim-checked row after a schema or role it names is renamed.
 # What: the text of a regnamespace or regrole value (and regclass, regtype,
 # regproc..., of an object in pg_catalog or one that is dropped) is the NAME
@@ -15,8 +15,11 @@
 # check; after ALTER SCHEMA ... RENAME TO a its text form is under 400 bytes
 # and prune() without force deletes it before its worker read it.  The
 # second row does the same with regrole and ALTER ROLE ... RENAME.
-# Expected: both claim-checked rows kept (the rename moves the floor, or
-# the table keeps every row, as for an enum label renamed, test/t/360).
+# Fixed: claim_check_floor() (30_prune.sql, OBJECT REFERENCES) is 0 for a
+# leaf with a column of a reg* type, directly or nested (array element,
+# domain base, composite attribute, range or multirange subtype): every row
+# of such a table is kept without force, whatever its size.
+# Checks: both claim-checked rows kept after the renames.
 # W2Q_ATTACK_CONTROL=1 leaves the renames out: then both rows stay.
 # Severity: high (an undelivered job, the only copy of a claim check, is
 # deleted without force), needs a reg* column and a rename after the insert.
@@ -59,7 +62,7 @@ unless ($ENV{W2Q_ATTACK_CONTROL})
 	$node->safe_psql('postgres', "ALTER SCHEMA $long RENAME TO a");
 	$node->safe_psql('postgres', "ALTER ROLE $role RENAME TO b");
 }
-# a small row written after the renames: delivered whole, and prunable
+# a small row written after the renames: delivered whole, kept too (floor 0)
 $node->safe_psql('postgres', "INSERT INTO jobs (queue) VALUES ('small')");
 ok(wait_until(sub { redis($r, 'XLEN', 'small') eq '1' }, 30), 'the small row delivered')
   or diag(bridge_log($b));
@@ -68,17 +71,33 @@ diag('floor ' . $node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor
 	"SELECT string_agg(queue || '=' || octet_length(ROW(j.*)::text), ' ' ORDER BY id) FROM jobs j"));
 
 my $deleted = 0;
-for my $i (1 .. 8)
+for my $i (1 .. 4)
 {
 	$node->safe_psql('postgres', 'CHECKPOINT');
 	sleep 1;
 	wait_attested($node, 'jobs', 10);
 	$deleted += $node->safe_psql('postgres', "SELECT wal2queue.prune('public.jobs')");
-	last if $node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'") eq '0';
 }
 diag("prune deleted $deleted rows");
-is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
-	'the small row, delivered whole, is pruned (the control)');
+is($node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('public.jobs')"), '0',
+	'a table with a reg* column has the claim-check floor 0');
+is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '1',
+	'the small row is kept too: every row of such a table stays without force');
+# nested reg* types count too; a table without one keeps its floor
+$node->safe_psql('postgres', q{
+	CREATE DOMAIN regs AS regclass[];
+	CREATE TYPE holder AS (n int, r regs);
+	CREATE TYPE rolerange AS RANGE (subtype = regrole);
+	CREATE TABLE nested_c (id int, h holder[]);
+	CREATE TABLE nested_r (id int, rr rolemultirange);
+	CREATE TABLE plain (id int, t text, o oid);
+});
+is($node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('nested_c')"), '0',
+	'a regclass in a domain array in a composite array makes the floor 0');
+is($node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('nested_r')"), '0',
+	'a regrole in a multirange makes the floor 0');
+ok($node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('plain')") > 0,
+	'a table without reg* columns keeps a positive floor');
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'ns'"), '1',
 	'the claim-checked row whose schema was renamed is still there for its worker');
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'role'"), '1',
