@@ -565,6 +565,9 @@ attempt(Backfill *bf)
 	bool		ours;
 	int			rc;
 
+	/* no other bridge backfills this slot until the last page (or a stop) */
+	if ((rc = bf_lock_take(bf)) != 0)
+		return rc;
 	stream_init(&bf->stream, &bf->cfg->stream);
 	if ((rc = stream_probe(&bf->stream, &exists)) != STREAM_OK)
 		return stream_rc(bf, rc);
@@ -661,6 +664,7 @@ end_attempt(Backfill *bf)
 		PQfinish(bf->conn);
 	bf->conn = NULL;
 	stream_close(&bf->stream);
+	bf_lock_release(bf);
 	free(bf->visible_in);
 	bf->visible_in = NULL;
 	bf->tables_loaded = false;
@@ -704,6 +708,13 @@ backfill_run(const BridgeConfig *cfg, Sink *sink, MetricsSnapshot *m)
 			log_msg(LOG_ERROR, "%s", bf.err);
 			status = 1;
 			break;
+		}
+		if (bf.lock_wait)
+		{
+			/* another bridge backfills: try its lock every second */
+			for (int waited = 0; waited < 1000 && !bridge_stop_requested; waited += 100)
+				usleep(100000);
+			continue;
 		}
 		delay_ms = delay_ms ? delay_ms * 2 : 100;
 		if (delay_ms > BF_BACKOFF_MAX_MS)
