@@ -337,13 +337,14 @@ resume_unfinished(Backfill *bf)
 	const char *cond = bf->cfg->backfill.condition ? bf->cfg->backfill.condition : "";
 	char		at[LSN_STRLEN];
 	int			rc;
+	bool		none = bf->cur.rows == 0 && !bf->cur.page_unsure;
 
 	lsn_format(bf->cur.lsn, at, sizeof(at));
-	if (strcmp(bf->cur.condition, cond) != 0 && (bf->cur.rows == 0 || bf->cfg->backfill.resume_condition))
+	if (strcmp(bf->cur.condition, cond) != 0 && (none || bf->cfg->backfill.resume_condition))
 	{
 		/* nothing delivered yet (a condition that failed, say), or on request */
 		log_msg(LOG_WARNING, "the unfinished backfill of slot \"%s\" %s: selecting rows by \"%s\" now, "
-				"was \"%s\"", bf->cfg->stream.slot, bf->cur.rows == 0 ? "delivered no row yet" :
+				"was \"%s\"", bf->cfg->stream.slot, none ? "delivered no row yet" :
 				"goes on with a new condition (--backfill-continue; the rows it delivered stay as they are)",
 				cond, bf->cur.condition);
 		if (!bf_dup_into(&bf->cur.condition, cond))
@@ -351,10 +352,11 @@ resume_unfinished(Backfill *bf)
 	}
 	if (strcmp(bf->cur.condition, cond) != 0)
 		return bf_fail(bf, BF_FATAL, "the unfinished backfill of slot \"%s\" selects rows by \"%s\" (%llu rows "
-					"delivered), this command line by \"%s\"; restart with --backfill=\"%s\" to finish it, "
+					"delivered%s), this command line by \"%s\"; restart with --backfill=\"%s\" to finish it, "
 					"or add --backfill-continue to go on from where it stopped with this command line's "
 					"condition (exactly once for the rest; docs/operations.md, \"Backfill\")",
-					bf->cfg->stream.slot, bf->cur.condition, (unsigned long long) bf->cur.rows, cond,
+					bf->cfg->stream.slot, bf->cur.condition, (unsigned long long) bf->cur.rows,
+					bf->cur.page_unsure ? ", and the next page perhaps in part" : "", cond,
 					bf->cur.condition);
 	log_msg(LOG_INFO, "resuming the backfill of slot \"%s\" (consistent point %s) after %s%s%s, "
 			"%llu rows delivered", bf->cfg->stream.slot, at,
@@ -565,6 +567,9 @@ attempt(Backfill *bf)
 	bool		ours;
 	int			rc;
 
+	/* no other bridge backfills this slot until the last page (or a stop) */
+	if ((rc = bf_lock_take(bf)) != 0)
+		return rc;
 	stream_init(&bf->stream, &bf->cfg->stream);
 	if ((rc = stream_probe(&bf->stream, &exists)) != STREAM_OK)
 		return stream_rc(bf, rc);
@@ -661,6 +666,7 @@ end_attempt(Backfill *bf)
 		PQfinish(bf->conn);
 	bf->conn = NULL;
 	stream_close(&bf->stream);
+	bf_lock_release(bf);
 	free(bf->visible_in);
 	bf->visible_in = NULL;
 	bf->tables_loaded = false;
@@ -704,6 +710,13 @@ backfill_run(const BridgeConfig *cfg, Sink *sink, MetricsSnapshot *m)
 			log_msg(LOG_ERROR, "%s", bf.err);
 			status = 1;
 			break;
+		}
+		if (bf.lock_wait)
+		{
+			/* another bridge backfills: try its lock every second */
+			for (int waited = 0; waited < 1000 && !bridge_stop_requested; waited += 100)
+				usleep(100000);
+			continue;
 		}
 		delay_ms = delay_ms ? delay_ms * 2 : 100;
 		if (delay_ms > BF_BACKOFF_MAX_MS)

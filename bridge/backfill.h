@@ -110,6 +110,9 @@ typedef struct BackfillState
 	uint64_t	record_lsn;		/* its delivered position, 0 if none */
 	bool		other_source;	/* it held another source's record, read as
 								 * none (SINK_BACKFILL_ACCEPT) */
+	bool		page_unsure;	/* the page after the state may be partly in
+								 * the sink (Kafka without transactions):
+								 * rows 0 does not prove none delivered */
 } BackfillState;
 
 /* the marker state: a slot is being created for this backfill */

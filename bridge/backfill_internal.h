@@ -24,6 +24,9 @@ typedef struct Backfill
 	MetricsSnapshot *m;
 	Stream		stream;			/* the replication connection */
 	PGconn	   *conn;			/* the snapshot reads */
+	PGconn	   *lock_conn;		/* holds the backfill's advisory lock */
+	int64_t		lock_busy_since_us; /* another bridge held it since */
+	bool		lock_wait;		/* the last attempt waited for it */
 	SinkSource	src;
 	BackfillState cur;			/* what the sink holds */
 	unsigned	flags;			/* for the first page (SINK_BACKFILL_*) */
@@ -60,6 +63,15 @@ extern char *bf_hint_command(const BridgeConfig *cfg, const char *condition, con
  * tables (and the plugin's max-job-bytes) in it.  0, or BF_RETRY/BF_FATAL
  * with bf->err set.
  */
+/*
+ * backfill_lock.c: take the slot's backfill lock (an advisory lock on
+ * bf->lock_conn); 0, or BF_RETRY (another bridge holds it: bf->lock_wait;
+ * or a connection failure) / BF_FATAL (held past the grace without
+ * --standby).  Released with its connection.
+ */
+extern int	bf_lock_take(Backfill *bf);
+extern void bf_lock_release(Backfill *bf);
+
 extern int	bf_open_reader(Backfill *bf, const char *snapshot_name);
 extern int	bf_save_snapshot(Backfill *bf, BackfillState *st);
 extern int	bf_load_tables(Backfill *bf);

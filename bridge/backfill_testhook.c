@@ -12,6 +12,7 @@
  *						sink (Kafka without transactions: acknowledged),
  *						its state not recorded
  *			last-page	the last page recorded, the done state not
+ *		W2Q_TEST_BACKFILL_PAUSE_SECONDS: how long (default 300).
  *
  *-------------------------------------------------------------------------
  */
@@ -37,12 +38,14 @@ backfill_test_pause(const char *point)
 {
 	static bool paused;
 	int64_t		until;
+	const char *secs;
 
 	if (paused || !backfill_test_at(point))
 		return;
 	paused = true;				/* once a process */
 	log_msg(LOG_WARNING, "test hook W2Q_TEST_BACKFILL_PAUSE: paused at \"%s\"", point);
-	until = now_us() + PAUSE_MAX_US;
+	secs = getenv("W2Q_TEST_BACKFILL_PAUSE_SECONDS");
+	until = now_us() + (secs ? atoi(secs) * INT64_C(1000000) : PAUSE_MAX_US);
 	while (now_us() < until)
 		usleep(100 * 1000);
 }

@@ -343,6 +343,8 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 	st->present = true;
 	st->record = true;
 	st->record_lsn = 0;			/* Kafka keeps no streamed position record */
+	/* without transactions part of the next page may be acknowledged */
+	st->page_unsure = !ks->txn_mode;
 	return SINK_OK;
 }
 

@@ -1,4 +1,9 @@
-# What: two bridges started with the same --backfill command line on the
+# Fixed: the backfill phase holds a session-level advisory lock keyed by the
+# slot (bridge/backfill_lock.c, hashtext('wal2queue-backfill:' || slot))
+# from before it reads the sink's state to its last page; a second bridge
+# that cannot take it reads, drops and writes nothing and waits ("another
+# bridge is backfilling slot ...", 30 s without --standby, then exit 1).
+# Was: two bridges started with the same --backfill command line on the
 # same slot (a second replica of a deployment, a rolling update that starts
 # the new process before the old one stops, an operator who runs it by
 # hand while the service runs) both backfill it at once: the second one
@@ -59,6 +64,7 @@ my $done = sub { my ($x) = @_; bridge_log($x) =~ /backfill of slot "\Q$slot\E" d
 ok(wait_until(sub { $done->($a) && $done->($b) }, 180)
 	|| wait_until(sub { $done->($a) }, 1), 'the backfill finished');
 my $b_resumed = bridge_log($b) =~ /resuming the backfill of slot/;
+like(bridge_log($b), qr/another bridge is backfilling slot "\Q$slot\E"/, 'the second bridge waited for the first one\'s lock');
 diag("the second bridge: " . ($b_resumed ? 'resumed the first one\'s backfill' : 'did not resume'));
 stop_bridge($_, 'KILL') for grep { $_->{h}->pumpable } ($a, $b);
 ok(kafka_mock_cmd($k, 'rtt -1 0'), 'the broker answers at once again');

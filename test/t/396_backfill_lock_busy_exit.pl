@@ -1,0 +1,62 @@
+# The backfill lock (bridge/backfill_lock.c): a second bridge without
+# --standby that finds another bridge's backfill lock held waits 30 s, then
+# exits 1 naming the slot; the lock dies with its holder, so a bridge
+# started after the holder was killed with -9 takes it at once and
+# finishes the backfill (the first one's slot, created before its first
+# state, started over): every row once.
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $k = start_kafka_mock(1);
+my $bs = $k->{bootstrap};
+my $node = new_node('bflockbusy');
+$node->safe_psql('postgres', q{
+	CREATE TABLE jobs (id bigint PRIMARY KEY, status text NOT NULL);
+	INSERT INTO jobs SELECT g, 'pending' FROM generate_series(1, 50) g;
+});
+
+my $slot = 'bf_lb';
+my @cmd = ('--slot', $slot, '--create-slot', '--tables', 'public.jobs', '--sink', "kafka://$bs",
+	'--backfill', '--backfill-batch=20');
+local $ENV{W2Q_TEST_BACKFILL_PAUSE} = 'slot';
+local $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS} = 120;
+my $a = start_bridge($node, undef, @cmd);
+delete $ENV{W2Q_TEST_BACKFILL_PAUSE};
+delete $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS};
+ok(wait_until(sub { bridge_log($a) =~ /paused at "slot"/ }, 60), 'the first bridge holds the lock, paused');
+is($node->safe_psql('postgres', q{SELECT pg_try_advisory_lock(hashtext('wal2queue-backfill:' || 'bf_lb'))}),
+	'f', 'the documented key is held');
+
+my $b = start_bridge($node, undef, @cmd);
+ok(wait_until(sub { !$b->{h}->pumpable }, 60), 'the second bridge gave up');
+my $code = $b->{h}->pumpable ? -1 : (($b->{h}->finish, $b->{h}->full_result(0) >> 8)[1]);
+is($code, 1, 'exit status 1');
+like(bridge_log($b), qr/ERROR.*another bridge is backfilling slot "\Q$slot\E"/, 'naming the slot and the other bridge');
+unlike(bridge_log($b), qr/dropping it|resuming the backfill/, 'it neither dropped nor resumed anything');
+
+stop_bridge($a, 'KILL');
+my $c = start_bridge($node, undef, @cmd);
+ok(wait_until(sub { bridge_log($c) =~ /backfill of slot "\Q$slot\E" done/ }, 60),
+	'after a kill -9 of the holder the next bridge takes the lock and backfills')
+  or diag(bridge_log($c));
+unlike(bridge_log($c), qr/another bridge is backfilling/, 'without waiting');
+$node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'pending' FROM generate_series(51, 60) g});
+my ($out, $err);
+my %seen;
+wait_until(sub {
+	($out, $err) = ('', '');
+	IPC::Run::run([ 'kcat', '-b', $bs, '-C', '-t', 'public.jobs', '-o', 'beginning', '-e', '-q', '-f', '%k\n' ],
+		'>', \$out, '2>', \$err, IPC::Run::timeout(60));
+	$out =~ /^60$/m;
+}, 30);
+$seen{$_}++ for grep { /\S/ } split /\n/, $out;
+my @bad = grep { ($seen{$_} // 0) != 1 } 1 .. 60;
+ok(!@bad, 'rows 1..60 each once') or diag("not once: @bad[0 .. 9]");
+stop_bridge($c, 'KILL');
+stop_kafka_mock($k);
+$node->stop;
+done_testing();
