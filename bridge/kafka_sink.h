@@ -319,6 +319,8 @@ extern void kafka_suspect_apply(KafkaSink *ks, const KafkaTopic *t, int32_t part
 extern bool kafka_present_has(const KafkaMark *m, uint64_t lsn, uint32_t seq);
 extern void kafka_suspect_delivered(KafkaSink *ks, const KafkaTopic *t,
 									int32_t partition, uint64_t lsn, uint32_t seq);
+extern void kafka_suspect_committed(KafkaSink *ks, const KafkaTopic *t,
+									int32_t partition, uint64_t lsn, uint32_t seq);
 extern void kafka_marks_clear(KafkaTopic *t);
 extern void kafka_suspects_free(KafkaSink *ks);
 

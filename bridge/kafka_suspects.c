@@ -42,6 +42,9 @@
  * transaction is aborted, and a failed delivery's partition is re-sent from
  * it without a read back: the mock shows aborted messages to a
  * read_committed consumer, which a read back would take for delivered.
+ * There no delivery report resolves a suspect: a commit does
+ * (kafka_suspect_committed), and one short of it moves it past what it
+ * committed.
  *
  *-------------------------------------------------------------------------
  */
@@ -248,6 +251,46 @@ kafka_suspect_delivered(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
 			free(p->topic);
 			ks->suspects[i] = ks->suspects[--ks->nsuspects];
 		}
+		return;
+	}
+}
+
+/*
+ * With transactions, a job of this session committed: every job of its
+ * partition from the suspect up to it is there, committed in order (the
+ * limit let none of them be skipped, and transactions commit one at a
+ * time).  Past until the suspect is resolved; before, it moves past the
+ * job, so that a next session skips what is committed and re-sends only
+ * the rest.  Left as it was, every later session re-sent the committed
+ * jobs from the suspect on: the same PostgreSQL transaction committed
+ * twice in Kafka (the fault matrix's "kafka produce errors" cell).
+ */
+void
+kafka_suspect_committed(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
+						uint64_t lsn, uint32_t seq)
+{
+	size_t		i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < ks->nsuspects; i++)
+	{
+		KafkaSuspect *p = &ks->suspects[i];
+
+		if (p->partition != partition || !p->applied || strcmp(p->topic, t->name) != 0)
+			continue;
+		if (pos_before(lsn, seq, p->lsn, p->seq))
+			return;
+		if (p->until_incl ? !pos_before(lsn, seq, p->until.lsn, p->until.seq)
+			: pos_before(p->until.lsn, p->until.seq, lsn, seq))
+		{
+			free(p->topic);
+			ks->suspects[i] = ks->suspects[--ks->nsuspects];
+			return;
+		}
+		/* the next position after the job (lsn, seq) */
+		p->lsn = seq == UINT32_MAX ? lsn + 1 : lsn;
+		p->seq = seq == UINT32_MAX ? 0 : seq + 1;
 		return;
 	}
 }

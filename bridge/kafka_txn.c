@@ -86,8 +86,13 @@ txn_committed(KafkaSink *ks)
 		log_msg(LOG_DEBUG, "kafka transaction committed: commit lsn %s",
 				lsn_format(ks->txn_lsn, a, sizeof(a)));
 	for (i = 0; i < ks->ntxn_marks; i++)
+	{
 		kafka_mark_advance(ks->txn_marks[i].topic, ks->txn_marks[i].partition,
 						   ks->txn_marks[i].lsn, ks->txn_marks[i].seq);
+		if (ks->nsuspects > 0)
+			kafka_suspect_committed(ks, ks->txn_marks[i].topic, ks->txn_marks[i].partition,
+									ks->txn_marks[i].lsn, ks->txn_marks[i].seq);
+	}
 	for (i = 0; i < ks->txn_acks.n; i++)
 		kafka_ack_push(ks, &ks->acks, ks->txn_acks.a[i].ticket, ks->txn_acks.a[i].n);
 	kafka_txn_reset(ks);
