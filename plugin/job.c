@@ -186,10 +186,36 @@ too_large_to_convert(W2QColumn *col, Datum value, Size stop, Size proven,
  * NULL when its output function fails because the text would pass a size
  * limit (1GB: "Cannot enlarge string buffer", "invalid memory alloc request
  * size", both far over max-job-bytes / 16), which would otherwise fail at
- * every attempt and wedge the slot.  That error is rolled back as a
- * PL/pgSQL exception block does; any other error is raised again.  It may
- * use up to 1GB of memory for a moment, once.
+ * every attempt and wedge the slot.  On a server that cannot give a backend
+ * that much (a ulimit, vm.overcommit_memory = 2, a small container) the
+ * same text fails with out of memory instead, somewhere on its way to 1GB:
+ * that counts too when the output function then held at least
+ * GUARDED_OOM_HELD_BYTES beyond the value's own detoasted size (the text it
+ * was building, in a buffer at most twice its length), so the same value
+ * has the same outcome whatever the memory (test/t/381).  An out of memory
+ * with less held (memory short for other reasons) is raised again: the
+ * decoding is retried, as for any other error.  That error is rolled back
+ * as a PL/pgSQL exception block does.  It may use up to 1GB of memory for a
+ * moment, once.
  */
+#define GUARDED_OOM_HELD_BYTES	LAST_RESORT_OUTPUT_BYTES
+
+static bool
+output_too_large(ErrorData *edata, MemoryContext out, Datum value)
+{
+	Size		held;
+
+	if (edata->sqlerrcode == ERRCODE_PROGRAM_LIMIT_EXCEEDED ||
+		strncmp(edata->message, "invalid memory alloc request size",
+				strlen("invalid memory alloc request size")) == 0)
+		return true;
+	if (edata->sqlerrcode != ERRCODE_OUT_OF_MEMORY)
+		return false;
+	held = MemoryContextMemAllocated(out, true);
+	return held >= GUARDED_OOM_HELD_BYTES &&
+		held - GUARDED_OOM_HELD_BYTES >= toast_raw_datum_size(value);
+}
+
 static char *
 guarded_output(W2QColumn *col, Datum value)
 {
@@ -219,9 +245,7 @@ guarded_output(W2QColumn *col, Datum value)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(cxt);
 		CurrentResourceOwner = owner;
-		if (edata->sqlerrcode != ERRCODE_PROGRAM_LIMIT_EXCEEDED &&
-			strncmp(edata->message, "invalid memory alloc request size",
-					strlen("invalid memory alloc request size")) != 0)
+		if (!output_too_large(edata, out, value))
 			ReThrowError(edata);
 		FreeErrorData(edata);
 		MemoryContextDelete(out);

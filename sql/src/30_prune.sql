@@ -553,7 +553,10 @@ COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
  *      bounded at 36865 bytes a stored byte): it is converted in a
  *      subtransaction (job.c guarded_output()) and measured, and is left
  *      out only when its output function fails for a size limit, i.e. its
- *      text would pass 1GB, far over M/16 (M is at most 256MB).
+ *      text would pass 1GB, far over M/16 (M is at most 256MB), or runs
+ *      out of memory while it holds 256MB beyond the value's detoasted
+ *      size (the text it was building, at most twice its length: over
+ *      M/16 too).
  * So the two agree: a row below F was a whole job.
  *
  * THE TEXT MEASURED IS THE TEXT DECODED.  The rule above compares the

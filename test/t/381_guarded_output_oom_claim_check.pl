@@ -18,6 +18,10 @@
 # over 1GB).  Expected: as without the limit, the row is a claim check and
 # the next job is delivered (the same value, the same outcome, whatever the
 # memory).  W2Q_ATTACK_CONTROL=1 leaves the limit out: then it passes.
+# Fixed: plugin/job.c output_too_large(): an out of memory counts as the
+# size failure when the output function held at least 256MB beyond the
+# value's detoasted size (here 512MB: the buffer before its doubling);
+# plugin/FORMAT.md "Out of memory instead of the size error".
 # Severity: high (the slot is wedged, WAL piles up, every later job of the
 # database is held back), needs a role that can insert a jsonpath (or any
 # extension-type value whose text passes 1GB) on a server that cannot
