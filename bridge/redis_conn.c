@@ -180,6 +180,8 @@ typedef struct RedisInfo
 	char		run_id[48];
 	long long	evicted;
 	bool		has_evicted;
+	char		role[16];		/* replication: master, slave; "" unknown */
+	char		master[300];	/* a replica's primary, host:port */
 } RedisInfo;
 
 static void
@@ -194,6 +196,40 @@ info_parse(const char *text, RedisInfo *info)
 		info->has_evicted = sscanf(p + 14, "%lld", &info->evicted) == 1;
 	if ((p = strstr(text, "run_id:")) != NULL)
 		sscanf(p + 7, "%47[0-9a-f]", info->run_id);
+	if ((p = strstr(text, "\nrole:")) != NULL)
+		sscanf(p + 6, "%15[a-z]", info->role);
+	if ((p = strstr(text, "\nmaster_host:")) != NULL)
+	{
+		char		host[256] = "";
+		int			port = 0;
+		const char *q = strstr(text, "\nmaster_port:");
+
+		sscanf(p + 13, "%255[^\r\n]", host);
+		if (q != NULL)
+			sscanf(q + 13, "%d", &port);
+		snprintf(info->master, sizeof(info->master), "%s:%d", host, port);
+	}
+}
+
+/*
+ * A replica takes no writes of ours, even a writable one (replica-read-only
+ * no): its own writes never reach its primary, and its next full resync
+ * drops them.  Checked at every connect and by every INFO of the eviction
+ * watch, which vouches for the acks of the calls sent before it: Redis
+ * turned into a replica meanwhile (REPLICAOF, an old primary rejoining)
+ * confirms nothing.  A pause, as READONLY is: it may be promoted again.
+ */
+static int
+role_judge(Sink *s, const RedisInfo *info, bool at_connect)
+{
+	if (info->role[0] == '\0' || strcmp(info->role, "master") == 0)
+		return SINK_OK;
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+					  "Redis is a replica (role:%s) of %s%s: writes there never reach its primary and a "
+					  "resync drops them, so wal2queue delivers only to a primary; waiting for it to be "
+					  "promoted (point --sink at the primary)",
+					  info->role, info->master[0] ? info->master : "an unknown primary",
+					  at_connect ? "" : ", since the last check: nothing delivered since is confirmed");
 }
 
 /*
@@ -253,19 +289,22 @@ check_eviction(Sink *s, int64_t deadline)
 
 	if (redisSetTimeout(rs->ctx, ms_timeval(left > MIN_STEP_MS ? left : MIN_STEP_MS)) != REDIS_OK)
 		return redis_lost(s);
-	if ((r = redisCommand(rs->ctx, "INFO server memory stats")) == NULL)
+	if ((r = redisCommand(rs->ctx, "INFO server memory stats replication")) == NULL)
 		return redis_lost(s);
 	rs->evict_watch = false;
 	if (r->type == REDIS_REPLY_STRING)
 	{
 		info_parse(r->str, &info);
-		if ((rc = evict_judge(s, &info, true)) == SINK_OK)
-			rs->evict_watch = info.has_evicted && info.policy[0] != '\0';
+		if ((rc = role_judge(s, &info, true)) == SINK_OK &&
+			(rc = evict_judge(s, &info, true)) == SINK_OK)
+			rs->evict_watch = info.has_evicted && info.policy[0] != '\0' &&
+				info.role[0] != '\0';
 	}
 	if (rc == SINK_OK && !rs->evict_watch)
-		log_msg(LOG_WARNING, "Redis did not tell its maxmemory-policy and evicted_keys (INFO: %s): "
-				"wal2queue cannot notice if it evicts streams of jobs already confirmed; allow INFO "
-				"to the bridge's Redis user", r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		log_msg(LOG_WARNING, "Redis did not tell its maxmemory-policy, evicted_keys and replication role "
+				"(INFO: %s): wal2queue cannot notice if it evicts streams of jobs already confirmed, or "
+				"becomes a replica; allow INFO to the bridge's Redis user",
+				r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 	freeReplyObject(r);
 	return rc;
 }
@@ -324,7 +363,8 @@ redis_evict_send(Sink *s, bool force)
 		(rs->nheld == 0 && !(force && now - rs->evict_sent_ms >= EVICT_IDLE_MS)))
 		return SINK_OK;
 	if ((call = calloc(1, sizeof(RCall))) == NULL || !resp_arg_str(&head, "INFO") ||
-		!resp_arg_str(&head, "memory") || !resp_arg_str(&head, "stats"))
+		!resp_arg_str(&head, "memory") || !resp_arg_str(&head, "stats") ||
+		!resp_arg_str(&head, "replication"))
 	{
 		free(call);
 		resp_free(&head);
@@ -359,10 +399,11 @@ redis_evict_on_reply(Sink *s, RCall *call, const redisReply *r)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "unexpected reply from Redis to INFO");
 	info_parse(r->str, &info);
-	if (!info.has_evicted || info.policy[0] == '\0')
+	if (!info.has_evicted || info.policy[0] == '\0' || info.role[0] == '\0')
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-						  "Redis INFO no longer tells maxmemory_policy and evicted_keys");
-	if ((rc = evict_judge(s, &info, false)) != SINK_OK)
+						  "Redis INFO no longer tells maxmemory_policy, evicted_keys and role");
+	if ((rc = role_judge(s, &info, false)) != SINK_OK ||
+		(rc = evict_judge(s, &info, false)) != SINK_OK)
 		return rc;
 	/* every ack held now answers a call sent before this INFO */
 	rs->nheld = 0;
@@ -415,14 +456,13 @@ handshake(Sink *s, int64_t deadline)
 	argv[3] = redis_library_text();
 	if ((rc = sync_step(s, deadline, 4, argv, "could not load the wal2queue function library into Redis")) != SINK_OK)
 		return rc;
-	if (rs->orphan_key != NULL)
+	while (rs->norphans > 0)
 	{
-		const char *del[2] = {"DEL", rs->orphan_key};
+		const char *del[2] = {"DEL", rs->orphans[rs->norphans - 1]};
 
 		if ((rc = sync_step(s, deadline, 2, del, "could not delete an abandoned staging list")) != SINK_OK)
 			return rc;
-		free(rs->orphan_key);
-		rs->orphan_key = NULL;
+		free(rs->orphans[--rs->norphans]);
 	}
 	return SINK_OK;
 }

@@ -319,6 +319,7 @@ pipe_clear(RedisSink *rs)
 		RCall	   *c = rs->head;
 
 		rs->head = c->next;
+		redis_stage_release(rs, c);
 		call_free(c);
 	}
 	rs->tail = NULL;
@@ -372,6 +373,7 @@ dispatch(Sink *s, const redisReply *r)
 		rs->pending -= c->size;
 		if (c->kind == RCALL_DELIVER)
 			rs->ndeliver--;
+		redis_stage_release(rs, c);
 		call_free(c);
 	}
 	if (rc == SINK_RETRY)

@@ -7,7 +7,7 @@
  * The library's public functions and their argument contract (a function
  * added beside it keeps these unchanged):
  *
- *	wal2queue_v1_deliver4 (FCALL, 1 key)
+ *	wal2queue_v1_deliver5 (FCALL, 1 key)
  *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
  *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
  *		number of items, then per item: prev and end (16 hex digits,
@@ -23,17 +23,20 @@
  *		one go however many entries it holds (many small ones it reads about
  *		16 kB per turn of its event loop, behind every other client).  An
  *		entry is n, then its n elements: key, seq, field, value, ...  (a
- *		staging list holds the same elements).  It becomes XADD key [MAXLEN ~
- *		maxlen] * _lsn <commit LSN> _seq seq field value ...: the constants
- *		are the function's, the rest the entry's slice unpacked as it is, so
- *		nothing is copied per entry.
+ *		staging list holds the same elements).  It becomes XADD key * _lsn
+ *		<commit LSN> _seq seq field value ...: the constants are the
+ *		function's, the rest the entry's slice unpacked as it is, so nothing
+ *		is copied per entry; with a maxlen each stream the call added to is
+ *		trimmed once at the end, never below the entries the call added.
  *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
  *		slot, detail, detail2, unverified, detail3}; verdict OK, GAP,
  *		SOURCE, AHEAD, NORECORD, STAGEGAP, NEWSLOT (detail: where the new
  *		slot begins), HISTORY (detail: the record's txn_end, detail2: its
  *		xid, detail3: its commit time; the item at index "items done" is the
  *		one that reached or passed txn_end), WRONGTYPE (detail: the key,
- *		detail2: its type) or FULL (a stream with no room for the call's
+ *		detail2: its type), NOPERM (the user's ACL denies a command the call
+ *		needs; detail: the key, detail2: the command) or FULL (a stream with
+ *		no room for the call's
  *		IDs; record lsn: the commit LSN of its first job, detail: the key,
  *		detail2: that job's seq).  unverified: the record's txn_end when the
  *		items done were skipped below it (their acks wait), else "".
@@ -41,7 +44,9 @@
  *	(wal2queue_v1_deliver took the entries as key index, seq, number of
  *	fields, fields; wal2queue_v1_deliver2 had no xid and commit time per
  *	item; wal2queue_v1_deliver3 had each item's entries inline, as
- *	arguments.  The name changes with the layout so that bridges of two versions
+ *	arguments; wal2queue_v1_deliver4 trimmed with MAXLEN per entry, skipped
+ *	transactions between the record's txn_end and lsn as delivered and
+ *	checked no ACL.  The name changes with the layout so that bridges of two versions
  *	on one Redis fail loudly ("Function not found", retried) instead of
  *	misreading each other's calls.)
  *
@@ -54,7 +59,9 @@
  *	  transaction the record names (HISTORY): a server rolled back on the
  *	  same timeline whose WAL passed the record.  The LSN alone cannot
  *	  tell; the transaction at txn_end is the positive evidence;
- *	- already delivered when end <= record.lsn: skipped;
+ *	- already delivered when end <= record.lsn: skipped, unless it is a
+ *	  transaction after txn_end (the record delivered none between txn_end
+ *	  and lsn: it is new, and written as next);
  *	- next when prev <= record.lsn < end: its entries are added and
  *	  record.lsn becomes end (txn_* the item's, if a transaction);
  *	- refused when record.lsn < prev (GAP): an earlier call was refused
@@ -177,21 +184,12 @@ const char *const redis_library =
 "  end\n"
 "  return types\n"
 "end\n"
-"local function xadds(src, i, last, lsn, maxlen)\n"
+"local function xadds(src, i, last, lsn)\n"
 "  local call = redis.call\n"
-"  if maxlen == '' then\n"
-"    while i <= last do\n"
-"      local n = tonumber(src[i])\n"
-"      call('XADD', src[i + 1], '*', '_lsn', lsn, '_seq', unpack(src, i + 2, i + n))\n"
-"      i = i + n + 1\n"
-"    end\n"
-"  else\n"
-"    while i <= last do\n"
-"      local n = tonumber(src[i])\n"
-"      call('XADD', src[i + 1], 'MAXLEN', '~', maxlen, '*', '_lsn', lsn, '_seq',\n"
-"           unpack(src, i + 2, i + n))\n"
-"      i = i + n + 1\n"
-"    end\n"
+"  while i <= last do\n"
+"    local n = tonumber(src[i])\n"
+"    call('XADD', src[i + 1], '*', '_lsn', lsn, '_seq', unpack(src, i + 2, i + n))\n"
+"    i = i + n + 1\n"
 "  end\n"
 "end\n"
 "local function mkstreams(it, argv, types, group)\n"
@@ -210,13 +208,70 @@ const char *const redis_library =
 "    local off = 0\n"
 "    for c = it.c1, it.c2 do\n"
 "      local n = tonumber(argv[c])\n"
-"      xadds(redis.call('LRANGE', it.stage, off, off + n - 1), 1, n, it.lsn, argv[6])\n"
+"      xadds(redis.call('LRANGE', it.stage, off, off + n - 1), 1, n, it.lsn)\n"
 "      off = off + n\n"
 "    end\n"
 "    redis.call('DEL', it.stage)\n"
 "  end\n"
-"  xadds(ents, it.first, it.last, it.lsn, argv[6])\n"
+"  xadds(ents, it.first, it.last, it.lsn)\n"
 "  return true\n"
+"end\n"
+/*
+ * aclcheck: ACL key permissions are checked command by command, and a
+ * function does not roll back, so every command the call may run once it
+ * wrote (on the record, each stream, each staging list) is checked for the
+ * calling user first (redis.acl_check_cmd, Redis 7.0): a denial (NOPERM)
+ * names the key and the command, and nothing is written.
+ */
+"local function aclcheck(pkey, items, argv, types)\n"
+"  local acl, seen = redis.acl_check_cmd, {}\n"
+"  if not (acl('HSET', pkey, 'lsn', '') and acl('HDEL', pkey, 'txn_end')) then return pkey, 'HSET, HDEL' end\n"
+"  for _, it in ipairs(items) do\n"
+"    for ki = it.k1, it.k2 do\n"
+"      local k = argv[ki]\n"
+"      if not seen[k] then\n"
+"        seen[k] = true\n"
+"        if not acl('XADD', k, '*', '_lsn', '') then return k, 'XADD' end\n"
+"        if argv[7] ~= '' and types[k] == 'none' and\n"
+"           not acl('XGROUP', 'CREATE', k, argv[7], '0', 'MKSTREAM') then return k, 'XGROUP CREATE' end\n"
+"        if argv[6] ~= '' and not (acl('XLEN', k) and acl('XTRIM', k, 'MAXLEN', '~', argv[6])) then\n"
+"          return k, 'XLEN, XTRIM'\n"
+"        end\n"
+"      end\n"
+"    end\n"
+"    if it.stage ~= '' and not (acl('LLEN', it.stage) and acl('LRANGE', it.stage, '0', '-1') and\n"
+"                               acl('DEL', it.stage)) then return it.stage, 'LLEN, LRANGE, DEL' end\n"
+"  end\n"
+"end\n"
+/*
+ * --redis-maxlen N: entries are added without MAXLEN, and each stream the
+ * call added to is trimmed once at its end to MAXLEN ~ max(N, the entries
+ * the call added): the call never trims what it added itself, before any
+ * reader could see it.  lens: each stream's length before the call.
+ */
+"local function lens(types, maxlen)\n"
+"  local l = {}\n"
+"  if maxlen == '' then return l end\n"
+"  for k, t in pairs(types) do l[k] = t == 'stream' and redis.call('XLEN', k) or 0 end\n"
+"  return l\n"
+"end\n"
+"local function trim(l, maxlen)\n"
+"  for k, before in pairs(l) do\n"
+"    local added = redis.call('XLEN', k) - before\n"
+"    if added > 0 then\n"
+"      redis.call('XTRIM', k, 'MAXLEN', '~', math.max(tonumber(maxlen), added))\n"
+"    end\n"
+"  end\n"
+"end\n"
+/*
+ * A transaction after the record's last one (txn_end) and at or below its
+ * lsn: the record delivered none there (only positions without jobs moved
+ * lsn past txn_end), so it is not "delivered already" but new: another
+ * history after a restore, or a table the filter let in since.  It is
+ * written, and the record follows it (lsn may go back to its end).
+ */
+"local function unseen(it, tend)\n"
+"  return tend ~= nil and it.xid ~= '' and it.prev >= tend\n"
 "end\n"
 /*
  * The record's last transaction (txn_end, txn_xid, txn_commit_time, of the
@@ -236,6 +291,9 @@ const char *const redis_library =
 "  local types, badkey, badtype, badlsn, badseq = typecheck(pkey, items, argv, ents)\n"
 "  if badtype == 'full' then return {0, 'FULL', badlsn, '', '', '', '', badkey, badseq, '', ''} end\n"
 "  if not types then return {0, 'WRONGTYPE', '', '', '', '', '', badkey, badtype, '', ''} end\n"
+"  local denied, dcmd = aclcheck(pkey, items, argv, types)\n"
+"  if denied then return {0, 'NOPERM', '', '', '', '', '', denied, dcmd, '', ''} end\n"
+"  local len0 = lens(types, argv[6])\n"
 "  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn',\n"
 "                       'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source')\n"
 "  local rec, at, dirty = src, nil, false\n"
@@ -259,6 +317,7 @@ const char *const redis_library =
 "    end\n"
 "  end\n"
 "  local tend, txid, ttime = lasttxn(r, src, dirty)\n"
+"  local rtend = tend\n"
 "  local done, verdict, last, newtxn = 0, 'OK', nil, nil\n"
 "  for i, it in ipairs(items) do\n"
 "    if tend and it.prev < tend and it.stop >= tend then\n"
@@ -267,7 +326,7 @@ const char *const redis_library =
 "      end\n"
 "      tend = nil\n"
 "    end\n"
-"    if it.stop <= at then\n"
+"    if it.stop <= at and not unseen(it, rtend) then\n"
 "      if it.stage ~= '' then redis.call('DEL', it.stage) end\n"
 "    elseif it.prev <= at then\n"
 "      if not write(it, argv, types, ents) then verdict = 'STAGEGAP'; break end\n"
@@ -278,6 +337,7 @@ const char *const redis_library =
 "    end\n"
 "    done, last = i, it.stop\n"
 "  end\n"
+"  trim(len0, argv[6])\n"
 "  local attext = lsntext(at)\n"
 "  if done > 0 or dirty then\n"
 "    local t = redis.call('TIME')\n"
@@ -361,6 +421,8 @@ ack_done(Sink *s, const RCall *call)
 			rs->deferred_cap = ncap;
 		}
 		memcpy(rs->deferred + rs->ndeferred, call->items, n * sizeof(RItem));
+		for (uint32_t i = 0; i < n; i++)
+			rs->deferred[rs->ndeferred + i].stage = NULL;	/* the call's */
 		rs->ndeferred += n;
 		return SINK_OK;
 	}
@@ -514,6 +576,10 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 {
 	const char *verdict;
 
+	/* the items done deleted their staging lists, whatever the verdict */
+	if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+		r->element[0]->type == REDIS_REPLY_INTEGER && r->element[0]->integer > 0)
+		call->settled = (uint32_t) r->element[0]->integer;
 	if (call->stale)
 		return SINK_OK;
 	if (r->type == REDIS_REPLY_ERROR)
@@ -580,6 +646,12 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 						  "added (nothing of the call was written); trim or delete the stream, or change "
 						  "the job's target",
 						  *elem_str(r, 8) ? elem_str(r, 8) : "(staged)", elem_str(r, 2), elem_str(r, 7));
+	if (strcmp(verdict, "NOPERM") == 0)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "the bridge's Redis user may not run %s on key \"%s\" (ACL): nothing of the "
+						  "call was written; grant the user read and write on every stream the jobs route "
+						  "to and on wal2queue's keys (docs/redis.md, \"The Redis user\"), or change the "
+						  "job's target", elem_str(r, 8), elem_str(r, 7));
 	if (strcmp(verdict, "WRONGTYPE") == 0)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "Redis key \"%s\" holds a %s, not a stream; wal2queue writes only to streams (and a hash for its progress record)",

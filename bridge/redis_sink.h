@@ -70,6 +70,7 @@ typedef struct RItem
 	uint64_t	end;			/* the position it reaches */
 	uint32_t	xid;			/* RITEM_TXN: the transaction's identity, */
 	int64_t		commit_time_us; /* compared with the record's last one */
+	char	   *stage;			/* its staging list (owned), NULL if none */
 } RItem;
 
 typedef enum RCallKind
@@ -90,6 +91,8 @@ typedef struct RCall
 	uint64_t	expect;			/* stage: the list's length after it */
 	bool		stale;			/* of an earlier session: replies ignored */
 	uint32_t	done;			/* deliver: items done, known from its reply */
+	uint32_t	settled;		/* deliver: items whose staging lists the
+								 * function deleted (done, any verdict) */
 	bool		unverified;		/* deliver: done items skipped as delivered
 								 * before the session reached the record's
 								 * last transaction: their acks wait */
@@ -144,8 +147,10 @@ typedef struct RedisSink
 	size_t		pending;		/* their bytes */
 	uint32_t	ndeliver;		/* of them deliver calls */
 
-	char	   *orphan_key;		/* a staging list a lost connection left
-								 * behind: deleted at the next connect */
+	char	  **orphans;		/* staging lists of calls refused, lost or
+								 * dropped: deleted at the next connect */
+	uint32_t	norphans;
+	uint32_t	orphans_cap;
 	char	   *progress_key;	/* prefix + "wal2queue:progress:" + slot */
 	char	   *keybuf;			/* scratch: prefix + target */
 	size_t		keybuf_cap;
@@ -224,9 +229,13 @@ extern int	pipe_read(Sink *s);
 extern int	pipe_poll(Sink *s, int timeout_ms);
 extern void pipe_clear(RedisSink *rs);
 
+/* sink_redis.c */
+extern void redis_orphan(RedisSink *rs, char *key);
+extern void redis_stage_release(RedisSink *rs, RCall *call);
+
 /* redis_progress.c */
 extern const char *const redis_library;
-#define REDIS_FN_DELIVER	"wal2queue_v1_deliver4"
+#define REDIS_FN_DELIVER	"wal2queue_v1_deliver5"
 extern int	progress_on_deliver(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_stage(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);

@@ -40,10 +40,58 @@ out_of_memory(Sink *s)
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
 }
 
+/*
+ * A staging list that may be left in Redis: deleted at the next connect
+ * (it expires after a day all the same).  Takes the key over.
+ */
+void
+redis_orphan(RedisSink *rs, char *key)
+{
+	if (key == NULL)
+		return;
+	if (rs->norphans == rs->orphans_cap)
+	{
+		uint32_t	ncap = rs->orphans_cap ? rs->orphans_cap * 2 : 8;
+		char	  **o = realloc(rs->orphans, ncap * sizeof(char *));
+
+		if (o == NULL)
+		{
+			free(key);			/* left to its expiry */
+			return;
+		}
+		rs->orphans = o;
+		rs->orphans_cap = ncap;
+	}
+	rs->orphans[rs->norphans++] = key;
+}
+
+/*
+ * A deliver call is answered or dropped: the function deleted the staging
+ * lists of the items it did (call->settled); the others' lists (a refused
+ * call, a verdict that stopped it, a lost connection) are orphans.
+ */
+void
+redis_stage_release(RedisSink *rs, RCall *call)
+{
+	for (uint32_t i = 0; call->kind == RCALL_DELIVER && i < call->nitems; i++)
+	{
+		if (i < call->settled)
+			free(call->items[i].stage);
+		else
+			redis_orphan(rs, call->items[i].stage);
+		call->items[i].stage = NULL;
+	}
+}
+
 /* forget what this session built and has not sent */
 static void
 drop_unsent(RedisSink *rs)
 {
+	for (uint32_t i = 0; i < rs->nitems; i++)
+	{
+		redis_orphan(rs, rs->items[i].stage);
+		rs->items[i].stage = NULL;
+	}
 	resp_reset(&rs->batch);
 	resp_reset(&rs->blob);
 	rs->nitems = 0;
@@ -68,11 +116,8 @@ redis_disconnect(Sink *s)
 		redisFree(rs->ctx);
 	rs->ctx = NULL;
 	/* a transaction being staged will be staged anew: drop its list later */
-	if (rs->build.stage_key != NULL && rs->orphan_key == NULL)
-	{
-		rs->orphan_key = rs->build.stage_key;
-		rs->build.stage_key = NULL;
-	}
+	redis_orphan(rs, rs->build.stage_key);
+	rs->build.stage_key = NULL;
 	pipe_clear(rs);
 	drop_unsent(rs);
 	redis_evict_forget(rs);
@@ -105,6 +150,7 @@ add_item(RedisSink *rs, RItemKind kind, LedgerTicket t, uint32_t njobs,
 	it->end = end;
 	it->xid = 0;
 	it->commit_time_us = 0;
+	it->stage = NULL;
 	if (end > rs->last_end)
 		rs->last_end = end;
 	return true;
@@ -575,6 +621,9 @@ redis_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 		!resp_arg_u64(&rs->batch, b->entries.nargs) ||
 		!resp_to_msgpack(&rs->blob, &b->entries))
 		return out_of_memory(s);
+	/* the item (then its call) keeps the staging list's key */
+	rs->items[rs->nitems - 1].stage = b->stage_key;
+	b->stage_key = NULL;
 	resp_reset(&b->entries);
 	if (rs->nitems >= REDIS_BATCH_TXNS || batch_bytes(rs) >= REDIS_BATCH_BYTES)
 		return flush_batch(s);
@@ -705,7 +754,9 @@ redis_destroy(Sink *s)
 	resp_free(&rs->build.entries);
 	strtab_free(&rs->build.keys);
 	free(rs->build.stage_key);
-	free(rs->orphan_key);
+	while (rs->norphans > 0)
+		free(rs->orphans[--rs->norphans]);
+	free(rs->orphans);
 	free(rs->build.chunks);
 	free(rs->items);
 	free(rs->held);

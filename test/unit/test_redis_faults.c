@@ -255,7 +255,7 @@ deliver_staged(const char *stage, int nstaged)
 	size_t		nonelen = msgpack_strings(none, NULL, 0);
 
 	snprintf(n, sizeof(n), "%d", nstaged);
-	return rcmd("FCALL wal2queue_v1_deliver4 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+	return rcmd("FCALL wal2queue_v1_deliver5 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
 				"0000000000000474 0000000000000500 0/4D8 7 1000 1 chain:staged %s %s 2 5 5 1 0 %b",
 				"", src.sysid, "", "", n, stage, none, nonelen);
 }
@@ -324,7 +324,7 @@ test_chain(void)
 		char		ents[256];
 		size_t		entslen = msgpack_strings(ents, entry, 5);
 
-		r = rcmd("FCALL wal2queue_v1_deliver4 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+		r = rcmd("FCALL wal2queue_v1_deliver5 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
 				 "0000000000000500 0000000000000600 0/5D8 8 1000 1 chain:good 0 %s 0 1 5 %b",
 				 "", src.sysid, "", "", "", ents, entslen);
 	}
