@@ -225,11 +225,11 @@ role_judge(Sink *s, const RedisInfo *info, bool at_connect)
 	if (info->role[0] == '\0' || strcmp(info->role, "master") == 0)
 		return SINK_OK;
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
-					  "Redis is a replica (role:%s) of %s%s: writes there never reach its primary and a "
+					  "Redis is a replica (role:%s) of %s: writes there never reach its primary and a "
 					  "resync drops them, so wal2queue delivers only to a primary; waiting for it to be "
-					  "promoted (point --sink at the primary)",
+					  "promoted (point --sink at the primary)%s",
 					  info->role, info->master[0] ? info->master : "an unknown primary",
-					  at_connect ? "" : ", since the last check: nothing delivered since is confirmed");
+					  at_connect ? "" : "; it became one since the last check: nothing delivered since is confirmed");
 }
 
 /*

@@ -20,6 +20,10 @@
 # watch's INFO: at every connect, and in every INFO that vouches for held
 # acks; a role other than master is a pause ("Redis is a replica
 # (role:slave) of host:port ..."), nothing confirmed.
+# Fixed: also a Redis that becomes a writable replica under a running
+# bridge (REPLICAOF: Redis keeps the bridge's connection): the next INFO of
+# the eviction watch shows the role and the acks it would vouch for are not
+# passed on (second part; without the INFO's role the slot is confirmed).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -46,6 +50,33 @@ diag('slot confirmed past the jobs: ' . ($confirmed ? 'yes' : 'no') . '; entries
 ok(!$confirmed || redis($primary, 'XLEN', 'public.jobs') eq '3',
 	'jobs confirmed to PostgreSQL are on the primary (else the bridge must not confirm them)');
 stop_bridge($b);
+like(bridge_log($b), qr/Redis is a replica \(role:slave\) of 127\.0\.0\.1:\d+/, 'the bridge says why it waits')
+  unless $ENV{W2Q_ATTACK_CONTROL};
+
+# a Redis the bridge writes to becomes a writable replica while it runs: a
+# failover promotes its replica and it rejoins as the new primary's replica
+# (partial resync: the same data, the record too)
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('wl', 'wal2queue')});
+my $old = start_redis(args => [ '--replica-read-only', 'no' ]);
+my $new = start_redis(args => [ '--replicaof', '127.0.0.1', $old->{port} ]);
+$b = start_bridge($node, $old, '--slot', 'wl', '--status-interval', '1', '--accept-new-source');
+$node->safe_psql('postgres', q{INSERT INTO jobs VALUES (4, 'd')});
+ok(wait_until(sub { redis($new, 'XLEN', 'public.jobs') eq '1' }, 30), 'live: job 4 delivered and replicated');
+redis($new, 'REPLICAOF', 'NO', 'ONE');
+redis($old, 'REPLICAOF', '127.0.0.1', $new->{port});
+ok(wait_until(sub { redis($old, 'INFO', 'replication') =~ /master_link_status:up/ }, 30),
+	'live: the old primary is now a replica of the new one');
+$node->safe_psql('postgres', q{INSERT INTO jobs VALUES (5, 'e')});
+$lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+$confirmed = wait_until(sub {
+	$node->safe_psql('postgres', "SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'wl'") eq 't' }, 10);
+diag('live: slot confirmed past job 5: ' . ($confirmed ? 'yes' : 'no') . '; on the old primary: '
+	  . redis($old, 'XLEN', 'public.jobs') . ', on the new one: ' . redis($new, 'XLEN', 'public.jobs'));
+ok(!$confirmed || redis($new, 'XLEN', 'public.jobs') eq '2',
+	'live: job 5 is not confirmed while only the replica holds it');
+stop_bridge($b);
+stop_redis($old);
+stop_redis($new);
 stop_redis($replica);
 stop_redis($primary);
 $node->stop;
