@@ -301,9 +301,9 @@ check_eviction(Sink *s, int64_t deadline)
 				info.role[0] != '\0';
 	}
 	if (rc == SINK_OK && !rs->evict_watch)
-		log_msg(LOG_WARNING, "Redis did not tell its maxmemory-policy, evicted_keys and replication role "
-				"(INFO: %s): wal2queue cannot notice if it evicts streams of jobs already confirmed, or "
-				"becomes a replica; allow INFO to the bridge's Redis user",
+		log_msg(LOG_WARNING, "Redis did not tell its maxmemory-policy and evicted_keys (INFO: %s): "
+				"wal2queue cannot notice if it evicts streams of jobs already confirmed, nor if it "
+				"becomes a replica (its replication role); allow INFO to the bridge's Redis user",
 				r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 	freeReplyObject(r);
 	return rc;
