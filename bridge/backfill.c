@@ -94,6 +94,8 @@ record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
 	bf->cur.present = true;
 	bf->m->backfill_rows_done = next->rows;
 	publish(bf);
+	if (njobs > 0)
+		backfill_test_pause("first-page");
 	return 0;
 }
 
