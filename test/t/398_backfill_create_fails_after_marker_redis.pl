@@ -8,7 +8,9 @@
 # - the name taken by another client between the marker and the creation
 #   (a test_decoding slot): exit 1 saying so, the marker removed, and the
 #   same command line then refuses the slot as one with no backfill
-#   instead of taking it for its own and dropping it;
+#   (it used to keep the marker, take the slot for the one the marker was
+#   for and try to drop it, which stream_drop_slot refused for another
+#   plugin's slot);
 # - a marker left by a bridge killed before it created the slot: a start
 #   without --backfill is refused saying the backfill was never started,
 #   naming the command line with --backfill and the exact redis-cli command
