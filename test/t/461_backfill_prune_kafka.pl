@@ -3,10 +3,12 @@
 # inserted before the slot exists are backfilled into Kafka; the bridge
 # tells the extension (wal2queue.mark_backfilled(), bridge/backfill_mark.c),
 # so prune() deletes them once the slot is attested, with the jobs
-# streamed after: every job in the topic once, and the table empty.  A job
+# streamed after: every job in the topic once, and the table empty.  The
+# progress is in the log and in /metrics (rows done, rows estimated).  A job
 # committed while no bridge runs is kept until it is delivered.
 use strict;
 use warnings;
+use IO::Socket::INET;
 use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -39,9 +41,21 @@ sub keys_in_topic
 	return \%n;
 }
 
-my $b = start_bridge($node, undef, @cmd);
+my $mport = free_port();
+my $b = start_bridge($node, undef, @cmd, '--metrics', "127.0.0.1:$mport");
 ok(wait_until(sub { bridge_log($b) =~ /backfill of slot "jobs" done: 30 rows/ }, 60), 'backfilled 30 jobs')
   or diag(bridge_log($b));
+sub metrics
+{
+	my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $mport, Timeout => 5) or return '';
+	print $s "GET /metrics HTTP/1.0\r\n\r\n";
+	local $/;
+	return <$s> // '';
+}
+ok(wait_until(sub { metrics() =~ /wal2queue_backfill_rows_done\{slot="jobs"\} 30\n/ }, 20),
+	'/metrics: wal2queue_backfill_rows_done') or diag(metrics());
+like(metrics(), qr/wal2queue_backfill_rows_estimated\{slot="jobs"\} \d+\n/, '/metrics: wal2queue_backfill_rows_estimated');
+like(bridge_log($b), qr/backfill of public\.jobs: 30 of ~\d+ rows/, 'progress in the log');
 ok(wait_until(sub { bridge_log($b) =~ /told the wal2queue extension that slot "jobs" is backfilled/ }, 20),
 	'and told the extension') or diag(bridge_log($b));
 $node->safe_psql('postgres', q{INSERT INTO jobs (queue, payload) SELECT 'q', jsonb_build_object('new', g) FROM generate_series(1, 5) g});
