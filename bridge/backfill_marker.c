@@ -121,13 +121,17 @@ bf_create_failed(Backfill *bf, int rc, bool marker_only)
 		memset(&bf->cur, 0, sizeof(bf->cur));
 	}
 	else
-		snprintf(left, sizeof(left), "the creation marker this run recorded is left in %s%s%s%s: the "
-				 "same command line creates the slot and backfills once a slot can be created, and a "
-				 "start without --backfill refuses it until then; to give the backfill up remove it "
-				 "with: %s", bf->sink->ops->name,
+		snprintf(left, sizeof(left), "the creation marker this run recorded is left in %s%s%s%s: %s%s",
+				 bf->sink->ops->name,
 				 marker_only && bf->sink->ops->backfill_unmark ? " (could not remove it: " : "",
 				 marker_only && bf->sink->ops->backfill_unmark ? bf->sink->err : "",
-				 marker_only && bf->sink->ops->backfill_unmark ? ")" : "", removal);
+				 marker_only && bf->sink->ops->backfill_unmark ? ")" : "",
+				 taken == 1 ? "while that slot exists the same command line would take it for the one the "
+				 "marker was recorded for (one of another plugin is refused, one of this plugin dropped "
+				 "and created again): remove the marker before any start with this slot name, with: " :
+				 "the same command line creates the slot and backfills once a slot can be created, and "
+				 "a start without --backfill refuses it until then; to give the backfill up remove it "
+				 "with: ", removal);
 	if (taken == 1)
 		return bf_fail(bf, BF_FATAL, "could not create replication slot \"%s\" for the backfill: %s; a slot "
 					"of that name was created meanwhile by another client (plugin %s): it is not this "

@@ -80,7 +80,7 @@ $node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('t', 't
 ok(wait_until(sub { !$br->{h}->pumpable }, 30), 'the bridge stopped');
 $br->{h}->finish;
 is($br->{h}->full_result(0) >> 8, 1, 'exit 1');
-like(bridge_log($br), qr/could not create replication slot "t" for the backfill: [^\n]*already exists[^\n]*; a slot of that name was created meanwhile by another client \(plugin test_decoding\): it is not this backfill's and the bridge leaves it alone; the creation marker this run recorded is left in kafka/,
+like(bridge_log($br), qr/could not create replication slot "t" for the backfill: [^\n]*already exists[^\n]*; a slot of that name was created meanwhile by another client \(plugin test_decoding\): it is not this backfill's and the bridge leaves it alone; the creation marker this run recorded is left in kafka: while that slot exists the same command line would take it for the one the marker was recorded for [^\n]*remove the marker before any start with this slot name, with: kafka-topics\.sh --bootstrap-server \Q$bs\E --delete --topic 't\.wal2queue-backfill\.t'/,
 	'it says the name was taken by another client and the marker left') or diag(bridge_log($br));
 ($code, $out) = run_bridge(cmd('t'));
 is($code, 1, 'the same command line: exit 1');
