@@ -32,11 +32,11 @@ our_plugin(const Backfill *bf)
 }
 
 /*
- * The slot of that name now, on the lock's connection: 1 (and its plugin),
- * 0 none, -1 unknown.
+ * The slot of that name now, on the lock's connection: 1 (and its plugin
+ * and database, each of SLOT_NAME_LEN), 0 none, -1 unknown.
  */
 static int
-slot_now(Backfill *bf, char *plugin, size_t len)
+slot_now(Backfill *bf, char *plugin, char *db)
 {
 	const char *params[1] = {bf->cfg->stream.slot};
 	PGresult   *res;
@@ -44,12 +44,14 @@ slot_now(Backfill *bf, char *plugin, size_t len)
 
 	if (bf->lock_conn == NULL)
 		return -1;
-	res = PQexecParams(bf->lock_conn, "SELECT plugin FROM pg_catalog.pg_replication_slots "
-					   "WHERE slot_name = $1", 1, NULL, params, NULL, NULL, 0);
+	res = PQexecParams(bf->lock_conn, "SELECT plugin, coalesce(database, '') FROM "
+					   "pg_catalog.pg_replication_slots WHERE slot_name = $1",
+					   1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 	{
 		found = PQntuples(res) > 0;
-		snprintf(plugin, len, "%s", found ? PQgetvalue(res, 0, 0) : "");
+		snprintf(plugin, SLOT_NAME_LEN, "%s", found ? PQgetvalue(res, 0, 0) : "");
+		snprintf(db, SLOT_NAME_LEN, "%s", found ? PQgetvalue(res, 0, 1) : "");
 	}
 	PQclear(res);
 	return found;
@@ -101,6 +103,7 @@ bf_create_failed(Backfill *bf, int rc, bool marker_only)
 {
 	char		why[sizeof(bf->err)];
 	char		plugin[SLOT_NAME_LEN];
+	char		db[SLOT_NAME_LEN];
 	char		left[2048];
 	char		removal[400];
 	int			taken;
@@ -109,7 +112,7 @@ bf_create_failed(Backfill *bf, int rc, bool marker_only)
 	snprintf(why, sizeof(why), "%s", bf->stream.err);
 	if (rc != STREAM_FATAL)
 		return bf_fail(bf, BF_RETRY, "%s", why);
-	taken = slot_now(bf, plugin, sizeof(plugin));
+	taken = slot_now(bf, plugin, db);
 	bf_marker_removal(bf, removal, sizeof(removal));
 	if (marker_only && bf->sink->ops->backfill_unmark)
 		urc = bf->sink->ops->backfill_unmark(bf->sink, &bf->src, bf->cur.seq);
@@ -143,23 +146,31 @@ bf_create_failed(Backfill *bf, int rc, bool marker_only)
 /*
  * A marker and a slot of that name: the slot this backfill created before
  * it was stopped, to be dropped and created again, only if it uses this
- * bridge's plugin.  A slot of another plugin was created by someone else
- * (the name taken between the marker and the creation): refused, untouched.
+ * bridge's plugin in its database.  Another one was created by someone
+ * else (the name taken between the marker and the creation): refused,
+ * untouched.
  */
 int
 bf_marker_slot_check(Backfill *bf)
 {
 	char		plugin[SLOT_NAME_LEN];
+	char		db[SLOT_NAME_LEN];
+	char		what[300];
 	char		removal[400];
 
-	if (slot_now(bf, plugin, sizeof(plugin)) != 1 || strcmp(plugin, our_plugin(bf)) == 0)
+	if (slot_now(bf, plugin, db) != 1)
+		return 0;
+	if (strcmp(plugin, our_plugin(bf)) != 0)
+		snprintf(what, sizeof(what), "uses output plugin \"%s\", not \"%s\"", plugin, our_plugin(bf));
+	else if (strcmp(db, bf->src.dbname) != 0)
+		snprintf(what, sizeof(what), "belongs to database \"%s\", not \"%s\"", db, bf->src.dbname);
+	else
 		return 0;
 	bf_marker_removal(bf, removal, sizeof(removal));
-	return bf_fail(bf, BF_FATAL, "replication slot \"%s\" uses output plugin \"%s\", not \"%s\": it is not the "
-				"slot the unfinished backfill's creation marker in %s was recorded for (another client took "
-				"the name) and the bridge does not drop it; drop it yourself if it is not needed, or give "
-				"the backfill up by removing the marker with: %s", bf->cfg->stream.slot, plugin,
-				our_plugin(bf), bf->sink->ops->name, removal);
+	return bf_fail(bf, BF_FATAL, "replication slot \"%s\" %s: it is not the slot the unfinished backfill's "
+				"creation marker in %s was recorded for (another client took the name) and the bridge "
+				"does not drop it; drop it yourself if it is not needed, or give the backfill up by "
+				"removing the marker with: %s", bf->cfg->stream.slot, what, bf->sink->ops->name, removal);
 }
 
 /*

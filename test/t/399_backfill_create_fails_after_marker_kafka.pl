@@ -13,7 +13,8 @@
 #   finds the marker beside a slot of another plugin and refuses it,
 #   naming the marker and how to remove it (it used to log that it was
 #   dropping the slot as its own, then stream_drop_slot refused to drop
-#   another plugin's slot, with no word of the marker).
+#   another plugin's slot, with no word of the marker); the same for a
+#   slot of this plugin in another database.
 use strict;
 use warnings;
 use IPC::Run;
@@ -87,6 +88,26 @@ is($code, 1, 'the same command line: exit 1');
 like($out, qr/replication slot "t" uses output plugin "test_decoding", not "wal2queue": it is not the slot the unfinished backfill's creation marker in kafka was recorded for .*removing the marker with: kafka-topics\.sh/,
 	'refusing the slot as not its own') or diag($out);
 like(slots(), qr{\bt/test_decoding\b}, 'the other client\'s slot is left alone');
+
+# 3. the same, with a slot of this plugin in another database
+$node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('filler3')});
+$node->safe_psql('postgres', 'CREATE DATABASE other');
+{
+	local $ENV{W2Q_TEST_BACKFILL_PAUSE} = 'marker';
+	local $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS} = 4;
+	$br = start_bridge($node, undef, cmd('v'));
+}
+ok(wait_until(sub { bridge_log($br) =~ /paused at "marker"/ }, 30), 'v: the bridge recorded the marker');
+$node->safe_psql('other', q{SELECT pg_create_logical_replication_slot('v', 'wal2queue')});
+ok(wait_until(sub { !$br->{h}->pumpable }, 30), 'v: the bridge stopped');
+$br->{h}->finish;
+like(bridge_log($br), qr/a slot of that name was created meanwhile by another client \(plugin wal2queue\)/,
+	'v: it says the name was taken') or diag(bridge_log($br));
+($code, $out) = run_bridge(cmd('v'));
+is($code, 1, 'v: the same command line: exit 1');
+like($out, qr/replication slot "v" belongs to database "other", not "postgres": it is not the slot the unfinished backfill's creation marker in kafka was recorded for/,
+	'refusing the slot of another database as not its own') or diag($out);
+like(slots(), qr{\bv/wal2queue\b}, 'and leaving it alone');
 
 stop_kafka_mock($k);
 $node->stop;
