@@ -14,7 +14,10 @@
 # - a marker left by a bridge killed before it created the slot: a start
 #   without --backfill is refused saying the backfill was never started,
 #   naming the command line with --backfill and the exact redis-cli command
-#   that removes the marker; after that command the start streams.
+#   that removes the marker; after that command the start streams;
+# - a marker that replaced a record with a streamed position (a
+#   --backfill-again on a dropped slot): left, with the HDEL that removes
+#   it; once a slot is free the same command line backfills.
 use strict;
 use warnings;
 use IPC::Run;
@@ -99,6 +102,26 @@ is(redis($r, 'EXISTS', 'u:wal2queue:progress:u'), '0', 'the command removes the 
 $br = start_bridge($node, undef, @plain);
 ok(wait_until(sub { bridge_log($br) =~ /created replication slot "u"/ || !$br->{h}->pumpable }, 30)
 	  && $br->{h}->pumpable, 'then the start without --backfill streams') or diag(bridge_log($br));
+stop_bridge($br);
+
+# 4. a record with a streamed position (slot s, dropped): the marker of a
+# --backfill-again cannot be removed with the record; the error names the
+# HDEL of the backfill fields, and the command line works once a slot is free
+($code, $out) = run_bridge('-d', $node->connstr('postgres'), '--slot', 's', '--drop-slot');
+is($code, 0, 's dropped');
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('filler4', 'test_decoding')});
+($code, $out) = run_bridge(cmd('s'), '--backfill-again=again1');
+is($code, 1, 'slots full, --backfill-again: exit 1');
+like($out, qr/no slot was created; the creation marker this run recorded is left in redis: the same command line creates the slot and backfills once a slot can be created, and a start without --backfill refuses it until then; to give the backfill up remove it with: redis-cli -h 127\.0\.0\.1 -p $r->{port} HDEL 's:wal2queue:progress:s' backfill_lsn backfill_seq backfill_rows backfill_done backfill_snapshot backfill_condition backfill_table backfill_key backfill_storage backfill_label backfill_keydef$/m,
+	'the marker is left, with the HDEL that removes it') or diag($out);
+ok(redis($r, 'HGET', 's:wal2queue:progress:s', 'lsn') ne '0/0', 'the record keeps its streamed position');
+$node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('filler4')});
+$br = start_bridge($node, undef, cmd('s'), '--backfill-again=again1');
+ok(wait_until(sub { bridge_log($br) =~ /backfill of slot "s" done: 25 rows/ || !$br->{h}->pumpable }, 60),
+	'once a slot is free the same command line backfills again') or diag(bridge_log($br));
+$seen = W2QTest::field_counts($r, 'id', 's:public.jobs');
+@bad = grep { ($seen->{$_} // 0) != 2 } 1 .. 25;
+ok(!@bad, 'rows 1..25 twice (--backfill-again: at least once)') or diag("not twice: @bad");
 stop_bridge($br);
 
 stop_redis($r);
