@@ -2,7 +2,8 @@
 # (same system identifier, timeline 1, slot) loses the jobs it commits
 # between the record's last transaction (txn_end) and the record's lsn:
 # after the copy, the original wrote only WAL the slot does not deliver
-# (another table; idling with keepalives does the same), and the bridge
+# (another table here; any position without jobs that the bridge records
+# as idle progress moves the record alike), and the bridge
 # recorded those positions, so the record's lsn is past txn_end.  The
 # replay from the restored slot meets the transaction at txn_end (it is in
 # the copy: same xid, commit time, end), which counts as proof of the same
