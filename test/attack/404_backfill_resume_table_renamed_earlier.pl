@@ -6,7 +6,7 @@
 # adds a table whose name sorts earlier; not tested here) is skipped: its rows are never
 # backfilled, and the backfill is recorded done.  The opposite rename (a
 # finished table renamed to sort after the position) reads it again:
-# duplicates.
+# duplicates (not tested here).
 # Why: bridge/backfill_resume.c bf_resume_position():
 # "*start = bf_table_index(&bf->tables, bf->cur.table)" and
 # backfill.c run_tables() "for (int i = start; ...)"; the order is
