@@ -6,7 +6,8 @@
 # 30 s and exits 1 ("another bridge is backfilling slot ..."), though the
 # backfill finished long ago and there is nothing to backfill: the service
 # manager restarts it forever, nothing is streamed, WAL piles up.  With
-# --standby it would wait forever (backfill_lock.c lock_busy(); not run here).
+# --standby: refused with --backfill ("--backfill and --standby cannot be
+# used together"), though lock_busy() names it as the way to wait.
 # Why: bridge/backfill.c attempt() calls bf_lock_take() before it reads the
 # sink's state ("if ((rc = bf_lock_take(bf)) != 0) return rc;"), so a
 # finished backfill (existing_slot(): "finished earlier ...; streaming")
