@@ -171,6 +171,8 @@ ok(wait_until(sub { @{ topic() } == 2 }, 60), 'both jobs are in topic emails') o
 my @two = sort { $a->{payload} cmp $b->{payload} } @{ topic() };
 like($two[0]{payload}, qr/"to"\s*:\s*"a\@b\.c"/, 'the row as JSON');
 is($two[1]{payload}, '{"to": "d@e.f"}', 'the send() payload');
+like(bridge_log($rb), qr/the event trigger wal2queue_schema_rename is not installed .*hint: a superuser .*must create it: CREATE EXTENSION wal2queue, or the CREATE EVENT TRIGGER statement wal2queue-standalone\.sql printed/,
+	'the missing event trigger: a warning that says who must create it, and how');
 unlike(bridge_log($rb) . bridge_log($kb), qr/ignoring wal2queue logical messages/,
 	'no message was ignored after the REVOKE');
 
