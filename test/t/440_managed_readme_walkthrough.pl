@@ -92,6 +92,9 @@ sub start_readme_bridge
 	return { h => $h, log => $log };
 }
 
+# 0. the bridge: built by the harness (W2Q_BRIDGE), not again here
+readme('make -C bridge && sudo make -C bridge install');
+
 # 2. the SQL side
 my ($o, $e) = sh_ok('make -C sql standalone', 'make -C sql standalone');
 ok(-s "$work/sql/wal2queue-standalone.sql", 'it writes sql/wal2queue-standalone.sql');
