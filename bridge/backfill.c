@@ -94,6 +94,8 @@ record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
 	bf->cur.present = true;
 	bf->m->backfill_rows_done = next->rows;
 	publish(bf);
+	if (njobs > 0)
+		backfill_test_pause("first-page");
 	return 0;
 }
 
@@ -486,6 +488,8 @@ check_unfinished(Backfill *bf)
 		memset(&bf->cur, 0, sizeof(bf->cur));
 		return 0;
 	}
+	if (BACKFILL_CREATING(&bf->cur) && !exists)
+		return bf_marker_refusal(bf);
 	cmd = bf_hint_command(bf->cfg, bf->cur.condition ? bf->cur.condition : "", "");
 	rc = bf_fail(bf, BF_FATAL, "replication slot \"%s\" has an unfinished backfill (%" PRIu64 " rows delivered, "
 			  "condition \"%s\"): streaming it without --backfill would never deliver the rows the backfill "
@@ -565,6 +569,7 @@ attempt(Backfill *bf)
 	char		snap[128];
 	bool		exists;
 	bool		ours;
+	bool		marker_only;
 	int			rc;
 
 	/* no other bridge backfills this slot until the last page (or a stop) */
@@ -603,6 +608,8 @@ attempt(Backfill *bf)
 	else if (exists && (ours || (bf->created_here && !bf->cur.present)))
 	{
 		/* our slot, created before its first state was recorded: start over */
+		if ((rc = bf_marker_slot_check(bf)) != 0)
+			return rc;
 		log_msg(LOG_WARNING, "replication slot \"%s\" was created for a backfill that recorded no state "
 				"yet (the bridge stopped in between): dropping it and starting the backfill again",
 				bf->cfg->stream.slot);
@@ -623,11 +630,13 @@ attempt(Backfill *bf)
 		(rc = missing_slot(bf)) != 0)
 		return rc;
 	/* the marker first: a stop from here on finds it */
+	marker_only = !bf->cur.other_source && bf->cur.record_lsn == 0 &&
+		(!bf->cur.present || BACKFILL_CREATING(&bf->cur));
 	if ((rc = mark_creating(bf)) != 0)
 		return rc;
 	backfill_test_pause("marker");
 	if ((rc = stream_create_exported(&bf->stream, snap, sizeof(snap))) != STREAM_OK)
-		return stream_rc(bf, rc);
+		return bf_create_failed(bf, rc, marker_only);
 	bf->created_here = true;
 	backfill_test_pause("slot");
 	take_source(bf);

@@ -20,6 +20,11 @@
  *						table it was reading, the recorded partitions,
  *						the key's definition, each table's storage
  *	backfill_mark.c		telling the extension the backfill is done
+ *	backfill_marker.c	the creation marker's loose ends: a slot creation
+ *						that failed after it, a marker beside another
+ *						plugin's slot, a marker and no slot without
+ *						--backfill
+ *	backfill_lock.c		one bridge backfills a slot at a time
  *	backfill_testhook.c	W2Q_TEST_BACKFILL_PAUSE: a test's kill -9 moments
  *	redis_backfill.c	the Redis side: the wal2queue_backfill2 function
  *

@@ -72,6 +72,21 @@ extern char *bf_hint_command(const BridgeConfig *cfg, const char *condition, con
 extern int	bf_lock_take(Backfill *bf);
 extern void bf_lock_release(Backfill *bf);
 
+/*
+ * backfill_marker.c: the creation marker's loose ends.  bf_marker_removal:
+ * the exact command that removes it from the sink.  bf_create_failed: the
+ * slot's creation failed after the marker (rc: the stream's code): remove
+ * the marker where the sink can (marker_only: it replaced nothing but an
+ * earlier marker) and say what is left; BF_RETRY or BF_FATAL.
+ * bf_marker_slot_check: a marker beside a slot of another plugin is
+ * refused (BF_FATAL), never dropped.  bf_marker_refusal: without
+ * --backfill, a marker and no slot.
+ */
+extern void bf_marker_removal(const Backfill *bf, char *buf, size_t len);
+extern int	bf_create_failed(Backfill *bf, int rc, bool marker_only);
+extern int	bf_marker_slot_check(Backfill *bf);
+extern int	bf_marker_refusal(Backfill *bf);
+
 extern int	bf_open_reader(Backfill *bf, const char *snapshot_name);
 extern int	bf_save_snapshot(Backfill *bf, BackfillState *st);
 extern int	bf_load_tables(Backfill *bf);

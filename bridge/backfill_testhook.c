@@ -3,14 +3,16 @@
  * backfill_testhook.c
  *		W2Q_TEST_BACKFILL_PAUSE=<point>: the backfill stops at a named
  *		moment and waits there, so that a test can kill -9 the bridge at
- *		exactly that moment (test/t/390, 391).  Unset, it costs a getenv
+ *		exactly that moment (test/t/390, 391, 397).  Unset, it costs a getenv
  *		at each point.  The points:
  *			marker		the creation marker recorded, the slot not created
  *			slot		the slot created, its first state not recorded
  *			first-state	the first state recorded, no page written
  *			page-half	half of the first page of two rows or more in the
  *						sink (Kafka without transactions: acknowledged),
- *						its state not recorded
+ *						its state not recorded (Kafka only)
+ *			first-page	the first sink call with rows recorded, with its
+ *						state (test/t/397)
  *			last-page	the last page recorded, the done state not
  *		W2Q_TEST_BACKFILL_PAUSE_SECONDS: how long (default 300).
  *

@@ -13,7 +13,8 @@
  * bridge holds the slot: a standby waiting for the slot fences nobody.  The
  * one exception is a backfill's creation marker (kafka_backfill.c), written
  * before the bridge creates the slot: no bridge can hold a slot that does
- * not exist yet, and --standby is refused with --backfill.
+ * not exist yet, and a --standby bridge with --backfill waits for the
+ * backfill's lock (backfill_lock.c) before it writes anything.
  *
  * No call blocks longer than KAFKA_STEP_MS: init_transactions and
  * commit_transaction are called with that timeout and, while they answer

@@ -471,8 +471,6 @@ parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 		usage_error("%s", "--backfill-continue and --backfill-again cannot be used together: "
 					"--backfill-continue goes on with an unfinished backfill, --backfill-again starts a new "
 					"one once the recorded one is done");
-	if (cfg->backfill.enabled && cfg->standby)
-		usage_error("%s", "--backfill and --standby cannot be used together");
 	if (!cfg->backfill.batch)
 		cfg->backfill.batch = BACKFILL_DEFAULT_BATCH;
 	if (!cfg->backfill.page_bytes)

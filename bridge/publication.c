@@ -616,8 +616,10 @@ check_rename_trigger(PGconn *conn, const PgoConfig *cfg, char *err, size_t errle
 				"pgoutput would go on naming its rows by the old schema until the bridge "
 				"reconnects, so the bridge stops (exit 1) when it sees such a rename, and the rows "
 				"it delivered in between are sent again under the new name after the restart; "
-				"hint: have a superuser install the wal2queue extension, or run "
-				"wal2queue-standalone.sql (docs/managed.md, \"Renamed schemas\")",
+				"hint: a superuser (on RDS/Aurora rds_superuser, on Cloud SQL cloudsqlsuperuser) "
+				"must create it: CREATE EXTENSION wal2queue, or the CREATE EVENT TRIGGER "
+				"statement wal2queue-standalone.sql printed in its WARNING when a role that "
+				"may not ran it (docs/managed.md, \"Renamed schemas\")",
 				RENAME_TRIGGER, cfg->publication);
 	PQclear(res);
 	return 0;

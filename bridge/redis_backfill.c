@@ -507,3 +507,46 @@ redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 	free(lens);
 	return rc;
 }
+
+/*
+ * The creation marker removed again: the whole record, in one script, only
+ * while it is this source's, still the marker of seq and holds no streamed
+ * position (lsn 0/0: the marker created the record).
+ */
+static const char *const unmark_lua =
+"local r = redis.call('HMGET', KEYS[1], 'sysid', 'timeline', 'db', 'slot', 'lsn', 'backfill_lsn', "
+"'backfill_seq', 'backfill_rows')\n"
+"if r[1] ~= ARGV[1] or r[2] ~= ARGV[2] or r[3] ~= ARGV[3] or r[4] ~= ARGV[4] then return 'another source' end\n"
+"if r[6] ~= '0/0' or r[7] ~= ARGV[5] or r[8] ~= '0' then return 'no longer the marker' end\n"
+"if r[5] ~= '0/0' then return 'a streamed position besides' end\n"
+"redis.call('DEL', KEYS[1])\n"
+"return 'OK'\n";
+
+int
+redis_backfill_unmark(Sink *s, const SinkSource *src, uint64_t seq)
+{
+	char		key[256];
+	char		tl[16];
+	char		sq[24];
+	const char *argv[] = {"EVAL", unmark_lua, "1", key, src->sysid, tl, src->dbname, src->slot, sq};
+	size_t		lens[9];
+	redisReply *r;
+	int			rc;
+
+	snprintf(key, sizeof(key), "%swal2queue:progress:%s",
+			 s->cfg->target_prefix ? s->cfg->target_prefix : "", src->slot);
+	snprintf(tl, sizeof(tl), "%" PRIu32, src->timeline);
+	snprintf(sq, sizeof(sq), "%" PRIu64, seq);
+	for (int i = 0; i < 9; i++)
+		lens[i] = strlen(argv[i]);
+	if ((rc = sync_call(s, 9, argv, lens, &r)) != SINK_OK)
+		return rc;
+	if ((r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) && strcmp(r->str, "OK") == 0)
+		rc = SINK_OK;
+	else
+		rc = errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "Redis progress record \"%s\" holds %s",
+						key, r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS ?
+						r->str : "an unexpected reply");
+	freeReplyObject(r);
+	return rc;
+}

@@ -28,8 +28,8 @@
 /*
  * Errors that go away by themselves: the server is busy running a script,
  * loading, out of memory, has no master, is a read-only replica, lacks
- * replicas (min-replicas-to-write), cannot persist, lost our function, or
- * has maxclients clients already (it answers a new connection so, then
+ * replicas (min-replicas-to-write), cannot persist, lost our function,
+ * killed our function (FUNCTION KILL), or has maxclients clients already (it answers a new connection so, then
  * closes it: like "too many connections" for PostgreSQL).
  */
 static bool
@@ -59,6 +59,14 @@ redis_error_rc(const char *msg)
 	if (strstr(msg, "Function not found") != NULL)
 		return SINK_RETRY;
 	if (is_maxclients(msg))
+		return SINK_RETRY;
+	/*
+	 * FUNCTION KILL (or SCRIPT KILL), what Redis tells clients to run when
+	 * it answers BUSY: Redis kills only a function that wrote nothing, and
+	 * the chained call after it is refused, so the replay sends it again
+	 * (test/t/427)
+	 */
+	if (strstr(msg, "killed by user") != NULL)
 		return SINK_RETRY;
 	return SINK_FATAL;
 }

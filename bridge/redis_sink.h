@@ -249,5 +249,7 @@ extern int	redis_backfill_read(Sink *s, const SinkSource *src, unsigned flags,
 extern int	redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 								 uint64_t prev_seq, const struct BackfillState *next,
 								 const FrameJob *jobs, uint32_t njobs);
+/* the creation marker removed again (sink.h backfill_unmark) */
+extern int	redis_backfill_unmark(Sink *s, const SinkSource *src, uint64_t seq);
 
 #endif							/* W2Q_REDIS_SINK_H */

@@ -233,6 +233,14 @@ typedef struct SinkOps
 								   uint64_t prev_seq,
 								   const struct BackfillState *next,
 								   const FrameJob *jobs, uint32_t njobs);
+
+	/*
+	 * backfill_unmark (NULL where the sink cannot): remove the creation
+	 * marker recorded with seq for src's slot, if it is still the sink's
+	 * state and all the sink holds of the slot (the slot's creation failed
+	 * after it).  SINK_OK once removed, else an error in err.
+	 */
+	int			(*backfill_unmark) (Sink *s, const SinkSource *src, uint64_t seq);
 } SinkOps;
 
 struct Sink

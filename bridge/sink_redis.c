@@ -782,7 +782,8 @@ static const SinkOps redis_ops = {
 	.drain = redis_drain,
 	.destroy = redis_destroy,
 	.backfill_read = redis_backfill_read,
-	.backfill_batch = redis_backfill_batch
+	.backfill_batch = redis_backfill_batch,
+	.backfill_unmark = redis_backfill_unmark
 };
 
 Sink *

@@ -148,6 +148,20 @@ BEGIN
                       HINT = 'Have a role with CREATEROLE run CREATE ROLE wal2queue_sender NOLOGIN, then install again.';
         END;
     END IF;
+    -- send() runs as the installing role (SECURITY DEFINER): one that is no
+    -- superuser (the standalone script) must be a member of
+    -- wal2queue_sender to send once a superuser revoked the function from
+    -- PUBLIC, as the WARNING below asks (TAP 440)
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+       AND NOT pg_has_role(current_user, 'wal2queue_sender', 'USAGE') THEN
+        BEGIN
+            EXECUTE format('GRANT wal2queue_sender TO %I', current_user);
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE WARNING 'role "%" is no member of wal2queue_sender and may not make itself one', current_user
+                USING DETAIL = 'send() runs as that role: it fails once pg_logical_emit_message() is revoked from PUBLIC.',
+                      HINT = format('Have a role with CREATEROLE run: GRANT wal2queue_sender TO %I;', current_user);
+        END;
+    END IF;
     SELECT bool_or(has_function_privilege('public', p.oid, 'EXECUTE')) INTO was_public
       FROM pg_proc p
      WHERE p.oid IN ('pg_logical_emit_message(boolean,text,text)'::regprocedure,

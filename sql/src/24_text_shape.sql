@@ -2,21 +2,14 @@
 -- (part of the wal2queue extension script: see 00_install.sql)
 
 /*
- * text_shape(leaf) -- the catalog facts besides a row's own values that its
- * text form (ROW(t.*)::text, and each value's text in a job) depends on,
- * as text: LEAF's columns (number, type, name; a dropped column is gone
- * from the list) and, for every type reachable from them (array elements,
- * domain bases, range and multirange subtypes, composite attributes), a
- * composite type's attributes likewise and the row versions (xmin, ctid)
- * of an enum type's labels: ALTER TYPE ... RENAME VALUE writes a new row
- * version even when the label is renamed back.  guard_state() includes
- * it, so a change of any of these moves the guard floor when it is
- * recorded, and makes the floor unknown when it is not: prune() then never
- * judges a row by a text form other than the one the plugin made of it
- * (claim_check_floor(), sql/src/30_prune.sql).
+ * text_shape_types(leaf) -- the types LEAF's row text depends on: those of
+ * its columns (a dropped column is gone) and every type reachable from them
+ * (array elements, domain bases, range and multirange subtypes, composite
+ * attributes), each once.  The one recursion text_shape() describes and
+ * lock_shape_changed() matches altered types against.
  */
-CREATE FUNCTION wal2queue.text_shape(leaf oid)
-RETURNS text
+CREATE FUNCTION wal2queue.text_shape_types(leaf oid)
+RETURNS SETOF oid
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -35,6 +28,29 @@ AS $$
                            WHERE a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped) n(typid)
          WHERE n.typid <> 0
     )
+    SELECT typid FROM types
+$$;
+
+/*
+ * text_shape(leaf) -- the catalog facts besides a row's own values that its
+ * text form (ROW(t.*)::text, and each value's text in a job) depends on,
+ * as text: LEAF's columns (number, type, name; a dropped column is gone
+ * from the list) and, for every type reachable from them (array elements,
+ * domain bases, range and multirange subtypes, composite attributes), a
+ * composite type's attributes likewise and the row versions (xmin, ctid)
+ * of an enum type's labels: ALTER TYPE ... RENAME VALUE writes a new row
+ * version even when the label is renamed back.  guard_state() includes
+ * it, so a change of any of these moves the guard floor when it is
+ * recorded, and makes the floor unknown when it is not: prune() then never
+ * judges a row by a text form other than the one the plugin made of it
+ * (claim_check_floor(), sql/src/30_prune.sql).
+ */
+CREATE FUNCTION wal2queue.text_shape(leaf oid)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH types(typid) AS (SELECT * FROM wal2queue.text_shape_types(leaf))
     SELECT concat_ws(' ',
         'columns ' || (SELECT string_agg(a.attnum || ':' || a.atttypid || ':' || quote_ident(a.attname),
                                          ',' ORDER BY a.attnum)
@@ -62,10 +78,9 @@ $$;
  * holds back new ones until the change committed (they are decoded with it).
  * The altered types are the command's objects (pg_event_trigger_ddl_commands():
  * a type, or a composite type's pg_class row); a table uses one when it is
- * among the types text_shape() follows from its columns (the same recursion:
- * array elements, domain bases, range and multirange subtypes, composite
- * attributes).  A type no guarded table uses locks nothing: whoever runs
- * ALTER TYPE (any role, of its own type) takes no lock on others' tables.
+ * among its text_shape_types().  A type no guarded table uses locks
+ * nothing: whoever runs ALTER TYPE (any role, of its own type) takes no
+ * lock on others' tables.
  * Internal: called by guard_on_alter() only, within its event (it reads the
  * command's objects).
  */
@@ -91,23 +106,8 @@ BEGIN
     SELECT array_agg(g.relid ORDER BY g.relid) INTO tables
       FROM (SELECT DISTINCT t.tgrelid AS relid FROM pg_trigger t
              WHERE t.tgfoid = 'wal2queue.refuse_update()'::regprocedure) g
-     WHERE EXISTS (
-            WITH RECURSIVE types(typid) AS (
-                SELECT a.atttypid FROM pg_attribute a
-                 WHERE a.attrelid = g.relid AND a.attnum > 0 AND NOT a.attisdropped
-                UNION
-                SELECT n.typid
-                  FROM types JOIN pg_type ty ON ty.oid = types.typid
-                 CROSS JOIN LATERAL (
-                        SELECT ty.typelem
-                        UNION ALL SELECT ty.typbasetype
-                        UNION ALL SELECT r.rngsubtype FROM pg_range r
-                                   WHERE ty.oid IN (r.rngtypid, r.rngmultitypid)
-                        UNION ALL SELECT a.atttypid FROM pg_attribute a
-                                   WHERE a.attrelid = ty.typrelid AND a.attnum > 0 AND NOT a.attisdropped) n(typid)
-                 WHERE n.typid <> 0
-            )
-            SELECT FROM types WHERE types.typid = ANY (altered))
+     WHERE EXISTS (SELECT FROM wal2queue.text_shape_types(g.relid) s(typid)
+                    WHERE s.typid = ANY (altered))
        AND wal2queue.guard_state(g.relid) IS DISTINCT FROM
            (SELECT e.state FROM wal2queue.guard_events e WHERE e.relid = g.relid ORDER BY e.seq DESC LIMIT 1);
     FOREACH rel IN ARRAY coalesce(tables, '{}') LOOP

@@ -585,7 +585,8 @@ COMMENT ON FUNCTION wal2queue.prune_horizon(regclass, boolean, text, boolean) IS
  * OBJECT REFERENCES.  A value of a reg* type (regclass, regnamespace,
  * regrole, regproc, regprocedure, regoper, regoperator, regtype,
  * regconfig, regdictionary, regcollation) prints the name of ANOTHER
- * catalog row, which ALTER ... RENAME (of a schema, role, table, function,
+ * catalog row, and so does aclitem (its grantee's and grantor's role names:
+ * test/t/408), which ALTER ... RENAME (of a schema, role, table, function,
  * ...) or DROP changes without touching the table, its types or its guard
  * state: the premise above fails for it, and its text now may be shorter
  * than its text when decoded.  So for a leaf with such a column, directly
@@ -632,7 +633,8 @@ AS $$
                               WHERE ty.oid IN ('regclass'::regtype, 'regnamespace'::regtype, 'regrole'::regtype,
                                                'regproc'::regtype, 'regprocedure'::regtype, 'regoper'::regtype,
                                                'regoperator'::regtype, 'regtype'::regtype, 'regconfig'::regtype,
-                                               'regdictionary'::regtype, 'regcollation'::regtype))
+                                               'regdictionary'::regtype, 'regcollation'::regtype,
+                                               'aclitem'::regtype))
                 THEN 0
                 ELSE greatest(least((m.bytes - 2 * o.bytes) / 9, (m.bytes / 2 - o.bytes) / 8) / e.f, 0) END::bigint
       FROM m, o, e
@@ -768,6 +770,11 @@ BEGIN
 
     FOR leaf IN SELECT * FROM wal2queue.job_leaves(job_table) LOOP
         EXIT WHEN total >= batch;
+        -- the DELETE's lock first: a shape change in progress (ALTER TABLE,
+        -- or ALTER TYPE's SHARE lock, lock_shape_changed()) commits before
+        -- the floor is read, so the floor and the rows' text see the same
+        -- catalogs (test/t/406)
+        EXECUTE format('LOCK TABLE ONLY %s IN ROW EXCLUSIVE MODE', leaf);
         -- without force, only rows written since the leaf's guard state was
         -- last recorded (point 6); prune_horizon() checked every leaf has a
         -- complete guard; a leaf whose state changed unrecorded is skipped

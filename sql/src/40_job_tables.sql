@@ -85,8 +85,11 @@ $$;
  * bytes is cut to 44 and given '_' and 8 hex digits of its md5, so that
  * the name fits in 63 bytes and stays its own).  A day that overlaps an existing
  * partition is left alone, and so is a day the DEFAULT partition holds rows
- * of (default_holds_day(): a WARNING names it).  Returns the partitions
- * created.
+ * of (default_holds_day(): a WARNING names it).  A name already taken by
+ * another relation (a role that may CREATE in the schema) gets a WARNING
+ * naming it, and the day's partition is created as <table cut to 44
+ * bytes>_pYYYYMMDD_<8 random hex digits> (test/t/410).  Returns the
+ * partitions created.
  *
  * The bounds are written as text into CREATE TABLE: DateStyle and TimeZone
  * are pinned (ISO, UTC) so that the text is the same instant whatever the
@@ -103,6 +106,7 @@ AS $$
 DECLARE
     nsp text;
     base text;
+    short text;
     suffix text;
     day_start timestamptz;
     part text;
@@ -142,6 +146,22 @@ BEGIN
         CONTINUE WHEN wal2queue.default_holds_day(job_table::regclass, day_start::timestamptz);
         part := format('%I.%I', nsp,
                        base || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD'));
+        IF to_regclass(part) IS NOT NULL THEN
+            -- the name is taken by a relation that is no partition of the day
+            -- (a role that may CREATE in the schema): another name, which
+            -- nobody can take in advance, so the day still gets its partition
+            RAISE WARNING 'wal2queue.create_partitions: relation % already exists and is not the partition of % for %',
+                part, job_table, to_char(day_start AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+                USING DETAIL = 'The partition is created under another name.',
+                      HINT = 'Find out who created that relation; revoke CREATE on the schema from roles that need not create there.';
+            short := base;
+            WHILE octet_length(short) > 44 LOOP
+                short := left(short, -1);
+            END LOOP;
+            part := format('%I.%I', nsp,
+                           short || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD')
+                           || '_' || left(md5(random()::text || clock_timestamp()::text), 8));
+        END IF;
         EXECUTE format('CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
                        part, job_table, day_start, day_start + interval '1 day');
         created := created || part::regclass;
@@ -297,6 +317,31 @@ END
 $$;
 
 /*
+ * lock_briefly(tbl, caller) -- take TBL's ACCESS EXCLUSIVE lock (the table's
+ * own, as CREATE ... PARTITION OF takes it, not its partitions') waiting at
+ * most a second (lock_timeout, set for this statement only): true when
+ * taken; false with a WARNING when another transaction holds the table, so
+ * that the caller gives up instead of making every INSERT queue behind its
+ * waiting request.
+ */
+CREATE FUNCTION wal2queue.lock_briefly(tbl regclass, caller text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '1s'
+AS $$
+BEGIN
+    EXECUTE format('LOCK TABLE ONLY %s IN ACCESS EXCLUSIVE MODE', tbl);
+    RETURN true;
+EXCEPTION WHEN lock_not_available THEN
+    RAISE WARNING '%: table % is busy: another transaction holds a lock on it', caller, tbl
+        USING DETAIL = 'Nothing was created or dropped: waiting would make every INSERT into the table wait too.',
+              HINT = 'A backfill reads the table in one transaction, as may a long query (pg_locks shows who). Run it again later.';
+    RETURN false;
+END
+$$;
+
+/*
  * maintain_partitions(job_table, days_ahead, keep_days, force) -- for a job
  * table made by create_job_table(..., true): create the partitions for
  * today .. today + DAYS_AHEAD, and drop the partitions that end KEEP_DAYS or
@@ -308,6 +353,11 @@ $$;
  * when the registry cannot vouch for the table, a WARNING says why, every
  * old partition is kept and the new ones are still created.  Returns one
  * row per partition acted on: ('created' | 'dropped' | 'kept', its name).
+ *
+ * The table's ACCESS EXCLUSIVE lock is taken first, waiting at most a
+ * second (lock_briefly()): when another transaction holds the table (a
+ * backfill reads it in one transaction) a WARNING says so and nothing is
+ * done, instead of every INSERT queueing behind the waiting DDL.
  *
  * Each old partition is locked in SHARE ROW EXCLUSIVE mode before it is
  * checked: that waits for transactions still inserting into it and blocks
@@ -364,6 +414,13 @@ BEGIN
                   HINT = 'Run it in a READ COMMITTED transaction (the default), e.g. on its own from cron or pg_cron.';
     END IF;
 
+    -- the lock every CREATE ... PARTITION OF and DROP of a partition takes
+    -- on the table, first and without queueing for long: a transaction
+    -- that holds the table (a backfill reading it, a long query) would
+    -- otherwise make every INSERT wait behind this call (test/t/414)
+    IF NOT wal2queue.lock_briefly(job_table::regclass, 'wal2queue.maintain_partitions'::text) THEN
+        RETURN;
+    END IF;
     FOR part IN SELECT * FROM wal2queue.create_partitions(job_table::regclass, days_ahead::integer) LOOP
         RETURN QUERY SELECT 'created', part::text;
     END LOOP;

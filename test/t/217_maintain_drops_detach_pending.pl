@@ -25,13 +25,7 @@ my $b = start_bridge($node, $r, '--slot', 's', '--tables', 'public.jobs',
 	'--status-interval', '1', '--accept-new-source');
 
 # DETACH CONCURRENTLY cancelled half way (an old snapshot holds it up)
-my $old = $node->background_psql('postgres');
-$old->query_safe('BEGIN; SELECT count(*) FROM jobs;');
-my ($ret, $stdout, $stderr) = $node->psql('postgres',
-	q{SET statement_timeout = '1s'; ALTER TABLE jobs DETACH PARTITION jobs_old CONCURRENTLY});
-like($stderr, qr/statement timeout/, 'DETACH CONCURRENTLY cancelled');
-$old->query_safe('COMMIT');
-$old->quit;
+detach_left_pending($node, 'jobs', 'jobs_old', 'DETACH CONCURRENTLY cancelled');
 
 # a job inserted into the detach-pending partition: not one of public.jobs
 $node->safe_psql('postgres',

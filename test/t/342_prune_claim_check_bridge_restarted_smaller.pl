@@ -45,10 +45,7 @@ diag('registered max_job_bytes: ' . $node->safe_psql('postgres',
 
 my $deleted = prune_until($node, 2, tries => 6);
 diag("prune deleted $deleted rows");
-is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
-	'the small row, delivered whole, is pruned (the control)');
-is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'big'"), '1',
-	'the row behind the claim check is still there for its worker');
+whole_pruned_claim_check_kept($node, 'jobs', "queue = 'small'", "queue = 'big'");
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

@@ -17,16 +17,8 @@ use W2QTest;
 
 my $node = new_node('maint_cc');
 my $r = start_redis();
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	SELECT wal2queue.create_job_table('public.jobs', true);
-	CREATE TABLE jobs_old PARTITION OF jobs FOR VALUES FROM ('2000-01-01 00:00+00') TO ('2000-01-02 00:00+00');
-});
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--route-column', 'queue', '--max-job-bytes', '1kB', '--status-interval', '1');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
-	'the bridge registered its slot') or diag(bridge_log($b));
+partitioned_jobs_old($node, 2000);
+my $b = start_jobs_bridge($node, $r, '--max-job-bytes', '1kB');
 
 $node->safe_psql('postgres', q{
 	INSERT INTO jobs (queue, payload, created_at)

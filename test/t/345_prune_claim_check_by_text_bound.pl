@@ -70,10 +70,7 @@ for my $i (1 .. 6)
 	last if $node->safe_psql('postgres', "SELECT count(*) FROM fj WHERE id = 4") eq '0';
 }
 diag("prune deleted $deleted rows");
-is($node->safe_psql('postgres', "SELECT count(*) FROM fj WHERE id = 4"), '0',
-	'the small row, delivered whole, is pruned (the control)');
-is($node->safe_psql('postgres', "SELECT count(*) FROM fj WHERE id = 3"), '1',
-	'the row behind the claim check is still there for its worker');
+whole_pruned_claim_check_kept($node, 'fj', "id = 4", "id = 3");
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

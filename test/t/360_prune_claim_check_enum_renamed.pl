@@ -38,28 +38,16 @@ use W2QTest;
 my $node = new_node('prune_cc_enum');
 my $r = start_redis();
 my $long = 'l' x 63;
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION wal2queue;
-	CREATE TYPE lbl AS ENUM ('$long', 'short');
-	CREATE TABLE public.jobs (id bigserial PRIMARY KEY, queue text NOT NULL, tags lbl[], blob text);
-	SELECT wal2queue.append_only('public.jobs');
-});
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--route-column', 'queue', '--max-job-bytes', '8kB', '--status-interval', '1');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
-	'the bridge registered its slot') or diag(bridge_log($b));
+append_only_jobs($node, 'tags lbl[], blob text', "CREATE TYPE lbl AS ENUM ('$long', 'short');");
+my $b = start_jobs_bridge($node, $r, '--max-job-bytes', '8kB');
 $node->safe_psql('postgres', qq{
 	INSERT INTO jobs (queue, tags) VALUES ('enum', array_fill('$long'::lbl, ARRAY[180]));
 	INSERT INTO jobs (queue, blob) VALUES ('dropped', repeat('x', 9000));
 	INSERT INTO jobs (queue) VALUES ('early');
 });
-ok(wait_until(sub { redis($r, 'XLEN', 'enum') eq '1' && redis($r, 'XLEN', 'dropped') eq '1'
-	&& redis($r, 'XLEN', 'early') eq '1' }, 30), 'all three delivered') or diag(bridge_log($b));
-is(stream_entries($r, 'enum')->[0][1]{wal2queue_claim_check}, 't',
-	'the enum row is a claim check: its content is only in the table');
-is(stream_entries($r, 'dropped')->[0][1]{wal2queue_claim_check}, 't',
-	'the blob row is a claim check too');
+delivered_once($r, $b, [qw(enum dropped early)], 'all three delivered');
+is_claim_check($r, 'enum', 'the enum row is a claim check: its content is only in the table');
+is_claim_check($r, 'dropped', 'the blob row is a claim check too');
 is($node->safe_psql('postgres', "SELECT max_job_bytes FROM wal2queue.slots WHERE slot_name = 'jobs'"),
 	'8192', 'the registry knows max-job-bytes 8kB');
 
@@ -68,13 +56,9 @@ is($node->safe_psql('postgres', "SELECT max_job_bytes FROM wal2queue.slots WHERE
 unless ($ENV{W2Q_ATTACK_CONTROL})
 {
 	$node->safe_psql('postgres', "ALTER TYPE lbl RENAME VALUE '$long' TO 'a'");
-	is($node->safe_psql('postgres', "SELECT event FROM wal2queue.guard_events "
-		. "WHERE relid = 'jobs'::regclass ORDER BY seq DESC LIMIT 1"),
-		'ALTER TYPE', 'the label renamed moved the floor of the table that uses it');
+	is(last_guard_event($node), 'ALTER TYPE', 'the label renamed moved the floor of the table that uses it');
 	$node->safe_psql('postgres', 'ALTER TABLE jobs DROP COLUMN blob');
-	is($node->safe_psql('postgres', "SELECT event FROM wal2queue.guard_events "
-		. "WHERE relid = 'jobs'::regclass ORDER BY seq DESC LIMIT 1"),
-		'ALTER TABLE', 'the column dropped moved it again');
+	is(last_guard_event($node), 'ALTER TABLE', 'the column dropped moved it again');
 }
 # a small row written after the changes: delivered whole, and prunable
 $node->safe_psql('postgres', "INSERT INTO jobs (queue) VALUES ('small')");
@@ -91,10 +75,8 @@ is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'early'"),
 	$ENV{W2Q_ATTACK_CONTROL} ? '0' : '1',
 	'a small row written before the changes is kept too (below the floor they moved)');
-is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'enum'"), '1',
-	'the claim-checked row whose enum label was renamed is still there for its worker');
-is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'dropped'"), '1',
-	'the claim-checked row whose big column was dropped is still there for its worker');
+claim_check_kept($node, 'enum', 'enum label was renamed');
+claim_check_kept($node, 'dropped', 'big column was dropped');
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

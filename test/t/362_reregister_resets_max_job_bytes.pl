@@ -51,22 +51,12 @@ $node->safe_psql('postgres', q{SELECT wal2queue.register_slot('jobs', 'public.jo
 diag('registered max_job_bytes now: ' . $node->safe_psql('postgres',
 	"SELECT coalesce(max_job_bytes::text, 'NULL') FROM wal2queue.slots WHERE slot_name = 'jobs'"));
 
-$node->safe_psql('postgres', q{
-	INSERT INTO jobs (queue, payload) VALUES ('big', jsonb_build_object('blob', repeat('x', 9000)))});
-$node->safe_psql('postgres', q{
-	INSERT INTO jobs (queue, payload) VALUES ('small', '{"n": 1}')});
-ok(wait_until(sub { (redis($r, 'XLEN', 'big') // 0) eq '1' && (redis($r, 'XLEN', 'small') // 0) eq '1' }, 30),
-	'both delivered') or diag(bridge_log($b));
-is(stream_entries($r, 'big')->[0][1]{wal2queue_claim_check}, 't',
-	'the big one is a claim check: its content is only in the table');
+delivers_big_and_small($node, $r, $b);
 
 my $deleted = prune_until_gone($node, "queue = 'small'");
 diag("prune deleted $deleted rows; floor " . $node->safe_psql('postgres',
 	"SELECT wal2queue.claim_check_floor('public.jobs')"));
-is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'small'"), '0',
-	'the small row, delivered whole, is pruned (the control)');
-is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'big'"), '1',
-	'the row behind the claim check is still there for its worker');
+whole_pruned_claim_check_kept($node, 'jobs', "queue = 'small'", "queue = 'big'");
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

@@ -46,12 +46,8 @@ $node->safe_psql('postgres', qq{
 });
 diag('stored size of the jsonpath: ' . $node->safe_psql('postgres',
 	'SELECT pg_column_size(p) FROM paths'));
-my ($rc, $out, $err) = $node->psql('postgres', q~
-	SELECT count(*) FILTER (WHERE data LIKE '%the next job%')
-	  FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json')~);
-is($err, '', 'the JSON form decodes past the row (no error)');
-is($out, '1', 'the JSON form delivers the next job');
-$out = $node->safe_psql('postgres', q~
+peek_finds_next_job($node, 'json');
+my $out = $node->safe_psql('postgres', q~
 	SELECT string_agg(data::json->'row'->>'table', ',' ORDER BY data)
 	  FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json')
 	 WHERE data::json->>'table' = 'wal2queue.claim_check'~);
@@ -67,11 +63,7 @@ $out = $node->safe_psql('postgres', q~
 	  FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json')
 	 WHERE data::json->>'table' = 'public.hs'~);
 is($out, '20007,507', 'an hstore of 20kB (converted under the guard) and a short one are jobs');
-($rc, $out, $err) = $node->psql('postgres', q~
-	SELECT count(*) FILTER (WHERE position('the next job'::bytea IN data) > 0)
-	  FROM pg_logical_slot_peek_binary_changes('w', NULL, NULL, 'format', 'binary')~);
-is($err, '', 'the binary form decodes past the row (no error)');
-is($out, '1', 'the binary form delivers the next job');
+peek_finds_next_job($node, 'binary');
 
 # a walsender: the subtransaction rolled back inside its decoding, then on
 $node->safe_psql('postgres', q{INSERT INTO jobs VALUES (2, 'one more')});

@@ -46,20 +46,12 @@ $node->safe_psql('postgres', qq{
 });
 diag('text of one element: ' . $node->safe_psql('postgres',
 	'SELECT length(f[1]::text) FROM procs') . ' bytes');
-my ($rc, $out, $err) = $node->psql('postgres', q~
-	SELECT count(*) FILTER (WHERE data LIKE '%the next job%')
-	  FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json')~);
-is($err, '', 'the JSON form decodes past the row (no error)');
-is($out, '1', 'the JSON form delivers the next job');
-$out = $node->safe_psql('postgres', q~
+peek_finds_next_job($node, 'json');
+my $out = $node->safe_psql('postgres', q~
 	SELECT count(*) FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json')
 	 WHERE data::json->>'table' = 'wal2queue.claim_check'
 	   AND data::json->'row'->>'table' = 'public.procs'~);
 is($out, $ENV{W2Q_ATTACK_CONTROL} ? '0' : '1', 'the array of regprocedures is a claim check');
-($rc, $out, $err) = $node->psql('postgres', q~
-	SELECT count(*) FILTER (WHERE position('the next job'::bytea IN data) > 0)
-	  FROM pg_logical_slot_peek_binary_changes('w', NULL, NULL, 'format', 'binary')~);
-is($err, '', 'the binary form decodes past the row (no error)');
-is($out, '1', 'the binary form delivers the next job');
+peek_finds_next_job($node, 'binary');
 $node->stop;
 done_testing();

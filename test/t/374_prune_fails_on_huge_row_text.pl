@@ -28,24 +28,14 @@ my $node = new_node('prune_huge_text');
 my $r = start_redis();
 # the control: the same row at 6MB
 my $mb = $ENV{W2Q_ATTACK_CONTROL} ? 6 : 600;
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	CREATE TABLE public.jobs (id bigserial PRIMARY KEY, queue text NOT NULL, note text, notes text[]);
-	SELECT wal2queue.append_only('public.jobs');
-});
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--route-column', 'queue', '--status-interval', '1');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
-	'the bridge registered its slot') or diag(bridge_log($b));
+append_only_jobs($node, 'note text, notes text[]');
+my $b = start_jobs_bridge($node, $r);
 $node->safe_psql('postgres', qq{
 	INSERT INTO jobs (queue, note) VALUES ('big', repeat('"', $mb * 1024 * 1024));
 	INSERT INTO jobs (queue, notes) VALUES ('arr', ARRAY[repeat('"', $mb * 1024 * 1024)]);
 	INSERT INTO jobs (queue) VALUES ('small');
 });
-ok(wait_until(sub { (redis($r, 'XLEN', 'big') // 0) eq '1' && (redis($r, 'XLEN', 'arr') // 0) eq '1'
-	&& (redis($r, 'XLEN', 'small') // 0) eq '1' }, 120),
-	'all three delivered') or diag(bridge_log($b));
+delivered_once($r, $b, [qw(big arr small)], 'all three delivered', 120);
 my ($deleted, $err) = (0, '');
 for my $i (1 .. 8)
 {

@@ -33,29 +33,15 @@ my $node = new_node('prune_cc_regns');
 my $r = start_redis();
 my $long = 'l' x 63;
 my $role = 'r' x 63;
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION wal2queue;
-	CREATE SCHEMA $long;
-	CREATE ROLE $role;
-	CREATE TABLE public.jobs (id bigserial PRIMARY KEY, queue text NOT NULL,
-	                          spaces regnamespace[], owners regrole[]);
-	SELECT wal2queue.append_only('public.jobs');
-});
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--route-column', 'queue', '--max-job-bytes', '8kB', '--status-interval', '1');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
-	'the bridge registered its slot') or diag(bridge_log($b));
+append_only_jobs($node, 'spaces regnamespace[], owners regrole[]', "CREATE SCHEMA $long; CREATE ROLE $role;");
+my $b = start_jobs_bridge($node, $r, '--max-job-bytes', '8kB');
 $node->safe_psql('postgres', qq{
 	INSERT INTO jobs (queue, spaces) VALUES ('ns', array_fill('$long'::regnamespace, ARRAY[180]));
 	INSERT INTO jobs (queue, owners) VALUES ('role', array_fill('$role'::regrole, ARRAY[180]));
 });
-ok(wait_until(sub { redis($r, 'XLEN', 'ns') eq '1' && redis($r, 'XLEN', 'role') eq '1' }, 30),
-	'both delivered') or diag(bridge_log($b));
-is(stream_entries($r, 'ns')->[0][1]{wal2queue_claim_check}, 't',
-	'the regnamespace row is a claim check: its content is only in the table');
-is(stream_entries($r, 'role')->[0][1]{wal2queue_claim_check}, 't',
-	'the regrole row is a claim check too');
+delivered_once($r, $b, [qw(ns role)], 'both delivered');
+is_claim_check($r, 'ns', 'the regnamespace row is a claim check: its content is only in the table');
+is_claim_check($r, 'role', 'the regrole row is a claim check too');
 
 unless ($ENV{W2Q_ATTACK_CONTROL})
 {
@@ -98,10 +84,8 @@ is($node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('nested_r')"
 	'a regrole in a multirange makes the floor 0');
 ok($node->safe_psql('postgres', "SELECT wal2queue.claim_check_floor('plain')") > 0,
 	'a table without reg* columns keeps a positive floor');
-is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'ns'"), '1',
-	'the claim-checked row whose schema was renamed is still there for its worker');
-is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'role'"), '1',
-	'the claim-checked row whose role was renamed is still there for its worker');
+claim_check_kept($node, 'ns', 'schema was renamed');
+claim_check_kept($node, 'role', 'role was renamed');
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

@@ -32,32 +32,18 @@ use W2QTest;
 my $node = new_node('maintain_huge');
 my $r = start_redis();
 my $num = $ENV{W2Q_ATTACK_CONTROL} ? '1' : '1e131071';
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	SELECT wal2queue.create_job_table('public.jobs', true);
-	CREATE TABLE jobs_old PARTITION OF jobs FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-01-02 00:00+00');
-});
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--route-column', 'queue', '--status-interval', '1');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
-	'the bridge registered its slot') or diag(bridge_log($b));
+partitioned_jobs_old($node, 2020);
+my $b = start_jobs_bridge($node, $r);
 $node->safe_psql('postgres', qq{
 	INSERT INTO jobs (queue, payload, created_at)
 	SELECT 'huge', ('[' || string_agg('$num', ',') || ']')::jsonb, '2020-01-01 10:00+00'
 	  FROM generate_series(1, 8200);
 	INSERT INTO jobs (queue, payload) VALUES ('small', '{}');
 });
-ok(wait_until(sub { redis($r, 'XLEN', 'huge') eq '1' && redis($r, 'XLEN', 'small') eq '1' }, 60),
-	'both delivered') or diag(bridge_log($b));
+delivered_once($r, $b, [qw(huge small)], 'both delivered', 60);
 is(stream_entries($r, 'huge')->[0][1]{wal2queue_claim_check}, $ENV{W2Q_ATTACK_CONTROL} ? undef : 't',
 	'the huge row is a claim check');
-for my $i (1 .. 4)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	wait_attested($node, 'jobs', 10);
-}
+attest_rounds($node, 4);
 my ($rc, $out, $err) = $node->psql('postgres',
 	"SELECT string_agg(action || ' ' || partition_name, ', ' ORDER BY partition_name) "
 	. "FROM wal2queue.maintain_partitions('public.jobs', 5, 0)");

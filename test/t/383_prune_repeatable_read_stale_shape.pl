@@ -39,59 +39,26 @@ use W2QTest;
 my $node = new_node('prune_rr_shape');
 my $r = start_redis();
 my $long = 'l' x 63;
-$node->safe_psql('postgres', qq{
-	CREATE EXTENSION wal2queue;
-	CREATE TYPE lbl AS ENUM ('$long', 'short');
-	CREATE TABLE public.jobs (id bigserial PRIMARY KEY, queue text NOT NULL, tags lbl[], blob jsonb);
-	SELECT wal2queue.append_only('public.jobs');
-});
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--route-column', 'queue', '--max-job-bytes', '8kB', '--status-interval', '1');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
-	'the bridge registered its slot') or diag(bridge_log($b));
+append_only_jobs($node, 'tags lbl[], blob jsonb', "CREATE TYPE lbl AS ENUM ('$long', 'short');");
+my $b = start_jobs_bridge($node, $r, '--max-job-bytes', '8kB');
 $node->safe_psql('postgres', qq{
 	INSERT INTO jobs (queue, tags) VALUES ('enum', array_fill('$long'::lbl, ARRAY[180]));
 	INSERT INTO jobs (queue, blob) VALUES ('dropped', jsonb_build_object('b', repeat('x', 9000)));
 });
-ok(wait_until(sub { redis($r, 'XLEN', 'enum') eq '1' && redis($r, 'XLEN', 'dropped') eq '1' }, 30),
-	'both delivered') or diag(bridge_log($b));
-is(stream_entries($r, 'enum')->[0][1]{wal2queue_claim_check}, 't', 'the enum row is a claim check');
-is(stream_entries($r, 'dropped')->[0][1]{wal2queue_claim_check}, 't', 'the blob row is a claim check');
-for my $i (1 .. 4)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	wait_attested($node, 'jobs', 10);
-}
+delivered_once($r, $b, [qw(enum dropped)], 'both delivered');
+is_claim_check($r, 'enum', 'the enum row is a claim check');
+is_claim_check($r, 'dropped', 'the blob row is a claim check');
+attest_rounds($node, 4);
 
-my $s = $node->background_psql('postgres', on_error_stop => 0);
-$s->query_safe($ENV{W2Q_ATTACK_CONTROL} ? 'BEGIN' : 'BEGIN ISOLATION LEVEL REPEATABLE READ');
-$s->query_safe('SELECT 1');
-$node->safe_psql('postgres', "ALTER TYPE lbl RENAME VALUE '$long' TO 'a'");
-$node->safe_psql('postgres', 'ALTER TABLE jobs DROP COLUMN blob');
-is($node->safe_psql('postgres', "SELECT event FROM wal2queue.guard_events "
-	. "WHERE relid = 'jobs'::regclass ORDER BY seq DESC LIMIT 1"),
-	'ALTER TABLE', 'the changes recorded a new guard state');
-my ($deleted, $failed) = $s->query("SELECT wal2queue.prune('public.jobs')");
-my $err = $s->{stderr};
-$s->query('COMMIT');
-$s->quit;
+my ($deleted, $err) = in_repeatable_read($node, sub {
+	$node->safe_psql('postgres', "ALTER TYPE lbl RENAME VALUE '$long' TO 'a'");
+	$node->safe_psql('postgres', 'ALTER TABLE jobs DROP COLUMN blob');
+	is(last_guard_event($node), 'ALTER TABLE', 'the changes recorded a new guard state');
+}, "SELECT wal2queue.prune('public.jobs')");
 diag("prune deleted $deleted rows; stderr: $err");
-if ($ENV{W2Q_ATTACK_CONTROL})
-{
-	is($err, '', 'prune() runs in READ COMMITTED');
-}
-else
-{
-	like($err, qr/wal2queue\.prune: cannot run in a REPEATABLE READ transaction/,
-		'prune() refuses REPEATABLE READ, naming the isolation level');
-	like($err, qr/READ COMMITTED/, 'the hint names the fix');
-}
-is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'enum'"), '1',
-	'the claim-checked row whose enum label was renamed is still there for its worker');
-is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'dropped'"), '1',
-	'the claim-checked row whose big column was dropped is still there for its worker');
+refuses_repeatable_read($err, 'prune');
+claim_check_kept($node, 'enum', 'enum label was renamed');
+claim_check_kept($node, 'dropped', 'big column was dropped');
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

@@ -32,49 +32,21 @@ use W2QTest;
 
 my $node = new_node('maintain_rr');
 my $r = start_redis();
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	SELECT wal2queue.create_job_table('public.jobs', true);
-	CREATE TABLE jobs_old PARTITION OF jobs FOR VALUES FROM ('2020-01-01 00:00+00') TO ('2020-01-02 00:00+00');
-});
-my $b = start_bridge($node, $r, '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--route-column', 'queue', '--status-interval', '1');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'jobs'") eq '1' }, 30),
-	'the bridge registered its slot') or diag(bridge_log($b));
+partitioned_jobs_old($node, 2020);
+my $b = start_jobs_bridge($node, $r);
 $node->safe_psql('postgres',
 	q{INSERT INTO jobs (queue, payload, created_at) VALUES ('early', '{}', '2020-01-01 10:00+00')});
-ok(wait_until(sub { redis($r, 'XLEN', 'early') eq '1' }, 30), 'the early row delivered')
-  or diag(bridge_log($b));
-for my $i (1 .. 3)
-{
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	wait_attested($node, 'jobs', 10);
-}
+delivered_once($r, $b, ['early'], 'the early row delivered');
+attest_rounds($node, 3);
 stop_bridge($b);
 
-my $s = $node->background_psql('postgres', on_error_stop => 0);
-$s->query_safe($ENV{W2Q_ATTACK_CONTROL} ? 'BEGIN' : 'BEGIN ISOLATION LEVEL REPEATABLE READ');
-$s->query_safe('SELECT 1');
-$node->safe_psql('postgres',
-	q{INSERT INTO jobs (queue, payload, created_at) VALUES ('late', '{}', '2020-01-01 11:00+00')});
-my ($acts, $failed) = $s->query("SELECT string_agg(action || ' ' || partition_name, ', ' ORDER BY partition_name) "
+my ($acts, $err) = in_repeatable_read($node, sub {
+	$node->safe_psql('postgres',
+		q{INSERT INTO jobs (queue, payload, created_at) VALUES ('late', '{}', '2020-01-01 11:00+00')});
+}, "SELECT string_agg(action || ' ' || partition_name, ', ' ORDER BY partition_name) "
 	. "FROM wal2queue.maintain_partitions('public.jobs', 3, 0)");
-my $err = $s->{stderr};
-$s->query('COMMIT');
-$s->quit;
 diag("maintain_partitions: $acts; stderr: $err");
-if ($ENV{W2Q_ATTACK_CONTROL})
-{
-	is($err, '', 'maintain_partitions() runs in READ COMMITTED');
-}
-else
-{
-	like($err, qr/wal2queue\.maintain_partitions: cannot run in a REPEATABLE READ transaction/,
-		'maintain_partitions() refuses REPEATABLE READ, naming the isolation level');
-	like($err, qr/READ COMMITTED/, 'the hint names the fix');
-}
+refuses_repeatable_read($err, 'maintain_partitions');
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = 'jobs_old'"), '1',
 	'the old partition holding a row no slot delivered is kept');
 is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = 'late'"), '1',

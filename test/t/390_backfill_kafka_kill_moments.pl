@@ -15,7 +15,6 @@
 # mock cluster shows aborted messages to the read-back (036's header).
 use strict;
 use warnings;
-use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
@@ -23,25 +22,15 @@ use W2QTest;
 my $txn = $ENV{W2Q_390_TXN} ? 1 : 0;
 my @moments = $txn ? qw(marker slot first-state last-page)
   : qw(marker slot first-state page-half last-page);
-my $k = start_kafka_mock(1);
+my ($k, $node) = kafka_backfill_servers($txn ? 'bfmoments_tx' : 'bfmoments', 300,
+	q{CASE WHEN g % 3 = 0 THEN 'completed' ELSE 'pending' END});
 my $bs = $k->{bootstrap};
-my $node = new_node($txn ? 'bfmoments_tx' : 'bfmoments');
-$node->safe_psql('postgres', q{
-	CREATE TABLE jobs (id bigint PRIMARY KEY, status text NOT NULL);
-	INSERT INTO jobs SELECT g, CASE WHEN g % 3 = 0 THEN 'completed' ELSE 'pending' END
-	  FROM generate_series(1, 300) g;
-	CREATE SEQUENCE new_ids START 100000;
-});
+$node->safe_psql('postgres', 'CREATE SEQUENCE new_ids START 100000');
 
-# every message of a topic: [key, partition, headers, value]
+# every message of a topic (committed ones only with transactions)
 sub messages
 {
-	my ($topic) = @_;
-	my ($out, $err) = ('', '');
-	my @iso = $txn ? ('-X', 'isolation.level=read_committed') : ();
-	IPC::Run::run([ 'kcat', '-b', $bs, '-C', '-t', $topic, '-o', 'beginning', '-e', '-q', @iso,
-			'-f', '%k\t%p\t%h\t%s\n--end--\n' ], '>', \$out, '2>', \$err, IPC::Run::timeout(60));
-	return map { [ split /\t/, $_, 4 ] } grep { /\S/ } split /\n--end--\n/, $out;
+	return kafka_messages($bs, $_[0], $txn ? ('-X', 'isolation.level=read_committed') : ());
 }
 
 # the last backfill state of a slot, as name => value
@@ -80,14 +69,11 @@ for my $at (@moments)
 	(my $slot = "bf_$at") =~ s/-/_/g;
 	my $prefix = "$slot.";
 	my $topic = "${prefix}public.jobs";
-	my @cmd = ('--slot', $slot, '--create-slot', "--backfill=status = 'pending'", '--backfill-batch=40',
-		'--tables', 'public.jobs', '--target-prefix', $prefix, '--sink', "kafka://$bs",
+	my @cmd = kafka_backfill_cmd($bs, $slot, "--backfill=status = 'pending'",
 		($txn ? ('--kafka-transactions') : ()));
 	my @new;
 
-	local $ENV{W2Q_TEST_BACKFILL_PAUSE} = $at;
-	my $br = start_bridge($node, undef, @cmd);
-	delete $ENV{W2Q_TEST_BACKFILL_PAUSE};
+	my $br = start_paused_bridge($node, $at, undef, @cmd);
 	ok(wait_until(sub { bridge_log($br) =~ /paused at "\Q$at\E"/ || !$br->{h}->pumpable }, 60)
 		  && $br->{h}->pumpable, "$at: the bridge pauses there") or diag(bridge_log($br));
 	push @new, insert_new();
@@ -130,18 +116,7 @@ for my $at (@moments)
 
 	# every pending row: in the slot's snapshot (backfilled) or committed
 	# after it (streamed), including those of the moments before
-	my %want = map { $_ => 1 } split /\n/,
-	  $node->safe_psql('postgres', "SELECT id FROM jobs WHERE status = 'pending'");
-	my (%seen, @dup, @extra);
-	for my $m (messages($topic))
-	{
-		push @dup, $m->[0] if $seen{ $m->[0] }++ == 1;
-		push @extra, $m->[0] unless $want{ $m->[0] };
-	}
-	my @missing = grep { !$seen{$_} } sort keys %want;
-	ok(@missing == 0 && @dup == 0 && @extra == 0,
-		"$at: each selected and each new row exactly once (" . keys(%seen) . ' keys)')
-	  or diag("missing @missing[0 .. 9]; twice @dup[0 .. 9]; extra @extra[0 .. 9]");
+	each_pending_once($node, [ messages($topic) ], "$at: each selected and each new row exactly once");
 }
 
 stop_kafka_mock($k);

@@ -27,44 +27,25 @@
 # delivered as jobs, and the bridge says the opposite; no loss).
 use strict;
 use warnings;
-use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-my $k = start_kafka_mock(1);
+my ($k, $node) = kafka_backfill_servers('bfhalfcond', 300,
+	q{CASE WHEN g % 3 = 0 THEN 'completed' ELSE 'pending' END});
 my $bs = $k->{bootstrap};
-my $node = new_node('bfhalfcond');
-$node->safe_psql('postgres', q{
-	CREATE TABLE jobs (id bigint PRIMARY KEY, status text NOT NULL);
-	INSERT INTO jobs SELECT g, CASE WHEN g % 3 = 0 THEN 'completed' ELSE 'pending' END
-	  FROM generate_series(1, 300) g;
-});
-
-sub messages
-{
-	my ($topic) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kcat', '-b', $bs, '-C', '-t', $topic, '-o', 'beginning', '-e', '-q',
-			'-f', '%k\t%p\t%h\t%s\n--end--\n' ], '>', \$out, '2>', \$err, IPC::Run::timeout(60));
-	return map { [ split /\t/, $_, 4 ] } grep { /\S/ } split /\n--end--\n/, $out;
-}
 
 my $slot = 'bf_half';
-my $prefix = "$slot.";
-my $topic = "${prefix}public.jobs";
-my @common = ('--slot', $slot, '--create-slot', '--backfill-batch=40', '--tables', 'public.jobs',
-	'--target-prefix', $prefix, '--sink', "kafka://$bs");
+my $topic = "$slot.public.jobs";
+my @common = kafka_backfill_cmd($bs, $slot);
 
-local $ENV{W2Q_TEST_BACKFILL_PAUSE} = 'page-half';
-my $br = start_bridge($node, undef, @common, "--backfill=status = 'pending'");
-delete $ENV{W2Q_TEST_BACKFILL_PAUSE};
+my $br = start_paused_bridge($node, 'page-half', undef, @common, "--backfill=status = 'pending'");
 ok(wait_until(sub { bridge_log($br) =~ /paused at "page-half"/ || !$br->{h}->pumpable }, 60)
 	  && $br->{h}->pumpable, 'the bridge pauses with half of the first page in kafka')
   or diag(bridge_log($br));
 $br->{h}->signal('KILL');
 $br->{h}->finish;
-my @half = map { $_->[0] } messages($topic);
+my @half = map { $_->[0] } kafka_messages($bs, $topic);
 ok(@half > 0, scalar(@half) . " rows of the first page are in kafka, no state for them");
 my @odd = grep { $_ % 2 } @half;
 
@@ -74,7 +55,7 @@ wait_until(sub { bridge_log($br) =~ /backfill of slot "\Q$slot\E" done|ERROR/ ||
 my $out = bridge_log($br);
 my $code = $br->{h}->pumpable ? -1 : (($br->{h}->finish, $br->{h}->full_result(0) >> 8)[1]);
 stop_bridge($br, 'KILL') if $br->{h}->pumpable;
-my @now = map { $_->[0] } messages($topic);
+my @now = map { $_->[0] } kafka_messages($bs, $topic);
 my @odd_now = grep { $_ % 2 } @now;
 diag("restart: exit $code; odd ids in the topic now: " . scalar(@odd_now));
 unlike($out, qr/delivered no row yet/, 'the restart does not claim that no row was delivered')

@@ -25,34 +25,17 @@
 # written by two writers).
 use strict;
 use warnings;
-use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-my $k = start_kafka_mock(1);
+my ($k, $node) = kafka_backfill_servers('bftwo', 3000,
+	q{CASE WHEN g % 3 = 0 THEN 'completed' ELSE 'pending' END});
 my $bs = $k->{bootstrap};
-my $node = new_node('bftwo');
-$node->safe_psql('postgres', q{
-	CREATE TABLE jobs (id bigint PRIMARY KEY, status text NOT NULL);
-	INSERT INTO jobs SELECT g, CASE WHEN g % 3 = 0 THEN 'completed' ELSE 'pending' END
-	  FROM generate_series(1, 3000) g;
-});
-
-sub messages
-{
-	my ($topic) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kcat', '-b', $bs, '-C', '-t', $topic, '-o', 'beginning', '-e', '-q',
-			'-f', '%k\t%p\t%h\t%s\n--end--\n' ], '>', \$out, '2>', \$err, IPC::Run::timeout(60));
-	return map { [ split /\t/, $_, 4 ] } grep { /\S/ } split /\n--end--\n/, $out;
-}
 
 my $slot = 'bf_two';
-my $prefix = "$slot.";
-my $topic = "${prefix}public.jobs";
-my @cmd = ('--slot', $slot, '--create-slot', "--backfill=status = 'pending'", '--backfill-batch=40',
-	'--tables', 'public.jobs', '--target-prefix', $prefix, '--sink', "kafka://$bs");
+my $topic = "$slot.public.jobs";
+my @cmd = kafka_backfill_cmd($bs, $slot, "--backfill=status = 'pending'");
 
 # pages slow enough that the second bridge starts in the middle
 ok(kafka_mock_cmd($k, 'rtt -1 100'), 'the broker answers 100 ms late');
@@ -69,18 +52,7 @@ diag("the second bridge: " . ($b_resumed ? 'resumed the first one\'s backfill' :
 stop_bridge($_, 'KILL') for grep { $_->{h}->pumpable } ($a, $b);
 ok(kafka_mock_cmd($k, 'rtt -1 0'), 'the broker answers at once again');
 
-my %want = map { $_ => 1 } split /\n/,
-  $node->safe_psql('postgres', "SELECT id FROM jobs WHERE status = 'pending'");
-my (%seen, @dup, @extra);
-for my $m (messages($topic))
-{
-	push @dup, $m->[0] if $seen{ $m->[0] }++ == 1;
-	push @extra, $m->[0] unless $want{ $m->[0] };
-}
-my @missing = grep { !$seen{$_} } sort { $a <=> $b } keys %want;
-ok(@missing == 0 && @dup == 0 && @extra == 0,
-	'each selected row exactly once (' . keys(%seen) . ' keys of ' . keys(%want) . ')')
-  or diag(scalar(@missing) . " missing (@missing[0 .. 9]); " . scalar(@dup) . " twice (@dup[0 .. 9])");
+each_pending_once($node, [ kafka_messages($bs, $topic) ], 'each selected row exactly once');
 ok(!$b_resumed, 'the second bridge did not backfill beside the first');
 stop_kafka_mock($k);
 $node->stop;

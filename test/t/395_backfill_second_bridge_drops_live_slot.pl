@@ -27,36 +27,17 @@
 # are gone with the slot's WAL position).
 use strict;
 use warnings;
-use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-my $k = start_kafka_mock(1);
+my ($k, $node) = kafka_backfill_servers('bfdropslot', 100);
 my $bs = $k->{bootstrap};
-my $node = new_node('bfdropslot');
-$node->safe_psql('postgres', q{
-	CREATE TABLE jobs (id bigint PRIMARY KEY, status text NOT NULL);
-	INSERT INTO jobs SELECT g, 'pending' FROM generate_series(1, 100) g;
-});
-
-sub messages
-{
-	my ($topic) = @_;
-	my ($out, $err) = ('', '');
-	IPC::Run::run([ 'kcat', '-b', $bs, '-C', '-t', $topic, '-o', 'beginning', '-e', '-q',
-			'-f', '%k\t%p\t%h\t%s\n--end--\n' ], '>', \$out, '2>', \$err, IPC::Run::timeout(60));
-	return map { [ split /\t/, $_, 4 ] } grep { /\S/ } split /\n--end--\n/, $out;
-}
 
 my $slot = 'bf_ds';
 my @cmd = ('--slot', $slot, '--create-slot', '--tables', 'public.jobs', '--sink', "kafka://$bs",
 	'--backfill', '--backfill-batch=40');
-local $ENV{W2Q_TEST_BACKFILL_PAUSE} = 'slot';
-local $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS} = 15;
-my $a = start_bridge($node, undef, @cmd);
-delete $ENV{W2Q_TEST_BACKFILL_PAUSE};
-delete $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS};
+my $a = start_paused_bridge($node, 'slot', 15, @cmd);
 ok(wait_until(sub { bridge_log($a) =~ /paused at "slot"/ }, 60),
 	'the first bridge created its slot (its snapshot open), no first state yet');
 my $b = start_bridge($node, undef, @cmd);
@@ -71,11 +52,9 @@ $node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'pending' FROM generat
 ok(wait_until(sub { bridge_log($a) =~ /backfill of slot "\Q$slot\E" done|ERROR/ || !$a->{h}->pumpable }, 120),
 	'the first bridge went on after its pause');
 $node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'pending' FROM generate_series(111, 120) g});
-wait_until(sub { grep { $_->[0] eq '120' } messages('public.jobs') }, 30);
-my %seen;
-$seen{ $_->[0] }++ for messages('public.jobs');
-my @missing = grep { !$seen{$_} } 1 .. 120;
-my @dup = grep { ($seen{$_} // 0) > 1 } 1 .. 120;
+my $seen = kafka_key_counts($bs, 'public.jobs', 120);
+my @missing = grep { !$seen->{$_} } 1 .. 120;
+my @dup = grep { ($seen->{$_} // 0) > 1 } 1 .. 120;
 ok(@missing == 0 && @dup == 0, 'rows 1..120 each once in the topic')
   or diag(scalar(@missing) . " missing (@missing[0 .. 9]), " . scalar(@dup) . " twice\n"
 	  . join("\n", grep { /WARNING|LOG|ERROR/ && !/DEBUG/ } split /\n/, bridge_log($a)));

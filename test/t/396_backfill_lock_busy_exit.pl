@@ -6,27 +6,17 @@
 # state, started over): every row once.
 use strict;
 use warnings;
-use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-my $k = start_kafka_mock(1);
+my ($k, $node) = kafka_backfill_servers('bflockbusy', 50);
 my $bs = $k->{bootstrap};
-my $node = new_node('bflockbusy');
-$node->safe_psql('postgres', q{
-	CREATE TABLE jobs (id bigint PRIMARY KEY, status text NOT NULL);
-	INSERT INTO jobs SELECT g, 'pending' FROM generate_series(1, 50) g;
-});
 
 my $slot = 'bf_lb';
 my @cmd = ('--slot', $slot, '--create-slot', '--tables', 'public.jobs', '--sink', "kafka://$bs",
 	'--backfill', '--backfill-batch=20');
-local $ENV{W2Q_TEST_BACKFILL_PAUSE} = 'slot';
-local $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS} = 120;
-my $a = start_bridge($node, undef, @cmd);
-delete $ENV{W2Q_TEST_BACKFILL_PAUSE};
-delete $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS};
+my $a = start_paused_bridge($node, 'slot', 120, @cmd);
 ok(wait_until(sub { bridge_log($a) =~ /paused at "slot"/ }, 60), 'the first bridge holds the lock, paused');
 is($node->safe_psql('postgres', q{SELECT pg_try_advisory_lock(hashtext('wal2queue-backfill:' || 'bf_lb'))}),
 	'f', 'the documented key is held');
@@ -45,16 +35,8 @@ ok(wait_until(sub { bridge_log($c) =~ /backfill of slot "\Q$slot\E" done/ }, 60)
   or diag(bridge_log($c));
 unlike(bridge_log($c), qr/another bridge is backfilling/, 'without waiting');
 $node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'pending' FROM generate_series(51, 60) g});
-my ($out, $err);
-my %seen;
-wait_until(sub {
-	($out, $err) = ('', '');
-	IPC::Run::run([ 'kcat', '-b', $bs, '-C', '-t', 'public.jobs', '-o', 'beginning', '-e', '-q', '-f', '%k\n' ],
-		'>', \$out, '2>', \$err, IPC::Run::timeout(60));
-	$out =~ /^60$/m;
-}, 30);
-$seen{$_}++ for grep { /\S/ } split /\n/, $out;
-my @bad = grep { ($seen{$_} // 0) != 1 } 1 .. 60;
+my $seen = kafka_key_counts($bs, 'public.jobs', 60);
+my @bad = grep { ($seen->{$_} // 0) != 1 } 1 .. 60;
 ok(!@bad, 'rows 1..60 each once') or diag("not once: @bad[0 .. 9]");
 stop_bridge($c, 'KILL');
 stop_kafka_mock($k);

@@ -289,6 +289,23 @@ record_field(const char *prefix, const char *slot, const char *field)
 	return v;
 }
 
+long
+command_calls(const char *name)
+{
+	redisReply *r = rcmd("INFO commandstats");
+	char		pat[64];
+	const char *p;
+	long		n = 0;
+
+	snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", name);
+	p = r && r->str ? strstr(r->str, pat) : NULL;
+	if (p)
+		n = strtol(p + strlen(pat), NULL, 10);
+	if (r)
+		freeReplyObject(r);
+	return n;
+}
+
 char *
 dump_stream(redisContext *c, const char *key)
 {

@@ -11,11 +11,13 @@
 #define W2Q_REDIS_HARNESS_H
 
 #include <stdbool.h>
+#include <stdlib.h>
 #include <sys/types.h>
 
 #include <hiredis/hiredis.h>
 
 #include "sink.h"
+#include "unit.h"
 
 #define MAX_TICKETS 8192
 #define DRAIN_MS	30000
@@ -68,6 +70,23 @@ extern void rdo(const char *fmt,...);
 extern long long rint_cmd(const char *fmt, const char *arg);
 /* a field of the slot's progress record under prefix, "" if none */
 extern char *record_field(const char *prefix, const char *slot, const char *field);
+/* calls of a command since CONFIG RESETSTAT ("fcall", "xgroup|create") */
+extern long command_calls(const char *name);
+
+/*
+ * A check that the slot's progress record under prefix has field = want.
+ * Inline, so that it counts in the tally (unit.h) of the test including it.
+ */
+static inline bool
+check_record(const char *prefix, const char *slot, const char *field,
+			 const char *want, const char *desc)
+{
+	char	   *got = record_field(prefix, slot, field);
+	bool		ok = unit_check_str(got, want, desc);
+
+	free(got);
+	return ok;
+}
 
 /* "f=v f=v\n" per entry of key, fields only (IDs are Redis's) */
 extern char *dump_stream(redisContext *c, const char *key);

@@ -19,35 +19,6 @@
 
 static SinkSource src;
 
-static bool
-check_record(const char *prefix, const char *field, const char *want,
-			 const char *desc)
-{
-	char	   *got = record_field(prefix, "jobs", field);
-	bool		ok = unit_check_str(got, want, desc);
-
-	free(got);
-	return ok;
-}
-
-/* calls of a command since CONFIG RESETSTAT */
-static long
-command_calls(const char *name)
-{
-	redisReply *r = rcmd("INFO commandstats");
-	char		pat[64];
-	const char *p;
-	long		n = 0;
-
-	snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", name);
-	p = r && r->str ? strstr(r->str, pat) : NULL;
-	if (p)
-		n = strtol(p + strlen(pat), NULL, 10);
-	if (r)
-		freeReplyObject(r);
-	return n;
-}
-
 /*
  * While REDIS_DELIVER_INFLIGHT calls wait for Redis, the transactions that
  * come in meanwhile go out together in the next call, not one call each,
@@ -85,7 +56,7 @@ test_busy_batches(void)
 	unit_check(calls >= 2 && calls <= 4,
 			   "in %ld calls: those that waited went out together", calls);
 	unit_check(rint_cmd("XLEN %s", "busy:busy") == 100, "the stream holds 100 entries");
-	check_record("busy:", "lsn", "0/5BB4B8", "the record is at the last one's end");
+	check_record("busy:", "jobs", "lsn", "0/5BB4B8", "the record is at the last one's end");
 	s->ops->destroy(s);
 }
 

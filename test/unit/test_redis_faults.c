@@ -31,17 +31,6 @@ sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-static bool
-check_record(const char *prefix, const char *slot, const char *field,
-			 const char *want, const char *desc)
-{
-	char	   *got = record_field(prefix, slot, field);
-	bool		ok = unit_check_str(got, want, desc);
-
-	free(got);
-	return ok;
-}
-
 /* poll until the sink fails or timeout_ms passes; returns the last rc */
 static int
 poll_until_failure(Sink *s, int timeout_ms)

@@ -40,35 +40,6 @@ check_stream(const char *key, const char *want, const char *desc)
 }
 
 static bool
-check_record(const char *prefix, const char *field, const char *want,
-			 const char *desc)
-{
-	char	   *got = record_field(prefix, "jobs", field);
-	bool		ok = unit_check_str(got, want, desc);
-
-	free(got);
-	return ok;
-}
-
-/* calls of a command since CONFIG RESETSTAT ("fcall", "xgroup|create") */
-static long
-command_calls(const char *name)
-{
-	redisReply *r = rcmd("INFO commandstats");
-	char		pat[64];
-	const char *p;
-	long		n = 0;
-
-	snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", name);
-	p = r && r->str ? strstr(r->str, pat) : NULL;
-	if (p)
-		n = strtol(p + strlen(pat), NULL, 10);
-	if (r)
-		freeReplyObject(r);
-	return n;
-}
-
-static bool
 has_group(const char *key, const char *group)
 {
 	redisReply *r = rcmd("XINFO GROUPS %s", key);
@@ -120,11 +91,11 @@ test_rows(void)
 				 "_lsn=0/16B3848 _seq=1 id=43 done=f\n"
 				 "_lsn=0/16B3848 _seq=2 id=44 queue=sms payload=[1, 2]\n",
 				 "entries carry _lsn (commit LSN), _seq, then the non-NULL columns");
-	check_record("", "lsn", "0/16B3870", "the progress record holds the end LSN");
-	check_record("", "sysid", "7300000000000000001", "  and the system identifier");
-	check_record("", "timeline", "1", "  the timeline");
-	check_record("", "db", "postgres", "  the database");
-	check_record("", "slot", "jobs", "  and the slot");
+	check_record("", "jobs", "lsn", "0/16B3870", "the progress record holds the end LSN");
+	check_record("", "jobs", "sysid", "7300000000000000001", "  and the system identifier");
+	check_record("", "jobs", "timeline", "1", "  the timeline");
+	check_record("", "jobs", "db", "postgres", "  the database");
+	check_record("", "jobs", "slot", "jobs", "  and the slot");
 	at = record_field("", "jobs", "updated_at");
 	unit_check(strtoll(at, NULL, 10) > 1700000000, "  and updated_at, the server's time (%s)", at);
 	free(at);
@@ -157,7 +128,7 @@ test_messages_and_prefix(void)
 				 "message jobs carry payload, and key when there is one");
 	check_stream("w2q:public.jobs", "_lsn=1/0 _seq=2 id=7 queue=x done=t\n",
 				 "target_prefix prefixes the stream key");
-	check_record("w2q:", "lsn", "1/28", "the progress record is under the prefix too");
+	check_record("w2q:", "jobs", "lsn", "1/28", "the progress record is under the prefix too");
 	unit_check(rint_cmd("EXISTS %s", "emails") == 0,
 			   "nothing is written without the prefix");
 	s->ops->destroy(s);
@@ -216,7 +187,7 @@ test_batches_and_replay(void)
 			   s->ops->progress(s, 5000100 + 1020 * 100, 7) == SINK_OK &&
 			   drain(s) == SINK_OK && ack_calls[7] == 1 && ack_jobs[7] == 1,
 			   "progress() with nothing in flight is acked with one job");
-	check_record("b:", "lsn", "0/4DDA14", "  and moves the record to its position");
+	check_record("b:", "jobs", "lsn", "0/4DDA14", "  and moves the record to its position");
 	s->ops->destroy(s);
 }
 

@@ -572,6 +572,274 @@ sub missing_ids
 	return grep { !$seen->{$_} } @$ids;
 }
 
+# ---- claim-check and partition tests (test/t/343, 360, 374, 380, 382-384) ----
+#
+# A job table, a bridge on slot "jobs" routed by column queue, rows written
+# and delivered (some as claim checks), the slot attested, then prune() or
+# maintain_partitions() and a count of what is left.
+push @EXPORT, qw(append_only_jobs partitioned_jobs_old start_jobs_bridge delivered_once
+  is_claim_check attest_rounds last_guard_event in_repeatable_read refuses_repeatable_read);
+
+# CREATE EXTENSION wal2queue, then $before (SQL: the types, schemas or roles
+# the table uses; may be empty), then table public.jobs (id bigserial
+# PRIMARY KEY, queue text NOT NULL, $columns) under append_only()
+sub append_only_jobs
+{
+	my ($node, $columns, $before) = @_;
+	$node->safe_psql('postgres', qq{
+		CREATE EXTENSION wal2queue;
+		@{[ $before // '' ]}
+		CREATE TABLE public.jobs (id bigserial PRIMARY KEY, queue text NOT NULL, $columns);
+		SELECT wal2queue.append_only('public.jobs');
+	});
+}
+
+# CREATE EXTENSION wal2queue and a partitioned job table public.jobs
+# (create_job_table) with partition jobs_old holding day $year-01-01 (UTC)
+sub partitioned_jobs_old
+{
+	my ($node, $year) = @_;
+	$node->safe_psql('postgres', qq{
+		CREATE EXTENSION wal2queue;
+		SELECT wal2queue.create_job_table('public.jobs', true);
+		CREATE TABLE jobs_old PARTITION OF jobs
+		  FOR VALUES FROM ('$year-01-01 00:00+00') TO ('$year-01-02 00:00+00');
+	});
+}
+
+# start_registered_bridge() of slot "jobs" on public.jobs routed by column
+# queue, with more bridge options @args (e.g. --max-job-bytes); returns it
+sub start_jobs_bridge
+{
+	my ($node, $r, @args) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	return start_registered_bridge($node, $r, slot => 'jobs',
+		args => [ '--tables', 'public.jobs', '--route-column', 'queue', @args ]);
+}
+
+# check (test name $name) that within $timeout seconds (30 unless given)
+# each Redis stream of @$queues holds one entry; the bridge log if not
+sub delivered_once
+{
+	my ($r, $b, $queues, $name, $timeout) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	ok(wait_until(sub { !grep { (redis($r, 'XLEN', $_) // '') ne '1' } @$queues }, $timeout // 30), $name)
+	  or diag(bridge_log($b));
+}
+
+# check (test name $name) that the first entry of stream $queue is a claim
+# check (its content is only in the table)
+sub is_claim_check
+{
+	my ($r, $queue, $name) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	is(stream_entries($r, $queue)->[0][1]{wal2queue_claim_check}, 't', $name);
+}
+
+# $rounds times: CHECKPOINT, a second, wait until slot "jobs" is attested
+# (so that prune() and maintain_partitions() count what it delivered)
+sub attest_rounds
+{
+	my ($node, $rounds) = @_;
+	for (1 .. $rounds)
+	{
+		$node->safe_psql('postgres', 'CHECKPOINT');
+		sleep 1;
+		wait_attested($node, 'jobs', 10);
+	}
+}
+
+# the event of the guard state last recorded for public.jobs
+# (wal2queue.guard_events: 'ALTER TABLE', 'ALTER TYPE', ...)
+sub last_guard_event
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', "SELECT event FROM wal2queue.guard_events "
+		. "WHERE relid = 'jobs'::regclass ORDER BY seq DESC LIMIT 1");
+}
+
+# a session that begins a REPEATABLE READ transaction (READ COMMITTED with
+# W2Q_ATTACK_CONTROL=1) and takes its snapshot (SELECT 1); then $meanwhile
+# runs (other sessions' changes), then the session runs $sql and commits;
+# returns ($sql's output, the session's stderr)
+sub in_repeatable_read
+{
+	my ($node, $meanwhile, $sql) = @_;
+	my $s = $node->background_psql('postgres', on_error_stop => 0);
+	$s->query_safe($ENV{W2Q_ATTACK_CONTROL} ? 'BEGIN' : 'BEGIN ISOLATION LEVEL REPEATABLE READ');
+	$s->query_safe('SELECT 1');
+	$meanwhile->();
+	my ($out) = $s->query($sql);
+	my $err = $s->{stderr};
+	$s->query('COMMIT');
+	$s->quit;
+	return ($out, $err);
+}
+
+# check that wal2queue.$function() refused REPEATABLE READ (stderr $err of
+# in_repeatable_read()), naming the level and READ COMMITTED; with
+# W2Q_ATTACK_CONTROL=1 that it ran without error
+sub refuses_repeatable_read
+{
+	my ($err, $function) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	if ($ENV{W2Q_ATTACK_CONTROL})
+	{
+		is($err, '', "$function() runs in READ COMMITTED");
+		return;
+	}
+	like($err, qr/wal2queue\.\Q$function\E: cannot run in a REPEATABLE READ transaction/,
+		"$function() refuses REPEATABLE READ, naming the isolation level");
+	like($err, qr/READ COMMITTED/, 'the hint names the fix');
+}
+
+# ---- Kafka backfill tests (test/t/390, 393-396) ----
+push @EXPORT, qw(kafka_backfill_servers kafka_backfill_cmd kafka_messages kafka_key_counts
+  start_paused_bridge each_pending_once);
+
+# librdkafka's mock cluster (one broker) and node $name with table
+# public.jobs (id bigint PRIMARY KEY, status text NOT NULL) holding rows
+# 1..$rows, status $status (SQL of the row number g; 'pending' unless
+# given); returns ($mock, $node)
+sub kafka_backfill_servers
+{
+	my ($name, $rows, $status) = @_;
+	my $k = start_kafka_mock(1);
+	my $node = new_node($name);
+	$node->safe_psql('postgres', qq{
+		CREATE TABLE jobs (id bigint PRIMARY KEY, status text NOT NULL);
+		INSERT INTO jobs SELECT g, @{[ $status // q{'pending'} ]} FROM generate_series(1, $rows) g;
+	});
+	return ($k, $node);
+}
+
+# the bridge options of a backfill of public.jobs into Kafka at bootstrap
+# $bs through slot $slot, in pages of 40 rows, into topics prefixed
+# "$slot.", then @more (e.g. the --backfill condition)
+sub kafka_backfill_cmd
+{
+	my ($bs, $slot, @more) = @_;
+	return ('--slot', $slot, '--create-slot', '--backfill-batch=40', '--tables', 'public.jobs',
+		'--target-prefix', "$slot.", '--sink', "kafka://$bs", @more);
+}
+
+# every message of Kafka topic $topic at bootstrap $bs (kcat, more options
+# @opts): [key, partition, headers, value]
+sub kafka_messages
+{
+	my ($bs, $topic, @opts) = @_;
+	my ($out, $err) = ('', '');
+	IPC::Run::run([ 'kcat', '-b', $bs, '-C', '-t', $topic, '-o', 'beginning', '-e', '-q', @opts,
+			'-f', '%k\t%p\t%h\t%s\n--end--\n' ], '>', \$out, '2>', \$err, IPC::Run::timeout(60));
+	return map { [ split /\t/, $_, 4 ] } grep { /\S/ } split /\n--end--\n/, $out;
+}
+
+# wait (30 s) until Kafka topic $topic holds a message of key $last; then
+# how many messages it holds of each key: { key => count }
+sub kafka_key_counts
+{
+	my ($bs, $topic, $last) = @_;
+	my %seen;
+	wait_until(sub { grep { $_->[0] eq $last } kafka_messages($bs, $topic) }, 30);
+	$seen{ $_->[0] }++ for kafka_messages($bs, $topic);
+	return \%seen;
+}
+
+# start_bridge() (no Redis) with @cmd, paused by the test hook
+# (bridge/backfill_testhook.c) at moment $at, for $seconds (the hook's
+# default when undef)
+sub start_paused_bridge
+{
+	my ($node, $at, $seconds, @cmd) = @_;
+	local $ENV{W2Q_TEST_BACKFILL_PAUSE} = $at;
+	local $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS} = $seconds;
+	delete $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS} unless defined $seconds;
+	return start_bridge($node, undef, @cmd);
+}
+
+# check (test name $name, followed by the counts) that the keys of
+# messages @$msgs (kafka_messages()) are the ids of the rows of public.jobs
+# with status 'pending', each once: none missing, twice or extra
+sub each_pending_once
+{
+	my ($node, $msgs, $name) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my %want = map { $_ => 1 } split /\n/,
+	  $node->safe_psql('postgres', "SELECT id FROM jobs WHERE status = 'pending'");
+	my (%seen, @dup, @extra);
+	for my $m (@$msgs)
+	{
+		push @dup, $m->[0] if $seen{ $m->[0] }++ == 1;
+		push @extra, $m->[0] unless $want{ $m->[0] };
+	}
+	my @missing = grep { !$seen{$_} } sort { $a <=> $b } keys %want;
+	return ok(!@missing && !@dup && !@extra,
+		"$name (" . keys(%seen) . ' keys of ' . keys(%want) . ')')
+	  || diag(scalar(@missing) . " missing (@missing[0 .. 9]); " . scalar(@dup)
+		  . " twice (@dup[0 .. 9]); " . scalar(@extra) . " extra (@extra[0 .. 9])");
+}
+
+# ---- what is left after prune(), detach-pending partitions, text-bound
+# decoding (test/t/217, 340-345, 360, 362, 366, 367, 375, 380, 383) ----
+push @EXPORT, qw(whole_pruned_claim_check_kept claim_check_kept detach_left_pending
+  peek_finds_next_job);
+
+# after prune(): check that no row of $table matching $whole (SQL: the
+# small row, delivered whole) is left, and that the one matching $cc (the
+# row behind a claim check) still is
+sub whole_pruned_claim_check_kept
+{
+	my ($node, $table, $whole, $cc) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	is($node->safe_psql('postgres', "SELECT count(*) FROM $table WHERE $whole"), '0',
+		'the small row, delivered whole, is pruned (the control)');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM $table WHERE $cc"), '1',
+		'the row behind the claim check is still there for its worker');
+}
+
+# check that the row of public.jobs routed to $queue is still there for its
+# worker: "the claim-checked row whose $what is still there ..."
+sub claim_check_kept
+{
+	my ($node, $queue, $what) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	is($node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE queue = '$queue'"), '1',
+		"the claim-checked row whose $what is still there for its worker");
+}
+
+# ALTER TABLE $table DETACH PARTITION $partition CONCURRENTLY cancelled half
+# way (a snapshot taken before it holds it up past statement_timeout 1s):
+# the partition is left detach-pending; checks that it timed out ($name)
+sub detach_left_pending
+{
+	my ($node, $table, $partition, $name) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $old = $node->background_psql('postgres');
+	$old->query_safe('BEGIN; SELECT count(*) FROM jobs;');
+	my ($ret, $stdout, $stderr) = $node->psql('postgres',
+		"SET statement_timeout = '1s'; ALTER TABLE $table DETACH PARTITION $partition CONCURRENTLY");
+	like($stderr, qr/statement timeout/, $name);
+	$old->query_safe('COMMIT');
+	$old->quit;
+}
+
+# peek slot "w" (format $form: 'json' or 'binary'): check that it decodes
+# without error and holds the job whose note is 'the next job' once
+sub peek_finds_next_job
+{
+	my ($node, $form) = @_;
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my $sql = $form eq 'json'
+	  ? q~SELECT count(*) FILTER (WHERE data LIKE '%the next job%')
+	  FROM pg_logical_slot_peek_changes('w', NULL, NULL, 'format', 'json')~
+	  : q~SELECT count(*) FILTER (WHERE position('the next job'::bytea IN data) > 0)
+	  FROM pg_logical_slot_peek_binary_changes('w', NULL, NULL, 'format', 'binary')~;
+	my $name = $form eq 'json' ? 'JSON' : $form;
+	my ($rc, $out, $err) = $node->psql('postgres', $sql);
+	is($err, '', "the $name form decodes past the row (no error)");
+	is($out, '1', "the $name form delivers the next job");
+}
+
 END
 {
 	for my $h (@children)

@@ -1,0 +1,59 @@
+# What: a Redis user that may read every key but write only some (Redis 7
+# ACL selectors: %R~* %RW~public.* %RW~wal2queue:*, the least privilege an
+# operator gives a producer) and a job routed outside its write patterns
+# (the route value is row data): the function's XADD of that job fails with
+# NOPERM after the earlier entries of the same call, and of the same
+# transaction, were written.  A function does not roll back: half the
+# transaction is visible to consumers, the record is not advanced, the
+# bridge exits 1; every restart writes the first half again (duplicates)
+# and fails again.
+# Why: bridge/redis_progress.c typecheck() checks every key's type and room
+# (TYPE, XREVRANGE: reads, which the user may do) before the first write,
+# "so a call never stops half-way", but not whether the user may write it;
+# ACL key permissions of commands inside a function are checked command by
+# command (redis.call raises), and docs/redis.md lists no ACL requirement.
+# Expected: nothing of the transaction is visible (the function checks
+# write permission before writing, e.g. ACL DRYRUN / a no-op write probe,
+# or the bridge checks ACL at connect), the bridge stops naming the key,
+# and a restart writes nothing twice.
+# Severity: medium (half a transaction visible and duplicates after each
+# restart; needs a write-restricted ACL user and a route outside it).
+# Control: W2Q_ATTACK_CONTROL=1 routes every job inside the write pattern.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('aclhalf');
+my $r = start_redis();
+redis($r, 'ACL', 'SETUSER', 'w2q', 'on', '>pw', '+@all', '%R~*', '%RW~public.*', '%RW~wal2queue:*', '%RW~q:*');
+$node->safe_psql('postgres', q{
+	CREATE TABLE jobs (id int PRIMARY KEY, route text);
+	SELECT pg_create_logical_replication_slot('ac', 'wal2queue');
+});
+my @cmd = ('--slot', 'ac', '--accept-new-source', '--route-column', 'route',
+	'--sink', "redis://w2q:pw\@127.0.0.1:$r->{port}");
+my $b = start_bridge($node, undef, @cmd);
+$node->safe_psql('postgres', q{INSERT INTO jobs VALUES (1, 'q:a')});
+ok(wait_until(sub { redis($r, 'XLEN', 'q:a') eq '1' }, 30), 'first job delivered') or diag(bridge_log($b));
+my $other = $ENV{W2Q_ATTACK_CONTROL} ? 'q:b' : 'other';
+$node->safe_psql('postgres', "BEGIN; INSERT INTO jobs VALUES (2, 'q:a'), (3, 'q:a'), (4, '$other'); COMMIT");
+wait_until(sub { !$b->{h}->pumpable || redis($r, 'XLEN', $other) eq '1' }, 20);
+sleep 1;
+my $half = redis($r, 'XLEN', 'q:a') - 1;
+my $rest = redis($r, 'XLEN', $other) || 0;
+diag("transaction of 3 jobs: $half in q:a, $rest in $other; bridge " . ($b->{h}->pumpable ? 'runs' : 'stopped'));
+ok(($half == 2 && $rest == 1) || ($half == 0 && $rest == 0),
+	'the transaction is visible whole or not at all') or diag(bridge_log($b));
+stop_bridge($b);
+# a restart must not write the first half again
+$b = start_bridge($node, undef, @cmd);
+wait_until(sub { !$b->{h}->pumpable }, 10);
+sleep 1;
+my $after = redis($r, 'XLEN', 'q:a') - 1;
+ok($after <= 2, "after a restart q:a holds each job at most once ($after entries of 2 jobs)");
+stop_bridge($b);
+stop_redis($r);
+$node->stop;
+done_testing();
