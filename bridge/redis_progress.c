@@ -225,6 +225,7 @@ const char *const redis_library =
  */
 "local function aclcheck(pkey, items, argv, types)\n"
 "  local acl, seen = redis.acl_check_cmd, {}\n"
+"  if not acl('TIME') then return '', 'TIME' end\n"
 "  if not (acl('HSET', pkey, 'lsn', '') and acl('HDEL', pkey, 'txn_end')) then return pkey, 'HSET, HDEL' end\n"
 "  for _, it in ipairs(items) do\n"
 "    for ki = it.k1, it.k2 do\n"
@@ -648,10 +649,11 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 						  *elem_str(r, 8) ? elem_str(r, 8) : "(staged)", elem_str(r, 2), elem_str(r, 7));
 	if (strcmp(verdict, "NOPERM") == 0)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-						  "the bridge's Redis user may not run %s on key \"%s\" (ACL): nothing of the "
-						  "call was written; grant the user read and write on every stream the jobs route "
-						  "to and on wal2queue's keys (docs/redis.md, \"The Redis user\"), or change the "
-						  "job's target", elem_str(r, 8), elem_str(r, 7));
+						  "the bridge's Redis user may not run %s%s%s%s (ACL): nothing of the call was "
+						  "written; grant the user the commands and, on every stream the jobs route to and "
+						  "on wal2queue's keys, read and write (docs/redis.md, \"The Redis user\"), or "
+						  "change the job's target", elem_str(r, 8), *elem_str(r, 7) ? " on key \"" : "",
+						  elem_str(r, 7), *elem_str(r, 7) ? "\"" : "");
 	if (strcmp(verdict, "WRONGTYPE") == 0)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "Redis key \"%s\" holds a %s, not a stream; wal2queue writes only to streams (and a hash for its progress record)",

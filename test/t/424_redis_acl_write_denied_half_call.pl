@@ -24,7 +24,8 @@
 # after it (HSET/HDEL of the record; XADD, XGROUP CREATE, XLEN/XTRIM per
 # stream; LLEN/LRANGE/DEL per staging list); a denial is NOPERM, exit 1
 # naming the key and the command, nothing written (docs/redis.md, "The
-# Redis user").
+# Redis user").  Also TIME (run after the writes, for updated_at): a user
+# denied it (-time) gets nothing written either (second part).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -59,6 +60,26 @@ wait_until(sub { !$b->{h}->pumpable }, 10);
 sleep 1;
 my $after = redis($r, 'XLEN', 'q:a') - 1;
 ok($after <= 2, "after a restart q:a holds each job at most once ($after entries of 2 jobs)");
+stop_bridge($b);
+
+# a user denied a command the function runs after its writes (TIME)
+redis($r, 'ACL', 'SETUSER', 'w2t', 'on', '>pw', '+@all', '~*');
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('at', 'wal2queue')});
+my @tcmd = ('--slot', 'at', '--accept-new-source', '--route-column', 'route',
+	'--sink', "redis://w2t:pw\@127.0.0.1:$r->{port}");
+$b = start_bridge($node, undef, @tcmd);
+$node->safe_psql('postgres', q{INSERT INTO jobs VALUES (10, 't:a')});
+ok(wait_until(sub { redis($r, 'XLEN', 't:a') eq '1' }, 30), 'TIME: job 10 delivered') or diag(bridge_log($b));
+stop_bridge($b);
+redis($r, 'ACL', 'SETUSER', 'w2t', '-time') unless $ENV{W2Q_ATTACK_CONTROL};
+$node->safe_psql('postgres', q{INSERT INTO jobs VALUES (11, 't:a')});
+$b = start_bridge($node, undef, @tcmd);
+wait_until(sub { !$b->{h}->pumpable || redis($r, 'XLEN', 't:a') eq '2' }, 20);
+sleep 1;
+my $t = redis($r, 'XLEN', 't:a');
+diag("user without TIME: $t entries in t:a; bridge " . ($b->{h}->pumpable ? 'runs' : 'stopped'));
+ok($t eq '1' || $ENV{W2Q_ATTACK_CONTROL}, 'TIME: job 11 is not written by a call that cannot record it');
+like(bridge_log($b), qr/may not run TIME \(ACL\)/, 'TIME: named') unless $ENV{W2Q_ATTACK_CONTROL};
 stop_bridge($b);
 stop_redis($r);
 $node->stop;
