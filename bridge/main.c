@@ -60,7 +60,8 @@ usage(void)
 	printf("      --sink=URL             redis://[[user]:password@]host[:port][/db] | unix:///path.sock |\n");
 	printf("                             kafka://host:port[,host:port...] (default: redis://localhost:6379;\n");
 	printf("                             no rediss://: for TLS use a tunnel on loopback)\n");
-	printf("      --redis-maxlen=N       XADD MAXLEN ~ N (default: no trimming)\n");
+	printf("      --redis-maxlen=N       trim each stream to about N entries after each call\n");
+	printf("                             (never the call's own entries; default: no trimming)\n");
 	printf("      --redis-group=NAME     create this consumer group on each stream the bridge creates\n");
 	printf("                             (XGROUP CREATE ... 0 MKSTREAM with its first entries)\n");
 	printf("      --redis-wait=N[,MS]    acknowledge only once N replicas have the jobs (Redis WAIT,\n");
