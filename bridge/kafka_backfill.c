@@ -296,7 +296,8 @@ check_shape(KafkaSink *ks, const char *slot, const BackfillState *st, const char
 	char		shape[KAFKA_SHAPE_LEN];
 
 	kafka_shape_format(ks, shape, sizeof(shape));
-	if (st->done || recorded[0] == '\0' || strcmp(recorded, shape) == 0)
+	/* (under the creation marker no page was written: nothing to look for) */
+	if (st->done || BACKFILL_CREATING(st) || recorded[0] == '\0' || strcmp(recorded, shape) == 0)
 		return SINK_OK;
 	if (!st->page_unsure)
 	{
