@@ -30,7 +30,10 @@
 # old options then finishes it, each row once; a finished backfill is not
 # refused.  Below also for --route-column, after a second kill at
 # page-half.  (Redis writes each page and its state in one atomic call:
-# no page is uncertain there, a shape change duplicates nothing.)
+# no page is uncertain there, a shape change duplicates nothing.)  With
+# --accept-new-source the resume goes on (a WARNING; duplicates); with
+# --kafka-transactions no page is partly in kafka and the new shape goes on
+# (logged), each row once.
 use strict;
 use warnings;
 use IPC::Run;
@@ -48,10 +51,10 @@ $node->safe_psql('postgres', q{
 
 sub ids
 {
-	my ($topic) = @_;
+	my ($topic, @x) = @_;
 	my ($out, $err) = ('', '');
 	IPC::Run::run([ 'kcat', '-b', $bs, '-C', '-t', $topic // 'public.jobs', '-o', 'beginning', '-e', '-q',
-			'-f', '%s\n' ], '>', \$out, '2>', \$err, IPC::Run::timeout(60));
+			@x, '-f', '%s\n' ], '>', \$out, '2>', \$err, IPC::Run::timeout(60));
 	return map { /"id":"?(\d+)/ ? $1 : () } split /\n/, $out;
 }
 
@@ -118,6 +121,46 @@ ok(wait_until(sub { bridge_log($c) =~ /streaming slot "bf_kc"/ || !$c->{h}->pump
 	  && bridge_log($c) !~ /wrote its pages with/, 'a finished backfill is not refused')
   or diag(bridge_log($c));
 stop_bridge($c, 'KILL') if $c->{h}->pumpable;
+
+unless ($ENV{W2Q_ATTACK_CONTROL})
+{
+	# --accept-new-source: the other key column goes on, the duplicates accepted
+	my @acc = ('--slot', 'bf_acc', '--create-slot', '--tables', 'public.jobs', '--sink', "kafka://$bs",
+		'--backfill', '--backfill-batch=40', '--target-prefix', 'acc.');
+	kill_at_page_half(@acc);
+	my $d = start_bridge($node, undef, @acc, '--key-column', 'grp', '--accept-new-source');
+	ok(wait_until(sub { bridge_log($d) =~ /backfill of slot "bf_acc" done|ERROR/ || !$d->{h}->pumpable }, 60)
+		  && bridge_log($d) =~ /backfill of slot "bf_acc" done/, '--accept-new-source finishes it')
+	  or diag(bridge_log($d));
+	like(bridge_log($d), qr/WARNING: the unfinished backfill of slot "bf_acc" .* wrote its pages with "plugin=wal2queue key-column= route-column= target-prefix=acc\.", now "plugin=wal2queue key-column=grp route-column= target-prefix=acc\.": rows of the page a stop may have cut can be written twice \(--accept-new-source\)/,
+		'with a warning');
+	stop_bridge($d, 'KILL') if $d->{h}->pumpable;
+	my %acc;
+	$acc{$_}++ for ids('acc.public.jobs');
+	is(scalar(grep { !$acc{$_} } 1 .. 200), 0, 'every row at least once');
+
+	# --kafka-transactions: no page is partly in kafka, the new shape goes on
+	my @tx = ('--slot', 'bf_tx', '--create-slot', '--tables', 'public.jobs', '--sink', "kafka://$bs",
+		'--backfill', '--backfill-batch=40', '--target-prefix', 'tx.', '--kafka-transactions');
+	{
+		local $ENV{W2Q_TEST_BACKFILL_PAUSE} = 'first-page';
+		local $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS} = 120;
+		my $e = start_bridge($node, undef, @tx);
+		ok(wait_until(sub { bridge_log($e) =~ /paused at "first-page"/ }, 60), 'transactions: a page committed')
+		  or diag(bridge_log($e));
+		stop_bridge($e, 'KILL');
+	}
+	my $f = start_bridge($node, undef, @tx, '--key-column', 'grp');
+	ok(wait_until(sub { bridge_log($f) =~ /backfill of slot "bf_tx" done|ERROR/ || !$f->{h}->pumpable }, 60)
+		  && bridge_log($f) =~ /backfill of slot "bf_tx" done/, 'transactions: another key column goes on')
+	  or diag(bridge_log($f));
+	like(bridge_log($f), qr/the backfill of slot "bf_tx" goes on with "plugin=wal2queue key-column=grp route-column= target-prefix=tx\.", its pages until now were written with "plugin=wal2queue key-column= route-column= target-prefix=tx\."/,
+		'logged');
+	stop_bridge($f, 'KILL') if $f->{h}->pumpable;
+	my %tx;
+	$tx{$_}++ for ids('tx.public.jobs', '-X', 'isolation.level=read_committed');
+	is(join(',', grep { ($tx{$_} // 0) != 1 } 1 .. 200), '', 'transactions: each row once');
+}
 stop_kafka_mock($k);
 $node->stop;
 done_testing();
