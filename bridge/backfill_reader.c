@@ -15,12 +15,17 @@
 #include "backfill_internal.h"
 #include "pgerror.h"
 
-/* a normal connection for the snapshot reads, in a transaction */
+/*
+ * A normal connection for the snapshot reads, in a transaction.  Its
+ * client_encoding is UTF8 whatever the database's or the conninfo's (after
+ * dbname: it overrides -d's): the plugin sends UTF-8, so a backfilled value
+ * carries the bytes the streamed one does (test/t/412).
+ */
 int
 bf_open_reader(Backfill *bf, const char *snapshot_name)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {bf->cfg->stream.conninfo, "wal2queue-bridge backfill", NULL};
+	const char *keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
+	const char *vals[] = {bf->cfg->stream.conninfo, "wal2queue-bridge backfill", "UTF8", NULL};
 	PgConnectFailure f;
 	PGresult   *res;
 	char		sql[256];
