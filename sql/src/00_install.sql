@@ -185,7 +185,7 @@ BEGIN
                   AND has_function_privilege('public', p.oid, 'EXECUTE')) THEN
         RAISE WARNING 'could not revoke EXECUTE on pg_logical_emit_message() from PUBLIC in database "%": role "%" does not own it',
             current_database(), current_user
-            USING DETAIL = 'Any role that can log in can still emit a wal2queue message, i.e. forge a job; send() works as before.',
+            USING DETAIL = 'Any role that can log in can still emit a wal2queue message.  send() signs its messages: a bridge on pgoutput whose role may read wal2queue.message_key (GRANT SELECT) makes jobs of those alone; the wal2queue plugin makes jobs of none.',
                   HINT = 'Have a superuser run: REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text), pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC; GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text), pg_logical_emit_message(boolean, text, bytea) TO wal2queue_sender;';
         RETURN;
     END IF;
