@@ -6,6 +6,7 @@
  * objects without CREATE EXTENSION).  The parts, each a concern:
  *   00_install      the install checks: the schema is ours; who may emit
  *                   wal2queue messages
+ *   05_message_key  the key that signs send()'s messages
  *   10_send         send()
  *   20_slots        the slot registry and the functions that write it
  *   25_append_only  the append-only guard of job tables, the record of
@@ -34,6 +35,10 @@
  *    wal2queue_sender; the install script revokes EXECUTE on
  *    pg_logical_emit_message() from PUBLIC in this database and grants it to
  *    wal2queue_sender, so no other role can forge a job by message.
+ *    send() signs its messages with the key in wal2queue.message_key
+ *    (05_message_key), readable only by the installing role (and whom it
+ *    grants SELECT: the bridge's role on pgoutput, which verifies them where
+ *    no one could revoke the function from PUBLIC: docs/managed.md).
  *  - register_slot(), unregister_slot(), attest_slot() and
  *    mark_backfilled() are SECURITY DEFINER and check that the session's
  *    login role has REPLICATION (or is a superuser).

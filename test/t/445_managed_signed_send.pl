@@ -88,6 +88,9 @@ $b = start_bridge($node, $r, @args);
 ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams again') or diag(bridge_log($b));
 is(as_role('app_writer', q{BEGIN; SELECT wal2queue.send('emails', '{"n": 1}', 'k1'); SELECT wal2queue.send('emails', '{"n": 2}'); COMMIT}),
 	'', 'the application sends two jobs in one transaction');
+is(as_role('app_writer', q{BEGIN; SAVEPOINT s; SELECT wal2queue.send('emails', '{"n": 3}'); RELEASE s;
+	DO $$ BEGIN PERFORM wal2queue.send('emails', '{"n": 4}'); PERFORM 1 / 0; EXCEPTION WHEN division_by_zero THEN PERFORM wal2queue.send('emails', '{"n": 5}'); END $$; COMMIT}),
+	'', 'and three from subtransactions (one of them rolled back)');
 my $peeked = $node->safe_psql('app', q{SELECT data FROM pg_logical_slot_get_changes('peek', NULL, NULL)
 	WHERE data LIKE 'message:%' LIMIT 1});
 my ($signed) = $peeked =~ /prefix: (wal2queue![0-9a-f]{64}:emails#k1), sz: \d+ content:/;
@@ -104,9 +107,9 @@ is(as_role('mallory', "SELECT pg_logical_emit_message(true, '$signed', '{\"n\": 
 is(as_role('mallory', "BEGIN; SELECT pg_logical_emit_message(true, '$signed', '{\"n\": 1}'); SELECT pg_logical_emit_message(true, 'wal2queue:emails', 'x'); COMMIT"), '',
 	'and both in one transaction');
 ok(caught_up(), 'a row after them is delivered');
-is(join(',', map { $_->[1]{payload} } @{ stream_entries($r, 'emails') }), '{"n": 1},{"n": 2}',
-	'only send()\'s two jobs are in stream emails');
-is(join(',', map { $_->[1]{key} // '-' } @{ stream_entries($r, 'emails') }), 'k1,-',
+is(join(',', map { $_->[1]{payload} } @{ stream_entries($r, 'emails') }), '{"n": 1},{"n": 2},{"n": 3},{"n": 5}',
+	'only send()\'s jobs are in stream emails (signed with the top-level xid in subtransactions)');
+is(join(',', map { $_->[1]{key} // '-' } @{ stream_entries($r, 'emails') }), 'k1,-,-,-',
 	'with the key of the first: the MAC is stripped');
 is(ignored_metric(), '5', 'the five forged messages are counted as ignored');
 is(stop_bridge($b) >> 8, 0, 'the bridge stops');
@@ -142,8 +145,8 @@ ok(wait_until(sub { $node->safe_psql('app', "SELECT '" . slot_confirmed($node, '
 my @payloads = map { $_->[1]{payload} } @{ stream_entries($r, 'emails') };
 my %seen;
 $seen{ decode_json($_)->{n} }++ for @payloads;
-is(scalar(@payloads), 2 + 5000, 'stream emails holds 5002 jobs');
-is(scalar(keys %seen), 5002, 'each exactly once');
+is(scalar(@payloads), 4 + 5000, 'stream emails holds 5004 jobs');
+is(scalar(keys %seen), 5004, 'each exactly once');
 ok(!grep({ !/^\d+$/ } keys %seen), 'no forged job among them');
 is(stop_bridge($b) >> 8, 0, 'SIGTERM: the bridge exits 0');
 stop_redis($r);
