@@ -13,16 +13,22 @@
 #    message (unsigned, a wrong MAC, a valid MAC copied from another
 #    transaction's message with the same prefix and payload) makes no job;
 #  - kill -9 of the bridge mid-stream and a restart: still exactly once.
+# The same into Kafka (the mock cluster), by a second bridge on a slot of its
+# own.
 use strict;
 use warnings;
 use HTTP::Tiny;
 use JSON::PP;
 use PostgreSQL::Test::Utils;
+use Time::HiRes qw(usleep);
 use Test::More;
 use W2QTest;
 
 my $node = new_managed_node('signed445');
 my $r = start_redis();
+my $kafka = start_kafka_mock();
+ok(kafka_mock_cmd($kafka, 'create emails 4') && kafka_mock_cmd($kafka, 'create public.jobs 1'),
+	'the Kafka topics emails (4 partitions) and public.jobs');
 psql_as($node, 'admin', q{
 	CREATE ROLE mallory LOGIN;
 	GRANT USAGE ON SCHEMA wal2queue TO mallory;
@@ -45,6 +51,18 @@ my $port = free_port();
 my @args = ('-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
 	'--publication', 'jobs_pub', '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
 	'--status-interval', '1', '--metrics', "127.0.0.1:$port");
+
+my @kargs = ('-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
+	'--publication', 'jobs_pub', '--slot', 'jobs_kafka', '--create-slot', '--tables', 'public.jobs',
+	'--status-interval', '1', '--sink', "kafka://$kafka->{bootstrap}");
+
+# the payloads in topic emails, sorted
+sub topic
+{
+	my ($out, $err) = run_command([ 'kcat', '-b', $kafka->{bootstrap}, '-C', '-t', 'emails',
+		'-J', '-o', 'beginning', '-e', '-q' ]);
+	return [ sort map { decode_json($_)->{payload} } grep { /^\{/ } split /\n/, $out ];
+}
 
 sub as_role
 {
@@ -86,6 +104,8 @@ psql_as($node, 'admin', 'GRANT SELECT ON wal2queue.message_key TO bridge');
 $node->safe_psql('app', q{SELECT pg_create_logical_replication_slot('peek', 'test_decoding')});
 $b = start_bridge($node, $r, @args);
 ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams again') or diag(bridge_log($b));
+my $kb = start_bridge($node, undef, @kargs);
+ok(wait_until(sub { bridge_log($kb) =~ /streaming slot "jobs_kafka"/ }), 'the Kafka bridge streams') or diag(bridge_log($kb));
 is(as_role('app_writer', q{BEGIN; SELECT wal2queue.send('emails', '{"n": 1}', 'k1'); SELECT wal2queue.send('emails', '{"n": 2}'); COMMIT}),
 	'', 'the application sends two jobs in one transaction');
 is(as_role('app_writer', q{BEGIN; SAVEPOINT s; SELECT wal2queue.send('emails', '{"n": 3}'); RELEASE s;
@@ -113,6 +133,9 @@ is(join(',', map { $_->[1]{key} // '-' } @{ stream_entries($r, 'emails') }), 'k1
 	'with the key of the first: the MAC is stripped');
 is(ignored_metric(), '5', 'the five forged messages are counted as ignored');
 is(stop_bridge($b) >> 8, 0, 'the bridge stops');
+ok(wait_until(sub { @{ topic() } >= 4 }, 60), 'Kafka: four jobs in topic emails') or diag(bridge_log($kb));
+is(join(',', @{ topic() }), '{"n": 1},{"n": 2},{"n": 3},{"n": 5}', 'Kafka: send()\'s jobs only');
+is(stop_bridge($kb) >> 8, 0, 'the Kafka bridge stops');
 
 # a backlog of send()s, with forgeries among them; kill -9 mid-stream
 my ($out, $err) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
@@ -127,28 +150,49 @@ unlike($err // '', qr/ERROR/, 'the application sends 1000 transactions of 5 jobs
 is(as_role('mallory', "SELECT pg_logical_emit_message(true, '$signed', '{\"n\": 1}') FROM generate_series(1, 3)"), '',
 	'a LOGIN role replays the copied message three times');
 my $end = $node->safe_psql('app', 'SELECT pg_current_wal_lsn()');
-my $mid = 0;
-for my $round (1 .. 3)
+# start the bridge with @a, kill -9 it 0.3 s after it streams (0.6 s, 0.9 s:
+# up to 3 times, until $delivered says it delivered part of the backlog and
+# the slot had not confirmed all of it); start it again
+sub kill9_mid_stream
 {
-	my $had = redis($r, 'XLEN', 'emails');
-	$b = start_bridge($node, $r, @args);
-	wait_until(sub { redis($r, 'XLEN', 'emails') > $had }, 60);
-	$b->{h}->signal('KILL');
-	$b->{h}->finish;
-	$mid = $node->safe_psql('app', "SELECT '" . slot_confirmed($node, 'jobs') . "'::pg_lsn < '$end'") eq 't';
-	last if $mid;
+	my ($slot, $delivered, @a) = @_;
+	my $mid = 0;
+	for my $round (1 .. 3)
+	{
+		my $k = start_bridge($node, $r, @a);
+		wait_until(sub { bridge_log($k) =~ /streaming slot/ }, 60);
+		usleep(300_000 * $round);
+		$k->{h}->signal('KILL');
+		$k->{h}->finish;
+		$mid = $node->safe_psql('app', "SELECT '" . slot_confirmed($node, $slot) . "'::pg_lsn < '$end'") eq 't'
+		  && $delivered->();
+		last if $mid;
+	}
+	ok($mid, "$slot: the bridge was killed with kill -9 mid-stream, after it delivered jobs");
+	my $k = start_bridge($node, $r, @a);
+	ok(wait_until(sub { $node->safe_psql('app', "SELECT '" . slot_confirmed($node, $slot) . "'::pg_lsn >= '$end'") eq 't' }, 180),
+		"$slot: everything confirmed after the restart") or diag(bridge_log($k));
+	return $k;
 }
-ok($mid, 'the bridge was killed with kill -9 mid-stream');
-$b = start_bridge($node, $r, @args);
-ok(wait_until(sub { $node->safe_psql('app', "SELECT '" . slot_confirmed($node, 'jobs') . "'::pg_lsn >= '$end'") eq 't' }, 120),
-	'everything confirmed after the restart') or diag(bridge_log($b));
+my $had = redis($r, 'XLEN', 'emails');
+$b = kill9_mid_stream('jobs', sub { redis($r, 'XLEN', 'emails') > $had }, @args);
+my $khad = @{ topic() };
+$kb = kill9_mid_stream('jobs_kafka', sub { @{ topic() } > $khad }, @kargs);
 my @payloads = map { $_->[1]{payload} } @{ stream_entries($r, 'emails') };
 my %seen;
 $seen{ decode_json($_)->{n} }++ for @payloads;
 is(scalar(@payloads), 4 + 5000, 'stream emails holds 5004 jobs');
 is(scalar(keys %seen), 5004, 'each exactly once');
 ok(!grep({ !/^\d+$/ } keys %seen), 'no forged job among them');
+my @k = @{ topic() };
+my %kseen;
+$kseen{ decode_json($_)->{n} }++ for @k;
+is(scalar(@k), 4 + 5000, 'Kafka: topic emails holds 5004 jobs');
+is(scalar(keys %kseen), 5004, 'Kafka: each exactly once');
+ok(!grep({ !/^\d+$/ } keys %kseen), 'Kafka: no forged job among them');
+is(stop_bridge($kb) >> 8, 0, 'SIGTERM: the Kafka bridge exits 0');
 is(stop_bridge($b) >> 8, 0, 'SIGTERM: the bridge exits 0');
+stop_kafka_mock($kafka);
 stop_redis($r);
 $node->stop;
 done_testing();
