@@ -150,14 +150,14 @@ unlike($err // '', qr/ERROR/, 'the application sends 1000 transactions of 5 jobs
 is(as_role('mallory', "SELECT pg_logical_emit_message(true, '$signed', '{\"n\": 1}') FROM generate_series(1, 3)"), '',
 	'a LOGIN role replays the copied message three times');
 my $end = $node->safe_psql('app', 'SELECT pg_current_wal_lsn()');
-# start the bridge with @a, kill -9 it 0.3 s after it streams (0.6 s, 0.9 s:
-# up to 3 times, until $delivered says it delivered part of the backlog and
+# start the bridge with @a, kill -9 it 0.3 s after it streams (0.6 s, 0.9 s
+# ...: up to 6 times, until $delivered says it delivered part of the backlog and
 # the slot had not confirmed all of it); start it again
 sub kill9_mid_stream
 {
 	my ($slot, $delivered, @a) = @_;
 	my $mid = 0;
-	for my $round (1 .. 3)
+	for my $round (1 .. 6)
 	{
 		my $k = start_bridge($node, $r, @a);
 		wait_until(sub { bridge_log($k) =~ /streaming slot/ }, 60);
