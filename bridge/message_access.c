@@ -36,6 +36,8 @@ message_key_state(const PGresult *res)
 		return MESSAGE_KEY_ABSENT;
 	if (strcmp(v, "denied") == 0)
 		return MESSAGE_KEY_DENIED;
+	if (strcmp(v, "untrusted") == 0)
+		return MESSAGE_KEY_UNTRUSTED;
 	if (strcmp(v, "readable") == 0)
 		return MESSAGE_KEY_READ;
 	return MESSAGE_KEY_UNKNOWN;
@@ -48,6 +50,9 @@ message_access_warn(const char *dbname, MessageKeyState key)
 		"and none of them was signed with the key of wal2queue.message_key" :
 		key == MESSAGE_KEY_DENIED ?
 		"and the bridge's role may not read wal2queue.message_key to verify send()'s signed messages" :
+		key == MESSAGE_KEY_UNTRUSTED ?
+		"and the bridge does not trust wal2queue.message_key: it or schema wal2queue belongs to a "
+		"role that is neither a superuser nor a member of the database's owner" :
 		"and the bridge found no wal2queue.message_key to verify send()'s signed messages";
 
 	log_msg(LOG_WARNING, "ignoring wal2queue logical messages: pg_logical_emit_message() is "

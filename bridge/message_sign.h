@@ -32,6 +32,7 @@ typedef enum MessageKeyState
 	MESSAGE_KEY_UNKNOWN = 0,	/* not asked (yet) */
 	MESSAGE_KEY_ABSENT,			/* no table wal2queue.message_key */
 	MESSAGE_KEY_DENIED,			/* the bridge's role may not read it */
+	MESSAGE_KEY_UNTRUSTED,		/* not the database owner's: not read */
 	MESSAGE_KEY_READ			/* read: messages are verified */
 } MessageKeyState;
 

@@ -12,7 +12,9 @@
 #  - with it, send()'s jobs arrive exactly once, and a LOGIN role's forged
 #    message (unsigned, a wrong MAC, a valid MAC copied from another
 #    transaction's message with the same prefix and payload) makes no job;
-#  - kill -9 of the bridge mid-stream and a restart: still exactly once.
+#  - kill -9 of the bridge mid-stream and a restart: still exactly once;
+#  - a key planted by a role with CREATE on a database (its own standalone
+#    install) is not trusted.
 # The same into Kafka (the mock cluster), by a second bridge on a slot of its
 # own.
 use strict;
@@ -150,8 +152,8 @@ unlike($err // '', qr/ERROR/, 'the application sends 1000 transactions of 5 jobs
 is(as_role('mallory', "SELECT pg_logical_emit_message(true, '$signed', '{\"n\": 1}') FROM generate_series(1, 3)"), '',
 	'a LOGIN role replays the copied message three times');
 my $end = $node->safe_psql('app', 'SELECT pg_current_wal_lsn()');
-# start the bridge with @a, kill -9 it 0.3 s after it streams (0.6 s, 0.9 s
-# ...: up to 6 times, until $delivered says it delivered part of the backlog and
+# start the bridge with @a, kill -9 it 50 ms after it streams (100 ms, 200 ms
+# ... 1.6 s: up to 6 times, until $delivered says it delivered part of the backlog and
 # the slot had not confirmed all of it); start it again
 sub kill9_mid_stream
 {
@@ -161,7 +163,7 @@ sub kill9_mid_stream
 	{
 		my $k = start_bridge($node, $r, @a);
 		wait_until(sub { bridge_log($k) =~ /streaming slot/ }, 60);
-		usleep(300_000 * $round);
+		usleep(50_000 * 2**($round - 1));
 		$k->{h}->signal('KILL');
 		$k->{h}->finish;
 		$mid = $node->safe_psql('app', "SELECT '" . slot_confirmed($node, $slot) . "'::pg_lsn < '$end'") eq 't'
@@ -192,6 +194,33 @@ is(scalar(keys %kseen), 5004, 'Kafka: each exactly once');
 ok(!grep({ !/^\d+$/ } keys %kseen), 'Kafka: no forged job among them');
 is(stop_bridge($kb) >> 8, 0, 'SIGTERM: the Kafka bridge exits 0');
 is(stop_bridge($b) >> 8, 0, 'SIGTERM: the bridge exits 0');
+
+# a planted key: in database plain (owned by admin, no wal2queue), a role
+# given CREATE on it installs the standalone script itself, so that send()
+# signs with a key of its own, and lets the bridge read that key.  The
+# bridge trusts only a key whose table and schema belong to a superuser or
+# a member of the database's owner: mallory's signed message is no job.
+$node->safe_psql('postgres', 'CREATE DATABASE plain OWNER admin');
+$node->safe_psql('plain', q{GRANT CREATE ON DATABASE plain TO mallory, bridge; GRANT CREATE ON SCHEMA public TO bridge});
+($out, $err) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
+	$node->connstr('plain') . ' user=mallory', '-f', $PostgreSQL::Test::Utils::tmp_check . '/wal2queue-standalone.sql' ]);
+unlike($err, qr/ERROR/, 'a role with CREATE on database plain installs the standalone script there') or diag($err);
+$node->safe_psql('plain', q{SET ROLE mallory; GRANT USAGE ON SCHEMA wal2queue TO bridge; GRANT SELECT ON wal2queue.message_key TO bridge;
+	RESET ROLE; SET ROLE bridge; CREATE TABLE jobs (id int PRIMARY KEY)});
+my $pb = start_bridge($node, $r, '-d', $node->connstr('plain') . ' user=bridge', '--plugin', 'pgoutput',
+	'--publication', 'plain_pub', '--slot', 'plain', '--create-slot', '--tables', 'public.jobs',
+	'--target-prefix', 'plain:');
+ok(wait_until(sub { bridge_log($pb) =~ /streaming slot "plain"/ }), 'a bridge streams database plain') or diag(bridge_log($pb));
+($rc, $o, $e) = $node->psql('plain', q{SELECT wal2queue.send('planted', 'forged with a key of her own')},
+	extra_params => [ '-U', 'mallory' ]);
+is($e, '', 'mallory send()s a message signed with her key');
+$node->safe_psql('plain', 'INSERT INTO jobs VALUES (1)');
+ok(wait_until(sub { redis($r, 'XLEN', 'plain:public.jobs') eq '1' }), 'a row after it is delivered');
+is(redis($r, 'EXISTS', 'plain:planted') . redis($r, 'EXISTS', 'planted'), '00',
+	'the message signed with a planted key is no job');
+like(bridge_log($pb), qr/ignoring wal2queue logical messages: .*does not trust wal2queue\.message_key/,
+	'the warning says the key is not trusted');
+is(stop_bridge($pb) >> 8, 0, 'that bridge stops');
 stop_kafka_mock($kafka);
 stop_redis($r);
 $node->stop;
