@@ -135,7 +135,7 @@ handle_event(Bridge *b, const StreamEvent *ev)
 	if (b->pgo.messages_ignored > b->m.messages_ignored)
 	{
 		if (!b->messages_warned)
-			message_access_warn(b->stream.dbname);
+			message_access_warn(b->stream.dbname, b->pgo.msg_key.state);
 		b->messages_warned = true;
 		b->m.messages_ignored = b->pgo.messages_ignored;
 	}

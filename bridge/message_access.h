@@ -22,6 +22,8 @@
 
 #include <libpq-fe.h>
 
+#include "message_sign.h"
+
 /* one row, one boolean: does PUBLIC hold EXECUTE on either variant? */
 #define MESSAGE_ACCESS_SQL \
 	"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p, " \
@@ -33,7 +35,34 @@
 /* MESSAGE_ACCESS_SQL's answer: 1 PUBLIC may execute, 0 it may not, -1 no answer */
 extern int	message_access_public(const PGresult *res);
 
+/*
+ * The key that signs send()'s messages (message_sign.h): whether the
+ * bridge's role may read it, then the key itself.
+ */
+/*
+ * one row, one text (never an error): "absent", "untrusted" (the table or
+ * the schema wal2queue belongs to a role that is neither a superuser nor a
+ * member of the database's owner: a role given CREATE on the database could
+ * plant a key of its own there), "readable" or "denied"
+ */
+#define MESSAGE_KEY_STATE_SQL \
+	"SELECT CASE WHEN c.oid IS NULL THEN 'absent' " \
+	"WHEN NOT pg_catalog.pg_has_role(c.relowner, d.datdba, 'MEMBER') " \
+	"OR NOT pg_catalog.pg_has_role(n.nspowner, d.datdba, 'MEMBER') THEN 'untrusted' " \
+	"WHEN pg_catalog.has_schema_privilege(c.relnamespace, 'USAGE') " \
+	"AND pg_catalog.has_table_privilege(c.oid, 'SELECT') THEN 'readable' " \
+	"ELSE 'denied' END FROM pg_catalog.pg_database d LEFT JOIN (pg_catalog.pg_class c " \
+	"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'wal2queue') " \
+	"ON c.relname = 'message_key' WHERE d.datname = pg_catalog.current_database()"
+
+/* the key, in hex: run only when MESSAGE_KEY_STATE_SQL said "readable" */
+#define MESSAGE_KEY_SQL \
+	"SELECT pg_catalog.encode(key, 'hex') FROM wal2queue.message_key"
+
+/* MESSAGE_KEY_STATE_SQL's answer; MESSAGE_KEY_UNKNOWN for no answer */
+extern MessageKeyState message_key_state(const PGresult *res);
+
 /* the one warning of a session that ignored a message, naming the fix */
-extern void message_access_warn(const char *dbname);
+extern void message_access_warn(const char *dbname, MessageKeyState key);
 
 #endif							/* W2Q_MESSAGE_ACCESS_H */

@@ -398,10 +398,13 @@ decode_insert(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 
 /*
  * The plugin's prefix rule (FORMAT.md): "wal2queue", "wal2queue:TARGET",
- * "wal2queue:TARGET#KEY", "wal2queue#KEY"; false for any other prefix.
+ * "wal2queue:TARGET#KEY", "wal2queue#KEY", each also signed: "wal2queue!"
+ * and 64 lower-case hex digits (*mac) in place of "wal2queue".  *rest is
+ * what follows the signature (the unsigned prefix is "wal2queue" || rest);
+ * false for any other prefix.
  */
 static bool
-parse_prefix(FrameBytes prefix, FrameJob *job)
+parse_prefix(FrameBytes prefix, FrameJob *job, const char **mac, FrameBytes *rest_out)
 {
 	size_t		plen = strlen(MESSAGE_PREFIX);
 	const char *rest;
@@ -411,8 +414,23 @@ parse_prefix(FrameBytes prefix, FrameJob *job)
 	if (prefix.len < plen || memcmp(prefix.data, MESSAGE_PREFIX, plen) != 0)
 		return false;
 	rest = prefix.data + plen;
+	*mac = NULL;
+	if (rest < end && *rest == '!')
+	{
+		int			i;
+
+		if (end - rest < 1 + MESSAGE_SIGN_MAC_HEX)
+			return false;
+		for (i = 1; i <= MESSAGE_SIGN_MAC_HEX; i++)
+			if (!((rest[i] >= '0' && rest[i] <= '9') || (rest[i] >= 'a' && rest[i] <= 'f')))
+				return false;
+		*mac = rest + 1;
+		rest += 1 + MESSAGE_SIGN_MAC_HEX;
+	}
 	if (rest < end && *rest != ':' && *rest != '#')
 		return false;
+	rest_out->data = rest;
+	rest_out->len = (uint32_t) (end - rest);
 	if (rest < end && *rest == ':')
 		rest++;
 	hash = memchr(rest, '#', end - rest);
@@ -432,11 +450,19 @@ parse_prefix(FrameBytes prefix, FrameJob *job)
 	return true;
 }
 
+/*
+ * A message is a job when PUBLIC may not emit messages (messages_public
+ * 0), or when it is signed with the key of this database for this
+ * transaction (send(); message_sign.h).  Otherwise any role could have
+ * written it: no job, no seq, counted (FORMAT.md).
+ */
 static int
 decode_message(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 {
 	FrameJob	job;
 	FrameBytes	prefix;
+	FrameBytes	rest;
+	const char *mac;
 	uint8_t		flags;
 	uint64_t	lsn;
 	uint32_t	n;
@@ -457,11 +483,12 @@ decode_message(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 		return FRAME_OK;
 	if (!dec->in_txn)
 		return rd_error(r, "transactional message outside a transaction");
-	if (!parse_prefix(prefix, &job))
+	if (!parse_prefix(prefix, &job, &mac, &rest))
 		return FRAME_OK;
-	if (dec->messages_public != 0)
+	if (dec->messages_public != 0 &&
+		(mac == NULL ||
+		 !message_sign_verify(&dec->msg_key, dec->txn.xid, rest, job.payload, mac)))
 	{
-		/* any role could have written it: no job, and no seq (FORMAT.md) */
 		dec->messages_ignored++;
 		return FRAME_OK;
 	}
@@ -551,6 +578,7 @@ pgo_decoder_reset(PgoDecoder *dec)
 	dec->begun = false;
 	memset(&dec->txn, 0, sizeof(dec->txn));
 	dec->messages_public = -1;	/* judged anew for the next session */
+	memset(&dec->msg_key, 0, sizeof(dec->msg_key));
 }
 
 void

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "message_sign.h"
 #include "rowjob.h"
 #include "tablematch.h"
 
@@ -79,6 +80,12 @@ typedef struct PgoDecoder
 	 * each check.
 	 */
 	int			messages_public;
+	/*
+	 * The key of send()'s signatures (message_sign.h), set by the caller
+	 * for each session like messages_public: a signed message whose MAC
+	 * verifies is a job whatever messages_public says.
+	 */
+	MessageKey	msg_key;
 	uint64_t	messages_ignored;	/* since init, never reset */
 } PgoDecoder;
 

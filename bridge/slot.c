@@ -541,6 +541,44 @@ slot_check(Stream *s, bool may_create)
 }
 
 /*
+ * pgoutput: the key that signs send()'s messages (message_sign.h), if the
+ * bridge's role may read it.  A key that is there but not one of 32 to 64
+ * bytes is fatal: a tampered key must not pass unnoticed.
+ */
+static int
+slot_read_message_key(Stream *s)
+{
+	PGresult   *res;
+	int			rc;
+	char		err[200];
+
+	memset(&s->msg_key, 0, sizeof(s->msg_key));
+	if ((rc = stream_run_command(s, MESSAGE_KEY_STATE_SQL, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	s->msg_key.state = message_key_state(res);
+	PQclear(res);
+	if (s->msg_key.state != MESSAGE_KEY_READ)
+		return STREAM_OK;
+	if ((rc = stream_run_command(s, MESSAGE_KEY_SQL, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
+	{
+		int			n = PQntuples(res);
+
+		PQclear(res);
+		memset(&s->msg_key, 0, sizeof(s->msg_key));
+		return stream_fail(s, STREAM_FATAL, "wal2queue.message_key holds %d rows, not one key", n);
+	}
+	if (!message_key_from_hex(PQgetvalue(res, 0, 0), &s->msg_key, err, sizeof(err)))
+	{
+		PQclear(res);
+		return stream_fail(s, STREAM_FATAL, "%s", err);
+	}
+	PQclear(res);
+	return STREAM_OK;
+}
+
+/*
  * pgoutput: the publication exists (before the slot) and covers --tables;
  * and whether PUBLIC may emit logical messages (message_access.h)
  */
@@ -563,7 +601,7 @@ slot_check_publication(Stream *s)
 		return rc;
 	s->messages_public = message_access_public(res);
 	PQclear(res);
-	return STREAM_OK;
+	return slot_read_message_key(s);
 }
 
 /*

@@ -19,6 +19,8 @@
 
 #include <libpq-fe.h>
 
+#include "message_sign.h"
+
 #define STREAM_OK		0
 #define STREAM_RETRY	1		/* connection problem: reconnect later */
 #define STREAM_FATAL	2		/* stop: configuration or slot is wrong */
@@ -76,6 +78,7 @@ typedef struct Stream
 								 * the backfill created) */
 	int			messages_public;	/* pgoutput: PUBLIC may emit messages at
 									 * open (message_access.h) */
+	MessageKey	msg_key;		/* pgoutput: send()'s key, read at open */
 	/* set by the caller: run on the connection just before START_REPLICATION */
 	void		(*before_start) (void *arg, PGconn *conn);
 	void	   *before_start_arg;

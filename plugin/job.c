@@ -415,8 +415,15 @@ w2q_row_job(W2QJob *job, W2QRelInfo *info, Relation relation,
 
 /*
  * Split a message prefix into target and key (FORMAT.md): "wal2queue",
- * "wal2queue:TARGET", "wal2queue:TARGET#KEY", "wal2queue#KEY".  Returns
- * false for any other prefix.
+ * "wal2queue:TARGET", "wal2queue:TARGET#KEY", "wal2queue#KEY", each also
+ * signed as send() writes it: "wal2queue!" and 64 lower-case hex digits
+ * (the MAC) in place of "wal2queue".  Returns false for any other prefix.
+ *
+ * The MAC is stripped, not verified: the plugin's protection is the
+ * privilege of pg_logical_emit_message() read as of the message
+ * (message_access.c), and it could not read the key anyway (a user table,
+ * which the historic snapshot of decoding may not read).  The bridge on
+ * pgoutput verifies it (FORMAT.md, "Signed messages").
  */
 static bool
 parse_message_prefix(const char *prefix, char **target, char **key)
@@ -428,6 +435,15 @@ parse_message_prefix(const char *prefix, char **target, char **key)
 	if (strncmp(prefix, W2Q_MESSAGE_PREFIX, plen) != 0)
 		return false;
 	rest = prefix + plen;
+	if (*rest == W2Q_MESSAGE_SIGNED)
+	{
+		int			i;
+
+		for (i = 1; i <= W2Q_MESSAGE_MAC_HEX; i++)
+			if (!((rest[i] >= '0' && rest[i] <= '9') || (rest[i] >= 'a' && rest[i] <= 'f')))
+				return false;
+		rest += 1 + W2Q_MESSAGE_MAC_HEX;
+	}
 	if (*rest != '\0' && *rest != ':' && *rest != '#')
 		return false;
 	if (*rest == ':')

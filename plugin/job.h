@@ -15,6 +15,8 @@
 #include "relinfo.h"
 
 #define W2Q_MESSAGE_PREFIX		"wal2queue"
+#define W2Q_MESSAGE_SIGNED		'!'	/* "wal2queue!" MAC: a signed prefix */
+#define W2Q_MESSAGE_MAC_HEX		64	/* hex digits of HMAC-SHA256 */
 
 typedef struct W2QJob
 {

@@ -6,6 +6,7 @@
  * objects without CREATE EXTENSION).  The parts, each a concern:
  *   00_install      the install checks: the schema is ours; who may emit
  *                   wal2queue messages
+ *   05_message_key  the key that signs send()'s messages
  *   10_send         send()
  *   20_slots        the slot registry and the functions that write it
  *   25_append_only  the append-only guard of job tables, the record of
@@ -34,6 +35,10 @@
  *    wal2queue_sender; the install script revokes EXECUTE on
  *    pg_logical_emit_message() from PUBLIC in this database and grants it to
  *    wal2queue_sender, so no other role can forge a job by message.
+ *    send() signs its messages with the key in wal2queue.message_key
+ *    (05_message_key), readable only by the installing role (and whom it
+ *    grants SELECT: the bridge's role on pgoutput, which verifies them where
+ *    no one could revoke the function from PUBLIC: docs/managed.md).
  *  - register_slot(), unregister_slot(), attest_slot() and
  *    mark_backfilled() are SECURITY DEFINER and check that the session's
  *    login role has REPLICATION (or is a superuser).
@@ -185,7 +190,7 @@ BEGIN
                   AND has_function_privilege('public', p.oid, 'EXECUTE')) THEN
         RAISE WARNING 'could not revoke EXECUTE on pg_logical_emit_message() from PUBLIC in database "%": role "%" does not own it',
             current_database(), current_user
-            USING DETAIL = 'Any role that can log in can still emit a wal2queue message, i.e. forge a job; send() works as before.',
+            USING DETAIL = 'Any role that can log in can still emit a wal2queue message.  send() signs its messages: a bridge on pgoutput whose role may read wal2queue.message_key (GRANT SELECT) makes jobs of those alone; the wal2queue plugin makes jobs of none.',
                   HINT = 'Have a superuser run: REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text), pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC; GRANT EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text), pg_logical_emit_message(boolean, text, bytea) TO wal2queue_sender;';
         RETURN;
     END IF;

@@ -11,6 +11,16 @@
  * heap tuple, no index entry, nothing for vacuum.  Returns the LSN of the
  * message record.
  *
+ * The message is signed: its prefix is 'wal2queue!' || MAC || ':' || target
+ * [|| '#' || key], where MAC is the lower-case hex of HMAC-SHA256 with the
+ * database's key (wal2queue.message_key, 05_message_key.sql) over
+ *     int8send(xid) || prefix || '\x00' || payload
+ * xid the transaction's 32-bit top-level ID (pgoutput's Begin carries it),
+ * prefix the unsigned 'wal2queue:' || target [|| '#' || key] and payload
+ * the message's bytes, so a signature is valid for one transaction, one
+ * target, key and payload only.  The plugin strips the signature; a bridge
+ * on pgoutput verifies it (plugin/FORMAT.md, "Signed messages").
+ *
  * SECURITY DEFINER, executable by wal2queue_sender: it can only emit
  * messages with the 'wal2queue:' prefix, so a role may be granted send()
  * without pg_logical_emit_message().  It is on the hot path, so it has no
@@ -23,6 +33,12 @@ CREATE FUNCTION wal2queue.send(target text, payload text, key text DEFAULT NULL)
 RETURNS pg_lsn
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 AS $$
+DECLARE
+    prefix text;
+    body bytea;
+    ipad bytea;
+    opad bytea;
+    xid bigint;
 BEGIN
     IF target IS NULL OR target OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'wal2queue.send: target must not be null or empty'
@@ -39,10 +55,25 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value';
     END IF;
 
+    prefix := pg_catalog.concat('wal2queue:', target, '#' OPERATOR(pg_catalog.||) key);
+    body := pg_catalog.convert_to(payload, pg_catalog.getdatabaseencoding());
+    SELECT m.ipad, m.opad INTO ipad, opad FROM wal2queue.message_key m;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'wal2queue.send: the table wal2queue.message_key holds no key'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Install wal2queue again, or see docs/managed.md for how to create a key.';
+    END IF;
+    -- the top-level xid's low 32 bits: what pgoutput's Begin message says
+    xid := pg_catalog.pg_current_xact_id()::text::bigint OPERATOR(pg_catalog.%) 4294967296;
     RETURN pg_catalog.pg_logical_emit_message(
         true,
-        pg_catalog.concat('wal2queue:', target, '#' OPERATOR(pg_catalog.||) key),
-        payload);
+        pg_catalog.concat('wal2queue!',
+            pg_catalog.encode(pg_catalog.sha256(opad OPERATOR(pg_catalog.||) pg_catalog.sha256(
+                ipad OPERATOR(pg_catalog.||) pg_catalog.int8send(xid)
+                OPERATOR(pg_catalog.||) pg_catalog.convert_to(prefix, pg_catalog.getdatabaseencoding())
+                OPERATOR(pg_catalog.||) pg_catalog.decode('00', 'hex') OPERATOR(pg_catalog.||) body)), 'hex'),
+            pg_catalog.substr(prefix, 10)),
+        body);
 END
 $$;
 

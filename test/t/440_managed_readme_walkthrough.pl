@@ -122,14 +122,14 @@ is($node->safe_psql('postgres', q{SELECT string_agg(rolname || ':' || rolsuper::
 	FROM pg_roles WHERE rolname IN ('admin', 'wal2queue_bridge', 'app_writer')}),
 	'admin:00,app_writer:00,wal2queue_bridge:01', 'no role is a superuser; the bridge role is REPLICATION');
 
-# 5. send(): the superuser's REVOKE (a server of your own)
-for my $stmt (
-	q{REVOKE EXECUTE ON FUNCTION pg_catalog.pg_logical_emit_message(boolean, text, text), pg_catalog.pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC;},
-	q{GRANT EXECUTE ON FUNCTION pg_catalog.pg_logical_emit_message(boolean, text, text), pg_catalog.pg_logical_emit_message(boolean, text, bytea) TO wal2queue_sender;})
-{
-	readme($stmt);
-	$node->safe_psql('app', $stmt);
-}
+# 5. send(): the administrator lets the bridge's role read the key that
+# signs send()'s messages; PUBLIC keeps EXECUTE on pg_logical_emit_message()
+# as on a managed service (test/t/445: forged messages make no job)
+sh_ok(q{psql -d "host=db.example.com dbname=app user=admin" -c "GRANT SELECT ON wal2queue.message_key TO wal2queue_bridge"},
+	'the administrator lets the bridge role read the key of send()');
+is($node->safe_psql('app', q{SELECT bool_and(has_function_privilege('public', p.oid, 'EXECUTE'))
+	FROM pg_proc p WHERE proname = 'pg_logical_emit_message'}), 't',
+	'PUBLIC still may execute pg_logical_emit_message(), as on a managed service');
 
 # 6. the bridges
 my $redis_cmd = q{PGPASSWORD=secret wal2queue-bridge -d "host=db.example.com dbname=app user=wal2queue_bridge" \
@@ -177,7 +177,7 @@ is($two[1]{payload}, '{"to": "d@e.f"}', 'the send() payload');
 like(bridge_log($rb), qr/the event trigger wal2queue_schema_rename is not installed .*hint: a superuser .*must create it: CREATE EXTENSION wal2queue, or the CREATE EVENT TRIGGER statement wal2queue-standalone\.sql printed/,
 	'the missing event trigger: a warning that says who must create it, and how');
 unlike(bridge_log($rb) . bridge_log($kb), qr/ignoring wal2queue logical messages/,
-	'no message was ignored after the REVOKE');
+	'no message was ignored: send()\'s are signed');
 
 # more of the same while the bridges are stopped, then kill -9 each one
 # mid-stream and start it again with the same command, and restart

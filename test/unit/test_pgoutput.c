@@ -548,11 +548,125 @@ test_options(void)
 			   "START_REPLICATION options: proto_version 1, the publication quoted, messages on");
 }
 
+/* a transactional 'M' message with prefix and content, as pgoutput sends it */
+static int
+feed_message(PgoDecoder *dec, const char *prefix, const char *content)
+{
+	unsigned char buf[512];
+	size_t		n = 0;
+	size_t		plen = strlen(prefix);
+	size_t		clen = strlen(content);
+	char		err[256];
+
+	buf[n++] = 'M';
+	buf[n++] = 1;
+	memset(buf + n, 0, 8);
+	n += 8;
+	memcpy(buf + n, prefix, plen + 1);
+	n += plen + 1;
+	buf[n++] = 0;
+	buf[n++] = 0;
+	buf[n++] = (unsigned char) (clen >> 8);
+	buf[n++] = (unsigned char) clen;
+	memcpy(buf + n, content, clen);
+	n += clen;
+	return pgo_decode(dec, (const char *) buf, n, &handlers, NULL, err, sizeof(err));
+}
+
+/*
+ * send()'s signed messages (message_sign.h): while PUBLIC may emit
+ * messages, one whose MAC verifies with the key is a job (the MAC stripped,
+ * as the plugin does), any other is ignored and counted.  The key and MAC
+ * are an independent computation's (Python's hmac module) for xid 729,
+ * the sample's first transaction.
+ */
+#define SIGN_KEY "48529508f0fd46f88de0961e289fc8babed277bbbdbf4d7380bcd3a0b8365a6e" \
+	"0c5f8805c1714fd3aaeb2ef418e5aac2"
+#define SIGN_MAC "745a6f337db923c3014f0cb63a8c141eef7f31132c41324c90a227eea18526b3"
+
+static void
+test_signed_messages(void)
+{
+	PgoConfig	cfg = config(NULL, NULL, NULL);
+	PgoDecoder	dec;
+	char		err[256];
+	char		prefix[256];
+	char		mac[MESSAGE_SIGN_MAC_HEX + 1];
+	FrameBytes	rest = {":emails#k1", 10};
+	FrameBytes	payload = {"hello", 5};
+	int			rc = 0;
+
+	unit_check(message_key_from_hex(SIGN_KEY, &dec.msg_key, err, sizeof(err)) &&
+			   dec.msg_key.len == 48, "a key of 48 bytes from its hex");
+	message_sign_mac(&dec.msg_key, 729, rest, payload, mac);
+	unit_check_str(mac, SIGN_MAC, "HMAC-SHA256(key, xid 729 as 8 bytes || "
+				   "\"wal2queue:emails#k1\" || 0x00 || \"hello\")");
+	unit_check(!message_key_from_hex("abcd", &dec.msg_key, err, sizeof(err)) &&
+			   strstr(err, "2 bytes") != NULL, "a key of 2 bytes is refused: %s", err);
+	unit_check(!message_key_from_hex(SIGN_KEY "zz", &dec.msg_key, err, sizeof(err)),
+			   "a key with a non-hex digit is refused: %s", err);
+
+	transcript[0] = '\0';
+	pgo_decoder_init(&dec, &cfg);
+	dec.messages_public = 1;
+	message_key_from_hex(SIGN_KEY, &dec.msg_key, err, sizeof(err));
+	rc |= feed(&dec, pgo_sample[0], err, sizeof(err));
+	snprintf(prefix, sizeof(prefix), "wal2queue!%s:emails#k1", SIGN_MAC);
+	rc |= feed_message(&dec, prefix, "hello");
+	rc |= feed_message(&dec, "wal2queue:emails#k1", "unsigned");
+	rc |= feed_message(&dec, prefix, "hello, changed");
+	snprintf(prefix, sizeof(prefix), "wal2queue!%s:other#k1", SIGN_MAC);
+	rc |= feed_message(&dec, prefix, "hello");
+	snprintf(prefix, sizeof(prefix), "wal2queue!%s:emails#k1", SIGN_MAC);
+	prefix[10] = prefix[10] == '0' ? '1' : '0';
+	rc |= feed_message(&dec, prefix, "hello");
+	unit_check_str(transcript, "B 729 0/154C0D8 1795998022600191|J0 emails key=k1 payload=hello|",
+				   "PUBLIC may emit: the signed message is a job (target and key without the "
+				   "MAC); unsigned, another payload, another target, a wrong MAC are not");
+	unit_check(rc == 0 && dec.messages_ignored == 4, "the four are counted as ignored (%llu)",
+			   (unsigned long long) dec.messages_ignored);
+	pgo_decoder_free(&dec);
+
+	/* the same MAC in another transaction (xid 730): ignored */
+	transcript[0] = '\0';
+	pgo_decoder_init(&dec, &cfg);
+	dec.messages_public = 1;
+	message_key_from_hex(SIGN_KEY, &dec.msg_key, err, sizeof(err));
+	rc = feed(&dec, pgo_sample[9], err, sizeof(err));
+	snprintf(prefix, sizeof(prefix), "wal2queue!%s:emails#k1", SIGN_MAC);
+	rc |= feed_message(&dec, prefix, "hello");
+	unit_check(rc == 0 && transcript[0] == '\0' && dec.messages_ignored == 1,
+			   "a MAC copied into another transaction is no job: %s", transcript);
+	/* without the key (the bridge may not read it): ignored */
+	pgo_decoder_reset(&dec);
+	dec.messages_public = 1;
+	rc = feed(&dec, pgo_sample[0], err, sizeof(err));
+	rc |= feed_message(&dec, prefix, "hello");
+	unit_check(rc == 0 && transcript[0] == '\0' && dec.messages_ignored == 2,
+			   "without the key a signed message is no job");
+	/* PUBLIC may not emit: signed (verified or not) and unsigned are jobs */
+	dec.messages_public = 0;
+	rc = feed_message(&dec, prefix, "hello");
+	rc |= feed_message(&dec, "wal2queue:emails", "unsigned");
+	unit_check_str(transcript, "B 729 0/154C0D8 1795998022600191|J0 emails key=k1 payload=hello|"
+				   "J1 emails payload=unsigned|",
+				   "PUBLIC may not emit: the privilege decides, the MAC is stripped");
+	/* malformed signatures: not a wal2queue prefix at all (not counted) */
+	transcript[0] = '\0';
+	rc |= feed_message(&dec, "wal2queue!abc:emails", "short");
+	rc |= feed_message(&dec, "wal2queue!", "none");
+	unit_check(rc == 0 && transcript[0] == '\0' && dec.messages_ignored == 2,
+			   "a malformed signature is another prefix: no job, not counted");
+	pgo_decoder_free(&dec);
+	tablematch_free(&cfg.tables);
+}
+
 int
 main(void)
 {
 	test_sample();
 	test_messages_public();
+	test_signed_messages();
 	test_selection();
 	test_identity();
 	test_end_lsn();

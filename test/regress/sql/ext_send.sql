@@ -18,6 +18,17 @@ SELECT wal2queue.send(target => 'colons:are:fine', payload => 'x', key => '') IS
 COMMIT;
 SELECT * FROM ext_send_jobs();
 
+-- send() signs each message (FORMAT.md, "Signed messages"): the same job in
+-- two transactions carries two MACs, each 64 lower-case hex digits
+SELECT 'init' FROM pg_create_logical_replication_slot('regress_w2q_sign', 'test_decoding');
+SELECT wal2queue.send('emails', 'same', 'k') IS NOT NULL AS sent;
+SELECT wal2queue.send('emails', 'same', 'k') IS NOT NULL AS sent;
+SELECT count(DISTINCT m[1]) AS macs, bool_and(m[2] = ':emails#k') AS prefix_after_mac
+  FROM pg_logical_slot_get_changes('regress_w2q_sign', NULL, NULL) c,
+       regexp_match(c.data, '^message: transactional: 1 prefix: wal2queue!([0-9a-f]{64})(:[^,]*), sz: 4 content:same$') m;
+SELECT pg_drop_replication_slot('regress_w2q_sign');
+SELECT * FROM ext_send_jobs();
+
 -- an untyped literal picks the text overload; jsonb is sent as its text form
 SELECT wal2queue.send('a', '{"b" : 1}') IS NOT NULL AS sent;
 SELECT wal2queue.send('a', '{"b" : 1}'::jsonb) IS NOT NULL AS sent;

@@ -50,6 +50,19 @@ SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:emails', 'rolled 
 ROLLBACK;
 SELECT * FROM w2q_json('msgs');
 
+-- send()'s signed form (FORMAT.md, "Signed messages"): the plugin strips the
+-- MAC without verifying it; a malformed one makes the prefix not ours
+BEGIN;
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('0a', 32) || ':emails#k1', 'signed');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('ab', 32), 'signed, default target');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('ab', 32) || '#k2', 'signed, key only');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('AB', 32) || ':emails', 'upper-case MAC');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('ab', 31) || ':emails', 'short MAC');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('ab', 32) || 'x', 'junk after MAC');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!', 'no MAC');
+COMMIT;
+SELECT * FROM w2q_json('msgs');
+
 -- messages 'false' ignores them all; a message-only transaction is a transaction
 SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue:emails', 'alone');
 SELECT * FROM pg_logical_slot_peek_changes('msgs', NULL, NULL, 'format', 'json', 'messages', 'false');

@@ -1,0 +1,1 @@
+test_sha256_SRCS = ../../bridge/sha256.c
