@@ -7,7 +7,7 @@
  * The library's public functions and their argument contract (a function
  * added beside it keeps these unchanged):
  *
- *	wal2queue_v1_deliver4 (FCALL, 1 key)
+ *	wal2queue_v1_deliver5 (FCALL, 1 key)
  *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
  *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
  *		number of items, then per item: prev and end (16 hex digits,
@@ -17,16 +17,17 @@
  *		keys, the staging list's length and key ("" none), the number of
  *		pieces staged and the number of arguments of each, and where its
  *		entries are in the last argument: the index of their first element
- *		and the number of elements.  The last argument, after the items, is
- *		a msgpack array of strings (array 32 of str 32) holding every
- *		item's entries in order: one large argument, which Redis reads in
- *		one go however many entries it holds (many small ones it reads about
- *		16 kB per turn of its event loop, behind every other client).  An
- *		entry is n, then its n elements: key, seq, field, value, ...  (a
- *		staging list holds the same elements).  It becomes XADD key [MAXLEN ~
- *		maxlen] * _lsn <commit LSN> _seq seq field value ...: the constants
- *		are the function's, the rest the entry's slice unpacked as it is, so
- *		nothing is copied per entry.
+ *		and the number of elements.  After the items come two msgpack
+ *		arrays (array 32 of str 32 and unsigned integers).  The first holds
+ *		every item's entries in order: one large argument, which Redis reads
+ *		in one go however many entries it holds (many small ones it reads
+ *		about 16 kB per turn of its event loop, behind every other client).
+ *		An entry is its shape (1-based), its key (1-based, among its item's
+ *		keys), seq, then its k values.  The second holds the call's shapes:
+ *		per shape its number of fields k and the k field names.  An entry
+ *		becomes XADD key [MAXLEN ~ maxlen] * _lsn <commit LSN> _seq seq
+ *		field value ...  A staging list holds entries as deliver4 had them
+ *		inline: n, then its n elements: key, seq, field, value, ...
  *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
  *		slot, detail, detail2, unverified, detail3}; verdict OK, GAP,
  *		SOURCE, AHEAD, NORECORD, STAGEGAP, NEWSLOT (detail: where the new
@@ -41,7 +42,9 @@
  *	(wal2queue_v1_deliver took the entries as key index, seq, number of
  *	fields, fields; wal2queue_v1_deliver2 had no xid and commit time per
  *	item; wal2queue_v1_deliver3 had each item's entries inline, as
- *	arguments.  The name changes with the layout so that bridges of two versions
+ *	arguments; wal2queue_v1_deliver4 had n, key, seq, field, value, ... per
+ *	entry in the last argument.  The name changes with the layout so that
+ *	bridges of two versions
  *	on one Redis fail loudly ("Function not found", retried) instead of
  *	misreading each other's calls.)
  *
@@ -103,6 +106,36 @@ const char *const redis_library =
 "  if not hi or #hi > 8 or #lo > 8 then return nil end\n"
 "  return string.format('%08X%08X', tonumber(hi, 16), tonumber(lo, 16))\n"
 "end\n"
+/*
+ * Entries in the shaped layout (see the argument contract above): a
+ * template table per shape, made once per call, holds the XADD's constants
+ * and the field names; an entry sets key, commit LSN, seq and its values in
+ * it and it is unpacked.  Every Lua string is hashed byte by byte when it is
+ * made, so names, counts and keys are not strings per entry.
+ */
+"local function templates(shapes, maxlen)\n"
+"  local tpl, tops, sizes, i = {}, {}, {}, 1\n"
+"  local sq = 7\n"
+"  if maxlen ~= '' then sq = 10 end\n"
+"  while i <= #shapes do\n"
+"    local t, k = {'XADD', '', '*', '_lsn', '', '_seq', ''}, shapes[i]\n"
+"    if maxlen ~= '' then t = {'XADD', '', 'MAXLEN', '~', maxlen, '*', '_lsn', '', '_seq', ''} end\n"
+"    for f = 1, k do t[sq + 2 * f - 1] = shapes[i + f] end\n"
+"    tpl[#tpl + 1], tops[#tops + 1], sizes[#sizes + 1] = t, sq + 2 * k, k\n"
+"    i = i + k + 1\n"
+"  end\n"
+"  return tpl, tops, sizes, sq\n"
+"end\n"
+"local function xshaped(ents, i, last, lsn, argv, k0)\n"
+"  local call, tpl, tops, sq = redis.call, ents.tpl, ents.tops, ents.sq\n"
+"  while i <= last do\n"
+"    local t, top, j = tpl[ents[i]], tops[ents[i]], i + 2\n"
+"    t[2], t[sq - 2], t[sq] = argv[k0 + ents[i + 1]], lsn, ents[j]\n"
+"    for f = sq + 2, top, 2 do j = j + 1; t[f] = ents[j] end\n"
+"    call(unpack(t, 1, top))\n"
+"    i = j + 1\n"
+"  end\n"
+"end\n"
 "local function parse(argv)\n"
 "  local items, pos = {}, 9\n"
 "  for i = 1, tonumber(argv[8]) do\n"
@@ -118,7 +151,9 @@ const char *const redis_library =
 "                c2 = sp + 2 + nc, first = first, last = first + tonumber(argv[ep + 1]) - 1}\n"
 "    pos = ep + 2\n"
 "  end\n"
-"  return items, cmsgpack.unpack(argv[pos])\n"
+"  local ents = cmsgpack.unpack(argv[pos])\n"
+"  ents.tpl, ents.tops, ents.sizes, ents.sq = templates(cmsgpack.unpack(argv[pos + 1]), argv[6])\n"
+"  return items, ents\n"
 "end\n"
 /*
  * typecheck: functions do not roll back, so whatever can make a write fail
@@ -147,8 +182,8 @@ const char *const redis_library =
 "      if argv[ki] == k then\n"
 "        local i = it.first\n"
 "        while i <= it.last do\n"
-"          if ents[i + 1] == k then return it.lsn, ents[i + 2] end\n"
-"          i = i + tonumber(ents[i]) + 1\n"
+"          if ents[i + 1] == ki - it.k1 + 1 then return it.lsn, ents[i + 2] end\n"
+"          i = i + ents.sizes[ents[i]] + 3\n"
 "        end\n"
 "        return it.lsn, ''\n"
 "      end\n"
@@ -215,7 +250,7 @@ const char *const redis_library =
 "    end\n"
 "    redis.call('DEL', it.stage)\n"
 "  end\n"
-"  xadds(ents, it.first, it.last, it.lsn, argv[6])\n"
+"  xshaped(ents, it.first, it.last, it.lsn, argv, it.k1 - 1)\n"
 "  return true\n"
 "end\n"
 /*

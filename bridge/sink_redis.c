@@ -46,6 +46,7 @@ drop_unsent(RedisSink *rs)
 {
 	resp_reset(&rs->batch);
 	resp_reset(&rs->blob);
+	strtab_clear(&rs->shapes);
 	rs->nitems = 0;
 	rs->build.open = false;
 	resp_reset(&rs->build.entries);
@@ -185,7 +186,8 @@ flush_batch(Sink *s)
 		!resp_arg_str(&head, rs->src.slot) || !resp_arg_str(&head, rs->maxlen) ||
 		!resp_arg_str(&head, cfg->redis_group ? cfg->redis_group : "") ||
 		!resp_arg_u64(&head, rs->nitems) ||
-		!resp_arg_msgpack_array(&rs->batch, &rs->blob))
+		!resp_arg_msgpack_array(&rs->batch, &rs->blob) ||
+		!resp_arg_shapes(&rs->batch, &rs->shapes))
 	{
 		free(call);
 		resp_free(&head);
@@ -206,6 +208,7 @@ flush_batch(Sink *s)
 	resp_free(&head);
 	resp_reset(&rs->batch);
 	resp_reset(&rs->blob);
+	strtab_clear(&rs->shapes);
 	return rc;
 }
 
@@ -554,6 +557,7 @@ redis_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	RedisSink  *rs = s->priv;
 	RBuild	   *b = &rs->build;
 	char		lsn[LSN_STRLEN];
+	uint32_t	first;
 	int			rc;
 
 	(void) t;
@@ -570,10 +574,11 @@ redis_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 		return out_of_memory(s);
 	rs->items[rs->nitems - 1].xid = txn->xid;
 	rs->items[rs->nitems - 1].commit_time_us = txn->commit_time_us;
-	if (!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn, b) ||
-		!resp_arg_u64(&rs->batch, (uint64_t) rs->blob.nargs + 1) ||
-		!resp_arg_u64(&rs->batch, b->entries.nargs) ||
-		!resp_to_msgpack(&rs->blob, &b->entries))
+	first = rs->blob.nargs;
+	if (!resp_to_shaped(&rs->blob, &b->entries, &b->keys, &rs->shapes, &rs->sig) ||
+		!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn, b) ||
+		!resp_arg_u64(&rs->batch, (uint64_t) first + 1) ||
+		!resp_arg_u64(&rs->batch, rs->blob.nargs - first))
 		return out_of_memory(s);
 	resp_reset(&b->entries);
 	if (rs->nitems >= REDIS_BATCH_TXNS || batch_bytes(rs) >= REDIS_BATCH_BYTES)
@@ -702,6 +707,8 @@ redis_destroy(Sink *s)
 	redis_disconnect(s);
 	resp_free(&rs->batch);
 	resp_free(&rs->blob);
+	resp_free(&rs->sig);
+	strtab_free(&rs->shapes);
 	resp_free(&rs->build.entries);
 	strtab_free(&rs->build.keys);
 	free(rs->build.stage_key);

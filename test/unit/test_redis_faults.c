@@ -255,9 +255,9 @@ deliver_staged(const char *stage, int nstaged)
 	size_t		nonelen = msgpack_strings(none, NULL, 0);
 
 	snprintf(n, sizeof(n), "%d", nstaged);
-	return rcmd("FCALL wal2queue_v1_deliver4 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
-				"0000000000000474 0000000000000500 0/4D8 7 1000 1 chain:staged %s %s 2 5 5 1 0 %b",
-				"", src.sysid, "", "", n, stage, none, nonelen);
+	return rcmd("FCALL wal2queue_v1_deliver5 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+				"0000000000000474 0000000000000500 0/4D8 7 1000 1 chain:staged %s %s 2 5 5 1 0 %b %b",
+				"", src.sysid, "", "", n, stage, none, nonelen, none, nonelen);
 }
 
 /*
@@ -320,13 +320,13 @@ test_chain(void)
 			   "  and call k + 1, sent before k's verdict was read, wrote nothing");
 	check_record("chain:", "jobs", "lsn", "0/474", "  the record stays where call k - 1 left it");
 	{
-		static const char *const entry[] = {"4", "chain:good", "0", "x", "y"};
-		char		ents[256];
-		size_t		entslen = msgpack_strings(ents, entry, 5);
+		/* one entry of shape 1 into key 1 (deliver5's layout): seq 0, x = y */
+		static const char ents[] = "\xdd\0\0\0\x04\x01\x01\xdb\0\0\0\x01" "0" "\xdb\0\0\0\x01" "y";
+		static const char shapes[] = "\xdd\0\0\0\x02\x01\xdb\0\0\0\x01" "x";
 
-		r = rcmd("FCALL wal2queue_v1_deliver4 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
-				 "0000000000000500 0000000000000600 0/5D8 8 1000 1 chain:good 0 %s 0 1 5 %b",
-				 "", src.sysid, "", "", "", ents, entslen);
+		r = rcmd("FCALL wal2queue_v1_deliver5 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+				 "0000000000000500 0000000000000600 0/5D8 8 1000 1 chain:good 0 %s 0 1 4 %b %b",
+				 "", src.sysid, "", "", "", ents, sizeof(ents) - 1, shapes, sizeof(shapes) - 1);
 	}
 	unit_check(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
 			   strcmp(r->element[1]->str, "GAP") == 0 && r->element[0]->integer == 0 &&
