@@ -82,10 +82,10 @@ redis_cpu()
 	local f
 
 	if [ "$cg" = 1 ]; then
-		callgrind_control -d "$vgpid" >/dev/null
+		callgrind_control -d "$vgpid" >/dev/null 2>&1
 		f=$(ls -t "$tmp"/redis/cg.out.* | head -1)
 		callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1 / 1e9}'
-		callgrind_control -z "$vgpid" >/dev/null
+		callgrind_control -z "$vgpid" >/dev/null 2>&1
 		rm -f "$f"
 	else
 		rcli INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {print s}'

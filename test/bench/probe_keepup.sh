@@ -97,14 +97,14 @@ echo "FCALL calls ${calls:-0}: $(awk -v d="$delivered" -v c="${calls:-0}" \
 # the time inside each command (commandstats: wall time, so a command
 # preempted counts its wait too) against Redis's CPU; the rest is its event
 # loop: reading, parsing, replying, the system calls for each client
-echo "Redis CPU $(awk -v a="$rcpu0" -v b="$rcpu1" 'BEGIN {printf "%.2f", b - a}') s," \
-	"$(awk -v a="$rcpu0" -v b="$rcpu1" -v d="$delivered" 'BEGIN {printf "%.1f", d > 0 ? (b - a) * 1e6 / d : 0}') µs per job delivered; inside commands:"
+echo "Redis CPU $(awk -v a="$rcpu0" -v b="$rcpu1" 'BEGIN {printf("%.2f", b - a)}') s," \
+	"$(awk -v a="$rcpu0" -v b="$rcpu1" -v d="$delivered" 'BEGIN {printf("%.1f", (d > 0) ? (b - a) * 1e6 / d : 0)}') µs per job delivered; inside commands:"
 echo "$stats" | awk -F'[:,=]' -v cpu="$(awk -v a="$rcpu0" -v b="$rcpu1" 'BEGIN {print (b - a) * 1e6}')" \
 	-v d="$delivered" '/^cmdstat_/ {sub(/^cmdstat_/, "", $1); n[$1] = $3; u[$1] = $5; t += $5}
 	END {for (c in u) if (u[c] > 0.005 * cpu)
-			printf "  %s: %d calls, %.2f µs each, %.1f µs per job, %.0f%% of Redis CPU\n", c, n[c],
-				u[c] / n[c], d > 0 ? u[c] / d : 0, 100 * u[c] / cpu;
-		printf "  outside commands (event loop, I/O): %.0f%% of Redis CPU\n", 100 * (cpu - t) / cpu}' |
+			printf("  %s: %d calls, %.2f µs each, %.1f µs per job, %.0f%% of Redis CPU\n", c, n[c],
+				u[c] / n[c], (d > 0) ? u[c] / d : 0, 100 * u[c] / cpu);
+		printf("  outside commands (event loop, I/O): %.0f%% of Redis CPU\n", 100 * (cpu - t) / cpu)}' |
 	sort -t, -k4 -rn
 if [ "$trace" = strace ]; then
 	wait "$tpid" || true
