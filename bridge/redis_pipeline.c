@@ -10,9 +10,10 @@
  * of calls says what each reply is.  Replies are small (a verdict per
  * call, whatever the number of entries), so hiredis's own reader is used.
  *
- * An entry travels as the number of its arguments, then key, seq and its
- * fields (see resp_arg_entry).  A staging list holds the same arguments
- * as its elements, so staged and inline entries are read alike.
+ * An entry is built as the number of its arguments, then key, seq and its
+ * fields (see resp_arg_entry); a staging list holds these as its elements.
+ * At commit the entries of a deliver call are converted to the function's
+ * shaped layout (resp_to_shaped: field names once per call).
  *
  * hiredis writes with write(2): the process must ignore SIGPIPE.
  *

@@ -44,9 +44,8 @@
  *	item; wal2queue_v1_deliver3 had each item's entries inline, as
  *	arguments; wal2queue_v1_deliver4 had n, key, seq, field, value, ... per
  *	entry in the last argument.  The name changes with the layout so that
- *	bridges of two versions
- *	on one Redis fail loudly ("Function not found", retried) instead of
- *	misreading each other's calls.)
+ *	bridges of two versions on one Redis fail loudly ("Function not found",
+ *	retried) instead of misreading each other's calls.)
  *
  * One deliver call carries a batch of items in order, each a transaction
  * (or a position without jobs) with the position it follows (prev) and the
