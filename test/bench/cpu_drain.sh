@@ -2,10 +2,10 @@
 # test/bench/cpu_drain.sh -- CPU cost per job of a bulk drain into Redis,
 # comparing bridge binaries run alternately on the same WAL.
 #
-#   test/bench/cpu_drain.sh [-n JOBS] [-r RUNS] [-x] [-c] NAME=BRIDGE...
+#   test/bench/cpu_drain.sh [-n JOBS] [-t PER_TXN] [-r RUNS] [-x] [-c] NAME=BRIDGE...
 #
 # Starts its own PostgreSQL and Redis (test/lib/cluster.sh), inserts JOBS
-# (default 200,000) job rows in transactions of 1,000 (scenario 2's table
+# (default 200,000) job rows in transactions of PER_TXN (default 1,000; scenario 2's table
 # and payload), then for each of RUNS rounds (default 3) drains a fresh slot
 # of that WAL with pg_recvlogical (the raw drain) and with every BRIDGE in
 # turn into Redis (emptied before each), and prints one line per drain:
@@ -22,14 +22,17 @@
 # count that no competition for the cores changes, where CPU seconds on a
 # loaded machine vary by half.  Then the medians per NAME.  W2Q_PGBIN
 # chooses the PostgreSQL binaries (a private install's bin); bench.sql
-# needs the wal2queue extension installed there.
+# needs the wal2queue extension installed there.  W2Q_CG_KEEP=DIR keeps
+# the callgrind dumps there (callgrind_annotate shows where Redis's
+# instructions went).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-jobs=200000 runs=3 xadd=0 cg=0
-while getopts n:r:xc o; do
+jobs=200000 runs=3 xadd=0 cg=0 per_txn=1000
+while getopts n:t:r:xc o; do
 	case $o in
 	n) jobs=$OPTARG ;;
+	t) per_txn=$OPTARG ;;
 	r) runs=$OPTARG ;;
 	x) xadd=1 ;;
 	c) cg=1 ;;
@@ -37,7 +40,7 @@ while getopts n:r:xc o; do
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -gt 0 ] || { echo "usage: cpu_drain.sh [-n JOBS] [-r RUNS] [-x] [-c] NAME=BRIDGE..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: cpu_drain.sh [-n JOBS] [-t PER_TXN] [-r RUNS] [-x] [-c] NAME=BRIDGE..." >&2; exit 2; }
 # shellcheck source=../lib/cluster.sh
 . "$root/test/lib/cluster.sh"
 tmp=$(mktemp -d /tmp/wal2queue-cpudrain.XXXXXX)
@@ -86,7 +89,7 @@ redis_cpu()
 		f=$(ls -t "$tmp"/redis/cg.out.* | head -1)
 		callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1 / 1e9}'
 		callgrind_control -z "$vgpid" >/dev/null 2>&1
-		rm -f "$f"
+		if [ -n "${W2Q_CG_KEEP:-}" ]; then mv "$f" "$W2Q_CG_KEEP/"; else rm -f "$f"; fi
 	else
 		rcli INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {print s}'
 	fi
@@ -104,9 +107,9 @@ for r in $(seq "$runs"); do
 		sql -c "SELECT FROM pg_create_logical_replication_slot('b${b}_$r', 'wal2queue')"
 	done
 done
-sql -c "CALL bench_insert($((jobs - 1000)), 1000)"
+sql -c "CALL bench_insert($((jobs - per_txn)), $per_txn)"
 end_lsn=$(sql -c "SELECT pg_current_wal_insert_lsn()")
-sql -c "CALL bench_insert(1000, 1000)"
+sql -c "CALL bench_insert($per_txn, $per_txn)"
 end_lsn=$(sql -c "SELECT max(end_lsn) FROM pg_get_wal_records_info('$end_lsn',
 	pg_current_wal_flush_lsn()) WHERE record_type = 'COMMIT'")
 sql -c "CHECKPOINT"
