@@ -129,6 +129,37 @@ mp_str(RespBuf *b, const char *p, uint32_t len)
 	b->nargs++;
 }
 
+/* msgpack elements appended to b (b->nargs counts them) */
+bool
+mp_arg_str(RespBuf *b, const char *p, size_t len)
+{
+	if (len > UINT32_MAX || !reserve(b, 5 + len))
+		return false;
+	mp_str(b, p, (uint32_t) len);
+	return true;
+}
+
+bool
+mp_arg_uint(RespBuf *b, uint64_t v)
+{
+	char	   *o;
+
+	if (!reserve(b, 9))
+		return false;
+	if (v <= UINT32_MAX)
+	{
+		mp_uint(b, (uint32_t) v);
+		return true;
+	}
+	o = b->data + b->len;
+	o[0] = (char) 0xcf;
+	for (int i = 0; i < 8; i++)
+		o[1 + i] = (char) (v >> (56 - 8 * i));
+	b->len += 9;
+	b->nargs++;
+	return true;
+}
+
 /* the argument at *p of a RespBuf, as bulk_header and bulk_trailer wrote it */
 static const char *
 resp_next(const char **p, uint32_t *len)

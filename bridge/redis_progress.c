@@ -10,21 +10,21 @@
  *	wal2queue_v1_deliver5 (FCALL, 1 key)
  *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
  *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
- *		number of items, then per item: prev and end (16 hex digits,
- *		comparable as strings), commit LSN ("%X/%X"), xid and commit time
- *		(decimal, microseconds since the Unix epoch; both "" for an item
- *		that is no transaction), the number of its stream keys and the
- *		keys, the staging list's length and key ("" none), the number of
- *		pieces staged and the number of arguments of each, and where its
- *		entries are in the last argument: the index of their first element
- *		and the number of elements.  After the items come two msgpack
- *		arrays (array 32 of str 32 and unsigned integers).  The first holds
- *		every item's entries in order: one large argument, which Redis reads
- *		in one go however many entries it holds (many small ones it reads
- *		about 16 kB per turn of its event loop, behind every other client).
- *		An entry is its shape (1-based), its key (1-based, among its item's
- *		keys), seq, then its k values.  The second holds the call's shapes:
- *		per shape its number of fields k and the k field names.  An entry
+ *		number of items, then three msgpack arrays (array 32 of str 32 and
+ *		unsigned integers), each one large argument, which Redis reads in
+ *		one go (many small ones it reads about 16 kB per turn of its event
+ *		loop, behind every other client), and which become no Redis object
+ *		per element.  The first holds per item: prev and end (16 hex
+ *		digits, comparable as strings), commit LSN ("%X/%X"), xid and
+ *		commit time (decimal, microseconds since the Unix epoch; both "" for
+ *		an item that is no transaction), the number of its stream keys and
+ *		the keys, the staging list's length and key ("" none), the number of
+ *		pieces staged and the number of arguments of each, and the number of
+ *		its elements in the second array.  The second holds every item's
+ *		entries in order: an entry is its shape (1-based), its key (1-based,
+ *		among its item's keys), seq, then its k values.  The third holds the
+ *		call's shapes: per shape its number of fields k and the k field
+ *		names.  An entry
  *		becomes XADD key [MAXLEN ~ maxlen] * _lsn <commit LSN> _seq seq
  *		field value ...  A staging list holds entries as deliver4 had them
  *		inline: n, then its n elements: key, seq, field, value, ...
@@ -43,9 +43,10 @@
  *	fields, fields; wal2queue_v1_deliver2 had no xid and commit time per
  *	item; wal2queue_v1_deliver3 had each item's entries inline, as
  *	arguments; wal2queue_v1_deliver4 had n, key, seq, field, value, ... per
- *	entry in the last argument.  The name changes with the layout so that
- *	bridges of two versions on one Redis fail loudly ("Function not found",
- *	retried) instead of misreading each other's calls.)
+ *	entry in the last argument and each item's header as arguments.  The
+ *	name changes with the layout so that bridges of two versions on one
+ *	Redis fail loudly ("Function not found", retried) instead of misreading
+ *	each other's calls.)
  *
  * One deliver call carries a batch of items in order, each a transaction
  * (or a position without jobs) with the position it follows (prev) and the
@@ -125,36 +126,35 @@ const char *const redis_library =
 "  end\n"
 "  return tpl, tops, sizes, sq\n"
 "end\n"
-"local function xshaped(ents, i, last, lsn, argv, k0)\n"
+"local function xshaped(ents, i, last, lsn, hdr, k0)\n"
 "  local call, tpl, tops, sq = redis.call, ents.tpl, ents.tops, ents.sq\n"
 "  for s = 1, #tpl do tpl[s][sq - 2] = lsn end\n"
 "  while i <= last do\n"
 "    local s, j = ents[i], i + 2\n"
 "    local t, top = tpl[s], tops[s]\n"
-"    t[2], t[sq] = argv[k0 + ents[i + 1]], ents[j]\n"
+"    t[2], t[sq] = hdr[k0 + ents[i + 1]], ents[j]\n"
 "    for f = sq + 2, top, 2 do j = j + 1; t[f] = ents[j] end\n"
 "    call(unpack(t, 1, top))\n"
 "    i = j + 1\n"
 "  end\n"
 "end\n"
 "local function parse(argv)\n"
-"  local items, pos = {}, 9\n"
+"  local hdr, items, pos, first = cmsgpack.unpack(argv[9]), {}, 1, 1\n"
 "  for i = 1, tonumber(argv[8]) do\n"
-"    local nk = tonumber(argv[pos + 5])\n"
+"    local nk = hdr[pos + 5]\n"
 "    local sp = pos + 6 + nk\n"
-"    local nc = tonumber(argv[sp + 2])\n"
+"    local nc = hdr[sp + 2]\n"
 "    local ep = sp + 3 + nc\n"
-"    local first = tonumber(argv[ep])\n"
-"    items[i] = {prev = argv[pos], stop = argv[pos + 1], lsn = argv[pos + 2],\n"
-"                xid = argv[pos + 3], ctime = argv[pos + 4],\n"
-"                k1 = pos + 6, k2 = pos + 5 + nk,\n"
-"                nstaged = tonumber(argv[sp]), stage = argv[sp + 1], c1 = sp + 3,\n"
-"                c2 = sp + 2 + nc, first = first, last = first + tonumber(argv[ep + 1]) - 1}\n"
-"    pos = ep + 2\n"
+"    items[i] = {prev = hdr[pos], stop = hdr[pos + 1], lsn = hdr[pos + 2],\n"
+"                xid = hdr[pos + 3], ctime = hdr[pos + 4], k1 = pos + 6, k2 = pos + 5 + nk,\n"
+"                nstaged = hdr[sp], stage = hdr[sp + 1], c1 = sp + 3, c2 = sp + 2 + nc,\n"
+"                first = first, last = first + hdr[ep] - 1}\n"
+"    first = first + hdr[ep]\n"
+"    pos = ep + 1\n"
 "  end\n"
-"  local ents = cmsgpack.unpack(argv[pos])\n"
-"  ents.tpl, ents.tops, ents.sizes, ents.sq = templates(cmsgpack.unpack(argv[pos + 1]), argv[6])\n"
-"  return items, ents\n"
+"  local ents = cmsgpack.unpack(argv[10])\n"
+"  ents.tpl, ents.tops, ents.sizes, ents.sq = templates(cmsgpack.unpack(argv[11]), argv[6])\n"
+"  return items, ents, hdr\n"
 "end\n"
 /*
  * typecheck: functions do not roll back, so whatever can make a write fail
@@ -177,10 +177,10 @@ const char *const redis_library =
 "  if bound < 9551615 then seq = '1844674407370' .. string.format('%07d', 9551615 - bound + 1) end\n"
 "  return #redis.call('XREVRANGE', k, '+', MAXID .. '-' .. seq, 'COUNT', 1) > 0\n"
 "end\n"
-"local function firstjob(items, argv, ents, k)\n"
+"local function firstjob(items, hdr, ents, k)\n"
 "  for _, it in ipairs(items) do\n"
 "    for ki = it.k1, it.k2 do\n"
-"      if argv[ki] == k then\n"
+"      if hdr[ki] == k then\n"
 "        local i = it.first\n"
 "        while i <= it.last do\n"
 "          if ents[i + 1] == ki - it.k1 + 1 then return it.lsn, ents[i + 2] end\n"
@@ -192,20 +192,20 @@ const char *const redis_library =
 "  end\n"
 "  return '', ''\n"
 "end\n"
-"local function typecheck(pkey, items, argv, ents)\n"
+"local function typecheck(pkey, items, hdr, ents)\n"
 "  local types, bound = {}, 0\n"
 "  local t = redis.call('TYPE', pkey)['ok']\n"
 "  if t ~= 'hash' and t ~= 'none' then return nil, pkey, t end\n"
 "  for _, it in ipairs(items) do bound = bound + math.floor((it.last - it.first + 1 + it.nstaged) / 3) end\n"
 "  for _, it in ipairs(items) do\n"
 "    for ki = it.k1, it.k2 do\n"
-"      local k = argv[ki]\n"
+"      local k = hdr[ki]\n"
 "      if k == pkey then return nil, k, 'progress record' end\n"
 "      if types[k] == nil then\n"
 "        t = redis.call('TYPE', k)['ok']\n"
 "        if t ~= 'stream' and t ~= 'none' then return nil, k, t end\n"
 "        if t == 'stream' and noroom(k, bound) then\n"
-"          return nil, k, 'full', firstjob(items, argv, ents, k)\n"
+"          return nil, k, 'full', firstjob(items, hdr, ents, k)\n"
 "        end\n"
 "        types[k] = t\n"
 "      end\n"
@@ -230,28 +230,28 @@ const char *const redis_library =
 "    end\n"
 "  end\n"
 "end\n"
-"local function mkstreams(it, argv, types, group)\n"
+"local function mkstreams(it, hdr, types, group)\n"
 "  for k = it.k1, it.k2 do\n"
-"    local key = argv[k]\n"
+"    local key = hdr[k]\n"
 "    if types[key] == 'none' then\n"
 "      if group ~= '' then redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM') end\n"
 "      types[key] = 'stream'\n"
 "    end\n"
 "  end\n"
 "end\n"
-"local function write(it, argv, types, ents)\n"
+"local function write(it, argv, hdr, types, ents)\n"
 "  if it.stage ~= '' and redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
-"  mkstreams(it, argv, types, argv[7])\n"
+"  mkstreams(it, hdr, types, argv[7])\n"
 "  if it.stage ~= '' then\n"
 "    local off = 0\n"
 "    for c = it.c1, it.c2 do\n"
-"      local n = tonumber(argv[c])\n"
+"      local n = hdr[c]\n"
 "      xadds(redis.call('LRANGE', it.stage, off, off + n - 1), 1, n, it.lsn, argv[6])\n"
 "      off = off + n\n"
 "    end\n"
 "    redis.call('DEL', it.stage)\n"
 "  end\n"
-"  xshaped(ents, it.first, it.last, it.lsn, argv, it.k1 - 1)\n"
+"  xshaped(ents, it.first, it.last, it.lsn, hdr, it.k1 - 1)\n"
 "  return true\n"
 "end\n"
 /*
@@ -268,8 +268,8 @@ const char *const redis_library =
 "local function deliver(keys, argv)\n"
 "  local pkey, mode = keys[1], argv[1]\n"
 "  local src = {argv[2], argv[3], argv[4], argv[5]}\n"
-"  local items, ents = parse(argv)\n"
-"  local types, badkey, badtype, badlsn, badseq = typecheck(pkey, items, argv, ents)\n"
+"  local items, ents, hdr = parse(argv)\n"
+"  local types, badkey, badtype, badlsn, badseq = typecheck(pkey, items, hdr, ents)\n"
 "  if badtype == 'full' then return {0, 'FULL', badlsn, '', '', '', '', badkey, badseq, '', ''} end\n"
 "  if not types then return {0, 'WRONGTYPE', '', '', '', '', '', badkey, badtype, '', ''} end\n"
 "  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn',\n"
@@ -306,7 +306,7 @@ const char *const redis_library =
 "    if it.stop <= at then\n"
 "      if it.stage ~= '' then redis.call('DEL', it.stage) end\n"
 "    elseif it.prev <= at then\n"
-"      if not write(it, argv, types, ents) then verdict = 'STAGEGAP'; break end\n"
+"      if not write(it, argv, hdr, types, ents) then verdict = 'STAGEGAP'; break end\n"
 "      at = it.stop\n"
 "      if it.xid ~= '' then newtxn = it end\n"
 "    else\n"

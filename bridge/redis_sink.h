@@ -130,7 +130,7 @@ typedef struct RedisSink
 	uint64_t	stage_seq;		/* names staging lists */
 
 	/* the deliver call being built: its items, and their entries */
-	RespBuf		batch;
+	RespBuf		batch;			/* its items' headers, msgpack */
 	RespBuf		blob;			/* the entries, msgpack (resp_to_shaped) */
 	StrTab		shapes;			/* their shapes (resp_to_shaped) */
 	RespBuf		sig;			/* scratch of resp_to_shaped */
@@ -218,6 +218,8 @@ extern bool resp_arg_raw(RespBuf *b, const RespBuf *more);
 extern bool resp_to_shaped(RespBuf *blob, const RespBuf *args, const StrTab *keys,
 						   StrTab *shapes, RespBuf *sig);
 extern bool resp_arg_shapes(RespBuf *b, const StrTab *shapes);
+extern bool mp_arg_str(RespBuf *b, const char *p, size_t len);
+extern bool mp_arg_uint(RespBuf *b, uint64_t v);
 extern bool resp_arg_msgpack_array(RespBuf *b, const RespBuf *elems);
 extern bool resp_arg_entry(RespBuf *b, const char *key, size_t keylen,
 						   const FrameJob *job);

@@ -183,7 +183,7 @@ test_entries_one_arg(void)
 {
 	SinkConfig	cfg;
 	Sink	   *s;
-	long		one, two;
+	long		one, two, three;
 
 	init_cfg(&cfg, "arg:");
 	s = sink_redis_create(&cfg);
@@ -199,7 +199,15 @@ test_entries_one_arg(void)
 	two = last_fcall_argc();
 	unit_check(one > 0 && one == two, "its call has as many arguments as one of one job (%ld, %ld)",
 			   one, two);
-	unit_check(rint_cmd("XLEN %s", "arg:a") == 4, "the stream holds the 4 entries");
+	/* the items' headers travel as one argument too (deliver5) */
+	rdo("CONFIG RESETSTAT");
+	unit_check(send_many(s, "a", 7000400, 4003, 3, 1) == SINK_OK && drain(s) == SINK_OK &&
+			   command_calls("fcall") == 1,
+			   "three transactions in one call are delivered");
+	three = last_fcall_argc();
+	unit_check(three == one, "  its call has as many arguments as one of one transaction (%ld, %ld)",
+			   one, three);
+	unit_check(rint_cmd("XLEN %s", "arg:a") == 7, "the stream holds the 7 entries");
 	rdo("CONFIG SET slowlog-log-slower-than 10000");
 	s->ops->destroy(s);
 }
