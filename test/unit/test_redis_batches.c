@@ -170,7 +170,7 @@ test_entries_one_arg(void)
 	two = last_fcall_argc();
 	unit_check(one > 0 && one == two, "its call has as many arguments as one of one job (%ld, %ld)",
 			   one, two);
-	/* the items' headers travel as one argument too (deliver5) */
+	/* the items' headers travel as one argument too (deliver6) */
 	rdo("CONFIG RESETSTAT");
 	unit_check(send_many(s, "a", 7000400, 4003, 3, 1) == SINK_OK && drain(s) == SINK_OK &&
 			   command_calls("fcall") == 1,
@@ -184,11 +184,14 @@ test_entries_one_arg(void)
 }
 
 /*
- * deliver5's shaped entries: a call's field-name sets (shapes) travel once,
+ * deliver6's shaped entries: a call's field-name sets (shapes) travel once,
  * its entries as shape, key index, seq and values.  Two transactions in
  * one call, rows of three shapes (NULL columns left out), two streams in
  * an order that differs between them, messages with and without a key,
  * with and without MAXLEN: every entry has exactly its fields, in order.
+ * With a maxlen the entries carry no MAXLEN: each stream is trimmed once at
+ * the end of the call, never below what the call added (420), even with a
+ * maxlen of 1 and stream nodes of 2 entries, which MAXLEN ~ 1 per XADD trims.
  */
 static void
 test_shapes_one(const char *prefix, long long maxlen)
@@ -222,6 +225,8 @@ test_shapes_one(const char *prefix, long long maxlen)
 			   send_txn(s, 8000200, 5001, t2, 3) == SINK_OK && drain(s) == SINK_OK,
 			   "  two transactions of three shapes into two streams are delivered");
 	unit_check(command_calls("fcall") == 1, "  in one call (%ld)", command_calls("fcall"));
+	unit_check(command_calls("xtrim") == (maxlen ? 2 : 0), "  %s (%ld XTRIM)",
+			   maxlen ? "one XTRIM per stream" : "no XTRIM", command_calls("xtrim"));
 	snprintf(key, sizeof(key), "%sa", prefix);
 	a = dump_stream(chk, key);
 	snprintf(key, sizeof(key), "%sb", prefix);
@@ -248,6 +253,9 @@ test_shapes(void)
 {
 	test_shapes_one("shape:", 0);
 	test_shapes_one("shapemax:", 1000);
+	rdo("CONFIG SET stream-node-max-entries 2");
+	test_shapes_one("shapetrim:", 1);
+	rdo("CONFIG SET stream-node-max-entries 100");
 }
 
 int
