@@ -10,9 +10,10 @@
  * of calls says what each reply is.  Replies are small (a verdict per
  * call, whatever the number of entries), so hiredis's own reader is used.
  *
- * An entry travels as the number of its arguments, then key, seq and its
- * fields (see resp_arg_entry).  A staging list holds the same arguments
- * as its elements, so staged and inline entries are read alike.
+ * An entry is built as the number of its arguments, then key, seq and its
+ * fields (see resp_arg_entry); a staging list holds these as its elements.
+ * At commit the entries of a deliver call are converted to the function's
+ * shaped layout (resp_to_shaped: field names once per call).
  *
  * hiredis writes with write(2): the process must ignore SIGPIPE.
  *
@@ -90,38 +91,234 @@ resp_arg_raw(RespBuf *b, const RespBuf *more)
 	return true;
 }
 
+/* msgpack: an unsigned integer, a str 32 (room reserved by the caller) */
+static void
+mp_uint(RespBuf *b, uint32_t v)
+{
+	char	   *o = b->data + b->len;
+
+	if (v < 128)
+	{
+		o[0] = (char) v;
+		b->len += 1;
+	}
+	else
+	{
+		o[0] = (char) 0xce;
+		o[1] = (char) (v >> 24);
+		o[2] = (char) (v >> 16);
+		o[3] = (char) (v >> 8);
+		o[4] = (char) v;
+		b->len += 5;
+	}
+	b->nargs++;
+}
+
+static void
+mp_str(RespBuf *b, const char *p, uint32_t len)
+{
+	char	   *o = b->data + b->len;
+
+	o[0] = (char) 0xdb;
+	o[1] = (char) (len >> 24);
+	o[2] = (char) (len >> 16);
+	o[3] = (char) (len >> 8);
+	o[4] = (char) len;
+	memcpy(o + 5, p, len);
+	b->len += 5 + (size_t) len;
+	b->nargs++;
+}
+
+/* msgpack elements appended to b (b->nargs counts them) */
+bool
+mp_arg_str(RespBuf *b, const char *p, size_t len)
+{
+	if (len > UINT32_MAX || !reserve(b, 5 + len))
+		return false;
+	mp_str(b, p, (uint32_t) len);
+	return true;
+}
+
+bool
+mp_arg_uint(RespBuf *b, uint64_t v)
+{
+	char	   *o;
+
+	if (!reserve(b, 9))
+		return false;
+	if (v <= UINT32_MAX)
+	{
+		mp_uint(b, (uint32_t) v);
+		return true;
+	}
+	o = b->data + b->len;
+	o[0] = (char) 0xcf;
+	for (int i = 0; i < 8; i++)
+		o[1 + i] = (char) (v >> (56 - 8 * i));
+	b->len += 9;
+	b->nargs++;
+	return true;
+}
+
+/* the argument at *p of a RespBuf, as bulk_header and bulk_trailer wrote it */
+static const char *
+resp_next(const char **p, uint32_t *len)
+{
+	const char *q = *p + 1;
+	uint32_t	n = 0;
+
+	for (; *q != '\r'; q++)
+		n = n * 10 + (uint32_t) (*q - '0');
+	q += 2;
+	*len = n;
+	*p = q + n + 2;
+	return q;
+}
+
 /*
- * The arguments of args as msgpack strings (str 32: 0xdb, the length in 4
- * bytes big-endian, the bytes) appended to blob; blob->nargs counts them.
+ * The shape of nfields (field, value) pairs at p: their names, each as 4
+ * bytes of length and the bytes.  sig holds the shape of the entry before:
+ * when the names are the same (a transaction's rows mostly are) it is kept
+ * and true returned; otherwise it is rebuilt (false, *oom on failure).
+ */
+static bool
+same_shape(const char *p, uint32_t nfields, RespBuf *sig, bool *oom)
+{
+	size_t		off = 0;
+	bool		same = true;
+
+	for (uint32_t f = 0; f < nfields; f++)
+	{
+		uint32_t	len;
+		const char *name = resp_next(&p, &len);
+
+		if (same && (off + 4 + len > sig->len ||
+					 memcmp(sig->data + off, &len, 4) != 0 ||
+					 memcmp(sig->data + off + 4, name, len) != 0))
+		{
+			same = false;
+			sig->len = off;
+		}
+		if (!same)
+		{
+			if (!reserve(sig, 4 + (size_t) len))
+			{
+				*oom = true;
+				return false;
+			}
+			memcpy(sig->data + sig->len, &len, 4);
+			memcpy(sig->data + sig->len + 4, name, len);
+			sig->len += 4 + (size_t) len;
+		}
+		off += 4 + len;
+		resp_next(&p, &len);	/* value */
+	}
+	if (same && off != sig->len)
+	{
+		same = false;
+		sig->len = off;
+	}
+	return same;
+}
+
+/*
+ * The entries in args (each n, key, seq, field, value, ... as
+ * resp_arg_entry wrote them) appended to blob in the shaped layout of the
+ * deliver function (redis_progress.c): per entry its shape (1-based, in
+ * shapes, where a new one is added) and its key (1-based, in keys: the
+ * transaction's stream keys), seq and the values.  sig is scratch.
  */
 bool
-resp_to_msgpack(RespBuf *blob, const RespBuf *args)
+resp_to_shaped(RespBuf *blob, const RespBuf *args, const StrTab *keys,
+			   StrTab *shapes, RespBuf *sig)
 {
-	const char *p = args->data;
 	const char *end = args->data + args->len;
+	const char *p = args->data;
+	int64_t		shape = -1;
+	int64_t		k = -1;
+	const char *lastkey = NULL;
+	uint32_t	lastklen = 0;
+	bool		oom = false;
 
 	if (!reserve(blob, args->len + 5 * (size_t) args->nargs))
 		return false;
+	sig->len = 0;
 	while (p < end)
 	{
-		uint32_t	len = 0;
-		char	   *o = blob->data + blob->len;
+		uint32_t	len;
+		const char *a = resp_next(&p, &len);
+		uint32_t	n = 0;
+		const char *key;
+		const char *seq;
+		uint32_t	klen;
+		uint32_t	slen;
 
-		/* "$<len>\r\n<bytes>\r\n", as bulk_header and bulk_trailer write it */
-		for (p++; *p != '\r'; p++)
-			len = len * 10 + (uint32_t) (*p - '0');
-		p += 2;
-		o[0] = (char) 0xdb;
-		o[1] = (char) (len >> 24);
-		o[2] = (char) (len >> 16);
-		o[3] = (char) (len >> 8);
-		o[4] = (char) len;
-		memcpy(o + 5, p, len);
-		blob->len += 5 + (size_t) len;
-		p += len + 2;
+		for (uint32_t i = 0; i < len; i++)
+			n = n * 10 + (uint32_t) (a[i] - '0');
+		key = resp_next(&p, &klen);
+		seq = resp_next(&p, &slen);
+		n = (n - 2) / 2;		/* (field, value) pairs */
+		if (!same_shape(p, n, sig, &oom) || shape < 0)
+		{
+			if (oom)
+				return false;
+			shape = strtab_intern(shapes, sig->len ? sig->data : "", sig->len);
+		}
+		if (lastkey == NULL || klen != lastklen || memcmp(key, lastkey, klen) != 0)
+		{
+			k = strtab_find(keys, key, klen);
+			lastkey = key;
+			lastklen = klen;
+		}
+		if (shape < 0 || k < 0)
+			return false;
+		mp_uint(blob, (uint32_t) shape + 1);
+		mp_uint(blob, (uint32_t) k + 1);
+		mp_str(blob, seq, slen);
+		for (uint32_t f = 0; f < n; f++)
+		{
+			const char *v;
+
+			resp_next(&p, &len);	/* name */
+			v = resp_next(&p, &len);
+			mp_str(blob, v, len);
+		}
 	}
-	blob->nargs += args->nargs;
 	return true;
+}
+
+/*
+ * One argument: the shapes of resp_to_shaped as a msgpack array (array
+ * 32): per shape its number of fields and their names.
+ */
+bool
+resp_arg_shapes(RespBuf *b, const StrTab *shapes)
+{
+	RespBuf		arr = {0};
+	bool		ok = true;
+
+	for (uint32_t s = 0; ok && s < shapes->n; s++)
+	{
+		size_t		slen;
+		const char *q = strtab_get(shapes, s, &slen);
+		const char *qend = q + slen;
+		uint32_t	len;
+		uint32_t	k = 0;
+
+		for (const char *c = q; c < qend; c += 4 + len, k++)
+			memcpy(&len, c, 4);
+		if (!(ok = reserve(&arr, 5 + slen + 5 * (size_t) k)))
+			break;
+		mp_uint(&arr, k);
+		for (; q < qend; q += 4 + len)
+		{
+			memcpy(&len, q, 4);
+			mp_str(&arr, q + 4, len);
+		}
+	}
+	ok = ok && resp_arg_msgpack_array(b, &arr);
+	resp_free(&arr);
+	return ok;
 }
 
 /*

@@ -7,27 +7,28 @@
  * The library's public functions and their argument contract (a function
  * added beside it keeps these unchanged):
  *
- *	wal2queue_v1_deliver5 (FCALL, 1 key)
+ *	wal2queue_v1_deliver6 (FCALL, 1 key)
  *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
  *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
- *		number of items, then per item: prev and end (16 hex digits,
- *		comparable as strings), commit LSN ("%X/%X"), xid and commit time
- *		(decimal, microseconds since the Unix epoch; both "" for an item
- *		that is no transaction), the number of its stream keys and the
- *		keys, the staging list's length and key ("" none), the number of
- *		pieces staged and the number of arguments of each, and where its
- *		entries are in the last argument: the index of their first element
- *		and the number of elements.  The last argument, after the items, is
- *		a msgpack array of strings (array 32 of str 32) holding every
- *		item's entries in order: one large argument, which Redis reads in
- *		one go however many entries it holds (many small ones it reads about
- *		16 kB per turn of its event loop, behind every other client).  An
- *		entry is n, then its n elements: key, seq, field, value, ...  (a
- *		staging list holds the same elements).  It becomes XADD key * _lsn
- *		<commit LSN> _seq seq field value ...: the constants are the
- *		function's, the rest the entry's slice unpacked as it is, so nothing
- *		is copied per entry; with a maxlen each stream the call added to is
- *		trimmed once at the end, never below the entries the call added.
+ *		number of items, then three msgpack arrays (array 32 of str 32 and
+ *		unsigned integers), each one large argument, which Redis reads in
+ *		one go (many small ones it reads about 16 kB per turn of its event
+ *		loop, behind every other client), and which become no Redis object
+ *		per element.  The first holds per item: prev and end (16 hex
+ *		digits, comparable as strings), commit LSN ("%X/%X"), xid and
+ *		commit time (decimal, microseconds since the Unix epoch; both "" for
+ *		an item that is no transaction), the number of its stream keys and
+ *		the keys, the staging list's length and key ("" none), the number of
+ *		pieces staged and the number of arguments of each, and the number of
+ *		its elements in the second array.  The second holds every item's
+ *		entries in order: an entry is its shape (1-based), its key (1-based,
+ *		among its item's keys), seq, then its k values.  The third holds the
+ *		call's shapes: per shape its number of fields k and the k field
+ *		names.  An entry becomes XADD key * _lsn <commit LSN> _seq seq field
+ *		value ...; with a maxlen each stream the call added to is trimmed
+ *		once at the end, never below the entries the call added.  A staging
+ *		list holds entries as deliver4 had them inline: n, then its n
+ *		elements: key, seq, field, value, ...
  *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
  *		slot, detail, detail2, unverified, detail3}; verdict OK, GAP,
  *		SOURCE, AHEAD, NORECORD, STAGEGAP, NEWSLOT (detail: where the new
@@ -44,11 +45,13 @@
  *	(wal2queue_v1_deliver took the entries as key index, seq, number of
  *	fields, fields; wal2queue_v1_deliver2 had no xid and commit time per
  *	item; wal2queue_v1_deliver3 had each item's entries inline, as
- *	arguments; wal2queue_v1_deliver4 trimmed with MAXLEN per entry, skipped
- *	transactions between the record's txn_end and lsn as delivered and
- *	checked no ACL.  The name changes with the layout so that bridges of two versions
- *	on one Redis fail loudly ("Function not found", retried) instead of
- *	misreading each other's calls.)
+ *	arguments; wal2queue_v1_deliver4 had n, key, seq, field, value, ... per
+ *	entry in the last argument and each item's header as arguments, trimmed
+ *	with MAXLEN per entry, skipped transactions between the record's txn_end
+ *	and lsn as delivered and checked no ACL; wal2queue_v1_deliver5 had
+ *	deliver4's arguments.  The name changes with the layout so that bridges
+ *	of two versions on one Redis fail loudly ("Function not found",
+ *	retried) instead of misreading each other's calls.)
  *
  * One deliver call carries a batch of items in order, each a transaction
  * (or a position without jobs) with the position it follows (prev) and the
@@ -110,22 +113,52 @@ const char *const redis_library =
 "  if not hi or #hi > 8 or #lo > 8 then return nil end\n"
 "  return string.format('%08X%08X', tonumber(hi, 16), tonumber(lo, 16))\n"
 "end\n"
-"local function parse(argv)\n"
-"  local items, pos = {}, 9\n"
-"  for i = 1, tonumber(argv[8]) do\n"
-"    local nk = tonumber(argv[pos + 5])\n"
-"    local sp = pos + 6 + nk\n"
-"    local nc = tonumber(argv[sp + 2])\n"
-"    local ep = sp + 3 + nc\n"
-"    local first = tonumber(argv[ep])\n"
-"    items[i] = {prev = argv[pos], stop = argv[pos + 1], lsn = argv[pos + 2],\n"
-"                xid = argv[pos + 3], ctime = argv[pos + 4],\n"
-"                k1 = pos + 6, k2 = pos + 5 + nk,\n"
-"                nstaged = tonumber(argv[sp]), stage = argv[sp + 1], c1 = sp + 3,\n"
-"                c2 = sp + 2 + nc, first = first, last = first + tonumber(argv[ep + 1]) - 1}\n"
-"    pos = ep + 2\n"
+/*
+ * Entries in the shaped layout (see the argument contract above): a
+ * template table per shape, made once per call, holds the XADD's constants
+ * and the field names; an entry sets key, commit LSN, seq and its values in
+ * it and it is unpacked.  Every Lua string is hashed byte by byte when it is
+ * made, so names, counts and keys are not strings per entry.
+ */
+"local function templates(shapes)\n"
+"  local tpl, tops, sizes, i, sq = {}, {}, {}, 1, 7\n"
+"  while i <= #shapes do\n"
+"    local t, k = {'XADD', '', '*', '_lsn', '', '_seq', ''}, shapes[i]\n"
+"    for f = 1, k do t[sq + 2 * f - 1] = shapes[i + f] end\n"
+"    tpl[#tpl + 1], tops[#tops + 1], sizes[#sizes + 1] = t, sq + 2 * k, k\n"
+"    i = i + k + 1\n"
 "  end\n"
-"  return items, cmsgpack.unpack(argv[pos])\n"
+"  return tpl, tops, sizes, sq\n"
+"end\n"
+"local function xshaped(ents, i, last, lsn, hdr, k0)\n"
+"  local call, tpl, tops, sq = redis.call, ents.tpl, ents.tops, ents.sq\n"
+"  for s = 1, #tpl do tpl[s][sq - 2] = lsn end\n"
+"  while i <= last do\n"
+"    local s, j = ents[i], i + 2\n"
+"    local t, top = tpl[s], tops[s]\n"
+"    t[2], t[sq] = hdr[k0 + ents[i + 1]], ents[j]\n"
+"    for f = sq + 2, top, 2 do j = j + 1; t[f] = ents[j] end\n"
+"    call(unpack(t, 1, top))\n"
+"    i = j + 1\n"
+"  end\n"
+"end\n"
+"local function parse(argv)\n"
+"  local hdr, items, pos, first = cmsgpack.unpack(argv[9]), {}, 1, 1\n"
+"  for i = 1, tonumber(argv[8]) do\n"
+"    local nk = hdr[pos + 5]\n"
+"    local sp = pos + 6 + nk\n"
+"    local nc = hdr[sp + 2]\n"
+"    local ep = sp + 3 + nc\n"
+"    items[i] = {prev = hdr[pos], stop = hdr[pos + 1], lsn = hdr[pos + 2],\n"
+"                xid = hdr[pos + 3], ctime = hdr[pos + 4], k1 = pos + 6, k2 = pos + 5 + nk,\n"
+"                nstaged = hdr[sp], stage = hdr[sp + 1], c1 = sp + 3, c2 = sp + 2 + nc,\n"
+"                first = first, last = first + hdr[ep] - 1}\n"
+"    first = first + hdr[ep]\n"
+"    pos = ep + 1\n"
+"  end\n"
+"  local ents = cmsgpack.unpack(argv[10])\n"
+"  ents.tpl, ents.tops, ents.sizes, ents.sq = templates(cmsgpack.unpack(argv[11]))\n"
+"  return items, ents, hdr\n"
 "end\n"
 /*
  * typecheck: functions do not roll back, so whatever can make a write fail
@@ -148,14 +181,14 @@ const char *const redis_library =
 "  if bound < 9551615 then seq = '1844674407370' .. string.format('%07d', 9551615 - bound + 1) end\n"
 "  return #redis.call('XREVRANGE', k, '+', MAXID .. '-' .. seq, 'COUNT', 1) > 0\n"
 "end\n"
-"local function firstjob(items, argv, ents, k)\n"
+"local function firstjob(items, hdr, ents, k)\n"
 "  for _, it in ipairs(items) do\n"
 "    for ki = it.k1, it.k2 do\n"
-"      if argv[ki] == k then\n"
+"      if hdr[ki] == k then\n"
 "        local i = it.first\n"
 "        while i <= it.last do\n"
-"          if ents[i + 1] == k then return it.lsn, ents[i + 2] end\n"
-"          i = i + tonumber(ents[i]) + 1\n"
+"          if ents[i + 1] == ki - it.k1 + 1 then return it.lsn, ents[i + 2] end\n"
+"          i = i + ents.sizes[ents[i]] + 3\n"
 "        end\n"
 "        return it.lsn, ''\n"
 "      end\n"
@@ -163,20 +196,20 @@ const char *const redis_library =
 "  end\n"
 "  return '', ''\n"
 "end\n"
-"local function typecheck(pkey, items, argv, ents)\n"
+"local function typecheck(pkey, items, hdr, ents)\n"
 "  local types, bound = {}, 0\n"
 "  local t = redis.call('TYPE', pkey)['ok']\n"
 "  if t ~= 'hash' and t ~= 'none' then return nil, pkey, t end\n"
 "  for _, it in ipairs(items) do bound = bound + math.floor((it.last - it.first + 1 + it.nstaged) / 3) end\n"
 "  for _, it in ipairs(items) do\n"
 "    for ki = it.k1, it.k2 do\n"
-"      local k = argv[ki]\n"
+"      local k = hdr[ki]\n"
 "      if k == pkey then return nil, k, 'progress record' end\n"
 "      if types[k] == nil then\n"
 "        t = redis.call('TYPE', k)['ok']\n"
 "        if t ~= 'stream' and t ~= 'none' then return nil, k, t end\n"
 "        if t == 'stream' and noroom(k, bound) then\n"
-"          return nil, k, 'full', firstjob(items, argv, ents, k)\n"
+"          return nil, k, 'full', firstjob(items, hdr, ents, k)\n"
 "        end\n"
 "        types[k] = t\n"
 "      end\n"
@@ -192,28 +225,28 @@ const char *const redis_library =
 "    i = i + n + 1\n"
 "  end\n"
 "end\n"
-"local function mkstreams(it, argv, types, group)\n"
+"local function mkstreams(it, hdr, types, group)\n"
 "  for k = it.k1, it.k2 do\n"
-"    local key = argv[k]\n"
+"    local key = hdr[k]\n"
 "    if types[key] == 'none' then\n"
 "      if group ~= '' then redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM') end\n"
 "      types[key] = 'stream'\n"
 "    end\n"
 "  end\n"
 "end\n"
-"local function write(it, argv, types, ents)\n"
+"local function write(it, argv, hdr, types, ents)\n"
 "  if it.stage ~= '' and redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
-"  mkstreams(it, argv, types, argv[7])\n"
+"  mkstreams(it, hdr, types, argv[7])\n"
 "  if it.stage ~= '' then\n"
 "    local off = 0\n"
 "    for c = it.c1, it.c2 do\n"
-"      local n = tonumber(argv[c])\n"
+"      local n = hdr[c]\n"
 "      xadds(redis.call('LRANGE', it.stage, off, off + n - 1), 1, n, it.lsn)\n"
 "      off = off + n\n"
 "    end\n"
 "    redis.call('DEL', it.stage)\n"
 "  end\n"
-"  xadds(ents, it.first, it.last, it.lsn)\n"
+"  xshaped(ents, it.first, it.last, it.lsn, hdr, it.k1 - 1)\n"
 "  return true\n"
 "end\n"
 /*
@@ -223,13 +256,13 @@ const char *const redis_library =
  * calling user first (redis.acl_check_cmd, Redis 7.0): a denial (NOPERM)
  * names the key and the command, and nothing is written.
  */
-"local function aclcheck(pkey, items, argv, types)\n"
+"local function aclcheck(pkey, items, argv, hdr, types)\n"
 "  local acl, seen = redis.acl_check_cmd, {}\n"
 "  if not acl('TIME') then return '', 'TIME' end\n"
 "  if not (acl('HSET', pkey, 'lsn', '') and acl('HDEL', pkey, 'txn_end')) then return pkey, 'HSET, HDEL' end\n"
 "  for _, it in ipairs(items) do\n"
 "    for ki = it.k1, it.k2 do\n"
-"      local k = argv[ki]\n"
+"      local k = hdr[ki]\n"
 "      if not seen[k] then\n"
 "        seen[k] = true\n"
 "        if not acl('XADD', k, '*', '_lsn', '') then return k, 'XADD' end\n"
@@ -288,11 +321,11 @@ const char *const redis_library =
 "local function deliver(keys, argv)\n"
 "  local pkey, mode = keys[1], argv[1]\n"
 "  local src = {argv[2], argv[3], argv[4], argv[5]}\n"
-"  local items, ents = parse(argv)\n"
-"  local types, badkey, badtype, badlsn, badseq = typecheck(pkey, items, argv, ents)\n"
+"  local items, ents, hdr = parse(argv)\n"
+"  local types, badkey, badtype, badlsn, badseq = typecheck(pkey, items, hdr, ents)\n"
 "  if badtype == 'full' then return {0, 'FULL', badlsn, '', '', '', '', badkey, badseq, '', ''} end\n"
 "  if not types then return {0, 'WRONGTYPE', '', '', '', '', '', badkey, badtype, '', ''} end\n"
-"  local denied, dcmd = aclcheck(pkey, items, argv, types)\n"
+"  local denied, dcmd = aclcheck(pkey, items, argv, hdr, types)\n"
 "  if denied then return {0, 'NOPERM', '', '', '', '', '', denied, dcmd, '', ''} end\n"
 "  local len0 = lens(types, argv[6])\n"
 "  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn',\n"
@@ -330,7 +363,7 @@ const char *const redis_library =
 "    if it.stop <= at and not unseen(it, rtend) then\n"
 "      if it.stage ~= '' then redis.call('DEL', it.stage) end\n"
 "    elseif it.prev <= at then\n"
-"      if not write(it, argv, types, ents) then verdict = 'STAGEGAP'; break end\n"
+"      if not write(it, argv, hdr, types, ents) then verdict = 'STAGEGAP'; break end\n"
 "      at = it.stop\n"
 "      if it.xid ~= '' then newtxn = it end\n"
 "    else\n"

@@ -133,8 +133,10 @@ typedef struct RedisSink
 	uint64_t	stage_seq;		/* names staging lists */
 
 	/* the deliver call being built: its items, and their entries */
-	RespBuf		batch;
-	RespBuf		blob;			/* the entries as msgpack strings */
+	RespBuf		batch;			/* its items' headers, msgpack */
+	RespBuf		blob;			/* the entries, msgpack (resp_to_shaped) */
+	StrTab		shapes;			/* their shapes (resp_to_shaped) */
+	RespBuf		sig;			/* scratch of resp_to_shaped */
 	RItem	   *items;
 	uint32_t	nitems;
 	uint32_t	items_cap;
@@ -218,7 +220,11 @@ extern bool resp_arg_str(RespBuf *b, const char *s);
 extern bool resp_arg_u64(RespBuf *b, uint64_t v);
 extern bool resp_arg_lsnhex(RespBuf *b, uint64_t lsn);
 extern bool resp_arg_raw(RespBuf *b, const RespBuf *more);
-extern bool resp_to_msgpack(RespBuf *blob, const RespBuf *args);
+extern bool resp_to_shaped(RespBuf *blob, const RespBuf *args, const StrTab *keys,
+						   StrTab *shapes, RespBuf *sig);
+extern bool resp_arg_shapes(RespBuf *b, const StrTab *shapes);
+extern bool mp_arg_str(RespBuf *b, const char *p, size_t len);
+extern bool mp_arg_uint(RespBuf *b, uint64_t v);
 extern bool resp_arg_msgpack_array(RespBuf *b, const RespBuf *elems);
 extern bool resp_arg_entry(RespBuf *b, const char *key, size_t keylen,
 						   const FrameJob *job);
@@ -235,7 +241,7 @@ extern void redis_stage_release(RedisSink *rs, RCall *call);
 
 /* redis_progress.c */
 extern const char *const redis_library;
-#define REDIS_FN_DELIVER	"wal2queue_v1_deliver5"
+#define REDIS_FN_DELIVER	"wal2queue_v1_deliver6"
 extern int	progress_on_deliver(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_stage(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);

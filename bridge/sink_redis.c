@@ -94,6 +94,7 @@ drop_unsent(RedisSink *rs)
 	}
 	resp_reset(&rs->batch);
 	resp_reset(&rs->blob);
+	strtab_clear(&rs->shapes);
 	rs->nitems = 0;
 	rs->build.open = false;
 	resp_reset(&rs->build.entries);
@@ -157,45 +158,54 @@ add_item(RedisSink *rs, RItemKind kind, LedgerTicket t, uint32_t njobs,
 }
 
 /*
- * An item's arguments up to its entries: prev, end, commit LSN, xid and
- * commit time (microseconds since the Unix epoch; both "" for an item that
- * is no transaction), keys, and
- * what is staged (the list's length, its key, the number of pieces and
- * the arguments in each); bd is NULL for an item without jobs.
+ * An item's header, msgpack elements appended to b: prev, end, commit
+ * LSN, xid and commit time (microseconds since the Unix epoch; both "" for
+ * an item that is no transaction), keys, what is staged (the list's
+ * length, its key, the number of pieces and the arguments in each) and the
+ * number of its elements in the entries argument; bd is NULL for an item
+ * without jobs.
  */
 static bool
-item_args(RespBuf *b, const RItem *it, uint64_t commit_lsn, const RBuild *bd)
+item_args(RespBuf *b, const RItem *it, uint64_t commit_lsn, const RBuild *bd,
+		  uint64_t nentries)
 {
 	const StrTab *keys = bd ? &bd->keys : NULL;
 	char		lsn[LSN_STRLEN];
+	char		prev[24];
+	char		end[24];
 	bool		ok;
 
 	lsn_format(commit_lsn, lsn, sizeof(lsn));
-	ok = resp_arg_lsnhex(b, it->prev) && resp_arg_lsnhex(b, it->end) &&
-		resp_arg_str(b, lsn);
+	snprintf(prev, sizeof(prev), "%08X%08X", (unsigned) (it->prev >> 32), (unsigned) it->prev);
+	snprintf(end, sizeof(end), "%08X%08X", (unsigned) (it->end >> 32), (unsigned) it->end);
+	ok = mp_arg_str(b, prev, 16) && mp_arg_str(b, end, 16) &&
+		mp_arg_str(b, lsn, strlen(lsn));
 	if (it->kind == RITEM_TXN)
 	{
+		char		xid[16];
 		char		ts[24];
 
+		snprintf(xid, sizeof(xid), "%" PRIu32, it->xid);
 		snprintf(ts, sizeof(ts), "%" PRId64, it->commit_time_us);
-		ok = ok && resp_arg_u64(b, it->xid) && resp_arg_str(b, ts);
+		ok = ok && mp_arg_str(b, xid, strlen(xid)) && mp_arg_str(b, ts, strlen(ts));
 	}
 	else
-		ok = ok && resp_arg_str(b, "") && resp_arg_str(b, "");
-	ok = ok && resp_arg_u64(b, keys ? keys->n : 0);
+		ok = ok && mp_arg_str(b, "", 0) && mp_arg_str(b, "", 0);
+	ok = ok && mp_arg_uint(b, keys ? keys->n : 0);
 	for (uint32_t k = 0; ok && keys && k < keys->n; k++)
 	{
 		size_t		len;
 		const char *key = strtab_get(keys, k, &len);
 
-		ok = resp_arg(b, key, len);
+		ok = mp_arg_str(b, key, len);
 	}
-	ok = ok && resp_arg_u64(b, bd ? bd->nstaged : 0) &&
-		resp_arg_str(b, bd && bd->stage_key ? bd->stage_key : "") &&
-		resp_arg_u64(b, bd ? bd->nchunks : 0);
+	ok = ok && mp_arg_uint(b, bd ? bd->nstaged : 0) &&
+		mp_arg_str(b, bd && bd->stage_key ? bd->stage_key : "",
+				   bd && bd->stage_key ? strlen(bd->stage_key) : 0) &&
+		mp_arg_uint(b, bd ? bd->nchunks : 0);
 	for (uint32_t c = 0; ok && bd && c < bd->nchunks; c++)
-		ok = resp_arg_u64(b, bd->chunks[c]);
-	return ok;
+		ok = mp_arg_uint(b, bd->chunks[c]);
+	return ok && mp_arg_uint(b, nentries);
 }
 
 /* the size of the batch being built */
@@ -212,6 +222,7 @@ flush_batch(Sink *s)
 	RedisSink  *rs = s->priv;
 	const SinkConfig *cfg = s->cfg;
 	RespBuf		head = {0};
+	RespBuf		body = {0};
 	RCall	   *call;
 	char		tl[16];
 	const char *mode = "";
@@ -231,10 +242,13 @@ flush_batch(Sink *s)
 		!resp_arg_str(&head, rs->src.slot) || !resp_arg_str(&head, rs->maxlen) ||
 		!resp_arg_str(&head, cfg->redis_group ? cfg->redis_group : "") ||
 		!resp_arg_u64(&head, rs->nitems) ||
-		!resp_arg_msgpack_array(&rs->batch, &rs->blob))
+		!resp_arg_msgpack_array(&body, &rs->batch) ||
+		!resp_arg_msgpack_array(&body, &rs->blob) ||
+		!resp_arg_shapes(&body, &rs->shapes))
 	{
 		free(call);
 		resp_free(&head);
+		resp_free(&body);
 		return out_of_memory(s);
 	}
 	call->kind = RCALL_DELIVER;
@@ -247,11 +261,13 @@ flush_batch(Sink *s)
 	{
 		const char *wait[3] = {"WAIT", rs->wait_replicas, rs->wait_ms};
 
-		rc = pipe_send(s, call, &head, &rs->batch, call->wait ? 3 : 0, wait);
+		rc = pipe_send(s, call, &head, &body, call->wait ? 3 : 0, wait);
 	}
 	resp_free(&head);
+	resp_free(&body);
 	resp_reset(&rs->batch);
 	resp_reset(&rs->blob);
+	strtab_clear(&rs->shapes);
 	return rc;
 }
 
@@ -281,9 +297,7 @@ add_empty_item(Sink *s, RItemKind kind, LedgerTicket t, uint64_t lsn)
 	if (!add_item(rs, kind, t, 0, lsn))
 		return out_of_memory(s);
 	it = &rs->items[rs->nitems - 1];
-	if (!item_args(&rs->batch, it, lsn, NULL) ||
-		!resp_arg_u64(&rs->batch, (uint64_t) rs->blob.nargs + 1) ||
-		!resp_arg_u64(&rs->batch, 0))
+	if (!item_args(&rs->batch, it, lsn, NULL, 0))
 		return out_of_memory(s);
 	return SINK_OK;
 }
@@ -600,6 +614,7 @@ redis_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 	RedisSink  *rs = s->priv;
 	RBuild	   *b = &rs->build;
 	char		lsn[LSN_STRLEN];
+	uint32_t	first;
 	int			rc;
 
 	(void) t;
@@ -616,10 +631,10 @@ redis_commit(Sink *s, const FrameTxn *txn, LedgerTicket t)
 		return out_of_memory(s);
 	rs->items[rs->nitems - 1].xid = txn->xid;
 	rs->items[rs->nitems - 1].commit_time_us = txn->commit_time_us;
-	if (!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn, b) ||
-		!resp_arg_u64(&rs->batch, (uint64_t) rs->blob.nargs + 1) ||
-		!resp_arg_u64(&rs->batch, b->entries.nargs) ||
-		!resp_to_msgpack(&rs->blob, &b->entries))
+	first = rs->blob.nargs;
+	if (!resp_to_shaped(&rs->blob, &b->entries, &b->keys, &rs->shapes, &rs->sig) ||
+		!item_args(&rs->batch, &rs->items[rs->nitems - 1], b->commit_lsn, b,
+				   rs->blob.nargs - first))
 		return out_of_memory(s);
 	/* the item (then its call) keeps the staging list's key */
 	rs->items[rs->nitems - 1].stage = b->stage_key;
@@ -751,6 +766,8 @@ redis_destroy(Sink *s)
 	redis_disconnect(s);
 	resp_free(&rs->batch);
 	resp_free(&rs->blob);
+	resp_free(&rs->sig);
+	strtab_free(&rs->shapes);
 	resp_free(&rs->build.entries);
 	strtab_free(&rs->build.keys);
 	free(rs->build.stage_key);

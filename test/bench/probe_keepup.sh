@@ -45,6 +45,8 @@ sql() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
 rcli() { redis-cli -p "$W2Q_REDIS_PORT" "$@"; }
 # run and run-queue wait of PID in ms since boot
 sched() { awk '{printf "%d %d", $1 / 1e6, $2 / 1e6}' "/proc/$1/schedstat"; }
+# Redis's CPU seconds (INFO cpu: user + sys, all its threads)
+redis_cpu() { rcli INFO cpu | tr -d '\r' | awk -F: '/^used_cpu_(sys|user):/ {s += $2} END {print s}'; }
 
 sql -f "$here/bench.sql" >/dev/null 2>&1
 PGOPTIONS="-c client_min_messages=warning" sql -v prefill=0 -f "$here/skiplocked/schema.sql" >/dev/null
@@ -63,6 +65,7 @@ rpid=$(cat "$tmp/redis/redis.pid")
 "$here/consumer" -p "$W2Q_REDIS_PORT" -n "$workers" -c 1 -t $((secs + 2)) >"$tmp/workers.out" 2>&1 &
 sleep 1
 rcli CONFIG RESETSTAT >/dev/null
+rcpu0=$(redis_cpu)
 read -r r0 rw0 <<<"$(sched "$rpid")"
 read -r w0 ww0 <<<"$(sched "$wspid")"
 read -r b0 bw0 <<<"$(sched "$bpid")"
@@ -73,6 +76,8 @@ fi
 PGOPTIONS="-c synchronous_commit=off" pgbench -n -f "$here/skiplocked/producer.pgb" \
 	-T "$secs" -c 4 -j 1 >"$tmp/producers.log" 2>&1
 delivered=$(rcli XLEN default)
+rcpu1=$(redis_cpu)
+stats=$(rcli INFO commandstats | tr -d '\r')
 read -r r1 rw1 <<<"$(sched "$rpid")"
 read -r w1 ww1 <<<"$(sched "$wspid")"
 read -r b1 bw1 <<<"$(sched "$bpid")"
@@ -89,8 +94,18 @@ echo "ms running / waiting to run: Redis $((r1 - r0)) / $((rw1 - rw0))," \
 	"walsender $((w1 - w0)) / $((ww1 - ww0)), bridge $((b1 - b0)) / $((bw1 - bw0))"
 echo "FCALL calls ${calls:-0}: $(awk -v d="$delivered" -v c="${calls:-0}" \
 	'BEGIN {printf "%.1f", (c > 0 ? d / c : 0)}') transactions per call"
-rcli INFO commandstats | tr -d '\r' |
-	sed -n 's/^cmdstat_\(fcall\|xadd\|xreadgroup\|xack\|info\):calls=\([0-9]*\),usec=[0-9]*,usec_per_call=\([0-9.]*\),.*/  \1: \2 calls, \3 µs each/p'
+# the time inside each command (commandstats: wall time, so a command
+# preempted counts its wait too) against Redis's CPU; the rest is its event
+# loop: reading, parsing, replying, the system calls for each client
+echo "Redis CPU $(awk -v a="$rcpu0" -v b="$rcpu1" 'BEGIN {printf("%.2f", b - a)}') s," \
+	"$(awk -v a="$rcpu0" -v b="$rcpu1" -v d="$delivered" 'BEGIN {printf("%.1f", (d > 0) ? (b - a) * 1e6 / d : 0)}') µs per job delivered; inside commands:"
+echo "$stats" | awk -F'[:,=]' -v cpu="$(awk -v a="$rcpu0" -v b="$rcpu1" 'BEGIN {print (b - a) * 1e6}')" \
+	-v d="$delivered" '/^cmdstat_/ {sub(/^cmdstat_/, "", $1); n[$1] = $3; u[$1] = $5; t += $5}
+	END {for (c in u) if (u[c] > 0.005 * cpu)
+			printf("  %s: %d calls, %.2f µs each, %.1f µs per job, %.0f%% of Redis CPU\n", c, n[c],
+				u[c] / n[c], (d > 0) ? u[c] / d : 0, 100 * u[c] / cpu);
+		printf("  outside commands (event loop, I/O): %.0f%% of Redis CPU\n", 100 * (cpu - t) / cpu)}' |
+	sort -t, -k4 -rn
 if [ "$trace" = strace ]; then
 	wait "$tpid" || true
 	# the bridge's connection: the descriptor with the largest reads

@@ -23,7 +23,7 @@
 # offers; the bridge's own delivery accounting is right).
 # Control: W2Q_ATTACK_CONTROL=1 uses --redis-maxlen 1000, more than one call
 # of 256 single-row transactions adds: the same reader then misses nothing.
-# Fixed: bridge/redis_progress.c (wal2queue_v1_deliver5) adds entries
+# Fixed: bridge/redis_progress.c (wal2queue_v1_deliver6) adds entries
 # without MAXLEN and trims each stream the call added to once, at the end
 # of the call, with MAXLEN ~ max(N, the entries the call added): a call
 # never trims what it added itself (docs/redis.md, --redis-maxlen).

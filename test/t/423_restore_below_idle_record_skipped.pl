@@ -28,7 +28,7 @@
 # does not deliver, or idled with keepalives, after the copy).
 # Control: W2Q_ATTACK_CONTROL=1 skips the restore (the original keeps
 # going): the 10 jobs arrive.
-# Fixed: bridge/redis_progress.c (wal2queue_v1_deliver5): a transaction
+# Fixed: bridge/redis_progress.c (wal2queue_v1_deliver6): a transaction
 # after the record's txn_end and at or below its lsn is never skipped as
 # delivered: the record delivered no transaction there (only positions
 # without jobs moved lsn), so it is written as next and the record follows

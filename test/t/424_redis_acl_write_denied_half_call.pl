@@ -19,7 +19,7 @@
 # Severity: medium (half a transaction visible and duplicates after each
 # restart; needs a write-restricted ACL user and a route outside it).
 # Control: W2Q_ATTACK_CONTROL=1 routes every job inside the write pattern.
-# Fixed: bridge/redis_progress.c (wal2queue_v1_deliver5) aclcheck(): before
+# Fixed: bridge/redis_progress.c (wal2queue_v1_deliver6) aclcheck(): before
 # the first write, redis.acl_check_cmd checks every command the call may run
 # after it (HSET/HDEL of the record; XADD, XGROUP CREATE, XLEN/XTRIM per
 # stream; LLEN/LRANGE/DEL per staging list); a denial is NOPERM, exit 1

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "redis_harness.h"
+#include "redis_sink.h"
 #include "unit.h"
 
 static SinkSource src;
@@ -235,18 +236,49 @@ msgpack_strings(char *buf, const char *const *elems, uint32_t n)
 	return len;
 }
 
+/*
+ * One item's header as deliver6 takes it (redis_progress.c), as a msgpack
+ * array (array 32) into out (room for 256 bytes); returns its length.
+ */
+static size_t
+item_header(char *out, const char *prev, const char *end, const char *lsn,
+			const char *key, uint64_t nstaged, const char *stage,
+			int nchunks, const uint32_t *chunks, uint64_t nelems)
+{
+	RespBuf		b = {0};
+	size_t		len;
+	bool		ok = mp_arg_str(&b, prev, strlen(prev)) && mp_arg_str(&b, end, strlen(end)) &&
+		mp_arg_str(&b, lsn, strlen(lsn)) && mp_arg_str(&b, "7", 1) &&
+		mp_arg_str(&b, "1000", 4) && mp_arg_uint(&b, 1) &&
+		mp_arg_str(&b, key, strlen(key)) && mp_arg_uint(&b, nstaged) &&
+		mp_arg_str(&b, stage, strlen(stage)) && mp_arg_uint(&b, (uint64_t) nchunks);
+
+	for (int c = 0; ok && c < nchunks; c++)
+		ok = mp_arg_uint(&b, chunks[c]);
+	ok = ok && mp_arg_uint(&b, nelems) && b.len + 5 <= 256;
+	out[0] = (char) 0xdd;
+	out[1] = out[2] = out[3] = 0;
+	out[4] = (char) b.nargs;
+	if (ok)
+		memcpy(out + 5, b.data, b.len);
+	len = ok ? 5 + b.len : 0;
+	resp_free(&b);
+	return len;
+}
+
 /* an FCALL of deliver with one staged transaction of nstaged entries */
 static redisReply *
 deliver_staged(const char *stage, int nstaged)
 {
-	char		n[16];
+	static const uint32_t chunks[] = {5, 5};
+	char		hdr[256];
+	size_t		hdrlen = item_header(hdr, "0000000000000474", "0000000000000500", "0/4D8",
+									 "chain:staged", (uint64_t) nstaged, stage, 2, chunks, 0);
 	char		none[256];
 	size_t		nonelen = msgpack_strings(none, NULL, 0);
 
-	snprintf(n, sizeof(n), "%d", nstaged);
-	return rcmd("FCALL wal2queue_v1_deliver5 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
-				"0000000000000474 0000000000000500 0/4D8 7 1000 1 chain:staged %s %s 2 5 5 1 0 %b",
-				"", src.sysid, "", "", n, stage, none, nonelen);
+	return rcmd("FCALL wal2queue_v1_deliver6 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+				"%b %b %b", "", src.sysid, "", "", hdr, hdrlen, none, nonelen, none, nonelen);
 }
 
 /*
@@ -309,13 +341,17 @@ test_chain(void)
 			   "  and call k + 1, sent before k's verdict was read, wrote nothing");
 	check_record("chain:", "jobs", "lsn", "0/474", "  the record stays where call k - 1 left it");
 	{
-		static const char *const entry[] = {"4", "chain:good", "0", "x", "y"};
-		char		ents[256];
-		size_t		entslen = msgpack_strings(ents, entry, 5);
+		/* one entry of shape 1 into key 1 (deliver6's layout): seq 0, x = y */
+		static const char ents[] = "\xdd\0\0\0\x04\x01\x01\xdb\0\0\0\x01" "0" "\xdb\0\0\0\x01" "y";
+		static const char shapes[] = "\xdd\0\0\0\x02\x01\xdb\0\0\0\x01" "x";
 
-		r = rcmd("FCALL wal2queue_v1_deliver5 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
-				 "0000000000000500 0000000000000600 0/5D8 8 1000 1 chain:good 0 %s 0 1 5 %b",
-				 "", src.sysid, "", "", "", ents, entslen);
+		char		hdr[256];
+		size_t		hdrlen = item_header(hdr, "0000000000000500", "0000000000000600", "0/5D8",
+										 "chain:good", 0, "", 0, NULL, 4);
+
+		r = rcmd("FCALL wal2queue_v1_deliver6 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+				 "%b %b %b", "", src.sysid, "", "", hdr, hdrlen, ents, sizeof(ents) - 1,
+				 shapes, sizeof(shapes) - 1);
 	}
 	unit_check(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
 			   strcmp(r->element[1]->str, "GAP") == 0 && r->element[0]->integer == 0 &&
