@@ -60,6 +60,9 @@ typedef struct MarkRead
 	char		time[TIME_STR_LEN];
 	/* read back from verify (kafka_suspects.c): our jobs there */
 	int64_t		verify;			/* -1: not read back */
+	bool		tail;			/* a new process reads the tail back (tail_read) */
+	bool		floor;			/* ... this round read a job of ours below its start */
+	bool		cut;			/* ... stopped at kafka_tail_max messages */
 	KafkaPos   *present;
 	size_t		npresent;
 	size_t		present_cap;
@@ -79,7 +82,12 @@ struct MarksReq
 	char		source[KAFKA_SOURCE_LEN];	/* ours, when it was started */
 	KafkaVerify *verify;		/* partitions to read back */
 	int			nverify;
+	bool		tail;			/* the first look-up of this topic in the process */
+	uint64_t	tail_from;		/* ... the session's start (the slot's) */
 };
+
+/* at most this many messages of a partition are read back (tests lower it) */
+int64_t		kafka_tail_max = KAFKA_TAIL_MAX;
 
 /* ---- marks ---- */
 
@@ -320,6 +328,19 @@ verify_from(MarksReq *q)
 		if (!r->done && r->verify < r->start)
 			r->start = r->verify;
 	}
+	for (i = 0; q->tail && i < q->npartitions; i++)
+	{
+		MarkRead   *r = &q->r[i];
+		int64_t		n = kafka_tail_max < KAFKA_TAIL_WINDOW ? kafka_tail_max : KAFKA_TAIL_WINDOW;
+		int64_t		from = r->hi - n > r->lo ? r->hi - n : r->lo;
+
+		if (r->done)
+			continue;
+		r->tail = true;
+		if (from < r->start)
+			r->start = from;
+		r->verify = r->start;
+	}
 }
 
 /* a job of ours read back in a partition being verified */
@@ -416,6 +437,9 @@ req_consume(MarksReq *q, rd_kafka_queue_t *cq, int left)
 			else if (msg->offset >= mr->start)
 			{
 				mark_take(mr, msg);
+				if (mr->tail && mr->ours && mr->lsn < q->tail_from &&
+					strcmp(mr->source, q->source) == 0)
+					mr->floor = true;
 				if (mr->verify >= 0 && msg->offset >= mr->verify &&
 					present_push(q, mr) != SINK_OK)
 				{
@@ -443,7 +467,7 @@ req_round(MarksReq *q, rd_kafka_topic_t *rkt)
 	{
 		if (q->r[i].done)
 			continue;
-		q->r[i].eof = q->r[i].got = false;
+		q->r[i].eof = q->r[i].got = q->r[i].floor = false;
 		q->r[i].npresent = 0;	/* a round reads from its start again */
 		if (rd_kafka_consume_start_queue(rkt, i, q->r[i].start, cq) == -1)
 			rc = errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
@@ -464,6 +488,30 @@ req_round(MarksReq *q, rd_kafka_topic_t *rkt)
 	return rc;
 }
 
+/*
+ * A tail read back goes on, in windows 8 times larger, while the partition
+ * ends with a job of ours at or after the session's start and no job of
+ * ours below it was read; at kafka_tail_max messages it is cut.
+ */
+static bool
+tail_more(MarksReq *q, MarkRead *r)
+{
+	int64_t		n = r->hi - r->start;
+
+	if (!r->tail || !r->got || !r->ours || r->floor || r->start <= r->lo ||
+		r->lsn < q->tail_from || strcmp(r->source, q->source) != 0)
+		return false;
+	if (n >= kafka_tail_max)
+	{
+		r->cut = true;
+		return false;
+	}
+	n = n > kafka_tail_max / 8 ? kafka_tail_max : n * 8;
+	r->start = r->hi - n > r->lo ? r->hi - n : r->lo;
+	r->verify = r->start;
+	return true;
+}
+
 /* after a round: partitions ending with control records look further back */
 static bool
 req_settle(MarksReq *q)
@@ -482,6 +530,13 @@ req_settle(MarksReq *q)
 			int64_t		back = 2 * (r->hi - r->start);
 
 			r->start = r->hi - back > r->lo ? r->hi - back : r->lo;
+			if (r->tail)
+				r->verify = r->start;
+			more = true;
+			continue;
+		}
+		if (tail_more(q, r))
+		{
 			more = true;
 			continue;
 		}
@@ -553,6 +608,9 @@ req_start(KafkaSink *ks, KafkaTopic *t)
 	q->session = ks->session;
 	memcpy(q->source, ks->source, sizeof(q->source));
 	q->verify = kafka_suspects_verify(ks, t->name, &q->nverify);
+	q->tail = !ks->txn_mode &&
+		strtab_find(&ks->tail_read, t->name, strlen(t->name)) < 0;
+	q->tail_from = ks->from;
 	q->work.run = req_run;
 	kafka_worker_submit(ks, &q->work);
 	t->req = q;
@@ -714,6 +772,8 @@ req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 				memcpy(t->marks[i].ident_time, r->time, sizeof(r->time));
 			}
 		}
+		if (r->tail && t->marks[i].has_mark && t->marks[i].lsn >= q->tail_from)
+			kafka_suspect_tail(ks, t->name, i, q->tail_from, r->verify, r->cut);
 		kafka_suspect_apply(ks, t, i, r->verify, r->hi, r->present, r->npresent);
 		r->present = NULL;
 	}
@@ -761,6 +821,9 @@ kafka_topic_resolve(KafkaSink *ks, KafkaTopic *t, const KafkaOut *o, bool *ready
 						  o->has_key ? (int) o->key_len : 6, o->has_key ? o->key : "(none)",
 						  lsn_format(o->lsn, a, sizeof(a)));
 	}
+	if (rc == SINK_OK &&
+		strtab_intern(&ks->tail_read, t->name, strlen(t->name)) < 0)
+		rc = errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
 	if (rc == SINK_OK)
 		t->state = TOPIC_READY;
 	*ready = rc == SINK_OK;
