@@ -62,7 +62,8 @@ typedef struct MarkRead
 	int64_t		verify;			/* -1: not read back */
 	bool		tail;			/* a new process reads the tail back (tail_read) */
 	bool		floor;			/* ... this round read a job of ours below its start */
-	bool		cut;			/* ... stopped at kafka_tail_max messages */
+	bool		cut;			/* ... stopped at kafka_tail_max messages or bytes */
+	int64_t		bytes;			/* ... keys and values this round read */
 	KafkaPos   *present;
 	size_t		npresent;
 	size_t		present_cap;
@@ -88,6 +89,7 @@ struct MarksReq
 
 /* at most this many messages of a partition are read back (tests lower it) */
 int64_t		kafka_tail_max = KAFKA_TAIL_MAX;
+int64_t		kafka_tail_max_bytes = KAFKA_TAIL_MAX_BYTES;
 
 /* ---- marks ---- */
 
@@ -437,6 +439,7 @@ req_consume(MarksReq *q, rd_kafka_queue_t *cq, int left)
 			else if (msg->offset >= mr->start)
 			{
 				mark_take(mr, msg);
+				mr->bytes += (int64_t) (msg->len + msg->key_len);
 				if (mr->tail && mr->ours && mr->lsn < q->tail_from &&
 					strcmp(mr->source, q->source) == 0)
 					mr->floor = true;
@@ -468,6 +471,7 @@ req_round(MarksReq *q, rd_kafka_topic_t *rkt)
 		if (q->r[i].done)
 			continue;
 		q->r[i].eof = q->r[i].got = q->r[i].floor = false;
+		q->r[i].bytes = 0;
 		q->r[i].npresent = 0;	/* a round reads from its start again */
 		if (rd_kafka_consume_start_queue(rkt, i, q->r[i].start, cq) == -1)
 			rc = errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
@@ -491,22 +495,28 @@ req_round(MarksReq *q, rd_kafka_topic_t *rkt)
 /*
  * A tail read back goes on, in windows 8 times larger, while the partition
  * ends with a job of ours at or after the session's start and no job of
- * ours below it was read; at kafka_tail_max messages it is cut.
+ * ours below it was read; it is cut at kafka_tail_max messages, or where
+ * the next window would read more than kafka_tail_max_bytes of keys and
+ * values at this round's average.
  */
 static bool
 tail_more(MarksReq *q, MarkRead *r)
 {
 	int64_t		n = r->hi - r->start;
+	int64_t		next;
 
 	if (!r->tail || !r->got || !r->ours || r->floor || r->start <= r->lo ||
 		r->lsn < q->tail_from || strcmp(r->source, q->source) != 0)
 		return false;
-	if (n >= kafka_tail_max)
+	next = n > kafka_tail_max / 8 ? kafka_tail_max : n * 8;
+	if (r->bytes > 0 && r->bytes / n * next > kafka_tail_max_bytes)
+		next = kafka_tail_max_bytes / (r->bytes / n + 1);
+	if (next <= n)
 	{
 		r->cut = true;
 		return false;
 	}
-	n = n > kafka_tail_max / 8 ? kafka_tail_max : n * 8;
+	n = next;
 	r->start = r->hi - n > r->lo ? r->hi - n : r->lo;
 	r->verify = r->start;
 	return true;
@@ -594,6 +604,23 @@ kafka_req_free(MarksReq *q)
 	free(q);
 }
 
+/*
+ * Where a new process's read back may stop: below the slot's start every
+ * job was acknowledged (the slot is never confirmed past one that was
+ * not), and so below this source's position record (written only at a
+ * position every job below which Kafka acknowledged, kafka_record.c).  A
+ * mark is a proven prefix there, and the history check (kafka_history.c)
+ * sees a replay below it as before; at and past it only what is read back
+ * is skipped.
+ */
+static uint64_t
+tail_floor(KafkaSink *ks)
+{
+	uint64_t	rec = kafka_record_recorded(&ks->sink);
+
+	return rec != UINT64_MAX && rec > ks->from ? rec : ks->from;
+}
+
 static int
 req_start(KafkaSink *ks, KafkaTopic *t)
 {
@@ -610,7 +637,7 @@ req_start(KafkaSink *ks, KafkaTopic *t)
 	q->verify = kafka_suspects_verify(ks, t->name, &q->nverify);
 	q->tail = !ks->txn_mode &&
 		strtab_find(&ks->tail_read, t->name, strlen(t->name)) < 0;
-	q->tail_from = ks->from;
+	q->tail_from = tail_floor(ks);
 	q->work.run = req_run;
 	kafka_worker_submit(ks, &q->work);
 	t->req = q;

@@ -49,10 +49,12 @@
 
 /*
  * A new process reads a partition's tail back (kafka_marks.c): at most this
- * many messages per partition (kafka_tail_max, which tests lower); jobs
- * before what it read are sent again
+ * many messages per partition (kafka_tail_max, which tests lower), and no
+ * window past this many bytes of keys and values (kafka_tail_max_bytes); jobs before what it read
+ * are sent again
  */
 #define KAFKA_TAIL_MAX 100000
+#define KAFKA_TAIL_MAX_BYTES (64 * 1024 * 1024)
 #define KAFKA_TAIL_WINDOW 64	/* the first window; each next one 8 times it */
 
 /* a job's position: commit lsn and seq */
@@ -313,6 +315,7 @@ extern void kafka_mark_advance(KafkaTopic *t, int32_t partition, uint64_t lsn,
 							   uint32_t seq);
 extern void kafka_source_format(const SinkSource *src, char *buf, size_t len);
 extern int64_t kafka_tail_max;
+extern int64_t kafka_tail_max_bytes;
 
 /* for tests: the mark of a topic's partition; false if none */
 extern bool kafka_sink_mark(Sink *s, const char *topic, int32_t partition,
