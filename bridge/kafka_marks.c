@@ -3,7 +3,8 @@
  * kafka_marks.c
  *		Per-partition marks: how far each partition of a topic got, and
  *		for which source; the look-up that reads them (run by the worker
- *		thread, kafka_worker.c).
+ *		thread, kafka_worker.c), and a new process's read back of each
+ *		partition's tail past what the slot or its record proves.
  *
  * The mark of a partition is its last message's (source, lsn, seq)
  * headers.  It is read when a session first uses the topic (after the
@@ -84,10 +85,10 @@ struct MarksReq
 	KafkaVerify *verify;		/* partitions to read back */
 	int			nverify;
 	bool		tail;			/* the first look-up of this topic in the process */
-	uint64_t	tail_from;		/* ... the session's start (the slot's) */
+	uint64_t	tail_from;		/* ... its floor (tail_floor) */
 };
 
-/* at most this many messages of a partition are read back (tests lower it) */
+/* the bounds of a tail's read back (tests lower them) */
 int64_t		kafka_tail_max = KAFKA_TAIL_MAX;
 int64_t		kafka_tail_max_bytes = KAFKA_TAIL_MAX_BYTES;
 
@@ -494,8 +495,8 @@ req_round(MarksReq *q, rd_kafka_topic_t *rkt)
 
 /*
  * A tail read back goes on, in windows 8 times larger, while the partition
- * ends with a job of ours at or after the session's start and no job of
- * ours below it was read; it is cut at kafka_tail_max messages, or where
+ * ends with a job of ours at or after the floor and no job of ours below
+ * it was read; it is cut at kafka_tail_max messages, or where
  * the next window would read more than kafka_tail_max_bytes of keys and
  * values at this round's average.
  */

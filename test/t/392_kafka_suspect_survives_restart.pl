@@ -28,11 +28,12 @@
 # Fixed: a new process trusts no partition's mark as a prefix past the
 # slot's start (bridge/kafka_marks.c, kafka_suspects.c: kafka_suspect_tail):
 # the first look-up of a topic in a process reads each partition whose last
-# job of this source is at or after the slot's confirmed_flush_lsn back
-# from its end until a job below it (at most kafka_tail_max = 100000
-# messages, then the jobs before are sent again with a WARNING), and skips
-# exactly the jobs read back; what the slot has confirmed is below its
-# start, and every job from there on is either read back or sent.  Nothing
+# job of this source is at or after the floor (the slot's
+# confirmed_flush_lsn, or this source's position record if further) back
+# from its end until a job below it (at most 100000 messages or 64 MB a
+# window, then the jobs before are sent again with a WARNING), and skips
+# exactly the jobs read back there; every job below the floor was
+# acknowledged, every job from there on is either read back or sent.  Nothing
 # has to be persisted, so no kill -9 instant is left open.  Unit
 # test_kafka_tail_readback.
 # Fixed also: the last part makes the same interleaving W2Q_KILLS times
