@@ -646,94 +646,6 @@ req_start(KafkaSink *ks, KafkaTopic *t)
 	return SINK_OK;
 }
 
-/* ---- sources ---- */
-
-/* "<sysid>/<timeline>/..." : sysid and timeline, false if not that shape */
-static bool
-source_split(const char *s, char *sysid, size_t len, unsigned long *tl)
-{
-	const char *a = strchr(s, '/');
-	char	   *end;
-
-	if (a == NULL || (size_t) (a - s) >= len)
-		return false;
-	memcpy(sysid, s, a - s);
-	sysid[a - s] = '\0';
-	*tl = strtoul(a + 1, &end, 10);
-	return end != a + 1 && *end == '/';
-}
-
-/*
- * Do two sources "<sysid>/<timeline>/<db>/<slot>" name the same database and
- * slot?  (A promoted standby keeps the system identifier and gets its slot
- * created again under the same name; another slot of the same system is
- * another bridge, not a server that lacks WAL.)
- */
-static bool
-same_db_slot(const char *a, const char *b)
-{
-	const char *x = strchr(a, '/');
-	const char *y = strchr(b, '/');
-
-	if (x == NULL || y == NULL)
-		return false;
-	x = strchr(x + 1, '/');
-	y = strchr(y + 1, '/');
-	return x != NULL && y != NULL && strcmp(x, y) == 0;
-}
-
-/*
- * Another source's mark: fatal, unless --accept-new-source; even then a
- * mark of the same system, database and slot past where this session begins (a promoted
- * standby that lacked WAL the old primary committed and the bridge
- * delivered) is fatal: those positions will be reached again by other jobs.
- */
-static int
-source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p, const MarkRead *r)
-{
-	char		sysid[32],
-				other[32],
-				what[96] = "";
-	unsigned long tl,
-				our_tl;
-	char		a[LSN_STRLEN],
-				w[LSN_STRLEN];
-
-	if ((ks->flags & SINK_REPLAY_ACCEPT_NEW) &&
-		source_split(r->source, other, sizeof(other), &tl) &&
-		source_split(ks->source, sysid, sizeof(sysid), &our_tl) &&
-		strcmp(sysid, other) == 0 && same_db_slot(r->source, ks->source) &&
-		r->lsn > ks->from)
-		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
-						  "kafka topic \"%s\" partition %d holds a job of %s at %s, past where this "
-						  "slot begins on the same system (%s, source %s): this server lacks WAL that "
-						  "the old one committed and Kafka holds (a promoted standby that lagged, a "
-						  "restored copy), so jobs it commits now would be taken for delivered ones; "
-						  "once you decided what to re-send, write to new topics (another --target-prefix)",
-						  t->name, (int) p, r->source, lsn_format(r->lsn, a, sizeof(a)),
-						  lsn_format(ks->from, w, sizeof(w)), ks->source);
-	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
-	{
-		log_msg(LOG_WARNING, "kafka topic \"%s\" partition %d ends with a message of source %s, "
-				"not %s: starting the partition afresh (--accept-new-source)",
-				t->name, (int) p, r->source[0] ? r->source : "(none)", ks->source);
-		return SINK_OK;
-	}
-	if (source_split(r->source, other, sizeof(other), &tl) &&
-		source_split(ks->source, sysid, sizeof(sysid), &our_tl) &&
-		strcmp(sysid, other) == 0 && tl != ks->src.timeline)
-		snprintf(what, sizeof(what), " (the same system on timeline %lu, now timeline %u)",
-				 tl, (unsigned) ks->src.timeline);
-	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
-					  "kafka topic \"%s\" partition %d ends with a message of another source: "
-					  "%s%s (lsn %s seq %u, offset %" PRId64 "), this bridge streams %s; "
-					  "another bridge writes this topic or the server changed; "
-					  "if the change is deliberate (a failover, a restore) restart with --accept-new-source",
-					  t->name, (int) p,
-					  r->source[0] ? r->source : "none recorded (written by an older wal2queue)",
-					  what, lsn_format(r->lsn, a, sizeof(a)), r->seq, r->offset, ks->source);
-}
-
 /* a finished look-up becomes the topic's marks; SINK_FATAL for a bad one */
 static int
 req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
@@ -773,7 +685,8 @@ req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 							  t->name, (int) i, r->offset);
 		if (r->got && strcmp(r->source, ks->source) != 0)
 		{
-			if ((rc = source_refuse(ks, t, i, r)) != SINK_OK)
+			if ((rc = kafka_source_refuse(ks, t, i, r->source, r->lsn, r->seq,
+										   r->offset)) != SINK_OK)
 				return rc;
 		}
 		else if (r->got && ks->src.wal_end && r->lsn > ks->src.wal_end)

@@ -7,6 +7,7 @@
  *	kafka_conf.c	configuration and the librdkafka handles
  *	kafka_topics.c	the topics a producer writes
  *	kafka_marks.c	per-partition marks, the look-up worker thread
+ *	kafka_sources.c	another source's mark: refused, or --accept-new-source
  *	kafka_gaps.c	gaps between our messages: another writer in a partition
  *	kafka_suspects.c	deliveries not proven by an offset: the partition is
  *					read back and only what is missing is sent again
@@ -315,6 +316,11 @@ extern void kafka_mark_advance(KafkaTopic *t, int32_t partition, uint64_t lsn,
 							   uint32_t seq);
 extern void kafka_source_format(const SinkSource *src, char *buf, size_t len);
 extern int64_t kafka_tail_max;
+
+/* kafka_sources.c: another source's last message; SINK_OK with --accept-new-source */
+extern int	kafka_source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p,
+								const char *source, uint64_t lsn, uint32_t seq,
+								int64_t offset);
 extern int64_t kafka_tail_max_bytes;
 
 /* for tests: the mark of a topic's partition; false if none */
