@@ -3,7 +3,8 @@
  * kafka_marks.c
  *		Per-partition marks: how far each partition of a topic got, and
  *		for which source; the look-up that reads them (run by the worker
- *		thread, kafka_worker.c).
+ *		thread, kafka_worker.c), and a new process's read back of each
+ *		partition's tail past what the slot or its record proves.
  *
  * The mark of a partition is its last message's (source, lsn, seq)
  * headers.  It is read when a session first uses the topic (after the
@@ -60,6 +61,10 @@ typedef struct MarkRead
 	char		time[TIME_STR_LEN];
 	/* read back from verify (kafka_suspects.c): our jobs there */
 	int64_t		verify;			/* -1: not read back */
+	bool		tail;			/* a new process reads the tail back (tail_read) */
+	bool		floor;			/* ... this round read a job of ours below its start */
+	bool		cut;			/* ... stopped at kafka_tail_max messages or bytes */
+	int64_t		bytes;			/* ... keys and values this round read */
 	KafkaPos   *present;
 	size_t		npresent;
 	size_t		present_cap;
@@ -79,7 +84,13 @@ struct MarksReq
 	char		source[KAFKA_SOURCE_LEN];	/* ours, when it was started */
 	KafkaVerify *verify;		/* partitions to read back */
 	int			nverify;
+	bool		tail;			/* the first look-up of this topic in the process */
+	uint64_t	tail_from;		/* ... its floor (tail_floor) */
 };
+
+/* the bounds of a tail's read back (tests lower them) */
+int64_t		kafka_tail_max = KAFKA_TAIL_MAX;
+int64_t		kafka_tail_max_bytes = KAFKA_TAIL_MAX_BYTES;
 
 /* ---- marks ---- */
 
@@ -320,6 +331,19 @@ verify_from(MarksReq *q)
 		if (!r->done && r->verify < r->start)
 			r->start = r->verify;
 	}
+	for (i = 0; q->tail && i < q->npartitions; i++)
+	{
+		MarkRead   *r = &q->r[i];
+		int64_t		n = kafka_tail_max < KAFKA_TAIL_WINDOW ? kafka_tail_max : KAFKA_TAIL_WINDOW;
+		int64_t		from = r->hi - n > r->lo ? r->hi - n : r->lo;
+
+		if (r->done)
+			continue;
+		r->tail = true;
+		if (from < r->start)
+			r->start = from;
+		r->verify = r->start;
+	}
 }
 
 /* a job of ours read back in a partition being verified */
@@ -416,6 +440,10 @@ req_consume(MarksReq *q, rd_kafka_queue_t *cq, int left)
 			else if (msg->offset >= mr->start)
 			{
 				mark_take(mr, msg);
+				mr->bytes += (int64_t) (msg->len + msg->key_len);
+				if (mr->tail && mr->ours && mr->lsn < q->tail_from &&
+					strcmp(mr->source, q->source) == 0)
+					mr->floor = true;
 				if (mr->verify >= 0 && msg->offset >= mr->verify &&
 					present_push(q, mr) != SINK_OK)
 				{
@@ -443,7 +471,8 @@ req_round(MarksReq *q, rd_kafka_topic_t *rkt)
 	{
 		if (q->r[i].done)
 			continue;
-		q->r[i].eof = q->r[i].got = false;
+		q->r[i].eof = q->r[i].got = q->r[i].floor = false;
+		q->r[i].bytes = 0;
 		q->r[i].npresent = 0;	/* a round reads from its start again */
 		if (rd_kafka_consume_start_queue(rkt, i, q->r[i].start, cq) == -1)
 			rc = errbuf_set(q->err, sizeof(q->err), SINK_RETRY,
@@ -464,6 +493,36 @@ req_round(MarksReq *q, rd_kafka_topic_t *rkt)
 	return rc;
 }
 
+/*
+ * A tail read back goes on, in windows 8 times larger, while the partition
+ * ends with a job of ours at or after the floor and no job of ours below
+ * it was read; it is cut at kafka_tail_max messages, or where
+ * the next window would read more than kafka_tail_max_bytes of keys and
+ * values at this round's average.
+ */
+static bool
+tail_more(MarksReq *q, MarkRead *r)
+{
+	int64_t		n = r->hi - r->start;
+	int64_t		next;
+
+	if (!r->tail || !r->got || !r->ours || r->floor || r->start <= r->lo ||
+		r->lsn < q->tail_from || strcmp(r->source, q->source) != 0)
+		return false;
+	next = n > kafka_tail_max / 8 ? kafka_tail_max : n * 8;
+	if (r->bytes > 0 && r->bytes / n * next > kafka_tail_max_bytes)
+		next = kafka_tail_max_bytes / (r->bytes / n + 1);
+	if (next <= n)
+	{
+		r->cut = true;
+		return false;
+	}
+	n = next;
+	r->start = r->hi - n > r->lo ? r->hi - n : r->lo;
+	r->verify = r->start;
+	return true;
+}
+
 /* after a round: partitions ending with control records look further back */
 static bool
 req_settle(MarksReq *q)
@@ -482,6 +541,13 @@ req_settle(MarksReq *q)
 			int64_t		back = 2 * (r->hi - r->start);
 
 			r->start = r->hi - back > r->lo ? r->hi - back : r->lo;
+			if (r->tail)
+				r->verify = r->start;
+			more = true;
+			continue;
+		}
+		if (tail_more(q, r))
+		{
 			more = true;
 			continue;
 		}
@@ -539,6 +605,23 @@ kafka_req_free(MarksReq *q)
 	free(q);
 }
 
+/*
+ * Where a new process's read back may stop: below the slot's start every
+ * job was acknowledged (the slot is never confirmed past one that was
+ * not), and so below this source's position record (written only at a
+ * position every job below which Kafka acknowledged, kafka_record.c).  A
+ * mark is a proven prefix there, and the history check (kafka_history.c)
+ * sees a replay below it as before; at and past it only what is read back
+ * is skipped.
+ */
+static uint64_t
+tail_floor(KafkaSink *ks)
+{
+	uint64_t	rec = kafka_record_recorded(&ks->sink);
+
+	return rec != UINT64_MAX && rec > ks->from ? rec : ks->from;
+}
+
 static int
 req_start(KafkaSink *ks, KafkaTopic *t)
 {
@@ -553,99 +636,14 @@ req_start(KafkaSink *ks, KafkaTopic *t)
 	q->session = ks->session;
 	memcpy(q->source, ks->source, sizeof(q->source));
 	q->verify = kafka_suspects_verify(ks, t->name, &q->nverify);
+	q->tail = !ks->txn_mode &&
+		strtab_find(&ks->tail_read, t->name, strlen(t->name)) < 0;
+	q->tail_from = tail_floor(ks);
 	q->work.run = req_run;
 	kafka_worker_submit(ks, &q->work);
 	t->req = q;
 	t->state = TOPIC_LOOKUP;
 	return SINK_OK;
-}
-
-/* ---- sources ---- */
-
-/* "<sysid>/<timeline>/..." : sysid and timeline, false if not that shape */
-static bool
-source_split(const char *s, char *sysid, size_t len, unsigned long *tl)
-{
-	const char *a = strchr(s, '/');
-	char	   *end;
-
-	if (a == NULL || (size_t) (a - s) >= len)
-		return false;
-	memcpy(sysid, s, a - s);
-	sysid[a - s] = '\0';
-	*tl = strtoul(a + 1, &end, 10);
-	return end != a + 1 && *end == '/';
-}
-
-/*
- * Do two sources "<sysid>/<timeline>/<db>/<slot>" name the same database and
- * slot?  (A promoted standby keeps the system identifier and gets its slot
- * created again under the same name; another slot of the same system is
- * another bridge, not a server that lacks WAL.)
- */
-static bool
-same_db_slot(const char *a, const char *b)
-{
-	const char *x = strchr(a, '/');
-	const char *y = strchr(b, '/');
-
-	if (x == NULL || y == NULL)
-		return false;
-	x = strchr(x + 1, '/');
-	y = strchr(y + 1, '/');
-	return x != NULL && y != NULL && strcmp(x, y) == 0;
-}
-
-/*
- * Another source's mark: fatal, unless --accept-new-source; even then a
- * mark of the same system, database and slot past where this session begins (a promoted
- * standby that lacked WAL the old primary committed and the bridge
- * delivered) is fatal: those positions will be reached again by other jobs.
- */
-static int
-source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p, const MarkRead *r)
-{
-	char		sysid[32],
-				other[32],
-				what[96] = "";
-	unsigned long tl,
-				our_tl;
-	char		a[LSN_STRLEN],
-				w[LSN_STRLEN];
-
-	if ((ks->flags & SINK_REPLAY_ACCEPT_NEW) &&
-		source_split(r->source, other, sizeof(other), &tl) &&
-		source_split(ks->source, sysid, sizeof(sysid), &our_tl) &&
-		strcmp(sysid, other) == 0 && same_db_slot(r->source, ks->source) &&
-		r->lsn > ks->from)
-		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
-						  "kafka topic \"%s\" partition %d holds a job of %s at %s, past where this "
-						  "slot begins on the same system (%s, source %s): this server lacks WAL that "
-						  "the old one committed and Kafka holds (a promoted standby that lagged, a "
-						  "restored copy), so jobs it commits now would be taken for delivered ones; "
-						  "once you decided what to re-send, write to new topics (another --target-prefix)",
-						  t->name, (int) p, r->source, lsn_format(r->lsn, a, sizeof(a)),
-						  lsn_format(ks->from, w, sizeof(w)), ks->source);
-	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
-	{
-		log_msg(LOG_WARNING, "kafka topic \"%s\" partition %d ends with a message of source %s, "
-				"not %s: starting the partition afresh (--accept-new-source)",
-				t->name, (int) p, r->source[0] ? r->source : "(none)", ks->source);
-		return SINK_OK;
-	}
-	if (source_split(r->source, other, sizeof(other), &tl) &&
-		source_split(ks->source, sysid, sizeof(sysid), &our_tl) &&
-		strcmp(sysid, other) == 0 && tl != ks->src.timeline)
-		snprintf(what, sizeof(what), " (the same system on timeline %lu, now timeline %u)",
-				 tl, (unsigned) ks->src.timeline);
-	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
-					  "kafka topic \"%s\" partition %d ends with a message of another source: "
-					  "%s%s (lsn %s seq %u, offset %" PRId64 "), this bridge streams %s; "
-					  "another bridge writes this topic or the server changed; "
-					  "if the change is deliberate (a failover, a restore) restart with --accept-new-source",
-					  t->name, (int) p,
-					  r->source[0] ? r->source : "none recorded (written by an older wal2queue)",
-					  what, lsn_format(r->lsn, a, sizeof(a)), r->seq, r->offset, ks->source);
 }
 
 /* a finished look-up becomes the topic's marks; SINK_FATAL for a bad one */
@@ -687,7 +685,8 @@ req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 							  t->name, (int) i, r->offset);
 		if (r->got && strcmp(r->source, ks->source) != 0)
 		{
-			if ((rc = source_refuse(ks, t, i, r)) != SINK_OK)
+			if ((rc = kafka_source_refuse(ks, t, i, r->source, r->lsn, r->seq,
+										   r->offset)) != SINK_OK)
 				return rc;
 		}
 		else if (r->got && ks->src.wal_end && r->lsn > ks->src.wal_end)
@@ -714,6 +713,8 @@ req_apply(KafkaSink *ks, KafkaTopic *t, MarksReq *q)
 				memcpy(t->marks[i].ident_time, r->time, sizeof(r->time));
 			}
 		}
+		if (r->tail && t->marks[i].has_mark && t->marks[i].lsn >= q->tail_from)
+			kafka_suspect_tail(ks, t->name, i, q->tail_from, r->verify, r->cut);
 		kafka_suspect_apply(ks, t, i, r->verify, r->hi, r->present, r->npresent);
 		r->present = NULL;
 	}
@@ -761,6 +762,9 @@ kafka_topic_resolve(KafkaSink *ks, KafkaTopic *t, const KafkaOut *o, bool *ready
 						  o->has_key ? (int) o->key_len : 6, o->has_key ? o->key : "(none)",
 						  lsn_format(o->lsn, a, sizeof(a)));
 	}
+	if (rc == SINK_OK &&
+		strtab_intern(&ks->tail_read, t->name, strlen(t->name)) < 0)
+		rc = errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
 	if (rc == SINK_OK)
 		t->state = TOPIC_READY;
 	*ready = rc == SINK_OK;

@@ -7,6 +7,7 @@
  *	kafka_conf.c	configuration and the librdkafka handles
  *	kafka_topics.c	the topics a producer writes
  *	kafka_marks.c	per-partition marks, the look-up worker thread
+ *	kafka_sources.c	another source's mark: refused, or --accept-new-source
  *	kafka_gaps.c	gaps between our messages: another writer in a partition
  *	kafka_suspects.c	deliveries not proven by an offset: the partition is
  *					read back and only what is missing is sent again
@@ -46,6 +47,16 @@
 #define MARKS_TIMEOUT_MS 10000	/* reading the last messages */
 #define TXN_TIMEOUT_MS 30000	/* init/commit of a kafka transaction */
 #define TIME_STR_LEN 40
+
+/*
+ * A new process reads a partition's tail back (kafka_marks.c): at most this
+ * many messages per partition (kafka_tail_max, which tests lower), and no
+ * window past this many bytes of keys and values (kafka_tail_max_bytes); jobs before what it read
+ * are sent again
+ */
+#define KAFKA_TAIL_MAX 100000
+#define KAFKA_TAIL_MAX_BYTES (64 * 1024 * 1024)
+#define KAFKA_TAIL_WINDOW 64	/* the first window; each next one 8 times it */
 
 /* a job's position: commit lsn and seq */
 typedef struct KafkaPos
@@ -140,6 +151,7 @@ typedef struct KafkaSuspect
 	uint64_t	lsn;
 	uint32_t	seq;
 	int64_t		from_offset;	/* our next offset then; -1: unknown */
+	bool		tail;			/* a new process's read back, not a delivery */
 	/* read back by a session: resolved by a delivery at or past until */
 	bool		applied;
 	KafkaPos	until;
@@ -268,6 +280,7 @@ typedef struct KafkaSink
 	int			failed;			/* SINK_RETRY/FATAL seen in a callback */
 	KafkaSuspect *suspects;
 	size_t		nsuspects;
+	StrTab		tail_read;		/* topics whose tail this process read back */
 	GapReq	   *gaps;			/* gaps being fetched (kafka_gaps.c) */
 	KafkaRecord *rec;			/* the position record (kafka_record.c) */
 	struct KafkaHistory *hist;	/* marks' transactions to see (kafka_history.c) */
@@ -302,6 +315,13 @@ extern bool kafka_mark_covers(const KafkaMark *m, uint64_t lsn, uint32_t seq);
 extern void kafka_mark_advance(KafkaTopic *t, int32_t partition, uint64_t lsn,
 							   uint32_t seq);
 extern void kafka_source_format(const SinkSource *src, char *buf, size_t len);
+extern int64_t kafka_tail_max;
+
+/* kafka_sources.c: another source's last message; SINK_OK with --accept-new-source */
+extern int	kafka_source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p,
+								const char *source, uint64_t lsn, uint32_t seq,
+								int64_t offset);
+extern int64_t kafka_tail_max_bytes;
 
 /* for tests: the mark of a topic's partition; false if none */
 extern bool kafka_sink_mark(Sink *s, const char *topic, int32_t partition,
@@ -312,6 +332,8 @@ extern void kafka_suspect_add(KafkaSink *ks, const char *topic, int32_t partitio
 							  uint64_t lsn, uint32_t seq, int64_t from_offset);
 extern int64_t kafka_next_offset(const KafkaTopic *t, int32_t partition);
 extern void kafka_suspects_inflight(KafkaSink *ks);
+extern void kafka_suspect_tail(KafkaSink *ks, const char *topic, int32_t partition,
+							   uint64_t from, int64_t read_from, bool cut);
 extern KafkaVerify *kafka_suspects_verify(KafkaSink *ks, const char *topic, int *n);
 extern void kafka_suspect_apply(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
 								int64_t verified_from, int64_t hi, KafkaPos *present,

@@ -128,7 +128,37 @@ kafka_suspect_add(KafkaSink *ks, const char *topic, int32_t partition,
 	p->lsn = lsn;
 	p->seq = seq;
 	p->from_offset = from_offset;
+	p->tail = false;
 	p->applied = false;
+}
+
+/*
+ * A new process read a partition back from read_from to its end, because
+ * its last message of this source is at or after from (the slot's start,
+ * or this source's position record past it: kafka_marks.c, tail_floor):
+ * a job from there on is skipped only if it was read back, whatever the
+ * mark says.  Nothing of the previous process's suspects survived it (a
+ * kill -9, a stop): this is how they are found again (test/t/392).  cut:
+ * the read back stopped at kafka_tail_max messages before it reached a job
+ * below from (or its bytes); the jobs before read_from are sent again.
+ */
+void
+kafka_suspect_tail(KafkaSink *ks, const char *topic, int32_t partition,
+				   uint64_t from, int64_t read_from, bool cut)
+{
+	size_t		n = ks->nsuspects;
+	char		a[LSN_STRLEN];
+
+	kafka_suspect_add(ks, topic, partition, from, 0, read_from);
+	if (ks->nsuspects > n)
+		ks->suspects[n].tail = true;
+	if (cut)
+		log_msg(LOG_WARNING, "topic \"%s\" partition %d: read back from offset %" PRId64
+				" without reaching a job below %s, what the slot or its position record proves "
+				"(the read back's bound: "
+				"%" PRId64 " messages, %" PRId64 " bytes): jobs of this source before that offset "
+				"are sent again (duplicates)", topic, (int) partition, read_from,
+				lsn_format(from, a, sizeof(a)), kafka_tail_max, kafka_tail_max_bytes);
 }
 
 /*
@@ -206,11 +236,19 @@ kafka_suspect_apply(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
 			m->present = present;
 			m->npresent = npresent;
 			present = NULL;
-			log_msg(LOG_WARNING, "topic \"%s\" partition %d: the delivery of lsn %s seq %u "
-					"was not proven; read back from offset %" PRId64 " up to the high watermark %" PRId64
-					": %zu jobs of this source there; sending from that job on only those "
-					"that are not there", t->name, (int) partition,
-					lsn_format(p->lsn, a, sizeof(a)), p->seq, verified_from, hi, npresent);
+			if (p->tail)
+				log_msg(LOG_INFO, "topic \"%s\" partition %d: read back from offset %" PRId64
+						" up to the high watermark %" PRId64 ": %zu jobs of this source at or "
+						"after %s (what the slot or its position record proves) there; only those "
+						"are skipped",
+						t->name, (int) partition, verified_from, hi, npresent,
+						lsn_format(p->lsn, a, sizeof(a)));
+			else
+				log_msg(LOG_WARNING, "topic \"%s\" partition %d: the delivery of lsn %s seq %u "
+						"was not proven; read back from offset %" PRId64 " up to the high watermark %" PRId64
+						": %zu jobs of this source there; sending from that job on only those "
+						"that are not there", t->name, (int) partition,
+						lsn_format(p->lsn, a, sizeof(a)), p->seq, verified_from, hi, npresent);
 		}
 		else if (m->has_mark && !pos_before(m->lsn, m->seq, p->lsn, p->seq))
 			log_msg(LOG_WARNING, "topic \"%s\" partition %d: delivery failed at lsn %s seq %u "

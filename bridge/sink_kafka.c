@@ -487,6 +487,7 @@ kafka_destroy(Sink *s)
 	free(ks->txn_marks);
 	free(ks->topics);
 	strtab_free(&ks->topic_names);
+	strtab_free(&ks->tail_read);
 	pthread_mutex_destroy(&ks->worker.lock);
 	pthread_cond_destroy(&ks->worker.cond);
 	json_buf_free(&ks->value);

@@ -25,6 +25,20 @@
 # the bridge after a failed or unproven delivery, before the next session
 # re-sent past it, is enough: seconds, or as long as the broker stays
 # unreachable after it, when an operator is most likely to restart).
+# Fixed: a new process trusts no partition's mark as a prefix past the
+# slot's start (bridge/kafka_marks.c, kafka_suspects.c: kafka_suspect_tail):
+# the first look-up of a topic in a process reads each partition whose last
+# job of this source is at or after the floor (the slot's
+# confirmed_flush_lsn, or this source's position record if further) back
+# from its end until a job below it (at most 100000 messages or 64 MB a
+# window, then the jobs before are sent again with a WARNING), and skips
+# exactly the jobs read back there; every job below the floor was
+# acknowledged, every job from there on is either read back or sent.  Nothing
+# has to be persisted, so no kill -9 instant is left open.  Unit
+# test_kafka_tail_readback.
+# Fixed also: the last part makes the same interleaving W2Q_KILLS times
+# (default 10) and stops the bridge (kill -9, every fourth round TERM) at a
+# random instant within 3 s of it: every row once.
 use strict;
 use warnings;
 use IPC::Run;
@@ -96,7 +110,68 @@ sub stop_after_suspect
 	$node->stop('immediate');
 }
 
+# kills at random instants while requests are late and some are refused
+sub random_kills
+{
+	my $rounds = $ENV{W2Q_KILLS} // 10;
+	my $t = 'jrand';
+	ok(kafka_mock_cmd($k, "create public.$t 1"), "random: a topic of one partition");
+	my $node = new_node('suspect_random');
+	$node->safe_psql('postgres', qq{CREATE TABLE $t (id int PRIMARY KEY, v text NOT NULL)});
+	my @args = ('--slot', 'ia', '--tables', "public.$t", '--sink', "kafka://$bs",
+		'--status-interval', '1');
+	my $b = start_bridge($node, undef, @args, '--create-slot');
+	ok(wait_until(sub { bridge_log($b) =~ /streaming slot "ia"/ }, 60), "random: streaming");
+	my $id = 0;
+	my %signals;
+	my $unproven = 0;
+	for my $round (1 .. $rounds)
+	{
+		# a first job confirmed (the topic read, the record written), then
+		# the interleaving above (two requests in flight, the first refused),
+		# then a stop at a random instant: before the requests left, between
+		# them, before or after the report, during the next session's start
+		$id++;
+		$node->safe_psql('postgres', qq{INSERT INTO $t VALUES ($id, 'first of $round')});
+		my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+		wait_until(sub {
+			$node->safe_psql('postgres',
+				"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'ia'") eq 't'
+		}, 60);
+		kafka_mock_cmd($k, 'rtt -1 2000');
+		kafka_mock_cmd($k, 'errors 0 6 1');
+		$id++;
+		$node->safe_psql('postgres', qq{INSERT INTO $t VALUES ($id, 'refused in $round')});
+		usleep(600_000);
+		$id++;
+		$node->safe_psql('postgres', qq{INSERT INTO $t VALUES ($id, 'appended in $round')});
+		usleep(int(rand(3_500_000)));
+		my $signal = $round % 4 == 0 ? 'TERM' : 'KILL';
+		$signals{$signal}++;
+		$unproven++ if bridge_log($b) =~ /without an offset/;
+		stop_bridge($b, $signal);
+		kafka_mock_cmd($k, 'rtt -1 0');
+		$b = start_bridge($node, undef, @args);
+	}
+	ok($unproven > 0, "random: $unproven of the $rounds stops came after an unproven delivery");
+	my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+	ok(wait_until(sub {
+		$node->safe_psql('postgres',
+			"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'ia'") eq 't'
+	}, 90), "random: everything confirmed after $rounds stops ($signals{KILL} kill -9, "
+	  . ($signals{TERM} // 0) . " TERM)");
+	my %n;
+	$n{$_}++ for @{ ids("public.$t") };
+	my @lost = grep { !$n{$_} } 1 .. $id;
+	my @dup = grep { ($n{$_} // 0) > 1 } 1 .. $id;
+	ok(!@lost, "random: no row lost of $id") or diag("lost: @lost\n" . bridge_log($b));
+	ok(!@dup, "random: no row twice") or diag("twice: @dup");
+	stop_bridge($b, 'KILL');
+	$node->stop('immediate');
+}
+
 stop_after_suspect('KILL');
 stop_after_suspect('TERM');
+random_kills();
 stop_kafka_mock($k);
 done_testing();
