@@ -172,8 +172,8 @@ run_table(Backfill *bf, const BfTable *t, char **after, const char *visible_in)
 
 	for (;;)
 	{
-		PGresult   *res = bf_page_guarded(bf->conn, t, bf->cur.condition, last, visible_in,
-										  bf->cfg->backfill.batch, err, sizeof(err));
+		PGresult   *res = bf_page(bf->conn, t, bf->cur.condition, last, visible_in,
+								  bf->cfg->backfill.batch, err, sizeof(err));
 		int			n;
 
 		if (last != after)

@@ -10,9 +10,6 @@
  *						current) snapshot, the snapshot saved, the tables
  *	backfill_sql.c		the SQL side: selected tables, their keys, keyset
  *						pages read in a snapshot
- *	backfill_guard.c	a page read under a savepoint: a row whose text
- *						would pass 1GB as its claim check, a saved key
- *						that no longer reads named
  *	backfill_key.c		the position key (a JSON array of texts): format,
  *						parse; the state's text form
  *	backfill_page.c		a page's rows as jobs, cut into sink calls of at

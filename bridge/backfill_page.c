@@ -10,8 +10,7 @@
  * proto-max-bulk-len and client-query-buffer-limit, its memory).  Each
  * call records the key of its last row: a resume goes on after it.
  * A row larger than the plugin's max-job-bytes is sent as its claim check,
- * as the stream would carry it; so is a row whose text the server could
- * not build (over 1GB: backfill_guard.c).
+ * as the stream would carry it.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,7 +39,6 @@ bf_page_free(BfPage *p)
 	free(p->ccvalues);
 	free(p->cctexts);
 	free(p->cckeycols);
-	free(p->unreadable);
 	rowjob_buf_free(&p->buf);
 	memset(p, 0, sizeof(*p));
 }
@@ -64,11 +62,6 @@ bf_page_build(const BfTable *t, PGresult *res, uint64_t first_seq, BfPage *p)
 	p->poskeys = calloc(p->n + 1, sizeof(char *));
 	if (!p->jobs || !p->values || !p->keys || !p->poskeys)
 		return false;
-	/* bf_page_guarded()'s flag of rows it could not read */
-	if (PQnfields(res) > nc && (p->unreadable = calloc(p->n + 1, sizeof(bool))) == NULL)
-		return false;
-	for (int r = 0; p->unreadable && r < p->n; r++)
-		p->unreadable[r] = !PQgetisnull(res, r, nc);
 	for (int r = 0; r < p->n; r++)
 	{
 		FrameJob   *j = &p->jobs[r];
@@ -178,17 +171,14 @@ bf_page_claim_checks(const BfTable *t, BfPage *p, size_t max_job_bytes, const ch
 {
 	int			made = 0;
 
-	for (int r = 0; r < p->n; r++)
+	for (int r = 0; max_job_bytes > 0 && r < p->n; r++)
 	{
 		FrameJob   *j = &p->jobs[r];
 		size_t		size = text_bytes(j);
-		bool		unreadable = p->unreadable && p->unreadable[r];
 		FrameValue *v;
 		char	   *nums;
 
-		if (unreadable)
-			size += BF_UNREADABLE_BYTES;
-		else if (max_job_bytes == 0 || size <= max_job_bytes)
+		if (size <= max_job_bytes)
 			continue;
 		if (p->ccvalues == NULL &&
 			((p->ccvalues = calloc((size_t) p->n * CC_NCOLS, sizeof(FrameValue))) == NULL ||
@@ -198,7 +188,7 @@ bf_page_claim_checks(const BfTable *t, BfPage *p, size_t max_job_bytes, const ch
 		v = &p->ccvalues[(size_t) r * CC_NCOLS];
 		nums = p->cctexts + (size_t) r * CC_TEXTS;
 		/* a key or route value that alone takes half the limit: left out */
-		if (max_job_bytes > 0 && (j->has_key ? j->key.len : 0) +
+		if ((j->has_key ? j->key.len : 0) +
 			(j->target.data != j->rel->name.data ? j->target.len + 2 : 0) > max_job_bytes / 2)
 		{
 			j->has_key = false;

@@ -14,9 +14,6 @@
 
 #include "backfill_sql.h"
 
-/* what a text that could not be built counts for: 1GB (MaxAllocSize) */
-#define BF_UNREADABLE_BYTES ((size_t) 0x3fffffff)
-
 /* jobs of one page: values point into the page's PGresult */
 typedef struct BfPage
 {
@@ -31,8 +28,6 @@ typedef struct BfPage
 	FrameValue *ccvalues;		/* per job: the claim check's 8 values */
 	char	   *cctexts;		/* per job: its seq and size texts */
 	char	   *cckeycols;		/* the key columns, a JSON array */
-	bool	   *unreadable;		/* per job: its text could not be built
-								 * (bf_page_guarded()), or NULL: none */
 } BfPage;
 
 /* res's rows as jobs, as the stream would carry them; seqs from first_seq */
@@ -45,10 +40,7 @@ extern void bf_page_free(BfPage *p);
  * max-job-bytes (plugin/FORMAT.md, "Claim checks"): a row of
  * wal2queue.claim_check naming the table, key, lsn (the backfill's
  * consistent point, "%X/%X", as the entries' _lsn) and seq, with the same
- * target and key.  The text size is the estimate of the job's size.  A row
- * whose text the server could not build (p->unreadable) is a claim check
- * whatever max_job_bytes (also 0, pgoutput), its size its key's and route's
- * text plus BF_UNREADABLE_BYTES: a lower bound, as the plugin counts it.
+ * target and key.  The text size is the estimate of the job's size.
  * Returns the number of claim checks made, or -1 when out of memory.
  */
 extern int	bf_page_claim_checks(const BfTable *t, BfPage *p, size_t max_job_bytes,

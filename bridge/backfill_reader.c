@@ -15,17 +15,12 @@
 #include "backfill_internal.h"
 #include "pgerror.h"
 
-/*
- * A normal connection for the snapshot reads, in a transaction.  Its
- * client_encoding is UTF8 whatever the database's or the conninfo's (after
- * dbname: it overrides -d's): the plugin sends UTF-8, so a backfilled value
- * carries the bytes the streamed one does (test/t/412).
- */
+/* a normal connection for the snapshot reads, in a transaction */
 int
 bf_open_reader(Backfill *bf, const char *snapshot_name)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
-	const char *vals[] = {bf->cfg->stream.conninfo, "wal2queue-bridge backfill", "UTF8", NULL};
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *vals[] = {bf->cfg->stream.conninfo, "wal2queue-bridge backfill", NULL};
 	PgConnectFailure f;
 	PGresult   *res;
 	char		sql[256];

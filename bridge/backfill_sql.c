@@ -389,8 +389,8 @@ bf_visible_clause(char *buf, size_t len, const char *param)
 }
 
 PGresult *
-bf_page_run(PGconn *conn, const BfTable *t, const int *cols, int ncols, const char *condition,
-			char **after, const char *visible_in, int limit)
+bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
+		const char *visible_in, int limit, char *err, size_t errlen)
 {
 	char	   *sql = NULL;
 	size_t		len = 0;
@@ -400,14 +400,11 @@ bf_page_run(PGconn *conn, const BfTable *t, const int *cols, int ncols, const ch
 	char		num[32];
 	PGresult   *res;
 
-	if (cols == NULL)
-		ncols = (int) t->ncols;
-	for (int i = 0; ok && i < ncols; i++)
+	for (uint32_t c = 0; ok && c < t->ncols; c++)
 	{
-		const char *name = t->colnames[cols ? cols[i] : i];
-		char	   *id = PQescapeIdentifier(conn, name, strlen(name));
+		char	   *id = PQescapeIdentifier(conn, t->colnames[c], strlen(t->colnames[c]));
 
-		ok = id && add(&sql, &len, "%s%s", i ? ", " : "SELECT ", id);
+		ok = id && add(&sql, &len, "%s%s", c ? ", " : "SELECT ", id);
 		PQfreemem(id);
 	}
 	ok = ok && add(&sql, &len, " FROM %s%s WHERE true", t->partitioned ? "" : "ONLY ", t->qname);
@@ -438,23 +435,16 @@ bf_page_run(PGconn *conn, const BfTable *t, const int *cols, int ncols, const ch
 	ok = ok && add(&sql, &len, " ORDER BY %s%s", "", "") && key_list(conn, t, &sql, &len);
 	snprintf(num, sizeof(num), "%d", limit);
 	ok = ok && add(&sql, &len, " LIMIT %s%s", num, "");
-	res = ok ? PQexecParams(conn, sql, np, NULL, params, NULL, NULL, 0) : NULL;
-	free(sql);
-	free(params);
-	return res;
-}
-
-PGresult *
-bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
-		const char *visible_in, int limit, char *err, size_t errlen)
-{
-	PGresult   *res = bf_page_run(conn, t, NULL, 0, condition, after, visible_in, limit);
-
-	if (res == NULL)
+	if (!ok)
 	{
+		free(sql);
+		free(params);
 		errbuf_set(err, errlen, -1, "out of memory");
 		return NULL;
 	}
+	res = PQexecParams(conn, sql, np, NULL, params, NULL, NULL, 0);
+	free(sql);
+	free(params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		errbuf_set(err, errlen, -1, "could not read table %s: %s", t->name,

@@ -105,32 +105,6 @@ extern PGresult *bf_page(PGconn *conn, const BfTable *t, const char *condition,
 						 char *err, size_t errlen);
 
 /*
- * bf_page's query with a choice of columns (cols: ncols indexes into t's
- * columns, in that order; NULL: every column), its result whatever its
- * status (NULL only when out of memory): the guarded reads of
- * backfill_guard.c
- */
-extern PGresult *bf_page_run(PGconn *conn, const BfTable *t, const int *cols, int ncols,
-							 const char *condition, char **after, const char *visible_in,
-							 int limit);
-
-/*
- * backfill_guard.c: bf_page under a savepoint.  A page the server cannot
- * build because a row's text would pass 1GB (program_limit_exceeded,
- * "invalid memory alloc request size") is read again row by row; the
- * result then has a column more (index t->ncols, BF_UNREADABLE_COLUMN),
- * not NULL for a row whose text could not be built: its key and route
- * columns are read, every other column is NULL, and it is delivered as its
- * claim check (backfill_page.c).  A resume whose saved key no longer reads
- * as the key's type (an enum label renamed) is an error naming the value
- * and the way out.  NULL with a message in err otherwise, as bf_page.
- */
-#define BF_UNREADABLE_COLUMN "wal2queue unreadable row"
-extern PGresult *bf_page_guarded(PGconn *conn, const BfTable *t, const char *condition,
-								 char **after, const char *visible_in, int limit,
-								 char *err, size_t errlen);
-
-/*
  * The SQL condition (in parentheses) "the row's xmin is visible in the
  * saved snapshot", the pg_snapshot text being the query parameter param
  * ("$3"); buf of 1024 bytes suffices.

@@ -280,45 +280,6 @@ take_last(void *arg, const rd_kafka_message_t *m)
 	return true;
 }
 
-/*
- * An unfinished backfill recorded with another shape (key column, route
- * column, target prefix: kafka_shape_format()): without transactions, the
- * page after the state may be partly in kafka, and its rows are looked for
- * where each maps to now (send_row()): under another key or topic they
- * would not be found and be written twice.  Refused, unless
- * --accept-new-source (duplicates accepted); with transactions nothing of
- * that page is in kafka, and the new shape goes on (test/t/415).
- */
-static int
-check_shape(KafkaSink *ks, const char *slot, const BackfillState *st, const char *recorded,
-			const char *topic, unsigned flags)
-{
-	char		shape[KAFKA_SHAPE_LEN];
-
-	kafka_shape_format(ks, shape, sizeof(shape));
-	/* (under the creation marker no page was written: nothing to look for) */
-	if (st->done || BACKFILL_CREATING(st) || recorded[0] == '\0' || strcmp(recorded, shape) == 0)
-		return SINK_OK;
-	if (!st->page_unsure)
-	{
-		log_msg(LOG_INFO, "the backfill of slot \"%s\" goes on with \"%s\", its pages until "
-				"now were written with \"%s\"", slot, shape, recorded);
-		return SINK_OK;
-	}
-	if (flags & SINK_BACKFILL_ACCEPT)
-	{
-		log_msg(LOG_WARNING, "the unfinished backfill of slot \"%s\" (kafka topic \"%s\") wrote its "
-				"pages with \"%s\", now \"%s\": rows of the page a stop may have cut can be "
-				"written twice (--accept-new-source)", slot, topic, recorded, shape);
-		return SINK_OK;
-	}
-	return bf_fail(ks, SINK_FATAL, "the unfinished backfill of slot \"%s\" (kafka topic \"%s\") wrote "
-				   "its pages with \"%s\", but this bridge runs with \"%s\": the rows of the page a "
-				   "stop may have cut would be looked for in other partitions or topics and written "
-				   "twice; restart with the old options until the backfill is done, or accept the "
-				   "duplicates with --accept-new-source", slot, topic, recorded, shape);
-}
-
 int
 kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillState *st)
 {
@@ -326,8 +287,7 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 	KafkaBackfill *b = bf_of(ks);
 	char		topic[300],
 				mine[KAFKA_SOURCE_LEN],
-				theirs[KAFKA_SOURCE_LEN],
-				shape[KAFKA_SHAPE_LEN];
+				theirs[KAFKA_SOURCE_LEN];
 	LastMsg		l = {0};
 	bool		exists,
 				lo_reached;
@@ -366,7 +326,6 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 		free(l.value);
 		return rc;
 	}
-	kafka_backfill_state_shape(l.value, l.len, shape, sizeof(shape));
 	free(l.value);
 	b->page = page;
 	b->seq = st->seq;
@@ -386,9 +345,7 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 	st->record_lsn = 0;			/* Kafka keeps no streamed position record */
 	/* without transactions part of the next page may be acknowledged */
 	st->page_unsure = !ks->txn_mode;
-	if ((rc = check_shape(ks, src->slot, st, shape, topic, flags)) != SINK_OK)
-		backfill_state_free(st);
-	return rc;
+	return SINK_OK;
 }
 
 /* ---- the uncertain page's evidence ---- */
@@ -673,14 +630,12 @@ send_state(KafkaSink *ks, const SinkSource *src, const FrameTxn *txn, uint64_t p
 		   const BackfillState *next)
 {
 	char		target[300];
-	char		shape[KAFKA_SHAPE_LEN];
-	char	   *text;
+	char	   *text = kafka_backfill_state_format(ks->source, page, next);
 	FrameJob	job = {0};
 	KafkaOut	o;
 	int			rc;
 
-	kafka_shape_format(ks, shape, sizeof(shape));
-	if ((text = kafka_backfill_state_format(ks->source, page, next, shape)) == NULL)
+	if (text == NULL)
 		return bf_fail(ks, SINK_FATAL, "out of memory");
 	if (!bf_of(ks)->state_topic_seen)
 	{

@@ -2,10 +2,8 @@
  *
  * kafka_backfill_state.c
  *		The text of the Kafka backfill state record (kafka_backfill.c):
- *		lines "name=value" after a magic line; table, condition, keydef and
- *		shape (the jobs' key column, route column and target prefix its
- *		pages were written with) as JSON arrays of one string, so that no
- *		value holds a newline.
+ *		lines "name=value" after a magic line; table and condition as JSON
+ *		arrays of one string, so that no value holds a newline.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,32 +28,29 @@ json1(const char *s)
 }
 
 char *
-kafka_backfill_state_format(const char *source, uint64_t page, const BackfillState *st,
-							const char *shape)
+kafka_backfill_state_format(const char *source, uint64_t page, const BackfillState *st)
 {
 	char	   *table = json1(st->table);
 	char	   *cond = json1(st->condition);
 	char	   *keydef = json1(st->keydef);
-	char	   *shp = json1(shape);
 	char		lsn[LSN_STRLEN];
 	char	   *out = NULL;
 	size_t		len;
 
 	lsn_format(st->lsn, lsn, sizeof(lsn));
-	if (table && cond && keydef && shp)
+	if (table && cond && keydef)
 	{
 		len = strlen(source) + strlen(table) + strlen(cond) + strlen(st->key ? st->key : "") +
 			strlen(st->snapshot ? st->snapshot : "") + strlen(st->storage ? st->storage : "") +
-			strlen(st->label ? st->label : "") + strlen(keydef) + strlen(shp) + 256;
+			strlen(st->label ? st->label : "") + strlen(keydef) + 256;
 		if ((out = malloc(len)) != NULL)
 			snprintf(out, len, STATE_MAGIC "\nsource=%s\npage=%" PRIu64 "\nlsn=%s\nseq=%" PRIu64
 					 "\nrows=%" PRIu64 "\ndone=%d\nsnapshot=%s\ntable=%s\nkey=%s\ncondition=%s\n"
-					 "storage=%s\nlabel=%s\nkeydef=%s\nshape=%s\n",
+					 "storage=%s\nlabel=%s\nkeydef=%s\n",
 					 source, page, lsn, st->seq, st->rows, st->done ? 1 : 0,
 					 st->snapshot ? st->snapshot : "", table, st->key ? st->key : "", cond,
-					 st->storage ? st->storage : "", st->label ? st->label : "", keydef, shp);
+					 st->storage ? st->storage : "", st->label ? st->label : "", keydef);
 	}
-	free(shp);
 	free(table);
 	free(cond);
 	free(keydef);
@@ -157,12 +152,3 @@ kafka_backfill_state_parse(const char *text, size_t len, BackfillState *st, uint
 	return ok;
 }
 
-
-void
-kafka_backfill_state_shape(const char *text, size_t len, char *shape, size_t shapelen)
-{
-	char	   *v = state_json1(text, len, "shape");
-
-	snprintf(shape, shapelen, "%s", v ? v : "");
-	free(v);
-}

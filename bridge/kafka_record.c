@@ -207,9 +207,9 @@ record_foreign(KafkaSink *ks, const RecordReq *q)
 					  q->offset, ks->source);
 }
 
-/* what decides a job's topic and partition, as recorded (kafka_record.h) */
-void
-kafka_shape_format(const KafkaSink *ks, char *buf, size_t len)
+/* what decides a job's topic and partition, as recorded */
+static void
+shape_format(const KafkaSink *ks, char *buf, size_t len)
 {
 	const SinkConfig *cfg = ks->sink.cfg;
 
@@ -233,7 +233,7 @@ record_shape(KafkaSink *ks, const RecordReq *q)
 				a[LSN_STRLEN],
 				b[LSN_STRLEN];
 
-	kafka_shape_format(ks, shape, sizeof(shape));
+	shape_format(ks, shape, sizeof(shape));
 	if (q->shape[0] == '\0' || strcmp(q->shape, shape) == 0)
 		return SINK_OK;
 	lsn_format(q->lsn, a, sizeof(a));
@@ -338,7 +338,7 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 	rd_kafka_resp_err_t err;
 
 	lsn_format(lsn, lsn_s, sizeof(lsn_s));
-	kafka_shape_format(ks, shape, sizeof(shape));
+	shape_format(ks, shape, sizeof(shape));
 	snprintf(value, sizeof(value), "{\"source\":\"%s\",\"lsn\":\"%s\"}", ks->source, lsn_s);
 	if (h == NULL || rd_kafka_header_add(h, "source", -1, ks->source, -1) ||
 		rd_kafka_header_add(h, "lsn", -1, lsn_s, -1) ||

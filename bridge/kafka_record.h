@@ -46,11 +46,4 @@ extern void kafka_topic_create_compacted(KafkaSink *ks, const char *topic, const
 /* kafka_record.c */
 extern void kafka_record_req_free(RecordReq *q);
 
-/*
- * What decides a job's topic and partition (plugin, key column, route
- * column, target prefix), as the position record's header "shape" and the
- * backfill state's field shape carry it; len: KAFKA_SHAPE_LEN
- */
-extern void kafka_shape_format(const KafkaSink *ks, char *buf, size_t len);
-
 #endif							/* W2Q_KAFKA_RECORD_H */

@@ -410,16 +410,11 @@ extern void kafka_backfill_free(KafkaSink *ks);
 
 /*
  * kafka_backfill_state.c: the state record's text (malloc'd, NULL when out
- * of memory; shape: kafka_shape_format()'s, the shape its pages are written
- * with), and its parse (false when it is no state record; the source into
- * source, KAFKA_SOURCE_LEN bytes); kafka_backfill_state_shape: the recorded
- * shape into shape (len bytes), "" in a state of an older bridge
+ * of memory), and its parse (false when it is no state record; the source
+ * into source, KAFKA_SOURCE_LEN bytes)
  */
 extern char *kafka_backfill_state_format(const char *source, uint64_t page,
-										 const struct BackfillState *st,
-										 const char *shape);
-extern void kafka_backfill_state_shape(const char *text, size_t len, char *shape,
-									   size_t shapelen);
+										 const struct BackfillState *st);
 extern bool kafka_backfill_state_parse(const char *text, size_t len,
 									   struct BackfillState *st, uint64_t *page,
 									   char *source);

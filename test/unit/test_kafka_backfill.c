@@ -220,36 +220,9 @@ case_marker(void)
 	backfill_state_free(&st);
 }
 
-/* the state's shape (test/t/415): written, read back; "" in an older state */
-static void
-case_state_shape(void)
-{
-	BackfillState st = {0};
-	BackfillState back = {0};
-	char		source[KAFKA_SOURCE_LEN];
-	char		shape[512];
-	uint64_t	page = 0;
-	const char *older = "wal2queue backfill state 1\nsource=s\npage=1\nlsn=0/1\nseq=1\nrows=0\n"
-		"done=0\nsnapshot=\ntable=[\"\"]\nkey=\ncondition=[\"\"]\n";
-	char	   *text;
-
-	st.lsn = CP;
-	text = kafka_backfill_state_format("s", 3, &st, "plugin=wal2queue key-column=a\nb route-column= target-prefix=");
-	unit_check(text && kafka_backfill_state_parse(text, strlen(text), &back, &page, source),
-			   "a state with a shape is parsed");
-	kafka_backfill_state_shape(text, strlen(text), shape, sizeof(shape));
-	unit_check(strcmp(shape, "plugin=wal2queue key-column=a\nb route-column= target-prefix=") == 0,
-			   "its shape reads back, a newline in a name too (%s)", shape);
-	kafka_backfill_state_shape(older, strlen(older), shape, sizeof(shape));
-	unit_check(shape[0] == '\0', "an older state has no shape");
-	free(text);
-	backfill_state_free(&back);
-}
-
 int
 main(void)
 {
-	case_state_shape();
 	if (!unit_check(harness_start(), "mock cluster of 3 brokers started"))
 		return unit_done();
 	case_state_and_resume();
