@@ -25,6 +25,7 @@
  *						plugin's slot, a marker and no slot without
  *						--backfill
  *	backfill_lock.c		one bridge backfills a slot at a time
+ *	backfill_condition.c	the condition's lexical check (one expression)
  *	backfill_testhook.c	W2Q_TEST_BACKFILL_PAUSE: a test's kill -9 moments
  *	redis_backfill.c	the Redis side: the wal2queue_backfill2 function
  *
@@ -150,6 +151,13 @@ extern void backfill_key_free(char **vals, int n);
 #define BACKFILL_CHECK_USAGE	2
 struct BridgeConfig;
 extern int	backfill_check(const struct BridgeConfig *cfg, char *err, size_t errlen);
+
+/*
+ * backfill_condition.c: is the --backfill condition one expression (its
+ * parentheses balanced, no comment, no semicolon, outside literals, quoted
+ * identifiers and dollar quotes)?  0, or -1 with err naming what is wrong.
+ */
+extern int	backfill_condition_check(const char *cond, char *err, size_t errlen);
 
 /* the phase; returns 0 to go on streaming, 1 to stop with exit status 1 */
 struct BridgeConfig;

@@ -52,8 +52,8 @@ lock_busy(Backfill *bf)
 int
 bf_lock_take(Backfill *bf)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {bf->cfg->stream.conninfo, "wal2queue-bridge backfill lock", NULL};
+	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
+	const char *vals[] = {bf->cfg->stream.conninfo, "false", "wal2queue-bridge backfill lock", NULL};
 	const char *params[1] = {bf->cfg->stream.slot};
 	PgConnectFailure f;
 	PGresult   *res;

@@ -63,6 +63,16 @@
 	"LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation " \
 	"ORDER BY k.ord"
 
+const char *
+bf_read_hint(const char *server_message)
+{
+	if (server_message == NULL || strstr(server_message, "row-level security") == NULL)
+		return "";
+	return "; the backfill reads with row_security = off so that a policy cannot hide rows from it: "
+		"run the bridge as a role with BYPASSRLS, or as the table's owner with the table not set to "
+		"FORCE ROW LEVEL SECURITY (docs/operations.md, \"Backfill\")";
+}
+
 static int
 query_failed(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen)
 {
@@ -447,8 +457,8 @@ bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
 	free(params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		errbuf_set(err, errlen, -1, "could not read table %s: %s", t->name,
-				   PQresultErrorMessage(res));
+		errbuf_set(err, errlen, -1, "could not read table %s: %s%s", t->name,
+				   PQresultErrorMessage(res), bf_read_hint(PQresultErrorMessage(res)));
 		PQclear(res);
 		return NULL;
 	}

@@ -58,6 +58,19 @@ typedef struct BfTable
 #define BF_PINNED_SETTINGS \
 	"SET datestyle = ISO; SET intervalstyle = postgres; SET extra_float_digits = 3"
 
+/*
+ * Every backfill connection that reads rows: a row-level security policy
+ * that would hide rows is an error ("query would be affected by row-level
+ * security policy"), as in pg_dump, never a silently shorter backfill.
+ */
+#define BF_NO_ROW_SECURITY "SET row_security = off"
+
+/*
+ * The hint for a server error of a read: for a row-level security policy's,
+ * what to run the bridge as; else ""
+ */
+extern const char *bf_read_hint(const char *server_message);
+
 typedef struct BfTables
 {
 	int			n;
