@@ -82,6 +82,9 @@ record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
 {
 	int			rc;
 
+	/* never a write without the lock (its connection may have died) */
+	if ((rc = bf_lock_check(bf)) != 0)
+		return rc;
 	next->seq = bf->cur.seq + 1;
 	rc = bf->sink->ops->backfill_batch(bf->sink, &bf->src, bf->flags, bf->cur.seq, next,
 									   jobs, (uint32_t) njobs);
@@ -323,8 +326,11 @@ stream_rc(Backfill *bf, int rc)
 static int
 drop_slot(Backfill *bf)
 {
-	int			rc = stream_drop_slot(&bf->stream);
+	int			rc;
 
+	if ((rc = bf_lock_check(bf)) != 0)
+		return rc;
+	rc = stream_drop_slot(&bf->stream);
 	return rc == STREAM_OK ? 0 : stream_rc(bf, rc);
 }
 
@@ -562,6 +568,32 @@ foreign_slot(Backfill *bf)
 	return rc;
 }
 
+/* the slot (exists, its position) and the sink's backfill state */
+static int
+read_state(Backfill *bf, bool *exists)
+{
+	int			rc;
+
+	stream_init(&bf->stream, &bf->cfg->stream);
+	if ((rc = stream_probe(&bf->stream, exists)) != STREAM_OK)
+		return stream_rc(bf, rc);
+	take_source(bf);
+	if ((rc = bf->sink->ops->connect(bf->sink)) != SINK_OK ||
+		(rc = bf->sink->ops->backfill_read(bf->sink, &bf->src,
+										   bf->cfg->accept_new_source ? SINK_BACKFILL_ACCEPT : 0,
+										   &bf->cur)) != SINK_OK)
+		return sink_rc(bf, rc);
+	return 0;
+}
+
+/* a slot whose backfill is done: nothing to read, write or drop */
+static bool
+finished(const Backfill *bf, bool exists)
+{
+	return exists && strcmp(bf->stream.wal_status, "lost") != 0 && bf->cur.present &&
+		bf->cur.done && !bf->cur.other_source && (!bf->cfg->backfill.again || same_label(bf));
+}
+
 /* one attempt at the whole phase; a retry resumes from the sink's state */
 static int
 attempt(Backfill *bf)
@@ -572,18 +604,14 @@ attempt(Backfill *bf)
 	bool		marker_only;
 	int			rc;
 
-	/* no other bridge backfills this slot until the last page (or a stop) */
-	if ((rc = bf_lock_take(bf)) != 0)
+	/* a finished backfill streams without the lock (any role can hold it) */
+	if ((rc = read_state(bf, &exists)) != 0)
 		return rc;
-	stream_init(&bf->stream, &bf->cfg->stream);
-	if ((rc = stream_probe(&bf->stream, &exists)) != STREAM_OK)
-		return stream_rc(bf, rc);
-	take_source(bf);
-	if ((rc = bf->sink->ops->connect(bf->sink)) != SINK_OK ||
-		(rc = bf->sink->ops->backfill_read(bf->sink, &bf->src,
-										   bf->cfg->accept_new_source ? SINK_BACKFILL_ACCEPT : 0,
-										   &bf->cur)) != SINK_OK)
-		return sink_rc(bf, rc);
+	if (finished(bf, exists))
+		return existing_slot(bf);
+	/* no other bridge backfills this slot until the last page (or a stop) */
+	if ((rc = bf_lock_take(bf)) != 0 || (rc = read_state(bf, &exists)) != 0)
+		return rc;
 	/* --accept-new-source and another source's record: none, taken over */
 	bf->flags = bf->cur.other_source ? SINK_BACKFILL_ACCEPT : 0;
 	/* a marker: this backfill's slot was being created */
@@ -610,11 +638,12 @@ attempt(Backfill *bf)
 		/* our slot, created before its first state was recorded: start over */
 		if ((rc = bf_marker_slot_check(bf)) != 0)
 			return rc;
+		/* (drop_slot() refuses a slot another bridge is creating: create lock) */
+		if ((rc = drop_slot(bf)) != 0)
+			return rc;
 		log_msg(LOG_WARNING, "replication slot \"%s\" was created for a backfill that recorded no state "
 				"yet (the bridge stopped in between): dropping it and starting the backfill again",
 				bf->cfg->stream.slot);
-		if ((rc = drop_slot(bf)) != 0)
-			return rc;
 		exists = false;
 	}
 	else if (exists && bf->cur.present && !bf->cur.done && bf->stream.start_lsn > bf->cur.lsn)
@@ -635,6 +664,8 @@ attempt(Backfill *bf)
 	if ((rc = mark_creating(bf)) != 0)
 		return rc;
 	backfill_test_pause("marker");
+	if ((rc = bf_lock_check(bf)) != 0)
+		return rc;
 	if ((rc = stream_create_exported(&bf->stream, snap, sizeof(snap))) != STREAM_OK)
 		return bf_create_failed(bf, rc, marker_only);
 	bf->created_here = true;

@@ -159,6 +159,14 @@ extern int	backfill_check(const struct BridgeConfig *cfg, char *err, size_t errl
  */
 extern int	backfill_condition_check(const char *cond, char *err, size_t errlen);
 
+/*
+ * backfill_lock.c, for --drop-slot: take the slot's backfill lock on a new
+ * normal connection, returned (PQfinish() releases it); NULL with err
+ * naming the holder (a bridge is backfilling the slot) or the failure
+ */
+struct pg_conn;
+extern struct pg_conn *backfill_lock_hold(const struct BridgeConfig *cfg, char *err, size_t errlen);
+
 /* the phase; returns 0 to go on streaming, 1 to stop with exit status 1 */
 struct BridgeConfig;
 struct Sink;

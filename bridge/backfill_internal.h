@@ -70,6 +70,13 @@ extern char *bf_hint_command(const BridgeConfig *cfg, const char *condition, con
  * --standby).  Released with its connection.
  */
 extern int	bf_lock_take(Backfill *bf);
+
+/*
+ * Does this session still hold the backfill lock?  0, or BF_RETRY with
+ * bf->err set (the lock is released): before every sink write
+ * and slot drop or creation.
+ */
+extern int	bf_lock_check(Backfill *bf);
 extern void bf_lock_release(Backfill *bf);
 
 /*
