@@ -140,6 +140,8 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 			backfill_state_copy(&next, &bf->cur) && bf_dup_into(&next.table, t->qname) &&
 			bf_dup_into(&next.key, key) && bf_dup_into(&next.keydef, bf_keydef_recorded(bf, t)))
 		{
+			next.by_oid = true;
+			next.table_oid = t->oid;
 			next.rows += end - from;
 			next.job_keys = p.poskeys + from;
 			if ((rc = record(bf, &next, p.jobs + from, end - from)) != 0)
@@ -228,6 +230,8 @@ record_done(Backfill *bf)
 	else
 	{
 		next.done = true;
+		next.by_oid = true;
+		next.table_oid = 0;
 		rc = record(bf, &next, NULL, 0);
 	}
 	backfill_state_free(&next);
@@ -237,28 +241,44 @@ record_done(Backfill *bf)
 	return rc;
 }
 
-/* every table from the one the state names, then done */
+/* table i, from after (NULL: its start); finished, it is listed done */
+static int
+read_one(Backfill *bf, int i, char **after)
+{
+	const BfTable *t = &bf->tables.t[i];
+	const char *visible;
+	int			rc;
+
+	if ((rc = bf_check_table(bf, t, &visible)) == 0 &&
+		(rc = run_table(bf, t, after, visible)) == 0 && !bridge_stop_requested &&
+		!bf_done_add(&bf->cur, t->oid))
+		rc = bf_fail(bf, BF_FATAL, "out of memory");
+	return rc;
+}
+
+/*
+ * The table the state was reading (by its oid) on from its key, then every
+ * selected table the state does not list done, in name order, then done
+ */
 static int
 run_tables(Backfill *bf)
 {
-	int			start = 0;
+	int			cur = -1;
 	char	  **after = NULL;
 	int			nafter = 0;
 	int			rc = 0;
 
 	if (!bf->tables_loaded && (rc = bf_load_tables(bf)) != 0)
 		return rc;
-	if ((rc = bf_resume_position(bf, &start, &after, &nafter)) != 0)
+	if ((rc = bf_resume_position(bf, &cur, &after, &nafter)) != 0)
 		return rc;
 	bf->m->backfill_running = true;
 	publish(bf);
-	for (int i = start; rc == 0 && i < bf->tables.n && !bridge_stop_requested; i++)
-	{
-		const char *visible;
-
-		if ((rc = bf_check_table(bf, &bf->tables.t[i], &visible)) == 0)
-			rc = run_table(bf, &bf->tables.t[i], i == start ? after : NULL, visible);
-	}
+	if (cur >= 0)
+		rc = read_one(bf, cur, after);
+	for (int i = 0; rc == 0 && i < bf->tables.n && !bridge_stop_requested; i++)
+		if (i != cur && !bf_oid_listed(bf->cur.tables_done, bf->tables.t[i].oid))
+			rc = read_one(bf, i, NULL);
 	backfill_key_free(after, nafter);
 	if (rc == 0 && !bridge_stop_requested)
 	{

@@ -106,6 +106,16 @@ typedef struct BackfillState
 								 * recorded (BfTable.keydef: columns, types,
 								 * collations); "" none or unknown */
 	/*
+	 * The tables by identity, so that a RENAME changes nothing: table's oid
+	 * (0 none) and the oids of the tables finished ("oid oid ...", "" none;
+	 * every selected table not listed and not table is still to be read
+	 * from its start).  by_oid: the record holds them (an older bridge's
+	 * names the table alone: its resume goes by the name order).
+	 */
+	bool		by_oid;
+	uint32_t	table_oid;
+	char	   *tables_done;
+	/*
 	 * backfill_batch only, not copied or freed with the state: each job's
 	 * position key (as key above), or NULL (Kafka's backfill header)
 	 */

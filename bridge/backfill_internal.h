@@ -99,11 +99,17 @@ extern int	bf_save_snapshot(Backfill *bf, BackfillState *st);
 extern int	bf_load_tables(Backfill *bf);
 
 /*
- * A resume (or a new backfill: table 0, from its start): the table to begin
- * with, the key to go on after (NULL: its start; nafter texts); 0, or
- * BF_RETRY/BF_FATAL with bf->err set.
+ * A resume (or a new backfill: none, nothing done): the index of the table
+ * the state was reading, found by its oid (-1 none: not begun, finished or
+ * dropped), the key to go on after in it (NULL: its start; nafter texts);
+ * the tables finished are bf->cur.tables_done (an older state's, by name
+ * order, converted).  0, or BF_RETRY/BF_FATAL with bf->err set.
  */
-extern int	bf_resume_position(Backfill *bf, int *start, char ***after, int *nafter);
+extern int	bf_resume_position(Backfill *bf, int *cur, char ***after, int *nafter);
+
+/* is oid in list ("oid oid ...")?  add oid to st->tables_done (false: no memory) */
+extern bool bf_oid_listed(const char *list, uint32_t oid);
+extern bool bf_done_add(BackfillState *st, uint32_t oid);
 
 /*
  * Before reading t: lock it and check its storage (backfill_rewrite.c).

@@ -333,6 +333,26 @@ bf_table_gone(PGconn *conn, const BfTables *ts, const char *qname, int *next,
 	return exists;
 }
 
+int
+bf_table_now(PGconn *conn, uint32_t oid, char *buf, size_t len, char *err, size_t errlen)
+{
+	char		num[16];
+	const char *params[1] = {num};
+	PGresult   *res;
+	int			exists;
+
+	snprintf(num, sizeof(num), "%u", (unsigned) oid);
+	res = PQexecParams(conn, "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c "
+					   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid",
+					   1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return query_failed(conn, res, "whether a table exists", err, errlen);
+	exists = PQntuples(res) == 1;
+	snprintf(buf, len, "%s", exists ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	return exists;
+}
+
 /* append printf output to a growing string; false when out of memory */
 static bool
 add(char **buf, size_t *len, const char *fmt, const char *a, const char *b)

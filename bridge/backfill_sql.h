@@ -108,6 +108,13 @@ extern int	bf_table_gone(PGconn *conn, const BfTables *ts, const char *qname,
 						  int *next, char *err, size_t errlen);
 
 /*
+ * The relation of oid now: 1 with its %I.%I name in buf, 0 if it was
+ * dropped, -1 on error with a message in err
+ */
+extern int	bf_table_now(PGconn *conn, uint32_t oid, char *buf, size_t len,
+						 char *err, size_t errlen);
+
+/*
  * One page: up to limit rows of t matching condition (NULL: all) whose key
  * is past after (NULL: from the start), in key order.  With visible_in (a
  * saved pg_snapshot text) only rows whose xmin that snapshot sees.
