@@ -210,7 +210,7 @@ oid_position(Backfill *bf, int *cur)
 					bf->cur.key[0] ? bf->cur.key : "(none yet)");
 	log_msg(LOG_WARNING, "the backfill was reading table %s (oid %u), which was dropped since: its rows "
 			"are gone, going on with the tables not finished", bf->cur.table, (unsigned) bf->cur.table_oid);
-	return bf_done_add(&bf->cur, bf->cur.table_oid) ? 0 : bf_fail(bf, BF_FATAL, "out of memory");
+	return 0;
 }
 
 /*
