@@ -126,7 +126,8 @@ backfill_check(const BridgeConfig *cfg, char *err, size_t errlen)
 		log_msg(LOG_DEBUG, "could not check the backfill's tables: %s", f.message);
 		return BACKFILL_CHECK_OK;
 	}
-	res = PQexec(conn, BF_PINNED_SETTINGS "; " BF_NO_ROW_SECURITY "; SET default_transaction_read_only = on");
+	res = PQexec(conn, BF_PINNED_SETTINGS "; " BF_NO_ROW_SECURITY "; " BF_CLIENT_ENCODING
+				 "; SET default_transaction_read_only = on");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		log_msg(LOG_DEBUG, "could not check the backfill's tables: %s", primary(conn, res));
 	else if (cfg->backfill.tables &&

@@ -66,6 +66,15 @@ typedef struct BfTable
 #define BF_NO_ROW_SECURITY "SET row_security = off"
 
 /*
+ * The rows' text in UTF-8 whatever the database's encoding or the
+ * environment's PGCLIENTENCODING: the plugin converts every value to UTF-8,
+ * so a backfilled job carries the bytes a streamed one does.  (A reader of
+ * an older state's position, unpinned, keeps the session's encoding, as its
+ * key was printed in.)
+ */
+#define BF_CLIENT_ENCODING "SET client_encoding = 'UTF8'"
+
+/*
  * The hint for a server error of a read: for a row-level security policy's,
  * what to run the bridge as; else ""
  */
