@@ -325,6 +325,43 @@ check_key(Backfill *bf, const BfTable *t, bool *from_start)
 	return rc;
 }
 
+/*
+ * A resume: the saved key texts must still read as the key's types (an
+ * enum label renamed since, ALTER TYPE ... RENAME VALUE, does not; the
+ * key's identity is the same).  Refused, or with --backfill-after-rewrite
+ * the table read again from its start.
+ */
+static int
+key_readable(Backfill *bf, const BfTable *t, char ***after, int *nafter)
+{
+	char		err[512];
+	char	   *cmd;
+	int			rc = bf_key_readable(bf->conn, t, *after, err, sizeof(err));
+
+	if (rc < 0)
+		return bf_fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+	if (rc == 1)
+		return 0;
+	if (bf->cfg->backfill.after_rewrite)
+	{
+		log_msg(LOG_WARNING, "backfill of %s: its saved position %s no longer reads as its key (%s); "
+				"--backfill-after-rewrite: reading the table again from its start (at least once: "
+				"the rows delivered come twice)", t->name, bf->cur.key, err);
+		backfill_key_free(*after, *nafter);
+		*after = NULL;
+		*nafter = 0;
+		return 0;
+	}
+	cmd = bf_hint_command(bf->cfg, NULL, " --backfill-after-rewrite");
+	rc = bf_fail(bf, BF_FATAL, "cannot resume the backfill of table %s: its saved position %s no longer "
+			  "reads as its key (%s), e.g. an enum label renamed since (ALTER TYPE ... RENAME VALUE); "
+			  "hint: rename it back and restart the same command line (exactly once), or read the table "
+			  "again from its start (at least once: the rows delivered come twice) with: %s",
+			  t->name, bf->cur.key, err, cmd ? cmd : "the same command line with --backfill-after-rewrite");
+	free(cmd);
+	return rc;
+}
+
 /* a resume: the table it was reading, the key to go on after (or NULL) */
 int
 bf_resume_position(Backfill *bf, int *cur, char ***after, int *nafter)
@@ -355,5 +392,5 @@ bf_resume_position(Backfill *bf, int *cur, char ***after, int *nafter)
 					bf->tables.t[*cur].name, n < 0 ? err : "another number of key columns");
 	}
 	*nafter = n;
-	return 0;
+	return key_readable(bf, &bf->tables.t[*cur], after, nafter);
 }

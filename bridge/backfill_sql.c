@@ -353,6 +353,40 @@ bf_table_now(PGconn *conn, uint32_t oid, char *buf, size_t len, char *err, size_
 	return exists;
 }
 
+int
+bf_key_readable(PGconn *conn, const BfTable *t, char **after, char *err, size_t errlen)
+{
+	for (int k = 0; k < t->nkeys; k++)
+	{
+		const char *params[1] = {after[k]};
+		char	   *sql;
+		PGresult   *res;
+		int			ok;
+
+		if (after[k] == NULL)
+			continue;
+		if (asprintf(&sql, "SELECT $1::%s", t->keytypes[k]) < 0)
+			return errbuf_set(err, errlen, -1, "out of memory");
+		/* a savepoint: the reader's transaction goes on after a refusal */
+		res = PQexec(conn, "SAVEPOINT bf_key");
+		PQclear(res);
+		res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+		free(sql);
+		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+		if (!ok)
+			errbuf_set(err, errlen, 0, "%s", PQresultErrorMessage(res));
+		PQclear(res);
+		res = PQexec(conn, ok ? "RELEASE SAVEPOINT bf_key" : "ROLLBACK TO SAVEPOINT bf_key");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			ok = query_failed(conn, res, "the saved key", err, errlen);
+		else
+			PQclear(res);
+		if (ok <= 0)
+			return ok;
+	}
+	return 1;
+}
+
 /* append printf output to a growing string; false when out of memory */
 static bool
 add(char **buf, size_t *len, const char *fmt, const char *a, const char *b)

@@ -124,6 +124,14 @@ extern int	bf_table_now(PGconn *conn, uint32_t oid, char *buf, size_t len,
 						 char *err, size_t errlen);
 
 /*
+ * Does each of t's saved key texts (after, t->nkeys) still read as its
+ * column's type (an enum label renamed since does not)?  1 yes; 0 no, the
+ * server's error in err; -1 on a failure to ask, a message in err
+ */
+extern int	bf_key_readable(PGconn *conn, const BfTable *t, char **after,
+							char *err, size_t errlen);
+
+/*
  * One page: up to limit rows of t matching condition (NULL: all) whose key
  * is past after (NULL: from the start), in key order.  With visible_in (a
  * saved pg_snapshot text) only rows whose xmin that snapshot sees.
