@@ -588,9 +588,9 @@ foreign_slot(Backfill *bf)
 	return rc;
 }
 
-/* the slot (exists, its position) and the sink's backfill state */
+/* the slot (exists, its position) and the sink's backfill state (connect: first) */
 static int
-read_state(Backfill *bf, bool *exists)
+read_state(Backfill *bf, bool connect, bool *exists)
 {
 	int			rc;
 
@@ -598,7 +598,7 @@ read_state(Backfill *bf, bool *exists)
 	if ((rc = stream_probe(&bf->stream, exists)) != STREAM_OK)
 		return stream_rc(bf, rc);
 	take_source(bf);
-	if ((rc = bf->sink->ops->connect(bf->sink)) != SINK_OK ||
+	if ((connect && (rc = bf->sink->ops->connect(bf->sink)) != SINK_OK) ||
 		(rc = bf->sink->ops->backfill_read(bf->sink, &bf->src,
 										   bf->cfg->accept_new_source ? SINK_BACKFILL_ACCEPT : 0,
 										   &bf->cur)) != SINK_OK)
@@ -625,12 +625,12 @@ attempt(Backfill *bf)
 	int			rc;
 
 	/* a finished backfill streams without the lock (any role can hold it) */
-	if ((rc = read_state(bf, &exists)) != 0)
+	if ((rc = read_state(bf, true, &exists)) != 0)
 		return rc;
 	if (finished(bf, exists))
 		return existing_slot(bf);
 	/* no other bridge backfills this slot until the last page (or a stop) */
-	if ((rc = bf_lock_take(bf)) != 0 || (rc = read_state(bf, &exists)) != 0)
+	if ((rc = bf_lock_take(bf)) != 0 || (rc = read_state(bf, false, &exists)) != 0)
 		return rc;
 	/* --accept-new-source and another source's record: none, taken over */
 	bf->flags = bf->cur.other_source ? SINK_BACKFILL_ACCEPT : 0;
