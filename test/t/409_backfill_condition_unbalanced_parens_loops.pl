@@ -52,9 +52,16 @@ if ($ENV{W2Q_ATTACK_CONTROL})
 }
 else
 {
-	ok(!$b->{h}->pumpable, "the bridge stopped");
-	$b->{h}->finish;
-	is($b->{h}->full_result(0) >> 8, 2, "exit 2");
+	if (ok(!$b->{h}->pumpable, "the bridge stopped"))
+	{
+		$b->{h}->finish;
+		is($b->{h}->full_result(0) >> 8, 2, "exit 2");
+	}
+	else
+	{
+		stop_bridge($b, 'KILL');
+		fail("exit 2");
+	}
 	like(bridge_log($b), qr/invalid --backfill condition "id > 0\) OR \(id = 1": its "\)" at character 7 closes a parenthesis it did not open/,
 		'the condition refused, named');
 	is($n, '0', 'nothing delivered');
