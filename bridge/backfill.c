@@ -102,18 +102,6 @@ record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
 	return 0;
 }
 
-bool
-bf_dup_into(char **dst, const char *src)
-{
-	char	   *d = strdup(src);
-
-	if (d == NULL)
-		return false;
-	free(*dst);
-	*dst = d;
-	return true;
-}
-
 /* a page read of t: its rows in sink calls of at most --backfill-page-bytes */
 static int
 deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
@@ -124,7 +112,9 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 	char		at[LSN_STRLEN];
 
 	lsn_format(bf->cur.lsn, at, sizeof(at));
+	/* a row the server could not print: a claim check of "at least 1GB" */
 	if (!bf_page_build(t, res, bf->cur.rows + 1, &p) ||
+		((p.forced_size = bf->oversize ? BF_OVERSIZE_BYTES : 0), false) ||
 		bf_page_claim_checks(t, &p, bf->max_job_bytes, at) < 0)
 		rc = bf_fail(bf, BF_FATAL, "out of memory");
 	for (int from = 0, end; rc == 0 && from < p.n; from = end)
@@ -163,6 +153,7 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 		backfill_state_free(&next);
 	}
 	bf_page_free(&p);
+	bf->oversize = false;
 	return rc;
 }
 
@@ -177,8 +168,8 @@ run_table(Backfill *bf, const BfTable *t, char **after, const char *visible_in)
 
 	for (;;)
 	{
-		PGresult   *res = bf_page(bf->conn, t, bf->cur.condition, last, visible_in,
-								  bf->cfg->backfill.batch, err, sizeof(err));
+		int			limit = bf->cfg->backfill.batch;
+		PGresult   *res = bf_page_guarded(bf, t, last, visible_in, &limit, err, sizeof(err));
 		int			n;
 
 		if (last != after)
@@ -202,7 +193,7 @@ run_table(Backfill *bf, const BfTable *t, char **after, const char *visible_in)
 					(unsigned long long) bf->m->backfill_rows_estimated);
 			logged_us = now_us();
 		}
-		if (n < bf->cfg->backfill.batch || bridge_stop_requested)
+		if (n < limit || bridge_stop_requested)
 			break;
 		if ((n = backfill_key_parse(bf->cur.key, &last, err, sizeof(err))) != t->nkeys)
 		{

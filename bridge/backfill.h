@@ -26,6 +26,8 @@
  *						--backfill
  *	backfill_lock.c		one bridge backfills a slot at a time
  *	backfill_condition.c	the condition's lexical check (one expression)
+ *	backfill_oversize.c	a row whose text the server cannot build: found
+ *						row by row, delivered as a claim check
  *	backfill_testhook.c	W2Q_TEST_BACKFILL_PAUSE: a test's kill -9 moments
  *	redis_backfill.c	the Redis side: the wal2queue_backfill2 function
  *

@@ -38,6 +38,10 @@ typedef struct Backfill
 								 * with (BF_PINNED_SETTINGS not set) */
 	size_t		max_job_bytes;	/* the plugin's: larger rows are claim
 								 * checks; 0 none (pgoutput) */
+	bool		single_rows;	/* a page the server could not build: read
+								 * one row at a time until its row passed */
+	bool		oversize;		/* the page read holds that row alone, its
+								 * key and route only: a claim check */
 	BfTables	tables;
 	TablePatterns patterns;
 	char		err[1024];
@@ -118,6 +122,16 @@ extern bool bf_done_add(BackfillState *st, uint32_t oid);
  * --backfill-after-rewrite read without the filter.
  */
 extern const char *bf_keydef_recorded(const Backfill *bf, const BfTable *t);
+
+/*
+ * backfill_oversize.c: a page of t (up to *limit rows; the limit used is
+ * set back) read in a savepoint.  A row whose text the server cannot build
+ * (over 1GB) is found one row at a time and read with its key and route
+ * columns only, bf->oversize set: the caller delivers it as a claim check.
+ * NULL with err set on a failure.
+ */
+extern PGresult *bf_page_guarded(Backfill *bf, const BfTable *t, char **after,
+								 const char *visible_in, int *limit, char *err, size_t errlen);
 extern int	bf_check_table(Backfill *bf, const BfTable *t, const char **visible);
 
 #endif							/* W2Q_BACKFILL_INTERNAL_H */

@@ -103,6 +103,18 @@ bf_check_table(Backfill *bf, const BfTable *t, const char **visible)
 }
 
 bool
+bf_dup_into(char **dst, const char *src)
+{
+	char	   *d = strdup(src);
+
+	if (d == NULL)
+		return false;
+	free(*dst);
+	*dst = d;
+	return true;
+}
+
+bool
 bf_oid_listed(const char *list, uint32_t oid)
 {
 	const char *p = list ? list : "";

@@ -456,6 +456,31 @@ PGresult *
 bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
 		const char *visible_in, int limit, char *err, size_t errlen)
 {
+	char		sqlstate[6];
+
+	return bf_page_only(conn, t, condition, after, visible_in, limit, NULL, sqlstate, err, errlen);
+}
+
+/* is column c of t read: a key column, or named in keep (NULL: all are) */
+static bool
+column_kept(const BfTable *t, uint32_t c, const char *const *keep)
+{
+	if (keep == NULL)
+		return true;
+	for (int k = 0; k < t->nkeys; k++)
+		if (t->keycols[k] == (int) c)
+			return true;
+	for (; *keep; keep++)
+		if (strcmp(*keep, t->colnames[c]) == 0)
+			return true;
+	return false;
+}
+
+PGresult *
+bf_page_only(PGconn *conn, const BfTable *t, const char *condition, char **after,
+			 const char *visible_in, int limit, const char *const *keep, char *sqlstate,
+			 char *err, size_t errlen)
+{
 	char	   *sql = NULL;
 	size_t		len = 0;
 	const char **params = calloc(t->nkeys + 2, sizeof(char *));
@@ -464,11 +489,12 @@ bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
 	char		num[32];
 	PGresult   *res;
 
+	sqlstate[0] = '\0';
 	for (uint32_t c = 0; ok && c < t->ncols; c++)
 	{
 		char	   *id = PQescapeIdentifier(conn, t->colnames[c], strlen(t->colnames[c]));
 
-		ok = id && add(&sql, &len, "%s%s", c ? ", " : "SELECT ", id);
+		ok = id && add(&sql, &len, "%s%s", c ? ", " : "SELECT ", column_kept(t, c, keep) ? id : "NULL");
 		PQfreemem(id);
 	}
 	ok = ok && add(&sql, &len, " FROM %s%s WHERE true", t->partitioned ? "" : "ONLY ", t->qname);
@@ -511,6 +537,9 @@ bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
 	free(params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		snprintf(sqlstate, 6, "%.5s", state ? state : "");
 		errbuf_set(err, errlen, -1, "could not read table %s: %s%s", t->name,
 				   PQresultErrorMessage(res), bf_read_hint(PQresultErrorMessage(res)));
 		PQclear(res);

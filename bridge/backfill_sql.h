@@ -142,6 +142,16 @@ extern PGresult *bf_page(PGconn *conn, const BfTable *t, const char *condition,
 						 char *err, size_t errlen);
 
 /*
+ * bf_page, but with keep not NULL every column that is neither a key column
+ * nor named in keep (NULL-terminated) read as NULL; on an error its SQLSTATE
+ * in sqlstate (6 bytes)
+ */
+extern PGresult *bf_page_only(PGconn *conn, const BfTable *t, const char *condition,
+							  char **after, const char *visible_in, int limit,
+							  const char *const *keep, char *sqlstate,
+							  char *err, size_t errlen);
+
+/*
  * The SQL condition (in parentheses) "the row's xmin is visible in the
  * saved snapshot", the pg_snapshot text being the query parameter param
  * ("$3"); buf of 1024 bytes suffices.
