@@ -82,6 +82,9 @@ record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
 {
 	int			rc;
 
+	/* never a write without the lock (its connection may have died) */
+	if ((rc = bf_lock_check(bf)) != 0)
+		return rc;
 	next->seq = bf->cur.seq + 1;
 	rc = bf->sink->ops->backfill_batch(bf->sink, &bf->src, bf->flags, bf->cur.seq, next,
 									   jobs, (uint32_t) njobs);
@@ -99,18 +102,6 @@ record(Backfill *bf, BackfillState *next, const FrameJob *jobs, int njobs)
 	return 0;
 }
 
-bool
-bf_dup_into(char **dst, const char *src)
-{
-	char	   *d = strdup(src);
-
-	if (d == NULL)
-		return false;
-	free(*dst);
-	*dst = d;
-	return true;
-}
-
 /* a page read of t: its rows in sink calls of at most --backfill-page-bytes */
 static int
 deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
@@ -121,7 +112,9 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 	char		at[LSN_STRLEN];
 
 	lsn_format(bf->cur.lsn, at, sizeof(at));
+	/* a row the server could not print: a claim check of "at least 1GB" */
 	if (!bf_page_build(t, res, bf->cur.rows + 1, &p) ||
+		((p.forced_size = bf->oversize ? BF_OVERSIZE_BYTES : 0), false) ||
 		bf_page_claim_checks(t, &p, bf->max_job_bytes, at) < 0)
 		rc = bf_fail(bf, BF_FATAL, "out of memory");
 	for (int from = 0, end; rc == 0 && from < p.n; from = end)
@@ -137,6 +130,8 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 			backfill_state_copy(&next, &bf->cur) && bf_dup_into(&next.table, t->qname) &&
 			bf_dup_into(&next.key, key) && bf_dup_into(&next.keydef, bf_keydef_recorded(bf, t)))
 		{
+			next.by_oid = true;
+			next.table_oid = t->oid;
 			next.rows += end - from;
 			next.job_keys = p.poskeys + from;
 			if ((rc = record(bf, &next, p.jobs + from, end - from)) != 0)
@@ -158,6 +153,7 @@ deliver_page(Backfill *bf, const BfTable *t, PGresult *res)
 		backfill_state_free(&next);
 	}
 	bf_page_free(&p);
+	bf->oversize = false;
 	return rc;
 }
 
@@ -172,8 +168,8 @@ run_table(Backfill *bf, const BfTable *t, char **after, const char *visible_in)
 
 	for (;;)
 	{
-		PGresult   *res = bf_page(bf->conn, t, bf->cur.condition, last, visible_in,
-								  bf->cfg->backfill.batch, err, sizeof(err));
+		int			limit = bf->cfg->backfill.batch;
+		PGresult   *res = bf_page_guarded(bf, t, last, visible_in, &limit, err, sizeof(err));
 		int			n;
 
 		if (last != after)
@@ -197,7 +193,7 @@ run_table(Backfill *bf, const BfTable *t, char **after, const char *visible_in)
 					(unsigned long long) bf->m->backfill_rows_estimated);
 			logged_us = now_us();
 		}
-		if (n < bf->cfg->backfill.batch || bridge_stop_requested)
+		if (n < limit || bridge_stop_requested)
 			break;
 		if ((n = backfill_key_parse(bf->cur.key, &last, err, sizeof(err))) != t->nkeys)
 		{
@@ -225,6 +221,8 @@ record_done(Backfill *bf)
 	else
 	{
 		next.done = true;
+		next.by_oid = true;
+		next.table_oid = 0;
 		rc = record(bf, &next, NULL, 0);
 	}
 	backfill_state_free(&next);
@@ -234,28 +232,44 @@ record_done(Backfill *bf)
 	return rc;
 }
 
-/* every table from the one the state names, then done */
+/* table i, from after (NULL: its start); finished, it is listed done */
+static int
+read_one(Backfill *bf, int i, char **after)
+{
+	const BfTable *t = &bf->tables.t[i];
+	const char *visible;
+	int			rc;
+
+	if ((rc = bf_check_table(bf, t, &visible)) == 0 &&
+		(rc = run_table(bf, t, after, visible)) == 0 && !bridge_stop_requested &&
+		!bf_done_add(&bf->cur, t->oid))
+		rc = bf_fail(bf, BF_FATAL, "out of memory");
+	return rc;
+}
+
+/*
+ * The table the state was reading (by its oid) on from its key, then every
+ * selected table the state does not list done, in name order, then done
+ */
 static int
 run_tables(Backfill *bf)
 {
-	int			start = 0;
+	int			cur = -1;
 	char	  **after = NULL;
 	int			nafter = 0;
 	int			rc = 0;
 
 	if (!bf->tables_loaded && (rc = bf_load_tables(bf)) != 0)
 		return rc;
-	if ((rc = bf_resume_position(bf, &start, &after, &nafter)) != 0)
+	if ((rc = bf_resume_position(bf, &cur, &after, &nafter)) != 0)
 		return rc;
 	bf->m->backfill_running = true;
 	publish(bf);
-	for (int i = start; rc == 0 && i < bf->tables.n && !bridge_stop_requested; i++)
-	{
-		const char *visible;
-
-		if ((rc = bf_check_table(bf, &bf->tables.t[i], &visible)) == 0)
-			rc = run_table(bf, &bf->tables.t[i], i == start ? after : NULL, visible);
-	}
+	if (cur >= 0)
+		rc = read_one(bf, cur, after);
+	for (int i = 0; rc == 0 && i < bf->tables.n && !bridge_stop_requested; i++)
+		if (i != cur && !bf_oid_listed(bf->cur.tables_done, bf->tables.t[i].oid))
+			rc = read_one(bf, i, NULL);
 	backfill_key_free(after, nafter);
 	if (rc == 0 && !bridge_stop_requested)
 	{
@@ -323,8 +337,11 @@ stream_rc(Backfill *bf, int rc)
 static int
 drop_slot(Backfill *bf)
 {
-	int			rc = stream_drop_slot(&bf->stream);
+	int			rc;
 
+	if ((rc = bf_lock_check(bf)) != 0)
+		return rc;
+	rc = stream_drop_slot(&bf->stream);
 	return rc == STREAM_OK ? 0 : stream_rc(bf, rc);
 }
 
@@ -562,6 +579,32 @@ foreign_slot(Backfill *bf)
 	return rc;
 }
 
+/* the slot (exists, its position) and the sink's backfill state (connect: first) */
+static int
+read_state(Backfill *bf, bool connect, bool *exists)
+{
+	int			rc;
+
+	stream_init(&bf->stream, &bf->cfg->stream);
+	if ((rc = stream_probe(&bf->stream, exists)) != STREAM_OK)
+		return stream_rc(bf, rc);
+	take_source(bf);
+	if ((connect && (rc = bf->sink->ops->connect(bf->sink)) != SINK_OK) ||
+		(rc = bf->sink->ops->backfill_read(bf->sink, &bf->src,
+										   bf->cfg->accept_new_source ? SINK_BACKFILL_ACCEPT : 0,
+										   &bf->cur)) != SINK_OK)
+		return sink_rc(bf, rc);
+	return 0;
+}
+
+/* a slot whose backfill is done: nothing to read, write or drop */
+static bool
+finished(const Backfill *bf, bool exists)
+{
+	return exists && strcmp(bf->stream.wal_status, "lost") != 0 && bf->cur.present &&
+		bf->cur.done && !bf->cur.other_source && (!bf->cfg->backfill.again || same_label(bf));
+}
+
 /* one attempt at the whole phase; a retry resumes from the sink's state */
 static int
 attempt(Backfill *bf)
@@ -572,18 +615,14 @@ attempt(Backfill *bf)
 	bool		marker_only;
 	int			rc;
 
-	/* no other bridge backfills this slot until the last page (or a stop) */
-	if ((rc = bf_lock_take(bf)) != 0)
+	/* a finished backfill streams without the lock (any role can hold it) */
+	if ((rc = read_state(bf, true, &exists)) != 0)
 		return rc;
-	stream_init(&bf->stream, &bf->cfg->stream);
-	if ((rc = stream_probe(&bf->stream, &exists)) != STREAM_OK)
-		return stream_rc(bf, rc);
-	take_source(bf);
-	if ((rc = bf->sink->ops->connect(bf->sink)) != SINK_OK ||
-		(rc = bf->sink->ops->backfill_read(bf->sink, &bf->src,
-										   bf->cfg->accept_new_source ? SINK_BACKFILL_ACCEPT : 0,
-										   &bf->cur)) != SINK_OK)
-		return sink_rc(bf, rc);
+	if (finished(bf, exists))
+		return existing_slot(bf);
+	/* no other bridge backfills this slot until the last page (or a stop) */
+	if ((rc = bf_lock_take(bf)) != 0 || (rc = read_state(bf, false, &exists)) != 0)
+		return rc;
 	/* --accept-new-source and another source's record: none, taken over */
 	bf->flags = bf->cur.other_source ? SINK_BACKFILL_ACCEPT : 0;
 	/* a marker: this backfill's slot was being created */
@@ -610,11 +649,12 @@ attempt(Backfill *bf)
 		/* our slot, created before its first state was recorded: start over */
 		if ((rc = bf_marker_slot_check(bf)) != 0)
 			return rc;
+		/* (drop_slot() refuses a slot another bridge is creating: create lock) */
+		if ((rc = drop_slot(bf)) != 0)
+			return rc;
 		log_msg(LOG_WARNING, "replication slot \"%s\" was created for a backfill that recorded no state "
 				"yet (the bridge stopped in between): dropping it and starting the backfill again",
 				bf->cfg->stream.slot);
-		if ((rc = drop_slot(bf)) != 0)
-			return rc;
 		exists = false;
 	}
 	else if (exists && bf->cur.present && !bf->cur.done && bf->stream.start_lsn > bf->cur.lsn)
@@ -635,6 +675,8 @@ attempt(Backfill *bf)
 	if ((rc = mark_creating(bf)) != 0)
 		return rc;
 	backfill_test_pause("marker");
+	if ((rc = bf_lock_check(bf)) != 0)
+		return rc;
 	if ((rc = stream_create_exported(&bf->stream, snap, sizeof(snap))) != STREAM_OK)
 		return bf_create_failed(bf, rc, marker_only);
 	bf->created_here = true;

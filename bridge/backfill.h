@@ -25,6 +25,9 @@
  *						plugin's slot, a marker and no slot without
  *						--backfill
  *	backfill_lock.c		one bridge backfills a slot at a time
+ *	backfill_condition.c	the condition's lexical check (one expression)
+ *	backfill_oversize.c	a row whose text the server cannot build: found
+ *						row by row, delivered as a claim check
  *	backfill_testhook.c	W2Q_TEST_BACKFILL_PAUSE: a test's kill -9 moments
  *	redis_backfill.c	the Redis side: the wal2queue_backfill2 function
  *
@@ -105,6 +108,16 @@ typedef struct BackfillState
 								 * recorded (BfTable.keydef: columns, types,
 								 * collations); "" none or unknown */
 	/*
+	 * The tables by identity, so that a RENAME changes nothing: table's oid
+	 * (0 none) and the oids of the tables finished ("oid oid ...", "" none;
+	 * every selected table not listed and not table is still to be read
+	 * from its start).  by_oid: the record holds them (an older bridge's
+	 * names the table alone: its resume goes by the name order).
+	 */
+	bool		by_oid;
+	uint32_t	table_oid;
+	char	   *tables_done;
+	/*
 	 * backfill_batch only, not copied or freed with the state: each job's
 	 * position key (as key above), or NULL (Kafka's backfill header)
 	 */
@@ -150,6 +163,21 @@ extern void backfill_key_free(char **vals, int n);
 #define BACKFILL_CHECK_USAGE	2
 struct BridgeConfig;
 extern int	backfill_check(const struct BridgeConfig *cfg, char *err, size_t errlen);
+
+/*
+ * backfill_condition.c: is the --backfill condition one expression (its
+ * parentheses balanced, no comment, no semicolon, outside literals, quoted
+ * identifiers and dollar quotes)?  0, or -1 with err naming what is wrong.
+ */
+extern int	backfill_condition_check(const char *cond, char *err, size_t errlen);
+
+/*
+ * backfill_lock.c, for --drop-slot: take the slot's backfill lock on a new
+ * normal connection, returned (PQfinish() releases it); NULL with err
+ * naming the holder (a bridge is backfilling the slot) or the failure
+ */
+struct pg_conn;
+extern struct pg_conn *backfill_lock_hold(const struct BridgeConfig *cfg, char *err, size_t errlen);
 
 /* the phase; returns 0 to go on streaming, 1 to stop with exit status 1 */
 struct BridgeConfig;

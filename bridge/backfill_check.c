@@ -66,7 +66,8 @@ check_tables(PGconn *conn, const BridgeConfig *cfg, const BfTables *ts, char *er
 
 		if (PQresultStatus(res) != PGRES_TUPLES_OK)
 			rc = errbuf_set(err, errlen, BACKFILL_CHECK_FAILED, "could not read table %s for the "
-							"backfill: %s", ts->t[i].name, primary(conn, res));
+							"backfill: %s%s", ts->t[i].name, primary(conn, res),
+							bf_read_hint(primary(conn, res)));
 		else if (cond && cond[0])
 		{
 			PQclear(res);
@@ -105,8 +106,8 @@ publication_or_none(PGconn *conn, const char *publication)
 int
 backfill_check(const BridgeConfig *cfg, char *err, size_t errlen)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {cfg->stream.conninfo, "wal2queue-bridge backfill check", NULL};
+	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
+	const char *vals[] = {cfg->stream.conninfo, "false", "wal2queue-bridge backfill check", NULL};
 	TablePatterns patterns = {0};
 	BfSelect	sel = {NULL, cfg->backfill.publication, cfg->backfill.route_column,
 	cfg->backfill.key_column};
@@ -116,13 +117,17 @@ backfill_check(const BridgeConfig *cfg, char *err, size_t errlen)
 	PGresult   *res;
 	int			rc = BACKFILL_CHECK_OK;
 
+	if (cfg->backfill.condition && cfg->backfill.condition[0] &&
+		backfill_condition_check(cfg->backfill.condition, err, errlen) != 0)
+		return BACKFILL_CHECK_USAGE;
 	if ((conn = pgerror_connect(keys, vals, &f)) == NULL)
 	{
 		/* the backfill connects again, and says why it cannot (or retries) */
 		log_msg(LOG_DEBUG, "could not check the backfill's tables: %s", f.message);
 		return BACKFILL_CHECK_OK;
 	}
-	res = PQexec(conn, BF_PINNED_SETTINGS "; SET default_transaction_read_only = on");
+	res = PQexec(conn, BF_PINNED_SETTINGS "; " BF_NO_ROW_SECURITY "; " BF_CLIENT_ENCODING
+				 "; SET default_transaction_read_only = on");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		log_msg(LOG_DEBUG, "could not check the backfill's tables: %s", primary(conn, res));
 	else if (cfg->backfill.tables &&

@@ -38,6 +38,10 @@ typedef struct Backfill
 								 * with (BF_PINNED_SETTINGS not set) */
 	size_t		max_job_bytes;	/* the plugin's: larger rows are claim
 								 * checks; 0 none (pgoutput) */
+	bool		single_rows;	/* a page the server could not build: read
+								 * one row at a time until its row passed */
+	bool		oversize;		/* the page read holds that row alone, its
+								 * key and route only: a claim check */
 	BfTables	tables;
 	TablePatterns patterns;
 	char		err[1024];
@@ -70,6 +74,13 @@ extern char *bf_hint_command(const BridgeConfig *cfg, const char *condition, con
  * --standby).  Released with its connection.
  */
 extern int	bf_lock_take(Backfill *bf);
+
+/*
+ * Does this session still hold the backfill lock?  0, or BF_RETRY with
+ * bf->err set (the lock is released): before every sink write
+ * and slot drop or creation.
+ */
+extern int	bf_lock_check(Backfill *bf);
 extern void bf_lock_release(Backfill *bf);
 
 /*
@@ -92,11 +103,17 @@ extern int	bf_save_snapshot(Backfill *bf, BackfillState *st);
 extern int	bf_load_tables(Backfill *bf);
 
 /*
- * A resume (or a new backfill: table 0, from its start): the table to begin
- * with, the key to go on after (NULL: its start; nafter texts); 0, or
- * BF_RETRY/BF_FATAL with bf->err set.
+ * A resume (or a new backfill: none, nothing done): the index of the table
+ * the state was reading, found by its oid (-1 none: not begun, finished or
+ * dropped), the key to go on after in it (NULL: its start; nafter texts);
+ * the tables finished are bf->cur.tables_done (an older state's, by name
+ * order, converted).  0, or BF_RETRY/BF_FATAL with bf->err set.
  */
-extern int	bf_resume_position(Backfill *bf, int *start, char ***after, int *nafter);
+extern int	bf_resume_position(Backfill *bf, int *cur, char ***after, int *nafter);
+
+/* is oid in list ("oid oid ...")?  add oid to st->tables_done (false: no memory) */
+extern bool bf_oid_listed(const char *list, uint32_t oid);
+extern bool bf_done_add(BackfillState *st, uint32_t oid);
 
 /*
  * Before reading t: lock it and check its storage (backfill_rewrite.c).
@@ -105,6 +122,16 @@ extern int	bf_resume_position(Backfill *bf, int *start, char ***after, int *naft
  * --backfill-after-rewrite read without the filter.
  */
 extern const char *bf_keydef_recorded(const Backfill *bf, const BfTable *t);
+
+/*
+ * backfill_oversize.c: a page of t (up to *limit rows; the limit used is
+ * set back) read in a savepoint.  A row whose text the server cannot build
+ * (over 1GB) is found one row at a time and read with its key and route
+ * columns only, bf->oversize set: the caller delivers it as a claim check.
+ * NULL with err set on a failure.
+ */
+extern PGresult *bf_page_guarded(Backfill *bf, const BfTable *t, char **after,
+								 const char *visible_in, int *limit, char *err, size_t errlen);
 extern int	bf_check_table(Backfill *bf, const BfTable *t, const char **visible);
 
 #endif							/* W2Q_BACKFILL_INTERNAL_H */

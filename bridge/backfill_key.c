@@ -26,6 +26,7 @@ backfill_state_free(BackfillState *st)
 	free(st->storage);
 	free(st->label);
 	free(st->keydef);
+	free(st->tables_done);
 	memset(st, 0, sizeof(*st));
 }
 
@@ -49,7 +50,10 @@ backfill_state_copy(BackfillState *dst, const BackfillState *src)
 	dst->seq = src->seq;
 	dst->rows = src->rows;
 	dst->done = src->done;
-	return dup_into(&dst->snapshot, src->snapshot) &&
+	dst->by_oid = src->by_oid;
+	dst->table_oid = src->table_oid;
+	return dup_into(&dst->tables_done, src->tables_done) &&
+		dup_into(&dst->snapshot, src->snapshot) &&
 		dup_into(&dst->condition, src->condition) &&
 		dup_into(&dst->table, src->table) &&
 		dup_into(&dst->key, src->key) &&

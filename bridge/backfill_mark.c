@@ -25,8 +25,8 @@
 void
 backfill_mark_done(const BridgeConfig *cfg, uint64_t lsn)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {cfg->stream.conninfo, "wal2queue-bridge backfill", NULL};
+	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
+	const char *vals[] = {cfg->stream.conninfo, "false", "wal2queue-bridge backfill", NULL};
 	PgConnectFailure f;
 	PGconn	   *conn = pgerror_connect(keys, vals, &f);
 	PGresult   *res;

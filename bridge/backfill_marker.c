@@ -87,7 +87,8 @@ bf_marker_removal(const Backfill *bf, char *buf, size_t len)
 	else
 		snprintf(buf, len, "redis-cli%s HDEL '%swal2queue:progress:%s' backfill_lsn backfill_seq "
 				 "backfill_rows backfill_done backfill_snapshot backfill_condition backfill_table "
-				 "backfill_key backfill_storage backfill_label backfill_keydef",
+				 "backfill_key backfill_storage backfill_label backfill_keydef backfill_table_oid "
+				 "backfill_tables_done",
 				 conn, prefix, bf->cfg->stream.slot);
 }
 

@@ -174,7 +174,7 @@ bf_page_claim_checks(const BfTable *t, BfPage *p, size_t max_job_bytes, const ch
 	for (int r = 0; max_job_bytes > 0 && r < p->n; r++)
 	{
 		FrameJob   *j = &p->jobs[r];
-		size_t		size = text_bytes(j);
+		size_t		size = p->forced_size ? p->forced_size : text_bytes(j);
 		FrameValue *v;
 		char	   *nums;
 

@@ -28,7 +28,13 @@ typedef struct BfPage
 	FrameValue *ccvalues;		/* per job: the claim check's 8 values */
 	char	   *cctexts;		/* per job: its seq and size texts */
 	char	   *cckeycols;		/* the key columns, a JSON array */
+	size_t		forced_size;	/* not 0: every row a claim check of this
+								 * size (a row whose text the server could
+								 * not build, backfill_oversize.c) */
 } BfPage;
+
+/* a claim check's size when the server could not build the row's text */
+#define BF_OVERSIZE_BYTES ((size_t) 1073741823)
 
 /* res's rows as jobs, as the stream would carry them; seqs from first_seq */
 extern bool bf_page_build(const BfTable *t, PGresult *res, uint64_t first_seq, BfPage *p);

@@ -19,8 +19,8 @@
 int
 bf_open_reader(Backfill *bf, const char *snapshot_name)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {bf->cfg->stream.conninfo, "wal2queue-bridge backfill", NULL};
+	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
+	const char *vals[] = {bf->cfg->stream.conninfo, "false", "wal2queue-bridge backfill", NULL};
 	PgConnectFailure f;
 	PGresult   *res;
 	char		sql[256];
@@ -28,7 +28,8 @@ bf_open_reader(Backfill *bf, const char *snapshot_name)
 	if ((bf->conn = pgerror_connect(keys, vals, &f)) == NULL)
 		return bf_fail(bf, f.kind == PGERR_PERMANENT ? BF_FATAL : BF_RETRY,
 					"could not connect to PostgreSQL for the backfill: %s", f.message);
-	res = PQexec(bf->conn, bf->unpinned ? "SELECT" : BF_PINNED_SETTINGS);
+	res = PQexec(bf->conn, bf->unpinned ? BF_NO_ROW_SECURITY :
+				 BF_PINNED_SETTINGS "; " BF_NO_ROW_SECURITY "; " BF_CLIENT_ENCODING);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		bf_fail(bf, BF_RETRY, "could not set the backfill's session settings: %s",

@@ -102,26 +102,126 @@ bf_check_table(Backfill *bf, const BfTable *t, const char **visible)
 	return rc;
 }
 
+bool
+bf_dup_into(char **dst, const char *src)
+{
+	char	   *d = strdup(src);
+
+	if (d == NULL)
+		return false;
+	free(*dst);
+	*dst = d;
+	return true;
+}
+
+bool
+bf_oid_listed(const char *list, uint32_t oid)
+{
+	const char *p = list ? list : "";
+	char	   *end;
+
+	while (*p)
+	{
+		unsigned long v = strtoul(p, &end, 10);
+
+		if (end == p)
+			break;
+		if (v == oid)
+			return true;
+		p = end;
+	}
+	return false;
+}
+
+bool
+bf_done_add(BackfillState *st, uint32_t oid)
+{
+	const char *was = st->tables_done ? st->tables_done : "";
+	char	   *now;
+
+	if (bf_oid_listed(was, oid))
+		return true;
+	if ((now = malloc(strlen(was) + 16)) == NULL)
+		return false;
+	sprintf(now, "%s%s%u", was, was[0] ? " " : "", (unsigned) oid);
+	free(st->tables_done);
+	st->tables_done = now;
+	st->by_oid = true;
+	return true;
+}
+
 /*
- * A resume: the table the state names is gone.  Dropped: its rows are gone
- * too (as deleted rows), go on with the next table; still there but out of
- * the selection (renamed, --tables): refused.
+ * A resume of an older bridge's state (the table by name alone): the tables
+ * before its position in the name order are taken as finished, as that
+ * bridge read them, and listed done from now on.  The table the state
+ * names is gone: dropped, its rows are gone too (as deleted rows), go on
+ * with the next table; still there but out of the selection (renamed,
+ * --tables): refused.
  */
 static int
-table_gone(Backfill *bf, int *start)
+legacy_position(Backfill *bf, int *cur)
 {
 	char		err[512];
-	int			exists = bf_table_gone(bf->conn, &bf->tables, bf->cur.table, start, err, sizeof(err));
+	int			start = 0;
+	int			exists = 0;
 
-	if (exists < 0)
+	if (bf->cur.table && bf->cur.table[0] &&
+		(start = bf_table_index(&bf->tables, bf->cur.table)) < 0 &&
+		(exists = bf_table_gone(bf->conn, &bf->tables, bf->cur.table, &start, err, sizeof(err))) < 0)
 		return bf_fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
 	if (exists)
 		return bf_fail(bf, BF_FATAL, "the backfill was reading table %s, which exists but is no longer "
 					"selected (--tables, or its publication): resuming would never deliver its rows "
 					"after key %s; hint: select it again (or rename it back) and restart the same "
 					"command line", bf->cur.table, bf->cur.key[0] ? bf->cur.key : "(none yet)");
-	log_msg(LOG_WARNING, "the backfill was reading table %s, which was dropped since: its rows are "
-			"gone, going on with the next table", bf->cur.table);
+	*cur = bf->cur.table && bf->cur.table[0] && bf_table_index(&bf->tables, bf->cur.table) == start ?
+		start : -1;
+	if (bf->cur.table && bf->cur.table[0] && *cur < 0)
+		log_msg(LOG_WARNING, "the backfill was reading table %s, which was dropped since: its rows are "
+				"gone, going on with the next table", bf->cur.table);
+	for (int i = 0; i < start; i++)
+		if (!bf_done_add(&bf->cur, bf->tables.t[i].oid))
+			return bf_fail(bf, BF_FATAL, "out of memory");
+	bf->cur.by_oid = true;
+	return 0;
+}
+
+/*
+ * The table the state was reading, by its oid: renamed since (within the
+ * selection) it is the same table; dropped, its rows are gone too (as
+ * deleted rows); still there but out of the selection: refused.
+ */
+static int
+oid_position(Backfill *bf, int *cur)
+{
+	char		now[512];
+	char		err[512];
+	int			exists;
+
+	*cur = -1;
+	if (bf->cur.table_oid == 0)
+		return 0;
+	for (int i = 0; i < bf->tables.n; i++)
+		if (bf->tables.t[i].oid == bf->cur.table_oid)
+			*cur = i;
+	if (*cur >= 0)
+	{
+		if (strcmp(bf->tables.t[*cur].qname, bf->cur.table) != 0)
+			log_msg(LOG_INFO, "the backfill was reading table %s (oid %u), renamed %s since: going on "
+					"with it after key %s", bf->cur.table, (unsigned) bf->cur.table_oid,
+					bf->tables.t[*cur].qname, bf->cur.key[0] ? bf->cur.key : "(none yet)");
+		return 0;
+	}
+	if ((exists = bf_table_now(bf->conn, bf->cur.table_oid, now, sizeof(now), err, sizeof(err))) < 0)
+		return bf_fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+	if (exists)
+		return bf_fail(bf, BF_FATAL, "the backfill was reading table %s (oid %u, now %s), which exists but "
+					"is no longer selected (--tables, or its publication): resuming would never deliver "
+					"its rows after key %s; hint: select it again (or rename it back) and restart the "
+					"same command line", bf->cur.table, (unsigned) bf->cur.table_oid, now,
+					bf->cur.key[0] ? bf->cur.key : "(none yet)");
+	log_msg(LOG_WARNING, "the backfill was reading table %s (oid %u), which was dropped since: its rows "
+			"are gone, going on with the tables not finished", bf->cur.table, (unsigned) bf->cur.table_oid);
 	return 0;
 }
 
@@ -131,7 +231,7 @@ table_gone(Backfill *bf, int *start)
  * read: refused while it is away.
  */
 static int
-check_missing(Backfill *bf, int start)
+check_missing(Backfill *bf)
 {
 	char		err[512];
 	char	   *gone;
@@ -140,8 +240,8 @@ check_missing(Backfill *bf, int start)
 
 	if (!bf->cur.storage || !bf->cur.storage[0])
 		return 0;
-	if ((gone = bf_storage_missing(bf->conn, &bf->tables, start, bf->cur.storage, &dropped,
-								   err, sizeof(err))) == NULL)
+	if ((gone = bf_storage_missing(bf->conn, &bf->tables, bf->cur.tables_done ? bf->cur.tables_done : "",
+								   bf->cur.storage, &dropped, err, sizeof(err))) == NULL)
 		return bf_fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
 	if (dropped[0])
 		log_msg(LOG_WARNING, "the backfill's snapshot read relations (oid %s) under the selected tables "
@@ -237,38 +337,72 @@ check_key(Backfill *bf, const BfTable *t, bool *from_start)
 	return rc;
 }
 
-/* a resume: the table to begin with, the key to go on after (or NULL) */
+/*
+ * A resume: the saved key texts must still read as the key's types (an
+ * enum label renamed since, ALTER TYPE ... RENAME VALUE, does not; the
+ * key's identity is the same).  Refused, or with --backfill-after-rewrite
+ * the table read again from its start.
+ */
+static int
+key_readable(Backfill *bf, const BfTable *t, char ***after, int *nafter)
+{
+	char		err[512];
+	char	   *cmd;
+	int			rc = bf_key_readable(bf->conn, t, *after, err, sizeof(err));
+
+	if (rc < 0)
+		return bf_fail(bf, PQstatus(bf->conn) == CONNECTION_OK ? BF_FATAL : BF_RETRY, "%s", err);
+	if (rc == 1)
+		return 0;
+	if (bf->cfg->backfill.after_rewrite)
+	{
+		log_msg(LOG_WARNING, "backfill of %s: its saved position %s no longer reads as its key (%s); "
+				"--backfill-after-rewrite: reading the table again from its start (at least once: "
+				"the rows delivered come twice)", t->name, bf->cur.key, err);
+		backfill_key_free(*after, *nafter);
+		*after = NULL;
+		*nafter = 0;
+		return 0;
+	}
+	cmd = bf_hint_command(bf->cfg, NULL, " --backfill-after-rewrite");
+	rc = bf_fail(bf, BF_FATAL, "cannot resume the backfill of table %s: its saved position %s no longer "
+			  "reads as its key (%s), e.g. an enum label renamed since (ALTER TYPE ... RENAME VALUE); "
+			  "hint: rename it back and restart the same command line (exactly once), or read the table "
+			  "again from its start (at least once: the rows delivered come twice) with: %s",
+			  t->name, bf->cur.key, err, cmd ? cmd : "the same command line with --backfill-after-rewrite");
+	free(cmd);
+	return rc;
+}
+
+/* a resume: the table it was reading, the key to go on after (or NULL) */
 int
-bf_resume_position(Backfill *bf, int *start, char ***after, int *nafter)
+bf_resume_position(Backfill *bf, int *cur, char ***after, int *nafter)
 {
 	char		err[512];
 	bool		from_start = false;
 	int			rc;
 	int			n;
 
-	*start = 0;
+	*cur = -1;
 	*after = NULL;
 	*nafter = 0;
-	if (bf->cur.table && bf->cur.table[0] &&
-		(*start = bf_table_index(&bf->tables, bf->cur.table)) < 0)
-	{
-		if ((rc = table_gone(bf, start)) != 0)
-			return rc;
-		return check_missing(bf, *start);
-	}
-	if (bf->visible_in && (rc = check_missing(bf, *start)) != 0)
+	if (!bf->cur.by_oid)
+		rc = legacy_position(bf, cur);
+	else
+		rc = oid_position(bf, cur);
+	if (rc != 0 || (bf->visible_in && (rc = check_missing(bf)) != 0))
 		return rc;
-	if (!bf->cur.table || !bf->cur.table[0] || !bf->cur.key || !bf->cur.key[0])
+	if (*cur < 0 || !bf->cur.key || !bf->cur.key[0])
 		return 0;
-	if ((rc = check_key(bf, &bf->tables.t[*start], &from_start)) != 0 || from_start)
+	if ((rc = check_key(bf, &bf->tables.t[*cur], &from_start)) != 0 || from_start)
 		return rc;
-	if ((n = backfill_key_parse(bf->cur.key, after, err, sizeof(err))) != bf->tables.t[*start].nkeys)
+	if ((n = backfill_key_parse(bf->cur.key, after, err, sizeof(err))) != bf->tables.t[*cur].nkeys)
 	{
 		backfill_key_free(*after, n > 0 ? n : 0);
 		*after = NULL;
 		return bf_fail(bf, BF_FATAL, "the backfill state's key does not fit table %s: %s",
-					bf->cur.table, n < 0 ? err : "another number of key columns");
+					bf->tables.t[*cur].name, n < 0 ? err : "another number of key columns");
 	}
 	*nafter = n;
-	return 0;
+	return key_readable(bf, &bf->tables.t[*cur], after, nafter);
 }

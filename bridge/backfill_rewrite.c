@@ -208,7 +208,8 @@ bf_storage_check(PGconn *conn, const BfTable *t, const char *saved, const char *
 /*
  * The recorded leaves ("oid:relfilenode:root" words) no longer under any
  * selected table, skipping those of the tables already finished (roots in
- * done; a word without its root, an older bridge's, is always checked):
+ * done, "oid oid ..."; a word without its root, an older bridge's, is
+ * always checked):
  * whether each exists (detached, renamed out of the selection, the old
  * table of a copy and swap) or not (dropped), its name or oid.
  */
@@ -220,7 +221,7 @@ bf_storage_check(PGconn *conn, const BfTable *t, const char *saved, const char *
 	"      FROM pg_catalog.unnest(pg_catalog.string_to_array($1, ' ')) w) s " \
 	"LEFT JOIN pg_catalog.pg_class c ON c.oid = s.oid " \
 	"LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace " \
-	"WHERE NOT coalesce(s.root = ANY ($2::oid[]), false) " \
+	"WHERE NOT coalesce(s.root = ANY (pg_catalog.string_to_array($2, ' ')::oid[]), false) " \
 	"AND s.oid NOT IN (SELECT p.relid FROM pg_catalog.unnest($3::oid[]) r(t), " \
 	"  LATERAL pg_catalog.pg_partition_tree(r.t::regclass) p " \
 	"  UNION ALL SELECT pg_catalog.unnest($3::oid[])) " \
@@ -243,18 +244,16 @@ oid_array(const BfTables *ts, int from, int to)
 }
 
 char *
-bf_storage_missing(PGconn *conn, const BfTables *ts, int start, const char *saved,
+bf_storage_missing(PGconn *conn, const BfTables *ts, const char *done, const char *saved,
 				   char **dropped, char *err, size_t errlen)
 {
-	char	   *done = oid_array(ts, 0, start);
 	char	   *all = oid_array(ts, 0, ts->n);
 	const char *params[3] = {saved, done, all};
 	PGresult   *res = NULL;
 	char	   *out = NULL;
 
-	if (done && all)
+	if (all)
 		res = PQexecParams(conn, MISSING_SQL, 3, NULL, params, NULL, NULL, 0);
-	free(done);
 	free(all);
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
 	{

@@ -36,13 +36,14 @@ extern int	bf_storage_check(PGconn *conn, const BfTable *t, const char *saved,
 							 char *err, size_t errlen);
 
 /*
- * A recorded leaf of a table not finished yet (ts->t[start] on) that still
+ * A recorded leaf of a table not finished yet (its root not in done, "oid
+ * oid ...") that still
  * exists but is under no selected table (a partition detached, a table
  * renamed away): its name, "" if none, malloc'd; NULL with a message in err.
  * *dropped: the oids of those dropped since, space separated ("" none),
  * malloc'd.
  */
-extern char *bf_storage_missing(PGconn *conn, const BfTables *ts, int start,
+extern char *bf_storage_missing(PGconn *conn, const BfTables *ts, const char *done,
 								const char *saved, char **dropped, char *err,
 								size_t errlen);
 

@@ -63,6 +63,16 @@
 	"LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation " \
 	"ORDER BY k.ord"
 
+const char *
+bf_read_hint(const char *server_message)
+{
+	if (server_message == NULL || strstr(server_message, "row-level security") == NULL)
+		return "";
+	return "; the backfill reads with row_security = off so that a policy cannot hide rows from it: "
+		"run the bridge as a role with BYPASSRLS, or as the table's owner with the table not set to "
+		"FORCE ROW LEVEL SECURITY (docs/operations.md, \"Backfill\")";
+}
+
 static int
 query_failed(PGconn *conn, PGresult *res, const char *what, char *err, size_t errlen)
 {
@@ -323,6 +333,60 @@ bf_table_gone(PGconn *conn, const BfTables *ts, const char *qname, int *next,
 	return exists;
 }
 
+int
+bf_table_now(PGconn *conn, uint32_t oid, char *buf, size_t len, char *err, size_t errlen)
+{
+	char		num[16];
+	const char *params[1] = {num};
+	PGresult   *res;
+	int			exists;
+
+	snprintf(num, sizeof(num), "%u", (unsigned) oid);
+	res = PQexecParams(conn, "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c "
+					   "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::oid",
+					   1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return query_failed(conn, res, "whether a table exists", err, errlen);
+	exists = PQntuples(res) == 1;
+	snprintf(buf, len, "%s", exists ? PQgetvalue(res, 0, 0) : "");
+	PQclear(res);
+	return exists;
+}
+
+int
+bf_key_readable(PGconn *conn, const BfTable *t, char **after, char *err, size_t errlen)
+{
+	for (int k = 0; k < t->nkeys; k++)
+	{
+		const char *params[1] = {after[k]};
+		char	   *sql;
+		PGresult   *res;
+		int			ok;
+
+		if (after[k] == NULL)
+			continue;
+		if (asprintf(&sql, "SELECT $1::%s", t->keytypes[k]) < 0)
+			return errbuf_set(err, errlen, -1, "out of memory");
+		/* a savepoint: the reader's transaction goes on after a refusal */
+		res = PQexec(conn, "SAVEPOINT bf_key");
+		PQclear(res);
+		res = PQexecParams(conn, sql, 1, NULL, params, NULL, NULL, 0);
+		free(sql);
+		ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+		if (!ok)
+			errbuf_set(err, errlen, 0, "%s", PQresultErrorMessage(res));
+		PQclear(res);
+		res = PQexec(conn, ok ? "RELEASE SAVEPOINT bf_key" : "ROLLBACK TO SAVEPOINT bf_key");
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			ok = query_failed(conn, res, "the saved key", err, errlen);
+		else
+			PQclear(res);
+		if (ok <= 0)
+			return ok;
+	}
+	return 1;
+}
+
 /* append printf output to a growing string; false when out of memory */
 static bool
 add(char **buf, size_t *len, const char *fmt, const char *a, const char *b)
@@ -392,6 +456,31 @@ PGresult *
 bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
 		const char *visible_in, int limit, char *err, size_t errlen)
 {
+	char		sqlstate[6];
+
+	return bf_page_only(conn, t, condition, after, visible_in, limit, NULL, sqlstate, err, errlen);
+}
+
+/* is column c of t read: a key column, or named in keep (NULL: all are) */
+static bool
+column_kept(const BfTable *t, uint32_t c, const char *const *keep)
+{
+	if (keep == NULL)
+		return true;
+	for (int k = 0; k < t->nkeys; k++)
+		if (t->keycols[k] == (int) c)
+			return true;
+	for (; *keep; keep++)
+		if (strcmp(*keep, t->colnames[c]) == 0)
+			return true;
+	return false;
+}
+
+PGresult *
+bf_page_only(PGconn *conn, const BfTable *t, const char *condition, char **after,
+			 const char *visible_in, int limit, const char *const *keep, char *sqlstate,
+			 char *err, size_t errlen)
+{
 	char	   *sql = NULL;
 	size_t		len = 0;
 	const char **params = calloc(t->nkeys + 2, sizeof(char *));
@@ -400,11 +489,12 @@ bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
 	char		num[32];
 	PGresult   *res;
 
+	sqlstate[0] = '\0';
 	for (uint32_t c = 0; ok && c < t->ncols; c++)
 	{
 		char	   *id = PQescapeIdentifier(conn, t->colnames[c], strlen(t->colnames[c]));
 
-		ok = id && add(&sql, &len, "%s%s", c ? ", " : "SELECT ", id);
+		ok = id && add(&sql, &len, "%s%s", c ? ", " : "SELECT ", column_kept(t, c, keep) ? id : "NULL");
 		PQfreemem(id);
 	}
 	ok = ok && add(&sql, &len, " FROM %s%s WHERE true", t->partitioned ? "" : "ONLY ", t->qname);
@@ -447,8 +537,11 @@ bf_page(PGconn *conn, const BfTable *t, const char *condition, char **after,
 	free(params);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		errbuf_set(err, errlen, -1, "could not read table %s: %s", t->name,
-				   PQresultErrorMessage(res));
+		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+		snprintf(sqlstate, 6, "%.5s", state ? state : "");
+		errbuf_set(err, errlen, -1, "could not read table %s: %s%s", t->name,
+				   PQresultErrorMessage(res), bf_read_hint(PQresultErrorMessage(res)));
 		PQclear(res);
 		return NULL;
 	}

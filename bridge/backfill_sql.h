@@ -58,6 +58,28 @@ typedef struct BfTable
 #define BF_PINNED_SETTINGS \
 	"SET datestyle = ISO; SET intervalstyle = postgres; SET extra_float_digits = 3"
 
+/*
+ * Every backfill connection that reads rows: a row-level security policy
+ * that would hide rows is an error ("query would be affected by row-level
+ * security policy"), as in pg_dump, never a silently shorter backfill.
+ */
+#define BF_NO_ROW_SECURITY "SET row_security = off"
+
+/*
+ * The rows' text in UTF-8 whatever the database's encoding or the
+ * environment's PGCLIENTENCODING: the plugin converts every value to UTF-8,
+ * so a backfilled job carries the bytes a streamed one does.  (A reader of
+ * an older state's position, unpinned, keeps the session's encoding, as its
+ * key was printed in.)
+ */
+#define BF_CLIENT_ENCODING "SET client_encoding = 'UTF8'"
+
+/*
+ * The hint for a server error of a read: for a row-level security policy's,
+ * what to run the bridge as; else ""
+ */
+extern const char *bf_read_hint(const char *server_message);
+
 typedef struct BfTables
 {
 	int			n;
@@ -95,6 +117,21 @@ extern int	bf_table_gone(PGconn *conn, const BfTables *ts, const char *qname,
 						  int *next, char *err, size_t errlen);
 
 /*
+ * The relation of oid now: 1 with its %I.%I name in buf, 0 if it was
+ * dropped, -1 on error with a message in err
+ */
+extern int	bf_table_now(PGconn *conn, uint32_t oid, char *buf, size_t len,
+						 char *err, size_t errlen);
+
+/*
+ * Does each of t's saved key texts (after, t->nkeys) still read as its
+ * column's type (an enum label renamed since does not)?  1 yes; 0 no, the
+ * server's error in err; -1 on a failure to ask, a message in err
+ */
+extern int	bf_key_readable(PGconn *conn, const BfTable *t, char **after,
+							char *err, size_t errlen);
+
+/*
  * One page: up to limit rows of t matching condition (NULL: all) whose key
  * is past after (NULL: from the start), in key order.  With visible_in (a
  * saved pg_snapshot text) only rows whose xmin that snapshot sees.
@@ -103,6 +140,16 @@ extern int	bf_table_gone(PGconn *conn, const BfTables *ts, const char *qname,
 extern PGresult *bf_page(PGconn *conn, const BfTable *t, const char *condition,
 						 char **after, const char *visible_in, int limit,
 						 char *err, size_t errlen);
+
+/*
+ * bf_page, but with keep not NULL every column that is neither a key column
+ * nor named in keep (NULL-terminated) read as NULL; on an error its SQLSTATE
+ * in sqlstate (6 bytes)
+ */
+extern PGresult *bf_page_only(PGconn *conn, const BfTable *t, const char *condition,
+							  char **after, const char *visible_in, int limit,
+							  const char *const *keep, char *sqlstate,
+							  char *err, size_t errlen);
 
 /*
  * The SQL condition (in parentheses) "the row's xmin is visible in the

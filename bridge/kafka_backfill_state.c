@@ -42,14 +42,16 @@ kafka_backfill_state_format(const char *source, uint64_t page, const BackfillSta
 	{
 		len = strlen(source) + strlen(table) + strlen(cond) + strlen(st->key ? st->key : "") +
 			strlen(st->snapshot ? st->snapshot : "") + strlen(st->storage ? st->storage : "") +
-			strlen(st->label ? st->label : "") + strlen(keydef) + 256;
+			strlen(st->label ? st->label : "") + strlen(keydef) +
+			strlen(st->tables_done ? st->tables_done : "") + 256;
 		if ((out = malloc(len)) != NULL)
 			snprintf(out, len, STATE_MAGIC "\nsource=%s\npage=%" PRIu64 "\nlsn=%s\nseq=%" PRIu64
 					 "\nrows=%" PRIu64 "\ndone=%d\nsnapshot=%s\ntable=%s\nkey=%s\ncondition=%s\n"
-					 "storage=%s\nlabel=%s\nkeydef=%s\n",
+					 "storage=%s\nlabel=%s\nkeydef=%s\ntable_oid=%" PRIu32 "\ntables_done=%s\n",
 					 source, page, lsn, st->seq, st->rows, st->done ? 1 : 0,
 					 st->snapshot ? st->snapshot : "", table, st->key ? st->key : "", cond,
-					 st->storage ? st->storage : "", st->label ? st->label : "", keydef);
+					 st->storage ? st->storage : "", st->label ? st->label : "", keydef,
+					 st->table_oid, st->tables_done ? st->tables_done : "");
 	}
 	free(table);
 	free(cond);
@@ -143,6 +145,18 @@ kafka_backfill_state_parse(const char *text, size_t len, BackfillState *st, uint
 		if (st->label == NULL)
 			st->label = strdup("");
 		ok = st->storage && st->label && st->keydef;
+	}
+	/* the tables by oid: not in an older bridge's state (by name then) */
+	if (ok)
+	{
+		uint64_t	oid = 0;
+
+		st->by_oid = state_u64(text, len, "table_oid", &oid) && oid <= UINT32_MAX;
+		st->table_oid = st->by_oid ? (uint32_t) oid : 0;
+		st->tables_done = st->by_oid ? state_field(text, len, "tables_done") : NULL;
+		if (st->tables_done == NULL)
+			st->tables_done = strdup("");
+		ok = st->tables_done != NULL;
 	}
 	if (ok)
 		strcpy(source, src);

@@ -673,10 +673,18 @@ main(int argc, char **argv)
 	if (a.drop_slot)
 	{
 		Stream		s;
+		PGconn	   *lock;
 
+		/* never the slot of a live backfill: hold its lock while dropping */
+		if ((lock = backfill_lock_hold(&cfg, err, sizeof(err))) == NULL)
+		{
+			log_msg(LOG_ERROR, "could not drop replication slot \"%s\": %s", a.slot, err);
+			return 1;
+		}
 		stream_init(&s, &cfg.stream);
 		if ((rc = stream_drop_slot(&s)) != STREAM_OK)
 			log_msg(LOG_ERROR, "could not drop replication slot \"%s\": %s", a.slot, s.err);
+		PQfinish(lock);
 		return rc == STREAM_OK ? 0 : 1;
 	}
 	if (sink_url_parse(a.sink, &cfg.sink.url, err, sizeof(err)) != 0)

@@ -9,7 +9,8 @@
  * deliver keeps there: backfill_lsn (the consistent point), backfill_seq
  * (pages recorded), backfill_snapshot, backfill_condition, backfill_table,
  * backfill_key, backfill_done ("0"/"1"), backfill_rows, backfill_storage,
- * backfill_label, backfill_keydef.  One call of
+ * backfill_label, backfill_keydef, backfill_table_oid, backfill_tables_done.
+ * One call of
  * wal2queue_backfill2 writes one page: it checks the record's source and
  * that the record is still at the page's predecessor (same backfill_lsn,
  * backfill_seq = prev), type-checks every key, XADDs the entries and writes
@@ -19,7 +20,8 @@
  * Arguments: KEYS[1] the progress record; ARGV: mode ("new", "accept" or
  * ""), sysid, timeline, db, slot, maxlen, group, prev seq, seq, lsn
  * ("%X/%X"), snapshot, condition, table, key, done, rows, storage, label,
- * keydef, the number of entries, then each entry as key, seq, number of fields,
+ * keydef, table oid, tables done, the number of entries, then each entry as
+ * key, seq, number of fields,
  * field, value, ...
  * Reply: {verdict, detail...}: OK; NORECORD; SOURCE sysid timeline db slot;
  * STALE backfill_lsn backfill_seq; WRONGTYPE key type.
@@ -55,7 +57,7 @@ static const char *const backfill_lua =
 "  return string.format('%08X%08X', tonumber(hi, 16), tonumber(lo, 16))\n"
 "end\n"
 "local function bf_types(pkey, argv)\n"
-"  local types, starts, i, n = {}, {}, 21, tonumber(argv[20])\n"
+"  local types, starts, i, n = {}, {}, 23, tonumber(argv[22])\n"
 "  for e = 1, n do\n"
 "    local k = argv[i]\n"
 "    if k == pkey then return nil, k, 'progress record' end\n"
@@ -109,7 +111,8 @@ static const char *const backfill_lua =
 "             'backfill_condition', argv[12], 'backfill_table', argv[13], 'backfill_key', argv[14],\n"
 "             'backfill_done', argv[15], 'backfill_rows', argv[16],\n"
 "             'backfill_storage', argv[17], 'backfill_label', argv[18],\n"
-"             'backfill_keydef', argv[19],\n"
+"             'backfill_keydef', argv[19], 'backfill_table_oid', argv[20],\n"
+"             'backfill_tables_done', argv[21],\n"
 "             'updated_at', now[1] .. '.' .. string.format('%06d', tonumber(now[2]))}\n"
 "  if fresh and (not r[5] or other or (bf_lsnhex(r[5]) or '') < bf_lsnhex(argv[10])) then\n"
 "    local n = #h\n"
@@ -219,20 +222,21 @@ redis_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 	const char *argv[] = {"HMGET", key, "sysid", "timeline", "db", "slot",
 		"backfill_lsn", "backfill_seq", "backfill_rows", "backfill_done",
 		"backfill_snapshot", "backfill_condition", "backfill_table", "backfill_key", "lsn",
-		"backfill_storage", "backfill_label", "backfill_keydef"};
-	size_t		lens[18];
+		"backfill_storage", "backfill_label", "backfill_keydef", "backfill_table_oid",
+		"backfill_tables_done"};
+	size_t		lens[20];
 	redisReply *r;
 	int			rc;
 	char		tl[16];
 
 	snprintf(key, sizeof(key), "%swal2queue:progress:%s",
 			 s->cfg->target_prefix ? s->cfg->target_prefix : "", src->slot);
-	for (int i = 0; i < 18; i++)
+	for (int i = 0; i < 20; i++)
 		lens[i] = strlen(argv[i]);
 	backfill_state_free(st);
-	if ((rc = sync_call(s, 18, argv, lens, &r)) != SINK_OK)
+	if ((rc = sync_call(s, 20, argv, lens, &r)) != SINK_OK)
 		return rc;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != 16)
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 18)
 	{
 		freeReplyObject(r);
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "unexpected reply from Redis to HMGET");
@@ -283,8 +287,12 @@ redis_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 		st->storage = field_dup(r, 13);
 		st->label = field_dup(r, 14);
 		st->keydef = field_dup(r, 15);
+		/* the tables by oid: absent in an older bridge's record */
+		st->by_oid = r->element[16]->type == REDIS_REPLY_STRING;
+		st->table_oid = st->by_oid ? (uint32_t) strtoul(r->element[16]->str, NULL, 10) : 0;
+		st->tables_done = field_dup(r, 17);
 		if (!st->snapshot || !st->condition || !st->table || !st->key || !st->storage ||
-			!st->label || !st->keydef)
+			!st->label || !st->keydef || !st->tables_done)
 			rc = errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
 	}
 	freeReplyObject(r);
@@ -439,7 +447,7 @@ entry_args(Sink *s, const FrameJob *jobs, uint32_t njobs, const char **argv,
 	return SINK_OK;
 }
 
-#define BF_HEAD_ARGS 24			/* FCALL name 1 key + 20 ARGV */
+#define BF_HEAD_ARGS 26			/* FCALL name 1 key + 22 ARGV */
 
 int
 redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
@@ -452,7 +460,7 @@ redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 	size_t	   *lens;
 	char	  **keys;
 	char	   *nums;			/* per job: its seq and field count */
-	char		pkey[256], tl[16], prev[24], seq[24], lsn[LSN_STRLEN], rows[24], nent[24];
+	char		pkey[256], tl[16], prev[24], seq[24], lsn[LSN_STRLEN], rows[24], nent[24], toid[16];
 	size_t		a = 0;
 	int			rc = SINK_OK;
 	redisReply *r = NULL;
@@ -472,6 +480,7 @@ redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 	snprintf(seq, sizeof(seq), "%" PRIu64, next->seq);
 	snprintf(rows, sizeof(rows), "%" PRIu64, next->rows);
 	snprintf(nent, sizeof(nent), "%" PRIu32, njobs);
+	snprintf(toid, sizeof(toid), "%" PRIu32, next->table_oid);
 	lsn_format(next->lsn, lsn, sizeof(lsn));
 	if (rc == SINK_OK)
 	{
@@ -482,7 +491,8 @@ redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 			next->snapshot ? next->snapshot : "", next->condition ? next->condition : "",
 			next->table ? next->table : "", next->key ? next->key : "",
 			next->done ? "1" : "0", rows, next->storage ? next->storage : "",
-			next->label ? next->label : "", next->keydef ? next->keydef : "", nent};
+			next->label ? next->label : "", next->keydef ? next->keydef : "", toid,
+			next->tables_done ? next->tables_done : "", nent};
 
 		for (a = 0; a < BF_HEAD_ARGS; a++)
 			argv[a] = head[a];

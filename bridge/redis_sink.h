@@ -247,7 +247,7 @@ extern int	progress_on_stage(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);
 
 /* redis_backfill.c */
-#define REDIS_FN_BACKFILL	"wal2queue_backfill2"
+#define REDIS_FN_BACKFILL	"wal2queue_backfill3"
 struct BackfillState;
 extern const char *redis_library_text(void);	/* the library, backfill too */
 extern int	redis_backfill_read(Sink *s, const SinkSource *src, unsigned flags,

@@ -703,6 +703,21 @@ stream_drop_slot(Stream *s)
 
 	if ((rc = stream_connect(s)) != STREAM_OK)
 		return rc;
+	/*
+	 * A bridge creating the slot (or backfilling it, until its stream
+	 * ends) holds the create lock, though no walsender holds the slot:
+	 * refused as an active slot is; held while this connection drops it
+	 */
+	if ((rc = slot_lock_name(s)) != STREAM_OK)
+	{
+		if (s->slot_busy)
+			stream_fail(s, STREAM_RETRY, "replication slot \"%s\" is being created or backfilled by "
+						"another bridge started with --create-slot (it holds the advisory lock (%d, "
+						"hashtext('%s'))): left as it is (stop that bridge first)", s->cfg->slot,
+						CREATE_LOCK_CLASS, s->cfg->slot);
+		stream_close(s);
+		return s->slot_busy ? STREAM_RETRY : STREAM_FATAL;
+	}
 	if ((rc = check_slot_to_drop(s, what, sizeof(what))) == STREAM_OK)
 	{
 		ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));

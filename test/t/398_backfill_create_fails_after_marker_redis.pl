@@ -112,7 +112,7 @@ is($code, 0, 's dropped');
 $node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('filler4', 'test_decoding')});
 ($code, $out) = run_bridge(cmd('s'), '--backfill-again=again1');
 is($code, 1, 'slots full, --backfill-again: exit 1');
-like($out, qr/no slot was created; the creation marker this run recorded is left in redis: the same command line creates the slot and backfills once a slot can be created, and a start without --backfill refuses it until then; to give the backfill up remove it with: redis-cli -h 127\.0\.0\.1 -p $r->{port} HDEL 's:wal2queue:progress:s' backfill_lsn backfill_seq backfill_rows backfill_done backfill_snapshot backfill_condition backfill_table backfill_key backfill_storage backfill_label backfill_keydef$/m,
+like($out, qr/no slot was created; the creation marker this run recorded is left in redis: the same command line creates the slot and backfills once a slot can be created, and a start without --backfill refuses it until then; to give the backfill up remove it with: redis-cli -h 127\.0\.0\.1 -p $r->{port} HDEL 's:wal2queue:progress:s' backfill_lsn backfill_seq backfill_rows backfill_done backfill_snapshot backfill_condition backfill_table backfill_key backfill_storage backfill_label backfill_keydef backfill_table_oid backfill_tables_done$/m,
 	'the marker is left, with the HDEL that removes it') or diag($out);
 ok(redis($r, 'HGET', 's:wal2queue:progress:s', 'lsn') ne '0/0', 'the record keeps its streamed position');
 $node->safe_psql('postgres', q{SELECT pg_drop_replication_slot('filler4')});

@@ -91,7 +91,28 @@ test_first_pages(Sink *s)
 	make_job(&jobs[0], vals[0], 1, "2", NULL);
 	make_job(&jobs[1], vals[1], 2, "4", NULL);
 	state(&st, 2, 2, "[\"4\"]", false);
+	st.by_oid = true;
+	st.table_oid = 16390;
+	st.tables_done = strdup("16384 16402");
 	unit_check(s->ops->backfill_batch(s, &src, 0, 1, &st, jobs, 2) == SINK_OK, "a page of two rows");
+	unit_check(field_is("backfill_table_oid", "16390") && field_is("backfill_tables_done", "16384 16402"),
+			   "the page records the tables by oid");
+	{
+		BackfillState back = {0};
+
+		unit_check(s->ops->backfill_read(s, &src, 0, &back) == SINK_OK && back.by_oid &&
+				   back.table_oid == 16390 && strcmp(back.tables_done, "16384 16402") == 0,
+				   "and reads them back");
+		backfill_state_free(&back);
+		/* an older bridge's record: the fields absent */
+		freeReplyObject(rcmd("HDEL wal2queue:progress:jobs backfill_table_oid backfill_tables_done"));
+		unit_check(s->ops->backfill_read(s, &src, 0, &back) == SINK_OK && !back.by_oid &&
+				   back.table_oid == 0 && strcmp(back.tables_done, "") == 0,
+				   "an older record reads as by name (by_oid false)");
+		backfill_state_free(&back);
+		freeReplyObject(rcmd("HSET wal2queue:progress:jobs backfill_table_oid 16390 "
+							 "backfill_tables_done %s", "16384"));
+	}
 	check_owned(dump_stream(chk, "public.jobs"),
 				   "_lsn=0/1000028 _seq=1 _backfill=1 id=2 queue=emails\n"
 				   "_lsn=0/1000028 _seq=2 _backfill=1 id=4 queue=emails\n",

@@ -1,0 +1,1 @@
+test_backfill_condition_SRCS = $(BRIDGE)/backfill_condition.c $(BRIDGE)/errbuf.c
