@@ -57,7 +57,7 @@ static const char *const holders_sql =
 
 /*
  * A normal connection for the lock: TCP keepalives (the user's conninfo may
- * set others), never a replication connection
+ * set others), never a replication connection, no idle_session_timeout
  */
 static PGconn *
 lock_connect(const char *conninfo, PgConnectFailure *f)
@@ -65,8 +65,16 @@ lock_connect(const char *conninfo, PgConnectFailure *f)
 	const char *keys[] = {"keepalives_idle", "keepalives_interval", "keepalives_count",
 	"dbname", "replication", "fallback_application_name", NULL};
 	const char *vals[] = {"10", "5", "3", conninfo, "false", "wal2queue-bridge backfill lock", NULL};
+	PGconn	   *conn = pgerror_connect(keys, vals, f);
 
-	return pgerror_connect(keys, vals, f);
+	/*
+	 * The session is idle between checks, often longer than a page takes:
+	 * a server's or role's idle_session_timeout would end it, and the lock
+	 * with it, at every page (test/t/436)
+	 */
+	if (conn != NULL)
+		PQclear(PQexec(conn, "SET idle_session_timeout = 0"));
+	return conn;
 }
 
 /* who holds the lock (mine: this session), as "PID 123 (role r, application a)", or "" */

@@ -146,11 +146,12 @@ BEGIN
         CONTINUE WHEN wal2queue.default_holds_day(job_table::regclass, day_start::timestamptz);
         part := format('%I.%I', nsp,
                        base || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD'));
-        IF to_regclass(part) IS NOT NULL THEN
-            -- the name is taken by a relation that is no partition of the day
-            -- (a role that may CREATE in the schema): another name, which
+        IF to_regclass(part) IS NOT NULL OR to_regtype(part) IS NOT NULL THEN
+            -- the name is taken by a relation that is no partition of the day,
+            -- or by a type (CREATE TABLE makes a row type of that name: 431),
+            -- by a role that may CREATE in the schema: another name, which
             -- nobody can take in advance, so the day still gets its partition
-            RAISE WARNING 'wal2queue.create_partitions: relation % already exists and is not the partition of % for %',
+            RAISE WARNING 'wal2queue.create_partitions: relation or type % already exists and is not the partition of % for %',
                 part, job_table, to_char(day_start AT TIME ZONE 'UTC', 'YYYY-MM-DD')
                 USING DETAIL = 'The partition is created under another name.',
                       HINT = 'Find out who created that relation; revoke CREATE on the schema from roles that need not create there.';
