@@ -1,0 +1,72 @@
+# What: after the database changes owner (ALTER DATABASE app OWNER TO ...,
+# a routine step when an administrator role is replaced), the bridge no
+# longer trusts wal2queue.message_key (its owner is no member of the new
+# owner) and ignores every send() job from then on: skipped, confirmed
+# past, lost; one warning per session and a metric are all that tell.
+# Why: bridge/message_access.h MESSAGE_KEY_STATE_SQL judges the key
+# 'untrusted' unless the table's and schema's owners are members of the
+# database's current owner; bridge/pgoutput.c decode_message() then treats
+# a signed message like a forgery (messages_ignored++, return FRAME_OK) and
+# the ledger confirms past it.  A signed message the bridge cannot verify
+# is lost, where the message says nothing was wrong with it.
+# Expected: send()'s jobs are not lost: the bridge stops (or holds the
+# slot) while it cannot verify signed messages, or the trust rule does not
+# depend on who owns the database now; jobs sent meanwhile are delivered
+# once the operator fixes it (here: restart after ALTER TABLE/SCHEMA OWNER).
+# Severity: medium (silent loss after a plausible operator change).
+# Control: send() before the owner change is delivered.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_managed_node('owner457');
+my $r = start_redis();
+psql_as($node, 'admin', q{
+	CREATE ROLE app_writer LOGIN IN ROLE wal2queue_sender;
+	GRANT USAGE ON SCHEMA wal2queue TO app_writer;
+	GRANT SELECT ON wal2queue.message_key TO bridge;
+	CREATE ROLE new_admin LOGIN CREATEROLE;
+});
+my @args = ('-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
+	'--publication', 'jobs_pub', '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
+	'--status-interval', '1');
+sub send_job
+{
+	my ($n) = @_;
+	my ($out, $err) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
+		$node->connstr('app') . ' user=app_writer', '-c', "SELECT wal2queue.send('emails', '{\"n\": $n}')" ]);
+	return $err;
+}
+my $rows = 0;
+sub caught_up
+{
+	$rows++;
+	psql_as($node, 'admin', "INSERT INTO jobs (queue, payload) VALUES ('q', '{\"row\": $rows}')");
+	return wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq "$rows" });
+}
+sub payloads { join(',', map { $_->[1]{payload} } @{ stream_entries($r, 'emails') }) }
+
+my $b = start_bridge($node, $r, @args);
+ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams') or diag(bridge_log($b));
+is(send_job(1), '', 'send() before the owner change');
+ok(caught_up(), 'decoded');
+is(payloads(), '{"n": 1}', 'control: job 1 delivered');
+
+$node->safe_psql('postgres', 'ALTER DATABASE app OWNER TO new_admin');
+is(stop_bridge($b) >> 8, 0, 'the bridge restarts (a deploy, a network blip)');
+$b = start_bridge($node, $r, @args);
+ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"|exit/ }), 'the bridge starts again') or diag(bridge_log($b));
+is(send_job(2), '', 'send() after the owner change');
+caught_up();
+like(bridge_log($b), qr/does not trust wal2queue\.message_key/, 'the bridge warns that it does not trust the key');
+# the operator sees the warning and fixes the ownership, then restarts
+$node->safe_psql('app', 'ALTER SCHEMA wal2queue OWNER TO new_admin; ALTER TABLE wal2queue.message_key OWNER TO new_admin');
+stop_bridge($b);
+$b = start_bridge($node, $r, @args);
+ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams after the fix') or diag(bridge_log($b));
+ok(caught_up(), 'caught up');
+is(payloads(), '{"n": 1},{"n": 2}', 'job 2, sent while the key was not trusted, is delivered after the fix');
+stop_bridge($b);
+done_testing();
