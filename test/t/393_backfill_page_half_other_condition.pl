@@ -52,6 +52,8 @@ my @odd = grep { $_ % 2 } @half;
 # the operator corrects the condition: only even ids
 $br = start_bridge($node, undef, @common, "--backfill=status = 'pending' AND id % 2 = 0");
 wait_until(sub { bridge_log($br) =~ /backfill of slot "\Q$slot\E" done|ERROR/ || !$br->{h}->pumpable }, 90);
+# the ERROR is logged before the process exits (slower under a sanitizer)
+wait_until(sub { !$br->{h}->pumpable }, 60);
 my $out = bridge_log($br);
 my $code = $br->{h}->pumpable ? -1 : (($br->{h}->finish, $br->{h}->full_result(0) >> 8)[1]);
 stop_bridge($br, 'KILL') if $br->{h}->pumpable;
