@@ -58,6 +58,7 @@
 
 typedef enum RecState
 {
+	REC_CLOSED,					/* no session: the producer went (until begin) */
 	REC_UNREAD,					/* not read in this session */
 	REC_READING,				/* the worker reads it */
 	REC_READY					/* the verdict is known */
@@ -574,9 +575,16 @@ kafka_record_close(KafkaSink *ks)
 	if (rec->rkt)
 		rd_kafka_topic_destroy(rec->rkt);
 	rec->rkt = NULL;
-	rec->state = REC_UNREAD;
+	/*
+	 * Nothing of this session is read or written again: a reconnected
+	 * producer pumped a session that replay_begin had not started yet, and
+	 * wrote the old session's position through the destroyed topic handle
+	 * (a crash in CI, test 258); kafka_record_begin opens the next one.
+	 */
+	rec->state = REC_CLOSED;
 	rec->inflight = false;
 	rec->nwaiters = 0;
+	rec->want = 0;
 }
 
 void

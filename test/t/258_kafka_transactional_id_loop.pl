@@ -41,10 +41,12 @@ sleep 8;
 my @delays = bridge_log($b) =~ /Topic authorization failed.*; reconnecting in ([0-9.]+) s/g;
 my $sessions = () = bridge_log($b) =~ /streaming slot "kb"/g;
 diag("$sessions stream sessions in 8 s; retries after " . join(', ', @delays) . ' s');
-ok($b->{h}->pumpable, 'a pause, not an exit');
+ok($b->{h}->pumpable, 'a pause, not an exit')
+	or diag('the bridge exited (wait status ' . (eval { $b->{h}->finish; $b->{h}->full_result(0) } // $@) . '): ' . bridge_log($b));
 ok(@delays >= 4 && (grep { $delays[$_] <= $delays[$_ - 1] } 1 .. $#delays) == 0,
 	'each retry is logged with its reason, and waits twice as long as the one before');
-ok($sessions <= 9, 'the stream restarts with the sink, not every 0.1 s');
+ok($sessions <= 9, 'the stream restarts with the sink, not every 0.1 s')
+	or diag(bridge_log($b));
 $b->{h}->kill_kill if $b->{h}->pumpable;
 stop_kafka_mock($k);
 $node->stop;

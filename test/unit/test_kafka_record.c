@@ -26,9 +26,11 @@
 static const SinkSource src_b = {"7311000000000000002", 1, "postgres", "sa", 0};
 static const SinkSource src_a_sb = {"7311000000000000001", 1, "postgres", "sb", 0};
 static const SinkSource src_a_tl2 = {"7311000000000000001", 2, "postgres", "sa", 0};
+static const SinkSource src_a_sc = {"7311000000000000001", 1, "postgres", "sc", 0};
 
 #define KEY_A "7311000000000000001/postgres/sa"
 #define KEY_B "7311000000000000002/postgres/sa"
+#define KEY_C "7311000000000000001/postgres/sc"
 
 /* a session of src from lsn (flags); the sink, or NULL with err set */
 static Sink *
@@ -179,6 +181,46 @@ case_txn(void)
 	free(rs);
 }
 
+/*
+ * The producer fails (the record's write refused: gap-less guarantee) and
+ * the bridge connects again, but cannot begin the next session yet (the
+ * slot is busy for a moment): polls in between must not touch the old
+ * session's record.  They wrote its position through the topic handle the
+ * failed producer took with it, a NULL: a crash (test/t/258 under load).
+ */
+static void
+case_reconnect_before_session(void)
+{
+	TSink		ts;
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	Sink	   *s;
+	int			rc;
+	LedgerTicket t = next_ticket++;
+	double		waited = 0;
+
+	s = session(&ts, &src_a_sc, 0x5000, SINK_REPLAY_NEW_SLOT, &rc);
+	unit_check(rc == SINK_OK, "a session of slot sc begins");
+	rd_kafka_mock_push_request_errors(mock, API_PRODUCE, 1,
+									  RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
+	rc = s->ops->progress(s, 0x5000, t);
+	while (rc == SINK_OK && waited < ACK_TIMEOUT_MS)
+		waited += poll_for(s, 100, &rc);
+	unit_check(rc != SINK_OK && acked[t] == 0, "the refused record write fails the sink: %s", s->err);
+	s->ops->disconnect(s);
+	rc = s->ops->connect(s);
+	unit_check(rc == SINK_OK, "the sink connects again");
+	poll_for(s, 500, &rc);
+	unit_check(rc == SINK_OK, "polls before the next session begins do nothing (and do not crash)");
+	unit_check(last_record(rs, KEY_C) == NULL, "and write no record");
+	rc = s->ops->replay_begin(s, &src_a_sc, 0x5000, SINK_REPLAY_NEW_SLOT);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x5000) == SINK_OK,
+			   "the next session records its start");
+	unit_check(str_eq(last_record(rs, KEY_C), "0/5000"), "the record of sc is at 0/5000");
+	s->ops->destroy(s);
+	recs_free(rs);
+	free(rs);
+}
+
 int
 main(void)
 {
@@ -187,6 +229,7 @@ main(void)
 	case_write_and_vouch();
 	case_other_source();
 	case_txn();
+	case_reconnect_before_session();
 	harness_stop();
 	return unit_done();
 }
