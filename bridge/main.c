@@ -634,6 +634,79 @@ check_sink(const SinkConfig *sink, const char *tables)
 	}
 }
 
+/* the settings of each part, from the command line */
+static void
+config_from_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
+{
+	static PgoConfig pgo;
+	static char pubbuf[256];
+
+	cfg->sink.target_prefix = "";
+	cfg->sink.kafka_positions_topic = "wal2queue.positions";
+	parse_args(argc, argv, a, cfg);
+	plugin_options(a);
+	pgoutput_options(a, &pgo, pubbuf, sizeof(pubbuf));
+	cfg->stream.plugin = a->plugin;
+	cfg->stream.pgoutput = a->plugin ? &pgo : NULL;
+	cfg->stream.conninfo = a->dbname;
+	cfg->stream.slot = a->slot;
+	cfg->stream.create_slot = a->create_slot;
+	cfg->stream.plugin_options = a->plugin_options;
+	command_line = recovery_command(argc, argv, a, cfg);
+	atexit(free_command_line);
+	cfg->stream.command_line = command_line;
+	cfg->backfill.tables = a->tables;
+	cfg->backfill.publication = a->plugin ? a->publication : NULL;
+	cfg->backfill.route_column = a->route_column;
+	cfg->backfill.key_column = a->key_column;
+	cfg->sink.kafka_props = a->kafka_props;
+	cfg->sink.slot = a->slot;
+	cfg->sink.verbose = log_verbosity;
+	cfg->sink.plugin = a->plugin ? a->plugin : "wal2queue";
+	cfg->sink.key_column = a->key_column;
+	cfg->sink.route_column = a->route_column;
+}
+
+/* --drop-slot: never the slot of a live backfill (its lock is held meanwhile) */
+static int
+drop_slot(BridgeConfig *cfg, const char *slot)
+{
+	Stream		s;
+	PGconn	   *lock;
+	char		err[512];
+	int			rc;
+
+	if ((lock = backfill_lock_hold(cfg, err, sizeof(err))) == NULL)
+	{
+		log_msg(LOG_ERROR, "could not drop replication slot \"%s\": %s", slot, err);
+		return 1;
+	}
+	stream_init(&s, &cfg->stream);
+	if ((rc = stream_drop_slot(&s)) != STREAM_OK)
+		log_msg(LOG_ERROR, "could not drop replication slot \"%s\": %s", slot, s.err);
+	PQfinish(lock);
+	return rc == STREAM_OK ? 0 : 1;
+}
+
+/* --sink, and the options that need one kind of sink */
+static void
+sink_from_args(const Args *a, BridgeConfig *cfg)
+{
+	char		err[512];
+
+	if (sink_url_parse(a->sink, &cfg->sink.url, err, sizeof(err)) != 0)
+		usage_error("invalid value for --sink: %s", err);
+	if (cfg->sink.url.kind != SINK_KAFKA &&
+		(a->nprops > 0 || cfg->sink.value_column || cfg->sink.kafka_transactions ||
+		 a->positions_topic))
+		usage_error("%s", "-X, --value-column, --kafka-transactions and --kafka-positions-topic "
+					"need a kafka:// sink");
+	if (cfg->sink.url.kind == SINK_KAFKA &&
+		(cfg->sink.redis_maxlen || cfg->sink.redis_group || cfg->sink.redis_wait_replicas))
+		usage_error("%s", "--redis-maxlen, --redis-group and --redis-wait need a Redis sink");
+	check_sink(&cfg->sink, a->tables);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -642,63 +715,11 @@ main(int argc, char **argv)
 	.max_pending_bytes = BRIDGE_DEFAULT_MAX_PENDING};
 	char		err[512];
 	int			rc;
-	static PgoConfig pgo;
-	static char pubbuf[256];
 
-	cfg.sink.target_prefix = "";
-	cfg.sink.kafka_positions_topic = "wal2queue.positions";
-	parse_args(argc, argv, &a, &cfg);
-	plugin_options(&a);
-	pgoutput_options(&a, &pgo, pubbuf, sizeof(pubbuf));
-	cfg.stream.plugin = a.plugin;
-	cfg.stream.pgoutput = a.plugin ? &pgo : NULL;
-	cfg.stream.conninfo = a.dbname;
-	cfg.stream.slot = a.slot;
-	cfg.stream.create_slot = a.create_slot;
-	cfg.stream.plugin_options = a.plugin_options;
-	command_line = recovery_command(argc, argv, &a, &cfg);
-	atexit(free_command_line);
-	cfg.stream.command_line = command_line;
-	cfg.backfill.tables = a.tables;
-	cfg.backfill.publication = a.plugin ? a.publication : NULL;
-	cfg.backfill.route_column = a.route_column;
-	cfg.backfill.key_column = a.key_column;
-	cfg.sink.kafka_props = a.kafka_props;
-	cfg.sink.slot = a.slot;
-	cfg.sink.verbose = log_verbosity;
-	cfg.sink.plugin = a.plugin ? a.plugin : "wal2queue";
-	cfg.sink.key_column = a.key_column;
-	cfg.sink.route_column = a.route_column;
-
+	config_from_args(argc, argv, &a, &cfg);
 	if (a.drop_slot)
-	{
-		Stream		s;
-		PGconn	   *lock;
-
-		/* never the slot of a live backfill: hold its lock while dropping */
-		if ((lock = backfill_lock_hold(&cfg, err, sizeof(err))) == NULL)
-		{
-			log_msg(LOG_ERROR, "could not drop replication slot \"%s\": %s", a.slot, err);
-			return 1;
-		}
-		stream_init(&s, &cfg.stream);
-		if ((rc = stream_drop_slot(&s)) != STREAM_OK)
-			log_msg(LOG_ERROR, "could not drop replication slot \"%s\": %s", a.slot, s.err);
-		PQfinish(lock);
-		return rc == STREAM_OK ? 0 : 1;
-	}
-	if (sink_url_parse(a.sink, &cfg.sink.url, err, sizeof(err)) != 0)
-		usage_error("invalid value for --sink: %s", err);
-	if (cfg.sink.url.kind != SINK_KAFKA &&
-		(a.nprops > 0 || cfg.sink.value_column || cfg.sink.kafka_transactions ||
-		 a.positions_topic))
-		usage_error("%s", "-X, --value-column, --kafka-transactions and --kafka-positions-topic "
-					"need a kafka:// sink");
-	if (cfg.sink.url.kind == SINK_KAFKA &&
-		(cfg.sink.redis_maxlen || cfg.sink.redis_group || cfg.sink.redis_wait_replicas))
-		usage_error("%s", "--redis-maxlen, --redis-group and --redis-wait need a Redis sink");
-
-	check_sink(&cfg.sink, a.tables);
+		return drop_slot(&cfg, a.slot);
+	sink_from_args(&a, &cfg);
 
 	set_signals();
 	if (cfg.metrics && (rc = metrics_start(cfg.metrics, err, sizeof(err))) != 0)
