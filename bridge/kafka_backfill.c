@@ -26,12 +26,22 @@
  * backfill_read reads the state topic's last message.  The page after it
  * (the one a kill may have cut) is the only page with evidence to read:
  * rows are produced in key order and the idempotent producer keeps each
- * partition's order, so for each partition a row of that page maps to,
+ * partition's order, so for each partition of a topic the page went to,
  * the page's messages at the partition's end (read back, read_committed)
  * name exactly the rows of that page it holds.  A row of the page is
  * skipped iff its position key is among them; every other row is sent.
  * Nothing is inferred from absence: no state means no backfill, no
  * message of the page in a partition means nothing of it there.
+ *
+ * Where the page went: every state names the topics of its page
+ * (next_topics, kafka_backfill_topics.c): the page after it goes there
+ * unless a record says otherwise.  Without transactions, a page with a
+ * row for another topic first writes a start record (the same state,
+ * next_topics: the page's topics) and waits for its acknowledgement.  A
+ * resume reads the evidence in the recorded topics and in the row's topic
+ * now (a table renamed since: the rows found under the old name are
+ * skipped, the others go to the new one; test/t/435).  A state without
+ * next_topics (an older bridge's) is read in the row's topic now.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,11 +61,10 @@
 #define BF_WAIT_MS		30000	/* a page's delivery, a state read */
 #define TAIL_WINDOW		256		/* first look-back of a tail read */
 
-/* the rows of the uncertain page one partition holds (sorted keys) */
+/* the rows of the uncertain page a topic holds (sorted keys) */
 typedef struct Evidence
 {
 	char	   *topic;
-	int32_t		partition;
 	char	  **keys;
 	size_t		n;
 } Evidence;
@@ -75,6 +84,11 @@ typedef struct KafkaBackfill
 								 * page written after a read */
 	Evidence   *ev;				/* of page + 1, while it is being written */
 	size_t		nev;
+	BackfillState last;			/* the state of page (has_last), for a start
+								 * record */
+	bool		has_last;
+	KafkaBfTopics topics;		/* where page + 1 goes (or went): the last
+								 * record's next_topics */
 } KafkaBackfill;
 
 static int
@@ -107,11 +121,24 @@ evidence_clear(KafkaBackfill *b)
 	b->nev = 0;
 }
 
+/* the last state (read or written) and its next_topics forgotten */
+static void
+last_clear(KafkaBackfill *b)
+{
+	backfill_state_free(&b->last);
+	memset(&b->last, 0, sizeof(b->last));
+	b->has_last = false;
+	kafka_bf_topics_free(&b->topics);
+}
+
 void
 kafka_backfill_free(KafkaSink *ks)
 {
 	if (ks->backfill)
+	{
 		evidence_clear(ks->backfill);
+		last_clear(ks->backfill);
+	}
 	free(ks->backfill);
 	ks->backfill = NULL;
 }
@@ -280,6 +307,20 @@ take_last(void *arg, const rd_kafka_message_t *m)
 	return true;
 }
 
+/* the state's next_topics into b->topics (none in an older bridge's) */
+static int
+read_topics(KafkaSink *ks, KafkaBackfill *b, const LastMsg *l, const char *topic)
+{
+	char	   *json = kafka_backfill_state_next_topics(l->value, l->len);
+	bool		ok = json == NULL || kafka_bf_topics_parse(json, &b->topics);
+
+	free(json);
+	if (!ok)
+		return bf_fail(ks, SINK_FATAL, "kafka topic \"%s\" offset %" PRId64 ": the backfill state's "
+					   "next_topics is no JSON array of topic names", topic, l->offset);
+	return SINK_OK;
+}
+
 int
 kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillState *st)
 {
@@ -300,6 +341,7 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 	if (ks->rkc == NULL)
 		return bf_fail(ks, SINK_RETRY, "not connected to kafka");
 	evidence_clear(b);
+	last_clear(b);
 	b->known = false;
 	b->accept = (flags & SINK_BACKFILL_ACCEPT) != 0;
 	state_topic(ks, src, topic, sizeof(topic));
@@ -326,6 +368,12 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 		free(l.value);
 		return rc;
 	}
+	if ((rc = read_topics(ks, b, &l, topic)) != SINK_OK)
+	{
+		backfill_state_free(st);
+		free(l.value);
+		return rc;
+	}
 	free(l.value);
 	b->page = page;
 	b->seq = st->seq;
@@ -337,10 +385,14 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 						   "this bridge streams %s; if the change is deliberate (a failover, a restore) "
 						   "restart with --accept-new-source", topic, theirs, mine);
 		b->seq = 0;
+		kafka_bf_topics_free(&b->topics);
 		st->other_source = true;
 		return SINK_OK;
 	}
 	st->present = true;
+	if (!backfill_state_copy(&b->last, st))
+		return bf_fail(ks, SINK_RETRY, "out of memory");
+	b->has_last = true;
 	st->record = true;
 	st->record_lsn = 0;			/* Kafka keeps no streamed position record */
 	/* without transactions part of the next page may be acknowledged */
@@ -398,56 +450,77 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* the rows of page `page` that partition holds, read once per partition */
-static int
-evidence_get(KafkaSink *ks, const char *topic, int32_t partition, const char *page,
-			 Evidence **out)
+/* forget the keys read after the first `base` (a read begun again) */
+static void
+ev_trim(EvRead *e, size_t base)
 {
-	KafkaBackfill *b = ks->backfill;
-	Evidence   *p;
+	while (e->n > base)
+		free(e->keys[--e->n]);
+	e->any = false;
+	e->first_is_page = false;
+}
+
+/* the rows of page e->page one partition holds, added to e */
+static int
+evidence_partition(KafkaSink *ks, const char *topic, int32_t partition, EvRead *e,
+				   bool *exists)
+{
+	size_t		base = e->n;
 	int64_t		back = TAIL_WINDOW;
 	int			rc;
 
+	for (;;)
+	{
+		bool		lo_reached;
+
+		ev_trim(e, base);
+		rc = tail_read(ks, topic, partition, back, ev_take, e, exists, &lo_reached);
+		if (rc != SINK_OK || !e->any || !e->first_is_page || lo_reached)
+			break;
+		/* the page may begin further back: read more */
+		back *= 4;
+	}
+	if (rc == SINK_OK && e->n > base)
+		log_msg(LOG_INFO, "backfill page %s: kafka topic \"%s\" partition %d already holds %zu of its rows",
+				e->page, topic, (int) partition, e->n - base);
+	return rc;
+}
+
+/*
+ * The rows of page `page` that topic holds in any of its partitions (the
+ * one a row maps to now need not be the one it was sent to: another
+ * --key-column since, test/t/415), read once per topic; a topic that does
+ * not exist holds none
+ */
+static int
+evidence_get(KafkaSink *ks, const char *topic, const char *page, Evidence **out)
+{
+	KafkaBackfill *b = ks->backfill;
+	EvRead		e = {.source = ks->source, .page = page};
+	Evidence   *p;
+	bool		exists = true;
+	int			rc = SINK_OK;
+
 	for (size_t i = 0; i < b->nev; i++)
-		if (b->ev[i].partition == partition && strcmp(b->ev[i].topic, topic) == 0)
+		if (strcmp(b->ev[i].topic, topic) == 0)
 			return (*out = &b->ev[i], SINK_OK);
 	if ((p = realloc(b->ev, (b->nev + 1) * sizeof(Evidence))) == NULL)
 		return bf_fail(ks, SINK_RETRY, "out of memory");
 	b->ev = p;
-	for (;;)
+	for (int32_t part = 0; rc == SINK_OK && exists; part++)
+		rc = evidence_partition(ks, topic, part, &e, &exists);
+	if (rc != SINK_OK || (p[b->nev].topic = strdup(topic)) == NULL)
 	{
-		EvRead		e = {.source = ks->source, .page = page};
-		bool		exists,
-					lo_reached;
-
-		rc = tail_read(ks, topic, partition, back, ev_take, &e, &exists, &lo_reached);
-		if (rc == SINK_OK && e.any && e.first_is_page && !lo_reached)
-		{
-			/* the page may begin further back: read more */
-			for (size_t k = 0; k < e.n; k++)
-				free(e.keys[k]);
-			free(e.keys);
-			back *= 4;
-			continue;
-		}
-		if (rc != SINK_OK || (p[b->nev].topic = strdup(topic)) == NULL)
-		{
-			for (size_t k = 0; k < e.n; k++)
-				free(e.keys[k]);
-			free(e.keys);
-			return rc != SINK_OK ? rc : bf_fail(ks, SINK_RETRY, "out of memory");
-		}
-		if (e.n > 1)
-			qsort(e.keys, e.n, sizeof(char *), cmp_str);
-		p[b->nev].partition = partition;
-		p[b->nev].keys = e.keys;
-		p[b->nev].n = e.n;
-		*out = &p[b->nev++];
-		if (e.n > 0)
-			log_msg(LOG_INFO, "backfill page %s: kafka topic \"%s\" partition %d already holds %zu of its rows",
-					page, topic, (int) partition, e.n);
-		return SINK_OK;
+		ev_trim(&e, 0);
+		free(e.keys);
+		return rc != SINK_OK ? rc : bf_fail(ks, SINK_RETRY, "out of memory");
 	}
+	if (e.n > 1)
+		qsort(e.keys, e.n, sizeof(char *), cmp_str);
+	p[b->nev].keys = e.keys;
+	p[b->nev].n = e.n;
+	*out = &p[b->nev++];
+	return SINK_OK;
 }
 
 static bool
@@ -592,7 +665,7 @@ commit_page(KafkaSink *ks, uint64_t page)
 /* one backfilled row, unless the uncertain page's evidence has it */
 static int
 send_row(KafkaSink *ks, const FrameTxn *txn, const FrameJob *job, const char *poskey,
-		 const char *page, bool check, uint32_t *skipped)
+		 const char *page, bool check, const KafkaBfTopics *topics, uint32_t *skipped)
 {
 	KafkaOut	o;
 	Evidence   *ev = NULL;
@@ -612,13 +685,16 @@ send_row(KafkaSink *ks, const FrameTxn *txn, const FrameJob *job, const char *po
 	o.bytes += strlen(poskey) + strlen(page) + sizeof("backfill") + sizeof("backfill_page");
 	partition = kafka_out_partition(&o, o.topic->npartitions);
 	/*
-	 * the uncertain page's rows in any partition of the topic: the one the
-	 * row maps to now need not be the one it was sent to (another
-	 * --key-column since, test/t/415)
+	 * the uncertain page's rows in the topics it was sent to (recorded) and
+	 * in the row's topic now
 	 */
-	for (int32_t p = 0; check && p < o.topic->npartitions; p++)
+	for (size_t i = 0; check && i <= topics->n; i++)
 	{
-		if ((rc = evidence_get(ks, o.topic->name, p, page, &ev)) != SINK_OK)
+		const char *t = i < topics->n ? topics->name[i] : o.topic->name;
+
+		if (i == topics->n && kafka_bf_topics_has(topics, t, strlen(t)))
+			break;
+		if ((rc = evidence_get(ks, t, page, &ev)) != SINK_OK)
 			return rc;
 		if (evidence_has(ev, poskey))
 		{
@@ -629,13 +705,17 @@ send_row(KafkaSink *ks, const FrameTxn *txn, const FrameJob *job, const char *po
 	return send_one(ks, &o, partition);
 }
 
-/* the state record: a message to the state topic's partition 0 */
+/*
+ * the state record: a message to the state topic's partition 0; topics:
+ * where the page after it goes
+ */
 static int
 send_state(KafkaSink *ks, const SinkSource *src, const FrameTxn *txn, uint64_t page,
-		   const BackfillState *next)
+		   const BackfillState *next, const KafkaBfTopics *topics)
 {
 	char		target[300];
-	char	   *text = kafka_backfill_state_format(ks->source, page, next);
+	char	   *json = kafka_bf_topics_format(topics);
+	char	   *text = json ? kafka_backfill_state_format(ks->source, page, next, json) : NULL;
 	FrameJob	job = {0};
 	KafkaOut	o;
 	int			rc;
@@ -665,7 +745,84 @@ send_state(KafkaSink *ks, const SinkSource *src, const FrameTxn *txn, uint64_t p
 		rc = send_one(ks, &o, 0);
 	}
 	free(text);
+	free(json);
 	return rc;
+}
+
+/*
+ * Without transactions, before a page with a row for a topic the last
+ * record does not name: the last state again, naming the page's topics
+ * (with the recorded ones while the page is uncertain: its rows may be
+ * there), acknowledged before any row is sent
+ */
+static int
+start_page(KafkaSink *ks, const SinkSource *src, const FrameTxn *txn, const KafkaBfTopics *now)
+{
+	KafkaBackfill *b = ks->backfill;
+	KafkaBfTopics t = {0};
+	int			rc;
+
+	if (ks->txn_mode || !b->has_last || kafka_bf_topics_within(now, &b->topics))
+		return SINK_OK;
+	for (size_t i = 0; i < now->n; i++)
+		if (!kafka_bf_topics_add(&t, now->name[i], strlen(now->name[i])))
+			return (kafka_bf_topics_free(&t), bf_fail(ks, SINK_RETRY, "out of memory"));
+	for (size_t i = 0; b->check && i < b->topics.n; i++)
+		if (!kafka_bf_topics_add(&t, b->topics.name[i], strlen(b->topics.name[i])))
+			return (kafka_bf_topics_free(&t), bf_fail(ks, SINK_RETRY, "out of memory"));
+	if ((rc = send_state(ks, src, txn, b->page, &b->last, &t)) == SINK_OK)
+		rc = wait_delivered(ks, b->page + 1);
+	if (rc == SINK_OK)
+	{
+		kafka_bf_topics_free(&b->topics);
+		b->topics = t;
+	}
+	else
+		kafka_bf_topics_free(&t);
+	return rc;
+}
+
+/* the page's rows (those of the uncertain page found in kafka skipped) */
+static int
+send_rows(KafkaSink *ks, const FrameTxn *txn, const BackfillState *next,
+		  const FrameJob *jobs, uint32_t njobs, const char *page, uint32_t *skipped)
+{
+	KafkaBackfill *b = ks->backfill;
+	int			rc = SINK_OK;
+
+	for (uint32_t i = 0; rc == SINK_OK && i < njobs; i++)
+	{
+		if (njobs > 1 && i == njobs / 2 && backfill_test_at("page-half"))
+		{
+			if (!ks->txn_mode)
+				rc = wait_delivered(ks, b->page + 1);
+			backfill_test_pause("page-half");
+		}
+		if (rc == SINK_OK)
+			rc = send_row(ks, txn, &jobs[i], next->job_keys ? next->job_keys[i] : NULL, page,
+						  b->check, &b->topics, skipped);
+	}
+	return rc;
+}
+
+/* page + 1 and its state written: they are the last record now */
+static int
+page_written(KafkaSink *ks, const BackfillState *next, KafkaBfTopics *now)
+{
+	KafkaBackfill *b = ks->backfill;
+
+	last_clear(b);
+	b->topics = *now;
+	*now = (KafkaBfTopics) {0};
+	if (!backfill_state_copy(&b->last, next))
+		return bf_fail(ks, SINK_RETRY, "out of memory");
+	b->last.job_keys = NULL;
+	b->has_last = true;
+	b->page++;
+	b->seq = next->seq;
+	b->check = false;
+	evidence_clear(b);
+	return SINK_OK;
 }
 
 int
@@ -675,6 +832,7 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 	KafkaSink  *ks = (KafkaSink *) s;
 	KafkaBackfill *b = bf_of(ks);
 	FrameTxn	txn = {0, next->lsn, next->lsn, now_us(), njobs};
+	KafkaBfTopics now = {0};
 	char		page[24];
 	uint32_t	skipped = 0;
 	bool		marker = next->lsn == 0;	/* BACKFILL_CREATING */
@@ -690,38 +848,26 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 					   b->seq, next->seq);
 	if (next->lsn == 0 && njobs > 0)
 		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill without a consistent point");
+	if (!kafka_bf_topics_of_page(ks->sink.cfg->target_prefix, jobs, njobs, &now))
+		return (kafka_bf_topics_free(&now), bf_fail(ks, SINK_RETRY, "out of memory"));
 	snprintf(page, sizeof(page), "%" PRIu64, b->page + 1);
 	/* the creation marker (lsn 0) is written before there is a slot */
-	if ((rc = session_ready(ks, src, marker ? src->wal_end : next->lsn, flags)) != SINK_OK)
-		return rc;
-	for (uint32_t i = 0; rc == SINK_OK && i < njobs; i++)
-	{
-		if (njobs > 1 && i == njobs / 2 && backfill_test_at("page-half"))
-		{
-			if (!ks->txn_mode)
-				rc = wait_delivered(ks, b->page + 1);
-			backfill_test_pause("page-half");
-		}
-		if (rc == SINK_OK)
-			rc = send_row(ks, &txn, &jobs[i], next->job_keys ? next->job_keys[i] : NULL, page,
-						  b->check, &skipped);
-	}
+	if ((rc = session_ready(ks, src, marker ? src->wal_end : next->lsn, flags)) == SINK_OK &&
+		(rc = start_page(ks, src, &txn, &now)) == SINK_OK)
+		rc = send_rows(ks, &txn, next, jobs, njobs, page, &skipped);
 	if (rc == SINK_OK && !ks->txn_mode)
 		rc = wait_delivered(ks, b->page + 1);
 	if (rc == SINK_OK)
-		rc = send_state(ks, src, &txn, b->page + 1, next);
+		rc = send_state(ks, src, &txn, b->page + 1, next, &now);
 	if (rc == SINK_OK)
 		rc = ks->txn_mode ? commit_page(ks, b->page + 1) : wait_delivered(ks, b->page + 1);
-	if (rc != SINK_OK)
-		return rc;
-	if (skipped > 0)
+	if (rc == SINK_OK && skipped > 0)
 		log_msg(LOG_INFO, "backfill page %s: %u of its %u rows were in kafka already (an earlier attempt)",
 				page, skipped, njobs);
-	b->page++;
-	b->seq = next->seq;
-	b->check = false;
-	evidence_clear(b);
-	if (marker)
+	if (rc == SINK_OK)
+		rc = page_written(ks, next, &now);
+	kafka_bf_topics_free(&now);
+	if (rc == SINK_OK && marker)
 		b->session = 0;			/* the slot's session begins at its start */
-	return SINK_OK;
+	return rc;
 }

@@ -408,13 +408,32 @@ extern int	kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 								 const FrameJob *jobs, uint32_t njobs);
 extern void kafka_backfill_free(KafkaSink *ks);
 
+/* kafka_backfill_topics.c: the set of topics a backfill page goes to */
+typedef struct KafkaBfTopics
+{
+	char	  **name;
+	size_t		n;
+} KafkaBfTopics;
+extern void kafka_bf_topics_free(KafkaBfTopics *t);
+extern bool kafka_bf_topics_has(const KafkaBfTopics *t, const char *name, size_t len);
+extern bool kafka_bf_topics_add(KafkaBfTopics *t, const char *name, size_t len);
+extern bool kafka_bf_topics_within(const KafkaBfTopics *a, const KafkaBfTopics *b);
+extern bool kafka_bf_topics_of_page(const char *prefix, const FrameJob *jobs,
+									uint32_t njobs, KafkaBfTopics *out);
+extern char *kafka_bf_topics_format(const KafkaBfTopics *t);
+extern bool kafka_bf_topics_parse(const char *json, KafkaBfTopics *t);
+
 /*
  * kafka_backfill_state.c: the state record's text (malloc'd, NULL when out
- * of memory), and its parse (false when it is no state record; the source
- * into source, KAFKA_SOURCE_LEN bytes)
+ * of memory; next_topics, a JSON array of topic names or NULL, is where the
+ * page after it goes), and its parse (false when it is no state record;
+ * the source into source, KAFKA_SOURCE_LEN bytes); next_topics read back
+ * (malloc'd, NULL when the record has none)
  */
 extern char *kafka_backfill_state_format(const char *source, uint64_t page,
-										 const struct BackfillState *st);
+										 const struct BackfillState *st,
+										 const char *next_topics);
+extern char *kafka_backfill_state_next_topics(const char *text, size_t len);
 extern bool kafka_backfill_state_parse(const char *text, size_t len,
 									   struct BackfillState *st, uint64_t *page,
 									   char *source);
