@@ -408,6 +408,26 @@ extern int	kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 								 const FrameJob *jobs, uint32_t njobs);
 extern void kafka_backfill_free(KafkaSink *ks);
 
+/*
+ * kafka_backfill_evidence.c: read a partition from `back` messages before its
+ * end to its end, fn for every data message (*exists false: no such topic or
+ * partition; *lo_reached: the read began at the partition's start); whether
+ * a topic holds a row of a backfill page (the evidence read once per topic)
+ */
+#define KAFKA_BF_WAIT_MS	30000	/* a page's delivery, a state read */
+typedef bool (*KafkaTailFn) (void *arg, const rd_kafka_message_t *msg);
+extern int	kafka_tail_read(KafkaSink *ks, const char *topic, int32_t partition,
+							int64_t back, KafkaTailFn fn, void *arg, bool *exists,
+							bool *lo_reached);
+typedef struct KafkaBfEvidence
+{
+	struct Evidence *ev;
+	size_t		nev;
+} KafkaBfEvidence;
+extern int	kafka_bf_evidence_has(KafkaSink *ks, KafkaBfEvidence *b, const char *topic,
+								  const char *page, const char *poskey, bool *has);
+extern void kafka_bf_evidence_clear(KafkaBfEvidence *b);
+
 /* kafka_backfill_topics.c: the set of topics a backfill page goes to */
 typedef struct KafkaBfTopics
 {
