@@ -26,7 +26,9 @@
 # topic now: the 20 rows sent under the old name are skipped, the other 20
 # of the page go to the new name's topic (kafka_backfill.c send_row(),
 # start_page(); kafka_backfill_topics.c).  No refusal: the test now asks for
-# the backfill done, each row once, and the 20 found in public.jobs.
+# the backfill done, each row once, and the 20 found in public.jobs.  A
+# second part restarts with a --route-column added instead (the same
+# mechanism: the rows sent to public.jobs2 are found there).
 use strict;
 use warnings;
 use IPC::Run;
@@ -77,6 +79,39 @@ like(bridge_log($b), qr/backfill page \d+: kafka topic "public\.jobs" partition 
 	'the uncertain page\'s rows are found in the topic it was sent to (the old name)')
   unless $ENV{W2Q_ATTACK_CONTROL};
 like(bridge_log($b), qr/backfill of slot "bf_kr" done: 200 rows/, 'the backfill is done');
+stop_bridge($b, 'KILL') if $b->{h}->pumpable;
+
+# The same with a --route-column added before the restart (the rows of the
+# uncertain page map to the route topics now, q0..q2): those sent to
+# public.jobs2 before the kill are found there, the others go to their
+# route topic.  (A --target-prefix change moves the state topic itself:
+# not resumed, docs/kafka.md.)
+$node->safe_psql('postgres', q{
+	CREATE TABLE jobs2 (id bigint PRIMARY KEY, queue text NOT NULL);
+	INSERT INTO jobs2 SELECT g, 'q' || (g % 3) FROM generate_series(1, 200) g;
+});
+my @base2 = ('--slot', 'bf_kr2', '--create-slot', '--tables', 'public.jobs2', '--sink', "kafka://$bs",
+	'--backfill', '--backfill-batch=40');
+local $ENV{W2Q_TEST_BACKFILL_PAUSE} = 'page-half';
+local $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS} = 120;
+$a = start_bridge($node, undef, @base2);
+delete $ENV{W2Q_TEST_BACKFILL_PAUSE};
+delete $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS};
+ok(wait_until(sub { bridge_log($a) =~ /paused at "page-half"/ }, 60), 'route: half of the first page is in kafka');
+stop_bridge($a, 'KILL');
+$b = start_bridge($node, undef, @base2, ($ENV{W2Q_ATTACK_CONTROL} ? () : ('--route-column', 'queue')));
+ok(wait_until(sub { bridge_log($b) =~ /backfill of slot "bf_kr2" done|ERROR/ || !$b->{h}->pumpable }, 60),
+	'route: the restart ended its backfill or stopped');
+%seen = ();
+$seen{$_}++ for ids('public.jobs2'), ($ENV{W2Q_ATTACK_CONTROL} ? () : (ids('q0'), ids('q1'), ids('q2')));
+@dup = grep { ($seen{$_} // 0) > 1 } 1 .. 200;
+@missing = grep { !$seen{$_} } 1 .. 200;
+ok(bridge_log($b) !~ /ERROR/ && @dup == 0 && @missing == 0, 'route: each row once across the topics')
+  or diag(scalar(@dup) . " twice (@dup[0 .. ($#dup < 9 ? $#dup : 9)]), " . scalar(@missing) . " missing\n"
+	  . join("\n", grep { /INFO|WARNING|ERROR|LOG/ && !/DEBUG/ } split /\n/, bridge_log($b)));
+like(bridge_log($b), qr/backfill page \d+: kafka topic "public\.jobs2" partition \d+ already holds/,
+	'route: the uncertain page\'s rows are found in the topic it was sent to')
+  unless $ENV{W2Q_ATTACK_CONTROL};
 stop_bridge($b, 'KILL') if $b->{h}->pumpable;
 stop_kafka_mock($k);
 $node->stop;
