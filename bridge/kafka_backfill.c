@@ -533,17 +533,18 @@ page_written(KafkaSink *ks, const BackfillState *next, KafkaBfTopics *now)
 {
 	KafkaBackfill *b = ks->backfill;
 
-	last_clear(b);
-	b->topics = *now;
-	*now = (KafkaBfTopics) {0};
-	if (!backfill_state_copy(&b->last, next))
-		return bf_fail(ks, SINK_RETRY, "out of memory");
-	b->last.job_keys = NULL;
-	b->has_last = true;
 	b->page++;
 	b->seq = next->seq;
 	b->check = false;
 	kafka_bf_evidence_clear(&b->ev);
+	last_clear(b);
+	b->topics = *now;
+	*now = (KafkaBfTopics) {0};
+	/* without it no start record could be written: retry from a read */
+	if (!backfill_state_copy(&b->last, next))
+		return bf_fail(ks, SINK_RETRY, "out of memory");
+	b->last.job_keys = NULL;
+	b->has_last = true;
 	return SINK_OK;
 }
 
