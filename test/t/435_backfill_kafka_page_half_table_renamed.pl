@@ -84,8 +84,9 @@ stop_bridge($b, 'KILL') if $b->{h}->pumpable;
 # The same with a --route-column added before the restart (the rows of the
 # uncertain page map to the route topics now, q0..q2): those sent to
 # public.jobs2 before the kill are found there, the others go to their
-# route topic.  (A --target-prefix change moves the state topic itself:
-# not resumed, docs/kafka.md.)
+# route topic.  Before that, a restart with a --target-prefix added is
+# refused: the prefix moves the state topic itself, where no backfill of
+# the existing slot is (docs/kafka.md), and it sends nothing.
 $node->safe_psql('postgres', q{
 	CREATE TABLE jobs2 (id bigint PRIMARY KEY, queue text NOT NULL);
 	INSERT INTO jobs2 SELECT g, 'q' || (g % 3) FROM generate_series(1, 200) g;
@@ -99,6 +100,15 @@ delete $ENV{W2Q_TEST_BACKFILL_PAUSE};
 delete $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS};
 ok(wait_until(sub { bridge_log($a) =~ /paused at "page-half"/ }, 60), 'route: half of the first page is in kafka');
 stop_bridge($a, 'KILL');
+unless ($ENV{W2Q_ATTACK_CONTROL})
+{
+	my $p = start_bridge($node, undef, @base2, '--target-prefix', 'x.');
+	ok(wait_until(sub { !$p->{h}->pumpable }, 60), 'prefix: the restart stops');
+	like(bridge_log($p), qr/ERROR: replication slot "bf_kr2" exists and kafka holds no backfill of it/,
+		'prefix: refused, naming the slot without a backfill');
+	is(scalar(ids('x.public.jobs2')), 0, 'prefix: nothing sent');
+	stop_bridge($p, 'KILL') if $p->{h}->pumpable;
+}
 $b = start_bridge($node, undef, @base2, ($ENV{W2Q_ATTACK_CONTROL} ? () : ('--route-column', 'queue')));
 ok(wait_until(sub { bridge_log($b) =~ /backfill of slot "bf_kr2" done|ERROR/ || !$b->{h}->pumpable }, 60),
 	'route: the restart ended its backfill or stopped');
