@@ -15,6 +15,10 @@
  *					reports and acknowledgements
  *	kafka_txn.c		--kafka-transactions, every call resumable
  *	kafka_backfill.c	--backfill: pages of rows, the state record
+ *	kafka_backfill_state.c	the state record's text
+ *	kafka_backfill_topics.c	the topics a page goes to (next_topics)
+ *	kafka_backfill_evidence.c	a partition's tail read back; the rows of
+ *					the uncertain page a topic holds
  *	kafka_record.c	the position record of the slot (--kafka-positions-topic);
  *					kafka_record_read.c reads it back on the worker thread
  *	kafka_history.c	a replay below a mark shows the mark's transaction
