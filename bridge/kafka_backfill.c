@@ -26,12 +26,22 @@
  * backfill_read reads the state topic's last message.  The page after it
  * (the one a kill may have cut) is the only page with evidence to read:
  * rows are produced in key order and the idempotent producer keeps each
- * partition's order, so for each partition a row of that page maps to,
+ * partition's order, so for each partition of a topic the page went to,
  * the page's messages at the partition's end (read back, read_committed)
  * name exactly the rows of that page it holds.  A row of the page is
  * skipped iff its position key is among them; every other row is sent.
  * Nothing is inferred from absence: no state means no backfill, no
  * message of the page in a partition means nothing of it there.
+ *
+ * Where the page went: every state names the topics of its page
+ * (next_topics, kafka_backfill_topics.c): the page after it goes there
+ * unless a record says otherwise.  Without transactions, a page with a
+ * row for another topic first writes a start record (the same state,
+ * next_topics: the page's topics) and waits for its acknowledgement.  A
+ * resume reads the evidence in the recorded topics and in the row's topic
+ * now (a table renamed since: the rows found under the old name are
+ * skipped, the others go to the new one; test/t/435).  A state without
+ * next_topics (an older bridge's) is read in the row's topic now.
  *
  *-------------------------------------------------------------------------
  */
@@ -48,17 +58,7 @@
 #include "kafka_sink.h"
 #include "log.h"
 
-#define BF_WAIT_MS		30000	/* a page's delivery, a state read */
-#define TAIL_WINDOW		256		/* first look-back of a tail read */
-
-/* the rows of the uncertain page one partition holds (sorted keys) */
-typedef struct Evidence
-{
-	char	   *topic;
-	int32_t		partition;
-	char	  **keys;
-	size_t		n;
-} Evidence;
+#define BF_WAIT_MS		KAFKA_BF_WAIT_MS
 
 typedef struct KafkaBackfill
 {
@@ -73,8 +73,12 @@ typedef struct KafkaBackfill
 								 * (--accept-new-source, a taken-over state) */
 	bool		check;			/* page + 1 may be partly in kafka: the first
 								 * page written after a read */
-	Evidence   *ev;				/* of page + 1, while it is being written */
-	size_t		nev;
+	KafkaBfEvidence ev;			/* of page + 1, while it is being written */
+	BackfillState last;			/* the state of page (has_last), for a start
+								 * record */
+	bool		has_last;
+	KafkaBfTopics topics;		/* where page + 1 goes (or went): the last
+								 * record's next_topics */
 } KafkaBackfill;
 
 static int
@@ -92,26 +96,24 @@ bf_fail(KafkaSink *ks, int rc, const char *fmt,...)
 	return rc;
 }
 
+/* the last state (read or written) and its next_topics forgotten */
 static void
-evidence_clear(KafkaBackfill *b)
+last_clear(KafkaBackfill *b)
 {
-	for (size_t i = 0; i < b->nev; i++)
-	{
-		for (size_t k = 0; k < b->ev[i].n; k++)
-			free(b->ev[i].keys[k]);
-		free(b->ev[i].keys);
-		free(b->ev[i].topic);
-	}
-	free(b->ev);
-	b->ev = NULL;
-	b->nev = 0;
+	backfill_state_free(&b->last);
+	memset(&b->last, 0, sizeof(b->last));
+	b->has_last = false;
+	kafka_bf_topics_free(&b->topics);
 }
 
 void
 kafka_backfill_free(KafkaSink *ks)
 {
 	if (ks->backfill)
-		evidence_clear(ks->backfill);
+	{
+		kafka_bf_evidence_clear(&ks->backfill->ev);
+		last_clear(ks->backfill);
+	}
 	free(ks->backfill);
 	ks->backfill = NULL;
 }
@@ -130,130 +132,6 @@ state_topic(const KafkaSink *ks, const SinkSource *src, char *buf, size_t len)
 	const char *prefix = ks->sink.cfg->target_prefix ? ks->sink.cfg->target_prefix : "";
 
 	snprintf(buf, len, "%swal2queue-backfill.%s", prefix, src->slot);
-}
-
-/* ---- reading a partition's tail (the consumer handle, this thread) ---- */
-
-typedef bool (*TailFn) (void *arg, const rd_kafka_message_t *msg);
-
-/*
- * Does the topic have that partition?  Only a topic the cluster does not
- * have reads as absent; other answers (authorization) are errors.
- */
-static int
-partition_exists(KafkaSink *ks, rd_kafka_topic_t *rkt, const char *topic,
-				 int32_t partition, int64_t deadline, bool *exists)
-{
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_resp_err_t err;
-
-	*exists = false;
-	while ((err = rd_kafka_metadata(ks->rkc, 0, rkt, &md, KAFKA_STEP_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
-		   now_us() < deadline)
-		usleep(100 * 1000);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		return bf_fail(ks, SINK_RETRY, "could not read the metadata of kafka topic \"%s\": %s",
-					   topic, rd_kafka_err2str(err));
-	err = md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
-	*exists = err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > partition;
-	rd_kafka_metadata_destroy(md);
-	if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-		return SINK_OK;
-	return bf_fail(ks, err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ? SINK_FATAL : SINK_RETRY,
-				   "could not read kafka topic \"%s\": %s", topic, rd_kafka_err2str(err));
-}
-
-/*
- * Read topic's partition from `back` messages before its end to its end,
- * calling fn for every data message; *exists false if the topic does not
- * exist, *lo_reached whether the read began at the partition's start.
- */
-static int
-tail_read(KafkaSink *ks, const char *topic, int32_t partition, int64_t back,
-		  TailFn fn, void *arg, bool *exists, bool *lo_reached)
-{
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(ks->rkc, topic, NULL);
-	rd_kafka_resp_err_t err;
-	int64_t		lo,
-				hi,
-				deadline = now_us() + (int64_t) BF_WAIT_MS * 1000;
-	int			rc;
-
-	*exists = false;
-	*lo_reached = true;
-	if (rkt == NULL)
-		return bf_fail(ks, SINK_RETRY, "could not open kafka topic \"%s\": %s", topic,
-					   rd_kafka_err2str(rd_kafka_last_error()));
-	if ((rc = partition_exists(ks, rkt, topic, partition, deadline, exists)) != SINK_OK || !*exists)
-	{
-		rd_kafka_topic_destroy(rkt);
-		return rc;
-	}
-	while ((err = rd_kafka_query_watermark_offsets(ks->rkc, topic, partition, &lo, &hi,
-												   KAFKA_STEP_MS)) != RD_KAFKA_RESP_ERR_NO_ERROR &&
-		   now_us() < deadline)
-		usleep(100 * 1000);
-	if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-		rc = bf_fail(ks, SINK_RETRY, "could not read the offsets of kafka topic \"%s\" partition %d: %s",
-					 topic, (int) partition, rd_kafka_err2str(err));
-	else if (hi > lo)
-	{
-		int64_t		start = hi - back > lo ? hi - back : lo;
-
-		*lo_reached = start == lo;
-		if (rd_kafka_consume_start(rkt, partition, start) == -1)
-			rc = bf_fail(ks, SINK_RETRY, "could not read kafka topic \"%s\" partition %d: %s",
-						 topic, (int) partition, rd_kafka_err2str(rd_kafka_last_error()));
-		while (rc == SINK_OK)
-		{
-			rd_kafka_message_t *m = rd_kafka_consume(rkt, partition, 100);
-
-			if (m == NULL)
-			{
-				if (now_us() > deadline)
-					rc = bf_fail(ks, SINK_RETRY, "timed out reading kafka topic \"%s\" partition %d",
-								 topic, (int) partition);
-				continue;
-			}
-			if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
-			{
-				rd_kafka_message_destroy(m);
-				break;
-			}
-			if (m->err)
-				rc = bf_fail(ks, SINK_RETRY, "could not read kafka topic \"%s\" partition %d: %s",
-							 topic, (int) partition, rd_kafka_message_errstr(m));
-			else if (!fn(arg, m))
-				rc = bf_fail(ks, SINK_RETRY, "out of memory");
-			else if (m->offset >= hi - 1)
-			{
-				/* the end known: no need to wait for the end-of-partition event */
-				rd_kafka_message_destroy(m);
-				break;
-			}
-			rd_kafka_message_destroy(m);
-		}
-		rd_kafka_consume_stop(rkt, partition);
-	}
-	rd_kafka_topic_destroy(rkt);
-	return rc;
-}
-
-/* a header's value as a NUL-terminated copy into buf, or false */
-static bool
-header(const rd_kafka_message_t *m, const char *name, char *buf, size_t len)
-{
-	rd_kafka_headers_t *h = NULL;
-	const void *v;
-	size_t		n;
-
-	if (rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-		rd_kafka_header_get_last(h, name, &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-		v == NULL || n >= len)
-		return false;
-	memcpy(buf, v, n);
-	buf[n] = '\0';
-	return true;
 }
 
 /* the state topic's last data message */
@@ -280,6 +158,20 @@ take_last(void *arg, const rd_kafka_message_t *m)
 	return true;
 }
 
+/* the state's next_topics into b->topics (none in an older bridge's) */
+static int
+read_topics(KafkaSink *ks, KafkaBackfill *b, const LastMsg *l, const char *topic)
+{
+	char	   *json = kafka_backfill_state_next_topics(l->value, l->len);
+	bool		ok = json == NULL || kafka_bf_topics_parse(json, &b->topics);
+
+	free(json);
+	if (!ok)
+		return bf_fail(ks, SINK_FATAL, "kafka topic \"%s\" offset %" PRId64 ": the backfill state's "
+					   "next_topics is no JSON array of topic names", topic, l->offset);
+	return SINK_OK;
+}
+
 int
 kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillState *st)
 {
@@ -299,13 +191,14 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 		return bf_fail(ks, SINK_FATAL, "out of memory");
 	if (ks->rkc == NULL)
 		return bf_fail(ks, SINK_RETRY, "not connected to kafka");
-	evidence_clear(b);
+	kafka_bf_evidence_clear(&b->ev);
+	last_clear(b);
 	b->known = false;
 	b->accept = (flags & SINK_BACKFILL_ACCEPT) != 0;
 	state_topic(ks, src, topic, sizeof(topic));
 	kafka_source_format(src, mine, sizeof(mine));
 	/* a transaction's commit marker may end the partition: look back a little */
-	if ((rc = tail_read(ks, topic, 0, 8, take_last, &l, &exists, &lo_reached)) != SINK_OK)
+	if ((rc = kafka_tail_read(ks, topic, 0, 8, take_last, &l, &exists, &lo_reached)) != SINK_OK)
 	{
 		free(l.value);
 		return rc;
@@ -326,6 +219,12 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 		free(l.value);
 		return rc;
 	}
+	if ((rc = read_topics(ks, b, &l, topic)) != SINK_OK)
+	{
+		backfill_state_free(st);
+		free(l.value);
+		return rc;
+	}
 	free(l.value);
 	b->page = page;
 	b->seq = st->seq;
@@ -337,123 +236,19 @@ kafka_backfill_read(Sink *s, const SinkSource *src, unsigned flags, BackfillStat
 						   "this bridge streams %s; if the change is deliberate (a failover, a restore) "
 						   "restart with --accept-new-source", topic, theirs, mine);
 		b->seq = 0;
+		kafka_bf_topics_free(&b->topics);
 		st->other_source = true;
 		return SINK_OK;
 	}
 	st->present = true;
+	if (!backfill_state_copy(&b->last, st))
+		return bf_fail(ks, SINK_RETRY, "out of memory");
+	b->has_last = true;
 	st->record = true;
 	st->record_lsn = 0;			/* Kafka keeps no streamed position record */
 	/* without transactions part of the next page may be acknowledged */
 	st->page_unsure = !ks->txn_mode;
 	return SINK_OK;
-}
-
-/* ---- the uncertain page's evidence ---- */
-
-typedef struct EvRead
-{
-	const char *source;
-	const char *page;
-	char	  **keys;
-	size_t		n;
-	size_t		cap;
-	bool		first_is_page;	/* the first data message read is of the page */
-	bool		any;
-} EvRead;
-
-static bool
-ev_take(void *arg, const rd_kafka_message_t *m)
-{
-	EvRead	   *e = arg;
-	char		src[KAFKA_SOURCE_LEN],
-				page[24];
-	bool		of_page = header(m, "source", src, sizeof(src)) && strcmp(src, e->source) == 0 &&
-		header(m, "backfill_page", page, sizeof(page)) && strcmp(page, e->page) == 0;
-	rd_kafka_headers_t *h = NULL;
-	const void *v;
-	size_t		n;
-
-	if (!e->any)
-		e->first_is_page = of_page;
-	e->any = true;
-	if (!of_page || rd_kafka_message_headers(m, &h) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-		rd_kafka_header_get_last(h, "backfill", &v, &n) != RD_KAFKA_RESP_ERR_NO_ERROR || v == NULL)
-		return true;
-	if (e->n == e->cap)
-	{
-		size_t		cap = e->cap ? e->cap * 2 : 64;
-		char	  **p = realloc(e->keys, cap * sizeof(char *));
-
-		if (p == NULL)
-			return false;
-		e->keys = p;
-		e->cap = cap;
-	}
-	return (e->keys[e->n++] = strndup(v, n)) != NULL;
-}
-
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* the rows of page `page` that partition holds, read once per partition */
-static int
-evidence_get(KafkaSink *ks, const char *topic, int32_t partition, const char *page,
-			 Evidence **out)
-{
-	KafkaBackfill *b = ks->backfill;
-	Evidence   *p;
-	int64_t		back = TAIL_WINDOW;
-	int			rc;
-
-	for (size_t i = 0; i < b->nev; i++)
-		if (b->ev[i].partition == partition && strcmp(b->ev[i].topic, topic) == 0)
-			return (*out = &b->ev[i], SINK_OK);
-	if ((p = realloc(b->ev, (b->nev + 1) * sizeof(Evidence))) == NULL)
-		return bf_fail(ks, SINK_RETRY, "out of memory");
-	b->ev = p;
-	for (;;)
-	{
-		EvRead		e = {.source = ks->source, .page = page};
-		bool		exists,
-					lo_reached;
-
-		rc = tail_read(ks, topic, partition, back, ev_take, &e, &exists, &lo_reached);
-		if (rc == SINK_OK && e.any && e.first_is_page && !lo_reached)
-		{
-			/* the page may begin further back: read more */
-			for (size_t k = 0; k < e.n; k++)
-				free(e.keys[k]);
-			free(e.keys);
-			back *= 4;
-			continue;
-		}
-		if (rc != SINK_OK || (p[b->nev].topic = strdup(topic)) == NULL)
-		{
-			for (size_t k = 0; k < e.n; k++)
-				free(e.keys[k]);
-			free(e.keys);
-			return rc != SINK_OK ? rc : bf_fail(ks, SINK_RETRY, "out of memory");
-		}
-		if (e.n > 1)
-			qsort(e.keys, e.n, sizeof(char *), cmp_str);
-		p[b->nev].partition = partition;
-		p[b->nev].keys = e.keys;
-		p[b->nev].n = e.n;
-		*out = &p[b->nev++];
-		if (e.n > 0)
-			log_msg(LOG_INFO, "backfill page %s: kafka topic \"%s\" partition %d already holds %zu of its rows",
-					page, topic, (int) partition, e.n);
-		return SINK_OK;
-	}
-}
-
-static bool
-evidence_has(const Evidence *ev, const char *key)
-{
-	return ev->n > 0 && bsearch(&key, ev->keys, ev->n, sizeof(char *), cmp_str) != NULL;
 }
 
 /* ---- writing a page ---- */
@@ -592,10 +387,10 @@ commit_page(KafkaSink *ks, uint64_t page)
 /* one backfilled row, unless the uncertain page's evidence has it */
 static int
 send_row(KafkaSink *ks, const FrameTxn *txn, const FrameJob *job, const char *poskey,
-		 const char *page, bool check, uint32_t *skipped)
+		 const char *page, bool check, const KafkaBfTopics *topics, uint32_t *skipped)
 {
 	KafkaOut	o;
-	Evidence   *ev = NULL;
+	bool		has = false;
 	int32_t		partition;
 	int			rc;
 
@@ -612,15 +407,18 @@ send_row(KafkaSink *ks, const FrameTxn *txn, const FrameJob *job, const char *po
 	o.bytes += strlen(poskey) + strlen(page) + sizeof("backfill") + sizeof("backfill_page");
 	partition = kafka_out_partition(&o, o.topic->npartitions);
 	/*
-	 * the uncertain page's rows in any partition of the topic: the one the
-	 * row maps to now need not be the one it was sent to (another
-	 * --key-column since, test/t/415)
+	 * the uncertain page's rows in the topics it was sent to (recorded) and
+	 * in the row's topic now
 	 */
-	for (int32_t p = 0; check && p < o.topic->npartitions; p++)
+	for (size_t i = 0; check && i <= topics->n; i++)
 	{
-		if ((rc = evidence_get(ks, o.topic->name, p, page, &ev)) != SINK_OK)
+		const char *t = i < topics->n ? topics->name[i] : o.topic->name;
+
+		if (i == topics->n && kafka_bf_topics_has(topics, t, strlen(t)))
+			break;
+		if ((rc = kafka_bf_evidence_has(ks, &ks->backfill->ev, t, page, poskey, &has)) != SINK_OK)
 			return rc;
-		if (evidence_has(ev, poskey))
+		if (has)
 		{
 			(*skipped)++;
 			return SINK_OK;
@@ -629,13 +427,17 @@ send_row(KafkaSink *ks, const FrameTxn *txn, const FrameJob *job, const char *po
 	return send_one(ks, &o, partition);
 }
 
-/* the state record: a message to the state topic's partition 0 */
+/*
+ * the state record: a message to the state topic's partition 0; topics:
+ * where the page after it goes
+ */
 static int
 send_state(KafkaSink *ks, const SinkSource *src, const FrameTxn *txn, uint64_t page,
-		   const BackfillState *next)
+		   const BackfillState *next, const KafkaBfTopics *topics)
 {
 	char		target[300];
-	char	   *text = kafka_backfill_state_format(ks->source, page, next);
+	char	   *json = kafka_bf_topics_format(topics);
+	char	   *text = json ? kafka_backfill_state_format(ks->source, page, next, json) : NULL;
 	FrameJob	job = {0};
 	KafkaOut	o;
 	int			rc;
@@ -665,7 +467,85 @@ send_state(KafkaSink *ks, const SinkSource *src, const FrameTxn *txn, uint64_t p
 		rc = send_one(ks, &o, 0);
 	}
 	free(text);
+	free(json);
 	return rc;
+}
+
+/*
+ * Without transactions, before a page with a row for a topic the last
+ * record does not name: the last state again, naming the page's topics
+ * (with the recorded ones while the page is uncertain: its rows may be
+ * there), acknowledged before any row is sent
+ */
+static int
+start_page(KafkaSink *ks, const SinkSource *src, const FrameTxn *txn, const KafkaBfTopics *now)
+{
+	KafkaBackfill *b = ks->backfill;
+	KafkaBfTopics t = {0};
+	int			rc;
+
+	if (ks->txn_mode || !b->has_last || kafka_bf_topics_within(now, &b->topics))
+		return SINK_OK;
+	for (size_t i = 0; i < now->n; i++)
+		if (!kafka_bf_topics_add(&t, now->name[i], strlen(now->name[i])))
+			return (kafka_bf_topics_free(&t), bf_fail(ks, SINK_RETRY, "out of memory"));
+	for (size_t i = 0; b->check && i < b->topics.n; i++)
+		if (!kafka_bf_topics_add(&t, b->topics.name[i], strlen(b->topics.name[i])))
+			return (kafka_bf_topics_free(&t), bf_fail(ks, SINK_RETRY, "out of memory"));
+	if ((rc = send_state(ks, src, txn, b->page, &b->last, &t)) == SINK_OK)
+		rc = wait_delivered(ks, b->page + 1);
+	if (rc == SINK_OK)
+	{
+		kafka_bf_topics_free(&b->topics);
+		b->topics = t;
+	}
+	else
+		kafka_bf_topics_free(&t);
+	return rc;
+}
+
+/* the page's rows (those of the uncertain page found in kafka skipped) */
+static int
+send_rows(KafkaSink *ks, const FrameTxn *txn, const BackfillState *next,
+		  const FrameJob *jobs, uint32_t njobs, const char *page, uint32_t *skipped)
+{
+	KafkaBackfill *b = ks->backfill;
+	int			rc = SINK_OK;
+
+	for (uint32_t i = 0; rc == SINK_OK && i < njobs; i++)
+	{
+		if (njobs > 1 && i == njobs / 2 && backfill_test_at("page-half"))
+		{
+			if (!ks->txn_mode)
+				rc = wait_delivered(ks, b->page + 1);
+			backfill_test_pause("page-half");
+		}
+		if (rc == SINK_OK)
+			rc = send_row(ks, txn, &jobs[i], next->job_keys ? next->job_keys[i] : NULL, page,
+						  b->check, &b->topics, skipped);
+	}
+	return rc;
+}
+
+/* page + 1 and its state written: they are the last record now */
+static int
+page_written(KafkaSink *ks, const BackfillState *next, KafkaBfTopics *now)
+{
+	KafkaBackfill *b = ks->backfill;
+
+	b->page++;
+	b->seq = next->seq;
+	b->check = false;
+	kafka_bf_evidence_clear(&b->ev);
+	last_clear(b);
+	b->topics = *now;
+	*now = (KafkaBfTopics) {0};
+	/* without it no start record could be written: retry from a read */
+	if (!backfill_state_copy(&b->last, next))
+		return bf_fail(ks, SINK_RETRY, "out of memory");
+	b->last.job_keys = NULL;
+	b->has_last = true;
+	return SINK_OK;
 }
 
 int
@@ -675,6 +555,7 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 	KafkaSink  *ks = (KafkaSink *) s;
 	KafkaBackfill *b = bf_of(ks);
 	FrameTxn	txn = {0, next->lsn, next->lsn, now_us(), njobs};
+	KafkaBfTopics now = {0};
 	char		page[24];
 	uint32_t	skipped = 0;
 	bool		marker = next->lsn == 0;	/* BACKFILL_CREATING */
@@ -690,38 +571,26 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 					   b->seq, next->seq);
 	if (next->lsn == 0 && njobs > 0)
 		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill without a consistent point");
+	if (!kafka_bf_topics_of_page(ks->sink.cfg->target_prefix, jobs, njobs, &now))
+		return (kafka_bf_topics_free(&now), bf_fail(ks, SINK_RETRY, "out of memory"));
 	snprintf(page, sizeof(page), "%" PRIu64, b->page + 1);
 	/* the creation marker (lsn 0) is written before there is a slot */
-	if ((rc = session_ready(ks, src, marker ? src->wal_end : next->lsn, flags)) != SINK_OK)
-		return rc;
-	for (uint32_t i = 0; rc == SINK_OK && i < njobs; i++)
-	{
-		if (njobs > 1 && i == njobs / 2 && backfill_test_at("page-half"))
-		{
-			if (!ks->txn_mode)
-				rc = wait_delivered(ks, b->page + 1);
-			backfill_test_pause("page-half");
-		}
-		if (rc == SINK_OK)
-			rc = send_row(ks, &txn, &jobs[i], next->job_keys ? next->job_keys[i] : NULL, page,
-						  b->check, &skipped);
-	}
+	if ((rc = session_ready(ks, src, marker ? src->wal_end : next->lsn, flags)) == SINK_OK &&
+		(rc = start_page(ks, src, &txn, &now)) == SINK_OK)
+		rc = send_rows(ks, &txn, next, jobs, njobs, page, &skipped);
 	if (rc == SINK_OK && !ks->txn_mode)
 		rc = wait_delivered(ks, b->page + 1);
 	if (rc == SINK_OK)
-		rc = send_state(ks, src, &txn, b->page + 1, next);
+		rc = send_state(ks, src, &txn, b->page + 1, next, &now);
 	if (rc == SINK_OK)
 		rc = ks->txn_mode ? commit_page(ks, b->page + 1) : wait_delivered(ks, b->page + 1);
-	if (rc != SINK_OK)
-		return rc;
-	if (skipped > 0)
+	if (rc == SINK_OK && skipped > 0)
 		log_msg(LOG_INFO, "backfill page %s: %u of its %u rows were in kafka already (an earlier attempt)",
 				page, skipped, njobs);
-	b->page++;
-	b->seq = next->seq;
-	b->check = false;
-	evidence_clear(b);
-	if (marker)
+	if (rc == SINK_OK)
+		rc = page_written(ks, next, &now);
+	kafka_bf_topics_free(&now);
+	if (rc == SINK_OK && marker)
 		b->session = 0;			/* the slot's session begins at its start */
-	return SINK_OK;
+	return rc;
 }

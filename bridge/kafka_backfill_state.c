@@ -28,7 +28,8 @@ json1(const char *s)
 }
 
 char *
-kafka_backfill_state_format(const char *source, uint64_t page, const BackfillState *st)
+kafka_backfill_state_format(const char *source, uint64_t page, const BackfillState *st,
+							const char *next_topics)
 {
 	char	   *table = json1(st->table);
 	char	   *cond = json1(st->condition);
@@ -43,15 +44,19 @@ kafka_backfill_state_format(const char *source, uint64_t page, const BackfillSta
 		len = strlen(source) + strlen(table) + strlen(cond) + strlen(st->key ? st->key : "") +
 			strlen(st->snapshot ? st->snapshot : "") + strlen(st->storage ? st->storage : "") +
 			strlen(st->label ? st->label : "") + strlen(keydef) +
-			strlen(st->tables_done ? st->tables_done : "") + 256;
+			strlen(st->tables_done ? st->tables_done : "") +
+			strlen(next_topics ? next_topics : "") + 256;
 		if ((out = malloc(len)) != NULL)
 			snprintf(out, len, STATE_MAGIC "\nsource=%s\npage=%" PRIu64 "\nlsn=%s\nseq=%" PRIu64
 					 "\nrows=%" PRIu64 "\ndone=%d\nsnapshot=%s\ntable=%s\nkey=%s\ncondition=%s\n"
-					 "storage=%s\nlabel=%s\nkeydef=%s\ntable_oid=%" PRIu32 "\ntables_done=%s\n",
+					 "storage=%s\nlabel=%s\nkeydef=%s\ntable_oid=%" PRIu32 "\ntables_done=%s\n"
+					 "%s%s%s",
 					 source, page, lsn, st->seq, st->rows, st->done ? 1 : 0,
 					 st->snapshot ? st->snapshot : "", table, st->key ? st->key : "", cond,
 					 st->storage ? st->storage : "", st->label ? st->label : "", keydef,
-					 st->table_oid, st->tables_done ? st->tables_done : "");
+					 st->table_oid, st->tables_done ? st->tables_done : "",
+					 next_topics ? "next_topics=" : "", next_topics ? next_topics : "",
+					 next_topics ? "\n" : "");
 	}
 	free(table);
 	free(cond);
@@ -113,6 +118,16 @@ state_json1(const char *text, size_t len, const char *name)
 		backfill_key_free(vals, n);
 	free(v);
 	return out;
+}
+
+/*
+ * The topics the page after the state goes to (or went to): a JSON array of
+ * strings, malloc'd; NULL when the record has none (an older bridge's)
+ */
+char *
+kafka_backfill_state_next_topics(const char *text, size_t len)
+{
+	return state_field(text, len, "next_topics");
 }
 
 /* parse the state; its source into source (KAFKA_SOURCE_LEN) */

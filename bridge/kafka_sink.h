@@ -15,6 +15,10 @@
  *					reports and acknowledgements
  *	kafka_txn.c		--kafka-transactions, every call resumable
  *	kafka_backfill.c	--backfill: pages of rows, the state record
+ *	kafka_backfill_state.c	the state record's text
+ *	kafka_backfill_topics.c	the topics a page goes to (next_topics)
+ *	kafka_backfill_evidence.c	a partition's tail read back; the rows of
+ *					the uncertain page a topic holds
  *	kafka_record.c	the position record of the slot (--kafka-positions-topic);
  *					kafka_record_read.c reads it back on the worker thread
  *	kafka_history.c	a replay below a mark shows the mark's transaction
@@ -409,12 +413,51 @@ extern int	kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 extern void kafka_backfill_free(KafkaSink *ks);
 
 /*
+ * kafka_backfill_evidence.c: read a partition from `back` messages before its
+ * end to its end, fn for every data message (*exists false: no such topic or
+ * partition; *lo_reached: the read began at the partition's start); whether
+ * a topic holds a row of a backfill page (the evidence read once per topic)
+ */
+#define KAFKA_BF_WAIT_MS	30000	/* a page's delivery, a state read */
+typedef bool (*KafkaTailFn) (void *arg, const rd_kafka_message_t *msg);
+extern int	kafka_tail_read(KafkaSink *ks, const char *topic, int32_t partition,
+							int64_t back, KafkaTailFn fn, void *arg, bool *exists,
+							bool *lo_reached);
+typedef struct KafkaBfEvidence
+{
+	struct Evidence *ev;
+	size_t		nev;
+} KafkaBfEvidence;
+extern int	kafka_bf_evidence_has(KafkaSink *ks, KafkaBfEvidence *b, const char *topic,
+								  const char *page, const char *poskey, bool *has);
+extern void kafka_bf_evidence_clear(KafkaBfEvidence *b);
+
+/* kafka_backfill_topics.c: the set of topics a backfill page goes to */
+typedef struct KafkaBfTopics
+{
+	char	  **name;
+	size_t		n;
+} KafkaBfTopics;
+extern void kafka_bf_topics_free(KafkaBfTopics *t);
+extern bool kafka_bf_topics_has(const KafkaBfTopics *t, const char *name, size_t len);
+extern bool kafka_bf_topics_add(KafkaBfTopics *t, const char *name, size_t len);
+extern bool kafka_bf_topics_within(const KafkaBfTopics *a, const KafkaBfTopics *b);
+extern bool kafka_bf_topics_of_page(const char *prefix, const FrameJob *jobs,
+									uint32_t njobs, KafkaBfTopics *out);
+extern char *kafka_bf_topics_format(const KafkaBfTopics *t);
+extern bool kafka_bf_topics_parse(const char *json, KafkaBfTopics *t);
+
+/*
  * kafka_backfill_state.c: the state record's text (malloc'd, NULL when out
- * of memory), and its parse (false when it is no state record; the source
- * into source, KAFKA_SOURCE_LEN bytes)
+ * of memory; next_topics, a JSON array of topic names or NULL, is where the
+ * page after it goes), and its parse (false when it is no state record;
+ * the source into source, KAFKA_SOURCE_LEN bytes); next_topics read back
+ * (malloc'd, NULL when the record has none)
  */
 extern char *kafka_backfill_state_format(const char *source, uint64_t page,
-										 const struct BackfillState *st);
+										 const struct BackfillState *st,
+										 const char *next_topics);
+extern char *kafka_backfill_state_next_topics(const char *text, size_t len);
 extern bool kafka_backfill_state_parse(const char *text, size_t len,
 									   struct BackfillState *st, uint64_t *page,
 									   char *source);

@@ -5,7 +5,8 @@
  *		librdkafka's mock cluster: the state record read back as written,
  *		a cut page resumed without doubling a row, another source's state
  *		refused, a backfilled row as a stream mark that covers nothing
- *		at or after the consistent point, and the creation marker.
+ *		at or after the consistent point, and the creation marker; a cut
+ *		page resumed after its rows moved to another topic (test/t/435).
  *
  *-------------------------------------------------------------------------
  */
@@ -31,9 +32,10 @@ bf_sink(TSink *ts, const char *prefix)
 	return s;
 }
 
-/* a page of n rows keyed keys[i] (ids the same), position ["<key>"] */
+/* a page of n rows of target keyed keys[i] (ids the same), position ["<key>"] */
 static int
-page(Sink *s, uint64_t prev, BackfillState *next, const char **keys, int n, uint32_t first)
+page_to(Sink *s, const char *target, uint64_t prev, BackfillState *next, const char **keys,
+		int n, uint32_t first)
 {
 	TJob		tj[8];
 	FrameJob	jobs[8] = {0};
@@ -44,7 +46,7 @@ page(Sink *s, uint64_t prev, BackfillState *next, const char **keys, int n, uint
 	{
 		const char *v[1] = {keys[i]};
 
-		tj[i] = (TJob) {.target = "bf", .key = keys[i], .id = keys[i]};
+		tj[i] = (TJob) {.target = target, .key = keys[i], .id = keys[i]};
 		tjob_frame(&tj[i], first + i, &jobs[i]);
 		pos[i] = backfill_key_format(v, 1);
 	}
@@ -57,21 +59,33 @@ page(Sink *s, uint64_t prev, BackfillState *next, const char **keys, int n, uint
 	return rc;
 }
 
-/* produce one row of page pg as a killed bridge left it */
+static int
+page(Sink *s, uint64_t prev, BackfillState *next, const char **keys, int n, uint32_t first)
+{
+	return page_to(s, "bf", prev, next, keys, n, first);
+}
+
+/* produce one row of page pg to topic as a killed bridge left it */
 static void
-cut_row(const char *key, const char *pg)
+cut_row_to(const char *topic, const char *key, const char *pg)
 {
 	rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, NULL);
 	char		pos[32];
 
 	snprintf(pos, sizeof(pos), "[\"%s\"]", key);
-	rd_kafka_producev(rk, RD_KAFKA_V_TOPIC("bf"), RD_KAFKA_V_PARTITION(part_of(key, 2)),
+	rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(part_of(key, 2)),
 					  RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE("{}", 2),
 					  RD_KAFKA_V_HEADER("lsn", "0/40000000", -1), RD_KAFKA_V_HEADER("seq", "9", -1),
 					  RD_KAFKA_V_HEADER("source", SRC_A, -1), RD_KAFKA_V_HEADER("backfill", pos, -1),
 					  RD_KAFKA_V_HEADER("backfill_page", pg, -1), RD_KAFKA_V_END);
 	rd_kafka_flush(rk, 5000);
 	rd_kafka_destroy(rk);
+}
+
+static void
+cut_row(const char *key, const char *pg)
+{
+	cut_row_to("bf", key, pg);
 }
 
 static int
@@ -220,6 +234,66 @@ case_marker(void)
 	backfill_state_free(&st);
 }
 
+/*
+ * Page 3 cut after e and g in r.bf; its rows go to r.bf2 now (the table
+ * renamed): the state named r.bf (a start record before page 2), so e and
+ * g are found there and skipped, d and f go to r.bf2; before page 3 a start
+ * record names both topics.
+ */
+static void
+case_topic_moved(void)
+{
+	TSink		ts;
+	Sink	   *s = bf_sink(&ts, "r.");
+	BackfillState st = {0};
+	BackfillState next = {.lsn = CP, .seq = 1, .snapshot = "1:1:", .condition = "",
+	.table = "public.bf", .key = ""};
+	const char *p1[] = {"a", "b", "c"};
+	const char *p2[] = {"d", "e", "f", "g"};
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	int			starts = 0;
+
+	rd_kafka_mock_topic_create(mock, "r.bf", 2, 1);
+	rd_kafka_mock_topic_create(mock, "r.bf2", 2, 1);
+	s->ops->backfill_read(s, &src_a, 0, &st);
+	unit_check(page(s, 0, &next, NULL, 0, 1) == SINK_OK, "the first state (%s)", s->err);
+	next.seq = 2;
+	next.rows = 3;
+	next.key = "[\"c\"]";
+	unit_check(page(s, 1, &next, p1, 3, 1) == SINK_OK, "page 2 to r.bf (%s)", s->err);
+	s->ops->destroy(s);
+	s = bf_sink(&ts, "r.");
+	unit_check(s->ops->backfill_read(s, &src_a, 0, &st) == SINK_OK && st.seq == 2,
+			   "a new process reads page 2's state (%s)", s->err);
+	cut_row_to("r.bf", "e", "3");
+	cut_row_to("r.bf", "g", "3");
+	next.seq = 3;
+	next.rows = 7;
+	next.key = "[\"g\"]";
+	unit_check(page_to(s, "bf2", 2, &next, p2, 4, 4) == SINK_OK, "page 3 resumed to r.bf2 (%s)", s->err);
+	read_topic("r.bf2", rs);
+	unit_check(rs->n == 2 && key_count(rs, "d") == 1 && key_count(rs, "f") == 1,
+			   "the rows of the cut page found in r.bf are not sent to r.bf2 (%d messages)", rs->n);
+	recs_free(rs);
+	read_topic("r.bf", rs);
+	unit_check(rs->n == 5 && key_count(rs, "e") == 1 && key_count(rs, "g") == 1,
+			   "nor again to r.bf (%d messages)", rs->n);
+	recs_free(rs);
+	read_topic("r.wal2queue-backfill.sa", rs);
+	for (int i = 0; i < rs->n; i++)
+		starts += rs->r[i].value && strstr(rs->r[i].value, "\npage=1\n") &&
+			strstr(rs->r[i].value, "next_topics=[\"r.bf\"]\n");
+	unit_check(rs->n == 5 && starts == 1 && rs->r[3].value &&
+			   strstr(rs->r[3].value, "\npage=2\n") &&
+			   strstr(rs->r[3].value, "next_topics=[\"r.bf2\",\"r.bf\"]\n") &&
+			   rs->r[4].value && strstr(rs->r[4].value, "next_topics=[\"r.bf2\"]\n"),
+			   "start records before pages 2 and 3 name their topics (%d records)", rs->n);
+	s->ops->destroy(s);
+	backfill_state_free(&st);
+	recs_free(rs);
+	free(rs);
+}
+
 int
 main(void)
 {
@@ -228,6 +302,7 @@ main(void)
 	case_state_and_resume();
 	case_mark();
 	case_marker();
+	case_topic_moved();
 	harness_stop();
 	return unit_done();
 }
