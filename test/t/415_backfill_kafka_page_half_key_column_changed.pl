@@ -22,8 +22,9 @@
 # Fixed: the uncertain page's evidence is read in every partition of the
 # row's topic (kafka_backfill.c send_row()), not only in the one the row
 # maps to now: a row sent before the kill is found whatever the key now.
-# (A --route-column or --target-prefix that sends the row to another
-# topic is not covered: docs/kafka.md says so.)
+# (A --route-column change or a rename that sends the row to another topic:
+# test/t/435, which reads the topics the state recorded for the page; a
+# --target-prefix change is refused, the state's topic moving with it.)
 use strict;
 use warnings;
 use IPC::Run;
