@@ -196,8 +196,10 @@ handle_event(Bridge *b, const StreamEvent *ev)
 		return hold_event(b, ev);
 	if (rc == PGO_UNTRUSTED)
 	{
-		message_access_untrusted(b->err, sizeof(b->err), b->stream.dbname, b->pgo.key_id);
-		log_msg(LOG_ERROR, "%s", b->err);
+		char		why[1024];
+
+		message_access_untrusted(why, sizeof(why), b->stream.dbname, b->pgo.key_id);
+		log_msg(LOG_ERROR, "%s", why);
 		return SINK_FATAL;
 	}
 	if (rc == FRAME_MALFORMED || rc == FRAME_NOMEM)

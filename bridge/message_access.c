@@ -105,12 +105,11 @@ void
 message_access_untrusted(char *err, size_t errlen, const char *dbname, int64_t key_id)
 {
 	errbuf_set(err, errlen, 0, "a message signed by send() with key %lld of wal2queue.message_key in "
-			   "database \"%s\" cannot be judged: the bridge does not trust that table, since it or "
+			   "database \"%s\" cannot be judged: the bridge does not trust wal2queue.message_key (it or "
 			   "schema wal2queue belongs to a role that is neither a superuser nor a member of the "
-			   "database's owner (after ALTER DATABASE ... OWNER TO, or a key planted by a role with "
-			   "CREATE on the database); nothing is confirmed past it; hint: if wal2queue was installed "
-			   "by the database's owner, as the database's owner run ALTER SCHEMA wal2queue OWNER TO "
-			   "CURRENT_USER; ALTER TABLE wal2queue.message_key OWNER TO CURRENT_USER; (or GRANT the "
-			   "table's owner to the database's owner) and restart the bridge; if not, drop that schema",
+			   "database's owner: after ALTER DATABASE ... OWNER TO, or a key planted by a role with "
+			   "CREATE on the database); nothing past it is confirmed; hint: as the database's owner run "
+			   "ALTER SCHEMA wal2queue OWNER TO CURRENT_USER; ALTER TABLE wal2queue.message_key OWNER TO "
+			   "CURRENT_USER; and restart the bridge (or drop a schema wal2queue no administrator installed)",
 			   (long long) key_id, dbname);
 }
