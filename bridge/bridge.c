@@ -116,6 +116,52 @@ on_ack(void *arg, LedgerTicket t, uint32_t n)
 
 /* ---- the loop ---- */
 
+/*
+ * pgoutput: a signed message names a key the decoder does not know, read
+ * in a snapshot that did not see the message's transaction: stop reading,
+ * have the slot watch read the keys again, and decode it again then
+ * (take_keys)
+ */
+static int
+hold_event(Bridge *b, const StreamEvent *ev)
+{
+	b->m.bytes -= ev->len;		/* counted again when it is decoded */
+	b->held = *ev;
+	b->holding = true;
+	b->held_session_us = b->stream_opened_us;
+	b->held_since_us = now_us();
+	b->watch.keys_wanted = true;
+	log_msg(LOG_DEBUG, "a signed message names a key not read yet: reading the keys again");
+	return SINK_OK;
+}
+
+static int	handle_event(Bridge *b, const StreamEvent *ev);
+
+/* the held message, decoded again with keys read after it was held */
+static int
+take_keys(Bridge *b)
+{
+	StreamEvent ev;
+
+	if (!b->stream_up || b->held_session_us != b->stream_opened_us)
+	{
+		b->holding = false;		/* its session ended: the next replays it */
+		return 0;
+	}
+	if (!b->watch.keys_ready)
+		return 0;
+	b->watch.keys_ready = false;
+	if (b->watch.keys_asked_us < b->held_since_us)
+	{
+		b->watch.keys_wanted = true;	/* an answer to an older question */
+		return 0;
+	}
+	pgo_decoder_take_keys(&b->pgo, &b->watch.keys);
+	b->holding = false;
+	ev = b->held;
+	return handle_event(b, &ev) == SINK_FATAL ? -1 : 0;
+}
+
 static int
 handle_event(Bridge *b, const StreamEvent *ev)
 {
@@ -135,9 +181,26 @@ handle_event(Bridge *b, const StreamEvent *ev)
 	if (b->pgo.messages_ignored > b->m.messages_ignored)
 	{
 		if (!b->messages_warned)
-			message_access_warn(b->stream.dbname, b->pgo.msg_key.state);
+			message_access_warn(b->stream.dbname, b->pgo.msg_keys.state);
 		b->messages_warned = true;
 		b->m.messages_ignored = b->pgo.messages_ignored;
+	}
+	if (b->pgo.messages_revoked > b->messages_revoked)
+	{
+		log_msg(LOG_WARNING, "ignoring a wal2queue message signed with a revoked key of "
+				"wal2queue.message_key in database \"%s\" at %X/%X (it could be a forgery)",
+				b->stream.dbname, (unsigned) (ev->wal_start >> 32), (unsigned) ev->wal_start);
+		b->messages_revoked = b->pgo.messages_revoked;
+	}
+	if (rc == PGO_NEED_KEYS)
+		return hold_event(b, ev);
+	if (rc == PGO_UNTRUSTED)
+	{
+		char		why[1024];
+
+		message_access_untrusted(why, sizeof(why), b->stream.dbname, b->pgo.key_id);
+		log_msg(LOG_ERROR, "%s", why);
+		return SINK_FATAL;
 	}
 	if (rc == FRAME_MALFORMED || rc == FRAME_NOMEM)
 	{
@@ -152,7 +215,7 @@ handle_event(Bridge *b, const StreamEvent *ev)
 static bool
 may_read(Bridge *b)
 {
-	return b->stream_up && b->sink_up && b->session_begun && !b->replay_needed &&
+	return b->stream_up && b->sink_up && b->session_begun && !b->replay_needed && !b->holding &&
 		b->sink->ops->pending_bytes(b->sink) < b->cfg->max_pending_bytes;
 }
 
@@ -418,6 +481,8 @@ turn(Bridge *b)
 	}
 	if (b->stream_up && b->sink_up && !b->session_begun && session_begin(b) != SINK_OK)
 		return 1;
+	if (b->holding && take_keys(b) < 0)
+		return 1;
 	if (may_read(b) && (nread = read_stream(b)) < 0)
 		return 1;
 
@@ -533,6 +598,7 @@ bridge_run(const BridgeConfig *cfg)
 	}
 	b.sink->ops->destroy(b.sink);
 	slotwatch_close(&b.watch);
+	message_keys_free(&b.watch.keys);
 	pubwatch_free(&b.pub);
 	frame_decoder_free(&b.dec);
 	pgo_decoder_free(&b.pgo);

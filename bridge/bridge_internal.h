@@ -72,6 +72,12 @@ typedef struct Bridge
 	/* pgoutput: may PUBLIC emit messages (message_access.h)? */
 	int64_t		stream_opened_us;	/* answers asked before it are stale */
 	bool		messages_warned;	/* this session said it ignores them */
+	uint64_t	messages_revoked;	/* signed with a revoked key: warned */
+	/* pgoutput: a message waiting for send()'s keys (PGO_NEED_KEYS) */
+	bool		holding;
+	StreamEvent held;			/* valid while no stream_read: may_read */
+	int64_t		held_session_us;	/* its session's stream_opened_us */
+	int64_t		held_since_us;
 } Bridge;
 
 /* session.c: reconnect delays, doubled at each failure, capped */

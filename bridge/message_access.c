@@ -6,8 +6,10 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <stdlib.h>
 #include <string.h>
 
+#include "errbuf.h"
 #include "log.h"
 #include "message_access.h"
 
@@ -37,7 +39,7 @@ message_key_state(const PGresult *res)
 	if (strcmp(v, "denied") == 0)
 		return MESSAGE_KEY_DENIED;
 	if (strcmp(v, "untrusted") == 0)
-		return MESSAGE_KEY_UNTRUSTED;
+		return MESSAGE_KEY_UNTRUSTED;	/* read, and judged message by message */
 	if (strcmp(v, "readable") == 0)
 		return MESSAGE_KEY_READ;
 	return MESSAGE_KEY_UNKNOWN;
@@ -67,4 +69,47 @@ message_access_warn(const char *dbname, MessageKeyState key)
 			"bridge's role (as the role that installed wal2queue), or " :
 			key == MESSAGE_KEY_ABSENT ? "install wal2queue's SQL side and send jobs with "
 			"wal2queue.send(), or " : "");
+}
+
+bool
+message_keys_from_result(const PGresult *res, MessageKeys *keys, char *err, size_t errlen)
+{
+	MessageKeyState state = keys->state;
+	int			i;
+
+	message_keys_free(keys);
+	keys->state = state;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQnfields(res) != 4 || PQntuples(res) < 1)
+		return errbuf_set(err, errlen, false, "could not read wal2queue.message_key: %s",
+						  PQresultStatus(res) == PGRES_TUPLES_OK ? "unexpected answer" :
+						  PQresultErrorMessage(res));
+	if (!message_keys_set_snapshot(keys, PQgetvalue(res, 0, 0), err, errlen))
+		return false;
+	for (i = 0; i < PQntuples(res); i++)
+	{
+		if (PQgetisnull(res, i, 1))
+			continue;			/* no key at all */
+		if (PQgetisnull(res, i, 2) ||
+			!message_keys_add(keys, strtoll(PQgetvalue(res, i, 1), NULL, 10), PQgetvalue(res, i, 2),
+							  strcmp(PQgetvalue(res, i, 3), "t") == 0, err, errlen))
+		{
+			message_keys_free(keys);
+			keys->state = state;
+			return false;
+		}
+	}
+	return true;
+}
+
+void
+message_access_untrusted(char *err, size_t errlen, const char *dbname, int64_t key_id)
+{
+	errbuf_set(err, errlen, 0, "a message signed by send() with key %lld of wal2queue.message_key in "
+			   "database \"%s\" cannot be judged: the bridge does not trust wal2queue.message_key (it or "
+			   "schema wal2queue belongs to a role that is neither a superuser nor a member of the "
+			   "database's owner: after ALTER DATABASE ... OWNER TO, or a key planted by a role with "
+			   "CREATE on the database); nothing past it is confirmed; hint: as the database's owner run "
+			   "ALTER SCHEMA wal2queue OWNER TO CURRENT_USER; ALTER TABLE wal2queue.message_key OWNER TO "
+			   "CURRENT_USER; and restart the bridge (or drop a schema wal2queue no administrator installed)",
+			   (long long) key_id, dbname);
 }

@@ -262,6 +262,10 @@ decode_begin(PgoDecoder *dec, PgoReader *r)
 	/* the end LSN comes with the commit; past commit_lsn is enough till then */
 	txn.end_lsn = txn.commit_lsn + 1;
 	dec->txn = txn;
+	/* the full xid send() signed: the nearest to the latest one known */
+	dec->txn_xid8 = message_xid_extend(dec->xid_ref, txn.xid);
+	if (dec->xid_ref != 0 && dec->txn_xid8 > dec->xid_ref)
+		dec->xid_ref = dec->txn_xid8;
 	dec->in_txn = true;
 	dec->begun = false;
 	return FRAME_OK;
@@ -398,13 +402,14 @@ decode_insert(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 
 /*
  * The plugin's prefix rule (FORMAT.md): "wal2queue", "wal2queue:TARGET",
- * "wal2queue:TARGET#KEY", "wal2queue#KEY", each also signed: "wal2queue!"
- * and 64 lower-case hex digits (*mac) in place of "wal2queue".  *rest is
- * what follows the signature (the unsigned prefix is "wal2queue" || rest);
- * false for any other prefix.
+ * "wal2queue:TARGET#KEY", "wal2queue#KEY", each also signed: "wal2queue!",
+ * the key's id (*key_id), "." and 64 lower-case hex digits (*mac) in place
+ * of "wal2queue".  *rest is what follows the signature (the unsigned
+ * prefix is "wal2queue" || rest); false for any other prefix.
  */
 static bool
-parse_prefix(FrameBytes prefix, FrameJob *job, const char **mac, FrameBytes *rest_out)
+parse_prefix(FrameBytes prefix, FrameJob *job, const char **mac, int64_t *key_id,
+			 FrameBytes *rest_out)
 {
 	size_t		plen = strlen(MESSAGE_PREFIX);
 	const char *rest;
@@ -417,15 +422,19 @@ parse_prefix(FrameBytes prefix, FrameJob *job, const char **mac, FrameBytes *res
 	*mac = NULL;
 	if (rest < end && *rest == '!')
 	{
+		size_t		idlen = message_sign_parse_id(rest + 1, (size_t) (end - rest - 1), key_id);
 		int			i;
 
-		if (end - rest < 1 + MESSAGE_SIGN_MAC_HEX)
+		if (idlen == 0)
 			return false;
-		for (i = 1; i <= MESSAGE_SIGN_MAC_HEX; i++)
+		rest += 1 + idlen;
+		if (end - rest < MESSAGE_SIGN_MAC_HEX)
+			return false;
+		for (i = 0; i < MESSAGE_SIGN_MAC_HEX; i++)
 			if (!((rest[i] >= '0' && rest[i] <= '9') || (rest[i] >= 'a' && rest[i] <= 'f')))
 				return false;
-		*mac = rest + 1;
-		rest += 1 + MESSAGE_SIGN_MAC_HEX;
+		*mac = rest;
+		rest += MESSAGE_SIGN_MAC_HEX;
 	}
 	if (rest < end && *rest != ':' && *rest != '#')
 		return false;
@@ -452,10 +461,42 @@ parse_prefix(FrameBytes prefix, FrameJob *job, const char **mac, FrameBytes *res
 
 /*
  * A message is a job when PUBLIC may not emit messages (messages_public
- * 0), or when it is signed with the key of this database for this
- * transaction (send(); message_sign.h).  Otherwise any role could have
- * written it: no job, no seq, counted (FORMAT.md).
+ * 0), or when it is signed for this transaction with a key of this
+ * database that is not revoked (send(); message_sign.h).  Otherwise any
+ * role could have written it: no job, no seq, counted (FORMAT.md).  A
+ * message naming a key the decoder does not know is judged only with keys
+ * read in a snapshot that sees its transaction (PGO_NEED_KEYS before); one
+ * signed with a key of an untrusted table is not judged (PGO_UNTRUSTED).
  */
+#define SIGNED_NO_JOB	1		/* judge_signed(): not a job */
+
+static int
+judge_signed(PgoDecoder *dec, FrameBytes rest, FrameBytes payload,
+			 const char *mac, int64_t key_id)
+{
+	const MessageKey *key;
+
+	if (mac == NULL || (dec->msg_keys.state != MESSAGE_KEY_READ &&
+						dec->msg_keys.state != MESSAGE_KEY_UNTRUSTED))
+		return SIGNED_NO_JOB; /* no job */
+	key = message_keys_find(&dec->msg_keys, key_id);
+	if (key == NULL)
+		return message_keys_saw(&dec->msg_keys, dec->txn_xid8) ? SIGNED_NO_JOB : PGO_NEED_KEYS;
+	if (!message_sign_verify(key, dec->txn_xid8, rest, payload, mac))
+		return SIGNED_NO_JOB; /* a forgery */
+	if (key->revoked)
+	{
+		dec->messages_revoked++;
+		return SIGNED_NO_JOB;
+	}
+	if (dec->msg_keys.state == MESSAGE_KEY_UNTRUSTED)
+	{
+		dec->key_id = key_id;
+		return PGO_UNTRUSTED;
+	}
+	return FRAME_OK;
+}
+
 static int
 decode_message(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 {
@@ -463,6 +504,7 @@ decode_message(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 	FrameBytes	prefix;
 	FrameBytes	rest;
 	const char *mac;
+	int64_t		key_id = 0;
 	uint8_t		flags;
 	uint64_t	lsn;
 	uint32_t	n;
@@ -483,12 +525,13 @@ decode_message(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 		return FRAME_OK;
 	if (!dec->in_txn)
 		return rd_error(r, "transactional message outside a transaction");
-	if (!parse_prefix(prefix, &job, &mac, &rest))
+	if (!parse_prefix(prefix, &job, &mac, &key_id, &rest))
 		return FRAME_OK;
 	if (dec->messages_public != 0 &&
-		(mac == NULL ||
-		 !message_sign_verify(&dec->msg_key, dec->txn.xid, rest, job.payload, mac)))
+		(rc = judge_signed(dec, rest, job.payload, mac, key_id)) != FRAME_OK)
 	{
+		if (rc != SIGNED_NO_JOB)
+			return rc;
 		dec->messages_ignored++;
 		return FRAME_OK;
 	}
@@ -578,7 +621,23 @@ pgo_decoder_reset(PgoDecoder *dec)
 	dec->begun = false;
 	memset(&dec->txn, 0, sizeof(dec->txn));
 	dec->messages_public = -1;	/* judged anew for the next session */
-	memset(&dec->msg_key, 0, sizeof(dec->msg_key));
+	message_keys_free(&dec->msg_keys);
+	dec->xid_ref = 0;
+	dec->txn_xid8 = 0;
+}
+
+void
+pgo_decoder_take_keys(PgoDecoder *dec, MessageKeys *keys)
+{
+	MessageKeyState state = keys->state == MESSAGE_KEY_UNKNOWN ?
+		dec->msg_keys.state : keys->state;
+
+	message_keys_move(&dec->msg_keys, keys);
+	dec->msg_keys.state = state;
+	if (dec->msg_keys.have_snapshot && dec->msg_keys.xmax > dec->xid_ref)
+		dec->xid_ref = dec->msg_keys.xmax;
+	if (dec->in_txn)
+		dec->txn_xid8 = message_xid_extend(dec->xid_ref, dec->txn.xid);
 }
 
 void
@@ -593,6 +652,7 @@ pgo_decoder_free(PgoDecoder *dec)
 	rowjob_buf_free(&dec->keybuf);
 	free(dec->type_oids);
 	free(dec->type_kinds);
+	message_keys_free(&dec->msg_keys);
 	memset(dec, 0, sizeof(*dec));
 }
 

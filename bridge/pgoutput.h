@@ -81,13 +81,29 @@ typedef struct PgoDecoder
 	 */
 	int			messages_public;
 	/*
-	 * The key of send()'s signatures (message_sign.h), set by the caller
-	 * for each session like messages_public: a signed message whose MAC
-	 * verifies is a job whatever messages_public says.
+	 * The keys of send()'s signatures (message_sign.h), given by the caller
+	 * for each session (pgo_decoder_take_keys) and again when a message
+	 * asked for them (PGO_NEED_KEYS): a signed message whose MAC verifies
+	 * with the key it names is a job whatever messages_public says.
 	 */
-	MessageKey	msg_key;
+	MessageKeys msg_keys;
+	uint64_t	xid_ref;		/* the latest full xid known (0: none) */
+	uint64_t	txn_xid8;		/* the open transaction's full xid */
+	int64_t		key_id;			/* the key of the last PGO_UNTRUSTED */
 	uint64_t	messages_ignored;	/* since init, never reset */
+	uint64_t	messages_revoked;	/* signed with a revoked key: since init */
 } PgoDecoder;
+
+/*
+ * pgo_decode()'s answers about a signed message (besides FRAME_* and the
+ * handlers'): the decoder does not know the key the message names and the
+ * keys' snapshot does not see its transaction: read the keys again (a
+ * fresh snapshot) and decode the same message again; or the message is
+ * signed with a key of a table the bridge does not trust (key_id): it
+ * cannot be judged, so stop without confirming past it.
+ */
+#define PGO_NEED_KEYS	(-10)
+#define PGO_UNTRUSTED	(-11)
 
 extern void pgo_decoder_init(PgoDecoder *dec, const PgoConfig *cfg);
 
@@ -98,6 +114,13 @@ extern void pgo_decoder_init(PgoDecoder *dec, const PgoConfig *cfg);
  */
 extern void pgo_decoder_reset(PgoDecoder *dec);
 extern void pgo_decoder_free(PgoDecoder *dec);
+
+/*
+ * The keys to verify with from now on (moved from keys, left empty); a
+ * keys->state of MESSAGE_KEY_UNKNOWN keeps the state the decoder had (a
+ * re-read of the keys, which does not judge the table again)
+ */
+extern void pgo_decoder_take_keys(PgoDecoder *dec, MessageKeys *keys);
 
 /*
  * Decode one pgoutput message.  Returns FRAME_OK, FRAME_MALFORMED (err says

@@ -297,7 +297,7 @@ session_connect_stream(Bridge *b)
 	b->replay_needed = false;
 	/* judged at open, before anything is decoded; then at each poll */
 	b->pgo.messages_public = b->stream.messages_public;
-	b->pgo.msg_key = b->stream.msg_key;
+	pgo_decoder_take_keys(&b->pgo, &b->stream.msg_keys);
 	b->stream_opened_us = now_us();
 	b->messages_warned = false;
 	return STREAM_OK;

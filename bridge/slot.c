@@ -541,9 +541,10 @@ slot_check(Stream *s, bool may_create)
 }
 
 /*
- * pgoutput: the key that signs send()'s messages (message_sign.h), if the
- * bridge's role may read it.  A key that is there but not one of 32 to 64
- * bytes is fatal: a tampered key must not pass unnoticed.
+ * pgoutput: the keys that sign send()'s messages (message_sign.h), with the
+ * snapshot they were read in, if the bridge's role may read them.  A key
+ * that is there but not one of 32 to 64 bytes is fatal: a tampered key must
+ * not pass unnoticed.
  */
 static int
 slot_read_message_key(Stream *s)
@@ -551,30 +552,24 @@ slot_read_message_key(Stream *s)
 	PGresult   *res;
 	int			rc;
 	char		err[200];
+	bool		ok;
 
-	memset(&s->msg_key, 0, sizeof(s->msg_key));
+	message_keys_free(&s->msg_keys);
 	if ((rc = stream_run_command(s, MESSAGE_KEY_STATE_SQL, PGRES_TUPLES_OK, &res)) != STREAM_OK)
 		return rc;
-	s->msg_key.state = message_key_state(res);
+	s->msg_keys.state = message_key_state(res);
 	PQclear(res);
-	if (s->msg_key.state != MESSAGE_KEY_READ)
+	if (s->msg_keys.state != MESSAGE_KEY_READ && s->msg_keys.state != MESSAGE_KEY_UNTRUSTED)
 		return STREAM_OK;
-	if ((rc = stream_run_command(s, MESSAGE_KEY_SQL, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+	if ((rc = stream_run_command(s, MESSAGE_KEYS_SQL, PGRES_TUPLES_OK, &res)) != STREAM_OK)
 		return rc;
-	if (PQntuples(res) != 1 || PQnfields(res) != 1 || PQgetisnull(res, 0, 0))
+	ok = message_keys_from_result(res, &s->msg_keys, err, sizeof(err));
+	PQclear(res);
+	if (!ok)
 	{
-		int			n = PQntuples(res);
-
-		PQclear(res);
-		memset(&s->msg_key, 0, sizeof(s->msg_key));
-		return stream_fail(s, STREAM_FATAL, "wal2queue.message_key holds %d rows, not one key", n);
-	}
-	if (!message_key_from_hex(PQgetvalue(res, 0, 0), &s->msg_key, err, sizeof(err)))
-	{
-		PQclear(res);
+		message_keys_free(&s->msg_keys);
 		return stream_fail(s, STREAM_FATAL, "%s", err);
 	}
-	PQclear(res);
 	return STREAM_OK;
 }
 

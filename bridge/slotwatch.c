@@ -17,6 +17,8 @@
 #include "message_access.h"
 #include "slotwatch.h"
 
+#define WATCH_KEYS_GAP_MS 100	/* between two reads of the keys */
+
 void
 slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot)
 {
@@ -89,6 +91,7 @@ static const char *const watch_sql[] = {
 	"ELSE pg_catalog.to_regprocedure('wal2queue.attest_slot(name,integer,pg_lsn)') IS NOT NULL END",
 	[WATCH_ATTEST] = "SELECT wal2queue.attest_slot($1, $2::integer, $3::pg_lsn)",
 	[WATCH_MESSAGES] = MESSAGE_ACCESS_SQL,
+	[WATCH_KEYS] = MESSAGE_KEYS_SQL,
 };
 
 static void
@@ -153,6 +156,21 @@ take_attest(SlotWatch *w, PGresult *res, int pid)
 }
 
 static void
+take_keys(SlotWatch *w, PGresult *res)
+{
+	char		err[256];
+
+	if (!message_keys_from_result(res, &w->keys, err, sizeof(err)))
+	{
+		log_msg(LOG_WARNING, "slot watch: %s; asking again", err);
+		return;
+	}
+	w->keys_ready = true;
+	w->keys_wanted = false;
+	w->keys_asked_us = w->sent_us;
+}
+
+static void
 read_answer(SlotWatch *w)
 {
 	PGresult   *res;
@@ -177,6 +195,8 @@ read_answer(SlotWatch *w)
 			w->messages_public = message_access_public(res);
 			w->messages_asked_us = w->sent_us;
 		}
+		else if (q == WATCH_KEYS)
+			take_keys(w, res);
 		else if (q == WATCH_PUBLICATION && !pubwatch_take(w->pub, res))
 			log_msg(LOG_DEBUG, "slot watch: could not read the publication: %s",
 					PQresultErrorMessage(res));
@@ -206,7 +226,12 @@ next_query(SlotWatch *w, int interval_ms)
 {
 	int64_t		now = now_us();
 
-	if (now >= w->next_us)
+	if (w->keys_wanted && now >= w->next_keys_us)
+	{
+		w->next_keys_us = now + WATCH_KEYS_GAP_MS * INT64_C(1000);
+		send_query(w, WATCH_KEYS);
+	}
+	else if (now >= w->next_us)
 	{
 		w->next_us = now + (int64_t) interval_ms * 1000;
 		send_query(w, WATCH_HEALTH);
@@ -237,7 +262,7 @@ slotwatch_turn(SlotWatch *w, int interval_ms)
 	{
 		int64_t		now = now_us();
 
-		if (now < w->next_us && (w->attest_pid == 0 || now < w->next_attest_us) &&
+		if (!w->keys_wanted && now < w->next_us && (w->attest_pid == 0 || now < w->next_attest_us) &&
 			(w->pub == NULL || w->pub->cfg == NULL || now < w->pub->next_us))
 			return;
 		w->next_us = now + (int64_t) interval_ms * 1000;

@@ -10,7 +10,8 @@
  *		catalog_xmin that far (docs/extension.md, "The prune rule"); and,
  *		with --plugin=pgoutput, whether PUBLIC may emit logical messages
  *		(message_access.h), so that a GRANT or REVOKE made mid-session is
- *		seen within one interval.
+ *		seen within one interval; and, when the decoder asks, the keys of
+ *		send()'s signatures in a fresh snapshot (message_sign.h).
  *
  * The replication connection is busy copying, so the watcher keeps a plain
  * SQL connection, driven without blocking from the bridge's loop: connect
@@ -29,6 +30,7 @@
 
 #include <libpq-fe.h>
 
+#include "message_sign.h"
 #include "pubwatch.h"
 
 typedef enum SlotWatchQuery
@@ -38,6 +40,7 @@ typedef enum SlotWatchQuery
 	WATCH_PROBE,				/* is wal2queue.attest_slot() there for us? */
 	WATCH_ATTEST,				/* wal2queue.attest_slot() */
 	WATCH_MESSAGES,				/* may PUBLIC emit logical messages? */
+	WATCH_KEYS,					/* send()'s keys, in a fresh snapshot */
 	WATCH_PUBLICATION			/* pubwatch.h's poll */
 } SlotWatchQuery;
 
@@ -69,6 +72,12 @@ typedef struct SlotWatch
 	int64_t		messages_asked_us;	/* when its query was sent */
 	int64_t		next_messages_us;
 	PubWatch   *pub;			/* pgoutput: the publication to watch, or NULL */
+	/* send()'s keys: asked (first of all) while keys_wanted is set */
+	bool		keys_wanted;
+	bool		keys_ready;		/* keys holds an answer, asked at keys_asked_us */
+	MessageKeys keys;			/* state MESSAGE_KEY_UNKNOWN: not judged here */
+	int64_t		keys_asked_us;
+	int64_t		next_keys_us;
 } SlotWatch;
 
 extern void slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot);

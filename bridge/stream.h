@@ -78,7 +78,7 @@ typedef struct Stream
 								 * the backfill created) */
 	int			messages_public;	/* pgoutput: PUBLIC may emit messages at
 									 * open (message_access.h) */
-	MessageKey	msg_key;		/* pgoutput: send()'s key, read at open */
+	MessageKeys msg_keys;		/* pgoutput: send()'s keys, read at open */
 	/* set by the caller: run on the connection just before START_REPLICATION */
 	void		(*before_start) (void *arg, PGconn *conn);
 	void	   *before_start_arg;

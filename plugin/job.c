@@ -416,8 +416,9 @@ w2q_row_job(W2QJob *job, W2QRelInfo *info, Relation relation,
 /*
  * Split a message prefix into target and key (FORMAT.md): "wal2queue",
  * "wal2queue:TARGET", "wal2queue:TARGET#KEY", "wal2queue#KEY", each also
- * signed as send() writes it: "wal2queue!" and 64 lower-case hex digits
- * (the MAC) in place of "wal2queue".  Returns false for any other prefix.
+ * signed as send() writes it: "wal2queue!", the key's id (1 to 19 decimal
+ * digits, no leading zero), ".", and 64 lower-case hex digits (the MAC) in
+ * place of "wal2queue".  Returns false for any other prefix.
  *
  * The MAC is stripped, not verified: the plugin's protection is the
  * privilege of pg_logical_emit_message() read as of the message
@@ -439,10 +440,16 @@ parse_message_prefix(const char *prefix, char **target, char **key)
 	{
 		int			i;
 
-		for (i = 1; i <= W2Q_MESSAGE_MAC_HEX; i++)
+		rest++;
+		for (i = 0; rest[i] >= '0' && rest[i] <= '9'; i++)
+			;
+		if (i == 0 || i > W2Q_MESSAGE_KEY_ID_DIGITS || rest[0] == '0' || rest[i] != '.')
+			return false;
+		rest += i + 1;
+		for (i = 0; i < W2Q_MESSAGE_MAC_HEX; i++)
 			if (!((rest[i] >= '0' && rest[i] <= '9') || (rest[i] >= 'a' && rest[i] <= 'f')))
 				return false;
-		rest += 1 + W2Q_MESSAGE_MAC_HEX;
+		rest += W2Q_MESSAGE_MAC_HEX;
 	}
 	if (*rest != '\0' && *rest != ':' && *rest != '#')
 		return false;

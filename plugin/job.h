@@ -15,7 +15,8 @@
 #include "relinfo.h"
 
 #define W2Q_MESSAGE_PREFIX		"wal2queue"
-#define W2Q_MESSAGE_SIGNED		'!'	/* "wal2queue!" MAC: a signed prefix */
+#define W2Q_MESSAGE_SIGNED		'!'	/* "wal2queue!ID.MAC": a signed prefix */
+#define W2Q_MESSAGE_KEY_ID_DIGITS 19	/* a bigint key id, in decimal */
 #define W2Q_MESSAGE_MAC_HEX		64	/* hex digits of HMAC-SHA256 */
 
 typedef struct W2QJob

@@ -11,15 +11,18 @@
  * heap tuple, no index entry, nothing for vacuum.  Returns the LSN of the
  * message record.
  *
- * The message is signed: its prefix is 'wal2queue!' || MAC || ':' || target
- * [|| '#' || key], where MAC is the lower-case hex of HMAC-SHA256 with the
- * database's key (wal2queue.message_key, 05_message_key.sql) over
+ * The message is signed: its prefix is 'wal2queue!' || ID || '.' || MAC ||
+ * ':' || target [|| '#' || key], where ID is the decimal id of the newest
+ * key of wal2queue.message_key that is not revoked (05_message_key.sql) and
+ * MAC the lower-case hex of HMAC-SHA256 with that key over
  *     int8send(xid) || prefix || '\x00' || payload
- * xid the transaction's 32-bit top-level ID (pgoutput's Begin carries it),
- * prefix the unsigned 'wal2queue:' || target [|| '#' || key] and payload
- * the message's bytes, so a signature is valid for one transaction, one
- * target, key and payload only.  The plugin strips the signature; a bridge
- * on pgoutput verifies it (plugin/FORMAT.md, "Signed messages").
+ * xid the transaction's full 64-bit top-level ID (pg_current_xact_id(): the
+ * epoch too, so that a copy replayed 2^32 transactions later does not
+ * verify, test/t/454), prefix the unsigned 'wal2queue:' || target [|| '#'
+ * || key] and payload the message's bytes, so a signature is valid for one
+ * transaction, one target, key and payload only.  The plugin strips the
+ * signature; a bridge on pgoutput verifies it (plugin/FORMAT.md, "Signed
+ * messages").
  *
  * SECURITY DEFINER, executable by wal2queue_sender: it can only emit
  * messages with the 'wal2queue:' prefix, so a role may be granted send()
@@ -39,6 +42,7 @@ AS $$
 DECLARE
     prefix text;
     body bytea;
+    kid bigint;
     ipad bytea;
     opad bytea;
     xid bigint;
@@ -60,17 +64,18 @@ BEGIN
 
     prefix := pg_catalog.concat('wal2queue:', target, '#' OPERATOR(pg_catalog.||) key);
     body := pg_catalog.convert_to(payload, pg_catalog.getdatabaseencoding());
-    SELECT m.ipad, m.opad INTO ipad, opad FROM wal2queue.message_key m;
+    SELECT m.id, m.ipad, m.opad INTO kid, ipad, opad FROM wal2queue.message_key m
+        WHERE NOT m.revoked ORDER BY m.id DESC LIMIT 1;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'wal2queue.send: the table wal2queue.message_key holds no key'
+        RAISE EXCEPTION 'wal2queue.send: the table wal2queue.message_key holds no key that is not revoked'
             USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Install wal2queue again, or see docs/managed.md for how to create a key.';
+                  HINT = 'Add one: SELECT wal2queue.rotate_message_key();';
     END IF;
-    -- the top-level xid's low 32 bits: what pgoutput's Begin message says
-    xid := pg_catalog.pg_current_xact_id()::text::bigint OPERATOR(pg_catalog.%) 4294967296;
+    -- the full 64-bit top-level xid: the bridge extends pgoutput's 32 bits
+    xid := pg_catalog.pg_current_xact_id()::text::bigint;
     RETURN pg_catalog.pg_logical_emit_message(
         true,
-        pg_catalog.concat('wal2queue!',
+        pg_catalog.concat('wal2queue!', kid, '.',
             pg_catalog.encode(pg_catalog.sha256(opad OPERATOR(pg_catalog.||) pg_catalog.sha256(
                 ipad OPERATOR(pg_catalog.||) pg_catalog.int8send(xid)
                 OPERATOR(pg_catalog.||) pg_catalog.convert_to(prefix, pg_catalog.getdatabaseencoding())

@@ -76,7 +76,7 @@ is(send_job('db2'), '', 'db2: send() works after the GRANT of the WARNING');
 for my $db ('db1', 'db2')
 {
 	is($node->safe_psql($db, qq{SELECT count(*) FROM pg_logical_slot_get_changes('s_$db', NULL, NULL)
-		WHERE data ~ '^message: transactional: 1 prefix: wal2queue![0-9a-f]{64}:t, '}), '1', "$db: one job message (signed)");
+		WHERE data ~ '^message: transactional: 1 prefix: wal2queue!1\.[0-9a-f]{64}:t, '}), '1', "$db: one job message (signed)");
 }
 $node->stop;
 done_testing();

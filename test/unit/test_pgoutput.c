@@ -575,14 +575,84 @@ feed_message(PgoDecoder *dec, const char *prefix, const char *content)
 
 /*
  * send()'s signed messages (message_sign.h): while PUBLIC may emit
- * messages, one whose MAC verifies with the key is a job (the MAC stripped,
- * as the plugin does), any other is ignored and counted.  The key and MAC
- * are an independent computation's (Python's hmac module) for xid 729,
- * the sample's first transaction.
+ * messages, one whose MAC verifies with the key its prefix names is a job
+ * (the key id and MAC stripped, as the plugin does), any other is ignored
+ * and counted.  The key and MAC are an independent computation's (Python's
+ * hmac module) for xid 729 (epoch 0), the sample's first transaction.
  */
 #define SIGN_KEY "48529508f0fd46f88de0961e289fc8babed277bbbdbf4d7380bcd3a0b8365a6e" \
 	"0c5f8805c1714fd3aaeb2ef418e5aac2"
 #define SIGN_MAC "745a6f337db923c3014f0cb63a8c141eef7f31132c41324c90a227eea18526b3"
+#define OTHER_KEY "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+/* keys 3 (SIGN_KEY) and, when revoked3 >= 0, 5; read in snapshot snap */
+static void
+give_keys(PgoDecoder *dec, MessageKeyState state, const char *snap, int revoked3, bool with5)
+{
+	MessageKeys keys;
+	char		err[256];
+
+	memset(&keys, 0, sizeof(keys));
+	keys.state = state;
+	if (!message_keys_add(&keys, 3, SIGN_KEY, revoked3 > 0, err, sizeof(err)) ||
+		(with5 && !message_keys_add(&keys, 5, OTHER_KEY, false, err, sizeof(err))) ||
+		!message_keys_set_snapshot(&keys, snap, err, sizeof(err)))
+		unit_check(false, "keys: %s", err);
+	pgo_decoder_take_keys(dec, &keys);
+}
+
+static void
+test_sign_helpers(void)
+{
+	MessageKeys keys;
+	MessageKey	key;
+	char		err[256];
+	char		mac[MESSAGE_SIGN_MAC_HEX + 1];
+	FrameBytes	rest = {":emails#k1", 10};
+	FrameBytes	payload = {"hello", 5};
+	int64_t		id = 0;
+
+	memset(&keys, 0, sizeof(keys));
+	unit_check(message_keys_add(&keys, 3, SIGN_KEY, false, err, sizeof(err)) &&
+			   keys.nkeys == 1 && keys.keys[0].len == 48, "a key of 48 bytes from its hex");
+	key = keys.keys[0];
+	message_sign_mac(&key, 729, rest, payload, mac);
+	unit_check_str(mac, SIGN_MAC, "HMAC-SHA256(key, xid 729 as 8 bytes || "
+				   "\"wal2queue:emails#k1\" || 0x00 || \"hello\")");
+	message_sign_mac(&key, (UINT64_C(1) << 32) + 729, rest, payload, mac);
+	unit_check(strcmp(mac, SIGN_MAC) != 0, "xid 729 of epoch 1 signs otherwise (all 64 bits)");
+	unit_check(!message_keys_add(&keys, 4, "abcd", false, err, sizeof(err)) &&
+			   strstr(err, "2 bytes") != NULL, "a key of 2 bytes is refused: %s", err);
+	unit_check(!message_keys_add(&keys, 4, SIGN_KEY "zz", false, err, sizeof(err)),
+			   "a key with a non-hex digit is refused: %s", err);
+	unit_check(!message_keys_add(&keys, 2, SIGN_KEY, false, err, sizeof(err)) && keys.nkeys == 1,
+			   "ids out of order are refused: %s", err);
+	unit_check(message_keys_find(&keys, 3) != NULL && message_keys_find(&keys, 4) == NULL,
+			   "keys are found by id");
+	unit_check(message_keys_set_snapshot(&keys, "10:20:12,15", err, sizeof(err)) &&
+			   message_keys_saw(&keys, 9) && message_keys_saw(&keys, 11) &&
+			   !message_keys_saw(&keys, 12) && !message_keys_saw(&keys, 15) &&
+			   message_keys_saw(&keys, 19) && !message_keys_saw(&keys, 20),
+			   "a snapshot sees what ended before it: not its xip, not from xmax on");
+	unit_check(!message_keys_set_snapshot(&keys, "10:x:", err, sizeof(err)) &&
+			   !message_keys_saw(&keys, 9), "a bad snapshot is refused and sees nothing: %s", err);
+	message_keys_free(&keys);
+
+	unit_check(message_xid_extend((UINT64_C(1) << 32) + 5, 0xFFFFFFF0u) == 0xFFFFFFF0u &&
+			   message_xid_extend(0xFFFFFFF0u, 5) == (UINT64_C(1) << 32) + 5 &&
+			   message_xid_extend((UINT64_C(7) << 32) + 100, 90) == (UINT64_C(7) << 32) + 90 &&
+			   message_xid_extend(0, 729) == 729,
+			   "a 32-bit xid is the full xid nearest to the latest one known, across an epoch");
+	unit_check(message_sign_parse_id("12.x", 4, &id) == 3 && id == 12 &&
+			   message_sign_parse_id("9223372036854775807.", 20, &id) == 20 &&
+			   id == INT64_C(9223372036854775807) &&
+			   message_sign_parse_id("9999999999999999999.", 20, &id) == 0 &&
+			   message_sign_parse_id("12345678901234567890.", 21, &id) == 0 &&
+			   message_sign_parse_id("01.", 3, &id) == 0 &&
+			   message_sign_parse_id(".", 1, &id) == 0 &&
+			   message_sign_parse_id("12", 2, &id) == 0,
+			   "a key id: 1 to 19 digits, no leading zero, within a bigint, then a dot");
+}
 
 static void
 test_signed_messages(void)
@@ -591,39 +661,33 @@ test_signed_messages(void)
 	PgoDecoder	dec;
 	char		err[256];
 	char		prefix[256];
-	char		mac[MESSAGE_SIGN_MAC_HEX + 1];
-	FrameBytes	rest = {":emails#k1", 10};
-	FrameBytes	payload = {"hello", 5};
 	int			rc = 0;
 
-	unit_check(message_key_from_hex(SIGN_KEY, &dec.msg_key, err, sizeof(err)) &&
-			   dec.msg_key.len == 48, "a key of 48 bytes from its hex");
-	message_sign_mac(&dec.msg_key, 729, rest, payload, mac);
-	unit_check_str(mac, SIGN_MAC, "HMAC-SHA256(key, xid 729 as 8 bytes || "
-				   "\"wal2queue:emails#k1\" || 0x00 || \"hello\")");
-	unit_check(!message_key_from_hex("abcd", &dec.msg_key, err, sizeof(err)) &&
-			   strstr(err, "2 bytes") != NULL, "a key of 2 bytes is refused: %s", err);
-	unit_check(!message_key_from_hex(SIGN_KEY "zz", &dec.msg_key, err, sizeof(err)),
-			   "a key with a non-hex digit is refused: %s", err);
-
+	test_sign_helpers();
 	transcript[0] = '\0';
 	pgo_decoder_init(&dec, &cfg);
 	dec.messages_public = 1;
-	message_key_from_hex(SIGN_KEY, &dec.msg_key, err, sizeof(err));
+	give_keys(&dec, MESSAGE_KEY_READ, "700:800:", 0, true);
 	rc |= feed(&dec, pgo_sample[0], err, sizeof(err));
-	snprintf(prefix, sizeof(prefix), "wal2queue!%s:emails#k1", SIGN_MAC);
+	snprintf(prefix, sizeof(prefix), "wal2queue!3.%s:emails#k1", SIGN_MAC);
 	rc |= feed_message(&dec, prefix, "hello");
 	rc |= feed_message(&dec, "wal2queue:emails#k1", "unsigned");
 	rc |= feed_message(&dec, prefix, "hello, changed");
-	snprintf(prefix, sizeof(prefix), "wal2queue!%s:other#k1", SIGN_MAC);
+	snprintf(prefix, sizeof(prefix), "wal2queue!3.%s:other#k1", SIGN_MAC);
 	rc |= feed_message(&dec, prefix, "hello");
-	snprintf(prefix, sizeof(prefix), "wal2queue!%s:emails#k1", SIGN_MAC);
-	prefix[10] = prefix[10] == '0' ? '1' : '0';
+	snprintf(prefix, sizeof(prefix), "wal2queue!3.%s:emails#k1", SIGN_MAC);
+	prefix[12] = prefix[12] == '0' ? '1' : '0';
+	rc |= feed_message(&dec, prefix, "hello");
+	snprintf(prefix, sizeof(prefix), "wal2queue!5.%s:emails#k1", SIGN_MAC);
+	rc |= feed_message(&dec, prefix, "hello");
+	snprintf(prefix, sizeof(prefix), "wal2queue!4.%s:emails#k1", SIGN_MAC);
 	rc |= feed_message(&dec, prefix, "hello");
 	unit_check_str(transcript, "B 729 0/154C0D8 1795998022600191|J0 emails key=k1 payload=hello|",
 				   "PUBLIC may emit: the signed message is a job (target and key without the "
-				   "MAC); unsigned, another payload, another target, a wrong MAC are not");
-	unit_check(rc == 0 && dec.messages_ignored == 4, "the four are counted as ignored (%llu)",
+				   "key id and MAC); unsigned, another payload, another target, a wrong MAC, "
+				   "another key's id, an id no key has (in a snapshot that saw the "
+				   "transaction) are not");
+	unit_check(rc == 0 && dec.messages_ignored == 6, "the six are counted as ignored (%llu)",
 			   (unsigned long long) dec.messages_ignored);
 	pgo_decoder_free(&dec);
 
@@ -631,9 +695,9 @@ test_signed_messages(void)
 	transcript[0] = '\0';
 	pgo_decoder_init(&dec, &cfg);
 	dec.messages_public = 1;
-	message_key_from_hex(SIGN_KEY, &dec.msg_key, err, sizeof(err));
+	give_keys(&dec, MESSAGE_KEY_READ, "700:800:", 0, false);
 	rc = feed(&dec, pgo_sample[9], err, sizeof(err));
-	snprintf(prefix, sizeof(prefix), "wal2queue!%s:emails#k1", SIGN_MAC);
+	snprintf(prefix, sizeof(prefix), "wal2queue!3.%s:emails#k1", SIGN_MAC);
 	rc |= feed_message(&dec, prefix, "hello");
 	unit_check(rc == 0 && transcript[0] == '\0' && dec.messages_ignored == 1,
 			   "a MAC copied into another transaction is no job: %s", transcript);
@@ -655,8 +719,59 @@ test_signed_messages(void)
 	transcript[0] = '\0';
 	rc |= feed_message(&dec, "wal2queue!abc:emails", "short");
 	rc |= feed_message(&dec, "wal2queue!", "none");
+	snprintf(prefix, sizeof(prefix), "wal2queue!%s:emails#k1", SIGN_MAC);
+	rc |= feed_message(&dec, prefix, "no key id");
+	snprintf(prefix, sizeof(prefix), "wal2queue!03.%s:emails#k1", SIGN_MAC);
+	rc |= feed_message(&dec, prefix, "leading zero");
 	unit_check(rc == 0 && transcript[0] == '\0' && dec.messages_ignored == 2,
 			   "a malformed signature is another prefix: no job, not counted");
+	pgo_decoder_free(&dec);
+
+	/*
+	 * a key read before the transaction was seen: the decoder asks for the
+	 * keys again, and decodes the same message with them (rotation)
+	 */
+	transcript[0] = '\0';
+	pgo_decoder_init(&dec, &cfg);
+	dec.messages_public = 1;
+	give_keys(&dec, MESSAGE_KEY_READ, "700:720:", 0, false);
+	rc = feed(&dec, pgo_sample[0], err, sizeof(err));
+	snprintf(prefix, sizeof(prefix), "wal2queue!5.%s:emails#k1", SIGN_MAC);
+	unit_check(feed_message(&dec, prefix, "hello") == PGO_NEED_KEYS &&
+			   strstr(transcript, "J0") == NULL && dec.messages_ignored == 0,
+			   "an unknown key id, keys read before the transaction: PGO_NEED_KEYS");
+	give_keys(&dec, MESSAGE_KEY_UNKNOWN, "700:729:", 0, false);
+	unit_check(feed_message(&dec, prefix, "hello") == PGO_NEED_KEYS,
+			   "keys read while the transaction still ran: asked again");
+	give_keys(&dec, MESSAGE_KEY_UNKNOWN, "700:800:", 0, false);
+	unit_check(feed_message(&dec, prefix, "hello") == FRAME_OK && dec.messages_ignored == 1 &&
+			   dec.msg_keys.state == MESSAGE_KEY_READ,
+			   "still unknown in a snapshot that saw it: not ours, ignored (the state kept)");
+	snprintf(prefix, sizeof(prefix), "wal2queue!3.%s:emails#k1", SIGN_MAC);
+	give_keys(&dec, MESSAGE_KEY_UNKNOWN, "700:800:", 1, false);
+	unit_check(feed_message(&dec, prefix, "hello") == FRAME_OK && dec.messages_ignored == 2 &&
+			   dec.messages_revoked == 1 && strstr(transcript, "J0") == NULL,
+			   "a revoked key: no job, counted as revoked");
+	give_keys(&dec, MESSAGE_KEY_UNTRUSTED, "700:800:", 0, false);
+	unit_check(feed_message(&dec, prefix, "hello") == PGO_UNTRUSTED && dec.key_id == 3,
+			   "a key of an untrusted table: not judged (PGO_UNTRUSTED, key 3)");
+	snprintf(prefix, sizeof(prefix), "wal2queue!3.%s:emails#k1", "00000000000000000000000000000000"
+			 "00000000000000000000000000000000");
+	unit_check(feed_message(&dec, prefix, "hello") == FRAME_OK && dec.messages_ignored == 3,
+			   "... but a MAC no key of it makes is a forgery: ignored");
+	pgo_decoder_free(&dec);
+
+	/* the same xid of the next epoch (test/t/454): the MAC does not verify */
+	transcript[0] = '\0';
+	pgo_decoder_init(&dec, &cfg);
+	dec.messages_public = 1;
+	give_keys(&dec, MESSAGE_KEY_READ, "4294967996:4294968096:", 0, false);
+	rc = feed(&dec, pgo_sample[0], err, sizeof(err));
+	snprintf(prefix, sizeof(prefix), "wal2queue!3.%s:emails#k1", SIGN_MAC);
+	rc |= feed_message(&dec, prefix, "hello");
+	unit_check(rc == 0 && dec.txn_xid8 == (UINT64_C(1) << 32) + 729 &&
+			   strstr(transcript, "J0") == NULL && dec.messages_ignored == 1,
+			   "xid 729 in epoch 1 is 2^32 + 729: epoch 0's MAC is no job there");
 	pgo_decoder_free(&dec);
 	tablematch_free(&cfg.tables);
 }

@@ -19,13 +19,14 @@ COMMIT;
 SELECT * FROM ext_send_jobs();
 
 -- send() signs each message (FORMAT.md, "Signed messages"): the same job in
--- two transactions carries two MACs, each 64 lower-case hex digits
+-- two transactions carries two MACs, each 64 lower-case hex digits, after
+-- the id of the key (the first key's: 1)
 SELECT 'init' FROM pg_create_logical_replication_slot('regress_w2q_sign', 'test_decoding');
 SELECT wal2queue.send('emails', 'same', 'k') IS NOT NULL AS sent;
 SELECT wal2queue.send('emails', 'same', 'k') IS NOT NULL AS sent;
-SELECT count(DISTINCT m[1]) AS macs, bool_and(m[2] = ':emails#k') AS prefix_after_mac
+SELECT count(DISTINCT m[2]) AS macs, bool_and(m[1] = '1') AS key_id, bool_and(m[3] = ':emails#k') AS prefix_after_mac
   FROM pg_logical_slot_get_changes('regress_w2q_sign', NULL, NULL) c,
-       regexp_match(c.data, '^message: transactional: 1 prefix: wal2queue!([0-9a-f]{64})(:[^,]*), sz: 4 content:same$') m;
+       regexp_match(c.data, '^message: transactional: 1 prefix: wal2queue!([0-9]+)\.([0-9a-f]{64})(:[^,]*), sz: 4 content:same$') m;
 SELECT pg_drop_replication_slot('regress_w2q_sign');
 SELECT * FROM ext_send_jobs();
 
@@ -68,6 +69,39 @@ SELECT wal2queue.send('a#b', 'x');
 SELECT wal2queue.send('a', NULL);
 SELECT wal2queue.send('a', NULL::jsonb, 'k');
 -- a failed send leaves nothing behind
+SELECT count(*) FROM ext_send_jobs();
+
+-- the keys (05_message_key.sql): the pads are derived from the key, never
+-- supplied (test/t/453); a key never changes and is never deleted (a
+-- message signed with it may wait in the WAL: test/t/452); rotating adds
+-- a key send() signs with from then on; revoking marks one, never the last
+SELECT id, length(key) AS key_bytes, get_byte(ipad, 0) = get_byte(key, 0) # 54 AS ipad0,
+       get_byte(opad, 47) = get_byte(key, 47) # 92 AS opad47, get_byte(ipad, 63) AS ipad63,
+       get_byte(opad, 48) AS opad48, revoked
+  FROM wal2queue.message_key;
+INSERT INTO wal2queue.message_key (key, ipad, opad)
+  VALUES (decode(repeat('11', 32), 'hex'), decode(repeat('00', 64), 'hex'), decode(repeat('00', 64), 'hex'));
+SELECT id, get_byte(ipad, 0) AS ipad0, get_byte(opad, 0) AS opad0, get_byte(ipad, 40) AS ipad40,
+       get_byte(opad, 63) AS opad63
+  FROM wal2queue.message_key WHERE id = 2;
+UPDATE wal2queue.message_key SET key = decode(repeat('22', 32), 'hex') WHERE id = 1;
+UPDATE wal2queue.message_key SET ipad = decode(repeat('22', 64), 'hex') WHERE id = 1;
+DELETE FROM wal2queue.message_key WHERE id = 2;
+TRUNCATE wal2queue.message_key;
+SELECT wal2queue.rotate_message_key() AS rotated;
+SELECT 'init' FROM pg_create_logical_replication_slot('regress_w2q_keys', 'test_decoding');
+SELECT wal2queue.send('emails', 'newest key') IS NOT NULL AS sent;
+SELECT wal2queue.revoke_message_key(3);
+SELECT wal2queue.send('emails', 'after revoking 3') IS NOT NULL AS sent;
+SELECT wal2queue.revoke_message_key(2);
+SELECT wal2queue.revoke_message_key(1);
+SELECT wal2queue.revoke_message_key(42);
+UPDATE wal2queue.message_key SET revoked = false WHERE id = 3;
+SELECT substring(data from '^message: transactional: 1 prefix: wal2queue!([0-9]+)\.[0-9a-f]{64}:emails, sz: \d+ content:(.*)$') AS key_id,
+       substring(data from 'content:(.*)$') AS content
+  FROM pg_logical_slot_get_changes('regress_w2q_keys', NULL, NULL) WHERE data LIKE 'message:%';
+SELECT pg_drop_replication_slot('regress_w2q_keys');
+SELECT id, revoked FROM wal2queue.message_key ORDER BY id;
 SELECT count(*) FROM ext_send_jobs();
 
 -- volatility and security of the functions: SECURITY DEFINER only where

@@ -53,12 +53,17 @@ SELECT * FROM w2q_json('msgs');
 -- send()'s signed form (FORMAT.md, "Signed messages"): the plugin strips the
 -- MAC without verifying it; a malformed one makes the prefix not ours
 BEGIN;
-SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('0a', 32) || ':emails#k1', 'signed');
-SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('ab', 32), 'signed, default target');
-SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('ab', 32) || '#k2', 'signed, key only');
-SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('AB', 32) || ':emails', 'upper-case MAC');
-SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('ab', 31) || ':emails', 'short MAC');
-SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('ab', 32) || 'x', 'junk after MAC');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!7.' || repeat('0a', 32) || ':emails#k1', 'signed');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!1.' || repeat('ab', 32), 'signed, default target');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!9223372036854775807.' || repeat('ab', 32) || '#k2', 'signed, key only');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!1.' || repeat('AB', 32) || ':emails', 'upper-case MAC');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!1.' || repeat('ab', 31) || ':emails', 'short MAC');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!1.' || repeat('ab', 32) || 'x', 'junk after MAC');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!' || repeat('ab', 32) || ':emails', 'no key id');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!.' || repeat('ab', 32) || ':emails', 'empty key id');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!01.' || repeat('ab', 32) || ':emails', 'key id with a leading zero');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!12345678901234567890.' || repeat('ab', 32) || ':emails', 'key id of 20 digits');
+SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!1' || repeat('ab', 32) || ':emails', 'no dot after the key id');
 SELECT 'emitted' FROM pg_logical_emit_message(true, 'wal2queue!', 'no MAC');
 COMMIT;
 SELECT * FROM w2q_json('msgs');

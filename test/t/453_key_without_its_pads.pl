@@ -13,6 +13,11 @@
 # Severity: medium (an operator's plausible half-rotation silently loses
 # every send() job; only the metric and one warning tell).
 # Control: send() before the UPDATE is delivered.
+# Fixed: the pads are derived from the key by a trigger
+# (sql/src/05_message_key.sql, wal2queue.message_key_guard()), never
+# supplied, and a key never changes: an UPDATE of key (or of the pads) is
+# refused, naming rotate_message_key(); the key keeps verifying, job 2 is
+# delivered.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -59,7 +64,13 @@ is(send_job(2), '', 'send() after it');
 $b = start_bridge($node, $r, @args);
 ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams again (it read the new key)') or diag(bridge_log($b));
 ok(caught_up(), 'caught up');
-ok($refused || payloads() eq '{"n": 1},{"n": 2}',
+ok($refused, 'the UPDATE of the key alone is refused') or diag($err);
+like($err, qr/a key never changes.*HINT:  Add a key with wal2queue.rotate_message_key\(\)/s, 'naming rotate_message_key()');
+is(payloads(), '{"n": 1},{"n": 2}', 'job 2 is delivered');
+is($node->safe_psql('app', q{SELECT count(*) FROM wal2queue.message_key
+	WHERE get_byte(ipad, 0) = get_byte(key, 0) # 54 AND get_byte(opad, 0) = get_byte(key, 0) # 92}), '1',
+	'the pads are the key\'s');
+ok(payloads() eq '{"n": 1},{"n": 2}',
 	'the UPDATE of the key alone is refused, or job 2 is delivered') or diag("UPDATE: " . ($err // '') . "\nstream emails: " . payloads());
 unlike(bridge_log($b), qr/ignoring wal2queue logical messages/, 'no signed send() is ignored');
 stop_bridge($b);
