@@ -397,6 +397,23 @@ publication_unproven(Bridge *b)
 	return true;
 }
 
+/*
+ * A message over STREAM_RELEASE_BYTES left libpq's input buffer that large
+ * (it never shrinks): once everything up to the message is confirmed, end
+ * the session so that it is freed; the next one starts past the message.
+ */
+static bool
+release_libpq_buffer(Bridge *b)
+{
+	if (!b->stream_up || b->in_txn || ledger_inflight_txns(b->ledger) > 0 ||
+		!stream_release_due(&b->stream, b->last_status_lsn))
+		return false;
+	log_msg(LOG_INFO, "reconnecting to free the %zu MB libpq kept for a replication message "
+			"of that size", b->stream.release_bytes >> 20);
+	session_drop_stream(b);
+	return true;
+}
+
 /* one turn: connect what is down, read, deliver, confirm */
 static int
 turn(Bridge *b)
@@ -443,7 +460,7 @@ turn(Bridge *b)
 	if (send_status(b, false) != STREAM_OK)
 		return 1;
 	update_metrics(b);
-	if (publication_unproven(b))
+	if (publication_unproven(b) || release_libpq_buffer(b))
 		return 0;
 	if (b->pub.changed)
 	{
