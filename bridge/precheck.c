@@ -397,7 +397,7 @@ precheck_encoding(PGconn *conn, char *err, size_t errlen)
 	return errbuf_set(err, errlen, 1,
 					  "client encoding %s is not supported with --plugin=pgoutput: "
 					  "pgoutput sends text in the client encoding and jobs carry UTF-8 "
-					  "(database encoding %s); hint: do not override client_encoding "
-					  "for the bridge's role or in -d's options", client,
+					  "(database encoding %s), and the bridge asked for UTF8; "
+					  "hint: check what sets client_encoding for the bridge's connection", client,
 					  server ? server : "unknown");
 }

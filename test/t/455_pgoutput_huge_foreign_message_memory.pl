@@ -30,7 +30,10 @@
 # past it (bridge/bridge.c release_libpq_buffer()), which frees libpq's
 # buffer; the next session starts past the message.  This test proves it
 # with a 128 MB message: the peak grows by 1N..3N, the bridge keeps
-# streaming, reconnects once, and its RSS is under 64 MB again.
+# streaming, reconnects once, and its RSS is under 64 MB again; and with a
+# second message that such reconnects come at most once a minute
+# (bridge/bridge.c RELEASE_GAP_US: the walsender decodes again from the
+# slot's restart_lsn at every new session).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -91,5 +94,17 @@ ok(caught_up(), 'and a row later');
 is((() = bridge_log($b) =~ /reconnecting to free/g), 1,
 	'the message did not come again (one reconnect: the new session starts past it)');
 cmp_ok(status_kb($b, 'VmRSS'), '<', 64 * 1024, 'RSS stays under 64 MB');
+
+# at most one such reconnect a minute: a second big message waits for it
+my $t0 = time;
+is(emit(24), '', 'mallory emits a 24 MB message');
+ok(caught_up(), 'decoded');
+sleep 2;
+is((() = bridge_log($b) =~ /reconnecting to free/g), 1, 'no second reconnect within the minute')
+  if time - $t0 < 50;
+ok(wait_until(sub { (() = bridge_log($b) =~ /reconnecting to free the 24 MB/g) == 1 }, 120),
+	'the second reconnect comes after it') or diag(bridge_log($b));
+ok(caught_up(), 'which delivers');
+cmp_ok(status_kb($b, 'VmRSS'), '<', 64 * 1024, 'RSS under 64 MB again');
 stop_bridge($b);
 done_testing();
