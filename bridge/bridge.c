@@ -44,6 +44,8 @@
 									 * confirmed at once, not 100 ms later */
 #define PROGRESS_MIN_GAP_US 1000000 /* record an idle position at most every
 									 * second */
+#define RELEASE_GAP_US INT64_C(60000000)	/* reconnect to free libpq's buffer
+											 * at most once a minute */
 #define READ_BATCH 256			/* messages read per turn of the loop */
 #define DRAIN_TIMEOUT_MS 10000
 #define FINISH_TIMEOUT_MS 5000
@@ -460,6 +462,30 @@ publication_unproven(Bridge *b)
 	return true;
 }
 
+/*
+ * A message over STREAM_RELEASE_BYTES left libpq's input buffer that large
+ * (it never shrinks): once everything up to the message is confirmed, end
+ * the session so that it is freed; the next one starts past the message.
+ * At most once a RELEASE_GAP_US: a stream of such messages keeps its buffer
+ * meanwhile, and the walsender does not decode again from the slot's
+ * restart_lsn at every one.
+ */
+static bool
+release_libpq_buffer(Bridge *b)
+{
+	int64_t		now = now_us();
+
+	if (!b->stream_up || b->in_txn || ledger_inflight_txns(b->ledger) > 0 ||
+		!stream_release_due(&b->stream, b->last_status_lsn) ||
+		(b->last_release_us && now - b->last_release_us < RELEASE_GAP_US))
+		return false;
+	b->last_release_us = now;
+	log_msg(LOG_INFO, "reconnecting to free the %zu MB libpq kept for a replication message "
+			"of that size", b->stream.release_bytes >> 20);
+	session_drop_stream(b);
+	return true;
+}
+
 /* one turn: connect what is down, read, deliver, confirm */
 static int
 turn(Bridge *b)
@@ -508,7 +534,7 @@ turn(Bridge *b)
 	if (send_status(b, false) != STREAM_OK)
 		return 1;
 	update_metrics(b);
-	if (publication_unproven(b))
+	if (publication_unproven(b) || release_libpq_buffer(b))
 		return 0;
 	if (b->pub.changed)
 	{

@@ -54,6 +54,8 @@ typedef struct Bridge
 	uint64_t	keepalive_lsn;	/* walEnd of the latest keepalive */
 	uint64_t	last_status_lsn;
 	int64_t		last_status_us;
+	int64_t		last_release_us;	/* the last reconnect to free libpq's
+									 * buffer (bridge.c) */
 	bool		reply_now;
 	char		err[512];
 	/* --standby and busy slots */

@@ -2,7 +2,8 @@
  *
  * pgerror.c
  *		Transient or permanent: PostgreSQL errors classified by SQLSTATE
- *		(see pgerror.h), and a connect that keeps the SQLSTATE of a refusal.
+ *		(see pgerror.h), and a connect that keeps the SQLSTATE of a refusal
+ *		and always asks for client_encoding UTF8.
  *
  *-------------------------------------------------------------------------
  */
@@ -300,13 +301,47 @@ set_failure(PgConnectFailure *f, PgErrorKind kind, const char *hint, const char 
 	pgerror_plain_message(msg, f->message, sizeof(f->message));
 }
 
+/*
+ * keys/vals with client_encoding=UTF8 after them: a later keyword overrides
+ * the same one expanded from dbname, and any keyword set overrides its
+ * environment variable (PGCLIENTENCODING)
+ */
+static bool
+with_utf8(const char *const *keys, const char *const *vals,
+		  const char **k, const char **v, int max)
+{
+	int			n;
+
+	for (n = 0; keys[n] != NULL; n++)
+	{
+		if (n + 2 >= max)
+			return false;
+		k[n] = keys[n];
+		v[n] = vals[n];
+	}
+	k[n] = "client_encoding";
+	v[n] = PGERROR_CLIENT_ENCODING;
+	k[n + 1] = v[n + 1] = NULL;
+	return true;
+}
+
 PGconn *
 pgerror_connect(const char *const *keys, const char *const *vals, PgConnectFailure *f)
 {
-	PGconn	   *conn = PQconnectStartParams(keys, vals, 1);
+	const char *k[16];
+	const char *v[16];
+	PGconn	   *conn;
 	bool		at_once;		/* failed before talking to any server */
 
 	memset(f, 0, sizeof(*f));
+	if (!with_utf8(keys, vals, k, v, 16))
+	{
+		set_failure(f, PGERR_PERMANENT, NULL, "too many connection keywords");
+		return NULL;
+	}
+	keys = k;
+	vals = v;
+	conn = PQconnectStartParams(keys, vals, 1);
 	if (conn == NULL)
 	{
 		set_failure(f, PGERR_TRANSIENT, NULL, "out of memory");

@@ -78,10 +78,18 @@ typedef struct PgConnectFailure
 } PgConnectFailure;
 
 /*
- * PQconnectdbParams (expand_dbname), but with PQERRORS_VERBOSE while
- * connecting so that a refusal by the server keeps its SQLSTATE: libpq 15
- * has no other way to tell it for a failed connection.  connect_timeout
- * bounds the whole attempt.  Returns the connection, or NULL with *f
+ * The client encoding of every connection the bridge opens, whatever -d or
+ * PGCLIENTENCODING say: jobs carry UTF-8, and pgoutput sends text (values,
+ * a message's prefix) in the client encoding (test/t/456).
+ */
+#define PGERROR_CLIENT_ENCODING "UTF8"
+
+/*
+ * PQconnectdbParams (expand_dbname) with client_encoding=PGERROR_CLIENT_ENCODING
+ * added after keys (so it overrides dbname's and the environment's; at most
+ * 14 keys), but with PQERRORS_VERBOSE while connecting so that a refusal by
+ * the server keeps its SQLSTATE: libpq 15 has no other way to tell it for
+ * a failed connection.  connect_timeout bounds the whole attempt.  Returns the connection, or NULL with *f
  * filled in: a SQLSTATE decides; without one, a password libpq needed and
  * did not have, or options it cannot use, are permanent, and anything else
  * (refused, unreachable, timed out) is transient.

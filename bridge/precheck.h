@@ -48,8 +48,9 @@ extern int	precheck_run(PGconn *conn, const PrecheckOptions *opts);
 
 /*
  * --plugin=pgoutput: refuse a connection whose text would not arrive as
- * UTF-8 (a database not UTF8, unless client_encoding is UTF8; SQL_ASCII
- * always).  Returns 0, or 1 with the reason in err.
+ * UTF-8 (a client encoding the server did not set to UTF8, which the
+ * bridge asks for on every connection; a SQL_ASCII database always).
+ * Returns 0, or 1 with the reason in err.
  */
 extern int	precheck_encoding(PGconn *conn, char *err, size_t errlen);
 

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "message_access.h"
+#include "pgerror.h"
 #include "slotwatch.h"
 
 #define WATCH_KEYS_GAP_MS 100	/* between two reads of the keys */
@@ -69,8 +70,8 @@ on_notice(void *arg, const char *message)
 static void
 start_connect(SlotWatch *w)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *vals[] = {w->conninfo, "wal2queue-bridge slot watch", NULL};
+	const char *keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
+	const char *vals[] = {w->conninfo, "wal2queue-bridge slot watch", PGERROR_CLIENT_ENCODING, NULL};
 
 	w->conn = PQconnectStartParams(keys, vals, 1);
 	if (w->conn == NULL || PQstatus(w->conn) == CONNECTION_BAD)
@@ -311,8 +312,10 @@ ask_bool(PGconn *c, const char *sql, int nparams, const char *const *params)
 void
 slotwatch_attest_final(SlotWatch *w, uint64_t confirmed, int timeout_ms)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout", NULL};
-	const char *vals[] = {w->conninfo, "wal2queue-bridge slot watch", "2", NULL};
+	const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout",
+	"client_encoding", NULL};
+	const char *vals[] = {w->conninfo, "wal2queue-bridge slot watch", "2",
+	PGERROR_CLIENT_ENCODING, NULL};
 	char		pid[16];
 	char		lsn[LSN_STRLEN];
 	char		from[LSN_STRLEN];

@@ -296,6 +296,8 @@ stream_open(Stream *s)
 	s->wal_status[0] = '\0';
 	s->safe_wal_size = -1;
 	s->received_lsn = 0;
+	s->release_after = 0;
+	s->release_bytes = 0;
 	s->slot_created = false;
 	s->slot_reclaimed = false;
 	s->slot_busy = false;
@@ -409,6 +411,7 @@ int
 stream_read(Stream *s, int timeout_ms, StreamEvent *ev)
 {
 	int			len;
+	int			rc;
 
 	memset(ev, 0, sizeof(*ev));
 	if (s->copybuf)
@@ -438,7 +441,22 @@ stream_read(Stream *s, int timeout_ms, StreamEvent *ev)
 	if (len < 0)
 		return stream_fail(s, STREAM_RETRY, "lost connection to PostgreSQL: %s",
 					PQerrorMessage(s->conn));
-	return parse_message(s, s->copybuf, len, ev);
+	if ((rc = parse_message(s, s->copybuf, len, ev)) != STREAM_OK)
+		return rc;
+	if ((size_t) len > STREAM_RELEASE_BYTES && ev->kind == STREAM_DATA)
+	{
+		if (ev->wal_end > s->release_after)
+			s->release_after = ev->wal_end;
+		if ((size_t) len > s->release_bytes)
+			s->release_bytes = len;
+	}
+	return STREAM_OK;
+}
+
+bool
+stream_release_due(const Stream *s, uint64_t confirmed)
+{
+	return s->conn != NULL && s->release_after != 0 && confirmed >= s->release_after;
 }
 
 int

@@ -25,6 +25,16 @@
 #define STREAM_RETRY	1		/* connection problem: reconnect later */
 #define STREAM_FATAL	2		/* stop: configuration or slot is wrong */
 
+/*
+ * libpq reads each CopyData whole into its connection's input buffer, which
+ * grows by doubling and never shrinks: after a message larger than this
+ * (a huge row or logical message, e.g. a foreign one any LOGIN role may
+ * emit into a pgoutput stream: test/t/455) the bridge ends the session once
+ * it has confirmed past the message, so that the buffer is freed and the
+ * message does not come again.
+ */
+#define STREAM_RELEASE_BYTES (16 * 1024 * 1024)
+
 typedef struct StreamConfig
 {
 	const char *conninfo;		/* libpq conninfo or URI */
@@ -65,6 +75,10 @@ typedef struct Stream
 	uint64_t	server_lsn;		/* IDENTIFY_SYSTEM: the server's WAL position */
 	uint64_t	start_lsn;		/* the slot's confirmed_flush_lsn */
 	uint64_t	received_lsn;	/* highest walEnd seen */
+	uint64_t	release_after;	/* an XLogData over STREAM_RELEASE_BYTES had
+								 * this walEnd: libpq keeps a buffer of its
+								 * size until the connection closes */
+	size_t		release_bytes;	/* the largest such message */
 	bool		slot_created;	/* this open created the slot, or reclaimed it */
 	bool		slot_reclaimed; /* --create-slot found the slot an interrupted
 								 * run created: registered at the position it
@@ -99,6 +113,12 @@ extern uint64_t stream_timeline_switch(Stream *s, uint32_t old_tli);
 
 /* wait up to timeout_ms for one message */
 extern int	stream_read(Stream *s, int timeout_ms, StreamEvent *ev);
+
+/*
+ * Whether a message over STREAM_RELEASE_BYTES was read and confirmed is at
+ * or past it: the caller may close the stream to free libpq's buffer.
+ */
+extern bool stream_release_due(const Stream *s, uint64_t confirmed);
 
 /* send a standby status update confirming flushed */
 extern int	stream_send_status(Stream *s, uint64_t flushed, bool reply_requested);

@@ -78,7 +78,7 @@ BEGIN
         pg_catalog.concat('wal2queue!', kid, '.',
             pg_catalog.encode(pg_catalog.sha256(opad OPERATOR(pg_catalog.||) pg_catalog.sha256(
                 ipad OPERATOR(pg_catalog.||) pg_catalog.int8send(xid)
-                OPERATOR(pg_catalog.||) pg_catalog.convert_to(prefix, pg_catalog.getdatabaseencoding())
+                OPERATOR(pg_catalog.||) pg_catalog.convert_to(prefix, 'UTF8')
                 OPERATOR(pg_catalog.||) pg_catalog.decode('00', 'hex') OPERATOR(pg_catalog.||) body)), 'hex'),
             pg_catalog.substr(prefix, 10)),
         body);

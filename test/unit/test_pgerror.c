@@ -156,6 +156,26 @@ test_connect(void)
 			   "a refused connection is transient");
 }
 
+/* client_encoding=UTF8 is added after the caller's keywords: room is bounded */
+static void
+test_connect_too_many(void)
+{
+	const char *keys[16];
+	const char *vals[16];
+	PgConnectFailure f;
+	int			i;
+
+	for (i = 0; i < 15; i++)
+	{
+		keys[i] = "connect_timeout";
+		vals[i] = "2";
+	}
+	keys[15] = vals[15] = NULL;
+	unit_check(pgerror_connect(keys, vals, &f) == NULL && f.kind == PGERR_PERMANENT &&
+			   strstr(f.message, "too many connection keywords") != NULL,
+			   "more keywords than pgerror_connect() can extend: permanent, named");
+}
+
 int
 main(void)
 {
@@ -163,6 +183,7 @@ main(void)
 	test_hints();
 	test_message();
 	test_stream_end();
+	test_connect_too_many();
 	test_connect();
 	return unit_done();
 }

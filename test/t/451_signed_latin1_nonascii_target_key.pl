@@ -13,16 +13,24 @@
 # Severity: high (silent loss of jobs sent through the documented API; only
 # a metric and one warning tell).
 # Control: an ASCII key in the same database and transaction is delivered.
+# Fixed: send() signs the prefix converted to UTF-8 (sql/src/10_send.sql:
+# convert_to(prefix, 'UTF8'); plugin/FORMAT.md "Signed messages"), the
+# bytes pgoutput sends now that every bridge connection has
+# client_encoding=UTF8 (test/t/456).  The wal2queue plugin converts a
+# message's target and key to UTF-8 itself, so both modes make the same
+# job: this test reads the same three send()s through the plugin
+# (pg_recvlogical, JSON form) and compares their targets and keys.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
+use JSON::PP;
 
 my $root = $ENV{W2Q_ROOT} // die 'W2Q_ROOT is not set';
 my $script = $PostgreSQL::Test::Utils::tmp_check . '/wal2queue-standalone.sql';
 run_command([ "$root/sql/make-standalone.sh", $script, sort glob("$root/sql/src/*.sql") ]);
-my $node = new_node('latin451', no_allow_list => 1);
+my $node = new_node('latin451');
 $node->safe_psql('postgres', q{
 	CREATE ROLE admin LOGIN CREATEROLE NOSUPERUSER;
 	CREATE ROLE bridge LOGIN REPLICATION NOSUPERUSER;
@@ -35,6 +43,10 @@ psql_as($node, 'admin', q{GRANT USAGE ON SCHEMA wal2queue TO bridge; GRANT CREAT
 	CREATE ROLE app_writer LOGIN IN ROLE wal2queue_sender; GRANT USAGE ON SCHEMA wal2queue TO app_writer});
 psql_as($node, 'bridge', q{SELECT wal2queue.create_job_table('public.jobs'); GRANT ALL ON jobs, jobs_id_seq TO admin});
 is($node->safe_psql('app', 'SHOW server_encoding'), 'LATIN1', 'database app is LATIN1');
+# the plugin mode beside it: a slot of the wal2queue plugin, read below
+my $json = $node->basedir . '/plugin.json';
+run_command([ 'pg_recvlogical', '-d', $node->connstr('app'), '--slot', 'plug', '--create-slot',
+	'-P', 'wal2queue' ]);
 
 my $r = start_redis();
 my $b = start_bridge($node, $r, '-d', $node->connstr('app') . ' user=bridge client_encoding=UTF8',
@@ -55,5 +67,21 @@ ok(grep({ $_ eq 'ascii' } @keys), 'control: the job with the ASCII key is in str
 is(scalar(@keys), 2, 'the job with key "müller" is in stream emails too') or diag(bridge_log($b));
 is(redis($r, 'XLEN', "caf\x{c3}\x{a9}"), '1', 'the job for target "café" is in its stream');
 unlike(bridge_log($b), qr/ignoring wal2queue logical messages/, 'no signed send() is ignored');
+
+# the same send()s through the plugin: the same targets and keys
+my $end = $node->safe_psql('app', 'SELECT pg_current_wal_lsn()');
+run_command([ 'timeout', '60', 'pg_recvlogical', '-d', $node->connstr('app'), '--slot', 'plug',
+	'--start', '--endpos', $end, '-o', 'format=json', '-o', 'messages=true', '-f', $json ]);
+my @plugin;
+for my $line (split /\n/, slurp_file($json))
+{
+	my $j = JSON::PP->new->decode($line);	# bytes, as redis_json() reads
+	push @plugin, "$j->{target}#" . ($j->{key} // '') unless defined $j->{table};
+}
+my @pgoutput = ((map { "emails#$_->[1]{key}" } @{ stream_entries($r, 'emails') }),
+	map { "caf\x{c3}\x{a9}#" . ($_->[1]{key} // '') } @{ stream_entries($r, "caf\x{c3}\x{a9}") });
+is(join(',', sort @pgoutput), join(',', sort @plugin),
+	'pgoutput and the plugin make the same targets and keys (UTF-8)');
+is(scalar(@plugin), 3, 'the plugin makes three message jobs');
 stop_bridge($b);
 done_testing();
