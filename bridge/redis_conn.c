@@ -436,6 +436,8 @@ redis_evict_on_reply(Sink *s, RCall *call, const redisReply *r)
  * zombie's still running elsewhere, whose deliver call the record refuses
  * anyway (and to which a lost list is STAGEGAP).  A refused SCAN or UNLINK
  * (an ACL) is a warning: those lists expire after a day.
+ * W2Q_TEST_SWEEP_COUNT sets the COUNT of a step, so that a test can make a
+ * sweep outlast the staging of a transaction.
  * ---------------------------------------------------------------------
  */
 
@@ -467,14 +469,17 @@ static int
 sweep_scan(Sink *s, const char *cursor)
 {
 	RedisSink  *rs = s->priv;
+	const char *count = getenv("W2Q_TEST_SWEEP_COUNT");
 	RespBuf		head = {0};
 	RCall	   *call;
 	int			rc;
 
+	if (count == NULL || *count == '\0')
+		count = SWEEP_COUNT;
 	if ((call = calloc(1, sizeof(RCall))) == NULL ||
 		!resp_arg_str(&head, "SCAN") || !resp_arg_str(&head, cursor) ||
 		!resp_arg_str(&head, "MATCH") || !resp_arg_str(&head, rs->sweep_match) ||
-		!resp_arg_str(&head, "COUNT") || !resp_arg_str(&head, SWEEP_COUNT) ||
+		!resp_arg_str(&head, "COUNT") || !resp_arg_str(&head, count) ||
 		!resp_arg_str(&head, "TYPE") || !resp_arg_str(&head, "list"))
 	{
 		free(call);

@@ -62,6 +62,7 @@ is(scalar(@left), 0, "no staging list of the slot is left once the live bridge d
 is(redis($r, 'LLEN', 'wal2queue:stage:sk2:1-1-1'), '1', 'the list of another slot is still there');
 like(bridge_log($b), qr/deleted \d+ staging lists? left in Redis for slot "sk"/, 'the sweep says what it deleted')
   unless $ENV{W2Q_ATTACK_CONTROL};
+
 stop_bridge($b);
 stop_redis($r);
 $node->stop;
