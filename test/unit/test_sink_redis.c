@@ -747,6 +747,12 @@ test_auth(void)
 	unsetenv("WAL2QUEUE_REDIS_PASSWORD");
 	try_auth("w2q", "userpw", SINK_OK, "an ACL user and password (AUTH user pass)");
 	try_auth("w2q", "s3cret", SINK_FATAL, "an ACL user with a wrong password is SINK_FATAL");
+	/* the sweep refused (redis_conn.c) is a warning, not a stop */
+	rdo("ACL SETUSER nosweep on >sweeppw ~* &* +@all -scan -unlink");
+	rdo("RPUSH wal2queue:stage:jobs:1-1-1 x");
+	try_auth("nosweep", "sweeppw", SINK_OK, "a user not allowed SCAN and UNLINK delivers all the same");
+	unit_check(rint_cmd("EXISTS %s", "wal2queue:stage:jobs:1-1-1") == 1,
+			   "  (the list it could not sweep is left to its expiry)");
 }
 
 int
