@@ -5,8 +5,9 @@
  *		SELECT, PING, loading the function library (FUNCTION LOAD REPLACE,
  *		every time: a restarted or flushed server gets it back), then
  *		non-blocking mode.  Also what an error reply means: a pause that
- *		goes away by itself, or a refusal; and the eviction watch, which
- *		holds every ack until Redis shows it evicted nothing (INFO).
+ *		goes away by itself, or a refusal; the eviction watch, which
+ *		holds every ack until Redis shows it evicted nothing (INFO); and
+ *		the sweep of the staging lists a stopped bridge left.
  *
  * Each step is synchronous; together they are bounded by about
  * SINK_MAX_WAIT_MS (each step gets what is left of it, at least
@@ -418,6 +419,176 @@ redis_evict_on_reply(Sink *s, RCall *call, const redisReply *r)
 	for (uint32_t i = 0; i < n && rs->up_ack != NULL; i++)
 		rs->up_ack(rs->up_arg, rs->held[i].ticket, rs->held[i].n);
 	return SINK_OK;
+}
+
+/* ---------------------------------------------------------------------
+ * the sweep
+ *
+ * A bridge killed while it staged a transaction (kill -9, the OOM killer,
+ * a crash) leaves its staging list behind, and the restarted bridge stages
+ * the transaction again under a new key: a crash loop piled up a copy per
+ * restart (test/t/426).  So every session, once the bridge holds the slot
+ * (replay_begin: only the bridge that holds it stages for it), walks the
+ * keyspace with SCAN MATCH <prefix>wal2queue:stage:<slot>:* TYPE list, a
+ * step of SWEEP_COUNT keys per reply, pipelined like every other call (the
+ * loop never waits), and UNLINKs every list found that no call of this
+ * process may still use (own_list).  Such a list is a dead process's, or a
+ * zombie's still running elsewhere, whose deliver call the record refuses
+ * anyway (and to which a lost list is STAGEGAP).  A refused SCAN or UNLINK
+ * (an ACL) is a warning: those lists expire after a day.
+ * W2Q_TEST_SWEEP_COUNT sets the COUNT of a step, so that a test can make a
+ * sweep outlast the staging of a transaction.
+ * ---------------------------------------------------------------------
+ */
+
+#define SWEEP_COUNT "1000"
+
+static bool
+key_is(const char *k, const char *key, size_t len)
+{
+	return k != NULL && strlen(k) == len && memcmp(k, key, len) == 0;
+}
+
+/* is key a staging list of this process that a call may still use? */
+static bool
+own_list(const RedisSink *rs, const char *key, size_t len)
+{
+	if (key_is(rs->build.stage_key, key, len))
+		return true;
+	for (uint32_t i = 0; i < rs->nitems; i++)
+		if (key_is(rs->items[i].stage, key, len))
+			return true;
+	for (const RCall *c = rs->head; c != NULL; c = c->next)
+		for (uint32_t i = 0; c->kind == RCALL_DELIVER && i < c->nitems; i++)
+			if (key_is(c->items[i].stage, key, len))
+				return true;
+	return false;
+}
+
+static int
+sweep_scan(Sink *s, const char *cursor)
+{
+	RedisSink  *rs = s->priv;
+	const char *count = getenv("W2Q_TEST_SWEEP_COUNT");
+	RespBuf		head = {0};
+	RCall	   *call;
+	int			rc;
+
+	if (count == NULL || *count == '\0')
+		count = SWEEP_COUNT;
+	if ((call = calloc(1, sizeof(RCall))) == NULL ||
+		!resp_arg_str(&head, "SCAN") || !resp_arg_str(&head, cursor) ||
+		!resp_arg_str(&head, "MATCH") || !resp_arg_str(&head, rs->sweep_match) ||
+		!resp_arg_str(&head, "COUNT") || !resp_arg_str(&head, count) ||
+		!resp_arg_str(&head, "TYPE") || !resp_arg_str(&head, "list"))
+	{
+		free(call);
+		resp_free(&head);
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
+	}
+	call->kind = RCALL_SWEEP;
+	rc = pipe_send(s, call, &head, NULL, 0, NULL);
+	resp_free(&head);
+	return rc;
+}
+
+/* the session's slot is known (replay_begin): start its sweep */
+int
+redis_sweep_start(Sink *s)
+{
+	RedisSink  *rs = s->priv;
+	const char *prefix = s->cfg->target_prefix ? s->cfg->target_prefix : "";
+	size_t		len = strlen(prefix) + strlen("wal2queue:stage:") + strlen(rs->src.slot) + 2;
+	char	   *m;
+
+	free(rs->sweep_prefix);
+	free(rs->sweep_match);
+	rs->sweep_prefix = malloc(len);
+	rs->sweep_match = m = malloc(2 * len + 1);
+	if (rs->sweep_prefix == NULL || m == NULL)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
+	snprintf(rs->sweep_prefix, len, "%swal2queue:stage:%s:", prefix, rs->src.slot);
+	/* the pattern matches the prefix literally: its glob characters escaped */
+	for (const char *p = rs->sweep_prefix; *p; p++)
+	{
+		if (strchr("*?[]\\", *p) != NULL)
+			*m++ = '\\';
+		*m++ = *p;
+	}
+	*m++ = '*';
+	*m = '\0';
+	return sweep_scan(s, "0");
+}
+
+/* UNLINK what a SCAN reply found that this process does not use */
+static int
+sweep_unlink(Sink *s, const redisReply *keys)
+{
+	RedisSink  *rs = s->priv;
+	size_t		plen = strlen(rs->sweep_prefix);
+	RespBuf		head = {0};
+	RCall	   *call;
+	int			rc;
+
+	for (size_t i = 0; i < keys->elements; i++)
+	{
+		const redisReply *k = keys->element[i];
+
+		if (k->type != REDIS_REPLY_STRING || k->len < plen ||
+			memcmp(k->str, rs->sweep_prefix, plen) != 0 ||
+			own_list(rs, k->str, k->len))
+			continue;
+		if ((head.nargs == 0 && !resp_arg_str(&head, "UNLINK")) ||
+			!resp_arg(&head, k->str, k->len))
+		{
+			resp_free(&head);
+			return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
+		}
+	}
+	if (head.nargs == 0)
+		return SINK_OK;
+	if ((call = calloc(1, sizeof(RCall))) == NULL)
+	{
+		resp_free(&head);
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
+	}
+	call->kind = RCALL_UNLINK;
+	rc = pipe_send(s, call, &head, NULL, 0, NULL);
+	resp_free(&head);
+	return rc;
+}
+
+/* a reply of the sweep: UNLINK what SCAN found, then SCAN on */
+int
+redis_sweep_on_reply(Sink *s, RCall *call, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+	int			rc;
+
+	if (r->type == REDIS_REPLY_ERROR)
+	{
+		log_msg(LOG_WARNING, "could not delete the staging lists left in Redis for slot \"%s\" "
+				"(%s: %s): they expire after a day; allow SCAN and UNLINK to the bridge's Redis user",
+				rs->src.slot, call->kind == RCALL_SWEEP ? "SCAN" : "UNLINK", r->str);
+		return SINK_OK;
+	}
+	if (call->kind == RCALL_UNLINK)
+	{
+		if (r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+			log_msg(LOG_INFO, "deleted %lld staging list%s left in Redis for slot \"%s\" "
+					"by a bridge that stopped while it staged", r->integer,
+					r->integer == 1 ? "" : "s", rs->src.slot);
+		return SINK_OK;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+		r->element[0]->type != REDIS_REPLY_STRING ||
+		r->element[1]->type != REDIS_REPLY_ARRAY)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "unexpected reply from Redis to SCAN");
+	if ((rc = sweep_unlink(s, r->element[1])) != SINK_OK)
+		return rc;
+	if (strcmp(r->element[0]->str, "0") == 0)
+		return SINK_OK;
+	return sweep_scan(s, r->element[0]->str);
 }
 
 static int

@@ -558,6 +558,8 @@ dispatch(Sink *s, const redisReply *r)
 		rc = c->stale ? SINK_OK : progress_on_stage(s, c, r);
 	else if (c->kind == RCALL_EVICT)
 		rc = redis_evict_on_reply(s, c, r);
+	else if (c->kind == RCALL_SWEEP || c->kind == RCALL_UNLINK)
+		rc = c->stale ? SINK_OK : redis_sweep_on_reply(s, c, r);
 	else if (c->wait && c->replies_due == 1)
 		rc = progress_on_wait(s, c, r);
 	else

@@ -87,8 +87,9 @@
  * Entries of a transaction too large for one call are staged first, as
  * they stream in, with plain RPUSH into a list no consumer reads (each
  * RPUSH's reply, the list's length, must be what the sink expects); the
- * deliver call checks the list's length, moves the entries into their
- * streams and deletes it.
+ * deliver call checks the whole list first (stagecheck: its length and
+ * every entry's structure, STAGEGAP otherwise), then moves the entries
+ * into their streams and deletes it.
  *
  *-------------------------------------------------------------------------
  */
@@ -234,8 +235,36 @@ const char *const redis_library =
 "    end\n"
 "  end\n"
 "end\n"
+/*
+ * stagecheck: a staging list is a plain list any client of the Redis may
+ * write, and a function does not roll back, so before the first XADD of a
+ * transaction its whole list is read once and every piece must be what
+ * the bridge sent: as many elements as the piece had, and entries n, key,
+ * seq, field, value, ... with n even and at least 2, ending where the
+ * piece ends, and a key among the item's stream keys (checked for type by
+ * typecheck).  Nothing a client can do to the list then makes an XADD fail
+ * half-way; a list that is not is STAGEGAP, and the bridge stages again.
+ */
+"local function stagecheck(it, hdr)\n"
+"  if redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
+"  local keys, off = {}, 0\n"
+"  for k = it.k1, it.k2 do keys[hdr[k]] = true end\n"
+"  for c = it.c1, it.c2 do\n"
+"    local n = hdr[c]\n"
+"    local src = redis.call('LRANGE', it.stage, off, off + n - 1)\n"
+"    if #src ~= n then return false end\n"
+"    local i = 1\n"
+"    while i <= n do\n"
+"      local m = tonumber(src[i])\n"
+"      if not m or m < 2 or m % 2 ~= 0 or i + m > n or not keys[src[i + 1]] then return false end\n"
+"      i = i + m + 1\n"
+"    end\n"
+"    off = off + n\n"
+"  end\n"
+"  return true\n"
+"end\n"
 "local function write(it, argv, hdr, types, ents)\n"
-"  if it.stage ~= '' and redis.call('LLEN', it.stage) ~= it.nstaged then return false end\n"
+"  if it.stage ~= '' and not stagecheck(it, hdr) then return false end\n"
 "  mkstreams(it, hdr, types, argv[7])\n"
 "  if it.stage ~= '' then\n"
 "    local off = 0\n"

@@ -77,7 +77,9 @@ typedef enum RCallKind
 {
 	RCALL_DELIVER,				/* FCALL deliver [+ WAIT] */
 	RCALL_STAGE,				/* RPUSH to a staging list, EXPIRE */
-	RCALL_EVICT					/* INFO: the eviction watch (redis_conn.c) */
+	RCALL_EVICT,				/* INFO: the eviction watch (redis_conn.c) */
+	RCALL_SWEEP,				/* SCAN for the slot's leftover staging lists */
+	RCALL_UNLINK				/* UNLINK of what a SCAN found (redis_conn.c) */
 } RCallKind;
 
 /* a command sent (or appended) whose replies are due */
@@ -192,6 +194,13 @@ typedef struct RedisSink
 	bool		evict_volatile; /* the policy last seen is volatile-* */
 	long long	evicted_keys;	/* INFO's evicted_keys last seen */
 	char		run_id[48];		/* the server they were seen on */
+
+	/*
+	 * The sweep (redis_conn.c): each session deletes the staging lists of
+	 * its slot that no call of this process needs.
+	 */
+	char	   *sweep_prefix;	/* prefix + "wal2queue:stage:" + slot + ":" */
+	char	   *sweep_match;	/* the same as a SCAN pattern, escaped, + "*" */
 } RedisSink;
 
 typedef struct RHeldAck
@@ -211,6 +220,8 @@ extern void redis_hold_ack(void *arg, LedgerTicket t, uint32_t n);
 extern int	redis_evict_send(Sink *s, bool force);
 extern int	redis_evict_on_reply(Sink *s, RCall *call, const redisReply *r);
 extern void redis_evict_forget(RedisSink *rs);
+extern int	redis_sweep_start(Sink *s);
+extern int	redis_sweep_on_reply(Sink *s, RCall *call, const redisReply *r);
 
 /* redis_pipeline.c */
 extern void resp_reset(RespBuf *b);

@@ -17,6 +17,8 @@
  * A transaction larger than REDIS_STAGE_BYTES is sent in pieces to a
  * staging list as it streams in, and moved into its streams by the batch
  * call that carries its commit: memory stays bounded whatever its size.
+ * Each session first deletes the staging lists of its slot that a stopped
+ * bridge left (the sweep, redis_conn.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -307,6 +309,7 @@ redis_replay_begin(Sink *s, const SinkSource *src, uint64_t from,
 				   unsigned flags)
 {
 	RedisSink  *rs = s->priv;
+	int			rc;
 
 	if (rs->ctx == NULL)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY, "not connected to Redis");
@@ -335,6 +338,9 @@ redis_replay_begin(Sink *s, const SinkSource *src, uint64_t from,
 			return out_of_memory(s);
 		snprintf(rs->progress_key, len, "%swal2queue:progress:%s", prefix, src->slot);
 	}
+	/* the slot is ours now: delete the staging lists it was left (redis_conn.c) */
+	if ((rc = redis_sweep_start(s)) != SINK_OK)
+		return rc;
 	return add_empty_item(s, RITEM_CHECK, 0, from);
 }
 
@@ -779,6 +785,8 @@ redis_destroy(Sink *s)
 	free(rs->held);
 	free(rs->deferred);
 	free(rs->progress_key);
+	free(rs->sweep_prefix);
+	free(rs->sweep_match);
 	free(rs->keybuf);
 	free(rs);
 	free(s);

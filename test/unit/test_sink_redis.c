@@ -302,7 +302,7 @@ reset_peak_rss(void)
  * stops reading while more than 8 MiB are pending (its backpressure)
  */
 static int
-send_big_txn(Sink *s, const FrameTxn *txn, uint32_t n, size_t *max_pending)
+send_big_jobs(Sink *s, const FrameTxn *txn, uint32_t n, size_t *max_pending)
 {
 	static FrameColumn cols[] = {{{"id", 2}, W2Q_KIND_NUMBER}};
 	static FrameRelation rel = {1, {"big", 3}, 1, cols};
@@ -327,6 +327,14 @@ send_big_txn(Sink *s, const FrameTxn *txn, uint32_t n, size_t *max_pending)
 		if (i % 1000 == 999 && rc == SINK_OK)
 			rc = s->ops->poll(s, 0, on_ack, NULL);
 	}
+	return rc;
+}
+
+static int
+send_big_txn(Sink *s, const FrameTxn *txn, uint32_t n, size_t *max_pending)
+{
+	int			rc = send_big_jobs(s, txn, n, max_pending);
+
 	if (rc == SINK_OK)
 		rc = s->ops->commit(s, txn, 1);
 	return rc;
@@ -389,6 +397,63 @@ test_big_txn(void)
 			freeReplyObject(r);
 	}
 	rdo("DEL big");
+	s->ops->destroy(s);
+}
+
+static long
+stage_lists(const char *pattern)
+{
+	redisReply *r = rcmd("KEYS %s", pattern);
+	long		n = r && r->type == REDIS_REPLY_ARRAY ? (long) r->elements : -1;
+
+	if (r)
+		freeReplyObject(r);
+	return n;
+}
+
+/*
+ * The sweep (redis_conn.c): a session deletes the staging lists of its slot
+ * that no call of the process uses (a dead bridge's), not another slot's,
+ * and not the list it stages into while the sweep runs: 20,000 other keys
+ * and W2Q_TEST_SWEEP_COUNT=1 make the sweep outlast the staging.
+ */
+static void
+test_sweep(void)
+{
+	uint32_t	n = 100000;
+	FrameTxn	txn = {12, 8100000000, 8100000040, 0, n};
+	size_t		max_pending = 0;
+	SinkConfig	cfg;
+	Sink	   *s;
+	int			rc;
+
+	init_cfg(&cfg, "");
+	s = sink_redis_create(&cfg);
+	rdo("EVAL %s 0", "for i = 1, 20000 do redis.call('SET', 'filler:' .. i, '1') end");
+	rdo("RPUSH wal2queue:stage:jobs:1-1-1 x");
+	rdo("RPUSH wal2queue:stage:jobs2:1-1-1 x");
+	setenv("W2Q_TEST_SWEEP_COUNT", "1", 1);
+	reset_acks();
+	rc = start_session(s, &src, 8099999000, SINK_REPLAY_ACCEPT_NEW);
+	if (rc == SINK_OK)
+		rc = send_big_jobs(s, &txn, n, &max_pending);
+	if (rc == SINK_OK)
+		rc = drain(s);			/* the sweep runs to its end */
+	unit_check(rc == SINK_OK && stage_lists("wal2queue:stage:jobs:*") == 1 &&
+			   rint_cmd("EXISTS %s", "wal2queue:stage:jobs:1-1-1") == 0,
+			   "the sweep deleted the slot's leftover list, not the one being staged");
+	unit_check(stage_lists("wal2queue:stage:jobs2:*") == 1, "  nor another slot's");
+	if (rc == SINK_OK)
+		rc = s->ops->commit(s, &txn, 1);
+	if (rc == SINK_OK)
+		rc = drain(s);
+	unit_check(rc == SINK_OK && ack_calls[1] == 1 && ack_jobs[1] == n &&
+			   rint_cmd("XLEN %s", "big") == (long long) n &&
+			   stage_lists("wal2queue:stage:jobs:*") == 0,
+			   "  the transaction staged meanwhile is delivered once, whole");
+	unsetenv("W2Q_TEST_SWEEP_COUNT");
+	rdo("EVAL %s 0", "for i = 1, 20000 do redis.call('DEL', 'filler:' .. i) end");
+	rdo("DEL big wal2queue:stage:jobs2:1-1-1");
 	s->ops->destroy(s);
 }
 
@@ -682,6 +747,12 @@ test_auth(void)
 	unsetenv("WAL2QUEUE_REDIS_PASSWORD");
 	try_auth("w2q", "userpw", SINK_OK, "an ACL user and password (AUTH user pass)");
 	try_auth("w2q", "s3cret", SINK_FATAL, "an ACL user with a wrong password is SINK_FATAL");
+	/* the sweep refused (redis_conn.c) is a warning, not a stop */
+	rdo("ACL SETUSER nosweep on >sweeppw ~* &* +@all -scan -unlink");
+	rdo("RPUSH wal2queue:stage:jobs:1-1-1 x");
+	try_auth("nosweep", "sweeppw", SINK_OK, "a user not allowed SCAN and UNLINK delivers all the same");
+	unit_check(rint_cmd("EXISTS %s", "wal2queue:stage:jobs:1-1-1") == 1,
+			   "  (the list it could not sweep is left to its expiry)");
 }
 
 int
@@ -697,6 +768,7 @@ main(void)
 	test_maxlen();
 	test_group();
 	test_big_txn();
+	test_sweep();
 	test_encoding();
 	test_wrongtype();
 	test_unix_and_db();
