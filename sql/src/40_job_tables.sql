@@ -142,7 +142,10 @@ $$;
  * most a second: when another transaction holds them (a VACUUM or CREATE
  * INDEX of the table, a reader of the DEFAULT partition, another
  * maintain_partitions()) a WARNING says the table is busy and nothing is
- * created (the next run does it).
+ * created (the next run does it).  The event trigger records each ATTACH
+ * in a subtransaction of its own (guard_on_alter(): an attached table is
+ * guarded only from then on), so more than 64 days created in one
+ * transaction overflow the backend's subxid cache until it ends.
  *
  * The bounds are written as text into CREATE TABLE: DateStyle and TimeZone
  * are pinned (ISO, UTC) so that the text is the same instant whatever the
@@ -403,11 +406,11 @@ $$;
 
 /*
  * lock_briefly(tbl, caller) -- take TBL's ACCESS EXCLUSIVE lock (the table's
- * own, as CREATE ... PARTITION OF takes it, not its partitions') waiting at
- * most a second (lock_timeout, set for this statement only): true when
+ * own, as DROP TABLE of a partition takes it, not its partitions') waiting
+ * at most a second (lock_timeout, set for this statement only): true when
  * taken; false with a WARNING when another transaction holds the table, so
- * that the caller gives up instead of making every INSERT queue behind its
- * waiting request.
+ * that the caller gives up what needs it instead of making every INSERT
+ * queue behind its waiting request.
  */
 CREATE FUNCTION wal2queue.lock_briefly(tbl regclass, caller text)
 RETURNS boolean
@@ -439,14 +442,22 @@ $$;
  * old partition is kept and the new ones are still created.  Returns one
  * row per partition acted on: ('created' | 'dropped' | 'kept', its name).
  *
- * The table's ACCESS EXCLUSIVE lock is taken first, waiting at most a
- * second (lock_briefly()): when another transaction holds the table (a
- * backfill reads it in one transaction) a WARNING says so and nothing is
- * done, instead of every INSERT queueing behind the waiting DDL.
+ * No lock that an INSERT queues behind is waited for more than a second,
+ * and none is waited for while the table's ACCESS EXCLUSIVE lock is held
+ * (test/t/414, 434, 437): the days are created without that lock
+ * (create_partitions()); the old partitions are judged under the table's
+ * SHARE UPDATE EXCLUSIVE lock and each one's SHARE ROW EXCLUSIVE lock, each
+ * waited for at most a second (try_lock()); the table's ACCESS EXCLUSIVE
+ * lock, which DROP TABLE of a partition takes, is taken last, waiting at
+ * most a second (lock_briefly()), and under it the DEFAULT partition's and
+ * each partition's to drop are only tried (NOWAIT).  A lock not had makes
+ * a WARNING, and what needs it is left to a later run (a partition that was
+ * to be dropped is reported 'kept').
  *
  * Each old partition is locked in SHARE ROW EXCLUSIVE mode before it is
- * checked: that waits for transactions still inserting into it and blocks
- * new inserts, so the check sees every row the DROP would remove -- in READ
+ * checked, and stays so until it is dropped: that waits for transactions
+ * still inserting into it and blocks new inserts, so the check sees every
+ * row the DROP would remove -- in READ
  * COMMITTED, where the check's query takes its snapshot after the lock.  In
  * REPEATABLE READ or SERIALIZABLE the transaction's snapshot was taken at
  * its first statement, before the lock, and would miss a row committed in
