@@ -168,6 +168,7 @@ DECLARE
     part text;
     spc text;
     def regclass;
+    locked boolean := false;
     created regclass[] := '{}';
 BEGIN
     IF job_table IS NULL THEN
@@ -203,15 +204,18 @@ BEGIN
     -- the locks ATTACH PARTITION takes, none of which an INSERT or a
     -- reader of the table waits behind (the DEFAULT partition's: only its
     -- own readers and writers, for at most a second)
-    SELECT NULLIF(p.partdefid, 0)::regclass INTO def
-      FROM pg_partitioned_table p WHERE p.partrelid = job_table;
-    IF NOT wal2queue.try_lock(job_table::regclass, 'SHARE UPDATE EXCLUSIVE'::text, false, true)
-       OR (def IS NOT NULL
-           AND NOT wal2queue.try_lock(def::regclass, 'ACCESS EXCLUSIVE'::text, true, true)) THEN
+    -- (the DEFAULT partition is looked up once the table's lock keeps any
+    -- other from being attached)
+    IF wal2queue.try_lock(job_table::regclass, 'SHARE UPDATE EXCLUSIVE'::text, false, true) THEN
+        SELECT NULLIF(p.partdefid, 0)::regclass INTO def
+          FROM pg_partitioned_table p WHERE p.partrelid = job_table;
+        locked := def IS NULL OR wal2queue.try_lock(def::regclass, 'ACCESS EXCLUSIVE'::text, true, true);
+    END IF;
+    IF NOT locked THEN
         RAISE WARNING 'wal2queue.create_partitions: table % is busy: another transaction holds a lock on it', job_table
-            USING DETAIL = format('No partition was created: attaching one needs the SHARE UPDATE EXCLUSIVE lock of table %s%s, which a VACUUM, ANALYZE or CREATE INDEX of it holds, or another maintain_partitions().',
+            USING DETAIL = format('No partition was created: attaching one needs the SHARE UPDATE EXCLUSIVE lock of table %s (a VACUUM, ANALYZE or CREATE INDEX of it holds it, or another maintain_partitions())%s.',
                                   job_table, CASE WHEN def IS NOT NULL
-                                                  THEN format(' and the ACCESS EXCLUSIVE lock of its DEFAULT partition %s', def) ELSE '' END),
+                                                  THEN format(' and the ACCESS EXCLUSIVE lock of its DEFAULT partition %s (any reader or writer of it holds it off)', def) ELSE '' END),
                   HINT = 'pg_locks shows who holds it. Run it again later.';
         RETURN;
     END IF;

@@ -26,7 +26,9 @@
 # takes the table's ACCESS EXCLUSIVE lock only to drop old partitions.
 # Also checked here: the three days are returned as created, the new
 # partitions carry the table's indexes and append-only guard, and a second
-# run creates nothing.
+# run creates nothing; with a reader of the DEFAULT partition (whose lock
+# ATTACH takes too) the run creates nothing after a second, with a
+# WARNING, and an INSERT goes through meanwhile.
 # Severity: low-medium (needs a reader that outlives days_ahead days; then
 # every INSERT fails, where before the fix they queued).
 use strict;
@@ -65,5 +67,34 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.maintain_partit
 	VALUES ('q', '{}', date_trunc('day', now(), 'UTC') + interval '5 days 1 hour')});
 is($rc, 0, 'a job of today + 5 days can be inserted') or diag($err);
 $reader->kill_kill if $reader;
+$node->safe_psql('postgres', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE query LIKE '%pg_sleep(40)%' AND pid <> pg_backend_pid()});
+
+# ATTACH locks the DEFAULT partition too: a reader of it makes the run
+# create nothing (a WARNING) after a second, and no INSERT waits behind it
+$node->safe_psql('postgres', 'CREATE TABLE jobs_default PARTITION OF jobs DEFAULT');
+my ($dout, $derr) = ('', '');
+my $dreader;
+unless ($ENV{W2Q_ATTACK_CONTROL})
+{
+	$dreader = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres'), '-c',
+		'SELECT count(*) FROM jobs_default; SELECT pg_sleep(40)' ], '>', \$dout, '2>', \$derr);
+	ok(wait_until(sub { $node->safe_psql('postgres', q{SELECT count(*) FROM pg_locks l
+		JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'jobs_default' AND l.mode = 'AccessShareLock'}) ne '0' }, 20),
+		'a reader holds jobs_default');
+}
+my ($mout, $merr) = ('', '');
+my $m = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres'), '-c',
+	q{SELECT * FROM wal2queue.maintain_partitions('public.jobs', 8, 30)} ], '>', \$mout, '2>', \$merr);
+sleep 3;
+($rc, $out, $err) = $node->psql('postgres',
+	q{SET statement_timeout = '5s'; INSERT INTO jobs (queue, payload) VALUES ('q', '{"late": true}')});
+is($rc, 0, 'a producer can enqueue a job while maintain_partitions() runs (a reader of the DEFAULT partition)')
+	or diag($err);
+$m->finish;
+diag("maintain_partitions: $mout $merr");
+like($merr, qr/wal2queue\.create_partitions: table public\.jobs is busy/,
+	'a WARNING says the table is busy') unless $ENV{W2Q_ATTACK_CONTROL};
+$dreader->kill_kill if $dreader;
 $node->stop;
 done_testing();
