@@ -79,6 +79,44 @@ END
 $$;
 
 /*
+ * try_lock(tbl, lock_mode, descend, wait) -- take LOCK_MODE (a lock mode's
+ * name, as LOCK TABLE spells it) on TBL, and with DESCEND on the tables
+ * below it too, waiting at most a second (lock_timeout, set for this call
+ * only) or, without WAIT, not at all (NOWAIT): true when taken, false when
+ * another transaction holds a conflicting lock.  No WARNING: the caller
+ * says what it leaves undone.  The lock is kept until the transaction
+ * ends (the BEGIN ... EXCEPTION block's subtransaction takes no xid and
+ * passes its locks on).
+ */
+CREATE FUNCTION wal2queue.try_lock(tbl regclass, lock_mode text, descend boolean, wait boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET lock_timeout = '1s'
+AS $$
+BEGIN
+    IF tbl IS NULL OR descend IS NULL OR wait IS NULL THEN
+        RAISE EXCEPTION 'wal2queue.try_lock: tbl, descend and wait must not be null'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF lock_mode IS NULL OR lock_mode NOT IN ('ACCESS SHARE', 'ROW SHARE', 'ROW EXCLUSIVE',
+                                              'SHARE UPDATE EXCLUSIVE', 'SHARE', 'SHARE ROW EXCLUSIVE',
+                                              'EXCLUSIVE', 'ACCESS EXCLUSIVE') THEN
+        RAISE EXCEPTION 'wal2queue.try_lock: lock_mode must be the name of a table lock mode'
+            USING ERRCODE = 'invalid_parameter_value',
+                  DETAIL = format('The lock_mode was %s.', coalesce(quote_literal(lock_mode), 'null'));
+    END IF;
+    BEGIN
+        EXECUTE format('LOCK TABLE %s%s IN %s MODE%s', CASE WHEN descend THEN '' ELSE 'ONLY ' END,
+                       tbl, lock_mode, CASE WHEN wait THEN '' ELSE ' NOWAIT' END);
+    EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+        RETURN false;
+    END;
+    RETURN true;
+END
+$$;
+
+/*
  * create_partitions(job_table, days_ahead) -- create the daily partitions
  * (UTC days) from today to today + DAYS_AHEAD that do not exist yet, named
  * <table>_pYYYYMMDD in the table's schema (a table name longer than 53
@@ -90,6 +128,24 @@ $$;
  * naming it, and the day's partition is created as <table cut to 44
  * bytes>_pYYYYMMDD_<8 random hex digits> (test/t/410).  Returns the
  * partitions created.
+ *
+ * No ACCESS EXCLUSIVE lock on the table (CREATE TABLE ... PARTITION OF
+ * takes one, which every reader of the table blocks: test/t/437): each day
+ * is created as a table of its own (LIKE the table: columns, defaults,
+ * generated columns, CHECK constraints, storage, compression; the table's
+ * tablespace), then attached (ALTER TABLE ... ATTACH PARTITION), which
+ * takes SHARE UPDATE EXCLUSIVE on the table, a lock neither readers nor
+ * writers conflict with, and clones the indexes, row triggers (the
+ * append-only guard) and foreign keys as PARTITION OF does; it scans the
+ * new table, which is empty.  That lock, and the DEFAULT partition's
+ * ACCESS EXCLUSIVE lock an ATTACH also takes, are taken first, waiting at
+ * most a second: when another transaction holds them (a VACUUM or CREATE
+ * INDEX of the table, a reader of the DEFAULT partition, another
+ * maintain_partitions()) a WARNING says the table is busy and nothing is
+ * created (the next run does it).  The event trigger records each ATTACH
+ * in a subtransaction of its own (guard_on_alter(): an attached table is
+ * guarded only from then on), so more than 64 days created in one
+ * transaction overflow the backend's subxid cache until it ends.
  *
  * The bounds are written as text into CREATE TABLE: DateStyle and TimeZone
  * are pinned (ISO, UTC) so that the text is the same instant whatever the
@@ -110,6 +166,9 @@ DECLARE
     suffix text;
     day_start timestamptz;
     part text;
+    spc text;
+    def regclass;
+    locked boolean := false;
     created regclass[] := '{}';
 BEGIN
     IF job_table IS NULL THEN
@@ -135,6 +194,35 @@ BEGIN
         END LOOP;
         base := base || suffix;
     END IF;
+
+    IF NOT EXISTS (SELECT FROM generate_series(0, days_ahead) d
+                    WHERE NOT EXISTS (SELECT FROM wal2queue.partitions(job_table::regclass) p
+                                       WHERE p.lower_bound < date_trunc('day', now(), 'UTC') + (d + 1) * interval '1 day'
+                                         AND p.upper_bound > date_trunc('day', now(), 'UTC') + d * interval '1 day')) THEN
+        RETURN;
+    END IF;
+    -- the locks ATTACH PARTITION takes, none of which an INSERT or a
+    -- reader of the table waits behind (the DEFAULT partition's: only its
+    -- own readers and writers, for at most a second)
+    -- (the DEFAULT partition is looked up once the table's lock keeps any
+    -- other from being attached)
+    IF wal2queue.try_lock(job_table::regclass, 'SHARE UPDATE EXCLUSIVE'::text, false, true) THEN
+        SELECT NULLIF(p.partdefid, 0)::regclass INTO def
+          FROM pg_partitioned_table p WHERE p.partrelid = job_table;
+        locked := def IS NULL OR wal2queue.try_lock(def::regclass, 'ACCESS EXCLUSIVE'::text, true, true);
+    END IF;
+    IF NOT locked THEN
+        RAISE WARNING 'wal2queue.create_partitions: table % is busy: another transaction holds a lock on it', job_table
+            USING DETAIL = format('No partition was created: attaching one needs the SHARE UPDATE EXCLUSIVE lock of table %s (a VACUUM, ANALYZE or CREATE INDEX of it holds it, or another maintain_partitions())%s.',
+                                  job_table, CASE WHEN def IS NOT NULL
+                                                  THEN format(' and the ACCESS EXCLUSIVE lock of its DEFAULT partition %s (any reader or writer of it holds it off)', def) ELSE '' END),
+                  HINT = 'pg_locks shows who holds it. Run it again later.';
+        RETURN;
+    END IF;
+    -- PARTITION OF puts a partition in the table's tablespace, if it has one
+    SELECT ' TABLESPACE ' || quote_ident(t.spcname) INTO spc
+      FROM pg_class c JOIN pg_tablespace t ON t.oid = c.reltablespace
+     WHERE c.oid = job_table;
 
     FOR day_start IN
         SELECT date_trunc('day', now(), 'UTC') + d * interval '1 day'
@@ -163,8 +251,11 @@ BEGIN
                            short || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD')
                            || '_' || left(md5(random()::text || clock_timestamp()::text), 8));
         END IF;
-        EXECUTE format('CREATE TABLE %s PARTITION OF %s FOR VALUES FROM (%L) TO (%L)',
-                       part, job_table, day_start, day_start + interval '1 day');
+        EXECUTE format('CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING GENERATED '
+                       'INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)%s',
+                       part, job_table, coalesce(spc, ''));
+        EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
+                       job_table, part, day_start, day_start + interval '1 day');
         created := created || part::regclass;
         RETURN NEXT part::regclass;
     END LOOP;
@@ -319,11 +410,11 @@ $$;
 
 /*
  * lock_briefly(tbl, caller) -- take TBL's ACCESS EXCLUSIVE lock (the table's
- * own, as CREATE ... PARTITION OF takes it, not its partitions') waiting at
- * most a second (lock_timeout, set for this statement only): true when
+ * own, as DROP TABLE of a partition takes it, not its partitions') waiting
+ * at most a second (lock_timeout, set for this statement only): true when
  * taken; false with a WARNING when another transaction holds the table, so
- * that the caller gives up instead of making every INSERT queue behind its
- * waiting request.
+ * that the caller gives up what needs it instead of making every INSERT
+ * queue behind its waiting request.
  */
 CREATE FUNCTION wal2queue.lock_briefly(tbl regclass, caller text)
 RETURNS boolean
@@ -336,7 +427,7 @@ BEGIN
     RETURN true;
 EXCEPTION WHEN lock_not_available THEN
     RAISE WARNING '%: table % is busy: another transaction holds a lock on it', caller, tbl
-        USING DETAIL = 'Nothing was created or dropped: waiting would make every INSERT into the table wait too.',
+        USING DETAIL = 'Nothing that needs that lock was done: waiting would make every INSERT into the table wait too.',
               HINT = 'A backfill reads the table in one transaction, as may a long query (pg_locks shows who). Run it again later.';
     RETURN false;
 END
@@ -355,14 +446,22 @@ $$;
  * old partition is kept and the new ones are still created.  Returns one
  * row per partition acted on: ('created' | 'dropped' | 'kept', its name).
  *
- * The table's ACCESS EXCLUSIVE lock is taken first, waiting at most a
- * second (lock_briefly()): when another transaction holds the table (a
- * backfill reads it in one transaction) a WARNING says so and nothing is
- * done, instead of every INSERT queueing behind the waiting DDL.
+ * No lock that an INSERT queues behind is waited for more than a second,
+ * and none is waited for while the table's ACCESS EXCLUSIVE lock is held
+ * (test/t/414, 434, 437): the days are created without that lock
+ * (create_partitions()); the old partitions are judged under the table's
+ * SHARE UPDATE EXCLUSIVE lock and each one's SHARE ROW EXCLUSIVE lock, each
+ * waited for at most a second (try_lock()); the table's ACCESS EXCLUSIVE
+ * lock, which DROP TABLE of a partition takes, is taken last, waiting at
+ * most a second (lock_briefly()), and under it the DEFAULT partition's and
+ * each partition's to drop are only tried (NOWAIT).  A lock not had makes
+ * a WARNING, and what needs it is left to a later run (a partition that was
+ * to be dropped is reported 'kept').
  *
  * Each old partition is locked in SHARE ROW EXCLUSIVE mode before it is
- * checked: that waits for transactions still inserting into it and blocks
- * new inserts, so the check sees every row the DROP would remove -- in READ
+ * checked, and stays so until it is dropped: that waits for transactions
+ * still inserting into it and blocks new inserts, so the check sees every
+ * row the DROP would remove -- in READ
  * COMMITTED, where the check's query takes its snapshot after the lock.  In
  * REPEATABLE READ or SERIALIZABLE the transaction's snapshot was taken at
  * its first statement, before the lock, and would miss a row committed in
@@ -381,9 +480,12 @@ AS $$
 DECLARE
     h record;
     part regclass;
-    part_name text;
     pending boolean;
     checked boolean := false;   -- horizon computed (only once there is an old partition)
+    def regclass;
+    droppable regclass[] := '{}';   -- judged delivered, to drop
+    dropped text[] := '{}';         -- dropped
+    acted text[] := '{}';           -- (action, name) of each old partition in bound order
 BEGIN
     IF job_table IS NULL THEN
         RAISE EXCEPTION 'wal2queue.maintain_partitions: job_table must not be null'
@@ -415,17 +517,25 @@ BEGIN
                   HINT = 'Run it in a READ COMMITTED transaction (the default), e.g. on its own from cron or pg_cron.';
     END IF;
 
-    -- the lock every CREATE ... PARTITION OF and DROP of a partition takes
-    -- on the table, first and without queueing for long: a transaction
-    -- that holds the table (a backfill reading it, a long query) would
-    -- otherwise make every INSERT wait behind this call (test/t/414)
-    IF NOT wal2queue.lock_briefly(job_table::regclass, 'wal2queue.maintain_partitions'::text) THEN
-        RETURN;
-    END IF;
     FOR part IN SELECT * FROM wal2queue.create_partitions(job_table::regclass, days_ahead::integer) LOOP
         RETURN QUERY SELECT 'created', part::text;
     END LOOP;
 
+    -- the table's SHARE UPDATE EXCLUSIVE lock (create_partitions() may hold
+    -- it already) keeps its partitions as they are (no DROP, ATTACH,
+    -- DETACH, ALTER TABLE of it) while the old ones are judged, and keeps
+    -- out no reader or writer; then each old partition is judged under its
+    -- own SHARE ROW EXCLUSIVE lock (and its partitions'), which waits for
+    -- the transactions writing into it and keeps new writes out, so that the
+    -- check sees every row the DROP would remove.  Each waits at most a second.
+    IF EXISTS (SELECT FROM wal2queue.partitions(job_table::regclass) p
+                WHERE p.upper_bound <= date_trunc('day', now(), 'UTC') - keep_days * interval '1 day')
+       AND NOT wal2queue.try_lock(job_table::regclass, 'SHARE UPDATE EXCLUSIVE'::text, false, true) THEN
+        RAISE WARNING 'wal2queue.maintain_partitions: table % is busy: another transaction holds a lock on it', job_table
+            USING DETAIL = 'No old partition was checked or dropped: that needs the table''s SHARE UPDATE EXCLUSIVE lock, which a VACUUM, ANALYZE, CREATE INDEX or ALTER TABLE of it holds, or another maintain_partitions().',
+                  HINT = 'pg_locks shows who holds it. A later run drops them.';
+        RETURN;
+    END IF;
     FOR part IN
         SELECT p.partition FROM wal2queue.partitions(job_table::regclass) p
          WHERE p.upper_bound <= date_trunc('day', now(), 'UTC') - keep_days * interval '1 day'
@@ -436,19 +546,57 @@ BEGIN
             checked := true;
         END IF;
         pending := true;
-        IF h.below_xid IS NOT NULL THEN
-            -- a partitioned old partition locks its partitions too
-            EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', part);
+        IF h.below_xid IS NULL THEN
+            NULL;
+        ELSIF NOT wal2queue.try_lock(part::regclass, 'SHARE ROW EXCLUSIVE'::text, true, true) THEN
+            RAISE WARNING 'wal2queue.maintain_partitions: partition % of table % is busy: another transaction holds a lock on it', part, job_table
+                USING DETAIL = 'It is kept: checking its rows needs its SHARE ROW EXCLUSIVE lock, which a transaction writing into it or a VACUUM of it holds.',
+                      HINT = 'pg_locks shows who holds it. A later run drops it.';
+        ELSE
             pending := wal2queue.partition_pending(part::regclass, h.reference::xid8,
                                                    h.from_xid::xid8, h.below_xid::xid8, force::boolean);
         END IF;
-        part_name := part::text;
         IF pending THEN
-            RETURN QUERY SELECT 'kept', part_name;
+            acted := acted || ARRAY['kept', part::text];
         ELSE
-            EXECUTE format('DROP TABLE %s', part_name);
-            RETURN QUERY SELECT 'dropped', part_name;
+            droppable := droppable || part;
+            acted := acted || ARRAY['dropped', part::text];
         END IF;
+    END LOOP;
+
+    -- DROP TABLE of a partition takes the ACCESS EXCLUSIVE lock of the
+    -- table and of its DEFAULT partition, which every INSERT waits behind:
+    -- the table's is taken waiting at most a second (lock_briefly()), and
+    -- under it the others are only tried (NOWAIT): a partition still read
+    -- (a report, pg_dump, a VACUUM FREEZE) is kept for a later run, never
+    -- waited for with the table locked (test/t/434)
+    IF cardinality(droppable) > 0 THEN
+        SELECT NULLIF(p.partdefid, 0)::regclass INTO def
+          FROM pg_partitioned_table p WHERE p.partrelid = job_table;
+        IF NOT wal2queue.lock_briefly(job_table::regclass, 'wal2queue.maintain_partitions'::text) THEN
+            droppable := '{}';
+        ELSIF def IS NOT NULL AND NOT wal2queue.try_lock(def::regclass, 'ACCESS EXCLUSIVE'::text, true, false) THEN
+            RAISE WARNING 'wal2queue.maintain_partitions: the DEFAULT partition % of table % is busy: another transaction holds a lock on it', def, job_table
+                USING DETAIL = 'No old partition was dropped: dropping a partition needs the DEFAULT partition''s ACCESS EXCLUSIVE lock too.',
+                      HINT = 'pg_locks shows who holds it. A later run drops them.';
+            droppable := '{}';
+        END IF;
+        FOREACH part IN ARRAY droppable LOOP
+            IF wal2queue.try_lock(part::regclass, 'ACCESS EXCLUSIVE'::text, true, false) THEN
+                dropped := dropped || part::text;     -- its name, while it has one
+                EXECUTE format('DROP TABLE %s', part);
+            ELSE
+                RAISE WARNING 'wal2queue.maintain_partitions: partition % of table % is busy: another transaction holds a lock on it', part, job_table
+                    USING DETAIL = 'It is kept: waiting for it with the table locked would make every INSERT wait too.',
+                          HINT = 'pg_locks shows who holds it (a long query or a VACUUM of that partition). A later run drops it.';
+            END IF;
+        END LOOP;
+    END IF;
+    -- one row per old partition, in the order of their bounds
+    FOR i IN 1 .. coalesce(array_length(acted, 1), 0) / 2 LOOP
+        RETURN QUERY SELECT CASE WHEN acted[2 * i - 1] = 'dropped' AND NOT acted[2 * i] = ANY (dropped)
+                                 THEN 'kept' ELSE acted[2 * i - 1] END,
+                            acted[2 * i];
     END LOOP;
 END
 $$;

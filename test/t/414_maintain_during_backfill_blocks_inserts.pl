@@ -23,6 +23,10 @@
 # Fixed: maintain_partitions() first takes the table's own ACCESS
 # EXCLUSIVE lock waiting at most a second (lock_briefly()); when it cannot,
 # a WARNING says the table is busy and nothing is done.
+# Since 437's fix: the days are created during the backfill (CREATE TABLE
+# LIKE the table, then ATTACH PARTITION, which takes only SHARE UPDATE
+# EXCLUSIVE on the table); only dropping an old partition takes the
+# table's ACCESS EXCLUSIVE lock, waiting at most a second.
 # Severity: medium (every producer blocked for the rest of the backfill,
 # by the maintenance job the docs recommend; no loss).
 use strict;
@@ -62,10 +66,10 @@ is($rc, 0, 'a producer can enqueue a job during the backfill') or diag($err);
 stop_bridge($b, 'KILL');
 $m->finish if $m;
 diag("maintain_partitions: $mout $merr") if $m;
-like($merr, qr/wal2queue\.maintain_partitions: table public\.jobs is busy/,
-	'maintain_partitions() gave up with a WARNING naming the busy table') if $m;
+is(scalar(() = $mout =~ /^created\|/mg), 3, 'maintain_partitions() created the days during the backfill') if $m;
+unlike($merr, qr/WARNING/, 'without a WARNING') if $m;
 is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.maintain_partitions('public.jobs', 6, 30)
-	WHERE action = 'created'}), '3', 'once the backfill is gone, the next run creates the days')
+	WHERE action = 'created'}), '0', 'the next run has nothing to create')
 	if $m;
 stop_redis($r);
 $node->stop;
