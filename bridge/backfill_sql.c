@@ -55,7 +55,8 @@
  * pages, each key's base type (a domain's, recursively: a cast to a domain
  * would run its CHECK, code of the domain's owner) and the ">" and "=" of
  * the btree opclass ORDER BY sorts it by (the type's default one, else
- * one it is binary-coercible to, else the polymorphic one), written
+ * one it is binary-coercible to, a preferred type's first, as
+ * GetDefaultOpClass() chooses, else the polymorphic one), written
  * OPERATOR(schema.name): looked up in that schema alone, never in the
  * session's path
  */
@@ -97,7 +98,8 @@
 	"    OR (oc.opcintype = 'pg_catalog.anymultirange'::pg_catalog.regtype AND bt.typtype = 'm') " \
 	"    OR (oc.opcintype = 'pg_catalog.record'::pg_catalog.regtype AND bt.typtype = 'c') " \
 	"    OR (oc.opcintype = 'pg_catalog.anyarray'::pg_catalog.regtype AND bt.typcategory = 'A')) " \
-	"  ORDER BY oc.opcintype = b.base DESC LIMIT 1) op ON true " \
+	"  ORDER BY oc.opcintype = b.base DESC, (SELECT p.typispreferred FROM pg_catalog.pg_type p " \
+	"    WHERE p.oid = oc.opcintype) DESC, oc.oid LIMIT 1) op ON true " \
 	"ORDER BY k.ord"
 
 const char *
