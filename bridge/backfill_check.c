@@ -74,7 +74,8 @@ check_tables(PGconn *conn, const BridgeConfig *cfg, const BfTables *ts, char *er
 			res = read_none(conn, &ts->t[i], cond);
 			if (PQresultStatus(res) != PGRES_TUPLES_OK)
 				rc = errbuf_set(err, errlen, BACKFILL_CHECK_USAGE, "invalid --backfill condition "
-								"\"%s\" for table %s: %s", cond, ts->t[i].name, primary(conn, res));
+								"\"%s\" for table %s: %s%s", cond, ts->t[i].name, primary(conn, res),
+								bf_condition_hint(res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL));
 		}
 		PQclear(res);
 		if (rc != BACKFILL_CHECK_OK)

@@ -70,10 +70,11 @@ lock_connect(const char *conninfo, PgConnectFailure *f)
 	/*
 	 * The session is idle between checks, often longer than a page takes:
 	 * a server's or role's idle_session_timeout would end it, and the lock
-	 * with it, at every page (test/t/436)
+	 * with it, at every page (test/t/436); its SQL, like every backfill
+	 * connection's, looks names up in pg_catalog alone (BF_SAFE_SETTINGS)
 	 */
 	if (conn != NULL)
-		PQclear(PQexec(conn, "SET idle_session_timeout = 0"));
+		PQclear(PQexec(conn, "SET idle_session_timeout = 0; " BF_SAFE_SETTINGS));
 	return conn;
 }
 

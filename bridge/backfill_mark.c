@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "backfill.h"
+#include "backfill_sql.h"
 #include "bridge.h"
 #include "log.h"
 #include "lsn.h"
@@ -39,6 +40,8 @@ backfill_mark_done(const BridgeConfig *cfg, uint64_t lsn)
 		return;
 	}
 	lsn_format(lsn, at, sizeof(at));
+	/* names looked up in pg_catalog alone, as every backfill connection's */
+	PQclear(PQexec(conn, BF_SAFE_SETTINGS));
 	res = PQexec(conn, "SELECT pg_catalog.to_regprocedure('wal2queue.mark_backfilled(name, pg_lsn)') IS NOT NULL");
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "t") == 0)
 	{

@@ -28,7 +28,7 @@ bf_open_reader(Backfill *bf, const char *snapshot_name)
 	if ((bf->conn = pgerror_connect(keys, vals, &f)) == NULL)
 		return bf_fail(bf, f.kind == PGERR_PERMANENT ? BF_FATAL : BF_RETRY,
 					"could not connect to PostgreSQL for the backfill: %s", f.message);
-	res = PQexec(bf->conn, bf->unpinned ? BF_NO_ROW_SECURITY :
+	res = PQexec(bf->conn, bf->unpinned ? BF_SAFE_SETTINGS "; " BF_NO_ROW_SECURITY :
 				 BF_PINNED_SETTINGS "; " BF_NO_ROW_SECURITY "; " BF_CLIENT_ENCODING);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
 	{

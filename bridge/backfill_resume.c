@@ -281,10 +281,66 @@ bf_keydef_recorded(const Backfill *bf, const BfTable *t)
 }
 
 /*
+ * One column of a keydef's names part at *p ("id integer (type 23,
+ * collation 0)", the entries separated by ", "): the length of its column
+ * name (%I, the quoted form with its quotes) in *name, where its "(type N,
+ * collation M)" starts in *ids and its length in *idlen; *p moved past the
+ * entry.  False if it is not of that form.
+ */
+static bool
+names_entry(const char **p, size_t *name, const char **ids, size_t *idlen)
+{
+	const char *s = *p;
+	const char *q = s;
+	const char *close;
+
+	if (*q == '"')
+		for (q++; *q && !(q[0] == '"' && q[1] != '"'); q += q[0] == '"' ? 2 : 1)
+			;
+	q = strchr(*q == '"' ? q + 1 : q, ' ');
+	if (q == NULL || (*ids = strstr(q, " (type ")) == NULL ||
+		(close = strchr(*ids, ')')) == NULL)
+		return false;
+	*name = (size_t) (q - s);
+	*idlen = (size_t) (close + 1 - *ids);
+	*p = close[1] == ',' && close[2] == ' ' ? close + 3 : close + 1;
+	return true;
+}
+
+/*
+ * An older state's keydef, names only: printed with the session's
+ * search_path, which every backfill connection now pins (BF_SAFE_SETTINGS),
+ * so a type of a schema on that path ("kind") is now qualified
+ * ("app.kind").  The same key if every column has the same name, type oid
+ * and collation oid, in the same order, however its type was named.
+ */
+static bool
+same_names(const char *saved, const char *now)
+{
+	while (*saved && *now)
+	{
+		const char *a = saved;
+		const char *b = now;
+		size_t		na,
+					nb,
+					ia,
+					ib;
+		const char *xa,
+				   *xb;
+
+		if (!names_entry(&saved, &na, &xa, &ia) || !names_entry(&now, &nb, &xb, &ib) ||
+			na != nb || ia != ib || strncmp(a, b, na) != 0 || strncmp(xa, xb, ia) != 0)
+			return false;
+	}
+	return *saved == '\0' && *now == '\0';
+}
+
+/*
  * Is the saved keydef the key t has now?  A tagged one by the identity
  * (each column's attnum, type oid, collation oid), so a search_path, a
  * RENAME of a type, domain, collation or column change nothing; an older
- * state's (names only) as before, by its text.
+ * state's (names only) by its text, or by its columns' names, type oids
+ * and collation oids (same_names).
  */
 static bool
 same_key(const char *saved, const BfTable *t)
@@ -294,7 +350,8 @@ same_key(const char *saved, const BfTable *t)
 	const char *b;
 
 	if (strncmp(saved, BF_KEYDEF_TAG, tag) != 0)
-		return strcmp(saved, keydef_names(t->keydef)) == 0;
+		return strcmp(saved, keydef_names(t->keydef)) == 0 ||
+			same_names(saved, keydef_names(t->keydef));
 	a = strstr(saved, "; ");
 	b = strstr(t->keydef, "; ");
 	return a && b && a - saved == b - t->keydef && strncmp(saved, t->keydef, a - saved) == 0;

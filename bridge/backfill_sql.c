@@ -7,9 +7,12 @@
  * tables (partitions under their root), system schemas and the extension's
  * schema left out, selected by --tables, and with pgoutput those of the
  * publication.  Each is read by its primary key, or else its replica
- * identity index, in pages of "WHERE (condition) AND (k1, k2) > ($1, $2)
- * ORDER BY k1, k2 LIMIT n": every page is an index range, memory is one
- * page whatever the table's size.
+ * identity index, in pages of "WHERE (condition) AND (k1, k2)
+ * OPERATOR(pg_catalog.>) ($1::T1, $2::T2) ORDER BY k1, k2 LIMIT n": every
+ * page is an index range, memory is one page whatever the table's size.
+ * Every name is looked up in pg_catalog alone (BF_SAFE_SETTINGS), the
+ * key's operators in their own schema, the key cast to its base type: the
+ * backfill's SQL runs no code of another role (test/t/432, 433).
  *
  *-------------------------------------------------------------------------
  */
@@ -48,19 +51,55 @@
 /*
  * the primary key, else the replica identity index: names in index order;
  * the key's identity (attnum, type oid, collation oid) for the keydef, the
- * names only for people (a search_path or a RENAME changes them)
+ * names only for people (a search_path or a RENAME changes them).  For the
+ * pages, each key's base type (a domain's, recursively: a cast to a domain
+ * would run its CHECK, code of the domain's owner) and the ">" and "=" of
+ * the btree opclass ORDER BY sorts it by (the type's default one, else
+ * one it is binary-coercible to, a preferred type's first, as
+ * GetDefaultOpClass() chooses, else the polymorphic one), written
+ * OPERATOR(schema.name): looked up in that schema alone, never in the
+ * session's path
  */
 #define KEY_SQL \
-	"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), i.indisprimary, " \
+	"SELECT a.attname, pg_catalog.format_type(b.base, b.mod), i.indisprimary, " \
 	"  pg_catalog.format('%I %s%s (type %s, collation %s)', a.attname, " \
 	"  pg_catalog.format_type(a.atttypid, NULL), CASE WHEN a.attcollation <> 0 " \
 	"  THEN ' COLLATE ' || pg_catalog.quote_ident(co.collname) ELSE '' END, " \
-	"  a.atttypid, a.attcollation), a.attnum, a.atttypid, a.attcollation " \
+	"  a.atttypid, a.attcollation), a.attnum, a.atttypid, a.attcollation, " \
+	"  coalesce(op.gt, 'OPERATOR(pg_catalog.>)'), coalesce(op.eq, 'OPERATOR(pg_catalog.=)') " \
 	"FROM (SELECT indrelid, indkey, indisprimary FROM pg_catalog.pg_index WHERE indrelid = $1 " \
 	"      AND (indisprimary OR indisreplident) ORDER BY indisprimary DESC LIMIT 1) i " \
 	"CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) " \
 	"JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum " \
 	"LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation " \
+	"CROSS JOIN LATERAL (WITH RECURSIVE d(t, mod, n) AS (SELECT a.atttypid, a.atttypmod, 0 " \
+	"  UNION ALL SELECT y.typbasetype, y.typtypmod, d.n + 1 FROM d " \
+	"  JOIN pg_catalog.pg_type y ON y.oid = d.t WHERE y.typtype = 'd') " \
+	"  SELECT d.t AS base, d.mod FROM d ORDER BY d.n DESC LIMIT 1) b " \
+	"JOIN pg_catalog.pg_type bt ON bt.oid = b.base " \
+	"LEFT JOIN LATERAL (SELECT " \
+	"  pg_catalog.format('OPERATOR(%I.%s)', gn.nspname, g.oprname) AS gt, " \
+	"  pg_catalog.format('OPERATOR(%I.%s)', en.nspname, e.oprname) AS eq " \
+	"  FROM pg_catalog.pg_opclass oc " \
+	"  JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod AND am.amname = 'btree' " \
+	"  JOIN pg_catalog.pg_amop ag ON ag.amopfamily = oc.opcfamily AND ag.amopstrategy = 5 " \
+	"    AND ag.amoplefttype = oc.opcintype AND ag.amoprighttype = oc.opcintype " \
+	"  JOIN pg_catalog.pg_amop ae ON ae.amopfamily = oc.opcfamily AND ae.amopstrategy = 3 " \
+	"    AND ae.amoplefttype = oc.opcintype AND ae.amoprighttype = oc.opcintype " \
+	"  JOIN pg_catalog.pg_operator g ON g.oid = ag.amopopr " \
+	"  JOIN pg_catalog.pg_namespace gn ON gn.oid = g.oprnamespace " \
+	"  JOIN pg_catalog.pg_operator e ON e.oid = ae.amopopr " \
+	"  JOIN pg_catalog.pg_namespace en ON en.oid = e.oprnamespace " \
+	"  WHERE oc.opcdefault AND (oc.opcintype = b.base " \
+	"    OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.castsource = b.base " \
+	"      AND c.casttarget = oc.opcintype AND c.castmethod = 'b' AND c.castcontext = 'i') " \
+	"    OR (oc.opcintype = 'pg_catalog.anyenum'::pg_catalog.regtype AND bt.typtype = 'e') " \
+	"    OR (oc.opcintype = 'pg_catalog.anyrange'::pg_catalog.regtype AND bt.typtype = 'r') " \
+	"    OR (oc.opcintype = 'pg_catalog.anymultirange'::pg_catalog.regtype AND bt.typtype = 'm') " \
+	"    OR (oc.opcintype = 'pg_catalog.record'::pg_catalog.regtype AND bt.typtype = 'c') " \
+	"    OR (oc.opcintype = 'pg_catalog.anyarray'::pg_catalog.regtype AND bt.typcategory = 'A')) " \
+	"  ORDER BY oc.opcintype = b.base DESC, (SELECT p.typispreferred FROM pg_catalog.pg_type p " \
+	"    WHERE p.oid = oc.opcintype) DESC, oc.oid LIMIT 1) op ON true " \
 	"ORDER BY k.ord"
 
 const char *
@@ -71,6 +110,21 @@ bf_read_hint(const char *server_message)
 	return "; the backfill reads with row_security = off so that a policy cannot hide rows from it: "
 		"run the bridge as a role with BYPASSRLS, or as the table's owner with the table not set to "
 		"FORCE ROW LEVEL SECURITY (docs/operations.md, \"Backfill\")";
+}
+
+const char *
+bf_condition_hint(const char *sqlstate)
+{
+	/* undefined_function, _object, _table, _column; invalid_schema_name */
+	static const char *const codes[] = {"42883", "42704", "42P01", "3F000", NULL};
+
+	for (int i = 0; sqlstate && codes[i]; i++)
+		if (strcmp(sqlstate, codes[i]) == 0)
+			return "; the backfill reads with search_path = pg_catalog, pg_temp (so that no "
+				"code of another role runs as the bridge's): write the names of functions, "
+				"types, operators and tables of your schemas in a condition schema-qualified, "
+				"e.g. app.is_due(run_at) (docs/operations.md, \"Backfill\")";
+	return "";
 }
 
 static int
@@ -127,7 +181,7 @@ key_defs(PGresult *res, BfTable *t, int n)
 
 	t->keydef = strdup("");
 	ids = strdup(BF_KEYDEF_TAG);
-	for (int k = 0; t->keycols && t->keytypes && k < t->nkeys; k++)
+	for (int k = 0; t->keycols && t->keytypes && t->keyops && t->keyeqs && k < t->nkeys; k++)
 	{
 		char	   *def = NULL;
 
@@ -136,6 +190,8 @@ key_defs(PGresult *res, BfTable *t, int n)
 			if (strcmp(t->colnames[i], PQgetvalue(res, k, 0)) == 0)
 				t->keycols[k] = i;
 		t->keytypes[k] = strdup(PQgetvalue(res, k, 1));
+		t->keyops[k] = strdup(PQgetvalue(res, k, 7));
+		t->keyeqs[k] = strdup(PQgetvalue(res, k, 8));
 		if (t->keydef && asprintf(&def, "%s%s%s", t->keydef, k ? ", " : "",
 								  PQgetvalue(res, k, 3)) < 0)
 			def = NULL;
@@ -209,12 +265,15 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 	}
 	t->keycols = calloc(t->nkeys, sizeof(int));
 	t->keytypes = calloc(t->nkeys, sizeof(char *));
+	t->keyops = calloc(t->nkeys, sizeof(char *));
+	t->keyeqs = calloc(t->nkeys, sizeof(char *));
 	t->primary = primary;
 	key_defs(res, t, n);
 	PQclear(res);
 	for (int k = 0; k < t->nkeys; k++)
-		if (t->keycols == NULL || t->keytypes == NULL || t->keycols[k] < 0 ||
-			t->keytypes[k] == NULL || t->keydef == NULL)
+		if (t->keycols == NULL || t->keytypes == NULL || t->keyops == NULL ||
+			t->keyeqs == NULL || t->keycols[k] < 0 || t->keytypes[k] == NULL ||
+			t->keyops[k] == NULL || t->keyeqs[k] == NULL || t->keydef == NULL)
 		{
 			free(typoids);
 			return errbuf_set(err, errlen, -1, "could not read the key of table %s", t->name);
@@ -281,11 +340,20 @@ bf_tables_free(BfTables *ts)
 		for (uint32_t c = 0; t->colnames && c < t->ncols; c++)
 			free(t->colnames[c]);
 		rowjob_rel_free(&t->rr);
-		for (int k = 0; t->keytypes && k < t->nkeys; k++)
-			free(t->keytypes[k]);
+		for (int k = 0; k < t->nkeys; k++)
+		{
+			if (t->keytypes)
+				free(t->keytypes[k]);
+			if (t->keyops)
+				free(t->keyops[k]);
+			if (t->keyeqs)
+				free(t->keyeqs[k]);
+		}
 		free(t->colnames);
 		free(t->keycols);
 		free(t->keytypes);
+		free(t->keyops);
+		free(t->keyeqs);
 		free(t->keydef);
 		free(t->qname);
 		free(t->name);
@@ -428,6 +496,56 @@ key_list(PGconn *conn, const BfTable *t, char **sql, size_t *len)
 }
 
 /*
+ * " AND (k1, k2) OPERATOR(s.>) ($p::T1, $p+1::T2)": past the saved key, the
+ * parameters from number p + 1 on, each cast to its column's base type,
+ * compared by the operators ORDER BY sorts with (BfTable.keyops).  Keys
+ * whose ">" are not all the same operator name in the same schema (an
+ * integer and an extension's type) are compared column by column:
+ * "(k1 > $1 OR (k1 = $1 AND k2 > $2))".
+ */
+static bool
+key_after(PGconn *conn, const BfTable *t, int p, char **sql, size_t *len)
+{
+	bool		same = true;
+	bool		ok;
+	char		num[32];
+
+	for (int k = 1; k < t->nkeys; k++)
+		same = same && strcmp(t->keyops[k], t->keyops[0]) == 0;
+	if (same)
+	{
+		ok = add(sql, len, " AND (%s%s", "", "") && key_list(conn, t, sql, len) &&
+			add(sql, len, ") %s (%s", t->keyops[0], "");
+		for (int k = 0; ok && k < t->nkeys; k++)
+		{
+			snprintf(num, sizeof(num), "$%d::", p + k + 1);
+			ok = add(sql, len, "%s%s", k ? ", " : "", num) &&
+				add(sql, len, "%s%s", t->keytypes[k], "");
+		}
+		return ok && add(sql, len, ")%s%s", "", "");
+	}
+	ok = add(sql, len, " AND %s%s", "", "");
+	for (int k = 0; ok && k < t->nkeys; k++)
+	{
+		char	   *id = PQescapeIdentifier(conn, t->colnames[t->keycols[k]],
+											strlen(t->colnames[t->keycols[k]]));
+		char	   *param = NULL;
+
+		if (id == NULL || asprintf(&param, "$%d::%s", p + k + 1, t->keytypes[k]) < 0)
+			param = NULL;
+		ok = param && add(sql, len, "(%s %s ", id, t->keyops[k]) && add(sql, len, "%s%s", param, "");
+		if (ok && k + 1 < t->nkeys)
+			ok = add(sql, len, " OR (%s %s ", id, t->keyeqs[k]) &&
+				add(sql, len, "%s AND %s", param, "");
+		free(param);
+		PQfreemem(id);
+	}
+	for (int k = 0; ok && k < t->nkeys; k++)
+		ok = add(sql, len, "%s%s", k + 1 < t->nkeys ? "))" : ")", "");
+	return ok;
+}
+
+/*
  * A resume keeps the rows the saved snapshot saw.  A row's xmin is a 32-bit
  * xid, and a frozen row keeps its raw xmin however old it is, so it cannot
  * be placed by distance.  The rule: a row is invisible to the saved
@@ -502,16 +620,10 @@ bf_page_only(PGconn *conn, const BfTable *t, const char *condition, char **after
 		ok = add(&sql, &len, " AND (%s)%s", condition, "");
 	if (ok && after)
 	{
-		ok = add(&sql, &len, " AND (%s", "", "") && key_list(conn, t, &sql, &len) &&
-			add(&sql, &len, ") > (%s%s", "", "");
-		for (int k = 0; ok && k < t->nkeys; k++)
-		{
-			snprintf(num, sizeof(num), "$%d::", np + 1);
-			params[np++] = after[k];
-			ok = add(&sql, &len, "%s%s", k ? ", " : "", num) &&
-				add(&sql, &len, "%s%s", t->keytypes[k], "");
-		}
-		ok = ok && add(&sql, &len, ")%s%s", "", "");
+		for (int k = 0; k < t->nkeys; k++)
+			params[np + k] = after[k];
+		ok = key_after(conn, t, np, &sql, &len);
+		np += t->nkeys;
 	}
 	if (ok && visible_in)
 	{
@@ -540,8 +652,9 @@ bf_page_only(PGconn *conn, const BfTable *t, const char *condition, char **after
 		const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 
 		snprintf(sqlstate, 6, "%.5s", state ? state : "");
-		errbuf_set(err, errlen, -1, "could not read table %s: %s%s", t->name,
-				   PQresultErrorMessage(res), bf_read_hint(PQresultErrorMessage(res)));
+		errbuf_set(err, errlen, -1, "could not read table %s: %s%s%s", t->name,
+				   PQresultErrorMessage(res), bf_read_hint(PQresultErrorMessage(res)),
+				   condition && condition[0] ? bf_condition_hint(sqlstate) : "");
 		PQclear(res);
 		return NULL;
 	}

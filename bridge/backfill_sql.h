@@ -31,7 +31,11 @@ typedef struct BfTable
 	char	  **colnames;		/* NUL-terminated copies of the names */
 	int			nkeys;
 	int		   *keycols;		/* column indexes of the key, index order */
-	char	  **keytypes;		/* format_type() of each, for casts */
+	char	  **keytypes;		/* format_type() of each one's base type (a
+								 * domain's, recursively), for the casts */
+	char	  **keyops;			/* "OPERATOR(schema.>)" of each: the ">" of
+								 * the btree opclass ORDER BY sorts it by */
+	char	  **keyeqs;			/* and its "=", "OPERATOR(schema.=)" */
 	bool		primary;		/* the key is the primary key (the jobs' key) */
 	char	   *keydef;			/* the key's identity and, for people, its
 								 * names: BF_KEYDEF_TAG "attnum:typoid:collid,
@@ -48,15 +52,30 @@ typedef struct BfTable
 #define BF_KEYDEF_TAG "w2q2 "
 
 /*
+ * What every backfill connection pins, whatever else it pins, so that its
+ * own SQL runs no code of another role and reads a --backfill condition as
+ * backfill_condition.c does: a search_path of pg_catalog alone (operators
+ * and functions are never looked up in pg_temp), so that an operator or a
+ * function planted in a schema of the session's path (public, "$user") is
+ * never chosen for the bridge's comparisons or casts; and standard-
+ * conforming strings, '...' without backslash escapes whatever the
+ * database's or role's setting.  A condition's names of the application's
+ * schemas must therefore be schema-qualified (docs/operations.md).
+ */
+#define BF_SAFE_SETTINGS \
+	"SET search_path = pg_catalog, pg_temp; SET standard_conforming_strings = on"
+
+/*
  * The settings a backfill connection pins, so that a position key's text
  * reads back as the same value in a later session whatever the server's,
  * database's or role's defaults: the ones PostgreSQL's own logical
- * replication pins on its walsenders (libpqwalreceiver).  DateStyle's
- * input order (DMY, MDY) is left as it was: ISO texts do not depend on it,
- * and a --backfill condition's literals are read as the user wrote them.
+ * replication pins on its walsenders (libpqwalreceiver), and
+ * BF_SAFE_SETTINGS.  DateStyle's input order (DMY, MDY) is left as it was:
+ * ISO texts do not depend on it, and a --backfill condition's literals are
+ * read as the user wrote them.
  */
 #define BF_PINNED_SETTINGS \
-	"SET datestyle = ISO; SET intervalstyle = postgres; SET extra_float_digits = 3"
+	BF_SAFE_SETTINGS "; SET datestyle = ISO; SET intervalstyle = postgres; SET extra_float_digits = 3"
 
 /*
  * Every backfill connection that reads rows: a row-level security policy
@@ -79,6 +98,13 @@ typedef struct BfTable
  * what to run the bridge as; else ""
  */
 extern const char *bf_read_hint(const char *server_message);
+
+/*
+ * The hint for a server error of a --backfill condition (its SQLSTATE): for
+ * a name not found (a function, a type, a table, a schema, an operator),
+ * that the condition is read with search_path = pg_catalog; else ""
+ */
+extern const char *bf_condition_hint(const char *sqlstate);
 
 typedef struct BfTables
 {

@@ -22,6 +22,13 @@
 # Severity: high (privilege escalation from a database owner or a role with
 # CREATE on public to the bridge's role, a superuser or a REPLICATION role;
 # no sign of it in the bridge's log).
+# Fixed: every backfill connection pins search_path = pg_catalog, pg_temp
+# (backfill_sql.h BF_SAFE_SETTINGS; the lock's and mark_backfilled()'s
+# connections too), and the pages compare the key with the ">" of the btree
+# opclass ORDER BY sorts it by, written OPERATOR(schema.>) (backfill_sql.c
+# KEY_SQL, key_after): here OPERATOR(pg_catalog.>), text's.  The planted
+# public.format(text, name, name) and public.unnest(int2[]) the catalog
+# queries (TABLES_SQL, KEY_SQL) would pick are checked here too.
 use strict;
 use warnings;
 use IPC::Run;
@@ -50,8 +57,22 @@ unless ($ENV{W2Q_ATTACK_CONTROL})
 			END IF;
 			RETURN a::text > b::text;
 		END \$f\$;
-		CREATE OPERATOR public.> (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = public.gt);} ]);
-	is($err, '', 'mallory planted public.>(varchar, varchar)');
+		CREATE OPERATOR public.> (LEFTARG = varchar, RIGHTARG = varchar, FUNCTION = public.gt);
+		CREATE FUNCTION public.unnest(a int2[]) RETURNS SETOF int2 LANGUAGE plpgsql AS \$f\$
+		BEGIN
+			IF current_user <> 'mallory' THEN
+				EXECUTE format('COPY (SELECT %L) TO %L', current_user, '$file');
+			END IF;
+			RETURN QUERY SELECT pg_catalog.unnest(a);
+		END \$f\$;
+		CREATE FUNCTION public.format(f text, a name, b name) RETURNS text LANGUAGE plpgsql AS \$f\$
+		BEGIN
+			IF current_user <> 'mallory' THEN
+				EXECUTE pg_catalog.format('COPY (SELECT %L) TO %L', current_user, '$file');
+			END IF;
+			RETURN pg_catalog.format(f, a, b);
+		END \$f\$;} ]);
+	is($err, '', 'mallory planted public.>(varchar, varchar), public.unnest(int2[]), public.format(text, name, name)');
 }
 my $b = start_bridge($node, $r, '--slot', 'bf_op', '--create-slot', '--tables', 'public.jobs',
 	'--backfill', '--backfill-batch', '3', '--status-interval', '1');

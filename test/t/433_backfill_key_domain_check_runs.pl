@@ -19,6 +19,10 @@
 # Severity: high (privilege escalation from any table owner whose table a
 # backfill selects to the bridge's role: a superuser, or a REPLICATION role
 # that reads every table; silent).
+# Fixed: the saved key is cast to the key column's base type (through
+# domains of domains, backfill_sql.c KEY_SQL: format_type of the base type,
+# qualified under the pinned search_path), in the pages and in the resume's
+# check (bf_key_readable); the comparison is the base type's, as ORDER BY's.
 use strict;
 use warnings;
 use IPC::Run;
