@@ -14,8 +14,20 @@ chmod 755 "$tmp"
 [ "$(id -u)" = 0 ] && chown postgres "$tmp"
 trap '[ -n "${W2Q_KEEP:-}" ] && echo "kept $tmp" || rm -rf "$tmp"' EXIT
 
+# All of them: the longest first (test/tap/slow-first.txt, from a run's
+# timings), so that with TAP_JOBS at a time no long test starts last and
+# runs alone at the end; then the rest in order.
 if [ $# -eq 0 ]; then
-	set -- "$root"/test/t/*.pl
+	first=()
+	while read -r name; do
+		case $name in ''|'#'*) continue ;; esac
+		[ -f "$root/test/t/$name" ] && first+=("$root/test/t/$name")
+	done < "$here/slow-first.txt"
+	rest=()
+	for t in "$root"/test/t/*.pl; do
+		case " ${first[*]} " in *" $t "*) ;; *) rest+=("$t") ;; esac
+	done
+	set -- "${first[@]}" "${rest[@]}"
 fi
 tests=()
 for t in "$@"; do tests+=("$(realpath "$t")"); done
