@@ -24,31 +24,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-my $node = new_managed_node('pads453');
-my $r = start_redis();
-psql_as($node, 'admin', q{
-	CREATE ROLE app_writer LOGIN IN ROLE wal2queue_sender;
-	GRANT USAGE ON SCHEMA wal2queue TO app_writer;
-	GRANT SELECT ON wal2queue.message_key TO bridge;
-});
-my @args = ('-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
-	'--publication', 'jobs_pub', '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--status-interval', '1');
-sub send_job
-{
-	my ($n) = @_;
-	my ($out, $err) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
-		$node->connstr('app') . ' user=app_writer', '-c', "SELECT wal2queue.send('emails', '{\"n\": $n}')" ]);
-	return $err;
-}
-my $rows = 0;
-sub caught_up
-{
-	$rows++;
-	psql_as($node, 'admin', "INSERT INTO jobs (queue, payload) VALUES ('q', '{\"row\": $rows}')");
-	return wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq "$rows" });
-}
-sub payloads { join(',', map { $_->[1]{payload} } @{ stream_entries($r, 'emails') }) }
+my $f = signed_send_fixture('pads453');
+my ($node, $r, @args) = ($f->{node}, $f->{r}, @{ $f->{args} });
+sub send_job { $f->{send_job}->(@_) }
+sub caught_up { $f->{caught_up}->() }
+sub payloads { $f->{payloads}->() }
 
 my $b = start_bridge($node, $r, @args);
 ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams') or diag(bridge_log($b));

@@ -16,34 +16,14 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-my $node = new_managed_node('keyids459');
-my $r = start_redis();
-psql_as($node, 'admin', q{
+my $f = signed_send_fixture('keyids459', q{
 	CREATE ROLE mallory LOGIN;
-	CREATE ROLE app_writer LOGIN IN ROLE wal2queue_sender;
-	GRANT USAGE ON SCHEMA wal2queue TO app_writer;
-	GRANT SELECT ON wal2queue.message_key TO bridge;
 });
-my @args = ('-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
-	'--publication', 'jobs_pub', '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--status-interval', '1');
-
-sub as_role
-{
-	my ($role, @sql) = @_;
-	my ($out, $err) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
-		$node->connstr('app') . " user=$role", map { ('-c', $_) } @sql ]);
-	return $err // '';
-}
-sub send_job { as_role('app_writer', "SELECT wal2queue.send('emails', '{\"n\": $_[0]}')") }
-my $rows = 0;
-sub caught_up
-{
-	$rows++;
-	psql_as($node, 'admin', "INSERT INTO jobs (queue, payload) VALUES ('q', '{\"row\": $rows}')");
-	return wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq "$rows" });
-}
-sub payloads { join(',', map { $_->[1]{payload} } @{ stream_entries($r, 'emails') }) }
+my ($node, $r, @args) = ($f->{node}, $f->{r}, @{ $f->{args} });
+sub as_role { $f->{as_role}->(@_) }
+sub send_job { $f->{send_job}->(@_) }
+sub caught_up { $f->{caught_up}->() }
+sub payloads { $f->{payloads}->() }
 
 my $b = start_bridge($node, $r, @args);
 ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams') or diag(bridge_log($b));

@@ -468,6 +468,52 @@ sub start_managed_bridge
 	return $b;
 }
 
+# ---- signed send() tests (test/t/452-459) ----
+#
+# A new_managed_node() with a writer role app_writer (member of
+# wal2queue_sender), the bridge's role allowed to read the keys, and Redis;
+# $extra_sql runs as admin too.  Returns { node, r, args (the managed
+# bridge's, pgoutput into Redis), as_role(role, sql...) -> stderr,
+# send_job(n) -> stderr of send('emails', {"n": n}), caught_up() -> a row
+# inserted into jobs is delivered (everything before it was decoded),
+# payloads() -> the payloads of stream "emails", comma-separated }.
+push @EXPORT, qw(signed_send_fixture);
+
+sub signed_send_fixture
+{
+	my ($name, $extra_sql) = @_;
+	my $node = new_managed_node($name);
+	my $r = start_redis();
+	my $f = { node => $node, r => $r, rows => 0 };
+
+	psql_as($node, 'admin', q{
+	CREATE ROLE app_writer LOGIN IN ROLE wal2queue_sender;
+	GRANT USAGE ON SCHEMA wal2queue TO app_writer;
+	GRANT SELECT ON wal2queue.message_key TO bridge;
+} . ($extra_sql // ''));
+	$f->{args} = [ '-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
+		'--publication', 'jobs_pub', '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
+		'--status-interval', '1' ];
+	$f->{as_role} = sub {
+		my ($role, @sql) = @_;
+		my ($out, $err) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
+			$node->connstr('app') . " user=$role", map { ('-c', $_) } @sql ]);
+		return $err // '';
+	};
+	$f->{send_job} = sub {
+		return $f->{as_role}->('app_writer', "SELECT wal2queue.send('emails', '{\"n\": $_[0]}')");
+	};
+	$f->{caught_up} = sub {
+		my $n = ++$f->{rows};
+		psql_as($node, 'admin', "INSERT INTO jobs (queue, payload) VALUES ('q', '{\"row\": $n}')");
+		return wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq "$n" });
+	};
+	$f->{payloads} = sub {
+		return join(',', map { $_->[1]{payload} } @{ stream_entries($r, 'emails') });
+	};
+	return $f;
+}
+
 # ---- backfill resume tests (test/t/280-289) ----
 #
 # A backfill is stopped after its first page by a row routed into a Redis
