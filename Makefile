@@ -71,6 +71,7 @@ check-asan:
 	$(MAKE) -C bridge SANITIZE=1
 	$(MAKE) -C test/helpers
 	W2Q_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1 W2Q_BRIDGE=$(CURDIR)/bridge/build-asan/wal2queue-bridge \
+		W2Q_TAP_SKIP=$(CURDIR)/test/tap/no-bridge.txt \
 		PROVE_FLAGS="$${PROVE_FLAGS:--j$(TAP_JOBS)}" test/tap/run.sh
 
 # the suites run TAP_JOBS at a time: each mostly waits on its servers (one
