@@ -49,5 +49,29 @@ ok($sessions <= 9, 'the stream restarts with the sink, not every 0.1 s')
 	or diag(bridge_log($b));
 $b->{h}->kill_kill if $b->{h}->pumpable;
 stop_kafka_mock($k);
+
+# a session's position record that the sink's record already holds is
+# acknowledged without the broker: that is no delivery either, the backoff
+# still doubles (session.c:session_sink_acked)
+my $k2 = start_kafka_mock(1);
+my @kp = ('--sink', "kafka://$k2->{bootstrap}", '--slot', 'kp', '--create-slot', '--tables', 'public.rj');
+$b = start_bridge($node, undef, @kp);
+$node->safe_psql('postgres', "INSERT INTO rj VALUES (2, 'b')");
+my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'kp'") eq 't' }, 30),
+	'a second broker: a job delivered, the position recorded') or diag(bridge_log($b));
+stop_bridge($b);
+ok(kafka_mock_cmd($k2, 'errors 0 29 100'), 'then it refuses every produce');
+$b = start_bridge($node, undef, @kp);
+$node->safe_psql('postgres', "INSERT INTO rj VALUES (3, 'c')");
+sleep 8;
+@delays = bridge_log($b) =~ /Topic authorization failed.*; reconnecting in ([0-9.]+) s/g;
+diag('the record holds the start position, produces refused: retries after ' . join(', ', @delays) . ' s');
+ok(@delays >= 4 && (grep { $delays[$_] <= $delays[$_ - 1] } 1 .. $#delays) == 0,
+	'a position record acknowledged at each session start does not reset the backoff')
+	or diag(bridge_log($b));
+$b->{h}->kill_kill if $b->{h}->pumpable;
+stop_kafka_mock($k2);
 $node->stop;
 done_testing();

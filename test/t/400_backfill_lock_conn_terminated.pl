@@ -85,6 +85,13 @@ stop_bridge($b, 'KILL');
 $node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'pending' FROM generate_series(101, 110) g});
 ok(wait_until(sub { bridge_log($a) =~ /backfill of slot "\Q$slot\E" done|ERROR/ || !$a->{h}->pumpable }, 120),
 	'the first bridge went on after its pause');
+# the holder itself notices the lost lock before its first write (in this
+# scenario the slot's create lock, on the stream's connection, alone keeps
+# the second bridge off: without bf_lock_check() rows 1..120 still arrive,
+# so this is what proves the check)
+like(bridge_log($a), qr/lost its advisory lock \(.*?stopping before it writes more.*created replication slot "\Q$slot\E".*backfill of public\.jobs: \d+/s,
+	'the first bridge noticed the lost lock before it wrote a page, and started over')
+  unless $ENV{W2Q_ATTACK_CONTROL};
 $node->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'pending' FROM generate_series(111, 120) g});
 wait_until(sub { grep { $_->[0] eq '120' } messages('public.jobs') }, 30);
 my %seen;

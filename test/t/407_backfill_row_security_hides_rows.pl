@@ -102,6 +102,34 @@ my @lost = grep { $node->safe_psql('postgres', "SELECT count(*) FROM jobs WHERE 
 is(scalar(@lost), 0, 'prune() deleted no row the backfill did not deliver')
   or diag("deleted, never delivered: @lost");
 stop_bridge($b, 'KILL') if $b->{h}->pumpable;
+
+# the reader's own row_security = off, not only the check's: a policy that
+# starts to apply after the check (here the role loses BYPASSRLS while the
+# backfill waits after its slot) is an error at the read, never fewer rows
+$node->safe_psql('postgres', q{
+	CREATE ROLE bridge3 LOGIN REPLICATION BYPASSRLS;
+	CREATE TABLE jobs3 (id bigint PRIMARY KEY, status text NOT NULL);
+	ALTER TABLE jobs3 OWNER TO bridge3;
+	ALTER TABLE jobs3 ENABLE ROW LEVEL SECURITY;
+	ALTER TABLE jobs3 FORCE ROW LEVEL SECURITY;
+	CREATE POLICY visible3 ON jobs3 USING (status <> 'hidden');
+	INSERT INTO jobs3 SELECT g, CASE WHEN g % 2 = 0 THEN 'hidden' ELSE 'pending' END FROM generate_series(1, 10) g;
+});
+{
+	local $ENV{W2Q_TEST_BACKFILL_PAUSE} = 'slot';
+	local $ENV{W2Q_TEST_BACKFILL_PAUSE_SECONDS} = 5;
+	$b = start_bridge($node, $r, '-d', $node->connstr('postgres') . ' user=bridge3', '--slot', 'bf_rls3',
+		'--create-slot', '--tables', 'public.jobs3', '--backfill', '--status-interval', '1');
+}
+ok(wait_until(sub { bridge_log($b) =~ /paused at "slot"/ }, 30), 'reader: the backfill checked its table and waits')
+  or diag(bridge_log($b));
+$node->safe_psql('postgres', q{ALTER ROLE bridge3 NOBYPASSRLS}) unless $ENV{W2Q_ATTACK_CONTROL};
+ok(wait_until(sub { backfill_done($r, 'bf_rls3') eq '1' || !$b->{h}->pumpable }, 60), 'reader: the backfill ended')
+  or diag(bridge_log($b));
+ok(redis($r, 'XLEN', 'public.jobs3') eq '10' || bridge_log($b) =~ /ERROR.*row-level security/,
+	'reader: every row backfilled, or an error naming row-level security')
+  or diag(join "\n", grep { /backfill|ERROR|WARNING/ } split /\n/, bridge_log($b));
+stop_bridge($b, 'KILL') if $b->{h}->pumpable;
 stop_redis($r);
 $node->stop;
 done_testing();

@@ -49,8 +49,15 @@ diag('slot confirmed past the jobs: ' . ($confirmed ? 'yes' : 'no') . '; entries
 	  . redis($replica, 'XLEN', 'public.jobs') . ', on the primary: ' . redis($primary, 'XLEN', 'public.jobs'));
 ok(!$confirmed || redis($primary, 'XLEN', 'public.jobs') eq '3',
 	'jobs confirmed to PostgreSQL are on the primary (else the bridge must not confirm them)');
+# the role is checked at connect, before the first call: the replica gets
+# no write at all (the eviction watch's INFO alone would hold the acks back
+# but let the calls write there first)
+is(redis($replica, 'XLEN', 'public.jobs') . '/' . redis($replica, 'EXISTS', 'wal2queue:progress:wr'), '0/0',
+	'nothing is written to the replica (no entry, no progress record)');
 stop_bridge($b);
 like(bridge_log($b), qr/Redis is a replica \(role:slave\) of 127\.0\.0\.1:\d+/, 'the bridge says why it waits')
+  unless $ENV{W2Q_ATTACK_CONTROL};
+unlike(bridge_log($b), qr/it became one since the last check/, 'at connect: the bridge never took it for a primary')
   unless $ENV{W2Q_ATTACK_CONTROL};
 
 # a Redis the bridge writes to becomes a writable replica while it runs: a

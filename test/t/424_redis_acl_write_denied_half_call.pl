@@ -81,6 +81,29 @@ diag("user without TIME: $t entries in t:a; bridge " . ($b->{h}->pumpable ? 'run
 ok($t eq '1' || $ENV{W2Q_ATTACK_CONTROL}, 'TIME: job 11 is not written by a call that cannot record it');
 like(bridge_log($b), qr/may not run TIME \(ACL\)/, 'TIME: named') unless $ENV{W2Q_ATTACK_CONTROL};
 stop_bridge($b);
+
+# a user that may write the streams but not the progress record: nothing
+# written.  Redis itself refuses the FCALL (the record is its declared key:
+# "NOPERM ... one of the keys used as arguments", naming no key), before
+# the function's own HSET/HDEL check runs, which no test can then reach
+redis($r, 'ACL', 'SETUSER', 'w2h', 'on', '>pw', '+@all', '~*');
+$node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('ah', 'wal2queue')});
+my @hcmd = ('--slot', 'ah', '--accept-new-source', '--route-column', 'route',
+	'--sink', "redis://w2h:pw\@127.0.0.1:$r->{port}");
+$b = start_bridge($node, undef, @hcmd);
+$node->safe_psql('postgres', q{INSERT INTO jobs VALUES (20, 'h:a')});
+ok(wait_until(sub { redis($r, 'XLEN', 'h:a') eq '1' }, 30), 'record: job 20 delivered') or diag(bridge_log($b));
+stop_bridge($b);
+redis($r, 'ACL', 'SETUSER', 'w2h', 'resetkeys', '%R~*', '%RW~h:*') unless $ENV{W2Q_ATTACK_CONTROL};
+$node->safe_psql('postgres', q{INSERT INTO jobs VALUES (21, 'h:a')});
+$b = start_bridge($node, undef, @hcmd);
+wait_until(sub { !$b->{h}->pumpable || redis($r, 'XLEN', 'h:a') eq '2' }, 20);
+sleep 1;
+my $h = redis($r, 'XLEN', 'h:a');
+diag("user without write on the record: $h entries in h:a; bridge " . ($b->{h}->pumpable ? 'runs' : 'stopped'));
+ok($h eq '1' || $ENV{W2Q_ATTACK_CONTROL}, 'record: job 21 is not written by a call that cannot record it');
+like(bridge_log($b), qr/NOPERM/, 'record: the refusal is named') unless $ENV{W2Q_ATTACK_CONTROL};
+stop_bridge($b);
 stop_redis($r);
 $node->stop;
 done_testing();
