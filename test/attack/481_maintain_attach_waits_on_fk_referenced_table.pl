@@ -12,6 +12,10 @@
 # another table of the application.  The 434/437 fix's promise ("each lock
 # waited for at most 1 s, a WARNING otherwise", "no INSERT waits behind")
 # holds for the job table, not for the tables its foreign keys reference.
+# The same for a table whose foreign key references the job table (a
+# job_results (job_id, job_at) REFERENCES jobs (id, created_at), written by
+# the workers): ATTACH takes its SHARE ROW EXCLUSIVE lock too (checked by
+# hand: pg_locks of a create_partitions() in an open transaction).
 # Why: sql/src/40_job_tables.sql create_partitions(): 'EXECUTE
 # format(''ALTER TABLE %s ATTACH PARTITION %s ...'')' runs with the
 # session's lock_timeout (0: forever); only try_lock() sets lock_timeout =
