@@ -7,7 +7,8 @@
 # domain_in on every element, so the CHECK (the owner's code) runs as the
 # bridge's role on every page after the first (and in the resume's key
 # check).  Same through a composite key type m.pair (a m.d attribute):
-# record_in checks the domain.  Here the function writes current_user into
+# record_in checks the domain (and a range type over the domain: range_in,
+# checked by hand).  Here the function writes current_user into
 # a file with COPY ... TO (superuser only).  433's class around its fix.
 # Why: bridge/backfill_sql.c KEY_SQL: the recursive "d" CTE follows
 # typbasetype only "WHERE y.typtype = 'd'"; an array's (typelem) or a
