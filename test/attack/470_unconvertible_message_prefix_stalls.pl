@@ -12,7 +12,11 @@
 # ends at that message, and every new session decodes it again and ends
 # there again.  Nothing committed after it (a row, a send()) is ever
 # delivered, and the slot retains WAL without end.  Before 456 the client
-# encoding was the database's and nothing was converted.
+# encoding was the database's and nothing was converted.  The plugin mode
+# knows this case (plugin/utf8.c: "A conversion must never fail: an ERROR
+# would come back at every attempt to decode the same record, and the slot
+# would never move. ... WIN1252 stores 0x81": U+FFFD instead); the
+# pgoutput mode hands the conversion to the walsender, which raises.
 # Expected: a foreign message that cannot be converted does not stop
 # delivery: the row inserted and the send() made after it are delivered
 # (e.g. the bridge streams in the database's encoding and converts itself,
