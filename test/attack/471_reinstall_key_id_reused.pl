@@ -8,7 +8,7 @@
 # the cached, old key 1; message_sign_verify() fails; SIGNED_NO_JOB, counted
 # as a forgery): every send() after the reinstall is skipped and confirmed
 # past until the bridge restarts, with only the generic "ignoring wal2queue
-# logical messages" warning.  The same after DROP EXTENSION / CREATE
+# logical messages" warning.  The same is expected after DROP EXTENSION / CREATE
 # EXTENSION wal2queue.
 # Expected: a MAC that does not verify with a cached key, in a transaction
 # the cache's snapshot did not see, is judged only after the keys are read

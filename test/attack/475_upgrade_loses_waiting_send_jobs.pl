@@ -10,7 +10,7 @@
 # 1 (bridge/pgoutput.c judge_signed(): message_sign_verify() fails,
 # SIGNED_NO_JOB, counted as forgeries) and confirms past them.  Neither the
 # upgrade's instructions nor the bridge say that undelivered send() jobs
-# must be drained first.  The same with DROP EXTENSION / CREATE EXTENSION.
+# must be drained first.  The same is expected with DROP/CREATE EXTENSION.
 # Expected: the jobs committed before the upgrade are delivered (e.g. keys
 # carried over, or ids never reused so an old id is unknown and refused by
 # name), or the documented procedure drains them first and the bridge
