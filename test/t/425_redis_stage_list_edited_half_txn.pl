@@ -69,10 +69,10 @@ is($total, $n, "after a restart each job is there once ($total entries of $n job
 
 # An entry's key changed to another key (here a string): the XADD there
 # would fail half-way; the key is checked against the transaction's keys.
-my $m = 60000;
+my $m = 300000;
 redis($r, 'SET', 'victim', 'x');
 $node->safe_psql('postgres', "INSERT INTO bigt SELECT g, repeat('z', 100) FROM generate_series($n + 1, $n + $m) g");
-$idx = 7 * 20000 + 1;
+$idx = 7 * 50000 + 1;
 # (a list of it: not the first one's, left by the bridge that stopped, nor
 # one of a replay of it, whose first job's id is not above $n)
 ok(wait_until(sub {
