@@ -1,0 +1,56 @@
+# What: a partitioned job table that another table references with a
+# foreign key (job_results (job_id, job_at) REFERENCES jobs (id,
+# created_at): the workers record each job's result -- PostgreSQL 15
+# allows a foreign key to a partitioned table).  Once an old partition is
+# delivered, maintain_partitions() runs DROP TABLE on it, which PostgreSQL
+# refuses ("cannot drop table jobs_old because other objects depend on
+# it": the foreign key has a piece on every partition), even with no
+# result row pointing into it.  That ERROR aborts the whole call -- the
+# days create_partitions() just created in the same transaction are rolled
+# back with it -- at every daily run: after days_ahead days the table has
+# no partition for today and every producer's INSERT fails ("no partition
+# of relation "jobs" found for row").  Nothing says the old partition is
+# what blocks the new days.
+# Why: sql/src/40_job_tables.sql maintain_partitions(): 'EXECUTE
+# format(''DROP TABLE %s'', part)' runs unguarded in the same transaction
+# as 'FOR part IN SELECT * FROM wal2queue.create_partitions(...)'; only
+# lock failures are turned into WARNINGs (try_lock(), lock_briefly()).
+# Expected: the missing days are created whatever happens to the drop: the
+# old partition is kept with a WARNING naming the foreign key (or detached
+# and then dropped: ALTER TABLE ... DETACH PARTITION checks the
+# references); the run returns 'created' rows and no ERROR.
+# W2Q_ATTACK_CONTROL=1 creates no referencing table: passes.
+# Severity: medium-high (every INSERT fails after days_ahead days; needs a
+# foreign key to the job table, an ordinary schema choice).
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('maintain_fkdrop');
+my $r = start_redis();
+partitioned_jobs_old($node, 2020);
+$node->safe_psql('postgres', q{
+	CREATE TABLE job_results (job_id bigint, job_at timestamptz, ok boolean,
+	  FOREIGN KEY (job_id, job_at) REFERENCES jobs (id, created_at));
+}) unless $ENV{W2Q_ATTACK_CONTROL};
+my $b = start_jobs_bridge($node, $r);
+$node->safe_psql('postgres',
+	q{INSERT INTO jobs (queue, payload, created_at) VALUES ('early', '{}', '2020-01-01 10:00+00')});
+delivered_once($r, $b, ['early'], 'the early row delivered');
+attest_rounds($node, 3);
+
+my ($rc, $out, $err) = $node->psql('postgres',
+	q{SELECT * FROM wal2queue.maintain_partitions('public.jobs', 6, 7)});
+diag("maintain_partitions: rc $rc\n$out\n$err");
+is($rc, 0, 'maintain_partitions() ends without an ERROR');
+is(scalar(() = $out =~ /^created\|public\.jobs_p\d{8}$/mg), 3, 'the three missing days are created');
+($rc, $out, $err) = $node->psql('postgres', q{INSERT INTO jobs (queue, payload, created_at)
+	VALUES ('q', '{}', date_trunc('day', now(), 'UTC') + interval '5 days 1 hour')});
+is($rc, 0, 'a job of today + 5 days can be inserted') or diag($err);
+stop_bridge($b);
+stop_redis($r);
+$node->stop;
+done_testing();
