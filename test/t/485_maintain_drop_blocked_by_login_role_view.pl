@@ -24,6 +24,8 @@
 # Severity: high (denial of service of every producer after days_ahead
 # days by a LOGIN role with no privilege on the job table; persistent
 # until someone finds and drops the view).
+# Fixed: as 484 -- the DROP's error keeps the partition with a WARNING
+# naming the view, never CASCADE (it would drop another role's view).
 use strict;
 use warnings;
 use IPC::Run;
@@ -58,10 +60,13 @@ my ($rc, $out, $err) = $node->psql('postgres',
 	q{SELECT * FROM wal2queue.maintain_partitions('public.jobs', 6, 7)});
 diag("maintain_partitions: rc $rc\n$out\n$err");
 is($rc, 0, 'maintain_partitions() ends without an ERROR');
+like($err, qr/WARNING:  wal2queue.maintain_partitions: could not drop partition public\.jobs_old of table public\.jobs: .*\nDETAIL:  It is kept.* view eve\.v depends on table public\.jobs_old/,
+	'a WARNING names the partition kept and what depends on it');
 is(scalar(() = $out =~ /^created\|public\.jobs_p\d{8}$/mg), 3, 'the three missing days are created');
 ($rc, $out, $err) = $node->psql('postgres', q{INSERT INTO jobs (queue, payload, created_at)
 	VALUES ('q', '{}', date_trunc('day', now(), 'UTC') + interval '5 days 1 hour')});
 is($rc, 0, 'a job of today + 5 days can be inserted') or diag($err);
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname = 'jobs_old'}), '1', 'the old partition is kept');
 stop_bridge($b);
 stop_redis($r);
 $node->stop;

@@ -26,6 +26,9 @@
 # W2Q_ATTACK_CONTROL=1 creates no DEFAULT partition: passes.
 # Severity: medium (every reader of the job table stalls for the length of
 # the judging, seconds to minutes on large delivered partitions, daily).
+# Fixed: maintain_partitions() judges and drops the old partitions first
+# and creates the days last, so the DEFAULT partition's lock is taken just
+# before the function returns.
 use strict;
 use warnings;
 use IPC::Run;

@@ -25,6 +25,10 @@
 # Severity: high (privilege escalation from any job table's owner to the
 # role that runs maintain_partitions(), typically a superuser via pg_cron;
 # silent).
+# Fixed: a caller that may act as the table's owner (superuser or member)
+# gives each day's table to the owner (ALTER TABLE ... OWNER TO) and runs
+# the ATTACH as the owner (SET ROLE, local to the call): the index
+# expressions run as the owner.  Other callers are the owner or fail.
 use strict;
 use warnings;
 use IPC::Run;
@@ -62,6 +66,11 @@ unlink $file;
 my ($rc, $mout, $merr) = $node->psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 2, 7)});
 diag("maintain_partitions: $mout $merr");
 like($mout, qr/^created\|m\.jobs_p\d{8}$/m, 'the days are created');
+is($node->safe_psql('postgres', q{SELECT string_agg(DISTINCT pg_get_userbyid(c.relowner), ',')
+	FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = 'm.jobs'::regclass}),
+	'mallory', "the days are owned by the table's owner");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.maintain_partitions('m.jobs', 3, 7);
+	SELECT current_user}), "1\npostgres", "the next day too, and the session's role is the caller's again");
 ok(!-e $file, "no code of the table's owner ran as maintain_partitions()'s caller")
   or diag('file written by: ' . slurp_file($file));
 $node->stop;
