@@ -142,7 +142,16 @@ $$;
  * most a second: when another transaction holds them (a VACUUM or CREATE
  * INDEX of the table, a reader of the DEFAULT partition, another
  * maintain_partitions()) a WARNING says the table is busy and nothing is
- * created (the next run does it).  The event trigger records each ATTACH
+ * created (the next run does it).  ATTACH also locks the tables of the
+ * table's foreign keys (referenced and referencing, SHARE ROW EXCLUSIVE):
+ * it runs under lock_timeout 1s (10ms when the transaction holds the
+ * table's ACCESS EXCLUSIVE lock already), and a lock not had leaves that
+ * day, its table not created, and the later days to the next run with a
+ * WARNING (test/t/481).  Each day's table is given to the table's owner
+ * and attached as the owner (SET ROLE, undone before the next day) when
+ * the caller may act as the owner (superuser, member): the owner's index
+ * functions run as the owner, not as the caller (test/t/489); any other
+ * caller is the owner or fails at ATTACH.  The event trigger records each ATTACH
  * in a subtransaction of its own (guard_on_alter(): an attached table is
  * guarded only from then on), so more than 64 days created in one
  * transaction overflow the backend's subxid cache until it ends.
@@ -493,8 +502,14 @@ $$;
  *
  * No lock that an INSERT queues behind is waited for more than a second,
  * and none is waited for while the table's ACCESS EXCLUSIVE lock is held
- * (test/t/414, 434, 437): the days are created without that lock
- * (create_partitions()); the old partitions are judged under the table's
+ * (test/t/414, 434, 437): the old partitions are judged and dropped first,
+ * the days created last (create_partitions(), which only tries its locks
+ * when a DROP left the table's ACCESS EXCLUSIVE lock held), so that the
+ * DEFAULT partition's lock ATTACH takes is held only from just before the
+ * call returns (test/t/488).  A DROP that fails (an object depending on
+ * the partition: a foreign key referencing the table, another role's view
+ * of it) keeps that partition with a WARNING and the run goes on, never
+ * CASCADE (test/t/484, 485).  The old partitions are judged under the table's
  * SHARE UPDATE EXCLUSIVE lock and each one's SHARE ROW EXCLUSIVE lock, each
  * waited for at most a second (try_lock()); the table's ACCESS EXCLUSIVE
  * lock, which DROP TABLE of a partition takes, is taken last, waiting at
