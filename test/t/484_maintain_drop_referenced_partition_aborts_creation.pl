@@ -28,6 +28,7 @@
 use strict;
 use warnings;
 use IPC::Run;
+use Time::HiRes qw(time);
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
@@ -56,6 +57,40 @@ is(scalar(() = $out =~ /^created\|public\.jobs_p\d{8}$/mg), 3, 'the three missin
 	VALUES ('q', '{}', date_trunc('day', now(), 'UTC') + interval '5 days 1 hour')});
 is($rc, 0, 'a job of today + 5 days can be inserted') or diag($err);
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class WHERE relname = 'jobs_old'}), '1', 'the old partition is kept');
+
+# Fixed: with the table's ACCESS EXCLUSIVE lock held from the DROPs, no
+# other lock is waited for: here the job table gets a foreign key to
+# tenants, which an open transaction wrote to (the DROP of a partition and
+# the ATTACH of a day both lock tenants); the run neither waits on it for
+# long nor fails
+$node->safe_psql('postgres', q{
+	DROP TABLE IF EXISTS job_results;
+	CREATE TABLE tenants (id int PRIMARY KEY);
+	INSERT INTO tenants VALUES (1);
+	ALTER TABLE jobs ADD COLUMN tenant int REFERENCES tenants (id);
+	CREATE TABLE jobs_old2 PARTITION OF jobs FOR VALUES FROM ('2020-02-01 00:00+00') TO ('2020-02-02 00:00+00');
+});
+attest_rounds($node, 3);
+my ($wout, $werr) = ('', '');
+my $w = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' application_name=writer',
+	'-c', 'BEGIN; UPDATE tenants SET id = id; SELECT pg_sleep(60)' ], '>', \$wout, '2>', \$werr);
+ok(wait_until(sub { $node->safe_psql('postgres', q{SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a
+	ON a.pid = l.pid WHERE a.application_name = 'writer' AND l.relation = 'tenants'::regclass}) ne '0' }, 20),
+	'an open transaction wrote to tenants');
+my $t0 = time;
+($rc, $out, $err) = $node->psql('postgres', q{SET statement_timeout = '20s';
+	SELECT * FROM wal2queue.maintain_partitions('public.jobs', 8, 7)});
+my $took = time - $t0;
+diag(sprintf("maintain_partitions took %.2fs: rc %d\n%s\n%s", $took, $rc, $out, $err));
+is($rc, 0, 'maintain_partitions() ends without an ERROR');
+ok($took < 1, 'and waits for tenants with the table locked at most briefly');
+like($out, qr/^dropped\|public\.jobs_old2$/m, 'the delivered partition is dropped');
+unlike($out, qr/^created/m, 'the day is left to a later run');
+like($err, qr/could not attach the partition of public\.jobs for .*\n.*public\.tenants/,
+	'a WARNING says why');
+$w->kill_kill;
+$node->safe_psql('postgres', q{SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE application_name = 'writer'});
 stop_bridge($b);
 stop_redis($r);
 $node->stop;
