@@ -73,5 +73,17 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.maintain_partit
 	SELECT current_user}), "1\npostgres", "the next day too, and the session's role is the caller's again");
 ok(!-e $file, "no code of the table's owner ran as maintain_partitions()'s caller")
   or diag('file written by: ' . slurp_file($file));
+
+# Fixed: with a DEFAULT partition too, which create_partitions() reads
+# before each day (default_holds_day(): its planning loads the DEFAULT
+# partition's index expressions) -- read as the owner
+($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+	'-d', $node->connstr('postgres') . ' user=mallory', '-c', 'CREATE TABLE m.jobs_default PARTITION OF m.jobs DEFAULT' ]);
+is($err, '', 'mallory gives the table a DEFAULT partition');
+unlink $file;
+like($node->safe_psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 5, 7)}),
+	qr/^created\|m\.jobs_p\d{8}$/m, 'the days are created');
+ok(!-e $file, "no code of the table's owner ran as the caller with a DEFAULT partition")
+  or diag('file written by: ' . slurp_file($file));
 $node->stop;
 done_testing();
