@@ -44,7 +44,8 @@ COMMENT ON FUNCTION wal2queue.partitions(regclass) IS
  * maintain_partitions() at every run: a WARNING names the rows' range and
  * the DEFAULT partition, and says how to move them.  False without a
  * DEFAULT partition, and for a partition key of more than one column (the
- * CREATE then decides).
+ * CREATE then decides).  Read as the table's owner when the caller may act
+ * as it (its index expressions are the owner's code).
  */
 CREATE FUNCTION wal2queue.default_holds_day(job_table regclass, day_start timestamptz)
 RETURNS boolean
@@ -57,16 +58,29 @@ DECLARE
     def regclass;
     keycol text;
     held boolean;
+    owner name;
+    saved_role text := current_setting('role');
 BEGIN
-    SELECT NULLIF(p.partdefid, 0)::regclass, a.attname INTO def, keycol
+    SELECT NULLIF(p.partdefid, 0)::regclass, a.attname, pg_get_userbyid(c.relowner)
+      INTO def, keycol, owner
       FROM pg_partitioned_table p
+      JOIN pg_class c ON c.oid = p.partrelid
       JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
      WHERE p.partrelid = job_table AND p.partnatts = 1;
     IF def IS NULL THEN
         RETURN false;
     END IF;
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.%I >= $1 AND t.%I < $2)', def, keycol, keycol)
-        INTO held USING day_start, day_start + interval '1 day';
+    -- planning the query loads the index expressions of the DEFAULT
+    -- partition, which run the owner's functions: as the table's owner when
+    -- the caller may act as it (test/t/489), through the table, which the
+    -- owner may read whoever owns the DEFAULT partition
+    IF owner <> current_user AND pg_has_role(owner, 'MEMBER') THEN
+        PERFORM set_config('role', owner, true);
+    END IF;
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.tableoid = $3 AND t.%I >= $1 AND t.%I < $2)',
+                   job_table, keycol, keycol)
+        INTO held USING day_start, day_start + interval '1 day', def::oid;
+    PERFORM set_config('role', saved_role, true);
     IF held THEN
         RAISE WARNING 'wal2queue.create_partitions: the DEFAULT partition % holds rows of table % with % from % to %, so no partition was created for that day',
             def, job_table, keycol, day_start, day_start + interval '1 day'
@@ -142,7 +156,16 @@ $$;
  * most a second: when another transaction holds them (a VACUUM or CREATE
  * INDEX of the table, a reader of the DEFAULT partition, another
  * maintain_partitions()) a WARNING says the table is busy and nothing is
- * created (the next run does it).  The event trigger records each ATTACH
+ * created (the next run does it).  ATTACH also locks the tables of the
+ * table's foreign keys (referenced and referencing, SHARE ROW EXCLUSIVE):
+ * it runs under lock_timeout 1s (10ms when the transaction holds the
+ * table's ACCESS EXCLUSIVE lock already), and a lock not had leaves that
+ * day, its table not created, and the later days to the next run with a
+ * WARNING (test/t/481).  Each day's table is given to the table's owner
+ * and attached as the owner (SET ROLE, undone before the next day) when
+ * the caller may act as the owner (superuser, member): the owner's index
+ * functions run as the owner, not as the caller (test/t/489); any other
+ * caller is the owner or fails at ATTACH.  The event trigger records each ATTACH
  * in a subtransaction of its own (guard_on_alter(): an attached table is
  * guarded only from then on), so more than 64 days created in one
  * transaction overflow the backend's subxid cache until it ends.
@@ -170,6 +193,11 @@ DECLARE
     def regclass;
     locked boolean := false;
     created regclass[] := '{}';
+    owner name;
+    switch boolean;
+    held boolean;
+    saved_role text := current_setting('role');
+    saved_timeout text := current_setting('lock_timeout');
 BEGIN
     IF job_table IS NULL THEN
         RAISE EXCEPTION 'wal2queue.create_partitions: job_table must not be null'
@@ -180,9 +208,21 @@ BEGIN
             USING ERRCODE = 'invalid_parameter_value',
                   DETAIL = format('The days_ahead was %s.', coalesce(days_ahead::text, 'null'));
     END IF;
-    SELECT n.nspname, c.relname INTO nsp, base
+    SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) INTO nsp, base, owner
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = job_table;
+    -- a caller that may act as the table's owner (a superuser, a member of
+    -- it) gives each day to the owner and attaches it as the owner: the
+    -- index builds and expressions of ATTACH run the owner's code as the
+    -- owner, never as the caller (test/t/489); any other caller is the
+    -- owner or fails at ATTACH, as before
+    switch := owner <> current_user AND pg_has_role(owner, 'MEMBER');
+    -- a transaction that holds the table's ACCESS EXCLUSIVE lock already
+    -- (maintain_partitions() after a DROP) waits for no other lock
+    held := EXISTS (SELECT FROM pg_locks l
+                     WHERE l.locktype = 'relation' AND l.relation = job_table::oid
+                       AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
+                       AND l.pid = pg_backend_pid() AND l.mode = 'AccessExclusiveLock' AND l.granted);
     -- leave room for '_pYYYYMMDD' within the 63-byte identifier limit; a
     -- name cut short ends in 8 hex digits of the md5 of the full name, so
     -- that tables sharing their first bytes get names of their own (a name
@@ -209,7 +249,7 @@ BEGIN
     IF wal2queue.try_lock(job_table::regclass, 'SHARE UPDATE EXCLUSIVE'::text, false, true) THEN
         SELECT NULLIF(p.partdefid, 0)::regclass INTO def
           FROM pg_partitioned_table p WHERE p.partrelid = job_table;
-        locked := def IS NULL OR wal2queue.try_lock(def::regclass, 'ACCESS EXCLUSIVE'::text, true, true);
+        locked := def IS NULL OR wal2queue.try_lock(def::regclass, 'ACCESS EXCLUSIVE'::text, true, NOT held);
     END IF;
     IF NOT locked THEN
         RAISE WARNING 'wal2queue.create_partitions: table % is busy: another transaction holds a lock on it', job_table
@@ -251,11 +291,39 @@ BEGIN
                            short || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD')
                            || '_' || left(md5(random()::text || clock_timestamp()::text), 8));
         END IF;
-        EXECUTE format('CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING GENERATED '
-                       'INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)%s',
-                       part, job_table, coalesce(spc, ''));
-        EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
-                       job_table, part, day_start, day_start + interval '1 day');
+        -- ATTACH locks the tables the foreign keys of the table reference
+        -- and those whose foreign keys reference it (SHARE ROW EXCLUSIVE):
+        -- waited for at most a second (none with the table's ACCESS
+        -- EXCLUSIVE lock held), else the day is left to a later run, its
+        -- table not created (the subtransaction's rollback; test/t/481)
+        BEGIN
+            EXECUTE format('CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING GENERATED '
+                           'INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)%s',
+                           part, job_table, coalesce(spc, ''));
+            IF switch THEN
+                EXECUTE format('ALTER TABLE %s OWNER TO %I', part, owner);
+                PERFORM set_config('role', owner, true);
+            END IF;
+            PERFORM set_config('lock_timeout', CASE WHEN held THEN '10ms' ELSE '1s' END, true);
+            EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
+                           job_table, part, day_start, day_start + interval '1 day');
+            PERFORM set_config('lock_timeout', saved_timeout, true);
+            PERFORM set_config('role', saved_role, true);
+        EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
+            RAISE WARNING 'wal2queue.create_partitions: could not attach the partition of % for %: a table it locks is busy',
+                job_table, to_char(day_start AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+                USING DETAIL = format('No partition was created for that day or later ones (%s): attaching one locks table %s, its DEFAULT partition and the tables of its foreign keys (%s), and another transaction holds one of them.',
+                                      SQLERRM, job_table,
+                                      coalesce((SELECT string_agg(DISTINCT r::regclass::text, ', ')
+                                                  FROM (SELECT k.confrelid FROM pg_constraint k
+                                                         WHERE k.contype = 'f' AND k.conrelid = job_table
+                                                        UNION
+                                                        SELECT k.conrelid FROM pg_constraint k
+                                                         WHERE k.contype = 'f' AND k.confrelid = job_table) f(r)),
+                                               'none')),
+                      HINT = 'pg_locks shows who holds it (an open transaction that wrote to a referenced table). A later run creates the day.';
+            EXIT;
+        END;
         created := created || part::regclass;
         RETURN NEXT part::regclass;
     END LOOP;
@@ -448,8 +516,14 @@ $$;
  *
  * No lock that an INSERT queues behind is waited for more than a second,
  * and none is waited for while the table's ACCESS EXCLUSIVE lock is held
- * (test/t/414, 434, 437): the days are created without that lock
- * (create_partitions()); the old partitions are judged under the table's
+ * (test/t/414, 434, 437): the old partitions are judged and dropped first,
+ * the days created last (create_partitions(), which only tries its locks
+ * when a DROP left the table's ACCESS EXCLUSIVE lock held), so that the
+ * DEFAULT partition's lock ATTACH takes is held only from just before the
+ * call returns (test/t/488).  A DROP that fails (an object depending on
+ * the partition: a foreign key referencing the table, another role's view
+ * of it) keeps that partition with a WARNING and the run goes on, never
+ * CASCADE (test/t/484, 485).  The old partitions are judged under the table's
  * SHARE UPDATE EXCLUSIVE lock and each one's SHARE ROW EXCLUSIVE lock, each
  * waited for at most a second (try_lock()); the table's ACCESS EXCLUSIVE
  * lock, which DROP TABLE of a partition takes, is taken last, waiting at
@@ -486,6 +560,9 @@ DECLARE
     droppable regclass[] := '{}';   -- judged delivered, to drop
     dropped text[] := '{}';         -- dropped
     acted text[] := '{}';           -- (action, name) of each old partition in bound order
+    busy boolean := false;          -- the table's lock not had: no old partition judged
+    pname text;
+    edetail text;
 BEGIN
     IF job_table IS NULL THEN
         RAISE EXCEPTION 'wal2queue.maintain_partitions: job_table must not be null'
@@ -517,10 +594,6 @@ BEGIN
                   HINT = 'Run it in a READ COMMITTED transaction (the default), e.g. on its own from cron or pg_cron.';
     END IF;
 
-    FOR part IN SELECT * FROM wal2queue.create_partitions(job_table::regclass, days_ahead::integer) LOOP
-        RETURN QUERY SELECT 'created', part::text;
-    END LOOP;
-
     -- the table's SHARE UPDATE EXCLUSIVE lock (create_partitions() may hold
     -- it already) keeps its partitions as they are (no DROP, ATTACH,
     -- DETACH, ALTER TABLE of it) while the old ones are judged, and keeps
@@ -534,12 +607,12 @@ BEGIN
         RAISE WARNING 'wal2queue.maintain_partitions: table % is busy: another transaction holds a lock on it', job_table
             USING DETAIL = 'No old partition was checked or dropped: that needs the table''s SHARE UPDATE EXCLUSIVE lock, which a VACUUM, ANALYZE, CREATE INDEX or ALTER TABLE of it holds, or another maintain_partitions().',
                   HINT = 'pg_locks shows who holds it. A later run drops them.';
-        RETURN;
+        busy := true;
     END IF;
     FOR part IN
         SELECT p.partition FROM wal2queue.partitions(job_table::regclass) p
          WHERE p.upper_bound <= date_trunc('day', now(), 'UTC') - keep_days * interval '1 day'
-           AND NOT p.detach_pending
+           AND NOT p.detach_pending AND NOT busy
     LOOP
         IF NOT checked THEN
             h := wal2queue.prune_horizon(job_table::regclass, force::boolean, 'wal2queue.maintain_partitions'::text, false);
@@ -582,16 +655,38 @@ BEGIN
             droppable := '{}';
         END IF;
         FOREACH part IN ARRAY droppable LOOP
-            IF wal2queue.try_lock(part::regclass, 'ACCESS EXCLUSIVE'::text, true, false) THEN
-                dropped := dropped || part::text;     -- its name, while it has one
-                EXECUTE format('DROP TABLE %s', part);
-            ELSE
+            IF NOT wal2queue.try_lock(part::regclass, 'ACCESS EXCLUSIVE'::text, true, false) THEN
                 RAISE WARNING 'wal2queue.maintain_partitions: partition % of table % is busy: another transaction holds a lock on it', part, job_table
                     USING DETAIL = 'It is kept: waiting for it with the table locked would make every INSERT wait too.',
                           HINT = 'pg_locks shows who holds it (a long query or a VACUUM of that partition). A later run drops it.';
+                CONTINUE;
             END IF;
+            pname := part::text;     -- its name, while it has one
+            -- an object that depends on it (a foreign key referencing the
+            -- table, another role's view of it) makes DROP TABLE fail: the
+            -- partition is kept and the rest of the run goes on (test/t/484,
+            -- 485); never CASCADE, which would drop another role's objects
+            BEGIN
+                EXECUTE format('DROP TABLE %s', part);
+                dropped := dropped || pname;
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS edetail = PG_EXCEPTION_DETAIL;
+                RAISE WARNING 'wal2queue.maintain_partitions: could not drop partition % of table %: %', pname, job_table, SQLERRM
+                    USING DETAIL = 'It is kept, though every slot delivered its rows.'
+                                   || CASE WHEN edetail <> '' THEN ' ' || edetail ELSE '' END,
+                          HINT = 'Drop what depends on it (a view over it; a foreign key that references the table has a part on every partition: DETACH the partition, then drop it), or keep it. maintain_partitions() never drops with CASCADE.';
+            END;
         END LOOP;
     END IF;
+
+    -- the coming days last: ATTACH takes the DEFAULT partition's ACCESS
+    -- EXCLUSIVE lock, which every reader of the table waits behind until
+    -- the transaction ends, so nothing is judged or waited for after it
+    -- (test/t/488); with the table's ACCESS EXCLUSIVE lock held from a
+    -- DROP, create_partitions() only tries the locks it needs
+    FOR part IN SELECT * FROM wal2queue.create_partitions(job_table::regclass, days_ahead::integer) LOOP
+        RETURN QUERY SELECT 'created', part::text;
+    END LOOP;
     -- one row per old partition, in the order of their bounds
     FOR i IN 1 .. coalesce(array_length(acted, 1), 0) / 2 LOOP
         RETURN QUERY SELECT CASE WHEN acted[2 * i - 1] = 'dropped' AND NOT acted[2 * i] = ANY (dropped)
