@@ -29,7 +29,8 @@
 # so the walsender never converts, and the bridge converts names, values
 # and prefixes to UTF-8 itself with iconv, U+FFFD for what UTF-8 lacks
 # (bridge/encoding.c, pgoutput.c); a send() prefix is verified as UTF-8,
-# as send() signed it.
+# as send() signed it.  A job table's row holding the character is
+# delivered too, with U+FFFD.
 # Control (W2Q_ATTACK_CONTROL=1): the message's prefix holds chr(233) ("é",
 # which converts): everything is delivered.
 use strict;
@@ -73,6 +74,14 @@ ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '2' }, 30),
 	"the row inserted after mallory's message is delivered") or diag(bridge_log($b));
 ok(wait_until(sub { redis($r, 'XLEN', 'emails') eq '1' }, 10), 'and the send() after it')
   or diag(bridge_log($b));
+# a job table's row holding the character: delivered, converted as the plugin does
+psql_as($node, 'admin', qq{INSERT INTO jobs (queue, payload) VALUES ('q', jsonb_build_object('v', 'x' || chr($ch)))});
+ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '3' }, 10), 'a row holding it is delivered')
+  or diag(bridge_log($b));
+my $want = $ch == 129 ? "x\xef\xbf\xbd" : "x\xc3\xa9";	# UTF-8 bytes
+my @with = grep { join("\0", values %{ $_->[1] }) =~ /\Q$want\E/ } @{ stream_entries($r, 'public.jobs') };
+is(scalar @with, 1, 'its text arrives as UTF-8 (U+FFFD for chr(129))')
+  or diag(explain(stream_entries($r, 'public.jobs')->[2]));
 my $log = bridge_log($b);
 unlike($log, qr/has no equivalent in encoding/, 'no session ended at the unconvertible prefix')
   or diag(substr($log, -1500));
