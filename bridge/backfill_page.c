@@ -20,6 +20,8 @@
 
 #include "backfill.h"
 #include "backfill_page.h"
+#include "encoding.h"
+#include "hex.h"
 
 /* a job's share of a sink call: the protocol's framing, roughly */
 #define BF_JOB_OVERHEAD		64
@@ -32,6 +34,9 @@ bf_page_free(BfPage *p)
 		free(p->keys[i]);
 	for (int i = 0; p->poskeys && i < p->n; i++)
 		free(p->poskeys[i]);
+	for (size_t i = 0; p->texts && i < p->ntexts; i++)
+		free(p->texts[i]);
+	free(p->texts);
 	free(p->keys);
 	free(p->poskeys);
 	free(p->jobs);
@@ -50,8 +55,77 @@ bf_page_key_texts(const BfTable *t, PGresult *res, int r, const char **out)
 		out[k] = PQgetisnull(res, r, t->keycols[k]) ? NULL : PQgetvalue(res, r, t->keycols[k]);
 }
 
+static bool page_rows(const BfTable *t, PGresult *res, uint64_t first_seq, BfPage *p,
+					  const bool *raw, EncodingConv *ec);
+
+/*
+ * The columns read as the hex of their bytes in the database's encoding
+ * (BF_HEX_ALIAS "ENCODING", backfill_sql.c select_item()) into raw[], and
+ * the converter from that encoding; false if there is none to convert.
+ */
+static bool
+raw_columns(PGresult *res, int nc, bool *raw, EncodingConv *ec)
+{
+	size_t		plen = strlen(BF_HEX_ALIAS);
+	bool		any = false;
+
+	for (int c = 0; c < nc; c++)
+	{
+		const char *f = PQfname(res, c);
+
+		raw[c] = f != NULL && strncmp(f, BF_HEX_ALIAS, plen) == 0;
+		if (raw[c] && !any)
+		{
+			char		err[256];
+
+			if (encoding_open(ec, f + plen, err, sizeof(err)) != 0)
+				encoding_open(ec, NULL, NULL, 0);	/* checked before the read */
+			any = true;
+		}
+	}
+	return any;
+}
+
+/* hex of the database's bytes as UTF-8 (U+FFFD for what UTF-8 lacks) */
+static char *
+raw_to_utf8(EncodingConv *ec, const char *hex, size_t hexlen, size_t *len)
+{
+	char	   *bytes = malloc(hexlen / 2 + 1);
+	char	   *out;
+
+	if (bytes == NULL)
+		return NULL;
+	for (size_t i = 0; i + 1 < hexlen; i += 2)
+		bytes[i / 2] = (char) (hex_digit(hex[i]) * 16 + hex_digit(hex[i + 1]));
+	out = encoding_to_utf8(ec, bytes, hexlen / 2, len);
+	free(bytes);
+	return out;
+}
+
 bool
 bf_page_build(const BfTable *t, PGresult *res, uint64_t first_seq, BfPage *p)
+{
+	int			nc = (int) t->ncols;
+	bool		raw[W2Q_MAX_COLUMNS + 1];
+	EncodingConv ec;
+	bool		ok = true;
+	int			nf = nc < PQnfields(res) ? nc : PQnfields(res);
+	bool		any;
+
+	memset(raw, 0, sizeof(raw));
+	any = raw_columns(res, nf < W2Q_MAX_COLUMNS ? nf : W2Q_MAX_COLUMNS, raw, &ec);
+
+	if (any && (p->texts = calloc((size_t) PQntuples(res) * nc + 1, sizeof(char *))) == NULL)
+		ok = false;
+	ok = ok && page_rows(t, res, first_seq, p, any ? raw : NULL, &ec);
+	if (any)
+		encoding_close(&ec);
+	return ok;
+}
+
+static bool
+page_rows(const BfTable *t, PGresult *res, uint64_t first_seq, BfPage *p, const bool *raw,
+		  EncodingConv *ec)
 {
 	int			nc = (int) t->ncols;
 
@@ -77,6 +151,17 @@ bf_page_build(const BfTable *t, PGresult *res, uint64_t first_seq, BfPage *p)
 			v[c].isnull = PQgetisnull(res, r, c);
 			v[c].data.data = PQgetvalue(res, r, c);
 			v[c].data.len = (uint32_t) PQgetlength(res, r, c);
+			if (raw && raw[c] && !v[c].isnull)
+			{
+				size_t		len;
+				char	   *u = raw_to_utf8(ec, v[c].data.data, v[c].data.len, &len);
+
+				if (u == NULL)
+					return false;
+				p->texts[p->ntexts++] = u;
+				v[c].data.data = u;
+				v[c].data.len = (uint32_t) len;
+			}
 		}
 		if (rowjob_build(&t->rr, v, &p->buf, j) != FRAME_OK)
 			return false;

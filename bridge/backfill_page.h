@@ -24,6 +24,8 @@ typedef struct BfPage
 								 * job_keys: Kafka's backfill header) */
 	RowjobBuf	buf;
 	int			n;
+	char	  **texts;			/* values converted to UTF-8 (BF_HEX_ALIAS) */
+	size_t		ntexts;
 	/* claim checks (bf_page_claim_checks), allocated when one is made */
 	FrameValue *ccvalues;		/* per job: the claim check's 8 values */
 	char	   *cctexts;		/* per job: its seq and size texts */

@@ -29,6 +29,7 @@ typedef struct BfTable
 	RowjobRel	rr;				/* its rows into jobs, as the stream's */
 	uint32_t	ncols;
 	char	  **colnames;		/* NUL-terminated copies of the names */
+	uint32_t   *typoids;		/* their types (COLUMNS_SQL's) */
 	int			nkeys;
 	int		   *keycols;		/* column indexes of the key, index order */
 	char	  **keytypes;		/* format_type() of each one's base type (a
@@ -92,6 +93,13 @@ typedef struct BfTable
  * key was printed in.)
  */
 #define BF_CLIENT_ENCODING "SET client_encoding = 'UTF8'"
+
+/*
+ * The name of a page's column read as the hex of its bytes in the
+ * database's encoding, followed by the encoding ("w2q_hex:WIN1252"):
+ * bf_page_build() converts it to UTF-8 (backfill_sql.c select_item())
+ */
+#define BF_HEX_ALIAS "w2q_hex:"
 
 /*
  * The hint for a server error of a read: for a row-level security policy's,

@@ -99,6 +99,38 @@ kind_of_name(FrameBytes nsp, FrameBytes name)
 }
 
 /*
+ * Text of a message (a name, a value, a prefix) as UTF-8: converted from
+ * dec->enc when it holds a byte that is not ASCII, into scratch storage
+ * that lives until the next message; never fails but for memory.
+ */
+static int
+to_utf8(PgoDecoder *dec, PgoReader *r, FrameBytes *b)
+{
+	char	   *s;
+	size_t		n;
+
+	if (dec->enc.identity || b->data == NULL || !encoding_has_high(b->data, b->len))
+		return FRAME_OK;
+	if (!grow((void **) &dec->scratch, &dec->scratch_cap, (size_t) dec->nscratch + 1,
+			  sizeof(char *)))
+		return rd_nomem(r);
+	if ((s = encoding_to_utf8(&dec->enc, b->data, b->len, &n)) == NULL)
+		return rd_nomem(r);
+	dec->scratch[dec->nscratch++] = s;
+	b->data = s;
+	b->len = (uint32_t) n;
+	return FRAME_OK;
+}
+
+static void
+scratch_free(PgoDecoder *dec)
+{
+	for (uint32_t i = 0; i < dec->nscratch; i++)
+		free(dec->scratch[i]);
+	dec->nscratch = 0;
+}
+
+/*
  * A column's kind: built-in types by OID; other OIDs (domains) by the Type
  * message pgoutput sends before the relation, which names the domain's
  * base type (logicalrep_write_typ), so domains are typed as the plugin
@@ -139,7 +171,7 @@ rowjob_config(const PgoConfig *cfg, RowjobConfig *rc)
  */
 static int
 read_columns(PgoReader *r, PgoRelation *pr, uint32_t relid, FrameBytes nsp,
-			 FrameBytes name, char ident, uint16_t ncols, const PgoDecoder *dec)
+			 FrameBytes name, char ident, uint16_t ncols, PgoDecoder *dec)
 {
 	RowjobColumn *cols = calloc(ncols ? ncols : 1, sizeof(RowjobColumn));
 	RowjobConfig cfg;
@@ -156,7 +188,8 @@ read_columns(PgoReader *r, PgoRelation *pr, uint32_t relid, FrameBytes nsp,
 		if (rd_u8(r, "column flags", &f) != FRAME_OK ||
 			rd_cstr(r, "column name", &cols[i].name) != FRAME_OK ||
 			rd_u32(r, "column type", &cols[i].typoid) != FRAME_OK ||
-			rd_u32(r, "column typmod", &typmod) != FRAME_OK)
+			rd_u32(r, "column typmod", &typmod) != FRAME_OK ||
+			to_utf8(dec, r, &cols[i].name) != FRAME_OK)
 		{
 			free(cols);
 			return FRAME_MALFORMED;
@@ -203,7 +236,9 @@ decode_relation(PgoDecoder *dec, PgoReader *r)
 		rd_cstr(r, "namespace", &nsp) != FRAME_OK ||
 		rd_cstr(r, "relation name", &name) != FRAME_OK ||
 		rd_u8(r, "replica identity", &ident) != FRAME_OK ||
-		rd_u16(r, "ncols", &ncols) != FRAME_OK)
+		rd_u16(r, "ncols", &ncols) != FRAME_OK ||
+		to_utf8(dec, r, &nsp) != FRAME_OK ||
+		to_utf8(dec, r, &name) != FRAME_OK)
 		return FRAME_MALFORMED;
 	if (ident != 'd' && ident != 'n' && ident != 'f' && ident != 'i')
 		return rd_error(r, "unknown replica identity 0x%02x", (unsigned int) ident);
@@ -361,7 +396,8 @@ read_tuple(PgoDecoder *dec, PgoReader *r, const PgoRelation *pr)
 		if (k != 't')
 			return rd_error(r, "value %u has kind 0x%02x (only 'n' and 't' are expected in an insert)",
 							i, (unsigned int) k);
-		if (rd_u32(r, what, &n) != FRAME_OK || rd_bytes(r, n, what, &v->data) != FRAME_OK)
+		if (rd_u32(r, what, &n) != FRAME_OK || rd_bytes(r, n, what, &v->data) != FRAME_OK ||
+			to_utf8(dec, r, &v->data) != FRAME_OK)
 			return FRAME_MALFORMED;
 		v->isnull = false;
 	}
@@ -525,6 +561,9 @@ decode_message(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 		return FRAME_OK;
 	if (!dec->in_txn)
 		return rd_error(r, "transactional message outside a transaction");
+	/* as send() signed it: convert_to(prefix, 'UTF8'); the content as it is */
+	if (to_utf8(dec, r, &prefix) != FRAME_OK)
+		return FRAME_MALFORMED;
 	if (!parse_prefix(prefix, &job, &mac, &key_id, &rest))
 		return FRAME_OK;
 	if (dec->messages_public != 0 &&
@@ -556,7 +595,9 @@ decode_type(PgoDecoder *dec, PgoReader *r)
 	if (rd_u32(r, "type oid", &oid) != FRAME_OK ||
 		rd_cstr(r, "type namespace", &nsp) != FRAME_OK ||
 		rd_cstr(r, "type name", &name) != FRAME_OK ||
-		rd_end(r) != FRAME_OK)
+		rd_end(r) != FRAME_OK ||
+		to_utf8(dec, r, &nsp) != FRAME_OK ||
+		to_utf8(dec, r, &name) != FRAME_OK)
 		return FRAME_MALFORMED;
 	kind = kind_of_name(nsp, name);
 	for (i = 0; i < dec->ntypes; i++)
@@ -606,6 +647,19 @@ pgo_decoder_init(PgoDecoder *dec, const PgoConfig *cfg)
 	memset(dec, 0, sizeof(*dec));
 	dec->cfg = cfg;
 	dec->messages_public = -1;
+	encoding_open(&dec->enc, NULL, NULL, 0);
+}
+
+int
+pgo_decoder_set_encoding(PgoDecoder *dec, const char *pg_encoding, char *err, size_t errlen)
+{
+	EncodingConv enc;
+
+	if (encoding_open(&enc, pg_encoding, err, errlen) != 0)
+		return -1;
+	encoding_close(&dec->enc);
+	dec->enc = enc;
+	return 0;
 }
 
 void
@@ -653,6 +707,9 @@ pgo_decoder_free(PgoDecoder *dec)
 	free(dec->type_oids);
 	free(dec->type_kinds);
 	message_keys_free(&dec->msg_keys);
+	scratch_free(dec);
+	free(dec->scratch);
+	encoding_close(&dec->enc);
 	memset(dec, 0, sizeof(*dec));
 }
 
@@ -664,6 +721,7 @@ pgo_decode(PgoDecoder *dec, const char *msg, size_t len,
 
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
+	scratch_free(dec);			/* the previous message's converted text */
 	if (len == 0)
 		return errbuf_set(err, errlen, FRAME_MALFORMED, "empty pgoutput message");
 	r.type = msg[0];

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "encoding.h"
 #include "frame.h"
 #include "message_sign.h"
 #include "rowjob.h"
@@ -92,6 +93,16 @@ typedef struct PgoDecoder
 	int64_t		key_id;			/* the key of the last PGO_UNTRUSTED */
 	uint64_t	messages_ignored;	/* since init, never reset */
 	uint64_t	messages_revoked;	/* signed with a revoked key: since init */
+	/*
+	 * The encoding pgoutput sends text in (the connection's client
+	 * encoding, the database's: pgo_decoder_set_encoding()); names, values
+	 * and a message's prefix converted to UTF-8 live in scratch until the
+	 * next message.  A message's content is passed on as it is.
+	 */
+	EncodingConv enc;
+	char	  **scratch;
+	uint32_t	nscratch;
+	uint32_t	scratch_cap;
 } PgoDecoder;
 
 /*
@@ -114,6 +125,14 @@ extern void pgo_decoder_init(PgoDecoder *dec, const PgoConfig *cfg);
  */
 extern void pgo_decoder_reset(PgoDecoder *dec);
 extern void pgo_decoder_free(PgoDecoder *dec);
+
+/*
+ * Text arrives in pg_encoding (a walsender's client_encoding): convert it
+ * to UTF-8 from now on (NULL, UTF8, SQL_ASCII: as it is).  Returns 0, or
+ * -1 with err set for an encoding the bridge cannot convert.
+ */
+extern int	pgo_decoder_set_encoding(PgoDecoder *dec, const char *pg_encoding,
+									 char *err, size_t errlen);
 
 /*
  * The keys to verify with from now on (moved from keys, left empty); a

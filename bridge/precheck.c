@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoding.h"
 #include "errbuf.h"
 #include "log.h"
 #include "precheck.h"
@@ -373,13 +374,16 @@ precheck_run(PGconn *conn, const PrecheckOptions *opts)
 }
 
 /*
- * --plugin=pgoutput: pgoutput sends text (values, a message's prefix) in the
- * connection's client encoding, and the bridge copies it into jobs as it
- * is; jobs carry UTF-8.  Every connection asks for client_encoding UTF8
- * (pgerror_connect(), overriding -d and PGCLIENTENCODING: test/t/456); this
- * checks that the server took it.  The wal2queue plugin converts by itself.
- * SQL_ASCII has no encoding to convert from (the server would refuse
- * invalid UTF-8 at every attempt to send it).
+ * --plugin=pgoutput: pgoutput sends text (values, names, a message's
+ * prefix) in the connection's client encoding, and jobs carry UTF-8.  The
+ * SQL connections ask for client_encoding UTF8 (pgerror_connect(),
+ * overriding -d and PGCLIENTENCODING: test/t/456); this checks that the
+ * server took it.  The stream itself runs in the database's encoding, which
+ * the server never has to convert (stream.c), and the bridge converts to
+ * UTF-8 with U+FFFD for what UTF-8 lacks (encoding.h, test/t/470): so the
+ * database's encoding must be one iconv knows.  The wal2queue plugin
+ * converts by itself.  SQL_ASCII has no encoding to convert from (the
+ * server would refuse invalid UTF-8 at every attempt to send it).
  */
 int
 precheck_encoding(PGconn *conn, char *err, size_t errlen)
@@ -392,6 +396,11 @@ precheck_encoding(PGconn *conn, char *err, size_t errlen)
 						  "database encoding SQL_ASCII is not supported with --plugin=pgoutput: "
 						  "jobs carry UTF-8 and SQL_ASCII text has no known encoding; "
 						  "hint: use a UTF8 database");
+	if (encoding_converts(server) && encoding_iconv_name(server) == NULL)
+		return errbuf_set(err, errlen, 1,
+						  "database encoding %s is not supported with --plugin=pgoutput: "
+						  "the bridge cannot convert it to UTF-8; hint: use a UTF8 database",
+						  server);
 	if (client == NULL || strcmp(client, "UTF8") == 0)
 		return 0;
 	return errbuf_set(err, errlen, 1,

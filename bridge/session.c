@@ -298,6 +298,14 @@ session_connect_stream(Bridge *b)
 	/* judged at open, before anything is decoded; then at each poll */
 	b->pgo.messages_public = b->stream.messages_public;
 	pgo_decoder_take_keys(&b->pgo, &b->stream.msg_keys);
+	/* pgoutput's text comes in the client encoding (stream.c): to UTF-8 */
+	if (pgo_decoder_set_encoding(&b->pgo, PQparameterStatus(b->stream.conn, "client_encoding"),
+								 b->err, sizeof(b->err)) != 0)
+	{
+		log_msg(LOG_ERROR, "%s", b->err);
+		session_drop_stream(b);
+		return STREAM_FATAL;
+	}
 	b->stream_opened_us = now_us();
 	b->messages_warned = false;
 	return STREAM_OK;

@@ -22,6 +22,7 @@
 
 #include "log.h"
 #include "lsn.h"
+#include "encoding.h"
 #include "pgerror.h"
 #include "stream.h"
 #include "backfill_sql.h"
@@ -239,6 +240,26 @@ pin_settings(Stream *s)
 	return stream_run_command(s, BF_PINNED_SETTINGS, PGRES_COMMAND_OK, NULL);
 }
 
+/*
+ * pgoutput: stream in the database's encoding, which the server never
+ * converts (a character UTF-8 lacks would end every session at the same
+ * record: test/t/470); the decoder converts (encoding.h).  The SQL before
+ * ran in UTF8.  The wal2queue plugin converts by itself.
+ */
+static int
+stream_native_encoding(Stream *s)
+{
+	const char *server = PQparameterStatus(s->conn, "server_encoding");
+
+	if (s->cfg->pgoutput == NULL || !encoding_converts(server))
+		return STREAM_OK;
+	if (PQsetClientEncoding(s->conn, server) != 0)
+		return stream_fail(s, PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY,
+						   "could not set client_encoding to the database's %s: %s", server,
+						   PQerrorMessage(s->conn));
+	return STREAM_OK;
+}
+
 /* START_REPLICATION … LOGICAL 0/0 ("name" 'value', …) */
 static int
 start_replication(Stream *s)
@@ -313,7 +334,8 @@ stream_open(Stream *s)
 			stream_record_max_job_bytes(s);
 		if (s->before_start)
 			s->before_start(s->before_start_arg, s->conn);
-		if ((rc = pin_settings(s)) == STREAM_OK)
+		if ((rc = pin_settings(s)) == STREAM_OK &&
+			(rc = stream_native_encoding(s)) == STREAM_OK)
 			rc = start_replication(s);
 	}
 	if (rc != STREAM_OK)

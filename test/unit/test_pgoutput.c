@@ -776,6 +776,75 @@ test_signed_messages(void)
 	tablematch_free(&cfg.tables);
 }
 
+/* raw bytes into the decoder */
+static int
+feed_raw(PgoDecoder *dec, const void *buf, size_t n)
+{
+	char		err[256];
+
+	return pgo_decode(dec, (const char *) buf, n, &handlers, NULL, err, sizeof(err));
+}
+
+/*
+ * A WIN1252 database (the walsender streams in its encoding, stream.c):
+ * relation and column names, values and a message's prefix as UTF-8, with
+ * U+FFFD for 0x81 (no UTF-8 equivalent); a message's content as it is;
+ * a signed prefix verified as send() signed it, converted to UTF-8.
+ */
+static void
+test_encoding(void)
+{
+	static const unsigned char rel[] = {'R', 0, 0, 0x40, 0, 'p', 'u', 'b', 'l', 'i', 'c', 0,
+		'c', 'a', 'f', 0xe9, 0, 'd', 0, 1, 1, 'n', 0xe9, 0, 0, 0, 0, 25, 0xff, 0xff, 0xff, 0xff};
+	static const unsigned char ins[] = {'I', 0, 0, 0x40, 0, 'N', 0, 1, 't', 0, 0, 0, 3,
+	'x', 0x81, 'y'};
+	PgoDecoder	dec;
+	MessageKeys keys;
+	MessageKey	key;
+	FrameBytes	rest = {":caf\xc3\xa9", 6};
+	FrameBytes	payload = {"a\xe9", 2};
+	char		mac[MESSAGE_SIGN_MAC_HEX + 1];
+	char		prefix[256];
+	char		err[256];
+	int			rc;
+
+	transcript[0] = '\0';
+	pgo_decoder_init(&dec, NULL);
+	dec.messages_public = 0;
+	unit_check(pgo_decoder_set_encoding(&dec, "WIN1252", err, sizeof(err)) == 0,
+			   "the decoder takes WIN1252");
+	rc = feed(&dec, pgo_sample[0], err, sizeof(err));
+	rc |= feed_raw(&dec, rel, sizeof(rel));
+	rc |= feed_raw(&dec, ins, sizeof(ins));
+	rc |= feed_message(&dec, "wal2queue:x\x81\xe9", "c\x81");
+	unit_check(rc == 0 && strstr(transcript, "caf\xc3\xa9(n\xc3\xa9:") != NULL &&
+			   strstr(transcript, "=x\xef\xbf\xbdy)|") != NULL,
+			   "WIN1252 names and values arrive as UTF-8, 0x81 as U+FFFD");
+	unit_check(strstr(transcript, "J1 x\xef\xbf\xbd\xc3\xa9 payload=c\x81|") != NULL,
+			   "a message's prefix as UTF-8 (U+FFFD for 0x81), its content as it is");
+
+	/* signed: the MAC is over the prefix as UTF-8; the walsender sends WIN1252 */
+	memset(&keys, 0, sizeof(keys));
+	if (!message_keys_add(&keys, 3, SIGN_KEY, false, err, sizeof(err)))
+		unit_check(false, "keys: %s", err);
+	key = keys.keys[0];
+	message_sign_mac(&key, 729, rest, payload, mac);
+	message_keys_free(&keys);
+	dec.messages_public = 1;
+	give_keys(&dec, MESSAGE_KEY_READ, "700:800:", 0, false);
+	snprintf(prefix, sizeof(prefix), "wal2queue!3.%s:caf\xe9", mac);
+	rc = feed_message(&dec, prefix, "a\xe9");
+	unit_check(rc == 0 && strstr(transcript, "J2 caf\xc3\xa9 payload=a\xe9|") != NULL &&
+			   dec.messages_ignored == 0,
+			   "a signed WIN1252 prefix verifies as send() signed it (in UTF-8)");
+	pgo_decoder_free(&dec);
+
+	pgo_decoder_init(&dec, NULL);
+	unit_check(pgo_decoder_set_encoding(&dec, "MULE_INTERNAL", err, sizeof(err)) != 0 &&
+			   strstr(err, "MULE_INTERNAL") != NULL, "MULE_INTERNAL is refused: %s", err);
+	pgo_decoder_free(&dec);
+}
+
 int
 main(void)
 {
@@ -791,5 +860,6 @@ main(void)
 	test_keys();
 	test_extension_schema();
 	test_options();
+	test_encoding();
 	return unit_done();
 }
