@@ -8,7 +8,11 @@
 # and timeline (rolled back to a file-level copy?)"; the recovery it
 # names (DEL the record, --accept-new-source) drops the dedupe and writes
 # every job between the slot and the record a second time.  Nothing was
-# rolled back: the operator changed a filter.
+# rolled back: the operator changed a filter.  The same class: a
+# publication narrowed (ALTER PUBLICATION ... DROP TABLE, --plugin=pgoutput),
+# a send() key revoked, pg_logical_emit_message() granted to PUBLIC (its
+# messages no longer jobs) -- anything that makes the replay skip the
+# record's last transaction.
 # Why: bridge/redis_progress.c (the deliver function's HISTORY verdict,
 # verdict_history(): prev < txn_end <= end and not the transaction the
 # record names) takes any replay that passes txn_end without that
