@@ -5,8 +5,9 @@
 # that the server stopped talking.  It keeps the dead connection and
 # reads nothing, forever here (on a real path until the kernel gives up
 # retransmitting its status updates, ~15 min with tcp_retries2 = 15),
-# while PostgreSQL is up and reachable on a new connection and /healthz
-# says "streaming".  Jobs committed meanwhile wait.
+# while PostgreSQL is up and reachable on a new connection, and the
+# metrics keep saying streaming (bridge.c update_metrics: streaming =
+# stream_up).  Jobs committed meanwhile wait.
 # Why: bridge/stream.c has no receive timeout on the replication
 # connection (PostgreSQL's walreceiver has wal_receiver_timeout;
 # a walsender sends a keepalive at least every wal_sender_timeout / 2)
@@ -17,7 +18,7 @@
 # the server's keepalives are expected) is closed and opened again: the
 # job committed after the loss is delivered within that bound.
 # Severity: medium (delivery stalls for minutes to forever on a silent
-# network loss; metrics and /healthz say all is well).
+# network loss; the metrics say all is well).
 # Control: W2Q_ATTACK_CONTROL=1 closes the old connection (an RST-like
 # loss) instead of blackholing it: the bridge reconnects and delivers.
 use strict;
