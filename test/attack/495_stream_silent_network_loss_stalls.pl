@@ -1,0 +1,119 @@
+# What: the network path to PostgreSQL goes silent without a FIN or RST
+# (a stateful firewall or NAT that lost its connection table, a cloud
+# load balancer's idle cut, a partition): the walsender times out
+# (wal_sender_timeout) and frees the slot, but the bridge never notices
+# that the server stopped talking.  It keeps the dead connection and
+# reads nothing, forever here (on a real path until the kernel gives up
+# retransmitting its status updates, ~15 min with tcp_retries2 = 15),
+# while PostgreSQL is up and reachable on a new connection, and the
+# metrics keep saying streaming (bridge.c update_metrics: streaming =
+# stream_up).  Jobs committed meanwhile wait.
+# Why: bridge/stream.c has no receive timeout on the replication
+# connection (PostgreSQL's walreceiver has wal_receiver_timeout;
+# a walsender sends a keepalive at least every wal_sender_timeout / 2)
+# and sets no TCP keepalives or tcp_user_timeout on it (only
+# backfill_lock.c's lock connection has keepalives).
+# Expected: a stream from which nothing (no 'w', no 'k') arrived for a
+# bounded time (e.g. a minute, or a multiple of the status interval once
+# the server's keepalives are expected) is closed and opened again: the
+# job committed after the loss is delivered within that bound.
+# Severity: medium (delivery stalls for minutes to forever on a silent
+# network loss; the metrics say all is well).
+# Control: W2Q_ATTACK_CONTROL=1 closes the old connection (an RST-like
+# loss) instead of blackholing it: the bridge reconnects and delivers.
+use strict;
+use warnings;
+use IO::Select;
+use IO::Socket::INET;
+use IO::Socket::UNIX;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('silent', conf => "wal_sender_timeout = 4s\n");
+my $r = start_redis();
+$node->safe_psql('postgres', q{
+	CREATE TABLE nj (id int PRIMARY KEY);
+	SELECT pg_create_logical_replication_slot('ns', 'wal2queue');
+});
+
+# a TCP proxy to the server: connections accepted after the "cut" file
+# appears are forwarded; the ones before are blackholed (kept open, never
+# read or written again) or, for the control, closed
+my $dir = PostgreSQL::Test::Utils::tempdir();
+my $cut = "$dir/cut";
+my $listen = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1', LocalPort => 0,
+	ReuseAddr => 1) or die "listen: $!";
+my $pport = $listen->sockport;
+my $pgsock = $node->host . '/.s.PGSQL.' . $node->port;
+my $pid = fork();
+die "fork: $!" unless defined $pid;
+if ($pid == 0)
+{
+	my $sel = IO::Select->new($listen);
+	my (%peer, %old);
+	my $was_cut = 0;
+	while (1)
+	{
+		if (-e $cut && !$was_cut)
+		{
+			$was_cut = 1;
+			for my $s (keys %peer)
+			{
+				my ($a, $b) = @{ $peer{$s} };
+				$sel->remove($a);
+				$sel->remove($b);
+				if ($ENV{W2Q_ATTACK_CONTROL}) { close $a; close $b }
+				else { $old{$s} = [ $a, $b ] }
+			}
+			%peer = ();
+		}
+		for my $s ($sel->can_read(0.2))
+		{
+			if ($s == $listen)
+			{
+				my $c = $listen->accept or next;
+				my $u = IO::Socket::UNIX->new(Peer => $pgsock) or next;
+				$peer{"$c"} = [ $c, $u ];
+				$peer{"$u"} = [ $u, $c ];
+				$sel->add($c, $u);
+				next;
+			}
+			my $p = $peer{"$s"} or next;
+			my $n = sysread($s, my $buf, 65536);
+			if (!$n)
+			{
+				$sel->remove($p->[0], $p->[1]);
+				delete $peer{"$p->[0]"};
+				delete $peer{"$p->[1]"};
+				close $p->[0];
+				close $p->[1];
+				next;
+			}
+			syswrite($p->[1], $buf);
+		}
+	}
+	exit 0;
+}
+
+my $connstr = "host=127.0.0.1 port=$pport dbname=postgres";
+my $b = start_streaming_bridge($node, $r, '-d', $connstr, '--slot', 'ns', '--status-interval', '1',
+	'--accept-new-source');
+$node->safe_psql('postgres', 'INSERT INTO nj VALUES (1)');
+ok(wait_until(sub { redis($r, 'XLEN', 'public.nj') eq '1' }, 30), 'job 1 delivered through the proxy');
+
+open(my $fh, '>', $cut) or die;
+close $fh;
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT active FROM pg_replication_slots WHERE slot_name = 'ns'") eq 'f' }, 30),
+	'the walsender timed out and freed the slot');
+$node->safe_psql('postgres', 'INSERT INTO nj VALUES (2)');
+ok(wait_until(sub { redis($r, 'XLEN', 'public.nj') eq '2' }, 60),
+	'job 2, committed after the silent loss, is delivered within 60 s')
+  or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
+stop_bridge($b, 'KILL');
+kill 'KILL', $pid;
+waitpid($pid, 0);
+stop_redis($r);
+$node->stop;
+done_testing();
