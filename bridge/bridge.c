@@ -52,6 +52,7 @@
 #define FINAL_ATTEST_TIMEOUT_MS 2000
 
 volatile sig_atomic_t bridge_stop_requested = 0;
+volatile sig_atomic_t bridge_signal_noted = 0;
 
 /* ---- frame handlers: hand each piece to the sink, keep the ledger ---- */
 
@@ -612,7 +613,15 @@ bridge_run(const BridgeConfig *cfg)
 	/* --backfill: the rows the tables hold, before the first session */
 	status = backfill_run(cfg, b.sink, &b.m);
 	while (!bridge_stop_requested && status == 0)
+	{
+		if (bridge_signal_noted)
+		{
+			log_msg(LOG_INFO, "received signal %d (%s): the bridge has nothing to reload and goes on; "
+					"SIGTERM stops it", (int) bridge_signal_noted, strsignal(bridge_signal_noted));
+			bridge_signal_noted = 0;
+		}
 		status = turn(&b);
+	}
 	if (status == 0)
 		status = shut_down(&b);
 	else

@@ -37,6 +37,9 @@ typedef struct BridgeConfig
 /* set by the signal handlers: finish what is in flight and exit */
 extern volatile sig_atomic_t bridge_stop_requested;
 
+/* set by the handler of SIGHUP, SIGUSR1, SIGUSR2: logged, nothing else */
+extern volatile sig_atomic_t bridge_signal_noted;
+
 /* run until stopped; returns the process exit status */
 extern int	bridge_run(const BridgeConfig *cfg);
 

@@ -107,7 +107,8 @@ usage(void)
 	printf("  -V, --version              print the version and exit\n");
 	printf("  -?, --help                 show this help and exit\n\n");
 	printf("Passwords: libpq's PGPASSWORD or ~/.pgpass; WAL2QUEUE_REDIS_PASSWORD for Redis.\n");
-	printf("Signals: SIGINT or SIGTERM stop after delivering and confirming what is in flight.\n");
+	printf("Signals: SIGINT or SIGTERM stop after delivering and confirming what is in flight;\n"
+		   "SIGHUP, SIGUSR1 and SIGUSR2 are logged and change nothing (there is nothing to reload).\n");
 }
 
 /* --version: ours, and the libraries' this binary runs with */
@@ -200,6 +201,13 @@ handle_stop(int signo)
 	bridge_stop_requested = 1;
 }
 
+/* SIGHUP, SIGUSR1, SIGUSR2: nothing to reload; noted, logged by the loop */
+static void
+handle_other(int signo)
+{
+	bridge_signal_noted = signo;
+}
+
 static void
 set_signals(void)
 {
@@ -210,6 +218,15 @@ set_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/*
+	 * Their default ends the process without a word, and systemd counts a
+	 * death by SIGHUP as a clean exit, so Restart=on-failure would not
+	 * bring it back (attack 490).
+	 */
+	sa.sa_handler = handle_other;
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 

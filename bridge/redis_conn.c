@@ -44,7 +44,8 @@ redis_error_rc(const char *msg)
 {
 	static const char *const pauses[] = {
 		"LOADING", "BUSY", "OOM", "MASTERDOWN", "TRYAGAIN", "READONLY",
-		"NOSCRIPT", "NOREPLICAS", "MISCONF", "CLUSTERDOWN"
+		"NOSCRIPT", "NOREPLICAS", "MISCONF", "CLUSTERDOWN",
+		"UNBLOCKED"			/* WAIT (--redis-wait) ended by a failover: attack 494 */
 	};
 
 	if (msg == NULL)

@@ -16,6 +16,7 @@
 # Severity: medium-low (no loss or duplicate; an exit on every failover
 # during a WAIT, i.e. under load with --redis-wait, the very setup that
 # wants to survive failovers; systemd restarts it after RestartSec).
+# Fixed: UNBLOCKED is among redis_error_rc()'s pauses (bridge/redis_conn.c).
 # Control: W2Q_ATTACK_CONTROL=1 leaves the roles alone (the replica is
 # only held with SIGSTOP, then let go): the job arrives and the bridge
 # runs.
