@@ -284,7 +284,7 @@ typedef struct KafkaSink
 	int			failed;			/* SINK_RETRY/FATAL seen in a callback */
 	KafkaSuspect *suspects;
 	size_t		nsuspects;
-	StrTab		tail_read;		/* topics whose tail this process read back */
+	StrTab		tail_read;		/* topics whose tail this session read back */
 	GapReq	   *gaps;			/* gaps being fetched (kafka_gaps.c) */
 	KafkaRecord *rec;			/* the position record (kafka_record.c) */
 	struct KafkaHistory *hist;	/* marks' transactions to see (kafka_history.c) */

@@ -304,6 +304,14 @@ kafka_replay_begin(Sink *s, const SinkSource *src, uint64_t from, unsigned flags
 	kafka_history_reset(ks);
 	ks->settling = inflight;
 	kafka_topics_forget(ks);
+	/*
+	 * Every session reads each topic's tail back past what the slot or the
+	 * record proves, not only a new process's first: another process (a
+	 * --standby partner) may have written the slot's partitions since this
+	 * one's last session, and its unproven deliveries are in no suspect
+	 * list of ours (attack 491).
+	 */
+	strtab_clear(&ks->tail_read);
 	if ((rc = kafka_record_begin(ks)) != SINK_OK)
 		return answer(ks, rc);
 	log_msg(LOG_DEBUG, "kafka: replay of source %s from %s begins%s", ks->source,

@@ -20,6 +20,8 @@
 # does: job 3 in the topic exactly once.
 # Severity: high (silent loss, confirmed to PostgreSQL, in the --standby
 # pairs the docs recommend for availability).
+# Fixed: every session reads the tails back (bridge/sink_kafka.c
+# replay_begin clears ks->tail_read), not only a process's first.
 # Control: W2Q_ATTACK_CONTROL=1 replaces A by a new process (same command
 # line) before B dies: the new process reads the tail back, job 3 once.
 use strict;
