@@ -197,11 +197,14 @@ handle_event(Bridge *b, const StreamEvent *ev)
 	}
 	if (rc == PGO_NEED_KEYS)
 		return hold_event(b, ev);
-	if (rc == PGO_UNTRUSTED)
+	if (rc == PGO_UNTRUSTED || rc == PGO_KEYS_DENIED)
 	{
 		char		why[1024];
 
-		message_access_untrusted(why, sizeof(why), b->stream.dbname, b->pgo.key_id);
+		if (rc == PGO_UNTRUSTED)
+			message_access_untrusted(why, sizeof(why), b->stream.dbname, b->pgo.key_id);
+		else
+			message_access_denied(why, sizeof(why), b->stream.dbname, b->pgo.key_id);
 		log_msg(LOG_ERROR, "%s", why);
 		return SINK_FATAL;
 	}

@@ -113,3 +113,14 @@ message_access_untrusted(char *err, size_t errlen, const char *dbname, int64_t k
 			   "CURRENT_USER; and restart the bridge (or drop a schema wal2queue no administrator installed)",
 			   (long long) key_id, dbname);
 }
+
+void
+message_access_denied(char *err, size_t errlen, const char *dbname, int64_t key_id)
+{
+	errbuf_set(err, errlen, 0, "a message signed by send() with key %lld of wal2queue.message_key in "
+			   "database \"%s\" cannot be judged: the bridge's role may not read wal2queue.message_key; "
+			   "nothing past it is confirmed; hint: as the role that installed wal2queue run "
+			   "GRANT USAGE ON SCHEMA wal2queue TO the bridge's role; GRANT SELECT ON "
+			   "wal2queue.message_key TO the bridge's role; and restart the bridge",
+			   (long long) key_id, dbname);
+}

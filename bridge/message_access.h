@@ -83,4 +83,12 @@ extern void message_access_warn(const char *dbname, MessageKeyState key);
 extern void message_access_untrusted(char *err, size_t errlen, const char *dbname,
 									 int64_t key_id);
 
+/*
+ * The error that stops a session at a signed message while the bridge's
+ * role may not read wal2queue.message_key (MESSAGE_KEY_DENIED): it cannot
+ * be judged, so it is not skipped; one line naming the GRANT
+ */
+extern void message_access_denied(char *err, size_t errlen, const char *dbname,
+								  int64_t key_id);
+
 #endif							/* W2Q_MESSAGE_ACCESS_H */

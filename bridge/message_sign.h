@@ -13,8 +13,9 @@
  * pgoutput's 32-bit Begin xid: message_xid_extend()) as 8 bytes big
  * endian.  The bridge reads every key, with the snapshot it read them in,
  * at every stream open (when its role may: GRANT SELECT), and again when a
- * message names a key it does not know and the snapshot does not see the
- * message's transaction (pgoutput.c, decode_message): a key that signed a
+ * message names a key it does not know, or one that does not verify its MAC
+ * (a reinstall made a new key under the id), and the snapshot does not see
+ * the message's transaction (pgoutput.c, judge_signed): a key that signed a
  * message was committed before it, so a snapshot that sees the message and
  * no such key is positive evidence that the message is not send()'s.
  *

@@ -501,8 +501,11 @@ parse_prefix(FrameBytes prefix, FrameJob *job, const char **mac, int64_t *key_id
  * database that is not revoked (send(); message_sign.h).  Otherwise any
  * role could have written it: no job, no seq, counted (FORMAT.md).  A
  * message naming a key the decoder does not know is judged only with keys
- * read in a snapshot that sees its transaction (PGO_NEED_KEYS before); one
- * signed with a key of an untrusted table is not judged (PGO_UNTRUSTED).
+ * read in a snapshot that sees its transaction (PGO_NEED_KEYS before), and
+ * so is one whose MAC the cached key does not verify (a reinstall reuses
+ * ids, test/t/471); one signed with a key of an untrusted table is not
+ * judged (PGO_UNTRUSTED), nor one the bridge's role may not read the keys
+ * of (PGO_KEYS_DENIED, test/t/473).
  */
 #define SIGNED_NO_JOB	1		/* judge_signed(): not a job */
 
@@ -512,14 +515,24 @@ judge_signed(PgoDecoder *dec, FrameBytes rest, FrameBytes payload,
 {
 	const MessageKey *key;
 
-	if (mac == NULL || (dec->msg_keys.state != MESSAGE_KEY_READ &&
-						dec->msg_keys.state != MESSAGE_KEY_UNTRUSTED))
+	if (mac == NULL)
+		return SIGNED_NO_JOB;	/* unsigned: no job */
+	if (dec->msg_keys.state == MESSAGE_KEY_DENIED)
+	{
+		dec->key_id = key_id;
+		return PGO_KEYS_DENIED; /* cannot be judged: never skipped */
+	}
+	if (dec->msg_keys.state != MESSAGE_KEY_READ &&
+		dec->msg_keys.state != MESSAGE_KEY_UNTRUSTED)
 		return SIGNED_NO_JOB; /* no job */
 	key = message_keys_find(&dec->msg_keys, key_id);
-	if (key == NULL)
+	/*
+	 * An unknown id, or a MAC that the cached key does not verify (the key
+	 * table dropped and installed again: the id names a new key), is judged
+	 * only with keys read in a snapshot that sees the transaction
+	 */
+	if (key == NULL || !message_sign_verify(key, dec->txn_xid8, rest, payload, mac))
 		return message_keys_saw(&dec->msg_keys, dec->txn_xid8) ? SIGNED_NO_JOB : PGO_NEED_KEYS;
-	if (!message_sign_verify(key, dec->txn_xid8, rest, payload, mac))
-		return SIGNED_NO_JOB; /* a forgery */
 	if (key->revoked)
 	{
 		dec->messages_revoked++;

@@ -90,7 +90,7 @@ typedef struct PgoDecoder
 	MessageKeys msg_keys;
 	uint64_t	xid_ref;		/* the latest full xid known (0: none) */
 	uint64_t	txn_xid8;		/* the open transaction's full xid */
-	int64_t		key_id;			/* the key of the last PGO_UNTRUSTED */
+	int64_t		key_id;			/* the key of the last PGO_UNTRUSTED, PGO_KEYS_DENIED */
 	uint64_t	messages_ignored;	/* since init, never reset */
 	uint64_t	messages_revoked;	/* signed with a revoked key: since init */
 	/*
@@ -115,6 +115,8 @@ typedef struct PgoDecoder
  */
 #define PGO_NEED_KEYS	(-10)
 #define PGO_UNTRUSTED	(-11)
+/* signed, but the bridge's role may not read the keys (key_id): stop too */
+#define PGO_KEYS_DENIED	(-12)
 
 extern void pgo_decoder_init(PgoDecoder *dec, const PgoConfig *cfg);
 

@@ -44,6 +44,38 @@ COMMENT ON TABLE wal2queue.message_key IS
 
 REVOKE ALL ON wal2queue.message_key FROM PUBLIC;
 
+/*
+ * Default privileges of the installing role (ALTER DEFAULT PRIVILEGES ...
+ * GRANT SELECT ON TABLES TO reporting, a common read-only setup) granted
+ * the new table to others: whoever reads a key can sign jobs.  Revoke every
+ * privilege from every grantee but the owner, right after creating it; the
+ * bridge's GRANT SELECT comes afterwards (test/t/477).
+ */
+DO $$
+DECLARE
+    r record;
+BEGIN
+    FOR r IN SELECT DISTINCT a.grantee FROM pg_catalog.pg_class c,
+                 pg_catalog.aclexplode(c.relacl) a
+             WHERE c.oid OPERATOR(pg_catalog.=) 'wal2queue.message_key'::pg_catalog.regclass
+               AND a.grantee OPERATOR(pg_catalog.<>) c.relowner LOOP
+        IF r.grantee OPERATOR(pg_catalog.=) 0 THEN
+            REVOKE ALL ON wal2queue.message_key FROM PUBLIC CASCADE;
+        ELSE
+            EXECUTE pg_catalog.format('REVOKE ALL ON wal2queue.message_key FROM %s CASCADE',
+                                      r.grantee::pg_catalog.regrole::pg_catalog.text);  -- quoted as needed
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a
+               WHERE c.oid OPERATOR(pg_catalog.=) 'wal2queue.message_key'::pg_catalog.regclass
+                 AND a.grantee OPERATOR(pg_catalog.<>) c.relowner) THEN
+        RAISE EXCEPTION 'wal2queue.message_key: could not revoke the privileges default privileges granted on it'
+            USING ERRCODE = 'insufficient_privilege',
+                  HINT = 'Install as the role whose ALTER DEFAULT PRIVILEGES granted them.';
+    END IF;
+END
+$$;
+
 -- the pads of a new key; no change but revoking; no DELETE, no TRUNCATE
 CREATE FUNCTION wal2queue.message_key_guard()
 RETURNS trigger

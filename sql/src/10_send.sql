@@ -46,6 +46,7 @@ DECLARE
     ipad bytea;
     opad bytea;
     xid bigint;
+    kxmax bigint;
 BEGIN
     IF target IS NULL OR target OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'wal2queue.send: target must not be null or empty'
@@ -64,7 +65,8 @@ BEGIN
 
     prefix := pg_catalog.concat('wal2queue:', target, '#' OPERATOR(pg_catalog.||) key);
     body := pg_catalog.convert_to(payload, pg_catalog.getdatabaseencoding());
-    SELECT m.id, m.ipad, m.opad INTO kid, ipad, opad FROM wal2queue.message_key m
+    SELECT m.id, m.ipad, m.opad, m.xmax::pg_catalog.text::bigint INTO kid, ipad, opad, kxmax
+        FROM wal2queue.message_key m
         WHERE NOT m.revoked ORDER BY m.id DESC LIMIT 1;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'wal2queue.send: the table wal2queue.message_key holds no key that is not revoked'
@@ -73,6 +75,26 @@ BEGIN
     END IF;
     -- the full 64-bit top-level xid: the bridge extends pgoutput's 32 bits
     xid := pg_catalog.pg_current_xact_id()::text::bigint;
+    /*
+     * A snapshot older than a revocation (REPEATABLE READ) still sees the
+     * key's row as it was: its xmax is then the revoking transaction.  The
+     * bridge drops a message signed with a revoked key, so refuse it here
+     * (no row lock: FOR SHARE would make MultiXacts of concurrent send()s);
+     * xmax in the epoch of xid, at most xid (test/t/472)
+     */
+    IF kxmax OPERATOR(pg_catalog.<>) 0 THEN
+        kxmax := (xid OPERATOR(pg_catalog.-) (xid OPERATOR(pg_catalog.%) 4294967296))
+            OPERATOR(pg_catalog.+) kxmax;
+        IF kxmax OPERATOR(pg_catalog.>) xid THEN
+            kxmax := kxmax OPERATOR(pg_catalog.-) 4294967296;
+        END IF;
+        IF kxmax OPERATOR(pg_catalog.>) 0 AND pg_catalog.pg_xact_status(kxmax::pg_catalog.text::pg_catalog.xid8)
+               OPERATOR(pg_catalog.=) 'committed' THEN
+            RAISE EXCEPTION 'wal2queue.send: key % of wal2queue.message_key was revoked or changed after this transaction''s snapshot', kid
+                USING ERRCODE = 'serialization_failure',
+                      HINT = 'Retry the transaction.';
+        END IF;
+    END IF;
     RETURN pg_catalog.pg_logical_emit_message(
         true,
         pg_catalog.concat('wal2queue!', kid, '.',

@@ -845,12 +845,59 @@ test_encoding(void)
 	pgo_decoder_free(&dec);
 }
 
+/*
+ * a cached key under the message's id that does not verify its MAC, read
+ * before the transaction (a reinstall made a new key under the id:
+ * test/t/471): asked again, then judged; keys the bridge's role may not
+ * read: not judged (PGO_KEYS_DENIED, test/t/473)
+ */
+static void
+test_signed_reread(void)
+{
+	PgoConfig	cfg = config(NULL, NULL, NULL);
+	PgoDecoder	dec;
+	MessageKeys keys;
+	char		err[256];
+	char		prefix[256];
+
+	transcript[0] = '\0';
+	pgo_decoder_init(&dec, &cfg);
+	dec.messages_public = 1;
+	memset(&keys, 0, sizeof(keys));
+	keys.state = MESSAGE_KEY_READ;
+	if (!message_keys_add(&keys, 3, OTHER_KEY, false, err, sizeof(err)) ||
+		!message_keys_set_snapshot(&keys, "700:720:", err, sizeof(err)))
+		unit_check(false, "keys: %s", err);
+	pgo_decoder_take_keys(&dec, &keys);
+	unit_check(feed(&dec, pgo_sample[0], err, sizeof(err)) == 0, "begin: %s", err);
+	snprintf(prefix, sizeof(prefix), "wal2queue!3.%s:emails#k1", SIGN_MAC);
+	unit_check(feed_message(&dec, prefix, "hello") == PGO_NEED_KEYS && dec.messages_ignored == 0 &&
+			   strstr(transcript, "J0") == NULL,
+			   "a cached key that does not verify, read before the transaction: PGO_NEED_KEYS");
+	give_keys(&dec, MESSAGE_KEY_UNKNOWN, "700:800:", 0, false);
+	unit_check(feed_message(&dec, prefix, "hello") == FRAME_OK && strstr(transcript, "J0") != NULL,
+			   "the keys read again verify it: a job (%s)", transcript);
+	snprintf(prefix, sizeof(prefix), "wal2queue!3.%s:emails#k1", "00000000000000000000000000000000"
+			 "00000000000000000000000000000000");
+	unit_check(feed_message(&dec, prefix, "hello") == FRAME_OK && dec.messages_ignored == 1,
+			   "a MAC that does not verify in a snapshot that saw the transaction: a forgery");
+	give_keys(&dec, MESSAGE_KEY_DENIED, "700:800:", 0, false);
+	unit_check(feed_message(&dec, prefix, "hello") == PGO_KEYS_DENIED && dec.key_id == 3 &&
+			   dec.messages_ignored == 1,
+			   "keys the bridge's role may not read: not judged (PGO_KEYS_DENIED, key 3)");
+	unit_check(feed_message(&dec, "wal2queue:emails", "unsigned") == FRAME_OK &&
+			   dec.messages_ignored == 2, "... an unsigned message is still ignored");
+	pgo_decoder_free(&dec);
+	tablematch_free(&cfg.tables);
+}
+
 int
 main(void)
 {
 	test_sample();
 	test_messages_public();
 	test_signed_messages();
+	test_signed_reread();
 	test_selection();
 	test_identity();
 	test_end_lsn();

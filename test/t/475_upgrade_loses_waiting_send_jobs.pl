@@ -17,6 +17,10 @@
 # refuses to confirm past messages it cannot judge.
 # Severity: medium -- silent loss of the backlog of send() jobs at a
 # documented upgrade.
+# Fixed (documents): docs/managed.md "Upgrading" drains first: stop
+# sending, note pg_current_wal_lsn(), wait until every slot's
+# confirmed_flush_lsn is past it, then uninstall and install.  This test
+# follows that procedure: the jobs are delivered before the upgrade.
 # Control (W2Q_ATTACK_CONTROL=1): no upgrade: the jobs are delivered.
 use strict;
 use warnings;
@@ -40,6 +44,13 @@ stop_bridge($b);
 psql_as($node, 'app_writer', "SELECT wal2queue.send('emails', '{\"n\": $_}')") for 1 .. 3;
 unless ($control)
 {
+	# docs/managed.md "Upgrading" steps 1-3: drain before dropping the keys
+	my $lsn = psql_as($node, 'admin', 'SELECT pg_current_wal_lsn()');
+	$b = start_bridge($node, $r, @args);
+	ok(wait_until(sub { psql_as($node, 'admin', "SELECT bool_and(confirmed_flush_lsn >= '$lsn') FROM pg_replication_slots WHERE database = current_database()") eq 't' }, 60),
+		'the documented query says the slot is drained') or diag(bridge_log($b));
+	is(redis($r, 'XLEN', 'emails'), '3', 'drained: the 3 send() jobs are delivered before the upgrade');
+	stop_bridge($b);
 	my $slots = psql_as($node, 'admin', 'SELECT count(*) FROM wal2queue.slots');
 	psql_as($node, 'admin', 'DROP SCHEMA wal2queue CASCADE');
 	my ($o, $e) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',

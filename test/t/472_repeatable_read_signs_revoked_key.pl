@@ -17,6 +17,9 @@
 # Severity: medium -- silent loss of jobs of REPEATABLE READ / SERIALIZABLE
 # writers around every revocation (a revocation is the answer to a leak, the
 # moment jobs matter).
+# Fixed: send() (sql/src/10_send.sql) finds the key row's xmax committed
+# (the revoking transaction) and raises serialization_failure, "retry the
+# transaction"; no row lock.
 # Control (W2Q_ATTACK_CONTROL=1): the transaction is READ COMMITTED: send()
 # signs with key 2, the job is delivered.
 use strict;
@@ -57,6 +60,8 @@ my $delivered = redis($r, 'XLEN', 'emails');
 ok($err =~ /ERROR/ || $delivered eq '1',
 	'send() after the revocation either failed or its job is delivered (not signed with the revoked key)')
   or diag("send() succeeded; emails holds $delivered jobs; bridge log:\n" . bridge_log($b));
+like($err, qr/ERROR:  wal2queue.send: key 1 of wal2queue.message_key was revoked or changed after this transaction's snapshot.*HINT:  Retry the transaction/s,
+	'send() raises a serialization failure naming the retry') unless $control;
 unlike(bridge_log($b), qr/signed with a revoked key/, 'no message of send() was signed with a revoked key');
 stop_bridge($b);
 done_testing();

@@ -15,6 +15,8 @@
 # read is refused and no forgery is a job.
 # Severity: high -- any role a common default-privileges setup lets read
 # new tables can forge jobs for every target, signed and verified.
+# Fixed: sql/src/05_message_key.sql revokes, right after creating the table,
+# every privilege of every grantee but the owner (aclexplode(relacl)).
 # Control (W2Q_ATTACK_CONTROL=1): no default privileges: reporting may not
 # read the key.
 use strict;

@@ -17,6 +17,9 @@
 # delivered.
 # Severity: medium -- permanent, silent loss of every send() job of a
 # misconfigured (or de-granted) bridge; one warning line is the only trace.
+# Fixed: judge_signed() (bridge/pgoutput.c) answers PGO_KEYS_DENIED for a
+# signed message while the keys are unreadable: the bridge stops, naming
+# the GRANT, and confirms nothing past it.
 # Control (W2Q_ATTACK_CONTROL=1): the GRANT is given before the bridge
 # starts: the job is delivered.
 use strict;
@@ -40,6 +43,8 @@ psql_as($node, 'app_writer', q{SELECT wal2queue.send('emails', '{"n": 1}')});
 psql_as($node, 'admin', q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"row": 1}')});
 wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' || !$b->{h}->pumpable }, 30);
 note(bridge_log($b));
+like(bridge_log($b), qr/ERROR: a message signed by send\(\) with key [0-9]+ of wal2queue\.message_key in database "app" cannot be judged: the bridge's role may not read wal2queue\.message_key; nothing past it is confirmed; hint: .*GRANT SELECT ON wal2queue\.message_key/,
+	'the bridge stops at the signed message it cannot judge, naming the GRANT') unless $control;
 stop_bridge($b);
 
 # the operator follows the warning's hint
