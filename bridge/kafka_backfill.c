@@ -59,6 +59,8 @@
 #include "log.h"
 
 #define BF_WAIT_MS		KAFKA_BF_WAIT_MS
+/* a state record's bytes besides its text: key, headers, record framing */
+#define BF_STATE_OVERHEAD	2048
 
 typedef struct KafkaBackfill
 {
@@ -548,12 +550,12 @@ page_written(KafkaSink *ks, const BackfillState *next, KafkaBfTopics *now)
 	return SINK_OK;
 }
 
-int
-kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t prev_seq,
-					 const BackfillState *next, const FrameJob *jobs, uint32_t njobs)
+/* one page: its start record, rows and state (next: of this page) */
+static int
+write_page(KafkaSink *ks, const SinkSource *src, unsigned flags, const BackfillState *next,
+		   const FrameJob *jobs, uint32_t njobs)
 {
-	KafkaSink  *ks = (KafkaSink *) s;
-	KafkaBackfill *b = bf_of(ks);
+	KafkaBackfill *b = ks->backfill;
 	FrameTxn	txn = {0, next->lsn, next->lsn, now_us(), njobs};
 	KafkaBfTopics now = {0};
 	char		page[24];
@@ -561,16 +563,6 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 	bool		marker = next->lsn == 0;	/* BACKFILL_CREATING */
 	int			rc = SINK_OK;
 
-	if (b == NULL)
-		return bf_fail(ks, SINK_FATAL, "out of memory");
-	if (!b->known)
-		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill page before the backfill state was read");
-	if (!(flags & SINK_BACKFILL_NEW) && b->seq != prev_seq)
-		return bf_fail(ks, SINK_FATAL, "the kafka backfill state is at page %" PRIu64 " of the backfill, "
-					   "this bridge wrote page %" PRIu64 " next: another bridge backfills the same slot",
-					   b->seq, next->seq);
-	if (next->lsn == 0 && njobs > 0)
-		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill without a consistent point");
 	if (!kafka_bf_topics_of_page(ks->sink.cfg->target_prefix, jobs, njobs, &now))
 		return (kafka_bf_topics_free(&now), bf_fail(ks, SINK_RETRY, "out of memory"));
 	snprintf(page, sizeof(page), "%" PRIu64, b->page + 1);
@@ -592,5 +584,95 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 	kafka_bf_topics_free(&now);
 	if (rc == SINK_OK && marker)
 		b->session = 0;			/* the slot's session begins at its start */
+	return rc;
+}
+
+/* the bytes of a state record without next_topics, its key and headers */
+static size_t
+state_bytes(KafkaSink *ks, const BackfillState *st)
+{
+	char	   *text = kafka_backfill_state_format(ks->source, UINT64_MAX, st, "[]");
+	size_t		len = text ? strlen(text) : 0;
+
+	free(text);
+	return len + BF_STATE_OVERHEAD;
+}
+
+/*
+ * Where the page of jobs[from..njobs) ends: its state record (and a start
+ * record, naming the uncertain page's recorded topics too) must name its
+ * topics within message.max.bytes.  A page routed to more topics than one
+ * record can name is cut there; the next page starts at the row left out.
+ */
+static int
+page_end(KafkaSink *ks, const BackfillState *next, const FrameJob *jobs, uint32_t from,
+		 uint32_t njobs, uint32_t *end)
+{
+	KafkaBackfill *b = ks->backfill;
+	int64_t		max = ks->max_message_bytes > 0 ? ks->max_message_bytes : 1000000;
+	size_t		base = state_bytes(ks, next);
+	bool		with = b->check && !ks->txn_mode && b->has_last;
+
+	if (b->has_last && state_bytes(ks, &b->last) > base)
+		base = state_bytes(ks, &b->last);
+	if (!kafka_bf_topics_cut(ks->sink.cfg->target_prefix, jobs, from, njobs,
+							 with ? &b->topics : NULL,
+							 (int64_t) base < max ? (size_t) (max - (int64_t) base) : 0, end))
+		return bf_fail(ks, SINK_RETRY, "out of memory");
+	if (*end == from && from < njobs)
+	{
+		const char *prefix = ks->sink.cfg->target_prefix ? ks->sink.cfg->target_prefix : "";
+
+		return bf_fail(ks, SINK_FATAL, "backfill of table %s: the row with key %s goes to a topic "
+					   "whose name does not fit a backfill state record%s within message.max.bytes "
+					   "(%" PRId64 "): raise it (-X message.max.bytes=N); the topic: %s%.*s%s",
+					   next->table, next->job_keys ? next->job_keys[from] : "(unknown)",
+					   with ? " with the topics of the page an earlier attempt sent" : "", max,
+					   prefix, (int) (jobs[from].target.len > 200 ? 200 : jobs[from].target.len),
+					   jobs[from].target.data, jobs[from].target.len > 200 ? "..." : "");
+	}
+	if (*end < njobs && next->job_keys == NULL)
+		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill page to cut without its position keys");
+	return SINK_OK;
+}
+
+int
+kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t prev_seq,
+					 const BackfillState *next, const FrameJob *jobs, uint32_t njobs)
+{
+	KafkaSink  *ks = (KafkaSink *) s;
+	KafkaBackfill *b = bf_of(ks);
+	uint32_t	from = 0,
+				end;
+	int			rc;
+
+	if (b == NULL)
+		return bf_fail(ks, SINK_FATAL, "out of memory");
+	if (!b->known)
+		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill page before the backfill state was read");
+	if (!(flags & SINK_BACKFILL_NEW) && b->seq != prev_seq)
+		return bf_fail(ks, SINK_FATAL, "the kafka backfill state is at page %" PRIu64 " of the backfill, "
+					   "this bridge wrote page %" PRIu64 " next: another bridge backfills the same slot",
+					   b->seq, next->seq);
+	if (next->lsn == 0 && njobs > 0)
+		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill without a consistent point");
+	/* pages of the call cut where their topics would not fit a state record */
+	do
+	{
+		BackfillState part = *next;
+
+		if ((rc = page_end(ks, next, jobs, from, njobs, &end)) != SINK_OK)
+			return rc;
+		part.job_keys = next->job_keys ? next->job_keys + from : NULL;
+		if (end < njobs)
+		{
+			/* a state like next's, ending at the page's last row */
+			part.key = next->job_keys[end - 1];
+			part.rows = next->rows - (njobs - end);
+			part.done = false;
+		}
+		rc = write_page(ks, src, flags, &part, jobs + from, end - from);
+		from = end;
+	} while (rc == SINK_OK && from < njobs);
 	return rc;
 }
