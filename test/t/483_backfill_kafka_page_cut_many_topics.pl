@@ -35,7 +35,8 @@
 # whose topic alone cannot fit is refused naming the table, the row's key,
 # the topic and message.max.bytes.  The test asks for the backfill done
 # (600 rows), every state record within message.max.bytes, more page
-# records than --backfill-batch pages; a second part (8000-byte records,
+# records than --backfill-batch pages (also with --kafka-transactions: a
+# transaction per cut page); a second part (8000-byte records,
 # 60 topics) kills the bridge half-way through the first cut page and
 # restarts it: each of the 120 rows once, in its topic.  A third part
 # refuses a topic name longer than a state record can hold.
@@ -82,6 +83,21 @@ cmp_ok(scalar(keys %pages), '>=', 4, 'the 600-row page was cut into Kafka pages'
   or diag(join(' ', sort { $a <=> $b } keys %pages));
 my @miss = grep { kcat_values("km.t$_-" . ('x' x 180), '%s\n') !~ /"id":"?$_\b/ } (1, 2, 299, 300, 301, 599, 600);
 ok(@miss == 0, 'sampled rows are in their topics') or diag("missing: @miss");
+
+# part 1 with --kafka-transactions: each cut page its own transaction
+$b = start_bridge($node, undef, '--slot', 'bf_kmt', '--create-slot', '--tables', 'public.jobs',
+	'--sink', "kafka://$bs", '--route-column', 'queue', '--target-prefix', 'kt.', '--kafka-transactions',
+	'-X', 'message.max.bytes=100000', '--backfill', '--backfill-batch=600');
+ok(wait_until(sub { bridge_log($b) =~ /backfill of slot "bf_kmt" done|ERROR/ || !$b->{h}->pumpable }, 180),
+	'transactions: the backfill ended or stopped');
+like(bridge_log($b), qr/backfill of slot "bf_kmt" done: 600 rows/, 'transactions: the backfill is done: 600 rows')
+  or diag(join("\n", (grep { /WARNING|ERROR/ } split /\n/, bridge_log($b))[0 .. 5]));
+stop_bridge($b, 'KILL') if $b->{h}->pumpable;
+@states = split /\n--end--\n/, kcat_values('kt.wal2queue-backfill.bf_kmt', '%S %s\n--end--\n');
+%pages = map { /\npage=(\d+)/ ? ($1 => 1) : () } @states;
+cmp_ok(scalar(keys %pages), '>=', 4, 'transactions: the 600-row page was cut into Kafka pages');
+@miss = grep { kcat_values("kt.t$_-" . ('x' x 180), '%s\n') !~ /"id":"?$_\b/ } (1, 300, 301, 600);
+ok(@miss == 0, 'transactions: sampled rows are in their topics') or diag("missing: @miss");
 
 # part 2: killed half-way through the first cut page, restarted
 $node->safe_psql('postgres', q{
