@@ -43,6 +43,11 @@
  * skipped, the others go to the new one; test/t/435).  A state without
  * next_topics (an older bridge's) is read in the row's topic now.
  *
+ * A state record must fit message.max.bytes with its next_topics (a start
+ * record, on the uncertain page, with the recorded topics too): page_end()
+ * cuts a sink call whose topics would not fit into several pages, each with
+ * a state ending at its last row (test/t/483).
+ *
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
