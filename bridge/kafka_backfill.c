@@ -604,40 +604,82 @@ state_bytes(KafkaSink *ks, const BackfillState *st)
 }
 
 /*
+ * The bytes a state record has for next_topics: one of next's pages (its
+ * key any row's of the call) or a start record (the last state's, or one
+ * of those pages')
+ */
+static size_t
+state_room(KafkaSink *ks, const BackfillState *next, uint32_t njobs, int64_t *max)
+{
+	KafkaBackfill *b = ks->backfill;
+	BackfillState longest = *next;
+	size_t		base;
+
+	for (uint32_t i = 0; next->job_keys && i < njobs; i++)
+		if (longest.key == NULL || strlen(next->job_keys[i]) > strlen(longest.key))
+			longest.key = next->job_keys[i];
+	base = state_bytes(ks, &longest);
+
+	*max = ks->max_message_bytes > 0 ? ks->max_message_bytes : 1000000;
+	if (b->has_last && state_bytes(ks, &b->last) > base)
+		base = state_bytes(ks, &b->last);
+	return (int64_t) base < *max ? (size_t) (*max - (int64_t) base) : 0;
+}
+
+/* row i's topic does not fit a state record (with: with the recorded ones) */
+static int
+refuse_row(KafkaSink *ks, const BackfillState *next, const FrameJob *jobs, uint32_t i,
+		   bool with, int64_t max)
+{
+	const char *prefix = ks->sink.cfg->target_prefix ? ks->sink.cfg->target_prefix : "";
+	uint32_t	len = jobs[i].target.len;
+
+	return bf_fail(ks, SINK_FATAL, "backfill of table %s: the row with key %s goes to a topic "
+				   "whose name does not fit a backfill state record%s within message.max.bytes "
+				   "(%" PRId64 "): raise it (-X message.max.bytes=N); the topic: %s%.*s%s",
+				   next->table, next->job_keys ? next->job_keys[i] : "(unknown)",
+				   with ? " with the topics of the page an earlier attempt sent" : "", max,
+				   prefix, (int) (len > 200 ? 200 : len), jobs[i].target.data, len > 200 ? "..." : "");
+}
+
+/*
  * Where the page of jobs[from..njobs) ends: its state record (and a start
  * record, naming the uncertain page's recorded topics too) must name its
- * topics within message.max.bytes.  A page routed to more topics than one
- * record can name is cut there; the next page starts at the row left out.
+ * topics within room bytes.  A page routed to more topics than one record
+ * can name is cut there; the next page starts at the row left out.
  */
 static int
 page_end(KafkaSink *ks, const BackfillState *next, const FrameJob *jobs, uint32_t from,
-		 uint32_t njobs, uint32_t *end)
+		 uint32_t njobs, size_t room, int64_t max, uint32_t *end)
 {
 	KafkaBackfill *b = ks->backfill;
-	int64_t		max = ks->max_message_bytes > 0 ? ks->max_message_bytes : 1000000;
-	size_t		base = state_bytes(ks, next);
 	bool		with = b->check && !ks->txn_mode && b->has_last;
 
-	if (b->has_last && state_bytes(ks, &b->last) > base)
-		base = state_bytes(ks, &b->last);
 	if (!kafka_bf_topics_cut(ks->sink.cfg->target_prefix, jobs, from, njobs,
-							 with ? &b->topics : NULL,
-							 (int64_t) base < max ? (size_t) (max - (int64_t) base) : 0, end))
+							 with ? &b->topics : NULL, room, end))
 		return bf_fail(ks, SINK_RETRY, "out of memory");
 	if (*end == from && from < njobs)
-	{
-		const char *prefix = ks->sink.cfg->target_prefix ? ks->sink.cfg->target_prefix : "";
-
-		return bf_fail(ks, SINK_FATAL, "backfill of table %s: the row with key %s goes to a topic "
-					   "whose name does not fit a backfill state record%s within message.max.bytes "
-					   "(%" PRId64 "): raise it (-X message.max.bytes=N); the topic: %s%.*s%s",
-					   next->table, next->job_keys ? next->job_keys[from] : "(unknown)",
-					   with ? " with the topics of the page an earlier attempt sent" : "", max,
-					   prefix, (int) (jobs[from].target.len > 200 ? 200 : jobs[from].target.len),
-					   jobs[from].target.data, jobs[from].target.len > 200 ? "..." : "");
-	}
+		return refuse_row(ks, next, jobs, from, with, max);
 	if (*end < njobs && next->job_keys == NULL)
 		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill page to cut without its position keys");
+	return SINK_OK;
+}
+
+/*
+ * Every row's topic fits a state record alone: checked before any row is
+ * sent, so that a refusal leaves no page of the call behind
+ */
+static int
+rows_fit(KafkaSink *ks, const BackfillState *next, const FrameJob *jobs, uint32_t njobs,
+		 size_t room, int64_t max)
+{
+	for (uint32_t i = 0, e; i < njobs; i++)
+	{
+		if (!kafka_bf_topics_cut(ks->sink.cfg->target_prefix, jobs, i, i + 1, NULL, room, &e))
+			return bf_fail(ks, SINK_RETRY, "out of memory");
+		if (e == i)
+			return refuse_row(ks, next, jobs, i, false, max);
+	}
 	return SINK_OK;
 }
 
@@ -649,6 +691,8 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 	KafkaBackfill *b = bf_of(ks);
 	uint32_t	from = 0,
 				end;
+	size_t		room;
+	int64_t		max;
 	int			rc;
 
 	if (b == NULL)
@@ -662,11 +706,14 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 	if (next->lsn == 0 && njobs > 0)
 		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill without a consistent point");
 	/* pages of the call cut where their topics would not fit a state record */
+	room = state_room(ks, next, njobs, &max);
+	if ((rc = rows_fit(ks, next, jobs, njobs, room, max)) != SINK_OK)
+		return rc;
 	do
 	{
 		BackfillState part = *next;
 
-		if ((rc = page_end(ks, next, jobs, from, njobs, &end)) != SINK_OK)
+		if ((rc = page_end(ks, next, jobs, from, njobs, room, max, &end)) != SINK_OK)
 			return rc;
 		part.job_keys = next->job_keys ? next->job_keys + from : NULL;
 		if (end < njobs)
