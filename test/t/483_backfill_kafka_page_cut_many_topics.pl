@@ -22,7 +22,7 @@
 # where its topics' names would not fit a state record); at least a
 # refusal that names the cause (the page routes to too many topics for
 # one state record) and the remedy (a smaller --backfill-batch).
-# W2Q_ATTACK_CONTROL=1 routes every row to 3 topics: passes.
+# (test/attack's W2Q_ATTACK_CONTROL=1 routed every row to 3 topics: passed.)
 # Severity: low-medium (a backfill that cannot finish with the defaults
 # under an ordinary routing choice, with a misleading error; no data lost).
 # Fixed: a Kafka backfill page ends where its topics would not fit one
@@ -32,8 +32,8 @@
 # too) fit message.max.bytes less the record's other bytes
 # (kafka_backfill_topics.c kafka_bf_topics_cut()); each page's state ends at
 # its last row (key, rows), the next page starts at the row left out.  A row
-# whose topic alone cannot fit is refused naming the table, the row's key,
-# the topic and message.max.bytes.  The test asks for the backfill done
+# whose topic alone cannot fit is refused (rows_fit()) naming the table,
+# the row's key, the topic and message.max.bytes.  The test asks for the backfill done
 # (600 rows), every state record within message.max.bytes, more page
 # records than --backfill-batch pages (also with --kafka-transactions: a
 # transaction per cut page); a second part (8000-byte records,
