@@ -43,6 +43,11 @@
  * skipped, the others go to the new one; test/t/435).  A state without
  * next_topics (an older bridge's) is read in the row's topic now.
  *
+ * A state record must fit message.max.bytes with its next_topics (a start
+ * record, on the uncertain page, with the recorded topics too): page_end()
+ * cuts a sink call whose topics would not fit into several pages, each with
+ * a state ending at its last row (test/t/483).
+ *
  *-------------------------------------------------------------------------
  */
 #include <inttypes.h>
@@ -59,6 +64,8 @@
 #include "log.h"
 
 #define BF_WAIT_MS		KAFKA_BF_WAIT_MS
+/* a state record's bytes besides its text: key, headers, record framing */
+#define BF_STATE_OVERHEAD	2048
 
 typedef struct KafkaBackfill
 {
@@ -548,12 +555,12 @@ page_written(KafkaSink *ks, const BackfillState *next, KafkaBfTopics *now)
 	return SINK_OK;
 }
 
-int
-kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t prev_seq,
-					 const BackfillState *next, const FrameJob *jobs, uint32_t njobs)
+/* one page: its start record, rows and state (next: of this page) */
+static int
+write_page(KafkaSink *ks, const SinkSource *src, unsigned flags, const BackfillState *next,
+		   const FrameJob *jobs, uint32_t njobs)
 {
-	KafkaSink  *ks = (KafkaSink *) s;
-	KafkaBackfill *b = bf_of(ks);
+	KafkaBackfill *b = ks->backfill;
 	FrameTxn	txn = {0, next->lsn, next->lsn, now_us(), njobs};
 	KafkaBfTopics now = {0};
 	char		page[24];
@@ -561,16 +568,6 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 	bool		marker = next->lsn == 0;	/* BACKFILL_CREATING */
 	int			rc = SINK_OK;
 
-	if (b == NULL)
-		return bf_fail(ks, SINK_FATAL, "out of memory");
-	if (!b->known)
-		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill page before the backfill state was read");
-	if (!(flags & SINK_BACKFILL_NEW) && b->seq != prev_seq)
-		return bf_fail(ks, SINK_FATAL, "the kafka backfill state is at page %" PRIu64 " of the backfill, "
-					   "this bridge wrote page %" PRIu64 " next: another bridge backfills the same slot",
-					   b->seq, next->seq);
-	if (next->lsn == 0 && njobs > 0)
-		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill without a consistent point");
 	if (!kafka_bf_topics_of_page(ks->sink.cfg->target_prefix, jobs, njobs, &now))
 		return (kafka_bf_topics_free(&now), bf_fail(ks, SINK_RETRY, "out of memory"));
 	snprintf(page, sizeof(page), "%" PRIu64, b->page + 1);
@@ -592,5 +589,142 @@ kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t pr
 	kafka_bf_topics_free(&now);
 	if (rc == SINK_OK && marker)
 		b->session = 0;			/* the slot's session begins at its start */
+	return rc;
+}
+
+/* the bytes of a state record without next_topics, its key and headers */
+static size_t
+state_bytes(KafkaSink *ks, const BackfillState *st)
+{
+	char	   *text = kafka_backfill_state_format(ks->source, UINT64_MAX, st, "[]");
+	size_t		len = text ? strlen(text) : 0;
+
+	free(text);
+	return len + BF_STATE_OVERHEAD;
+}
+
+/*
+ * The bytes a state record has for next_topics: one of next's pages (its
+ * key any row's of the call) or a start record (the last state's, or one
+ * of those pages')
+ */
+static size_t
+state_room(KafkaSink *ks, const BackfillState *next, uint32_t njobs, int64_t *max)
+{
+	KafkaBackfill *b = ks->backfill;
+	BackfillState longest = *next;
+	size_t		base;
+
+	for (uint32_t i = 0; next->job_keys && i < njobs; i++)
+		if (longest.key == NULL || strlen(next->job_keys[i]) > strlen(longest.key))
+			longest.key = next->job_keys[i];
+	base = state_bytes(ks, &longest);
+
+	*max = ks->max_message_bytes > 0 ? ks->max_message_bytes : 1000000;
+	if (b->has_last && state_bytes(ks, &b->last) > base)
+		base = state_bytes(ks, &b->last);
+	return (int64_t) base < *max ? (size_t) (*max - (int64_t) base) : 0;
+}
+
+/* row i's topic does not fit a state record (with: with the recorded ones) */
+static int
+refuse_row(KafkaSink *ks, const BackfillState *next, const FrameJob *jobs, uint32_t i,
+		   bool with, int64_t max)
+{
+	const char *prefix = ks->sink.cfg->target_prefix ? ks->sink.cfg->target_prefix : "";
+	uint32_t	len = jobs[i].target.len;
+
+	return bf_fail(ks, SINK_FATAL, "backfill of table %s: the row with key %s goes to a topic "
+				   "whose name does not fit a backfill state record%s within message.max.bytes "
+				   "(%" PRId64 "): raise it (-X message.max.bytes=N); the topic: %s%.*s%s",
+				   next->table, next->job_keys ? next->job_keys[i] : "(unknown)",
+				   with ? " with the topics of the page an earlier attempt sent" : "", max,
+				   prefix, (int) (len > 200 ? 200 : len), jobs[i].target.data, len > 200 ? "..." : "");
+}
+
+/*
+ * Where the page of jobs[from..njobs) ends: its state record (and a start
+ * record, naming the uncertain page's recorded topics too) must name its
+ * topics within room bytes.  A page routed to more topics than one record
+ * can name is cut there; the next page starts at the row left out.
+ */
+static int
+page_end(KafkaSink *ks, const BackfillState *next, const FrameJob *jobs, uint32_t from,
+		 uint32_t njobs, size_t room, int64_t max, uint32_t *end)
+{
+	KafkaBackfill *b = ks->backfill;
+	bool		with = b->check && !ks->txn_mode && b->has_last;
+
+	if (!kafka_bf_topics_cut(ks->sink.cfg->target_prefix, jobs, from, njobs,
+							 with ? &b->topics : NULL, room, end))
+		return bf_fail(ks, SINK_RETRY, "out of memory");
+	if (*end == from && from < njobs)
+		return refuse_row(ks, next, jobs, from, with, max);
+	if (*end < njobs && next->job_keys == NULL)
+		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill page to cut without its position keys");
+	return SINK_OK;
+}
+
+/*
+ * Every row's topic fits a state record alone: checked before any row is
+ * sent, so that a refusal leaves no page of the call behind
+ */
+static int
+rows_fit(KafkaSink *ks, const BackfillState *next, const FrameJob *jobs, uint32_t njobs,
+		 size_t room, int64_t max)
+{
+	for (uint32_t i = 0, e; i < njobs; i++)
+	{
+		if (!kafka_bf_topics_cut(ks->sink.cfg->target_prefix, jobs, i, i + 1, NULL, room, &e))
+			return bf_fail(ks, SINK_RETRY, "out of memory");
+		if (e == i)
+			return refuse_row(ks, next, jobs, i, false, max);
+	}
+	return SINK_OK;
+}
+
+int
+kafka_backfill_batch(Sink *s, const SinkSource *src, unsigned flags, uint64_t prev_seq,
+					 const BackfillState *next, const FrameJob *jobs, uint32_t njobs)
+{
+	KafkaSink  *ks = (KafkaSink *) s;
+	KafkaBackfill *b = bf_of(ks);
+	uint32_t	from = 0,
+				end;
+	size_t		room;
+	int64_t		max;
+	int			rc;
+
+	if (b == NULL)
+		return bf_fail(ks, SINK_FATAL, "out of memory");
+	if (!b->known)
+		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill page before the backfill state was read");
+	if (!(flags & SINK_BACKFILL_NEW) && b->seq != prev_seq)
+		return bf_fail(ks, SINK_FATAL, "the kafka backfill state is at page %" PRIu64 " of the backfill, "
+					   "this bridge wrote page %" PRIu64 " next: another bridge backfills the same slot",
+					   b->seq, next->seq);
+	if (next->lsn == 0 && njobs > 0)
+		return bf_fail(ks, SINK_FATAL, "kafka sink: a backfill without a consistent point");
+	/* pages of the call cut where their topics would not fit a state record */
+	room = state_room(ks, next, njobs, &max);
+	if ((rc = rows_fit(ks, next, jobs, njobs, room, max)) != SINK_OK)
+		return rc;
+	do
+	{
+		BackfillState part = *next;
+
+		if ((rc = page_end(ks, next, jobs, from, njobs, room, max, &end)) != SINK_OK)
+			return rc;
+		part.job_keys = next->job_keys ? next->job_keys + from : NULL;
+		if (end < njobs)
+		{
+			/* a state like next's, ending at the page's last row */
+			part.key = next->job_keys[end - 1];
+			part.rows = next->rows - (njobs - end);
+			part.done = false;
+		}
+		rc = write_page(ks, src, flags, &part, jobs + from, end - from);
+		from = end;
+	} while (rc == SINK_OK && from < njobs);
 	return rc;
 }

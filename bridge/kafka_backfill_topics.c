@@ -63,6 +63,29 @@ kafka_bf_topics_within(const KafkaBfTopics *a, const KafkaBfTopics *b)
 	return true;
 }
 
+/* job's topic (prefix and target) into *buf (grown); false when out of memory */
+static bool
+topic_of(const char *prefix, size_t pl, const FrameJob *job, char **buf, size_t *cap)
+{
+	size_t		len = pl + job->target.len;
+
+	if (len + 1 > *cap)
+	{
+		char	   *p = realloc(*buf, len + 1);
+
+		if (p == NULL)
+			return false;
+		*buf = p;
+		*cap = len + 1;
+	}
+	if (pl)
+		memcpy(*buf, prefix, pl);
+	if (job->target.len)
+		memcpy(*buf + pl, job->target.data, job->target.len);
+	(*buf)[len] = '\0';
+	return true;
+}
+
 /* the topics of a page's jobs: the target prefix and each job's target */
 bool
 kafka_bf_topics_of_page(const char *prefix, const FrameJob *jobs, uint32_t njobs,
@@ -74,28 +97,62 @@ kafka_bf_topics_of_page(const char *prefix, const FrameJob *jobs, uint32_t njobs
 	bool		ok = true;
 
 	for (uint32_t i = 0; ok && i < njobs; i++)
+		ok = topic_of(prefix, pl, &jobs[i], &buf, &cap) &&
+			kafka_bf_topics_add(out, buf, pl + jobs[i].target.len);
+	free(buf);
+	return ok;
+}
+
+/* the bytes of a name in a JSON array of strings: quoted, escaped, a comma */
+static size_t
+json_len(const char *s, size_t len)
+{
+	size_t		n = 3;
+
+	for (size_t i = 0; i < len; i++)
+		n += ((unsigned char) s[i] < 0x20 || s[i] == '"' || s[i] == '\\') ? 6 : 1;
+	return n;
+}
+
+/*
+ * Where a page of jobs[from..njobs) ends so that its topics, with those of
+ * with, make a JSON array (kafka_bf_topics_format) of at most max_json
+ * bytes: *end is the first job left out (from when even the first job's
+ * topic does not fit).  False when out of memory.
+ */
+bool
+kafka_bf_topics_cut(const char *prefix, const FrameJob *jobs, uint32_t from, uint32_t njobs,
+					const KafkaBfTopics *with, size_t max_json, uint32_t *end)
+{
+	size_t		pl = prefix ? strlen(prefix) : 0;
+	KafkaBfTopics u = {0};
+	char	   *buf = NULL;
+	size_t		cap = 0;
+	size_t		size = 2;
+	bool		ok = true;
+	uint32_t	i;
+
+	for (size_t k = 0; ok && with && k < with->n; k++)
+	{
+		size += json_len(with->name[k], strlen(with->name[k]));
+		ok = kafka_bf_topics_add(&u, with->name[k], strlen(with->name[k]));
+	}
+	for (i = from; ok && i < njobs; i++)
 	{
 		size_t		len = pl + jobs[i].target.len;
 
-		if (len + 1 > cap)
-		{
-			char	   *p = realloc(buf, len + 1);
-
-			if (p == NULL)
-			{
-				ok = false;
-				break;
-			}
-			buf = p;
-			cap = len + 1;
-		}
-		if (pl)
-			memcpy(buf, prefix, pl);
-		if (jobs[i].target.len)
-			memcpy(buf + pl, jobs[i].target.data, jobs[i].target.len);
-		ok = kafka_bf_topics_add(out, buf, len);
+		if (!(ok = topic_of(prefix, pl, &jobs[i], &buf, &cap)))
+			break;
+		if (kafka_bf_topics_has(&u, buf, len))
+			continue;
+		if (size + json_len(buf, len) > max_json)
+			break;
+		size += json_len(buf, len);
+		ok = kafka_bf_topics_add(&u, buf, len);
 	}
+	*end = i;
 	free(buf);
+	kafka_bf_topics_free(&u);
 	return ok;
 }
 

@@ -444,6 +444,9 @@ extern bool kafka_bf_topics_add(KafkaBfTopics *t, const char *name, size_t len);
 extern bool kafka_bf_topics_within(const KafkaBfTopics *a, const KafkaBfTopics *b);
 extern bool kafka_bf_topics_of_page(const char *prefix, const FrameJob *jobs,
 									uint32_t njobs, KafkaBfTopics *out);
+extern bool kafka_bf_topics_cut(const char *prefix, const FrameJob *jobs, uint32_t from,
+								uint32_t njobs, const KafkaBfTopics *with, size_t max_json,
+								uint32_t *end);
 extern char *kafka_bf_topics_format(const KafkaBfTopics *t);
 extern bool kafka_bf_topics_parse(const char *json, KafkaBfTopics *t);
 
