@@ -346,10 +346,43 @@ stream_open(Stream *s)
 			rc = STREAM_RETRY;
 			s->slot_busy = true;
 		}
+		if (s->slot_busy)
+			stream_end_own_walsender(s);
 		slot_drop_created(s);
 		stream_close(s);
 	}
+	else
+		s->own_pid = PQbackendPID(s->conn);
 	return rc;
+}
+
+/*
+ * The slot (or its --create-slot lock) is held by this process's own last
+ * walsender: the connection was dropped while the path to the server was
+ * silent, so the server has not seen it go and keeps the walsender until
+ * wal_sender_timeout.  It serves no one: end it (a role may end its own
+ * backends), rather than wait, or take it for another bridge (attack 496).
+ */
+void
+stream_end_own_walsender(Stream *s)
+{
+	char		sql[256];
+	PGresult   *res;
+
+	if (s->own_pid == 0 || s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
+		return;
+	snprintf(sql, sizeof(sql),
+			 "SELECT pg_catalog.pg_terminate_backend(%d) FROM pg_catalog.pg_stat_activity "
+			 "WHERE pid = %d AND backend_type = 'walsender' AND usename = current_user",
+			 s->own_pid, s->own_pid);
+	res = PQexec(s->conn, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		log_msg(LOG_WARNING, "ended this bridge's own previous walsender (pid %d), which still held "
+				"replication slot \"%s\": its connection was lost without the server noticing",
+				s->own_pid, s->cfg->slot);
+	PQclear(res);
+	s->own_pid = 0;
 }
 
 int

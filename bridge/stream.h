@@ -86,6 +86,9 @@ typedef struct Stream
 	char		wal_status[16];	/* the slot's wal_status at open */
 	long long	safe_wal_size;	/* its safe_wal_size at open, -1 if none */
 	bool		slot_busy;		/* the last open failed: slot held by another */
+	int			own_pid;		/* kept across opens: the backend of this
+								 * process's last stream (a walsender that may
+								 * linger after a silent network loss) */
 	bool		never_create;	/* set by the caller, kept across opens: a
 								 * missing slot is fatal even with
 								 * --create-slot (a reconnect, or a slot
@@ -103,6 +106,7 @@ extern void stream_init(Stream *s, const StreamConfig *cfg);
 
 /* connect, check (or create) the slot, START_REPLICATION */
 extern int	stream_open(Stream *s);
+extern void stream_end_own_walsender(Stream *s);
 
 /*
  * The position at which timeline old_tli ended, from the current timeline's

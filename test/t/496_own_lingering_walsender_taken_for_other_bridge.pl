@@ -18,6 +18,10 @@
 # the bridge keeps running and job 2 is delivered.
 # Severity: low-medium (an exit 1 and a restart by the unit, no loss; a
 # false "another bridge" diagnosis on a network incident).
+# Fixed: bridge/stream.c stream_end_own_walsender(): a busy slot (or
+# --create-slot lock) held by the walsender of this process's last stream
+# (own_pid, kept across opens) is ended with pg_terminate_backend (a role
+# may end its own backends), with a WARNING saying so.
 # Control: W2Q_ATTACK_CONTROL=1 closes the old connection (the server
 # sees the client go): the slot is free at once, job 2 is delivered.
 use strict;
@@ -111,6 +115,9 @@ ok(wait_until(sub { redis($r, 'XLEN', 'public.nj') eq '2' }, 75),
 	'job 2 is delivered once the old walsender let go of the slot')
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
 ok($b->{h}->pumpable, 'the bridge is still running');
+like(bridge_log($b), qr/ended this bridge's own previous walsender \(pid \d+\), which still held replication slot "ns"/,
+	'it ended its own lingering walsender instead of waiting for wal_sender_timeout')
+  unless $ENV{W2Q_ATTACK_CONTROL};
 stop_bridge($b, 'KILL') if $b->{h}->pumpable;
 kill 'KILL', $pid;
 waitpid($pid, 0);
