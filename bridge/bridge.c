@@ -240,6 +240,9 @@ read_stream(Bridge *b)
 			return session_stream_failed(b, rc) == STREAM_OK ? n : -1;
 		if (ev.kind == STREAM_NONE)
 			break;
+		b->last_recv_us = now_us();
+		b->ping_sent_us = 0;
+		b->silent_drops = 0;
 		if (handle_event(b, &ev) == SINK_FATAL)
 			return -1;
 	}
@@ -490,6 +493,48 @@ release_libpq_buffer(Bridge *b)
 	return true;
 }
 
+/*
+ * --recv-timeout: a path to the server that went silent without a FIN or
+ * RST (a firewall or NAT that lost its table, a partition) leaves a
+ * connection that reads nothing, forever, while the walsender timed out
+ * long ago (attack 495).  As PostgreSQL's walreceiver does
+ * (wal_receiver_timeout): after recv_timeout of silence, a status update
+ * asks for a reply; none within as long again, and the connection is taken
+ * for lost.  Only while the bridge reads (backpressure is no silence), and
+ * each such drop in a row doubles the wait, so that a walsender busy for
+ * long (a huge transaction decoded without output) is never cut forever.
+ */
+static int
+stream_silent(Bridge *b)
+{
+	int64_t		now = now_us();
+	int64_t		wait = (int64_t) b->cfg->recv_timeout_ms * 1000 << (b->silent_drops < 6 ? b->silent_drops : 6);
+
+	if (!b->stream_up || b->cfg->recv_timeout_ms == 0 || !may_read(b) || b->last_recv_us == 0)
+	{
+		b->last_recv_us = now;
+		b->ping_sent_us = 0;
+		return STREAM_OK;
+	}
+	if (b->ping_sent_us == 0)
+	{
+		if (now - b->last_recv_us < wait)
+			return STREAM_OK;
+		b->ping_sent_us = now;
+		return stream_send_status(&b->stream, b->last_status_lsn, true) == STREAM_OK ? STREAM_OK :
+			session_stream_failed(b, STREAM_RETRY);
+	}
+	if (now - b->ping_sent_us < wait)
+		return STREAM_OK;
+	snprintf(b->stream.err, sizeof(b->stream.err), "no message from the server for %d s, nor an "
+			 "answer to a status update that asked for one: the connection is taken for lost",
+			 (int) ((now - b->last_recv_us) / 1000000));
+	b->silent_drops++;
+	b->last_recv_us = 0;
+	b->ping_sent_us = 0;
+	return session_stream_failed(b, STREAM_RETRY);
+}
+
 /* one turn: connect what is down, read, deliver, confirm */
 static int
 turn(Bridge *b)
@@ -536,6 +581,8 @@ turn(Bridge *b)
 	if (b->sink_up && record_confirmable(b) != SINK_OK)
 		return 1;
 	if (send_status(b, false) != STREAM_OK)
+		return 1;
+	if (stream_silent(b) != STREAM_OK)
 		return 1;
 	update_metrics(b);
 	if (publication_unproven(b) || release_libpq_buffer(b))

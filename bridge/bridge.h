@@ -25,6 +25,8 @@ typedef struct BridgeConfig
 	StreamConfig stream;
 	SinkConfig	sink;
 	int			status_interval_ms;
+	int			recv_timeout_ms;	/* --recv-timeout: silence before a ping's
+									 * answer is given up on; 0 for none */
 	size_t		max_pending_bytes;
 	bool		standby;		/* wait while another bridge holds the slot */
 	bool		accept_new_source;	/* continue after a deliberate failover or

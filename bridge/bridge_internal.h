@@ -66,6 +66,10 @@ typedef struct Bridge
 	PubWatch	pub;			/* pgoutput: the publication, the cap */
 	bool		session_validated;	/* the sink acked something this session */
 	int64_t		session_start_us;	/* when START_REPLICATION last succeeded */
+	/* --recv-timeout: the server's silence (stream_silent, bridge.c) */
+	int64_t		last_recv_us;	/* the last message from the walsender */
+	int64_t		ping_sent_us;	/* a status asking for a reply, unanswered */
+	int			silent_drops;	/* sessions dropped for silence in a row */
 	uint64_t	unrecorded_from;	/* this session's start if no sink record
 									 * vouched for it, else 0 (slotwatch.h) */
 	/* metrics */

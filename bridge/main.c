@@ -95,6 +95,9 @@ usage(void)
 	printf("                             backfill's consistent point), create it again and backfill\n");
 	printf("                             (at least once)\n");
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
+	printf("      --recv-timeout=SECS    after this long without a message from the server, ask it\n");
+	printf("                             for one; no answer within as long again: reconnect\n");
+	printf("                             (doubled after each such reconnect; default: 60, 0: off)\n");
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
 	printf("      --accept-new-source    continue into a sink that holds another server's, timeline's or\n");
 	printf("                             slot's progress, or none (a deliberate failover or restore, or\n");
@@ -266,6 +269,7 @@ static const struct option long_options[] = {
 	{"redis-maxlen", required_argument, NULL, 7},
 	{"redis-group", required_argument, NULL, 8},
 	{"status-interval", required_argument, NULL, 9},
+	{"recv-timeout", required_argument, NULL, 49},
 	{"kafka-property", required_argument, NULL, 'X'},
 	{"value-column", required_argument, NULL, 10},
 	{"kafka-transactions", no_argument, NULL, 11},
@@ -412,6 +416,7 @@ take_option(int c, const char *arg, Args *a, BridgeConfig *cfg)
 			break;
 		case 46: cfg->backfill.resume_condition = true; break;
 		case 47: cfg->backfill.after_rewrite = true; break;
+		case 49: cfg->recv_timeout_ms = 1000 * (int) parse_number(arg, "--recv-timeout", 0, 3600); break;
 		case 48: cfg->backfill.page_bytes = (size_t) parse_size(arg, "--backfill-page-bytes", 1024, INT64_C(1) << 30); break;
 		case 45: cfg->backfill.recreate_lost = true; break;
 		case 'v': log_verbosity = 1; a->verbose = true; break;
@@ -728,7 +733,7 @@ int
 main(int argc, char **argv)
 {
 	Args		a = {.dbname = "", .slot = "wal2queue", .sink = "redis://localhost:6379"};
-	BridgeConfig cfg = {.status_interval_ms = 10000,
+	BridgeConfig cfg = {.status_interval_ms = 10000, .recv_timeout_ms = 60000,
 	.max_pending_bytes = BRIDGE_DEFAULT_MAX_PENDING};
 	char		err[512];
 	int			rc;

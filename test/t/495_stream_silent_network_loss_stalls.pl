@@ -19,6 +19,13 @@
 # job committed after the loss is delivered within that bound.
 # Severity: medium (delivery stalls for minutes to forever on a silent
 # network loss; the metrics say all is well).
+# Fixed: --recv-timeout (default 60 s; bridge.c stream_silent()): after
+# that long without a message from the server, a status update asks for a
+# reply; none within as long again, and the stream is dropped and opened
+# again, as PostgreSQL's walreceiver does with wal_receiver_timeout.  Only
+# while the bridge reads; each such drop in a row doubles the wait, so a
+# walsender busy for long is never cut forever.  Here --recv-timeout 2; an
+# idle stream answers the pings and is not dropped.
 # Control: W2Q_ATTACK_CONTROL=1 closes the old connection (an RST-like
 # loss) instead of blackholing it: the bridge reconnects and delivers.
 use strict;
@@ -98,9 +105,11 @@ if ($pid == 0)
 
 my $connstr = "host=127.0.0.1 port=$pport dbname=postgres";
 my $b = start_streaming_bridge($node, $r, '-d', $connstr, '--slot', 'ns', '--status-interval', '1',
-	'--accept-new-source');
+	'--accept-new-source', '--recv-timeout', '2');
 $node->safe_psql('postgres', 'INSERT INTO nj VALUES (1)');
 ok(wait_until(sub { redis($r, 'XLEN', 'public.nj') eq '1' }, 30), 'job 1 delivered through the proxy');
+sleep 6;
+unlike(bridge_log($b), qr/taken for lost/, 'an idle stream answers the pings: it is not dropped');
 
 open(my $fh, '>', $cut) or die;
 close $fh;
@@ -111,6 +120,8 @@ $node->safe_psql('postgres', 'INSERT INTO nj VALUES (2)');
 ok(wait_until(sub { redis($r, 'XLEN', 'public.nj') eq '2' }, 60),
 	'job 2, committed after the silent loss, is delivered within 60 s')
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
+like(bridge_log($b), qr/no message from the server for \d+ s, nor an answer to a status update that asked for one: the connection is taken for lost; reconnecting/,
+	'the silence is named') unless $ENV{W2Q_ATTACK_CONTROL};
 stop_bridge($b, 'KILL');
 kill 'KILL', $pid;
 waitpid($pid, 0);
