@@ -1,0 +1,59 @@
+# What: a table without a primary key, read by its replica identity index,
+# where the index's collation is not the column's: name text COLLATE ci (a
+# case-insensitive ICU collation, deterministic = false) with UNIQUE INDEX
+# (name COLLATE "C") as REPLICA IDENTITY -- 'a' and 'A' are both there,
+# distinct for the index.  The backfill orders and compares the key with
+# the COLUMN's collation ("ORDER BY name", "name OPERATOR(pg_catalog.>)
+# ($1::text)"), under which 'a' = 'A': once a page ends at 'a', the next
+# page's "name > 'a'" leaves out 'A' (and the page order of equal names is
+# arbitrary).  Rows are silently missing from the backfill; the stream
+# never sends them (committed before the consistent point).
+# Why: bridge/backfill_sql.c KEY_SQL reads the key's columns, types and
+# collations from pg_attribute (a.attcollation), not the index's own
+# (pg_index.indcollation) nor its opclasses (indclass); key_after() and
+# bf_page_only()'s ORDER BY then use the column's collation.  A key in the
+# index's order needs "COLLATE \"C\"" on both (or a refusal of a key whose
+# index collation or opclass differs from the column's, naming it).
+# Expected: every row delivered once: 6 entries (or a refusal naming the
+# index's collation before anything is sent).
+# W2Q_ATTACK_CONTROL=1 gives the column the "C" collation too: passes.
+# Severity: medium (silent loss of backfilled rows; needs a replica identity
+# index whose collation differs from a nondeterministic column's -- a
+# table without a primary key, as pgoutput users have).
+# Fixed: KEY_SQL reads each key column's collation and opclass from the
+# index (pg_index.indcollation, indclass); the pages are ordered "ORDER BY
+# name COLLATE pg_catalog."C" USING OPERATOR(pg_catalog.<)" and compared
+# "(name COLLATE pg_catalog."C") OPERATOR(pg_catalog.>) ($1::text)": the
+# index's order.  The keydef records the index's collation oid, so a state
+# saved by an older bridge (the column's collation) is refused by
+# check_key() ("its key is now ..., was ...") instead of resumed in
+# another order.
+
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('bfcoll');
+my $r = start_redis();
+my $coll = $ENV{W2Q_ATTACK_CONTROL} ? '"C"' : 'ci';
+$node->safe_psql('postgres', qq{
+	CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+	CREATE TABLE names (name text COLLATE $coll NOT NULL, v int);
+	CREATE UNIQUE INDEX names_c ON names (name COLLATE "C");
+	ALTER TABLE names REPLICA IDENTITY USING INDEX names_c;
+	INSERT INTO names VALUES ('a', 1), ('A', 2), ('b', 3), ('B', 4), ('c', 5), ('C', 6);
+});
+my $b = start_bridge($node, $r, '--slot', 'bf_coll', '--create-slot', '--tables', 'public.names',
+	'--backfill', '--backfill-batch', '1', '--status-interval', '1');
+ok(wait_until(sub { backfill_done($r, 'bf_coll') eq '1' || !$b->{h}->pumpable }, 30), 'the backfill ran')
+  or diag(bridge_log($b));
+sleep 1;
+is(redis($r, 'XLEN', 'public.names'), '6', 'each of the 6 rows delivered')
+  or diag(join("\n", grep { /INFO|WARNING|ERROR/ } split /\n/, bridge_log($b)));
+stop_bridge($b, 'KILL') if $b->{h}->pumpable;
+stop_redis($r);
+$node->stop;
+done_testing();
