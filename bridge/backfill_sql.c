@@ -115,6 +115,35 @@
 	"WHERE k.ord <= i.indnkeyatts " \
 	"ORDER BY k.ord"
 
+/*
+ * Code the planner runs when a page of table $1 is planned, as the bridge's
+ * role: the functions (directly, or an operator's) that the expressions
+ * and predicates of its indexes and its CHECK constraints depend on, its
+ * partitions' included, owned by a role that is neither a superuser nor
+ * the bridge's (test/t/482): the first, as "index m.jobs_tag calls
+ * m.tag(integer), owned by mallory"
+ */
+#define OWNER_CODE_SQL \
+	"SELECT pg_catalog.format('%s %s calls %s, owned by %I', CASE d.classid " \
+	"  WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN 'index' ELSE 'constraint' END, " \
+	"  coalesce((SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c " \
+	"    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = d.objid), " \
+	"   (SELECT x.conname::text FROM pg_catalog.pg_constraint x " \
+	"    WHERE d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND x.oid = d.objid)), " \
+	"  p.oid::pg_catalog.regprocedure, r.rolname) " \
+	"FROM (SELECT $1::pg_catalog.regclass AS relid UNION " \
+	"  SELECT t.relid FROM pg_catalog.pg_partition_tree($1) t) pt " \
+	"JOIN pg_catalog.pg_depend d ON (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass " \
+	"    AND d.objid IN (SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = pt.relid)) " \
+	"  OR (d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass " \
+	"    AND d.objid IN (SELECT x.oid FROM pg_catalog.pg_constraint x WHERE x.conrelid = pt.relid)) " \
+	"JOIN pg_catalog.pg_proc p ON (d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass " \
+	"    AND p.oid = d.refobjid) " \
+	"  OR (d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND p.oid = " \
+	"    (SELECT o.oprcode FROM pg_catalog.pg_operator o WHERE o.oid = d.refobjid)) " \
+	"JOIN pg_catalog.pg_roles r ON r.oid = p.proowner " \
+	"WHERE NOT r.rolsuper AND r.rolname <> current_user ORDER BY 1 LIMIT 1"
+
 const char *
 bf_read_hint(const char *server_message)
 {
@@ -257,6 +286,30 @@ key_refused(PGresult *res, const BfTable *t, char *err, size_t errlen)
 	return false;
 }
 
+/*
+ * Does planning a page of t run code of another role (OWNER_CODE_SQL)?
+ * Then t is refused before anything is sent: 1, err set; -1 an error
+ */
+static int
+owner_code(PGconn *conn, const char *oid, const BfTable *t, char *err, size_t errlen)
+{
+	const char *params[1] = {oid};
+	PGresult   *res = PQexecParams(conn, OWNER_CODE_SQL, 1, NULL, params, NULL, NULL, 0);
+	int			found;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return query_failed(conn, res, "the functions of a table's indexes", err, errlen);
+	found = PQntuples(res) > 0;
+	if (found)
+		errbuf_set(err, errlen, 0,
+				   "cannot backfill table %s: its %s: planning a page of the table runs that "
+				   "function as the bridge's role; run the bridge as that role (or a superuser "
+				   "owns the function), or leave the table out (--tables) "
+				   "(docs/operations.md, \"Backfill\")", t->name, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return found;
+}
+
 /* a table's columns and key */
 static int
 load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schema,
@@ -287,6 +340,11 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 		return errbuf_set(err, errlen, -1, "out of memory");
 	}
 
+	if (owner_code(conn, oid, t, err, errlen) != 0)
+	{
+		free(typoids);
+		return -1;
+	}
 	res = PQexecParams(conn, KEY_SQL, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
