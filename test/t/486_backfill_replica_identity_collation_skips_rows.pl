@@ -54,6 +54,28 @@ sleep 1;
 is(redis($r, 'XLEN', 'public.names'), '6', 'each of the 6 rows delivered')
   or diag(join("\n", grep { /INFO|WARNING|ERROR/ } split /\n/, bridge_log($b)));
 stop_bridge($b, 'KILL') if $b->{h}->pumpable;
+
+# a state saved by an older bridge: its keydef holds the column's collation
+# (ci), the pages were in the column's order; the resume refuses it
+$node->safe_psql('postgres', q{
+	CREATE TABLE rnames (name text COLLATE ci NOT NULL, queue text);
+	CREATE UNIQUE INDEX rnames_c ON rnames (name COLLATE "C");
+	ALTER TABLE rnames REPLICA IDENTITY USING INDEX rnames_c;
+	INSERT INTO rnames SELECT n, CASE WHEN n = 'a' THEN 'rbad' ELSE 'rq' END
+	  FROM unnest(ARRAY['a', 'A', 'b', 'B', 'c', 'C', 'd', 'D', 'e']) n;
+});
+my @cmd = backfill_cmd('bf_rcoll', 'public.rnames');
+backfill_first_page($node, $r, 'bf_rcoll', 'rbad', @cmd);
+my $ci = $node->safe_psql('postgres', q{SELECT oid FROM pg_collation WHERE collname = 'ci'});
+my $c = $node->safe_psql('postgres', q{SELECT oid FROM pg_collation WHERE collname = 'C'});
+my $def = redis($r, 'HGET', 'wal2queue:progress:bf_rcoll', 'backfill_keydef');
+is($def, qq{w2q2 1:25:$c; name text COLLATE "C" (type 25, collation $c)}, "the keydef holds the index's collation");
+redis($r, 'HSET', 'wal2queue:progress:bf_rcoll', 'backfill_keydef',
+	"w2q2 1:25:$ci; name text COLLATE ci (type 25, collation $ci)");
+my $log = backfill_resume($node, $r, 'bf_rcoll', @cmd);
+like($log, qr/cannot resume the backfill of table public\.rnames: its key is now name text COLLATE "C"/,
+	"an older state in the column's collation: refused, naming the key now and then");
+isnt(backfill_done($r, 'bf_rcoll'), '1', 'not recorded done');
 stop_redis($r);
 $node->stop;
 done_testing();
