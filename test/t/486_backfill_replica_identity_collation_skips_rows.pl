@@ -55,6 +55,23 @@ is(redis($r, 'XLEN', 'public.names'), '6', 'each of the 6 rows delivered')
   or diag(join("\n", grep { /INFO|WARNING|ERROR/ } split /\n/, bridge_log($b)));
 stop_bridge($b, 'KILL') if $b->{h}->pumpable;
 
+# the index's operator class: on a column of ICU collation "und-x-icu"
+# (a < A < b), a text_pattern_ops replica identity (~<~: byte order, A < B
+# < a): the pages follow the index, not the column's default opclass
+$node->safe_psql('postgres', q{
+	CREATE TABLE pnames (name text COLLATE "und-x-icu" NOT NULL, v int);
+	CREATE UNIQUE INDEX pnames_p ON pnames (name text_pattern_ops);
+	ALTER TABLE pnames REPLICA IDENTITY USING INDEX pnames_p;
+	INSERT INTO pnames VALUES ('a', 1), ('A', 2), ('b', 3), ('B', 4), ('c', 5), ('C', 6);
+});
+$b = start_bridge($node, $r, '--slot', 'bf_pcoll', '--create-slot', '--tables', 'public.pnames',
+	'--backfill', '--backfill-batch', '1', '--status-interval', '1');
+ok(wait_until(sub { backfill_done($r, 'bf_pcoll') eq '1' || !$b->{h}->pumpable }, 30),
+	'text_pattern_ops: the backfill ran') or diag(bridge_log($b));
+is(join(',', map { $_->[1]{name} } @{ stream_entries($r, 'public.pnames') }), 'A,B,C,a,b,c',
+	"text_pattern_ops: each row once, in the index's order");
+stop_bridge($b, 'KILL') if $b->{h}->pumpable;
+
 # a state saved by an older bridge: its keydef holds the column's collation
 # (ci), the pages were in the column's order; the resume refuses it
 $node->safe_psql('postgres', q{
