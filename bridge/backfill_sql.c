@@ -7,12 +7,15 @@
  * tables (partitions under their root), system schemas and the extension's
  * schema left out, selected by --tables, and with pgoutput those of the
  * publication.  Each is read by its primary key, or else its replica
- * identity index, in pages of "WHERE (condition) AND (k1, k2)
- * OPERATOR(pg_catalog.>) ($1::T1, $2::T2) ORDER BY k1, k2 LIMIT n": every
- * page is an index range, memory is one page whatever the table's size.
- * Every name is looked up in pg_catalog alone (BF_SAFE_SETTINGS), the
- * key's operators in their own schema, the key cast to its base type: the
- * backfill's SQL runs no code of another role (test/t/432, 433).
+ * identity index (its key columns, in its collations and opclasses), in
+ * pages of "WHERE (condition) AND (k1, k2) OPERATOR(pg_catalog.>) ($1::T1,
+ * $2::T2) ORDER BY k1 USING <, k2 USING < LIMIT n": every page is an index
+ * range, memory is one page whatever the table's size.  Every name is
+ * looked up in pg_catalog alone (BF_SAFE_SETTINGS), the key's operators in
+ * their own schema, the key cast to its base type, and a table whose key
+ * type holds a domain's CHECK or whose indexes or constraints call another
+ * role's function is refused: the backfill's SQL runs no code of another
+ * role (test/t/432, 433, 480, 482).
  *
  *-------------------------------------------------------------------------
  */
