@@ -97,24 +97,18 @@
 	"  UNION ALL SELECT y.typbasetype, y.typtypmod, d.n + 1 FROM d " \
 	"  JOIN pg_catalog.pg_type y ON y.oid = d.t WHERE y.typtype = 'd') " \
 	"  SELECT d.t AS base, d.mod FROM d ORDER BY d.n DESC LIMIT 1) b " \
-	"LEFT JOIN LATERAL (SELECT " \
-	"  pg_catalog.format('OPERATOR(%I.%s)', gn.nspname, g.oprname) AS gt, " \
-	"  pg_catalog.format('OPERATOR(%I.%s)', en.nspname, e.oprname) AS eq, " \
-	"  pg_catalog.format('OPERATOR(%I.%s)', ln.nspname, l.oprname) AS lt " \
-	"  FROM pg_catalog.pg_opclass oc " \
-	"  JOIN pg_catalog.pg_amop ag ON ag.amopfamily = oc.opcfamily AND ag.amopstrategy = 5 " \
-	"    AND ag.amoplefttype = oc.opcintype AND ag.amoprighttype = oc.opcintype " \
-	"  JOIN pg_catalog.pg_amop ae ON ae.amopfamily = oc.opcfamily AND ae.amopstrategy = 3 " \
-	"    AND ae.amoplefttype = oc.opcintype AND ae.amoprighttype = oc.opcintype " \
-	"  JOIN pg_catalog.pg_amop al ON al.amopfamily = oc.opcfamily AND al.amopstrategy = 1 " \
-	"    AND al.amoplefttype = oc.opcintype AND al.amoprighttype = oc.opcintype " \
-	"  JOIN pg_catalog.pg_operator g ON g.oid = ag.amopopr " \
-	"  JOIN pg_catalog.pg_namespace gn ON gn.oid = g.oprnamespace " \
-	"  JOIN pg_catalog.pg_operator e ON e.oid = ae.amopopr " \
-	"  JOIN pg_catalog.pg_namespace en ON en.oid = e.oprnamespace " \
-	"  JOIN pg_catalog.pg_operator l ON l.oid = al.amopopr " \
-	"  JOIN pg_catalog.pg_namespace ln ON ln.oid = l.oprnamespace " \
-	"  WHERE oc.oid = k.cls) op ON true " \
+	"LEFT JOIN LATERAL (SELECT pg_catalog.max(s.f) FILTER (WHERE s.st = 5) AS gt, " \
+	"  pg_catalog.max(s.f) FILTER (WHERE s.st = 3) AS eq, " \
+	"  pg_catalog.max(s.f) FILTER (WHERE s.st = 1) AS lt " \
+	"  FROM (SELECT am.amopstrategy AS st, " \
+	"    pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname) AS f " \
+	"    FROM pg_catalog.pg_opclass oc " \
+	"    JOIN pg_catalog.pg_amop am ON am.amopfamily = oc.opcfamily " \
+	"      AND am.amoplefttype = oc.opcintype AND am.amoprighttype = oc.opcintype " \
+	"      AND am.amopstrategy IN (1, 3, 5) " \
+	"    JOIN pg_catalog.pg_operator o ON o.oid = am.amopopr " \
+	"    JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace " \
+	"    WHERE oc.oid = k.cls) s) op ON true " \
 	"WHERE k.ord <= i.indnkeyatts " \
 	"ORDER BY k.ord"
 
@@ -127,23 +121,23 @@
  * m.tag(integer), owned by mallory"
  */
 #define OWNER_CODE_SQL \
-	"SELECT pg_catalog.format('%s %s calls %s, owned by %I', CASE d.classid " \
-	"  WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN 'index' ELSE 'constraint' END, " \
-	"  coalesce((SELECT c.oid::pg_catalog.regclass::text FROM pg_catalog.pg_class c " \
-	"    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND c.oid = d.objid), " \
-	"   (SELECT x.conname::text FROM pg_catalog.pg_constraint x " \
-	"    WHERE d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass AND x.oid = d.objid)), " \
+	"WITH rels AS (SELECT $1::pg_catalog.regclass AS relid UNION " \
+	"  SELECT t.relid FROM pg_catalog.pg_partition_tree($1) t), " \
+	"objs AS (SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS cls, i.indexrelid AS oid, " \
+	"    i.indexrelid::pg_catalog.regclass::text AS name, 'index' AS kind " \
+	"  FROM pg_catalog.pg_index i JOIN rels ON i.indrelid = rels.relid " \
+	"  UNION ALL SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, x.oid, " \
+	"    pg_catalog.format('%s of %s', pg_catalog.quote_ident(x.conname), x.conrelid::pg_catalog.regclass), " \
+	"    'constraint' FROM pg_catalog.pg_constraint x JOIN rels ON x.conrelid = rels.relid), " \
+	"procs AS (SELECT o.kind, o.name, CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass " \
+	"    THEN d.refobjid ELSE (SELECT op.oprcode::pg_catalog.oid FROM pg_catalog.pg_operator op " \
+	"    WHERE op.oid = d.refobjid) END AS proc " \
+	"  FROM objs o JOIN pg_catalog.pg_depend d ON d.classid = o.cls AND d.objid = o.oid " \
+	"  WHERE d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, " \
+	"    'pg_catalog.pg_operator'::pg_catalog.regclass)) " \
+	"SELECT pg_catalog.format('%s %s calls %s, owned by %I', c.kind, c.name, " \
 	"  p.oid::pg_catalog.regprocedure, r.rolname) " \
-	"FROM (SELECT $1::pg_catalog.regclass AS relid UNION " \
-	"  SELECT t.relid FROM pg_catalog.pg_partition_tree($1) t) pt " \
-	"JOIN pg_catalog.pg_depend d ON (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass " \
-	"    AND d.objid IN (SELECT i.indexrelid FROM pg_catalog.pg_index i WHERE i.indrelid = pt.relid)) " \
-	"  OR (d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass " \
-	"    AND d.objid IN (SELECT x.oid FROM pg_catalog.pg_constraint x WHERE x.conrelid = pt.relid)) " \
-	"JOIN pg_catalog.pg_proc p ON (d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass " \
-	"    AND p.oid = d.refobjid) " \
-	"  OR (d.refclassid = 'pg_catalog.pg_operator'::pg_catalog.regclass AND p.oid = " \
-	"    (SELECT o.oprcode FROM pg_catalog.pg_operator o WHERE o.oid = d.refobjid)) " \
+	"FROM procs c JOIN pg_catalog.pg_proc p ON p.oid = c.proc " \
 	"JOIN pg_catalog.pg_roles r ON r.oid = p.proowner " \
 	"WHERE NOT r.rolsuper AND r.rolname <> current_user ORDER BY 1 LIMIT 1"
 
