@@ -85,7 +85,9 @@ for my $t (sort keys %types)
 	ok(wait_until(sub { !$b->{h}->pumpable }, 30), "m.$t: the bridge stops");
 	$b->{h}->finish;
 	my $status = $b->{h}->full_result(0) >> 8;
-	ok($status != 0, "m.$t: it exits with an error (status $status)");
+	is($status, 1, "m.$t: it exits 1");
+	is($node->safe_psql('postgres', qq{SELECT count(*) FROM pg_replication_slots WHERE slot_name = '$slot'}),
+		'0', "m.$t: refused before the slot is created");
 	like(bridge_log($b), qr/cannot backfill table m\.$t: its key column id has type \Q$types{$t}\E, which contains domain m\.d with a CHECK constraint/,
 		"m.$t: refused, naming the table, column, type and domain");
 	is(redis($r, 'EXISTS', "m.$t"), '0', "m.$t: nothing sent");

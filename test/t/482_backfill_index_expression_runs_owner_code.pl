@@ -84,6 +84,10 @@ ok(!-e $file, "no code of the table's owner ran as the bridge's role")
 like(bridge_log($b), qr/cannot backfill table m\.jobs: its index m\.jobs_tag calls m\.tag\(integer\), owned by mallory/,
 	'refused, naming the table, the index, the function and its owner');
 is(redis($r, 'EXISTS', 'm.jobs'), '0', 'nothing sent');
+$b->{h}->finish;
+is($b->{h}->full_result(0) >> 8, 1, 'it exits 1');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'bf_idx'}),
+	'0', 'refused before the slot is created');
 stop_bridge($b, 'KILL') if $b->{h}->pumpable;
 $b = start_bridge($node, $r, '--slot', 'bf_idx2', '--create-slot', '--tables', 'm.jobs2',
 	'--backfill', '--backfill-batch', '3', '--status-interval', '1');
