@@ -7,12 +7,15 @@
  * tables (partitions under their root), system schemas and the extension's
  * schema left out, selected by --tables, and with pgoutput those of the
  * publication.  Each is read by its primary key, or else its replica
- * identity index, in pages of "WHERE (condition) AND (k1, k2)
- * OPERATOR(pg_catalog.>) ($1::T1, $2::T2) ORDER BY k1, k2 LIMIT n": every
- * page is an index range, memory is one page whatever the table's size.
- * Every name is looked up in pg_catalog alone (BF_SAFE_SETTINGS), the
- * key's operators in their own schema, the key cast to its base type: the
- * backfill's SQL runs no code of another role (test/t/432, 433).
+ * identity index (its key columns, in its collations and opclasses), in
+ * pages of "WHERE (condition) AND (k1, k2) OPERATOR(pg_catalog.>) ($1::T1,
+ * $2::T2) ORDER BY k1 USING <, k2 USING < LIMIT n": every page is an index
+ * range, memory is one page whatever the table's size.  Every name is
+ * looked up in pg_catalog alone (BF_SAFE_SETTINGS), the key's operators in
+ * their own schema, the key cast to its base type, and a table whose key
+ * type holds a domain's CHECK or whose indexes or constraints call another
+ * role's function is refused: the backfill's SQL runs no code of another
+ * role (test/t/432, 433, 480, 482).
  *
  *-------------------------------------------------------------------------
  */
@@ -50,58 +53,94 @@
 	"AND ($2::text IS NULL OR a.attgenerated = '') ORDER BY a.attnum"
 
 /*
- * the primary key, else the replica identity index: names in index order;
- * the key's identity (attnum, type oid, collation oid) for the keydef, the
- * names only for people (a search_path or a RENAME changes them).  For the
- * pages, each key's base type (a domain's, recursively: a cast to a domain
- * would run its CHECK, code of the domain's owner) and the ">" and "=" of
- * the btree opclass ORDER BY sorts it by (the type's default one, else
- * one it is binary-coercible to, a preferred type's first, as
- * GetDefaultOpClass() chooses, else the polymorphic one), written
- * OPERATOR(schema.name): looked up in that schema alone, never in the
- * session's path
+ * the primary key, else the replica identity index: its key columns
+ * (indnkeyatts: not a covering index's INCLUDE columns, as relinfo.c and
+ * publication.c) in index order; the key's identity (attnum, type oid, the
+ * INDEX's collation oid) for the keydef, the names only for people (a
+ * search_path or a RENAME changes them).  For the pages, each key's base
+ * type (a domain's, recursively: a cast to a domain would run its CHECK,
+ * code of the domain's owner); the ">", "=" and "<" of the index's own
+ * opclass (indclass) and " COLLATE schema.name" of its collation
+ * (indcollation): the pages are read in the index's order (test/t/486),
+ * operators written OPERATOR(schema.name), looked up in that schema alone.
+ * Column 11: a domain with a CHECK constraint inside the base type (an
+ * array's element, a composite's attribute, a range's subtype), which
+ * the saved key's cast would run: such a key is refused (test/t/480)
  */
 #define KEY_SQL \
 	"SELECT a.attname, pg_catalog.format_type(b.base, b.mod), i.indisprimary, " \
 	"  pg_catalog.format('%I %s%s (type %s, collation %s)', a.attname, " \
-	"  pg_catalog.format_type(a.atttypid, NULL), CASE WHEN a.attcollation <> 0 " \
+	"  pg_catalog.format_type(a.atttypid, NULL), CASE WHEN k.coll <> 0 " \
 	"  THEN ' COLLATE ' || pg_catalog.quote_ident(co.collname) ELSE '' END, " \
-	"  a.atttypid, a.attcollation), a.attnum, a.atttypid, a.attcollation, " \
-	"  coalesce(op.gt, 'OPERATOR(pg_catalog.>)'), coalesce(op.eq, 'OPERATOR(pg_catalog.=)') " \
-	"FROM (SELECT indrelid, indkey, indisprimary FROM pg_catalog.pg_index WHERE indrelid = $1 " \
+	"  a.atttypid, k.coll), a.attnum, a.atttypid, k.coll, " \
+	"  coalesce(op.gt, 'OPERATOR(pg_catalog.>)'), coalesce(op.eq, 'OPERATOR(pg_catalog.=)'), " \
+	"  coalesce(op.lt, 'OPERATOR(pg_catalog.<)'), CASE WHEN k.coll <> 0 " \
+	"  THEN pg_catalog.format(' COLLATE %I.%I', cn.nspname, co.collname) ELSE '' END, " \
+	"  (WITH RECURSIVE w(t) AS (SELECT b.base UNION " \
+	"  SELECT s.t FROM w JOIN pg_catalog.pg_type y ON y.oid = w.t CROSS JOIN LATERAL (" \
+	"    SELECT y.typbasetype WHERE y.typtype = 'd' UNION ALL SELECT y.typelem WHERE y.typelem <> 0 " \
+	"    UNION ALL SELECT at.atttypid FROM pg_catalog.pg_attribute at WHERE y.typrelid <> 0 " \
+	"      AND at.attrelid = y.typrelid AND at.attnum > 0 AND NOT at.attisdropped " \
+	"    UNION ALL SELECT r.rngsubtype FROM pg_catalog.pg_range r WHERE r.rngtypid = y.oid " \
+	"    UNION ALL SELECT r.rngtypid FROM pg_catalog.pg_range r WHERE r.rngmultitypid = y.oid) s(t)) " \
+	"   SELECT pg_catalog.format_type(z.oid, NULL) FROM w JOIN pg_catalog.pg_type z ON z.oid = w.t " \
+	"   WHERE z.typtype = 'd' AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint x " \
+	"     WHERE x.contypid = z.oid AND x.contype = 'c') ORDER BY z.oid LIMIT 1) " \
+	"FROM (SELECT indrelid, indkey, indclass, indcollation, indnkeyatts, indisprimary " \
+	"      FROM pg_catalog.pg_index WHERE indrelid = $1 " \
 	"      AND (indisprimary OR indisreplident) ORDER BY indisprimary DESC LIMIT 1) i " \
-	"CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord) " \
+	"CROSS JOIN LATERAL unnest(i.indkey::int2[], i.indclass::oid[], i.indcollation::oid[]) " \
+	"  WITH ORDINALITY k(attnum, cls, coll, ord) " \
 	"JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum " \
-	"LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation " \
+	"LEFT JOIN pg_catalog.pg_collation co ON co.oid = k.coll " \
+	"LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace " \
 	"CROSS JOIN LATERAL (WITH RECURSIVE d(t, mod, n) AS (SELECT a.atttypid, a.atttypmod, 0 " \
 	"  UNION ALL SELECT y.typbasetype, y.typtypmod, d.n + 1 FROM d " \
 	"  JOIN pg_catalog.pg_type y ON y.oid = d.t WHERE y.typtype = 'd') " \
 	"  SELECT d.t AS base, d.mod FROM d ORDER BY d.n DESC LIMIT 1) b " \
-	"JOIN pg_catalog.pg_type bt ON bt.oid = b.base " \
-	"LEFT JOIN LATERAL (SELECT " \
-	"  pg_catalog.format('OPERATOR(%I.%s)', gn.nspname, g.oprname) AS gt, " \
-	"  pg_catalog.format('OPERATOR(%I.%s)', en.nspname, e.oprname) AS eq " \
-	"  FROM pg_catalog.pg_opclass oc " \
-	"  JOIN pg_catalog.pg_am am ON am.oid = oc.opcmethod AND am.amname = 'btree' " \
-	"  JOIN pg_catalog.pg_amop ag ON ag.amopfamily = oc.opcfamily AND ag.amopstrategy = 5 " \
-	"    AND ag.amoplefttype = oc.opcintype AND ag.amoprighttype = oc.opcintype " \
-	"  JOIN pg_catalog.pg_amop ae ON ae.amopfamily = oc.opcfamily AND ae.amopstrategy = 3 " \
-	"    AND ae.amoplefttype = oc.opcintype AND ae.amoprighttype = oc.opcintype " \
-	"  JOIN pg_catalog.pg_operator g ON g.oid = ag.amopopr " \
-	"  JOIN pg_catalog.pg_namespace gn ON gn.oid = g.oprnamespace " \
-	"  JOIN pg_catalog.pg_operator e ON e.oid = ae.amopopr " \
-	"  JOIN pg_catalog.pg_namespace en ON en.oid = e.oprnamespace " \
-	"  WHERE oc.opcdefault AND (oc.opcintype = b.base " \
-	"    OR EXISTS (SELECT 1 FROM pg_catalog.pg_cast c WHERE c.castsource = b.base " \
-	"      AND c.casttarget = oc.opcintype AND c.castmethod = 'b' AND c.castcontext = 'i') " \
-	"    OR (oc.opcintype = 'pg_catalog.anyenum'::pg_catalog.regtype AND bt.typtype = 'e') " \
-	"    OR (oc.opcintype = 'pg_catalog.anyrange'::pg_catalog.regtype AND bt.typtype = 'r') " \
-	"    OR (oc.opcintype = 'pg_catalog.anymultirange'::pg_catalog.regtype AND bt.typtype = 'm') " \
-	"    OR (oc.opcintype = 'pg_catalog.record'::pg_catalog.regtype AND bt.typtype = 'c') " \
-	"    OR (oc.opcintype = 'pg_catalog.anyarray'::pg_catalog.regtype AND bt.typcategory = 'A')) " \
-	"  ORDER BY oc.opcintype = b.base DESC, (SELECT p.typispreferred FROM pg_catalog.pg_type p " \
-	"    WHERE p.oid = oc.opcintype) DESC, oc.oid LIMIT 1) op ON true " \
+	"LEFT JOIN LATERAL (SELECT pg_catalog.max(s.f) FILTER (WHERE s.st = 5) AS gt, " \
+	"  pg_catalog.max(s.f) FILTER (WHERE s.st = 3) AS eq, " \
+	"  pg_catalog.max(s.f) FILTER (WHERE s.st = 1) AS lt " \
+	"  FROM (SELECT am.amopstrategy AS st, " \
+	"    pg_catalog.format('OPERATOR(%I.%s)', n.nspname, o.oprname) AS f " \
+	"    FROM pg_catalog.pg_opclass oc " \
+	"    JOIN pg_catalog.pg_amop am ON am.amopfamily = oc.opcfamily " \
+	"      AND am.amoplefttype = oc.opcintype AND am.amoprighttype = oc.opcintype " \
+	"      AND am.amopstrategy IN (1, 3, 5) " \
+	"    JOIN pg_catalog.pg_operator o ON o.oid = am.amopopr " \
+	"    JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace " \
+	"    WHERE oc.oid = k.cls) s) op ON true " \
+	"WHERE k.ord <= i.indnkeyatts " \
 	"ORDER BY k.ord"
+
+/*
+ * Code the planner runs when a page of table $1 is planned, as the bridge's
+ * role: the functions (directly, or an operator's) that the expressions
+ * and predicates of its indexes and its CHECK constraints depend on, its
+ * partitions' included, owned by a role that is neither a superuser nor
+ * the bridge's (test/t/482): the first, as "index m.jobs_tag calls
+ * m.tag(integer), owned by mallory"
+ */
+#define OWNER_CODE_SQL \
+	"WITH rels AS (SELECT $1::pg_catalog.regclass AS relid UNION " \
+	"  SELECT t.relid FROM pg_catalog.pg_partition_tree($1) t), " \
+	"objs AS (SELECT 'pg_catalog.pg_class'::pg_catalog.regclass AS cls, i.indexrelid AS oid, " \
+	"    i.indexrelid::pg_catalog.regclass::text AS name, 'index' AS kind " \
+	"  FROM pg_catalog.pg_index i JOIN rels ON i.indrelid = rels.relid " \
+	"  UNION ALL SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, x.oid, " \
+	"    pg_catalog.format('%s of %s', pg_catalog.quote_ident(x.conname), x.conrelid::pg_catalog.regclass), " \
+	"    'constraint' FROM pg_catalog.pg_constraint x JOIN rels ON x.conrelid = rels.relid), " \
+	"procs AS (SELECT o.kind, o.name, CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass " \
+	"    THEN d.refobjid ELSE (SELECT op.oprcode::pg_catalog.oid FROM pg_catalog.pg_operator op " \
+	"    WHERE op.oid = d.refobjid) END AS proc " \
+	"  FROM objs o JOIN pg_catalog.pg_depend d ON d.classid = o.cls AND d.objid = o.oid " \
+	"  WHERE d.refclassid IN ('pg_catalog.pg_proc'::pg_catalog.regclass, " \
+	"    'pg_catalog.pg_operator'::pg_catalog.regclass)) " \
+	"SELECT pg_catalog.format('%s %s calls %s, owned by %I', c.kind, c.name, " \
+	"  p.oid::pg_catalog.regprocedure, r.rolname) " \
+	"FROM procs c JOIN pg_catalog.pg_proc p ON p.oid = c.proc " \
+	"JOIN pg_catalog.pg_roles r ON r.oid = p.proowner " \
+	"WHERE NOT r.rolsuper AND r.rolname <> current_user ORDER BY 1 LIMIT 1"
 
 const char *
 bf_read_hint(const char *server_message)
@@ -189,7 +228,8 @@ key_defs(PGresult *res, BfTable *t, int n)
 
 	t->keydef = strdup("");
 	ids = strdup(BF_KEYDEF_TAG);
-	for (int k = 0; t->keycols && t->keytypes && t->keyops && t->keyeqs && k < t->nkeys; k++)
+	for (int k = 0; t->keycols && t->keytypes && t->keyops && t->keyeqs && t->keylts &&
+		 t->keycolls && k < t->nkeys; k++)
 	{
 		char	   *def = NULL;
 
@@ -200,6 +240,8 @@ key_defs(PGresult *res, BfTable *t, int n)
 		t->keytypes[k] = strdup(PQgetvalue(res, k, 1));
 		t->keyops[k] = strdup(PQgetvalue(res, k, 7));
 		t->keyeqs[k] = strdup(PQgetvalue(res, k, 8));
+		t->keylts[k] = strdup(PQgetvalue(res, k, 9));
+		t->keycolls[k] = strdup(PQgetvalue(res, k, 10));
 		if (t->keydef && asprintf(&def, "%s%s%s", t->keydef, k ? ", " : "",
 								  PQgetvalue(res, k, 3)) < 0)
 			def = NULL;
@@ -222,6 +264,55 @@ key_defs(PGresult *res, BfTable *t, int n)
 		t->keydef = def;
 	}
 	free(ids);
+}
+
+/*
+ * Is a key column's type one whose saved key's cast would run a domain's
+ * CHECK (KEY_SQL's column 11: a domain inside an array, composite or
+ * range, which no cast to a base type avoids: "$1::int[]" does not compare
+ * with a d[] column)?  Then the table is refused before anything is sent.
+ */
+static bool
+key_refused(PGresult *res, const BfTable *t, char *err, size_t errlen)
+{
+	for (int k = 0; k < t->nkeys; k++)
+		if (!PQgetisnull(res, k, 11))
+		{
+			errbuf_set(err, errlen, -1,
+					   "cannot backfill table %s: its key column %s has type %s, which contains "
+					   "domain %s with a CHECK constraint: reading the saved key as that type "
+					   "would run the domain's code as the bridge's role; leave the table out "
+					   "(--tables) or key it by a column without such a domain "
+					   "(docs/operations.md, \"Backfill\")",
+					   t->name, PQgetvalue(res, k, 0), PQgetvalue(res, k, 1),
+					   PQgetvalue(res, k, 11));
+			return true;
+		}
+	return false;
+}
+
+/*
+ * Does planning a page of t run code of another role (OWNER_CODE_SQL)?
+ * Then t is refused before anything is sent: 1, err set; -1 an error
+ */
+static int
+owner_code(PGconn *conn, const char *oid, const BfTable *t, char *err, size_t errlen)
+{
+	const char *params[1] = {oid};
+	PGresult   *res = PQexecParams(conn, OWNER_CODE_SQL, 1, NULL, params, NULL, NULL, 0);
+	int			found;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		return query_failed(conn, res, "the functions of a table's indexes", err, errlen);
+	found = PQntuples(res) > 0;
+	if (found)
+		errbuf_set(err, errlen, 0,
+				   "cannot backfill table %s: its %s: planning a page of the table runs that "
+				   "function as the bridge's role; run the bridge as that role (or a superuser "
+				   "owns the function), or leave the table out (--tables) "
+				   "(docs/operations.md, \"Backfill\")", t->name, PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return found;
 }
 
 /* a table's columns and key */
@@ -254,6 +345,11 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 		return errbuf_set(err, errlen, -1, "out of memory");
 	}
 
+	if (owner_code(conn, oid, t, err, errlen) != 0)
+	{
+		free(typoids);
+		return -1;
+	}
 	res = PQexecParams(conn, KEY_SQL, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
@@ -275,13 +371,23 @@ load_table(PGconn *conn, const BfSelect *sel, const char *oid, const char *schem
 	t->keytypes = calloc(t->nkeys, sizeof(char *));
 	t->keyops = calloc(t->nkeys, sizeof(char *));
 	t->keyeqs = calloc(t->nkeys, sizeof(char *));
+	t->keylts = calloc(t->nkeys, sizeof(char *));
+	t->keycolls = calloc(t->nkeys, sizeof(char *));
 	t->primary = primary;
+	if (key_refused(res, t, err, errlen))
+	{
+		free(typoids);
+		PQclear(res);
+		return -1;
+	}
 	key_defs(res, t, n);
 	PQclear(res);
 	for (int k = 0; k < t->nkeys; k++)
 		if (t->keycols == NULL || t->keytypes == NULL || t->keyops == NULL ||
-			t->keyeqs == NULL || t->keycols[k] < 0 || t->keytypes[k] == NULL ||
-			t->keyops[k] == NULL || t->keyeqs[k] == NULL || t->keydef == NULL)
+			t->keyeqs == NULL || t->keylts == NULL || t->keycolls == NULL ||
+			t->keycols[k] < 0 || t->keytypes[k] == NULL || t->keyops[k] == NULL ||
+			t->keyeqs[k] == NULL || t->keylts[k] == NULL || t->keycolls[k] == NULL ||
+			t->keydef == NULL)
 		{
 			free(typoids);
 			return errbuf_set(err, errlen, -1, "could not read the key of table %s", t->name);
@@ -356,6 +462,10 @@ bf_tables_free(BfTables *ts)
 				free(t->keyops[k]);
 			if (t->keyeqs)
 				free(t->keyeqs[k]);
+			if (t->keylts)
+				free(t->keylts[k]);
+			if (t->keycolls)
+				free(t->keycolls[k]);
 		}
 		free(t->colnames);
 		free(t->typoids);
@@ -363,6 +473,8 @@ bf_tables_free(BfTables *ts)
 		free(t->keytypes);
 		free(t->keyops);
 		free(t->keyeqs);
+		free(t->keylts);
+		free(t->keycolls);
 		free(t->keydef);
 		free(t->qname);
 		free(t->name);
@@ -487,9 +599,13 @@ add(char **buf, size_t *len, const char *fmt, const char *a, const char *b)
 	return true;
 }
 
-/* the key's column list, "k1, k2", quoted */
+/*
+ * the key's column list, "k1 COLLATE s.c, k2", quoted, each with the
+ * index's collation; for ORDER BY (order) each "USING" its opclass's "<":
+ * the pages follow the index's order, not the column's (test/t/486)
+ */
 static bool
-key_list(PGconn *conn, const BfTable *t, char **sql, size_t *len)
+key_list(PGconn *conn, const BfTable *t, bool order, char **sql, size_t *len)
 {
 	bool		ok = true;
 
@@ -498,7 +614,9 @@ key_list(PGconn *conn, const BfTable *t, char **sql, size_t *len)
 		char	   *id = PQescapeIdentifier(conn, t->colnames[t->keycols[k]],
 											strlen(t->colnames[t->keycols[k]]));
 
-		ok = id && add(sql, len, "%s%s", k ? ", " : "", id);
+		ok = id && add(sql, len, "%s%s", k ? ", " : "", id) &&
+			add(sql, len, "%s%s", t->keycolls[k], order ? " USING " : "") &&
+			(!order || add(sql, len, "%s%s", t->keylts[k], ""));
 		PQfreemem(id);
 	}
 	return ok;
@@ -523,7 +641,7 @@ key_after(PGconn *conn, const BfTable *t, int p, char **sql, size_t *len)
 		same = same && strcmp(t->keyops[k], t->keyops[0]) == 0;
 	if (same)
 	{
-		ok = add(sql, len, " AND (%s%s", "", "") && key_list(conn, t, sql, len) &&
+		ok = add(sql, len, " AND (%s%s", "", "") && key_list(conn, t, false, sql, len) &&
 			add(sql, len, ") %s (%s", t->keyops[0], "");
 		for (int k = 0; ok && k < t->nkeys; k++)
 		{
@@ -542,10 +660,11 @@ key_after(PGconn *conn, const BfTable *t, int p, char **sql, size_t *len)
 
 		if (id == NULL || asprintf(&param, "$%d::%s", p + k + 1, t->keytypes[k]) < 0)
 			param = NULL;
-		ok = param && add(sql, len, "(%s %s ", id, t->keyops[k]) && add(sql, len, "%s%s", param, "");
+		ok = param && add(sql, len, "(%s%s", id, t->keycolls[k]) &&
+			add(sql, len, " %s %s", t->keyops[k], param);
 		if (ok && k + 1 < t->nkeys)
-			ok = add(sql, len, " OR (%s %s ", id, t->keyeqs[k]) &&
-				add(sql, len, "%s AND %s", param, "");
+			ok = add(sql, len, " OR (%s%s", id, t->keycolls[k]) &&
+				add(sql, len, " %s %s AND ", t->keyeqs[k], param);
 		free(param);
 		PQfreemem(id);
 	}
@@ -693,7 +812,7 @@ bf_page_only(PGconn *conn, const BfTable *t, const char *condition, char **after
 		bf_visible_clause(clause, sizeof(clause), num);
 		ok = add(&sql, &len, " AND %s%s", clause, "");
 	}
-	ok = ok && add(&sql, &len, " ORDER BY %s%s", "", "") && key_list(conn, t, &sql, &len);
+	ok = ok && add(&sql, &len, " ORDER BY %s%s", "", "") && key_list(conn, t, true, &sql, &len);
 	snprintf(num, sizeof(num), "%d", limit);
 	ok = ok && add(&sql, &len, " LIMIT %s%s", num, "");
 	if (!ok)

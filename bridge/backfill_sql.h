@@ -35,8 +35,12 @@ typedef struct BfTable
 	char	  **keytypes;		/* format_type() of each one's base type (a
 								 * domain's, recursively), for the casts */
 	char	  **keyops;			/* "OPERATOR(schema.>)" of each: the ">" of
-								 * the btree opclass ORDER BY sorts it by */
+								 * the index's own opclass (indclass) */
 	char	  **keyeqs;			/* and its "=", "OPERATOR(schema.=)" */
+	char	  **keylts;			/* and its "<", for ORDER BY ... USING */
+	char	  **keycolls;		/* " COLLATE schema.name" of the index's
+								 * collation (indcollation), or "": the
+								 * pages' order is the index's */
 	bool		primary;		/* the key is the primary key (the jobs' key) */
 	char	   *keydef;			/* the key's identity and, for people, its
 								 * names: BF_KEYDEF_TAG "attnum:typoid:collid,
