@@ -40,64 +40,7 @@ $node->safe_psql('postgres', q{
 	SELECT pg_create_logical_replication_slot('ns', 'wal2queue');
 });
 
-# a TCP proxy to the server: connections accepted after the "cut" file
-# appears are forwarded; the ones before are blackholed (kept open, never
-# read or written again) or, for the control, closed
-my $dir = PostgreSQL::Test::Utils::tempdir();
-my $cut = "$dir/cut";
-my $listen = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1', LocalPort => 0,
-	ReuseAddr => 1) or die "listen: $!";
-my $pport = $listen->sockport;
-my $pgsock = $node->host . '/.s.PGSQL.' . $node->port;
-my $pid = fork();
-die "fork: $!" unless defined $pid;
-if ($pid == 0)
-{
-	my $sel = IO::Select->new($listen);
-	my (%peer, %old);
-	my $was_cut = 0;
-	while (1)
-	{
-		if (-e $cut && !$was_cut)
-		{
-			$was_cut = 1;
-			for my $s (keys %peer)
-			{
-				my ($a, $b) = @{ $peer{$s} };
-				$sel->remove($a);
-				$sel->remove($b);
-				if ($ENV{W2Q_ATTACK_CONTROL}) { close $a; close $b }
-				else { $old{$s} = [ $a, $b ] }
-			}
-			%peer = ();
-		}
-		for my $s ($sel->can_read(0.2))
-		{
-			if ($s == $listen)
-			{
-				my $c = $listen->accept or next;
-				my $u = IO::Socket::UNIX->new(Peer => $pgsock) or next;
-				$peer{"$c"} = [ $c, $u ];
-				$peer{"$u"} = [ $u, $c ];
-				$sel->add($c, $u);
-				next;
-			}
-			my $p = $peer{"$s"} or next;
-			my $n = sysread($s, my $buf, 65536);
-			if (!$n)
-			{
-				$sel->remove($p->[0], $p->[1]);
-				delete $peer{"$p->[0]"};
-				delete $peer{"$p->[1]"};
-				close $p->[0];
-				close $p->[1];
-				next;
-			}
-			syswrite($p->[1], $buf);
-		}
-	}
-	exit 0;
-}
+my ($pport, $cut, $pid) = start_blackhole_proxy($node);
 
 my $connstr = "host=127.0.0.1 port=$pport dbname=postgres";
 my $b = start_streaming_bridge($node, $r, '-d', $connstr, '--slot', 'ns', '--status-interval', '1',
