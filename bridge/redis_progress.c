@@ -633,6 +633,68 @@ verdict_norecord(Sink *s, const RCall *call)
 					  rs->progress_key, rs->src.slot, at);
 }
 
+/*
+ * OK: the session's first answer also says whether the record was already
+ * past the server's WAL (past the end of this call's last item too: the
+ * call may have written transactions the session read since)
+ */
+static int
+verdict_ok(Sink *s, RCall *call, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+	uint64_t	rec;
+
+	if (!rs->wal_end_checked)
+	{
+		rs->wal_end_checked = true;
+		if (rs->src.wal_end && call->nitems > 0 &&
+			lsn_parse(elem_str(r, 2), strlen(elem_str(r, 2)), &rec) &&
+			rec > rs->src.wal_end && rec > call->items[call->nitems - 1].end)
+		{
+			char		w[LSN_STRLEN];
+
+			return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+							  "Redis progress record \"%s\" is at %s, past the server's WAL end %s: "
+							  "the server was rolled back (restored from a copy without a new "
+							  "timeline?), so jobs it commits now would be taken for delivered ones; "
+							  "once you decided what to re-send, delete the record (DEL) and start "
+							  "with --accept-new-source",
+							  rs->progress_key, elem_str(r, 2),
+							  lsn_format(rs->src.wal_end, w, sizeof(w)));
+		}
+	}
+	if (call->replies_due == 1)
+		return ack_done(s, call);	/* no WAIT to come */
+	return SINK_OK;
+}
+
+/* FULL, NOPERM, WRONGTYPE: nothing of the call was written; fatal */
+static int
+verdict_refused(Sink *s, const char *verdict, const redisReply *r)
+{
+	if (strcmp(verdict, "FULL") == 0)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "cannot write job %s of the transaction committed at %s to Redis stream \"%s\": "
+						  "its last entry ID is at the largest possible one and no further entry can be "
+						  "added (nothing of the call was written); trim or delete the stream, or change "
+						  "the job's target",
+						  *elem_str(r, 8) ? elem_str(r, 8) : "(staged)", elem_str(r, 2), elem_str(r, 7));
+	if (strcmp(verdict, "NOPERM") == 0)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "the bridge's Redis user may not run %s%s%s%s (ACL): nothing of the call was "
+						  "written; grant the user the commands and, on every stream the jobs route to and "
+						  "on wal2queue's keys, read and write (docs/redis.md, \"The Redis user\"), or "
+						  "change the job's target", elem_str(r, 8), *elem_str(r, 7) ? " on key \"" : "",
+						  elem_str(r, 7), *elem_str(r, 7) ? "\"" : "");
+	if (strcmp(verdict, "WRONGTYPE") == 0)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "Redis key \"%s\" holds a %s, not a stream; wal2queue writes only to streams (and a hash for its progress record)",
+						  elem_str(r, 7), elem_str(r, 8));
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					  "unexpected verdict from Redis function %s: %s",
+					  REDIS_FN_DELIVER, verdict);
+}
+
 /* the reply of a deliver call */
 int
 progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
@@ -655,38 +717,7 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 	verdict = elem_str(r, 1);
 	call->unverified = *elem_str(r, 9) != '\0';
 	if (strcmp(verdict, "OK") == 0)
-	{
-		RedisSink  *rs = s->priv;
-		uint64_t	rec;
-
-		/*
-		 * The session's first answer: was the record already past the
-		 * server's WAL?  (Past the end of this call's last item too: the
-		 * call may have written transactions the session read since.)
-		 */
-		if (!rs->wal_end_checked)
-		{
-			rs->wal_end_checked = true;
-			if (rs->src.wal_end && call->nitems > 0 &&
-				lsn_parse(elem_str(r, 2), strlen(elem_str(r, 2)), &rec) &&
-				rec > rs->src.wal_end && rec > call->items[call->nitems - 1].end)
-			{
-				char		w[LSN_STRLEN];
-
-				return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-								  "Redis progress record \"%s\" is at %s, past the server's WAL end %s: "
-								  "the server was rolled back (restored from a copy without a new "
-								  "timeline?), so jobs it commits now would be taken for delivered ones; "
-								  "once you decided what to re-send, delete the record (DEL) and start "
-								  "with --accept-new-source",
-								  rs->progress_key, elem_str(r, 2),
-								  lsn_format(rs->src.wal_end, w, sizeof(w)));
-			}
-		}
-		if (call->replies_due == 1)
-			return ack_done(s, call);	/* no WAIT to come */
-		return SINK_OK;
-	}
+		return verdict_ok(s, call, r);
 	if (strcmp(verdict, "HISTORY") == 0)
 		return verdict_history(s, call, r);
 	if (strcmp(verdict, "NEWSLOT") == 0)
@@ -702,27 +733,7 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 	if (strcmp(verdict, "STAGEGAP") == 0)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
 						  "a staged transaction is incomplete in Redis (a staging call was refused); replaying");
-	if (strcmp(verdict, "FULL") == 0)
-		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-						  "cannot write job %s of the transaction committed at %s to Redis stream \"%s\": "
-						  "its last entry ID is at the largest possible one and no further entry can be "
-						  "added (nothing of the call was written); trim or delete the stream, or change "
-						  "the job's target",
-						  *elem_str(r, 8) ? elem_str(r, 8) : "(staged)", elem_str(r, 2), elem_str(r, 7));
-	if (strcmp(verdict, "NOPERM") == 0)
-		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-						  "the bridge's Redis user may not run %s%s%s%s (ACL): nothing of the call was "
-						  "written; grant the user the commands and, on every stream the jobs route to and "
-						  "on wal2queue's keys, read and write (docs/redis.md, \"The Redis user\"), or "
-						  "change the job's target", elem_str(r, 8), *elem_str(r, 7) ? " on key \"" : "",
-						  elem_str(r, 7), *elem_str(r, 7) ? "\"" : "");
-	if (strcmp(verdict, "WRONGTYPE") == 0)
-		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-						  "Redis key \"%s\" holds a %s, not a stream; wal2queue writes only to streams (and a hash for its progress record)",
-						  elem_str(r, 7), elem_str(r, 8));
-	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-					  "unexpected verdict from Redis function %s: %s",
-					  REDIS_FN_DELIVER, verdict);
+	return verdict_refused(s, verdict, r);
 }
 
 /* the replies of a staging call: RPUSH (the list's new length), EXPIRE */
