@@ -727,6 +727,18 @@ test_signed_messages(void)
 			   "a malformed signature is another prefix: no job, not counted");
 	pgo_decoder_free(&dec);
 
+}
+
+/* a key read before the transaction, and the next xid epoch (test/t/454) */
+static void
+test_signed_rotation(void)
+{
+	PgoConfig	cfg = config(NULL, NULL, NULL);
+	PgoDecoder	dec;
+	char		err[256];
+	char		prefix[256];
+	int			rc = 0;
+
 	/*
 	 * a key read before the transaction was seen: the decoder asks for the
 	 * keys again, and decodes the same message with them (rotation)
@@ -897,6 +909,7 @@ main(void)
 	test_sample();
 	test_messages_public();
 	test_signed_messages();
+	test_signed_rotation();
 	test_signed_reread();
 	test_selection();
 	test_identity();
