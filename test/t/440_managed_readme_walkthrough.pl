@@ -15,6 +15,7 @@
 use strict;
 use warnings;
 use IPC::Run;
+use Time::HiRes qw(usleep);
 use JSON::PP;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -184,39 +185,59 @@ unlike(bridge_log($rb) . bridge_log($kb), qr/ignoring wal2queue logical messages
 # PostgreSQL: every job exactly once
 is(stop_bridge($rb) >> 8, 0, 'the Redis bridge stops on SIGTERM');
 is(stop_bridge($kb) >> 8, 0, 'the Kafka bridge stops on SIGTERM');
-my ($out, $err) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
-	$node->connstr('app') . ' user=app_writer', '-c', q{
-	DO $$ BEGIN
-	  FOR t IN 1..1000 LOOP
-	    INSERT INTO jobs (queue, payload) SELECT 'emails', jsonb_build_object('n', t * 100 + g) FROM generate_series(1, 49) g;
-	    PERFORM wal2queue.send('emails', jsonb_build_object('n', t * 100 + 50));
-	    COMMIT;
-	  END LOOP;
-	END $$}]);
-unlike($err // '', qr/ERROR/, 'the application writes 1000 transactions of 49 rows and a send()') or diag($err);
-my $total = 2 + 1000 * 50;
-my $end = $node->safe_psql('app', 'SELECT pg_current_wal_lsn()');
+my ($total, $rows, $end, $batches) = (2, 1, undef, 0);
+# the application writes 1000 transactions of 49 rows and a send()
+sub write_backlog
+{
+	my $base = 1_000_000 * $batches++;
+	my ($out, $err) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d',
+		$node->connstr('app') . ' user=app_writer', '-c', qq{
+		DO \$\$ BEGIN
+		  FOR t IN 1..1000 LOOP
+		    INSERT INTO jobs (queue, payload) SELECT 'emails', jsonb_build_object('n', $base + t * 100 + g) FROM generate_series(1, 49) g;
+		    PERFORM wal2queue.send('emails', jsonb_build_object('n', $base + t * 100 + 50));
+		    COMMIT;
+		  END LOOP;
+		END \$\$}]);
+	unlike($err // '', qr/ERROR/, "the application writes 1000 transactions of 49 rows and a send() (batch $batches)")
+	  or diag($err);
+	$total += 1000 * 50;
+	$rows += 1000 * 49;
+	$end = $node->safe_psql('app', 'SELECT pg_current_wal_lsn()');
+}
+write_backlog();
 sub confirmed
 {
 	my ($slot) = @_;
 	return $node->safe_psql('app', "SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'");
 }
 # start the bridge, kill -9 it once the slot moved (up to 3 times, until
-# once with part of the backlog not yet confirmed), start it again
+# once with part of the backlog not yet confirmed), start it again.  The
+# slot is watched through one session, every 5 ms (a psql per look took
+# long enough for the bridge to drain the backlog first); a round whose
+# kill landed after the end writes another backlog before the next one
 sub kill9_mid_stream
 {
 	my ($cmd, $slot, $name) = @_;
 	my $mid = 0;
+	my $watch = $node->background_psql('app');
 	for my $round (1 .. 3)
 	{
+		write_backlog() if $round > 1;
 		my $before = confirmed($slot);
 		my $b = start_readme_bridge($cmd, $name);
-		wait_until(sub { $node->safe_psql('app', "SELECT '" . confirmed($slot) . "'::pg_lsn > '$before'") eq 't' }, 60);
+		my $deadline = time() + 60;
+		while (time() < $deadline)
+		{
+			last if $watch->query_safe("SELECT confirmed_flush_lsn > '$before' FROM pg_replication_slots WHERE slot_name = '$slot'") eq 't';
+			usleep(5_000);
+		}
 		$b->{h}->signal('KILL');
 		$b->{h}->finish;
 		$mid = $node->safe_psql('app', "SELECT '" . confirmed($slot) . "'::pg_lsn < '$end'") eq 't';
 		last if $mid;
 	}
+	$watch->quit;
 	# (the sanitized bridge can drain the backlog before the slot's first
 	# move is seen, three times: the kill then lands after the end, and the
 	# checks below still hold; make check's plain run requires the middle)
@@ -253,7 +274,7 @@ my $pruned = 0;
 ok(wait_until(sub {
 	my ($rc2, $o2) = sh(q{PGPASSWORD=secret psql -d "host=db.example.com dbname=app user=wal2queue_bridge" -c "SELECT wal2queue.prune('public.jobs')"});
 	$pruned += $1 if $o2 =~ /^\s*(\d+)\s*$/m;
-	$pruned == 1 + 1000 * 49 }, 90), "prune() deletes the delivered rows ($pruned)");
+	$pruned == $rows }, 90), "prune() deletes the delivered rows ($pruned)");
 
 is(stop_bridge($rb) >> 8, 0, 'SIGTERM: the Redis bridge exits 0');
 is(stop_bridge($kb) >> 8, 0, 'SIGTERM: the Kafka bridge exits 0');
