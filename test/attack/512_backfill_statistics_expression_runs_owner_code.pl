@@ -1,0 +1,72 @@
+# What: 482's fix refuses a selected table whose index expressions or
+# predicates or CHECK constraints call another role's function
+# (OWNER_CODE_SQL, pg_depend of pg_index and pg_constraint).  The table's
+# owner (no superuser) instead creates extended statistics over an
+# expression with an IMMUTABLE function of its own (CREATE STATISTICS
+# m.jobs_st ON (m.tag(0) || queue) FROM m.jobs) and ANALYZEs its table, as
+# any owner may (autovacuum does it too).  Planning any query on the table
+# loads the statistics' expressions and simplifies them (plancat.c
+# get_relation_statistics(): eval_const_expressions), which calls
+# m.tag(0) as the bridge's role (here a superuser, as the quick start runs
+# it); the VOLATILE function it calls writes current_user into a file with
+# COPY ... TO.  The guarantee "The backfill runs no code of another role"
+# (docs/operations.md) does not hold.  (maintain_partitions() and prune()
+# plan the same table as their caller: 510.)
+# Why: bridge/backfill_sql.c OWNER_CODE_SQL looks at pg_index and
+# pg_constraint only, not pg_statistic_ext (stxexprs); bf_page_only()
+# plans the pages as the bridge's role.
+# Expected: the table refused before anything is planned on it, naming the
+# statistics object, the function and its owner (as 482); no file written,
+# nothing sent.
+# Severity: high (privilege escalation from any selected table's owner to
+# the bridge's role, a superuser or a REPLICATION role that reads every
+# table; silent).
+# Control: W2Q_ATTACK_CONTROL=1 makes the statistics over lower(queue), a
+# built-in function: passes (the backfill runs, no file).
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('bfstat');
+my $r = start_redis();
+my $file = "$ENV{TESTDIR}/pwned_512";
+unlink $file;
+$node->safe_psql('postgres', q{
+	CREATE ROLE mallory LOGIN;
+	CREATE SCHEMA m AUTHORIZATION mallory;
+});
+my $expr = $ENV{W2Q_ATTACK_CONTROL} ? '(lower(queue))' : '((m.tag(0) || queue))';
+my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
+	CREATE FUNCTION m.pwn() RETURNS void LANGUAGE plpgsql VOLATILE AS \$f\$
+	BEGIN
+		IF current_user <> 'mallory' THEN
+			EXECUTE format('COPY (SELECT %L) TO %L', current_user, '$file');
+		END IF;
+	END \$f\$;
+	CREATE FUNCTION m.tag(i int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$
+	BEGIN
+		PERFORM m.pwn();
+		RETURN '';
+	END \$f\$;
+	CREATE TABLE m.jobs (id int PRIMARY KEY, queue text);
+	INSERT INTO m.jobs SELECT g, 'q' FROM generate_series(1, 9) g;
+	CREATE STATISTICS m.jobs_st ON $expr FROM m.jobs;
+	ANALYZE m.jobs;} ]);
+is($err, '', "mallory's table with statistics over an expression, analyzed");
+unlink $file;    # mallory's own ANALYZE ran the function as mallory
+my $b = start_bridge($node, $r, '--slot', 'bf_stat', '--create-slot', '--tables', 'm.jobs',
+	'--backfill', '--backfill-batch', '3', '--status-interval', '1');
+ok(wait_until(sub { !$b->{h}->pumpable || -e $file || (backfill_done($r, 'bf_stat') // '') eq '1' }, 30),
+	'the bridge stops or backfills') or diag(bridge_log($b));
+sleep 1;
+ok(!-e $file, "no code of the table's owner ran as the bridge's role")
+  or diag('file written by: ' . slurp_file($file));
+diag(join("\n", grep { /backfill|cannot|statistic/ } split /\n/, bridge_log($b)));
+stop_bridge($b, 'KILL') if $b->{h}->pumpable;
+stop_redis($r);
+$node->stop;
+done_testing();

