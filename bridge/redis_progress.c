@@ -7,7 +7,7 @@
  * The library's public functions and their argument contract (a function
  * added beside it keeps these unchanged):
  *
- *	wal2queue_v1_deliver6 (FCALL, 1 key)
+ *	wal2queue_v1_deliver7 (FCALL, 1 key)
  *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
  *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
  *		number of items, then three msgpack arrays (array 32 of str 32 and
@@ -28,13 +28,16 @@
  *		value ...; with a maxlen each stream the call added to is trimmed
  *		once at the end, never below the entries the call added.  A staging
  *		list holds entries as deliver4 had them inline: n, then its n
- *		elements: key, seq, field, value, ...
+ *		elements: key, seq, field, value, ...  The last argument: the
+ *		options that choose transactions (progress_options()), recorded as
+ *		txn_options with the call's last transaction.
  *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
- *		slot, detail, detail2, unverified, detail3}; verdict OK, GAP,
+ *		slot, detail, detail2, unverified, detail3[, detail4]}; verdict OK, GAP,
  *		SOURCE, AHEAD, NORECORD, STAGEGAP, NEWSLOT (detail: where the new
  *		slot begins), HISTORY (detail: the record's txn_end, detail2: its
  *		xid, detail3: its commit time; the item at index "items done" is the
- *		one that reached or passed txn_end), WRONGTYPE (detail: the key,
+ *		one that reached or passed txn_end; detail4: its txn_options, ""
+ *		when the record has none), WRONGTYPE (detail: the key,
  *		detail2: its type), NOPERM (the user's ACL denies a command the call
  *		needs; detail: the key, detail2: the command) or FULL (a stream with
  *		no room for the call's
@@ -49,7 +52,8 @@
  *	entry in the last argument and each item's header as arguments, trimmed
  *	with MAXLEN per entry, skipped transactions between the record's txn_end
  *	and lsn as delivered and checked no ACL; wal2queue_v1_deliver5 had
- *	deliver4's arguments.  The name changes with the layout so that bridges
+ *	deliver4's arguments; wal2queue_v1_deliver6 had no options argument
+ *	and kept no txn_options.  The name changes with the layout so that bridges
  *	of two versions on one Redis fail loudly ("Function not found",
  *	retried) instead of misreading each other's calls.)
  *
@@ -57,11 +61,14 @@
  * (or a position without jobs) with the position it follows (prev) and the
  * one it reaches (end).  Against the progress record of the slot (a hash:
  * sysid, timeline, db, slot, lsn, updated_at, and the last transaction
- * delivered: txn_end, txn_xid, txn_commit_time, txn_source) each item is
+ * delivered: txn_end, txn_xid, txn_commit_time, txn_source, txn_options)
+ * each item is
  *	- another history when prev < txn_end <= end and it is not the
  *	  transaction the record names (HISTORY): a server rolled back on the
  *	  same timeline whose WAL passed the record.  The LSN alone cannot
- *	  tell; the transaction at txn_end is the positive evidence;
+ *	  tell; the transaction at txn_end is the positive evidence.  Only
+ *	  under the options it was chosen with (txn_options): under others
+ *	  the bridge stops naming both instead (verdict_history());
  *	- already delivered when end <= record.lsn: skipped, unless it is a
  *	  transaction after txn_end (the record delivered none between txn_end
  *	  and lsn: it is new, and written as next);
@@ -358,7 +365,7 @@ const char *const redis_library =
 "  if denied then return {0, 'NOPERM', '', '', '', '', '', denied, dcmd, '', ''} end\n"
 "  local len0 = lens(types, argv[6])\n"
 "  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn',\n"
-"                       'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source')\n"
+"                       'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source', 'txn_options')\n"
 "  local rec, at, dirty = src, nil, false\n"
 "  if not r[5] then\n"
 "    if mode == '' then return {0, 'NORECORD', '', '', '', '', '', '', '', '', ''} end\n"
@@ -385,7 +392,7 @@ const char *const redis_library =
 "  for i, it in ipairs(items) do\n"
 "    if tend and it.prev < tend and it.stop >= tend then\n"
 "      if it.stop ~= tend or it.xid ~= txid or it.ctime ~= ttime then\n"
-"        return {done, 'HISTORY', r[5], r[1], r[2], r[3], r[4], r[6], txid, '', ttime}\n"
+"        return {done, 'HISTORY', r[5], r[1], r[2], r[3], r[4], r[6], txid, '', ttime, r[10] or ''}\n"
 "      end\n"
 "      tend = nil\n"
 "    end\n"
@@ -409,9 +416,10 @@ const char *const redis_library =
 "               'updated_at', t[1] .. '.' .. string.format('%06d', tonumber(t[2])))\n"
 "    if newtxn then\n"
 "      redis.call('HSET', pkey, 'txn_end', lsntext(newtxn.stop), 'txn_xid', newtxn.xid,\n"
-"                 'txn_commit_time', newtxn.ctime, 'txn_source', rec[1] .. '/' .. rec[2])\n"
+"                 'txn_commit_time', newtxn.ctime, 'txn_source', rec[1] .. '/' .. rec[2],\n"
+"                 'txn_options', argv[12] or '')\n"
 "    elseif dirty and r[6] then\n"
-"      redis.call('HDEL', pkey, 'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source')\n"
+"      redis.call('HDEL', pkey, 'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source', 'txn_options')\n"
 "    end\n"
 "  end\n"
 "  local unverified = ''\n"
@@ -517,31 +525,88 @@ time_text(const char *us_text, char *buf, size_t len)
 }
 
 /*
+ * The options that choose which transactions become jobs, as the record
+ * keeps them with its last transaction (txn_options): the plugin, and
+ * --tables and --publication.  The columns, the target prefix and the
+ * Redis options do not choose transactions: a replay under other ones
+ * still presents every transaction it presented before.  malloc'd; NULL
+ * when out of memory.
+ */
+char *
+progress_options(const SinkConfig *cfg)
+{
+	const char *plugin = cfg->plugin ? cfg->plugin : "wal2queue";
+	const char *pub = cfg->publication;
+	const char *tables = cfg->tables;
+	size_t		len = strlen(plugin) + (pub ? strlen(pub) : 0) +
+		(tables ? strlen(tables) : 0) + 64;
+	char	   *buf = malloc(len);
+
+	if (buf == NULL)
+		return NULL;
+	snprintf(buf, len, "--plugin=%s%s%s%s%s", plugin, pub ? " --publication=" : "",
+			 pub ? pub : "", tables ? " --tables=" : ", no --tables", tables ? tables : "");
+	return buf;
+}
+
+/* what the replay presents where the record's last transaction ends */
+static void
+history_here(const RItem *it, char *here, size_t len)
+{
+	char		end[LSN_STRLEN];
+	char		ibuf[64];
+	char		us[24];
+
+	lsn_format(it->end, end, sizeof(end));
+	if (it->kind != RITEM_TXN)
+	{
+		snprintf(here, len, "no transaction there (it reached %s without one)", end);
+		return;
+	}
+	snprintf(us, sizeof(us), "%" PRId64, it->commit_time_us);
+	snprintf(here, len, "xid %" PRIu32 " committed %s, ending at %s",
+			 it->xid, time_text(us, ibuf, sizeof(ibuf)), end);
+}
+
+/*
  * The replay reached the record's last transaction's end LSN (or passed it)
- * with another transaction, or with none: another history of the same
- * system and timeline (a server rolled back to a file-level copy).
+ * with another transaction, or with none.  Under the options the record's
+ * last transaction was chosen with, that is another history of the same
+ * system and timeline (a server rolled back to a file-level copy).  Under
+ * other options (txn_options differs: a narrower --tables, another
+ * publication) it is no evidence of anything: the new options may leave
+ * that transaction out.  Nothing tells which without decoding it again
+ * (an xid's pg_xact_status() is "committed" in another history too, which
+ * reuses the xids after a rollback, and no SQL function gives a commit
+ * LSN), so the bridge stops naming both options, and the way out writes
+ * nothing twice: the record's options, until the slot has passed the
+ * record's last transaction, show that transaction again, or a real other
+ * history.  --accept-new-source (the way out of another history) would
+ * write again every job between the slot and the record.
  */
 static int
 verdict_history(Sink *s, const RCall *call, const redisReply *r)
 {
 	RedisSink  *rs = s->priv;
 	const RItem *it = &call->items[call->done < call->nitems ? call->done : 0];
-	char		end[LSN_STRLEN];
+	const char *recorded = elem_str(r, 11);
 	char		tbuf[64];
-	char		ibuf[64];
 	char		here[256];
 
-	lsn_format(it->end, end, sizeof(end));
-	if (it->kind == RITEM_TXN)
-	{
-		char		us[24];
-
-		snprintf(us, sizeof(us), "%" PRId64, it->commit_time_us);
-		snprintf(here, sizeof(here), "xid %" PRIu32 " committed %s, ending at %s",
-				 it->xid, time_text(us, ibuf, sizeof(ibuf)), end);
-	}
-	else
-		snprintf(here, sizeof(here), "no transaction there (it reached %s without one)", end);
+	history_here(it, here, sizeof(here));
+	if (*recorded != '\0' && strcmp(recorded, rs->options) != 0)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+						  "Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, "
+						  "chosen with the options \"%s\", but this bridge runs with \"%s\" and the replay "
+						  "of slot \"%s\" presents %s: the options that choose transactions changed since "
+						  "the record (not another history), nothing of it confirmed; restart once with \"%s\" "
+						  "until slot \"%s\" has confirmed past %s (its confirmed_flush_lsn, then a CHECKPOINT "
+						  "so that a crash cannot move it back), then with the new options; "
+						  "--accept-new-source would write every job between the slot and the record again",
+						  rs->progress_key, elem_str(r, 2), elem_str(r, 8),
+						  time_text(elem_str(r, 10), tbuf, sizeof(tbuf)), elem_str(r, 7),
+						  recorded, rs->options, rs->src.slot, here, recorded,
+						  rs->src.slot, elem_str(r, 7));
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, "
 					  "but this server (system %s, timeline %s) presents %s: another history of the same "

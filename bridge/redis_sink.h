@@ -156,6 +156,8 @@ typedef struct RedisSink
 	uint32_t	norphans;
 	uint32_t	orphans_cap;
 	char	   *progress_key;	/* prefix + "wal2queue:progress:" + slot */
+	char	   *options;		/* the options that choose transactions, as
+								 * recorded with the last one (txn_options) */
 	char	   *keybuf;			/* scratch: prefix + target */
 	size_t		keybuf_cap;
 	char		maxlen[24];		/* "" when not trimming */
@@ -252,7 +254,8 @@ extern void redis_stage_release(RedisSink *rs, RCall *call);
 
 /* redis_progress.c */
 extern const char *const redis_library;
-#define REDIS_FN_DELIVER	"wal2queue_v1_deliver6"
+#define REDIS_FN_DELIVER	"wal2queue_v1_deliver7"
+extern char *progress_options(const SinkConfig *cfg);
 extern int	progress_on_deliver(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_stage(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);

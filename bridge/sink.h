@@ -110,6 +110,9 @@ typedef struct SinkConfig
 	const char *plugin;			/* "wal2queue" or "pgoutput" */
 	const char *key_column;		/* NULL: none */
 	const char *route_column;	/* NULL: none */
+	/* what chooses the transactions (redis: recorded with the last one) */
+	const char *tables;			/* --tables, NULL: none */
+	const char *publication;	/* --publication (pgoutput), NULL: none */
 	int			verbose;		/* -1 quiet, 0 normal, 1+ verbose */
 } SinkConfig;
 
