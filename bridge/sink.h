@@ -51,7 +51,7 @@
 #define SINK_RETRY	1
 #define SINK_FATAL	2
 
-#define SINK_ERRLEN 512
+#define SINK_ERRLEN 1024			/* room for two option lists (redis_progress.c) */
 
 /* the longest any sink call may block */
 #define SINK_MAX_WAIT_MS 1000
