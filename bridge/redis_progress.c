@@ -611,10 +611,13 @@ verdict_history(Sink *s, const RCall *call, const redisReply *r)
 					  "Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, "
 					  "but this server (system %s, timeline %s) presents %s: another history of the same "
 					  "system and timeline (rolled back to a file-level copy?), nothing of it confirmed; "
-					  "after a deliberate restore delete the record (DEL) and start with --accept-new-source",
+					  "after a deliberate restore delete the record (DEL) and start with --accept-new-source "
+					  "(that writes the jobs between the slot and the record again: if instead what the "
+					  "options select changed, a publication's tables or a send() key, restore that until "
+					  "slot \"%s\" has confirmed past %s)",
 					  rs->progress_key, elem_str(r, 2), elem_str(r, 8),
 					  time_text(elem_str(r, 10), tbuf, sizeof(tbuf)), elem_str(r, 7),
-					  elem_str(r, 3), elem_str(r, 4), here);
+					  elem_str(r, 3), elem_str(r, 4), here, rs->src.slot, elem_str(r, 7));
 }
 
 /*

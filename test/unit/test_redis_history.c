@@ -211,7 +211,9 @@ test_options_changed(void)
 			   strstr(sn->err, "options that choose transactions changed") && strstr(sn->err, "xid 21"),
 			   "  the same with another transaction there");
 	unit_check(replay_past(sw, 21) == SINK_FATAL && ack_total == 0 &&
-			   strstr(sw->err, "another history") && !strstr(sw->err, "options"),
+			   strstr(sw->err, "another history") &&
+			   !strstr(sw->err, "options that choose transactions changed") &&
+			   strstr(sw->err, "restore that until slot \"jobs\" has confirmed past 0/4B8"),
 			   "under the record's options another transaction there is still another history");
 	unit_check(rint_cmd("XLEN %s", "o:hist") == 2, "  nothing was written");
 	unit_check(replay_past(sw, 11) == SINK_OK && ack_jobs[1] == 1 && ack_jobs[2] == 1 &&
