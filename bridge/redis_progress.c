@@ -68,7 +68,7 @@
  *	  same timeline whose WAL passed the record.  The LSN alone cannot
  *	  tell; the transaction at txn_end is the positive evidence.  Only
  *	  under the options it was chosen with (txn_options): under others
- *	  the bridge stops naming both instead (verdict_history());
+ *	  the bridge stops naming both instead (redis_history.c);
  *	- already delivered when end <= record.lsn: skipped, unless it is a
  *	  transaction after txn_end (the record delivered none between txn_end
  *	  and lsn: it is new, and written as next);
@@ -429,8 +429,8 @@ const char *const redis_library =
 "redis.register_function{function_name = '" REDIS_FN_DELIVER "', callback = deliver, flags = {'no-cluster'}}\n";
 
 /* element i of an array reply as text ("" if it is not text) */
-static const char *
-elem_str(const redisReply *r, size_t i)
+const char *
+redis_reply_str(const redisReply *r, size_t i)
 {
 	if (i >= r->elements || r->element[i]->str == NULL ||
 		r->element[i]->type == REDIS_REPLY_INTEGER)
@@ -505,121 +505,6 @@ ack_done(Sink *s, const RCall *call)
 	return SINK_OK;
 }
 
-/* microseconds since the Unix epoch as UTC text ("" for none) */
-static const char *
-time_text(const char *us_text, char *buf, size_t len)
-{
-	char	   *endp;
-	long long	us = strtoll(us_text, &endp, 10);
-	time_t		t;
-	struct tm	tm;
-
-	if (*us_text == '\0' || *endp != '\0')
-		return us_text;
-	t = (time_t) (us / 1000000);
-	if (us < 0 || gmtime_r(&t, &tm) == NULL)
-		return us_text;
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us % 1000000);
-	return buf;
-}
-
-/*
- * The options that choose which transactions become jobs, as the record
- * keeps them with its last transaction (txn_options): the plugin, and
- * --tables and --publication.  The columns, the target prefix and the
- * Redis options do not choose transactions: a replay under other ones
- * still presents every transaction it presented before.  malloc'd; NULL
- * when out of memory.
- */
-char *
-progress_options(const SinkConfig *cfg)
-{
-	const char *plugin = cfg->plugin ? cfg->plugin : "wal2queue";
-	const char *pub = cfg->publication;
-	const char *tables = cfg->tables;
-	size_t		len = strlen(plugin) + (pub ? strlen(pub) : 0) +
-		(tables ? strlen(tables) : 0) + 64;
-	char	   *buf = malloc(len);
-
-	if (buf == NULL)
-		return NULL;
-	snprintf(buf, len, "--plugin=%s%s%s%s%s", plugin, pub ? " --publication=" : "",
-			 pub ? pub : "", tables ? " --tables=" : ", no --tables", tables ? tables : "");
-	return buf;
-}
-
-/* what the replay presents where the record's last transaction ends */
-static void
-history_here(const RItem *it, char *here, size_t len)
-{
-	char		end[LSN_STRLEN];
-	char		ibuf[64];
-	char		us[24];
-
-	lsn_format(it->end, end, sizeof(end));
-	if (it->kind != RITEM_TXN)
-	{
-		snprintf(here, len, "no transaction there (it reached %s without one)", end);
-		return;
-	}
-	snprintf(us, sizeof(us), "%" PRId64, it->commit_time_us);
-	snprintf(here, len, "xid %" PRIu32 " committed %s, ending at %s",
-			 it->xid, time_text(us, ibuf, sizeof(ibuf)), end);
-}
-
-/*
- * The replay reached the record's last transaction's end LSN (or passed it)
- * with another transaction, or with none.  Under the options the record's
- * last transaction was chosen with, that is another history of the same
- * system and timeline (a server rolled back to a file-level copy).  Under
- * other options (txn_options differs: a narrower --tables, another
- * publication) it is no evidence of anything: the new options may leave
- * that transaction out.  Nothing tells which without decoding it again
- * (an xid's pg_xact_status() is "committed" in another history too, which
- * reuses the xids after a rollback, and no SQL function gives a commit
- * LSN), so the bridge stops naming both options, and the way out writes
- * nothing twice: the record's options, until the slot has passed the
- * record's last transaction, show that transaction again, or a real other
- * history.  --accept-new-source (the way out of another history) would
- * write again every job between the slot and the record.
- */
-static int
-verdict_history(Sink *s, const RCall *call, const redisReply *r)
-{
-	RedisSink  *rs = s->priv;
-	const RItem *it = &call->items[call->done < call->nitems ? call->done : 0];
-	const char *recorded = elem_str(r, 11);
-	char		tbuf[64];
-	char		here[256];
-
-	history_here(it, here, sizeof(here));
-	if (*recorded != '\0' && strcmp(recorded, rs->options) != 0)
-		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-						  "Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, "
-						  "chosen with the options \"%s\", but this bridge runs with \"%s\" and the replay "
-						  "of slot \"%s\" presents %s: the options that choose transactions changed since "
-						  "the record (not another history), nothing of it confirmed; restart once with \"%s\" "
-						  "until slot \"%s\" has confirmed past %s (its confirmed_flush_lsn, then a CHECKPOINT "
-						  "so that a crash cannot move it back), then with the new options; "
-						  "--accept-new-source would write every job between the slot and the record again",
-						  rs->progress_key, elem_str(r, 2), elem_str(r, 8),
-						  time_text(elem_str(r, 10), tbuf, sizeof(tbuf)), elem_str(r, 7),
-						  recorded, rs->options, rs->src.slot, here, recorded,
-						  rs->src.slot, elem_str(r, 7));
-	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-					  "Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, "
-					  "but this server (system %s, timeline %s) presents %s: another history of the same "
-					  "system and timeline (rolled back to a file-level copy?), nothing of it confirmed; "
-					  "after a deliberate restore delete the record (DEL) and start with --accept-new-source "
-					  "(that writes the jobs between the slot and the record again: if instead what the "
-					  "options select changed, a publication's tables or a send() key, restore that until "
-					  "slot \"%s\" has confirmed past %s)",
-					  rs->progress_key, elem_str(r, 2), elem_str(r, 8),
-					  time_text(elem_str(r, 10), tbuf, sizeof(tbuf)), elem_str(r, 7),
-					  elem_str(r, 3), elem_str(r, 4), here, rs->src.slot, elem_str(r, 7));
-}
-
 /*
  * --create-slot made a new slot although the record shows this source's
  * slot of that name delivered up to an earlier position: the slot was
@@ -636,9 +521,9 @@ verdict_newslot(Sink *s, const redisReply *r)
 					  "the slot was gone and %s created it at %s: jobs committed in between are in no "
 					  "slot (it was dropped); to re-deliver what the tables hold start once with --create-slot "
 					  "--backfill --backfill-again=LABEL, to accept the gap with --create-slot --accept-new-source",
-					  rs->progress_key, rs->src.slot, elem_str(r, 2),
+					  rs->progress_key, rs->src.slot, redis_reply_str(r, 2),
 					  (rs->flags & SINK_REPLAY_RECLAIMED) ? "an earlier run with --create-slot, stopped "
-					  "before it delivered anything," : "this run", elem_str(r, 7));
+					  "before it delivered anything," : "this run", redis_reply_str(r, 7));
 }
 
 static int
@@ -655,7 +540,7 @@ verdict_gap(Sink *s, const RCall *call, const redisReply *r)
 						  want);
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "Redis progress record \"%s\" is at %s, behind the position %s that slot \"%s\" has confirmed: Redis lost writes it had acknowledged (no persistence, a restart without appendfsync always, a restored backup or a failover to a lagging replica); configure appendonly yes with appendfsync always, or replicas with --redis-wait; start with --accept-new-source to continue from the slot knowingly",
-					  rs->progress_key, elem_str(r, 2), want, rs->src.slot);
+					  rs->progress_key, redis_reply_str(r, 2), want, rs->src.slot);
 }
 
 static int
@@ -665,8 +550,8 @@ verdict_source(Sink *s, const redisReply *r)
 
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "Redis progress record \"%s\" belongs to another source (system identifier %s, timeline %s, database \"%s\", slot \"%s\", at %s), this bridge streams system identifier %s, timeline %" PRIu32 ", database \"%s\", slot \"%s\"; after a deliberate failover or restore start with --accept-new-source to take the record over",
-					  rs->progress_key, elem_str(r, 3), elem_str(r, 4),
-					  elem_str(r, 5), elem_str(r, 6), elem_str(r, 2),
+					  rs->progress_key, redis_reply_str(r, 3), redis_reply_str(r, 4),
+					  redis_reply_str(r, 5), redis_reply_str(r, 6), redis_reply_str(r, 2),
 					  rs->src.sysid, rs->src.timeline, rs->src.dbname,
 					  rs->src.slot);
 }
@@ -685,7 +570,7 @@ verdict_ahead(Sink *s, const RCall *call, const redisReply *r)
 					  "and Redis holds (a promoted standby that lagged, a restored copy), so jobs it commits now "
 					  "would be taken for delivered ones; once you decided what to re-send, delete the record (DEL) "
 					  "and start with --accept-new-source",
-					  rs->progress_key, elem_str(r, 2), elem_str(r, 4), elem_str(r, 6),
+					  rs->progress_key, redis_reply_str(r, 2), redis_reply_str(r, 4), redis_reply_str(r, 6),
 					  at, rs->src.slot, rs->src.timeline);
 }
 
@@ -716,7 +601,7 @@ verdict_ok(Sink *s, RCall *call, const redisReply *r)
 	{
 		rs->wal_end_checked = true;
 		if (rs->src.wal_end && call->nitems > 0 &&
-			lsn_parse(elem_str(r, 2), strlen(elem_str(r, 2)), &rec) &&
+			lsn_parse(redis_reply_str(r, 2), strlen(redis_reply_str(r, 2)), &rec) &&
 			rec > rs->src.wal_end && rec > call->items[call->nitems - 1].end)
 		{
 			char		w[LSN_STRLEN];
@@ -727,7 +612,7 @@ verdict_ok(Sink *s, RCall *call, const redisReply *r)
 							  "timeline?), so jobs it commits now would be taken for delivered ones; "
 							  "once you decided what to re-send, delete the record (DEL) and start "
 							  "with --accept-new-source",
-							  rs->progress_key, elem_str(r, 2),
+							  rs->progress_key, redis_reply_str(r, 2),
 							  lsn_format(rs->src.wal_end, w, sizeof(w)));
 		}
 	}
@@ -746,18 +631,18 @@ verdict_refused(Sink *s, const char *verdict, const redisReply *r)
 						  "its last entry ID is at the largest possible one and no further entry can be "
 						  "added (nothing of the call was written); trim or delete the stream, or change "
 						  "the job's target",
-						  *elem_str(r, 8) ? elem_str(r, 8) : "(staged)", elem_str(r, 2), elem_str(r, 7));
+						  *redis_reply_str(r, 8) ? redis_reply_str(r, 8) : "(staged)", redis_reply_str(r, 2), redis_reply_str(r, 7));
 	if (strcmp(verdict, "NOPERM") == 0)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "the bridge's Redis user may not run %s%s%s%s (ACL): nothing of the call was "
 						  "written; grant the user the commands and, on every stream the jobs route to and "
 						  "on wal2queue's keys, read and write (docs/redis.md, \"The Redis user\"), or "
-						  "change the job's target", elem_str(r, 8), *elem_str(r, 7) ? " on key \"" : "",
-						  elem_str(r, 7), *elem_str(r, 7) ? "\"" : "");
+						  "change the job's target", redis_reply_str(r, 8), *redis_reply_str(r, 7) ? " on key \"" : "",
+						  redis_reply_str(r, 7), *redis_reply_str(r, 7) ? "\"" : "");
 	if (strcmp(verdict, "WRONGTYPE") == 0)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "Redis key \"%s\" holds a %s, not a stream; wal2queue writes only to streams (and a hash for its progress record)",
-						  elem_str(r, 7), elem_str(r, 8));
+						  redis_reply_str(r, 7), redis_reply_str(r, 8));
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "unexpected verdict from Redis function %s: %s",
 					  REDIS_FN_DELIVER, verdict);
@@ -782,12 +667,12 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "unexpected reply from Redis function %s", REDIS_FN_DELIVER);
 	call->done = (uint32_t) r->element[0]->integer;
-	verdict = elem_str(r, 1);
-	call->unverified = *elem_str(r, 9) != '\0';
+	verdict = redis_reply_str(r, 1);
+	call->unverified = *redis_reply_str(r, 9) != '\0';
 	if (strcmp(verdict, "OK") == 0)
 		return verdict_ok(s, call, r);
 	if (strcmp(verdict, "HISTORY") == 0)
-		return verdict_history(s, call, r);
+		return progress_verdict_history(s, call, r);
 	if (strcmp(verdict, "NEWSLOT") == 0)
 		return verdict_newslot(s, r);
 	if (strcmp(verdict, "GAP") == 0)

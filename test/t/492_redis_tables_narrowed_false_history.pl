@@ -18,7 +18,7 @@
 # record names) took any replay that passes txn_end without that
 # transaction for another history; the Redis record kept no trace of
 # the options that choose the transactions.
-# Fixed: bridge/redis_progress.c (wal2queue_v1_deliver7) records, with
+# Fixed: bridge/redis_progress.c (wal2queue_v1_deliver7) and redis_history.c record, with
 # the last transaction, the options that chose it (txn_options: the
 # plugin, --publication, --tables).  A HISTORY verdict under other options
 # than the record's stops the bridge (exit 1, nothing confirmed) naming
