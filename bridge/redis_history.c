@@ -22,7 +22,11 @@
  * commits the same xids again), no SQL function gives a transaction's
  * commit LSN, and commit timestamps need track_commit_timestamp.
  * Absence is never taken for evidence.  A record without txn_options (an
- * older bridge's) is judged as another history, as before.
+ * older bridge's) is judged as another history, as before.  The options
+ * are compared as text ("public.a,public.b" differs from "public.b,public.a"):
+ * at worst a real other history is first reported as changed options, and
+ * the way out (the recorded options) then gets the verdict "another
+ * history"; nothing is ever accepted on the strength of the text.
  *
  *-------------------------------------------------------------------------
  */
