@@ -687,6 +687,8 @@ config_from_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 	cfg->sink.plugin = a->plugin ? a->plugin : "wal2queue";
 	cfg->sink.key_column = a->key_column;
 	cfg->sink.route_column = a->route_column;
+	cfg->sink.tables = a->tables;
+	cfg->sink.publication = a->plugin ? a->publication : NULL;
 }
 
 /* --drop-slot: never the slot of a live backfill (its lock is held meanwhile) */

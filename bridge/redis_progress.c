@@ -7,7 +7,7 @@
  * The library's public functions and their argument contract (a function
  * added beside it keeps these unchanged):
  *
- *	wal2queue_v1_deliver6 (FCALL, 1 key)
+ *	wal2queue_v1_deliver7 (FCALL, 1 key)
  *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
  *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
  *		number of items, then three msgpack arrays (array 32 of str 32 and
@@ -28,13 +28,16 @@
  *		value ...; with a maxlen each stream the call added to is trimmed
  *		once at the end, never below the entries the call added.  A staging
  *		list holds entries as deliver4 had them inline: n, then its n
- *		elements: key, seq, field, value, ...
+ *		elements: key, seq, field, value, ...  The last argument: the
+ *		options that choose transactions (progress_options()), recorded as
+ *		txn_options with the call's last transaction.
  *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
- *		slot, detail, detail2, unverified, detail3}; verdict OK, GAP,
+ *		slot, detail, detail2, unverified, detail3[, detail4]}; verdict OK, GAP,
  *		SOURCE, AHEAD, NORECORD, STAGEGAP, NEWSLOT (detail: where the new
  *		slot begins), HISTORY (detail: the record's txn_end, detail2: its
  *		xid, detail3: its commit time; the item at index "items done" is the
- *		one that reached or passed txn_end), WRONGTYPE (detail: the key,
+ *		one that reached or passed txn_end; detail4: its txn_options, ""
+ *		when the record has none), WRONGTYPE (detail: the key,
  *		detail2: its type), NOPERM (the user's ACL denies a command the call
  *		needs; detail: the key, detail2: the command) or FULL (a stream with
  *		no room for the call's
@@ -49,7 +52,8 @@
  *	entry in the last argument and each item's header as arguments, trimmed
  *	with MAXLEN per entry, skipped transactions between the record's txn_end
  *	and lsn as delivered and checked no ACL; wal2queue_v1_deliver5 had
- *	deliver4's arguments.  The name changes with the layout so that bridges
+ *	deliver4's arguments; wal2queue_v1_deliver6 had no options argument
+ *	and kept no txn_options.  The name changes with the layout so that bridges
  *	of two versions on one Redis fail loudly ("Function not found",
  *	retried) instead of misreading each other's calls.)
  *
@@ -57,11 +61,14 @@
  * (or a position without jobs) with the position it follows (prev) and the
  * one it reaches (end).  Against the progress record of the slot (a hash:
  * sysid, timeline, db, slot, lsn, updated_at, and the last transaction
- * delivered: txn_end, txn_xid, txn_commit_time, txn_source) each item is
+ * delivered: txn_end, txn_xid, txn_commit_time, txn_source, txn_options)
+ * each item is
  *	- another history when prev < txn_end <= end and it is not the
  *	  transaction the record names (HISTORY): a server rolled back on the
  *	  same timeline whose WAL passed the record.  The LSN alone cannot
- *	  tell; the transaction at txn_end is the positive evidence;
+ *	  tell; the transaction at txn_end is the positive evidence.  Only
+ *	  under the options it was chosen with (txn_options): under others
+ *	  the bridge stops naming both instead (redis_history.c);
  *	- already delivered when end <= record.lsn: skipped, unless it is a
  *	  transaction after txn_end (the record delivered none between txn_end
  *	  and lsn: it is new, and written as next);
@@ -358,7 +365,7 @@ const char *const redis_library =
 "  if denied then return {0, 'NOPERM', '', '', '', '', '', denied, dcmd, '', ''} end\n"
 "  local len0 = lens(types, argv[6])\n"
 "  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn',\n"
-"                       'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source')\n"
+"                       'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source', 'txn_options')\n"
 "  local rec, at, dirty = src, nil, false\n"
 "  if not r[5] then\n"
 "    if mode == '' then return {0, 'NORECORD', '', '', '', '', '', '', '', '', ''} end\n"
@@ -385,7 +392,7 @@ const char *const redis_library =
 "  for i, it in ipairs(items) do\n"
 "    if tend and it.prev < tend and it.stop >= tend then\n"
 "      if it.stop ~= tend or it.xid ~= txid or it.ctime ~= ttime then\n"
-"        return {done, 'HISTORY', r[5], r[1], r[2], r[3], r[4], r[6], txid, '', ttime}\n"
+"        return {done, 'HISTORY', r[5], r[1], r[2], r[3], r[4], r[6], txid, '', ttime, r[10] or ''}\n"
 "      end\n"
 "      tend = nil\n"
 "    end\n"
@@ -409,9 +416,10 @@ const char *const redis_library =
 "               'updated_at', t[1] .. '.' .. string.format('%06d', tonumber(t[2])))\n"
 "    if newtxn then\n"
 "      redis.call('HSET', pkey, 'txn_end', lsntext(newtxn.stop), 'txn_xid', newtxn.xid,\n"
-"                 'txn_commit_time', newtxn.ctime, 'txn_source', rec[1] .. '/' .. rec[2])\n"
+"                 'txn_commit_time', newtxn.ctime, 'txn_source', rec[1] .. '/' .. rec[2],\n"
+"                 'txn_options', argv[12] or '')\n"
 "    elseif dirty and r[6] then\n"
-"      redis.call('HDEL', pkey, 'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source')\n"
+"      redis.call('HDEL', pkey, 'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source', 'txn_options')\n"
 "    end\n"
 "  end\n"
 "  local unverified = ''\n"
@@ -421,8 +429,8 @@ const char *const redis_library =
 "redis.register_function{function_name = '" REDIS_FN_DELIVER "', callback = deliver, flags = {'no-cluster'}}\n";
 
 /* element i of an array reply as text ("" if it is not text) */
-static const char *
-elem_str(const redisReply *r, size_t i)
+const char *
+redis_reply_str(const redisReply *r, size_t i)
 {
 	if (i >= r->elements || r->element[i]->str == NULL ||
 		r->element[i]->type == REDIS_REPLY_INTEGER)
@@ -497,61 +505,6 @@ ack_done(Sink *s, const RCall *call)
 	return SINK_OK;
 }
 
-/* microseconds since the Unix epoch as UTC text ("" for none) */
-static const char *
-time_text(const char *us_text, char *buf, size_t len)
-{
-	char	   *endp;
-	long long	us = strtoll(us_text, &endp, 10);
-	time_t		t;
-	struct tm	tm;
-
-	if (*us_text == '\0' || *endp != '\0')
-		return us_text;
-	t = (time_t) (us / 1000000);
-	if (us < 0 || gmtime_r(&t, &tm) == NULL)
-		return us_text;
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
-			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, us % 1000000);
-	return buf;
-}
-
-/*
- * The replay reached the record's last transaction's end LSN (or passed it)
- * with another transaction, or with none: another history of the same
- * system and timeline (a server rolled back to a file-level copy).
- */
-static int
-verdict_history(Sink *s, const RCall *call, const redisReply *r)
-{
-	RedisSink  *rs = s->priv;
-	const RItem *it = &call->items[call->done < call->nitems ? call->done : 0];
-	char		end[LSN_STRLEN];
-	char		tbuf[64];
-	char		ibuf[64];
-	char		here[256];
-
-	lsn_format(it->end, end, sizeof(end));
-	if (it->kind == RITEM_TXN)
-	{
-		char		us[24];
-
-		snprintf(us, sizeof(us), "%" PRId64, it->commit_time_us);
-		snprintf(here, sizeof(here), "xid %" PRIu32 " committed %s, ending at %s",
-				 it->xid, time_text(us, ibuf, sizeof(ibuf)), end);
-	}
-	else
-		snprintf(here, sizeof(here), "no transaction there (it reached %s without one)", end);
-	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-					  "Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, "
-					  "but this server (system %s, timeline %s) presents %s: another history of the same "
-					  "system and timeline (rolled back to a file-level copy?), nothing of it confirmed; "
-					  "after a deliberate restore delete the record (DEL) and start with --accept-new-source",
-					  rs->progress_key, elem_str(r, 2), elem_str(r, 8),
-					  time_text(elem_str(r, 10), tbuf, sizeof(tbuf)), elem_str(r, 7),
-					  elem_str(r, 3), elem_str(r, 4), here);
-}
-
 /*
  * --create-slot made a new slot although the record shows this source's
  * slot of that name delivered up to an earlier position: the slot was
@@ -568,9 +521,9 @@ verdict_newslot(Sink *s, const redisReply *r)
 					  "the slot was gone and %s created it at %s: jobs committed in between are in no "
 					  "slot (it was dropped); to re-deliver what the tables hold start once with --create-slot "
 					  "--backfill --backfill-again=LABEL, to accept the gap with --create-slot --accept-new-source",
-					  rs->progress_key, rs->src.slot, elem_str(r, 2),
+					  rs->progress_key, rs->src.slot, redis_reply_str(r, 2),
 					  (rs->flags & SINK_REPLAY_RECLAIMED) ? "an earlier run with --create-slot, stopped "
-					  "before it delivered anything," : "this run", elem_str(r, 7));
+					  "before it delivered anything," : "this run", redis_reply_str(r, 7));
 }
 
 static int
@@ -587,7 +540,7 @@ verdict_gap(Sink *s, const RCall *call, const redisReply *r)
 						  want);
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "Redis progress record \"%s\" is at %s, behind the position %s that slot \"%s\" has confirmed: Redis lost writes it had acknowledged (no persistence, a restart without appendfsync always, a restored backup or a failover to a lagging replica); configure appendonly yes with appendfsync always, or replicas with --redis-wait; start with --accept-new-source to continue from the slot knowingly",
-					  rs->progress_key, elem_str(r, 2), want, rs->src.slot);
+					  rs->progress_key, redis_reply_str(r, 2), want, rs->src.slot);
 }
 
 static int
@@ -597,8 +550,8 @@ verdict_source(Sink *s, const redisReply *r)
 
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "Redis progress record \"%s\" belongs to another source (system identifier %s, timeline %s, database \"%s\", slot \"%s\", at %s), this bridge streams system identifier %s, timeline %" PRIu32 ", database \"%s\", slot \"%s\"; after a deliberate failover or restore start with --accept-new-source to take the record over",
-					  rs->progress_key, elem_str(r, 3), elem_str(r, 4),
-					  elem_str(r, 5), elem_str(r, 6), elem_str(r, 2),
+					  rs->progress_key, redis_reply_str(r, 3), redis_reply_str(r, 4),
+					  redis_reply_str(r, 5), redis_reply_str(r, 6), redis_reply_str(r, 2),
 					  rs->src.sysid, rs->src.timeline, rs->src.dbname,
 					  rs->src.slot);
 }
@@ -617,7 +570,7 @@ verdict_ahead(Sink *s, const RCall *call, const redisReply *r)
 					  "and Redis holds (a promoted standby that lagged, a restored copy), so jobs it commits now "
 					  "would be taken for delivered ones; once you decided what to re-send, delete the record (DEL) "
 					  "and start with --accept-new-source",
-					  rs->progress_key, elem_str(r, 2), elem_str(r, 4), elem_str(r, 6),
+					  rs->progress_key, redis_reply_str(r, 2), redis_reply_str(r, 4), redis_reply_str(r, 6),
 					  at, rs->src.slot, rs->src.timeline);
 }
 
@@ -648,7 +601,7 @@ verdict_ok(Sink *s, RCall *call, const redisReply *r)
 	{
 		rs->wal_end_checked = true;
 		if (rs->src.wal_end && call->nitems > 0 &&
-			lsn_parse(elem_str(r, 2), strlen(elem_str(r, 2)), &rec) &&
+			lsn_parse(redis_reply_str(r, 2), strlen(redis_reply_str(r, 2)), &rec) &&
 			rec > rs->src.wal_end && rec > call->items[call->nitems - 1].end)
 		{
 			char		w[LSN_STRLEN];
@@ -659,7 +612,7 @@ verdict_ok(Sink *s, RCall *call, const redisReply *r)
 							  "timeline?), so jobs it commits now would be taken for delivered ones; "
 							  "once you decided what to re-send, delete the record (DEL) and start "
 							  "with --accept-new-source",
-							  rs->progress_key, elem_str(r, 2),
+							  rs->progress_key, redis_reply_str(r, 2),
 							  lsn_format(rs->src.wal_end, w, sizeof(w)));
 		}
 	}
@@ -678,18 +631,18 @@ verdict_refused(Sink *s, const char *verdict, const redisReply *r)
 						  "its last entry ID is at the largest possible one and no further entry can be "
 						  "added (nothing of the call was written); trim or delete the stream, or change "
 						  "the job's target",
-						  *elem_str(r, 8) ? elem_str(r, 8) : "(staged)", elem_str(r, 2), elem_str(r, 7));
+						  *redis_reply_str(r, 8) ? redis_reply_str(r, 8) : "(staged)", redis_reply_str(r, 2), redis_reply_str(r, 7));
 	if (strcmp(verdict, "NOPERM") == 0)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "the bridge's Redis user may not run %s%s%s%s (ACL): nothing of the call was "
 						  "written; grant the user the commands and, on every stream the jobs route to and "
 						  "on wal2queue's keys, read and write (docs/redis.md, \"The Redis user\"), or "
-						  "change the job's target", elem_str(r, 8), *elem_str(r, 7) ? " on key \"" : "",
-						  elem_str(r, 7), *elem_str(r, 7) ? "\"" : "");
+						  "change the job's target", redis_reply_str(r, 8), *redis_reply_str(r, 7) ? " on key \"" : "",
+						  redis_reply_str(r, 7), *redis_reply_str(r, 7) ? "\"" : "");
 	if (strcmp(verdict, "WRONGTYPE") == 0)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "Redis key \"%s\" holds a %s, not a stream; wal2queue writes only to streams (and a hash for its progress record)",
-						  elem_str(r, 7), elem_str(r, 8));
+						  redis_reply_str(r, 7), redis_reply_str(r, 8));
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "unexpected verdict from Redis function %s: %s",
 					  REDIS_FN_DELIVER, verdict);
@@ -714,12 +667,12 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 						  "unexpected reply from Redis function %s", REDIS_FN_DELIVER);
 	call->done = (uint32_t) r->element[0]->integer;
-	verdict = elem_str(r, 1);
-	call->unverified = *elem_str(r, 9) != '\0';
+	verdict = redis_reply_str(r, 1);
+	call->unverified = *redis_reply_str(r, 9) != '\0';
 	if (strcmp(verdict, "OK") == 0)
 		return verdict_ok(s, call, r);
 	if (strcmp(verdict, "HISTORY") == 0)
-		return verdict_history(s, call, r);
+		return progress_verdict_history(s, call, r);
 	if (strcmp(verdict, "NEWSLOT") == 0)
 		return verdict_newslot(s, r);
 	if (strcmp(verdict, "GAP") == 0)

@@ -8,6 +8,7 @@
  *	redis_pipeline.c	commands in the Redis protocol, the calls in flight,
  *						writing them and reading their replies
  *	redis_progress.c	the function library (Lua) and its verdicts
+ *	redis_history.c		the HISTORY verdict, the options recorded with it
  *	sink_redis.c		the sink interface: sessions, batches, staging
  *
  * See docs/redis.md for the contract with users (entry format, progress
@@ -156,6 +157,8 @@ typedef struct RedisSink
 	uint32_t	norphans;
 	uint32_t	orphans_cap;
 	char	   *progress_key;	/* prefix + "wal2queue:progress:" + slot */
+	char	   *options;		/* the options that choose transactions, as
+								 * recorded with the last one (txn_options) */
 	char	   *keybuf;			/* scratch: prefix + target */
 	size_t		keybuf_cap;
 	char		maxlen[24];		/* "" when not trimming */
@@ -252,10 +255,15 @@ extern void redis_stage_release(RedisSink *rs, RCall *call);
 
 /* redis_progress.c */
 extern const char *const redis_library;
-#define REDIS_FN_DELIVER	"wal2queue_v1_deliver6"
+#define REDIS_FN_DELIVER	"wal2queue_v1_deliver7"
+extern const char *redis_reply_str(const redisReply *r, size_t i);
 extern int	progress_on_deliver(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_stage(Sink *s, RCall *call, const redisReply *r);
 extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);
+
+/* redis_history.c */
+extern char *progress_options(const SinkConfig *cfg);
+extern int	progress_verdict_history(Sink *s, const RCall *call, const redisReply *r);
 
 /* redis_backfill.c */
 #define REDIS_FN_BACKFILL	"wal2queue_backfill3"

@@ -51,7 +51,7 @@
 #define SINK_RETRY	1
 #define SINK_FATAL	2
 
-#define SINK_ERRLEN 512
+#define SINK_ERRLEN 1024			/* room for two option lists (redis_progress.c) */
 
 /* the longest any sink call may block */
 #define SINK_MAX_WAIT_MS 1000
@@ -110,6 +110,9 @@ typedef struct SinkConfig
 	const char *plugin;			/* "wal2queue" or "pgoutput" */
 	const char *key_column;		/* NULL: none */
 	const char *route_column;	/* NULL: none */
+	/* what chooses the transactions (redis: recorded with the last one) */
+	const char *tables;			/* --tables, NULL: none */
+	const char *publication;	/* --publication (pgoutput), NULL: none */
 	int			verbose;		/* -1 quiet, 0 normal, 1+ verbose */
 } SinkConfig;
 

@@ -246,7 +246,8 @@ flush_batch(Sink *s)
 		!resp_arg_u64(&head, rs->nitems) ||
 		!resp_arg_msgpack_array(&body, &rs->batch) ||
 		!resp_arg_msgpack_array(&body, &rs->blob) ||
-		!resp_arg_shapes(&body, &rs->shapes))
+		!resp_arg_shapes(&body, &rs->shapes) ||
+		!resp_arg_str(&body, rs->options))
 	{
 		free(call);
 		resp_free(&head);
@@ -785,6 +786,7 @@ redis_destroy(Sink *s)
 	free(rs->held);
 	free(rs->deferred);
 	free(rs->progress_key);
+	free(rs->options);
 	free(rs->sweep_prefix);
 	free(rs->sweep_match);
 	free(rs->keybuf);
@@ -817,7 +819,7 @@ sink_redis_create(const SinkConfig *cfg)
 	Sink	   *s = calloc(1, sizeof(Sink));
 	RedisSink  *rs = calloc(1, sizeof(RedisSink));
 
-	if (s == NULL || rs == NULL)
+	if (s == NULL || rs == NULL || (rs->options = progress_options(cfg)) == NULL)
 	{
 		free(s);
 		free(rs);

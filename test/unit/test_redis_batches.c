@@ -85,7 +85,7 @@ last_fcall_argc(void)
 	return argc;
 }
 
-/* the length of the entries argument (the one before the last) of the newest FCALL */
+/* the length of the entries argument (the third from the end: then the shapes, the options) of the newest FCALL */
 static long
 last_fcall_entries_len(void)
 {
@@ -98,10 +98,10 @@ last_fcall_entries_len(void)
 		const redisReply *e;
 		const char *more;
 
-		if (strcasecmp(args->element[0]->str, "FCALL") != 0 || args->elements < 3)
+		if (strcasecmp(args->element[0]->str, "FCALL") != 0 || args->elements < 4)
 			continue;
 		/* the slow log keeps 128 bytes of a long argument and counts the rest */
-		e = args->element[args->elements - 2];
+		e = args->element[args->elements - 3];
 		more = memmem(e->str, e->len, "... (", 5);	/* msgpack holds NUL bytes */
 		len = (long) e->len;
 		if (more != NULL)

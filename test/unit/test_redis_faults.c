@@ -237,7 +237,7 @@ msgpack_strings(char *buf, const char *const *elems, uint32_t n)
 }
 
 /*
- * One item's header as deliver6 takes it (redis_progress.c), as a msgpack
+ * One item's header as deliver7 takes it (redis_progress.c), as a msgpack
  * array (array 32) into out (room for 256 bytes); returns its length.
  */
 static size_t
@@ -277,8 +277,8 @@ deliver_staged(const char *stage, int nstaged)
 	char		none[256];
 	size_t		nonelen = msgpack_strings(none, NULL, 0);
 
-	return rcmd("FCALL wal2queue_v1_deliver6 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
-				"%b %b %b", "", src.sysid, "", "", hdr, hdrlen, none, nonelen, none, nonelen);
+	return rcmd("FCALL " REDIS_FN_DELIVER " 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+				"%b %b %b %s", "", src.sysid, "", "", hdr, hdrlen, none, nonelen, none, nonelen, "");
 }
 
 /*
@@ -341,7 +341,7 @@ test_chain(void)
 			   "  and call k + 1, sent before k's verdict was read, wrote nothing");
 	check_record("chain:", "jobs", "lsn", "0/474", "  the record stays where call k - 1 left it");
 	{
-		/* one entry of shape 1 into key 1 (deliver6's layout): seq 0, x = y */
+		/* one entry of shape 1 into key 1 (deliver7's layout): seq 0, x = y */
 		static const char ents[] = "\xdd\0\0\0\x04\x01\x01\xdb\0\0\0\x01" "0" "\xdb\0\0\0\x01" "y";
 		static const char shapes[] = "\xdd\0\0\0\x02\x01\xdb\0\0\0\x01" "x";
 
@@ -349,9 +349,9 @@ test_chain(void)
 		size_t		hdrlen = item_header(hdr, "0000000000000500", "0000000000000600", "0/5D8",
 										 "chain:good", 0, "", 0, NULL, 4);
 
-		r = rcmd("FCALL wal2queue_v1_deliver6 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
-				 "%b %b %b", "", src.sysid, "", "", hdr, hdrlen, ents, sizeof(ents) - 1,
-				 shapes, sizeof(shapes) - 1);
+		r = rcmd("FCALL " REDIS_FN_DELIVER " 1 chain:wal2queue:progress:jobs %s %s 1 postgres jobs %s %s 1 "
+				 "%b %b %b %s", "", src.sysid, "", "", hdr, hdrlen, ents, sizeof(ents) - 1,
+				 shapes, sizeof(shapes) - 1, "");
 	}
 	unit_check(r && r->type == REDIS_REPLY_ARRAY && r->elements >= 3 &&
 			   strcmp(r->element[1]->str, "GAP") == 0 && r->element[0]->integer == 0 &&

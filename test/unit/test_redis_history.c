@@ -10,6 +10,9 @@
  *		back to a file-level copy) is refused with nothing acked.  And
  *		--create-slot's new slot past the record of a dropped one is refused
  *		(the gap between them is in no slot) unless --accept-new-source.
+ *		A replay under other options than the record's last transaction was
+ *		chosen with (txn_options) is no evidence of another history: the
+ *		bridge stops naming both options and a way out without duplicates.
  *		Against a real redis-server started here.
  *
  *-------------------------------------------------------------------------
@@ -151,6 +154,85 @@ test_old_record(Sink *s)
 			   "a record without a last transaction (an older bridge's) is trusted by its LSN");
 }
 
+/* a session of sink s from lsn that replays xid 10 and then passes 0x4B8 */
+static int
+replay_past(Sink *s, uint32_t xid2)
+{
+	int			rc = session(s, 0x400, 0);
+
+	if (rc == SINK_OK)
+		rc = send_txn_id(s, 0x42C, 1, 10, T1, job1, 1);
+	if (rc == SINK_OK && xid2 == 0)
+		rc = s->ops->progress(s, 0x600, 2);
+	else if (rc == SINK_OK)
+		rc = send_txn_id(s, 0x490, 2, xid2, T2, job1, 1);
+	return rc == SINK_OK ? drain(s) : rc;
+}
+
+/*
+ * The record keeps the options its last transaction was chosen with
+ * (txn_options).  A replay under other options (a narrower --tables) that
+ * passes the record's last transaction without it is not called another
+ * history: the bridge stops naming both options and a way out that writes
+ * nothing twice (the record's options until the slot has passed it).
+ * Under the record's options the same replay is still another history.
+ */
+static void
+test_options_changed(void)
+{
+	SinkConfig	wide,
+				narrow;
+	Sink	   *sw,
+			   *sn;
+
+	init_cfg(&wide, "o:");
+	wide.tables = "public.ta,public.tb";
+	narrow = wide;
+	narrow.tables = "public.ta";
+	sw = sink_redis_create(&wide);
+	sn = sink_redis_create(&narrow);
+	unit_check(session(sw, 0x400, SINK_REPLAY_NEW_SLOT) == SINK_OK &&
+			   send_txn_id(sw, 0x42C, 1, 10, T1, job1, 1) == SINK_OK &&
+			   send_txn_id(sw, 0x490, 2, 11, T2, job1, 1) == SINK_OK &&
+			   drain(sw) == SINK_OK && ack_jobs[2] == 1,
+			   "options: two transactions are delivered under --tables public.ta,public.tb");
+	check_record("o:", "jobs", "txn_options", "--plugin=wal2queue --tables=public.ta,public.tb",
+				 "  the record keeps the options its last transaction was chosen with");
+	unit_check(replay_past(sn, 0) == SINK_FATAL && ack_total == 0,
+			   "a replay under --tables public.ta that passes the record's last transaction without it stops, nothing acked");
+	unit_check(strstr(sn->err, "options that choose transactions changed") &&
+			   strstr(sn->err, "\"--plugin=wal2queue --tables=public.ta,public.tb\"") &&
+			   strstr(sn->err, "\"--plugin=wal2queue --tables=public.ta\"") &&
+			   strstr(sn->err, "confirmed past 0/4B8") && strstr(sn->err, "xid 11") &&
+			   strstr(sn->err, "not another history"),
+			   "  naming both options, the record's transaction and the way out that writes nothing twice");
+	printf("# %s\n", sn->err);
+	unit_check(replay_past(sn, 21) == SINK_FATAL && ack_total == 0 &&
+			   strstr(sn->err, "options that choose transactions changed") && strstr(sn->err, "xid 21"),
+			   "  the same with another transaction there");
+	unit_check(replay_past(sw, 21) == SINK_FATAL && ack_total == 0 &&
+			   strstr(sw->err, "another history") &&
+			   !strstr(sw->err, "options that choose transactions changed") &&
+			   strstr(sw->err, "restore that until slot \"jobs\" has confirmed past 0/4B8"),
+			   "under the record's options another transaction there is still another history");
+	unit_check(rint_cmd("XLEN %s", "o:hist") == 2, "  nothing was written");
+	unit_check(replay_past(sw, 11) == SINK_OK && ack_jobs[1] == 1 && ack_jobs[2] == 1 &&
+			   progress_ok(sw, 0x600, 3),
+			   "the way out: the record's options show its last transaction again");
+	unit_check(session(sn, 0x600, 0) == SINK_OK &&
+			   send_txn_id(sn, 0x700, 1, 12, T2, job1, 1) == SINK_OK &&
+			   drain(sn) == SINK_OK && ack_jobs[1] == 1 && rint_cmd("XLEN %s", "o:hist") == 3,
+			   "  then the new options go on, nothing written twice");
+	check_record("o:", "jobs", "txn_options", "--plugin=wal2queue --tables=public.ta",
+				 "  and the record keeps them with its last transaction");
+	rdo("HDEL o:wal2queue:progress:jobs txn_options");
+	unit_check(session(sw, 0x600, 0) == SINK_OK && progress_ok(sw, 0x800, 1) == false &&
+			   strstr(sw->err, "another history"),
+			   "a record without txn_options (an older bridge's) judges as before: another history");
+	sw->ops->destroy(sw);
+	sn->ops->destroy(sn);
+}
+
 int
 main(void)
 {
@@ -168,5 +250,6 @@ main(void)
 	test_new_slot(s);
 	test_old_record(s);
 	s->ops->destroy(s);
+	test_options_changed();
 	return unit_done();
 }
