@@ -729,7 +729,10 @@ $$;
  * there the guard checks (SQL over the catalogs) would read them through a
  * snapshot that may predate an ALTER, while a row's text form is built
  * from the latest catalogs (syscache, relcache), so claim_check_floor()'s
- * premise, one view of the catalogs, would not hold.  For a partitioned table it works through the leaf
+ * premise, one view of the catalogs, would not hold.  A table whose code
+ * would run as the caller and belongs to a role that is neither a
+ * superuser nor the caller is skipped with a WARNING, 0 returned
+ * (foreign_code(): test/t/510).  For a partitioned table it works through the leaf
  * partitions; a ctid is only unique within one of them.
  */
 CREATE FUNCTION wal2queue.prune(job_table regclass, batch integer DEFAULT 10000,
@@ -761,6 +764,12 @@ BEGIN
             USING ERRCODE = 'active_sql_transaction',
                   DETAIL = 'Its snapshot may predate a change of the catalogs: the guard would be checked with the old catalogs while the rows'' text is built with the new ones.',
                   HINT = 'Run it in a READ COMMITTED transaction (the default), e.g. on its own from cron or pg_cron.';
+    END IF;
+    -- the DELETE is planned and run as the caller: a table whose code is
+    -- another role's (index expressions, constraints, policies, DELETE
+    -- triggers and rules, ...) is skipped with a WARNING (test/t/510)
+    IF wal2queue.foreign_code(job_table, 'wal2queue.prune'::text, true) THEN
+        RETURN 0;
     END IF;
 
     h := wal2queue.prune_horizon(job_table, force, 'wal2queue.prune');

@@ -44,8 +44,12 @@ COMMENT ON FUNCTION wal2queue.partitions(regclass) IS
  * maintain_partitions() at every run: a WARNING names the rows' range and
  * the DEFAULT partition, and says how to move them.  False without a
  * DEFAULT partition, and for a partition key of more than one column (the
- * CREATE then decides).  Read as the table's owner when the caller may act
- * as it (its index expressions are the owner's code).
+ * CREATE then decides).  Read as the caller (create_partitions() refused a
+ * table whose code is another role's: foreign_code()) with row_security
+ * off, so that no policy hides a row ATTACH would find: a caller subject
+ * to a policy of the table (no superuser, no BYPASSRLS, not its owner or
+ * the table FORCEs it) cannot tell, and NULL is returned with a WARNING
+ * (the day is left alone: test/t/516).
  */
 CREATE FUNCTION wal2queue.default_holds_day(job_table regclass, day_start timestamptz)
 RETURNS boolean
@@ -53,34 +57,34 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET datestyle = 'ISO, YMD'
 SET timezone = 'UTC'
+SET row_security = off
 AS $$
 DECLARE
     def regclass;
     keycol text;
     held boolean;
-    owner name;
-    saved_role text := current_setting('role');
 BEGIN
-    SELECT NULLIF(p.partdefid, 0)::regclass, a.attname, pg_get_userbyid(c.relowner)
-      INTO def, keycol, owner
+    SELECT NULLIF(p.partdefid, 0)::regclass, a.attname
+      INTO def, keycol
       FROM pg_partitioned_table p
-      JOIN pg_class c ON c.oid = p.partrelid
       JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
      WHERE p.partrelid = job_table AND p.partnatts = 1;
     IF def IS NULL THEN
         RETURN false;
     END IF;
-    -- planning the query loads the index expressions of the DEFAULT
-    -- partition, which run the owner's functions: as the table's owner when
-    -- the caller may act as it (test/t/489), through the table, which the
-    -- owner may read whoever owns the DEFAULT partition
-    IF owner <> current_user AND pg_has_role(owner, 'MEMBER') THEN
-        PERFORM set_config('role', owner, true);
-    END IF;
-    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.tableoid = $3 AND t.%I >= $1 AND t.%I < $2)',
-                   job_table, keycol, keycol)
-        INTO held USING day_start, day_start + interval '1 day', def::oid;
-    PERFORM set_config('role', saved_role, true);
+    -- with row_security off a policy that applies to the caller makes the
+    -- query fail instead of hiding rows (its quals do not run)
+    BEGIN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s t WHERE t.tableoid = $3 AND t.%I >= $1 AND t.%I < $2)',
+                       job_table, keycol, keycol)
+            INTO held USING day_start, day_start + interval '1 day', def::oid;
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE WARNING 'wal2queue.create_partitions: cannot tell whether the DEFAULT partition % of table % holds rows from % to %, so no partition was created for that day',
+            def, job_table, day_start, day_start + interval '1 day'
+            USING DETAIL = format('%s (row-level security applies to role %s, and a row a policy hides would make ATTACH fail).', SQLERRM, current_user),
+                  HINT = 'Run it as a superuser, a role with BYPASSRLS, or the table''s owner when the table does not FORCE ROW LEVEL SECURITY.';
+        RETURN NULL;
+    END;
     IF held THEN
         RAISE WARNING 'wal2queue.create_partitions: the DEFAULT partition % holds rows of table % with % from % to %, so no partition was created for that day',
             def, job_table, keycol, day_start, day_start + interval '1 day'
@@ -161,11 +165,19 @@ $$;
  * it runs under lock_timeout 1s (10ms when the transaction holds the
  * table's ACCESS EXCLUSIVE lock already), and a lock not had leaves that
  * day, its table not created, and the later days to the next run with a
- * WARNING (test/t/481).  Each day's table is given to the table's owner
- * and attached as the owner (SET ROLE, undone before the next day) when
- * the caller may act as the owner (superuser, member): the owner's index
- * functions run as the owner, not as the caller (test/t/489); any other
- * caller is the owner or fails at ATTACH.  The event trigger records each ATTACH
+ * WARNING (test/t/481).
+ *
+ * Everything runs as the caller: a table whose indexes, constraints,
+ * statistics, defaults or policies call a function of a role that is
+ * neither a superuser nor the caller is skipped with a WARNING
+ * (foreign_code(): test/t/489, 511, 519), never run under SET ROLE to its
+ * owner, which the owner's code could undo (and which a SECURITY DEFINER
+ * wrapper may not do: test/t/513).  Each day's table is given to the
+ * table's owner (ALTER TABLE ... OWNER TO) when the caller may: a
+ * superuser, or a member of the owner when the owner has CREATE on the
+ * schema; otherwise it stays the caller's, as CREATE TABLE ... PARTITION
+ * OF would leave it, and a NOTICE names the missing privilege (test/t/514).
+ * A caller that is neither the owner nor a member fails at ATTACH.  The event trigger records each ATTACH
  * in a subtransaction of its own (guard_on_alter(): an attached table is
  * guarded only from then on), so more than 64 days created in one
  * transaction overflow the backend's subxid cache until it ends.
@@ -194,9 +206,8 @@ DECLARE
     locked boolean := false;
     created regclass[] := '{}';
     owner name;
-    switch boolean;
+    give boolean;
     held boolean;
-    saved_role text := current_setting('role');
     saved_timeout text := current_setting('lock_timeout');
 BEGIN
     IF job_table IS NULL THEN
@@ -211,12 +222,17 @@ BEGIN
     SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) INTO nsp, base, owner
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = job_table;
-    -- a caller that may act as the table's owner (a superuser, a member of
-    -- it) gives each day to the owner and attaches it as the owner: the
-    -- index builds and expressions of ATTACH run the owner's code as the
-    -- owner, never as the caller (test/t/489); any other caller is the
-    -- owner or fails at ATTACH, as before
-    switch := owner <> current_user AND pg_has_role(owner, 'MEMBER');
+    -- another role's code would run as the caller: the table is skipped
+    IF wal2queue.foreign_code(job_table::regclass, 'wal2queue.create_partitions'::text, false) THEN
+        RETURN;
+    END IF;
+    -- each day is given to the table's owner where the caller may do so
+    -- (ALTER TABLE ... OWNER TO: a superuser, or a member of the owner when
+    -- the owner may CREATE in the schema); otherwise it stays the caller's
+    -- (test/t/514)
+    give := owner <> current_user AND pg_has_role(owner, 'MEMBER')
+            AND ((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
+                 OR has_schema_privilege(owner, nsp, 'CREATE'));
     -- a transaction that holds the table's ACCESS EXCLUSIVE lock already
     -- (maintain_partitions() after a DROP) waits for no other lock
     held := EXISTS (SELECT FROM pg_locks l
@@ -271,7 +287,7 @@ BEGIN
         CONTINUE WHEN EXISTS (SELECT 1 FROM wal2queue.partitions(job_table::regclass) p
                                WHERE p.lower_bound < day_start + interval '1 day'
                                  AND p.upper_bound > day_start);
-        CONTINUE WHEN wal2queue.default_holds_day(job_table::regclass, day_start::timestamptz);
+        CONTINUE WHEN wal2queue.default_holds_day(job_table::regclass, day_start::timestamptz) IS NOT false;
         part := format('%I.%I', nsp,
                        base || '_p' || to_char(day_start AT TIME ZONE 'UTC', 'YYYYMMDD'));
         IF to_regclass(part) IS NOT NULL OR to_regtype(part) IS NOT NULL THEN
@@ -300,15 +316,13 @@ BEGIN
             EXECUTE format('CREATE TABLE %s (LIKE %s INCLUDING DEFAULTS INCLUDING GENERATED '
                            'INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)%s',
                            part, job_table, coalesce(spc, ''));
-            IF switch THEN
+            IF give THEN
                 EXECUTE format('ALTER TABLE %s OWNER TO %I', part, owner);
-                PERFORM set_config('role', owner, true);
             END IF;
             PERFORM set_config('lock_timeout', CASE WHEN held THEN '10ms' ELSE '1s' END, true);
             EXECUTE format('ALTER TABLE %s ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
                            job_table, part, day_start, day_start + interval '1 day');
             PERFORM set_config('lock_timeout', saved_timeout, true);
-            PERFORM set_config('role', saved_role, true);
         EXCEPTION WHEN lock_not_available OR deadlock_detected THEN
             RAISE WARNING 'wal2queue.create_partitions: could not attach the partition of % for %: a table it locks is busy',
                 job_table, to_char(day_start AT TIME ZONE 'UTC', 'YYYY-MM-DD')
@@ -324,6 +338,12 @@ BEGIN
                       HINT = 'pg_locks shows who holds it (an open transaction that wrote to a referenced table). A later run creates the day.';
             EXIT;
         END;
+        IF owner <> current_user AND NOT give AND cardinality(created) = 0 THEN
+            RAISE NOTICE 'wal2queue.create_partitions: the partitions created for table % are owned by role %, not by its owner %',
+                job_table, current_user, owner
+                USING DETAIL = format('Role %s may not be given a table in schema %s: it lacks CREATE on it.', owner, nsp),
+                      HINT = format('GRANT CREATE ON SCHEMA %I TO %I to have them given to it, or run it as role %I.', nsp, owner, owner);
+        END IF;
         created := created || part::regclass;
         RETURN NEXT part::regclass;
     END LOOP;
@@ -540,6 +560,11 @@ $$;
  * REPEATABLE READ or SERIALIZABLE the transaction's snapshot was taken at
  * its first statement, before the lock, and would miss a row committed in
  * between: refused (an ERROR, nothing created or dropped).
+ *
+ * Everything runs as the caller: a table (or a partition) whose indexes,
+ * constraints, statistics, defaults or policies call a function of a role
+ * that is neither a superuser nor the caller is skipped with a WARNING
+ * naming it, nothing created or dropped (foreign_code(): test/t/510).
  */
 CREATE FUNCTION wal2queue.maintain_partitions(job_table regclass,
                                               days_ahead integer DEFAULT 3,
@@ -592,6 +617,11 @@ BEGIN
             USING ERRCODE = 'active_sql_transaction',
                   DETAIL = 'Its snapshot is older than the lock on an old partition, so a row committed in between would not be seen and DROP TABLE would remove it.',
                   HINT = 'Run it in a READ COMMITTED transaction (the default), e.g. on its own from cron or pg_cron.';
+    END IF;
+    -- judging and creating plan queries and DDL over the table as the
+    -- caller: a table whose code is another role's is skipped (test/t/510)
+    IF wal2queue.foreign_code(job_table::regclass, 'wal2queue.maintain_partitions'::text, false) THEN
+        RETURN;
     END IF;
 
     -- the table's SHARE UPDATE EXCLUSIVE lock (create_partitions() may hold

@@ -23,6 +23,13 @@
 # typically a superuser via pg_cron; silent).
 # Control: W2Q_ATTACK_CONTROL=1 makes the CHECK over length(queue) alone:
 # passes.
+# Fixed: no role switch any more; a table whose CHECK constraints (index
+# expressions, predicates, statistics, defaults, policies) call a function
+# of a role that is neither a superuser nor the caller is skipped by
+# maintain_partitions() and create_partitions() with a WARNING naming the
+# constraint, the function and its owner (wal2queue.foreign_code()):
+# nothing of mallory's runs, no day is created; the control's days are
+# created, and mallory creates hers herself.
 use strict;
 use warnings;
 use IPC::Run;
@@ -35,6 +42,7 @@ $node->safe_psql('postgres', q{
 	CREATE EXTENSION wal2queue;
 	CREATE ROLE mallory LOGIN;
 	CREATE SCHEMA m AUTHORIZATION mallory;
+	GRANT USAGE ON SCHEMA wal2queue TO mallory;
 });
 my $check = $ENV{W2Q_ATTACK_CONTROL} ? 'length(queue) >= 0' : 'length(queue) >= length(m.tag(0))';
 my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
@@ -63,8 +71,28 @@ is($err, '', "mallory's partitioned job table with a CHECK constraint");
 
 my ($rc, $mout, $merr) = $node->psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)});
 diag("maintain_partitions: $mout $merr");
-like($mout, qr/^created\|m\.jobs_p\d{8}$/m, 'the days are created');
+is($rc, 0, 'maintain_partitions() runs without an error');
+if ($ENV{W2Q_ATTACK_CONTROL})
+{
+	like($mout, qr/^created\|m\.jobs_p\d{8}$/m, 'the days are created');
+}
+else
+{
+	is($mout, '', 'no day is created for the table whose code is another role\'s');
+	like($merr, qr/WARNING:  wal2queue\.maintain_partitions: table m\.jobs is skipped: its constraint jobs_queue_check of m\.jobs calls function m\.tag\(integer\), owned by role mallory/,
+		'a WARNING names the table, the constraint, the function and its owner');
+	my ($crc, $cout, $cerr) = $node->psql('postgres', q{SELECT * FROM wal2queue.create_partitions('m.jobs', 1)});
+	is($cout, '', 'create_partitions() creates nothing either');
+	like($cerr, qr/WARNING:  wal2queue\.create_partitions: table m\.jobs is skipped: its constraint jobs_queue_check/,
+		'with the same WARNING');
+}
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
 	"the table's owner did not make itself a superuser through the caller's session");
+
+# mallory maintains her own table: her code runs as herself
+($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' user=mallory',
+	'-c', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 2, 7)} ]);
+like($out, qr/^created\|m\.jobs_p\d{8}$/m, "the table's owner creates the days itself");
+unlike($err, qr/WARNING/, 'without a WARNING');
 $node->stop;
 done_testing();

@@ -23,6 +23,13 @@
 # DEFAULT partition to the caller of maintain_partitions() or
 # create_partitions(), typically a superuser; silent).
 # Control: W2Q_ATTACK_CONTROL=1 makes the index over queue alone: passes.
+# Fixed: no role switch any more; maintain_partitions() and
+# create_partitions() skip a table whose index expressions (predicates,
+# constraints, statistics, defaults, policies) call a function of a role
+# that is neither a superuser nor the caller, with a WARNING naming the
+# table, the function and its owner (wal2queue.foreign_code()): nothing
+# of mallory's runs, no day is created; with the index over queue alone
+# (the control) the days are created.
 use strict;
 use warnings;
 use IPC::Run;
@@ -35,6 +42,7 @@ $node->safe_psql('postgres', q{
 	CREATE EXTENSION wal2queue;
 	CREATE ROLE mallory LOGIN;
 	CREATE SCHEMA m AUTHORIZATION mallory;
+	GRANT USAGE ON SCHEMA wal2queue TO mallory;
 });
 my $expr = $ENV{W2Q_ATTACK_CONTROL} ? '(queue)' : '((m.tag(0) || queue))';
 my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
@@ -64,9 +72,31 @@ is($err, '', "mallory's partitioned job table with an expression index and a DEF
 
 my ($rc, $mout, $merr) = $node->psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)});
 diag("maintain_partitions: $mout $merr");
-like($mout, qr/^created\|m\.jobs_p\d{8}$/m, 'the days are created');
+is($rc, 0, 'maintain_partitions() runs without an error');
+if ($ENV{W2Q_ATTACK_CONTROL})
+{
+	like($mout, qr/^created\|m\.jobs_p\d{8}$/m, 'the days are created');
+}
+else
+{
+	is($mout, '', 'no day is created for the table whose code is another role\'s');
+	like($merr, qr/WARNING:  wal2queue\.maintain_partitions: table m\.jobs is skipped: its index m\.jobs_tag calls function m\.tag\(integer\), owned by role mallory/,
+		'a WARNING names the table, the index, the function and its owner');
+	like($merr, qr/HINT:  Make a superuser own the function .*or run wal2queue\.maintain_partitions\(\) as role mallory/,
+		'and says what to do');
+	my ($crc, $cout, $cerr) = $node->psql('postgres', q{SELECT * FROM wal2queue.create_partitions('m.jobs', 1)});
+	is($cout, '', 'create_partitions() creates nothing either');
+	like($cerr, qr/WARNING:  wal2queue\.create_partitions: table m\.jobs is skipped: its index m\.jobs_tag calls function m\.tag\(integer\)/,
+		'with the same WARNING');
+}
 is($node->safe_psql('postgres', q{SELECT current_user}), 'postgres', "the caller's session");
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
 	"the table's owner did not make itself a superuser through the caller's session");
+
+# mallory maintains her own table: her code runs as herself
+($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' user=mallory',
+	'-c', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 2, 7)} ]);
+like($out, qr/^created\|m\.jobs_p\d{8}$/m, "the table's owner creates the days itself");
+unlike($err, qr/WARNING/, 'without a WARNING');
 $node->stop;
 done_testing();
