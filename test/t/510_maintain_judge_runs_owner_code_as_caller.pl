@@ -25,6 +25,13 @@
 # role that runs maintain_partitions() or prune(): typically a superuser
 # via pg_cron; silent).
 # Control: W2Q_ATTACK_CONTROL=1 makes the index over queue alone: passes.
+# Fixed: maintain_partitions() and prune() skip a table whose index
+# expressions (predicates, constraints, statistics, defaults, policies,
+# and for prune() DELETE triggers and rules) call a function of a role
+# that is neither a superuser nor the caller, before planning anything
+# over it, with a WARNING naming the table, the index, the function and
+# its owner (wal2queue.foreign_code()): nothing judged, dropped or
+# deleted, no file written; the control's old day is judged and pruned.
 use strict;
 use warnings;
 use IPC::Run;
@@ -39,6 +46,7 @@ $node->safe_psql('postgres', q{
 	CREATE EXTENSION wal2queue;
 	CREATE ROLE mallory LOGIN;
 	CREATE SCHEMA m AUTHORIZATION mallory;
+	GRANT USAGE ON SCHEMA wal2queue TO mallory;
 });
 my $expr = $ENV{W2Q_ATTACK_CONTROL} ? '(queue)' : '((m.tag(0) || queue))';
 my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
@@ -68,7 +76,19 @@ unlink $file;
 my ($rc, $mout, $merr) = $node->psql('postgres',
 	q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 0, 7, true)});
 diag("maintain_partitions: $mout $merr");
-like($mout, qr/^(dropped|kept)\|m\.jobs_old$/m, 'the old day is judged');
+is($rc, 0, 'maintain_partitions() runs without an error');
+if ($ENV{W2Q_ATTACK_CONTROL})
+{
+	like($mout, qr/^(dropped|kept)\|m\.jobs_old$/m, 'the old day is judged');
+}
+else
+{
+	is($mout, '', 'nothing is judged, dropped or created');
+	like($merr, qr/WARNING:  wal2queue\.maintain_partitions: table m\.jobs is skipped: its index m\.jobs_tag calls function m\.tag\(integer\), owned by role mallory/,
+		'a WARNING names the table, the index, the function and its owner');
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_inherits WHERE inhparent = 'm.jobs'::regclass}),
+		'2', 'the old days are still there');
+}
 ok(!-e $file, "no code of the table's owner ran as maintain_partitions()'s caller")
   or diag('file written by: ' . slurp_file($file));
 unlink $file;
@@ -77,7 +97,42 @@ unlink $file;
 # index expressions again)
 ($rc, $mout, $merr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});
 diag("prune: $mout $merr");
+is($rc, 0, 'prune() runs without an error');
+if (!$ENV{W2Q_ATTACK_CONTROL})
+{
+	is($mout, '0', 'prune() deletes nothing');
+	like($merr, qr/WARNING:  wal2queue\.prune: table m\.jobs is skipped: its index m\.jobs_tag calls function m\.tag\(integer\), owned by role mallory/,
+		'a WARNING names the table, the index, the function and its owner');
+}
 ok(!-e $file, "no code of the table's owner ran as prune()'s caller")
   or diag('file written by: ' . slurp_file($file));
+
+# 3. a DELETE trigger of mallory's runs as prune()'s caller: refused too
+# (the index gone; maintain_partitions(), which deletes no row, is not
+# concerned by it)
+if (!$ENV{W2Q_ATTACK_CONTROL})
+{
+	($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+		'-d', $node->connstr('postgres') . ' user=mallory', '-c', q{
+		DROP INDEX m.jobs_tag;
+		CREATE FUNCTION m.on_delete() RETURNS trigger LANGUAGE plpgsql AS $f$
+		BEGIN
+			PERFORM m.pwn();
+			RETURN OLD;
+		END $f$;
+		CREATE TRIGGER jobs_on_delete BEFORE DELETE ON m.jobs FOR EACH ROW EXECUTE FUNCTION m.on_delete();
+		INSERT INTO m.jobs VALUES (2, 'q', '{}', '2020-01-02 11:00');} ]);
+	is($err, '', 'mallory gives the table a DELETE trigger');
+	unlink $file;
+	($rc, $mout, $merr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});
+	diag("prune: $mout $merr");
+	is($mout, '0', 'prune() deletes nothing');
+	like($merr, qr/WARNING:  wal2queue\.prune: table m\.jobs is skipped: its trigger jobs_on_delete of m\.jobs(_old2)? calls function m\.on_delete\(\), owned by role mallory/,
+		'a WARNING names the trigger');
+	ok(!-e $file, "no trigger of the table's owner ran as prune()'s caller")
+	  or diag('file written by: ' . slurp_file($file));
+	like($node->safe_psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 0, 7, true)}),
+		qr/^(dropped|kept)\|m\.jobs_old2$/m, 'maintain_partitions() judges the old days');
+}
 $node->stop;
 done_testing();

@@ -22,6 +22,9 @@
 # another role stops under such a wrapper: after days_ahead days the
 # application's INSERTs fail; loud, but in a cron log).
 # Control: W2Q_ATTACK_CONTROL=1 makes the wrapper SECURITY INVOKER: passes.
+# Fixed: create_partitions() and default_holds_day() no longer set the
+# role (a table whose code is another role's is skipped instead:
+# wal2queue.foreign_code()), so the wrapper creates the days as before.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

@@ -22,6 +22,11 @@
 # administrator and a table owner without CREATE; the maintenance stops,
 # loudly; INSERTs fail once the days run out).
 # Control: W2Q_ATTACK_CONTROL=1 grants app CREATE on s: passes.
+# Fixed: each day is given to the table's owner only where the caller may
+# (a superuser, or a member of the owner when the owner has CREATE on the
+# schema); otherwise it stays the caller's, as CREATE TABLE ... PARTITION
+# OF leaves it, and a NOTICE names the missing privilege: the run creates
+# the days (owned by admin here, by app in the control).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -49,5 +54,19 @@ unlike($err, qr/ERROR/, 'the non-superuser administrator runs the maintenance wi
 like($out, qr/^created s\.jobs_p\d{8}$/m, 'and creates the coming days');
 is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.partitions('s.jobs')}), '7',
 	'today and the next six days have their partitions');
+if ($ENV{W2Q_ATTACK_CONTROL})
+{
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 's.jobs'::regclass AND pg_get_userbyid(c.relowner) = 'app'}),
+		'3', "the days admin created are given to the table's owner, who may CREATE in the schema");
+}
+else
+{
+	like($err, qr/NOTICE:  wal2queue\.create_partitions: the partitions created for table s\.jobs are owned by role admin, not by its owner app\n.*DETAIL:  Role app may not be given a table in schema s: it lacks CREATE on it\./s,
+		'a NOTICE says who owns the new days and which privilege is missing');
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 's.jobs'::regclass AND pg_get_userbyid(c.relowner) = 'admin'}),
+		'3', 'the days admin created are admin\'s, as PARTITION OF would leave them');
+}
 $node->stop;
 done_testing();

@@ -25,6 +25,12 @@
 # stops getting partitions: an outage once the days run out; loud only in
 # the cron log).
 # Control: W2Q_ATTACK_CONTROL=1 leaves out FORCE ROW LEVEL SECURITY: passes.
+# Fixed: default_holds_day() reads as the caller (no role switch) with
+# row_security = off: a superuser or BYPASSRLS caller sees every row (the
+# DEFAULT partition's day is named in the WARNING, the other days are
+# created); a caller a policy applies to (here the owner itself under
+# FORCE) makes the read fail instead of hiding rows, and the day is left
+# alone with a WARNING saying so, never an ERROR.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -58,5 +64,25 @@ like($err, qr/WARNING:  wal2queue\.create_partitions: the DEFAULT partition a\.j
 	"the DEFAULT partition's day is named in a WARNING");
 is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.partitions('a.jobs')}), '6',
 	'the other days (today to the sixth, but the fifth) have their partitions');
+# the owner itself, to whom the forced policy applies: cannot tell, so no
+# day is created, with a WARNING each; in the control (no FORCE) the owner
+# sees the row
+my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' user=app',
+	'-c', q{SELECT action || ' ' || partition_name FROM wal2queue.maintain_partitions('a.jobs', 8, 7)} ]);
+diag("maintain_partitions as app: $out\n$err");
+unlike($err, qr/ERROR/, "the owner's run has no error");
+if ($ENV{W2Q_ATTACK_CONTROL})
+{
+	like($out, qr/^created a\.jobs_p\d{8}\ncreated a\.jobs_p\d{8}$/, 'the owner creates the two days more');
+	like($err, qr/WARNING:  wal2queue\.create_partitions: the DEFAULT partition a\.jobs_default holds rows/,
+		"and the DEFAULT partition's day is named again");
+}
+else
+{
+	is($out, '', 'the owner subject to its forced policy creates no day');
+	like($err, qr/WARNING:  wal2queue\.create_partitions: cannot tell whether the DEFAULT partition a\.jobs_default of table a\.jobs holds rows from .* so no partition was created for that day\n.*row-level security applies to role app/s,
+		'a WARNING says the DEFAULT partition cannot be read past the policy');
+	is(() = $err =~ /cannot tell whether/g, 3, 'one for each day not created (the fifth, seventh and eighth)');
+}
 $node->stop;
 done_testing();
