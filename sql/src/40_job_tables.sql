@@ -439,6 +439,10 @@ COMMENT ON FUNCTION wal2queue.create_job_table(text, boolean) IS
  * True, with a NOTICE, when a row's text cannot be built (over 1GB, out of
  * memory): prune() keeps such a row (delete_delivered()), so the partition
  * stays, and maintain_partitions() still creates the coming days.
+ * Read with row_security off: a leaf whose policy applies to the caller
+ * (its owner under FORCE ROW LEVEL SECURITY, a role without BYPASSRLS)
+ * cannot hide an undelivered row from the judge; its query fails instead
+ * and the partition is kept, with a WARNING (test/t/516).
  * PART must be locked by the caller.
  */
 CREATE FUNCTION wal2queue.partition_pending(part regclass, reference xid8, from_xid xid8,
@@ -446,6 +450,7 @@ CREATE FUNCTION wal2queue.partition_pending(part regclass, reference xid8, from_
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET row_security = off
 AS $$
 DECLARE
     leaf regclass;
@@ -486,6 +491,11 @@ BEGIN
         EXCEPTION WHEN out_of_memory OR program_limit_exceeded OR internal_error THEN
             RAISE NOTICE 'wal2queue.maintain_partitions: could not measure a row of table %: %', leaf, SQLERRM
                 USING DETAIL = format('Rows that cannot be measured may have been claim checks: partition %s is kept.', part);
+            pending := true;
+        WHEN insufficient_privilege THEN
+            RAISE WARNING 'wal2queue.maintain_partitions: cannot read every row of table %: %', leaf, SQLERRM
+                USING DETAIL = format('Row-level security applies to role %s there, and a row a policy hides may be undelivered: partition %s is kept.', current_user, part),
+                      HINT = 'Run it as a superuser, a role with BYPASSRLS, or the table''s owner when the table does not FORCE ROW LEVEL SECURITY.';
             pending := true;
         END;
         IF pending THEN

@@ -30,7 +30,10 @@
 # DEFAULT partition's day is named in the WARNING, the other days are
 # created); a caller a policy applies to (here the owner itself under
 # FORCE) makes the read fail instead of hiding rows, and the day is left
-# alone with a WARNING saying so, never an ERROR.
+# alone with a WARNING saying so, never an ERROR.  The judge of an old
+# partition (partition_pending()) reads the same way: a leaf whose own
+# forced policy hides its undelivered row from the owner is kept with a
+# WARNING, not dropped with the row (with main's SQL it was dropped).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -67,7 +70,7 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.partitions('a.j
 # the owner itself, to whom the forced policy applies: cannot tell, so no
 # day is created, with a WARNING each; in the control (no FORCE) the owner
 # sees the row
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' user=app',
+($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' user=app',
 	'-c', q{SELECT action || ' ' || partition_name FROM wal2queue.maintain_partitions('a.jobs', 8, 7)} ]);
 diag("maintain_partitions as app: $out\n$err");
 unlike($err, qr/ERROR/, "the owner's run has no error");
@@ -83,6 +86,34 @@ else
 	like($err, qr/WARNING:  wal2queue\.create_partitions: cannot tell whether the DEFAULT partition a\.jobs_default of table a\.jobs holds rows from .* so no partition was created for that day\n.*row-level security applies to role app/s,
 		'a WARNING says the DEFAULT partition cannot be read past the policy');
 	is(() = $err =~ /cannot tell whether/g, 3, 'one for each day not created (the fifth, seventh and eighth)');
+}
+
+# the judge: an old leaf whose own policy, forced, hides its undelivered
+# row from its owner, who runs the maintenance (control: not forced)
+my $lforce = $ENV{W2Q_ATTACK_CONTROL} ? '' : 'ALTER TABLE a.old_p FORCE ROW LEVEL SECURITY;';
+$node->safe_psql('postgres', qq{
+	SET ROLE app;
+	CREATE TABLE a.old (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
+	  created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY RANGE (created_at);
+	CREATE TABLE a.old_p PARTITION OF a.old FOR VALUES FROM ('2020-01-01') TO ('2020-01-02');
+	SELECT wal2queue.append_only('a.old');
+	RESET ROLE;
+	SELECT wal2queue.create_slot('s516', 'a.old');
+	SET ROLE app;
+	INSERT INTO a.old VALUES (1, 'q', '{}', '2020-01-01 10:00');
+	ALTER TABLE a.old_p ENABLE ROW LEVEL SECURITY;
+	$lforce
+	CREATE POLICY hide ON a.old_p USING (false);
+});
+($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' user=app',
+	'-c', q{SELECT action || ' ' || partition_name FROM wal2queue.maintain_partitions('a.old', 0, 7, true)} ]);
+diag("maintain_partitions of a.old as app: $out\n$err");
+like($out, qr/^kept a\.old_p$/m, 'the old partition holding an undelivered row is kept');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM ONLY a.old_p}), '1', 'with its row');
+if (!$ENV{W2Q_ATTACK_CONTROL})
+{
+	like($err, qr/WARNING:  wal2queue\.maintain_partitions: cannot read every row of table a\.old_p: .*\n.*partition a\.old_p is kept/s,
+		'a WARNING says the policy keeps the judge from reading it');
 }
 $node->stop;
 done_testing();
