@@ -101,9 +101,9 @@ BEGIN
     more := hit.others;
     RAISE WARNING '%: table % is skipped: its % calls function %, owned by role %',
         caller, job_table, hit.what, hit.func, hit.owner
-        USING DETAIL = format('%s would run that function as role %s, in whose session the code of another role can act as the session''s user (SET ROLE is no sandbox), so nothing was done to the table.%s',
+        USING DETAIL = format('%s would run that function as role %s; code of another role running in this session can act as its session user (SET ROLE is no sandbox), so nothing was done to the table.%s',
                               caller, current_user,
-                              CASE WHEN more > 0 THEN format(' %s more such call(s) were found.', more) ELSE '' END),
+                              CASE WHEN more > 0 THEN format(' %s such calls in all.', more + 1) ELSE '' END),
               HINT = format('Make a superuser own the function (ALTER FUNCTION %s OWNER TO a superuser), or run %s() as role %I.',
                             hit.func, caller, hit.owner);
     RETURN true;
