@@ -784,6 +784,10 @@ BEGIN
         -- the floor is read, so the floor and the rows' text see the same
         -- catalogs (test/t/406)
         EXECUTE format('LOCK TABLE ONLY %s IN ROW EXCLUSIVE MODE', leaf);
+        -- code the owner gave the leaf while prune() waited for that lock
+        -- (a CREATE INDEX, trigger, rule, policy or constraint waits for it
+        -- from now on): checked again, the leaf skipped (test/t/510)
+        CONTINUE WHEN wal2queue.foreign_code(leaf, 'wal2queue.prune'::text, true);
         -- without force, only rows written since the leaf's guard state was
         -- last recorded (point 6); prune_horizon() checked every leaf has a
         -- complete guard; a leaf whose state changed unrecorded is skipped

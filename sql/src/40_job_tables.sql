@@ -222,10 +222,6 @@ BEGIN
     SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) INTO nsp, base, owner
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = job_table;
-    -- another role's code would run as the caller: the table is skipped
-    IF wal2queue.foreign_code(job_table::regclass, 'wal2queue.create_partitions'::text, false) THEN
-        RETURN;
-    END IF;
     -- each day is given to the table's owner where the caller may do so
     -- (ALTER TABLE ... OWNER TO: a superuser, or a member of the owner when
     -- the owner may CREATE in the schema); otherwise it stays the caller's
@@ -273,6 +269,14 @@ BEGIN
                                   job_table, CASE WHEN def IS NOT NULL
                                                   THEN format(' and the ACCESS EXCLUSIVE lock of its DEFAULT partition %s (any reader or writer of it holds it off)', def) ELSE '' END),
                   HINT = 'pg_locks shows who holds it. Run it again later.';
+        RETURN;
+    END IF;
+    -- another role's code would run as the caller: the table is skipped.
+    -- Checked under the locks, which keep the table's code as it is: the
+    -- parent's (ALTER TABLE, CREATE INDEX, CREATE STATISTICS, CREATE POLICY
+    -- wait for its SHARE UPDATE EXCLUSIVE lock) and the DEFAULT partition's,
+    -- the only partition the reads and ATTACH plan over
+    IF wal2queue.foreign_code(job_table::regclass, 'wal2queue.create_partitions'::text, false) THEN
         RETURN;
     END IF;
     -- PARTITION OF puts a partition in the table's tablespace, if it has one
@@ -665,6 +669,10 @@ BEGIN
             RAISE WARNING 'wal2queue.maintain_partitions: partition % of table % is busy: another transaction holds a lock on it', part, job_table
                 USING DETAIL = 'It is kept: checking its rows needs its SHARE ROW EXCLUSIVE lock, which a transaction writing into it or a VACUUM of it holds.',
                       HINT = 'pg_locks shows who holds it. A later run drops it.';
+        ELSIF wal2queue.foreign_code(part::regclass, 'wal2queue.maintain_partitions'::text, false) THEN
+            -- code the owner gave it while this run waited for its lock,
+            -- which keeps the code as it is from now on: kept (test/t/510)
+            NULL;
         ELSE
             pending := wal2queue.partition_pending(part::regclass, h.reference::xid8,
                                                    h.from_xid::xid8, h.below_xid::xid8, force::boolean);

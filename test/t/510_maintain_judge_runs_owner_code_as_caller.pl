@@ -32,6 +32,8 @@
 # over it, with a WARNING naming the table, the index, the function and
 # its owner (wal2queue.foreign_code()): nothing judged, dropped or
 # deleted, no file written; the control's old day is judged and pruned.
+# Code the owner adds while a call waits for a lock is seen: checked
+# again under the lock of each old partition and of each leaf pruned.
 use strict;
 use warnings;
 use IPC::Run;
@@ -133,6 +135,37 @@ if (!$ENV{W2Q_ATTACK_CONTROL})
 	  or diag('file written by: ' . slurp_file($file));
 	like($node->safe_psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 0, 7, true)}),
 		qr/^(dropped|kept)\|m\.jobs_old2$/m, 'maintain_partitions() judges the old days');
+}
+
+# 4. code the owner adds while prune() runs: an index created in a
+# transaction that commits while prune() waits for the table's lock (the
+# first check did not see it) is checked again under the lock
+if (!$ENV{W2Q_ATTACK_CONTROL})
+{
+	($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+		'-d', $node->connstr('postgres') . ' user=mallory', '-c', q{
+		CREATE TABLE m.jobs4 (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
+		  created_at timestamptz NOT NULL DEFAULT now());
+		INSERT INTO m.jobs4 VALUES (1, 'q', '{}', now());} ]);
+	is($err, '', 'mallory creates a plain job table');
+	$node->safe_psql('postgres', q{SELECT wal2queue.create_slot('s510b', 'm.jobs4')});
+	unlink $file;
+	my ($bout, $berr) = ('', '');
+	my $bg = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+		'-d', $node->connstr('postgres') . ' user=mallory', '-c',
+		q{BEGIN; CREATE INDEX jobs4_tag ON m.jobs4 ((m.tag(0) || queue)); SELECT pg_sleep(3); COMMIT;} ],
+		'>', \$bout, '2>', \$berr);
+	ok(wait_until(sub { $node->safe_psql('postgres', q{SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+		WHERE c.relname = 'jobs4' AND l.mode = 'ShareLock' AND l.granted}) eq '1' }, 10),
+		"mallory's CREATE INDEX holds the table, uncommitted");
+	($rc, $mout, $merr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs4', force => true)});
+	diag("prune: $mout $merr");
+	$bg->finish;
+	is($berr, '', "mallory's index committed while prune() waited");
+	like($merr, qr/WARNING:  wal2queue\.prune: table m\.jobs4 is skipped: its index m\.jobs4_tag calls function m\.tag\(integer\), owned by role mallory/,
+		'prune() checks the table again under its lock and skips it');
+	ok(!-e $file, "no code the owner added while prune() ran ran as its caller")
+	  or diag('file written by: ' . slurp_file($file));
 }
 $node->stop;
 done_testing();
