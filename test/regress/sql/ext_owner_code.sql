@@ -1,7 +1,9 @@
 -- wal2queue.foreign_code(): which code of a job table would run as the
 -- caller of maintain_partitions(), create_partitions() and prune(), and
 -- belongs to a role that is neither a superuser nor the caller.
+SET client_min_messages = error;
 CREATE EXTENSION wal2queue;
+RESET client_min_messages;
 CREATE ROLE regress_w2q_fc_owner LOGIN NOSUPERUSER;
 CREATE SCHEMA ext_fc AUTHORIZATION regress_w2q_fc_owner;
 GRANT USAGE ON SCHEMA wal2queue TO regress_w2q_fc_owner;
