@@ -28,8 +28,10 @@
  * wal2queue, whose owner installed them) are trusted.  False when nothing
  * is found.
  *
- * The catalogs are read when called: code added to the table later in the
- * same run (a CREATE INDEX between this check and the query) is not seen.
+ * The catalogs are read when called: the callers call it again under the
+ * locks that keep the code as it is (test/t/510), except prune()'s ROW
+ * EXCLUSIVE lock, which CREATE STATISTICS and CREATE INDEX CONCURRENTLY do
+ * not wait for.
  */
 CREATE FUNCTION wal2queue.foreign_code(job_table regclass, caller text, deleting boolean DEFAULT false)
 RETURNS boolean
