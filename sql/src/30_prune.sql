@@ -729,10 +729,8 @@ $$;
  * there the guard checks (SQL over the catalogs) would read them through a
  * snapshot that may predate an ALTER, while a row's text form is built
  * from the latest catalogs (syscache, relcache), so claim_check_floor()'s
- * premise, one view of the catalogs, would not hold.  A table whose code
- * would run as the caller and belongs to a role that is neither a
- * superuser nor the caller is skipped with a WARNING, 0 returned
- * (foreign_code(): test/t/510).  For a partitioned table it works through the leaf
+ * premise, one view of the catalogs, would not hold.  A table with code of
+ * another role is skipped, 0 returned (foreign_code(): test/t/510).  For a partitioned table it works through the leaf
  * partitions; a ctid is only unique within one of them.
  */
 CREATE FUNCTION wal2queue.prune(job_table regclass, batch integer DEFAULT 10000,
@@ -765,9 +763,8 @@ BEGIN
                   DETAIL = 'Its snapshot may predate a change of the catalogs: the guard would be checked with the old catalogs while the rows'' text is built with the new ones.',
                   HINT = 'Run it in a READ COMMITTED transaction (the default), e.g. on its own from cron or pg_cron.';
     END IF;
-    -- the DELETE is planned and run as the caller: a table whose code is
-    -- another role's (index expressions, constraints, policies, DELETE
-    -- triggers and rules, ...) is skipped with a WARNING (test/t/510)
+    -- the DELETE runs as the caller: a table with code of another role is
+    -- skipped (test/t/510), and each leaf checked again under its lock
     IF wal2queue.foreign_code(job_table, 'wal2queue.prune'::text, true) THEN
         RETURN 0;
     END IF;
@@ -782,11 +779,8 @@ BEGIN
         -- the DELETE's lock first: a shape change in progress (ALTER TABLE,
         -- or ALTER TYPE's SHARE lock, lock_shape_changed()) commits before
         -- the floor is read, so the floor and the rows' text see the same
-        -- catalogs (test/t/406)
+        -- catalogs (test/t/406), and the leaf's code too (test/t/510)
         EXECUTE format('LOCK TABLE ONLY %s IN ROW EXCLUSIVE MODE', leaf);
-        -- code the owner gave the leaf while prune() waited for that lock
-        -- (a CREATE INDEX, trigger, rule, policy or constraint waits for it
-        -- from now on): checked again, the leaf skipped (test/t/510)
         CONTINUE WHEN wal2queue.foreign_code(leaf, 'wal2queue.prune'::text, true);
         -- without force, only rows written since the leaf's guard state was
         -- last recorded (point 6); prune_horizon() checked every leaf has a

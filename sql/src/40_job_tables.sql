@@ -177,8 +177,9 @@ $$;
  * superuser, or a member of the owner when the owner has CREATE on the
  * schema; otherwise it stays the caller's, as CREATE TABLE ... PARTITION
  * OF would leave it, and a NOTICE names the missing privilege (test/t/514).
- * A caller that is neither the owner nor a member fails at ATTACH.  The event trigger records each ATTACH
- * in a subtransaction of its own (guard_on_alter(): an attached table is
+ * A caller that is neither the owner nor a member fails at ATTACH.
+ *
+ * The event trigger records each ATTACH in a subtransaction of its own (guard_on_alter(): an attached table is
  * guarded only from then on), so more than 64 days created in one
  * transaction overflow the backend's subxid cache until it ends.
  *
