@@ -32,8 +32,8 @@
 # over it, with a WARNING naming the table, the index, the function and
 # its owner (wal2queue.foreign_code()): nothing judged, dropped or
 # deleted, no file written; the control's old day is judged and pruned.
-# Code the owner adds while a call waits for a lock is seen: checked
-# again under the lock of each old partition and of each leaf pruned.
+# Code the owner adds while a call waits is seen: checked again under the
+# lock of each old partition judged and of each leaf pruned (4, 5).
 use strict;
 use warnings;
 use IPC::Run;
@@ -165,6 +165,48 @@ if (!$ENV{W2Q_ATTACK_CONTROL})
 	like($merr, qr/WARNING:  wal2queue\.prune: table m\.jobs4 is skipped: its index m\.jobs4_tag calls function m\.tag\(integer\), owned by role mallory/,
 		'prune() checks the table again under its lock and skips it');
 	ok(!-e $file, "no code the owner added while prune() ran ran as its caller")
+	  or diag('file written by: ' . slurp_file($file));
+}
+
+# 5. the same for maintain_partitions()'s judge: the run is held after its
+# first check (its horizon waits for the slot registry, locked here), the
+# owner indexes the old partition meanwhile; the partition is checked again
+# under its own lock, and kept
+if (!$ENV{W2Q_ATTACK_CONTROL})
+{
+	($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+		'-d', $node->connstr('postgres') . ' user=mallory', '-c', q{
+		CREATE TABLE m.jobs5 (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
+		  created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY RANGE (created_at);
+		CREATE TABLE m.jobs5_old PARTITION OF m.jobs5 FOR VALUES FROM ('2020-01-01') TO ('2020-01-02');
+		INSERT INTO m.jobs5 VALUES (1, 'q', '{}', '2020-01-01 10:00');} ]);
+	is($err, '', 'mallory creates a partitioned table with an old day');
+	$node->safe_psql('postgres', q{SELECT wal2queue.create_slot('s510c', 'm.jobs5')});
+	unlink $file;
+	my ($aout, $aerr, $mout5, $merr5) = ('', '', '', '');
+	my $holder = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres'), '-c',
+		q{BEGIN; LOCK TABLE wal2queue.slots IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(5); COMMIT;} ],
+		'>', \$aout, '2>', \$aerr);
+	ok(wait_until(sub { $node->safe_psql('postgres', q{SELECT count(*) FROM pg_locks
+		WHERE relation = 'wal2queue.slots'::regclass AND mode = 'AccessExclusiveLock' AND granted}) eq '1' }, 10),
+		'the slot registry is locked');
+	my $run = IPC::Run::start([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres'), '-c',
+		q{SELECT * FROM wal2queue.maintain_partitions('m.jobs5', 0, 7, true)} ],
+		'>', \$mout5, '2>', \$merr5);
+	ok(wait_until(sub { $node->safe_psql('postgres', q{SELECT count(*) FROM pg_locks
+		WHERE relation = 'wal2queue.slots'::regclass AND NOT granted}) eq '1' }, 10),
+		'maintain_partitions() waits for it, past its first check');
+	($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+		'-d', $node->connstr('postgres') . ' user=mallory', '-c',
+		q{CREATE INDEX jobs5_old_tag ON m.jobs5_old ((m.tag(0) || queue))} ]);
+	is($err, '', 'mallory indexes the old partition meanwhile');
+	$run->finish;
+	$holder->finish;
+	diag("maintain_partitions: $mout5 $merr5");
+	like($mout5, qr/^kept\|m\.jobs5_old$/m, 'the old partition is kept');
+	like($merr5, qr/WARNING:  wal2queue\.maintain_partitions: table m\.jobs5_old is skipped: its index m\.jobs5_old_tag calls function m\.tag\(integer\), owned by role mallory/,
+		'checked again under its lock, with a WARNING');
+	ok(!-e $file, "no code the owner added while maintain_partitions() ran ran as its caller")
 	  or diag('file written by: ' . slurp_file($file));
 }
 $node->stop;
