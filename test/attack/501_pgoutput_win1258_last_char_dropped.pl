@@ -10,6 +10,9 @@
 # the loop never makes: it stops when the input is consumed and drops what
 # the state holds (the reset at the next call's start discards it).  The
 # same holds for any stateful decoder glibc has for a PostgreSQL encoding.
+# The backfill reads text columns of such a database as bytes and converts
+# them with the same function (bridge/backfill_page.c raw_to_utf8()): a
+# backfill in the default (wal2queue plugin) mode truncates them too.
 # Expected: the whole text, as PostgreSQL converts it (flush the state at
 # the end of the input).
 # Severity: high -- silent truncation of every non-ASCII value (payloads,
@@ -44,5 +47,16 @@ $got //= '';
 note('delivered bytes: ' . join(' ', map { sprintf '%02x', $_ } unpack 'C*', $got));
 is($got, $text, 'the delivered text is whole');
 stop_bridge($b);
+
+# the same row backfilled by the default (wal2queue plugin) mode: the
+# backfill reads text as its bytes and converts them with the same function
+my $bf = start_bridge($node, $r, '-d', $node->connstr('vn'), '--slot', 'vnbf', '--create-slot', '--backfill',
+	'--tables', 'public.jobs', '--target-prefix', 'bf.', '--status-interval', '1');
+ok(wait_until(sub { bridge_log($bf) =~ /backfill of slot "vnbf" done/ }, 30), 'the backfill is done') or diag(bridge_log($bf));
+($got) = redis($r, 'XRANGE', 'bf.public.jobs', '-', '+') =~ /\nv\n([^\n]*)/;
+$got //= '';
+note('backfilled bytes: ' . join(' ', map { sprintf '%02x', $_ } unpack 'C*', $got));
+is($got, $text, 'the backfilled text (plugin mode) is whole');
+stop_bridge($bf);
 $node->stop;
 done_testing();
