@@ -22,7 +22,8 @@
 # CPU, disk for its spill files), with an operator setting the option
 # documents (--recv-timeout=SECS, any value from 1) and a longer
 # wal_sender_timeout than the bridge's timeout * 4 (here 1 s and 10 s; the
-# defaults, 60 s and 60 s, hold).
+# defaults, 60 s and 60 s, hold; the default 60 s with a wal_sender_timeout
+# raised above 4 min, as operators do for large transactions, does not).
 # Control (W2Q_ATTACK_CONTROL=1): --recv-timeout 0 (off): the job is
 # delivered once the transaction is decoded.
 use strict;
