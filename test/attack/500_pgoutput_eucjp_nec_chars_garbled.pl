@@ -11,7 +11,10 @@
 # loop writes U+FFFD and skips ONE byte of a two-byte character: the trail
 # byte (0xA1) is then read as the lead byte of the next pair ("A1 B0" =
 # U+FF3E), and the text after it is decoded out of step until an ASCII
-# byte resynchronises it.  Silent change of job data, not a U+FFFD.
+# byte resynchronises it.  Silent change of job data, not a U+FFFD.  The
+# backfill converts text of such a database with the same function
+# (bridge/backfill_page.c raw_to_utf8()), so in the default plugin mode a
+# row backfilled reads otherwise than the same row streamed by the plugin.
 # Expected: the job's text is PostgreSQL's own conversion ("①亜b"); at
 # worst one U+FFFD per character that does not convert, never a change of
 # the characters after it (skip the whole character, as plugin/utf8.c does).
@@ -50,5 +53,20 @@ $got //= '';
 note('delivered bytes: ' . join(' ', map { sprintf '%02x', $_ } unpack 'C*', $got));
 is($got, $text, 'the delivered text is what PostgreSQL holds (no character after it changed)');
 stop_bridge($b);
+
+# the same row through the wal2queue plugin (the installed one), backfilled
+# and streamed: the plugin converts with PostgreSQL's own tables, the
+# backfill with the bridge's function
+my $p = start_bridge($node, $r, '-d', $node->connstr('ej'), '--slot', 'ejp', '--create-slot', '--backfill',
+	'--tables', 'public.jobs', '--target-prefix', 'plg.', '--status-interval', '1');
+ok(wait_until(sub { bridge_log($p) =~ /streaming slot "ejp"/ }, 60), 'the plugin-mode bridge streams')
+  or diag(bridge_log($p));
+$node->safe_psql('ej', "SET client_encoding = 'UTF8'; INSERT INTO jobs VALUES (2, '$text')");
+ok(wait_until(sub { redis($r, 'XLEN', 'plg.public.jobs') eq '2' }, 30), 'backfilled and streamed')
+  or diag(bridge_log($p));
+my @v = redis($r, 'XRANGE', 'plg.public.jobs', '-', '+') =~ /\nv\n([^\n]*)/g;
+is($v[1] // '', $text, 'the plugin streams the text PostgreSQL holds');
+is($v[0] // '', $text, 'the backfill (the bridge converts) gives the text PostgreSQL holds');
+stop_bridge($p);
 $node->stop;
 done_testing();
