@@ -51,7 +51,9 @@ my $b = start_bridge($node, $r, '-d', $node->connstr('app') . ' user=bridge', '-
 ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams') or diag(bridge_log($b));
 
 my $queue = $control ? 'Ha Nam' : "H\xc3\xa0 Nam";	# UTF-8 bytes of "Hà Nam"
-psql_as($node, 'app_writer', "SET client_encoding = 'UTF8'; SELECT wal2queue.send('$queue', '{\"n\": 1}')");
+my $hex = unpack('H*', $queue);
+# the name converted by the server from UTF-8, whatever psql's encoding
+psql_as($node, 'app_writer', "SELECT wal2queue.send(convert_from('\\x$hex'::bytea, 'UTF8'), '{\"n\": 1}')");
 psql_as($node, 'admin', q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"after": 1}')});
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }, 30), 'a row inserted after the send() is delivered')
   or diag(bridge_log($b));
