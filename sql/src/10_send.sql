@@ -46,9 +46,7 @@ DECLARE
     ipad bytea;
     opad bytea;
     xid bigint;
-    kxmax bigint;
-    kraw xid;
-    krevoked boolean;
+    kxmax bigint; kraw xid; krevoked boolean;
 BEGIN
     IF target IS NULL OR target OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'wal2queue.send: target must not be null or empty'
