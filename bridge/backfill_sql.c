@@ -15,7 +15,7 @@
  * their own schema, the key cast to its base type, and a table whose key
  * type holds a domain's CHECK or whose indexes or constraints call another
  * role's function is refused: the backfill's SQL runs no code of another
- * role (test/t/432, 433, 480, 482).
+ * role (test/t/432, 433, 480, 482, 512).
  *
  *-------------------------------------------------------------------------
  */
@@ -116,10 +116,17 @@
 /*
  * Code the planner runs when a page of table $1 is planned, as the bridge's
  * role: the functions (directly, or an operator's) that the expressions
- * and predicates of its indexes and its CHECK constraints depend on, its
+ * and predicates of its indexes, its CHECK constraints and the expressions
+ * of its extended statistics (pg_statistic_ext.stxexprs, simplified by
+ * get_relation_statistics() once the owner has run ANALYZE) depend on, its
  * partitions' included, owned by a role that is neither a superuser nor
- * the bridge's (test/t/482): the first, as "index m.jobs_tag calls
- * m.tag(integer), owned by mallory"
+ * the bridge's (test/t/482, 512): the first, as "index m.jobs_tag calls
+ * m.tag(integer), owned by mallory".  Nothing else of the table is
+ * evaluated by a page: column defaults and generated columns are not
+ * (SELECT); policies are not (row_security = off: a bridge subject to one
+ * gets an error, bf_read_hint()); a partition key cannot hold an
+ * expression on a table with a primary key or replica identity index,
+ * which the backfill needs; triggers and rules do not fire on SELECT.
  */
 #define OWNER_CODE_SQL \
 	"WITH rels AS (SELECT $1::pg_catalog.regclass AS relid UNION " \
@@ -129,7 +136,11 @@
 	"  FROM pg_catalog.pg_index i JOIN rels ON i.indrelid = rels.relid " \
 	"  UNION ALL SELECT 'pg_catalog.pg_constraint'::pg_catalog.regclass, x.oid, " \
 	"    pg_catalog.format('%s of %s', pg_catalog.quote_ident(x.conname), x.conrelid::pg_catalog.regclass), " \
-	"    'constraint' FROM pg_catalog.pg_constraint x JOIN rels ON x.conrelid = rels.relid), " \
+	"    'constraint' FROM pg_catalog.pg_constraint x JOIN rels ON x.conrelid = rels.relid " \
+	"  UNION ALL SELECT 'pg_catalog.pg_statistic_ext'::pg_catalog.regclass, s.oid, " \
+	"    pg_catalog.format('%I.%I', sn.nspname, s.stxname), 'statistics object' " \
+	"  FROM pg_catalog.pg_statistic_ext s JOIN rels ON s.stxrelid = rels.relid " \
+	"  JOIN pg_catalog.pg_namespace sn ON sn.oid = s.stxnamespace), " \
 	"procs AS (SELECT o.kind, o.name, CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::pg_catalog.regclass " \
 	"    THEN d.refobjid ELSE (SELECT op.oprcode::pg_catalog.oid FROM pg_catalog.pg_operator op " \
 	"    WHERE op.oid = d.refobjid) END AS proc " \
@@ -303,7 +314,7 @@ owner_code(PGconn *conn, const char *oid, const BfTable *t, char *err, size_t er
 	int			found;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		return query_failed(conn, res, "the functions of a table's indexes", err, errlen);
+		return query_failed(conn, res, "the functions of a table's indexes and statistics", err, errlen);
 	found = PQntuples(res) > 0;
 	if (found)
 		errbuf_set(err, errlen, 0,

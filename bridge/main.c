@@ -51,6 +51,8 @@ usage(void)
 	printf("                             custom plugin; the bridge then applies --tables and the columns\n");
 	printf("      --publication=NAME     pgoutput: the publication (--create-slot creates it if missing)\n");
 	printf("  -t, --tables=PATTERNS      the plugin's tables option (schema.table, * wildcards, comma-separated)\n");
+	printf("                             (a * never reaches schemas wal2queue, pg_* and information_schema;\n");
+	printf("                             wal2queue.message_key, the signing keys, is never selected)\n");
 	printf("      --route-column=COL     the plugin's route-column option\n");
 	printf("      --key-column=COL       the plugin's key-column option\n");
 	printf("      --max-job-bytes=SIZE   the plugin's max-job-bytes option: a larger job becomes a\n");

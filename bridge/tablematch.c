@@ -36,9 +36,7 @@ tablematch_match(const TablePatterns *pats, const char *schema,
 	{
 		const TablePattern *p = &pats->p[i];
 
-		if (p->schema == NULL ||
-			(tablepattern_part_match(p->schema, schema) &&
-			 tablepattern_part_match(p->table, table)))
+		if (tablepattern_match(p->schema, p->table, schema, table))
 			return true;
 	}
 	return false;

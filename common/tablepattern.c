@@ -10,6 +10,10 @@
 
 #include "tablepattern.h"
 
+/* the extension's schema and its table of signing keys (sql/src/05_message_key.sql) */
+#define KEY_SCHEMA "wal2queue"
+#define KEY_TABLE "message_key"
+
 const char *
 tablepattern_check(const char *text, ptrdiff_t *dot)
 {
@@ -28,6 +32,8 @@ tablepattern_check(const char *text, ptrdiff_t *dot)
 		return "more than one \".\"";
 	if (d == text || d[1] == '\0')
 		return "empty schema or table part";
+	if (strcmp(text, KEY_SCHEMA "." KEY_TABLE) == 0)
+		return "the extension's signing keys are never streamed";
 	*dot = d - text;
 	return NULL;
 }
@@ -94,4 +100,27 @@ tablepattern_trim(char *tok)
 	while (end > tok && (end[-1] == ' ' || end[-1] == '\t'))
 		*--end = '\0';
 	return tok;
+}
+
+/* a schema a '*' never reaches: the extension's and the system's */
+static bool
+reserved_schema(const char *schema)
+{
+	return strcmp(schema, KEY_SCHEMA) == 0 ||
+		strcmp(schema, "information_schema") == 0 ||
+		strncmp(schema, "pg_", 3) == 0;
+}
+
+bool
+tablepattern_match(const char *schema_pat, const char *table_pat,
+				   const char *schema, const char *table)
+{
+	if (strcmp(schema, KEY_SCHEMA) == 0 && strcmp(table, KEY_TABLE) == 0)
+		return false;
+	if (reserved_schema(schema) && (schema_pat == NULL || strchr(schema_pat, '*') != NULL))
+		return false;
+	if (schema_pat == NULL)
+		return true;
+	return tablepattern_part_match(schema_pat, schema) &&
+		tablepattern_part_match(table_pat, table);
 }

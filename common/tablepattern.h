@@ -13,6 +13,13 @@
  * name, as stored (unquoted), so a name that itself holds a '.' is matched
  * correctly.  Quotes are refused, not guessed at.
  *
+ * Two tables rules hold whatever the patterns say (test/t/515): the
+ * extension's signing keys, wal2queue.message_key, are never selected (a
+ * pattern naming them exactly is refused), and a '*' in the schema part
+ * (or "*" alone) never reaches the extension's schema wal2queue nor the
+ * system's (pg_catalog, information_schema, pg_*): their tables are
+ * selected only by a pattern that writes the schema's name out.
+ *
  *-------------------------------------------------------------------------
  */
 #ifndef W2Q_TABLEPATTERN_H
@@ -36,6 +43,13 @@ extern const char *tablepattern_check(const char *text, ptrdiff_t *dot);
  * work is bounded by strlen(s) times strlen(pat).
  */
 extern bool tablepattern_part_match(const char *pat, const char *s);
+
+/*
+ * Does the pattern with parts schema_pat and table_pat (both NULL for "*")
+ * select schema.table?  The parts' match and the two rules above.
+ */
+extern bool tablepattern_match(const char *schema_pat, const char *table_pat,
+							   const char *schema, const char *table);
 
 /* trim the blanks (spaces, tabs) around one list item, in place */
 extern char *tablepattern_trim(char *tok);

@@ -57,9 +57,7 @@ w2q_patterns_match(List *patterns, const char *schema, const char *table)
 		W2QPattern *p = lfirst(lc);
 
 		CHECK_FOR_INTERRUPTS();
-		if (p->schema == NULL ||
-			(tablepattern_part_match(p->schema, schema) &&
-			 tablepattern_part_match(p->table, table)))
+		if (tablepattern_match(p->schema, p->table, schema, table))
 			return true;
 	}
 	return false;

@@ -46,7 +46,7 @@ DECLARE
     ipad bytea;
     opad bytea;
     xid bigint;
-    kxmax bigint;
+    kxmax bigint; kraw xid; krevoked boolean;
 BEGIN
     IF target IS NULL OR target OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'wal2queue.send: target must not be null or empty'
@@ -65,7 +65,7 @@ BEGIN
 
     prefix := pg_catalog.concat('wal2queue:', target, '#' OPERATOR(pg_catalog.||) key);
     body := pg_catalog.convert_to(payload, pg_catalog.getdatabaseencoding());
-    SELECT m.id, m.ipad, m.opad, m.xmax::pg_catalog.text::bigint INTO kid, ipad, opad, kxmax
+    SELECT m.id, m.ipad, m.opad, m.xmax::pg_catalog.text::bigint, m.xmax INTO kid, ipad, opad, kxmax, kraw
         FROM wal2queue.message_key m
         WHERE NOT m.revoked ORDER BY m.id DESC LIMIT 1;
     IF NOT FOUND THEN
@@ -78,21 +78,49 @@ BEGIN
     /*
      * A snapshot older than a revocation (REPEATABLE READ) still sees the
      * key's row as it was: its xmax is then the revoking transaction.  The
-     * bridge drops a message signed with a revoked key, so refuse it here
-     * (no row lock: FOR SHARE would make MultiXacts of concurrent send()s);
-     * xmax in the epoch of xid, at most xid (test/t/472)
+     * bridge drops a message signed with a revoked key, so refuse it here.
+     * The xmax as a full xid is the one nearest to xid (a live xid and a
+     * row's xmax are within 2^31 of each other, whichever is newer: the
+     * caller may have written before the revoker's xid was assigned,
+     * test/t/517).  Only an xmax this snapshot cannot judge asks the row
+     * itself, with FOR SHARE (the server's own rules: an UPDATE committed
+     * after the snapshot is a serialization failure under REPEATABLE READ,
+     * the newest version under READ COMMITTED, a running one is waited
+     * for, a lock-only xmax is no UPDATE, a MultiXact's members are
+     * followed): an xmax not visible in the snapshot, or a value that may
+     * be a MultiXactId (within the table's relminmxid and the next one).
+     * An xmax of a transaction that ended before the snapshot is a lock or
+     * an abort (an UPDATE's old version would be invisible): nothing to
+     * ask, so a committed lock-only xmax refuses nothing; the common case
+     * (xmax 0 or old) takes no lock: FOR SHARE on every send() would make
+     * MultiXacts of concurrent ones (test/t/472, 517).
      */
     IF kxmax OPERATOR(pg_catalog.<>) 0 THEN
-        kxmax := (xid OPERATOR(pg_catalog.-) (xid OPERATOR(pg_catalog.%) 4294967296))
-            OPERATOR(pg_catalog.+) kxmax;
-        IF kxmax OPERATOR(pg_catalog.>) xid THEN
+        kxmax := kxmax OPERATOR(pg_catalog.-) (xid OPERATOR(pg_catalog.%) 4294967296);
+        IF kxmax OPERATOR(pg_catalog.>=) 2147483648 THEN
             kxmax := kxmax OPERATOR(pg_catalog.-) 4294967296;
+        ELSIF kxmax OPERATOR(pg_catalog.<) -2147483648 THEN
+            kxmax := kxmax OPERATOR(pg_catalog.+) 4294967296;
         END IF;
-        IF kxmax OPERATOR(pg_catalog.>) 0 AND pg_catalog.pg_xact_status(kxmax::pg_catalog.text::pg_catalog.xid8)
-               OPERATOR(pg_catalog.=) 'committed' THEN
-            RAISE EXCEPTION 'wal2queue.send: key % of wal2queue.message_key was revoked or changed after this transaction''s snapshot', kid
-                USING ERRCODE = 'serialization_failure',
-                      HINT = 'Retry the transaction.';
+        kxmax := xid OPERATOR(pg_catalog.+) kxmax;
+        IF kxmax OPERATOR(pg_catalog.<=) 0
+           OR NOT pg_catalog.pg_visible_in_snapshot(kxmax::pg_catalog.text::pg_catalog.xid8,
+                                                    pg_catalog.pg_current_snapshot())
+           OR (pg_catalog.mxid_age(kraw) OPERATOR(pg_catalog.>) 0
+               AND pg_catalog.mxid_age(kraw) OPERATOR(pg_catalog.<=) (
+                   SELECT pg_catalog.mxid_age(c.relminmxid) FROM pg_catalog.pg_class c
+                   WHERE c.oid OPERATOR(pg_catalog.=) 'wal2queue.message_key'::pg_catalog.regclass)) THEN
+            BEGIN
+                SELECT m.revoked INTO krevoked FROM wal2queue.message_key m
+                    WHERE m.id OPERATOR(pg_catalog.=) kid FOR SHARE;
+            EXCEPTION WHEN serialization_failure THEN
+                krevoked := true;
+            END;
+            IF krevoked THEN
+                RAISE EXCEPTION 'wal2queue.send: key % of wal2queue.message_key was revoked or changed after this transaction''s snapshot', kid
+                    USING ERRCODE = 'serialization_failure',
+                          HINT = 'Retry the transaction.';
+            END IF;
         END IF;
     END IF;
     RETURN pg_catalog.pg_logical_emit_message(

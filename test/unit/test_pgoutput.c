@@ -432,6 +432,19 @@ test_tablematch(void)
 	longname[63] = '\0';
 	unit_check(!tablematch_match(&p, "public", longname), "no match without backtracking");
 	tablematch_free(&p);
+	unit_check(tablematch_parse("*.*, pg_catalog.pg_class, wal2queue.*", &p, err, sizeof(err)) &&
+			   tablematch_match(&p, "public", "jobs") && tablematch_match(&p, "pg_catalog", "pg_class") &&
+			   tablematch_match(&p, "wal2queue", "slots") && !tablematch_match(&p, "wal2queue", "message_key") &&
+			   !tablematch_match(&p, "pg_catalog", "pg_proc") && !tablematch_match(&p, "information_schema", "x"),
+			   "a '*' schema part never reaches wal2queue or the system's schemas; message_key never");
+	tablematch_free(&p);
+	unit_check(tablematch_parse("*, w*.*", &p, err, sizeof(err)) && !tablematch_match(&p, "wal2queue", "slots") &&
+			   !tablematch_match(&p, "pg_toast", "t") && tablematch_match(&p, "wal2queue2", "slots"),
+			   "\"*\" alone neither");
+	tablematch_free(&p);
+	unit_check(!tablematch_parse("public.jobs, wal2queue.message_key", &p, err, sizeof(err)) &&
+			   strstr(err, "invalid pattern \"wal2queue.message_key\" in --tables: the extension's signing keys are never streamed"),
+			   "the key table named: %s", err);
 	unit_check(!tablematch_parse("jobs", &p, err, sizeof(err)) &&
 			   strstr(err, "invalid pattern \"jobs\" in --tables: not schema-qualified"),
 			   "unqualified: %s", err);
