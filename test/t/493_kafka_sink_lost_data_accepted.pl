@@ -105,4 +105,48 @@ else
 $b->{h}->kill_kill if $b->{h}->pumpable;
 stop_kafka_mock($k2);
 $node->stop;
+registry_evidence() unless $ENV{W2Q_ATTACK_CONTROL};
 done_testing();
+
+# With the extension, its registry decides: a slot past where it was
+# registered delivered before (the server's statistics reset, so only the
+# registry can tell); one still there did not, though it decoded for a client.
+sub registry_evidence
+{
+	my $k = start_kafka_mock(1);
+	my $node = new_node('kreg');
+	$node->safe_psql('postgres', 'CREATE EXTENSION wal2queue; CREATE TABLE rj (id int PRIMARY KEY)');
+	my @cmd = ('--tables', 'public.rj', '--status-interval', '1');
+	my $b = start_bridge($node, undef, @cmd, '--slot', 'rg', '--sink', "kafka://$k->{bootstrap}",
+		'--create-slot');
+	ok(wait_until(sub { bridge_log($b) =~ /streaming slot "rg"/ }, 60), 'registry: streaming');
+	$node->safe_psql('postgres', 'INSERT INTO rj VALUES (1)');
+	my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+	ok(wait_until(sub { $node->safe_psql('postgres',
+		"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'rg'") eq 't' }, 60),
+		'registry: job 1 delivered and confirmed');
+	stop_bridge($b);
+	$node->safe_psql('postgres', "SELECT pg_stat_reset_replication_slot('rg')");
+	is($node->safe_psql('postgres', "SELECT total_txns FROM pg_stat_replication_slots WHERE slot_name = 'rg'"),
+		'0', 'registry: the statistics say nothing');
+	stop_kafka_mock($k);
+	$k = start_kafka_mock(1);
+	$b = start_bridge($node, undef, @cmd, '--slot', 'rg', '--sink', "kafka://$k->{bootstrap}");
+	ok(wait_until(sub { !$b->{h}->pumpable }, 60), 'registry: a slot past where it was registered is refused')
+	  or $b->{h}->kill_kill;
+	like(bridge_log($b), qr/ERROR: .*no position record of slot "rg"/, 'registry: and says why');
+
+	# registered by wal2queue.create_slot(), decoded (peeked) but never confirmed
+	$node->safe_psql('postgres', "SELECT wal2queue.create_slot('rf', 'public.rj')");
+	$node->safe_psql('postgres', 'INSERT INTO rj VALUES (2)');
+	$node->safe_psql('postgres', "SELECT count(*) FROM pg_logical_slot_peek_binary_changes('rf', NULL, NULL)");
+	cmp_ok($node->safe_psql('postgres', "SELECT total_txns FROM pg_stat_replication_slots WHERE slot_name = 'rf'"),
+		'>', 0, 'registry: the fresh slot decoded for a client');
+	$b = start_bridge($node, undef, @cmd, '--slot', 'rf', '--sink', "kafka://$k->{bootstrap}");
+	ok(wait_until(sub { scalar(kafka_messages($k->{bootstrap}, 'public.rj')) == 1 }, 60),
+		'registry: a slot still where it was registered streams without --accept-new-source')
+	  or diag(bridge_log($b));
+	stop_bridge($b);
+	stop_kafka_mock($k);
+	$node->stop;
+}
