@@ -29,10 +29,10 @@
 
 /*
  * Is the extension's slot registry there for us?  1 yes, 0 not installed,
- * -1 installed but this role may not use its schema (said in a warning).
+ * -1 installed but this role may not use its schema.
  */
 static int
-registry_present(Stream *s)
+registry_state(Stream *s)
 {
 	PGresult   *res;
 	const char *v;
@@ -53,6 +53,15 @@ registry_present(Stream *s)
 	v = PQgetvalue(res, 0, 0);
 	present = strcmp(v, "present") == 0 ? 1 : strcmp(v, "no-usage") == 0 ? -1 : 0;
 	PQclear(res);
+	return present;
+}
+
+/* registry_state(), with a warning when this role may not use it */
+static int
+registry_present(Stream *s)
+{
+	int			present = registry_state(s);
+
 	if (present < 0)
 		log_msg(LOG_WARNING, "the wal2queue extension is installed but this role may not use its schema, "
 				"so slot \"%s\" is not in its registry and prune() will refuse to delete its rows; "
@@ -539,7 +548,7 @@ slot_check_delivered(Stream *s)
 	lsn_format(s->start_lsn, at, sizeof(at));
 	snprintf(sql, sizeof(sql),
 			 "SELECT start_lsn FROM wal2queue.slots WHERE slot_name = %s", lit);
-	if (registry_present(s) == 1 && slot_query_u64(s, sql, true, &v))
+	if (registry_state(s) == 1 && slot_query_u64(s, sql, true, &v))
 	{
 		s->delivered_before = s->start_lsn > v;
 		if (s->delivered_before)
