@@ -337,7 +337,8 @@ session_begin(Bridge *b)
 	 * record (kafka_record.c) vouches for a session only once it was read:
 	 * on_ack (bridge.c) clears unrecorded_from then, through vouches().
 	 */
-	b->unrecorded_from = ((flags & ~SINK_REPLAY_DELIVERED) != 0 || strcmp(b->sink->ops->name, "redis") != 0) ?
+	b->unrecorded_from = ((flags & ~SINK_REPLAY_DELIVERED) != 0 ||
+						  strcmp(b->sink->ops->name, "redis") != 0) ?
 		b->stream.start_lsn : 0;
 	b->accept_new = false;		/* a later change of source is refused */
 
