@@ -26,6 +26,9 @@
  *	  is vouched for (the bridge attests it without unrecorded_from); one
  *	  that starts past it, or finds no record, is not (attest_slot()
  *	  decides from the registry, as before);
+ *	- no record of a slot that delivered before (SINK_REPLAY_DELIVERED)
+ *	  stops the bridge, unless it created the slot or --accept-new-source:
+ *	  the cluster lost the record and the jobs (as Redis's NORECORD);
  *	- a record of another system has another key: it is none here (the
  *	  job topics' marks still catch a real change of source);
  *	- a record of this key for another source (another timeline) stops
@@ -260,6 +263,44 @@ record_shape(KafkaSink *ks, const RecordReq *q)
 					  "duplicates with --accept-new-source", ks->src.slot, b, a, q->shape, shape, a);
 }
 
+/*
+ * No record of this slot.  A new slot has none yet; one that delivered
+ * before (SINK_REPLAY_DELIVERED: the registry or the server's statistics
+ * say so) had one written at its first session's start, before anything
+ * was confirmed: the cluster lost it, and with it the jobs it held (rebuilt
+ * or restored empty, topics re-created), or the positions topic changed:
+ * fatal, unless the bridge created the slot or --accept-new-source.
+ */
+static int
+record_none(KafkaSink *ks, const RecordReq *q)
+{
+	char		a[LSN_STRLEN];
+
+	lsn_format(ks->from, a, sizeof(a));
+	if (!(ks->flags & SINK_REPLAY_DELIVERED) || (ks->flags & SINK_REPLAY_NEW_SLOT))
+	{
+		log_msg(LOG_DEBUG, "kafka topic \"%s\" holds no position record of slot \"%s\"",
+				q->topic, ks->src.slot);
+		return SINK_OK;
+	}
+	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
+	{
+		log_msg(LOG_WARNING, "kafka topic \"%s\" holds no position record of slot \"%s\", which "
+				"delivered before (confirmed up to %s): continuing from the slot's position "
+				"(--accept-new-source); what the cluster lost is not sent again", q->topic,
+				ks->src.slot, a);
+		return SINK_OK;
+	}
+	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+					  "kafka topic \"%s\" holds no position record of slot \"%s\", but the slot "
+					  "delivered before and has confirmed positions up to %s: the Kafka cluster lost "
+					  "its data (rebuilt or restored empty, topics deleted and re-created), the "
+					  "positions topic changed (--kafka-positions-topic), or the slot was used by a "
+					  "wal2queue that kept no record; start with --accept-new-source to continue "
+					  "from the slot's position (what Kafka lost is not sent again)",
+					  q->topic, ks->src.slot, a);
+}
+
 /* a finished look-up: does the record vouch for this session? */
 static int
 record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
@@ -270,11 +311,7 @@ record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 
 	rec->partition = q->partition;
 	if (!q->found)
-	{
-		log_msg(LOG_DEBUG, "kafka topic \"%s\" holds no position record of slot \"%s\"",
-				q->topic, ks->src.slot);
-		return SINK_OK;
-	}
+		return record_none(ks, q);
 	if (!q->has_lsn || strcmp(q->source, ks->source) != 0)
 		return record_foreign(ks, q);
 	lsn_format(q->lsn, a, sizeof(a));

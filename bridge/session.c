@@ -324,6 +324,8 @@ session_begin(Bridge *b)
 		flags |= SINK_REPLAY_RECLAIMED;
 	if (b->accept_new)
 		flags |= SINK_REPLAY_ACCEPT_NEW;
+	if (b->stream.delivered_before && !b->slot_created)
+		flags |= SINK_REPLAY_DELIVERED;
 	rc = b->sink->ops->replay_begin(b->sink, &b->source, b->stream.start_lsn, flags);
 	if (rc != SINK_OK)
 		return session_sink_failed(b, rc);
@@ -335,7 +337,8 @@ session_begin(Bridge *b)
 	 * record (kafka_record.c) vouches for a session only once it was read:
 	 * on_ack (bridge.c) clears unrecorded_from then, through vouches().
 	 */
-	b->unrecorded_from = (flags != 0 || strcmp(b->sink->ops->name, "redis") != 0) ?
+	b->unrecorded_from = ((flags & ~SINK_REPLAY_DELIVERED) != 0 ||
+						  strcmp(b->sink->ops->name, "redis") != 0) ?
 		b->stream.start_lsn : 0;
 	b->accept_new = false;		/* a later change of source is refused */
 

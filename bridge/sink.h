@@ -141,6 +141,10 @@ typedef struct SinkSource
 #define SINK_REPLAY_RECLAIMED	0x04	/* with NEW_SLOT: an earlier run created
 										 * the slot and stopped before the sink
 										 * recorded anything (for messages) */
+#define SINK_REPLAY_DELIVERED	0x08	/* positive evidence that the slot
+										 * delivered before (slot.c
+										 * slot_check_delivered): a sink without
+										 * a record of it lost its data */
 
 /* backfill_batch flags */
 #define SINK_BACKFILL_NEW		0x01	/* start a backfill: replaces a finished

@@ -29,10 +29,10 @@
 
 /*
  * Is the extension's slot registry there for us?  1 yes, 0 not installed,
- * -1 installed but this role may not use its schema (said in a warning).
+ * -1 installed but this role may not use its schema.
  */
 static int
-registry_present(Stream *s)
+registry_state(Stream *s)
 {
 	PGresult   *res;
 	const char *v;
@@ -53,6 +53,15 @@ registry_present(Stream *s)
 	v = PQgetvalue(res, 0, 0);
 	present = strcmp(v, "present") == 0 ? 1 : strcmp(v, "no-usage") == 0 ? -1 : 0;
 	PQclear(res);
+	return present;
+}
+
+/* registry_state(), with a warning when this role may not use it */
+static int
+registry_present(Stream *s)
+{
+	int			present = registry_state(s);
+
 	if (present < 0)
 		log_msg(LOG_WARNING, "the wal2queue extension is installed but this role may not use its schema, "
 				"so slot \"%s\" is not in its registry and prune() will refuse to delete its rows; "
@@ -487,6 +496,79 @@ slot_check_reclaim(Stream *s)
 	return STREAM_OK;
 }
 
+/* one number (or NULL) of a query about the slot; false if none */
+static bool
+slot_query_u64(Stream *s, const char *sql, bool want_lsn, uint64_t *out)
+{
+	PGresult   *res = PQexec(s->conn, sql);
+	const char *v;
+	bool		ok;
+
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		!PQgetisnull(res, 0, 0);
+	if (ok)
+	{
+		v = PQgetvalue(res, 0, 0);
+		if (want_lsn)
+			ok = lsn_parse(v, strlen(v), out);
+		else
+			*out = strtoull(v, NULL, 10);
+	}
+	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		log_msg(LOG_DEBUG, "slot \"%s\": %s: %s", s->cfg->slot, sql, PQresultErrorMessage(res));
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * Has the slot delivered before (Stream.delivered_before)?  Positive
+ * evidence only.  The extension's registry holds the slot's
+ * confirmed_flush_lsn when it was registered (start_lsn): a slot past it
+ * confirmed positions to a client since; one still at it did not, whatever
+ * else says so.  A slot the registry does not hold: the server's statistics
+ * count the transactions it decoded for a client
+ * (pg_stat_replication_slots.total_txns; lost in a crash, reset by
+ * pg_stat_reset_replication_slot(): then nothing is inferred).  A slot this
+ * open created has not.  The Kafka sink stops a session so marked whose
+ * position record is missing (kafka_record.c): the cluster lost it.
+ */
+static void
+slot_check_delivered(Stream *s)
+{
+	char		sql[512];
+	char		at[LSN_STRLEN];
+	char		reg[LSN_STRLEN];
+	char	   *lit;
+	uint64_t	v;
+
+	s->delivered_before = false;
+	if (s->slot_created || s->start_lsn == 0 ||
+		(lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot))) == NULL)
+		return;
+	lsn_format(s->start_lsn, at, sizeof(at));
+	snprintf(sql, sizeof(sql),
+			 "SELECT start_lsn FROM wal2queue.slots WHERE slot_name = %s", lit);
+	if (registry_state(s) == 1 && slot_query_u64(s, sql, true, &v))
+	{
+		s->delivered_before = s->start_lsn > v;
+		if (s->delivered_before)
+			log_msg(LOG_DEBUG, "replication slot \"%s\" is at %s, past where it was registered (%s): "
+					"it delivered before", s->cfg->slot, at, lsn_format(v, reg, sizeof(reg)));
+		PQfreemem(lit);
+		return;
+	}
+	snprintf(sql, sizeof(sql),
+			 "SELECT total_txns FROM pg_catalog.pg_stat_replication_slots WHERE slot_name = %s", lit);
+	PQfreemem(lit);
+	if (slot_query_u64(s, sql, false, &v) && v > 0)
+	{
+		s->delivered_before = true;
+		log_msg(LOG_DEBUG, "replication slot \"%s\" (at %s) decoded %llu transactions for a client "
+				"before (pg_stat_replication_slots): it delivered before", s->cfg->slot, at,
+				(unsigned long long) v);
+	}
+}
+
 /* does the slot exist, use our plugin, and is it free? */
 int
 slot_check(Stream *s, bool may_create)
@@ -537,6 +619,8 @@ slot_check(Stream *s, bool may_create)
 	PQclear(res);
 	if (rc == STREAM_OK && may_create && !s->never_create && s->start_lsn != 0)
 		rc = slot_check_reclaim(s);
+	if (rc == STREAM_OK)
+		slot_check_delivered(s);
 	return rc;
 }
 

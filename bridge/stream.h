@@ -83,6 +83,11 @@ typedef struct Stream
 	bool		slot_reclaimed; /* --create-slot found the slot an interrupted
 								 * run created: registered at the position it
 								 * still has (slot_check_reclaim) */
+	bool		delivered_before;	/* positive evidence that the slot
+									 * delivered to a client before this open
+									 * (slot_check_delivered): past where the
+									 * registry registered it, or decoded
+									 * transactions (pg_stat_replication_slots) */
 	char		wal_status[16];	/* the slot's wal_status at open */
 	long long	safe_wal_size;	/* its safe_wal_size at open, -1 if none */
 	bool		slot_busy;		/* the last open failed: slot held by another */

@@ -8,7 +8,9 @@
  *		not, another slot's record is not read, another system's record is
  *		none (the key is <sysid>/<dbname>/<slot>), the record of this slot
  *		on another timeline is fatal unless --accept-new-source (then it
- *		vouches for nothing).
+ *		vouches for nothing), no record of a slot that delivered before
+ *		(SINK_REPLAY_DELIVERED) is fatal unless the bridge created the slot
+ *		or --accept-new-source.
  *
  *-------------------------------------------------------------------------
  */
@@ -155,6 +157,42 @@ case_other_source(void)
 	s->ops->destroy(s);
 }
 
+/* no record: a slot that delivered before was written into a cluster that lost it */
+static void
+case_none_delivered(void)
+{
+	static const SinkSource src_d = {"7311000000000000001", 1, "postgres", "sd", 0};
+	static const SinkSource src_e = {"7311000000000000001", 1, "postgres", "se", 0};
+	TSink		ts;
+	Sink	   *s;
+	int			rc;
+	LedgerTicket t = next_ticket++;
+
+	s = session(&ts, &src_d, 0x4000, SINK_REPLAY_DELIVERED, &rc);
+	if (rc == SINK_OK)
+		rc = s->ops->progress(s, 0x4000, t);
+	if (rc == SINK_OK)
+		rc = wait_acks(s, t, 1, ACK_TIMEOUT_MS);
+	unit_check(rc == SINK_FATAL && acked[t] == 0 && strstr(s->err, "no position record of slot \"sd\"") &&
+			   strstr(s->err, "0/4000") && strstr(s->err, "lost its data") &&
+			   strstr(s->err, "--accept-new-source"),
+			   "no record of a slot that delivered before is fatal, naming the slot, its position and the cause: %s",
+			   s->err);
+	s->ops->destroy(s);
+	s = session(&ts, &src_d, 0x4000, SINK_REPLAY_DELIVERED | SINK_REPLAY_NEW_SLOT, &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x4000) == SINK_OK,
+			   "a slot the bridge created is new: %s", s->err);
+	s->ops->destroy(s);
+	s = session(&ts, &src_e, 0x4000, SINK_REPLAY_DELIVERED | SINK_REPLAY_ACCEPT_NEW, &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x4000) == SINK_OK && !s->ops->vouches(s),
+			   "--accept-new-source continues from the slot's position, vouching for nothing: %s", s->err);
+	s->ops->destroy(s);
+	s = session(&ts, &src_e, 0x5000, SINK_REPLAY_DELIVERED, &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x5000) == SINK_OK,
+			   "then the record is there and the next session is not refused: %s", s->err);
+	s->ops->destroy(s);
+}
+
 /* --kafka-transactions: the record counts once its transaction committed */
 static void
 case_txn(void)
@@ -230,6 +268,7 @@ main(void)
 	case_other_source();
 	case_txn();
 	case_reconnect_before_session();
+	case_none_delivered();
 	harness_stop();
 	return unit_done();
 }
