@@ -22,7 +22,7 @@
  * by test/helpers/gen_encoding_tables.sh); EUC_JP and EUC_JIS_2004 with
  * glibc's iconv one character at a time (PostgreSQL's length rules) but
  * for the codes where glibc differs (the same file); EUC_CN, EUC_KR and
- * EUC_TW with iconv alone (they agree).  test/t/506 compares every code
+ * EUC_TW with iconv alone (they agree).  test/t/025 compares every code
  * with the server's convert_from().  Other encodings (MULE_INTERNAL, the
  * client-only ones) are refused by name.
  *

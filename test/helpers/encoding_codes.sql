@@ -4,7 +4,7 @@
 -- A1..FE A1..FE, 0x8E A1..FE, 0x8F A1..FE A1..FE).  One line per code:
 --	ENCODING HEX-OF-CODE HEX-OF-UTF8   (or "-": PostgreSQL refuses the code)
 -- Read by test/helpers/gen_encoding_tables.sh (bridge/encoding_tables.c)
--- and by test/t/506_encoding_every_code.pl (the bridge agrees).  Run it in a
+-- and by test/t/025_encoding_every_code.pl (the bridge agrees).  Run it in a
 -- UTF8 database.
 CREATE FUNCTION pg_temp.w2q_conv(b bytea, e name) RETURNS text
 LANGUAGE plpgsql AS $$

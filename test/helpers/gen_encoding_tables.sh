@@ -3,7 +3,7 @@
 # from PostgreSQL's own conversion of every code (encoding_codes.sql):
 #   test/helpers/gen_encoding_tables.sh [conninfo of a UTF8 database]
 # Without a conninfo it starts a throw-away cluster (as user postgres when
-# run as root).  Commit the result; test/t/506_encoding_every_code.pl checks
+# run as root).  Commit the result; test/t/025_encoding_every_code.pl checks
 # that the bridge agrees with the server it runs against.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)

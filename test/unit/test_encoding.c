@@ -10,7 +10,7 @@
  *		EUC_JP's NEC rows and the codes glibc maps otherwise, a whole
  *		character skipped when it does not convert (500), the first
  *		unconvertible bytes kept for the WARNING.  Every code of these
- *		encodings against the server: test/t/506.
+ *		encodings against the server: test/t/025.
  *
  *-------------------------------------------------------------------------
  */
