@@ -349,8 +349,8 @@ encoding_warn_unconvertible(EncodingConv *ec, const char *what, const char *name
 		while (namelen > 0 && (name[namelen] & 0xC0) == 0x80)
 			namelen--;			/* not in the middle of a character */
 	}
-	log_msg(LOG_WARNING, "text of %s \"%.*s\" in database encoding %s holds a character PostgreSQL "
-			"cannot convert to UTF-8 (bytes %s): delivered as U+FFFD; the first of %llu so far, "
-			"warned once per session", what, (int) namelen, name, ec->name, hex,
+	log_msg(LOG_WARNING, "%s \"%.*s\" holds a character of database encoding %s that PostgreSQL "
+			"cannot convert to UTF-8 (bytes %s): delivered as U+FFFD (%llu such characters so far; "
+			"warned once per session)", what, (int) namelen, name, ec->name, hex,
 			(unsigned long long) ec->unconvertible);
 }

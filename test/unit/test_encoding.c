@@ -145,7 +145,7 @@ test_euc_jp(void)
 	unit_check(out != NULL && ec.unconvertible == 2 && ec.badlen == 2 &&
 			   memcmp(ec.bad, "\xa9\xa1", 2) == 0,
 			   "two unconvertible characters counted, the first one's bytes kept");
-	encoding_warn_unconvertible(&ec, "table", "public.jobs", 11);
+	encoding_warn_unconvertible(&ec, "a value of table", "public.jobs", 11);
 	unit_check(ec.warned, "the WARNING is given once");
 	free(out);
 	encoding_close(&ec);
