@@ -214,6 +214,12 @@ const EncodingOverride encoding_overrides[] = {
 	{"EUC_JP", 0x8ff4fe, "\xe9\xbb\x91"},	/* glibc: - */
 	{"EUC_JIS_2004", 0xa1b1, "\xe2\x80\xbe"},	/* glibc: efbfa3 */
 	{"EUC_JIS_2004", 0xa1ef, "\xc2\xa5"},	/* glibc: efbfa5 */
+	{"EUC_TW", 0xa7a8, NULL},					/* glibc: e4baa0 */
+	{"EUC_TW", 0xa7af, NULL},					/* glibc: e586ab */
+	{"EUC_TW", 0xa7b4, NULL},					/* glibc: e58bb9 */
+	{"EUC_TW", 0x8ea1a7a8, NULL},					/* glibc: e4baa0 */
+	{"EUC_TW", 0x8ea1a7af, NULL},					/* glibc: e586ab */
+	{"EUC_TW", 0x8ea1a7b4, NULL},					/* glibc: e58bb9 */
 	{NULL, 0, NULL}
 };
 

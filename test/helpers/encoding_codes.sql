@@ -22,7 +22,7 @@ WITH sb(e, o) AS (
 		('WIN1253', 20), ('WIN1254', 21), ('WIN1255', 22), ('WIN1256', 23), ('WIN1257', 24),
 		('WIN1258', 25), ('KOI8R', 26), ('KOI8U', 27)
 ), mb(e, o) AS (
-	VALUES ('EUC_JP', 28), ('EUC_JIS_2004', 29)
+	VALUES ('EUC_JP', 28), ('EUC_JIS_2004', 29), ('EUC_CN', 30), ('EUC_KR', 31), ('EUC_TW', 32)
 ), hi AS (
 	SELECT v FROM generate_series(161, 254) v
 ), codes(e, o, code) AS (
@@ -30,9 +30,13 @@ WITH sb(e, o) AS (
 	UNION ALL
 	SELECT e, o, set_byte(set_byte('\x0000'::bytea, 0, a.v), 1, b.v) FROM mb, hi a, hi b
 	UNION ALL
-	SELECT e, o, set_byte('\x8e00'::bytea, 1, b.v) FROM mb, hi b
+	SELECT e, o, set_byte('\x8e00'::bytea, 1, b.v) FROM mb, hi b WHERE e LIKE 'EUC_J%'
 	UNION ALL
-	SELECT e, o, set_byte(set_byte('\x8f0000'::bytea, 1, a.v), 2, b.v) FROM mb, hi a, hi b
+	SELECT e, o, set_byte(set_byte('\x8f0000'::bytea, 1, a.v), 2, b.v)
+	FROM mb, hi a, hi b WHERE e LIKE 'EUC_J%'
+	UNION ALL
+	SELECT e, o, set_byte(set_byte(set_byte('\x8e000000'::bytea, 1, p), 2, a.v), 3, b.v)
+	FROM mb, generate_series(161, 162) p, hi a, hi b WHERE e = 'EUC_TW'
 )
 SELECT e || ' ' || encode(code, 'hex') || ' ' || pg_temp.w2q_conv(code, e)
 FROM codes ORDER BY o, length(code), code;

@@ -3,9 +3,10 @@
  * gen_encoding_tables.c
  *		bridge/encoding_tables.c from PostgreSQL's conversion of every code
  *		(test/helpers/encoding_codes.sql on stdin): the single-byte
- *		encodings as tables of code points, and for EUC_JP and EUC_JIS_2004
- *		the codes where glibc's iconv (EUC-JP, EUC-JISX0213) converts
- *		otherwise than PostgreSQL, or converts what PostgreSQL refuses.
+ *		encodings as tables of code points, and for the EUC encodings the
+ *		codes where glibc's iconv (EUC-JP, EUC-JISX0213, EUC-CN, EUC-KR,
+ *		EUC-TW) converts otherwise than PostgreSQL, or converts what
+ *		PostgreSQL refuses.
  *		Run by test/helpers/gen_encoding_tables.sh.
  *
  *-------------------------------------------------------------------------
@@ -75,7 +76,10 @@ glibc_hex(const char *iconv_name, const unsigned char *code, size_t len, char *h
 static void
 override(const char *enc, const char *codehex, const char *pghex)
 {
-	const char *iconv_name = strcmp(enc, "EUC_JP") == 0 ? "EUC-JP" : "EUC-JISX0213";
+	const char *iconv_name = strcmp(enc, "EUC_JP") == 0 ? "EUC-JP" :
+		strcmp(enc, "EUC_JIS_2004") == 0 ? "EUC-JISX0213" :
+		strcmp(enc, "EUC_CN") == 0 ? "EUC-CN" :
+		strcmp(enc, "EUC_KR") == 0 ? "EUC-KR" : "EUC-TW";
 	unsigned char code[8];
 	size_t		len = unhex(codehex, code, sizeof(code));
 	char		mine[160];
