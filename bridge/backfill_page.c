@@ -86,6 +86,9 @@ raw_columns(PGresult *res, int nc, bool *raw, EncodingConv *ec)
 	return any;
 }
 
+/* a character that became U+FFFD was warned of (bridge/encoding.h) */
+static bool unconvertible_warned = false;
+
 /* hex of the database's bytes as UTF-8 (U+FFFD for what UTF-8 lacks) */
 static char *
 raw_to_utf8(EncodingConv *ec, const char *hex, size_t hexlen, size_t *len)
@@ -114,12 +117,17 @@ bf_page_build(const BfTable *t, PGresult *res, uint64_t first_seq, BfPage *p)
 
 	memset(raw, 0, sizeof(raw));
 	any = raw_columns(res, nf < W2Q_MAX_COLUMNS ? nf : W2Q_MAX_COLUMNS, raw, &ec);
+	if (any)
+		ec.warned = unconvertible_warned;	/* once per process, not per page */
 
 	if (any && (p->texts = calloc((size_t) PQntuples(res) * nc + 1, sizeof(char *))) == NULL)
 		ok = false;
 	ok = ok && page_rows(t, res, first_seq, p, any ? raw : NULL, &ec);
 	if (any)
+	{
+		unconvertible_warned = unconvertible_warned || ec.warned;
 		encoding_close(&ec);
+	}
 	return ok;
 }
 
@@ -158,6 +166,8 @@ page_rows(const BfTable *t, PGresult *res, uint64_t first_seq, BfPage *p, const 
 
 				if (u == NULL)
 					return false;
+				encoding_warn_unconvertible(ec, "a backfilled value of table", t->name,
+											strlen(t->name));
 				p->texts[p->ntexts++] = u;
 				v[c].data.data = u;
 				v[c].data.len = (uint32_t) len;

@@ -49,7 +49,12 @@ void
 message_access_warn(const char *dbname, MessageKeyState key)
 {
 	const char *why = key == MESSAGE_KEY_READ ?
-		"and none of them was signed with the key of wal2queue.message_key" :
+		"and none of them carried a MAC that verified: each was checked as send() signs it, "
+		"HMAC-SHA256 with the key of wal2queue.message_key its prefix names (keys read in a "
+		"snapshot that sees the message) over the transaction's 64-bit xid, the prefix in "
+		"UTF-8 as the server's convert_to(prefix, 'UTF8') and the payload; so each was "
+		"unsigned (pg_logical_emit_message()), named no key of the table, or its prefix, "
+		"payload or MAC differ from what send() signed" :
 		key == MESSAGE_KEY_DENIED ?
 		"and the bridge's role may not read wal2queue.message_key to verify send()'s signed messages" :
 		key == MESSAGE_KEY_UNTRUSTED ?

@@ -101,10 +101,12 @@ kind_of_name(FrameBytes nsp, FrameBytes name)
 /*
  * Text of a message (a name, a value, a prefix) as UTF-8: converted from
  * dec->enc when it holds a byte that is not ASCII, into scratch storage
- * that lives until the next message; never fails but for memory.
+ * that lives until the next message; never fails but for memory.  A
+ * character that became U+FFFD is warned of once per session, naming
+ * what and name (UTF-8; NULL: the converted text itself).
  */
 static int
-to_utf8(PgoDecoder *dec, PgoReader *r, FrameBytes *b)
+to_utf8(PgoDecoder *dec, PgoReader *r, FrameBytes *b, const char *what, const FrameBytes *name)
 {
 	char	   *s;
 	size_t		n;
@@ -119,6 +121,9 @@ to_utf8(PgoDecoder *dec, PgoReader *r, FrameBytes *b)
 	dec->scratch[dec->nscratch++] = s;
 	b->data = s;
 	b->len = (uint32_t) n;
+	if (dec->enc.unconvertible > 0 && !dec->enc.warned)
+		encoding_warn_unconvertible(&dec->enc, what, name ? name->data : b->data,
+									name ? name->len : b->len);
 	return FRAME_OK;
 }
 
@@ -189,7 +194,7 @@ read_columns(PgoReader *r, PgoRelation *pr, uint32_t relid, FrameBytes nsp,
 			rd_cstr(r, "column name", &cols[i].name) != FRAME_OK ||
 			rd_u32(r, "column type", &cols[i].typoid) != FRAME_OK ||
 			rd_u32(r, "column typmod", &typmod) != FRAME_OK ||
-			to_utf8(dec, r, &cols[i].name) != FRAME_OK)
+			to_utf8(dec, r, &cols[i].name, "a column name of relation", &name) != FRAME_OK)
 		{
 			free(cols);
 			return FRAME_MALFORMED;
@@ -237,8 +242,8 @@ decode_relation(PgoDecoder *dec, PgoReader *r)
 		rd_cstr(r, "relation name", &name) != FRAME_OK ||
 		rd_u8(r, "replica identity", &ident) != FRAME_OK ||
 		rd_u16(r, "ncols", &ncols) != FRAME_OK ||
-		to_utf8(dec, r, &nsp) != FRAME_OK ||
-		to_utf8(dec, r, &name) != FRAME_OK)
+		to_utf8(dec, r, &nsp, "schema name", NULL) != FRAME_OK ||
+		to_utf8(dec, r, &name, "relation name", NULL) != FRAME_OK)
 		return FRAME_MALFORMED;
 	if (ident != 'd' && ident != 'n' && ident != 'f' && ident != 'i')
 		return rd_error(r, "unknown replica identity 0x%02x", (unsigned int) ident);
@@ -397,7 +402,7 @@ read_tuple(PgoDecoder *dec, PgoReader *r, const PgoRelation *pr)
 			return rd_error(r, "value %u has kind 0x%02x (only 'n' and 't' are expected in an insert)",
 							i, (unsigned int) k);
 		if (rd_u32(r, what, &n) != FRAME_OK || rd_bytes(r, n, what, &v->data) != FRAME_OK ||
-			to_utf8(dec, r, &v->data) != FRAME_OK)
+			to_utf8(dec, r, &v->data, "a value of table", &pr->row.rel.name) != FRAME_OK)
 			return FRAME_MALFORMED;
 		v->isnull = false;
 	}
@@ -575,7 +580,7 @@ decode_message(PgoDecoder *dec, PgoReader *r, const FrameHandlers *h, void *arg)
 	if (!dec->in_txn)
 		return rd_error(r, "transactional message outside a transaction");
 	/* as send() signed it: convert_to(prefix, 'UTF8'); the content as it is */
-	if (to_utf8(dec, r, &prefix) != FRAME_OK)
+	if (to_utf8(dec, r, &prefix, "the prefix (queue) of a logical message", NULL) != FRAME_OK)
 		return FRAME_MALFORMED;
 	if (!parse_prefix(prefix, &job, &mac, &key_id, &rest))
 		return FRAME_OK;
@@ -609,8 +614,8 @@ decode_type(PgoDecoder *dec, PgoReader *r)
 		rd_cstr(r, "type namespace", &nsp) != FRAME_OK ||
 		rd_cstr(r, "type name", &name) != FRAME_OK ||
 		rd_end(r) != FRAME_OK ||
-		to_utf8(dec, r, &nsp) != FRAME_OK ||
-		to_utf8(dec, r, &name) != FRAME_OK)
+		to_utf8(dec, r, &nsp, "type schema name", NULL) != FRAME_OK ||
+		to_utf8(dec, r, &name, "type name", NULL) != FRAME_OK)
 		return FRAME_MALFORMED;
 	kind = kind_of_name(nsp, name);
 	for (i = 0; i < dec->ntypes; i++)

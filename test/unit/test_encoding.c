@@ -5,7 +5,12 @@
  *		names mapped to iconv's, WIN1252's 0x81 (no UTF-8 equivalent) as
  *		U+FFFD, what converts as PostgreSQL converts it, an incomplete
  *		character at the end, long text, UTF8 and SQL_ASCII untouched, an
- *		encoding iconv does not know refused by name.
+ *		encoding the bridge does not convert refused by name; WIN1258's
+ *		last character kept and its combining marks not composed (501),
+ *		EUC_JP's NEC rows and the codes glibc maps otherwise, a whole
+ *		character skipped when it does not convert (500), the first
+ *		unconvertible bytes kept for the WARNING.  Every code of these
+ *		encodings against the server: test/t/025.
  *
  *-------------------------------------------------------------------------
  */
@@ -90,9 +95,60 @@ test_convert(void)
 	free(out);
 	encoding_close(&ec);
 
+	unit_check(encoding_open(&ec, "SJIS", err, sizeof(err)) != 0 && strstr(err, "SJIS") != NULL,
+			   "a client-only encoding is refused by name: %s", err);
 	unit_check(encoding_open(&ec, "MULE_INTERNAL", err, sizeof(err)) != 0 &&
 			   strstr(err, "MULE_INTERNAL") != NULL,
 			   "an encoding the bridge cannot convert is refused by name: %s", err);
+}
+
+/* 501: glibc's CP1258 and CP1255 hold the last character back */
+static void
+test_stateful(void)
+{
+	unit_check(converts_to("WIN1258", "H\xe0 Nam", 6, "H\xc3\xa0 Nam"),
+			   "WIN1258 \"H\\xE0 Nam\" keeps its last character (\"H\xc3\xa0 Nam\")");
+	unit_check(converts_to("WIN1258", "h\xe0ng", 4, "h\xc3\xa0ng"),
+			   "a WIN1258 table name \"h\xc3\xa0ng\" stays whole");
+	unit_check(converts_to("WIN1258", "a\xcc", 2, "a\xcc\x80"),
+			   "WIN1258 'a' and combining grave 0xCC stay two code points, as PostgreSQL converts");
+	unit_check(converts_to("WIN1255", "\xf9\xc8", 2, "\xd7\xa9\xd6\xb8"),
+			   "WIN1255 shin and qamats stay two code points, the last one kept");
+}
+
+/* 500: EUC_JP as PostgreSQL converts it, a whole character skipped */
+static void
+test_euc_jp(void)
+{
+	EncodingConv ec;
+	char		err[256];
+	char	   *out;
+	size_t		n;
+
+	unit_check(converts_to("EUC_JP", "\xad\xa1\xb0\xa1" "b", 5, "\xe2\x91\xa0\xe4\xba\x9c" "b"),
+			   "EUC_JP NEC row 13 0xADA1 is U+2460, the text after it unchanged");
+	unit_check(converts_to("EUC_JP", "\xa1\xc1", 2, "\xef\xbd\x9e"),
+			   "EUC_JP 0xA1C1 is PostgreSQL's U+FF5E, not glibc's U+301C");
+	unit_check(converts_to("EUC_JP", "\x8f\xf3\xf3x", 4, "\xe2\x85\xb0x"),
+			   "EUC_JP three-byte IBM 0x8FF3F3 is U+2170");
+	unit_check(converts_to("EUC_JIS_2004", "\xa1\xb1", 2, "\xe2\x80\xbe"),
+			   "EUC_JIS_2004 0xA1B1 is PostgreSQL's U+203E, not glibc's U+FFE3");
+	unit_check(converts_to("EUC_JP", "\xa9\xa1\xb0\xa1" "b", 5, FFFD "\xe4\xba\x9c" "b"),
+			   "an EUC_JP code neither converts is one U+FFFD, the text after it unchanged");
+	unit_check(converts_to("EUC_JP", "\x8f\xa2\xb7" "b", 4, FFFD "b"),
+			   "an EUC_JP code PostgreSQL refuses (glibc converts 0x8FA2B7) is U+FFFD, three bytes skipped");
+	unit_check(converts_to("EUC_JP", "\xa4\xa2\x8f\xa2", 4, "\xe3\x81\x82" FFFD),
+			   "a three-byte EUC_JP character cut off at the end is one U+FFFD");
+
+	unit_check(encoding_open(&ec, "EUC_JP", err, sizeof(err)) == 0, "EUC_JP opens");
+	out = encoding_to_utf8(&ec, "x\xa9\xa1y\xa9\xa2", 6, &n);
+	unit_check(out != NULL && ec.unconvertible == 2 && ec.badlen == 2 &&
+			   memcmp(ec.bad, "\xa9\xa1", 2) == 0,
+			   "two unconvertible characters counted, the first one's bytes kept");
+	encoding_warn_unconvertible(&ec, "a value of table", "public.jobs", 11);
+	unit_check(ec.warned, "the WARNING is given once");
+	free(out);
+	encoding_close(&ec);
 }
 
 int
@@ -100,5 +156,7 @@ main(void)
 {
 	test_names();
 	test_convert();
+	test_stateful();
+	test_euc_jp();
 	return unit_done();
 }

@@ -21,6 +21,12 @@
 # name, target or key with a non-ASCII character in a WIN1258 (or WIN1255)
 # database; the transaction committed and the slot moves past it.
 # Control (W2Q_ATTACK_CONTROL=1): queue "Ha Nam" (ASCII): delivered.
+# Fixed: the bridge converts the prefix as PostgreSQL does (test/t/501,
+# 500, 025), so the MAC send() made verifies.  The WARNING for a message
+# whose MAC does not verify (a forged one, emitted here after the send())
+# now says what was checked (the key the prefix names, the xid, the
+# prefix in UTF-8 as convert_to() gives it, the payload), not "none of
+# them was signed".
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -59,6 +65,15 @@ ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }, 30), 'a row inser
   or diag(bridge_log($b));
 is(redis($r, 'XLEN', $queue), '1', "the send() job is in stream \"$queue\"")
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)) . "\nkeys: " . redis($r, 'KEYS', '*'));
+
+# a forged message (any role may emit one here): ignored, and the WARNING
+# says what was checked
+psql_as($node, 'admin', "SELECT pg_logical_emit_message(true, 'wal2queue!1.' || repeat('0', 64) || ':forged', '{}')");
+psql_as($node, 'admin', q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"after": 2}')});
+ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '2' }, 30), 'a row inserted after the forged message is delivered');
+is(redis($r, 'EXISTS', 'forged'), '0', 'the forged message is no job');
+like(bridge_log($b), qr/none of them carried a MAC that verified: each was checked as send\(\) signs it, HMAC-SHA256/,
+	'the WARNING says what was checked');
 stop_bridge($b);
 $node->stop;
 done_testing();

@@ -24,6 +24,13 @@
 # shifts what follows it.
 # Control (W2Q_ATTACK_CONTROL=1): the same row without the "①" ("亜b"):
 # delivered as written.
+# Fixed: bridge/encoding.c converts EUC_JP one whole character at a time
+# (PostgreSQL's length rules) and takes PostgreSQL's mapping for the codes
+# where glibc's differs (bridge/encoding_tables.c, generated from the
+# server's convert_from() by test/helpers/gen_encoding_tables.sh; every
+# code compared in test/t/025).  A code PostgreSQL cannot convert
+# (0xA9A1, stored as bytes) becomes one U+FFFD, the text after it kept,
+# with one WARNING per session naming the table and the bytes.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -52,6 +59,20 @@ my ($got) = $raw =~ /\nv\n([^\n]*)/;
 $got //= '';
 note('delivered bytes: ' . join(' ', map { sprintf '%02x', $_ } unpack 'C*', $got));
 is($got, $text, 'the delivered text is what PostgreSQL holds (no character after it changed)');
+
+# a code PostgreSQL stores (valid EUC_JP bytes) but cannot convert: one
+# U+FFFD, the text after it kept, one WARNING naming the table and bytes
+unless ($control)
+{
+	$node->safe_psql('ej', "SET client_encoding = 'EUC_JP'; INSERT INTO jobs VALUES (3, E'x\\xa9\\xa1\\xb0\\xa1b'), (4, E'\\xa9\\xa2')");
+	ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '3' }, 30), 'the unconvertible rows are delivered')
+	  or diag(bridge_log($b));
+	my @u = redis($r, 'XRANGE', 'public.jobs', '-', '+') =~ /\nv\n([^\n]*)/g;
+	is($u[1] // '', "x\xef\xbf\xbd\xe4\xba\x9cb", 'the unconvertible character is one U+FFFD, "亜b" after it kept');
+	my @w = bridge_log($b) =~ /WARNING: (a value of table "public\.jobs" holds a character of database encoding EUC_JP[^\n]*)/g;
+	is(scalar(@w), 1, 'one WARNING for the session') or diag(bridge_log($b));
+	like($w[0] // '', qr/bytes 0xA9 0xA1/, 'it names the bytes');
+}
 stop_bridge($b);
 
 # the same row through the wal2queue plugin (the installed one), backfilled
@@ -62,11 +83,18 @@ my $p = start_bridge($node, $r, '-d', $node->connstr('ej'), '--slot', 'ejp', '--
 ok(wait_until(sub { bridge_log($p) =~ /streaming slot "ejp"/ }, 60), 'the plugin-mode bridge streams')
   or diag(bridge_log($p));
 $node->safe_psql('ej', "SET client_encoding = 'UTF8'; INSERT INTO jobs VALUES (2, '$text')");
-ok(wait_until(sub { redis($r, 'XLEN', 'plg.public.jobs') eq '2' }, 30), 'backfilled and streamed')
+my $want = $control ? 2 : 4;	# backfilled 1 (3, 4), streamed 2
+ok(wait_until(sub { redis($r, 'XLEN', 'plg.public.jobs') eq $want }, 30), 'backfilled and streamed')
   or diag(bridge_log($p));
 my @v = redis($r, 'XRANGE', 'plg.public.jobs', '-', '+') =~ /\nv\n([^\n]*)/g;
-is($v[1] // '', $text, 'the plugin streams the text PostgreSQL holds');
+is($v[-1] // '', $text, 'the plugin streams the text PostgreSQL holds');
 is($v[0] // '', $text, 'the backfill (the bridge converts) gives the text PostgreSQL holds');
+unless ($control)
+{
+	is($v[1] // '', "x\xef\xbf\xbd\xe4\xba\x9cb", 'the backfill makes the unconvertible character one U+FFFD');
+	my @w = bridge_log($p) =~ /WARNING: (a backfilled value of table "public\.jobs" holds a character[^\n]*)/g;
+	is(scalar(@w), 1, 'one WARNING for the backfill, naming the table') or diag(bridge_log($p));
+}
 stop_bridge($p);
 $node->stop;
 done_testing();
