@@ -10,13 +10,14 @@
 # revoker is long gone, not in a later load with no revoke at all.  Here
 # thousands of MultiXacts a second (pg_stat_slru MultiXactMember/Offset
 # grow), a WAL record and a dirtied page per send(), throughput down by a
-# third, until a VACUUM of wal2queue.message_key (which autovacuum never
-# runs: the table hardly changes) or a send() that happens to run alone.
+# third, until a send() happens to run alone (with fsync = off, as the test
+# clusters have, that is soon; see below).  Autovacuum never visits the
+# table (it hardly changes).
 # wal2queue exists to avoid MultiXact churn (10_send.sql: "FOR SHARE on
 # every send() would make MultiXacts of concurrent ones").
 # Why: sql/src/10_send.sql send(): the "may be a MultiXactId" test reads the
 # raw xmax (m.xmax) of the key row, which stays the MultiXactId after all
-# its members ended (a hint bit marks it invalid; only VACUUM clears it),
+# its members ended (a hint bit marks it invalid; the value stays),
 # and each FOR SHARE it then takes writes a new locker xmax that the
 # overlapping send()s again cannot judge.
 # Expected: once the locking transaction has ended, send()s take no row
