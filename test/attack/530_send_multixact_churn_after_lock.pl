@@ -1,7 +1,7 @@
 # What: one transaction locks the newest key's row and ends without
 # changing it (an operator's BEGIN; SELECT wal2queue.revoke_message_key(2);
 # ... ROLLBACK -- the wrong key, or a script that fails after it) while
-# 16 clients call send().  The send()s that ran meanwhile waited for it and
+# 32 clients call send().  The send()s that ran meanwhile waited for it and
 # then took the row FOR SHARE together: its xmax is now a MultiXactId.
 # From then on every send() "cannot judge" the xmax (a value within
 # relminmxid and the next MultiXactId) and takes FOR SHARE itself, and
@@ -21,7 +21,7 @@
 # and each FOR SHARE it then takes writes a new locker xmax that the
 # overlapping send()s again cannot judge.
 # Expected: once the locking transaction has ended, send()s take no row
-# lock: a 4 s load of 16 clients creates (almost) no MultiXact.
+# lock: a 4 s load of 32 clients creates (almost) no MultiXact.
 # Severity: medium (a permanent MultiXact and WAL churn on every send() of
 # a busy database after one aborted revoke: SLRU pressure, multixact
 # wraparound vacuums sooner, lower throughput; no loss).
@@ -38,7 +38,7 @@ use Test::More;
 use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
-my $node = new_node('mxchurn', conf => "max_connections = 60\nfsync = on\n");
+my $node = new_node('mxchurn', conf => "max_connections = 80\nfsync = on\n");
 $node->safe_psql('postgres', q{CREATE EXTENSION wal2queue; SELECT wal2queue.rotate_message_key()});
 my $script = $PostgreSQL::Test::Utils::tmp_check . '/send530.sql';
 PostgreSQL::Test::Utils::append_to_file($script, "SELECT wal2queue.send('q', 'x');\n");
@@ -49,7 +49,7 @@ sub load
 	my ($secs) = @_;
 	my ($out, $err) = ('', '');
 	my $h = IPC::Run::start([ $pgbench, '-n', '-h', $node->host, '-p', $node->port,
-		'-U', scalar(getpwuid($<)), '-c', '16', '-j', '2', '-T', $secs, '-f', $script, 'postgres' ],
+		'-U', scalar(getpwuid($<)), '-c', '32', '-j', '2', '-T', $secs, '-f', $script, 'postgres' ],
 		'>', \$out, '2>', \$err);
 	return { h => $h, out => \$out, err => \$err };
 }
