@@ -1,0 +1,62 @@
+# What: the rotation of docs/managed.md (rotate_message_key(), then
+# revoke_message_key(1) of the key that may have leaked) run as one
+# transaction (psql -1, a migration tool, BEGIN ... COMMIT by hand) while
+# applications call send() in READ COMMITTED: every send() of the database
+# waits for the rotation (FOR SHARE behind its FOR UPDATE of key 1) and,
+# when it commits, fails with serialization_failure "key 1 of
+# wal2queue.message_key was revoked or changed after this transaction's
+# snapshot", aborting the application's transaction -- although key 2 is
+# committed by then and READ COMMITTED takes a new snapshot per statement
+# (an UPDATE would simply see the new row).  docs/managed.md promises the
+# serialization failure to REPEATABLE READ and SERIALIZABLE transactions
+# only; a READ COMMITTED application does not retry 40001.
+# Why: sql/src/10_send.sql send(): after FOR SHARE returns the newest
+# version of the key row (READ COMMITTED), a revoked row raises
+# serialization_failure instead of choosing the newest key not revoked
+# again (the comment says "the newest version under READ COMMITTED").
+# Expected: in READ COMMITTED, send() signs with the newest key not
+# revoked once the rotation committed (key 2) and the transaction commits.
+# Severity: low-medium (every job-producing transaction running during a
+# rotation in one transaction fails, in an isolation level where
+# applications do not expect it; no loss: they roll back).
+# Control: W2Q_ATTACK_CONTROL=1 commits the rotate_message_key() before the
+# transaction that revokes key 1 (the docs' two statements one by one):
+# send() signs with key 2 at once.
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $control = $ENV{W2Q_ATTACK_CONTROL};
+my $node = new_node('rcrot');
+$node->safe_psql('postgres', q{CREATE EXTENSION wal2queue;
+	SELECT pg_create_logical_replication_slot('peek531', 'test_decoding');
+	CREATE TABLE orders (id serial PRIMARY KEY, note text)});
+
+$node->safe_psql('postgres', 'SELECT wal2queue.rotate_message_key()') if $control;
+my $a = $node->background_psql('postgres', on_error_stop => 0);
+$a->query_safe('BEGIN');
+$a->query_safe('SELECT wal2queue.rotate_message_key()') unless $control;
+$a->query_safe('SELECT wal2queue.revoke_message_key(1)');
+
+# the application: READ COMMITTED, writes, then send()
+my $in = $PostgreSQL::Test::Utils::tmp_check . '/app531.sql';
+PostgreSQL::Test::Utils::append_to_file($in, "BEGIN;\nINSERT INTO orders (note) VALUES ('o1');\n"
+	. "SELECT wal2queue.send('emails', '{\"n\": 1}');\nCOMMIT;\n");
+my ($out, $err) = ('', '');
+my $h = IPC::Run::start([ 'psql', '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $in ],
+	'>', \$out, '2>', \$err);
+sleep 2;
+$a->query_safe('COMMIT');
+$a->quit;
+$h->finish;
+note("out: $out err: $err");
+unlike($err, qr/ERROR/, 'the READ COMMITTED send() after the rotation committed succeeds') or diag($err);
+is($node->safe_psql('postgres', 'SELECT count(*) FROM orders'), '1', "the application's transaction committed");
+my $msgs = $node->safe_psql('postgres', q{SELECT string_agg(substr(data, 1, 80), E'\n')
+	FROM pg_logical_slot_peek_changes('peek531', NULL, NULL) WHERE data LIKE 'message:%'});
+like($msgs, qr/prefix: wal2queue!2\./, 'its message is signed with key 2') or diag($msgs);
+$node->stop;
+done_testing();

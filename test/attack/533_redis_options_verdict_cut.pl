@@ -1,0 +1,75 @@
+# What: the verdict of 492 (the options that choose transactions changed
+# since the Redis record) with a realistic --tables list: 20 job tables
+# named out, about 650 characters.  The error names the record's options,
+# the bridge's, the cause and the way out that repeats the record's
+# options; with two lists of 650 characters the message passes
+# SINK_ERRLEN (1024 bytes) and is cut in the second list: the operator
+# sees neither the cause ("the options that choose transactions changed
+# since the record (not another history)") nor the way out ("restart once
+# with ... until slot ... has confirmed past ...") -- the only recovery
+# that writes nothing twice.  (With ~25 tables the first list is cut too.)
+# Why: bridge/redis_history.c progress_verdict_history(): three copies of
+# an unbounded option text in one errbuf_set() of SINK_ERRLEN (1024,
+# bridge/sink.h: "room for two option lists", which is not so for lists of
+# more than ~300 characters).
+# Expected: the log names the way out in full: 'restart once with
+# "<the record's options>" until slot "nw" has confirmed past <txn_end>'.
+# Severity: low (the bridge still stops, nothing is lost or written twice;
+# the operator is left to find the record's options with HGET, or to take
+# the --accept-new-source it does read about, which writes duplicates).
+# Control: W2Q_ATTACK_CONTROL=1 uses two short table names: the message is
+# whole.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+sub lsn_num
+{
+	my ($hi, $lo) = split m{/}, $_[0];
+	return hex($hi) * 4294967296 + hex($lo);
+}
+
+my $control = $ENV{W2Q_ATTACK_CONTROL};
+my $node = new_node('narrowlong');
+my $r = start_redis();
+$node->safe_psql('postgres', q{
+	CREATE TABLE ta (id int PRIMARY KEY);
+	CREATE TABLE tb (id int PRIMARY KEY);
+	SELECT pg_create_logical_replication_slot('nw', 'wal2queue');
+});
+my @more = $control ? () : map { sprintf('public.queue_of_the_department_%02d', $_) } 1 .. 18;
+$node->safe_psql('postgres', "CREATE TABLE $_ (id int PRIMARY KEY)") for @more;
+my $narrow = join(',', 'public.ta', @more);
+my $wide = join(',', 'public.ta', 'public.tb', @more);
+my @cmd = ('--slot', 'nw', '--status-interval', '1');
+my $b = start_streaming_bridge($node, $r, @cmd, '--tables', $wide, '--accept-new-source');
+$node->safe_psql('postgres', 'INSERT INTO ta VALUES (1)');
+ok(wait_until(sub { redis($r, 'XLEN', 'public.ta') eq '1' }, 30), 'job 1 (table ta) delivered');
+sleep 2;							# confirmed (--status-interval 1)
+$node->safe_psql('postgres', 'CHECKPOINT');	# the slot on disk: after job 1
+$node->safe_psql('postgres', 'INSERT INTO tb VALUES (2)');
+ok(wait_until(sub { redis($r, 'XLEN', 'public.tb') eq '1' }, 30), 'job 2 (table tb) delivered');
+stop_bridge($b);
+my $rec = redis($r, 'HGET', 'wal2queue:progress:nw', 'txn_end');
+# a crash: the slot comes back at its last checkpoint, below job 2
+$node->stop('immediate');
+$node->start;
+my $slot = slot_confirmed($node, 'nw');
+ok(lsn_num($slot) < lsn_num($rec), "the slot ($slot) restarts below the record's last transaction ($rec)");
+
+# tb retired from the list
+$b = start_streaming_bridge($node, $r, @cmd, '--tables', $narrow);
+$node->safe_psql('postgres', 'INSERT INTO ta VALUES (3)');
+ok(wait_until(sub { !$b->{h}->pumpable }, 30), 'the bridge with tb left out stops') or diag(bridge_log($b));
+stop_bridge($b) unless $b->{h}->pumpable;
+my $log = ($b->{h}->pumpable ? '' : (bridge_log($b) =~ /(ERROR:.*)/)[0]) // '';
+like($log, qr/the options that choose transactions changed since the record/, 'naming the cause');
+like($log, qr/but this bridge runs with "--plugin=wal2queue --tables=\Q$narrow\E"/, "naming the bridge's options")
+  or diag('the ERROR line is ' . length($log) . ' characters long');
+like($log, qr/restart once with "--plugin=wal2queue --tables=\Q$wide\E" until slot "nw" has confirmed past \Q$rec\E/,
+	'and the way out in full') or diag($log);
+stop_redis($r);
+$node->stop;
+done_testing();
