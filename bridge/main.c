@@ -746,6 +746,8 @@ main(int argc, char **argv)
 	sink_from_args(&a, &cfg);
 
 	set_signals();
+	/* a connect without connect_timeout: bounded by --recv-timeout, stopped by SIGTERM */
+	pgerror_set_connect_limits(cfg.recv_timeout_ms / 1000, &bridge_stop_requested);
 	if (cfg.metrics && (rc = metrics_start(cfg.metrics, err, sizeof(err))) != 0)
 	{
 		if (rc == METRICS_BAD_ADDRESS)
