@@ -24,6 +24,11 @@
 # wal_sender_timeout than the bridge's timeout * 4 (here 1 s and 10 s; the
 # defaults, 60 s and 60 s, hold; the default 60 s with a wal_sender_timeout
 # raised above 4 min, as operators do for large transactions, does not).
+# Fixed: bridge/bridge.c note_received(): any message ends a silence, but
+# only progress (a message past the highest LSN received, in any session)
+# resets the doubling of the wait: the keepalives of the slow decode and
+# the re-read of positions already seen no longer undo it, the wait grows
+# past the walsender's answering period and the decode ends.
 # Control (W2Q_ATTACK_CONTROL=1): --recv-timeout 0 (off): the job is
 # delivered once the transaction is decoded.
 use strict;
