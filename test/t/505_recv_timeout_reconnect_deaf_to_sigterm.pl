@@ -102,7 +102,7 @@ my $gone = wait_until(sub { !$b->{h}->pumpable }, 20);
 my $took = time - $t0;
 ok($gone, sprintf('SIGTERM ends the bridge (%s after %.1f s)', $gone ? 'gone' : 'still running', time - $t0))
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
-ok($gone && $took < 5, 'promptly (within 5 s)');
+ok($gone && $took < 10, 'promptly (within 10 s; a stream still up is finished first, up to 7 s)');
 $b->{h}->kill_kill unless $gone;
 kill 'KILL', $pid;
 waitpid($pid, 0);
