@@ -227,11 +227,13 @@ may_read(Bridge *b)
 
 /*
  * --recv-timeout: any message, a keepalive included, ends a silence; only
- * progress (a message past every LSN received before, in any session) ends
- * the doubling of the wait (stream_silent): a walsender decoding a large
- * transaction without output sends keepalives of the same position, and
- * each new session re-reads from the slot positions already seen, so
- * neither undoes the doubling that lets the slow decode end (attack 502).
+ * progress, data past every LSN received before (in any session), ends the
+ * doubling of the wait (stream_silent).  A walsender decoding a large
+ * transaction without output sends keepalives only, and each new session
+ * re-reads WAL already read (its keepalives may pass a position a session
+ * cut early never reached): neither undoes the doubling that lets the slow
+ * decode end (attack 502).  An idle stream keeps the longer wait until its
+ * next job.
  */
 static void
 note_received(Bridge *b, const StreamEvent *ev)
@@ -241,7 +243,8 @@ note_received(Bridge *b, const StreamEvent *ev)
 	if (ev->wal_end > b->recv_high_lsn)
 	{
 		b->recv_high_lsn = ev->wal_end;
-		b->silent_drops = 0;
+		if (ev->kind == STREAM_DATA)
+			b->silent_drops = 0;
 	}
 }
 

@@ -97,8 +97,8 @@ usage(void)
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
 	printf("      --recv-timeout=SECS    after this long without a message from the server, ask it\n");
 	printf("                             for one; no answer within as long again: reconnect\n");
-	printf("                             (doubled after each such reconnect until the stream moves\n");
-	printf("                             past where it was; default: 60, 0: off); it also bounds a\n");
+	printf("                             (doubled after each such reconnect until data past what\n");
+	printf("                             was received arrives; default: 60, 0: off); it also bounds a\n");
 	printf("                             connect when --dbname sets no connect_timeout (at least\n");
 	printf("                             10 s; 60 s when off)\n");
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
