@@ -225,6 +225,29 @@ may_read(Bridge *b)
 		b->sink->ops->pending_bytes(b->sink) < b->cfg->max_pending_bytes;
 }
 
+/*
+ * --recv-timeout: any message, a keepalive included, ends a silence; only
+ * progress, data past every LSN received before (in any session), ends the
+ * doubling of the wait (stream_silent).  A walsender decoding a large
+ * transaction without output sends keepalives only, and each new session
+ * re-reads WAL already read (its keepalives may pass a position a session
+ * cut early never reached): neither undoes the doubling that lets the slow
+ * decode end (attack 502).  An idle stream keeps the longer wait until its
+ * next job.
+ */
+static void
+note_received(Bridge *b, const StreamEvent *ev)
+{
+	b->last_recv_us = now_us();
+	b->ping_sent_us = 0;
+	if (ev->wal_end > b->recv_high_lsn)
+	{
+		b->recv_high_lsn = ev->wal_end;
+		if (ev->kind == STREAM_DATA)
+			b->silent_drops = 0;
+	}
+}
+
 /* read what the stream has, up to a batch; returns messages read or -1 */
 static int
 read_stream(Bridge *b)
@@ -240,9 +263,7 @@ read_stream(Bridge *b)
 			return session_stream_failed(b, rc) == STREAM_OK ? n : -1;
 		if (ev.kind == STREAM_NONE)
 			break;
-		b->last_recv_us = now_us();
-		b->ping_sent_us = 0;
-		b->silent_drops = 0;
+		note_received(b, &ev);
 		if (handle_event(b, &ev) == SINK_FATAL)
 			return -1;
 	}
@@ -501,8 +522,10 @@ release_libpq_buffer(Bridge *b)
  * (wal_receiver_timeout): after recv_timeout of silence, a status update
  * asks for a reply; none within as long again, and the connection is taken
  * for lost.  Only while the bridge reads (backpressure is no silence), and
- * each such drop in a row doubles the wait, so that a walsender busy for
- * long (a huge transaction decoded without output) is never cut forever.
+ * each such drop without progress in between doubles the wait (up to 64
+ * times), so that a walsender busy for long (a huge transaction decoded
+ * without output, which answers only every wal_sender_timeout / 2) is cut
+ * at most a few times and its decode ends (note_received()).
  */
 static int
 stream_silent(Bridge *b)

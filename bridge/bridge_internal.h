@@ -69,7 +69,10 @@ typedef struct Bridge
 	/* --recv-timeout: the server's silence (stream_silent, bridge.c) */
 	int64_t		last_recv_us;	/* the last message from the walsender */
 	int64_t		ping_sent_us;	/* a status asking for a reply, unanswered */
-	int			silent_drops;	/* sessions dropped for silence in a row */
+	int			silent_drops;	/* sessions dropped for silence since the
+								 * stream last made progress */
+	uint64_t	recv_high_lsn;	/* the highest LSN received, kept across
+								 * sessions: progress is a message past it */
 	uint64_t	unrecorded_from;	/* this session's start if no sink record
 									 * vouched for it, else 0 (slotwatch.h) */
 	/* metrics */

@@ -99,7 +99,10 @@ usage(void)
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
 	printf("      --recv-timeout=SECS    after this long without a message from the server, ask it\n");
 	printf("                             for one; no answer within as long again: reconnect\n");
-	printf("                             (doubled after each such reconnect; default: 60, 0: off)\n");
+	printf("                             (doubled after each such reconnect until data past what\n");
+	printf("                             was received arrives; default: 60, 0: off); it also bounds a\n");
+	printf("                             connect when --dbname sets no connect_timeout (at least\n");
+	printf("                             10 s; 60 s when off)\n");
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
 	printf("      --accept-new-source    continue into a sink that holds another server's, timeline's or\n");
 	printf("                             slot's progress, or none (a deliberate failover or restore, or\n");
@@ -748,6 +751,8 @@ main(int argc, char **argv)
 	sink_from_args(&a, &cfg);
 
 	set_signals();
+	/* a connect without connect_timeout: bounded by --recv-timeout, stopped by SIGTERM */
+	pgerror_set_connect_limits(cfg.recv_timeout_ms / 1000, &bridge_stop_requested);
 	if (cfg.metrics && (rc = metrics_start(cfg.metrics, err, sizeof(err))) != 0)
 	{
 		if (rc == METRICS_BAD_ADDRESS)

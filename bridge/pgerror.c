@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -253,6 +254,18 @@ mono_ms(void)
 	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* pgerror_set_connect_limits() */
+static int	default_timeout_s = PGERROR_CONNECT_TIMEOUT_S;
+static volatile sig_atomic_t *stop_flag = NULL;
+
+void
+pgerror_set_connect_limits(int timeout_s, volatile sig_atomic_t *stop)
+{
+	default_timeout_s = timeout_s <= 0 ? PGERROR_CONNECT_TIMEOUT_S :
+		timeout_s < PGERROR_CONNECT_MIN_S ? PGERROR_CONNECT_MIN_S : timeout_s;
+	stop_flag = stop;
+}
+
 /* connect_timeout of a connection (libpq's rule: at least 2 s), or 0 */
 static int
 connect_timeout_s(PGconn *conn)
@@ -268,13 +281,18 @@ connect_timeout_s(PGconn *conn)
 	return t <= 0 ? 0 : (t < 2 ? 2 : t);
 }
 
-/* drive PQconnectPoll to its end; false on timeout */
-static bool
+/*
+ * Drive PQconnectPoll to its end: NULL, or why it was given up.  A server
+ * (or a proxy in front of it) that accepts and never answers is given up
+ * after connect_timeout, or the default bound without it (attack 505); a
+ * stop request (SIGTERM, SIGINT) is looked at every 200 ms at most.
+ */
+static const char *
 poll_connection(PGconn *conn)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int			timeout = connect_timeout_s(conn);
-	int64_t		deadline = timeout ? mono_ms() + (int64_t) timeout * 1000 : 0;
+	int64_t		deadline = mono_ms() + (int64_t) (timeout ? timeout : default_timeout_s) * 1000;
 
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
 	{
@@ -282,15 +300,19 @@ poll_connection(PGconn *conn)
 		.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT};
 		int			rc;
 
-		if (deadline && mono_ms() >= deadline)
-			return false;
-		rc = poll(&pfd, 1, 1000);
+		if (stop_flag && *stop_flag)
+			return "stopped by a signal while connecting";
+		if (mono_ms() >= deadline)
+			return timeout ? "timeout expired" :
+				"timeout expired (no answer within the default bound; set connect_timeout "
+				"in --dbname to change it)";
+		rc = poll(&pfd, 1, 200);
 		if (rc < 0 && errno != EINTR)
-			return false;
+			return strerror(errno);
 		if (rc > 0 || pfd.fd < 0)
 			st = PQconnectPoll(conn);
 	}
-	return true;
+	return NULL;
 }
 
 static void
@@ -332,6 +354,7 @@ pgerror_connect(const char *const *keys, const char *const *vals, PgConnectFailu
 	const char *v[16];
 	PGconn	   *conn;
 	bool		at_once;		/* failed before talking to any server */
+	const char *given_up = NULL;
 
 	memset(f, 0, sizeof(*f));
 	if (!with_utf8(keys, vals, k, v, 16))
@@ -349,8 +372,8 @@ pgerror_connect(const char *const *keys, const char *const *vals, PgConnectFailu
 	}
 	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
 	at_once = PQstatus(conn) == CONNECTION_BAD;
-	if (!at_once && !poll_connection(conn))
-		set_failure(f, PGERR_TRANSIENT, NULL, "timeout expired");
+	if (!at_once && (given_up = poll_connection(conn)) != NULL)
+		set_failure(f, PGERR_TRANSIENT, NULL, given_up);
 	else if (PQstatus(conn) == CONNECTION_OK)
 	{
 		PQsetErrorVerbosity(conn, PQERRORS_DEFAULT);

@@ -18,6 +18,7 @@
 #define W2Q_PGERROR_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stddef.h>
 
 #include <libpq-fe.h>
@@ -89,11 +90,23 @@ typedef struct PgConnectFailure
  * added after keys (so it overrides dbname's and the environment's; at most
  * 14 keys), but with PQERRORS_VERBOSE while connecting so that a refusal by
  * the server keeps its SQLSTATE: libpq 15 has no other way to tell it for
- * a failed connection.  connect_timeout bounds the whole attempt.  Returns the connection, or NULL with *f
+ * a failed connection.  connect_timeout bounds the whole attempt, or
+ * without it the default bound (pgerror_set_connect_limits()); a stop
+ * request ends it too (transient).  Returns the connection, or NULL with *f
  * filled in: a SQLSTATE decides; without one, a password libpq needed and
  * did not have, or options it cannot use, are permanent, and anything else
  * (refused, unreachable, timed out) is transient.
  */
+/*
+ * The bound of a connection attempt whose conninfo sets no connect_timeout
+ * (seconds, at least PGERROR_CONNECT_MIN_S; 0: PGERROR_CONNECT_TIMEOUT_S),
+ * and a flag a signal handler sets to stop: pgerror_connect() gives up
+ * within 200 ms of it.  The bridge passes --recv-timeout and its stop flag.
+ */
+#define PGERROR_CONNECT_TIMEOUT_S 60
+#define PGERROR_CONNECT_MIN_S 10
+extern void pgerror_set_connect_limits(int timeout_s, volatile sig_atomic_t *stop);
+
 extern PGconn *pgerror_connect(const char *const *keys, const char *const *vals,
 							   PgConnectFailure *f);
 

@@ -170,7 +170,10 @@ slot_busy(Bridge *b)
 {
 	int64_t		now = now_us();
 
-	if (b->busy_since_us == 0)
+	/* our own last walsender, ended and not gone yet: no other bridge */
+	if (b->stream.own_busy)
+		b->busy_since_us = 0;
+	else if (b->busy_since_us == 0)
 		b->busy_since_us = now;
 	if (b->cfg->standby)
 	{
@@ -180,7 +183,7 @@ slot_busy(Bridge *b)
 		b->stream_backoff.next_us = now + STANDBY_POLL_MS * 1000;
 		return STREAM_OK;
 	}
-	if (now - b->busy_since_us > BUSY_GRACE_US)
+	if (b->busy_since_us != 0 && now - b->busy_since_us > BUSY_GRACE_US)
 	{
 		log_msg(LOG_ERROR, "%s; is another bridge using it? (--standby waits for it)",
 				b->stream.err);

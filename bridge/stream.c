@@ -322,6 +322,7 @@ stream_open(Stream *s)
 	s->slot_created = false;
 	s->slot_reclaimed = false;
 	s->slot_busy = false;
+	s->own_busy = false;
 	if ((rc = stream_connect(s)) == STREAM_OK &&
 		(rc = stream_identify_system(s)) == STREAM_OK &&
 		(!s->cfg->create_slot || (rc = slot_lock_name(s)) == STREAM_OK) &&
@@ -352,7 +353,11 @@ stream_open(Stream *s)
 		stream_close(s);
 	}
 	else
+	{
 		s->own_pid = PQbackendPID(s->conn);
+		s->own_ended_us = 0;
+		s->own_busy = false;
+	}
 	return rc;
 }
 
@@ -362,27 +367,58 @@ stream_open(Stream *s)
  * silent, so the server has not seen it go and keeps the walsender until
  * wal_sender_timeout.  It serves no one: end it (a role may end its own
  * backends), rather than wait, or take it for another bridge (attack 496).
+ * Only while it is the slot's active_pid, checked in the same statement: a
+ * pid reused by another backend (a restarted container, a pooler's made-up
+ * pids) is never ended.  A walsender that does not go at once (stopped,
+ * stuck on a disk) is ended again at every attempt and its pid kept
+ * (s->own_busy: the bridge waits for it, attack 504) until the slot's
+ * holder is another process, or none.
  */
 void
 stream_end_own_walsender(Stream *s)
 {
-	char		sql[256];
+	char		sql[512];
+	char	   *lit;
 	PGresult   *res;
+	bool		ended;
 
-	if (s->own_pid == 0 || s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
+	s->own_busy = false;
+	if (s->own_pid == 0 || s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK ||
+		(lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot))) == NULL)
 		return;
 	snprintf(sql, sizeof(sql),
-			 "SELECT pg_catalog.pg_terminate_backend(%d) FROM pg_catalog.pg_stat_activity "
-			 "WHERE pid = %d AND backend_type = 'walsender' AND usename = current_user",
-			 s->own_pid, s->own_pid);
+			 "SELECT pg_catalog.pg_terminate_backend(a.pid) "
+			 "FROM pg_catalog.pg_replication_slots r JOIN pg_catalog.pg_stat_activity a "
+			 "ON a.pid = r.active_pid WHERE r.slot_name = %s AND r.active_pid = %d "
+			 "AND a.backend_type = 'walsender' AND a.usename = current_user",
+			 lit, s->own_pid);
+	PQfreemem(lit);
 	res = PQexec(s->conn, sql);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		PQclear(res);
+		return;					/* keep the pid: try again at the next open */
+	}
+	ended = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!ended)
+	{
+		s->own_pid = 0;			/* the holder is another process, or none */
+		s->own_ended_us = 0;
+		return;
+	}
+	s->own_busy = true;
+	if (s->own_ended_us == 0)
+	{
+		s->own_ended_us = now_us();
 		log_msg(LOG_WARNING, "ended this bridge's own previous walsender (pid %d), which still held "
 				"replication slot \"%s\": its connection was lost without the server noticing",
 				s->own_pid, s->cfg->slot);
-	PQclear(res);
-	s->own_pid = 0;
+	}
+	else
+		log_msg(LOG_INFO, "waiting for this bridge's own previous walsender (pid %d) to end: it "
+				"still holds replication slot \"%s\" %d s after it was ended (ended again)",
+				s->own_pid, s->cfg->slot, (int) ((now_us() - s->own_ended_us) / 1000000));
 }
 
 int

@@ -94,6 +94,9 @@ typedef struct Stream
 	int			own_pid;		/* kept across opens: the backend of this
 								 * process's last stream (a walsender that may
 								 * linger after a silent network loss) */
+	int64_t		own_ended_us;	/* when it was first ended, or 0 */
+	bool		own_busy;		/* the last open failed because that
+								 * walsender, ended, still holds the slot */
 	bool		never_create;	/* set by the caller, kept across opens: a
 								 * missing slot is fatal even with
 								 * --create-slot (a reconnect, or a slot

@@ -2,12 +2,18 @@
  *
  * test_pgerror.c
  *		Unit tests of the SQLSTATE classification (transient or permanent),
- *		the hints, and reading the SQLSTATE out of libpq's verbose message.
+ *		the hints, reading the SQLSTATE out of libpq's verbose message, and
+ *		the bounds of a connect to a server that never answers.
  *
  *-------------------------------------------------------------------------
  */
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pgerror.h"
 #include "unit.h"
@@ -176,6 +182,68 @@ test_connect_too_many(void)
 			   "more keywords than pgerror_connect() can extend: permanent, named");
 }
 
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A server that accepts (the kernel does, from the backlog) and never
+ * answers, as a proxy whose far side is gone (attack 505): the connect is
+ * bounded without connect_timeout, and a stop request ends it at once.
+ */
+static void
+test_connect_silent(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t	alen = sizeof(a);
+	int			fd = socket(AF_INET, SOCK_STREAM, 0);
+	char		conninfo[128];
+	char		with_timeout[160];
+	const char *keys[] = {"dbname", NULL};
+	const char *vals[] = {conninfo, NULL};
+	const char *vals_timeout[] = {with_timeout, NULL};
+	volatile sig_atomic_t stop = 1;
+	PgConnectFailure f;
+	double		t0;
+	double		took;
+
+	if (!unit_check(fd >= 0 && bind(fd, (struct sockaddr *) &a, sizeof(a)) == 0 &&
+					listen(fd, 8) == 0 && getsockname(fd, (struct sockaddr *) &a, &alen) == 0,
+					"a silent listener"))
+		return;
+	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d dbname=x user=x sslmode=disable",
+			 ntohs(a.sin_port));
+	snprintf(with_timeout, sizeof(with_timeout), "%s connect_timeout=2", conninfo);
+
+	pgerror_set_connect_limits(1, &stop);
+	t0 = mono_s();
+	unit_check(pgerror_connect(keys, vals, &f) == NULL && f.kind == PGERR_TRANSIENT &&
+			   strstr(f.message, "stopped by a signal") != NULL && mono_s() - t0 < 1.0,
+			   "a stop request ends a connect at once, transient (%s)", f.message);
+
+	stop = 0;
+	t0 = mono_s();
+	unit_check(pgerror_connect(keys, vals_timeout, &f) == NULL && f.kind == PGERR_TRANSIENT &&
+			   strcmp(f.message, "timeout expired") == 0 &&
+			   (took = mono_s() - t0) >= 1.9 && took < 4.0,
+			   "connect_timeout in the conninfo bounds a silent server (%s)", f.message);
+
+	t0 = mono_s();
+	unit_check(pgerror_connect(keys, vals, &f) == NULL && f.kind == PGERR_TRANSIENT &&
+			   strstr(f.message, "default bound") != NULL &&
+			   (took = mono_s() - t0) >= PGERROR_CONNECT_MIN_S - 0.1 &&
+			   took < PGERROR_CONNECT_MIN_S + 2,
+			   "without connect_timeout the default bound (at least %d s) ends it (%s)",
+			   PGERROR_CONNECT_MIN_S, f.message);
+	pgerror_set_connect_limits(0, NULL);
+	close(fd);
+}
+
 int
 main(void)
 {
@@ -185,5 +253,6 @@ main(void)
 	test_stream_end();
 	test_connect_too_many();
 	test_connect();
+	test_connect_silent();
 	return unit_done();
 }

@@ -20,6 +20,11 @@
 # Severity: low -- an exit 1 with a misleading cause (systemd restarts
 # it; the new process, not knowing the pid, exits again every 30 s until
 # the walsender goes), no loss or duplicate.
+# Fixed: bridge/stream.c stream_end_own_walsender() ends the pid only as
+# the slot's active_pid (one statement: a reused pid is never ended), keeps
+# it while it holds the slot, ends it again at every attempt and says what
+# it waits for; bridge/session.c slot_busy() does not count that wait
+# toward the 30 s given to another bridge.
 # Control (W2Q_ATTACK_CONTROL=1): --recv-timeout 0 (as before it): the
 # bridge waits on its connection and streams on once the walsender resumes.
 use strict;
@@ -50,6 +55,9 @@ ok(wait_until(sub { redis($r, 'XLEN', 'public.sj') eq '2' }, 30), 'job 2 deliver
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
 ok($b->{h}->pumpable, 'the bridge is still running')
   or diag(join("\n", grep { /ERROR|WARNING|ended/ } split /\n/, bridge_log($b)));
+unlike(bridge_log($b), qr/another bridge/, 'its own walsender is never taken for another bridge');
+ok($control || bridge_log($b) =~ /waiting for this bridge's own previous walsender \(pid $ws\)/,
+	'the bridge says which walsender it waits for') or diag(bridge_log($b));
 stop_bridge($b) if $b->{h}->pumpable;
 stop_redis($r);
 $node->stop;

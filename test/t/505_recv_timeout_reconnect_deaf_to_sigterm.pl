@@ -17,6 +17,10 @@
 # Severity: medium-low -- systemd waits TimeoutStopSec (90 s) and kills it
 # with SIGKILL; a bridge stuck in the reconnect serves nothing meanwhile
 # (no loss: nothing is confirmed).
+# Fixed: bridge/pgerror.c poll_connection(): without connect_timeout a
+# connect gives up after --recv-timeout (at least 10 s; 60 s with
+# --recv-timeout 0) and looks at the stop flag every 200 ms (main.c passes
+# both through pgerror_set_connect_limits()).
 # Control (W2Q_ATTACK_CONTROL=1): --recv-timeout 0 (as before it): the
 # same silent path, the bridge sits on its connection and SIGTERM ends it.
 use strict;
@@ -89,12 +93,16 @@ open(my $fh, '>', $cut) or die;
 close $fh;
 ok($control || wait_until(sub { bridge_log($b) =~ /taken for lost/ }, 20), 'the silence is noticed')
   or diag(bridge_log($b));
+ok($control || wait_until(sub { bridge_log($b) =~ /could not connect to PostgreSQL: timeout expired/ }, 30),
+	'the reconnect to the silent path gives up (default bound)') or diag(bridge_log($b));
 sleep 3;
 my $t0 = time;
 $b->{h}->signal('TERM');
 my $gone = wait_until(sub { !$b->{h}->pumpable }, 20);
+my $took = time - $t0;
 ok($gone, sprintf('SIGTERM ends the bridge (%s after %.1f s)', $gone ? 'gone' : 'still running', time - $t0))
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
+ok($gone && $took < 10, 'promptly (within 10 s; a stream still up is finished first, up to 7 s)');
 $b->{h}->kill_kill unless $gone;
 kill 'KILL', $pid;
 waitpid($pid, 0);
