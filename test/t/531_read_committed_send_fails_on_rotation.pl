@@ -19,6 +19,11 @@
 # Severity: low-medium (every job-producing transaction running during a
 # rotation in one transaction fails, in an isolation level where
 # applications do not expect it; no loss: they roll back).
+# Fixed: sql/src/10_send.sql send() in READ COMMITTED never raises for
+# a rotation: after waiting for the running revocation (a FOR SHARE in a
+# subtransaction rolled back at once) it selects the newest key not
+# revoked again, in a new snapshot, and signs with key 2.  REPEATABLE READ
+# and SERIALIZABLE still get the serialization failure (test/t/472, 517).
 # Control: W2Q_ATTACK_CONTROL=1 commits the rotate_message_key() before the
 # transaction that revokes key 1 (the docs' two statements one by one):
 # send() signs with key 2 at once.
