@@ -175,7 +175,7 @@ BEGIN
      * before this transaction is docs/managed.md's "signed before the
      * revocation": its message is dropped by the bridge.
      */
-    IF wal2queue.send_key_busy(kraw, xid::text::xid8) THEN
+    IF kraw::text OPERATOR(pg_catalog.<>) '0' AND wal2queue.send_key_busy(kraw, xid::text::xid8) THEN
         BEGIN
             SELECT m.revoked INTO krevoked FROM wal2queue.message_key m
                 WHERE m.id OPERATOR(pg_catalog.=) kid FOR SHARE;
