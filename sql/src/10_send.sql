@@ -1,26 +1,6 @@
 -- sql/src/10_send.sql -- send(): a job as a transactional logical message
 -- (part of the wal2queue extension script: see 00_install.sql)
 
--- send_xid_unseen(x, reference) -- is the xid X (0 excepted), read as the
--- full xid nearest to REFERENCE, one the current snapshot does not see?
--- (one before the first epoch is a value from the future: unseen too)
-CREATE FUNCTION wal2queue.send_xid_unseen(x xid, reference xid8)
-RETURNS boolean
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    fx xid8;
-BEGIN
-    IF x::text::bigint OPERATOR(pg_catalog.<) 3 THEN
-        RETURN false;
-    END IF;
-    fx := wal2queue.full_xid(x, reference);
-    RETURN fx::text::bigint OPERATOR(pg_catalog.<) 3
-        OR NOT pg_catalog.pg_visible_in_snapshot(fx, pg_catalog.pg_current_snapshot());
-END
-$$;
-
 /*
  * send_key_busy(raw, reference) -- may the key row's raw xmax RAW matter to
  * a send() of top-level transaction REFERENCE in the current snapshot?
@@ -42,20 +22,25 @@ $$;
  * the MultiXact range is also read as a MultiXact, whose members may make
  * one send() ask without need (a wait, no error); a MultiXactId above
  * the next xid reads as an xid the snapshot does not see (the same).
+ *
+ * RAW is not 0 (send() tests that first).  No SET clause (it costs more than
+ * the rest of the function): called only from send(), whose search_path is
+ * pinned, and executable by its owner only; every name is qualified.
  */
 CREATE FUNCTION wal2queue.send_key_busy(raw xid, reference xid8)
 RETURNS boolean
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    age int;
+    snap pg_catalog.pg_snapshot := pg_catalog.pg_current_snapshot();
+    x pg_catalog.xid8;
+    age pg_catalog.int4;
     member record;
 BEGIN
-    IF raw::text::bigint OPERATOR(pg_catalog.=) 0 THEN
-        RETURN false;
-    END IF;
-    IF wal2queue.send_xid_unseen(raw, reference) THEN
+    -- as an xid: one before the first epoch is a value from the future
+    x := wal2queue.full_xid(raw, reference);
+    IF x::text::bigint OPERATOR(pg_catalog.<) 3
+       OR NOT pg_catalog.pg_visible_in_snapshot(x, snap) THEN
         RETURN true;
     END IF;
     age := pg_catalog.mxid_age(raw);
@@ -66,8 +51,10 @@ BEGIN
     END IF;
     BEGIN
         FOR member IN SELECT * FROM pg_catalog.pg_get_multixact_members(raw) LOOP
-            IF member.mode OPERATOR(pg_catalog.<>) ALL (ARRAY['keysh', 'sh'])
-               AND wal2queue.send_xid_unseen(member.xid, reference) THEN
+            CONTINUE WHEN member.mode OPERATOR(pg_catalog.=) ANY (ARRAY['keysh', 'sh']);
+            x := wal2queue.full_xid(member.xid, reference);
+            IF x::text::bigint OPERATOR(pg_catalog.<) 3
+               OR NOT pg_catalog.pg_visible_in_snapshot(x, snap) THEN
                 RETURN true;
             END IF;
         END LOOP;
@@ -78,8 +65,7 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION wal2queue.send_key_busy(xid, xid8),
-    wal2queue.send_xid_unseen(xid, xid8) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION wal2queue.send_key_busy(xid, xid8) FROM PUBLIC;
 
 /*
  * send(target, payload, key) -- enqueue one job without touching a table.
