@@ -37,10 +37,12 @@ DECLARE
     age pg_catalog.int4;
     member record;
 BEGIN
-    -- as an xid: one before the first epoch is a value from the future
+    -- as an xid (1 and 2 are none: MultiXactIds only); one before the
+    -- first epoch is a value from the future
     x := wal2queue.full_xid(raw, reference);
-    IF x::text::bigint OPERATOR(pg_catalog.<) 3
-       OR NOT pg_catalog.pg_visible_in_snapshot(x, snap) THEN
+    IF raw::text::bigint OPERATOR(pg_catalog.>=) 3
+       AND (x::text::bigint OPERATOR(pg_catalog.<) 3
+            OR NOT pg_catalog.pg_visible_in_snapshot(x, snap)) THEN
         RETURN true;
     END IF;
     age := pg_catalog.mxid_age(raw);
