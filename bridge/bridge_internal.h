@@ -41,7 +41,8 @@ typedef struct Bridge
 	bool		sink_ever_up;
 	bool		slot_created;	/* this process created the slot and the sink
 								 * has acknowledged nothing since */
-	bool		accept_new;		/* --accept-new-source, until a session begins */
+	bool		accept_new;		/* --accept-new-source, until a session is
+								 * accepted (session_sink_acked) */
 	bool		have_source;	/* source is an earlier session's */
 	SinkSource	source;
 	int64_t		last_progress_us;

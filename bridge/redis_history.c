@@ -37,6 +37,7 @@
 #include <time.h>
 
 #include "errbuf.h"
+#include "log.h"
 #include "lsn.h"
 #include "redis_sink.h"
 
@@ -119,6 +120,93 @@ history_here(const RItem *it, char *here, size_t len)
  * history.  --accept-new-source (the way out of another history) would
  * write again every job between the slot and the record.
  */
+/*
+ * OPTS for a message, in at most LEN - 1 characters: whole if it fits,
+ * else its first comma-separated items and "... (N more)".  Returns true
+ * if it was shortened.
+ */
+static bool
+options_brief(const char *opts, char *buf, size_t len)
+{
+	size_t		n = strlen(opts),
+				keep = 0;
+	int			more = 0;
+	char		tail[32];
+
+	if (n < len)
+	{
+		memcpy(buf, opts, n + 1);
+		return false;
+	}
+	for (size_t i = 0; i < n; i++)
+		more += opts[i] == ',';
+	more++;						/* the items after the last kept comma */
+	for (size_t i = 0; i < n; i++)
+	{
+		if (opts[i] != ',')
+			continue;
+		snprintf(tail, sizeof(tail), ",... (%d more)", more - 1);
+		if (i + strlen(tail) >= len)
+			break;
+		keep = i;
+		more--;
+	}
+	snprintf(tail, sizeof(tail), "%s... (%d more)", keep ? "," : "", more);
+	if (keep + strlen(tail) >= len)
+		keep = 0;				/* no room even for one item */
+	snprintf(buf, len, "%.*s%s", (int) keep, opts, tail);
+	return true;
+}
+
+#define OPTIONS_CHANGED \
+	"Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, " \
+	"chosen with the options \"%s\", but this bridge runs with \"%s\" and the replay " \
+	"of slot \"%s\" presents %s: the options that choose transactions changed since " \
+	"the record (not another history), nothing of it confirmed; restart once with the " \
+	"recorded options%s until slot \"%s\" has confirmed past %s (its confirmed_flush_lsn, " \
+	"then a CHECKPOINT so that a crash cannot move it back), then with the new options; " \
+	"--accept-new-source would write every job between the slot and the record again"
+
+/*
+ * The options changed: both lists are named once and the way out refers to
+ * "the recorded options", so that the cause and the way out always fit in
+ * SINK_ERRLEN.  Lists too long for it (a --tables of many tables) are
+ * shortened there ("... (N more)"); the recorded options are then logged
+ * whole on a line of their own, and the way out names where they are kept
+ * (test/t/533).
+ */
+static int
+verdict_options(Sink *s, const redisReply *r, const char *here)
+{
+	RedisSink  *rs = s->priv;
+	const char *recorded = redis_reply_str(r, 11);
+	char		tbuf[64],
+				was[SINK_ERRLEN],
+				now[SINK_ERRLEN],
+				where[160];
+	int			base;
+	size_t		room;
+	bool		cut;
+
+	time_text(redis_reply_str(r, 10), tbuf, sizeof(tbuf));
+	snprintf(where, sizeof(where), " (logged above in full, and kept: HGET %s txn_options)",
+			 rs->progress_key);
+	base = snprintf(NULL, 0, OPTIONS_CHANGED, rs->progress_key, redis_reply_str(r, 2),
+					redis_reply_str(r, 8), tbuf, redis_reply_str(r, 7), "", "", rs->src.slot,
+					here, where, rs->src.slot, redis_reply_str(r, 7));
+	room = base > 0 && (size_t) base + 2 * 40 < SINK_ERRLEN ? (SINK_ERRLEN - 1 - base) / 2 : 40;
+	cut = options_brief(recorded, was, room + 1);
+	cut |= options_brief(rs->options, now, room + 1);
+	if (cut)
+		log_msg(LOG_WARNING, "Redis progress record \"%s\": the recorded options are \"%s\", this "
+				"bridge's \"%s\"", rs->progress_key, recorded, rs->options);
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, OPTIONS_CHANGED,
+					  rs->progress_key, redis_reply_str(r, 2), redis_reply_str(r, 8), tbuf,
+					  redis_reply_str(r, 7), was, now, rs->src.slot, here,
+					  cut ? where : "",
+					  rs->src.slot, redis_reply_str(r, 7));
+}
+
 int
 progress_verdict_history(Sink *s, const RCall *call, const redisReply *r)
 {
@@ -130,18 +218,7 @@ progress_verdict_history(Sink *s, const RCall *call, const redisReply *r)
 
 	history_here(it, here, sizeof(here));
 	if (*recorded != '\0' && strcmp(recorded, rs->options) != 0)
-		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-						  "Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, "
-						  "chosen with the options \"%s\", but this bridge runs with \"%s\" and the replay "
-						  "of slot \"%s\" presents %s: the options that choose transactions changed since "
-						  "the record (not another history), nothing of it confirmed; restart once with \"%s\" "
-						  "until slot \"%s\" has confirmed past %s (its confirmed_flush_lsn, then a CHECKPOINT "
-						  "so that a crash cannot move it back), then with the new options; "
-						  "--accept-new-source would write every job between the slot and the record again",
-						  rs->progress_key, redis_reply_str(r, 2), redis_reply_str(r, 8),
-						  time_text(redis_reply_str(r, 10), tbuf, sizeof(tbuf)), redis_reply_str(r, 7),
-						  recorded, rs->options, rs->src.slot, here, recorded,
-						  rs->src.slot, redis_reply_str(r, 7));
+		return verdict_options(s, r, here);
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, "
 					  "but this server (system %s, timeline %s) presents %s: another history of the same "

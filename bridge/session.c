@@ -114,6 +114,16 @@ session_connect_sink(Bridge *b)
 void
 session_sink_acked(Bridge *b, LedgerTicket t)
 {
+	/*
+	 * --accept-new-source is spent once a session was accepted: the sink
+	 * acknowledges nothing of a session before its verdict on the source
+	 * (Redis: the first call checks the record; Kafka: the record's look-up,
+	 * kafka_record.c), and tickets only grow, so an ack of this session's
+	 * start position or later is one.  A session that ended before its
+	 * verdict (a retry) keeps the flag for the next (test/t/532).
+	 */
+	if (b->session_begun && t >= b->position_ticket)
+		b->accept_new = false;	/* a later change of source is refused */
 	if (t == b->position_ticket && strcmp(b->sink->ops->name, "kafka") == 0)
 		return;
 	backoff_reset(&b->sink_backoff);
@@ -343,7 +353,6 @@ session_begin(Bridge *b)
 	b->unrecorded_from = ((flags & ~SINK_REPLAY_DELIVERED) != 0 ||
 						  strcmp(b->sink->ops->name, "redis") != 0) ?
 		b->stream.start_lsn : 0;
-	b->accept_new = false;		/* a later change of source is refused */
 
 	/*
 	 * Have the sink check its record against the slot's position now, not

@@ -2,6 +2,74 @@
 -- (part of the wal2queue extension script: see 00_install.sql)
 
 /*
+ * send_key_busy(raw, reference) -- may the key row's raw xmax RAW matter to
+ * a send() of top-level transaction REFERENCE in the current snapshot?
+ *
+ * SQL sees the raw xmax only, not whether it is an xid or a MultiXactId, so
+ * both readings are judged.  As an xid (full_xid(): the one nearest to the
+ * caller's; a live
+ * xid and a row's xmax are within 2^31 of each other, whichever is newer,
+ * test/t/517): it matters when the snapshot does not see it (running, or
+ * committed after the snapshot); one that ended before the snapshot is a
+ * lock or an abort (an UPDATE's old version would be invisible).  As a
+ * MultiXactId (a value within the table's relminmxid and the next one,
+ * whose members pg_get_multixact_members() lists): it matters when a
+ * member that updates, or locks FOR UPDATE (revoke_message_key() does,
+ * then updates), is not visible in the snapshot; share lockers never
+ * matter, so a MultiXact of send()s' or anyone's share locks, running or
+ * not, asks nothing (test/t/530).  A MultiXactId the server no longer (or
+ * not yet) knows matters.  What remains: a plain xid that happens to lie in
+ * the MultiXact range is also read as a MultiXact, whose members may make
+ * one send() ask without need (a wait, no error); a MultiXactId above
+ * the next xid reads as an xid the snapshot does not see (the same).
+ *
+ * RAW is not 0 (send() tests that first).  No SET clause (it costs more than
+ * the rest of the function): called only from send(), whose search_path is
+ * pinned, and executable by its owner only; every name is qualified.
+ */
+CREATE FUNCTION wal2queue.send_key_busy(raw xid, reference xid8)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    snap pg_catalog.pg_snapshot := pg_catalog.pg_current_snapshot();
+    x pg_catalog.xid8;
+    age pg_catalog.int4;
+    member record;
+BEGIN
+    -- as an xid (1 and 2 are none: MultiXactIds only); one before the
+    -- first epoch is a value from the future
+    x := wal2queue.full_xid(raw, reference);
+    IF raw::text::bigint OPERATOR(pg_catalog.>=) 3
+       AND (x::text::bigint OPERATOR(pg_catalog.<) 3
+            OR NOT pg_catalog.pg_visible_in_snapshot(x, snap)) THEN
+        RETURN true;
+    END IF;
+    age := pg_catalog.mxid_age(raw);
+    IF age OPERATOR(pg_catalog.<=) 0 OR age OPERATOR(pg_catalog.>) (
+           SELECT pg_catalog.mxid_age(c.relminmxid) FROM pg_catalog.pg_class c
+           WHERE c.oid OPERATOR(pg_catalog.=) 'wal2queue.message_key'::regclass) THEN
+        RETURN false;
+    END IF;
+    BEGIN
+        FOR member IN SELECT * FROM pg_catalog.pg_get_multixact_members(raw) LOOP
+            CONTINUE WHEN member.mode OPERATOR(pg_catalog.=) ANY (ARRAY['keysh', 'sh']);
+            x := wal2queue.full_xid(member.xid, reference);
+            IF x::text::bigint OPERATOR(pg_catalog.<) 3
+               OR NOT pg_catalog.pg_visible_in_snapshot(x, snap) THEN
+                RETURN true;
+            END IF;
+        END LOOP;
+    EXCEPTION WHEN OTHERS THEN
+        RETURN true;
+    END;
+    RETURN false;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION wal2queue.send_key_busy(xid, xid8) FROM PUBLIC;
+
+/*
  * send(target, payload, key) -- enqueue one job without touching a table.
  *
  * The job is a transactional logical message with the prefix
@@ -46,7 +114,7 @@ DECLARE
     ipad bytea;
     opad bytea;
     xid bigint;
-    kxmax bigint; kraw xid; krevoked boolean;
+    kraw xid; krevoked boolean;
 BEGIN
     IF target IS NULL OR target OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'wal2queue.send: target must not be null or empty'
@@ -65,7 +133,7 @@ BEGIN
 
     prefix := pg_catalog.concat('wal2queue:', target, '#' OPERATOR(pg_catalog.||) key);
     body := pg_catalog.convert_to(payload, pg_catalog.getdatabaseencoding());
-    SELECT m.id, m.ipad, m.opad, m.xmax::pg_catalog.text::bigint, m.xmax INTO kid, ipad, opad, kxmax, kraw
+    SELECT m.id, m.ipad, m.opad, m.xmax INTO kid, ipad, opad, kraw
         FROM wal2queue.message_key m
         WHERE NOT m.revoked ORDER BY m.id DESC LIMIT 1;
     IF NOT FOUND THEN
@@ -76,51 +144,42 @@ BEGIN
     -- the full 64-bit top-level xid: the bridge extends pgoutput's 32 bits
     xid := pg_catalog.pg_current_xact_id()::text::bigint;
     /*
-     * A snapshot older than a revocation (REPEATABLE READ) still sees the
-     * key's row as it was: its xmax is then the revoking transaction.  The
-     * bridge drops a message signed with a revoked key, so refuse it here.
-     * The xmax as a full xid is the one nearest to xid (a live xid and a
-     * row's xmax are within 2^31 of each other, whichever is newer: the
-     * caller may have written before the revoker's xid was assigned,
-     * test/t/517).  Only an xmax this snapshot cannot judge asks the row
-     * itself, with FOR SHARE (the server's own rules: an UPDATE committed
-     * after the snapshot is a serialization failure under REPEATABLE READ,
-     * the newest version under READ COMMITTED, a running one is waited
-     * for, a lock-only xmax is no UPDATE, a MultiXact's members are
-     * followed): an xmax not visible in the snapshot, or a value that may
-     * be a MultiXactId (within the table's relminmxid and the next one).
-     * An xmax of a transaction that ended before the snapshot is a lock or
-     * an abort (an UPDATE's old version would be invisible): nothing to
-     * ask, so a committed lock-only xmax refuses nothing; the common case
-     * (xmax 0 or old) takes no lock: FOR SHARE on every send() would make
-     * MultiXacts of concurrent ones (test/t/472, 517).
+     * A revocation this statement's snapshot does not see: a REPEATABLE READ
+     * snapshot older than it still shows the key's row as it was (its xmax
+     * the revoking transaction), and in any isolation level a revocation may
+     * be running.  The bridge drops a message signed with a revoked key, so
+     * only an xmax that may matter asks the row itself (send_key_busy(): an
+     * updater, or a transaction that may still update, not visible in the
+     * snapshot; a lock-only xmax of others refuses nothing).  Asking is a
+     * FOR SHARE in a subtransaction that is then rolled back: it waits for a
+     * running revocation and gets the server's verdict (a serialization
+     * failure under REPEATABLE READ for an UPDATE committed after the
+     * snapshot, the newest version under READ COMMITTED), and leaves no
+     * lock that the next send()s would wait for or make MultiXacts with
+     * (test/t/530).  REPEATABLE READ and SERIALIZABLE refuse a revoked key
+     * (test/t/472, 517); READ COMMITTED takes a new snapshot and signs with
+     * the newest key not revoked (test/t/531), never failing for a
+     * rotation.  A revocation that starts after this test and commits
+     * before this transaction is docs/managed.md's "signed before the
+     * revocation": its message is dropped by the bridge.
      */
-    IF kxmax OPERATOR(pg_catalog.<>) 0 THEN
-        kxmax := kxmax OPERATOR(pg_catalog.-) (xid OPERATOR(pg_catalog.%) 4294967296);
-        IF kxmax OPERATOR(pg_catalog.>=) 2147483648 THEN
-            kxmax := kxmax OPERATOR(pg_catalog.-) 4294967296;
-        ELSIF kxmax OPERATOR(pg_catalog.<) -2147483648 THEN
-            kxmax := kxmax OPERATOR(pg_catalog.+) 4294967296;
-        END IF;
-        kxmax := xid OPERATOR(pg_catalog.+) kxmax;
-        IF kxmax OPERATOR(pg_catalog.<=) 0
-           OR NOT pg_catalog.pg_visible_in_snapshot(kxmax::pg_catalog.text::pg_catalog.xid8,
-                                                    pg_catalog.pg_current_snapshot())
-           OR (pg_catalog.mxid_age(kraw) OPERATOR(pg_catalog.>) 0
-               AND pg_catalog.mxid_age(kraw) OPERATOR(pg_catalog.<=) (
-                   SELECT pg_catalog.mxid_age(c.relminmxid) FROM pg_catalog.pg_class c
-                   WHERE c.oid OPERATOR(pg_catalog.=) 'wal2queue.message_key'::pg_catalog.regclass)) THEN
-            BEGIN
-                SELECT m.revoked INTO krevoked FROM wal2queue.message_key m
-                    WHERE m.id OPERATOR(pg_catalog.=) kid FOR SHARE;
-            EXCEPTION WHEN serialization_failure THEN
-                krevoked := true;
-            END;
-            IF krevoked THEN
-                RAISE EXCEPTION 'wal2queue.send: key % of wal2queue.message_key was revoked or changed after this transaction''s snapshot', kid
-                    USING ERRCODE = 'serialization_failure',
-                          HINT = 'Retry the transaction.';
-            END IF;
+    IF kraw::text OPERATOR(pg_catalog.<>) '0' AND wal2queue.send_key_busy(kraw, xid::text::xid8) THEN
+        BEGIN
+            SELECT m.revoked INTO krevoked FROM wal2queue.message_key m
+                WHERE m.id OPERATOR(pg_catalog.=) kid FOR SHARE;
+            RAISE SQLSTATE 'W2QRB';
+        EXCEPTION
+            WHEN serialization_failure THEN krevoked := true;
+            WHEN SQLSTATE 'W2QRB' THEN NULL;
+        END;
+        IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed' THEN
+            SELECT m.id, m.ipad, m.opad INTO kid, ipad, opad
+                FROM wal2queue.message_key m
+                WHERE NOT m.revoked ORDER BY m.id DESC LIMIT 1;
+        ELSIF krevoked THEN
+            RAISE EXCEPTION 'wal2queue.send: key % of wal2queue.message_key was revoked or changed after this transaction''s snapshot', kid
+                USING ERRCODE = 'serialization_failure',
+                      HINT = 'Retry the transaction.';
         END IF;
     END IF;
     RETURN pg_catalog.pg_logical_emit_message(

@@ -233,6 +233,59 @@ test_options_changed(void)
 	sn->ops->destroy(sn);
 }
 
+/*
+ * Option lists too long for SINK_ERRLEN (--tables of 20 tables): the
+ * message still holds the cause and the way out, whole (it was cut in the
+ * bridge's own list, test/t/533); the lists are shortened with "... (N
+ * more)" and the way out says where the recorded options are kept.
+ */
+static void
+test_options_long(void)
+{
+	SinkConfig	wide,
+				narrow;
+	Sink	   *sw,
+			   *sn;
+	char		wtab[1024] = "public.ta,public.tb",
+				ntab[1024] = "public.ta";
+	char		more[64];
+	size_t		n;
+
+	for (int i = 1; i <= 18; i++)
+	{
+		snprintf(more, sizeof(more), ",public.queue_of_the_department_%02d", i);
+		strcat(wtab, more);
+		strcat(ntab, more);
+	}
+	init_cfg(&wide, "l:");
+	wide.tables = wtab;
+	narrow = wide;
+	narrow.tables = ntab;
+	sw = sink_redis_create(&wide);
+	sn = sink_redis_create(&narrow);
+	unit_check(session(sw, 0x400, SINK_REPLAY_NEW_SLOT) == SINK_OK &&
+			   send_txn_id(sw, 0x42C, 1, 10, T1, job1, 1) == SINK_OK &&
+			   send_txn_id(sw, 0x490, 2, 11, T2, job1, 1) == SINK_OK &&
+			   drain(sw) == SINK_OK && ack_jobs[2] == 1,
+			   "long options: two transactions are delivered under --tables of 20 tables");
+	unit_check(replay_past(sn, 0) == SINK_FATAL && ack_total == 0,
+			   "  a replay under 19 of them that passes the record's last transaction stops");
+	n = strlen(sn->err);
+	printf("# %s\n", sn->err);
+	unit_check(n < SINK_ERRLEN - 1 &&
+			   strstr(sn->err, "options that choose transactions changed since the record (not another history)") &&
+			   strstr(sn->err, "restart once with the recorded options (logged above in full, and kept: "
+					  "HGET l:wal2queue:progress:jobs txn_options) until slot \"jobs\" has confirmed past 0/4B8") &&
+			   strstr(sn->err, "would write every job between the slot and the record again"),
+			   "  the message is whole: the cause and the way out, naming where the recorded options are");
+	unit_check(strstr(sn->err, "\"--plugin=wal2queue --tables=public.ta,public.tb,") &&
+			   strstr(sn->err, "more)\", but this bridge runs with \"--plugin=wal2queue --tables=public.ta,") &&
+			   strstr(sn->err, "more)\" and the replay"),
+			   "  each list shortened with \"... (N more)\"");
+	sw->ops->destroy(sw);
+	sn->ops->destroy(sn);
+}
+
 int
 main(void)
 {
@@ -251,5 +304,6 @@ main(void)
 	test_old_record(s);
 	s->ops->destroy(s);
 	test_options_changed();
+	test_options_long();
 	return unit_done();
 }

@@ -20,6 +20,16 @@
 # Severity: low-medium (a false exit 1 of a deliberate recovery, whenever
 # the new cluster is briefly unavailable; rerunning with the flag works,
 # no loss or duplicate).
+# Fixed: bridge/session.c clears --accept-new-source at the sink's first
+# acknowledgement of a session (session_sink_acked(): its start position
+# or later), which comes only after the sink's verdict on the source
+# (Kafka: the record's look-up; Redis: the first call, whose mode
+# "replace" is the flag); a session retried before it keeps the flag.
+# Redis shares the pattern (the mode comes from the session's flags) but
+# hardly the failure: a refusal that comes before its first call runs
+# (NOREPLICAS, OOM, READONLY) refuses the library's load at connect too,
+# before any session begins, and a call that ran wrote the new record;
+# only a change between the connect and the call (a failover then) hits it.
 # Control: W2Q_ATTACK_CONTROL=1 leaves the positions topic answering: job 4
 # is delivered, the bridge runs.
 use strict;
