@@ -253,6 +253,15 @@ BEGIN
                                          AND p.upper_bound > date_trunc('day', now(), 'UTC') + d * interval '1 day')) THEN
         RETURN;
     END IF;
+    -- the caller (the owner, or a superuser) creates each day in the
+    -- table's schema: without CREATE there nothing can be (test/t/514)
+    IF NOT has_schema_privilege(nsp, 'CREATE') THEN
+        RAISE WARNING 'wal2queue.create_partitions: no partition of table % was created: role % lacks CREATE on schema %',
+            job_table, current_user, nsp
+            USING DETAIL = 'Each day''s partition is created as a table in the job table''s schema by the role that runs the maintenance.',
+                  HINT = format('GRANT CREATE ON SCHEMA %I TO %I.', nsp, current_user);
+        RETURN;
+    END IF;
     -- the locks ATTACH PARTITION takes, none of which an INSERT or a
     -- reader of the table waits behind (the DEFAULT partition's: only its
     -- own readers and writers, for at most a second)
