@@ -270,6 +270,13 @@ BEGIN
     IF wal2queue.try_lock(job_table::regclass, 'SHARE UPDATE EXCLUSIVE'::text, false, true) THEN
         SELECT NULLIF(p.partdefid, 0)::regclass INTO def
           FROM pg_partitioned_table p WHERE p.partrelid = job_table;
+        -- the DEFAULT partition, which ATTACH scans and default_holds_day()
+        -- reads, is judged by the same rule (its owner may be another
+        -- role), before its lock could fail for want of its privileges
+        IF def IS NOT NULL
+           AND NOT wal2queue.owner_session(def, 'wal2queue.create_partitions'::text, job_table::regclass) THEN
+            RETURN;
+        END IF;
         locked := def IS NULL OR wal2queue.try_lock(def::regclass, 'ACCESS EXCLUSIVE'::text, true, NOT held);
     END IF;
     IF NOT locked THEN
@@ -278,12 +285,6 @@ BEGIN
                                   job_table, CASE WHEN def IS NOT NULL
                                                   THEN format(' and the ACCESS EXCLUSIVE lock of its DEFAULT partition %s (any reader or writer of it holds it off)', def) ELSE '' END),
                   HINT = 'pg_locks shows who holds it. Run it again later.';
-        RETURN;
-    END IF;
-    -- the DEFAULT partition, which ATTACH scans and default_holds_day()
-    -- reads, is judged by the same rule (its owner may be another role)
-    IF def IS NOT NULL
-       AND NOT wal2queue.owner_session(def, 'wal2queue.create_partitions'::text, job_table::regclass) THEN
         RETURN;
     END IF;
     -- PARTITION OF puts a partition in the table's tablespace, if it has one
@@ -697,6 +698,10 @@ BEGIN
         SELECT NULLIF(p.partdefid, 0)::regclass INTO def
           FROM pg_partitioned_table p WHERE p.partrelid = job_table;
         IF NOT wal2queue.lock_briefly(job_table::regclass, 'wal2queue.maintain_partitions'::text) THEN
+            droppable := '{}';
+        ELSIF def IS NOT NULL
+              AND NOT wal2queue.owner_session(def, 'wal2queue.maintain_partitions'::text, job_table::regclass) THEN
+            -- another role's DEFAULT partition (test/t/523): nothing dropped
             droppable := '{}';
         ELSIF def IS NOT NULL AND NOT wal2queue.try_lock(def::regclass, 'ACCESS EXCLUSIVE'::text, true, false) THEN
             RAISE WARNING 'wal2queue.maintain_partitions: the DEFAULT partition % of table % is busy: another transaction holds a lock on it', def, job_table

@@ -99,5 +99,25 @@ diag("maintain_partitions as app: $out $err");
 unlike($err, qr/ERROR/, "the table's owner maintains its own table without an error");
 is($out, ($ENV{W2Q_ATTACK_CONTROL} ? 'dropped' : 'kept') . ' s.jobs_old',
 	$ENV{W2Q_ATTACK_CONTROL} ? "app's old day is dropped" : "admin's old day is kept");
+
+# a DEFAULT partition of another role: app's run creates no day and drops
+# nothing, with a WARNING naming it, no ERROR (its lock is not tried)
+($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $maker,
+	'-c', q{CREATE TABLE s.jobs_default PARTITION OF s.jobs DEFAULT} ]);
+is($err, '', 'a DEFAULT partition created');
+($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $app,
+	'-c', q{SELECT action || ' ' || partition_name FROM wal2queue.maintain_partitions('s.jobs', 4, 7)} ]);
+diag("maintain_partitions as app: $out $err");
+unlike($err, qr/ERROR/, 'no error');
+if ($ENV{W2Q_ATTACK_CONTROL})
+{
+	like($out, qr/^created s\.jobs_p\d{8}$/m, 'the days are created');
+}
+else
+{
+	is($out, '', 'no day created');
+	like($err, qr/WARNING:  wal2queue\.create_partitions: partition s\.jobs_default of table s\.jobs is skipped: it is owned by role admin/,
+		"admin's DEFAULT partition is named in a WARNING");
+}
 $node->stop;
 done_testing();
