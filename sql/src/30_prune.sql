@@ -790,7 +790,7 @@ BEGIN
         -- the DELETE's lock first: a shape change in progress (ALTER TABLE,
         -- or ALTER TYPE's SHARE lock, lock_shape_changed()) commits before
         -- the floor is read, so the floor and the rows' text see the same
-        -- catalogs (test/t/406), and the leaf's code too (test/t/510)
+        -- catalogs (test/t/406)
         EXECUTE format('LOCK TABLE ONLY %s IN ROW EXCLUSIVE MODE', leaf);
         -- without force, only rows written since the leaf's guard state was
         -- last recorded (point 6); prune_horizon() checked every leaf has a
