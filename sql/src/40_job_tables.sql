@@ -45,7 +45,7 @@ COMMENT ON FUNCTION wal2queue.partitions(regclass) IS
  * the DEFAULT partition, and says how to move them.  False without a
  * DEFAULT partition, and for a partition key of more than one column (the
  * CREATE then decides).  Read as the caller (create_partitions() refused a
- * table whose code is another role's: foreign_code()) with row_security
+ * table of another owner unless in its session: owner_session()) with row_security
  * off, so that no policy hides a row ATTACH would find: a caller subject
  * to a policy of the table (no superuser, no BYPASSRLS, not its owner or
  * the table FORCEs it) cannot tell, and NULL is returned with a WARNING
@@ -167,17 +167,15 @@ $$;
  * day, its table not created, and the later days to the next run with a
  * WARNING (test/t/481).
  *
- * Everything runs as the caller: a table whose indexes, constraints,
- * statistics, defaults or policies call a function of a role that is
- * neither a superuser nor the caller is skipped with a WARNING
- * (foreign_code(): test/t/489, 511, 519), never run under SET ROLE to its
- * owner, which the owner's code could undo (and which a SECURITY DEFINER
- * wrapper may not do: test/t/513).  Each day's table is given to the
- * table's owner (ALTER TABLE ... OWNER TO) when the caller may: a
- * superuser, or a member of the owner when the owner has CREATE on the
- * schema; otherwise it stays the caller's, as CREATE TABLE ... PARTITION
- * OF would leave it, and a NOTICE names the missing privilege (test/t/514).
- * A caller that is neither the owner nor a member fails at ATTACH.
+ * Everything runs as the caller, and with it the table owner's code: a
+ * table (or its DEFAULT partition) whose owner is no superuser is acted on
+ * only in a session of its owner, else skipped with a WARNING
+ * (owner_session(): test/t/489, 511, 519, 522, 525), never run under SET
+ * ROLE to its owner, which the owner's code could undo (and which a
+ * SECURITY DEFINER wrapper may not do: test/t/513).  So the caller is the
+ * owner, whose CREATE TABLE makes the day its own, or a superuser, who
+ * gives each day to the table's owner (ALTER TABLE ... OWNER TO: test/t/514,
+ * 523); a caller with neither fails at ATTACH.
  *
  * The event trigger records each ATTACH in a subtransaction of its own (guard_on_alter(): an attached table is
  * guarded only from then on), so more than 64 days created in one
@@ -223,13 +221,14 @@ BEGIN
     SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) INTO nsp, base, owner
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE c.oid = job_table;
-    -- each day is given to the table's owner where the caller may do so
-    -- (ALTER TABLE ... OWNER TO: a superuser, or a member of the owner when
-    -- the owner may CREATE in the schema); otherwise it stays the caller's
-    -- (test/t/514)
-    give := owner <> current_user AND pg_has_role(owner, 'MEMBER')
-            AND ((SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = current_user)
-                 OR has_schema_privilege(owner, nsp, 'CREATE'));
+    -- the owner's code runs as the caller: only in a session of the owner,
+    -- or for a superuser's table (owner_session(); test/t/489); a
+    -- relation that is not a table is refused.  The caller is then the
+    -- owner or a superuser, which gives each day to the owner (test/t/514)
+    IF NOT wal2queue.owner_session(job_table::regclass, 'wal2queue.create_partitions'::text) THEN
+        RETURN;
+    END IF;
+    give := owner <> current_user AND pg_has_role(owner, 'MEMBER');
     -- a transaction that holds the table's ACCESS EXCLUSIVE lock already
     -- (maintain_partitions() after a DROP) waits for no other lock
     held := EXISTS (SELECT FROM pg_locks l
@@ -254,6 +253,15 @@ BEGIN
                                          AND p.upper_bound > date_trunc('day', now(), 'UTC') + d * interval '1 day')) THEN
         RETURN;
     END IF;
+    -- the caller (the owner, or a superuser) creates each day in the
+    -- table's schema: without CREATE there nothing can be (test/t/514)
+    IF NOT has_schema_privilege(nsp, 'CREATE') THEN
+        RAISE WARNING 'wal2queue.create_partitions: no partition of table % was created: role % lacks CREATE on schema %',
+            job_table, current_user, nsp
+            USING DETAIL = 'Each day''s partition is created as a table in the job table''s schema by the role that runs the maintenance.',
+                  HINT = format('GRANT CREATE ON SCHEMA %I TO %I.', nsp, current_user);
+        RETURN;
+    END IF;
     -- the locks ATTACH PARTITION takes, none of which an INSERT or a
     -- reader of the table waits behind (the DEFAULT partition's: only its
     -- own readers and writers, for at most a second)
@@ -262,6 +270,13 @@ BEGIN
     IF wal2queue.try_lock(job_table::regclass, 'SHARE UPDATE EXCLUSIVE'::text, false, true) THEN
         SELECT NULLIF(p.partdefid, 0)::regclass INTO def
           FROM pg_partitioned_table p WHERE p.partrelid = job_table;
+        -- the DEFAULT partition, which ATTACH scans and default_holds_day()
+        -- reads, is judged by the same rule (its owner may be another
+        -- role), before its lock could fail for want of its privileges
+        IF def IS NOT NULL
+           AND NOT wal2queue.owner_session(def, 'wal2queue.create_partitions'::text, job_table::regclass) THEN
+            RETURN;
+        END IF;
         locked := def IS NULL OR wal2queue.try_lock(def::regclass, 'ACCESS EXCLUSIVE'::text, true, NOT held);
     END IF;
     IF NOT locked THEN
@@ -270,14 +285,6 @@ BEGIN
                                   job_table, CASE WHEN def IS NOT NULL
                                                   THEN format(' and the ACCESS EXCLUSIVE lock of its DEFAULT partition %s (any reader or writer of it holds it off)', def) ELSE '' END),
                   HINT = 'pg_locks shows who holds it. Run it again later.';
-        RETURN;
-    END IF;
-    -- another role's code would run as the caller: the table is skipped.
-    -- Checked under the locks, which keep the table's code as it is: the
-    -- parent's (ALTER TABLE, CREATE INDEX, CREATE STATISTICS, CREATE POLICY
-    -- wait for its SHARE UPDATE EXCLUSIVE lock) and the DEFAULT partition's,
-    -- the only partition the reads and ATTACH plan over
-    IF wal2queue.foreign_code(job_table::regclass, 'wal2queue.create_partitions'::text, false) THEN
         RETURN;
     END IF;
     -- PARTITION OF puts a partition in the table's tablespace, if it has one
@@ -343,12 +350,6 @@ BEGIN
                       HINT = 'pg_locks shows who holds it (an open transaction that wrote to a referenced table). A later run creates the day.';
             EXIT;
         END;
-        IF owner <> current_user AND NOT give AND cardinality(created) = 0 THEN
-            RAISE NOTICE 'wal2queue.create_partitions: the partitions created for table % are owned by role %, not by its owner %',
-                job_table, current_user, owner
-                USING DETAIL = format('Role %s may not be given a table in schema %s: it lacks CREATE on it.', owner, nsp),
-                      HINT = format('GRANT CREATE ON SCHEMA %I TO %I to have them given to it, or run it as role %I.', nsp, owner, owner);
-        END IF;
         created := created || part::regclass;
         RETURN NEXT part::regclass;
     END LOOP;
@@ -576,10 +577,12 @@ $$;
  * its first statement, before the lock, and would miss a row committed in
  * between: refused (an ERROR, nothing created or dropped).
  *
- * Everything runs as the caller: a table (or a partition) whose indexes,
- * constraints, statistics, defaults or policies call a function of a role
- * that is neither a superuser nor the caller is skipped with a WARNING
- * naming it, nothing created or dropped (foreign_code(): test/t/510).
+ * Everything runs as the caller, and with it the table owner's code: a
+ * table whose owner is no superuser is maintained only in a session of
+ * its owner, else skipped with a WARNING naming table, owner and caller,
+ * nothing created or dropped (owner_session(): test/t/510); an old
+ * partition the same rule refuses, or whose owner's rights the caller has
+ * not, is kept with a WARNING (test/t/523).
  */
 CREATE FUNCTION wal2queue.maintain_partitions(job_table regclass,
                                               days_ahead integer DEFAULT 3,
@@ -633,9 +636,9 @@ BEGIN
                   DETAIL = 'Its snapshot is older than the lock on an old partition, so a row committed in between would not be seen and DROP TABLE would remove it.',
                   HINT = 'Run it in a READ COMMITTED transaction (the default), e.g. on its own from cron or pg_cron.';
     END IF;
-    -- judging and creating plan queries and DDL over the table as the
-    -- caller: a table whose code is another role's is skipped (test/t/510)
-    IF wal2queue.foreign_code(job_table::regclass, 'wal2queue.maintain_partitions'::text, false) THEN
+    -- judging and creating run the owner's code as the caller: only in a
+    -- session of the owner, or for a superuser's table (test/t/510)
+    IF NOT wal2queue.owner_session(job_table::regclass, 'wal2queue.maintain_partitions'::text) THEN
         RETURN;
     END IF;
 
@@ -666,14 +669,13 @@ BEGIN
         pending := true;
         IF h.below_xid IS NULL THEN
             NULL;
+        ELSIF NOT wal2queue.owner_session(part::regclass, 'wal2queue.maintain_partitions'::text, job_table::regclass) THEN
+            -- another role's day (test/t/523): kept, before its lock fails the run
+            NULL;
         ELSIF NOT wal2queue.try_lock(part::regclass, 'SHARE ROW EXCLUSIVE'::text, true, true) THEN
             RAISE WARNING 'wal2queue.maintain_partitions: partition % of table % is busy: another transaction holds a lock on it', part, job_table
                 USING DETAIL = 'It is kept: checking its rows needs its SHARE ROW EXCLUSIVE lock, which a transaction writing into it or a VACUUM of it holds.',
                       HINT = 'pg_locks shows who holds it. A later run drops it.';
-        ELSIF wal2queue.foreign_code(part::regclass, 'wal2queue.maintain_partitions'::text, false) THEN
-            -- code the owner gave it while this run waited for its lock,
-            -- which keeps the code as it is from now on: kept (test/t/510)
-            NULL;
         ELSE
             pending := wal2queue.partition_pending(part::regclass, h.reference::xid8,
                                                    h.from_xid::xid8, h.below_xid::xid8, force::boolean);
@@ -696,6 +698,10 @@ BEGIN
         SELECT NULLIF(p.partdefid, 0)::regclass INTO def
           FROM pg_partitioned_table p WHERE p.partrelid = job_table;
         IF NOT wal2queue.lock_briefly(job_table::regclass, 'wal2queue.maintain_partitions'::text) THEN
+            droppable := '{}';
+        ELSIF def IS NOT NULL
+              AND NOT wal2queue.owner_session(def, 'wal2queue.maintain_partitions'::text, job_table::regclass) THEN
+            -- another role's DEFAULT partition (test/t/523): nothing dropped
             droppable := '{}';
         ELSIF def IS NOT NULL AND NOT wal2queue.try_lock(def::regclass, 'ACCESS EXCLUSIVE'::text, true, false) THEN
             RAISE WARNING 'wal2queue.maintain_partitions: the DEFAULT partition % of table % is busy: another transaction holds a lock on it', def, job_table

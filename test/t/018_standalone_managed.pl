@@ -90,15 +90,25 @@ admin_sql(q{INSERT INTO jobs (queue, payload) SELECT 'q', to_jsonb(g) FROM gener
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '20' }), 'the jobs are delivered');
 ok(wait_until(sub { admin_sql(q{SELECT attested_lsn IS NOT NULL FROM wal2queue.slots}) eq 't' }),
 	'the bridge attests its slot through the script\'s attest_slot()');
+# prune() runs in a session of the table's owner (owner_session(): the
+# administrator's call would be skipped, the table is not a superuser's)
+sub owner_prune
+{
+	return $node->safe_psql('app', q{SELECT wal2queue.prune('public.jobs')}, extra_params => [ '-U', 'bridge' ]);
+}
+my ($aout, $aerr) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('app') . ' user=admin',
+	'-c', q{SELECT wal2queue.prune('public.jobs')} ]);
+like("$aout|$aerr", qr/^0\|WARNING:  wal2queue\.prune: table public\.jobs is skipped: it is owned by role bridge, and this call runs as role admin/,
+	"the administrator's prune() of the bridge's table is skipped with a WARNING");
 my $deleted = 0;
 ok(wait_until(sub {
 	$node->safe_psql('app', 'CHECKPOINT');
-	$deleted += admin_sql(q{SELECT wal2queue.prune('public.jobs')});
+	$deleted += owner_prune();
 	$deleted == 20 }, 60), 'prune deletes the delivered jobs');
 is(stop_bridge($b) >> 8, 0, 'bridge stopped');
 admin_sql(q{INSERT INTO jobs (queue, payload) VALUES ('q', '"waiting"')});
 $node->safe_psql('app', 'CHECKPOINT');
-is(admin_sql(q{SELECT wal2queue.prune('public.jobs')}), '0', 'and none that waits');
+is(owner_prune(), '0', 'and none that waits');
 
 # uninstall
 my ($code, $log) = run_bridge('-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',

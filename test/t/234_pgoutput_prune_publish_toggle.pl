@@ -67,7 +67,9 @@ my ($err, $deleted) = ('', 0);
 for (1 .. 10)
 {
 	my ($out, $stderr) = ('', '');
-	$node->psql('postgres', q{SELECT wal2queue.prune('public.jobs')}, stdout => \$out, stderr => \$stderr);
+	# as the table's owner: a superuser's prune() skips another role's table
+	$node->psql('postgres', q{SELECT wal2queue.prune('public.jobs')}, stdout => \$out, stderr => \$stderr,
+		extra_params => [ '-U', 'bridge' ]);
 	$err = $stderr;
 	$deleted += $out if $out =~ /^\d+$/;
 	last if $err ne '' || $deleted >= 2;
@@ -86,7 +88,7 @@ ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '3' }), 'job 4 delivered
 ok(wait_attested($node, 'pgo'), 'the bridge attested its slot past job 4');
 $node->safe_psql('postgres', 'CHECKPOINT');
 ok(wait_until(sub {
-	$node->safe_psql('postgres', q{SELECT wal2queue.prune('public.jobs')});
+	$node->safe_psql('postgres', q{SELECT wal2queue.prune('public.jobs')}, extra_params => [ '-U', 'bridge' ]);
 	$node->safe_psql('postgres', q{SELECT count(*) FROM jobs WHERE id = 4}) eq '0' }, 30),
 	'prune() deletes job 4 once it is delivered');
 is($node->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM jobs}), '1,2,3',

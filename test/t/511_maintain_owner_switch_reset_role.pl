@@ -23,13 +23,15 @@
 # DEFAULT partition to the caller of maintain_partitions() or
 # create_partitions(), typically a superuser; silent).
 # Control: W2Q_ATTACK_CONTROL=1 makes the index over queue alone: passes.
-# Fixed: no role switch any more; maintain_partitions() and
-# create_partitions() skip a table whose index expressions (predicates,
-# constraints, statistics, defaults, policies) call a function of a role
-# that is neither a superuser nor the caller, with a WARNING naming the
-# table, the function and its owner (wal2queue.foreign_code()): nothing
-# of mallory's runs, no day is created; with the index over queue alone
-# (the control) the days are created.
+# Fixed: no role switch any more.  Session 8 (replacing foreign_code(),
+# test/t/520-529): maintain_partitions() and create_partitions() act on a
+# table only when its owner is a superuser or the session is the owner's
+# own (wal2queue.owner_session()): current_user, session_user and the role
+# the session logged in as are all the owner.  The superuser's run is
+# skipped with a WARNING naming table, owner and caller, with the pg_cron
+# HINT (the control too); so is the superuser's SET ROLE mallory (the code
+# could RESET ROLE) and SET SESSION AUTHORIZATION mallory (the code could
+# RESET SESSION AUTHORIZATION); mallory's own session creates the days.
 use strict;
 use warnings;
 use IPC::Run;
@@ -73,22 +75,24 @@ is($err, '', "mallory's partitioned job table with an expression index and a DEF
 my ($rc, $mout, $merr) = $node->psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)});
 diag("maintain_partitions: $mout $merr");
 is($rc, 0, 'maintain_partitions() runs without an error');
-if ($ENV{W2Q_ATTACK_CONTROL})
-{
-	like($mout, qr/^created\|m\.jobs_p\d{8}$/m, 'the days are created');
-}
-else
-{
-	is($mout, '', 'no day is created for the table whose code is another role\'s');
-	like($merr, qr/WARNING:  wal2queue\.maintain_partitions: table m\.jobs is skipped: its index m\.jobs_tag calls function m\.tag\(integer\), owned by role mallory/,
-		'a WARNING names the table, the index, the function and its owner');
-	like($merr, qr/HINT:  Make a superuser own the function .*or run wal2queue\.maintain_partitions\(\) as role mallory/,
-		'and says what to do');
-	my ($crc, $cout, $cerr) = $node->psql('postgres', q{SELECT * FROM wal2queue.create_partitions('m.jobs', 1)});
-	is($cout, '', 'create_partitions() creates nothing either');
-	like($cerr, qr/WARNING:  wal2queue\.create_partitions: table m\.jobs is skipped: its index m\.jobs_tag calls function m\.tag\(integer\)/,
-		'with the same WARNING');
-}
+my $skip = qr/WARNING:  wal2queue\.(maintain|create)_partitions: table m\.jobs is skipped: it is owned by role mallory, and this call runs as role (postgres|mallory) in a session of role postgres/;
+is($mout, '', 'no day is created for the table of another role');
+like($merr, $skip, 'a WARNING names the table, its owner and the caller');
+like($merr, qr/HINT:  Run it in a session of role mallory, e\.g\. with pg_cron: SELECT cron\.schedule_in_database\(/,
+	'and says how to run it as the owner');
+my ($crc, $cout, $cerr) = $node->psql('postgres', q{SELECT * FROM wal2queue.create_partitions('m.jobs', 1)});
+is($cout, '', 'create_partitions() creates nothing either');
+like($cerr, $skip, 'with the same WARNING');
+# a role switch to the owner is no session of the owner
+($crc, $cout, $cerr) = $node->psql('postgres', q{SET ROLE mallory; SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)});
+is($cout, '', 'SET ROLE mallory: no day created');
+like($cerr, qr/table m\.jobs is skipped: it is owned by role mallory, and this call runs as role mallory in a session of role postgres/,
+	'SET ROLE mallory is refused');
+($crc, $cout, $cerr) = $node->psql('postgres', q{SET SESSION AUTHORIZATION mallory; SELECT session_user, current_user;
+	SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)});
+is($cout, 'mallory|mallory', 'SET SESSION AUTHORIZATION mallory: no day created');
+like($cerr, qr/table m\.jobs is skipped: it is owned by role mallory, and this call runs as role mallory in a session of role postgres/,
+	'SET SESSION AUTHORIZATION mallory is refused (the login role is postgres)');
 is($node->safe_psql('postgres', q{SELECT current_user}), 'postgres', "the caller's session");
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
 	"the table's owner did not make itself a superuser through the caller's session");

@@ -23,8 +23,12 @@
 # application's INSERTs fail; loud, but in a cron log).
 # Control: W2Q_ATTACK_CONTROL=1 makes the wrapper SECURITY INVOKER: passes.
 # Fixed: create_partitions() and default_holds_day() no longer set the
-# role (a table whose code is another role's is skipped instead:
-# wal2queue.foreign_code()), so the wrapper creates the days as before.
+# role.  Session 8 (replacing foreign_code(), test/t/520-529): a table is
+# acted on only when its owner is a superuser or the session is the
+# owner's own (wal2queue.owner_session()): through the superuser's wrapper,
+# called by the scheduler, app's table is skipped with the WARNING and its
+# pg_cron HINT (the wrapper's current_user is no session of app's; the
+# control too), and a superuser's table gets its days.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -42,15 +46,32 @@ $node->safe_psql('postgres', qq{
 	SET ROLE app;
 	SELECT wal2queue.create_job_table('a.jobs', true);
 	RESET ROLE;
-	CREATE FUNCTION public.nightly() RETURNS SETOF text LANGUAGE sql $sd
+	CREATE TABLE public.jobs (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
+	  created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY RANGE (created_at);
+	CREATE FUNCTION public.nightly(t regclass) RETURNS SETOF text LANGUAGE sql $sd
 	SET search_path = pg_catalog
-	AS \$\$ SELECT action || ' ' || partition_name FROM wal2queue.maintain_partitions('a.jobs', 6, 7) \$\$;
+	AS \$\$ SELECT action || ' ' || partition_name FROM wal2queue.maintain_partitions(t, 6, 7) \$\$;
+	GRANT EXECUTE ON FUNCTION public.nightly(regclass) TO scheduler;
+	GRANT USAGE ON SCHEMA wal2queue, a TO scheduler;
 });
-my ($rc, $out, $err) = $node->psql('postgres', 'SELECT public.nightly()');
-diag("nightly(): rc $rc\n$out\n$err");
-is($rc, 0, 'the nightly maintenance through the wrapper succeeds');
-like($out, qr/^created a\.jobs_p\d{8}$/m, 'and creates the coming days');
-is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.partitions('a.jobs')}), '7',
-	'today and the next six days have their partitions');
+my $sched = $node->connstr('postgres') . ' user=scheduler';
+my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $sched, '-c', q{SELECT public.nightly('a.jobs')} ]);
+diag("nightly('a.jobs'): $out $err");
+unlike($err, qr/ERROR/, "the nightly maintenance of app's table through the wrapper runs without an error");
+is($out, '', 'and creates no day');
+like($err, qr/WARNING:  wal2queue\.maintain_partitions: table a\.jobs is skipped: it is owned by role app, and this call runs as role (postgres|scheduler) in a session of role scheduler\n.*HINT:  Run it in a session of role app, e\.g\. with pg_cron/s,
+	"app's table is skipped with the WARNING and the pg_cron HINT");
+if (!$ENV{W2Q_ATTACK_CONTROL})
+{
+	# called in a superuser's session (the scheduler's would fail at
+	# record_guard(), which wants the login role to be a member of the
+	# table's owner)
+	($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres'), '-c', q{SELECT public.nightly('public.jobs')} ]);
+	diag("nightly('public.jobs'): $out $err");
+	is($err, '', "the nightly maintenance of a superuser's table through the wrapper succeeds");
+	like($out, qr/^created public\.jobs_p\d{8}$/m, 'and creates the coming days');
+	is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.partitions('public.jobs')}), '7',
+		'today and the next six days have their partitions');
+}
 $node->stop;
 done_testing();

@@ -26,6 +26,10 @@
 # running prune(), typically a superuser via pg_cron; silent).
 # Control: W2Q_ATTACK_CONTROL=1 makes the WHEN (old.id < 0), no
 # function: passes (prune() deletes the row, the slot stays).
+# Fixed: prune() acts on a table whose owner is no superuser only in a
+# session of that owner (wal2queue.owner_session()): the superuser's call
+# skips m.jobs with a WARNING; the trigger's WHEN is not evaluated, the
+# other tenant's slot stays.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

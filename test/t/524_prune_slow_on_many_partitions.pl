@@ -23,9 +23,15 @@
 # Severity: low-medium (performance: a many-partition table's prune and
 # maintenance slow down 30-fold; a statement_timeout turns it into an
 # ERROR at every run).
-# Control: W2Q_ATTACK_CONTROL=1 replaces foreign_code(), in the test's
-# database only, by a function that answers false at once: passes (the
-# same 1000 partitions pruned in well under a second).
+# Control: W2Q_ATTACK_CONTROL=1 replaces owner_session() (foreign_code()
+# before), in the test's database only, by a function that answers true
+# at once: passes.
+# Fixed: foreign_code()'s catalog scans are gone; wal2queue.owner_session()
+# looks up one pg_class row (and, for an owner's session, its own
+# pg_stat_activity entry) per leaf.  Run here in the owner's session (the
+# table belongs to app, no superuser), the costlier path: prune() of the
+# 1000 leaves within 5 s, and maintain_partitions() judging and dropping
+# them within 20 s.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -36,6 +42,10 @@ my $n = 1000;
 my $node = new_node('prune_many_partitions', conf => "max_locks_per_transaction = 1024\n");
 $node->safe_psql('postgres', qq{
 	CREATE EXTENSION wal2queue;
+	CREATE ROLE app LOGIN;
+	GRANT USAGE ON SCHEMA wal2queue TO app;
+	GRANT CREATE ON SCHEMA public TO app;
+	SET ROLE app;
 	CREATE TABLE public.jobs (id bigserial, queue text NOT NULL, payload jsonb NOT NULL,
 	  created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (id, created_at))
 	  PARTITION BY RANGE (created_at);
@@ -45,20 +55,30 @@ $node->safe_psql('postgres', qq{
 			               i, '2020-01-01'::date + i, '2020-01-01'::date + i + 1);
 		END LOOP;
 	END \$\$;
+	RESET ROLE;
 	SELECT wal2queue.append_only('public.jobs');
 	SELECT wal2queue.create_slot('s524', 'public.jobs');
 });
 $node->safe_psql('postgres', q{
-	CREATE OR REPLACE FUNCTION wal2queue.foreign_code(job_table regclass, caller text, deleting boolean DEFAULT false)
-	RETURNS boolean LANGUAGE sql STABLE AS 'SELECT false';
+	CREATE OR REPLACE FUNCTION wal2queue.owner_session(rel regclass, caller text, job_table regclass DEFAULT NULL)
+	RETURNS boolean LANGUAGE sql STABLE AS 'SELECT true';
 }) if $ENV{W2Q_ATTACK_CONTROL};
 is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.job_leaves('public.jobs')}), $n,
 	"the table has $n leaves");
 
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid
+	WHERE i.inhparent = 'public.jobs'::regclass AND pg_get_userbyid(c.relowner) = 'app'}), $n, 'all owned by app');
+
+my $app = $node->connstr('postgres') . ' user=app';
 my $t0 = time;
-my ($rc, $out, $err) = $node->psql('postgres',
-	q{SET statement_timeout = '5s'; SELECT wal2queue.prune('public.jobs', force => true)});
-diag(sprintf('prune: rc %d, %d s: %s %s', $rc, time - $t0, $out, $err));
-is($rc, 0, "prune() of $n empty partitions ends within a statement_timeout of 5 s");
+my ($out, $err) = run_command([ 'psql', '-X', '-q', '-A', '-t', '-d', $app, '-c', q{SET statement_timeout = '5s'},
+	'-c', q{SELECT wal2queue.prune('public.jobs', force => true)} ]);
+diag(sprintf('prune as app: %d s: %s %s', time - $t0, $out, $err));
+is("$out|$err", "0|", "prune() of $n empty partitions ends within a statement_timeout of 5 s");
+$t0 = time;
+($out, $err) = run_command([ 'psql', '-X', '-q', '-A', '-t', '-d', $app, '-c', q{SET statement_timeout = '20s'},
+	'-c', q{SELECT count(*) FROM wal2queue.maintain_partitions('public.jobs', 0, 0, force => true) WHERE action = 'dropped'} ]);
+diag(sprintf('maintain_partitions as app: %d s: %s %s', time - $t0, $out, $err));
+is("$out|$err", "$n|", "maintain_partitions() judges and drops $n old partitions within a statement_timeout of 20 s");
 $node->stop;
 done_testing();

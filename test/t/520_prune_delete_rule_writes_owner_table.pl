@@ -23,6 +23,10 @@
 # role running prune(), typically a superuser via pg_cron; silent).
 # Control: W2Q_ATTACK_CONTROL=1 leaves out m.audit's trigger: passes (the
 # rule runs, no code of mallory's).
+# Fixed: prune() acts on a table whose owner is no superuser only in a
+# session of that owner (wal2queue.owner_session()): the superuser's call
+# skips m.jobs with a WARNING naming table, owner and caller, 0 deleted,
+# no rule or trigger of mallory's run.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -64,5 +68,15 @@ diag("prune: $pout $perr");
 is($rc, 0, 'prune() runs without an error');
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
 	"no code of the table's owner ran as prune()'s caller (mallory is no superuser)");
+like($perr, qr/WARNING:  wal2queue\.prune: table m\.jobs is skipped: it is owned by role mallory, and this call runs as role postgres/,
+	'a WARNING names the table, its owner and the caller');
+like($perr, qr/HINT:  Run it in a session of role mallory, e\.g\. with pg_cron: SELECT cron\.schedule_in_database\(/,
+	'and its HINT gives the pg_cron recipe');
+# the owner's own session prunes it (its rule and trigger run as itself)
+($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' user=mallory',
+	'-c', q{SELECT wal2queue.prune('m.jobs', force => true)} ]);
+is("$out|$err", "1|", "mallory's own prune() deletes the row, no WARNING");
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	'mallory is still no superuser');
 $node->stop;
 done_testing();

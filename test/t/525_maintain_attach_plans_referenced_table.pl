@@ -25,6 +25,10 @@
 # typically a superuser via pg_cron; silent).
 # Control: W2Q_ATTACK_CONTROL=1 makes m.ref's index over name alone:
 # passes (the days are created, no code of mallory's).
+# Fixed: maintain_partitions() acts on a table whose owner is no
+# superuser only in a session of that owner (wal2queue.owner_session()):
+# the superuser's call skips m.jobs with a WARNING, no ATTACH, no foreign
+# key check planned over the referenced table as the superuser.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

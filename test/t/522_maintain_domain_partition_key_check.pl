@@ -23,6 +23,10 @@
 # typically a superuser via pg_cron; silent, every day).
 # Control: W2Q_ATTACK_CONTROL=1 makes the domain's CHECK (VALUE IS NOT
 # NULL), no function: passes (the days are created, no code of mallory's).
+# Fixed: maintain_partitions() acts on a table whose owner is no
+# superuser only in a session of that owner (wal2queue.owner_session()):
+# the superuser's call skips m.jobs with a WARNING, no ATTACH, no domain
+# CHECK run as the superuser.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

@@ -24,6 +24,10 @@
 # with force => true, as 510 runs it).
 # Control: W2Q_ATTACK_CONTROL=1 leaves out the view's WHERE clause:
 # passes (prune() runs, no code of mallory's).
+# Fixed: prune() (maintain_partitions(), create_partitions()) refuse a
+# relation that is neither a table nor a partitioned table with an ERROR
+# naming it ("wal2queue.prune: m.jobs is not a table", relkind 'v'); and a
+# table of mallory's is skipped anyway (wal2queue.owner_session()).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

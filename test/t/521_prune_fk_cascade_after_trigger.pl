@@ -21,6 +21,9 @@
 # role running prune(), typically a superuser via pg_cron; silent).
 # Control: W2Q_ATTACK_CONTROL=1 leaves out m.child's trigger: passes (the
 # cascade deletes the child row, no code of mallory's).
+# Fixed: prune() acts on a table whose owner is no superuser only in a
+# session of that owner (wal2queue.owner_session()): the superuser's call
+# skips m.jobs with a WARNING, nothing deleted, no cascade fired.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
