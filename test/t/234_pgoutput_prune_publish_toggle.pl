@@ -45,7 +45,14 @@ my $b = start_bridge($node, $r, @args);
 ok(wait_until(sub { bridge_log($b) =~ /registered slot "pgo"/ }), 'the bridge registers its slot')
   or diag(bridge_log($b));
 $node->safe_psql('postgres', q{INSERT INTO jobs VALUES (1, 'delivered')});
+my $job1 = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }), 'job 1 delivered');
+# confirmed too: a slot still where it was registered is taken for a new
+# one by the next run (slot.c, "checked as new"), whose session then counts
+# as unrecorded, and a registration after its start is not attested
+ok(wait_until(sub { $node->safe_psql('postgres',
+	"SELECT confirmed_flush_lsn >= '$job1' FROM pg_replication_slots WHERE slot_name = 'pgo'") eq 't' }),
+	'the slot is confirmed past job 1');
 stop_bridge($b);
 
 # while no bridge runs: publish = 'update', a job, publish = 'insert'
