@@ -34,25 +34,12 @@ use Test::More;
 use W2QTest;
 
 my $node = new_node('maintain_domain_key');
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-	GRANT USAGE ON SCHEMA wal2queue TO mallory;
-});
 my $check = $ENV{W2Q_ATTACK_CONTROL} ? 'VALUE IS NOT NULL' : 'm.ok(VALUE)';
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
-	CREATE FUNCTION m.ok(timestamptz) RETURNS boolean LANGUAGE plpgsql AS \$f\$
-	BEGIN
-		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-			EXECUTE 'ALTER ROLE mallory SUPERUSER';
-		END IF;
-		RETURN true;
-	END \$f\$;
+my ($out, $err) = owner_code_fixture($node, extension => 1,
+	sql => grab_function_sql('ok(timestamptz)', 'boolean', 'true') . qq{
 	CREATE DOMAIN m.ts AS timestamptz CHECK ($check);
 	CREATE TABLE m.jobs (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
-	  created_at m.ts NOT NULL) PARTITION BY RANGE (created_at);} ]);
+	  created_at m.ts NOT NULL) PARTITION BY RANGE (created_at);});
 is($err, '', "mallory's job table partitioned on a domain column");
 
 my ($rc, $mout, $merr) = $node->psql('postgres',

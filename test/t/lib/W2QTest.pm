@@ -967,3 +967,89 @@ END
 }
 
 1;
+
+# ---- owner-code reproductions (test/t/482, 489, 510-528) ----
+#
+# A table owner without superuser (role mallory, owning schema m) plants
+# code that a superuser's call could run as itself.
+push @EXPORT, qw(owner_code_fixture as_mallory grab_function_sql);
+
+# psql -c $sql as role mallory (ON_ERROR_STOP unless $lenient): ($out, $err)
+sub as_mallory
+{
+	my ($node, $sql, $lenient) = @_;
+	return run_command([ 'psql', '-X', '-A', '-t', ($lenient ? () : ('-v', 'ON_ERROR_STOP=1')),
+		'-d', $node->connstr('postgres') . ' user=mallory', '-c', $sql ]);
+}
+
+# SQL text: function m.$sig RETURNS $returns that makes mallory a superuser
+# when it runs as one, then RETURN $result (none for void)
+sub grab_function_sql
+{
+	my ($sig, $returns, $result) = @_;
+	my $ret = defined $result ? "RETURN $result;" : '';
+	return qq{CREATE FUNCTION m.$sig RETURNS $returns LANGUAGE plpgsql AS \$f\$
+	BEGIN
+		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+			EXECUTE 'ALTER ROLE mallory SUPERUSER';
+		END IF;
+		$ret
+	END \$f\$;
+};
+}
+
+# Creates role mallory (LOGIN) and schema m owned by it; with extension =>
+# 1 also CREATE EXTENSION wal2queue and USAGE on its schema for mallory.
+# With pwn => 'copy' (file => path, unlinked first), 'reset_role' or
+# 'superuser', mallory creates m.pwn() (copy: writes current_user into the
+# file when run as another role; reset_role: a superuser's SET ROLE mallory
+# session makes mallory superuser; superuser: a superuser caller does) and
+# the IMMUTABLE m.tag(int) RETURNS text '' that calls it.  Then mallory runs
+# $opts{sql}.  Returns ($out, $err) of mallory's psql (('', '') if none).
+sub owner_code_fixture
+{
+	my ($node, %opts) = @_;
+	unlink $opts{file} if $opts{file};
+	my $ext = $opts{extension} ? 'CREATE EXTENSION wal2queue;' : '';
+	my $usage = $opts{extension} ? 'GRANT USAGE ON SCHEMA wal2queue TO mallory;' : '';
+	$node->safe_psql('postgres', qq{$ext
+	CREATE ROLE mallory LOGIN;
+	CREATE SCHEMA m AUTHORIZATION mallory;
+	$usage});
+	my $pwn = $opts{pwn} // '';
+	my %body = (
+		copy => qq{IF current_user <> 'mallory' THEN
+			EXECUTE format('COPY (SELECT %L) TO %L', current_user, '@{[ $opts{file} // '' ]}');
+		END IF;},
+		reset_role => q{IF session_user <> 'mallory' AND current_user = 'mallory' THEN
+			BEGIN
+				PERFORM set_config('role', 'none', true);
+				EXECUTE 'ALTER ROLE mallory SUPERUSER';
+				PERFORM set_config('role', 'mallory', true);
+			EXCEPTION WHEN OTHERS THEN
+				NULL;
+			END;
+		END IF;});
+	my $fns = '';
+	if ($pwn eq 'superuser')
+	{
+		$fns = grab_function_sql('pwn()', 'void');
+	}
+	elsif ($pwn)
+	{
+		die "owner_code_fixture: unknown pwn '$pwn'" unless $body{$pwn};
+		$fns = qq{CREATE FUNCTION m.pwn() RETURNS void LANGUAGE plpgsql VOLATILE AS \$f\$
+	BEGIN
+		$body{$pwn}
+	END \$f\$;
+};
+	}
+	$fns .= q{CREATE FUNCTION m.tag(i int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $f$
+	BEGIN
+		PERFORM m.pwn();
+		RETURN '';
+	END $f$;
+} if $pwn;
+	my $sql = $fns . ($opts{sql} // '');
+	return $sql eq '' ? ('', '') : as_mallory($node, $sql);
+}
