@@ -1053,3 +1053,34 @@ sub owner_code_fixture
 	my $sql = $fns . ($opts{sql} // '');
 	return $sql eq '' ? ('', '') : as_mallory($node, $sql);
 }
+
+# ---- a Kafka cluster that lost its data (test/t/493, 532) ----
+push @EXPORT, qw(kafka_confirmed_fixture);
+
+# Starts a one-broker mock cluster and node $name with table public.$table
+# (id int PRIMARY KEY; CREATE EXTENSION wal2queue first with extension =>
+# 1), then a bridge that creates slot $slot and streams the table into the
+# cluster: tests "$opts{label}streaming", inserts $opts{rows} (VALUES ... or
+# SELECT ...) and tests "$opts{label}$opts{delivered}" (the slot confirmed
+# past them); stops the bridge.  Returns { k, node, b, cmd } (cmd:
+# --tables public.$table --status-interval 1, no slot, no sink).
+sub kafka_confirmed_fixture
+{
+	my ($name, $slot, $table, %opts) = @_;
+	my $label = $opts{label} // '';
+	my $k = start_kafka_mock(1);
+	my $node = new_node($name);
+	$node->safe_psql('postgres', ($opts{extension} ? 'CREATE EXTENSION wal2queue; ' : '')
+		  . "CREATE TABLE $table (id int PRIMARY KEY)");
+	my @cmd = ('--tables', "public.$table", '--status-interval', '1');
+	my $b = start_bridge($node, undef, '--slot', $slot, @cmd, '--sink', "kafka://$k->{bootstrap}",
+		'--create-slot');
+	ok(wait_until(sub { bridge_log($b) =~ /streaming slot "$slot"/ }, 60), "${label}streaming");
+	$node->safe_psql('postgres', "INSERT INTO $table $opts{rows}");
+	my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+	ok(wait_until(sub { $node->safe_psql('postgres',
+		"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = '$slot'") eq 't' }, 60),
+		"$label$opts{delivered}");
+	stop_bridge($b);
+	return { k => $k, node => $node, b => $b, cmd => \@cmd };
+}
