@@ -1084,3 +1084,48 @@ sub kafka_confirmed_fixture
 	stop_bridge($b);
 	return { k => $k, node => $node, b => $b, cmd => \@cmd };
 }
+
+# ---- a Redis progress record above the slot (test/t/533; 492 alike) ----
+push @EXPORT, qw(record_above_slot_fixture);
+
+# an LSN's text (X/Y) as a number (not exported: tests define their own)
+sub lsn_num
+{
+	my ($hi, $lo) = split m{/}, shift;
+	return hex($hi) * 2**32 + hex($lo);
+}
+
+# Node $name and Redis, tables ta and tb (and @{ $opts{more} }), slot nw
+# (wal2queue); a bridge with --tables $opts{wide} delivers job 1 (ta),
+# the slot is checkpointed after it, then job 2 (tb); an immediate restart
+# of the node leaves the slot below the progress record's last transaction
+# (all tested).  Returns { node, r, cmd (--slot nw --status-interval 1),
+# rec (the record's txn_end), slot (its confirmed LSN) }.
+sub record_above_slot_fixture
+{
+	my ($name, %opts) = @_;
+	my $node = new_node($name);
+	my $r = start_redis();
+	$node->safe_psql('postgres', q{
+	CREATE TABLE ta (id int PRIMARY KEY);
+	CREATE TABLE tb (id int PRIMARY KEY);
+	SELECT pg_create_logical_replication_slot('nw', 'wal2queue');
+});
+	$node->safe_psql('postgres', "CREATE TABLE $_ (id int PRIMARY KEY)") for @{ $opts{more} // [] };
+	my @cmd = ('--slot', 'nw', '--status-interval', '1');
+	my $b = start_streaming_bridge($node, $r, @cmd, '--tables', $opts{wide}, '--accept-new-source');
+	$node->safe_psql('postgres', 'INSERT INTO ta VALUES (1)');
+	ok(wait_until(sub { redis($r, 'XLEN', 'public.ta') eq '1' }, 30), 'job 1 (table ta) delivered');
+	sleep 2;							# confirmed (--status-interval 1)
+	$node->safe_psql('postgres', 'CHECKPOINT');	# the slot on disk: after job 1
+	$node->safe_psql('postgres', 'INSERT INTO tb VALUES (2)');
+	ok(wait_until(sub { redis($r, 'XLEN', 'public.tb') eq '1' }, 30), 'job 2 (table tb) delivered');
+	stop_bridge($b);
+	my $rec = redis($r, 'HGET', 'wal2queue:progress:nw', 'txn_end');
+	# a crash: the slot comes back at its last checkpoint, below job 2
+	$node->stop('immediate');
+	$node->start;
+	my $slot = slot_confirmed($node, 'nw');
+	ok(lsn_num($slot) < lsn_num($rec), "the slot ($slot) restarts below the record's last transaction ($rec)");
+	return { node => $node, r => $r, cmd => \@cmd, rec => $rec, slot => $slot };
+}
