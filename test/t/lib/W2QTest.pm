@@ -1129,3 +1129,27 @@ sub record_above_slot_fixture
 	ok(lsn_num($slot) < lsn_num($rec), "the slot ($slot) restarts below the record's last transaction ($rec)");
 	return { node => $node, r => $r, cmd => \@cmd, rec => $rec, slot => $slot };
 }
+
+# ---- databases in other encodings (test/t/470, 477, 500, 501, 503) ----
+push @EXPORT, qw(pgoutput_db_fixture);
+
+# Node $name with database $db in $encoding (C locale) holding table
+# jobs (id int PRIMARY KEY, v text), Redis, and a bridge streaming it
+# through pgoutput (publication p, slot $db): tests that it streams.
+# Returns { node, r, b }.
+sub pgoutput_db_fixture
+{
+	my ($name, $db, $encoding) = @_;
+	my $node = new_node($name);
+	$node->safe_psql('postgres',
+		"CREATE DATABASE $db ENCODING '$encoding' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+	$node->safe_psql($db, q{CREATE TABLE jobs (id int PRIMARY KEY, v text)});
+	my $r = start_redis();
+	my $b = start_bridge($node, $r, '-d', $node->connstr($db), '--plugin', 'pgoutput', '--publication', 'p',
+		'--slot', $db, '--create-slot', '--tables', 'public.jobs', '--status-interval', '1');
+	ok(wait_until(sub { bridge_log($b) =~ /streaming slot "$db"/ }, 60),
+		"the bridge streams the $encoding database")
+	  or diag(bridge_log($b));
+	return { node => $node, r => $r, b => $b };
+}
+
