@@ -1132,6 +1132,7 @@ sub record_above_slot_fixture
 
 # ---- databases in other encodings (test/t/470, 477, 500, 501, 503) ----
 push @EXPORT, qw(pgoutput_db_fixture);
+push @EXPORT, qw(standalone_app_fixture);
 
 # Node $name with database $db in $encoding (C locale) holding table
 # jobs (id int PRIMARY KEY, v text), Redis, and a bridge streaming it
@@ -1153,3 +1154,41 @@ sub pgoutput_db_fixture
 	return { node => $node, r => $r, b => $b };
 }
 
+# Node $name without wal2queue allow-listed, roles admin (CREATEROLE) and
+# bridge (REPLICATION) and any $opts{roles} (SQL), database app owned by
+# admin (in $opts{encoding}, C locale, if given); $opts{before}->($node)
+# runs before admin installs the standalone script (tested), grants bridge
+# what it needs (plus $opts{admin_sql}); bridge creates job table
+# public.jobs; Redis and a pgoutput bridge (role bridge, publication
+# jobs_pub, slot jobs): tests that it streams.  Returns { node, r, b }.
+sub standalone_app_fixture
+{
+	my ($name, %opts) = @_;
+	my $root = $ENV{W2Q_ROOT} // die 'W2Q_ROOT is not set';
+	my $script = $PostgreSQL::Test::Utils::tmp_check . '/wal2queue-standalone.sql';
+	run_command([ "$root/sql/make-standalone.sh", $script, sort glob("$root/sql/src/*.sql") ]);
+	my $node = new_node($name, no_allow_list => 1);
+	my $enc = $opts{encoding}
+	  ? " ENCODING '$opts{encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" : '';
+	$node->safe_psql('postgres', qq{
+	CREATE ROLE admin LOGIN CREATEROLE NOSUPERUSER;
+	CREATE ROLE bridge LOGIN REPLICATION NOSUPERUSER;
+	@{[ $opts{roles} // '' ]}
+	CREATE DATABASE app OWNER admin$enc;
+});
+	$opts{before}->($node) if $opts{before};
+	my ($o, $e) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+		'-d', $node->connstr('app') . ' user=admin', '-f', $script ]);
+	unlike($e, qr/ERROR/, 'the standalone script installs'
+		  . ($opts{encoding} ? " into the $opts{encoding} database" : '')) or diag($e);
+	psql_as($node, 'admin', q{GRANT USAGE ON SCHEMA wal2queue TO bridge; GRANT CREATE ON DATABASE app TO bridge;
+	GRANT CREATE ON SCHEMA public TO bridge; GRANT SELECT ON wal2queue.message_key TO bridge;}
+		  . ($opts{admin_sql} // ''));
+	psql_as($node, 'bridge', q{SELECT wal2queue.create_job_table('public.jobs'); GRANT ALL ON jobs, jobs_id_seq TO admin});
+	my $r = start_redis();
+	my $b = start_bridge($node, $r, '-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
+		'--publication', 'jobs_pub', '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
+		'--status-interval', '1');
+	ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams') or diag(bridge_log($b));
+	return { node => $node, r => $r, b => $b };
+}
