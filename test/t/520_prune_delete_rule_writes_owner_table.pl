@@ -50,11 +50,8 @@ $node->safe_psql('postgres', q{
 	SELECT wal2queue.create_slot('s520', 'm.jobs');
 });
 
-my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});
-diag("prune: $pout $perr");
-is($rc, 0, 'prune() runs without an error');
-is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
-	"no code of the table's owner ran as prune()'s caller (mallory is no superuser)");
+my ($rc, $pout, $perr) = superuser_call_leaves_mallory($node, 'prune',
+	q{SELECT wal2queue.prune('m.jobs', force => true)}, "the table's");
 like($perr, qr/WARNING:  wal2queue\.prune: table m\.jobs is skipped: it is owned by role mallory, and this call runs as role postgres/,
 	'a WARNING names the table, its owner and the caller');
 like($perr, qr/HINT:  Run it in a session of role mallory, e\.g\. with pg_cron: SELECT cron\.schedule_in_database\(/,

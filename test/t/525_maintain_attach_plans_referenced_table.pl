@@ -46,11 +46,7 @@ my ($out, $err) = owner_code_fixture($node, extension => 1, pwn => 'superuser', 
 is($err, '', "mallory's job table with a foreign key to m.ref, which has an expression index");
 
 # a fresh session: the relcache loads m.ref's index expressions there
-my ($rc, $mout, $merr) = $node->psql('postgres',
-	q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)});
-diag("maintain_partitions: $mout $merr");
-is($rc, 0, 'maintain_partitions() runs without an error');
-is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
-	"no code of the referenced table's owner ran as maintain_partitions()'s caller (mallory is no superuser)");
+superuser_call_leaves_mallory($node, 'maintain_partitions',
+	q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)}, "the referenced table's");
 $node->stop;
 done_testing();

@@ -1192,3 +1192,21 @@ sub standalone_app_fixture
 	ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams') or diag(bridge_log($b));
 	return { node => $node, r => $r, b => $b };
 }
+
+# ---- the superuser's call on mallory's table (test/t/520-525) ----
+push @EXPORT, qw(superuser_call_leaves_mallory);
+
+# The superuser (a fresh session) runs "SELECT ... wal2queue.$what(...)"
+# ($sql); tests that it runs without an error and that mallory is still no
+# superuser ("no code of $whose owner ran as $what()'s caller").  Returns
+# ($rc, $out, $err).
+sub superuser_call_leaves_mallory
+{
+	my ($node, $what, $sql, $whose) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', $sql);
+	diag("$what: $out $err");
+	is($rc, 0, "$what() runs without an error");
+	is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+		"no code of $whose owner ran as $what()'s caller (mallory is no superuser)");
+	return ($rc, $out, $err);
+}
