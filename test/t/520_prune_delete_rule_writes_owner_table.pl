@@ -45,10 +45,7 @@ my ($out, $err) = owner_code_fixture($node, extension => 1,
 	CREATE RULE jobs_del AS ON DELETE TO m.jobs DO ALSO INSERT INTO m.audit VALUES (old.id);
 	INSERT INTO m.jobs VALUES (1, 'q', '{}');});
 is($err, '', "mallory's job table with an ON DELETE rule writing m.audit");
-$node->safe_psql('postgres', q{
-	SELECT wal2queue.append_only('m.jobs');
-	SELECT wal2queue.create_slot('s520', 'm.jobs');
-});
+m_jobs_slot($node, 's520');
 
 my ($rc, $pout, $perr) = superuser_call_leaves_mallory($node, 'prune',
 	q{SELECT wal2queue.prune('m.jobs', force => true)}, "the table's");

@@ -42,10 +42,7 @@ my ($out, $err) = owner_code_fixture($node, extension => 1,
 	INSERT INTO m.jobs VALUES (1, 'q', '{}');
 	INSERT INTO m.child VALUES (1);});
 is($err, '', "mallory's job table referenced by m.child ON DELETE CASCADE");
-$node->safe_psql('postgres', q{
-	SELECT wal2queue.append_only('m.jobs');
-	SELECT wal2queue.create_slot('s521', 'm.jobs');
-});
+m_jobs_slot($node, 's521');
 
 superuser_call_leaves_mallory($node, 'prune',
 	q{SELECT wal2queue.prune('m.jobs', force => true)}, "the referencing table's");

@@ -46,11 +46,8 @@ like($err, qr/permission denied for function send/, 'mallory may not call send()
 	CREATE RULE jobs_del AS ON DELETE TO m.jobs DO ALSO $action;
 	INSERT INTO m.jobs VALUES (1, 'q', '{}');});
 is($err, '', "mallory's job table with an ON DELETE rule");
-$node->safe_psql('postgres', q{
-	SELECT wal2queue.append_only('m.jobs');
-	SELECT wal2queue.create_slot('s527', 'm.jobs');
-	SELECT pg_create_logical_replication_slot('watch', 'test_decoding');
-});
+m_jobs_slot($node, 's527', q{
+	SELECT pg_create_logical_replication_slot('watch', 'test_decoding');});
 
 my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});
 diag("prune: rc $rc: $pout $perr");

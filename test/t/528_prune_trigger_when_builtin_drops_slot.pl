@@ -46,11 +46,8 @@ my ($out, $err) = owner_code_fixture($node, extension => 1, sql => qq{
 	  EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger();
 	INSERT INTO m.jobs VALUES (1, 'q', '{}');});
 is($err, '', "mallory's job table with a DELETE trigger whose WHEN calls built-in functions");
-$node->safe_psql('postgres', q{
-	SELECT wal2queue.append_only('m.jobs');
-	SELECT wal2queue.create_slot('s528', 'm.jobs');
-	SELECT pg_create_logical_replication_slot('victim', 'test_decoding');
-});
+m_jobs_slot($node, 's528', q{
+	SELECT pg_create_logical_replication_slot('victim', 'test_decoding');});
 ($out, $err) = as_mallory($node, q{SELECT pg_drop_replication_slot('victim')}, 1);
 like($err, qr/ERROR/, 'mallory may not drop the slot itself');
 

@@ -1210,3 +1210,23 @@ sub superuser_call_leaves_mallory
 		"no code of $whose owner ran as $what()'s caller (mallory is no superuser)");
 	return ($rc, $out, $err);
 }
+
+# mallory's own session maintains m.jobs (2 days ahead, 7 kept): tests
+# that it creates days and gives no WARNING
+push @EXPORT, qw(mallory_maintains_own m_jobs_slot);
+
+sub mallory_maintains_own
+{
+	my ($node) = @_;
+	my ($out, $err) = as_mallory($node, q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 2, 7)}, 1);
+	like($out, qr/^created\|m\.jobs_p\d{8}$/m, "the table's owner creates the days itself");
+	unlike($err, qr/WARNING/, 'without a WARNING');
+}
+
+# m.jobs made append-only and slot $slot registered for it (then $extra_sql)
+sub m_jobs_slot
+{
+	my ($node, $slot, $extra_sql) = @_;
+	$node->safe_psql('postgres', "SELECT wal2queue.append_only('m.jobs');
+	SELECT wal2queue.create_slot('$slot', 'm.jobs');" . ($extra_sql // ''));
+}
