@@ -40,28 +40,8 @@ use Test::More;
 use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
-my $root = $ENV{W2Q_ROOT} // die 'W2Q_ROOT is not set';
-my $script = $PostgreSQL::Test::Utils::tmp_check . '/wal2queue-standalone.sql';
-run_command([ "$root/sql/make-standalone.sh", $script, sort glob("$root/sql/src/*.sql") ]);
-my $node = new_node('win470', no_allow_list => 1);
-$node->safe_psql('postgres', q{
-	CREATE ROLE admin LOGIN CREATEROLE NOSUPERUSER;
-	CREATE ROLE bridge LOGIN REPLICATION NOSUPERUSER;
-	CREATE ROLE mallory LOGIN;
-	CREATE DATABASE app OWNER admin ENCODING 'WIN1252' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
-});
-my ($o, $e) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('app') . ' user=admin', '-f', $script ]);
-unlike($e, qr/ERROR/, 'the standalone script installs into the WIN1252 database') or diag($e);
-psql_as($node, 'admin', q{GRANT USAGE ON SCHEMA wal2queue TO bridge; GRANT CREATE ON DATABASE app TO bridge;
-	GRANT CREATE ON SCHEMA public TO bridge; GRANT SELECT ON wal2queue.message_key TO bridge;
-	CREATE ROLE app_writer LOGIN IN ROLE wal2queue_sender; GRANT USAGE ON SCHEMA wal2queue TO app_writer});
-psql_as($node, 'bridge', q{SELECT wal2queue.create_job_table('public.jobs'); GRANT ALL ON jobs, jobs_id_seq TO admin});
-my $r = start_redis();
-my $b = start_bridge($node, $r, '-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
-	'--publication', 'jobs_pub', '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--status-interval', '1');
-ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams') or diag(bridge_log($b));
+my ($node, $r, $b) = @{ standalone_app_fixture('win470', encoding => 'WIN1252', roles => 'CREATE ROLE mallory LOGIN;',
+	admin_sql => 'CREATE ROLE app_writer LOGIN IN ROLE wal2queue_sender; GRANT USAGE ON SCHEMA wal2queue TO app_writer') }{qw(node r b)};
 
 psql_as($node, 'admin', q{INSERT INTO jobs (queue, payload) VALUES ('q', '{"row": 1}')});
 ok(wait_until(sub { redis($r, 'XLEN', 'public.jobs') eq '1' }), 'a first row is delivered') or diag(bridge_log($b));

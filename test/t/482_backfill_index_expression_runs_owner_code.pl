@@ -44,28 +44,11 @@ use W2QTest;
 my $node = new_node('bfidx');
 my $r = start_redis();
 my $file = "$ENV{TESTDIR}/pwned_482";
-unlink $file;
-$node->safe_psql('postgres', q{
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-});
 my $expr = $ENV{W2Q_ATTACK_CONTROL} ? '(queue)' : '((m.tag(0) || queue))';
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
-	CREATE FUNCTION m.pwn() RETURNS void LANGUAGE plpgsql VOLATILE AS \$f\$
-	BEGIN
-		IF current_user <> 'mallory' THEN
-			EXECUTE format('COPY (SELECT %L) TO %L', current_user, '$file');
-		END IF;
-	END \$f\$;
-	CREATE FUNCTION m.tag(i int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$
-	BEGIN
-		PERFORM m.pwn();
-		RETURN '';
-	END \$f\$;
+my ($out, $err) = owner_code_fixture($node, pwn => 'copy', file => $file, sql => qq{
 	CREATE TABLE m.jobs (id int PRIMARY KEY, queue text);
 	INSERT INTO m.jobs SELECT g, 'q' FROM generate_series(1, 9) g;
-	CREATE INDEX jobs_tag ON m.jobs $expr;} ]);
+	CREATE INDEX jobs_tag ON m.jobs $expr;});
 is($err, '', "mallory's table with an expression index");
 unlink $file;    # mallory's own CREATE INDEX ran the function as mallory
 $node->safe_psql('postgres', q{

@@ -43,30 +43,11 @@ use W2QTest;
 
 my $node = new_node('maintain_owner');
 my $file = "$ENV{TESTDIR}/pwned_489";
-unlink $file;
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-	GRANT USAGE ON SCHEMA wal2queue TO mallory;
-});
 my $expr = $ENV{W2Q_ATTACK_CONTROL} ? '(queue)' : '((m.tag(0) || queue))';
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
-	CREATE FUNCTION m.pwn() RETURNS void LANGUAGE plpgsql VOLATILE AS \$f\$
-	BEGIN
-		IF current_user <> 'mallory' THEN
-			EXECUTE format('COPY (SELECT %L) TO %L', current_user, '$file');
-		END IF;
-	END \$f\$;
-	CREATE FUNCTION m.tag(i int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$
-	BEGIN
-		PERFORM m.pwn();
-		RETURN '';
-	END \$f\$;
+my ($out, $err) = owner_code_fixture($node, extension => 1, pwn => 'copy', file => $file, sql => qq{
 	CREATE TABLE m.jobs (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	  created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY RANGE (created_at);
-	CREATE INDEX jobs_tag ON m.jobs $expr;} ]);
+	CREATE INDEX jobs_tag ON m.jobs $expr;});
 is($err, '', "mallory's partitioned job table with an expression index");
 unlink $file;
 my $ctl = $ENV{W2Q_ATTACK_CONTROL};

@@ -37,19 +37,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-my $k = start_kafka_mock(1);
-my $node = new_node('klost');
-$node->safe_psql('postgres', 'CREATE TABLE lj (id int PRIMARY KEY)');
-my @cmd = ('--slot', 'kl', '--tables', 'public.lj', '--status-interval', '1');
-my $b = start_bridge($node, undef, @cmd, '--sink', "kafka://$k->{bootstrap}", '--create-slot');
-ok(wait_until(sub { bridge_log($b) =~ /streaming slot "kl"/ }, 60), 'streaming');
-$node->safe_psql('postgres', 'INSERT INTO lj SELECT generate_series(1, 3)');
-my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'kl'") eq 't' }, 60),
-	'jobs 1-3 delivered and confirmed');
+my $f = kafka_confirmed_fixture('klost', 'kl', 'lj', rows => 'SELECT generate_series(1, 3)',
+	delivered => 'jobs 1-3 delivered and confirmed');
+my ($k, $node, $b) = @$f{qw(k node b)};
+my @cmd = ('--slot', 'kl', @{ $f->{cmd} });
 is(scalar(kafka_messages($k->{bootstrap}, 'public.lj')), 3, 'the cluster holds them');
-stop_bridge($b);
 
 my $k2 = $k;
 unless ($ENV{W2Q_ATTACK_CONTROL})
@@ -113,19 +105,10 @@ done_testing();
 # registry can tell); one still there did not, though it decoded for a client.
 sub registry_evidence
 {
-	my $k = start_kafka_mock(1);
-	my $node = new_node('kreg');
-	$node->safe_psql('postgres', 'CREATE EXTENSION wal2queue; CREATE TABLE rj (id int PRIMARY KEY)');
-	my @cmd = ('--tables', 'public.rj', '--status-interval', '1');
-	my $b = start_bridge($node, undef, @cmd, '--slot', 'rg', '--sink', "kafka://$k->{bootstrap}",
-		'--create-slot');
-	ok(wait_until(sub { bridge_log($b) =~ /streaming slot "rg"/ }, 60), 'registry: streaming');
-	$node->safe_psql('postgres', 'INSERT INTO rj VALUES (1)');
-	my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
-	ok(wait_until(sub { $node->safe_psql('postgres',
-		"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'rg'") eq 't' }, 60),
-		'registry: job 1 delivered and confirmed');
-	stop_bridge($b);
+	my $f = kafka_confirmed_fixture('kreg', 'rg', 'rj', extension => 1, rows => 'VALUES (1)',
+		label => 'registry: ', delivered => 'job 1 delivered and confirmed');
+	my ($k, $node, $b) = @$f{qw(k node b)};
+	my @cmd = @{ $f->{cmd} };
 	$node->safe_psql('postgres', "SELECT pg_stat_reset_replication_slot('rg')");
 	is($node->safe_psql('postgres', "SELECT total_txns FROM pg_stat_replication_slots WHERE slot_name = 'rg'"),
 		'0', 'registry: the statistics say nothing');

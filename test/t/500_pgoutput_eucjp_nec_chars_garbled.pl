@@ -38,14 +38,7 @@ use Test::More;
 use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
-my $node = new_node('eucjp500');
-$node->safe_psql('postgres', q{CREATE DATABASE ej ENCODING 'EUC_JP' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0});
-$node->safe_psql('ej', q{CREATE TABLE jobs (id int PRIMARY KEY, v text)});
-my $r = start_redis();
-my $b = start_bridge($node, $r, '-d', $node->connstr('ej'), '--plugin', 'pgoutput', '--publication', 'p',
-	'--slot', 'ej', '--create-slot', '--tables', 'public.jobs', '--status-interval', '1');
-ok(wait_until(sub { bridge_log($b) =~ /streaming slot "ej"/ }, 60), 'the bridge streams the EUC_JP database')
-  or diag(bridge_log($b));
+my ($node, $r, $b) = @{ pgoutput_db_fixture('eucjp500', 'ej', 'EUC_JP') }{qw(node r b)};
 
 # UTF-8 bytes: U+2460 (circled digit one), U+4E9C (亜), 'b'
 my $text = ($control ? '' : "\xe2\x91\xa0") . "\xe4\xba\x9cb";

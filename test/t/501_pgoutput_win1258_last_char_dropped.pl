@@ -38,14 +38,7 @@ use Test::More;
 use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
-my $node = new_node('win501');
-$node->safe_psql('postgres', q{CREATE DATABASE vn ENCODING 'WIN1258' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0});
-$node->safe_psql('vn', q{CREATE TABLE jobs (id int PRIMARY KEY, v text)});
-my $r = start_redis();
-my $b = start_bridge($node, $r, '-d', $node->connstr('vn'), '--plugin', 'pgoutput', '--publication', 'p',
-	'--slot', 'vn', '--create-slot', '--tables', 'public.jobs', '--status-interval', '1');
-ok(wait_until(sub { bridge_log($b) =~ /streaming slot "vn"/ }, 60), 'the bridge streams the WIN1258 database')
-  or diag(bridge_log($b));
+my ($node, $r, $b) = @{ pgoutput_db_fixture('win501', 'vn', 'WIN1258') }{qw(node r b)};
 
 my $text = $control ? 'Ha Nam' : "H\xc3\xa0 Nam";	# UTF-8 bytes of "Hà Nam"
 $node->safe_psql('vn', "SET client_encoding = 'UTF8'; INSERT INTO jobs VALUES (1, '$text')");

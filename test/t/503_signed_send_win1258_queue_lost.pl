@@ -34,27 +34,8 @@ use Test::More;
 use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
-my $root = $ENV{W2Q_ROOT} // die 'W2Q_ROOT is not set';
-my $script = $PostgreSQL::Test::Utils::tmp_check . '/wal2queue-standalone.sql';
-run_command([ "$root/sql/make-standalone.sh", $script, sort glob("$root/sql/src/*.sql") ]);
-my $node = new_node('vn503', no_allow_list => 1);
-$node->safe_psql('postgres', q{
-	CREATE ROLE admin LOGIN CREATEROLE NOSUPERUSER;
-	CREATE ROLE bridge LOGIN REPLICATION NOSUPERUSER;
-	CREATE DATABASE app OWNER admin ENCODING 'WIN1258' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
-});
-my ($o, $e) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('app') . ' user=admin', '-f', $script ]);
-unlike($e, qr/ERROR/, 'the standalone script installs into the WIN1258 database') or diag($e);
-psql_as($node, 'admin', q{GRANT USAGE ON SCHEMA wal2queue TO bridge; GRANT CREATE ON DATABASE app TO bridge;
-	GRANT CREATE ON SCHEMA public TO bridge; GRANT SELECT ON wal2queue.message_key TO bridge;
-	CREATE ROLE app_writer LOGIN IN ROLE wal2queue_sender; GRANT USAGE ON SCHEMA wal2queue TO app_writer});
-psql_as($node, 'bridge', q{SELECT wal2queue.create_job_table('public.jobs'); GRANT ALL ON jobs, jobs_id_seq TO admin});
-my $r = start_redis();
-my $b = start_bridge($node, $r, '-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
-	'--publication', 'jobs_pub', '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
-	'--status-interval', '1');
-ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams') or diag(bridge_log($b));
+my ($node, $r, $b) = @{ standalone_app_fixture('vn503', encoding => 'WIN1258',
+	admin_sql => 'CREATE ROLE app_writer LOGIN IN ROLE wal2queue_sender; GRANT USAGE ON SCHEMA wal2queue TO app_writer') }{qw(node r b)};
 
 my $queue = $control ? 'Ha Nam' : "H\xc3\xa0 Nam";	# UTF-8 bytes of "Hà Nam"
 my $hex = unpack('H*', $queue);

@@ -40,36 +40,12 @@ use Test::More;
 use W2QTest;
 
 my $node = new_node('maintain_reset_role');
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-	GRANT USAGE ON SCHEMA wal2queue TO mallory;
-});
 my $expr = $ENV{W2Q_ATTACK_CONTROL} ? '(queue)' : '((m.tag(0) || queue))';
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
-	CREATE FUNCTION m.pwn() RETURNS void LANGUAGE plpgsql VOLATILE AS \$f\$
-	BEGIN
-		IF session_user <> 'mallory' AND current_user = 'mallory' THEN
-			BEGIN
-				PERFORM set_config('role', 'none', true);
-				EXECUTE 'ALTER ROLE mallory SUPERUSER';
-				PERFORM set_config('role', 'mallory', true);
-			EXCEPTION WHEN OTHERS THEN
-				NULL;
-			END;
-		END IF;
-	END \$f\$;
-	CREATE FUNCTION m.tag(i int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$
-	BEGIN
-		PERFORM m.pwn();
-		RETURN '';
-	END \$f\$;
+my ($out, $err) = owner_code_fixture($node, extension => 1, pwn => 'reset_role', sql => qq{
 	CREATE TABLE m.jobs (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	  created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY RANGE (created_at);
 	CREATE TABLE m.jobs_default PARTITION OF m.jobs DEFAULT;
-	CREATE INDEX jobs_tag ON m.jobs $expr;} ]);
+	CREATE INDEX jobs_tag ON m.jobs $expr;});
 is($err, '', "mallory's partitioned job table with an expression index and a DEFAULT partition");
 
 my ($rc, $mout, $merr) = $node->psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)});
@@ -98,9 +74,6 @@ is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 
 	"the table's owner did not make itself a superuser through the caller's session");
 
 # mallory maintains her own table: her code runs as herself
-($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' user=mallory',
-	'-c', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 2, 7)} ]);
-like($out, qr/^created\|m\.jobs_p\d{8}$/m, "the table's owner creates the days itself");
-unlike($err, qr/WARNING/, 'without a WARNING');
+mallory_maintains_own($node);
 $node->stop;
 done_testing();

@@ -39,29 +39,12 @@ use W2QTest;
 my $node = new_node('bfstat');
 my $r = start_redis();
 my $file = "$ENV{TESTDIR}/pwned_512";
-unlink $file;
-$node->safe_psql('postgres', q{
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-});
 my $expr = $ENV{W2Q_ATTACK_CONTROL} ? '(lower(queue))' : '((m.tag(0) || queue))';
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
-	CREATE FUNCTION m.pwn() RETURNS void LANGUAGE plpgsql VOLATILE AS \$f\$
-	BEGIN
-		IF current_user <> 'mallory' THEN
-			EXECUTE format('COPY (SELECT %L) TO %L', current_user, '$file');
-		END IF;
-	END \$f\$;
-	CREATE FUNCTION m.tag(i int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$
-	BEGIN
-		PERFORM m.pwn();
-		RETURN '';
-	END \$f\$;
+my ($out, $err) = owner_code_fixture($node, pwn => 'copy', file => $file, sql => qq{
 	CREATE TABLE m.jobs (id int PRIMARY KEY, queue text);
 	INSERT INTO m.jobs SELECT g, 'q' FROM generate_series(1, 9) g;
 	CREATE STATISTICS m.jobs_st ON $expr FROM m.jobs;
-	ANALYZE m.jobs;} ]);
+	ANALYZE m.jobs;});
 is($err, '', "mallory's table with statistics over an expression, analyzed");
 unlink $file;    # mallory's own ANALYZE ran the function as mallory
 my $b = start_bridge($node, $r, '--slot', 'bf_stat', '--create-slot', '--tables', 'm.jobs',

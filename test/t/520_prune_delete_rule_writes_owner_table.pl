@@ -34,47 +34,27 @@ use Test::More;
 use W2QTest;
 
 my $node = new_node('prune_rule_owner');
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-	GRANT USAGE ON SCHEMA wal2queue TO mallory;
-});
 my $trigger = $ENV{W2Q_ATTACK_CONTROL} ? ''
   : 'CREATE TRIGGER audit_ins BEFORE INSERT ON m.audit FOR EACH ROW EXECUTE FUNCTION m.grab();';
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
-	CREATE FUNCTION m.grab() RETURNS trigger LANGUAGE plpgsql AS \$f\$
-	BEGIN
-		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-			EXECUTE 'ALTER ROLE mallory SUPERUSER';
-		END IF;
-		RETURN NEW;
-	END \$f\$;
+my ($out, $err) = owner_code_fixture($node, extension => 1,
+	sql => grab_function_sql('grab()', 'trigger', 'NEW') . qq{
 	CREATE TABLE m.audit (id bigint);
 	$trigger
 	CREATE TABLE m.jobs (id bigint PRIMARY KEY, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	  created_at timestamptz NOT NULL DEFAULT now());
 	CREATE RULE jobs_del AS ON DELETE TO m.jobs DO ALSO INSERT INTO m.audit VALUES (old.id);
-	INSERT INTO m.jobs VALUES (1, 'q', '{}');} ]);
+	INSERT INTO m.jobs VALUES (1, 'q', '{}');});
 is($err, '', "mallory's job table with an ON DELETE rule writing m.audit");
-$node->safe_psql('postgres', q{
-	SELECT wal2queue.append_only('m.jobs');
-	SELECT wal2queue.create_slot('s520', 'm.jobs');
-});
+m_jobs_slot($node, 's520');
 
-my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});
-diag("prune: $pout $perr");
-is($rc, 0, 'prune() runs without an error');
-is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
-	"no code of the table's owner ran as prune()'s caller (mallory is no superuser)");
+my ($rc, $pout, $perr) = superuser_call_leaves_mallory($node, 'prune',
+	q{SELECT wal2queue.prune('m.jobs', force => true)}, "the table's");
 like($perr, qr/WARNING:  wal2queue\.prune: table m\.jobs is skipped: it is owned by role mallory, and this call runs as role postgres/,
 	'a WARNING names the table, its owner and the caller');
 like($perr, qr/HINT:  Run it in a session of role mallory, e\.g\. with pg_cron: SELECT cron\.schedule_in_database\(/,
 	'and its HINT gives the pg_cron recipe');
 # the owner's own session prunes it (its rule and trigger run as itself)
-($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' user=mallory',
-	'-c', q{SELECT wal2queue.prune('m.jobs', force => true)} ]);
+($out, $err) = as_mallory($node, q{SELECT wal2queue.prune('m.jobs', force => true)}, 1);
 is("$out|$err", "1|", "mallory's own prune() deletes the row, no WARNING");
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
 	'mallory is still no superuser');

@@ -31,39 +31,20 @@ use Test::More;
 use W2QTest;
 
 my $node = new_node('prune_fk_cascade');
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-	GRANT USAGE ON SCHEMA wal2queue TO mallory;
-});
 my $trigger = $ENV{W2Q_ATTACK_CONTROL} ? ''
   : 'CREATE TRIGGER child_del AFTER DELETE ON m.child FOR EACH ROW EXECUTE FUNCTION m.grab();';
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
-	CREATE FUNCTION m.grab() RETURNS trigger LANGUAGE plpgsql AS \$f\$
-	BEGIN
-		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-			EXECUTE 'ALTER ROLE mallory SUPERUSER';
-		END IF;
-		RETURN OLD;
-	END \$f\$;
+my ($out, $err) = owner_code_fixture($node, extension => 1,
+	sql => grab_function_sql('grab()', 'trigger', 'OLD') . qq{
 	CREATE TABLE m.jobs (id bigint PRIMARY KEY, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	  created_at timestamptz NOT NULL DEFAULT now());
 	CREATE TABLE m.child (job_id bigint REFERENCES m.jobs ON DELETE CASCADE);
 	$trigger
 	INSERT INTO m.jobs VALUES (1, 'q', '{}');
-	INSERT INTO m.child VALUES (1);} ]);
+	INSERT INTO m.child VALUES (1);});
 is($err, '', "mallory's job table referenced by m.child ON DELETE CASCADE");
-$node->safe_psql('postgres', q{
-	SELECT wal2queue.append_only('m.jobs');
-	SELECT wal2queue.create_slot('s521', 'm.jobs');
-});
+m_jobs_slot($node, 's521');
 
-my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});
-diag("prune: $pout $perr");
-is($rc, 0, 'prune() runs without an error');
-is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
-	"no code of the referencing table's owner ran as prune()'s caller (mallory is no superuser)");
+superuser_call_leaves_mallory($node, 'prune',
+	q{SELECT wal2queue.prune('m.jobs', force => true)}, "the referencing table's");
 $node->stop;
 done_testing();

@@ -34,32 +34,15 @@ use Test::More;
 use W2QTest;
 
 my $node = new_node('maintain_domain_key');
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-	GRANT USAGE ON SCHEMA wal2queue TO mallory;
-});
 my $check = $ENV{W2Q_ATTACK_CONTROL} ? 'VALUE IS NOT NULL' : 'm.ok(VALUE)';
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
-	CREATE FUNCTION m.ok(timestamptz) RETURNS boolean LANGUAGE plpgsql AS \$f\$
-	BEGIN
-		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-			EXECUTE 'ALTER ROLE mallory SUPERUSER';
-		END IF;
-		RETURN true;
-	END \$f\$;
+my ($out, $err) = owner_code_fixture($node, extension => 1,
+	sql => grab_function_sql('ok(timestamptz)', 'boolean', 'true') . qq{
 	CREATE DOMAIN m.ts AS timestamptz CHECK ($check);
 	CREATE TABLE m.jobs (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
-	  created_at m.ts NOT NULL) PARTITION BY RANGE (created_at);} ]);
+	  created_at m.ts NOT NULL) PARTITION BY RANGE (created_at);});
 is($err, '', "mallory's job table partitioned on a domain column");
 
-my ($rc, $mout, $merr) = $node->psql('postgres',
-	q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)});
-diag("maintain_partitions: $mout $merr");
-is($rc, 0, 'maintain_partitions() runs without an error');
-is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
-	"no code of the table's owner ran as maintain_partitions()'s caller (mallory is no superuser)");
+superuser_call_leaves_mallory($node, 'maintain_partitions',
+	q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)}, "the table's");
 $node->stop;
 done_testing();

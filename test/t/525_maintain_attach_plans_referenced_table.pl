@@ -36,39 +36,17 @@ use Test::More;
 use W2QTest;
 
 my $node = new_node('maintain_fk_referenced');
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-	GRANT USAGE ON SCHEMA wal2queue TO mallory;
-});
 my $expr = $ENV{W2Q_ATTACK_CONTROL} ? '(name)' : '((m.tag(0) || name))';
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
-	CREATE FUNCTION m.grab() RETURNS void LANGUAGE plpgsql VOLATILE AS \$f\$
-	BEGIN
-		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-			EXECUTE 'ALTER ROLE mallory SUPERUSER';
-		END IF;
-	END \$f\$;
-	CREATE FUNCTION m.tag(i int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS \$f\$
-	BEGIN
-		PERFORM m.grab();
-		RETURN '';
-	END \$f\$;
+my ($out, $err) = owner_code_fixture($node, extension => 1, pwn => 'superuser', sql => qq{
 	CREATE TABLE m.ref (queue text PRIMARY KEY, name text);
 	CREATE INDEX ref_tag ON m.ref $expr;
 	INSERT INTO m.ref VALUES ('q', 'x');
 	CREATE TABLE m.jobs (id bigint, queue text NOT NULL REFERENCES m.ref, payload jsonb NOT NULL DEFAULT '{}',
-	  created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY RANGE (created_at);} ]);
+	  created_at timestamptz NOT NULL DEFAULT now()) PARTITION BY RANGE (created_at);});
 is($err, '', "mallory's job table with a foreign key to m.ref, which has an expression index");
 
 # a fresh session: the relcache loads m.ref's index expressions there
-my ($rc, $mout, $merr) = $node->psql('postgres',
-	q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)});
-diag("maintain_partitions: $mout $merr");
-is($rc, 0, 'maintain_partitions() runs without an error');
-is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
-	"no code of the referenced table's owner ran as maintain_partitions()'s caller (mallory is no superuser)");
+superuser_call_leaves_mallory($node, 'maintain_partitions',
+	q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 1, 7)}, "the referenced table's");
 $node->stop;
 done_testing();

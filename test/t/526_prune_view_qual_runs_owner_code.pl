@@ -35,26 +35,13 @@ use Test::More;
 use W2QTest;
 
 my $node = new_node('prune_view_qual');
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-	GRANT USAGE ON SCHEMA wal2queue TO mallory;
-});
 my $where = $ENV{W2Q_ATTACK_CONTROL} ? '' : 'WHERE m.f(t.id)';
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
-	CREATE FUNCTION m.f(bigint) RETURNS boolean LANGUAGE plpgsql AS \$f\$
-	BEGIN
-		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-			EXECUTE 'ALTER ROLE mallory SUPERUSER';
-		END IF;
-		RETURN true;
-	END \$f\$;
+my ($out, $err) = owner_code_fixture($node, extension => 1,
+	sql => grab_function_sql('f(bigint)', 'boolean', 'true') . qq{
 	CREATE TABLE m.t (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	  created_at timestamptz NOT NULL DEFAULT now());
 	CREATE VIEW m.jobs AS SELECT t.ctid AS ctid, t.xmin AS xmin, t.* FROM m.t t $where;
-	INSERT INTO m.t VALUES (1, 'q');} ]);
+	INSERT INTO m.t VALUES (1, 'q');});
 is($err, '', "mallory's \"job table\" m.jobs is a view");
 $node->safe_psql('postgres', q{SELECT wal2queue.create_slot('s526', 'm.jobs')});
 

@@ -35,29 +35,19 @@ use Test::More;
 use W2QTest;
 
 my $node = new_node('prune_rule_send');
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-	GRANT USAGE ON SCHEMA wal2queue TO mallory;
-});
+owner_code_fixture($node, extension => 1);
 my $action = $ENV{W2Q_ATTACK_CONTROL} ? 'NOTHING'
   : q{SELECT wal2queue.send('payments', '{"refund": 1000000}')};
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' user=mallory',
-	'-c', q{SELECT wal2queue.send('payments', '{"refund": 1000000}')} ]);
+my ($out, $err) = as_mallory($node, q{SELECT wal2queue.send('payments', '{"refund": 1000000}')}, 1);
 like($err, qr/permission denied for function send/, 'mallory may not call send() itself');
-($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
+($out, $err) = as_mallory($node, qq{
 	CREATE TABLE m.jobs (id bigint PRIMARY KEY, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	  created_at timestamptz NOT NULL DEFAULT now());
 	CREATE RULE jobs_del AS ON DELETE TO m.jobs DO ALSO $action;
-	INSERT INTO m.jobs VALUES (1, 'q', '{}');} ]);
+	INSERT INTO m.jobs VALUES (1, 'q', '{}');});
 is($err, '', "mallory's job table with an ON DELETE rule");
-$node->safe_psql('postgres', q{
-	SELECT wal2queue.append_only('m.jobs');
-	SELECT wal2queue.create_slot('s527', 'm.jobs');
-	SELECT pg_create_logical_replication_slot('watch', 'test_decoding');
-});
+m_jobs_slot($node, 's527', q{
+	SELECT pg_create_logical_replication_slot('watch', 'test_decoding');});
 
 my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});
 diag("prune: rc $rc: $pout $perr");

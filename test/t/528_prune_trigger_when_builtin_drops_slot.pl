@@ -37,29 +37,18 @@ use Test::More;
 use W2QTest;
 
 my $node = new_node('prune_trigger_when');
-$node->safe_psql('postgres', q{
-	CREATE EXTENSION wal2queue;
-	CREATE ROLE mallory LOGIN;
-	CREATE SCHEMA m AUTHORIZATION mallory;
-	GRANT USAGE ON SCHEMA wal2queue TO mallory;
-});
 my $when = $ENV{W2Q_ATTACK_CONTROL} ? '(old.id < 0)'
   : q{(pg_catalog.pg_drop_replication_slot('victim')::text = 'x')};
-my ($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-	'-d', $node->connstr('postgres') . ' user=mallory', '-c', qq{
+my ($out, $err) = owner_code_fixture($node, extension => 1, sql => qq{
 	CREATE TABLE m.jobs (id bigint PRIMARY KEY, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
 	  created_at timestamptz NOT NULL DEFAULT now());
 	CREATE TRIGGER jobs_del BEFORE DELETE ON m.jobs FOR EACH ROW WHEN $when
 	  EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger();
-	INSERT INTO m.jobs VALUES (1, 'q', '{}');} ]);
+	INSERT INTO m.jobs VALUES (1, 'q', '{}');});
 is($err, '', "mallory's job table with a DELETE trigger whose WHEN calls built-in functions");
-$node->safe_psql('postgres', q{
-	SELECT wal2queue.append_only('m.jobs');
-	SELECT wal2queue.create_slot('s528', 'm.jobs');
-	SELECT pg_create_logical_replication_slot('victim', 'test_decoding');
-});
-($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-d', $node->connstr('postgres') . ' user=mallory',
-	'-c', q{SELECT pg_drop_replication_slot('victim')} ]);
+m_jobs_slot($node, 's528', q{
+	SELECT pg_create_logical_replication_slot('victim', 'test_decoding');});
+($out, $err) = as_mallory($node, q{SELECT pg_drop_replication_slot('victim')}, 1);
 like($err, qr/ERROR/, 'mallory may not drop the slot itself');
 
 my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});

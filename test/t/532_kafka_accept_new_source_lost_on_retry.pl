@@ -39,19 +39,11 @@ use Test::More;
 use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
-my $k = start_kafka_mock(1);
-my $node = new_node('kacc');
-$node->safe_psql('postgres', 'CREATE TABLE lj (id int PRIMARY KEY)');
-my @cmd = ('--slot', 'kl', '--tables', 'public.lj', '--status-interval', '1');
-my $b = start_bridge($node, undef, @cmd, '--sink', "kafka://$k->{bootstrap}", '--create-slot');
-ok(wait_until(sub { bridge_log($b) =~ /streaming slot "kl"/ }, 60), 'streaming');
-$node->safe_psql('postgres', 'INSERT INTO lj SELECT generate_series(1, 3)');
-my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
-ok(wait_until(sub { $node->safe_psql('postgres',
-	"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 'kl'") eq 't' }, 60),
-	'jobs 1-3 delivered and confirmed');
-stop_bridge($b);
-stop_kafka_mock($k);
+my $f = kafka_confirmed_fixture('kacc', 'kl', 'lj', rows => 'SELECT generate_series(1, 3)',
+	delivered => 'jobs 1-3 delivered and confirmed');
+my ($node, $b) = @$f{qw(node b)};
+my @cmd = ('--slot', 'kl', @{ $f->{cmd} });
+stop_kafka_mock($f->{k});
 
 # the cluster lost everything; the new one's positions topic has no leader yet
 my $k2 = start_kafka_mock(1);

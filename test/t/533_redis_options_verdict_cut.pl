@@ -32,39 +32,14 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
 
-sub lsn_num
-{
-	my ($hi, $lo) = split m{/}, $_[0];
-	return hex($hi) * 4294967296 + hex($lo);
-}
-
 my $control = $ENV{W2Q_ATTACK_CONTROL};
-my $node = new_node('narrowlong');
-my $r = start_redis();
-$node->safe_psql('postgres', q{
-	CREATE TABLE ta (id int PRIMARY KEY);
-	CREATE TABLE tb (id int PRIMARY KEY);
-	SELECT pg_create_logical_replication_slot('nw', 'wal2queue');
-});
 my @more = $control ? () : map { sprintf('public.queue_of_the_department_%02d', $_) } 1 .. 18;
-$node->safe_psql('postgres', "CREATE TABLE $_ (id int PRIMARY KEY)") for @more;
 my $narrow = join(',', 'public.ta', @more);
 my $wide = join(',', 'public.ta', 'public.tb', @more);
-my @cmd = ('--slot', 'nw', '--status-interval', '1');
-my $b = start_streaming_bridge($node, $r, @cmd, '--tables', $wide, '--accept-new-source');
-$node->safe_psql('postgres', 'INSERT INTO ta VALUES (1)');
-ok(wait_until(sub { redis($r, 'XLEN', 'public.ta') eq '1' }, 30), 'job 1 (table ta) delivered');
-sleep 2;							# confirmed (--status-interval 1)
-$node->safe_psql('postgres', 'CHECKPOINT');	# the slot on disk: after job 1
-$node->safe_psql('postgres', 'INSERT INTO tb VALUES (2)');
-ok(wait_until(sub { redis($r, 'XLEN', 'public.tb') eq '1' }, 30), 'job 2 (table tb) delivered');
-stop_bridge($b);
-my $rec = redis($r, 'HGET', 'wal2queue:progress:nw', 'txn_end');
-# a crash: the slot comes back at its last checkpoint, below job 2
-$node->stop('immediate');
-$node->start;
-my $slot = slot_confirmed($node, 'nw');
-ok(lsn_num($slot) < lsn_num($rec), "the slot ($slot) restarts below the record's last transaction ($rec)");
+my $f = record_above_slot_fixture('narrowlong', wide => $wide, more => \@more);
+my ($node, $r, $rec, $slot) = @$f{qw(node r rec slot)};
+my @cmd = @{ $f->{cmd} };
+my $b;
 
 # tb retired from the list
 $b = start_streaming_bridge($node, $r, @cmd, '--tables', $narrow);

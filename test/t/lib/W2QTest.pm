@@ -967,3 +967,266 @@ END
 }
 
 1;
+
+# ---- owner-code reproductions (test/t/482, 489, 510-528) ----
+#
+# A table owner without superuser (role mallory, owning schema m) plants
+# code that a superuser's call could run as itself.
+push @EXPORT, qw(owner_code_fixture as_mallory grab_function_sql);
+
+# psql -c $sql as role mallory (ON_ERROR_STOP unless $lenient): ($out, $err)
+sub as_mallory
+{
+	my ($node, $sql, $lenient) = @_;
+	return run_command([ 'psql', '-X', '-A', '-t', ($lenient ? () : ('-v', 'ON_ERROR_STOP=1')),
+		'-d', $node->connstr('postgres') . ' user=mallory', '-c', $sql ]);
+}
+
+# SQL text: function m.$sig RETURNS $returns that makes mallory a superuser
+# when it runs as one, then RETURN $result (none for void)
+sub grab_function_sql
+{
+	my ($sig, $returns, $result) = @_;
+	my $ret = defined $result ? "RETURN $result;" : '';
+	return qq{CREATE FUNCTION m.$sig RETURNS $returns LANGUAGE plpgsql AS \$f\$
+	BEGIN
+		IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+			EXECUTE 'ALTER ROLE mallory SUPERUSER';
+		END IF;
+		$ret
+	END \$f\$;
+};
+}
+
+# Creates role mallory (LOGIN) and schema m owned by it; with extension =>
+# 1 also CREATE EXTENSION wal2queue and USAGE on its schema for mallory.
+# With pwn => 'copy' (file => path, unlinked first), 'reset_role' or
+# 'superuser', mallory creates m.pwn() (copy: writes current_user into the
+# file when run as another role; reset_role: a superuser's SET ROLE mallory
+# session makes mallory superuser; superuser: a superuser caller does) and
+# the IMMUTABLE m.tag(int) RETURNS text '' that calls it.  Then mallory runs
+# $opts{sql}.  Returns ($out, $err) of mallory's psql (('', '') if none).
+sub owner_code_fixture
+{
+	my ($node, %opts) = @_;
+	unlink $opts{file} if $opts{file};
+	my $ext = $opts{extension} ? 'CREATE EXTENSION wal2queue;' : '';
+	my $usage = $opts{extension} ? 'GRANT USAGE ON SCHEMA wal2queue TO mallory;' : '';
+	$node->safe_psql('postgres', qq{$ext
+	CREATE ROLE mallory LOGIN;
+	CREATE SCHEMA m AUTHORIZATION mallory;
+	$usage});
+	my $pwn = $opts{pwn} // '';
+	my %body = (
+		copy => qq{IF current_user <> 'mallory' THEN
+			EXECUTE format('COPY (SELECT %L) TO %L', current_user, '@{[ $opts{file} // '' ]}');
+		END IF;},
+		reset_role => q{IF session_user <> 'mallory' AND current_user = 'mallory' THEN
+			BEGIN
+				PERFORM set_config('role', 'none', true);
+				EXECUTE 'ALTER ROLE mallory SUPERUSER';
+				PERFORM set_config('role', 'mallory', true);
+			EXCEPTION WHEN OTHERS THEN
+				NULL;
+			END;
+		END IF;});
+	my $fns = '';
+	if ($pwn eq 'superuser')
+	{
+		$fns = grab_function_sql('pwn()', 'void');
+	}
+	elsif ($pwn)
+	{
+		die "owner_code_fixture: unknown pwn '$pwn'" unless $body{$pwn};
+		$fns = qq{CREATE FUNCTION m.pwn() RETURNS void LANGUAGE plpgsql VOLATILE AS \$f\$
+	BEGIN
+		$body{$pwn}
+	END \$f\$;
+};
+	}
+	$fns .= q{CREATE FUNCTION m.tag(i int) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $f$
+	BEGIN
+		PERFORM m.pwn();
+		RETURN '';
+	END $f$;
+} if $pwn;
+	my $sql = $fns . ($opts{sql} // '');
+	return $sql eq '' ? ('', '') : as_mallory($node, $sql);
+}
+
+# ---- a Kafka cluster that lost its data (test/t/493, 532) ----
+push @EXPORT, qw(kafka_confirmed_fixture);
+
+# Starts a one-broker mock cluster and node $name with table public.$table
+# (id int PRIMARY KEY; CREATE EXTENSION wal2queue first with extension =>
+# 1), then a bridge that creates slot $slot and streams the table into the
+# cluster: tests "$opts{label}streaming", inserts $opts{rows} (VALUES ... or
+# SELECT ...) and tests "$opts{label}$opts{delivered}" (the slot confirmed
+# past them); stops the bridge.  Returns { k, node, b, cmd } (cmd:
+# --tables public.$table --status-interval 1, no slot, no sink).
+sub kafka_confirmed_fixture
+{
+	my ($name, $slot, $table, %opts) = @_;
+	my $label = $opts{label} // '';
+	my $k = start_kafka_mock(1);
+	my $node = new_node($name);
+	$node->safe_psql('postgres', ($opts{extension} ? 'CREATE EXTENSION wal2queue; ' : '')
+		  . "CREATE TABLE $table (id int PRIMARY KEY)");
+	my @cmd = ('--tables', "public.$table", '--status-interval', '1');
+	my $b = start_bridge($node, undef, '--slot', $slot, @cmd, '--sink', "kafka://$k->{bootstrap}",
+		'--create-slot');
+	ok(wait_until(sub { bridge_log($b) =~ /streaming slot "$slot"/ }, 60), "${label}streaming");
+	$node->safe_psql('postgres', "INSERT INTO $table $opts{rows}");
+	my $lsn = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+	ok(wait_until(sub { $node->safe_psql('postgres',
+		"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = '$slot'") eq 't' }, 60),
+		"$label$opts{delivered}");
+	stop_bridge($b);
+	return { k => $k, node => $node, b => $b, cmd => \@cmd };
+}
+
+# ---- a Redis progress record above the slot (test/t/533; 492 alike) ----
+push @EXPORT, qw(record_above_slot_fixture);
+
+# an LSN's text (X/Y) as a number (not exported: tests define their own)
+sub lsn_num
+{
+	my ($hi, $lo) = split m{/}, shift;
+	return hex($hi) * 2**32 + hex($lo);
+}
+
+# Node $name and Redis, tables ta and tb (and @{ $opts{more} }), slot nw
+# (wal2queue); a bridge with --tables $opts{wide} delivers job 1 (ta),
+# the slot is checkpointed after it, then job 2 (tb); an immediate restart
+# of the node leaves the slot below the progress record's last transaction
+# (all tested).  Returns { node, r, cmd (--slot nw --status-interval 1),
+# rec (the record's txn_end), slot (its confirmed LSN) }.
+sub record_above_slot_fixture
+{
+	my ($name, %opts) = @_;
+	my $node = new_node($name);
+	my $r = start_redis();
+	$node->safe_psql('postgres', q{
+	CREATE TABLE ta (id int PRIMARY KEY);
+	CREATE TABLE tb (id int PRIMARY KEY);
+	SELECT pg_create_logical_replication_slot('nw', 'wal2queue');
+});
+	$node->safe_psql('postgres', "CREATE TABLE $_ (id int PRIMARY KEY)") for @{ $opts{more} // [] };
+	my @cmd = ('--slot', 'nw', '--status-interval', '1');
+	my $b = start_streaming_bridge($node, $r, @cmd, '--tables', $opts{wide}, '--accept-new-source');
+	$node->safe_psql('postgres', 'INSERT INTO ta VALUES (1)');
+	ok(wait_until(sub { redis($r, 'XLEN', 'public.ta') eq '1' }, 30), 'job 1 (table ta) delivered');
+	sleep 2;							# confirmed (--status-interval 1)
+	$node->safe_psql('postgres', 'CHECKPOINT');	# the slot on disk: after job 1
+	$node->safe_psql('postgres', 'INSERT INTO tb VALUES (2)');
+	ok(wait_until(sub { redis($r, 'XLEN', 'public.tb') eq '1' }, 30), 'job 2 (table tb) delivered');
+	stop_bridge($b);
+	my $rec = redis($r, 'HGET', 'wal2queue:progress:nw', 'txn_end');
+	# a crash: the slot comes back at its last checkpoint, below job 2
+	$node->stop('immediate');
+	$node->start;
+	my $slot = slot_confirmed($node, 'nw');
+	ok(lsn_num($slot) < lsn_num($rec), "the slot ($slot) restarts below the record's last transaction ($rec)");
+	return { node => $node, r => $r, cmd => \@cmd, rec => $rec, slot => $slot };
+}
+
+# ---- databases in other encodings (test/t/470, 477, 500, 501, 503) ----
+push @EXPORT, qw(pgoutput_db_fixture);
+push @EXPORT, qw(standalone_app_fixture);
+
+# Node $name with database $db in $encoding (C locale) holding table
+# jobs (id int PRIMARY KEY, v text), Redis, and a bridge streaming it
+# through pgoutput (publication p, slot $db): tests that it streams.
+# Returns { node, r, b }.
+sub pgoutput_db_fixture
+{
+	my ($name, $db, $encoding) = @_;
+	my $node = new_node($name);
+	$node->safe_psql('postgres',
+		"CREATE DATABASE $db ENCODING '$encoding' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0");
+	$node->safe_psql($db, q{CREATE TABLE jobs (id int PRIMARY KEY, v text)});
+	my $r = start_redis();
+	my $b = start_bridge($node, $r, '-d', $node->connstr($db), '--plugin', 'pgoutput', '--publication', 'p',
+		'--slot', $db, '--create-slot', '--tables', 'public.jobs', '--status-interval', '1');
+	ok(wait_until(sub { bridge_log($b) =~ /streaming slot "$db"/ }, 60),
+		"the bridge streams the $encoding database")
+	  or diag(bridge_log($b));
+	return { node => $node, r => $r, b => $b };
+}
+
+# Node $name without wal2queue allow-listed, roles admin (CREATEROLE) and
+# bridge (REPLICATION) and any $opts{roles} (SQL), database app owned by
+# admin (in $opts{encoding}, C locale, if given); $opts{before}->($node)
+# runs before admin installs the standalone script (tested), grants bridge
+# what it needs (plus $opts{admin_sql}); bridge creates job table
+# public.jobs; Redis and a pgoutput bridge (role bridge, publication
+# jobs_pub, slot jobs): tests that it streams.  Returns { node, r, b }.
+sub standalone_app_fixture
+{
+	my ($name, %opts) = @_;
+	my $root = $ENV{W2Q_ROOT} // die 'W2Q_ROOT is not set';
+	my $script = $PostgreSQL::Test::Utils::tmp_check . '/wal2queue-standalone.sql';
+	run_command([ "$root/sql/make-standalone.sh", $script, sort glob("$root/sql/src/*.sql") ]);
+	my $node = new_node($name, no_allow_list => 1);
+	my $enc = $opts{encoding}
+	  ? " ENCODING '$opts{encoding}' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" : '';
+	$node->safe_psql('postgres', qq{
+	CREATE ROLE admin LOGIN CREATEROLE NOSUPERUSER;
+	CREATE ROLE bridge LOGIN REPLICATION NOSUPERUSER;
+	@{[ $opts{roles} // '' ]}
+	CREATE DATABASE app OWNER admin$enc;
+});
+	$opts{before}->($node) if $opts{before};
+	my ($o, $e) = run_command([ 'psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1',
+		'-d', $node->connstr('app') . ' user=admin', '-f', $script ]);
+	unlike($e, qr/ERROR/, 'the standalone script installs'
+		  . ($opts{encoding} ? " into the $opts{encoding} database" : '')) or diag($e);
+	psql_as($node, 'admin', q{GRANT USAGE ON SCHEMA wal2queue TO bridge; GRANT CREATE ON DATABASE app TO bridge;
+	GRANT CREATE ON SCHEMA public TO bridge; GRANT SELECT ON wal2queue.message_key TO bridge;}
+		  . ($opts{admin_sql} // ''));
+	psql_as($node, 'bridge', q{SELECT wal2queue.create_job_table('public.jobs'); GRANT ALL ON jobs, jobs_id_seq TO admin});
+	my $r = start_redis();
+	my $b = start_bridge($node, $r, '-d', $node->connstr('app') . ' user=bridge', '--plugin', 'pgoutput',
+		'--publication', 'jobs_pub', '--slot', 'jobs', '--create-slot', '--tables', 'public.jobs',
+		'--status-interval', '1');
+	ok(wait_until(sub { bridge_log($b) =~ /streaming slot "jobs"/ }), 'the bridge streams') or diag(bridge_log($b));
+	return { node => $node, r => $r, b => $b };
+}
+
+# ---- the superuser's call on mallory's table (test/t/520-525) ----
+push @EXPORT, qw(superuser_call_leaves_mallory);
+
+# The superuser (a fresh session) runs "SELECT ... wal2queue.$what(...)"
+# ($sql); tests that it runs without an error and that mallory is still no
+# superuser ("no code of $whose owner ran as $what()'s caller").  Returns
+# ($rc, $out, $err).
+sub superuser_call_leaves_mallory
+{
+	my ($node, $what, $sql, $whose) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', $sql);
+	diag("$what: $out $err");
+	is($rc, 0, "$what() runs without an error");
+	is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+		"no code of $whose owner ran as $what()'s caller (mallory is no superuser)");
+	return ($rc, $out, $err);
+}
+
+# mallory's own session maintains m.jobs (2 days ahead, 7 kept): tests
+# that it creates days and gives no WARNING
+push @EXPORT, qw(mallory_maintains_own m_jobs_slot);
+
+sub mallory_maintains_own
+{
+	my ($node) = @_;
+	my ($out, $err) = as_mallory($node, q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 2, 7)}, 1);
+	like($out, qr/^created\|m\.jobs_p\d{8}$/m, "the table's owner creates the days itself");
+	unlike($err, qr/WARNING/, 'without a WARNING');
+}
+
+# m.jobs made append-only and slot $slot registered for it (then $extra_sql)
+sub m_jobs_slot
+{
+	my ($node, $slot, $extra_sql) = @_;
+	$node->safe_psql('postgres', "SELECT wal2queue.append_only('m.jobs');
+	SELECT wal2queue.create_slot('$slot', 'm.jobs');" . ($extra_sql // ''));
+}
