@@ -49,7 +49,9 @@ is($err, '', "mallory's job table with an ON DELETE rule");
 m_jobs_slot($node, 's527', q{
 	SELECT pg_create_logical_replication_slot('watch', 'test_decoding');});
 
-my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});
+# (the control: the owner's own session prunes, which the rule cannot abuse)
+my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)},
+	$ENV{W2Q_ATTACK_CONTROL} ? (extra_params => [ '-U', 'mallory' ]) : ());
 diag("prune: rc $rc: $pout $perr");
 is($pout, '1', 'prune() deletes the delivered row') if $ENV{W2Q_ATTACK_CONTROL};
 my $msgs = $node->safe_psql('postgres', q{SELECT data FROM pg_logical_slot_peek_changes('watch', NULL, NULL)

@@ -51,7 +51,9 @@ m_jobs_slot($node, 's528', q{
 ($out, $err) = as_mallory($node, q{SELECT pg_drop_replication_slot('victim')}, 1);
 like($err, qr/ERROR/, 'mallory may not drop the slot itself');
 
-my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)});
+# (the control: the owner's own session prunes, which the rule cannot abuse)
+my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('m.jobs', force => true)},
+	$ENV{W2Q_ATTACK_CONTROL} ? (extra_params => [ '-U', 'mallory' ]) : ());
 diag("prune: rc $rc: $pout $perr");
 is($pout, '1', 'prune() deletes the delivered row') if $ENV{W2Q_ATTACK_CONTROL};
 is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'victim'}), '1',
