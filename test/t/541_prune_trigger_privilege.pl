@@ -26,6 +26,14 @@
 # 95d359f.
 # Control: W2Q_ATTACK_CONTROL=1 grants mallory SELECT, INSERT only (no
 # TRIGGER): her CREATE TRIGGER is refused and the check passes.
+# Fixed: owner_session() asks owner_triggers() whether the code that can
+# run on the table is its owner's: a table on which a role other than the
+# owner (no superuser, no member of the owner) holds TRIGGER -- directly,
+# through PUBLIC or a group -- is skipped with a WARNING naming the
+# grantees and the REVOKE; so is one with a trigger whose function, or a
+# function or operator its WHEN uses, is such a role's (a former
+# grantee's).  A superuser grantee, or the superuser's own trigger, is
+# trusted: the DELETE runs.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -61,5 +69,82 @@ diag("prune: rc $rc: $pout $perr");
 is($rc, 0, 'the superuser\'s prune() runs');
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
 	"no code of a role that does not own the table ran as prune()'s caller (mallory is no superuser)");
+if ($control)
+{
+	$node->stop;
+	done_testing();
+	exit 0;
+}
+like($perr, qr/table public\.jobs is skipped: mallory may create triggers on it/,
+	'the WARNING names the TRIGGER grantee');
+like($perr, qr/HINT:  Revoke it .*REVOKE TRIGGER ON public\.jobs FROM mallory;/, 'and the REVOKE');
+
+# the superuser's prune(), WARNING and 0 expected, mallory no superuser
+my $skipped = sub {
+	my ($re, $name) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs', force => true)});
+	note("prune: rc $rc: $out $err");
+	like($err, $re, $name);
+	is($out, '0', '0 rows pruned');
+	is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+		'mallory is no superuser');
+};
+
+# TRIGGER revoked: the trigger a former grantee left is still hers
+$node->safe_psql('postgres', q{REVOKE TRIGGER ON public.jobs FROM mallory});
+$skipped->(qr/table public\.jobs is skipped: its trigger jobs_grab uses function m\.grab\(\) of role mallory.*\n.*\n.*DROP TRIGGER jobs_grab ON public\.jobs/,
+	"a former grantee's trigger function: skipped, the WARNING names the trigger and the DROP");
+
+# her trigger dropped: the superuser's own trigger runs, nothing is skipped
+$node->safe_psql('postgres', q{DROP TRIGGER jobs_grab ON public.jobs;
+	CREATE TABLE public.ran (who name);
+	CREATE FUNCTION public.note() RETURNS trigger LANGUAGE plpgsql AS $f$
+	BEGIN INSERT INTO public.ran VALUES (current_user); RETURN NULL; END $f$;
+	CREATE TRIGGER jobs_note BEFORE DELETE ON public.jobs FOR EACH STATEMENT EXECUTE FUNCTION public.note();});
+($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs', force => true)});
+is($rc, 0, 'prune() runs once the trigger is dropped');
+unlike($perr, qr/WARNING/, 'without a WARNING');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM public.ran'), '1', "its DELETE ran the superuser's own trigger");
+
+# TRIGGER through PUBLIC, and through a group mallory is a member of
+$node->safe_psql('postgres', q{GRANT TRIGGER ON public.jobs TO PUBLIC});
+$skipped->(qr/table public\.jobs is skipped: PUBLIC may create triggers on it.*\n.*\n.*REVOKE TRIGGER ON public\.jobs FROM PUBLIC;/,
+	'TRIGGER granted to PUBLIC: skipped');
+$node->safe_psql('postgres', q{REVOKE TRIGGER ON public.jobs FROM PUBLIC;
+	CREATE ROLE writers NOLOGIN;
+	GRANT writers TO mallory;
+	GRANT TRIGGER ON public.jobs TO writers;});
+($out, $err) = as_mallory($node, q{CREATE TRIGGER jobs_grab2 BEFORE DELETE ON public.jobs
+	  FOR EACH STATEMENT EXECUTE FUNCTION m.grab();});
+is($err, '', 'mallory adds a trigger through her group writers');
+$skipped->(qr/table public\.jobs is skipped: writers may create triggers on it/,
+	'TRIGGER granted to a group: skipped, the WARNING names the group');
+
+# a superuser grantee is trusted
+$node->safe_psql('postgres', q{REVOKE TRIGGER ON public.jobs FROM writers;
+	DROP TRIGGER jobs_grab2 ON public.jobs;
+	CREATE ROLE admin2 SUPERUSER NOLOGIN;
+	GRANT TRIGGER ON public.jobs TO admin2;});
+($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs', force => true)});
+unlike($perr, qr/WARNING/, 'TRIGGER held by a superuser: not skipped');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM public.ran'), '2', 'the DELETE ran');
+
+# a former grantee's trigger on a built-in function, whose WHEN calls her
+# function, or her operator
+$node->safe_psql('postgres', q{GRANT TRIGGER ON public.jobs TO mallory});
+($out, $err) = as_mallory($node, grab_function_sql('cond(bigint)', 'boolean', 'false') . q{
+	CREATE FUNCTION m.cond2(bigint, integer) RETURNS boolean LANGUAGE sql AS $f$ SELECT m.cond($1) $f$;
+	CREATE OPERATOR m.=== (LEFTARG = bigint, RIGHTARG = integer, FUNCTION = m.cond2);
+	CREATE TRIGGER jobs_when BEFORE DELETE ON public.jobs FOR EACH ROW WHEN (m.cond(old.id))
+	  EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger();
+	CREATE TRIGGER jobs_when_op BEFORE DELETE ON public.jobs FOR EACH ROW WHEN (old.id OPERATOR(m.===) 1)
+	  EXECUTE FUNCTION pg_catalog.suppress_redundant_updates_trigger();});
+is($err, '', "mallory's triggers on a built-in function, WHEN calling her code");
+$node->safe_psql('postgres', q{REVOKE TRIGGER ON public.jobs FROM mallory});
+$skipped->(qr/its trigger jobs_when uses function m\.cond\(bigint\) of role mallory/,
+	"a function her trigger's WHEN calls: skipped");
+$node->safe_psql('postgres', q{DROP TRIGGER jobs_when ON public.jobs});
+$skipped->(qr/its trigger jobs_when_op uses operator m\.===\(bigint,integer\) of role mallory.*\n.*\n.*ALTER OPERATOR m\.===\(bigint,integer\) OWNER TO postgres/,
+	"an operator of hers in its WHEN: skipped, the HINT names the owner change");
 $node->stop;
 done_testing();
