@@ -22,6 +22,12 @@
 # 95d359f.
 # Control: W2Q_ATTACK_CONTROL=1 grants mallory SELECT, INSERT only: her
 # CREATE TRIGGER is refused and the check passes.
+# Fixed: owner_session() asks owner_triggers() (see test/t/541): bob's
+# own prune() skips bob.jobs with a WARNING naming mallory and the REVOKE
+# while she holds TRIGGER, and naming her trigger and m.take() once it is
+# revoked; with her trigger dropped it prunes.  A role that is a member of
+# bob (it can act as bob anyway) may hold TRIGGER and own the function of
+# a trigger: bob's prune() runs it.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -67,5 +73,40 @@ diag("bob's prune(): $out $err");
 unlike($err, qr/ERROR/, "bob's prune() in his own session runs");
 ($out, $err) = as_mallory($node, q{SELECT count(*) FROM m.loot});
 is($out, '0', "no code of a role that does not own bob.jobs ran with bob's rights (mallory's m.loot holds nothing of bob.secret)");
+if ($control)
+{
+	$node->stop;
+	done_testing();
+	exit 0;
+}
+($out, $err) = $bob->(q{SELECT wal2queue.prune('bob.jobs', force => true)});
+like($err, qr/table bob\.jobs is skipped: mallory may create triggers on it.*\n.*\n.*REVOKE TRIGGER ON bob\.jobs FROM mallory;/,
+	"bob's prune() skips his table: the WARNING names mallory and the REVOKE");
+is($out, '0', '0 rows pruned');
+$bob->(q{REVOKE TRIGGER ON bob.jobs FROM mallory});
+($out, $err) = $bob->(q{SELECT wal2queue.prune('bob.jobs', force => true)});
+like($err, qr/table bob\.jobs is skipped: its trigger jobs_take uses function m\.take\(\) of role mallory, which is not its owner bob/,
+	'TRIGGER revoked: her trigger still makes it skip');
+($out, $err) = as_mallory($node, q{SELECT count(*) FROM m.loot});
+is($out, '0', 'm.loot still holds nothing');
+
+# bob's member bob_dev holds TRIGGER and owns the trigger's function: it
+# can act as bob anyway, so bob's prune() runs its trigger
+($out, $err) = $bob->(q{DROP TRIGGER jobs_take ON bob.jobs;});
+is($err, '', "bob drops mallory's trigger");
+$node->safe_psql('postgres', q{CREATE ROLE bob_dev LOGIN IN ROLE bob;
+	CREATE SCHEMA dev AUTHORIZATION bob_dev;});
+($out, $err) = $bob->(q{GRANT TRIGGER ON bob.jobs TO bob_dev;
+	CREATE TABLE bob.ran (who name);
+	GRANT INSERT ON bob.ran TO bob_dev;});
+is($err, '', 'bob grants TRIGGER to his member bob_dev');
+($out, $err) = run_command([ 'psql', '-X', '-A', '-t', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres') . ' user=bob_dev', '-c',
+	q{CREATE FUNCTION dev.note() RETURNS trigger LANGUAGE plpgsql AS $f$
+	BEGIN INSERT INTO bob.ran VALUES (current_user); RETURN NULL; END $f$;
+	CREATE TRIGGER jobs_note BEFORE DELETE ON bob.jobs FOR EACH STATEMENT EXECUTE FUNCTION dev.note();} ]);
+is($err, '', "bob_dev adds a trigger calling its function");
+($out, $err) = $bob->(q{SELECT wal2queue.prune('bob.jobs', force => true)});
+unlike($err, qr/WARNING/, "bob's prune() does not skip the table for his member's trigger");
+is($node->safe_psql('postgres', 'SELECT who FROM bob.ran'), 'bob', "its DELETE ran the member's trigger as bob");
 $node->stop;
 done_testing();
