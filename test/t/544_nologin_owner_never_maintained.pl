@@ -20,6 +20,11 @@
 # Reliability: deterministic on main at 95d359f.
 # Control: W2Q_ATTACK_CONTROL=1 makes app_owner LOGIN: the recipe's
 # session (a plain login as app_owner) prunes without a WARNING.
+# Fixed: owner_session() reads rolcanlogin: for an owner that cannot log
+# in the WARNING says so ("which cannot log in") and its HINT names ALTER
+# ROLE ... LOGIN (then the pg_cron recipe) or ALTER TABLE ... OWNER TO a
+# role that can log in.  Following the first, a session of app_owner
+# prunes without a WARNING.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -58,6 +63,19 @@ else
 	like($oerr, qr/not permitted to log in/, 'app_owner cannot log in: the HINT\'s session of app_owner is impossible');
 	like($hint // '', qr/LOGIN|log in|OWNER TO/,
 		'the WARNING of a table whose owner cannot log in names a remedy that works');
+	like($err, qr/table app\.jobs is skipped: it is owned by role app_owner, which cannot log in/,
+		'the WARNING says the owner cannot log in');
+	like($hint // '', qr/ALTER ROLE app_owner LOGIN.*cron\.schedule_in_database\(.*'app_owner'\).*ALTER TABLE app\.jobs OWNER TO <role>/,
+		'the HINT names ALTER ROLE ... LOGIN with the pg_cron recipe, or ALTER TABLE ... OWNER TO');
+	# the HINT's first remedy works
+	$node->safe_psql('postgres', 'ALTER ROLE app_owner LOGIN');
+	($orc, $oout, $oerr) = $node->psql('postgres', q{SELECT wal2queue.prune('app.jobs', force => true)},
+		extra_params => [ '-U', 'app_owner' ]);
+	is($orc, 0, 'after ALTER ROLE app_owner LOGIN a session of app_owner prunes');
+	unlike($oerr, qr/WARNING/, 'without a WARNING');
+	# a login owner keeps the pg_cron recipe alone
+	($rc, $out, $err) = $node->psql('postgres', q{SELECT wal2queue.prune('app.jobs', force => true)});
+	unlike($err, qr/cannot log in|ALTER ROLE/, "a login owner's WARNING does not speak of logging in");
 }
 $node->stop;
 done_testing();
