@@ -146,5 +146,30 @@ $skipped->(qr/its trigger jobs_when uses function m\.cond\(bigint\) of role mall
 $node->safe_psql('postgres', q{DROP TRIGGER jobs_when ON public.jobs});
 $skipped->(qr/its trigger jobs_when_op uses operator m\.===\(bigint,integer\) of role mallory.*\n.*\n.*ALTER OPERATOR m\.===\(bigint,integer\) OWNER TO postgres/,
 	"an operator of hers in its WHEN: skipped, the HINT names the owner change");
+
+# a partition: TRIGGER on one leaf skips that leaf, the others are pruned
+# (s541, older and never advanced, would hold back the horizon)
+$node->safe_psql('postgres', q{
+	SELECT wal2queue.unregister_slot('s541');
+	SELECT pg_drop_replication_slot('s541');
+	CREATE TABLE public.pjobs (id bigint, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}',
+	  created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (id, created_at)) PARTITION BY RANGE (created_at);
+	CREATE TABLE public.pjobs_a PARTITION OF public.pjobs FOR VALUES FROM ('2000-01-01') TO ('2010-01-01');
+	CREATE TABLE public.pjobs_b PARTITION OF public.pjobs FOR VALUES FROM ('2010-01-01') TO ('2020-01-01');
+	INSERT INTO public.pjobs VALUES (1, 'q', '{}', '2005-01-01'), (2, 'q', '{}', '2015-01-01');
+	GRANT SELECT, TRIGGER ON public.pjobs_a TO mallory;
+	SELECT wal2queue.append_only('public.pjobs');
+	SELECT wal2queue.create_slot('s541p', 'public.pjobs');});
+($out, $err) = as_mallory($node, q{CREATE TRIGGER a_grab BEFORE DELETE ON public.pjobs_a
+	  FOR EACH STATEMENT EXECUTE FUNCTION m.grab();});
+is($err, '', 'mallory adds a trigger to a partition she holds TRIGGER on');
+($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('public.pjobs', force => true)});
+note("prune: rc $rc: $pout $perr");
+like($perr, qr/partition public\.pjobs_a of table public\.pjobs is skipped: mallory may create triggers on it/,
+	'the partition is skipped with a WARNING naming it and mallory');
+is($pout, '1', 'the other partition is pruned');
+is($node->safe_psql('postgres', q{SELECT string_agg(id::text, ',') FROM public.pjobs}), '1', "the skipped partition's job stays");
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	'mallory is no superuser');
 $node->stop;
 done_testing();
