@@ -31,7 +31,9 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     grantees text;
+    g record;
     t record;
+    ident record;
 BEGIN
     SELECT string_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
                       ', ' ORDER BY r.rolname NULLS FIRST) INTO grantees
@@ -46,37 +48,37 @@ BEGIN
                   HINT = format('Revoke it (as the table''s owner or a superuser): REVOKE TRIGGER ON %s FROM %s; then drop any trigger on the table that its owner did not create.', rel, grantees);
         RETURN false;
     END IF;
-    SELECT x.tgname, pg_describe_object(x.cls, x.obj, 0) AS object, i.type, i.identity,
-           pg_get_userbyid(x.owner) AS owner, pg_get_userbyid(c.relowner) AS relowner INTO t
-      FROM pg_class c
-      CROSS JOIN LATERAL (
-            SELECT g.tgname, 'pg_proc'::regclass AS cls, g.tgfoid AS obj
-              FROM pg_trigger g WHERE g.tgrelid = c.oid
-            UNION
-            SELECT g.tgname, d.refclassid, d.refobjid
-              FROM pg_trigger g JOIN pg_depend d
-                   ON d.classid = 'pg_trigger'::regclass AND d.objid = g.oid
-             WHERE g.tgrelid = c.oid) x0
-      CROSS JOIN LATERAL (SELECT x0.*, CASE x0.cls
-            WHEN 'pg_proc'::regclass THEN (SELECT p.proowner FROM pg_proc p WHERE p.oid = x0.obj)
-            WHEN 'pg_operator'::regclass THEN (SELECT p.oprowner FROM pg_operator p WHERE p.oid = x0.obj)
-            WHEN 'pg_type'::regclass THEN (SELECT p.typowner FROM pg_type p WHERE p.oid = x0.obj)
-            END AS owner) x
-      CROSS JOIN LATERAL pg_identify_object(x.cls, x.obj, 0) i
-     WHERE c.oid = rel AND x.owner IS NOT NULL
-       AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = x.owner)
-       AND NOT pg_has_role(x.owner, c.relowner, 'MEMBER')
-     ORDER BY x.tgname, 2
-     LIMIT 1;
-    IF FOUND THEN
+    -- per trigger, by the indexes (pg_trigger by tgrelid, pg_depend by
+    -- depender): cheap per leaf (test/t/524)
+    FOR g IN SELECT tr.oid, tr.tgname, tr.tgfoid, c.relowner
+               FROM pg_trigger tr JOIN pg_class c ON c.oid = tr.tgrelid
+              WHERE tr.tgrelid = rel ORDER BY tr.tgname LOOP
+        SELECT x.cls, x.obj, x.owner INTO t
+          FROM (SELECT y.cls, y.obj, CASE y.cls
+                    WHEN 'pg_proc'::regclass THEN (SELECT p.proowner FROM pg_proc p WHERE p.oid = y.obj)
+                    WHEN 'pg_operator'::regclass THEN (SELECT p.oprowner FROM pg_operator p WHERE p.oid = y.obj)
+                    WHEN 'pg_type'::regclass THEN (SELECT p.typowner FROM pg_type p WHERE p.oid = y.obj)
+                    END AS owner
+                  FROM (SELECT 'pg_proc'::regclass AS cls, g.tgfoid AS obj
+                        UNION
+                        SELECT d.refclassid::regclass, d.refobjid FROM pg_depend d
+                         WHERE d.classid = 'pg_trigger'::regclass AND d.objid = g.oid) y) x
+         WHERE x.owner IS NOT NULL
+           AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = x.owner)
+           AND NOT pg_has_role(x.owner, g.relowner, 'MEMBER')
+         ORDER BY x.cls, x.obj
+         LIMIT 1;
+        CONTINUE WHEN NOT FOUND;
+        SELECT i.type, i.identity INTO ident FROM pg_identify_object(t.cls, t.obj, 0) i;
         RAISE WARNING '%: % is skipped: its trigger % uses % of role %, which is not its owner %',
-            caller, what, quote_ident(t.tgname), t.object, quote_ident(t.owner), quote_ident(t.relowner)
+            caller, what, quote_ident(g.tgname), pg_describe_object(t.cls, t.obj, 0),
+            quote_ident(pg_get_userbyid(t.owner)), quote_ident(pg_get_userbyid(g.relowner))
             USING DETAIL = format('The trigger would run that code with the rights of role %s, which role %s does not have (a role holding the TRIGGER privilege can add a trigger calling its own code). Nothing was done to the table.',
-                                  current_user, t.owner),
+                                  current_user, pg_get_userbyid(t.owner)),
                   HINT = format('Drop the trigger if the table''s owner did not create it: DROP TRIGGER %I ON %s; or, if that code is the owner''s, give it to the owner: ALTER %s %s OWNER TO %I.',
-                                t.tgname, rel, upper(t.type), t.identity, t.relowner);
+                                g.tgname, rel, upper(ident.type), ident.identity, pg_get_userbyid(g.relowner));
         RETURN false;
-    END IF;
+    END LOOP;
     RETURN true;
 END
 $$;
