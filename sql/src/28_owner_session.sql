@@ -10,11 +10,15 @@
  * the caller's rights, a superuser's or the owner's own (test/t/541, 543).
  * pg_trigger records no creator, so two things are read:
  *  - the ACL: a role that holds TRIGGER on REL (PUBLIC, or a role that is
- *    no superuser and no member of the owner, so members of a grantee
- *    group count) could add a trigger at any time;
+ *    not trusted, so members of a grantee group count) could add a
+ *    trigger at any time;
  *  - the triggers: each one's function and the functions, operators and
- *    types its WHEN uses (pg_depend) must be owned by a superuser or a
- *    member of REL's owner (a trigger left by a former grantee).
+ *    types its WHEN uses (pg_depend) must be owned by a trusted role (a
+ *    trigger left by a former grantee is not).
+ * Trusted: a superuser, a member of REL's owner (it can act as the owner),
+ * and the owner of wal2queue's functions (their installer, e.g. the
+ * administrator of a managed server: the caller runs its code already;
+ * append_only()'s trigger calls its refuse_update(): test/t/018).
  * A former grantee's trigger that calls only trusted functions (builtins)
  * cannot be told from the owner's: the HINT says to look.  Other rights
  * of a non-owner add no code that the DELETE runs with the caller's
@@ -30,6 +34,8 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
+    installer oid := (SELECT p.proowner FROM pg_proc p
+                       WHERE p.oid = 'wal2queue.owner_triggers(regclass,text,text)'::regprocedure);
     grantees text;
     g record;
     t record;
@@ -40,7 +46,8 @@ BEGIN
       FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
       LEFT JOIN pg_roles r ON r.oid = a.grantee
      WHERE c.oid = rel AND a.privilege_type = 'TRIGGER'
-       AND (a.grantee = 0 OR NOT (r.rolsuper OR pg_has_role(a.grantee, c.relowner, 'MEMBER')));
+       AND (a.grantee = 0 OR NOT (r.rolsuper OR a.grantee = installer
+                                   OR pg_has_role(a.grantee, c.relowner, 'MEMBER')));
     IF grantees IS NOT NULL THEN
         RAISE WARNING '%: % is skipped: % may create triggers on it (the TRIGGER privilege) without owning it',
             caller, what, grantees
@@ -63,7 +70,7 @@ BEGIN
                         UNION
                         SELECT d.refclassid::regclass, d.refobjid FROM pg_depend d
                          WHERE d.classid = 'pg_trigger'::regclass AND d.objid = g.oid) y) x
-         WHERE x.owner IS NOT NULL
+         WHERE x.owner IS NOT NULL AND x.owner <> installer
            AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = x.owner)
            AND NOT pg_has_role(x.owner, g.relowner, 'MEMBER')
          ORDER BY x.cls, x.obj
