@@ -41,8 +41,9 @@ DECLARE
     t record;
     ident record;
 BEGIN
-    SELECT string_agg(CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
-                      ', ' ORDER BY r.rolname NULLS FIRST) INTO grantees
+    -- DISTINCT: a role granted it by two grantors is named once
+    SELECT string_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
+                      ', ' ORDER BY CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END) INTO grantees
       FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) a
       LEFT JOIN pg_roles r ON r.oid = a.grantee
      WHERE c.oid = rel AND a.privilege_type = 'TRIGGER'

@@ -147,6 +147,18 @@ $node->safe_psql('postgres', q{DROP TRIGGER jobs_when ON public.jobs});
 $skipped->(qr/its trigger jobs_when_op uses operator m\.===\(bigint,integer\) of role mallory.*\n.*\n.*ALTER OPERATOR m\.===\(bigint,integer\) OWNER TO postgres/,
 	"an operator of hers in its WHEN: skipped, the HINT names the owner change");
 
+# a role granted TRIGGER by two grantors is named once
+$node->safe_psql('postgres', q{DROP TRIGGER jobs_when_op ON public.jobs;
+	CREATE ROLE lead NOLOGIN;
+	GRANT TRIGGER ON public.jobs TO lead WITH GRANT OPTION;
+	GRANT TRIGGER ON public.jobs TO mallory;
+	SET ROLE lead;
+	GRANT TRIGGER ON public.jobs TO mallory;
+	RESET ROLE;});
+$skipped->(qr/table public\.jobs is skipped: lead, mallory may create triggers on it .*\n.*\n.*FROM lead, mallory;/,
+	'two grantors of one grantee: each grantee named once');
+$node->safe_psql('postgres', q{REVOKE TRIGGER ON public.jobs FROM lead, mallory CASCADE});
+
 # a partition: TRIGGER on one leaf skips that leaf, the others are pruned
 # (s541, older and never advanced, would hold back the horizon)
 $node->safe_psql('postgres', q{
