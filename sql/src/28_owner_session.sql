@@ -25,7 +25,7 @@
  * rights: rules, policies, indexes, statistics, inheritance and partitions
  * need ownership, and a REFERENCES grantee's ON DELETE action (and the
  * triggers of its table) runs as the referencing table's owner, under a
- * user-id change that SET ROLE cannot undo (test/t/549).  Else false with a
+ * user-id change that SET ROLE cannot undo (test/t/559).  Else false with a
  * WARNING naming the grantees or the trigger (WHAT names REL for it).
  */
 CREATE FUNCTION wal2queue.owner_triggers(rel regclass, caller text, what text)
