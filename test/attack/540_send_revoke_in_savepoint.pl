@@ -1,0 +1,92 @@
+# What: revoke_message_key() run inside a subtransaction -- a SAVEPOINT, a
+# DO block or function with an EXCEPTION clause, psql's ON_ERROR_ROLLBACK,
+# a driver's autosave -- leaves the SUBtransaction's xid as the key row's
+# xmax.  Once any later transaction has committed (routine on a live
+# server), a REPEATABLE READ send() whose snapshot predates the
+# revocation's commit signs with the revoked key (the newest, 2) and
+# commits, with no serialization_failure; a READ COMMITTED send() running
+# while the revocation is open signs at once with the key being revoked (3)
+# instead of waiting and taking the newest key not revoked (1).  Both
+# transactions commit after the revocation: the bridge drops their
+# messages (signed with a revoked key), jobs silently lost.
+# Why: sql/src/10_send.sql send_key_busy(): pg_visible_in_snapshot() on
+# pg_current_snapshot() knows top-level xids only (a pg_snapshot has no
+# subxip), so a running subtransaction's xid below the snapshot's xmax
+# reads as "ended before the snapshot: a lock or an abort" and send()
+# never asks the row (FOR SHARE); the MultiXact reading does not catch it
+# (the xid is above the next MultiXactId).
+# Expected: as for a top-level revocation (test/t/472, 517, 531): the
+# REPEATABLE READ send() fails with serialization_failure "key 2 ... was
+# revoked or changed", the READ COMMITTED one waits and signs with key 1.
+# Severity: medium-high (the guarantee of 472/517/531 is void whenever the
+# revocation runs under a savepoint; silent job loss, no error anywhere).
+# Reliability: deterministic; fails checks 2 and 4 every run on main at
+# 95d359f.
+# Control: W2Q_ATTACK_CONTROL=1 revokes without the SAVEPOINT: all pass.
+use strict;
+use warnings;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $control = $ENV{W2Q_ATTACK_CONTROL};
+my $node = new_node('rvsp');
+$node->safe_psql('postgres', q{CREATE EXTENSION wal2queue;
+	SELECT pg_create_logical_replication_slot('peek540', 'test_decoding');
+	CREATE TABLE orders (id serial PRIMARY KEY, note text);
+	INSERT INTO orders (note) VALUES ('o0');
+	SELECT wal2queue.rotate_message_key()});	# key 2
+
+sub key_of_last_message
+{
+	my $m = $node->safe_psql('postgres', q{SELECT substr(data, 1, 80)
+		FROM pg_logical_slot_get_changes('peek540', NULL, NULL) WHERE data LIKE 'message:%'});
+	return $m =~ /prefix: wal2queue!(\d+)\./ ? $1 : "none ($m)";
+}
+
+# REPEATABLE READ: the snapshot is taken while the revocation is open
+my $a = $node->background_psql('postgres', on_error_stop => 0);
+$a->query_safe('BEGIN');
+$a->query_safe('SAVEPOINT s') unless $control;
+$a->query_safe('SELECT wal2queue.revoke_message_key(2)');
+# any later transaction that commits (routine on a live server) puts the
+# snapshot's xmax above the revocation's xid
+$node->safe_psql('postgres', q{INSERT INTO orders (note) VALUES ('other')});
+my $rr = $node->background_psql('postgres', on_error_stop => 0);
+$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ');
+$rr->query_safe('SELECT count(*) FROM orders');	# the snapshot
+$a->query_safe('RELEASE SAVEPOINT s') unless $control;
+$a->query_safe('COMMIT');
+is($node->safe_psql('postgres', 'SELECT revoked FROM wal2queue.message_key WHERE id = 2'), 't',
+	'key 2 is revoked (committed)');
+my $out = $rr->query(q{SELECT wal2queue.send('emails', '{"n": 1}')});
+my $err = $rr->{stderr};
+$rr->query('COMMIT');
+$rr->quit;
+like($err, qr/key 2 of wal2queue.message_key was revoked or changed/,
+	'a REPEATABLE READ send() whose snapshot predates the revocation fails')
+  or diag("out: $out err: $err; its message was signed with key " . key_of_last_message());
+key_of_last_message();
+
+# READ COMMITTED: send() while the revocation of key 3 is open waits, then key 1
+$node->safe_psql('postgres', 'SELECT wal2queue.rotate_message_key()');	# key 3
+$a->query_safe('BEGIN');
+$a->query_safe('SAVEPOINT s') unless $control;
+$a->query_safe('SELECT wal2queue.revoke_message_key(3)');
+$node->safe_psql('postgres', q{INSERT INTO orders (note) VALUES ('other')});
+my $in = $PostgreSQL::Test::Utils::tmp_check . '/app540.sql';
+PostgreSQL::Test::Utils::append_to_file($in, "BEGIN;\nINSERT INTO orders (note) VALUES ('o1');\n"
+	. "SELECT wal2queue.send('emails', '{\"n\": 2}');\nCOMMIT;\n");
+my ($o, $e) = ('', '');
+my $h = IPC::Run::start([ 'psql', '-X', '-At', '-v', 'ON_ERROR_STOP=1', '-d', $node->connstr('postgres'), '-f', $in ],
+	'>', \$o, '2>', \$e);
+sleep 2;
+$a->query_safe('RELEASE SAVEPOINT s') unless $control;
+$a->query_safe('COMMIT');
+$a->quit;
+$h->finish;
+unlike($e, qr/ERROR/, 'the READ COMMITTED send() commits') or diag($e);
+is(key_of_last_message(), '1', 'the READ COMMITTED send() running during the revocation of key 3 waits and signs with key 1, the newest not revoked');
+$node->stop;
+done_testing();
