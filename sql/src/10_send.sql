@@ -26,7 +26,7 @@ RETURNS boolean
 LANGUAGE plpgsql STABLE
 AS $$
 DECLARE
-    status text;
+    status pg_catalog.text;
 BEGIN
     IF x::text::bigint OPERATOR(pg_catalog.<) 3
        OR NOT pg_catalog.pg_visible_in_snapshot(x, snap) THEN
@@ -132,7 +132,7 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    gids text;
+    gids pg_catalog.text;
     mx pg_catalog.int4;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p
@@ -266,7 +266,10 @@ BEGIN
      * be running.  The bridge drops a message signed with a revoked key, so
      * only an xmax that may matter asks the row itself (send_key_busy(): an
      * updater, or a transaction that may still update, not visible in the
-     * snapshot; a lock-only xmax of others refuses nothing).  Asking is a
+     * snapshot, a subtransaction's included, test/t/540; a lock-only xmax
+     * of others refuses nothing).  A prepared transaction holding the row
+     * is not waited for: send_key_probe() raises an error naming it
+     * (test/t/542).  Asking is a
      * FOR SHARE in a subtransaction that is then rolled back: it waits for a
      * running revocation and gets the server's verdict (a serialization
      * failure under REPEATABLE READ for an UPDATE committed after the
