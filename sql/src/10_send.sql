@@ -117,15 +117,16 @@ REVOKE EXECUTE ON FUNCTION wal2queue.send_key_busy(xid, xid8) FROM PUBLIC;
  * crashed or waits) holds the row until COMMIT PREPARED or ROLLBACK
  * PREPARED, across disconnects and restarts; send()'s FOR SHARE would wait
  * for it with no bound (test/t/542).  Without a prepared transaction in
- * this database nothing is done (one look at pg_prepared_xacts).  RAW the
- * xid of a prepared transaction, or of an updating member of the MultiXact
- * RAW: an error naming it at once.  Otherwise (a subtransaction's xid,
- * which names no top-level transaction in SQL) the row is asked FOR SHARE
- * with lock_timeout = 1s in a subtransaction that is rolled back: a holder
- * that ends within the second costs that wait; one that does not is an
- * error naming the prepared transactions that may hold it (those started
- * before RAW).  A running transaction of a live session is waited for by
- * send() as before.
+ * this database nothing is done (one look at pg_prepared_xacts).  The row
+ * is asked FOR SHARE in a subtransaction rolled back at once: NOWAIT when
+ * RAW is the xid of a prepared transaction, or of an updating member of
+ * the MultiXact RAW (a prepared share lock blocks nothing and refuses
+ * nothing); otherwise (a subtransaction's xid, which names no top-level
+ * transaction in SQL) with lock_timeout = 1s: a holder that ends within the
+ * second costs that wait.  A lock not granted is an error naming the
+ * prepared transaction (or those that began before RAW and may hold it).
+ * Found none: a running transaction of a live session, which send() waits
+ * for as before.
  */
 CREATE FUNCTION wal2queue.send_key_probe(kid bigint, raw xid, reference xid8)
 RETURNS void
@@ -133,6 +134,7 @@ LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
     gids pg_catalog.text;
+    exact pg_catalog.bool := true;
     mx pg_catalog.int4;
 BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p
@@ -158,26 +160,37 @@ BEGIN
             NULL;   -- not a MultiXactId the server knows
         END;
     END IF;
-    IF gids IS NULL THEN
-        BEGIN
+    -- the row asked in a subtransaction rolled back at once: not at all
+    -- for a prepared holder named, a second for one that may be
+    BEGIN
+        IF gids IS NOT NULL THEN
+            PERFORM FROM wal2queue.message_key m WHERE m.id OPERATOR(pg_catalog.=) kid FOR SHARE NOWAIT;
+        ELSE
             PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
             PERFORM FROM wal2queue.message_key m WHERE m.id OPERATOR(pg_catalog.=) kid FOR SHARE;
-            RAISE SQLSTATE 'W2QRB';
-        EXCEPTION
-            WHEN lock_not_available THEN
+        END IF;
+        RAISE SQLSTATE 'W2QRB';
+    EXCEPTION
+        WHEN lock_not_available THEN
+            -- a subtransaction's parent began before it; RAW a live
+            -- session's transaction is no prepared one's
+            IF gids IS NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
+                                            WHERE a.backend_xid OPERATOR(pg_catalog.=) raw) THEN
                 SELECT pg_catalog.string_agg(pg_catalog.quote_literal(p.gid), ', ' ORDER BY p.prepared) INTO gids
                     FROM pg_catalog.pg_prepared_xacts p
                     WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
                       AND wal2queue.full_xid(p.transaction, reference)
                           OPERATOR(pg_catalog.<=) wal2queue.full_xid(raw, reference);
-            WHEN SQLSTATE 'W2QRB' OR serialization_failure THEN
-                RETURN;     -- not held, or the caller's probe gives the verdict
-        END;
-    END IF;
+                exact := false;
+            END IF;
+        WHEN SQLSTATE 'W2QRB' OR serialization_failure THEN
+            RETURN;     -- not held, or the caller's probe gives the verdict
+    END;
     IF gids IS NOT NULL THEN
         RAISE EXCEPTION 'wal2queue.send: key % of wal2queue.message_key is locked by the prepared transaction %', kid, gids
             USING ERRCODE = 'lock_not_available',
-                  DETAIL = 'A prepared transaction holds the key''s row until COMMIT PREPARED or ROLLBACK PREPARED, across restarts; send() does not wait for it.',
+                  DETAIL = CASE WHEN exact THEN '' ELSE 'The lock was not granted within 1 s; its holder is a subtransaction of a prepared transaction (of one of these, which began before it) or of a session that did not end its transaction. ' END
+                           OPERATOR(pg_catalog.||) 'A prepared transaction holds the key''s row until COMMIT PREPARED or ROLLBACK PREPARED, across restarts; send() does not wait for it.',
                   HINT = pg_catalog.format('Finish it (COMMIT PREPARED %s or ROLLBACK PREPARED %s, as the transaction manager decides), then retry.', gids, gids);
     END IF;
 END

@@ -32,6 +32,7 @@
 # it: send() signs with key 1 at once.
 use strict;
 use warnings;
+use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
@@ -100,5 +101,33 @@ $node->safe_psql('postgres', "ROLLBACK PREPARED 'rev542b'");
 ($err) = try_send('READ COMMITTED');
 is($err, '', 'once the prepared transaction is rolled back, send() succeeds');
 like(messages(), qr/prefix: wal2queue!2\./, 'its message is signed with key 2');
+
+# a prepared share lock on the row blocks nothing and refuses nothing
+$node->safe_psql('postgres', 'BEGIN; SELECT id FROM wal2queue.message_key WHERE id = 2 FOR SHARE; '
+	. "PREPARE TRANSACTION 'share542'");
+($err) = try_send('READ COMMITTED');
+is($err, '', 'a prepared share lock on the key: send() succeeds');
+like(messages(), qr/prefix: wal2queue!2\./, 'its message is signed with key 2');
+
+# an unrelated prepared transaction (older) and a live session's open
+# revocation: send() still waits for the revocation, then signs with key 1
+$node->safe_psql('postgres', "COMMIT PREPARED 'share542'");
+$node->safe_psql('postgres', "BEGIN; INSERT INTO orders (note) VALUES ('x'); PREPARE TRANSACTION 'other542'");
+my $live = $node->background_psql('postgres');
+$live->query_safe('BEGIN');
+$live->query_safe('SELECT wal2queue.revoke_message_key(2)');
+my $in = $PostgreSQL::Test::Utils::tmp_check . '/app542.sql';
+PostgreSQL::Test::Utils::append_to_file($in, "SET statement_timeout = '20s';\n"
+	. "SELECT wal2queue.send('emails', '{\"n\": 3}');\n");
+my ($o, $e) = ('', '');
+my $h = IPC::Run::start([ 'psql', '-X', '-At', '-d', $node->connstr('postgres'), '-f', $in ],
+	'>', \$o, '2>', \$e);
+sleep 2;
+$live->query_safe('COMMIT');
+$live->quit;
+$h->finish;
+is($e, '', 'a live revocation is waited for, an unrelated prepared transaction is not named');
+like(messages(), qr/prefix: wal2queue!1\./, 'then send() signs with key 1');
+$node->safe_psql('postgres', "ROLLBACK PREPARED 'other542'");
 $node->stop;
 done_testing();
