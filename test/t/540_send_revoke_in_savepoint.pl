@@ -20,8 +20,9 @@
 # revoked or changed", the READ COMMITTED one waits and signs with key 1.
 # Severity: medium-high (the guarantee of 472/517/531 is void whenever the
 # revocation runs under a savepoint; silent job loss, no error anywhere).
-# Reliability: deterministic; fails checks 2 and 4 every run on main at
-# 95d359f.
+# Reliability: deterministic; with main's 10_send.sql (95d359f) the send()s
+# of the snapshot levels sign and the READ COMMITTED one signs with key 5
+# (checks 2, 4, 6 and 8 fail every run).
 # Fixed: sql/src/10_send.sql send_xid_busy() asks pg_xact_status() about
 # an xmax the snapshot seems to see: running (a subtransaction's too)
 # matters; committed matters when a transaction of the snapshot's xip at
