@@ -18,7 +18,7 @@
 # (BEGIN; revoke; idle) blocks the same way while its session lives.
 # Reliability: deterministic; with main's 10_send.sql (95d359f) 9 of its
 # 16 checks fail (the send()s are cut by statement_timeout = 5s).
-# Fixed (the first outcome, a choice): sql/src/10_send.sql
+# Fixed: (the first outcome, a choice) sql/src/10_send.sql
 # send_key_probe() does not wait for a prepared transaction that holds the
 # key's row: a send() in any isolation level fails at once with
 # lock_not_available naming its gid (the row's xmax is its xid), or after
