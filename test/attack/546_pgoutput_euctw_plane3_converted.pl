@@ -34,7 +34,7 @@ my ($node, $r, $b) = @{ pgoutput_db_fixture('euctw546', 'tw', 'EUC_TW') }{qw(nod
 
 my $code = $control ? '\\x8e\\xa2\\xa1\\xa1' : '\\x8e\\xa3\\xa1\\xa1';
 my ($rc, $o, $e) = $node->psql('postgres',
-	"SELECT convert_from(E'$code'::bytea, 'EUC_TW')");
+	"SELECT convert_from(decode('" . ($code =~ s/\\x//gr) . "', 'hex'), 'EUC_TW')");
 ok($control ? $rc == 0 : $rc != 0, 'PostgreSQL ' . ($control ? 'converts' : 'refuses') . " $code: "
 	  . ($rc ? $e : $o));
 $node->safe_psql('tw', "SET client_encoding = 'EUC_TW'; INSERT INTO jobs VALUES (1, E'a${code}b')");
