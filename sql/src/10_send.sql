@@ -243,7 +243,7 @@ DECLARE
     ipad bytea;
     opad bytea;
     xid bigint;
-    kraw xid; krevoked boolean;
+    kraw xid; krevoked boolean; kbusy boolean;
 BEGIN
     IF target IS NULL OR target OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'wal2queue.send: target must not be null or empty'
@@ -262,16 +262,21 @@ BEGIN
 
     prefix := pg_catalog.concat('wal2queue:', target, '#' OPERATOR(pg_catalog.||) key);
     body := pg_catalog.convert_to(payload, pg_catalog.getdatabaseencoding());
-    SELECT m.id, m.ipad, m.opad, m.xmax INTO kid, ipad, opad, kraw
-        FROM wal2queue.message_key m
-        WHERE NOT m.revoked ORDER BY m.id DESC LIMIT 1;
+    -- the full 64-bit top-level xid: the bridge extends pgoutput's 32 bits
+    xid := pg_catalog.pg_current_xact_id()::text::bigint;
+    -- the key and whether its xmax may matter, judged in the snapshot that
+    -- read it: in READ COMMITTED a later statement's snapshot could see the
+    -- revocation committed and take the xmax for the past
+    SELECT k.id, k.ipad, k.opad, k.xmax,
+           k.xmax::text OPERATOR(pg_catalog.<>) '0' AND wal2queue.send_key_busy(k.xmax, xid::text::xid8)
+        INTO kid, ipad, opad, kraw, kbusy
+        FROM (SELECT m.id, m.ipad, m.opad, m.xmax FROM wal2queue.message_key m
+              WHERE NOT m.revoked ORDER BY m.id DESC LIMIT 1) k;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'wal2queue.send: the table wal2queue.message_key holds no key that is not revoked'
             USING ERRCODE = 'object_not_in_prerequisite_state',
                   HINT = 'Add one: SELECT wal2queue.rotate_message_key();';
     END IF;
-    -- the full 64-bit top-level xid: the bridge extends pgoutput's 32 bits
-    xid := pg_catalog.pg_current_xact_id()::text::bigint;
     /*
      * A revocation this statement's snapshot does not see: a REPEATABLE READ
      * snapshot older than it still shows the key's row as it was (its xmax
@@ -295,7 +300,7 @@ BEGIN
      * before this transaction is docs/managed.md's "signed before the
      * revocation": its message is dropped by the bridge.
      */
-    IF kraw::text OPERATOR(pg_catalog.<>) '0' AND wal2queue.send_key_busy(kraw, xid::text::xid8) THEN
+    IF kbusy THEN
         PERFORM wal2queue.send_key_probe(kid, kraw, xid::text::xid8);
         BEGIN
             SELECT m.revoked INTO krevoked FROM wal2queue.message_key m
