@@ -11,10 +11,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include "pgerror.h"
 
@@ -312,6 +314,65 @@ poll_connection(PGconn *conn)
 		if (rc > 0 || pfd.fd < 0)
 			st = PQconnectPoll(conn);
 	}
+	return NULL;
+}
+
+/* wait until conn has a whole result to give (false: given up, *why) */
+static bool
+wait_result(PGconn *conn, int64_t deadline, const char **why)
+{
+	while (PQisBusy(conn))
+	{
+		struct pollfd pfd = {.fd = PQsocket(conn),.events = POLLIN};
+		int			rc;
+
+		if (stop_flag && *stop_flag)
+			*why = "stopped by a signal";
+		else if (mono_ms() >= deadline)
+			*why = "no answer from the server within the bound of --recv-timeout";
+		if (*why)
+			return false;
+		rc = poll(&pfd, 1, 200);
+		if (rc < 0 && errno != EINTR)
+		{
+			*why = strerror(errno);
+			return false;
+		}
+		if ((rc > 0 || pfd.fd < 0) && !PQconsumeInput(conn))
+			return true;		/* PQgetResult reports the failure */
+	}
+	return true;
+}
+
+PGresult *
+pgerror_exec(PGconn *conn, const char *sql, bool bounded, const char **why)
+{
+	int64_t		deadline = bounded ? mono_ms() + (int64_t) default_timeout_s * 1000 : INT64_MAX;
+	PGresult   *res;
+	PGresult   *keep = NULL;
+
+	*why = NULL;
+	if (!PQsendQuery(conn, sql))
+		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
+	while (wait_result(conn, deadline, why) && (res = PQgetResult(conn)) != NULL)
+	{
+		ExecStatusType st = PQresultStatus(res);
+
+		if (keep == NULL || (PQresultStatus(keep) != PGRES_FATAL_ERROR))
+		{
+			PQclear(keep);
+			keep = res;
+		}
+		else
+			PQclear(res);
+		if (st == PGRES_COPY_BOTH || st == PGRES_COPY_IN || st == PGRES_COPY_OUT)
+			return keep;
+	}
+	if (*why == NULL)
+		return keep;
+	PQclear(keep);
+	if (PQsocket(conn) >= 0)
+		shutdown(PQsocket(conn), SHUT_RDWR);
 	return NULL;
 }
 

@@ -110,4 +110,18 @@ extern void pgerror_set_connect_limits(int timeout_s, volatile sig_atomic_t *sto
 extern PGconn *pgerror_connect(const char *const *keys, const char *const *vals,
 							   PgConnectFailure *f);
 
+/*
+ * PQexec under the same limits: a blocking PQexec waits in poll() for as
+ * long as a silent path keeps the connection open, and retries on EINTR,
+ * so neither a stop request nor the bound would end it.  Returns what
+ * PQexec would (the first error, else the last result; a COPY at once),
+ * or NULL when given up (*why says why: a stop request, or no answer
+ * within the bound); the connection is then closed for reading and
+ * writing, and only PQfinish() is left to do with it.  bounded: false for
+ * a command a working server may take long to answer
+ * (CREATE_REPLICATION_SLOT waits for the transactions running): only a
+ * stop request ends it then.
+ */
+extern PGresult *pgerror_exec(PGconn *conn, const char *sql, bool bounded, const char **why);
+
 #endif							/* W2Q_PGERROR_H */

@@ -38,7 +38,7 @@ registry_state(Stream *s)
 	const char *v;
 	int			present;
 
-	res = PQexec(s->conn,
+	res = stream_exec(s,
 				 "SELECT CASE WHEN pg_catalog.to_regnamespace('wal2queue') IS NULL THEN 'absent' "
 				 "WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN 'no-usage' "
 				 "WHEN pg_catalog.to_regprocedure('wal2queue.register_slot(name,text,name,bigint)') IS NULL "
@@ -131,7 +131,7 @@ registry_call(Stream *s, bool add)
 	PQfreemem(tab);
 	PQfreemem(pub);
 	PQfreemem(mjb);
-	res = PQexec(s->conn, sql);
+	res = stream_exec(s, sql);
 	free(sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
@@ -177,7 +177,7 @@ create_slot(Stream *s)
  * (through the stream), says another bridge is there: the slot is then
  * handled as one another bridge holds (--standby stands by).
  */
-#define CREATE_LOCK_CLASS 0x77327100
+/* CREATE_LOCK_CLASS: stream_internal.h */
 
 int
 slot_lock_name(Stream *s)
@@ -219,7 +219,7 @@ drop_created(Stream *s, const char *why)
 		return;
 	snprintf(sql, sizeof(sql), "DROP_REPLICATION_SLOT %s", ident);
 	PQfreemem(ident);
-	res = PQexec(s->conn, sql);
+	res = stream_exec(s, sql);
 	if (PQresultStatus(res) == PGRES_COMMAND_OK)
 	{
 		log_msg(LOG_WARNING, "dropped replication slot \"%s\" again: %s created it and %s, "
@@ -399,7 +399,7 @@ stream_record_max_job_bytes(Stream *s)
 			slot, lit);
 	PQfreemem(slot);
 	PQfreemem(lit);
-	res = PQexec(s->conn, sql);
+	res = stream_exec(s, sql);
 	free(sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
@@ -500,7 +500,7 @@ slot_check_reclaim(Stream *s)
 static bool
 slot_query_u64(Stream *s, const char *sql, bool want_lsn, uint64_t *out)
 {
-	PGresult   *res = PQexec(s->conn, sql);
+	PGresult   *res = stream_exec(s, sql);
 	const char *v;
 	bool		ok;
 

@@ -113,18 +113,49 @@ stream_connect(Stream *s)
 
 	PgConnectFailure f;
 
+	s->gave_up = false;
 	if ((s->conn = pgerror_connect(keys, vals, &f)) == NULL)
 		return stream_fail(s, connect_error_code(&f), "could not connect to PostgreSQL: %s%s%s",
 					f.message, f.hint ? "; hint: " : "", f.hint ? f.hint : "");
 	return STREAM_OK;
 }
 
+/*
+ * PQexec bounded by --recv-timeout and the stop flag (pgerror_exec()): a
+ * blocking PQexec on a path gone silent, or a command waiting on a lock,
+ * would hear neither.  NULL when given up: s->err says why, and every later
+ * command of this connection fails at once (STREAM_RETRY).
+ * CREATE_REPLICATION_SLOT, which waits for the transactions running, is
+ * bounded by the stop flag only.
+ */
+PGresult *
+stream_exec(Stream *s, const char *sql)
+{
+	const char *why;
+	bool		waits = strncmp(sql, "CREATE_REPLICATION_SLOT", 23) == 0;
+	PGresult   *res;
+
+	if (s->gave_up)
+		return NULL;
+	if ((res = pgerror_exec(s->conn, sql, !waits, &why)) == NULL)
+	{
+		s->gave_up = true;
+		s->own_pid = PQbackendPID(s->conn);	/* ended at the next open */
+		s->own_ended_us = 0;
+		stream_fail(s, STREAM_RETRY, "could not run %.*s on the replication connection: %s",
+					(int) strcspn(sql, " ;"), sql, why);
+	}
+	return res;
+}
+
 /* a command on the replication connection; code for errors */
 int
 stream_run_command(Stream *s, const char *sql, ExecStatusType want, PGresult **out)
 {
-	PGresult   *res = PQexec(s->conn, sql);
+	PGresult   *res = stream_exec(s, sql);
 
+	if (res == NULL)
+		return STREAM_RETRY;
 	if (PQresultStatus(res) != want)
 	{
 		const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
@@ -186,6 +217,7 @@ stream_timeline_switch(Stream *s, uint32_t old_tli)
 	PGresult   *res;
 	uint64_t	at = 0;
 	const char *p;
+	const char *why;
 	PGconn	   *streaming = s->conn;
 
 	if (s->timeline <= 1)
@@ -200,7 +232,7 @@ stream_timeline_switch(Stream *s, uint32_t old_tli)
 		return 0;
 	}
 	snprintf(sql, sizeof(sql), "TIMELINE_HISTORY %u", s->timeline);
-	res = PQexec(s->conn, sql);
+	res = pgerror_exec(s->conn, sql, true, &why);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 		PQnfields(res) >= 2)
 	{
@@ -367,9 +399,11 @@ stream_open(Stream *s)
  * silent, so the server has not seen it go and keeps the walsender until
  * wal_sender_timeout.  It serves no one: end it (a role may end its own
  * backends), rather than wait, or take it for another bridge (attack 496).
- * Only while it is the slot's active_pid, checked in the same statement: a
- * pid reused by another backend (a restarted container, a pooler's made-up
- * pids) is never ended.  A walsender that does not go at once (stopped,
+ * Only while it is the slot's active_pid or holds the slot's --create-slot
+ * lock, checked in the same statement: a pid reused by another backend (a
+ * restarted container, a pooler's made-up pids) is never ended.  Also the
+ * walsender of an open whose command was given up (stream_exec(): one
+ * waiting on a lock keeps that lock until it is ended).  A walsender that does not go at once (stopped,
  * stuck on a disk) is ended again at every attempt and its pid kept
  * (s->own_busy: the bridge waits for it, attack 504) until the slot's
  * holder is another process, or none.
@@ -387,13 +421,15 @@ stream_end_own_walsender(Stream *s)
 		(lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot))) == NULL)
 		return;
 	snprintf(sql, sizeof(sql),
-			 "SELECT pg_catalog.pg_terminate_backend(a.pid) "
-			 "FROM pg_catalog.pg_replication_slots r JOIN pg_catalog.pg_stat_activity a "
-			 "ON a.pid = r.active_pid WHERE r.slot_name = %s AND r.active_pid = %d "
-			 "AND a.backend_type = 'walsender' AND a.usename = current_user",
-			 lit, s->own_pid);
+			 "SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a "
+			 "WHERE a.pid = %d AND a.backend_type = 'walsender' AND a.usename = current_user "
+			 "AND (a.pid IN (SELECT r.active_pid FROM pg_catalog.pg_replication_slots r "
+			 "WHERE r.slot_name = %s) OR a.pid IN (SELECT l.pid FROM pg_catalog.pg_locks l "
+			 "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %u "
+			 "AND l.objid = pg_catalog.hashtext(%s)::pg_catalog.oid AND l.objsubid = 2))",
+			 s->own_pid, lit, (unsigned) CREATE_LOCK_CLASS, lit);
 	PQfreemem(lit);
-	res = PQexec(s->conn, sql);
+	res = stream_exec(s, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		PQclear(res);
@@ -412,7 +448,8 @@ stream_end_own_walsender(Stream *s)
 	{
 		s->own_ended_us = now_us();
 		log_msg(LOG_WARNING, "ended this bridge's own previous walsender (pid %d), which still held "
-				"replication slot \"%s\": its connection was lost without the server noticing",
+				"replication slot \"%s\" (or its --create-slot lock): its connection was lost, or its "
+				"command given up, without the server noticing",
 				s->own_pid, s->cfg->slot);
 	}
 	else

@@ -91,6 +91,8 @@ typedef struct Stream
 	char		wal_status[16];	/* the slot's wal_status at open */
 	long long	safe_wal_size;	/* its safe_wal_size at open, -1 if none */
 	bool		slot_busy;		/* the last open failed: slot held by another */
+	bool		gave_up;		/* a command of this connection was given
+								 * up (pgerror_exec()): only closing is left */
 	int			own_pid;		/* kept across opens: the backend of this
 								 * process's last stream (a walsender that may
 								 * linger after a silent network loss) */

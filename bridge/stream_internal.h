@@ -18,6 +18,8 @@
 
 #define PLUGIN_NAME "wal2queue"
 #define SLOT_PLUGIN(s) ((s)->cfg->plugin ? (s)->cfg->plugin : PLUGIN_NAME)
+/* the first key of --create-slot's advisory lock (slot.c slot_lock_name()) */
+#define CREATE_LOCK_CLASS 0x77327100
 
 /* stream.c: set s->err (one line, no trailing period) and return code */
 extern int	stream_fail(Stream *s, int code, const char *fmt,...)
@@ -25,6 +27,8 @@ extern int	stream_fail(Stream *s, int code, const char *fmt,...)
 /* stream.c: the server's message (and hint) of a failed command */
 extern const char *stream_result_message(PGresult *res, char *buf, size_t buflen);
 extern int	stream_connect(Stream *s);
+/* stream.c: PQexec under the connection limits; NULL when given up */
+extern PGresult *stream_exec(Stream *s, const char *sql);
 /* stream.c: a command on the replication connection; code for errors */
 extern int	stream_run_command(Stream *s, const char *sql, ExecStatusType want,
 							   PGresult **out);

@@ -16,7 +16,8 @@
 # INFO cpu (used_cpu_user + used_cpu_sys) and commandstats: costs that the
 # competition for the cores changes much less than wall-clock rates.  With
 # -x, also a raw XADD pipeline of the same entries (redis-cli --pipe: what
-# Redis spends on the entries alone, no function).  With -c, Redis runs
+# Redis spends on the entries alone, no function), the same in a MULTI/EXEC
+# per transaction, and guarded by WATCH (xadd_pipe).  With -c, Redis runs
 # under valgrind's callgrind and the Redis column is its instructions per
 # job (callgrind_control zeroes and dumps the counts around each drain): a
 # count that no competition for the cores changes, where CPU seconds on a
@@ -171,16 +172,24 @@ bridge_drain()
 	[ "$(rcli XLEN default)" = "$jobs" ] || { echo "cpu_drain: Redis has $(rcli XLEN default) entries" >&2; exit 1; }
 }
 
-# the same entries as plain pipelined XADDs (fields as the bridge writes them)
+# the same entries as plain pipelined XADDs (fields as the bridge writes them);
+# $1 = pipe: alone; multi: in a MULTI/EXEC per PER_TXN; watch: as multi, each
+# after WATCH of a progress hash and the stream, an HMGET of the hash (the
+# check) and with an HSET of it before EXEC (what a WATCH-guarded batch of
+# plain XADDs would cost Redis)
 xadd_pipe()
 {
-	local rc0 rc1 xs
+	local mode=$1 rc0 rc1 xs
 
 	rcli FLUSHALL >/dev/null
-	awk -v n="$jobs" 'BEGIN {
+	awk -v n="$jobs" -v m="$mode" -v t="$per_txn" 'BEGIN {
 		p = "{\"meta\": {\"tags\": [\"a\", \"b\"], \"locale\": \"en-US\", \"source\": \"signup\"}, \"body\": \"lorem ipsum dolor sit amet consectetur adipiscing\", \"type\": \"send_email\", \"attempt\": 0, \"user_id\": 123456789, \"template\": \"welcome_v2\"}";
 		split("XADD default * _lsn 0/1A2B3C4D _seq 1 id 1 queue default", a, " ");
 		for (i = 1; i <= n; i++) {
+			if (m == "watch" && i % t == 1)
+				printf "*3\r\n$5\r\nWATCH\r\n$8\r\nw2q:prog\r\n$7\r\ndefault\r\n*3\r\n$5\r\nHMGET\r\n$8\r\nw2q:prog\r\n$3\r\nlsn\r\n";
+			if (m != "pipe" && i % t == 1)
+				printf "*1\r\n$5\r\nMULTI\r\n";
 			printf "*17\r\n";
 			printf "$4\r\nXADD\r\n$7\r\ndefault\r\n$1\r\n*\r\n$4\r\n_lsn\r\n$10\r\n0/1A2B3C4D\r\n";
 			s = (i % 1000) + 1; printf "$4\r\n_seq\r\n$%d\r\n%d\r\n", length(s ""), s;
@@ -188,6 +197,10 @@ xadd_pipe()
 			printf "$5\r\nqueue\r\n$7\r\ndefault\r\n$7\r\npayload\r\n$%d\r\n%s\r\n", length(p), p;
 			printf "$10\r\ncreated_at\r\n$29\r\n2026-11-30 12:00:00.123456+00\r\n";
 			printf "$6\r\nstatus\r\n$7\r\npending\r\n";
+			if (m == "watch" && (i % t == 0 || i == n))
+				printf "*4\r\n$4\r\nHSET\r\n$8\r\nw2q:prog\r\n$3\r\nlsn\r\n$10\r\n0/1A2B3C4D\r\n";
+			if (m != "pipe" && (i % t == 0 || i == n))
+				printf "*1\r\n$4\r\nEXEC\r\n";
 		}
 	}' >"$tmp/xadd.resp"
 	rcli CONFIG RESETSTAT >/dev/null
@@ -196,7 +209,7 @@ xadd_pipe()
 	rc1=$(redis_cpu)
 	[ "$cg" = 0 ] || rc0=0
 	xs=$(cmdstat xadd)
-	line xadd-pipe 0 0 0 \
+	line "xadd-$mode" 0 0 0 \
 		"$(awk -v a="$rc0" -v b="$rc1" -v n="$jobs" 'BEGIN {print (b - a) * 1e6 / n}')" \
 		"$(awk -v u="${xs% *}" -v n="$jobs" 'BEGIN {print u / n}')" "${xs#* }"
 }
@@ -208,7 +221,7 @@ for r in $(seq "$runs"); do
 		b=$((b + 1))
 		bridge_drain "${spec%%=*}" "${spec#*=}" "b${b}_$r"
 	done
-	[ "$xadd" = 0 ] || xadd_pipe
+	[ "$xadd" = 0 ] || { xadd_pipe pipe; xadd_pipe multi; xadd_pipe watch; }
 done
 echo "medians (µs per job; Redis: CPU µs, with -c thousands of instructions):"
 for name in $(awk '{print $1}' "$out" | sort -u); do
