@@ -42,7 +42,7 @@ $node->safe_psql('postgres', q{SELECT pg_create_logical_replication_slot('kr', '
 $node->safe_psql('postgres', 'INSERT INTO rj VALUES (5)');
 
 my $br = start_bridge($node, undef, @cmd);
-wait_until(sub { !$br->{h}->pumpable || scalar(kafka_messages($k->{bootstrap}, 'public.rj')) >= 5 }, 60);
+wait_until(sub { !$br->{h}->pumpable || scalar(kafka_messages($k->{bootstrap}, 'public.rj')) >= 5 }, 20);
 my @ids = sort { $a <=> $b } map { $_->[3] =~ /"id"\s*:\s*(\d+)/ ? $1 : () }
   kafka_messages($k->{bootstrap}, 'public.rj');
 my $refused = !$br->{h}->pumpable;
