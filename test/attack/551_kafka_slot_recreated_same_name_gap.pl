@@ -1,7 +1,6 @@
 # What: a Kafka bridge's slot is dropped and re-created by hand under the
 # same name (an operator "resetting" a slot that lagged, a tool that
-# recreates missing slots, a restore script), without the extension's
-# registry.  A job committed while no slot existed (job 4) is in no slot.
+# recreates missing slots, a restore script).  A job committed while no slot existed (job 4) is in no slot.
 # The next bridge (the same command line: no --create-slot, no
 # --accept-new-source) finds the position record of its source (same
 # system, timeline, database, slot name) behind the slot's start, logs a
@@ -15,7 +14,10 @@
 # ks->from only clears rec->vouched, with a WARNING) and bridge/slot.c
 # slot_check_delivered() (pg_stat_replication_slots counts nothing for the
 # new slot: it is not "a slot that delivered before"); without the
-# extension's registry attest_slot() has nothing to decide from.
+# extension's registry attest_slot() has nothing to decide from; with it
+# (checked: kafka_confirmed_fixture(..., extension => 1)) attest_slot()
+# only refuses prune() its trust, a second WARNING, and job 4 is lost all
+# the same.
 # Expected: the bridge refuses (exit 1, naming the record behind the slot
 # and --accept-new-source as the deliberate way out), as the Redis sink
 # does; or job 4 is delivered.

@@ -14,7 +14,9 @@
 # behind ks->from only clears rec->vouched) -- the SINK_REPLAY_NEW_SLOT
 # flag is only looked at when there is no record (record_none()) or the
 # verdict is already fatal; nothing compares a found record with a slot
-# this run created.
+# this run created.  The same with the extension installed (checked:
+# kafka_confirmed_fixture(..., extension => 1): the bridge registers the
+# slot it created, nothing else is said).
 # Expected: exit 1 naming the record and the new slot's start (and the
 # created slot dropped), as on Redis; or jobs 4 and 5 delivered.
 # Severity: high (committed jobs lost with only a WARNING on the sink whose
