@@ -1,0 +1,58 @@
+# What: a --dbname listing several hosts (the usual failover list,
+# "host=pg1,pg2 target_session_attrs=read-write connect_timeout=3") whose
+# first host is silent (a failed primary blackholed, a dead VM whose
+# address still answers SYN through a load balancer).  libpq gives each
+# host connect_timeout and then tries the next (psql, and any
+# PQconnectdb, connect to the second host after 3 s); the bridge drives
+# PQconnectPoll itself and gives the WHOLE attempt connect_timeout (or,
+# without it, session 8's default bound), so it gives up exactly when
+# libpq would move on: every attempt ends "timeout expired" on the first
+# host, the second is never tried, the bridge never streams.  The error's
+# own hint (set connect_timeout) does not help.
+# Why: bridge/pgerror.c poll_connection(): one deadline for the whole
+# PQconnectPoll loop, not per host (libpq's connectDBComplete() restarts
+# the timer for each host and address: try_next_host).
+# Expected: the bridge connects as libpq does: the bound applies to each
+# host (and address), and on expiry the next one is tried; here it
+# streams through the second host.
+# Severity: medium -- a failover conninfo fails exactly in the failover
+# it was written for (no loss: nothing streams, the bridge retries
+# forever with a clear-looking but misleading error).
+# Control (W2Q_ATTACK_CONTROL=1): the same two hosts, the live one first:
+# the bridge streams.
+use strict;
+use warnings;
+use IO::Socket::INET;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $control = $ENV{W2Q_ATTACK_CONTROL};
+my $node = new_node('multi548');
+my $r = start_redis();
+$node->safe_psql('postgres', q{
+	CREATE TABLE mj (id int PRIMARY KEY);
+	SELECT pg_create_logical_replication_slot('mj', 'wal2queue');
+});
+# a silent host: the kernel completes the handshake (listen backlog), no
+# one ever answers
+my $silent = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
+  or die "listen: $!";
+my @hosts = ([ '127.0.0.1', $silent->sockport ], [ $node->host, $node->port ]);
+@hosts = reverse @hosts if $control;
+my $conninfo = sprintf('host=%s,%s port=%d,%d dbname=postgres connect_timeout=3',
+	$hosts[0][0], $hosts[1][0], $hosts[0][1], $hosts[1][1]);
+
+my ($rc, $out, $err) = $node->psql('postgres', 'SELECT 1', connstr => $conninfo);
+is($out, '1', "libpq (psql) connects through the live host: $conninfo") or diag($err);
+
+my $b = start_bridge($node, $r, '-d', $conninfo, '--slot', 'mj', '--accept-new-source',
+	'--status-interval', '1', '--recv-timeout', '5');
+ok(wait_until(sub { bridge_log($b) =~ /streaming slot "mj"/ }, 40), 'the bridge streams through the live host')
+  or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
+$node->safe_psql('postgres', 'INSERT INTO mj VALUES (1)');
+ok(wait_until(sub { redis($r, 'XLEN', 'public.mj') eq '1' }, 20), 'and delivers');
+stop_bridge($b);
+stop_redis($r);
+$node->stop;
+done_testing();
