@@ -18,6 +18,13 @@
 # Severity: medium -- a network blip at the wrong moment stops delivery for
 # hours (no loss, nothing confirmed), and `systemctl stop` waits
 # TimeoutStopSec then SIGKILLs.
+# Fixed: bridge/stream.c stream_exec() (bridge/pgerror.c pgerror_exec()):
+# every command of the open gives up after --recv-timeout's bound and hears
+# the stop flag; and a given-up command's walsender replaces the bridge's
+# own last stream's (own_pid) only when it holds the --create-slot lock
+# (s->conn_locked): else the lingering stream walsender, which still holds
+# the slot, was forgotten and the slot stayed "active for PID" until
+# wal_sender_timeout (the run against main's stream_exec() failed here).
 # Control (W2Q_ATTACK_CONTROL=1): the proxy holds the new connections
 # before the startup packet instead (attack 505's case, in the connect):
 # the same silence, bounded; the bridge delivers after the path is back,

@@ -23,6 +23,11 @@
 # Severity: medium-low -- needs a pid reuse (likely with containers: small,
 # deterministic pids); the --standby partner (or any consumer) is cut off
 # and the slot changes hands behind the operator's back.
+# Fixed: bridge/stream.c stream_end_own_walsender() ends own_pid only where
+# the server's start, EXTRACT(epoch FROM pg_postmaster_start_time()) as
+# text, is the one own_pid was read on (s->own_epoch, learned in the
+# SELECTs the open already runs: slot.c slot_lock_name() and slot_check());
+# a pid whose server start is unknown is never ended.
 # Control (W2Q_ATTACK_CONTROL=1): pg_recvlogical's walsender gets the next
 # pid after the bridge's old one: the bridge leaves it alone and waits.
 use strict;
