@@ -18,6 +18,7 @@
 #include <time.h>
 #include <sys/socket.h>
 
+#include "log.h"
 #include "pgerror.h"
 
 #define PASSWORD_HINT \
@@ -283,19 +284,86 @@ connect_timeout_s(PGconn *conn)
 	return t <= 0 ? 0 : (t < 2 ? 2 : t);
 }
 
+/* the connection's targets (libpq's lists, as PQconninfo() gives them) */
+typedef struct Targets
+{
+	char		host[1024];
+	char		hostaddr[1024];
+	char		port[256];
+	int			n;				/* how many hosts libpq tries */
+} Targets;
+
+static int
+list_len(const char *list)
+{
+	int			n = 1;
+
+	for (; *list; list++)
+		n += *list == ',';
+	return n;
+}
+
+static void
+targets_read(PGconn *conn, Targets *t)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+
+	memset(t, 0, sizeof(*t));
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+	{
+		if (o->val == NULL)
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			snprintf(t->host, sizeof(t->host), "%s", o->val);
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			snprintf(t->hostaddr, sizeof(t->hostaddr), "%s", o->val);
+		else if (strcmp(o->keyword, "port") == 0)
+			snprintf(t->port, sizeof(t->port), "%s", o->val);
+	}
+	PQconninfoFree(opts);
+	t->n = t->hostaddr[0] ? list_len(t->hostaddr) : t->host[0] ? list_len(t->host) : 1;
+}
+
+/* the entries of list from the i-th on at out ("" stays ""; one port is every host's) */
+static void
+list_from(const char *list, int i, char *out, size_t outlen)
+{
+	if (list[0] == '\0' || list_len(list) == 1)
+	{
+		snprintf(out, outlen, "%s", list);
+		return;
+	}
+	for (; i > 0 && list; i--)
+		if ((list = strchr(list, ',')) != NULL)
+			list++;
+	snprintf(out, outlen, "%s", list ? list : "");
+}
+
 /*
  * Drive PQconnectPoll to its end: NULL, or why it was given up.  A server
  * (or a proxy in front of it) that accepts and never answers is given up
- * after connect_timeout, or the default bound without it (attack 505); a
- * stop request (SIGTERM, SIGINT) is looked at every 200 ms at most.
+ * after connect_timeout, or the default bound without it (attack 505).
+ * The bound is each host's and each address's, as libpq's own
+ * connectDBComplete() has it (attack 548): it starts again whenever libpq
+ * moves to another one (PQhost(), one string per host entry, PQport(),
+ * PQhostaddr()); on expiry *expired is set and *host_index is the entry
+ * given up (counted from the first of this attempt), for pgerror_connect()
+ * to go on with the next.  A stop request (SIGTERM, SIGINT) is looked at
+ * every 200 ms at most.
  */
 static const char *
-poll_connection(PGconn *conn)
+poll_connection(PGconn *conn, char *why, size_t whylen, bool *expired, int *host_index)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int			timeout = connect_timeout_s(conn);
-	int64_t		deadline = mono_ms() + (int64_t) (timeout ? timeout : default_timeout_s) * 1000;
+	int			bound = timeout ? timeout : default_timeout_s;
+	int64_t		deadline = mono_ms() + (int64_t) bound * 1000;
+	const char *host = PQhost(conn);
+	char		where[512];
 
+	*expired = false;
+	*host_index = 0;
+	snprintf(where, sizeof(where), "%s:%s:%s", PQport(conn), PQhostaddr(conn), host);
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
 	{
 		struct pollfd pfd = {.fd = PQsocket(conn),
@@ -305,14 +373,29 @@ poll_connection(PGconn *conn)
 		if (stop_flag && *stop_flag)
 			return "stopped by a signal while connecting";
 		if (mono_ms() >= deadline)
-			return timeout ? "timeout expired" :
-				"timeout expired (no answer within the default bound; set connect_timeout "
-				"in --dbname to change it)";
+		{
+			*expired = true;
+			snprintf(why, whylen, "timeout expired: no answer from host \"%s\" (port %s) within %d s%s",
+					 host, PQport(conn), bound, timeout ? "" : " (the bound without connect_timeout "
+					 "in --dbname, which sets it for each host and address)");
+			return why;
+		}
 		rc = poll(&pfd, 1, 200);
 		if (rc < 0 && errno != EINTR)
 			return strerror(errno);
 		if (rc > 0 || pfd.fd < 0)
+		{
+			char		now[512];
+
 			st = PQconnectPoll(conn);
+			snprintf(now, sizeof(now), "%s:%s:%s", PQport(conn), PQhostaddr(conn), PQhost(conn));
+			if (PQhost(conn) != host)
+				(*host_index)++;
+			if (PQhost(conn) != host || strcmp(now, where) != 0)
+				deadline = mono_ms() + (int64_t) bound * 1000;
+			host = PQhost(conn);
+			memcpy(where, now, sizeof(where));
+		}
 	}
 	return NULL;
 }
@@ -408,14 +491,89 @@ with_utf8(const char *const *keys, const char *const *vals,
 	return true;
 }
 
+/* PQconnectStartParams, from the skip-th host on (Targets) */
+static PGconn *
+start_from(const char *const *keys, const char *const *vals, const Targets *t, int skip)
+{
+	const char *k[24];
+	const char *v[24];
+	char		host[sizeof(t->host)];
+	char		hostaddr[sizeof(t->hostaddr)];
+	char		port[sizeof(t->port)];
+	int			n;
+	PGconn	   *conn;
+
+	for (n = 0; keys[n] != NULL && n < 20; n++)
+	{
+		k[n] = keys[n];
+		v[n] = vals[n];
+	}
+	if (skip > 0)
+	{
+		/* later keywords override dbname's; an empty value sets nothing */
+		list_from(t->host, skip, host, sizeof(host));
+		list_from(t->hostaddr, skip, hostaddr, sizeof(hostaddr));
+		list_from(t->port, skip, port, sizeof(port));
+		k[n] = "host";
+		v[n++] = host;
+		k[n] = "hostaddr";
+		v[n++] = hostaddr;
+		k[n] = "port";
+		v[n++] = port;
+	}
+	k[n] = v[n] = NULL;
+	if ((conn = PQconnectStartParams(k, v, 1)) != NULL)
+		PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
+	return conn;
+}
+
+/*
+ * Connect as libpq's connectDBComplete() does: a host (or address) given
+ * up at its bound is left for the next one (poll_connection()).  libpq
+ * offers no call to move on, so the attempt starts again from the next
+ * host; the remaining addresses of the host given up are not tried.
+ * *at_once: the first attempt failed before talking to any server;
+ * *given_up: why the last was given up, or NULL.  NULL: out of memory.
+ */
+static PGconn *
+connect_each_host(const char *const *keys, const char *const *vals, char *why,
+				  size_t whylen, bool *at_once, const char **given_up)
+{
+	PGconn	   *conn = start_from(keys, vals, NULL, 0);
+	Targets		t;
+	int			skip = 0;
+	int			index;
+	bool		expired;
+
+	*given_up = NULL;
+	if (conn == NULL || (*at_once = PQstatus(conn) == CONNECTION_BAD))
+		return conn;
+	targets_read(conn, &t);
+	while ((*given_up = poll_connection(conn, why, whylen, &expired, &index)) != NULL &&
+		   expired && skip + index + 1 < t.n)
+	{
+		log_msg(LOG_INFO, "%s; trying the next host", why);
+		skip += index + 1;
+		PQfinish(conn);
+		if ((conn = start_from(keys, vals, &t, skip)) == NULL ||
+			PQstatus(conn) == CONNECTION_BAD)
+		{
+			*given_up = NULL;
+			break;
+		}
+	}
+	return conn;
+}
+
 PGconn *
 pgerror_connect(const char *const *keys, const char *const *vals, PgConnectFailure *f)
 {
 	const char *k[16];
 	const char *v[16];
 	PGconn	   *conn;
-	bool		at_once;		/* failed before talking to any server */
+	bool		at_once = false;	/* failed before talking to any server */
 	const char *given_up = NULL;
+	char		why[600];
 
 	memset(f, 0, sizeof(*f));
 	if (!with_utf8(keys, vals, k, v, 16))
@@ -425,15 +583,13 @@ pgerror_connect(const char *const *keys, const char *const *vals, PgConnectFailu
 	}
 	keys = k;
 	vals = v;
-	conn = PQconnectStartParams(keys, vals, 1);
+	conn = connect_each_host(keys, vals, why, sizeof(why), &at_once, &given_up);
 	if (conn == NULL)
 	{
 		set_failure(f, PGERR_TRANSIENT, NULL, "out of memory");
 		return NULL;
 	}
-	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
-	at_once = PQstatus(conn) == CONNECTION_BAD;
-	if (!at_once && (given_up = poll_connection(conn)) != NULL)
+	if (given_up)
 		set_failure(f, PGERR_TRANSIENT, NULL, given_up);
 	else if (PQstatus(conn) == CONNECTION_OK)
 	{

@@ -18,6 +18,13 @@
 # Severity: medium -- a failover conninfo fails exactly in the failover
 # it was written for (no loss: nothing streams, the bridge retries
 # forever with a clear-looking but misleading error).
+# Fixed: bridge/pgerror.c poll_connection() gives each host and address
+# the bound (connect_timeout, or the default bound without it), starting
+# it again whenever libpq moves on (PQhost(), PQport(), PQhostaddr()); one
+# given up is left for the next host: connect_each_host() starts the
+# attempt again from the next host of the list (libpq has no call to move
+# on).  The remaining addresses of a host given up are not tried.  Checked
+# here with connect_timeout and with the default bound (--recv-timeout 10).
 # Control (W2Q_ATTACK_CONTROL=1): the same two hosts, the live one first:
 # the bridge streams.
 use strict;
@@ -52,6 +59,19 @@ ok(wait_until(sub { bridge_log($b) =~ /streaming slot "mj"/ }, 40), 'the bridge 
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
 $node->safe_psql('postgres', 'INSERT INTO mj VALUES (1)');
 ok(wait_until(sub { redis($r, 'XLEN', 'public.mj') eq '1' }, 20), 'and delivers');
+stop_bridge($b);
+like(bridge_log($b), qr/no answer from host "127\.0\.0\.1" .*within 3 s; trying the next host/,
+	'the silent host is given up after connect_timeout, the next one tried') unless $control;
+
+# the default bound (no connect_timeout: --recv-timeout 10, each host 10 s)
+(my $nobound = $conninfo) =~ s/ connect_timeout=3//;
+$b = start_bridge($node, $r, '-d', $nobound, '--slot', 'mj', '--accept-new-source',
+	'--status-interval', '1', '--recv-timeout', '10');
+ok(wait_until(sub { bridge_log($b) =~ /streaming slot "mj"/ }, 40),
+	'without connect_timeout the bridge streams through the live host too')
+  or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
+$node->safe_psql('postgres', 'INSERT INTO mj VALUES (2)');
+ok(wait_until(sub { redis($r, 'XLEN', 'public.mj') eq '2' }, 20), 'and delivers');
 stop_bridge($b);
 stop_redis($r);
 $node->stop;
