@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include "log.h"
@@ -324,19 +325,110 @@ targets_read(PGconn *conn, Targets *t)
 	t->n = t->hostaddr[0] ? list_len(t->hostaddr) : t->host[0] ? list_len(t->host) : 1;
 }
 
-/* the entries of list from the i-th on at out ("" stays ""; one port is every host's) */
+/* the i-th entry of a comma list at out ("" past its end) */
 static void
-list_from(const char *list, int i, char *out, size_t outlen)
+list_item(const char *list, int i, char *out, size_t outlen)
 {
-	if (list[0] == '\0' || list_len(list) == 1)
-	{
-		snprintf(out, outlen, "%s", list);
-		return;
-	}
+	const char *end;
+
 	for (; i > 0 && list; i--)
 		if ((list = strchr(list, ',')) != NULL)
 			list++;
-	snprintf(out, outlen, "%s", list ? list : "");
+	if (list == NULL)
+	{
+		out[0] = '\0';
+		return;
+	}
+	end = strchr(list, ',');
+	snprintf(out, outlen, "%.*s", (int) (end ? (size_t) (end - list) : strlen(list)), list);
+}
+
+/* item appended to a comma list of n entries */
+static void
+list_add(char *list, size_t len, int n, const char *item)
+{
+	size_t		used = strlen(list);
+	size_t		ilen = strlen(item);
+
+	if (used + 1 + ilen + 1 > len)
+		return;					/* too long: libpq reports the lists' mismatch */
+	if (n)
+		list[used++] = ',';
+	memcpy(list + used, item, ilen + 1);
+}
+
+/*
+ * The addresses of host name host after addr, in the order libpq tries
+ * them (getaddrinfo() as its connectDBStart() calls it), at out as a comma
+ * list: how many
+ */
+static int
+addresses_after(const char *host, const char *addr, char *out, size_t outlen)
+{
+	struct addrinfo hint = {.ai_family = AF_UNSPEC,.ai_socktype = SOCK_STREAM};
+	struct addrinfo *list;
+	bool		past = false;
+	int			n = 0;
+
+	out[0] = '\0';
+	if (host[0] == '\0' || host[0] == '/' || host[0] == '@' || addr[0] == '\0' ||
+		getaddrinfo(host, NULL, &hint, &list) != 0)
+		return 0;
+	for (struct addrinfo *a = list; a; a = a->ai_next)
+	{
+		char		text[NI_MAXHOST];
+
+		if (getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof(text), NULL, 0, NI_NUMERICHOST) != 0)
+			continue;
+		if (past)
+			list_add(out, outlen, n++, text);
+		else
+			past = strcmp(text, addr) == 0;
+	}
+	freeaddrinfo(list);
+	return n;
+}
+
+/*
+ * t becomes what is left after its entry-th host's address addr was given
+ * up: that host's later addresses (as hostaddr entries with its name, which
+ * libpq still uses for authentication), then the hosts after it.  The
+ * number of entries left.
+ */
+static int
+targets_after(Targets *t, int entry, const char *addr)
+{
+	Targets		r;
+	char		host[256];
+	char		hostaddr[256];
+	char		port[64];
+	char		addrs[1024];
+	bool		one_port = list_len(t->port) == 1;
+	int			m;
+
+	memset(&r, 0, sizeof(r));
+	list_item(t->host, entry, host, sizeof(host));
+	list_item(t->hostaddr, entry, hostaddr, sizeof(hostaddr));
+	list_item(t->port, one_port ? 0 : entry, port, sizeof(port));
+	m = hostaddr[0] ? 0 : addresses_after(host, addr, addrs, sizeof(addrs));
+	for (int i = 0; i < m; i++, r.n++)
+	{
+		list_item(addrs, i, hostaddr, sizeof(hostaddr));
+		list_add(r.host, sizeof(r.host), r.n, host);
+		list_add(r.hostaddr, sizeof(r.hostaddr), r.n, hostaddr);
+		list_add(r.port, sizeof(r.port), r.n, port);
+	}
+	for (int j = entry + 1; j < t->n; j++, r.n++)
+	{
+		list_item(t->host, j, host, sizeof(host));
+		list_item(t->hostaddr, j, hostaddr, sizeof(hostaddr));
+		list_item(t->port, one_port ? 0 : j, port, sizeof(port));
+		list_add(r.host, sizeof(r.host), r.n, host);
+		list_add(r.hostaddr, sizeof(r.hostaddr), r.n, hostaddr);
+		list_add(r.port, sizeof(r.port), r.n, port);
+	}
+	*t = r;
+	return r.n;
 }
 
 /*
@@ -491,15 +583,12 @@ with_utf8(const char *const *keys, const char *const *vals,
 	return true;
 }
 
-/* PQconnectStartParams, from the skip-th host on (Targets) */
+/* PQconnectStartParams; with t, to t's hosts, addresses and ports */
 static PGconn *
-start_from(const char *const *keys, const char *const *vals, const Targets *t, int skip)
+start_from(const char *const *keys, const char *const *vals, const Targets *t)
 {
 	const char *k[24];
 	const char *v[24];
-	char		host[sizeof(t->host)];
-	char		hostaddr[sizeof(t->hostaddr)];
-	char		port[sizeof(t->port)];
 	int			n;
 	PGconn	   *conn;
 
@@ -508,18 +597,15 @@ start_from(const char *const *keys, const char *const *vals, const Targets *t, i
 		k[n] = keys[n];
 		v[n] = vals[n];
 	}
-	if (skip > 0)
+	if (t)
 	{
 		/* later keywords override dbname's; an empty value sets nothing */
-		list_from(t->host, skip, host, sizeof(host));
-		list_from(t->hostaddr, skip, hostaddr, sizeof(hostaddr));
-		list_from(t->port, skip, port, sizeof(port));
 		k[n] = "host";
-		v[n++] = host;
+		v[n++] = t->host;
 		k[n] = "hostaddr";
-		v[n++] = hostaddr;
+		v[n++] = t->hostaddr;
 		k[n] = "port";
-		v[n++] = port;
+		v[n++] = t->port;
 	}
 	k[n] = v[n] = NULL;
 	if ((conn = PQconnectStartParams(k, v, 1)) != NULL)
@@ -528,35 +614,34 @@ start_from(const char *const *keys, const char *const *vals, const Targets *t, i
 }
 
 /*
- * Connect as libpq's connectDBComplete() does: a host (or address) given
- * up at its bound is left for the next one (poll_connection()).  libpq
- * offers no call to move on, so the attempt starts again from the next
- * host; the remaining addresses of the host given up are not tried.
- * *at_once: the first attempt failed before talking to any server;
- * *given_up: why the last was given up, or NULL.  NULL: out of memory.
+ * Connect as libpq's connectDBComplete() does: a host or address given up
+ * at its bound is left for the next one (poll_connection()).  libpq offers
+ * no call to move on, so the attempt starts again with what is left
+ * (targets_after()).  *at_once: the first attempt failed before talking to
+ * any server; *given_up: why the last was given up, or NULL.  NULL: out of
+ * memory.
  */
 static PGconn *
 connect_each_host(const char *const *keys, const char *const *vals, char *why,
 				  size_t whylen, bool *at_once, const char **given_up)
 {
-	PGconn	   *conn = start_from(keys, vals, NULL, 0);
+	PGconn	   *conn = start_from(keys, vals, NULL);
 	Targets		t;
-	int			skip = 0;
 	int			index;
 	bool		expired;
+	char		addr[NI_MAXHOST];
 
 	*given_up = NULL;
 	if (conn == NULL || (*at_once = PQstatus(conn) == CONNECTION_BAD))
 		return conn;
 	targets_read(conn, &t);
-	while ((*given_up = poll_connection(conn, why, whylen, &expired, &index)) != NULL &&
-		   expired && skip + index + 1 < t.n)
+	while ((*given_up = poll_connection(conn, why, whylen, &expired, &index)) != NULL && expired &&
+		   (snprintf(addr, sizeof(addr), "%s", PQhostaddr(conn)),
+			targets_after(&t, index, addr) > 0))
 	{
-		log_msg(LOG_INFO, "%s; trying the next host", why);
-		skip += index + 1;
+		log_msg(LOG_INFO, "%s; trying the next address or host", why);
 		PQfinish(conn);
-		if ((conn = start_from(keys, vals, &t, skip)) == NULL ||
-			PQstatus(conn) == CONNECTION_BAD)
+		if ((conn = start_from(keys, vals, &t)) == NULL || PQstatus(conn) == CONNECTION_BAD)
 		{
 			*given_up = NULL;
 			break;
