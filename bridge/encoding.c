@@ -242,6 +242,20 @@ put_utf8(char *dst, unsigned int cp)
 }
 
 /*
+ * EUC_TW's four-byte codes of CNS 11643 planes 3 to 16 (0x8E 0xA3..0xB0):
+ * PostgreSQL stores them and its conversion refuses every one (its map has
+ * planes 1 and 2 only), as the plugin does (U+FFFD); glibc's EUC-TW knows
+ * planes 3 to 7 and must not be asked (attack 546).  A code of these planes
+ * PostgreSQL converted would be an override (gen_encoding_tables.c applies
+ * the same rule).
+ */
+static bool
+refused_plane(const EncodingConv *ec, const unsigned char *s, size_t n)
+{
+	return ec->mb == 't' && n == 4 && s[0] == 0x8E && s[1] > 0xA2;
+}
+
+/*
  * One character s[0..n) (n > 0, not ASCII) at dst (room for 16 bytes):
  * the number of bytes written, 0 if it does not convert
  */
@@ -263,6 +277,8 @@ convert_char(EncodingConv *ec, const unsigned char *s, size_t n, char *dst)
 		memcpy(dst, o->utf8, strlen(o->utf8));
 		return strlen(o->utf8);
 	}
+	if (refused_plane(ec, s, n))
+		return 0;
 	/* alone, and flushed: a stateful decoder holds nothing back */
 	iconv(ec->cd, NULL, NULL, NULL, NULL);
 	if (iconv(ec->cd, &src, &left, &d, &room) == (size_t) -1 || left != 0 ||

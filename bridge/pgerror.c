@@ -16,8 +16,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <netdb.h>
 #include <sys/socket.h>
 
+#include "log.h"
 #include "pgerror.h"
 
 #define PASSWORD_HINT \
@@ -283,19 +285,177 @@ connect_timeout_s(PGconn *conn)
 	return t <= 0 ? 0 : (t < 2 ? 2 : t);
 }
 
+/* the connection's targets (libpq's lists, as PQconninfo() gives them) */
+typedef struct Targets
+{
+	char		host[1024];
+	char		hostaddr[1024];
+	char		port[256];
+	int			n;				/* how many hosts libpq tries */
+} Targets;
+
+static int
+list_len(const char *list)
+{
+	int			n = 1;
+
+	for (; *list; list++)
+		n += *list == ',';
+	return n;
+}
+
+static void
+targets_read(PGconn *conn, Targets *t)
+{
+	PQconninfoOption *opts = PQconninfo(conn);
+
+	memset(t, 0, sizeof(*t));
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+	{
+		if (o->val == NULL)
+			continue;
+		if (strcmp(o->keyword, "host") == 0)
+			snprintf(t->host, sizeof(t->host), "%s", o->val);
+		else if (strcmp(o->keyword, "hostaddr") == 0)
+			snprintf(t->hostaddr, sizeof(t->hostaddr), "%s", o->val);
+		else if (strcmp(o->keyword, "port") == 0)
+			snprintf(t->port, sizeof(t->port), "%s", o->val);
+	}
+	PQconninfoFree(opts);
+	t->n = t->hostaddr[0] ? list_len(t->hostaddr) : t->host[0] ? list_len(t->host) : 1;
+}
+
+/* the i-th entry of a comma list at out ("" past its end) */
+static void
+list_item(const char *list, int i, char *out, size_t outlen)
+{
+	const char *end;
+
+	for (; i > 0 && list; i--)
+		if ((list = strchr(list, ',')) != NULL)
+			list++;
+	if (list == NULL)
+	{
+		out[0] = '\0';
+		return;
+	}
+	end = strchr(list, ',');
+	snprintf(out, outlen, "%.*s", (int) (end ? (size_t) (end - list) : strlen(list)), list);
+}
+
+/* item appended to a comma list of n entries */
+static void
+list_add(char *list, size_t len, int n, const char *item)
+{
+	size_t		used = strlen(list);
+	size_t		ilen = strlen(item);
+
+	if (used + 1 + ilen + 1 > len)
+		return;					/* too long: libpq reports the lists' mismatch */
+	if (n)
+		list[used++] = ',';
+	memcpy(list + used, item, ilen + 1);
+}
+
+/*
+ * The addresses of host name host after addr, in the order libpq tries
+ * them (getaddrinfo() as its connectDBStart() calls it), at out as a comma
+ * list: how many
+ */
+static int
+addresses_after(const char *host, const char *addr, char *out, size_t outlen)
+{
+	struct addrinfo hint = {.ai_family = AF_UNSPEC,.ai_socktype = SOCK_STREAM};
+	struct addrinfo *list;
+	bool		past = false;
+	int			n = 0;
+
+	out[0] = '\0';
+	if (host[0] == '\0' || host[0] == '/' || host[0] == '@' || addr[0] == '\0' ||
+		getaddrinfo(host, NULL, &hint, &list) != 0)
+		return 0;
+	for (struct addrinfo *a = list; a; a = a->ai_next)
+	{
+		char		text[NI_MAXHOST];
+
+		if (getnameinfo(a->ai_addr, a->ai_addrlen, text, sizeof(text), NULL, 0, NI_NUMERICHOST) != 0)
+			continue;
+		if (past)
+			list_add(out, outlen, n++, text);
+		else
+			past = strcmp(text, addr) == 0;
+	}
+	freeaddrinfo(list);
+	return n;
+}
+
+/*
+ * t becomes what is left after its entry-th host's address addr was given
+ * up: that host's later addresses (as hostaddr entries with its name, which
+ * libpq still uses for authentication), then the hosts after it.  The
+ * number of entries left.
+ */
+static int
+targets_after(Targets *t, int entry, const char *addr)
+{
+	Targets		r;
+	char		host[256];
+	char		hostaddr[256];
+	char		port[64];
+	char		addrs[1024];
+	bool		one_port = list_len(t->port) == 1;
+	int			m;
+
+	memset(&r, 0, sizeof(r));
+	list_item(t->host, entry, host, sizeof(host));
+	list_item(t->hostaddr, entry, hostaddr, sizeof(hostaddr));
+	list_item(t->port, one_port ? 0 : entry, port, sizeof(port));
+	m = hostaddr[0] ? 0 : addresses_after(host, addr, addrs, sizeof(addrs));
+	for (int i = 0; i < m; i++, r.n++)
+	{
+		list_item(addrs, i, hostaddr, sizeof(hostaddr));
+		list_add(r.host, sizeof(r.host), r.n, host);
+		list_add(r.hostaddr, sizeof(r.hostaddr), r.n, hostaddr);
+		list_add(r.port, sizeof(r.port), r.n, port);
+	}
+	for (int j = entry + 1; j < t->n; j++, r.n++)
+	{
+		list_item(t->host, j, host, sizeof(host));
+		list_item(t->hostaddr, j, hostaddr, sizeof(hostaddr));
+		list_item(t->port, one_port ? 0 : j, port, sizeof(port));
+		list_add(r.host, sizeof(r.host), r.n, host);
+		list_add(r.hostaddr, sizeof(r.hostaddr), r.n, hostaddr);
+		list_add(r.port, sizeof(r.port), r.n, port);
+	}
+	*t = r;
+	return r.n;
+}
+
 /*
  * Drive PQconnectPoll to its end: NULL, or why it was given up.  A server
  * (or a proxy in front of it) that accepts and never answers is given up
- * after connect_timeout, or the default bound without it (attack 505); a
- * stop request (SIGTERM, SIGINT) is looked at every 200 ms at most.
+ * after connect_timeout, or the default bound without it (attack 505).
+ * The bound is each host's and each address's, as libpq's own
+ * connectDBComplete() has it (attack 548): it starts again whenever libpq
+ * moves to another one (PQhost(), one string per host entry, PQport(),
+ * PQhostaddr()); on expiry *expired is set and *host_index is the entry
+ * given up (counted from the first of this attempt), for pgerror_connect()
+ * to go on with the next.  A stop request (SIGTERM, SIGINT) is looked at
+ * every 200 ms at most.
  */
 static const char *
-poll_connection(PGconn *conn)
+poll_connection(PGconn *conn, char *why, size_t whylen, bool *expired, int *host_index)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int			timeout = connect_timeout_s(conn);
-	int64_t		deadline = mono_ms() + (int64_t) (timeout ? timeout : default_timeout_s) * 1000;
+	int			bound = timeout ? timeout : default_timeout_s;
+	int64_t		deadline = mono_ms() + (int64_t) bound * 1000;
+	const char *host = PQhost(conn);
+	char		where[512];
 
+	*expired = false;
+	*host_index = 0;
+	snprintf(where, sizeof(where), "%s:%s:%s", PQport(conn), PQhostaddr(conn), host);
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
 	{
 		struct pollfd pfd = {.fd = PQsocket(conn),
@@ -305,14 +465,29 @@ poll_connection(PGconn *conn)
 		if (stop_flag && *stop_flag)
 			return "stopped by a signal while connecting";
 		if (mono_ms() >= deadline)
-			return timeout ? "timeout expired" :
-				"timeout expired (no answer within the default bound; set connect_timeout "
-				"in --dbname to change it)";
+		{
+			*expired = true;
+			snprintf(why, whylen, "timeout expired: no answer from host \"%s\" (port %s) within %d s%s",
+					 host, PQport(conn), bound, timeout ? "" : " (the bound without connect_timeout "
+					 "in --dbname, which sets it for each host and address)");
+			return why;
+		}
 		rc = poll(&pfd, 1, 200);
 		if (rc < 0 && errno != EINTR)
 			return strerror(errno);
 		if (rc > 0 || pfd.fd < 0)
+		{
+			char		now[512];
+
 			st = PQconnectPoll(conn);
+			snprintf(now, sizeof(now), "%s:%s:%s", PQport(conn), PQhostaddr(conn), PQhost(conn));
+			if (PQhost(conn) != host)
+				(*host_index)++;
+			if (PQhost(conn) != host || strcmp(now, where) != 0)
+				deadline = mono_ms() + (int64_t) bound * 1000;
+			host = PQhost(conn);
+			memcpy(where, now, sizeof(where));
+		}
 	}
 	return NULL;
 }
@@ -408,14 +583,82 @@ with_utf8(const char *const *keys, const char *const *vals,
 	return true;
 }
 
+/* PQconnectStartParams; with t, to t's hosts, addresses and ports */
+static PGconn *
+start_from(const char *const *keys, const char *const *vals, const Targets *t)
+{
+	const char *k[24];
+	const char *v[24];
+	int			n;
+	PGconn	   *conn;
+
+	for (n = 0; keys[n] != NULL && n < 20; n++)
+	{
+		k[n] = keys[n];
+		v[n] = vals[n];
+	}
+	if (t)
+	{
+		/* later keywords override dbname's; an empty value sets nothing */
+		k[n] = "host";
+		v[n++] = t->host;
+		k[n] = "hostaddr";
+		v[n++] = t->hostaddr;
+		k[n] = "port";
+		v[n++] = t->port;
+	}
+	k[n] = v[n] = NULL;
+	if ((conn = PQconnectStartParams(k, v, 1)) != NULL)
+		PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
+	return conn;
+}
+
+/*
+ * Connect as libpq's connectDBComplete() does: a host or address given up
+ * at its bound is left for the next one (poll_connection()).  libpq offers
+ * no call to move on, so the attempt starts again with what is left
+ * (targets_after()).  *at_once: the first attempt failed before talking to
+ * any server; *given_up: why the last was given up, or NULL.  NULL: out of
+ * memory.
+ */
+static PGconn *
+connect_each_host(const char *const *keys, const char *const *vals, char *why,
+				  size_t whylen, bool *at_once, const char **given_up)
+{
+	PGconn	   *conn = start_from(keys, vals, NULL);
+	Targets		t;
+	int			index;
+	bool		expired;
+	char		addr[NI_MAXHOST];
+
+	*given_up = NULL;
+	if (conn == NULL || (*at_once = PQstatus(conn) == CONNECTION_BAD))
+		return conn;
+	targets_read(conn, &t);
+	while ((*given_up = poll_connection(conn, why, whylen, &expired, &index)) != NULL && expired &&
+		   (snprintf(addr, sizeof(addr), "%s", PQhostaddr(conn)),
+			targets_after(&t, index, addr) > 0))
+	{
+		log_msg(LOG_INFO, "%s; trying the next address or host", why);
+		PQfinish(conn);
+		if ((conn = start_from(keys, vals, &t)) == NULL || PQstatus(conn) == CONNECTION_BAD)
+		{
+			*given_up = NULL;
+			break;
+		}
+	}
+	return conn;
+}
+
 PGconn *
 pgerror_connect(const char *const *keys, const char *const *vals, PgConnectFailure *f)
 {
 	const char *k[16];
 	const char *v[16];
 	PGconn	   *conn;
-	bool		at_once;		/* failed before talking to any server */
+	bool		at_once = false;	/* failed before talking to any server */
 	const char *given_up = NULL;
+	char		why[600];
 
 	memset(f, 0, sizeof(*f));
 	if (!with_utf8(keys, vals, k, v, 16))
@@ -425,15 +668,13 @@ pgerror_connect(const char *const *keys, const char *const *vals, PgConnectFailu
 	}
 	keys = k;
 	vals = v;
-	conn = PQconnectStartParams(keys, vals, 1);
+	conn = connect_each_host(keys, vals, why, sizeof(why), &at_once, &given_up);
 	if (conn == NULL)
 	{
 		set_failure(f, PGERR_TRANSIENT, NULL, "out of memory");
 		return NULL;
 	}
-	PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
-	at_once = PQstatus(conn) == CONNECTION_BAD;
-	if (!at_once && (given_up = poll_connection(conn)) != NULL)
+	if (given_up)
 		set_failure(f, PGERR_TRANSIENT, NULL, given_up);
 	else if (PQstatus(conn) == CONNECTION_OK)
 	{

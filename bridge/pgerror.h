@@ -90,9 +90,11 @@ typedef struct PgConnectFailure
  * added after keys (so it overrides dbname's and the environment's; at most
  * 14 keys), but with PQERRORS_VERBOSE while connecting so that a refusal by
  * the server keeps its SQLSTATE: libpq 15 has no other way to tell it for
- * a failed connection.  connect_timeout bounds the whole attempt, or
- * without it the default bound (pgerror_set_connect_limits()); a stop
- * request ends it too (transient).  Returns the connection, or NULL with *f
+ * a failed connection.  connect_timeout bounds each host and address of
+ * the attempt, as in libpq's PQconnectdb, or without it the default bound
+ * (pgerror_set_connect_limits()); a host or address given up leaves the
+ * attempt to the next address of the host name, or the next host of the
+ * list; a stop request ends it too (transient).  Returns the connection, or NULL with *f
  * filled in: a SQLSTATE decides; without one, a password libpq needed and
  * did not have, or options it cannot use, are permanent, and anything else
  * (refused, unreachable, timed out) is transient.

@@ -190,13 +190,15 @@ slot_lock_name(Stream *s)
 
 	if (lit == NULL)
 		return stream_fail(s, STREAM_FATAL, "out of memory");
-	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_try_advisory_lock(%d, pg_catalog.hashtext(%s))",
-			 CREATE_LOCK_CLASS, lit);
+	snprintf(sql, sizeof(sql), "SELECT pg_catalog.pg_try_advisory_lock(%d, pg_catalog.hashtext(%s)), "
+			 POSTMASTER_EPOCH_SQL, CREATE_LOCK_CLASS, lit);
 	PQfreemem(lit);
 	if ((rc = stream_run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
 		return rc;
 	got = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	slot_note_epoch(s, res, 1);
 	PQclear(res);
+	s->conn_locked = got;
 	if (got)
 		return STREAM_OK;
 	s->slot_busy = true;
@@ -569,6 +571,13 @@ slot_check_delivered(Stream *s)
 	}
 }
 
+void
+slot_note_epoch(Stream *s, PGresult *res, int col)
+{
+	if (PQntuples(res) == 1 && PQnfields(res) > col && !PQgetisnull(res, 0, col))
+		snprintf(s->conn_epoch, sizeof(s->conn_epoch), "%s", PQgetvalue(res, 0, col));
+}
+
 /* does the slot exist, use our plugin, and is it free? */
 int
 slot_check(Stream *s, bool may_create)
@@ -579,8 +588,8 @@ slot_check(Stream *s, bool may_create)
 	int			rc;
 
 	snprintf(sql, sizeof(sql),
-			 "SELECT plugin, active_pid, confirmed_flush_lsn, database = current_database() "
-			 "FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
+			 "SELECT plugin, active_pid, confirmed_flush_lsn, database = current_database(), "
+			 POSTMASTER_EPOCH_SQL " FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
 	PQfreemem(lit);
 	if ((rc = stream_run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
 		return rc;
@@ -599,6 +608,7 @@ slot_check(Stream *s, bool may_create)
 					s->cfg->slot);
 	}
 	rc = STREAM_OK;
+	slot_note_epoch(s, res, 4);
 	if (strcmp(PQgetvalue(res, 0, 0), SLOT_PLUGIN(s)) != 0)
 		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not %s",
 				  s->cfg->slot, PQgetvalue(res, 0, 0), SLOT_PLUGIN(s));

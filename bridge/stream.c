@@ -114,10 +114,24 @@ stream_connect(Stream *s)
 	PgConnectFailure f;
 
 	s->gave_up = false;
+	s->conn_epoch[0] = '\0';
+	s->conn_locked = false;
 	if ((s->conn = pgerror_connect(keys, vals, &f)) == NULL)
 		return stream_fail(s, connect_error_code(&f), "could not connect to PostgreSQL: %s%s%s",
 					f.message, f.hint ? "; hint: " : "", f.hint ? f.hint : "");
 	return STREAM_OK;
+}
+
+/*
+ * This connection's walsender is this process's own: the one to end at the
+ * next open if it lingers (stream_end_own_walsender()).
+ */
+static void
+remember_own(Stream *s)
+{
+	s->own_pid = PQbackendPID(s->conn);
+	snprintf(s->own_epoch, sizeof(s->own_epoch), "%s", s->conn_epoch);
+	s->own_ended_us = 0;
 }
 
 /*
@@ -140,8 +154,13 @@ stream_exec(Stream *s, const char *sql)
 	if ((res = pgerror_exec(s->conn, sql, !waits, &why)) == NULL)
 	{
 		s->gave_up = true;
-		s->own_pid = PQbackendPID(s->conn);	/* ended at the next open */
-		s->own_ended_us = 0;
+		/*
+		 * a walsender holding the --create-slot lock (and perhaps the slot it
+		 * creates) is ended at the next open; one holding nothing is left to
+		 * the server, and does not make the bridge forget its last stream's
+		 */
+		if (s->conn_locked)
+			remember_own(s);
 		stream_fail(s, STREAM_RETRY, "could not run %.*s on the replication connection: %s",
 					(int) strcspn(sql, " ;"), sql, why);
 	}
@@ -386,8 +405,7 @@ stream_open(Stream *s)
 	}
 	else
 	{
-		s->own_pid = PQbackendPID(s->conn);
-		s->own_ended_us = 0;
+		remember_own(s);
 		s->own_busy = false;
 	}
 	return rc;
@@ -400,8 +418,11 @@ stream_open(Stream *s)
  * wal_sender_timeout.  It serves no one: end it (a role may end its own
  * backends), rather than wait, or take it for another bridge (attack 496).
  * Only while it is the slot's active_pid or holds the slot's --create-slot
- * lock, checked in the same statement: a pid reused by another backend (a
- * restarted container, a pooler's made-up pids) is never ended.  Also the
+ * lock, and the server's start is the one own_pid was read on
+ * (POSTMASTER_EPOCH_SQL), checked in the same statement: a pid reused by
+ * another backend (a restarted container whose pids count from 1 again,
+ * attack 549; a pooler's made-up pids) is never ended, nor one whose server
+ * start is unknown.  Also the
  * walsender of an open whose command was given up (stream_exec(): one
  * waiting on a lock keeps that lock until it is ended).  A walsender that does not go at once (stopped,
  * stuck on a disk) is ended again at every attempt and its pid kept
@@ -411,24 +432,36 @@ stream_open(Stream *s)
 void
 stream_end_own_walsender(Stream *s)
 {
-	char		sql[512];
+	char		sql[1024];
 	char	   *lit;
+	char	   *epoch;
 	PGresult   *res;
 	bool		ended;
 
 	s->own_busy = false;
-	if (s->own_pid == 0 || s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK ||
-		(lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot))) == NULL)
+	if (s->own_pid != 0 && s->own_epoch[0] == '\0')
+		s->own_pid = 0;			/* not known to be ours: never ended */
+	if (s->own_pid == 0 || s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
 		return;
+	lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	epoch = PQescapeLiteral(s->conn, s->own_epoch, strlen(s->own_epoch));
+	if (lit == NULL || epoch == NULL)
+	{
+		PQfreemem(lit);
+		PQfreemem(epoch);
+		return;
+	}
 	snprintf(sql, sizeof(sql),
 			 "SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a "
 			 "WHERE a.pid = %d AND a.backend_type = 'walsender' AND a.usename = current_user "
+			 "AND " POSTMASTER_EPOCH_SQL " = %s "
 			 "AND (a.pid IN (SELECT r.active_pid FROM pg_catalog.pg_replication_slots r "
 			 "WHERE r.slot_name = %s) OR a.pid IN (SELECT l.pid FROM pg_catalog.pg_locks l "
 			 "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %u "
 			 "AND l.objid = pg_catalog.hashtext(%s)::pg_catalog.oid AND l.objsubid = 2))",
-			 s->own_pid, lit, (unsigned) CREATE_LOCK_CLASS, lit);
+			 s->own_pid, epoch, lit, (unsigned) CREATE_LOCK_CLASS, lit);
 	PQfreemem(lit);
+	PQfreemem(epoch);
 	res = stream_exec(s, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{

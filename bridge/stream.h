@@ -93,9 +93,16 @@ typedef struct Stream
 	bool		slot_busy;		/* the last open failed: slot held by another */
 	bool		gave_up;		/* a command of this connection was given
 								 * up (pgerror_exec()): only closing is left */
+	char		conn_epoch[40]; /* this connection's server's start
+								 * (POSTMASTER_EPOCH_SQL), learned by
+								 * slot_lock_name() or slot_check(); "" unknown */
+	bool		conn_locked;	/* this connection took the --create-slot lock */
 	int			own_pid;		/* kept across opens: the backend of this
 								 * process's last stream (a walsender that may
-								 * linger after a silent network loss) */
+								 * linger after a silent network loss), or of a
+								 * given-up open that held the --create-slot lock */
+	char		own_epoch[40];	/* own_pid's conn_epoch: a pid of another server
+								 * start, or of an unknown one, is never ended */
 	int64_t		own_ended_us;	/* when it was first ended, or 0 */
 	bool		own_busy;		/* the last open failed because that
 								 * walsender, ended, still holds the slot */

@@ -20,6 +20,12 @@
 #define SLOT_PLUGIN(s) ((s)->cfg->plugin ? (s)->cfg->plugin : PLUGIN_NAME)
 /* the first key of --create-slot's advisory lock (slot.c slot_lock_name()) */
 #define CREATE_LOCK_CLASS 0x77327100
+/*
+ * the server's start as text (s->conn_epoch): a pid names one backend only
+ * together with it (attack 549)
+ */
+#define POSTMASTER_EPOCH_SQL \
+	"EXTRACT(epoch FROM pg_catalog.pg_postmaster_start_time())::pg_catalog.text"
 
 /* stream.c: set s->err (one line, no trailing period) and return code */
 extern int	stream_fail(Stream *s, int code, const char *fmt,...)
@@ -32,6 +38,8 @@ extern PGresult *stream_exec(Stream *s, const char *sql);
 /* stream.c: a command on the replication connection; code for errors */
 extern int	stream_run_command(Stream *s, const char *sql, ExecStatusType want,
 							   PGresult **out);
+/* slot.c: note the POSTMASTER_EPOCH_SQL column col of res in s->conn_epoch */
+extern void slot_note_epoch(Stream *s, PGresult *res, int col);
 /* stream.c: IDENTIFY_SYSTEM: which server, which timeline, which database */
 extern int	stream_identify_system(Stream *s);
 /* stream.c: turn the server's refusal to load our plugin into a hint */

@@ -1,7 +1,10 @@
 -- test/helpers/encoding_codes.sql -- PostgreSQL's own conversion to UTF-8
 -- of every code of the server encodings the bridge converts itself: the
--- single-byte ones (0x80..0xFF) and EUC_JP, EUC_JIS_2004 (two bytes
--- A1..FE A1..FE, 0x8E A1..FE, 0x8F A1..FE A1..FE).  One line per code:
+-- single-byte ones (0x80..0xFF), EUC_JP and EUC_JIS_2004 (two bytes
+-- A1..FE A1..FE, 0x8E A1..FE, 0x8F A1..FE A1..FE), EUC_CN and EUC_KR (two
+-- bytes) and EUC_TW (two bytes, and the four bytes 0x8E A1..B0 A1..FE
+-- A1..FE of CNS 11643 planes 1 to 16, which PostgreSQL stores and converts
+-- for planes 1 and 2 only: attack 546).  One line per code:
 --	ENCODING HEX-OF-CODE HEX-OF-UTF8   (or "-": PostgreSQL refuses the code)
 -- Read by test/helpers/gen_encoding_tables.sh (bridge/encoding_tables.c)
 -- and by test/t/025_encoding_every_code.pl (the bridge agrees).  Run it in a
@@ -36,7 +39,7 @@ WITH sb(e, o) AS (
 	FROM mb, hi a, hi b WHERE e LIKE 'EUC_J%'
 	UNION ALL
 	SELECT e, o, set_byte(set_byte(set_byte('\x8e000000'::bytea, 1, p), 2, a.v), 3, b.v)
-	FROM mb, generate_series(161, 162) p, hi a, hi b WHERE e = 'EUC_TW'
+	FROM mb, generate_series(161, 176) p, hi a, hi b WHERE e = 'EUC_TW'
 )
 SELECT e || ' ' || encode(code, 'hex') || ' ' || pg_temp.w2q_conv(code, e)
 FROM codes ORDER BY o, length(code), code;

@@ -4,14 +4,16 @@
 # for every code: here every code of the 27 single-byte server encodings
 # (0x80..0xFF), of EUC_JP and EUC_JIS_2004 (two bytes, 0x8E and 0x8F
 # forms), EUC_CN and EUC_KR (two bytes) and EUC_TW (two bytes, four-byte
-# CNS planes 1 and 2): 83,000 codes, dumped from this server by
+# CNS planes 1 to 16): 206,000 codes, dumped from this server by
 # test/helpers/encoding_codes.sql, is converted by the bridge's own
 # bridge/encoding.c (test/helpers/encoding-check, built by
 # `make -C test/helpers`) and compared.  A code the server refuses must
 # become U+FFFD.  Before: 196 EUC_JP and 2 EUC_JIS_2004 codes differed
 # (glibc's EUC-JP tables; test/t/500), 3 EUC_TW codes PostgreSQL refuses
 # were converted, and every WIN1255/WIN1258 code was lost (glibc's
-# held-back character, test/t/501).
+# held-back character, test/t/501); 41,925 EUC_TW codes of planes 3 to 16,
+# which PostgreSQL refuses, were converted by glibc (attack 546).
+# Fixed: bridge/encoding.c refused_plane().
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -26,7 +28,7 @@ my $node = new_node('enc025');
 my $sql = slurp_file("$root/test/helpers/encoding_codes.sql");
 my $codes = $node->safe_psql('postgres', $sql);
 my @lines = split /\n/, $codes;
-cmp_ok(scalar(@lines), '>', 83000, 'the server converted every code (' . scalar(@lines) . ' lines)');
+cmp_ok(scalar(@lines), '>', 206000, 'the server converted every code (' . scalar(@lines) . ' lines)');
 my %encs = map { (split / /)[0] => 1 } @lines;
 is(scalar(keys %encs), 32, '27 single-byte encodings and 5 EUC ones');
 
@@ -46,7 +48,10 @@ my %want = (
 	'EUC_JP ada1' => 'e291a0',	# NEC row 13 "①": glibc has none (500)
 	'EUC_JP a1c1' => 'efbd9e',	# "～" U+FF5E, glibc U+301C
 	'EUC_JIS_2004 a1b1' => 'e280be',
-	'EUC_TW a7a8' => '-');			# refused; glibc has U+4EA0
+	'EUC_TW a7a8' => '-',			# refused; glibc has U+4EA0
+	'EUC_TW 8ea2a1a1' => 'e4b982',	# plane 2: U+4E42
+	'EUC_TW 8ea3a1a1' => '-',		# plane 3 refused; glibc has U+4E28 (546)
+	'EUC_TW 8ea4a1a1' => '-');		# plane 4 refused; glibc has U+20086
 for my $k (sort keys %want)
 {
 	my ($line) = grep { index($_, "$k ") == 0 } @lines;

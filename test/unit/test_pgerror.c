@@ -204,9 +204,12 @@ test_connect_silent(void)
 	int			fd = socket(AF_INET, SOCK_STREAM, 0);
 	char		conninfo[128];
 	char		with_timeout[160];
+	char		two_hosts[200];
+	PGconn	   *conn;
 	const char *keys[] = {"dbname", NULL};
 	const char *vals[] = {conninfo, NULL};
 	const char *vals_timeout[] = {with_timeout, NULL};
+	const char *vals_two[] = {two_hosts, NULL};
 	volatile sig_atomic_t stop = 1;
 	PgConnectFailure f;
 	double		t0;
@@ -219,6 +222,8 @@ test_connect_silent(void)
 	snprintf(conninfo, sizeof(conninfo), "host=127.0.0.1 port=%d dbname=x user=x sslmode=disable",
 			 ntohs(a.sin_port));
 	snprintf(with_timeout, sizeof(with_timeout), "%s connect_timeout=2", conninfo);
+	snprintf(two_hosts, sizeof(two_hosts), "host=127.0.0.1,127.0.0.1 port=%d,%d dbname=x user=x "
+			 "sslmode=disable connect_timeout=2", ntohs(a.sin_port), ntohs(a.sin_port));
 
 	pgerror_set_connect_limits(1, &stop);
 	t0 = mono_s();
@@ -229,13 +234,22 @@ test_connect_silent(void)
 	stop = 0;
 	t0 = mono_s();
 	unit_check(pgerror_connect(keys, vals_timeout, &f) == NULL && f.kind == PGERR_TRANSIENT &&
-			   strcmp(f.message, "timeout expired") == 0 &&
+			   strncmp(f.message, "timeout expired", 15) == 0 &&
 			   (took = mono_s() - t0) >= 1.9 && took < 4.0,
 			   "connect_timeout in the conninfo bounds a silent server (%s)", f.message);
 
+	/* each host has the bound, as libpq gives it (attack 548) */
+	t0 = mono_s();
+	conn = pgerror_connect(keys, vals_two, &f);
+	took = mono_s() - t0;
+	unit_check(conn == NULL && f.kind == PGERR_TRANSIENT &&
+			   strncmp(f.message, "timeout expired", 15) == 0 && took >= 3.9 && took < 6.0,
+			   "connect_timeout bounds each host of a list: two silent ones, twice (%.1f s, %s)",
+			   took, f.message);
+
 	t0 = mono_s();
 	unit_check(pgerror_connect(keys, vals, &f) == NULL && f.kind == PGERR_TRANSIENT &&
-			   strstr(f.message, "default bound") != NULL &&
+			   strstr(f.message, "the bound without connect_timeout") != NULL &&
 			   (took = mono_s() - t0) >= PGERROR_CONNECT_MIN_S - 0.1 &&
 			   took < PGERROR_CONNECT_MIN_S + 2,
 			   "without connect_timeout the default bound (at least %d s) ends it (%s)",
