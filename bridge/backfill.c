@@ -631,7 +631,8 @@ attempt(Backfill *bf)
 	{
 		if (!bf->cfg->backfill.recreate_lost)
 			return bf_fail(bf, BF_FATAL, "replication slot \"%s\" is lost: the server removed WAL it still "
-						"needed (max_slot_wal_keep_size); hint: %s re-creates it and re-delivers the rows "
+						"needed (max_slot_wal_keep_size); hint: %s re-creates it (passwords and secrets of the "
+						"command line are shown as ***: put yours back) and re-delivers the rows "
 						"the tables still hold (at least once; docs/operations.md, \"Recovering a lost slot\")",
 						bf->cfg->stream.slot, bf->cfg->stream.command_line ? bf->cfg->stream.command_line : "wal2queue-bridge ... --recreate-lost-slot");
 		log_msg(LOG_WARNING, "replication slot \"%s\" is lost: dropping it, creating it again and "

@@ -25,6 +25,7 @@
 
 #include "../common/bytesize.h"
 #include "bridge.h"
+#include "cmdline.h"
 #include "frame.h"
 #include "log.h"
 #include "metrics.h"
@@ -260,6 +261,9 @@ typedef struct Args
 	bool		positions_topic;	/* --kafka-positions-topic given */
 } Args;
 
+/* the short options, for getopt_long() and the recovery command's reading of argv */
+#define SHORT_OPTIONS "d:S:t:X:vqV?"
+
 static const struct option long_options[] = {
 	{"dbname", required_argument, NULL, 'd'},
 	{"slot", required_argument, NULL, 'S'},
@@ -456,7 +460,7 @@ parse_args(int argc, char **argv, Args *a, BridgeConfig *cfg)
 
 	bool		seen[256] = {false};
 
-	while ((c = getopt_long(argc, argv, "d:S:t:X:vqV?", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, SHORT_OPTIONS, long_options, NULL)) != -1)
 	{
 		/* a single-valued option given twice: which one was meant? */
 		if (c > 0 && c < 256 && c != 'X' && c != 'v' && c != 'q' && c != '?' && c != 'V')
@@ -515,41 +519,29 @@ free_command_line(void)
 	command_line = NULL;
 }
 
-/* argv as a shell command, plus what recovering a lost slot needs */
+/*
+ * argv as a shell command, plus what recovering a lost slot needs; the
+ * secrets of -d, --sink and -X masked as *** (cmdline.c), since hints go
+ * into the log
+ */
 static char *
 recovery_command(int argc, char **argv, const Args *a, const BridgeConfig *cfg)
 {
-	size_t		len = 128;
+	const CmdlineSecrets secrets = {'d', 6, 'X'};
+	bool		masked;
+	char	   *cmd = cmdline_redacted(argc, argv, PROGNAME, SHORT_OPTIONS, long_options,
+									   &secrets, &masked);
 	char	   *out;
-	char	   *p;
 
-	for (int i = 0; i < argc; i++)
-		len += 4 * strlen(argv[i]) + 3;
-	if ((p = out = malloc(len)) == NULL)
-		return NULL;
-	p += sprintf(p, "%s", PROGNAME);
-	for (int i = 1; i < argc; i++)
+	if (cmd == NULL || (out = malloc(strlen(cmd) + 64)) == NULL)
 	{
-		bool		plain = argv[i][0] != '\0';
-
-		for (const char *c = argv[i]; *c; c++)
-			if (!isalnum((unsigned char) *c) && !strchr("-_=./:,@%+", *c))
-				plain = false;
-		if (plain)
-		{
-			p += sprintf(p, " %s", argv[i]);
-			continue;
-		}
-		*p++ = ' ';
-		*p++ = '\'';
-		for (const char *c = argv[i]; *c; c++)
-			p += *c == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *c);
-		*p++ = '\'';
-		*p = '\0';
+		free(cmd);
+		return NULL;
 	}
-	sprintf(p, "%s%s%s", a->create_slot ? "" : " --create-slot",
+	sprintf(out, "%s%s%s%s", cmd, a->create_slot ? "" : " --create-slot",
 			cfg->backfill.recreate_lost ? "" : " --recreate-lost-slot",
 			cfg->backfill.enabled ? "" : " --backfill");
+	free(cmd);
 	return out;
 }
 

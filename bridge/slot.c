@@ -723,7 +723,8 @@ slot_check_wal_status(Stream *s)
 	if (strcmp(st, "lost") == 0)
 		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" is lost: the server removed WAL it still "
 				  "needed (max_slot_wal_keep_size), so jobs committed while it fell behind can never "
-				  "come from it; hint: %s re-creates it and re-delivers the rows the tables still hold "
+				  "come from it; hint: %s re-creates it (passwords and secrets of the command line are shown "
+				  "as ***: put yours back) and re-delivers the rows the tables still hold "
 				  "(at least once: consumers dedupe by table and key; docs/operations.md, "
 				  "\"Recovering a lost slot\")",
 				  s->cfg->slot, s->cfg->command_line ? s->cfg->command_line

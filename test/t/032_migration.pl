@@ -9,7 +9,11 @@
 # that the old poller did not take must be in Redis exactly once, those it
 # took at most once (docs/migration.md, step 1: a row updated after the
 # snapshot is judged by its new version after a restart), no completed job
-# at all.
+# at all.  Step 5 as the guide says: append_only(), prune() (rows
+# inserted after it, once delivered), then the rows from before it once
+# with force => true; a row inserted while the bridge is stopped survives
+# both, and every row deleted was delivered or done (completed before the
+# migration, or by the old poller).
 #
 # W2Q_MIGRATION_PENDING / W2Q_MIGRATION_COMPLETED shrink the table (the
 # defaults are the issue's numbers); W2Q_MIGRATION_BATCH adds
@@ -111,10 +115,13 @@ my @cmd = ('-d', $node->connstr('postgres') . ' user=wal2queue_bridge',
 	'--sink', "redis://127.0.0.1:$r->{port}", '--metrics', "127.0.0.1:$mport", '--log-status', '60',
 	(defined $ENV{W2Q_MIGRATION_BATCH} ? ("--backfill-batch=$ENV{W2Q_MIGRATION_BATCH}") : ()));
 
-# step 0: the bridge's role, LOGIN REPLICATION and SELECT on the table
+# step 0: the bridge's role, LOGIN REPLICATION and SELECT on the table;
+# the extension before step 1 (prune() of step 5 needs it)
 $node->safe_psql('postgres', q{
 	CREATE ROLE wal2queue_bridge LOGIN REPLICATION;
 	GRANT SELECT ON job_queue TO wal2queue_bridge;
+	CREATE EXTENSION wal2queue;
+	GRANT USAGE ON SCHEMA wal2queue TO wal2queue_bridge;
 });
 is($node->safe_psql('postgres', 'SHOW wal_level'), 'logical', 'prerequisite: wal_level = logical');
 
@@ -286,6 +293,98 @@ is(scalar(@completed_sent), 0, 'no completed job') or diag("completed: @complete
 is(scalar(@extra), 0, 'no job PostgreSQL does not have (rolled back)') or diag("extra: @extra[0 .. 9]");
 my $groups = redis($r, 'XINFO', 'GROUPS', 'public.job_queue');
 like($groups, qr/^workers$/m, 'the consumer group "workers" exists for the new workers');
+
+step5();
+
+# ---- step 5, as the guide says: the workers no longer UPDATE (the
+# transition rule dropped), append_only(), prune(); the rows from before
+# append_only() once with force => true ----
+sub ids_in_table { return map { $_ => 1 } split /\n/, $node->safe_psql('postgres', 'SELECT id FROM job_queue') }
+
+# prune (the SQL $sql), "repeat until it returns 0", until $done->() or
+# 300 s (after a 0: a CHECKPOINT, so that the slot's catalog_xmin moves);
+# the number deleted
+sub prune_while
+{
+	my ($sql, $done) = @_;
+	my ($deleted, $n, $deadline) = (0, 0, time() + 300);
+	while (time() < $deadline)
+	{
+		if ($n == 0)
+		{
+			$node->safe_psql('postgres', 'CHECKPOINT');
+			usleep(500_000);
+		}
+		$n = $node->safe_psql('postgres', $sql);
+		$deleted += $n;
+		last if $done->();
+	}
+	return $deleted;
+}
+
+sub step5
+{
+	is($node->safe_psql('postgres', q{SELECT backfilled_at IS NOT NULL FROM wal2queue.slots WHERE slot_name = 'job_queue'}),
+		't', 'step 5: the backfill is recorded as finished (mark_backfilled)');
+	my ($rc, $o, $e) = $node->psql('postgres', q{SELECT wal2queue.prune('public.job_queue')});
+	like($e, qr/is not append-only/, 'step 5: before append_only(), prune() refuses the table');
+	$node->safe_psql('postgres', q{SELECT wal2queue.append_only('public.job_queue')});
+	($rc, $o, $e) = $node->psql('postgres', q{UPDATE job_queue SET status = 'running' WHERE id = 1});
+	like($e, qr/is append-only/, 'step 5: an UPDATE (the transition rule) is an error from now on');
+	my $pre_max = $node->safe_psql('postgres', 'SELECT max(id) FROM job_queue');
+	my $pre_count = $node->safe_psql('postgres', 'SELECT count(*) FROM job_queue');
+
+	# the service again; producers go on inserting
+	$br = start_bridge(undef, undef, @cmd);
+	$node->safe_psql('postgres', q{INSERT INTO job_queue (payload) SELECT jsonb_build_object('post', g) FROM generate_series(1, 50) g});
+	my $post_max = $node->safe_psql('postgres', 'SELECT max(id) FROM job_queue');
+	ok(wait_until(sub { redis($r, 'XREVRANGE', 'public.job_queue', '+', '-', 'COUNT', '1') =~ /^id\n\Q$post_max\E$/m }, 60),
+		'step 5: the rows inserted after append_only() are streamed') or diag(bridge_log($br));
+	ok(wait_attested($node, 'job_queue', 60), 'step 5: the bridge attested its slot');
+
+	# prune(): the rows inserted after append_only(), only those
+	my $d = prune_while(q{SELECT wal2queue.prune('public.job_queue')},
+		sub { $node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE id > $pre_max") eq '0' });
+	is($d, 50, 'step 5: prune() deletes the 50 delivered rows inserted after append_only()');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE id <= $pre_max"), $pre_count,
+		'step 5: prune() keeps every row from before append_only()');
+
+	# a row inserted while the bridge is stopped: delivered by nobody yet
+	is(stop_bridge($br) >> 8, 0, 'step 5: the bridge stopped');
+	$node->safe_psql('postgres', q{INSERT INTO job_queue (payload) VALUES ('{"undelivered": true}')});
+	my $undelivered = $node->safe_psql('postgres', 'SELECT max(id) FROM job_queue');
+	my %before = ids_in_table();
+
+	# the rows from before append_only(): once, force => true
+	$d = prune_while(q{SELECT wal2queue.prune('public.job_queue', force => true)},
+		sub { $node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE id <= $pre_max") eq '0' });
+	is($d, $pre_count, "step 5: prune(force => true) deletes the $pre_count rows from before append_only()");
+	$node->safe_psql('postgres', 'CHECKPOINT');
+	$d = $node->safe_psql('postgres', q{SELECT wal2queue.prune('public.job_queue')})
+	  + $node->safe_psql('postgres', q{SELECT wal2queue.prune('public.job_queue', force => true)});
+	is($d, 0, 'step 5: then neither prune() finds anything more to delete');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE id = $undelivered"), '1',
+		'step 5: neither prune() deletes the row inserted while the bridge was stopped');
+	my %after = ids_in_table();
+	my %sent = map { $_ => 1 } delivered_ids();
+	# (or done by the old poller: a row it claimed before the backfill
+	# reached it is judged by its new version after a restart, step 1)
+	my @bad = grep { !$after{$_} && !$sent{$_} && !$completed{$_} && !$old_done{$_} } sort { $a <=> $b } keys %before;
+	is(scalar(@bad), 0, 'step 5: every row deleted was delivered, completed before the migration or done by the old poller')
+	  or diag("deleted undelivered: @bad[0 .. ($#bad < 9 ? $#bad : 9)]");
+
+	# the service again: the row is delivered, then prune() deletes it
+	$br = start_bridge(undef, undef, @cmd);
+	ok(wait_until(sub { redis($r, 'XREVRANGE', 'public.job_queue', '+', '-', 'COUNT', '1') =~ /^id\n\Q$undelivered\E$/m }, 60),
+		'step 5: the row inserted while the bridge was stopped is delivered') or diag(bridge_log($br));
+	wait_attested($node, 'job_queue', 60);
+	prune_while(q{SELECT wal2queue.prune('public.job_queue')},
+		sub { $node->safe_psql('postgres', 'SELECT count(*) FROM job_queue') eq '0' });
+	is($node->safe_psql('postgres', 'SELECT count(*) FROM job_queue'), '0',
+		'step 5: then prune() deletes it: the table is empty');
+	is(stop_bridge($br) >> 8, 0, 'step 5: SIGTERM: exit 0');
+	note('step 5 done after ' . elapsed());
+}
 
 # ---- rolling back (docs/migration.md): stop the bridge (done), drop the slot ----
 my ($code, $out) = run_bridge('-d', $node->connstr('postgres') . ' user=wal2queue_bridge',

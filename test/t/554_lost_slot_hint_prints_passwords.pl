@@ -17,6 +17,12 @@
 # every long-lived deployment meets sooner or later.
 # Control (W2Q_ATTACK_CONTROL=1): the same command line without passwords:
 # the hint is printed (the recovery hint itself works, test/t/035).
+# Fixed: main.c's recovery_command() reads argv the way getopt_long does
+# and masks (bridge/cmdline.c) the password and sslpassword of -d (key=value
+# or postgresql:// URI), the password of --sink redis://[user]:pw@ and the
+# secret -X properties (*password*, *secret*, sasl.oauthbearer.config, ...)
+# as ***; the hint says "passwords and secrets of the command line are
+# shown as ***: put yours back".  test/unit/test_cmdline.c covers each form.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -51,4 +57,8 @@ is($code, 1, 'the lost slot is refused (exit 1)');
 like($out, qr/is lost.*--recreate-lost-slot/s, 'with the recovery command') or diag($out);
 unlike($out, qr/pgSecret559/, 'the PostgreSQL password of -d is not in the log');
 unlike($out, qr/redisSecret559/, 'the Redis password of --sink is not in the log');
+like($out, qr/hint: \S*wal2queue-bridge -d '.*password=\*\*\*' .*--sink 'redis:\/\/:\*\*\*\@127\.0\.0\.1:\d+' /,
+	'the command keeps its shape, the passwords masked as ***') or diag($out) unless $control;
+like($out, qr/--backfill re-creates it \(passwords and secrets of the command line are shown as \*\*\*: put yours back\)/,
+	'the hint says secrets were left out');
 done_testing();

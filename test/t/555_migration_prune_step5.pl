@@ -26,6 +26,16 @@
 # Control (W2Q_ATTACK_CONTROL=1): the same steps, prune(..., force => true):
 # the completed and delivered rows are deleted, so the setup (attestation,
 # mark_backfilled) is sound and only the guard stops step 5.
+# Fixed: docs/migration.md step 5 now says what prune() needs and does:
+# append_only() once the workers no longer UPDATE, then prune() (rows
+# inserted after it, once delivered), and the rows from before it removed
+# once with prune(..., force => true) after the backfill and the sweep (or
+# by a plain DELETE of the completed rows).  This test runs the new step 5
+# literally: the plain prune() refuses the table before append_only(),
+# deletes the job inserted after it, and the forced one the 1021 rows from
+# before (completed or delivered); test/t/032 does the same on the guide's
+# full scenario.  The control now runs the old literal step (plain prune()
+# without append_only()), which still refuses the table.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -75,23 +85,44 @@ ok(wait_attested($node, 'job_queue', 30), 'the bridge attested its slot');
 is($node->safe_psql('postgres', q{SELECT backfilled_at IS NOT NULL FROM wal2queue.slots WHERE slot_name = 'job_queue'}),
 	't', 'mark_backfilled() was called');
 
-# step 5, literally: prune until it returns 0
-my $sql = $control ? q{SELECT wal2queue.prune('public.job_queue', force => true)}
-  : q{SELECT wal2queue.prune('public.job_queue')};
-my ($deleted, $err) = (0, '');
-for (1 .. 6)
+# the old step 5, literally: prune() refuses the table without its guard
+my ($rc, $o, $e) = $node->psql('postgres', q{SELECT wal2queue.prune('public.job_queue')});
+like($e, qr/is not append-only/, 'without append_only(), prune() refuses the table');
+if ($control)
 {
-	$node->safe_psql('postgres', 'CHECKPOINT');
-	sleep 1;
-	my ($rc, $o, $e) = $node->psql('postgres', $sql);
-	$err = $e if $rc;
-	last if $rc || $o eq '0' && $deleted;
-	$deleted += $o;
+	stop_bridge($b);
+	done_testing();
+	exit 0;
 }
-note("prune: deleted $deleted" . ($err ? ", error: $err" : ''));
-is($err, '', 'step 5: prune() of the migrated table runs as the guide says');
-my $left = $node->safe_psql('postgres', 'SELECT count(*) FROM job_queue');
-cmp_ok($left, '<=', 1, "step 5: prune() deleted the completed and delivered rows (left: $left of 1021)");
+
+# step 5 as the guide says now: append_only() (the workers no longer
+# UPDATE), prune() until it returns 0 ...
+$node->safe_psql('postgres', q{SELECT wal2queue.append_only('public.job_queue')});
+my $pre = $node->safe_psql('postgres', 'SELECT max(id) FROM job_queue');
+$node->safe_psql('postgres', q{INSERT INTO job_queue (payload) VALUES ('{"after": 1}')});
+ok(wait_until(sub { redis($r, 'XLEN', 'public.job_queue') eq '122' }, 60), 'a job inserted after append_only() is streamed');
+sub prune_loop
+{
+	my ($sql, $want) = @_;
+	my $deleted = 0;
+	for (1 .. 20)
+	{
+		$node->safe_psql('postgres', 'CHECKPOINT');
+		sleep 1;
+		my $n;
+		$deleted += $n while ($n = $node->safe_psql('postgres', $sql)) > 0;
+		last if $deleted >= $want;
+	}
+	return $deleted;
+}
+is(prune_loop(q{SELECT wal2queue.prune('public.job_queue')}, 1), 1,
+	'step 5: prune() deletes the delivered job inserted after append_only()');
+is($node->safe_psql('postgres', "SELECT count(*) FROM job_queue WHERE id <= $pre"), '1021',
+	'step 5: prune() keeps the rows from before append_only()');
+# ... and the rows from before it once, with force => true
+is(prune_loop(q{SELECT wal2queue.prune('public.job_queue', force => true)}, 1021), 1021,
+	'step 5: prune(force => true) deletes the 1021 completed and delivered rows from before append_only()');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM job_queue'), '0', 'step 5: the table is empty');
 
 stop_bridge($b);
 done_testing();
