@@ -466,8 +466,12 @@ progress_on_record(Sink *s, const redisReply *r)
 				from[LSN_STRLEN];
 
 	rs->record_pending = false;
-	if (r->type == REDIS_REPLY_ERROR)
-		return errbuf_set(s->err, SINK_ERRLEN, redis_error_rc(r->str),
+	/*
+	 * A pause (LOADING, BUSY) is retried; a refusal (WRONGTYPE, NOPERM) the
+	 * deliver function meets too, and answers with its own verdict.
+	 */
+	if (r->type == REDIS_REPLY_ERROR && redis_error_rc(r->str) == SINK_RETRY)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
 						  "could not read the Redis progress record \"%s\": %s",
 						  rs->progress_key, r->str);
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != RECORD_FIELDS)
