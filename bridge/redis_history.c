@@ -321,28 +321,39 @@ verdict_options(Sink *s, const RecordTxn *rec, const char *clause_fmt,
 				was[SINK_ERRLEN],
 				now[SINK_ERRLEN];
 	VerdictParts p;
-	size_t		room = 0;
-	bool		cut = false;
+	size_t		avail = 0,
+				sa = 0,
+				sb = 0,
+				ra;
+	bool		cut;
 
 	time_text(rec->commit_us, tbuf, sizeof(tbuf));
+	/* each list at its shortest: its first item and "... (N more)" */
+	options_brief(rec->options, was, sizeof(was), 0);
+	sa = strlen(was);
+	options_brief(rs->options, now, sizeof(now), 0);
+	sb = strlen(now);
 	for (int level = 0; level <= 2; level++)
 	{
 		int			base;
-		size_t		need;
 
 		verdict_parts(rs, level, clause_fmt, here, &p);
 		base = verdict_base(rs, rec, tbuf, &p);
-		room = base > 0 && (size_t) base < SINK_ERRLEN - 1 ?
-			(SINK_ERRLEN - 1 - (size_t) base) / 2 : 0;
-		/* each list at its shortest: its first item and "... (N more)" */
-		options_brief(rec->options, was, sizeof(was), 0);
-		options_brief(rs->options, now, sizeof(now), 0);
-		need = strlen(was) > strlen(now) ? strlen(was) : strlen(now);
-		if (need <= room)
+		avail = base > 0 && (size_t) base < SINK_ERRLEN - 1 ? SINK_ERRLEN - 1 - (size_t) base : 0;
+		if (sa + sb <= avail)
 			break;
 	}
-	cut = options_brief(rec->options, was, sizeof(was), room);
-	cut |= options_brief(rs->options, now, sizeof(now), room);
+	/* half each, at least the shortest; what one list leaves goes to the other */
+	ra = avail / 2;
+	if (sa + sb <= avail)
+	{
+		ra = ra < sa ? sa : ra > avail - sb ? avail - sb : ra;
+		if (strlen(rs->options) < avail - ra)
+			ra = avail - strlen(rs->options);
+	}
+	cut = options_brief(rec->options, was, sizeof(was), ra);
+	cut |= options_brief(rs->options, now, sizeof(now),
+						 avail - (strlen(rec->options) < ra ? strlen(rec->options) : ra));
 	if (cut)
 		log_msg(LOG_WARNING, "Redis progress record \"%s\": the recorded options are \"%s\", this "
 				"bridge's \"%s\"", rs->progress_key, rec->options, rs->options);
