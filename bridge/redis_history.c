@@ -428,21 +428,18 @@ progress_check_record(Sink *s)
 	RespBuf		head = {0};
 	RCall	   *call = calloc(1, sizeof(RCall));
 	int64_t		deadline = mono_ms() + SINK_MAX_WAIT_MS;
+	bool		ok;
 	int			rc;
 
-	if (call == NULL || !resp_arg_str(&head, "HMGET") || !resp_arg_str(&head, rs->progress_key))
+	ok = call != NULL && resp_arg_str(&head, "HMGET") && resp_arg_str(&head, rs->progress_key);
+	for (int i = 0; ok && i < RECORD_FIELDS; i++)
+		ok = resp_arg_str(&head, record_fields[i]);
+	if (!ok)
 	{
 		free(call);
 		resp_free(&head);
 		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
 	}
-	for (int i = 0; i < RECORD_FIELDS; i++)
-		if (!resp_arg_str(&head, record_fields[i]))
-		{
-			free(call);
-			resp_free(&head);
-			return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
-		}
 	call->kind = RCALL_RECORD;
 	rs->record_pending = true;
 	rc = pipe_send(s, call, &head, NULL, 0, NULL);
