@@ -176,6 +176,8 @@ replay_past(Sink *s, uint32_t xid2)
  * history: the bridge stops naming both options and a way out that writes
  * nothing twice (the record's options until the slot has passed it).
  * Under the record's options the same replay is still another history.
+ * The stop comes at the session's start (progress_check_record()), for a
+ * wider list too; the record's options in another spelling go on.
  */
 static void
 test_options_changed(void)
