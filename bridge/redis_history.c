@@ -22,11 +22,16 @@
  * commits the same xids again), no SQL function gives a transaction's
  * commit LSN, and commit timestamps need track_commit_timestamp.
  * Absence is never taken for evidence.  A record without txn_options (an
- * older bridge's) is judged as another history, as before.  The options
- * are compared as text ("public.a,public.b" differs from "public.b,public.a"):
- * at worst a real other history is first reported as changed options, and
- * the way out (the recorded options) then gets the verdict "another
- * history"; nothing is ever accepted on the strength of the text.
+ * older bridge's) is judged as another history, as before.
+ *
+ * The same holds before the replay gets there: a session that starts
+ * below txn_end under other options would take what it decodes up to
+ * there for delivered (under a wider --tables the newly selected tables'
+ * transactions: a silent hole in their streams, test/t/550), so at every
+ * session's start the record is read (progress_check_record(), one HMGET)
+ * and such a start stops at once with the same verdict.  The options are
+ * compared as a selection (options_same(): --tables as a set of trimmed
+ * patterns), so the recorded options in another spelling are no change.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,6 +45,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "redis_sink.h"
+#include "../common/tablepattern.h"
 
 /* microseconds since the Unix epoch as UTC text ("" for none) */
 static const char *
@@ -121,21 +127,22 @@ history_here(const RItem *it, char *here, size_t len)
  * write again every job between the slot and the record.
  */
 /*
- * OPTS for a message, in at most LEN - 1 characters: whole if it fits,
- * else its first comma-separated items and "... (N more)".  Returns true
- * if it was shortened.
+ * OPTS for a message in BUF (of SIZE bytes), in at most ROOM characters if
+ * it can be: whole if it fits, else its first comma-separated items and
+ * "... (N more)", never fewer than the first item (so that the message
+ * names at least one table; test/t/553).  Returns true if it was shortened.
  */
 static bool
-options_brief(const char *opts, char *buf, size_t len)
+options_brief(const char *opts, char *buf, size_t size, size_t room)
 {
 	size_t		n = strlen(opts),
 				keep = 0;
 	int			more = 0;
 	char		tail[32];
 
-	if (n < len)
+	if (n <= room || strchr(opts, ',') == NULL)
 	{
-		memcpy(buf, opts, n + 1);
+		snprintf(buf, size, "%s", opts);
 		return false;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -146,65 +153,213 @@ options_brief(const char *opts, char *buf, size_t len)
 		if (opts[i] != ',')
 			continue;
 		snprintf(tail, sizeof(tail), ",... (%d more)", more - 1);
-		if (i + strlen(tail) >= len)
+		if (keep > 0 && i + strlen(tail) > room)
 			break;
 		keep = i;
 		more--;
 	}
-	snprintf(tail, sizeof(tail), "%s... (%d more)", keep ? "," : "", more);
-	if (keep + strlen(tail) >= len)
-		keep = 0;				/* no room even for one item */
-	snprintf(buf, len, "%.*s%s", (int) keep, opts, tail);
+	snprintf(buf, size, "%.*s,... (%d more)", (int) keep, opts, more);
 	return true;
 }
 
+/*
+ * Are two option texts of progress_options() the same selection?  The
+ * plugin and --publication must match exactly; --tables is a set of
+ * patterns, so the items are compared trimmed, sorted and without
+ * repeats ("public.b, public.a,public.a" is "public.a,public.b").
+ * Out of memory they are compared as text.
+ */
+static int
+cmp_item(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/* the --tables items of OPTS, trimmed, sorted, repeats removed; NULL: none */
+static char **
+table_items(const char *opts, char **copy, size_t *n)
+{
+	const char *t = strstr(opts, " --tables=");
+	char	  **items;
+	size_t		max = 1,
+				k = 0;
+
+	*copy = NULL;
+	*n = 0;
+	if (t == NULL)
+		return NULL;
+	t += strlen(" --tables=");
+	for (const char *c = t; *c; c++)
+		max += *c == ',';
+	if ((*copy = strdup(t)) == NULL || (items = malloc(max * sizeof(char *))) == NULL)
+	{
+		free(*copy);
+		*copy = NULL;
+		return NULL;
+	}
+	for (char *tok = *copy;;)
+	{
+		char	   *comma = strchr(tok, ',');
+
+		if (comma)
+			*comma = '\0';
+		items[k++] = tablepattern_trim(tok);
+		if (comma == NULL)
+			break;
+		tok = comma + 1;
+	}
+	qsort(items, k, sizeof(char *), cmp_item);
+	*n = 0;
+	for (size_t i = 0; i < k; i++)
+		if (*n == 0 || strcmp(items[*n - 1], items[i]) != 0)
+			items[(*n)++] = items[i];
+	return items;
+}
+
+static bool
+options_same(const char *a, const char *b)
+{
+	const char *ta = strstr(a, " --tables="),
+			   *tb = strstr(b, " --tables=");
+	char	   *ca,
+			   *cb;
+	char	  **ia,
+			  **ib;
+	size_t		na,
+				nb;
+	bool		same;
+
+	if (strcmp(a, b) == 0)
+		return true;
+	if (ta == NULL || tb == NULL || ta - a != tb - b || strncmp(a, b, ta - a) != 0)
+		return false;
+	ia = table_items(a, &ca, &na);
+	ib = table_items(b, &cb, &nb);
+	same = ia != NULL && ib != NULL && na == nb;
+	for (size_t i = 0; same && i < na; i++)
+		same = strcmp(ia[i], ib[i]) == 0;
+	free(ia);
+	free(ib);
+	free(ca);
+	free(cb);
+	return same;
+}
+
+/* the record's last transaction, as text */
+typedef struct RecordTxn
+{
+	const char *lsn;			/* the record's position */
+	const char *txn_end;
+	const char *xid;
+	const char *commit_us;		/* microseconds since the Unix epoch */
+	const char *options;		/* txn_options */
+} RecordTxn;
+
 #define OPTIONS_CHANGED \
 	"Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, " \
-	"chosen with the options \"%s\", but this bridge runs with \"%s\" and the replay " \
-	"of slot \"%s\" presents %s: the options that choose transactions changed since " \
-	"the record (not another history), nothing of it confirmed; restart once with the " \
-	"recorded options%s until slot \"%s\" has confirmed past %s (its confirmed_flush_lsn, " \
-	"then a CHECKPOINT so that a crash cannot move it back), then with the new options; " \
-	"--accept-new-source would write every job between the slot and the record again"
+	"chosen with the options \"%s\", but this bridge runs with \"%s\" and %s: the options " \
+	"that choose transactions changed since the record (not another history), nothing of " \
+	"it confirmed; restart once with the recorded options%s until %s has confirmed past %s " \
+	"(its confirmed_flush_lsn, then a CHECKPOINT so that a crash cannot move it back), then " \
+	"with the new options; --accept-new-source would write every job between the slot and " \
+	"the record again"
+
+/* the message's parts other than the two lists, at one level of brevity */
+typedef struct VerdictParts
+{
+	char		clause[384];	/* what the replay presents (or would) */
+	char		where[160];		/* where the recorded options are */
+	char		slot[80];		/* 'slot "name"' or "the slot" */
+} VerdictParts;
+
+/*
+ * Level 0 names everything; 1 says only that the recorded options were
+ * logged; 2 leaves the slot's name out too (the progress key holds it).
+ */
+static void
+verdict_parts(const RedisSink *rs, int level, const char *clause_fmt,
+			  const char *here, VerdictParts *p)
+{
+	if (level < 2)
+		snprintf(p->slot, sizeof(p->slot), "slot \"%s\"", rs->src.slot);
+	else
+		snprintf(p->slot, sizeof(p->slot), "the slot");
+	snprintf(p->clause, sizeof(p->clause), clause_fmt, p->slot, here);
+	if (level == 0)
+		snprintf(p->where, sizeof(p->where),
+				 " (logged above in full, and kept: HGET %s txn_options)", rs->progress_key);
+	else
+		snprintf(p->where, sizeof(p->where), " (logged above in full)");
+}
+
+/* the length of the message without the lists */
+static int
+verdict_base(const RedisSink *rs, const RecordTxn *rec, const char *tbuf,
+			 const VerdictParts *p)
+{
+	return snprintf(NULL, 0, OPTIONS_CHANGED, rs->progress_key, rec->lsn, rec->xid, tbuf,
+					rec->txn_end, "", "", p->clause, p->where, p->slot, rec->txn_end);
+}
 
 /*
  * The options changed: both lists are named once and the way out refers to
  * "the recorded options", so that the cause and the way out always fit in
  * SINK_ERRLEN.  Lists too long for it (a --tables of many tables) are
- * shortened there ("... (N more)"); the recorded options are then logged
- * whole on a line of their own, and the way out names where they are kept
- * (test/t/533).
+ * shortened there ("... (N more)"), never below their first item; when
+ * even that does not fit (a slot name of 63 characters: test/t/553) the
+ * other parts are shortened first (where the options are kept, then the
+ * slot's name, which the progress key holds).  The recorded options are
+ * then logged whole on a line of their own (test/t/533).  CLAUSE_FMT
+ * (with %s for the slot, then HERE) says what the replay presents.
  */
 static int
-verdict_options(Sink *s, const redisReply *r, const char *here)
+verdict_options(Sink *s, const RecordTxn *rec, const char *clause_fmt,
+				const char *here)
 {
 	RedisSink  *rs = s->priv;
-	const char *recorded = redis_reply_str(r, 11);
 	char		tbuf[64],
 				was[SINK_ERRLEN],
-				now[SINK_ERRLEN],
-				where[160];
-	int			base;
-	size_t		room;
+				now[SINK_ERRLEN];
+	VerdictParts p;
+	size_t		avail = 0,
+				sa = 0,
+				sb = 0,
+				ra;
 	bool		cut;
 
-	time_text(redis_reply_str(r, 10), tbuf, sizeof(tbuf));
-	snprintf(where, sizeof(where), " (logged above in full, and kept: HGET %s txn_options)",
-			 rs->progress_key);
-	base = snprintf(NULL, 0, OPTIONS_CHANGED, rs->progress_key, redis_reply_str(r, 2),
-					redis_reply_str(r, 8), tbuf, redis_reply_str(r, 7), "", "", rs->src.slot,
-					here, where, rs->src.slot, redis_reply_str(r, 7));
-	room = base > 0 && (size_t) base + 2 * 40 < SINK_ERRLEN ? (SINK_ERRLEN - 1 - base) / 2 : 40;
-	cut = options_brief(recorded, was, room + 1);
-	cut |= options_brief(rs->options, now, room + 1);
+	time_text(rec->commit_us, tbuf, sizeof(tbuf));
+	/* each list at its shortest: its first item and "... (N more)" */
+	options_brief(rec->options, was, sizeof(was), 0);
+	sa = strlen(was);
+	options_brief(rs->options, now, sizeof(now), 0);
+	sb = strlen(now);
+	for (int level = 0; level <= 2; level++)
+	{
+		int			base;
+
+		verdict_parts(rs, level, clause_fmt, here, &p);
+		base = verdict_base(rs, rec, tbuf, &p);
+		avail = base > 0 && (size_t) base < SINK_ERRLEN - 1 ? SINK_ERRLEN - 1 - (size_t) base : 0;
+		if (sa + sb <= avail)
+			break;
+	}
+	/* half each, at least the shortest; what one list leaves goes to the other */
+	ra = avail / 2;
+	if (sa + sb <= avail)
+	{
+		ra = ra < sa ? sa : ra > avail - sb ? avail - sb : ra;
+		if (strlen(rs->options) < avail - ra)
+			ra = avail - strlen(rs->options);
+	}
+	cut = options_brief(rec->options, was, sizeof(was), ra);
+	cut |= options_brief(rs->options, now, sizeof(now),
+						 avail - (strlen(rec->options) < ra ? strlen(rec->options) : ra));
 	if (cut)
 		log_msg(LOG_WARNING, "Redis progress record \"%s\": the recorded options are \"%s\", this "
-				"bridge's \"%s\"", rs->progress_key, recorded, rs->options);
+				"bridge's \"%s\"", rs->progress_key, rec->options, rs->options);
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, OPTIONS_CHANGED,
-					  rs->progress_key, redis_reply_str(r, 2), redis_reply_str(r, 8), tbuf,
-					  redis_reply_str(r, 7), was, now, rs->src.slot, here,
-					  cut ? where : "",
-					  rs->src.slot, redis_reply_str(r, 7));
+					  rs->progress_key, rec->lsn, rec->xid, tbuf, rec->txn_end, was, now,
+					  p.clause, cut ? p.where : "", p.slot, rec->txn_end);
 }
 
 int
@@ -217,8 +372,13 @@ progress_verdict_history(Sink *s, const RCall *call, const redisReply *r)
 	char		here[256];
 
 	history_here(it, here, sizeof(here));
-	if (*recorded != '\0' && strcmp(recorded, rs->options) != 0)
-		return verdict_options(s, r, here);
+	if (*recorded != '\0' && !options_same(recorded, rs->options))
+	{
+		RecordTxn	rec = {redis_reply_str(r, 2), redis_reply_str(r, 7), redis_reply_str(r, 8),
+		redis_reply_str(r, 10), recorded};
+
+		return verdict_options(s, &rec, "the replay of %s presents %s", here);
+	}
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
 					  "Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, "
 					  "but this server (system %s, timeline %s) presents %s: another history of the same "
@@ -230,4 +390,119 @@ progress_verdict_history(Sink *s, const RCall *call, const redisReply *r)
 					  rs->progress_key, redis_reply_str(r, 2), redis_reply_str(r, 8),
 					  time_text(redis_reply_str(r, 10), tbuf, sizeof(tbuf)), redis_reply_str(r, 7),
 					  redis_reply_str(r, 3), redis_reply_str(r, 4), here, rs->src.slot, redis_reply_str(r, 7));
+}
+
+/*
+ * The session's start, before anything is sent: a replay from below the
+ * record's last transaction takes the transactions it decodes up to
+ * there for delivered (the deliver function skips them).  That holds only
+ * under the options that transaction was chosen with: under a wider
+ * --tables the newly selected tables' transactions below txn_end would be
+ * skipped and those between txn_end and the record's lsn written, a hole
+ * in their streams that nothing reports (test/t/550); under a narrower
+ * one the replay stops at txn_end (492).  So a session that starts below
+ * txn_end of a record of its own source, under options other than
+ * txn_options, stops at once with the options-changed verdict.  The
+ * record's fields, as the deliver function reads them.
+ */
+#define RECORD_FIELDS	10
+static const char *const record_fields[RECORD_FIELDS] = {
+	"sysid", "timeline", "db", "slot", "lsn",
+	"txn_end", "txn_xid", "txn_commit_time", "txn_source", "txn_options"
+};
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* send HMGET of the record and wait for its answer (progress_on_record) */
+int
+progress_check_record(Sink *s)
+{
+	RedisSink  *rs = s->priv;
+	RespBuf		head = {0};
+	RCall	   *call = calloc(1, sizeof(RCall));
+	int64_t		deadline = mono_ms() + SINK_MAX_WAIT_MS;
+	bool		ok;
+	int			rc;
+
+	ok = call != NULL && resp_arg_str(&head, "HMGET") && resp_arg_str(&head, rs->progress_key);
+	for (int i = 0; ok && i < RECORD_FIELDS; i++)
+		ok = resp_arg_str(&head, record_fields[i]);
+	if (!ok)
+	{
+		free(call);
+		resp_free(&head);
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, "out of memory");
+	}
+	call->kind = RCALL_RECORD;
+	rs->record_pending = true;
+	rc = pipe_send(s, call, &head, NULL, 0, NULL);
+	resp_free(&head);
+	/* the calls of an earlier session are answered first (stale: ignored) */
+	while (rc == SINK_OK && rs->record_pending)
+	{
+		int64_t		left = deadline - mono_ms();
+
+		if (left <= 0)
+			rc = errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+							"Redis did not answer HMGET %s within %d ms",
+							rs->progress_key, SINK_MAX_WAIT_MS);
+		else
+			rc = pipe_poll(s, (int) left);
+	}
+	rs->record_pending = false;
+	return rc;
+}
+
+/* the answer to progress_check_record()'s HMGET */
+int
+progress_on_record(Sink *s, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+	char		tl[16],
+				source[48];
+	const char *txn_end;
+	uint64_t	tend;
+	RecordTxn	rec;
+	char		here[LSN_STRLEN + 160],
+				from[LSN_STRLEN];
+
+	rs->record_pending = false;
+	/*
+	 * A pause (LOADING, BUSY) is retried; a refusal (WRONGTYPE, NOPERM) the
+	 * deliver function meets too, and answers with its own verdict.
+	 */
+	if (r->type == REDIS_REPLY_ERROR && redis_error_rc(r->str) == SINK_RETRY)
+		return errbuf_set(s->err, SINK_ERRLEN, SINK_RETRY,
+						  "could not read the Redis progress record \"%s\": %s",
+						  rs->progress_key, r->str);
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != RECORD_FIELDS)
+		return SINK_OK;			/* the deliver function answers that */
+	snprintf(tl, sizeof(tl), "%" PRIu32, rs->src.timeline);
+	snprintf(source, sizeof(source), "%s/%s", rs->src.sysid, tl);
+	txn_end = redis_reply_str(r, 5);
+	/* only where the deliver function would skip: its own source's record */
+	if (strcmp(redis_reply_str(r, 0), rs->src.sysid) != 0 ||
+		strcmp(redis_reply_str(r, 1), tl) != 0 ||
+		strcmp(redis_reply_str(r, 2), rs->src.dbname) != 0 ||
+		strcmp(redis_reply_str(r, 3), rs->src.slot) != 0 ||
+		strcmp(redis_reply_str(r, 8), source) != 0 ||
+		*redis_reply_str(r, 9) == '\0' ||
+		!lsn_parse(txn_end, strlen(txn_end), &tend) || rs->last_end >= tend ||
+		options_same(redis_reply_str(r, 9), rs->options))
+		return SINK_OK;
+	rec.lsn = redis_reply_str(r, 4);
+	rec.txn_end = txn_end;
+	rec.xid = redis_reply_str(r, 6);
+	rec.commit_us = redis_reply_str(r, 7);
+	rec.options = redis_reply_str(r, 9);
+	snprintf(here, sizeof(here), "%s, below that transaction, where the replay would skip "
+			 "what it decodes as delivered", lsn_format(rs->last_end, from, sizeof(from)));
+	return verdict_options(s, &rec, "%s restarts at %s", here);
 }

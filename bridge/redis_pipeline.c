@@ -560,6 +560,8 @@ dispatch(Sink *s, const redisReply *r)
 		rc = redis_evict_on_reply(s, c, r);
 	else if (c->kind == RCALL_SWEEP || c->kind == RCALL_UNLINK)
 		rc = c->stale ? SINK_OK : redis_sweep_on_reply(s, c, r);
+	else if (c->kind == RCALL_RECORD)
+		rc = c->stale ? SINK_OK : progress_on_record(s, r);
 	else if (c->wait && c->replies_due == 1)
 		rc = progress_on_wait(s, c, r);
 	else

@@ -80,7 +80,9 @@ typedef enum RCallKind
 	RCALL_STAGE,				/* RPUSH to a staging list, EXPIRE */
 	RCALL_EVICT,				/* INFO: the eviction watch (redis_conn.c) */
 	RCALL_SWEEP,				/* SCAN for the slot's leftover staging lists */
-	RCALL_UNLINK				/* UNLINK of what a SCAN found (redis_conn.c) */
+	RCALL_UNLINK,				/* UNLINK of what a SCAN found (redis_conn.c) */
+	RCALL_RECORD				/* HMGET of the record at a session's start
+								 * (redis_history.c) */
 } RCallKind;
 
 /* a command sent (or appended) whose replies are due */
@@ -133,6 +135,7 @@ typedef struct RedisSink
 	bool		wal_end_checked;	/* the session's first answer was checked
 									 * against the server's WAL end */
 	uint64_t	last_end;		/* end of the last item handed over */
+	bool		record_pending; /* the session's HMGET of the record is due */
 	uint64_t	stage_seq;		/* names staging lists */
 
 	/* the deliver call being built: its items, and their entries */
@@ -264,6 +267,8 @@ extern int	progress_on_wait(Sink *s, RCall *call, const redisReply *r);
 /* redis_history.c */
 extern char *progress_options(const SinkConfig *cfg);
 extern int	progress_verdict_history(Sink *s, const RCall *call, const redisReply *r);
+extern int	progress_check_record(Sink *s);
+extern int	progress_on_record(Sink *s, const redisReply *r);
 
 /* redis_backfill.c */
 #define REDIS_FN_BACKFILL	"wal2queue_backfill3"

@@ -342,6 +342,9 @@ redis_replay_begin(Sink *s, const SinkSource *src, uint64_t from,
 	/* the slot is ours now: delete the staging lists it was left (redis_conn.c) */
 	if ((rc = redis_sweep_start(s)) != SINK_OK)
 		return rc;
+	/* a start below the record's last transaction: under its options only */
+	if ((rc = progress_check_record(s)) != SINK_OK)
+		return rc;
 	return add_empty_item(s, RITEM_CHECK, 0, from);
 }
 

@@ -32,6 +32,9 @@
 # an xid's pg_xact_status() is "committed" in a rolled-back history too.
 # Options outside the command line -- a publication's tables, a revoked
 # send() key -- are not recorded: those still stop as another history.)
+# Since test/t/550 the same verdict comes at the session's start, before
+# anything is sent (redis_history.c progress_check_record(): the slot
+# restarts below txn_end under other options), with the same wording.
 # Control: W2Q_ATTACK_CONTROL=1 restarts with the same --tables: job 3
 # is delivered, the bridge keeps running.
 use strict;

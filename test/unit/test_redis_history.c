@@ -176,6 +176,8 @@ replay_past(Sink *s, uint32_t xid2)
  * history: the bridge stops naming both options and a way out that writes
  * nothing twice (the record's options until the slot has passed it).
  * Under the record's options the same replay is still another history.
+ * The stop comes at the session's start (progress_check_record()), for a
+ * wider list too; the record's options in another spelling go on.
  */
 static void
 test_options_changed(void)
@@ -208,8 +210,30 @@ test_options_changed(void)
 			   "  naming both options, the record's transaction and the way out that writes nothing twice");
 	printf("# %s\n", sn->err);
 	unit_check(replay_past(sn, 21) == SINK_FATAL && ack_total == 0 &&
-			   strstr(sn->err, "options that choose transactions changed") && strstr(sn->err, "xid 21"),
-			   "  the same with another transaction there");
+			   strstr(sn->err, "options that choose transactions changed") && strstr(sn->err, "xid 11") &&
+			   strstr(sn->err, "slot \"jobs\" restarts at 0/400, below that transaction"),
+			   "  the same with another transaction there: at the session's start, before anything is sent");
+	{
+		SinkConfig	wider = wide,
+					respelt = wide;
+		Sink	   *swider,
+				   *srespelt;
+
+		wider.tables = "public.ta,public.tb,public.tc";
+		respelt.tables = "public.tb, public.ta,public.tb";
+		swider = sink_redis_create(&wider);
+		srespelt = sink_redis_create(&respelt);
+		unit_check(session(swider, 0x400, 0) == SINK_FATAL && ack_total == 0 &&
+				   strstr(swider->err, "options that choose transactions changed") &&
+				   strstr(swider->err, "\"--plugin=wal2queue --tables=public.ta,public.tb,public.tc\""),
+				   "a wider --tables stops too, at the session's start (test/t/550)");
+		unit_check(session(swider, 0x4B8, 0) == SINK_OK,
+				   "  but not from the record's last transaction on (nothing there is skipped as delivered)");
+		unit_check(replay_past(srespelt, 11) == SINK_OK && ack_jobs[1] == 1 && ack_jobs[2] == 1,
+				   "the record's options in another spelling (order, blanks, repeats) are not refused");
+		swider->ops->destroy(swider);
+		srespelt->ops->destroy(srespelt);
+	}
 	unit_check(replay_past(sw, 21) == SINK_FATAL && ack_total == 0 &&
 			   strstr(sw->err, "another history") &&
 			   !strstr(sw->err, "options that choose transactions changed") &&
@@ -280,7 +304,7 @@ test_options_long(void)
 			   "  the message is whole: the cause and the way out, naming where the recorded options are");
 	unit_check(strstr(sn->err, "\"--plugin=wal2queue --tables=public.ta,public.tb,") &&
 			   strstr(sn->err, "more)\", but this bridge runs with \"--plugin=wal2queue --tables=public.ta,") &&
-			   strstr(sn->err, "more)\" and the replay"),
+			   strstr(sn->err, "more)\" and slot \"jobs\" restarts at 0/400"),
 			   "  each list shortened with \"... (N more)\"");
 	sw->ops->destroy(sw);
 	sn->ops->destroy(sn);

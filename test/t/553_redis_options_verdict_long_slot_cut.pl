@@ -22,6 +22,14 @@
 # cause and the way out.
 # Severity: low (the bridge still stops, nothing lost or written twice; the
 # warning against --accept-new-source is cut from the message).
+# Fixed: bridge/redis_history.c verdict_options(): each list keeps at
+# least its first item (options_brief() never names none), and when the
+# fixed parts leave no room for that the other parts are shortened first:
+# where the recorded options are kept (" (logged above in full)"), then
+# the slot's name in the message ("the slot": the progress key at its
+# start holds the name).  The ERROR line stays within SINK_ERRLEN, whole,
+# and names public.ta in both lists.  (The same verdict now comes at the
+# session's start: test/t/550.)
 # Control: W2Q_ATTACK_CONTROL=1 uses a slot name of 2 characters: the line
 # is whole.
 use strict;
@@ -72,6 +80,35 @@ my $log = ($all =~ /(ERROR:.*)/)[0] // '';
 like($log, qr/the options that choose transactions changed since the record \(not another history\)/, 'naming the cause');
 like($log, qr/--accept-new-source would write every job between the slot and the record again$/,
 	'the ERROR line is whole') or diag('the ERROR line is ' . length($log) . " characters long:\n$log");
+like($log, qr/chosen with the options "--plugin=wal2queue --tables=public\.ta(,public\.tb|,\.\.\. \(1 more\))", but this bridge runs with "--plugin=wal2queue --tables=public\.ta"/,
+	'both lists name their first table') or diag($log);
+like($log, qr/restart once with the recorded options.* until (the slot|slot "\Q$slotname\E") has confirmed past \Q$rec\E/,
+	'the way out');
+like($all, qr/WARNING: Redis progress record "wal2queue:progress:\Q$slotname\E": the recorded options are "--plugin=wal2queue --tables=\Q$wide\E"/,
+	'the recorded options logged whole when shortened') unless $control || $log =~ /\Q$wide\E"/;
+ok(length($log) <= length('ERROR: ') + 1023, 'within SINK_ERRLEN (' . length($log) . ' characters)');
+
+# a list whose first item is long: the lists shortened to their first
+# item, the slot's name left out of the way out, the line still whole
+unless ($control)
+{
+	my $first = 'public.queue_of_the_department_with_a_rather_long_name_*';
+	my $long = join(',', $first, 'public.ta', map { "public.queue_$_" } 1 .. 10);
+	$b = start_streaming_bridge($node, $r, @cmd, '--tables', $long);
+	ok(wait_until(sub { !$b->{h}->pumpable }, 30), 'a bridge with a long --tables stops too') or diag(bridge_log($b));
+	stop_bridge($b) unless $b->{h}->pumpable;
+	$all = $b->{h}->pumpable ? '' : bridge_log($b);
+	$log = ($all =~ /(ERROR:.*)/)[0] // '';
+	like($log, qr/--accept-new-source would write every job between the slot and the record again$/,
+		'  the ERROR line is whole') or diag('the ERROR line is ' . length($log) . " characters long:\n$log");
+	ok(length($log) <= length('ERROR: ') + 1023, '  within SINK_ERRLEN (' . length($log) . ' characters)');
+	like($log, qr/chosen with the options "--plugin=wal2queue --tables=public\.ta\S*", but this bridge runs with "--plugin=wal2queue --tables=\Q$first\E,\S*\.\.\. \(\d+ more\)"/,
+		'  both lists name their first table') or diag($log);
+	like($log, qr/restart once with the recorded options \(logged above in full\) until the slot has confirmed past \Q$rec\E/,
+		'  the way out, the slot named by the progress key only') or diag($log);
+	like($all, qr/WARNING: Redis progress record "wal2queue:progress:\Q$slotname\E": the recorded options are "--plugin=wal2queue --tables=\Q$wide\E", this bridge's "--plugin=wal2queue --tables=\Q$long\E"/,
+		'  both lists logged whole');
+}
 stop_redis($r);
 $node->stop;
 done_testing();
