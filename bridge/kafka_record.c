@@ -190,6 +190,17 @@ record_foreign(KafkaSink *ks, const RecordReq *q)
 
 	if (q->has_lsn)
 		lsn_format(q->lsn, a, sizeof(a));
+	/* a slot this run created starts past what the old one had not delivered */
+	if ((ks->flags & SINK_REPLAY_ACCEPT_NEW) && (ks->flags & SINK_REPLAY_NEW_SLOT) &&
+		source_parts(q->source, other, sizeof(other), &r1) &&
+		source_parts(ks->source, sysid, sizeof(sysid), &r2) &&
+		(r1 - q->source != r2 - ks->source || memcmp(q->source, ks->source, r1 - q->source) != 0))
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+						  "kafka topic \"%s\" holds the position record of slot \"%s\" for %s (at %s), "
+						  "and this run created the slot on %s: the new slot starts past every job the "
+						  "old one had not delivered, and --accept-new-source without --backfill would "
+						  "lose them silently; " SINK_FAILOVER_HINT, q->topic, ks->src.slot, q->source,
+						  a, ks->source);
 	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
 	{
 		log_msg(LOG_WARNING, "kafka topic \"%s\" holds the position record of slot \"%s\" for "
@@ -205,8 +216,7 @@ record_foreign(KafkaSink *ks, const RecordReq *q)
 	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
 					  "kafka topic \"%s\" holds the position record of slot \"%s\" for another source: "
 					  "%s%s (at %s, offset %" PRId64 "), this bridge streams %s; another bridge of "
-					  "that slot name writes it or the server changed; if the change is deliberate "
-					  "(a failover, a restore) restart with --accept-new-source",
+					  "that slot name writes it or the server changed; " SINK_FAILOVER_HINT,
 					  q->topic, ks->src.slot, q->source[0] ? q->source : "none recorded", what, a,
 					  q->offset, ks->source);
 }

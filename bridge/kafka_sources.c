@@ -97,7 +97,7 @@ kafka_source_refuse(KafkaSink *ks, const KafkaTopic *t, int32_t p, const char *s
 					  "kafka topic \"%s\" partition %d ends with a message of another source: "
 					  "%s%s (lsn %s seq %u, offset %" PRId64 "), this bridge streams %s; "
 					  "another bridge writes this topic or the server changed; "
-					  "if the change is deliberate (a failover, a restore) restart with --accept-new-source",
+					  SINK_FAILOVER_HINT,
 					  t->name, (int) p,
 					  source[0] ? source : "none recorded (written by an older wal2queue)",
 					  what, lsn_format(lsn, a, sizeof(a)), seq, offset, ks->source);

@@ -8,7 +8,9 @@
  * added beside it keeps these unchanged):
  *
  *	wal2queue_v1_deliver7 (FCALL, 1 key)
- *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace"),
+ *		KEYS[1] the progress record; ARGV: mode ("", "create", "replace",
+ *		"renew": replace with a slot the bridge created, which refuses a
+ *		record of another system or timeline: TAKEOVER),
  *		sysid, timeline, db, slot, maxlen ("" none), group ("" none), the
  *		number of items, then three msgpack arrays (array 32 of str 32 and
  *		unsigned integers), each one large argument, which Redis reads in
@@ -33,7 +35,7 @@
  *		txn_options with the call's last transaction.
  *		Reply: {items done, verdict, record lsn, record sysid, timeline, db,
  *		slot, detail, detail2, unverified, detail3[, detail4]}; verdict OK, GAP,
- *		SOURCE, AHEAD, NORECORD, STAGEGAP, NEWSLOT (detail: where the new
+ *		SOURCE, TAKEOVER, AHEAD, NORECORD, STAGEGAP, NEWSLOT (detail: where the new
  *		slot begins), HISTORY (detail: the record's txn_end, detail2: its
  *		xid, detail3: its commit time; the item at index "items done" is the
  *		one that reached or passed txn_end; detail4: its txn_options, ""
@@ -84,7 +86,11 @@
  * "create" (the bridge created the slot) refuses a record of the same
  * source behind the new slot (NEWSLOT): the slot was dropped after it
  * delivered, and what was committed in between is in no slot; "replace"
- * (--accept-new-source) moves it up, accepting the gap.  Taking a record
+ * (--accept-new-source) moves it up, accepting the gap.  "renew" (both:
+ * --accept-new-source and a slot the bridge created without --backfill)
+ * refuses a record of another system or timeline (TAKEOVER): after a
+ * failover the new slot starts past every job the old one had not
+ * delivered, and only a backfill re-delivers them.  Taking a record
  * over drops its txn_* fields; txn_* of another sysid/timeline than the
  * record's (a backfill took the record over) do not count.  Every key is
  * checked to be a stream (or absent) before anything is written, so a call
@@ -373,8 +379,11 @@ const char *const redis_library =
 "  else\n"
 "    at = lsnhex(r[5])\n"
 "    if not at or r[1] ~= src[1] or r[2] ~= src[2] or r[3] ~= src[3] or r[4] ~= src[4] then\n"
-"      if mode ~= 'replace' then\n"
+"      if mode ~= 'replace' and mode ~= 'renew' then\n"
 "        return {0, 'SOURCE', r[5] or '', r[1] or '', r[2] or '', r[3] or '', r[4] or '', '', '', '', ''}\n"
+"      end\n"
+"      if mode == 'renew' and (r[1] ~= src[1] or r[2] ~= src[2]) then\n"
+"        return {0, 'TAKEOVER', r[5] or '', r[1] or '', r[2] or '', r[3] or '', r[4] or '', '', '', '', ''}\n"
 "      end\n"
 "      if at and r[1] == src[1] and at > items[1].prev then\n"
 "        return {0, 'AHEAD', r[5], r[1], r[2], r[3], r[4], '', '', '', ''}\n"
@@ -382,7 +391,7 @@ const char *const redis_library =
 "      at, dirty = items[1].prev, true\n"
 "    elseif mode == 'create' and at < items[1].prev then\n"
 "      return {0, 'NEWSLOT', r[5], r[1], r[2], r[3], r[4], lsntext(items[1].prev), '', '', ''}\n"
-"    elseif mode == 'replace' and at < items[1].prev then\n"
+"    elseif (mode == 'replace' or mode == 'renew') and at < items[1].prev then\n"
 "      at, dirty = items[1].prev, true\n"
 "    end\n"
 "  end\n"
@@ -543,17 +552,50 @@ verdict_gap(Sink *s, const RCall *call, const redisReply *r)
 					  rs->progress_key, redis_reply_str(r, 2), want, rs->src.slot);
 }
 
-static int
-verdict_source(Sink *s, const redisReply *r)
+/*
+ * The session's first call refused a slot this run created (the record's
+ * source check): it delivered nothing, so the bridge drops it again
+ * (bridge.c), and the documented recovery can create it with a backfill.
+ */
+static void
+refused_new_slot(Sink *s, const RCall *call)
 {
 	RedisSink  *rs = s->priv;
 
+	s->new_slot_refused = call->first && (rs->flags & SINK_REPLAY_NEW_SLOT) != 0;
+}
+
+static int
+verdict_source(Sink *s, const RCall *call, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+
+	refused_new_slot(s, call);
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
-					  "Redis progress record \"%s\" belongs to another source (system identifier %s, timeline %s, database \"%s\", slot \"%s\", at %s), this bridge streams system identifier %s, timeline %" PRIu32 ", database \"%s\", slot \"%s\"; after a deliberate failover or restore start with --accept-new-source to take the record over",
+					  "Redis progress record \"%s\" belongs to another source (system identifier %s, timeline %s, database \"%s\", slot \"%s\", at %s), this bridge streams system identifier %s, timeline %" PRIu32 ", database \"%s\", slot \"%s\"; "
+					  SINK_FAILOVER_HINT,
 					  rs->progress_key, redis_reply_str(r, 3), redis_reply_str(r, 4),
 					  redis_reply_str(r, 5), redis_reply_str(r, 6), redis_reply_str(r, 2),
 					  rs->src.sysid, rs->src.timeline, rs->src.dbname,
 					  rs->src.slot);
+}
+
+/* --accept-new-source on a slot this run created, without --backfill */
+static int
+verdict_takeover(Sink *s, const RCall *call, const redisReply *r)
+{
+	RedisSink  *rs = s->priv;
+
+	refused_new_slot(s, call);
+	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL,
+					  "Redis progress record \"%s\" belongs to system identifier %s, timeline %s (at %s), "
+					  "and this run created slot \"%s\" on system identifier %s, timeline %" PRIu32 ": the "
+					  "new slot starts past every job the old one had not delivered, and "
+					  "--accept-new-source without --backfill would lose them silently; "
+					  SINK_FAILOVER_HINT "; to accept that loss knowingly delete the record (DEL %s) first",
+					  rs->progress_key, redis_reply_str(r, 3), redis_reply_str(r, 4),
+					  redis_reply_str(r, 2), rs->src.slot, rs->src.sysid, rs->src.timeline,
+					  rs->progress_key);
 }
 
 /* replacing a record of this system that is past where this slot begins */
@@ -678,7 +720,9 @@ progress_on_deliver(Sink *s, RCall *call, const redisReply *r)
 	if (strcmp(verdict, "GAP") == 0)
 		return verdict_gap(s, call, r);
 	if (strcmp(verdict, "SOURCE") == 0)
-		return verdict_source(s, r);
+		return verdict_source(s, call, r);
+	if (strcmp(verdict, "TAKEOVER") == 0)
+		return verdict_takeover(s, call, r);
 	if (strcmp(verdict, "AHEAD") == 0)
 		return verdict_ahead(s, call, r);
 	if (strcmp(verdict, "NORECORD") == 0)

@@ -95,6 +95,7 @@ typedef struct RCall
 	bool		wait;			/* a deliver followed by WAIT */
 	uint64_t	expect;			/* stage: the list's length after it */
 	bool		stale;			/* of an earlier session: replies ignored */
+	bool		first;			/* deliver: the session's first (its source check) */
 	uint32_t	done;			/* deliver: items done, known from its reply */
 	uint32_t	settled;		/* deliver: items whose staging lists the
 								 * function deleted (done, any verdict) */

@@ -227,8 +227,7 @@ source_changed(Bridge *b)
 	if (strcmp(old->sysid, s->sysid) != 0)
 		log_msg(LOG_ERROR, "the server behind the connection changed: system identifier %s (timeline %u), "
 				"was %s (timeline %u); its slot \"%s\" knows nothing of what was delivered, so jobs "
-				"could be skipped or doubled; hint: after a deliberate failover or restore, "
-				"restart with --accept-new-source",
+				"could be skipped or doubled; hint: " SINK_FAILOVER_HINT,
 				s->sysid, s->timeline, old->sysid, old->timeline, b->cfg->stream.slot);
 	else if (old->timeline != s->timeline)
 	{
@@ -236,8 +235,7 @@ source_changed(Bridge *b)
 
 		log_msg(LOG_ERROR, "the server's timeline changed from %u to %u%s%s (a standby was promoted?): "
 				"transactions the old primary committed after the switch are not on this "
-				"timeline and its slot is not the one that delivered; hint: after a deliberate "
-				"failover, restart with --accept-new-source",
+				"timeline and its slot is not the one that delivered; hint: " SINK_FAILOVER_HINT,
 				old->timeline, s->timeline, sw ? " at " : "",
 				sw ? lsn_format(sw, at, sizeof(at)) : "");
 	}

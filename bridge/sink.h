@@ -53,6 +53,17 @@
 
 #define SINK_ERRLEN 1024			/* room for two option lists (redis_progress.c) */
 
+/*
+ * The recovery after a failover or restore (docs/operations.md, "Failover
+ * of PostgreSQL"), for every refusal of another source: --accept-new-source
+ * alone on a new slot would skip the jobs the old slot had not delivered.
+ */
+#define SINK_FAILOVER_HINT \
+	"after a deliberate failover or restore recover once with this command line plus " \
+	"--create-slot --backfill[=CONDITION] --accept-new-source, with no slot of this name on " \
+	"the server (drop one with --drop-slot first): it delivers the rows the tables hold, at " \
+	"least once (docs/operations.md, \"Failover of PostgreSQL\")"
+
 /* the longest any sink call may block */
 #define SINK_MAX_WAIT_MS 1000
 

@@ -232,8 +232,10 @@ flush_batch(Sink *s)
 
 	if (rs->nitems == 0)
 		return SINK_OK;
+	/* "renew": a slot this run created may not take over another timeline's record */
 	if (rs->first_pending)
-		mode = (rs->flags & SINK_REPLAY_ACCEPT_NEW) ? "replace" :
+		mode = (rs->flags & SINK_REPLAY_ACCEPT_NEW) ?
+			((rs->flags & SINK_REPLAY_NEW_SLOT) ? "renew" : "replace") :
 			(rs->flags & SINK_REPLAY_NEW_SLOT) ? "create" : "";
 	snprintf(tl, sizeof(tl), "%" PRIu32, rs->src.timeline);
 	if ((call = calloc(1, sizeof(RCall))) == NULL ||
@@ -255,6 +257,7 @@ flush_batch(Sink *s)
 		return out_of_memory(s);
 	}
 	call->kind = RCALL_DELIVER;
+	call->first = rs->first_pending;
 	call->wait = cfg->redis_wait_replicas > 0;
 	call->items = rs->items;
 	call->nitems = rs->nitems;

@@ -766,8 +766,13 @@ check_slot_to_drop(Stream *s, char *what, size_t whatlen)
 				  s->cfg->slot);
 	else if (strcmp(PQgetvalue(res, 0, 0), SLOT_PLUGIN(s)) != 0)
 		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" uses plugin \"%s\", not %s"
-				  "; not dropping it (pg_drop_replication_slot() drops any slot)",
-				  s->cfg->slot, PQgetvalue(res, 0, 0), SLOT_PLUGIN(s));
+				  "; not dropping it%s", s->cfg->slot, PQgetvalue(res, 0, 0), SLOT_PLUGIN(s),
+				  strcmp(PQgetvalue(res, 0, 0), "pgoutput") == 0 ?
+				  " (a bridge's pgoutput slot: drop and unregister it with --plugin=pgoutput "
+				  "--publication=NAME --drop-slot)" :
+				  strcmp(PQgetvalue(res, 0, 0), "wal2queue") == 0 ?
+				  " (drop it without --plugin=pgoutput)" :
+				  " (not a slot of the bridge; pg_drop_replication_slot() drops any slot)");
 	else if (strcmp(PQgetvalue(res, 0, 3), "t") != 0)
 		rc = stream_fail(s, STREAM_FATAL, "replication slot \"%s\" belongs to database \"%s\"; "
 				  "not dropping it (connect to that database)",

@@ -150,6 +150,18 @@ case_other_source(void)
 			   strstr(s->err, "another timeline") && strstr(s->err, "--accept-new-source"),
 			   "this slot's record on another timeline is fatal, naming both: %s", s->err);
 	s->ops->destroy(s);
+	t = next_ticket++;
+	s = session(&ts, &src_a_tl2, 0x3000, SINK_REPLAY_ACCEPT_NEW | SINK_REPLAY_NEW_SLOT, &rc);
+	if (rc == SINK_OK)
+		rc = s->ops->progress(s, 0x3000, t);
+	if (rc == SINK_OK)
+		rc = wait_acks(s, t, 1, ACK_TIMEOUT_MS);
+	unit_check(rc == SINK_FATAL && acked[t] == 0 && s->new_slot_refused &&
+			   strstr(s->err, "without --backfill would lose them") &&
+			   strstr(s->err, "--create-slot --backfill[=CONDITION] --accept-new-source"),
+			   "--accept-new-source with a slot this run created on another timeline is fatal, "
+			   "naming the recovery: %s", s->err);
+	s->ops->destroy(s);
 	s = session(&ts, &src_a_tl2, 0x3000, SINK_REPLAY_ACCEPT_NEW, &rc);
 	unit_check(rc == SINK_OK && progress_wait(s, 0x3000) == SINK_OK && !s->ops->vouches(s) &&
 			   s->ops->recorded(s) == 0x3000,

@@ -399,6 +399,17 @@ test_source(void)
 			   "another database is another source");
 	init_source(&other, "7399999999999999999", "jobs");
 	other.timeline = 3;
+	unit_check(replay(s, &other, 1000, SINK_REPLAY_NEW_SLOT, "q", 50000, 2) == SINK_FATAL &&
+			   s->new_slot_refused,
+			   "a slot this run created, refused as another source, is dropped again (557)");
+	rc = replay(s, &other, 40000, SINK_REPLAY_ACCEPT_NEW | SINK_REPLAY_NEW_SLOT, "q", 50000, 2);
+	unit_check(rc == SINK_FATAL && ack_total == 0 && s->new_slot_refused &&
+			   strstr(s->err, "without --backfill would lose them") &&
+			   strstr(s->err, "--create-slot --backfill[=CONDITION] --accept-new-source"),
+			   "--accept-new-source with a slot this run created on another system is refused, "
+			   "naming the recovery (556): \"%s\"", s->err);
+	check_record("src:", "jobs", "timeline", "1", "  the record is not taken over");
+	unit_check(rint_cmd("XLEN %s", "src:q") == 3, "  and nothing is written");
 	rc = replay(s, &other, 40000, SINK_REPLAY_ACCEPT_NEW, "q", 50000, 2);
 	unit_check(rc == SINK_OK && acked_all(1, 2, 1),
 			   "--accept-new-source takes the record over and delivers");

@@ -24,9 +24,16 @@
 # way forward delivers every row of the new primary at least once.
 # Severity: high -- silent loss of every job committed between the bridge's
 # last delivery and the failover, by following the error's own advice.
-# Control (W2Q_ATTACK_CONTROL=1): the documented recovery (--drop-slot of
-# the slot the refused run left, see 557, then the command line plus
-# --backfill --accept-new-source): every row is delivered.
+# Fixed: every refusal of another source (the Redis record's, the Kafka
+# position record's and partition marks', the running bridge's timeline
+# check) ends with the documented recovery: "recover once with this command
+# line plus --create-slot --backfill[=CONDITION] --accept-new-source, with
+# no slot of this name on the server ..." (bridge/sink.h
+# SINK_FAILOVER_HINT); and --accept-new-source on a slot this run created
+# without --backfill refuses a record of another system or timeline (Redis:
+# verdict TAKEOVER; Kafka: kafka_record.c), naming that recovery, drops the
+# slot again and writes nothing.  Below: the old advice followed literally
+# is refused that way, and the printed recovery delivers every row.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -34,7 +41,6 @@ use PostgreSQL::Test::Cluster;
 use Test::More;
 use W2QTest;
 
-my $control = $ENV{W2Q_ATTACK_CONTROL};
 my $r = start_redis();
 my $primary = new_node('fo556_primary');
 $primary->safe_psql('postgres', q{
@@ -52,6 +58,7 @@ my @cmd = ('-d', $conninfo, '--slot', 'jobs', '--create-slot', '--tables', 'publ
 	'--route-column', 'queue', '--redis-group', 'workers',
 	'--sink', "redis://127.0.0.1:$r->{port}", '--status-interval', '1');
 sub xlen { return redis($r, 'XLEN', 'emails') || 0 }
+sub slots { return $standby->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots') }
 
 my $br = start_streaming_bridge(undef, undef, @cmd);
 $primary->safe_psql('postgres', q{INSERT INTO jobs SELECT g, 'emails', '{}' FROM generate_series(1, 100) g});
@@ -66,34 +73,43 @@ $standby->promote;
 
 my ($code, $out) = run_bridge(@cmd);
 is($code, 1, 'the same command line on the promoted standby: exit 1');
-like($out, qr/timeline changed from 1 to 2|timeline 1.*timeline 2/, 'naming the timeline change');
-my ($hint) = $out =~ /hint: (.*)/;
-note("hint: " . ($hint // ''));
+like($out, qr/belongs to another source .*timeline 1.*timeline 2/, 'naming the timeline change');
+my ($hint) = $out =~ /(after a deliberate failover.*)/;
+like($hint // '', qr/this command line plus --create-slot --backfill\[=CONDITION\] --accept-new-source/,
+	'the hint prints the documented recovery') or diag($out);
+is(slots(), '0', 'the refused run left no slot (557)');
 
-# the way forward the error prints
-my @recover = (@cmd, '--accept-new-source');
-if ($control)
-{
-	# docs/operations.md: a slot of that name on the new primary (the
-	# refused run above made one, see 557): drop it first, then --backfill
-	my ($dc, $dout) = run_bridge('-d', $conninfo, '--slot', 'jobs', '--drop-slot');
-	note("drop-slot: $dc $dout");
-	push @recover, '--backfill';
-}
-$br = start_bridge(undef, undef, @recover);
-ok(wait_until(sub { bridge_log($br) =~ /streaming slot/ || !$br->{h}->pumpable }, 60),
-	'the recovery runs') or diag(bridge_log($br));
+# the old advice followed literally: --accept-new-source, no --backfill
+($code, $out) = run_bridge(@cmd, '--accept-new-source');
+is($code, 1, '--accept-new-source creating a slot on the new timeline without --backfill: exit 1');
+like($out, qr/--accept-new-source without --backfill would lose them silently.*--create-slot --backfill\[=CONDITION\] --accept-new-source/,
+	'naming the loss and the recovery') or diag($out);
+is(slots(), '0', 'and the slot it created is dropped again');
+is(xlen(), 100, 'nothing was written');
+is(redis($r, 'HGET', 'wal2queue:progress:jobs', 'timeline'), '1', 'the record is not taken over');
+
+# the printed recovery
+$br = start_bridge(undef, undef, @cmd, '--backfill', '--accept-new-source');
+ok(wait_until(sub { bridge_log($br) =~ /streaming slot/ || !$br->{h}->pumpable }, 60)
+	&& $br->{h}->pumpable, 'the recovery runs') or diag(bridge_log($br));
 $standby->safe_psql('postgres', q{INSERT INTO jobs VALUES (151, 'emails', '{}')});
 wait_until(sub { redis($r, 'EVAL', q{local n = 0 for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
 	for j = 1, #e[2], 2 do if e[2][j] == 'id' and e[2][j + 1] == '151' then n = 1 end end end return n}, 1, 'emails') eq '1'
 	|| !$br->{h}->pumpable }, 60);
-stop_bridge($br);
+is(stop_bridge($br) >> 8, 0, 'the recovery stops cleanly');
 my %seen;
 for my $e (@{ stream_entries($r, 'emails') })
 {
 	$seen{ $e->[1]{id} }++;
 }
 my @missing = grep { !$seen{$_} } 1 .. 151;
-is(scalar(@missing), 0, 'following the printed way forward, every job of the new primary is delivered')
+is(scalar(@missing), 0, 'following the printed recovery, every job of the new primary is delivered')
   or diag('missing: ' . join(',', @missing[0 .. ($#missing < 9 ? $#missing : 9)]) . ' (' . scalar(@missing) . ")\n" . bridge_log($br));
+
+# the service's command line streams on
+$br = start_bridge(undef, undef, @cmd);
+$standby->safe_psql('postgres', q{INSERT INTO jobs VALUES (152, 'emails', '{}')});
+ok(wait_until(sub { (grep { $_->[1]{id} eq '152' } @{ stream_entries($r, 'emails') }) || !$br->{h}->pumpable }, 60)
+	&& $br->{h}->pumpable, 'then the service command line streams the new primary') or diag(bridge_log($br));
+stop_bridge($br);
 done_testing();

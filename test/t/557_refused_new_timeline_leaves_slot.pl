@@ -20,6 +20,15 @@
 # Severity: medium -- no loss by itself, but the documented recovery fails
 # on the first try and the way out it prints (--backfill-again) is not the
 # documented one; the stray slot retains WAL on the new primary.
+# Fixed: the Redis sink marks a refusal of the session's first call
+# (another source, SOURCE; or TAKEOVER, see 556) of a slot this run created
+# as new_slot_refused, as NEWSLOT did, so bridge.c drops the slot again
+# (and unregisters it).  Dropping, not accepting it in the recovery: the
+# slot starts past every row the old one had not delivered, and only a slot
+# created with the backfill's exported snapshot re-delivers them with no
+# hole between the snapshot and the stream.  The documented recovery then
+# runs as written.  (The Kafka sink already dropped a created slot on any
+# fatal record verdict, kafka_record.c.)
 # Control (W2Q_ATTACK_CONTROL=1): the same, without the promotion (the
 # bridge restarted on the same primary): no second slot, it streams.
 use strict;
