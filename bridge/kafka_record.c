@@ -342,9 +342,9 @@ record_behind(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 						  "kafka topic \"%s\" holds the position record of slot \"%s\" of this "
 						  "system at %s, but the slot was gone and %s created it at %s: jobs "
 						  "committed in between are in no slot (it was dropped); to re-deliver what "
-						  "the tables still hold start once with --create-slot --backfill "
-						  "--accept-new-source, to accept the gap with --create-slot "
-						  "--accept-new-source", q->topic, ks->src.slot, a,
+						  "the tables still hold start once with --create-slot --backfill (with "
+						  "--backfill-again=LABEL if it was backfilled before), to accept the gap "
+						  "with --create-slot --accept-new-source", q->topic, ks->src.slot, a,
 						  (ks->flags & SINK_REPLAY_RECLAIMED) ? "an earlier run with --create-slot, "
 						  "stopped before it delivered anything," : "this run", b);
 	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
@@ -352,8 +352,8 @@ record_behind(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 					  "the slot has confirmed: the slot was moved without the bridge (advanced or "
 					  "consumed by hand, dropped and created again, or used by a bridge without "
 					  "this positions topic), and jobs committed in between were not delivered; "
-					  "to re-deliver what the tables still hold run a --backfill "
-					  "--accept-new-source, to accept the gap start with --accept-new-source",
+					  "to re-deliver what the tables still hold start once with --create-slot --backfill "
+					  "--backfill-again=LABEL, to accept the gap start with --accept-new-source",
 					  ks->src.slot, a, b);
 }
 
