@@ -24,8 +24,14 @@
  *	  the slot never starts past it unless it was moved without the bridge;
  *	- a session whose slot starts at or below the record of its own source
  *	  is vouched for (the bridge attests it without unrecorded_from); one
- *	  that starts past it, or finds no record, is not (attest_slot()
- *	  decides from the registry, as before);
+ *	  that finds no record is not (attest_slot() decides from the
+ *	  registry, as before);
+ *	- one whose slot starts past the record of its own source stops the
+ *	  bridge: the slot moved without the sink (advanced, consumed, dropped
+ *	  and re-created; by this run's --create-slot: the slot is dropped
+ *	  again), as Redis's GAP and NEWSLOT; unless --accept-new-source (the
+ *	  gap accepted, vouching for nothing) or a backfill of this process
+ *	  re-delivers what the tables hold from there (kafka_record_backfill);
  *	- no record of a slot that delivered before (SINK_REPLAY_DELIVERED)
  *	  stops the bridge, unless it created the slot or --accept-new-source:
  *	  the cluster lost the record and the jobs (as Redis's NORECORD);
