@@ -303,6 +303,7 @@ session_ready(KafkaSink *ks, const SinkSource *src, uint64_t lsn, unsigned flags
 										b->accept ? SINK_REPLAY_ACCEPT_NEW : 0);
 		if (rc != SINK_OK)
 			return rc;
+		kafka_record_backfill(ks, lsn);
 		b->session = ks->session;
 		b->rk = ks->rk;
 	}

@@ -24,8 +24,14 @@
  *	  the slot never starts past it unless it was moved without the bridge;
  *	- a session whose slot starts at or below the record of its own source
  *	  is vouched for (the bridge attests it without unrecorded_from); one
- *	  that starts past it, or finds no record, is not (attest_slot()
- *	  decides from the registry, as before);
+ *	  that finds no record is not (attest_slot() decides from the
+ *	  registry, as before);
+ *	- one whose slot starts past the record of its own source stops the
+ *	  bridge: the slot moved without the sink (advanced, consumed, dropped
+ *	  and re-created; by this run's --create-slot: the slot is dropped
+ *	  again), as Redis's GAP and NEWSLOT; unless --accept-new-source (the
+ *	  gap accepted, vouching for nothing) or a backfill of this process
+ *	  re-delivers what the tables hold from there (kafka_record_backfill);
  *	- no record of a slot that delivered before (SINK_REPLAY_DELIVERED)
  *	  stops the bridge, unless it created the slot or --accept-new-source:
  *	  the cluster lost the record and the jobs (as Redis's NORECORD);
@@ -82,6 +88,9 @@ struct KafkaRecord
 	rd_kafka_topic_t *rkt;		/* on the producer */
 	int32_t		partition;
 	uint64_t	session;
+	uint64_t	backfill_session;	/* the session a backfill writes in */
+	uint64_t	backfilled_at;	/* a backfill of this process re-delivered
+								 * what the tables held at this position */
 	bool		vouched;
 	uint64_t	recorded;		/* durably recorded in this session */
 	uint64_t	want;			/* the newest position asked for */
@@ -311,6 +320,59 @@ record_none(KafkaSink *ks, const RecordReq *q)
 					  q->topic, ks->src.slot, a);
 }
 
+/*
+ * A record of this source behind where the slot begins: the slot moved
+ * without the sink.  The bridge confirms nothing past the record, so the
+ * slot was advanced or consumed by hand, or dropped and created again
+ * (by hand, or by this run's --create-slot): what was committed between
+ * the record and the slot's start is in no slot, and lost (as Redis's GAP
+ * and NEWSLOT).  Fatal, unless --accept-new-source accepts the gap.
+ */
+static int
+record_behind(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
+{
+	char		a[LSN_STRLEN],
+				b[LSN_STRLEN];
+
+	lsn_format(q->lsn, a, sizeof(a));
+	lsn_format(ks->from, b, sizeof(b));
+	if (rec->backfill_session == ks->session || rec->backfilled_at == ks->from)
+	{
+		log_msg(LOG_WARNING, "the kafka position record of slot \"%s\" is at %s, behind where the "
+				"slot begins (%s): the backfill %s re-delivers what the tables hold there; jobs "
+				"of rows deleted in between are not sent; the record vouches for nothing in this "
+				"session", ks->src.slot, a, b,
+				rec->backfill_session == ks->session ? "this session writes" : "this run wrote");
+		return SINK_OK;
+	}
+	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
+	{
+		log_msg(LOG_WARNING, "the kafka position record of slot \"%s\" is at %s, behind where the "
+				"slot begins (%s): continuing from the slot's position (--accept-new-source); "
+				"what was committed in between is not sent; the record vouches for nothing in "
+				"this session", ks->src.slot, a, b);
+		return SINK_OK;
+	}
+	if (ks->flags & SINK_REPLAY_NEW_SLOT)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+						  "kafka topic \"%s\" holds the position record of slot \"%s\" of this "
+						  "system at %s, but the slot was gone and %s created it at %s: jobs "
+						  "committed in between are in no slot (it was dropped); to re-deliver what "
+						  "the tables still hold start once with --create-slot --backfill (with "
+						  "--backfill-again=LABEL if it was backfilled before), to accept the gap "
+						  "with --create-slot --accept-new-source", q->topic, ks->src.slot, a,
+						  (ks->flags & SINK_REPLAY_RECLAIMED) ? "an earlier run with --create-slot, "
+						  "stopped before it delivered anything," : "this run", b);
+	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL,
+					  "kafka position record of slot \"%s\" is at %s, behind the position %s that "
+					  "the slot has confirmed: the slot was moved without the bridge (advanced or "
+					  "consumed by hand, dropped and created again, or used by a bridge without "
+					  "this positions topic), and jobs committed in between were not delivered; "
+					  "to re-deliver what the tables still hold start once with --create-slot --backfill "
+					  "--backfill-again=LABEL, to accept the gap start with --accept-new-source",
+					  ks->src.slot, a, b);
+}
+
 /* a finished look-up: does the record vouch for this session? */
 static int
 record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
@@ -334,16 +396,12 @@ record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 	}
 	if ((rc = record_shape(ks, q)) != SINK_OK)
 		return rc;
+	if (q->lsn < ks->from)
+		return record_behind(ks, rec, q);
 	rec->recorded = q->lsn;
-	rec->vouched = q->lsn >= ks->from;
-	if (rec->vouched)
-		log_msg(LOG_DEBUG, "the kafka position record of slot \"%s\" (%s) vouches for its start %s",
-				ks->src.slot, a, lsn_format(ks->from, b, sizeof(b)));
-	else
-		log_msg(LOG_WARNING, "the kafka position record of slot \"%s\" is at %s, behind where the "
-				"slot begins (%s): the slot was moved without the bridge (advanced or consumed by "
-				"hand) or the record was lost; it vouches for nothing in this session", ks->src.slot, a,
-				lsn_format(ks->from, b, sizeof(b)));
+	rec->vouched = true;
+	log_msg(LOG_DEBUG, "the kafka position record of slot \"%s\" (%s) vouches for its start %s",
+			ks->src.slot, a, lsn_format(ks->from, b, sizeof(b)));
 	return SINK_OK;
 }
 
@@ -496,6 +554,20 @@ kafka_record_begin(KafkaSink *ks)
 	rec->nwaiters = 0;
 	rec->last_write_us = 0;
 	return SINK_OK;
+}
+
+/*
+ * The session just begun writes a backfill of what the tables hold at lsn
+ * (kafka_backfill.c): a record behind lsn is what the backfill re-delivers,
+ * in this session and in the stream session that starts at lsn after it.
+ */
+void
+kafka_record_backfill(KafkaSink *ks, uint64_t lsn)
+{
+	if (ks->rec == NULL)
+		return;
+	ks->rec->backfill_session = ks->session;
+	ks->rec->backfilled_at = lsn;
 }
 
 /* may this session produce: is the record's verdict known? */

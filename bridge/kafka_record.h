@@ -45,5 +45,7 @@ extern void kafka_topic_create_compacted(KafkaSink *ks, const char *topic, const
 
 /* kafka_record.c */
 extern void kafka_record_req_free(RecordReq *q);
+/* kafka_backfill.c: this session writes a backfill of what the tables hold at lsn */
+extern void kafka_record_backfill(KafkaSink *ks, uint64_t lsn);
 
 #endif							/* W2Q_KAFKA_RECORD_H */

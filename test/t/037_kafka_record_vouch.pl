@@ -5,10 +5,12 @@
 # record every Kafka restart after confirmations since the last periodic
 # attestation (every --status-interval, 10 s here) was refused.
 #
-# Then what must still be refused: a slot advanced by hand past the record,
-# and a record of another slot or of another system (never taken as
-# vouching: the latter stops the bridge, or with --accept-new-source is
-# taken over and vouches for nothing).
+# Then what must still be refused: a slot advanced by hand past the record
+# (the bridge stops with exit 1, as Redis's GAP; with --accept-new-source
+# it runs, vouching for nothing, and attest_slot() refuses it), and a
+# record of another slot or of another system (never taken as vouching:
+# the latter stops the bridge, or with --accept-new-source is taken over
+# and vouches for nothing).
 use strict;
 use warnings;
 use IPC::Run;
@@ -113,13 +115,27 @@ my $deleted = 0;
 ok(wait_until(sub { $deleted += prune_all(); $deleted == $next - 1 }, 60),
 	"prune works after the restarts (deleted $deleted of " . ($next - 1) . ')');
 
+# the bridge stops with exit 1, the record behind the slot named
+sub stops_behind
+{
+	my ($b, $what) = @_;
+	my $stopped = wait_until(sub { !$b->{h}->pumpable }, 60);
+	ok($stopped, "$what: the bridge stops");
+	$b->{h}->finish if $stopped;
+	is($stopped ? $b->{h}->full_result(0) >> 8 : stop_bridge($b, 'KILL'), 1, "$what: exit 1");
+	like(bridge_log($b), qr/kafka position record of slot "kv" is at \S+, behind the position \S+ that the slot has confirmed: the slot was moved without the bridge \(advanced or consumed by hand/,
+		"$what: naming the record behind the slot");
+}
+
 # the slot advanced by hand past the record: refused
 is(stop_bridge($b) >> 8, 0, 'bridge stopped cleanly');
 q1(q{INSERT INTO kjobs SELECT g, 'skipped' FROM generate_series(100001, 100010) g});
 advance_by_hand();
 $b = start_bridge($node, undef, @args);
-is(verdict($b), 'refused', 'a slot advanced by hand past the record is refused');
-like(bridge_log($b), qr/position record of slot "kv" is at \S+, behind where the slot begins/,
+stops_behind($b, 'a slot advanced by hand past the record');
+$b = start_bridge($node, undef, @args, '--accept-new-source');
+is(verdict($b), 'refused', 'with --accept-new-source it runs, and attest_slot() refuses the slot');
+like(bridge_log($b), qr/position record of slot "kv" is at \S+, behind where the slot begins \S+: continuing from the slot's position \(--accept-new-source\)/,
 	'the bridge says the record is behind the slot');
 is(prune_all(), 0, 'prune deletes none of the rows the slot skipped');
 stop_bridge($b);
@@ -140,7 +156,7 @@ my $skip = 200000;
 sub fresh_then_advance
 {
 	q1(q{SELECT wal2queue.register_slot('kv', 'public.kjobs')});
-	my $b = start_bridge($node, undef, @args);
+	my $b = start_bridge($node, undef, @args, '--accept-new-source');
 	my $v = verdict($b);
 	stop_bridge($b);
 	q1("INSERT INTO kjobs SELECT g, 'skipped' FROM generate_series($skip + 1, $skip + 5) g");
@@ -151,8 +167,7 @@ sub fresh_then_advance
 is(fresh_then_advance(), 'attested', 'registered again: attested');
 put_record('kvother', "$sysid/1/postgres/kvother", 'FF/0');
 $b = start_bridge($node, undef, @args);
-is(verdict($b), 'refused', "a record of another slot, far ahead, does not vouch for this one");
-stop_bridge($b);
+stops_behind($b, 'a record of another slot, far ahead, does not vouch for this one');
 
 # keyed <sysid>/<dbname>/<slot>: a record of another system (its own key,
 # or the old key of the slot name alone) is none here
@@ -160,9 +175,7 @@ is(fresh_then_advance(), 'attested', 'registered again: attested');
 put_record('7777777777777777777/postgres/kv', '7777777777777777777/1/postgres/kv', 'FF/0');
 put_record('kv', '7777777777777777777/1/postgres/kv', 'FF/0');
 $b = start_bridge($node, undef, @args);
-is(verdict($b), 'refused', 'a record of another system is none: it neither vouches nor stops');
-ok($b->{h}->pumpable, 'the bridge keeps running');
-stop_bridge($b);
+stops_behind($b, 'a record of another system is none: it does not vouch, this slot\'s own decides');
 
 # this system, database and slot on another timeline (a promotion): stops
 is(fresh_then_advance(), 'attested', 'registered again: attested');
