@@ -26,9 +26,6 @@
 # sees the client go): the slot is free at once, job 2 is delivered.
 use strict;
 use warnings;
-use IO::Select;
-use IO::Socket::INET;
-use IO::Socket::UNIX;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
@@ -40,7 +37,7 @@ $node->safe_psql('postgres', q{
 	SELECT pg_create_logical_replication_slot('ns', 'wal2queue');
 });
 
-my ($pport, $cut, $pid) = start_blackhole_proxy($node);
+my ($pport, $cut, $pid) = start_blackhole_proxy($node, close_on_cut => $ENV{W2Q_ATTACK_CONTROL});
 
 my $connstr = "host=127.0.0.1 port=$pport dbname=postgres";
 my $b = start_streaming_bridge($node, $r, '-d', $connstr, '--slot', 'ns', '--status-interval', '1',
