@@ -27,7 +27,6 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
 use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
@@ -53,11 +52,8 @@ ok($control || wait_until(sub { bridge_log($b) =~ /taken for lost/ }, 20), 'the 
 ok($control || wait_until(sub { bridge_log($b) =~ /could not connect to PostgreSQL: timeout expired/ }, 30),
 	'the reconnect to the silent path gives up (default bound)') or diag(bridge_log($b));
 sleep 3;
-my $t0 = time;
-$b->{h}->signal('TERM');
-my $gone = wait_until(sub { !$b->{h}->pumpable }, 20);
-my $took = time - $t0;
-ok($gone, sprintf('SIGTERM ends the bridge (%s after %.1f s)', $gone ? 'gone' : 'still running', time - $t0))
+my ($gone, $took) = sigterm_bridge($b);
+ok($gone, sprintf('SIGTERM ends the bridge (%s after %.1f s)', $gone ? 'gone' : 'still running', $took))
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
 ok($gone && $took < 10, 'promptly (within 10 s; a stream still up is finished first, up to 7 s)');
 $b->{h}->kill_kill unless $gone;

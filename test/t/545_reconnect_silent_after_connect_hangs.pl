@@ -73,10 +73,7 @@ if (!$got)
 {
 	diag('the bridge waits in: ' . `cat /proc/$b->{h}{KIDS}[0]{PID}/wchan 2>/dev/null`);
 }
-$t0 = time;
-$b->{h}->signal('TERM');
-my $gone = wait_until(sub { !$b->{h}->pumpable }, 20);
-my $took = time - $t0;
+my ($gone, $took) = sigterm_bridge($b);
 ok($gone && $took < 10, sprintf('SIGTERM ends the bridge promptly (%s after %.1f s)',
 		$gone ? 'gone' : 'still running', $took));
 $b->{h}->kill_kill unless $gone;

@@ -20,7 +20,7 @@ use Test::More;
 use W2QProxy;
 
 our @EXPORT = qw(new_node start_redis stop_redis redis redis_json start_bridge
-  stop_bridge bridge_log wait_until free_port stream_entries slot_confirmed
+  stop_bridge sigterm_bridge bridge_log wait_until free_port stream_entries slot_confirmed
   bridge_path run_bridge wait_attested restrict_messages start_kafka_mock
   kafka_mock_cmd stop_kafka_mock);
 
@@ -139,6 +139,17 @@ sub stop_bridge
 	$b->{h}->signal($signal // 'TERM');
 	$b->{h}->finish;
 	return $b->{h}->full_result(0);
+}
+
+# SIGTERM to the bridge, then wait up to $wait s (default 20) for it to end:
+# (gone, seconds it took); a bridge not gone is left running (kill_kill it)
+sub sigterm_bridge
+{
+	my ($b, $wait) = @_;
+	my $t0 = time();
+	$b->{h}->signal('TERM');
+	my $gone = wait_until(sub { !$b->{h}->pumpable }, $wait // 20);
+	return ($gone, time() - $t0);
 }
 
 sub bridge_log
