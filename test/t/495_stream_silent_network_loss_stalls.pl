@@ -63,8 +63,7 @@ ok(wait_until(sub { redis($r, 'XLEN', 'public.nj') eq '2' }, 60),
 like(bridge_log($b), qr/no message from the server for \d+ s, nor an answer to a status update that asked for one: the connection is taken for lost; reconnecting/,
 	'the silence is named') unless $ENV{W2Q_ATTACK_CONTROL};
 stop_bridge($b, 'KILL');
-kill 'KILL', $pid;
-waitpid($pid, 0);
+stop_blackhole_proxy($pid);
 stop_redis($r);
 $node->stop;
 done_testing();

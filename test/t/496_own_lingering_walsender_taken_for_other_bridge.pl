@@ -59,8 +59,7 @@ like(bridge_log($b), qr/ended this bridge's own previous walsender \(pid \d+\), 
 	'it ended its own lingering walsender instead of waiting for wal_sender_timeout')
   unless $ENV{W2Q_ATTACK_CONTROL};
 stop_bridge($b, 'KILL') if $b->{h}->pumpable;
-kill 'KILL', $pid;
-waitpid($pid, 0);
+stop_blackhole_proxy($pid);
 stop_redis($r);
 $node->stop;
 done_testing();

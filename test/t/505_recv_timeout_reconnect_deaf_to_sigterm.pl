@@ -57,8 +57,7 @@ ok($gone, sprintf('SIGTERM ends the bridge (%s after %.1f s)', $gone ? 'gone' : 
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
 ok($gone && $took < 10, 'promptly (within 10 s; a stream still up is finished first, up to 7 s)');
 $b->{h}->kill_kill unless $gone;
-kill 'KILL', $pid;
-waitpid($pid, 0);
+stop_blackhole_proxy($pid);
 stop_redis($r);
 $node->stop;
 done_testing();

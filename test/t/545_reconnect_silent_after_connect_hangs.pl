@@ -77,8 +77,7 @@ my ($gone, $took) = sigterm_bridge($b);
 ok($gone && $took < 10, sprintf('SIGTERM ends the bridge promptly (%s after %.1f s)',
 		$gone ? 'gone' : 'still running', $took));
 $b->{h}->kill_kill unless $gone;
-kill 'KILL', $pid;
-waitpid($pid, 0);
+stop_blackhole_proxy($pid);
 stop_redis($r);
 $node->stop;
 done_testing();

@@ -118,8 +118,7 @@ SKIP:
 	$node->safe_psql('postgres', 'INSERT INTO mj VALUES (3)');
 	ok(wait_until(sub { redis($r, 'XLEN', 'public.mj') eq '3' }, 20), 'and delivers');
 	stop_bridge($b);
-	kill 'KILL', $proxy;
-	waitpid($proxy, 0);
+	stop_blackhole_proxy($proxy);
 }
 stop_redis($r);
 $node->stop;

@@ -132,8 +132,7 @@ unlike(bridge_log($b), qr/ended this bridge's own previous walsender/, 'the brid
   or diag(join("\n", grep { /WARNING|LOG/ } split /\n/, bridge_log($b)));
 stop_bridge($b);
 $recv->kill_kill if $recv->pumpable;
-kill 'KILL', $proxy;
-waitpid($proxy, 0);
+stop_blackhole_proxy($proxy);
 stop_redis($r);
 pm_stop('INT');
 done_testing();

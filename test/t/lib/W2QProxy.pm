@@ -2,7 +2,7 @@
 # without a FIN or RST (a stateful firewall that lost its table, a
 # partition, a proxy whose server side died), for the tests of silent
 # network paths (test/t/495, 496, 505, 545, 548, 549).  W2QTest loads it
-# and exports start_blackhole_proxy().
+# and exports start_blackhole_proxy() and stop_blackhole_proxy().
 package W2QProxy;
 
 use strict;
@@ -13,7 +13,7 @@ use IO::Socket::INET;
 use IO::Socket::UNIX;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(start_blackhole_proxy);
+our @EXPORT = qw(start_blackhole_proxy stop_blackhole_proxy);
 
 # start_blackhole_proxy($node, %opt) -> (port, cut file, proxy pid): a
 # forked TCP proxy on 127.0.0.1 to $node's Unix socket.  The test creates
@@ -49,6 +49,14 @@ sub start_blackhole_proxy
 	return ($opt{listen}->sockport, $opt{cut}, $pid) if $pid;
 	proxy_loop(\%opt);
 	exit 0;
+}
+
+# the end of a test: the proxy process is killed and reaped
+sub stop_blackhole_proxy
+{
+	my ($pid) = @_;
+	kill 'KILL', $pid;
+	waitpid($pid, 0);
 }
 
 # the proxy process: never returns (the test kills it)

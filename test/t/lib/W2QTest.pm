@@ -483,7 +483,7 @@ sub start_managed_bridge
 }
 
 # ---- a TCP proxy that can go silent: W2QProxy.pm (495, 496, 505, 545, 548, 549) ----
-push @EXPORT, qw(start_blackhole_proxy);
+push @EXPORT, qw(start_blackhole_proxy stop_blackhole_proxy);
 
 # ---- signed send() tests (test/t/452-459) ----
 #
