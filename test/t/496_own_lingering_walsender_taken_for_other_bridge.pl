@@ -26,9 +26,6 @@
 # sees the client go): the slot is free at once, job 2 is delivered.
 use strict;
 use warnings;
-use IO::Select;
-use IO::Socket::INET;
-use IO::Socket::UNIX;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
@@ -40,7 +37,7 @@ $node->safe_psql('postgres', q{
 	SELECT pg_create_logical_replication_slot('ns', 'wal2queue');
 });
 
-my ($pport, $cut, $pid) = start_blackhole_proxy($node);
+my ($pport, $cut, $pid) = start_blackhole_proxy($node, close_on_cut => $ENV{W2Q_ATTACK_CONTROL});
 
 my $connstr = "host=127.0.0.1 port=$pport dbname=postgres";
 my $b = start_streaming_bridge($node, $r, '-d', $connstr, '--slot', 'ns', '--status-interval', '1',
@@ -62,8 +59,7 @@ like(bridge_log($b), qr/ended this bridge's own previous walsender \(pid \d+\), 
 	'it ended its own lingering walsender instead of waiting for wal_sender_timeout')
   unless $ENV{W2Q_ATTACK_CONTROL};
 stop_bridge($b, 'KILL') if $b->{h}->pumpable;
-kill 'KILL', $pid;
-waitpid($pid, 0);
+stop_blackhole_proxy($pid);
 stop_redis($r);
 $node->stop;
 done_testing();

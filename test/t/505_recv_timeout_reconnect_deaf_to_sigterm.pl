@@ -25,12 +25,8 @@
 # same silent path, the bridge sits on its connection and SIGTERM ends it.
 use strict;
 use warnings;
-use IO::Select;
-use IO::Socket::INET;
-use IO::Socket::UNIX;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
 use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
@@ -43,47 +39,7 @@ $node->safe_psql('postgres', q{
 
 # a TCP proxy to the node: once $cut exists, every connection (old and new)
 # is kept open and never served again
-my $dir = PostgreSQL::Test::Utils::tempdir();
-my $cut = "$dir/cut";
-my $listen = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
-  or die "listen: $!";
-my $pport = $listen->sockport;
-my $pgsock = $node->host . '/.s.PGSQL.' . $node->port;
-my $pid = fork();
-die "fork: $!" unless defined $pid;
-if ($pid == 0)
-{
-	my $sel = IO::Select->new($listen);
-	my (%peer, @held);
-	while (1)
-	{
-		for my $s ($sel->can_read(0.2))
-		{
-			if ($s == $listen)
-			{
-				my $c = $listen->accept or next;
-				if (-e $cut) { push @held, $c; next }
-				my $u = IO::Socket::UNIX->new(Peer => $pgsock) or next;
-				$peer{"$c"} = [ $c, $u ];
-				$peer{"$u"} = [ $u, $c ];
-				$sel->add($c, $u);
-				next;
-			}
-			my $p = $peer{"$s"} or next;
-			if (-e $cut) { $sel->remove($s); next }
-			my $n = sysread($s, my $buf, 65536);
-			if (!$n)
-			{
-				$sel->remove($p->[0], $p->[1]);
-				close $p->[0];
-				close $p->[1];
-				next;
-			}
-			syswrite($p->[1], $buf);
-		}
-	}
-	exit 0;
-}
+my ($pport, $cut, $pid) = start_blackhole_proxy($node, hold_new => 1, close_on_cut => 0);
 
 my $b = start_streaming_bridge($node, $r, '-d', "host=127.0.0.1 port=$pport dbname=postgres", '--slot', 'dj',
 	'--status-interval', '1', '--accept-new-source', '--recv-timeout', $control ? '0' : '1');
@@ -96,16 +52,12 @@ ok($control || wait_until(sub { bridge_log($b) =~ /taken for lost/ }, 20), 'the 
 ok($control || wait_until(sub { bridge_log($b) =~ /could not connect to PostgreSQL: timeout expired/ }, 30),
 	'the reconnect to the silent path gives up (default bound)') or diag(bridge_log($b));
 sleep 3;
-my $t0 = time;
-$b->{h}->signal('TERM');
-my $gone = wait_until(sub { !$b->{h}->pumpable }, 20);
-my $took = time - $t0;
-ok($gone, sprintf('SIGTERM ends the bridge (%s after %.1f s)', $gone ? 'gone' : 'still running', time - $t0))
+my ($gone, $took) = sigterm_bridge($b);
+ok($gone, sprintf('SIGTERM ends the bridge (%s after %.1f s)', $gone ? 'gone' : 'still running', $took))
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
 ok($gone && $took < 10, 'promptly (within 10 s; a stream still up is finished first, up to 7 s)');
 $b->{h}->kill_kill unless $gone;
-kill 'KILL', $pid;
-waitpid($pid, 0);
+stop_blackhole_proxy($pid);
 stop_redis($r);
 $node->stop;
 done_testing();

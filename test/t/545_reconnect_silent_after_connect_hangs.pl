@@ -31,9 +31,6 @@
 # and SIGTERM ends it.
 use strict;
 use warnings;
-use IO::Select;
-use IO::Socket::INET;
-use IO::Socket::UNIX;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
@@ -52,66 +49,8 @@ $node->safe_psql('postgres', q{
 # startup packet through to the server and the server's answers back, and
 # nothing the client sends after it (control: nothing at all).  Once $cut
 # is gone, new connections are served in full (frozen ones stay frozen).
-my $dir = PostgreSQL::Test::Utils::tempdir();
-my $cut = "$dir/cut";
-my $listen = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
-  or die "listen: $!";
-my $pport = $listen->sockport;
-my $pgsock = $node->host . '/.s.PGSQL.' . $node->port;
-my $pid = fork();
-die "fork: $!" unless defined $pid;
-if ($pid == 0)
-{
-	my $sel = IO::Select->new($listen);
-	my (%peer, @held, %budget);
-	my $was_cut = 0;
-	while (1)
-	{
-		if (-e $cut && !$was_cut)
-		{
-			$was_cut = 1;
-			for my $k (keys %peer) { $sel->remove($peer{$k}[0]); push @held, $peer{$k}[0] }
-			%peer = ();
-		}
-		$was_cut = 0 unless -e $cut;
-		for my $s ($sel->can_read(0.2))
-		{
-			if ($s == $listen)
-			{
-				my $c = $listen->accept or next;
-				if (-e $cut && $control) { push @held, $c; next }
-				my $u = IO::Socket::UNIX->new(Peer => $pgsock) or next;
-				$peer{"$c"} = [ $c, $u ];
-				$peer{"$u"} = [ $u, $c ];
-				# the client's bytes allowed through: the startup packet only
-				$budget{"$c"} = -e $cut ? -1 : undef;
-				$sel->add($c, $u);
-				next;
-			}
-			my $p = $peer{"$s"} or next;
-			my $n = sysread($s, my $buf, 65536);
-			if (!$n)
-			{
-				$sel->remove($p->[0], $p->[1]);
-				delete $peer{"$p->[0]"};
-				delete $peer{"$p->[1]"};
-				close $p->[0];
-				close $p->[1];
-				next;
-			}
-			if (defined $budget{"$s"})
-			{
-				$budget{"$s"} = unpack('N', $buf) if $budget{"$s"} < 0 && length($buf) >= 4;
-				my $take = $budget{"$s"} < 0 ? 0 : ($budget{"$s"} < length($buf) ? $budget{"$s"} : length($buf));
-				$budget{"$s"} -= $take if $budget{"$s"} >= 0;
-				$buf = substr($buf, 0, $take);
-				next if $buf eq '';
-			}
-			syswrite($p->[1], $buf);
-		}
-	}
-	exit 0;
-}
+my ($pport, $cut, $pid) = start_blackhole_proxy($node, close_on_cut => 0,
+	$control ? (hold_new => 1) : (startup_only => 1));
 
 my $b = start_streaming_bridge($node, $r, '-d',
 	"host=127.0.0.1 port=$pport dbname=postgres sslmode=disable gssencmode=disable",
@@ -134,15 +73,11 @@ if (!$got)
 {
 	diag('the bridge waits in: ' . `cat /proc/$b->{h}{KIDS}[0]{PID}/wchan 2>/dev/null`);
 }
-$t0 = time;
-$b->{h}->signal('TERM');
-my $gone = wait_until(sub { !$b->{h}->pumpable }, 20);
-my $took = time - $t0;
+my ($gone, $took) = sigterm_bridge($b);
 ok($gone && $took < 10, sprintf('SIGTERM ends the bridge promptly (%s after %.1f s)',
 		$gone ? 'gone' : 'still running', $took));
 $b->{h}->kill_kill unless $gone;
-kill 'KILL', $pid;
-waitpid($pid, 0);
+stop_blackhole_proxy($pid);
 stop_redis($r);
 $node->stop;
 done_testing();

@@ -29,7 +29,6 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
 use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
@@ -57,10 +56,7 @@ else
 	  or diag(bridge_log($b));
 	sleep 3;
 }
-my $t0 = time;
-$b->{h}->signal('TERM');
-my $gone = wait_until(sub { !$b->{h}->pumpable }, 20);
-my $took = time - $t0;
+my ($gone, $took) = sigterm_bridge($b);
 ok($gone && $took < 10, sprintf('SIGTERM ends the bridge promptly (%s after %.1f s)',
 		$gone ? 'gone' : 'still running', $took))
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));

@@ -34,9 +34,7 @@
 # the bridge streams.
 use strict;
 use warnings;
-use IO::Select;
 use IO::Socket::INET;
-use IO::Socket::UNIX;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use W2QTest;
@@ -96,39 +94,7 @@ SKIP:
 			ReuseAddr => 1) and last;
 	}
 	skip 'no free port on both 127.0.0.1 and 127.0.0.2', 3 unless $front;
-	my $pgsock = $node->host . '/.s.PGSQL.' . $node->port;
-	my $proxy = fork();
-	die "fork: $!" unless defined $proxy;
-	if ($proxy == 0)
-	{
-		my $sel = IO::Select->new($front);
-		my %peer;
-		while (1)
-		{
-			for my $s ($sel->can_read(0.2))
-			{
-				if ($s == $front)
-				{
-					my $c = $front->accept or next;
-					my $u = IO::Socket::UNIX->new(Peer => $pgsock) or do { close $c; next };
-					$peer{"$c"} = [ $c, $u ];
-					$peer{"$u"} = [ $u, $c ];
-					$sel->add($c, $u);
-					next;
-				}
-				my $p = $peer{"$s"} or next;
-				my $buf;
-				if (!sysread($s, $buf, 65536))
-				{
-					$sel->remove(@$p);
-					delete @peer{ map { "$_" } @$p };
-					close $_ for @$p;
-					next;
-				}
-				syswrite($p->[1], $buf);
-			}
-		}
-	}
+	my (undef, undef, $proxy) = start_blackhole_proxy($node, listen => $front);
 	my $dir = PostgreSQL::Test::Utils::tempdir();
 	open(my $hf, '>', "$dir/hosts") or die;
 	print $hf "127.0.0.1 w2q-two-addresses\n127.0.0.2 w2q-two-addresses\n";
@@ -152,8 +118,7 @@ SKIP:
 	$node->safe_psql('postgres', 'INSERT INTO mj VALUES (3)');
 	ok(wait_until(sub { redis($r, 'XLEN', 'public.mj') eq '3' }, 20), 'and delivers');
 	stop_bridge($b);
-	kill 'KILL', $proxy;
-	waitpid($proxy, 0);
+	stop_blackhole_proxy($proxy);
 }
 stop_redis($r);
 $node->stop;

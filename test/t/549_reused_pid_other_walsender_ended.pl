@@ -32,9 +32,6 @@
 # pid after the bridge's old one: the bridge leaves it alone and waits.
 use strict;
 use warnings;
-use IO::Select;
-use IO::Socket::INET;
-use IO::Socket::UNIX;
 use IPC::Run;
 use PostgreSQL::Test::Utils;
 use Test::More;
@@ -83,53 +80,7 @@ my $r = start_redis();
 
 # a proxy to the node; while $cut exists, existing connections freeze and
 # new ones are held unanswered (the bridge cannot reach the server)
-my $dir = PostgreSQL::Test::Utils::tempdir();
-my $cut = "$dir/cut";
-my $listen = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1', LocalPort => 0, ReuseAddr => 1)
-  or die "listen: $!";
-my $pport = $listen->sockport;
-my $pgsock = $node->host . '/.s.PGSQL.' . $node->port;
-my $proxy = fork();
-die "fork: $!" unless defined $proxy;
-if ($proxy == 0)
-{
-	my $sel = IO::Select->new($listen);
-	my (%peer, @held);
-	while (1)
-	{
-		if (-e $cut)
-		{
-			for my $k (keys %peer) { $sel->remove($peer{$k}[0]); push @held, $peer{$k}[0] }
-			%peer = ();
-		}
-		for my $s ($sel->can_read(0.2))
-		{
-			if ($s == $listen)
-			{
-				my $c = $listen->accept or next;
-				if (-e $cut) { push @held, $c; next }
-				my $u = IO::Socket::UNIX->new(Peer => $pgsock) or do { close $c; next };
-				$peer{"$c"} = [ $c, $u ];
-				$peer{"$u"} = [ $u, $c ];
-				$sel->add($c, $u);
-				next;
-			}
-			my $p = $peer{"$s"} or next;
-			my $n = sysread($s, my $buf, 65536);
-			if (!$n)
-			{
-				$sel->remove($p->[0], $p->[1]);
-				delete $peer{"$p->[0]"};
-				delete $peer{"$p->[1]"};
-				close $p->[0];
-				close $p->[1];
-				next;
-			}
-			syswrite($p->[1], $buf);
-		}
-	}
-	exit 0;
-}
+my ($pport, $cut, $proxy) = start_blackhole_proxy($node, hold_new => 1, close_on_cut => 0);
 
 my $b = start_streaming_bridge($node, $r, '-d', "host=127.0.0.1 port=$pport dbname=postgres",
 	'--slot', 'pj', '--status-interval', '1', '--accept-new-source', '--recv-timeout', '2');
@@ -181,8 +132,7 @@ unlike(bridge_log($b), qr/ended this bridge's own previous walsender/, 'the brid
   or diag(join("\n", grep { /WARNING|LOG/ } split /\n/, bridge_log($b)));
 stop_bridge($b);
 $recv->kill_kill if $recv->pumpable;
-kill 'KILL', $proxy;
-waitpid($proxy, 0);
+stop_blackhole_proxy($proxy);
 stop_redis($r);
 pm_stop('INT');
 done_testing();

@@ -20,7 +20,6 @@ use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes qw(time);
 use W2QTest;
 
 my $node = new_node('open560');
@@ -83,10 +82,7 @@ $b = start_streaming_bridge($node, $r, '--slot', 'oj', '--recv-timeout', '0');
 $lock = lock_registry_and_cut();
 ok(wait_until(sub { waiters() >= 1 }, 30), "the reconnect's slot check waits on the lock again");
 sleep 1;
-my $t0 = time;
-$b->{h}->signal('TERM');
-my $gone = wait_until(sub { !$b->{h}->pumpable }, 30);
-my $took = time - $t0;
+my ($gone, $took) = sigterm_bridge($b, 30);
 ok($gone && $took < 5, sprintf('SIGTERM ends the bridge while the command waits (%s after %.1f s)',
 	$gone ? 'gone' : 'still running', $took))
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));

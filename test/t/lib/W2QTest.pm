@@ -17,9 +17,10 @@ use Time::HiRes qw(usleep time);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use W2QProxy;
 
 our @EXPORT = qw(new_node start_redis stop_redis redis redis_json start_bridge
-  stop_bridge bridge_log wait_until free_port stream_entries slot_confirmed
+  stop_bridge sigterm_bridge bridge_log wait_until free_port stream_entries slot_confirmed
   bridge_path run_bridge wait_attested restrict_messages start_kafka_mock
   kafka_mock_cmd stop_kafka_mock);
 
@@ -138,6 +139,17 @@ sub stop_bridge
 	$b->{h}->signal($signal // 'TERM');
 	$b->{h}->finish;
 	return $b->{h}->full_result(0);
+}
+
+# SIGTERM to the bridge, then wait up to $wait s (default 20) for it to end:
+# (gone, seconds it took); a bridge not gone is left running (kill_kill it)
+sub sigterm_bridge
+{
+	my ($b, $wait) = @_;
+	my $t0 = time();
+	$b->{h}->signal('TERM');
+	my $gone = wait_until(sub { !$b->{h}->pumpable }, $wait // 20);
+	return ($gone, time() - $t0);
 }
 
 sub bridge_log
@@ -470,75 +482,8 @@ sub start_managed_bridge
 	return $b;
 }
 
-# ---- a TCP proxy that can go silent (test/t/495, 496) ----
-#
-# A TCP proxy on 127.0.0.1 to $node's Unix socket.  Once the file $cut
-# exists, the connections accepted before are blackholed (kept open, never
-# read or written again: a path that went silent without a FIN or RST) or,
-# with W2Q_ATTACK_CONTROL, closed; later ones are forwarded.  Returns
-# (port, cut file, proxy pid); kill the pid at the end.
-push @EXPORT, qw(start_blackhole_proxy);
-
-sub start_blackhole_proxy
-{
-	my ($node) = @_;
-	my $dir = PostgreSQL::Test::Utils::tempdir();
-	my $cut = "$dir/cut";
-	my $listen = IO::Socket::INET->new(Listen => 16, LocalAddr => '127.0.0.1', LocalPort => 0,
-		ReuseAddr => 1) or die "listen: $!";
-	my $pport = $listen->sockport;
-	my $pgsock = $node->host . '/.s.PGSQL.' . $node->port;
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		my $sel = IO::Select->new($listen);
-		my (%peer, %old);
-		my $was_cut = 0;
-		while (1)
-		{
-			if (-e $cut && !$was_cut)
-			{
-				$was_cut = 1;
-				for my $s (keys %peer)
-				{
-					my ($a, $b) = @{ $peer{$s} };
-					$sel->remove($a);
-					$sel->remove($b);
-					if ($ENV{W2Q_ATTACK_CONTROL}) { close $a; close $b }
-					else { $old{$s} = [ $a, $b ] }
-				}
-				%peer = ();
-			}
-			for my $s ($sel->can_read(0.2))
-			{
-				if ($s == $listen)
-				{
-					my $c = $listen->accept or next;
-					my $u = IO::Socket::UNIX->new(Peer => $pgsock) or next;
-					$peer{"$c"} = [ $c, $u ];
-					$peer{"$u"} = [ $u, $c ];
-					$sel->add($c, $u);
-					next;
-				}
-				my $p = $peer{"$s"} or next;
-				my $n = sysread($s, my $buf, 65536);
-				if (!$n)
-				{
-					$sel->remove($p->[0], $p->[1]);
-					delete $peer{"$p->[0]"};
-					delete $peer{"$p->[1]"};
-					close $p->[0];
-					close $p->[1];
-					next;
-				}
-				syswrite($p->[1], $buf);
-			}
-		}
-		exit 0;
-	}
-	return ($pport, $cut, $pid);
-}
+# ---- a TCP proxy that can go silent: W2QProxy.pm (495, 496, 505, 545, 548, 549) ----
+push @EXPORT, qw(start_blackhole_proxy stop_blackhole_proxy);
 
 # ---- signed send() tests (test/t/452-459) ----
 #
