@@ -116,11 +116,7 @@ else
 	ok(wait_until(sub { redis($r, 'XLEN', 'public.ta') eq '3' }, 30),
 		'then the bridge with --tables public.ta delivers job 4') or diag(bridge_log($b));
 	ok($b->{h}->pumpable, '  and keeps running');
-	my $ids = redis($r, 'EVAL', q{local o = {}
-		for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
-			for i = 1, #e[2], 2 do if e[2][i] == 'id' then o[#o + 1] = e[2][i + 1] end end
-		end
-		return table.concat(o, ',')}, '1', 'public.ta');
+	my $ids = join(',', map { $_->[1]{id} } @{ stream_entries($r, 'public.ta') });
 	is($ids, '1,3,4', '  table ta holds jobs 1, 3 and 4, each once');
 }
 is(redis($r, 'XLEN', 'public.tb'), '1', 'job 2 not written again');

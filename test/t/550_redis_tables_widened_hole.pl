@@ -122,11 +122,7 @@ $node->safe_psql('postgres', 'INSERT INTO tb VALUES (6)');
 ok(wait_until(sub { redis($r, 'XLEN', 'public.tb') eq '1' }, 30),
 	'then the bridge with tb let in delivers tb\'s job 6') or diag(bridge_log($b));
 ok($b->{h}->pumpable, '  and keeps running');
-my $ids = redis($r, 'EVAL', q{local o = {}
-	for _, e in ipairs(redis.call('XRANGE', KEYS[1], '-', '+')) do
-		for i = 1, #e[2], 2 do if e[2][i] == 'id' then o[#o + 1] = e[2][i + 1] end end
-	end
-	return table.concat(o, ',')}, '1', 'public.tb');
+my $ids = join(',', map { $_->[1]{id} } @{ stream_entries($r, 'public.tb') });
 is($ids, '6', 'public.tb starts after the restart: job 6 only, no hole');
 stop_bridge($b);
 stop_redis($r);
