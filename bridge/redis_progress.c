@@ -63,7 +63,8 @@
  * (or a position without jobs) with the position it follows (prev) and the
  * one it reaches (end).  Against the progress record of the slot (a hash:
  * sysid, timeline, db, slot, lsn, updated_at, and the last transaction
- * delivered: txn_end, txn_xid, txn_commit_time, txn_source, txn_options)
+ * delivered: txn_end, txn_xid, txn_commit_time, txn_source, txn_options;
+ * and lsn_options, the options of the call that last wrote lsn)
  * each item is
  *	- another history when prev < txn_end <= end and it is not the
  *	  transaction the record names (HISTORY): a server rolled back on the
@@ -421,7 +422,7 @@ const char *const redis_library =
 "  if done > 0 or dirty then\n"
 "    local t = redis.call('TIME')\n"
 "    redis.call('HSET', pkey, 'sysid', rec[1], 'timeline', rec[2], 'db', rec[3],\n"
-"               'slot', rec[4], 'lsn', attext,\n"
+"               'slot', rec[4], 'lsn', attext, 'lsn_options', argv[12] or '',\n"
 "               'updated_at', t[1] .. '.' .. string.format('%06d', tonumber(t[2])))\n"
 "    if newtxn then\n"
 "      redis.call('HSET', pkey, 'txn_end', lsntext(newtxn.stop), 'txn_xid', newtxn.xid,\n"
