@@ -139,7 +139,7 @@ registry_call(Stream *s, bool add)
 
 		log_msg(LOG_WARNING, "could not %s slot \"%s\" %s the wal2queue extension's registry: %s",
 				add ? "register" : "unregister", s->cfg->slot, add ? "in" : "from",
-				stream_result_message(res, buf, sizeof(buf)));
+				res ? stream_result_message(res, buf, sizeof(buf)) : s->err);
 	}
 	else
 		log_msg(LOG_INFO, "%s slot \"%s\" %s the wal2queue extension's registry",
@@ -238,7 +238,7 @@ drop_created(Stream *s, const char *why)
 
 		log_msg(LOG_WARNING, "could not drop replication slot \"%s\", which this run created and "
 				"which delivered nothing: %s; drop it with --drop-slot", s->cfg->slot,
-				stream_result_message(res, buf, sizeof(buf)));
+				res ? stream_result_message(res, buf, sizeof(buf)) : s->err);
 	}
 	PQclear(res);
 }

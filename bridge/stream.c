@@ -139,14 +139,19 @@ remember_own(Stream *s)
  * blocking PQexec on a path gone silent, or a command waiting on a lock,
  * would hear neither.  NULL when given up: s->err says why, and every later
  * command of this connection fails at once (STREAM_RETRY).
- * CREATE_REPLICATION_SLOT, which waits for the transactions running, is
- * bounded by the stop flag only.
+ * CREATE_REPLICATION_SLOT, which waits for the transactions running, and
+ * the registry's register_slot()/unregister_slot(), which may wait on a
+ * lock of wal2queue.slots (a slot created and left unregistered would be
+ * taken for one that delivered before: test/t/570), are bounded by the
+ * stop flag only.
  */
 PGresult *
 stream_exec(Stream *s, const char *sql)
 {
 	const char *why;
-	bool		waits = strncmp(sql, "CREATE_REPLICATION_SLOT", 23) == 0;
+	bool		waits = strncmp(sql, "CREATE_REPLICATION_SLOT", 23) == 0 ||
+		strncmp(sql, "SELECT wal2queue.register_slot(", 31) == 0 ||
+		strncmp(sql, "SELECT wal2queue.unregister_slot(", 33) == 0;
 	PGresult   *res;
 
 	if (s->gave_up)
