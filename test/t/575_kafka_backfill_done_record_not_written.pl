@@ -24,6 +24,11 @@
 # re-sends every row again; --accept-new-source would be right but the
 # message calls it accepting a loss.  Reliability: the window is between
 # the done state and the first record write (killed at the log line).
+# Fixed: bridge/kafka_backfill.c write_page() writes the position record at
+# the backfill's consistent point (record_at(): written and acknowledged,
+# with transactions committed) before the state that says done; a restart
+# finds the record at the slot's start and is vouched for.  A slot
+# re-created after the backfill is still behind the record (551, 552).
 # Control (W2Q_ATTACK_CONTROL=1): the recovery run is left 5 s to write its
 # record before the kill: the restart streams.
 use strict;
