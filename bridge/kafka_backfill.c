@@ -616,6 +616,8 @@ write_page(KafkaSink *ks, const SinkSource *src, unsigned flags, const BackfillS
 			rc = commit_page(ks, b->page + 1);
 		if (rc == SINK_OK)
 			rc = record_at(ks, next->lsn);
+		if (rc == SINK_OK)
+			backfill_test_pause("done-record");
 	}
 	if (rc == SINK_OK)
 		rc = send_state(ks, src, &txn, b->page + 1, next, &now);
