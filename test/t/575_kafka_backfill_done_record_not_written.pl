@@ -29,6 +29,8 @@
 # with transactions committed) before the state that says done; a restart
 # finds the record at the slot's start and is vouched for.  A slot
 # re-created after the backfill is still behind the record (551, 552).
+# Also killed at W2Q_TEST_BACKFILL_PAUSE=done-record (the record written,
+# the done state not): no loss claimed, the recovery command line finishes.
 # Control (W2Q_ATTACK_CONTROL=1): the recovery run is left 5 s to write its
 # record before the kill: the restart streams.
 use strict;
