@@ -14,6 +14,8 @@
  *			first-page	the first sink call with rows recorded, with its
  *						state (test/t/397)
  *			last-page	the last page recorded, the done state not
+ *			done-record	Kafka: the position record written at the
+ *						consistent point, the done state not (test/t/575)
  *		W2Q_TEST_BACKFILL_PAUSE_SECONDS: how long (default 300).
  *
  *-------------------------------------------------------------------------

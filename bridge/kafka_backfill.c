@@ -556,6 +556,37 @@ page_written(KafkaSink *ks, const BackfillState *next, KafkaBfTopics *now)
 	return SINK_OK;
 }
 
+/*
+ * The state that says done is about to be written: first the position
+ * record at the backfill's consistent point, written and acknowledged
+ * (with transactions: committed).  A bridge killed before the stream's
+ * first session wrote one finds the record at the slot's start, not the
+ * old slot's position behind it (test/t/575, 577); a kill before the done
+ * state resumes the backfill, every row of which is acknowledged already.
+ */
+static int
+record_at(KafkaSink *ks, uint64_t lsn)
+{
+	int64_t		deadline = now_us() + (int64_t) BF_WAIT_MS * 1000;
+	int			rc;
+
+	while (!kafka_record_ready(ks))
+	{
+		if ((rc = bf_poll(ks, 100)) != SINK_OK ||
+			(rc = timed_out(ks, deadline, "the verdict of the position record")) != SINK_OK)
+			return rc;
+	}
+	if ((rc = kafka_record_want(&ks->sink, lsn)) != SINK_OK)
+		return rc;
+	while (kafka_record_recorded(&ks->sink) < lsn)
+	{
+		if ((rc = bf_poll(ks, 100)) != SINK_OK ||
+			(rc = timed_out(ks, deadline, "the position record at the backfill's consistent point")) != SINK_OK)
+			return rc;
+	}
+	return SINK_OK;
+}
+
 /* one page: its start record, rows and state (next: of this page) */
 static int
 write_page(KafkaSink *ks, const SinkSource *src, unsigned flags, const BackfillState *next,
@@ -578,6 +609,16 @@ write_page(KafkaSink *ks, const SinkSource *src, unsigned flags, const BackfillS
 		rc = send_rows(ks, &txn, next, jobs, njobs, page, &skipped);
 	if (rc == SINK_OK && !ks->txn_mode)
 		rc = wait_delivered(ks, b->page + 1);
+	if (rc == SINK_OK && next->done && !marker)
+	{
+		/* rows of the page in an open transaction commit first */
+		if (ks->txn_mode && ks->txn == TXN_OPEN)
+			rc = commit_page(ks, b->page + 1);
+		if (rc == SINK_OK)
+			rc = record_at(ks, next->lsn);
+		if (rc == SINK_OK)
+			backfill_test_pause("done-record");
+	}
 	if (rc == SINK_OK)
 		rc = send_state(ks, src, &txn, b->page + 1, next, &now);
 	if (rc == SINK_OK)

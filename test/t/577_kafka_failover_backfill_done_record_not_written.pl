@@ -18,6 +18,11 @@
 # Severity: medium -- no loss (it stops), but a crash in the window undoes a
 # finished recovery: the documented way out drops the slot and re-sends
 # every row; the message says another bridge or another server.
+# Fixed: as 575: the backfill's last page writes the record of the new
+# timeline at its consistent point (bridge/kafka_backfill.c record_at())
+# before the done state; the restart finds its own source's record at the
+# slot's start.  Without the backfill another source's record still stops
+# the bridge (556).
 # Control (W2Q_ATTACK_CONTROL=1): the recovery run is left 5 s to write its
 # record before the kill: the plain command line streams.  Passes.
 use strict;
