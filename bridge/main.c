@@ -38,6 +38,34 @@
 #define W2Q_VERSION "0.1.0"
 #define MAX_KAFKA_PROPS 64
 
+/* usage(): the backfill's options */
+static void
+usage_backfill(void)
+{
+	printf("      --backfill[=SQL_CONDITION]\n");
+	printf("                             with --create-slot: deliver the rows the selected tables hold\n");
+	printf("                             (all, or WHERE SQL_CONDITION) exactly once, then stream; a\n");
+	printf("                             restart resumes an unfinished backfill (Redis and Kafka)\n");
+	printf("      --backfill-batch=N     rows per backfill page (default: 10000)\n");
+	printf("      --backfill-page-bytes=SIZE\n");
+	printf("                             at most SIZE bytes of rows per sink call (default: 32MB;\n");
+	printf("                             kB, MB, GB): a page is cut into several atomic calls\n");
+	printf("      --backfill-continue    go on with an unfinished backfill from where it stopped, with\n");
+	printf("                             this command line's condition (exactly once for the rest)\n");
+	printf("      --backfill-after-rewrite\n");
+	printf("                             resume an unfinished backfill of a table an ALTER rewrote\n");
+	printf("                             since: its rest without the snapshot filter, or whose key\n");
+	printf("                             changed: again from its start (at least once)\n");
+	printf("      --backfill-again[=LABEL]\n");
+	printf("                             re-deliver rows selected by the condition on an existing slot:\n");
+	printf("                             at least once; with LABEL only once: a restart with the\n");
+	printf("                             recorded backfill's LABEL just streams; refused while\n");
+	printf("                             another backfill is unfinished\n");
+	printf("      --recreate-lost-slot   with --backfill: drop a lost slot (or one past an unfinished\n");
+	printf("                             backfill's consistent point), create it again and backfill\n");
+	printf("                             (at least once)\n");
+}
+
 static void
 usage(void)
 {
@@ -81,28 +109,7 @@ usage(void)
 	printf("      --kafka-positions-topic=NAME\n");
 	printf("                             the topic of the slot's position record (default:\n");
 	printf("                             wal2queue.positions; created compacted if missing; \"\": none)\n");
-	printf("      --backfill[=SQL_CONDITION]\n");
-	printf("                             with --create-slot: deliver the rows the selected tables hold\n");
-	printf("                             (all, or WHERE SQL_CONDITION) exactly once, then stream; a\n");
-	printf("                             restart resumes an unfinished backfill (Redis and Kafka)\n");
-	printf("      --backfill-batch=N     rows per backfill page (default: 10000)\n");
-	printf("      --backfill-page-bytes=SIZE\n");
-	printf("                             at most SIZE bytes of rows per sink call (default: 32MB;\n");
-	printf("                             kB, MB, GB): a page is cut into several atomic calls\n");
-	printf("      --backfill-continue    go on with an unfinished backfill from where it stopped, with\n");
-	printf("                             this command line's condition (exactly once for the rest)\n");
-	printf("      --backfill-after-rewrite\n");
-	printf("                             resume an unfinished backfill of a table an ALTER rewrote\n");
-	printf("                             since: its rest without the snapshot filter, or whose key\n");
-	printf("                             changed: again from its start (at least once)\n");
-	printf("      --backfill-again[=LABEL]\n");
-	printf("                             re-deliver rows selected by the condition on an existing slot:\n");
-	printf("                             at least once; with LABEL only once: a restart with the\n");
-	printf("                             recorded backfill's LABEL just streams; refused while\n");
-	printf("                             another backfill is unfinished\n");
-	printf("      --recreate-lost-slot   with --backfill: drop a lost slot (or one past an unfinished\n");
-	printf("                             backfill's consistent point), create it again and backfill\n");
-	printf("                             (at least once)\n");
+	usage_backfill();
 	printf("      --status-interval=SECS standby status updates (default: 10)\n");
 	printf("      --recv-timeout=SECS    after this long without a message from the server, ask it\n");
 	printf("                             for one; no answer within as long again: reconnect\n");

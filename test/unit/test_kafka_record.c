@@ -74,6 +74,57 @@ last_record(Recs *rs, const char *key)
 	return lsn;
 }
 
+/* sa's record behind its slot: refused, unless accepted or backfilled */
+static void
+case_record_behind(Recs *rs)
+{
+	TSink		ts;
+	Sink	   *s;
+	int			rc;
+
+	/* moved past its record without the sink (test/t/551, 552) */
+	s = session(&ts, &src_a, 0x3000, 0, &rc);
+	if (rc == SINK_OK)
+		rc = progress_wait(s, 0x3000);
+	unit_check(rc == SINK_FATAL && strstr(s->err, "is at 0/2000, behind the position 0/3000") &&
+			   strstr(s->err, "--accept-new-source") && strstr(s->err, "--backfill") &&
+			   !s->new_slot_refused,
+			   "a session starting past sa's record is refused (sb's does not count): %s", s->err);
+	s->ops->destroy(s);
+	s = session(&ts, &src_a, 0x3000, SINK_REPLAY_NEW_SLOT, &rc);
+	if (rc == SINK_OK)
+		rc = progress_wait(s, 0x3000);
+	unit_check(rc == SINK_FATAL && strstr(s->err, "at 0/2000") &&
+			   strstr(s->err, "this run created it at 0/3000") && s->new_slot_refused,
+			   "a slot this run created past sa's record is refused, and is to be dropped: %s", s->err);
+	s->ops->destroy(s);
+	s = session(&ts, &src_a, 0x3000, SINK_REPLAY_NEW_SLOT | SINK_REPLAY_RECLAIMED, &rc);
+	if (rc == SINK_OK)
+		rc = progress_wait(s, 0x3000);
+	unit_check(rc == SINK_FATAL && strstr(s->err, "an earlier run with --create-slot"),
+			   "a reclaimed new slot says an earlier run created it: %s", s->err);
+	s->ops->destroy(s);
+	unit_check(str_eq(last_record(rs, KEY_A), "0/2000"), "nothing was recorded by the refused sessions");
+	s = session(&ts, &src_a, 0x3000, SINK_REPLAY_ACCEPT_NEW, &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x3000) == SINK_OK && !s->ops->vouches(s),
+			   "--accept-new-source accepts the gap, vouching for nothing: %s", s->err);
+	unit_check(str_eq(last_record(rs, KEY_A), "0/3000"), "it records its start");
+	s->ops->destroy(s);
+
+	/* a backfill re-delivers what the tables hold where the slot begins */
+	s = session(&ts, &src_a, 0x5000, 0, &rc);
+	if (rc == SINK_OK)
+		kafka_record_backfill((KafkaSink *) s, 0x5000);
+	poll_for(s, 600, &rc);
+	unit_check(rc == SINK_OK && kafka_record_ready((KafkaSink *) s) && !s->ops->vouches(s) &&
+			   str_eq(last_record(rs, KEY_A), "0/3000"),
+			   "a backfill's session past the record goes on, vouching for nothing: %s", s->err);
+	rc = s->ops->replay_begin(s, &src_a, 0x5000, SINK_REPLAY_NEW_SLOT);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x5000) == SINK_OK && !s->ops->vouches(s),
+			   "and so does the stream session from the backfill's position: %s", s->err);
+	s->ops->destroy(s);
+}
+
 static void
 case_write_and_vouch(void)
 {
@@ -115,47 +166,7 @@ case_write_and_vouch(void)
 	unit_check(s->ops->recorded(s) == 0xFF000000, "and has it recorded");
 	s->ops->destroy(s);
 
-	/* sa's slot moved past its record without the sink (test/t/551, 552) */
-	s = session(&ts, &src_a, 0x3000, 0, &rc);
-	if (rc == SINK_OK)
-		rc = progress_wait(s, 0x3000);
-	unit_check(rc == SINK_FATAL && strstr(s->err, "is at 0/2000, behind the position 0/3000") &&
-			   strstr(s->err, "--accept-new-source") && strstr(s->err, "--backfill") &&
-			   !s->new_slot_refused,
-			   "a session starting past sa's record is refused (sb's does not count): %s", s->err);
-	s->ops->destroy(s);
-	s = session(&ts, &src_a, 0x3000, SINK_REPLAY_NEW_SLOT, &rc);
-	if (rc == SINK_OK)
-		rc = progress_wait(s, 0x3000);
-	unit_check(rc == SINK_FATAL && strstr(s->err, "at 0/2000") &&
-			   strstr(s->err, "this run created it at 0/3000") && s->new_slot_refused,
-			   "a slot this run created past sa's record is refused, and is to be dropped: %s", s->err);
-	s->ops->destroy(s);
-	s = session(&ts, &src_a, 0x3000, SINK_REPLAY_NEW_SLOT | SINK_REPLAY_RECLAIMED, &rc);
-	if (rc == SINK_OK)
-		rc = progress_wait(s, 0x3000);
-	unit_check(rc == SINK_FATAL && strstr(s->err, "an earlier run with --create-slot"),
-			   "a reclaimed new slot says an earlier run created it: %s", s->err);
-	s->ops->destroy(s);
-	unit_check(str_eq(last_record(rs, KEY_A), "0/2000"), "nothing was recorded by the refused sessions");
-	s = session(&ts, &src_a, 0x3000, SINK_REPLAY_ACCEPT_NEW, &rc);
-	unit_check(rc == SINK_OK && progress_wait(s, 0x3000) == SINK_OK && !s->ops->vouches(s),
-			   "--accept-new-source accepts the gap, vouching for nothing: %s", s->err);
-	unit_check(str_eq(last_record(rs, KEY_A), "0/3000"), "it records its start");
-	s->ops->destroy(s);
-
-	/* a backfill re-delivers what the tables hold where the slot begins */
-	s = session(&ts, &src_a, 0x5000, 0, &rc);
-	if (rc == SINK_OK)
-		kafka_record_backfill((KafkaSink *) s, 0x5000);
-	poll_for(s, 600, &rc);
-	unit_check(rc == SINK_OK && kafka_record_ready((KafkaSink *) s) && !s->ops->vouches(s) &&
-			   str_eq(last_record(rs, KEY_A), "0/3000"),
-			   "a backfill's session past the record goes on, vouching for nothing: %s", s->err);
-	rc = s->ops->replay_begin(s, &src_a, 0x5000, SINK_REPLAY_NEW_SLOT);
-	unit_check(rc == SINK_OK && progress_wait(s, 0x5000) == SINK_OK && !s->ops->vouches(s),
-			   "and so does the stream session from the backfill's position: %s", s->err);
-	s->ops->destroy(s);
+	case_record_behind(rs);
 	recs_free(rs);
 	free(rs);
 }
