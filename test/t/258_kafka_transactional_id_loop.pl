@@ -37,10 +37,13 @@ my $b = start_bridge($node, undef, '--sink', "kafka://$k->{bootstrap}", '--slot'
 	'--tables', 'public.rj');
 ok(wait_until(sub { bridge_log($b) =~ /streaming slot "kb"/ }, 30), 'streaming');
 $node->safe_psql('postgres', "INSERT INTO rj VALUES (1, 'a')");
-sleep 8;
+# wait for five retries (0.1 + 0.2 + 0.4 + 0.8 s of backoff, plus each
+# session's start, slow under ASan on a loaded machine), not a fixed time
+my $retries = sub { my @d = bridge_log($b) =~ /Topic authorization failed.*; reconnecting in ([0-9.]+) s/g; scalar @d };
+wait_until(sub { $retries->() >= 5 || !$b->{h}->pumpable }, 60);
 my @delays = bridge_log($b) =~ /Topic authorization failed.*; reconnecting in ([0-9.]+) s/g;
 my $sessions = () = bridge_log($b) =~ /streaming slot "kb"/g;
-diag("$sessions stream sessions in 8 s; retries after " . join(', ', @delays) . ' s');
+diag("$sessions stream sessions for " . scalar(@delays) . " retries; retries after " . join(', ', @delays) . ' s');
 ok($b->{h}->pumpable, 'a pause, not an exit')
 	or diag('the bridge exited (wait status ' . (eval { $b->{h}->finish; $b->{h}->full_result(0) } // $@) . '): ' . bridge_log($b));
 ok(@delays >= 4 && (grep { $delays[$_] <= $delays[$_ - 1] } 1 .. $#delays) == 0,
@@ -65,7 +68,7 @@ stop_bridge($b);
 ok(kafka_mock_cmd($k2, 'errors 0 29 100'), 'then it refuses every produce');
 $b = start_bridge($node, undef, @kp);
 $node->safe_psql('postgres', "INSERT INTO rj VALUES (3, 'c')");
-sleep 8;
+wait_until(sub { $retries->() >= 5 || !$b->{h}->pumpable }, 60);
 @delays = bridge_log($b) =~ /Topic authorization failed.*; reconnecting in ([0-9.]+) s/g;
 diag('the record holds the start position, produces refused: retries after ' . join(', ', @delays) . ' s');
 ok(@delays >= 4 && (grep { $delays[$_] <= $delays[$_ - 1] } 1 .. $#delays) == 0,
