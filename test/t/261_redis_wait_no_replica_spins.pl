@@ -26,10 +26,13 @@ my $b = start_bridge($node, $r, '--slot', 'wt', '--create-slot', '--tables', 'pu
 wait_until(sub { bridge_log($b) =~ /streaming slot/ }, 30);
 $node->safe_psql('postgres', "INSERT INTO rj VALUES (1, 'a')");
 my $end1 = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
-sleep 8;
+# five retries (0.1 + 0.2 + 0.4 + 0.8 s of backoff, plus each session's
+# start, slow under ASan on a loaded machine), not a fixed time
+my $retry_re = qr/acknowledged the write within 100 ms; not acknowledging it, replaying; reconnecting in ([0-9.]+) s/;
+wait_until(sub { my @d = bridge_log($b) =~ /$retry_re/g; @d >= 5 || !$b->{h}->pumpable }, 60);
 my $sessions = () = bridge_log($b) =~ /streaming slot "wt"/g;
-my @delays = bridge_log($b) =~ /acknowledged the write within 100 ms; not acknowledging it, replaying; reconnecting in ([0-9.]+) s/g;
-diag("$sessions stream sessions in 8 s; retries after " . join(', ', @delays) . ' s');
+my @delays = bridge_log($b) =~ /$retry_re/g;
+diag("$sessions stream sessions for " . scalar(@delays) . " retries; retries after " . join(', ', @delays) . ' s');
 ok($b->{h}->pumpable, 'a pause, not an exit');
 ok($sessions <= 8, 'the retries back off');
 ok(@delays >= 4 && (grep { $delays[$_] <= $delays[$_ - 1] } 1 .. $#delays) == 0,
