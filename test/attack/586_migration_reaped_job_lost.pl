@@ -13,6 +13,10 @@
 # three conditions of step 5's force run hold (backfilled_at set, the sweep
 # done, a row inserted after append_only() streamed), and
 # prune(force => true) deletes job 7: it was never delivered, nor done.
+# The same without a reaper: a poller stopped gracefully ("let them finish
+# the job they hold") fails its last job, and its retry logic sets it back
+# to 'pending'; the new worker had skipped its stream entry (the poller
+# held it: "no row: an old poller has it").
 # Why: docs/migration.md step 4 (the sweep finds 'running' rows only; the
 # reaper is not stopped) and step 5 (force deletes "the rows whose last
 # write committed before the slot's catalog_xmin", the reaper's UPDATE
