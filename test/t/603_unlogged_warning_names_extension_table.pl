@@ -13,6 +13,10 @@
 # pattern writes that schema's name out.
 # Severity: low -- a false WARNING at every start, with a misleading
 # advice; nothing lost.
+# Fixed: precheck.c keeps the tables rules of common/tablepattern.h: a
+# '*' in a pattern's schema part, "*" alone and no --tables add
+# nspname <> 'wal2queue' to the selection it checks (UNLOGGED tables and
+# the --route/--key/--value-column checks alike).
 # Control (W2Q_ATTACK_CONTROL=1): --tables public.* (no '*' in the schema
 # part): no such WARNING.  Passes.  Both variants also check that a real
 # UNLOGGED user table (public.ul) is still named.
