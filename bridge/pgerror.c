@@ -519,19 +519,35 @@ wait_result(PGconn *conn, int64_t deadline, const char **why)
 	return true;
 }
 
-PGresult *
-pgerror_exec(PGconn *conn, const char *sql, bool bounded, const char **why)
+/*
+ * pgerror_exec(), and with running: at each bound, ask it whether the
+ * server still runs the command; wait one more bound while it says so
+ */
+static PGresult *
+exec_watched(PGconn *conn, const char *sql, bool bounded, PgStillRunning running, void *arg,
+			 const char **why)
 {
 	int64_t		deadline = bounded ? mono_ms() + (int64_t) default_timeout_s * 1000 : INT64_MAX;
 	PGresult   *res;
 	PGresult   *keep = NULL;
+	ExecStatusType st;
 
 	*why = NULL;
 	if (!PQsendQuery(conn, sql))
 		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
-	while (wait_result(conn, deadline, why) && (res = PQgetResult(conn)) != NULL)
+	for (;;)
 	{
-		ExecStatusType st = PQresultStatus(res);
+		if (!wait_result(conn, deadline, why))
+		{
+			if (running == NULL || (stop_flag && *stop_flag) || !running(arg, why))
+				break;
+			*why = NULL;		/* it still runs: one more bound */
+			deadline = mono_ms() + (int64_t) default_timeout_s * 1000;
+			continue;
+		}
+		if ((res = PQgetResult(conn)) == NULL)
+			break;
+		st = PQresultStatus(res);
 
 		if (keep == NULL || (PQresultStatus(keep) != PGRES_FATAL_ERROR))
 		{
@@ -549,6 +565,19 @@ pgerror_exec(PGconn *conn, const char *sql, bool bounded, const char **why)
 	if (PQsocket(conn) >= 0)
 		shutdown(PQsocket(conn), SHUT_RDWR);
 	return NULL;
+}
+
+PGresult *
+pgerror_exec(PGconn *conn, const char *sql, bool bounded, const char **why)
+{
+	return exec_watched(conn, sql, bounded, NULL, NULL, why);
+}
+
+PGresult *
+pgerror_exec_watched(PGconn *conn, const char *sql, PgStillRunning running, void *arg,
+					 const char **why)
+{
+	return exec_watched(conn, sql, true, running, arg, why);
 }
 
 static void

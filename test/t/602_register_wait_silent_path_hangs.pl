@@ -19,6 +19,16 @@
 # --recv-timeouts; job 1 delivered.
 # Severity: medium-low -- a stall of the first run for hours after a
 # network blip at the wrong moment, silent (SIGTERM still ends it); no loss.
+# Fixed: at each --recv-timeout bound of such a wait the bridge asks the
+# server, from a connection of its own, whether its backend still runs the
+# command (stream.c own_command_running(), pgerror_exec_watched()): a
+# backend of the same server start (epoch) shown idle or gone means the
+# answer was sent, or the connection ended, and never came, so the command
+# is given up ("the path went silent") and the next open goes on (here:
+# the slot exists, registered, created by this bridge: it streams).  Only
+# positive evidence gives up: a lock wait shows the backend active (570
+# holds), and an unreachable server, or another one behind the conninfo,
+# tells nothing.
 # Control (W2Q_ATTACK_CONTROL=1): the cut closes the connection (the
 # bridge sees it go): it reconnects, finds its slot registered, streams.
 # Passes.
@@ -59,6 +69,11 @@ my $t0 = time;
 my $got = wait_until(sub { (redis($r, 'XLEN', 'public.sj') || 0) >= 1 }, 90);
 ok($got, sprintf('job 1 delivered within 90 s (%s after %.0f s)', $got ? 'yes' : 'no', time - $t0))
   or diag(join("\n", grep { !/DEBUG/ } split /\n/, bridge_log($b)));
+like(bridge_log($b), qr/could not run SELECT on the replication connection: the server finished the command and its answer never came: the path went silent/,
+	'the bridge says why it gave the registration up');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_replication_slots}), '1', 'one slot');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'sj'}), '1',
+	'and it stays registered');
 diag('the bridge waits in: ' . `cat /proc/$b->{h}{KIDS}[0]{PID}/wchan 2>/dev/null`) unless $got;
 my ($gone, $took) = sigterm_bridge($b);
 ok($gone, sprintf('SIGTERM ends the bridge (%s after %.1f s)', $gone ? 'gone' : 'still running', $took));
