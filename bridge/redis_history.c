@@ -422,11 +422,12 @@ static const char *const record_fields[RECORD_FIELDS] = {
 	"the record again"
 
 /*
- * A record without a last transaction (none delivered since it was made or
- * taken over: deliver() skips every item up to its lsn, unseen() needing a
- * txn_end) whose lsn was written under other options than this session's,
- * with the slot below that lsn: the replay would skip the newly selected
- * tables' transactions (test/t/576).  Records of bridges before lsn_options
+ * A record without a last transaction of this source (none delivered since
+ * it was made or taken over, or only another source's: deliver() skips
+ * every item up to its lsn, unseen() needing a txn_end of this source)
+ * whose lsn was written under other options than this session's, with the
+ * slot below that lsn: the replay would skip the newly selected tables'
+ * transactions (test/t/576, 600).  Records of bridges before lsn_options
  * are not judged (nothing says what chose them).
  */
 static int
@@ -441,7 +442,7 @@ record_no_txn(Sink *s, const redisReply *r)
 				from[LSN_STRLEN];
 	bool		cut;
 
-	if (*redis_reply_str(r, 5) != '\0' || *opts == '\0' ||
+	if (*opts == '\0' ||
 		!lsn_parse(lsn, strlen(lsn), &at) || rs->last_end >= at ||
 		options_same(opts, rs->options))
 		return SINK_OK;
@@ -504,7 +505,22 @@ progress_check_record(Sink *s)
 	return rc;
 }
 
-/* the answer to progress_check_record()'s HMGET */
+/* is field I of the HMGET's answer present (not nil)? */
+static bool
+field_present(const redisReply *r, size_t i)
+{
+	return i < r->elements && r->element[i]->type != REDIS_REPLY_NIL;
+}
+
+/*
+ * The answer to progress_check_record()'s HMGET.  The record's last
+ * transaction counts as the deliver function's lasttxn() counts it: only
+ * with txn_end, txn_xid and txn_commit_time, and txn_source this source.
+ * Another source's (a record taken over by a backfill of a bridge before
+ * test/t/600's fix, with --accept-new-source) proves nothing about this
+ * source: the deliver function skips every item up to lsn then, and the
+ * record is judged as one without a transaction (record_no_txn()).
+ */
 int
 progress_on_record(Sink *s, const redisReply *r)
 {
@@ -537,10 +553,10 @@ progress_on_record(Sink *s, const redisReply *r)
 		strcmp(redis_reply_str(r, 2), rs->src.dbname) != 0 ||
 		strcmp(redis_reply_str(r, 3), rs->src.slot) != 0)
 		return SINK_OK;
-	if (*txn_end == '\0')
+	if (!field_present(r, 5) || !field_present(r, 6) || !field_present(r, 7) ||
+		strcmp(redis_reply_str(r, 8), source) != 0)
 		return record_no_txn(s, r);
-	if (strcmp(redis_reply_str(r, 8), source) != 0 ||
-		*redis_reply_str(r, 9) == '\0' ||
+	if (*redis_reply_str(r, 9) == '\0' ||
 		!lsn_parse(txn_end, strlen(txn_end), &tend) || rs->last_end >= tend ||
 		options_same(redis_reply_str(r, 9), rs->options))
 		return SINK_OK;
