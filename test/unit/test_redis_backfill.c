@@ -240,6 +240,20 @@ test_done_and_takeover(Sink *s, const SinkSource *other)
 			   field_is("txn_options", "--plugin=y") &&
 			   field_is("lsn_options", "--plugin=wal2queue, no --tables"),
 			   "a new backfill of this source moves lsn up and keeps this source's last transaction");
+	{
+		/* a failover: the promoted standby's timeline takes the record over */
+		SinkSource	promoted = *other;
+
+		promoted.timeline = 2;
+		state(&st, 1, 0, "", false);
+		st.lsn = 0x1000050;
+		unit_check(s->ops->backfill_batch(s, &promoted, SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT, 0,
+										  &st, NULL, 0) == SINK_OK &&
+				   field_is("timeline", "2") && field_is("lsn", "0/1000050") &&
+				   field_is("txn_end", "") && field_is("txn_source", "") &&
+				   field_is("lsn_options", "--plugin=wal2queue, no --tables"),
+				   "a failover's backfill (another timeline) drops the old timeline's last transaction too");
+	}
 	backfill_state_free(&st);
 	backfill_state_free(&rd);
 }

@@ -387,6 +387,50 @@ test_options_names_63(void)
 	}
 }
 
+/*
+ * test/t/600: a record whose last transaction is another source's (a
+ * failover's backfill of a bridge before the fix took it over: the record
+ * on timeline 2, txn_source still timeline 1) is no evidence for this
+ * source; a session below its lsn under other options stops as one
+ * without a last transaction does (record_no_txn()).
+ */
+static void
+test_foreign_txn(void)
+{
+	SinkConfig	narrow,
+				wide;
+	Sink	   *sn,
+			   *sw;
+	SinkSource	promoted = src;
+
+	init_cfg(&narrow, "f:");
+	narrow.tables = "public.ta";
+	wide = narrow;
+	wide.tables = "public.ta,public.tb";
+	sn = sink_redis_create(&narrow);
+	sw = sink_redis_create(&wide);
+	unit_check(session(sn, 0x400, SINK_REPLAY_NEW_SLOT) == SINK_OK &&
+			   send_txn_id(sn, 0x42C, 1, 10, T1, job1, 1) == SINK_OK &&
+			   drain(sn) == SINK_OK && progress_ok(sn, 0x600, 2),
+			   "foreign txn: a transaction and a position past it under --tables public.ta");
+	rdo("HSET f:wal2queue:progress:jobs timeline 2");
+	promoted.timeline = 2;
+	sw->ops->disconnect(sw);
+	reset_acks();
+	unit_check(start_session(sw, &promoted, 0x400, 0) == SINK_FATAL && ack_total == 0 &&
+			   strstr(sw->err, "no transaction delivered since it was created or taken over") &&
+			   strstr(sw->err, "--plugin=wal2queue --tables=public.ta\", but this bridge runs with"),
+			   "  timeline 2 below the record under a wider --tables stops: timeline 1's transaction proves nothing");
+	printf("# %s\n", sw->err);
+	rdo("HSET f:wal2queue:progress:jobs txn_source 7300000000000000001/2");
+	sw->ops->disconnect(sw);
+	unit_check(start_session(sw, &promoted, 0x400, 0) == SINK_FATAL &&
+			   strstr(sw->err, "last delivered xid 10"),
+			   "  (with txn_source its own, the last transaction's verdict)");
+	sn->ops->destroy(sn);
+	sw->ops->destroy(sw);
+}
+
 int
 main(void)
 {
@@ -407,5 +451,6 @@ main(void)
 	test_options_changed();
 	test_options_long();
 	test_options_names_63();
+	test_foreign_txn();
 	return unit_done();
 }
