@@ -628,7 +628,8 @@ field_present(const redisReply *r, size_t i)
 /*
  * The answer to progress_check_record()'s HMGET.  The record's last
  * transaction counts as the deliver function's lasttxn() counts it: only
- * with txn_end, txn_xid and txn_commit_time, and txn_source this source.
+ * with txn_end (an LSN), txn_xid and txn_commit_time, and txn_source this
+ * source.
  * Another source's (a record taken over by a backfill of a bridge before
  * test/t/600's fix, with --accept-new-source) proves nothing about this
  * source: the deliver function skips every item up to lsn then, and the
@@ -667,10 +668,10 @@ progress_on_record(Sink *s, const redisReply *r)
 		strcmp(redis_reply_str(r, 3), rs->src.slot) != 0)
 		return SINK_OK;
 	if (!field_present(r, 5) || !field_present(r, 6) || !field_present(r, 7) ||
-		strcmp(redis_reply_str(r, 8), source) != 0)
+		strcmp(redis_reply_str(r, 8), source) != 0 ||
+		!lsn_parse(txn_end, strlen(txn_end), &tend))
 		return record_no_txn(s, r);
-	if (*redis_reply_str(r, 9) == '\0' ||
-		!lsn_parse(txn_end, strlen(txn_end), &tend) || rs->last_end >= tend ||
+	if (*redis_reply_str(r, 9) == '\0' || rs->last_end >= tend ||
 		options_same(redis_reply_str(r, 9), rs->options))
 		return SINK_OK;
 	rec.lsn = redis_reply_str(r, 4);
