@@ -30,6 +30,16 @@
 # Control (W2Q_ATTACK_CONTROL=1): no earlier run on cluster A (the backfill
 # creates the record, no txn_* fields): record_no_txn() stops the wider
 # start with the options-changed answer.  Passes.
+# Fixed: the backfill's takeover (bridge/redis_backfill.c, the function now
+# wal2queue_backfill4, which takes the options) writes lsn_options with lsn
+# and drops txn_* that are not this source's, in the same call; and
+# progress_on_record() (bridge/redis_history.c) counts the record's last
+# transaction as the deliver function's lasttxn() does: only this source's,
+# so a record whose txn_* are another source's (one an older bridge took
+# over) is judged by record_no_txn().  The wider start stops with the
+# options-changed answer and its way out.  The second part writes A's
+# txn_* back onto the record by hand (a record taken over before the fix)
+# and checks the start stops the same way (progress_on_record()'s part).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -38,6 +48,8 @@ use Test::More;
 use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
+my %txn_a = (txn_end => '0/1000000', txn_xid => '700', txn_commit_time => '1',
+	txn_source => '7000000000000000000/1', txn_options => '--plugin=wal2queue --tables=public.a');
 my $r = start_redis();
 my $pkey = 'wal2queue:progress:s600';
 my @cmd = ('--slot', 's600', '--status-interval', '1');
@@ -51,6 +63,7 @@ unless ($control)
 	$na->safe_psql('postgres', 'INSERT INTO a VALUES (100)');
 	ok(wait_until(sub { redis($r, 'HGET', $pkey, 'txn_end') ne '' }, 30),
 		'cluster A: a transaction of public.a delivered (txn_end)');
+	$txn_a{$_} = redis($r, 'HGET', $pkey, $_) for keys %txn_a;
 	stop_bridge($br);
 	$na->stop;
 }
@@ -64,6 +77,10 @@ ok(wait_until(sub { bridge_log($br) =~ /streaming slot/ }, 30), 'cluster B: stre
 my $sysid = $node->safe_psql('postgres', 'SELECT system_identifier FROM pg_control_system()');
 is(redis($r, 'HGET', $pkey, 'sysid'), $sysid, 'the record is cluster B\'s now');
 note(join(' ', map { "$_=" . redis($r, 'HGET', $pkey, $_) } qw(lsn txn_end txn_source lsn_options)));
+is(join(',', map { redis($r, 'HGET', $pkey, $_) } sort keys %txn_a), ',,,,',
+	'no last transaction of cluster A kept');
+is(redis($r, 'HGET', $pkey, 'lsn_options'), '--plugin=wal2queue --tables=public.a',
+	'lsn_options: the options of the takeover');
 
 my $lsn0 = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
 ok(wait_until(sub { $node->safe_psql('postgres',
@@ -99,4 +116,22 @@ ok(!$runs || $n == 4, "public.b holds rows 1-4 ($n) or the bridge stopped (it "
 	  . ($runs ? 'runs' : 'stopped') . ')');
 ok(!$runs || $log =~ /options/ || $n == 4, 'nothing skipped silently');
 stop_bridge($br) if $runs;
+ok(!$runs, 'the wider start stopped');
+like($log, qr/the options that choose transactions changed since the record.*restart once with the recorded options until the slot has confirmed past/,
+	'with the options-changed answer and its way out');
+is($n, 0, 'nothing written');
+
+# a record an older bridge took over: cluster A's txn_* still there
+redis($r, 'HSET', $pkey, %txn_a);
+$br = start_bridge($node, $r, @cmd, '--tables', 'public.a,public.b');
+ok(wait_until(sub { !$br->{h}->pumpable || (redis($r, 'XLEN', 'public.b') || 0) > 0 }, 30),
+	'the wider start with another source\'s txn_* on the record: stops or writes');
+$runs = $br->{h}->pumpable;
+stop_bridge($br) if $runs;
+$log = bridge_log($br);
+note(join("\n", grep { /ERROR|WARNING|FATAL/ } split /\n/, $log));
+ok(!$runs, 'it stopped');
+like($log, qr/the options that choose transactions changed since the record/,
+	'another source\'s last transaction is no evidence: the options-changed answer');
+is(redis($r, 'XLEN', 'public.b') || 0, 0, 'nothing of public.b skipped or written');
 done_testing();

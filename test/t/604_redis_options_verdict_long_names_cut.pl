@@ -18,6 +18,15 @@
 # their own WARNING line; the way out of the ERROR is cut.
 # Control (W2Q_ATTACK_CONTROL=1): a schema and tables of short names: the
 # line is whole.  Passes.
+# Fixed: bridge/redis_history.c verdict_options() (and record_no_txn(),
+# 576's message, the same way) fits the lists last (fit_lists()): whole,
+# else their first items and "... (N more)", else, when even the first
+# items do not fit, --tables as a count ("--tables=(2 tables)"), cut at the
+# end if even that does not; the progress key's start is cut to "..." when
+# a --target-prefix of hundreds leaves no room for the counts.  The cause
+# and the way out are never cut; the lists are logged whole on the WARNING
+# line before (test/unit/test_redis_history.c test_options_names_63: both
+# messages, a --target-prefix of 400 too).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -64,6 +73,9 @@ note($log);
 like($log, qr/the options that choose transactions changed since the record/, 'naming the cause');
 like($log, qr/--accept-new-source would write every job between the slot and the record again$/,
 	'the ERROR line is whole') or diag('the ERROR line is ' . length($log) . ' characters long');
+ok(length($log) - length('ERROR: ') < 1024, 'within SINK_ERRLEN (' . (length($log) - 7) . ' characters)');
+like($all, qr/WARNING: .*the recorded options are "--plugin=wal2queue --tables=\Q$wide\E", this bridge's "--plugin=wal2queue --tables=\Q$narrow\E"/,
+	'both lists logged whole') unless $control;
 stop_redis($r);
 $node->stop;
 done_testing();
