@@ -2,8 +2,9 @@
 -- (part of the wal2queue extension script: see 00_install.sql)
 
 /*
- * owner_triggers(rel, caller, what) -- is every trigger that can run on REL
- * its owner's code?  owner_session() trusts the code on a table as its
+ * owner_triggers(rel, caller, what, runs_as, via) -- is every trigger that
+ * can run on REL code of the role it runs as, or of a role trusted with
+ * that role's rights?  owner_session() trusts the code on a table as its
  * owner's, but a trigger is not necessarily: the TRIGGER privilege (part
  * of GRANT ALL) lets another role add one calling its own function, and
  * prune()'s DELETE (even of no row: a statement trigger) would run it with
@@ -15,32 +16,58 @@
  *  - the triggers: each one's function and the functions, operators and
  *    types its WHEN uses (pg_depend) must be owned by a trusted role (a
  *    trigger left by a former grantee is not).
- * Trusted: a superuser, a member of REL's owner (it can act as the owner),
- * and the owner of wal2queue's functions (their installer, e.g. the
- * administrator of a managed server: the caller runs its code already;
- * append_only()'s trigger calls its refuse_update(): test/t/018).
+ * Trusted: a superuser, a member of the role the code runs as (it can act
+ * as that role anyway): RUNS_AS, by default REL's owner; and the owner of
+ * wal2queue's functions (their installer, e.g. the administrator of a
+ * managed server: the caller runs its code already; append_only()'s
+ * trigger calls its refuse_update(): test/t/018).  RUNS_AS and VIA are
+ * given for a table that prune()'s DELETE writes through a foreign key's
+ * referential action (owner_cascades()): that action runs as the owner of
+ * the key's referencing table, RUNS_AS, whatever REL's own owner (REL may
+ * be a partition of it: an owner RUNS_AS does not trust is refused too,
+ * since it can add triggers and constraints to REL at any time); VIA says
+ * how the DELETE reaches REL, WHAT names the job table.
  * A former grantee's trigger that calls only trusted functions (builtins)
  * cannot be told from the owner's: the HINT says to look.  Other rights
  * of a non-owner add no code that the DELETE runs with the caller's
  * rights: rules, policies, indexes, statistics, inheritance and partitions
  * need ownership, and a REFERENCES grantee's ON DELETE action (and the
  * triggers of its table) runs as the referencing table's owner, under a
- * user-id change that SET ROLE cannot undo (test/t/559).  Else false with a
- * WARNING naming the grantees or the trigger (WHAT names REL for it).
+ * user-id change that SET ROLE cannot undo (test/t/559): owner_cascades()
+ * asks this function about that table with RUNS_AS its owner (test/t/580).
+ * Else false with a WARNING naming the grantees or the trigger (WHAT names
+ * REL for it, or with VIA the job table).
  */
-CREATE FUNCTION wal2queue.owner_triggers(rel regclass, caller text, what text)
+CREATE FUNCTION wal2queue.owner_triggers(rel regclass, caller text, what text,
+                                         runs_as oid DEFAULT NULL, via text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     installer oid := (SELECT p.proowner FROM pg_proc p
-                       WHERE p.oid = 'wal2queue.owner_triggers(regclass,text,text)'::regprocedure);
+                       WHERE p.oid = 'wal2queue.owner_triggers(regclass,text,text,oid,text)'::regprocedure);
+    relowner oid := (SELECT c.relowner FROM pg_class c WHERE c.oid = rel);
+    runner oid := coalesce(runs_as, relowner);
+    -- how the WARNING names REL: "it", or the table the DELETE writes
+    target text := CASE WHEN via IS NULL THEN 'it' ELSE format('table %s (%s)', rel, via) END;
     grantees text;
     g record;
     t record;
     ident record;
 BEGIN
+    -- a partition of a table written through a foreign key, of another
+    -- owner than the key's table: its owner may add code at any time
+    IF relowner <> runner AND relowner <> installer
+       AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = relowner)
+       AND NOT pg_has_role(relowner, runner, 'MEMBER') THEN
+        RAISE WARNING '%: % is skipped: % is owned by role %, whose triggers there would run as role %',
+            caller, what, target, quote_ident(pg_get_userbyid(relowner)), quote_ident(pg_get_userbyid(runner))
+            USING DETAIL = 'The owner of a table can add triggers and constraints to it, and a foreign key''s action runs them as the owner of the key''s table. Nothing was done to the table.',
+                  HINT = format('Give it to the owner of the key''s table (as its owner or a superuser): ALTER TABLE %s OWNER TO %I.',
+                                rel, pg_get_userbyid(runner));
+        RETURN false;
+    END IF;
     -- DISTINCT: a role granted it by two grantors is named once
     SELECT string_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
                       ', ' ORDER BY CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END) INTO grantees
@@ -48,18 +75,25 @@ BEGIN
       LEFT JOIN pg_roles r ON r.oid = a.grantee
      WHERE c.oid = rel AND a.privilege_type = 'TRIGGER'
        AND (a.grantee = 0 OR NOT (r.rolsuper OR a.grantee = installer
-                                   OR pg_has_role(a.grantee, c.relowner, 'MEMBER')));
-    IF grantees IS NOT NULL THEN
+                                   OR pg_has_role(a.grantee, runner, 'MEMBER')));
+    IF grantees IS NOT NULL AND via IS NULL THEN
         RAISE WARNING '%: % is skipped: % may create triggers on it (the TRIGGER privilege) without owning it',
             caller, what, grantees
             USING DETAIL = format('A trigger of another role than the owner would run with the rights of role %s, which that role does not have. Nothing was done to the table.', current_user),
                   HINT = format('Revoke it (as the table''s owner or a superuser): REVOKE TRIGGER ON %s FROM %s; then drop any trigger on the table that its owner did not create.', rel, grantees);
         RETURN false;
+    ELSIF grantees IS NOT NULL THEN
+        RAISE WARNING '%: % is skipped: % may create triggers on % without owning it (the TRIGGER privilege)',
+            caller, what, grantees, target
+            USING DETAIL = format('A trigger of another role than role %s would run with its rights (a foreign key''s action runs as the owner of the key''s table), which that role does not have. Nothing was done to the table.',
+                                  pg_get_userbyid(runner)),
+                  HINT = format('Revoke it (as that table''s owner or a superuser): REVOKE TRIGGER ON %s FROM %s; then drop any trigger on that table that its owner did not create.', rel, grantees);
+        RETURN false;
     END IF;
     -- per trigger, by the indexes (pg_trigger by tgrelid, pg_depend by
     -- depender): cheap per leaf (test/t/524)
-    FOR g IN SELECT tr.oid, tr.tgname, tr.tgfoid, c.relowner
-               FROM pg_trigger tr JOIN pg_class c ON c.oid = tr.tgrelid
+    FOR g IN SELECT tr.oid, tr.tgname, tr.tgfoid
+               FROM pg_trigger tr
               WHERE tr.tgrelid = rel ORDER BY tr.tgname LOOP
         SELECT x.cls, x.obj, x.owner INTO t
           FROM (SELECT y.cls, y.obj, CASE y.cls
@@ -73,26 +107,117 @@ BEGIN
                          WHERE d.classid = 'pg_trigger'::regclass AND d.objid = g.oid) y) x
          WHERE x.owner IS NOT NULL AND x.owner <> installer
            AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = x.owner)
-           AND NOT pg_has_role(x.owner, g.relowner, 'MEMBER')
+           AND NOT pg_has_role(x.owner, runner, 'MEMBER')
          ORDER BY x.cls, x.obj
          LIMIT 1;
         CONTINUE WHEN NOT FOUND;
         SELECT i.type, i.identity INTO ident FROM pg_identify_object(t.cls, t.obj, 0) i;
-        RAISE WARNING '%: % is skipped: its trigger % uses % of role %, which is not its owner %',
-            caller, what, quote_ident(g.tgname), pg_describe_object(t.cls, t.obj, 0),
-            quote_ident(pg_get_userbyid(t.owner)), quote_ident(pg_get_userbyid(g.relowner))
-            USING DETAIL = format('The trigger would run that code with the rights of role %s, which role %s does not have (a role holding the TRIGGER privilege can add a trigger calling its own code). Nothing was done to the table.',
-                                  current_user, pg_get_userbyid(t.owner)),
-                  HINT = format('Drop the trigger if the table''s owner did not create it: DROP TRIGGER %I ON %s; or, if that code is the owner''s, give it to the owner: ALTER %s %s OWNER TO %I.',
-                                g.tgname, rel, upper(ident.type), ident.identity, pg_get_userbyid(g.relowner));
+        IF via IS NULL THEN
+            RAISE WARNING '%: % is skipped: its trigger % uses % of role %, which is not its owner %',
+                caller, what, quote_ident(g.tgname), pg_describe_object(t.cls, t.obj, 0),
+                quote_ident(pg_get_userbyid(t.owner)), quote_ident(pg_get_userbyid(runner))
+                USING DETAIL = format('The trigger would run that code with the rights of role %s, which role %s does not have (a role holding the TRIGGER privilege can add a trigger calling its own code). Nothing was done to the table.',
+                                      current_user, pg_get_userbyid(t.owner)),
+                      HINT = format('Drop the trigger if the table''s owner did not create it: DROP TRIGGER %I ON %s; or, if that code is the owner''s, give it to the owner: ALTER %s %s OWNER TO %I.',
+                                    g.tgname, rel, upper(ident.type), ident.identity, pg_get_userbyid(runner));
+        ELSE
+            RAISE WARNING '%: % is skipped: trigger % of % uses % of role %, and would run it as role %',
+                caller, what, quote_ident(g.tgname), target, pg_describe_object(t.cls, t.obj, 0),
+                quote_ident(pg_get_userbyid(t.owner)), quote_ident(pg_get_userbyid(runner))
+                USING DETAIL = format('The trigger would run that code with the rights of role %s (a foreign key''s action runs as the owner of the key''s table), which role %s does not have (a role holding the TRIGGER privilege can add a trigger calling its own code). Nothing was done to the table.',
+                                      pg_get_userbyid(runner), pg_get_userbyid(t.owner)),
+                      HINT = format('Drop the trigger if that table''s owner did not create it: DROP TRIGGER %I ON %s; or, if that code is the owner''s, give it to the owner: ALTER %s %s OWNER TO %I.',
+                                    g.tgname, rel, upper(ident.type), ident.identity, pg_get_userbyid(runner));
+        END IF;
         RETURN false;
     END LOOP;
     RETURN true;
 END
 $$;
 
-COMMENT ON FUNCTION wal2queue.owner_triggers(regclass, text, text) IS
-'are the triggers that can run on a job table its owner''s code? false, with a WARNING, when another role holds TRIGGER on it or a trigger uses another role''s function, operator or type';
+COMMENT ON FUNCTION wal2queue.owner_triggers(regclass, text, text, oid, text) IS
+'are the triggers that can run on a job table (or on a table its DELETE writes through a foreign key) code of the role they run as? false, with a WARNING, when another role holds TRIGGER on it or a trigger uses another role''s function, operator or type';
+
+/*
+ * owner_cascades(job_table, caller) -- may prune()'s DELETE from JOB_TABLE
+ * (CALLER, the name said in the WARNING) set off the referential actions
+ * of the foreign keys onto it?  A key ON DELETE CASCADE, SET NULL or SET
+ * DEFAULT deletes or updates rows of its referencing table, and so fires
+ * that table's triggers (and those of its partitions), and the actions of
+ * the keys onto it in turn (ON DELETE for a row deleted, ON UPDATE for one
+ * updated), transitively.  PostgreSQL runs each action as the owner of the
+ * key's referencing table (ri_triggers.c, a security-restricted user-id
+ * change), so the triggers of such a table run with its owner's rights:
+ * a role another than that owner that holds TRIGGER on it (GRANT ALL on a
+ * superuser's results table) would get them, a superuser's at the next
+ * scheduled prune() (test/t/580).  Each table so written, from every
+ * action trigger on the job table or any of its partitions, is judged by
+ * owner_triggers() with RUNS_AS the owner of the key's table; a key of a
+ * REFERENCES grantee's own table (the action runs as the grantee) passes
+ * (test/t/559).  What the owner's own triggers write (an archive table
+ * filled by its AFTER DELETE trigger) is the owner's code: it cannot be
+ * read from the catalogs, and docs/extension.md says to keep TRIGGER on
+ * such a table to roles trusted with the caller's rights.  Else false
+ * with the WARNING of owner_triggers() naming the table, the key and the
+ * role.  One recursive catalog query: pg_trigger by tgrelid per leaf.
+ */
+CREATE FUNCTION wal2queue.owner_cascades(job_table regclass, caller text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reached record;
+BEGIN
+    FOR reached IN
+        WITH RECURSIVE written(tab, op, con) AS (
+            -- what the DELETE itself writes: the job table and its partitions
+            SELECT s.relid, 'd'::text, 0::oid
+              FROM (SELECT job_table::oid AS relid
+                    UNION SELECT p.relid::oid FROM pg_partition_tree(job_table) p) s
+            UNION
+            -- what the referential actions of the keys onto it write: the
+            -- key's table (a partitioned one with its partitions, below)
+            SELECT k.conrelid,
+                   CASE WHEN tr.tgfoid = 'pg_catalog."RI_FKey_cascade_del"'::regproc THEN 'd' ELSE 'u' END,
+                   k.oid
+              FROM written w
+              CROSS JOIN LATERAL (SELECT w.tab AS relid
+                                  UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p) r
+              JOIN pg_trigger tr ON tr.tgrelid = r.relid
+              JOIN pg_constraint k ON k.oid = tr.tgconstraint
+             WHERE tr.tgfoid = ANY (CASE WHEN w.op = 'd'
+                                         THEN ARRAY['pg_catalog."RI_FKey_cascade_del"'::regproc,
+                                                    'pg_catalog."RI_FKey_setnull_del"'::regproc,
+                                                    'pg_catalog."RI_FKey_setdefault_del"'::regproc]
+                                         ELSE ARRAY['pg_catalog."RI_FKey_cascade_upd"'::regproc,
+                                                    'pg_catalog."RI_FKey_setnull_upd"'::regproc,
+                                                    'pg_catalog."RI_FKey_setdefault_upd"'::regproc] END::oid[]))
+        SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as,
+               CASE WHEN r.relid = w.tab
+                    THEN format('the DELETE writes it through its foreign key %I as role %I',
+                                k.conname, pg_get_userbyid(c.relowner))
+                    ELSE format('the DELETE writes it as a partition of table %s, through that table''s foreign key %I, as role %I',
+                                w.tab::regclass, k.conname, pg_get_userbyid(c.relowner)) END AS via
+          FROM written w
+          JOIN pg_class c ON c.oid = w.tab
+          JOIN pg_constraint k ON k.oid = w.con
+          CROSS JOIN LATERAL (SELECT w.tab AS relid
+                              UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p) r
+         WHERE w.con <> 0
+         ORDER BY r.relid, c.relowner, k.oid
+    LOOP
+        IF NOT wal2queue.owner_triggers(reached.rel, caller, format('table %s', job_table),
+                                        reached.runs_as, reached.via) THEN
+            RETURN false;
+        END IF;
+    END LOOP;
+    RETURN true;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.owner_cascades(regclass, text) IS
+'are the triggers of the tables a job table''s DELETE writes through foreign keys (ON DELETE CASCADE, SET NULL, SET DEFAULT, transitively) code of the role the action runs as? false, with a WARNING, when another role may add its code there';
 
 /*
  * owner_session(rel, caller, job_table) -- may create_partitions(),
