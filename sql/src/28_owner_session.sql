@@ -258,6 +258,11 @@ AS $$
 DECLARE
     o record;
     login name;
+    -- the HINT's pg_cron job: one name per function and table, since
+    -- cron.schedule_in_database() replaces a job of the same name and
+    -- user (test/t/587; docs/extension.md's example)
+    fn text := CASE WHEN caller = 'wal2queue.prune' THEN caller ELSE 'wal2queue.maintain_partitions' END;
+    job text := CASE WHEN caller = 'wal2queue.prune' THEN 'w2q-prune ' ELSE 'w2q-maintain ' END || rel::text;
 BEGIN
     SELECT c.relkind, r.rolname AS owner, r.rolsuper AS super, r.rolcanlogin AS canlogin INTO o
       FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
@@ -293,9 +298,7 @@ BEGIN
             USING DETAIL = format('The owner''s code (triggers, rules, policies, constraints, index expressions, foreign key cascades) would run with the rights of role %s, and SET ROLE is no sandbox: the code can reset it. Only a session of role %s can run it, and role %s has NOLOGIN. Nothing was done to the table.',
                                   coalesce(login, session_user), o.owner, o.owner),
                   HINT = format('Let the owner log in for the maintenance job (ALTER ROLE %I LOGIN) and run it in a session of it, e.g. with pg_cron: SELECT cron.schedule_in_database(%L, ''<schedule>'', $cmd$SELECT %s(%L)$cmd$, current_database(), %L); or give the table to a role that can log in: ALTER TABLE %s OWNER TO <role>.',
-                                o.owner, 'w2q ' || rel::text,
-                                CASE WHEN caller = 'wal2queue.prune' THEN caller ELSE 'wal2queue.maintain_partitions' END,
-                                rel::text, o.owner, rel);
+                                o.owner, job, fn, rel::text, o.owner, rel);
         RETURN false;
     END IF;
     IF NOT (o.super OR coalesce(login = o.owner, false)) THEN
@@ -304,9 +307,7 @@ BEGIN
             USING DETAIL = format('The owner''s code (triggers, rules, policies, constraints, index expressions, foreign key cascades) would run with the rights of role %s, and SET ROLE is no sandbox: the code can reset it. Nothing was done to the table.',
                                   coalesce(login, session_user)),
                   HINT = format('Run it in a session of role %s, e.g. with pg_cron: SELECT cron.schedule_in_database(%L, ''<schedule>'', $cmd$SELECT %s(%L)$cmd$, current_database(), %L).',
-                                o.owner, 'w2q ' || rel::text,
-                                CASE WHEN caller = 'wal2queue.prune' THEN caller ELSE 'wal2queue.maintain_partitions' END,
-                                rel::text, o.owner);
+                                o.owner, job, fn, rel::text, o.owner);
         RETURN false;
     END IF;
     RETURN wal2queue.owner_triggers(rel, caller,
