@@ -37,8 +37,11 @@
 # DEFAULT (their action triggers), transitively (ON DELETE from a table
 # deleted from, ON UPDATE from one updated), and asks owner_triggers()
 # about each table so written and its partitions, trusting superusers,
-# members of the role the action runs as (the owner of the key's table)
-# and wal2queue's installer.  The job table is skipped, 0 returned, with a
+# wal2queue's installer and members of both roles the code there runs as
+# (the owner of the key's table: the action's query and BEFORE triggers;
+# prune()'s caller: the AFTER triggers, queued to the end of the DELETE;
+# test/t/559), and refusing such a table, or a partition, whose owner is
+# not trusted so.  The job table is skipped, 0 returned, with a
 # WARNING naming the table, the key and the role, and the REVOKE, DROP
 # TRIGGER or ALTER TABLE ... OWNER TO to run: for mallory's TRIGGER on the
 # superuser's job_results (the cascade round), on result_notes, which
@@ -179,7 +182,7 @@ else
 if (!$control)
 {
 	$node->safe_psql('postgres', q{ALTER TABLE public.job_events_1 OWNER TO mallory});
-	prune_once('partition', qr/WARNING:  wal2queue\.prune: table public\.jobs is skipped: table public\.job_events_1 \(the DELETE writes it as a partition of table public\.job_events, through that table's foreign key job_events_job_id_fkey, as role postgres\) is owned by role mallory, whose triggers there would run as role postgres.*\n.*\n.*HINT:  .*ALTER TABLE public\.job_events_1 OWNER TO postgres\./);
+	prune_once('partition', qr/WARNING:  wal2queue\.prune: table public\.jobs is skipped: table public\.job_events_1 \(the DELETE writes it as a partition of table public\.job_events, through that table's foreign key job_events_job_id_fkey, as role postgres\) is owned by role mallory, which can add triggers to it that would run as role postgres.*\n.*\n.*HINT:  .*ALTER TABLE public\.job_events_1 OWNER TO postgres\./);
 	$node->safe_psql('postgres', q{ALTER TABLE public.job_events_1 OWNER TO postgres});
 }
 prune_once('partition, the superuser\'s');
