@@ -29,9 +29,19 @@
 # poller that died holding a job around the snapshot and a reaper still
 # scheduled).
 # Reliability: deterministic; fails every run on main at 362c68c.
-# Control: W2Q_ATTACK_CONTROL=1 does not run the reaper: the sweep's query
-# finds job 7 (the guide's --backfill-again run would deliver it; not run
-# here), so the guide's steps account for it (passes).
+# Control: W2Q_ATTACK_CONTROL=1 does not run the reaper: job 7 stays
+# 'running', the sweep sets it back to 'pending' and re-delivers it.
+# Fixed: docs/migration.md step 4 now stops everything of the old queue
+# that writes its status column (the reaper, the retry logic) with the
+# pollers, and its sweep, once none of it runs, sets the rows a dead poller
+# left 'running' back to 'pending' and re-delivers every row still
+# 'pending' (--backfill-again with the condition status = 'pending'), which
+# covers a row the reaper or a retry set back to 'pending' after the
+# backfill's snapshot or after a new worker skipped it; step 5's force
+# conditions say nothing of the old queue ran since.  This test follows
+# the corrected text, keeping the adversarial step: the reaper runs once
+# more after the pollers stopped, before it is stopped itself.  Job 7 is
+# re-delivered, done by a new worker, and then pruned.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -76,26 +86,37 @@ $node->safe_psql('postgres', q{
 	UPDATE job_queue SET status = 'completed' WHERE status = 'running' AND locked_at > now() - interval '1 minute';
 });
 # step 4: the old pollers are stopped; the old queue's reaper (cron, every
-# ten minutes) runs once more
+# ten minutes) runs once more before it is stopped too
 $node->safe_psql('postgres', q{UPDATE job_queue SET status = 'pending', locked_at = NULL
 	WHERE status = 'running' AND locked_at < now() - interval '10 minutes'}) unless $control;
-# step 4's sweep, its example query
-my $stuck = $node->safe_psql('postgres', q{SELECT string_agg(id::text, ',') FROM job_queue
+# step 4's sweep, once nothing of the old queue runs: 1. the rows a dead
+# poller left 'running' back to 'pending'
+$node->safe_psql('postgres', q{UPDATE job_queue SET status = 'pending'
 	WHERE status = 'running' AND locked_at < now() - interval '10 minutes'});
+# 2. what step 3 sends (the workers caught up with the stream)
+my $stuck = $node->safe_psql('postgres', q{SELECT string_agg(id::text, ',' ORDER BY id) FROM job_queue
+	WHERE status = 'pending'});
 note("the sweep finds: '$stuck'");
-if ($control)
-{
-	is($stuck, '7', 'the sweep finds job 7 (the --backfill-again run would deliver it)');
-	stop_bridge($b);
-	done_testing();
-	exit 0;
-}
-is($stuck, '', 'the sweep finds nothing to re-deliver (so it runs no --backfill-again)');
+is($stuck, '7', 'the sweep finds job 7, left unfinished by the old queue');
+# 3. the service stopped, its command line plus --backfill-again (its
+# condition is the sweep's, status = 'pending')
+stop_bridge($b);
+my $len = redis($r, 'XLEN', 'public.job_queue');
+my $again = start_bridge($node, $r, @cmd, '--create-slot', "--backfill=status = 'pending'", '--backfill-again');
+ok(wait_until(sub { bridge_log($again) =~ /streaming/ && redis($r, 'XLEN', 'public.job_queue') == $len + 1 }, 60),
+	'step 4: --backfill-again delivers the one pending row and streams')
+  or diag(bridge_log($again));
+stop_bridge($again);
+$b = start_bridge($node, $r, @cmd, '--create-slot', "--backfill=status = 'pending'");
+# a new worker takes it (transition rule) and does it
+is($node->safe_psql('postgres', q{UPDATE job_queue SET status = 'running', locked_at = now()
+	WHERE id = 7 AND status = 'pending' RETURNING id}), '7', 'a new worker claims job 7');
+$node->safe_psql('postgres', q{UPDATE job_queue SET status = 'completed' WHERE id = 7});
 
 # step 5: append_only(), a row after it streamed, the three conditions, force
 $node->safe_psql('postgres', q{SELECT wal2queue.append_only('public.job_queue')});
 $node->safe_psql('postgres', q{INSERT INTO job_queue (payload) VALUES ('{"after": 1}')});
-ok(wait_until(sub { redis($r, 'XLEN', 'public.job_queue') eq '16' }, 60), 'a job inserted after append_only() is streamed');
+ok(wait_until(sub { redis($r, 'XLEN', 'public.job_queue') == $len + 2 }, 60), 'a job inserted after append_only() is streamed');
 ok(wait_attested($node, 'job_queue', 30), 'the bridge attested its slot');
 is($node->safe_psql('postgres', q{SELECT backfilled_at IS NOT NULL FROM wal2queue.slots WHERE slot_name = 'job_queue'}),
 	't', 'the backfill finished (backfilled_at)');
@@ -110,6 +131,7 @@ my $in_stream = grep { /"n": 7\b|"n":7\b/ } split /\n/, join("\n", redis($r, 'XR
 note("job 7 in the stream: $in_stream; in the table: "
 	. $node->safe_psql('postgres', q{SELECT count(*) FROM job_queue WHERE id = 7}));
 ok($in_stream || $node->safe_psql('postgres', q{SELECT count(*) FROM job_queue WHERE id = 7}) eq '1',
-	'job 7, never delivered nor done, is delivered or still in the table');
+	'job 7 is delivered (or still in the table)');
+ok($in_stream, 'job 7 was delivered (the sweep re-sent it)');
 stop_bridge($b);
 done_testing();

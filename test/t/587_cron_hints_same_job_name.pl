@@ -23,6 +23,11 @@
 # Reliability: deterministic; fails every run on main at 362c68c.
 # Control: W2Q_ATTACK_CONTROL=1 compares prune()'s HINTs for two different
 # tables: two names (passes).
+# Fixed: owner_session() names the HINT's pg_cron job after the function
+# too: 'w2q-prune <table>' for prune(), 'w2q-maintain <table>' for
+# maintain_partitions() and create_partitions() (the names of
+# docs/extension.md's example), in the plain owner's WARNING and in the
+# NOLOGIN owner's (544).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -54,5 +59,7 @@ my $second = $control ? job_name(q{SELECT wal2queue.prune('app.jobs2')})
   : job_name(q{SELECT wal2queue.maintain_partitions('app.jobs')});
 note("cron job names: '$first', '$second'");
 isnt($second, $first, 'the two HINTs name two different cron jobs');
+is($first, 'w2q-prune app.jobs', "prune()'s is docs/extension.md's name");
+is($second, $control ? 'w2q-prune app.jobs2' : 'w2q-maintain app.jobs', "the other's too");
 $node->stop;
 done_testing();
