@@ -25,8 +25,8 @@
 # registers the slot) and streams: the jobs committed after the cut are
 # delivered within a few --recv-timeouts.
 # Severity: medium -- a network blip at the first start's slot creation
-# stops the service for hours (or for good, with 570's refusal), silently
-# waiting; no loss.  Reliable (2 of 2: 2 and 3 restarts in 90 s, each
+# stops the service for hours (or for good, with 570's refusal), in a
+# loop of restarts whose message blames another bridge; no loss.  Reliable (2 of 2: 2 and 3 restarts in 90 s, each
 # ending after some 33 s with "being created or streamed by another
 # bridge"; the slot unregistered, its walsender idle).
 # Control (W2Q_ATTACK_CONTROL=1): the cut closes the connection (FIN): the
