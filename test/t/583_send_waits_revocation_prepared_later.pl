@@ -20,8 +20,16 @@
 # Severity: low-medium (availability, as 542: producers hang until the
 # prepared transaction is resolved; no loss).
 # Reliability: deterministic (send() is seen waiting before the PREPARE);
-# fails every run on main at 362c68c: send() is still waiting after 10 s
+# failed every run on main at 362c68c: send() is still waiting after 10 s
 # (ended by its statement_timeout of 30 s).
+# Fixed: sql/src/10_send.sql send_key_wait() asks the row in tries of a
+# bounded wait (the larger of 1 s and deadlock_timeout + 0.5 s, at most
+# 5 s), and after each try not granted send_key_holders() looks again for
+# a prepared holder (the row's xmax against pg_prepared_xacts and
+# pg_locks): the revocation that PREPAREs while send() waits is found at
+# the next try's end, and send() fails with the 542 error naming it (here
+# after about 1.5 s).  The caller's lock_timeout still bounds the whole
+# wait.
 # Control: W2Q_ATTACK_CONTROL=1 prepares the revocation before send()
 # starts: send() fails at once naming the gid (542's fix; passes).
 use strict;
