@@ -303,8 +303,8 @@ BEGIN
         IF hg IS NOT NULL THEN
             tmo := 1;   -- a prepared holder: not waited for
         ELSIF budget OPERATOR(pg_catalog.>) 0 THEN
-            tmo := budget OPERATOR(pg_catalog.-) pg_catalog.date_part('epoch',
-                pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) start) OPERATOR(pg_catalog.*) 1000;
+            tmo := budget OPERATOR(pg_catalog.-) (pg_catalog.date_part('epoch',
+                pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) start) OPERATOR(pg_catalog.*) 1000);
             IF tmo OPERATOR(pg_catalog.<=) poll THEN
                 tmo := GREATEST(tmo, 1);
                 last := true;
