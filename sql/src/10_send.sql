@@ -393,8 +393,7 @@ DECLARE
     ipad bytea;
     opad bytea;
     xid bigint;
-    kbusy boolean;
-    rc boolean;
+    kbusy boolean; rc boolean;
 BEGIN
     IF target IS NULL OR target OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'wal2queue.send: target must not be null or empty'
