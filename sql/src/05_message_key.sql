@@ -122,13 +122,17 @@ CREATE TRIGGER message_key_no_truncate BEFORE TRUNCATE ON wal2queue.message_key
 /*
  * rotate_message_key() -- add a new random key; send() signs with it from
  * the commit on, and messages signed with the older keys stay verifiable.
- * Returns its id.  Executable by the owner only (and whom it grants).
+ * Returns its id.  Executable by the owner only (and whom it grants).  It
+ * takes revoke_message_key()'s table lock, so that two transactions that
+ * each rotate and then revoke wait for each other instead of deadlocking.
  */
 CREATE FUNCTION wal2queue.rotate_message_key()
 RETURNS bigint
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
+    -- after the revocations and rotations running (revoke_message_key())
+    LOCK TABLE wal2queue.message_key IN SHARE ROW EXCLUSIVE MODE;
     INSERT INTO wal2queue.message_key (key, ipad, opad)
     VALUES (pg_catalog.decode(pg_catalog.replace(pg_catalog.concat(
                 pg_catalog.gen_random_uuid(), pg_catalog.gen_random_uuid(),
@@ -145,6 +149,20 @@ COMMENT ON FUNCTION wal2queue.rotate_message_key() IS
  * it, and a bridge makes no job of a message signed with it, not even one
  * written before (it could be a forgery).  Refused for the last key not
  * revoked (rotate first).
+ *
+ * Revocations run one at a time: the table is locked SHARE ROW EXCLUSIVE
+ * first, which conflicts with itself and with ROW EXCLUSIVE (an UPDATE,
+ * rotate_message_key()'s INSERT) but not with what send() takes (ACCESS
+ * SHARE to read, ROW SHARE for its FOR SHARE) nor the bridge's SELECT; so
+ * two revocations of the last two keys cannot both see the other key not
+ * revoked (test/t/582), and a send() is never held by the lock, only by the
+ * row it chose (send_key_wait()).  Under READ COMMITTED each statement
+ * after the lock sees every revocation committed before it; under
+ * REPEATABLE READ and SERIALIZABLE the transaction's snapshot may be older,
+ * so the other keys not revoked in it are locked FOR SHARE: one revoked
+ * since is a serialization failure.  The revoked key's row is locked FOR
+ * UPDATE before it is updated: a send() that chose the key before that
+ * signs before the revocation; one that finds it waits (send_key_wait()).
  */
 CREATE FUNCTION wal2queue.revoke_message_key(key_id bigint)
 RETURNS void
@@ -152,10 +170,15 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    LOCK TABLE wal2queue.message_key IN SHARE ROW EXCLUSIVE MODE;
     PERFORM 1 FROM wal2queue.message_key m WHERE m.id OPERATOR(pg_catalog.=) key_id FOR UPDATE;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'wal2queue.revoke_message_key: no key %', key_id
             USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.<>) 'read committed' THEN
+        PERFORM 1 FROM wal2queue.message_key m
+            WHERE NOT m.revoked AND m.id OPERATOR(pg_catalog.<>) key_id FOR SHARE;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM wal2queue.message_key m
                    WHERE NOT m.revoked AND m.id OPERATOR(pg_catalog.<>) key_id) THEN

@@ -109,94 +109,244 @@ $$;
 REVOKE EXECUTE ON FUNCTION wal2queue.send_key_busy(xid, xid8) FROM PUBLIC;
 
 /*
- * send_key_probe(kid, raw, reference) -- refuse to wait for a prepared
- * transaction that holds key KID's row (raw xmax RAW) for a send() of
- * top-level transaction REFERENCE.
+ * send_key_holders(kid, reference) -- the prepared transactions that hold
+ * key KID's row against a FOR SHARE of a send() of top-level transaction
+ * REFERENCE (send_key_wait()).
  *
- * A revocation left prepared (PREPARE TRANSACTION, then a coordinator that
- * crashed or waits) holds the row until COMMIT PREPARED or ROLLBACK
- * PREPARED, across disconnects and restarts; send()'s FOR SHARE would wait
- * for it with no bound (test/t/542).  Without a prepared transaction in
- * this database nothing is done (one look at pg_prepared_xacts).  The row
- * is asked FOR SHARE in a subtransaction rolled back at once: NOWAIT when
- * RAW is the xid of a prepared transaction, or of an updating member of
- * the MultiXact RAW (a prepared share lock blocks nothing and refuses
- * nothing); otherwise (a subtransaction's xid, which names no top-level
- * transaction in SQL) with lock_timeout = 1s: a holder that ends within the
- * second costs that wait.  A lock not granted is an error naming the
- * prepared transaction (or those that began before RAW and may hold it).
- * Found none: a running transaction of a live session, which send() waits
- * for as before.
+ * gids: the quoted gids, or NULL while a live session may hold the row (it
+ * is waited for) or when nothing holds it any more (the next try gets it);
+ * exact: whether gids names the one transaction that holds it.
+ *
+ * The holders are the row's xmax read now: as an xid, and, when it is a
+ * MultiXactId the server knows, its members that update or lock FOR UPDATE
+ * (share lockers block no FOR SHARE).  Each is judged from pg_locks and
+ * pg_prepared_xacts:
+ *   - a prepared transaction's xid: that transaction holds the row (exact);
+ *   - an xid whose lock a session holds (its top-level transaction, or a
+ *     subtransaction not yet released): a live holder, waited for;
+ *   - an xid that is not running: ended, nothing to name;
+ *   - otherwise the xid of a released subtransaction (RELEASE SAVEPOINT,
+ *     the end of an EXCEPTION block, also before a PREPARE, drops its xid's
+ *     lock; SQL cannot name its parent).  Its top-level transaction began
+ *     before it and holds a lock on wal2queue.message_key stronger than
+ *     ACCESS SHARE (a row lock takes ROW SHARE, an UPDATE ROW EXCLUSIVE,
+ *     revoke_message_key() SHARE ROW EXCLUSIVE).  While a live session among
+ *     those may be the holder it is waited for (one that holds ROW SHARE
+ *     only and waits for a lock is another send() waiting here: it counts
+ *     not); otherwise the prepared transactions among them are named, exact
+ *     when one.  A prepared transaction that never locked the table is never
+ *     named (test/t/585).
+ * A prepared transaction's locks show in pg_locks with no pid, under one
+ * virtual transaction that its xid's lock shares (its own before a restart,
+ * -1/xid after one).  A top-level xid is below its subtransactions'.
  */
-CREATE FUNCTION wal2queue.send_key_probe(kid bigint, raw xid, reference xid8)
-RETURNS void
+CREATE FUNCTION wal2queue.send_key_holders(kid bigint, reference xid8,
+                                           OUT gids text, OUT exact boolean)
 LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
-    gids pg_catalog.text;
-    exact pg_catalog.bool := true;
-    mx pg_catalog.int4;
+    raw pg_catalog.xid;
+    xids pg_catalog.xid[];
+    x pg_catalog.xid;
+    fx pg_catalog.xid8;
+    age pg_catalog.int4;
+    live pg_catalog.bool;
+    n pg_catalog.int8;
+    g pg_catalog.text;
+    st pg_catalog.text;
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p
-                   WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database()) THEN
+    exact := true;
+    SELECT m.xmax INTO raw FROM wal2queue.message_key m WHERE m.id OPERATOR(pg_catalog.=) kid;
+    IF raw IS NULL OR raw::text OPERATOR(pg_catalog.=) '0' THEN
         RETURN;
     END IF;
-    SELECT pg_catalog.string_agg(pg_catalog.quote_literal(p.gid), ', ' ORDER BY p.prepared) INTO gids
-        FROM pg_catalog.pg_prepared_xacts p
-        WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
-          AND p.transaction OPERATOR(pg_catalog.=) raw;
-    IF gids IS NULL THEN
-        mx := pg_catalog.mxid_age(raw);
+    xids := ARRAY[raw];
+    age := pg_catalog.mxid_age(raw);
+    IF age OPERATOR(pg_catalog.>) 0 AND age OPERATOR(pg_catalog.<=) (
+           SELECT pg_catalog.mxid_age(c.relminmxid) FROM pg_catalog.pg_class c
+           WHERE c.oid OPERATOR(pg_catalog.=) 'wal2queue.message_key'::regclass) THEN
         BEGIN
-            IF mx OPERATOR(pg_catalog.>) 0 THEN
-                SELECT pg_catalog.string_agg(pg_catalog.quote_literal(p.gid), ', ' ORDER BY p.prepared) INTO gids
-                    FROM pg_catalog.pg_prepared_xacts p
-                    JOIN pg_catalog.pg_get_multixact_members(raw) m
-                      ON m.xid OPERATOR(pg_catalog.=) p.transaction
-                    WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
-                      AND m.mode OPERATOR(pg_catalog.<>) ALL (ARRAY['keysh', 'sh']);
-            END IF;
+            xids := xids OPERATOR(pg_catalog.||) ARRAY(
+                SELECT m.xid FROM pg_catalog.pg_get_multixact_members(raw) m
+                WHERE m.mode OPERATOR(pg_catalog.<>) ALL (ARRAY['keysh', 'sh']));
         EXCEPTION WHEN OTHERS THEN
             NULL;   -- not a MultiXactId the server knows
         END;
     END IF;
-    -- the row asked in a subtransaction rolled back at once: not at all
-    -- for a prepared holder named, a second for one that may be
-    BEGIN
-        IF gids IS NOT NULL THEN
-            PERFORM FROM wal2queue.message_key m WHERE m.id OPERATOR(pg_catalog.=) kid FOR SHARE NOWAIT;
-        ELSE
-            PERFORM pg_catalog.set_config('lock_timeout', '1s', true);
-            PERFORM FROM wal2queue.message_key m WHERE m.id OPERATOR(pg_catalog.=) kid FOR SHARE;
-        END IF;
-        RAISE SQLSTATE 'W2QRB';
-    EXCEPTION
-        WHEN lock_not_available THEN
-            -- a subtransaction's parent began before it; RAW a live
-            -- session's transaction is no prepared one's
-            IF gids IS NULL AND NOT EXISTS (SELECT FROM pg_catalog.pg_stat_activity a
-                                            WHERE a.backend_xid OPERATOR(pg_catalog.=) raw) THEN
-                SELECT pg_catalog.string_agg(pg_catalog.quote_literal(p.gid), ', ' ORDER BY p.prepared) INTO gids
-                    FROM pg_catalog.pg_prepared_xacts p
-                    WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
-                      AND wal2queue.full_xid(p.transaction, reference)
-                          OPERATOR(pg_catalog.<=) wal2queue.full_xid(raw, reference);
-                exact := false;
-            END IF;
-        WHEN SQLSTATE 'W2QRB' OR serialization_failure THEN
-            RETURN;     -- not held, or the caller's probe gives the verdict
-    END;
+    -- a prepared transaction's own xid
+    SELECT pg_catalog.string_agg(pg_catalog.quote_literal(p.gid), ', ' ORDER BY p.prepared) INTO gids
+        FROM pg_catalog.pg_prepared_xacts p
+        WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
+          AND p.transaction OPERATOR(pg_catalog.=) ANY (xids);
     IF gids IS NOT NULL THEN
-        RAISE EXCEPTION 'wal2queue.send: key % of wal2queue.message_key is locked by the prepared transaction %', kid, gids
-            USING ERRCODE = 'lock_not_available',
-                  DETAIL = CASE WHEN exact THEN '' ELSE 'The lock was not granted within 1 s; its holder is a subtransaction of a prepared transaction (of one of these, which began before it) or of a session that did not end its transaction. ' END
-                           OPERATOR(pg_catalog.||) 'A prepared transaction holds the key''s row until COMMIT PREPARED or ROLLBACK PREPARED, across restarts; send() does not wait for it.',
-                  HINT = pg_catalog.format('Finish it (COMMIT PREPARED %s or ROLLBACK PREPARED %s, as the transaction manager decides), then retry.', gids, gids);
+        RETURN;
     END IF;
+    FOREACH x IN ARRAY xids LOOP
+        CONTINUE WHEN x::text::bigint OPERATOR(pg_catalog.<) 3;
+        -- a session holds its lock: live
+        IF EXISTS (SELECT FROM pg_catalog.pg_locks l
+                   WHERE l.locktype OPERATOR(pg_catalog.=) 'transactionid'
+                     AND l.transactionid OPERATOR(pg_catalog.=) x
+                     AND l.granted AND l.pid IS NOT NULL) THEN
+            gids := NULL;
+            RETURN;
+        END IF;
+        fx := wal2queue.full_xid(x, reference);
+        BEGIN
+            st := pg_catalog.pg_xact_status(fx);
+        EXCEPTION WHEN OTHERS THEN
+            st := NULL;     -- in the future: a MultiXactId read as an xid
+        END;
+        CONTINUE WHEN st IS DISTINCT FROM 'in progress';
+        -- a released subtransaction's: the transactions that began before
+        -- it and lock the table
+        WITH l AS MATERIALIZED (
+                 SELECT l.locktype, l.database, l.relation, l.transactionid,
+                        l.virtualtransaction, l.pid, l.mode, l.granted
+                 FROM pg_catalog.pg_locks l),
+             tops AS (
+                 SELECT l.virtualtransaction AS vt, l.pid,
+                        pg_catalog.min(wal2queue.full_xid(l.transactionid, reference)) AS top
+                 FROM l
+                 WHERE l.locktype OPERATOR(pg_catalog.=) 'transactionid' AND l.granted
+                   AND l.mode OPERATOR(pg_catalog.=) 'ExclusiveLock'
+                 GROUP BY l.virtualtransaction, l.pid),
+             rel AS (
+                 SELECT l.virtualtransaction AS vt, l.pid,
+                        pg_catalog.bool_or(l.mode OPERATOR(pg_catalog.<>) 'RowShareLock') AS writes
+                 FROM l
+                 WHERE l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.granted
+                   AND l.relation OPERATOR(pg_catalog.=) 'wal2queue.message_key'::regclass
+                   AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database d
+                                       WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+                   AND l.mode OPERATOR(pg_catalog.<>) 'AccessShareLock'
+                 GROUP BY l.virtualtransaction, l.pid),
+             cand AS (
+                 SELECT t.pid, t.top, r.writes
+                 FROM tops t JOIN rel r
+                   ON r.vt OPERATOR(pg_catalog.=) t.vt AND r.pid IS NOT DISTINCT FROM t.pid
+                 WHERE t.top OPERATOR(pg_catalog.<) fx
+                   AND t.pid IS DISTINCT FROM pg_catalog.pg_backend_pid())
+        SELECT pg_catalog.bool_or(c.pid IS NOT NULL AND (c.writes OR NOT EXISTS (
+                       SELECT FROM l WHERE l.pid OPERATOR(pg_catalog.=) c.pid AND NOT l.granted))),
+               pg_catalog.string_agg(pg_catalog.quote_literal(p.gid), ', ' ORDER BY p.prepared),
+               pg_catalog.count(p.gid)
+            INTO live, g, n
+            FROM cand c
+            LEFT JOIN pg_catalog.pg_prepared_xacts p
+              ON c.pid IS NULL
+             AND p.database OPERATOR(pg_catalog.=) pg_catalog.current_database()
+             AND wal2queue.full_xid(p.transaction, reference) OPERATOR(pg_catalog.=) c.top;
+        IF live OR g IS NULL THEN
+            gids := NULL;   -- a live session may hold it, or none found: wait
+            RETURN;
+        END IF;
+        gids := g;
+        exact := n OPERATOR(pg_catalog.=) 1;
+        RETURN;
+    END LOOP;
 END
 $$;
 
-REVOKE EXECUTE ON FUNCTION wal2queue.send_key_probe(bigint, xid, xid8) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION wal2queue.send_key_holders(bigint, xid8) FROM PUBLIC;
+
+/*
+ * send_key_wait(kid, rc, reference) -- wait until key KID's row can be
+ * locked FOR SHARE, for a send() of top-level transaction REFERENCE, and
+ * say whether the key may sign: true when the lock was granted on the row
+ * not revoked; false when it is revoked (RC, READ COMMITTED: its newest
+ * version) or changed after the transaction's snapshot (otherwise: a
+ * serialization failure).  The lock is taken in a subtransaction rolled
+ * back at once: it leaves none that later send()s would wait for or make
+ * MultiXacts with (test/t/530).  Once granted, no revocation of the key
+ * runs (revoke_message_key() locks the row FOR UPDATE before it updates
+ * it): one that begins later began after send() chose the key.
+ *
+ * A prepared transaction that holds the row is not waited for: it holds it
+ * until COMMIT PREPARED or ROLLBACK PREPARED, across disconnects and
+ * restarts (test/t/542).  So the row is asked in tries of a bounded wait
+ * (the larger of 1 s and deadlock_timeout + 0.5 s, at most 5 s: long enough
+ * for the server's deadlock check to run during each), and before the first
+ * and after each try not granted send_key_holders() looks for a prepared
+ * holder: one found before a try is asked without waiting (a prepared share
+ * lock refuses nothing), one found after it -- the awaited transaction
+ * prepared meanwhile (test/t/583) -- ends the wait with an error naming it.
+ * A live holder is waited for try after try, with no bound but the
+ * caller's statement_timeout and lock_timeout: the caller's lock_timeout is
+ * the bound of the whole wait, and its error is the server's.
+ */
+CREATE FUNCTION wal2queue.send_key_wait(kid bigint, rc boolean, reference xid8)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+    budget pg_catalog.float8 := pg_catalog.date_part('epoch',
+        pg_catalog.current_setting('lock_timeout')::pg_catalog.interval) OPERATOR(pg_catalog.*) 1000;
+    poll pg_catalog.float8 := LEAST(5000, GREATEST(1000, pg_catalog.date_part('epoch',
+        pg_catalog.current_setting('deadlock_timeout')::pg_catalog.interval) OPERATOR(pg_catalog.*) 1000
+        OPERATOR(pg_catalog.+) 500));
+    start pg_catalog.timestamptz := pg_catalog.clock_timestamp();
+    tmo pg_catalog.float8;
+    last pg_catalog.bool;
+    got pg_catalog.bool;
+    hg pg_catalog.text;
+    hx pg_catalog.bool;
+BEGIN
+    LOOP
+        hg := NULL;
+        IF EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts p
+                   WHERE p.database OPERATOR(pg_catalog.=) pg_catalog.current_database()) THEN
+            SELECT * INTO hg, hx FROM wal2queue.send_key_holders(kid, reference);
+        END IF;
+        tmo := poll;
+        last := false;
+        IF hg IS NOT NULL THEN
+            tmo := 1;   -- a prepared holder: not waited for
+        ELSIF budget OPERATOR(pg_catalog.>) 0 THEN
+            tmo := budget OPERATOR(pg_catalog.-) (pg_catalog.date_part('epoch',
+                pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) start) OPERATOR(pg_catalog.*) 1000);
+            IF tmo OPERATOR(pg_catalog.<=) poll THEN
+                tmo := GREATEST(tmo, 1);
+                last := true;
+            ELSE
+                tmo := poll;
+            END IF;
+        END IF;
+        got := NULL;
+        BEGIN
+            PERFORM pg_catalog.set_config('lock_timeout',
+                pg_catalog.concat(pg_catalog.ceil(tmo)::pg_catalog.int8, 'ms'), true);
+            IF rc THEN
+                SELECT true INTO got FROM wal2queue.message_key m
+                    WHERE m.id OPERATOR(pg_catalog.=) kid AND NOT m.revoked FOR SHARE;
+            ELSE
+                SELECT NOT m.revoked INTO got FROM wal2queue.message_key m
+                    WHERE m.id OPERATOR(pg_catalog.=) kid FOR SHARE;
+            END IF;
+            RAISE SQLSTATE 'W2QRB';
+        EXCEPTION
+            WHEN SQLSTATE 'W2QRB' THEN
+                RETURN COALESCE(got, false);
+            WHEN serialization_failure THEN
+                RETURN false;
+            WHEN lock_not_available THEN
+                IF hg IS NULL AND NOT last THEN
+                    CONTINUE;   -- not granted within the try: look again
+                END IF;
+                IF hg IS NULL THEN
+                    RAISE;      -- the caller's lock_timeout
+                END IF;
+        END;
+        RAISE EXCEPTION 'wal2queue.send: key % of wal2queue.message_key is locked by the prepared transaction %', kid, hg
+            USING ERRCODE = 'lock_not_available',
+                  DETAIL = CASE WHEN hx THEN '' ELSE 'Its holder is a released subtransaction of one of these prepared transactions, which began before it and lock the table. ' END
+                           OPERATOR(pg_catalog.||) 'A prepared transaction holds the key''s row until COMMIT PREPARED or ROLLBACK PREPARED, across restarts; send() does not wait for it.',
+                  HINT = pg_catalog.format('Finish it (COMMIT PREPARED %s or ROLLBACK PREPARED %s, as the transaction manager decides), then retry.', hg, hg);
+    END LOOP;
+END
+$$;
+
+REVOKE EXECUTE ON FUNCTION wal2queue.send_key_wait(bigint, boolean, xid8) FROM PUBLIC;
 
 /*
  * send(target, payload, key) -- enqueue one job without touching a table.
@@ -243,7 +393,7 @@ DECLARE
     ipad bytea;
     opad bytea;
     xid bigint;
-    kraw xid; krevoked boolean; kbusy boolean;
+    kbusy boolean; rc boolean;
 BEGIN
     IF target IS NULL OR target OPERATOR(pg_catalog.=) '' THEN
         RAISE EXCEPTION 'wal2queue.send: target must not be null or empty'
@@ -264,62 +414,53 @@ BEGIN
     body := pg_catalog.convert_to(payload, pg_catalog.getdatabaseencoding());
     -- the full 64-bit top-level xid: the bridge extends pgoutput's 32 bits
     xid := pg_catalog.pg_current_xact_id()::text::bigint;
-    -- the key and whether its xmax may matter, judged in the snapshot that
-    -- read it: in READ COMMITTED a later statement's snapshot could see the
-    -- revocation committed and take the xmax for the past
-    SELECT k.id, k.ipad, k.opad, k.xmax,
-           k.xmax::text OPERATOR(pg_catalog.<>) '0' AND wal2queue.send_key_busy(k.xmax, xid::text::xid8)
-        INTO kid, ipad, opad, kraw, kbusy
-        FROM (SELECT m.id, m.ipad, m.opad, m.xmax FROM wal2queue.message_key m
-              WHERE NOT m.revoked ORDER BY m.id DESC LIMIT 1) k;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'wal2queue.send: the table wal2queue.message_key holds no key that is not revoked'
-            USING ERRCODE = 'object_not_in_prerequisite_state',
-                  HINT = 'Add one: SELECT wal2queue.rotate_message_key();';
-    END IF;
     /*
-     * A revocation this statement's snapshot does not see: a REPEATABLE READ
-     * snapshot older than it still shows the key's row as it was (its xmax
-     * the revoking transaction), and in any isolation level a revocation may
-     * be running.  The bridge drops a message signed with a revoked key, so
-     * only an xmax that may matter asks the row itself (send_key_busy(): an
-     * updater, or a transaction that may still update, not visible in the
-     * snapshot, a subtransaction's included, test/t/540; a lock-only xmax
-     * of others refuses nothing).  A prepared transaction holding the row
-     * is not waited for: send_key_probe() raises an error naming it
-     * (test/t/542).  Asking is a
-     * FOR SHARE in a subtransaction that is then rolled back: it waits for a
-     * running revocation and gets the server's verdict (a serialization
-     * failure under REPEATABLE READ for an UPDATE committed after the
-     * snapshot, the newest version under READ COMMITTED), and leaves no
-     * lock that the next send()s would wait for or make MultiXacts with
-     * (test/t/530).  REPEATABLE READ and SERIALIZABLE refuse a revoked key
-     * (test/t/472, 517); READ COMMITTED takes a new snapshot and signs with
-     * the newest key not revoked (test/t/531), never failing for a
-     * rotation.  A revocation that starts after this test and commits
-     * before this transaction is docs/managed.md's "signed before the
-     * revocation": its message is dropped by the bridge.
+     * The newest key not revoked, and whether its row's xmax may matter,
+     * judged in the snapshot that read it (in READ COMMITTED a later
+     * statement's snapshot could see the revocation committed and take the
+     * xmax for the past).  A revocation this snapshot does not see: a
+     * REPEATABLE READ snapshot older than it still shows the key's row as it
+     * was (its xmax the revoking transaction), and in any isolation level a
+     * revocation may be running.  The bridge drops a message signed with a
+     * revoked key, so only an xmax that may matter asks the row itself
+     * (send_key_busy(): an updater, or a transaction that may still update,
+     * not visible in the snapshot, a subtransaction's included, test/t/540;
+     * a lock-only xmax of others refuses nothing), and send_key_wait() asks
+     * it: it waits for a running revocation (a prepared one is not waited
+     * for: an error names it, test/t/542, 583) and gets the server's
+     * verdict, a serialization failure under REPEATABLE READ for an UPDATE
+     * committed after the snapshot, the newest version under READ
+     * COMMITTED.  It locks nothing that stays (test/t/530): on the hot path,
+     * a key whose xmax asks nothing, send() writes nothing to the key's row,
+     * so send()s make no MultiXacts of each other.  REPEATABLE READ and
+     * SERIALIZABLE refuse a revoked key (test/t/472, 517); READ COMMITTED
+     * picks again in a new snapshot, the newest key not revoked, and judges
+     * that one the same way until one may sign (test/t/531, 581): it never
+     * fails for a rotation, and never signs with a key whose revocation had
+     * begun when send() chose it.  A revocation that starts after this and
+     * commits before this transaction is docs/managed.md's "signed before
+     * the revocation": its message is dropped by the bridge.
      */
-    IF kbusy THEN
-        PERFORM wal2queue.send_key_probe(kid, kraw, xid::text::xid8);
-        BEGIN
-            SELECT m.revoked INTO krevoked FROM wal2queue.message_key m
-                WHERE m.id OPERATOR(pg_catalog.=) kid FOR SHARE;
-            RAISE SQLSTATE 'W2QRB';
-        EXCEPTION
-            WHEN serialization_failure THEN krevoked := true;
-            WHEN SQLSTATE 'W2QRB' THEN NULL;
-        END;
-        IF pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed' THEN
-            SELECT m.id, m.ipad, m.opad INTO kid, ipad, opad
-                FROM wal2queue.message_key m
-                WHERE NOT m.revoked ORDER BY m.id DESC LIMIT 1;
-        ELSIF krevoked THEN
+    LOOP
+        SELECT k.id, k.ipad, k.opad,
+               k.xmax::text OPERATOR(pg_catalog.<>) '0' AND wal2queue.send_key_busy(k.xmax, xid::text::xid8)
+            INTO kid, ipad, opad, kbusy
+            FROM (SELECT m.id, m.ipad, m.opad, m.xmax FROM wal2queue.message_key m
+                  WHERE NOT m.revoked ORDER BY m.id DESC LIMIT 1) k;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'wal2queue.send: the table wal2queue.message_key holds no key that is not revoked'
+                USING ERRCODE = 'object_not_in_prerequisite_state',
+                      HINT = 'Add one: SELECT wal2queue.rotate_message_key();';
+        END IF;
+        EXIT WHEN NOT kbusy;
+        rc := pg_catalog.current_setting('transaction_isolation') OPERATOR(pg_catalog.=) 'read committed';
+        EXIT WHEN wal2queue.send_key_wait(kid, rc, xid::text::xid8);
+        IF NOT rc THEN
             RAISE EXCEPTION 'wal2queue.send: key % of wal2queue.message_key was revoked or changed after this transaction''s snapshot', kid
                 USING ERRCODE = 'serialization_failure',
                       HINT = 'Retry the transaction.';
         END IF;
-    END IF;
+    END LOOP;
     RETURN pg_catalog.pg_logical_emit_message(
         true,
         pg_catalog.concat('wal2queue!', kid, '.',

@@ -28,6 +28,10 @@
 # operator may be about to revoke next.  Once the prepared transaction is
 # rolled back, send() signs with key 2.  A running revocation of a live
 # session is still waited for (test/t/531), documented in docs/extension.md.
+# Since test/t/583 and 585, send_key_probe() is send_key_wait() (tries of a
+# bounded wait, a look for a prepared holder before and after each) and
+# send_key_holders() (pg_locks): the subtransaction case fails at once,
+# naming the prepared transactions that lock the key table.
 # Control: W2Q_ATTACK_CONTROL=1 commits the revocation instead of preparing
 # it: send() signs with key 1 at once.
 use strict;

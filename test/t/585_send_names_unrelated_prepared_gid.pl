@@ -23,7 +23,16 @@
 # Severity: low-medium (send()s fail for as long as the revocation is open,
 # instead of waiting; the HINT points at an unrelated prepared
 # transaction, whose rollback loses that transaction's work).
-# Reliability: deterministic; fails every run on main at 362c68c.
+# Reliability: deterministic; failed every run on main at 362c68c.
+# Fixed: sql/src/10_send.sql send_key_holders() names a prepared
+# transaction only when the row's xmax is its xid, or when the xmax is a
+# running xid whose lock no session holds (a released subtransaction's:
+# RELEASE SAVEPOINT drops its lock) and the prepared transaction began
+# before it and holds a lock on wal2queue.message_key stronger than ACCESS
+# SHARE (pg_locks: a prepared transaction's locks have no pid); while a live
+# session that locks the table may be the holder, send() waits.  'pay585'
+# never locked the table: send() waits for the operator's revocation and
+# then signs with key 1.  The old probe's backend_xid comparison is gone.
 # Control: W2Q_ATTACK_CONTROL=1 commits 'pay585' first (no prepared
 # transaction): send() waits for the revocation and signs with key 1
 # (passes).
@@ -70,6 +79,19 @@ is($e, '', 'send() signs once the revocation commits');
 my $m = $node->safe_psql('postgres', q{SELECT substr(data, 1, 80)
 	FROM pg_logical_slot_get_changes('peek585', NULL, NULL) WHERE data LIKE 'message:%'});
 like($m, qr/prefix: wal2queue!1\./, 'with key 1');
+
+# a prepared revocation in a released savepoint (keys 1, 2 revoked, 3 new),
+# next to the unrelated 'pay585': send() names the one that holds the row,
+# exactly, and not 'pay585'
+$node->safe_psql('postgres', q{SELECT wal2queue.rotate_message_key()});
+$node->safe_psql('postgres', q{BEGIN; SAVEPOINT s; SELECT wal2queue.revoke_message_key(3);
+	RELEASE SAVEPOINT s; PREPARE TRANSACTION 'rv585'});
+my ($rc, $out, $err) = $node->psql('postgres', q{SET statement_timeout = '30s';
+	SELECT wal2queue.send('emails', '{"n": 2}')}, extra_params => [ '-v', 'VERBOSITY=verbose' ]);
+like($err, qr/key 3 of wal2queue.message_key is locked by the prepared transaction 'rv585'\n/,
+	'a prepared revocation in a released savepoint is named, alone');
+unlike($err, qr/one of these/, 'as the one holder');
+$node->safe_psql('postgres', q{ROLLBACK PREPARED 'rv585'});
 $node->safe_psql('postgres', q{ROLLBACK PREPARED 'pay585'}) unless $control;
 $node->stop;
 done_testing();

@@ -20,8 +20,16 @@
 # Severity: low-medium (availability, as 542: producers hang until the
 # prepared transaction is resolved; no loss).
 # Reliability: deterministic (send() is seen waiting before the PREPARE);
-# fails every run on main at 362c68c: send() is still waiting after 10 s
+# failed every run on main at 362c68c: send() is still waiting after 10 s
 # (ended by its statement_timeout of 30 s).
+# Fixed: sql/src/10_send.sql send_key_wait() asks the row in tries of a
+# bounded wait (the larger of 1 s and deadlock_timeout + 0.5 s, at most
+# 5 s), and after each try not granted send_key_holders() looks again for
+# a prepared holder (the row's xmax against pg_prepared_xacts and
+# pg_locks): the revocation that PREPAREs while send() waits is found at
+# the next try's end, and send() fails with the 542 error naming it (here
+# after about 1.5 s).  The caller's lock_timeout still bounds the whole
+# wait (checked here: 2.5 s).
 # Control: W2Q_ATTACK_CONTROL=1 prepares the revocation before send()
 # starts: send() fails at once naming the gid (542's fix; passes).
 use strict;
@@ -65,5 +73,19 @@ ok($ended, 'send() does not wait for the prepared revocation (ends within 10 s)'
 $h->finish;
 like($e, qr/locked by the prepared transaction 'rv583'/, 'its error names the prepared transaction');
 $node->safe_psql('postgres', q{ROLLBACK PREPARED 'rv583'});
+
+# the caller's lock_timeout still bounds the whole wait for a live
+# revocation (send() waits in tries of 1.5 s)
+my $live = $node->background_psql('postgres', on_error_stop => 0);
+$live->query_safe('BEGIN');
+$live->query_safe('SELECT wal2queue.revoke_message_key(2)');
+$t0 = time();
+my ($rc, $out, $err) = $node->psql('postgres', q{SET statement_timeout = '30s'; SET lock_timeout = '2500ms';
+	SELECT wal2queue.send('emails', '{"n": 2}')});
+my $secs = time() - $t0;
+like($err, qr/canceling statement due to lock timeout/, 'with lock_timeout, send() fails with the server\'s lock timeout');
+ok($secs >= 2.4 && $secs < 6, sprintf('after about lock_timeout (%.1f s)', $secs));
+$live->query_safe('ROLLBACK');
+$live->quit;
 $node->stop;
 done_testing();
