@@ -41,7 +41,12 @@
  *	  the bridge, unless
  *	  --accept-new-source (then it is taken over, vouching for nothing);
  *	  one of this source past the server's WAL end (a restored copy)
- *	  vouches for nothing either.
+ *	  vouches for nothing either;
+ *	- the record keeps what decides a job's topic and partition (header
+ *	  shape) and what chooses the transactions (header options: the plugin,
+ *	  --publication, --tables): a replay from below it under another shape,
+ *	  or under options that select more, stops the bridge (record_shape(),
+ *	  record_options()).
  * The record dedupes nothing (the marks do), so taking one over can lose
  * or double no job.
  *
