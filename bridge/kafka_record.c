@@ -314,6 +314,42 @@ record_shape(KafkaSink *ks, const RecordReq *q)
  * new topics, another --target-prefix, nothing is skipped).  A record of an
  * older bridge, without the header, is not judged.
  */
+/*
+ * The recorded options WAS and this bridge's NOW for a message whose other
+ * parts take BASE characters: shortened to their first items ("... (N
+ * more)") so that the whole message fits SINK_ERRLEN, each list at least
+ * half the room left (what one leaves goes to the other), or "(logged
+ * above)" when not even that fits; then both are logged whole on a
+ * WARNING line first.
+ */
+static void
+fit_lists(const KafkaSink *ks, const char *was, const char *now, int base,
+		  char *bwas, char *bnow, size_t size)
+{
+	size_t		avail = base >= 0 && base < SINK_ERRLEN - 1 ? SINK_ERRLEN - 1 - (size_t) base : 0,
+				lw = strlen(was),
+				ln = strlen(now),
+				rw = avail / 2,
+				rn = avail - rw;
+	bool		cut;
+
+	if (lw < rw)
+		rn = avail - lw;
+	else if (ln < rn)
+		rw = avail - ln;
+	cut = txn_options_brief(was, bwas, size, rw);
+	cut |= txn_options_brief(now, bnow, size, rn);
+	if (strlen(bwas) + strlen(bnow) > avail)
+	{
+		snprintf(bwas, size, "(logged above)");
+		snprintf(bnow, size, "(logged above)");
+		cut = true;
+	}
+	if (cut)
+		log_msg(LOG_WARNING, "kafka position record of slot \"%s\": the recorded options are "
+				"\"%s\", this bridge's \"%s\"", ks->src.slot, was, now);
+}
+
 #define OPTIONS_CHANGED_START \
 	"kafka position record of slot \"%s\" (at %s) was written with the options \"%s\", " \
 	"but this bridge runs with \"%s\", which select transactions those did not, and the " \
@@ -329,9 +365,8 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 {
 	char		a[LSN_STRLEN],
 				b[LSN_STRLEN],
-				was[SINK_ERRLEN / 3],
-				now[SINK_ERRLEN / 3];
-	bool		cut;
+				was[SINK_ERRLEN],
+				now[SINK_ERRLEN];
 
 	free(rec->was_options);
 	rec->was_options = NULL;
@@ -355,11 +390,9 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 	}
 	if (ks->from < q->lsn && !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
 	{
-		cut = txn_options_brief(q->options, was, sizeof(was), SINK_ERRLEN / 5);
-		cut |= txn_options_brief(rec->options, now, sizeof(now), SINK_ERRLEN / 5);
-		if (cut)
-			log_msg(LOG_WARNING, "kafka position record of slot \"%s\": the recorded options "
-					"are \"%s\", this bridge's \"%s\"", ks->src.slot, q->options, rec->options);
+		fit_lists(ks, q->options, rec->options,
+				  snprintf(NULL, 0, OPTIONS_CHANGED_START, ks->src.slot, a, "", "", b,
+						   ks->src.slot, a), was, now, sizeof(was));
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_CHANGED_START,
 						  ks->src.slot, a, was, now, b, ks->src.slot, a);
 	}
@@ -396,25 +429,23 @@ kafka_record_skip_check(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
 	char		m[LSN_STRLEN],
 				a[LSN_STRLEN],
 				l[LSN_STRLEN],
-				was[SINK_ERRLEN / 4],
-				now[SINK_ERRLEN / 4];
-	bool		cut;
+				was[SINK_ERRLEN],
+				now[SINK_ERRLEN];
+	const char *what = o->table ? "table" : "the message to topic";
+	int			wlen = o->table ? (int) o->table_len : (int) strlen(t->name);
+	const char *wname = o->table ? o->table : t->name;
 
 	if (rec == NULL || rec->was_options == NULL)
 		return SINK_OK;
 	lsn_format(t->marks[partition].lsn, m, sizeof(m));
 	lsn_format(rec->was_lsn, a, sizeof(a));
 	lsn_format(o->lsn, l, sizeof(l));
-	cut = txn_options_brief(rec->was_options, was, sizeof(was), SINK_ERRLEN / 6);
-	cut |= txn_options_brief(rec->options, now, sizeof(now), SINK_ERRLEN / 6);
-	if (cut)
-		log_msg(LOG_WARNING, "kafka position record of slot \"%s\": the recorded options "
-				"are \"%s\", this bridge's \"%s\"", ks->src.slot, rec->was_options, rec->options);
+	fit_lists(ks, rec->was_options, rec->options,
+			  snprintf(NULL, 0, OPTIONS_CHANGED_SKIP, t->name, (int) partition, m, ks->src.slot,
+					   a, "", "", what, wlen, wname, l, ks->src.slot, m), was, now, sizeof(was));
 	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_CHANGED_SKIP,
-					  t->name, (int) partition, m, ks->src.slot, a, was, now,
-					  o->table ? "table" : "the message to topic",
-					  o->table ? (int) o->table_len : (int) strlen(t->name),
-					  o->table ? o->table : t->name, l, ks->src.slot, m);
+					  t->name, (int) partition, m, ks->src.slot, a, was, now, what, wlen, wname,
+					  l, ks->src.slot, m);
 }
 
 /*

@@ -374,6 +374,25 @@ case_options(void)
 	unit_check(rc == SINK_FATAL && strstr(s->err, "\"--plugin=wal2queue, no --tables\""),
 			   "so is no --tables: %s", s->err);
 	s->ops->destroy(s);
+	{
+		char		many[2048] = "public.a";
+		size_t		n;
+
+		for (int i = 0; i < 40; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many),
+					 ",public.a_rather_long_table_name_%02d", i);
+		s = session_tables(&ts, &src_a_so, 0x1800, 0, many, &rc);
+		if (rc == SINK_OK)
+			rc = progress_wait(s, 0x1800);
+		n = strlen(s->err);
+		unit_check(rc == SINK_FATAL && n < SINK_ERRLEN - 1 &&
+				   strstr(s->err, "\"--plugin=wal2queue --tables=public.a\"") &&
+				   strstr(s->err, "\"--plugin=wal2queue --tables=public.a,public.a_rather_long_table_name_00") &&
+				   strstr(s->err, "more)\"") &&
+				   n > 20 && str_eq(s->err + n - strlen("--accept-new-source)"), "--accept-new-source)"),
+				   "a long --tables is shortened, the way out whole (%zu characters): %s", n, s->err);
+		s->ops->destroy(s);
+	}
 	s = session_tables(&ts, &src_a_so, 0x1800, 0, " public.a,public.a ", &rc);
 	unit_check(rc == SINK_OK && progress_wait(s, 0x1800) == SINK_OK && s->ops->vouches(s),
 			   "the recorded set in another spelling goes on: %s", s->err);
