@@ -33,6 +33,7 @@ static const SinkSource src_a_sb = {"7311000000000000001", 1, "postgres", "sb", 
 static const SinkSource src_a_tl2 = {"7311000000000000001", 2, "postgres", "sa", 0};
 static const SinkSource src_a_sc = {"7311000000000000001", 1, "postgres", "sc", 0};
 static const SinkSource src_a_so = {"7311000000000000001", 1, "postgres", "so", 0};
+static const SinkSource src_a_sp = {"7311000000000000001", 1, "postgres", "sp", 0};
 
 #define KEY_A "7311000000000000001/postgres/sa"
 #define KEY_B "7311000000000000002/postgres/sa"
@@ -337,6 +338,23 @@ case_reconnect_before_session(void)
 	free(rs);
 }
 
+/* a record as a bridge before the options header wrote it: source, lsn, shape */
+static void
+produce_old_record(const char *key, const char *source, const char *lsn)
+{
+	rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, NULL);
+	rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+
+	rd_kafka_header_add(h, "source", -1, source, -1);
+	rd_kafka_header_add(h, "lsn", -1, lsn, -1);
+	rd_kafka_header_add(h, "shape", -1, "plugin=wal2queue key-column= route-column= target-prefix=", -1);
+	rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(POS), RD_KAFKA_V_PARTITION(part_of(key, 2)),
+					  RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE("{}", 2),
+					  RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+	rd_kafka_flush(rk, 5000);
+	rd_kafka_destroy(rk);
+}
+
 /*
  * The options that chose transactions (header options, test/t/601): a
  * start below the record under options that select more is refused; the
@@ -412,6 +430,23 @@ case_options(void)
 	unit_check(rc == SINK_OK && progress_wait(s, 0x2800) == SINK_OK,
 			   "another table below the record with --accept-new-source starts (a skip stops it): %s",
 			   s->err);
+	s->ops->destroy(s);
+
+	/* a record of an older bridge (no options header) is not judged: an upgrade */
+	produce_old_record("7311000000000000001/postgres/sp", "7311000000000000001/1/postgres/sp", "0/2000");
+	s = session_tables(&ts, &src_a_sp, 0x1800, SINK_REPLAY_DELIVERED, "public.a,public.b", &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x1800) == SINK_OK && s->ops->vouches(s),
+			   "a record without options below the slot's start is not judged: %s", s->err);
+	unit_check(s->ops->record(s, 0x2800) == SINK_OK, "record(0/2800) asked");
+	poll_for(s, 400, &rc);
+	unit_check(s->ops->recorded(s) == 0x2800, "and recorded");
+	s->ops->destroy(s);
+	s = session_tables(&ts, &src_a_sp, 0x1800, 0, "public.c", &rc);
+	if (rc == SINK_OK)
+		rc = progress_wait(s, 0x1800);
+	unit_check(rc == SINK_FATAL && strstr(s->err, "written with the options \"--plugin=wal2queue "
+											"--tables=public.a,public.b\""),
+			   "the next session reads the options the upgraded bridge recorded: %s", s->err);
 	s->ops->destroy(s);
 }
 
