@@ -593,7 +593,8 @@ kafka_out_produce(KafkaSink *ks, const KafkaOut *o, bool *done)
 	if (kafka_mark_covers(&t->marks[partition], o->lsn, o->seq))
 	{
 		/* acknowledged once the replay showed the mark's transaction */
-		if ((rc = kafka_history_skip(ks, t, partition, o)) != SINK_OK)
+		if ((rc = kafka_record_skip_check(ks, t, partition, o)) != SINK_OK ||
+			(rc = kafka_history_skip(ks, t, partition, o)) != SINK_OK)
 			return rc;
 		*done = true;
 		return SINK_OK;

@@ -41,7 +41,12 @@
  *	  the bridge, unless
  *	  --accept-new-source (then it is taken over, vouching for nothing);
  *	  one of this source past the server's WAL end (a restored copy)
- *	  vouches for nothing either.
+ *	  vouches for nothing either;
+ *	- the record keeps what decides a job's topic and partition (header
+ *	  shape) and what chooses the transactions (header options: the plugin,
+ *	  --publication, --tables): a replay from below it under another shape,
+ *	  or under options that select more, stops the bridge (record_shape(),
+ *	  record_options()).
  * The record dedupes nothing (the marks do), so taking one over can lose
  * or double no job.
  *
@@ -61,6 +66,7 @@
 #include "kafka_record.h"
 #include "kafka_sink.h"
 #include "log.h"
+#include "txn_options.h"
 
 #define RECORD_GAP_MS 20		/* at most one record write per this */
 #define RECORD_STALL_MS 10000	/* a write in flight this long: reconnect */
@@ -105,6 +111,10 @@ struct KafkaRecord
 	size_t		cap;
 	char		opaque;			/* &opaque marks its delivery reports */
 	char		key[KAFKA_SOURCE_LEN];	/* <sysid>/<dbname>/<slot> */
+	char	   *options;		/* what chooses this bridge's transactions */
+	/* the record's options select less than ours: no mark may skip a job */
+	char	   *was_options;	/* ... those (NULL: a skip is sound) */
+	uint64_t	was_lsn;		/* ... the record's position */
 };
 
 static bool
@@ -128,6 +138,7 @@ kafka_record_req_free(RecordReq *q)
 		return;
 	free(q->topic);
 	free(q->key);
+	free(q->options);
 	free(q);
 }
 
@@ -283,6 +294,161 @@ record_shape(KafkaSink *ks, const RecordReq *q)
 }
 
 /*
+ * The options that chose the transactions before the record (its options
+ * header: the plugin, --publication, --tables; txn_options.c), against
+ * this bridge's.  A replay from below the record hands over again what
+ * the slot confirmed, and a job at or below its partition's mark is taken
+ * for delivered and skipped (kafka_marks.c).  Under options that select
+ * transactions the recorded ones did not (a wider --tables, another
+ * publication), a newly selected table's jobs below a mark were never
+ * sent: skipping them is a silent hole in its stream (test/t/601, as
+ * Redis's 550).  So a session that starts below such a record stops at
+ * once, naming both lists and the way out that writes nothing twice (the
+ * recorded options until the slot has passed the record).  One that starts
+ * at or past it goes on, but marks written past the record (jobs Kafka
+ * acknowledged after its last write) are no evidence either: the session
+ * stops at the first job a mark would skip (kafka_record_skip_check).
+ * Narrower options (the recorded ones select every transaction they do)
+ * skip only what was delivered: they go on.  --accept-new-source does not
+ * make a skip sound: it starts the session, and a skip still stops it (with
+ * new topics, another --target-prefix, nothing is skipped).  A record of an
+ * older bridge, without the header, is not judged.
+ */
+/*
+ * The recorded options WAS and this bridge's NOW for a message whose other
+ * parts take BASE characters: shortened to their first items ("... (N
+ * more)") so that the whole message fits SINK_ERRLEN, each list at least
+ * half the room left (what one leaves goes to the other), or "(logged
+ * above)" when not even that fits; then both are logged whole on a
+ * WARNING line first.
+ */
+static void
+fit_lists(const KafkaSink *ks, const char *was, const char *now, int base,
+		  char *bwas, char *bnow, size_t size)
+{
+	size_t		avail = base >= 0 && base < SINK_ERRLEN - 1 ? SINK_ERRLEN - 1 - (size_t) base : 0,
+				lw = strlen(was),
+				ln = strlen(now),
+				rw = avail / 2,
+				rn = avail - rw;
+	bool		cut;
+
+	if (lw < rw)
+		rn = avail - lw;
+	else if (ln < rn)
+		rw = avail - ln;
+	cut = txn_options_brief(was, bwas, size, rw);
+	cut |= txn_options_brief(now, bnow, size, rn);
+	if (strlen(bwas) + strlen(bnow) > avail)
+	{
+		snprintf(bwas, size, "(logged above)");
+		snprintf(bnow, size, "(logged above)");
+		cut = true;
+	}
+	if (cut)
+		log_msg(LOG_WARNING, "kafka position record of slot \"%s\": the recorded options are "
+				"\"%s\", this bridge's \"%s\"", ks->src.slot, was, now);
+}
+
+#define OPTIONS_CHANGED_START \
+	"kafka position record of slot \"%s\" (at %s) was written with the options \"%s\", " \
+	"but this bridge runs with \"%s\", which select transactions those did not, and the " \
+	"slot restarts at %s, below the record: the partitions' marks would take the newly " \
+	"selected transactions' jobs below them for delivered and skip them; nothing of it " \
+	"written or confirmed; restart once with the recorded options until slot \"%s\" has " \
+	"confirmed past %s (its confirmed_flush_lsn, then a CHECKPOINT so that a crash cannot " \
+	"move it back), then with the new options (or write everything from the slot again " \
+	"into new topics: another --target-prefix with --accept-new-source)"
+
+static int
+record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
+{
+	char		a[LSN_STRLEN],
+				b[LSN_STRLEN],
+				was[SINK_ERRLEN],
+				now[SINK_ERRLEN];
+
+	free(rec->was_options);
+	rec->was_options = NULL;
+	lsn_format(q->lsn, a, sizeof(a));
+	lsn_format(ks->from, b, sizeof(b));
+	if (q->options == NULL)
+	{
+		if (ks->from < q->lsn)
+			log_msg(LOG_INFO, "the kafka position record of slot \"%s\" (at %s) does not say "
+					"which options chose its transactions (an older wal2queue wrote it): not "
+					"checked against this bridge's \"%s\"", ks->src.slot, a, rec->options);
+		return SINK_OK;
+	}
+	if (txn_options_within(rec->options, q->options))
+	{
+		if (!txn_options_same(rec->options, q->options))
+			log_msg(LOG_INFO, "slot \"%s\": transactions are chosen with \"%s\" from %s on, "
+					"recorded until then (%s) with \"%s\", which select all of them",
+					ks->src.slot, rec->options, b, a, q->options);
+		return SINK_OK;
+	}
+	if (ks->from < q->lsn && !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
+	{
+		fit_lists(ks, q->options, rec->options,
+				  snprintf(NULL, 0, OPTIONS_CHANGED_START, ks->src.slot, a, "", "", b,
+						   ks->src.slot, a), was, now, sizeof(was));
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_CHANGED_START,
+						  ks->src.slot, a, was, now, b, ks->src.slot, a);
+	}
+	if ((rec->was_options = strdup(q->options)) == NULL)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	rec->was_lsn = q->lsn;
+	log_msg(ks->from < q->lsn ? LOG_WARNING : LOG_INFO,
+			"slot \"%s\": transactions are chosen with \"%s\" from %s on, recorded until "
+			"then (%s) with \"%s\"%s; a job a partition's mark covers stops the bridge",
+			ks->src.slot, rec->options, b, a, q->options,
+			ks->from < q->lsn ? ", the slot below the record (--accept-new-source)" : "");
+	return SINK_OK;
+}
+
+#define OPTIONS_CHANGED_SKIP \
+	"kafka topic \"%s\" partition %d holds jobs up to lsn %s written before this session, " \
+	"when the position record of slot \"%s\" (at %s) had the options \"%s\", but this " \
+	"bridge runs with \"%s\", which select transactions those did not: %s %.*s's job at lsn " \
+	"%s would be skipped as delivered, and may never have been sent; nothing skipped was " \
+	"confirmed; restart once with the recorded options until slot \"%s\" has confirmed past " \
+	"%s (its confirmed_flush_lsn, then a CHECKPOINT so that a crash cannot move it back), " \
+	"then with the new options"
+
+/*
+ * A job its partition's mark covers, in a session whose record was written
+ * under options that select less than this bridge's: the mark is no
+ * evidence that it was sent (record_options).  Fatal.
+ */
+int
+kafka_record_skip_check(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
+						const KafkaOut *o)
+{
+	KafkaRecord *rec = ks->rec;
+	char		m[LSN_STRLEN],
+				a[LSN_STRLEN],
+				l[LSN_STRLEN],
+				was[SINK_ERRLEN],
+				now[SINK_ERRLEN];
+	const char *what = o->table ? "table" : "the message to topic";
+	int			wlen = o->table ? (int) o->table_len : (int) strlen(t->name);
+	const char *wname = o->table ? o->table : t->name;
+
+	if (rec == NULL || rec->was_options == NULL)
+		return SINK_OK;
+	lsn_format(t->marks[partition].lsn, m, sizeof(m));
+	lsn_format(rec->was_lsn, a, sizeof(a));
+	lsn_format(o->lsn, l, sizeof(l));
+	fit_lists(ks, rec->was_options, rec->options,
+			  snprintf(NULL, 0, OPTIONS_CHANGED_SKIP, t->name, (int) partition, m, ks->src.slot,
+					   a, "", "", what, wlen, wname, l, ks->src.slot, m), was, now, sizeof(was));
+	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_CHANGED_SKIP,
+					  t->name, (int) partition, m, ks->src.slot, a, was, now, what, wlen, wname,
+					  l, ks->src.slot, m);
+}
+
+/*
  * No record of this slot.  A new slot has none yet; one that delivered
  * before (SINK_REPLAY_DELIVERED: the registry or the server's statistics
  * say so) had one written at its first session's start, before anything
@@ -394,7 +560,8 @@ record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 				lsn_format(ks->src.wal_end, b, sizeof(b)));
 		return SINK_OK;
 	}
-	if ((rc = record_shape(ks, q)) != SINK_OK)
+	if ((rc = record_shape(ks, q)) != SINK_OK ||
+		(rc = record_options(ks, rec, q)) != SINK_OK)
 		return rc;
 	if (q->lsn < ks->from)
 		return record_behind(ks, rec, q);
@@ -440,7 +607,7 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 	char		lsn_s[LSN_STRLEN];
 	char		value[KAFKA_SOURCE_LEN + LSN_STRLEN + 32];
 	char		shape[KAFKA_SHAPE_LEN];
-	rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
 	rd_kafka_resp_err_t err;
 
 	lsn_format(lsn, lsn_s, sizeof(lsn_s));
@@ -448,7 +615,8 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 	snprintf(value, sizeof(value), "{\"source\":\"%s\",\"lsn\":\"%s\"}", ks->source, lsn_s);
 	if (h == NULL || rd_kafka_header_add(h, "source", -1, ks->source, -1) ||
 		rd_kafka_header_add(h, "lsn", -1, lsn_s, -1) ||
-		rd_kafka_header_add(h, "shape", -1, shape, -1))
+		rd_kafka_header_add(h, "shape", -1, shape, -1) ||
+		rd_kafka_header_add(h, "options", -1, rec->options, -1))
 	{
 		if (h)
 			rd_kafka_headers_destroy(h);
@@ -544,6 +712,10 @@ kafka_record_begin(KafkaSink *ks)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY,
 						  "could not open kafka topic \"%s\": %s", topic_name(ks),
 						  rd_kafka_err2str(rd_kafka_last_error()));
+	if (rec->options == NULL && (rec->options = txn_options_text(ks->sink.cfg)) == NULL)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	free(rec->was_options);
+	rec->was_options = NULL;
 	record_key(ks, rec->key, sizeof(rec->key));
 	ks->sink.new_slot_refused = false;
 	rec->state = rec->req ? REC_READING : REC_UNREAD;
@@ -712,6 +884,8 @@ kafka_record_free(KafkaSink *ks)
 	if (ks->rec == NULL)
 		return;
 	kafka_record_close(ks);
+	free(ks->rec->options);
+	free(ks->rec->was_options);
 	free(ks->rec->waiters);
 	free(ks->rec);
 	ks->rec = NULL;

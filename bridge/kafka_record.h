@@ -35,6 +35,9 @@ typedef struct RecordReq
 	uint64_t	lsn;
 	char		source[KAFKA_SOURCE_LEN];
 	char		shape[KAFKA_SHAPE_LEN];	/* "": none recorded (an older record) */
+	char	   *options;		/* what chose transactions (txn_options.h); NULL:
+								 * none recorded (an older record) */
+	bool		options_lost;	/* ... recorded, but out of memory reading it */
 } RecordReq;
 
 /* kafka_record_read.c: the look-up (a KafkaWork's run) */

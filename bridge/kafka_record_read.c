@@ -154,7 +154,7 @@ rreq_partition(RecordReq *q, int64_t deadline)
 					  rd_kafka_err2str(err));
 }
 
-/* a message of the slot's key: its source and lsn headers */
+/* a message of the slot's key: its source, lsn, shape and options headers */
 static void
 rreq_take(RecordReq *q, const rd_kafka_message_t *msg)
 {
@@ -168,6 +168,9 @@ rreq_take(RecordReq *q, const rd_kafka_message_t *msg)
 	q->found = true;
 	q->offset = msg->offset;
 	q->source[0] = q->shape[0] = '\0';
+	free(q->options);
+	q->options = NULL;
+	q->options_lost = false;
 	q->has_lsn = false;
 	if (rd_kafka_message_headers(msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return;
@@ -182,6 +185,17 @@ rreq_take(RecordReq *q, const rd_kafka_message_t *msg)
 	{
 		memcpy(q->shape, v, n);
 		q->shape[n] = '\0';
+	}
+	if (rd_kafka_header_get_last(h, "options", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		v != NULL)
+	{
+		if ((q->options = malloc(n + 1)) == NULL)
+			q->options_lost = true;
+		else
+		{
+			memcpy(q->options, v, n);
+			q->options[n] = '\0';
+		}
 	}
 	q->has_lsn = rd_kafka_header_get_last(h, "lsn", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 		v != NULL && lsn_parse(v, n, &q->lsn);
@@ -279,5 +293,7 @@ kafka_record_read(KafkaWork *w)
 		kafka_topic_create_compacted(q->ks, q->topic, "the position records");
 	if ((q->rc = rreq_partition(q, deadline)) == SINK_OK)
 		q->rc = rreq_read_back(q, deadline);
+	if (q->rc == SINK_OK && q->options_lost)
+		q->rc = errbuf_set(q->err, sizeof(q->err), SINK_RETRY, "out of memory");
 }
 

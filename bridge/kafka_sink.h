@@ -387,6 +387,9 @@ extern void kafka_record_free(KafkaSink *ks);
 extern int	kafka_record_want(Sink *s, uint64_t lsn);
 extern uint64_t kafka_record_recorded(Sink *s);
 extern bool kafka_record_vouches(Sink *s);
+/* a job its partition's mark covers: may this session skip it? */
+extern int	kafka_record_skip_check(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
+									const KafkaOut *o);
 
 /* kafka_history.c */
 extern int	kafka_history_job(KafkaSink *ks, const KafkaOut *o);

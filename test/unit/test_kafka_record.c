@@ -11,7 +11,8 @@
  *		on another timeline is fatal unless --accept-new-source (then it
  *		vouches for nothing), no record of a slot that delivered before
  *		(SINK_REPLAY_DELIVERED) is fatal unless the bridge created the slot
- *		or --accept-new-source.
+ *		or --accept-new-source; a start below the record under options that
+ *		select more transactions than the recorded ones is refused.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,6 +32,8 @@ static const SinkSource src_b = {"7311000000000000002", 1, "postgres", "sa", 0};
 static const SinkSource src_a_sb = {"7311000000000000001", 1, "postgres", "sb", 0};
 static const SinkSource src_a_tl2 = {"7311000000000000001", 2, "postgres", "sa", 0};
 static const SinkSource src_a_sc = {"7311000000000000001", 1, "postgres", "sc", 0};
+static const SinkSource src_a_so = {"7311000000000000001", 1, "postgres", "so", 0};
+static const SinkSource src_a_sp = {"7311000000000000001", 1, "postgres", "sp", 0};
 
 #define KEY_A "7311000000000000001/postgres/sa"
 #define KEY_B "7311000000000000002/postgres/sa"
@@ -43,6 +46,21 @@ session(TSink *ts, const SinkSource *src, uint64_t from, unsigned flags, int *rc
 	Sink	   *s = tsink_new(ts, NULL, NULL, NULL, NULL);
 
 	ts->cfg.kafka_positions_topic = POS;
+	*rc = s->ops->connect(s);
+	if (*rc == SINK_OK)
+		*rc = s->ops->replay_begin(s, src, from, flags);
+	return s;
+}
+
+/* session() with --tables TABLES (NULL: none) */
+static Sink *
+session_tables(TSink *ts, const SinkSource *src, uint64_t from, unsigned flags,
+			   const char *tables, int *rc)
+{
+	Sink	   *s = tsink_new(ts, NULL, NULL, NULL, NULL);
+
+	ts->cfg.kafka_positions_topic = POS;
+	ts->cfg.tables = tables;
 	*rc = s->ops->connect(s);
 	if (*rc == SINK_OK)
 		*rc = s->ops->replay_begin(s, src, from, flags);
@@ -320,6 +338,118 @@ case_reconnect_before_session(void)
 	free(rs);
 }
 
+/* a record as a bridge before the options header wrote it: source, lsn, shape */
+static void
+produce_old_record(const char *key, const char *source, const char *lsn)
+{
+	rd_kafka_t *rk = new_client(RD_KAFKA_PRODUCER, NULL);
+	rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+
+	rd_kafka_header_add(h, "source", -1, source, -1);
+	rd_kafka_header_add(h, "lsn", -1, lsn, -1);
+	rd_kafka_header_add(h, "shape", -1, "plugin=wal2queue key-column= route-column= target-prefix=", -1);
+	rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(POS), RD_KAFKA_V_PARTITION(part_of(key, 2)),
+					  RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE("{}", 2),
+					  RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+	rd_kafka_flush(rk, 5000);
+	rd_kafka_destroy(rk);
+}
+
+/*
+ * The options that chose transactions (header options, test/t/601): a
+ * start below the record under options that select more is refused; the
+ * same set in another spelling, a start at the record, and narrower
+ * options below it go on
+ */
+static void
+case_options(void)
+{
+	TSink		ts;
+	Sink	   *s;
+	int			rc;
+
+	s = session_tables(&ts, &src_a_so, 0x1000, SINK_REPLAY_NEW_SLOT, "public.a", &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x1000) == SINK_OK &&
+			   s->ops->record(s, 0x2000) == SINK_OK, "slot so records 0/2000 under public.a");
+	poll_for(s, 400, &rc);
+	unit_check(s->ops->recorded(s) == 0x2000, "and has it recorded");
+	s->ops->destroy(s);
+
+	s = session_tables(&ts, &src_a_so, 0x1800, 0, "public.a,public.b", &rc);
+	if (rc == SINK_OK)
+		rc = progress_wait(s, 0x1800);
+	unit_check(rc == SINK_FATAL &&
+			   strstr(s->err, "written with the options \"--plugin=wal2queue --tables=public.a\", "
+					  "but this bridge runs with \"--plugin=wal2queue --tables=public.a,public.b\", "
+					  "which select transactions those did not, and the slot restarts at 0/1800") &&
+			   strstr(s->err, "restart once with the recorded options until slot \"so\" has "
+					  "confirmed past 0/2000"),
+			   "a wider --tables below the record is refused: %s", s->err);
+	s->ops->destroy(s);
+	s = session_tables(&ts, &src_a_so, 0x1800, 0, NULL, &rc);
+	if (rc == SINK_OK)
+		rc = progress_wait(s, 0x1800);
+	unit_check(rc == SINK_FATAL && strstr(s->err, "\"--plugin=wal2queue, no --tables\""),
+			   "so is no --tables: %s", s->err);
+	s->ops->destroy(s);
+	{
+		char		many[2048] = "public.a";
+		size_t		n;
+
+		for (int i = 0; i < 40; i++)
+			snprintf(many + strlen(many), sizeof(many) - strlen(many),
+					 ",public.a_rather_long_table_name_%02d", i);
+		s = session_tables(&ts, &src_a_so, 0x1800, 0, many, &rc);
+		if (rc == SINK_OK)
+			rc = progress_wait(s, 0x1800);
+		n = strlen(s->err);
+		unit_check(rc == SINK_FATAL && n < SINK_ERRLEN - 1 &&
+				   strstr(s->err, "\"--plugin=wal2queue --tables=public.a\"") &&
+				   strstr(s->err, "\"--plugin=wal2queue --tables=public.a,public.a_rather_long_table_name_00") &&
+				   strstr(s->err, "more)\"") &&
+				   n > 20 && str_eq(s->err + n - strlen("--accept-new-source)"), "--accept-new-source)"),
+				   "a long --tables is shortened, the way out whole (%zu characters): %s", n, s->err);
+		s->ops->destroy(s);
+	}
+	s = session_tables(&ts, &src_a_so, 0x1800, 0, " public.a,public.a ", &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x1800) == SINK_OK && s->ops->vouches(s),
+			   "the recorded set in another spelling goes on: %s", s->err);
+	s->ops->destroy(s);
+	s = session_tables(&ts, &src_a_so, 0x2000, 0, "public.b, public.a", &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x2000) == SINK_OK &&
+			   s->ops->record(s, 0x3000) == SINK_OK,
+			   "a wider --tables at the record goes on: %s", s->err);
+	poll_for(s, 400, &rc);
+	unit_check(s->ops->recorded(s) == 0x3000, "and records 0/3000");
+	s->ops->destroy(s);
+	s = session_tables(&ts, &src_a_so, 0x2800, 0, "public.b", &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x2800) == SINK_OK && s->ops->vouches(s),
+			   "a narrower --tables below the record goes on: %s", s->err);
+	s->ops->destroy(s);
+	s = session_tables(&ts, &src_a_so, 0x2800, SINK_REPLAY_ACCEPT_NEW, "public.c", &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x2800) == SINK_OK,
+			   "another table below the record with --accept-new-source starts (a skip stops it): %s",
+			   s->err);
+	s->ops->destroy(s);
+
+	/* a record of an older bridge (no options header) is not judged: an upgrade */
+	produce_old_record("7311000000000000001/postgres/sp", "7311000000000000001/1/postgres/sp", "0/2000");
+	s = session_tables(&ts, &src_a_sp, 0x1800, SINK_REPLAY_DELIVERED, "public.a,public.b", &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x1800) == SINK_OK && s->ops->vouches(s),
+			   "a record without options below the slot's start is not judged: %s", s->err);
+	unit_check(s->ops->record(s, 0x2800) == SINK_OK, "record(0/2800) asked");
+	poll_for(s, 400, &rc);
+	unit_check(s->ops->recorded(s) == 0x2800, "and recorded");
+	s->ops->destroy(s);
+	s = session_tables(&ts, &src_a_sp, 0x1800, 0, "public.c", &rc);
+	if (rc == SINK_OK)
+		rc = progress_wait(s, 0x1800);
+	unit_check(rc == SINK_FATAL && strstr(s->err, "written with the options \"--plugin=wal2queue "
+											"--tables=public.a,public.b\""),
+			   "the next session reads the options the upgraded bridge recorded: %s", s->err);
+	s->ops->destroy(s);
+}
+
 int
 main(void)
 {
@@ -330,6 +460,7 @@ main(void)
 	case_txn();
 	case_reconnect_before_session();
 	case_none_delivered();
+	case_options();
 	harness_stop();
 	return unit_done();
 }
