@@ -126,4 +126,20 @@ extern PGconn *pgerror_connect(const char *const *keys, const char *const *vals,
  */
 extern PGresult *pgerror_exec(PGconn *conn, const char *sql, bool bounded, const char **why);
 
+/*
+ * A connection and how its owner runs a command on it (stream.c's
+ * stream_exec(): pgerror_exec() under --recv-timeout and the stop flag, the
+ * connection's state kept): run returns what PQexec would, or NULL when the
+ * command was given up, the owner having said why (its error, not the
+ * caller's).  conn is for escaping (PQescapeLiteral) and status only.
+ */
+typedef struct PgExec
+{
+	PGconn	   *conn;
+	PGresult   *(*run) (void *arg, const char *sql);
+	void	   *arg;
+} PgExec;
+
+#define pgexec_run(x, sql) ((x)->run((x)->arg, (sql)))
+
 #endif							/* W2Q_PGERROR_H */

@@ -172,6 +172,20 @@ stream_exec(Stream *s, const char *sql)
 	return res;
 }
 
+static PGresult *
+pgexec_stream(void *arg, const char *sql)
+{
+	return stream_exec(arg, sql);
+}
+
+void
+stream_pgexec(Stream *s, PgExec *x)
+{
+	x->conn = s->conn;
+	x->run = pgexec_stream;
+	x->arg = s;
+}
+
 /* a command on the replication connection; code for errors */
 int
 stream_run_command(Stream *s, const char *sql, ExecStatusType want, PGresult **out)
@@ -390,7 +404,12 @@ stream_open(Stream *s)
 		if (!s->slot_created)
 			stream_record_max_job_bytes(s);
 		if (s->before_start)
-			s->before_start(s->before_start_arg, s->conn);
+		{
+			PgExec		x;
+
+			stream_pgexec(s, &x);
+			s->before_start(s->before_start_arg, &x);
+		}
 		if ((rc = pin_settings(s)) == STREAM_OK &&
 			(rc = stream_native_encoding(s)) == STREAM_OK)
 			rc = start_replication(s);

@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "message_sign.h"
+#include "pgerror.h"
 
 #define STREAM_OK		0
 #define STREAM_RETRY	1		/* connection problem: reconnect later */
@@ -113,8 +114,12 @@ typedef struct Stream
 	int			messages_public;	/* pgoutput: PUBLIC may emit messages at
 									 * open (message_access.h) */
 	MessageKeys msg_keys;		/* pgoutput: send()'s keys, read at open */
-	/* set by the caller: run on the connection just before START_REPLICATION */
-	void		(*before_start) (void *arg, PGconn *conn);
+	/*
+	 * set by the caller: run on the connection just before START_REPLICATION,
+	 * its commands through x (the open's: bounded, and a command given up
+	 * fails the open)
+	 */
+	void		(*before_start) (void *arg, const PgExec *x);
 	void	   *before_start_arg;
 	char		err[512];
 } Stream;

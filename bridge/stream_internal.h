@@ -35,6 +35,8 @@ extern const char *stream_result_message(PGresult *res, char *buf, size_t buflen
 extern int	stream_connect(Stream *s);
 /* stream.c: PQexec under the connection limits; NULL when given up */
 extern PGresult *stream_exec(Stream *s, const char *sql);
+/* stream.c: stream_exec() as a PgExec, for publication.c and before_start */
+extern void stream_pgexec(Stream *s, PgExec *x);
 /* stream.c: a command on the replication connection; code for errors */
 extern int	stream_run_command(Stream *s, const char *sql, ExecStatusType want,
 							   PGresult **out);
