@@ -328,6 +328,7 @@ stream_create_exported(Stream *s, char *snapshot, size_t snaplen)
 	s->slot_created = false;
 	if ((rc = stream_connect(s)) != STREAM_OK ||
 		(rc = stream_identify_system(s)) != STREAM_OK ||
+		(rc = stream_identify_backend(s)) != STREAM_OK ||
 		(rc = slot_lock_name(s)) != STREAM_OK ||
 		(rc = slot_check_publication(s)) != STREAM_OK)
 		return rc;
