@@ -139,12 +139,12 @@ remember_own(Stream *s)
 
 /*
  * This connection's command was given up: its walsender may go on waiting
- * (on a lock, which it holds what it took before, and a walsender slot
- * with it) for as long as the server does not write to the connection.
- * Ended at the next open (stream_identify_backend()), so that every retry
- * does not leave one more (attack 571).  Only one known by its identity,
- * and only while none is pending: an open that finds the last one not
- * gone fails before it runs a command that could wait.
+ * (on a lock, keeping the locks it took before and a walsender slot) for as
+ * long as the server does not write to the connection.  Ended at the next
+ * open (end_given_up()), so that a retry does not leave one more each time
+ * (attack 571).  Only one whose identity is known, and only while none is
+ * pending: an open that finds the last one not gone fails before it runs
+ * a command that could wait.
  */
 static void
 remember_gone(Stream *s)
