@@ -27,9 +27,11 @@ use Test::More;
 use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
-my $node = new_node('pub595');
-$node->append_conf('postgresql.conf', 'max_wal_senders = 5');
-$node->restart;
+# autovacuum off: an ANALYZE of a catalog invalidates the relcache init
+# file, and every backend started after it (the test's own connections)
+# opens each cached catalog at startup, pg_publication included, and waits
+# behind the lock
+my $node = new_node('pub595', conf => "max_wal_senders = 5\nautovacuum = off\n");
 my $r = start_redis();
 $node->safe_psql('postgres', q{
 	CREATE EXTENSION wal2queue;
