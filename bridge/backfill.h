@@ -29,7 +29,7 @@
  *	backfill_oversize.c	a row whose text the server cannot build: found
  *						row by row, delivered as a claim check
  *	backfill_testhook.c	W2Q_TEST_BACKFILL_PAUSE: a test's kill -9 moments
- *	redis_backfill.c	the Redis side: the wal2queue_backfill2 function
+ *	redis_backfill.c	the Redis side: the wal2queue_backfill4 function
  *
  * A new slot is created with an exported snapshot (its consistent point);
  * a second connection reads the rows in that snapshot, in keyset pages by

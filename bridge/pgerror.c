@@ -357,6 +357,35 @@ list_add(char *list, size_t len, int n, const char *item)
 	memcpy(list + used, item, ilen + 1);
 }
 
+/* a libpq string that may be NULL (PQport() of a connection without a port) */
+static const char *
+or_empty(const char *s)
+{
+	return s ? s : "";
+}
+
+/*
+ * A numeric address text in getnameinfo()'s form at out (libpq reads
+ * hostaddr with getaddrinfo(), "127.1" or "0::1" as well, and shows the
+ * address it tries in inet_ntop()'s form), or text itself if it is none
+ */
+static void
+address_form(const char *text, char *out, size_t outlen)
+{
+	struct addrinfo hint = {.ai_flags = AI_NUMERICHOST,.ai_family = AF_UNSPEC,
+	.ai_socktype = SOCK_STREAM};
+	struct addrinfo *a;
+	int			rc = -1;
+
+	if (text[0] != '\0' && getaddrinfo(text, NULL, &hint, &a) == 0)
+	{
+		rc = getnameinfo(a->ai_addr, a->ai_addrlen, out, outlen, NULL, 0, NI_NUMERICHOST);
+		freeaddrinfo(a);
+	}
+	if (rc != 0)
+		snprintf(out, outlen, "%s", text);
+}
+
 /*
  * The addresses of host name host after addr, in the order libpq tries
  * them (getaddrinfo() as its connectDBStart() calls it), at out as a comma
@@ -367,6 +396,7 @@ addresses_after(const char *host, const char *addr, char *out, size_t outlen)
 {
 	struct addrinfo hint = {.ai_family = AF_UNSPEC,.ai_socktype = SOCK_STREAM};
 	struct addrinfo *list;
+	char		given[NI_MAXHOST];
 	bool		past = false;
 	int			n = 0;
 
@@ -374,6 +404,7 @@ addresses_after(const char *host, const char *addr, char *out, size_t outlen)
 	if (host[0] == '\0' || host[0] == '/' || host[0] == '@' || addr[0] == '\0' ||
 		getaddrinfo(host, NULL, &hint, &list) != 0)
 		return 0;
+	address_form(addr, given, sizeof(given));
 	for (struct addrinfo *a = list; a; a = a->ai_next)
 	{
 		char		text[NI_MAXHOST];
@@ -383,10 +414,57 @@ addresses_after(const char *host, const char *addr, char *out, size_t outlen)
 		if (past)
 			list_add(out, outlen, n++, text);
 		else
-			past = strcmp(text, addr) == 0;
+			past = strcmp(text, given) == 0;
 	}
 	freeaddrinfo(list);
 	return n;
+}
+
+/*
+ * The entry of t libpq is at: the one whose host (or hostaddr without it,
+ * or the default socket directory without both) PQhost() gives, with
+ * PQport()'s port, and, for a hostaddr entry, the address PQhostaddr()
+ * tries (host=db,db hostaddr=10.0.0.1,10.0.0.2).  Counting the entries
+ * libpq is seen to move to cannot tell: an entry that fails at once (a
+ * socket directory with no server, a refused port) is passed over inside
+ * one PQconnectPoll(), PQconnectStartParams()'s own included (attack 572).
+ * Of equal entries, the first at or after moved (how many moves were
+ * seen); -1 when none is libpq's.
+ */
+static int
+current_entry(const Targets *t, PGconn *conn, int moved)
+{
+	const char *host = or_empty(PQhost(conn));
+	const char *port = or_empty(PQport(conn));
+	bool		one_port = list_len(t->port) == 1;
+	char		tried[NI_MAXHOST];
+	int			first = -1;
+
+	address_form(or_empty(PQhostaddr(conn)), tried, sizeof(tried));
+	for (int j = 0; j < t->n; j++)
+	{
+		char		h[256];
+		char		ha[256];
+		char		p[64];
+		char		given[NI_MAXHOST];
+
+		list_item(t->host, j, h, sizeof(h));
+		list_item(t->hostaddr, j, ha, sizeof(ha));
+		list_item(t->port, one_port ? 0 : j, p, sizeof(p));
+		if (p[0] != '\0' && strcmp(p, port) != 0)
+			continue;
+		if (h[0] != '\0' ? strcmp(h, host) != 0 :
+			ha[0] != '\0' ? strcmp(ha, host) != 0 : host[0] != '/' && host[0] != '@')
+			continue;
+		if (ha[0] != '\0' && tried[0] != '\0' &&
+			(address_form(ha, given, sizeof(given)), strcmp(given, tried) != 0))
+			continue;
+		if (j >= moved)
+			return j;
+		if (first < 0)
+			first = j;
+	}
+	return first;
 }
 
 /*
@@ -438,13 +516,13 @@ targets_after(Targets *t, int entry, const char *addr)
  * The bound is each host's and each address's, as libpq's own
  * connectDBComplete() has it (attack 548): it starts again whenever libpq
  * moves to another one (PQhost(), one string per host entry, PQport(),
- * PQhostaddr()); on expiry *expired is set and *host_index is the entry
- * given up (counted from the first of this attempt), for pgerror_connect()
- * to go on with the next.  A stop request (SIGTERM, SIGINT) is looked at
- * every 200 ms at most.
+ * PQhostaddr()); on expiry *expired is set, for pgerror_connect() to go on
+ * with the entry after the one given up (current_entry(): *moved counts
+ * the moves to another host entry seen here).  A stop request (SIGTERM,
+ * SIGINT) is looked at every 200 ms at most.
  */
 static const char *
-poll_connection(PGconn *conn, char *why, size_t whylen, bool *expired, int *host_index)
+poll_connection(PGconn *conn, char *why, size_t whylen, bool *expired, int *moved)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int			timeout = connect_timeout_s(conn);
@@ -454,8 +532,8 @@ poll_connection(PGconn *conn, char *why, size_t whylen, bool *expired, int *host
 	char		where[512];
 
 	*expired = false;
-	*host_index = 0;
-	snprintf(where, sizeof(where), "%s:%s:%s", PQport(conn), PQhostaddr(conn), host);
+	*moved = 0;
+	snprintf(where, sizeof(where), "%s:%s:%s", or_empty(PQport(conn)), PQhostaddr(conn), host);
 	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
 	{
 		struct pollfd pfd = {.fd = PQsocket(conn),
@@ -468,7 +546,7 @@ poll_connection(PGconn *conn, char *why, size_t whylen, bool *expired, int *host
 		{
 			*expired = true;
 			snprintf(why, whylen, "timeout expired: no answer from host \"%s\" (port %s) within %d s%s",
-					 host, PQport(conn), bound, timeout ? "" : " (the bound without connect_timeout "
+					 host, or_empty(PQport(conn)), bound, timeout ? "" : " (the bound without connect_timeout "
 					 "in --dbname, which sets it for each host and address)");
 			return why;
 		}
@@ -480,9 +558,10 @@ poll_connection(PGconn *conn, char *why, size_t whylen, bool *expired, int *host
 			char		now[512];
 
 			st = PQconnectPoll(conn);
-			snprintf(now, sizeof(now), "%s:%s:%s", PQport(conn), PQhostaddr(conn), PQhost(conn));
+			snprintf(now, sizeof(now), "%s:%s:%s", or_empty(PQport(conn)), PQhostaddr(conn),
+					 PQhost(conn));
 			if (PQhost(conn) != host)
-				(*host_index)++;
+				(*moved)++;
 			if (PQhost(conn) != host || strcmp(now, where) != 0)
 				deadline = mono_ms() + (int64_t) bound * 1000;
 			host = PQhost(conn);
@@ -519,19 +598,35 @@ wait_result(PGconn *conn, int64_t deadline, const char **why)
 	return true;
 }
 
-PGresult *
-pgerror_exec(PGconn *conn, const char *sql, bool bounded, const char **why)
+/*
+ * pgerror_exec(), and with running: at each bound, ask it whether the
+ * server still runs the command; wait one more bound while it says so
+ */
+static PGresult *
+exec_watched(PGconn *conn, const char *sql, bool bounded, PgStillRunning running, void *arg,
+			 const char **why)
 {
 	int64_t		deadline = bounded ? mono_ms() + (int64_t) default_timeout_s * 1000 : INT64_MAX;
 	PGresult   *res;
 	PGresult   *keep = NULL;
+	ExecStatusType st;
 
 	*why = NULL;
 	if (!PQsendQuery(conn, sql))
 		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);
-	while (wait_result(conn, deadline, why) && (res = PQgetResult(conn)) != NULL)
+	for (;;)
 	{
-		ExecStatusType st = PQresultStatus(res);
+		if (!wait_result(conn, deadline, why))
+		{
+			if (running == NULL || (stop_flag && *stop_flag) || !running(arg, why))
+				break;
+			*why = NULL;		/* it still runs: one more bound */
+			deadline = mono_ms() + (int64_t) default_timeout_s * 1000;
+			continue;
+		}
+		if ((res = PQgetResult(conn)) == NULL)
+			break;
+		st = PQresultStatus(res);
 
 		if (keep == NULL || (PQresultStatus(keep) != PGRES_FATAL_ERROR))
 		{
@@ -549,6 +644,19 @@ pgerror_exec(PGconn *conn, const char *sql, bool bounded, const char **why)
 	if (PQsocket(conn) >= 0)
 		shutdown(PQsocket(conn), SHUT_RDWR);
 	return NULL;
+}
+
+PGresult *
+pgerror_exec(PGconn *conn, const char *sql, bool bounded, const char **why)
+{
+	return exec_watched(conn, sql, bounded, NULL, NULL, why);
+}
+
+PGresult *
+pgerror_exec_watched(PGconn *conn, const char *sql, PgStillRunning running, void *arg,
+					 const char **why)
+{
+	return exec_watched(conn, sql, true, running, arg, why);
 }
 
 static void
@@ -583,43 +691,147 @@ with_utf8(const char *const *keys, const char *const *vals,
 	return true;
 }
 
-/* PQconnectStartParams; with t, to t's hosts, addresses and ports */
+/* a growing string; NULL once out of memory */
+typedef struct Text
+{
+	char	   *s;
+	size_t		len;
+	size_t		cap;
+} Text;
+
+static void
+text_add(Text *b, const char *s, size_t n)
+{
+	if (b->s == NULL)
+		return;
+	if (b->len + n + 1 > b->cap)
+	{
+		size_t		cap = (b->len + n + 1) * 2;
+		char	   *s2 = realloc(b->s, cap);
+
+		if (s2 == NULL)
+		{
+			free(b->s);
+			b->s = NULL;
+			return;
+		}
+		b->s = s2;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+/* keyword='value' added to a connection string, quoted as libpq reads it */
+static void
+text_add_option(Text *b, const char *keyword, const char *value)
+{
+	text_add(b, " ", 1);
+	text_add(b, keyword, strlen(keyword));
+	text_add(b, "='", 2);
+	for (const char *c = value; *c; c++)
+	{
+		if (*c == '\'' || *c == '\\')
+			text_add(b, "\\", 1);
+		text_add(b, c, 1);
+	}
+	text_add(b, "'", 1);
+}
+
+/*
+ * The dbname of an attempt that starts again at t's hosts: dbname's own
+ * connection string (PQconninfoParse(), a URI as well; or dbname=NAME for a
+ * database name) with t's host, hostaddr and port lists instead of its own.
+ * Each of the three is set in the string even when empty: an empty value
+ * there sets the option to nothing, where an empty keyword value (a single
+ * host with no hostaddr, no port) is passed over and leaves --dbname's list,
+ * or PGHOSTADDR's, PGPORT's or the service file's, to mismatch the host
+ * list or to try a host given up again (attack 574).  NULL: out of memory
+ * (dbname parsed for the first attempt).
+ */
+static char *
+conninfo_at(const char *dbname, const Targets *t)
+{
+	Text		b = {malloc(256), 0, 256};
+	PQconninfoOption *opts = NULL;
+
+	if (b.s)
+		b.s[0] = '\0';
+	if (dbname && (strncmp(dbname, "postgresql://", 13) == 0 ||
+				   strncmp(dbname, "postgres://", 11) == 0 || strchr(dbname, '=') != NULL))
+	{
+		if ((opts = PQconninfoParse(dbname, NULL)) == NULL)
+		{
+			free(b.s);
+			return NULL;
+		}
+		for (PQconninfoOption *o = opts; o->keyword; o++)
+			if (o->val && strcmp(o->keyword, "host") != 0 &&
+				strcmp(o->keyword, "hostaddr") != 0 && strcmp(o->keyword, "port") != 0)
+				text_add_option(&b, o->keyword, o->val);
+		PQconninfoFree(opts);
+	}
+	else if (dbname && dbname[0] != '\0')
+		text_add_option(&b, "dbname", dbname);
+	text_add_option(&b, "host", t->host);
+	text_add_option(&b, "hostaddr", t->hostaddr);
+	text_add_option(&b, "port", t->port);
+	return b.s;
+}
+
+/*
+ * PQconnectStartParams; with t, to t's hosts, addresses and ports only
+ * (conninfo_at() in the first dbname, which libpq expands; host, hostaddr
+ * and port keywords left out)
+ */
 static PGconn *
 start_from(const char *const *keys, const char *const *vals, const Targets *t)
 {
 	const char *k[24];
 	const char *v[24];
-	int			n;
+	int			n = 0;
+	int			dbname_at = -1;
+	char	   *conninfo = NULL;
 	PGconn	   *conn;
 
-	for (n = 0; keys[n] != NULL && n < 20; n++)
+	for (int i = 0; keys[i] != NULL && n < 20; i++)
 	{
-		k[n] = keys[n];
-		v[n] = vals[n];
+		if (t && (strcmp(keys[i], "host") == 0 || strcmp(keys[i], "hostaddr") == 0 ||
+				  strcmp(keys[i], "port") == 0))
+			continue;
+		if (dbname_at < 0 && strcmp(keys[i], "dbname") == 0 && vals[i] != NULL)
+			dbname_at = n;
+		k[n] = keys[i];
+		v[n++] = vals[i];
 	}
 	if (t)
 	{
-		/* later keywords override dbname's; an empty value sets nothing */
-		k[n] = "host";
-		v[n++] = t->host;
-		k[n] = "hostaddr";
-		v[n++] = t->hostaddr;
-		k[n] = "port";
-		v[n++] = t->port;
+		if ((conninfo = conninfo_at(dbname_at >= 0 ? v[dbname_at] : NULL, t)) == NULL)
+			return NULL;
+		if (dbname_at >= 0)
+			v[dbname_at] = conninfo;
+		else
+		{
+			k[n] = "dbname";
+			v[n++] = conninfo;
+		}
 	}
 	k[n] = v[n] = NULL;
 	if ((conn = PQconnectStartParams(k, v, 1)) != NULL)
 		PQsetErrorVerbosity(conn, PQERRORS_VERBOSE);
+	free(conninfo);
 	return conn;
 }
 
 /*
  * Connect as libpq's connectDBComplete() does: a host or address given up
- * at its bound is left for the next one (poll_connection()).  libpq offers
- * no call to move on, so the attempt starts again with what is left
- * (targets_after()).  *at_once: the first attempt failed before talking to
- * any server; *given_up: why the last was given up, or NULL.  NULL: out of
- * memory.
+ * at its bound is left for the next one (poll_connection()), and each is
+ * tried once.  libpq offers no call to move on, so the attempt starts
+ * again with what is left after the entry libpq was at (current_entry(),
+ * targets_after(), start_from()).  *at_once: the first attempt failed
+ * before talking to any server; *given_up: why the last was given up, or
+ * NULL.  NULL: out of memory.
  */
 static PGconn *
 connect_each_host(const char *const *keys, const char *const *vals, char *why,
@@ -627,6 +839,7 @@ connect_each_host(const char *const *keys, const char *const *vals, char *why,
 {
 	PGconn	   *conn = start_from(keys, vals, NULL);
 	Targets		t;
+	int			moved;
 	int			index;
 	bool		expired;
 	char		addr[NI_MAXHOST];
@@ -635,10 +848,16 @@ connect_each_host(const char *const *keys, const char *const *vals, char *why,
 	if (conn == NULL || (*at_once = PQstatus(conn) == CONNECTION_BAD))
 		return conn;
 	targets_read(conn, &t);
-	while ((*given_up = poll_connection(conn, why, whylen, &expired, &index)) != NULL && expired &&
-		   (snprintf(addr, sizeof(addr), "%s", PQhostaddr(conn)),
-			targets_after(&t, index, addr) > 0))
+	for (;;)
 	{
+		*given_up = poll_connection(conn, why, whylen, &expired, &moved);
+		if (*given_up == NULL || !expired)
+			break;
+		if ((index = current_entry(&t, conn, moved)) < 0)
+			index = moved < t.n ? moved : t.n - 1;
+		snprintf(addr, sizeof(addr), "%s", PQhostaddr(conn));
+		if (targets_after(&t, index, addr) == 0)
+			break;
 		log_msg(LOG_INFO, "%s; trying the next address or host", why);
 		PQfinish(conn);
 		if ((conn = start_from(keys, vals, &t)) == NULL || PQstatus(conn) == CONNECTION_BAD)

@@ -119,12 +119,25 @@ extern PGconn *pgerror_connect(const char *const *keys, const char *const *vals,
  * PQexec would (the first error, else the last result; a COPY at once),
  * or NULL when given up (*why says why: a stop request, or no answer
  * within the bound); the connection is then closed for reading and
- * writing, and only PQfinish() is left to do with it.  bounded: false for
- * a command a working server may take long to answer
- * (CREATE_REPLICATION_SLOT waits for the transactions running): only a
- * stop request ends it then.
+ * writing, and only PQfinish() is left to do with it.  bounded: false: only
+ * a stop request ends the wait (see pgerror_exec_watched()).
  */
 extern PGresult *pgerror_exec(PGconn *conn, const char *sql, bool bounded, const char **why);
+
+/*
+ * pgerror_exec() for a command a working server may take long to answer
+ * (CREATE_REPLICATION_SLOT waits for the transactions running, the slot
+ * registry's calls for a lock): at each bound running(arg, why) is asked
+ * whether the server still runs it, from another connection; the wait goes
+ * on for another bound while it says so, and is given up when it says no
+ * (*why set: the server finished the command or ended the connection, and
+ * its answer never came: the path went silent; test/t/602).  A check that
+ * cannot tell (the server unreachable) says yes: only the stop flag ends
+ * the wait then.
+ */
+typedef bool (*PgStillRunning) (void *arg, const char **why);
+extern PGresult *pgerror_exec_watched(PGconn *conn, const char *sql, PgStillRunning running,
+									  void *arg, const char **why);
 
 /*
  * A connection and how its owner runs a command on it (stream.c's

@@ -92,6 +92,22 @@ next_pattern(const char **p, char *buf, size_t buflen)
 	return buf;
 }
 
+/*
+ * The tables rules of common/tablepattern.h: a '*' in the schema part (or
+ * "*" alone, or no --tables) never reaches the extension's schema, whose
+ * tables (wal2queue.guard_rewrites, UNLOGGED by design) are selected only
+ * by a pattern that writes "wal2queue" out (test/t/603).
+ */
+#define NOT_EXTENSION_SCHEMA "n.nspname <> 'wal2queue'"
+
+static bool
+wild_schema(const char *pattern)
+{
+	const char *dot = strchr(pattern, '.');
+
+	return dot == NULL || memchr(pattern, '*', (size_t) (dot - pattern)) != NULL;
+}
+
 /* " AND n.nspname LIKE '…' AND c.relname LIKE '…'" for one pattern */
 static bool
 append_pattern(PGconn *conn, FILE *sql, const char *pattern)
@@ -106,7 +122,8 @@ append_pattern(PGconn *conn, FILE *sql, const char *pattern)
 	ls = PQescapeLiteral(conn, schema, strlen(schema));
 	lt = PQescapeLiteral(conn, table, strlen(table));
 	if (ls && lt)
-		fprintf(sql, "(n.nspname LIKE %s AND c.relname LIKE %s)", ls, lt);
+		fprintf(sql, "(n.nspname LIKE %s AND c.relname LIKE %s%s)", ls, lt,
+				wild_schema(pattern) ? " AND " NOT_EXTENSION_SCHEMA : "");
 	PQfreemem(ls);
 	PQfreemem(lt);
 	return ls && lt;
@@ -177,7 +194,8 @@ check_patterns(PGconn *conn, const char *tables, FILE *sel)
 
 /* warn if no selected table has the column */
 static int
-check_column(PGconn *conn, const char *selection, const char *option, const char *column)
+check_column(PGconn *conn, const char *selection, bool all, const char *option,
+			 const char *column)
 {
 	char	   *lit = PQescapeLiteral(conn, column, strlen(column));
 	char	   *sql = NULL;
@@ -198,7 +216,7 @@ check_column(PGconn *conn, const char *selection, const char *option, const char
 	if (n > 0)
 		return 0;
 	log_msg(LOG_WARNING, "%s \"%s\" is not a column of any table %s", option, column,
-			selection[0] ? "--tables selects" : "in this database");
+			all ? "in this database" : "--tables selects");
 	return 1;
 }
 
@@ -348,16 +366,19 @@ precheck_run(PGconn *conn, const PrecheckOptions *opts)
 	const char *const options[] = {"--route-column", "--key-column", "--value-column"};
 	const char *const columns[] = {opts->route_column, opts->key_column, opts->value_column};
 	int			i;
+	bool		all = !opts->tables || strcmp(opts->tables, "*") == 0;
 
 	if (sel == NULL)
 		return -1;
-	if (opts->tables && strcmp(opts->tables, "*") != 0)
+	if (!all)
 		rc = check_patterns(conn, opts->tables, sel);
+	else
+		fputs(" AND " NOT_EXTENSION_SCHEMA, sel);
 	fclose(sel);
 	for (i = 0; i < 3 && rc >= 0; i++)
 	{
 		warnings += rc;
-		rc = columns[i] ? check_column(conn, selection, options[i], columns[i]) : 0;
+		rc = columns[i] ? check_column(conn, selection, all, options[i], columns[i]) : 0;
 	}
 	if (rc >= 0)
 	{

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * redis_backfill.c
- *		The Redis side of --backfill: the wal2queue_backfill2 function (in
+ *		The Redis side of --backfill: the wal2queue_backfill4 function (in
  *		the same library as deliver, loaded with it) and the sink's two
  *		synchronous backfill calls.
  *
@@ -11,7 +11,7 @@
  * backfill_key, backfill_done ("0"/"1"), backfill_rows, backfill_storage,
  * backfill_label, backfill_keydef, backfill_table_oid, backfill_tables_done.
  * One call of
- * wal2queue_backfill2 writes one page: it checks the record's source and
+ * wal2queue_backfill4 writes one page: it checks the record's source and
  * that the record is still at the page's predecessor (same backfill_lsn,
  * backfill_seq = prev), type-checks every key, XADDs the entries and writes
  * the state, all in one atomic call.  A page written already (a replay
@@ -20,11 +20,21 @@
  * Arguments: KEYS[1] the progress record; ARGV: mode ("new", "accept" or
  * ""), sysid, timeline, db, slot, maxlen, group, prev seq, seq, lsn
  * ("%X/%X"), snapshot, condition, table, key, done, rows, storage, label,
- * keydef, table oid, tables done, the number of entries, then each entry as
- * key, seq, number of fields,
+ * keydef, table oid, tables done, the options that choose transactions
+ * (progress_options(), written as lsn_options with lsn), the number of
+ * entries, then each entry as key, seq, number of fields,
  * field, value, ...
  * Reply: {verdict, detail...}: OK; NORECORD; SOURCE sysid timeline db slot;
  * STALE backfill_lsn backfill_seq; WRONGTYPE key type.
+ * (wal2queue_backfill3 had no options argument.)
+ *
+ * A new backfill that writes the record's lsn (no record, another source's
+ * taken over with --accept-new-source, or one of this source behind the
+ * consistent point) writes lsn_options with it, and drops the record's last
+ * transaction (txn_*) unless it is this source's: another source's
+ * transaction proves nothing about this one, and a record without one is
+ * judged by the options its lsn was written with (redis_history.c
+ * record_no_txn(), test/t/600), in the same call.
  *
  *-------------------------------------------------------------------------
  */
@@ -57,7 +67,7 @@ static const char *const backfill_lua =
 "  return string.format('%08X%08X', tonumber(hi, 16), tonumber(lo, 16))\n"
 "end\n"
 "local function bf_types(pkey, argv)\n"
-"  local types, starts, i, n = {}, {}, 23, tonumber(argv[22])\n"
+"  local types, starts, i, n = {}, {}, 24, tonumber(argv[23])\n"
 "  for e = 1, n do\n"
 "    local k = argv[i]\n"
 "    if k == pkey then return nil, k, 'progress record' end\n"
@@ -93,7 +103,7 @@ static const char *const backfill_lua =
 "  local t = redis.call('TYPE', pkey)['ok']\n"
 "  if t ~= 'hash' and t ~= 'none' then return {'WRONGTYPE', pkey, t} end\n"
 "  local r = redis.call('HMGET', pkey, 'sysid', 'timeline', 'db', 'slot', 'lsn',\n"
-"                       'backfill_lsn', 'backfill_seq')\n"
+"                       'backfill_lsn', 'backfill_seq', 'txn_end', 'txn_source')\n"
 "  local other = r[5] and (r[1] ~= argv[2] or r[2] ~= argv[3] or r[3] ~= argv[4] or r[4] ~= argv[5])\n"
 "  if not r[5] and not fresh then return {'NORECORD'} end\n"
 "  if other and mode ~= 'accept' then\n"
@@ -118,7 +128,10 @@ static const char *const backfill_lua =
 "    local n = #h\n"
 "    h[n + 1] = 'sysid'; h[n + 2] = argv[2]; h[n + 3] = 'timeline'; h[n + 4] = argv[3]\n"
 "    h[n + 5] = 'db'; h[n + 6] = argv[4]; h[n + 7] = 'slot'; h[n + 8] = argv[5]\n"
-"    h[n + 9] = 'lsn'; h[n + 10] = argv[10]\n"
+"    h[n + 9] = 'lsn'; h[n + 10] = argv[10]; h[n + 11] = 'lsn_options'; h[n + 12] = argv[22]\n"
+"    if r[8] and r[9] ~= argv[2] .. '/' .. argv[3] then\n"
+"      redis.call('HDEL', pkey, 'txn_end', 'txn_xid', 'txn_commit_time', 'txn_source', 'txn_options')\n"
+"    end\n"
 "  end\n"
 "  redis.call('HSET', pkey, unpack(h))\n"
 "  return {'OK'}\n"
@@ -447,7 +460,7 @@ entry_args(Sink *s, const FrameJob *jobs, uint32_t njobs, const char **argv,
 	return SINK_OK;
 }
 
-#define BF_HEAD_ARGS 26			/* FCALL name 1 key + 22 ARGV */
+#define BF_HEAD_ARGS 27			/* FCALL name 1 key + 23 ARGV */
 
 int
 redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
@@ -492,7 +505,7 @@ redis_backfill_batch(Sink *s, const SinkSource *src, unsigned flags,
 			next->table ? next->table : "", next->key ? next->key : "",
 			next->done ? "1" : "0", rows, next->storage ? next->storage : "",
 			next->label ? next->label : "", next->keydef ? next->keydef : "", toid,
-			next->tables_done ? next->tables_done : "", nent};
+			next->tables_done ? next->tables_done : "", rs->options, nent};
 
 		for (a = 0; a < BF_HEAD_ARGS; a++)
 			argv[a] = head[a];

@@ -162,6 +162,118 @@ options_brief(const char *opts, char *buf, size_t size, size_t room)
 	return true;
 }
 
+/* the length of OPTS at its shortest in options_brief(): its first item */
+static size_t
+options_brief_len(const char *opts)
+{
+	char		buf[SINK_ERRLEN];
+
+	options_brief(opts, buf, sizeof(buf), 0);
+	return strlen(buf);
+}
+
+/*
+ * OPTS with its --tables as a count: "--plugin=wal2queue --tables=(2
+ * tables)" (OPTS itself without --tables).
+ */
+static void
+options_count(const char *opts, char *buf, size_t size)
+{
+	const char *t = strstr(opts, " --tables=");
+	int			n = 1;
+
+	if (t == NULL)
+	{
+		snprintf(buf, size, "%s", opts);
+		return;
+	}
+	for (const char *c = t; *c; c++)
+		n += *c == ',';
+	snprintf(buf, size, "%.*s --tables=(%d table%s)", (int) (t - opts), opts, n,
+			 n == 1 ? "" : "s");
+}
+
+/* TEXT in at most ROOM characters, its end cut to "..." if it must be */
+static void
+text_cut(const char *text, char *buf, size_t size, size_t room)
+{
+	if (strlen(text) <= room)
+		snprintf(buf, size, "%s", text);
+	else if (room >= 3)
+		snprintf(buf, size, "%.*s...", (int) (room - 3), text);
+	else
+		snprintf(buf, size, "%.*s", (int) room, "...");
+}
+
+/* the room a message of BASE characters without its lists leaves them */
+static size_t
+room_left(int base)
+{
+	return base > 0 && (size_t) base < SINK_ERRLEN - 1 ? SINK_ERRLEN - 1 - (size_t) base : 0;
+}
+
+/*
+ * The two option lists A (the record's) and B (this bridge's) of an
+ * options-changed message in at most AVAIL characters together, into BA and
+ * BB (of SIZE bytes each): whole if they fit; else each its first items and
+ * "... (N more)", half the room each, at least its first item, what one
+ * leaves going to the other (test/t/533, 553); else, when even the first
+ * items do not fit (names of 63 characters: test/t/604), --tables as a count
+ * ("(2 tables)"), cut at the end if even that does not fit.  Never more than
+ * AVAIL: the message's way out is never cut.  Returns true if a list was
+ * shortened (the caller logs both whole).
+ */
+static bool
+fit_lists(const char *a, const char *b, size_t avail, char *ba, char *bb, size_t size)
+{
+	size_t		sa = options_brief_len(a),
+				sb = options_brief_len(b),
+				ra;
+	char		ca[SINK_ERRLEN],
+				cb[SINK_ERRLEN];
+	bool		cut;
+
+	if (sa + sb <= avail)
+	{
+		ra = avail / 2;
+		ra = ra < sa ? sa : ra > avail - sb ? avail - sb : ra;
+		if (strlen(b) < avail - ra)
+			ra = avail - strlen(b);
+		cut = options_brief(a, ba, size, ra);
+		cut |= options_brief(b, bb, size, avail - (strlen(a) < ra ? strlen(a) : ra));
+		if (strlen(ba) + strlen(bb) <= avail)
+			return cut;
+	}
+	options_count(a, ca, sizeof(ca));
+	options_count(b, cb, sizeof(cb));
+	ra = avail / 2;
+	if (strlen(cb) < avail - ra)
+		ra = avail - strlen(cb);
+	text_cut(ca, ba, size, ra);
+	text_cut(cb, bb, size, avail - strlen(ba));
+	return true;
+}
+
+/*
+ * The progress key for a message of BASE characters without its lists,
+ * with KEY in it: when they would leave the two lists fewer than LISTS_MIN
+ * characters (room for both as counts; a --target-prefix of hundreds), the
+ * key's start is cut to "...", keeping the slot's name at its end.
+ */
+#define LISTS_MIN	80
+
+static void
+key_fit(const char *key, char *buf, size_t size, int base)
+{
+	size_t		n = strlen(key);
+	long		need = (long) base + LISTS_MIN - (long) (SINK_ERRLEN - 1);
+
+	if (need <= 0 || n <= 3)
+		snprintf(buf, size, "%s", key);
+	else
+		snprintf(buf, size, "...%s", key + ((size_t) need + 3 < n ? (size_t) need + 3 : n));
+}
+
 /*
  * Are two option texts of progress_options() the same selection?  The
  * plugin and --publication must match exactly; --tables is a set of
@@ -294,10 +406,10 @@ verdict_parts(const RedisSink *rs, int level, const char *clause_fmt,
 
 /* the length of the message without the lists */
 static int
-verdict_base(const RedisSink *rs, const RecordTxn *rec, const char *tbuf,
+verdict_base(const char *key, const RecordTxn *rec, const char *tbuf,
 			 const VerdictParts *p)
 {
-	return snprintf(NULL, 0, OPTIONS_CHANGED, rs->progress_key, rec->lsn, rec->xid, tbuf,
+	return snprintf(NULL, 0, OPTIONS_CHANGED, key, rec->lsn, rec->xid, tbuf,
 					rec->txn_end, "", "", p->clause, p->where, p->slot, rec->txn_end);
 }
 
@@ -308,9 +420,11 @@ verdict_base(const RedisSink *rs, const RecordTxn *rec, const char *tbuf,
  * shortened there ("... (N more)"), never below their first item; when
  * even that does not fit (a slot name of 63 characters: test/t/553) the
  * other parts are shortened first (where the options are kept, then the
- * slot's name, which the progress key holds).  The recorded options are
- * then logged whole on a line of their own (test/t/533).  CLAUSE_FMT
- * (with %s for the slot, then HERE) says what the replay presents.
+ * slot's name, which the progress key holds), and when the first items
+ * still do not fit (a schema and tables of 63 characters: test/t/604) the
+ * lists become counts (fit_lists()).  The recorded options are then logged
+ * whole on a line of their own (test/t/533).  CLAUSE_FMT (with %s for the
+ * slot, then HERE) says what the replay presents.
  */
 static int
 verdict_options(Sink *s, const RecordTxn *rec, const char *clause_fmt,
@@ -319,46 +433,28 @@ verdict_options(Sink *s, const RecordTxn *rec, const char *clause_fmt,
 	RedisSink  *rs = s->priv;
 	char		tbuf[64],
 				was[SINK_ERRLEN],
-				now[SINK_ERRLEN];
+				now[SINK_ERRLEN],
+				key[SINK_ERRLEN];
 	VerdictParts p;
-	size_t		avail = 0,
-				sa = 0,
-				sb = 0,
-				ra;
+	size_t		avail = 0;
 	bool		cut;
 
 	time_text(rec->commit_us, tbuf, sizeof(tbuf));
-	/* each list at its shortest: its first item and "... (N more)" */
-	options_brief(rec->options, was, sizeof(was), 0);
-	sa = strlen(was);
-	options_brief(rs->options, now, sizeof(now), 0);
-	sb = strlen(now);
 	for (int level = 0; level <= 2; level++)
 	{
-		int			base;
-
 		verdict_parts(rs, level, clause_fmt, here, &p);
-		base = verdict_base(rs, rec, tbuf, &p);
-		avail = base > 0 && (size_t) base < SINK_ERRLEN - 1 ? SINK_ERRLEN - 1 - (size_t) base : 0;
-		if (sa + sb <= avail)
+		avail = room_left(verdict_base(rs->progress_key, rec, tbuf, &p));
+		if (options_brief_len(rec->options) + options_brief_len(rs->options) <= avail)
 			break;
 	}
-	/* half each, at least the shortest; what one list leaves goes to the other */
-	ra = avail / 2;
-	if (sa + sb <= avail)
-	{
-		ra = ra < sa ? sa : ra > avail - sb ? avail - sb : ra;
-		if (strlen(rs->options) < avail - ra)
-			ra = avail - strlen(rs->options);
-	}
-	cut = options_brief(rec->options, was, sizeof(was), ra);
-	cut |= options_brief(rs->options, now, sizeof(now),
-						 avail - (strlen(rec->options) < ra ? strlen(rec->options) : ra));
+	key_fit(rs->progress_key, key, sizeof(key), verdict_base(rs->progress_key, rec, tbuf, &p));
+	avail = room_left(verdict_base(key, rec, tbuf, &p));
+	cut = fit_lists(rec->options, rs->options, avail, was, now, sizeof(was));
 	if (cut)
 		log_msg(LOG_WARNING, "Redis progress record \"%s\": the recorded options are \"%s\", this "
 				"bridge's \"%s\"", rs->progress_key, rec->options, rs->options);
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, OPTIONS_CHANGED,
-					  rs->progress_key, rec->lsn, rec->xid, tbuf, rec->txn_end, was, now,
+					  key, rec->lsn, rec->xid, tbuf, rec->txn_end, was, now,
 					  p.clause, cut ? p.where : "", p.slot, rec->txn_end);
 }
 
@@ -414,7 +510,7 @@ static const char *const record_fields[RECORD_FIELDS] = {
 #define OPTIONS_CHANGED_NO_TXN \
 	"Redis progress record \"%s\" (at %s, no transaction delivered since it was created or " \
 	"taken over) was written with the options \"%s\", but this bridge runs with \"%s\" and " \
-	"slot \"%s\" restarts at %s, below it, where the replay would skip what it decodes as " \
+	"%s restarts at %s, below it, where the replay would skip what it decodes as " \
 	"delivered: the options that choose transactions changed since the record, nothing of it " \
 	"confirmed; restart once with the recorded options until the slot has confirmed past %s " \
 	"(its confirmed_flush_lsn, then a CHECKPOINT so that a crash cannot move it back), then " \
@@ -422,11 +518,12 @@ static const char *const record_fields[RECORD_FIELDS] = {
 	"the record again"
 
 /*
- * A record without a last transaction (none delivered since it was made or
- * taken over: deliver() skips every item up to its lsn, unseen() needing a
- * txn_end) whose lsn was written under other options than this session's,
- * with the slot below that lsn: the replay would skip the newly selected
- * tables' transactions (test/t/576).  Records of bridges before lsn_options
+ * A record without a last transaction of this source (none delivered since
+ * it was made or taken over, or only another source's: deliver() skips
+ * every item up to its lsn, unseen() needing a txn_end of this source)
+ * whose lsn was written under other options than this session's, with the
+ * slot below that lsn: the replay would skip the newly selected tables'
+ * transactions (test/t/576, 600).  Records of bridges before lsn_options
  * are not judged (nothing says what chose them).
  */
 static int
@@ -436,23 +533,40 @@ record_no_txn(Sink *s, const redisReply *r)
 	const char *lsn = redis_reply_str(r, 4);
 	const char *opts = redis_reply_str(r, 10);
 	uint64_t	at;
-	char		was[SINK_ERRLEN / 3],
-				now[SINK_ERRLEN / 3],
+	char		was[SINK_ERRLEN],
+				now[SINK_ERRLEN],
+				key[SINK_ERRLEN],
+				slot[96],
 				from[LSN_STRLEN];
+	size_t		avail = 0;
 	bool		cut;
 
-	if (*redis_reply_str(r, 5) != '\0' || *opts == '\0' ||
+	if (*opts == '\0' ||
 		!lsn_parse(lsn, strlen(lsn), &at) || rs->last_end >= at ||
 		options_same(opts, rs->options))
 		return SINK_OK;
-	cut = options_brief(opts, was, sizeof(was), SINK_ERRLEN / 5);
-	cut |= options_brief(rs->options, now, sizeof(now), SINK_ERRLEN / 5);
+	lsn_format(rs->last_end, from, sizeof(from));
+	/* as verdict_options(): the slot's name goes before the lists' first items */
+	for (int level = 0; level <= 1; level++)
+	{
+		if (level == 0)
+			snprintf(slot, sizeof(slot), "slot \"%s\"", rs->src.slot);
+		else
+			snprintf(slot, sizeof(slot), "the slot");
+		avail = room_left(snprintf(NULL, 0, OPTIONS_CHANGED_NO_TXN, rs->progress_key, lsn, "", "",
+								   slot, from, lsn));
+		if (options_brief_len(opts) + options_brief_len(rs->options) <= avail)
+			break;
+	}
+	key_fit(rs->progress_key, key, sizeof(key),
+			snprintf(NULL, 0, OPTIONS_CHANGED_NO_TXN, rs->progress_key, lsn, "", "", slot, from, lsn));
+	avail = room_left(snprintf(NULL, 0, OPTIONS_CHANGED_NO_TXN, key, lsn, "", "", slot, from, lsn));
+	cut = fit_lists(opts, rs->options, avail, was, now, sizeof(was));
 	if (cut)
 		log_msg(LOG_WARNING, "Redis progress record \"%s\": the recorded options are \"%s\", this "
 				"bridge's \"%s\"", rs->progress_key, opts, rs->options);
 	return errbuf_set(s->err, SINK_ERRLEN, SINK_FATAL, OPTIONS_CHANGED_NO_TXN,
-					  rs->progress_key, lsn, was, now, rs->src.slot,
-					  lsn_format(rs->last_end, from, sizeof(from)), lsn);
+					  key, lsn, was, now, slot, from, lsn);
 }
 
 static int64_t
@@ -504,7 +618,23 @@ progress_check_record(Sink *s)
 	return rc;
 }
 
-/* the answer to progress_check_record()'s HMGET */
+/* is field I of the HMGET's answer present (not nil)? */
+static bool
+field_present(const redisReply *r, size_t i)
+{
+	return i < r->elements && r->element[i]->type != REDIS_REPLY_NIL;
+}
+
+/*
+ * The answer to progress_check_record()'s HMGET.  The record's last
+ * transaction counts as the deliver function's lasttxn() counts it: only
+ * with txn_end (an LSN), txn_xid and txn_commit_time, and txn_source this
+ * source.
+ * Another source's (a record taken over by a backfill of a bridge before
+ * test/t/600's fix, with --accept-new-source) proves nothing about this
+ * source: the deliver function skips every item up to lsn then, and the
+ * record is judged as one without a transaction (record_no_txn()).
+ */
 int
 progress_on_record(Sink *s, const redisReply *r)
 {
@@ -537,11 +667,11 @@ progress_on_record(Sink *s, const redisReply *r)
 		strcmp(redis_reply_str(r, 2), rs->src.dbname) != 0 ||
 		strcmp(redis_reply_str(r, 3), rs->src.slot) != 0)
 		return SINK_OK;
-	if (*txn_end == '\0')
+	if (!field_present(r, 5) || !field_present(r, 6) || !field_present(r, 7) ||
+		strcmp(redis_reply_str(r, 8), source) != 0 ||
+		!lsn_parse(txn_end, strlen(txn_end), &tend))
 		return record_no_txn(s, r);
-	if (strcmp(redis_reply_str(r, 8), source) != 0 ||
-		*redis_reply_str(r, 9) == '\0' ||
-		!lsn_parse(txn_end, strlen(txn_end), &tend) || rs->last_end >= tend ||
+	if (*redis_reply_str(r, 9) == '\0' || rs->last_end >= tend ||
 		options_same(redis_reply_str(r, 9), rs->options))
 		return SINK_OK;
 	rec.lsn = redis_reply_str(r, 4);

@@ -92,8 +92,10 @@
  * refuses a record of another system or timeline (TAKEOVER): after a
  * failover the new slot starts past every job the old one had not
  * delivered, and only a backfill re-delivers them.  Taking a record
- * over drops its txn_* fields; txn_* of another sysid/timeline than the
- * record's (a backfill took the record over) do not count.  Every key is
+ * over drops its txn_* fields (a backfill's takeover too, redis_backfill.c);
+ * txn_* of another sysid/timeline than the record's (a backfill of a bridge
+ * before test/t/600 took the record over) do not count, here nor in
+ * progress_on_record() (redis_history.c).  Every key is
  * checked to be a stream (or absent) before anything is written, so a call
  * never stops half-way; it always writes the record's updated_at, so a
  * WAIT after it covers all it relied on.

@@ -272,7 +272,7 @@ extern int	progress_check_record(Sink *s);
 extern int	progress_on_record(Sink *s, const redisReply *r);
 
 /* redis_backfill.c */
-#define REDIS_FN_BACKFILL	"wal2queue_backfill3"
+#define REDIS_FN_BACKFILL	"wal2queue_backfill4"
 struct BackfillState;
 extern const char *redis_library_text(void);	/* the library, backfill too */
 extern int	redis_backfill_read(Sink *s, const SinkSource *src, unsigned flags,

@@ -158,6 +158,50 @@ remember_gone(Stream *s)
 }
 
 /*
+ * Does the server still run this connection's command?  Asked from a
+ * connection of its own while a command that may wait long has no answer
+ * (pgerror_exec_watched()).  No only on positive evidence: the server that
+ * started this connection (its start epoch, as 549 checks) shows the
+ * backend gone or no longer active, so its answer was sent, or the
+ * connection ended, and never came: the path went silent (test/t/602).  A
+ * server that cannot be reached, or another one behind the conninfo, tells
+ * nothing: the wait goes on.
+ */
+static bool
+own_command_running(void *arg, const char **why)
+{
+	Stream	   *s = arg;
+	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
+	const char *vals[] = {s->cfg->conninfo, "false", "wal2queue-bridge check", NULL};
+	PgConnectFailure f;
+	PGconn	   *conn;
+	PGresult   *res;
+	const char *failed;
+	char		sql[512];
+	bool		running = true;
+	int			pid = PQbackendPID(s->conn);
+
+	if (pid == 0 || s->conn_epoch[0] == '\0' ||
+		(conn = pgerror_connect(keys, vals, &f)) == NULL)
+		return true;
+	snprintf(sql, sizeof(sql), "SELECT " POSTMASTER_EPOCH_SQL ", (SELECT a.state "
+			 "FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d)", pid);
+	res = pgerror_exec(conn, sql, true, &failed);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		strcmp(PQgetvalue(res, 0, 0), s->conn_epoch) == 0 &&
+		(PQgetisnull(res, 0, 1) || strcmp(PQgetvalue(res, 0, 1), "active") != 0))
+	{
+		running = false;
+		*why = PQgetisnull(res, 0, 1) ?
+			"the server ended the connection and no word of it came: the path went silent" :
+			"the server finished the command and its answer never came: the path went silent";
+	}
+	PQclear(res);
+	PQfinish(conn);
+	return running;
+}
+
+/*
  * PQexec bounded by --recv-timeout and the stop flag (pgerror_exec()): a
  * blocking PQexec on a path gone silent, or a command waiting on a lock,
  * would hear neither.  NULL when given up: s->err says why, and every later
@@ -165,8 +209,9 @@ remember_gone(Stream *s)
  * CREATE_REPLICATION_SLOT, which waits for the transactions running, and
  * the registry's register_slot()/unregister_slot(), which may wait on a
  * lock of wal2queue.slots (a slot created and left unregistered would be
- * taken for one that delivered before: test/t/570), are bounded by the
- * stop flag only.
+ * taken for one that delivered before: test/t/570), wait as long as the
+ * server runs them (pgerror_exec_watched(): a path gone silent is told from
+ * a lock wait, test/t/602) or until the stop flag.
  */
 PGresult *
 stream_exec(Stream *s, const char *sql)
@@ -179,7 +224,9 @@ stream_exec(Stream *s, const char *sql)
 
 	if (s->gave_up)
 		return NULL;
-	if ((res = pgerror_exec(s->conn, sql, !waits, &why)) == NULL)
+	res = waits ? pgerror_exec_watched(s->conn, sql, own_command_running, s, &why) :
+		pgerror_exec(s->conn, sql, true, &why);
+	if (res == NULL)
 	{
 		s->gave_up = true;
 		remember_gone(s);

@@ -2,8 +2,9 @@
 -- (part of the wal2queue extension script: see 00_install.sql)
 
 /*
- * owner_triggers(rel, caller, what) -- is every trigger that can run on REL
- * its owner's code?  owner_session() trusts the code on a table as its
+ * owner_triggers(rel, caller, what, runs_as, via) -- is every trigger that
+ * can run on REL code of the role it runs as, or of a role trusted with
+ * that role's rights?  owner_session() trusts the code on a table as its
  * owner's, but a trigger is not necessarily: the TRIGGER privilege (part
  * of GRANT ALL) lets another role add one calling its own function, and
  * prune()'s DELETE (even of no row: a statement trigger) would run it with
@@ -15,32 +16,69 @@
  *  - the triggers: each one's function and the functions, operators and
  *    types its WHEN uses (pg_depend) must be owned by a trusted role (a
  *    trigger left by a former grantee is not).
- * Trusted: a superuser, a member of REL's owner (it can act as the owner),
- * and the owner of wal2queue's functions (their installer, e.g. the
- * administrator of a managed server: the caller runs its code already;
- * append_only()'s trigger calls its refuse_update(): test/t/018).
+ * Trusted: a superuser, a member of REL's owner (it can act as the owner
+ * anyway) and the owner of wal2queue's functions (their installer, e.g.
+ * the administrator of a managed server: the caller runs its code
+ * already; append_only()'s trigger calls its refuse_update(): test/t/018).
+ * RUNS_AS and VIA are given for a table that prune()'s DELETE writes
+ * through a foreign key's referential action (owner_cascades()): the
+ * action's query, and the BEFORE triggers it fires, run as the owner of
+ * the key's table, RUNS_AS, and the AFTER triggers it fires run at the end
+ * of the DELETE as the caller (ri_triggers.c queues them: fire_triggers is
+ * false).  Trusted is then who is trusted with both roles' rights: a
+ * superuser, the installer, or a member of RUNS_AS and of current_user;
+ * and REL's owner must be trusted too, since it can add triggers at any
+ * time (a REFERENCES grantee's own table: test/t/559; a partition of
+ * another owner).  VIA says how the DELETE reaches REL, WHAT names the job
+ * table.
  * A former grantee's trigger that calls only trusted functions (builtins)
  * cannot be told from the owner's: the HINT says to look.  Other rights
- * of a non-owner add no code that the DELETE runs with the caller's
- * rights: rules, policies, indexes, statistics, inheritance and partitions
- * need ownership, and a REFERENCES grantee's ON DELETE action (and the
- * triggers of its table) runs as the referencing table's owner, under a
- * user-id change that SET ROLE cannot undo (test/t/559).  Else false with a
- * WARNING naming the grantees or the trigger (WHAT names REL for it).
+ * of a non-owner add no code that the DELETE of REL itself runs with the
+ * caller's rights: rules, policies, indexes, statistics, inheritance and
+ * partitions need ownership; a REFERENCES grantee's foreign key makes the
+ * DELETE write its table, which owner_cascades() judges (test/t/559, 580).
+ * Else false with a WARNING naming the grantees, the trigger or the owner
+ * (WHAT names REL for it, or with VIA the job table).
  */
-CREATE FUNCTION wal2queue.owner_triggers(rel regclass, caller text, what text)
+CREATE FUNCTION wal2queue.owner_triggers(rel regclass, caller text, what text,
+                                         runs_as oid DEFAULT NULL, via text DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     installer oid := (SELECT p.proowner FROM pg_proc p
-                       WHERE p.oid = 'wal2queue.owner_triggers(regclass,text,text)'::regprocedure);
+                       WHERE p.oid = 'wal2queue.owner_triggers(regclass,text,text,oid,text)'::regprocedure);
+    relowner oid := (SELECT c.relowner FROM pg_class c WHERE c.oid = rel);
+    runner oid := coalesce(runs_as, relowner);
+    -- with VIA, an AFTER trigger runs as the caller: trusted must then
+    -- also be trusted with the caller's rights
+    me oid := (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user);
+    -- how the WARNING names REL: "it", or the table the DELETE writes
+    target text := CASE WHEN via IS NULL THEN 'it' ELSE format('table %s (%s)', rel, via) END;
     grantees text;
     g record;
     t record;
     ident record;
 BEGIN
+    -- a table written through a foreign key: its owner (the key's table's,
+    -- or a partition's) may add triggers at any time, BEFORE ones running
+    -- as RUNNER, AFTER ones as the caller
+    IF via IS NOT NULL AND relowner <> installer
+       AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = relowner)
+       AND NOT (pg_has_role(relowner, runner, 'MEMBER') AND pg_has_role(relowner, me, 'MEMBER')) THEN
+        RAISE WARNING '%: % is skipped: % is owned by role %, which can add triggers to it that would run as role %',
+            caller, what, target, quote_ident(pg_get_userbyid(relowner)),
+            quote_ident(pg_get_userbyid(CASE WHEN pg_has_role(relowner, runner, 'MEMBER') THEN me ELSE runner END))
+            USING DETAIL = format('A foreign key''s action runs its query, and the BEFORE triggers it fires, as the owner of the key''s table (role %s), and the AFTER triggers it fires at the end of the DELETE as its caller (role %s). Nothing was done to the table.',
+                                  pg_get_userbyid(runner), current_user),
+                  HINT = CASE WHEN relowner <> runner
+                         THEN format('Give it to the owner of the key''s table (as its owner or a superuser): ALTER TABLE %s OWNER TO %I.',
+                                     rel, pg_get_userbyid(runner))
+                         ELSE format('Drop that foreign key or make its ON DELETE action NO ACTION (as the owner of table %s or a superuser), and revoke the REFERENCES privilege on the job table from role %I; or give table %s to a role trusted with the rights of role %I.',
+                                     rel, pg_get_userbyid(relowner), rel, current_user) END;
+        RETURN false;
+    END IF;
     -- DISTINCT: a role granted it by two grantors is named once
     SELECT string_agg(DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END,
                       ', ' ORDER BY CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END) INTO grantees
@@ -48,18 +86,26 @@ BEGIN
       LEFT JOIN pg_roles r ON r.oid = a.grantee
      WHERE c.oid = rel AND a.privilege_type = 'TRIGGER'
        AND (a.grantee = 0 OR NOT (r.rolsuper OR a.grantee = installer
-                                   OR pg_has_role(a.grantee, c.relowner, 'MEMBER')));
-    IF grantees IS NOT NULL THEN
+                                   OR (pg_has_role(a.grantee, runner, 'MEMBER')
+                                       AND (via IS NULL OR pg_has_role(a.grantee, me, 'MEMBER')))));
+    IF grantees IS NOT NULL AND via IS NULL THEN
         RAISE WARNING '%: % is skipped: % may create triggers on it (the TRIGGER privilege) without owning it',
             caller, what, grantees
             USING DETAIL = format('A trigger of another role than the owner would run with the rights of role %s, which that role does not have. Nothing was done to the table.', current_user),
                   HINT = format('Revoke it (as the table''s owner or a superuser): REVOKE TRIGGER ON %s FROM %s; then drop any trigger on the table that its owner did not create.', rel, grantees);
         RETURN false;
+    ELSIF grantees IS NOT NULL THEN
+        RAISE WARNING '%: % is skipped: % may create triggers on % without owning it (the TRIGGER privilege)',
+            caller, what, grantees, target
+            USING DETAIL = format('A BEFORE trigger of another role would run with the rights of role %s (a foreign key''s action runs as the owner of the key''s table), an AFTER trigger with those of role %s (the caller), which that role does not have. Nothing was done to the table.',
+                                  pg_get_userbyid(runner), current_user),
+                  HINT = format('Revoke it (as that table''s owner or a superuser): REVOKE TRIGGER ON %s FROM %s; then drop any trigger on that table that its owner did not create.', rel, grantees);
+        RETURN false;
     END IF;
     -- per trigger, by the indexes (pg_trigger by tgrelid, pg_depend by
     -- depender): cheap per leaf (test/t/524)
-    FOR g IN SELECT tr.oid, tr.tgname, tr.tgfoid, c.relowner
-               FROM pg_trigger tr JOIN pg_class c ON c.oid = tr.tgrelid
+    FOR g IN SELECT tr.oid, tr.tgname, tr.tgfoid
+               FROM pg_trigger tr
               WHERE tr.tgrelid = rel ORDER BY tr.tgname LOOP
         SELECT x.cls, x.obj, x.owner INTO t
           FROM (SELECT y.cls, y.obj, CASE y.cls
@@ -73,26 +119,122 @@ BEGIN
                          WHERE d.classid = 'pg_trigger'::regclass AND d.objid = g.oid) y) x
          WHERE x.owner IS NOT NULL AND x.owner <> installer
            AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = x.owner)
-           AND NOT pg_has_role(x.owner, g.relowner, 'MEMBER')
+           AND NOT (pg_has_role(x.owner, runner, 'MEMBER')
+                    AND (via IS NULL OR pg_has_role(x.owner, me, 'MEMBER')))
          ORDER BY x.cls, x.obj
          LIMIT 1;
         CONTINUE WHEN NOT FOUND;
         SELECT i.type, i.identity INTO ident FROM pg_identify_object(t.cls, t.obj, 0) i;
-        RAISE WARNING '%: % is skipped: its trigger % uses % of role %, which is not its owner %',
-            caller, what, quote_ident(g.tgname), pg_describe_object(t.cls, t.obj, 0),
-            quote_ident(pg_get_userbyid(t.owner)), quote_ident(pg_get_userbyid(g.relowner))
-            USING DETAIL = format('The trigger would run that code with the rights of role %s, which role %s does not have (a role holding the TRIGGER privilege can add a trigger calling its own code). Nothing was done to the table.',
-                                  current_user, pg_get_userbyid(t.owner)),
-                  HINT = format('Drop the trigger if the table''s owner did not create it: DROP TRIGGER %I ON %s; or, if that code is the owner''s, give it to the owner: ALTER %s %s OWNER TO %I.',
-                                g.tgname, rel, upper(ident.type), ident.identity, pg_get_userbyid(g.relowner));
+        IF via IS NULL THEN
+            RAISE WARNING '%: % is skipped: its trigger % uses % of role %, which is not its owner %',
+                caller, what, quote_ident(g.tgname), pg_describe_object(t.cls, t.obj, 0),
+                quote_ident(pg_get_userbyid(t.owner)), quote_ident(pg_get_userbyid(runner))
+                USING DETAIL = format('The trigger would run that code with the rights of role %s, which role %s does not have (a role holding the TRIGGER privilege can add a trigger calling its own code). Nothing was done to the table.',
+                                      current_user, pg_get_userbyid(t.owner)),
+                      HINT = format('Drop the trigger if the table''s owner did not create it: DROP TRIGGER %I ON %s; or, if that code is the owner''s, give it to the owner: ALTER %s %s OWNER TO %I.',
+                                    g.tgname, rel, upper(ident.type), ident.identity, pg_get_userbyid(runner));
+        ELSE
+            RAISE WARNING '%: % is skipped: trigger % of % uses % of role %, and would run it as role %',
+                caller, what, quote_ident(g.tgname), target, pg_describe_object(t.cls, t.obj, 0),
+                quote_ident(pg_get_userbyid(t.owner)),
+                quote_ident(pg_get_userbyid(CASE WHEN pg_has_role(t.owner, runner, 'MEMBER') THEN me ELSE runner END))
+                USING DETAIL = format('A BEFORE trigger would run that code with the rights of role %s (a foreign key''s action runs as the owner of the key''s table), an AFTER trigger with those of role %s (the caller), which role %s does not have (a role holding the TRIGGER privilege can add a trigger calling its own code). Nothing was done to the table.',
+                                      pg_get_userbyid(runner), current_user, pg_get_userbyid(t.owner)),
+                      HINT = format('Drop the trigger if that table''s owner did not create it: DROP TRIGGER %I ON %s; or, if that code is the owner''s, give it to the owner: ALTER %s %s OWNER TO %I.',
+                                    g.tgname, rel, upper(ident.type), ident.identity, pg_get_userbyid(runner));
+        END IF;
         RETURN false;
     END LOOP;
     RETURN true;
 END
 $$;
 
-COMMENT ON FUNCTION wal2queue.owner_triggers(regclass, text, text) IS
-'are the triggers that can run on a job table its owner''s code? false, with a WARNING, when another role holds TRIGGER on it or a trigger uses another role''s function, operator or type';
+COMMENT ON FUNCTION wal2queue.owner_triggers(regclass, text, text, oid, text) IS
+'are the triggers that can run on a job table (or on a table its DELETE writes through a foreign key) code of the role they run as? false, with a WARNING, when another role holds TRIGGER on it or a trigger uses another role''s function, operator or type';
+
+/*
+ * owner_cascades(job_table, caller) -- may prune()'s DELETE from JOB_TABLE
+ * (CALLER, the name said in the WARNING) set off the referential actions
+ * of the foreign keys onto it?  A key ON DELETE CASCADE, SET NULL or SET
+ * DEFAULT deletes or updates rows of its referencing table, and so fires
+ * that table's triggers (and those of its partitions), and the actions of
+ * the keys onto it in turn (ON DELETE for a row deleted, ON UPDATE for one
+ * updated), transitively.  PostgreSQL runs each action's query as the
+ * owner of the key's referencing table (ri_triggers.c, a
+ * security-restricted user-id change), and so the BEFORE triggers it
+ * fires; the AFTER triggers it fires are queued and run at the end of the
+ * DELETE as its caller.  So a role other than those that holds TRIGGER on
+ * such a table (GRANT ALL on a superuser's results table) would get the
+ * owner's or the caller's rights, a superuser's at the next scheduled
+ * prune() (test/t/580), and so would the owner of the table itself if
+ * it is not trusted with the caller's rights: a REFERENCES grantee's own
+ * table, whose AFTER trigger runs as the caller (test/t/559).  Each table
+ * so written, from every action trigger on the job table or any of its
+ * partitions, is judged by owner_triggers() with RUNS_AS the owner of the
+ * key's table.  What the owner's own triggers write (an archive table
+ * filled by its AFTER DELETE trigger) is the owner's code: it cannot be
+ * read from the catalogs, and docs/extension.md says to keep TRIGGER on
+ * such a table to roles trusted with the caller's rights.  Else false
+ * with the WARNING of owner_triggers() naming the table, the key and the
+ * role.  One recursive catalog query, a scan of pg_constraint per level
+ * (1000 leaves: some 30 ms, test/t/524).
+ */
+CREATE FUNCTION wal2queue.owner_cascades(job_table regclass, caller text)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    reached record;
+BEGIN
+    FOR reached IN
+        WITH RECURSIVE written(tab, op, con) AS (
+            -- what the DELETE itself writes: the job table and its partitions
+            SELECT s.relid, 'd'::text, 0::oid
+              FROM (SELECT job_table::oid AS relid
+                    UNION SELECT p.relid::oid FROM pg_partition_tree(job_table) p) s
+            UNION
+            -- what the referential actions of the keys onto it write: the
+            -- key's table (a partitioned one with its partitions, below);
+            -- a key whose action is not NO ACTION or RESTRICT for the
+            -- write (ON DELETE for a table deleted from, else ON UPDATE),
+            -- with an action trigger on the table written (a key of a
+            -- referencing partition, cloned from its parent's, has none)
+            SELECT k.conrelid,
+                   CASE WHEN w.op = 'd' AND k.confdeltype = 'c' THEN 'd' ELSE 'u' END,
+                   k.oid
+              FROM written w
+              CROSS JOIN LATERAL (SELECT w.tab AS relid
+                                  UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p
+                                         WHERE w.con <> 0) r
+              JOIN pg_constraint k ON k.confrelid = r.relid AND k.contype = 'f'
+             WHERE CASE WHEN w.op = 'd' THEN k.confdeltype ELSE k.confupdtype END IN ('c', 'n', 'd')
+               AND EXISTS (SELECT FROM pg_trigger tr WHERE tr.tgconstraint = k.oid AND tr.tgrelid = k.confrelid))
+        SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as,
+               CASE WHEN r.relid = w.tab
+                    THEN format('the DELETE writes it through its foreign key %I as role %I',
+                                k.conname, pg_get_userbyid(c.relowner))
+                    ELSE format('the DELETE writes it as a partition of table %s, through that table''s foreign key %I, as role %I',
+                                w.tab::regclass, k.conname, pg_get_userbyid(c.relowner)) END AS via
+          FROM written w
+          JOIN pg_class c ON c.oid = w.tab
+          JOIN pg_constraint k ON k.oid = w.con
+          CROSS JOIN LATERAL (SELECT w.tab AS relid
+                              UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p) r
+         WHERE w.con <> 0
+         ORDER BY r.relid, c.relowner, k.oid
+    LOOP
+        IF NOT wal2queue.owner_triggers(reached.rel, caller, format('table %s', job_table),
+                                        reached.runs_as, reached.via) THEN
+            RETURN false;
+        END IF;
+    END LOOP;
+    RETURN true;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.owner_cascades(regclass, text) IS
+'are the triggers of the tables a job table''s DELETE writes through foreign keys (ON DELETE CASCADE, SET NULL, SET DEFAULT, transitively) code of the role the action runs as? false, with a WARNING, when another role may add its code there';
 
 /*
  * owner_session(rel, caller, job_table) -- may create_partitions(),
@@ -133,6 +275,11 @@ AS $$
 DECLARE
     o record;
     login name;
+    -- the HINT's pg_cron job: one name per function and table, since
+    -- cron.schedule_in_database() replaces a job of the same name and
+    -- user (test/t/587; docs/extension.md's example)
+    fn text := CASE WHEN caller = 'wal2queue.prune' THEN caller ELSE 'wal2queue.maintain_partitions' END;
+    job text := CASE WHEN caller = 'wal2queue.prune' THEN 'w2q-prune ' ELSE 'w2q-maintain ' END || rel::text;
 BEGIN
     SELECT c.relkind, r.rolname AS owner, r.rolsuper AS super, r.rolcanlogin AS canlogin INTO o
       FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
@@ -168,9 +315,7 @@ BEGIN
             USING DETAIL = format('The owner''s code (triggers, rules, policies, constraints, index expressions, foreign key cascades) would run with the rights of role %s, and SET ROLE is no sandbox: the code can reset it. Only a session of role %s can run it, and role %s has NOLOGIN. Nothing was done to the table.',
                                   coalesce(login, session_user), o.owner, o.owner),
                   HINT = format('Let the owner log in for the maintenance job (ALTER ROLE %I LOGIN) and run it in a session of it, e.g. with pg_cron: SELECT cron.schedule_in_database(%L, ''<schedule>'', $cmd$SELECT %s(%L)$cmd$, current_database(), %L); or give the table to a role that can log in: ALTER TABLE %s OWNER TO <role>.',
-                                o.owner, 'w2q ' || rel::text,
-                                CASE WHEN caller = 'wal2queue.prune' THEN caller ELSE 'wal2queue.maintain_partitions' END,
-                                rel::text, o.owner, rel);
+                                o.owner, job, fn, rel::text, o.owner, rel);
         RETURN false;
     END IF;
     IF NOT (o.super OR coalesce(login = o.owner, false)) THEN
@@ -179,9 +324,7 @@ BEGIN
             USING DETAIL = format('The owner''s code (triggers, rules, policies, constraints, index expressions, foreign key cascades) would run with the rights of role %s, and SET ROLE is no sandbox: the code can reset it. Nothing was done to the table.',
                                   coalesce(login, session_user)),
                   HINT = format('Run it in a session of role %s, e.g. with pg_cron: SELECT cron.schedule_in_database(%L, ''<schedule>'', $cmd$SELECT %s(%L)$cmd$, current_database(), %L).',
-                                o.owner, 'w2q ' || rel::text,
-                                CASE WHEN caller = 'wal2queue.prune' THEN caller ELSE 'wal2queue.maintain_partitions' END,
-                                rel::text, o.owner);
+                                o.owner, job, fn, rel::text, o.owner);
         RETURN false;
     END IF;
     RETURN wal2queue.owner_triggers(rel, caller,

@@ -733,7 +733,9 @@ $$;
  * table owner's code (triggers, rules, policies, cascades) as the caller:
  * a table whose owner is no superuser is pruned only in a session of its
  * owner, else skipped with a WARNING, 0 returned (owner_session():
- * test/t/510, 520, 527, 528); a relation that is not a table is refused
+ * test/t/510, 520, 527, 528); so is a table whose DELETE would run
+ * another role's triggers through a foreign key's ON DELETE action
+ * (owner_cascades(): test/t/580); a relation that is not a table is refused
  * (test/t/526).  For a partitioned table it works through the leaf
  * partitions; a ctid is only unique within one of them; a leaf the same
  * rule refuses, or one the caller has not its owner's rights on, is
@@ -772,6 +774,11 @@ BEGIN
     -- the DELETE runs the owner's code as the caller: only in a session of
     -- the owner, or for a superuser's table (test/t/510); each leaf too
     IF NOT wal2queue.owner_session(job_table, 'wal2queue.prune'::text) THEN
+        RETURN 0;
+    END IF;
+    -- and the tables its foreign keys' actions write, as their owners:
+    -- no other role's triggers there (test/t/580)
+    IF NOT wal2queue.owner_cascades(job_table, 'wal2queue.prune'::text) THEN
         RETURN 0;
     END IF;
 

@@ -51,10 +51,10 @@ $seen{ $_->[1]{id} }++ for @{ stream_entries($r, 'q') }, @{ stream_entries($r, '
 is(scalar(keys %seen), 60, 'every row');
 is(scalar(grep { $_ != 1 } values %seen), 0, 'each once');
 
-# each FCALL wal2queue_backfill3: args FCALL name 1 key ARGV[1..]; ARGV[22]
+# each FCALL wal2queue_backfill4: args FCALL name 1 key ARGV[1..]; ARGV[23]
 # is its entry count
 my $log = redis_json($r, 'SLOWLOG', 'GET', '10000');
-my @calls = map { $_->[3][25] } grep { $_->[3][0] =~ /^fcall$/i && $_->[3][1] eq 'wal2queue_backfill3' } @$log;
+my @calls = map { $_->[3][26] } grep { $_->[3][0] =~ /^fcall$/i && $_->[3][1] eq 'wal2queue_backfill4' } @$log;
 my @rows = reverse grep { $_ > 0 } @calls;    # SLOWLOG: newest first
 note("entries per call: @rows");
 ok(@rows >= 15, 'a page of 60 rows went in ' . scalar(@rows) . ' calls');

@@ -205,11 +205,15 @@ test_connect_silent(void)
 	char		conninfo[128];
 	char		with_timeout[160];
 	char		two_hosts[200];
+	char		dead_first[240];
+	char		one_hostaddr[240];
 	PGconn	   *conn;
 	const char *keys[] = {"dbname", NULL};
 	const char *vals[] = {conninfo, NULL};
 	const char *vals_timeout[] = {with_timeout, NULL};
 	const char *vals_two[] = {two_hosts, NULL};
+	const char *vals_dead[] = {dead_first, NULL};
+	const char *vals_hostaddr[] = {one_hostaddr, NULL};
 	volatile sig_atomic_t stop = 1;
 	PgConnectFailure f;
 	double		t0;
@@ -224,6 +228,11 @@ test_connect_silent(void)
 	snprintf(with_timeout, sizeof(with_timeout), "%s connect_timeout=2", conninfo);
 	snprintf(two_hosts, sizeof(two_hosts), "host=127.0.0.1,127.0.0.1 port=%d,%d dbname=x user=x "
 			 "sslmode=disable connect_timeout=2", ntohs(a.sin_port), ntohs(a.sin_port));
+	snprintf(dead_first, sizeof(dead_first), "host=/nonexistent/w2q,127.0.0.1,127.0.0.1 "
+			 "port=5432,%d,%d dbname=x user=x sslmode=disable connect_timeout=2",
+			 ntohs(a.sin_port), ntohs(a.sin_port));
+	snprintf(one_hostaddr, sizeof(one_hostaddr), "host=pg1.invalid,127.0.0.1 hostaddr=127.0.0.1, "
+			 "port=%d dbname=x user=x sslmode=disable connect_timeout=2", ntohs(a.sin_port));
 
 	pgerror_set_connect_limits(1, &stop);
 	t0 = mono_s();
@@ -245,6 +254,26 @@ test_connect_silent(void)
 	unit_check(conn == NULL && f.kind == PGERR_TRANSIENT &&
 			   strncmp(f.message, "timeout expired", 15) == 0 && took >= 3.9 && took < 6.0,
 			   "connect_timeout bounds each host of a list: two silent ones, twice (%.1f s, %s)",
+			   took, f.message);
+
+	/*
+	 * each once, also behind an entry libpq passes over at once, before
+	 * polling (attack 572), and with a hostaddr for the first host only
+	 * (attack 574: not "could not match 1 host names to 2 hostaddr values")
+	 */
+	t0 = mono_s();
+	conn = pgerror_connect(keys, vals_dead, &f);
+	took = mono_s() - t0;
+	unit_check(conn == NULL && f.kind == PGERR_TRANSIENT &&
+			   strncmp(f.message, "timeout expired", 15) == 0 && took >= 3.9 && took < 5.9,
+			   "a dead entry first: two silent ones, twice, not three times (%.1f s, %s)",
+			   took, f.message);
+	t0 = mono_s();
+	conn = pgerror_connect(keys, vals_hostaddr, &f);
+	took = mono_s() - t0;
+	unit_check(conn == NULL && f.kind == PGERR_TRANSIENT &&
+			   strncmp(f.message, "timeout expired", 15) == 0 && took >= 3.9 && took < 6.0,
+			   "a hostaddr for the first host only: two silent ones, twice (%.1f s, %s)",
 			   took, f.message);
 
 	t0 = mono_s();

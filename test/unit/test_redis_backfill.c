@@ -1,11 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * test_redis_backfill.c
- *		The Redis function wal2queue_backfill2 against a real redis-server:
+ *		The Redis function wal2queue_backfill4 against a real redis-server:
  *		a page and its state are written together or not at all; a page
  *		sent again (a lost reply, a second bridge) is refused, never
  *		written twice; another source's record is refused unless taken
- *		over; a key of another type stops the page before anything.
+ *		over, and taken over it keeps no last transaction of the old
+ *		source and records the options its lsn was written with (600); a
+ *		key of another type stops the page before anything.
  *
  *-------------------------------------------------------------------------
  */
@@ -202,10 +204,20 @@ test_done_and_takeover(Sink *s, const SinkSource *other)
 			   s->ops->backfill_read(s, &src, 0, &rd) == SINK_OK && rd.done,
 			   "done is recorded");
 	state(&st, 1, 0, "", false);
+	/* the old source's last transaction (test/t/600) */
+	rdo("HSET wal2queue:progress:jobs txn_end 0/1000000 txn_xid 700 txn_commit_time 1 "
+		"txn_source %s/1 txn_options %s lsn_options %s", src.sysid, "--plugin=x", "--plugin=x");
 	unit_check(s->ops->backfill_batch(s, other, SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT, 0, &st,
 									  NULL, 0) == SINK_OK &&
 			   field_is("sysid", other->sysid),
 			   "--recreate-lost-slot takes the record over");
+	unit_check(field_is("txn_end", "") && field_is("txn_xid", "") &&
+			   field_is("txn_commit_time", "") && field_is("txn_source", "") &&
+			   field_is("txn_options", ""),
+			   "the take-over drops the old source's last transaction");
+	unit_check(field_is("lsn_options", "--plugin=wal2queue, no --tables") &&
+			   field_is("lsn", "0/1000028"),
+			   "and writes lsn_options with lsn, the take-over's options");
 
 	{
 		FrameColumn bad[2] = {{{"id", 2}, W2Q_KIND_NUMBER}, {{"_backfill", 9}, W2Q_KIND_TEXT}};
@@ -217,6 +229,30 @@ test_done_and_takeover(Sink *s, const SinkSource *other)
 		unit_check(s->ops->backfill_batch(s, other, 0, 1, &st, jobs, 1) == SINK_FATAL &&
 				   strstr(s->err, "column _backfill") != NULL,
 				   "a column named _backfill is refused: %s", s->err);
+	}
+	/* a new backfill of the same source past the record keeps its own transaction */
+	rdo("HSET wal2queue:progress:jobs txn_end 0/1000010 txn_xid 701 txn_commit_time 2 "
+		"txn_source %s/1 txn_options %s", other->sysid, "--plugin=y");
+	state(&st, 1, 0, "", false);
+	st.lsn = 0x1000040;
+	unit_check(s->ops->backfill_batch(s, other, SINK_BACKFILL_NEW, 0, &st, NULL, 0) == SINK_OK &&
+			   field_is("lsn", "0/1000040") && field_is("txn_end", "0/1000010") &&
+			   field_is("txn_options", "--plugin=y") &&
+			   field_is("lsn_options", "--plugin=wal2queue, no --tables"),
+			   "a new backfill of this source moves lsn up and keeps this source's last transaction");
+	{
+		/* a failover: the promoted standby's timeline takes the record over */
+		SinkSource	promoted = *other;
+
+		promoted.timeline = 2;
+		state(&st, 1, 0, "", false);
+		st.lsn = 0x1000050;
+		unit_check(s->ops->backfill_batch(s, &promoted, SINK_BACKFILL_NEW | SINK_BACKFILL_ACCEPT, 0,
+										  &st, NULL, 0) == SINK_OK &&
+				   field_is("timeline", "2") && field_is("lsn", "0/1000050") &&
+				   field_is("txn_end", "") && field_is("txn_source", "") &&
+				   field_is("lsn_options", "--plugin=wal2queue, no --tables"),
+				   "a failover's backfill (another timeline) drops the old timeline's last transaction too");
 	}
 	backfill_state_free(&st);
 	backfill_state_free(&rd);

@@ -310,6 +310,127 @@ test_options_long(void)
 	sn->ops->destroy(sn);
 }
 
+/*
+ * test/t/604: a schema and tables of 63 characters (PostgreSQL's longest
+ * names), with a --target-prefix of 3 and of 400 characters: even the
+ * lists' first items leave no room, and the options-changed messages (the
+ * record's last transaction's, and record_no_txn()'s of a record without
+ * one) give the lists as counts, the progress key cut at its start when
+ * even that does not fit; the cause and the way out stay whole.
+ */
+static bool
+message_whole(const char *err, const char *desc)
+{
+	const char *end = "--accept-new-source would write every job between the slot and the record again";
+	size_t		n = strlen(err),
+				e = strlen(end);
+
+	printf("# %s\n", err);
+	return unit_check(n < SINK_ERRLEN && n >= e && strcmp(err + n - e, end) == 0 &&
+					  strstr(err, "the options that choose transactions changed since the record") &&
+					  strstr(err, "restart once with the recorded options") &&
+					  strstr(err, "wal2queue:progress:jobs\" (at "),
+					  "%s (%zu characters)", desc, n);
+}
+
+static void
+test_options_names_63(void)
+{
+	char		sch[64],
+				ta[64],
+				tb[64],
+				wtab[256],
+				ntab[256],
+				prefix[512];
+	size_t		plen[2] = {3, 400};
+
+	memset(sch, 'x', 63);
+	sch[63] = '\0';
+	snprintf(ta, sizeof(ta), "queue_of_the_department_with_a_rather_long_name_and_more_ta_aaa");
+	snprintf(tb, sizeof(tb), "queue_of_the_department_with_a_rather_long_name_and_more_tb_bbb");
+	snprintf(wtab, sizeof(wtab), "%s.%s,%s.%s", sch, ta, sch, tb);
+	snprintf(ntab, sizeof(ntab), "%s.%s", sch, ta);
+	for (int i = 0; i < 2; i++)
+	{
+		SinkConfig	wide,
+					narrow;
+		Sink	   *sw,
+				   *sn;
+
+		memset(prefix, 'p', plen[i] - 1);
+		prefix[plen[i] - 1] = ':';
+		prefix[plen[i]] = '\0';
+		init_cfg(&wide, prefix);
+		wide.tables = wtab;
+		narrow = wide;
+		narrow.tables = ntab;
+		sw = sink_redis_create(&wide);
+		sn = sink_redis_create(&narrow);
+		unit_check(session(sw, 0x400, SINK_REPLAY_NEW_SLOT) == SINK_OK &&
+				   send_txn_id(sw, 0x42C, 1, 10, T1, job1, 1) == SINK_OK &&
+				   drain(sw) == SINK_OK && ack_jobs[1] == 1,
+				   "names of 63 characters, a --target-prefix of %zu: a transaction delivered", plen[i]);
+		unit_check(session(sn, 0x400, 0) == SINK_FATAL && ack_total == 0,
+				   "  the narrower --tables below it stops");
+		message_whole(sn->err, "  the message is whole");
+		unit_check(strstr(sn->err, "--tables=(2 tables)\", but this bridge runs with "
+						  "\"--plugin=wal2queue --tables=(1 table)\"") != NULL,
+				   "  the lists as counts");
+		rdo("HDEL %swal2queue:progress:jobs txn_end txn_xid txn_commit_time txn_source txn_options",
+			prefix);
+		unit_check(session(sn, 0x400, 0) == SINK_FATAL && ack_total == 0 &&
+				   strstr(sn->err, "no transaction delivered since it was created or taken over"),
+				   "  without the record's last transaction: stops too (record_no_txn())");
+		message_whole(sn->err, "  that message is whole too");
+		sw->ops->destroy(sw);
+		sn->ops->destroy(sn);
+	}
+}
+
+/*
+ * test/t/600: a record whose last transaction is another source's (a
+ * failover's backfill of a bridge before the fix took it over: the record
+ * on timeline 2, txn_source still timeline 1) is no evidence for this
+ * source; a session below its lsn under other options stops as one
+ * without a last transaction does (record_no_txn()).
+ */
+static void
+test_foreign_txn(void)
+{
+	SinkConfig	narrow,
+				wide;
+	Sink	   *sn,
+			   *sw;
+	SinkSource	promoted = src;
+
+	init_cfg(&narrow, "f:");
+	narrow.tables = "public.ta";
+	wide = narrow;
+	wide.tables = "public.ta,public.tb";
+	sn = sink_redis_create(&narrow);
+	sw = sink_redis_create(&wide);
+	unit_check(session(sn, 0x400, SINK_REPLAY_NEW_SLOT) == SINK_OK &&
+			   send_txn_id(sn, 0x42C, 1, 10, T1, job1, 1) == SINK_OK &&
+			   drain(sn) == SINK_OK && progress_ok(sn, 0x600, 2),
+			   "foreign txn: a transaction and a position past it under --tables public.ta");
+	rdo("HSET f:wal2queue:progress:jobs timeline 2");
+	promoted.timeline = 2;
+	sw->ops->disconnect(sw);
+	reset_acks();
+	unit_check(start_session(sw, &promoted, 0x400, 0) == SINK_FATAL && ack_total == 0 &&
+			   strstr(sw->err, "no transaction delivered since it was created or taken over") &&
+			   strstr(sw->err, "--plugin=wal2queue --tables=public.ta\", but this bridge runs with"),
+			   "  timeline 2 below the record under a wider --tables stops: timeline 1's transaction proves nothing");
+	printf("# %s\n", sw->err);
+	rdo("HSET f:wal2queue:progress:jobs txn_source 7300000000000000001/2");
+	sw->ops->disconnect(sw);
+	unit_check(start_session(sw, &promoted, 0x400, 0) == SINK_FATAL &&
+			   strstr(sw->err, "last delivered xid 10"),
+			   "  (with txn_source its own, the last transaction's verdict)");
+	sn->ops->destroy(sn);
+	sw->ops->destroy(sw);
+}
+
 int
 main(void)
 {
@@ -329,5 +450,7 @@ main(void)
 	s->ops->destroy(s);
 	test_options_changed();
 	test_options_long();
+	test_options_names_63();
+	test_foreign_txn();
 	return unit_done();
 }

@@ -20,6 +20,13 @@
 # Severity: low -- a failover list with a dead socket directory or a
 # refusing host in front of a blackholed one connects late (one bound per
 # such entry); no loss.  Reliable (deterministic).
+# Fixed: bridge/pgerror.c current_entry(): the entry given up is the one
+# libpq is at, found by its host, port and address (PQhost(), PQport(),
+# PQhostaddr() against the attempt's lists), not counted from where
+# polling started; the count of moves seen only orders equal entries
+# (test 590).  The new attempt starts after it, so each host and address
+# is tried once per connection, with or without entries that fail at once
+# in front.
 # Control: W2Q_ATTACK_CONTROL=1 leaves the failing-at-once entry out of
 # the second run too (passes).
 use strict;

@@ -16,6 +16,14 @@
 # Severity: medium-low -- a failover conninfo that psql accepts never
 # connects in the failover it was written for (no loss: the bridge retries
 # forever).  Reliable (deterministic).
+# Fixed: bridge/pgerror.c start_from(), conninfo_at(): the new attempt's
+# host, hostaddr and port lists are set in the connection string of the
+# first dbname (PQconninfoParse(), a URI as well), which replaces --dbname's
+# lists, and empty ones as '' (set to nothing, where an empty keyword is
+# passed over); host, hostaddr and port keywords are left out.  Lists of
+# other lengths than the host list are libpq's to refuse, at the first
+# attempt, as psql does; the new attempt's lists always match.  The
+# environment's and a URI's lists: test 591.
 # Control: W2Q_ATTACK_CONTROL=1 gives no hostaddr (host=127.0.0.1 for
 # the silent one): the bridge streams through the second (passes).
 use strict;
