@@ -116,7 +116,8 @@ usage(void)
 	printf("                             (doubled after each such reconnect until data past what\n");
 	printf("                             was received arrives; default: 60, 0: off); it also bounds a\n");
 	printf("                             connect when --dbname sets no connect_timeout, and each\n");
-	printf("                             command of a stream's open (at least 10 s; 60 s when off)\n");
+	printf("                             command of a stream's open, the publication's included\n");
+	printf("                             (at least 10 s; 60 s when off)\n");
 	printf("      --standby              wait while another bridge holds the slot; take over when it dies\n");
 	printf("      --accept-new-source    continue into a sink that holds another server's, timeline's or\n");
 	printf("                             slot's progress, or none (a deliberate failover or restore, or\n");

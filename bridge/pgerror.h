@@ -139,4 +139,20 @@ typedef bool (*PgStillRunning) (void *arg, const char **why);
 extern PGresult *pgerror_exec_watched(PGconn *conn, const char *sql, PgStillRunning running,
 									  void *arg, const char **why);
 
+/*
+ * A connection and how its owner runs a command on it (stream.c's
+ * stream_exec(): pgerror_exec() under --recv-timeout and the stop flag, the
+ * connection's state kept): run returns what PQexec would, or NULL when the
+ * command was given up, the owner having said why (its error, not the
+ * caller's).  conn is for escaping (PQescapeLiteral) and status only.
+ */
+typedef struct PgExec
+{
+	PGconn	   *conn;
+	PGresult   *(*run) (void *arg, const char *sql);
+	void	   *arg;
+} PgExec;
+
+#define pgexec_run(x, sql) ((x)->run((x)->arg, (sql)))
+
 #endif							/* W2Q_PGERROR_H */

@@ -14,7 +14,10 @@
  *
  * Queries are plain SQL without parameters (a replication connection has
  * no extended query protocol); values go through PQescapeLiteral and
- * names through PQescapeIdentifier.
+ * names through PQescapeIdentifier.  They run through the caller's
+ * executor (PgExec: the stream open's, bounded by --recv-timeout and the
+ * stop flag, test/t/573): a command given up leaves err to the executor's
+ * owner, which has said why.
  *
  *-------------------------------------------------------------------------
  */
@@ -152,11 +155,14 @@ str_add_qualified(Str *b, PGconn *conn, const char *schema, const char *table)
 	PQfreemem(t);
 }
 
+/* a query's rows; NULL when it failed (err says why) or was given up */
 static PGresult *
-query(PGconn *conn, const char *sql, char *err, size_t errlen)
+query(const PgExec *x, const char *sql, char *err, size_t errlen)
 {
-	PGresult   *res = PQexec(conn, sql);
+	PGresult   *res = pgexec_run(x, sql);
 
+	if (res == NULL)
+		return NULL;			/* given up: the owner's error says why */
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		return res;
 	errbuf_set(err, errlen, 1, "could not check the publication: %s",
@@ -171,11 +177,11 @@ query(PGconn *conn, const char *sql, char *err, size_t errlen)
  * skip); counts in *nselected and *nmissing.
  */
 static PGresult *
-selected_tables(PGconn *conn, const PgoConfig *cfg, PGresult *published,
+selected_tables(const PgExec *x, const PgoConfig *cfg, PGresult *published,
 				Str *list, Str *missing, int *nselected, int *nmissing,
 				char *err, size_t errlen)
 {
-	PGresult   *res = query(conn, SELECTABLE_TABLES, err, errlen);
+	PGresult   *res = query(x, SELECTABLE_TABLES, err, errlen);
 	int			i;
 	int			j;
 
@@ -192,7 +198,7 @@ selected_tables(PGconn *conn, const PgoConfig *cfg, PGresult *published,
 			continue;
 		if ((*nselected)++ > 0)
 			str_add(list, ", ");
-		str_add_qualified(list, conn, schema, table);
+		str_add_qualified(list, x->conn, schema, table);
 		for (j = 0; published && j < PQntuples(published) && !found; j++)
 			found = strcmp(PQgetvalue(published, j, 0), schema) == 0 &&
 				strcmp(PQgetvalue(published, j, 1), table) == 0;
@@ -200,7 +206,7 @@ selected_tables(PGconn *conn, const PgoConfig *cfg, PGresult *published,
 		{
 			if ((*nmissing)++ > 0)
 				str_add(missing, ", ");
-			str_add_qualified(missing, conn, schema, table);
+			str_add_qualified(missing, x->conn, schema, table);
 		}
 	}
 	return res;
@@ -259,13 +265,13 @@ add_schemas(PGconn *conn, const PgoConfig *cfg, Str *sql)
  * a schema part), not list today's.
  */
 static bool
-create_sql(PGconn *conn, const PgoConfig *cfg, Str *sql, char *err, size_t errlen)
+create_sql(const PgExec *x, const PgoConfig *cfg, Str *sql, char *err, size_t errlen)
 {
 	Str			list = {0};
 	Str			none = {0};
 	int			nselected;
 	int			nmissing;
-	char	   *ident = PQescapeIdentifier(conn, cfg->publication, strlen(cfg->publication));
+	char	   *ident = PQescapeIdentifier(x->conn, cfg->publication, strlen(cfg->publication));
 	PGresult   *res = NULL;
 	bool		ok = true;
 
@@ -275,10 +281,10 @@ create_sql(PGconn *conn, const PgoConfig *cfg, Str *sql, char *err, size_t errle
 	if (cfg->tables.n == 0 || wildcard_schema(cfg))
 		str_add(sql, " FOR ALL TABLES");
 	else if (wildcard_table(cfg))
-		add_schemas(conn, cfg, sql);
+		add_schemas(x->conn, cfg, sql);
 	else
 	{
-		res = selected_tables(conn, cfg, NULL, &list, &none, &nselected, &nmissing,
+		res = selected_tables(x, cfg, NULL, &list, &none, &nselected, &nmissing,
 							  err, errlen);
 		if (res == NULL)
 			ok = false;
@@ -298,19 +304,20 @@ create_sql(PGconn *conn, const PgoConfig *cfg, Str *sql, char *err, size_t errle
 }
 
 static int
-create_publication(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+create_publication(const PgExec *x, const PgoConfig *cfg, char *err, size_t errlen)
 {
 	Str			sql = {0};
 	PGresult   *res;
 	int			rc = 0;
 
-	if (!create_sql(conn, cfg, &sql, err, errlen))
+	if (!create_sql(x, cfg, &sql, err, errlen))
 	{
 		free(sql.s);
 		return 1;
 	}
-	res = PQexec(conn, sql.s);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	if ((res = pgexec_run(x, sql.s)) == NULL)
+		rc = 1;					/* given up: the owner's error says why */
+	else if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = errbuf_set(err, errlen, 1, "could not create publication \"%s\": %s; "
 						"hint: have its tables' owner (or a superuser, for FOR ALL TABLES) run: %s",
 						cfg->publication,
@@ -331,7 +338,7 @@ create_publication(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
  * them (one statement, so no transaction sees the table unpublished).
  */
 static int
-check_filters(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *ident,
+check_filters(const PgExec *x, const PgoConfig *cfg, const char *lit, const char *ident,
 			  char *err, size_t errlen)
 {
 	char		sql[sizeof(FILTERED_TABLES) + 256];
@@ -340,7 +347,7 @@ check_filters(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *i
 	int			rc = 0;
 
 	snprintf(sql, sizeof(sql), FILTERED_TABLES, lit);
-	if ((res = query(conn, sql, err, errlen)) == NULL)
+	if ((res = query(x, sql, err, errlen)) == NULL)
 		return 1;
 	for (i = 0; i < PQntuples(res) && rc == 0; i++)
 	{
@@ -364,7 +371,7 @@ check_filters(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *i
 
 /* the publication exists: does it publish inserts and every selected table? */
 static int
-check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *ident,
+check_tables(const PgExec *x, const PgoConfig *cfg, const char *lit, const char *ident,
 			 bool viaroot, char *err, size_t errlen)
 {
 	char		sql[512];
@@ -378,7 +385,7 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *id
 
 	snprintf(sql, sizeof(sql), "SELECT schemaname, tablename FROM pg_catalog.pg_publication_tables "
 			 "WHERE pubname = %s", lit);
-	if ((pub = query(conn, sql, err, errlen)) == NULL)
+	if ((pub = query(x, sql, err, errlen)) == NULL)
 		return 1;
 	if (PQntuples(pub) == 0)
 		rc = errbuf_set(err, errlen, 1, "publication \"%s\" publishes no table; hint: "
@@ -386,7 +393,7 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *id
 						ident);
 	else if (cfg->tables.n > 0)
 	{
-		sel = selected_tables(conn, cfg, pub, &list, &missing, &nselected, &nmissing,
+		sel = selected_tables(x, cfg, pub, &list, &missing, &nselected, &nmissing,
 							  err, errlen);
 		if (sel == NULL)
 			rc = 1;
@@ -402,7 +409,7 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *id
 							"for partitioned tables)");
 	}
 	if (rc == 0)
-		rc = check_filters(conn, cfg, lit, ident, err, errlen);
+		rc = check_filters(x, cfg, lit, ident, err, errlen);
 	if (rc == 0 && !viaroot)
 		log_msg(LOG_WARNING, "publication \"%s\" does not publish via the partition root: rows "
 				"of partitions carry the partition's name, not the partitioned table's",
@@ -422,7 +429,7 @@ check_tables(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *id
  * pattern and the ALTER PUBLICATION (a superuser's, in PostgreSQL 15).
  */
 static int
-check_wildcards(PGconn *conn, const PgoConfig *cfg, const char *lit, const char *ident,
+check_wildcards(const PgExec *x, const PgoConfig *cfg, const char *lit, const char *ident,
 				bool alltables, char *err, size_t errlen)
 {
 	char		sql[512];
@@ -445,7 +452,7 @@ check_wildcards(PGconn *conn, const PgoConfig *cfg, const char *lit, const char 
 			snprintf(sql, sizeof(sql), "SELECT n.nspname FROM pg_catalog.pg_publication_namespace pn "
 					 "JOIN pg_catalog.pg_publication p ON p.oid = pn.pnpubid "
 					 "JOIN pg_catalog.pg_namespace n ON n.oid = pn.pnnspid WHERE p.pubname = %s", lit);
-			if ((res = query(conn, sql, err, errlen)) == NULL)
+			if ((res = query(x, sql, err, errlen)) == NULL)
 				return 1;
 		}
 		for (j = 0; p->schema && strchr(p->schema, '*') == NULL && j < PQntuples(res); j++)
@@ -472,7 +479,7 @@ check_wildcards(PGconn *conn, const PgoConfig *cfg, const char *lit, const char 
  * key.  Refused, naming the column.
  */
 static int
-check_generated(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+check_generated(const PgExec *x, const PgoConfig *cfg, char *err, size_t errlen)
 {
 	const char *route = cfg->route_column ? cfg->route_column : "";
 	const char *key = cfg->key_column ? cfg->key_column : "";
@@ -486,15 +493,15 @@ check_generated(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
 
 	if (cfg->route_column == NULL && cfg->key_column == NULL)
 		return 0;
-	rl = PQescapeLiteral(conn, route, strlen(route));
-	kl = PQescapeLiteral(conn, key, strlen(key));
+	rl = PQescapeLiteral(x->conn, route, strlen(route));
+	kl = PQescapeLiteral(x->conn, key, strlen(key));
 	len = sizeof(GENERATED_COLUMNS) + (rl ? strlen(rl) : 0) + (kl ? strlen(kl) : 0);
 	if (rl == NULL || kl == NULL || (sql = malloc(len)) == NULL)
 		rc = errbuf_set(err, errlen, 1, "out of memory");
 	else
 	{
 		snprintf(sql, len, GENERATED_COLUMNS, rl, kl);
-		if ((res = query(conn, sql, err, errlen)) == NULL)
+		if ((res = query(x, sql, err, errlen)) == NULL)
 			rc = 1;
 	}
 	for (i = 0; res && i < PQntuples(res) && rc == 0; i++)
@@ -568,10 +575,10 @@ check_key(PGresult *res, int i, const char *what, char *err, size_t errlen)
  * refused at the next start.
  */
 static int
-check_keys(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+check_keys(const PgExec *x, const PgoConfig *cfg, char *err, size_t errlen)
 {
 	const char *kc = cfg->key_column ? cfg->key_column : "";
-	char	   *lit = PQescapeLiteral(conn, kc, strlen(kc));
+	char	   *lit = PQescapeLiteral(x->conn, kc, strlen(kc));
 	char		sql[sizeof(PRIMARY_KEYS) + 2 * sizeof(KEY_COLUMNS) + 200];
 	PGresult   *res;
 	int			i;
@@ -585,7 +592,7 @@ check_keys(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
 	snprintf(sql, sizeof(sql), PRIMARY_KEYS, KEY_COLUMNS, KEY_COLUMNS,
 			 cfg->key_column ? lit : "NULL");
 	PQfreemem(lit);
-	if ((res = query(conn, sql, err, errlen)) == NULL)
+	if ((res = query(x, sql, err, errlen)) == NULL)
 		return 1;
 	for (i = 0; i < PQntuples(res) && rc == 0; i++)
 		if (tablematch_match(&cfg->tables, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)) &&
@@ -604,9 +611,9 @@ check_keys(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
  * said once here.
  */
 static int
-check_rename_trigger(PGconn *conn, const PgoConfig *cfg, char *err, size_t errlen)
+check_rename_trigger(const PgExec *x, const PgoConfig *cfg, char *err, size_t errlen)
 {
-	PGresult   *res = query(conn, RENAME_TRIGGER_SQL, err, errlen);
+	PGresult   *res = query(x, RENAME_TRIGGER_SQL, err, errlen);
 
 	if (res == NULL)
 		return 1;
@@ -625,12 +632,12 @@ check_rename_trigger(PGconn *conn, const PgoConfig *cfg, char *err, size_t errle
 	return 0;
 }
 
-/* does the slot exist already?  -1 when it cannot be told */
+/* does the slot exist already?  -1 when it cannot be told, -2 given up */
 static int
-slot_exists(PGconn *conn, const char *slot)
+slot_exists(const PgExec *x, const char *slot)
 {
 	char		sql[256];
-	char	   *lit = PQescapeLiteral(conn, slot, strlen(slot));
+	char	   *lit = PQescapeLiteral(x->conn, slot, strlen(slot));
 	PGresult   *res;
 	int			found = -1;
 
@@ -638,7 +645,8 @@ slot_exists(PGconn *conn, const char *slot)
 		return -1;
 	snprintf(sql, sizeof(sql), "SELECT 1 FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
 	PQfreemem(lit);
-	res = PQexec(conn, sql);
+	if ((res = pgexec_run(x, sql)) == NULL)
+		return -2;
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
 		found = PQntuples(res) > 0;
 	PQclear(res);
@@ -647,26 +655,27 @@ slot_exists(PGconn *conn, const char *slot)
 
 /* the publication is missing: create it, or say how */
 static int
-missing_publication(PGconn *conn, const PgoConfig *cfg, const char *slot, bool create,
+missing_publication(const PgExec *x, const PgoConfig *cfg, const char *slot, bool create,
 					char *err, size_t errlen)
 {
 	Str			hint = {0};
 	int			rc;
+	int			exists;
 
-	if (!create_sql(conn, cfg, &hint, err, errlen))
+	if (!create_sql(x, cfg, &hint, err, errlen) || (exists = slot_exists(x, slot)) == -2)
 	{
 		free(hint.s);
 		return 1;
 	}
 	/* pgoutput reads the publication as of each transaction: it must be older */
-	if (slot_exists(conn, slot) == 1)
+	if (exists == 1)
 		rc = errbuf_set(err, errlen, 1, "publication \"%s\" does not exist and replication slot "
 						"\"%s\" does: pgoutput cannot decode the slot's transactions from before "
 						"the publication; hint: run %s, then drop the slot and create it again "
 						"(--drop-slot, then --create-slot)", cfg->publication, slot, hint.s);
 	else if (create)
-		rc = create_publication(conn, cfg, err, errlen) ||
-			publication_prepare(conn, cfg, slot, false, err, errlen);
+		rc = create_publication(x, cfg, err, errlen) ||
+			publication_prepare(x, cfg, slot, false, err, errlen);
 	else
 		rc = errbuf_set(err, errlen, 1, "publication \"%s\" does not exist; hint: create it with "
 						"--create-slot, or run: %s", cfg->publication, hint.s);
@@ -675,25 +684,25 @@ missing_publication(PGconn *conn, const PgoConfig *cfg, const char *slot, bool c
 }
 
 int
-publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot, bool create,
+publication_prepare(const PgExec *x, const PgoConfig *cfg, const char *slot, bool create,
 					char *err, size_t errlen)
 {
 	char		sql[512];
-	char	   *lit = PQescapeLiteral(conn, cfg->publication, strlen(cfg->publication));
+	char	   *lit = PQescapeLiteral(x->conn, cfg->publication, strlen(cfg->publication));
 	char	   *ident;
 	PGresult   *res;
 	int			rc;
 
 	if (lit == NULL)
 		return errbuf_set(err, errlen, 1, "out of memory");
-	if (check_generated(conn, cfg, err, errlen))
+	if (check_generated(x, cfg, err, errlen))
 	{
 		PQfreemem(lit);
 		return 1;
 	}
 	snprintf(sql, sizeof(sql), "SELECT pubinsert, pubviaroot, puballtables FROM pg_catalog.pg_publication "
 			 "WHERE pubname = %s", lit);
-	if ((res = query(conn, sql, err, errlen)) == NULL)
+	if ((res = query(x, sql, err, errlen)) == NULL)
 	{
 		PQfreemem(lit);
 		return 1;
@@ -702,9 +711,9 @@ publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot, bool c
 	{
 		PQclear(res);
 		PQfreemem(lit);
-		return missing_publication(conn, cfg, slot, create, err, errlen);
+		return missing_publication(x, cfg, slot, create, err, errlen);
 	}
-	ident = PQescapeIdentifier(conn, cfg->publication, strlen(cfg->publication));
+	ident = PQescapeIdentifier(x->conn, cfg->publication, strlen(cfg->publication));
 	if (ident == NULL)
 		rc = errbuf_set(err, errlen, 1, "out of memory");
 	else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
@@ -712,12 +721,12 @@ publication_prepare(PGconn *conn, const PgoConfig *cfg, const char *slot, bool c
 						"ALTER PUBLICATION %s SET (publish = 'insert')",
 						cfg->publication, ident);
 	else
-		rc = check_tables(conn, cfg, lit, ident, strcmp(PQgetvalue(res, 0, 1), "t") == 0,
+		rc = check_tables(x, cfg, lit, ident, strcmp(PQgetvalue(res, 0, 1), "t") == 0,
 						  err, errlen) ||
-			check_wildcards(conn, cfg, lit, ident, strcmp(PQgetvalue(res, 0, 2), "t") == 0,
+			check_wildcards(x, cfg, lit, ident, strcmp(PQgetvalue(res, 0, 2), "t") == 0,
 							err, errlen) ||
-			check_keys(conn, cfg, err, errlen) ||
-			check_rename_trigger(conn, cfg, err, errlen);
+			check_keys(x, cfg, err, errlen) ||
+			check_rename_trigger(x, cfg, err, errlen);
 	PQclear(res);
 	PQfreemem(lit);
 	PQfreemem(ident);

@@ -107,34 +107,27 @@ pubwatch_sql(PubWatch *p, PGconn *conn)
 static char *join_lines(PGresult *res);
 
 void
-pubwatch_read_first(void *pubwatch, PGconn *conn)
+pubwatch_read_first(void *pubwatch, const PgExec *x)
 {
 	PubWatch   *p = pubwatch;
 	char	   *sql;
 	PGresult   *res;
-	bool		ok;
 
-	if (p->cfg == NULL || p->first != NULL || (sql = pubwatch_sql(p, conn)) == NULL)
+	if (p->cfg == NULL || p->first != NULL || (sql = pubwatch_sql(p, x->conn)) == NULL)
 		return;
-	ok = PQsendQuery(conn, sql) == 1;
+	/*
+	 * the last result is the rows (the first statement's LSN is of no use
+	 * here); NULL: given up, and the open fails at its next command
+	 */
+	res = pgexec_run(x, sql);
 	free(sql);
-	while (ok && (res = PQgetResult(conn)) != NULL)
-	{
-		/* the first statement's LSN is of no use here: only the rows are kept */
-		ok = PQresultStatus(res) == PGRES_TUPLES_OK &&
-			(p->nresult++ == 0 || (p->first = join_lines(res)) != NULL);
-		PQclear(res);
-	}
-	while (!ok && (res = PQgetResult(conn)) != NULL)
-		PQclear(res);
 	p->nresult = 0;
-	if (!ok)
-	{
-		free(p->first);
-		p->first = NULL;
+	if (res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) >= 3)
+		p->first = join_lines(res);
+	if (p->first == NULL)
 		log_msg(LOG_DEBUG, "could not read publication \"%s\" before streaming: %s",
-				p->cfg->publication, PQerrorMessage(conn));
-	}
+				p->cfg->publication, res ? PQresultErrorMessage(res) : "given up");
+	PQclear(res);
 }
 
 /* the part of a line (n bytes) that identifies its row version */

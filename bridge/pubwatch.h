@@ -46,6 +46,7 @@
 
 #include <libpq-fe.h>
 
+#include "pgerror.h"
 #include "pgoutput.h"
 
 #define PUBWATCH_POLL_MS 250
@@ -78,10 +79,11 @@ extern void pubwatch_session(PubWatch *p, uint64_t start_lsn);
 
 /*
  * The first session's rows, read on the replication connection before
- * START_REPLICATION (Stream.before_start), so that a change made between
- * the start and the first poll is seen too; a failure leaves it to the poll
+ * START_REPLICATION (Stream.before_start, through the open's executor x),
+ * so that a change made between the start and the first poll is seen too;
+ * a failure leaves it to the poll
  */
-extern void pubwatch_read_first(void *pubwatch, PGconn *conn);
+extern void pubwatch_read_first(void *pubwatch, const PgExec *x);
 
 /* the poll's SQL (two statements; malloc'd), or NULL when out of memory */
 extern char *pubwatch_sql(PubWatch *p, PGconn *conn);

@@ -328,6 +328,7 @@ stream_create_exported(Stream *s, char *snapshot, size_t snaplen)
 	s->slot_created = false;
 	if ((rc = stream_connect(s)) != STREAM_OK ||
 		(rc = stream_identify_system(s)) != STREAM_OK ||
+		(rc = stream_identify_backend(s)) != STREAM_OK ||
 		(rc = slot_lock_name(s)) != STREAM_OK ||
 		(rc = slot_check_publication(s)) != STREAM_OK)
 		return rc;
@@ -675,6 +676,7 @@ int
 slot_check_publication(Stream *s)
 {
 	PGresult   *res;
+	PgExec		x;
 	int			rc;
 
 	s->messages_public = -1;
@@ -682,9 +684,11 @@ slot_check_publication(Stream *s)
 		return STREAM_OK;
 	if (precheck_encoding(s->conn, s->err, sizeof(s->err)) != 0)
 		return STREAM_FATAL;
-	if (publication_prepare(s->conn, s->cfg->pgoutput, s->cfg->slot, s->cfg->create_slot,
+	/* its commands are the open's: bounded, and one given up is retried */
+	stream_pgexec(s, &x);
+	if (publication_prepare(&x, s->cfg->pgoutput, s->cfg->slot, s->cfg->create_slot,
 							s->err, sizeof(s->err)) != 0)
-		return PQstatus(s->conn) == CONNECTION_OK ? STREAM_FATAL : STREAM_RETRY;
+		return s->gave_up || PQstatus(s->conn) != CONNECTION_OK ? STREAM_RETRY : STREAM_FATAL;
 	/* may anyone emit a message?  Judged before the session decodes one */
 	if ((rc = stream_run_command(s, MESSAGE_ACCESS_SQL, PGRES_TUPLES_OK, &res)) != STREAM_OK)
 		return rc;

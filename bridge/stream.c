@@ -115,6 +115,8 @@ stream_connect(Stream *s)
 
 	s->gave_up = false;
 	s->conn_epoch[0] = '\0';
+	s->conn_pid = 0;
+	s->conn_start[0] = '\0';
 	s->conn_locked = false;
 	if ((s->conn = pgerror_connect(keys, vals, &f)) == NULL)
 		return stream_fail(s, connect_error_code(&f), "could not connect to PostgreSQL: %s%s%s",
@@ -129,9 +131,30 @@ stream_connect(Stream *s)
 static void
 remember_own(Stream *s)
 {
-	s->own_pid = PQbackendPID(s->conn);
+	s->own_pid = s->conn_pid;
 	snprintf(s->own_epoch, sizeof(s->own_epoch), "%s", s->conn_epoch);
+	snprintf(s->own_start, sizeof(s->own_start), "%s", s->conn_start);
 	s->own_ended_us = 0;
+}
+
+/*
+ * This connection's command was given up: its walsender may go on waiting
+ * (on a lock, keeping the locks it took before and a walsender slot) for as
+ * long as the server does not write to the connection.  Ended at the next
+ * open (end_given_up()), so that a retry does not leave one more each time
+ * (attack 571).  Only one whose identity is known, and only while none is
+ * pending: an open that finds the last one not gone fails before it runs
+ * a command that could wait.
+ */
+static void
+remember_gone(Stream *s)
+{
+	if (s->gone_pid != 0 || s->conn_pid == 0 || s->conn_epoch[0] == '\0' ||
+		s->conn_start[0] == '\0')
+		return;
+	s->gone_pid = s->conn_pid;
+	snprintf(s->gone_epoch, sizeof(s->gone_epoch), "%s", s->conn_epoch);
+	snprintf(s->gone_start, sizeof(s->gone_start), "%s", s->conn_start);
 }
 
 /*
@@ -206,17 +229,25 @@ stream_exec(Stream *s, const char *sql)
 	if (res == NULL)
 	{
 		s->gave_up = true;
-		/*
-		 * a walsender holding the --create-slot lock (and perhaps the slot it
-		 * creates) is ended at the next open; one holding nothing is left to
-		 * the server, and does not make the bridge forget its last stream's
-		 */
-		if (s->conn_locked)
-			remember_own(s);
+		remember_gone(s);
 		stream_fail(s, STREAM_RETRY, "could not run %.*s on the replication connection: %s",
 					(int) strcspn(sql, " ;"), sql, why);
 	}
 	return res;
+}
+
+static PGresult *
+pgexec_stream(void *arg, const char *sql)
+{
+	return stream_exec(arg, sql);
+}
+
+void
+stream_pgexec(Stream *s, PgExec *x)
+{
+	x->conn = s->conn;
+	x->run = pgexec_stream;
+	x->arg = s;
 }
 
 /* a command on the replication connection; code for errors */
@@ -279,6 +310,100 @@ stream_identify_system(Stream *s)
 	snprintf(s->dbname, sizeof(s->dbname), "%s", PQgetvalue(res, 0, 3));
 	PQclear(res);
 	return STREAM_OK;
+}
+
+/*
+ * The walsender of an open whose command was given up (remember_gone()),
+ * if it is still there: ended, and waited for a moment (pg_terminate_backend
+ * with a timeout).  Only the backend of that pid whose start and whose
+ * server's start are the ones read on its own connection, a walsender of
+ * this role: a pid reused by another client's backend is never ended
+ * (attack 549).  One not gone within END_WAIT_MS fails the open (retried)
+ * before any command that could wait, so at most two walsenders of this
+ * bridge are up at a time.
+ */
+#define END_WAIT_MS 2000
+
+static int
+end_given_up(Stream *s)
+{
+	char		sql[1024];
+	char	   *epoch;
+	char	   *start;
+	PGresult   *res;
+	int			rc;
+	int			pid = s->gone_pid;
+
+	if (pid == 0 || s->conn_epoch[0] == '\0')
+		return STREAM_OK;		/* none, or this server's start unknown */
+	if (strcmp(s->gone_epoch, s->conn_epoch) != 0)
+	{
+		s->gone_pid = 0;		/* the server restarted since: it is gone */
+		return STREAM_OK;
+	}
+	epoch = PQescapeLiteral(s->conn, s->gone_epoch, strlen(s->gone_epoch));
+	start = PQescapeLiteral(s->conn, s->gone_start, strlen(s->gone_start));
+	if (epoch == NULL || start == NULL)
+	{
+		PQfreemem(epoch);
+		PQfreemem(start);
+		return stream_fail(s, STREAM_RETRY, "out of memory");
+	}
+	snprintf(sql, sizeof(sql),
+			 "SELECT pg_catalog.pg_terminate_backend(a.pid, %d) FROM pg_catalog.pg_stat_activity a "
+			 "WHERE a.pid = %d AND a.backend_type = 'walsender' AND a.usename = current_user "
+			 "AND " BACKEND_START_SQL " = %s AND " POSTMASTER_EPOCH_SQL " = %s",
+			 END_WAIT_MS, pid, start, epoch);
+	PQfreemem(epoch);
+	PQfreemem(start);
+	if ((rc = stream_run_command(s, sql, PGRES_TUPLES_OK, &res)) != STREAM_OK)
+	{
+		if (s->gave_up || PQstatus(s->conn) != CONNECTION_OK)
+			return STREAM_RETRY;	/* kept: ended at the next open */
+		/* refused: left to the server, as before attack 571 */
+		log_msg(LOG_WARNING, "could not end this bridge's own previous walsender (pid %d), "
+				"whose command was given up: %s", pid, s->err);
+		s->gone_pid = 0;
+		s->err[0] = '\0';
+		return STREAM_OK;
+	}
+	if (PQntuples(res) == 0)
+		s->gone_pid = 0;		/* gone by itself */
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+	{
+		s->gone_pid = 0;
+		log_msg(LOG_WARNING, "ended this bridge's own previous walsender (pid %d), whose command "
+				"was given up and which still waited (on a lock, or for the network): each retry "
+				"would leave one more", pid);
+	}
+	PQclear(res);
+	if (s->gone_pid != 0)
+		return stream_fail(s, STREAM_RETRY, "waiting for this bridge's own previous walsender "
+						   "(pid %d), whose command was given up, to end: it was ended and "
+						   "is still there after %d ms", pid, END_WAIT_MS);
+	return STREAM_OK;
+}
+
+int
+stream_identify_backend(Stream *s)
+{
+	PGresult   *res;
+	int			rc;
+
+	if ((rc = stream_run_command(s, "SELECT " POSTMASTER_EPOCH_SQL ", a.pid, " BACKEND_START_SQL
+								 " FROM pg_catalog.pg_stat_activity a "
+								 "WHERE a.pid = pg_catalog.pg_backend_pid()",
+								 PGRES_TUPLES_OK, &res)) != STREAM_OK)
+		return rc;
+	if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1) &&
+		!PQgetisnull(res, 0, 2))
+	{
+		snprintf(s->conn_epoch, sizeof(s->conn_epoch), "%s", PQgetvalue(res, 0, 0));
+		s->conn_pid = atoi(PQgetvalue(res, 0, 1));
+		snprintf(s->conn_start, sizeof(s->conn_start), "%s", PQgetvalue(res, 0, 2));
+	}
+	PQclear(res);
+	return end_given_up(s);
 }
 
 uint64_t
@@ -428,6 +553,7 @@ stream_open(Stream *s)
 	s->own_busy = false;
 	if ((rc = stream_connect(s)) == STREAM_OK &&
 		(rc = stream_identify_system(s)) == STREAM_OK &&
+		(rc = stream_identify_backend(s)) == STREAM_OK &&
 		(!s->cfg->create_slot || (rc = slot_lock_name(s)) == STREAM_OK) &&
 		(rc = slot_check_publication(s)) == STREAM_OK &&
 		(rc = slot_check(s, s->cfg->create_slot)) == STREAM_OK &&
@@ -437,7 +563,12 @@ stream_open(Stream *s)
 		if (!s->slot_created)
 			stream_record_max_job_bytes(s);
 		if (s->before_start)
-			s->before_start(s->before_start_arg, s->conn);
+		{
+			PgExec		x;
+
+			stream_pgexec(s, &x);
+			s->before_start(s->before_start_arg, &x);
+		}
 		if ((rc = pin_settings(s)) == STREAM_OK &&
 			(rc = stream_native_encoding(s)) == STREAM_OK)
 			rc = start_replication(s);
@@ -470,50 +601,54 @@ stream_open(Stream *s)
  * wal_sender_timeout.  It serves no one: end it (a role may end its own
  * backends), rather than wait, or take it for another bridge (attack 496).
  * Only while it is the slot's active_pid or holds the slot's --create-slot
- * lock, and the server's start is the one own_pid was read on
- * (POSTMASTER_EPOCH_SQL), checked in the same statement: a pid reused by
- * another backend (a restarted container whose pids count from 1 again,
- * attack 549; a pooler's made-up pids) is never ended, nor one whose server
- * start is unknown.  Also the
- * walsender of an open whose command was given up (stream_exec(): one
- * waiting on a lock keeps that lock until it is ended).  A walsender that does not go at once (stopped,
- * stuck on a disk) is ended again at every attempt and its pid kept
+ * lock, and the server's start and the backend's start are the ones read on
+ * own_pid's connection (POSTMASTER_EPOCH_SQL, BACKEND_START_SQL), checked in
+ * the same statement: a pid reused by another backend (a restarted
+ * container whose pids count from 1 again, attack 549; a pooler's made-up
+ * pids) is never ended, nor one whose starts are unknown.  (The walsender
+ * of an open whose command was given up is end_given_up()'s.)  A walsender
+ * that does not go at once (stopped, stuck on a disk) is ended again at
+ * every attempt and its pid kept
  * (s->own_busy: the bridge waits for it, attack 504) until the slot's
  * holder is another process, or none.
  */
 void
 stream_end_own_walsender(Stream *s)
 {
-	char		sql[1024];
+	char		sql[1536];
 	char	   *lit;
 	char	   *epoch;
+	char	   *start;
 	PGresult   *res;
 	bool		ended;
 
 	s->own_busy = false;
-	if (s->own_pid != 0 && s->own_epoch[0] == '\0')
+	if (s->own_pid != 0 && (s->own_epoch[0] == '\0' || s->own_start[0] == '\0'))
 		s->own_pid = 0;			/* not known to be ours: never ended */
 	if (s->own_pid == 0 || s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK)
 		return;
 	lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
 	epoch = PQescapeLiteral(s->conn, s->own_epoch, strlen(s->own_epoch));
-	if (lit == NULL || epoch == NULL)
+	start = PQescapeLiteral(s->conn, s->own_start, strlen(s->own_start));
+	if (lit == NULL || epoch == NULL || start == NULL)
 	{
 		PQfreemem(lit);
 		PQfreemem(epoch);
+		PQfreemem(start);
 		return;
 	}
 	snprintf(sql, sizeof(sql),
 			 "SELECT pg_catalog.pg_terminate_backend(a.pid) FROM pg_catalog.pg_stat_activity a "
 			 "WHERE a.pid = %d AND a.backend_type = 'walsender' AND a.usename = current_user "
-			 "AND " POSTMASTER_EPOCH_SQL " = %s "
+			 "AND " POSTMASTER_EPOCH_SQL " = %s AND " BACKEND_START_SQL " = %s "
 			 "AND (a.pid IN (SELECT r.active_pid FROM pg_catalog.pg_replication_slots r "
 			 "WHERE r.slot_name = %s) OR a.pid IN (SELECT l.pid FROM pg_catalog.pg_locks l "
 			 "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %u "
 			 "AND l.objid = pg_catalog.hashtext(%s)::pg_catalog.oid AND l.objsubid = 2))",
-			 s->own_pid, epoch, lit, (unsigned) CREATE_LOCK_CLASS, lit);
+			 s->own_pid, epoch, start, lit, (unsigned) CREATE_LOCK_CLASS, lit);
 	PQfreemem(lit);
 	PQfreemem(epoch);
+	PQfreemem(start);
 	res = stream_exec(s, sql);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
@@ -533,8 +668,8 @@ stream_end_own_walsender(Stream *s)
 	{
 		s->own_ended_us = now_us();
 		log_msg(LOG_WARNING, "ended this bridge's own previous walsender (pid %d), which still held "
-				"replication slot \"%s\" (or its --create-slot lock): its connection was lost, or its "
-				"command given up, without the server noticing",
+				"replication slot \"%s\" (or its --create-slot lock): its connection was lost "
+				"without the server noticing",
 				s->own_pid, s->cfg->slot);
 	}
 	else

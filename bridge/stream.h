@@ -20,6 +20,7 @@
 #include <libpq-fe.h>
 
 #include "message_sign.h"
+#include "pgerror.h"
 
 #define STREAM_OK		0
 #define STREAM_RETRY	1		/* connection problem: reconnect later */
@@ -95,14 +96,23 @@ typedef struct Stream
 								 * up (pgerror_exec()): only closing is left */
 	char		conn_epoch[40]; /* this connection's server's start
 								 * (POSTMASTER_EPOCH_SQL), learned by
-								 * slot_lock_name() or slot_check(); "" unknown */
+								 * stream_identify_backend(); "" unknown */
+	int			conn_pid;		/* ... its backend's pid, and that backend's */
+	char		conn_start[40]; /* start (BACKEND_START_SQL); "" unknown */
 	bool		conn_locked;	/* this connection took the --create-slot lock */
 	int			own_pid;		/* kept across opens: the backend of this
 								 * process's last stream (a walsender that may
-								 * linger after a silent network loss), or of a
-								 * given-up open that held the --create-slot lock */
-	char		own_epoch[40];	/* own_pid's conn_epoch: a pid of another server
+								 * linger after a silent network loss) */
+	char		own_epoch[40];	/* own_pid's conn_epoch and conn_start: a pid */
+	char		own_start[40];	/* of another server start or another backend
 								 * start, or of an unknown one, is never ended */
+	int			gone_pid;		/* kept across opens: the backend of the first
+								 * open whose command was given up, not known
+								 * to be gone (one waiting on a lock keeps it,
+								 * and a walsender slot): ended at the next
+								 * open (attack 571) */
+	char		gone_epoch[40]; /* gone_pid's conn_epoch and conn_start */
+	char		gone_start[40];
 	int64_t		own_ended_us;	/* when it was first ended, or 0 */
 	bool		own_busy;		/* the last open failed because that
 								 * walsender, ended, still holds the slot */
@@ -113,8 +123,12 @@ typedef struct Stream
 	int			messages_public;	/* pgoutput: PUBLIC may emit messages at
 									 * open (message_access.h) */
 	MessageKeys msg_keys;		/* pgoutput: send()'s keys, read at open */
-	/* set by the caller: run on the connection just before START_REPLICATION */
-	void		(*before_start) (void *arg, PGconn *conn);
+	/*
+	 * set by the caller: run on the connection just before START_REPLICATION,
+	 * its commands through x (the open's: bounded, and a command given up
+	 * fails the open)
+	 */
+	void		(*before_start) (void *arg, const PgExec *x);
 	void	   *before_start_arg;
 	char		err[512];
 } Stream;

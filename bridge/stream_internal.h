@@ -26,6 +26,11 @@
  */
 #define POSTMASTER_EPOCH_SQL \
 	"EXTRACT(epoch FROM pg_catalog.pg_postmaster_start_time())::pg_catalog.text"
+/*
+ * a backend's start as text, of pg_stat_activity a: with the server's start
+ * and the pid, one backend's identity (attack 571)
+ */
+#define BACKEND_START_SQL "EXTRACT(epoch FROM a.backend_start)::pg_catalog.text"
 
 /* stream.c: set s->err (one line, no trailing period) and return code */
 extern int	stream_fail(Stream *s, int code, const char *fmt,...)
@@ -35,6 +40,8 @@ extern const char *stream_result_message(PGresult *res, char *buf, size_t buflen
 extern int	stream_connect(Stream *s);
 /* stream.c: PQexec under the connection limits; NULL when given up */
 extern PGresult *stream_exec(Stream *s, const char *sql);
+/* stream.c: stream_exec() as a PgExec, for publication.c and before_start */
+extern void stream_pgexec(Stream *s, PgExec *x);
 /* stream.c: a command on the replication connection; code for errors */
 extern int	stream_run_command(Stream *s, const char *sql, ExecStatusType want,
 							   PGresult **out);
@@ -42,6 +49,11 @@ extern int	stream_run_command(Stream *s, const char *sql, ExecStatusType want,
 extern void slot_note_epoch(Stream *s, PGresult *res, int col);
 /* stream.c: IDENTIFY_SYSTEM: which server, which timeline, which database */
 extern int	stream_identify_system(Stream *s);
+/*
+ * stream.c: this connection's backend (the server's start, the pid, the
+ * backend's start), then the end of the walsender of an open given up
+ */
+extern int	stream_identify_backend(Stream *s);
 /* stream.c: turn the server's refusal to load our plugin into a hint */
 extern void stream_explain_plugin_refusal(Stream *s);
 

@@ -18,6 +18,13 @@
 # Severity: medium -- a lock held for a minute or two (VACUUM FULL, an
 # ALTER EXTENSION UPDATE, a forgotten BEGIN; LOCK) makes the bridge use up
 # max_wal_senders: standbys cannot reconnect; nothing is lost in the sink.
+# Fixed: bridge/stream.c: each open reads its backend's identity first
+# (stream_identify_backend(): pg_postmaster_start_time() epoch, the pid,
+# backend_start); a given-up command's walsender is remembered by it
+# (remember_gone()), whatever it holds, and ended at the next open before
+# any command that could wait (end_given_up(): pg_terminate_backend() of
+# the walsender of this role whose pid, backend_start and server start all
+# match, never another backend); one not gone within 2 s fails the open.
 # Control: W2Q_ATTACK_CONTROL=1 runs the second bridge with --create-slot,
 # whose given-up walsenders hold the --create-slot lock and are ended
 # (passes).
@@ -70,6 +77,8 @@ my @given = bridge_log($b) =~ /could not run \S+ on the replication connection: 
 ok(@given >= 2, sprintf('the open was given up %d times while the lock was held', scalar @given))
   or diag(bridge_log($b));
 cmp_ok($max, '<=', 2, "at most two walsenders of the bridge at a time (seen: $max)");
+like(bridge_log($b), qr/ended this bridge's own previous walsender \(pid \d+\), whose command was given up/,
+	'the walsender of a given-up open is ended at the next open');
 my ($rc, $out, $err) = $node->psql('postgres', 'IDENTIFY_SYSTEM',
 	connstr => $node->connstr('postgres') . ' replication=database');
 is($rc, 0, 'another replication client is accepted while the lock is held')

@@ -13,6 +13,13 @@
 # bridge says so and reconnects) and SIGTERM ends the bridge within 5 s.
 # Severity: medium-low -- a bridge that ignores `systemctl stop` (until
 # SIGKILL) for as long as the lock is held; no loss.  Reliable.
+# Fixed: publication_prepare() (bridge/publication.c: its queries,
+# slot_exists(), CREATE PUBLICATION) and pubwatch_read_first() run their
+# commands through the open's executor (a PgExec, pgerror.h), which
+# bridge/slot.c slot_check_publication() and stream_open() give them:
+# stream_exec(), bounded by --recv-timeout and the stop flag; a command
+# given up fails the open, which is retried (and its walsender is ended at
+# the next open: test/t/571).
 # Control: W2Q_ATTACK_CONTROL=1 holds no lock: the bridge streams and
 # SIGTERM ends it within 5 s (passes).
 use strict;
