@@ -99,6 +99,8 @@ next_pattern(const char **p, char *buf, size_t buflen)
  * by a pattern that writes "wal2queue" out (test/t/603).
  */
 #define NOT_EXTENSION_SCHEMA "n.nspname <> 'wal2queue'"
+/* and the extension's signing keys are never selected (test/t/612) */
+#define NOT_MESSAGE_KEY "NOT (n.nspname = 'wal2queue' AND c.relname = 'message_key')"
 
 static bool
 wild_schema(const char *pattern)
@@ -122,7 +124,7 @@ append_pattern(PGconn *conn, FILE *sql, const char *pattern)
 	ls = PQescapeLiteral(conn, schema, strlen(schema));
 	lt = PQescapeLiteral(conn, table, strlen(table));
 	if (ls && lt)
-		fprintf(sql, "(n.nspname LIKE %s AND c.relname LIKE %s%s)", ls, lt,
+		fprintf(sql, "(n.nspname LIKE %s AND c.relname LIKE %s%s AND " NOT_MESSAGE_KEY ")", ls, lt,
 				wild_schema(pattern) ? " AND " NOT_EXTENSION_SCHEMA : "");
 	PQfreemem(ls);
 	PQfreemem(lt);
@@ -268,9 +270,9 @@ open_schema_selection(PGconn *conn, const char *tables, FILE *sql)
 	char		table[512];
 	bool		first = true;
 
-	if (tables == NULL)
+	if (tables == NULL || strcmp(tables, "*") == 0)
 	{
-		fputs("n.nspname <> 'wal2queue'", sql);
+		fputs(NOT_EXTENSION_SCHEMA, sql);
 		return true;
 	}
 	fputs("(", sql);
@@ -285,9 +287,10 @@ open_schema_selection(PGconn *conn, const char *tables, FILE *sql)
 		ls = PQescapeLiteral(conn, schema, strlen(schema));
 		lt = PQescapeLiteral(conn, table, strlen(table));
 		if (ls && lt)
-			fprintf(sql, "%s(n.nspname LIKE %s AND (%s OR NOT EXISTS (SELECT 1 FROM "
+			fprintf(sql, "%s(n.nspname LIKE %s%s AND (%s OR NOT EXISTS (SELECT 1 FROM "
 					"pg_catalog.pg_class c WHERE c.relnamespace = n.oid AND c.relname LIKE %s)))",
-					first ? "" : " OR ", ls, (dot == NULL || strchr(dot, '*')) ? "true" : "false", lt);
+					first ? "" : " OR ", ls, wild_schema(pattern) ? " AND " NOT_EXTENSION_SCHEMA : "",
+					(dot == NULL || strchr(dot, '*')) ? "true" : "false", lt);
 		PQfreemem(ls);
 		PQfreemem(lt);
 		if (!ls || !lt)

@@ -587,7 +587,9 @@ slot_check(Stream *s, bool may_create)
 	char	   *lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
 	PGresult   *res;
 	int			rc;
+	bool		unanswered = s->create_unanswered;
 
+	s->create_unanswered = false;
 	snprintf(sql, sizeof(sql),
 			 "SELECT plugin, active_pid, confirmed_flush_lsn, database = current_database(), "
 			 POSTMASTER_EPOCH_SQL " FROM pg_catalog.pg_replication_slots WHERE slot_name = %s", lit);
@@ -598,7 +600,11 @@ slot_check(Stream *s, bool may_create)
 	{
 		PQclear(res);
 		if (may_create && !s->never_create)
-			return create_slot(s) == STREAM_OK ? slot_check(s, false) : STREAM_FATAL;
+		{
+			if ((rc = create_slot(s)) == STREAM_OK)
+				return slot_check(s, false);
+			return s->gave_up ? rc : STREAM_FATAL;	/* given up: retried */
+		}
 		if (may_create)
 			return stream_fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist any more: it was "
 						"dropped, or the connection reaches another server; --create-slot creates a "
@@ -628,6 +634,21 @@ slot_check(Stream *s, bool may_create)
 			s->start_lsn = ((uint64_t) hi << 32) | lo;
 	}
 	PQclear(res);
+	if (rc == STREAM_OK && may_create && unanswered)
+	{
+		/*
+		 * The server finished this bridge's CREATE_REPLICATION_SLOT, run under
+		 * its --create-slot lock, and the answer never came (attack 614): the
+		 * slot is the one it made.  Registered now, as create_slot() would
+		 * have, it is then reclaimed as created by this run (nothing
+		 * consumed), and streams from where it was made.
+		 */
+		log_msg(LOG_INFO, "replication slot \"%s\" is the one this bridge's CREATE_REPLICATION_SLOT "
+				"made (the server finished it, its answer never came): taken as created by this run",
+				s->cfg->slot);
+		s->slot_created = true;
+		registry_call(s, true);
+	}
 	if (rc == STREAM_OK && may_create && !s->never_create && s->start_lsn != 0)
 		rc = slot_check_reclaim(s);
 	if (rc == STREAM_OK)

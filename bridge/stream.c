@@ -160,44 +160,103 @@ remember_gone(Stream *s)
 /*
  * Does the server still run this connection's command?  Asked from a
  * connection of its own while a command that may wait long has no answer
- * (pgerror_exec_watched()).  No only on positive evidence: the server that
- * started this connection (its start epoch, as 549 checks) shows the
- * backend gone or no longer active, so its answer was sent, or the
- * connection ended, and never came: the path went silent (test/t/602).  A
- * server that cannot be reached, or another one behind the conninfo, tells
- * nothing: the wait goes on.
+ * (pgerror_exec_watched()).  No only on positive evidence from the same
+ * system (its identifier, as IDENTIFY_SYSTEM gave it): a later start of the
+ * server (its start epoch, as 549 checks), or the backend gone, replaced by
+ * another of that pid, or no longer active, so that its answer was sent, or
+ * the connection ended, and never came: the path went silent (test/t/602,
+ * 615).  A row the checking role may not see (its state hidden) tells
+ * nothing, and the wait goes on (test/t/610, 611).  A server that cannot be
+ * reached, or another one behind the conninfo, tells nothing either, but
+ * OWN_CHECK_BLIND_MAX such bounds in a row give the command up, as the
+ * stream is given up after --recv-timeout (a failover: test/t/613).
  */
+#define OWN_CHECK_BLIND_MAX 3
+
+typedef struct OwnCheck
+{
+	Stream	   *s;
+	const char *sql;			/* the command waited for */
+	int			blind;			/* bounds in a row that told nothing */
+} OwnCheck;
+
+static bool
+own_check_blind(OwnCheck *c, const char **why)
+{
+	if (++c->blind < OWN_CHECK_BLIND_MAX)
+		return true;
+	*why = "the server it runs on could not be reached from a new connection at "
+		"three bounds in a row";
+	return false;
+}
+
 static bool
 own_command_running(void *arg, const char **why)
 {
-	Stream	   *s = arg;
+	OwnCheck   *c = arg;
+	Stream	   *s = c->s;
 	const char *keys[] = {"dbname", "replication", "fallback_application_name", NULL};
 	const char *vals[] = {s->cfg->conninfo, "false", "wal2queue-bridge check", NULL};
 	PgConnectFailure f;
 	PGconn	   *conn;
 	PGresult   *res;
 	const char *failed;
-	char		sql[512];
+	char		sql[768];
+	char	   *start;
 	bool		running = true;
-	int			pid = PQbackendPID(s->conn);
+	bool		blind = true;
+	bool		idle = false;
 
-	if (pid == 0 || s->conn_epoch[0] == '\0' ||
-		(conn = pgerror_connect(keys, vals, &f)) == NULL)
+	*why = NULL;
+	if (s->conn_pid == 0 || s->conn_epoch[0] == '\0' || s->conn_start[0] == '\0' ||
+		s->sysid[0] == '\0')
+		return true;			/* whose backend it is is not known */
+	if ((conn = pgerror_connect(keys, vals, &f)) == NULL)
+		return own_check_blind(c, why);
+	if ((start = PQescapeLiteral(conn, s->conn_start, strlen(s->conn_start))) == NULL)
+	{
+		PQfinish(conn);
 		return true;
-	snprintf(sql, sizeof(sql), "SELECT " POSTMASTER_EPOCH_SQL ", (SELECT a.state "
-			 "FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d)", pid);
+	}
+	snprintf(sql, sizeof(sql),
+			 "SELECT (SELECT system_identifier::pg_catalog.text FROM pg_catalog.pg_control_system()), "
+			 POSTMASTER_EPOCH_SQL ", "
+			 "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d), "
+			 "(SELECT a.state IS NULL OR a.backend_start IS NULL FROM pg_catalog.pg_stat_activity a "
+			 "WHERE a.pid = %d), "
+			 "(SELECT " BACKEND_START_SQL " = %s FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d), "
+			 "(SELECT a.state FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d)",
+			 s->conn_pid, s->conn_pid, start, s->conn_pid, s->conn_pid);
+	PQfreemem(start);
 	res = pgerror_exec(conn, sql, true, &failed);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		strcmp(PQgetvalue(res, 0, 0), s->conn_epoch) == 0 &&
-		(PQgetisnull(res, 0, 1) || strcmp(PQgetvalue(res, 0, 1), "active") != 0))
+		strcmp(PQgetvalue(res, 0, 0), s->sysid) == 0)
 	{
-		running = false;
-		*why = PQgetisnull(res, 0, 1) ?
-			"the server ended the connection and no word of it came: the path went silent" :
-			"the server finished the command and its answer never came: the path went silent";
+		blind = false;
+		if (strcmp(PQgetvalue(res, 0, 1), s->conn_epoch) != 0)
+			*why = "the server restarted since (a later start of the same system) and no word "
+				"of it came: the path went silent";
+		else if (strcmp(PQgetvalue(res, 0, 2), "0") == 0 ||
+				 (strcmp(PQgetvalue(res, 0, 3), "f") == 0 &&
+				  strcmp(PQgetvalue(res, 0, 4), "t") != 0))
+			*why = "the server ended the connection and no word of it came: the path went silent";
+		else if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
+			;					/* hidden from this role: tells nothing */
+		else if (strcmp(PQgetvalue(res, 0, 5), "active") != 0)
+		{
+			*why = "the server finished the command and its answer never came: the path went silent";
+			idle = strcmp(PQgetvalue(res, 0, 5), "idle") == 0;
+		}
+		running = *why == NULL;
 	}
 	PQclear(res);
 	PQfinish(conn);
+	if (blind)
+		return own_check_blind(c, why);
+	c->blind = 0;
+	/* the server made the slot: it is this run's, under its --create-slot lock */
+	if (idle && s->conn_locked && strncmp(c->sql, "CREATE_REPLICATION_SLOT", 23) == 0)
+		s->create_unanswered = true;
 	return running;
 }
 
@@ -221,10 +280,11 @@ stream_exec(Stream *s, const char *sql)
 		strncmp(sql, "SELECT wal2queue.register_slot(", 31) == 0 ||
 		strncmp(sql, "SELECT wal2queue.unregister_slot(", 33) == 0;
 	PGresult   *res;
+	OwnCheck	check = {s, sql, 0};
 
 	if (s->gave_up)
 		return NULL;
-	res = waits ? pgerror_exec_watched(s->conn, sql, own_command_running, s, &why) :
+	res = waits ? pgerror_exec_watched(s->conn, sql, own_command_running, &check, &why) :
 		pgerror_exec(s->conn, sql, true, &why);
 	if (res == NULL)
 	{

@@ -113,6 +113,11 @@ typedef struct Stream
 								 * open (attack 571) */
 	char		gone_epoch[40]; /* gone_pid's conn_epoch and conn_start */
 	char		gone_start[40];
+	bool		create_unanswered;	/* kept across opens: this bridge's
+									 * CREATE_REPLICATION_SLOT, run under its
+									 * --create-slot lock, was finished by the
+									 * server and its answer never came
+									 * (attack 614): the slot is this run's */
 	int64_t		own_ended_us;	/* when it was first ended, or 0 */
 	bool		own_busy;		/* the last open failed because that
 								 * walsender, ended, still holds the slot */

@@ -24,6 +24,10 @@
 # a column of any table --tables selects.
 # Severity: low -- a false warning (a) and a missing one (b) at start; no
 # loss.  Reliable.
+# Fixed: precheck.c's open-schema selection leaves schema wal2queue out
+# for '*' and for a '*' in a pattern's schema part, as the table checks do
+# (NOT_EXTENSION_SCHEMA), and no pattern's match counts
+# wal2queue.message_key (NOT_MESSAGE_KEY).
 # Control (W2Q_ATTACK_CONTROL=1): no --tables for (a) (names nothing) and
 # 'wal2queue.nothing*' for (b) (warned): passes.
 use strict;

@@ -28,6 +28,9 @@
 # Severity: low -- false warnings and wrong advice (--drop-slot on a good
 # slot); no loss; the check gives up on a backend it cannot see.  Reliable
 # (2 of 2, fails on its one check that nothing is given up).
+# Fixed: stream.c own_command_running() tells a row hidden from the
+# checking role (its state or backend_start NULL) from a backend gone (no
+# row of that pid): a hidden row tells nothing and the wait goes on.
 # Control (W2Q_ATTACK_CONTROL=1): GRANT pg_read_all_stats TO w2q (the row
 # is visible, state 'active'): the wait goes on, the slot is registered,
 # job 1 delivered.  Passes.

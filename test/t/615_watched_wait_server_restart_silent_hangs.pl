@@ -22,6 +22,10 @@
 # Severity: medium-low -- a first run stalls for hours, silently, after a
 # database host crash at the wrong moment (SIGTERM ends it); no loss.
 # Reliable.
+# Fixed: the same system identifier (pg_control_system()) with a later
+# server start (epoch) proves every backend of the earlier start gone:
+# the command is given up (stream.c own_command_running()) and the bridge
+# reconnects.
 # Control (W2Q_ATTACK_CONTROL=1): the cut closes the connection (FIN): the
 # bridge sees it go, reconnects after the restart and streams.  Passes.
 use strict;

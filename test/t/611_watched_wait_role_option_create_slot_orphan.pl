@@ -24,6 +24,8 @@
 # Severity: low-medium -- the first start ends (or restart-loops) while an
 # application transaction runs longer than --recv-timeout, with a false
 # "the path went silent"; no loss, no slot left behind.  Reliable (2 of 2).
+# Fixed: as 610 (stream.c own_command_running(): a hidden row tells
+# nothing; the CREATE_REPLICATION_SLOT wait goes on).
 # Control (W2Q_ATTACK_CONTROL=1): GRANT pg_read_all_stats TO w2q: the wait
 # goes on (state 'active').  Passes.
 use strict;

@@ -27,6 +27,11 @@
 # Severity: medium-low -- as 602 before its fix: a stall of hours at the
 # first run, silent, exactly at a failover (SIGTERM ends it); no loss.
 # Reliable.
+# Fixed: a check that cannot reach the server the command runs on, or
+# reaches another system (pg_control_system()'s identifier is not the one
+# IDENTIFY_SYSTEM gave), tells nothing, but three such bounds in a row give
+# the command up (stream.c own_check_blind()), as the stream is given up
+# after --recv-timeout; the bridge reconnects and its usual checks decide.
 # Control (W2Q_ATTACK_CONTROL=1): the path is closed at the cut (FIN),
 # not silent: the bridge sees it go, reconnects to B, streams.  Passes.
 use strict;
