@@ -1,0 +1,69 @@
+/*-------------------------------------------------------------------------
+ *
+ * kafka_record_internal.h
+ *		The Kafka position record's state, shared by kafka_record.c (its
+ *		reading, writing and session life) and kafka_record_verdict.c (the
+ *		verdict on the record read at a session's start).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef W2Q_KAFKA_RECORD_INTERNAL_H
+#define W2Q_KAFKA_RECORD_INTERNAL_H
+
+#include "kafka_record.h"
+#include "kafka_sink.h"
+
+typedef enum RecState
+{
+	REC_CLOSED,					/* no session: the producer went (until begin) */
+	REC_UNREAD,					/* not read in this session */
+	REC_READING,				/* the worker reads it */
+	REC_READY					/* the verdict is known */
+} RecState;
+
+/* a progress() waiting for the record to reach its position */
+typedef struct RecWaiter
+{
+	uint64_t	lsn;
+	LedgerTicket ticket;
+} RecWaiter;
+
+struct KafkaRecord
+{
+	RecState	state;
+	RecordReq  *req;
+	bool		create_tried;	/* by this process */
+	rd_kafka_topic_t *rkt;		/* on the producer */
+	int32_t		partition;
+	uint64_t	session;
+	uint64_t	backfill_session;	/* the session a backfill writes in */
+	uint64_t	backfilled_at;	/* a backfill of this process re-delivered
+								 * what the tables held at this position */
+	bool		vouched;
+	uint64_t	recorded;		/* durably recorded in this session */
+	uint64_t	want;			/* the newest position asked for */
+	bool		inflight;
+	bool		delivered;
+	uint64_t	inflight_lsn;
+	uint64_t	inflight_txn;	/* the Kafka transaction holding it */
+	uint64_t	committed_txn;	/* transactions up to this one committed */
+	int64_t		last_write_us;
+	RecWaiter  *waiters;
+	size_t		nwaiters;
+	size_t		cap;
+	char		opaque;			/* &opaque marks its delivery reports */
+	char		key[KAFKA_SOURCE_LEN];	/* <sysid>/<dbname>/<slot> */
+	char	   *options;		/* what chooses this bridge's transactions */
+	/* the record's options select less than ours: no mark may skip a job */
+	char	   *was_options;	/* ... those (NULL: a skip is sound) */
+	uint64_t	was_lsn;		/* ... the record's position */
+};
+
+/* kafka_record_verdict.c: the record's key, <sysid>/<dbname>/<slot> */
+extern void kafka_record_key(const KafkaSink *ks, char *key, size_t len);
+/* kafka_record_verdict.c: what decides a job's topic and partition (header shape) */
+extern void kafka_record_shape_format(const KafkaSink *ks, char *buf, size_t len);
+/* kafka_record_verdict.c: the verdict on the record q read for this session */
+extern int	kafka_record_apply(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q);
+
+#endif							/* W2Q_KAFKA_RECORD_INTERNAL_H */
