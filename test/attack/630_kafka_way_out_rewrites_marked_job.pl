@@ -1,20 +1,20 @@
 # What: the way out that 601's ERROR names writes a job twice.  A bridge
 # streams --tables public.a with --route-column q into Kafka (two brokers:
 # topic "jobs" led by broker 1, the positions topic w2q.pos.630 by broker 2).
-# Broker 2 goes down: the jobs keep arriving, the position record stays
-# where it was (test/t/305).  public.b (not selected) gets a row Y for
-# "jobs", the last change of a large transaction (1.5 million rows of
-# public.c, selected by neither list; with Y alone in its transaction the
-# wider run below stopped at Y, writing nothing), then public.a's row 2 is delivered to "jobs": the partition's mark
-# passes Y, the record does not.  The bridge is killed, broker 2 comes back.
-# A wider --tables public.a,public.b starts at the record: the partition's
-# marks are read back ("2 jobs ... there; only those are skipped"), Y, which
-# is not among them, is written (after row 2, below its
+# Broker 2 goes down: the jobs keep arriving, the position record stays where
+# it was (test/t/305).  public.b (not selected) gets a row Y for "jobs", the
+# last change of a large transaction (1.5 million rows of public.c, selected
+# by neither list; with Y alone in its transaction the wider run below stopped
+# at Y, writing nothing), then public.a's row 2 is delivered to "jobs": the
+# partition's mark passes Y, the record does not.  The bridge is killed, broker
+# 2 comes back. A wider --tables public.a,public.b starts at the record: the
+# partition's marks are read back ("2 jobs ... there; only those are
+# skipped"), Y, which is not among them, is written (after row 2, below its
 # mark), and the bridge stops at row 2 (601's check) with the way out:
 # "restart once with the recorded options until slot ... has confirmed past
 # <row 2's lsn>".  The operator does so, --tables public.a: the partition's
-# last job is now Y, below row 2, so row 2 is no longer covered and is
-# written a second time.  Nothing reports it.
+# last job is now Y, below row 2, so row 2 is no longer covered and is written
+# a second time.  Nothing reports it.
 # Why: bridge/kafka_produce.c kafka_out_produce() (and 601's
 # kafka_record_skip_check()): a session under the wider options writes a job
 # below a mark written under the old ones before the check stops it; the
