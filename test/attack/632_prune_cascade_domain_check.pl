@@ -13,8 +13,9 @@
 # table the DELETE writes are judged; the code its action's UPDATE runs
 # otherwise -- the CHECK constraints of its columns' domains (their owner
 # can add one at any time, ALTER DOMAIN ... ADD CONSTRAINT), and likewise
-# column defaults (SET DEFAULT), CHECK constraints and index expressions
-# that call another role's function -- is not.
+# a column default (ON DELETE SET DEFAULT; DEFAULT m.def(), which mallory
+# replaces later: the same result, run once), CHECK constraints and index
+# expressions that call another role's function -- is not.
 # Expected: prune() skips public.jobs with a WARNING naming the domain and
 # its owner (as it does for a trigger that uses another role's type), or
 # mallory's code never runs as the superuser.
