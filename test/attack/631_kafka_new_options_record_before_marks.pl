@@ -1,0 +1,106 @@
+# What: the gap (b) named by s10-fix601.  A bridge streams --tables public.a
+# with --route-column q into Kafka (two brokers: topic "jobs" led by broker 1,
+# the positions topic w2q.pos.631 by broker 2).  Broker 2 goes down: the jobs
+# keep arriving, the position record stays where it was (as
+# test/t/305).  Meanwhile public.b (not selected) gets a row X for topic
+# "other", then a large transaction whose last change is public.b's row Y for
+# topic "jobs", then public.a's row 2 is delivered to "jobs": the partition's
+# mark passes Y, the record does not.  The bridge is killed, broker 2 comes
+# back.  The operator starts a wider --tables public.a,public.b: at or past the
+# record, so marks written before the session stop it at the first job they
+# would skip (601's fix).  But X, which no mark covers, is written first, and
+# with it the position record, now with the new options, while Y's large
+# transaction is decoded.  Y, which the partition's read-back does not find
+# there, is written (after row 2, below its mark), and the bridge stops at row
+# 2, a job the old mark covers, as 601 promises.  The operator runs the same
+# command again: the record's options now equal the bridge's, record_options()
+# sets no was_options, nothing is checked, and since the partition's last job
+# is now Y (below row 2), row 2 is written a second time.  Nothing reports it.
+# Why: bridge/kafka_record.c record_options()/kafka_record_begin(): the
+# record's "options" header is whatever the session that wrote it last ran
+# with, written at its first record write even before the replay has passed
+# the marks written under the old options (kafka_record_skip_check() is
+# armed only for the session that saw the old options in the record).
+# Expected: the second run stops as the first did (or goes on writing
+# nothing twice); each job in topic "jobs" once.
+# Severity: medium -- a silent duplicate (exactly-once) after a plain retry
+# of the command that stopped, when the positions topic lagged the job
+# topics (its broker down, a kill -9 between a Kafka commit and the record
+# write); the check 601 added is off in the retry, so what else a mark
+# written under the old options covers goes unjudged.
+# Control: W2Q_ATTACK_CONTROL=1 leaves out X: the first run writes no record
+# before it stops (Y is written, then row 2 stops it), and the second run
+# stops too (at Y), writing nothing twice.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use PostgreSQL::Test::Cluster;
+use Test::More;
+use W2QTest;
+
+my $control = $ENV{W2Q_ATTACK_CONTROL};
+my $k = start_kafka_mock(2);
+my $bs = $k->{bootstrap};
+ok(kafka_mock_cmd($k, 'create w2q.pos.631 1') && kafka_mock_cmd($k, 'leader w2q.pos.631 0 2')
+	&& kafka_mock_cmd($k, 'create jobs 1') && kafka_mock_cmd($k, 'leader jobs 0 1')
+	&& kafka_mock_cmd($k, 'create other 1') && kafka_mock_cmd($k, 'leader other 0 1'),
+	'positions topic on broker 2, job topics on broker 1');
+my $node = new_node('a631');
+$node->safe_psql('postgres', 'CREATE TABLE a (id int PRIMARY KEY, q text NOT NULL);'
+	  . 'CREATE TABLE b (id int PRIMARY KEY, q text NOT NULL);'
+	  . 'CREATE TABLE c (id int, q text)');
+$node->safe_psql('postgres', "ALTER SYSTEM SET max_wal_size = '8GB'");
+$node->safe_psql('postgres', 'SELECT pg_reload_conf()');
+my @cmd = ('--slot', 's631', '--status-interval', '1', '--route-column', 'q',
+	'--kafka-positions-topic', 'w2q.pos.631', '--sink', "kafka://$bs");
+
+sub ids
+{
+	my ($topic) = @_;
+	return join ' ', sort { $a <=> $b } map { $_->[3] =~ /"id":(\d+)/ ? $1 : () } kafka_messages($bs, $topic);
+}
+
+sub confirmed_past
+{
+	my ($lsn) = @_;
+	return wait_until(sub { $node->safe_psql('postgres',
+		"SELECT confirmed_flush_lsn >= '$lsn' FROM pg_replication_slots WHERE slot_name = 's631'") eq 't' }, 60);
+}
+
+sub stops
+{
+	my ($br) = @_;
+	wait_until(sub { !$br->{h}->pumpable }, 60);
+	my $rc = $br->{h}->pumpable ? -1 : stop_bridge($br) >> 8;
+	stop_bridge($br) if $rc == -1;
+	return ($rc, bridge_log($br));
+}
+
+my $br = start_streaming_bridge($node, undef, @cmd, '--tables', 'public.a', '--create-slot');
+$node->safe_psql('postgres', "INSERT INTO a VALUES (1, 'jobs')");
+my $lsn0 = $node->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
+ok(confirmed_past($lsn0), "public.a's row 1 confirmed (the record passed it)");
+ok(kafka_mock_cmd($k, 'down 2'), 'broker 2 (the positions topic) is down');
+$node->safe_psql('postgres', "INSERT INTO b VALUES (101, 'other')") unless $control;	# X
+$node->safe_psql('postgres', "BEGIN; INSERT INTO c SELECT g, 'x' FROM generate_series(1, 1500000) g;"
+	. " INSERT INTO b VALUES (102, 'jobs'); COMMIT");	# Y, last in a large transaction
+$node->safe_psql('postgres', "INSERT INTO a VALUES (2, 'jobs')");
+ok(wait_until(sub { ids('jobs') eq '1 2' }, 120), "public.a's row 2 is in topic jobs: its mark passes Y")
+  or diag(bridge_log($br));
+stop_bridge($br, 'KILL');
+ok(kafka_mock_cmd($k, 'up 2'), 'broker 2 is back');
+my $slot = slot_confirmed($node, 's631');
+
+for my $run (1, 2)
+{
+	$br = start_bridge($node, undef, @cmd, '--tables', 'public.a,public.b');
+	my ($rc, $log) = stops($br);
+	diag(join("\n", grep { /record|options|chosen|ERROR/ } split /\n/, $log)) if $ENV{W2Q_ATTACK_DIAG};
+	is($rc, 1, "run $run of the wider --tables stops, exit 1") or diag($log);
+	like($log, qr/ERROR: kafka topic "jobs" partition 0 holds jobs up to lsn \S+ written before this session/,
+		"  run $run: at a job a mark written before the session would skip");
+}
+is(ids('jobs'), '1 2 102', "topic jobs: public.a's rows 1 and 2 once each, Y once");
+is(ids('other'), $control ? '' : '101', 'X is in topic other');
+stop_kafka_mock($k);
+done_testing();
