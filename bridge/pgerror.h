@@ -57,6 +57,14 @@ extern PgErrorKind pgerror_classify_stream_end(const char *sqlstate,
 extern const char *pgerror_hint(const char *sqlstate);
 
 /*
+ * Where a password can be given: in pgerror_hint()'s for 28P01 (pgerror.c),
+ * and pgerror_connect()'s hint when libpq needed one it did not have
+ * (pgconnect.c)
+ */
+#define PASSWORD_HINT \
+	"give the password in PGPASSWORD, in ~/.pgpass or as password=... in --dbname"
+
+/*
  * The SQLSTATE in a message libpq built with PQERRORS_VERBOSE
  * ("SEVERITY:  XXXXX: text"); the last one if several hosts answered.
  * Returns false if there is none (the failure was on our side).
@@ -68,6 +76,10 @@ extern bool pgerror_sqlstate_in_message(const char *msg, char sqlstate[6]);
  * PQERRORS_VERBOSE taken out again.
  */
 extern void pgerror_plain_message(const char *msg, char *buf, size_t buflen);
+
+/*
+ * Connections and commands under the bridge's limits (pgconnect.c)
+ */
 
 /* why a connection failed */
 typedef struct PgConnectFailure

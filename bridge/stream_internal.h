@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * stream_internal.h
- *		What stream.c (the replication connection) and slot.c (the slot's
- *		lifecycle on it) share; no other file includes it.
+ *		What stream.c (the replication connection), stream_own.c (the
+ *		bridge's own walsenders) and slot.c (the slot's lifecycle on it)
+ *		share; no other file includes it.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,10 +51,25 @@ extern void slot_note_epoch(Stream *s, PGresult *res, int col);
 /* stream.c: IDENTIFY_SYSTEM: which server, which timeline, which database */
 extern int	stream_identify_system(Stream *s);
 /*
- * stream.c: this connection's backend (the server's start, the pid, the
+ * stream_own.c: this connection's backend (the server's start, the pid, the
  * backend's start), then the end of the walsender of an open given up
  */
 extern int	stream_identify_backend(Stream *s);
+/* stream_own.c: this connection's walsender is this process's own */
+extern void remember_own(Stream *s);
+/* stream_own.c: this connection's command was given up: end it at the next open */
+extern void remember_gone(Stream *s);
+
+/* stream_own.c: own_command_running()'s argument, for pgerror_exec_watched() */
+typedef struct OwnCheck
+{
+	Stream	   *s;
+	const char *sql;			/* the command waited for */
+	int			blind;			/* bounds in a row that told nothing */
+} OwnCheck;
+
+/* stream_own.c: does the server still run this connection's command? */
+extern bool own_command_running(void *arg, const char **why);
 /* stream.c: turn the server's refusal to load our plugin into a hint */
 extern void stream_explain_plugin_refusal(Stream *s);
 
