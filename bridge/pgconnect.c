@@ -388,6 +388,10 @@ exec_watched(PGconn *conn, const char *sql, bool bounded, PgStillRunning running
 	PGresult   *keep = NULL;
 	ExecStatusType st;
 
+	/* the first look soon: what the command holds while it runs (attack 620) */
+	if (running)
+		deadline = mono_ms() + PGERROR_FIRST_CHECK_MS;
+
 	*why = NULL;
 	if (!PQsendQuery(conn, sql))
 		return PQmakeEmptyPGresult(conn, PGRES_FATAL_ERROR);

@@ -139,14 +139,14 @@ extern PGresult *pgerror_exec(PGconn *conn, const char *sql, bool bounded, const
 /*
  * pgerror_exec() for a command a working server may take long to answer
  * (CREATE_REPLICATION_SLOT waits for the transactions running, the slot
- * registry's calls for a lock): at each bound running(arg, why) is asked
- * whether the server still runs it, from another connection; the wait goes
- * on for another bound while it says so, and is given up when it says no
- * (*why set: the server finished the command or ended the connection, and
- * its answer never came: the path went silent; test/t/602).  A check that
- * cannot tell (the server unreachable) says yes: only the stop flag ends
- * the wait then.
+ * registry's calls for a lock): after PGERROR_FIRST_CHECK_MS, then at each
+ * bound, running(arg, why) is asked whether the server still runs it (the
+ * bridge asks from another connection: stream.c); the wait goes on for
+ * another bound while it says so, and is given up when it says no (*why
+ * set: e.g. the server finished the command and its answer never came, the
+ * path went silent; test/t/602).  The stop flag ends the wait too.
  */
+#define PGERROR_FIRST_CHECK_MS 1000	/* the first ask, then one per bound */
 typedef bool (*PgStillRunning) (void *arg, const char **why);
 extern PGresult *pgerror_exec_watched(PGconn *conn, const char *sql, PgStillRunning running,
 									  void *arg, const char **why);

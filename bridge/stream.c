@@ -145,7 +145,7 @@ stream_exec(Stream *s, const char *sql)
 		strncmp(sql, "SELECT wal2queue.register_slot(", 31) == 0 ||
 		strncmp(sql, "SELECT wal2queue.unregister_slot(", 33) == 0;
 	PGresult   *res;
-	OwnCheck	check = {s, sql, 0};
+	OwnCheck	check = {s, sql, 0, ""};
 
 	if (s->gave_up)
 		return NULL;

@@ -66,6 +66,9 @@ typedef struct OwnCheck
 	Stream	   *s;
 	const char *sql;			/* the command waited for */
 	int			blind;			/* bounds in a row that told nothing */
+	char		made[32];		/* CREATE_REPLICATION_SLOT: the slot's
+								 * restart_lsn while its walsender held it
+								 * at a check, or "" */
 } OwnCheck;
 
 /* stream_own.c: does the server still run this connection's command? */

@@ -89,8 +89,9 @@ own_command_running(void *arg, const char **why)
 	PGconn	   *conn;
 	PGresult   *res;
 	const char *failed;
-	char		sql[768];
+	char		sql[1280];
 	char	   *start;
+	char	   *slot;
 	bool		running = true;
 	bool		blind = true;
 	bool		idle = false;
@@ -101,8 +102,12 @@ own_command_running(void *arg, const char **why)
 		return true;			/* whose backend it is is not known */
 	if ((conn = pgerror_connect(keys, vals, &f)) == NULL)
 		return own_check_blind(c, why);
-	if ((start = PQescapeLiteral(conn, s->conn_start, strlen(s->conn_start))) == NULL)
+	start = PQescapeLiteral(conn, s->conn_start, strlen(s->conn_start));
+	slot = PQescapeLiteral(conn, s->cfg->slot, strlen(s->cfg->slot));
+	if (start == NULL || slot == NULL)
 	{
+		PQfreemem(start);
+		PQfreemem(slot);
 		PQfinish(conn);
 		return true;
 	}
@@ -113,9 +118,14 @@ own_command_running(void *arg, const char **why)
 			 "(SELECT a.state IS NULL OR a.backend_start IS NULL FROM pg_catalog.pg_stat_activity a "
 			 "WHERE a.pid = %d), "
 			 "(SELECT " BACKEND_START_SQL " = %s FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d), "
-			 "(SELECT a.state FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d)",
-			 s->conn_pid, s->conn_pid, start, s->conn_pid, s->conn_pid);
+			 "(SELECT a.state FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d), "
+			 "(SELECT r.restart_lsn::pg_catalog.text FROM pg_catalog.pg_replication_slots r "
+			 "WHERE r.slot_name = %s AND r.active_pid = %d), "
+			 "(SELECT r.restart_lsn::pg_catalog.text FROM pg_catalog.pg_replication_slots r "
+			 "WHERE r.slot_name = %s AND r.active_pid IS NULL)",
+			 s->conn_pid, s->conn_pid, start, s->conn_pid, s->conn_pid, slot, s->conn_pid, slot);
 	PQfreemem(start);
+	PQfreemem(slot);
 	res = pgerror_exec(conn, sql, true, &failed);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 		strcmp(PQgetvalue(res, 0, 0), s->sysid) == 0)
@@ -133,8 +143,12 @@ own_command_running(void *arg, const char **why)
 		else if (strcmp(PQgetvalue(res, 0, 5), "active") != 0)
 		{
 			*why = "the server finished the command and its answer never came: the path went silent";
-			idle = strcmp(PQgetvalue(res, 0, 5), "idle") == 0;
+			/* the slot its walsender held at a check, now released, unmoved */
+			idle = strcmp(PQgetvalue(res, 0, 5), "idle") == 0 && c->made[0] != '\0' &&
+				!PQgetisnull(res, 0, 7) && strcmp(PQgetvalue(res, 0, 7), c->made) == 0;
 		}
+		else if (!PQgetisnull(res, 0, 6))
+			snprintf(c->made, sizeof(c->made), "%s", PQgetvalue(res, 0, 6));
 		running = *why == NULL;
 	}
 	PQclear(res);
@@ -142,7 +156,17 @@ own_command_running(void *arg, const char **why)
 	if (blind)
 		return own_check_blind(c, why);
 	c->blind = 0;
-	/* the server made the slot: it is this run's, under its --create-slot lock */
+	/*
+	 * The server made the slot: it is this run's, under its --create-slot
+	 * lock.  Positive evidence only (attack 620): the walsender running the
+	 * command held a slot of that name at a check (CREATE_REPLICATION_SLOT
+	 * acquires it before it waits), and now, idle, has released it where it
+	 * was (restart_lsn: a slot made later, after the command failed, begins
+	 * past the running-transactions record the first one logged).  A failed
+	 * command, a request that never arrived, or a finish before the first
+	 * check mark nothing: the next open then finds a slot it cannot vouch
+	 * for and refuses it, as any slot made outside it.
+	 */
 	if (idle && s->conn_locked && strncmp(c->sql, "CREATE_REPLICATION_SLOT", 23) == 0)
 		s->create_unanswered = true;
 	return running;

@@ -33,6 +33,15 @@
 # (jobs consumed by another client lost without a word; the registry's
 # start_lsn rewritten to the current position, so prune() and later checks
 # see a slot that "delivered nothing").  Reliable (3 of 3).
+# Fixed: stream.c own_command_running() marks a CREATE_REPLICATION_SLOT
+# as the maker of the slot only on positive evidence: at a check (the
+# first one PGERROR_FIRST_CHECK_MS after the command starts, then one per
+# bound) a slot of that name was held by the bridge's walsender, and now,
+# the walsender idle, it is released at the same restart_lsn (a slot made
+# after the command failed begins past the running-transactions record
+# the first one logged).  A failed command, a request that never arrived,
+# or a finish before the first check mark nothing: the slot is refused as
+# any slot made outside the bridge.
 # Control (W2Q_ATTACK_CONTROL=1): the same without the cut: the cancel's
 # ERROR reaches the bridge, it ends, and its restarts refuse the slot made
 # by hand ("unknown to the sink" / --accept-new-source).  Passes.
