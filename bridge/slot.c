@@ -153,13 +153,21 @@ create_slot(Stream *s)
 	char		sql[512];
 	char	   *ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
 	int			rc;
+	PGresult   *res = NULL;
 
 	snprintf(sql, sizeof(sql),
 			 "CREATE_REPLICATION_SLOT %s LOGICAL %s NOEXPORT_SNAPSHOT", ident, SLOT_PLUGIN(s));
 	PQfreemem(ident);
-	rc = stream_run_command(s, sql, PGRES_TUPLES_OK, NULL);
+	rc = stream_run_command(s, sql, PGRES_TUPLES_OK, &res);
 	if (rc == STREAM_OK)
 	{
+		unsigned	hi = 0,
+					lo = 0;
+
+		if (PQntuples(res) == 1 && PQnfields(res) >= 2 &&
+			sscanf(PQgetvalue(res, 0, 1), "%X/%X", &hi, &lo) == 2)
+			s->created_at = ((uint64_t) hi << 32) | lo;
+		PQclear(res);
 		log_msg(LOG_INFO, "created replication slot \"%s\"", s->cfg->slot);
 		s->slot_created = true;
 		registry_call(s, true);
@@ -634,6 +642,20 @@ slot_check(Stream *s, bool may_create)
 			s->start_lsn = ((uint64_t) hi << 32) | lo;
 	}
 	PQclear(res);
+	if (rc == STREAM_OK && may_create && !unanswered && s->created_at != 0 &&
+		s->start_lsn == s->created_at)
+	{
+		/*
+		 * The slot this process created, unmoved since (its consistent point
+		 * is where it stands): its registration may have been lost with a
+		 * crash or a connection given up before it committed (test/t/615).
+		 * Registered again, it is reclaimed as created by this run.
+		 */
+		log_msg(LOG_INFO, "replication slot \"%s\" is the one this process created, still at its "
+				"consistent point: registered again, taken as created by this run", s->cfg->slot);
+		s->slot_created = true;
+		registry_call(s, true);
+	}
 	if (rc == STREAM_OK && may_create && unanswered)
 	{
 		/*

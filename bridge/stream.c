@@ -421,6 +421,7 @@ stream_open(Stream *s)
 	{
 		remember_own(s);
 		s->own_busy = false;
+		s->created_at = 0;
 	}
 	return rc;
 }

@@ -113,6 +113,10 @@ typedef struct Stream
 								 * open (attack 571) */
 	char		gone_epoch[40]; /* gone_pid's conn_epoch and conn_start */
 	char		gone_start[40];
+	uint64_t	created_at;		/* kept across opens until one streams: the
+								 * consistent point of the slot this process
+								 * created, 0 if none (its registration may be
+								 * lost with a crash: test/t/615) */
 	bool		create_unanswered;	/* kept across opens: this bridge's
 									 * CREATE_REPLICATION_SLOT, run under its
 									 * --create-slot lock, was finished by the
