@@ -71,7 +71,7 @@ check-asan:
 	$(MAKE) -C bridge SANITIZE=1
 	$(MAKE) -C test/helpers
 	W2Q_SANITIZE=1 ASAN_OPTIONS=detect_leaks=1 W2Q_BRIDGE=$(CURDIR)/bridge/build-asan/wal2queue-bridge \
-		W2Q_TAP_SKIP=$(CURDIR)/test/tap/no-bridge.txt \
+		W2Q_TAP_SKIP="$(CURDIR)/test/tap/no-bridge.txt $(CURDIR)/test/tap/asan-skip.txt" \
 		PROVE_FLAGS="$${PROVE_FLAGS:--j$(ASAN_TAP_JOBS)}" test/tap/run.sh
 
 # the sanitized run keeps CI under its time limit four at a time (it used
