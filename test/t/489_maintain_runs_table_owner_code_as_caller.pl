@@ -51,7 +51,7 @@ my ($out, $err) = owner_code_fixture($node, extension => 1, pwn => 'copy', file 
 is($err, '', "mallory's partitioned job table with an expression index");
 unlink $file;
 my $ctl = $ENV{W2Q_ATTACK_CONTROL};
-my $skipped = qr/WARNING:  wal2queue\.maintain_partitions: table m\.jobs is skipped: it is owned by role mallory, and this call runs as role postgres in a session of role postgres\n.*HINT:  Run it in a session of role mallory, e\.g\. with pg_cron: SELECT cron\.schedule_in_database\('w2q m\.jobs', '<schedule>', \$cmd\$SELECT wal2queue\.maintain_partitions\('m\.jobs'\)\$cmd\$, current_database\(\), 'mallory'\)/s;
+my $skipped = qr/WARNING:  wal2queue\.maintain_partitions: table m\.jobs is skipped: it is owned by role mallory, and this call runs as role postgres in a session of role postgres\n.*HINT:  Run it in a session of role mallory, e\.g\. with pg_cron: SELECT cron\.schedule_in_database\('w2q-maintain m\.jobs', '<schedule>', \$cmd\$SELECT wal2queue\.maintain_partitions\('m\.jobs'\)\$cmd\$, current_database\(\), 'mallory'\)/s;
 my ($rc, $mout, $merr) = $node->psql('postgres', q{SELECT * FROM wal2queue.maintain_partitions('m.jobs', 2, 7)});
 diag("maintain_partitions: $mout $merr");
 is($mout, '', 'no day is created by the superuser');
