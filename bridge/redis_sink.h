@@ -216,11 +216,17 @@ typedef struct RHeldAck
 	uint32_t	n;
 } RHeldAck;
 
-/* redis_conn.c */
-extern int	redis_conn_open(Sink *s);
+/* redis_target.c */
+extern bool redis_build_key(RedisSink *rs, const SinkConfig *cfg,
+							const FrameJob *job, size_t *keylen);
 extern bool redis_reserved_key(const char *key, size_t len, size_t plen);
 extern const char *redis_reserved_column(const FrameRelation *rel,
 										 const FrameBytes *name);
+extern int	redis_check_target(Sink *s, const FrameTxn *txn, FrameJob *job,
+							   size_t *keylen);
+
+/* redis_conn.c */
+extern int	redis_conn_open(Sink *s);
 extern int	redis_error_rc(const char *msg);
 extern int	redis_lost(Sink *s);
 extern void redis_hold_ack(void *arg, LedgerTicket t, uint32_t n);

@@ -9,7 +9,7 @@
 # inserted row halts A's pipeline (and, before B's first run, would plant a
 # stream where B keeps its record).  Expected (the rule of TAP 207): the row
 # goes to its table's stream, with a warning, and A keeps streaming.
-# Fixed: check_target() treats any key containing "wal2queue:progress:" or
+# Fixed: check_target() (now redis_target.c redis_check_target()) treats any key containing "wal2queue:progress:" or
 # "wal2queue:stage:" as reserved, whatever the prefix.
 use strict;
 use warnings;

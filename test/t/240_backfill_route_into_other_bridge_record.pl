@@ -1,13 +1,13 @@
 # Fixed: redis_backfill.c:entry_key() diverts a route value by the stream
-# path's rule, sink_redis.c:redis_reserved_key() (shared): any key containing
+# path's rule, redis_target.c:redis_reserved_key() (shared): any key containing
 # "wal2queue:progress:" or "wal2queue:stage:" goes to the table's stream with
 # a warning.
 #
 # The attack: the backfill writes a row into another bridge's bookkeeping, the rule
 # of TAP 207/215 is the stream path's only.  redis_backfill.c:entry_key()
 # diverts a route value to the table's stream only when it starts with
-# "wal2queue:" (the bridge's own keys under its prefix); sink_redis.c's
-# check_target() also diverts any key containing "wal2queue:progress:" or
+# "wal2queue:" (the bridge's own keys under its prefix); redis_target.c's
+# redis_check_target() also diverts any key containing "wal2queue:progress:" or
 # "wal2queue:stage:" (another bridge's record, whatever its prefix).  Bridge
 # B (--target-prefix jobs:) keeps its record at "jobs:wal2queue:progress:b";
 # a pending row of bridge A's table routed to that name makes A's backfill

@@ -8,7 +8,7 @@
 # _backfill = 1 became an entry of exactly the backfilled shape, and a row
 # with columns wal2queue_claim_check = true, table, key one of the claim
 # check's shape (a worker reads another table's row as its job).
-# Fixed: sink_redis.c:redis_reserved_column() refuses, as for _lsn/_seq, a
+# Fixed: redis_target.c:redis_reserved_column() refuses, as for _lsn/_seq, a
 # column named _backfill, and one named wal2queue_claim_check in any
 # relation but the plugin's own wal2queue.claim_check (relid 0): exit 1
 # naming table, key, column and what to do, nothing written, nothing
