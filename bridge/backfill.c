@@ -583,9 +583,23 @@ foreign_slot(Backfill *bf)
 static int
 read_state(Backfill *bf, bool connect, bool *exists)
 {
+	Stream		kept = bf->stream;
 	int			rc;
 
 	stream_init(&bf->stream, &bf->cfg->stream);
+	/*
+	 * The walsenders this process may have left behind, kept across
+	 * attempts: the one of a command given up (a silent path, attack 622:
+	 * it keeps the --create-slot lock and the exported snapshot) is ended
+	 * at the next connection that could wait on it (stream_own.c)
+	 */
+	bf->stream.own_pid = kept.own_pid;
+	memcpy(bf->stream.own_epoch, kept.own_epoch, sizeof(kept.own_epoch));
+	memcpy(bf->stream.own_start, kept.own_start, sizeof(kept.own_start));
+	bf->stream.own_ended_us = kept.own_ended_us;
+	bf->stream.gone_pid = kept.gone_pid;
+	memcpy(bf->stream.gone_epoch, kept.gone_epoch, sizeof(kept.gone_epoch));
+	memcpy(bf->stream.gone_start, kept.gone_start, sizeof(kept.gone_start));
 	if ((rc = stream_probe(&bf->stream, exists)) != STREAM_OK)
 		return stream_rc(bf, rc);
 	take_source(bf);

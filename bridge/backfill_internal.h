@@ -25,6 +25,13 @@ typedef struct Backfill
 	Stream		stream;			/* the replication connection */
 	PGconn	   *conn;			/* the snapshot reads */
 	PGconn	   *lock_conn;		/* holds the backfill's advisory lock */
+	int			lock_pid;		/* kept across attempts: the backend of the
+								 * last lock_conn, which may linger holding
+								 * the lock after a lost connection (attack
+								 * 622); 0: none to end */
+	char		lock_epoch[40]; /* lock_pid's server start and backend start
+								 * (POSTMASTER_EPOCH_SQL, BACKEND_START_SQL) */
+	char		lock_start[40];
 	int64_t		lock_busy_since_us; /* another bridge held it since */
 	bool		lock_wait;		/* the last attempt waited for it */
 	SinkSource	src;

@@ -26,6 +26,19 @@
  *		elsewhere is named by its holder's pid, role and application.
  *		--drop-slot takes it too (backfill_lock_hold()).
  *
+ *		A connection dropped while the path to the server is silent (a
+ *		given-up command, attack 622) leaves its backend holding the lock
+ *		until the server notices: this process remembers its lock session
+ *		(pid, backend start, server start) and ends it, if it still holds
+ *		the lock, when the next attempt finds the lock taken (end_previous(),
+ *		as stream_own.c end_given_up() ends a given-up walsender).  A
+ *		lingering session of an earlier process cannot be told from another
+ *		bridge's: it is named (state, idle time, pg_terminate_backend), and
+ *		the server's own TCP keepalives on the lock's session (set below)
+ *		end it soon once packets flow again.  Every command on the lock's
+ *		connection is bounded (--recv-timeout, a stop request:
+ *		pgerror_exec()).
+ *
  *-------------------------------------------------------------------------
  */
 #include <stdio.h>
@@ -38,22 +51,81 @@
 #include "pgerror.h"
 
 #define BF_LOCK_GRACE_US (30 * INT64_C(1000000))
+#define BF_LOCK_END_WAIT_MS 2000
 
-static const char *const lock_sql =
-"SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('wal2queue-backfill:' || $1))";
+/* the key as a bigint, "WITH k AS (...) ..." of the slot's literal */
+#define LOCK_KEY_CTE \
+	"WITH k AS (SELECT pg_catalog.hashtext('wal2queue-backfill:' || %s)::bigint AS h) "
 
 /*
- * The sessions holding the lock ($2: only this one, else any): a bigint
- * key is classid (its high half), objid (its low half), objsubid 1
+ * The sessions holding the lock, of pg_locks l: a bigint key is classid (its
+ * high half), objid (its low half), objsubid 1
  */
-static const char *const holders_sql =
-"WITH k AS (SELECT pg_catalog.hashtext('wal2queue-backfill:' || $1)::bigint AS h) "
-"SELECT l.pid, coalesce(a.usename::text, '?'), coalesce(a.application_name, '') "
+#define LOCK_HOLDERS_WHERE \
+	"l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 " \
+	"AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) " \
+	"AND l.classid::text::bigint = (k.h >> 32) & 4294967295 AND l.objid::text::bigint = k.h & 4294967295"
+
+/*
+ * Take it: and this session's identity (the server's start, the pid, the
+ * backend's start) for end_previous()
+ */
+static const char *const lock_fmt =
+"SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('wal2queue-backfill:' || %s)), "
+"(SELECT " POSTMASTER_EPOCH_SQL "), pg_catalog.pg_backend_pid(), "
+"(SELECT " BACKEND_START_SQL " FROM pg_catalog.pg_stat_activity a "
+"WHERE a.pid = pg_catalog.pg_backend_pid())";
+
+/*
+ * Who holds it (%s: only this session, else any): the pid, role,
+ * application, and for people the state, seconds in it, and whether its
+ * last query is a bridge's lock query (this one or lock_fmt's)
+ */
+static const char *const holders_fmt =
+LOCK_KEY_CTE
+"SELECT l.pid, coalesce(a.usename::text, '?'), coalesce(a.application_name, ''), "
+"coalesce(a.state, ''), coalesce(EXTRACT(epoch FROM pg_catalog.now() - a.state_change)::bigint::text, '?'), "
+"coalesce(a.query LIKE 'WITH k AS (SELECT pg\\_catalog.hashtext(''wal2queue-backfill:''%%' "
+"OR a.query LIKE 'SELECT pg\\_catalog.pg\\_try\\_advisory\\_lock(pg\\_catalog.hashtext(''wal2queue-backfill:''%%', false) "
 "FROM k, pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-"WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
-"AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()) "
-"AND l.classid::text::bigint = (k.h >> 32) & 4294967295 AND l.objid::text::bigint = k.h & 4294967295 "
-"AND (NOT $2::bool OR l.pid = pg_catalog.pg_backend_pid()) LIMIT 1";
+"WHERE " LOCK_HOLDERS_WHERE " AND (NOT %s OR l.pid = pg_catalog.pg_backend_pid()) LIMIT 1";
+
+/*
+ * End this process's previous lock session (pid, backend start, server
+ * start: a pid reused by another backend is never ended, attack 549), a
+ * client backend of this role, only while it holds the lock
+ */
+static const char *const end_fmt =
+LOCK_KEY_CTE
+"SELECT pg_catalog.pg_terminate_backend(a.pid, %d) FROM pg_catalog.pg_stat_activity a "
+"WHERE a.pid = %d AND a.pid <> pg_catalog.pg_backend_pid() AND a.backend_type = 'client backend' "
+"AND a.usename = current_user AND " BACKEND_START_SQL " = %s AND " POSTMASTER_EPOCH_SQL " = %s "
+"AND a.pid IN (SELECT l.pid FROM k, pg_catalog.pg_locks l WHERE " LOCK_HOLDERS_WHERE ")";
+
+/*
+ * A command on the lock's connection, bounded (--recv-timeout, a stop
+ * request: pgerror_exec()): its result if it has status want, else NULL
+ * with err set (a connection given up is shut: only PQfinish() is left)
+ */
+static PGresult *
+lock_exec(PGconn *conn, const char *sql, ExecStatusType want, char *err, size_t errlen)
+{
+	const char *why;
+	PGresult   *res = pgerror_exec(conn, sql, true, &why);
+
+	if (res == NULL)
+	{
+		errbuf_set(err, errlen, -1, "%s", why);
+		return NULL;
+	}
+	if (PQresultStatus(res) != want)
+	{
+		errbuf_set(err, errlen, -1, "%s", PQresultErrorMessage(res));
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
 
 /*
  * A normal connection for the lock: TCP keepalives (the user's conninfo may
@@ -66,39 +138,102 @@ lock_connect(const char *conninfo, PgConnectFailure *f)
 	"dbname", "replication", "fallback_application_name", NULL};
 	const char *vals[] = {"10", "5", "3", conninfo, "false", "wal2queue-bridge backfill lock", NULL};
 	PGconn	   *conn = pgerror_connect(keys, vals, f);
+	const char *why;
+	PGresult   *res;
+
+	if (conn == NULL)
+		return NULL;
 
 	/*
 	 * The session is idle between checks, often longer than a page takes:
 	 * a server's or role's idle_session_timeout would end it, and the lock
 	 * with it, at every page (test/t/436); its SQL, like every backfill
-	 * connection's, looks names up in pg_catalog alone (BF_SAFE_SETTINGS)
+	 * connection's, looks names up in pg_catalog alone (BF_SAFE_SETTINGS).
+	 * The server's TCP keepalives on this session: a lock left behind by a
+	 * connection lost without the server noticing (a network cut, then a
+	 * restart of the bridge, which cannot tell it from another bridge's)
+	 * ends about 25 s after the server can reach the client's host again,
+	 * rather than after the server's default (2 h 11 min; attack 622).
 	 */
-	if (conn != NULL)
-		PQclear(PQexec(conn, "SET idle_session_timeout = 0; " BF_SAFE_SETTINGS));
+	res = pgerror_exec(conn, "SET idle_session_timeout = 0; " BF_SAFE_SETTINGS
+					   "; SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
+					   "SET tcp_keepalives_count = 3", true, &why);
+	if (res == NULL)
+	{
+		f->kind = PGERR_TRANSIENT;
+		f->sqlstate[0] = '\0';
+		f->hint = NULL;
+		snprintf(f->message, sizeof(f->message), "its first command: %s", why);
+		PQfinish(conn);
+		return NULL;
+	}
+	PQclear(res);
 	return conn;
 }
 
-/* who holds the lock (mine: this session), as "PID 123 (role r, application a)", or "" */
+/*
+ * Who holds the lock (mine: this session), as "PID 123 (role r, application
+ * a, ...)" with its pid in *pid, or "" (none); "?: why" if it could not be
+ * read
+ */
 static void
-lock_holder(PGconn *conn, const char *slot, bool mine, char *buf, size_t len)
+lock_holder(PGconn *conn, const char *slot, bool mine, char *buf, size_t len, int *pid)
 {
-	const char *params[2] = {slot, mine ? "true" : "false"};
-	PGresult   *res = PQexecParams(conn, holders_sql, 2, NULL, params, NULL, NULL, 0);
+	char		sql[2048];
+	char		err[300];
+	char	   *lit = PQescapeLiteral(conn, slot, strlen(slot));
+	PGresult   *res;
 
 	buf[0] = '\0';
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	if (pid)
+		*pid = 0;
+	if (lit == NULL)
+	{
+		snprintf(buf, len, "?: out of memory");
+		return;
+	}
+	snprintf(sql, sizeof(sql), holders_fmt, lit, mine ? "true" : "false");
+	PQfreemem(lit);
+	if ((res = lock_exec(conn, sql, PGRES_TUPLES_OK, err, sizeof(err))) == NULL)
+	{
+		snprintf(buf, len, "?: %s", err);
+		return;
+	}
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 3)[0] == '\0')
 		snprintf(buf, len, "PID %s (role %s, application \"%s\")", PQgetvalue(res, 0, 0),
 				 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
-	else if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		snprintf(buf, len, "?: %s", PQresultErrorMessage(res));
+	else if (PQntuples(res) == 1)
+		snprintf(buf, len, "PID %s (role %s, application \"%s\", %s for %s s%s)",
+				 PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+				 PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4),
+				 strcmp(PQgetvalue(res, 0, 5), "t") == 0 ? ", its last query a bridge's lock query" : "");
+	if (PQntuples(res) == 1 && pid)
+		*pid = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
+}
+
+/*
+ * The lock's advice for people: the holder (pid) may be a leftover of a
+ * bridge whose connection was lost without the server noticing
+ */
+static void
+leftover_hint(int pid, char *buf, size_t len)
+{
+	if (pid == 0)
+		buf[0] = '\0';
+	else
+		snprintf(buf, len, "; if no bridge with this command line runs, PID %d is a leftover of one whose "
+				 "connection was lost without the server noticing (a network cut; it lingers until the "
+				 "server's TCP keepalive ends it, idle, its last query a bridge's lock query): end it with "
+				 "SELECT pg_terminate_backend(%d)", pid, pid);
 }
 
 /* another bridge backfills the slot: wait, or (not --standby) give up */
 static int
-lock_busy(Backfill *bf, const char *holder)
+lock_busy(Backfill *bf, const char *holder, int pid)
 {
 	int64_t		now = now_us();
+	char		hint[512];
 
 	if (bf->lock_busy_since_us == 0)
 	{
@@ -111,42 +246,153 @@ lock_busy(Backfill *bf, const char *holder)
 	}
 	bf->lock_wait = true;
 	if (!bf->cfg->standby && now - bf->lock_busy_since_us > BF_LOCK_GRACE_US)
+	{
+		leftover_hint(pid, hint, sizeof(hint));
 		return bf_fail(bf, BF_FATAL, "another bridge is backfilling slot \"%s\" (the advisory lock "
 					"hashtext('wal2queue-backfill:%s') is held by %s); is a second bridge running with "
-					"this command line, or does another session hold that lock? (--standby waits for it)",
-					bf->cfg->stream.slot, bf->cfg->stream.slot, holder[0] ? holder : "another session");
+					"this command line, or does another session hold that lock? (--standby waits for it)%s",
+					bf->cfg->stream.slot, bf->cfg->stream.slot, holder[0] ? holder : "another session", hint);
+	}
 	return bf_fail(bf, BF_RETRY, "another bridge is backfilling slot \"%s\"", bf->cfg->stream.slot);
+}
+
+/*
+ * Try the lock on conn: 1 taken (this session's identity remembered in bf,
+ * if not NULL), 0 held elsewhere, -1 failed (err)
+ */
+static int
+lock_try(PGconn *conn, const char *slot, Backfill *bf, char *err, size_t errlen)
+{
+	char		sql[1024];
+	char	   *lit = PQescapeLiteral(conn, slot, strlen(slot));
+	PGresult   *res;
+	int			got;
+
+	if (lit == NULL)
+	{
+		errbuf_set(err, errlen, -1, "out of memory");
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), lock_fmt, lit);
+	PQfreemem(lit);
+	if ((res = lock_exec(conn, sql, PGRES_TUPLES_OK, err, errlen)) == NULL)
+		return -1;
+	if (PQntuples(res) != 1)
+	{
+		errbuf_set(err, errlen, -1, "%d rows", PQntuples(res));
+		PQclear(res);
+		return -1;
+	}
+	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	if (got && bf)
+	{
+		/* the session to end if it lingers (end_previous()), known or none */
+		bf->lock_pid = 0;
+		if (!PQgetisnull(res, 0, 1) && !PQgetisnull(res, 0, 3))
+		{
+			bf->lock_pid = atoi(PQgetvalue(res, 0, 2));
+			snprintf(bf->lock_epoch, sizeof(bf->lock_epoch), "%s", PQgetvalue(res, 0, 1));
+			snprintf(bf->lock_start, sizeof(bf->lock_start), "%s", PQgetvalue(res, 0, 3));
+		}
+	}
+	PQclear(res);
+	return got;
+}
+
+/*
+ * The lock is held elsewhere: by this process's previous lock session, left
+ * behind by a connection dropped while the path was silent (a given-up
+ * command: attack 622)?  It serves no one: ended (a role may end its own
+ * backends), and waited for a moment.  Only the backend of that pid whose
+ * starts are the ones read on its own connection, while it holds the lock.
+ * 1 ended, 0 not there or not the holder (forgotten), 2 ended but still
+ * there after BF_LOCK_END_WAIT_MS (kept: ended again at the next attempt),
+ * -1 failed (err).
+ */
+static int
+end_previous(Backfill *bf, char *err, size_t errlen)
+{
+	PGconn	   *conn = bf->lock_conn;
+	char		sql[2048];
+	char	   *lit = PQescapeLiteral(conn, bf->cfg->stream.slot, strlen(bf->cfg->stream.slot));
+	char	   *start = PQescapeLiteral(conn, bf->lock_start, strlen(bf->lock_start));
+	char	   *epoch = PQescapeLiteral(conn, bf->lock_epoch, strlen(bf->lock_epoch));
+	PGresult   *res;
+	int			rc;
+
+	if (lit == NULL || start == NULL || epoch == NULL)
+	{
+		PQfreemem(lit);
+		PQfreemem(start);
+		PQfreemem(epoch);
+		errbuf_set(err, errlen, -1, "out of memory");
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), end_fmt, lit, BF_LOCK_END_WAIT_MS, bf->lock_pid, start, epoch);
+	PQfreemem(lit);
+	PQfreemem(start);
+	PQfreemem(epoch);
+	if ((res = lock_exec(conn, sql, PGRES_TUPLES_OK, err, errlen)) == NULL)
+		return -1;
+	if (PQntuples(res) == 0)
+		rc = 0;
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		rc = 1;
+	else
+		rc = 2;
+	PQclear(res);
+	if (rc == 1)
+		log_msg(LOG_WARNING, "ended this bridge's own previous backfill lock session (pid %d), which "
+				"still held the backfill lock of slot \"%s\": its connection was lost without the "
+				"server noticing", bf->lock_pid, bf->cfg->stream.slot);
+	if (rc != 2)
+		bf->lock_pid = 0;
+	return rc;
 }
 
 int
 bf_lock_take(Backfill *bf)
 {
-	const char *params[1] = {bf->cfg->stream.slot};
-	char		holder[256];
+	char		holder[384];
+	char		err[512];
 	PgConnectFailure f;
-	PGresult   *res;
-	bool		got;
+	int			pid;
+	int			got;
+	int			ended;
 
 	bf->lock_wait = false;
 	if (bf->lock_conn == NULL && (bf->lock_conn = lock_connect(bf->cfg->stream.conninfo, &f)) == NULL)
 		return bf_fail(bf, f.kind == PGERR_PERMANENT ? BF_FATAL : BF_RETRY,
 					"could not connect to PostgreSQL for the backfill's lock: %s", f.message);
-	res = PQexecParams(bf->lock_conn, lock_sql, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	got = lock_try(bf->lock_conn, bf->cfg->stream.slot, bf, err, sizeof(err));
+	if (got == 0 && bf->lock_pid != 0)
+	{
+		ended = end_previous(bf, err, sizeof(err));
+		if (ended == 1)
+			got = lock_try(bf->lock_conn, bf->cfg->stream.slot, bf, err, sizeof(err));
+		else if (ended == 2)
+		{
+			bf_lock_release(bf);
+			return bf_fail(bf, BF_RETRY, "waiting for this bridge's own previous backfill lock session "
+						"(pid %d), which still holds the backfill lock of slot \"%s\", to end: it was "
+						"ended and is still there after %d ms", bf->lock_pid, bf->cfg->stream.slot,
+						BF_LOCK_END_WAIT_MS);
+		}
+		else if (ended < 0)
+			got = -1;
+	}
+	if (got < 0)
 	{
 		bf_fail(bf, BF_RETRY, "could not take the backfill's advisory lock of slot \"%s\": %s",
-				bf->cfg->stream.slot, PQresultErrorMessage(res));
-		PQclear(res);
+				bf->cfg->stream.slot, err);
 		bf_lock_release(bf);
 		return BF_RETRY;
 	}
-	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
 	if (!got)
 	{
-		lock_holder(bf->lock_conn, bf->cfg->stream.slot, false, holder, sizeof(holder));
+		lock_holder(bf->lock_conn, bf->cfg->stream.slot, false, holder, sizeof(holder), &pid);
 		bf_lock_release(bf);
-		return lock_busy(bf, holder);
+		return lock_busy(bf, holder, pid);
 	}
 	if (bf->lock_busy_since_us != 0)
 		log_msg(LOG_INFO, "the other bridge's backfill of slot \"%s\" ended: going on", bf->cfg->stream.slot);
@@ -165,7 +411,7 @@ bf_lock_release(Backfill *bf)
 int
 bf_lock_check(Backfill *bf)
 {
-	char		holder[256] = "";
+	char		holder[384] = "";
 	char		why[512];
 
 	if (bf->lock_conn == NULL || PQstatus(bf->lock_conn) != CONNECTION_OK)
@@ -173,7 +419,7 @@ bf_lock_check(Backfill *bf)
 				 bf->lock_conn ? PQerrorMessage(bf->lock_conn) : "closed");
 	else
 	{
-		lock_holder(bf->lock_conn, bf->cfg->stream.slot, true, holder, sizeof(holder));
+		lock_holder(bf->lock_conn, bf->cfg->stream.slot, true, holder, sizeof(holder), NULL);
 		if (strncmp(holder, "PID ", 4) == 0)
 			return 0;
 		if (holder[0])
@@ -190,35 +436,32 @@ bf_lock_check(Backfill *bf)
 PGconn *
 backfill_lock_hold(const BridgeConfig *cfg, char *err, size_t errlen)
 {
-	const char *params[1] = {cfg->stream.slot};
 	PgConnectFailure f;
 	PGconn	   *conn = lock_connect(cfg->stream.conninfo, &f);
-	PGresult   *res;
-	char		holder[256];
+	char		holder[384];
+	char		hint[512];
+	char		why[512];
+	int			pid;
+	int			got;
 
 	if (conn == NULL)
 	{
 		errbuf_set(err, errlen, -1, "could not connect to PostgreSQL for the backfill's lock: %s", f.message);
 		return NULL;
 	}
-	res = PQexecParams(conn, lock_sql, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		strcmp(PQgetvalue(res, 0, 0), "t") == 0)
-	{
-		PQclear(res);
+	if ((got = lock_try(conn, cfg->stream.slot, NULL, why, sizeof(why))) == 1)
 		return conn;
-	}
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	if (got < 0)
 		errbuf_set(err, errlen, -1, "could not take the backfill's advisory lock of slot \"%s\": %s",
-				   cfg->stream.slot, PQresultErrorMessage(res));
+				   cfg->stream.slot, why);
 	else
 	{
-		lock_holder(conn, cfg->stream.slot, false, holder, sizeof(holder));
+		lock_holder(conn, cfg->stream.slot, false, holder, sizeof(holder), &pid);
+		leftover_hint(pid, hint, sizeof(hint));
 		errbuf_set(err, errlen, -1, "a bridge is backfilling slot \"%s\" (the advisory lock "
-				   "hashtext('wal2queue-backfill:%s') is held by %s); not dropping it (stop that bridge first)",
-				   cfg->stream.slot, cfg->stream.slot, holder[0] ? holder : "another session");
+				   "hashtext('wal2queue-backfill:%s') is held by %s); not dropping it (stop that bridge first)%s",
+				   cfg->stream.slot, cfg->stream.slot, holder[0] ? holder : "another session", hint);
 	}
-	PQclear(res);
 	PQfinish(conn);
 	return NULL;
 }

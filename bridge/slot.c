@@ -843,8 +843,15 @@ stream_drop_slot(Stream *s)
 	char	   *ident;
 	int			rc;
 
-	if ((rc = stream_connect(s)) != STREAM_OK)
+	/*
+	 * (stream_identify_backend() ends this process's walsender whose
+	 * command was given up, which may hold the create lock: attack 622)
+	 */
+	if ((rc = stream_connect(s)) != STREAM_OK || (rc = stream_identify_backend(s)) != STREAM_OK)
+	{
+		stream_close(s);
 		return rc;
+	}
 	/*
 	 * A bridge creating the slot (or backfilling it, until its stream
 	 * ends) holds the create lock, though no walsender holds the slot:

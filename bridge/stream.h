@@ -22,6 +22,19 @@
 #include "message_sign.h"
 #include "pgerror.h"
 
+/*
+ * the server's start as text (s->conn_epoch): a pid names one backend only
+ * together with it (attack 549)
+ */
+#define POSTMASTER_EPOCH_SQL \
+	"EXTRACT(epoch FROM pg_catalog.pg_postmaster_start_time())::pg_catalog.text"
+/*
+ * a backend's start as text, of pg_stat_activity a: with the server's start
+ * and the pid, one backend's identity (attack 571; the backfill lock's
+ * session too, backfill_lock.c)
+ */
+#define BACKEND_START_SQL "EXTRACT(epoch FROM a.backend_start)::pg_catalog.text"
+
 #define STREAM_OK		0
 #define STREAM_RETRY	1		/* connection problem: reconnect later */
 #define STREAM_FATAL	2		/* stop: configuration or slot is wrong */

@@ -21,17 +21,6 @@
 #define SLOT_PLUGIN(s) ((s)->cfg->plugin ? (s)->cfg->plugin : PLUGIN_NAME)
 /* the first key of --create-slot's advisory lock (slot.c slot_lock_name()) */
 #define CREATE_LOCK_CLASS 0x77327100
-/*
- * the server's start as text (s->conn_epoch): a pid names one backend only
- * together with it (attack 549)
- */
-#define POSTMASTER_EPOCH_SQL \
-	"EXTRACT(epoch FROM pg_catalog.pg_postmaster_start_time())::pg_catalog.text"
-/*
- * a backend's start as text, of pg_stat_activity a: with the server's start
- * and the pid, one backend's identity (attack 571)
- */
-#define BACKEND_START_SQL "EXTRACT(epoch FROM a.backend_start)::pg_catalog.text"
 
 /* stream.c: set s->err (one line, no trailing period) and return code */
 extern int	stream_fail(Stream *s, int code, const char *fmt,...)

@@ -3,7 +3,9 @@
 # exits 1 naming the slot; the lock dies with its holder, so a bridge
 # started after the holder was killed with -9 takes it at once and
 # finishes the backfill (the first one's slot, created before its first
-# state, started over): every row once.
+# state, started over): every row once.  The message names the holder's
+# state and the pg_terminate_backend() that ends a leftover (622), and the
+# holder, not proven the second bridge's own, is left alone.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -27,6 +29,12 @@ my $code = $b->{h}->pumpable ? -1 : (($b->{h}->finish, $b->{h}->full_result(0) >
 is($code, 1, 'exit status 1');
 like(bridge_log($b), qr/ERROR.*another bridge is backfilling slot "\Q$slot\E"/, 'naming the slot and the other bridge');
 unlike(bridge_log($b), qr/dropping it|resuming the backfill/, 'it neither dropped nor resumed anything');
+# 622: a holder it cannot prove its own is named, with what to check, and left alone
+like(bridge_log($b), qr/ERROR.*held by PID (\d+) \(role \w+, application "[^"]*", idle for \d+ s, its last query a bridge's lock query\).*if no bridge with this command line runs, PID \1 is a leftover.*SELECT pg_terminate_backend\(\1\)/,
+	'the message names the holder\'s state and the way to end a leftover');
+is($node->safe_psql('postgres', q{SELECT pg_try_advisory_lock(hashtext('wal2queue-backfill:' || 'bf_lb'))}),
+	'f', 'the first bridge still holds the lock');
+ok($a->{h}->pumpable, 'the first bridge still runs');
 
 stop_bridge($a, 'KILL');
 my $c = start_bridge($node, undef, @cmd);

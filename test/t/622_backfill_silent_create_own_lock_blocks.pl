@@ -30,6 +30,23 @@
 # creation stops the service for hours with a message that blames another
 # bridge; no loss.  Reliable (3 of 3: 90 s, 2 restarts, each waiting 30 s
 # for the same PID).
+# Fixed: backfill_lock.c remembers the lock's session of this process (its
+# pid, backend start and server start, read when the lock is taken) past
+# its release; the next attempt that finds the lock taken ends that
+# session (pg_terminate_backend with a 2 s wait) if it is still there, of
+# the bridge's role, with the same starts, and holds the lock, then takes
+# the lock (end_previous()); a holder not proven this process's is left
+# alone, and the message after the 30 s names its state and idle time and
+# the pg_terminate_backend to run if no bridge of that command line runs.
+# backfill.c read_state() keeps the stream's given-up walsender (and
+# lingering own walsender) across attempts, and stream_drop_slot() ends it
+# (stream_identify_backend()) before it takes the --create-slot lock, so
+# the marker's slot is dropped and the backfill starts over.  The lock's
+# session also asks the server for TCP keepalives (10 s, 5 s, 3), so that
+# a leftover of an earlier process, which a restart cannot tell from
+# another bridge's, ends once the server reaches the client's host again.
+# Every command of the lock's connection is bounded (--recv-timeout, a
+# stop request: pgerror_exec()).
 # Control (W2Q_ATTACK_CONTROL=1): the cut closes the connections (FIN):
 # the backends see the client go, the lock is free; the restart backfills
 # and streams.
@@ -96,6 +113,9 @@ ok(wait_until(sub { (redis($r, 'XLEN', 'public.sj') || 0) == $rows }, 30),
   or diag('XLEN ' . redis($r, 'XLEN', 'public.sj'));
 is($node->safe_psql('postgres', q{SELECT count(*) FROM wal2queue.slots WHERE slot_name = 'sj'}), '1',
 	'the slot is registered');
+like($log, qr/ended this bridge's own previous backfill lock session/, 'its own lingering lock session was ended')
+  unless $control;
+unlike($log, qr/another bridge is backfilling/, 'no other bridge was blamed');
 note(join("\n", grep { /ERROR|WARN|taken as|backfill|given up|ended/ && !/DEBUG/ } split /\n/, $log));
 
 my ($gone) = sigterm_bridge($b);
