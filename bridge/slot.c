@@ -4,9 +4,9 @@
  *		The replication slot's lifecycle on the replication connection:
  *		checking it before START_REPLICATION (plugin, database, holder,
  *		wal_status; for pgoutput the publication), creating it (also with an
- *		exported snapshot for --backfill), dropping it (--drop-slot, or one
- *		this open created and the server then refused), and telling the
- *		extension's slot registry (register_slot/unregister_slot).
+ *		exported snapshot for --backfill) and dropping it (--drop-slot, or one
+ *		this open created and the server then refused); the extension's slot
+ *		registry is told of each (slot_registry.c).
  *
  * The connection itself, its commands and error text are stream.c's
  * (stream_internal.h).
@@ -26,126 +26,6 @@
 #include "publication.h"
 #include "stream.h"
 #include "stream_internal.h"
-
-/*
- * Is the extension's slot registry there for us?  1 yes, 0 not installed,
- * -1 installed but this role may not use its schema.
- */
-static int
-registry_state(Stream *s)
-{
-	PGresult   *res;
-	const char *v;
-	int			present;
-
-	res = stream_exec(s,
-				 "SELECT CASE WHEN pg_catalog.to_regnamespace('wal2queue') IS NULL THEN 'absent' "
-				 "WHEN NOT pg_catalog.has_schema_privilege('wal2queue', 'USAGE') THEN 'no-usage' "
-				 "WHEN pg_catalog.to_regprocedure('wal2queue.register_slot(name,text,name,bigint)') IS NULL "
-				 "AND pg_catalog.to_regprocedure('wal2queue.register_slot(name,text,name)') IS NULL "
-				 "AND pg_catalog.to_regprocedure('wal2queue.register_slot(name,text)') IS NULL THEN 'absent' "
-				 "ELSE 'present' END");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-	{
-		PQclear(res);
-		return 0;
-	}
-	v = PQgetvalue(res, 0, 0);
-	present = strcmp(v, "present") == 0 ? 1 : strcmp(v, "no-usage") == 0 ? -1 : 0;
-	PQclear(res);
-	return present;
-}
-
-/* registry_state(), with a warning when this role may not use it */
-static int
-registry_present(Stream *s)
-{
-	int			present = registry_state(s);
-
-	if (present < 0)
-		log_msg(LOG_WARNING, "the wal2queue extension is installed but this role may not use its schema, "
-				"so slot \"%s\" is not in its registry and prune() will refuse to delete its rows; "
-				"hint: GRANT USAGE ON SCHEMA wal2queue TO %s", s->cfg->slot, PQuser(s->conn));
-	return present;
-}
-
-/*
- * After creating a slot, tell the extension (when installed) from where the
- * slot delivers, so that prune() never deletes a row it did not deliver;
- * after dropping one, that it delivers no more.
- */
-static void
-registry_call(Stream *s, bool add)
-{
-	const char *tables = NULL;
-	const char *max_job_bytes = NULL;
-	const char *const *o;
-	char	   *slot;
-	char	   *tab = NULL;
-	char	   *pub = NULL;
-	char	   *mjb = NULL;
-	char	   *sql;
-	PGresult   *res;
-
-	if (registry_present(s) != 1)
-		return;
-	for (o = s->cfg->plugin_options; o && o[0]; o += 2)
-		if (strcmp(o[0], "tables") == 0)
-			tables = o[1];
-		else if (strcmp(o[0], "max-job-bytes") == 0)
-			max_job_bytes = o[1];
-	if (s->cfg->pgoutput)
-		tables = s->cfg->pgoutput->tables_text;
-	/* a replication connection speaks only the simple query protocol */
-	slot = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
-	if (tables)
-		tab = PQescapeLiteral(s->conn, tables, strlen(tables));
-	/* a pgoutput slot delivers what its publication publishes */
-	if (s->cfg->pgoutput)
-		pub = PQescapeLiteral(s->conn, s->cfg->pgoutput->publication,
-							  strlen(s->cfg->pgoutput->publication));
-	/* the plugin's claim-check size: prune() keeps rows that large */
-	if (max_job_bytes)
-		mjb = PQescapeLiteral(s->conn, max_job_bytes, strlen(max_job_bytes));
-	sql = malloc(strlen(slot) + (tab ? strlen(tab) : 4) + (pub ? strlen(pub) : 0) +
-				 (mjb ? strlen(mjb) : 0) + 128);
-	if (slot == NULL || (tables && tab == NULL) || (s->cfg->pgoutput && pub == NULL) ||
-		(max_job_bytes && mjb == NULL) || sql == NULL)
-	{
-		log_msg(LOG_WARNING, "could not %s slot \"%s\": out of memory",
-				add ? "register" : "unregister", s->cfg->slot);
-		PQfreemem(slot);
-		PQfreemem(tab);
-		PQfreemem(pub);
-		PQfreemem(mjb);
-		free(sql);
-		return;
-	}
-	if (add)
-		sprintf(sql, "SELECT wal2queue.register_slot(%s, %s%s%s%s%s%s)", slot, tab ? tab : "NULL",
-				pub ? ", " : "", pub ? pub : "",
-				mjb ? ", max_job_bytes => pg_catalog.pg_size_bytes(" : "", mjb ? mjb : "", mjb ? ")" : "");
-	else
-		sprintf(sql, "SELECT wal2queue.unregister_slot(%s)", slot);
-	PQfreemem(slot);
-	PQfreemem(tab);
-	PQfreemem(pub);
-	PQfreemem(mjb);
-	res = stream_exec(s, sql);
-	free(sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		char		buf[400];
-
-		log_msg(LOG_WARNING, "could not %s slot \"%s\" %s the wal2queue extension's registry: %s",
-				add ? "register" : "unregister", s->cfg->slot, add ? "in" : "from",
-				res ? stream_result_message(res, buf, sizeof(buf)) : s->err);
-	}
-	else
-		log_msg(LOG_INFO, "%s slot \"%s\" %s the wal2queue extension's registry",
-				add ? "registered" : "unregistered", s->cfg->slot, add ? "in" : "from");
-	PQclear(res);
-}
 
 static int
 create_slot(Stream *s)
@@ -170,7 +50,7 @@ create_slot(Stream *s)
 		PQclear(res);
 		log_msg(LOG_INFO, "created replication slot \"%s\"", s->cfg->slot);
 		s->slot_created = true;
-		registry_call(s, true);
+		slot_registry_call(s, true);
 	}
 	return rc;
 }
@@ -238,7 +118,7 @@ drop_created(Stream *s, const char *why)
 				"anything," : "this run", why);
 		s->slot_created = false;
 		s->slot_reclaimed = false;
-		registry_call(s, false);
+		slot_registry_call(s, false);
 	}
 	else
 	{
@@ -361,66 +241,8 @@ stream_create_exported(Stream *s, char *snapshot, size_t snaplen)
 	log_msg(LOG_INFO, "created replication slot \"%s\" with snapshot %s at %s",
 			s->cfg->slot, snapshot, lsn_format(s->start_lsn, at, sizeof(at)));
 	s->slot_created = true;
-	/* not registry_call() yet: any command ends the exported snapshot */
+	/* not slot_registry_call() yet: any command ends the exported snapshot */
 	return STREAM_OK;
-}
-
-void
-stream_register_slot(Stream *s)
-{
-	if (s->conn)
-		registry_call(s, true);
-}
-
-/*
- * Before every START_REPLICATION with --max-job-bytes: tell the registry
- * this session's claim-check size when it is smaller than the one
- * registered, so that prune() keeps the rows it may make claim checks of
- * (wal2queue.lower_max_job_bytes()).  A registry without the function (an
- * older extension) is left alone; a failed call is a warning.
- */
-void
-stream_record_max_job_bytes(Stream *s)
-{
-	const char *const *o;
-	const char *mjb = NULL;
-	char	   *slot;
-	char	   *lit;
-	char	   *sql;
-	PGresult   *res;
-
-	for (o = s->cfg->plugin_options; o && o[0]; o += 2)
-		if (strcmp(o[0], "max-job-bytes") == 0)
-			mjb = o[1];
-	if (mjb == NULL || s->conn == NULL || registry_present(s) != 1)
-		return;
-	slot = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot));
-	lit = PQescapeLiteral(s->conn, mjb, strlen(mjb));
-	sql = slot && lit ? malloc(strlen(slot) + strlen(lit) + 256) : NULL;
-	if (sql == NULL)
-	{
-		log_msg(LOG_WARNING, "could not record --max-job-bytes of slot \"%s\": out of memory",
-				s->cfg->slot);
-		PQfreemem(slot);
-		PQfreemem(lit);
-		return;
-	}
-	sprintf(sql, "SELECT CASE WHEN pg_catalog.to_regprocedure('wal2queue.lower_max_job_bytes(name,bigint)') "
-			"IS NOT NULL THEN wal2queue.lower_max_job_bytes(%s, pg_catalog.pg_size_bytes(%s)) END",
-			slot, lit);
-	PQfreemem(slot);
-	PQfreemem(lit);
-	res = stream_exec(s, sql);
-	free(sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-	{
-		char		buf[400];
-
-		log_msg(LOG_WARNING, "could not record --max-job-bytes %s of slot \"%s\" in the wal2queue "
-				"extension's registry: %s; prune() may delete rows this session makes claim checks of",
-				mjb, s->cfg->slot, stream_result_message(res, buf, sizeof(buf)));
-	}
-	PQclear(res);
 }
 
 /*
@@ -485,7 +307,7 @@ slot_check_reclaim(Stream *s)
 	int			rc;
 	bool		same;
 
-	if (registry_present(s) != 1)
+	if (slot_registry_present(s) != 1)
 		return STREAM_OK;
 	if ((lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot))) == NULL)
 		return stream_fail(s, STREAM_FATAL, "out of memory");
@@ -559,7 +381,7 @@ slot_check_delivered(Stream *s)
 	lsn_format(s->start_lsn, at, sizeof(at));
 	snprintf(sql, sizeof(sql),
 			 "SELECT start_lsn FROM wal2queue.slots WHERE slot_name = %s", lit);
-	if (registry_state(s) == 1 && slot_query_u64(s, sql, true, &v))
+	if (slot_registry_state(s) == 1 && slot_query_u64(s, sql, true, &v))
 	{
 		s->delivered_before = s->start_lsn > v;
 		if (s->delivered_before)
@@ -654,7 +476,7 @@ slot_check(Stream *s, bool may_create)
 		log_msg(LOG_INFO, "replication slot \"%s\" is the one this process created, still at its "
 				"consistent point: registered again, taken as created by this run", s->cfg->slot);
 		s->slot_created = true;
-		registry_call(s, true);
+		slot_registry_call(s, true);
 	}
 	if (rc == STREAM_OK && may_create && unanswered)
 	{
@@ -669,7 +491,7 @@ slot_check(Stream *s, bool may_create)
 				"made (the server finished it, its answer never came): taken as created by this run",
 				s->cfg->slot);
 		s->slot_created = true;
-		registry_call(s, true);
+		slot_registry_call(s, true);
 	}
 	if (rc == STREAM_OK && may_create && !s->never_create && s->start_lsn != 0)
 		rc = slot_check_reclaim(s);
@@ -877,7 +699,7 @@ stream_drop_slot(Stream *s)
 	if (rc == STREAM_OK)
 	{
 		log_msg(LOG_INFO, "dropped replication slot \"%s\" (%s)", s->cfg->slot, what);
-		registry_call(s, false);
+		slot_registry_call(s, false);
 	}
 	stream_close(s);
 	return rc == STREAM_OK ? STREAM_OK : STREAM_FATAL;

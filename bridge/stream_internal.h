@@ -72,4 +72,9 @@ extern int	slot_check(Stream *s, bool may_create);
 extern int	slot_check_wal_status(Stream *s);
 extern void slot_drop_created(Stream *s);
 
+/* slot_registry.c: the extension's slot registry (1 usable, 0 absent, -1 no USAGE) */
+extern int	slot_registry_state(Stream *s);
+extern int	slot_registry_present(Stream *s);
+extern void slot_registry_call(Stream *s, bool add);
+
 #endif							/* W2Q_STREAM_INTERNAL_H */
