@@ -57,6 +57,11 @@ struct KafkaRecord
 	/* the record's options select less than ours: no mark may skip a job */
 	char	   *was_options;	/* ... those (NULL: a skip is sound) */
 	uint64_t	was_lsn;		/* ... the record's position */
+	uint64_t	was_until;		/* ... the old horizon: every mark written
+								 * before the session is at or below it (the
+								 * server's WAL end at the start); the record
+								 * keeps was_options up to it */
+	bool		was_passed;		/* ... a record past it was written */
 };
 
 /* kafka_record_verdict.c: the record's key, <sysid>/<dbname>/<slot> */

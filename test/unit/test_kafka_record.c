@@ -34,6 +34,8 @@ static const SinkSource src_a_tl2 = {"7311000000000000001", 2, "postgres", "sa",
 static const SinkSource src_a_sc = {"7311000000000000001", 1, "postgres", "sc", 0};
 static const SinkSource src_a_so = {"7311000000000000001", 1, "postgres", "so", 0};
 static const SinkSource src_a_sp = {"7311000000000000001", 1, "postgres", "sp", 0};
+/* so, the server's WAL at 0/2800 when the session began */
+static const SinkSource src_a_so_w = {"7311000000000000001", 1, "postgres", "so", 0x2800};
 
 #define KEY_A "7311000000000000001/postgres/sa"
 #define KEY_B "7311000000000000002/postgres/sa"
@@ -355,11 +357,33 @@ produce_old_record(const char *key, const char *source, const char *lsn)
 	rd_kafka_destroy(rk);
 }
 
+/* is the last record of key at lsn, with the options header options? */
+static bool
+record_is(const char *key, const char *lsn, const char *options)
+{
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	const Rec  *r = NULL;
+	bool		ok;
+
+	read_topic(POS, rs);
+	for (int i = 0; i < rs->n; i++)
+		if (str_eq(rs->r[i].key, key))
+			r = &rs->r[i];
+	ok = r != NULL && str_eq(r->lsn, lsn) && str_eq(r->options, options);
+	if (!ok)
+		printf("# last record of %s: lsn %s, options %s\n", key, r && r->lsn ? r->lsn : "none",
+			   r && r->options ? r->options : "none");
+	recs_free(rs);
+	free(rs);
+	return ok;
+}
+
 /*
  * The options that chose transactions (header options, test/t/601): a
  * start below the record under options that select more is refused; the
  * same set in another spelling, a start at the record, and narrower
- * options below it go on
+ * options below it go on; a wider session keeps the recorded options in
+ * the record up to the server's WAL end at its start (test/t/631)
  */
 static void
 case_options(void)
@@ -415,12 +439,21 @@ case_options(void)
 	unit_check(rc == SINK_OK && progress_wait(s, 0x1800) == SINK_OK && s->ops->vouches(s),
 			   "the recorded set in another spelling goes on: %s", s->err);
 	s->ops->destroy(s);
-	s = session_tables(&ts, &src_a_so, 0x2000, 0, "public.b, public.a", &rc);
+	s = session_tables(&ts, &src_a_so_w, 0x2000, 0, "public.b, public.a", &rc);
 	unit_check(rc == SINK_OK && progress_wait(s, 0x2000) == SINK_OK &&
-			   s->ops->record(s, 0x3000) == SINK_OK,
+			   s->ops->record(s, 0x2800) == SINK_OK,
 			   "a wider --tables at the record goes on: %s", s->err);
 	poll_for(s, 400, &rc);
+	unit_check(s->ops->recorded(s) == 0x2800, "and records 0/2800");
+	unit_check(record_is("7311000000000000001/postgres/so", "0/2800",
+						 "--plugin=wal2queue --tables=public.a"),
+			   "with the recorded options, up to the server's WAL end at its start (631)");
+	unit_check(s->ops->record(s, 0x3000) == SINK_OK, "record(0/3000) asked");
+	poll_for(s, 400, &rc);
 	unit_check(s->ops->recorded(s) == 0x3000, "and records 0/3000");
+	unit_check(record_is("7311000000000000001/postgres/so", "0/3000",
+						 "--plugin=wal2queue --tables=public.b, public.a"),
+			   "past it with its own");
 	s->ops->destroy(s);
 	s = session_tables(&ts, &src_a_so, 0x2800, 0, "public.b", &rc);
 	unit_check(rc == SINK_OK && progress_wait(s, 0x2800) == SINK_OK && s->ops->vouches(s),
