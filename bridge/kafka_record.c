@@ -206,6 +206,7 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 	rec->inflight = true;
 	rec->delivered = false;
 	rec->inflight_lsn = lsn;
+	rec->inflight_kept = options != rec->options;
 	rec->inflight_txn = ks->txn_no;
 	rec->last_write_us = now_us();
 	return SINK_OK;
@@ -242,6 +243,8 @@ record_settle(KafkaSink *ks, KafkaRecord *rec)
 	rec->inflight = false;
 	if (rec->session == ks->session && rec->inflight_lsn > rec->recorded)
 		rec->recorded = rec->inflight_lsn;
+	if (rec->session == ks->session && rec->inflight_kept && rec->inflight_lsn > rec->own_rec)
+		rec->own_rec = rec->inflight_lsn;
 	kafka_wake(ks);
 }
 
@@ -452,6 +455,7 @@ kafka_record_free(KafkaSink *ks)
 	kafka_record_close(ks);
 	free(ks->rec->options);
 	free(ks->rec->was_options);
+	free(ks->rec->own_was);
 	free(ks->rec->waiters);
 	free(ks->rec);
 	ks->rec = NULL;

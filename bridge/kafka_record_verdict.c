@@ -236,6 +236,7 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 				b[LSN_STRLEN],
 				was[SINK_ERRLEN],
 				now[SINK_ERRLEN];
+	bool		own;
 
 	free(rec->was_options);
 	rec->was_options = NULL;
@@ -257,7 +258,14 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 					ks->src.slot, rec->options, b, a, q->options);
 		return SINK_OK;
 	}
-	if (ks->from < q->lsn && !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
+	/*
+	 * A record an earlier session of this process kept the recorded options
+	 * in (a reconnect before it passed was_until): below it, the marks of
+	 * the stretch it handed over are its own (own_mark())
+	 */
+	own = rec->own_was != NULL && txn_options_same(q->options, rec->own_was) &&
+		q->lsn <= rec->own_rec && ks->from >= rec->own_from;
+	if (ks->from < q->lsn && !own && !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
 	{
 		fit_lists(ks, q->options, rec->options,
 				  snprintf(NULL, 0, OPTIONS_CHANGED_START, ks->src.slot, a, "", "", b,
@@ -272,12 +280,51 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 	rec->was_until = ks->src.wal_end == 0 ? UINT64_MAX :
 		ks->src.wal_end > q->lsn ? ks->src.wal_end : q->lsn;
 	rec->was_passed = false;
-	log_msg(ks->from < q->lsn ? LOG_WARNING : LOG_INFO,
+	if (rec->own_was == NULL || !txn_options_same(q->options, rec->own_was))
+	{
+		free(rec->own_was);
+		if ((rec->own_was = strdup(q->options)) == NULL)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+		rec->own_from = ks->from;
+		rec->own_any = false;
+		rec->own_rec = 0;
+	}
+	log_msg(ks->from < q->lsn && !own ? LOG_WARNING : LOG_INFO,
 			"slot \"%s\": transactions are chosen with \"%s\" from %s on, recorded until "
 			"then (%s) with \"%s\"%s; a job a partition's mark covers stops the bridge",
 			ks->src.slot, rec->options, b, a, q->options,
-			ks->from < q->lsn ? ", the slot below the record (--accept-new-source)" : "");
+			ks->from >= q->lsn ? "" : own ? ", the slot below the record an earlier session of "
+			"this process kept them in (the marks of the jobs it wrote are its own)" :
+			", the slot below the record (--accept-new-source)");
 	return SINK_OK;
+}
+
+/*
+ * Is mk, the mark of o's partition, one of this process's own sessions
+ * under these options (the stretch they handed over in order from
+ * own_from to own_high without meeting a mark written before them: an
+ * older mark there would have stopped them), and o in that stretch?
+ */
+static bool
+own_mark(const KafkaRecord *rec, const KafkaMark *mk, const KafkaOut *o)
+{
+	return rec->own_any && o->lsn >= rec->own_from &&
+		(mk->lsn < rec->own_high.lsn ||
+		 (mk->lsn == rec->own_high.lsn && mk->seq <= rec->own_high.seq));
+}
+
+/* o passed the checks and is written: the own stretch reaches it */
+void
+kafka_record_own_job(KafkaSink *ks, const KafkaOut *o)
+{
+	KafkaRecord *rec = ks->rec;
+
+	if (rec == NULL || rec->was_options == NULL)
+		return;
+	if (!rec->own_any || o->lsn > rec->own_high.lsn ||
+		(o->lsn == rec->own_high.lsn && o->seq > rec->own_high.seq))
+		rec->own_high = (KafkaPos) {o->lsn, o->seq};
+	rec->own_any = true;
 }
 
 #define OPTIONS_CHANGED_SKIP \
@@ -308,7 +355,7 @@ kafka_record_skip_check(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
 	int			wlen = o->table ? (int) o->table_len : (int) strlen(t->name);
 	const char *wname = o->table ? o->table : t->name;
 
-	if (rec == NULL || rec->was_options == NULL)
+	if (rec == NULL || rec->was_options == NULL || own_mark(rec, &t->marks[partition], o))
 		return SINK_OK;
 	lsn_format(t->marks[partition].lsn, m, sizeof(m));
 	lsn_format(rec->was_lsn, a, sizeof(a));
@@ -360,7 +407,7 @@ kafka_record_below_check(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
 	const char *wname = o->table ? o->table : t->name;
 
 	if (rec == NULL || rec->was_options == NULL || !mk->has_mark ||
-		o->lsn > mk->lsn || (o->lsn == mk->lsn && o->seq >= mk->seq))
+		o->lsn > mk->lsn || (o->lsn == mk->lsn && o->seq >= mk->seq) || own_mark(rec, mk, o))
 		return SINK_OK;
 	lsn_format(mk->lsn, m, sizeof(m));
 	lsn_format(rec->was_lsn, a, sizeof(a));
