@@ -12,7 +12,10 @@
  *		vouches for nothing), no record of a slot that delivered before
  *		(SINK_REPLAY_DELIVERED) is fatal unless the bridge created the slot
  *		or --accept-new-source; a start below the record under options that
- *		select more transactions than the recorded ones is refused.
+ *		select more transactions than the recorded ones is refused; a
+ *		session under such options keeps the recorded ones in the record up
+ *		to the server's WAL end at its start, and a reconnect of the same
+ *		process below that record goes on (its marks are its own).
  *
  *-------------------------------------------------------------------------
  */
