@@ -599,6 +599,10 @@ kafka_out_produce(KafkaSink *ks, const KafkaOut *o, bool *done)
 		*done = true;
 		return SINK_OK;
 	}
+	/* below a mark written before the session under other options (630) */
+	if ((rc = kafka_record_below_check(ks, t, partition, o)) != SINK_OK)
+		return rc;
+	kafka_record_own_job(ks, o);
 	if (ks->txn == TXN_IDLE && (rc = kafka_txn_begin(ks, o->lsn)) != SINK_OK)
 		return rc;
 	return kafka_out_send(ks, o, partition, done);

@@ -46,7 +46,10 @@
  *	  shape) and what chooses the transactions (header options: the plugin,
  *	  --publication, --tables): a replay from below it under another shape,
  *	  or under options that select more, stops the bridge (record_shape(),
- *	  record_options(): the verdicts are kafka_record_verdict.c's).
+ *	  record_options(): the verdicts are kafka_record_verdict.c's); a
+ *	  session under options that select more keeps the recorded ones in
+ *	  the record until it has passed every mark written before it (the
+ *	  server's WAL end at its start), so that a retry still judges them.
  * The record dedupes nothing (the marks do), so taking one over can lose
  * or double no job.
  *
@@ -158,14 +161,28 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 	char		shape[KAFKA_SHAPE_LEN];
 	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
 	rd_kafka_resp_err_t err;
+	const char *options = rec->options;
 
 	lsn_format(lsn, lsn_s, sizeof(lsn_s));
+	/* under wider options: the recorded ones until past the old marks */
+	if (rec->was_options != NULL && lsn <= rec->was_until)
+		options = rec->was_options;
+	else if (rec->was_options != NULL && !rec->was_passed)
+	{
+		char		u[LSN_STRLEN];
+
+		rec->was_passed = true;
+		log_msg(LOG_INFO, "slot \"%s\": the position record takes the options \"%s\" at %s, "
+				"past %s (the server's WAL end at the session's start: every mark written "
+				"under \"%s\" is at or below it)", ks->src.slot, rec->options, lsn_s,
+				lsn_format(rec->was_until, u, sizeof(u)), rec->was_options);
+	}
 	kafka_record_shape_format(ks, shape, sizeof(shape));
 	snprintf(value, sizeof(value), "{\"source\":\"%s\",\"lsn\":\"%s\"}", ks->source, lsn_s);
 	if (h == NULL || rd_kafka_header_add(h, "source", -1, ks->source, -1) ||
 		rd_kafka_header_add(h, "lsn", -1, lsn_s, -1) ||
 		rd_kafka_header_add(h, "shape", -1, shape, -1) ||
-		rd_kafka_header_add(h, "options", -1, rec->options, -1))
+		rd_kafka_header_add(h, "options", -1, options, -1))
 	{
 		if (h)
 			rd_kafka_headers_destroy(h);
@@ -189,6 +206,7 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 	rec->inflight = true;
 	rec->delivered = false;
 	rec->inflight_lsn = lsn;
+	rec->inflight_kept = options != rec->options;
 	rec->inflight_txn = ks->txn_no;
 	rec->last_write_us = now_us();
 	return SINK_OK;
@@ -225,6 +243,8 @@ record_settle(KafkaSink *ks, KafkaRecord *rec)
 	rec->inflight = false;
 	if (rec->session == ks->session && rec->inflight_lsn > rec->recorded)
 		rec->recorded = rec->inflight_lsn;
+	if (rec->session == ks->session && rec->inflight_kept && rec->inflight_lsn > rec->own_rec)
+		rec->own_rec = rec->inflight_lsn;
 	kafka_wake(ks);
 }
 
@@ -435,6 +455,7 @@ kafka_record_free(KafkaSink *ks)
 	kafka_record_close(ks);
 	free(ks->rec->options);
 	free(ks->rec->was_options);
+	free(ks->rec->own_was);
 	free(ks->rec->waiters);
 	free(ks->rec);
 	ks->rec = NULL;

@@ -57,6 +57,24 @@ struct KafkaRecord
 	/* the record's options select less than ours: no mark may skip a job */
 	char	   *was_options;	/* ... those (NULL: a skip is sound) */
 	uint64_t	was_lsn;		/* ... the record's position */
+	uint64_t	was_until;		/* ... the old horizon: every mark written
+								 * before the session is at or below it (the
+								 * server's WAL end at the start); the record
+								 * keeps was_options up to it */
+	bool		was_passed;		/* ... a record past it was written */
+	/*
+	 * This process's sessions judged against was_options (kept across its
+	 * sessions): they handed over every job from own_from up to own_high
+	 * in order without meeting a mark written before them, so a mark in
+	 * that stretch is one of theirs (kafka_record_own_mark()), and a record
+	 * they wrote (up to own_rec) is no older options' evidence
+	 */
+	char	   *own_was;		/* ... the options they were judged against */
+	uint64_t	own_from;
+	bool		own_any;		/* ... own_high set */
+	KafkaPos	own_high;
+	uint64_t	own_rec;		/* ... the highest record they wrote */
+	bool		inflight_kept;	/* the write in flight keeps was_options */
 };
 
 /* kafka_record_verdict.c: the record's key, <sysid>/<dbname>/<slot> */

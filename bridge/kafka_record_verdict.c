@@ -172,6 +172,18 @@ record_shape(KafkaSink *ks, const RecordReq *q)
  * older bridge, without the header, is not judged.
  */
 /*
+ * Such a session also writes nothing below a mark written before it (a job
+ * of a newly selected table the partition's read back did not find there,
+ * kafka_record_below_check): the partition's last job would move below the
+ * marked ones, and the way out (the recorded options) would write them
+ * again (test/t/630).  And until it has passed every mark written before
+ * it, its record keeps the recorded options (kafka_record.c
+ * record_produce()): a retry of the same command after it stopped still
+ * sees the change and judges the old marks (test/t/631).  Those marks are
+ * all at or below the server's WAL end at the session's start (was_until):
+ * a job is delivered only once its commit was flushed.
+ */
+/*
  * The recorded options WAS and this bridge's NOW for a message whose other
  * parts take BASE characters: shortened to their first items ("... (N
  * more)") so that the whole message fits SINK_ERRLEN, each list at least
@@ -224,6 +236,7 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 				b[LSN_STRLEN],
 				was[SINK_ERRLEN],
 				now[SINK_ERRLEN];
+	bool		own;
 
 	free(rec->was_options);
 	rec->was_options = NULL;
@@ -245,7 +258,14 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 					ks->src.slot, rec->options, b, a, q->options);
 		return SINK_OK;
 	}
-	if (ks->from < q->lsn && !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
+	/*
+	 * A record an earlier session of this process kept the recorded options
+	 * in (a reconnect before it passed was_until): below it, the marks of
+	 * the stretch it handed over are its own (own_mark())
+	 */
+	own = rec->own_was != NULL && txn_options_same(q->options, rec->own_was) &&
+		q->lsn <= rec->own_rec && ks->from >= rec->own_from;
+	if (ks->from < q->lsn && !own && !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
 	{
 		fit_lists(ks, q->options, rec->options,
 				  snprintf(NULL, 0, OPTIONS_CHANGED_START, ks->src.slot, a, "", "", b,
@@ -256,12 +276,55 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 	if ((rec->was_options = strdup(q->options)) == NULL)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
 	rec->was_lsn = q->lsn;
-	log_msg(ks->from < q->lsn ? LOG_WARNING : LOG_INFO,
+	/* no WAL end known: the old options stay in the record all session */
+	rec->was_until = ks->src.wal_end == 0 ? UINT64_MAX :
+		ks->src.wal_end > q->lsn ? ks->src.wal_end : q->lsn;
+	rec->was_passed = false;
+	if (rec->own_was == NULL || !txn_options_same(q->options, rec->own_was))
+	{
+		free(rec->own_was);
+		if ((rec->own_was = strdup(q->options)) == NULL)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+		rec->own_from = ks->from;
+		rec->own_any = false;
+		rec->own_rec = 0;
+	}
+	log_msg(ks->from < q->lsn && !own ? LOG_WARNING : LOG_INFO,
 			"slot \"%s\": transactions are chosen with \"%s\" from %s on, recorded until "
 			"then (%s) with \"%s\"%s; a job a partition's mark covers stops the bridge",
 			ks->src.slot, rec->options, b, a, q->options,
-			ks->from < q->lsn ? ", the slot below the record (--accept-new-source)" : "");
+			ks->from >= q->lsn ? "" : own ? ", the slot below the record an earlier session of "
+			"this process kept them in (the marks of the jobs it wrote are its own)" :
+			", the slot below the record (--accept-new-source)");
 	return SINK_OK;
+}
+
+/*
+ * Is mk, the mark of o's partition, one of this process's own sessions
+ * under these options (the stretch they handed over in order from
+ * own_from to own_high without meeting a mark written before them: an
+ * older mark there would have stopped them), and o in that stretch?
+ */
+static bool
+own_mark(const KafkaRecord *rec, const KafkaMark *mk, const KafkaOut *o)
+{
+	return rec->own_any && o->lsn >= rec->own_from &&
+		(mk->lsn < rec->own_high.lsn ||
+		 (mk->lsn == rec->own_high.lsn && mk->seq <= rec->own_high.seq));
+}
+
+/* o passed the checks and is written: the own stretch reaches it */
+void
+kafka_record_own_job(KafkaSink *ks, const KafkaOut *o)
+{
+	KafkaRecord *rec = ks->rec;
+
+	if (rec == NULL || rec->was_options == NULL)
+		return;
+	if (!rec->own_any || o->lsn > rec->own_high.lsn ||
+		(o->lsn == rec->own_high.lsn && o->seq > rec->own_high.seq))
+		rec->own_high = (KafkaPos) {o->lsn, o->seq};
+	rec->own_any = true;
 }
 
 #define OPTIONS_CHANGED_SKIP \
@@ -292,7 +355,7 @@ kafka_record_skip_check(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
 	int			wlen = o->table ? (int) o->table_len : (int) strlen(t->name);
 	const char *wname = o->table ? o->table : t->name;
 
-	if (rec == NULL || rec->was_options == NULL)
+	if (rec == NULL || rec->was_options == NULL || own_mark(rec, &t->marks[partition], o))
 		return SINK_OK;
 	lsn_format(t->marks[partition].lsn, m, sizeof(m));
 	lsn_format(rec->was_lsn, a, sizeof(a));
@@ -301,6 +364,58 @@ kafka_record_skip_check(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
 			  snprintf(NULL, 0, OPTIONS_CHANGED_SKIP, t->name, (int) partition, m, ks->src.slot,
 					   a, "", "", what, wlen, wname, l, ks->src.slot, m), was, now, sizeof(was));
 	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_CHANGED_SKIP,
+					  t->name, (int) partition, m, ks->src.slot, a, was, now, what, wlen, wname,
+					  l, ks->src.slot, m);
+}
+
+#define OPTIONS_CHANGED_BELOW \
+	"kafka topic \"%s\" partition %d holds jobs up to lsn %s written before this session, " \
+	"when the position record of slot \"%s\" (at %s) had the options \"%s\", but this " \
+	"bridge runs with \"%s\", which select transactions those did not: %s %.*s's job at lsn " \
+	"%s, not among the jobs read back there, would be written below them, and the " \
+	"partition's last job would no longer cover them; nothing of it written; restart once " \
+	"with the recorded options until slot \"%s\" has confirmed past %s (its " \
+	"confirmed_flush_lsn, then a CHECKPOINT so that a crash cannot move it back), then with " \
+	"the new options"
+
+/*
+ * A job below its partition's mark that the mark does not cover (not
+ * among the jobs read back from a suspect or the tail's floor on,
+ * kafka_marks.c), in a session whose record was written under options
+ * that select less than this bridge's.  Under the same options such a job
+ * is one Kafka lost, and is written again; here it may be a newly selected
+ * table's job that was never owed to that partition before (record_options):
+ * written, it would become the partition's last job, below the marked ones,
+ * which a replay under the recorded options (the way out) then writes a
+ * second time (test/t/630).  Fatal; SINK_OK when the job is past the mark
+ * or no options changed.  The session's own jobs come in order, so a mark
+ * past the job was written before the session.
+ */
+int
+kafka_record_below_check(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
+						 const KafkaOut *o)
+{
+	KafkaRecord *rec = ks->rec;
+	const KafkaMark *mk = &t->marks[partition];
+	char		m[LSN_STRLEN],
+				a[LSN_STRLEN],
+				l[LSN_STRLEN],
+				was[SINK_ERRLEN],
+				now[SINK_ERRLEN];
+	const char *what = o->table ? "table" : "the message to topic";
+	int			wlen = o->table ? (int) o->table_len : (int) strlen(t->name);
+	const char *wname = o->table ? o->table : t->name;
+
+	if (rec == NULL || rec->was_options == NULL || !mk->has_mark ||
+		o->lsn > mk->lsn || (o->lsn == mk->lsn && o->seq >= mk->seq) || own_mark(rec, mk, o))
+		return SINK_OK;
+	lsn_format(mk->lsn, m, sizeof(m));
+	lsn_format(rec->was_lsn, a, sizeof(a));
+	lsn_format(o->lsn, l, sizeof(l));
+	fit_lists(ks, rec->was_options, rec->options,
+			  snprintf(NULL, 0, OPTIONS_CHANGED_BELOW, t->name, (int) partition, m, ks->src.slot,
+					   a, "", "", what, wlen, wname, l, ks->src.slot, m), was, now, sizeof(was));
+	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_CHANGED_BELOW,
 					  t->name, (int) partition, m, ks->src.slot, a, was, now, what, wlen, wname,
 					  l, ks->src.slot, m);
 }

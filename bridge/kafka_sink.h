@@ -390,6 +390,11 @@ extern bool kafka_record_vouches(Sink *s);
 /* a job its partition's mark covers: may this session skip it? */
 extern int	kafka_record_skip_check(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
 									const KafkaOut *o);
+/* a job below its partition's mark that it does not cover: may this session write it? */
+extern int	kafka_record_below_check(KafkaSink *ks, const KafkaTopic *t, int32_t partition,
+									 const KafkaOut *o);
+/* a job that passed both checks is written */
+extern void kafka_record_own_job(KafkaSink *ks, const KafkaOut *o);
 
 /* kafka_history.c */
 extern int	kafka_history_job(KafkaSink *ks, const KafkaOut *o);

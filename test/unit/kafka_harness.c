@@ -209,6 +209,7 @@ rec_take(Recs *rs, rd_kafka_message_t *m)
 	r->table = header(h, "table");
 	r->time = header(h, "commit_time");
 	r->source = header(h, "source");
+	r->options = header(h, "options");
 	r->nheaders = h ? (int) rd_kafka_header_cnt(h) : 0;
 }
 
@@ -229,6 +230,7 @@ recs_free(Recs *rs)
 		free(r->table);
 		free(r->time);
 		free(r->source);
+		free(r->options);
 	}
 	rs->n = 0;
 }

@@ -59,7 +59,8 @@ typedef struct Rec
 			   *xid,
 			   *table,
 			   *time,
-			   *source;			/* headers, NULL when absent */
+			   *source,
+			   *options;		/* headers, NULL when absent */
 	int			nheaders;
 } Rec;
 

@@ -12,7 +12,10 @@
  *		vouches for nothing), no record of a slot that delivered before
  *		(SINK_REPLAY_DELIVERED) is fatal unless the bridge created the slot
  *		or --accept-new-source; a start below the record under options that
- *		select more transactions than the recorded ones is refused.
+ *		select more transactions than the recorded ones is refused; a
+ *		session under such options keeps the recorded ones in the record up
+ *		to the server's WAL end at its start, and a reconnect of the same
+ *		process below that record goes on (its marks are its own).
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +37,10 @@ static const SinkSource src_a_tl2 = {"7311000000000000001", 2, "postgres", "sa",
 static const SinkSource src_a_sc = {"7311000000000000001", 1, "postgres", "sc", 0};
 static const SinkSource src_a_so = {"7311000000000000001", 1, "postgres", "so", 0};
 static const SinkSource src_a_sp = {"7311000000000000001", 1, "postgres", "sp", 0};
+static const SinkSource src_a_sr = {"7311000000000000001", 1, "postgres", "sr", 0};
+static const SinkSource src_a_sr_w = {"7311000000000000001", 1, "postgres", "sr", 0x90000000};
+/* so, the server's WAL at 0/2800 when the session began */
+static const SinkSource src_a_so_w = {"7311000000000000001", 1, "postgres", "so", 0x2800};
 
 #define KEY_A "7311000000000000001/postgres/sa"
 #define KEY_B "7311000000000000002/postgres/sa"
@@ -355,11 +362,33 @@ produce_old_record(const char *key, const char *source, const char *lsn)
 	rd_kafka_destroy(rk);
 }
 
+/* is the last record of key at lsn, with the options header options? */
+static bool
+record_is(const char *key, const char *lsn, const char *options)
+{
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	const Rec  *r = NULL;
+	bool		ok;
+
+	read_topic(POS, rs);
+	for (int i = 0; i < rs->n; i++)
+		if (str_eq(rs->r[i].key, key))
+			r = &rs->r[i];
+	ok = r != NULL && str_eq(r->lsn, lsn) && str_eq(r->options, options);
+	if (!ok)
+		printf("# last record of %s: lsn %s, options %s\n", key, r && r->lsn ? r->lsn : "none",
+			   r && r->options ? r->options : "none");
+	recs_free(rs);
+	free(rs);
+	return ok;
+}
+
 /*
  * The options that chose transactions (header options, test/t/601): a
  * start below the record under options that select more is refused; the
  * same set in another spelling, a start at the record, and narrower
- * options below it go on
+ * options below it go on; a wider session keeps the recorded options in
+ * the record up to the server's WAL end at its start (test/t/631)
  */
 static void
 case_options(void)
@@ -415,12 +444,21 @@ case_options(void)
 	unit_check(rc == SINK_OK && progress_wait(s, 0x1800) == SINK_OK && s->ops->vouches(s),
 			   "the recorded set in another spelling goes on: %s", s->err);
 	s->ops->destroy(s);
-	s = session_tables(&ts, &src_a_so, 0x2000, 0, "public.b, public.a", &rc);
+	s = session_tables(&ts, &src_a_so_w, 0x2000, 0, "public.b, public.a", &rc);
 	unit_check(rc == SINK_OK && progress_wait(s, 0x2000) == SINK_OK &&
-			   s->ops->record(s, 0x3000) == SINK_OK,
+			   s->ops->record(s, 0x2800) == SINK_OK,
 			   "a wider --tables at the record goes on: %s", s->err);
 	poll_for(s, 400, &rc);
+	unit_check(s->ops->recorded(s) == 0x2800, "and records 0/2800");
+	unit_check(record_is("7311000000000000001/postgres/so", "0/2800",
+						 "--plugin=wal2queue --tables=public.a"),
+			   "with the recorded options, up to the server's WAL end at its start (631)");
+	unit_check(s->ops->record(s, 0x3000) == SINK_OK, "record(0/3000) asked");
+	poll_for(s, 400, &rc);
 	unit_check(s->ops->recorded(s) == 0x3000, "and records 0/3000");
+	unit_check(record_is("7311000000000000001/postgres/so", "0/3000",
+						 "--plugin=wal2queue --tables=public.b, public.a"),
+			   "past it with its own");
 	s->ops->destroy(s);
 	s = session_tables(&ts, &src_a_so, 0x2800, 0, "public.b", &rc);
 	unit_check(rc == SINK_OK && progress_wait(s, 0x2800) == SINK_OK && s->ops->vouches(s),
@@ -450,6 +488,75 @@ case_options(void)
 	s->ops->destroy(s);
 }
 
+/*
+ * One job for topic "own" in each transaction, committed at lsn and every
+ * 0x100 after it, n of them; all acknowledged? (a skipped one is once the
+ * replay showed the mark's transaction)
+ */
+static bool
+own_txns(Sink *s, uint64_t lsn, int n)
+{
+	TJob		j = {.target = "own", .key = "k1"};
+	LedgerTicket t[8];
+	int			rc = SINK_OK;
+
+	for (int i = 0; i < n && rc == SINK_OK; i++)
+		rc = run_txn(s, make_txn((uint32_t) (lsn >> 8) + i, lsn + (uint64_t) i * 0x100), &j, 1, &t[i]);
+	for (int i = 0; i < n && rc == SINK_OK; i++)
+		if ((rc = wait_acks(s, t[i], 1, ACK_TIMEOUT_MS)) == SINK_OK && acked[t[i]] != 1)
+			rc = SINK_RETRY;
+	return rc == SINK_OK;
+}
+
+/*
+ * A wider --tables keeps the recorded options in the record until the
+ * server's WAL end at its start (test/t/631); a reconnect of the same
+ * process below that record (the slot confirmed less than the record)
+ * takes the marks of the jobs its earlier session wrote for its own: it
+ * goes on, each job once, where a record of another process would stop it
+ */
+static void
+case_options_reconnect(void)
+{
+	TSink		ts;
+	Sink	   *s;
+	Recs	   *rs = calloc(1, sizeof(Recs));
+	int			rc;
+
+	rd_kafka_mock_topic_create(mock, "own", 1, 1);
+	s = session_tables(&ts, &src_a_sr, 0x1000, SINK_REPLAY_NEW_SLOT, "public.a", &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x1000) == SINK_OK &&
+			   s->ops->record(s, 0x2000) == SINK_OK, "slot sr records 0/2000 under public.a");
+	poll_for(s, 400, &rc);
+	s->ops->destroy(s);
+
+	s = session_tables(&ts, &src_a_sr_w, 0x2000, 0, "public.a,public.b", &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x2000) == SINK_OK &&
+			   own_txns(s, 0x3000, 2) && s->ops->record(s, 0x3050) == SINK_OK,
+			   "a wider --tables at the record writes two jobs: %s", s->err);
+	poll_for(s, 400, &rc);
+	unit_check(record_is("7311000000000000001/postgres/sr", "0/3050",
+						 "--plugin=wal2queue --tables=public.a"),
+			   "and records 0/3050 with the recorded options");
+	rc = s->ops->replay_begin(s, &src_a_sr_w, 0x2800, 0);
+	unit_check(rc == SINK_OK && own_txns(s, 0x3000, 3),
+			   "a reconnect of the same process below that record replays the two jobs and "
+			   "writes a third: %s", s->err);
+	rc = read_topic("own", rs);
+	unit_check(rc == 1 && rs->n == 3, "each job once (%d messages)", rs->n);
+	s->ops->destroy(s);
+
+	s = session_tables(&ts, &src_a_sr_w, 0x2800, 0, "public.a,public.b", &rc);
+	if (rc == SINK_OK)
+		rc = progress_wait(s, 0x2800);
+	unit_check(rc == SINK_FATAL && strstr(s->err, "was written with the options \"--plugin=wal2queue "
+											"--tables=public.a\""),
+			   "another process below it stops: %s", s->err);
+	s->ops->destroy(s);
+	recs_free(rs);
+	free(rs);
+}
+
 int
 main(void)
 {
@@ -461,6 +568,7 @@ main(void)
 	case_reconnect_before_session();
 	case_none_delivered();
 	case_options();
+	case_options_reconnect();
 	harness_stop();
 	return unit_done();
 }
