@@ -409,6 +409,69 @@ slot_note_epoch(Stream *s, PGresult *res, int col)
 		snprintf(s->conn_epoch, sizeof(s->conn_epoch), "%s", PQgetvalue(res, 0, col));
 }
 
+/*
+ * No slot of that name: create it (--create-slot, first session) or say
+ * why not.
+ */
+static int
+slot_absent(Stream *s, bool may_create)
+{
+	int			rc;
+
+	if (may_create && !s->never_create)
+	{
+		if ((rc = create_slot(s)) == STREAM_OK)
+			return slot_check(s, false);
+		return s->gave_up ? rc : STREAM_FATAL;	/* given up: retried */
+	}
+	if (may_create)
+		return stream_fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist any more: it was "
+					"dropped, or the connection reaches another server; --create-slot creates a "
+					"slot only in the bridge's first session (or with --backfill, in the backfill), "
+					"so that no row is skipped silently: find out what happened, then restart the bridge",
+					s->cfg->slot);
+	return stream_fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist (create it with --create-slot)",
+				s->cfg->slot);
+}
+
+/*
+ * A slot found where this process's own creation left it: taken as created
+ * by this run (registered again), so the first session streams from where it
+ * was made.
+ */
+static void
+slot_take_own(Stream *s, bool unanswered)
+{
+	if (!unanswered && s->created_at != 0 && s->start_lsn == s->created_at)
+	{
+		/*
+		 * The slot this process created, unmoved since (its consistent point
+		 * is where it stands): its registration may have been lost with a
+		 * crash or a connection given up before it committed (test/t/615).
+		 * Registered again, it is reclaimed as created by this run.
+		 */
+		log_msg(LOG_INFO, "replication slot \"%s\" is the one this process created, still at its "
+				"consistent point: registered again, taken as created by this run", s->cfg->slot);
+		s->slot_created = true;
+		slot_registry_call(s, true);
+	}
+	if (unanswered)
+	{
+		/*
+		 * The server finished this bridge's CREATE_REPLICATION_SLOT, run under
+		 * its --create-slot lock, and the answer never came (attack 614): the
+		 * slot is the one it made.  Registered now, as create_slot() would
+		 * have, it is then reclaimed as created by this run (nothing
+		 * consumed), and streams from where it was made.
+		 */
+		log_msg(LOG_INFO, "replication slot \"%s\" is the one this bridge's CREATE_REPLICATION_SLOT "
+				"made (the server finished it, its answer never came): taken as created by this run",
+				s->cfg->slot);
+		s->slot_created = true;
+		slot_registry_call(s, true);
+	}
+}
+
 /* does the slot exist, use our plugin, and is it free? */
 int
 slot_check(Stream *s, bool may_create)
@@ -429,20 +492,7 @@ slot_check(Stream *s, bool may_create)
 	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
-		if (may_create && !s->never_create)
-		{
-			if ((rc = create_slot(s)) == STREAM_OK)
-				return slot_check(s, false);
-			return s->gave_up ? rc : STREAM_FATAL;	/* given up: retried */
-		}
-		if (may_create)
-			return stream_fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist any more: it was "
-						"dropped, or the connection reaches another server; --create-slot creates a "
-						"slot only in the bridge's first session (or with --backfill, in the backfill), "
-						"so that no row is skipped silently: find out what happened, then restart the bridge",
-						s->cfg->slot);
-		return stream_fail(s, STREAM_FATAL, "replication slot \"%s\" does not exist (create it with --create-slot)",
-					s->cfg->slot);
+		return slot_absent(s, may_create);
 	}
 	rc = STREAM_OK;
 	slot_note_epoch(s, res, 4);
@@ -464,35 +514,8 @@ slot_check(Stream *s, bool may_create)
 			s->start_lsn = ((uint64_t) hi << 32) | lo;
 	}
 	PQclear(res);
-	if (rc == STREAM_OK && may_create && !unanswered && s->created_at != 0 &&
-		s->start_lsn == s->created_at)
-	{
-		/*
-		 * The slot this process created, unmoved since (its consistent point
-		 * is where it stands): its registration may have been lost with a
-		 * crash or a connection given up before it committed (test/t/615).
-		 * Registered again, it is reclaimed as created by this run.
-		 */
-		log_msg(LOG_INFO, "replication slot \"%s\" is the one this process created, still at its "
-				"consistent point: registered again, taken as created by this run", s->cfg->slot);
-		s->slot_created = true;
-		slot_registry_call(s, true);
-	}
-	if (rc == STREAM_OK && may_create && unanswered)
-	{
-		/*
-		 * The server finished this bridge's CREATE_REPLICATION_SLOT, run under
-		 * its --create-slot lock, and the answer never came (attack 614): the
-		 * slot is the one it made.  Registered now, as create_slot() would
-		 * have, it is then reclaimed as created by this run (nothing
-		 * consumed), and streams from where it was made.
-		 */
-		log_msg(LOG_INFO, "replication slot \"%s\" is the one this bridge's CREATE_REPLICATION_SLOT "
-				"made (the server finished it, its answer never came): taken as created by this run",
-				s->cfg->slot);
-		s->slot_created = true;
-		slot_registry_call(s, true);
-	}
+	if (rc == STREAM_OK && may_create)
+		slot_take_own(s, unanswered);
 	if (rc == STREAM_OK && may_create && !s->never_create && s->start_lsn != 0)
 		rc = slot_check_reclaim(s);
 	if (rc == STREAM_OK)
