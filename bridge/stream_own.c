@@ -78,6 +78,70 @@ own_check_blind(OwnCheck *c, const char **why)
 	return false;
 }
 
+/*
+ * The side check's query: the server's identity and start, and the
+ * walsender's presence, start, state and slot (pid, backend start).
+ */
+static bool
+own_check_sql(PGconn *conn, const Stream *s, char *sql, size_t len)
+{
+	char	   *start = PQescapeLiteral(conn, s->conn_start, strlen(s->conn_start));
+	char	   *slot = PQescapeLiteral(conn, s->cfg->slot, strlen(s->cfg->slot));
+
+	if (start && slot)
+		snprintf(sql, len,
+				 "SELECT (SELECT system_identifier::pg_catalog.text FROM pg_catalog.pg_control_system()), "
+				 POSTMASTER_EPOCH_SQL ", "
+				 "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d), "
+				 "(SELECT a.state IS NULL OR a.backend_start IS NULL FROM pg_catalog.pg_stat_activity a "
+				 "WHERE a.pid = %d), "
+				 "(SELECT " BACKEND_START_SQL " = %s FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d), "
+				 "(SELECT a.state FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d), "
+				 "(SELECT r.restart_lsn::pg_catalog.text FROM pg_catalog.pg_replication_slots r "
+				 "WHERE r.slot_name = %s AND r.active_pid = %d), "
+				 "(SELECT r.restart_lsn::pg_catalog.text FROM pg_catalog.pg_replication_slots r "
+				 "WHERE r.slot_name = %s AND r.active_pid IS NULL)",
+				 s->conn_pid, s->conn_pid, start, s->conn_pid, s->conn_pid, slot, s->conn_pid, slot);
+	PQfreemem(start);
+	PQfreemem(slot);
+	return start && slot;
+}
+
+/*
+ * Judge the side check's answer: false when it tells nothing (another
+ * system, or no answer); else *why is set when the command no longer runs,
+ * and *idle when its walsender released, unmoved, the slot it held at an
+ * earlier check.
+ */
+static bool
+own_check_judge(OwnCheck *c, PGresult *res, const char **why, bool *idle)
+{
+	const Stream *s = c->s;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+		strcmp(PQgetvalue(res, 0, 0), s->sysid) != 0)
+		return false;
+	if (strcmp(PQgetvalue(res, 0, 1), s->conn_epoch) != 0)
+		*why = "the server restarted since (a later start of the same system) and no word "
+			"of it came: the path went silent";
+	else if (strcmp(PQgetvalue(res, 0, 2), "0") == 0 ||
+			 (strcmp(PQgetvalue(res, 0, 3), "f") == 0 &&
+			  strcmp(PQgetvalue(res, 0, 4), "t") != 0))
+		*why = "the server ended the connection and no word of it came: the path went silent";
+	else if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
+		;						/* hidden from this role: tells nothing */
+	else if (strcmp(PQgetvalue(res, 0, 5), "active") != 0)
+	{
+		*why = "the server finished the command and its answer never came: the path went silent";
+		/* the slot its walsender held at a check, now released, unmoved */
+		*idle = strcmp(PQgetvalue(res, 0, 5), "idle") == 0 && c->made[0] != '\0' &&
+			!PQgetisnull(res, 0, 7) && strcmp(PQgetvalue(res, 0, 7), c->made) == 0;
+	}
+	else if (!PQgetisnull(res, 0, 6))
+		snprintf(c->made, sizeof(c->made), "%s", PQgetvalue(res, 0, 6));
+	return true;
+}
+
 bool
 own_command_running(void *arg, const char **why)
 {
@@ -90,10 +154,7 @@ own_command_running(void *arg, const char **why)
 	PGresult   *res;
 	const char *failed;
 	char		sql[1280];
-	char	   *start;
-	char	   *slot;
-	bool		running = true;
-	bool		blind = true;
+	bool		told;
 	bool		idle = false;
 
 	*why = NULL;
@@ -102,58 +163,16 @@ own_command_running(void *arg, const char **why)
 		return true;			/* whose backend it is is not known */
 	if ((conn = pgerror_connect(keys, vals, &f)) == NULL)
 		return own_check_blind(c, why);
-	start = PQescapeLiteral(conn, s->conn_start, strlen(s->conn_start));
-	slot = PQescapeLiteral(conn, s->cfg->slot, strlen(s->cfg->slot));
-	if (start == NULL || slot == NULL)
+	if (!own_check_sql(conn, s, sql, sizeof(sql)))
 	{
-		PQfreemem(start);
-		PQfreemem(slot);
 		PQfinish(conn);
 		return true;
 	}
-	snprintf(sql, sizeof(sql),
-			 "SELECT (SELECT system_identifier::pg_catalog.text FROM pg_catalog.pg_control_system()), "
-			 POSTMASTER_EPOCH_SQL ", "
-			 "(SELECT pg_catalog.count(*) FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d), "
-			 "(SELECT a.state IS NULL OR a.backend_start IS NULL FROM pg_catalog.pg_stat_activity a "
-			 "WHERE a.pid = %d), "
-			 "(SELECT " BACKEND_START_SQL " = %s FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d), "
-			 "(SELECT a.state FROM pg_catalog.pg_stat_activity a WHERE a.pid = %d), "
-			 "(SELECT r.restart_lsn::pg_catalog.text FROM pg_catalog.pg_replication_slots r "
-			 "WHERE r.slot_name = %s AND r.active_pid = %d), "
-			 "(SELECT r.restart_lsn::pg_catalog.text FROM pg_catalog.pg_replication_slots r "
-			 "WHERE r.slot_name = %s AND r.active_pid IS NULL)",
-			 s->conn_pid, s->conn_pid, start, s->conn_pid, s->conn_pid, slot, s->conn_pid, slot);
-	PQfreemem(start);
-	PQfreemem(slot);
 	res = pgerror_exec(conn, sql, true, &failed);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-		strcmp(PQgetvalue(res, 0, 0), s->sysid) == 0)
-	{
-		blind = false;
-		if (strcmp(PQgetvalue(res, 0, 1), s->conn_epoch) != 0)
-			*why = "the server restarted since (a later start of the same system) and no word "
-				"of it came: the path went silent";
-		else if (strcmp(PQgetvalue(res, 0, 2), "0") == 0 ||
-				 (strcmp(PQgetvalue(res, 0, 3), "f") == 0 &&
-				  strcmp(PQgetvalue(res, 0, 4), "t") != 0))
-			*why = "the server ended the connection and no word of it came: the path went silent";
-		else if (strcmp(PQgetvalue(res, 0, 3), "t") == 0)
-			;					/* hidden from this role: tells nothing */
-		else if (strcmp(PQgetvalue(res, 0, 5), "active") != 0)
-		{
-			*why = "the server finished the command and its answer never came: the path went silent";
-			/* the slot its walsender held at a check, now released, unmoved */
-			idle = strcmp(PQgetvalue(res, 0, 5), "idle") == 0 && c->made[0] != '\0' &&
-				!PQgetisnull(res, 0, 7) && strcmp(PQgetvalue(res, 0, 7), c->made) == 0;
-		}
-		else if (!PQgetisnull(res, 0, 6))
-			snprintf(c->made, sizeof(c->made), "%s", PQgetvalue(res, 0, 6));
-		running = *why == NULL;
-	}
+	told = own_check_judge(c, res, why, &idle);
 	PQclear(res);
 	PQfinish(conn);
-	if (blind)
+	if (!told)
 		return own_check_blind(c, why);
 	c->blind = 0;
 	/*
@@ -169,7 +188,7 @@ own_command_running(void *arg, const char **why)
 	 */
 	if (idle && s->conn_locked && strncmp(c->sql, "CREATE_REPLICATION_SLOT", 23) == 0)
 		s->create_unanswered = true;
-	return running;
+	return *why == NULL;
 }
 
 /*
