@@ -480,8 +480,7 @@ slotwatch_attest_final(SlotWatch *w, uint64_t confirmed, int timeout_ms)
 	char		pid[16];
 	char		lsn[LSN_STRLEN];
 	char		from[LSN_STRLEN];
-	char		lock_ms[16];
-	char		statement_ms[16];
+	char		left_ms[16];
 	int			left;
 	const char *params[3] = {w->slot, lsn, NULL};
 	int64_t		start = now_us();
@@ -513,19 +512,20 @@ slotwatch_attest_final(SlotWatch *w, uint64_t confirmed, int timeout_ms)
 	if (c != NULL)
 	{
 		/*
-		 * the server's own limits a little earlier, the lock's first (the
-		 * error that says why): its error has to come back in time
+		 * both end a little before the deadline, for the error (which says
+		 * why) to come back in time: lock_timeout bounds each wait for a
+		 * lock (the row's tuple lock, then its locker's transaction: one
+		 * after the other behind an earlier waiter), statement_timeout
+		 * their sum
 		 */
 		left = (int) ((deadline - now_us()) / 1000) - FINAL_MARGIN_MS;
-		snprintf(lock_ms, sizeof(lock_ms), "%d", left);
-		snprintf(statement_ms, sizeof(statement_ms), "%d", left + FINAL_MARGIN_MS / 2);
-		params[0] = lock_ms;
-		params[1] = statement_ms;
+		snprintf(left_ms, sizeof(left_ms), "%d", left);
+		params[0] = left_ms;
 		if (left <= 0)
 			why = "no time left";
 		else if (!final_ask(c, "SELECT pg_catalog.set_config('lock_timeout', $1, false) IS NOT NULL AND "
-							"pg_catalog.set_config('statement_timeout', $2, false) IS NOT NULL",
-							2, params, deadline, &why) && why == NULL)
+							"pg_catalog.set_config('statement_timeout', $1, false) IS NOT NULL",
+							1, params, deadline, &why) && why == NULL)
 			why = PQerrorMessage(c);
 		params[0] = w->slot;
 		snprintf(pid, sizeof(pid), "%d", w->attest_pid);

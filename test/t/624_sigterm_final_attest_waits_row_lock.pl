@@ -31,14 +31,17 @@
 # wait: not in the loop (the watch is non-blocking) but it held the watch's
 # connection for as long as the lock, so no health, no keys for a held
 # message, no publication poll (pgoutput drops its stream after
-# PUBWATCH_STALE_MS without one); the watch's session now has lock_timeout
+# PUBWATCH_STALE_MS without one: the third part); the watch's session now has lock_timeout
 # (WATCH_LOCK_TIMEOUT_MS, 1 s) and statement_timeout, and a connect or a
 # query without an answer for WATCH_ANSWER_TIMEOUT_MS (3 s: a silent path)
 # is given up and tried again at the next interval.  Against main's bridge
-# each of the three checks below fails: no "could not attest" while the row
-# is locked, and both stops still running after 20 s.
+# (c74a6b98): no "could not attest" while the row is locked, both stops
+# still running after 20 s, and pgoutput's stream dropped ("could not read
+# publication") within 8 s of the lock.
 # Control (W2Q_ATTACK_CONTROL=1): no transaction holds the row, the path
-# is not cut: the bridge ends at once, the slot attested.  Passes.
+# is not cut: the bridge ends at once, the slot attested.  Passes (before
+# the fix too, but for the periodic attestation's check, which needs the
+# lock).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -52,6 +55,7 @@ $node->safe_psql('postgres', q{
 	CREATE EXTENSION wal2queue;
 	CREATE TABLE aj (id int PRIMARY KEY);
 	CREATE TABLE ak (id int PRIMARY KEY);
+	CREATE TABLE al (id int PRIMARY KEY);
 });
 
 # the bridge streams table $t's slot and has attested it
@@ -89,7 +93,7 @@ ok($gone && $took < 10, sprintf('aj: the bridge ends within 10 s of SIGTERM (%s)
 		FROM pg_stat_activity WHERE wait_event_type = 'Lock'}));
 $b->{h}->kill_kill unless $gone;
 like(bridge_log($b), $control ? qr/stopped; confirmed/
-	: qr/WARNING: could not attest slot "aj" at the stop: canceling statement due to lock timeout; prune\(\)/,
+	: qr/WARNING: could not attest slot "aj" at the stop: canceling statement due to (lock|statement) timeout; prune\(\)/,
 	'aj: the stop says the attestation was not made') or diag(not_log($b));
 # the attestation's session gave the lock up too
 ok(wait_until(sub { $node->safe_psql('postgres', q{SELECT count(*) FROM pg_stat_activity
@@ -126,6 +130,23 @@ like(bridge_log($b), $control ? qr/stopped; confirmed/
 	: qr/WARNING: could not attest slot "ak" at the stop: no answer from the server in time/,
 	'ak: the stop says the attestation was not made') or diag(not_log($b));
 stop_blackhole_proxy($pid);
+
+# 3. pgoutput: the publication's poll shares the watch's connection; with
+# the row locked it goes on, and the stream is not dropped as stale
+# (PUBWATCH_STALE_MS, 5 s, once there is something new to confirm; the
+# open transaction holds the confirmation back meanwhile, as any does)
+$b = start_bridge($node, $r, '--plugin', 'pgoutput', '--publication', 'w2q', '--tables', 'public.al',
+	'--slot', 'al', '--create-slot', '--status-interval', '1');
+streaming_attested('al');
+$xact = $node->background_psql('postgres');
+$xact->query_safe(q{BEGIN; SELECT 1 FROM wal2queue.slots WHERE slot_name = 'al' FOR UPDATE})
+  unless $control;
+wait_until(sub {
+	$node->safe_psql('postgres', 'INSERT INTO al SELECT max(id) + 1 FROM al');
+	bridge_log($b) =~ /could not read publication/ }, 8);
+unlike(bridge_log($b), qr/could not read publication/, 'al: the stream was not dropped in 8 s of lock');
+$xact->quit;
+$b->{h}->kill_kill;
 stop_redis($r);
 $node->stop('immediate');
 done_testing();
