@@ -7,10 +7,13 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include "log.h"
 #include "lsn.h"
@@ -19,6 +22,24 @@
 #include "slotwatch.h"
 
 #define WATCH_KEYS_GAP_MS 100	/* between two reads of the keys */
+
+/*
+ * The watch's connection never holds the bridge's loop, but a query that
+ * does not end holds the watch: the health, the keys a held message waits
+ * for, the publication's poll (the stream is dropped after
+ * PUBWATCH_STALE_MS without it).  So its session waits for a lock at most
+ * WATCH_LOCK_TIMEOUT_MS (attest_slot() locks the slot's registry row FOR
+ * UPDATE: an operator's transaction may hold it; test/t/624) and runs a
+ * statement at most WATCH_ANSWER_TIMEOUT_MS; and a connect or a query
+ * without an answer that long (a silent path) is given up, to be tried
+ * again at the next interval.
+ */
+#define WATCH_LOCK_TIMEOUT_MS 1000
+#define WATCH_ANSWER_TIMEOUT_MS 3000
+#define FINAL_MARGIN_MS 250		/* slotwatch_attest_final()'s, for the
+									 * answer to come back */
+#define WATCH_STR_(x) #x
+#define WATCH_STR(x) WATCH_STR_(x)
 
 void
 slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot)
@@ -81,9 +102,12 @@ start_connect(SlotWatch *w)
 	}
 	PQsetNoticeProcessor(w->conn, on_notice, NULL);
 	w->connecting = true;
+	w->sent_us = now_us();
 }
 
 static const char *const watch_sql[] = {
+	[WATCH_SETUP] = "SELECT pg_catalog.set_config('lock_timeout', '" WATCH_STR(WATCH_LOCK_TIMEOUT_MS) "', false), "
+	"pg_catalog.set_config('statement_timeout', '" WATCH_STR(WATCH_ANSWER_TIMEOUT_MS) "', false)",
 	[WATCH_HEALTH] = "SELECT coalesce(wal_status, ''), coalesce(safe_wal_size::text, '') "
 	"FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
 	/* to_regprocedure() raises an error for a schema without USAGE */
@@ -201,6 +225,9 @@ read_answer(SlotWatch *w)
 		else if (q == WATCH_PUBLICATION && !pubwatch_take(w->pub, res))
 			log_msg(LOG_DEBUG, "slot watch: could not read the publication: %s",
 					PQresultErrorMessage(res));
+		else if (q == WATCH_SETUP && PQresultStatus(res) != PGRES_TUPLES_OK)
+			log_msg(LOG_DEBUG, "slot watch: could not set the session's limits: %s",
+					PQresultErrorMessage(res));
 		PQclear(res);
 	}
 	if (!PQisBusy(w->conn))
@@ -217,7 +244,10 @@ send_publication(SlotWatch *w, int64_t now)
 	if (sql == NULL || !PQsendQuery(w->conn, sql))
 		watch_failed(w, "could not send the query");
 	else
+	{
 		w->querying = WATCH_PUBLICATION;
+		w->sent_us = now;
+	}
 	free(sql);
 }
 
@@ -256,6 +286,18 @@ next_query(SlotWatch *w, int interval_ms)
 	}
 }
 
+/* a connect or a query in flight that long without an answer: give it up */
+static bool
+watch_overdue(SlotWatch *w)
+{
+	if (now_us() - w->sent_us < WATCH_ANSWER_TIMEOUT_MS * INT64_C(1000))
+		return false;
+	log_msg(LOG_DEBUG, "slot watch: no answer from the server within %d ms: closing its connection",
+			WATCH_ANSWER_TIMEOUT_MS);
+	slotwatch_close(w);
+	return true;
+}
+
 void
 slotwatch_turn(SlotWatch *w, int interval_ms)
 {
@@ -279,11 +321,14 @@ slotwatch_turn(SlotWatch *w, int interval_ms)
 		else if (st == PGRES_POLLING_OK)
 		{
 			w->connecting = false;
+			w->next_us = 0;		/* the health first, after the limits */
 			if (PQsetnonblocking(w->conn, 1) != 0)
 				watch_failed(w, "could not make the connection non-blocking");
 			else
-				send_query(w, WATCH_HEALTH);
+				send_query(w, WATCH_SETUP);
 		}
+		else
+			watch_overdue(w);
 		return;
 	}
 	if (w->querying != WATCH_IDLE)
@@ -291,17 +336,130 @@ slotwatch_turn(SlotWatch *w, int interval_ms)
 		if (PQflush(w->conn) < 0)
 			watch_failed(w, "could not send the query");
 		else
+		{
 			read_answer(w);
+			if (w->conn && w->querying != WATCH_IDLE)
+				watch_overdue(w);
+		}
 		return;
 	}
 	next_query(w, interval_ms);
 }
 
-/* one blocking query's single boolean answer; false on any error */
+/*
+ * The final attestation, under one deadline (now_us()) for its connect and
+ * its queries: the stop flag is already set, so pgerror_connect() and
+ * pgerror_exec() would give up at once; this waits for the socket in
+ * poll() until the deadline, which a silent path cannot stretch.
+ */
+
+/* false: the deadline came first (or poll failed), *why says so */
 static bool
-ask_bool(PGconn *c, const char *sql, int nparams, const char *const *params)
+final_wait(PGconn *c, short events, int64_t deadline, const char **why)
 {
-	PGresult   *res = PQexecParams(c, sql, nparams, NULL, params, NULL, NULL, 0);
+	struct pollfd pfd = {.fd = PQsocket(c),.events = events};
+	int64_t		left = deadline - now_us();
+	int			rc;
+
+	if (left <= 0)
+	{
+		*why = "no answer from the server in time";
+		return false;
+	}
+	rc = poll(&pfd, 1, (int) ((left + 999) / 1000));
+	if (rc < 0 && errno != EINTR)
+	{
+		*why = strerror(errno);
+		return false;
+	}
+	return true;
+}
+
+/* connected (non-blocking), or NULL and *why */
+static PGconn *
+final_connect(SlotWatch *w, int64_t deadline, const char **why)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
+	const char *vals[] = {w->conninfo, "wal2queue-bridge slot watch", PGERROR_CLIENT_ENCODING, NULL};
+	PGconn	   *c = PQconnectStartParams(keys, vals, 1);
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+
+	if (c == NULL)
+	{
+		*why = "out of memory";
+		return NULL;
+	}
+	while (st != PGRES_POLLING_OK && PQstatus(c) != CONNECTION_BAD)
+	{
+		if (!final_wait(c, st == PGRES_POLLING_READING ? POLLIN : POLLOUT, deadline, why))
+			break;
+		if ((st = PQconnectPoll(c)) == PGRES_POLLING_FAILED)
+			break;
+	}
+	if (st != PGRES_POLLING_OK || PQsetnonblocking(c, 1) != 0)
+	{
+		if (*why == NULL)
+			*why = PQerrorMessage(c);
+		PQfinish(c);
+		return NULL;
+	}
+	PQsetNoticeProcessor(c, on_notice, NULL);
+	return c;
+}
+
+/*
+ * PQexecParams before the deadline: its result (the first error, else the
+ * last), or NULL and *why; a connection given up is shut down
+ */
+static PGresult *
+final_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
+		   int64_t deadline, const char **why)
+{
+	PGresult   *keep = NULL;
+	PGresult   *res;
+	int			rc;
+
+	if (*why != NULL)
+		return NULL;			/* given up before */
+	if (!PQsendQueryParams(c, sql, nparams, NULL, params, NULL, NULL, 0))
+	{
+		*why = PQerrorMessage(c);
+		return NULL;
+	}
+	while ((rc = PQflush(c)) == 1)
+		if (!final_wait(c, POLLIN | POLLOUT, deadline, why) || !PQconsumeInput(c))
+			break;
+	for (; rc == 0 && *why == NULL;)
+	{
+		while (PQisBusy(c) && final_wait(c, POLLIN, deadline, why))
+			if (!PQconsumeInput(c))
+				break;			/* PQgetResult reports it */
+		if (*why != NULL || (res = PQgetResult(c)) == NULL)
+			break;
+		if (keep == NULL || PQresultStatus(keep) != PGRES_FATAL_ERROR)
+		{
+			PQclear(keep);
+			keep = res;
+		}
+		else
+			PQclear(res);
+	}
+	if (rc != 0 && *why == NULL)
+		*why = PQerrorMessage(c);
+	if (*why == NULL)
+		return keep;
+	PQclear(keep);
+	if (PQsocket(c) >= 0)
+		shutdown(PQsocket(c), SHUT_RDWR);
+	return NULL;
+}
+
+/* a query's single boolean answer; false on any error (*why when given up) */
+static bool
+final_ask(PGconn *c, const char *sql, int nparams, const char *const *params,
+		  int64_t deadline, const char **why)
+{
+	PGresult   *res = final_exec(c, sql, nparams, params, deadline, why);
 	bool		yes = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 
@@ -309,46 +467,83 @@ ask_bool(PGconn *c, const char *sql, int nparams, const char *const *params)
 	return yes;
 }
 
+/*
+ * The whole of it within timeout_ms (FINAL_ATTEST_TIMEOUT_MS): the wait for
+ * the walsender to take the last confirmation may use three quarters of
+ * it; the attestation's own waits for the registry row's lock and for the
+ * statement are set to what is left (less FINAL_MARGIN_MS) on the server
+ * too, so that its session does not outlive the bridge's stop (test/t/624)
+ */
 void
 slotwatch_attest_final(SlotWatch *w, uint64_t confirmed, int timeout_ms)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", "connect_timeout",
-	"client_encoding", NULL};
-	const char *vals[] = {w->conninfo, "wal2queue-bridge slot watch", "2",
-	PGERROR_CLIENT_ENCODING, NULL};
 	char		pid[16];
 	char		lsn[LSN_STRLEN];
 	char		from[LSN_STRLEN];
+	char		left_ms[16];
+	int			left;
 	const char *params[3] = {w->slot, lsn, NULL};
-	int64_t		deadline = now_us() + (int64_t) timeout_ms * 1000;
+	int64_t		start = now_us();
+	int64_t		deadline = start + (int64_t) timeout_ms * 1000;
+	int64_t		confirm_by = start + (int64_t) timeout_ms * 750;
+	const char *why = NULL;
 	PGconn	   *c;
-	PGresult   *res;
+	PGresult   *res = NULL;
 
 	if (w->attest_pid == 0 || w->refused_pid == w->attest_pid)
 		return;
 	slotwatch_close(w);
-	c = PQconnectdbParams(keys, vals, 1);
-	if (c == NULL || PQstatus(c) != CONNECTION_OK)
+	if ((c = final_connect(w, deadline, &why)) != NULL)
 	{
-		log_msg(LOG_DEBUG, "slot watch: could not connect for the last attestation: %s",
-				c ? PQerrorMessage(c) : "out of memory");
-		PQfinish(c);
-		return;
+		/* wait for the walsender to take the last confirmation */
+		lsn_format(confirmed, lsn, sizeof(lsn));
+		while (!final_ask(c, "SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_catalog.pg_replication_slots "
+						  "WHERE slot_name = $1", 2, params, deadline, &why) &&
+			   why == NULL && now_us() < confirm_by)
+			usleep(50 * 1000);
+		if (!final_ask(c, watch_sql[WATCH_PROBE], 0, NULL, deadline, &why))
+		{
+			PQfinish(c);
+			if (why == NULL)
+				return;			/* no extension to attest to */
+			c = NULL;
+		}
 	}
-	PQsetNoticeProcessor(c, on_notice, NULL);
-	/* wait for the walsender to take the last confirmation */
-	lsn_format(confirmed, lsn, sizeof(lsn));
-	while (!ask_bool(c, "SELECT confirmed_flush_lsn >= $2::pg_lsn FROM pg_catalog.pg_replication_slots "
-					 "WHERE slot_name = $1", 2, params) && now_us() < deadline)
-		usleep(50 * 1000);
-	if (ask_bool(c, watch_sql[WATCH_PROBE], 0, NULL))
+	if (c != NULL)
 	{
+		/*
+		 * both end a little before the deadline, for the error (which says
+		 * why) to come back in time: lock_timeout bounds each wait for a
+		 * lock (the row's tuple lock, then its locker's transaction: one
+		 * after the other behind an earlier waiter), statement_timeout
+		 * their sum
+		 */
+		left = (int) ((deadline - now_us()) / 1000) - FINAL_MARGIN_MS;
+		snprintf(left_ms, sizeof(left_ms), "%d", left);
+		params[0] = left_ms;
+		if (left <= 0)
+			why = "no time left";
+		else if (!final_ask(c, "SELECT pg_catalog.set_config('lock_timeout', $1, false) IS NOT NULL AND "
+							"pg_catalog.set_config('statement_timeout', $1, false) IS NOT NULL",
+							1, params, deadline, &why) && why == NULL)
+			why = PQerrorMessage(c);
+		params[0] = w->slot;
 		snprintf(pid, sizeof(pid), "%d", w->attest_pid);
 		params[1] = pid;
 		params[2] = w->unrecorded_from ? lsn_format(w->unrecorded_from, from, sizeof(from)) : NULL;
-		res = PQexecParams(c, watch_sql[WATCH_ATTEST], 3, NULL, params, NULL, NULL, 0);
-		take_attest(w, res, w->attest_pid);
-		PQclear(res);
+		if ((res = final_exec(c, watch_sql[WATCH_ATTEST], 3, params, deadline, &why)) != NULL)
+		{
+			if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+				take_attest(w, res, w->attest_pid);
+			else if ((why = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY)) == NULL)
+				why = PQresultErrorMessage(res);
+		}
 	}
+	if (why != NULL)
+		log_msg(LOG_WARNING, "could not attest slot \"%s\" at the stop: %.*s; prune() trusts it only "
+				"as far as its last attestation, and a restart that no sink record vouches for "
+				"may be refused (wal2queue.slots.attest_refused)", w->slot,
+				(int) strcspn(why, "\n"), why);
+	PQclear(res);
 	PQfinish(c);
 }

@@ -36,6 +36,7 @@
 typedef enum SlotWatchQuery
 {
 	WATCH_IDLE,
+	WATCH_SETUP,				/* the session's lock and statement timeouts */
 	WATCH_HEALTH,				/* wal_status, safe_wal_size */
 	WATCH_PROBE,				/* is wal2queue.attest_slot() there for us? */
 	WATCH_ATTEST,				/* wal2queue.attest_slot() */
@@ -65,7 +66,8 @@ typedef struct SlotWatch
 	int			attested_pid;	/* the session last attested (0: none) */
 	int			refused_pid;	/* the session last refused (0: none) */
 	unsigned long attestations; /* successful attest_slot() calls */
-	int64_t		sent_us;		/* when the query in flight was sent */
+	int64_t		sent_us;		/* when the query in flight was sent, or
+								 * the connect begun */
 	/* messages: asked only when watch_messages is set */
 	bool		watch_messages;
 	int			messages_public;	/* the last answer: 1 yes, 0 no, -1 none */
@@ -95,9 +97,11 @@ extern void slotwatch_turn(SlotWatch *w, int interval_ms);
 
 /*
  * At a clean stop, once the last confirmation (confirmed) was sent and
- * while the walsender still holds the slot: wait (up to timeout_ms) for the
- * slot to show it, then attest the session once more, blocking, so that a
- * restart that begins there without a sink record (Kafka) is attested.
+ * while the walsender still holds the slot: wait for the slot to show it,
+ * then attest the session once more, so that a restart that begins there
+ * without a sink record (Kafka) is attested.  All of it (the connect
+ * included) within timeout_ms, whatever the server or the path do (a lock
+ * on the registry row, silence): given up with a WARNING.
  */
 extern void slotwatch_attest_final(SlotWatch *w, uint64_t confirmed, int timeout_ms);
 
