@@ -2,6 +2,166 @@
 -- (part of the wal2queue extension script: see 00_install.sql)
 
 /*
+ * owner_code(rel, caller, what, runs_as, via) -- is the code a write of
+ * REL runs, besides its triggers (owner_triggers()), code of roles trusted
+ * as owner_triggers() trusts them (a superuser, wal2queue's installer, a
+ * member of RUNS_AS -- with VIA also of current_user)?  A write runs more
+ * than triggers, and the roles that own that code can change it at any
+ * time: a domain's owner adds a CHECK (ALTER DOMAIN ... ADD CONSTRAINT,
+ * even to a domain that has none today), a function's owner replaces its
+ * body (CREATE OR REPLACE), an operator's or operator class's owner its
+ * parts.  So a foreign key's ON DELETE SET NULL into a superuser's table
+ * whose key column is of another role's domain ran that role's CHECK as
+ * the superuser at the next prune() (test/t/632), and so would a column
+ * DEFAULT (SET DEFAULT), a CHECK constraint or an index expression calling
+ * its function.  What the write can run is read positively, as a closure
+ * over pg_depend, which records every object a stored expression or
+ * definition uses (except pinned, built-in ones, which need no judging):
+ *  - the parts of REL: its columns (their types, collations) and the
+ *    table itself (partition key: its expressions and operator classes;
+ *    the type of a typed table), the default and generation expression of
+ *    each column (pg_attrdef), its constraints (CHECK, and its foreign
+ *    keys: the equality operators the action's query compares with, the
+ *    referenced table and index), its indexes (expressions, predicates,
+ *    operator classes: a unique check and the new entries of an UPDATE),
+ *    rules and policies;
+ *  - and, transitively, what each object found uses (pg_depend), with
+ *    what is not recorded as used but runs with it: the constraints of a
+ *    type (a domain's CHECKs: their owner is the domain's), the operators
+ *    and support functions of an operator family, an operator's commutator
+ *    and negator (the planner may use them).  A type's input, output and
+ *    other support functions, a domain's base type, an array's element, a
+ *    composite's attributes (its relation's columns), a range's subtype
+ *    and functions, a cast's function, an operator's function and
+ *    estimators are recorded, and so followed.
+ * Every function, operator, type, operator class and family, text search
+ * configuration and dictionary so found must be owned by a trusted role,
+ * but an enum type: its owner can only add and rename labels, no code.
+ * Not judged: schemas, languages, collations, access methods, extensions
+ * and relations as such (their owner cannot change code that runs here
+ * without one of the objects above; a relation's columns are followed).
+ * The table's own triggers are owner_triggers()'s; what the owner's code
+ * writes elsewhere is the owner's (docs/extension.md).  Else false with a
+ * WARNING naming the part of REL, the object, its owner and the role it
+ * would run as (WHAT names the job table), and a HINT.  A few index scans
+ * of the catalogs per object found: cheap per leaf (test/t/524).
+ */
+CREATE FUNCTION wal2queue.owner_code(rel regclass, caller text, what text,
+                                     runs_as oid DEFAULT NULL, via text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+-- the recursive query's estimate is far above what it reads (a few
+-- catalog rows): JIT would compile it, a second per call (test/t/524)
+SET jit = off
+AS $$
+DECLARE
+    installer oid := (SELECT p.proowner FROM pg_proc p
+                       WHERE p.oid = 'wal2queue.owner_code(regclass,text,text,oid,text)'::regprocedure);
+    relowner oid := (SELECT c.relowner FROM pg_class c WHERE c.oid = rel);
+    runner oid := coalesce(runs_as, relowner);
+    me oid := (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user);
+    followed oid[] := ARRAY['pg_proc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass,
+                            'pg_opclass'::regclass, 'pg_opfamily'::regclass, 'pg_class'::regclass,
+                            'pg_constraint'::regclass, 'pg_cast'::regclass, 'pg_ts_config'::regclass,
+                            'pg_ts_dict'::regclass]::oid[];
+    t record;
+    ident record;
+    used text;
+    obj text;
+BEGIN
+    WITH RECURSIVE code(part, cls, obj) AS (
+        SELECT CASE WHEN d.objsubid = 0 THEN NULL
+                    ELSE format('column %I', (SELECT a.attname FROM pg_attribute a
+                                               WHERE a.attrelid = rel AND a.attnum = d.objsubid)) END,
+               d.refclassid, d.refobjid
+          FROM pg_depend d
+         WHERE d.classid = 'pg_class'::regclass AND d.objid = rel AND d.deptype IN ('n', 'a', 'i')
+           AND d.refclassid = ANY (followed)
+        UNION
+        SELECT format('the %s of column %I', CASE WHEN a.attgenerated = '' THEN 'default' ELSE 'generation expression' END,
+                      a.attname),
+               'pg_attrdef'::regclass, ad.oid
+          FROM pg_attrdef ad JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+         WHERE ad.adrelid = rel
+        UNION
+        SELECT format('constraint %I', k.conname), 'pg_constraint'::regclass, k.oid
+          FROM pg_constraint k WHERE k.conrelid = rel
+        UNION
+        SELECT format('index %s', i.indexrelid::regclass), 'pg_class'::regclass, i.indexrelid
+          FROM pg_index i WHERE i.indrelid = rel
+        UNION
+        SELECT format('rule %I', w.rulename), 'pg_rewrite'::regclass, w.oid
+          FROM pg_rewrite w WHERE w.ev_class = rel
+        UNION
+        SELECT format('policy %I', p.polname), 'pg_policy'::regclass, p.oid
+          FROM pg_policy p WHERE p.polrelid = rel
+        UNION
+        SELECT c.part, x.cls, x.obj
+          FROM code c
+          CROSS JOIN LATERAL (
+                SELECT d.refclassid AS cls, d.refobjid AS obj FROM pg_depend d
+                 WHERE d.classid = c.cls AND d.objid = c.obj AND d.deptype IN ('n', 'a', 'i')
+                UNION ALL
+                SELECT 'pg_constraint'::regclass, k.oid FROM pg_constraint k
+                 WHERE c.cls = 'pg_type'::regclass AND k.contypid = c.obj
+                UNION ALL
+                SELECT 'pg_operator'::regclass, o.amopopr FROM pg_amop o
+                 WHERE c.cls = 'pg_opfamily'::regclass AND o.amopfamily = c.obj
+                UNION ALL
+                SELECT 'pg_proc'::regclass, p.amproc FROM pg_amproc p
+                 WHERE c.cls = 'pg_opfamily'::regclass AND p.amprocfamily = c.obj
+                UNION ALL
+                SELECT 'pg_operator'::regclass, y.opr
+                  FROM pg_operator o CROSS JOIN LATERAL (VALUES (o.oprcom), (o.oprnegate)) y(opr)
+                 WHERE c.cls = 'pg_operator'::regclass AND o.oid = c.obj AND y.opr <> 0) x
+         WHERE x.cls = ANY (followed)
+    )
+    SELECT x.part, x.cls, x.obj, x.owner INTO t
+      FROM (SELECT c.part, c.cls, c.obj, CASE c.cls
+                WHEN 'pg_proc'::regclass THEN (SELECT p.proowner FROM pg_proc p WHERE p.oid = c.obj)
+                WHEN 'pg_operator'::regclass THEN (SELECT p.oprowner FROM pg_operator p WHERE p.oid = c.obj)
+                WHEN 'pg_type'::regclass THEN (SELECT p.typowner FROM pg_type p WHERE p.oid = c.obj AND p.typtype <> 'e')
+                WHEN 'pg_opclass'::regclass THEN (SELECT p.opcowner FROM pg_opclass p WHERE p.oid = c.obj)
+                WHEN 'pg_opfamily'::regclass THEN (SELECT p.opfowner FROM pg_opfamily p WHERE p.oid = c.obj)
+                WHEN 'pg_ts_config'::regclass THEN (SELECT p.cfgowner FROM pg_ts_config p WHERE p.oid = c.obj)
+                WHEN 'pg_ts_dict'::regclass THEN (SELECT p.dictowner FROM pg_ts_dict p WHERE p.oid = c.obj)
+                END AS owner
+              FROM code c) x
+     WHERE x.owner IS NOT NULL AND x.owner <> installer
+       AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = x.owner)
+       AND NOT (pg_has_role(x.owner, runner, 'MEMBER')
+                AND (via IS NULL OR pg_has_role(x.owner, me, 'MEMBER')))
+     ORDER BY x.part NULLS FIRST, x.cls, x.obj
+     LIMIT 1;
+    IF NOT FOUND THEN
+        RETURN true;
+    END IF;
+    SELECT i.type, i.identity INTO ident FROM pg_identify_object(t.cls, t.obj, 0) i;
+    IF t.cls = 'pg_type'::regclass AND (SELECT y.typtype FROM pg_type y WHERE y.oid = t.obj) = 'd' THEN
+        ident.type := 'domain';
+    END IF;
+    obj := format('%s %s', ident.type, ident.identity);
+    used := coalesce(t.part || ' of ', '')
+            || CASE WHEN via IS NULL THEN format('table %s', rel) ELSE format('table %s (%s)', rel, via) END;
+    RAISE WARNING '%: % is skipped: % uses % of role %, which could change it at any time, and a write of that table would run it as role %',
+        caller, what, used, obj, quote_ident(pg_get_userbyid(t.owner)),
+        quote_ident(pg_get_userbyid(CASE WHEN pg_has_role(t.owner, runner, 'MEMBER') THEN me ELSE runner END))
+        USING DETAIL = format('Besides triggers, a write runs the code of the table''s column types (a domain''s CHECKs, which its owner can add with ALTER DOMAIN ... ADD CONSTRAINT), defaults, constraints, indexes, rules and policies, and of the functions, operators and operator classes they use, %s; role %s does not have those rights. Nothing was done to the table.',
+                              CASE WHEN via IS NULL THEN format('with the rights of role %s', pg_get_userbyid(runner))
+                                   ELSE format('with the rights of role %s (a foreign key''s action runs as the owner of the key''s table), and within the DELETE of role %s',
+                                               pg_get_userbyid(runner), current_user) END,
+                              pg_get_userbyid(t.owner)),
+              HINT = format('If that code is trusted, give it to the owner of table %s (as its owner or a superuser): ALTER %s %s OWNER TO %I; else make that table stop using it (ALTER TABLE %s ...).',
+                            rel, upper(ident.type), ident.identity, pg_get_userbyid(runner), rel);
+    RETURN false;
+END
+$$;
+
+COMMENT ON FUNCTION wal2queue.owner_code(regclass, text, text, oid, text) IS
+'is the code a write of a job table (or of a table its DELETE writes through a foreign key) runs besides triggers -- column types and domains, defaults, constraints, indexes, rules, policies and what they use -- owned by a trusted role? false, with a WARNING, when another role''s';
+
+/*
  * owner_triggers(rel, caller, what, runs_as, via) -- is every trigger that
  * can run on REL code of the role it runs as, or of a role trusted with
  * that role's rights?  owner_session() trusts the code on a table as its
@@ -38,7 +198,9 @@
  * partitions need ownership; a REFERENCES grantee's foreign key makes the
  * DELETE write its table, which owner_cascades() judges (test/t/559, 580).
  * Else false with a WARNING naming the grantees, the trigger or the owner
- * (WHAT names REL for it, or with VIA the job table).
+ * (WHAT names REL for it, or with VIA the job table).  Then the code a
+ * write of REL runs besides triggers is judged by owner_code(), with the
+ * same trust (test/t/632).
  */
 CREATE FUNCTION wal2queue.owner_triggers(rel regclass, caller text, what text,
                                          runs_as oid DEFAULT NULL, via text DEFAULT NULL)
@@ -145,7 +307,8 @@ BEGIN
         END IF;
         RETURN false;
     END LOOP;
-    RETURN true;
+    -- and the code a write runs besides triggers (test/t/632)
+    RETURN wal2queue.owner_code(rel, caller, what, runs_as, via);
 END
 $$;
 
@@ -171,7 +334,10 @@ COMMENT ON FUNCTION wal2queue.owner_triggers(regclass, text, text, oid, text) IS
  * table, whose AFTER trigger runs as the caller (test/t/559).  Each table
  * so written, from every action trigger on the job table or any of its
  * partitions, is judged by owner_triggers() with RUNS_AS the owner of the
- * key's table.  What the owner's own triggers write (an archive table
+ * key's table (and so by owner_code(): the domains, defaults,
+ * constraints and indexes the action's UPDATE or DELETE runs, and the
+ * key's equality operators its query compares with: test/t/632).  What
+ * the owner's own triggers write (an archive table
  * filled by its AFTER DELETE trigger) is the owner's code: it cannot be
  * read from the catalogs, and docs/extension.md says to keep TRIGGER on
  * such a table to roles trusted with the caller's rights.  Else false

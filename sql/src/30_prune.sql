@@ -735,7 +735,10 @@ $$;
  * owner, else skipped with a WARNING, 0 returned (owner_session():
  * test/t/510, 520, 527, 528); so is a table whose DELETE would run
  * another role's triggers through a foreign key's ON DELETE action
- * (owner_cascades(): test/t/580); a relation that is not a table is refused
+ * (owner_cascades(): test/t/580), or, in a table it writes, another
+ * role's code besides triggers: a domain, or a function, operator or
+ * operator class its defaults, constraints or indexes use (owner_code():
+ * test/t/632); a relation that is not a table is refused
  * (test/t/526).  For a partitioned table it works through the leaf
  * partitions; a ctid is only unique within one of them; a leaf the same
  * rule refuses, or one the caller has not its owner's rights on, is

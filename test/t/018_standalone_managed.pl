@@ -55,7 +55,7 @@ like($e, qr/WARNING:  could not create the event triggers of wal2queue in databa
 like($e, qr/HINT:  Have a superuser run: CREATE EVENT TRIGGER wal2queue_guard_rewrite ON table_rewrite/,
 	'with the SQL to run');
 is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace
-	AND proowner = 'admin'::regrole}), '57', 'every function is there, owned by the administrator');
+	AND proowner = 'admin'::regrole}), '58', 'every function is there, owned by the administrator');
 like($e, qr/WARNING:  wal2queue: the event trigger wal2queue_schema_rename was not created: role "admin" may not create event triggers/,
 	'the event trigger it may not create is a WARNING');
 like($e, qr/HINT:  As a superuser .*run: CREATE EVENT TRIGGER wal2queue_schema_rename ON ddl_command_end/,
@@ -66,7 +66,7 @@ is(admin_sql(q{SELECT count(*) FROM pg_roles WHERE rolname = 'wal2queue_sender'}
 $e = install('admin');
 like($e, qr/ERROR:  schema "wal2queue" already exists in database "app": wal2queue is installed already/,
 	'a second run is refused');
-is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace}), '57',
+is(admin_sql(q{SELECT count(*) FROM pg_proc WHERE pronamespace = 'wal2queue'::regnamespace}), '58',
 	'and changes nothing');
 
 # the bridge's role: REPLICATION, USAGE on the schema, owner of the job
