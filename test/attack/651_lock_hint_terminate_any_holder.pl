@@ -2,14 +2,14 @@
 # a session that is plainly not a bridge's (role alice, not the bridge's
 # role; its own application name; its last query "SELECT
 # pg_advisory_lock(...)", not a bridge's lock query, so the message itself
-# leaves out "its last query a bridge's lock query") exits after 30 s with the advice "if no bridge with this
-# command line runs, PID N is a leftover of one whose connection was lost
-# without the server noticing ...: end it with SELECT
-# pg_terminate_backend(N)".  No bridge with that command line runs (the
-# operator checks that: the bridge just exited), so the advice tells
-# the operator to end another application's session (an application that
-# holds that advisory key on purpose, or whose own bigint key collides with
-# hashtext('wal2queue-backfill:<slot>')).
+# leaves out "its last query a bridge's lock query") exits after 30 s
+# with the advice "if no bridge with this command line runs, PID N is a
+# leftover of one whose connection was lost without the server noticing
+# ...: end it with SELECT pg_terminate_backend(N)".  No bridge with that
+# command line runs (the operator checks that: the bridge just exited),
+# so the advice tells the operator to end another application's session
+# (an application that holds that advisory key on purpose, or whose own
+# bigint key collides with hashtext('wal2queue-backfill:<slot>')).
 # Why: bridge/backfill_lock.c leftover_hint() is given whenever the holder's
 # pid is known (lock_busy(), backfill_lock_hold()); lock_holder() reads
 # whether the holder's last query is a bridge's lock query, its role and
