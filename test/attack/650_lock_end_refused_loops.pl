@@ -5,7 +5,8 @@
 # another bridge took it), never gives up on the busy lock: every attempt
 # fails with "could not take the backfill's advisory lock of slot ...:
 # permission denied for function pg_terminate_backend", for as long as the
-# holder keeps the lock (every 10 s; 90 s in the test), instead of waiting 30 s and exiting 1 naming the holder ("another bridge is
+# holder keeps the lock (every 10 s; 90 s in the test), instead of
+# waiting 30 s and exiting 1 naming the holder ("another bridge is
 # backfilling slot ..., held by PID ...").  The message blames the taking
 # of the lock, which succeeded in telling that it is held, and never names
 # the holder.
