@@ -17,8 +17,11 @@
 # after 3 s instead of moving on to the next host as poll_connection()
 # does (bridge/pgconnect.c, attack 548); slotwatch_attest_final() /
 # final_connect() likewise spend the whole 2 s on host A.  Before 624's fix
-# the watch's connect waited on host A for ever: the defect is older, the
-# fix did not reach it.
+# (75442636, main before its merge) the watch's connect waited on host A
+# for ever (the 2nd and 5th checks fail there too: the defect is older),
+# but the last attestation was made (PQconnectdbParams() with
+# connect_timeout=2 gave host A 2 s, then B): the 3rd check is new with
+# the fix.
 # Expected: the watch, like the stream, reaches host B (each host its own
 # bound within the 3 s, or the next attempt starting past the host given
 # up), the slot is attested, and pgoutput's stream is not dropped.
@@ -26,7 +29,7 @@
 # silent, prune() never deletes that slot's jobs (the job tables grow), no
 # wal_status/safe_wal_size health, and a pgoutput bridge reconnects every
 # 5 s and confirms nothing (WAL kept on the server for as long as it lasts).
-# Reliable (deterministic: 2 of 2 on main at 9107cd89).
+# Reliable (deterministic: 2 of 2 on main at 9107cd89: checks 2, 3 and 5).
 # Control (W2Q_ATTACK_CONTROL=1): the live host first: attested, not
 # dropped.  Passes.
 use strict;

@@ -15,7 +15,8 @@
 # start_connect() does the same in the bridge's loop (a reconnect of the
 # watch during a DNS outage holds the stream, the sink and SIGTERM that
 # long; by reading).  The stream's own connects (pgconnect.c) resolve the same way:
-# the defect is older than 624, its fix did not reach it.
+# the defect is older than 624, its fix did not reach it (75442636, main
+# before its merge, takes the same 15 s).
 # Expected: the bridge ends within FINAL_ATTEST_TIMEOUT_MS (plus the
 # stream's end) of SIGTERM, without the attestation if the name does not
 # resolve in time (resolved before the deadline outside the loop: a

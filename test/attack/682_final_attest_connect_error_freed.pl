@@ -8,8 +8,10 @@
 # the bridge before its stream's end.
 # Why: bridge/slotwatch.c final_connect(): on failure it sets
 # *why = PQerrorMessage(c), then PQfinish(c), and returns; the caller
-# slotwatch_attest_final() logs *why afterwards (624's fix; slotwatch.c
-# line 546 reads what line 403 freed: termPQExpBuffer() of PQfinish()).
+# slotwatch_attest_final() logs *why afterwards (slotwatch.c line 546
+# reads what line 403 freed: termPQExpBuffer() of PQfinish()).  New with
+# 624's fix: before it (75442636) the failure was a DEBUG line, printed
+# before PQfinish() (there only the 4th check fails: no WARNING).
 # Expected: the WARNING names the server's reason (copied before
 # PQfinish()), and nothing reads freed memory.
 # Severity: low -- a stop's log line is garbled (or the process crashes at
