@@ -19,8 +19,9 @@
 # Severity: medium -- with pgoutput, a server whose logins take over 3 s
 # gets a bridge that drops and reopens its stream every 5 s once its
 # watch's connection is lost once (idle_session_timeout, a restart of a
-# pooler, a network blip), confirming nothing more (WAL kept on the
-# server); with either plugin no attestation for prune() and no health.
+# pooler, a network blip), confirming at most what each session's start
+# proved (WAL kept on the server); with either plugin no attestation for
+# prune() and no health.
 # Reliable (deterministic: 2 of 2 on main at 9107cd89, the 4th check).
 # Before 624's fix (75442636, main before its merge) the watch waited its
 # 4 s and went on (passes): new with the fix.
