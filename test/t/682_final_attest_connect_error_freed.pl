@@ -1,3 +1,8 @@
+# Fixed: slotwatch.c final_connect() copies the reason into the caller's
+# buffer before PQfinish(), and slotwatch_attest_final()'s probe branch
+# does the same before it finishes the connection: the WARNING names the
+# server's reason, and nothing reads freed memory (passes under ASan).
+#
 # What: the last attestation's connect fails at once (the server refuses
 # it: the database does not allow connections, a pg_hba reject, too many
 # clients, the server shutting down or restarting during the stop, a host

@@ -1,3 +1,9 @@
+# Fixed: slotwatch.c connect_bound_ms(): the watch's connect is held to
+# the stream's bound (--dbname's connect_timeout, else
+# PGERROR_CONNECT_MIN_S, 10 s), WATCH_ANSWER_TIMEOUT_MS (3 s) only to a
+# query in flight: slow logins within the bound connect, the publication
+# is proved again and the stream stays.
+#
 # What: the server takes longer than 3 s to let a new connection in (an
 # authentication that waits on LDAP, RADIUS or PAM, a loaded server's fork
 # and authentication, a slow path's round trips; here pre_auth_delay = 4),
