@@ -52,6 +52,47 @@ slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot)
 	w->messages_public = -1;
 }
 
+/*
+ * A stream session began on stream_conn: the watch asks that server, the
+ * one that holds the slot, whichever of --dbname's hosts it is (attack 680:
+ * a silent host before it in the list held the watch's every connect), and
+ * by the address libpq reached, so a name whose resolution hangs does not
+ * hold the loop or the stop (attack 681).  A change of server closes the
+ * watch's connection.
+ */
+void
+slotwatch_server(SlotWatch *w, PGconn *stream_conn)
+{
+	char	   *pinned = pgerror_conninfo_same_server(w->conninfo, stream_conn);
+
+	if (pinned == NULL)
+		return;					/* out of memory: keep what it had */
+	if (w->pinned && strcmp(w->pinned, pinned) == 0)
+	{
+		free(pinned);
+		return;
+	}
+	slotwatch_close(w);
+	free(w->pinned);
+	w->pinned = pinned;
+}
+
+/* slotwatch_close(), and what slotwatch_server() kept */
+void
+slotwatch_free(SlotWatch *w)
+{
+	slotwatch_close(w);
+	free(w->pinned);
+	w->pinned = NULL;
+}
+
+/* the conninfo the watch connects with */
+static const char *
+watch_conninfo(const SlotWatch *w)
+{
+	return w->pinned ? w->pinned : w->conninfo;
+}
+
 void
 slotwatch_close(SlotWatch *w)
 {
@@ -110,7 +151,7 @@ static void
 start_connect(SlotWatch *w)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
-	const char *vals[] = {w->conninfo, "wal2queue-bridge slot watch", PGERROR_CLIENT_ENCODING, NULL};
+	const char *vals[] = {watch_conninfo(w), "wal2queue-bridge slot watch", PGERROR_CLIENT_ENCODING, NULL};
 
 	w->conn = PQconnectStartParams(keys, vals, 1);
 	if (w->conn == NULL || PQstatus(w->conn) == CONNECTION_BAD)
@@ -120,7 +161,7 @@ start_connect(SlotWatch *w)
 	}
 	PQsetNoticeProcessor(w->conn, on_notice, NULL);
 	w->connecting = true;
-	w->connect_ms = connect_bound_ms(w->conninfo);
+	w->connect_ms = connect_bound_ms(watch_conninfo(w));
 	w->sent_us = now_us();
 }
 
@@ -399,7 +440,7 @@ static PGconn *
 final_connect(SlotWatch *w, int64_t deadline, const char **why, char *whybuf, size_t whylen)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
-	const char *vals[] = {w->conninfo, "wal2queue-bridge slot watch", PGERROR_CLIENT_ENCODING, NULL};
+	const char *vals[] = {watch_conninfo(w), "wal2queue-bridge slot watch", PGERROR_CLIENT_ENCODING, NULL};
 	PGconn	   *c = PQconnectStartParams(keys, vals, 1);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 

@@ -48,6 +48,8 @@ typedef enum SlotWatchQuery
 typedef struct SlotWatch
 {
 	const char *conninfo;
+	char	   *pinned;			/* conninfo pinned to the stream's server
+								 * (slotwatch_server()), or NULL */
 	const char *slot;
 	PGconn	   *conn;
 	bool		connecting;
@@ -84,6 +86,8 @@ typedef struct SlotWatch
 } SlotWatch;
 
 extern void slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot);
+extern void slotwatch_server(SlotWatch *w, PGconn *stream_conn);
+extern void slotwatch_free(SlotWatch *w);
 
 /*
  * The session to attest: walsender_pid is PQbackendPID() of the replication

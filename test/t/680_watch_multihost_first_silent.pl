@@ -1,3 +1,9 @@
+# Fixed: slotwatch.c slotwatch_server(): at each stream session's start the
+# watch is pinned to the server the stream reached (its host, address and
+# port, pgconnect.c pgerror_conninfo_same_server()): it asks the server
+# that holds the slot, never a silent host before it in the list, and the
+# last attestation at the stop too.
+#
 # What: --dbname names two hosts (host=A,B: a standby pair, a failover
 # list) and the first accepts TCP connections but never answers (a
 # firewall that drops after the handshake, a hung server, a dead proxy).
