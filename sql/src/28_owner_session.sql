@@ -347,51 +347,80 @@ COMMENT ON FUNCTION wal2queue.owner_triggers(regclass, text, text, oid, text) IS
  */
 CREATE FUNCTION wal2queue.owner_cascades(job_table regclass, caller text)
 RETURNS boolean
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     reached record;
+    rels regclass[];
+    runners oid[];
+    vias text[];
+    locked oid[] := '{}';
+    fresh oid[];
+    one oid;
 BEGIN
-    FOR reached IN
-        WITH RECURSIVE written(tab, op, con) AS (
-            -- what the DELETE itself writes: the job table and its partitions
-            SELECT s.relid, 'd'::text, 0::oid
-              FROM (SELECT job_table::oid AS relid
-                    UNION SELECT p.relid::oid FROM pg_partition_tree(job_table) p) s
-            UNION
-            -- what the referential actions of the keys onto it write: the
-            -- key's table (a partitioned one with its partitions, below);
-            -- a key whose action is not NO ACTION or RESTRICT for the
-            -- write (ON DELETE for a table deleted from, else ON UPDATE),
-            -- with an action trigger on the table written (a key of a
-            -- referencing partition, cloned from its parent's, has none)
-            SELECT k.conrelid,
-                   CASE WHEN w.op = 'd' AND k.confdeltype = 'c' THEN 'd' ELSE 'u' END,
-                   k.oid
-              FROM written w
-              CROSS JOIN LATERAL (SELECT w.tab AS relid
-                                  UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p
-                                         WHERE w.con <> 0) r
-              JOIN pg_constraint k ON k.confrelid = r.relid AND k.contype = 'f'
-             WHERE CASE WHEN w.op = 'd' THEN k.confdeltype ELSE k.confupdtype END IN ('c', 'n', 'd')
-               AND EXISTS (SELECT FROM pg_trigger tr WHERE tr.tgconstraint = k.oid AND tr.tgrelid = k.confrelid))
-        SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as,
-               CASE WHEN r.relid = w.tab
-                    THEN format('the DELETE writes it through its foreign key %I as role %I',
-                                k.conname, pg_get_userbyid(c.relowner))
-                    ELSE format('the DELETE writes it as a partition of table %s, through that table''s foreign key %I, as role %I',
-                                w.tab::regclass, k.conname, pg_get_userbyid(c.relowner)) END AS via
-          FROM written w
-          JOIN pg_class c ON c.oid = w.tab
-          JOIN pg_constraint k ON k.oid = w.con
-          CROSS JOIN LATERAL (SELECT w.tab AS relid
-                              UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p) r
-         WHERE w.con <> 0
-         ORDER BY r.relid, c.relowner, k.oid
+    -- lock what the DELETE writes before judging it, until no new table
+    -- appears: a key added onto a table written (ADD FOREIGN KEY takes
+    -- SHARE ROW EXCLUSIVE on it) or a trigger added to it waits for the
+    -- DELETE (test/t/670); a table the caller may not lock is judged
+    -- unlocked
     LOOP
-        IF NOT wal2queue.owner_triggers(reached.rel, caller, format('table %s', job_table),
-                                        reached.runs_as, reached.via) THEN
+        rels := '{}';
+        runners := '{}';
+        vias := '{}';
+        FOR reached IN
+            WITH RECURSIVE written(tab, op, con) AS (
+                -- what the DELETE itself writes: the job table and its partitions
+                SELECT s.relid, 'd'::text, 0::oid
+                  FROM (SELECT job_table::oid AS relid
+                        UNION SELECT p.relid::oid FROM pg_partition_tree(job_table) p) s
+                UNION
+                -- what the referential actions of the keys onto it write: the
+                -- key's table (a partitioned one with its partitions, below);
+                -- a key whose action is not NO ACTION or RESTRICT for the
+                -- write (ON DELETE for a table deleted from, else ON UPDATE),
+                -- with an action trigger on the table written (a key of a
+                -- referencing partition, cloned from its parent's, has none)
+                SELECT k.conrelid,
+                       CASE WHEN w.op = 'd' AND k.confdeltype = 'c' THEN 'd' ELSE 'u' END,
+                       k.oid
+                  FROM written w
+                  CROSS JOIN LATERAL (SELECT w.tab AS relid
+                                      UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p
+                                             WHERE w.con <> 0) r
+                  JOIN pg_constraint k ON k.confrelid = r.relid AND k.contype = 'f'
+                 WHERE CASE WHEN w.op = 'd' THEN k.confdeltype ELSE k.confupdtype END IN ('c', 'n', 'd')
+                   AND EXISTS (SELECT FROM pg_trigger tr WHERE tr.tgconstraint = k.oid AND tr.tgrelid = k.confrelid))
+            SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as,
+                   CASE WHEN r.relid = w.tab
+                        THEN format('the DELETE writes it through its foreign key %I as role %I',
+                                    k.conname, pg_get_userbyid(c.relowner))
+                        ELSE format('the DELETE writes it as a partition of table %s, through that table''s foreign key %I, as role %I',
+                                    w.tab::regclass, k.conname, pg_get_userbyid(c.relowner)) END AS via
+              FROM written w
+              JOIN pg_class c ON c.oid = w.tab
+              JOIN pg_constraint k ON k.oid = w.con
+              CROSS JOIN LATERAL (SELECT w.tab AS relid
+                                  UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p) r
+             WHERE w.con <> 0
+             ORDER BY r.relid, c.relowner, k.oid
+        LOOP
+            rels := rels || reached.rel;
+            runners := runners || reached.runs_as;
+            vias := vias || reached.via;
+        END LOOP;
+        fresh := ARRAY(SELECT DISTINCT x FROM unnest(rels::oid[]) x WHERE x <> ALL (locked) ORDER BY x);
+        EXIT WHEN cardinality(fresh) = 0;
+        FOREACH one IN ARRAY fresh LOOP
+            IF has_table_privilege(one, 'INSERT, UPDATE, DELETE, TRUNCATE') THEN
+                EXECUTE format('LOCK TABLE ONLY %s IN ROW EXCLUSIVE MODE', one::regclass);
+            END IF;
+        END LOOP;
+        locked := locked || fresh;
+    END LOOP;
+    FOR i IN 1 .. cardinality(rels) LOOP
+        IF NOT wal2queue.owner_triggers(rels[i], caller, format('table %s', job_table),
+                                        runners[i], vias[i]) THEN
             RETURN false;
         END IF;
     END LOOP;

@@ -739,7 +739,10 @@ $$;
  * role's code besides triggers: a domain, or a function, operator or
  * operator class its defaults, constraints or indexes use (owner_code():
  * test/t/632); a relation that is not a table is refused
- * (test/t/526).  For a partitioned table it works through the leaf
+ * (test/t/526).  The checks run under the DELETE's ROW EXCLUSIVE locks on
+ * the job table, its partitions and the tables its keys' actions write
+ * (those the caller may lock), which hold off a foreign key or trigger
+ * added meanwhile (test/t/670).  For a partitioned table it works through the leaf
  * partitions; a ctid is only unique within one of them; a leaf the same
  * rule refuses, or one the caller has not its owner's rights on, is
  * skipped with a WARNING (test/t/523).
@@ -779,8 +782,24 @@ BEGIN
     IF NOT wal2queue.owner_session(job_table, 'wal2queue.prune'::text) THEN
         RETURN 0;
     END IF;
+    -- the DELETE's locks before the checks, and the checks again under
+    -- them: a foreign key onto the job table (ALTER TABLE ... ADD FOREIGN
+    -- KEY takes SHARE ROW EXCLUSIVE on it) or a trigger (CREATE TRIGGER,
+    -- the same) added while the checks ran would otherwise be fired by a
+    -- DELETE they never saw (test/t/670); a partition the caller may not
+    -- lock is skipped below anyway (owner_session() of each leaf)
+    FOR leaf IN SELECT job_table
+                UNION ALL
+                SELECT p.relid FROM pg_partition_tree(job_table) p
+                 WHERE p.relid <> job_table AND has_table_privilege(p.relid, 'INSERT, UPDATE, DELETE, TRUNCATE') LOOP
+        EXECUTE format('LOCK TABLE ONLY %s IN ROW EXCLUSIVE MODE', leaf);
+    END LOOP;
+    IF NOT wal2queue.owner_session(job_table, 'wal2queue.prune'::text) THEN
+        RETURN 0;
+    END IF;
     -- and the tables its foreign keys' actions write, as their owners:
-    -- no other role's triggers there (test/t/580)
+    -- no other role's triggers there (test/t/580); owner_cascades() locks
+    -- them too before it judges them (test/t/670)
     IF NOT wal2queue.owner_cascades(job_table, 'wal2queue.prune'::text) THEN
         RETURN 0;
     END IF;
