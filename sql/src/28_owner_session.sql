@@ -31,9 +31,11 @@
  *    and support functions of an operator family, an operator's commutator
  *    and negator (the planner may use them).  A type's input, output and
  *    other support functions, a domain's base type, an array's element, a
- *    composite's attributes (its relation's columns), a range's subtype
+ *    range's subtype
  *    and functions, a cast's function, an operator's function and
- *    estimators are recorded, and so followed.
+ *    estimators are recorded, and so followed; a composite's attributes
+ *    are columns of its pg_class row, which depends on the type (not the
+ *    type on it): followed from the type's typrelid (test/t/675).
  * Every function, operator, type, operator class and family, text search
  * configuration and dictionary so found must be owned by a trusted role,
  * but an enum type: its owner can only add and rename labels, no code.
@@ -105,6 +107,12 @@ BEGIN
                 UNION ALL
                 SELECT 'pg_constraint'::regclass, k.oid FROM pg_constraint k
                  WHERE c.cls = 'pg_type'::regclass AND k.contypid = c.obj
+                UNION ALL
+                -- a composite's attributes: the columns of its pg_class
+                -- row, which depends on the type, not the type on it
+                -- (a standalone composite: test/t/675)
+                SELECT 'pg_class'::regclass, y.typrelid FROM pg_type y
+                 WHERE c.cls = 'pg_type'::regclass AND y.oid = c.obj AND y.typrelid <> 0
                 UNION ALL
                 SELECT 'pg_operator'::regclass, o.amopopr FROM pg_amop o
                  WHERE c.cls = 'pg_opfamily'::regclass AND o.amopfamily = c.obj
