@@ -38,7 +38,11 @@
  *    type on it): followed from the type's typrelid (test/t/675).
  * Every function, operator, type, operator class and family, text search
  * configuration and dictionary so found must be owned by a trusted role,
- * but an enum type: its owner can only add and rename labels, no code.
+ * but an enum type: its owner can only add and rename labels, and create
+ * casts, whose functions are judged: the functions of the casts from or
+ * to every type found are followed, since nothing records a use of a
+ * cast while a key between columns of two types casts at run time
+ * (test/t/671, 672).
  * Not judged: schemas, languages, collations, access methods, extensions
  * and relations as such (their owner cannot change code that runs here
  * without one of the objects above; a relation's columns are followed).
@@ -108,6 +112,14 @@ BEGIN
                 SELECT 'pg_constraint'::regclass, k.oid FROM pg_constraint k
                  WHERE c.cls = 'pg_type'::regclass AND k.contypid = c.obj
                 UNION ALL
+                -- the functions of the casts from or to a type (an enum's
+                -- too): no object records a dependency on a cast, and a
+                -- key's query between columns of two types casts one to
+                -- the other by name at run time (test/t/671, 672)
+                SELECT 'pg_proc'::regclass, k.castfunc FROM pg_cast k
+                 WHERE c.cls = 'pg_type'::regclass AND (k.castsource = c.obj OR k.casttarget = c.obj)
+                   AND k.castfunc <> 0
+                UNION ALL
                 -- a composite's attributes: the columns of its pg_class
                 -- row, which depends on the type, not the type on it
                 -- (a standalone composite: test/t/675)
@@ -152,7 +164,7 @@ BEGIN
     obj := format('%s %s', ident.type, ident.identity);
     used := coalesce(t.part || ' of ', '')
             || CASE WHEN via IS NULL THEN format('table %s', rel) ELSE format('table %s (%s)', rel, via) END;
-    RAISE WARNING '%: % is skipped: % uses % of role %, which could change it at any time, and a write of that table would run it as role %',
+    RAISE WARNING '%: % is skipped: % uses % of role %, which could change it at any time, and a write of that table (or a foreign key''s check reading it) would run it as role %',
         caller, what, used, obj, quote_ident(pg_get_userbyid(t.owner)),
         quote_ident(pg_get_userbyid(CASE WHEN pg_has_role(t.owner, runner, 'MEMBER') THEN me ELSE runner END))
         USING DETAIL = format('Besides triggers, a write runs the code of the table''s column types (a domain''s CHECKs, which its owner can add with ALTER DOMAIN ... ADD CONSTRAINT), defaults, constraints, indexes, rules and policies, and of the functions, operators and operator classes they use, %s; role %s does not have those rights. Nothing was done to the table.',
@@ -350,7 +362,13 @@ COMMENT ON FUNCTION wal2queue.owner_triggers(regclass, text, text, oid, text) IS
  * read from the catalogs, and docs/extension.md says to keep TRIGGER on
  * such a table to roles trusted with the caller's rights.  Else false
  * with the WARNING of owner_triggers() naming the table, the key and the
- * role.  One recursive catalog query, a scan of pg_constraint per level
+ * role.  A key with NO ACTION or RESTRICT for the write onto a table
+ * written writes nothing, but its check query reads its table as that
+ * table's owner: that table is judged by owner_code() as run by its
+ * owner (test/t/672).  Each table written is locked (ROW EXCLUSIVE, if
+ * the caller may) before any is judged, until no new one appears, so a
+ * key or trigger added meanwhile waits for the DELETE (test/t/670).  One
+ * recursive catalog query per round, a scan of pg_constraint per level
  * (1000 leaves: some 30 ms, test/t/524).
  */
 CREATE FUNCTION wal2queue.owner_cascades(job_table regclass, caller text)
@@ -363,6 +381,7 @@ DECLARE
     rels regclass[];
     runners oid[];
     vias text[];
+    writes boolean[];
     locked oid[] := '{}';
     fresh oid[];
     one oid;
@@ -376,6 +395,7 @@ BEGIN
         rels := '{}';
         runners := '{}';
         vias := '{}';
+        writes := '{}';
         FOR reached IN
             WITH RECURSIVE written(tab, op, con) AS (
                 -- what the DELETE itself writes: the job table and its partitions
@@ -398,8 +418,20 @@ BEGIN
                                              WHERE w.con <> 0) r
                   JOIN pg_constraint k ON k.confrelid = r.relid AND k.contype = 'f'
                  WHERE CASE WHEN w.op = 'd' THEN k.confdeltype ELSE k.confupdtype END IN ('c', 'n', 'd')
+                   AND EXISTS (SELECT FROM pg_trigger tr WHERE tr.tgconstraint = k.oid AND tr.tgrelid = k.confrelid)),
+            -- the keys with NO ACTION or RESTRICT onto a table written:
+            -- their check query reads the key's table as its owner (the
+            -- key columns' types, equality operators and casts: test/t/672)
+            checked(tab, con) AS (
+                SELECT k.conrelid, k.oid
+                  FROM written w
+                  CROSS JOIN LATERAL (SELECT w.tab AS relid
+                                      UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p
+                                             WHERE w.con <> 0) r
+                  JOIN pg_constraint k ON k.confrelid = r.relid AND k.contype = 'f'
+                 WHERE CASE WHEN w.op = 'd' THEN k.confdeltype ELSE k.confupdtype END IN ('a', 'r')
                    AND EXISTS (SELECT FROM pg_trigger tr WHERE tr.tgconstraint = k.oid AND tr.tgrelid = k.confrelid))
-            SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as,
+            (SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as, true AS writes,
                    CASE WHEN r.relid = w.tab
                         THEN format('the DELETE writes it through its foreign key %I as role %I',
                                     k.conname, pg_get_userbyid(c.relowner))
@@ -411,13 +443,24 @@ BEGIN
               CROSS JOIN LATERAL (SELECT w.tab AS relid
                                   UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p) r
              WHERE w.con <> 0
-             ORDER BY r.relid, c.relowner, k.oid
+             ORDER BY r.relid, c.relowner, k.oid)
+            UNION ALL
+            (SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as, false AS writes,
+                    format('table %s (the check of foreign key %I of table %s reads it as role %I)',
+                           job_table, k.conname, ch.tab::regclass, pg_get_userbyid(c.relowner)) AS via
+               FROM checked ch
+               JOIN pg_class c ON c.oid = ch.tab
+               JOIN pg_constraint k ON k.oid = ch.con
+               CROSS JOIN LATERAL (SELECT ch.tab AS relid
+                                   UNION SELECT p.relid::oid FROM pg_partition_tree(ch.tab::regclass) p) r)
         LOOP
             rels := rels || reached.rel;
             runners := runners || reached.runs_as;
             vias := vias || reached.via;
+            writes := writes || reached.writes;
         END LOOP;
-        fresh := ARRAY(SELECT DISTINCT x FROM unnest(rels::oid[]) x WHERE x <> ALL (locked) ORDER BY x);
+        fresh := ARRAY(SELECT DISTINCT x.rel FROM unnest(rels::oid[], writes) x(rel, w)
+                        WHERE x.w AND x.rel <> ALL (locked) ORDER BY x.rel);
         EXIT WHEN cardinality(fresh) = 0;
         FOREACH one IN ARRAY fresh LOOP
             IF has_table_privilege(one, 'INSERT, UPDATE, DELETE, TRUNCATE') THEN
@@ -427,8 +470,14 @@ BEGIN
         locked := locked || fresh;
     END LOOP;
     FOR i IN 1 .. cardinality(rels) LOOP
-        IF NOT wal2queue.owner_triggers(rels[i], caller, format('table %s', job_table),
-                                        runners[i], vias[i]) THEN
+        IF writes[i] THEN
+            IF NOT wal2queue.owner_triggers(rels[i], caller, format('table %s', job_table),
+                                            runners[i], vias[i]) THEN
+                RETURN false;
+            END IF;
+        -- a table a key's check reads, as its owner: no trigger fires, no
+        -- AFTER code runs as the caller, only the code of its parts
+        ELSIF NOT wal2queue.owner_code(rels[i], caller, vias[i], runners[i]) THEN
             RETURN false;
         END IF;
     END LOOP;
