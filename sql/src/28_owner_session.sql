@@ -46,6 +46,10 @@
  * Not judged: schemas, languages, collations, access methods, extensions
  * and relations as such (their owner cannot change code that runs here
  * without one of the objects above; a relation's columns are followed).
+ * A rule of REL other than a SELECT one that names another table (an ON
+ * DELETE DO ALSO INSERT INTO an archive) refuses REL outright: the tables
+ * it writes run their own triggers as the caller, and are not followed
+ * (test/t/677).
  * The table's own triggers are owner_triggers()'s; what the owner's code
  * writes elsewhere is the owner's (docs/extension.md).  Else false with a
  * WARNING naming the part of REL, the object, its owner and the role it
@@ -75,7 +79,28 @@ DECLARE
     ident record;
     used text;
     obj text;
+    rul record;
 BEGIN
+    -- a rule that writes another table (ON DELETE DO ALSO INSERT INTO an
+    -- archive) makes the write run that table's triggers, rules and
+    -- keys' actions as well, as the caller: not followed, refused
+    -- (test/t/677)
+    SELECT w.rulename, d.refobjid::regclass AS target INTO rul
+      FROM pg_rewrite w JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+     WHERE w.ev_class = rel AND w.ev_type <> '1'
+       AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> rel
+     ORDER BY w.rulename, d.refobjid
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE WARNING '%: % is skipped: rule % of % names table %, which a write of that table may write too',
+            caller, what, quote_ident(rul.rulename),
+            CASE WHEN via IS NULL THEN format('table %s', rel) ELSE format('table %s (%s)', rel, via) END,
+            rul.target
+            USING DETAIL = 'The tables a rule writes run their own triggers, rules and foreign keys'' actions within the write, with the rights of its caller; wal2queue does not follow them. Nothing was done to the table.',
+                  HINT = format('Fill the other table from a trigger of the owner''s instead (docs/extension.md), or drop the rule: DROP RULE %I ON %s.',
+                                rul.rulename, rel);
+        RETURN false;
+    END IF;
     WITH RECURSIVE code(part, cls, obj) AS (
         SELECT CASE WHEN d.objsubid = 0 THEN NULL
                     ELSE format('column %I', (SELECT a.attname FROM pg_attribute a
