@@ -36,8 +36,12 @@
  *    estimators are recorded, and so followed; a composite's attributes
  *    are columns of its pg_class row, which depends on the type (not the
  *    type on it): followed from the type's typrelid (test/t/675).
+ * A view found is followed to its query (its _RETURN rule, which depends
+ * on the view), a table with row level security to its policies.
  * Every function, operator, type, operator class and family, text search
- * configuration and dictionary so found must be owned by a trusted role,
+ * configuration and dictionary, view and table with row level security
+ * (their owner replaces the query, the policies: test/t/673) so found
+ * must be owned by a trusted role,
  * but an enum type: its owner can only add and rename labels, and create
  * casts, whose functions are judged: the functions of the casts from or
  * to every type found are followed, since nothing records a use of a
@@ -74,7 +78,7 @@ DECLARE
     followed oid[] := ARRAY['pg_proc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass,
                             'pg_opclass'::regclass, 'pg_opfamily'::regclass, 'pg_class'::regclass,
                             'pg_constraint'::regclass, 'pg_cast'::regclass, 'pg_ts_config'::regclass,
-                            'pg_ts_dict'::regclass]::oid[];
+                            'pg_ts_dict'::regclass, 'pg_rewrite'::regclass, 'pg_policy'::regclass]::oid[];
     t record;
     ident record;
     used text;
@@ -145,6 +149,16 @@ BEGIN
                  WHERE c.cls = 'pg_type'::regclass AND (k.castsource = c.obj OR k.casttarget = c.obj)
                    AND k.castfunc <> 0
                 UNION ALL
+                -- a view's query (its _RETURN rule depends on the view,
+                -- not the view on it) and the policies of a table with
+                -- row level security: the code reading them runs
+                -- (test/t/673); their owner is judged below
+                SELECT 'pg_rewrite'::regclass, w.oid FROM pg_rewrite w JOIN pg_class v ON v.oid = w.ev_class
+                 WHERE c.cls = 'pg_class'::regclass AND w.ev_class = c.obj AND v.relkind = 'v'
+                UNION ALL
+                SELECT 'pg_policy'::regclass, p.oid FROM pg_policy p JOIN pg_class v ON v.oid = p.polrelid
+                 WHERE c.cls = 'pg_class'::regclass AND p.polrelid = c.obj AND v.relrowsecurity
+                UNION ALL
                 -- a composite's attributes: the columns of its pg_class
                 -- row, which depends on the type, not the type on it
                 -- (a standalone composite: test/t/675)
@@ -171,6 +185,10 @@ BEGIN
                 WHEN 'pg_opfamily'::regclass THEN (SELECT p.opfowner FROM pg_opfamily p WHERE p.oid = c.obj)
                 WHEN 'pg_ts_config'::regclass THEN (SELECT p.cfgowner FROM pg_ts_config p WHERE p.oid = c.obj)
                 WHEN 'pg_ts_dict'::regclass THEN (SELECT p.dictowner FROM pg_ts_dict p WHERE p.oid = c.obj)
+                -- a view's owner replaces its query, a table's owner its
+                -- policies (CREATE OR REPLACE VIEW, ALTER POLICY: test/t/673)
+                WHEN 'pg_class'::regclass THEN (SELECT p.relowner FROM pg_class p
+                                                 WHERE p.oid = c.obj AND (p.relkind = 'v' OR p.relrowsecurity))
                 END AS owner
               FROM code c) x
      WHERE x.owner IS NOT NULL AND x.owner <> installer
