@@ -694,6 +694,8 @@ DECLARE
     one tid;
     n bigint;
     total bigint := 0;
+    msg text;
+    ctx text;
 BEGIN
     BEGIN
         EXECUTE format('DELETE FROM ONLY %s WHERE ctid = ANY (ARRAY(%s AND %s LIMIT $4))',
@@ -704,6 +706,15 @@ BEGIN
     EXCEPTION WHEN out_of_memory OR program_limit_exceeded OR internal_error THEN
         RAISE NOTICE 'wal2queue.prune: could not measure a row of table %: %', leaf, SQLERRM
             USING DETAIL = 'Rows that cannot be measured may have been claim checks: they are kept.';
+    WHEN undefined_table OR undefined_function OR undefined_object THEN
+        -- most likely the owner's code naming a table or function without
+        -- its schema: the DELETE runs with prune()'s search_path
+        -- (test/t/676)
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, ctx = PG_EXCEPTION_CONTEXT;
+        RAISE EXCEPTION 'wal2queue.prune: the DELETE from table % failed: %', leaf, msg
+            USING ERRCODE = SQLSTATE,
+                  DETAIL = format('The DELETE, and all the code it runs (triggers, defaults, constraints, rules, foreign keys'' actions), runs with prune()''s search_path = pg_catalog, pg_temp.  Where: %s', split_part(ctx, E'\n', 1)),
+                  HINT = 'Qualify the names in that code with their schema (INSERT INTO app.job_archive ...), or give its function its own search_path: ALTER FUNCTION ... SET search_path = ...  (docs/extension.md).';
     END;
     FOR one IN EXECUTE candidates USING xids[1], xids[2], xids[3], lim, xids[4], cc_floor LOOP
         EXIT WHEN total >= lim;
