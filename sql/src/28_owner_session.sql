@@ -451,28 +451,21 @@ BEGIN
                 -- a key whose action is not NO ACTION or RESTRICT for the
                 -- write (ON DELETE for a table deleted from, else ON UPDATE),
                 -- with an action trigger on the table written (a key of a
-                -- referencing partition, cloned from its parent's, has none)
+                -- referencing partition, cloned from its parent's, has none);
+                -- a key with NO ACTION or RESTRICT writes nothing, but its
+                -- check query reads its table as that table's owner (the key
+                -- columns' types, equality operators and casts: test/t/672):
+                -- 'c', not followed further
                 SELECT k.conrelid,
-                       CASE WHEN w.op = 'd' AND k.confdeltype = 'c' THEN 'd' ELSE 'u' END,
+                       CASE WHEN CASE WHEN w.op = 'd' THEN k.confdeltype ELSE k.confupdtype END IN ('a', 'r') THEN 'c'
+                            WHEN w.op = 'd' AND k.confdeltype = 'c' THEN 'd' ELSE 'u' END,
                        k.oid
                   FROM written w
                   CROSS JOIN LATERAL (SELECT w.tab AS relid
                                       UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p
                                              WHERE w.con <> 0) r
                   JOIN pg_constraint k ON k.confrelid = r.relid AND k.contype = 'f'
-                 WHERE CASE WHEN w.op = 'd' THEN k.confdeltype ELSE k.confupdtype END IN ('c', 'n', 'd')
-                   AND EXISTS (SELECT FROM pg_trigger tr WHERE tr.tgconstraint = k.oid AND tr.tgrelid = k.confrelid)),
-            -- the keys with NO ACTION or RESTRICT onto a table written:
-            -- their check query reads the key's table as its owner (the
-            -- key columns' types, equality operators and casts: test/t/672)
-            checked(tab, con) AS (
-                SELECT k.conrelid, k.oid
-                  FROM written w
-                  CROSS JOIN LATERAL (SELECT w.tab AS relid
-                                      UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p
-                                             WHERE w.con <> 0) r
-                  JOIN pg_constraint k ON k.confrelid = r.relid AND k.contype = 'f'
-                 WHERE CASE WHEN w.op = 'd' THEN k.confdeltype ELSE k.confupdtype END IN ('a', 'r')
+                 WHERE w.op <> 'c'
                    AND EXISTS (SELECT FROM pg_trigger tr WHERE tr.tgconstraint = k.oid AND tr.tgrelid = k.confrelid))
             (SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as, true AS writes,
                    CASE WHEN r.relid = w.tab
@@ -485,17 +478,18 @@ BEGIN
               JOIN pg_constraint k ON k.oid = w.con
               CROSS JOIN LATERAL (SELECT w.tab AS relid
                                   UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p) r
-             WHERE w.con <> 0
+             WHERE w.con <> 0 AND w.op <> 'c'
              ORDER BY r.relid, c.relowner, k.oid)
             UNION ALL
             (SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as, false AS writes,
                     format('table %s (the check of foreign key %I of table %s reads it as role %I)',
-                           job_table, k.conname, ch.tab::regclass, pg_get_userbyid(c.relowner)) AS via
-               FROM checked ch
-               JOIN pg_class c ON c.oid = ch.tab
-               JOIN pg_constraint k ON k.oid = ch.con
-               CROSS JOIN LATERAL (SELECT ch.tab AS relid
-                                   UNION SELECT p.relid::oid FROM pg_partition_tree(ch.tab::regclass) p) r)
+                           job_table, k.conname, w.tab::regclass, pg_get_userbyid(c.relowner)) AS via
+               FROM written w
+               JOIN pg_class c ON c.oid = w.tab
+               JOIN pg_constraint k ON k.oid = w.con
+               CROSS JOIN LATERAL (SELECT w.tab AS relid
+                                   UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p) r
+              WHERE w.op = 'c')
         LOOP
             rels := rels || reached.rel;
             runners := runners || reached.runs_as;
