@@ -27,9 +27,15 @@
 # constraint reads (through a function) gets superuser at the next
 # scheduled prune(); the same holds for a view read by a rule, a policy
 # (in an owner's session with FORCE ROW LEVEL SECURITY) or a default.
-# Control: W2Q_ATTACK_CONTROL=1 leaves mallory's view as it was (no
-# function call): nothing of mallory's runs, prune() deletes, mallory
-# stays unprivileged.
+# Fixed: owner_code() (sql/src/28_owner_session.sql) judges the owner of
+# a view it reaches (and of a table with row level security: its owner
+# changes its policies) and follows the view's _RETURN rule (and such a
+# table's policies) to what they use: mallory's view refuses
+# public.job_results, and so public.jobs, from the start, with a WARNING
+# naming view m.kinds and its owner.
+# Control: W2Q_ATTACK_CONTROL=1 gives the view to the superuser (mallory
+# cannot replace it) and leaves it as it was: owner_code() passes,
+# prune() deletes, mallory stays unprivileged.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -53,6 +59,7 @@ my ($out, $err) = as_mallory($node, q{CREATE VIEW m.kinds AS SELECT 'a'::text AS
 		RETURN true;
 	END $f$;});
 is($err, '', "mallory's view of the job kinds");
+$node->safe_psql('postgres', q{ALTER VIEW m.kinds OWNER TO postgres}) if $control;
 $node->safe_psql('postgres', q{
 	CREATE FUNCTION public.kind_ok(k text) RETURNS boolean LANGUAGE sql STABLE
 	BEGIN ATOMIC
@@ -69,6 +76,10 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_depend
 	WHERE classid = 'pg_proc'::regclass AND objid = 'public.kind_ok(text)'::regprocedure
 	  AND refclassid = 'pg_class'::regclass AND refobjid = 'm.kinds'::regclass}), '1',
 	'pg_depend records the view as used by the CHECK\'s function');
+my ($orc, $oout, $oerr) = $node->psql('postgres', q{SELECT wal2queue.owner_code('public.job_results', 'x', 'y')});
+is($oout, $control ? 't' : 'f', $control ? 'control: owner_code() passes public.job_results'
+	: "owner_code() refuses public.job_results: its CHECK's function reads mallory's view");
+like($oerr, qr/uses view m\.kinds of role mallory/, 'the WARNING names the view and its owner') unless $control;
 # later: mallory replaces her view
 ($out, $err) = as_mallory($node, q{CREATE OR REPLACE VIEW m.kinds AS SELECT 'a'::text AS kind WHERE m.grab()})
 	unless $control;
@@ -77,6 +88,8 @@ is($err, '', 'mallory replaces her view');
 my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs', force => true)});
 note("prune: rc $rc: $pout $perr");
 is($rc, 0, "the superuser's prune() runs");
+like($perr, qr/WARNING:  wal2queue\.prune: table public\.jobs is skipped: constraint job_results_kind_check of table public\.job_results .* of role mallory/,
+	'prune() skips public.jobs') unless $control;
 is($node->safe_psql('postgres', q{SELECT count(*) FROM m.log WHERE cur <> 'mallory'}), '0',
 	"mallory's function did not run as another role");
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',

@@ -26,9 +26,14 @@
 # superuser's composite type uses gets superuser at the next scheduled
 # prune(); the same as 632's domain one level down, which the docs say
 # is covered.
-# Control: W2Q_ATTACK_CONTROL=1 leaves m.chk harmless: nothing of
-# mallory's runs as another role, prune() deletes, mallory stays
-# unprivileged.
+# Fixed: owner_code() (sql/src/28_owner_session.sql) follows a type with
+# a typrelid to its pg_class row, and so to its attributes' types (the
+# columns' pg_depend rows): m.code and its CHECK's m.chk are reached, and
+# prune() skips public.jobs with a WARNING naming domain m.code and role
+# mallory.
+# Control: W2Q_ATTACK_CONTROL=1 makes the composite's attribute plain
+# text: owner_code() passes public.job_results, prune() deletes both
+# jobs.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -45,7 +50,7 @@ my ($out, $err) = as_mallory($node, q{GRANT USAGE ON SCHEMA m TO PUBLIC;
 	GRANT INSERT ON m.log TO PUBLIC;});
 is($err, '', "mallory's domain m.code, its CHECK harmless");
 $node->safe_psql('postgres', q{
-	CREATE TYPE public.kind_t AS (code m.code, n int);
+	CREATE TYPE public.kind_t AS (code } . ($control ? 'text' : 'm.code') . q{, n int);
 	CREATE TABLE public.jobs (id bigint PRIMARY KEY, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}');
 	INSERT INTO public.jobs VALUES (1, 'q', '{}'), (2, 'q', '{}');
 	CREATE TABLE public.job_results (job_id bigint REFERENCES public.jobs ON DELETE SET NULL,
@@ -53,8 +58,10 @@ $node->safe_psql('postgres', q{
 	INSERT INTO public.job_results VALUES (1, '(a,1)'), (2, '(b,2)');
 	SELECT wal2queue.append_only('public.jobs');
 	SELECT wal2queue.create_slot('s675', 'public.jobs');});
-is($node->safe_psql('postgres', q{SELECT wal2queue.owner_code('public.job_results', 'x', 'y')}), 't',
-	'owner_code() passes public.job_results');
+my ($orc, $oout, $oerr) = $node->psql('postgres', q{SELECT wal2queue.owner_code('public.job_results', 'x', 'y')});
+is($oout, $control ? 't' : 'f', $control ? 'control: owner_code() passes public.job_results'
+	: 'owner_code() refuses public.job_results: its CHECK casts to a composite with an attribute of mallory\'s domain');
+like($oerr, qr/uses domain m\.code of role mallory/, 'the WARNING names the domain and its owner') unless $control;
 ($out, $err) = as_mallory($node, q{CREATE OR REPLACE FUNCTION m.chk(text) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $f$
 	BEGIN
 		INSERT INTO m.log VALUES (current_user);
@@ -68,6 +75,8 @@ is($err, '', "mallory replaces her domain's check function");
 my ($rc, $pout, $perr) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs', force => true)});
 note("prune: rc $rc: $pout $perr");
 is($rc, 0, "the superuser's prune() runs");
+like($perr, qr/WARNING:  wal2queue\.prune: table public\.jobs is skipped: constraint job_results_kind_check of table public\.job_results .*uses domain m\.code of role mallory/,
+	'prune() skips public.jobs, naming the constraint and the domain') unless $control;
 is($node->safe_psql('postgres', q{SELECT count(*) FROM m.log WHERE cur <> 'mallory'}), '0',
 	"mallory's function did not run as another role");
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
