@@ -40,6 +40,8 @@ typedef struct Backfill
 								 * and one whose lock command had no answer
 								 * (attack 653); pid 0: none to end */
 	int64_t		lock_busy_since_us; /* another bridge held it since */
+	int64_t		create_busy_since_us;	/* another session held the slot's
+										 * --create-slot lock since */
 	bool		lock_wait;		/* the last attempt waited for it */
 	SinkSource	src;
 	BackfillState cur;			/* what the sink holds */
