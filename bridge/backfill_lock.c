@@ -31,9 +31,13 @@
  *		until the server notices: this process remembers its lock session
  *		(pid, backend start, server start) and ends it, if it still holds
  *		the lock, when the next attempt finds the lock taken (end_previous(),
- *		as stream_own.c end_given_up() ends a given-up walsender).  A
- *		lingering session of an earlier process cannot be told from another
- *		bridge's: it is named (state, idle time, pg_terminate_backend), and
+ *		as stream_own.c end_given_up() ends a given-up walsender).  The
+ *		session's identity is read before its lock command, so one whose
+ *		answer was lost is remembered too (attack 653); a refusal to end one
+ *		(no right to pg_terminate_backend) is said once and forgotten (650).
+ *		A lingering session of an earlier process cannot be told from another
+ *		bridge's: it is named (state, idle time, and pg_terminate_backend for
+ *		one of the bridge's role whose last query is a lock query, 651), and
  *		the server's own TCP keepalives on the lock's session (set below)
  *		end it soon once packets flow again.  Every command on the lock's
  *		connection is bounded (--recv-timeout, a stop request:
@@ -366,13 +370,13 @@ lock_try(PGconn *conn, const char *slot, Backfill *bf, char *err, size_t errlen)
  * a remembered pid whose starts are the ones read on its own connection,
  * while it holds the lock.  1 ended, 0 none there holds it (forgotten), 2
  * ended but still there after BF_LOCK_END_WAIT_MS (kept: ended again at the
- * next attempt), -1 no answer (kept: err).  A refusal (no right to
+ * next attempt), -1 no answer (kept: err); *ended_pid: the holder.  A refusal (no right to
  * pg_terminate_backend(), a statement_timeout) is said and forgotten, as
  * stream_own.c end_given_up() does: 0, the lock is then waited for as any
  * busy lock (attack 650).
  */
 static int
-end_previous(Backfill *bf, char *err, size_t errlen)
+end_previous(Backfill *bf, int *ended_pid, char *err, size_t errlen)
 {
 	PGconn	   *conn = bf->lock_conn;
 	char		sql[3072];
@@ -449,8 +453,7 @@ end_previous(Backfill *bf, char *err, size_t errlen)
 	for (i = 0; i < 2; i++)
 		if (rc != 2 || bf->lock_prev[i].pid != pid)
 			memset(&bf->lock_prev[i], 0, sizeof(bf->lock_prev[i]));
-	if (rc == 2)
-		errbuf_set(err, errlen, -1, "%d", pid);
+	*ended_pid = pid;
 	return rc;
 }
 
@@ -464,6 +467,7 @@ bf_lock_take(Backfill *bf)
 	bool		leftover;
 	int			got;
 	int			ended;
+	int			ended_pid = 0;
 
 	bf->lock_wait = false;
 	if (bf->lock_conn == NULL && (bf->lock_conn = lock_connect(bf->cfg->stream.conninfo, &f)) == NULL)
@@ -472,15 +476,15 @@ bf_lock_take(Backfill *bf)
 	got = lock_try(bf->lock_conn, bf->cfg->stream.slot, bf, err, sizeof(err));
 	if (got == 0 && remembered(bf))
 	{
-		ended = end_previous(bf, err, sizeof(err));
+		ended = end_previous(bf, &ended_pid, err, sizeof(err));
 		if (ended == 1)
 			got = lock_try(bf->lock_conn, bf->cfg->stream.slot, bf, err, sizeof(err));
 		else if (ended == 2)
 		{
 			bf_lock_release(bf);
 			return bf_fail(bf, BF_RETRY, "waiting for this bridge's own previous backfill lock session "
-						"(pid %s), which still holds the backfill lock of slot \"%s\", to end: it was "
-						"ended and is still there after %d ms", err, bf->cfg->stream.slot,
+						"(pid %d), which still holds the backfill lock of slot \"%s\", to end: it was "
+						"ended and is still there after %d ms", ended_pid, bf->cfg->stream.slot,
 						BF_LOCK_END_WAIT_MS);
 		}
 		else if (ended < 0)
