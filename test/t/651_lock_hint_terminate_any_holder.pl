@@ -23,6 +23,12 @@
 # Control (W2Q_ATTACK_CONTROL=1): the holder is a session of the bridge's
 # role whose last query is the bridge's lock query (a leftover's shape):
 # the advice is right there, and the test checks it is given.
+# Fixed: backfill_lock.c lock_holder() also reads whether the holder's role
+# is this session's, and leftover_hint() gives the pg_terminate_backend()
+# advice only for a holder of the bridge's role whose last query is a
+# bridge's lock query; any other holder is named with a neutral line ("PID
+# N is not a bridge's lock session (...): another application holds that
+# key; find out which before anything is ended").
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -62,6 +68,7 @@ else
 		'the message shows the holder is not a bridge\'s lock session');
 	unlike($log, qr/PID $pid is a leftover|pg_terminate_backend\($pid\)/,
 		'no advice to end a session that is not a bridge\'s');
+	like($log, qr/ERROR.*PID $pid is not a bridge's lock session/, 'named as not a bridge\'s');
 }
 stop_bridge($b, 'KILL') if $b->{h}->pumpable;
 $op->quit;

@@ -28,6 +28,12 @@
 # command's text).
 # Control (W2Q_ATTACK_CONTROL=1): the proxy closes that connection instead
 # (the server sees the client go and the lock dies with it): passes.
+# Fixed: backfill_lock.c lock_try() reads the session's identity (server
+# start, pid, backend start) in a statement of its own before the lock
+# command, and remembers the session when the lock command had no answer
+# or failed, as when it took the lock (up to two sessions: the last holder
+# and one whose answer was lost; only one of them can hold the lock);
+# end_previous() ends whichever holds it.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

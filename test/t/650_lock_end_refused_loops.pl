@@ -26,6 +26,14 @@
 # an operator loops instead of exiting, with a misleading message).
 # Control (W2Q_ATTACK_CONTROL=1): EXECUTE is not revoked; the same bridge
 # exits 1 after 30 s naming the operator's session: passes.
+# Fixed: backfill_lock.c end_previous() tells a refusal (the server
+# answered with an error: no right to pg_terminate_backend(), a
+# statement_timeout) from a command given up: a refusal is logged once
+# ("could not end this bridge's own previous backfill lock session ...:
+# left to the server"), the remembered sessions are forgotten, and the busy
+# lock goes on to lock_busy() (30 s, exit 1 naming the holder), as
+# stream_own.c end_given_up() does; only a command without an answer keeps
+# them and retries.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -75,6 +83,11 @@ like(bridge_log($a), qr/ERROR.*another bridge is backfilling slot "\Q$slot\E".*h
 	'naming the holder');
 unlike(bridge_log($a), qr/could not take the backfill's advisory lock.*permission denied/,
 	'no "could not take" for a lock it saw held');
+unless ($ENV{W2Q_ATTACK_CONTROL})
+{
+	my $n = () = bridge_log($a) =~ /could not end this bridge's own previous backfill lock session.*permission denied/g;
+	is($n, 1, 'the refusal said once');
+}
 stop_bridge($a, 'KILL') if $a->{h}->pumpable;
 $op->quit;
 stop_redis($r);
