@@ -219,7 +219,8 @@ record_write(KafkaSink *ks, KafkaRecord *rec)
 	bool		own_txn;
 	int			rc;
 
-	if (rec->inflight || rec->want <= rec->recorded ||
+	/* a hold writes the record with this session's options even where it is */
+	if (rec->inflight || (rec->want <= rec->recorded && !rec->hold) ||
 		now_us() - rec->last_write_us < (int64_t) RECORD_GAP_MS * 1000)
 		return SINK_OK;
 	if (ks->txn_mode && ks->txn != TXN_IDLE && ks->txn != TXN_OPEN)
@@ -227,7 +228,7 @@ record_write(KafkaSink *ks, KafkaRecord *rec)
 	own_txn = ks->txn == TXN_IDLE;
 	if (own_txn && (rc = kafka_txn_begin(ks, 0)) != SINK_OK)
 		return rc;
-	if ((rc = record_produce(ks, rec, rec->want)) != SINK_OK)
+	if ((rc = record_produce(ks, rec, rec->want > rec->recorded ? rec->want : rec->recorded)) != SINK_OK)
 		return rc;
 	/* a transaction of its own commits at once, step by step from poll */
 	return own_txn ? kafka_txn_commit(ks, false) : SINK_OK;
@@ -245,6 +246,15 @@ record_settle(KafkaSink *ks, KafkaRecord *rec)
 		rec->recorded = rec->inflight_lsn;
 	if (rec->session == ks->session && rec->inflight_kept && rec->inflight_lsn > rec->own_rec)
 		rec->own_rec = rec->inflight_lsn;
+	if (rec->session == ks->session && !rec->inflight_kept)
+		rec->hold = false;		/* the record names this session's options */
+	if (rec->session == ks->session && ks->sink.session_options != NULL &&
+		rec->inflight_lsn >= ks->sink.session_until)
+	{
+		free(rec->switch_options);
+		rec->switch_options = strdup(ks->sink.session_options);
+		rec->switch_lsn = rec->inflight_lsn;
+	}
 	kafka_wake(ks);
 }
 
@@ -281,8 +291,13 @@ kafka_record_begin(KafkaSink *ks)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY,
 						  "could not open kafka topic \"%s\": %s", topic_name(ks),
 						  rd_kafka_err2str(rd_kafka_last_error()));
-	if (rec->options == NULL && (rec->options = txn_options_text(ks->sink.cfg)) == NULL)
+	/* a replay under the recorded options records them (bridge.c) */
+	free(rec->options);
+	rec->options = ks->sink.session_options ? strdup(ks->sink.session_options) :
+		txn_options_text(ks->sink.cfg);
+	if (rec->options == NULL)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	rec->hold = false;
 	free(rec->was_options);
 	rec->was_options = NULL;
 	kafka_record_key(ks, rec->key, sizeof(rec->key));
@@ -316,6 +331,13 @@ bool
 kafka_record_ready(const KafkaSink *ks)
 {
 	return !enabled(ks) || (ks->rec != NULL && ks->rec->state == REC_READY);
+}
+
+/* may this session's jobs go out: does the record name its options yet? */
+bool
+kafka_record_holds(const KafkaSink *ks)
+{
+	return enabled(ks) && ks->rec != NULL && ks->rec->hold;
 }
 
 /* read, pick up, write, acknowledge: from pump */
@@ -456,6 +478,7 @@ kafka_record_free(KafkaSink *ks)
 	free(ks->rec->options);
 	free(ks->rec->was_options);
 	free(ks->rec->own_was);
+	free(ks->rec->switch_options);
 	free(ks->rec->waiters);
 	free(ks->rec);
 	ks->rec = NULL;

@@ -221,22 +221,63 @@ fit_lists(const KafkaSink *ks, const char *was, const char *now, int base,
 
 #define OPTIONS_CHANGED_START \
 	"kafka position record of slot \"%s\" (at %s) was written with the options \"%s\", " \
-	"but this bridge runs with \"%s\", which select transactions those did not, and the " \
-	"slot restarts at %s, below the record: the partitions' marks would take the newly " \
-	"selected transactions' jobs below them for delivered and skip them; nothing of it " \
+	"but this bridge runs with \"%s\", another plugin or publication, and the slot " \
+	"restarts at %s, below the record or the server's WAL end: the partitions' marks " \
+	"would judge jobs numbered under other options (a job's seq counts the jobs the " \
+	"options select in its transaction) and skip or repeat them; nothing of it " \
 	"written or confirmed; restart once with the recorded options until slot \"%s\" has " \
 	"confirmed past %s (its confirmed_flush_lsn, then a CHECKPOINT so that a crash cannot " \
 	"move it back), then with the new options (or write everything from the slot again " \
 	"into new topics: another --target-prefix with --accept-new-source)"
+
+#define OPTIONS_REPLAY \
+	"kafka position record of slot \"%s\" (at %s) was written with the options \"%s\", " \
+	"this bridge runs with \"%s\", and the slot restarts at %s, below %s (the server's WAL " \
+	"end: every job written under the recorded options is at or below it); a job's seq " \
+	"counts the jobs the options select in its transaction, so the partitions' marks hold " \
+	"only under the recorded ones: replaying under them until the slot has passed it, " \
+	"then switching to this bridge's"
+
+/*
+ * The options differ, and the session starts at or past the old horizon
+ * (every job written under the recorded ones is at or below it), or past
+ * this process's replay under them (switch_lsn): no job of this session is
+ * at or below a mark of theirs, so the marks judge nothing by seq across
+ * the options.  Its jobs wait for a record with its own options (hold).
+ */
+static int
+options_switch(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q, uint64_t horizon,
+			   bool replayed)
+{
+	char		a[LSN_STRLEN],
+				b[LSN_STRLEN],
+				h[LSN_STRLEN];
+
+	lsn_format(q->lsn, a, sizeof(a));
+	lsn_format(ks->from, b, sizeof(b));
+	lsn_format(horizon, h, sizeof(h));
+	log_msg(LOG_INFO, "slot \"%s\": transactions are chosen with \"%s\" from %s on, recorded "
+			"until then (%s) with \"%s\"%s", ks->src.slot, rec->options, b, a, q->options,
+			replayed ? ", which this process replayed up to there" :
+			", the server's WAL end: nothing was written past it");
+	rec->hold = true;
+	free(rec->switch_options);
+	rec->switch_options = NULL;
+	return SINK_OK;
+}
 
 static int
 record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 {
 	char		a[LSN_STRLEN],
 				b[LSN_STRLEN],
+				h[LSN_STRLEN],
 				was[SINK_ERRLEN],
 				now[SINK_ERRLEN];
-	bool		own;
+	bool		own,
+				nomem;
+	char	   *tables;
+	uint64_t	horizon;
 
 	free(rec->was_options);
 	rec->was_options = NULL;
@@ -250,6 +291,53 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 					"checked against this bridge's \"%s\"", ks->src.slot, a, rec->options);
 		return SINK_OK;
 	}
+	if (txn_options_same(rec->options, q->options))
+		return SINK_OK;
+	/*
+	 * Another selection numbers a transaction's jobs otherwise (a job's seq
+	 * counts the jobs the options select in it: test/t/660, 661), so no
+	 * mark written under the recorded options may judge a job of this
+	 * session's.  Those marks are all at or below the old horizon, the
+	 * server's WAL end at the session's start (a job is delivered only once
+	 * its commit was flushed) or the record if higher.  A session that
+	 * starts there switches at once; one below it replays under the
+	 * recorded options up to there first (the bridge reopens the stream
+	 * with them: bridge.c), unless the plugin or the publication differ,
+	 * which the bridge cannot replay (below).
+	 */
+	horizon = ks->src.wal_end > q->lsn ? ks->src.wal_end : q->lsn;
+	if (rec->switch_options != NULL && txn_options_same(q->options, rec->switch_options) &&
+		q->lsn == rec->switch_lsn && ks->from >= q->lsn)
+		return options_switch(ks, rec, q, q->lsn, true);
+	if (ks->src.wal_end != 0 && ks->from >= horizon)
+		return options_switch(ks, rec, q, horizon, false);
+	if (ks->src.wal_end != 0 && txn_options_tables_of(q->options, rec->options, &tables, &nomem))
+	{
+		free(tables);
+		free(ks->sink.replay_options);
+		if ((ks->sink.replay_options = strdup(q->options)) == NULL)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+		ks->sink.replay_until = horizon;
+		lsn_format(horizon, h, sizeof(h));
+		fit_lists(ks, q->options, rec->options,
+				  snprintf(NULL, 0, OPTIONS_REPLAY, ks->src.slot, a, "", "", b, h), was, now,
+				  sizeof(was));
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, OPTIONS_REPLAY,
+						  ks->src.slot, a, was, now, b, h);
+	}
+	if (ks->src.wal_end != 0 && nomem)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	if (ks->src.wal_end != 0 && !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
+	{
+		/* another plugin or publication: the way out is the operator's */
+		lsn_format(horizon, h, sizeof(h));
+		fit_lists(ks, q->options, rec->options,
+				  snprintf(NULL, 0, OPTIONS_CHANGED_START, ks->src.slot, a, "", "", b,
+						   ks->src.slot, h), was, now, sizeof(was));
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_CHANGED_START,
+						  ks->src.slot, a, was, now, b, ks->src.slot, h);
+	}
+	/* no WAL end known, or --accept-new-source: judged by the marks (601, 630, 631) */
 	if (txn_options_within(rec->options, q->options))
 	{
 		if (!txn_options_same(rec->options, q->options))

@@ -154,7 +154,7 @@ held_free_all(KafkaSink *ks)
 static bool
 can_produce(const KafkaSink *ks)
 {
-	return !ks->settling && kafka_record_ready(ks) &&
+	return !ks->settling && kafka_record_ready(ks) && !kafka_record_holds(ks) &&
 		(ks->txn == TXN_OFF || ks->txn == TXN_IDLE || ks->txn == TXN_OPEN);
 }
 
