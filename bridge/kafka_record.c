@@ -99,6 +99,7 @@ kafka_record_req_free(RecordReq *q)
 	free(q->topic);
 	free(q->key);
 	free(q->options);
+	free(q->below);
 	free(q);
 }
 
@@ -159,7 +160,8 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 	char		lsn_s[LSN_STRLEN];
 	char		value[KAFKA_SOURCE_LEN + LSN_STRLEN + 32];
 	char		shape[KAFKA_SHAPE_LEN];
-	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+	char		below_s[LSN_STRLEN];
+	rd_kafka_headers_t *h = rd_kafka_headers_new(6);
 	rd_kafka_resp_err_t err;
 	const char *options = rec->options;
 
@@ -182,7 +184,11 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 	if (h == NULL || rd_kafka_header_add(h, "source", -1, ks->source, -1) ||
 		rd_kafka_header_add(h, "lsn", -1, lsn_s, -1) ||
 		rd_kafka_header_add(h, "shape", -1, shape, -1) ||
-		rd_kafka_header_add(h, "options", -1, options, -1))
+		rd_kafka_header_add(h, "options", -1, options, -1) ||
+		(rec->below != NULL && options == rec->options &&
+		 (rd_kafka_header_add(h, "options_below", -1, rec->below, -1) ||
+		  rd_kafka_header_add(h, "options_below_until", -1,
+							  lsn_format(rec->below_until, below_s, sizeof(below_s)), -1))))
 	{
 		if (h)
 			rd_kafka_headers_destroy(h);
@@ -298,6 +304,8 @@ kafka_record_begin(KafkaSink *ks)
 	if (rec->options == NULL)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
 	rec->hold = false;
+	free(rec->below);
+	rec->below = NULL;
 	free(rec->was_options);
 	rec->was_options = NULL;
 	kafka_record_key(ks, rec->key, sizeof(rec->key));
@@ -479,6 +487,7 @@ kafka_record_free(KafkaSink *ks)
 	free(ks->rec->was_options);
 	free(ks->rec->own_was);
 	free(ks->rec->switch_options);
+	free(ks->rec->below);
 	free(ks->rec->waiters);
 	free(ks->rec);
 	ks->rec = NULL;

@@ -90,6 +90,15 @@ struct KafkaRecord
 	 */
 	char	   *switch_options;
 	uint64_t	switch_lsn;
+	/*
+	 * The options the jobs up to below_until were written with, where not
+	 * this session's (it switched from them, or the record it read kept
+	 * them): the record keeps them (headers options_below and
+	 * options_below_until), so that a session whose slot a crash moved back
+	 * below below_until replays under them again (kafka_record_verdict.c)
+	 */
+	char	   *below;
+	uint64_t	below_until;
 };
 
 /* kafka_record_verdict.c: the record's key, <sysid>/<dbname>/<slot> */

@@ -221,14 +221,25 @@ fit_lists(const KafkaSink *ks, const char *was, const char *now, int base,
 
 #define OPTIONS_CHANGED_START \
 	"kafka position record of slot \"%s\" (at %s) was written with the options \"%s\", " \
-	"but this bridge runs with \"%s\", another plugin or publication, and the slot " \
-	"restarts at %s, below the record or the server's WAL end: the partitions' marks " \
-	"would judge jobs numbered under other options (a job's seq counts the jobs the " \
-	"options select in its transaction) and skip or repeat them; nothing of it " \
+	"but this bridge runs with \"%s\", which select transactions those did not, and the " \
+	"slot restarts at %s, below the record: the partitions' marks would take the newly " \
+	"selected transactions' jobs below them for delivered and skip them; nothing of it " \
 	"written or confirmed; restart once with the recorded options until slot \"%s\" has " \
 	"confirmed past %s (its confirmed_flush_lsn, then a CHECKPOINT so that a crash cannot " \
 	"move it back), then with the new options (or write everything from the slot again " \
 	"into new topics: another --target-prefix with --accept-new-source)"
+
+#define OPTIONS_NO_REPLAY \
+	"kafka position record of slot \"%s\" (at %s) was written with the options \"%s\", " \
+	"but this bridge runs with \"%s\", another plugin or publication, and the slot " \
+	"restarts at %s, below %s (the server's WAL end: every job written under the recorded " \
+	"options is at or below it): a job's seq counts the jobs the options select in its " \
+	"transaction, so the partitions' marks would skip or repeat jobs numbered under other " \
+	"options, and the bridge replays only another --tables; nothing of it written or " \
+	"confirmed; restart once with the recorded options until slot \"%s\" has confirmed past " \
+	"%s (its confirmed_flush_lsn, then a CHECKPOINT so that a crash cannot move it back), " \
+	"then with the new options (or write everything from the slot again into new topics: " \
+	"another --target-prefix with --accept-new-source)"
 
 #define OPTIONS_REPLAY \
 	"kafka position record of slot \"%s\" (at %s) was written with the options \"%s\", " \
@@ -263,7 +274,58 @@ options_switch(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q, uint64_t hor
 	rec->hold = true;
 	free(rec->switch_options);
 	rec->switch_options = NULL;
+	/* the record keeps them below the switch: a crash may move the slot back */
+	free(rec->below);
+	if ((rec->below = strdup(q->options)) == NULL)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	rec->below_until = horizon;
 	return SINK_OK;
+}
+
+/*
+ * The session must replay under OPTS (the recorded ones, or those below a
+ * switch the record kept) up to UNTIL: handed to the bridge with a
+ * SINK_RETRY (sink->replay_options) when only --tables differs; another
+ * plugin or publication the bridge cannot replay: fatal, naming the way
+ * out (with --accept-new-source: SINK_OK, judged by the marks).
+ */
+static int
+options_replay(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q, const char *opts,
+			   uint64_t until)
+{
+	char		a[LSN_STRLEN],
+				b[LSN_STRLEN],
+				h[LSN_STRLEN],
+				was[SINK_ERRLEN],
+				now[SINK_ERRLEN];
+	char	   *tables;
+	bool		nomem;
+
+	lsn_format(q->lsn, a, sizeof(a));
+	lsn_format(ks->from, b, sizeof(b));
+	lsn_format(until, h, sizeof(h));
+	if (txn_options_tables_of(opts, rec->options, &tables, &nomem))
+	{
+		free(tables);
+		free(ks->sink.replay_options);
+		if ((ks->sink.replay_options = strdup(opts)) == NULL)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+		ks->sink.replay_until = until;
+		fit_lists(ks, opts, rec->options,
+				  snprintf(NULL, 0, OPTIONS_REPLAY, ks->src.slot, a, "", "", b, h), was, now,
+				  sizeof(was));
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, OPTIONS_REPLAY,
+						  ks->src.slot, a, was, now, b, h);
+	}
+	if (nomem)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
+		return SINK_OK;
+	fit_lists(ks, opts, rec->options,
+			  snprintf(NULL, 0, OPTIONS_NO_REPLAY, ks->src.slot, a, "", "", b, h,
+					   ks->src.slot, h), was, now, sizeof(was));
+	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_NO_REPLAY,
+					  ks->src.slot, a, was, now, b, h, ks->src.slot, h);
 }
 
 static int
@@ -271,13 +333,11 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 {
 	char		a[LSN_STRLEN],
 				b[LSN_STRLEN],
-				h[LSN_STRLEN],
 				was[SINK_ERRLEN],
 				now[SINK_ERRLEN];
-	bool		own,
-				nomem;
-	char	   *tables;
+	bool		own;
 	uint64_t	horizon;
+	int			rc;
 
 	free(rec->was_options);
 	rec->was_options = NULL;
@@ -292,6 +352,18 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 		return SINK_OK;
 	}
 	if (txn_options_same(rec->options, q->options))
+	{
+		/* a crash moved the slot back below a switch the record kept */
+		if (q->below != NULL && ks->from < q->below_until)
+			return options_replay(ks, rec, q, q->below, q->below_until);
+		if (q->below != NULL && (rec->below = strdup(q->below)) == NULL)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+		rec->below_until = q->below_until;
+		return SINK_OK;
+	}
+	/* the replay under the options below such a switch (bridge.c) */
+	if (ks->sink.session_options != NULL && q->below != NULL &&
+		txn_options_same(rec->options, q->below) && ks->from < q->below_until)
 		return SINK_OK;
 	/*
 	 * Another selection numbers a transaction's jobs otherwise (a job's seq
@@ -311,31 +383,11 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 		return options_switch(ks, rec, q, q->lsn, true);
 	if (ks->src.wal_end != 0 && ks->from >= horizon)
 		return options_switch(ks, rec, q, horizon, false);
-	if (ks->src.wal_end != 0 && txn_options_tables_of(q->options, rec->options, &tables, &nomem))
+	if (ks->src.wal_end != 0)
 	{
-		free(tables);
-		free(ks->sink.replay_options);
-		if ((ks->sink.replay_options = strdup(q->options)) == NULL)
-			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
-		ks->sink.replay_until = horizon;
-		lsn_format(horizon, h, sizeof(h));
-		fit_lists(ks, q->options, rec->options,
-				  snprintf(NULL, 0, OPTIONS_REPLAY, ks->src.slot, a, "", "", b, h), was, now,
-				  sizeof(was));
-		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, OPTIONS_REPLAY,
-						  ks->src.slot, a, was, now, b, h);
-	}
-	if (ks->src.wal_end != 0 && nomem)
-		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
-	if (ks->src.wal_end != 0 && !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
-	{
-		/* another plugin or publication: the way out is the operator's */
-		lsn_format(horizon, h, sizeof(h));
-		fit_lists(ks, q->options, rec->options,
-				  snprintf(NULL, 0, OPTIONS_CHANGED_START, ks->src.slot, a, "", "", b,
-						   ks->src.slot, h), was, now, sizeof(was));
-		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_CHANGED_START,
-						  ks->src.slot, a, was, now, b, ks->src.slot, h);
+		rc = options_replay(ks, rec, q, q->options, horizon);
+		if (rc != SINK_OK || !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
+			return rc;
 	}
 	/* no WAL end known, or --accept-new-source: judged by the marks (601, 630, 631) */
 	if (txn_options_within(rec->options, q->options))
