@@ -48,6 +48,18 @@
 # (The attack's control, public.b's rows past the mark, now stops as well:
 # below the record under a wider list the bridge cannot tell which jobs a
 # mark covers.)
+# Since 660/661's fix (test/t/660, 661): a session whose options differ
+# from the record's and whose slot starts below the old horizon (the
+# server's WAL end at its start, or the record) no longer stops: it replays
+# under the recorded options up to there, then switches to its own (a job's
+# seq depends on the options, so the marks hold only under the recorded
+# ones).  This test now checks that the wider start below the record goes
+# on, writes nothing of public.b below the horizon (the documented way:
+# --backfill delivers it), public.a's row not twice, public.b from the
+# switch on; the recorded options in another spelling replay nothing; after
+# another crash a narrower --tables replays under the recorded (wider)
+# ones first, each row once.  The --accept-new-source stop is gone (the
+# same replay).
 use strict;
 use warnings;
 use IPC::Run;

@@ -37,6 +37,10 @@
 # the way out left the slot, as 601's).
 # Control: W2Q_ATTACK_CONTROL=1 leaves out the wider run: the recorded
 # options' replay skips row 2 (its mark covers it), each job once.
+# Since 660/661's fix the wider run does not stop: below the old horizon it
+# replays under the recorded options (Y is not theirs, row 2 is covered),
+# then switches; the test checks that it goes on and that Y is not written
+# and nothing twice.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;

@@ -43,6 +43,11 @@
 # Control: W2Q_ATTACK_CONTROL=1 leaves out X: the first run writes no record
 # before it stops, and the second run stops too (at Y), writing nothing
 # twice.
+# Since 660/661's fix the wider run does not stop: it replays under the
+# recorded options (its record keeps them) up to the old horizon, then
+# switches and records the new options with the old ones below the switch
+# (options_below); the test checks both runs go on, X and Y (below the
+# horizon) are not written, nothing twice.
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
