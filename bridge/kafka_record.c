@@ -44,12 +44,13 @@
  *	  vouches for nothing either;
  *	- the record keeps what decides a job's topic and partition (header
  *	  shape) and what chooses the transactions (header options: the plugin,
- *	  --publication, --tables): a replay from below it under another shape,
- *	  or under options that select more, stops the bridge (record_shape(),
- *	  record_options(): the verdicts are kafka_record_verdict.c's); a
- *	  session under options that select more keeps the recorded ones in
- *	  the record until it has passed every mark written before it (the
- *	  server's WAL end at its start), so that a retry still judges them.
+ *	  --publication, --tables): a replay from below it under another shape
+ *	  stops the bridge (record_shape()); under other options (a job's seq
+ *	  depends on them) the session replays under the recorded ones up to
+ *	  the old horizon, then switches (record_options(); the bridge reopens
+ *	  the stream: bridge.c old_options_switch()), and the record keeps the
+ *	  old options below the switch (headers options_below,
+ *	  options_below_until); the verdicts are kafka_record_verdict.c's.
  * The record dedupes nothing (the marks do), so taking one over can lose
  * or double no job.
  *

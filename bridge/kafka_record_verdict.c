@@ -151,6 +151,12 @@ record_shape(KafkaSink *ks, const RecordReq *q)
 }
 
 /*
+ * (Since test/t/660 and 661 the judgement below applies only where the
+ * session cannot replay under the recorded options: no WAL end known, or
+ * another plugin or publication with --accept-new-source; otherwise
+ * record_options() has the bridge replay under them up to the old horizon,
+ * then switch: options_replay(), options_switch().)
+ *
  * The options that chose the transactions before the record (its options
  * header: the plugin, --publication, --tables; txn_options.c), against
  * this bridge's.  A replay from below the record hands over again what

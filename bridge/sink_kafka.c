@@ -490,6 +490,7 @@ kafka_destroy(Sink *s)
 	kafka_record_free(ks);
 	kafka_history_free(ks);
 	kafka_suspects_free(ks);
+	free(s->replay_options);	/* a verdict the bridge did not take */
 	free(ks->acks.a);
 	free(ks->txn_acks.a);
 	free(ks->txn_marks);
