@@ -333,16 +333,40 @@ stream_rc(Backfill *bf, int rc)
 	return bf_fail(bf, rc == STREAM_FATAL ? BF_FATAL : BF_RETRY, "%s", bf->stream.err);
 }
 
-/* drop the slot (lost, or ours without any state) */
+/*
+ * drop the slot (lost, or ours without any state).  One whose --create-slot
+ * lock another session holds is left as it is, and waited for as the
+ * backfill lock is (BF_CREATE_GRACE_US, then exit 1; --standby as long as it
+ * takes): the holder may be the walsender an earlier process of this
+ * bridge left behind (a restart during a network cut, attack 652), which
+ * nothing here can tell from another bridge's; the message names it.
+ */
+#define BF_CREATE_GRACE_US (30 * INT64_C(1000000))
+
 static int
 drop_slot(Backfill *bf)
 {
+	int64_t		now;
 	int			rc;
 
 	if ((rc = bf_lock_check(bf)) != 0)
 		return rc;
 	rc = stream_drop_slot(&bf->stream);
-	return rc == STREAM_OK ? 0 : stream_rc(bf, rc);
+	if (rc == STREAM_OK)
+	{
+		bf->create_busy_since_us = 0;
+		return 0;
+	}
+	if (rc != STREAM_RETRY || !bf->stream.slot_busy)
+		return stream_rc(bf, rc);
+	now = now_us();
+	if (bf->create_busy_since_us == 0)
+		bf->create_busy_since_us = now;
+	if (!bf->cfg->standby && now - bf->create_busy_since_us > BF_CREATE_GRACE_US)
+		return bf_fail(bf, BF_FATAL, "%s; waited %d s: is a second bridge running with this command "
+					"line? (--standby waits for it)", bf->stream.err,
+					(int) ((now - bf->create_busy_since_us) / 1000000));
+	return stream_rc(bf, rc);
 }
 
 /*

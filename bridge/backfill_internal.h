@@ -17,6 +17,14 @@
 #define BF_RETRY		1
 #define BF_FATAL		2
 
+/* a lock session of this process: pid, server start, backend start */
+typedef struct BfLockSession
+{
+	int			pid;
+	char		epoch[40];		/* POSTMASTER_EPOCH_SQL */
+	char		start[40];		/* BACKEND_START_SQL */
+} BfLockSession;
+
 typedef struct Backfill
 {
 	const BridgeConfig *cfg;
@@ -25,14 +33,15 @@ typedef struct Backfill
 	Stream		stream;			/* the replication connection */
 	PGconn	   *conn;			/* the snapshot reads */
 	PGconn	   *lock_conn;		/* holds the backfill's advisory lock */
-	int			lock_pid;		/* kept across attempts: the backend of the
-								 * last lock_conn, which may linger holding
-								 * the lock after a lost connection (attack
-								 * 622); 0: none to end */
-	char		lock_epoch[40]; /* lock_pid's server start and backend start
-								 * (POSTMASTER_EPOCH_SQL, BACKEND_START_SQL) */
-	char		lock_start[40];
+	BfLockSession lock_prev[2]; /* kept across attempts: the backends of
+								 * earlier lock_conns, which may linger
+								 * holding the lock after a lost connection
+								 * (attack 622): the last one that took it,
+								 * and one whose lock command had no answer
+								 * (attack 653); pid 0: none to end */
 	int64_t		lock_busy_since_us; /* another bridge held it since */
+	int64_t		create_busy_since_us;	/* another session held the slot's
+										 * --create-slot lock since */
 	bool		lock_wait;		/* the last attempt waited for it */
 	SinkSource	src;
 	BackfillState cur;			/* what the sink holds */

@@ -31,9 +31,13 @@
  *		until the server notices: this process remembers its lock session
  *		(pid, backend start, server start) and ends it, if it still holds
  *		the lock, when the next attempt finds the lock taken (end_previous(),
- *		as stream_own.c end_given_up() ends a given-up walsender).  A
- *		lingering session of an earlier process cannot be told from another
- *		bridge's: it is named (state, idle time, pg_terminate_backend), and
+ *		as stream_own.c end_given_up() ends a given-up walsender).  The
+ *		session's identity is read before its lock command, so one whose
+ *		answer was lost is remembered too (attack 653); a refusal to end one
+ *		(no right to pg_terminate_backend) is said once and forgotten (650).
+ *		A lingering session of an earlier process cannot be told from another
+ *		bridge's: it is named (state, idle time, and pg_terminate_backend for
+ *		one of the bridge's role whose last query is a lock query, 651), and
  *		the server's own TCP keepalives on the lock's session (set below)
  *		end it soon once packets flow again.  Every command on the lock's
  *		connection is bounded (--recv-timeout, a stop request:
@@ -67,40 +71,51 @@
 	"AND l.classid::text::bigint = (k.h >> 32) & 4294967295 AND l.objid::text::bigint = k.h & 4294967295"
 
 /*
- * Take it: and this session's identity (the server's start, the pid, the
- * backend's start) for end_previous()
+ * This session's identity (the server's start, the pid, the backend's
+ * start) for end_previous(), read before it takes the lock: a lock command
+ * whose answer is lost still leaves a session this process knows (attack
+ * 653)
  */
-static const char *const lock_fmt =
-"SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('wal2queue-backfill:' || %s)), "
-"(SELECT " POSTMASTER_EPOCH_SQL "), pg_catalog.pg_backend_pid(), "
+static const char *const ident_sql =
+"SELECT (SELECT " POSTMASTER_EPOCH_SQL "), pg_catalog.pg_backend_pid(), "
 "(SELECT " BACKEND_START_SQL " FROM pg_catalog.pg_stat_activity a "
 "WHERE a.pid = pg_catalog.pg_backend_pid())";
 
+/* take it */
+static const char *const lock_fmt =
+"SELECT pg_catalog.pg_try_advisory_lock(pg_catalog.hashtext('wal2queue-backfill:' || %s))";
+
 /*
  * Who holds it (%s: only this session, else any): the pid, role,
- * application, and for people the state, seconds in it, and whether its
- * last query is a bridge's lock query (this one or lock_fmt's)
+ * application, and for people the state, seconds in it, whether its last
+ * query is a bridge's lock query (this one or lock_fmt's), and whether its
+ * role is this session's
  */
 static const char *const holders_fmt =
 LOCK_KEY_CTE
 "SELECT l.pid, coalesce(a.usename::text, '?'), coalesce(a.application_name, ''), "
 "coalesce(a.state, ''), coalesce(EXTRACT(epoch FROM pg_catalog.now() - a.state_change)::bigint::text, '?'), "
 "coalesce(a.query LIKE 'WITH k AS (SELECT pg\\_catalog.hashtext(''wal2queue-backfill:''%%' "
-"OR a.query LIKE 'SELECT pg\\_catalog.pg\\_try\\_advisory\\_lock(pg\\_catalog.hashtext(''wal2queue-backfill:''%%', false) "
+"OR a.query LIKE 'SELECT pg\\_catalog.pg\\_try\\_advisory\\_lock(pg\\_catalog.hashtext(''wal2queue-backfill:''%%', false), "
+"coalesce(a.usename = current_user, false) "
 "FROM k, pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
 "WHERE " LOCK_HOLDERS_WHERE " AND (NOT %s OR l.pid = pg_catalog.pg_backend_pid()) LIMIT 1";
 
 /*
  * End this process's previous lock session (pid, backend start, server
  * start: a pid reused by another backend is never ended, attack 549), a
- * client backend of this role, only while it holds the lock
+ * client backend of this role, only while it holds the lock (%s: the
+ * sessions, end_match_fmt's)
  */
 static const char *const end_fmt =
 LOCK_KEY_CTE
-"SELECT pg_catalog.pg_terminate_backend(a.pid, %d) FROM pg_catalog.pg_stat_activity a "
-"WHERE a.pid = %d AND a.pid <> pg_catalog.pg_backend_pid() AND a.backend_type = 'client backend' "
-"AND a.usename = current_user AND " BACKEND_START_SQL " = %s AND " POSTMASTER_EPOCH_SQL " = %s "
+"SELECT pg_catalog.pg_terminate_backend(a.pid, %d), a.pid FROM pg_catalog.pg_stat_activity a "
+"WHERE (%s) AND a.pid <> pg_catalog.pg_backend_pid() AND a.backend_type = 'client backend' "
+"AND a.usename = current_user "
 "AND a.pid IN (SELECT l.pid FROM k, pg_catalog.pg_locks l WHERE " LOCK_HOLDERS_WHERE ")";
+
+static const char *const end_match_fmt =
+"%s(a.pid = %d AND " BACKEND_START_SQL " = %s AND " POSTMASTER_EPOCH_SQL " = %s)";
 
 /*
  * A command on the lock's connection, bounded (--recv-timeout, a stop
@@ -177,7 +192,8 @@ lock_connect(const char *conninfo, PgConnectFailure *f)
  * read
  */
 static void
-lock_holder(PGconn *conn, const char *slot, bool mine, char *buf, size_t len, int *pid)
+lock_holder(PGconn *conn, const char *slot, bool mine, char *buf, size_t len, int *pid,
+			bool *leftover)
 {
 	char		sql[2048];
 	char		err[300];
@@ -187,6 +203,8 @@ lock_holder(PGconn *conn, const char *slot, bool mine, char *buf, size_t len, in
 	buf[0] = '\0';
 	if (pid)
 		*pid = 0;
+	if (leftover)
+		*leftover = false;
 	if (lit == NULL)
 	{
 		snprintf(buf, len, "?: out of memory");
@@ -209,18 +227,28 @@ lock_holder(PGconn *conn, const char *slot, bool mine, char *buf, size_t len, in
 				 strcmp(PQgetvalue(res, 0, 5), "t") == 0 ? ", its last query a bridge's lock query" : "");
 	if (PQntuples(res) == 1 && pid)
 		*pid = atoi(PQgetvalue(res, 0, 0));
+	/* a leftover of a bridge of this role can only look like this */
+	if (PQntuples(res) == 1 && leftover)
+		*leftover = strcmp(PQgetvalue(res, 0, 5), "t") == 0 && strcmp(PQgetvalue(res, 0, 6), "t") == 0;
 	PQclear(res);
 }
 
 /*
  * The lock's advice for people: the holder (pid) may be a leftover of a
- * bridge whose connection was lost without the server noticing
+ * bridge whose connection was lost without the server noticing, if it is a
+ * session of this bridge's role whose last query is a bridge's lock query;
+ * any other holder is not a bridge's, and is never advised to be ended
+ * (attack 651)
  */
 static void
-leftover_hint(int pid, char *buf, size_t len)
+leftover_hint(int pid, bool leftover, char *buf, size_t len)
 {
 	if (pid == 0)
 		buf[0] = '\0';
+	else if (!leftover)
+		snprintf(buf, len, "; PID %d is not a bridge's lock session (not of this bridge's role, or its "
+				 "last query not a bridge's lock query): another application holds that key; find out "
+				 "which before anything is ended", pid);
 	else
 		snprintf(buf, len, "; if no bridge with this command line runs, PID %d is a leftover of one whose "
 				 "connection was lost without the server noticing (a network cut; it lingers until the "
@@ -230,7 +258,7 @@ leftover_hint(int pid, char *buf, size_t len)
 
 /* another bridge backfills the slot: wait, or (not --standby) give up */
 static int
-lock_busy(Backfill *bf, const char *holder, int pid)
+lock_busy(Backfill *bf, const char *holder, int pid, bool leftover)
 {
 	int64_t		now = now_us();
 	char		hint[512];
@@ -247,7 +275,7 @@ lock_busy(Backfill *bf, const char *holder, int pid)
 	bf->lock_wait = true;
 	if (!bf->cfg->standby && now - bf->lock_busy_since_us > BF_LOCK_GRACE_US)
 	{
-		leftover_hint(pid, hint, sizeof(hint));
+		leftover_hint(pid, leftover, hint, sizeof(hint));
 		return bf_fail(bf, BF_FATAL, "another bridge is backfilling slot \"%s\" (the advisory lock "
 					"hashtext('wal2queue-backfill:%s') is held by %s); is a second bridge running with "
 					"this command line, or does another session hold that lock? (--standby waits for it)%s",
@@ -256,97 +284,176 @@ lock_busy(Backfill *bf, const char *holder, int pid)
 	return bf_fail(bf, BF_RETRY, "another bridge is backfilling slot \"%s\"", bf->cfg->stream.slot);
 }
 
+/* remember a session this process may leave holding the lock (one per pid) */
+static void
+remember(Backfill *bf, const BfLockSession *id, bool took)
+{
+	int			i;
+
+	if (id->pid == 0)
+		return;
+	if (took)
+	{
+		/* it holds the lock: no earlier session can */
+		memset(bf->lock_prev, 0, sizeof(bf->lock_prev));
+		bf->lock_prev[0] = *id;
+		return;
+	}
+	for (i = 0; i < 2; i++)
+		if (bf->lock_prev[i].pid == id->pid || bf->lock_prev[i].pid == 0)
+			break;
+	bf->lock_prev[i < 2 ? i : 1] = *id;
+}
+
+static bool
+remembered(const Backfill *bf)
+{
+	return bf->lock_prev[0].pid != 0 || bf->lock_prev[1].pid != 0;
+}
+
 /*
- * Try the lock on conn: 1 taken (this session's identity remembered in bf,
- * if not NULL), 0 held elsewhere, -1 failed (err)
+ * Try the lock on conn: 1 taken, 0 held elsewhere, -1 failed (err).  With
+ * bf, this session's identity is read first, in a statement of its own, and
+ * remembered in bf if it took the lock or if the lock command had no answer
+ * or failed (it may hold the lock: end_previous(), attack 653).
  */
 static int
 lock_try(PGconn *conn, const char *slot, Backfill *bf, char *err, size_t errlen)
 {
 	char		sql[1024];
-	char	   *lit = PQescapeLiteral(conn, slot, strlen(slot));
+	char	   *lit;
 	PGresult   *res;
+	BfLockSession id;
 	int			got;
 
-	if (lit == NULL)
+	memset(&id, 0, sizeof(id));
+	if (bf)
+	{
+		if ((res = lock_exec(conn, ident_sql, PGRES_TUPLES_OK, err, errlen)) == NULL)
+			return -1;
+		if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0) && !PQgetisnull(res, 0, 1) &&
+			!PQgetisnull(res, 0, 2))
+		{
+			id.pid = atoi(PQgetvalue(res, 0, 1));
+			snprintf(id.epoch, sizeof(id.epoch), "%s", PQgetvalue(res, 0, 0));
+			snprintf(id.start, sizeof(id.start), "%s", PQgetvalue(res, 0, 2));
+		}
+		PQclear(res);
+	}
+	if ((lit = PQescapeLiteral(conn, slot, strlen(slot))) == NULL)
 	{
 		errbuf_set(err, errlen, -1, "out of memory");
 		return -1;
 	}
 	snprintf(sql, sizeof(sql), lock_fmt, lit);
 	PQfreemem(lit);
-	if ((res = lock_exec(conn, sql, PGRES_TUPLES_OK, err, errlen)) == NULL)
-		return -1;
-	if (PQntuples(res) != 1)
+	res = lock_exec(conn, sql, PGRES_TUPLES_OK, err, errlen);
+	if (res != NULL && PQntuples(res) != 1)
 	{
 		errbuf_set(err, errlen, -1, "%d rows", PQntuples(res));
 		PQclear(res);
-		return -1;
+		res = NULL;
 	}
-	got = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	if (got && bf)
-	{
-		/* the session to end if it lingers (end_previous()), known or none */
-		bf->lock_pid = 0;
-		if (!PQgetisnull(res, 0, 1) && !PQgetisnull(res, 0, 3))
-		{
-			bf->lock_pid = atoi(PQgetvalue(res, 0, 2));
-			snprintf(bf->lock_epoch, sizeof(bf->lock_epoch), "%s", PQgetvalue(res, 0, 1));
-			snprintf(bf->lock_start, sizeof(bf->lock_start), "%s", PQgetvalue(res, 0, 3));
-		}
-	}
+	got = res == NULL ? -1 : strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	PQclear(res);
+	/* the session to end if it lingers holding the lock (end_previous()) */
+	if (bf && got != 0)
+		remember(bf, &id, got == 1);
 	return got;
 }
 
 /*
- * The lock is held elsewhere: by this process's previous lock session, left
- * behind by a connection dropped while the path was silent (a given-up
- * command: attack 622)?  It serves no one: ended (a role may end its own
- * backends), and waited for a moment.  Only the backend of that pid whose
- * starts are the ones read on its own connection, while it holds the lock.
- * 1 ended, 0 not there or not the holder (forgotten), 2 ended but still
- * there after BF_LOCK_END_WAIT_MS (kept: ended again at the next attempt),
- * -1 failed (err).
+ * The lock is held elsewhere: by one of this process's previous lock
+ * sessions, left behind by a connection dropped while the path was silent
+ * (a given-up command: attacks 622, 653)?  It serves no one: ended (a role
+ * may end its own backends), and waited for a moment.  Only the backend of
+ * a remembered pid whose starts are the ones read on its own connection,
+ * while it holds the lock.  1 ended, 0 none there holds it (forgotten), 2
+ * ended but still there after BF_LOCK_END_WAIT_MS (kept: ended again at the
+ * next attempt), -1 no answer (kept: err); *ended_pid: the holder.  A refusal (no right to
+ * pg_terminate_backend(), a statement_timeout) is said and forgotten, as
+ * stream_own.c end_given_up() does: 0, the lock is then waited for as any
+ * busy lock (attack 650).
  */
 static int
-end_previous(Backfill *bf, char *err, size_t errlen)
+end_previous(Backfill *bf, int *ended_pid, char *err, size_t errlen)
 {
 	PGconn	   *conn = bf->lock_conn;
-	char		sql[2048];
+	char		sql[3072];
+	char		match[1024] = "";
 	char	   *lit = PQescapeLiteral(conn, bf->cfg->stream.slot, strlen(bf->cfg->stream.slot));
-	char	   *start = PQescapeLiteral(conn, bf->lock_start, strlen(bf->lock_start));
-	char	   *epoch = PQescapeLiteral(conn, bf->lock_epoch, strlen(bf->lock_epoch));
+	const char *why;
 	PGresult   *res;
+	bool		oom = lit == NULL;
 	int			rc;
+	int			pid = 0;
+	int			i;
 
-	if (lit == NULL || start == NULL || epoch == NULL)
+	for (i = 0; i < 2 && !oom; i++)
 	{
-		PQfreemem(lit);
+		const BfLockSession *p = &bf->lock_prev[i];
+		char	   *start;
+		char	   *epoch;
+		size_t		n = strlen(match);
+
+		if (p->pid == 0)
+			continue;
+		start = PQescapeLiteral(conn, p->start, strlen(p->start));
+		epoch = PQescapeLiteral(conn, p->epoch, strlen(p->epoch));
+		if (start && epoch)
+			snprintf(match + n, sizeof(match) - n, end_match_fmt, n ? " OR " : "", p->pid, start, epoch);
+		else
+			oom = true;
 		PQfreemem(start);
 		PQfreemem(epoch);
+	}
+	if (oom)
+	{
+		PQfreemem(lit);
 		errbuf_set(err, errlen, -1, "out of memory");
 		return -1;
 	}
-	snprintf(sql, sizeof(sql), end_fmt, lit, BF_LOCK_END_WAIT_MS, bf->lock_pid, start, epoch);
+	snprintf(sql, sizeof(sql), end_fmt, lit, BF_LOCK_END_WAIT_MS, match[0] ? match : "false");
 	PQfreemem(lit);
-	PQfreemem(start);
-	PQfreemem(epoch);
-	if ((res = lock_exec(conn, sql, PGRES_TUPLES_OK, err, errlen)) == NULL)
+	if ((res = pgerror_exec(conn, sql, true, &why)) == NULL)
+	{
+		errbuf_set(err, errlen, -1, "%s", why);
 		return -1;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		if (PQstatus(conn) != CONNECTION_OK)
+		{
+			errbuf_set(err, errlen, -1, "%s", PQerrorMessage(conn));
+			PQclear(res);
+			return -1;
+		}
+		log_msg(LOG_WARNING, "could not end this bridge's own previous backfill lock session "
+				"(pid %d), in case it still holds the backfill lock of slot \"%s\": %s; left to "
+				"the server", bf->lock_prev[0].pid ? bf->lock_prev[0].pid : bf->lock_prev[1].pid,
+				bf->cfg->stream.slot, PQresultErrorMessage(res));
+		PQclear(res);
+		memset(bf->lock_prev, 0, sizeof(bf->lock_prev));
+		return 0;
+	}
 	if (PQntuples(res) == 0)
 		rc = 0;
 	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
 		rc = 1;
 	else
 		rc = 2;
+	if (rc != 0)
+		pid = atoi(PQgetvalue(res, 0, 1));
 	PQclear(res);
 	if (rc == 1)
 		log_msg(LOG_WARNING, "ended this bridge's own previous backfill lock session (pid %d), which "
 				"still held the backfill lock of slot \"%s\": its connection was lost without the "
-				"server noticing", bf->lock_pid, bf->cfg->stream.slot);
-	if (rc != 2)
-		bf->lock_pid = 0;
+				"server noticing", pid, bf->cfg->stream.slot);
+	/* the holder is the only one that may still matter */
+	for (i = 0; i < 2; i++)
+		if (rc != 2 || bf->lock_prev[i].pid != pid)
+			memset(&bf->lock_prev[i], 0, sizeof(bf->lock_prev[i]));
+	*ended_pid = pid;
 	return rc;
 }
 
@@ -357,17 +464,19 @@ bf_lock_take(Backfill *bf)
 	char		err[512];
 	PgConnectFailure f;
 	int			pid;
+	bool		leftover;
 	int			got;
 	int			ended;
+	int			ended_pid = 0;
 
 	bf->lock_wait = false;
 	if (bf->lock_conn == NULL && (bf->lock_conn = lock_connect(bf->cfg->stream.conninfo, &f)) == NULL)
 		return bf_fail(bf, f.kind == PGERR_PERMANENT ? BF_FATAL : BF_RETRY,
 					"could not connect to PostgreSQL for the backfill's lock: %s", f.message);
 	got = lock_try(bf->lock_conn, bf->cfg->stream.slot, bf, err, sizeof(err));
-	if (got == 0 && bf->lock_pid != 0)
+	if (got == 0 && remembered(bf))
 	{
-		ended = end_previous(bf, err, sizeof(err));
+		ended = end_previous(bf, &ended_pid, err, sizeof(err));
 		if (ended == 1)
 			got = lock_try(bf->lock_conn, bf->cfg->stream.slot, bf, err, sizeof(err));
 		else if (ended == 2)
@@ -375,7 +484,7 @@ bf_lock_take(Backfill *bf)
 			bf_lock_release(bf);
 			return bf_fail(bf, BF_RETRY, "waiting for this bridge's own previous backfill lock session "
 						"(pid %d), which still holds the backfill lock of slot \"%s\", to end: it was "
-						"ended and is still there after %d ms", bf->lock_pid, bf->cfg->stream.slot,
+						"ended and is still there after %d ms", ended_pid, bf->cfg->stream.slot,
 						BF_LOCK_END_WAIT_MS);
 		}
 		else if (ended < 0)
@@ -390,9 +499,9 @@ bf_lock_take(Backfill *bf)
 	}
 	if (!got)
 	{
-		lock_holder(bf->lock_conn, bf->cfg->stream.slot, false, holder, sizeof(holder), &pid);
+		lock_holder(bf->lock_conn, bf->cfg->stream.slot, false, holder, sizeof(holder), &pid, &leftover);
 		bf_lock_release(bf);
-		return lock_busy(bf, holder, pid);
+		return lock_busy(bf, holder, pid, leftover);
 	}
 	if (bf->lock_busy_since_us != 0)
 		log_msg(LOG_INFO, "the other bridge's backfill of slot \"%s\" ended: going on", bf->cfg->stream.slot);
@@ -419,7 +528,7 @@ bf_lock_check(Backfill *bf)
 				 bf->lock_conn ? PQerrorMessage(bf->lock_conn) : "closed");
 	else
 	{
-		lock_holder(bf->lock_conn, bf->cfg->stream.slot, true, holder, sizeof(holder), NULL);
+		lock_holder(bf->lock_conn, bf->cfg->stream.slot, true, holder, sizeof(holder), NULL, NULL);
 		if (strncmp(holder, "PID ", 4) == 0)
 			return 0;
 		if (holder[0])
@@ -442,6 +551,7 @@ backfill_lock_hold(const BridgeConfig *cfg, char *err, size_t errlen)
 	char		hint[512];
 	char		why[512];
 	int			pid;
+	bool		leftover;
 	int			got;
 
 	if (conn == NULL)
@@ -456,8 +566,8 @@ backfill_lock_hold(const BridgeConfig *cfg, char *err, size_t errlen)
 				   cfg->stream.slot, why);
 	else
 	{
-		lock_holder(conn, cfg->stream.slot, false, holder, sizeof(holder), &pid);
-		leftover_hint(pid, hint, sizeof(hint));
+		lock_holder(conn, cfg->stream.slot, false, holder, sizeof(holder), &pid, &leftover);
+		leftover_hint(pid, leftover, hint, sizeof(hint));
 		errbuf_set(err, errlen, -1, "a bridge is backfilling slot \"%s\" (the advisory lock "
 				   "hashtext('wal2queue-backfill:%s') is held by %s); not dropping it (stop that bridge first)%s",
 				   cfg->stream.slot, cfg->stream.slot, holder[0] ? holder : "another session", hint);

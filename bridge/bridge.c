@@ -768,7 +768,7 @@ bridge_run(const BridgeConfig *cfg)
 		stream_close(&b.stream);
 	}
 	b.sink->ops->destroy(b.sink);
-	slotwatch_close(&b.watch);
+	slotwatch_free(&b.watch);
 	message_keys_free(&b.watch.keys);
 	pubwatch_free(&b.pub);
 	frame_decoder_free(&b.dec);

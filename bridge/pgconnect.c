@@ -562,6 +562,27 @@ conninfo_at(const char *dbname, const Targets *t)
 }
 
 /*
+ * dbname's connection string pinned to the server conn reached: its host,
+ * address and port (PQhost(), PQhostaddr(), PQport()) instead of the lists,
+ * so that a second connection reaches the same server, without a name
+ * lookup when libpq gave its address.  malloc'd; NULL: out of memory.
+ */
+char *
+pgerror_conninfo_same_server(const char *dbname, PGconn *conn)
+{
+	Targets		t;
+
+	memset(&t, 0, sizeof(t));
+	t.n = 1;
+	snprintf(t.host, sizeof(t.host), "%s", or_empty(PQhost(conn)));
+	snprintf(t.hostaddr, sizeof(t.hostaddr), "%s", or_empty(PQhostaddr(conn)));
+	snprintf(t.port, sizeof(t.port), "%s", or_empty(PQport(conn)));
+	if (t.host[0] == '/' || t.host[0] == '@')
+		t.hostaddr[0] = '\0';	/* a socket directory has no address */
+	return conninfo_at(dbname, &t);
+}
+
+/*
  * PQconnectStartParams; with t, to t's hosts, addresses and ports only
  * (conninfo_at() in the first dbname, which libpq expands; host, hostaddr
  * and port keywords left out)

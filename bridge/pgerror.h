@@ -121,6 +121,7 @@ typedef struct PgConnectFailure
 #define PGERROR_CONNECT_MIN_S 10
 extern void pgerror_set_connect_limits(int timeout_s, volatile sig_atomic_t *stop);
 
+extern char *pgerror_conninfo_same_server(const char *dbname, PGconn *conn);
 extern PGconn *pgerror_connect(const char *const *keys, const char *const *vals,
 							   PgConnectFailure *f);
 

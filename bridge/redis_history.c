@@ -30,7 +30,7 @@
  * transactions: a silent hole in their streams, test/t/550), so at every
  * session's start the record is read (progress_check_record(), one HMGET)
  * and such a start stops at once with the same verdict.  The options are
- * compared as a selection (options_same(): --tables as a set of trimmed
+ * compared as a selection (txn_options_same(): --tables as a set of trimmed
  * patterns), so the recorded options in another spelling are no change.
  *
  *-------------------------------------------------------------------------
@@ -45,7 +45,7 @@
 #include "log.h"
 #include "lsn.h"
 #include "redis_sink.h"
-#include "../common/tablepattern.h"
+#include "txn_options.h"
 
 /* microseconds since the Unix epoch as UTC text ("" for none) */
 static const char *
@@ -77,18 +77,7 @@ time_text(const char *us_text, char *buf, size_t len)
 char *
 progress_options(const SinkConfig *cfg)
 {
-	const char *plugin = cfg->plugin ? cfg->plugin : "wal2queue";
-	const char *pub = cfg->publication;
-	const char *tables = cfg->tables;
-	size_t		len = strlen(plugin) + (pub ? strlen(pub) : 0) +
-		(tables ? strlen(tables) : 0) + 64;
-	char	   *buf = malloc(len);
-
-	if (buf == NULL)
-		return NULL;
-	snprintf(buf, len, "--plugin=%s%s%s%s%s", plugin, pub ? " --publication=" : "",
-			 pub ? pub : "", tables ? " --tables=" : ", no --tables", tables ? tables : "");
-	return buf;
+	return txn_options_text(cfg);
 }
 
 /* what the replay presents where the record's last transaction ends */
@@ -110,65 +99,13 @@ history_here(const RItem *it, char *here, size_t len)
 			 it->xid, time_text(us, ibuf, sizeof(ibuf)), end);
 }
 
-/*
- * The replay reached the record's last transaction's end LSN (or passed it)
- * with another transaction, or with none.  Under the options the record's
- * last transaction was chosen with, that is another history of the same
- * system and timeline (a server rolled back to a file-level copy).  Under
- * other options (txn_options differs: a narrower --tables, another
- * publication) it is no evidence of anything: the new options may leave
- * that transaction out.  Nothing tells which without decoding it again
- * (an xid's pg_xact_status() is "committed" in another history too, which
- * reuses the xids after a rollback, and no SQL function gives a commit
- * LSN), so the bridge stops naming both options, and the way out writes
- * nothing twice: the record's options, until the slot has passed the
- * record's last transaction, show that transaction again, or a real other
- * history.  --accept-new-source (the way out of another history) would
- * write again every job between the slot and the record.
- */
-/*
- * OPTS for a message in BUF (of SIZE bytes), in at most ROOM characters if
- * it can be: whole if it fits, else its first comma-separated items and
- * "... (N more)", never fewer than the first item (so that the message
- * names at least one table; test/t/553).  Returns true if it was shortened.
- */
-static bool
-options_brief(const char *opts, char *buf, size_t size, size_t room)
-{
-	size_t		n = strlen(opts),
-				keep = 0;
-	int			more = 0;
-	char		tail[32];
-
-	if (n <= room || strchr(opts, ',') == NULL)
-	{
-		snprintf(buf, size, "%s", opts);
-		return false;
-	}
-	for (size_t i = 0; i < n; i++)
-		more += opts[i] == ',';
-	more++;						/* the items after the last kept comma */
-	for (size_t i = 0; i < n; i++)
-	{
-		if (opts[i] != ',')
-			continue;
-		snprintf(tail, sizeof(tail), ",... (%d more)", more - 1);
-		if (keep > 0 && i + strlen(tail) > room)
-			break;
-		keep = i;
-		more--;
-	}
-	snprintf(buf, size, "%.*s,... (%d more)", (int) keep, opts, more);
-	return true;
-}
-
-/* the length of OPTS at its shortest in options_brief(): its first item */
+/* the length of OPTS at its shortest in txn_options_brief(): its first item */
 static size_t
 options_brief_len(const char *opts)
 {
 	char		buf[SINK_ERRLEN];
 
-	options_brief(opts, buf, sizeof(buf), 0);
+	txn_options_brief(opts, buf, sizeof(buf), 0);
 	return strlen(buf);
 }
 
@@ -239,8 +176,8 @@ fit_lists(const char *a, const char *b, size_t avail, char *ba, char *bb, size_t
 		ra = ra < sa ? sa : ra > avail - sb ? avail - sb : ra;
 		if (strlen(b) < avail - ra)
 			ra = avail - strlen(b);
-		cut = options_brief(a, ba, size, ra);
-		cut |= options_brief(b, bb, size, avail - (strlen(a) < ra ? strlen(a) : ra));
+		cut = txn_options_brief(a, ba, size, ra);
+		cut |= txn_options_brief(b, bb, size, avail - (strlen(a) < ra ? strlen(a) : ra));
 		if (strlen(ba) + strlen(bb) <= avail)
 			return cut;
 	}
@@ -274,89 +211,6 @@ key_fit(const char *key, char *buf, size_t size, int base)
 		snprintf(buf, size, "...%s", key + ((size_t) need + 3 < n ? (size_t) need + 3 : n));
 }
 
-/*
- * Are two option texts of progress_options() the same selection?  The
- * plugin and --publication must match exactly; --tables is a set of
- * patterns, so the items are compared trimmed, sorted and without
- * repeats ("public.b, public.a,public.a" is "public.a,public.b").
- * Out of memory they are compared as text.
- */
-static int
-cmp_item(const void *a, const void *b)
-{
-	return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
-/* the --tables items of OPTS, trimmed, sorted, repeats removed; NULL: none */
-static char **
-table_items(const char *opts, char **copy, size_t *n)
-{
-	const char *t = strstr(opts, " --tables=");
-	char	  **items;
-	size_t		max = 1,
-				k = 0;
-
-	*copy = NULL;
-	*n = 0;
-	if (t == NULL)
-		return NULL;
-	t += strlen(" --tables=");
-	for (const char *c = t; *c; c++)
-		max += *c == ',';
-	if ((*copy = strdup(t)) == NULL || (items = malloc(max * sizeof(char *))) == NULL)
-	{
-		free(*copy);
-		*copy = NULL;
-		return NULL;
-	}
-	for (char *tok = *copy;;)
-	{
-		char	   *comma = strchr(tok, ',');
-
-		if (comma)
-			*comma = '\0';
-		items[k++] = tablepattern_trim(tok);
-		if (comma == NULL)
-			break;
-		tok = comma + 1;
-	}
-	qsort(items, k, sizeof(char *), cmp_item);
-	*n = 0;
-	for (size_t i = 0; i < k; i++)
-		if (*n == 0 || strcmp(items[*n - 1], items[i]) != 0)
-			items[(*n)++] = items[i];
-	return items;
-}
-
-static bool
-options_same(const char *a, const char *b)
-{
-	const char *ta = strstr(a, " --tables="),
-			   *tb = strstr(b, " --tables=");
-	char	   *ca,
-			   *cb;
-	char	  **ia,
-			  **ib;
-	size_t		na,
-				nb;
-	bool		same;
-
-	if (strcmp(a, b) == 0)
-		return true;
-	if (ta == NULL || tb == NULL || ta - a != tb - b || strncmp(a, b, ta - a) != 0)
-		return false;
-	ia = table_items(a, &ca, &na);
-	ib = table_items(b, &cb, &nb);
-	same = ia != NULL && ib != NULL && na == nb;
-	for (size_t i = 0; same && i < na; i++)
-		same = strcmp(ia[i], ib[i]) == 0;
-	free(ia);
-	free(ib);
-	free(ca);
-	free(cb);
-	return same;
-}
-
 /* the record's last transaction, as text */
 typedef struct RecordTxn
 {
@@ -367,6 +221,22 @@ typedef struct RecordTxn
 	const char *options;		/* txn_options */
 } RecordTxn;
 
+/*
+ * The replay reached the record's last transaction's end LSN (or passed it)
+ * with another transaction, or with none.  Under the options the record's
+ * last transaction was chosen with, that is another history of the same
+ * system and timeline (a server rolled back to a file-level copy).  Under
+ * other options (txn_options differs: a narrower --tables, another
+ * publication) it is no evidence of anything: the new options may leave
+ * that transaction out.  Nothing tells which without decoding it again
+ * (an xid's pg_xact_status() is "committed" in another history too, which
+ * reuses the xids after a rollback, and no SQL function gives a commit
+ * LSN), so the bridge stops naming both options, and the way out writes
+ * nothing twice: the record's options, until the slot has passed the
+ * record's last transaction, show that transaction again, or a real other
+ * history.  --accept-new-source (the way out of another history) would
+ * write again every job between the slot and the record.
+ */
 #define OPTIONS_CHANGED \
 	"Redis progress record \"%s\" (at %s) last delivered xid %s committed %s, ending at %s, " \
 	"chosen with the options \"%s\", but this bridge runs with \"%s\" and %s: the options " \
@@ -468,7 +338,7 @@ progress_verdict_history(Sink *s, const RCall *call, const redisReply *r)
 	char		here[256];
 
 	history_here(it, here, sizeof(here));
-	if (*recorded != '\0' && !options_same(recorded, rs->options))
+	if (*recorded != '\0' && !txn_options_same(recorded, rs->options))
 	{
 		RecordTxn	rec = {redis_reply_str(r, 2), redis_reply_str(r, 7), redis_reply_str(r, 8),
 		redis_reply_str(r, 10), recorded};
@@ -543,7 +413,7 @@ record_no_txn(Sink *s, const redisReply *r)
 
 	if (*opts == '\0' ||
 		!lsn_parse(lsn, strlen(lsn), &at) || rs->last_end >= at ||
-		options_same(opts, rs->options))
+		txn_options_same(opts, rs->options))
 		return SINK_OK;
 	lsn_format(rs->last_end, from, sizeof(from));
 	/* as verdict_options(): the slot's name goes before the lists' first items */
@@ -672,7 +542,7 @@ progress_on_record(Sink *s, const redisReply *r)
 		!lsn_parse(txn_end, strlen(txn_end), &tend))
 		return record_no_txn(s, r);
 	if (*redis_reply_str(r, 9) == '\0' || rs->last_end >= tend ||
-		options_same(redis_reply_str(r, 9), rs->options))
+		txn_options_same(redis_reply_str(r, 9), rs->options))
 		return SINK_OK;
 	rec.lsn = redis_reply_str(r, 4);
 	rec.txn_end = txn_end;

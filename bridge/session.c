@@ -404,6 +404,7 @@ session_connect_stream(Bridge *b)
 	b->standing_by = false;
 	b->session_start_us = now_us();
 	pubwatch_session(&b->pub, b->stream.start_lsn);
+	slotwatch_server(&b->watch, b->stream.conn);
 	b->stream_up = true;
 	b->session_begun = false;
 	b->replay_needed = false;

@@ -67,6 +67,70 @@ create_slot(Stream *s)
  */
 /* CREATE_LOCK_CLASS: stream_internal.h */
 
+/*
+ * Who holds the --create-slot lock, for people: "; held by PID 123
+ * (walsender, role r, application a, idle in transaction for 45 s, its
+ * last command a bridge's CREATE_REPLICATION_SLOT)" and the advice to end it
+ * if it is a walsender of this role (no bridge with this command line
+ * running, it is the leftover of one whose connection was lost without the
+ * server noticing: attack 652), or "" if it cannot be read.  Never ended
+ * here: a live bridge's walsender looks the same.
+ */
+void
+slot_lock_holder(Stream *s, char *buf, size_t len)
+{
+	char		sql[1536];
+	char	   *lit;
+	PGresult   *res;
+
+	buf[0] = '\0';
+	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK ||
+		(lit = PQescapeLiteral(s->conn, s->cfg->slot, strlen(s->cfg->slot))) == NULL)
+		return;
+	snprintf(sql, sizeof(sql),
+			 "SELECT l.pid, coalesce(a.backend_type, '?'), coalesce(a.usename::pg_catalog.text, '?'), "
+			 "coalesce(a.application_name, ''), coalesce(a.state, ''), "
+			 "coalesce(EXTRACT(epoch FROM pg_catalog.now() - a.state_change)::bigint::pg_catalog.text, '?'), "
+			 "coalesce(a.query LIKE 'CREATE\\_REPLICATION\\_SLOT%%', false), "
+			 "coalesce(a.usename = current_user AND a.backend_type = 'walsender', false) "
+			 "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+			 "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %u "
+			 "AND l.objid = pg_catalog.hashtext(%s)::pg_catalog.oid AND l.objsubid = 2 "
+			 "AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d "
+			 "WHERE d.datname = pg_catalog.current_database()) "
+			 "AND l.pid <> pg_catalog.pg_backend_pid() LIMIT 1",
+			 (unsigned) CREATE_LOCK_CLASS, lit);
+	PQfreemem(lit);
+	res = stream_exec(s, sql);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+	{
+		const char *pid = PQgetvalue(res, 0, 0);
+		bool		ours = strcmp(PQgetvalue(res, 0, 7), "t") == 0;
+		size_t		n;
+
+		snprintf(buf, len, "; held by PID %s (%s, role %s, application \"%s\"", pid,
+				 PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3));
+		n = strlen(buf);
+		if (PQgetvalue(res, 0, 4)[0] != '\0' && n < len)
+			snprintf(buf + n, len - n, ", %s for %s s", PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5));
+		n = strlen(buf);
+		if (n < len)
+			snprintf(buf + n, len - n, "%s)", strcmp(PQgetvalue(res, 0, 6), "t") == 0 ?
+					 ", its last command a bridge's CREATE_REPLICATION_SLOT" : "");
+		n = strlen(buf);
+		if (ours && n < len)
+			snprintf(buf + n, len - n, "; if no bridge with this command line runs, PID %s is a "
+					 "leftover of one whose connection was lost without the server noticing (a "
+					 "network cut, then a restart: it keeps the lock and its exported snapshot until "
+					 "the server's TCP keepalive ends it): end it with SELECT pg_terminate_backend(%s)",
+					 pid, pid);
+		else if (n < len)
+			snprintf(buf + n, len - n, "; PID %s is not a walsender of this bridge's role: "
+					 "find out which application holds that key before anything is ended", pid);
+	}
+	PQclear(res);
+}
+
 int
 slot_lock_name(Stream *s)
 {
@@ -90,8 +154,13 @@ slot_lock_name(Stream *s)
 	if (got)
 		return STREAM_OK;
 	s->slot_busy = true;
-	return stream_fail(s, STREAM_RETRY, "replication slot \"%s\" is being created or streamed by another "
-				"bridge started with --create-slot", s->cfg->slot);
+	{
+		char		held[768];
+
+		slot_lock_holder(s, held, sizeof(held));
+		return stream_fail(s, STREAM_RETRY, "replication slot \"%s\" is being created or streamed by "
+						   "another bridge started with --create-slot%s", s->cfg->slot, held);
+	}
 }
 
 /* drop the slot this process created and that delivered nothing */
@@ -705,10 +774,15 @@ stream_drop_slot(Stream *s)
 	if ((rc = slot_lock_name(s)) != STREAM_OK)
 	{
 		if (s->slot_busy)
+		{
+			char		held[768];
+
+			slot_lock_holder(s, held, sizeof(held));
 			stream_fail(s, STREAM_RETRY, "replication slot \"%s\" is being created or backfilled by "
 						"another bridge started with --create-slot (it holds the advisory lock (%d, "
-						"hashtext('%s'))): left as it is (stop that bridge first)", s->cfg->slot,
-						CREATE_LOCK_CLASS, s->cfg->slot);
+						"hashtext('%s'))): left as it is (stop that bridge first)%s", s->cfg->slot,
+						CREATE_LOCK_CLASS, s->cfg->slot, held);
+		}
 		stream_close(s);
 		return s->slot_busy ? STREAM_RETRY : STREAM_FATAL;
 	}

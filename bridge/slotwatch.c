@@ -52,6 +52,47 @@ slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot)
 	w->messages_public = -1;
 }
 
+/*
+ * A stream session began on stream_conn: the watch asks that server, the
+ * one that holds the slot, whichever of --dbname's hosts it is (attack 680:
+ * a silent host before it in the list held the watch's every connect), and
+ * by the address libpq reached, so a name whose resolution hangs does not
+ * hold the loop or the stop (attack 681).  A change of server closes the
+ * watch's connection.
+ */
+void
+slotwatch_server(SlotWatch *w, PGconn *stream_conn)
+{
+	char	   *pinned = pgerror_conninfo_same_server(w->conninfo, stream_conn);
+
+	if (pinned == NULL)
+		return;					/* out of memory: keep what it had */
+	if (w->pinned && strcmp(w->pinned, pinned) == 0)
+	{
+		free(pinned);
+		return;
+	}
+	slotwatch_close(w);
+	free(w->pinned);
+	w->pinned = pinned;
+}
+
+/* slotwatch_close(), and what slotwatch_server() kept */
+void
+slotwatch_free(SlotWatch *w)
+{
+	slotwatch_close(w);
+	free(w->pinned);
+	w->pinned = NULL;
+}
+
+/* the conninfo the watch connects with */
+static const char *
+watch_conninfo(const SlotWatch *w)
+{
+	return w->pinned ? w->pinned : w->conninfo;
+}
+
 void
 slotwatch_close(SlotWatch *w)
 {
@@ -88,11 +129,29 @@ on_notice(void *arg, const char *message)
 	log_msg(LOG_DEBUG, "slot watch: %.*s", (int) strcspn(message, "\n"), message);
 }
 
+/*
+ * The bound of the watch's connect: the stream's (--dbname's
+ * connect_timeout, else PGERROR_CONNECT_MIN_S), not a query's, so that a
+ * server whose logins are slow but within it is reached (attack 683).
+ */
+static int
+connect_bound_ms(const char *conninfo)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	int			s = 0;
+
+	for (PQconninfoOption *o = opts; o && o->keyword; o++)
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val)
+			s = atoi(o->val);
+	PQconninfoFree(opts);
+	return (s > 0 ? (s < 2 ? 2 : s) : PGERROR_CONNECT_MIN_S) * 1000;
+}
+
 static void
 start_connect(SlotWatch *w)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
-	const char *vals[] = {w->conninfo, "wal2queue-bridge slot watch", PGERROR_CLIENT_ENCODING, NULL};
+	const char *vals[] = {watch_conninfo(w), "wal2queue-bridge slot watch", PGERROR_CLIENT_ENCODING, NULL};
 
 	w->conn = PQconnectStartParams(keys, vals, 1);
 	if (w->conn == NULL || PQstatus(w->conn) == CONNECTION_BAD)
@@ -102,6 +161,7 @@ start_connect(SlotWatch *w)
 	}
 	PQsetNoticeProcessor(w->conn, on_notice, NULL);
 	w->connecting = true;
+	w->connect_ms = connect_bound_ms(watch_conninfo(w));
 	w->sent_us = now_us();
 }
 
@@ -288,12 +348,12 @@ next_query(SlotWatch *w, int interval_ms)
 
 /* a connect or a query in flight that long without an answer: give it up */
 static bool
-watch_overdue(SlotWatch *w)
+watch_overdue(SlotWatch *w, int limit_ms)
 {
-	if (now_us() - w->sent_us < WATCH_ANSWER_TIMEOUT_MS * INT64_C(1000))
+	if (now_us() - w->sent_us < limit_ms * INT64_C(1000))
 		return false;
 	log_msg(LOG_DEBUG, "slot watch: no answer from the server within %d ms: closing its connection",
-			WATCH_ANSWER_TIMEOUT_MS);
+			limit_ms);
 	slotwatch_close(w);
 	return true;
 }
@@ -328,7 +388,7 @@ slotwatch_turn(SlotWatch *w, int interval_ms)
 				send_query(w, WATCH_SETUP);
 		}
 		else
-			watch_overdue(w);
+			watch_overdue(w, w->connect_ms);
 		return;
 	}
 	if (w->querying != WATCH_IDLE)
@@ -339,7 +399,7 @@ slotwatch_turn(SlotWatch *w, int interval_ms)
 		{
 			read_answer(w);
 			if (w->conn && w->querying != WATCH_IDLE)
-				watch_overdue(w);
+				watch_overdue(w, WATCH_ANSWER_TIMEOUT_MS);
 		}
 		return;
 	}
@@ -377,10 +437,10 @@ final_wait(PGconn *c, short events, int64_t deadline, const char **why)
 
 /* connected (non-blocking), or NULL and *why */
 static PGconn *
-final_connect(SlotWatch *w, int64_t deadline, const char **why)
+final_connect(SlotWatch *w, int64_t deadline, const char **why, char *whybuf, size_t whylen)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
-	const char *vals[] = {w->conninfo, "wal2queue-bridge slot watch", PGERROR_CLIENT_ENCODING, NULL};
+	const char *vals[] = {watch_conninfo(w), "wal2queue-bridge slot watch", PGERROR_CLIENT_ENCODING, NULL};
 	PGconn	   *c = PQconnectStartParams(keys, vals, 1);
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
@@ -398,8 +458,12 @@ final_connect(SlotWatch *w, int64_t deadline, const char **why)
 	}
 	if (st != PGRES_POLLING_OK || PQsetnonblocking(c, 1) != 0)
 	{
+		/* the reason outlives the connection (attack 682) */
 		if (*why == NULL)
-			*why = PQerrorMessage(c);
+		{
+			snprintf(whybuf, whylen, "%s", PQerrorMessage(c));
+			*why = whybuf;
+		}
 		PQfinish(c);
 		return NULL;
 	}
@@ -487,13 +551,14 @@ slotwatch_attest_final(SlotWatch *w, uint64_t confirmed, int timeout_ms)
 	int64_t		deadline = start + (int64_t) timeout_ms * 1000;
 	int64_t		confirm_by = start + (int64_t) timeout_ms * 750;
 	const char *why = NULL;
+	char		whybuf[512];
 	PGconn	   *c;
 	PGresult   *res = NULL;
 
 	if (w->attest_pid == 0 || w->refused_pid == w->attest_pid)
 		return;
 	slotwatch_close(w);
-	if ((c = final_connect(w, deadline, &why)) != NULL)
+	if ((c = final_connect(w, deadline, &why, whybuf, sizeof(whybuf))) != NULL)
 	{
 		/* wait for the walsender to take the last confirmation */
 		lsn_format(confirmed, lsn, sizeof(lsn));
@@ -503,6 +568,11 @@ slotwatch_attest_final(SlotWatch *w, uint64_t confirmed, int timeout_ms)
 			usleep(50 * 1000);
 		if (!final_ask(c, watch_sql[WATCH_PROBE], 0, NULL, deadline, &why))
 		{
+			if (why != NULL)
+			{
+				snprintf(whybuf, sizeof(whybuf), "%s", why);
+				why = whybuf;
+			}
 			PQfinish(c);
 			if (why == NULL)
 				return;			/* no extension to attest to */

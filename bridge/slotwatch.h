@@ -48,6 +48,8 @@ typedef enum SlotWatchQuery
 typedef struct SlotWatch
 {
 	const char *conninfo;
+	char	   *pinned;			/* conninfo pinned to the stream's server
+								 * (slotwatch_server()), or NULL */
 	const char *slot;
 	PGconn	   *conn;
 	bool		connecting;
@@ -66,6 +68,7 @@ typedef struct SlotWatch
 	int			attested_pid;	/* the session last attested (0: none) */
 	int			refused_pid;	/* the session last refused (0: none) */
 	unsigned long attestations; /* successful attest_slot() calls */
+	int			connect_ms;		/* the connect's bound (connect_bound_ms()) */
 	int64_t		sent_us;		/* when the query in flight was sent, or
 								 * the connect begun */
 	/* messages: asked only when watch_messages is set */
@@ -83,6 +86,8 @@ typedef struct SlotWatch
 } SlotWatch;
 
 extern void slotwatch_init(SlotWatch *w, const char *conninfo, const char *slot);
+extern void slotwatch_server(SlotWatch *w, PGconn *stream_conn);
+extern void slotwatch_free(SlotWatch *w);
 
 /*
  * The session to attest: walsender_pid is PQbackendPID() of the replication

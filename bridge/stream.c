@@ -113,6 +113,7 @@ stream_connect(Stream *s)
 	const char *vals[] = {s->cfg->conninfo, "database", "wal2queue-bridge", NULL};
 
 	PgConnectFailure f;
+	PGresult   *res;
 
 	s->gave_up = false;
 	s->conn_epoch[0] = '\0';
@@ -122,6 +123,22 @@ stream_connect(Stream *s)
 	if ((s->conn = pgerror_connect(keys, vals, &f)) == NULL)
 		return stream_fail(s, connect_error_code(&f), "could not connect to PostgreSQL: %s%s%s",
 					f.message, f.hint ? "; hint: " : "", f.hint ? f.hint : "");
+
+	/*
+	 * The server's TCP keepalives on this session, as on the backfill
+	 * lock's (backfill_lock.c lock_connect()): a walsender left behind by a
+	 * connection lost without the server noticing (a network cut, then a
+	 * restart of the bridge) keeps the --create-slot lock, an exported
+	 * snapshot or the slot; a walsender in command mode has no
+	 * wal_sender_timeout, and the server's default keepalive is 2 h 11 min.
+	 * With these it ends about 25 s after the server can reach the bridge's
+	 * host again (attack 652).  A refusal is no reason not to stream: only
+	 * a command given up fails the connection.
+	 */
+	if ((res = stream_exec(s, "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; "
+						   "SET tcp_keepalives_count = 3")) == NULL)
+		return STREAM_RETRY;
+	PQclear(res);
 	return STREAM_OK;
 }
 

@@ -154,7 +154,7 @@ typedef struct Stream
 	 */
 	void		(*before_start) (void *arg, const PgExec *x);
 	void	   *before_start_arg;
-	char		err[512];
+	char		err[1024];
 } Stream;
 
 extern void stream_init(Stream *s, const StreamConfig *cfg);

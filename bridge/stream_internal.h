@@ -67,6 +67,7 @@ extern void stream_explain_plugin_refusal(Stream *s);
 
 /* slot.c: checks and clean-up of stream_open() */
 extern int	slot_lock_name(Stream *s);
+extern void slot_lock_holder(Stream *s, char *buf, size_t len);
 extern int	slot_check_publication(Stream *s);
 extern int	slot_check(Stream *s, bool may_create);
 extern int	slot_check_wal_status(Stream *s);

@@ -31,15 +31,29 @@
  *    and support functions of an operator family, an operator's commutator
  *    and negator (the planner may use them).  A type's input, output and
  *    other support functions, a domain's base type, an array's element, a
- *    composite's attributes (its relation's columns), a range's subtype
+ *    range's subtype
  *    and functions, a cast's function, an operator's function and
- *    estimators are recorded, and so followed.
+ *    estimators are recorded, and so followed; a composite's attributes
+ *    are columns of its pg_class row, which depends on the type (not the
+ *    type on it): followed from the type's typrelid (test/t/675).
+ * A view found is followed to its query (its _RETURN rule, which depends
+ * on the view), a table with row level security to its policies.
  * Every function, operator, type, operator class and family, text search
- * configuration and dictionary so found must be owned by a trusted role,
- * but an enum type: its owner can only add and rename labels, no code.
+ * configuration and dictionary, view and table with row level security
+ * (their owner replaces the query, the policies: test/t/673) so found
+ * must be owned by a trusted role,
+ * but an enum type: its owner can only add and rename labels, and create
+ * casts, whose functions are judged: the functions of the casts from or
+ * to every type found are followed, since nothing records a use of a
+ * cast while a key between columns of two types casts at run time
+ * (test/t/671, 672).
  * Not judged: schemas, languages, collations, access methods, extensions
  * and relations as such (their owner cannot change code that runs here
  * without one of the objects above; a relation's columns are followed).
+ * A rule of REL other than a SELECT one that names another table (an ON
+ * DELETE DO ALSO INSERT INTO an archive) refuses REL outright: the tables
+ * it writes run their own triggers as the caller, and are not followed
+ * (test/t/677).
  * The table's own triggers are owner_triggers()'s; what the owner's code
  * writes elsewhere is the owner's (docs/extension.md).  Else false with a
  * WARNING naming the part of REL, the object, its owner and the role it
@@ -64,12 +78,33 @@ DECLARE
     followed oid[] := ARRAY['pg_proc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass,
                             'pg_opclass'::regclass, 'pg_opfamily'::regclass, 'pg_class'::regclass,
                             'pg_constraint'::regclass, 'pg_cast'::regclass, 'pg_ts_config'::regclass,
-                            'pg_ts_dict'::regclass]::oid[];
+                            'pg_ts_dict'::regclass, 'pg_rewrite'::regclass, 'pg_policy'::regclass]::oid[];
     t record;
     ident record;
     used text;
     obj text;
+    rul record;
 BEGIN
+    -- a rule that writes another table (ON DELETE DO ALSO INSERT INTO an
+    -- archive) makes the write run that table's triggers, rules and
+    -- keys' actions as well, as the caller: not followed, refused
+    -- (test/t/677)
+    SELECT w.rulename, d.refobjid::regclass AS target INTO rul
+      FROM pg_rewrite w JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = w.oid
+     WHERE w.ev_class = rel AND w.ev_type <> '1'
+       AND d.refclassid = 'pg_class'::regclass AND d.refobjid <> rel
+     ORDER BY w.rulename, d.refobjid
+     LIMIT 1;
+    IF FOUND THEN
+        RAISE WARNING '%: % is skipped: rule % of % names table %, which a write of that table may write too',
+            caller, what, quote_ident(rul.rulename),
+            CASE WHEN via IS NULL THEN format('table %s', rel) ELSE format('table %s (%s)', rel, via) END,
+            rul.target
+            USING DETAIL = 'The tables a rule writes run their own triggers, rules and foreign keys'' actions within the write, with the rights of its caller; wal2queue does not follow them. Nothing was done to the table.',
+                  HINT = format('Fill the other table from a trigger of the owner''s instead (docs/extension.md), or drop the rule: DROP RULE %I ON %s.',
+                                rul.rulename, rel);
+        RETURN false;
+    END IF;
     WITH RECURSIVE code(part, cls, obj) AS (
         SELECT CASE WHEN d.objsubid = 0 THEN NULL
                     ELSE format('column %I', (SELECT a.attname FROM pg_attribute a
@@ -106,6 +141,30 @@ BEGIN
                 SELECT 'pg_constraint'::regclass, k.oid FROM pg_constraint k
                  WHERE c.cls = 'pg_type'::regclass AND k.contypid = c.obj
                 UNION ALL
+                -- the functions of the casts from or to a type (an enum's
+                -- too): no object records a dependency on a cast, and a
+                -- key's query between columns of two types casts one to
+                -- the other by name at run time (test/t/671, 672)
+                SELECT 'pg_proc'::regclass, k.castfunc FROM pg_cast k
+                 WHERE c.cls = 'pg_type'::regclass AND (k.castsource = c.obj OR k.casttarget = c.obj)
+                   AND k.castfunc <> 0
+                UNION ALL
+                -- a view's query (its _RETURN rule depends on the view,
+                -- not the view on it) and the policies of a table with
+                -- row level security: the code reading them runs
+                -- (test/t/673); their owner is judged below
+                SELECT 'pg_rewrite'::regclass, w.oid FROM pg_rewrite w JOIN pg_class v ON v.oid = w.ev_class
+                 WHERE c.cls = 'pg_class'::regclass AND w.ev_class = c.obj AND v.relkind = 'v'
+                UNION ALL
+                SELECT 'pg_policy'::regclass, p.oid FROM pg_policy p JOIN pg_class v ON v.oid = p.polrelid
+                 WHERE c.cls = 'pg_class'::regclass AND p.polrelid = c.obj AND v.relrowsecurity
+                UNION ALL
+                -- a composite's attributes: the columns of its pg_class
+                -- row, which depends on the type, not the type on it
+                -- (a standalone composite: test/t/675)
+                SELECT 'pg_class'::regclass, y.typrelid FROM pg_type y
+                 WHERE c.cls = 'pg_type'::regclass AND y.oid = c.obj AND y.typrelid <> 0
+                UNION ALL
                 SELECT 'pg_operator'::regclass, o.amopopr FROM pg_amop o
                  WHERE c.cls = 'pg_opfamily'::regclass AND o.amopfamily = c.obj
                 UNION ALL
@@ -126,6 +185,10 @@ BEGIN
                 WHEN 'pg_opfamily'::regclass THEN (SELECT p.opfowner FROM pg_opfamily p WHERE p.oid = c.obj)
                 WHEN 'pg_ts_config'::regclass THEN (SELECT p.cfgowner FROM pg_ts_config p WHERE p.oid = c.obj)
                 WHEN 'pg_ts_dict'::regclass THEN (SELECT p.dictowner FROM pg_ts_dict p WHERE p.oid = c.obj)
+                -- a view's owner replaces its query, a table's owner its
+                -- policies (CREATE OR REPLACE VIEW, ALTER POLICY: test/t/673)
+                WHEN 'pg_class'::regclass THEN (SELECT p.relowner FROM pg_class p
+                                                 WHERE p.oid = c.obj AND (p.relkind = 'v' OR p.relrowsecurity))
                 END AS owner
               FROM code c) x
      WHERE x.owner IS NOT NULL AND x.owner <> installer
@@ -144,7 +207,7 @@ BEGIN
     obj := format('%s %s', ident.type, ident.identity);
     used := coalesce(t.part || ' of ', '')
             || CASE WHEN via IS NULL THEN format('table %s', rel) ELSE format('table %s (%s)', rel, via) END;
-    RAISE WARNING '%: % is skipped: % uses % of role %, which could change it at any time, and a write of that table would run it as role %',
+    RAISE WARNING '%: % is skipped: % uses % of role %, which could change it at any time, and a write of that table (or a foreign key''s check reading it) would run it as role %',
         caller, what, used, obj, quote_ident(pg_get_userbyid(t.owner)),
         quote_ident(pg_get_userbyid(CASE WHEN pg_has_role(t.owner, runner, 'MEMBER') THEN me ELSE runner END))
         USING DETAIL = format('Besides triggers, a write runs the code of the table''s column types (a domain''s CHECKs, which its owner can add with ALTER DOMAIN ... ADD CONSTRAINT), defaults, constraints, indexes, rules and policies, and of the functions, operators and operator classes they use, %s; role %s does not have those rights. Nothing was done to the table.',
@@ -342,56 +405,116 @@ COMMENT ON FUNCTION wal2queue.owner_triggers(regclass, text, text, oid, text) IS
  * read from the catalogs, and docs/extension.md says to keep TRIGGER on
  * such a table to roles trusted with the caller's rights.  Else false
  * with the WARNING of owner_triggers() naming the table, the key and the
- * role.  One recursive catalog query, a scan of pg_constraint per level
+ * role.  A key with NO ACTION or RESTRICT for the write onto a table
+ * written writes nothing, but its check query reads its table as that
+ * table's owner: that table is judged by owner_code() as run by its
+ * owner (test/t/672).  Each table written is locked (ROW EXCLUSIVE, if
+ * the caller may) before any is judged, until no new one appears, so a
+ * key or trigger added meanwhile waits for the DELETE (test/t/670).  One
+ * recursive catalog query per round, a scan of pg_constraint per level
  * (1000 leaves: some 30 ms, test/t/524).
  */
 CREATE FUNCTION wal2queue.owner_cascades(job_table regclass, caller text)
 RETURNS boolean
-LANGUAGE plpgsql STABLE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     reached record;
+    rels regclass[];
+    runners oid[];
+    vias text[];
+    writes boolean[];
+    locked oid[] := '{}';
+    fresh oid[];
+    one oid;
 BEGIN
-    FOR reached IN
-        WITH RECURSIVE written(tab, op, con) AS (
-            -- what the DELETE itself writes: the job table and its partitions
-            SELECT s.relid, 'd'::text, 0::oid
-              FROM (SELECT job_table::oid AS relid
-                    UNION SELECT p.relid::oid FROM pg_partition_tree(job_table) p) s
-            UNION
-            -- what the referential actions of the keys onto it write: the
-            -- key's table (a partitioned one with its partitions, below);
-            -- a key whose action is not NO ACTION or RESTRICT for the
-            -- write (ON DELETE for a table deleted from, else ON UPDATE),
-            -- with an action trigger on the table written (a key of a
-            -- referencing partition, cloned from its parent's, has none)
-            SELECT k.conrelid,
-                   CASE WHEN w.op = 'd' AND k.confdeltype = 'c' THEN 'd' ELSE 'u' END,
-                   k.oid
-              FROM written w
-              CROSS JOIN LATERAL (SELECT w.tab AS relid
-                                  UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p
-                                         WHERE w.con <> 0) r
-              JOIN pg_constraint k ON k.confrelid = r.relid AND k.contype = 'f'
-             WHERE CASE WHEN w.op = 'd' THEN k.confdeltype ELSE k.confupdtype END IN ('c', 'n', 'd')
-               AND EXISTS (SELECT FROM pg_trigger tr WHERE tr.tgconstraint = k.oid AND tr.tgrelid = k.confrelid))
-        SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as,
-               CASE WHEN r.relid = w.tab
-                    THEN format('the DELETE writes it through its foreign key %I as role %I',
-                                k.conname, pg_get_userbyid(c.relowner))
-                    ELSE format('the DELETE writes it as a partition of table %s, through that table''s foreign key %I, as role %I',
-                                w.tab::regclass, k.conname, pg_get_userbyid(c.relowner)) END AS via
-          FROM written w
-          JOIN pg_class c ON c.oid = w.tab
-          JOIN pg_constraint k ON k.oid = w.con
-          CROSS JOIN LATERAL (SELECT w.tab AS relid
-                              UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p) r
-         WHERE w.con <> 0
-         ORDER BY r.relid, c.relowner, k.oid
+    -- lock what the DELETE writes before judging it, until no new table
+    -- appears: a key added onto a table written (ADD FOREIGN KEY takes
+    -- SHARE ROW EXCLUSIVE on it) or a trigger added to it waits for the
+    -- DELETE (test/t/670); a table the caller may not lock is judged
+    -- unlocked
     LOOP
-        IF NOT wal2queue.owner_triggers(reached.rel, caller, format('table %s', job_table),
-                                        reached.runs_as, reached.via) THEN
+        rels := '{}';
+        runners := '{}';
+        vias := '{}';
+        writes := '{}';
+        FOR reached IN
+            WITH RECURSIVE written(tab, op, con) AS (
+                -- what the DELETE itself writes: the job table and its partitions
+                SELECT s.relid, 'd'::text, 0::oid
+                  FROM (SELECT job_table::oid AS relid
+                        UNION SELECT p.relid::oid FROM pg_partition_tree(job_table) p) s
+                UNION
+                -- what the referential actions of the keys onto it write: the
+                -- key's table (a partitioned one with its partitions, below);
+                -- a key whose action is not NO ACTION or RESTRICT for the
+                -- write (ON DELETE for a table deleted from, else ON UPDATE),
+                -- with an action trigger on the table written (a key of a
+                -- referencing partition, cloned from its parent's, has none);
+                -- a key with NO ACTION or RESTRICT writes nothing, but its
+                -- check query reads its table as that table's owner (the key
+                -- columns' types, equality operators and casts: test/t/672):
+                -- 'c', not followed further
+                SELECT k.conrelid,
+                       CASE WHEN CASE WHEN w.op = 'd' THEN k.confdeltype ELSE k.confupdtype END IN ('a', 'r') THEN 'c'
+                            WHEN w.op = 'd' AND k.confdeltype = 'c' THEN 'd' ELSE 'u' END,
+                       k.oid
+                  FROM written w
+                  CROSS JOIN LATERAL (SELECT w.tab AS relid
+                                      UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p
+                                             WHERE w.con <> 0) r
+                  JOIN pg_constraint k ON k.confrelid = r.relid AND k.contype = 'f'
+                 WHERE w.op <> 'c'
+                   AND EXISTS (SELECT FROM pg_trigger tr WHERE tr.tgconstraint = k.oid AND tr.tgrelid = k.confrelid))
+            (SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as, true AS writes,
+                   CASE WHEN r.relid = w.tab
+                        THEN format('the DELETE writes it through its foreign key %I as role %I',
+                                    k.conname, pg_get_userbyid(c.relowner))
+                        ELSE format('the DELETE writes it as a partition of table %s, through that table''s foreign key %I, as role %I',
+                                    w.tab::regclass, k.conname, pg_get_userbyid(c.relowner)) END AS via
+              FROM written w
+              JOIN pg_class c ON c.oid = w.tab
+              JOIN pg_constraint k ON k.oid = w.con
+              CROSS JOIN LATERAL (SELECT w.tab AS relid
+                                  UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p) r
+             WHERE w.con <> 0 AND w.op <> 'c'
+             ORDER BY r.relid, c.relowner, k.oid)
+            UNION ALL
+            (SELECT DISTINCT ON (r.relid, c.relowner) r.relid::regclass AS rel, c.relowner AS runs_as, false AS writes,
+                    format('table %s (the check of foreign key %I of table %s reads it as role %I)',
+                           job_table, k.conname, w.tab::regclass, pg_get_userbyid(c.relowner)) AS via
+               FROM written w
+               JOIN pg_class c ON c.oid = w.tab
+               JOIN pg_constraint k ON k.oid = w.con
+               CROSS JOIN LATERAL (SELECT w.tab AS relid
+                                   UNION SELECT p.relid::oid FROM pg_partition_tree(w.tab::regclass) p) r
+              WHERE w.op = 'c')
+        LOOP
+            rels := rels || reached.rel;
+            runners := runners || reached.runs_as;
+            vias := vias || reached.via;
+            writes := writes || reached.writes;
+        END LOOP;
+        fresh := ARRAY(SELECT DISTINCT x.rel FROM unnest(rels::oid[], writes) x(rel, w)
+                        WHERE x.w AND x.rel <> ALL (locked) ORDER BY x.rel);
+        EXIT WHEN cardinality(fresh) = 0;
+        FOREACH one IN ARRAY fresh LOOP
+            IF has_table_privilege(one, 'INSERT, UPDATE, DELETE, TRUNCATE') THEN
+                EXECUTE format('LOCK TABLE ONLY %s IN ROW EXCLUSIVE MODE', one::regclass);
+            END IF;
+        END LOOP;
+        locked := locked || fresh;
+    END LOOP;
+    FOR i IN 1 .. cardinality(rels) LOOP
+        IF writes[i] THEN
+            IF NOT wal2queue.owner_triggers(rels[i], caller, format('table %s', job_table),
+                                            runners[i], vias[i]) THEN
+                RETURN false;
+            END IF;
+        -- a table a key's check reads, as its owner: no trigger fires, no
+        -- AFTER code runs as the caller, only the code of its parts
+        ELSIF NOT wal2queue.owner_code(rels[i], caller, vias[i], runners[i]) THEN
             RETURN false;
         END IF;
     END LOOP;

@@ -694,6 +694,8 @@ DECLARE
     one tid;
     n bigint;
     total bigint := 0;
+    msg text;
+    ctx text;
 BEGIN
     BEGIN
         EXECUTE format('DELETE FROM ONLY %s WHERE ctid = ANY (ARRAY(%s AND %s LIMIT $4))',
@@ -704,6 +706,15 @@ BEGIN
     EXCEPTION WHEN out_of_memory OR program_limit_exceeded OR internal_error THEN
         RAISE NOTICE 'wal2queue.prune: could not measure a row of table %: %', leaf, SQLERRM
             USING DETAIL = 'Rows that cannot be measured may have been claim checks: they are kept.';
+    WHEN undefined_table OR undefined_function OR undefined_object THEN
+        -- most likely the owner's code naming a table or function without
+        -- its schema: the DELETE runs with prune()'s search_path
+        -- (test/t/676)
+        GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, ctx = PG_EXCEPTION_CONTEXT;
+        RAISE EXCEPTION 'wal2queue.prune: the DELETE from table % failed: %', leaf, msg
+            USING ERRCODE = SQLSTATE,
+                  DETAIL = format('The DELETE, and all the code it runs (triggers, defaults, constraints, rules, foreign keys'' actions), runs with prune()''s search_path = pg_catalog, pg_temp.  Where: %s', split_part(ctx, E'\n', 1)),
+                  HINT = 'Qualify the names in that code with their schema (INSERT INTO app.job_archive ...), or give its function its own search_path: ALTER FUNCTION ... SET search_path = ...  (docs/extension.md).';
     END;
     FOR one IN EXECUTE candidates USING xids[1], xids[2], xids[3], lim, xids[4], cc_floor LOOP
         EXIT WHEN total >= lim;
@@ -739,7 +750,10 @@ $$;
  * role's code besides triggers: a domain, or a function, operator or
  * operator class its defaults, constraints or indexes use (owner_code():
  * test/t/632); a relation that is not a table is refused
- * (test/t/526).  For a partitioned table it works through the leaf
+ * (test/t/526).  The checks run under the DELETE's ROW EXCLUSIVE locks on
+ * the job table, its partitions and the tables its keys' actions write
+ * (those the caller may lock), which hold off a foreign key or trigger
+ * added meanwhile (test/t/670).  For a partitioned table it works through the leaf
  * partitions; a ctid is only unique within one of them; a leaf the same
  * rule refuses, or one the caller has not its owner's rights on, is
  * skipped with a WARNING (test/t/523).
@@ -779,8 +793,24 @@ BEGIN
     IF NOT wal2queue.owner_session(job_table, 'wal2queue.prune'::text) THEN
         RETURN 0;
     END IF;
+    -- the DELETE's locks before the checks, and the checks again under
+    -- them: a foreign key onto the job table (ALTER TABLE ... ADD FOREIGN
+    -- KEY takes SHARE ROW EXCLUSIVE on it) or a trigger (CREATE TRIGGER,
+    -- the same) added while the checks ran would otherwise be fired by a
+    -- DELETE they never saw (test/t/670); a partition the caller may not
+    -- lock is skipped below anyway (owner_session() of each leaf)
+    FOR leaf IN SELECT job_table
+                UNION ALL
+                SELECT p.relid FROM pg_partition_tree(job_table) p
+                 WHERE p.relid <> job_table AND has_table_privilege(p.relid, 'INSERT, UPDATE, DELETE, TRUNCATE') LOOP
+        EXECUTE format('LOCK TABLE ONLY %s IN ROW EXCLUSIVE MODE', leaf);
+    END LOOP;
+    IF NOT wal2queue.owner_session(job_table, 'wal2queue.prune'::text) THEN
+        RETURN 0;
+    END IF;
     -- and the tables its foreign keys' actions write, as their owners:
-    -- no other role's triggers there (test/t/580)
+    -- no other role's triggers there (test/t/580); owner_cascades() locks
+    -- them too before it judges them (test/t/670)
     IF NOT wal2queue.owner_cascades(job_table, 'wal2queue.prune'::text) THEN
         RETURN 0;
     END IF;

@@ -33,10 +33,14 @@ our @EXPORT = qw(start_blackhole_proxy stop_blackhole_proxy);
 #   ones stay frozen); a new cut freezes the connections open then.
 # - listen => $socket: accept on this listening socket instead of a new
 #   one on 127.0.0.1 (its port is the one returned).
+# - freeze_on => qr/.../: the first connection whose client sends bytes
+#   matching it is frozen (or closed, close_on_cut) right after those bytes
+#   reach the server, without a cut file: the server runs the command and
+#   its answer is lost (once; later connections are served in full).
 sub start_blackhole_proxy
 {
 	my ($node, %opt) = @_;
-	my %known = map { $_ => 1 } qw(close_on_cut hold_new startup_only listen);
+	my %known = map { $_ => 1 } qw(close_on_cut hold_new startup_only listen freeze_on);
 	$known{$_} or die "start_blackhole_proxy: unknown option \"$_\"" for keys %opt;
 	$opt{close_on_cut} //= $ENV{W2Q_ATTACK_CONTROL};
 	my $dir = PostgreSQL::Test::Utils::tempdir();
@@ -75,7 +79,7 @@ sub proxy_loop
 		for my $s ($st->{sel}->can_read(0.2))
 		{
 			if ($s == $o->{listen}) { proxy_accept($o, $st) }
-			else { proxy_relay($st, $s) }
+			else { proxy_relay($st, $s, $o) }
 		}
 	}
 }
@@ -110,7 +114,7 @@ sub proxy_accept
 
 sub proxy_relay
 {
-	my ($st, $s) = @_;
+	my ($st, $s, $o) = @_;
 	my $p = $st->{peer}{"$s"} or return;
 	my $n = sysread($s, my $buf, 65536);
 	if (!$n)
@@ -123,6 +127,16 @@ sub proxy_relay
 	}
 	$buf = startup_part($st->{budget}, "$s", $buf) if defined $st->{budget}{"$s"};
 	syswrite($p->[1], $buf) if $buf ne '';
+	if ($o && $o->{freeze_on} && !$st->{froze_on} && $buf =~ $o->{freeze_on}
+		&& ref($p->[1]) =~ /UNIX/)
+	{
+		# the command reached the server: its answer will not come back
+		$st->{froze_on} = 1;
+		$st->{sel}->remove(@$p);
+		delete @{ $st->{peer} }{ map { "$_" } @$p };
+		if ($o->{close_on_cut}) { close $_ for @$p }
+		else { push @{ $st->{held} }, @$p }
+	}
 }
 
 # the part of $buf still within the client's startup packet (its length is
