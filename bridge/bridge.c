@@ -61,6 +61,12 @@ on_begin(void *arg, const FrameTxn *txn)
 {
 	Bridge	   *b = arg;
 
+	/* a replay under the recorded options hands over nothing past their horizon */
+	if (b->old_options != NULL && txn->commit_lsn >= b->old_until)
+	{
+		b->old_reached = true;
+		return SINK_RETRY;		/* handle_event: no failure */
+	}
 	b->ticket = ledger_open_at(b->ledger, txn->commit_lsn, txn->end_lsn,
 							   txn->commit_time_us);
 	b->in_txn = true;
@@ -197,6 +203,8 @@ handle_event(Bridge *b, const StreamEvent *ev)
 	}
 	if (rc == PGO_NEED_KEYS)
 		return hold_event(b, ev);
+	if (b->old_reached && rc == SINK_RETRY)
+		return 0;				/* on_begin: the horizon of the old options */
 	if (rc == PGO_UNTRUSTED || rc == PGO_KEYS_DENIED)
 	{
 		char		why[1024];
@@ -222,6 +230,7 @@ static bool
 may_read(Bridge *b)
 {
 	return b->stream_up && b->sink_up && b->session_begun && !b->replay_needed && !b->holding &&
+		!b->old_reached &&
 		b->sink->ops->pending_bytes(b->sink) < b->cfg->max_pending_bytes;
 }
 
@@ -455,14 +464,22 @@ static int
 record_idle_position(Bridge *b)
 {
 	int64_t		now = now_us();
+	uint64_t	lsn = b->keepalive_lsn;
 
+	/*
+	 * A replay under the recorded options records nothing past their
+	 * horizon: a transaction past it that they do not select (nothing of
+	 * it handed over) is the new options' to judge (old_options_switch)
+	 */
+	if (b->old_options != NULL && lsn > b->old_until)
+		lsn = b->old_until;
 	if (!b->stream_up || !b->session_begun || b->in_txn || b->replay_needed ||
-		b->keepalive_lsn <= ledger_confirmable(b->ledger) ||
+		lsn <= ledger_confirmable(b->ledger) ||
 		(ledger_inflight_txns(b->ledger) > 0 && b->sink->ops->pending_bytes(b->sink) > 0) ||
 		now - b->last_progress_us < PROGRESS_MIN_GAP_US)
 		return SINK_OK;
 	b->last_progress_us = now;
-	return session_record_position(b, b->keepalive_lsn);
+	return session_record_position(b, lsn);
 }
 
 /*
@@ -558,6 +575,50 @@ stream_silent(Bridge *b)
 	return session_stream_failed(b, STREAM_RETRY);
 }
 
+/*
+ * A replay under the options the sink's record was written with
+ * (session.c old_options_take) ends at their horizon, the server's WAL
+ * end when the sink judged the record (every job written under them is at
+ * or below it): once a transaction at or past it came (not handed over)
+ * or a keepalive passed it, and everything before is acknowledged, the
+ * sink records the position there under them, the slot confirms it, and
+ * the session ends; the next one streams with the bridge's own options
+ * from there (its sink finds the record this process wrote: switch_lsn,
+ * kafka_record_verdict.c).  A job's seq counts the jobs the options select
+ * in its transaction, so no mark of the old options ever judges a job
+ * numbered under the new ones (test/t/660, 661).
+ */
+static int
+old_options_switch(Bridge *b)
+{
+	char		at[LSN_STRLEN],
+				c[LSN_STRLEN];
+
+	if (b->old_options == NULL || !b->stream_up || !b->sink_up || !b->session_begun ||
+		b->replay_needed || b->in_txn ||
+		(!b->old_reached && b->keepalive_lsn < b->old_until) ||
+		ledger_inflight_txns(b->ledger) > 0)
+		return 0;
+	if (confirm_position(b) < b->old_until)
+	{
+		if (!b->old_reached || b->old_asked)
+			return 0;			/* record_idle_position records the keepalive's */
+		b->old_asked = true;
+		return session_record_position(b, b->old_until) == SINK_OK ? 0 : 1;
+	}
+	if (send_status(b, true) != STREAM_OK)
+		return 1;
+	if (!b->stream_up)
+		return 0;				/* the next session replays them again */
+	log_msg(LOG_INFO, "slot \"%s\": the replay under the recorded options \"%s\" has passed "
+			"%s (confirmed %s): streaming with this bridge's own from there",
+			b->cfg->stream.slot, b->old_options, lsn_format(b->old_until, at, sizeof(at)),
+			lsn_format(b->last_status_lsn, c, sizeof(c)));
+	session_old_options_clear(b);
+	session_drop_stream(b);
+	return 0;
+}
+
 /* one turn: connect what is down, read, deliver, confirm */
 static int
 turn(Bridge *b)
@@ -604,6 +665,8 @@ turn(Bridge *b)
 	if (b->sink_up && record_confirmable(b) != SINK_OK)
 		return 1;
 	if (send_status(b, false) != STREAM_OK)
+		return 1;
+	if (old_options_switch(b) != 0)
 		return 1;
 	if (stream_silent(b) != STREAM_OK)
 		return 1;

@@ -88,6 +88,20 @@ typedef struct Bridge
 	StreamEvent held;			/* valid while no stream_read: may_read */
 	int64_t		held_session_us;	/* its session's stream_opened_us */
 	int64_t		held_since_us;
+	/*
+	 * A replay under the options the sink's record was written with (its
+	 * verdict: kafka_record_verdict.c), until past old_until, the old
+	 * horizon; then a session under the bridge's own (old_options_switch,
+	 * bridge.c).  NULL: the bridge's own options.
+	 */
+	char	   *old_options;
+	uint64_t	old_until;
+	char	   *old_tables;		/* their --tables, or NULL */
+	const char *old_plugin_options[16];	/* wal2queue: START_REPLICATION's */
+	PgoConfig	old_pgo;		/* pgoutput: the bridge selects them */
+	bool		old_reached;	/* a transaction at or past old_until came:
+								 * not handed over, nothing more read */
+	bool		old_asked;		/* ... old_until was asked to be recorded */
 } Bridge;
 
 /* session.c: reconnect delays, doubled at each failure, capped */
@@ -103,5 +117,6 @@ extern int	session_stream_failed(Bridge *b, int rc);
 extern int	session_connect_stream(Bridge *b);
 extern int	session_begin(Bridge *b);
 extern int	session_record_position(Bridge *b, uint64_t lsn);
+extern void session_old_options_clear(Bridge *b);
 
 #endif							/* W2Q_BRIDGE_INTERNAL_H */

@@ -44,12 +44,13 @@
  *	  vouches for nothing either;
  *	- the record keeps what decides a job's topic and partition (header
  *	  shape) and what chooses the transactions (header options: the plugin,
- *	  --publication, --tables): a replay from below it under another shape,
- *	  or under options that select more, stops the bridge (record_shape(),
- *	  record_options(): the verdicts are kafka_record_verdict.c's); a
- *	  session under options that select more keeps the recorded ones in
- *	  the record until it has passed every mark written before it (the
- *	  server's WAL end at its start), so that a retry still judges them.
+ *	  --publication, --tables): a replay from below it under another shape
+ *	  stops the bridge (record_shape()); under other options (a job's seq
+ *	  depends on them) the session replays under the recorded ones up to
+ *	  the old horizon, then switches (record_options(); the bridge reopens
+ *	  the stream: bridge.c old_options_switch()), and the record keeps the
+ *	  old options below the switch (headers options_below,
+ *	  options_below_until); the verdicts are kafka_record_verdict.c's.
  * The record dedupes nothing (the marks do), so taking one over can lose
  * or double no job.
  *
@@ -99,6 +100,7 @@ kafka_record_req_free(RecordReq *q)
 	free(q->topic);
 	free(q->key);
 	free(q->options);
+	free(q->below);
 	free(q);
 }
 
@@ -159,7 +161,8 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 	char		lsn_s[LSN_STRLEN];
 	char		value[KAFKA_SOURCE_LEN + LSN_STRLEN + 32];
 	char		shape[KAFKA_SHAPE_LEN];
-	rd_kafka_headers_t *h = rd_kafka_headers_new(4);
+	char		below_s[LSN_STRLEN];
+	rd_kafka_headers_t *h = rd_kafka_headers_new(6);
 	rd_kafka_resp_err_t err;
 	const char *options = rec->options;
 
@@ -182,7 +185,11 @@ record_produce(KafkaSink *ks, KafkaRecord *rec, uint64_t lsn)
 	if (h == NULL || rd_kafka_header_add(h, "source", -1, ks->source, -1) ||
 		rd_kafka_header_add(h, "lsn", -1, lsn_s, -1) ||
 		rd_kafka_header_add(h, "shape", -1, shape, -1) ||
-		rd_kafka_header_add(h, "options", -1, options, -1))
+		rd_kafka_header_add(h, "options", -1, options, -1) ||
+		(rec->below != NULL && options == rec->options &&
+		 (rd_kafka_header_add(h, "options_below", -1, rec->below, -1) ||
+		  rd_kafka_header_add(h, "options_below_until", -1,
+							  lsn_format(rec->below_until, below_s, sizeof(below_s)), -1))))
 	{
 		if (h)
 			rd_kafka_headers_destroy(h);
@@ -219,7 +226,8 @@ record_write(KafkaSink *ks, KafkaRecord *rec)
 	bool		own_txn;
 	int			rc;
 
-	if (rec->inflight || rec->want <= rec->recorded ||
+	/* a hold writes the record with this session's options even where it is */
+	if (rec->inflight || (rec->want <= rec->recorded && !rec->hold) ||
 		now_us() - rec->last_write_us < (int64_t) RECORD_GAP_MS * 1000)
 		return SINK_OK;
 	if (ks->txn_mode && ks->txn != TXN_IDLE && ks->txn != TXN_OPEN)
@@ -227,7 +235,7 @@ record_write(KafkaSink *ks, KafkaRecord *rec)
 	own_txn = ks->txn == TXN_IDLE;
 	if (own_txn && (rc = kafka_txn_begin(ks, 0)) != SINK_OK)
 		return rc;
-	if ((rc = record_produce(ks, rec, rec->want)) != SINK_OK)
+	if ((rc = record_produce(ks, rec, rec->want > rec->recorded ? rec->want : rec->recorded)) != SINK_OK)
 		return rc;
 	/* a transaction of its own commits at once, step by step from poll */
 	return own_txn ? kafka_txn_commit(ks, false) : SINK_OK;
@@ -245,6 +253,15 @@ record_settle(KafkaSink *ks, KafkaRecord *rec)
 		rec->recorded = rec->inflight_lsn;
 	if (rec->session == ks->session && rec->inflight_kept && rec->inflight_lsn > rec->own_rec)
 		rec->own_rec = rec->inflight_lsn;
+	if (rec->session == ks->session && !rec->inflight_kept)
+		rec->hold = false;		/* the record names this session's options */
+	if (rec->session == ks->session && ks->sink.session_options != NULL &&
+		rec->inflight_lsn >= ks->sink.session_until)
+	{
+		free(rec->switch_options);
+		rec->switch_options = strdup(ks->sink.session_options);
+		rec->switch_lsn = rec->inflight_lsn;
+	}
 	kafka_wake(ks);
 }
 
@@ -281,8 +298,15 @@ kafka_record_begin(KafkaSink *ks)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY,
 						  "could not open kafka topic \"%s\": %s", topic_name(ks),
 						  rd_kafka_err2str(rd_kafka_last_error()));
-	if (rec->options == NULL && (rec->options = txn_options_text(ks->sink.cfg)) == NULL)
+	/* a replay under the recorded options records them (bridge.c) */
+	free(rec->options);
+	rec->options = ks->sink.session_options ? strdup(ks->sink.session_options) :
+		txn_options_text(ks->sink.cfg);
+	if (rec->options == NULL)
 		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	rec->hold = false;
+	free(rec->below);
+	rec->below = NULL;
 	free(rec->was_options);
 	rec->was_options = NULL;
 	kafka_record_key(ks, rec->key, sizeof(rec->key));
@@ -316,6 +340,13 @@ bool
 kafka_record_ready(const KafkaSink *ks)
 {
 	return !enabled(ks) || (ks->rec != NULL && ks->rec->state == REC_READY);
+}
+
+/* may this session's jobs go out: does the record name its options yet? */
+bool
+kafka_record_holds(const KafkaSink *ks)
+{
+	return enabled(ks) && ks->rec != NULL && ks->rec->hold;
 }
 
 /* read, pick up, write, acknowledge: from pump */
@@ -456,6 +487,8 @@ kafka_record_free(KafkaSink *ks)
 	free(ks->rec->options);
 	free(ks->rec->was_options);
 	free(ks->rec->own_was);
+	free(ks->rec->switch_options);
+	free(ks->rec->below);
 	free(ks->rec->waiters);
 	free(ks->rec);
 	ks->rec = NULL;

@@ -38,6 +38,11 @@ typedef struct RecordReq
 	char	   *options;		/* what chose transactions (txn_options.h); NULL:
 								 * none recorded (an older record) */
 	bool		options_lost;	/* ... recorded, but out of memory reading it */
+	char	   *below;			/* the options the jobs up to below_until were
+								 * written with, where not these (a switch of
+								 * the options: kafka_record_verdict.c); NULL:
+								 * none recorded */
+	uint64_t	below_until;
 } RecordReq;
 
 /* kafka_record_read.c: the look-up (a KafkaWork's run) */

@@ -75,6 +75,30 @@ struct KafkaRecord
 	KafkaPos	own_high;
 	uint64_t	own_rec;		/* ... the highest record they wrote */
 	bool		inflight_kept;	/* the write in flight keeps was_options */
+	/*
+	 * A session whose options are not the record's (it starts at the old
+	 * horizon, or past this process's replay under the recorded ones)
+	 * produces no job until a record with its own options counts: a job
+	 * written under them while the record still named the old ones would
+	 * be judged by a later replay under the old numbering (test/t/660)
+	 */
+	bool		hold;
+	/*
+	 * This process's replay under the recorded options (sink->session_options)
+	 * wrote a record at switch_lsn, at or past the old horizon, with them:
+	 * a session under its own options from there switches at once
+	 */
+	char	   *switch_options;
+	uint64_t	switch_lsn;
+	/*
+	 * The options the jobs up to below_until were written with, where not
+	 * this session's (it switched from them, or the record it read kept
+	 * them): the record keeps them (headers options_below and
+	 * options_below_until), so that a session whose slot a crash moved back
+	 * below below_until replays under them again (kafka_record_verdict.c)
+	 */
+	char	   *below;
+	uint64_t	below_until;
 };
 
 /* kafka_record_verdict.c: the record's key, <sysid>/<dbname>/<slot> */

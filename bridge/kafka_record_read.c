@@ -171,6 +171,9 @@ rreq_take(RecordReq *q, const rd_kafka_message_t *msg)
 	free(q->options);
 	q->options = NULL;
 	q->options_lost = false;
+	free(q->below);
+	q->below = NULL;
+	q->below_until = 0;
 	q->has_lsn = false;
 	if (rd_kafka_message_headers(msg, &h) != RD_KAFKA_RESP_ERR_NO_ERROR)
 		return;
@@ -196,6 +199,24 @@ rreq_take(RecordReq *q, const rd_kafka_message_t *msg)
 			memcpy(q->options, v, n);
 			q->options[n] = '\0';
 		}
+	}
+	if (rd_kafka_header_get_last(h, "options_below", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		v != NULL)
+	{
+		const void *u;
+		size_t		un;
+
+		if ((q->below = malloc(n + 1)) == NULL)
+			q->options_lost = true;
+		else
+		{
+			memcpy(q->below, v, n);
+			q->below[n] = '\0';
+		}
+		/* without a readable position it cannot be honoured: all of it */
+		if (rd_kafka_header_get_last(h, "options_below_until", &u, &un) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+			u == NULL || !lsn_parse(u, un, &q->below_until))
+			q->below_until = UINT64_MAX;
 	}
 	q->has_lsn = rd_kafka_header_get_last(h, "lsn", &v, &n) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 		v != NULL && lsn_parse(v, n, &q->lsn);

@@ -151,6 +151,12 @@ record_shape(KafkaSink *ks, const RecordReq *q)
 }
 
 /*
+ * (Since test/t/660 and 661 the judgement below applies only where the
+ * session cannot replay under the recorded options: no WAL end known, or
+ * another plugin or publication with --accept-new-source; otherwise
+ * record_options() has the bridge replay under them up to the old horizon,
+ * then switch: options_replay(), options_switch().)
+ *
  * The options that chose the transactions before the record (its options
  * header: the plugin, --publication, --tables; txn_options.c), against
  * this bridge's.  A replay from below the record hands over again what
@@ -229,6 +235,105 @@ fit_lists(const KafkaSink *ks, const char *was, const char *now, int base,
 	"move it back), then with the new options (or write everything from the slot again " \
 	"into new topics: another --target-prefix with --accept-new-source)"
 
+#define OPTIONS_NO_REPLAY \
+	"kafka position record of slot \"%s\" (at %s) was written with the options \"%s\", " \
+	"but this bridge runs with \"%s\", another plugin or publication, and the slot " \
+	"restarts at %s, below %s (the server's WAL end: every job written under the recorded " \
+	"options is at or below it): a job's seq counts the jobs the options select in its " \
+	"transaction, so the partitions' marks would skip or repeat jobs numbered under other " \
+	"options, and the bridge replays only another --tables; nothing of it written or " \
+	"confirmed; restart once with the recorded options until slot \"%s\" has confirmed past " \
+	"%s (its confirmed_flush_lsn, then a CHECKPOINT so that a crash cannot move it back), " \
+	"then with the new options (or write everything from the slot again into new topics: " \
+	"another --target-prefix with --accept-new-source)"
+
+#define OPTIONS_REPLAY \
+	"kafka position record of slot \"%s\" (at %s) was written with the options \"%s\", " \
+	"this bridge runs with \"%s\", and the slot restarts at %s, below %s (the server's WAL " \
+	"end: every job written under the recorded options is at or below it); a job's seq " \
+	"counts the jobs the options select in its transaction, so the partitions' marks hold " \
+	"only under the recorded ones: replaying under them until the slot has passed it, " \
+	"then switching to this bridge's"
+
+/*
+ * The options differ, and the session starts at or past the old horizon
+ * (every job written under the recorded ones is at or below it), or past
+ * this process's replay under them (switch_lsn): no job of this session is
+ * at or below a mark of theirs, so the marks judge nothing by seq across
+ * the options.  Its jobs wait for a record with its own options (hold).
+ */
+static int
+options_switch(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q, uint64_t horizon,
+			   bool replayed)
+{
+	char		a[LSN_STRLEN],
+				b[LSN_STRLEN],
+				h[LSN_STRLEN];
+
+	lsn_format(q->lsn, a, sizeof(a));
+	lsn_format(ks->from, b, sizeof(b));
+	lsn_format(horizon, h, sizeof(h));
+	log_msg(LOG_INFO, "slot \"%s\": transactions are chosen with \"%s\" from %s on, recorded "
+			"until then (%s) with \"%s\"%s", ks->src.slot, rec->options, b, a, q->options,
+			replayed ? ", which this process replayed up to there" :
+			", the server's WAL end: nothing was written past it");
+	rec->hold = true;
+	free(rec->switch_options);
+	rec->switch_options = NULL;
+	/* the record keeps them below the switch: a crash may move the slot back */
+	free(rec->below);
+	if ((rec->below = strdup(q->options)) == NULL)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	rec->below_until = horizon;
+	return SINK_OK;
+}
+
+/*
+ * The session must replay under OPTS (the recorded ones, or those below a
+ * switch the record kept) up to UNTIL: handed to the bridge with a
+ * SINK_RETRY (sink->replay_options) when only --tables differs; another
+ * plugin or publication the bridge cannot replay: fatal, naming the way
+ * out (with --accept-new-source: SINK_OK, judged by the marks).
+ */
+static int
+options_replay(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q, const char *opts,
+			   uint64_t until)
+{
+	char		a[LSN_STRLEN],
+				b[LSN_STRLEN],
+				h[LSN_STRLEN],
+				was[SINK_ERRLEN],
+				now[SINK_ERRLEN];
+	char	   *tables;
+	bool		nomem;
+
+	lsn_format(q->lsn, a, sizeof(a));
+	lsn_format(ks->from, b, sizeof(b));
+	lsn_format(until, h, sizeof(h));
+	if (txn_options_tables_of(opts, rec->options, &tables, &nomem))
+	{
+		free(tables);
+		free(ks->sink.replay_options);
+		if ((ks->sink.replay_options = strdup(opts)) == NULL)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+		ks->sink.replay_until = until;
+		fit_lists(ks, opts, rec->options,
+				  snprintf(NULL, 0, OPTIONS_REPLAY, ks->src.slot, a, "", "", b, h), was, now,
+				  sizeof(was));
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, OPTIONS_REPLAY,
+						  ks->src.slot, a, was, now, b, h);
+	}
+	if (nomem)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	if (ks->flags & SINK_REPLAY_ACCEPT_NEW)
+		return SINK_OK;
+	fit_lists(ks, opts, rec->options,
+			  snprintf(NULL, 0, OPTIONS_NO_REPLAY, ks->src.slot, a, "", "", b, h,
+					   ks->src.slot, h), was, now, sizeof(was));
+	return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_NO_REPLAY,
+					  ks->src.slot, a, was, now, b, h, ks->src.slot, h);
+}
+
 static int
 record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 {
@@ -237,6 +342,8 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 				was[SINK_ERRLEN],
 				now[SINK_ERRLEN];
 	bool		own;
+	uint64_t	horizon;
+	int			rc;
 
 	free(rec->was_options);
 	rec->was_options = NULL;
@@ -250,6 +357,45 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 					"checked against this bridge's \"%s\"", ks->src.slot, a, rec->options);
 		return SINK_OK;
 	}
+	if (txn_options_same(rec->options, q->options))
+	{
+		/* a crash moved the slot back below a switch the record kept */
+		if (q->below != NULL && ks->from < q->below_until)
+			return options_replay(ks, rec, q, q->below, q->below_until);
+		if (q->below != NULL && (rec->below = strdup(q->below)) == NULL)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+		rec->below_until = q->below_until;
+		return SINK_OK;
+	}
+	/* the replay under the options below such a switch (bridge.c) */
+	if (ks->sink.session_options != NULL && q->below != NULL &&
+		txn_options_same(rec->options, q->below) && ks->from < q->below_until)
+		return SINK_OK;
+	/*
+	 * Another selection numbers a transaction's jobs otherwise (a job's seq
+	 * counts the jobs the options select in it: test/t/660, 661), so no
+	 * mark written under the recorded options may judge a job of this
+	 * session's.  Those marks are all at or below the old horizon, the
+	 * server's WAL end at the session's start (a job is delivered only once
+	 * its commit was flushed) or the record if higher.  A session that
+	 * starts there switches at once; one below it replays under the
+	 * recorded options up to there first (the bridge reopens the stream
+	 * with them: bridge.c), unless the plugin or the publication differ,
+	 * which the bridge cannot replay (below).
+	 */
+	horizon = ks->src.wal_end > q->lsn ? ks->src.wal_end : q->lsn;
+	if (rec->switch_options != NULL && txn_options_same(q->options, rec->switch_options) &&
+		q->lsn == rec->switch_lsn && ks->from >= q->lsn)
+		return options_switch(ks, rec, q, q->lsn, true);
+	if (ks->src.wal_end != 0 && ks->from >= horizon)
+		return options_switch(ks, rec, q, horizon, false);
+	if (ks->src.wal_end != 0)
+	{
+		rc = options_replay(ks, rec, q, q->options, horizon);
+		if (rc != SINK_OK || !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
+			return rc;
+	}
+	/* no WAL end known, or --accept-new-source: judged by the marks (601, 630, 631) */
 	if (txn_options_within(rec->options, q->options))
 	{
 		if (!txn_options_same(rec->options, q->options))

@@ -377,6 +377,8 @@ extern bool kafka_worker_stopping(KafkaSink *ks);
 /* kafka_record.c */
 extern int	kafka_record_begin(KafkaSink *ks);
 extern bool kafka_record_ready(const KafkaSink *ks);
+/* kafka_record.c: the session waits for a record with its own options (hold) */
+extern bool kafka_record_holds(const KafkaSink *ks);
 extern int	kafka_record_pump(KafkaSink *ks);
 extern int	kafka_record_progress(KafkaSink *ks, uint64_t lsn, LedgerTicket t);
 extern bool kafka_record_report(KafkaSink *ks, const rd_kafka_message_t *rm);

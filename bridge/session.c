@@ -20,11 +20,14 @@
  *-------------------------------------------------------------------------
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bridge_internal.h"
 #include "log.h"
 #include "lsn.h"
+#include "tablematch.h"
+#include "txn_options.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
@@ -58,10 +61,106 @@ backoff_reset(Backoff *b)
 
 /* ---- connections ---- */
 
+/* back to the bridge's own options (a replay under the recorded ones ended) */
+void
+session_old_options_clear(Bridge *b)
+{
+	free(b->old_options);
+	free(b->old_tables);
+	b->old_options = NULL;
+	b->old_tables = NULL;
+	if (b->pgo.cfg == &b->old_pgo)
+	{
+		tablematch_free(&b->old_pgo.tables);
+		b->pgo.cfg = b->cfg->stream.pgoutput;
+	}
+	b->stream.options_now = NULL;
+	b->sink->session_options = NULL;
+	b->old_reached = false;
+	b->old_asked = false;
+}
+
+/*
+ * The sink's record was written under other options than the bridge's,
+ * and the slot starts below the old horizon (kafka_record_verdict.c): the
+ * next session replays under the recorded ones until past it
+ * (old_options_switch, bridge.c).  The plugin and the publication are the
+ * bridge's (the sink checked); only --tables differs.  wal2queue:
+ * START_REPLICATION carries the recorded --tables; pgoutput: the bridge
+ * selects with them (the publication sends what it sends).
+ */
+static int
+old_options_take(Bridge *b)
+{
+	char	   *opts = b->sink->replay_options;
+	char	   *mine = txn_options_text(&b->cfg->sink);
+	char	   *tables = NULL;
+	char		err[512];
+	bool		nomem = true;
+	int			n = 0;
+
+	b->sink->replay_options = NULL;
+	if (mine == NULL || !txn_options_tables_of(opts, mine, &tables, &nomem))
+	{
+		log_msg(LOG_ERROR, nomem ? "out of memory" : "the recorded options \"%s\" are not "
+				"the bridge's but for --tables", opts);
+		free(mine);
+		free(opts);
+		return SINK_FATAL;
+	}
+	free(mine);
+	session_old_options_clear(b);
+	if (b->cfg->stream.pgoutput)
+	{
+		b->old_pgo = *b->cfg->stream.pgoutput;
+		memset(&b->old_pgo.tables, 0, sizeof(b->old_pgo.tables));
+		if (!tablematch_parse(tables, &b->old_pgo.tables, err, sizeof(err)))
+		{
+			log_msg(LOG_ERROR, "the recorded --tables: %s", err);
+			free(tables);
+			free(opts);
+			return SINK_FATAL;
+		}
+		b->old_pgo.tables_text = tables;
+		b->pgo.cfg = &b->old_pgo;
+	}
+	else
+	{
+		for (const char *const *o = b->cfg->stream.plugin_options; o && o[0] && n < 12; o += 2)
+		{
+			if (strcmp(o[0], "tables") == 0)
+				continue;
+			b->old_plugin_options[n++] = o[0];
+			b->old_plugin_options[n++] = o[1];
+		}
+		if (tables)
+		{
+			b->old_plugin_options[n++] = "tables";
+			b->old_plugin_options[n++] = tables;
+		}
+		b->old_plugin_options[n] = NULL;
+		b->stream.options_now = b->old_plugin_options;
+	}
+	b->old_options = opts;
+	b->old_tables = tables;
+	b->old_until = b->sink->replay_until;
+	b->sink->session_options = b->old_options;
+	b->sink->session_until = b->old_until;
+	log_msg(LOG_INFO, "%s", b->sink->err);
+	/* the sink keeps its verdict: a new one, and a new stream with those options */
+	b->sink->ops->disconnect(b->sink);
+	b->sink_up = false;
+	b->replay_needed = true;
+	b->session_begun = false;
+	return SINK_OK;
+}
+
 /* the sink failed: drop it; what it held must come again from the slot */
 int
 session_sink_failed(Bridge *b, int rc)
 {
+	if (rc == SINK_RETRY && b->sink->replay_options != NULL)
+		return old_options_take(b);
 	if (rc == SINK_FATAL)
 	{
 		log_msg(LOG_ERROR, "%s", b->sink->err);
@@ -139,6 +238,8 @@ session_drop_stream(Bridge *b)
 	frame_decoder_reset(&b->dec);
 	pgo_decoder_reset(&b->pgo);
 	b->keepalive_lsn = 0;		/* what it covered may have to come again */
+	b->old_reached = false;		/* a replay under old options starts again */
+	b->old_asked = false;
 	if (b->in_txn && b->sink_up)
 	{
 		/* the sink holds half a transaction: throw it away */

@@ -270,6 +270,25 @@ struct Sink
 									 * bridge created (SINK_REPLAY_NEW_SLOT) at
 									 * the session's first check: it delivered
 									 * nothing, the bridge drops it again */
+
+	/*
+	 * The options that choose this session's transactions (txn_options.h)
+	 * when they are not the bridge's own: a replay under the options the
+	 * sink's record was written with, up to session_until (bridge.c
+	 * old_options_switch); NULL: the bridge's.  Set before replay_begin.
+	 */
+	const char *session_options;
+	uint64_t	session_until;
+
+	/*
+	 * Set with a SINK_RETRY at the session's check of the record, by a
+	 * sink whose record was written under other options than this
+	 * session's while the slot starts below replay_until (the old horizon:
+	 * every job written under them is at or below it): the bridge takes
+	 * them (malloc'd) and replays under them until past it
+	 */
+	char	   *replay_options;
+	uint64_t	replay_until;
 	void	   *priv;
 };
 

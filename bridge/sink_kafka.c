@@ -154,7 +154,7 @@ held_free_all(KafkaSink *ks)
 static bool
 can_produce(const KafkaSink *ks)
 {
-	return !ks->settling && kafka_record_ready(ks) &&
+	return !ks->settling && kafka_record_ready(ks) && !kafka_record_holds(ks) &&
 		(ks->txn == TXN_OFF || ks->txn == TXN_IDLE || ks->txn == TXN_OPEN);
 }
 
@@ -490,6 +490,7 @@ kafka_destroy(Sink *s)
 	kafka_record_free(ks);
 	kafka_history_free(ks);
 	kafka_suspects_free(ks);
+	free(s->replay_options);	/* a verdict the bridge did not take */
 	free(ks->acks.a);
 	free(ks->txn_acks.a);
 	free(ks->txn_marks);

@@ -342,17 +342,18 @@ start_replication(Stream *s)
 {
 	char		sql[8192];
 	char	   *ident = PQescapeIdentifier(s->conn, s->cfg->slot, strlen(s->cfg->slot));
+	const char *const *opts = s->options_now ? s->options_now : s->cfg->plugin_options;
 	const char *const *o;
 	size_t		n;
 
 	n = snprintf(sql, sizeof(sql), "START_REPLICATION SLOT %s LOGICAL 0/0 (", ident);
 	PQfreemem(ident);
-	for (o = s->cfg->plugin_options; o && o[0] && n < sizeof(sql); o += 2)
+	for (o = opts; o && o[0] && n < sizeof(sql); o += 2)
 	{
 		char	   *lit = PQescapeLiteral(s->conn, o[1], strlen(o[1]));
 
 		n += snprintf(sql + n, sizeof(sql) - n, "%s\"%s\" %s",
-					  o == s->cfg->plugin_options ? "" : ", ", o[0], lit);
+					  o == opts ? "" : ", ", o[0], lit);
 		PQfreemem(lit);
 	}
 	if (n + 2 >= sizeof(sql))

@@ -79,6 +79,8 @@ typedef struct StreamEvent
 
 typedef struct Stream
 {
+	/* START_REPLICATION's options when not cfg's (a replay under other --tables) */
+	const char *const *options_now;
 	const StreamConfig *cfg;
 	PGconn	   *conn;
 	char	   *copybuf;		/* last message from PQgetCopyData */

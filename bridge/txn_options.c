@@ -192,3 +192,20 @@ txn_options_brief(const char *opts, char *buf, size_t size, size_t room)
 	snprintf(buf, size, "%.*s,... (%d more)", (int) keep, opts, more);
 	return true;
 }
+
+bool
+txn_options_tables_of(const char *recorded, const char *mine, char **tables, bool *nomem)
+{
+	size_t		hr = head_len(recorded);
+	const char *t = strstr(recorded, TABLES_AT);
+
+	*tables = NULL;
+	*nomem = false;
+	if (hr != head_len(mine) || strncmp(recorded, mine, hr) != 0)
+		return false;
+	if (t == NULL)
+		return true;
+	if ((*tables = strdup(t + strlen(TABLES_AT))) == NULL)
+		*nomem = true;
+	return !*nomem;
+}

@@ -38,4 +38,13 @@ extern bool txn_options_within(const char *narrow, const char *wide);
  */
 extern bool txn_options_brief(const char *opts, char *buf, size_t size, size_t room);
 
+/*
+ * Can a session under MINE replay what RECORDED chose: the plugin and
+ * publication alike (only --tables may differ)?  Then *tables is
+ * RECORDED's --tables text (malloc'd; NULL: no --tables) and *nomem
+ * false.  False when they differ, or out of memory (*nomem true).
+ */
+extern bool txn_options_tables_of(const char *recorded, const char *mine, char **tables,
+								  bool *nomem);
+
 #endif							/* W2Q_TXN_OPTIONS_H */

@@ -38,9 +38,9 @@ static const SinkSource src_a_sc = {"7311000000000000001", 1, "postgres", "sc", 
 static const SinkSource src_a_so = {"7311000000000000001", 1, "postgres", "so", 0};
 static const SinkSource src_a_sp = {"7311000000000000001", 1, "postgres", "sp", 0};
 static const SinkSource src_a_sr = {"7311000000000000001", 1, "postgres", "sr", 0};
-static const SinkSource src_a_sr_w = {"7311000000000000001", 1, "postgres", "sr", 0x90000000};
 /* so, the server's WAL at 0/2800 when the session began */
 static const SinkSource src_a_so_w = {"7311000000000000001", 1, "postgres", "so", 0x2800};
+static const SinkSource src_a_so_x = {"7311000000000000001", 1, "postgres", "so", 0x3800};
 
 #define KEY_A "7311000000000000001/postgres/sa"
 #define KEY_B "7311000000000000002/postgres/sa"
@@ -71,6 +71,26 @@ session_tables(TSink *ts, const SinkSource *src, uint64_t from, unsigned flags,
 	*rc = s->ops->connect(s);
 	if (*rc == SINK_OK)
 		*rc = s->ops->replay_begin(s, src, from, flags);
+	return s;
+}
+
+/*
+ * session_tables() of a replay under the recorded options OLD up to UNTIL,
+ * as the bridge runs it after the sink's verdict (sink->replay_options)
+ */
+static Sink *
+session_old(TSink *ts, const SinkSource *src, uint64_t from, const char *tables,
+			const char *old, uint64_t until, int *rc)
+{
+	Sink	   *s = tsink_new(ts, NULL, NULL, NULL, NULL);
+
+	ts->cfg.kafka_positions_topic = POS;
+	ts->cfg.tables = tables;
+	s->session_options = old;
+	s->session_until = until;
+	*rc = s->ops->connect(s);
+	if (*rc == SINK_OK)
+		*rc = s->ops->replay_begin(s, src, from, 0);
 	return s;
 }
 
@@ -444,21 +464,70 @@ case_options(void)
 	unit_check(rc == SINK_OK && progress_wait(s, 0x1800) == SINK_OK && s->ops->vouches(s),
 			   "the recorded set in another spelling goes on: %s", s->err);
 	s->ops->destroy(s);
+	/* with the server's WAL end known: a replay under the recorded options first (660) */
 	s = session_tables(&ts, &src_a_so_w, 0x2000, 0, "public.b, public.a", &rc);
+	if (rc == SINK_OK)
+		rc = progress_wait(s, 0x2000);
+	unit_check(rc == SINK_RETRY && s->replay_options &&
+			   str_eq(s->replay_options, "--plugin=wal2queue --tables=public.a") &&
+			   s->replay_until == 0x2800 &&
+			   strstr(s->err, "and the slot restarts at 0/2000, below 0/2800 (the server's WAL end") &&
+			   strstr(s->err, "replaying under them until the slot has passed it"),
+			   "a wider --tables at the record replays under the recorded options up to the "
+			   "server's WAL end: %s", s->err);
+	free(s->replay_options);
+	s->replay_options = NULL;
+	s->ops->destroy(s);
+	s = session_old(&ts, &src_a_so_w, 0x2000, "public.b, public.a",
+					"--plugin=wal2queue --tables=public.a", 0x2800, &rc);
 	unit_check(rc == SINK_OK && progress_wait(s, 0x2000) == SINK_OK &&
 			   s->ops->record(s, 0x2800) == SINK_OK,
-			   "a wider --tables at the record goes on: %s", s->err);
+			   "the replay under them goes on: %s", s->err);
 	poll_for(s, 400, &rc);
 	unit_check(s->ops->recorded(s) == 0x2800, "and records 0/2800");
 	unit_check(record_is("7311000000000000001/postgres/so", "0/2800",
 						 "--plugin=wal2queue --tables=public.a"),
-			   "with the recorded options, up to the server's WAL end at its start (631)");
+			   "with the recorded options");
+	s->session_options = NULL;	/* the bridge switches */
+	rc = s->ops->replay_begin(s, &src_a_so_w, 0x2800, 0);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x2800) == SINK_OK && s->ops->vouches(s),
+			   "the next session of the process streams with its own from there: %s", s->err);
+	poll_for(s, 400, &rc);
+	unit_check(record_is("7311000000000000001/postgres/so", "0/2800",
+						 "--plugin=wal2queue --tables=public.b, public.a"),
+			   "its record names them at once (its jobs wait for it)");
 	unit_check(s->ops->record(s, 0x3000) == SINK_OK, "record(0/3000) asked");
 	poll_for(s, 400, &rc);
 	unit_check(s->ops->recorded(s) == 0x3000, "and records 0/3000");
 	unit_check(record_is("7311000000000000001/postgres/so", "0/3000",
 						 "--plugin=wal2queue --tables=public.b, public.a"),
 			   "past it with its own");
+	s->ops->destroy(s);
+	s = session_tables(&ts, &src_a_so_x, 0x2400, 0, "public.a,public.b", &rc);
+	if (rc == SINK_OK)
+		rc = progress_wait(s, 0x2400);
+	unit_check(rc == SINK_RETRY && s->replay_options &&
+			   str_eq(s->replay_options, "--plugin=wal2queue --tables=public.a") &&
+			   s->replay_until == 0x2800,
+			   "a crash that takes the slot back below the switch replays under the old options "
+			   "again (options_below): %s", s->err);
+	free(s->replay_options);
+	s->replay_options = NULL;
+	s->ops->destroy(s);
+	s = session_tables(&ts, &src_a_so_x, 0x2800, 0, "public.a,public.b", &rc);
+	unit_check(rc == SINK_OK && progress_wait(s, 0x2800) == SINK_OK && s->ops->vouches(s),
+			   "at the switch it goes on: %s", s->err);
+	s->ops->destroy(s);
+	s = session_tables(&ts, &src_a_so_x, 0x2800, 0, "public.a", &rc);
+	if (rc == SINK_OK)
+		rc = progress_wait(s, 0x2800);
+	unit_check(rc == SINK_RETRY && s->replay_options &&
+			   str_eq(s->replay_options, "--plugin=wal2queue --tables=public.b, public.a") &&
+			   s->replay_until == 0x3800,
+			   "a narrower --tables below the WAL end replays under the recorded (wider) ones: %s",
+			   s->err);
+	free(s->replay_options);
+	s->replay_options = NULL;
 	s->ops->destroy(s);
 	s = session_tables(&ts, &src_a_so, 0x2800, 0, "public.b", &rc);
 	unit_check(rc == SINK_OK && progress_wait(s, 0x2800) == SINK_OK && s->ops->vouches(s),
@@ -509,8 +578,9 @@ own_txns(Sink *s, uint64_t lsn, int n)
 }
 
 /*
- * A wider --tables keeps the recorded options in the record until the
- * server's WAL end at its start (test/t/631); a reconnect of the same
+ * With no WAL end known (else the session replays under the recorded
+ * options first: case_options), a wider --tables keeps the recorded
+ * options in the record all session (test/t/631); a reconnect of the same
  * process below that record (the slot confirmed less than the record)
  * takes the marks of the jobs its earlier session wrote for its own: it
  * goes on, each job once, where a record of another process would stop it
@@ -530,7 +600,7 @@ case_options_reconnect(void)
 	poll_for(s, 400, &rc);
 	s->ops->destroy(s);
 
-	s = session_tables(&ts, &src_a_sr_w, 0x2000, 0, "public.a,public.b", &rc);
+	s = session_tables(&ts, &src_a_sr, 0x2000, 0, "public.a,public.b", &rc);
 	unit_check(rc == SINK_OK && progress_wait(s, 0x2000) == SINK_OK &&
 			   own_txns(s, 0x3000, 2) && s->ops->record(s, 0x3050) == SINK_OK,
 			   "a wider --tables at the record writes two jobs: %s", s->err);
@@ -538,7 +608,7 @@ case_options_reconnect(void)
 	unit_check(record_is("7311000000000000001/postgres/sr", "0/3050",
 						 "--plugin=wal2queue --tables=public.a"),
 			   "and records 0/3050 with the recorded options");
-	rc = s->ops->replay_begin(s, &src_a_sr_w, 0x2800, 0);
+	rc = s->ops->replay_begin(s, &src_a_sr, 0x2800, 0);
 	unit_check(rc == SINK_OK && own_txns(s, 0x3000, 3),
 			   "a reconnect of the same process below that record replays the two jobs and "
 			   "writes a third: %s", s->err);
@@ -546,7 +616,7 @@ case_options_reconnect(void)
 	unit_check(rc == 1 && rs->n == 3, "each job once (%d messages)", rs->n);
 	s->ops->destroy(s);
 
-	s = session_tables(&ts, &src_a_sr_w, 0x2800, 0, "public.a,public.b", &rc);
+	s = session_tables(&ts, &src_a_sr, 0x2800, 0, "public.a,public.b", &rc);
 	if (rc == SINK_OK)
 		rc = progress_wait(s, 0x2800);
 	unit_check(rc == SINK_FATAL && strstr(s->err, "was written with the options \"--plugin=wal2queue "
