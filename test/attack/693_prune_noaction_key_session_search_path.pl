@@ -13,8 +13,12 @@
 # RelationGetIndexExpressions() runs eval_const_expressions() on the
 # index expression, which calls m.f(1) as mallory, which does
 # set_config('search_path', 'm, pg_catalog, public', false).  The
-# superuser's script goes on with SELECT now(): m.now() runs as the
-# superuser and makes mallory a superuser.
+# superuser's own AFTER DELETE trigger on public.jobs (an archive, its
+# table qualified as docs/extension.md says, test/t/676) fires after the
+# key's check (RI_ConstraintTrigger_* sorts first) and calls now():
+# m.now() runs as the superuser within prune() and makes mallory a
+# superuser.  Without such a trigger, the superuser's script's next
+# statement (SELECT now()) does the same.
 # Why: sql/src/28_owner_session.sql owner_cascades()/owner_code() judge
 # code by the role it runs as (a table a key's check reads is judged "as
 # run by its owner"); but code running as another role inside the
@@ -31,13 +35,18 @@
 # unchanged and raises an ERROR, rolling back), and SELECT now() runs
 # pg_catalog.now(): mallory stays unprivileged.
 # Severity: high -- a role with REFERENCES on a superuser's job table (in
-# GRANT ALL) gets superuser when a statement with an unqualified name
-# follows prune() in the same session (a psql script, a pooled
-# connection, a cron job's multi-statement command); reliable.  pg_cron's
-# single-statement job in its own connection is not affected.
+# GRANT ALL) gets superuser at the next prune() when the owner's own
+# trigger (or other code) that the DELETE runs after the key's check
+# names a function or operator without its schema (now(), =), or when a
+# statement follows prune() in the same session (a psql script, a
+# pooled connection, a cron job's multi-statement command); reliable.
 # Control: W2Q_ATTACK_CONTROL=1 has m.f() set search_path LOCAL
-# (set_config(..., true)): the function SET clauses undo it, search_path
-# is unchanged and mallory stays unprivileged.
+# (set_config(..., true)): prune()'s functions' SET clauses undo it when
+# they return, search_path is unchanged after prune(); and the archive
+# trigger's function has its own search_path (SET search_path =
+# pg_catalog, public, as docs/extension.md advises): mallory stays
+# unprivileged.  (A LOCAL SET does reach the archive trigger of a
+# function without its own search_path: it fires within the DELETE.)
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -46,14 +55,21 @@ use W2QTest;
 
 my $control = $ENV{W2Q_ATTACK_CONTROL};
 my $local = $control ? 'true' : 'false';
+my $own_path = $control ? 'SET search_path = pg_catalog, public' : '';
 my $node = new_node('prune_search_path693');
 owner_code_fixture($node, extension => 1);
 $node->safe_psql('postgres', q{
 	CREATE TABLE public.jobs (id bigint PRIMARY KEY, queue text NOT NULL, payload jsonb NOT NULL DEFAULT '{}');
 	INSERT INTO public.jobs VALUES (1, 'q', '{}'), (2, 'q', '{}'), (3, 'q', '{}');
 	GRANT SELECT, REFERENCES ON public.jobs TO mallory;
+	CREATE TABLE public.archive (id bigint, at timestamptz);
 	SELECT wal2queue.append_only('public.jobs');
 	SELECT wal2queue.create_slot('s693', 'public.jobs');});
+$node->safe_psql('postgres', qq{CREATE FUNCTION public.archive_job() RETURNS trigger LANGUAGE plpgsql $own_path AS \$f\$
+	BEGIN
+		INSERT INTO public.archive VALUES (OLD.id, now());
+		RETURN NULL;
+	END \$f\$;});
 my ($out, $err) = as_mallory($node, qq{
 	CREATE TABLE m.log (cur name, ses name);
 	GRANT INSERT ON m.log TO PUBLIC;
@@ -76,14 +92,27 @@ my ($out, $err) = as_mallory($node, qq{
 is($err, '', "mallory's m.child (a NO ACTION key onto public.jobs) and its index on m.f()");
 
 # the superuser's maintenance script: prune, then another statement
-my ($rc, $sout, $serr) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs', force => true);
+my ($rc, $sout, $serr) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs', batch => 1, force => true);
 	SHOW search_path;
 	SELECT now() IS NOT NULL;});
 note("script: rc $rc, out: $sout, err: $serr");
-like($sout, qr/^3$/m, 'prune() deleted the jobs (the NO ACTION key passes its checks)');
+like($sout, qr/^1$/m, 'prune() deleted a job (the NO ACTION key passes its checks)');
 like($sout, qr/^"\$user", public$/m, "the session's search_path is unchanged after prune()");
 is($node->safe_psql('postgres', q{SELECT count(*) FROM m.log WHERE cur <> 'mallory'}), '0',
-	"none of mallory's functions ran as another role");
+	"none of mallory's functions ran as another role after prune()");
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
+	'mallory is no superuser');
+
+# the superuser's archive trigger: within prune() itself, prune() alone
+# (part 1's traces cleared first)
+$node->safe_psql('postgres', q{TRUNCATE m.log; ALTER ROLE mallory NOSUPERUSER;
+	CREATE TRIGGER jobs_archive AFTER DELETE ON public.jobs
+	FOR EACH ROW EXECUTE FUNCTION public.archive_job()});
+($rc, $sout, $serr) = $node->psql('postgres', q{SELECT wal2queue.prune('public.jobs', force => true)});
+note("prune alone: rc $rc, out: $sout, err: $serr");
+is($sout, '2', 'prune() deleted the other jobs, the archive trigger fired');
+is($node->safe_psql('postgres', q{SELECT count(*) FROM m.log WHERE cur <> 'mallory'}), '0',
+	"none of mallory's functions ran as another role within prune() (the archive trigger's now())");
 is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'mallory'}), 'f',
 	'mallory is no superuser');
 
