@@ -44,7 +44,7 @@
 # Severity: high -- a role with REFERENCES on a superuser's job table (in
 # GRANT ALL) gets superuser at the next prune() of it, reliably, with
 # no other condition (case 1; the same against a non-superuser owner's
-# prune() in its own session, as that owner).
+# prune() in its own session, as that owner, by reading: not run).
 # Control: W2Q_ATTACK_CONTROL=1 has m.f() set search_path LOCAL
 # (set_config(..., true)): delete_delivered()'s SET clause undoes it
 # when it returns, search_path is unchanged in prune() and after it; and
