@@ -32,8 +32,9 @@
 # health (wal_status) is the old server's, prune() gets no attestation, and
 # a REVOKE of pg_logical_emit_message or send()'s keys on the new server
 # are not seen.
-# Reliable (deterministic: the old server's log shows the watch asking it
-# to attest the new server's walsender PID, refused, at each interval).
+# Reliable (deterministic: the bridge's log shows the watch asking the old
+# server to attest the new server's walsender PID, refused, at each
+# interval).
 #
 # Control (W2Q_ATTACK_CONTROL=1): the operator also ends the watch's
 # connection on the old server: it reconnects through the proxy to the
