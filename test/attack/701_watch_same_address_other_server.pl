@@ -30,8 +30,8 @@
 # "a publication change stops the bridge" is lost silently (a table's
 # rows while it was out of the publication are skipped without a stop), the
 # health (wal_status) is the old server's, prune() gets no attestation, and
-# a REVOKE of pg_logical_emit_message or send()'s keys on the new server
-# are not seen.
+# (by reading) a REVOKE of pg_logical_emit_message or send()'s keys on the
+# new server are not seen.
 # Reliable (deterministic: the bridge's log shows the watch asking the old
 # server to attest the new server's walsender PID, refused, at each
 # interval).
