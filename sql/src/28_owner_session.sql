@@ -180,7 +180,13 @@ BEGIN
       FROM (SELECT c.part, c.cls, c.obj, CASE c.cls
                 WHEN 'pg_proc'::regclass THEN (SELECT p.proowner FROM pg_proc p WHERE p.oid = c.obj)
                 WHEN 'pg_operator'::regclass THEN (SELECT p.oprowner FROM pg_operator p WHERE p.oid = c.obj)
-                WHEN 'pg_type'::regclass THEN (SELECT p.typowner FROM pg_type p WHERE p.oid = c.obj AND p.typtype <> 'e')
+                -- an enum's owner only adds and renames labels (its casts
+                -- are followed); its array type, owned with it, cannot be
+                -- altered at all (test/t/691)
+                WHEN 'pg_type'::regclass THEN (SELECT p.typowner FROM pg_type p WHERE p.oid = c.obj AND p.typtype <> 'e'
+                                                  AND NOT (p.typtype = 'b' AND p.typsubscript = 'array_subscript_handler'::regproc
+                                                           AND EXISTS (SELECT FROM pg_type e WHERE e.oid = p.typelem AND e.typtype = 'e'
+                                                                                                AND e.typarray = p.oid)))
                 WHEN 'pg_opclass'::regclass THEN (SELECT p.opcowner FROM pg_opclass p WHERE p.oid = c.obj)
                 WHEN 'pg_opfamily'::regclass THEN (SELECT p.opfowner FROM pg_opfamily p WHERE p.oid = c.obj)
                 WHEN 'pg_ts_config'::regclass THEN (SELECT p.cfgowner FROM pg_ts_config p WHERE p.oid = c.obj)
