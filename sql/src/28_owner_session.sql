@@ -22,7 +22,9 @@
  *    the type of a typed table), the default and generation expression of
  *    each column (pg_attrdef), its constraints (CHECK, and its foreign
  *    keys: the equality operators the action's query compares with, the
- *    referenced table and index), its indexes (expressions, predicates,
+ *    referenced table and index; not for prune()'s DELETE of the job
+ *    table or a partition, which never checks them: test/t/694), its
+ *    indexes (expressions, predicates,
  *    operator classes: a unique check and the new entries of an UPDATE),
  *    rules and policies;
  *  - and, transitively, what each object found uses (pg_depend), with
@@ -120,8 +122,13 @@ BEGIN
           FROM pg_attrdef ad JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
          WHERE ad.adrelid = rel
         UNION
+        -- prune()'s DELETE of the job table (or of a partition) never
+        -- checks the table's own foreign keys (only an INSERT or UPDATE
+        -- of the referencing row does): not followed to the tables they
+        -- reference (test/t/694); other writes and maintenance follow them
         SELECT format('constraint %I', k.conname), 'pg_constraint'::regclass, k.oid
           FROM pg_constraint k WHERE k.conrelid = rel
+           AND NOT (k.contype = 'f' AND via IS NULL AND caller = 'wal2queue.prune')
         UNION
         SELECT format('index %s', i.indexrelid::regclass), 'pg_class'::regclass, i.indexrelid
           FROM pg_index i WHERE i.indrelid = rel
@@ -180,7 +187,13 @@ BEGIN
       FROM (SELECT c.part, c.cls, c.obj, CASE c.cls
                 WHEN 'pg_proc'::regclass THEN (SELECT p.proowner FROM pg_proc p WHERE p.oid = c.obj)
                 WHEN 'pg_operator'::regclass THEN (SELECT p.oprowner FROM pg_operator p WHERE p.oid = c.obj)
-                WHEN 'pg_type'::regclass THEN (SELECT p.typowner FROM pg_type p WHERE p.oid = c.obj AND p.typtype <> 'e')
+                -- an enum's owner only adds and renames labels (its casts
+                -- are followed); its array type, owned with it, cannot be
+                -- altered at all (test/t/691)
+                WHEN 'pg_type'::regclass THEN (SELECT p.typowner FROM pg_type p WHERE p.oid = c.obj AND p.typtype <> 'e'
+                                                  AND NOT (p.typtype = 'b' AND p.typsubscript = 'array_subscript_handler'::regproc
+                                                           AND EXISTS (SELECT FROM pg_type e WHERE e.oid = p.typelem AND e.typtype = 'e'
+                                                                                                AND e.typarray = p.oid)))
                 WHEN 'pg_opclass'::regclass THEN (SELECT p.opcowner FROM pg_opclass p WHERE p.oid = c.obj)
                 WHEN 'pg_opfamily'::regclass THEN (SELECT p.opfowner FROM pg_opfamily p WHERE p.oid = c.obj)
                 WHEN 'pg_ts_config'::regclass THEN (SELECT p.cfgowner FROM pg_ts_config p WHERE p.oid = c.obj)
@@ -428,6 +441,9 @@ DECLARE
     locked oid[] := '{}';
     fresh oid[];
     one oid;
+    installer oid := (SELECT p.proowner FROM pg_proc p
+                       WHERE p.oid = 'wal2queue.owner_cascades(regclass,text)'::regprocedure);
+    me oid := (SELECT r.oid FROM pg_roles r WHERE r.rolname = current_user);
 BEGIN
     -- lock what the DELETE writes before judging it, until no new table
     -- appears: a key added onto a table written (ADD FOREIGN KEY takes
@@ -512,8 +528,21 @@ BEGIN
                                             runners[i], vias[i]) THEN
                 RETURN false;
             END IF;
-        -- a table a key's check reads, as its owner: no trigger fires, no
-        -- AFTER code runs as the caller, only the code of its parts
+        -- a table a key's check reads, as its owner: its owner must be
+        -- trusted with the caller's rights, since its code runs inside the
+        -- caller's session and may change the session's settings (a plain
+        -- SET search_path outlives the DELETE: test/t/693); conservative
+        ELSIF runners[i] <> installer
+              AND NOT (SELECT r.rolsuper FROM pg_roles r WHERE r.oid = runners[i])
+              AND NOT pg_has_role(runners[i], me, 'MEMBER') THEN
+            RAISE WARNING '%: % is skipped: role % is not trusted with the rights of role %',
+                caller, vias[i], quote_ident(pg_get_userbyid(runners[i])), quote_ident(current_user)
+                USING DETAIL = 'The check of a NO ACTION or RESTRICT foreign key runs the code of its table (index expressions, column types, policies) as that table''s owner but within the caller''s session, whose settings (search_path) that code can change for the rest of it. Nothing was done to the table.',
+                      HINT = format('If role %I is trusted with those rights, grant it role %I; else give table %s to a trusted role, or drop its foreign key.',
+                                    pg_get_userbyid(runners[i]), current_user, rels[i]);
+            RETURN false;
+        -- no trigger fires, no AFTER code runs as the caller, only the code
+        -- of its parts
         ELSIF NOT wal2queue.owner_code(rels[i], caller, vias[i], runners[i]) THEN
             RETURN false;
         END IF;

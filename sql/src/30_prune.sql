@@ -798,10 +798,10 @@ BEGIN
     -- KEY takes SHARE ROW EXCLUSIVE on it) or a trigger (CREATE TRIGGER,
     -- the same) added while the checks ran would otherwise be fired by a
     -- DELETE they never saw (test/t/670); a partition the caller may not
-    -- lock is skipped below anyway (owner_session() of each leaf)
-    FOR leaf IN SELECT job_table
-                UNION ALL
-                SELECT p.relid FROM pg_partition_tree(job_table) p
+    -- lock is skipped below anyway (owner_session() of each leaf); the
+    -- table before pg_partition_tree() locks its partitions, as ALTER does (test/t/692)
+    EXECUTE format('LOCK TABLE ONLY %s IN ROW EXCLUSIVE MODE', job_table);
+    FOR leaf IN SELECT p.relid FROM pg_partition_tree(job_table) p
                  WHERE p.relid <> job_table AND has_table_privilege(p.relid, 'INSERT, UPDATE, DELETE, TRUNCATE') LOOP
         EXECUTE format('LOCK TABLE ONLY %s IN ROW EXCLUSIVE MODE', leaf);
     END LOOP;

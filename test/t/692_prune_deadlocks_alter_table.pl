@@ -28,6 +28,11 @@
 # overlapping a scheduled prune() behind any reader fails one of them
 # with a deadlock ERROR (a migration's ALTER rolled back).  Reliable with
 # this timing (the report ends within deadlock_timeout of prune()'s wait).
+# Fixed: prune() (sql/src/30_prune.sql) locks the job table (LOCK TABLE
+# ONLY ... IN ROW EXCLUSIVE MODE) before pg_partition_tree() lists (and
+# locks) its partitions, then each partition: the parent first, as ALTER
+# TABLE, DROP TABLE and DETACH lock, so prune() queued behind the ALTER
+# holds no partition lock the ALTER waits for.
 # Control: W2Q_ATTACK_CONTROL=1 has no report: the ALTER takes its locks
 # at once and commits, then prune() runs, without an ERROR.
 use strict;
