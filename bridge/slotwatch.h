@@ -55,6 +55,9 @@ typedef struct SlotWatch
 	bool		connecting;
 	SlotWatchQuery querying;	/* the query in flight */
 	int64_t		next_us;		/* when to ask next */
+	int64_t		retry_us;		/* no connect before, after a failed one */
+	int			backoff_ms;		/* the wait after the last failed connect,
+								 * 0 after a connect that succeeded */
 	bool		known;			/* the fields below hold an answer */
 	char		wal_status[16]; /* reserved, extended, unreserved, lost */
 	long long	safe_wal_size;	/* bytes; -1 when NULL */
