@@ -62,6 +62,15 @@ connect_timeout_s(PGconn *conn)
 	return t <= 0 ? 0 : (t < 2 ? 2 : t);
 }
 
+/* the bound poll_connection() holds conn's connect to (pgerror.h) */
+int
+pgerror_connect_bound_s(PGconn *conn)
+{
+	int			timeout = connect_timeout_s(conn);
+
+	return timeout ? timeout : default_timeout_s;
+}
+
 /* the connection's targets (libpq's lists, as PQconninfo() gives them) */
 typedef struct Targets
 {

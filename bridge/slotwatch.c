@@ -132,24 +132,6 @@ on_notice(void *arg, const char *message)
 }
 
 /*
- * The bound of the watch's connect: the stream's (--dbname's
- * connect_timeout, else PGERROR_CONNECT_MIN_S), not a query's, so that a
- * server whose logins are slow but within it is reached (attack 683).
- */
-static int
-connect_bound_ms(const char *conninfo)
-{
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-	int			s = 0;
-
-	for (PQconninfoOption *o = opts; o && o->keyword; o++)
-		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val)
-			s = atoi(o->val);
-	PQconninfoFree(opts);
-	return (s > 0 ? (s < 2 ? 2 : s) : PGERROR_CONNECT_MIN_S) * 1000;
-}
-
-/*
  * A connect failed: the next waits, whatever is due (an attestation, the
  * publication's poll, the keys), 1 s and then twice as long each time up to
  * the interval, so that a server that refuses logins is not asked again at
@@ -179,7 +161,13 @@ start_connect(SlotWatch *w, int interval_ms)
 	}
 	PQsetNoticeProcessor(w->conn, on_notice, NULL);
 	w->connecting = true;
-	w->connect_ms = connect_bound_ms(watch_conninfo(w));
+	/*
+	 * the stream's bound, as libpq resolved connect_timeout for this
+	 * connection (the environment, a service file too), else --recv-timeout,
+	 * so that a login the stream waits for is waited for here (attacks 683,
+	 * 700)
+	 */
+	w->connect_ms = pgerror_connect_bound_s(w->conn) * 1000;
 	w->sent_us = now_us();
 }
 

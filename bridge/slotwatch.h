@@ -71,7 +71,7 @@ typedef struct SlotWatch
 	int			attested_pid;	/* the session last attested (0: none) */
 	int			refused_pid;	/* the session last refused (0: none) */
 	unsigned long attestations; /* successful attest_slot() calls */
-	int			connect_ms;		/* the connect's bound (connect_bound_ms()) */
+	int			connect_ms;		/* the connect's bound (pgerror_connect_bound_s()) */
 	int64_t		sent_us;		/* when the query in flight was sent, or
 								 * the connect begun */
 	/* messages: asked only when watch_messages is set */
