@@ -62,6 +62,15 @@ connect_timeout_s(PGconn *conn)
 	return t <= 0 ? 0 : (t < 2 ? 2 : t);
 }
 
+/* the bound poll_connection() holds conn's connect to (pgerror.h) */
+int
+pgerror_connect_bound_s(PGconn *conn)
+{
+	int			timeout = connect_timeout_s(conn);
+
+	return timeout ? timeout : default_timeout_s;
+}
+
 /* the connection's targets (libpq's lists, as PQconninfo() gives them) */
 typedef struct Targets
 {
@@ -577,8 +586,12 @@ pgerror_conninfo_same_server(const char *dbname, PGconn *conn)
 	snprintf(t.host, sizeof(t.host), "%s", or_empty(PQhost(conn)));
 	snprintf(t.hostaddr, sizeof(t.hostaddr), "%s", or_empty(PQhostaddr(conn)));
 	snprintf(t.port, sizeof(t.port), "%s", or_empty(PQport(conn)));
-	if (t.host[0] == '/' || t.host[0] == '@')
-		t.hostaddr[0] = '\0';	/* a socket directory has no address */
+	/*
+	 * No test of the host here: a connection over a Unix socket has no
+	 * PQhostaddr(), and one with an address went by TCP to it even when its
+	 * host is a socket directory (PGHOST, a service file), which is then
+	 * only a name (attack 703)
+	 */
 	return conninfo_at(dbname, &t);
 }
 

@@ -121,6 +121,13 @@ typedef struct PgConnectFailure
 #define PGERROR_CONNECT_MIN_S 10
 extern void pgerror_set_connect_limits(int timeout_s, volatile sig_atomic_t *stop);
 
+/*
+ * The bound of one host's connect for conn, begun (PQconnectStartParams()):
+ * its connect_timeout as libpq resolved it (the connection string, the
+ * environment, a service file), else the default bound above; seconds
+ */
+extern int	pgerror_connect_bound_s(PGconn *conn);
+
 extern char *pgerror_conninfo_same_server(const char *dbname, PGconn *conn);
 extern PGconn *pgerror_connect(const char *const *keys, const char *const *vals,
 							   PgConnectFailure *f);

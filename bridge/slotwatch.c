@@ -75,6 +75,8 @@ slotwatch_server(SlotWatch *w, PGconn *stream_conn)
 	slotwatch_close(w);
 	free(w->pinned);
 	w->pinned = pinned;
+	w->retry_us = 0;			/* another server: no wait for this one's */
+	w->backoff_ms = 0;
 }
 
 /* slotwatch_close(), and what slotwatch_server() kept */
@@ -130,25 +132,23 @@ on_notice(void *arg, const char *message)
 }
 
 /*
- * The bound of the watch's connect: the stream's (--dbname's
- * connect_timeout, else PGERROR_CONNECT_MIN_S), not a query's, so that a
- * server whose logins are slow but within it is reached (attack 683).
+ * A connect failed: the next waits, whatever is due (an attestation, the
+ * publication's poll, the keys), 1 s and then twice as long each time up to
+ * the interval, so that a server that refuses logins is not asked again at
+ * every turn of the loop (attack 702)
  */
-static int
-connect_bound_ms(const char *conninfo)
+static void
+connect_failed(SlotWatch *w, int interval_ms)
 {
-	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
-	int			s = 0;
-
-	for (PQconninfoOption *o = opts; o && o->keyword; o++)
-		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val)
-			s = atoi(o->val);
-	PQconninfoFree(opts);
-	return (s > 0 ? (s < 2 ? 2 : s) : PGERROR_CONNECT_MIN_S) * 1000;
+	w->backoff_ms = w->backoff_ms == 0 ? 1000 : w->backoff_ms * 2;
+	if (w->backoff_ms > interval_ms)
+		w->backoff_ms = interval_ms < 1000 ? 1000 : interval_ms;
+	w->retry_us = now_us() + (int64_t) w->backoff_ms * 1000;
+	watch_failed(w, "could not connect");
 }
 
 static void
-start_connect(SlotWatch *w)
+start_connect(SlotWatch *w, int interval_ms)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", "client_encoding", NULL};
 	const char *vals[] = {watch_conninfo(w), "wal2queue-bridge slot watch", PGERROR_CLIENT_ENCODING, NULL};
@@ -156,12 +156,18 @@ start_connect(SlotWatch *w)
 	w->conn = PQconnectStartParams(keys, vals, 1);
 	if (w->conn == NULL || PQstatus(w->conn) == CONNECTION_BAD)
 	{
-		watch_failed(w, "could not connect");
+		connect_failed(w, interval_ms);
 		return;
 	}
 	PQsetNoticeProcessor(w->conn, on_notice, NULL);
 	w->connecting = true;
-	w->connect_ms = connect_bound_ms(watch_conninfo(w));
+	/*
+	 * the stream's bound, as libpq resolved connect_timeout for this
+	 * connection (the environment, a service file too), else --recv-timeout,
+	 * so that a login the stream waits for is waited for here (attacks 683,
+	 * 700)
+	 */
+	w->connect_ms = pgerror_connect_bound_s(w->conn) * 1000;
 	w->sent_us = now_us();
 }
 
@@ -365,11 +371,13 @@ slotwatch_turn(SlotWatch *w, int interval_ms)
 	{
 		int64_t		now = now_us();
 
+		if (now < w->retry_us)
+			return;
 		if (!w->keys_wanted && now < w->next_us && (w->attest_pid == 0 || now < w->next_attest_us) &&
 			(w->pub == NULL || w->pub->cfg == NULL || now < w->pub->next_us))
 			return;
 		w->next_us = now + (int64_t) interval_ms * 1000;
-		start_connect(w);
+		start_connect(w, interval_ms);
 		return;
 	}
 	if (w->connecting)
@@ -377,10 +385,11 @@ slotwatch_turn(SlotWatch *w, int interval_ms)
 		PostgresPollingStatusType st = PQconnectPoll(w->conn);
 
 		if (st == PGRES_POLLING_FAILED)
-			watch_failed(w, "could not connect");
+			connect_failed(w, interval_ms);
 		else if (st == PGRES_POLLING_OK)
 		{
 			w->connecting = false;
+			w->backoff_ms = 0;
 			w->next_us = 0;		/* the health first, after the limits */
 			if (PQsetnonblocking(w->conn, 1) != 0)
 				watch_failed(w, "could not make the connection non-blocking");

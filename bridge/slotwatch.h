@@ -55,6 +55,9 @@ typedef struct SlotWatch
 	bool		connecting;
 	SlotWatchQuery querying;	/* the query in flight */
 	int64_t		next_us;		/* when to ask next */
+	int64_t		retry_us;		/* no connect before, after a failed one */
+	int			backoff_ms;		/* the wait after the last failed connect,
+								 * 0 after a connect that succeeded */
 	bool		known;			/* the fields below hold an answer */
 	char		wal_status[16]; /* reserved, extended, unreserved, lost */
 	long long	safe_wal_size;	/* bytes; -1 when NULL */
@@ -68,7 +71,7 @@ typedef struct SlotWatch
 	int			attested_pid;	/* the session last attested (0: none) */
 	int			refused_pid;	/* the session last refused (0: none) */
 	unsigned long attestations; /* successful attest_slot() calls */
-	int			connect_ms;		/* the connect's bound (connect_bound_ms()) */
+	int			connect_ms;		/* the connect's bound (pgerror_connect_bound_s()) */
 	int64_t		sent_us;		/* when the query in flight was sent, or
 								 * the connect begun */
 	/* messages: asked only when watch_messages is set */

@@ -1,3 +1,9 @@
+# Fixed: bridge/pgconnect.c pgerror_conninfo_same_server() keeps
+# PQhostaddr() whatever PQhost() says: a connection with an address went
+# by TCP to it even when its host is a socket directory (PGHOST, a service
+# file), and one over a Unix socket has no PQhostaddr().  The watch reaches
+# the stream's server by TCP and the slot is attested.
+#
 # What: --dbname gives the server by address (hostaddr=127.0.0.1 port=N),
 # and the environment has PGHOST set to a socket directory (common in
 # containers and on hosts with a local server; a service file's host does

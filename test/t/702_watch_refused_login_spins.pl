@@ -1,3 +1,9 @@
+# Fixed: bridge/slotwatch.c connect_failed(): a failed connect sets
+# retry_us, before which slotwatch_turn() starts no connect, whatever is
+# due (an attestation, the publication's poll, the keys): 1 s after the
+# first failure, then twice as long each time up to the interval
+# (--status-interval); a connect that succeeds starts it again at 1 s.
+#
 # What: once a session is attested, the slot watch's connection is lost
 # and the server refuses its new logins at once (here the database stops
 # accepting connections, ALTER DATABASE ... ALLOW_CONNECTIONS false; the

@@ -1,3 +1,10 @@
+# Fixed: the watch's connect bound is pgconnect.c's
+# pgerror_connect_bound_s() on the connection just begun, the one the
+# stream's poll_connection() uses: connect_timeout as libpq resolved it
+# (PQconninfo(): --dbname, PGCONNECT_TIMEOUT, a service file), else
+# --recv-timeout (at least 10 s).  slotwatch.c connect_bound_ms(), which
+# read --dbname's string only and fell back to 10 s, is gone.
+#
 # What: logins take 12 s for the bridge's role (an authentication that
 # waits on LDAP, RADIUS or PAM; here post_auth_delay = 12 in --dbname's
 # options, so only the bridge's connections are slow),
