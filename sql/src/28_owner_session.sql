@@ -120,7 +120,7 @@ BEGIN
                       a.attname),
                'pg_attrdef'::regclass, ad.oid
           FROM pg_attrdef ad JOIN pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
-         WHERE ad.adrelid = rel
+         WHERE ad.adrelid = rel AND via IS NOT NULL  -- run only by a key's action (copied by LIKE, never run by a DELETE: test/t/529)
         UNION
         -- prune()'s DELETE of the job table (or of a partition) never
         -- checks the table's own foreign keys (only an INSERT or UPDATE
