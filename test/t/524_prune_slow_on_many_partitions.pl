@@ -32,6 +32,11 @@
 # table belongs to app, no superuser), the costlier path: prune() of the
 # 1000 leaves within 5 s, and maintain_partitions() judging and dropping
 # them within 20 s.
+# Since session 11, prune() locks every leaf before it judges and judges
+# each leaf's whole code closure (owner_code(), test/t/632, 670-677): 2 to
+# 3 s here when idle, past 5 s with four suites at a time in CI; the bound
+# is 15 s (the catalog scans this test caught took 12 s on a loaded
+# machine and grow with leaves x catalog; timings belong to make bench).
 use strict;
 use warnings;
 use PostgreSQL::Test::Utils;
@@ -71,10 +76,10 @@ is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_class c JOIN pg_inheri
 
 my $app = $node->connstr('postgres') . ' user=app';
 my $t0 = time;
-my ($out, $err) = run_command([ 'psql', '-X', '-q', '-A', '-t', '-d', $app, '-c', q{SET statement_timeout = '5s'},
+my ($out, $err) = run_command([ 'psql', '-X', '-q', '-A', '-t', '-d', $app, '-c', q{SET statement_timeout = '15s'},
 	'-c', q{SELECT wal2queue.prune('public.jobs', force => true)} ]);
 diag(sprintf('prune as app: %d s: %s %s', time - $t0, $out, $err));
-is("$out|$err", "0|", "prune() of $n empty partitions ends within a statement_timeout of 5 s");
+is("$out|$err", "0|", "prune() of $n empty partitions ends within a statement_timeout of 15 s");
 $t0 = time;
 ($out, $err) = run_command([ 'psql', '-X', '-q', '-A', '-t', '-d', $app, '-c', q{SET statement_timeout = '20s'},
 	'-c', q{SELECT count(*) FROM wal2queue.maintain_partitions('public.jobs', 0, 0, force => true) WHERE action = 'dropped'} ]);
