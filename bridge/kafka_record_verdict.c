@@ -334,14 +334,73 @@ options_replay(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q, const char *
 					  ks->src.slot, a, was, now, b, h, ks->src.slot, h);
 }
 
+/*
+ * No WAL end known, or --accept-new-source: a session under other options
+ * is judged by the marks (601, 630, 631); a and b are the record's and the
+ * slot's positions as text
+ */
+static int
+options_by_marks(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q, const char *a,
+				 const char *b)
+{
+	char		was[SINK_ERRLEN],
+				now[SINK_ERRLEN];
+	bool		own;
+
+	if (txn_options_within(rec->options, q->options))
+	{
+		if (!txn_options_same(rec->options, q->options))
+			log_msg(LOG_INFO, "slot \"%s\": transactions are chosen with \"%s\" from %s on, "
+					"recorded until then (%s) with \"%s\", which select all of them",
+					ks->src.slot, rec->options, b, a, q->options);
+		return SINK_OK;
+	}
+	/*
+	 * A record an earlier session of this process kept the recorded options
+	 * in (a reconnect before it passed was_until): below it, the marks of
+	 * the stretch it handed over are its own (own_mark())
+	 */
+	own = rec->own_was != NULL && txn_options_same(q->options, rec->own_was) &&
+		q->lsn <= rec->own_rec && ks->from >= rec->own_from;
+	if (ks->from < q->lsn && !own && !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
+	{
+		fit_lists(ks, q->options, rec->options,
+				  snprintf(NULL, 0, OPTIONS_CHANGED_START, ks->src.slot, a, "", "", b,
+						   ks->src.slot, a), was, now, sizeof(was));
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_CHANGED_START,
+						  ks->src.slot, a, was, now, b, ks->src.slot, a);
+	}
+	if ((rec->was_options = strdup(q->options)) == NULL)
+		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+	rec->was_lsn = q->lsn;
+	/* no WAL end known: the old options stay in the record all session */
+	rec->was_until = ks->src.wal_end == 0 ? UINT64_MAX :
+		ks->src.wal_end > q->lsn ? ks->src.wal_end : q->lsn;
+	rec->was_passed = false;
+	if (rec->own_was == NULL || !txn_options_same(q->options, rec->own_was))
+	{
+		free(rec->own_was);
+		if ((rec->own_was = strdup(q->options)) == NULL)
+			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
+		rec->own_from = ks->from;
+		rec->own_any = false;
+		rec->own_rec = 0;
+	}
+	log_msg(ks->from < q->lsn && !own ? LOG_WARNING : LOG_INFO,
+			"slot \"%s\": transactions are chosen with \"%s\" from %s on, recorded until "
+			"then (%s) with \"%s\"%s; a job a partition's mark covers stops the bridge",
+			ks->src.slot, rec->options, b, a, q->options,
+			ks->from >= q->lsn ? "" : own ? ", the slot below the record an earlier session of "
+			"this process kept them in (the marks of the jobs it wrote are its own)" :
+			", the slot below the record (--accept-new-source)");
+	return SINK_OK;
+}
+
 static int
 record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 {
 	char		a[LSN_STRLEN],
-				b[LSN_STRLEN],
-				was[SINK_ERRLEN],
-				now[SINK_ERRLEN];
-	bool		own;
+				b[LSN_STRLEN];
 	uint64_t	horizon;
 	int			rc;
 
@@ -395,54 +454,7 @@ record_options(KafkaSink *ks, KafkaRecord *rec, const RecordReq *q)
 		if (rc != SINK_OK || !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
 			return rc;
 	}
-	/* no WAL end known, or --accept-new-source: judged by the marks (601, 630, 631) */
-	if (txn_options_within(rec->options, q->options))
-	{
-		if (!txn_options_same(rec->options, q->options))
-			log_msg(LOG_INFO, "slot \"%s\": transactions are chosen with \"%s\" from %s on, "
-					"recorded until then (%s) with \"%s\", which select all of them",
-					ks->src.slot, rec->options, b, a, q->options);
-		return SINK_OK;
-	}
-	/*
-	 * A record an earlier session of this process kept the recorded options
-	 * in (a reconnect before it passed was_until): below it, the marks of
-	 * the stretch it handed over are its own (own_mark())
-	 */
-	own = rec->own_was != NULL && txn_options_same(q->options, rec->own_was) &&
-		q->lsn <= rec->own_rec && ks->from >= rec->own_from;
-	if (ks->from < q->lsn && !own && !(ks->flags & SINK_REPLAY_ACCEPT_NEW))
-	{
-		fit_lists(ks, q->options, rec->options,
-				  snprintf(NULL, 0, OPTIONS_CHANGED_START, ks->src.slot, a, "", "", b,
-						   ks->src.slot, a), was, now, sizeof(was));
-		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_FATAL, OPTIONS_CHANGED_START,
-						  ks->src.slot, a, was, now, b, ks->src.slot, a);
-	}
-	if ((rec->was_options = strdup(q->options)) == NULL)
-		return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
-	rec->was_lsn = q->lsn;
-	/* no WAL end known: the old options stay in the record all session */
-	rec->was_until = ks->src.wal_end == 0 ? UINT64_MAX :
-		ks->src.wal_end > q->lsn ? ks->src.wal_end : q->lsn;
-	rec->was_passed = false;
-	if (rec->own_was == NULL || !txn_options_same(q->options, rec->own_was))
-	{
-		free(rec->own_was);
-		if ((rec->own_was = strdup(q->options)) == NULL)
-			return errbuf_set(ks->sink.err, sizeof(ks->sink.err), SINK_RETRY, "out of memory");
-		rec->own_from = ks->from;
-		rec->own_any = false;
-		rec->own_rec = 0;
-	}
-	log_msg(ks->from < q->lsn && !own ? LOG_WARNING : LOG_INFO,
-			"slot \"%s\": transactions are chosen with \"%s\" from %s on, recorded until "
-			"then (%s) with \"%s\"%s; a job a partition's mark covers stops the bridge",
-			ks->src.slot, rec->options, b, a, q->options,
-			ks->from >= q->lsn ? "" : own ? ", the slot below the record an earlier session of "
-			"this process kept them in (the marks of the jobs it wrote are its own)" :
-			", the slot below the record (--accept-new-source)");
-	return SINK_OK;
+	return options_by_marks(ks, rec, q, a, b);
 }
 
 /*
